@@ -12,9 +12,15 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <uuid/uuid.h>
+
+/* 5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e11, chosen once; never change it:
+ * every stored id is derived from it. */
+const sr_uuid_t sr_ns = { { 0x5f, 0x1c, 0x0a, 0x52, 0x7d, 0x7e, 0x4c, 0x1e,
+                            0x9a, 0x53, 0x3b, 0x2f, 0x0c, 0x9d, 0x5e, 0x11 } };
 
 bool sr_uuid_is_nil(const sr_uuid_t *u)
 {

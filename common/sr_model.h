@@ -25,6 +25,9 @@ typedef struct sr_uuid {
 
 #define SR_UUID_STR_LEN 36 /* without the NUL */
 
+/** The project's UUID v5 namespace for derived ids (see sr_model.c). */
+extern const sr_uuid_t sr_ns;
+
 /** @brief True when every byte is zero (our "null id"). */
 bool sr_uuid_is_nil(const sr_uuid_t *u);
 bool sr_uuid_eq(const sr_uuid_t *a, const sr_uuid_t *b);
@@ -177,6 +180,8 @@ typedef struct sr_pipeline_run {
         int64_t timeout_seconds; /* as given, 0 = default */
         uint32_t n_stages;
         uint64_t last_seq;  /* seq of the last event of this run */
+        int64_t next_deadline; /* earliest deadline of any non-terminal
+                                  entity of the run, 0 = none (internal) */
         uint64_t spec_hash; /* sr_runspec_hash of the create command */
         sr_uuid_t created_by_command;
 } sr_pipeline_run_t;

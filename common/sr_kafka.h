@@ -1,0 +1,178 @@
+/* common/sr_kafka.h - the Kafka boundary (librdkafka inside).
+ *
+ * The only module besides sr_conf that sees librdkafka types; its error codes
+ * are mapped to sr_err_t here (transient ones to SR_ERR_RETRY). Handles are
+ * used by one thread at a time (the worker's poll thread), except where a
+ * function says otherwise. Create them after fork().
+ */
+#ifndef SR_KAFKA_H
+#define SR_KAFKA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sr_conf.h"
+#include "sr_err.h"
+#include "sr_outbox.h"
+#include "sr_slice.h"
+
+/* ------------------------------------------------------------ producer */
+
+typedef struct sr_producer sr_producer_t;
+
+/**
+ * @brief An idempotent producer (enable.idempotence=true, acks=all,
+ * partitioner=murmur2_random so keys land where Java clients put them) on a
+ * copy of conf->kafka.
+ * @param[out] pp caller owns; sr_producer_destroy().
+ * @returns SR_OK, SR_ERR_KAFKA, SR_ERR_NOMEM.
+ */
+sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
+                         sr_producer_t **pp, sr_errctx_t *ec);
+
+/** @brief Flush (bounded by 10 s), then free. NULL ok. */
+void sr_producer_destroy(sr_producer_t *p);
+
+/**
+ * @brief Enqueue one record to prefix+sr_topic_suffix(rec->topic).
+ * The record's bytes are copied. Delivery is tracked: see sr_producer_wait().
+ * Blocks (serving delivery reports) while the local queue is full.
+ * @returns SR_OK, SR_ERR_KAFKA (permanent: e.g. record too large).
+ */
+sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
+                          sr_errctx_t *ec);
+
+/**
+ * @brief Wait until every record sent so far has a delivery report.
+ * @returns SR_OK when all were acknowledged; SR_ERR_RETRY when some failed
+ *          or @p timeout_ms passed (the caller re-sends: duplicates are
+ *          harmless by design); SR_ERR_FATAL on a fatal producer error.
+ *          The failure counters are reset on return.
+ */
+sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Highest offset acknowledged so far for (topic, partition), or -1.
+ * Used to learn the changelog end offset a snapshot matches.
+ */
+int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,
+                                 int32_t partition);
+
+/** @brief Serve delivery reports without blocking. */
+void sr_producer_poll(sr_producer_t *p);
+
+/** @brief Records sent and not yet reported. */
+uint64_t sr_producer_outstanding(const sr_producer_t *p);
+
+/* ------------------------------------------------------------ consumer */
+
+typedef struct sr_consumer sr_consumer_t;
+
+/** One consumed record; borrowed: valid until the next sr_consumer_poll()
+ *  or sr_consumer_destroy(). */
+typedef struct sr_inrec {
+        sr_topic_kind_t topic; /* which of the subscribed topics */
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp; /* ms (create or log-append time) */
+        sr_slice_t key;
+        sr_slice_t value; /* ptr NULL for a tombstone */
+        const void *msg;  /* the rd_kafka_message_t, for headers */
+} sr_inrec_t;
+
+/**
+ * Rebalance hooks, called from inside sr_consumer_poll() on the polling
+ * thread. on_assign returns, per partition, the offset to start from
+ * (-1: the committed offset, or earliest when none); it may block (restore).
+ * on_revoke must stop using the partitions before returning.
+ */
+typedef struct sr_consumer_hooks {
+        void (*on_assign)(void *arg, const int32_t *parts, int n,
+                          int64_t *start_offsets /* [n][2]: commands,
+                                                    results */);
+        void (*on_revoke)(void *arg, const int32_t *parts, int n);
+        void *arg;
+} sr_consumer_hooks_t;
+
+/**
+ * @brief A group consumer (group.id from conf, enable.auto.commit=false,
+ * auto.offset.reset=earliest, partition.assignment.strategy=range so the
+ * same partition of every subscribed topic goes to the same member)
+ * subscribed to the given topics.
+ * @param hooks may be NULL (then the default assignment applies).
+ */
+sr_err_t sr_consumer_new(const sr_conf_t *conf, const char *group_id,
+                         const sr_topic_kind_t *topics, int n_topics,
+                         const sr_consumer_hooks_t *hooks,
+                         sr_consumer_t **cp, sr_errctx_t *ec);
+
+/** @brief Leave the group (close) and free. NULL ok. */
+void sr_consumer_destroy(sr_consumer_t *c);
+
+/**
+ * @brief Fill @p out with up to @p max records, waiting at most
+ * @p timeout_ms for the first. Records of the previous call are released.
+ * @param[out] n number of records returned (0 on timeout).
+ * @returns SR_OK, SR_ERR_FATAL. Transient broker errors are logged, not
+ *          returned.
+ */
+sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
+                          int *n, int timeout_ms, sr_errctx_t *ec);
+
+/** @brief Synchronously commit next-offsets for (topic, partition) pairs. */
+sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
+                            const int32_t *parts, const int64_t *offsets,
+                            int n, sr_errctx_t *ec);
+
+/** @brief Consumer lag of the assigned partitions (sum), or -1 unknown. */
+int64_t sr_consumer_lag(sr_consumer_t *c);
+
+/** @brief Header value of a consumed record by name; false if absent. */
+bool sr_inrec_header(const sr_inrec_t *rec, const char *name,
+                     sr_slice_t *value);
+
+/* ------------------------------------------------------------ reading */
+
+/**
+ * @brief Low and high watermark of (topic, partition) from the broker.
+ * @returns SR_OK, SR_ERR_RETRY (broker unreachable / timeout).
+ */
+sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
+                             int32_t partition, int64_t *low, int64_t *high,
+                             int timeout_ms, sr_errctx_t *ec);
+
+typedef int (*sr_kafka_read_cb)(const sr_inrec_t *rec, void *arg);
+
+/**
+ * @brief Read (topic, partition) from its beginning up to (excluding)
+ * @p end_offset with a group-less assigned consumer, calling @p cb for each
+ * record in order. A non-zero return from @p cb stops with SR_ERR_INVALID.
+ * @returns SR_OK, SR_ERR_RETRY (timeout), SR_ERR_KAFKA.
+ */
+sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
+                                 int32_t partition, int64_t end_offset,
+                                 sr_kafka_read_cb cb, void *arg,
+                                 int timeout_ms, sr_errctx_t *ec);
+
+/** @brief prefix + suffix of @p t into @p out. */
+void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
+                         size_t outsz);
+
+/* ------------------------------------------------------------ mock */
+
+typedef struct sr_mock sr_mock_t;
+
+/**
+ * @brief Start librdkafka's mock cluster (@p brokers brokers) in this
+ * process and create every project topic with @p partitions partitions
+ * (replication 1). sr-dev and the integration tests own one each.
+ * @param[out] mp caller owns; sr_mock_destroy().
+ */
+sr_err_t sr_mock_new(const sr_conf_t *conf, int brokers, int partitions,
+                     sr_mock_t **mp, sr_errctx_t *ec);
+/** @brief "host:port,..." of the mock brokers; borrowed, valid until
+ *  destroy. */
+const char *sr_mock_bootstraps(const sr_mock_t *m);
+void sr_mock_destroy(sr_mock_t *m);
+
+#endif /* SR_KAFKA_H */
