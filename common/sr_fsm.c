@@ -111,7 +111,7 @@ sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec)
 {
         switch (e->type) {
         case SR_ENT_PIPELINE_RUN: {
-                uint32_t have = run->exists ? run->pr.n_stages : 0;
+                uint32_t have = run->pr.n_stages; /* stage slots so far */
                 uint32_t n = e->u.pr.n_stages;
 
                 if (run->exists)
@@ -1073,6 +1073,15 @@ static void set_stage_run(step_t *st, const sr_command_t *cmd)
                              sid, cur);
                 return;
         }
+        if (run->pr.m.status != SR_ST_WAITING) {
+                reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is pending but its pipeline run "
+                             "is %s: it can be promoted (\"queued\") only "
+                             "while the pipeline run is waiting; "
+                             "\"cancelled\" may be set",
+                             sid, sr_status_name(run->pr.m.status));
+                return;
+        }
         for (uint32_t i = 0; i < si; i++) {
                 if (run->stages[i].m.status != SR_ST_SUCCESS) {
                         char pid[SR_UUID_STR_LEN + 1];
@@ -1088,15 +1097,6 @@ static void set_stage_run(step_t *st, const sr_command_t *cmd)
                                      sr_status_name(run->stages[i].m.status));
                         return;
                 }
-        }
-        if (run->pr.m.status != SR_ST_WAITING) {
-                reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is pending but its pipeline run "
-                             "is %s: it can be promoted (\"queued\") only "
-                             "while the pipeline run is waiting; "
-                             "\"cancelled\" may be set",
-                             sid, sr_status_name(run->pr.m.status));
-                return;
         }
         queue_stage(st, si, "promoted");
         move_pr(st, SR_ST_RUNNING, "promoted");
