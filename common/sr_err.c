@@ -62,6 +62,7 @@ void sr_errctx_prefix(sr_errctx_t *ec, const char *fmt, ...)
         if (n < 0)
                 return;
         memcpy(old, ec->msg, sizeof(old));
-        n = snprintf(ec->msg, sizeof(ec->msg), "%s: %s", head, old);
-        (void)n; /* truncation keeps the head, which is what matters */
+        /* Truncation keeps the head, which is what matters most. */
+        if (snprintf(ec->msg, sizeof(ec->msg), "%s: %s", head, old) < 0)
+                ec->msg[0] = '\0';
 }

@@ -1,0 +1,1617 @@
+/* common/sr_worker.c - the status worker loop and its guarantee.
+ *
+ * 1. Poll a batch. Each record is decoded, the run is loaded from LMDB, the
+ *    pure state machine is applied with the record's own timestamp as "now",
+ *    and every output is appended to the LMDB outbox. Nothing depends on
+ *    the clock or on chance, so reprocessing an input reproduces its
+ *    outputs byte for byte.
+ * 2. One LMDB write transaction per batch holds the new entity states, the
+ *    dedupe entries of commands, the outbox and the next input offsets.
+ * 3. The outbox is relayed in phases: events, dispatch requests, replies
+ *    and dead letters; once all are acknowledged the changelog records
+ *    (each tagged with the batch id, the batch closed by a marker record
+ *    holding the input offsets); once those are acknowledged the outbox is
+ *    emptied, the changelog end offset is recorded, and the consumer
+ *    offsets are committed.
+ * 4. On assignment a partition's snapshot is trusted only when its recorded
+ *    changelog end equals the changelog's end offset. Otherwise it is
+ *    dropped and rebuilt from the changelog: records are applied only when
+ *    the marker of their batch follows them, so a batch cut short by a
+ *    crash is discarded whole and its inputs are reprocessed (from the
+ *    marker's offsets) into the same outputs.
+ * 5. Timers: each pipeline run records its earliest deadline; when it is
+ *    due the worker publishes a `timer fired` command to its own partition
+ *    and acts on it when it reads it back.
+ */
+#include "sr_worker.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sr_codec.h"
+#include "sr_fsm.h"
+#include "sr_kafka.h"
+#include "sr_log.h"
+#include "sr_outbox.h"
+#include "sr_store.h"
+
+#define MAX_PARTS 1024
+#define MARKER_KEY "~marker"
+#define BATCH_HEADER "sr_batch"
+#define RELAY_TIMEOUT_MS 30000
+
+/* ------------------------------------------------------------ timers */
+
+typedef struct timer_ent {
+        int64_t deadline;
+        sr_uuid_t run;
+} timer_ent_t;
+
+typedef struct timer_heap {
+        timer_ent_t *v;
+        size_t n, cap;
+} timer_heap_t;
+
+static void heap_push(timer_heap_t *h, int64_t deadline, const sr_uuid_t *run)
+{
+        size_t i;
+
+        if (h->n == h->cap) {
+                size_t cap = h->cap ? h->cap * 2 : 64;
+                timer_ent_t *v = realloc(h->v, cap * sizeof(*v));
+
+                if (!v)
+                        return; /* a lost timer is re-armed on reassignment */
+                h->v = v;
+                h->cap = cap;
+        }
+        i = h->n++;
+        while (i > 0 && h->v[(i - 1) / 2].deadline > deadline) {
+                h->v[i] = h->v[(i - 1) / 2];
+                i = (i - 1) / 2;
+        }
+        h->v[i].deadline = deadline;
+        h->v[i].run = *run;
+}
+
+static timer_ent_t heap_pop(timer_heap_t *h)
+{
+        timer_ent_t top = h->v[0], last = h->v[--h->n];
+        size_t i = 0;
+
+        for (;;) {
+                size_t c = 2 * i + 1;
+
+                if (c >= h->n)
+                        break;
+                if (c + 1 < h->n && h->v[c + 1].deadline < h->v[c].deadline)
+                        c++;
+                if (last.deadline <= h->v[c].deadline)
+                        break;
+                h->v[i] = h->v[c];
+                i = c;
+        }
+        if (h->n)
+                h->v[i] = last;
+        return top;
+}
+
+/* ------------------------------------------------------------ state */
+
+typedef struct part {
+        bool owned;
+        bool touched; /* has work in the current batch */
+        int64_t next_cmd, next_res; /* next input offsets seen this batch */
+        timer_heap_t timers;
+} part_t;
+
+/* A run loaded for the current batch. */
+typedef struct batch_run {
+        bool used;
+        int32_t partition;
+        sr_uuid_t id;
+        sr_run_t run;
+} batch_run_t;
+
+typedef struct metrics {
+        sr_series_t *inputs[2][6]; /* topic x outcome */
+        sr_series_t *transitions[SR_ENT__COUNT][SR_ST__COUNT];
+        sr_series_t *rejections[SR_REJECT__COUNT];
+        sr_series_t *dead_letters;
+        sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
+        sr_series_t *restore_records, *restoring, *restore_remaining;
+        sr_series_t *timers_fired, *map_grows;
+} metrics_t;
+
+enum { OUT_APPLIED, OUT_STALE, OUT_DUPLICATE, OUT_REJECTED, OUT_DLQ,
+       OUT_IGNORED };
+static const char *const outcome_names[] = { "applied", "stale", "duplicate",
+                                             "rejected", "dead_letter",
+                                             "ignored" };
+
+struct sr_worker {
+        const sr_conf_t *conf;
+        sr_metrics_t *registry;
+        metrics_t m;
+        sr_codec_t *codec;
+        sr_store_t *store;
+        sr_producer_t *prod;
+        sr_consumer_t *cons;
+        char instance[SR_UUID_STR_LEN + 1];
+        uint64_t batch_no;
+        char batch_id[64];
+
+        part_t parts[MAX_PARTS];
+        sr_inrec_t *recs;
+        int max_recs;
+        sr_fsm_out_t out;
+
+        batch_run_t *runs; /* open addressing by run id */
+        size_t runs_cap, runs_used;
+
+        sr_buf_t scratch;  /* encoded outrec */
+        sr_txn_t *txn;     /* the batch transaction */
+        sr_err_t fatal;    /* sticky */
+        char fatal_msg[256];
+
+        atomic_int restoring;
+        atomic_bool broker_ok;
+        atomic_bool store_ok;
+        int64_t last_ping_ms;
+};
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void metrics_init(sr_worker_t *w)
+{
+        sr_metrics_t *r = w->registry;
+        char labels[128];
+
+        if (!r)
+                return;
+        for (int t = 0; t < 2; t++)
+                for (int o = 0; o < 6; o++) {
+                        snprintf(labels, sizeof(labels),
+                                 "topic=\"%s\",outcome=\"%s\"",
+                                 t ? "results" : "commands", outcome_names[o]);
+                        w->m.inputs[t][o] = sr_metrics_counter(
+                                r, "sr_inputs_total",
+                                "Input records by topic and outcome.", labels);
+                }
+        for (int e = 0; e < SR_ENT__COUNT; e++)
+                for (int s = 1; s < SR_ST__COUNT; s++) {
+                        snprintf(labels, sizeof(labels),
+                                 "entity=\"%s\",status=\"%s\"",
+                                 sr_entity_type_name((sr_entity_type_t)e),
+                                 sr_status_name((sr_status_t)s));
+                        w->m.transitions[e][s] = sr_metrics_counter(
+                                r, "sr_transitions_total",
+                                "Status transitions by entity and new status.",
+                                labels);
+                }
+        for (int k = 1; k < SR_REJECT__COUNT; k++) {
+                snprintf(labels, sizeof(labels), "reason=\"%s\"",
+                         sr_reject_name((sr_reject_t)k));
+                w->m.rejections[k] = sr_metrics_counter(
+                        r, "sr_rejections_total",
+                        "Commands refused by the state machine, by reason.",
+                        labels);
+        }
+        w->m.dead_letters = sr_metrics_counter(
+                r, "sr_dead_letters_total",
+                "Input records sent to the dead-letter topic.", NULL);
+        w->m.events = sr_metrics_counter(r, "sr_events_published_total",
+                                         "Status-change events acknowledged.",
+                                         NULL);
+        w->m.outbox_depth = sr_metrics_gauge(
+                r, "sr_outbox_depth",
+                "Records in the outbox not yet acknowledged.", NULL);
+        w->m.lag = sr_metrics_gauge(r, "sr_consumer_lag",
+                                    "Input records not yet consumed.", NULL);
+        w->m.latency = sr_metrics_histogram(
+                r, "sr_processing_latency_seconds",
+                "From an input's timestamp to its outputs acknowledged.",
+                NULL, NULL, 0);
+        w->m.batch_latency = sr_metrics_histogram(
+                r, "sr_batch_duration_seconds",
+                "Time to apply and relay one batch.", NULL, NULL, 0);
+        w->m.restore_records = sr_metrics_counter(
+                r, "sr_restore_records_total",
+                "Changelog records read while restoring partitions.", NULL);
+        w->m.restoring = sr_metrics_gauge(
+                r, "sr_restore_partitions_in_progress",
+                "Partitions being restored from the changelog.", NULL);
+        w->m.restore_remaining = sr_metrics_gauge(
+                r, "sr_restore_records_remaining",
+                "Changelog records left to read in the current restore.",
+                NULL);
+        w->m.timers_fired = sr_metrics_counter(
+                r, "sr_timers_fired_total",
+                "Timer-fired commands published.", NULL);
+        w->m.map_grows = sr_metrics_counter(
+                r, "sr_store_map_grows_total",
+                "Times the LMDB map was grown after MDB_MAP_FULL.", NULL);
+}
+
+static void set_fatal(sr_worker_t *w, const sr_errctx_t *ec, const char *op)
+{
+        if (w->fatal)
+                return;
+        w->fatal = SR_ERR_FATAL;
+        if (snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s: %s", op,
+                     ec ? ec->msg : "") < 0)
+                w->fatal_msg[0] = '\0';
+        atomic_store(&w->store_ok, false);
+        SR_ERROR("WORKER", "fatal: %s", w->fatal_msg);
+}
+
+/* ------------------------------------------------------------ outbox */
+
+static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
+                       const sr_outrec_t *rec)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (w->fatal)
+                return;
+        w->scratch.len = 0;
+        if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK ||
+            sr_store_outbox_append(w->txn, part, phase,
+                                   sr_buf_slice(&w->scratch), NULL,
+                                   &ec) != SR_OK) {
+                if (ec.code == SR_ERR_MAP_FULL) {
+                        w->fatal = SR_ERR_MAP_FULL;
+                        return;
+                }
+                set_fatal(w, &ec, "outbox append");
+        }
+}
+
+/* Put an entity-keyed changelog value into the snapshot and the outbox. */
+static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                          sr_slice_t value)
+{
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+
+        if (w->fatal)
+                return;
+        if (sr_store_put(w->txn, part, key, value, &ec) != SR_OK) {
+                if (ec.code == SR_ERR_MAP_FULL) {
+                        w->fatal = SR_ERR_MAP_FULL;
+                        return;
+                }
+                set_fatal(w, &ec, "store put");
+                return;
+        }
+        rec.topic = SR_TOPIC_CHANGELOG;
+        rec.partition = part;
+        rec.key = key;
+        rec.value = value;
+        rec.n_headers = 1;
+        rec.headers[0].name = BATCH_HEADER;
+        rec.headers[0].value = sr_slice(w->batch_id, strlen(w->batch_id));
+        outbox_put(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
+}
+
+static void iso_time(int64_t ms, char out[32])
+{
+        time_t s = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&s, &tm);
+        if (snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(ms % 1000)) < 0)
+                out[0] = '\0';
+}
+
+static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
+{
+        char key[SR_UUID_STR_LEN + 1], id[SR_UUID_STR_LEN + 1];
+        char subject[96], when[32], ent[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        if (sr_codec_encode_event(w->codec, ev, &val, &ec) != SR_OK) {
+                set_fatal(w, &ec, "encode event");
+                return;
+        }
+        sr_uuid_fmt(&ev->pipeline_run_id, key);
+        sr_uuid_fmt(&ev->event_id, id);
+        sr_uuid_fmt(&ev->entity_id, ent);
+        snprintf(subject, sizeof(subject), "%s/%s",
+                 sr_entity_type_name(ev->entity_type), ent);
+        iso_time(ev->occurred_at, when);
+        rec.topic = SR_TOPIC_EVENTS;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = ev->occurred_at;
+        /* CloudEvents Kafka protocol binding, binary mode. Every header is
+         * derived from the event, so a re-published event is identical. */
+#define HDR(n, v)                                                        \
+        do {                                                             \
+                rec.headers[rec.n_headers].name = (n);                   \
+                rec.headers[rec.n_headers++].value =                     \
+                        sr_slice((v), strlen(v));                        \
+        } while (0)
+        HDR("ce_specversion", "1.0");
+        HDR("ce_id", id);
+        HDR("ce_source", "/sr-status");
+        HDR("ce_type", "io.sr.v1.StatusChanged");
+        HDR("ce_subject", subject);
+        HDR("ce_time", when);
+        HDR("content-type", "application/avro");
+#undef HDR
+        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(&val);
+}
+
+static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
+{
+        char key[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        if (sr_codec_encode_dispatch(w->codec, d, &val, &ec) != SR_OK) {
+                set_fatal(w, &ec, "encode dispatch");
+                return;
+        }
+        sr_uuid_fmt(&d->device_id, key);
+        rec.topic = SR_TOPIC_DISPATCH;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = d->issued_at;
+        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(&val);
+}
+
+static void emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
+{
+        char key[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        if (sr_codec_encode_reply(w->codec, r, &val, &ec) != SR_OK) {
+                set_fatal(w, &ec, "encode reply");
+                return;
+        }
+        sr_uuid_fmt(&r->command_id, key);
+        rec.topic = SR_TOPIC_REPLIES;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = r->occurred_at;
+        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(&val);
+}
+
+/* The record goes to the dead-letter topic unchanged, with headers that say
+ * where it came from and why it could not be used. */
+static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
+                        const char *reason, const char *error)
+{
+        char part[16], off[24];
+        sr_outrec_t rec = { 0 };
+        const char *topic = sr_topic_suffix(in->topic);
+
+        snprintf(part, sizeof(part), "%" PRId32, in->partition);
+        snprintf(off, sizeof(off), "%" PRId64, in->offset);
+        rec.topic = SR_TOPIC_DLQ;
+        rec.partition = -1;
+        rec.key = in->key;
+        rec.value = in->value;
+        rec.timestamp = in->timestamp;
+#define HDR(n, v)                                                        \
+        do {                                                             \
+                rec.headers[rec.n_headers].name = (n);                   \
+                rec.headers[rec.n_headers++].value =                     \
+                        sr_slice((v), strlen(v));                        \
+        } while (0)
+        HDR("sr_dlq_topic", topic);
+        HDR("sr_dlq_partition", part);
+        HDR("sr_dlq_offset", off);
+        HDR("sr_dlq_reason", reason);
+        HDR("sr_dlq_error", error);
+#undef HDR
+        outbox_put(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
+        sr_series_add(w->m.dead_letters, 1);
+        sr_series_add(w->m.inputs[in->topic == SR_TOPIC_RESULTS][OUT_DLQ], 1);
+        SR_WARN("WORKER",
+                "input dead-lettered topic=%s partition=%" PRId32
+                " offset=%" PRId64 " reason=%s err=\"%s\"",
+                topic, in->partition, in->offset, reason, error);
+}
+
+/* ------------------------------------------------------------ runs */
+
+typedef struct load_ctx {
+        sr_worker_t *w;
+        sr_run_t *run;
+        sr_err_t err;
+        sr_errctx_t ec;
+} load_ctx_t;
+
+static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        load_ctx_t *lc = arg;
+        sr_changelog_t cl;
+        const char *k = key.ptr;
+
+        /* "<run>/d/..." are dedupe entries, not entities. */
+        if (key.len > SR_UUID_STR_LEN + 2 && k[SR_UUID_STR_LEN + 1] == 'd')
+                return 0;
+        lc->err = sr_codec_decode_changelog(lc->w->codec, value, &cl, &lc->ec);
+        if (lc->err)
+                return 1;
+        if (cl.kind != SR_CL_ENTITY)
+                return 0;
+        lc->err = sr_run_add_entity(lc->run, &cl.u.entity, &lc->ec);
+        if (lc->err) {
+                sr_entity_fini(&cl.u.entity);
+                return 1;
+        }
+        return 0;
+}
+
+static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
+                         sr_run_t *run, sr_errctx_t *ec)
+{
+        char prefix[SR_ENTITY_KEY_MAX];
+        size_t n = sr_run_key_prefix(id, prefix);
+        load_ctx_t lc = { w, run, SR_OK, { 0 } };
+        sr_err_t err;
+
+        sr_run_init(run);
+        err = sr_store_scan(w->txn, part, sr_slice(prefix, n), load_one, &lc,
+                            ec);
+        if (!err && lc.err) {
+                *ec = lc.ec;
+                err = lc.err;
+        }
+        if (!err && (run->exists || run->pr.n_stages))
+                err = sr_run_index(run, ec);
+        if (err)
+                sr_run_fini(run);
+        return err;
+}
+
+static uint32_t run_slot(const sr_uuid_t *id, size_t cap)
+{
+        uint32_t h;
+
+        memcpy(&h, id->b + 4, sizeof(h));
+        return h & (uint32_t)(cap - 1);
+}
+
+/* The batch's copy of a run, loaded on first use; NULL on failure. */
+static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
+{
+        sr_errctx_t ec = { 0 };
+        uint32_t i;
+
+        for (i = run_slot(id, w->runs_cap); w->runs[i].used;
+             i = (i + 1) & (uint32_t)(w->runs_cap - 1))
+                if (sr_uuid_eq(&w->runs[i].id, id) &&
+                    w->runs[i].partition == part)
+                        return &w->runs[i].run;
+        if (run_load(w, part, id, &w->runs[i].run, &ec) != SR_OK) {
+                set_fatal(w, &ec, "load run");
+                return NULL;
+        }
+        w->runs[i].used = true;
+        w->runs[i].partition = part;
+        w->runs[i].id = *id;
+        w->runs_used++;
+        return &w->runs[i].run;
+}
+
+/* Write every dirty entity of a run: snapshot + changelog. */
+static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+        size_t kn;
+
+#define SAVE(etype, field, src)                                             \
+        do {                                                                \
+                memset(&cl, 0, sizeof(cl));                                 \
+                cl.kind = SR_CL_ENTITY;                                     \
+                cl.u.entity.type = (etype);                                 \
+                cl.u.entity.u.field = (src);                                \
+                kn = sr_entity_key(&cl.u.entity, key);                      \
+                if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec)) {  \
+                        set_fatal(w, &ec, "encode entity");                 \
+                        return;                                             \
+                }                                                           \
+                changelog_put(w, part, sr_slice(key, kn), sr_buf_slice(&val)); \
+                sr_buf_free(&val);                                          \
+        } while (0)
+        if (!run->exists)
+                return;
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                if (run->stage_dirty[i])
+                        SAVE(SR_ENT_STAGE_RUN, sr, run->stages[i]);
+        for (uint32_t i = 0; i < run->n_ops; i++)
+                if (run->op_dirty[i])
+                        SAVE(SR_ENT_STAGE_RUN_OPERATION, op, run->ops[i]);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                if (run->target_dirty[i])
+                        SAVE(SR_ENT_TARGET_RUN, tr, run->targets[i]);
+        /* The pipeline run last: its last_seq covers everything above. */
+        if (run->pr_dirty)
+                SAVE(SR_ENT_PIPELINE_RUN, pr, run->pr);
+#undef SAVE
+        sr_run_clear_dirty(run);
+}
+
+static void runs_reset(sr_worker_t *w)
+{
+        for (size_t i = 0; i < w->runs_cap; i++)
+                if (w->runs[i].used) {
+                        sr_run_fini(&w->runs[i].run);
+                        w->runs[i].used = false;
+                }
+        w->runs_used = 0;
+}
+
+/* ------------------------------------------------------------ inputs */
+
+static void emit_outputs(sr_worker_t *w, int32_t part)
+{
+        const sr_fsm_out_t *out = &w->out;
+
+        for (uint32_t i = 0; i < out->n_events; i++) {
+                const sr_event_t *ev = &out->events[i];
+                char run[SR_UUID_STR_LEN + 1], ent[SR_UUID_STR_LEN + 1];
+
+                emit_event(w, part, ev);
+                sr_series_add(w->m.transitions[ev->entity_type][ev->to_status],
+                              1);
+                if (sr_log_is_enabled(SR_LOG_INFO)) {
+                        sr_uuid_fmt(&ev->pipeline_run_id, run);
+                        sr_uuid_fmt(&ev->entity_id, ent);
+                        SR_INFO("FSM",
+                                "%s %s -> %s run=%s %s=%s seq=%" PRIu64
+                                " reason=%s version=%u",
+                                sr_entity_type_name(ev->entity_type),
+                                sr_status_name(ev->from_status),
+                                sr_status_name(ev->to_status), run,
+                                ev->entity_type == SR_ENT_PIPELINE_RUN ?
+                                        "pipeline_run" :
+                                ev->entity_type == SR_ENT_STAGE_RUN ?
+                                        "stage_run" :
+                                        "target_run",
+                                ent, ev->seq,
+                                ev->reason[0] ? ev->reason : "-",
+                                ev->version);
+                }
+        }
+        for (uint32_t i = 0; i < out->n_dispatches; i++)
+                emit_dispatch(w, part, &out->dispatches[i]);
+        if (out->has_reply) {
+                emit_reply(w, part, &out->reply);
+                if (!out->reply.accepted)
+                        sr_series_add(w->m.rejections[out->reply.reason], 1);
+        }
+}
+
+static const char *reason_of(sr_err_t err)
+{
+        return err == SR_ERR_CORRUPT ? "undecodable" : "schema_violation";
+}
+
+static void on_command(sr_worker_t *w, const sr_inrec_t *in)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_command_t cmd;
+        sr_changelog_t cl;
+        sr_slice_t prev;
+        sr_buf_t val = { 0 };
+        sr_run_t *run;
+        size_t kn;
+        int32_t id;
+
+        if (sr_codec_decode_command(w->codec, in->value, &cmd, &ec) != SR_OK) {
+                const char *why = reason_of(ec.code);
+
+                if (sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
+                    !sr_codec_schema_name(id))
+                        why = "unknown_schema";
+                dead_letter(w, in, why, ec.msg);
+                return;
+        }
+        kn = sr_dedupe_key(&cmd.pipeline_run_id, &cmd.command_id, key);
+        if (sr_store_get(w->txn, in->partition, sr_slice(key, kn), &prev,
+                         &ec) == SR_OK) {
+                /* Seen before: the second delivery gets the first reply. */
+                if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
+                            SR_OK &&
+                    cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
+                        emit_reply(w, in->partition, &cl.u.dedupe.reply);
+                sr_series_add(w->m.inputs[0][OUT_DUPLICATE], 1);
+                goto out;
+        }
+        run = batch_run(w, in->partition, &cmd.pipeline_run_id);
+        if (!run)
+                goto out;
+        if (sr_fsm_apply_command(run, &cmd, in->timestamp, &w->out) != SR_OK) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "apply command");
+                set_fatal(w, &ec, "state machine");
+                goto out;
+        }
+        emit_outputs(w, in->partition);
+        sr_series_add(w->m.inputs[0][w->out.applied ? OUT_APPLIED :
+                                     w->out.has_reply &&
+                                                     !w->out.reply.accepted ?
+                                                     OUT_REJECTED :
+                                                     OUT_STALE],
+                      1);
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_DEDUPE;
+        cl.u.dedupe.input_id = cmd.command_id;
+        cl.u.dedupe.pipeline_run_id = cmd.pipeline_run_id;
+        cl.u.dedupe.has_reply = w->out.has_reply;
+        cl.u.dedupe.reply = w->out.reply;
+        if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec) != SR_OK) {
+                set_fatal(w, &ec, "encode dedupe");
+                goto out;
+        }
+        changelog_put(w, in->partition, sr_slice(key, kn), sr_buf_slice(&val));
+        sr_buf_free(&val);
+out:
+        sr_command_fini(&cmd);
+}
+
+static void on_result(sr_worker_t *w, const sr_inrec_t *in)
+{
+        sr_errctx_t ec = { 0 };
+        sr_result_t res;
+        sr_run_t *run;
+        sr_err_t err;
+        int32_t id;
+
+        if (sr_codec_decode_result(w->codec, in->value, &res, &ec) != SR_OK) {
+                const char *why = reason_of(ec.code);
+
+                if (strstr(ec.msg, "command status"))
+                        why = "unknown_command_status";
+                else if (sr_codec_peek_schema_id(in->value, &id, NULL) ==
+                                 SR_OK &&
+                         !sr_codec_schema_name(id))
+                        why = "unknown_schema";
+                dead_letter(w, in, why, ec.msg);
+                return;
+        }
+        run = batch_run(w, in->partition, &res.pipeline_run_id);
+        if (!run)
+                return;
+        err = sr_fsm_apply_result(run, &res, in->timestamp, &w->out);
+        switch (err) {
+        case SR_OK:
+                emit_outputs(w, in->partition);
+                sr_series_add(w->m.inputs[1][w->out.stale ? OUT_STALE :
+                                                            OUT_APPLIED],
+                              1);
+                if (w->out.stale)
+                        SR_DEBUG("WORKER",
+                                 "stale result partition=%" PRId32
+                                 " offset=%" PRId64 " status=%s",
+                                 in->partition, in->offset,
+                                 res.command_status);
+                break;
+        case SR_ERR_NOT_FOUND:
+                dead_letter(w, in,
+                            run->exists ? "unknown_target_run" :
+                                          "unknown_pipeline_run",
+                            run->exists ? "result for a target run that "
+                                          "does not exist in its run" :
+                                          "result for an unknown pipeline "
+                                          "run");
+                break;
+        case SR_ERR_SCHEMA:
+                dead_letter(w, in, "unknown_command_status",
+                            "unknown command status");
+                break;
+        default:
+                sr_errctx_set(&ec, err, "apply result");
+                set_fatal(w, &ec, "state machine");
+                break;
+        }
+}
+
+/* ------------------------------------------------------------ batches */
+
+static void save_batch(sr_worker_t *w)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (size_t i = 0; i < w->runs_cap && !w->fatal; i++) {
+                batch_run_t *br = &w->runs[i];
+
+                if (!br->used)
+                        continue;
+                run_save(w, br->partition, &br->run);
+                if (br->run.exists && br->run.pr.next_deadline &&
+                    !sr_status_is_terminal(br->run.pr.m.status))
+                        heap_push(&w->parts[br->partition].timers,
+                                  br->run.pr.next_deadline, &br->id);
+        }
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++) {
+                part_t *pt = &w->parts[p];
+                sr_store_pmeta_t pm = { -1, -1, -1, 0 };
+                sr_changelog_t cl;
+                sr_buf_t val = { 0 };
+
+                if (!pt->touched)
+                        continue;
+                if (sr_store_pmeta_get(w->txn, p, &pm, &ec) != SR_OK &&
+                    ec.code != SR_ERR_NOT_FOUND) {
+                        set_fatal(w, &ec, "pmeta get");
+                        return;
+                }
+                if (pt->next_cmd >= 0)
+                        pm.commands_offset = pt->next_cmd;
+                if (pt->next_res >= 0)
+                        pm.results_offset = pt->next_res;
+                pm.batch_seq++;
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_MARKER;
+                snprintf(cl.u.marker.batch_id, sizeof(cl.u.marker.batch_id),
+                         "%s", w->batch_id);
+                cl.u.marker.partition = p;
+                cl.u.marker.commands_offset = pm.commands_offset;
+                cl.u.marker.results_offset = pm.results_offset;
+                cl.u.marker.written_at = 0; /* deterministic content */
+                if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec)) {
+                        set_fatal(w, &ec, "encode marker");
+                        return;
+                }
+                /* The marker is outbox-only: it closes the batch on the
+                 * changelog; the snapshot keeps its offsets in pmeta. */
+                {
+                        sr_outrec_t rec = { 0 };
+
+                        rec.topic = SR_TOPIC_CHANGELOG;
+                        rec.partition = p;
+                        rec.key = sr_slice(MARKER_KEY, strlen(MARKER_KEY));
+                        rec.value = sr_buf_slice(&val);
+                        rec.n_headers = 1;
+                        rec.headers[0].name = BATCH_HEADER;
+                        rec.headers[0].value =
+                                sr_slice(w->batch_id, strlen(w->batch_id));
+                        outbox_put(w, p, SR_STORE_PHASE_CHANGELOG, &rec);
+                }
+                sr_buf_free(&val);
+                if (!w->fatal &&
+                    sr_store_pmeta_put(w->txn, p, &pm, &ec) != SR_OK) {
+                        if (ec.code == SR_ERR_MAP_FULL)
+                                w->fatal = SR_ERR_MAP_FULL;
+                        else
+                                set_fatal(w, &ec, "pmeta put");
+                }
+        }
+}
+
+/* Apply the polled records in one transaction. SR_ERR_MAP_FULL: nothing was
+ * written; grow the map and call again. */
+static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        w->batch_no++;
+        snprintf(w->batch_id, sizeof(w->batch_id), "%s/%" PRIu64, w->instance,
+                 w->batch_no);
+        for (int p = 0; p < MAX_PARTS; p++) {
+                w->parts[p].touched = false;
+                w->parts[p].next_cmd = w->parts[p].next_res = -1;
+        }
+        err = sr_store_txn_begin(w->store, true, &w->txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < n && !w->fatal; i++) {
+                const sr_inrec_t *in = &w->recs[i];
+                part_t *pt;
+
+                if (in->partition < 0 || in->partition >= MAX_PARTS ||
+                    !w->parts[in->partition].owned)
+                        continue; /* revoked meanwhile: the owner has it */
+                pt = &w->parts[in->partition];
+                pt->touched = true;
+                if (in->topic == SR_TOPIC_COMMANDS) {
+                        pt->next_cmd = in->offset + 1;
+                        on_command(w, in);
+                } else {
+                        pt->next_res = in->offset + 1;
+                        on_result(w, in);
+                }
+        }
+        if (!w->fatal)
+                save_batch(w);
+        runs_reset(w);
+        if (w->fatal) {
+                sr_store_txn_abort(w->txn);
+                w->txn = NULL;
+                if (w->fatal == SR_ERR_MAP_FULL) {
+                        w->fatal = SR_OK;
+                        return sr_errctx_set(ec, SR_ERR_MAP_FULL,
+                                             "batch does not fit the map");
+                }
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        }
+        err = sr_store_txn_commit(w->txn, ec); /* frees the txn either way */
+        w->txn = NULL;
+        return err;
+}
+
+/* ------------------------------------------------------------ relay */
+
+typedef struct relay_ctx {
+        sr_worker_t *w;
+        uint8_t phase;
+        uint64_t last_seq;
+        uint64_t n;
+        sr_err_t err;
+        sr_errctx_t ec;
+} relay_ctx_t;
+
+static int relay_one(uint64_t seq, uint8_t phase, sr_slice_t bytes, void *arg)
+{
+        relay_ctx_t *rc = arg;
+        sr_outrec_t rec;
+
+        if (seq > rc->last_seq)
+                rc->last_seq = seq;
+        if (phase != rc->phase)
+                return 0;
+        rc->err = sr_outrec_decode(bytes, &rec, &rc->ec);
+        if (!rc->err)
+                rc->err = sr_producer_send(rc->w->prod, &rec, &rc->ec);
+        if (rc->err)
+                return 1;
+        rc->n++;
+        return 0;
+}
+
+/* Send one phase of every listed partition's outbox; wait for the acks. */
+static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
+                            uint8_t phase, uint64_t *last_seq, uint64_t *sent,
+                            sr_errctx_t *ec)
+{
+        for (int attempt = 0;; attempt++) {
+                sr_txn_t *txn;
+                sr_err_t err;
+
+                *sent = 0;
+                err = sr_store_txn_begin(w->store, false, &txn, ec);
+                if (err)
+                        return err;
+                for (int i = 0; i < np; i++) {
+                        relay_ctx_t rc = { w, phase, 0, 0, SR_OK, { 0 } };
+
+                        err = sr_store_outbox_scan(txn, parts[i], relay_one,
+                                                   &rc, ec);
+                        if (!err && rc.err) {
+                                *ec = rc.ec;
+                                err = rc.err;
+                        }
+                        if (err) {
+                                sr_store_txn_abort(txn);
+                                return err;
+                        }
+                        last_seq[i] = rc.last_seq;
+                        *sent += rc.n;
+                }
+                sr_store_txn_abort(txn);
+                err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
+                if (err == SR_OK) {
+                        atomic_store(&w->broker_ok, true);
+                        return SR_OK;
+                }
+                if (err == SR_ERR_FATAL)
+                        return err;
+                /* Re-send the whole phase: duplicates are identical. */
+                atomic_store(&w->broker_ok, false);
+                SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
+                        "attempt=%d err=\"%s\"", phase, attempt + 1, ec->msg);
+        }
+}
+
+static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
+                      sr_errctx_t *ec)
+{
+        uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
+        int64_t commit_off[2 * MAX_PARTS];
+        int32_t commit_part[2 * MAX_PARTS];
+        sr_topic_kind_t commit_topic[2 * MAX_PARTS];
+        int nc = 0;
+        sr_txn_t *txn;
+        sr_err_t err;
+
+        if (np == 0)
+                return SR_OK;
+        err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1, &sent1,
+                          ec);
+        if (err)
+                return err;
+        err = relay_phase(w, parts, np, SR_STORE_PHASE_CHANGELOG, last2,
+                          &sent2, ec);
+        if (err)
+                return err;
+        err = sr_store_txn_begin(w->store, true, &txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < np; i++) {
+                uint64_t last = last1[i] > last2[i] ? last1[i] : last2[i];
+                sr_store_pmeta_t pm;
+                int64_t acked;
+
+                if (last)
+                        err = sr_store_outbox_delete_upto(txn, parts[i], last,
+                                                          ec);
+                if (err)
+                        goto err_abort;
+                err = sr_store_pmeta_get(txn, parts[i], &pm, ec);
+                if (err == SR_ERR_NOT_FOUND) {
+                        err = SR_OK;
+                        continue;
+                }
+                if (err)
+                        goto err_abort;
+                acked = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
+                                                 parts[i]);
+                if (acked >= 0 && acked + 1 > pm.changelog_end) {
+                        pm.changelog_end = acked + 1;
+                        err = sr_store_pmeta_put(txn, parts[i], &pm, ec);
+                        if (err)
+                                goto err_abort;
+                }
+                if (pm.commands_offset >= 0) {
+                        commit_topic[nc] = SR_TOPIC_COMMANDS;
+                        commit_part[nc] = parts[i];
+                        commit_off[nc++] = pm.commands_offset;
+                }
+                if (pm.results_offset >= 0) {
+                        commit_topic[nc] = SR_TOPIC_RESULTS;
+                        commit_part[nc] = parts[i];
+                        commit_off[nc++] = pm.results_offset;
+                }
+        }
+        err = sr_store_txn_commit(txn, ec);
+        if (err)
+                return err;
+        sr_series_add(w->m.events, 0); /* counted per event below */
+        if (nc && w->cons) {
+                sr_errctx_t cec = { 0 };
+
+                /* Offsets only speed up a restart; the snapshot and the
+                 * changelog markers are authoritative, so a failed commit
+                 * is logged, not fatal. */
+                if (sr_consumer_commit(w->cons, commit_topic, commit_part,
+                                       commit_off, nc, &cec) != SR_OK)
+                        SR_WARN("RELAY", "offset commit failed err=\"%s\"",
+                                cec.msg);
+        }
+        return SR_OK;
+err_abort:
+        sr_store_txn_abort(txn);
+        return err;
+}
+
+/* Partitions owned now, for relaying. */
+static int owned_parts(const sr_worker_t *w, int32_t *parts)
+{
+        int n = 0;
+
+        for (int32_t p = 0; p < MAX_PARTS; p++)
+                if (w->parts[p].owned)
+                        parts[n++] = p;
+        return n;
+}
+
+/* ------------------------------------------------------------ restore */
+
+typedef struct pending_rec {
+        char *key;
+        size_t key_len;
+        void *val; /* NULL: tombstone */
+        size_t val_len;
+} pending_rec_t;
+
+typedef struct restore_ctx {
+        sr_worker_t *w;
+        int32_t part;
+        sr_txn_t *txn;
+        pending_rec_t *pend;
+        size_t n_pend, cap_pend;
+        char pend_batch[64];
+        uint64_t applied, discarded, read, total;
+        uint64_t in_txn;
+        sr_store_pmeta_t pm;
+        sr_err_t err;
+        sr_errctx_t ec;
+} restore_ctx_t;
+
+static void pending_clear(restore_ctx_t *rc)
+{
+        for (size_t i = 0; i < rc->n_pend; i++) {
+                free(rc->pend[i].key);
+                free(rc->pend[i].val);
+        }
+        rc->n_pend = 0;
+}
+
+/* A marker closes its batch: write the batch's records to the snapshot. */
+static int restore_commit_pending(restore_ctx_t *rc)
+{
+        for (size_t i = 0; i < rc->n_pend; i++) {
+                pending_rec_t *pr = &rc->pend[i];
+                sr_slice_t key = sr_slice(pr->key, pr->key_len);
+
+                rc->err = pr->val ?
+                                  sr_store_put(rc->txn, rc->part, key,
+                                               sr_slice(pr->val, pr->val_len),
+                                               &rc->ec) :
+                                  sr_store_del(rc->txn, rc->part, key,
+                                               &rc->ec);
+                if (rc->err)
+                        return 1;
+                rc->applied++;
+                if (++rc->in_txn >= (uint64_t)rc->w->conf->restore_batch_size) {
+                        rc->err = sr_store_txn_commit(rc->txn, &rc->ec);
+                        rc->txn = NULL;
+                        if (!rc->err)
+                                rc->err = sr_store_txn_begin(
+                                        rc->w->store, true, &rc->txn, &rc->ec);
+                        if (rc->err)
+                                return 1;
+                        rc->in_txn = 0;
+                }
+        }
+        pending_clear(rc);
+        return 0;
+}
+
+static int restore_one(const sr_inrec_t *in, void *arg)
+{
+        restore_ctx_t *rc = arg;
+        sr_slice_t batch = { 0 };
+        char bid[64] = "";
+        pending_rec_t *pr;
+
+        rc->read++;
+        sr_series_add(rc->w->m.restore_records, 1);
+        if ((rc->read & 4095) == 0)
+                sr_series_set(rc->w->m.restore_remaining,
+                              (double)(rc->total - rc->read));
+        if (sr_inrec_header(in, BATCH_HEADER, &batch) && batch.len < 64) {
+                memcpy(bid, batch.ptr, batch.len);
+                bid[batch.len] = '\0';
+        }
+        if (strcmp(bid, rc->pend_batch)) {
+                /* A new batch starts before the last one's marker: that
+                 * batch was cut short by a crash and is discarded. */
+                rc->discarded += rc->n_pend;
+                pending_clear(rc);
+                snprintf(rc->pend_batch, sizeof(rc->pend_batch), "%s", bid);
+        }
+        if (in->key.len == strlen(MARKER_KEY) &&
+            !memcmp(in->key.ptr, MARKER_KEY, in->key.len)) {
+                sr_changelog_t cl;
+
+                if (sr_codec_decode_changelog(rc->w->codec, in->value, &cl,
+                                              &rc->ec) != SR_OK ||
+                    cl.kind != SR_CL_MARKER) {
+                        rc->err = SR_ERR_CORRUPT;
+                        return 1;
+                }
+                if (restore_commit_pending(rc))
+                        return 1;
+                rc->pm.commands_offset = cl.u.marker.commands_offset;
+                rc->pm.results_offset = cl.u.marker.results_offset;
+                rc->pm.batch_seq++;
+                rc->pend_batch[0] = '\0';
+                return 0;
+        }
+        if (rc->n_pend == rc->cap_pend) {
+                size_t cap = rc->cap_pend ? rc->cap_pend * 2 : 256;
+                pending_rec_t *p = realloc(rc->pend, cap * sizeof(*p));
+
+                if (!p)
+                        goto err_nomem;
+                rc->pend = p;
+                rc->cap_pend = cap;
+        }
+        pr = &rc->pend[rc->n_pend];
+        pr->key = malloc(in->key.len ? in->key.len : 1);
+        pr->key_len = in->key.len;
+        pr->val = NULL;
+        pr->val_len = 0;
+        if (!pr->key)
+                goto err_nomem;
+        memcpy(pr->key, in->key.ptr, in->key.len);
+        if (in->value.ptr) {
+                pr->val = malloc(in->value.len ? in->value.len : 1);
+                if (!pr->val) {
+                        free(pr->key);
+                        goto err_nomem;
+                }
+                memcpy(pr->val, in->value.ptr, in->value.len);
+                pr->val_len = in->value.len;
+        }
+        rc->n_pend++;
+        return 0;
+err_nomem:
+        rc->err = sr_errctx_set(&rc->ec, SR_ERR_NOMEM, "restore: pending");
+        return 1;
+}
+
+/* Drop the partition's snapshot and rebuild it from the changelog. */
+static sr_err_t restore(sr_worker_t *w, int32_t part, int64_t high,
+                        sr_errctx_t *ec)
+{
+        restore_ctx_t rc = { 0 };
+        double t0 = mono_s();
+        sr_err_t err;
+
+        rc.w = w;
+        rc.part = part;
+        rc.total = (uint64_t)(high > 0 ? high : 0);
+        rc.pm.commands_offset = rc.pm.results_offset = -1;
+        rc.pm.changelog_end = high;
+        err = sr_store_txn_begin(w->store, true, &rc.txn, ec);
+        if (err)
+                return err;
+        err = sr_store_partition_drop(rc.txn, part, ec);
+        if (err) {
+                sr_store_txn_abort(rc.txn);
+                return err;
+        }
+        SR_INFO("RESTORE", "restoring partition from changelog partition=%"
+                PRId32 " records=%" PRId64, part, high);
+        if (high > 0)
+                err = sr_kafka_read_partition(w->conf, SR_TOPIC_CHANGELOG,
+                                              part, high, restore_one, &rc,
+                                              120000, ec);
+        if (!err && rc.err) {
+                *ec = rc.ec;
+                err = rc.err;
+        }
+        rc.discarded += rc.n_pend; /* trailing batch without its marker */
+        pending_clear(&rc);
+        free(rc.pend);
+        if (!err)
+                err = sr_store_pmeta_put(rc.txn, part, &rc.pm, ec);
+        if (err) {
+                if (rc.txn)
+                        sr_store_txn_abort(rc.txn);
+                return err;
+        }
+        err = sr_store_txn_commit(rc.txn, ec);
+        if (err)
+                return err;
+        SR_INFO("RESTORE", "restored partition=%" PRId32 " read=%" PRIu64
+                " applied=%" PRIu64 " discarded=%" PRIu64
+                " seconds=%.3f commands_offset=%" PRId64
+                " results_offset=%" PRId64,
+                part, rc.read, rc.applied, rc.discarded, mono_s() - t0,
+                rc.pm.commands_offset, rc.pm.results_offset);
+        sr_series_set(w->m.restore_remaining, 0);
+        return SR_OK;
+}
+
+/* Arm the timers of every unfinished run of a partition. */
+typedef struct arm_ctx {
+        sr_worker_t *w;
+        int32_t part;
+} arm_ctx_t;
+
+static int arm_one(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        arm_ctx_t *ac = arg;
+        const char *k = key.ptr;
+        sr_changelog_t cl;
+
+        if (key.len != SR_UUID_STR_LEN + 2 || k[SR_UUID_STR_LEN + 1] != 'p')
+                return 0;
+        if (sr_codec_decode_changelog(ac->w->codec, value, &cl, NULL) ==
+                    SR_OK &&
+            cl.kind == SR_CL_ENTITY && cl.u.entity.type == SR_ENT_PIPELINE_RUN) {
+                const sr_pipeline_run_t *pr = &cl.u.entity.u.pr;
+
+                if (pr->next_deadline && !sr_status_is_terminal(pr->m.status))
+                        heap_push(&ac->w->parts[ac->part].timers,
+                                  pr->next_deadline, &pr->m.id);
+                sr_entity_fini(&cl.u.entity);
+        }
+        return 0;
+}
+
+static sr_err_t arm_timers(sr_worker_t *w, int32_t part, sr_errctx_t *ec)
+{
+        arm_ctx_t ac = { w, part };
+        sr_txn_t *txn;
+        sr_err_t err;
+
+        w->parts[part].timers.n = 0;
+        err = sr_store_txn_begin(w->store, false, &txn, ec);
+        if (err)
+                return err;
+        err = sr_store_scan(txn, part, sr_slice("", 0), arm_one, &ac, ec);
+        sr_store_txn_abort(txn);
+        return err;
+}
+
+/* Decide, per assigned partition, between trusting the snapshot and
+ * restoring it; return where consumption starts. */
+static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
+                           sr_errctx_t *ec)
+{
+        sr_store_pmeta_t pm;
+        int64_t low, high;
+        sr_txn_t *txn;
+        sr_err_t err;
+        bool have;
+
+        err = sr_kafka_watermarks(w->conf, SR_TOPIC_CHANGELOG, part, &low,
+                                  &high, 10000, ec);
+        if (err)
+                return err;
+        err = sr_store_txn_begin(w->store, false, &txn, ec);
+        if (err)
+                return err;
+        err = sr_store_pmeta_get(txn, part, &pm, ec);
+        sr_store_txn_abort(txn);
+        if (err && err != SR_ERR_NOT_FOUND)
+                return err;
+        have = err == SR_OK;
+        if ((have && pm.changelog_end == high) || (!have && high == 0)) {
+                SR_INFO("WORKER", "snapshot trusted partition=%" PRId32
+                        " changelog_end=%" PRId64, part, high);
+        } else {
+                SR_INFO("WORKER", "snapshot not trusted partition=%" PRId32
+                        " local_changelog_end=%" PRId64
+                        " changelog_end=%" PRId64, part,
+                        have ? pm.changelog_end : -1, high);
+                err = restore(w, part, high, ec);
+                if (err)
+                        return err;
+                err = sr_store_txn_begin(w->store, false, &txn, ec);
+                if (err)
+                        return err;
+                err = sr_store_pmeta_get(txn, part, &pm, ec);
+                sr_store_txn_abort(txn);
+                if (err)
+                        return err;
+                have = true;
+        }
+        start[0] = have ? pm.commands_offset : -1;
+        start[1] = have ? pm.results_offset : -1;
+        return arm_timers(w, part, ec);
+}
+
+static void on_assign(void *arg, const int32_t *parts, int n,
+                      int64_t *start_offsets)
+{
+        sr_worker_t *w = arg;
+        sr_errctx_t ec = { 0 };
+
+        atomic_fetch_add(&w->restoring, 1);
+        sr_series_set(w->m.restoring, 1);
+        for (int i = 0; i < n; i++) {
+                int32_t p = parts[i];
+                int64_t *start = &start_offsets[2 * i];
+
+                start[0] = start[1] = -1;
+                if (p < 0 || p >= MAX_PARTS) {
+                        SR_ERROR("WORKER", "partition out of range "
+                                 "partition=%" PRId32, p);
+                        continue;
+                }
+                w->parts[p].owned = true;
+                for (int attempt = 0;; attempt++) {
+                        ec.msg[0] = '\0';
+                        if (assign_one(w, p, start, &ec) == SR_OK)
+                                break;
+                        if (attempt >= 5 || ec.code != SR_ERR_RETRY) {
+                                set_fatal(w, &ec, "assign");
+                                break;
+                        }
+                        SR_WARN("WORKER", "assignment retry partition=%"
+                                PRId32 " err=\"%s\"", p, ec.msg);
+                }
+                SR_INFO("WORKER", "partition assigned partition=%" PRId32
+                        " commands_offset=%" PRId64 " results_offset=%"
+                        PRId64, p, start[0], start[1]);
+        }
+        /* Republish what a trusted snapshot still had in its outbox. */
+        if (!w->fatal) {
+                int32_t owned[MAX_PARTS];
+                int np = owned_parts(w, owned);
+
+                if (relay(w, owned, np, &ec) != SR_OK)
+                        set_fatal(w, &ec, "relay after assign");
+        }
+        atomic_fetch_sub(&w->restoring, 1);
+        sr_series_set(w->m.restoring, 0);
+}
+
+static void on_revoke(void *arg, const int32_t *parts, int n)
+{
+        sr_worker_t *w = arg;
+        sr_errctx_t ec = { 0 };
+        int32_t owned[MAX_PARTS];
+        int np;
+
+        /* Flush what can be flushed while still the owner. */
+        np = owned_parts(w, owned);
+        if (!w->fatal && relay(w, owned, np, &ec) != SR_OK)
+                SR_WARN("WORKER", "relay before revoke failed err=\"%s\"",
+                        ec.msg);
+        for (int i = 0; i < n; i++) {
+                if (parts[i] < 0 || parts[i] >= MAX_PARTS)
+                        continue;
+                w->parts[parts[i]].owned = false;
+                w->parts[parts[i]].timers.n = 0;
+                SR_INFO("WORKER", "partition revoked partition=%" PRId32,
+                        parts[i]);
+        }
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void fire_timers(sr_worker_t *w)
+{
+        int64_t now = wall_ms();
+
+        for (int32_t p = 0; p < MAX_PARTS; p++) {
+                timer_heap_t *h = &w->parts[p].timers;
+
+                while (w->parts[p].owned && h->n && h->v[0].deadline <= now) {
+                        timer_ent_t t = heap_pop(h);
+                        char key[SR_UUID_STR_LEN + 1];
+                        sr_command_t cmd = { 0 };
+                        sr_outrec_t rec = { 0 };
+                        sr_errctx_t ec = { 0 };
+                        sr_buf_t val = { 0 };
+
+                        cmd.kind = SR_CMD_TIMER_FIRED;
+                        sr_uuid_fmt(&t.run, key);
+                        sr_uuid_v5(&cmd.command_id, &sr_ns,
+                                   "%s/timer/%" PRId64, key, t.deadline);
+                        cmd.pipeline_run_id = t.run;
+                        cmd.issued_at = now;
+                        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+                        cmd.u.timer.entity_id = t.run;
+                        cmd.u.timer.deadline = t.deadline;
+                        if (sr_codec_encode_command(w->codec, &cmd, &val,
+                                                    &ec) != SR_OK) {
+                                SR_ERROR("TIMER", "encode failed err=\"%s\"",
+                                         ec.msg);
+                                continue;
+                        }
+                        rec.topic = SR_TOPIC_COMMANDS;
+                        rec.partition = p; /* our own partition */
+                        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+                        rec.value = sr_buf_slice(&val);
+                        rec.timestamp = now;
+                        if (sr_producer_send(w->prod, &rec, &ec) != SR_OK)
+                                SR_ERROR("TIMER", "send failed run=%s err=\"%s\"",
+                                         key, ec.msg);
+                        else
+                                sr_series_add(w->m.timers_fired, 1);
+                        SR_DEBUG("TIMER", "timer fired run=%s deadline=%"
+                                 PRId64, key, t.deadline);
+                        sr_buf_free(&val);
+                }
+        }
+}
+
+/* ------------------------------------------------------------ public */
+
+sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
+                       sr_worker_t **wp, sr_errctx_t *ec)
+{
+        static const sr_topic_kind_t topics[] = { SR_TOPIC_COMMANDS,
+                                                  SR_TOPIC_RESULTS };
+        sr_consumer_hooks_t hooks;
+        sr_store_opts_t so = { 0 };
+        sr_uuid_t inst;
+        sr_worker_t *w;
+        sr_err_t err;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "worker: calloc");
+        w->conf = conf;
+        w->registry = metrics;
+        atomic_init(&w->restoring, 0);
+        atomic_init(&w->broker_ok, true);
+        atomic_init(&w->store_ok, true);
+        metrics_init(w);
+        sr_fsm_out_init(&w->out);
+        sr_uuid_v4(&inst);
+        sr_uuid_fmt(&inst, w->instance);
+        w->max_recs = conf->batch_size;
+        w->recs = calloc((size_t)w->max_recs, sizeof(*w->recs));
+        w->runs_cap = 16;
+        while (w->runs_cap < 2 * (size_t)w->max_recs + 2)
+                w->runs_cap *= 2;
+        w->runs = calloc(w->runs_cap, sizeof(*w->runs));
+        if (!w->recs || !w->runs) {
+                err = sr_errctx_set(ec, SR_ERR_NOMEM, "worker: buffers");
+                goto err_free;
+        }
+        err = sr_codec_new(&w->codec, ec);
+        if (err)
+                goto err_free;
+        so.dir = conf->data_dir;
+        so.map_size = (size_t)conf->store_map_size_mb << 20;
+        so.sync = conf->store_sync;
+        err = sr_store_open(&so, &w->store, ec);
+        if (err)
+                goto err_free;
+        if (sr_store_is_untrusted(w->store)) {
+                SR_WARN("WORKER", "snapshot written without fsync before a "
+                        "reboot: discarding it dir=%s", conf->data_dir);
+                err = sr_store_drop_all(w->store, ec);
+                if (err)
+                        goto err_free;
+        }
+        err = sr_producer_new(conf, conf->worker_name, &w->prod, ec);
+        if (err)
+                goto err_free;
+        hooks.on_assign = on_assign;
+        hooks.on_revoke = on_revoke;
+        hooks.arg = w;
+        err = sr_consumer_new(conf, conf->group_id, topics, 2, &hooks,
+                              &w->cons, ec);
+        if (err)
+                goto err_free;
+        *wp = w;
+        return SR_OK;
+err_free:
+        sr_worker_destroy(w);
+        return err;
+}
+
+sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
+{
+        int32_t parts[MAX_PARTS];
+        double t0;
+        int n = 0, np = 0;
+        sr_err_t err;
+
+        if (w->fatal)
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        err = sr_consumer_poll(w->cons, w->recs, w->max_recs, &n,
+                               w->conf->poll_timeout_ms, ec);
+        if (err)
+                return SR_ERR_FATAL;
+        if (w->fatal) /* set inside a rebalance hook */
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        t0 = mono_s();
+        if (n > 0) {
+                for (int attempt = 0;; attempt++) {
+                        err = apply_batch(w, n, ec);
+                        if (err != SR_ERR_MAP_FULL)
+                                break;
+                        /* The snapshot needs more room: grow the map and
+                         * redo the batch (nothing of it was written). */
+                        size_t sz = sr_store_map_size(w->store) * 2;
+                        sr_errctx_t gec = { 0 };
+
+                        SR_WARN("STORE", "MDB_MAP_FULL: growing the map "
+                                "map_size=%zu", sz);
+                        sr_series_add(w->m.map_grows, 1);
+                        if (attempt >= 8 ||
+                            sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                                atomic_store(&w->store_ok, false);
+                                return sr_errctx_set(ec, SR_ERR_FATAL,
+                                                     "store full and cannot "
+                                                     "grow: %s", gec.msg);
+                        }
+                }
+                if (err) {
+                        atomic_store(&w->store_ok, false);
+                        return sr_errctx_set(ec, SR_ERR_FATAL, "%s", ec->msg);
+                }
+                for (int32_t p = 0; p < MAX_PARTS; p++)
+                        if (w->parts[p].touched)
+                                parts[np++] = p;
+                err = relay(w, parts, np, ec);
+                if (err)
+                        return SR_ERR_FATAL;
+                {
+                        double now_ms = (double)wall_ms();
+
+                        for (int i = 0; i < n; i++)
+                                if (w->recs[i].timestamp > 0)
+                                        sr_series_observe(
+                                                w->m.latency,
+                                                (now_ms - (double)w->recs[i]
+                                                                  .timestamp) /
+                                                        1000.0);
+                }
+                sr_series_observe(w->m.batch_latency, mono_s() - t0);
+        }
+        fire_timers(w);
+        sr_producer_poll(w->prod);
+        if (wall_ms() - w->last_ping_ms > 5000) {
+                w->last_ping_ms = wall_ms();
+                sr_series_set(w->m.lag, (double)sr_consumer_lag(w->cons));
+        }
+        return SR_OK;
+}
+
+bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
+{
+        if (atomic_load(&w->restoring) > 0) {
+                snprintf(why, why_size, "restoring partitions from the "
+                                        "changelog");
+                return false;
+        }
+        if (!atomic_load(&w->store_ok)) {
+                snprintf(why, why_size, "local store failed");
+                return false;
+        }
+        if (!atomic_load(&w->broker_ok)) {
+                snprintf(why, why_size, "broker unreachable");
+                return false;
+        }
+        return true;
+}
+
+void sr_worker_destroy(sr_worker_t *w)
+{
+        if (!w)
+                return;
+        if (w->cons && !w->fatal) {
+                int32_t parts[MAX_PARTS];
+                int np = owned_parts(w, parts);
+                sr_errctx_t ec = { 0 };
+
+                if (relay(w, parts, np, &ec) != SR_OK)
+                        SR_WARN("WORKER", "final relay failed err=\"%s\"",
+                                ec.msg);
+        }
+        sr_consumer_destroy(w->cons); /* leaves the group */
+        sr_producer_destroy(w->prod);
+        sr_store_close(w->store);
+        sr_codec_destroy(w->codec);
+        runs_reset(w);
+        free(w->runs);
+        free(w->recs);
+        sr_fsm_out_fini(&w->out);
+        for (int p = 0; p < MAX_PARTS; p++)
+                free(w->parts[p].timers.v);
+        sr_buf_free(&w->scratch);
+        free(w);
+}

@@ -1,0 +1,407 @@
+/* tests/integration/test_sr_kafka.c - the Kafka boundary against librdkafka's
+ * mock cluster, started in .init inside each test's own process. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sr_conf.h"
+#include "sr_kafka.h"
+
+#define PARTS 4
+
+static sr_mock_t *mock;
+static sr_conf_t *conf;
+
+static double timeout_mult(void)
+{
+        const char *m = getenv("SR_TEST_TIMEOUT_MULT");
+
+        return m && atof(m) > 0 ? atof(m) : 1.0;
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set(const char *key, const char *value)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_conf_set(conf, key, value, &ec), SR_OK), "%s",
+                  ec.msg);
+}
+
+static void mock_setup(void)
+{
+        sr_errctx_t ec = { 0 };
+
+        conf = sr_conf_new();
+        cr_assert(not(eq(ptr, conf, NULL)));
+        if (getenv("SR_TEST_DEBUG"))
+                sr_log_max_level = SR_LOG_DEBUG;
+        else
+                sr_log_max_level = SR_LOG_WARN;
+        cr_assert(eq(int, sr_mock_new(conf, 1, PARTS, &mock, &ec), SR_OK),
+                  "%s", ec.msg);
+        set("kafka.bootstrap.servers", sr_mock_bootstraps(mock));
+        /* The 2.0.2 mock does not wake a waiting fetch. */
+        set("kafka.fetch.wait.max.ms", "1");
+        set("kafka.session.timeout.ms", "6000");
+        set("group.id", "test-group");
+        if (getenv("SR_TEST_KAFKA_DEBUG")) /* e.g. "cgrp,fetch" */
+                set("kafka.debug", getenv("SR_TEST_KAFKA_DEBUG"));
+}
+
+static void mock_teardown(void)
+{
+        sr_conf_destroy(conf);
+        sr_mock_destroy(mock);
+}
+
+TestSuite(sr_kafka, .init = mock_setup, .fini = mock_teardown,
+          .timeout = 60.0);
+
+/* Send @p n records "k<i>"/"v<i>" with two headers to (topic, part). */
+static void produce_n(sr_producer_t *p, sr_topic_kind_t topic, int32_t part,
+                      int n)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (int i = 0; i < n; i++) {
+                char key[16], value[16], seq[16];
+                sr_outrec_t rec = { 0 };
+
+                snprintf(key, sizeof(key), "k%d", i);
+                snprintf(value, sizeof(value), "v%d", i);
+                snprintf(seq, sizeof(seq), "%d", i);
+                rec.topic = topic;
+                rec.partition = part;
+                rec.key = sr_slice(key, strlen(key));
+                rec.value = sr_slice(value, strlen(value));
+                rec.n_headers = 2;
+                rec.headers[0].name = "seq";
+                rec.headers[0].value = sr_slice(seq, strlen(seq));
+                rec.headers[1].name = "nothing"; /* a null header value */
+                cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_OK),
+                          "%s", ec.msg);
+        }
+}
+
+Test(sr_kafka, hundred_records_are_all_acknowledged)
+{
+        sr_producer_t *p;
+        sr_errctx_t ec = { 0 };
+        int64_t t0;
+
+        cr_assert(eq(int, sr_producer_new(conf, "test", &p, &ec), SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(i64, sr_producer_acked_offset(p, SR_TOPIC_EVENTS, 3),
+                     -1));
+        t0 = mono_ms();
+        produce_n(p, SR_TOPIC_EVENTS, 3, 100);
+        cr_assert(eq(u64, sr_producer_outstanding(p), 100));
+        cr_assert(eq(int, sr_producer_wait(p, (int)(10000 * timeout_mult()),
+                                           &ec), SR_OK), "%s", ec.msg);
+        cr_log_info("100 records acknowledged in %" PRId64 " ms",
+                    mono_ms() - t0);
+        cr_assert(eq(u64, sr_producer_outstanding(p), 0));
+        cr_assert(eq(i64, sr_producer_acked_offset(p, SR_TOPIC_EVENTS, 3),
+                     99));
+        cr_assert(eq(i64, sr_producer_acked_offset(p, SR_TOPIC_EVENTS, 2),
+                     -1));
+        cr_assert(eq(i64, sr_producer_acked_offset(p, SR_TOPIC_EVENTS, 5000),
+                     -1));
+        sr_producer_destroy(p);
+}
+
+/* Kafka's Java client partitioner: murmur2, positive, modulo. */
+static int32_t java_partition(const char *key, int32_t n)
+{
+        const uint32_t m = 0x5bd1e995;
+        size_t len = strlen(key);
+        uint32_t h = 0x9747b28c ^ (uint32_t)len, k;
+        const unsigned char *d = (const unsigned char *)key;
+
+        for (; len >= 4; len -= 4, d += 4) {
+                k = (uint32_t)d[0] | (uint32_t)d[1] << 8 |
+                    (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+                k *= m;
+                k ^= k >> 24;
+                k *= m;
+                h *= m;
+                h ^= k;
+        }
+        switch (len) {
+        case 3:
+                h ^= (uint32_t)d[2] << 16; /* fall through */
+        case 2:
+                h ^= (uint32_t)d[1] << 8; /* fall through */
+        case 1:
+                h ^= d[0];
+                h *= m;
+        }
+        h ^= h >> 13;
+        h *= m;
+        h ^= h >> 15;
+        return (int32_t)((h & 0x7fffffff) % (uint32_t)n);
+}
+
+Test(sr_kafka, keyed_records_land_where_murmur2_puts_them)
+{
+        /* Both records of one key go to the partition Java clients pick. */
+        sr_producer_t *p;
+        sr_errctx_t ec = { 0 };
+        sr_outrec_t rec = { 0 };
+        int64_t before[PARTS], lo, hi, after;
+        int changed = -1;
+
+        cr_assert(eq(int, sr_producer_new(conf, NULL, &p, &ec), SR_OK), "%s",
+                  ec.msg);
+        for (int i = 0; i < PARTS; i++)
+                before[i] = sr_producer_acked_offset(p, SR_TOPIC_RESULTS, i);
+        rec.topic = SR_TOPIC_RESULTS;
+        rec.partition = -1;
+        rec.key = sr_slice("run-1", 5);
+        rec.value = sr_slice("x", 1);
+        cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_OK));
+        cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_OK));
+        cr_assert(eq(int, sr_producer_wait(p, 10000, &ec), SR_OK), "%s",
+                  ec.msg);
+        for (int i = 0; i < PARTS; i++) {
+                after = sr_producer_acked_offset(p, SR_TOPIC_RESULTS, i);
+                if (after != before[i]) {
+                        cr_assert(eq(int, changed, -1), "two partitions");
+                        changed = i;
+                        cr_assert(eq(i64, after, 1));
+                }
+        }
+        cr_assert(eq(int, changed, java_partition("run-1", PARTS)));
+        cr_assert(eq(int, sr_kafka_watermarks(conf, SR_TOPIC_RESULTS, changed,
+                                              &lo, &hi, 5000, &ec), SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(i64, hi, 2));
+        sr_producer_destroy(p);
+}
+
+struct hook_log {
+        int assigns, revokes;
+        int n_parts;
+        int32_t parts[PARTS];
+};
+
+static void test_on_assign(void *arg, const int32_t *parts, int n,
+                           int64_t *starts)
+{
+        struct hook_log *log = arg;
+
+        log->assigns++;
+        log->n_parts = n;
+        for (int i = 0; i < n && i < PARTS; i++) {
+                log->parts[i] = parts[i];
+                /* commands of partition 2 from offset 10; the rest from the
+                 * committed offset (none: earliest) */
+                if (parts[i] == 2)
+                        starts[i * 2 + 0] = 10;
+        }
+}
+
+static void test_on_revoke(void *arg, const int32_t *parts, int n)
+{
+        struct hook_log *log = arg;
+
+        (void)parts;
+        (void)n;
+        log->revokes++;
+}
+
+Test(sr_kafka, group_consumer_gets_records_headers_and_start_offsets)
+{
+        static const sr_topic_kind_t topics[] = { SR_TOPIC_COMMANDS,
+                                                  SR_TOPIC_RESULTS };
+        struct hook_log log = { 0 };
+        sr_consumer_hooks_t hooks = { test_on_assign, test_on_revoke, &log };
+        sr_inrec_t recs[64];
+        int n, commands = 0, results = 0;
+        int64_t t0, t_first = -1, deadline, next_cmd = 10;
+        sr_producer_t *p;
+        sr_consumer_t *c;
+        sr_errctx_t ec = { 0 };
+        sr_slice_t h;
+
+        cr_assert(eq(int, sr_producer_new(conf, NULL, &p, &ec), SR_OK));
+        produce_n(p, SR_TOPIC_COMMANDS, 2, 100);
+        produce_n(p, SR_TOPIC_RESULTS, 2, 5);
+        cr_assert(eq(int, sr_producer_wait(p, 10000, &ec), SR_OK), "%s",
+                  ec.msg);
+
+        t0 = mono_ms();
+        cr_assert(eq(int, sr_consumer_new(conf, NULL, topics, 2, &hooks, &c,
+                                          &ec), SR_OK), "%s", ec.msg);
+        deadline = t0 + (int64_t)(30000 * timeout_mult());
+        while ((commands < 90 || results < 5) && mono_ms() < deadline) {
+                cr_assert(eq(int, sr_consumer_poll(c, recs, 64, &n, 200, &ec),
+                             SR_OK), "%s", ec.msg);
+                if (n && t_first < 0)
+                        t_first = mono_ms();
+                for (int i = 0; i < n; i++) {
+                        cr_assert(eq(i32, recs[i].partition, 2));
+                        cr_assert(sr_inrec_header(&recs[i], "seq", &h));
+                        cr_assert(eq(i64, strtoll(h.ptr, NULL, 10) ==
+                                                  recs[i].offset, 1));
+                        cr_assert(sr_inrec_header(&recs[i], "nothing", &h));
+                        cr_assert(eq(ptr, (void *)h.ptr, NULL));
+                        cr_assert(not(sr_inrec_header(&recs[i], "nope", &h)));
+                        cr_assert(gt(i64, recs[i].timestamp, 0));
+                        if (recs[i].topic == SR_TOPIC_COMMANDS) {
+                                cr_assert(eq(i64, recs[i].offset, next_cmd));
+                                next_cmd++;
+                                commands++;
+                        } else {
+                                cr_assert(eq(int, recs[i].topic,
+                                             SR_TOPIC_RESULTS));
+                                results++;
+                        }
+                }
+        }
+        cr_log_info("group join + first record after %" PRId64 " ms, all "
+                    "after %" PRId64 " ms", t_first - t0, mono_ms() - t0);
+        cr_assert(eq(int, commands, 90));
+        cr_assert(eq(int, results, 5));
+        cr_assert(eq(int, log.assigns, 1));
+        cr_assert(eq(int, log.n_parts, PARTS));
+        for (int i = 0; i < PARTS; i++)
+                cr_assert(eq(i32, log.parts[i], i));
+        {
+                sr_topic_kind_t ct[] = { SR_TOPIC_COMMANDS, SR_TOPIC_RESULTS };
+                int32_t cp[] = { 2, 2 };
+                int64_t co[] = { 100, 5 };
+
+                cr_assert(eq(int, sr_consumer_commit(c, ct, cp, co, 2, &ec),
+                             SR_OK), "%s", ec.msg);
+        }
+        cr_assert(eq(i64, sr_consumer_lag(c), 0));
+        sr_consumer_destroy(c);
+        cr_assert(eq(int, log.revokes, 1));
+        sr_producer_destroy(p);
+}
+
+struct read_log {
+        int n;
+        int64_t next;
+        bool stop_at_5;
+};
+
+static int read_cb(const sr_inrec_t *rec, void *arg)
+{
+        struct read_log *log = arg;
+
+        if (rec->offset != log->next)
+                return -1;
+        log->next++;
+        log->n++;
+        return log->stop_at_5 && rec->offset == 5;
+}
+
+Test(sr_kafka, read_partition_stops_exactly_at_end_offset)
+{
+        struct read_log log = { 0 };
+        sr_producer_t *p;
+        sr_errctx_t ec = { 0 };
+        int64_t lo = -5, hi = -5, t0;
+
+        cr_assert(eq(int, sr_producer_new(conf, NULL, &p, &ec), SR_OK));
+        produce_n(p, SR_TOPIC_CHANGELOG, 1, 20);
+        cr_assert(eq(int, sr_producer_wait(p, 10000, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_kafka_watermarks(conf, SR_TOPIC_CHANGELOG, 1,
+                                              &lo, &hi, 5000, &ec), SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(i64, lo, 0));
+        cr_assert(eq(i64, hi, 20));
+        cr_assert(eq(int, sr_kafka_watermarks(conf, SR_TOPIC_CHANGELOG, 0,
+                                              &lo, &hi, 5000, &ec), SR_OK));
+        cr_assert(eq(i64, hi, 0));
+
+        t0 = mono_ms();
+        cr_assert(eq(int, sr_kafka_read_partition(conf, SR_TOPIC_CHANGELOG, 1,
+                                                  15, read_cb, &log, 10000,
+                                                  &ec), SR_OK), "%s", ec.msg);
+        cr_log_info("read 15 records in %" PRId64 " ms", mono_ms() - t0);
+        cr_assert(eq(int, log.n, 15));
+
+        memset(&log, 0, sizeof(log));
+        cr_assert(eq(int, sr_kafka_read_partition(conf, SR_TOPIC_CHANGELOG, 1,
+                                                  20, read_cb, &log, 10000,
+                                                  &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, log.n, 20));
+
+        memset(&log, 0, sizeof(log));
+        cr_assert(eq(int, sr_kafka_read_partition(conf, SR_TOPIC_CHANGELOG, 0,
+                                                  0, read_cb, &log, 10000,
+                                                  &ec), SR_OK));
+        cr_assert(eq(int, log.n, 0));
+
+        memset(&log, 0, sizeof(log));
+        log.stop_at_5 = true;
+        cr_assert(eq(int, sr_kafka_read_partition(conf, SR_TOPIC_CHANGELOG, 1,
+                                                  20, read_cb, &log, 10000,
+                                                  &ec), SR_ERR_INVALID));
+        cr_assert(eq(int, log.n, 6));
+
+        /* An end beyond the log: times out, says so. */
+        memset(&log, 0, sizeof(log));
+        cr_assert(eq(int, sr_kafka_read_partition(conf, SR_TOPIC_CHANGELOG, 1,
+                                                  25, read_cb, &log, 1500,
+                                                  &ec), SR_ERR_RETRY));
+        cr_assert(eq(int, log.n, 20));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "timed out"), NULL)), "%s",
+                  ec.msg);
+        sr_producer_destroy(p);
+}
+
+Test(sr_kafka, send_to_missing_topic_fails_within_bounded_time)
+{
+        sr_producer_t *p;
+        sr_errctx_t ec = { 0 };
+        sr_outrec_t rec = { 0 };
+        int64_t t0;
+        sr_err_t err;
+
+        set("topic.prefix", "nope.");
+        set("kafka.message.timeout.ms", "5000");
+        cr_assert(eq(int, sr_producer_new(conf, NULL, &p, &ec), SR_OK));
+        rec.topic = SR_TOPIC_EVENTS;
+        rec.partition = -1;
+        rec.value = sr_slice("x", 1);
+        t0 = mono_ms();
+        err = sr_producer_send(p, &rec, &ec);
+        if (err == SR_OK)
+                err = sr_producer_wait(p, 20000, &ec);
+        cr_log_info("missing topic: %s after %" PRId64 " ms: %s",
+                    sr_err_name(err), mono_ms() - t0, ec.msg);
+        cr_assert(eq(int, err, SR_ERR_RETRY));
+        cr_assert(lt(i64, mono_ms() - t0, 15000));
+        cr_assert(eq(u64, sr_producer_outstanding(p), 0));
+        sr_producer_destroy(p);
+}
+
+Test(sr_kafka, watermarks_of_missing_partition_is_an_error)
+{
+        sr_errctx_t ec = { 0 };
+        int64_t lo, hi;
+        sr_err_t err;
+
+        err = sr_kafka_watermarks(conf, SR_TOPIC_EVENTS, 77, &lo, &hi, 3000,
+                                  &ec);
+        cr_log_info("missing partition: %s: %s", sr_err_name(err), ec.msg);
+        cr_assert(not(eq(int, err, SR_OK)));
+}

@@ -1,0 +1,157 @@
+/* workers/agent/main.c - sr-agent: a device-command simulator for demos,
+ * tests and benchmarks. Only wiring lives here; see handler.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "handler.h"
+#include "sr_conf.h"
+#include "sr_httpd.h"
+#include "sr_kafka.h"
+#include "sr_log.h"
+#include "sr_metrics.h"
+
+#define COMMIT_INTERVAL_MS 1000
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        (void)sig;
+        stop_requested = 1; /* async-signal-safe: set a flag, nothing else */
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One poll: take requests, send what is due, commit now and then. */
+static sr_err_t run_once(const sr_conf_t *conf, agent_t *a, sr_consumer_t *c,
+                         sr_inrec_t *recs, int64_t *next_commit,
+                         sr_errctx_t *ec)
+{
+        int n, wait = agent_wait_ms(a, mono_ms(), conf->poll_timeout_ms);
+        sr_err_t err;
+
+        err = sr_consumer_poll(c, recs, conf->batch_size, &n, wait, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < n; i++)
+                if ((err = agent_on_record(a, &recs[i], mono_ms(), ec)))
+                        return err;
+        if ((err = agent_tick(a, mono_ms(), ec)))
+                return err;
+        if (mono_ms() >= *next_commit) {
+                *next_commit = mono_ms() + COMMIT_INTERVAL_MS;
+                if (agent_commit(a, c, ec))
+                        SR_WARN("MAIN", "commit failed err=\"%s\"", ec->msg);
+        }
+        return SR_OK;
+}
+
+int main(int argc, char **argv)
+{
+        static const sr_topic_kind_t topics[] = { SR_TOPIC_DISPATCH };
+        sr_httpd_handlers_t hh = { 0 };
+        struct sigaction sa;
+        sr_errctx_t ec = { 0 };
+        sr_metrics_t *metrics = NULL;
+        sr_producer_t *producer = NULL;
+        sr_consumer_t *consumer = NULL;
+        sr_httpd_t *httpd = NULL;
+        sr_inrec_t *recs = NULL;
+        agent_t *agent = NULL;
+        int64_t next_commit = 0;
+        sr_conf_t *conf;
+        int status = EXIT_FAILURE, argi;
+        sr_err_t err;
+
+        conf = sr_conf_new();
+        if (!conf)
+                return EX_OSERR;
+        if (sr_conf_from_args(conf, argc, argv, environ, &argi, &ec)) {
+                fprintf(stderr, "sr-agent: %s\n", ec.msg);
+                sr_conf_destroy(conf);
+                return EX_CONFIG;
+        }
+        if (conf->help || conf->list_config || conf->list_config_md ||
+            argi != argc) {
+                status = conf->help || argi == argc ? EXIT_SUCCESS : EX_USAGE;
+                if (conf->list_config || conf->list_config_md)
+                        sr_conf_list(stdout, conf->list_config_md);
+                else
+                        sr_conf_usage(stderr, "sr-agent", NULL);
+                sr_conf_destroy(conf);
+                return status;
+        }
+        sr_log_max_level = conf->log_level;
+        sr_log_set_name(conf->worker_name);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        metrics = sr_metrics_new();
+        recs = calloc((size_t)conf->batch_size, sizeof(*recs));
+        if (!metrics || !recs) {
+                SR_ERROR("MAIN", "startup failed: out of memory");
+                goto out;
+        }
+        if (sr_producer_new(conf, conf->worker_name, &producer, &ec) ||
+            agent_new(conf, producer, metrics, &agent, &ec) ||
+            sr_consumer_new(conf, conf->agent_group_id, topics, 1, NULL,
+                            &consumer, &ec)) {
+                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
+                goto out;
+        }
+        if (conf->http_enable) {
+                hh.metrics = metrics;
+                if (sr_httpd_open(conf->http_bind, conf->http_port, &hh,
+                                  &httpd, &ec)) {
+                        SR_ERROR("MAIN", "ops server failed err=\"%s\"",
+                                 ec.msg);
+                        goto out;
+                }
+                /* sr-dev reads this line to find the ops server. */
+                printf("http=http://%s:%d\n", conf->http_bind,
+                       sr_httpd_port(httpd));
+                fflush(stdout);
+        }
+        SR_INFO("MAIN", "started group=%s latency_ms=%d failure_rate=%g "
+                "seed=%d", conf->agent_group_id, conf->agent_latency_ms,
+                conf->agent_failure_rate, conf->agent_seed);
+        while (!stop_requested) {
+                err = run_once(conf, agent, consumer, recs, &next_commit,
+                               &ec);
+                if (err == SR_ERR_FATAL || err == SR_ERR_NOMEM) {
+                        SR_ERROR("MAIN", "stopping err=\"%s\"", ec.msg);
+                        goto out;
+                }
+                if (err)
+                        SR_WARN("MAIN", "poll failed err=\"%s\"", ec.msg);
+        }
+        SR_INFO("MAIN", "stopping pending=%zu", agent_pending(agent));
+        if (sr_producer_wait(producer, 5000, &ec) ||
+            agent_commit(agent, consumer, &ec))
+                SR_WARN("MAIN", "final flush failed err=\"%s\"", ec.msg);
+        status = EXIT_SUCCESS;
+out:
+        sr_httpd_close(httpd);
+        sr_consumer_destroy(consumer);
+        agent_destroy(agent);
+        sr_producer_destroy(producer);
+        free(recs);
+        sr_metrics_destroy(metrics);
+        sr_conf_destroy(conf);
+        return status;
+}
