@@ -15,6 +15,11 @@
  *   unknown enum/status text, a result's unknown command status, strings
  *   longer than the C buffer, negative counts, absurd array sizes.
  * Messages say what and where: "result: field command_status: ...".
+ *
+ * Wire conventions (the .avsc files): statuses are lower-case strings
+ * (accepted in any case); entity types and dispatch kinds are Avro enums;
+ * ids are canonical UUID text, and a nil id is null where the field is
+ * ["null", uuid]; times are ms since the Unix epoch.
  */
 #ifndef SR_CODEC_H
 #define SR_CODEC_H

@@ -12,6 +12,8 @@
 
 #include "sr_codec.h"
 
+#define SR_CODEC_HEADER 5 /* magic byte + 4-byte big-endian schema id */
+
 /* More items than this in one array is an absurd input (SR_ERR_SCHEMA). */
 #define SR_CODEC_MAX_ITEMS 100000
 
@@ -41,6 +43,13 @@ sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
 sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
                                 sr_schema_id_t id, avro_value_t **vp,
                                 sr_errctx_t *ec);
+
+/* Check that @p body (after the header) is exactly one valid value of
+ * @p schema: lengths within the bytes left, union branches and enum
+ * indexes in range, at most SR_CODEC_MAX_ITEMS per array, no trailing
+ * bytes. @returns SR_OK, SR_ERR_CORRUPT or SR_ERR_SCHEMA. */
+sr_err_t sr_codec__scan(avro_schema_t schema, const uint8_t *body,
+                        size_t len, sr_errctx_t *ec);
 
 /* Map a failed avro-c call while building or reading a value. */
 sr_err_t sr_codec__avro_err(sr_errctx_t *ec, int rc, const char *field,

@@ -536,11 +536,10 @@ sr_err_t sr_store_open(const sr_store_opts_t *opts, sr_store_t **storep,
                 err = env_open(store, ec);
                 if (err)
                         goto err_free_dir;
-                if (store->sync) {
-                        /* Flush what an earlier unsynced session left. */
-                        if (mdb_env_sync(store->env, 1) == 0)
-                                mark_after_sync(store);
-                }
+                /* Flush what an earlier unsynced session left. */
+                if (store->sync && store->mark == MARK_CURRENT &&
+                    mdb_env_sync(store->env, 1) == 0)
+                        mark_after_sync(store);
         }
 
         *storep = store;
@@ -1037,7 +1036,7 @@ static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
 {
         uint8_t kb[5] = { 0 };
         MDB_val k = mval(kb, sizeof(kb)), v;
-        struct oseq *o;
+        struct oseq *o = NULL;
         sr_err_t err;
         unsigned i;
         int rc;
@@ -1090,7 +1089,7 @@ sr_err_t sr_store_outbox_append(sr_txn_t *txn, int32_t partition,
 {
         uint8_t kb[12] = { 0 };
         MDB_val k = mval(kb, sizeof(kb)), v;
-        struct oseq *o;
+        struct oseq *o = NULL;
         sr_err_t err;
         int rc;
 
@@ -1175,7 +1174,7 @@ sr_err_t sr_store_outbox_delete_upto(sr_txn_t *txn, int32_t partition,
 {
         uint64_t ndel = 0;
         uint8_t kb[4];
-        struct oseq *o;
+        struct oseq *o = NULL;
         sr_err_t err;
         int rc;
 
@@ -1199,7 +1198,7 @@ sr_err_t sr_store_outbox_delete_upto(sr_txn_t *txn, int32_t partition,
 sr_err_t sr_store_outbox_count(sr_txn_t *txn, int32_t partition, uint64_t *n,
                                sr_errctx_t *ec)
 {
-        struct oseq *o;
+        struct oseq *o = NULL;
         sr_err_t err;
 
         err = check_read(txn, partition, "outbox_count", ec);
@@ -1217,7 +1216,7 @@ sr_err_t sr_store_partition_drop(sr_txn_t *txn, int32_t partition,
         static const int dbis[] = { DBI_ENT, DBI_META, DBI_OUTBOX };
         uint64_t ndel = 0;
         uint8_t kb[4];
-        struct oseq *o;
+        struct oseq *o = NULL;
         sr_err_t err;
         size_t i;
         int rc;
@@ -1311,6 +1310,8 @@ sr_err_t sr_store_debug_set_boot_id(sr_store_t *store, const char *boot_id,
         if (store->mark == MARK_OTHER && store->env) {
                 mdb_env_close(store->env);
                 store->env = NULL;
+        } else if (store->mark != MARK_OTHER && !store->env) {
+                return env_open(store, ec);
         }
         return SR_OK;
 }

@@ -26,7 +26,8 @@ typedef struct sr_txn sr_txn_t;     /* opaque */
 
 typedef struct sr_store_opts {
         const char *dir; /* borrowed for the call; created if missing */
-        size_t map_size; /* bytes; 0: SR_STORE_DEFAULT_MAP_SIZE */
+        size_t map_size; /* bytes; 0: SR_STORE_DEFAULT_MAP_SIZE; never
+                          * less than the data already stored */
         bool sync;       /* false: MDB_NOSYNC | MDB_NOMETASYNC */
 } sr_store_opts_t;
 

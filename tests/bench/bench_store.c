@@ -24,7 +24,7 @@ static uint64_t next_rand(uint64_t *state)
         *state ^= *state >> 12;
         *state ^= *state << 25;
         *state ^= *state >> 27;
-        return *state * 2685821657736338717ull;
+        return *state * UINT64_C(2685821657736338717);
 }
 
 static void make_keys(char *keys, uint64_t seed)
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
         }
         memset(value, 'v', sizeof(value));
         for (i = 0; i < RUNS; i++) {
-                make_keys(keys, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+                make_keys(keys, UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(i + 1));
                 rates[i] = run_once(parent, keys, value);
                 if (rates[i] < 0) {
                         free(keys);

@@ -496,6 +496,94 @@ Test(sr_codec, builtin_ids_name_the_expected_records)
         cr_assert(eq(ptr, (void *)sr_codec_schema_json(0), NULL));
 }
 
+static avro_schema_t parse_builtin(int32_t id)
+{
+        const char *json = sr_codec_schema_json(id);
+        avro_schema_t schema;
+
+        cr_assert(eq(int, avro_schema_from_json_length(json, strlen(json),
+                                                       &schema), 0),
+                  "%s", avro_strerror());
+        return schema;
+}
+
+/* Enum symbols and union branches are matched to C enums by position. */
+Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
+{
+        static const char *const payloads[] = {
+                "CreateRun", "SetPipelineRunStatus", "SetStageRunStatus",
+                "SetTargetRunStatus", "TimerFired",
+        };
+        static const char *const states[] = {
+                "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
+                "DedupeEntry", "BatchMarker",
+        };
+        avro_schema_t ev = parse_builtin(SR_SCHEMA_EVENT);
+        avro_schema_t cmd = parse_builtin(SR_SCHEMA_COMMAND);
+        avro_schema_t cl = parse_builtin(SR_SCHEMA_CHANGELOG);
+        avro_schema_t disp = parse_builtin(SR_SCHEMA_DISPATCH);
+        avro_schema_t u, e;
+
+        e = avro_schema_record_field_get(ev, "entity_type");
+        cr_assert(eq(int, avro_schema_enum_number_of_symbols(e),
+                     SR_ENT__COUNT));
+        for (int i = 0; i < SR_ENT__COUNT; i++)
+                cr_assert(eq(str, (char *)avro_schema_enum_get(e, i),
+                             (char *)sr_entity_type_name(
+                                     (sr_entity_type_t)i)));
+
+        e = avro_schema_record_field_get(disp, "kind");
+        cr_assert(eq(str, (char *)avro_schema_enum_get(
+                                  e, SR_DISPATCH_COMMAND), "COMMAND"));
+        cr_assert(eq(str, (char *)avro_schema_enum_get(
+                                  e, SR_DISPATCH_CANCEL), "CANCEL"));
+
+        u = avro_schema_record_field_get(cmd, "payload");
+        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)SR_CMD__COUNT));
+        for (int i = 0; i < SR_CMD__COUNT; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)payloads[i]));
+
+        u = avro_schema_record_field_get(cl, "state");
+        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)6));
+        for (int i = 0; i < 6; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)states[i]));
+
+        avro_schema_decref(ev);
+        avro_schema_decref(cmd);
+        avro_schema_decref(cl);
+        avro_schema_decref(disp);
+}
+
+/* The test's hand-written bodies are the codec's wire format. */
+Test(sr_codec, encoder_output_matches_hand_written_avro)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+        struct wb w;
+
+        memset(&r, 0, sizeof(r));
+        r.result_id = uuid_n(1);
+        r.pipeline_run_id = uuid_n(2);
+        r.stage_run_id = uuid_n(3);
+        r.target_run_id = uuid_n(4);
+        r.command_id = uuid_n(5);
+        strcpy(r.command_status, "SUCCESS");
+        r.device_id = uuid_n(6);
+        strcpy(r.device_name, "dev");
+        r.reported_at = 1700000000000;
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        cr_assert(eq(int, sr_codec_encode_result(codec, &r, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(sz, buf.len, w.n));
+        cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
+        sr_buf_free(&buf);
+}
+
 Test(sr_codec, peek_reads_big_endian_schema_id)
 {
         const uint8_t in[] = { 0, 0x01, 0x02, 0x03, 0x04, 0x99 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sr_store.h"
@@ -685,7 +686,7 @@ Test(sr_store, map_full_fails_the_batch_and_leaves_previous_state)
         cr_assert(eq(int, c.n, 200));
         cr_assert(eq(str, (char *)get1(0, "a"), "committed"));
 
-        /* And the grown size is kept across reopen. */
+        /* Reopening with the small size still maps all the data. */
         store_reopen(64u << 10, false);
         cr_assert(eq(str, (char *)get1(0, "a"), "committed"));
 }
@@ -747,26 +748,28 @@ Test(sr_store, unsynced_store_is_trusted_after_reopen_on_same_boot)
 
 Test(sr_store, other_boot_id_makes_store_untrusted_until_drop_all)
 {
-        sr_txn_t *txn;
+        sr_txn_t *txn = NULL;
         sr_errctx_t ec = { 0 };
 
         put1(0, "k", "v");
         txn = begin(true);
         append(txn, 0, 1, "r");
+        append(txn, 0, 1, "r");
         commit(txn);
         cr_assert(eq(int, sr_store_debug_set_boot_id(store, "x", &ec), SR_OK),
                   "%s", ec.msg);
         cr_assert(sr_store_is_untrusted(store));
+        /* Nothing of a possibly torn snapshot can be read or written. */
+        cr_assert(eq(int, sr_store_txn_begin(store, false, &txn, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, sr_store_grow(store, 64u << 20, &ec),
+                     SR_ERR_INVALID));
         store_reopen(16u << 20, false);
-        cr_assert(sr_store_is_untrusted(store));
-        /* Writing on does not launder the snapshot, synced or not. */
-        put1(0, "k2", "v2");
         cr_assert(sr_store_is_untrusted(store));
         store_reopen(16u << 20, true);
-        put1(0, "k3", "v3");
         cr_assert(sr_store_is_untrusted(store));
-        store_reopen(16u << 20, false);
-        cr_assert(sr_store_is_untrusted(store));
+        cr_assert(eq(int, sr_store_txn_begin(store, true, &txn, &ec),
+                     SR_ERR_INVALID));
 
         cr_assert(eq(int, sr_store_drop_all(store, &ec), SR_OK), "%s",
                   ec.msg);
@@ -778,32 +781,113 @@ Test(sr_store, other_boot_id_makes_store_untrusted_until_drop_all)
         commit(txn);
         store_reopen(16u << 20, false);
         cr_assert(not(sr_store_is_untrusted(store)));
+        cr_assert(eq(u64, count1(0), 1));
 }
 
-Test(sr_store, synced_commit_clears_the_boot_mark_unsynced_sets_it)
+Test(sr_store, untrusted_store_with_garbage_data_file_opens_and_drops)
+{
+        char path[sizeof(dir) + 16], junk[65536];
+        sr_errctx_t ec = { 0 };
+        FILE *f;
+
+        put1(0, "k", "v");
+        cr_assert(eq(int, sr_store_debug_set_boot_id(store, "x", &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_store_close(store);
+        store = NULL;
+        /* What a torn file may look like: not even LMDB's meta pages. */
+        snprintf(path, sizeof(path), "%s/data.mdb", dir);
+        memset(junk, 0xa5, sizeof(junk));
+        f = fopen(path, "w");
+        cr_assert(not(eq(ptr, f, NULL)));
+        cr_assert(eq(sz, fwrite(junk, 1, sizeof(junk), f), sizeof(junk)));
+        fclose(f);
+
+        store_reopen(16u << 20, false);
+        cr_assert(sr_store_is_untrusted(store));
+        cr_assert(eq(int, sr_store_drop_all(store, &ec), SR_OK), "%s",
+                  ec.msg);
+        put1(0, "k", "fresh");
+        cr_assert(eq(str, (char *)get1(0, "k"), "fresh"));
+}
+
+/* Closes the fixture's store; a child process opens it unsynced, commits
+ * k=v and dies without closing, as kill -9 would leave it. */
+static void crash_writer(const char *k, const char *v)
+{
+        sr_store_opts_t opts = { .dir = dir, .map_size = 16u << 20 };
+        int status = -1;
+        pid_t pid;
+
+        sr_store_close(store);
+        store = NULL;
+        pid = fork();
+        cr_assert(not(eq(int, pid, -1)));
+        if (pid == 0) {
+                sr_store_t *st = NULL;
+                sr_txn_t *txn = NULL;
+
+                if (sr_store_open(&opts, &st, NULL) ||
+                    sr_store_txn_begin(st, true, &txn, NULL) ||
+                    sr_store_put(txn, 0, str(k), str(v), NULL) ||
+                    sr_store_txn_commit(txn, NULL))
+                        _exit(1);
+                _exit(0);
+        }
+        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+        cr_assert(eq(int, status, 0));
+}
+
+Test(sr_store, process_crash_keeps_snapshot_trusted_on_same_boot)
 {
         sr_errctx_t ec = { 0 };
 
-        cr_assert(not(sr_store_debug_has_boot_mark(store)));
-        put1(0, "k", "v");
-        cr_assert(sr_store_debug_has_boot_mark(store));
-        store_reopen(16u << 20, true);
-        cr_assert(sr_store_debug_has_boot_mark(store), "read at open");
-        put1(0, "k", "synced"); /* fsync flushes the earlier pages too */
-        cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        crash_writer("k", "crash");
         store_reopen(16u << 20, false);
-        cr_assert(not(sr_store_debug_has_boot_mark(store)));
-        put1(0, "k", "unsynced");
-        store_reopen(16u << 20, false);
-        cr_assert(sr_store_debug_has_boot_mark(store));
+        cr_assert(sr_store_debug_has_boot_mark(store), "mark survives");
         cr_assert(not(sr_store_is_untrusted(store)));
+        cr_assert(eq(str, (char *)get1(0, "k"), "crash"));
+        /* The same files after a reboot: */
+        cr_assert(eq(int, sr_store_debug_set_boot_id(store, "next-boot",
+                                                     &ec),
+                     SR_OK));
+        cr_assert(sr_store_is_untrusted(store));
+}
 
-        /* drop_all on a synced store leaves no mark. */
-        store_reopen(16u << 20, true);
+Test(sr_store, clean_close_and_synced_commits_clear_the_boot_mark)
+{
+        sr_errctx_t ec = { 0 };
+
+        /* Unsynced mode marks before the first write can happen. */
+        cr_assert(sr_store_debug_has_boot_mark(store));
+        put1(0, "k", "v");
+        store_reopen(16u << 20, true); /* clean close syncs */
+        cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        put1(0, "k", "synced");
+        cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        cr_assert(eq(str, (char *)get1(0, "k"), "synced"));
+
+        /* drop_all of a synced store leaves no mark. */
+        cr_assert(eq(int, sr_store_debug_set_boot_id(store, "other-boot",
+                                                     &ec),
+                     SR_OK));
+        cr_assert(sr_store_is_untrusted(store));
         cr_assert(eq(int, sr_store_drop_all(store, &ec), SR_OK), "%s",
                   ec.msg);
+        cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        put1(0, "k", "again");
         store_reopen(16u << 20, true);
         cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        cr_assert(eq(str, (char *)get1(0, "k"), "again"));
+}
+
+Test(sr_store, synced_open_after_unsynced_crash_flushes_and_clears_mark)
+{
+        crash_writer("k", "v");
+        store_reopen(16u << 20, true);
+        cr_assert(not(sr_store_debug_has_boot_mark(store)));
+        cr_assert(not(sr_store_is_untrusted(store)));
+        cr_assert(eq(str, (char *)get1(0, "k"), "v"));
 }
 
 Test(sr_store, drop_all_with_open_txn_is_invalid)

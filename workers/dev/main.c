@@ -1,0 +1,377 @@
+/* workers/dev/main.c - sr-dev: the embedded default. Starts librdkafka's
+ * mock cluster in this process, creates the topics, runs sr-status xN and
+ * sr-agent against it, restarts a child that dies, and stops them all on
+ * SIGINT/SIGTERM. The mock outlives every child.
+ *
+ * stdout, once every child answers /readyz with 200:
+ *   bootstrap.servers=127.0.0.1:PORT
+ *   ready workers=N agent=on|off
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "sr_conf.h"
+#include "sr_kafka.h"
+#include "sr_log.h"
+
+#define MAX_CHILDREN 65
+#define MAX_ARGS 64
+#define STOP_GRACE_MS 10000
+#define READY_TIMEOUT_MS 120000
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        (void)sig;
+        stop_requested = 1;
+}
+
+struct dev_opts {
+        int workers, partitions, http_port;
+        bool agent;
+        const char *data_dir;
+        int n_fwd;
+        char *fwd[MAX_ARGS]; /* -c/-D flags for the children (borrowed) */
+};
+
+struct dev {
+        int n;
+        child_t kids[MAX_CHILDREN];
+        char *argv[MAX_CHILDREN][MAX_ARGS + 24];
+        char strs[MAX_CHILDREN][10][PATH_MAX + 64]; /* owned -D texts */
+};
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *out)
+{
+        sr_conf_usage(out, "sr-dev", "[--workers N] [--agent on|off] "
+                      "[--data-dir DIR] [--partitions N] [--http-port PORT]");
+}
+
+/* Take sr-dev's own flags out of argv; the rest goes to sr_conf. */
+static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
+                           int *rest_argc, char **rest)
+{
+        *rest_argc = 0;
+        rest[(*rest_argc)++] = argv[0];
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] :
+                                                             NULL;
+                char *end;
+                long n;
+
+                if (strcmp(a, "--workers") && strcmp(a, "--agent") &&
+                    strcmp(a, "--data-dir") && strcmp(a, "--partitions") &&
+                    strcmp(a, "--http-port")) {
+                        rest[(*rest_argc)++] = argv[i];
+                        continue;
+                }
+                if (!v)
+                        return fprintf(stderr, "sr-dev: %s needs a value\n",
+                                       a), -1;
+                i++;
+                if (!strcmp(a, "--agent")) {
+                        if (strcmp(v, "on") && strcmp(v, "off"))
+                                return fprintf(stderr, "sr-dev: --agent on|"
+                                               "off, got \"%s\"\n", v), -1;
+                        o->agent = !strcmp(v, "on");
+                        continue;
+                }
+                if (!strcmp(a, "--data-dir")) {
+                        o->data_dir = v;
+                        continue;
+                }
+                errno = 0;
+                n = strtol(v, &end, 10);
+                if (errno || *end || end == v || n < 0 || n > 65535 ||
+                    (!strcmp(a, "--workers") && (n < 1 || n > 64)) ||
+                    (!strcmp(a, "--partitions") && (n < 1 || n > 1024)))
+                        return fprintf(stderr, "sr-dev: %s: bad value "
+                                       "\"%s\"\n", a, v), -1;
+                *(!strcmp(a, "--workers")    ? &o->workers :
+                  !strcmp(a, "--partitions") ? &o->partitions :
+                                               &o->http_port) = (int)n;
+        }
+        rest[*rest_argc] = NULL;
+        return 0;
+}
+
+/* argv of child @p i: BIN, fixed defaults, the user's flags, then ours. */
+static void add_child(struct dev *d, const struct dev_opts *o,
+                      const char *bin, const char *name, const char *boot)
+{
+        int i = d->n++, k = 0, s = 0;
+        char **av = d->argv[i];
+        child_t *c = &d->kids[i];
+
+#define DEF(...)                                                        \
+        do {                                                            \
+                av[k++] = "-D";                                         \
+                snprintf(d->strs[i][s], sizeof(d->strs[i][s]),          \
+                         __VA_ARGS__);                                  \
+                av[k++] = d->strs[i][s++];                              \
+        } while (0)
+        memset(c, 0, sizeof(*c));
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        c->out_fd = -1;
+        snprintf(d->strs[i][s], sizeof(d->strs[i][s]), "%s", bin);
+        av[k++] = d->strs[i][s++];
+        /* The 2.0.2 mock does not wake a waiting fetch; a short session
+         * timeout makes a restarted child rejoin quickly. */
+        DEF("kafka.fetch.wait.max.ms=1");
+        DEF("kafka.session.timeout.ms=6000");
+        for (int f = 0; f < o->n_fwd; f++)
+                av[k++] = o->fwd[f];
+        DEF("kafka.bootstrap.servers=%s", boot);
+        DEF("data.dir=%s/%s", o->data_dir, name);
+        DEF("worker.name=%s", name);
+        DEF("http.port=0");
+        DEF("partitions=%d", o->partitions);
+        av[k] = NULL;
+#undef DEF
+        c->argv = av;
+        snprintf(d->strs[i][9], sizeof(d->strs[i][9]), "%s/%s", o->data_dir,
+                 name);
+        if (mkdir(d->strs[i][9], 0750) && errno != EEXIST)
+                SR_WARN("DEV", "mkdir failed dir=%s err=\"%s\"",
+                        d->strs[i][9], strerror(errno));
+}
+
+/* Reap exited children and schedule restarts with a bounded backoff. */
+static void reap(struct dev *d, int64_t now)
+{
+        int wstatus;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+                for (int i = 0; i < d->n; i++) {
+                        child_t *c = &d->kids[i];
+                        int64_t backoff;
+
+                        if (c->pid != pid)
+                                continue;
+                        child_reset(c);
+                        if (stop_requested)
+                                break;
+                        c->restarts = now - c->started_at > 60000 ? 0 :
+                                      c->restarts + 1;
+                        backoff = 500LL << (c->restarts < 6 ? c->restarts :
+                                                              6);
+                        c->restart_at = now + backoff;
+                        SR_ERROR("DEV", "%s died unexpectedly pid=%d "
+                                 "status=%d signal=%d restart_in_ms=%lld",
+                                 c->name, (int)pid,
+                                 WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
+                                                      -1,
+                                 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0,
+                                 (long long)backoff);
+                }
+        }
+}
+
+/* One turn of the supervisor: read stdout, probe, reap, restart. */
+static int supervise(struct dev *d, int timeout_ms)
+{
+        struct pollfd pfds[MAX_CHILDREN];
+        int64_t now;
+        int n = 0, ready = 0;
+        sr_errctx_t ec = { 0 };
+
+        for (int i = 0; i < d->n; i++)
+                if (d->kids[i].out_fd >= 0)
+                        pfds[n++] = (struct pollfd){ d->kids[i].out_fd,
+                                                     POLLIN, 0 };
+        poll(pfds, (nfds_t)n, timeout_ms);
+        now = mono_ms();
+        for (int i = 0; i < d->n; i++) {
+                child_t *c = &d->kids[i];
+
+                child_drain(c);
+                if (c->pid && !c->ready && child_probe_ready(c)) {
+                        c->ready = true;
+                        SR_INFO("DEV", "%s ready", c->name);
+                }
+                ready += c->ready;
+        }
+        reap(d, now);
+        for (int i = 0; i < d->n && !stop_requested; i++) {
+                child_t *c = &d->kids[i];
+
+                if (!c->pid && c->restart_at && now >= c->restart_at &&
+                    child_start(c, now, &ec))
+                        SR_ERROR("DEV", "restart failed err=\"%s\"", ec.msg);
+        }
+        return ready;
+}
+
+static void stop_all(struct dev *d)
+{
+        int64_t deadline = mono_ms() + STOP_GRACE_MS;
+        int alive;
+
+        for (int i = 0; i < d->n; i++)
+                if (d->kids[i].pid)
+                        kill(d->kids[i].pid, SIGTERM);
+        do {
+                supervise(d, 100);
+                alive = 0;
+                for (int i = 0; i < d->n; i++)
+                        alive += d->kids[i].pid != 0;
+        } while (alive && mono_ms() < deadline);
+        for (int i = 0; i < d->n; i++) {
+                if (!d->kids[i].pid)
+                        continue;
+                SR_WARN("DEV", "%s did not stop in time: SIGKILL",
+                        d->kids[i].name);
+                kill(d->kids[i].pid, SIGKILL);
+                waitpid(d->kids[i].pid, NULL, 0);
+                child_reset(&d->kids[i]);
+        }
+}
+
+/* "<dir of /proc/self/exe>/<name>" */
+static int sibling_path(const char *name, char *out, size_t outsz)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        char *slash;
+
+        if (n <= 0)
+                return -1;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (!slash)
+                return -1;
+        *slash = '\0';
+        return snprintf(out, outsz, "%s/%s", self, name) < (int)outsz ? 0 :
+                                                                       -1;
+}
+
+static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
+{
+        char status_bin[PATH_MAX], agent_bin[PATH_MAX], name[32];
+        int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
+        sr_errctx_t ec = { 0 };
+        sr_mock_t *mock = NULL;
+        bool announced = false;
+        int rc = EXIT_FAILURE;
+
+        if (sibling_path("sr-status", status_bin, sizeof(status_bin)) ||
+            sibling_path("sr-agent", agent_bin, sizeof(agent_bin))) {
+                SR_ERROR("DEV", "cannot find the sr-status binary");
+                return EX_SOFTWARE;
+        }
+        if (mkdir(o->data_dir, 0750) && errno != EEXIST) {
+                SR_ERROR("DEV", "mkdir failed dir=%s err=\"%s\"", o->data_dir,
+                         strerror(errno));
+                return EX_CANTCREAT;
+        }
+        if (sr_mock_new(conf, 1, o->partitions, &mock, &ec)) {
+                SR_ERROR("DEV", "mock cluster failed err=\"%s\"", ec.msg);
+                return EX_SOFTWARE;
+        }
+        for (int i = 0; i < o->workers; i++) {
+                snprintf(name, sizeof(name), "status-%d", i);
+                add_child(d, o, status_bin, name, sr_mock_bootstraps(mock));
+        }
+        if (o->agent)
+                add_child(d, o, agent_bin, "agent", sr_mock_bootstraps(mock));
+        for (int i = 0; i < d->n; i++)
+                if (child_start(&d->kids[i], mono_ms(), &ec)) {
+                        SR_ERROR("DEV", "start failed err=\"%s\"", ec.msg);
+                        goto out;
+                }
+        SR_INFO("DEV", "waiting for children bootstrap=%s http_port=%d "
+                "(reserved for the gateway)", sr_mock_bootstraps(mock),
+                o->http_port);
+        while (!stop_requested) {
+                int ready = supervise(d, 100);
+
+                if (!announced && ready == d->n) {
+                        printf("bootstrap.servers=%s\nready workers=%d "
+                               "agent=%s\n", sr_mock_bootstraps(mock),
+                               o->workers, o->agent ? "on" : "off");
+                        fflush(stdout);
+                        announced = true;
+                } else if (!announced && mono_ms() > deadline) {
+                        SR_ERROR("DEV", "children not ready after %d ms",
+                                 READY_TIMEOUT_MS);
+                        goto out;
+                }
+        }
+        rc = EXIT_SUCCESS;
+out:
+        stop_all(d); /* the mock outlives every child */
+        sr_mock_destroy(mock);
+        return rc;
+}
+
+int main(int argc, char **argv)
+{
+        struct dev_opts o = { .workers = 2, .partitions = 12,
+                              .http_port = 8080, .agent = true,
+                              .data_dir = "./var" };
+        struct dev *d;
+        char *rest[MAX_ARGS + 2];
+        struct sigaction sa;
+        sr_errctx_t ec = { 0 };
+        sr_conf_t *conf;
+        int rest_argc, argi, rc;
+
+        if (argc > MAX_ARGS || parse_dev_flags(argc, argv, &o, &rest_argc,
+                                               rest))
+                return usage(stderr), EX_USAGE;
+        conf = sr_conf_new();
+        if (!conf)
+                return EX_OSERR;
+        if (sr_conf_from_args(conf, rest_argc, rest, environ, &argi, &ec)) {
+                fprintf(stderr, "sr-dev: %s\n", ec.msg);
+                sr_conf_destroy(conf);
+                return EX_CONFIG;
+        }
+        if (conf->help || conf->list_config || conf->list_config_md ||
+            argi != rest_argc) {
+                rc = conf->help || argi == rest_argc ? EXIT_SUCCESS : EX_USAGE;
+                if (conf->list_config || conf->list_config_md)
+                        sr_conf_list(stdout, conf->list_config_md);
+                else
+                        usage(conf->help ? stdout : stderr);
+                sr_conf_destroy(conf);
+                return rc;
+        }
+        for (int i = 1; i < rest_argc; i++) /* -c/-D, for the children */
+                o.fwd[o.n_fwd++] = rest[i];
+        sr_log_max_level = conf->log_level;
+        sr_log_set_name("sr-dev");
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        d = calloc(1, sizeof(*d)); /* ~3 MB: not a stack object */
+        rc = d ? run(conf, &o, d) : EX_OSERR;
+        free(d);
+        sr_conf_destroy(conf);
+        return rc;
+}
