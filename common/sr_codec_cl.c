@@ -103,6 +103,8 @@ static sr_err_t pipeline_run_to(avro_value_t *b, const sr_pipeline_run_t *pr,
             (err = sr_codec__set_u32(b, "n_stages", pr->n_stages, ec)) ||
             (err = sr_codec__set_long(b, "last_seq", (int64_t)pr->last_seq,
                                       ec)) ||
+            (err = sr_codec__set_long(b, "next_deadline", pr->next_deadline,
+                                      ec)) ||
             /* The hash's 64 bits, reinterpreted as a signed long. */
             (err = sr_codec__set_long(b, "spec_hash", (int64_t)pr->spec_hash,
                                       ec)) ||
@@ -133,6 +135,8 @@ static sr_err_t pipeline_run_from(avro_value_t *b, sr_pipeline_run_t *pr,
                                       &pr->timeout_seconds, ec)) ||
             (err = sr_codec__get_u32(b, "n_stages", &pr->n_stages, ec)) ||
             (err = sr_codec__get_long(b, "last_seq", &last_seq, ec)) ||
+            (err = sr_codec__get_long(b, "next_deadline", &pr->next_deadline,
+                                      ec)) ||
             (err = sr_codec__get_long(b, "spec_hash", &hash, ec)) ||
             (err = sr_codec__get_uuid(b, "created_by_command",
                                       &pr->created_by_command, ec)))

@@ -893,6 +893,7 @@ Test(sr_codec, changelog_pipeline_run_round_trips_internal_fields)
         b->timeout_seconds = 86400;
         b->n_stages = 2;
         b->last_seq = 123456789012ull;
+        b->next_deadline = 1700000123456LL;
         b->spec_hash = 0xfedcba9876543210ull; /* top bit set */
         b->created_by_command = uuid_n(72);
         changelog_round_trip(&in, &out);
@@ -905,6 +906,7 @@ Test(sr_codec, changelog_pipeline_run_round_trips_internal_fields)
         cr_assert(eq(i64, a->timeout_seconds, b->timeout_seconds));
         cr_assert(eq(u32, a->n_stages, b->n_stages));
         cr_assert(eq(u64, a->last_seq, b->last_seq));
+        cr_assert(eq(i64, a->next_deadline, b->next_deadline));
         cr_assert(eq(u64, a->spec_hash, b->spec_hash));
         assert_uuid(a->created_by_command, b->created_by_command);
 }
