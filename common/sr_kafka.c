@@ -557,6 +557,8 @@ static void apply_assignment(sr_consumer_t *c,
         bool cooperative =
                 !strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE");
 
+        if (cooperative && !list)
+                return;
         if (cooperative)
                 error = assign ? rd_kafka_incremental_assign(c->rk, list) :
                                  rd_kafka_incremental_unassign(c->rk, list);

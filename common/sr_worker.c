@@ -42,6 +42,7 @@
 #define MAX_PARTS 1024
 #define MARKER_KEY "~marker"
 #define BATCH_HEADER "sr_batch"
+#define FORWARD_HEADER "sr_forwarded_from"
 #define RELAY_TIMEOUT_MS 30000
 
 /* ------------------------------------------------------------ timers */
@@ -415,12 +416,29 @@ static void emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
 static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
                         const char *reason, const char *error)
 {
-        char part[16], off[24];
+        char part[16], off[24], origin[48] = "";
         sr_outrec_t rec = { 0 };
         const char *topic = sr_topic_suffix(in->topic);
+        sr_slice_t fwd;
+        int32_t p = in->partition;
+        int64_t o = in->offset;
 
-        snprintf(part, sizeof(part), "%" PRId32, in->partition);
-        snprintf(off, sizeof(off), "%" PRId64, in->offset);
+        /* A forwarded result is reported where it first arrived. */
+        if (sr_inrec_header(in, FORWARD_HEADER, &fwd) &&
+            fwd.len < sizeof(origin)) {
+                long long lo;
+                int lp;
+
+                memcpy(origin, fwd.ptr, fwd.len);
+                origin[fwd.len] = '\0';
+                if (sscanf(origin, "results/%d/%lld", &lp, &lo) == 2) {
+                        topic = "results";
+                        p = lp;
+                        o = lo;
+                }
+        }
+        snprintf(part, sizeof(part), "%" PRId32, p);
+        snprintf(off, sizeof(off), "%" PRId64, o);
         rec.topic = SR_TOPIC_DLQ;
         rec.partition = -1;
         rec.key = in->key;
@@ -440,11 +458,11 @@ static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
 #undef HDR
         outbox_put(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
         sr_series_add(w->m.dead_letters, 1);
-        sr_series_add(w->m.inputs[in->topic == SR_TOPIC_RESULTS][OUT_DLQ], 1);
+        sr_series_add(w->m.inputs[strcmp(topic, "results") == 0][OUT_DLQ], 1);
         SR_WARN("WORKER",
                 "input dead-lettered topic=%s partition=%" PRId32
                 " offset=%" PRId64 " reason=%s err=\"%s\"",
-                topic, in->partition, in->offset, reason, error);
+                topic, p, o, reason, error);
 }
 
 /* ------------------------------------------------------------ runs */
@@ -622,6 +640,8 @@ static void emit_outputs(sr_worker_t *w, int32_t part)
         }
 }
 
+static void apply_result(sr_worker_t *w, const sr_inrec_t *in);
+
 static const char *reason_of(sr_err_t err)
 {
         return err == SR_ERR_CORRUPT ? "undecodable" : "schema_violation";
@@ -639,6 +659,11 @@ static void on_command(sr_worker_t *w, const sr_inrec_t *in)
         size_t kn;
         int32_t id;
 
+        if (sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
+            id == SR_SCHEMA_RESULT) {
+                apply_result(w, in);
+                return;
+        }
         if (sr_codec_decode_command(w->codec, in->value, &cmd, &ec) != SR_OK) {
                 const char *why = reason_of(ec.code);
 
@@ -690,24 +715,20 @@ out:
         sr_command_fini(&cmd);
 }
 
-static void on_result(sr_worker_t *w, const sr_inrec_t *in)
+/* A result found in the command log (forwarded there by on_result): apply
+ * it in log order. */
+static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
 {
         sr_errctx_t ec = { 0 };
         sr_result_t res;
         sr_run_t *run;
         sr_err_t err;
-        int32_t id;
 
         if (sr_codec_decode_result(w->codec, in->value, &res, &ec) != SR_OK) {
-                const char *why = reason_of(ec.code);
-
-                if (strstr(ec.msg, "command status"))
-                        why = "unknown_command_status";
-                else if (sr_codec_peek_schema_id(in->value, &id, NULL) ==
-                                 SR_OK &&
-                         !sr_codec_schema_name(id))
-                        why = "unknown_schema";
-                dead_letter(w, in, why, ec.msg);
+                dead_letter(w, in, strstr(ec.msg, "command status") ?
+                                           "unknown_command_status" :
+                                           reason_of(ec.code),
+                            ec.msg);
                 return;
         }
         run = batch_run(w, in->partition, &res.pipeline_run_id);
@@ -745,6 +766,45 @@ static void on_result(sr_worker_t *w, const sr_inrec_t *in)
                 set_fatal(w, &ec, "state machine");
                 break;
         }
+}
+
+/* A record of sr.results is validated, then sequenced into the command log
+ * of its partition, unchanged. Applying every input in the order of one
+ * log makes reprocessing after a crash replay exactly the original order
+ * (commands and results of two topics have no common order of their own),
+ * so it reproduces the same events with the same seq. A result forwarded
+ * twice is harmless: results only move a target run forward. */
+static void on_result(sr_worker_t *w, const sr_inrec_t *in)
+{
+        char origin[48];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_result_t res;
+        int32_t id;
+
+        if (sr_codec_decode_result(w->codec, in->value, &res, &ec) != SR_OK) {
+                const char *why = reason_of(ec.code);
+
+                if (strstr(ec.msg, "command status"))
+                        why = "unknown_command_status";
+                else if (sr_codec_peek_schema_id(in->value, &id, NULL) ==
+                                 SR_OK &&
+                         !sr_codec_schema_name(id))
+                        why = "unknown_schema";
+                dead_letter(w, in, why, ec.msg);
+                return;
+        }
+        snprintf(origin, sizeof(origin), "results/%" PRId32 "/%" PRId64,
+                 in->partition, in->offset);
+        rec.topic = SR_TOPIC_COMMANDS;
+        rec.partition = in->partition;
+        rec.key = in->key;
+        rec.value = in->value;
+        rec.timestamp = in->timestamp;
+        rec.n_headers = 1;
+        rec.headers[0].name = FORWARD_HEADER;
+        rec.headers[0].value = sr_slice(origin, strlen(origin));
+        outbox_put(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
 }
 
 /* ------------------------------------------------------------ batches */

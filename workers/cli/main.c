@@ -41,7 +41,8 @@ struct cli {
         const char *run_id, *stage_run_id, *spec_path;
         const char *enterprise;
         bool from_beginning;
-        sr_uuid_t filter_run; /* nil: every run */
+        sr_topic_kind_t topic; /* follow/replies: the topic watched */
+        sr_uuid_t filter_run;  /* nil: every run */
 };
 
 static int64_t wall_ms(void)
@@ -254,9 +255,8 @@ static void start_at_end(void *arg, const int32_t *parts, int n,
         int64_t lo, hi;
 
         for (int i = 0; i < n && !cli->from_beginning; i++) {
-                if (sr_kafka_watermarks(cli->conf, cli->run_id ?
-                                        SR_TOPIC_EVENTS : SR_TOPIC_REPLIES,
-                                        parts[i], &lo, &hi, 10000, &ec))
+                if (sr_kafka_watermarks(cli->conf, cli->topic, parts[i], &lo,
+                                        &hi, 10000, &ec))
                         fprintf(stderr, "sr-cli: %s\n", ec.msg);
                 else
                         starts[i * 2] = hi;
@@ -275,8 +275,7 @@ static int cmd_watch(struct cli *cli, sr_topic_kind_t topic)
         sr_uuid_t u;
         int n;
 
-        /* start_at_end() learns the topic from this (a borrowed flag). */
-        cli->run_id = topic == SR_TOPIC_EVENTS ? "events" : NULL;
+        cli->topic = topic;
         sr_uuid_v4(&u);
         sr_uuid_fmt(&u, id);
         snprintf(group, sizeof(group), "sr-cli-%s", id);

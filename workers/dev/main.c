@@ -146,6 +146,7 @@ static void add_child(struct dev *d, const struct dev_opts *o,
         DEF("kafka.bootstrap.servers=%s", boot);
         DEF("data.dir=%s/%s", o->data_dir, name);
         DEF("worker.name=%s", name);
+        DEF("http.enable=true"); /* readiness is read from /readyz */
         DEF("http.port=0");
         DEF("partitions=%d", o->partitions);
         av[k] = NULL;

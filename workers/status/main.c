@@ -48,9 +48,11 @@ int main(int argc, char **argv)
                 return EX_CONFIG;
         }
         if (conf->help || argi != argc) {
+                int rc = conf->help ? EXIT_SUCCESS : EX_USAGE;
+
                 sr_conf_usage(stderr, "sr-status", NULL);
                 sr_conf_destroy(conf);
-                return conf->help ? EXIT_SUCCESS : EX_USAGE;
+                return rc;
         }
         if (conf->list_config || conf->list_config_md) {
                 sr_conf_list(stdout, conf->list_config_md);
