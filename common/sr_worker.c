@@ -163,6 +163,7 @@ struct sr_worker {
         atomic_bool broker_ok;
         atomic_bool store_ok;
         int64_t last_ping_ms;
+        int64_t last_timer_ms;
 };
 
 static int64_t wall_ms(void)
@@ -369,46 +370,45 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         sr_buf_free(&val);
 }
 
-static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
+/* Append an encoded phase-1 record keyed by a uuid; takes @p val. */
+static void emit_keyed(sr_worker_t *w, int32_t part, sr_topic_kind_t topic,
+                       const sr_uuid_t *key_id, sr_buf_t *val, int64_t ts)
 {
         char key[SR_UUID_STR_LEN + 1];
         sr_outrec_t rec = { 0 };
+
+        sr_uuid_fmt(key_id, key);
+        rec.topic = topic;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(val);
+        rec.timestamp = ts;
+        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(val);
+}
+
+static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
+{
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
 
-        if (sr_codec_encode_dispatch(w->codec, d, &val, &ec) != SR_OK) {
+        if (sr_codec_encode_dispatch(w->codec, d, &val, &ec) != SR_OK)
                 set_fatal(w, &ec, "encode dispatch");
-                return;
-        }
-        sr_uuid_fmt(&d->device_id, key);
-        rec.topic = SR_TOPIC_DISPATCH;
-        rec.partition = -1;
-        rec.key = sr_slice(key, SR_UUID_STR_LEN);
-        rec.value = sr_buf_slice(&val);
-        rec.timestamp = d->issued_at;
-        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
-        sr_buf_free(&val);
+        else
+                emit_keyed(w, part, SR_TOPIC_DISPATCH, &d->device_id, &val,
+                           d->issued_at);
 }
 
 static void emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
 {
-        char key[SR_UUID_STR_LEN + 1];
-        sr_outrec_t rec = { 0 };
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
 
-        if (sr_codec_encode_reply(w->codec, r, &val, &ec) != SR_OK) {
+        if (sr_codec_encode_reply(w->codec, r, &val, &ec) != SR_OK)
                 set_fatal(w, &ec, "encode reply");
-                return;
-        }
-        sr_uuid_fmt(&r->command_id, key);
-        rec.topic = SR_TOPIC_REPLIES;
-        rec.partition = -1;
-        rec.key = sr_slice(key, SR_UUID_STR_LEN);
-        rec.value = sr_buf_slice(&val);
-        rec.timestamp = r->occurred_at;
-        outbox_put(w, part, SR_STORE_PHASE_EMIT, &rec);
-        sr_buf_free(&val);
+        else
+                emit_keyed(w, part, SR_TOPIC_REPLIES, &r->command_id, &val,
+                           r->occurred_at);
 }
 
 /* The record goes to the dead-letter topic unchanged, with headers that say
@@ -1451,6 +1451,9 @@ static void fire_timers(sr_worker_t *w)
 {
         int64_t now = wall_ms();
 
+        if (now - w->last_timer_ms < w->conf->timer_resolution_ms)
+                return;
+        w->last_timer_ms = now;
         for (int32_t p = 0; p < MAX_PARTS; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 

@@ -78,12 +78,14 @@
 #include "sr_store.h"
 #include "sr_worker.h"
 
-#define PARTS 12
+#define MAXP 64 /* most partitions --partitions accepts */
 #define MAX_DEFS 32
 #define PHASE_TIMEOUT_S 900.0
 #define BL_PREFIX "bl."
 
 /* ------------------------------------------------------------ options */
+
+static int g_parts = 12; /* --partitions */
 
 typedef struct opts {
         int runs, targets, restore_runs, repeat;
@@ -99,7 +101,9 @@ static void usage(FILE *out)
         fprintf(out,
                 "usage: bench_worker [--runs N] [--targets T] "
                 "[--restore-runs R] [--repeat K]\n"
-                "                    [--broker inproc|fork] [-D key=value]... "
+                "                    [--partitions P]"
+                " [--broker inproc|fork] [-D key=value]...\n"
+                "                    "
                 "[--dir PARENT] [-v]\n"
                 "  --runs N          measured runs (default 2000); each "
                 "1 stage x 1 op x T targets\n"
@@ -111,6 +115,8 @@ static void usage(FILE *out)
                 "(default 4000)\n"
                 "  --repeat K        repeats; medians are printed (default "
                 "1)\n"
+                "  --partitions P    partitions of every topic (default 12, "
+                "at most 64)\n"
                 "  --broker MODE     inproc: mock cluster in this process "
                 "(default);\n"
                 "                    fork: in a child process (peak RSS "
@@ -140,7 +146,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         memset(o, 0, sizeof(*o));
         o->runs = 2000;
         o->targets = 10;
-        o->restore_runs = 4000;
+        o->restore_runs = 1000;
         o->repeat = 1;
         o->parent = "/tmp";
         for (int i = 1; i < argc; i++) {
@@ -168,6 +174,11 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                         rc = parse_int(v, 0, &o->restore_runs);
                 else if (!strcmp(a, "--repeat"))
                         rc = parse_int(v, 1, &o->repeat);
+                else if (!strcmp(a, "--partitions")) {
+                        rc = parse_int(v, 1, &g_parts);
+                        if (!rc && g_parts > MAXP)
+                                rc = -1;
+                }
                 else if (!strcmp(a, "--dir"))
                         o->parent = v;
                 else if (!strcmp(a, "--broker")) {
@@ -369,7 +380,7 @@ static void topics_create(rd_kafka_mock_cluster_t *mc, const char *prefix)
 
                 snprintf(name, sizeof(name), "%s%s", prefix,
                          sr_topic_suffix((sr_topic_kind_t)t));
-                err = rd_kafka_mock_topic_create(mc, name, PARTS, 1);
+                err = rd_kafka_mock_topic_create(mc, name, g_parts, 1);
                 if (err)
                         DIE("mock topic %s: %s", name, rd_kafka_err2str(err));
         }
@@ -496,7 +507,7 @@ static sr_conf_t *make_conf(const opts_t *o, const char *prefix,
 
         if (!c)
                 DIE("out of memory");
-        snprintf(parts, sizeof(parts), "%d", PARTS);
+        snprintf(parts, sizeof(parts), "%d", g_parts);
         for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
                 if (sr_conf_set(c, kv[i][0], kv[i][1], &ec))
                         DIE("%s", ec.msg);
@@ -541,9 +552,10 @@ static rd_kafka_t *raw_consumer(const sr_conf_t *conf, const char *group)
         return rk;
 }
 
-static void highs(rd_kafka_t *rk, const char *topic, int64_t out[PARTS])
+static void wmarks(rd_kafka_t *rk, const char *topic, int64_t low[MAXP],
+                   int64_t out[MAXP])
 {
-        for (int p = 0; p < PARTS; p++) {
+        for (int p = 0; p < g_parts; p++) {
                 int64_t lo, hi;
                 rd_kafka_resp_err_t err;
 
@@ -553,14 +565,21 @@ static void highs(rd_kafka_t *rk, const char *topic, int64_t out[PARTS])
                         DIE("watermarks %s [%d]: %s", topic, p,
                             rd_kafka_err2str(err));
                 out[p] = hi;
+                if (low)
+                        low[p] = lo;
         }
 }
 
-static int64_t sum_parts(const int64_t v[PARTS])
+static void highs(rd_kafka_t *rk, const char *topic, int64_t out[MAXP])
+{
+        wmarks(rk, topic, NULL, out);
+}
+
+static int64_t sum_parts(const int64_t v[MAXP])
 {
         int64_t s = 0;
 
-        for (int p = 0; p < PARTS; p++)
+        for (int p = 0; p < g_parts; p++)
                 s += v[p];
         return s;
 }
@@ -663,8 +682,8 @@ static rd_kafka_t *dispatch_observer(ctx_t *c)
         snprintf(group, sizeof(group), "bench-obs-%d", (int)getpid());
         obs = raw_consumer(c->conf, group);
         topic_name("sr.", SR_TOPIC_DISPATCH, name, sizeof(name));
-        tl = rd_kafka_topic_partition_list_new(PARTS);
-        for (int p = 0; p < PARTS; p++)
+        tl = rd_kafka_topic_partition_list_new(g_parts);
+        for (int p = 0; p < g_parts; p++)
                 rd_kafka_topic_partition_list_add(tl, name, p)->offset =
                         RD_KAFKA_OFFSET_BEGINNING;
         if (rd_kafka_assign(obs, tl))
@@ -902,8 +921,8 @@ static void tmpl_free(tmpl_t *t)
 
 /* Read what the worker published between @p lo and @p hi (per topic and
  * partition): sizes, and the first record of each topic as a template. */
-static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][PARTS],
-                            int64_t hi[N_OUT][PARTS], tmpl_t tm[N_OUT])
+static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
+                            int64_t hi[N_OUT][MAXP], tmpl_t tm[N_OUT])
 {
         char names[N_OUT][256], group[64];
         rd_kafka_topic_partition_list_t *tl;
@@ -915,11 +934,11 @@ static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][PARTS],
 
         snprintf(group, sizeof(group), "bench-measure-%d", (int)getpid());
         rk = raw_consumer(c->conf, group);
-        tl = rd_kafka_topic_partition_list_new(N_OUT * PARTS);
+        tl = rd_kafka_topic_partition_list_new(N_OUT * g_parts);
         for (int t = 0; t < N_OUT; t++) {
                 topic_name("sr.", out_topics[t], names[t], sizeof(names[t]));
                 tm[t].n = 0;
-                for (int p = 0; p < PARTS; p++) {
+                for (int p = 0; p < g_parts; p++) {
                         tm[t].n += hi[t][p] - lo[t][p];
                         if (hi[t][p] > lo[t][p])
                                 rd_kafka_topic_partition_list_add(
@@ -1019,8 +1038,8 @@ typedef struct bl_result {
 } bl_result_t;
 
 static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
-                                const int64_t start[PARTS],
-                                const int64_t end[PARTS], tmpl_t tm[N_OUT])
+                                const int64_t start[MAXP],
+                                const int64_t end[MAXP], tmpl_t tm[N_OUT])
 {
         char name[256], group[64];
         rd_kafka_topic_partition_list_t *tl;
@@ -1032,9 +1051,10 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
         int max = c->conf->batch_size;
         cpu_split_t c0, c1;
         double b0, t0;
+        rd_kafka_message_t *first = NULL;
         rd_kafka_t *rk;
 
-        for (int p = 0; p < PARTS; p++)
+        for (int p = 0; p < g_parts; p++)
                 total += end[p] - start[p];
         if (sr_producer_new(c->conf_bl, "baseline", &prod, &ec))
                 DIE("baseline producer: %s", ec.msg);
@@ -1044,26 +1064,44 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
         snprintf(group, sizeof(group), "bench-baseline-%d", (int)getpid());
         rk = raw_consumer(c->conf, group);
         topic_name("sr.", SR_TOPIC_RESULTS, name, sizeof(name));
-        tl = rd_kafka_topic_partition_list_new(PARTS);
-        for (int p = 0; p < PARTS; p++)
+        tl = rd_kafka_topic_partition_list_new(g_parts);
+        for (int p = 0; p < g_parts; p++)
                 rd_kafka_topic_partition_list_add(tl, name, p)->offset =
                         start[p];
         if (rd_kafka_assign(rk, tl))
                 DIE("baseline assign failed");
         rd_kafka_topic_partition_list_destroy(tl);
 
+        /* Warm-up, not timed: the worker's consumer was connected and had
+         * prefetched its backlog when its clock started; this one starts
+         * the clock when its first record is there. */
+        t0 = now_s();
+        while (!first) {
+                first = rd_kafka_consumer_poll(rk, 100);
+                if (first && (first->err ||
+                              first->offset >= end[first->partition])) {
+                        rd_kafka_message_destroy(first);
+                        first = NULL;
+                }
+                if (now_s() - t0 > 60)
+                        DIE("baseline: no input within 60 s");
+        }
         c0 = cpu_of(getpid(), getpid());
         b0 = broker_cpu(b, &c0);
         t0 = now_s();
         while (done < total) {
-                int64_t next[PARTS];
+                int64_t next[MAXP];
                 int n = 0;
 
                 if (now_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("baseline: timeout at %" PRId64 " of %" PRId64,
                             done, total);
-                for (int p = 0; p < PARTS; p++)
+                for (int p = 0; p < g_parts; p++)
                         next[p] = -1;
+                if (first) {
+                        batch[n++] = first;
+                        first = NULL;
+                }
                 /* As sr_consumer_poll(): wait for the first record only,
                  * then take what is already there. */
                 while (n < max) {
@@ -1114,12 +1152,12 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                 }
                 if (n) {
                         rd_kafka_topic_partition_list_t *cl =
-                                rd_kafka_topic_partition_list_new(PARTS);
+                                rd_kafka_topic_partition_list_new(g_parts);
                         rd_kafka_resp_err_t kerr;
 
                         if (sr_producer_wait(prod, 30000, &ec))
                                 DIE("baseline wait: %s", ec.msg);
-                        for (int p = 0; p < PARTS; p++)
+                        for (int p = 0; p < g_parts; p++)
                                 if (next[p] >= 0)
                                         rd_kafka_topic_partition_list_add(
                                                 cl, name, p)
@@ -1188,8 +1226,8 @@ static void *sampler_main(void *arg)
 
 /* Count and hash of every entity of every partition, and the offsets. */
 typedef struct digest {
-        uint64_t n[PARTS], h[PARTS];
-        int64_t cmd_off[PARTS], res_off[PARTS];
+        uint64_t n[MAXP], h[MAXP];
+        int64_t cmd_off[MAXP], res_off[MAXP];
 } digest_t;
 
 static void fnv(uint64_t *h, const void *p, size_t n)
@@ -1228,7 +1266,7 @@ static void store_digest(const char *dir, digest_t *dg)
         if (sr_store_open(&so, &st, &ec) ||
             sr_store_txn_begin(st, false, &txn, &ec))
                 DIE("digest %s: %s", dir, ec.msg);
-        for (int p = 0; p < PARTS; p++) {
+        for (int p = 0; p < g_parts; p++) {
                 dig_ctx_t d = { 0, UINT64_C(14695981039346656037) };
                 sr_store_pmeta_t pm = { -1, -1, -1, 0 };
 
@@ -1255,6 +1293,7 @@ typedef struct rep_result {
         int64_t restore_records;
         double peak_rss_mb, rss_start_mb;
         bool restore_identical;
+        bool ready_before_assign; /* sr_worker_is_ready() before restoring */
         int problems;
 } rep_result_t;
 
@@ -1288,8 +1327,8 @@ static rep_result_t run_once(const opts_t *o, int rep)
         sr_uuid_t *ids;
         int total_runs = o->runs + o->restore_runs;
         size_t want_disp = (size_t)total_runs * (size_t)o->targets;
-        int64_t res_lo[PARTS], res_hi[PARTS];
-        int64_t out_lo[N_OUT][PARTS], out_hi[N_OUT][PARTS];
+        int64_t res_lo[MAXP], res_hi[MAXP];
+        int64_t out_lo[N_OUT][MAXP], out_hi[N_OUT][MAXP];
         int64_t n_filler_res, n_res, expect_res;
         double t0, base_res, base_tr, tr_timed;
         cpu_split_t c0, c1;
@@ -1443,8 +1482,10 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                c1.other - c0.other, b1 - b0,
                                sr_series_value(m1.events));
                         printf("  [rep %d] RSS at phase start %.1f MB, peak "
-                               "%.1f MB\n",
-                               rep, r.rss_start_mb, r.peak_rss_mb);
+                               "%.1f MB; now anon %.1f MB, file %.1f MB\n",
+                               rep, r.rss_start_mb, r.peak_rss_mb,
+                               proc_status_mb("RssAnon"),
+                               proc_status_mb("RssFile"));
                 }
         }
 
@@ -1453,6 +1494,22 @@ static rep_result_t run_once(const opts_t *o, int rep)
         w = NULL;
         rd_kafka_consumer_close(obs);
         rd_kafka_destroy(obs);
+        /* The mock's retention (5 MiB per partition) must not have eaten
+         * what the measurement reads back. */
+        for (int t = 0; t <= N_OUT; t++) {
+                int64_t lo[MAXP], hi[MAXP];
+                const int64_t *need = t < N_OUT ? out_lo[t] : res_lo;
+
+                topic_name("sr.", t < N_OUT ? out_topics[t] : SR_TOPIC_RESULTS,
+                           name, sizeof(name));
+                wmarks(c.meta, name, lo, hi);
+                for (int p = 0; p < g_parts; p++)
+                        if (lo[p] > need[p])
+                                DIE("%s [%d]: the mock broker dropped records "
+                                    "the bench must read back (its retention "
+                                    "is 5 MiB per partition): use fewer runs "
+                                    "or more --partitions", name, p);
+        }
         measure_outputs(&c, out_lo, out_hi, tm);
         if (o->verbose)
                 for (int t = 0; t < N_OUT; t++)
@@ -1485,10 +1542,19 @@ static rep_result_t run_once(const opts_t *o, int rep)
         /* ---- 4. restore, timed */
         topic_name("sr.", SR_TOPIC_CHANGELOG, name, sizeof(name));
         {
-                int64_t cl[PARTS];
+                int64_t cl_lo[MAXP], cl_hi[MAXP];
 
-                highs(c.meta, name, cl);
-                r.restore_records = sum_parts(cl);
+                /* What a restore can read is [low, high). The 2.0.2 mock
+                 * keeps at most 5 MiB per partition and drops the oldest
+                 * record batches beyond that, compacted topic or not: then
+                 * low > 0 and the snapshot a restore builds is incomplete. */
+                wmarks(c.meta, name, cl_lo, cl_hi);
+                r.restore_records = sum_parts(cl_hi) - sum_parts(cl_lo);
+                check(&r, sum_parts(cl_lo) == 0,
+                      "sr.changelog lost %" PRId64 " records to the mock "
+                      "broker's 5 MiB-per-partition retention: the restore "
+                      "cannot be complete (use fewer --restore-runs or more "
+                      "--partitions)", sum_parts(cl_lo));
         }
         conf2 = make_conf(o, "sr.", b.boot, dir2);
         reg2 = sr_metrics_new();
@@ -1501,9 +1567,19 @@ static rep_result_t run_once(const opts_t *o, int rep)
         atomic_init(&smp.stop, false);
         if (pthread_create(&smp.th, NULL, sampler_main, &smp))
                 DIE("pthread_create failed");
+        /* -v: the worker's own restore lines (info) on stderr. Only the
+         * assignment and restore log at info here: no input is left. */
+        if (o->verbose)
+                sr_log_max_level = SR_LOG_INFO;
         t0 = now_s();
         if (sr_worker_new(conf2, reg2, &w, &ec))
                 DIE("restore worker: %s", ec.msg);
+        {
+                char why[128];
+
+                r.ready_before_assign = sr_worker_is_ready(w, why,
+                                                           sizeof(why));
+        }
         for (;;) {
                 char why[128];
 
@@ -1519,6 +1595,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                         break;
         }
         r.ready_s = now_s() - t0;
+        sr_log_max_level = SR_LOG_WARN;
         sleep_ms(5); /* let the sampler see the final state */
         atomic_store(&smp.stop, true);
         pthread_join(smp.th, NULL);
@@ -1538,7 +1615,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         store_digest(dir1, &d1);
         store_digest(dir2, &d2);
         r.restore_identical = true;
-        for (int p = 0; p < PARTS; p++)
+        for (int p = 0; p < g_parts; p++)
                 if (d1.n[p] != d2.n[p] || d1.h[p] != d2.h[p] ||
                     d1.cmd_off[p] != d2.cmd_off[p] ||
                     d1.res_off[p] != d2.res_off[p]) {
@@ -1613,7 +1690,7 @@ int main(int argc, char **argv)
                "(INPROGRESS+SUCCESS), %d filler runs for the restore, %d "
                "repeat(s)\n",
                o.fork_broker ? "in a child process" : "in this process",
-               PARTS, o.runs, o.targets, 2 * o.runs * o.targets,
+               g_parts, o.runs, o.targets, 2 * o.runs * o.targets,
                o.restore_runs, o.repeat);
         for (int i = 0; i < o.n_defs; i++)
                 printf("  -D %s\n", o.defs[i]);

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages the project builds and tests with.
+# Idempotent: does nothing when everything is already installed.
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config
+      librdkafka-dev libavro-dev liblmdb-dev lmdb-utils libcriterion-dev
+      libmicrohttpd-dev libjansson-dev uuid-dev python3 curl)
+
+missing=()
+for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+                grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
