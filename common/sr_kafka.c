@@ -875,6 +875,21 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
         return err;
 }
 
+sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+
+        err = rd_kafka_metadata(c->rk, 0, NULL, &md, timeout_ms);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (err)
+                return kafka_err(ec, err, "metadata", NULL) == SR_ERR_FATAL ?
+                               SR_ERR_FATAL :
+                               SR_ERR_RETRY;
+        return SR_OK;
+}
+
 int64_t sr_consumer_lag(sr_consumer_t *c)
 {
         rd_kafka_topic_partition_list_t *list = NULL;

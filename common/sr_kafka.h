@@ -124,6 +124,13 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
                             const int32_t *parts, const int64_t *offsets,
                             int n, sr_errctx_t *ec);
 
+/**
+ * @brief Ask the cluster for metadata through the consumer's connections.
+ * @returns SR_OK when a broker answered within @p timeout_ms, else
+ *          SR_ERR_RETRY. Blocks at most @p timeout_ms.
+ */
+sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec);
+
 /** @brief Consumer lag of the assigned partitions (sum), or -1 unknown. */
 int64_t sr_consumer_lag(sr_consumer_t *c);
 

@@ -1628,6 +1628,14 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         fire_timers(w);
         sr_producer_poll(w->prod);
         if (wall_ms() - w->last_ping_ms > 5000) {
+                sr_errctx_t pec = { 0 };
+                bool up = sr_consumer_ping(w->cons, 1000, &pec) == SR_OK;
+
+                if (up != atomic_load(&w->broker_ok))
+                        SR_WARN("WORKER", "broker %s err=\"%s\"",
+                                up ? "reachable again" : "unreachable",
+                                pec.msg);
+                atomic_store(&w->broker_ok, up);
                 w->last_ping_ms = wall_ms();
                 sr_series_set(w->m.lag, (double)sr_consumer_lag(w->cons));
         }

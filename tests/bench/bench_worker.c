@@ -64,6 +64,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -1400,6 +1402,8 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 worker_poll(w);
         }
         drain_dispatch(&c, obs, 0);
+        rd_kafka_consumer_close(obs);
+        rd_kafka_destroy(obs);
         if (o->verbose)
                 printf("  [rep %d] preload %.1f s: %d runs created, %zu "
                        "dispatches, %" PRId64 " filler results\n",
@@ -1420,6 +1424,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         }
         base_res = sum_series(m1.res, N_OUTCOMES);
         base_tr = transitions_total(&m1);
+        malloc_trim(0); /* give back what the bench's own clients freed */
         r.rss_start_mb = proc_status_mb("VmRSS");
         if (!reset_peak_rss())
                 fprintf(stderr, "bench_worker: cannot reset VmHWM; peak RSS "
@@ -1486,14 +1491,24 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                rep, r.rss_start_mb, r.peak_rss_mb,
                                proc_status_mb("RssAnon"),
                                proc_status_mb("RssFile"));
+                        {
+                                char f[4200];
+                                struct stat sb;
+
+                                snprintf(f, sizeof(f), "%s/data.mdb", dir1);
+                                if (!stat(f, &sb))
+                                        printf("  [rep %d] LMDB data.mdb "
+                                               "%.1f MB\n", rep,
+                                               (double)sb.st_size / 1e6);
+                        }
+                        if (getenv("BENCH_MALLOC_STATS"))
+                                malloc_stats();
                 }
         }
 
         /* ---- stop the first worker (graceful), read its outputs */
         sr_worker_destroy(w);
         w = NULL;
-        rd_kafka_consumer_close(obs);
-        rd_kafka_destroy(obs);
         /* The mock's retention (5 MiB per partition) must not have eaten
          * what the measurement reads back. */
         for (int t = 0; t <= N_OUT; t++) {

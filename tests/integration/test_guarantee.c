@@ -303,8 +303,8 @@ static raw_ev_t *read_all_events(size_t *np)
         int eof = 0;
         rd_kafka_t *rk;
 
-        rd_kafka_conf_set(kc, "bootstrap.servers", sr_mock_bootstraps(kit.mock),
-                          errstr, sizeof(errstr));
+        rd_kafka_conf_set(kc, "bootstrap.servers", kit.bootstrap, errstr,
+                          sizeof(errstr));
         rd_kafka_conf_set(kc, "group.id", "checker", errstr, sizeof(errstr));
         rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr,
                           sizeof(errstr));

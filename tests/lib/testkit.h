@@ -42,6 +42,7 @@ typedef struct kit {
         sr_codec_t *codec;
         rd_kafka_t *obs; /* group-less observer of the output topics */
         char dir[64];
+        char bootstrap[512];
         int parts;
 
         sr_event_t *events;
@@ -81,8 +82,8 @@ static inline void kit_observe(kit_t *k)
                                                 SR_TOPIC_REPLIES,
                                                 SR_TOPIC_DLQ };
 
-        rd_kafka_conf_set(kc, "bootstrap.servers", sr_mock_bootstraps(k->mock),
-                          errstr, sizeof(errstr));
+        rd_kafka_conf_set(kc, "bootstrap.servers", k->bootstrap, errstr,
+                          sizeof(errstr));
         rd_kafka_conf_set(kc, "group.id", "kit-observer", errstr,
                           sizeof(errstr));
         rd_kafka_conf_set(kc, "fetch.wait.max.ms", "1", errstr,
@@ -104,8 +105,17 @@ static inline void kit_observe(kit_t *k)
         rd_kafka_topic_partition_list_destroy(tl);
 }
 
-/* Open the fixture: mock cluster with @p parts partitions and a worker. */
+static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap);
+
+/* Open the fixture on a mock cluster of its own with @p parts partitions. */
 static inline void kit_open(kit_t *k, int parts)
+{
+        kit_open_at(k, parts, NULL);
+}
+
+/* Open the fixture on @p bootstrap (an sr-dev's cluster), or on a mock
+ * cluster of its own when NULL. */
+static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
 {
         sr_errctx_t ec = { 0 };
         char v[32];
@@ -125,9 +135,14 @@ static inline void kit_open(kit_t *k, int parts)
         kit_set(k, "kafka.session.timeout.ms", "6000");
         kit_set(k, "kafka.log_level", "3");
         kit_set(k, "poll.timeout.ms", "20");
-        cr_assert(sr_mock_new(k->conf, 1, parts, &k->mock, &ec) == SR_OK, "%s",
-                  ec.msg);
-        kit_set(k, "kafka.bootstrap.servers", sr_mock_bootstraps(k->mock));
+        if (!bootstrap) {
+                cr_assert(sr_mock_new(k->conf, 1, parts, &k->mock, &ec) ==
+                                  SR_OK,
+                          "%s", ec.msg);
+                bootstrap = sr_mock_bootstraps(k->mock);
+        }
+        snprintf(k->bootstrap, sizeof(k->bootstrap), "%s", bootstrap);
+        kit_set(k, "kafka.bootstrap.servers", bootstrap);
         cr_assert(sr_codec_new(&k->codec, &ec) == SR_OK, "%s", ec.msg);
         cr_assert(sr_producer_new(k->conf, "kit", &k->prod, &ec) == SR_OK,
                   "%s", ec.msg);

@@ -1,0 +1,148 @@
+/* tests/integration/test_dev_fleet.c - the embedded default end to end:
+ * sr-dev starts its mock cluster, two sr-status workers and sr-agent as
+ * processes; runs go from create to their final status with the agent
+ * answering device commands; SIGTERM stops the fleet cleanly. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "testkit.h"
+
+static kit_t kit;
+static pid_t dev_pid;
+static FILE *dev_out;
+static char dev_dir[64];
+
+static void start_dev(const char *agent_args)
+{
+        char line[512], bs[512] = "";
+        int fds[2];
+        bool ready = false;
+
+        snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-dev-it.XXXXXX");
+        cr_assert(mkdtemp(dev_dir) != NULL);
+        cr_assert(pipe(fds) == 0);
+        dev_pid = fork();
+        cr_assert(dev_pid >= 0);
+        if (dev_pid == 0) {
+                char log[128];
+
+                snprintf(log, sizeof(log), "%s/dev.log", dev_dir);
+                dup2(fds[1], 1);
+                close(fds[0]);
+                if (!freopen(log, "w", stderr))
+                        _exit(127);
+                execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir", dev_dir,
+                      "--workers", "2", "--partitions", "4", "-D",
+                      agent_args, "-D", "log.level=warn", (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        dev_out = fdopen(fds[0], "r");
+        while (!ready && fgets(line, sizeof(line), dev_out)) {
+                line[strcspn(line, "\n")] = '\0';
+                if (!strncmp(line, "bootstrap.servers=", 18))
+                        snprintf(bs, sizeof(bs), "%s", line + 18);
+                if (!strncmp(line, "ready ", 6))
+                        ready = true;
+        }
+        cr_assert(ready && bs[0], "sr-dev did not get ready (see %s/dev.log)",
+                  dev_dir);
+        kit_open_at(&kit, 4, bs);
+}
+
+static void teardown(void)
+{
+        char cmd[128];
+
+        if (dev_pid > 0) {
+                kill(dev_pid, SIGKILL);
+                waitpid(dev_pid, NULL, 0);
+        }
+        kit_close(&kit);
+        if (dev_out)
+                fclose(dev_out);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dev_dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", dev_dir);
+}
+
+TestSuite(dev_fleet, .fini = teardown, .timeout = 120.0);
+
+struct status_arg {
+        sr_uuid_t id;
+        sr_status_t st;
+};
+
+static bool status_is(kit_t *k, void *arg)
+{
+        struct status_arg *a = arg;
+
+        return kit_status(k, &a->id) == a->st;
+}
+
+Test(dev_fleet, agent_answers_and_runs_succeed_then_sigterm_stops_all)
+{
+        struct status_arg a;
+        sr_runspec_t spec;
+        sr_uuid_t run[3];
+        int st = -1;
+
+        start_dev("agent.latency.ms=5");
+        for (int i = 0; i < 3; i++) {
+                sr_uuid_v4(&run[i]);
+                kit_spec(&spec, 2, 2, 3, true);
+                kit_create(&kit, &run[i], &spec, NULL);
+                sr_runspec_fini(&spec);
+        }
+        for (int i = 0; i < 3; i++) {
+                a.id = run[i];
+                a.st = SR_ST_SUCCESS;
+                cr_assert(kit_pump_until(&kit, status_is, &a, 60000),
+                          "run %d is %s", i,
+                          sr_status_name(kit_status(&kit, &run[i])));
+                kit_check_seq(&kit, &run[i]);
+        }
+        cr_assert(eq(int, kit.n_dlq, 0));
+        kill(dev_pid, SIGTERM);
+        cr_assert(waitpid(dev_pid, &st, 0) == dev_pid);
+        dev_pid = 0;
+        cr_assert(eq(int, WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0),
+                  "sr-dev exit status %d", st);
+}
+
+Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
+{
+        struct status_arg a;
+        sr_runspec_t spec;
+        sr_uuid_t run, cmd = { { 0 } };
+        bool cancelled = false;
+
+        /* every device command fails, slowly enough to cancel one */
+        start_dev("agent.failure.rate=1");
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 2, 1, 2, false);
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        a.id = run;
+        a.st = SR_ST_FAILURE;
+        cr_assert(kit_pump_until(&kit, status_is, &a, 60000), "run is %s",
+                  sr_status_name(kit_status(&kit, &run)));
+        kit_check_seq(&kit, &run);
+        /* a cancelled run: the agent is told (cancel requests) */
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 2, false);
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        kit_set_status(&kit, SR_CMD_SET_PIPELINE_RUN_STATUS, &run, NULL,
+                       "cancelled", &cmd);
+        a.id = run;
+        a.st = SR_ST_CANCELLED;
+        cr_assert(kit_pump_until(&kit, status_is, &a, 60000));
+        for (int i = 0; i < kit.n_replies; i++)
+                if (sr_uuid_eq(&kit.replies[i].command_id, &cmd))
+                        cancelled = kit.replies[i].accepted;
+        cr_assert(cancelled == true);
+        kit_check_seq(&kit, &run);
+}
