@@ -164,6 +164,7 @@ struct sr_worker {
         atomic_bool store_ok;
         int64_t last_ping_ms;
         int64_t last_timer_ms;
+        uint64_t outbox_pending; /* appended, not yet acknowledged */
 };
 
 static int64_t wall_ms(void)
@@ -220,8 +221,10 @@ static void metrics_init(sr_worker_t *w)
         w->m.dead_letters = sr_metrics_counter(
                 r, "sr_dead_letters_total",
                 "Input records sent to the dead-letter topic.", NULL);
-        w->m.events = sr_metrics_counter(r, "sr_events_published_total",
-                                         "Status-change events acknowledged.",
+        w->m.events = sr_metrics_counter(r, "sr_events_total",
+                                         "Status-change events made (each is "
+                                         "published before its batch's "
+                                         "offsets are committed).",
                                          NULL);
         w->m.outbox_depth = sr_metrics_gauge(
                 r, "sr_outbox_depth",
@@ -275,6 +278,7 @@ static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
         if (w->fatal)
                 return;
         w->scratch.len = 0;
+        w->outbox_pending++;
         if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK ||
             sr_store_outbox_append(w->txn, part, phase,
                                    sr_buf_slice(&w->scratch), NULL,
@@ -610,6 +614,7 @@ static void emit_outputs(sr_worker_t *w, int32_t part)
                 char run[SR_UUID_STR_LEN + 1], ent[SR_UUID_STR_LEN + 1];
 
                 emit_event(w, part, ev);
+                sr_series_add(w->m.events, 1);
                 sr_series_add(w->m.transitions[ev->entity_type][ev->to_status],
                               1);
                 if (sr_log_is_enabled(SR_LOG_INFO)) {
@@ -1017,6 +1022,7 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
 
         if (np == 0)
                 return SR_OK;
+        sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
         err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1, &sent1,
                           ec);
         if (err)
@@ -1067,7 +1073,8 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
         err = sr_store_txn_commit(txn, ec);
         if (err)
                 return err;
-        sr_series_add(w->m.events, 0); /* counted per event below */
+        w->outbox_pending = 0;
+        sr_series_set(w->m.outbox_depth, 0);
         if (nc && w->cons) {
                 sr_errctx_t cec = { 0 };
 
