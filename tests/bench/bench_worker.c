@@ -286,16 +286,31 @@ static bool reset_peak_rss(void)
  * @p main_tid, threads named rdk:mock, and the rest. */
 typedef struct cpu_split {
         double main, mock, other;
+        double main_run, main_wait; /* schedstat: on CPU, runnable waiting */
 } cpu_split_t;
 
 static cpu_split_t cpu_of(pid_t pid, pid_t main_tid)
 {
-        cpu_split_t c = { 0, 0, 0 };
+        cpu_split_t c = { 0, 0, 0, 0, 0 };
         double tck = (double)sysconf(_SC_CLK_TCK);
         char path[64];
         struct dirent *de;
         DIR *d;
 
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid,
+                 (int)main_tid);
+        {
+                FILE *f = fopen(path, "r");
+                unsigned long long run = 0, wait = 0;
+
+                if (f) {
+                        if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+                                c.main_run = (double)run / 1e9;
+                                c.main_wait = (double)wait / 1e9;
+                        }
+                        fclose(f);
+                }
+        }
         snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
         d = opendir(path);
         if (!d)
@@ -339,6 +354,26 @@ static cpu_split_t cpu_of(pid_t pid, pid_t main_tid)
         }
         closedir(d);
         return c;
+}
+
+/* Profiling hook: with BENCH_PERF_CTL=FIFO and
+ *   perf record --control=fifo:FIFO -D -1 ... bench_worker ...
+ * only the timed worker phase is recorded. */
+static void perf_ctl(const char *cmd)
+{
+        const char *path = getenv("BENCH_PERF_CTL");
+        FILE *f;
+
+        if (!path || !*path)
+                return;
+        f = fopen(path, "w");
+        if (!f) {
+                fprintf(stderr, "bench_worker: BENCH_PERF_CTL %s: %s\n",
+                        path, strerror(errno));
+                return;
+        }
+        fprintf(f, "%s\n", cmd);
+        fclose(f);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -827,6 +862,7 @@ typedef struct wmetrics {
         sr_series_t *res[N_OUTCOMES], *cmd[N_OUTCOMES];
         sr_series_t *pr_success, *events, *restore_records, *restoring;
         sr_series_t *transitions[SR_ENT__COUNT][SR_ST__COUNT];
+        sr_series_t *batches; /* sr_batch_duration_seconds: its count */
 } wmetrics_t;
 
 static void wmetrics_get(sr_metrics_t *r, wmetrics_t *m)
@@ -855,12 +891,13 @@ static void wmetrics_get(sr_metrics_t *r, wmetrics_t *m)
                                 r, "sr_transitions_total", "", labels);
                 }
         m->pr_success = m->transitions[SR_ENT_PIPELINE_RUN][SR_ST_SUCCESS];
-        m->events = sr_metrics_counter(r, "sr_events_published_total", "",
-                                       NULL);
+        m->events = sr_metrics_counter(r, "sr_events_total", "", NULL);
         m->restore_records = sr_metrics_counter(
                 r, "sr_restore_records_total", "", NULL);
         m->restoring = sr_metrics_gauge(r, "sr_restore_partitions_in_progress",
                                         "", NULL);
+        m->batches = sr_metrics_histogram(r, "sr_batch_duration_seconds", "",
+                                          NULL, NULL, 0);
 }
 
 static double sum_series(sr_series_t *const *s, int n)
@@ -892,12 +929,16 @@ static void worker_poll(sr_worker_t *w)
 
 /* ------------------------------------------------------------ outputs */
 
+/* Everything the worker publishes. sr.commands: each result of sr.results
+ * is forwarded (validated, unchanged) into its partition's command log and
+ * applied when read back from there; timer-fired commands go there too. */
 static const sr_topic_kind_t out_topics[] = { SR_TOPIC_EVENTS,
                                               SR_TOPIC_CHANGELOG,
                                               SR_TOPIC_DISPATCH,
                                               SR_TOPIC_REPLIES,
-                                              SR_TOPIC_DLQ };
-#define N_OUT 5
+                                              SR_TOPIC_DLQ,
+                                              SR_TOPIC_COMMANDS };
+#define N_OUT 6
 
 typedef struct tmpl {
         int64_t n;          /* records the worker published */
@@ -1035,7 +1076,7 @@ static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
 /* ------------------------------------------------------------ baseline */
 
 typedef struct bl_result {
-        double secs, per_s, cpu_main, cpu_other, cpu_broker;
+        double secs, per_s, cpu_main, cpu_other, cpu_broker, main_wait;
         int64_t inputs, outputs;
 } bl_result_t;
 
@@ -1179,6 +1220,7 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
         r.cpu_main = c1.main - c0.main;
         r.cpu_other = c1.other - c0.other;
         r.cpu_broker = broker_cpu(b, &c1) - b0;
+        r.main_wait = c1.main_wait - c0.main_wait;
         r.inputs = done;
         r.outputs = outputs;
         r.per_s = (double)done / r.secs;
@@ -1340,6 +1382,10 @@ static rep_result_t run_once(const opts_t *o, int rep)
         sr_conf_t *conf2;
         sampler_t smp;
         digest_t d1, d2;
+        struct poll_trace {
+                double start, secs, batches, applied;
+        } *trace = NULL; /* BENCH_TRACE_POLLS: every timed worker poll */
+        int n_trace = 0;
 
         memset(&r, 0, sizeof(r));
         memset(&c, 0, sizeof(c));
@@ -1431,15 +1477,39 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                 "is the process's lifetime peak\n");
         c0 = cpu_of(getpid(), getpid());
         b0 = broker_cpu(&b, &c0);
+        if (getenv("BENCH_TRACE_POLLS")) {
+                trace = calloc(4096, sizeof(*trace));
+                if (!trace)
+                        DIE("out of memory");
+        }
+        perf_ctl("enable");
         t0 = now_s();
         while (sum_series(m1.res, N_OUTCOMES) < (double)expect_res) {
                 if (now_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("worker: %.0f of %" PRId64 " results after %.0f s",
                             sum_series(m1.res, N_OUTCOMES) - base_res, n_res,
                             PHASE_TIMEOUT_S);
-                worker_poll(w);
+                if (trace && n_trace < 4096) {
+                        double a = now_s();
+
+                        worker_poll(w);
+                        trace[n_trace].start = a - t0;
+                        trace[n_trace].secs = now_s() - a;
+                        trace[n_trace].batches =
+                                sr_series_value(m1.batches);
+                        trace[n_trace++].applied =
+                                sum_series(m1.res, N_OUTCOMES) - base_res;
+                } else {
+                        worker_poll(w);
+                }
         }
         r.worker_s = now_s() - t0;
+        perf_ctl("disable");
+        for (int i = 0; i < n_trace; i++)
+                printf("  poll %4d at %7.3f s: %7.3f s, batches so far %5.0f,"
+                       " results applied %6.0f\n", i, trace[i].start,
+                       trace[i].secs, trace[i].batches, trace[i].applied);
+        free(trace);
         r.peak_rss_mb = proc_status_mb("VmHWM");
         c1 = cpu_of(getpid(), getpid());
         b1 = broker_cpu(&b, &c1);
@@ -1472,20 +1542,33 @@ static rep_result_t run_once(const opts_t *o, int rep)
                       "counted %.0f (duplicates or losses)",
                       d[0], tr_timed);
                 check(&r, d[4] == 0, "%" PRId64 " dead letters", d[4]);
+                check(&r, d[5] == n_res,
+                      "%" PRId64 " records added to sr.commands for %" PRId64
+                      " results (each should be forwarded once)", d[5],
+                      n_res);
                 if (o->verbose) {
                         printf("  [rep %d] worker %.2f s: outputs events=%"
                                PRId64 " changelog=%" PRId64 " dispatch=%"
                                PRId64 " replies=%" PRId64 " dlq=%" PRId64
+                               " commands(forwarded results)=%" PRId64
                                " (%.2f per result)\n",
                                rep, r.worker_s, d[0], d[1], d[2], d[3], d[4],
-                               r.outputs_per_in);
+                               d[5], r.outputs_per_in);
                         printf("  [rep %d] worker CPU s: main thread %.2f "
                                "(%.0f%%), librdkafka client threads %.2f, "
-                               "broker %.2f; sr_events_published_total=%.0f\n",
+                               "broker %.2f; sr_events_total=%.0f\n",
                                rep, c1.main - c0.main,
                                100.0 * (c1.main - c0.main) / r.worker_s,
                                c1.other - c0.other, b1 - b0,
                                sr_series_value(m1.events));
+                        printf("  [rep %d] main thread: on CPU %.2f s, "
+                               "runnable but waiting for a CPU %.2f s, "
+                               "blocked %.2f s (of %.2f s)\n",
+                               rep, c1.main_run - c0.main_run,
+                               c1.main_wait - c0.main_wait,
+                               r.worker_s - (c1.main_run - c0.main_run) -
+                                       (c1.main_wait - c0.main_wait),
+                               r.worker_s);
                         printf("  [rep %d] RSS at phase start %.1f MB, peak "
                                "%.1f MB; now anon %.1f MB, file %.1f MB\n",
                                rep, r.rss_start_mb, r.peak_rss_mb,
@@ -1550,9 +1633,10 @@ static rep_result_t run_once(const opts_t *o, int rep)
         if (o->verbose)
                 printf("  [rep %d] baseline %.2f s: %" PRId64 " inputs, %"
                        PRId64 " outputs; CPU s: main %.2f, client threads "
-                       "%.2f, broker %.2f\n",
+                       "%.2f, broker %.2f; main thread waiting for a CPU "
+                       "%.2f s\n",
                        rep, bl.secs, bl.inputs, bl.outputs, bl.cpu_main,
-                       bl.cpu_other, bl.cpu_broker);
+                       bl.cpu_other, bl.cpu_broker, bl.main_wait);
 
         /* ---- 4. restore, timed */
         topic_name("sr.", SR_TOPIC_CHANGELOG, name, sizeof(name));

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build the benchmarks (RelWithDebInfo, into build/bench unless SR_BENCH_BUILD
+# says otherwise) and run them, echoing each command.
+#
+#   tests/bench/run.sh                 bench_worker --repeat 5, then bench_store
+#   tests/bench/run.sh --broker fork   extra arguments go to bench_worker
+#
+# The machine may be shared and noisy: bench_worker prints the median of
+# its repeats on its last line ("median: ...").
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${SR_BENCH_BUILD:-build/bench}
+
+run() {
+        echo "+ $*" >&2
+        "$@"
+}
+
+if [[ ! -f "$build/build.ninja" ]]; then
+        run cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+run cmake --build "$build" --target bench_worker bench_store
+run "$build/tests/bench_worker" --repeat 5 "$@"
+run "$build/tests/bench_store"
