@@ -114,6 +114,30 @@ static const struct conf_prop conf_props[] = {
         { .name = "agent.group.id", .type = CONF_STR,
           .offset = OFF(agent_group_id), .min = 1, .max = 255,
           .def = "sr-agent", .desc = "Consumer group of the sr-agents." },
+        { .name = "gateway.tokens.file", .type = CONF_STR,
+          .offset = OFF(gateway_tokens_file), .min = 0, .max = 4000,
+          .def = "",
+          .desc = "sr-gateway: file of API tokens, one \"token:enterprise\" "
+                  "per line (SR_API_TOKENS=token:enterprise,... adds "
+                  "more)." },
+        { .name = "gateway.reply.timeout.ms", .type = CONF_INT,
+          .offset = OFF(gateway_reply_timeout_ms), .min = 0, .max = 600000,
+          .def = "5000",
+          .desc = "sr-gateway: how long a write waits for the worker's "
+                  "reply before answering 202." },
+        { .name = "gateway.body.max.bytes", .type = CONF_INT,
+          .offset = OFF(gateway_body_max_bytes), .min = 1024,
+          .max = 67108864, .def = "1048576",
+          .desc = "sr-gateway: largest request body (413 above)." },
+        { .name = "gateway.connections.max", .type = CONF_INT,
+          .offset = OFF(gateway_connections_max), .min = 1, .max = 100000,
+          .def = "1024",
+          .desc = "sr-gateway: most concurrent client connections." },
+        { .name = "gateway.client.timeout.s", .type = CONF_INT,
+          .offset = OFF(gateway_client_timeout_s), .min = 1, .max = 3600,
+          .def = "30",
+          .desc = "sr-gateway: idle or slow client connections are closed "
+                  "after this many seconds." },
 };
 
 #define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))

@@ -42,6 +42,11 @@ typedef struct sr_conf {
         double agent_failure_rate; /* agent.failure.rate: 0..1 */
         int agent_seed;          /* agent.seed */
         char *agent_group_id;    /* agent.group.id */
+        char *gateway_tokens_file;     /* gateway.tokens.file */
+        int gateway_reply_timeout_ms;  /* gateway.reply.timeout.ms */
+        int gateway_body_max_bytes;    /* gateway.body.max.bytes */
+        int gateway_connections_max;   /* gateway.connections.max */
+        int gateway_client_timeout_s;  /* gateway.client.timeout.s */
 
         /* kafka.* keys, prefix stripped. Owned by the conf: never destroy
          * it, and hand rd_kafka_new() a rd_kafka_conf_dup() of it. */
