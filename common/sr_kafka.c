@@ -1187,3 +1187,138 @@ void sr_mock_destroy(sr_mock_t *m)
         rd_kafka_destroy(m->owner);
         free(m);
 }
+
+/* ------------------------------------------------------------ reader */
+
+struct sr_reader {
+        rd_kafka_t *rk;
+        char names[SR_TOPIC__COUNT][TOPIC_NAME_MAX];
+        rd_kafka_message_t **held;
+        int n_held, cap_held;
+};
+
+sr_err_t sr_reader_new(const sr_conf_t *conf, const sr_reader_part_t *parts,
+                       int n, sr_reader_t **rp, sr_errctx_t *ec)
+{
+        char group[64], id[SR_UUID_STR_LEN + 1];
+        rd_kafka_topic_partition_list_t *list;
+        rd_kafka_resp_err_t kerr;
+        rd_kafka_conf_t *kc;
+        sr_reader_t *r;
+        sr_uuid_t u;
+        sr_err_t err;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: reader");
+        for (int t = 0; t < SR_TOPIC__COUNT; t++)
+                sr_kafka_topic_name(conf, (sr_topic_kind_t)t, r->names[t],
+                                    sizeof(r->names[t]));
+        /* rd_kafka_assign() needs a group id, not a membership. */
+        sr_uuid_v4(&u);
+        sr_uuid_fmt(&u, id);
+        snprintf(group, sizeof(group), "sr-reader-%s", id);
+        kc = conf_copy(conf, NULL);
+        if (!kc) {
+                free(r);
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
+        }
+        if ((err = conf_put(kc, "group.id", group, ec)) ||
+            (err = conf_put(kc, "enable.auto.commit", "false", ec)) ||
+            (err = conf_put(kc, "enable.auto.offset.store", "false", ec)) ||
+            (err = conf_put(kc, "auto.offset.reset", "earliest", ec))) {
+                rd_kafka_conf_destroy(kc);
+                free(r);
+                return err;
+        }
+        err = handle_new(RD_KAFKA_CONSUMER, kc, &r->rk, ec);
+        if (err) {
+                free(r);
+                return err;
+        }
+        rd_kafka_poll_set_consumer(r->rk);
+        list = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+        for (int i = 0; i < n; i++) {
+                int64_t off = parts[i].offset;
+
+                if (i == 0 || parts[i].topic != parts[i - 1].topic)
+                        warm_metadata(r->rk, r->names[parts[i].topic]);
+                rd_kafka_topic_partition_list_add(list,
+                                                  r->names[parts[i].topic],
+                                                  parts[i].partition)
+                        ->offset = off == SR_READER_BEGINNING ?
+                                           RD_KAFKA_OFFSET_BEGINNING :
+                                   off == SR_READER_END ?
+                                           RD_KAFKA_OFFSET_END :
+                                           off;
+        }
+        kerr = rd_kafka_assign(r->rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (kerr) {
+                rd_kafka_destroy(r->rk);
+                free(r);
+                return kafka_err(ec, kerr, "assign", NULL);
+        }
+        *rp = r;
+        return SR_OK;
+}
+
+static void reader_release(sr_reader_t *r)
+{
+        for (int i = 0; i < r->n_held; i++)
+                rd_kafka_message_destroy(r->held[i]);
+        r->n_held = 0;
+}
+
+void sr_reader_destroy(sr_reader_t *r)
+{
+        if (!r)
+                return;
+        reader_release(r);
+        free(r->held);
+        rd_kafka_consumer_close(r->rk);
+        rd_kafka_destroy(r->rk);
+        free(r);
+}
+
+sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
+                        int timeout_ms, sr_errctx_t *ec)
+{
+        int got = 0;
+
+        reader_release(r);
+        if (max > r->cap_held) {
+                rd_kafka_message_t **h = realloc(r->held,
+                                                 (size_t)max * sizeof(*h));
+
+                if (!h)
+                        return sr_errctx_set(ec, SR_ERR_FATAL,
+                                             "kafka: reader buffers");
+                r->held = h;
+                r->cap_held = max;
+        }
+        while (got < max) {
+                rd_kafka_message_t *m =
+                        rd_kafka_consumer_poll(r->rk, got ? 0 : timeout_ms);
+                int kind = -1;
+
+                if (!m)
+                        break;
+                if (m->err) {
+                        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                SR_WARN("KAFKA", "reader: %s",
+                                        rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        if (rd_kafka_fatal_error(r->rk, NULL, 0))
+                                return fatal_err(ec, r->rk, "reader");
+                        continue;
+                }
+                for (int t = 0; t < SR_TOPIC__COUNT && kind < 0; t++)
+                        if (!strcmp(r->names[t], rd_kafka_topic_name(m->rkt)))
+                                kind = t;
+                r->held[r->n_held++] = m;
+                fill_inrec(&out[got++], m, kind < 0 ? 0 : kind);
+        }
+        *n = got;
+        return SR_OK;
+}

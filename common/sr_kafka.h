@@ -161,6 +161,37 @@ sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
                                  sr_kafka_read_cb cb, void *arg,
                                  int timeout_ms, sr_errctx_t *ec);
 
+/* ------------------------------------------------------------ reader */
+
+typedef struct sr_reader sr_reader_t;
+
+/** One (topic, partition) a reader follows, and where it starts. */
+typedef struct sr_reader_part {
+        sr_topic_kind_t topic;
+        int32_t partition;
+        int64_t offset; /* >= 0, or SR_READER_BEGINNING / SR_READER_END */
+} sr_reader_part_t;
+
+#define SR_READER_BEGINNING (-2)
+#define SR_READER_END (-1)
+
+/**
+ * @brief A group-less consumer that follows the given partitions (the
+ * gateway's projection and reply feeds). Offsets are never committed.
+ * @param[out] rp caller owns; sr_reader_destroy(). One thread at a time.
+ */
+sr_err_t sr_reader_new(const sr_conf_t *conf, const sr_reader_part_t *parts,
+                       int n, sr_reader_t **rp, sr_errctx_t *ec);
+void sr_reader_destroy(sr_reader_t *r);
+
+/**
+ * @brief Up to @p max records, waiting at most @p timeout_ms for the first;
+ * records of the previous call are released. Transient errors are logged.
+ * @returns SR_OK or SR_ERR_FATAL.
+ */
+sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
+                        int timeout_ms, sr_errctx_t *ec);
+
 /** @brief prefix + suffix of @p t into @p out. */
 void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
                          size_t outsz);

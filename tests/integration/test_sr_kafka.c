@@ -410,3 +410,46 @@ Test(sr_kafka, watermarks_of_missing_partition_is_an_error)
         cr_log_info("missing partition: %s: %s", sr_err_name(err), ec.msg);
         cr_assert(not(eq(int, err, SR_OK)));
 }
+
+Test(sr_kafka, reader_follows_partitions_from_beginning_or_end)
+{
+        sr_reader_part_t parts[2] = {
+                { SR_TOPIC_REPLIES, 0, SR_READER_BEGINNING },
+                { SR_TOPIC_REPLIES, 1, SR_READER_END },
+        };
+        sr_inrec_t recs[64];
+        sr_errctx_t ec = { 0 };
+        sr_producer_t *p;
+        sr_reader_t *r;
+        int64_t end;
+        int got[2] = { 0, 0 }, n;
+
+        cr_assert(eq(int, sr_producer_new(conf, "t", &p, &ec), SR_OK), "%s",
+                  ec.msg);
+        produce_n(p, SR_TOPIC_REPLIES, 0, 5);
+        produce_n(p, SR_TOPIC_REPLIES, 1, 5); /* before the reader: unseen */
+        cr_assert(eq(int, sr_reader_new(conf, parts, 2, &r, &ec), SR_OK),
+                  "%s", ec.msg);
+        /* let the END position resolve before producing more */
+        for (end = mono_ms() + 2000; mono_ms() < end;) {
+                cr_assert(eq(int, sr_reader_poll(r, recs, 64, &n, 50, &ec),
+                             SR_OK));
+                for (int i = 0; i < n; i++)
+                        got[recs[i].partition]++;
+        }
+        cr_assert(eq(int, got[1], 0));
+        produce_n(p, SR_TOPIC_REPLIES, 1, 3);
+        for (end = mono_ms() + (int64_t)(10000 * timeout_mult());
+             mono_ms() < end && (got[0] < 5 || got[1] < 3);) {
+                cr_assert(eq(int, sr_reader_poll(r, recs, 64, &n, 50, &ec),
+                             SR_OK));
+                for (int i = 0; i < n; i++) {
+                        cr_assert(eq(int, recs[i].topic, SR_TOPIC_REPLIES));
+                        got[recs[i].partition]++;
+                }
+        }
+        cr_assert(eq(int, got[0], 5));
+        cr_assert(eq(int, got[1], 3));
+        sr_reader_destroy(r);
+        sr_producer_destroy(p);
+}
