@@ -1,0 +1,1075 @@
+#!/usr/bin/env python3
+"""Writes schemas/openapi.json (scratch generator, not part of the tree)."""
+import json
+import sys
+
+REF = lambda kind, name: {"$ref": f"#/components/{kind}/{name}"}
+S = lambda name: REF("schemas", name)
+
+PR_STATUSES = ["pending", "queued", "processing", "running", "waiting",
+               "complete", "success", "failure", "cancelled", "timeout",
+               "invalid"]
+SR_STATUSES = ["pending", "queued", "processing", "running", "complete",
+               "success", "failure", "cancelled", "timeout", "invalid"]
+TR_STATUSES = ["pending", "queued", "processing", "dispatched", "running",
+               "complete", "success", "failure", "cancelled", "timeout",
+               "invalid"]
+OP_TYPES = ["LOCK", "REBOOT", "SET_NEW_POLICY", "UPDATE_HEARTBEAT",
+            "REQUEST_BUGREPORT", "REQUEST_DPCLOG", "ADD_TO_WHITELIST",
+            "REMOVE_FROM_WHITELIST", "SET_APP_PERMISSION", "WIPE",
+            "CAPTURE_SCREENSHOT", "SET_WIFI_STATE", "SET_BLUETOOTH_STATE",
+            "SET_ROTATION_STATE", "SET_GPS_STATE", "SET_BRIGHTNESS_SCALE",
+            "SET_STREAM_VOLUME", "SET_SCREEN_OFF_TIMEOUT", "SET_ADB_STATE",
+            "INITIATE_OFFER", "INSTALL", "SIMPLE_INSTALL", "UNINSTALL",
+            "REFRESH_APPLIST", "UPDATE_LATEST_DPC", "NOTIFY_OTA",
+            "CLEAR_APP_DATA", "SET_GEO_FENCE", "SET_KIOSK_APP",
+            "SET_DEVICE_LOCKDOWN_STATE", "SET_TIMEZONE", "SET_APP_STATE",
+            "ADD_WIFI_AP", "REMOVE_WIFI_AP", "UPDATE_DEVICE_CONFIG",
+            "INITIATE_CONFERENCE_CALL", "ADD_OVERRIDE_APN", "SYNC_CONTENT",
+            "SET_WALLPAPER"]
+assert len(OP_TYPES) == 39
+REASONS = ["created", "queued", "materialising", "first_stage",
+           "first_stage_queued", "promoted", "auto_promoted",
+           "targets_dispatched", "command_created", "command_queued",
+           "command_running", "command_succeeded", "command_failed",
+           "command_timeout", "command_cancelled", "command_error",
+           "all_targets_succeeded", "target_failed", "all_stages_succeeded",
+           "stage_failed", "awaiting_promotion", "no_stages", "no_targets",
+           "no_operations", "previous_stage_failed", "cancelled_by_user",
+           "pipeline_run_cancelled", "stage_run_cancelled", "timeout",
+           "pipeline_run_timeout", "stage_run_timeout"]
+
+ANY_CASE = ("Lower case on the wire; input is accepted in any case "
+            "(`CANCELLED` and `Cancelled` mean `cancelled`).")
+NO_NUL = "^[^\\u0000]*$"
+MAX_TEXT = 255  # SR_NAME_MAX 256 incl. NUL
+
+
+def text(desc, nullable=True, max_len=MAX_TEXT):
+    return {"type": ["string", "null"] if nullable else "string",
+            "maxLength": max_len, "pattern": NO_NUL, "description": desc}
+
+
+def uuid(desc, nullable=False):
+    return {"type": ["string", "null"] if nullable else "string",
+            "format": "uuid", "description": desc}
+
+
+def time(desc, nullable):
+    return {"type": ["string", "null"] if nullable else "string",
+            "format": "date-time", "description": desc}
+
+
+def timeout(desc):
+    return {"type": ["integer", "null"], "minimum": 1,
+            "maximum": 315360000, "description": desc}
+
+
+# ------------------------------------------------------------ schemas
+
+schemas = {}
+
+schemas["PipelineRunStatus"] = {
+    "type": "string", "enum": PR_STATUSES,
+    "description": "Status of a pipeline run. Terminal (never changes "
+    "again): `success`, `failure`, `cancelled`, `timeout`, `invalid`. "
+    "`complete` is transient (entered and left in the same step). "
+    "`waiting` means a stage run ended `success` and the next one waits "
+    "for a promotion. " + ANY_CASE}
+schemas["StageRunStatus"] = {
+    "type": "string", "enum": SR_STATUSES,
+    "description": "Status of a stage run. Terminal: `success`, "
+    "`failure`, `cancelled`, `timeout`, `invalid` (`invalid` = the stage "
+    "has no targets or no operations). " + ANY_CASE}
+schemas["TargetRunStatus"] = {
+    "type": "string", "enum": TR_STATUSES,
+    "description": "Status of a target run. Terminal: `success`, "
+    "`failure`, `cancelled`, `timeout`, `invalid` (`invalid` = the device "
+    "command could not be created). " + ANY_CASE}
+schemas["OperationType"] = {
+    "type": "string", "enum": OP_TYPES,
+    "description": "One of Esper's 39 device command names. Upper case on "
+    "the wire; input is accepted in any case."}
+
+schemas["StatusMeta"] = {
+    "type": "object",
+    "description": "Detail of the last status change. Always carries "
+    "`reason`; other keys may be added later, so clients must ignore keys "
+    "they do not know.",
+    "required": ["reason"],
+    "properties": {
+        "reason": {
+            "type": ["string", "null"],
+            "description": "Short machine word for why the last transition "
+            "happened (extension: not in Esper); null only when none was "
+            "recorded. Known values: " +
+            ", ".join(f"`{r}`" for r in REASONS) +
+            ". New values may appear; treat unknown ones as opaque.",
+            "examples": ["promoted"]}}}
+
+AUDIT = {
+    "created_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "Esper's user id of the creator. Always "
+                   "null here: runs are created with API tokens, which "
+                   "are bound to an enterprise, not to a user."},
+    "updated_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "As `created_by`: always null."},
+    "created_at": time("When the entity was created (ISO-8601 UTC, "
+                       "milliseconds).", False),
+    "updated_at": time("When the entity last changed (ISO-8601 UTC, "
+                       "milliseconds).", False),
+}
+RUN_TIMES = {
+    "started_at": time("First entry into `running` (pipeline and stage "
+                       "runs) or into `processing`, when the device command "
+                       "is sent (target runs); null until then.", True),
+    "ended_at": time("When the entity reached its terminal status; null "
+                     "while it is not terminal.", True),
+}
+VERSION = {"type": "integer", "minimum": 1,
+           "description": "Grows by one on every change of this entity "
+           "(extension: not in Esper). Use it to tell which of two "
+           "answers is newer."}
+
+schemas["PipelineRun"] = {
+    "type": "object",
+    "description": "One execution of a pipeline (Esper `PipelineRun`), "
+    "plus `version` and `status_meta.reason`.",
+    "required": ["id", "enterprise_id", "run_number", "pipeline_id",
+                 "pipeline_name", "status", "status_meta", "created_at",
+                 "updated_at", "started_at", "ended_at", "version"],
+    "properties": {
+        "id": uuid("The pipeline run id."),
+        "enterprise_id": {"type": "string", "description": "The "
+                          "enterprise of the token that created the run."},
+        "run_number": {"type": "integer", "format": "int32", "minimum": 1,
+                       "description": "Number of the run within its "
+                       "pipeline, 1, 2, 3 ..."},
+        "pipeline_id": uuid("The pipeline the run executes."),
+        "pipeline_name": text("Copy of the pipeline's name at run time "
+                              "(`pipeline_name` of the run spec)."),
+        "status": S("PipelineRunStatus"),
+        "status_meta": S("StatusMeta"),
+        "auto_promote": {"type": "boolean", "description": "Extension: "
+                         "from the run spec; when true each stage run is "
+                         "queued as soon as the one before it succeeds."},
+        **AUDIT, **RUN_TIMES,
+        "version": VERSION}}
+
+schemas["StageMeta"] = {
+    "type": "object",
+    "description": "Snapshot of the stage definition taken when the run "
+    "started.",
+    "properties": {
+        "name": text("Stage name."),
+        "description": text("Stage description."),
+        "created_by": {"type": ["integer", "null"], "description":
+                       "Esper's user id; always null here."}}}
+
+schemas["StageRun"] = {
+    "type": "object",
+    "description": "One stage of a pipeline run (Esper `StageRun`), plus "
+    "`version` and `status_meta.reason`.",
+    "required": ["id", "enterprise_id", "pipeline_id", "pipeline_run_id",
+                 "stage_id", "stage_meta", "status", "status_meta",
+                 "created_at", "updated_at", "started_at", "ended_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The stage run id (derived: UUID v5 of the pipeline "
+                   "run and the stage's position)."),
+        "enterprise_id": {"type": "string", "description": "As on the "
+                          "pipeline run."},
+        "pipeline_id": uuid("The pipeline."),
+        "pipeline_run_id": uuid("The parent pipeline run."),
+        "stage_id": uuid("The stage (as given in the run spec, or derived "
+                         "when the spec had none)."),
+        "stage_meta": S("StageMeta"),
+        "status": S("StageRunStatus"),
+        "status_meta": S("StatusMeta"),
+        **AUDIT, **RUN_TIMES,
+        "version": VERSION}}
+
+schemas["StageRunOperation"] = {
+    "type": "object",
+    "description": "Frozen copy of one operation of a stage, taken when "
+    "the stage run is processed (Esper `StageRunOperation`), plus "
+    "`version`. It has no status.",
+    "required": ["id", "operation_type", "args", "created_at",
+                 "updated_at", "version"],
+    "properties": {
+        "id": uuid("The stage-run operation id (derived, like stage run "
+                   "ids). Target runs refer to it as "
+                   "`stage_run_operation_id`."),
+        "operation_type": S("OperationType"),
+        "args": {"type": "object", "description": "Arguments of the device "
+                 "command, as given in the run spec (an object; Esper's "
+                 "schema types it as a string). `{}` when none were "
+                 "given."},
+        "stage_run_id": uuid("Extension: the stage run it belongs to."),
+        **AUDIT,
+        "version": VERSION}}
+
+schemas["TargetRun"] = {
+    "type": "object",
+    "description": "One (device, stage-run operation) pair of a stage run "
+    "(Esper `TargetRun`), plus `version` and `status_meta.reason`.",
+    "required": ["id", "target_id", "device_id", "device_name",
+                 "device_alias", "stage_run_id", "stage_run_operation_id",
+                 "command_id", "command_status", "status", "status_meta",
+                 "created_at", "updated_at", "started_at", "ended_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The target run id (derived: UUID v5 of the pipeline "
+                   "run and its position)."),
+        "target_id": uuid("The pipeline target (not the device)."),
+        "device_id": uuid("The device."),
+        "device_name": text("The device's name, from the run spec or the "
+                            "last `PUT` that set it."),
+        "device_alias": text("The device's alias from the run spec (a "
+                             "string; Esper's schema types it as a uuid "
+                             "by mistake)."),
+        "stage_run_id": uuid("The parent stage run."),
+        "stage_run_operation_id": uuid("The stage-run operation this "
+                                       "target run executes."),
+        "command_id": uuid("The device command issued for this target "
+                           "run; null until it enters `processing`.",
+                           nullable=True),
+        "command_status": {"type": ["string", "null"], "description":
+                           "Last command status reported for the device "
+                           "command (`QUEUED`, `INITIATED`, `ACKNOWLEDGED`, "
+                           "`INPROGRESS`, `SUCCESS`, `FAILED`, `FAILURE`, "
+                           "`TIMEOUT`, `CANCELLED`, `ERROR`); null before "
+                           "the first report."},
+        "command_meta": {"type": "object", "description": "Extra detail "
+                         "from the command system; may be empty."},
+        "status": S("TargetRunStatus"),
+        "status_meta": S("StatusMeta"),
+        **AUDIT, **RUN_TIMES,
+        "version": VERSION}}
+
+T0 = "2024-05-01T12:00:00.123Z"
+T1 = "2024-05-01T12:00:00.456Z"
+schemas["PipelineRun"]["examples"] = [{
+    "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "enterprise_id": "e-1", "run_number": 3,
+    "pipeline_id": "3f0c2a8e-5d1b-4c8e-9a51-0b6f7f1d2c01",
+    "pipeline_name": "canary rollout", "status": "waiting",
+    "status_meta": {"reason": "awaiting_promotion"},
+    "auto_promote": False,
+    "created_by": None, "updated_by": None,
+    "created_at": T0, "updated_at": T1, "started_at": T0, "ended_at": None,
+    "version": 6}]
+schemas["StageRun"]["examples"] = [{
+    "id": "0b7e2f1a-6c3d-5e4f-8a9b-1c2d3e4f5a06",
+    "enterprise_id": "e-1",
+    "pipeline_id": "3f0c2a8e-5d1b-4c8e-9a51-0b6f7f1d2c01",
+    "pipeline_run_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "stage_id": "9b2d7c4e-1a3f-4e5b-8c6d-7e8f9a0b1c02",
+    "stage_meta": {"name": "canary", "description": "", "created_by": None},
+    "status": "success", "status_meta": {"reason": "all_targets_succeeded"},
+    "created_by": None, "updated_by": None,
+    "created_at": T0, "updated_at": T1, "started_at": T0, "ended_at": T1,
+    "version": 5}]
+schemas["StageRunOperation"]["examples"] = [{
+    "id": "2c3d4e5f-6a7b-5c8d-9e0f-1a2b3c4d5e07",
+    "operation_type": "INSTALL", "args": {"package_name": "com.example"},
+    "stage_run_id": "0b7e2f1a-6c3d-5e4f-8a9b-1c2d3e4f5a06",
+    "created_by": None, "updated_by": None,
+    "created_at": T0, "updated_at": T0, "version": 1}]
+schemas["TargetRun"]["examples"] = [{
+    "id": "4e5f6a7b-8c9d-5e0f-a1b2-c3d4e5f6a708",
+    "target_id": "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a03",
+    "device_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c04",
+    "device_name": "d-1", "device_alias": "lobby",
+    "stage_run_id": "0b7e2f1a-6c3d-5e4f-8a9b-1c2d3e4f5a06",
+    "stage_run_operation_id": "2c3d4e5f-6a7b-5c8d-9e0f-1a2b3c4d5e07",
+    "command_id": "8f9a0b1c-2d3e-4f5a-8b6c-7d8e9f0a1b09",
+    "command_status": "SUCCESS", "command_meta": {},
+    "status": "success", "status_meta": {"reason": "command_succeeded"},
+    "created_by": None, "updated_by": None,
+    "created_at": T0, "updated_at": T1, "started_at": T0, "ended_at": T1,
+    "version": 7}]
+
+# Run spec (request body of POST /v0/runs/)
+schemas["RunSpecOperation"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["operation_type"],
+    "properties": {
+        "operation_type": S("OperationType"),
+        "args": {"type": ["object", "null"], "description": "Arguments of "
+                 "the device command, passed on as they are (e.g. "
+                 "`{\"package_name\": \"com.example\"}` for `INSTALL`). At "
+                 "most 65536 bytes as compact JSON, nested at most 16 "
+                 "levels. Null or absent means `{}`."}}}
+schemas["RunSpecTarget"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_id"],
+    "properties": {
+        "target_id": uuid("The pipeline target; derived (UUID v5 of the "
+                          "run and the position) when null or absent.",
+                          nullable=True),
+        "device_id": uuid("The device."),
+        "device_name": text("The device's name (at most 255 bytes of "
+                            "UTF-8)."),
+        "device_alias": text("The device's alias (at most 255 bytes of "
+                             "UTF-8)."),
+    }}
+schemas["RunSpecStage"] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "stage_id": uuid("The stage; derived when null or absent.",
+                         nullable=True),
+        "name": text("Stage name (at most 255 bytes of UTF-8)."),
+        "description": text("Stage description (at most 255 bytes of "
+                            "UTF-8)."),
+        "timeout_seconds": timeout("Stage-run timeout, counted from when "
+                                   "the stage run is queued. Null or "
+                                   "absent: 7 days."),
+        "operations": {"type": ["array", "null"], "maxItems": 16,
+                       "items": S("RunSpecOperation"),
+                       "description": "The stage's operations. None: the "
+                       "stage run becomes `invalid` (reason "
+                       "`no_operations`)."},
+        "targets": {"type": ["array", "null"], "maxItems": 1000,
+                    "items": S("RunSpecTarget"),
+                    "description": "The stage's target devices. None: the "
+                    "stage run becomes `invalid` (reason `no_targets`). One "
+                    "target run is made per (operation, target)."}}}
+schemas["RunSpec"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "A full run spec (extension: Esper starts runs from "
+    "stored pipeline definitions). It is frozen into the run: nothing "
+    "changes an existing run's definition. Every object of the spec "
+    "refuses unknown fields (400, the message names the field's JSON "
+    "path). An empty `stages` list, or a stage without targets or "
+    "operations, is accepted: the run (or that stage run) then ends "
+    "`invalid`, as in Esper.",
+    "required": ["pipeline_id", "stages"],
+    "properties": {
+        "pipeline_id": uuid("The pipeline this is a run of. Runs are "
+                            "numbered per pipeline (`run_number`)."),
+        "pipeline_name": text("The pipeline's name (at most 255 bytes of "
+                              "UTF-8); filter runs on it with "
+                              "`pipeline_name`."),
+        "auto_promote": {"type": ["boolean", "null"], "description":
+                         "When true, each stage run is queued as soon as "
+                         "the one before it succeeds; when false or "
+                         "absent, the run waits (`waiting`) for a "
+                         "promotion."},
+        "timeout_seconds": timeout("Pipeline-run timeout, counted from "
+                                   "creation. Null or absent: 21 days."),
+        "stages": {"type": "array", "maxItems": 100,
+                   "items": S("RunSpecStage"),
+                   "description": "The stages, in order. Stage 1 is queued "
+                   "when the run starts."}},
+    "examples": [{
+        "pipeline_id": "3f0c2a8e-5d1b-4c8e-9a51-0b6f7f1d2c01",
+        "pipeline_name": "canary rollout",
+        "auto_promote": False, "timeout_seconds": 1814400,
+        "stages": [{
+            "stage_id": "9b2d7c4e-1a3f-4e5b-8c6d-7e8f9a0b1c02",
+            "name": "canary", "description": "",
+            "timeout_seconds": 604800,
+            "operations": [{"operation_type": "INSTALL",
+                            "args": {"package_name": "com.example"}}],
+            "targets": [{"target_id":
+                         "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a03",
+                         "device_id":
+                         "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c04",
+                         "device_name": "d-1",
+                         "device_alias": "lobby"}]}]}]}
+
+schemas["PipelineRunUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["status"],
+    "description": "Cancel a pipeline run. `cancelled` is the only status "
+    "a client may set on a pipeline run; any other value answers 400.",
+    "properties": {"status": {
+        "type": "string", "enum": ["cancelled"],
+        "description": "Only `cancelled`. " + ANY_CASE}}}
+schemas["StageRunUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["status"],
+    "description": "Promote (`queued`) or cancel (`cancelled`) a stage "
+    "run.",
+    "properties": {"status": {
+        "type": "string", "enum": ["queued", "cancelled"],
+        "description": "`queued` = promote: allowed only when the stage "
+        "run is `pending`, its pipeline run is `waiting` and every earlier "
+        "stage run is `success`. `cancelled`: allowed from any non-terminal "
+        "status. " + ANY_CASE}}}
+schemas["TargetRunUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["status"],
+    "description": "The REST form of a device command result.",
+    "properties": {
+        "status": {
+            "type": "string",
+            "enum": ["dispatched", "running", "success", "failure",
+                     "cancelled"],
+            "description": "`dispatched`, `running`, `success`, `failure` "
+            "move the target run forward only (`processing` < "
+            "`dispatched` < `running` < terminal); restating the current "
+            "status is accepted and changes nothing; a backward move is "
+            "refused (400). `cancelled` only from `pending`, `queued` or "
+            "`processing`; later, the device command must be cancelled "
+            "instead. " + ANY_CASE},
+        "device_name": text("When given, stored as the target run's "
+                            "`device_name` (at most 255 bytes of "
+                            "UTF-8).")}}
+schemas["PipelineRunCreate"] = {
+    "type": "object", "additionalProperties": False, "maxProperties": 0,
+    "description": "Esper's `PipelineRun_POST`: an empty object (or no "
+    "body at all)."}
+
+# Envelopes
+ERROR_CONTENT = {
+    "type": "object",
+    "description": "Detail of the refusal; usually empty (`{}`): the "
+    "`message` says what was wrong. A refusal by the state machine may "
+    "carry `reason` (`illegal_transition`, `invalid_value`, "
+    "`duplicate_spec`). Clients must ignore keys they do not know.",
+    "properties": {
+        "reason": {"type": "string", "description": "Machine word for the "
+                   "refusal."}}}
+schemas["ErrorContent"] = ERROR_CONTENT
+
+
+def envelope(code, content, desc):
+    return {"type": "object", "description": desc,
+            "required": ["code", "message", "content"],
+            "properties": {
+                "code": {"type": "integer", "const": code,
+                         "description": f"Always {code}: equal to the HTTP "
+                         "status."},
+                "message": {"type": "string", "description":
+                            "Human-readable outcome (`ok` on success; on "
+                            "a refusal, what was wrong and what to do)."},
+                "content": content}}
+
+
+def page(name, item):
+    schemas[name] = {
+        "type": "object",
+        "description": f"One page of {item} objects.",
+        "required": ["count", "previous", "next", "results"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0, "description":
+                      "Number of matching objects over all pages."},
+            "previous": {"type": ["string", "null"], "format": "uri",
+                         "description": "Absolute URL of the previous "
+                         "page; null on the first."},
+            "next": {"type": ["string", "null"], "format": "uri",
+                     "description": "Absolute URL of the next page; null "
+                     "on the last."},
+            "results": {"type": "array", "items": S(item)}}}
+
+
+for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}Envelope"] = envelope(200, S(ent), f"A {ent} in the "
+                                         "envelope.")
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+schemas["AcceptedEnvelope"] = envelope(202, {
+    "type": "object", "required": ["command_id"],
+    "properties": {"command_id": uuid("Id of the command that was "
+                                      "written.")}},
+    "The write was accepted; its outcome is not known yet.")
+for code in [400, 401, 404, 405, 409, 413, 415, 501, 503]:
+    schemas[f"Error{code}"] = envelope(code, S("ErrorContent"),
+                                       f"A {code} refusal in the envelope.")
+
+# ------------------------------------------------------------ headers
+
+headers = {
+    "Allow": {"description": "The methods this path serves.",
+              "required": True,
+              "schema": {"type": "string", "examples": ["GET, PUT"]}},
+    "Retry-After": {"description": "Seconds to wait before retrying.",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0}},
+    "WWW-Authenticate": {"description": "`Bearer` (RFC 6750).",
+                         "schema": {"type": "string"}},
+}
+
+# ------------------------------------------------------------ parameters
+
+ORDERING_DESC = (
+    "Sort key; `-` in front sorts descending. Several keys may be given, "
+    "comma-separated, most significant first, each at most once "
+    "(`status,-run_number`). `status` sorts alphabetically by its wire "
+    "name (as Esper does); a null `started_at`/`ended_at` sorts after "
+    "every set time ascending, so first descending. Ties are broken by "
+    "`created_at`, then `id`. Any other key, or a key given twice: 400. "
+    "Without `ordering`: newest first (`created_at` descending).")
+
+parameters = {
+    "Limit": {"name": "limit", "in": "query", "required": False,
+              "description": "Page size, 0..1000 (default 20). Outside "
+              "that range, or not an integer: 400. `0` gives `count` and "
+              "no results.",
+              "schema": {"type": "integer", "minimum": 0, "maximum": 1000,
+                         "default": 20}},
+    "Offset": {"name": "offset", "in": "query", "required": False,
+               "description": "Number of objects to skip (default 0). "
+               "Negative, too large or not an integer: 400. Past the end "
+               "gives an empty `results`.",
+               "schema": {"type": "integer", "minimum": 0,
+                          "maximum": 9223372036854775807, "default": 0}},
+    "PipelineId": {"name": "pipeline_id", "in": "path", "required": True,
+                   "description": "A pipeline id (UUID; any case). Not a "
+                   "UUID: 404.",
+                   "schema": {"type": "string", "format": "uuid"}},
+    "PipelineRunId": {"name": "pipeline_run_id", "in": "path",
+                      "required": True, "description": "A pipeline run id "
+                      "(UUID; any case). Not a UUID, unknown, or another "
+                      "enterprise's: 404.",
+                      "schema": {"type": "string", "format": "uuid"}},
+    "StageRunId": {"name": "stage_run_id", "in": "path", "required": True,
+                   "description": "A stage run id (UUID; any case). Not a "
+                   "UUID, unknown, or another enterprise's: 404.",
+                   "schema": {"type": "string", "format": "uuid"}},
+    "StageRunOperationId": {"name": "stage_run_operation_id", "in": "path",
+                            "required": True, "description": "A stage-run "
+                            "operation id (UUID; any case). Not a UUID, "
+                            "unknown, or another enterprise's: 404.",
+                            "schema": {"type": "string", "format": "uuid"}},
+    "TargetRunId": {"name": "target_run_id", "in": "path", "required": True,
+                    "description": "A target run id (UUID; any case). Not "
+                    "a UUID, unknown, or another enterprise's: 404.",
+                    "schema": {"type": "string", "format": "uuid"}},
+    "PipelineRunStatusFilter": {
+        "name": "status", "in": "query", "required": False,
+        "description": "Only runs with this status. " + ANY_CASE +
+        " Unknown value: 400.",
+        "schema": S("PipelineRunStatus")},
+    "StageRunStatusFilter": {
+        "name": "status", "in": "query", "required": False,
+        "description": "Only stage runs with this status. " + ANY_CASE +
+        " Unknown value: 400.",
+        "schema": S("StageRunStatus")},
+    "TargetRunStatusFilter": {
+        "name": "status", "in": "query", "required": False,
+        "description": "Only target runs with this status. " + ANY_CASE +
+        " Unknown value: 400.",
+        "schema": S("TargetRunStatus")},
+    "PipelineNameFilter": {
+        "name": "pipeline_name", "in": "query", "required": False,
+        "description": "Only runs whose `pipeline_name` equals this "
+        "(exact, case-sensitive).",
+        "schema": {"type": "string", "maxLength": MAX_TEXT,
+                   "pattern": NO_NUL}},
+    "StageRunOperationIdFilter": {
+        "name": "stage_run_operation_id", "in": "query", "required": False,
+        "description": "Only target runs of this stage-run operation. Not a "
+        "UUID: 400.",
+        "schema": {"type": "string", "format": "uuid"}},
+    "RunsOrdering": {
+        "name": "ordering", "in": "query", "required": False,
+        "description": ORDERING_DESC,
+        "schema": {"type": "string", "enum": [
+            p + k for k in ["run_number", "status", "pipeline__name",
+                            "started_at", "ended_at"] for p in ["", "-"]]}},
+    "PipelineRunsOrdering": {
+        "name": "ordering", "in": "query", "required": False,
+        "description": ORDERING_DESC,
+        "schema": {"type": "string", "enum": [
+            p + k for k in ["run_number", "status", "started_at",
+                            "ended_at"] for p in ["", "-"]]}},
+    "TargetRunsOrdering": {
+        "name": "ordering", "in": "query", "required": False,
+        "description": "Sort by status (alphabetically by its wire "
+        "name); `-status` descending. Ties keep the default order "
+        "(operation by operation, then the target order of the spec). "
+        "Any other key: 400.",
+        "schema": {"type": "string", "enum": ["status", "-status"]}},
+    "IdempotencyKey": {
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "description": "Makes the write safe to retry. The same key with "
+        "the same method, path and body answers as the first request did "
+        "(the entity as it is now, or 202 again while the outcome is "
+        "still unknown) and writes nothing more; the same key with a "
+        "different request answers 409. Keys belong to the token's "
+        "enterprise and are remembered for a limited time. 1 to 255 "
+        "visible ASCII characters; a UUID is a good choice.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                   "pattern": "^[!-~]+$"}},
+}
+
+# ------------------------------------------------------------ responses
+
+JSON = "application/json"
+
+
+def resp(desc, schema, hdrs=()):
+    r = {"description": desc}
+    if hdrs:
+        r["headers"] = {h: REF("headers", h) for h in hdrs}
+    r["content"] = {JSON: {"schema": schema}}
+    return r
+
+
+COMMON = {
+    "Accepted": resp(
+        "Accepted, outcome unknown: the command was written but its "
+        "outcome did not arrive in time. It will still be applied or "
+        "refused. Read the entity later, or repeat the request with the "
+        "same `Idempotency-Key` to get the outcome.",
+        S("AcceptedEnvelope")),
+    "Unauthorized": resp("Missing, malformed or unknown bearer token. "
+                         "Nothing was read or written.", S("Error401"),
+                         ("WWW-Authenticate",)),
+    "MethodNotAllowed": resp(
+        "Never the answer to the method it is listed under; it documents "
+        "the 405 that any other method on the path gets: the envelope, "
+        "and `Allow` naming the methods served.", S("Error405"),
+        ("Allow",)),
+    "IdempotencyConflict": resp(
+        "This `Idempotency-Key` was already used with a different request "
+        "(method, path or body). Nothing was written; use a new key for a "
+        "new request.", S("Error409")),
+    "PayloadTooLarge": resp("The body is over the gateway's limit "
+                            "(default 1 MiB). Nothing was written.",
+                            S("Error413")),
+    "UnsupportedMediaType": resp(
+        "The `Content-Type` of the write is missing or is not "
+        "`application/json` (optionally with `charset=utf-8`; any other "
+        "parameter or charset is refused too). Nothing was written.",
+        S("Error415")),
+    "NotReady": resp(
+        "Not ready: the broker is unreachable or the gateway's projection "
+        "is catching up. Nothing was written. Retry after `Retry-After` "
+        "seconds (a write with the same `Idempotency-Key`).",
+        S("Error503"), ("Retry-After",)),
+}
+R = lambda name: REF("responses", name)
+
+
+def api_responses(ok_schema, ok_desc, *, write, e400, e404):
+    r = {"200": resp(ok_desc, S(ok_schema))}
+    if write:
+        r["202"] = R("Accepted")
+    r["400"] = resp(e400, S("Error400"))
+    r["401"] = R("Unauthorized")
+    if e404:
+        r["404"] = resp(e404, S("Error404"))
+    r["405"] = R("MethodNotAllowed")
+    if write:
+        r["409"] = R("IdempotencyConflict")
+        r["413"] = R("PayloadTooLarge")
+        r["415"] = R("UnsupportedMediaType")
+    r["503"] = R("NotReady")
+    return r
+
+
+GET_400 = ("The request is malformed (e.g. a `Host` header that is not a "
+           "host name); the message says what to fix.")
+LIST_400 = ("A query value is not valid ({}); the message names the "
+            "parameter and what it takes; a parameter given twice is refused "
+            "too. Unknown query parameters are ignored; an empty value is "
+            "the same as an absent parameter.")
+BODY_400 = ("Malformed JSON (invalid UTF-8, a NUL character, a duplicate "
+            "key, trailing data, nesting deeper than 32), a body that is "
+            "not an object, a value of the wrong type, an unknown field or "
+            "an unknown status value")
+SEC = [{"SCAPIAuthToken": []}]
+
+paths = {}
+
+
+def op(tag, opid, summary, desc, responses, params=None, body=None):
+    o = {"tags": [tag], "operationId": opid, "summary": summary,
+         "description": desc, "security": SEC}
+    if params:
+        o["parameters"] = params
+    if body:
+        o["requestBody"] = body
+    o["responses"] = responses
+    return o
+
+
+def with_501(o):
+    o["responses"]["501"] = resp(
+        "Not implemented: pipeline definitions are not stored, so there is "
+        "no definition to start a run from. Use `POST /v0/runs/` with a "
+        "run spec. Nothing was written.", S("Error501"))
+    o["responses"] = dict(sorted(o["responses"].items()))
+    return o
+
+
+def body(schema, desc, required=True):
+    return {"description": desc, "required": required,
+            "content": {JSON: {"schema": S(schema)}}}
+
+
+P = lambda name: REF("parameters", name)
+
+paths["/v0/runs/"] = {
+    "get": op("Pipeline Runs", "listRuns", "List all pipeline runs",
+              "All pipeline runs of the caller's enterprise.",
+              api_responses("PipelineRunPageEnvelope", "A page of runs.",
+                            write=False,
+                            e400=LIST_400.format("`status`, `ordering`, "
+                                                 "`limit`, `offset`"),
+                            e404=None),
+              params=[P("PipelineRunStatusFilter"), P("PipelineNameFilter"),
+                      P("RunsOrdering"), P("Limit"), P("Offset")]),
+    "post": op("Pipeline Runs", "createRun", "Start a run from a run spec",
+               "Extension: starts a pipeline run from an inline run spec. "
+               "The answer is the new pipeline run, with its status as far "
+               "as the worker has moved it (normally `running`, with stage "
+               "1 queued, or `invalid` for a spec without stages).",
+               api_responses(
+                   "PipelineRunEnvelope", "The new pipeline run.",
+                   write=True,
+                   e400=BODY_400 + "; a UUID, operation type, string "
+                   "length or list size the spec does not allow; or the "
+                   "run exists already with another spec (`reason` "
+                   "`duplicate_spec`). The message starts with the JSON "
+                   "path of the offending value, e.g. "
+                   "`stages[1].targets[0].device_id: expected a UUID "
+                   "string, got 42`.",
+                   e404=None),
+               params=[P("IdempotencyKey")],
+               body=body("RunSpec", "The run spec.")),
+}
+paths["/v0/pipelines/{pipeline_id}/runs/"] = {
+    "parameters": [P("PipelineId")],
+    "get": op("Pipeline Runs", "listPipelineRuns",
+              "List the runs of one pipeline",
+              "The caller's runs of one pipeline. Pipelines are not stored, "
+              "so a pipeline without runs gives an empty page, not 404.",
+              api_responses("PipelineRunPageEnvelope", "A page of runs.",
+                            write=False,
+                            e400=LIST_400.format("`status`, `ordering`, "
+                                                 "`limit`, `offset`"),
+                            e404="`pipeline_id` is not a UUID."),
+              params=[P("PipelineRunStatusFilter"),
+                      P("PipelineRunsOrdering"), P("Limit"), P("Offset")]),
+    "post": with_501(op("Pipeline Runs", "createPipelineRun",
+               "Start a run of a stored pipeline definition",
+               "Esper's way to start a run, from the pipeline's stored "
+               "definition. The gateway stores no pipeline definitions "
+               "yet: once the token is accepted, this answers 501 whatever "
+               "the `pipeline_id` and body; start runs with "
+               "`POST /v0/runs/` and a run spec instead.",
+               api_responses(
+                   "PipelineRunEnvelope", "The new pipeline run (once "
+                   "pipeline definitions are stored).", write=True,
+                   e400=BODY_400 + " (the body must be `{}` or absent).",
+                   e404="`pipeline_id` is not a UUID."),
+               params=[P("IdempotencyKey")],
+               body=body("PipelineRunCreate", "`{}`, or no body.",
+                         required=False))),
+}
+RUN_404 = ("No such pipeline run in the caller's enterprise (another "
+           "enterprise's run is answered the same way), the run is not a "
+           "run of `pipeline_id`, or an id is not a UUID.")
+paths["/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"] = {
+    "parameters": [P("PipelineId"), P("PipelineRunId")],
+    "get": op("Pipeline Runs", "getPipelineRun", "Get one pipeline run",
+              "One pipeline run.",
+              api_responses("PipelineRunEnvelope", "The pipeline run.",
+                            write=False, e400=GET_400,
+                            e404=RUN_404)),
+    "put": op("Pipeline Runs", "updatePipelineRun", "Cancel a pipeline run",
+              "Cancels the run: every non-terminal stage run is cancelled; "
+              "`pending`, `queued`, `processing` and `dispatched` target "
+              "runs are cancelled (a cancel request is sent for commands "
+              "already sent); a `running` target run gets a cancel request "
+              "for its command and ends by that command's result.",
+              api_responses(
+                  "PipelineRunEnvelope", "The cancelled pipeline run.",
+                  write=True,
+                  e400=BODY_400 + "; a status other than `cancelled`; or "
+                  "the run is already terminal (`reason` "
+                  "`illegal_transition`). The message names the current "
+                  "status and what may be set.",
+                  e404=RUN_404),
+              params=[P("IdempotencyKey")],
+              body=body("PipelineRunUpdate", "`{\"status\": "
+                        "\"cancelled\"}`.")),
+}
+paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
+    "parameters": [P("PipelineRunId")],
+    "get": op("Stage Runs", "listStageRuns", "List the stage runs of a run",
+              "The run's stage runs, in stage order.",
+              api_responses("StageRunPageEnvelope", "A page of stage runs.",
+                            write=False,
+                            e400=LIST_400.format("`status`, `limit`, "
+                                                 "`offset`"),
+                            e404="No such pipeline run in the caller's "
+                            "enterprise, or the id is not a UUID."),
+              params=[P("StageRunStatusFilter"), P("Limit"), P("Offset")]),
+}
+SR_404 = ("No such stage run of this pipeline run in the caller's "
+          "enterprise (another enterprise's is answered the same way), or "
+          "an id is not a UUID.")
+paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"] = {
+    "parameters": [P("PipelineRunId"), P("StageRunId")],
+    "get": op("Stage Runs", "getStageRun", "Get one stage run",
+              "One stage run.",
+              api_responses("StageRunEnvelope", "The stage run.",
+                            write=False, e400=GET_400,
+                            e404=SR_404)),
+    "put": op("Stage Runs", "updateStageRun",
+              "Promote or cancel a stage run",
+              "`{\"status\": \"queued\"}` promotes the stage run (its "
+              "pipeline run goes from `waiting` back to `running`); "
+              "`{\"status\": \"cancelled\"}` cancels it and its open "
+              "target runs, after which the pipeline run ends `failure` "
+              "(later stage runs are cancelled with reason "
+              "`previous_stage_failed`).",
+              api_responses(
+                  "StageRunEnvelope", "The stage run after the change.",
+                  write=True,
+                  e400=BODY_400 + "; a status other than `queued` or "
+                  "`cancelled`; or a change the rules refuse (`reason` "
+                  "`illegal_transition`): a promotion of a stage run that "
+                  "is not `pending`, whose pipeline run is not `waiting`, "
+                  "or with an earlier stage run that is not `success` "
+                  "(checked in that order), or a cancel of a terminal "
+                  "stage run. The message names the current status and "
+                  "what may be set.",
+                  e404=SR_404),
+              params=[P("IdempotencyKey")],
+              body=body("StageRunUpdate", "`{\"status\": \"queued\"}` or "
+                        "`{\"status\": \"cancelled\"}`.")),
+}
+paths["/v0/stageruns/{stage_run_id}/operations/"] = {
+    "parameters": [P("StageRunId")],
+    "get": op("Stage Runs", "listStageRunOperations",
+              "List the operations of a stage run",
+              "The stage run's frozen operations, in the order of the run "
+              "spec. Empty until the stage run has been processed.",
+              api_responses("StageRunOperationPageEnvelope",
+                            "A page of stage-run operations.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404="No such stage run in the caller's "
+                            "enterprise, or the id is not a UUID.")),
+}
+paths["/v0/stageruns/{stage_run_id}/operations/"]["get"]["parameters"] = [
+    P("Limit"), P("Offset")]
+paths["/v0/stageruns/{stage_run_id}/operations/"
+      "{stage_run_operation_id}/"] = {
+    "parameters": [P("StageRunId"), P("StageRunOperationId")],
+    "get": op("Stage Runs", "getStageRunOperation",
+              "Get one operation of a stage run", "One stage-run operation.",
+              api_responses("StageRunOperationEnvelope",
+                            "The stage-run operation.", write=False,
+                            e400=GET_400,
+                            e404="No such operation of this stage run in "
+                            "the caller's enterprise, or an id is not a "
+                            "UUID.")),
+}
+paths["/v0/stageruns/{stage_run_id}/targetruns/"] = {
+    "parameters": [P("StageRunId")],
+    "get": op("Target Runs", "listTargetRuns",
+              "List the target runs of a stage run",
+              "The stage run's target runs; by default operation by "
+              "operation, then in the target order of the run spec.",
+              api_responses("TargetRunPageEnvelope",
+                            "A page of target runs.", write=False,
+                            e400=LIST_400.format(
+                                "`status`, `stage_run_operation_id`, "
+                                "`ordering`, `limit`, `offset`"),
+                            e404="No such stage run in the caller's "
+                            "enterprise, or the id is not a UUID."),
+              params=[P("TargetRunStatusFilter"),
+                      P("StageRunOperationIdFilter"),
+                      P("TargetRunsOrdering"), P("Limit"), P("Offset")]),
+}
+TR_404 = ("No such target run of this stage run in the caller's enterprise "
+          "(another enterprise's is answered the same way), or an id is "
+          "not a UUID.")
+paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"] = {
+    "parameters": [P("StageRunId"), P("TargetRunId")],
+    "get": op("Target Runs", "getTargetRun", "Get one target run",
+              "One target run.",
+              api_responses("TargetRunEnvelope", "The target run.",
+                            write=False, e400=GET_400,
+                            e404=TR_404)),
+    "put": op("Target Runs", "updateTargetRun",
+              "Report a result for a target run",
+              "The REST form of a device command result: `dispatched` "
+              "(command queued), `running` (command reached the device), "
+              "`success`, `failure`; or `cancelled` before the command is "
+              "past `processing`. The stage run and pipeline run roll up "
+              "as with results from the device command service.",
+              api_responses(
+                  "TargetRunEnvelope", "The target run after the change.",
+                  write=True,
+                  e400=BODY_400 + "; a status not in the list; a move that "
+                  "is not forward (e.g. `running` after `success`, or any "
+                  "change of a terminal target run); or `cancelled` after "
+                  "`processing` (cancel the device command instead). "
+                  "`reason` is `illegal_transition` or `invalid_value`; "
+                  "the message names the current status and what may be "
+                  "set.",
+                  e404=TR_404),
+              params=[P("IdempotencyKey")],
+              body=body("TargetRunUpdate", "`{\"status\": ..., "
+                        "\"device_name\": ...}`.")),
+}
+
+# Operations endpoints: no auth, not in the envelope, root path only.
+TEXT = "text/plain"
+
+
+def ops_405():
+    return {"description": "Any method but GET; `Allow: GET`. Plain "
+            "text, or the envelope when the gateway's router answers it.",
+            "headers": {"Allow": REF("headers", "Allow")},
+            "content": {TEXT: {"schema": {"type": "string"}},
+                        JSON: {"schema": S("Error405")}}}
+
+
+OPS_SERVERS = [{"url": "/", "description": "Operations endpoints are "
+                "served at the root only."}]
+
+
+def ops(opid, summary, desc, ok):
+    return {"servers": OPS_SERVERS,
+            "get": {"tags": ["Operations"], "operationId": opid,
+                    "summary": summary, "description": desc,
+                    "security": [], "responses": {**ok, "405": ops_405()}}}
+
+
+paths["/livez"] = ops("getLivez", "Liveness",
+                      "The process is alive. No auth; plain text.",
+                      {"200": {"description": "Alive: `ok`.", "content": {
+                          TEXT: {"schema": {"type": "string"}}}}})
+paths["/readyz"] = ops(
+    "getReadyz", "Readiness",
+    "Ready to serve the API: broker reachable and projection caught up. "
+    "No auth; plain text.",
+    {"200": {"description": "Ready: `ready`.",
+             "content": {TEXT: {"schema": {"type": "string"}}}},
+     "503": {"description": "Not ready; the body says why.",
+             "content": {TEXT: {"schema": {"type": "string"}}}}})
+paths["/metrics"] = ops(
+    "getMetrics", "Prometheus metrics",
+    "Prometheus text exposition format 0.0.4. No auth.",
+    {"200": {"description": "The metrics.", "content": {
+        TEXT: {"schema": {"type": "string"}}}}})
+paths["/openapi.json"] = ops(
+    "getOpenapi", "This document",
+    "The OpenAPI 3.1 document of the gateway (not enveloped). No auth.",
+    {"200": {"description": "The document.", "content": {
+        JSON: {"schema": {"type": "object"}}}}})
+
+DESCRIPTION = """\
+REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
+target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
+
+## Paths and servers
+
+Every API path is served both as `/v0/...` and as `/api/pipelines/v0/...`
+(Esper's full form), with or without the trailing slash. This document lists
+each path once, as `/v0/.../` with the trailing slash, and declares the two
+prefixes as two servers: `/` (first, the default) and `/api/pipelines`. To
+test both forms with one tool run per form, point the tool at each server in
+turn (e.g. schemathesis `--url http://HOST:PORT/` and
+`--url http://HOST:PORT/api/pipelines` with `--include-path-regex '^/v0/'`).
+`/livez`, `/readyz`, `/metrics` and `/openapi.json` are served at the root
+only (they override `servers`).
+
+## Envelope
+
+Every answer of an API path, errors included, is
+`{"code": <int, equal to the HTTP status>, "message": <string>, "content": ...}`.
+A list's `content` is `{"count", "previous", "next", "results"}`, paged with
+`limit` (default 20, at most 1000) and `offset`; `next` and `previous` are
+absolute URLs or null. Times are ISO-8601 UTC with milliseconds
+(`2024-05-01T12:00:00.123Z`); `started_at` and `ended_at` are null until set.
+Objects may gain fields: clients must ignore fields they do not know.
+In a query, unknown parameters are ignored, an empty value is the same as an
+absent parameter, and a parameter given twice is refused (400).
+
+## Statuses
+
+Status values are lower case on the wire; every status in a query or a body
+is accepted in any case (`CANCELLED` = `cancelled`). Terminal statuses
+(`success`, `failure`, `cancelled`, `timeout`, `invalid`) never change again.
+
+## Auth and tenancy
+
+`Authorization: Bearer <token>` on every API path (scheme `SCAPIAuthToken`).
+Each token is bound to one enterprise. A run belongs to the enterprise of the
+token that created it; reading or writing another enterprise's run answers
+404, exactly as for an id that does not exist. The operations endpoints need
+no token.
+
+## Writes
+
+Writes (`POST`, `PUT`) take `application/json` bodies and refuse unknown
+fields. The gateway answers when the worker has applied the change, with the
+entity as it is then (read-your-writes). A write whose outcome does not
+arrive in time answers 202 with the command id; it is still applied or
+refused later. Send `Idempotency-Key` to make a write safe to retry.
+
+## Refusals
+
+| code | meaning |
+|---|---|
+| 400 | Malformed JSON, wrong types, an unknown status value, an unknown field in a write, a bad query value, or a transition the rules refuse (the message names the current status and what may be set). Nothing changed. |
+| 401 | Missing or unknown token. |
+| 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's. |
+| 405 | Method not allowed on the path; `Allow` lists the methods served. |
+| 409 | The `Idempotency-Key` was already used with a different request. |
+| 413 | Body over the configured limit (default 1 MiB). |
+| 415 | A write whose `Content-Type` is not JSON. |
+| 202 | Accepted, outcome not known in time; `content.command_id`. |
+| 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. |
+| 503 | Not ready (broker unreachable, projection catching up); `Retry-After`. Nothing was written. |
+
+The gateway checks a request in this order: path (404), method (405), token
+(401), readiness (503), `Content-Type` (415), size (413), body and query
+values (400), `Idempotency-Key` reuse (409), existence (404), then the
+worker's rules (400). `POST /v0/pipelines/{pipeline_id}/runs/` answers 501
+right after the token check.
+"""
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "sr-gateway",
+        "version": "0.1.0",
+        "summary": "Pipeline, stage and target runs (Esper Pipelines v0 "
+                   "compatible).",
+        "description": DESCRIPTION,
+    },
+    "servers": [
+        {"url": "/", "description": "Short form: `/v0/...`."},
+        {"url": "/api/pipelines", "description": "Esper's full form: "
+         "`/api/pipelines/v0/...`."},
+    ],
+    "tags": [
+        {"name": "Pipeline Runs", "description": "Runs of pipelines."},
+        {"name": "Stage Runs", "description": "Stage runs and their frozen "
+         "operations; promotion."},
+        {"name": "Target Runs", "description": "One device and operation "
+         "of a stage run each."},
+        {"name": "Operations", "description": "Liveness, readiness, "
+         "metrics, this document. No auth."},
+    ],
+    "paths": paths,
+    "components": {
+        "schemas": schemas,
+        "parameters": parameters,
+        "headers": headers,
+        "responses": COMMON,
+        "securitySchemes": {
+            "SCAPIAuthToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "`Authorization: Bearer <token>`. Each token "
+                "is bound to one enterprise."}},
+    },
+}
+
+out = sys.argv[1]
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(doc, f, indent=2, ensure_ascii=False)
+    f.write("\n")
