@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Generates schemas/openapi.json (the gateway serves it). Edit this file,
+# then run: python3 scripts/gen_openapi.py schemas/openapi.json
 """Writes schemas/openapi.json (scratch generator, not part of the tree)."""
 import json
 import sys
