@@ -1,0 +1,11 @@
+# Embed schemas/openapi.json in the build: the gateway serves exactly the
+# document the lint checks.
+set(SR_OPENAPI_SRC ${PROJECT_SOURCE_DIR}/schemas/openapi.json)
+set(SR_OPENAPI_GEN ${PROJECT_BINARY_DIR}/generated/sr_openapi_gen.c)
+add_custom_command(
+  OUTPUT ${SR_OPENAPI_GEN}
+  COMMAND ${CMAKE_COMMAND} -DIN=${SR_OPENAPI_SRC} -DOUT=${SR_OPENAPI_GEN}
+          -P ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
+  DEPENDS ${SR_OPENAPI_SRC} ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
+  COMMENT "Embedding schemas/openapi.json")
+list(APPEND SR_GENERATED_SOURCES ${SR_OPENAPI_GEN})
