@@ -119,7 +119,8 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
 
 /* argv of child @p i: BIN, fixed defaults, the user's flags, then ours. */
 static void add_child(struct dev *d, const struct dev_opts *o,
-                      const char *bin, const char *name, const char *boot)
+                      const char *bin, const char *name, const char *boot,
+                      int http_port)
 {
         int i = d->n++, k = 0, s = 0;
         char **av = d->argv[i];
@@ -147,7 +148,7 @@ static void add_child(struct dev *d, const struct dev_opts *o,
         DEF("data.dir=%s/%s", o->data_dir, name);
         DEF("worker.name=%s", name);
         DEF("http.enable=true"); /* readiness is read from /readyz */
-        DEF("http.port=0");
+        DEF("http.port=%d", http_port);
         DEF("partitions=%d", o->partitions);
         av[k] = NULL;
 #undef DEF
@@ -271,7 +272,10 @@ static int sibling_path(const char *name, char *out, size_t outsz)
 
 static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
 {
+        const char *dev_token;
+
         char status_bin[PATH_MAX], agent_bin[PATH_MAX], name[32];
+        char gateway_bin[PATH_MAX];
         int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
         sr_errctx_t ec = { 0 };
         sr_mock_t *mock = NULL;
@@ -279,9 +283,17 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
         int rc = EXIT_FAILURE;
 
         if (sibling_path("sr-status", status_bin, sizeof(status_bin)) ||
-            sibling_path("sr-agent", agent_bin, sizeof(agent_bin))) {
+            sibling_path("sr-agent", agent_bin, sizeof(agent_bin)) ||
+            sibling_path("sr-gateway", gateway_bin, sizeof(gateway_bin))) {
                 SR_ERROR("DEV", "cannot find the sr-status binary");
                 return EX_SOFTWARE;
+        }
+        /* The gateway's tokens: SR_API_TOKENS, or dev-token for "dev". */
+        if (!getenv("SR_API_TOKENS") || !*getenv("SR_API_TOKENS")) {
+                setenv("SR_API_TOKENS", "dev-token:dev", 1);
+                dev_token = "dev-token enterprise=dev";
+        } else {
+                dev_token = "(from SR_API_TOKENS)"; /* never printed */
         }
         if (mkdir(o->data_dir, 0750) && errno != EEXIST) {
                 SR_ERROR("DEV", "mkdir failed dir=%s err=\"%s\"", o->data_dir,
@@ -294,24 +306,31 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
         }
         for (int i = 0; i < o->workers; i++) {
                 snprintf(name, sizeof(name), "status-%d", i);
-                add_child(d, o, status_bin, name, sr_mock_bootstraps(mock));
+                add_child(d, o, status_bin, name, sr_mock_bootstraps(mock),
+                          0);
         }
         if (o->agent)
-                add_child(d, o, agent_bin, "agent", sr_mock_bootstraps(mock));
+                add_child(d, o, agent_bin, "agent", sr_mock_bootstraps(mock),
+                          0);
+        add_child(d, o, gateway_bin, "gateway", sr_mock_bootstraps(mock),
+                  o->http_port);
         for (int i = 0; i < d->n; i++)
                 if (child_start(&d->kids[i], mono_ms(), &ec)) {
                         SR_ERROR("DEV", "start failed err=\"%s\"", ec.msg);
                         goto out;
                 }
-        SR_INFO("DEV", "waiting for children bootstrap=%s http_port=%d "
-                "(reserved for the gateway)", sr_mock_bootstraps(mock),
-                o->http_port);
+        SR_INFO("DEV", "waiting for children bootstrap=%s http_port=%d",
+                sr_mock_bootstraps(mock), o->http_port);
         while (!stop_requested) {
                 int ready = supervise(d, 100);
 
                 if (!announced && ready == d->n) {
-                        printf("bootstrap.servers=%s\nready workers=%d "
-                               "agent=%s\n", sr_mock_bootstraps(mock),
+                        printf("bootstrap.servers=%s\n"
+                               "http=http://127.0.0.1:%d\n"
+                               "token=%s\n"
+                               "ready workers=%d agent=%s\n",
+                               sr_mock_bootstraps(mock),
+                               d->kids[d->n - 1].http_port, dev_token,
                                o->workers, o->agent ? "on" : "off");
                         fflush(stdout);
                         announced = true;
