@@ -34,7 +34,8 @@ static void start_dev(const char *agent_args)
                 if (!freopen(log, "w", stderr))
                         _exit(127);
                 execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir", dev_dir,
-                      "--workers", "2", "--partitions", "4", "-D",
+                      "--workers", "2", "--partitions", "4",
+                      "--http-port", "0", "-D",
                       agent_args, "-D", "log.level=warn", (char *)NULL);
                 _exit(127);
         }

@@ -1,0 +1,328 @@
+/* tests/integration/test_gateway_e2e.c - the REST gateway end to end on
+ * sr-dev (agent off): the test is the client and the device command
+ * service, through PUT .../targetruns/. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t dev_pid;
+static char dev_dir[64];
+static int port;
+
+static void start_dev(void)
+{
+        char line[512];
+        FILE *out;
+        int fds[2];
+        bool ready = false;
+
+        snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-gw-it.XXXXXX");
+        cr_assert(mkdtemp(dev_dir) != NULL);
+        cr_assert(pipe(fds) == 0);
+        dev_pid = fork();
+        cr_assert(dev_pid >= 0);
+        if (dev_pid == 0) {
+                char log[128];
+
+                snprintf(log, sizeof(log), "%s/dev.log", dev_dir);
+                dup2(fds[1], 1);
+                close(fds[0]);
+                if (!freopen(log, "w", stderr))
+                        _exit(127);
+                setenv("SR_API_TOKENS", "tok-acme:acme,tok-other:other", 1);
+                execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir", dev_dir,
+                      "--workers", "1", "--partitions", "4", "--agent", "off",
+                      "--http-port", "0", "-D", "log.level=warn",
+                      (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        out = fdopen(fds[0], "r");
+        while (!ready && fgets(line, sizeof(line), out)) {
+                if (!strncmp(line, "http=http://127.0.0.1:", 22))
+                        port = atoi(line + 22);
+                if (!strncmp(line, "ready ", 6))
+                        ready = true;
+        }
+        fclose(out);
+        cr_assert(ready && port > 0, "sr-dev not ready (see %s/dev.log)",
+                  dev_dir);
+}
+
+static void teardown(void)
+{
+        char cmd[128];
+
+        if (dev_pid > 0) {
+                kill(dev_pid, SIGTERM);
+                waitpid(dev_pid, NULL, 0);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dev_dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", dev_dir);
+}
+
+TestSuite(gateway_e2e, .init = start_dev, .fini = teardown, .timeout = 120.0);
+
+typedef struct answer {
+        int status;
+        char head[2048];
+        json_t *json; /* the envelope, NULL if not JSON */
+} answer_t;
+
+/* One HTTP/1.1 request on a fresh connection. */
+static void http(answer_t *a, const char *method, const char *target,
+                 const char *token, const char *ctype, const char *body)
+{
+        struct sockaddr_in sa = { 0 };
+        static char buf[1 << 20];
+        char req[8192];
+        size_t len = 0;
+        ssize_t r;
+        char *sep;
+        int fd, n;
+
+        memset(a, 0, sizeof(*a));
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+        n = snprintf(req, sizeof(req),
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     "Connection: close\r\n%s%s%s%s%s%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, target, port, token ? "Authorization: Bearer " :
+                                                   "",
+                     token ? token : "", token ? "\r\n" : "",
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                     ctype ? "\r\n" : "", body ? strlen(body) : 0);
+        cr_assert(write(fd, req, (size_t)n) == n);
+        if (body && *body)
+                cr_assert(write(fd, body, strlen(body)) ==
+                          (ssize_t)strlen(body));
+        while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t)r;
+        close(fd);
+        buf[len] = '\0';
+        cr_assert(sscanf(buf, "HTTP/1.1 %d", &a->status) == 1, "%s", buf);
+        sep = strstr(buf, "\r\n\r\n");
+        cr_assert(sep != NULL);
+        snprintf(a->head, sizeof(a->head), "%.*s", (int)(sep - buf), buf);
+        a->json = json_loads(sep + 4, 0, NULL);
+}
+
+static const char *str_at(json_t *j, const char *a, const char *b)
+{
+        json_t *v = json_object_get(j, a);
+
+        if (b)
+                v = json_object_get(v, b);
+        return json_string_value(v);
+}
+
+static void expect(answer_t *a, int status)
+{
+        cr_assert(eq(int, a->status, status), "%s\n%s", a->head,
+                  a->json ? json_dumps(a->json, 0) : "(no json)");
+        cr_assert(a->json != NULL);
+        cr_assert(eq(int, (int)json_integer_value(
+                                  json_object_get(a->json, "code")),
+                     status));
+}
+
+static const char spec[] =
+        "{\"pipeline_id\":\"7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f\","
+        "\"pipeline_name\":\"e2e\",\"stages\":["
+        "{\"name\":\"s1\",\"operations\":[{\"operation_type\":\"INSTALL\","
+        "\"args\":{\"package_name\":\"x\"}}],\"targets\":["
+        "{\"device_id\":\"0b7a8c7e-1111-4a0e-8f0e-000000000001\"},"
+        "{\"device_id\":\"0b7a8c7e-1111-4a0e-8f0e-000000000002\"}]},"
+        "{\"name\":\"s2\",\"operations\":[{\"operation_type\":\"REBOOT\","
+        "\"args\":{}}],\"targets\":["
+        "{\"device_id\":\"0b7a8c7e-1111-4a0e-8f0e-000000000003\"}]}]}";
+
+static void finish_stage(const char *stage_id)
+{
+        char path[256], p2[320];
+        answer_t a;
+        json_t *res;
+        size_t i;
+
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/",
+                 stage_id);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(json_array_size(res) > 0);
+        for (i = 0; i < json_array_size(res); i++) {
+                answer_t b;
+
+                snprintf(p2, sizeof(p2), "%s%s/", path,
+                         json_string_value(json_object_get(
+                                 json_array_get(res, i), "id")));
+                http(&b, "PUT", p2, "tok-acme", "application/json",
+                     "{\"status\":\"running\",\"device_name\":\"dev\"}");
+                expect(&b, 200);
+                cr_assert(eq(str, (char *)str_at(b.json, "content", "status"),
+                             "running"));
+                http(&b, "PUT", p2, "tok-acme", "application/json",
+                     "{\"status\":\"success\"}");
+                expect(&b, 200);
+                cr_assert(eq(str, (char *)str_at(b.json, "content", "status"),
+                             "success"));
+        }
+}
+
+Test(gateway_e2e, full_run_with_promotion_refusals_and_tenancy)
+{
+        char path[256], s1[64], s2[64], run[64];
+        json_t *res;
+        answer_t a;
+
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "running"));
+        snprintf(path, sizeof(path), "/api/pipelines/v0/runs/%s/stageruns",
+                 run);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(sz, json_array_size(res), 2));
+        snprintf(s1, sizeof(s1), "%s",
+                 json_string_value(json_object_get(json_array_get(res, 0),
+                                                   "id")));
+        snprintf(s2, sizeof(s2), "%s",
+                 json_string_value(json_object_get(json_array_get(res, 1),
+                                                   "id")));
+        /* promote before the run waits: refused with the rule */
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/%s/", run, s2);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"queued\"}");
+        expect(&a, 400);
+        cr_assert(strstr(json_string_value(json_object_get(a.json,
+                                                           "message")),
+                         "only while the pipeline run is waiting") != NULL);
+        finish_stage(s1);
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "waiting"));
+        /* another enterprise sees nothing */
+        http(&a, "GET", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+        http(&a, "GET", "/v0/runs/", "tok-other", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "count")),
+                     0));
+        /* promote stage 2, finish it: success */
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/%s", run, s2);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"QUEUED\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "running"));
+        finish_stage(s2);
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "success"));
+        /* a final run refuses cancel */
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 400);
+}
+
+Test(gateway_e2e, cancel_idempotency_and_client_errors)
+{
+        char path[256], run[64];
+        answer_t a, b;
+
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+        http(&a, "GET", "/v0/runs/", NULL, NULL, NULL);
+        expect(&a, 401);
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 405);
+        cr_assert(strstr(a.head, "Allow: GET, PUT") != NULL, "%s", a.head);
+        http(&a, "PUT", path, "tok-acme", "text/plain",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 415);
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+             "{\"pipeline_id\": ");
+        expect(&a, 400);
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+             "{\"pipeline_id\":\"7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f\","
+             "\"stages\":[],\"colour\":1}");
+        expect(&a, 400);
+        http(&a, "GET", "/v0/runs/?limit=abc", "tok-acme", NULL, NULL);
+        expect(&a, 400);
+        http(&a, "GET", "/v0/runs/?limit=0", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        http(&a, "GET", "/v0/runs/?offset=999999", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        http(&a, "GET", "/v0/nothing/", "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        /* the same Idempotency-Key with another body: 409 */
+        (void)b;
+        {
+                struct sockaddr_in sa = { 0 };
+                char req[4096], buf[8192];
+                const char *bodies[2] = { "{\"status\":\"cancelled\"}",
+                                          "{\"status\":\"queued\"}" };
+                int codes[2];
+
+                for (int i = 0; i < 2; i++) {
+                        ssize_t r;
+                        size_t len = 0;
+                        int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+
+                        sa.sin_family = AF_INET;
+                        sa.sin_port = htons((uint16_t)port);
+                        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                        cr_assert(connect(fd, (struct sockaddr *)&sa,
+                                          sizeof(sa)) == 0);
+                        n = snprintf(req, sizeof(req),
+                                     "PUT %s HTTP/1.1\r\nHost: x\r\n"
+                                     "Connection: close\r\n"
+                                     "Authorization: Bearer tok-acme\r\n"
+                                     "Content-Type: application/json\r\n"
+                                     "Idempotency-Key: k-1\r\n"
+                                     "Content-Length: %zu\r\n\r\n%s",
+                                     path, strlen(bodies[i]), bodies[i]);
+                        cr_assert(write(fd, req, (size_t)n) == n);
+                        while ((r = read(fd, buf + len,
+                                         sizeof(buf) - 1 - len)) > 0)
+                                len += (size_t)r;
+                        close(fd);
+                        buf[len] = '\0';
+                        cr_assert(sscanf(buf, "HTTP/1.1 %d", &codes[i]) == 1);
+                }
+                cr_assert(eq(int, codes[1], 409));
+        }
+}
