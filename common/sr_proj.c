@@ -935,12 +935,27 @@ static sr_err_t make_dir(const char *dir, sr_errctx_t *ec)
         return SR_OK;
 }
 
+/* Empty every DBI (offsets included) and write our format. */
+static int empty_all(sr_proj_t *proj, MDB_txn *txn)
+{
+        MDB_val k = mval("format", 6), v;
+        uint8_t fmt[4];
+        int rc = 0;
+
+        for (int i = 0; i < DBI__COUNT && !rc; i++)
+                rc = mdb_drop(txn, proj->dbi[i], 0);
+        if (rc)
+                return rc;
+        put_be32(fmt, PROJ_FORMAT);
+        v = mval(fmt, 4);
+        return mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
+}
+
 /* Open the DBIs; empty everything unless the format is ours. */
 static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
 {
         MDB_val k = mval("format", 6), v;
         const char *op = "dbi_open";
-        uint8_t fmt[4];
         MDB_txn *txn;
         int rc, i;
 
@@ -954,25 +969,16 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
                 goto err_abort;
         op = "format";
         rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
-        if (rc == 0 && v.mv_size == 4 && get_be32(v.mv_data) == PROJ_FORMAT) {
-                rc = mdb_txn_commit(txn); /* frees txn, also on failure */
-                return rc ? proj_err(ec, rc, proj->dir, "txn_commit") : SR_OK;
-        }
         if (rc && rc != MDB_NOTFOUND)
                 goto err_abort;
-        /* New, or another format: a cache, so start over. */
-        op = "drop";
-        for (i = 0, rc = 0; i < DBI__COUNT && !rc; i++)
-                rc = mdb_drop(txn, proj->dbi[i], 0);
-        if (rc)
-                goto err_abort;
-        put_be32(fmt, PROJ_FORMAT);
-        v = mval(fmt, 4);
-        op = "format";
-        rc = mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
-        if (rc)
-                goto err_abort;
-        rc = mdb_txn_commit(txn);
+        if (rc || v.mv_size != 4 || get_be32(v.mv_data) != PROJ_FORMAT) {
+                /* New, or another format: a cache, so start over. */
+                op = "empty";
+                rc = empty_all(proj, txn);
+                if (rc)
+                        goto err_abort;
+        }
+        rc = mdb_txn_commit(txn); /* frees txn, also on failure */
         return rc ? proj_err(ec, rc, proj->dir, "txn_commit") : SR_OK;
 
 err_abort:
@@ -1063,6 +1069,27 @@ void sr_proj_close(sr_proj_t *proj)
 }
 
 /* ------------------------------------------------------------ writes */
+
+sr_err_t sr_proj_clear(sr_proj_t *proj, sr_errctx_t *ec)
+{
+        MDB_txn *txn;
+        int rc;
+
+        if (proj->write_open)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "proj %s: clear: a batch is open",
+                                     proj->dir);
+        rc = mdb_txn_begin(proj->env, NULL, 0, &txn);
+        if (rc)
+                return proj_err(ec, rc, proj->dir, "clear: txn_begin");
+        rc = empty_all(proj, txn);
+        if (rc) {
+                mdb_txn_abort(txn);
+                return proj_err(ec, rc, proj->dir, "clear");
+        }
+        rc = mdb_txn_commit(txn); /* frees txn, also on failure */
+        return rc ? proj_err(ec, rc, proj->dir, "clear: txn_commit") : SR_OK;
+}
 
 sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
                        sr_errctx_t *ec)
@@ -1335,15 +1362,13 @@ static sr_err_t apply_entity(sr_proj_txn_t *txn, sr_slice_t key,
         return SR_OK;
 }
 
-sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
-                       sr_slice_t key, sr_slice_t value, sr_errctx_t *ec)
+/* Common checks of apply and skip. @returns SR_OK with *stale set when
+ * @p offset was applied already. */
+static sr_err_t apply_check(sr_proj_txn_t *txn, int32_t partition,
+                            int64_t offset, bool *stale, sr_errctx_t *ec)
 {
         sr_proj_t *proj = txn->proj;
-        sr_changelog_t cl;
-        uint8_t kb[5], ob[8];
         int64_t next;
-        MDB_val k, v;
-        sr_err_t err;
         int rc;
 
         if (txn->failed)
@@ -1359,11 +1384,43 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
         rc = offset_get(proj, txn->mtxn, partition, &next);
         if (rc)
                 return proj_err(ec, rc, proj->dir, "read offset");
-        if (offset < next) {
+        *stale = offset < next;
+        if (*stale)
                 atomic_fetch_add_explicit(&proj->skipped, 1,
                                           memory_order_relaxed);
-                return SR_OK;
+        return SR_OK;
+}
+
+static sr_err_t offset_put(sr_proj_txn_t *txn, int32_t partition,
+                           int64_t next, sr_errctx_t *ec)
+{
+        uint8_t kb[5], ob[8];
+        MDB_val k, v;
+        int rc;
+
+        offset_key(kb, partition);
+        put_be64(ob, (uint64_t)next);
+        k = mval(kb, sizeof(kb));
+        v = mval(ob, sizeof(ob));
+        rc = mdb_put(txn->mtxn, txn->proj->dbi[DBI_META], &k, &v, 0);
+        if (rc) {
+                txn->failed = true;
+                return proj_err(ec, rc, txn->proj->dir, "put offset");
         }
+        return SR_OK;
+}
+
+sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
+                       sr_slice_t key, sr_slice_t value, sr_errctx_t *ec)
+{
+        sr_proj_t *proj = txn->proj;
+        sr_changelog_t cl;
+        bool stale = false;
+        sr_err_t err;
+
+        err = apply_check(txn, partition, offset, &stale, ec);
+        if (err || stale)
+                return err;
         if (!value.ptr) {
                 err = apply_tombstone(txn, key, ec);
         } else {
@@ -1383,17 +1440,23 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                                  (int)partition, offset);
                 return err;
         }
-        offset_key(kb, partition);
-        put_be64(ob, (uint64_t)(offset + 1));
-        k = mval(kb, sizeof(kb));
-        v = mval(ob, sizeof(ob));
-        rc = mdb_put(txn->mtxn, proj->dbi[DBI_META], &k, &v, 0);
-        if (rc) {
-                txn->failed = true;
-                return proj_err(ec, rc, proj->dir, "put offset");
-        }
-        atomic_fetch_add_explicit(&proj->applied, 1, memory_order_relaxed);
-        return SR_OK;
+        err = offset_put(txn, partition, offset + 1, ec);
+        if (!err)
+                atomic_fetch_add_explicit(&proj->applied, 1,
+                                          memory_order_relaxed);
+        return err;
+}
+
+sr_err_t sr_proj_skip(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
+                      sr_errctx_t *ec)
+{
+        bool stale = false;
+        sr_err_t err;
+
+        err = apply_check(txn, partition, offset, &stale, ec);
+        if (err || stale)
+                return err;
+        return offset_put(txn, partition, offset + 1, ec);
 }
 
 /* ------------------------------------------------------------ reads */

@@ -76,6 +76,17 @@ void sr_proj_close(sr_proj_t *proj);
 /* ------------------------------------------------------------ writes */
 
 /**
+ * @brief Empty the projection: every entity, index entry, counter and
+ * offset (sr_proj_offsets() answers -1 afterwards), in one write txn;
+ * readers see the old state until it commits. For a changelog that was
+ * recreated (its offsets restarted): the caller then replays it from the
+ * start. No batch may be open; call it from the writer's thread.
+ * @returns SR_OK, SR_ERR_INVALID (a batch is open), SR_ERR_MAP_FULL,
+ *          SR_ERR_IO.
+ */
+sr_err_t sr_proj_clear(sr_proj_t *proj, sr_errctx_t *ec);
+
+/**
  * @brief Begin a write batch. One at a time; begin, apply and commit (or
  * abort) on the same thread (LMDB's writer lock belongs to it). Readers
  * keep seeing the last committed state until the commit.
@@ -100,7 +111,8 @@ sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
  * skipped (SR_OK), so a redelivery cannot move an entity back in time.
  *
  * A value that does not decode changes nothing (not even the offset) and
- * leaves the batch usable: the caller decides whether to skip it.
+ * leaves the batch usable: the caller decides whether to skip it
+ * (sr_proj_skip()).
  * @param[in] key   borrowed; the changelog key (1..SR_PROJ_KEY_MAX bytes).
  * @param[in] value borrowed; ptr NULL for a tombstone.
  * @returns SR_OK; SR_ERR_CORRUPT (a value that does not decode, whatever
@@ -112,6 +124,18 @@ sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
  */
 sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                        sr_slice_t key, sr_slice_t value, sr_errctx_t *ec);
+
+/**
+ * @brief Record that the record at @p offset of @p partition was seen and
+ * deliberately not applied (after sr_proj_apply() refused it as
+ * SR_ERR_CORRUPT): the partition's next offset becomes @p offset + 1, so
+ * a poison record that ends a partition does not hold back catch-up. An
+ * offset below the next one is a no-op.
+ * @returns SR_OK, SR_ERR_INVALID (bad partition or offset, or the batch
+ *          already failed), SR_ERR_MAP_FULL or SR_ERR_IO (abort the batch).
+ */
+sr_err_t sr_proj_skip(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
+                      sr_errctx_t *ec);
 
 /**
  * @brief Commit and free @p txn, on success AND on failure (never abort
@@ -245,10 +269,12 @@ typedef struct sr_proj_query {
 } sr_proj_query_t;
 
 /* Cost (n = entries matching the filter, k = offset + limit):
- * - Target runs, every filter and ordering: one index range scan per
- *   request (per status bucket when ordered by status without a status
- *   filter), at most k key steps, `limit` decodes; the count is a counter
- *   kept per index prefix on apply: O(1).
+ * - Target runs, every filter and ordering: one index range scan, at
+ *   most k + 1 key steps, `limit` decodes; the count is a counter kept
+ *   per index prefix on apply: O(1). Ordered by status without a status
+ *   filter: one counter per status, whole status buckets before the
+ *   offset skipped by their counts, then range scans from there (at most
+ *   k + 13 steps).
  * - Pipeline runs, default or created_at ordering: same, unless both
  *   pipeline_id and pipeline_name are given (then n key steps, no value
  *   decodes, for the count). Other orderings: n key steps reading a small
