@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "handler.h"
+#include "sr_app.h"
 #include "sr_conf.h"
 #include "sr_httpd.h"
 #include "sr_kafka.h"
@@ -16,15 +17,6 @@
 
 #define COMMIT_INTERVAL_MS 1000
 
-extern char **environ;
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-        (void)sig;
-        stop_requested = 1; /* async-signal-safe: set a flag, nothing else */
-}
 
 static int64_t mono_ms(void)
 {
@@ -62,7 +54,6 @@ int main(int argc, char **argv)
 {
         static const sr_topic_kind_t topics[] = { SR_TOPIC_DISPATCH };
         sr_httpd_handlers_t hh = { 0 };
-        struct sigaction sa;
         sr_errctx_t ec = { 0 };
         sr_metrics_t *metrics = NULL;
         sr_producer_t *producer = NULL;
@@ -72,35 +63,12 @@ int main(int argc, char **argv)
         agent_t *agent = NULL;
         int64_t next_commit = 0;
         sr_conf_t *conf;
-        int status = EXIT_FAILURE, argi;
+        int status;
         sr_err_t err;
 
-        conf = sr_conf_new();
-        if (!conf)
-                return EX_OSERR;
-        if (sr_conf_from_args(conf, argc, argv, environ, &argi, &ec)) {
-                fprintf(stderr, "sr-agent: %s\n", ec.msg);
-                sr_conf_destroy(conf);
-                return EX_CONFIG;
-        }
-        if (conf->help || conf->list_config || conf->list_config_md ||
-            argi != argc) {
-                status = conf->help || argi == argc ? EXIT_SUCCESS : EX_USAGE;
-                if (conf->list_config || conf->list_config_md)
-                        sr_conf_list(stdout, conf->list_config_md);
-                else
-                        sr_conf_usage(stderr, "sr-agent", NULL);
-                sr_conf_destroy(conf);
+        if (!sr_app_start("sr-agent", argc, argv, &conf, &status))
                 return status;
-        }
-        sr_log_max_level = conf->log_level;
-        sr_log_set_name(conf->worker_name);
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_stop_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
+        status = EXIT_FAILURE;
         metrics = sr_metrics_new();
         recs = calloc((size_t)conf->batch_size, sizeof(*recs));
         if (!metrics || !recs) {
@@ -130,7 +98,7 @@ int main(int argc, char **argv)
         SR_INFO("MAIN", "started group=%s latency_ms=%d failure_rate=%g "
                 "seed=%d", conf->agent_group_id, conf->agent_latency_ms,
                 conf->agent_failure_rate, conf->agent_seed);
-        while (!stop_requested) {
+        while (!sr_app_stop_requested) {
                 err = run_once(conf, agent, consumer, recs, &next_commit,
                                &ec);
                 if (err == SR_ERR_FATAL || err == SR_ERR_NOMEM) {
