@@ -1133,6 +1133,12 @@ sr_err_t sr_mock_new(const sr_conf_t *conf, int brokers, int partitions,
          * conf, not the user's (which may point at the mock itself). */
         kc = rd_kafka_conf_new();
         rd_kafka_conf_set_log_cb(kc, kafka_log_cb);
+        /* The mock's accepted sockets take this handle's socket options:
+         * without TCP_NODELAY a response written while the previous one is
+         * unacknowledged waits for the client's delayed ACK (40 ms). */
+        if (rd_kafka_conf_set(kc, "socket.nagle.disable", "true", NULL, 0) !=
+            RD_KAFKA_CONF_OK)
+                SR_WARN("KAFKA", "mock: socket.nagle.disable refused");
         err = handle_new(RD_KAFKA_PRODUCER, kc, &m->owner, ec);
         if (err)
                 goto err_free;

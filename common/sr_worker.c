@@ -160,6 +160,8 @@ struct sr_worker {
         char fatal_msg[256];
 
         atomic_int restoring;
+        atomic_bool assigned_once; /* the group gave us an assignment */
+        const volatile sig_atomic_t *stop_flag;
         atomic_bool broker_ok;
         atomic_bool store_ok;
         int64_t last_ping_ms;
@@ -1002,6 +1004,11 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                 }
                 if (err == SR_ERR_FATAL)
                         return err;
+                if (w->stop_flag && *w->stop_flag)
+                        return sr_errctx_set(ec, SR_ERR_RETRY,
+                                             "stopping with phase %u "
+                                             "unacknowledged: %s",
+                                             phase, ec->msg);
                 /* Re-send the whole phase: duplicates are identical. */
                 atomic_store(&w->broker_ok, false);
                 SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
@@ -1427,6 +1434,7 @@ static void on_assign(void *arg, const int32_t *parts, int n,
                         set_fatal(w, &ec, "relay after assign");
         }
         atomic_fetch_sub(&w->restoring, 1);
+        atomic_store(&w->assigned_once, true);
         sr_series_set(w->m.restoring, 0);
 }
 
@@ -1523,6 +1531,7 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         w->conf = conf;
         w->registry = metrics;
         atomic_init(&w->restoring, 0);
+        atomic_init(&w->assigned_once, false);
         atomic_init(&w->broker_ok, true);
         atomic_init(&w->store_ok, true);
         metrics_init(w);
@@ -1649,8 +1658,18 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         return SR_OK;
 }
 
+void sr_worker_set_stop_flag(sr_worker_t *w, const volatile sig_atomic_t *flag)
+{
+        w->stop_flag = flag;
+}
+
 bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
 {
+        if (!atomic_load(&w->assigned_once)) {
+                snprintf(why, why_size, "waiting for a partition assignment "
+                                        "from the consumer group");
+                return false;
+        }
         if (atomic_load(&w->restoring) > 0) {
                 snprintf(why, why_size, "restoring partitions from the "
                                         "changelog");

@@ -11,6 +11,7 @@
 #ifndef SR_WORKER_H
 #define SR_WORKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,11 +40,20 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec);
 
 /**
- * @brief Readiness for /readyz: false while restoring a partition, when
+ * @brief Readiness for /readyz: false until the first partition
+ * assignment (possibly empty) arrived, while restoring a partition, when
  * the broker was unreachable at the last check, or after a store failure.
  * Thread-safe.
  */
 bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size);
+
+/**
+ * @brief Watch @p flag (the process's stop flag, e.g. sr_app's): while it
+ * is set, relaying gives up instead of retrying forever against an
+ * unreachable broker (what is not relayed stays in the outbox and is
+ * republished on the next start). @p flag may be NULL.
+ */
+void sr_worker_set_stop_flag(sr_worker_t *w, const volatile sig_atomic_t *flag);
 
 /**
  * @brief Graceful stop: relay what is pending, commit offsets, leave the

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
                 SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
                 goto out;
         }
+        sr_worker_set_stop_flag(w, &sr_app_stop_requested);
         if (conf->http_enable) {
                 hh.ready = ready;
                 hh.arg = w;
