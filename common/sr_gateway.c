@@ -1,10 +1,11 @@
 /* common/sr_gateway.c - the REST gateway's logic.
  *
  * Checks run in this order, so a client always learns the first thing to
- * fix: route (404, 405), auth (401), readiness (503), content type (415),
- * body size (413), body and query (400), Idempotency-Key reuse (409),
- * existence in the caller's enterprise (404), then the worker's verdict
- * (400/404 from its reply; 202 when no reply arrives in time).
+ * fix: route (404, 405), auth (401), the 501 of starting a stored
+ * definition, readiness (503), content type (415), body size (413), body
+ * and query (400), Idempotency-Key reuse (409), existence in the caller's
+ * enterprise (404), then the worker's verdict (400/404 from its reply; 202
+ * when no reply arrives in time).
  */
 #include "sr_gateway.h"
 
@@ -900,6 +901,13 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                               "\"Authorization: Bearer <token>\"");
                 goto done;
         }
+        /* Whatever the body and its Content-Type (it may have none): there
+         * is no stored definition to start, and nothing is written. */
+        if (route.id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
+                sr_http_stored_definition_problem(&route.pipeline_id, &prob);
+                answer_problem(resp, &prob);
+                goto done;
+        }
         if (!sr_gateway_is_ready(gw, why, sizeof(why))) {
                 resp->retry_after = 1;
                 answer_status(resp, 503, "not ready: %s", why);
@@ -916,11 +924,9 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                                       "bytes", gw->conf->gateway_body_max_bytes);
                         goto done;
                 }
-                if (req->idempotency_key &&
-                    (!req->idempotency_key[0] ||
-                     strlen(req->idempotency_key) > 255)) {
-                        answer_status(resp, 400, "Idempotency-Key: expected "
-                                      "1 to 255 characters");
+                if (sr_http_check_idempotency_key(req->idempotency_key,
+                                                  &prob) != SR_OK) {
+                        answer_problem(resp, &prob);
                         goto done;
                 }
         }
@@ -952,10 +958,6 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 break;
         case SR_ROUTE_RUNS_CREATE:
                 create_run(&c);
-                break;
-        case SR_ROUTE_PIPELINE_RUNS_CREATE:
-                sr_http_stored_definition_problem(&route.pipeline_id, &prob);
-                answer_problem(resp, &prob);
                 break;
         default:
                 answer_status(resp, 404, "unknown path or id");

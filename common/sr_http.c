@@ -8,6 +8,7 @@
  */
 #include "sr_http.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -844,6 +845,28 @@ refused:
                       "(optionally with charset=utf-8), got %s", shown);
 }
 
+sr_err_t sr_http_check_idempotency_key(const char *key,
+                                       sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        size_t len;
+
+        if (!key)
+                return SR_OK;
+        len = strlen(key);
+        if (len == 0 || len > SR_HTTP_IDEM_KEY_MAX)
+                goto refused;
+        for (size_t i = 0; i < len; i++)
+                if (key[i] < '!' || key[i] > '~')
+                        goto refused;
+        return SR_OK;
+refused:
+        quote(shown, key, len);
+        return refuse(prob, 400, "Idempotency-Key: expected 1 to %d visible "
+                      "ASCII characters (no space), e.g. a UUID; got %s (%zu "
+                      "bytes)", SR_HTTP_IDEM_KEY_MAX, shown, len);
+}
+
 /* Deepest nesting of arrays and objects in @p s, counted outside strings;
  * stops counting once past @p max. Malformed text is left to jansson. */
 static size_t json_text_depth(const void *text, size_t len, size_t max)
@@ -1005,6 +1028,38 @@ out_decref:
         return err;
 }
 
+/* JSON Schema, and so the OpenAPI document, counts a number with a zero
+ * fraction (600.0, 6e2) as an integer; jansson reads it as a real, which
+ * the run-spec decoder refuses. Turn such a real at @p key of @p obj into
+ * an integer; anything else is left for the decoder to judge. Past 2^63
+ * no int64 can hold it: it stays a real and is refused. */
+static void integral_real_to_integer(json_t *obj, const char *key)
+{
+        json_t *v = json_object_get(obj, key);
+        double d, whole;
+
+        if (!json_is_real(v))
+                return;
+        d = json_real_value(v);
+        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+                return;
+        json_object_set_new(obj, key, json_integer((json_int_t)d));
+}
+
+/* The integer fields of a run spec: timeout_seconds of the spec and of
+ * each stage (operation args are passed on as they are). */
+static void run_spec_integers(json_t *root)
+{
+        json_t *stages = json_object_get(root, "stages"), *stage;
+        size_t i;
+
+        integral_real_to_integer(root, "timeout_seconds");
+        json_array_foreach(stages, i, stage)
+                if (json_is_object(stage))
+                        integral_real_to_integer(stage, "timeout_seconds");
+}
+
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
                                 sr_runspec_t *out, sr_http_problem_t *prob)
 {
@@ -1019,6 +1074,7 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
         err = sr_http_load_object(body, len, max_len, &root, prob);
         if (err)
                 return err;
+        run_spec_integers(root);
         err = sr_spec_json_from_value(root, out, &ec);
         json_decref(root);
         if (err == SR_ERR_NOMEM)

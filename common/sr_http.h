@@ -205,6 +205,18 @@ const char *sr_http_order_key_name(sr_http_order_key_t key);
 sr_err_t sr_http_check_content_type(const char *content_type,
                                     sr_http_problem_t *prob);
 
+#define SR_HTTP_IDEM_KEY_MAX 255 /* bytes of an Idempotency-Key */
+
+/**
+ * @brief 400 unless @p key, the Idempotency-Key header of a write, is 1 to
+ * SR_HTTP_IDEM_KEY_MAX visible ASCII characters ('!' to '~'), as the
+ * OpenAPI document says. NULL (no header) is accepted.
+ * @param[out] prob optional; 400 saying what a key may hold.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_check_idempotency_key(const char *key,
+                                       sr_http_problem_t *prob);
+
 /**
  * @brief Load a request body that must be one JSON object: at most
  * @p max_len bytes (413; 0 means SR_HTTP_BODY_MAX_DEFAULT), nested at
@@ -248,7 +260,9 @@ sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
 /**
  * @brief Validate the body of POST /v0/runs/: a run spec (sr_spec_json),
  * after the checks of sr_http_load_object(). @p max_len 0 means
- * SR_HTTP_BODY_MAX_DEFAULT; it is capped at SR_SPEC_MAX_TEXT.
+ * SR_HTTP_BODY_MAX_DEFAULT; it is capped at SR_SPEC_MAX_TEXT. A
+ * timeout_seconds with a zero fraction (600.0, 6e2) is an integer, as in
+ * JSON Schema.
  * @param[in]  body borrowed, @p len bytes; at most @p max_len (413).
  * @param[out] out  on SR_OK only: the caller owns what it holds and
  *                  releases it with sr_runspec_fini().

@@ -293,6 +293,15 @@ schemas["TargetRun"]["examples"] = [{
     "version": 7}]
 
 # Run spec (request body of POST /v0/runs/)
+schemas["ArgValue"] = {
+    "description": "Any JSON value whose strings and object keys hold no "
+    "NUL character (the gateway refuses a body with one, as malformed "
+    "JSON): a value inside the `args` of a run-spec operation.",
+    "anyOf": [{"type": ["null", "boolean", "number"]},
+              {"type": "string", "pattern": NO_NUL},
+              {"type": "array", "items": S("ArgValue")},
+              {"type": "object", "propertyNames": {"pattern": NO_NUL},
+               "additionalProperties": S("ArgValue")}]}
 schemas["RunSpecOperation"] = {
     "type": "object", "additionalProperties": False,
     "required": ["operation_type"],
@@ -302,7 +311,10 @@ schemas["RunSpecOperation"] = {
                  "the device command, passed on as they are (e.g. "
                  "`{\"package_name\": \"com.example\"}` for `INSTALL`). At "
                  "most 65536 bytes as compact JSON, nested at most 16 "
-                 "levels. Null or absent means `{}`."}}}
+                 "levels, no NUL character in a key or a string. Null or "
+                 "absent means `{}`.",
+                 "propertyNames": {"pattern": NO_NUL},
+                 "additionalProperties": S("ArgValue")}}}
 schemas["RunSpecTarget"] = {
     "type": "object", "additionalProperties": False,
     "required": ["device_id"],
@@ -595,10 +607,18 @@ parameters = {
         "still unknown) and writes nothing more; the same key with a "
         "different request answers 409. Keys belong to the token's "
         "enterprise and are remembered for a limited time. 1 to 255 "
-        "visible ASCII characters; a UUID is a good choice.",
+        "visible ASCII characters (no space); a UUID is a good choice. "
+        "Any other value: 400.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                    "pattern": "^[!-~]+$"}},
 }
+
+# An empty query value is the same as an absent parameter (as in DRF and
+# django-filter): `?status=` lists everything. Say so in the schema too,
+# not only in prose, so tools do not take `?status=` for a bad value.
+for _p in parameters.values():
+    if _p["in"] == "query":
+        _p["allowEmptyValue"] = True
 
 # ------------------------------------------------------------ responses
 

@@ -713,6 +713,70 @@ Test(sr_http, missing_content_type_is_415)
         cr_assert(contains(prob.message, "missing"));
 }
 
+/* ------------------------------------------------------------ keys */
+
+ParameterizedTestParameters(sr_http, visible_ascii_idempotency_key_is_ok)
+{
+        static struct ct_case cases[] = {
+                { "k" },
+                { "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d" },
+                { "!~\"'{}[]<>" },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http,
+                  visible_ascii_idempotency_key_is_ok)
+{
+        cr_assert(eq(int, sr_http_check_idempotency_key(c->value, NULL),
+                     SR_OK), "%s", c->value);
+}
+
+ParameterizedTestParameters(sr_http, other_idempotency_key_is_400)
+{
+        static struct ct_case cases[] = {
+                { "" },
+                { "two words" },
+                { "tab\there" },
+                { "caf\xc3\xa9" },
+                { "del\x7f" },
+                { "\xff" },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http, other_idempotency_key_is_400)
+{
+        sr_http_problem_t prob = { 0 };
+
+        cr_assert(eq(int, sr_http_check_idempotency_key(c->value, &prob),
+                     SR_ERR_INVALID), "%s", c->value);
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(contains(prob.message, "Idempotency-Key: expected 1 to 255 "
+                           "visible ASCII characters"), "%s", prob.message);
+}
+
+Test(sr_http, idempotency_key_of_255_characters_is_the_maximum)
+{
+        sr_http_problem_t prob = { 0 };
+        char key[257];
+
+        memset(key, 'k', 256);
+        key[256] = '\0';
+        cr_assert(eq(int, sr_http_check_idempotency_key(key, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+        key[255] = '\0';
+        cr_assert(eq(int, sr_http_check_idempotency_key(key, NULL), SR_OK));
+}
+
+Test(sr_http, absent_idempotency_key_is_ok)
+{
+        cr_assert(eq(int, sr_http_check_idempotency_key(NULL, NULL), SR_OK));
+}
+
 static sr_http_put_t put_ok(sr_route_id_t route, const char *body)
 {
         sr_http_problem_t prob = { 0 };
@@ -1034,6 +1098,62 @@ ParameterizedTestParameters(sr_http, bad_run_spec_is_400_with_its_path)
 
 ParameterizedTest(struct bad_body *c, sr_http,
                   bad_run_spec_is_400_with_its_path)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID), "%s", c->body);
+        cr_assert(eq(int, prob.status, c->status));
+        cr_assert(contains(prob.message, c->msg), "%s: \"%s\" lacks \"%s\"",
+                  c->body, prob.message, c->msg);
+}
+
+/* JSON Schema (and so the OpenAPI document) counts 5.0 and 5e2 as
+ * integers; jansson reads them as reals. */
+Test(sr_http, run_spec_timeout_with_a_zero_fraction_is_an_integer)
+{
+        static const char body[] =
+                "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":263635.0,"
+                "\"stages\":[{\"timeout_seconds\":6e2,\"operations\":"
+                "[{\"operation_type\":\"LOCK\",\"args\":{\"n\":1.0}}]}]}";
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+                                                 &spec, &prob), SR_OK),
+                  "%s", prob.message);
+        cr_assert(eq(i64, spec.timeout_seconds, 263635));
+        cr_assert(eq(i64, spec.stages[0].timeout_seconds, 600));
+        /* args are passed on as given: their reals stay reals */
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json, "{\"n\":1.0}"));
+        sr_runspec_fini(&spec);
+}
+
+ParameterizedTestParameters(sr_http, run_spec_timeout_with_a_fraction_is_400)
+{
+        static struct bad_body cases[] = {
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":1.5,"
+                  "\"stages\":[]}", 400,
+                  "timeout_seconds: expected an integer" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":"
+                  "0.0,\"stages\":[]}", 400,
+                  "timeout_seconds: expected 1..315360000 seconds, got 0" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":"
+                  "1e300,\"stages\":[]}", 400,
+                  "timeout_seconds: expected" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"stages\":[{"
+                  "\"timeout_seconds\":-2.0}]}", 400,
+                  "stages[0].timeout_seconds: expected 1..315360000 "
+                  "seconds, got -2" },
+        };
+        return cr_make_param_array(struct bad_body, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_body *c, sr_http,
+                  run_spec_timeout_with_a_fraction_is_400)
 {
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;

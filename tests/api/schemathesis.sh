@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# tests/api/schemathesis.sh - property-based tests of sr-gateway against the
+# OpenAPI document it serves.
+#
+# Usage: tests/api/schemathesis.sh BUILD_DIR
+#
+# Creates BUILD_DIR/venv-st once (python3 -m venv) and installs a pinned
+# schemathesis from PyPI into it; a change of the pins below reinstalls.
+# Starts BUILD_DIR/sr-dev (agent on, ephemeral port, temporary data dir),
+# seeds one pipeline run (tests/api/schemathesis_seed.py) so that by-id
+# requests find real entities, then runs schemathesis against
+# http://127.0.0.1:PORT/openapi.json in two passes, one per server of the
+# document:
+#   1. server "/": every operation; phases examples, coverage, fuzzing and
+#      stateful (cheap: about 15 s);
+#   2. server "/api/pipelines": the /v0/ operations (the operations
+#      endpoints override servers with "/" only); no stateful phase.
+# Checks: no 5xx (but the documented 501 of createPipelineRun), status
+# code, content type, headers and body as documented, invalid input
+# refused, required headers and auth enforced, 405 with Allow.
+# positive_data_acceptance is off: a schema-valid PUT is refused by the
+# state machine (400 illegal_transition, documented) whenever the entity's
+# status does not allow it, which random data hits all the time.
+#
+# Bounded: --max-examples per operation, each pass under a hard timeout;
+# about 2 minutes on 2 cores once the venv exists. sr-dev is always
+# stopped. Prints a summary; exits 0 when both passes found nothing, 1
+# otherwise (2 on a setup failure). Needs python3 with venv, and PyPI the
+# first time.
+#
+# Environment (not SR_*: sr-dev takes those for config keys): API_ST_SEED
+# (default 20240501) the Hypothesis seed, or "random"; API_ST_EXAMPLES
+# (default 100) max examples per operation in pass 1, half of it in pass 2;
+# API_ST_KEEP=1 keeps the work dir (logs, reports).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(cd "${1:?usage: schemathesis.sh BUILD_DIR}" && pwd)
+venv=$build/venv-st
+seed=${API_ST_SEED:-20240501}
+examples=${API_ST_EXAMPLES:-100}
+pass1_limit_s=170
+pass2_limit_s=110
+
+# schemathesis and everything it pulls in, pinned (pip freeze of a clean
+# install on Python 3.11), so every run tests with the same generator.
+pins=(
+        schemathesis==4.32.5
+        anyio==4.16.0
+        certifi==2026.10.19.post1
+        charset-normalizer==3.5.3
+        click==8.5.1
+        graphql-core==3.3.2
+        harfile==0.6.0
+        hypothesis==6.170.17
+        hypothesis-graphql==0.13.5
+        idna==3.20
+        iniconfig==2.3.1
+        jsonschema_rs==0.60.3
+        markdown-it-py==4.3.0
+        MarkupSafe==3.0.4
+        mdurl==0.1.2
+        packaging==26.4
+        pluggy==1.7.0
+        Pygments==2.21.0
+        pyrate-limiter==4.5.1
+        pytest==9.2.0
+        PyYAML==6.0.4
+        requests==2.34.2
+        rich==15.0.0
+        sortedcontainers==2.4.0
+        typing_extensions==4.16.0
+        urllib3==2.8.0
+        Werkzeug==3.1.9
+)
+pins_sum=$(printf '%s\n' "${pins[@]}" | cksum | cut -d' ' -f1)
+stamp=$venv/.sr-schemathesis.$pins_sum
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance
+checks+=,response_schema_conformance,response_headers_conformance
+checks+=,negative_data_rejection,missing_required_header,ignored_auth
+checks+=,unsupported_method,allow_header_conformance
+checks+=,use_after_free,ensure_resource_availability
+
+say() { printf 'schemathesis.sh: %s\n' "$*"; }
+
+setup() {
+        if [[ ! -x $venv/bin/python ]]; then
+                python3 -m venv "$venv" || {
+                        say "cannot create venv $venv" >&2
+                        return 1
+                }
+        fi
+        if [[ ! -e $stamp ]]; then
+                if ! log=$("$venv/bin/python" -m pip install --quiet \
+                        --disable-pip-version-check --no-input \
+                        "${pins[@]}" 2>&1); then
+                        say "pip install failed:" >&2
+                        echo "$log" >&2
+                        return 1
+                fi
+                touch "$stamp"
+        fi
+}
+
+if [[ ! -x $build/sr-dev ]]; then
+        say "no $build/sr-dev: build it first" >&2
+        exit 2
+fi
+t_start=$SECONDS
+(
+        # Other runs may share the venv: one installer at a time.
+        if command -v flock >/dev/null; then
+                exec 9>"$venv.lock"
+                flock 9
+        fi
+        setup
+) || exit 2
+t_setup=$((SECONDS - t_start))
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sr-schemathesis.XXXXXX")
+dev_pid=
+
+stop_dev() {
+        [[ -n $dev_pid ]] || return 0
+        kill -TERM "$dev_pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+                kill -0 "$dev_pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$dev_pid" 2>/dev/null; then
+                say "sr-dev did not stop on SIGTERM; killing it" >&2
+                kill -KILL "$dev_pid" 2>/dev/null || true
+        fi
+        wait "$dev_pid" 2>/dev/null || true
+        dev_pid=
+}
+
+cleanup() {
+        stop_dev
+        if [[ ${API_ST_KEEP:-0} == 1 ]]; then
+                say "work dir kept: $work"
+        else
+                rm -rf "$work"
+        fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+dev_failed() {
+        say "$1; sr-dev's last log lines:" >&2
+        tail -n 30 "$work/dev.err" >&2 || true
+        exit 2
+}
+
+# sr-dev prints the token only when it chose it (SR_API_TOKENS unset).
+mkdir "$work/data"
+env -u SR_API_TOKENS "$build/sr-dev" --data-dir "$work/data" --workers 1 \
+        --partitions 4 --agent on --http-port 0 \
+        >"$work/dev.out" 2>"$work/dev.err" &
+dev_pid=$!
+for _ in $(seq 600); do
+        grep -q '^ready' "$work/dev.out" && break
+        kill -0 "$dev_pid" 2>/dev/null || dev_failed "sr-dev exited"
+        sleep 0.1
+done
+grep -q '^ready' "$work/dev.out" || dev_failed "sr-dev not ready in 60 s"
+base=$(sed -n 's/^http=//p' "$work/dev.out")
+token=$(sed -n 's/^token=\([^ ]*\).*/\1/p' "$work/dev.out")
+[[ -n $base && -n $token ]] || dev_failed "no http= or token= line"
+say "sr-dev ready: $base"
+
+{
+        cat <<'EOF'
+# Written by tests/api/schemathesis.sh.
+# The gateway stores no pipeline definitions: POST /v0/pipelines/{id}/runs/
+# answers the documented 501 once the token is accepted.
+[[operations]]
+include-operation-id = "createPipelineRun"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "501"]
+
+EOF
+        "$venv/bin/python" "$here/schemathesis_seed.py" "$base" "$token"
+} >"$work/schemathesis.toml" || dev_failed "seeding failed"
+
+# --workers 1: Python 3.11 before 3.11.8 can raise a spurious SystemError
+# ("AST constructor recursion depth mismatch", CPython gh-106905) when
+# Hypothesis parses lambdas in two threads at once.
+# --output-sanitize false: the token is sr-dev's public dev-token, and a
+# failure must show the Idempotency-Key it was sent to be reproducible.
+run_pass() { # LOG NAME LIMIT_S ARGS...
+        local log=$work/$1.log name=$2 limit=$3 rc=0 t0=$SECONDS
+        shift 3
+        (cd "$work" && timeout --kill-after=10 "$limit" \
+                "$venv/bin/schemathesis" \
+                --config-file "$work/schemathesis.toml" run \
+                "$base/openapi.json" \
+                --header "Authorization: Bearer $token" \
+                --checks "$checks" --workers 1 --no-color \
+                --output-sanitize false --generation-database none \
+                "$@") >"$log" 2>&1 || rc=$?
+        case $rc in
+        0) ;;
+        124|137) echo "(killed after $limit s)" >>"$log" ;;
+        esac
+        results+=("$name: $(pass_verdict "$rc") in $((SECONDS - t0)) s; $(
+                grep -E '^ *[0-9]+ generated' "$log" | sed 's/^ *//' |
+                tail -n 1)")
+        if [[ $rc != 0 ]]; then
+                failed=1
+                echo "=== $name: schemathesis output"
+                cat "$log"
+        fi
+}
+
+pass_verdict() {
+        case $1 in
+        0) echo "ok" ;;
+        124|137) echo "TIMED OUT" ;;
+        *) echo "FAILED (exit $1)" ;;
+        esac
+}
+
+seed_args=()
+[[ $seed == random ]] || seed_args=(--seed "$seed")
+results=()
+failed=0
+run_pass pass1 "server /" "$pass1_limit_s" \
+        --phases examples,coverage,fuzzing,stateful \
+        --max-examples "$examples" "${seed_args[@]}"
+run_pass pass2 "server /api/pipelines" "$pass2_limit_s" \
+        --url "$base/api/pipelines" --include-path-regex '^/v0/' \
+        --phases examples,coverage,fuzzing \
+        --max-examples "$((examples / 2 > 1 ? examples / 2 : 1))" \
+        "${seed_args[@]}"
+stop_dev
+
+echo "schemathesis 4.32.5 against sr-gateway's /openapi.json" \
+     "(seed $seed, $examples examples per operation; setup ${t_setup} s," \
+     "total $((SECONDS - t_start)) s):"
+printf '  %s\n' "${results[@]}"
+echo "  checks: ${checks//,/, }"
+if [[ $failed != 0 ]]; then
+        echo "FAILED: see the schemathesis output above (API_ST_KEEP=1 keeps" \
+             "$work)"
+        exit 1
+fi
+echo "OK: no failure in either pass"

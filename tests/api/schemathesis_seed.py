@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Seed a running gateway with one pipeline run for tests/api/schemathesis.sh.
+
+Usage: schemathesis_seed.py BASE_URL TOKEN
+
+Starts one run (two stages, no auto-promotion) with POST /v0/runs/, waits
+until the agent has finished stage 1 (the run is then `waiting` and stage 2
+`pending`, so a promotion can succeed), and prints TOML for schemathesis:
+one dictionary of real ids per path parameter, and a binding that makes
+schemathesis use a real id for that parameter most of the time. Without it
+nearly every by-id request is a 404 and the 200 answers of GET and PUT on a
+single entity are never checked. Standard library only. Exits 1 when the
+gateway refuses the seed.
+"""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+WAIT_S = 30  # for stage 1 to end (the agent answers within a second)
+PROBABILITY = 0.75  # of a real id rather than a generated value
+
+
+def call(base, token, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def results(base, token, path):
+    code, doc = call(base, token, "GET", path + "?limit=1000")
+    if code != 200:
+        sys.exit(f"seed: GET {path}: {code} {doc.get('message')}")
+    return doc["content"]["results"]
+
+
+def main():
+    base, token = sys.argv[1].rstrip("/"), sys.argv[2]
+    spec = {
+        "pipeline_id": str(uuid.uuid4()),
+        "pipeline_name": "schemathesis seed",
+        "auto_promote": False,
+        "stages": [
+            {"name": "one",
+             "operations": [{"operation_type": "REBOOT"}],
+             "targets": [{"device_id": str(uuid.uuid4()),
+                          "device_name": "st-1"},
+                         {"device_id": str(uuid.uuid4()),
+                          "device_name": "st-2"}]},
+            {"name": "two",
+             "operations": [{"operation_type": "LOCK"}],
+             "targets": [{"device_id": str(uuid.uuid4()),
+                          "device_name": "st-3"}]},
+        ]}
+    code, doc = call(base, token, "POST", "/v0/runs/", spec)
+    if code != 200:
+        sys.exit(f"seed: POST /v0/runs/: {code} {doc.get('message')}")
+    run = doc["content"]
+    stages = []
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        stages = results(base, token, f"/v0/runs/{run['id']}/stageruns/")
+        if stages and stages[0]["status"] not in (
+                "pending", "queued", "processing", "running"):
+            break
+        time.sleep(0.2)
+    ids = {"pipeline_id": [run["pipeline_id"]],
+           "pipeline_run_id": [run["id"]],
+           "stage_run_id": [s["id"] for s in stages],
+           "stage_run_operation_id": [], "target_run_id": []}
+    for s in stages:
+        path = f"/v0/stageruns/{s['id']}"
+        ids["stage_run_operation_id"] += [
+            o["id"] for o in results(base, token, path + "/operations/")]
+        ids["target_run_id"] += [
+            t["id"] for t in results(base, token, path + "/targetruns/")]
+    print(f"# seeded by {sys.argv[0]}: run {run['id']}, stage 1 "
+          f"{stages[0]['status'] if stages else 'missing'}")
+    bindings = []
+    for name, values in ids.items():
+        if not values:
+            continue
+        print(f"[dictionaries.{name}]")
+        print("values = [" + ", ".join(json.dumps(v) for v in values) + "]")
+        bindings.append(f'"path.{name}" = {{ dictionary = "{name}", '
+                        f'probability = {PROBABILITY} }}')
+    print("[parameters]")
+    print("\n".join(bindings))
+
+
+if __name__ == "__main__":
+    main()
