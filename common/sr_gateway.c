@@ -21,6 +21,7 @@
 #include "sr_auth.h"
 #include "sr_codec.h"
 #include "sr_http.h"
+#include "sr_jw.h"
 #include "sr_json.h"
 #include "sr_kafka.h"
 #include "sr_log.h"
@@ -164,6 +165,28 @@ static void answer_text(sr_gw_response_t *resp, int status,
 
 /* ------------------------------------------------------------ the feed */
 
+/* A reader from the projection's next offsets (changelog) and the end of
+ * the replies. @p parts and @p next hold 2 * n_parts and n_parts. */
+static sr_err_t feed_reader(sr_gateway_t *gw, sr_reader_part_t *parts,
+                            int64_t *next, sr_reader_t **rp, sr_errctx_t *ec)
+{
+        int np = gw->n_parts;
+        sr_err_t err;
+
+        err = sr_proj_offsets(gw->proj, next, np, ec);
+        if (err)
+                return err;
+        for (int p = 0; p < np; p++) {
+                parts[p].topic = SR_TOPIC_CHANGELOG;
+                parts[p].partition = p;
+                parts[p].offset = next[p] >= 0 ? next[p] : SR_READER_BEGINNING;
+                parts[np + p].topic = SR_TOPIC_REPLIES;
+                parts[np + p].partition = p;
+                parts[np + p].offset = SR_READER_END;
+        }
+        return sr_reader_new(gw->conf, parts, 2 * np, rp, ec);
+}
+
 /* Apply changelog records to the projection and hand replies to the
  * writes waiting for them. */
 static void *feed_main(void *arg)
@@ -181,26 +204,19 @@ static void *feed_main(void *arg)
         next = calloc((size_t)np, sizeof(*next));
         recs = calloc(FEED_BATCH, sizeof(*recs));
         if (!parts || !next || !recs ||
-            sr_codec_new(&codec, &ec) != SR_OK ||
-            sr_proj_offsets(gw->proj, next, np, &ec) != SR_OK) {
+            sr_codec_new(&codec, &ec) != SR_OK) {
                 SR_ERROR("GATEWAY", "feed start failed err=\"%s\"", ec.msg);
                 goto out;
         }
-        for (int p = 0; p < np; p++) {
-                parts[p].topic = SR_TOPIC_CHANGELOG;
-                parts[p].partition = p;
-                parts[p].offset = next[p] >= 0 ? next[p] : SR_READER_BEGINNING;
-                parts[np + p].topic = SR_TOPIC_REPLIES;
-                parts[np + p].partition = p;
-                parts[np + p].offset = SR_READER_END;
-        }
-        if (sr_reader_new(gw->conf, parts, 2 * np, &reader, &ec) != SR_OK) {
+        if (feed_reader(gw, parts, next, &reader, &ec) != SR_OK) {
                 SR_ERROR("GATEWAY", "feed reader failed err=\"%s\"", ec.msg);
                 goto out;
         }
         while (!atomic_load(&gw->stop)) {
                 sr_proj_txn_t *txn = NULL;
                 uint64_t applied = 0;
+                bool failed = false;
+                sr_err_t err;
                 int n = 0;
 
                 if (sr_reader_poll(reader, recs, FEED_BATCH, &n, 100, &ec) !=
@@ -239,17 +255,44 @@ static void *feed_main(void *arg)
                                          "err=\"%s\"", ec.msg);
                                 break;
                         }
-                        if (sr_proj_apply(txn, r->partition, r->offset, r->key,
-                                          r->value, &ec) != SR_OK)
-                                SR_WARN("GATEWAY", "changelog record skipped "
-                                        "partition=%" PRId32 " offset=%"
-                                        PRId64 " err=\"%s\"", r->partition,
-                                        r->offset, ec.msg);
+                        err = sr_proj_apply(txn, r->partition, r->offset,
+                                            r->key, r->value, &ec);
+                        if (err == SR_ERR_CORRUPT) {
+                                /* Not ours to fix: note it, move past it,
+                                 * so the projection can still catch up. */
+                                SR_WARN("GATEWAY", "changelog record "
+                                        "skipped partition=%" PRId32
+                                        " offset=%" PRId64 " err=\"%s\"",
+                                        r->partition, r->offset, ec.msg);
+                                err = sr_proj_skip(txn, r->partition,
+                                                   r->offset, &ec);
+                        }
+                        if (err) {
+                                failed = true;
+                                break;
+                        }
                         applied++;
                 }
-                if (txn && sr_proj_commit(txn, &ec) != SR_OK)
-                        SR_ERROR("GATEWAY", "projection commit err=\"%s\"",
+                if (txn && !failed && sr_proj_commit(txn, &ec) != SR_OK)
+                        failed = true; /* the commit freed the txn */
+                else if (txn && failed)
+                        sr_proj_abort(txn);
+                if (failed) {
+                        /* Nothing of the batch was kept: read it again
+                         * from what the projection holds. */
+                        SR_ERROR("GATEWAY", "projection write failed, "
+                                 "re-reading from its offsets err=\"%s\"",
                                  ec.msg);
+                        sr_reader_destroy(reader);
+                        reader = NULL;
+                        if (feed_reader(gw, parts, next, &reader, &ec)) {
+                                SR_ERROR("GATEWAY", "feed reader failed "
+                                         "err=\"%s\"", ec.msg);
+                                atomic_store(&gw->broker_ok, false);
+                                break;
+                        }
+                        continue;
+                }
                 sr_series_add(gw->proj_records, (double)applied);
                 if (!atomic_load(&gw->caught_up) &&
                     sr_proj_offsets(gw->proj, next, np, &ec) == SR_OK) {
@@ -548,6 +591,44 @@ static void answer_page(ctx_t *c, const sr_http_query_t *q, uint64_t count,
                 answer_json(c->resp, 200, "ok", page);
 }
 
+/* A list answer whose items were written by sr_jw: the page (count and
+ * links) from sr_http_page() with an empty results array, the items
+ * spliced in. Takes items->p. Byte-identical to answer_page(). */
+static void answer_page_jw(ctx_t *c, const sr_http_query_t *q,
+                           uint64_t count, sr_jw_t *items)
+{
+        json_t *page = sr_http_page(c->base, c->path, q, count,
+                                    json_array());
+        char *pt = page ? json_dumps(page, JSON_COMPACT) : NULL;
+        sr_jw_t w = { 0 };
+        size_t pl;
+
+        json_decref(page);
+        pl = pt ? strlen(pt) : 0;
+        if (!pt || items->oom || pl < 3 || strcmp(pt + pl - 3, "[]}")) {
+                free(pt);
+                free(items->p);
+                answer_status(c->resp, 500, "out of memory");
+                return;
+        }
+        sr_jw_reserve(&w, pl + items->len + 64);
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":");
+        sr_jw_raw(&w, pt, pl - 2); /* up to and with "results":[ */
+        sr_jw_raw(&w, items->p, items->len);
+        sr_jw_lit(&w, "]}}");
+        free(pt);
+        free(items->p);
+        if (w.oom) {
+                free(w.p);
+                answer_status(c->resp, 500, "out of memory");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        c->resp->body.ptr = w.p;
+        c->resp->body.len = w.len;
+}
+
 static void list_entities(ctx_t *c)
 {
         const sr_gw_request_t *req = c->req;
@@ -587,18 +668,28 @@ static void list_entities(ctx_t *c)
         case SR_ROUTE_STAGE_RUNS_LIST: {
                 sr_stage_run_t *items = NULL;
 
+                sr_jw_t w = { 0 };
+
                 err = sr_proj_list_stage_runs(c->gw->proj, c->enterprise,
                                               &c->route->pipeline_run_id, &pq,
                                               &items, &n, &count, &ec);
+                sr_jw_reserve(&w, n * 720);
                 for (size_t i = 0; !err && i < n; i++) {
                         sr_entity_t e = { .type = SR_ENT_STAGE_RUN };
 
-                        json_array_append_new(arr,
-                                              sr_json_stage_run(&items[i]));
+                        if (i)
+                                sr_jw_lit(&w, ",");
+                        sr_jw_stage_run(&w, &items[i]);
                         e.u.sr = items[i];
                         sr_entity_fini(&e);
                 }
                 free(items);
+                if (!err) {
+                        json_decref(arr);
+                        answer_page_jw(c, &q, count, &w);
+                        return;
+                }
+                free(w.p);
                 break;
         }
         case SR_ROUTE_OPERATIONS_LIST: {
@@ -616,13 +707,24 @@ static void list_entities(ctx_t *c)
         case SR_ROUTE_TARGET_RUNS_LIST: {
                 sr_target_run_t *items = NULL;
 
+                sr_jw_t w = { 0 };
+
                 err = sr_proj_list_target_runs(c->gw->proj, c->enterprise,
                                                &c->route->stage_run_id, &pq,
                                                &items, &n, &count, &ec);
-                for (size_t i = 0; !err && i < n; i++)
-                        json_array_append_new(arr,
-                                              sr_json_target_run(&items[i]));
+                sr_jw_reserve(&w, n * 760);
+                for (size_t i = 0; !err && i < n; i++) {
+                        if (i)
+                                sr_jw_lit(&w, ",");
+                        sr_jw_target_run(&w, &items[i]);
+                }
                 free(items);
+                if (!err) {
+                        json_decref(arr);
+                        answer_page_jw(c, &q, count, &w);
+                        return;
+                }
+                free(w.p);
                 break;
         }
         default:
