@@ -326,3 +326,140 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
                 cr_assert(eq(int, codes[1], 409));
         }
 }
+
+/* Raw request with a given body (may hold any bytes). */
+static int raw_status(const char *method, const char *target,
+                      const char *ctype, const char *body, size_t len)
+{
+        struct sockaddr_in sa = { 0 };
+        static char buf[1 << 16];
+        char head[1024];
+        size_t got = 0;
+        ssize_t r;
+        int fd, n, status = 0;
+
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+        n = snprintf(head, sizeof(head),
+                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Authorization: Bearer tok-acme\r\n"
+                     "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                     method, target, ctype, len);
+        cr_assert(write(fd, head, (size_t)n) == n);
+        for (size_t off = 0; off < len;) {
+                r = write(fd, body + off, len - off);
+                if (r <= 0)
+                        break; /* the server may stop reading (413) */
+                off += (size_t)r;
+        }
+        while ((r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)r;
+        close(fd);
+        buf[got] = '\0';
+        if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+                status = -1;
+        return status;
+}
+
+Test(gateway_e2e, malformed_bodies_and_queries_get_clear_4xx)
+{
+        static char big[2 * 1024 * 1024];
+        char deep[4096];
+        answer_t a;
+        size_t i;
+
+        memset(big, ' ', sizeof(big));
+        big[0] = '{';
+        big[sizeof(big) - 1] = '}';
+        cr_assert(eq(int, raw_status("POST", "/v0/runs/", "application/json",
+                                     big, sizeof(big)),
+                     413));
+        for (i = 0; i < 2000; i++)
+                deep[i] = '[';
+        deep[i] = '\0';
+        cr_assert(eq(int, raw_status("POST", "/v0/runs/", "application/json",
+                                     deep, strlen(deep)),
+                     400));
+        cr_assert(eq(int, raw_status("POST", "/v0/runs/", "application/json",
+                                     "{\"pipeline_id\":\"\xff\xfe\"}", 20),
+                     400));
+        cr_assert(eq(int, raw_status("POST", "/v0/runs/", "application/json",
+                                     "{\"pipeline_id\":42,\"stages\":[]}",
+                                     31),
+                     400));
+        cr_assert(eq(int, raw_status("POST", "/v0/runs/", "application/json",
+                                     "[]", 2),
+                     400));
+        http(&a, "GET", "/v0/runs/?limit=1001", "tok-acme", NULL, NULL);
+        expect(&a, 400);
+        http(&a, "GET", "/v0/runs/?status=paused", "tok-acme", NULL, NULL);
+        expect(&a, 400);
+        http(&a, "GET", "/v0/runs/?ordering=colour", "tok-acme", NULL, NULL);
+        expect(&a, 400);
+        http(&a, "GET", "/v0/runs/not-a-uuid/stageruns/", "tok-acme", NULL,
+             NULL);
+        expect(&a, 404);
+}
+
+Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
+{
+        static const char *const orderings[] = {
+                "run_number", "-run_number", "status", "-status",
+                "pipeline__name", "-pipeline__name", "started_at",
+                "-started_at", "ended_at", "-ended_at",
+        };
+        char path[256], run[64];
+        answer_t a;
+        json_t *res;
+
+        for (int i = 0; i < 2; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+                snprintf(run, sizeof(run), "%s",
+                         str_at(a.json, "content", "id"));
+        }
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        http(&a, "GET", "/v0/runs/?status=cancelled", "tok-acme", NULL,
+             NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(sz, json_array_size(res), 1));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_array_get(res, 0), "id")),
+                     run));
+        http(&a, "GET", "/v0/runs/?status=RUNNING", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(sz, json_array_size(res), 1));
+        for (size_t i = 0; i < sizeof(orderings) / sizeof(*orderings); i++) {
+                char q[96];
+
+                snprintf(q, sizeof(q), "/v0/runs/?ordering=%s", orderings[i]);
+                http(&a, "GET", q, "tok-acme", NULL, NULL);
+                expect(&a, 200);
+                cr_assert(eq(int,
+                             (int)json_integer_value(json_object_get(
+                                     json_object_get(a.json, "content"),
+                                     "count")),
+                             2),
+                          "%s", q);
+        }
+        http(&a, "GET", "/v0/runs/?ordering=-run_number&limit=1", "tok-acme",
+             NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(res, 0), "run_number")),
+                     2));
+        cr_assert(json_string_value(json_object_get(
+                          json_object_get(a.json, "content"), "next")) !=
+                  NULL);
+}
