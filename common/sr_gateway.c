@@ -197,6 +197,7 @@ static void *feed_main(void *arg)
         sr_codec_t *codec = NULL;
         sr_reader_t *reader = NULL;
         sr_errctx_t ec = { 0 };
+        double last_lag = 0;
         int64_t *next;
         int np = gw->n_parts;
 
@@ -294,6 +295,12 @@ static void *feed_main(void *arg)
                         continue;
                 }
                 sr_series_add(gw->proj_records, (double)applied);
+                if (mono_s() - last_lag > 1.0) {
+                        last_lag = mono_s();
+                        sr_series_set(gw->proj_lag,
+                                      (double)sr_reader_lag(
+                                              reader, SR_TOPIC_CHANGELOG));
+                }
                 if (!atomic_load(&gw->caught_up) &&
                     sr_proj_offsets(gw->proj, next, np, &ec) == SR_OK) {
                         bool all = true;
@@ -1116,6 +1123,10 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                                            "sr_http_request_duration_seconds",
                                            "Time to answer a request.", NULL,
                                            NULL, 0);
+        gw->proj_lag = sr_metrics_gauge(
+                metrics, "sr_projection_lag_records",
+                "Changelog records not yet in the projection (-1: unknown).",
+                NULL);
         gw->proj_records = sr_metrics_counter(
                 metrics, "sr_projection_records_total",
                 "Changelog records applied to the projection.", NULL);

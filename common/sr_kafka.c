@@ -1328,3 +1328,34 @@ sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
         *n = got;
         return SR_OK;
 }
+
+int64_t sr_reader_lag(sr_reader_t *r, sr_topic_kind_t topic)
+{
+        rd_kafka_topic_partition_list_t *asg = NULL;
+        int64_t lag = 0;
+
+        if (rd_kafka_assignment(r->rk, &asg) || !asg)
+                return -1;
+        if (rd_kafka_position(r->rk, asg)) {
+                rd_kafka_topic_partition_list_destroy(asg);
+                return -1;
+        }
+        for (int i = 0; i < asg->cnt && lag >= 0; i++) {
+                rd_kafka_topic_partition_t *tp = &asg->elems[i];
+                int64_t low, high;
+
+                if (strcmp(tp->topic, r->names[topic]))
+                        continue;
+                if (rd_kafka_get_watermark_offsets(r->rk, tp->topic,
+                                                   tp->partition, &low,
+                                                   &high) ||
+                    high < 0) {
+                        lag = -1;
+                        break;
+                }
+                /* No position yet: nothing returned since the start. */
+                lag += high - (tp->offset >= 0 ? tp->offset : low);
+        }
+        rd_kafka_topic_partition_list_destroy(asg);
+        return lag;
+}

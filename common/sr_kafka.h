@@ -192,6 +192,14 @@ void sr_reader_destroy(sr_reader_t *r);
 sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
                         int timeout_ms, sr_errctx_t *ec);
 
+/**
+ * @brief Records of @p topic not yet returned by sr_reader_poll(), summed
+ * over the reader's partitions of that topic, from the watermarks of the
+ * last fetch responses (no request is sent). -1 until every such partition
+ * was fetched once.
+ */
+int64_t sr_reader_lag(sr_reader_t *r, sr_topic_kind_t topic);
+
 /** @brief prefix + suffix of @p t into @p out. */
 void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
                          size_t outsz);

@@ -402,6 +402,15 @@ Test(gateway_e2e, malformed_bodies_and_queries_get_clear_4xx)
         http(&a, "GET", "/v0/runs/not-a-uuid/stageruns/", "tok-acme", NULL,
              NULL);
         expect(&a, 404);
+        /* the operations endpoints need no token */
+        http(&a, "GET", "/openapi.json", NULL, NULL, NULL);
+        cr_assert(eq(int, a.status, 200));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(a.json,
+                                                                    "openapi")),
+                     "3.1.0"));
+        http(&a, "GET", "/metrics", NULL, NULL, NULL);
+        cr_assert(eq(int, a.status, 200));
+        cr_assert(strstr(a.head, "text/plain") != NULL, "%s", a.head);
 }
 
 Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
