@@ -857,7 +857,10 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
                                                   parts[i])->offset =
                         offsets[i];
         }
-        kerr = rd_kafka_commit(c->rk, list, 0 /* synchronous */);
+        /* Asynchronous: offsets only speed up a restart (the snapshot and
+         * the changelog markers are authoritative), and a synchronous
+         * commit waits forever for a coordinator that is gone. */
+        kerr = rd_kafka_commit(c->rk, list, 1);
         if (kerr) {
                 err = kafka_err(ec, kerr, "commit", NULL);
         } else {

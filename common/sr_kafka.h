@@ -119,7 +119,8 @@ void sr_consumer_destroy(sr_consumer_t *c);
 sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
                           int *n, int timeout_ms, sr_errctx_t *ec);
 
-/** @brief Synchronously commit next-offsets for (topic, partition) pairs. */
+/** @brief Commit next-offsets for (topic, partition) pairs, without waiting
+ *  for the broker (failures are logged when reported). */
 sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
                             const int32_t *parts, const int64_t *offsets,
                             int n, sr_errctx_t *ec);
