@@ -116,6 +116,7 @@ typedef struct batch_run {
         int32_t partition;
         sr_uuid_t id;
         sr_run_t run;
+        int64_t loaded_deadline; /* run.pr.next_deadline when loaded */
 } batch_run_t;
 
 typedef struct metrics {
@@ -550,6 +551,8 @@ static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
         w->runs[i].used = true;
         w->runs[i].partition = part;
         w->runs[i].id = *id;
+        w->runs[i].loaded_deadline =
+                w->runs[i].run.exists ? w->runs[i].run.pr.next_deadline : 0;
         w->runs_used++;
         return &w->runs[i].run;
 }
@@ -826,7 +829,11 @@ static void save_batch(sr_worker_t *w)
                 if (!br->used)
                         continue;
                 run_save(w, br->partition, &br->run);
+                /* Only a new deadline needs an entry: the one the run had
+                 * when loaded is in the heap already (pushed then, or by
+                 * arm_timers). */
                 if (br->run.exists && br->run.pr.next_deadline &&
+                    br->run.pr.next_deadline != br->loaded_deadline &&
                     !sr_status_is_terminal(br->run.pr.m.status))
                         heap_push(&w->parts[br->partition].timers,
                                   br->run.pr.next_deadline, &br->id);
@@ -1366,6 +1373,20 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         if (err && err != SR_ERR_NOT_FOUND)
                 return err;
         have = err == SR_OK;
+        if (low > 0) {
+                /* A compacted changelog starts at 0; records before `low`
+                 * were deleted (retention on the topic, or the embedded
+                 * broker's 5 MiB-per-partition cap): a restore would
+                 * silently build an incomplete snapshot. */
+                SR_ERROR("WORKER", "changelog lost its beginning: a restore "
+                         "would be incomplete partition=%" PRId32
+                         " low=%" PRId64 " high=%" PRId64, part, low, high);
+                if (!(have && pm.changelog_end == high))
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "changelog partition %" PRId32
+                                             " starts at offset %" PRId64
+                                             ", not 0", part, low);
+        }
         if ((have && pm.changelog_end == high) || (!have && high == 0)) {
                 SR_INFO("WORKER", "snapshot trusted partition=%" PRId32
                         " changelog_end=%" PRId64, part, high);

@@ -1,52 +1,69 @@
 /* tests/bench/bench_worker.c - throughput of ONE status worker (sr_worker_*
  * in this process) on the embedded broker (librdkafka's mock cluster, 12
  * partitions), next to a stateless pass-through baseline, plus the speed of
- * a restore from sr.changelog into an empty LMDB snapshot.
+ * a restore from sr.changelog into an empty LMDB snapshot. Not a test: a
+ * program, run by hand or by tests/bench/run.sh.
  *
  * Per repeat, on a fresh cluster:
  *  1. preload (not timed): CREATE_RUN commands for --runs measured runs and
  *     --restore-runs filler runs (1 stage x 1 op x --targets targets); the
- *     worker runs until every dispatch request is on sr.dispatch. For each
- *     dispatch a result INPROGRESS, then (second pass) SUCCESS. The filler
- *     runs' results are produced and drained first (they only make the
- *     changelog bigger for step 4).
+ *     worker runs until every dispatch request is on sr.dispatch (read by a
+ *     group-less consumer). For each dispatch a result INPROGRESS, then (a
+ *     second pass) SUCCESS. The filler runs' results are produced and
+ *     drained first: they grow the changelog for step 4, and make the
+ *     worker's producer know every output topic before the clock starts.
  *  2. worker (timed): the measured runs' results (2 x runs x targets) are
- *     all produced and acknowledged, then the worker is polled until its
- *     sr_inputs_total{topic="results"} series account for all of them. The
- *     worker relays synchronously inside sr_worker_poll(), so when the last
- *     poll returns every output is acknowledged. Outputs are counted from
- *     the watermarks of sr.events, sr.changelog, sr.dispatch, sr.replies,
- *     sr.dlq before and after.
+ *     all produced and acknowledged first (a backlog), then the worker is
+ *     polled until its sr_inputs_total{topic="results"} series account for
+ *     all of them. The worker relays synchronously inside sr_worker_poll(),
+ *     so when the last poll returns every output is acknowledged. Outputs
+ *     are counted from the watermarks of sr.events, sr.changelog,
+ *     sr.dispatch, sr.replies, sr.dlq and sr.commands (the worker forwards
+ *     each result into its partition's command log and applies it from
+ *     there) before and after; the events are read back and each run's seq
+ *     is checked gapless.
  *  3. baseline (timed): a librdkafka consumer reads the same result records
  *     (group-less assignment of the same offsets of sr.results), and for
  *     each input produces the worker's average number of outputs per input,
- *     topic by topic, with the average key/value size and the headers of
- *     what the worker really published (to "bl."-prefixed copies of the
- *     topics, same producer settings: sr_producer, idempotent, acks=all),
- *     waits for delivery and commits offsets once per batch of batch.size.
+ *     topic by topic, with the average value size and the headers of what
+ *     the worker really published (to "bl."-prefixed copies of the topics,
+ *     same producer: sr_producer, idempotent, acks=all), waits for delivery
+ *     and commits offsets once per batch of batch.size. Its clock starts
+ *     when its first record has arrived.
  *  4. restore (timed): the worker is destroyed (graceful), a fresh one with
  *     the same group id and an empty data.dir is started; it restores every
  *     partition from sr.changelog. Restore time = from the
- *     sr_restore_partitions_in_progress gauge rising to it falling (whole
- *     on_assign: watermark lookups, readers, LMDB writes, timer arming),
- *     sampled every 1 ms by a second thread. The restored snapshot is then
+ *     sr_restore_partitions_in_progress gauge rising to it falling (the
+ *     whole on_assign: watermark lookups, readers, LMDB writes, timer
+ *     arming), sampled every 1 ms by a second thread; the group join before
+ *     it is not counted (ready_s counts it). The restored snapshot is then
  *     compared, partition by partition, to the first worker's.
  *
- * Peak RSS: VmHWM of this process, reset (/proc/self/clear_refs) when the
- * timed worker phase starts. With --broker inproc (default) the process
- * also hosts the mock cluster, which keeps every record of every topic in
- * memory: the figure is worker + broker. With --broker fork the mock runs
- * in a child process forked before any Kafka handle exists: the figure is
- * the worker plus the bench's idle clients.
+ * The 2.0.2 mock keeps at most 5 MiB per partition and silently drops the
+ * oldest record batches beyond that, compacted topic or not: the changelog
+ * must stay under it (about 11k records per partition, ~3000 runs of 10
+ * targets on 12 partitions) for the restore to be complete; the bench
+ * checks the low watermarks.
+ *
+ * Peak RSS: VmHWM of this process, reset (/proc/self/clear_refs, after a
+ * malloc_trim) when the timed worker phase starts. With --broker fork
+ * (default) the mock runs in a child process forked before any Kafka handle
+ * exists: the figure is the worker (LMDB pages included) plus the bench's
+ * idle clients. With --broker inproc the mock cluster shares this process,
+ * and its in-memory topics count too.
  *
  * Usage: bench_worker [--runs N] [--targets T] [--restore-runs R]
- *                     [--repeat K] [--broker inproc|fork] [-D key=value]...
- *                     [--dir PARENT] [-v]
+ *                     [--repeat K] [--partitions P] [--broker fork|inproc]
+ *                     [--mock-nagle] [-D key=value]... [--dir PARENT] [-v]
+ * Environment: BENCH_TRACE_POLLS=1 prints every timed worker poll;
+ * BENCH_PERF_CTL=FIFO drives `perf record --control=fifo:FIFO -D -1` so only
+ * the timed worker phase is recorded.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -63,8 +80,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <malloc.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -92,6 +107,7 @@ static int g_parts = 12; /* --partitions */
 typedef struct opts {
         int runs, targets, restore_runs, repeat;
         bool fork_broker;
+        bool mock_nagle;
         bool verbose;
         const char *parent;
         const char *defs[MAX_DEFS]; /* -D key=value */
@@ -103,26 +119,36 @@ static void usage(FILE *out)
         fprintf(out,
                 "usage: bench_worker [--runs N] [--targets T] "
                 "[--restore-runs R] [--repeat K]\n"
-                "                    [--partitions P]"
-                " [--broker inproc|fork] [-D key=value]...\n"
-                "                    "
-                "[--dir PARENT] [-v]\n"
+                "                    [--partitions P] [--broker fork|inproc] "
+                "[--mock-nagle]\n"
+                "                    [-D key=value]... [--dir PARENT] "
+                "[-v]\n"
                 "  --runs N          measured runs (default 2000); each "
                 "1 stage x 1 op x T targets\n"
                 "  --targets T       targets per run (default 10); 2 results "
                 "per target\n"
                 "  --restore-runs R  extra runs processed before the timed "
-                "phase, only to grow\n"
-                "                    the changelog for the restore figure "
-                "(default 4000)\n"
+                "phase, to grow the\n"
+                "                    changelog for the restore figure "
+                "(default 1000, at least 1:\n"
+                "                    they also make the worker's producer "
+                "know every output\n"
+                "                    topic; the first record to a new topic "
+                "waits ~1 s)\n"
                 "  --repeat K        repeats; medians are printed (default "
                 "1)\n"
                 "  --partitions P    partitions of every topic (default 12, "
                 "at most 64)\n"
-                "  --broker MODE     inproc: mock cluster in this process "
-                "(default);\n"
-                "                    fork: in a child process (peak RSS "
-                "without the broker)\n"
+                "  --broker MODE     fork: mock cluster in a child process "
+                "(default; peak RSS\n"
+                "                    without the broker); inproc: in this "
+                "process\n"
+                "  --mock-nagle      leave Nagle on in the mock broker's "
+                "sockets (librdkafka's\n"
+                "                    default, and sr_mock_new()'s before "
+                "863a400): a response\n"
+                "                    queued behind another waits ~40 ms for "
+                "a delayed ACK\n"
                 "  -D key=value      worker configuration key (e.g. "
                 "batch.size=500)\n"
                 "  --dir PARENT      where data dirs are made (default "
@@ -151,6 +177,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         o->restore_runs = 1000;
         o->repeat = 1;
         o->parent = "/tmp";
+        o->fork_broker = true;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -161,6 +188,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                         exit(0);
                 } else if (!strcmp(a, "-v")) {
                         o->verbose = true;
+                        continue;
+                } else if (!strcmp(a, "--mock-nagle")) {
+                        o->mock_nagle = true;
                         continue;
                 }
                 if (!v) {
@@ -173,20 +203,19 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                 else if (!strcmp(a, "--targets"))
                         rc = parse_int(v, 1, &o->targets);
                 else if (!strcmp(a, "--restore-runs"))
-                        rc = parse_int(v, 0, &o->restore_runs);
+                        rc = parse_int(v, 1, &o->restore_runs);
                 else if (!strcmp(a, "--repeat"))
                         rc = parse_int(v, 1, &o->repeat);
                 else if (!strcmp(a, "--partitions")) {
                         rc = parse_int(v, 1, &g_parts);
                         if (!rc && g_parts > MAXP)
                                 rc = -1;
-                }
-                else if (!strcmp(a, "--dir"))
+                } else if (!strcmp(a, "--dir"))
                         o->parent = v;
                 else if (!strcmp(a, "--broker")) {
-                        if (!strcmp(v, "fork"))
-                                o->fork_broker = true;
-                        else if (strcmp(v, "inproc"))
+                        if (!strcmp(v, "inproc"))
+                                o->fork_broker = false;
+                        else if (strcmp(v, "fork"))
                                 rc = -1;
                 } else if (!strcmp(a, "-D")) {
                         if (o->n_defs == MAX_DEFS || !strchr(v, '='))
@@ -269,6 +298,15 @@ static double proc_status_mb(const char *field)
                 }
         fclose(f);
         return kb / 1024.0;
+}
+
+static double file_mb(const char *dir, const char *name)
+{
+        char f[4200];
+        struct stat sb;
+
+        snprintf(f, sizeof(f), "%s/%s", dir, name);
+        return stat(f, &sb) ? -1 : (double)sb.st_size / 1e6;
 }
 
 static bool reset_peak_rss(void)
@@ -423,14 +461,23 @@ static void topics_create(rd_kafka_mock_cluster_t *mc, const char *prefix)
         }
 }
 
-static void mock_open(rd_kafka_t **ownerp, rd_kafka_mock_cluster_t **mcp)
+static void mock_open(rd_kafka_t **ownerp, rd_kafka_mock_cluster_t **mcp,
+                      bool nagle)
 {
         char errstr[256];
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
 
         /* As sr_mock_new(): the owner handle only hosts the cluster; the
-         * Metadata v4 cap makes the mock honour allow.auto.create.topics. */
+         * Metadata v4 cap makes the mock honour allow.auto.create.topics;
+         * the mock's accepted sockets take the owner's socket options, and
+         * without TCP_NODELAY a response written while the previous one is
+         * unacknowledged waits for the client's delayed ACK (~40 ms per
+         * multi-partition flush). --mock-nagle keeps librdkafka's default
+         * (what sr_mock_new() did before it set socket.nagle.disable). */
         rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof(errstr));
+        if (!nagle && rd_kafka_conf_set(kc, "socket.nagle.disable", "true",
+                                        errstr, sizeof(errstr)))
+                DIE("mock owner: %s", errstr);
         *ownerp = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
         if (!*ownerp)
                 DIE("mock owner: %s", errstr);
@@ -442,7 +489,7 @@ static void mock_open(rd_kafka_t **ownerp, rd_kafka_mock_cluster_t **mcp)
         topics_create(*mcp, BL_PREFIX);
 }
 
-static void broker_start(broker_t *b, bool forked)
+static void broker_start(broker_t *b, bool forked, bool nagle)
 {
         int up[2], ctl[2];
         ssize_t n;
@@ -452,7 +499,7 @@ static void broker_start(broker_t *b, bool forked)
         b->forked = forked;
         b->ctl_fd = -1;
         if (!forked) {
-                mock_open(&b->owner, &b->mc);
+                mock_open(&b->owner, &b->mc, nagle);
                 snprintf(b->boot, sizeof(b->boot), "%s",
                          rd_kafka_mock_cluster_bootstraps(b->mc));
                 return;
@@ -473,7 +520,7 @@ static void broker_start(broker_t *b, bool forked)
 
                 close(up[0]);
                 close(ctl[1]);
-                mock_open(&owner, &mc);
+                mock_open(&owner, &mc, nagle);
                 bs = rd_kafka_mock_cluster_bootstraps(mc);
                 if (write(up[1], bs, strlen(bs)) < 0 ||
                     write(up[1], "\n", 1) < 0)
@@ -962,11 +1009,70 @@ static void tmpl_free(tmpl_t *t)
         memset(t, 0, sizeof(*t));
 }
 
-/* Read what the worker published between @p lo and @p hi (per topic and
- * partition): sizes, and the first record of each topic as a template. */
-static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
-                            int64_t hi[N_OUT][MAXP], tmpl_t tm[N_OUT])
+/* Per-run event sequence of the timed window: gapless, duplicates
+ * identical (the guarantee). */
+typedef struct evkey {
+        sr_uuid_t run;
+        uint64_t seq, hash;
+} evkey_t;
+
+typedef struct evcheck {
+        int64_t decoded, undecodable, dup_same, dup_diff, gaps, runs;
+} evcheck_t;
+
+static int cmp_evkey(const void *a, const void *b)
 {
+        const evkey_t *x = a, *y = b;
+        int c = memcmp(&x->run, &y->run, sizeof(x->run));
+
+        if (c)
+                return c;
+        return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static uint64_t fnv_bytes(const void *p, size_t n)
+{
+        const unsigned char *b = p;
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= UINT64_C(1099511628211);
+        }
+        return h;
+}
+
+static evcheck_t check_events(evkey_t *ev, size_t n)
+{
+        evcheck_t r = { 0 };
+
+        qsort(ev, n, sizeof(*ev), cmp_evkey);
+        for (size_t i = 0; i < n; i++) {
+                if (i == 0 || !sr_uuid_eq(&ev[i].run, &ev[i - 1].run)) {
+                        r.runs++;
+                        continue;
+                }
+                if (ev[i].seq == ev[i - 1].seq) {
+                        if (ev[i].hash == ev[i - 1].hash)
+                                r.dup_same++;
+                        else
+                                r.dup_diff++;
+                } else if (ev[i].seq != ev[i - 1].seq + 1) {
+                        r.gaps++;
+                }
+        }
+        return r;
+}
+
+/* Read what the worker published between @p lo and @p hi (per topic and
+ * partition): sizes, the first record of each topic as a template, and the
+ * events' per-run sequence. */
+static evcheck_t measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
+                                 int64_t hi[N_OUT][MAXP], tmpl_t tm[N_OUT])
+{
+        evkey_t *ev = NULL;
+        size_t n_ev = 0;
+        evcheck_t ek;
         char names[N_OUT][256], group[64];
         rd_kafka_topic_partition_list_t *tl;
         rd_kafka_t *rk;
@@ -1045,6 +1151,24 @@ static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
                                 }
                         }
                 }
+                if (out_topics[t] == SR_TOPIC_EVENTS) {
+                        sr_event_t e;
+
+                        if (!ev) {
+                                ev = calloc((size_t)tm[t].n, sizeof(*ev));
+                                if (!ev)
+                                        DIE("out of memory");
+                        }
+                        if (n_ev < (size_t)tm[t].n &&
+                            sr_codec_decode_event(c->codec,
+                                                  sr_slice(m->payload, m->len),
+                                                  &e, NULL) == SR_OK) {
+                                ev[n_ev].run = e.pipeline_run_id;
+                                ev[n_ev].seq = e.seq;
+                                ev[n_ev++].hash = fnv_bytes(m->payload,
+                                                            m->len);
+                        }
+                }
                 if (!tm[t].have) {
                         tm[t].have = true;
                         first_len[t] = m->len;
@@ -1071,6 +1195,11 @@ static void measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
                                                  'x';
                 free(first_val[t]);
         }
+        ek = check_events(ev, n_ev);
+        ek.decoded = (int64_t)n_ev;
+        ek.undecodable = tm[0].n - (int64_t)n_ev;
+        free(ev);
+        return ek;
 }
 
 /* ------------------------------------------------------------ baseline */
@@ -1115,10 +1244,43 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                 DIE("baseline assign failed");
         rd_kafka_topic_partition_list_destroy(tl);
 
-        /* Warm-up, not timed: the worker's consumer was connected and had
-         * prefetched its backlog when its clock started; this one starts
-         * the clock when its first record is there. */
+        /* Warm-up, not timed. The worker's producer had published to every
+         * output topic before its clock started: librdkafka holds the first
+         * record to a topic new to a producer for ~1 s (topic metadata), so
+         * this producer publishes one record to each output topic first.
+         * The worker's consumer was connected and had prefetched its
+         * backlog: this one starts the clock once its own prefetch has
+         * stopped growing (or holds everything), first record in hand. */
+        for (int t = 0; t < N_OUT; t++) {
+                sr_outrec_t rec = { 0 };
+
+                rec.topic = out_topics[t];
+                rec.partition = 0;
+                rec.key = sr_slice("warm-up", 7);
+                rec.value = sr_slice("", 0);
+                if (sr_producer_send(prod, &rec, &ec))
+                        DIE("baseline warm-up: %s", ec.msg);
+        }
+        if (sr_producer_wait(prod, 30000, &ec))
+                DIE("baseline warm-up: %s", ec.msg);
         t0 = now_s();
+        {
+                rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+                size_t prev = 0;
+                int stable = 0;
+
+                while (now_s() - t0 < 30 && stable < 5) {
+                        size_t len;
+
+                        sleep_ms(50);
+                        len = rd_kafka_queue_length(q);
+                        if ((int64_t)len >= total)
+                                break;
+                        stable = len > 0 && len == prev ? stable + 1 : 0;
+                        prev = len;
+                }
+                rd_kafka_queue_destroy(q);
+        }
         while (!first) {
                 first = rd_kafka_consumer_poll(rk, 100);
                 if (first && (first->err ||
@@ -1214,6 +1376,9 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                 for (int i = 0; i < n; i++)
                         rd_kafka_message_destroy(batch[i]);
                 done += n;
+                if (getenv("BENCH_TRACE_POLLS"))
+                        printf("  baseline batch at %7.3f s: %5d records, "
+                               "%" PRId64 " done\n", now_s() - t0, n, done);
         }
         r.secs = now_s() - t0;
         c1 = cpu_of(getpid(), getpid());
@@ -1270,7 +1435,7 @@ static void *sampler_main(void *arg)
 
 /* Count and hash of every entity of every partition, and the offsets. */
 typedef struct digest {
-        uint64_t n[MAXP], h[MAXP];
+        uint64_t n[MAXP], h[MAXP], bytes; /* bytes: keys + values, all */
         int64_t cmd_off[MAXP], res_off[MAXP];
 } digest_t;
 
@@ -1285,7 +1450,7 @@ static void fnv(uint64_t *h, const void *p, size_t n)
 }
 
 typedef struct dig_ctx {
-        uint64_t n, h;
+        uint64_t n, h, bytes;
 } dig_ctx_t;
 
 static int dig_one(sr_slice_t key, sr_slice_t value, void *arg)
@@ -1296,6 +1461,7 @@ static int dig_one(sr_slice_t key, sr_slice_t value, void *arg)
         fnv(&d->h, key.ptr, key.len);
         fnv(&d->h, &value.len, sizeof(value.len));
         fnv(&d->h, value.ptr, value.len);
+        d->bytes += key.len + value.len;
         d->n++;
         return 0;
 }
@@ -1311,13 +1477,14 @@ static void store_digest(const char *dir, digest_t *dg)
             sr_store_txn_begin(st, false, &txn, &ec))
                 DIE("digest %s: %s", dir, ec.msg);
         for (int p = 0; p < g_parts; p++) {
-                dig_ctx_t d = { 0, UINT64_C(14695981039346656037) };
+                dig_ctx_t d = { 0, UINT64_C(14695981039346656037), 0 };
                 sr_store_pmeta_t pm = { -1, -1, -1, 0 };
 
                 if (sr_store_scan(txn, p, sr_slice("", 0), dig_one, &d, &ec))
                         DIE("digest scan: %s", ec.msg);
                 dg->n[p] = d.n;
                 dg->h[p] = d.h;
+                dg->bytes += d.bytes;
                 if (sr_store_pmeta_get(txn, p, &pm, &ec) &&
                     ec.code != SR_ERR_NOT_FOUND)
                         DIE("digest pmeta: %s", ec.msg);
@@ -1336,6 +1503,8 @@ typedef struct rep_result {
         double restore_s, restore_read_s, restore_per_s, ready_s;
         int64_t restore_records;
         double peak_rss_mb, rss_start_mb;
+        /* main thread during the timed worker phase (schedstat) */
+        double worker_cpu_us_per_result, worker_blocked_s, worker_cpu_wait_s;
         bool restore_identical;
         bool ready_before_assign; /* sr_worker_is_ready() before restoring */
         int problems;
@@ -1386,6 +1555,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 double start, secs, batches, applied;
         } *trace = NULL; /* BENCH_TRACE_POLLS: every timed worker poll */
         int n_trace = 0;
+        double mdb_start_mb;
 
         memset(&r, 0, sizeof(r));
         memset(&c, 0, sizeof(c));
@@ -1396,7 +1566,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         if (!mkdtemp(dir1) || !mkdtemp(dir2))
                 DIE("mkdtemp in %s: %s", o->parent, strerror(errno));
 
-        broker_start(&b, o->fork_broker);
+        broker_start(&b, o->fork_broker, o->mock_nagle);
         c.conf = make_conf(o, "sr.", b.boot, dir1);
         c.conf_bl = make_conf(o, BL_PREFIX, b.boot, NULL);
         c.meta = raw_consumer(c.conf, "bench-meta");
@@ -1468,8 +1638,13 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 topic_name("sr.", out_topics[t], name, sizeof(name));
                 highs(c.meta, name, out_lo[t]);
         }
+        /* Let the worker's consumer prefetch the backlog (it fetches in
+         * its own threads while nobody polls it), as the baseline's does
+         * before its clock starts. */
+        sleep_ms(1000);
         base_res = sum_series(m1.res, N_OUTCOMES);
         base_tr = transitions_total(&m1);
+        mdb_start_mb = file_mb(dir1, "data.mdb");
         malloc_trim(0); /* give back what the bench's own clients freed */
         r.rss_start_mb = proc_status_mb("VmRSS");
         if (!reset_peak_rss())
@@ -1514,6 +1689,11 @@ static rep_result_t run_once(const opts_t *o, int rep)
         c1 = cpu_of(getpid(), getpid());
         b1 = broker_cpu(&b, &c1);
         tr_timed = transitions_total(&m1) - base_tr;
+        r.worker_cpu_wait_s = c1.main_wait - c0.main_wait;
+        r.worker_blocked_s = r.worker_s - (c1.main_run - c0.main_run) -
+                             r.worker_cpu_wait_s;
+        r.worker_cpu_us_per_result =
+                1e6 * (c1.main_run - c0.main_run) / (double)n_res;
         for (int t = 0; t < N_OUT; t++) {
                 topic_name("sr.", out_topics[t], name, sizeof(name));
                 highs(c.meta, name, out_hi[t]);
@@ -1574,16 +1754,9 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                rep, r.rss_start_mb, r.peak_rss_mb,
                                proc_status_mb("RssAnon"),
                                proc_status_mb("RssFile"));
-                        {
-                                char f[4200];
-                                struct stat sb;
-
-                                snprintf(f, sizeof(f), "%s/data.mdb", dir1);
-                                if (!stat(f, &sb))
-                                        printf("  [rep %d] LMDB data.mdb "
-                                               "%.1f MB\n", rep,
-                                               (double)sb.st_size / 1e6);
-                        }
+                        printf("  [rep %d] LMDB data.mdb %.1f MB at the "
+                               "phase start, %.1f MB at its end\n", rep,
+                               mdb_start_mb, file_mb(dir1, "data.mdb"));
                         if (getenv("BENCH_MALLOC_STATS"))
                                 malloc_stats();
                 }
@@ -1608,7 +1781,21 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                     "is 5 MiB per partition): use fewer runs "
                                     "or more --partitions", name, p);
         }
-        measure_outputs(&c, out_lo, out_hi, tm);
+        {
+                evcheck_t ek = measure_outputs(&c, out_lo, out_hi, tm);
+
+                check(&r, ek.undecodable == 0 && ek.gaps == 0 &&
+                                  ek.dup_diff == 0,
+                      "events of the timed phase: %" PRId64 " undecodable, %"
+                      PRId64 " seq gaps, %" PRId64 " duplicated seq with "
+                      "other content", ek.undecodable, ek.gaps, ek.dup_diff);
+                if (o->verbose)
+                        printf("  [rep %d] events checked: %" PRId64 " of %"
+                               PRId64 " runs; per-run seq gapless: %s, "
+                               "identical duplicates %" PRId64 "\n",
+                               rep, ek.decoded, ek.runs,
+                               ek.gaps ? "NO" : "yes", ek.dup_same);
+        }
         if (o->verbose)
                 for (int t = 0; t < N_OUT; t++)
                         if (tm[t].n)
@@ -1711,8 +1898,21 @@ static rep_result_t run_once(const opts_t *o, int rep)
               "restored worker reprocessed %.0f results, %.0f commands",
               sum_series(m2.res, N_OUTCOMES), sum_series(m2.cmd, N_OUTCOMES));
         sr_worker_destroy(w);
+        memset(&d1, 0, sizeof(d1));
+        memset(&d2, 0, sizeof(d2));
         store_digest(dir1, &d1);
         store_digest(dir2, &d2);
+        if (o->verbose) {
+                uint64_t ents = 0;
+
+                for (int p = 0; p < g_parts; p++)
+                        ents += d1.n[p];
+                printf("  [rep %d] snapshot: %" PRIu64 " entries, %.1f MB of "
+                       "keys+values; data.mdb %.1f MB (worker), %.1f MB "
+                       "(restored)\n",
+                       rep, ents, (double)d1.bytes / 1e6,
+                       file_mb(dir1, "data.mdb"), file_mb(dir2, "data.mdb"));
+        }
         r.restore_identical = true;
         for (int p = 0; p < g_parts; p++)
                 if (d1.n[p] != d2.n[p] || d1.h[p] != d2.h[p] ||
@@ -1771,6 +1971,8 @@ int main(int argc, char **argv)
                 COL(restore_per_s),    COL(peak_rss_mb),
                 COL(worker_s),         COL(outputs_per_in),
                 COL(restore_s),        COL(ready_s),
+                COL(worker_cpu_us_per_result),
+                COL(worker_blocked_s), COL(worker_cpu_wait_s),
 #undef COL
         };
         enum { N_COLS = sizeof(cols) / sizeof(cols[0]) };
@@ -1791,12 +1993,15 @@ int main(int argc, char **argv)
                o.fork_broker ? "in a child process" : "in this process",
                g_parts, o.runs, o.targets, 2 * o.runs * o.targets,
                o.restore_runs, o.repeat);
+        if (o.mock_nagle)
+                printf("  mock broker sockets with Nagle (--mock-nagle)\n");
         for (int i = 0; i < o.n_defs; i++)
                 printf("  -D %s\n", o.defs[i]);
-        printf("%-4s %9s %11s %11s %8s %11s %6s %9s %9s %11s %8s %8s\n",
+        printf("%-4s %9s %11s %11s %8s %11s %6s %9s %9s %11s %8s %8s "
+               "%9s %9s %9s\n",
                "rep", "worker_s", "results/s", "events/s", "out/in",
                "baseline/s", "ratio", "cl_recs", "restore_s", "restore/s",
-               "ready_s", "rss_mb");
+               "ready_s", "rss_mb", "cpu_us/r", "blocked_s", "cpuwait_s");
         fflush(stdout);
         for (int i = 0; i < o.repeat; i++) {
                 rep_result_t *r = &rs[i];
@@ -1804,12 +2009,14 @@ int main(int argc, char **argv)
                 *r = run_once(&o, i + 1);
                 problems += r->problems;
                 printf("%-4d %9.2f %11.0f %11.0f %8.2f %11.0f %6.2f %9" PRId64
-                       " %9.2f %11.0f %8.2f %8.1f%s\n",
+                       " %9.2f %11.0f %8.2f %8.1f %9.1f %9.2f %9.2f%s\n",
                        i + 1, r->worker_s, r->worker_res_per_s,
                        r->worker_ev_per_s, r->outputs_per_in,
                        r->baseline_per_s, r->ratio, r->restore_records,
                        r->restore_s, r->restore_per_s, r->ready_s,
-                       r->peak_rss_mb, r->problems ? "  CHECKS FAILED" : "");
+                       r->peak_rss_mb, r->worker_cpu_us_per_result,
+                       r->worker_blocked_s, r->worker_cpu_wait_s,
+                       r->problems ? "  CHECKS FAILED" : "");
                 fflush(stdout);
         }
         for (int c = 0; c < N_COLS; c++) {
@@ -1824,17 +2031,37 @@ int main(int argc, char **argv)
                                "child process" :
                                "worker + the in-process mock broker, which "
                                "keeps every topic in memory");
-        printf("restore: %s\n",
-               "gauge sr_restore_partitions_in_progress up->down (12 "
-               "partitions, all of on_assign)");
+        printf("restore_s: gauge sr_restore_partitions_in_progress up->down "
+               "(%d partitions, all of on_assign); ready_s: from "
+               "sr_worker_new() to restored and ready (group join "
+               "included)\n", g_parts);
+        {
+                int early = 0;
+
+                for (int i = 0; i < o.repeat; i++)
+                        early += rs[i].ready_before_assign;
+                if (early)
+                        printf("note: sr_worker_is_ready() said ready right "
+                               "after sr_worker_new(), before any partition "
+                               "was assigned or restored (%d of %d "
+                               "repeats)\n", early, o.repeat);
+        }
         printf("checks: %s\n", problems ? "FAILED (see stderr)" : "all passed");
+        printf("cpu_us/r: on-CPU time of the worker's (main) thread per "
+               "result; blocked_s: that thread asleep (acks, fetches); "
+               "cpuwait_s: runnable, waiting for a CPU (a busy machine)\n");
+        printf("median-detail:");
+        for (int c = 6; c < N_COLS; c++)
+                printf(" %s=%.2f", cols[c].name, med[c]);
+        printf("\n");
+        /* Last line, for scripts. */
         printf("median:");
         for (int c = 0; c < 6; c++)
                 printf(" %s=%.*f", cols[c].name,
                        !strcmp(cols[c].name, "ratio") ? 2 :
                        !strcmp(cols[c].name, "peak_rss_mb") ? 1 : 0,
                        med[c]);
-        printf("\n");
+        printf(" worker_cpu_us_per_result=%.1f\n", med[10]);
         free(rs);
         free(v);
         return problems ? 1 : 0;

@@ -2,11 +2,12 @@
 # Build the benchmarks (RelWithDebInfo, into build/bench unless SR_BENCH_BUILD
 # says otherwise) and run them, echoing each command.
 #
-#   tests/bench/run.sh                 bench_worker --repeat 5, then bench_store
-#   tests/bench/run.sh --broker fork   extra arguments go to bench_worker
+#   tests/bench/run.sh                  bench_worker --repeat 5, then bench_store
+#   tests/bench/run.sh --mock-nagle     extra arguments go to bench_worker
 #
 # The machine may be shared and noisy: bench_worker prints the median of
-# its repeats on its last line ("median: ...").
+# its repeats on its last line ("median: ..."); its cpu_us/r column (CPU
+# time of the worker's thread per result) is the steadiest figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${SR_BENCH_BUILD:-build/bench}

@@ -1,0 +1,110 @@
+/* tests/unit/test_sr_model.c - ids, names and the run-spec hash. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "sr_model.h"
+
+TestSuite(sr_model, .timeout = 5.0);
+
+Test(sr_model, uuid_text_round_trips_in_any_case)
+{
+        const char *up = "5F1C0A52-7D7E-4C1E-9A53-3B2F0C9D5E11";
+        char out[SR_UUID_STR_LEN + 1];
+        sr_uuid_t u;
+
+        cr_assert(sr_uuid_parse(up, strlen(up), &u) == true);
+        cr_assert(sr_uuid_eq(&u, &sr_ns) == true);
+        sr_uuid_fmt(&u, out);
+        cr_assert(eq(str, out, "5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e11"));
+}
+
+Test(sr_model, uuid_parse_agrees_with_libuuid_on_random_ids)
+{
+        for (int i = 0; i < 2000; i++) {
+                char text[SR_UUID_STR_LEN + 1];
+                uuid_t ref;
+                sr_uuid_t u;
+
+                uuid_generate_random(ref);
+                uuid_unparse_upper(ref, text);
+                cr_assert(sr_uuid_parse(text, SR_UUID_STR_LEN, &u) == true);
+                cr_assert(memcmp(u.b, ref, 16) == 0, "%s", text);
+        }
+}
+
+Test(sr_model, malformed_uuid_text_is_refused)
+{
+        static const char *const bad[] = {
+                "", "5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e1",
+                "5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e111",
+                "5f1c0a52x7d7e-4c1e-9a53-3b2f0c9d5e11",
+                "5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5eg1",
+                "5f1c0a5-27d7e-4c1e-9a53-3b2f0c9d5e11",
+                "{f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e1}",
+        };
+        sr_uuid_t u;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+                cr_assert(sr_uuid_parse(bad[i], strlen(bad[i]), &u) == false,
+                          "%s", bad[i]);
+}
+
+Test(sr_model, uuid_v5_is_deterministic_and_name_sensitive)
+{
+        sr_uuid_t a, b, c;
+
+        sr_uuid_v5(&a, &sr_ns, "%s/stage/%u", "run", 1u);
+        sr_uuid_v5(&b, &sr_ns, "run/stage/1");
+        sr_uuid_v5(&c, &sr_ns, "run/stage/2");
+        cr_assert(sr_uuid_eq(&a, &b) == true);
+        cr_assert(sr_uuid_eq(&a, &c) == false);
+        cr_assert(eq(int, a.b[6] >> 4, 5)); /* version 5 */
+}
+
+Test(sr_model, statuses_parse_in_any_case_and_none_is_not_a_status)
+{
+        sr_status_t st;
+        sr_cmdst_t cs;
+
+        cr_assert(sr_status_parse("QuEuEd", 6, &st) == true);
+        cr_assert(eq(int, st, SR_ST_QUEUED));
+        cr_assert(sr_status_parse("none", 4, &st) == false);
+        cr_assert(sr_status_parse("paused", 6, &st) == false);
+        cr_assert(sr_cmdst_parse("inprogress", 10, &cs) == true);
+        cr_assert(eq(int, cs, SR_CMDST_INPROGRESS));
+        cr_assert(sr_cmdst_parse("EXPLODED", 8, &cs) == false);
+        cr_assert(sr_status_is_terminal(SR_ST_INVALID) == true);
+        cr_assert(sr_status_is_terminal(SR_ST_COMPLETE) == false);
+}
+
+Test(sr_model, spec_hash_sees_every_field_and_field_boundaries)
+{
+        sr_spec_stage_t st[1];
+        sr_spec_op_t op[1];
+        sr_runspec_t s, t;
+        uint64_t h;
+
+        memset(&s, 0, sizeof(s));
+        memset(st, 0, sizeof(st));
+        memset(op, 0, sizeof(op));
+        snprintf(s.pipeline_name, sizeof(s.pipeline_name), "ab");
+        snprintf(st[0].name, sizeof(st[0].name), "c");
+        snprintf(op[0].operation_type, sizeof(op[0].operation_type), "INSTALL");
+        st[0].ops = op;
+        st[0].n_ops = 1;
+        s.stages = st;
+        s.n_stages = 1;
+        h = sr_runspec_hash(&s);
+        t = s;
+        cr_assert(eq(u64, sr_runspec_hash(&t), h));
+        snprintf(t.pipeline_name, sizeof(t.pipeline_name), "a");
+        snprintf(st[0].name, sizeof(st[0].name), "bc");
+        cr_assert(not(eq(u64, sr_runspec_hash(&t), h)));
+        snprintf(st[0].name, sizeof(st[0].name), "c");
+        t.auto_promote = true;
+        snprintf(t.pipeline_name, sizeof(t.pipeline_name), "ab");
+        cr_assert(not(eq(u64, sr_runspec_hash(&t), h)));
+}
