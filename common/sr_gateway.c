@@ -52,6 +52,7 @@ struct sr_gateway {
         sr_auth_t *auth;
         sr_proj_t *proj;
         sr_producer_t *prod;
+        sr_codec_t *codec;       /* encodes commands; under prod_mu */
         pthread_mutex_t prod_mu; /* the producer's wait is per handle */
 
         pthread_t feed;
@@ -444,20 +445,20 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
         struct timespec until;
-        sr_codec_t *codec = NULL;
         sr_reply_t reply;
         sr_err_t err;
         int slot;
 
         sr_uuid_fmt(&cmd->command_id, cid);
-        if (sr_codec_new(&codec, &ec) != SR_OK ||
-            sr_codec_encode_command(codec, cmd, &val, &ec) != SR_OK) {
-                sr_codec_destroy(codec);
+        /* One codec for all writes; they are serialised by prod_mu anyway. */
+        pthread_mutex_lock(&gw->prod_mu);
+        err = sr_codec_encode_command(gw->codec, cmd, &val, &ec);
+        pthread_mutex_unlock(&gw->prod_mu);
+        if (err) {
                 answer_status(resp, 500, "could not encode the command: %s",
                               ec.msg);
                 return 500;
         }
-        sr_codec_destroy(codec);
         slot = waiter_add(gw, &cmd->command_id);
         if (slot < 0) {
                 sr_buf_free(&val);
@@ -1152,6 +1153,8 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                         goto err_free;
         }
         err = sr_producer_new(conf, "sr-gateway", &gw->prod, ec);
+        if (!err)
+                err = sr_codec_new(&gw->codec, ec);
         if (err)
                 goto err_free;
         if (pthread_create(&gw->feed, NULL, feed_main, gw)) {
@@ -1174,6 +1177,7 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         if (gw->feed_started)
                 pthread_join(gw->feed, NULL);
         sr_producer_destroy(gw->prod);
+        sr_codec_destroy(gw->codec);
         sr_proj_close(gw->proj);
         sr_auth_destroy(gw->auth);
         free(gw->idem);

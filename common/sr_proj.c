@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sr_lmdb.h"
 #include "sr_codec.h"
 
 #define PROJ_FORMAT 1
@@ -148,34 +149,12 @@ struct rctx {
         uint64_t decodes, steps;
 };
 
-static const uint8_t empty_bytes[1];
 
 /* ------------------------------------------------------------ helpers */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-        p[0] = (uint8_t)(v >> 24);
-        p[1] = (uint8_t)(v >> 16);
-        p[2] = (uint8_t)(v >> 8);
-        p[3] = (uint8_t)v;
-}
 
-static uint32_t get_be32(const uint8_t *p)
-{
-        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-               (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-        put_be32(p, (uint32_t)(v >> 32));
-        put_be32(p + 4, (uint32_t)v);
-}
 
-static uint64_t get_be64(const uint8_t *p)
-{
-        return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
 
 /* Signed to order-preserving unsigned and back. */
 static uint64_t i64_key(int64_t v)
@@ -188,47 +167,6 @@ static int64_t i64_unkey(uint64_t v)
         return (int64_t)(v ^ UINT64_C(0x8000000000000000));
 }
 
-static MDB_val mval(const void *ptr, size_t len)
-{
-        MDB_val v;
-
-        /* LMDB takes non-const pointers but never writes through keys or
-         * put values. */
-        v.mv_data = (void *)(ptr ? ptr : empty_bytes);
-        v.mv_size = len;
-        return v;
-}
-
-/* The one place LMDB codes become ours; the text keeps LMDB's. */
-static sr_err_t proj_err(sr_errctx_t *ec, int rc, const char *dir,
-                         const char *op)
-{
-        sr_err_t code;
-
-        switch (rc) {
-        case MDB_NOTFOUND:
-                code = SR_ERR_NOT_FOUND;
-                break;
-        case MDB_MAP_FULL:
-                code = SR_ERR_MAP_FULL;
-                break;
-        case MDB_CORRUPTED:
-        case MDB_INVALID:
-                code = SR_ERR_CORRUPT;
-                break;
-        case MDB_READERS_FULL:
-                code = SR_ERR_RETRY;
-                break;
-        case ENOMEM:
-                code = SR_ERR_NOMEM;
-                break;
-        default:
-                code = SR_ERR_IO;
-                break;
-        }
-        return sr_errctx_set(ec, code, "proj %s: %s: %s", dir ? dir : "-",
-                             op, mdb_strerror(rc));
-}
 
 /* Position of @p st in the alphabetical order of status names. Computed,
  * not tabled, so a new status cannot put the table out of date. */
@@ -295,7 +233,7 @@ static void w_u32(struct wbuf *w, uint32_t v)
 {
         uint8_t b[4];
 
-        put_be32(b, v);
+        sr_lmdb_put_be32(b, v);
         w_bytes(w, b, 4);
 }
 
@@ -303,7 +241,7 @@ static void w_u64(struct wbuf *w, uint64_t v)
 {
         uint8_t b[8];
 
-        put_be64(b, v);
+        sr_lmdb_put_be64(b, v);
         w_bytes(w, b, 8);
 }
 
@@ -359,14 +297,14 @@ static uint32_t r_u32(struct rbuf *r)
 {
         const uint8_t *q = r_take(r, 4);
 
-        return q ? get_be32(q) : 0;
+        return q ? sr_lmdb_get_be32(q) : 0;
 }
 
 static uint64_t r_u64(struct rbuf *r)
 {
         const uint8_t *q = r_take(r, 8);
 
-        return q ? get_be64(q) : 0;
+        return q ? sr_lmdb_get_be64(q) : 0;
 }
 
 static int64_t r_i64(struct rbuf *r)
@@ -675,7 +613,7 @@ static void k_u32(struct ient *ie, uint32_t v)
 {
         uint8_t b[4];
 
-        put_be32(b, v);
+        sr_lmdb_put_be32(b, v);
         k_bytes(ie, b, 4);
 }
 
@@ -683,7 +621,7 @@ static void k_i64(struct ient *ie, int64_t v)
 {
         uint8_t b[8];
 
-        put_be64(b, i64_key(v));
+        sr_lmdb_put_be64(b, i64_key(v));
         k_bytes(ie, b, 8);
 }
 
@@ -722,10 +660,10 @@ static void pr_summary(struct ient *ie, const sr_pipeline_run_t *pr)
         if (n > UINT8_MAX)
                 n = UINT8_MAX;
         v[0] = status_rank(pr->m.status);
-        put_be32(v + 1, (uint32_t)pr->run_number);
-        put_be64(v + 5, i64_key(pr->m.created_at));
-        put_be64(v + 13, i64_key(pr->m.started_at));
-        put_be64(v + 21, i64_key(pr->m.ended_at));
+        sr_lmdb_put_be32(v + 1, (uint32_t)pr->run_number);
+        sr_lmdb_put_be64(v + 5, i64_key(pr->m.created_at));
+        sr_lmdb_put_be64(v + 13, i64_key(pr->m.started_at));
+        sr_lmdb_put_be64(v + 21, i64_key(pr->m.ended_at));
         v[29] = (uint8_t)n;
         memcpy(v + PRSUM_FIXED, pr->pipeline_name, n);
         ie->vlen = (uint16_t)(PRSUM_FIXED + n);
@@ -823,14 +761,14 @@ static const struct ient *ients_find(const struct ients *set,
 static int cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
                    int delta)
 {
-        MDB_val k = mval(key, len), v;
+        MDB_val k = sr_lmdb_val(key, len), v;
         uint64_t c = 0;
         uint8_t b[8];
         int rc;
 
         rc = mdb_get(txn, dbi, &k, &v);
         if (rc == 0 && v.mv_size == 8)
-                c = get_be64(v.mv_data);
+                c = sr_lmdb_get_be64(v.mv_data);
         else if (rc && rc != MDB_NOTFOUND)
                 return rc;
         if (delta < 0)
@@ -841,15 +779,15 @@ static int cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
                 rc = mdb_del(txn, dbi, &k, NULL);
                 return rc == MDB_NOTFOUND ? 0 : rc;
         }
-        put_be64(b, c);
-        v = mval(b, 8);
+        sr_lmdb_put_be64(b, c);
+        v = sr_lmdb_val(b, 8);
         return mdb_put(txn, dbi, &k, &v, 0);
 }
 
 static int cnt_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
                    uint64_t *out)
 {
-        MDB_val k = mval(key, len), v;
+        MDB_val k = sr_lmdb_val(key, len), v;
         int rc = mdb_get(txn, dbi, &k, &v);
 
         *out = 0;
@@ -859,7 +797,7 @@ static int cnt_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
                 return rc;
         if (v.mv_size != 8)
                 return MDB_CORRUPTED;
-        *out = get_be64(v.mv_data);
+        *out = sr_lmdb_get_be64(v.mv_data);
         return 0;
 }
 
@@ -878,7 +816,7 @@ static int idx_move(const sr_proj_t *proj, MDB_txn *txn,
 
                 if (ients_find(cur, o))
                         continue;
-                k = mval(o->key, o->klen);
+                k = sr_lmdb_val(o->key, o->klen);
                 rc = mdb_del(txn, idx, &k, NULL);
                 if (rc == MDB_NOTFOUND)
                         continue;
@@ -894,12 +832,12 @@ static int idx_move(const sr_proj_t *proj, MDB_txn *txn,
                 if (o && o->vlen == c->vlen &&
                     !memcmp(o->val, c->val, c->vlen))
                         continue;
-                k = mval(c->key, c->klen);
-                v = mval(c->val, c->vlen);
+                k = sr_lmdb_val(c->key, c->klen);
+                v = sr_lmdb_val(c->val, c->vlen);
                 rc = mdb_put(txn, idx, &k, &v, MDB_NOOVERWRITE);
                 if (rc == MDB_KEYEXIST) {
                         /* Only the value changed (or a stale entry). */
-                        v = mval(c->val, c->vlen);
+                        v = sr_lmdb_val(c->val, c->vlen);
                         rc = mdb_put(txn, idx, &k, &v, 0);
                 } else if (!rc) {
                         rc = cnt_add(txn, cnt, c->key, c->plen, +1);
@@ -938,7 +876,7 @@ static sr_err_t make_dir(const char *dir, sr_errctx_t *ec)
 /* Empty every DBI (offsets included) and write our format. */
 static int empty_all(sr_proj_t *proj, MDB_txn *txn)
 {
-        MDB_val k = mval("format", 6), v;
+        MDB_val k = sr_lmdb_val("format", 6), v;
         uint8_t fmt[4];
         int rc = 0;
 
@@ -946,22 +884,22 @@ static int empty_all(sr_proj_t *proj, MDB_txn *txn)
                 rc = mdb_drop(txn, proj->dbi[i], 0);
         if (rc)
                 return rc;
-        put_be32(fmt, PROJ_FORMAT);
-        v = mval(fmt, 4);
+        sr_lmdb_put_be32(fmt, PROJ_FORMAT);
+        v = sr_lmdb_val(fmt, 4);
         return mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
 }
 
 /* Open the DBIs; empty everything unless the format is ours. */
 static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
 {
-        MDB_val k = mval("format", 6), v;
+        MDB_val k = sr_lmdb_val("format", 6), v;
         const char *op = "dbi_open";
         MDB_txn *txn;
         int rc, i;
 
         rc = mdb_txn_begin(proj->env, NULL, 0, &txn);
         if (rc)
-                return proj_err(ec, rc, proj->dir, "txn_begin");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "txn_begin");
         for (i = 0; i < DBI__COUNT && !rc; i++)
                 rc = mdb_dbi_open(txn, dbi_names[i], MDB_CREATE,
                                   &proj->dbi[i]);
@@ -971,7 +909,7 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
         rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
         if (rc && rc != MDB_NOTFOUND)
                 goto err_abort;
-        if (rc || v.mv_size != 4 || get_be32(v.mv_data) != PROJ_FORMAT) {
+        if (rc || v.mv_size != 4 || sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
                 /* New, or another format: a cache, so start over. */
                 op = "empty";
                 rc = empty_all(proj, txn);
@@ -979,11 +917,11 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
                         goto err_abort;
         }
         rc = mdb_txn_commit(txn); /* frees txn, also on failure */
-        return rc ? proj_err(ec, rc, proj->dir, "txn_commit") : SR_OK;
+        return rc ? sr_lmdb_err(ec, rc, "proj", proj->dir, "txn_commit") : SR_OK;
 
 err_abort:
         mdb_txn_abort(txn);
-        return proj_err(ec, rc, proj->dir, op);
+        return sr_lmdb_err(ec, rc, "proj", proj->dir, op);
 }
 
 sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
@@ -1012,7 +950,7 @@ sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
         rc = mdb_env_create(&proj->env);
         if (rc) {
                 proj->env = NULL;
-                err = proj_err(ec, rc, dir, "env_create");
+                err = sr_lmdb_err(ec, rc, "proj", dir, "env_create");
                 goto err_free;
         }
         rc = mdb_env_set_maxdbs(proj->env, DBI__COUNT);
@@ -1023,7 +961,7 @@ sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
                                          map_size ? map_size :
                                                     SR_PROJ_DEFAULT_MAP_SIZE);
         if (rc) {
-                err = proj_err(ec, rc, dir, "env_set");
+                err = sr_lmdb_err(ec, rc, "proj", dir, "env_set");
                 goto err_free;
         }
         /* NOTLS: read txns belong to the call, not the thread.
@@ -1031,13 +969,13 @@ sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
          * most the last batch and never tears the file. */
         rc = mdb_env_open(proj->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640);
         if (rc) {
-                err = proj_err(ec, rc, dir, "env_open");
+                err = sr_lmdb_err(ec, rc, "proj", dir, "env_open");
                 goto err_free;
         }
         /* Reader slots of killed processes would pin old pages forever. */
         rc = mdb_reader_check(proj->env, &dead);
         if (rc) {
-                err = proj_err(ec, rc, dir, "reader_check");
+                err = sr_lmdb_err(ec, rc, "proj", dir, "reader_check");
                 goto err_free;
         }
         err = proj_init(proj, ec);
@@ -1081,14 +1019,14 @@ sr_err_t sr_proj_clear(sr_proj_t *proj, sr_errctx_t *ec)
                                      proj->dir);
         rc = mdb_txn_begin(proj->env, NULL, 0, &txn);
         if (rc)
-                return proj_err(ec, rc, proj->dir, "clear: txn_begin");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "clear: txn_begin");
         rc = empty_all(proj, txn);
         if (rc) {
                 mdb_txn_abort(txn);
-                return proj_err(ec, rc, proj->dir, "clear");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "clear");
         }
         rc = mdb_txn_commit(txn); /* frees txn, also on failure */
-        return rc ? proj_err(ec, rc, proj->dir, "clear: txn_commit") : SR_OK;
+        return rc ? sr_lmdb_err(ec, rc, "proj", proj->dir, "clear: txn_commit") : SR_OK;
 }
 
 sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
@@ -1111,7 +1049,7 @@ sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
         rc = mdb_txn_begin(proj->env, NULL, 0, &txn->mtxn);
         if (rc) {
                 free(txn);
-                return proj_err(ec, rc, proj->dir, "txn_begin");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "txn_begin");
         }
         proj->write_open = true;
         *txnp = txn;
@@ -1141,7 +1079,7 @@ sr_err_t sr_proj_commit(sr_proj_txn_t *txn, sr_errctx_t *ec)
         rc = mdb_txn_commit(txn->mtxn);
         txn_release(txn);
         if (rc)
-                return proj_err(ec, rc, proj->dir, "txn_commit");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "txn_commit");
         return SR_OK;
 }
 
@@ -1156,7 +1094,7 @@ void sr_proj_abort(sr_proj_txn_t *txn)
 static void offset_key(uint8_t key[5], int32_t partition)
 {
         key[0] = 'o';
-        put_be32(key + 1, (uint32_t)partition);
+        sr_lmdb_put_be32(key + 1, (uint32_t)partition);
 }
 
 static int offset_get(const sr_proj_t *proj, MDB_txn *txn, int32_t partition,
@@ -1167,7 +1105,7 @@ static int offset_get(const sr_proj_t *proj, MDB_txn *txn, int32_t partition,
         int rc;
 
         offset_key(kb, partition);
-        k = mval(kb, sizeof(kb));
+        k = sr_lmdb_val(kb, sizeof(kb));
         rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
         *next = -1;
         if (rc == MDB_NOTFOUND)
@@ -1176,7 +1114,7 @@ static int offset_get(const sr_proj_t *proj, MDB_txn *txn, int32_t partition,
                 return rc;
         if (v.mv_size != 8)
                 return MDB_CORRUPTED;
-        *next = (int64_t)get_be64(v.mv_data);
+        *next = (int64_t)sr_lmdb_get_be64(v.mv_data);
         return 0;
 }
 
@@ -1186,7 +1124,7 @@ static int offset_get(const sr_proj_t *proj, MDB_txn *txn, int32_t partition,
 static int load_old(const sr_proj_t *proj, MDB_txn *txn, const sr_uuid_t *id,
                     struct ients *out, uint8_t *clkey, size_t *clkey_len)
 {
-        MDB_val k = mval(id->b, ID_LEN), v;
+        MDB_val k = sr_lmdb_val(id->b, ID_LEN), v;
         struct stored s;
         sr_entity_t e;
         int rc;
@@ -1217,11 +1155,11 @@ static int remove_entity(const sr_proj_t *proj, MDB_txn *txn,
         rc = idx_move(proj, txn, ients, &none);
         if (rc)
                 return rc;
-        k = mval(id->b, ID_LEN);
+        k = sr_lmdb_val(id->b, ID_LEN);
         rc = mdb_del(txn, proj->dbi[DBI_ENT], &k, NULL);
         if (rc && rc != MDB_NOTFOUND)
                 return rc;
-        k = mval(clkey, clkey_len);
+        k = sr_lmdb_val(clkey, clkey_len);
         rc = mdb_del(txn, proj->dbi[DBI_CLKEY], &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -1230,7 +1168,7 @@ static int remove_entity(const sr_proj_t *proj, MDB_txn *txn,
 static int clkey_get(const sr_proj_t *proj, MDB_txn *txn, sr_slice_t key,
                      sr_uuid_t *id)
 {
-        MDB_val k = mval(key.ptr, key.len), v;
+        MDB_val k = sr_lmdb_val(key.ptr, key.len), v;
         int rc = mdb_get(txn, proj->dbi[DBI_CLKEY], &k, &v);
 
         if (rc)
@@ -1261,21 +1199,21 @@ static sr_err_t apply_tombstone(sr_proj_txn_t *txn, sr_slice_t key,
                               &old_len);
                 if (rc == MDB_NOTFOUND) {
                         /* A dangling mapping: drop it. */
-                        k = mval(key.ptr, key.len);
+                        k = sr_lmdb_val(key.ptr, key.len);
                         rc = mdb_del(txn->mtxn, proj->dbi[DBI_CLKEY], &k,
                                      NULL);
                         goto out;
                 }
         }
         if (rc == MDB_CORRUPTED)
-                return proj_err(ec, rc, proj->dir, "tombstone: stored entity");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "tombstone: stored entity");
         if (!rc)
                 rc = remove_entity(proj, txn->mtxn, &id, &txn->old, key.ptr,
                                    key.len);
 out:
         if (rc) {
                 txn->failed = true;
-                return proj_err(ec, rc, proj->dir, "tombstone");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "tombstone");
         }
         return SR_OK;
 }
@@ -1320,10 +1258,10 @@ static sr_err_t apply_entity(sr_proj_txn_t *txn, sr_slice_t key,
                 }
         }
         if (rc && rc != MDB_NOTFOUND)
-                return proj_err(ec, rc, proj->dir, "read key map");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "read key map");
         rc = load_old(proj, txn->mtxn, &id, &txn->old, old_key, &old_len);
         if (rc && rc != MDB_NOTFOUND)
-                return proj_err(ec, rc, proj->dir, "read entity");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "read entity");
         same_key = !rc && old_len == key.len &&
                    !memcmp(old_key, key.ptr, key.len);
 
@@ -1334,21 +1272,21 @@ static sr_err_t apply_entity(sr_proj_txn_t *txn, sr_slice_t key,
                          0;
         if (!rc && old_len && !same_key) {
                 op = "remove old key";
-                k = mval(old_key, old_len);
+                k = sr_lmdb_val(old_key, old_len);
                 rc = mdb_del(txn->mtxn, proj->dbi[DBI_CLKEY], &k, NULL);
                 if (rc == MDB_NOTFOUND)
                         rc = 0;
         }
         if (!rc && (!same_key || has_other)) {
                 op = "put key map";
-                k = mval(key.ptr, key.len);
-                v = mval(id.b, ID_LEN);
+                k = sr_lmdb_val(key.ptr, key.len);
+                v = sr_lmdb_val(id.b, ID_LEN);
                 rc = mdb_put(txn->mtxn, proj->dbi[DBI_CLKEY], &k, &v, 0);
         }
         if (!rc) {
                 op = "put entity";
-                k = mval(id.b, ID_LEN);
-                v = mval(proj->enc.p, proj->enc.len);
+                k = sr_lmdb_val(id.b, ID_LEN);
+                v = sr_lmdb_val(proj->enc.p, proj->enc.len);
                 rc = mdb_put(txn->mtxn, proj->dbi[DBI_ENT], &k, &v, 0);
         }
         if (!rc) {
@@ -1357,7 +1295,7 @@ static sr_err_t apply_entity(sr_proj_txn_t *txn, sr_slice_t key,
         }
         if (rc) {
                 txn->failed = true;
-                return proj_err(ec, rc, proj->dir, op);
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, op);
         }
         return SR_OK;
 }
@@ -1383,7 +1321,7 @@ static sr_err_t apply_check(sr_proj_txn_t *txn, int32_t partition,
                                      proj->dir, (int)partition, offset);
         rc = offset_get(proj, txn->mtxn, partition, &next);
         if (rc)
-                return proj_err(ec, rc, proj->dir, "read offset");
+                return sr_lmdb_err(ec, rc, "proj", proj->dir, "read offset");
         *stale = offset < next;
         if (*stale)
                 atomic_fetch_add_explicit(&proj->skipped, 1,
@@ -1399,13 +1337,13 @@ static sr_err_t offset_put(sr_proj_txn_t *txn, int32_t partition,
         int rc;
 
         offset_key(kb, partition);
-        put_be64(ob, (uint64_t)next);
-        k = mval(kb, sizeof(kb));
-        v = mval(ob, sizeof(ob));
+        sr_lmdb_put_be64(ob, (uint64_t)next);
+        k = sr_lmdb_val(kb, sizeof(kb));
+        v = sr_lmdb_val(ob, sizeof(ob));
         rc = mdb_put(txn->mtxn, txn->proj->dbi[DBI_META], &k, &v, 0);
         if (rc) {
                 txn->failed = true;
-                return proj_err(ec, rc, txn->proj->dir, "put offset");
+                return sr_lmdb_err(ec, rc, "proj", txn->proj->dir, "put offset");
         }
         return SR_OK;
 }
@@ -1471,7 +1409,7 @@ static sr_err_t rd_begin(sr_proj_t *proj, struct rctx *rc, sr_errctx_t *ec)
         rc->steps = 0;
         r = mdb_txn_begin(proj->env, NULL, MDB_RDONLY, &rc->txn);
         if (r)
-                return proj_err(ec, r, proj->dir, "read txn_begin");
+                return sr_lmdb_err(ec, r, "proj", proj->dir, "read txn_begin");
         return SR_OK;
 }
 
@@ -1504,7 +1442,7 @@ static sr_err_t rd_entity(struct rctx *rc, sr_entity_type_t type,
                           const sr_uuid_t *id, sr_entity_t *e, bool want_args,
                           sr_errctx_t *ec)
 {
-        MDB_val k = mval(id->b, ID_LEN), v;
+        MDB_val k = sr_lmdb_val(id->b, ID_LEN), v;
         char buf[SR_UUID_STR_LEN + 1];
         struct stored s;
         sr_err_t err;
@@ -1514,7 +1452,7 @@ static sr_err_t rd_entity(struct rctx *rc, sr_entity_type_t type,
         if (r == MDB_NOTFOUND)
                 return not_found(ec, sr_entity_type_name(type), id);
         if (r)
-                return proj_err(ec, r, rc->proj->dir, "get");
+                return sr_lmdb_err(ec, r, "proj", rc->proj->dir, "get");
         if (!parse_stored(&v, &s))
                 goto corrupt;
         if (s.type != type)
@@ -1690,12 +1628,12 @@ sr_err_t sr_proj_version(sr_proj_t *proj, sr_entity_type_t type,
         err = rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        k = mval(id->b, ID_LEN);
+        k = sr_lmdb_val(id->b, ID_LEN);
         r = mdb_get(rc.txn, proj->dbi[DBI_ENT], &k, &v);
         if (r == MDB_NOTFOUND)
                 err = not_found(ec, sr_entity_type_name(type), id);
         else if (r)
-                err = proj_err(ec, r, proj->dir, "get");
+                err = sr_lmdb_err(ec, r, "proj", proj->dir, "get");
         else if (!parse_stored(&v, &s))
                 err = sr_errctx_set(ec, SR_ERR_CORRUPT,
                                     "proj %s: stored entity does not parse",
@@ -1727,7 +1665,7 @@ sr_err_t sr_proj_offsets(sr_proj_t *proj, int64_t *next, int32_t n_parts,
                 r = offset_get(proj, rc.txn, p, &next[p]);
         rd_end(&rc);
         if (r)
-                return proj_err(ec, r, proj->dir, "read offsets");
+                return sr_lmdb_err(ec, r, "proj", proj->dir, "read offsets");
         return SR_OK;
 }
 
@@ -1754,7 +1692,7 @@ static int seek_last(struct walk *w, MDB_val *k, MDB_val *v)
         if (n == 0)
                 return mdb_cursor_get(w->rc->cur, k, v, MDB_LAST);
         up[n - 1]++; /* the first key after every prefixed one */
-        *k = mval(up, n);
+        *k = sr_lmdb_val(up, n);
         r = mdb_cursor_get(w->rc->cur, k, v, MDB_SET_RANGE);
         if (r == MDB_NOTFOUND)
                 return mdb_cursor_get(w->rc->cur, k, v, MDB_LAST);
@@ -1778,7 +1716,7 @@ static int walk_next(struct walk *w, MDB_val *k, MDB_val *v)
                 r = seek_last(w, k, v);
         } else {
                 w->started = true;
-                *k = mval(w->prefix, w->plen);
+                *k = sr_lmdb_val(w->prefix, w->plen);
                 r = mdb_cursor_get(w->rc->cur, k, v, MDB_SET_RANGE);
         }
         if (r)
@@ -1900,7 +1838,7 @@ static sr_err_t scan_err(struct rctx *rc, int r, sr_errctx_t *ec)
 {
         if (r == ENOMEM)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "proj: list: malloc");
-        return proj_err(ec, r, rc->proj->dir, "list");
+        return sr_lmdb_err(ec, r, "proj", rc->proj->dir, "list");
 }
 
 /* ------------------------------------------------------------ lists */
@@ -1928,10 +1866,10 @@ static bool prsum_parse(const MDB_val *k, const MDB_val *v, struct prsum *s)
                 return false;
         memcpy(s->id, key_id(k), ID_LEN);
         s->rank = p[0];
-        s->run_number = (int32_t)get_be32(p + 1);
-        s->created = i64_unkey(get_be64(p + 5));
-        s->started = i64_unkey(get_be64(p + 13));
-        s->ended = i64_unkey(get_be64(p + 21));
+        s->run_number = (int32_t)sr_lmdb_get_be32(p + 1);
+        s->created = i64_unkey(sr_lmdb_get_be64(p + 5));
+        s->started = i64_unkey(sr_lmdb_get_be64(p + 13));
+        s->ended = i64_unkey(sr_lmdb_get_be64(p + 21));
         s->name_len = p[29];
         s->name = p + PRSUM_FIXED;
         return true;

@@ -15,6 +15,7 @@
  * removed only once everything is synced.
  */
 #include "sr_store.h"
+#include "sr_lmdb.h"
 #include "sr_store_int.h"
 
 #include <errno.h>
@@ -80,73 +81,13 @@ struct sr_txn {
         struct oseq oseq[OSEQ_CACHE];
 };
 
-static const uint8_t empty_bytes[1];
 
 /* ------------------------------------------------------------ helpers */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-        p[0] = (uint8_t)(v >> 24);
-        p[1] = (uint8_t)(v >> 16);
-        p[2] = (uint8_t)(v >> 8);
-        p[3] = (uint8_t)v;
-}
 
-static uint32_t get_be32(const uint8_t *p)
-{
-        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-               (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-        put_be32(p, (uint32_t)(v >> 32));
-        put_be32(p + 4, (uint32_t)v);
-}
 
-static uint64_t get_be64(const uint8_t *p)
-{
-        return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
 
-static MDB_val mval(const void *ptr, size_t len)
-{
-        MDB_val v;
-
-        /* LMDB takes non-const pointers but never writes through keys or
-         * put values. */
-        v.mv_data = (void *)(ptr ? ptr : empty_bytes);
-        v.mv_size = len;
-        return v;
-}
-
-/* The one place LMDB codes become ours; the text keeps LMDB's. */
-static sr_err_t store_err(sr_errctx_t *ec, int rc, const char *dir,
-                          const char *op)
-{
-        sr_err_t code;
-
-        switch (rc) {
-        case MDB_NOTFOUND:
-                code = SR_ERR_NOT_FOUND;
-                break;
-        case MDB_MAP_FULL:
-                code = SR_ERR_MAP_FULL;
-                break;
-        case MDB_CORRUPTED:
-        case MDB_INVALID:
-                code = SR_ERR_CORRUPT;
-                break;
-        case ENOMEM:
-                code = SR_ERR_NOMEM;
-                break;
-        default:
-                code = SR_ERR_IO;
-                break;
-        }
-        return sr_errctx_set(ec, code, "store %s: %s: %s", dir ? dir : "-",
-                             op, mdb_strerror(rc));
-}
 
 /* A failed LMDB write leaves the txn in an error state: remember it so
  * commit refuses instead of reporting LMDB's vaguer MDB_BAD_TXN. */
@@ -154,7 +95,7 @@ static sr_err_t txn_fail(sr_txn_t *txn, sr_errctx_t *ec, int rc,
                          const char *op)
 {
         txn->failed = true;
-        return store_err(ec, rc, txn->store->dir, op);
+        return sr_lmdb_err(ec, rc, "store", txn->store->dir, op);
 }
 
 static sr_err_t check_write(const sr_txn_t *txn, int32_t partition,
@@ -192,10 +133,10 @@ static sr_err_t make_key(const sr_txn_t *txn, uint8_t *buf, int32_t partition,
                                      "(max %d)",
                                      txn->store->dir, op, key.len,
                                      SR_STORE_KEY_MAX);
-        put_be32(buf, (uint32_t)partition);
+        sr_lmdb_put_be32(buf, (uint32_t)partition);
         if (key.len)
                 memcpy(buf + 4, key.ptr, key.len);
-        *out = mval(buf, 4 + key.len);
+        *out = sr_lmdb_val(buf, 4 + key.len);
         return SR_OK;
 }
 
@@ -397,7 +338,7 @@ static void mark_after_sync(sr_store_t *store)
 static int sys_put(MDB_txn *mtxn, const sr_store_t *store, const char *key,
                    const void *val, size_t len)
 {
-        MDB_val k = mval(key, strlen(key)), v = mval(val, len);
+        MDB_val k = sr_lmdb_val(key, strlen(key)), v = sr_lmdb_val(val, len);
 
         return mdb_put(mtxn, store->dbi[DBI_SYS], &k, &v, 0);
 }
@@ -413,38 +354,38 @@ static sr_err_t store_init(sr_store_t *store, sr_errctx_t *ec)
 
         rc = mdb_txn_begin(store->env, NULL, 0, &mtxn);
         if (rc)
-                return store_err(ec, rc, store->dir, "txn_begin");
+                return sr_lmdb_err(ec, rc, "store", store->dir, "txn_begin");
         for (i = 0; i < DBI__COUNT; i++) {
                 rc = mdb_dbi_open(mtxn, dbi_names[i], MDB_CREATE,
                                   &store->dbi[i]);
                 if (rc) {
-                        err = store_err(ec, rc, store->dir, "dbi_open");
+                        err = sr_lmdb_err(ec, rc, "store", store->dir, "dbi_open");
                         goto err_abort;
                 }
         }
-        k = mval("version", 7);
+        k = sr_lmdb_val("version", 7);
         rc = mdb_get(mtxn, store->dbi[DBI_SYS], &k, &v);
         if (rc == MDB_NOTFOUND) {
-                put_be32(ver, STORE_FORMAT);
+                sr_lmdb_put_be32(ver, STORE_FORMAT);
                 rc = sys_put(mtxn, store, "version", ver, sizeof(ver));
         } else if (rc == 0 && (v.mv_size != 4 ||
-                               get_be32(v.mv_data) != STORE_FORMAT)) {
+                               sr_lmdb_get_be32(v.mv_data) != STORE_FORMAT)) {
                 err = sr_errctx_set(ec, SR_ERR_CORRUPT,
                                     "store %s: format %u, expected %d",
                                     store->dir,
                                     v.mv_size == 4 ?
-                                            get_be32(v.mv_data) : 0u,
+                                            sr_lmdb_get_be32(v.mv_data) : 0u,
                                     STORE_FORMAT);
                 goto err_abort;
         }
         if (rc) {
-                err = store_err(ec, rc, store->dir, "version");
+                err = sr_lmdb_err(ec, rc, "store", store->dir, "version");
                 goto err_abort;
         }
         /* mdb_txn_commit() frees the txn on success and failure alike. */
         rc = mdb_txn_commit(mtxn);
         if (rc)
-                return store_err(ec, rc, store->dir, "txn_commit");
+                return sr_lmdb_err(ec, rc, "store", store->dir, "txn_commit");
         return SR_OK;
 
 err_abort:
@@ -466,25 +407,25 @@ static sr_err_t env_open(sr_store_t *store, sr_errctx_t *ec)
                 return err;
         rc = mdb_env_create(&env);
         if (rc)
-                return store_err(ec, rc, store->dir, "env_create");
+                return sr_lmdb_err(ec, rc, "store", store->dir, "env_create");
         rc = mdb_env_set_maxdbs(env, DBI__COUNT);
         if (!rc)
                 rc = mdb_env_set_mapsize(env, store->map_size);
         if (rc) {
-                err = store_err(ec, rc, store->dir, "env_set");
+                err = sr_lmdb_err(ec, rc, "store", store->dir, "env_set");
                 goto err_close_env;
         }
         if (!store->sync)
                 flags |= MDB_NOSYNC | MDB_NOMETASYNC;
         rc = mdb_env_open(env, store->dir, flags, 0640);
         if (rc) {
-                err = store_err(ec, rc, store->dir, "env_open");
+                err = sr_lmdb_err(ec, rc, "store", store->dir, "env_open");
                 goto err_close_env;
         }
         /* Reader slots of killed processes would pin old pages forever. */
         rc = mdb_reader_check(env, &dead);
         if (rc) {
-                err = store_err(ec, rc, store->dir, "reader_check");
+                err = sr_lmdb_err(ec, rc, "store", store->dir, "reader_check");
                 goto err_close_env;
         }
         store->env = env;
@@ -615,7 +556,7 @@ sr_err_t sr_store_grow(sr_store_t *store, size_t new_size, sr_errctx_t *ec)
                 return SR_OK;
         rc = mdb_env_set_mapsize(store->env, new_size);
         if (rc)
-                return store_err(ec, rc, store->dir, "set_mapsize");
+                return sr_lmdb_err(ec, rc, "store", store->dir, "set_mapsize");
         store->map_size = new_size;
         return SR_OK;
 }
@@ -661,7 +602,7 @@ sr_err_t sr_store_txn_begin(sr_store_t *store, bool write, sr_txn_t **txnp,
                                            &txn->mtxn);
         }
         if (rc) {
-                err = store_err(ec, rc, store->dir, "txn_begin");
+                err = sr_lmdb_err(ec, rc, "store", store->dir, "txn_begin");
                 free(txn);
                 return err;
         }
@@ -706,7 +647,7 @@ sr_err_t sr_store_txn_commit(sr_txn_t *txn, sr_errctx_t *ec)
         rc = mdb_txn_commit(txn->mtxn);
         txn_release(txn);
         if (rc)
-                return store_err(ec, rc, store->dir, "txn_commit");
+                return sr_lmdb_err(ec, rc, "store", store->dir, "txn_commit");
         /* A synced commit fdatasyncs the whole file, older pages too. */
         if (write && store->sync)
                 mark_after_sync(store);
@@ -741,7 +682,7 @@ sr_err_t sr_store_put(sr_txn_t *txn, int32_t partition, sr_slice_t key,
                 err = make_key(txn, kb, partition, key, &k, "put", ec);
         if (err)
                 return err;
-        v = mval(value.ptr, value.len);
+        v = sr_lmdb_val(value.ptr, value.len);
         rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_ENT], &k, &v, 0);
         if (rc)
                 return txn_fail(txn, ec, rc, "put");
@@ -763,7 +704,7 @@ sr_err_t sr_store_get(sr_txn_t *txn, int32_t partition, sr_slice_t key,
                 return err;
         rc = mdb_get(txn->mtxn, txn->store->dbi[DBI_ENT], &k, &v);
         if (rc)
-                return store_err(ec, rc, txn->store->dir, "get");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "get");
         *value = sr_slice(v.mv_data, v.mv_size);
         return SR_OK;
 }
@@ -805,7 +746,7 @@ sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
         plen = k.mv_size;
         rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[DBI_ENT], &cur);
         if (rc)
-                return store_err(ec, rc, txn->store->dir, "scan");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "scan");
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (!rc) {
                 if (k.mv_size < plen || memcmp(k.mv_data, kb, plen))
@@ -818,7 +759,7 @@ sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
         }
         mdb_cursor_close(cur);
         if (rc && rc != MDB_NOTFOUND)
-                return store_err(ec, rc, txn->store->dir, "scan");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "scan");
         return SR_OK;
 }
 
@@ -830,7 +771,7 @@ sr_err_t sr_store_pmeta_get(sr_txn_t *txn, int32_t partition,
                             sr_store_pmeta_t *out, sr_errctx_t *ec)
 {
         uint8_t kb[4] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v;
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
         const uint8_t *p;
         sr_err_t err;
         int rc;
@@ -838,10 +779,10 @@ sr_err_t sr_store_pmeta_get(sr_txn_t *txn, int32_t partition,
         err = check_read(txn, partition, "pmeta_get", ec);
         if (err)
                 return err;
-        put_be32(kb, (uint32_t)partition);
+        sr_lmdb_put_be32(kb, (uint32_t)partition);
         rc = mdb_get(txn->mtxn, txn->store->dbi[DBI_META], &k, &v);
         if (rc)
-                return store_err(ec, rc, txn->store->dir, "pmeta_get");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "pmeta_get");
         if (v.mv_size != PMETA_SIZE)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "store %s: pmeta_get: partition %d: "
@@ -849,10 +790,10 @@ sr_err_t sr_store_pmeta_get(sr_txn_t *txn, int32_t partition,
                                      txn->store->dir, (int)partition,
                                      v.mv_size);
         p = v.mv_data;
-        out->commands_offset = (int64_t)get_be64(p);
-        out->results_offset = (int64_t)get_be64(p + 8);
-        out->changelog_end = (int64_t)get_be64(p + 16);
-        out->batch_seq = get_be64(p + 24);
+        out->commands_offset = (int64_t)sr_lmdb_get_be64(p);
+        out->results_offset = (int64_t)sr_lmdb_get_be64(p + 8);
+        out->changelog_end = (int64_t)sr_lmdb_get_be64(p + 16);
+        out->batch_seq = sr_lmdb_get_be64(p + 24);
         return SR_OK;
 }
 
@@ -860,18 +801,18 @@ sr_err_t sr_store_pmeta_put(sr_txn_t *txn, int32_t partition,
                             const sr_store_pmeta_t *pmeta, sr_errctx_t *ec)
 {
         uint8_t kb[4] = { 0 }, vb[PMETA_SIZE] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v = mval(vb, sizeof(vb));
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v = sr_lmdb_val(vb, sizeof(vb));
         sr_err_t err;
         int rc;
 
         err = check_write(txn, partition, "pmeta_put", ec);
         if (err)
                 return err;
-        put_be32(kb, (uint32_t)partition);
-        put_be64(vb, (uint64_t)pmeta->commands_offset);
-        put_be64(vb + 8, (uint64_t)pmeta->results_offset);
-        put_be64(vb + 16, (uint64_t)pmeta->changelog_end);
-        put_be64(vb + 24, pmeta->batch_seq);
+        sr_lmdb_put_be32(kb, (uint32_t)partition);
+        sr_lmdb_put_be64(vb, (uint64_t)pmeta->commands_offset);
+        sr_lmdb_put_be64(vb + 8, (uint64_t)pmeta->results_offset);
+        sr_lmdb_put_be64(vb + 16, (uint64_t)pmeta->changelog_end);
+        sr_lmdb_put_be64(vb + 24, pmeta->batch_seq);
         rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_META], &k, &v, 0);
         if (rc)
                 return txn_fail(txn, ec, rc, "pmeta_put");
@@ -884,10 +825,10 @@ static int first_part_from(MDB_cursor *cur, uint32_t from, uint32_t *part,
                            bool *found)
 {
         uint8_t kb[4] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v;
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
         int rc;
 
-        put_be32(kb, from);
+        sr_lmdb_put_be32(kb, from);
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         *found = false;
         if (rc == MDB_NOTFOUND)
@@ -896,7 +837,7 @@ static int first_part_from(MDB_cursor *cur, uint32_t from, uint32_t *part,
                 return rc;
         if (k.mv_size < 4)
                 return MDB_CORRUPTED;
-        *part = get_be32(k.mv_data);
+        *part = sr_lmdb_get_be32(k.mv_data);
         *found = true;
         return 0;
 }
@@ -916,7 +857,7 @@ sr_err_t sr_store_partitions(sr_txn_t *txn, int32_t *parts, size_t cap,
                 rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[dbis[i]],
                                      &cur[i]);
                 if (rc) {
-                        err = store_err(ec, rc, txn->store->dir,
+                        err = sr_lmdb_err(ec, rc, "store", txn->store->dir,
                                         "partitions");
                         goto out_close;
                 }
@@ -927,7 +868,7 @@ sr_err_t sr_store_partitions(sr_txn_t *txn, int32_t *parts, size_t cap,
                 for (i = 0; i < 3; i++) {
                         rc = first_part_from(cur[i], from, &p, &hit);
                         if (rc) {
-                                err = store_err(ec, rc, txn->store->dir,
+                                err = sr_lmdb_err(ec, rc, "store", txn->store->dir,
                                                 "partitions");
                                 goto out_close;
                         }
@@ -973,13 +914,13 @@ static int del_range(MDB_txn *mtxn, MDB_dbi dbi, const uint8_t *prefix,
         if (rc)
                 return rc;
         memcpy(kb, prefix, plen);
-        k = mval(kb, plen);
+        k = sr_lmdb_val(kb, plen);
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (!rc) {
                 if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
                         break;
                 if (by_seq && (k.mv_size != 12 ||
-                               get_be64((const uint8_t *)k.mv_data + 4) >
+                               sr_lmdb_get_be64((const uint8_t *)k.mv_data + 4) >
                                        last_seq))
                         break;
                 rc = mdb_cursor_del(cur, 0);
@@ -1000,13 +941,13 @@ static sr_err_t oseq_write(sr_txn_t *txn, const struct oseq *o,
                            sr_errctx_t *ec)
 {
         uint8_t kb[5] = { 0 }, vb[16] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v = mval(vb, sizeof(vb));
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v = sr_lmdb_val(vb, sizeof(vb));
         int rc;
 
         kb[0] = 'o';
-        put_be32(kb + 1, o->part);
-        put_be64(vb, o->next);
-        put_be64(vb + 8, o->count);
+        sr_lmdb_put_be32(kb + 1, o->part);
+        sr_lmdb_put_be64(vb, o->next);
+        sr_lmdb_put_be64(vb + 8, o->count);
         rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_SYS], &k, &v, 0);
         if (rc)
                 return txn_fail(txn, ec, rc, "outbox seq");
@@ -1035,7 +976,7 @@ static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
                           sr_errctx_t *ec)
 {
         uint8_t kb[5] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v;
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
         struct oseq *o = NULL;
         sr_err_t err;
         unsigned i;
@@ -1054,7 +995,7 @@ static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
                 txn->n_oseq = 0;
         }
         kb[0] = 'o';
-        put_be32(kb + 1, part);
+        sr_lmdb_put_be32(kb + 1, part);
         o = &txn->oseq[txn->n_oseq];
         o->part = part;
         o->dirty = false;
@@ -1063,14 +1004,14 @@ static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
                 o->next = 1;
                 o->count = 0;
         } else if (rc) {
-                return store_err(ec, rc, txn->store->dir, "outbox seq");
-        } else if (v.mv_size != 16 || get_be64(v.mv_data) == 0) {
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox seq");
+        } else if (v.mv_size != 16 || sr_lmdb_get_be64(v.mv_data) == 0) {
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "store %s: outbox seq of partition %u",
                                      txn->store->dir, part);
         } else {
-                o->next = get_be64(v.mv_data);
-                o->count = get_be64((const uint8_t *)v.mv_data + 8);
+                o->next = sr_lmdb_get_be64(v.mv_data);
+                o->count = sr_lmdb_get_be64((const uint8_t *)v.mv_data + 8);
         }
         txn->n_oseq++;
         *op = o;
@@ -1079,8 +1020,8 @@ static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
 
 static void outbox_key(uint8_t kb[12], int32_t partition, uint64_t seq)
 {
-        put_be32(kb, (uint32_t)partition);
-        put_be64(kb + 4, seq);
+        sr_lmdb_put_be32(kb, (uint32_t)partition);
+        sr_lmdb_put_be64(kb + 4, seq);
 }
 
 sr_err_t sr_store_outbox_append(sr_txn_t *txn, int32_t partition,
@@ -1088,7 +1029,7 @@ sr_err_t sr_store_outbox_append(sr_txn_t *txn, int32_t partition,
                                 sr_errctx_t *ec)
 {
         uint8_t kb[12] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v;
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
         struct oseq *o = NULL;
         sr_err_t err;
         int rc;
@@ -1133,7 +1074,7 @@ sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
                               sr_errctx_t *ec)
 {
         uint8_t kb[12] = { 0 };
-        MDB_val k = mval(kb, sizeof(kb)), v;
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
         const uint8_t *val;
         MDB_cursor *cur;
         sr_err_t err = SR_OK;
@@ -1145,7 +1086,7 @@ sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
         outbox_key(kb, partition, 0);
         rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[DBI_OUTBOX], &cur);
         if (rc)
-                return store_err(ec, rc, txn->store->dir, "outbox_scan");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (!rc) {
                 if (k.mv_size < 4 || memcmp(k.mv_data, kb, 4))
@@ -1158,14 +1099,14 @@ sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
                         break;
                 }
                 val = v.mv_data;
-                if (cb(get_be64((const uint8_t *)k.mv_data + 4), val[0],
+                if (cb(sr_lmdb_get_be64((const uint8_t *)k.mv_data + 4), val[0],
                        sr_slice(val + 1, v.mv_size - 1), arg))
                         break;
                 rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         mdb_cursor_close(cur);
         if (!err && rc && rc != MDB_NOTFOUND)
-                err = store_err(ec, rc, txn->store->dir, "outbox_scan");
+                err = sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
         return err;
 }
 
@@ -1183,7 +1124,7 @@ sr_err_t sr_store_outbox_delete_upto(sr_txn_t *txn, int32_t partition,
                 err = oseq_find(txn, (uint32_t)partition, &o, ec);
         if (err)
                 return err;
-        put_be32(kb, (uint32_t)partition);
+        sr_lmdb_put_be32(kb, (uint32_t)partition);
         rc = del_range(txn->mtxn, txn->store->dbi[DBI_OUTBOX], kb, 4, true,
                        last_seq, &ndel);
         if (rc)
@@ -1226,7 +1167,7 @@ sr_err_t sr_store_partition_drop(sr_txn_t *txn, int32_t partition,
                 err = oseq_find(txn, (uint32_t)partition, &o, ec);
         if (err)
                 return err;
-        put_be32(kb, (uint32_t)partition);
+        sr_lmdb_put_be32(kb, (uint32_t)partition);
         for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
                 rc = del_range(txn->mtxn, txn->store->dbi[dbis[i]], kb, 4,
                                false, 0, &ndel);
