@@ -83,6 +83,14 @@ static bool status_is(kit_t *k, void *arg)
         return kit_status(k, &a->id) == a->st;
 }
 
+static bool has_reply(kit_t *k, void *arg)
+{
+        for (int i = 0; i < k->n_replies; i++)
+                if (sr_uuid_eq(&k->replies[i].command_id, arg))
+                        return true;
+        return false;
+}
+
 Test(dev_fleet, agent_answers_and_runs_succeed_then_sigterm_stops_all)
 {
         struct status_arg a;
@@ -141,6 +149,8 @@ Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
         a.id = run;
         a.st = SR_ST_CANCELLED;
         cr_assert(kit_pump_until(&kit, status_is, &a, 60000));
+        /* the reply travels on its own topic: it may trail the event */
+        cr_assert(kit_pump_until(&kit, has_reply, &cmd, 30000));
         for (int i = 0; i < kit.n_replies; i++)
                 if (sr_uuid_eq(&kit.replies[i].command_id, &cmd))
                         cancelled = kit.replies[i].accepted;
