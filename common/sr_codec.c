@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -266,11 +268,40 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
 
 /* ---------------------------------------------------------- decode helpers */
 
+/* Field positions by (record schema, name literal): avro-c's by-name
+ * lookup hashes the name every time. A hit is confirmed by comparing the
+ * field's name, so a stale slot (a schema freed and its address reused)
+ * only costs a lookup. */
+static _Thread_local struct field_slot {
+        avro_schema_t schema;
+        const char *name;
+        int index;
+} field_slots[512];
+
 sr_err_t sr_codec__field(avro_value_t *rec, const char *name,
                          avro_value_t *f, sr_errctx_t *ec)
 {
-        int rc = avro_value_get_by_name(rec, name, f, NULL);
+        avro_schema_t schema = avro_value_get_schema(rec);
+        uintptr_t h = ((uintptr_t)schema >> 4) * 31u + ((uintptr_t)name >> 2);
+        struct field_slot *slot = &field_slots[h & 511u];
+        const char *have;
+        int rc;
 
+        if (schema && slot->schema == schema && slot->name == name &&
+            (have = avro_schema_record_field_name(schema, slot->index)) &&
+            !strcmp(have, name)) {
+                rc = avro_value_get_by_index(rec, (size_t)slot->index, f,
+                                             NULL);
+        } else {
+                size_t index;
+
+                rc = avro_value_get_by_name(rec, name, f, &index);
+                if (!rc && schema && index <= INT_MAX) {
+                        slot->schema = schema;
+                        slot->name = name;
+                        slot->index = (int)index;
+                }
+        }
         if (rc)
                 return sr_codec__avro_err(ec, rc, name, "get");
         return SR_OK;
@@ -525,7 +556,7 @@ sr_err_t sr_codec__get_u32(avro_value_t *rec, const char *name,
         sr_err_t err;
         avro_value_t f;
         int64_t v;
-        int32_t i;
+        int32_t i = 0;
         int rc;
 
         err = sr_codec__field(rec, name, &f, ec);

@@ -96,6 +96,17 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(restore_batch_size), .min = 1, .max = 1000000,
           .def = "5000",
           .desc = "Changelog records per LMDB transaction while restoring." },
+        { .name = "cache.entities", .type = CONF_INT,
+          .offset = OFF(cache_entities), .min = 0, .max = 100000000,
+          .def = "200000",
+          .desc = "Most entities (pipeline, stage, operation and target "
+                  "runs) the worker keeps decoded in memory between "
+                  "batches, about 1 KiB each; 0 reloads every run from "
+                  "LMDB in every batch." },
+        { .name = "cache.verify", .type = CONF_BOOL,
+          .offset = OFF(cache_verify), .def = "false",
+          .desc = "Compare every cached run with its LMDB copy before "
+                  "use and stop on a difference (slow; for tests)." },
         { .name = "timer.resolution.ms", .type = CONF_INT,
           .offset = OFF(timer_resolution_ms), .min = 10, .max = 60000,
           .def = "200", .desc = "How often due timers are checked." },

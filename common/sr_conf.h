@@ -37,6 +37,8 @@ typedef struct sr_conf {
         char *http_bind;         /* http.bind: address of the ops server */
         bool http_enable;        /* http.enable */
         int restore_batch_size;  /* restore.batch.size */
+        int cache_entities;      /* cache.entities: 0 = no run cache */
+        bool cache_verify;       /* cache.verify: check hits (tests) */
         int timer_resolution_ms; /* timer.resolution.ms */
         int agent_latency_ms;    /* agent.latency.ms */
         double agent_failure_rate; /* agent.failure.rate: 0..1 */

@@ -107,17 +107,39 @@ typedef struct part {
         bool owned;
         bool touched; /* has work in the current batch */
         int64_t next_cmd, next_res; /* next input offsets seen this batch */
+        uint64_t last_seq; /* outbox seq of its last record this batch */
         timer_heap_t timers;
 } part_t;
 
-/* A run loaded for the current batch. */
+/* A run as decoded from the snapshot, kept between batches (the run
+ * cache) and changed in place by the state machine. The snapshot is only
+ * written by this worker's batches, so a cached run equals its LMDB copy
+ * after every committed batch; an aborted batch drops the cache. */
 typedef struct batch_run {
-        bool used;
         int32_t partition;
         sr_uuid_t id;
         sr_run_t run;
-        int64_t loaded_deadline; /* run.pr.next_deadline when loaded */
+        int64_t loaded_deadline; /* run.pr.next_deadline already in heap */
+        uint64_t used_in;        /* batch_no of its last use */
+        uint32_t entities;       /* what it counts against cache.entities */
 } batch_run_t;
+
+/* A phase-1 or phase-2 record of the current batch, kept in memory (as
+ * written to the outbox) so the relay need not read the outbox back. */
+typedef struct mem_rec {
+        int32_t partition;
+        uint8_t phase;
+        size_t off, len; /* into sr_worker.mem_bytes */
+} mem_rec_t;
+
+/* Metric increments of the current batch, added to the registry only when
+ * its transaction commits (a batch redone after MDB_MAP_FULL counts once). */
+typedef struct batch_stats {
+        uint32_t inputs[2][6];
+        uint32_t transitions[SR_ENT__COUNT][SR_ST__COUNT];
+        uint32_t rejections[SR_REJECT__COUNT];
+        uint32_t dead_letters, events;
+} batch_stats_t;
 
 typedef struct metrics {
         sr_series_t *inputs[2][6]; /* topic x outcome */
@@ -152,8 +174,15 @@ struct sr_worker {
         int max_recs;
         sr_fsm_out_t out;
 
-        batch_run_t *runs; /* open addressing by run id */
-        size_t runs_cap, runs_used;
+        batch_run_t **runs; /* open addressing by (partition, run id) */
+        size_t runs_cap, runs_used, runs_max;
+        uint64_t cached_entities;
+        batch_stats_t bs;
+
+        mem_rec_t *mem;     /* this batch's outbox records, in order */
+        size_t n_mem, cap_mem;
+        uint8_t *mem_bytes;
+        size_t mem_len, mem_cap;
 
         sr_buf_t scratch;  /* encoded outrec */
         sr_txn_t *txn;     /* the batch transaction */
@@ -165,6 +194,7 @@ struct sr_worker {
         const volatile sig_atomic_t *stop_flag;
         atomic_bool broker_ok;
         atomic_bool store_ok;
+        atomic_bool map_full; /* growing the map, input paused */
         int64_t last_ping_ms;
         int64_t last_timer_ms;
         uint64_t outbox_pending; /* appended, not yet acknowledged */
@@ -273,10 +303,55 @@ static void set_fatal(sr_worker_t *w, const sr_errctx_t *ec, const char *op)
 
 /* ------------------------------------------------------------ outbox */
 
+/* Keep a copy of an outbox record of this batch for relay_from_memory(). */
+static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
+                    sr_slice_t bytes)
+{
+        sr_errctx_t ec = { 0 };
+        mem_rec_t *m;
+
+        if (w->n_mem == w->cap_mem) {
+                size_t cap = w->cap_mem ? w->cap_mem * 2 : 1024;
+                mem_rec_t *n = realloc(w->mem, cap * sizeof(*n));
+
+                if (!n) {
+                        sr_errctx_set(&ec, SR_ERR_NOMEM, "batch records");
+                        set_fatal(w, &ec, "outbox append");
+                        return;
+                }
+                w->mem = n;
+                w->cap_mem = cap;
+        }
+        m = &w->mem[w->n_mem];
+        m->partition = part;
+        m->phase = phase;
+        if (bytes.len > w->mem_cap - w->mem_len) {
+                size_t cap = w->mem_cap ? w->mem_cap : 65536;
+                uint8_t *n;
+
+                while (cap - w->mem_len < bytes.len)
+                        cap *= 2;
+                n = realloc(w->mem_bytes, cap);
+                if (!n) {
+                        sr_errctx_set(&ec, SR_ERR_NOMEM, "batch records");
+                        set_fatal(w, &ec, "outbox append");
+                        return;
+                }
+                w->mem_bytes = n;
+                w->mem_cap = cap;
+        }
+        memcpy(w->mem_bytes + w->mem_len, bytes.ptr, bytes.len);
+        m->off = w->mem_len;
+        m->len = bytes.len;
+        w->mem_len += bytes.len;
+        w->n_mem++;
+}
+
 static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
                        const sr_outrec_t *rec)
 {
         sr_errctx_t ec = { 0 };
+        uint64_t seq = 0;
 
         if (w->fatal)
                 return;
@@ -284,14 +359,17 @@ static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
         w->outbox_pending++;
         if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK ||
             sr_store_outbox_append(w->txn, part, phase,
-                                   sr_buf_slice(&w->scratch), NULL,
+                                   sr_buf_slice(&w->scratch), &seq,
                                    &ec) != SR_OK) {
                 if (ec.code == SR_ERR_MAP_FULL) {
                         w->fatal = SR_ERR_MAP_FULL;
                         return;
                 }
                 set_fatal(w, &ec, "outbox append");
+                return;
         }
+        w->parts[part].last_seq = seq;
+        mem_put(w, part, phase, sr_buf_slice(&w->scratch));
 }
 
 /* Put an entity-keyed changelog value into the snapshot and the outbox. */
@@ -464,8 +542,8 @@ static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
         HDR("sr_dlq_error", error);
 #undef HDR
         outbox_put(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
-        sr_series_add(w->m.dead_letters, 1);
-        sr_series_add(w->m.inputs[strcmp(topic, "results") == 0][OUT_DLQ], 1);
+        w->bs.dead_letters++;
+        w->bs.inputs[strcmp(topic, "results") == 0][OUT_DLQ]++;
         SR_WARN("WORKER",
                 "input dead-lettered topic=%s partition=%" PRId32
                 " offset=%" PRId64 " reason=%s err=\"%s\"",
@@ -525,36 +603,205 @@ static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
         return err;
 }
 
-static uint32_t run_slot(const sr_uuid_t *id, size_t cap)
+static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)
 {
         uint32_t h;
 
         memcpy(&h, id->b + 4, sizeof(h));
-        return h & (uint32_t)(cap - 1);
+        return (h ^ (uint32_t)part * 0x9e3779b9u) & (uint32_t)(cap - 1);
 }
 
-/* The batch's copy of a run, loaded on first use; NULL on failure. */
+static uint32_t run_entities(const sr_run_t *run)
+{
+        return 1 + run->pr.n_stages + run->n_ops + run->n_targets;
+}
+
+/* Drop the whole run cache. */
+static void runs_reset(sr_worker_t *w)
+{
+        for (size_t i = 0; i < w->runs_cap; i++)
+                if (w->runs[i]) {
+                        sr_run_fini(&w->runs[i]->run);
+                        free(w->runs[i]);
+                        w->runs[i] = NULL;
+                }
+        w->runs_used = 0;
+        w->cached_entities = 0;
+}
+
+static void runs_insert(sr_worker_t *w, batch_run_t *br)
+{
+        uint32_t i;
+
+        for (i = run_slot(br->partition, &br->id, w->runs_cap); w->runs[i];
+             i = (i + 1) & (uint32_t)(w->runs_cap - 1))
+                ;
+        w->runs[i] = br;
+        w->runs_used++;
+}
+
+/* After a committed batch: keep the cache within cache.entities (and the
+ * table at most half full) by dropping the runs this batch did not use,
+ * or everything if that is not enough. */
+static void runs_trim(sr_worker_t *w)
+{
+        batch_run_t **keep;
+        uint64_t total = 0, kept = 0;
+        size_t nk = 0;
+
+        for (size_t i = 0; i < w->runs_cap; i++)
+                if (w->runs[i]) {
+                        w->runs[i]->entities = run_entities(&w->runs[i]->run);
+                        total += w->runs[i]->entities;
+                        if (w->runs[i]->used_in == w->batch_no)
+                                kept += w->runs[i]->entities;
+                }
+        w->cached_entities = total;
+        if (total <= (uint64_t)w->conf->cache_entities &&
+            w->runs_used <= w->runs_max)
+                return;
+        keep = malloc(w->runs_used * sizeof(*keep) + 1);
+        if (!keep || kept > (uint64_t)w->conf->cache_entities) {
+                free(keep);
+                runs_reset(w);
+                return;
+        }
+        for (size_t i = 0; i < w->runs_cap; i++) {
+                batch_run_t *br = w->runs[i];
+
+                if (!br)
+                        continue;
+                w->runs[i] = NULL;
+                if (br->used_in == w->batch_no) {
+                        keep[nk++] = br;
+                } else {
+                        sr_run_fini(&br->run);
+                        free(br);
+                }
+        }
+        w->runs_used = 0;
+        for (size_t i = 0; i < nk; i++)
+                runs_insert(w, keep[i]);
+        w->cached_entities = kept;
+        free(keep);
+        if (w->runs_used > w->runs_max)
+                runs_reset(w);
+}
+
+/* The run's entities exactly as they would be written to the changelog. */
+static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
+                           sr_errctx_t *ec)
+{
+        sr_changelog_t cl;
+        sr_buf_t val = { 0 };
+        sr_err_t err = SR_OK;
+        uint32_t total = run->exists ? run_entities(run) : 0;
+
+        for (uint32_t k = 0; k < total && !err; k++) {
+                uint32_t i = k;
+                void *mem;
+
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_ENTITY;
+                if (i == 0) {
+                        cl.u.entity.type = SR_ENT_PIPELINE_RUN;
+                        cl.u.entity.u.pr = run->pr;
+                } else if ((i -= 1) < run->pr.n_stages) {
+                        cl.u.entity.type = SR_ENT_STAGE_RUN;
+                        cl.u.entity.u.sr = run->stages[i];
+                } else if ((i -= run->pr.n_stages) < run->n_ops) {
+                        cl.u.entity.type = SR_ENT_STAGE_RUN_OPERATION;
+                        cl.u.entity.u.op = run->ops[i];
+                } else {
+                        cl.u.entity.type = SR_ENT_TARGET_RUN;
+                        cl.u.entity.u.tr = run->targets[i - run->n_ops];
+                }
+                val.len = 0;
+                err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
+                if (err)
+                        break;
+                mem = realloc(out->ptr, out->len + val.len);
+                if (!mem) {
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
+                        break;
+                }
+                out->ptr = mem;
+                memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
+                out->len += val.len;
+                sr_buf_free(&val);
+        }
+        sr_buf_free(&val);
+        return err;
+}
+
+/* cache.verify: a cached run must equal its LMDB copy, entity by entity,
+ * derived per-stage counters included. */
+static bool run_verify(sr_worker_t *w, const batch_run_t *br)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t a = { 0 }, b = { 0 };
+        sr_run_t disk;
+        bool same;
+
+        if (run_load(w, br->partition, &br->id, &disk, &ec) != SR_OK) {
+                set_fatal(w, &ec, "cache verify: load run");
+                return false;
+        }
+        same = disk.exists == br->run.exists &&
+               run_encode(w, &br->run, &a, &ec) == SR_OK &&
+               run_encode(w, &disk, &b, &ec) == SR_OK && a.len == b.len &&
+               (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len)) &&
+               (!disk.exists ||
+                !memcmp(disk.sidx, br->run.sidx,
+                        disk.pr.n_stages * sizeof(*disk.sidx)));
+        sr_buf_free(&a);
+        sr_buf_free(&b);
+        sr_run_fini(&disk);
+        if (!same) {
+                char id[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&br->id, id);
+                sr_errctx_set(&ec, SR_ERR_CORRUPT,
+                              "run %s differs from its snapshot", id);
+                set_fatal(w, &ec, "cache verify");
+        }
+        return same;
+}
+
+/* The run, from the cache or loaded on first use; NULL on failure. */
 static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
 {
         sr_errctx_t ec = { 0 };
+        batch_run_t *br;
         uint32_t i;
 
-        for (i = run_slot(id, w->runs_cap); w->runs[i].used;
+        for (i = run_slot(part, id, w->runs_cap); (br = w->runs[i]);
              i = (i + 1) & (uint32_t)(w->runs_cap - 1))
-                if (sr_uuid_eq(&w->runs[i].id, id) &&
-                    w->runs[i].partition == part)
-                        return &w->runs[i].run;
-        if (run_load(w, part, id, &w->runs[i].run, &ec) != SR_OK) {
+                if (br->partition == part && sr_uuid_eq(&br->id, id)) {
+                        if (w->conf->cache_verify &&
+                            br->used_in != w->batch_no && !run_verify(w, br))
+                                return NULL;
+                        br->used_in = w->batch_no;
+                        return &br->run;
+                }
+        br = calloc(1, sizeof(*br));
+        if (!br) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "run cache");
                 set_fatal(w, &ec, "load run");
                 return NULL;
         }
-        w->runs[i].used = true;
-        w->runs[i].partition = part;
-        w->runs[i].id = *id;
-        w->runs[i].loaded_deadline =
-                w->runs[i].run.exists ? w->runs[i].run.pr.next_deadline : 0;
+        if (run_load(w, part, id, &br->run, &ec) != SR_OK) {
+                free(br);
+                set_fatal(w, &ec, "load run");
+                return NULL;
+        }
+        br->partition = part;
+        br->id = *id;
+        br->used_in = w->batch_no;
+        br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
+        w->runs[i] = br;
         w->runs_used++;
-        return &w->runs[i].run;
+        return &br->run;
 }
 
 /* Write every dirty entity of a run: snapshot + changelog. */
@@ -598,16 +845,6 @@ static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
         sr_run_clear_dirty(run);
 }
 
-static void runs_reset(sr_worker_t *w)
-{
-        for (size_t i = 0; i < w->runs_cap; i++)
-                if (w->runs[i].used) {
-                        sr_run_fini(&w->runs[i].run);
-                        w->runs[i].used = false;
-                }
-        w->runs_used = 0;
-}
-
 /* ------------------------------------------------------------ inputs */
 
 static void emit_outputs(sr_worker_t *w, int32_t part)
@@ -619,9 +856,8 @@ static void emit_outputs(sr_worker_t *w, int32_t part)
                 char run[SR_UUID_STR_LEN + 1], ent[SR_UUID_STR_LEN + 1];
 
                 emit_event(w, part, ev);
-                sr_series_add(w->m.events, 1);
-                sr_series_add(w->m.transitions[ev->entity_type][ev->to_status],
-                              1);
+                w->bs.events++;
+                w->bs.transitions[ev->entity_type][ev->to_status]++;
                 if (sr_log_is_enabled(SR_LOG_INFO)) {
                         sr_uuid_fmt(&ev->pipeline_run_id, run);
                         sr_uuid_fmt(&ev->entity_id, ent);
@@ -646,7 +882,7 @@ static void emit_outputs(sr_worker_t *w, int32_t part)
         if (out->has_reply) {
                 emit_reply(w, part, &out->reply);
                 if (!out->reply.accepted)
-                        sr_series_add(w->m.rejections[out->reply.reason], 1);
+                        w->bs.rejections[out->reply.reason]++;
         }
 }
 
@@ -691,7 +927,7 @@ static void on_command(sr_worker_t *w, const sr_inrec_t *in)
                             SR_OK &&
                     cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
                         emit_reply(w, in->partition, &cl.u.dedupe.reply);
-                sr_series_add(w->m.inputs[0][OUT_DUPLICATE], 1);
+                w->bs.inputs[0][OUT_DUPLICATE]++;
                 goto out;
         }
         run = batch_run(w, in->partition, &cmd.pipeline_run_id);
@@ -703,12 +939,10 @@ static void on_command(sr_worker_t *w, const sr_inrec_t *in)
                 goto out;
         }
         emit_outputs(w, in->partition);
-        sr_series_add(w->m.inputs[0][w->out.applied ? OUT_APPLIED :
-                                     w->out.has_reply &&
-                                                     !w->out.reply.accepted ?
-                                                     OUT_REJECTED :
-                                                     OUT_STALE],
-                      1);
+        w->bs.inputs[0][w->out.applied                             ? OUT_APPLIED :
+                        w->out.has_reply && !w->out.reply.accepted ?
+                                                                  OUT_REJECTED :
+                                                                  OUT_STALE]++;
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_DEDUPE;
         cl.u.dedupe.input_id = cmd.command_id;
@@ -748,9 +982,7 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
         switch (err) {
         case SR_OK:
                 emit_outputs(w, in->partition);
-                sr_series_add(w->m.inputs[1][w->out.stale ? OUT_STALE :
-                                                            OUT_APPLIED],
-                              1);
+                w->bs.inputs[1][w->out.stale ? OUT_STALE : OUT_APPLIED]++;
                 if (w->out.stale)
                         SR_DEBUG("WORKER",
                                  "stale result partition=%" PRId32
@@ -824,9 +1056,9 @@ static void save_batch(sr_worker_t *w)
         sr_errctx_t ec = { 0 };
 
         for (size_t i = 0; i < w->runs_cap && !w->fatal; i++) {
-                batch_run_t *br = &w->runs[i];
+                batch_run_t *br = w->runs[i];
 
-                if (!br->used)
+                if (!br || br->used_in != w->batch_no)
                         continue;
                 run_save(w, br->partition, &br->run);
                 /* Only a new deadline needs an entry: the one the run had
@@ -837,6 +1069,7 @@ static void save_batch(sr_worker_t *w)
                     !sr_status_is_terminal(br->run.pr.m.status))
                         heap_push(&w->parts[br->partition].timers,
                                   br->run.pr.next_deadline, &br->id);
+                br->loaded_deadline = br->run.pr.next_deadline;
         }
         for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++) {
                 part_t *pt = &w->parts[p];
@@ -894,6 +1127,8 @@ static void save_batch(sr_worker_t *w)
         }
 }
 
+static void stats_flush(sr_worker_t *w);
+
 /* Apply the polled records in one transaction. SR_ERR_MAP_FULL: nothing was
  * written; grow the map and call again. */
 static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
@@ -906,7 +1141,11 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         for (int p = 0; p < MAX_PARTS; p++) {
                 w->parts[p].touched = false;
                 w->parts[p].next_cmd = w->parts[p].next_res = -1;
+                w->parts[p].last_seq = 0;
         }
+        memset(&w->bs, 0, sizeof(w->bs));
+        w->n_mem = 0;
+        w->mem_len = 0;
         err = sr_store_txn_begin(w->store, true, &w->txn, ec);
         if (err)
                 return err;
@@ -929,8 +1168,9 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         }
         if (!w->fatal)
                 save_batch(w);
-        runs_reset(w);
         if (w->fatal) {
+                /* The cached runs hold this batch's changes: drop them. */
+                runs_reset(w);
                 sr_store_txn_abort(w->txn);
                 w->txn = NULL;
                 if (w->fatal == SR_ERR_MAP_FULL) {
@@ -942,7 +1182,37 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         }
         err = sr_store_txn_commit(w->txn, ec); /* frees the txn either way */
         w->txn = NULL;
-        return err;
+        if (err) {
+                runs_reset(w);
+                return err;
+        }
+        runs_trim(w);
+        stats_flush(w);
+        return SR_OK;
+}
+
+/* The committed batch's metric increments. */
+static void stats_flush(sr_worker_t *w)
+{
+        const batch_stats_t *b = &w->bs;
+
+        for (int t = 0; t < 2; t++)
+                for (int o = 0; o < 6; o++)
+                        if (b->inputs[t][o])
+                                sr_series_add(w->m.inputs[t][o],
+                                              b->inputs[t][o]);
+        for (int e = 0; e < SR_ENT__COUNT; e++)
+                for (int st = 0; st < SR_ST__COUNT; st++)
+                        if (b->transitions[e][st])
+                                sr_series_add(w->m.transitions[e][st],
+                                              b->transitions[e][st]);
+        for (int k = 0; k < SR_REJECT__COUNT; k++)
+                if (b->rejections[k])
+                        sr_series_add(w->m.rejections[k], b->rejections[k]);
+        if (b->dead_letters)
+                sr_series_add(w->m.dead_letters, b->dead_letters);
+        if (b->events)
+                sr_series_add(w->m.events, b->events);
 }
 
 /* ------------------------------------------------------------ relay */
@@ -974,16 +1244,48 @@ static int relay_one(uint64_t seq, uint8_t phase, sr_slice_t bytes, void *arg)
         return 0;
 }
 
-/* Send one phase of every listed partition's outbox; wait for the acks. */
+/* Send one phase of the current batch from memory: the same records, in
+ * the same order, as its outbox holds. */
+static sr_err_t relay_mem(sr_worker_t *w, uint8_t phase, uint64_t *sent,
+                          sr_errctx_t *ec)
+{
+        for (size_t i = 0; i < w->n_mem; i++) {
+                const mem_rec_t *m = &w->mem[i];
+                sr_outrec_t rec;
+                sr_err_t err;
+
+                if (m->phase != phase)
+                        continue;
+                err = sr_outrec_decode(sr_slice(w->mem_bytes + m->off, m->len),
+                                       &rec, ec);
+                if (!err)
+                        err = sr_producer_send(w->prod, &rec, ec);
+                if (err)
+                        return err;
+                (*sent)++;
+        }
+        return SR_OK;
+}
+
+/* Send one phase of every listed partition's outbox (from memory when
+ * @p from_mem: the batch just applied); wait for the acks. */
 static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
-                            uint8_t phase, uint64_t *last_seq, uint64_t *sent,
-                            sr_errctx_t *ec)
+                            bool from_mem, uint8_t phase, uint64_t *last_seq,
+                            uint64_t *sent, sr_errctx_t *ec)
 {
         for (int attempt = 0;; attempt++) {
                 sr_txn_t *txn;
                 sr_err_t err;
 
                 *sent = 0;
+                if (from_mem) {
+                        for (int i = 0; i < np; i++)
+                                last_seq[i] = w->parts[parts[i]].last_seq;
+                        err = relay_mem(w, phase, sent, ec);
+                        if (err)
+                                return err;
+                        goto wait;
+                }
                 err = sr_store_txn_begin(w->store, false, &txn, ec);
                 if (err)
                         return err;
@@ -1004,6 +1306,7 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                         *sent += rc.n;
                 }
                 sr_store_txn_abort(txn);
+wait:
                 err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_OK) {
                         atomic_store(&w->broker_ok, true);
@@ -1024,7 +1327,7 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
 }
 
 static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
-                      sr_errctx_t *ec)
+                      bool from_mem, sr_errctx_t *ec)
 {
         uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
         int64_t commit_off[2 * MAX_PARTS];
@@ -1037,12 +1340,12 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
         if (np == 0)
                 return SR_OK;
         sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
-        err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1, &sent1,
-                          ec);
+        err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_EMIT, last1,
+                          &sent1, ec);
         if (err)
                 return err;
-        err = relay_phase(w, parts, np, SR_STORE_PHASE_CHANGELOG, last2,
-                          &sent2, ec);
+        err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_CHANGELOG,
+                          last2, &sent2, ec);
         if (err)
                 return err;
         err = sr_store_txn_begin(w->store, true, &txn, ec);
@@ -1418,6 +1721,7 @@ static void on_assign(void *arg, const int32_t *parts, int n,
         sr_worker_t *w = arg;
         sr_errctx_t ec = { 0 };
 
+        runs_reset(w); /* a restore rewrites the snapshot under the cache */
         atomic_fetch_add(&w->restoring, 1);
         sr_series_set(w->m.restoring, 1);
         for (int i = 0; i < n; i++) {
@@ -1451,7 +1755,7 @@ static void on_assign(void *arg, const int32_t *parts, int n,
                 int32_t owned[MAX_PARTS];
                 int np = owned_parts(w, owned);
 
-                if (relay(w, owned, np, &ec) != SR_OK)
+                if (relay(w, owned, np, false, &ec) != SR_OK)
                         set_fatal(w, &ec, "relay after assign");
         }
         atomic_fetch_sub(&w->restoring, 1);
@@ -1466,9 +1770,10 @@ static void on_revoke(void *arg, const int32_t *parts, int n)
         int32_t owned[MAX_PARTS];
         int np;
 
+        runs_reset(w); /* another worker may change these runs next */
         /* Flush what can be flushed while still the owner. */
         np = owned_parts(w, owned);
-        if (!w->fatal && relay(w, owned, np, &ec) != SR_OK)
+        if (!w->fatal && relay(w, owned, np, false, &ec) != SR_OK)
                 SR_WARN("WORKER", "relay before revoke failed err=\"%s\"",
                         ec.msg);
         for (int i = 0; i < n; i++) {
@@ -1555,14 +1860,19 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         atomic_init(&w->assigned_once, false);
         atomic_init(&w->broker_ok, true);
         atomic_init(&w->store_ok, true);
+        atomic_init(&w->map_full, false);
         metrics_init(w);
         sr_fsm_out_init(&w->out);
         sr_uuid_v4(&inst);
         sr_uuid_fmt(&inst, w->instance);
         w->max_recs = conf->batch_size;
         w->recs = calloc((size_t)w->max_recs, sizeof(*w->recs));
+        /* A run counts at least 4 entities (run, stage, operation, target);
+         * the table stays at most half full with a whole batch of new runs
+         * on top of a full cache. */
+        w->runs_max = (size_t)conf->cache_entities / 4;
         w->runs_cap = 16;
-        while (w->runs_cap < 2 * (size_t)w->max_recs + 2)
+        while (w->runs_cap < 2 * (w->runs_max + (size_t)w->max_recs) + 2)
                 w->runs_cap *= 2;
         w->runs = calloc(w->runs_cap, sizeof(*w->runs));
         if (!w->recs || !w->runs) {
@@ -1628,16 +1938,27 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                         size_t sz = sr_store_map_size(w->store) * 2;
                         sr_errctx_t gec = { 0 };
 
-                        SR_WARN("STORE", "MDB_MAP_FULL: growing the map "
-                                "map_size=%zu", sz);
+                        atomic_store(&w->map_full, true);
+                        SR_WARN("STORE", "map full (MDB_MAP_FULL): input "
+                                "paused, nothing of the batch was written; "
+                                "growing the map map_size=%zu records=%d",
+                                sz, n);
                         sr_series_add(w->m.map_grows, 1);
                         if (attempt >= 8 ||
                             sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                                /* Give the partitions up: the process
+                                 * exits, the group hands them on. */
                                 atomic_store(&w->store_ok, false);
                                 return sr_errctx_set(ec, SR_ERR_FATAL,
                                                      "store full and cannot "
                                                      "grow: %s", gec.msg);
                         }
+                }
+                if (atomic_load(&w->map_full)) {
+                        atomic_store(&w->map_full, false);
+                        SR_INFO("STORE", "map grown, batch redone, input "
+                                "resumed map_size=%zu",
+                                sr_store_map_size(w->store));
                 }
                 if (err) {
                         atomic_store(&w->store_ok, false);
@@ -1646,7 +1967,7 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 for (int32_t p = 0; p < MAX_PARTS; p++)
                         if (w->parts[p].touched)
                                 parts[np++] = p;
-                err = relay(w, parts, np, ec);
+                err = relay(w, parts, np, true, ec);
                 if (err)
                         return SR_ERR_FATAL;
                 {
@@ -1700,6 +2021,11 @@ bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
                 snprintf(why, why_size, "local store failed");
                 return false;
         }
+        if (atomic_load(&w->map_full)) {
+                snprintf(why, why_size, "local store map full: growing it, "
+                                        "input paused");
+                return false;
+        }
         if (!atomic_load(&w->broker_ok)) {
                 snprintf(why, why_size, "broker unreachable");
                 return false;
@@ -1716,7 +2042,7 @@ void sr_worker_destroy(sr_worker_t *w)
                 int np = owned_parts(w, parts);
                 sr_errctx_t ec = { 0 };
 
-                if (relay(w, parts, np, &ec) != SR_OK)
+                if (relay(w, parts, np, false, &ec) != SR_OK)
                         SR_WARN("WORKER", "final relay failed err=\"%s\"",
                                 ec.msg);
         }
@@ -1727,6 +2053,8 @@ void sr_worker_destroy(sr_worker_t *w)
         runs_reset(w);
         free(w->runs);
         free(w->recs);
+        free(w->mem);
+        free(w->mem_bytes);
         sr_fsm_out_fini(&w->out);
         for (int p = 0; p < MAX_PARTS; p++)
                 free(w->parts[p].timers.v);

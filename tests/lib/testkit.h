@@ -6,6 +6,11 @@
  * Everything is created in the test's own process (call kit_open() from a
  * Criterion .init), never before the fork. Header-only: each test binary is
  * one translation unit.
+ *
+ * With SR_TEST_KAFKA=HOST:PORT (scripts/kafka.sh run/env) the fixture uses
+ * that real Kafka broker instead of a mock: each kit takes a topic prefix and
+ * consumer group ids of its own (kit_unique_prefix) so tests sharing the
+ * broker never see each other's records.
  */
 #ifndef SR_TESTKIT_H
 #define SR_TESTKIT_H
@@ -43,6 +48,7 @@ typedef struct kit {
         rd_kafka_t *obs; /* group-less observer of the output topics */
         char dir[64];
         char bootstrap[512];
+        char prefix[64]; /* topic.prefix; "" for the default */
         int parts;
 
         sr_event_t *events;
@@ -72,6 +78,14 @@ static inline void kit_set(kit_t *k, const char *key, const char *val)
                   key, val, ec.msg);
 }
 
+/* The real broker of the kafka suite (SR_TEST_KAFKA), or NULL. */
+static inline const char *kit_real_kafka(void)
+{
+        const char *b = getenv("SR_TEST_KAFKA");
+
+        return b && *b ? b : NULL;
+}
+
 static inline void kit_observe(kit_t *k)
 {
         char errstr[256], name[256];
@@ -86,8 +100,9 @@ static inline void kit_observe(kit_t *k)
                           sizeof(errstr));
         rd_kafka_conf_set(kc, "group.id", "kit-observer", errstr,
                           sizeof(errstr));
-        rd_kafka_conf_set(kc, "fetch.wait.max.ms", "1", errstr,
-                          sizeof(errstr));
+        if (!kit_real_kafka()) /* the mock does not wake a waiting fetch */
+                rd_kafka_conf_set(kc, "fetch.wait.max.ms", "1", errstr,
+                                  sizeof(errstr));
         rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr,
                           sizeof(errstr));
         rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof(errstr));
@@ -105,20 +120,116 @@ static inline void kit_observe(kit_t *k)
         rd_kafka_topic_partition_list_destroy(tl);
 }
 
-static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap);
-
-/* Open the fixture on a mock cluster of its own with @p parts partitions. */
-static inline void kit_open(kit_t *k, int parts)
+/* A topic prefix no other test uses: "it-TAG-PID-MS-N." */
+static inline void kit_unique_prefix(char *out, size_t outsz, const char *tag)
 {
-        kit_open_at(k, parts, NULL);
+        static int n;
+
+        snprintf(out, outsz, "it-%s-%d-%lld-%d.", tag, (int)getpid(),
+                 (long long)kit_now_ms(), n++);
 }
 
-/* Open the fixture on @p bootstrap (an sr-dev's cluster), or on a mock
- * cluster of its own when NULL. */
+/* True when every partition of the kit's topics answers a watermark query:
+ * a broker serves a new topic a moment after it created it. */
+static inline bool kit_topics_served(kit_t *k, rd_kafka_t *rk)
+{
+        char name[256];
+
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(k->conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                for (int p = 0; p < k->parts; p++) {
+                        int64_t lo, hi;
+
+                        if (rd_kafka_query_watermark_offsets(rk, name, p, &lo,
+                                                             &hi, 5000))
+                                return false;
+                }
+        }
+        return true;
+}
+
+/* Create the kit's topics (k->parts partitions, the changelog compacted)
+ * on the real broker k->bootstrap and wait until it serves them. */
+static inline void kit_create_topics(kit_t *k)
+{
+        rd_kafka_NewTopic_t *nt[SR_TOPIC__COUNT];
+        const rd_kafka_topic_result_t **tr;
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        rd_kafka_t *rk;
+        char errstr[256], name[256];
+        size_t n = 0;
+        int64_t end;
+
+        rd_kafka_conf_set(kc, "bootstrap.servers", k->bootstrap, errstr,
+                          sizeof(errstr));
+        rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof(errstr));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+        cr_assert(rk != NULL, "%s", errstr);
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(k->conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                nt[t] = rd_kafka_NewTopic_new(name, k->parts, 1, errstr,
+                                              sizeof(errstr));
+                cr_assert(nt[t] != NULL, "%s: %s", name, errstr);
+                if (t == SR_TOPIC_CHANGELOG)
+                        cr_assert(rd_kafka_NewTopic_set_config(
+                                          nt[t], "cleanup.policy",
+                                          "compact") == 0);
+        }
+        q = rd_kafka_queue_new(rk);
+        rd_kafka_CreateTopics(rk, nt, SR_TOPIC__COUNT, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        cr_assert(ev != NULL, "CreateTopics on %s timed out", k->bootstrap);
+        cr_assert(rd_kafka_event_error(ev) == 0, "CreateTopics: %s",
+                  rd_kafka_event_error_string(ev));
+        tr = rd_kafka_CreateTopics_result_topics(
+                rd_kafka_event_CreateTopics_result(ev), &n);
+        for (size_t i = 0; i < n; i++)
+                cr_assert(rd_kafka_topic_result_error(tr[i]) == 0,
+                          "create %s: %s", rd_kafka_topic_result_name(tr[i]),
+                          rd_kafka_topic_result_error_string(tr[i]));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        for (int t = 0; t < SR_TOPIC__COUNT; t++)
+                rd_kafka_NewTopic_destroy(nt[t]);
+        for (end = kit_now_ms() + 30000; !kit_topics_served(k, rk);) {
+                cr_assert(kit_now_ms() < end, "topics %s* not served",
+                          k->prefix);
+                usleep(100 * 1000);
+        }
+        rd_kafka_destroy(rk);
+}
+
+static inline void kit_open_prefixed(kit_t *k, int parts,
+                                     const char *bootstrap,
+                                     const char *prefix);
+
+/* Open the fixture with @p parts partitions on a mock cluster of its own,
+ * or, under SR_TEST_KAFKA, on fresh topics of the real broker. */
+static inline void kit_open(kit_t *k, int parts)
+{
+        kit_open_prefixed(k, parts, NULL, NULL);
+}
+
+/* Open the fixture on @p bootstrap (an sr-dev's cluster), or as kit_open()
+ * when NULL. */
 static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
 {
+        kit_open_prefixed(k, parts, bootstrap, NULL);
+}
+
+/* As kit_open_at(), on the topics of @p prefix (NULL: the default prefix,
+ * or a fresh one when the kit creates topics on the real broker). */
+static inline void kit_open_prefixed(kit_t *k, int parts,
+                                     const char *bootstrap,
+                                     const char *prefix)
+{
         sr_errctx_t ec = { 0 };
-        char v[32];
+        bool create = false;
+        char v[128];
 
         memset(k, 0, sizeof(*k));
         k->parts = parts;
@@ -131,10 +242,31 @@ static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
         kit_set(k, "http.enable", "false");
         snprintf(v, sizeof(v), "%d", parts);
         kit_set(k, "partitions", v);
-        kit_set(k, "kafka.fetch.wait.max.ms", "1");
         kit_set(k, "kafka.session.timeout.ms", "6000");
         kit_set(k, "kafka.log_level", "3");
         kit_set(k, "poll.timeout.ms", "20");
+        kit_set(k, "cache.verify", "true"); /* cached runs == snapshot */
+        if (!bootstrap && kit_real_kafka()) {
+                bootstrap = kit_real_kafka();
+                create = true;
+                if (!prefix)
+                        kit_unique_prefix(k->prefix, sizeof(k->prefix),
+                                          "kit");
+        }
+        if (prefix)
+                snprintf(k->prefix, sizeof(k->prefix), "%s", prefix);
+        if (k->prefix[0]) {
+                kit_set(k, "topic.prefix", k->prefix);
+                /* groups of their own: a real broker's groups are shared */
+                snprintf(v, sizeof(v), "%sstatus", k->prefix);
+                kit_set(k, "group.id", v);
+                snprintf(v, sizeof(v), "%sagent", k->prefix);
+                kit_set(k, "agent.group.id", v);
+        }
+        /* The 2.0.2 mock does not wake a waiting fetch; a real broker
+         * answers as soon as data arrives. */
+        if (!kit_real_kafka())
+                kit_set(k, "kafka.fetch.wait.max.ms", "1");
         if (!bootstrap) {
                 cr_assert(sr_mock_new(k->conf, 1, parts, &k->mock, &ec) ==
                                   SR_OK,
@@ -143,6 +275,8 @@ static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
         }
         snprintf(k->bootstrap, sizeof(k->bootstrap), "%s", bootstrap);
         kit_set(k, "kafka.bootstrap.servers", bootstrap);
+        if (create)
+                kit_create_topics(k);
         cr_assert(sr_codec_new(&k->codec, &ec) == SR_OK, "%s", ec.msg);
         cr_assert(sr_producer_new(k->conf, "kit", &k->prod, &ec) == SR_OK,
                   "%s", ec.msg);
