@@ -7,6 +7,8 @@
  *     cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]    prints command=<id>
  *     follow [--run RUN_ID] [--from-beginning]         one line per event
  *     replies [--from-beginning]                       one line per reply
+ *     dump TOPIC                  every record of TOPIC, one JSON line each
+ *   --bootstrap BOOTSTRAP is the same as -b.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "dump.h"
 #include "sr_codec.h"
 #include "sr_conf.h"
 #include "sr_kafka.h"
@@ -62,7 +65,9 @@ static void usage(FILE *out)
                 "  promote RUN_ID STAGE_RUN_ID [--enterprise E]\n"
                 "  cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]\n"
                 "  follow [--run RUN_ID] [--from-beginning]\n"
-                "  replies [--from-beginning]\n");
+                "  replies [--from-beginning]\n"
+                "  dump TOPIC   (commands|results|events|dispatch|changelog|"
+                "replies|dlq)\n");
 }
 
 static bool parse_uuid_arg(const char *what, const char *s, sr_uuid_t *out)
@@ -356,6 +361,8 @@ static int dispatch(struct cli *cli, int argc, char **argv, int argi)
                 return cmd_watch(cli, SR_TOPIC_EVENTS);
         if (!strcmp(sub, "replies") && n == 0)
                 return cmd_watch(cli, SR_TOPIC_REPLIES);
+        if (!strcmp(sub, "dump") && n == 1)
+                return sr_cli_dump(cli->conf, cli->codec, pos[0], stdout);
         usage(stderr);
         return EX_USAGE;
 }
@@ -372,7 +379,9 @@ int main(int argc, char **argv)
 
         /* -b may come anywhere before the command; the rest is sr_conf's. */
         for (int i = 0; i < argc && rest_argc < 255; i++) {
-                if (!strcmp(argv[i], "-b") && i + 1 < argc && rest_argc > 0)
+                if ((!strcmp(argv[i], "-b") ||
+                     !strcmp(argv[i], "--bootstrap")) && i + 1 < argc &&
+                    rest_argc > 0)
                         bootstrap = argv[++i];
                 else
                         rest[rest_argc++] = argv[i];

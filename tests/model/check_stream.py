@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Check what a real fleet published against the reference model.
+
+    check_stream.py --commands commands.jsonl --events events.jsonl \
+                    [--dlq dlq.jsonl]
+
+The files are `sr-cli dump commands|events|dlq` outputs. The accepted
+inputs are the records of sr.commands in (partition, offset) order: the
+commands, the results the workers forwarded there (header
+sr_forwarded_from) and the TimerFired commands; a record that the worker
+dead-lettered (sr.dlq names its source topic/partition/offset; a forwarded
+result is named by its sr.results position) is skipped. Each input is
+applied to srmodel.Model at its record timestamp. Then, per pipeline run:
+the events of sr.events de-duplicated by seq (a re-published event must be
+identical) must equal the model's events, field by field, and the final
+status of the pipeline run and of every stage and target run must equal
+the model's. Exit 0 when everything matches, 1 with a per-run diff.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import srmodel  # noqa: E402
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def header(rec, name):
+    for h in rec.get("headers", []):
+        if h["name"] == name and not h["b64"]:
+            return h["value"]
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commands", required=True)
+    ap.add_argument("--events", required=True)
+    ap.add_argument("--dlq")
+    ap.add_argument("--max-diffs", type=int, default=20)
+    args = ap.parse_args()
+
+    dead = set()
+    if args.dlq:
+        for r in load(args.dlq):
+            d = r.get("dlq", {})
+            if "topic" in d:
+                dead.add((d["topic"], d.get("partition"), d.get("offset")))
+
+    model = srmodel.Model()
+    want = {}  # the model's events per run, in order
+    cmds = sorted(load(args.commands),
+                  key=lambda r: (r["partition"], r["offset"]))
+    applied = skipped = undecodable = 0
+    for r in cmds:
+        src = ("commands", r["partition"], r["offset"])
+        fwd = header(r, "sr_forwarded_from")
+        if fwd:
+            t, p, o = fwd.split("/")
+            src = (t, int(p), int(o))
+        if src in dead or ("commands", r["partition"], r["offset"]) in dead:
+            skipped += 1
+            continue
+        if r["value"] is None or r["type"] not in ("command", "result"):
+            undecodable += 1
+            print("warning: %s[%d]@%d not decodable and not dead-lettered: "
+                  "%s" % (r["topic"], r["partition"], r["offset"],
+                          r.get("error")))
+            continue
+        out = model.apply({"input": r["type"], "ts": r["timestamp"],
+                           r["type"]: r["value"]})
+        for ev in out["events"]:
+            want.setdefault(ev["pipeline_run_id"], []).append(ev)
+        applied += 1
+
+    got, problems = {}, {}
+    for r in load(args.events):
+        ev = r["value"]
+        if ev is None:
+            problems.setdefault("-", []).append(
+                "undecodable event %s[%d]@%d" % (r["topic"], r["partition"],
+                                                 r["offset"]))
+            continue
+        seqs = got.setdefault(ev["pipeline_run_id"], {})
+        prev = seqs.get(ev["seq"])
+        if prev is not None and prev != ev:
+            problems.setdefault(ev["pipeline_run_id"], []).append(
+                "seq %d published twice with different content" % ev["seq"])
+        seqs[ev["seq"]] = ev
+
+    n_events = 0
+    for rid in sorted(set(want) | set(got)):
+        p = problems.setdefault(rid, [])
+        w = want.get(rid, [])
+        g = [got.get(rid, {})[s] for s in sorted(got.get(rid, {}))]
+        n_events += len(g)
+        if [e["seq"] for e in g] != list(range(1, len(g) + 1)):
+            p.append("seqs not gapless from 1: %s" % [e["seq"] for e in g])
+        for i in range(max(len(w), len(g))):
+            a = g[i] if i < len(g) else None
+            b = w[i] if i < len(w) else None
+            if a == b:
+                continue
+            if a is None or b is None:
+                p.append("event #%d: %s only: %s" % (
+                    i + 1, "model" if a is None else "sr.events",
+                    short(b if a is None else a)))
+            else:
+                fields = [k for k in sorted(set(a) | set(b))
+                          if a.get(k) != b.get(k)]
+                p.append("event #%d differs in %s: sr.events %s / model %s"
+                         % (i + 1, fields, short(a), short(b)))
+            if len(p) >= args.max_diffs:
+                p.append("...")
+                break
+        # final statuses: the last event of each entity vs the model
+        final = {}
+        for e in g:
+            final[e["entity_id"]] = (e["entity_type"], e["to_status"])
+        if rid in model.runs:
+            ms = model.statuses(rid)
+            for eid in sorted(set(ms) | set(final)):
+                if ms.get(eid) != final.get(eid):
+                    p.append("final status of %s: sr.events %s / model %s"
+                             % (eid, final.get(eid), ms.get(eid)))
+        else:
+            p.append("run in sr.events but never created in sr.commands")
+
+    bad = {k: v for k, v in problems.items() if v}
+    print("check_stream: inputs applied=%d skipped(dlq)=%d undecodable=%d "
+          "runs=%d events=%d runs-with-differences=%d"
+          % (applied, skipped, undecodable, len(model.runs), n_events,
+             len(bad)))
+    for rid, p in sorted(bad.items()):
+        print("run %s:" % rid)
+        for line in p:
+            print("  " + line)
+    return 1 if bad else 0
+
+
+def short(e):
+    return "seq=%s %s %s %s->%s (%s) v%s" % (
+        e["seq"], e["entity_type"], e["entity_id"][:8], e["from_status"],
+        e["to_status"], e["reason"], e["version"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""srmodel - an independent reference model of domain.md.
+
+Written from ../../../shared/design/domain.md and docs/domain-decisions.md
+(plus the .avsc docs and the id derivations of common/sr_model.c); it never
+calls the C state machine. Standard library only.
+
+Inputs are dicts (the JSON shapes of `sr-cli dump`, tests/model/README.md):
+    {"input": "command", "ts": MS, "command": {...}}
+    {"input": "result",  "ts": MS, "result":  {...}}
+Model.apply(input) returns the outputs of that input:
+    {"events": [...], "dispatch": [...], "reply": {...} | None,
+     "dlq": None | reason, "duplicate": bool, "stale": bool}
+The model keeps every run (Model.runs) and the dedupe table, as the worker
+does: a command id seen before on the same run gets the first reply again
+and nothing else; results are not de-duplicated (forward only).
+"""
+import json
+import uuid
+
+NS = uuid.UUID(bytes=bytes([0x5f, 0x1c, 0x0a, 0x52, 0x7d, 0x7e, 0x4c, 0x1e,
+                            0x9a, 0x53, 0x3b, 0x2f, 0x0c, 0x9d, 0x5e, 0x11]))
+DAY = 24 * 3600 * 1000
+PR_DEFAULT_TIMEOUT = 21 * DAY
+STAGE_DEFAULT_TIMEOUT = 7 * DAY
+TARGET_TIMEOUT = 7 * DAY
+
+STATUSES = ["pending", "queued", "processing", "running", "waiting",
+            "dispatched", "complete", "success", "failure", "cancelled",
+            "timeout", "invalid"]
+TERMINAL = {"success", "failure", "cancelled", "timeout", "invalid"}
+ACTIVE_STAGE = {"queued", "processing", "running"}
+FAILED_STAGE = {"failure", "timeout", "invalid", "cancelled"}
+
+# result command status -> (rank, target status, reason)
+CMDST = {
+    "QUEUED": (1, "dispatched", "command_queued"),
+    "INITIATED": (2, "running", "command_running"),
+    "ACKNOWLEDGED": (2, "running", "command_running"),
+    "INPROGRESS": (2, "running", "command_running"),
+    "SUCCESS": (3, "success", "command_succeeded"),
+    "FAILED": (3, "failure", "command_failed"),
+    "FAILURE": (3, "failure", "command_failed"),
+    "TIMEOUT": (3, "failure", "command_timeout"),
+    "CANCELLED": (3, "failure", "command_cancelled"),
+    "ERROR": (3, "invalid", "command_error"),
+}
+TARGET_RANK = {"processing": 0, "dispatched": 1, "running": 2}
+# client PUT on a target run: status -> the result it stands for
+TARGET_PUT = {"dispatched": "QUEUED", "running": "INPROGRESS",
+              "success": "SUCCESS", "failure": "FAILED"}
+
+
+def v5(name):
+    return str(uuid.uuid5(NS, name))
+
+
+def canon(spec):
+    """The run spec, normalised for the duplicate-create comparison."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+class Entity:
+    def __init__(self, etype, eid, ts):
+        self.type = etype
+        self.id = eid
+        self.status = None
+        self.reason = ""
+        self.version = 0
+        self.created_at = ts
+        self.deadline = 0
+
+
+class Target(Entity):
+    pass
+
+
+class Stage(Entity):
+    pass
+
+
+class Run(Entity):
+    pass
+
+
+class Step:
+    """Outputs of one input being built."""
+
+    def __init__(self, run, ts, cause):
+        self.run = run
+        self.ts = ts
+        self.cause = cause
+        self.events = []
+        self.dispatch = []
+
+    def move(self, ent, to, reason):
+        run = self.run
+        frm = ent.status
+        ent.status = to
+        ent.reason = reason
+        ent.version += 1
+        run.last_seq += 1
+        seq = run.last_seq
+        ev = {
+            "event_id": v5("%s/event/%d" % (run.id, seq)),
+            "pipeline_run_id": run.id,
+            "seq": seq,
+            "entity_type": ent.type,
+            "entity_id": ent.id,
+            "pipeline_id": run.pipeline_id,
+            "stage_run_id": None,
+            "stage_run_operation_id": None,
+            "device_id": None,
+            "from_status": frm,
+            "to_status": to,
+            "reason": reason,
+            "occurred_at": self.ts,
+            "causation_id": self.cause,
+            "enterprise_id": run.enterprise_id,
+            "version": ent.version,
+        }
+        if ent.type == "target_run":
+            ev["stage_run_id"] = ent.stage.id
+            ev["stage_run_operation_id"] = ent.op_id
+            ev["device_id"] = ent.device_id
+        self.events.append(ev)
+
+    def send(self, tr, kind):
+        self.dispatch.append({
+            "kind": kind,
+            "command_id": tr.command_id,
+            "pipeline_run_id": self.run.id,
+            "stage_run_id": tr.stage.id,
+            "target_run_id": tr.id,
+            "device_id": tr.device_id,
+            "device_name": tr.device_name,
+            "operation_type": tr.operation_type,
+            "args_json": tr.args_json,
+            "enterprise_id": self.run.enterprise_id,
+            "issued_at": self.ts,
+        })
+
+
+class Model:
+    def __init__(self):
+        self.runs = {}
+        self.dedupe = {}
+
+    # ------------------------------------------------------------ entry
+    def apply(self, inp):
+        kind = inp["input"]
+        if kind == "command":
+            return self._command(inp["command"], inp["ts"])
+        if kind == "result":
+            return self._result(inp["result"], inp["ts"])
+        raise ValueError("unknown input %r" % kind)
+
+    @staticmethod
+    def _out(step=None, reply=None, dlq=None, duplicate=False, stale=False):
+        return {"events": step.events if step else [],
+                "dispatch": step.dispatch if step else [],
+                "reply": reply, "dlq": dlq, "duplicate": duplicate,
+                "stale": stale}
+
+    # ------------------------------------------------------------ commands
+    def _command(self, c, ts):
+        key = (c["pipeline_run_id"], c["command_id"])
+        if key in self.dedupe:
+            return self._out(reply=self.dedupe[key], duplicate=True)
+        step, reply = self._command_apply(c, ts)
+        self.dedupe[key] = reply
+        out = self._out(step, reply)
+        out["stale"] = False
+        return out
+
+    def _reply(self, c, ts, accepted, reason="none", versions=()):
+        return {"command_id": c["command_id"],
+                "pipeline_run_id": c["pipeline_run_id"],
+                "accepted": accepted, "reason": reason,
+                "versions": [{"entity_type": e.type, "entity_id": e.id,
+                              "version": e.version} for e in versions],
+                "occurred_at": ts}
+
+    def _command_apply(self, c, ts):
+        kind = c["kind"]
+        run = self.runs.get(c["pipeline_run_id"])
+        if kind == "timer_fired":
+            if run is None:
+                return None, None
+            step = Step(run, ts, c["command_id"])
+            # Silent in domain.md; as sr_fsm: a timer fired for deadline D
+            # ends what is due at D (the worker sends it once D passed).
+            self._timers(step, min(ts, c["deadline"]))
+            return step, None
+        if kind == "create_run":
+            return self._create(c, ts, run)
+        if run is None or run.enterprise_id != c["enterprise_id"]:
+            return None, self._reply(c, ts, False, "not_found")
+        status = (c.get("status") or "").lower()
+        # Silent in domain.md; as sr_fsm: the entity is looked up before
+        # the status text is checked.
+        if kind == "set_stage_run_status" and not any(
+                s.id == c["entity_id"] for s in run.stages):
+            return None, self._reply(c, ts, False, "not_found")
+        if (kind == "set_target_run_status" and
+                c["entity_id"] not in run.targets):
+            return None, self._reply(c, ts, False, "not_found")
+        if status not in STATUSES:
+            return None, self._reply(c, ts, False, "invalid_value")
+        step = Step(run, ts, c["command_id"])
+        if kind == "set_pipeline_run_status":
+            if status != "cancelled" or run.status in TERMINAL:
+                return None, self._reply(c, ts, False, "illegal_transition")
+            self._cancel_run(step)
+            return step, self._reply(c, ts, True, versions=[run])
+        if kind == "set_stage_run_status":
+            st = next((s for s in run.stages if s.id == c["entity_id"]), None)
+            if st is None:
+                return None, self._reply(c, ts, False, "not_found")
+            if status == "queued":
+                if (st.status != "pending" or run.status != "waiting" or
+                        any(s.status != "success"
+                            for s in run.stages[:st.index])):
+                    return None, self._reply(c, ts, False,
+                                             "illegal_transition")
+                self._queue_stage(step, st, "promoted")
+                step.move(run, "running", "promoted")
+                self._process_stage(step, st)
+                return step, self._reply(c, ts, True, versions=[run, st])
+            if status == "cancelled" and st.status not in TERMINAL:
+                step.move(st, "cancelled", "cancelled_by_user")
+                self._cascade_cancel(step, st, "stage_run_cancelled")
+                self._rollup_run(step)
+                return step, self._reply(c, ts, True, versions=[run, st])
+            return None, self._reply(c, ts, False, "illegal_transition")
+        if kind == "set_target_run_status":
+            tr = run.targets.get(c["entity_id"])
+            if tr is None:
+                return None, self._reply(c, ts, False, "not_found")
+            # decisions: restating the current status is accepted and
+            # changes nothing (sr_fsm applies it to `cancelled` too).
+            if tr.status == status:
+                return step, self._reply(c, ts, True, versions=[run, tr])
+            if status == "cancelled":
+                if tr.status not in ("pending", "queued", "processing"):
+                    return None, self._reply(c, ts, False,
+                                             "illegal_transition")
+                self._cancel_target(step, tr, "cancelled_by_user")
+                self._target_ended(step, tr)
+                return step, self._reply(c, ts, True, versions=[run, tr])
+            if status not in TARGET_PUT:
+                return None, self._reply(c, ts, False, "illegal_transition")
+            if tr.status == status:
+                return step, self._reply(c, ts, True, versions=[run, tr])
+            rank, to, reason = CMDST[TARGET_PUT[status]]
+            if tr.status not in TARGET_RANK or rank <= TARGET_RANK[tr.status]:
+                return None, self._reply(c, ts, False, "illegal_transition")
+            tr.command_status = TARGET_PUT[status]
+            self._target_to(step, tr, to, reason)
+            return step, self._reply(c, ts, True, versions=[run, tr])
+        raise ValueError("unknown command kind %r" % kind)
+
+    # ------------------------------------------------------------ create
+    def _create(self, c, ts, run):
+        spec = c["spec"]
+        if run is not None:
+            if run.enterprise_id != c["enterprise_id"]:
+                return None, self._reply(c, ts, False, "not_found")
+            if run.spec_canon != canon(spec):
+                return None, self._reply(c, ts, False, "duplicate_spec")
+            return None, self._reply(c, ts, True, versions=[run])
+        rid = c["pipeline_run_id"]
+        run = Run("pipeline_run", rid, ts)
+        run.enterprise_id = c["enterprise_id"]
+        run.pipeline_id = spec["pipeline_id"]
+        run.auto_promote = bool(spec.get("auto_promote", False))
+        run.spec_canon = canon(spec)
+        run.last_seq = 0
+        run.deadline = ts + (spec.get("timeout_seconds") or 0) * 1000 \
+            if spec.get("timeout_seconds") else ts + PR_DEFAULT_TIMEOUT
+        run.stages = []
+        run.targets = {}
+        self.runs[rid] = run
+        step = Step(run, ts, c["command_id"])
+        step.move(run, "pending", "created")
+        step.move(run, "queued", "queued")
+        step.move(run, "processing", "materialising")
+        for i, s in enumerate(spec.get("stages", [])):
+            st = Stage("stage_run", v5("%s/stage/%d" % (rid, i)), ts)
+            st.index = i
+            st.spec = s
+            st.targets = []
+            run.stages.append(st)
+            step.move(st, "pending", "created")
+        if not run.stages:
+            step.move(run, "invalid", "no_stages")
+            return step, self._reply(c, ts, True, versions=[run])
+        first = run.stages[0]
+        self._queue_stage(step, first, "first_stage")
+        step.move(run, "running", "first_stage_queued")
+        self._process_stage(step, first)
+        return step, self._reply(c, ts, True, versions=[run])
+
+    # ------------------------------------------------------------ stages
+    def _queue_stage(self, step, st, reason):
+        step.move(st, "queued", reason)
+        t = st.spec.get("timeout_seconds") or 0
+        st.deadline = step.ts + (t * 1000 if t else STAGE_DEFAULT_TIMEOUT)
+
+    def _process_stage(self, step, st):
+        run = step.run
+        step.move(st, "processing", "materialising")
+        ops = st.spec.get("operations", [])
+        tgts = st.spec.get("targets", [])
+        if not tgts:
+            step.move(st, "invalid", "no_targets")
+            self._rollup_run(step)
+            return
+        if not ops:
+            step.move(st, "invalid", "no_operations")
+            self._rollup_run(step)
+            return
+        for j, op in enumerate(ops):
+            op_id = v5("%s/stage/%d/op/%d" % (run.id, st.index, j))
+            for k, t in enumerate(tgts):
+                tid = v5("%s/stage/%d/op/%d/target/%d" % (run.id, st.index,
+                                                          j, k))
+                tr = Target("target_run", tid, step.ts)
+                tr.stage = st
+                tr.op_id = op_id
+                tr.device_id = t["device_id"]
+                tr.device_name = t.get("device_name", "")
+                tr.operation_type = op["operation_type"].upper()
+                tr.args_json = json.dumps(op.get("args", {}),
+                                          separators=(",", ":"))
+                tr.command_id = None
+                tr.command_status = ""
+                tr.cancel_requested = False
+                st.targets.append(tr)
+                run.targets[tid] = tr
+                step.move(tr, "pending", "created")
+                step.move(tr, "queued", "queued")
+                tr.command_id = v5("%s/command" % tid)
+                tr.deadline = step.ts + TARGET_TIMEOUT
+                step.move(tr, "processing", "command_created")
+                step.send(tr, "COMMAND")
+        step.move(st, "running", "targets_dispatched")
+
+    def _rollup_stage(self, step, st):
+        """A running stage whose target runs are all terminal completes."""
+        if st.status != "running":
+            return
+        if any(t.status not in TERMINAL for t in st.targets):
+            return
+        ok = all(t.status == "success" for t in st.targets)
+        reason = "all_targets_succeeded" if ok else "target_failed"
+        step.move(st, "complete", reason)
+        step.move(st, "success" if ok else "failure", reason)
+        self._rollup_run(step)
+
+    def _rollup_run(self, step):
+        run = step.run
+        if run.status not in ("running", "waiting"):
+            return
+        stages = run.stages
+        if all(s.status == "success" for s in stages):
+            step.move(run, "complete", "all_stages_succeeded")
+            step.move(run, "success", "all_stages_succeeded")
+            return
+        if any(s.status in ACTIVE_STAGE for s in stages):
+            return
+        if any(s.status in FAILED_STAGE for s in stages):
+            for s in stages:
+                if s.status == "pending":
+                    step.move(s, "cancelled", "previous_stage_failed")
+            step.move(run, "complete", "stage_failed")
+            step.move(run, "failure", "stage_failed")
+            return
+        nxt = next((s for s in stages if s.status == "pending"), None)
+        if nxt is None:
+            return
+        if run.auto_promote:
+            self._queue_stage(step, nxt, "auto_promoted")
+            self._process_stage(step, nxt)
+        elif run.status == "running":
+            step.move(run, "waiting", "awaiting_promotion")
+
+    # ------------------------------------------------------------ targets
+    def _cancel_target(self, step, tr, reason):
+        """The target-run cancel rule of a cascade or a client cancel."""
+        if tr.status in ("pending", "queued"):
+            step.move(tr, "cancelled", reason)
+        elif tr.status in ("processing", "dispatched"):
+            step.move(tr, "cancelled", reason)
+            step.send(tr, "CANCEL")
+        elif tr.status == "running" and not tr.cancel_requested:
+            tr.cancel_requested = True
+            step.send(tr, "CANCEL")
+
+    def _cascade_cancel(self, step, st, reason):
+        for tr in st.targets:
+            self._cancel_target(step, tr, reason)
+
+    def _cancel_run(self, step):
+        run = step.run
+        step.move(run, "cancelled", "cancelled_by_user")
+        # Silent in domain.md; as sr_fsm: every stage run first, then the
+        # target runs.
+        open_stages = [st for st in run.stages if st.status not in TERMINAL]
+        for st in open_stages:
+            step.move(st, "cancelled", "pipeline_run_cancelled")
+        for st in open_stages:
+            self._cascade_cancel(step, st, "pipeline_run_cancelled")
+
+    def _target_to(self, step, tr, to, reason):
+        if to in ("success", "failure"):
+            step.move(tr, "complete", reason)
+        step.move(tr, to, reason)
+        if to in TERMINAL:
+            self._target_ended(step, tr)
+
+    def _target_ended(self, step, tr):
+        self._rollup_stage(step, tr.stage)
+
+    # ------------------------------------------------------------ results
+    def _result(self, r, ts):
+        status = r["command_status"].upper()
+        if status not in CMDST:
+            return self._out(dlq="unknown_command_status")
+        run = self.runs.get(r["pipeline_run_id"])
+        if run is None:
+            return self._out(dlq="unknown_pipeline_run")
+        tr = run.targets.get(r["target_run_id"])
+        if tr is None:
+            return self._out(dlq="unknown_target_run")
+        rank, to, reason = CMDST[status]
+        if (tr.command_id != r["command_id"] or
+                tr.status not in TARGET_RANK or
+                rank <= TARGET_RANK[tr.status] or
+                (status == "ERROR" and tr.status == "running")):
+            return self._out(stale=True)
+        step = Step(run, ts, r["result_id"])
+        tr.command_status = status
+        self._target_to(step, tr, to, reason)
+        return self._out(step)
+
+    # ------------------------------------------------------------ timers
+    def _timers(self, step, now):
+        run = step.run
+        if run.status in TERMINAL:
+            return
+        if run.deadline and run.deadline <= now:
+            step.move(run, "timeout", "timeout")
+            # as the cancel cascade: stage runs first, then target runs
+            open_stages = [st for st in run.stages
+                           if st.status not in TERMINAL]
+            for st in open_stages:
+                step.move(st, "timeout", "pipeline_run_timeout")
+            for st in open_stages:
+                self._timeout_targets(step, st, "pipeline_run_timeout")
+            return
+        for st in run.stages:
+            if st.status in TERMINAL:
+                continue
+            if st.status in ACTIVE_STAGE and st.deadline <= now:
+                step.move(st, "timeout", "timeout")
+                self._timeout_targets(step, st, "stage_run_timeout")
+                self._rollup_run(step)
+                continue
+            for tr in st.targets:
+                if tr.status not in TERMINAL and tr.deadline <= now:
+                    self._timeout_target(step, tr, "timeout")
+            self._rollup_stage(step, st)
+
+    def _timeout_target(self, step, tr, reason):
+        outstanding = tr.status in ("processing", "dispatched", "running")
+        step.move(tr, "timeout", reason)
+        if outstanding:
+            step.send(tr, "CANCEL")
+
+    def _timeout_targets(self, step, st, reason):
+        for tr in st.targets:
+            if tr.status not in TERMINAL:
+                self._timeout_target(step, tr, reason)
+
+    # ------------------------------------------------------------ queries
+    def statuses(self, run_id):
+        """Final statuses: {entity id: (entity type, status)}."""
+        run = self.runs[run_id]
+        out = {run.id: ("pipeline_run", run.status)}
+        for st in run.stages:
+            out[st.id] = ("stage_run", st.status)
+            for tr in st.targets:
+                out[tr.id] = ("target_run", tr.status)
+        return out
