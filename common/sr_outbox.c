@@ -264,3 +264,99 @@ sr_err_t sr_outrec_decode(sr_slice_t in, sr_outrec_t *out, sr_errctx_t *ec)
         *out = rec;
         return SR_OK;
 }
+
+/* ------------------------------------------------------------ bundles */
+
+static sr_err_t reserve(sr_buf_t *buf, size_t *cap, size_t more,
+                        sr_errctx_t *ec)
+{
+        size_t want;
+        void *mem;
+
+        if (more <= *cap - buf->len)
+                return SR_OK;
+        if (more > SIZE_MAX / 2 - buf->len)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "outbundle: too large");
+        want = *cap ? *cap : 4096;
+        while (want - buf->len < more)
+                want *= 2;
+        mem = realloc(buf->ptr, want);
+        if (!mem)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "outbundle: realloc %zu bytes", want);
+        buf->ptr = mem;
+        *cap = want;
+        return SR_OK;
+}
+
+sr_err_t sr_outbundle_begin(sr_buf_t *buf, size_t *cap, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        if (!buf->ptr)
+                *cap = 0;
+        buf->len = 0;
+        err = reserve(buf, cap, 1, ec);
+        if (err)
+                return err;
+        ((uint8_t *)buf->ptr)[0] = SR_OUTBUNDLE_FORMAT;
+        buf->len = 1;
+        return SR_OK;
+}
+
+sr_err_t sr_outbundle_add(sr_buf_t *buf, size_t *cap, sr_slice_t rec,
+                          sr_errctx_t *ec)
+{
+        sr_err_t err;
+        uint8_t *p;
+
+        if (rec.len > UINT32_MAX)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "outbundle: record of %zu bytes",
+                                     rec.len);
+        err = reserve(buf, cap, 4 + rec.len, ec);
+        if (err)
+                return err;
+        p = put_be((uint8_t *)buf->ptr + buf->len, rec.len, 4);
+        memcpy(p, rec.ptr, rec.len);
+        buf->len += 4 + rec.len;
+        return SR_OK;
+}
+
+sr_err_t sr_outbox_entry_each(sr_slice_t entry, sr_outrec_cb cb, void *arg,
+                              sr_errctx_t *ec)
+{
+        const uint8_t *start = entry.ptr;
+        struct reader r;
+        sr_outrec_t rec;
+        sr_slice_t one;
+        sr_err_t err;
+
+        if (!start || entry.len == 0)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "outbox entry: empty");
+        if (start[0] != SR_OUTBUNDLE_FORMAT) {
+                err = sr_outrec_decode(entry, &rec, ec);
+                if (!err)
+                        cb(&rec, arg);
+                return err;
+        }
+        /* Validate the whole bundle first. */
+        for (int pass = 0; pass < 2; pass++) {
+                r.p = start + 1;
+                r.end = start + entry.len;
+                while (r.p < r.end) {
+                        if (!take_slice(&r, &one))
+                                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                                     "outbox bundle: "
+                                                     "truncated at byte %zu",
+                                                     (size_t)(r.p - start));
+                        err = sr_outrec_decode(one, &rec, ec);
+                        if (err)
+                                return err;
+                        if (pass == 1 && cb(&rec, arg))
+                                return SR_OK;
+                }
+        }
+        return SR_OK;
+}

@@ -72,4 +72,36 @@ sr_err_t sr_outrec_encode(const sr_outrec_t *rec, sr_buf_t *buf,
  */
 sr_err_t sr_outrec_decode(sr_slice_t in, sr_outrec_t *out, sr_errctx_t *ec);
 
+/* ---------------------------------------------------------- bundles
+ * A batch writes one outbox entry per partition and phase: a bundle of
+ * encoded records, u8 format (2) then per record u32 length (big-endian)
+ * and the record's sr_outrec_encode() bytes. */
+#define SR_OUTBUNDLE_FORMAT 2
+
+/**
+ * @brief Start a bundle in @p buf (its bytes are replaced).
+ * @returns SR_OK, SR_ERR_NOMEM.
+ */
+sr_err_t sr_outbundle_begin(sr_buf_t *buf, size_t *cap, sr_errctx_t *ec);
+
+/**
+ * @brief Append one encoded record to the bundle in @p buf; @p cap is the
+ * buffer's capacity, kept by the caller between calls.
+ * @returns SR_OK, SR_ERR_INVALID (record over 4 GiB), SR_ERR_NOMEM.
+ */
+sr_err_t sr_outbundle_add(sr_buf_t *buf, size_t *cap, sr_slice_t rec,
+                          sr_errctx_t *ec);
+
+/** Called for each record of an outbox entry; non-zero stops. */
+typedef int (*sr_outrec_cb)(const sr_outrec_t *rec, void *arg);
+
+/**
+ * @brief Decode an outbox entry, a bundle or a single encoded record, and
+ * call @p cb for each record in order. Every record is decoded before the
+ * first call, so a corrupt entry calls nothing.
+ * @returns SR_OK (also when @p cb stopped), SR_ERR_CORRUPT.
+ */
+sr_err_t sr_outbox_entry_each(sr_slice_t entry, sr_outrec_cb cb, void *arg,
+                              sr_errctx_t *ec);
+
 #endif /* SR_OUTBOX_H */

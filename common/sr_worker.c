@@ -185,6 +185,8 @@ struct sr_worker {
         size_t mem_len, mem_cap;
 
         sr_buf_t scratch;  /* encoded outrec */
+        sr_buf_t bundle;   /* outbox entry being built */
+        size_t bundle_cap;
         sr_txn_t *txn;     /* the batch transaction */
         sr_err_t fatal;    /* sticky */
         char fatal_msg[256];
@@ -347,29 +349,69 @@ static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
         w->n_mem++;
 }
 
+/* An output of the batch: kept in memory, written to the outbox by
+ * outbox_flush() at the end of the batch. */
 static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
                        const sr_outrec_t *rec)
 {
         sr_errctx_t ec = { 0 };
-        uint64_t seq = 0;
 
         if (w->fatal)
                 return;
         w->scratch.len = 0;
         w->outbox_pending++;
-        if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK ||
-            sr_store_outbox_append(w->txn, part, phase,
-                                   sr_buf_slice(&w->scratch), &seq,
-                                   &ec) != SR_OK) {
-                if (ec.code == SR_ERR_MAP_FULL) {
-                        w->fatal = SR_ERR_MAP_FULL;
-                        return;
-                }
-                set_fatal(w, &ec, "outbox append");
+        if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK) {
+                set_fatal(w, &ec, "outbox encode");
                 return;
         }
-        w->parts[part].last_seq = seq;
         mem_put(w, part, phase, sr_buf_slice(&w->scratch));
+}
+
+/* Write the batch's outputs to the outbox, one bundle per partition and
+ * phase, in the batch transaction. */
+static void outbox_flush(sr_worker_t *w)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++) {
+                if (!w->parts[p].touched)
+                        continue;
+                for (uint8_t ph = SR_STORE_PHASE_EMIT;
+                     ph <= SR_STORE_PHASE_CHANGELOG; ph++) {
+                        bool any = false;
+                        uint64_t seq;
+
+                        if (sr_outbundle_begin(&w->bundle, &w->bundle_cap,
+                                               &ec) != SR_OK)
+                                goto err;
+                        for (size_t i = 0; i < w->n_mem; i++) {
+                                const mem_rec_t *m = &w->mem[i];
+
+                                if (m->partition != p || m->phase != ph)
+                                        continue;
+                                any = true;
+                                if (sr_outbundle_add(
+                                            &w->bundle, &w->bundle_cap,
+                                            sr_slice(w->mem_bytes + m->off,
+                                                     m->len),
+                                            &ec) != SR_OK)
+                                        goto err;
+                        }
+                        if (!any)
+                                continue;
+                        if (sr_store_outbox_append(w->txn, p, ph,
+                                                   sr_buf_slice(&w->bundle),
+                                                   &seq, &ec) != SR_OK)
+                                goto err;
+                        w->parts[p].last_seq = seq;
+                }
+        }
+        return;
+err:
+        if (ec.code == SR_ERR_MAP_FULL)
+                w->fatal = SR_ERR_MAP_FULL;
+        else
+                set_fatal(w, &ec, "outbox append");
 }
 
 /* Put an entity-keyed changelog value into the snapshot and the outbox. */
@@ -1024,7 +1066,17 @@ static void on_result(sr_worker_t *w, const sr_inrec_t *in)
         sr_result_t res;
         int32_t id;
 
-        if (sr_codec_decode_result(w->codec, in->value, &res, &ec) != SR_OK) {
+        /* A record framed as a result is forwarded as it is: it is decoded
+         * once, when applied, and dead-lettered from there if its body is
+         * bad (the headers then name this topic, partition and offset).
+         * Anything else is dead-lettered here with the decoder's reason. */
+        if (!(sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
+              id == SR_SCHEMA_RESULT)) {
+                if (sr_codec_decode_result(w->codec, in->value, &res,
+                                           &ec) == SR_OK) {
+                        sr_errctx_set(&ec, SR_ERR_SCHEMA,
+                                      "not a target-run result");
+                }
                 const char *why = reason_of(ec.code);
 
                 if (strstr(ec.msg, "command status"))
@@ -1168,6 +1220,8 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         }
         if (!w->fatal)
                 save_batch(w);
+        if (!w->fatal)
+                outbox_flush(w);
         if (w->fatal) {
                 /* The cached runs hold this batch's changes: drop them. */
                 runs_reset(w);
@@ -1226,22 +1280,30 @@ typedef struct relay_ctx {
         sr_errctx_t ec;
 } relay_ctx_t;
 
+static int relay_send(const sr_outrec_t *rec, void *arg)
+{
+        relay_ctx_t *rc = arg;
+
+        rc->err = sr_producer_send(rc->w->prod, rec, &rc->ec);
+        if (rc->err)
+                return 1;
+        rc->n++;
+        return 0;
+}
+
 static int relay_one(uint64_t seq, uint8_t phase, sr_slice_t bytes, void *arg)
 {
         relay_ctx_t *rc = arg;
-        sr_outrec_t rec;
+        sr_err_t err;
 
         if (seq > rc->last_seq)
                 rc->last_seq = seq;
         if (phase != rc->phase)
                 return 0;
-        rc->err = sr_outrec_decode(bytes, &rec, &rc->ec);
-        if (!rc->err)
-                rc->err = sr_producer_send(rc->w->prod, &rec, &rc->ec);
-        if (rc->err)
-                return 1;
-        rc->n++;
-        return 0;
+        err = sr_outbox_entry_each(bytes, relay_send, rc, &rc->ec);
+        if (err)
+                rc->err = err;
+        return rc->err != SR_OK;
 }
 
 /* Send one phase of the current batch from memory: the same records, in
@@ -2059,5 +2121,6 @@ void sr_worker_destroy(sr_worker_t *w)
         for (int p = 0; p < MAX_PARTS; p++)
                 free(w->parts[p].timers.v);
         sr_buf_free(&w->scratch);
+        sr_buf_free(&w->bundle);
         free(w);
 }
