@@ -39,7 +39,30 @@ typedef struct waiter {
         bool done;
         sr_uuid_t command_id;
         sr_reply_t reply;
+        double t_reply; /* mono_s() when the feed read the reply */
 } waiter_t;
+
+/* Phases of a write, for sr_gateway_write_phase_seconds. */
+enum {
+        PHASE_PRODUCE, /* command sent until the broker acknowledged it */
+        PHASE_REPLY,   /* acknowledged until the feed read the reply: the
+                        * worker's fetch, batch and relay, the gateway's
+                        * fetch (the reply's record timestamp cannot split
+                        * it: it may carry the command's time) */
+        PHASE_VISIBLE, /* reply read until the projection held its versions */
+        PHASE__COUNT
+};
+
+static const char *const phase_names[PHASE__COUNT] = {
+        [PHASE_PRODUCE] = "produce",
+        [PHASE_REPLY] = "reply",
+        [PHASE_VISIBLE] = "visible",
+};
+
+/* sr_http_requests_total series, looked up once per route and code: the
+ * registry's lookup takes its lock and compares labels. */
+#define CODE_MIN 100
+#define CODE_MAX 599
 
 typedef struct idem_slot {
         uint64_t key_hash; /* 0: empty */
@@ -70,6 +93,8 @@ struct sr_gateway {
         idem_slot_t *idem;
 
         sr_series_t *latency, *proj_records, *proj_lag;
+        sr_series_t *phase[PHASE__COUNT];
+        _Atomic(sr_series_t *) *requests; /* [route][code - CODE_MIN] */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -246,6 +271,8 @@ static void *feed_main(void *arg)
                                                        &reply.command_id)) {
                                                 gw->waiters[w].reply = reply;
                                                 gw->waiters[w].done = true;
+                                                gw->waiters[w].t_reply =
+                                                        mono_s();
                                         }
                                 pthread_mutex_unlock(&gw->mu);
                                 continue;
@@ -356,9 +383,11 @@ static void waiter_del(sr_gateway_t *gw, int slot)
         pthread_mutex_unlock(&gw->mu);
 }
 
-/* Wait for the reply; false on timeout. */
+/* Wait for the reply; false on timeout. On success @p t_reply tells when
+ * the feed read it. */
 static bool waiter_wait(sr_gateway_t *gw, int slot,
-                        const struct timespec *until, sr_reply_t *out)
+                        const struct timespec *until, sr_reply_t *out,
+                        double *t_reply)
 {
         bool done;
 
@@ -368,11 +397,14 @@ static bool waiter_wait(sr_gateway_t *gw, int slot,
                 ;
         if (!done)
                 done = gw->waiters[slot].done;
-        if (done)
+        if (done) {
                 *out = gw->waiters[slot].reply;
+                *t_reply = gw->waiters[slot].t_reply;
+        }
         pthread_mutex_unlock(&gw->mu);
         return done;
 }
+
 
 /* Read-your-writes: wait until the projection holds every version the
  * reply names. */
@@ -445,6 +477,7 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
         struct timespec until;
+        double t0, t_acked, t_reply = 0;
         sr_reply_t reply;
         sr_err_t err;
         int slot;
@@ -472,6 +505,7 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         rec.key = sr_slice(key, SR_UUID_STR_LEN);
         rec.value = sr_buf_slice(&val);
         rec.timestamp = wall_ms();
+        t0 = mono_s();
         pthread_mutex_lock(&gw->prod_mu);
         err = sr_producer_send(gw->prod, &rec, &ec);
         if (!err)
@@ -489,8 +523,10 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
                 return 503;
         }
         atomic_store(&gw->broker_ok, true);
+        t_acked = mono_s();
+        sr_series_observe(gw->phase[PHASE_PRODUCE], t_acked - t0);
         deadline_in(&until, timeout);
-        if (!waiter_wait(gw, slot, &until, &reply)) {
+        if (!waiter_wait(gw, slot, &until, &reply, &t_reply)) {
                 json_t *c = json_pack("{s:s}", "command_id", cid);
 
                 waiter_del(gw, slot);
@@ -501,6 +537,7 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
                 return 202;
         }
         waiter_del(gw, slot);
+        sr_series_observe(gw->phase[PHASE_REPLY], t_reply - t_acked);
         if (!reply.accepted) {
                 bool nf = reply.reason == SR_REJECT_NOT_FOUND ||
                           reply.reason == SR_REJECT_TENANT;
@@ -516,6 +553,7 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
                             json_pack("{s:s}", "command_id", cid));
                 return 202;
         }
+        sr_series_observe(gw->phase[PHASE_VISIBLE], mono_s() - t_reply);
         return 0;
 }
 
@@ -939,15 +977,29 @@ static void create_run(ctx_t *c)
 static void count_request(sr_gateway_t *gw, sr_route_id_t route, int status,
                           double seconds)
 {
+        _Atomic(sr_series_t *) *slot = NULL;
+        sr_series_t *s = NULL;
         char labels[96];
 
-        snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"",
-                 sr_route_name(route), status);
-        sr_series_add(sr_metrics_counter(gw->metrics, "sr_http_requests_total",
-                                         "HTTP requests by route and status "
-                                         "code.",
-                                         labels),
-                      1);
+        if (gw->requests && (unsigned)route < SR_ROUTE__COUNT &&
+            status >= CODE_MIN && status <= CODE_MAX) {
+                slot = &gw->requests[(size_t)route *
+                                             (CODE_MAX - CODE_MIN + 1) +
+                                     (size_t)(status - CODE_MIN)];
+                s = atomic_load_explicit(slot, memory_order_acquire);
+        }
+        if (!s) { /* first of its kind: the registry's lookup */
+                snprintf(labels, sizeof(labels),
+                         "route=\"%s\",code=\"%d\"", sr_route_name(route),
+                         status);
+                s = sr_metrics_counter(gw->metrics, "sr_http_requests_total",
+                                       "HTTP requests by route and status "
+                                       "code.",
+                                       labels);
+                if (slot && s)
+                        atomic_store_explicit(slot, s, memory_order_release);
+        }
+        sr_series_add(s, 1);
         sr_series_observe(gw->latency, seconds);
 }
 
@@ -1131,6 +1183,26 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         gw->proj_records = sr_metrics_counter(
                 metrics, "sr_projection_records_total",
                 "Changelog records applied to the projection.", NULL);
+        for (int i = 0; i < PHASE__COUNT; i++) {
+                char labels[32];
+
+                snprintf(labels, sizeof(labels), "phase=\"%s\"",
+                         phase_names[i]);
+                gw->phase[i] = sr_metrics_histogram(
+                        metrics, "sr_gateway_write_phase_seconds",
+                        "Where a write's time goes: produce (until the "
+                        "broker acknowledged the command), reply (until "
+                        "the gateway read the worker's reply), visible "
+                        "(until the projection held what it names).",
+                        labels, NULL, 0);
+        }
+        gw->requests = calloc((size_t)SR_ROUTE__COUNT *
+                                      (CODE_MAX - CODE_MIN + 1),
+                              sizeof(*gw->requests));
+        if (!gw->requests) {
+                err = sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
+                goto err_free;
+        }
         err = sr_auth_new(conf->gateway_tokens_file, env_tokens, &gw->auth,
                           ec);
         if (err)
@@ -1182,6 +1254,7 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         sr_auth_destroy(gw->auth);
         free(gw->idem);
         free(gw->start_high);
+        free((void *)gw->requests);
         pthread_cond_destroy(&gw->cv);
         pthread_mutex_destroy(&gw->mu);
         pthread_mutex_destroy(&gw->prod_mu);

@@ -1,10 +1,12 @@
 /* common/sr_gateway.h - the REST gateway: requests in, commands out, reads
  * from its own projection of sr.changelog.
  *
- * sr_gateway_handle() turns one HTTP request into one answer; it may block
- * (a write waits for the worker's reply and for the projection to catch up
- * with it), so the HTTP server calls it from a thread per connection. Any
- * number of threads may call it at once. A background thread feeds the
+ * sr_gateway_handle() turns one HTTP request into one answer. A read
+ * (GET, HEAD) never blocks: the server answers it on its event loop. A
+ * write (PUT, POST) may block up to gateway.reply.timeout.ms (it waits for
+ * the worker's reply and for the projection to catch up with it), so the
+ * server calls it from a write thread. Any number of threads may call it
+ * at once. A background thread feeds the
  * projection from sr.changelog and the waiting writes from sr.replies.
  */
 #ifndef SR_GATEWAY_H

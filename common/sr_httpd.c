@@ -140,9 +140,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn,
         return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
-/* Resolve @p bind into @p ss with @p port. */
-static sr_err_t resolve(const char *bind, int port,
-                        struct sockaddr_storage *ss, sr_errctx_t *ec)
+sr_err_t sr_httpd_resolve(const char *bind, int port,
+                          struct sockaddr_storage *ss, sr_errctx_t *ec)
 {
         struct addrinfo hints, *res;
         char service[8];
@@ -183,7 +182,7 @@ sr_err_t sr_httpd_open(const char *bind, int port,
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "httpd: port %d out of range 0..65535",
                                      port);
-        err = resolve(bind, port, &ss, ec);
+        err = sr_httpd_resolve(bind, port, &ss, ec);
         if (err)
                 return err;
         httpd = calloc(1, sizeof(*httpd));

@@ -49,6 +49,15 @@ sr_err_t sr_httpd_open(const char *bind, int port,
 /** @brief The port actually listened on (useful after port 0). */
 int sr_httpd_port(const sr_httpd_t *httpd);
 
+struct sockaddr_storage;
+/**
+ * @brief Resolve the numeric or named address @p bind, with @p port, into
+ * @p ss (for MHD_OPTION_SOCK_ADDR).
+ * @returns SR_OK, SR_ERR_INVALID (cannot resolve).
+ */
+sr_err_t sr_httpd_resolve(const char *bind, int port,
+                          struct sockaddr_storage *ss, sr_errctx_t *ec);
+
 /**
  * @brief Stop the server: waits for the HTTP thread, so no callback runs
  * after it returns. NULL is a no-op.

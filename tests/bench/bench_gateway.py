@@ -12,6 +12,14 @@ Standard library only. Talks to a gateway of sr-dev started with
       stage. Prints shell assignments on stdout:
         RUN20=<run id>  BIG_STAGE=<stage run id>  RUNNING=<count> ...
 
+  bench_gateway.py phases  --url URL [--save FILE | --since FILE]
+      Reads the gateway's /metrics and prints where the writes' time
+      went (sr_gateway_write_phase_seconds): per phase the count, mean
+      and the p50/p99 bucket bounds, and a machine-readable last line
+      "phases: produce_ms=.. reply_ms=.. visible_ms=.."
+      (means). --save FILE keeps a snapshot instead; --since FILE
+      counts only the writes after that snapshot.
+
   bench_gateway.py promote --url URL [--token T] [--samples 300]
                            [--warmup 10]
       Repeats: create a 2-stage run (1 target each), PUT "success" on the
@@ -229,10 +237,74 @@ def cmd_promote(a):
                             statuses.items()))))
 
 
+def bucket_pct(buckets, count, p):
+    """Upper bound (s) of the bucket holding the p-th percentile."""
+    want = -(-p * count // 100)
+    for le, n in buckets:
+        if n >= want:
+            return le
+    return float("inf")
+
+
+def cmd_phases(a):
+    import re
+    import urllib.request
+    with urllib.request.urlopen(a.url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    name = "sr_gateway_write_phase_seconds"
+    phases = {}
+    for line in text.splitlines():
+        m = re.match(name + r'_(bucket|sum|count)\{([^}]*)\} (\S+)$', line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        ph = phases.setdefault(labels.get("phase", "?"),
+                               {"buckets": [], "sum": 0.0, "count": 0})
+        if m.group(1) == "bucket":
+            le = labels["le"]
+            ph["buckets"].append((float("inf") if le == "+Inf"
+                                  else float(le), float(m.group(3))))
+        elif m.group(1) == "sum":
+            ph["sum"] = float(m.group(3))
+        else:
+            ph["count"] = int(float(m.group(3)))
+    if a.save:
+        with open(a.save, "w") as f:
+            json.dump(phases, f)
+        return
+    if a.since:  # only the writes after that snapshot
+        with open(a.since) as f:
+            old = json.load(f)
+        for k, ph in phases.items():
+            o = old.get(k)
+            if not o:
+                continue
+            ph["sum"] -= o["sum"]
+            ph["count"] -= o["count"]
+            prev = dict((le, n) for le, n in o["buckets"])
+            ph["buckets"] = [(le, n - prev.get(le, 0))
+                             for le, n in ph["buckets"]]
+    order = ["produce", "reply", "visible"]
+    means = []
+    for k in order:
+        ph = phases.get(k)
+        if not ph or not ph["count"]:
+            means.append("%s_ms=nan" % k)
+            continue
+        ph["buckets"].sort()
+        mean = ph["sum"] / ph["count"] * 1e3
+        means.append("%s_ms=%.2f" % (k, mean))
+        print("%-8s n=%d mean=%.2f p50<=%.1f p99<=%.1f (ms)" % (
+            k, ph["count"], mean,
+            bucket_pct(ph["buckets"], ph["count"], 50) * 1e3,
+            bucket_pct(ph["buckets"], ph["count"], 99) * 1e3))
+    print("phases: " + " ".join(means))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("setup", "promote"):
+    for name in ("setup", "promote", "phases"):
         s = sub.add_parser(name)
         s.add_argument("--url", required=True)
         s.add_argument("--token", default="dev-token")
@@ -240,11 +312,15 @@ def main():
             s.add_argument("--stages", type=int, default=20)
             s.add_argument("--targets", type=int, default=1000)
             s.add_argument("--running", type=int, default=300)
-        else:
+        elif name == "promote":
             s.add_argument("--samples", type=int, default=300)
             s.add_argument("--warmup", type=int, default=10)
+        else:
+            s.add_argument("--save")
+            s.add_argument("--since")
     a = p.parse_args()
-    (cmd_setup if a.cmd == "setup" else cmd_promote)(a)
+    {"setup": cmd_setup, "promote": cmd_promote,
+     "phases": cmd_phases}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
 #   1. wrk on GET /v0/runs/{run}/stageruns/ of a 20-stage run;
 #   2. wrk on GET /v0/stageruns/{sr}/targetruns/?status=running of a stage
 #      of 1,000 target runs, --running of them running (default page: 20);
-#   3. the PUT promote round trip (bench_gateway.py promote).
+#   3. the PUT promote round trip (bench_gateway.py promote), and where
+#      the writes' time went (bench_gateway.py phases: produce -> reply
+#      -> visible, from the gateway's /metrics).
 # Each wrk measurement is repeated --repeat times; the summary gives the
 # medians of requests/s, p50 and p99 (wrk's latency distribution) and of
 # requests per gateway CPU-second (utime+stime of the gateway process from
@@ -19,8 +21,13 @@
 # machine are not moved); sr-dev, the broker, the worker, wrk and the Python
 # client share the others. --pin off: the scheduler decides.
 #
+# wrk runs one thread by default (--threads 1): on a 2-CPU machine it has
+# one CPU, shared with the broker and the worker, and a second wrk thread
+# there only time-slices with the first, adding its waits to the measured
+# latency; one epoll thread drives 32 connections at well over 20k req/s.
+#
 #   tests/bench/bench_gateway.sh [--build DIR] [--no-build] [--repeat 5]
-#       [--duration 15] [--threads 2] [--connections 32] [--running 300]
+#       [--duration 15] [--threads 1] [--connections 32] [--running 300]
 #       [--samples 300] [--pin on|off] [--full-page] [--profile]
 #       [--skip-get] [--skip-put] [--keep] [-- SR-DEV-ARGS...]
 #
@@ -38,7 +45,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${SR_BENCH_BUILD:-$root/build/bench}
-repeat=5 duration=15 threads=2 conns=32 running=300 samples=300
+repeat=5 duration=15 threads=1 conns=32 running=300 samples=300
 pin=auto full_page=0 profile=0 skip_get=0 skip_put=0 keep=0 do_build=1
 token=dev-token
 dev_args=()
@@ -253,12 +260,19 @@ if ((!skip_get)); then
         fi
 fi
 
-promote=
+promote= phases=
 if ((!skip_put)); then
+        python3 "$here/bench_gateway.py" phases --url "$url" \
+                --save "$tmp/phases.json"
         run "${client[@]}" python3 "$here/bench_gateway.py" promote \
                 --url "$url" --token "$token" --samples "$samples" \
                 | tee "$tmp/promote.txt" >&2
         promote=$(grep '^promote: ' "$tmp/promote.txt")
+        # Where the writes of the promote loop (POST, PUT success, PUT
+        # queued) spent their time, from the gateway's histograms.
+        run python3 "$here/bench_gateway.py" phases --url "$url" \
+                --since "$tmp/phases.json" | tee "$tmp/phases.txt" >&2
+        phases=$(grep '^phases: ' "$tmp/phases.txt")
 fi
 
 echo
@@ -276,4 +290,6 @@ if ((${#summary[@]})); then
 fi
 if [[ -n $promote ]]; then
         echo "PUT promote round trip: ${promote#promote: } (goal: p99 <= 20 ms)"
+        echo "write phases (means, all writes of the promote loop):" \
+             "${phases#phases: }"
 fi
