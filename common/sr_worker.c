@@ -176,6 +176,8 @@ struct sr_worker {
 
         batch_run_t **runs; /* open addressing by (partition, run id) */
         size_t runs_cap, runs_used, runs_max;
+        batch_run_t **used; /* the runs of the current batch, max_recs */
+        size_t n_used;
         uint64_t cached_entities;
         batch_stats_t bs;
 
@@ -668,6 +670,7 @@ static void runs_reset(sr_worker_t *w)
                         w->runs[i] = NULL;
                 }
         w->runs_used = 0;
+        w->n_used = 0;
         w->cached_entities = 0;
 }
 
@@ -688,20 +691,15 @@ static void runs_insert(sr_worker_t *w, batch_run_t *br)
 static void runs_trim(sr_worker_t *w)
 {
         batch_run_t **keep;
-        uint64_t total = 0, kept = 0;
+        uint64_t kept = 0;
         size_t nk = 0;
 
-        for (size_t i = 0; i < w->runs_cap; i++)
-                if (w->runs[i]) {
-                        w->runs[i]->entities = run_entities(&w->runs[i]->run);
-                        total += w->runs[i]->entities;
-                        if (w->runs[i]->used_in == w->batch_no)
-                                kept += w->runs[i]->entities;
-                }
-        w->cached_entities = total;
-        if (total <= (uint64_t)w->conf->cache_entities &&
+        /* cached_entities is kept current by batch_run() and save_batch() */
+        if (w->cached_entities <= (uint64_t)w->conf->cache_entities &&
             w->runs_used <= w->runs_max)
                 return;
+        for (size_t i = 0; i < w->n_used; i++)
+                kept += w->used[i]->entities;
         keep = malloc(w->runs_used * sizeof(*keep) + 1);
         if (!keep || kept > (uint64_t)w->conf->cache_entities) {
                 free(keep);
@@ -820,10 +818,13 @@ static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
         for (i = run_slot(part, id, w->runs_cap); (br = w->runs[i]);
              i = (i + 1) & (uint32_t)(w->runs_cap - 1))
                 if (br->partition == part && sr_uuid_eq(&br->id, id)) {
-                        if (w->conf->cache_verify &&
-                            br->used_in != w->batch_no && !run_verify(w, br))
-                                return NULL;
-                        br->used_in = w->batch_no;
+                        if (br->used_in != w->batch_no) {
+                                if (w->conf->cache_verify &&
+                                    !run_verify(w, br))
+                                        return NULL;
+                                br->used_in = w->batch_no;
+                                w->used[w->n_used++] = br;
+                        }
                         return &br->run;
                 }
         br = calloc(1, sizeof(*br));
@@ -841,8 +842,11 @@ static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
         br->id = *id;
         br->used_in = w->batch_no;
         br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
+        br->entities = run_entities(&br->run);
+        w->cached_entities += br->entities;
         w->runs[i] = br;
         w->runs_used++;
+        w->used[w->n_used++] = br;
         return &br->run;
 }
 
@@ -1107,12 +1111,17 @@ static void save_batch(sr_worker_t *w)
 {
         sr_errctx_t ec = { 0 };
 
-        for (size_t i = 0; i < w->runs_cap && !w->fatal; i++) {
-                batch_run_t *br = w->runs[i];
+        for (size_t i = 0; i < w->n_used && !w->fatal; i++) {
+                batch_run_t *br = w->used[i];
 
-                if (!br || br->used_in != w->batch_no)
-                        continue;
                 run_save(w, br->partition, &br->run);
+                {
+                        uint32_t n = run_entities(&br->run);
+
+                        w->cached_entities += n;
+                        w->cached_entities -= br->entities;
+                        br->entities = n;
+                }
                 /* Only a new deadline needs an entry: the one the run had
                  * when loaded is in the heap already (pushed then, or by
                  * arm_timers). */
@@ -1196,6 +1205,7 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
                 w->parts[p].last_seq = 0;
         }
         memset(&w->bs, 0, sizeof(w->bs));
+        w->n_used = 0;
         w->n_mem = 0;
         w->mem_len = 0;
         err = sr_store_txn_begin(w->store, true, &w->txn, ec);
@@ -1937,7 +1947,8 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         while (w->runs_cap < 2 * (w->runs_max + (size_t)w->max_recs) + 2)
                 w->runs_cap *= 2;
         w->runs = calloc(w->runs_cap, sizeof(*w->runs));
-        if (!w->recs || !w->runs) {
+        w->used = calloc((size_t)w->max_recs + 1, sizeof(*w->used));
+        if (!w->recs || !w->runs || !w->used) {
                 err = sr_errctx_set(ec, SR_ERR_NOMEM, "worker: buffers");
                 goto err_free;
         }
@@ -2114,6 +2125,7 @@ void sr_worker_destroy(sr_worker_t *w)
         sr_codec_destroy(w->codec);
         runs_reset(w);
         free(w->runs);
+        free(w->used);
         free(w->recs);
         free(w->mem);
         free(w->mem_bytes);
