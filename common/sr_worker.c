@@ -15,10 +15,12 @@
  *    offsets are committed.
  * 4. On assignment a partition's snapshot is trusted only when its recorded
  *    changelog end equals the changelog's end offset. Otherwise it is
- *    dropped and rebuilt from the changelog: records are applied only when
- *    the marker of their batch follows them, so a batch cut short by a
- *    crash is discarded whole and its inputs are reprocessed (from the
- *    marker's offsets) into the same outputs.
+ *    dropped and rebuilt from the changelog: records are applied only once
+ *    their batch is known complete (its marker, or a later batch of the
+ *    same writer, follows: sr_batchlog.h), so a batch cut short by a crash
+ *    is discarded whole and its inputs are reprocessed (from the last
+ *    marker's offsets) into the same outputs. This holds on a compacted
+ *    changelog too (docs/guarantee.md).
  * 5. Timers: each pipeline run records its earliest deadline; when it is
  *    due the worker publishes a `timer fired` command to its own partition
  *    and acts on it when it reads it back.
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sr_batchlog.h"
 #include "sr_codec.h"
 #include "sr_fsm.h"
 #include "sr_kafka.h"
@@ -165,7 +168,10 @@ struct sr_worker {
         sr_store_t *store;
         sr_producer_t *prod;
         sr_consumer_t *cons;
+        /* The writer id of batch ids "WRITER/N": new at every assignment,
+         * so only a writer's last batch can be cut short (sr_batchlog.h). */
         char instance[SR_UUID_STR_LEN + 1];
+        char marker_key[sizeof(MARKER_KEY) + SR_UUID_STR_LEN + 1];
         uint64_t batch_no;
         char batch_id[64];
 
@@ -306,6 +312,16 @@ static void set_fatal(sr_worker_t *w, const sr_errctx_t *ec, const char *op)
 }
 
 /* ------------------------------------------------------------ outbox */
+
+static void new_writer(sr_worker_t *w)
+{
+        sr_uuid_t id;
+
+        sr_uuid_v4(&id);
+        sr_uuid_fmt(&id, w->instance);
+        snprintf(w->marker_key, sizeof(w->marker_key), "%s/%s", MARKER_KEY,
+                 w->instance);
+}
 
 /* Keep a copy of an outbox record of this batch for relay_from_memory(). */
 static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
@@ -1169,7 +1185,8 @@ static void save_batch(sr_worker_t *w)
 
                         rec.topic = SR_TOPIC_CHANGELOG;
                         rec.partition = p;
-                        rec.key = sr_slice(MARKER_KEY, strlen(MARKER_KEY));
+                        rec.key = sr_slice(w->marker_key,
+                                           strlen(w->marker_key));
                         rec.value = sr_buf_slice(&val);
                         rec.n_headers = 1;
                         rec.headers[0].name = BATCH_HEADER;
@@ -1494,20 +1511,11 @@ static int owned_parts(const sr_worker_t *w, int32_t *parts)
 
 /* ------------------------------------------------------------ restore */
 
-typedef struct pending_rec {
-        char *key;
-        size_t key_len;
-        void *val; /* NULL: tombstone */
-        size_t val_len;
-} pending_rec_t;
-
 typedef struct restore_ctx {
         sr_worker_t *w;
         int32_t part;
         sr_txn_t *txn;
-        pending_rec_t *pend;
-        size_t n_pend, cap_pend;
-        char pend_batch[64];
+        sr_batchlog_t *bl;
         uint64_t applied, discarded, read, total;
         uint64_t in_txn;
         sr_store_pmeta_t pm;
@@ -1515,118 +1523,86 @@ typedef struct restore_ctx {
         sr_errctx_t ec;
 } restore_ctx_t;
 
-static void pending_clear(restore_ctx_t *rc)
+/* A record of a complete batch: into the snapshot. */
+static sr_err_t restore_apply(sr_slice_t key, sr_slice_t value, void *arg,
+                              sr_errctx_t *ec)
 {
-        for (size_t i = 0; i < rc->n_pend; i++) {
-                free(rc->pend[i].key);
-                free(rc->pend[i].val);
+        restore_ctx_t *rc = arg;
+        sr_err_t err;
+
+        err = value.ptr ? sr_store_put(rc->txn, rc->part, key, value, ec) :
+                          sr_store_del(rc->txn, rc->part, key, ec);
+        if (err)
+                return err;
+        if (++rc->in_txn >= (uint64_t)rc->w->conf->restore_batch_size) {
+                err = sr_store_txn_commit(rc->txn, ec);
+                rc->txn = NULL;
+                if (!err)
+                        err = sr_store_txn_begin(rc->w->store, true, &rc->txn,
+                                                 ec);
+                if (err)
+                        return err;
+                rc->in_txn = 0;
         }
-        rc->n_pend = 0;
+        return SR_OK;
 }
 
-/* A marker closes its batch: write the batch's records to the snapshot. */
-static int restore_commit_pending(restore_ctx_t *rc)
+static bool is_marker_key(sr_slice_t key)
 {
-        for (size_t i = 0; i < rc->n_pend; i++) {
-                pending_rec_t *pr = &rc->pend[i];
-                sr_slice_t key = sr_slice(pr->key, pr->key_len);
+        size_t n = strlen(MARKER_KEY);
 
-                rc->err = pr->val ?
-                                  sr_store_put(rc->txn, rc->part, key,
-                                               sr_slice(pr->val, pr->val_len),
-                                               &rc->ec) :
-                                  sr_store_del(rc->txn, rc->part, key,
-                                               &rc->ec);
-                if (rc->err)
-                        return 1;
-                rc->applied++;
-                if (++rc->in_txn >= (uint64_t)rc->w->conf->restore_batch_size) {
-                        rc->err = sr_store_txn_commit(rc->txn, &rc->ec);
-                        rc->txn = NULL;
-                        if (!rc->err)
-                                rc->err = sr_store_txn_begin(
-                                        rc->w->store, true, &rc->txn, &rc->ec);
-                        if (rc->err)
-                                return 1;
-                        rc->in_txn = 0;
-                }
-        }
-        pending_clear(rc);
-        return 0;
+        /* "~marker/WRITER"; "~marker" alone in changelogs written before
+         * writers had marker keys of their own */
+        return key.len >= n && !memcmp(key.ptr, MARKER_KEY, n) &&
+               (key.len == n || ((const char *)key.ptr)[n] == '/');
 }
 
 static int restore_one(const sr_inrec_t *in, void *arg)
 {
         restore_ctx_t *rc = arg;
         sr_slice_t batch = { 0 };
-        char bid[64] = "";
-        pending_rec_t *pr;
 
         rc->read++;
         sr_series_add(rc->w->m.restore_records, 1);
         if ((rc->read & 4095) == 0)
                 sr_series_set(rc->w->m.restore_remaining,
                               (double)(rc->total - rc->read));
-        if (sr_inrec_header(in, BATCH_HEADER, &batch) && batch.len < 64) {
-                memcpy(bid, batch.ptr, batch.len);
-                bid[batch.len] = '\0';
-        }
-        if (strcmp(bid, rc->pend_batch)) {
-                /* A new batch starts before the last one's marker: that
-                 * batch was cut short by a crash and is discarded. */
-                rc->discarded += rc->n_pend;
-                pending_clear(rc);
-                snprintf(rc->pend_batch, sizeof(rc->pend_batch), "%s", bid);
-        }
-        if (in->key.len == strlen(MARKER_KEY) &&
-            !memcmp(in->key.ptr, MARKER_KEY, in->key.len)) {
+        if (is_marker_key(in->key)) {
                 sr_changelog_t cl;
 
                 if (sr_codec_decode_changelog(rc->w->codec, in->value, &cl,
                                               &rc->ec) != SR_OK ||
                     cl.kind != SR_CL_MARKER) {
-                        rc->err = SR_ERR_CORRUPT;
+                        rc->err = sr_errctx_set(&rc->ec, SR_ERR_CORRUPT,
+                                                "changelog offset %" PRId64
+                                                ": bad marker: %s",
+                                                in->offset, rc->ec.msg);
                         return 1;
                 }
-                if (restore_commit_pending(rc))
+                rc->err = sr_batchlog_marker(
+                        rc->bl,
+                        sr_slice(cl.u.marker.batch_id,
+                                 strlen(cl.u.marker.batch_id)),
+                        &rc->ec);
+                if (rc->err)
                         return 1;
+                /* Markers follow one another in log order: the last one
+                 * read holds the offsets to resume from. */
                 rc->pm.commands_offset = cl.u.marker.commands_offset;
                 rc->pm.results_offset = cl.u.marker.results_offset;
                 rc->pm.batch_seq++;
-                rc->pend_batch[0] = '\0';
                 return 0;
         }
-        if (rc->n_pend == rc->cap_pend) {
-                size_t cap = rc->cap_pend ? rc->cap_pend * 2 : 256;
-                pending_rec_t *p = realloc(rc->pend, cap * sizeof(*p));
-
-                if (!p)
-                        goto err_nomem;
-                rc->pend = p;
-                rc->cap_pend = cap;
+        if (!sr_inrec_header(in, BATCH_HEADER, &batch)) {
+                rc->err = sr_errctx_set(&rc->ec, SR_ERR_CORRUPT,
+                                        "changelog offset %" PRId64
+                                        ": no %s header",
+                                        in->offset, BATCH_HEADER);
+                return 1;
         }
-        pr = &rc->pend[rc->n_pend];
-        pr->key = malloc(in->key.len ? in->key.len : 1);
-        pr->key_len = in->key.len;
-        pr->val = NULL;
-        pr->val_len = 0;
-        if (!pr->key)
-                goto err_nomem;
-        memcpy(pr->key, in->key.ptr, in->key.len);
-        if (in->value.ptr) {
-                pr->val = malloc(in->value.len ? in->value.len : 1);
-                if (!pr->val) {
-                        free(pr->key);
-                        goto err_nomem;
-                }
-                memcpy(pr->val, in->value.ptr, in->value.len);
-                pr->val_len = in->value.len;
-        }
-        rc->n_pend++;
-        return 0;
-err_nomem:
-        rc->err = sr_errctx_set(&rc->ec, SR_ERR_NOMEM, "restore: pending");
-        return 1;
+        rc->err = sr_batchlog_record(rc->bl, batch, in->key, in->value,
+                                     &rc->ec);
+        return rc->err != SR_OK;
 }
 
 /* Drop the partition's snapshot and rebuild it from the changelog. */
@@ -1642,12 +1618,18 @@ static sr_err_t restore(sr_worker_t *w, int32_t part, int64_t high,
         rc.total = (uint64_t)(high > 0 ? high : 0);
         rc.pm.commands_offset = rc.pm.results_offset = -1;
         rc.pm.changelog_end = high;
-        err = sr_store_txn_begin(w->store, true, &rc.txn, ec);
+        err = sr_batchlog_new(restore_apply, &rc, &rc.bl, ec);
         if (err)
                 return err;
+        err = sr_store_txn_begin(w->store, true, &rc.txn, ec);
+        if (err) {
+                sr_batchlog_destroy(rc.bl);
+                return err;
+        }
         err = sr_store_partition_drop(rc.txn, part, ec);
         if (err) {
                 sr_store_txn_abort(rc.txn);
+                sr_batchlog_destroy(rc.bl);
                 return err;
         }
         SR_INFO("RESTORE", "restoring partition from changelog partition=%"
@@ -1660,9 +1642,11 @@ static sr_err_t restore(sr_worker_t *w, int32_t part, int64_t high,
                 *ec = rc.ec;
                 err = rc.err;
         }
-        rc.discarded += rc.n_pend; /* trailing batch without its marker */
-        pending_clear(&rc);
-        free(rc.pend);
+        /* Batches never completed: cut short by a crash or a lost
+         * partition. Their inputs are reprocessed from the last marker. */
+        rc.discarded = sr_batchlog_end(rc.bl);
+        rc.applied = sr_batchlog_applied(rc.bl);
+        sr_batchlog_destroy(rc.bl);
         if (!err)
                 err = sr_store_pmeta_put(rc.txn, part, &rc.pm, ec);
         if (err) {
@@ -1793,6 +1777,8 @@ static void on_assign(void *arg, const int32_t *parts, int n,
         sr_worker_t *w = arg;
         sr_errctx_t ec = { 0 };
 
+        new_writer(w); /* a new ownership period */
+
         runs_reset(w); /* a restore rewrites the snapshot under the cache */
         atomic_fetch_add(&w->restoring, 1);
         sr_series_set(w->m.restoring, 1);
@@ -1919,7 +1905,6 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                                                   SR_TOPIC_RESULTS };
         sr_consumer_hooks_t hooks;
         sr_store_opts_t so = { 0 };
-        sr_uuid_t inst;
         sr_worker_t *w;
         sr_err_t err;
 
@@ -1935,8 +1920,7 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         atomic_init(&w->map_full, false);
         metrics_init(w);
         sr_fsm_out_init(&w->out);
-        sr_uuid_v4(&inst);
-        sr_uuid_fmt(&inst, w->instance);
+        new_writer(w);
         w->max_recs = conf->batch_size;
         w->recs = calloc((size_t)w->max_recs, sizeof(*w->recs));
         /* A run counts at least 4 entities (run, stage, operation, target);
