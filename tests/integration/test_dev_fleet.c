@@ -1,7 +1,9 @@
 /* tests/integration/test_dev_fleet.c - the embedded default end to end:
  * sr-dev starts its mock cluster, two sr-status workers and sr-agent as
  * processes; runs go from create to their final status with the agent
- * answering device commands; SIGTERM stops the fleet cleanly. */
+ * answering device commands; SIGTERM stops the fleet cleanly.
+ * Under SR_TEST_KAFKA (the kafka suite) sr-dev runs 3 workers on that real
+ * broker, on topics and groups of this test's own. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <signal.h>
@@ -16,13 +18,20 @@ static char dev_dir[64];
 
 static void start_dev(const char *agent_args)
 {
-        char line[512], bs[512] = "";
+        char line[512], bs[512] = "", prefix[64] = "", dp[96], gp[96], ap[96];
+        const char *real = kit_real_kafka();
         int fds[2];
         bool ready = false;
 
         snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-dev-it.XXXXXX");
         cr_assert(mkdtemp(dev_dir) != NULL);
         cr_assert(pipe(fds) == 0);
+        if (real) {
+                kit_unique_prefix(prefix, sizeof(prefix), "fleet");
+                snprintf(dp, sizeof(dp), "topic.prefix=%s", prefix);
+                snprintf(gp, sizeof(gp), "group.id=%sstatus", prefix);
+                snprintf(ap, sizeof(ap), "agent.group.id=%sagent", prefix);
+        }
         dev_pid = fork();
         cr_assert(dev_pid >= 0);
         if (dev_pid == 0) {
@@ -33,10 +42,17 @@ static void start_dev(const char *agent_args)
                 close(fds[0]);
                 if (!freopen(log, "w", stderr))
                         _exit(127);
-                execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir", dev_dir,
-                      "--workers", "2", "--partitions", "4",
-                      "--http-port", "0", "-D",
-                      agent_args, "-D", "log.level=warn", (char *)NULL);
+                if (real)
+                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
+                              dev_dir, "--bootstrap", real, "--workers", "3",
+                              "--partitions", "4", "--http-port", "0", "-D",
+                              agent_args, "-D", "log.level=warn", "-D", dp,
+                              "-D", gp, "-D", ap, (char *)NULL);
+                else
+                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
+                              dev_dir, "--workers", "2", "--partitions", "4",
+                              "--http-port", "0", "-D", agent_args, "-D",
+                              "log.level=warn", (char *)NULL);
                 _exit(127);
         }
         close(fds[1]);
@@ -50,7 +66,7 @@ static void start_dev(const char *agent_args)
         }
         cr_assert(ready && bs[0], "sr-dev did not get ready (see %s/dev.log)",
                   dev_dir);
-        kit_open_at(&kit, 4, bs);
+        kit_open_prefixed(&kit, 4, bs, real ? prefix : NULL);
 }
 
 static void teardown(void)

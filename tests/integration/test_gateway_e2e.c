@@ -1,6 +1,8 @@
 /* tests/integration/test_gateway_e2e.c - the REST gateway end to end on
  * sr-dev (agent off): the test is the client and the device command
- * service, through PUT .../targetruns/. */
+ * service, through PUT .../targetruns/. Under SR_TEST_KAFKA (the kafka
+ * suite) sr-dev runs 3 workers on that real broker, on topics and groups
+ * of this test's own. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t dev_pid;
@@ -20,7 +23,8 @@ static int port;
 
 static void start_dev(void)
 {
-        char line[512];
+        char line[512], dp[128], gp[128], ap[128];
+        const char *real = getenv("SR_TEST_KAFKA");
         FILE *out;
         int fds[2];
         bool ready = false;
@@ -28,6 +32,16 @@ static void start_dev(void)
         snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-gw-it.XXXXXX");
         cr_assert(mkdtemp(dev_dir) != NULL);
         cr_assert(pipe(fds) == 0);
+        if (real && *real) { /* topics and groups of this test's own */
+                long long now = (long long)time(NULL);
+
+                snprintf(dp, sizeof(dp), "topic.prefix=it-gw-%d-%lld.",
+                         (int)getpid(), now);
+                snprintf(gp, sizeof(gp), "group.id=it-gw-%d-%lld.status",
+                         (int)getpid(), now);
+                snprintf(ap, sizeof(ap), "agent.group.id=it-gw-%d-%lld.agent",
+                         (int)getpid(), now);
+        }
         dev_pid = fork();
         cr_assert(dev_pid >= 0);
         if (dev_pid == 0) {
@@ -39,10 +53,17 @@ static void start_dev(void)
                 if (!freopen(log, "w", stderr))
                         _exit(127);
                 setenv("SR_API_TOKENS", "tok-acme:acme,tok-other:other", 1);
-                execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir", dev_dir,
-                      "--workers", "1", "--partitions", "4", "--agent", "off",
-                      "--http-port", "0", "-D", "log.level=warn",
-                      (char *)NULL);
+                if (real && *real)
+                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
+                              dev_dir, "--bootstrap", real, "--workers", "3",
+                              "--partitions", "4", "--agent", "off",
+                              "--http-port", "0", "-D", "log.level=warn",
+                              "-D", dp, "-D", gp, "-D", ap, (char *)NULL);
+                else
+                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
+                              dev_dir, "--workers", "1", "--partitions", "4",
+                              "--agent", "off", "--http-port", "0", "-D",
+                              "log.level=warn", (char *)NULL);
                 _exit(127);
         }
         close(fds[1]);

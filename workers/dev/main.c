@@ -3,6 +3,11 @@
  * sr-agent against it, restarts a child that dies, and stops them all on
  * SIGINT/SIGTERM. The mock outlives every child.
  *
+ * With --bootstrap HOST:PORT it uses that Kafka cluster instead of the mock:
+ * it creates the project's topics that are missing there (CreateTopics,
+ * --partitions partitions, the broker's default replication factor, the
+ * changelog compacted) and leaves existing ones alone.
+ *
  * stdout, once every child answers /readyz with 200:
  *   bootstrap.servers=127.0.0.1:PORT
  *   ready workers=N agent=on|off
@@ -20,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "proc.h"
 #include "sr_conf.h"
 #include "sr_kafka.h"
@@ -29,6 +36,7 @@
 #define MAX_ARGS 64
 #define STOP_GRACE_MS 10000
 #define READY_TIMEOUT_MS 120000
+#define ADMIN_TIMEOUT_MS 30000
 
 extern char **environ;
 
@@ -44,6 +52,7 @@ struct dev_opts {
         int workers, partitions, http_port;
         bool agent;
         const char *data_dir;
+        const char *bootstrap; /* --bootstrap: external cluster, no mock */
         int n_fwd;
         char *fwd[MAX_ARGS]; /* -c/-D flags for the children (borrowed) */
 };
@@ -66,7 +75,8 @@ static int64_t mono_ms(void)
 static void usage(FILE *out)
 {
         sr_conf_usage(out, "sr-dev", "[--workers N] [--agent on|off] "
-                      "[--data-dir DIR] [--partitions N] [--http-port PORT]");
+                      "[--data-dir DIR] [--partitions N] [--http-port PORT] "
+                      "[--bootstrap HOST:PORT]");
 }
 
 /* Take sr-dev's own flags out of argv; the rest goes to sr_conf. */
@@ -83,7 +93,7 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
 
                 if (strcmp(a, "--workers") && strcmp(a, "--agent") &&
                     strcmp(a, "--data-dir") && strcmp(a, "--partitions") &&
-                    strcmp(a, "--http-port")) {
+                    strcmp(a, "--http-port") && strcmp(a, "--bootstrap")) {
                         rest[(*rest_argc)++] = argv[i];
                         continue;
                 }
@@ -100,6 +110,13 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                 }
                 if (!strcmp(a, "--data-dir")) {
                         o->data_dir = v;
+                        continue;
+                }
+                if (!strcmp(a, "--bootstrap")) {
+                        if (!*v)
+                                return fprintf(stderr, "sr-dev: --bootstrap "
+                                               "needs HOST:PORT\n"), -1;
+                        o->bootstrap = v;
                         continue;
                 }
                 errno = 0;
@@ -138,9 +155,11 @@ static void add_child(struct dev *d, const struct dev_opts *o,
         c->out_fd = -1;
         snprintf(d->strs[i][s], sizeof(d->strs[i][s]), "%s", bin);
         av[k++] = d->strs[i][s++];
-        /* The 2.0.2 mock does not wake a waiting fetch; a short session
+        /* The 2.0.2 mock does not wake a waiting fetch (a real broker
+         * answers a fetch as soon as data arrives); a short session
          * timeout makes a restarted child rejoin quickly. */
-        DEF("kafka.fetch.wait.max.ms=1");
+        if (!o->bootstrap)
+                DEF("kafka.fetch.wait.max.ms=1");
         DEF("kafka.session.timeout.ms=6000");
         for (int f = 0; f < o->n_fwd; f++)
                 av[k++] = o->fwd[f];
@@ -270,6 +289,154 @@ static int sibling_path(const char *name, char *out, size_t outsz)
                                                                        -1;
 }
 
+/* True when every partition of every project topic answers a watermark
+ * query: a broker serves new topics a moment after it created them (first
+ * unknown, then "not leader"), and the gateway reads watermarks at start. */
+static bool topics_led(const sr_conf_t *conf, rd_kafka_t *rk)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        char name[256];
+        int found = 0;
+
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000))
+                return false;
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                for (int i = 0; i < md->topic_cnt; i++) {
+                        const rd_kafka_metadata_topic_t *mt = &md->topics[i];
+                        bool led = !mt->err && mt->partition_cnt > 0;
+
+                        if (strcmp(mt->topic, name))
+                                continue;
+                        for (int p = 0; led && p < mt->partition_cnt; p++) {
+                                int64_t lo, hi;
+
+                                led = mt->partitions[p].leader >= 0 &&
+                                      !mt->partitions[p].err &&
+                                      !rd_kafka_query_watermark_offsets(
+                                              rk, name, p, &lo, &hi, 5000);
+                        }
+                        found += led;
+                }
+        }
+        rd_kafka_metadata_destroy(md);
+        return found == SR_TOPIC__COUNT;
+}
+
+/* --bootstrap: create the project's topics missing on the cluster at
+ * @p boot; a topic that exists already is left as it is. Returns once
+ * the broker serves them all. */
+static sr_err_t create_topics(const sr_conf_t *conf, const char *boot,
+                              int partitions, sr_errctx_t *ec)
+{
+        rd_kafka_NewTopic_t *nt[SR_TOPIC__COUNT] = { 0 };
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **tr;
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_queue_t *q = NULL;
+        rd_kafka_event_t *ev = NULL;
+        rd_kafka_conf_t *kc;
+        rd_kafka_t *rk;
+        char errstr[512], name[256];
+        sr_err_t err = SR_OK;
+        size_t n = 0;
+
+        kc = conf->kafka ? rd_kafka_conf_dup(conf->kafka) :
+                           rd_kafka_conf_new();
+        if (!kc)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka conf");
+        if (rd_kafka_conf_set(kc, "bootstrap.servers", boot, errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(kc);
+                return sr_errctx_set(ec, SR_ERR_INVALID, "--bootstrap %s: %s",
+                                     boot, errstr);
+        }
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+        if (!rk) {
+                rd_kafka_conf_destroy(kc);
+                return sr_errctx_set(ec, SR_ERR_KAFKA, "kafka admin: %s",
+                                     errstr);
+        }
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                nt[n] = rd_kafka_NewTopic_new(name, partitions, -1, errstr,
+                                              sizeof(errstr));
+                if (!nt[n]) {
+                        err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: %s",
+                                            name, errstr);
+                        goto out;
+                }
+                if (t == SR_TOPIC_CHANGELOG &&
+                    rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy",
+                                                 "compact")) {
+                        err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: "
+                                            "cleanup.policy", name);
+                        goto out;
+                }
+                n++;
+        }
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(opts, ADMIN_TIMEOUT_MS,
+                                                  errstr, sizeof(errstr));
+        rd_kafka_AdminOptions_set_operation_timeout(opts, ADMIN_TIMEOUT_MS,
+                                                    errstr, sizeof(errstr));
+        q = rd_kafka_queue_new(rk);
+        rd_kafka_CreateTopics(rk, nt, n, opts, q);
+        ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+        if (!ev || rd_kafka_event_error(ev)) {
+                err = sr_errctx_set(ec, SR_ERR_KAFKA, "create topics on %s: "
+                                    "%s", boot, ev ?
+                                    rd_kafka_event_error_string(ev) :
+                                    "timed out");
+                goto out;
+        }
+        res = rd_kafka_event_CreateTopics_result(ev);
+        tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+
+                if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                        SR_INFO("DEV", "topic exists topic=%s",
+                                rd_kafka_topic_result_name(tr[i]));
+                } else if (te) {
+                        err = sr_errctx_set(ec, SR_ERR_KAFKA, "create topic "
+                                            "%s: %s",
+                                            rd_kafka_topic_result_name(tr[i]),
+                                            rd_kafka_topic_result_error_string(
+                                                    tr[i]));
+                        break;
+                } else {
+                        SR_INFO("DEV", "topic created topic=%s partitions=%d",
+                                rd_kafka_topic_result_name(tr[i]),
+                                partitions);
+                }
+        }
+        for (int64_t end = mono_ms() + ADMIN_TIMEOUT_MS; !err;) {
+                if (topics_led(conf, rk))
+                        break;
+                if (mono_ms() > end)
+                        err = sr_errctx_set(ec, SR_ERR_KAFKA, "topics on %s "
+                                            "have no leader after %d ms",
+                                            boot, ADMIN_TIMEOUT_MS);
+                else
+                        usleep(100 * 1000);
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        for (size_t i = 0; i < SR_TOPIC__COUNT; i++)
+                if (nt[i])
+                        rd_kafka_NewTopic_destroy(nt[i]);
+        rd_kafka_destroy(rk);
+        return err;
+}
+
 static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
 {
         const char *dev_token;
@@ -279,6 +446,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
         int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
         sr_errctx_t ec = { 0 };
         sr_mock_t *mock = NULL;
+        const char *boot;
         bool announced = false;
         int rc = EXIT_FAILURE;
 
@@ -300,27 +468,35 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
                          strerror(errno));
                 return EX_CANTCREAT;
         }
-        if (sr_mock_new(conf, 1, o->partitions, &mock, &ec)) {
-                SR_ERROR("DEV", "mock cluster failed err=\"%s\"", ec.msg);
-                return EX_SOFTWARE;
+        if (o->bootstrap) {
+                if (create_topics(conf, o->bootstrap, o->partitions, &ec)) {
+                        SR_ERROR("DEV", "external cluster failed err=\"%s\"",
+                                 ec.msg);
+                        return EX_UNAVAILABLE;
+                }
+                boot = o->bootstrap;
+        } else {
+                if (sr_mock_new(conf, 1, o->partitions, &mock, &ec)) {
+                        SR_ERROR("DEV", "mock cluster failed err=\"%s\"",
+                                 ec.msg);
+                        return EX_SOFTWARE;
+                }
+                boot = sr_mock_bootstraps(mock);
         }
         for (int i = 0; i < o->workers; i++) {
                 snprintf(name, sizeof(name), "status-%d", i);
-                add_child(d, o, status_bin, name, sr_mock_bootstraps(mock),
-                          0);
+                add_child(d, o, status_bin, name, boot, 0);
         }
         if (o->agent)
-                add_child(d, o, agent_bin, "agent", sr_mock_bootstraps(mock),
-                          0);
-        add_child(d, o, gateway_bin, "gateway", sr_mock_bootstraps(mock),
-                  o->http_port);
+                add_child(d, o, agent_bin, "agent", boot, 0);
+        add_child(d, o, gateway_bin, "gateway", boot, o->http_port);
         for (int i = 0; i < d->n; i++)
                 if (child_start(&d->kids[i], mono_ms(), &ec)) {
                         SR_ERROR("DEV", "start failed err=\"%s\"", ec.msg);
                         goto out;
                 }
         SR_INFO("DEV", "waiting for children bootstrap=%s http_port=%d",
-                sr_mock_bootstraps(mock), o->http_port);
+                boot, o->http_port);
         while (!stop_requested) {
                 int ready = supervise(d, 100);
 
@@ -329,8 +505,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
                                "http=http://127.0.0.1:%d\n"
                                "token=%s\n"
                                "ready workers=%d agent=%s\n",
-                               sr_mock_bootstraps(mock),
-                               d->kids[d->n - 1].http_port, dev_token,
+                               boot, d->kids[d->n - 1].http_port, dev_token,
                                o->workers, o->agent ? "on" : "off");
                         fflush(stdout);
                         announced = true;
@@ -343,7 +518,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, struct dev *d)
         rc = EXIT_SUCCESS;
 out:
         stop_all(d); /* the mock outlives every child */
-        sr_mock_destroy(mock);
+        sr_mock_destroy(mock); /* NULL with --bootstrap */
         return rc;
 }
 

@@ -1,0 +1,120 @@
+// The admin helper of scripts/kafka.sh: waits until a broker answers and
+// creates the sr topic set (compiled by `scripts/kafka.sh fetch`).
+//
+//   SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS
+//   SrKafkaAdmin topics BOOTSTRAP PREFIX PARTITIONS
+//
+// Exit status 0 on success, 1 with a message on stderr otherwise.
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.CreateTopicsResult;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+public final class SrKafkaAdmin {
+        private static final String[] SUFFIXES = {
+                "commands", "results", "events", "dispatch", "changelog", "replies", "dlq"
+        };
+
+        private static Admin admin(String bootstrap) {
+                Properties p = new Properties();
+                p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+                p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+                p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+                p.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "500");
+                return Admin.create(p);
+        }
+
+        private static int waitReady(String bootstrap, long timeoutMs) throws InterruptedException {
+                long deadline = System.currentTimeMillis() + timeoutMs;
+                String last = "no answer";
+                try (Admin a = admin(bootstrap)) {
+                        while (System.currentTimeMillis() < deadline) {
+                                try {
+                                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                                        /* The broker answers metadata before it is
+                                         * fenced in; a listing proves it serves. */
+                                        a.listTopics().names().get(5, TimeUnit.SECONDS);
+                                        if (n > 0)
+                                                return 0;
+                                        last = "no broker registered";
+                                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                                        last = String.valueOf(e.getCause() != null ? e.getCause() : e);
+                                }
+                                Thread.sleep(200);
+                        }
+                }
+                System.err.println("kafka at " + bootstrap + " did not answer in " + timeoutMs + " ms: " + last);
+                return 1;
+        }
+
+        private static int topics(String bootstrap, String prefix, int parts) throws InterruptedException {
+                List<NewTopic> want = new ArrayList<>();
+                for (String s : SUFFIXES) {
+                        NewTopic t = new NewTopic(prefix + s, parts, (short) 1);
+                        if (s.equals("changelog"))
+                                t.configs(Map.of("cleanup.policy", "compact"));
+                        want.add(t);
+                }
+                int rc = 0;
+                try (Admin a = admin(bootstrap)) {
+                        CreateTopicsResult r = a.createTopics(want);
+                        for (Map.Entry<String, ?> e : r.values().entrySet()) {
+                                try {
+                                        r.values().get(e.getKey()).get(30, TimeUnit.SECONDS);
+                                } catch (ExecutionException ex) {
+                                        if (!(ex.getCause() instanceof TopicExistsException)) {
+                                                System.err.println("create " + e.getKey() + ": " + ex.getCause());
+                                                rc = 1;
+                                        }
+                                } catch (java.util.concurrent.TimeoutException ex) {
+                                        System.err.println("create " + e.getKey() + ": timed out");
+                                        rc = 1;
+                                }
+                        }
+                        if (rc != 0)
+                                return rc;
+                        /* Existing topics must have the partition count asked
+                         * for: commands, results and changelog must agree. */
+                        Collection<String> names = new ArrayList<>();
+                        for (NewTopic t : want)
+                                names.add(t.name());
+                        try {
+                                Map<String, TopicDescription> d =
+                                        a.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS);
+                                for (TopicDescription td : d.values()) {
+                                        if (td.partitions().size() != parts) {
+                                                System.err.println(td.name() + " has " + td.partitions().size()
+                                                                   + " partitions, not " + parts);
+                                                rc = 1;
+                                        }
+                                }
+                        } catch (ExecutionException | java.util.concurrent.TimeoutException ex) {
+                                System.err.println("describe topics: " + ex);
+                                rc = 1;
+                        }
+                }
+                return rc;
+        }
+
+        public static void main(String[] args) throws Exception {
+                int rc;
+                if (args.length == 3 && args[0].equals("wait"))
+                        rc = waitReady(args[1], Long.parseLong(args[2]));
+                else if (args.length == 4 && args[0].equals("topics"))
+                        rc = topics(args[1], args[2], Integer.parseInt(args[3]));
+                else {
+                        System.err.println("usage: SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS | topics BOOTSTRAP PREFIX PARTITIONS");
+                        rc = 2;
+                }
+                System.exit(rc);
+        }
+}

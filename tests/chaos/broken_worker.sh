@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# tests/chaos/broken_worker.sh BUILD_DIR - build a deliberately broken
+# sr-status into BUILD_DIR/chaos-broken/sr-status, to show that the chaos
+# checker catches a broken protocol:
+#   chaos.py --build BUILD_DIR --status-bin BUILD_DIR/chaos-broken/sr-status
+# The bug: on assignment the worker trusts any local snapshot it has,
+# without comparing the changelog end offset it recorded with the
+# changelog's real end (docs/guarantee.md, "Assignment and restore"). A
+# worker that gets a partition back after another worker worked on it then
+# continues from stale state. Nothing in the source tree is changed.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out="$build/chaos-broken"
+mkdir -p "$out"
+sed 's/if ((have \&\& pm.changelog_end == high) || (!have \&\& high == 0)) {/if (have || high == 0) { \/* CHAOS: deliberately broken *\//' \
+        "$src/common/sr_worker.c" >"$out/sr_worker.c"
+grep -q "CHAOS: deliberately broken" "$out/sr_worker.c" ||
+        { echo "broken_worker.sh: the patch no longer applies" >&2; exit 1; }
+cc -D_GNU_SOURCE -I"$src/common" -I"$build/generated" -isystem /usr/include/uuid \
+        -O2 -g -std=c11 -c "$out/sr_worker.c" -o "$out/sr_worker.o"
+# the patched object wins over the archive's copy
+cc -o "$out/sr-status" "$build/CMakeFiles/sr-status.dir/workers/status/main.c.o" \
+        "$out/sr_worker.o" "$build/libsr_common.a" \
+        -lrdkafka -llmdb -lavro -luuid -lmicrohttpd -ljansson -lm
+echo "$out/sr-status"

@@ -1,0 +1,650 @@
+#!/usr/bin/env python3
+"""tests/chaos/chaos.py - the fault-injection scenario on a real Kafka broker.
+
+  python3 tests/chaos/chaos.py --build BUILD_DIR [--seed S] [--kills 50]
+
+Starts its own broker (scripts/kafka.sh, state in BUILD_DIR/chaos-kafka, with
+a second listener for a TCP proxy), sr-status workers as processes with
+config files (static group membership, 6 s sessions), and sr-chaos-loadgen
+(load, device answers, promotions, cancels, poison records of every kind on
+sr.commands and sr.results). Then, under that load:
+
+  * --kills kill -9 of a random worker at a random moment after it logged a
+    partition assignment, each followed by a restart, about a third on a
+    wiped data dir;
+  * scale 1 -> 3 workers (rebalances) and back to 1 (SIGTERM);
+  * one hard broker kill (SIGKILL) and restart on the same data and port;
+  * worker w1 talks to the broker only through a TCP proxy in this process,
+    which blackholes it for 30 s (then resets its connections);
+  * worker w0 runs with store.map.size.mb=1, so it hits MDB_MAP_FULL: its
+    log and /metrics must show the map filling and growing.
+
+Then it stops the load, waits until every run is final and the group's lag
+is 0, dumps sr.commands, sr.events, sr.dlq and sr.replies with
+`sr-cli dump`, and runs tests/chaos/check.py (which runs the reference
+model, tests/model/check_stream.py). Everything it started is stopped on
+the way out, also on failure. SR_CHAOS_SEED (or --seed) makes the schedule
+repeatable; SR_CHAOS_KEEP=1 keeps BUILD_DIR/chaos for inspection (it is
+kept anyway when the check fails).
+"""
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"chaos: [{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def clean_env():
+    """The environment without SR_* variables: sr-status and sr-cli read
+    SR_<KEY> as configuration and refuse unknown keys (SR_CHAOS_SEED)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
+
+
+class Fail(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- proxy
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1:listen -> 127.0.0.1:target in its own
+    asyncio thread. blackhole(True) stops all traffic (bytes are read and
+    dropped, new connections are held without an upstream); blackhole(False)
+    resets every connection that lived through it, then forwards again."""
+
+    def __init__(self, listen, target):
+        self.listen, self.target = listen, target
+        self.black = False
+        self._all = {}
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise Fail("proxy did not start")
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(lambda loop, ctx: None)
+        self.server = self.loop.run_until_complete(asyncio.start_server(
+            self._handle, "127.0.0.1", self.listen))
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, r, w):
+        conn = {"w": [w], "tainted": self.black}
+        self._all[id(conn)] = conn
+        try:
+            if self.black:
+                while not conn.get("closed"):  # hold, drop what comes
+                    data = await r.read(65536)
+                    if not data:
+                        return
+                return
+            try:
+                ur, uw = await asyncio.open_connection("127.0.0.1",
+                                                       self.target)
+            except OSError:
+                return
+            conn["w"].append(uw)
+
+            async def pipe(src, dst):
+                try:
+                    while True:
+                        data = await src.read(65536)
+                        if not data or conn.get("closed"):
+                            break
+                        if self.black:
+                            conn["tainted"] = True
+                            continue
+                        dst.write(data)
+                        await dst.drain()
+                except (OSError, asyncio.CancelledError):
+                    pass
+                finally:
+                    self._close(conn)
+
+            await asyncio.gather(pipe(r, uw), pipe(ur, w))
+        finally:
+            self._close(conn)
+            self._all.pop(id(conn), None)
+
+    def _close(self, conn):
+        conn["closed"] = True
+        for x in conn["w"]:
+            try:
+                x.transport.abort()
+            except Exception:
+                pass
+
+    def _set(self, on):
+        self.black = on
+        for conn in list(self._all.values()):
+            if on:
+                conn["tainted"] = True
+            elif conn["tainted"]:
+                self._close(conn)
+
+    def blackhole(self, on):
+        self.loop.call_soon_threadsafe(self._set, on)
+
+    def stop(self):
+        def _stop():
+            self.server.close()
+            for conn in list(self._all.values()):
+                self._close(conn)
+            self.loop.stop()
+        self.loop.call_soon_threadsafe(_stop)
+        self.thread.join(5)
+
+
+# ---------------------------------------------------------------- workers
+
+class Worker:
+    def __init__(self, sc, name, bootstrap, extra):
+        self.sc, self.name = sc, name
+        self.dir = os.path.join(sc.work, name)
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "worker.log")
+        self.conf = os.path.join(self.dir, "sr.conf")
+        self.http = free_port()
+        self.proc = None
+        self.log_off = 0
+        self.assigned = 0
+        self.starts = 0
+        self.map_grows_scraped = 0
+        os.makedirs(self.dir, exist_ok=True)
+        lines = {
+            "worker.name": name,
+            "data.dir": self.data,
+            "http.port": str(self.http),
+            "log.level": "info",
+            "poll.timeout.ms": "50",
+            "batch.size": "500",
+            "kafka.bootstrap.servers": bootstrap,
+            "kafka.group.instance.id": f"chaos-{name}",
+            "kafka.session.timeout.ms": "6000",
+            "kafka.heartbeat.interval.ms": "500",
+            "kafka.fetch.wait.max.ms": "10",
+        }
+        lines.update(extra)
+        with open(self.conf, "w") as f:
+            for k, v in lines.items():
+                f.write(f"{k} = {v}\n")
+
+    def start(self, wipe=False):
+        self.count_assigned()  # lines of the previous process are old
+        self.start_mark = self.assigned
+        if wipe:
+            shutil.rmtree(self.data, ignore_errors=True)
+        with open(self.log, "a") as lf:
+            lf.write(f"---- chaos: start #{self.starts + 1} wipe={wipe}\n")
+            lf.flush()
+            self.proc = subprocess.Popen(
+                [self.sc.a.status_bin or self.sc.bin("sr-status"), "-c",
+                 self.conf],
+                stdout=lf, stderr=lf, stdin=subprocess.DEVNULL,
+                env=clean_env())
+        self.starts += 1
+        self.sc.pids.add(self.proc.pid)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig):
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.sc.pids.discard(self.proc.pid)
+        self.proc = None
+
+    def count_assigned(self):
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.log_off)
+                data = f.read()
+        except OSError:
+            return self.assigned
+        end = data.rfind(b"\n") + 1
+        self.log_off += end
+        self.assigned += data[:end].count(b'msg="partition assigned"')
+        return self.assigned
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.http}{path}", timeout=2) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return None, ""
+
+    def scrape_map_grows(self):
+        st, body = self.get("/metrics")
+        m = re.search(r"^sr_store_map_grows_total(?:\{[^}]*\})? (\S+)$",
+                      body or "", re.M)
+        return int(float(m.group(1))) if st == 200 and m else 0
+
+
+# ---------------------------------------------------------------- scenario
+
+class Scenario:
+    def __init__(self, a):
+        self.a = a
+        self.build = os.path.abspath(a.build)
+        self.work = os.path.join(self.build, "chaos")
+        self.kstate = os.path.join(self.build, "chaos-kafka")
+        self.rng = random.Random(a.seed)
+        self.pids = set()
+        self.workers = {}
+        self.proxy = None
+        self.loadgen = None
+        self.broker_started = False
+        self.fig = {"seed": a.seed, "kills": 0, "wiped_restarts": 0,
+                    "unassigned_kills": 0, "scale_events": 0,
+                    "fenced_exits": 0,
+                    "broker_restarts": 0, "blackhole_s": 0,
+                    "map_full_log_lines": 0, "map_grows": 0,
+                    "readyz_map_full_seen": False}
+        self.readyz_stop = threading.Event()
+
+    def bin(self, name):
+        for p in (os.path.join(self.build, name),
+                  os.path.join(self.build, "tests", name),
+                  os.path.join(self.build, "workers", name)):
+            if os.path.exists(p):
+                return p
+        raise Fail(f"{name} not found in {self.build}")
+
+    def kafka(self, *args, env=None, timeout=300):
+        e = dict(os.environ)
+        e.update(env or {})
+        r = subprocess.run([KAFKA_SH, *args], capture_output=True, text=True,
+                           env=e, timeout=timeout)
+        if r.returncode:
+            raise Fail(f"kafka.sh {' '.join(args)} failed ({r.returncode}):"
+                       f"\n{r.stdout}{r.stderr}")
+        return r.stdout
+
+    # ---- setup
+    def setup(self):
+        a = self.a
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.kafka("fetch", self.build, timeout=900)
+        port, padv, pbind = free_port(), free_port(), free_port()
+        log(f"starting the broker (state {self.kstate})")
+        out = self.kafka("start", self.kstate, str(port), str(self.a.parts),
+                         env={"SR_KAFKA_PROXY": f"{padv}:{pbind}"})
+        self.broker_started = True
+        m = re.search(r"bootstrap.servers=(\S+)", out)
+        if not m:
+            raise Fail(f"kafka.sh start printed no bootstrap: {out}")
+        self.bootstrap = m.group(1)
+        self.proxy = Proxy(padv, pbind)
+        log(f"broker at {self.bootstrap}; proxy 127.0.0.1:{padv} -> "
+            f"{pbind} (advertised as {padv})")
+        self.workers["w0"] = Worker(self, "w0", self.bootstrap,
+                                    {"store.map.size.mb": str(a.map_mb)})
+        self.workers["w1"] = Worker(self, "w1", f"127.0.0.1:{padv}", {})
+        self.workers["w2"] = Worker(self, "w2", self.bootstrap, {})
+
+    def start_loadgen(self):
+        self.lg_out = open(os.path.join(self.work, "loadgen.log"), "a")
+        self.loadgen = subprocess.Popen(
+            [self.bin("sr-chaos-loadgen"), "run", "-b", self.bootstrap,
+             "--partitions", str(self.a.parts), "--seed", str(self.a.seed),
+             "--rate", str(self.a.rate), "--duration", "100000",
+             "--drain-timeout", "300", "--poison-every", "2",
+             "--manifest", os.path.join(self.work, "manifest.jsonl"),
+             "--stats", os.path.join(self.work, "loadgen.json")],
+            stdout=self.lg_out, stderr=self.lg_out, stdin=subprocess.DEVNULL)
+        self.pids.add(self.loadgen.pid)
+
+    def readyz_watch(self):
+        """Poll w0's /readyz: a 503 naming the full map is what an
+        operator must see while the worker grows its map."""
+        w = self.workers["w0"]
+        while not self.readyz_stop.wait(0.1):
+            if not w.alive():
+                continue
+            st, body = w.get("/readyz")
+            if st == 503 and re.search(r"map", body, re.I):
+                if not self.fig["readyz_map_full_seen"]:
+                    log(f"w0 /readyz 503: {body.strip()[:120]}")
+                self.fig["readyz_map_full_seen"] = True
+
+    def check_alive(self, expected, loadgen=True):
+        for w in expected:
+            if w.proc is not None and w.proc.poll() is not None:
+                tail = open(w.log, errors="replace").read()[-3000:]
+                if w.proc.returncode == 1 and "FENCED_INSTANCE_ID" in tail:
+                    # librdkafka makes a fenced static member fatal; the
+                    # worker exits and its supervisor (we) restarts it
+                    self.fig["fenced_exits"] += 1
+                    log(f"{w.name} exited: its static membership was fenced "
+                        f"(FENCED_INSTANCE_ID); restarting it")
+                    self.pids.discard(w.proc.pid)
+                    w.start()
+                    continue
+                raise Fail(f"worker {w.name} exited by itself (status "
+                           f"{w.proc.returncode}); log tail:\n{tail}")
+        if loadgen and self.loadgen.poll() is not None:
+            raise Fail(f"loadgen exited early ({self.loadgen.returncode}); "
+                       f"see {self.work}/loadgen.log")
+
+    def wait_assigned(self, w, since, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if w.count_assigned() > since:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def kill_restart(self, w):
+        if w.name == "w0":
+            w.map_grows_scraped += w.scrape_map_grows()
+        wipe = self.rng.random() < 1 / 3
+        if wipe and w.name == "w0" and self.a.no_wipe_w0:
+            wipe = False
+        w.stop(signal.SIGKILL)
+        self.fig["kills"] += 1
+        self.fig["wiped_restarts"] += wipe
+        w.start(wipe)
+        return wipe
+
+    # ---- the schedule
+    def run(self):
+        a = self.a
+        w0, w1, w2 = (self.workers[n] for n in ("w0", "w1", "w2"))
+        active = [w0]
+        w0.start()
+        if not self.wait_assigned(w0, 0, 60):
+            raise Fail("w0 got no partitions within 60 s")
+        log("w0 has partitions; starting the load")
+        self.start_loadgen()
+        threading.Thread(target=self.readyz_watch, daemon=True).start()
+        time.sleep(3)
+
+        up_at = max(1, a.kills * 8 // 50)
+        broker_at = a.kills * 18 // 50
+        black_at = a.kills * 26 // 50
+        down_at = a.kills * 38 // 50
+        black_until = None
+        last_kill = 0.0
+        scaled_up = scaled_down = broker_done = black_done = False
+
+        while self.fig["kills"] < a.kills:
+            k = self.fig["kills"]
+            self.check_alive(active)
+            now = time.monotonic()
+            if black_until and now >= black_until:
+                self.proxy.blackhole(False)
+                black_until = None
+                log("proxy: w1 reachable again (its connections reset)")
+            if not scaled_up and k >= up_at:
+                log("scale 1 -> 3: starting w1 (through the proxy) and w2")
+                s1, s2 = w1.count_assigned(), w2.count_assigned()
+                w1.start()
+                w2.start()
+                active += [w1, w2]
+                scaled_up = True
+                self.fig["scale_events"] += 1
+                self.wait_assigned(w1, s1, 40)
+                self.wait_assigned(w2, s2, 40)
+                continue
+            if scaled_up and not broker_done and k >= broker_at:
+                log("broker: kill -9")
+                self.kafka("kill", self.kstate)
+                time.sleep(self.rng.uniform(1, 4))
+                log("broker: restart")
+                self.kafka("restart", self.kstate)
+                broker_done = True
+                self.fig["broker_restarts"] += 1
+                log("broker: back")
+                continue
+            if scaled_up and not black_done and k >= black_at and w1.alive():
+                log("proxy: blackholing w1 for 30 s")
+                self.proxy.blackhole(True)
+                black_until = time.monotonic() + 30
+                black_done = True
+                self.fig["blackhole_s"] = 30
+            if scaled_up and not scaled_down and k >= down_at and \
+                    black_until is None:
+                log("scale 3 -> 1: SIGTERM w1 and w2")
+                w1.stop(signal.SIGTERM)
+                w2.stop(signal.SIGTERM)
+                active = [w0]
+                scaled_down = True
+                self.fig["scale_events"] += 1
+            # one kill: the victim, once it holds partitions, at a random
+            # moment while it works
+            pool = [w for w in active
+                    if not (black_until and w is w1)]
+            w = self.rng.choice(pool)
+            if not self.wait_assigned(w, w.start_mark, 25):
+                self.fig["unassigned_kills"] += 1
+            time.sleep(max(0.0, last_kill + a.kill_gap - time.monotonic())
+                       + self.rng.uniform(0.05, 2.0))
+            last_kill = time.monotonic()
+            self.check_alive(active)
+            wipe = self.kill_restart(w)
+            log(f"kill -9 #{self.fig['kills']} {w.name}"
+                f"{' (wiped data dir)' if wipe else ''}")
+        if black_until:
+            time.sleep(max(0, black_until - time.monotonic()))
+            self.proxy.blackhole(False)
+        if not scaled_down:
+            log("scale 3 -> 1: SIGTERM w1 and w2")
+            w1.stop(signal.SIGTERM)
+            w2.stop(signal.SIGTERM)
+            active = [w0]
+            self.fig["scale_events"] += 1
+        self.wait_assigned(w0, w0.assigned, 30)
+
+        log("stopping the load; waiting until every run is final")
+        self.loadgen.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 420
+        while self.loadgen.poll() is None and time.monotonic() < end:
+            self.check_alive(active, loadgen=False)
+            time.sleep(1)
+        if self.loadgen.poll() is None:
+            self.loadgen.kill()
+            raise Fail("loadgen did not finish draining within 420 s")
+        self.pids.discard(self.loadgen.pid)
+        tail = open(os.path.join(self.work, "loadgen.log")).read()
+        done = [l for l in tail.splitlines() if "loadgen: done" in l or
+                " still " in l]
+        for line in done[-21:]:
+            log(line)
+        if self.loadgen.returncode != 0:
+            raise Fail(f"loadgen: not every run reached a final status "
+                       f"(exit {self.loadgen.returncode})")
+        self.wait_lag_zero(active)
+
+    def wait_lag_zero(self, active):
+        end = time.monotonic() + 120
+        lag = None
+        while time.monotonic() < end:
+            self.check_alive(active, loadgen=False)
+            r = subprocess.run(
+                [self.bin("sr-chaos-loadgen"), "lag", "-b", self.bootstrap,
+                 "--partitions", str(self.a.parts)],
+                capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                lag = int(r.stdout.strip() or -1)
+                if lag == 0:
+                    log("consumer group lag is 0: drained")
+                    return
+            time.sleep(2)
+        raise Fail(f"the workers did not drain: lag {lag} after 120 s "
+                   f"({r.stderr.strip()[:500]})")
+
+    def collect(self):
+        w0 = self.workers["w0"]
+        w0.map_grows_scraped += w0.scrape_map_grows()
+        self.fig["map_grows"] = w0.map_grows_scraped
+        text = open(w0.log, errors="replace").read()
+        self.fig["map_full_log_lines"] = sum(
+            1 for line in text.splitlines()
+            if re.search(r"map full|MDB_MAP_FULL", line, re.I))
+        assigned = revoked = 0
+        for w in self.workers.values():
+            t = open(w.log, errors="replace").read() if os.path.exists(
+                w.log) else ""
+            assigned += t.count('msg="partition assigned"')
+            revoked += t.count('msg="partition revoked"')
+        self.fig["partition_assignments"] = assigned
+        self.fig["partition_revocations"] = revoked
+        self.fig["rebalances"] = self.fig["scale_events"] + (
+            1 if self.fig["blackhole_s"] else 0)
+        for t in ("commands", "events", "dlq", "replies"):
+            path = os.path.join(self.work, f"{t}.jsonl")
+            with open(path, "w") as f:
+                r = subprocess.run([self.bin("sr-cli"), "-b", self.bootstrap,
+                                    "dump", t], stdout=f, env=clean_env(),
+                                   stderr=subprocess.PIPE, text=True,
+                                   timeout=600)
+            if r.returncode:
+                raise Fail(f"sr-cli dump {t} failed ({r.returncode}): "
+                           f"{r.stderr[-500:]}")
+        lg = os.path.join(self.work, "loadgen.json")
+        if os.path.exists(lg):
+            self.fig["loadgen"] = json.load(open(lg))
+        with open(os.path.join(self.work, "figures.json"), "w") as f:
+            json.dump(self.fig, f, sort_keys=True)
+        log("figures: " + json.dumps(self.fig, sort_keys=True))
+
+    def check(self):
+        problems = []
+        if self.fig["map_full_log_lines"] == 0:
+            problems.append(f"w0 (store.map.size.mb={self.a.map_mb}) never logged a full "
+                            "map")
+        if self.fig["map_grows"] == 0:
+            problems.append("w0's sr_store_map_grows_total stayed 0")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "check.py"),
+                            self.work])
+        if r.returncode:
+            problems.append(f"check.py failed (exit {r.returncode})")
+        if not self.fig["readyz_map_full_seen"]:
+            log("note: w0's /readyz was never seen answering 503 for a full "
+                "map (polled every 100 ms)")
+        return problems
+
+    def teardown(self):
+        self.readyz_stop.set()
+        if self.loadgen and self.loadgen.poll() is None:
+            self.loadgen.kill()
+            self.loadgen.wait()
+        for w in self.workers.values():
+            try:
+                w.stop(signal.SIGKILL)
+            except Exception:
+                pass
+        if self.proxy:
+            self.proxy.stop()
+        if self.broker_started:
+            try:
+                self.kafka("stop", self.kstate, timeout=120)
+            except Exception as e:
+                log(f"broker stop: {e}")
+                try:
+                    self.kafka("kill", self.kstate)
+                except Exception:
+                    pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--seed", type=int,
+                    default=int(os.environ.get("SR_CHAOS_SEED", "0")) or
+                    int(time.time()))
+    ap.add_argument("--kills", type=int, default=50)
+    ap.add_argument("--parts", type=int, default=12)
+    ap.add_argument("--map-mb", type=int, default=1,
+                    help="w0's store.map.size.mb")
+    ap.add_argument("--no-wipe-w0", action="store_true",
+                    help="never wipe w0's data dir (w0 keeps its grown map; "
+                    "works around restore not growing a full map)")
+    ap.add_argument("--kill-gap", type=float, default=3.0,
+                    help="least seconds between two kills")
+    ap.add_argument("--status-bin", default="",
+                    help="sr-status binary (default: BUILD/sr-status)")
+    ap.add_argument("--deadline", type=int, default=1500,
+                    help="give up (and clean up) after this many seconds")
+    ap.add_argument("--rate", type=float, default=3.0,
+                    help="runs created per second")
+    a = ap.parse_args()
+    log(f"SR_CHAOS_SEED={a.seed} kills={a.kills} partitions={a.parts} "
+        f"rate={a.rate}/s")
+    sc = Scenario(a)
+    ok = False
+
+    def on_term(sig, frame):
+        raise Fail(f"signal {sig}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGALRM, on_term)
+    signal.alarm(a.deadline)  # below ctest's TIMEOUT: teardown still runs
+    try:
+        sc.setup()
+        sc.run()
+        sc.collect()
+        problems = sc.check()
+        for p in problems:
+            log("FAILED: " + p)
+        ok = not problems
+    except Fail as e:
+        log(f"FAILED: {e}")
+    except KeyboardInterrupt:
+        log("interrupted")
+    finally:
+        sc.teardown()
+    log(f"{'PASSED' if ok else 'FAILED'} in {time.monotonic() - T0:.0f} s "
+        f"(SR_CHAOS_SEED={a.seed}; files in {sc.work})")
+    if ok and not os.environ.get("SR_CHAOS_KEEP"):
+        for t in ("commands", "events", "dlq", "replies"):
+            try:
+                os.remove(os.path.join(sc.work, f"{t}.jsonl"))
+            except OSError:
+                pass
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

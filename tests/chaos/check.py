@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""tests/chaos/check.py - the chaos scenario's checker.
+
+Reads the topics as dumped by `sr-cli dump` (JSON lines, format in
+tests/model/README.md) and the loadgen's poison manifest, from one folder:
+
+  commands.jsonl events.jsonl dlq.jsonl [replies.jsonl] manifest.jsonl
+  [figures.json]  (the driver's counts: kills, wiped restarts, ...)
+
+and checks:
+  1. sr.events: per pipeline run, seq runs 1..n without a gap; every
+     duplicate (same run, same seq) is byte-identical to the first copy
+     (key, raw value, headers);
+  2. sr.dlq: every poison record of the manifest that must be dead-lettered
+     is there (matched by source topic/partition/offset) with the expected
+     reason, the original key and the original bytes; nothing else is there
+     (repeated copies of one dead letter must be identical);
+  3. sr.replies: every poison command that must be refused got a refusal
+     with the expected reason;
+  4. the reference model (tests/model/check_stream.py) fed the accepted
+     inputs of sr.commands agrees with every run's events and final
+     statuses.
+Exit 0 when all hold, 1 otherwise (the first problems are printed).
+
+--sabotage KIND damages the dumps in memory before checking, to show the
+checker fails: drop-event (one event of a run, all its copies),
+alter-duplicate (a duplicate copy differs), drop-dlq (a dead letter
+missing), extra-dlq (a dead letter nobody injected), wrong-reason.
+"""
+import argparse
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+
+
+def load(path):
+    out = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except ValueError as e:
+                    sys.exit(f"check: {path}:{n}: not JSON: {e}")
+    return out
+
+
+def hdrs(rec):
+    return tuple((h["name"], h["value"], h["b64"]) for h in rec["headers"])
+
+
+def ident(rec):
+    """What must be identical between two copies of one record."""
+    return (rec["key"], rec["key_b64"], rec["raw"], hdrs(rec))
+
+
+class Checker:
+    def __init__(self):
+        self.problems = []
+        self.fig = {}
+
+    def fail(self, msg):
+        self.problems.append(msg)
+
+    # ------------------------------------------------------------ events
+    def check_events(self, events):
+        runs = {}
+        for e in events:
+            v = e.get("value")
+            if not v or e.get("type") != "event":
+                self.fail(f"events {e['partition']}/{e['offset']}: not a "
+                          f"decodable event ({e.get('error')})")
+                continue
+            runs.setdefault(v["pipeline_run_id"], []).append(e)
+        dups = 0
+        for run, evs in runs.items():
+            first = {}
+            for e in evs:
+                seq = e["value"]["seq"]
+                if seq in first:
+                    dups += 1
+                    if ident(first[seq]) != ident(e):
+                        self.fail(f"run {run} seq {seq}: duplicate at "
+                                  f"{e['partition']}/{e['offset']} differs "
+                                  f"from the copy at "
+                                  f"{first[seq]['partition']}/"
+                                  f"{first[seq]['offset']}")
+                else:
+                    first[seq] = e
+            seqs = sorted(first)
+            want = list(range(1, len(seqs) + 1))
+            if seqs != want:
+                missing = sorted(set(range(1, max(seqs) + 1)) - set(seqs))
+                self.fail(f"run {run}: seq not gapless: {len(seqs)} distinct,"
+                          f" max {max(seqs)}, missing {missing[:10]}")
+        self.fig["runs_in_events"] = len(runs)
+        self.fig["event_records"] = len(events)
+        self.fig["event_duplicates"] = dups
+        return runs
+
+    # ------------------------------------------------------------ dlq
+    def check_dlq(self, dlq, manifest):
+        want = {}
+        uncertain = []
+        for m in manifest:
+            if m["expect"] != "dlq":
+                continue
+            if m["offset"] < 0:
+                uncertain.append(m)
+            else:
+                want[(m["topic"], m["partition"], m["offset"])] = m
+        seen = {}
+        dups = 0
+        for d in dlq:
+            h = d.get("dlq", {})
+            src = (h.get("topic"), h.get("partition"), h.get("offset"))
+            m = want.get(src)
+            if m is None:
+                m = next((u for u in uncertain if u["raw"] == d["raw"] and
+                          u["topic"] == src[0]), None)
+            where = f"dlq {d['partition']}/{d['offset']} (from {src[0]} " \
+                    f"{src[1]}/{src[2]}, reason {h.get('reason')})"
+            if m is None:
+                self.fail(f"{where}: not an injected poison record: "
+                          f"{h.get('error')}")
+                continue
+            if h.get("reason") != m["reason"]:
+                self.fail(f"{where}: poison '{m['kind']}' expected reason "
+                          f"{m['reason']}, got {h.get('reason')} "
+                          f"({h.get('error')})")
+            raw_ok = d["raw"] == m["raw"] or (
+                not d["raw"] and not m["raw"] and d["raw"] == m["raw"])
+            if not raw_ok:
+                self.fail(f"{where}: value differs from the injected bytes")
+            key = d["key"] if not d["key_b64"] else \
+                base64.b64decode(d["key"]).decode("latin-1")
+            if key != m["key"]:
+                self.fail(f"{where}: key {key!r}, injected {m['key']!r}")
+            k = (m["topic"], m["partition"], m["offset"], m["raw"])
+            if k in seen:
+                dups += 1
+                if ident(seen[k]) != ident(d):
+                    self.fail(f"{where}: repeated dead letter differs from "
+                              f"its first copy")
+            else:
+                seen[k] = d
+        matched = {(k[0], k[1], k[2]) for k in seen}
+        for src, m in want.items():
+            if src not in matched:
+                self.fail(f"poison #{m['n']} '{m['kind']}' on {m['topic']} "
+                          f"{m['partition']}/{m['offset']} is not in sr.dlq "
+                          f"(expected reason {m['reason']})")
+        self.fig["dlq_records"] = len(dlq)
+        self.fig["dlq_matched"] = len(seen)
+        self.fig["dlq_duplicates"] = dups
+        self.fig["poison_expected_in_dlq"] = len(want) + len(uncertain)
+
+    # ------------------------------------------------------------ replies
+    def check_replies(self, replies, manifest):
+        by_cmd = {}
+        for r in replies:
+            v = r.get("value")
+            if v:
+                by_cmd.setdefault(v["command_id"], []).append(v)
+        n = 0
+        for m in manifest:
+            if m["expect"] != "reply":
+                continue
+            if m["offset"] < 0 and m["command_id"] not in by_cmd:
+                continue  # maybe never delivered
+            got = by_cmd.get(m["command_id"])
+            if not got:
+                self.fail(f"poison #{m['n']} '{m['kind']}' (command "
+                          f"{m['command_id']}) got no reply")
+                continue
+            for v in got:
+                if v["accepted"] or v["reason"] != m["reason"]:
+                    self.fail(f"poison #{m['n']} '{m['kind']}': reply "
+                              f"accepted={v['accepted']} reason="
+                              f"{v['reason']}, expected a refusal "
+                              f"{m['reason']}")
+            n += 1
+        self.fig["refusals_matched"] = n
+
+
+def sabotage(kind, events, dlq, rng):
+    if kind == "drop-event":
+        runs = {}
+        for e in events:
+            runs.setdefault(e["value"]["pipeline_run_id"], []).append(e)
+        run = rng.choice(sorted(r for r, v in runs.items() if len(v) > 2))
+        seq = rng.choice(sorted({e["value"]["seq"] for e in runs[run]})[:-1])
+        print(f"check: sabotage: dropping seq {seq} of run {run}")
+        events[:] = [e for e in events if not (
+            e["value"]["pipeline_run_id"] == run and e["value"]["seq"] == seq)]
+    elif kind == "alter-duplicate":
+        seen = set()
+        for i, e in enumerate(events):
+            k = (e["value"]["pipeline_run_id"], e["value"]["seq"])
+            if k in seen:
+                raw = bytearray(base64.b64decode(e["raw"]))
+                raw[-1] ^= 1
+                events[i] = dict(e, raw=base64.b64encode(raw).decode())
+                print(f"check: sabotage: altering the duplicate of {k}")
+                return
+            seen.add(k)
+        sys.exit("check: sabotage alter-duplicate: no duplicate to alter")
+    elif kind == "drop-dlq":
+        d = dlq.pop(rng.randrange(len(dlq)))
+        print(f"check: sabotage: dropping dead letter {d['partition']}/"
+              f"{d['offset']}")
+    elif kind == "extra-dlq":
+        d = dict(dlq[0])
+        d["dlq"] = dict(d["dlq"], offset=d["dlq"]["offset"] + 1000000)
+        dlq.append(d)
+        print("check: sabotage: adding a dead letter nobody injected")
+    elif kind == "wrong-reason":
+        dlq[0] = dict(dlq[0], dlq=dict(dlq[0]["dlq"], reason="undecodable"
+                                       if dlq[0]["dlq"]["reason"] !=
+                                       "undecodable" else "schema_violation"))
+        print("check: sabotage: changing the reason of one dead letter")
+    elif kind:
+        sys.exit(f"check: unknown sabotage {kind}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="folder with the dumps and manifest.jsonl")
+    ap.add_argument("--model", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "model",
+        "check_stream.py"))
+    ap.add_argument("--no-model", action="store_true",
+                    help="skip the reference model comparison")
+    ap.add_argument("--sabotage", default="")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    p = lambda n: os.path.join(a.dir, n)  # noqa: E731
+
+    events = load(p("events.jsonl"))
+    dlq = load(p("dlq.jsonl"))
+    manifest = load(p("manifest.jsonl"))
+    replies = load(p("replies.jsonl")) if os.path.exists(
+        p("replies.jsonl")) else None
+    figures = json.load(open(p("figures.json"))) if os.path.exists(
+        p("figures.json")) else {}
+    sabotage(a.sabotage, events, dlq, random.Random(a.seed))
+
+    c = Checker()
+    c.check_events(events)
+    c.check_dlq(dlq, manifest)
+    if replies is not None:
+        c.check_replies(replies, manifest)
+    c.fig["poison_injected"] = len(manifest)
+    c.fig["poison_kinds"] = len({(m["kind"], m["topic"]) for m in manifest})
+
+    model_rc = None
+    if not a.no_model:
+        if not os.path.exists(a.model):
+            c.fail(f"reference model checker {a.model} is missing")
+        else:
+            if a.sabotage:
+                # the model must see the damaged streams too
+                with open(p("events.sabotaged.jsonl"), "w") as f:
+                    for e in events:
+                        f.write(json.dumps(e) + "\n")
+                with open(p("dlq.sabotaged.jsonl"), "w") as f:
+                    for d in dlq:
+                        f.write(json.dumps(d) + "\n")
+                ev, dl = p("events.sabotaged.jsonl"), p("dlq.sabotaged.jsonl")
+            else:
+                ev, dl = p("events.jsonl"), p("dlq.jsonl")
+            cmd = [sys.executable, a.model, "--commands", p("commands.jsonl"),
+                   "--events", ev, "--dlq", dl]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            model_rc = r.returncode
+            out = (r.stdout + r.stderr).strip().splitlines()
+            print("check: reference model (check_stream.py) exit "
+                  f"{r.returncode}:")
+            for line in out[:40]:
+                print("  " + line)
+            if len(out) > 40:
+                print(f"  ... {len(out) - 40} more lines")
+            if r.returncode != 0:
+                c.fail(f"reference model disagrees (check_stream.py exit "
+                       f"{r.returncode})")
+    c.fig["model_exit"] = model_rc
+
+    figs = dict(figures)
+    figs.update(c.fig)
+    print("check: figures: " + json.dumps(figs, sort_keys=True))
+    for k in ("kills", "wiped_restarts", "rebalances", "broker_restarts",
+              "blackhole_s", "map_grows"):
+        if k in figures:
+            print(f"check:   {k} = {figures[k]}")
+    print(f"check:   event records checked = {c.fig['event_records']} "
+          f"({c.fig['runs_in_events']} runs), duplicates seen = "
+          f"{c.fig['event_duplicates']} (all byte-identical unless listed "
+          f"below)")
+    print(f"check:   dead letters = {c.fig['dlq_records']}, matched to "
+          f"{c.fig['dlq_matched']} of {c.fig['poison_expected_in_dlq']} "
+          f"injected poison records ({c.fig['dlq_duplicates']} repeated "
+          f"copies); refusals matched = {c.fig.get('refusals_matched')}")
+    with open(p("check.json"), "w") as f:
+        json.dump(figs, f, sort_keys=True)
+    if c.problems:
+        print(f"check: FAILED: {len(c.problems)} problem(s):")
+        for m in c.problems[:30]:
+            print("  " + m)
+        if len(c.problems) > 30:
+            print(f"  ... {len(c.problems) - 30} more")
+        return 1
+    print("check: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
