@@ -2,6 +2,7 @@
  * only file that sees librdkafka types: kafka.* keys are handed to
  * rd_kafka_conf_set() verbatim, and librdkafka's errstr is reported. */
 #include "sr_conf.h"
+#include "sr_log.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -478,6 +479,15 @@ sr_err_t sr_conf_load_env(sr_conf_t *conf, char **envp, sr_errctx_t *ec)
                                             (char)tolower((unsigned char)c);
                 }
                 key[i] = '\0';
+                /* The SR_ namespace is shared with other tools and scripts:
+                 * a variable that names no key is reported, not fatal. */
+                if (!find_prop(key) && strncmp(key, KAFKA_PREFIX,
+                                               strlen(KAFKA_PREFIX))) {
+                        SR_WARN("CONF", "environment variable %.*s ignored: "
+                                "%s is not a configuration key", (int)len, *e,
+                                key);
+                        continue;
+                }
                 err = sr_conf_set(conf, key, eq + 1, ec);
                 if (err) {
                         sr_errctx_prefix(ec, "env %.*s", (int)len, *e);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sr_auth.h"
@@ -1219,8 +1220,20 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         for (int p = 0; p < gw->n_parts; p++) {
                 int64_t low;
 
-                err = sr_kafka_watermarks(conf, SR_TOPIC_CHANGELOG, p, &low,
-                                          &gw->start_high[p], 10000, ec);
+                /* Topics created a moment ago are not served yet by every
+                 * broker (unknown partition, no leader): retry for 30 s. */
+                for (int attempt = 1;; attempt++) {
+                        err = sr_kafka_watermarks(conf, SR_TOPIC_CHANGELOG,
+                                                  p, &low,
+                                                  &gw->start_high[p], 10000,
+                                                  ec);
+                        if (!err || err == SR_ERR_FATAL || attempt >= 30)
+                                break;
+                        SR_WARN("GATEWAY", "changelog partition %d not "
+                                "served yet, retrying attempt=%d err=\"%s\"",
+                                p, attempt, ec->msg);
+                        sleep(1);
+                }
                 if (err)
                         goto err_free;
         }

@@ -1638,7 +1638,7 @@ static sr_err_t restore(sr_worker_t *w, int32_t part, int64_t high,
                 err = sr_kafka_read_partition(w->conf, SR_TOPIC_CHANGELOG,
                                               part, high, restore_one, &rc,
                                               120000, ec);
-        if (!err && rc.err) {
+        if (rc.err) { /* the callback's reason, not "stopped by callback" */
                 *ec = rc.ec;
                 err = rc.err;
         }
@@ -1754,7 +1754,31 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
                         " local_changelog_end=%" PRId64
                         " changelog_end=%" PRId64, part,
                         have ? pm.changelog_end : -1, high);
-                err = restore(w, part, high, ec);
+                for (int attempt = 0;; attempt++) {
+                        sr_errctx_t gec = { 0 };
+                        size_t sz;
+
+                        err = restore(w, part, high, ec);
+                        if (err != SR_ERR_MAP_FULL)
+                                break;
+                        /* The partition does not fit: grow the map and
+                         * restore again (what was written is dropped
+                         * first); no input is taken meanwhile. */
+                        sz = sr_store_map_size(w->store) * 2;
+                        atomic_store(&w->map_full, true);
+                        sr_series_add(w->m.map_grows, 1);
+                        SR_WARN("STORE", "map full (MDB_MAP_FULL) while "
+                                "restoring partition=%" PRId32 ": growing "
+                                "the map map_size=%zu", part, sz);
+                        if (attempt >= 8 ||
+                            sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                                atomic_store(&w->store_ok, false);
+                                return sr_errctx_set(ec, SR_ERR_FATAL,
+                                                     "store full and cannot "
+                                                     "grow: %s", gec.msg);
+                        }
+                }
+                atomic_store(&w->map_full, false);
                 if (err)
                         return err;
                 err = sr_store_txn_begin(w->store, false, &txn, ec);
@@ -1804,6 +1828,8 @@ static void on_assign(void *arg, const int32_t *parts, int n,
                         SR_WARN("WORKER", "assignment retry partition=%"
                                 PRId32 " err=\"%s\"", p, ec.msg);
                 }
+                if (w->fatal)
+                        break;
                 SR_INFO("WORKER", "partition assigned partition=%" PRId32
                         " commands_offset=%" PRId64 " results_offset=%"
                         PRId64, p, start[0], start[1]);

@@ -79,9 +79,17 @@ static void start_dev(void)
                   dev_dir);
 }
 
+/* Every answer parsed by http(), freed when the test ends. */
+#define MAX_PARSED 8192
+static json_t *parsed[MAX_PARSED];
+static int n_parsed;
+
 static void teardown(void)
 {
         char cmd[128];
+
+        while (n_parsed > 0)
+                json_decref(parsed[--n_parsed]);
 
         if (dev_pid > 0) {
                 kill(dev_pid, SIGTERM);
@@ -140,6 +148,10 @@ static void http(answer_t *a, const char *method, const char *target,
         cr_assert(sep != NULL);
         snprintf(a->head, sizeof(a->head), "%.*s", (int)(sep - buf), buf);
         a->json = json_loads(sep + 4, 0, NULL);
+        if (a->json) { /* freed by teardown() */
+                cr_assert(n_parsed < MAX_PARSED, "raise MAX_PARSED");
+                parsed[n_parsed++] = a->json;
+        }
 }
 
 static const char *str_at(json_t *j, const char *a, const char *b)

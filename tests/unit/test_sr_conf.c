@@ -305,12 +305,15 @@ Test(sr_conf, env_maps_upper_case_underscores_to_keys)
                      "b1:9092,b2:9092"));
 }
 
-Test(sr_conf, env_variable_mapping_to_no_key_is_an_error)
+Test(sr_conf, env_variable_mapping_to_no_key_is_ignored_and_the_rest_applies)
 {
-        char *envp[] = { "SR_BATCH_SIZ=10", NULL };
+        char *envp[] = { "SR_BATCH_SIZ=10", "SR_CHAOS_KEEP=1",
+                         "SR_POLL_TIMEOUT_MS=7", NULL };
 
-        cr_assert(eq(int, sr_conf_load_env(conf, envp, &ec), SR_ERR_CONF));
-        cr_assert(eq(str, ec.msg, "env SR_BATCH_SIZ: batch.siz: unknown key"));
+        cr_assert(eq(int, sr_conf_load_env(conf, envp, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, conf->batch_size, 2000));
+        cr_assert(eq(int, conf->poll_timeout_ms, 7));
 }
 
 Test(sr_conf, env_bad_value_names_variable_and_key)

@@ -16,16 +16,62 @@
 
 #include "sr_log.h"
 
+/* ---- SR_TEST_DEV_WRAP (scripts/test-valgrind.sh) ----
+ * SR_TEST_DEV_WRAP="valgrind --error-exitcode=99 ..." (SR_TEST_* is not
+ * configuration, see sr_conf.c) runs every child as
+ * "<wrapper words> <argv...>": the words are split on spaces (no quoting).
+ * Built before fork (the child may only make async-signal-safe calls).
+ * Returns NULL without the variable (use c->argv) or when out of memory;
+ * the caller frees the array and the copy in *words. */
+static char **wrap_argv(char *const *argv, char **words)
+{
+        const char *env = getenv("SR_TEST_DEV_WRAP");
+        size_t n = 0, k = 0, argc = 0;
+        char **av, *tok, *save = NULL;
+
+        *words = NULL;
+        if (!env || !*env)
+                return NULL;
+        for (const char *p = env; *p; p++)
+                n += *p != ' ' && (p == env || p[-1] == ' ');
+        while (argv[argc])
+                argc++;
+        *words = strdup(env);
+        av = calloc(n + argc + 1, sizeof(*av));
+        if (!*words || !av) {
+                free(*words);
+                free(av);
+                *words = NULL;
+                return NULL;
+        }
+        for (tok = strtok_r(*words, " ", &save); tok && k < n;
+             tok = strtok_r(NULL, " ", &save))
+                av[k++] = tok;
+        for (size_t i = 0; i < argc; i++)
+                av[k++] = argv[i];
+        av[k] = NULL;
+        return av;
+}
+/* ---- end SR_TEST_DEV_WRAP ---- */
+
 sr_err_t child_start(child_t *c, int64_t now, sr_errctx_t *ec)
 {
+        char *wrap_words = NULL;
+        char **wrapped = wrap_argv(c->argv, &wrap_words);
+        char **exec_argv = wrapped ? wrapped : c->argv;
         int fds[2];
         pid_t pid;
 
-        if (pipe2(fds, O_CLOEXEC))
+        if (pipe2(fds, O_CLOEXEC)) {
+                free(wrapped);
+                free(wrap_words);
                 return sr_errctx_set(ec, SR_ERR_IO, "%s: pipe: %s", c->name,
                                      strerror(errno));
+        }
         pid = fork();
         if (pid < 0) {
+                free(wrapped);
+                free(wrap_words);
                 close(fds[0]);
                 close(fds[1]);
                 return sr_errctx_set(ec, SR_ERR_IO, "%s: fork: %s", c->name,
@@ -48,9 +94,14 @@ sr_err_t child_start(child_t *c, int64_t now, sr_errctx_t *ec)
                         _exit(1);
                 if (dup2(fds[1], STDOUT_FILENO) < 0)
                         _exit(127);
-                execv(c->argv[0], c->argv);
+                if (wrapped) /* "valgrind": PATH lookup */
+                        execvp(exec_argv[0], exec_argv);
+                else
+                        execv(exec_argv[0], exec_argv);
                 _exit(127);
         }
+        free(wrapped);
+        free(wrap_words);
         close(fds[1]);
         fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
         c->pid = pid;

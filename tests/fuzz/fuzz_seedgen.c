@@ -1,0 +1,465 @@
+/* tests/fuzz/fuzz_seedgen.c - writes the seed corpora of the fuzz targets:
+ *   fuzz_seedgen CORPUS_DIR
+ * creates CORPUS_DIR/fuzz_codec/ (one valid framed record per record kind
+ * and command kind, made by the codec's encoders) and CORPUS_DIR/fuzz_http/
+ * (one valid request per route, in fuzz_http's input format). The files are
+ * committed under tests/fuzz/corpus/; rerun after a schema change.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sr_codec.h"
+#include "sr_model.h"
+
+static const char *root;
+static sr_codec_t *codec;
+
+static void die(const char *what, const char *msg)
+{
+        fprintf(stderr, "fuzz_seedgen: %s: %s\n", what, msg);
+        exit(1);
+}
+
+static void mkdir_p(const char *dir)
+{
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                die(dir, strerror(errno));
+}
+
+static void write_file(const char *target, const char *name, const void *p,
+                       size_t n)
+{
+        char path[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", root, target);
+        mkdir_p(path);
+        snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
+        f = fopen(path, "wb");
+        if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0)
+                die(path, strerror(errno));
+}
+
+static void put_buf(const char *name, sr_err_t err, sr_buf_t *buf,
+                    const sr_errctx_t *ec)
+{
+        if (err != SR_OK)
+                die(name, ec->msg);
+        write_file("fuzz_codec", name, buf->ptr, buf->len);
+        sr_buf_free(buf);
+}
+
+static sr_uuid_t uuid_n(int n)
+{
+        sr_uuid_t u;
+
+        for (int i = 0; i < 16; i++)
+                u.b[i] = (uint8_t)(n * 31 + i + 1);
+        return u;
+}
+
+static char *xstrdup(const char *s)
+{
+        char *d = strdup(s);
+
+        if (!d)
+                die("strdup", "out of memory");
+        return d;
+}
+
+static void fill_spec(sr_runspec_t *spec)
+{
+        memset(spec, 0, sizeof(*spec));
+        spec->pipeline_id = uuid_n(100);
+        strcpy(spec->pipeline_name, "firmware rollout");
+        spec->auto_promote = true;
+        spec->timeout_seconds = 3600;
+        spec->n_stages = 2;
+        spec->stages = calloc(2, sizeof(*spec->stages));
+        if (!spec->stages)
+                die("calloc", "out of memory");
+        for (uint32_t i = 0; i < 2; i++) {
+                sr_spec_stage_t *s = &spec->stages[i];
+
+                if (i == 1)
+                        s->stage_id = uuid_n(200);
+                snprintf(s->name, sizeof(s->name), "stage %u", i);
+                snprintf(s->description, sizeof(s->description), "desc %u",
+                         i);
+                s->timeout_seconds = 60 * (i + 1);
+                s->n_ops = 2;
+                s->ops = calloc(2, sizeof(*s->ops));
+                s->n_targets = 2;
+                s->targets = calloc(2, sizeof(*s->targets));
+                if (!s->ops || !s->targets)
+                        die("calloc", "out of memory");
+                strcpy(s->ops[0].operation_type, "INSTALL");
+                s->ops[0].args_json = xstrdup("{\"package_name\":\"a.b\"}");
+                strcpy(s->ops[1].operation_type, "REBOOT");
+                for (uint32_t k = 0; k < 2; k++) {
+                        sr_spec_target_t *t = &s->targets[k];
+
+                        if (k)
+                                t->target_id = uuid_n((int)(300 + i * 2 + k));
+                        t->device_id = uuid_n((int)(400 + i * 2 + k));
+                        snprintf(t->device_name, sizeof(t->device_name),
+                                 "device-%u-%u", i, k);
+                        if (k)
+                                strcpy(t->device_alias, "lobby");
+                }
+        }
+}
+
+static void base_command(sr_command_t *c, sr_cmd_kind_t kind)
+{
+        memset(c, 0, sizeof(*c));
+        c->kind = kind;
+        c->command_id = uuid_n(1);
+        c->pipeline_run_id = uuid_n(2);
+        strcpy(c->enterprise_id, "acme");
+        c->issued_at = 1700000000123;
+}
+
+static void commands(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t c;
+
+        base_command(&c, SR_CMD_CREATE_RUN);
+        fill_spec(&c.u.create.spec);
+        c.u.create.run_number = 7;
+        put_buf("command-create", sr_codec_encode_command(codec, &c, &buf,
+                                                          &ec), &buf, &ec);
+        sr_command_fini(&c);
+
+        base_command(&c, SR_CMD_CREATE_RUN);
+        c.u.create.spec.pipeline_id = uuid_n(5);
+        put_buf("command-create-empty", sr_codec_encode_command(codec, &c,
+                                                                &buf, &ec),
+                &buf, &ec);
+        sr_command_fini(&c);
+
+        base_command(&c, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        strcpy(c.u.set.status, "cancelled");
+        put_buf("command-set-pipeline-run", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        base_command(&c, SR_CMD_SET_STAGE_RUN_STATUS);
+        c.u.set.entity_id = uuid_n(3);
+        strcpy(c.u.set.status, "queued");
+        put_buf("command-set-stage-run", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        base_command(&c, SR_CMD_SET_TARGET_RUN_STATUS);
+        c.u.set.entity_id = uuid_n(4);
+        strcpy(c.u.set.status, "success");
+        strcpy(c.u.set.device_name, "edge-gw-17");
+        put_buf("command-set-target-run", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        base_command(&c, SR_CMD_TIMER_FIRED);
+        c.u.timer.entity_type = SR_ENT_STAGE_RUN;
+        c.u.timer.entity_id = uuid_n(6);
+        c.u.timer.deadline = 1700000600000;
+        put_buf("command-timer", sr_codec_encode_command(codec, &c, &buf,
+                                                         &ec), &buf, &ec);
+}
+
+static void results_events_dispatch_replies(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+        sr_event_t e;
+        sr_dispatch_t d;
+        sr_reply_t rep;
+
+        memset(&r, 0, sizeof(r));
+        r.result_id = uuid_n(10);
+        r.pipeline_run_id = uuid_n(11);
+        r.stage_run_id = uuid_n(12);
+        r.target_run_id = uuid_n(13);
+        r.command_id = uuid_n(14);
+        strcpy(r.command_status, "InProgress");
+        r.device_id = uuid_n(15);
+        strcpy(r.device_name, "edge-gw-17");
+        r.reported_at = 1700000000456;
+        put_buf("result", sr_codec_encode_result(codec, &r, &buf, &ec), &buf,
+                &ec);
+
+        memset(&e, 0, sizeof(e));
+        e.event_id = uuid_n(20);
+        e.pipeline_run_id = uuid_n(21);
+        e.seq = 42;
+        e.entity_type = SR_ENT_TARGET_RUN;
+        e.entity_id = uuid_n(22);
+        e.pipeline_id = uuid_n(23);
+        e.stage_run_id = uuid_n(24);
+        e.stage_run_operation_id = uuid_n(25);
+        e.device_id = uuid_n(26);
+        e.from_status = SR_ST_DISPATCHED;
+        e.to_status = SR_ST_SUCCESS;
+        strcpy(e.reason, "device reported success");
+        e.occurred_at = 1700000000789;
+        e.causation_id = uuid_n(27);
+        strcpy(e.enterprise_id, "acme");
+        e.version = 7;
+        put_buf("event", sr_codec_encode_event(codec, &e, &buf, &ec), &buf,
+                &ec);
+
+        memset(&d, 0, sizeof(d));
+        d.kind = SR_DISPATCH_COMMAND;
+        d.command_id = uuid_n(40);
+        d.pipeline_run_id = uuid_n(41);
+        d.stage_run_id = uuid_n(42);
+        d.target_run_id = uuid_n(43);
+        d.device_id = uuid_n(44);
+        strcpy(d.device_name, "edge-gw-5");
+        strcpy(d.operation_type, "INSTALL");
+        d.args_json = "{\"package_name\":\"a.b\"}";
+        strcpy(d.enterprise_id, "acme");
+        d.issued_at = 1700000002000;
+        put_buf("dispatch", sr_codec_encode_dispatch(codec, &d, &buf, &ec),
+                &buf, &ec);
+
+        memset(&rep, 0, sizeof(rep));
+        rep.command_id = uuid_n(30);
+        rep.pipeline_run_id = uuid_n(31);
+        rep.accepted = true;
+        rep.occurred_at = 1700000001000;
+        rep.n_versions = 2;
+        rep.versions[0].entity_type = SR_ENT_PIPELINE_RUN;
+        rep.versions[0].entity_id = uuid_n(32);
+        rep.versions[0].version = 3;
+        rep.versions[1].entity_type = SR_ENT_TARGET_RUN;
+        rep.versions[1].entity_id = uuid_n(33);
+        rep.versions[1].version = 9;
+        put_buf("reply-accepted", sr_codec_encode_reply(codec, &rep, &buf,
+                                                        &ec), &buf, &ec);
+        memset(&rep, 0, sizeof(rep));
+        rep.command_id = uuid_n(30);
+        rep.pipeline_run_id = uuid_n(31);
+        rep.reason = SR_REJECT_ILLEGAL_TRANSITION;
+        strcpy(rep.message, "target run is already success");
+        put_buf("reply-rejected", sr_codec_encode_reply(codec, &rep, &buf,
+                                                        &ec), &buf, &ec);
+}
+
+static void fill_meta(sr_meta_t *m, int n)
+{
+        m->id = uuid_n(n);
+        m->status = SR_ST_RUNNING;
+        strcpy(m->reason, "started by auto promote");
+        m->created_at = 1700000000001;
+        m->updated_at = 1700000000002;
+        m->started_at = 1700000000003;
+        m->version = 4000000000u;
+        m->deadline = 1700000600000;
+}
+
+static void changelogs(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+        sr_runspec_t spec;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity.type = SR_ENT_PIPELINE_RUN;
+        fill_meta(&cl.u.entity.u.pr.m, 70);
+        cl.u.entity.u.pr.pipeline_id = uuid_n(71);
+        strcpy(cl.u.entity.u.pr.pipeline_name, "firmware rollout");
+        strcpy(cl.u.entity.u.pr.enterprise_id, "acme");
+        cl.u.entity.u.pr.run_number = 12;
+        cl.u.entity.u.pr.auto_promote = true;
+        cl.u.entity.u.pr.timeout_seconds = 86400;
+        cl.u.entity.u.pr.n_stages = 2;
+        cl.u.entity.u.pr.last_seq = 123456789012ull;
+        cl.u.entity.u.pr.next_deadline = 1700000123456LL;
+        cl.u.entity.u.pr.spec_hash = 0xfedcba9876543210ull;
+        cl.u.entity.u.pr.created_by_command = uuid_n(72);
+        put_buf("changelog-pipeline-run", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        fill_spec(&spec);
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity.type = SR_ENT_STAGE_RUN;
+        fill_meta(&cl.u.entity.u.sr.m, 80);
+        cl.u.entity.u.sr.m.status = SR_ST_QUEUED;
+        cl.u.entity.u.sr.pipeline_run_id = uuid_n(81);
+        cl.u.entity.u.sr.pipeline_id = uuid_n(82);
+        cl.u.entity.u.sr.stage_id = uuid_n(83);
+        strcpy(cl.u.entity.u.sr.enterprise_id, "acme");
+        cl.u.entity.u.sr.index = 1;
+        strcpy(cl.u.entity.u.sr.name, "canary");
+        cl.u.entity.u.sr.timeout_seconds = 600;
+        cl.u.entity.u.sr.queued_at = 1700000000500;
+        cl.u.entity.u.sr.n_ops = spec.stages[1].n_ops;
+        cl.u.entity.u.sr.ops = spec.stages[1].ops;
+        cl.u.entity.u.sr.n_targets = spec.stages[1].n_targets;
+        cl.u.entity.u.sr.targets = spec.stages[1].targets;
+        spec.stages[1].ops = NULL;
+        spec.stages[1].targets = NULL;
+        spec.stages[1].n_ops = spec.stages[1].n_targets = 0;
+        put_buf("changelog-stage-run", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+        sr_entity_fini(&cl.u.entity);
+        sr_runspec_fini(&spec);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity.type = SR_ENT_STAGE_RUN_OPERATION;
+        cl.u.entity.u.op.id = uuid_n(90);
+        cl.u.entity.u.op.pipeline_run_id = uuid_n(91);
+        cl.u.entity.u.op.stage_run_id = uuid_n(92);
+        cl.u.entity.u.op.stage_index = 1;
+        cl.u.entity.u.op.index = 3;
+        strcpy(cl.u.entity.u.op.operation_type, "REBOOT");
+        cl.u.entity.u.op.args_json = xstrdup("{\"delay\":5}");
+        cl.u.entity.u.op.created_at = 1700000000600;
+        cl.u.entity.u.op.version = 2;
+        put_buf("changelog-operation", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+        sr_entity_fini(&cl.u.entity);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity.type = SR_ENT_TARGET_RUN;
+        fill_meta(&cl.u.entity.u.tr.m, 100);
+        cl.u.entity.u.tr.m.status = SR_ST_DISPATCHED;
+        cl.u.entity.u.tr.pipeline_run_id = uuid_n(101);
+        cl.u.entity.u.tr.stage_run_id = uuid_n(102);
+        cl.u.entity.u.tr.stage_run_operation_id = uuid_n(103);
+        cl.u.entity.u.tr.stage_index = 1;
+        cl.u.entity.u.tr.target_index = 2;
+        cl.u.entity.u.tr.target_id = uuid_n(104);
+        cl.u.entity.u.tr.device_id = uuid_n(105);
+        strcpy(cl.u.entity.u.tr.device_name, "edge-gw-5");
+        strcpy(cl.u.entity.u.tr.device_alias, "lobby");
+        cl.u.entity.u.tr.command_id = uuid_n(106);
+        strcpy(cl.u.entity.u.tr.command_status, "ACKNOWLEDGED");
+        cl.u.entity.u.tr.cancel_requested = true;
+        put_buf("changelog-target-run", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_DEDUPE;
+        cl.u.dedupe.input_id = uuid_n(110);
+        cl.u.dedupe.pipeline_run_id = uuid_n(111);
+        cl.u.dedupe.has_reply = true;
+        cl.u.dedupe.reply.command_id = uuid_n(110);
+        cl.u.dedupe.reply.pipeline_run_id = uuid_n(111);
+        cl.u.dedupe.reply.accepted = true;
+        cl.u.dedupe.reply.n_versions = 1;
+        cl.u.dedupe.reply.versions[0].entity_type = SR_ENT_PIPELINE_RUN;
+        cl.u.dedupe.reply.versions[0].entity_id = uuid_n(111);
+        cl.u.dedupe.reply.versions[0].version = 1;
+        put_buf("changelog-dedupe-reply", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+        cl.u.dedupe.has_reply = false;
+        put_buf("changelog-dedupe", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_MARKER;
+        strcpy(cl.u.marker.batch_id, "p3-000000000042");
+        cl.u.marker.partition = 3;
+        cl.u.marker.commands_offset = 123456;
+        cl.u.marker.results_offset = 654321;
+        cl.u.marker.written_at = 1700000003000;
+        put_buf("changelog-marker", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+}
+
+#define PID "0b0e5b6e-6a8c-4b8e-9d2f-1c2d3e4f5a6b"
+#define RID "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d"
+#define SID "2b3c4d5e-6f7a-4b2c-9d3e-4f5a6b7c8d9e"
+#define OID "3c4d5e6f-7a8b-4c3d-8e4f-5a6b7c8d9e0f"
+#define TID "4d5e6f7a-8b9c-4d4e-9f5a-6b7c8d9e0f1a"
+#define HDRS(m, t, ct) m "\n" t "\nBearer tok-acme-0123456789\n" ct \
+        "\nkey-1\nlocalhost:8080\n"
+
+static const struct {
+        const char *name, *text;
+} requests[] = {
+        { "livez", "GET\n/livez\n-\n-\n-\n-\n" },
+        { "openapi", "GET\n/openapi.json\n-\n-\n-\n-\n" },
+        { "runs-list", HDRS("GET", "/v0/runs/?limit=5&offset=10&status="
+                            "running&pipeline_name=canary%20rollout&ordering="
+                            "-run_number,status,pipeline__name", "-") },
+        { "runs-list-api", HDRS("GET", "/api/pipelines/v0/runs?ordering="
+                                "started_at,-ended_at&x=1", "-") },
+        { "runs-create", HDRS("POST", "/v0/runs/", "application/json")
+          "{\"pipeline_id\":\"" PID "\",\"pipeline_name\":\"canary rollout\","
+          "\"auto_promote\":false,\"timeout_seconds\":1814400,\"stages\":"
+          "[{\"stage_id\":\"" SID "\",\"name\":\"canary\",\"description\":"
+          "\"\",\"timeout_seconds\":604800,\"operations\":[{"
+          "\"operation_type\":\"INSTALL\",\"args\":{\"package_name\":"
+          "\"com.example\",\"n\":[1,2.5,true,null]}}],\"targets\":[{"
+          "\"target_id\":\"" TID "\",\"device_id\":\"" OID "\","
+          "\"device_name\":\"d-1\",\"device_alias\":\"lobby\"}]}]}" },
+        { "runs-create-minimal", HDRS("POST", "/v0/runs",
+                                      "application/json; charset=utf-8")
+          "{\"pipeline_id\":\"" PID "\",\"stages\":[]}" },
+        { "pipeline-runs-list", HDRS("GET", "/v0/pipelines/" PID
+                                     "/runs/?status=success&ordering=-status",
+                                     "-") },
+        { "pipeline-runs-create", HDRS("POST", "/v0/pipelines/" PID "/runs/",
+                                       "application/json") "{}" },
+        { "pipeline-run-get", HDRS("GET", "/v0/pipelines/" PID "/runs/" RID
+                                   "/", "-") },
+        { "pipeline-run-put", HDRS("PUT", "/v0/pipelines/" PID "/runs/" RID
+                                   "/", "application/json")
+          "{\"status\":\"cancelled\"}" },
+        { "stage-runs-list", HDRS("GET", "/v0/runs/" RID "/stageruns/?status="
+                                  "queued&limit=0", "-") },
+        { "stage-run-get", HDRS("GET", "/v0/runs/" RID "/stageruns/" SID "/",
+                                "-") },
+        { "stage-run-put", HDRS("PUT", "/v0/runs/" RID "/stageruns/" SID "/",
+                                "application/json") "{\"status\":\"QUEUED\"}" },
+        { "operations-list", HDRS("GET", "/v0/stageruns/" SID "/operations/",
+                                  "-") },
+        { "operation-get", HDRS("GET", "/v0/stageruns/" SID "/operations/" OID
+                                "/", "-") },
+        { "target-runs-list", HDRS("GET", "/v0/stageruns/" SID "/targetruns/"
+                                   "?stage_run_operation_id=" OID
+                                   "&ordering=-status&offset=3", "-") },
+        { "target-run-get", HDRS("GET", "/v0/stageruns/" SID "/targetruns/"
+                                 TID "/", "-") },
+        { "target-run-put", HDRS("PUT", "/v0/stageruns/" SID "/targetruns/"
+                                 TID "/", "application/json")
+          "{\"status\":\"success\",\"device_name\":\"d-1\"}" },
+        { "target-run-put-null", HDRS("PUT", "/api/pipelines/v0/stageruns/"
+                                      SID "/targetruns/" TID,
+                                      "application/json")
+          "{\"status\":\"failure\",\"device_name\":null}" },
+        { "bad-method", "DELETE\n/v0/runs/\nToken short\n-\n-\n[::1]:80\n" },
+};
+
+int main(int argc, char **argv)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: fuzz_seedgen CORPUS_DIR\n");
+                return 2;
+        }
+        root = argv[1];
+        mkdir_p(root);
+        if (sr_codec_new(&codec, &ec) != SR_OK)
+                die("sr_codec_new", ec.msg);
+        commands();
+        results_events_dispatch_replies();
+        changelogs();
+        sr_codec_destroy(codec);
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+                write_file("fuzz_http", requests[i].name, requests[i].text,
+                           strlen(requests[i].text));
+        return 0;
+}
