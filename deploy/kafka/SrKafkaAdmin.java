@@ -56,12 +56,33 @@ public final class SrKafkaAdmin {
                 return 1;
         }
 
+        /* The changelog is compacted; min.compaction.lag.ms keeps a cut
+         * batch from compacting away the value it shadows before the next
+         * owner rewrites it (docs/guarantee.md). CHANGELOG_TOPIC_CONFIGS
+         * ("k=v,k=v") replaces these, e.g. to make compaction run in tests. */
+        private static Map<String, String> changelogConfigs() {
+                String env = System.getenv("CHANGELOG_TOPIC_CONFIGS");
+                Map<String, String> m = new java.util.HashMap<>();
+                if (env == null || env.isEmpty()) {
+                        m.put("cleanup.policy", "compact");
+                        m.put("min.compaction.lag.ms", "86400000");
+                        return m;
+                }
+                for (String kv : env.split(",")) {
+                        int eq = kv.indexOf('=');
+                        if (eq <= 0)
+                                throw new IllegalArgumentException("CHANGELOG_TOPIC_CONFIGS: \"" + kv + "\" is not k=v");
+                        m.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+                }
+                return m;
+        }
+
         private static int topics(String bootstrap, String prefix, int parts) throws InterruptedException {
                 List<NewTopic> want = new ArrayList<>();
                 for (String s : SUFFIXES) {
                         NewTopic t = new NewTopic(prefix + s, parts, (short) 1);
                         if (s.equals("changelog"))
-                                t.configs(Map.of("cleanup.policy", "compact"));
+                                t.configs(changelogConfigs());
                         want.add(t);
                 }
                 int rc = 0;

@@ -310,7 +310,16 @@ class Scenario:
         port, padv, pbind = free_port(), free_port(), free_port()
         log(f"starting the broker (state {self.kstate})")
         out = self.kafka("start", self.kstate, str(port), str(self.a.parts),
-                         env={"SR_KAFKA_PROXY": f"{padv}:{pbind}"})
+                         env={"SR_KAFKA_PROXY": f"{padv}:{pbind}",
+                              # make compaction of sr.changelog really run
+                              # during the scenario (10 s segments, records
+                              # older than 60 s compactable), so restores
+                              # read compacted partitions
+                              "CHANGELOG_TOPIC_CONFIGS":
+                                  "cleanup.policy=compact,"
+                                  "min.compaction.lag.ms=60000,"
+                                  "segment.ms=10000,"
+                                  "min.cleanable.dirty.ratio=0.01"})
         self.broker_started = True
         m = re.search(r"bootstrap.servers=(\S+)", out)
         if not m:

@@ -368,9 +368,13 @@ static sr_err_t create_topics(const sr_conf_t *conf, const char *boot,
                                             name, errstr);
                         goto out;
                 }
+                /* compacted; min.compaction.lag.ms: docs/guarantee.md */
                 if (t == SR_TOPIC_CHANGELOG &&
-                    rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy",
-                                                 "compact")) {
+                    (rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy",
+                                                  "compact") ||
+                     rd_kafka_NewTopic_set_config(nt[n],
+                                                  "min.compaction.lag.ms",
+                                                  "86400000"))) {
                         err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: "
                                             "cleanup.policy", name);
                         goto out;
