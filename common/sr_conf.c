@@ -48,6 +48,14 @@ static_assert(sizeof(log_level_names) / sizeof(log_level_names[0]) ==
 /* Enum fields are written as int. */
 static_assert(sizeof(sr_log_level_t) == sizeof(int), "enum is not int-sized");
 
+static const char *const guarantee_names[] = {
+        "outbox", "exactly_once", NULL
+};
+static_assert(sizeof(guarantee_names) / sizeof(guarantee_names[0]) ==
+                      SR_GUARANTEE__COUNT + 1,
+              "guarantee_names out of sync with sr_guarantee_t");
+static_assert(sizeof(sr_guarantee_t) == sizeof(int), "enum is not int-sized");
+
 #define OFF(field) offsetof(sr_conf_t, field)
 
 static const struct conf_prop conf_props[] = {
@@ -97,6 +105,15 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(restore_batch_size), .min = 1, .max = 1000000,
           .def = "5000",
           .desc = "Changelog records per LMDB transaction while restoring." },
+        { .name = "processing.guarantee", .type = CONF_ENUM,
+          .offset = OFF(processing_guarantee), .names = guarantee_names,
+          .def = "outbox",
+          .desc = "sr-status: outbox (LMDB outbox relayed in phases by an "
+                  "idempotent producer; readers may see identical "
+                  "duplicates) or exactly_once (each batch's outputs and "
+                  "input offsets in one Kafka transaction; needs a broker "
+                  "with transactions, not the embedded one; readers use "
+                  "isolation.level=read_committed)." },
         { .name = "cache.entities", .type = CONF_INT,
           .offset = OFF(cache_entities), .min = 0, .max = 100000000,
           .def = "200000",

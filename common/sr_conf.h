@@ -22,6 +22,13 @@
 /* librdkafka's type, declared here so users need not include rdkafka.h. */
 struct rd_kafka_conf_s;
 
+/* How sr-status makes its outputs and input offsets one (docs/guarantee.md). */
+typedef enum sr_guarantee {
+        SR_GUARANTEE_OUTBOX = 0,     /* LMDB outbox, idempotent producer */
+        SR_GUARANTEE_EXACTLY_ONCE,   /* Kafka transactions */
+        SR_GUARANTEE__COUNT
+} sr_guarantee_t;
+
 typedef struct sr_conf {
         char *worker_name;       /* worker.name: name in logs and metrics */
         sr_log_level_t log_level; /* log.level */
@@ -37,6 +44,7 @@ typedef struct sr_conf {
         char *http_bind;         /* http.bind: address of the ops server */
         bool http_enable;        /* http.enable */
         int restore_batch_size;  /* restore.batch.size */
+        sr_guarantee_t processing_guarantee; /* processing.guarantee */
         int cache_entities;      /* cache.entities: 0 = no run cache */
         bool cache_verify;       /* cache.verify: check hits (tests) */
         int timer_resolution_ms; /* timer.resolution.ms */

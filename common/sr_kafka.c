@@ -240,6 +240,7 @@ struct sr_producer {
         int32_t last_err_partition;
         sr_topic_kind_t last_err_topic;
         int64_t acked[SR_TOPIC__COUNT][ACKED_PARTITIONS_MAX];
+        bool txn; /* transactional.id set, transactions initialised */
 };
 
 /* Delivery reports run inside rd_kafka_poll()/flush() on our thread. The
@@ -269,8 +270,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 p->acked[t][m->partition] = m->offset;
 }
 
-sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
-                         sr_producer_t **pp, sr_errctx_t *ec)
+static sr_err_t producer_new(const sr_conf_t *conf, const char *client_id,
+                             const char *txn_id, sr_producer_t **pp,
+                             sr_errctx_t *ec)
 {
         /* enable.idempotence: no duplicates or reordering from retries.
          * partitioner: murmur2 like the Java client, so every producer
@@ -310,6 +312,15 @@ sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
         }
         if (client_id && (err = conf_put(kc, "client.id", client_id, ec)))
                 goto err_free;
+        if (txn_id) {
+                /* A short transaction timeout: a worker that died mid-
+                 * transaction holds back read_committed readers of its
+                 * partitions (a restore among them) until it expires. */
+                if ((err = conf_put(kc, "transactional.id", txn_id, ec)) ||
+                    (err = conf_default(kc, "transaction.timeout.ms", "10000",
+                                        ec)))
+                        goto err_free;
+        }
         rd_kafka_conf_set_dr_msg_cb(kc, dr_msg_cb);
         err = handle_new(RD_KAFKA_PRODUCER, kc, &p->rk, ec);
         kc = NULL; /* taken by rd_kafka_new() or freed by handle_new() */
@@ -323,6 +334,156 @@ err_free:
                 rd_kafka_conf_destroy(kc);
         free(p);
         return err;
+}
+
+sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
+                         sr_producer_t **pp, sr_errctx_t *ec)
+{
+        return producer_new(conf, client_id, NULL, pp, ec);
+}
+
+sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
+                             const char *txn_id, int timeout_ms,
+                             sr_producer_t **pp, sr_errctx_t *ec)
+{
+        rd_kafka_error_t *error;
+        sr_producer_t *p;
+        sr_err_t err;
+
+        err = producer_new(conf, client_id, txn_id, &p, ec);
+        if (err)
+                return err;
+        error = rd_kafka_init_transactions(p->rk, timeout_ms);
+        if (error) {
+                err = kafka_error(ec, error, "init_transactions");
+                sr_producer_destroy(p);
+                return err;
+        }
+        p->txn = true;
+        *pp = p;
+        return SR_OK;
+}
+
+bool sr_producer_is_txn(const sr_producer_t *p)
+{
+        return p && p->txn;
+}
+
+sr_err_t sr_producer_txn_begin(sr_producer_t *p, sr_errctx_t *ec)
+{
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(p->rk);
+
+        return error ? kafka_error(ec, error, "begin_transaction") : SR_OK;
+}
+
+static rd_kafka_t *consumer_rk(struct sr_consumer *c);
+
+/* An error of a transactional call: fatal, or abortable (abort now and
+ * have the caller redo the transaction), or retriable as it is. */
+static sr_err_t txn_error(sr_producer_t *p, rd_kafka_error_t *error,
+                          const char *op, int timeout_ms, sr_errctx_t *ec)
+{
+        bool fatal = rd_kafka_error_is_fatal(error);
+        sr_errctx_t aec = { 0 };
+
+        (void)kafka_error(ec, error, op); /* destroys error */
+        if (fatal)
+                return SR_ERR_FATAL;
+        /* Abortable, or retriable and still failing: abort, so that the
+         * caller can redo the whole transaction. */
+        if (sr_producer_txn_abort(p, timeout_ms, &aec) != SR_OK) {
+                char first[sizeof(ec->msg)];
+
+                memcpy(first, ec->msg, sizeof(first));
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%.200s; then %.200s",
+                                     first, aec.msg);
+        }
+        ec->code = SR_ERR_RETRY;
+        return SR_ERR_RETRY;
+}
+
+sr_err_t sr_producer_txn_offsets(sr_producer_t *p, struct sr_consumer *c,
+                                 const sr_topic_kind_t *topics,
+                                 const int32_t *parts, const int64_t *offsets,
+                                 int n, int timeout_ms, sr_errctx_t *ec)
+{
+        rd_kafka_topic_partition_list_t *list;
+        rd_kafka_consumer_group_metadata_t *md;
+        rd_kafka_error_t *error;
+
+        if (n <= 0)
+                return SR_OK;
+        list = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++) {
+                if ((unsigned)topics[i] >= SR_TOPIC__COUNT) {
+                        rd_kafka_topic_partition_list_destroy(list);
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "kafka txn offsets: bad topic "
+                                             "%d", (int)topics[i]);
+                }
+                rd_kafka_topic_partition_list_add(list, p->names[topics[i]],
+                                                  parts[i])->offset =
+                        offsets[i];
+        }
+        md = rd_kafka_consumer_group_metadata(consumer_rk(c));
+        error = rd_kafka_send_offsets_to_transaction(p->rk, list, md,
+                                                     timeout_ms);
+        rd_kafka_consumer_group_metadata_destroy(md);
+        rd_kafka_topic_partition_list_destroy(list);
+        return error ? txn_error(p, error, "send_offsets_to_transaction",
+                                 timeout_ms, ec) :
+                       SR_OK;
+}
+
+sr_err_t sr_producer_txn_commit(sr_producer_t *p, int timeout_ms,
+                                sr_errctx_t *ec)
+{
+        rd_kafka_error_t *error;
+
+        for (int attempt = 0;; attempt++) {
+                error = rd_kafka_commit_transaction(p->rk, timeout_ms);
+                if (!error)
+                        break;
+                /* Retriable (e.g. timed out): calling commit again is
+                 * allowed and resumes it. */
+                if (rd_kafka_error_is_retriable(error) && attempt < 3) {
+                        SR_WARN("KAFKA", "commit_transaction: %s, retrying",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
+                return txn_error(p, error, "commit_transaction", timeout_ms,
+                                 ec);
+        }
+        /* Serve the delivery reports (acknowledged offsets). */
+        return sr_producer_wait(p, timeout_ms, ec);
+}
+
+sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
+                               sr_errctx_t *ec)
+{
+        rd_kafka_error_t *error;
+
+        for (int attempt = 0;; attempt++) {
+                error = rd_kafka_abort_transaction(p->rk, timeout_ms);
+                if (!error)
+                        break;
+                if (rd_kafka_error_is_retriable(error) && attempt < 3) {
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
+                {
+                        sr_errctx_t tmp = { 0 };
+
+                        (void)kafka_error(&tmp, error, "abort_transaction");
+                        return sr_errctx_set(ec, SR_ERR_FATAL, "%s", tmp.msg);
+                }
+        }
+        /* Aborted records fail their delivery reports: forget them. */
+        sr_producer_wait(p, 0, ec);
+        p->outstanding = 0;
+        p->failed = 0;
+        return SR_OK;
 }
 
 void sr_producer_destroy(sr_producer_t *p)
@@ -503,6 +664,11 @@ struct sr_consumer {
         rd_kafka_message_t **held; /* records of the last poll */
         int n_held, cap_held;
 };
+
+static rd_kafka_t *consumer_rk(struct sr_consumer *c)
+{
+        return c->rk;
+}
 
 static int topic_kind_of(const sr_consumer_t *c, const char *name)
 {

@@ -30,6 +30,50 @@ typedef struct sr_producer sr_producer_t;
 sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
                          sr_producer_t **pp, sr_errctx_t *ec);
 
+/**
+ * @brief A transactional producer (processing.guarantee=exactly_once):
+ * like sr_producer_new() with transactional.id @p txn_id, then
+ * init_transactions (bounded by @p timeout_ms). Every send must then be
+ * inside sr_producer_txn_begin() .. sr_producer_txn_commit().
+ * @returns SR_OK, SR_ERR_KAFKA, SR_ERR_RETRY (no coordinator in time),
+ *          SR_ERR_FATAL, SR_ERR_NOMEM.
+ */
+sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
+                             const char *txn_id, int timeout_ms,
+                             sr_producer_t **pp, sr_errctx_t *ec);
+
+/** @brief True for a producer made by sr_producer_new_txn(). */
+bool sr_producer_is_txn(const sr_producer_t *p);
+
+/** @returns SR_OK, SR_ERR_FATAL (fenced or fatal), SR_ERR_KAFKA. */
+sr_err_t sr_producer_txn_begin(sr_producer_t *p, sr_errctx_t *ec);
+
+struct sr_consumer;
+/**
+ * @brief Add the consumer's next offsets to the open transaction: they are
+ * committed with it (as one with the records), fenced by the consumer's
+ * group generation.
+ * @returns SR_OK, SR_ERR_RETRY (the transaction must be aborted and
+ *          redone), SR_ERR_FATAL.
+ */
+sr_err_t sr_producer_txn_offsets(sr_producer_t *p, struct sr_consumer *c,
+                                 const sr_topic_kind_t *topics,
+                                 const int32_t *parts, const int64_t *offsets,
+                                 int n, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Commit the open transaction (flushes every record first; delivery
+ * reports are served). On an abortable error the transaction is aborted.
+ * @returns SR_OK; SR_ERR_RETRY: nothing of it is visible to read_committed
+ *          readers, redo it in a new transaction; SR_ERR_FATAL (fenced).
+ */
+sr_err_t sr_producer_txn_commit(sr_producer_t *p, int timeout_ms,
+                                sr_errctx_t *ec);
+
+/** @brief Abort the open transaction. @returns SR_OK, SR_ERR_FATAL. */
+sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
+                               sr_errctx_t *ec);
+
 /** @brief Flush (bounded by 10 s), then free. NULL ok. */
 void sr_producer_destroy(sr_producer_t *p);
 

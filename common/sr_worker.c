@@ -1358,44 +1358,54 @@ static sr_err_t relay_mem(sr_worker_t *w, uint8_t phase, uint64_t *sent,
 
 /* Send one phase of every listed partition's outbox (from memory when
  * @p from_mem: the batch just applied); wait for the acks. */
+/* Send one phase of every listed partition's outbox, from memory when
+ * @p from_mem (the batch just applied); no waiting. */
+static sr_err_t send_phase(sr_worker_t *w, const int32_t *parts, int np,
+                           bool from_mem, uint8_t phase, uint64_t *last_seq,
+                           uint64_t *sent, sr_errctx_t *ec)
+{
+        sr_txn_t *txn;
+        sr_err_t err;
+
+        *sent = 0;
+        if (from_mem) {
+                for (int i = 0; i < np; i++)
+                        last_seq[i] = w->parts[parts[i]].last_seq;
+                return relay_mem(w, phase, sent, ec);
+        }
+        err = sr_store_txn_begin(w->store, false, &txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < np; i++) {
+                relay_ctx_t rc = { w, phase, 0, 0, SR_OK, { 0 } };
+
+                err = sr_store_outbox_scan(txn, parts[i], relay_one, &rc, ec);
+                if (!err && rc.err) {
+                        *ec = rc.ec;
+                        err = rc.err;
+                }
+                if (err)
+                        break;
+                last_seq[i] = rc.last_seq;
+                *sent += rc.n;
+        }
+        sr_store_txn_abort(txn);
+        return err;
+}
+
+/* Send one phase and wait for the acks; re-send the whole phase until
+ * every record is acknowledged (duplicates are identical). */
 static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                             bool from_mem, uint8_t phase, uint64_t *last_seq,
                             uint64_t *sent, sr_errctx_t *ec)
 {
         for (int attempt = 0;; attempt++) {
-                sr_txn_t *txn;
                 sr_err_t err;
 
-                *sent = 0;
-                if (from_mem) {
-                        for (int i = 0; i < np; i++)
-                                last_seq[i] = w->parts[parts[i]].last_seq;
-                        err = relay_mem(w, phase, sent, ec);
-                        if (err)
-                                return err;
-                        goto wait;
-                }
-                err = sr_store_txn_begin(w->store, false, &txn, ec);
+                err = send_phase(w, parts, np, from_mem, phase, last_seq, sent,
+                                 ec);
                 if (err)
                         return err;
-                for (int i = 0; i < np; i++) {
-                        relay_ctx_t rc = { w, phase, 0, 0, SR_OK, { 0 } };
-
-                        err = sr_store_outbox_scan(txn, parts[i], relay_one,
-                                                   &rc, ec);
-                        if (!err && rc.err) {
-                                *ec = rc.ec;
-                                err = rc.err;
-                        }
-                        if (err) {
-                                sr_store_txn_abort(txn);
-                                return err;
-                        }
-                        last_seq[i] = rc.last_seq;
-                        *sent += rc.n;
-                }
-                sr_store_txn_abort(txn);
-wait:
                 err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_OK) {
                         atomic_store(&w->broker_ok, true);
@@ -1408,11 +1418,124 @@ wait:
                                              "stopping with phase %u "
                                              "unacknowledged: %s",
                                              phase, ec->msg);
-                /* Re-send the whole phase: duplicates are identical. */
                 atomic_store(&w->broker_ok, false);
                 SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
                         "attempt=%d err=\"%s\"", phase, attempt + 1, ec->msg);
         }
+}
+
+/* processing.guarantee=exactly_once: both phases and the input offsets in
+ * one Kafka transaction; an aborted one is redone whole. Then the outbox
+ * is emptied and the changelog end recorded, as in relay(). */
+static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
+                          bool from_mem, sr_errctx_t *ec)
+{
+        uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
+        int64_t off[2 * MAX_PARTS];
+        int32_t opart[2 * MAX_PARTS];
+        sr_topic_kind_t otopic[2 * MAX_PARTS];
+        int no = 0;
+        sr_txn_t *txn;
+        sr_err_t err;
+
+        err = sr_store_txn_begin(w->store, false, &txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < np; i++) {
+                sr_store_pmeta_t pm;
+
+                if (sr_store_pmeta_get(txn, parts[i], &pm, NULL) != SR_OK)
+                        continue;
+                if (pm.commands_offset >= 0) {
+                        otopic[no] = SR_TOPIC_COMMANDS;
+                        opart[no] = parts[i];
+                        off[no++] = pm.commands_offset;
+                }
+                if (pm.results_offset >= 0) {
+                        otopic[no] = SR_TOPIC_RESULTS;
+                        opart[no] = parts[i];
+                        off[no++] = pm.results_offset;
+                }
+        }
+        sr_store_txn_abort(txn);
+        for (int attempt = 0;; attempt++) {
+                err = sr_producer_txn_begin(w->prod, ec);
+                if (err)
+                        return err;
+                err = send_phase(w, parts, np, from_mem, SR_STORE_PHASE_EMIT,
+                                 last1, &sent1, ec);
+                if (!err)
+                        err = send_phase(w, parts, np, from_mem,
+                                         SR_STORE_PHASE_CHANGELOG, last2,
+                                         &sent2, ec);
+                if (err) { /* not the broker's doing: give up */
+                        sr_errctx_t aec = { 0 };
+
+                        (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS,
+                                                    &aec);
+                        return err;
+                }
+                if (w->cons)
+                        err = sr_producer_txn_offsets(w->prod, w->cons, otopic,
+                                                      opart, off, no,
+                                                      RELAY_TIMEOUT_MS, ec);
+                if (!err)
+                        err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS,
+                                                     ec);
+                if (err == SR_OK) {
+                        atomic_store(&w->broker_ok, true);
+                        break;
+                }
+                if (err == SR_ERR_FATAL)
+                        return err;
+                if (w->stop_flag && *w->stop_flag)
+                        return sr_errctx_set(ec, SR_ERR_RETRY,
+                                             "stopping with the transaction "
+                                             "aborted: %s", ec->msg);
+                atomic_store(&w->broker_ok, false);
+                SR_WARN("RELAY", "transaction aborted, redoing it attempt=%d "
+                        "err=\"%s\"", attempt + 1, ec->msg);
+        }
+        err = sr_store_txn_begin(w->store, true, &txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < np; i++) {
+                uint64_t last = last1[i] > last2[i] ? last1[i] : last2[i];
+                sr_store_pmeta_t pm;
+                int64_t acked;
+
+                if (last)
+                        err = sr_store_outbox_delete_upto(txn, parts[i], last,
+                                                          ec);
+                if (!err)
+                        err = sr_store_pmeta_get(txn, parts[i], &pm, ec);
+                if (err == SR_ERR_NOT_FOUND) {
+                        err = SR_OK;
+                        continue;
+                }
+                if (err)
+                        goto err_abort;
+                /* The transaction's commit marker follows its last record:
+                 * the log ends one offset further. (If that is ever wrong,
+                 * the snapshot is only distrusted and rebuilt.) */
+                acked = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
+                                                 parts[i]);
+                if (acked >= 0 && acked + 2 > pm.changelog_end) {
+                        pm.changelog_end = acked + 2;
+                        err = sr_store_pmeta_put(txn, parts[i], &pm, ec);
+                        if (err)
+                                goto err_abort;
+                }
+        }
+        err = sr_store_txn_commit(txn, ec);
+        if (err)
+                return err;
+        w->outbox_pending = 0;
+        sr_series_set(w->m.outbox_depth, 0);
+        return SR_OK;
+err_abort:
+        sr_store_txn_abort(txn);
+        return err;
 }
 
 static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
@@ -1429,6 +1552,8 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
         if (np == 0)
                 return SR_OK;
         sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
+        if (sr_producer_is_txn(w->prod))
+                return relay_txn(w, parts, np, from_mem, ec);
         err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_EMIT, last1,
                           &sent1, ec);
         if (err)
@@ -1872,54 +1997,88 @@ static void on_revoke(void *arg, const int32_t *parts, int n)
 
 /* ------------------------------------------------------------ timers */
 
+#define TIMERS_PER_TICK 1024
+
+static sr_err_t send_timer(sr_worker_t *w, int32_t p, const timer_ent_t *t,
+                           int64_t now, sr_errctx_t *ec)
+{
+        char key[SR_UUID_STR_LEN + 1];
+        sr_command_t cmd = { 0 };
+        sr_outrec_t rec = { 0 };
+        sr_buf_t val = { 0 };
+        sr_err_t err;
+
+        cmd.kind = SR_CMD_TIMER_FIRED;
+        sr_uuid_fmt(&t->run, key);
+        sr_uuid_v5(&cmd.command_id, &sr_ns, "%s/timer/%" PRId64, key,
+                   t->deadline);
+        cmd.pipeline_run_id = t->run;
+        cmd.issued_at = now;
+        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+        cmd.u.timer.entity_id = t->run;
+        cmd.u.timer.deadline = t->deadline;
+        err = sr_codec_encode_command(w->codec, &cmd, &val, ec);
+        if (err)
+                return err;
+        rec.topic = SR_TOPIC_COMMANDS;
+        rec.partition = p; /* our own partition */
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = now;
+        err = sr_producer_send(w->prod, &rec, ec);
+        sr_buf_free(&val);
+        SR_DEBUG("TIMER", "timer fired run=%s deadline=%" PRId64, key,
+                 t->deadline);
+        return err;
+}
+
+/* Publish a TimerFired command for every due deadline of an owned
+ * partition. One that cannot be sent goes back into the heap and is tried
+ * at the next tick (a duplicate is harmless: the command id is derived
+ * from the run and the deadline). */
 static void fire_timers(sr_worker_t *w)
 {
+        static timer_ent_t due[TIMERS_PER_TICK];
+        static int32_t due_part[TIMERS_PER_TICK];
+        bool txn = sr_producer_is_txn(w->prod);
         int64_t now = wall_ms();
+        sr_errctx_t ec = { 0 };
+        sr_err_t err = SR_OK;
+        int n = 0, sent = 0;
 
         if (now - w->last_timer_ms < w->conf->timer_resolution_ms)
                 return;
         w->last_timer_ms = now;
-        for (int32_t p = 0; p < MAX_PARTS; p++) {
+        for (int32_t p = 0; p < MAX_PARTS && n < TIMERS_PER_TICK; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 
-                while (w->parts[p].owned && h->n && h->v[0].deadline <= now) {
-                        timer_ent_t t = heap_pop(h);
-                        char key[SR_UUID_STR_LEN + 1];
-                        sr_command_t cmd = { 0 };
-                        sr_outrec_t rec = { 0 };
-                        sr_errctx_t ec = { 0 };
-                        sr_buf_t val = { 0 };
-
-                        cmd.kind = SR_CMD_TIMER_FIRED;
-                        sr_uuid_fmt(&t.run, key);
-                        sr_uuid_v5(&cmd.command_id, &sr_ns,
-                                   "%s/timer/%" PRId64, key, t.deadline);
-                        cmd.pipeline_run_id = t.run;
-                        cmd.issued_at = now;
-                        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
-                        cmd.u.timer.entity_id = t.run;
-                        cmd.u.timer.deadline = t.deadline;
-                        if (sr_codec_encode_command(w->codec, &cmd, &val,
-                                                    &ec) != SR_OK) {
-                                SR_ERROR("TIMER", "encode failed err=\"%s\"",
-                                         ec.msg);
-                                continue;
-                        }
-                        rec.topic = SR_TOPIC_COMMANDS;
-                        rec.partition = p; /* our own partition */
-                        rec.key = sr_slice(key, SR_UUID_STR_LEN);
-                        rec.value = sr_buf_slice(&val);
-                        rec.timestamp = now;
-                        if (sr_producer_send(w->prod, &rec, &ec) != SR_OK)
-                                SR_ERROR("TIMER", "send failed run=%s err=\"%s\"",
-                                         key, ec.msg);
-                        else
-                                sr_series_add(w->m.timers_fired, 1);
-                        SR_DEBUG("TIMER", "timer fired run=%s deadline=%"
-                                 PRId64, key, t.deadline);
-                        sr_buf_free(&val);
+                while (w->parts[p].owned && h->n && h->v[0].deadline <= now &&
+                       n < TIMERS_PER_TICK) {
+                        due_part[n] = p;
+                        due[n++] = heap_pop(h);
                 }
         }
+        if (n == 0)
+                return;
+        if (txn)
+                err = sr_producer_txn_begin(w->prod, &ec);
+        for (; !err && sent < n; sent++)
+                err = send_timer(w, due_part[sent], &due[sent], now, &ec);
+        if (txn && !err)
+                err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS, &ec);
+        else if (txn && sent > 0) /* a send failed inside the transaction */
+                (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS, NULL);
+        if (err) {
+                SR_ERROR("TIMER", "timers not published, retrying at the "
+                         "next tick count=%d err=\"%s\"", n, ec.msg);
+                for (int i = 0; i < n; i++)
+                        heap_push(&w->parts[due_part[i]].timers,
+                                  due[i].deadline, &due[i].run);
+                if (err == SR_ERR_FATAL)
+                        set_fatal(w, &ec, "timers");
+                return;
+        }
+        sr_series_add(w->m.timers_fired, (double)n);
 }
 
 /* ------------------------------------------------------------ public */
@@ -1978,7 +2137,22 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                 if (err)
                         goto err_free;
         }
-        err = sr_producer_new(conf, conf->worker_name, &w->prod, ec);
+        if (conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
+                char txn_id[300];
+
+                /* Unique per process: zombies are fenced by the consumer
+                 * group's generation (send_offsets_to_transaction). */
+                snprintf(txn_id, sizeof(txn_id), "%s-%s", conf->group_id,
+                         w->instance);
+                err = sr_producer_new_txn(conf, conf->worker_name, txn_id,
+                                          30000, &w->prod, ec);
+                if (!err)
+                        SR_INFO("WORKER", "exactly-once processing: "
+                                "transactional producer ready "
+                                "transactional.id=%s", txn_id);
+        } else {
+                err = sr_producer_new(conf, conf->worker_name, &w->prod, ec);
+        }
         if (err)
                 goto err_free;
         hooks.on_assign = on_assign;

@@ -195,6 +195,8 @@ class Worker:
             "kafka.heartbeat.interval.ms": "500",
             "kafka.fetch.wait.max.ms": "10",
         }
+        if sc.a.guarantee != "outbox":
+            lines["processing.guarantee"] = sc.a.guarantee
         lines.update(extra)
         with open(self.conf, "w") as f:
             for k, v in lines.items():
@@ -267,8 +269,9 @@ class Scenario:
     def __init__(self, a):
         self.a = a
         self.build = os.path.abspath(a.build)
-        self.work = os.path.join(self.build, "chaos")
-        self.kstate = os.path.join(self.build, "chaos-kafka")
+        sfx = "" if a.guarantee == "outbox" else "-" + a.guarantee
+        self.work = os.path.join(self.build, "chaos" + sfx)
+        self.kstate = os.path.join(self.build, "chaos-kafka" + sfx)
         self.rng = random.Random(a.seed)
         self.pids = set()
         self.workers = {}
@@ -567,7 +570,9 @@ class Scenario:
         if self.fig["map_grows"] == 0:
             problems.append("w0's sr_store_map_grows_total stayed 0")
         r = subprocess.run([sys.executable, os.path.join(HERE, "check.py"),
-                            self.work])
+                            self.work] +
+                           (["--exactly-once"]
+                            if self.a.guarantee == "exactly_once" else []))
         if r.returncode:
             problems.append(f"check.py failed (exit {r.returncode})")
         if not self.fig["readyz_map_full_seen"]:
@@ -617,6 +622,9 @@ def main():
                     help="sr-status binary (default: BUILD/sr-status)")
     ap.add_argument("--deadline", type=int, default=1500,
                     help="give up (and clean up) after this many seconds")
+    ap.add_argument("--guarantee", default="outbox",
+                    choices=["outbox", "exactly_once"],
+                    help="the workers' processing.guarantee")
     ap.add_argument("--rate", type=float, default=3.0,
                     help="runs created per second")
     a = ap.parse_args()

@@ -235,6 +235,9 @@ def main():
         "check_stream.py"))
     ap.add_argument("--no-model", action="store_true",
                     help="skip the reference model comparison")
+    ap.add_argument("--exactly-once", action="store_true",
+                    help="processing.guarantee=exactly_once: a read_committed "
+                    "dump of sr.events must hold no duplicate at all")
     ap.add_argument("--sabotage", default="")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -288,6 +291,9 @@ def main():
                 c.fail(f"reference model disagrees (check_stream.py exit "
                        f"{r.returncode})")
     c.fig["model_exit"] = model_rc
+    if a.exactly_once and c.fig.get("event_duplicates", 0):
+        c.fail(f"exactly_once: {c.fig['event_duplicates']} duplicate "
+               "event(s) visible to a read_committed reader")
 
     figs = dict(figures)
     figs.update(c.fig)

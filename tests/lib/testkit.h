@@ -246,6 +246,9 @@ static inline void kit_open_prefixed(kit_t *k, int parts,
         kit_set(k, "kafka.log_level", "3");
         kit_set(k, "poll.timeout.ms", "20");
         kit_set(k, "cache.verify", "true"); /* cached runs == snapshot */
+        if (getenv("SR_TEST_GUARANTEE")) /* e.g. exactly_once (real broker) */
+                kit_set(k, "processing.guarantee",
+                        getenv("SR_TEST_GUARANTEE"));
         if (!bootstrap && kit_real_kafka()) {
                 bootstrap = kit_real_kafka();
                 create = true;
