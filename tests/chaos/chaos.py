@@ -545,7 +545,7 @@ class Scenario:
         self.fig["partition_revocations"] = revoked
         self.fig["rebalances"] = self.fig["scale_events"] + (
             1 if self.fig["blackhole_s"] else 0)
-        for t in ("commands", "events", "dlq", "replies"):
+        for t in ("commands", "events", "dlq", "replies", "changelog"):
             path = os.path.join(self.work, f"{t}.jsonl")
             with open(path, "w") as f:
                 r = subprocess.run([self.bin("sr-cli"), "-b", self.bootstrap,
@@ -555,6 +555,18 @@ class Scenario:
             if r.returncode:
                 raise Fail(f"sr-cli dump {t} failed ({r.returncode}): "
                            f"{r.stderr[-500:]}")
+        # Evidence that compaction ran: offsets of sr.changelog no longer
+        # holding a record (in exactly_once mode also transaction markers
+        # and aborted records, which a read_committed dump skips).
+        ends, n = {}, 0
+        with open(os.path.join(self.work, "changelog.jsonl")) as f:
+            for line in f:
+                r = json.loads(line)
+                n += 1
+                ends[r["partition"]] = max(ends.get(r["partition"], 0),
+                                           r["offset"] + 1)
+        self.fig["changelog_records"] = n
+        self.fig["changelog_offsets_without_record"] = sum(ends.values()) - n
         lg = os.path.join(self.work, "loadgen.json")
         if os.path.exists(lg):
             self.fig["loadgen"] = json.load(open(lg))
@@ -655,7 +667,7 @@ def main():
     log(f"{'PASSED' if ok else 'FAILED'} in {time.monotonic() - T0:.0f} s "
         f"(SR_CHAOS_SEED={a.seed}; files in {sc.work})")
     if ok and not os.environ.get("SR_CHAOS_KEEP"):
-        for t in ("commands", "events", "dlq", "replies"):
+        for t in ("commands", "events", "dlq", "replies", "changelog"):
             try:
                 os.remove(os.path.join(sc.work, f"{t}.jsonl"))
             except OSError:
