@@ -121,6 +121,20 @@ static writer_t *find(sr_batchlog_t *bl, sr_slice_t id, sr_errctx_t *ec)
         return w;
 }
 
+/* The writer of batch id "WRITER/N", and N. */
+static sr_err_t writer_of(sr_batchlog_t *bl, sr_slice_t batch_id,
+                          writer_t **wp, uint64_t *n, sr_errctx_t *ec)
+{
+        sr_slice_t wid;
+        sr_err_t err;
+
+        err = sr_batchlog_parse_id(batch_id, &wid, n, ec);
+        if (err)
+                return err;
+        *wp = find(bl, wid, ec);
+        return *wp ? SR_OK : SR_ERR_NOMEM;
+}
+
 static void drop(writer_t *w)
 {
         w->n_recs = 0;
@@ -199,17 +213,13 @@ static sr_err_t keep(writer_t *w, sr_slice_t key, sr_slice_t value,
 sr_err_t sr_batchlog_record(sr_batchlog_t *bl, sr_slice_t batch_id,
                             sr_slice_t key, sr_slice_t value, sr_errctx_t *ec)
 {
-        sr_slice_t wid;
         writer_t *w;
         uint64_t n;
         sr_err_t err;
 
-        err = sr_batchlog_parse_id(batch_id, &wid, &n, ec);
+        err = writer_of(bl, batch_id, &w, &n, ec);
         if (err)
                 return err;
-        w = find(bl, wid, ec);
-        if (!w)
-                return SR_ERR_NOMEM;
         if (w->open && n < w->n)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "changelog: batch %" PRIu64 " of writer "
@@ -229,17 +239,13 @@ sr_err_t sr_batchlog_record(sr_batchlog_t *bl, sr_slice_t batch_id,
 sr_err_t sr_batchlog_marker(sr_batchlog_t *bl, sr_slice_t batch_id,
                             sr_errctx_t *ec)
 {
-        sr_slice_t wid;
         writer_t *w;
         uint64_t n;
         sr_err_t err;
 
-        err = sr_batchlog_parse_id(batch_id, &wid, &n, ec);
+        err = writer_of(bl, batch_id, &w, &n, ec);
         if (err)
                 return err;
-        w = find(bl, wid, ec);
-        if (!w)
-                return SR_ERR_NOMEM;
         if (w->open && w->n <= n)
                 return flush(bl, w, ec);
         return SR_OK;

@@ -1424,6 +1424,80 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
         }
 }
 
+/* Input offsets of some partitions' snapshots, to commit. */
+typedef struct offsets {
+        sr_topic_kind_t topic[2 * MAX_PARTS];
+        int32_t part[2 * MAX_PARTS];
+        int64_t off[2 * MAX_PARTS];
+        int n;
+} offsets_t;
+
+static void offsets_add(offsets_t *o, int32_t p, const sr_store_pmeta_t *pm)
+{
+        if (pm->commands_offset >= 0) {
+                o->topic[o->n] = SR_TOPIC_COMMANDS;
+                o->part[o->n] = p;
+                o->off[o->n++] = pm->commands_offset;
+        }
+        if (pm->results_offset >= 0) {
+                o->topic[o->n] = SR_TOPIC_RESULTS;
+                o->part[o->n] = p;
+                o->off[o->n++] = pm->results_offset;
+        }
+}
+
+/* The outbox of @p parts is published (up to last1/last2 of each): delete
+ * it, record the changelog end the snapshot now matches (the last
+ * acknowledged changelog offset + @p tail: 1, or 2 when a transaction's
+ * commit marker follows it) and collect the input offsets in @p o. */
+static sr_err_t relay_done(sr_worker_t *w, const int32_t *parts, int np,
+                           const uint64_t *last1, const uint64_t *last2,
+                           int64_t tail, offsets_t *o, sr_errctx_t *ec)
+{
+        sr_txn_t *txn;
+        sr_err_t err;
+
+        o->n = 0;
+        err = sr_store_txn_begin(w->store, true, &txn, ec);
+        if (err)
+                return err;
+        for (int i = 0; i < np; i++) {
+                uint64_t last = last1[i] > last2[i] ? last1[i] : last2[i];
+                sr_store_pmeta_t pm;
+                int64_t acked;
+
+                if (last)
+                        err = sr_store_outbox_delete_upto(txn, parts[i], last,
+                                                          ec);
+                if (!err)
+                        err = sr_store_pmeta_get(txn, parts[i], &pm, ec);
+                if (err == SR_ERR_NOT_FOUND) {
+                        err = SR_OK;
+                        continue;
+                }
+                if (err)
+                        goto err_abort;
+                acked = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
+                                                 parts[i]);
+                if (acked >= 0 && acked + tail > pm.changelog_end) {
+                        pm.changelog_end = acked + tail;
+                        err = sr_store_pmeta_put(txn, parts[i], &pm, ec);
+                        if (err)
+                                goto err_abort;
+                }
+                offsets_add(o, parts[i], &pm);
+        }
+        err = sr_store_txn_commit(txn, ec);
+        if (err)
+                return err;
+        w->outbox_pending = 0;
+        sr_series_set(w->m.outbox_depth, 0);
+        return SR_OK;
+err_abort:
+        sr_store_txn_abort(txn);
+        return err;
+}
+
 /* processing.guarantee=exactly_once: both phases and the input offsets in
  * one Kafka transaction; an aborted one is redone whole. Then the outbox
  * is emptied and the changelog end recorded, as in relay(). */
@@ -1431,10 +1505,7 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                           bool from_mem, sr_errctx_t *ec)
 {
         uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
-        int64_t off[2 * MAX_PARTS];
-        int32_t opart[2 * MAX_PARTS];
-        sr_topic_kind_t otopic[2 * MAX_PARTS];
-        int no = 0;
+        offsets_t o = { .n = 0 };
         sr_txn_t *txn;
         sr_err_t err;
 
@@ -1444,18 +1515,8 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
         for (int i = 0; i < np; i++) {
                 sr_store_pmeta_t pm;
 
-                if (sr_store_pmeta_get(txn, parts[i], &pm, NULL) != SR_OK)
-                        continue;
-                if (pm.commands_offset >= 0) {
-                        otopic[no] = SR_TOPIC_COMMANDS;
-                        opart[no] = parts[i];
-                        off[no++] = pm.commands_offset;
-                }
-                if (pm.results_offset >= 0) {
-                        otopic[no] = SR_TOPIC_RESULTS;
-                        opart[no] = parts[i];
-                        off[no++] = pm.results_offset;
-                }
+                if (sr_store_pmeta_get(txn, parts[i], &pm, NULL) == SR_OK)
+                        offsets_add(&o, parts[i], &pm);
         }
         sr_store_txn_abort(txn);
         for (int attempt = 0;; attempt++) {
@@ -1476,9 +1537,10 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                         return err;
                 }
                 if (w->cons)
-                        err = sr_producer_txn_offsets(w->prod, w->cons, otopic,
-                                                      opart, off, no,
-                                                      RELAY_TIMEOUT_MS, ec);
+                        err = sr_producer_txn_offsets(w->prod, w->cons,
+                                                      o.topic, o.part, o.off,
+                                                      o.n, RELAY_TIMEOUT_MS,
+                                                      ec);
                 if (!err)
                         err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS,
                                                      ec);
@@ -1496,57 +1558,15 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                 SR_WARN("RELAY", "transaction aborted, redoing it attempt=%d "
                         "err=\"%s\"", attempt + 1, ec->msg);
         }
-        err = sr_store_txn_begin(w->store, true, &txn, ec);
-        if (err)
-                return err;
-        for (int i = 0; i < np; i++) {
-                uint64_t last = last1[i] > last2[i] ? last1[i] : last2[i];
-                sr_store_pmeta_t pm;
-                int64_t acked;
-
-                if (last)
-                        err = sr_store_outbox_delete_upto(txn, parts[i], last,
-                                                          ec);
-                if (!err)
-                        err = sr_store_pmeta_get(txn, parts[i], &pm, ec);
-                if (err == SR_ERR_NOT_FOUND) {
-                        err = SR_OK;
-                        continue;
-                }
-                if (err)
-                        goto err_abort;
-                /* The transaction's commit marker follows its last record:
-                 * the log ends one offset further. (If that is ever wrong,
-                 * the snapshot is only distrusted and rebuilt.) */
-                acked = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
-                                                 parts[i]);
-                if (acked >= 0 && acked + 2 > pm.changelog_end) {
-                        pm.changelog_end = acked + 2;
-                        err = sr_store_pmeta_put(txn, parts[i], &pm, ec);
-                        if (err)
-                                goto err_abort;
-                }
-        }
-        err = sr_store_txn_commit(txn, ec);
-        if (err)
-                return err;
-        w->outbox_pending = 0;
-        sr_series_set(w->m.outbox_depth, 0);
-        return SR_OK;
-err_abort:
-        sr_store_txn_abort(txn);
-        return err;
+        /* The offsets went with the transaction. */
+        return relay_done(w, parts, np, last1, last2, 2, &o, ec);
 }
 
 static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
                       bool from_mem, sr_errctx_t *ec)
 {
         uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
-        int64_t commit_off[2 * MAX_PARTS];
-        int32_t commit_part[2 * MAX_PARTS];
-        sr_topic_kind_t commit_topic[2 * MAX_PARTS];
-        int nc = 0;
-        sr_txn_t *txn;
+        offsets_t o;
         sr_err_t err;
 
         if (np == 0)
@@ -1560,67 +1580,22 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
                 return err;
         err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_CHANGELOG,
                           last2, &sent2, ec);
+        if (!err)
+                err = relay_done(w, parts, np, last1, last2, 1, &o, ec);
         if (err)
                 return err;
-        err = sr_store_txn_begin(w->store, true, &txn, ec);
-        if (err)
-                return err;
-        for (int i = 0; i < np; i++) {
-                uint64_t last = last1[i] > last2[i] ? last1[i] : last2[i];
-                sr_store_pmeta_t pm;
-                int64_t acked;
-
-                if (last)
-                        err = sr_store_outbox_delete_upto(txn, parts[i], last,
-                                                          ec);
-                if (err)
-                        goto err_abort;
-                err = sr_store_pmeta_get(txn, parts[i], &pm, ec);
-                if (err == SR_ERR_NOT_FOUND) {
-                        err = SR_OK;
-                        continue;
-                }
-                if (err)
-                        goto err_abort;
-                acked = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
-                                                 parts[i]);
-                if (acked >= 0 && acked + 1 > pm.changelog_end) {
-                        pm.changelog_end = acked + 1;
-                        err = sr_store_pmeta_put(txn, parts[i], &pm, ec);
-                        if (err)
-                                goto err_abort;
-                }
-                if (pm.commands_offset >= 0) {
-                        commit_topic[nc] = SR_TOPIC_COMMANDS;
-                        commit_part[nc] = parts[i];
-                        commit_off[nc++] = pm.commands_offset;
-                }
-                if (pm.results_offset >= 0) {
-                        commit_topic[nc] = SR_TOPIC_RESULTS;
-                        commit_part[nc] = parts[i];
-                        commit_off[nc++] = pm.results_offset;
-                }
-        }
-        err = sr_store_txn_commit(txn, ec);
-        if (err)
-                return err;
-        w->outbox_pending = 0;
-        sr_series_set(w->m.outbox_depth, 0);
-        if (nc && w->cons) {
+        if (o.n && w->cons) {
                 sr_errctx_t cec = { 0 };
 
                 /* Offsets only speed up a restart; the snapshot and the
                  * changelog markers are authoritative, so a failed commit
                  * is logged, not fatal. */
-                if (sr_consumer_commit(w->cons, commit_topic, commit_part,
-                                       commit_off, nc, &cec) != SR_OK)
+                if (sr_consumer_commit(w->cons, o.topic, o.part, o.off, o.n,
+                                       &cec) != SR_OK)
                         SR_WARN("RELAY", "offset commit failed err=\"%s\"",
                                 cec.msg);
         }
         return SR_OK;
-err_abort:
-        sr_store_txn_abort(txn);
-        return err;
 }
 
 /* Partitions owned now, for relaying. */
