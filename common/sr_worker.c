@@ -205,6 +205,8 @@ struct sr_worker {
         atomic_bool broker_ok;
         atomic_bool store_ok;
         atomic_bool map_full; /* growing the map, input paused */
+        char txn_base[300];   /* exactly_once: transactional.id prefix */
+        unsigned txn_gen;     /* producers made so far */
         int64_t last_ping_ms;
         int64_t last_timer_ms;
         uint64_t outbox_pending; /* appended, not yet acknowledged */
@@ -1498,6 +1500,31 @@ err_abort:
         return err;
 }
 
+/* exactly_once: a new transactional producer. A fatal producer error (its
+ * transaction expired while the broker was unreachable, and the
+ * coordinator fenced its epoch) ends that producer, not the worker: its
+ * transaction was aborted, the outbox still holds the batch, and a new
+ * producer publishes it again. */
+static sr_err_t renew_producer(sr_worker_t *w, sr_errctx_t *ec)
+{
+        char txn_id[sizeof(w->txn_base) + 16];
+        sr_err_t err;
+
+        if (w->prod) {
+                SR_WARN("WORKER", "transactional producer failed, making a "
+                        "new one err=\"%s\"", ec->msg);
+                sr_producer_destroy(w->prod);
+                w->prod = NULL;
+        }
+        snprintf(txn_id, sizeof(txn_id), "%s-%u", w->txn_base, w->txn_gen++);
+        err = sr_producer_new_txn(w->conf, w->conf->worker_name, txn_id,
+                                  30000, &w->prod, ec);
+        if (!err)
+                SR_INFO("WORKER", "exactly-once processing: transactional "
+                        "producer ready transactional.id=%s", txn_id);
+        return err;
+}
+
 /* processing.guarantee=exactly_once: both phases and the input offsets in
  * one Kafka transaction; an aborted one is redone whole. Then the outbox
  * is emptied and the changelog end recorded, as in relay(). */
@@ -1519,8 +1546,14 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                         offsets_add(&o, parts[i], &pm);
         }
         sr_store_txn_abort(txn);
-        for (int attempt = 0;; attempt++) {
+        for (int attempt = 0, renewed = 0;; attempt++) {
                 err = sr_producer_txn_begin(w->prod, ec);
+                if (err == SR_ERR_FATAL && renewed++ < 3) {
+                        err = renew_producer(w, ec);
+                        if (err)
+                                return err;
+                        continue;
+                }
                 if (err)
                         return err;
                 err = send_phase(w, parts, np, from_mem, SR_STORE_PHASE_EMIT,
@@ -1547,6 +1580,12 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                 if (err == SR_OK) {
                         atomic_store(&w->broker_ok, true);
                         break;
+                }
+                if (err == SR_ERR_FATAL && renewed++ < 3) {
+                        err = renew_producer(w, ec);
+                        if (err)
+                                return err;
+                        continue;
                 }
                 if (err == SR_ERR_FATAL)
                         return err;
@@ -2049,7 +2088,10 @@ static void fire_timers(sr_worker_t *w)
                 for (int i = 0; i < n; i++)
                         heap_push(&w->parts[due_part[i]].timers,
                                   due[i].deadline, &due[i].run);
-                if (err == SR_ERR_FATAL)
+                if (err == SR_ERR_FATAL && txn &&
+                    renew_producer(w, &ec) != SR_OK)
+                        set_fatal(w, &ec, "timers");
+                else if (err == SR_ERR_FATAL && !txn)
                         set_fatal(w, &ec, "timers");
                 return;
         }
@@ -2113,18 +2155,11 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                         goto err_free;
         }
         if (conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
-                char txn_id[300];
-
                 /* Unique per process: zombies are fenced by the consumer
                  * group's generation (send_offsets_to_transaction). */
-                snprintf(txn_id, sizeof(txn_id), "%s-%s", conf->group_id,
-                         w->instance);
-                err = sr_producer_new_txn(conf, conf->worker_name, txn_id,
-                                          30000, &w->prod, ec);
-                if (!err)
-                        SR_INFO("WORKER", "exactly-once processing: "
-                                "transactional producer ready "
-                                "transactional.id=%s", txn_id);
+                snprintf(w->txn_base, sizeof(w->txn_base), "%s-%s",
+                         conf->group_id, w->instance);
+                err = renew_producer(w, ec);
         } else {
                 err = sr_producer_new(conf, conf->worker_name, &w->prod, ec);
         }
