@@ -353,8 +353,20 @@ sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
         err = producer_new(conf, client_id, txn_id, &p, ec);
         if (err)
                 return err;
-        error = rd_kafka_init_transactions(p->rk, timeout_ms);
-        if (error) {
+        /* A broker that cannot be reached yet (restarting, or cut off):
+         * a retriable timeout resumes where it stopped; give up after
+         * ten times timeout_ms. */
+        for (int attempt = 0;; attempt++) {
+                error = rd_kafka_init_transactions(p->rk, timeout_ms);
+                if (!error)
+                        break;
+                if (rd_kafka_error_is_retriable(error) && attempt < 9) {
+                        SR_WARN("KAFKA", "init_transactions: %s, retrying "
+                                "attempt=%d", rd_kafka_error_string(error),
+                                attempt + 1);
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
                 err = kafka_error(ec, error, "init_transactions");
                 sr_producer_destroy(p);
                 return err;

@@ -206,6 +206,8 @@ struct sr_worker {
         atomic_bool store_ok;
         atomic_bool map_full; /* growing the map, input paused */
         char txn_base[300];   /* exactly_once: transactional.id prefix */
+        bool relay_pending;   /* exactly_once: the outbox holds an
+                               * unpublished batch (relay_deferred) */
         unsigned txn_gen;     /* producers made so far */
         int64_t last_ping_ms;
         int64_t last_timer_ms;
@@ -1594,6 +1596,8 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                                              "stopping with the transaction "
                                              "aborted: %s", ec->msg);
                 atomic_store(&w->broker_ok, false);
+                if (attempt >= 2) /* let the consumer poll (rebalance) */
+                        return SR_ERR_RETRY;
                 SR_WARN("RELAY", "transaction aborted, redoing it attempt=%d "
                         "err=\"%s\"", attempt + 1, ec->msg);
         }
@@ -1934,6 +1938,8 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         return arm_timers(w, part, ec);
 }
 
+static bool relay_deferred(sr_worker_t *w, sr_err_t err, sr_errctx_t *ec);
+
 static void on_assign(void *arg, const int32_t *parts, int n,
                       int64_t *start_offsets)
 {
@@ -1978,7 +1984,9 @@ static void on_assign(void *arg, const int32_t *parts, int n,
                 int32_t owned[MAX_PARTS];
                 int np = owned_parts(w, owned);
 
-                if (relay(w, owned, np, false, &ec) != SR_OK)
+                sr_err_t err = relay(w, owned, np, false, &ec);
+
+                if (!relay_deferred(w, err, &ec) && err)
                         set_fatal(w, &ec, "relay after assign");
         }
         atomic_fetch_sub(&w->restoring, 1);
@@ -2179,6 +2187,30 @@ err_free:
         return err;
 }
 
+/* exactly_once: a transaction that could not be committed (typically the
+ * consumer lost its group membership while the broker was unreachable, so
+ * its offsets are refused) leaves the batch in the outbox. The consumer
+ * must be polled for the rebalance to happen, so the worker goes on and
+ * publishes the outbox with the next batch (or at the next assignment).
+ * @returns true when @p err was such a deferral. */
+static bool relay_deferred(sr_worker_t *w, sr_err_t err, sr_errctx_t *ec)
+{
+        if (!err) {
+                w->relay_pending = false;
+                return false;
+        }
+        if (err != SR_ERR_RETRY || !sr_producer_is_txn(w->prod) ||
+            (w->stop_flag && *w->stop_flag))
+                return false;
+        if (!w->relay_pending)
+                SR_WARN("RELAY", "batch not published yet, it stays in the "
+                        "outbox and goes with the next transaction "
+                        "err=\"%s\"", ec->msg);
+        w->relay_pending = true;
+        atomic_store(&w->broker_ok, false);
+        return true;
+}
+
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
 {
         int32_t parts[MAX_PARTS];
@@ -2231,10 +2263,18 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                         atomic_store(&w->store_ok, false);
                         return sr_errctx_set(ec, SR_ERR_FATAL, "%s", ec->msg);
                 }
-                for (int32_t p = 0; p < MAX_PARTS; p++)
-                        if (w->parts[p].touched)
-                                parts[np++] = p;
-                err = relay(w, parts, np, true, ec);
+                if (w->relay_pending) {
+                        /* An earlier batch is still in the outbox: send
+                         * it all, from LMDB. */
+                        np = owned_parts(w, parts);
+                } else {
+                        for (int32_t p = 0; p < MAX_PARTS; p++)
+                                if (w->parts[p].touched)
+                                        parts[np++] = p;
+                }
+                err = relay(w, parts, np, !w->relay_pending, ec);
+                if (relay_deferred(w, err, ec))
+                        return SR_OK;
                 if (err)
                         return SR_ERR_FATAL;
                 {
@@ -2249,6 +2289,12 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                                                         1000.0);
                 }
                 sr_series_observe(w->m.batch_latency, mono_s() - t0);
+        }
+        if (n == 0 && w->relay_pending) {
+                np = owned_parts(w, parts);
+                err = relay(w, parts, np, false, ec);
+                if (!relay_deferred(w, err, ec) && err)
+                        return SR_ERR_FATAL;
         }
         fire_timers(w);
         sr_producer_poll(w->prod);
