@@ -165,4 +165,25 @@ sr_err_t sr_codec__targets_from(avro_value_t *arr, size_t n,
                                 sr_spec_target_t **targets,
                                 sr_errctx_t *ec);
 
+/* ---------------------------------------------------------- avro-c paths */
+
+/* The avro-c implementations of sr_codec_encode_event() and
+ * sr_codec_encode_changelog(), whose hand-written fast paths
+ * (sr_codec_fast.c) must give the same bytes and errors; kept for the
+ * differential tests (tests/unit/test_sr_codec_fast.c) and the benchmark
+ * (tests/bench/bench_codec.c). Same contract as the public functions. */
+sr_err_t sr_codec__encode_event_avro(sr_codec_t *codec, const sr_event_t *ev,
+                                     sr_buf_t *out, sr_errctx_t *ec);
+sr_err_t sr_codec__encode_changelog_avro(sr_codec_t *codec,
+                                         const sr_changelog_t *cl,
+                                         sr_buf_t *out, sr_errctx_t *ec);
+/* The avro-c implementation of sr_codec_decode_result(). */
+sr_err_t sr_codec__decode_result_avro(sr_codec_t *codec, sr_slice_t in,
+                                      sr_result_t *out, sr_errctx_t *ec);
+/* The hand-written reader sr_codec_decode_result() tries first: true (and
+ * *out set) only for an input the avro-c path accepts, with the result it
+ * gives; false for anything else, including inputs the avro-c path would
+ * accept (non-canonical varints, say), which it then judges. */
+bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out);
+
 #endif /* SR_CODEC_INT_H */
