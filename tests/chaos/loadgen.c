@@ -689,6 +689,53 @@ static void inject(lg_t *g, const poison_kind_t *k)
 
 /* ------------------------------------------------------------ lag */
 
+/* Records a read_committed reader still gets between @p from and @p hi:
+ * the watermark also counts transaction markers (processing.guarantee=
+ * exactly_once puts one after every batch's forwarded results), and the
+ * offsets committed with a transaction point at that marker. -1: error. */
+static int64_t pending_records(rd_kafka_t *rk, const char *topic, int part,
+                               int64_t from, int64_t hi)
+{
+        rd_kafka_topic_partition_list_t *one;
+        int64_t n = 0, deadline = 0;
+        struct timespec ts;
+
+        one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, topic, part)->offset = from;
+        if (rd_kafka_assign(rk, one)) {
+                rd_kafka_topic_partition_list_destroy(one);
+                return -1;
+        }
+        rd_kafka_topic_partition_list_destroy(one);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (int64_t)ts.tv_sec + 15;
+        for (;;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                if (!m) {
+                        if ((int64_t)ts.tv_sec > deadline) {
+                                n = -1;
+                                break;
+                        }
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        rd_kafka_message_destroy(m);
+                        break;
+                }
+                if (!m->err && m->offset < hi)
+                        n++;
+                if (!m->err && m->offset >= hi - 1) {
+                        rd_kafka_message_destroy(m);
+                        break;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_assign(rk, NULL);
+        return n;
+}
+
 static int cmd_lag(const char *bootstrap, int parts, const char *group,
                    const char *prefix)
 {
@@ -704,7 +751,14 @@ static int cmd_lag(const char *bootstrap, int parts, const char *group,
                               sizeof(errstr)) ||
             rd_kafka_conf_set(kc, "group.id", group, errstr,
                               sizeof(errstr)) ||
-            rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof(errstr))) {
+            rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof(errstr)) ||
+            /* it reads (pending_records) but must never commit */
+            rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr,
+                              sizeof(errstr)) ||
+            rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr,
+                              sizeof(errstr)) ||
+            rd_kafka_conf_set(kc, "isolation.level", "read_committed", errstr,
+                              sizeof(errstr))) {
                 fprintf(stderr, "lag: %s\n", errstr);
                 return 2;
         }
@@ -740,6 +794,14 @@ static int cmd_lag(const char *bootstrap, int parts, const char *group,
                         return 2;
                 }
                 lag = hi - (tp->offset >= 0 ? tp->offset : lo);
+                if (lag > 0) {
+                        int64_t real = pending_records(
+                                rk, tp->topic, tp->partition,
+                                tp->offset >= 0 ? tp->offset : lo, hi);
+
+                        if (real >= 0)
+                                lag = real;
+                }
                 total += lag;
                 if (lag)
                         fprintf(stderr, "lag %s[%d]=%" PRId64 "\n",
