@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -467,8 +468,15 @@ sr_err_t sr_producer_txn_commit(sr_producer_t *p, int timeout_ms,
                 return txn_error(p, error, "commit_transaction", timeout_ms,
                                  ec);
         }
-        /* Serve the delivery reports (acknowledged offsets). */
-        return sr_producer_wait(p, timeout_ms, ec);
+        /* Serve the delivery reports (acknowledged offsets). A committed
+         * transaction delivered every record of it (a failed one makes the
+         * commit fail), so failures counted now are late reports of an
+         * earlier, aborted transaction: they must not make the caller redo
+         * this one, which would commit it twice. */
+        (void)sr_producer_wait(p, timeout_ms, NULL);
+        p->failed = 0;
+        p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        return SR_OK;
 }
 
 sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
@@ -491,10 +499,12 @@ sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
                         return sr_errctx_set(ec, SR_ERR_FATAL, "%s", tmp.msg);
                 }
         }
-        /* Aborted records fail their delivery reports: forget them. */
-        sr_producer_wait(p, 0, ec);
+        /* Aborted records fail their delivery reports: serve them (they
+         * come soon: the queue was purged), then forget them. */
+        (void)sr_producer_wait(p, 1000, NULL);
         p->outstanding = 0;
         p->failed = 0;
+        p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
         return SR_OK;
 }
 
@@ -1119,9 +1129,12 @@ bool sr_inrec_header(const sr_inrec_t *rec, const char *name,
 
 /* ------------------------------------------------------------ reading */
 
-sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
-                             int32_t partition, int64_t *low, int64_t *high,
-                             int timeout_ms, sr_errctx_t *ec)
+/* @p isolation NULL: the conf's (read_committed unless set otherwise: the
+ * high end is then the last stable offset). */
+static sr_err_t watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
+                           int32_t partition, const char *isolation,
+                           int64_t *low, int64_t *high, int timeout_ms,
+                           sr_errctx_t *ec)
 {
         char name[TOPIC_NAME_MAX];
         rd_kafka_conf_t *kc;
@@ -1134,6 +1147,11 @@ sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
         kc = conf_copy(conf, NULL);
         if (!kc)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
+        if (isolation && (err = conf_put(kc, "isolation.level", isolation,
+                                         ec))) {
+                rd_kafka_conf_destroy(kc);
+                return err;
+        }
         err = handle_new(RD_KAFKA_CONSUMER, kc, &rk, ec);
         if (err)
                 return err;
@@ -1148,6 +1166,44 @@ sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
         *low = lo;
         *high = hi;
         return SR_OK;
+}
+
+sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
+                             int32_t partition, int64_t *low, int64_t *high,
+                             int timeout_ms, sr_errctx_t *ec)
+{
+        return watermarks(conf, topic, partition, NULL, low, high, timeout_ms,
+                          ec);
+}
+
+sr_err_t sr_kafka_wait_stable(const sr_conf_t *conf, sr_topic_kind_t topic,
+                              int32_t partition, int timeout_ms,
+                              sr_errctx_t *ec)
+{
+        int64_t deadline = now_ms() + timeout_ms, lo, hw, lso;
+        sr_err_t err;
+
+        for (;;) {
+                err = watermarks(conf, topic, partition, "read_uncommitted",
+                                 &lo, &hw, 10000, ec);
+                if (!err)
+                        err = watermarks(conf, topic, partition,
+                                         "read_committed", &lo, &lso, 10000,
+                                         ec);
+                if (err)
+                        return err;
+                if (lso >= hw)
+                        return SR_OK;
+                if (now_ms() > deadline)
+                        return sr_errctx_set(ec, SR_ERR_RETRY,
+                                             "kafka: %s partition %d: a "
+                                             "transaction is still open "
+                                             "(stable offset %" PRId64
+                                             ", end %" PRId64 ")",
+                                             sr_topic_suffix(topic),
+                                             (int)partition, lso, hw);
+                usleep(100 * 1000);
+        }
 }
 
 /* Learn the topic's leaders before assigning: assigned without them, the

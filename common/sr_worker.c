@@ -1863,6 +1863,16 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         sr_err_t err;
         bool have;
 
+        /* exactly_once: the previous owner's last transaction may still be
+         * completing (its commit outlives a kill -9) or be left open until
+         * it expires. Read the changelog only once it is settled, or a
+         * commit landing after the restore would duplicate the batch. */
+        if (w->conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
+                err = sr_kafka_wait_stable(w->conf, SR_TOPIC_CHANGELOG, part,
+                                           60000, ec);
+                if (err)
+                        return err;
+        }
         err = sr_kafka_watermarks(w->conf, SR_TOPIC_CHANGELOG, part, &low,
                                   &high, 10000, ec);
         if (err)
