@@ -428,7 +428,6 @@ static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
 {
         sr_run_t *run = st->run;
         sr_fsm_out_t *out = st->out;
-        char id[SR_UUID_STR_LEN + 1];
         sr_event_t *ev;
 
         if (!grow((void **)&out->events, &out->cap_events, out->n_events + 1,
@@ -440,8 +439,7 @@ static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
         memset(ev, 0, sizeof(*ev));
         ev->seq = ++run->pr.last_seq;
         run->pr_dirty = true;
-        sr_uuid_fmt(&run->pr.m.id, id);
-        sr_uuid_v5(&ev->event_id, &sr_ns, "%s/event/%" PRIu64, id, ev->seq);
+        sr_uuid_event_id(&ev->event_id, &run->pr.m.id, ev->seq);
         ev->pipeline_run_id = run->pr.m.id;
         ev->pipeline_id = run->pr.pipeline_id;
         ev->entity_type = type;

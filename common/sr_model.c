@@ -90,6 +90,24 @@ void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
         uuid_generate_sha1(out->b, ns->b, name, (size_t)n);
 }
 
+void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq)
+{
+        static const char mid[] = "/event/";
+        char name[SR_UUID_STR_LEN + sizeof(mid) + 20], digits[20];
+        size_t n = SR_UUID_STR_LEN, nd = 0;
+
+        sr_uuid_fmt(run, name);
+        memcpy(name + n, mid, sizeof(mid) - 1);
+        n += sizeof(mid) - 1;
+        do {
+                digits[nd++] = (char)('0' + seq % 10);
+                seq /= 10;
+        } while (seq);
+        while (nd)
+                name[n++] = digits[--nd];
+        uuid_generate_sha1(out->b, sr_ns.b, name, n);
+}
+
 void sr_uuid_v4(sr_uuid_t *out)
 {
         uuid_generate_random(out->b);

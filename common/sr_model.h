@@ -41,6 +41,11 @@ bool sr_uuid_parse(const char *s, size_t len, sr_uuid_t *out);
  */
 void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/**
+ * @brief The event id of @p run's event @p seq: sr_uuid_v5(out, &sr_ns,
+ * "<run>/event/<seq>") without printf (one per event: the hot path).
+ */
+void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq);
 /** @brief A random (v4) id, for command ids of new writes. Not for fsm. */
 void sr_uuid_v4(sr_uuid_t *out);
 

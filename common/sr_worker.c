@@ -463,17 +463,42 @@ static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
         outbox_put(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
 }
 
+static char *put_digits(char *p, int v, int width)
+{
+        for (int i = width - 1; i >= 0; i--) {
+                p[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+        return p + width;
+}
+
+/* RFC 3339 UTC with milliseconds (the ce_time header), without printf:
+ * one per event. */
 static void iso_time(int64_t ms, char out[32])
 {
         time_t s = (time_t)(ms / 1000);
         struct tm tm;
+        char *p = out;
 
-        gmtime_r(&s, &tm);
-        if (snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(ms % 1000)) < 0)
+        if (ms < 0 || !gmtime_r(&s, &tm) || tm.tm_year + 1900 > 9999) {
                 out[0] = '\0';
+                return;
+        }
+        p = put_digits(p, tm.tm_year + 1900, 4);
+        *p++ = '-';
+        p = put_digits(p, tm.tm_mon + 1, 2);
+        *p++ = '-';
+        p = put_digits(p, tm.tm_mday, 2);
+        *p++ = 'T';
+        p = put_digits(p, tm.tm_hour, 2);
+        *p++ = ':';
+        p = put_digits(p, tm.tm_min, 2);
+        *p++ = ':';
+        p = put_digits(p, tm.tm_sec, 2);
+        *p++ = '.';
+        p = put_digits(p, (int)(ms % 1000), 3);
+        *p++ = 'Z';
+        *p = '\0';
 }
 
 static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)

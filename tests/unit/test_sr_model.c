@@ -1,6 +1,7 @@
 /* tests/unit/test_sr_model.c - ids, names and the run-spec hash. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -107,4 +108,22 @@ Test(sr_model, spec_hash_sees_every_field_and_field_boundaries)
         t.auto_promote = true;
         snprintf(t.pipeline_name, sizeof(t.pipeline_name), "ab");
         cr_assert(not(eq(u64, sr_runspec_hash(&t), h)));
+}
+
+Test(sr_model, event_id_fast_path_equals_the_formatted_v5_name)
+{
+        static const uint64_t seqs[] = { 0, 1, 9, 10, 12345, UINT64_MAX };
+
+        for (int i = 0; i < 200; i++) {
+                char run_s[SR_UUID_STR_LEN + 1];
+                sr_uuid_t run, a, b;
+                uint64_t seq = i < 6 ? seqs[i] : (uint64_t)i * 7919u;
+
+                sr_uuid_v4(&run);
+                sr_uuid_fmt(&run, run_s);
+                sr_uuid_event_id(&a, &run, seq);
+                sr_uuid_v5(&b, &sr_ns, "%s/event/%" PRIu64, run_s, seq);
+                cr_assert(eq(int, memcmp(a.b, b.b, sizeof(a.b)), 0),
+                          "seq %" PRIu64, seq);
+        }
 }
