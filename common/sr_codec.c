@@ -669,11 +669,10 @@ sr_err_t sr_codec__set_branch(avro_value_t *rec, const char *name, int disc,
         return SR_OK;
 }
 
-static sr_err_t val_set_str(avro_value_t *f, const char *name,
-                            const char *src, size_t cap, sr_errctx_t *ec)
+sr_err_t sr_codec__str_check(const char *name, const char *src, size_t cap,
+                             size_t *lenp, sr_errctx_t *ec)
 {
         size_t len;
-        int rc;
 
         if (!src)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
@@ -683,6 +682,19 @@ static sr_err_t val_set_str(avro_value_t *f, const char *name,
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field %s: not NUL-terminated within "
                                      "%zu bytes", name, cap);
+        *lenp = len;
+        return SR_OK;
+}
+
+static sr_err_t val_set_str(avro_value_t *f, const char *name,
+                            const char *src, size_t cap, sr_errctx_t *ec)
+{
+        size_t len;
+        sr_err_t err = sr_codec__str_check(name, src, cap, &len, ec);
+        int rc;
+
+        if (err)
+                return err;
         rc = avro_value_set_string_len(f, src, len + 1);
         if (rc)
                 return sr_codec__avro_err(ec, rc, name, "set string");

@@ -6,22 +6,21 @@
 
 #include <string.h>
 
-/* Union branches of ChangelogRecord.state: the four entity types in
- * sr_entity_type_t order, then the two internal kinds. */
 enum {
-        BR_DEDUPE = SR_ENT__COUNT,
-        BR_MARKER,
-        BR__COUNT
+        BR_DEDUPE = SR_CL_BR_DEDUPE,
+        BR_MARKER = SR_CL_BR_MARKER,
+        BR__COUNT = SR_CL_BR__COUNT
 };
 
-static const char *const branch_names[BR__COUNT] = {
+const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT] = {
         [SR_ENT_PIPELINE_RUN] = "PipelineRun",
         [SR_ENT_STAGE_RUN] = "StageRun",
         [SR_ENT_STAGE_RUN_OPERATION] = "StageRunOperation",
         [SR_ENT_TARGET_RUN] = "TargetRun",
-        [BR_DEDUPE] = "DedupeEntry",
-        [BR_MARKER] = "BatchMarker",
+        [SR_CL_BR_DEDUPE] = "DedupeEntry",
+        [SR_CL_BR_MARKER] = "BatchMarker",
 };
+#define branch_names sr_codec__cl_branch_names
 
 /* ---------------------------------------------------------- meta */
 
@@ -421,8 +420,7 @@ static sr_err_t marker_from(avro_value_t *b, sr_cl_marker_t *m,
 
 /* ---------------------------------------------------------- records */
 
-/* The union branch of @p cl, or -1 when its kind or type is unknown. */
-static int branch_of(const sr_changelog_t *cl)
+int sr_codec__cl_branch(const sr_changelog_t *cl)
 {
         switch (cl->kind) {
         case SR_CL_ENTITY:
@@ -440,7 +438,7 @@ static int branch_of(const sr_changelog_t *cl)
 static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
                              sr_errctx_t *ec)
 {
-        int br = branch_of(cl);
+        int br = sr_codec__cl_branch(cl);
         avro_value_t b;
         sr_err_t err;
 

@@ -43,15 +43,10 @@ static sr_err_t put_str(sr_avro_enc_t *e, const char *name, const char *src,
                         size_t cap, sr_errctx_t *ec)
 {
         size_t len;
+        sr_err_t err = sr_codec__str_check(name, src, cap, &len, ec);
 
-        if (!src)
-                return sr_errctx_set(ec, SR_ERR_INVALID,
-                                     "field %s: NULL string", name);
-        len = cap ? strnlen(src, cap) : strlen(src);
-        if (cap && len == cap)
-                return sr_errctx_set(ec, SR_ERR_INVALID,
-                                     "field %s: not NUL-terminated within "
-                                     "%zu bytes", name, cap);
+        if (err)
+                return err;
         sr_avro_put_string(e, src, len);
         return SR_OK;
 }
@@ -246,21 +241,12 @@ static sr_err_t reply_put(sr_avro_enc_t *e, const sr_reply_t *r,
 
 /* ---------------------------------------------------------- changelog */
 
-/* Union branches of ChangelogRecord.state, as in sr_codec_cl.c. */
 enum {
-        BR_DEDUPE = SR_ENT__COUNT,
-        BR_MARKER,
-        BR__COUNT
+        BR_DEDUPE = SR_CL_BR_DEDUPE,
+        BR_MARKER = SR_CL_BR_MARKER,
+        BR__COUNT = SR_CL_BR__COUNT
 };
-
-static const char *const branch_names[BR__COUNT] = {
-        [SR_ENT_PIPELINE_RUN] = "PipelineRun",
-        [SR_ENT_STAGE_RUN] = "StageRun",
-        [SR_ENT_STAGE_RUN_OPERATION] = "StageRunOperation",
-        [SR_ENT_TARGET_RUN] = "TargetRun",
-        [BR_DEDUPE] = "DedupeEntry",
-        [BR_MARKER] = "BatchMarker",
-};
+#define branch_names sr_codec__cl_branch_names
 
 static sr_err_t meta_put(sr_avro_enc_t *e, const sr_meta_t *m,
                          sr_errctx_t *ec)
@@ -473,26 +459,10 @@ static sr_err_t marker_put(sr_avro_enc_t *e, const sr_cl_marker_t *m,
         return SR_OK;
 }
 
-/* The union branch of @p cl, or -1 when its kind or type is unknown. */
-static int branch_of(const sr_changelog_t *cl)
-{
-        switch (cl->kind) {
-        case SR_CL_ENTITY:
-                return (unsigned)cl->u.entity.type < SR_ENT__COUNT ?
-                       (int)cl->u.entity.type : -1;
-        case SR_CL_DEDUPE:
-                return BR_DEDUPE;
-        case SR_CL_MARKER:
-                return BR_MARKER;
-        default:
-                return -1;
-        }
-}
-
 static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
                               sr_errctx_t *ec)
 {
-        int br = branch_of(cl);
+        int br = sr_codec__cl_branch(cl);
         sr_err_t err;
 
         if (br < 0)

@@ -186,4 +186,25 @@ sr_err_t sr_codec__decode_result_avro(sr_codec_t *codec, sr_slice_t in,
  * accept (non-canonical varints, say), which it then judges. */
 bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out);
 
+/* ---------------------------------------------------------- changelog
+ * Union branches of ChangelogRecord.state: the four entity types in
+ * sr_entity_type_t order, then the two internal kinds. Shared by the
+ * avro-c path (sr_codec_cl.c) and the hand-written one (sr_codec_fast.c). */
+enum {
+        SR_CL_BR_DEDUPE = SR_ENT__COUNT,
+        SR_CL_BR_MARKER,
+        SR_CL_BR__COUNT
+};
+
+/** Avro name of a branch, for error messages. */
+extern const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT];
+
+/** The union branch of @p cl, or -1 when its kind or type is unknown. */
+int sr_codec__cl_branch(const sr_changelog_t *cl);
+
+/** A string field's checks (both encode paths): NULL, and NUL-termination
+ * within @p cap (0: no bound). Its length in *lenp. */
+sr_err_t sr_codec__str_check(const char *name, const char *src, size_t cap,
+                             size_t *lenp, sr_errctx_t *ec);
+
 #endif /* SR_CODEC_INT_H */
