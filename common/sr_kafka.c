@@ -1245,7 +1245,11 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
             (err = conf_put(kc, "enable.auto.commit", "false", ec)) ||
             (err = conf_put(kc, "enable.auto.offset.store", "false", ec)) ||
             (err = conf_put(kc, "enable.partition.eof", "true", ec)) ||
-            (err = conf_put(kc, "auto.offset.reset", "earliest", ec))) {
+            (err = conf_put(kc, "auto.offset.reset", "earliest", ec)) ||
+            /* A reader's first fetch can meet a transient error (its
+             * partition just assigned); the default 500 ms back-off then
+             * stalled a restore for half a second. */
+            (err = conf_default(kc, "fetch.error.backoff.ms", "20", ec))) {
                 rd_kafka_conf_destroy(kc);
                 return err;
         }
@@ -1338,8 +1342,9 @@ sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
                 }
                 rd_kafka_message_destroy(m);
         }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        /* A reader never joined its group and commits nothing: closing
+         * the consumer would only wait on the group coordinator. */
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         return err;
 }
 
