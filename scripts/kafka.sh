@@ -209,7 +209,12 @@ cmd_start() {
                 >"$state/kafka.env"
         write_properties "$state"
         # a random cluster id: 16 bytes, URL-safe base64 without padding
-        cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        # (never starting with '-', which the tool would take for an option:
+        # Kafka's own Uuid.randomUuid() rejects those too; 1 start in 64 failed)
+        cluster=-
+        while [[ "$cluster" == -* ]]; do
+                cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        done
         if ! java -Xmx256m -XX:TieredStopAtLevel=1 \
                 -Dlog4j2.configurationFile="$LOG4J" \
                 -Dsr.kafka.log.file="$state/server.log" \
