@@ -1259,8 +1259,11 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
         rd_kafka_poll_set_consumer(*rkp);
         warm_metadata(*rkp, name);
         list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, name, partition)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
+        /* Offset 0, not BEGINNING: no offset lookup before the first fetch
+         * (one that meets a leader not connected yet is retried only after
+         * 500 ms). A log that no longer starts at 0 answers out of range,
+         * and auto.offset.reset=earliest takes over. */
+        rd_kafka_topic_partition_list_add(list, name, partition)->offset = 0;
         kerr = rd_kafka_assign(*rkp, list);
         rd_kafka_topic_partition_list_destroy(list);
         if (kerr) {
