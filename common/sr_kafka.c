@@ -343,6 +343,35 @@ sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
         return producer_new(conf, client_id, NULL, pp, ec);
 }
 
+/* A transactional call, repeated while its error is retriable (calling it
+ * again resumes it), at most @p tries times. NULL: it succeeded. */
+static rd_kafka_error_t *txn_call(rd_kafka_t *rk,
+                                  rd_kafka_error_t *(*call)(rd_kafka_t *, int),
+                                  const char *op, int timeout_ms, int tries)
+{
+        rd_kafka_error_t *error;
+
+        for (int attempt = 1;; attempt++) {
+                error = call(rk, timeout_ms);
+                if (!error || !rd_kafka_error_is_retriable(error) ||
+                    attempt >= tries)
+                        return error;
+                SR_WARN("KAFKA", "%s: %s, retrying attempt=%d", op,
+                        rd_kafka_error_string(error), attempt);
+                rd_kafka_error_destroy(error);
+        }
+}
+
+/* After a transaction ended: serve the delivery reports it left, then
+ * forget failures, which belong to an aborted transaction (a committed one
+ * delivered every record) and must not make the caller redo anything. */
+static void txn_reports_done(sr_producer_t *p, int wait_ms)
+{
+        (void)sr_producer_wait(p, wait_ms, NULL);
+        p->failed = 0;
+        p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
                              const char *txn_id, int timeout_ms,
                              sr_producer_t **pp, sr_errctx_t *ec)
@@ -355,19 +384,10 @@ sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
         if (err)
                 return err;
         /* A broker that cannot be reached yet (restarting, or cut off):
-         * a retriable timeout resumes where it stopped; give up after
-         * ten times timeout_ms. */
-        for (int attempt = 0;; attempt++) {
-                error = rd_kafka_init_transactions(p->rk, timeout_ms);
-                if (!error)
-                        break;
-                if (rd_kafka_error_is_retriable(error) && attempt < 9) {
-                        SR_WARN("KAFKA", "init_transactions: %s, retrying "
-                                "attempt=%d", rd_kafka_error_string(error),
-                                attempt + 1);
-                        rd_kafka_error_destroy(error);
-                        continue;
-                }
+         * give up after ten times timeout_ms. */
+        error = txn_call(p->rk, rd_kafka_init_transactions,
+                         "init_transactions", timeout_ms, 10);
+        if (error) {
                 err = kafka_error(ec, error, "init_transactions");
                 sr_producer_destroy(p);
                 return err;
@@ -453,29 +473,15 @@ sr_err_t sr_producer_txn_commit(sr_producer_t *p, int timeout_ms,
 {
         rd_kafka_error_t *error;
 
-        for (int attempt = 0;; attempt++) {
-                error = rd_kafka_commit_transaction(p->rk, timeout_ms);
-                if (!error)
-                        break;
-                /* Retriable (e.g. timed out): calling commit again is
-                 * allowed and resumes it. */
-                if (rd_kafka_error_is_retriable(error) && attempt < 3) {
-                        SR_WARN("KAFKA", "commit_transaction: %s, retrying",
-                                rd_kafka_error_string(error));
-                        rd_kafka_error_destroy(error);
-                        continue;
-                }
+        error = txn_call(p->rk, rd_kafka_commit_transaction,
+                         "commit_transaction", timeout_ms, 4);
+        if (error)
                 return txn_error(p, error, "commit_transaction", timeout_ms,
                                  ec);
-        }
-        /* Serve the delivery reports (acknowledged offsets). A committed
-         * transaction delivered every record of it (a failed one makes the
-         * commit fail), so failures counted now are late reports of an
-         * earlier, aborted transaction: they must not make the caller redo
-         * this one, which would commit it twice. */
-        (void)sr_producer_wait(p, timeout_ms, NULL);
-        p->failed = 0;
-        p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        /* The acknowledged offsets; a late failure report of an earlier,
+         * aborted transaction must not make the caller commit this one
+         * twice. */
+        txn_reports_done(p, timeout_ms);
         return SR_OK;
 }
 
@@ -484,27 +490,18 @@ sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
 {
         rd_kafka_error_t *error;
 
-        for (int attempt = 0;; attempt++) {
-                error = rd_kafka_abort_transaction(p->rk, timeout_ms);
-                if (!error)
-                        break;
-                if (rd_kafka_error_is_retriable(error) && attempt < 3) {
-                        rd_kafka_error_destroy(error);
-                        continue;
-                }
-                {
-                        sr_errctx_t tmp = { 0 };
+        error = txn_call(p->rk, rd_kafka_abort_transaction,
+                         "abort_transaction", timeout_ms, 4);
+        if (error) {
+                sr_errctx_t tmp = { 0 };
 
-                        (void)kafka_error(&tmp, error, "abort_transaction");
-                        return sr_errctx_set(ec, SR_ERR_FATAL, "%s", tmp.msg);
-                }
+                (void)kafka_error(&tmp, error, "abort_transaction");
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", tmp.msg);
         }
-        /* Aborted records fail their delivery reports: serve them (they
-         * come soon: the queue was purged), then forget them. */
-        (void)sr_producer_wait(p, 1000, NULL);
+        /* Aborted records fail their delivery reports; they come soon (the
+         * queue was purged). */
+        txn_reports_done(p, 1000);
         p->outstanding = 0;
-        p->failed = 0;
-        p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
         return SR_OK;
 }
 
