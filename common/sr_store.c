@@ -415,8 +415,12 @@ static sr_err_t env_open(sr_store_t *store, sr_errctx_t *ec)
                 err = sr_lmdb_err(ec, rc, "store", store->dir, "env_set");
                 goto err_close_env;
         }
+        /* Unsynced, the pages are written in place through the map
+         * (MDB_WRITEMAP): no copy through write(2) at every commit. A
+         * killed process loses nothing (the kernel has the pages); a
+         * machine crash is what mark_before_unsynced_write() covers. */
         if (!store->sync)
-                flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+                flags |= MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP;
         rc = mdb_env_open(env, store->dir, flags, 0640);
         if (rc) {
                 err = sr_lmdb_err(ec, rc, "store", store->dir, "env_open");

@@ -111,6 +111,7 @@ typedef struct part {
         bool touched; /* has work in the current batch */
         int64_t next_cmd, next_res; /* next input offsets seen this batch */
         uint64_t last_seq; /* outbox seq of its last record this batch */
+        sr_store_pmeta_t pm; /* its input offsets after this batch */
         timer_heap_t timers;
 } part_t;
 
@@ -127,13 +128,42 @@ typedef struct batch_run {
         uint32_t entities;       /* what it counts against cache.entities */
 } batch_run_t;
 
-/* A phase-1 or phase-2 record of the current batch, kept in memory (as
- * written to the outbox) so the relay need not read the outbox back. */
+/* A phase-1 or phase-2 record of a batch, kept in memory (as written to
+ * the outbox) so the relay need not read the outbox back. */
 typedef struct mem_rec {
         int32_t partition;
         uint8_t phase;
-        size_t off, len; /* into sr_worker.mem_bytes */
+        size_t off, len; /* into membuf_t.bytes */
 } mem_rec_t;
+
+/* The outbox records of one batch, in order. */
+typedef struct membuf {
+        mem_rec_t *recs;
+        size_t n, cap;
+        uint8_t *bytes;
+        size_t len, bytes_cap;
+} membuf_t;
+
+/* Input offsets of some partitions' snapshots, to commit. */
+typedef struct offsets {
+        sr_topic_kind_t topic[2 * MAX_PARTS];
+        int32_t part[2 * MAX_PARTS];
+        int64_t off[2 * MAX_PARTS];
+        int n;
+} offsets_t;
+
+/* A batch of the pipelined relay (pipe_step()), between its LMDB commit
+ * and the acknowledgement of its last phase. */
+typedef struct pipe_batch {
+        bool active;
+        int np;
+        int32_t parts[MAX_PARTS];
+        uint64_t last[MAX_PARTS]; /* its last outbox seq, per partition */
+        uint64_t records;         /* its outbox records */
+        offsets_t offs;           /* input offsets once it is published */
+        int64_t *ts;              /* its inputs' timestamps (latency) */
+        int n_ts;
+} pipe_batch_t;
 
 /* Metric increments of the current batch, added to the registry only when
  * its transaction commits (a batch redone after MDB_MAP_FULL counts once). */
@@ -187,10 +217,10 @@ struct sr_worker {
         uint64_t cached_entities;
         batch_stats_t bs;
 
-        mem_rec_t *mem;     /* this batch's outbox records, in order */
-        size_t n_mem, cap_mem;
-        uint8_t *mem_bytes;
-        size_t mem_len, mem_cap;
+        membuf_t cur;      /* this batch's outbox records */
+        membuf_t held;     /* pe's, until its changelog phase is sent */
+        pipe_batch_t pe;   /* emit phase sent, changelog phase not yet */
+        pipe_batch_t pc;   /* changelog phase sent, not acknowledged */
 
         sr_buf_t scratch;  /* encoded outrec */
         sr_buf_t bundle;   /* outbox entry being built */
@@ -280,11 +310,14 @@ static void metrics_init(sr_worker_t *w)
                                     "Input records not yet consumed.", NULL);
         w->m.latency = sr_metrics_histogram(
                 r, "sr_processing_latency_seconds",
-                "From an input's timestamp to its outputs acknowledged.",
+                "From an input's timestamp to its events, dispatch "
+                "requests and replies acknowledged.",
                 NULL, NULL, 0);
         w->m.batch_latency = sr_metrics_histogram(
                 r, "sr_batch_duration_seconds",
-                "Time to apply and relay one batch.", NULL, NULL, 0);
+                "Time to apply one batch and relay it (outbox mode: "
+                "its first phase sent, the previous batches' phases "
+                "acknowledged).", NULL, NULL, 0);
         w->m.restore_records = sr_metrics_counter(
                 r, "sr_restore_records_total",
                 "Changelog records read while restoring partitions.", NULL);
@@ -327,48 +360,49 @@ static void new_writer(sr_worker_t *w)
                  w->instance);
 }
 
-/* Keep a copy of an outbox record of this batch for relay_from_memory(). */
+/* Keep a copy of an outbox record of this batch for relay_mem(). */
 static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
                     sr_slice_t bytes)
 {
+        membuf_t *b = &w->cur;
         sr_errctx_t ec = { 0 };
         mem_rec_t *m;
 
-        if (w->n_mem == w->cap_mem) {
-                size_t cap = w->cap_mem ? w->cap_mem * 2 : 1024;
-                mem_rec_t *n = realloc(w->mem, cap * sizeof(*n));
+        if (b->n == b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 1024;
+                mem_rec_t *n = realloc(b->recs, cap * sizeof(*n));
 
                 if (!n) {
                         sr_errctx_set(&ec, SR_ERR_NOMEM, "batch records");
                         set_fatal(w, &ec, "outbox append");
                         return;
                 }
-                w->mem = n;
-                w->cap_mem = cap;
+                b->recs = n;
+                b->cap = cap;
         }
-        m = &w->mem[w->n_mem];
+        m = &b->recs[b->n];
         m->partition = part;
         m->phase = phase;
-        if (bytes.len > w->mem_cap - w->mem_len) {
-                size_t cap = w->mem_cap ? w->mem_cap : 65536;
+        if (bytes.len > b->bytes_cap - b->len) {
+                size_t cap = b->bytes_cap ? b->bytes_cap : 65536;
                 uint8_t *n;
 
-                while (cap - w->mem_len < bytes.len)
+                while (cap - b->len < bytes.len)
                         cap *= 2;
-                n = realloc(w->mem_bytes, cap);
+                n = realloc(b->bytes, cap);
                 if (!n) {
                         sr_errctx_set(&ec, SR_ERR_NOMEM, "batch records");
                         set_fatal(w, &ec, "outbox append");
                         return;
                 }
-                w->mem_bytes = n;
-                w->mem_cap = cap;
+                b->bytes = n;
+                b->bytes_cap = cap;
         }
-        memcpy(w->mem_bytes + w->mem_len, bytes.ptr, bytes.len);
-        m->off = w->mem_len;
+        memcpy(b->bytes + b->len, bytes.ptr, bytes.len);
+        m->off = b->len;
         m->len = bytes.len;
-        w->mem_len += bytes.len;
-        w->n_mem++;
+        b->len += bytes.len;
+        b->n++;
 }
 
 /* An output of the batch: kept in memory, written to the outbox by
@@ -381,7 +415,6 @@ static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
         if (w->fatal)
                 return;
         w->scratch.len = 0;
-        w->outbox_pending++;
         if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK) {
                 set_fatal(w, &ec, "outbox encode");
                 return;
@@ -406,15 +439,15 @@ static void outbox_flush(sr_worker_t *w)
                         if (sr_outbundle_begin(&w->bundle, &w->bundle_cap,
                                                &ec) != SR_OK)
                                 goto err;
-                        for (size_t i = 0; i < w->n_mem; i++) {
-                                const mem_rec_t *m = &w->mem[i];
+                        for (size_t i = 0; i < w->cur.n; i++) {
+                                const mem_rec_t *m = &w->cur.recs[i];
 
                                 if (m->partition != p || m->phase != ph)
                                         continue;
                                 any = true;
                                 if (sr_outbundle_add(
                                             &w->bundle, &w->bundle_cap,
-                                            sr_slice(w->mem_bytes + m->off,
+                                            sr_slice(w->cur.bytes + m->off,
                                                      m->len),
                                             &ec) != SR_OK)
                                         goto err;
@@ -1195,6 +1228,7 @@ static void save_batch(sr_worker_t *w)
                 if (pt->next_res >= 0)
                         pm.results_offset = pt->next_res;
                 pm.batch_seq++;
+                pt->pm = pm;
                 memset(&cl, 0, sizeof(cl));
                 cl.kind = SR_CL_MARKER;
                 snprintf(cl.u.marker.batch_id, sizeof(cl.u.marker.batch_id),
@@ -1252,8 +1286,8 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         }
         memset(&w->bs, 0, sizeof(w->bs));
         w->n_used = 0;
-        w->n_mem = 0;
-        w->mem_len = 0;
+        w->cur.n = 0;
+        w->cur.len = 0;
         err = sr_store_txn_begin(w->store, true, &w->txn, ec);
         if (err)
                 return err;
@@ -1296,6 +1330,7 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
                 runs_reset(w);
                 return err;
         }
+        w->outbox_pending += w->cur.n;
         runs_trim(w);
         stats_flush(w);
         return SR_OK;
@@ -1362,19 +1397,19 @@ static int relay_one(uint64_t seq, uint8_t phase, sr_slice_t bytes, void *arg)
         return rc->err != SR_OK;
 }
 
-/* Send one phase of the current batch from memory: the same records, in
- * the same order, as its outbox holds. */
-static sr_err_t relay_mem(sr_worker_t *w, uint8_t phase, uint64_t *sent,
-                          sr_errctx_t *ec)
+/* Send one phase of a batch from memory: the same records, in the same
+ * order, as its outbox holds. */
+static sr_err_t relay_mem(sr_worker_t *w, const membuf_t *b, uint8_t phase,
+                          uint64_t *sent, sr_errctx_t *ec)
 {
-        for (size_t i = 0; i < w->n_mem; i++) {
-                const mem_rec_t *m = &w->mem[i];
+        for (size_t i = 0; i < b->n; i++) {
+                const mem_rec_t *m = &b->recs[i];
                 sr_outrec_t rec;
                 sr_err_t err;
 
                 if (m->phase != phase)
                         continue;
-                err = sr_outrec_decode(sr_slice(w->mem_bytes + m->off, m->len),
+                err = sr_outrec_decode(sr_slice(b->bytes + m->off, m->len),
                                        &rec, ec);
                 if (!err)
                         err = sr_producer_send(w->prod, &rec, ec);
@@ -1400,7 +1435,7 @@ static sr_err_t send_phase(sr_worker_t *w, const int32_t *parts, int np,
         if (from_mem) {
                 for (int i = 0; i < np; i++)
                         last_seq[i] = w->parts[parts[i]].last_seq;
-                return relay_mem(w, phase, sent, ec);
+                return relay_mem(w, &w->cur, phase, sent, ec);
         }
         err = sr_store_txn_begin(w->store, false, &txn, ec);
         if (err)
@@ -1453,14 +1488,6 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
         }
 }
 
-/* Input offsets of some partitions' snapshots, to commit. */
-typedef struct offsets {
-        sr_topic_kind_t topic[2 * MAX_PARTS];
-        int32_t part[2 * MAX_PARTS];
-        int64_t off[2 * MAX_PARTS];
-        int n;
-} offsets_t;
-
 static void offsets_add(offsets_t *o, int32_t p, const sr_store_pmeta_t *pm)
 {
         if (pm->commands_offset >= 0) {
@@ -1478,7 +1505,8 @@ static void offsets_add(offsets_t *o, int32_t p, const sr_store_pmeta_t *pm)
 /* The outbox of @p parts is published (up to last1/last2 of each): delete
  * it, record the changelog end the snapshot now matches (the last
  * acknowledged changelog offset + @p tail: 1, or 2 when a transaction's
- * commit marker follows it) and collect the input offsets in @p o. */
+ * commit marker follows it) and collect the input offsets in @p o (unless
+ * NULL). */
 static sr_err_t relay_done(sr_worker_t *w, const int32_t *parts, int np,
                            const uint64_t *last1, const uint64_t *last2,
                            int64_t tail, offsets_t *o, sr_errctx_t *ec)
@@ -1486,7 +1514,8 @@ static sr_err_t relay_done(sr_worker_t *w, const int32_t *parts, int np,
         sr_txn_t *txn;
         sr_err_t err;
 
-        o->n = 0;
+        if (o)
+                o->n = 0;
         err = sr_store_txn_begin(w->store, true, &txn, ec);
         if (err)
                 return err;
@@ -1514,17 +1543,32 @@ static sr_err_t relay_done(sr_worker_t *w, const int32_t *parts, int np,
                         if (err)
                                 goto err_abort;
                 }
-                offsets_add(o, parts[i], &pm);
+                if (o)
+                        offsets_add(o, parts[i], &pm);
         }
-        err = sr_store_txn_commit(txn, ec);
-        if (err)
-                return err;
-        w->outbox_pending = 0;
-        sr_series_set(w->m.outbox_depth, 0);
-        return SR_OK;
+        return sr_store_txn_commit(txn, ec);
 err_abort:
         sr_store_txn_abort(txn);
         return err;
+}
+
+/* Offsets only speed up a restart; the snapshot and the changelog markers
+ * are authoritative, so a failed commit is logged, not fatal. */
+static void commit_offsets(sr_worker_t *w, const offsets_t *o)
+{
+        sr_errctx_t cec = { 0 };
+
+        if (o->n && w->cons &&
+            sr_consumer_commit(w->cons, o->topic, o->part, o->off, o->n,
+                               &cec) != SR_OK)
+                SR_WARN("RELAY", "offset commit failed err=\"%s\"", cec.msg);
+}
+
+/* The whole outbox is published. */
+static void outbox_published(sr_worker_t *w)
+{
+        w->outbox_pending = 0;
+        sr_series_set(w->m.outbox_depth, 0);
 }
 
 /* exactly_once: a new transactional producer. A fatal producer error (its
@@ -1627,7 +1671,10 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                         "err=\"%s\"", attempt + 1, ec->msg);
         }
         /* The offsets went with the transaction. */
-        return relay_done(w, parts, np, last1, last2, 2, &o, ec);
+        err = relay_done(w, parts, np, last1, last2, 2, NULL, ec);
+        if (!err)
+                outbox_published(w);
+        return err;
 }
 
 static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
@@ -1652,17 +1699,8 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
                 err = relay_done(w, parts, np, last1, last2, 1, &o, ec);
         if (err)
                 return err;
-        if (o.n && w->cons) {
-                sr_errctx_t cec = { 0 };
-
-                /* Offsets only speed up a restart; the snapshot and the
-                 * changelog markers are authoritative, so a failed commit
-                 * is logged, not fatal. */
-                if (sr_consumer_commit(w->cons, o.topic, o.part, o.off, o.n,
-                                       &cec) != SR_OK)
-                        SR_WARN("RELAY", "offset commit failed err=\"%s\"",
-                                cec.msg);
-        }
+        outbox_published(w);
+        commit_offsets(w, &o);
         return SR_OK;
 }
 
@@ -1675,6 +1713,167 @@ static int owned_parts(const sr_worker_t *w, int32_t *parts)
                 if (w->parts[p].owned)
                         parts[n++] = p;
         return n;
+}
+
+/* ------------------------------------------------------------ pipelined relay */
+
+/* Outbox mode publishes a batch in two acknowledged phases: its events,
+ * dispatch requests, replies, dead letters and forwarded results (EMIT),
+ * then, only once those are acknowledged, its changelog records and
+ * marker (CHANGELOG). Waiting for both after every batch left the worker
+ * idle for two round trips per batch, so the phases of consecutive
+ * batches overlap:
+ *
+ *   apply batch k            (EMIT(k-1) and CHANGELOG(k-2) in flight)
+ *   wait for every ack
+ *   done(k-2)                outbox deleted, changelog end, offsets
+ *   send CHANGELOG(k-1)      its EMIT phase is acknowledged
+ *   send EMIT(k)
+ *
+ * The protocol is the same: a batch's changelog goes out only after its
+ * emit phase is acknowledged, every batch stays in the LMDB outbox until
+ * both are, and the changelog end that makes a snapshot trusted is only
+ * recorded with nothing in flight. A failure of any kind falls back to
+ * relay(), which publishes the whole outbox again from LMDB, phase by
+ * phase (duplicates are identical). With no input waiting the pipeline is
+ * drained at once (pipe_drain()), so a quiet worker publishes a batch as
+ * promptly as an unpipelined one. exactly_once mode does not pipeline:
+ * each batch is one transaction. */
+
+static void pipe_free(pipe_batch_t *pb)
+{
+        free(pb->ts);
+        pb->ts = NULL;
+}
+
+/* The whole outbox, from LMDB, after the pipeline failed. */
+static sr_err_t pipe_fallback(sr_worker_t *w, sr_errctx_t *ec)
+{
+        int32_t owned[MAX_PARTS];
+        int np = owned_parts(w, owned);
+
+        SR_WARN("RELAY", "pipelined relay failed, publishing the outbox "
+                "again err=\"%s\"", ec->msg);
+        atomic_store(&w->broker_ok, false);
+        w->pe.active = w->pc.active = false;
+        return relay(w, owned, np, false, ec);
+}
+
+/* The latency of @p pb's inputs: its emit phase is acknowledged. */
+static void pipe_observe(sr_worker_t *w, const pipe_batch_t *pb)
+{
+        double now_ms = (double)wall_ms();
+
+        for (int i = 0; i < pb->n_ts; i++)
+                if (pb->ts[i] > 0)
+                        sr_series_observe(w->m.latency,
+                                          (now_ms - (double)pb->ts[i]) /
+                                                  1000.0);
+}
+
+/* The batch just applied (its @p np touched partitions) becomes w->pe. */
+static sr_err_t pipe_take(sr_worker_t *w, const int32_t *parts, int np,
+                          int n_in, sr_errctx_t *ec)
+{
+        pipe_batch_t *pb = &w->pe;
+        membuf_t tmp;
+
+        if (!pb->ts) {
+                pb->ts = malloc((size_t)w->max_recs * sizeof(*pb->ts));
+                if (!pb->ts)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                             "batch timestamps");
+        }
+        pb->np = np;
+        pb->offs.n = 0;
+        for (int i = 0; i < np; i++) {
+                const part_t *pt = &w->parts[parts[i]];
+
+                pb->parts[i] = parts[i];
+                pb->last[i] = pt->last_seq;
+                offsets_add(&pb->offs, parts[i], &pt->pm);
+        }
+        pb->records = w->cur.n;
+        pb->n_ts = n_in;
+        for (int i = 0; i < n_in; i++)
+                pb->ts[i] = w->recs[i].timestamp;
+        pb->active = true;
+        tmp = w->held; /* its records are kept for the changelog phase */
+        w->held = w->cur;
+        w->cur = tmp;
+        return SR_OK;
+}
+
+/* One step of the pipeline (see above); @p np > 0 hands it the batch just
+ * applied, @p np == 0 only moves it on. */
+static sr_err_t pipe_step(sr_worker_t *w, const int32_t *parts, int np,
+                          int n_in, sr_errctx_t *ec)
+{
+        uint64_t sent;
+        sr_err_t err;
+
+        if (w->pe.active || w->pc.active) {
+                err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
+                if (err == SR_ERR_FATAL)
+                        return err;
+                if (err)
+                        return pipe_fallback(w, ec);
+                atomic_store(&w->broker_ok, true);
+        }
+        if (w->pc.active) {
+                pipe_batch_t *pb = &w->pc;
+
+                err = relay_done(w, pb->parts, pb->np, pb->last, pb->last, 1,
+                                 NULL, ec);
+                if (err)
+                        return err;
+                pb->active = false;
+                commit_offsets(w, &pb->offs);
+                w->outbox_pending -= pb->records < w->outbox_pending ?
+                                             pb->records :
+                                             w->outbox_pending;
+        }
+        if (w->pe.active) {
+                pipe_observe(w, &w->pe);
+                err = relay_mem(w, &w->held, SR_STORE_PHASE_CHANGELOG, &sent,
+                                ec);
+                /* pc takes pe's bookkeeping; the two swap their buffers. */
+                {
+                        pipe_batch_t tmp = w->pc;
+
+                        w->pc = w->pe;
+                        w->pe = tmp;
+                        w->pe.active = false;
+                }
+                if (err == SR_ERR_FATAL)
+                        return err;
+                if (err)
+                        return pipe_fallback(w, ec);
+        }
+        if (np > 0) {
+                err = pipe_take(w, parts, np, n_in, ec);
+                if (!err)
+                        err = relay_mem(w, &w->held, SR_STORE_PHASE_EMIT,
+                                        &sent, ec);
+                if (err == SR_ERR_FATAL || err == SR_ERR_NOMEM)
+                        return err;
+                if (err)
+                        return pipe_fallback(w, ec);
+        }
+        sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
+        return SR_OK;
+}
+
+/* Publish everything in the pipeline and wait for it. */
+static sr_err_t pipe_drain(sr_worker_t *w, sr_errctx_t *ec)
+{
+        while (w->pe.active || w->pc.active) {
+                sr_err_t err = pipe_step(w, NULL, 0, 0, ec);
+
+                if (err)
+                        return err;
+        }
+        return SR_OK;
 }
 
 /* ------------------------------------------------------------ restore */
@@ -1981,6 +2180,9 @@ static void on_assign(void *arg, const int32_t *parts, int n,
         sr_worker_t *w = arg;
         sr_errctx_t ec = { 0 };
 
+        /* The previous ownership period's batches go out first. */
+        if (pipe_drain(w, &ec))
+                set_fatal(w, &ec, "relay before assign");
         new_writer(w); /* a new ownership period */
 
         runs_reset(w); /* a restore rewrites the snapshot under the cache */
@@ -2038,6 +2240,9 @@ static void on_revoke(void *arg, const int32_t *parts, int n)
 
         runs_reset(w); /* another worker may change these runs next */
         /* Flush what can be flushed while still the owner. */
+        if (!w->fatal && pipe_drain(w, &ec) != SR_OK)
+                SR_WARN("WORKER", "relay before revoke failed err=\"%s\"",
+                        ec.msg);
         np = owned_parts(w, owned);
         if (!w->fatal && relay(w, owned, np, false, &ec) != SR_OK)
                 SR_WARN("WORKER", "relay before revoke failed err=\"%s\"",
@@ -2249,14 +2454,18 @@ static bool relay_deferred(sr_worker_t *w, sr_err_t err, sr_errctx_t *ec)
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
 {
         int32_t parts[MAX_PARTS];
+        bool piped;
         double t0;
         int n = 0, np = 0;
         sr_err_t err;
 
         if (w->fatal)
                 return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        /* With a batch in the pipeline, only take input already here;
+         * none: the pipeline is drained below. */
+        piped = w->pe.active || w->pc.active;
         err = sr_consumer_poll(w->cons, w->recs, w->max_recs, &n,
-                               w->conf->poll_timeout_ms, ec);
+                               piped ? 0 : w->conf->poll_timeout_ms, ec);
         if (err)
                 return SR_ERR_FATAL;
         if (w->fatal) /* set inside a rebalance hook */
@@ -2298,6 +2507,15 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                         atomic_store(&w->store_ok, false);
                         return sr_errctx_set(ec, SR_ERR_FATAL, "%s", ec->msg);
                 }
+                if (!sr_producer_is_txn(w->prod)) {
+                        for (int32_t p = 0; p < MAX_PARTS; p++)
+                                if (w->parts[p].touched)
+                                        parts[np++] = p;
+                        if (pipe_step(w, parts, np, n, ec))
+                                return SR_ERR_FATAL;
+                        sr_series_observe(w->m.batch_latency, mono_s() - t0);
+                        goto timers;
+                }
                 if (w->relay_pending) {
                         /* An earlier batch is still in the outbox: send
                          * it all, from LMDB. */
@@ -2331,6 +2549,9 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 if (!relay_deferred(w, err, ec) && err)
                         return SR_ERR_FATAL;
         }
+        if (n == 0 && piped && pipe_drain(w, ec))
+                return SR_ERR_FATAL;
+timers:
         fire_timers(w);
         sr_producer_poll(w->prod);
         if (wall_ms() - w->last_ping_ms > 5000) {
@@ -2346,6 +2567,13 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 sr_series_set(w->m.lag, (double)sr_consumer_lag(w->cons));
         }
         return SR_OK;
+}
+
+sr_err_t sr_worker_flush(sr_worker_t *w, sr_errctx_t *ec)
+{
+        if (w->fatal)
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        return pipe_drain(w, ec) ? SR_ERR_FATAL : SR_OK;
 }
 
 void sr_worker_set_stop_flag(sr_worker_t *w, const volatile sig_atomic_t *flag)
@@ -2387,9 +2615,13 @@ void sr_worker_destroy(sr_worker_t *w)
                 return;
         if (w->cons && !w->fatal) {
                 int32_t parts[MAX_PARTS];
-                int np = owned_parts(w, parts);
+                int np;
                 sr_errctx_t ec = { 0 };
 
+                if (pipe_drain(w, &ec) != SR_OK)
+                        SR_WARN("WORKER", "final relay failed err=\"%s\"",
+                                ec.msg);
+                np = owned_parts(w, parts);
                 if (relay(w, parts, np, false, &ec) != SR_OK)
                         SR_WARN("WORKER", "final relay failed err=\"%s\"",
                                 ec.msg);
@@ -2402,8 +2634,12 @@ void sr_worker_destroy(sr_worker_t *w)
         free(w->runs);
         free(w->used);
         free(w->recs);
-        free(w->mem);
-        free(w->mem_bytes);
+        free(w->cur.recs);
+        free(w->cur.bytes);
+        free(w->held.recs);
+        free(w->held.bytes);
+        pipe_free(&w->pe);
+        pipe_free(&w->pc);
         sr_fsm_out_fini(&w->out);
         for (int p = 0; p < MAX_PARTS; p++)
                 free(w->parts[p].timers.v);

@@ -34,10 +34,20 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
 /**
  * @brief One round: poll a batch, apply it in one LMDB transaction, relay
  * the outbox (events, dispatch requests, replies and dead letters first,
- * then changelog records, then consumer offsets), fire due timers.
+ * then changelog records, then consumer offsets), fire due timers. In
+ * outbox mode the relay is pipelined: a batch's outputs are sent when it
+ * is applied, and acknowledged while the next batch applies; a round that
+ * finds no input waiting publishes everything still in flight.
  * @returns SR_OK, or SR_ERR_FATAL (the process should exit and restart).
  */
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec);
+
+/**
+ * @brief Publish every applied batch still in the relay pipeline and wait
+ * for its acknowledgements (outbox mode; a no-op otherwise).
+ * @returns SR_OK, or SR_ERR_FATAL.
+ */
+sr_err_t sr_worker_flush(sr_worker_t *w, sr_errctx_t *ec);
 
 /**
  * @brief Readiness for /readyz: false until the first partition

@@ -15,8 +15,9 @@
  *  2. worker (timed): the measured runs' results (2 x runs x targets) are
  *     all produced and acknowledged first (a backlog), then the worker is
  *     polled until its sr_inputs_total{topic="results"} series account for
- *     all of them. The worker relays synchronously inside sr_worker_poll(),
- *     so when the last poll returns every output is acknowledged. Outputs
+ *     all of them, then sr_worker_flush() publishes what is still in its
+ *     relay pipeline and waits for the acks: when the clock stops, every
+ *     output is acknowledged. Outputs
  *     are counted from the watermarks of sr.events, sr.changelog,
  *     sr.dispatch, sr.replies, sr.dlq and sr.commands (the worker forwards
  *     each result into its partition's command log and applies it from
@@ -1677,6 +1678,14 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 } else {
                         worker_poll(w);
                 }
+        }
+        {
+                /* The last batches' outputs are still in the relay
+                 * pipeline: the clock stops when they are acknowledged. */
+                sr_errctx_t fec = { 0 };
+
+                if (sr_worker_flush(w, &fec))
+                        DIE("worker flush: %s", fec.msg);
         }
         r.worker_s = now_s() - t0;
         perf_ctl("disable");
