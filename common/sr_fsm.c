@@ -344,35 +344,67 @@ size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX])
         return SR_UUID_STR_LEN + 1;
 }
 
+/* printf's "%0*u" of @p v with @p width: zero-padded to at least @p width
+ * digits, all of them when the value needs more. */
+static size_t put_u32(char *p, uint32_t v, size_t width)
+{
+        char d[10];
+        size_t nd = 0, n = 0;
+
+        do {
+                d[nd++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n + nd < width)
+                p[n++] = '0';
+        while (nd)
+                p[n++] = d[--nd];
+        return n;
+}
+
+/* The longest key, "<run>/t/" and three 10-digit indices, always fits:
+ * no bound checks below. */
+_Static_assert(SR_UUID_STR_LEN + 1 + 2 + 3 * 10 + 2 < SR_ENTITY_KEY_MAX,
+               "SR_ENTITY_KEY_MAX too small for a target run key");
+
+/* Written by hand, not snprintf: one key per changed entity per step. */
 size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX])
 {
         size_t n;
-        int k = 0;
 
         switch (e->type) {
         case SR_ENT_PIPELINE_RUN:
                 n = sr_run_key_prefix(&e->u.pr.m.id, out);
-                k = snprintf(out + n, SR_ENTITY_KEY_MAX - n, "p");
+                out[n++] = 'p';
                 break;
         case SR_ENT_STAGE_RUN:
                 n = sr_run_key_prefix(&e->u.sr.pipeline_run_id, out);
-                k = snprintf(out + n, SR_ENTITY_KEY_MAX - n, "s/%04u",
-                             e->u.sr.index);
+                out[n++] = 's';
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.sr.index, 4);
                 break;
         case SR_ENT_STAGE_RUN_OPERATION:
                 n = sr_run_key_prefix(&e->u.op.pipeline_run_id, out);
-                k = snprintf(out + n, SR_ENTITY_KEY_MAX - n, "o/%04u/%04u",
-                             e->u.op.stage_index, e->u.op.index);
+                out[n++] = 'o';
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.op.stage_index, 4);
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.op.index, 4);
                 break;
         case SR_ENT_TARGET_RUN:
         default:
                 n = sr_run_key_prefix(&e->u.tr.pipeline_run_id, out);
-                k = snprintf(out + n, SR_ENTITY_KEY_MAX - n,
-                             "t/%04u/%04u/%06u", e->u.tr.stage_index,
-                             e->u.tr.op_index, e->u.tr.target_index);
+                out[n++] = 't';
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.tr.stage_index, 4);
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.tr.op_index, 4);
+                out[n++] = '/';
+                n += put_u32(out + n, e->u.tr.target_index, 6);
                 break;
         }
-        return n + (k > 0 ? (size_t)k : 0);
+        out[n] = '\0';
+        return n;
 }
 
 size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
@@ -466,9 +498,14 @@ static sr_status_t move(step_t *st, sr_meta_t *m, sr_status_t to,
                         const char *reason)
 {
         sr_status_t from = m->status;
+        size_t n;
 
         m->status = to;
-        snprintf(m->reason, sizeof(m->reason), "%s", reason);
+        /* What snprintf "%s" did, without its format parsing: truncate
+         * to the field, always NUL-terminated. */
+        n = strnlen(reason, sizeof(m->reason) - 1);
+        memcpy(m->reason, reason, n);
+        m->reason[n] = '\0';
         m->version++;
         m->updated_at = st->now;
         if (from == SR_ST_NONE)

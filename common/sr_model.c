@@ -17,6 +17,8 @@
 #include <strings.h>
 #include <uuid/uuid.h>
 
+#include "sr_sha1.h"
+
 /* 5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e11, chosen once; never change it:
  * every stored id is derived from it. */
 const sr_uuid_t sr_ns = { { 0x5f, 0x1c, 0x0a, 0x52, 0x7d, 0x7e, 0x4c, 0x1e,
@@ -33,45 +35,78 @@ bool sr_uuid_eq(const sr_uuid_t *a, const sr_uuid_t *b)
         return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+static const char hex_lower[16] = "0123456789abcdef";
+
+/* Byte i of the id is text[fmt_pos[i]], text[fmt_pos[i] + 1]. */
+static const uint8_t fmt_pos[16] = { 0,  2,  4,  6,  9,  11, 14, 16,
+                                     19, 21, 24, 26, 28, 30, 32, 34 };
+
 void sr_uuid_fmt(const sr_uuid_t *u, char out[SR_UUID_STR_LEN + 1])
 {
-        uuid_unparse_lower(u->b, out);
+        out[8] = out[13] = out[18] = out[23] = '-';
+        for (int i = 0; i < 16; i++) {
+                out[fmt_pos[i]] = hex_lower[u->b[i] >> 4];
+                out[fmt_pos[i] + 1] = hex_lower[u->b[i] & 15];
+        }
+        out[SR_UUID_STR_LEN] = '\0';
 }
 
-static int hex_digit(unsigned char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c |= 0x20; /* any case */
-        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* Value of a hex digit in any case, -1 for any other byte. */
+static const int8_t hex_val[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+         0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
+        -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* libuuid's uuid_parse() runs strtoul() per byte (~430 ns a call); this is
- * the same grammar (8-4-4-4-12 hex digits, any case) in ~80 ns. */
+ * the same grammar (8-4-4-4-12 hex digits, any case) by table lookups. */
 bool sr_uuid_parse(const char *s, size_t len, sr_uuid_t *out)
 {
+        const unsigned char *t = (const unsigned char *)s;
         sr_uuid_t u;
-        size_t i = 0, j = 0;
+        int bad = 0;
 
-        if (len != SR_UUID_STR_LEN)
+        if (len != SR_UUID_STR_LEN || t[8] != '-' || t[13] != '-' ||
+            t[18] != '-' || t[23] != '-')
                 return false;
-        while (i < len) {
-                int hi, lo;
+        /* A -1 anywhere makes bad negative: one test after the loop. */
+        for (int i = 0; i < 16; i++) {
+                int hi = hex_val[t[fmt_pos[i]]];
+                int lo = hex_val[t[fmt_pos[i] + 1]];
 
-                if (i == 8 || i == 13 || i == 18 || i == 23) {
-                        if (s[i++] != '-')
-                                return false;
-                        continue;
-                }
-                hi = hex_digit((unsigned char)s[i]);
-                lo = hex_digit((unsigned char)s[i + 1]);
-                if (hi < 0 || lo < 0)
-                        return false;
-                u.b[j++] = (uint8_t)(hi << 4 | lo);
-                i += 2;
+                bad |= hi | lo;
+                u.b[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
         }
+        if (bad < 0)
+                return false;
         *out = u;
         return true;
+}
+
+/* RFC 4122 v5: SHA-1 of namespace then name, first 16 bytes, version and
+ * variant bits set; byte for byte what libuuid's uuid_generate_sha1() gives. */
+static void uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *name,
+                    size_t len)
+{
+        uint8_t d[SR_SHA1_LEN];
+
+        sr_sha1_2(ns->b, sizeof(ns->b), name, len, d);
+        memcpy(out->b, d, sizeof(out->b));
+        out->b[6] = (uint8_t)((out->b[6] & 0x0f) | 0x50);
+        out->b[8] = (uint8_t)((out->b[8] & 0x3f) | 0x80);
 }
 
 void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
@@ -87,7 +122,7 @@ void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
                 n = 0;
         if ((size_t)n >= sizeof(name))
                 n = (int)sizeof(name) - 1;
-        uuid_generate_sha1(out->b, ns->b, name, (size_t)n);
+        uuid_v5(out, ns, name, (size_t)n);
 }
 
 void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq)
@@ -105,7 +140,7 @@ void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq)
         } while (seq);
         while (nd)
                 name[n++] = digits[--nd];
-        uuid_generate_sha1(out->b, sr_ns.b, name, n);
+        uuid_v5(out, &sr_ns, name, n);
 }
 
 void sr_uuid_v4(sr_uuid_t *out)

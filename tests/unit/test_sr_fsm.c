@@ -872,3 +872,66 @@ Test(sr_fsm, entity_keys_sort_by_run_then_kind_and_position)
         sr_entity_key(&e, k1);
         cr_assert(strstr(k1, "/p") != NULL);
 }
+
+/* The keys are written by hand: the same bytes as the snprintf formats
+ * "%04u" and "%06u", which print every digit of larger values. */
+Test(sr_fsm, entity_keys_equal_the_printf_format_for_any_index)
+{
+        static const uint32_t idx[] = { 0,     7,      999,     9999,
+                                        10000, 12345,  999999,  1000000,
+                                        1234567, 4294967295u };
+        const size_t nidx = sizeof(idx) / sizeof(*idx);
+        char key[SR_ENTITY_KEY_MAX], want[SR_ENTITY_KEY_MAX];
+        char run_s[SR_UUID_STR_LEN + 1];
+        sr_uuid_t id;
+        sr_entity_t e;
+        size_t n;
+
+        sr_uuid_v5(&id, &sr_ns, "keys");
+        sr_uuid_fmt(&id, run_s);
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr.m.id = id;
+        n = sr_entity_key(&e, key);
+        snprintf(want, sizeof(want), "%s/p", run_s);
+        cr_assert(eq(str, key, want));
+        cr_assert(eq(sz, n, strlen(want)));
+
+        for (size_t i = 0; i < nidx; i++) {
+                memset(&e, 0, sizeof(e));
+                e.type = SR_ENT_STAGE_RUN;
+                e.u.sr.pipeline_run_id = id;
+                e.u.sr.index = idx[i];
+                n = sr_entity_key(&e, key);
+                snprintf(want, sizeof(want), "%s/s/%04u", run_s, idx[i]);
+                cr_assert(eq(str, key, want));
+                cr_assert(eq(sz, n, strlen(want)));
+                for (size_t j = 0; j < nidx; j++) {
+                        size_t k = (i + 3 * j) % nidx;
+
+                        memset(&e, 0, sizeof(e));
+                        e.type = SR_ENT_STAGE_RUN_OPERATION;
+                        e.u.op.pipeline_run_id = id;
+                        e.u.op.stage_index = idx[i];
+                        e.u.op.index = idx[j];
+                        n = sr_entity_key(&e, key);
+                        snprintf(want, sizeof(want), "%s/o/%04u/%04u", run_s,
+                                 idx[i], idx[j]);
+                        cr_assert(eq(str, key, want));
+                        cr_assert(eq(sz, n, strlen(want)));
+
+                        memset(&e, 0, sizeof(e));
+                        e.type = SR_ENT_TARGET_RUN;
+                        e.u.tr.pipeline_run_id = id;
+                        e.u.tr.stage_index = idx[i];
+                        e.u.tr.op_index = idx[j];
+                        e.u.tr.target_index = idx[k];
+                        n = sr_entity_key(&e, key);
+                        snprintf(want, sizeof(want), "%s/t/%04u/%04u/%06u",
+                                 run_s, idx[i], idx[j], idx[k]);
+                        cr_assert(eq(str, key, want));
+                        cr_assert(eq(sz, n, strlen(want)));
+                }
+        }
+}

@@ -53,6 +53,69 @@ Test(sr_model, malformed_uuid_text_is_refused)
                           "%s", bad[i]);
 }
 
+Test(sr_model, uuid_fmt_and_parse_agree_with_libuuid_and_round_trip)
+{
+        for (int i = 0; i < 2000; i++) {
+                char ours[SR_UUID_STR_LEN + 1], ref[SR_UUID_STR_LEN + 1];
+                sr_uuid_t u, back;
+
+                uuid_generate_random(u.b);
+                if (i < 2) /* all zero bits, then all one bits */
+                        memset(u.b, i ? 0xff : 0, sizeof(u.b));
+                sr_uuid_fmt(&u, ours);
+                uuid_unparse_lower(u.b, ref);
+                cr_assert(eq(str, ours, ref));
+                cr_assert(sr_uuid_parse(ours, SR_UUID_STR_LEN, &back) == true);
+                cr_assert(sr_uuid_eq(&u, &back) == true, "%s", ours);
+        }
+}
+
+/* Every position of a valid id: a dash where a digit belongs, a digit where
+ * a dash belongs, and bytes that are no hex digit are all refused, and the
+ * output is left alone. */
+Test(sr_model, uuid_parse_refuses_each_bad_byte_and_wrong_lengths)
+{
+        static const char good[] = "5f1c0a52-7d7e-4c1e-9a53-3b2f0c9d5e11";
+        static const char nonhex[] = { 'g', 'G', 'x', ' ', '-', '\0', '/',
+                                       ':', '@', '`', (char)0x80, (char)0xff };
+        const sr_uuid_t canary = { { 0xaa } };
+        sr_uuid_t u;
+        bool ok;
+
+        for (size_t i = 0; i < SR_UUID_STR_LEN; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                char s[SR_UUID_STR_LEN + 1];
+
+                for (size_t j = 0; j < sizeof(nonhex); j++) {
+                        if (dash && nonhex[j] == '-')
+                                continue;
+                        memcpy(s, good, sizeof(s));
+                        s[i] = nonhex[j];
+                        u = canary;
+                        ok = sr_uuid_parse(s, SR_UUID_STR_LEN, &u);
+                        cr_assert(ok == false, "byte %zu = 0x%02x", i,
+                                  (unsigned char)nonhex[j]);
+                        cr_assert(sr_uuid_eq(&u, &canary) == true);
+                }
+                if (dash) {
+                        memcpy(s, good, sizeof(s));
+                        s[i] = 'a';
+                        ok = sr_uuid_parse(s, SR_UUID_STR_LEN, &u);
+                        cr_assert(ok == false, "%s", s);
+                }
+        }
+        /* A dash moved by one: 5f1c0a5-27d7e-... */
+        cr_assert(sr_uuid_parse("5f1c0a5-27d7e-4c1e-9a53-3b2f0c9d5e11",
+                                SR_UUID_STR_LEN, &u) == false);
+        for (size_t len = 0; len <= sizeof(good); len++)
+                if (len != SR_UUID_STR_LEN)
+                        cr_assert(sr_uuid_parse(good, len, &u) == false,
+                                  "len %zu", len);
+        cr_assert(sr_uuid_parse("5F1C0A52-7d7E-4C1e-9A53-3B2F0C9D5E11",
+                                SR_UUID_STR_LEN, &u) == true);
+        cr_assert(sr_uuid_eq(&u, &sr_ns) == true);
+}
+
 Test(sr_model, uuid_v5_is_deterministic_and_name_sensitive)
 {
         sr_uuid_t a, b, c;
