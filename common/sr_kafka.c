@@ -1427,6 +1427,11 @@ const char *sr_mock_bootstraps(const sr_mock_t *m)
         return rd_kafka_mock_cluster_bootstraps(m->mc);
 }
 
+rd_kafka_mock_cluster_t *sr_mock_cluster(sr_mock_t *m)
+{
+        return m ? m->mc : NULL;
+}
+
 void sr_mock_destroy(sr_mock_t *m)
 {
         if (!m)

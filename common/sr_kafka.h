@@ -275,6 +275,9 @@ sr_err_t sr_mock_new(const sr_conf_t *conf, int brokers, int partitions,
 /** @brief "host:port,..." of the mock brokers; borrowed, valid until
  *  destroy. */
 const char *sr_mock_bootstraps(const sr_mock_t *m);
+/** @brief The librdkafka mock cluster, for fault injection in tests
+ *  (rd_kafka_mock_*); borrowed, valid until destroy. */
+struct rd_kafka_mock_cluster_s *sr_mock_cluster(sr_mock_t *m);
 void sr_mock_destroy(sr_mock_t *m);
 
 #endif /* SR_KAFKA_H */

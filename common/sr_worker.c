@@ -181,7 +181,7 @@ typedef struct metrics {
         sr_series_t *dead_letters;
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
         sr_series_t *restore_records, *restoring, *restore_remaining;
-        sr_series_t *timers_fired, *map_grows;
+        sr_series_t *timers_fired, *map_grows, *resends;
 } metrics_t;
 
 enum { OUT_APPLIED, OUT_STALE, OUT_DUPLICATE, OUT_REJECTED, OUT_DLQ,
@@ -318,6 +318,11 @@ static void metrics_init(sr_worker_t *w)
                 "Time to apply one batch and relay it (outbox mode: "
                 "its first phase sent, the previous batches' phases "
                 "acknowledged).", NULL, NULL, 0);
+        w->m.resends = sr_metrics_counter(
+                r, "sr_relay_resends_total",
+                "Outbox publications redone because a delivery was not "
+                "acknowledged (broker trouble); the copies are identical.",
+                NULL);
         w->m.restore_records = sr_metrics_counter(
                 r, "sr_restore_records_total",
                 "Changelog records read while restoring partitions.", NULL);
@@ -1483,6 +1488,7 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                                              "unacknowledged: %s",
                                              phase, ec->msg);
                 atomic_store(&w->broker_ok, false);
+                sr_series_add(w->m.resends, 1);
                 SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
                         "attempt=%d err=\"%s\"", phase, attempt + 1, ec->msg);
         }
@@ -1755,6 +1761,7 @@ static sr_err_t pipe_fallback(sr_worker_t *w, sr_errctx_t *ec)
         SR_WARN("RELAY", "pipelined relay failed, publishing the outbox "
                 "again err=\"%s\"", ec->msg);
         atomic_store(&w->broker_ok, false);
+        sr_series_add(w->m.resends, 1);
         w->pe.active = w->pc.active = false;
         return relay(w, owned, np, false, ec);
 }
