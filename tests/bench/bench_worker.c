@@ -46,6 +46,14 @@
  * targets on 12 partitions) for the restore to be complete; the bench
  * checks the low watermarks.
  *
+ * Processes: every repeat runs in a process of its own, forked from the
+ * bench's first process (which runs nothing itself), and the baseline in
+ * one more, forked at the start of its repeat before any Kafka handle
+ * exists: each starts on a fresh heap. (Run after the worker in the same
+ * process, the baseline's malloc calls cost up to twice as much on the
+ * heap the worker phase left.) --broker inproc keeps everything in one
+ * process.
+ *
  * Peak RSS: VmHWM of this process, reset (/proc/self/clear_refs, after a
  * malloc_trim) when the timed worker phase starts. With --broker fork
  * (default) the mock runs in a child process forked before any Kafka handle
@@ -58,7 +66,8 @@
  *                     [--mock-nagle] [-D key=value]... [--dir PARENT] [-v]
  * Environment: BENCH_TRACE_POLLS=1 prints every timed worker poll;
  * BENCH_PERF_CTL=FIFO drives `perf record --control=fifo:FIFO -D -1` so only
- * the timed worker phase is recorded.
+ * the timed worker phase is recorded (BENCH_PERF_PHASE=baseline: the
+ * baseline's instead).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -398,12 +407,13 @@ static cpu_split_t cpu_of(pid_t pid, pid_t main_tid)
 /* Profiling hook: with BENCH_PERF_CTL=FIFO and
  *   perf record --control=fifo:FIFO -D -1 ... bench_worker ...
  * only the timed worker phase is recorded. */
-static void perf_ctl(const char *cmd)
+static void perf_ctl(const char *phase, const char *cmd)
 {
         const char *path = getenv("BENCH_PERF_CTL");
+        const char *want = getenv("BENCH_PERF_PHASE");
         FILE *f;
 
-        if (!path || !*path)
+        if (!path || !*path || strcmp(phase, want && *want ? want : "worker"))
                 return;
         f = fopen(path, "w");
         if (!f) {
@@ -1292,8 +1302,10 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                 if (now_s() - t0 > 60)
                         DIE("baseline: no input within 60 s");
         }
+        malloc_trim(0); /* as before the worker phase */
         c0 = cpu_of(getpid(), getpid());
         b0 = broker_cpu(b, &c0);
+        perf_ctl("baseline", "enable");
         t0 = now_s();
         while (done < total) {
                 int64_t next[MAXP];
@@ -1382,6 +1394,7 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                                "%" PRId64 " done\n", now_s() - t0, n, done);
         }
         r.secs = now_s() - t0;
+        perf_ctl("baseline", "disable");
         c1 = cpu_of(getpid(), getpid());
         r.cpu_main = c1.main - c0.main;
         r.cpu_other = c1.other - c0.other;
@@ -1394,6 +1407,167 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
         rd_kafka_destroy(rk);
         sr_producer_destroy(prod);
         free(batch);
+        return r;
+}
+
+/* The baseline runs in a process of its own, forked at the start of its
+ * repeat (before any Kafka handle or thread exists, from a process that
+ * has run nothing yet: see main()). In the bench's own process it ran
+ * after the worker phase, on a heap left fragmented by it: its malloc
+ * calls then cost up to twice as much, and the baseline's speed varied
+ * between ~90k and ~190k inputs/s from repeat to repeat. It gets the
+ * worker's output templates and the input offsets through a pipe once the
+ * worker phase is over, and answers with its bl_result_t. */
+typedef struct bl_child {
+        pid_t pid;
+        int job_fd, res_fd;
+} bl_child_t;
+
+static void put_all(int fd, const void *p, size_t n)
+{
+        const char *c = p;
+
+        while (n) {
+                ssize_t k = write(fd, c, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        DIE("pipe write: %s", strerror(errno));
+                c += k;
+                n -= (size_t)k;
+        }
+}
+
+static bool get_all(int fd, void *p, size_t n)
+{
+        char *c = p;
+
+        while (n) {
+                ssize_t k = read(fd, c, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return false;
+                c += k;
+                n -= (size_t)k;
+        }
+        return true;
+}
+
+static void put_blob(int fd, const void *p, size_t n)
+{
+        uint64_t len = n;
+
+        put_all(fd, &len, sizeof(len));
+        put_all(fd, p, n);
+}
+
+/* NUL-terminated copy; NULL when the pipe closed. */
+static void *get_blob(int fd, size_t *n)
+{
+        uint64_t len;
+        char *p;
+
+        if (!get_all(fd, &len, sizeof(len)) || len > (1u << 30))
+                return NULL;
+        p = malloc(len + 1);
+        if (!p)
+                DIE("out of memory");
+        if (!get_all(fd, p, len)) {
+                free(p);
+                return NULL;
+        }
+        p[len] = '\0';
+        if (n)
+                *n = len;
+        return p;
+}
+
+static void bl_child_start(bl_child_t *bc, ctx_t *c, const broker_t *b)
+{
+        int job[2], res[2];
+
+        if (pipe(job) || pipe(res))
+                DIE("pipe: %s", strerror(errno));
+        fflush(NULL);
+        bc->pid = fork();
+        if (bc->pid < 0)
+                DIE("fork: %s", strerror(errno));
+        if (bc->pid == 0) {
+                int64_t start[MAXP], end[MAXP];
+                tmpl_t tm[N_OUT];
+                bl_result_t r;
+                bool ok;
+
+                close(job[1]);
+                close(res[0]);
+                memset(tm, 0, sizeof(tm));
+                /* The parent gave up (a failed check, a DIE): just go. */
+                ok = get_all(job[0], start, sizeof(start)) &&
+                     get_all(job[0], end, sizeof(end));
+                for (int t = 0; ok && t < N_OUT; t++) {
+                        ok = get_all(job[0], &tm[t].n, sizeof(tm[t].n)) &&
+                             get_all(job[0], &tm[t].n_headers,
+                                     sizeof(tm[t].n_headers)) &&
+                             tm[t].n_headers <= SR_OUTREC_MAX_HEADERS;
+                        for (uint32_t h = 0; ok && h < tm[t].n_headers;
+                             h++) {
+                                tm[t].hname[h] = get_blob(job[0], NULL);
+                                tm[t].hval[h] = get_blob(job[0],
+                                                         &tm[t].hlen[h]);
+                                ok = tm[t].hname[h] && tm[t].hval[h];
+                        }
+                        if (ok)
+                                tm[t].value = get_blob(job[0],
+                                                       &tm[t].value_len);
+                        ok = ok && tm[t].value;
+                }
+                if (!ok)
+                        _exit(0);
+                r = run_baseline(c, b, start, end, tm);
+                put_all(res[1], &r, sizeof(r));
+                fflush(NULL);
+                _exit(0);
+        }
+        close(job[0]);
+        close(res[1]);
+        bc->job_fd = job[1];
+        bc->res_fd = res[0];
+}
+
+static bl_result_t bl_child_run(bl_child_t *bc, const int64_t start[MAXP],
+                                const int64_t end[MAXP],
+                                const tmpl_t tm[N_OUT])
+{
+        bl_result_t r;
+        int st = 0;
+
+        put_all(bc->job_fd, start, sizeof(int64_t) * MAXP);
+        put_all(bc->job_fd, end, sizeof(int64_t) * MAXP);
+        for (int t = 0; t < N_OUT; t++) {
+                put_all(bc->job_fd, &tm[t].n, sizeof(tm[t].n));
+                put_all(bc->job_fd, &tm[t].n_headers,
+                        sizeof(tm[t].n_headers));
+                for (uint32_t h = 0; h < tm[t].n_headers; h++) {
+                        put_blob(bc->job_fd, tm[t].hname[h],
+                                 strlen(tm[t].hname[h]));
+                        put_blob(bc->job_fd, tm[t].hval[h], tm[t].hlen[h]);
+                }
+                put_blob(bc->job_fd, tm[t].value ? tm[t].value : "",
+                         tm[t].value ? tm[t].value_len : 0);
+        }
+        close(bc->job_fd);
+        bc->job_fd = -1;
+        if (!get_all(bc->res_fd, &r, sizeof(r)))
+                DIE("the baseline process ended without a result");
+        close(bc->res_fd);
+        bc->res_fd = -1;
+        if (waitpid(bc->pid, &st, 0) < 0 || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0)
+                DIE("the baseline process failed");
+        bc->pid = 0;
         return r;
 }
 
@@ -1549,6 +1723,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         double b0, b1;
         tmpl_t tm[N_OUT];
         bl_result_t bl;
+        bl_child_t blc = { 0, -1, -1 };
         sr_conf_t *conf2;
         sampler_t smp;
         digest_t d1, d2;
@@ -1570,6 +1745,8 @@ static rep_result_t run_once(const opts_t *o, int rep)
         broker_start(&b, o->fork_broker, o->mock_nagle);
         c.conf = make_conf(o, "sr.", b.boot, dir1);
         c.conf_bl = make_conf(o, BL_PREFIX, b.boot, NULL);
+        if (o->fork_broker) /* inproc: the mock's threads would not fork */
+                bl_child_start(&blc, &c, &b);
         c.meta = raw_consumer(c.conf, "bench-meta");
         if (sr_codec_new(&c.codec, &ec) ||
             sr_producer_new(c.conf, "bench", &c.prod, &ec))
@@ -1658,7 +1835,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 if (!trace)
                         DIE("out of memory");
         }
-        perf_ctl("enable");
+        perf_ctl("worker", "enable");
         t0 = now_s();
         while (sum_series(m1.res, N_OUTCOMES) < (double)expect_res) {
                 if (now_s() - t0 > PHASE_TIMEOUT_S)
@@ -1688,7 +1865,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                         DIE("worker flush: %s", fec.msg);
         }
         r.worker_s = now_s() - t0;
-        perf_ctl("disable");
+        perf_ctl("worker", "disable");
         for (int i = 0; i < n_trace; i++)
                 printf("  poll %4d at %7.3f s: %7.3f s, batches so far %5.0f,"
                        " results applied %6.0f\n", i, trace[i].start,
@@ -1821,7 +1998,8 @@ static rep_result_t run_once(const opts_t *o, int rep)
                                                (double)tm[t].n);
 
         /* ---- 3. baseline, timed */
-        bl = run_baseline(&c, &b, res_lo, res_hi, tm);
+        bl = o->fork_broker ? bl_child_run(&blc, res_lo, res_hi, tm) :
+                              run_baseline(&c, &b, res_lo, res_hi, tm);
         r.baseline_per_s = bl.per_s;
         r.ratio = r.worker_res_per_s / r.baseline_per_s;
         check(&r, bl.inputs == n_res, "baseline consumed %" PRId64
@@ -1964,6 +2142,41 @@ static rep_result_t run_once(const opts_t *o, int rep)
 
 /* ------------------------------------------------------------ main */
 
+/* One repeat in a process of its own, forked from this one, which runs
+ * nothing itself: every repeat (and its baseline, bl_child_start()) starts
+ * on a fresh heap, as a worker process does, instead of on what the
+ * previous repeats left. */
+static rep_result_t run_fresh(const opts_t *o, int rep)
+{
+        rep_result_t r;
+        int fd[2], st = 0;
+        pid_t pid;
+
+        if (!o->fork_broker) /* inproc: everything in this process */
+                return run_once(o, rep);
+        if (pipe(fd))
+                DIE("pipe: %s", strerror(errno));
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                DIE("fork: %s", strerror(errno));
+        if (pid == 0) {
+                close(fd[0]);
+                r = run_once(o, rep);
+                put_all(fd[1], &r, sizeof(r));
+                fflush(NULL);
+                _exit(0);
+        }
+        close(fd[1]);
+        if (!get_all(fd[0], &r, sizeof(r)))
+                DIE("repeat %d: its process ended without a result", rep);
+        close(fd[0]);
+        if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0)
+                DIE("repeat %d: its process failed", rep);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         opts_t o;
@@ -2015,7 +2228,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < o.repeat; i++) {
                 rep_result_t *r = &rs[i];
 
-                *r = run_once(&o, i + 1);
+                *r = run_fresh(&o, i + 1);
                 problems += r->problems;
                 printf("%-4d %9.2f %11.0f %11.0f %8.2f %11.0f %6.2f %9" PRId64
                        " %9.2f %11.0f %8.2f %8.1f %9.1f %9.2f %9.2f%s\n",
