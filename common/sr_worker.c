@@ -113,6 +113,8 @@ typedef struct part {
         uint64_t last_seq; /* outbox seq of its last record this batch */
         sr_store_pmeta_t pm; /* its input offsets after this batch */
         timer_heap_t timers;
+        /* outbox mode: TimerFired commands sent, not known delivered */
+        timer_heap_t unacked;
 } part_t;
 
 /* A run as decoded from the snapshot, kept between batches (the run
@@ -1367,6 +1369,27 @@ static void stats_flush(sr_worker_t *w)
 
 /* ------------------------------------------------------------ relay */
 
+/* Every record sent so far has its delivery report (a producer wait just
+ * ended): the TimerFired commands sent meanwhile were delivered, unless
+ * something failed. Then they go back into the heap and are sent again
+ * at the next tick: a delivery can fail (the broker gone for longer than
+ * message.timeout.ms), and nothing else would re-arm a fired timer before
+ * the next rebalance. A copy is harmless: its command id is derived from
+ * the run and the deadline. */
+static void timers_settle(sr_worker_t *w, bool failed)
+{
+        for (int32_t p = 0; p < MAX_PARTS; p++) {
+                part_t *pt = &w->parts[p];
+
+                while (failed && pt->owned && pt->unacked.n) {
+                        timer_ent_t t = heap_pop(&pt->unacked);
+
+                        heap_push(&pt->timers, t.deadline, &t.run);
+                }
+                pt->unacked.n = 0;
+        }
+}
+
 typedef struct relay_ctx {
         sr_worker_t *w;
         uint8_t phase;
@@ -1476,6 +1499,7 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                 if (err)
                         return err;
                 err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
+                timers_settle(w, err != SR_OK);
                 if (err == SR_OK) {
                         atomic_store(&w->broker_ok, true);
                         return SR_OK;
@@ -1821,6 +1845,7 @@ static sr_err_t pipe_step(sr_worker_t *w, const int32_t *parts, int np,
 
         if (w->pe.active || w->pc.active) {
                 err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
+                timers_settle(w, err != SR_OK);
                 if (err == SR_ERR_FATAL)
                         return err;
                 if (err)
@@ -2259,6 +2284,7 @@ static void on_revoke(void *arg, const int32_t *parts, int n)
                         continue;
                 w->parts[parts[i]].owned = false;
                 w->parts[parts[i]].timers.n = 0;
+                w->parts[parts[i]].unacked.n = 0;
                 SR_INFO("WORKER", "partition revoked partition=%" PRId32,
                         parts[i]);
         }
@@ -2318,6 +2344,12 @@ static void fire_timers(sr_worker_t *w)
         if (now - w->last_timer_ms < w->conf->timer_resolution_ms)
                 return;
         w->last_timer_ms = now;
+        /* Idle (no relay in flight, every report served): settle the
+         * timers sent at earlier ticks here; a busy worker's relay waits
+         * do it otherwise. */
+        if (!txn && !w->pe.active && !w->pc.active &&
+            sr_producer_outstanding(w->prod) == 0)
+                timers_settle(w, sr_producer_wait(w->prod, 0, &ec) != SR_OK);
         for (int32_t p = 0; p < MAX_PARTS && n < TIMERS_PER_TICK; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 
@@ -2335,6 +2367,10 @@ static void fire_timers(sr_worker_t *w)
                 err = send_timer(w, due_part[sent], &due[sent], now, &ec);
         if (txn && !err)
                 err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS, &ec);
+        else if (!err) /* outbox mode: until their delivery is known */
+                for (int i = 0; i < n; i++)
+                        heap_push(&w->parts[due_part[i]].unacked,
+                                  due[i].deadline, &due[i].run);
         else if (txn && sent > 0) /* a send failed inside the transaction */
                 (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS, NULL);
         if (err) {
@@ -2648,8 +2684,10 @@ void sr_worker_destroy(sr_worker_t *w)
         pipe_free(&w->pe);
         pipe_free(&w->pc);
         sr_fsm_out_fini(&w->out);
-        for (int p = 0; p < MAX_PARTS; p++)
+        for (int p = 0; p < MAX_PARTS; p++) {
                 free(w->parts[p].timers.v);
+                free(w->parts[p].unacked.v);
+        }
         sr_buf_free(&w->scratch);
         sr_buf_free(&w->bundle);
         free(w);

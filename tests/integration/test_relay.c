@@ -128,3 +128,52 @@ Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
                                              &kit.dispatches[i].target_run_id),
                              SR_ST_SUCCESS));
 }
+
+struct status_arg {
+        sr_uuid_t id;
+        sr_status_t st;
+};
+
+static bool status_is(kit_t *k, void *arg)
+{
+        struct status_arg *a = arg;
+
+        return kit_status(k, &a->id) == a->st;
+}
+
+/* A stage's deadline passes while the broker is down: the TimerFired
+ * command the worker sends cannot be delivered (message.timeout.ms is 1 s
+ * here). It must be sent again once the broker is back, or the stage
+ * would never time out (nothing else re-arms a fired timer before the
+ * next rebalance). */
+Test(relay, timer_fired_during_an_outage_fires_again_once_the_broker_is_back)
+{
+        sr_runspec_t spec;
+        sr_uuid_t run;
+        struct status_arg sa;
+        struct outage o;
+        pthread_t th;
+        int want = 2;
+
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 2, false);
+        spec.stages[0].timeout_seconds = 2;
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000));
+        sa.id = kit_stage_id(&run, 0);
+        sa.st = SR_ST_RUNNING;
+        cr_assert(kit_pump_until(&kit, status_is, &sa, 30000));
+        o.mc = sr_mock_cluster(kit.mock);
+        o.ms = 5000; /* the deadline (2 s) and its delivery timeout pass */
+        cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 1), 0));
+        cr_assert(eq(int, pthread_create(&th, NULL, broker_back, &o), 0));
+        sa.st = SR_ST_TIMEOUT;
+        cr_assert(kit_pump_until(&kit, status_is, &sa, 30000),
+                  "the stage did not time out: its timer was lost");
+        pthread_join(th, NULL);
+        sa.id = run;
+        sa.st = SR_ST_FAILURE;
+        cr_assert(kit_pump_until(&kit, status_is, &sa, 10000));
+        kit_check_seq(&kit, &run);
+}
