@@ -196,12 +196,6 @@ sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
 typedef int (*sr_kafka_read_cb)(const sr_inrec_t *rec, void *arg);
 
 /**
- * @brief Read (topic, partition) from its beginning up to (excluding)
- * @p end_offset with a group-less assigned consumer, calling @p cb for each
- * record in order. A non-zero return from @p cb stops with SR_ERR_INVALID.
- * @returns SR_OK, SR_ERR_RETRY (timeout), SR_ERR_KAFKA.
- */
-/**
  * @brief Wait until no transaction is open on (topic, partition): its last
  * stable offset reached its end. A transaction being committed when its
  * producer died still completes; one left open is aborted once its
@@ -212,6 +206,12 @@ sr_err_t sr_kafka_wait_stable(const sr_conf_t *conf, sr_topic_kind_t topic,
                               int32_t partition, int timeout_ms,
                               sr_errctx_t *ec);
 
+/**
+ * @brief Read (topic, partition) from its beginning up to (excluding)
+ * @p end_offset with a group-less assigned consumer, calling @p cb for each
+ * record in order. A non-zero return from @p cb stops with SR_ERR_INVALID.
+ * @returns SR_OK, SR_ERR_RETRY (timeout), SR_ERR_KAFKA.
+ */
 sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
                                  int32_t partition, int64_t end_offset,
                                  sr_kafka_read_cb cb, void *arg,

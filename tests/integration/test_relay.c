@@ -177,3 +177,145 @@ Test(relay, timer_fired_during_an_outage_fires_again_once_the_broker_is_back)
         cr_assert(kit_pump_until(&kit, status_is, &sa, 10000));
         kit_check_seq(&kit, &run);
 }
+
+/* ------------------------------------------------------------ ordering */
+
+/* Two brokers: sr.events is led by broker 2, everything else by broker 1,
+ * so events can be made undeliverable while the changelog stays
+ * writable. The relay's rule: a batch's changelog records (phase 2) go out
+ * only once its events (phase 1) are acknowledged; a worker restored from
+ * a changelog that got ahead of its events would never publish them. */
+static void setup_split(void)
+{
+        rd_kafka_mock_cluster_t *mc;
+        sr_errctx_t ec = { 0 };
+        char name[256];
+
+        kit_open_brokers(&kit, 4, 2);
+        kit_set(&kit, "kafka.message.timeout.ms", "1000");
+        kit_set(&kit, "kafka.session.timeout.ms", "30000");
+        mc = sr_mock_cluster(kit.mock);
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(kit.conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                for (int p = 0; p < 4; p++)
+                        cr_assert(eq(int,
+                                     rd_kafka_mock_partition_set_leader(
+                                             mc, name, p,
+                                             t == SR_TOPIC_EVENTS ? 2 : 1),
+                                     0));
+        }
+        reg = sr_metrics_new();
+        cr_assert(sr_worker_new(kit.conf, reg, &kit.w, &ec) == SR_OK, "%s",
+                  ec.msg);
+}
+
+TestSuite(relay_order, .init = setup_split, .fini = teardown,
+          .timeout = 120.0);
+
+static int64_t changelog_ends(int64_t end[4])
+{
+        int64_t sum = 0;
+
+        for (int p = 0; p < 4; p++) {
+                sr_errctx_t ec = { 0 };
+                int64_t low;
+
+                cr_assert(sr_kafka_watermarks(kit.conf, SR_TOPIC_CHANGELOG, p,
+                                              &low, &end[p], 5000,
+                                              &ec) == SR_OK,
+                          "%s", ec.msg);
+                sum += end[p];
+        }
+        return sum;
+}
+
+struct split_outage {
+        rd_kafka_mock_cluster_t *mc;
+        int64_t during[4]; /* changelog ends near the outage's end */
+};
+
+static void *events_back(void *arg)
+{
+        struct split_outage *o = arg;
+
+        usleep(4000 * 1000);
+        changelog_ends(o->during);
+        rd_kafka_mock_broker_set_up(o->mc, 2);
+        return NULL;
+}
+
+struct entity_count {
+        int64_t from;
+        int n; /* records other than batch markers at offsets >= from */
+};
+
+static int count_entities(const sr_inrec_t *rec, void *arg)
+{
+        struct entity_count *c = arg;
+        static const char marker[] = "~marker/";
+
+        if (rec->offset >= c->from &&
+            !(rec->key.len >= sizeof(marker) - 1 &&
+              !memcmp(rec->key.ptr, marker, sizeof(marker) - 1)))
+                c->n++;
+        return 0;
+}
+
+Test(relay_order, no_changelog_record_goes_out_while_its_events_cannot)
+{
+        sr_uuid_t runs[RUNS];
+        struct split_outage o;
+        int64_t before[4], after[4], sum_before;
+        pthread_t th;
+        int want = RUNS * TARGETS, entities = 0, markers = 0;
+
+        memset(&o, 0, sizeof(o));
+        for (int i = 0; i < RUNS; i++) {
+                sr_runspec_t spec;
+
+                sr_uuid_v4(&runs[i]);
+                kit_spec(&spec, 1, 1, TARGETS, true);
+                kit_create(&kit, &runs[i], &spec, NULL);
+                sr_runspec_fini(&spec);
+        }
+        cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000),
+                  "dispatches: %d of %d", kit.n_dispatches, want);
+        kit_pump_until(&kit, NULL, NULL, 500); /* idle: pipeline drained */
+        sum_before = changelog_ends(before);
+        o.mc = sr_mock_cluster(kit.mock);
+        cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 2), 0));
+        /* New input (its topics are on broker 1): the batches that forward
+         * results have no events and may complete (their changelog phase
+         * is a marker); the batches that apply them cannot publish their
+         * events, so none of their entity states may reach the changelog
+         * until the events are back. */
+        for (int i = 0; i < want; i++)
+                kit_result_for(&kit, &kit.dispatches[i], "INPROGRESS", NULL);
+        for (int i = 0; i < want; i++)
+                kit_result_for(&kit, &kit.dispatches[i], "SUCCESS", NULL);
+        cr_assert(eq(int, pthread_create(&th, NULL, events_back, &o), 0));
+        cr_assert(kit_pump_until(&kit, all_runs_succeeded, runs, 60000),
+                  "not every run succeeded after the outage");
+        pthread_join(th, NULL);
+        for (int p = 0; p < 4; p++) {
+                struct entity_count c = { before[p], 0 };
+                sr_errctx_t ec = { 0 };
+
+                cr_assert(sr_kafka_read_partition(kit.conf,
+                                                  SR_TOPIC_CHANGELOG, p,
+                                                  o.during[p],
+                                                  count_entities, &c, 10000,
+                                                  &ec) == SR_OK,
+                          "%s", ec.msg);
+                entities += c.n;
+                markers += (int)(o.during[p] - before[p]) - c.n;
+        }
+        cr_assert(eq(int, entities, 0),
+                  "%d entity records (and %d markers) reached the changelog "
+                  "while no event could be delivered", entities, markers);
+        cr_assert(changelog_ends(after) > sum_before + markers,
+                  "the applied batches' changelog came after the outage");
+        for (int i = 0; i < RUNS; i++)
+                kit_check_seq(&kit, &runs[i]);
+}

@@ -203,22 +203,27 @@ static inline void kit_create_topics(kit_t *k)
         rd_kafka_destroy(rk);
 }
 
-static inline void kit_open_prefixed(kit_t *k, int parts,
-                                     const char *bootstrap,
-                                     const char *prefix);
+static inline void kit_open_full(kit_t *k, int parts, int brokers,
+                                 const char *bootstrap, const char *prefix);
 
 /* Open the fixture with @p parts partitions on a mock cluster of its own,
  * or, under SR_TEST_KAFKA, on fresh topics of the real broker. */
 static inline void kit_open(kit_t *k, int parts)
 {
-        kit_open_prefixed(k, parts, NULL, NULL);
+        kit_open_full(k, parts, 1, NULL, NULL);
+}
+
+/* As kit_open(), on a mock cluster of @p brokers brokers. */
+static inline void kit_open_brokers(kit_t *k, int parts, int brokers)
+{
+        kit_open_full(k, parts, brokers, NULL, NULL);
 }
 
 /* Open the fixture on @p bootstrap (an sr-dev's cluster), or as kit_open()
  * when NULL. */
 static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
 {
-        kit_open_prefixed(k, parts, bootstrap, NULL);
+        kit_open_full(k, parts, 1, bootstrap, NULL);
 }
 
 /* As kit_open_at(), on the topics of @p prefix (NULL: the default prefix,
@@ -226,6 +231,12 @@ static inline void kit_open_at(kit_t *k, int parts, const char *bootstrap)
 static inline void kit_open_prefixed(kit_t *k, int parts,
                                      const char *bootstrap,
                                      const char *prefix)
+{
+        kit_open_full(k, parts, 1, bootstrap, prefix);
+}
+
+static inline void kit_open_full(kit_t *k, int parts, int brokers,
+                                 const char *bootstrap, const char *prefix)
 {
         sr_errctx_t ec = { 0 };
         bool create = false;
@@ -271,8 +282,8 @@ static inline void kit_open_prefixed(kit_t *k, int parts,
         if (!kit_real_kafka())
                 kit_set(k, "kafka.fetch.wait.max.ms", "1");
         if (!bootstrap) {
-                cr_assert(sr_mock_new(k->conf, 1, parts, &k->mock, &ec) ==
-                                  SR_OK,
+                cr_assert(sr_mock_new(k->conf, brokers, parts, &k->mock,
+                                      &ec) == SR_OK,
                           "%s", ec.msg);
                 bootstrap = sr_mock_bootstraps(k->mock);
         }
