@@ -87,18 +87,6 @@ static void teardown(void)
 
 TestSuite(dev_fleet, .fini = teardown, .timeout = 120.0);
 
-struct status_arg {
-        sr_uuid_t id;
-        sr_status_t st;
-};
-
-static bool status_is(kit_t *k, void *arg)
-{
-        struct status_arg *a = arg;
-
-        return kit_status(k, &a->id) == a->st;
-}
-
 static bool has_reply(kit_t *k, void *arg)
 {
         for (int i = 0; i < k->n_replies; i++)
@@ -109,7 +97,7 @@ static bool has_reply(kit_t *k, void *arg)
 
 Test(dev_fleet, agent_answers_and_runs_succeed_then_sigterm_stops_all)
 {
-        struct status_arg a;
+        kit_status_arg_t a;
         sr_runspec_t spec;
         sr_uuid_t run[3];
         int st = -1;
@@ -124,7 +112,7 @@ Test(dev_fleet, agent_answers_and_runs_succeed_then_sigterm_stops_all)
         for (int i = 0; i < 3; i++) {
                 a.id = run[i];
                 a.st = SR_ST_SUCCESS;
-                cr_assert(kit_pump_until(&kit, status_is, &a, 60000),
+                cr_assert(kit_pump_until(&kit, kit_status_is, &a, 60000),
                           "run %d is %s", i,
                           sr_status_name(kit_status(&kit, &run[i])));
                 kit_check_seq(&kit, &run[i]);
@@ -139,7 +127,7 @@ Test(dev_fleet, agent_answers_and_runs_succeed_then_sigterm_stops_all)
 
 Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
 {
-        struct status_arg a;
+        kit_status_arg_t a;
         sr_runspec_t spec;
         sr_uuid_t run, cmd = { { 0 } };
         bool cancelled = false;
@@ -152,7 +140,7 @@ Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
         sr_runspec_fini(&spec);
         a.id = run;
         a.st = SR_ST_FAILURE;
-        cr_assert(kit_pump_until(&kit, status_is, &a, 60000), "run is %s",
+        cr_assert(kit_pump_until(&kit, kit_status_is, &a, 60000), "run is %s",
                   sr_status_name(kit_status(&kit, &run)));
         kit_check_seq(&kit, &run);
         /* a cancelled run: the agent is told (cancel requests) */
@@ -164,7 +152,7 @@ Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
                        "cancelled", &cmd);
         a.id = run;
         a.st = SR_ST_CANCELLED;
-        cr_assert(kit_pump_until(&kit, status_is, &a, 60000));
+        cr_assert(kit_pump_until(&kit, kit_status_is, &a, 60000));
         /* the reply travels on its own topic: it may trail the event */
         cr_assert(kit_pump_until(&kit, has_reply, &cmd, 30000));
         for (int i = 0; i < kit.n_replies; i++)

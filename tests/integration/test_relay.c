@@ -61,6 +61,24 @@ static bool all_runs_succeeded(kit_t *k, void *arg)
         return true;
 }
 
+/* RUNS auto-promoted runs of 1 stage x 1 op x TARGETS targets, created and
+ * dispatched. */
+static void create_runs(sr_uuid_t runs[RUNS])
+{
+        int want = RUNS * TARGETS;
+
+        for (int i = 0; i < RUNS; i++) {
+                sr_runspec_t spec;
+
+                sr_uuid_v4(&runs[i]);
+                kit_spec(&spec, 1, 1, TARGETS, true);
+                kit_create(&kit, &runs[i], &spec, NULL);
+                sr_runspec_fini(&spec);
+        }
+        cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000),
+                  "dispatches: %d of %d", kit.n_dispatches, want);
+}
+
 struct outage {
         rd_kafka_mock_cluster_t *mc;
         int ms;
@@ -83,16 +101,7 @@ Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
         pthread_t th;
         int want = RUNS * TARGETS;
 
-        for (int i = 0; i < RUNS; i++) {
-                sr_runspec_t spec;
-
-                sr_uuid_v4(&runs[i]);
-                kit_spec(&spec, 1, 1, TARGETS, true);
-                kit_create(&kit, &runs[i], &spec, NULL);
-                sr_runspec_fini(&spec);
-        }
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000),
-                  "dispatches: %d of %d", kit.n_dispatches, want);
+        create_runs(runs);
         /* Every device answers twice; the worker's consumer prefetches the
          * results while the test sleeps, then the broker goes down: the
          * next polls apply them and their outputs cannot be delivered. */
@@ -129,18 +138,6 @@ Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
                              SR_ST_SUCCESS));
 }
 
-struct status_arg {
-        sr_uuid_t id;
-        sr_status_t st;
-};
-
-static bool status_is(kit_t *k, void *arg)
-{
-        struct status_arg *a = arg;
-
-        return kit_status(k, &a->id) == a->st;
-}
-
 /* A stage's deadline passes while the broker is down: the TimerFired
  * command the worker sends cannot be delivered (message.timeout.ms is 1 s
  * here). It must be sent again once the broker is back, or the stage
@@ -150,7 +147,7 @@ Test(relay, timer_fired_during_an_outage_fires_again_once_the_broker_is_back)
 {
         sr_runspec_t spec;
         sr_uuid_t run;
-        struct status_arg sa;
+        kit_status_arg_t sa;
         struct outage o;
         pthread_t th;
         int want = 2;
@@ -163,18 +160,18 @@ Test(relay, timer_fired_during_an_outage_fires_again_once_the_broker_is_back)
         cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000));
         sa.id = kit_stage_id(&run, 0);
         sa.st = SR_ST_RUNNING;
-        cr_assert(kit_pump_until(&kit, status_is, &sa, 30000));
+        cr_assert(kit_pump_until(&kit, kit_status_is, &sa, 30000));
         o.mc = sr_mock_cluster(kit.mock);
         o.ms = 5000; /* the deadline (2 s) and its delivery timeout pass */
         cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 1), 0));
         cr_assert(eq(int, pthread_create(&th, NULL, broker_back, &o), 0));
         sa.st = SR_ST_TIMEOUT;
-        cr_assert(kit_pump_until(&kit, status_is, &sa, 30000),
+        cr_assert(kit_pump_until(&kit, kit_status_is, &sa, 30000),
                   "the stage did not time out: its timer was lost");
         pthread_join(th, NULL);
         sa.id = run;
         sa.st = SR_ST_FAILURE;
-        cr_assert(kit_pump_until(&kit, status_is, &sa, 10000));
+        cr_assert(kit_pump_until(&kit, kit_status_is, &sa, 10000));
         kit_check_seq(&kit, &run);
 }
 
@@ -271,16 +268,7 @@ Test(relay_order, no_changelog_record_goes_out_while_its_events_cannot)
         int want = RUNS * TARGETS, entities = 0, markers = 0;
 
         memset(&o, 0, sizeof(o));
-        for (int i = 0; i < RUNS; i++) {
-                sr_runspec_t spec;
-
-                sr_uuid_v4(&runs[i]);
-                kit_spec(&spec, 1, 1, TARGETS, true);
-                kit_create(&kit, &runs[i], &spec, NULL);
-                sr_runspec_fini(&spec);
-        }
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &want, 30000),
-                  "dispatches: %d of %d", kit.n_dispatches, want);
+        create_runs(runs);
         kit_pump_until(&kit, NULL, NULL, 500); /* idle: pipeline drained */
         sum_before = changelog_ends(before);
         o.mc = sr_mock_cluster(kit.mock);

@@ -39,23 +39,11 @@ static bool dispatches_at_least(kit_t *k, void *arg)
         return n >= a->n;
 }
 
-struct status_arg {
-        sr_uuid_t id;
-        sr_status_t st;
-};
-
-static bool status_is(kit_t *k, void *arg)
-{
-        struct status_arg *a = arg;
-
-        return kit_status(k, &a->id) == a->st;
-}
-
 static void wait_status(const sr_uuid_t *id, sr_status_t st)
 {
-        struct status_arg a = { *id, st };
+        kit_status_arg_t a = { *id, st };
 
-        cr_assert(kit_pump_until(&kit, status_is, &a, 30000),
+        cr_assert(kit_pump_until(&kit, kit_status_is, &a, 30000),
                   "waited for %s, have %s", sr_status_name(st),
                   sr_status_name(kit_status(&kit, id)));
 }

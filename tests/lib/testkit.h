@@ -605,6 +605,19 @@ static inline sr_status_t kit_status(const kit_t *k, const sr_uuid_t *id)
         return st;
 }
 
+/* kit_pump_until() predicate: the entity's last known status is @p st. */
+typedef struct kit_status_arg {
+        sr_uuid_t id;
+        sr_status_t st;
+} kit_status_arg_t;
+
+static inline bool kit_status_is(kit_t *k, void *arg)
+{
+        kit_status_arg_t *a = arg;
+
+        return kit_status(k, &a->id) == a->st;
+}
+
 /* Stage run id of stage @p index of @p run, as the state machine derives. */
 static inline sr_uuid_t kit_stage_id(const sr_uuid_t *run, unsigned index)
 {
