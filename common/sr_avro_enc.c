@@ -85,19 +85,13 @@ void sr_avro_put_double(sr_avro_enc_t *e, double v)
 
 void sr_avro_put_uuid(sr_avro_enc_t *e, const sr_uuid_t *u)
 {
-        static const char hex[] = "0123456789abcdef";
         uint8_t *p;
 
         if (!sr_avro_enc__room(e, 1 + SR_UUID_STR_LEN))
                 return;
         p = e->ae_ptr + e->ae_len;
         *p++ = 2 * SR_UUID_STR_LEN; /* zig-zag of 36, one byte */
-        for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        *p++ = '-';
-                *p++ = (uint8_t)hex[u->b[i] >> 4];
-                *p++ = (uint8_t)hex[u->b[i] & 0xf];
-        }
+        sr_uuid_hex(u, (char *)p);
         e->ae_len += 1 + SR_UUID_STR_LEN;
 }
 

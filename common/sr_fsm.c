@@ -338,28 +338,10 @@ sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id)
 
 size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX])
 {
-        sr_uuid_fmt(run, out);
+        sr_uuid_hex(run, out);
         out[SR_UUID_STR_LEN] = '/';
         out[SR_UUID_STR_LEN + 1] = '\0';
         return SR_UUID_STR_LEN + 1;
-}
-
-/* printf's "%0*u" of @p v with @p width: zero-padded to at least @p width
- * digits, all of them when the value needs more. */
-static size_t put_u32(char *p, uint32_t v, size_t width)
-{
-        char d[10];
-        size_t nd = 0, n = 0;
-
-        do {
-                d[nd++] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        while (n + nd < width)
-                p[n++] = '0';
-        while (nd)
-                p[n++] = d[--nd];
-        return n;
 }
 
 /* The longest key, "<run>/t/" and three 10-digit indices, always fits:
@@ -381,26 +363,26 @@ size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX])
                 n = sr_run_key_prefix(&e->u.sr.pipeline_run_id, out);
                 out[n++] = 's';
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.sr.index, 4);
+                n += sr_put_uint(out + n, e->u.sr.index, 4);
                 break;
         case SR_ENT_STAGE_RUN_OPERATION:
                 n = sr_run_key_prefix(&e->u.op.pipeline_run_id, out);
                 out[n++] = 'o';
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.op.stage_index, 4);
+                n += sr_put_uint(out + n, e->u.op.stage_index, 4);
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.op.index, 4);
+                n += sr_put_uint(out + n, e->u.op.index, 4);
                 break;
         case SR_ENT_TARGET_RUN:
         default:
                 n = sr_run_key_prefix(&e->u.tr.pipeline_run_id, out);
                 out[n++] = 't';
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.tr.stage_index, 4);
+                n += sr_put_uint(out + n, e->u.tr.stage_index, 4);
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.tr.op_index, 4);
+                n += sr_put_uint(out + n, e->u.tr.op_index, 4);
                 out[n++] = '/';
-                n += put_u32(out + n, e->u.tr.target_index, 6);
+                n += sr_put_uint(out + n, e->u.tr.target_index, 6);
                 break;
         }
         out[n] = '\0';

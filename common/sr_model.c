@@ -41,14 +41,35 @@ static const char hex_lower[16] = "0123456789abcdef";
 static const uint8_t fmt_pos[16] = { 0,  2,  4,  6,  9,  11, 14, 16,
                                      19, 21, 24, 26, 28, 30, 32, 34 };
 
-void sr_uuid_fmt(const sr_uuid_t *u, char out[SR_UUID_STR_LEN + 1])
+void sr_uuid_hex(const sr_uuid_t *u, char out[SR_UUID_STR_LEN])
 {
         out[8] = out[13] = out[18] = out[23] = '-';
         for (int i = 0; i < 16; i++) {
                 out[fmt_pos[i]] = hex_lower[u->b[i] >> 4];
                 out[fmt_pos[i] + 1] = hex_lower[u->b[i] & 15];
         }
+}
+
+void sr_uuid_fmt(const sr_uuid_t *u, char out[SR_UUID_STR_LEN + 1])
+{
+        sr_uuid_hex(u, out);
         out[SR_UUID_STR_LEN] = '\0';
+}
+
+size_t sr_put_uint(char *out, uint64_t v, size_t width)
+{
+        char d[20];
+        size_t nd = 0, n = 0;
+
+        do {
+                d[nd++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (n + nd < width)
+                out[n++] = '0';
+        while (nd)
+                out[n++] = d[--nd];
+        return n;
 }
 
 /* Value of a hex digit in any case, -1 for any other byte. */
@@ -128,18 +149,13 @@ void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
 void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq)
 {
         static const char mid[] = "/event/";
-        char name[SR_UUID_STR_LEN + sizeof(mid) + 20], digits[20];
-        size_t n = SR_UUID_STR_LEN, nd = 0;
+        char name[SR_UUID_STR_LEN + sizeof(mid) + 20];
+        size_t n = SR_UUID_STR_LEN;
 
-        sr_uuid_fmt(run, name);
+        sr_uuid_hex(run, name);
         memcpy(name + n, mid, sizeof(mid) - 1);
         n += sizeof(mid) - 1;
-        do {
-                digits[nd++] = (char)('0' + seq % 10);
-                seq /= 10;
-        } while (seq);
-        while (nd)
-                name[n++] = digits[--nd];
+        n += sr_put_uint(name + n, seq, 1);
         uuid_v5(out, &sr_ns, name, n);
 }
 

@@ -33,6 +33,15 @@ bool sr_uuid_is_nil(const sr_uuid_t *u);
 bool sr_uuid_eq(const sr_uuid_t *a, const sr_uuid_t *b);
 /** @brief Lower-case canonical text into @p out (37 bytes incl. NUL). */
 void sr_uuid_fmt(const sr_uuid_t *u, char out[SR_UUID_STR_LEN + 1]);
+/** @brief The 36 characters of sr_uuid_fmt() without the NUL (into an
+ *  encoder's buffer, say). */
+void sr_uuid_hex(const sr_uuid_t *u, char out[SR_UUID_STR_LEN]);
+/**
+ * @brief @p v in decimal, zero-padded to at least @p width digits: printf's
+ * "%0*" PRIu64 without printf (keys, event ids and timestamps on the hot
+ * path). No NUL. Returns the characters written (at most max(20, width)).
+ */
+size_t sr_put_uint(char *out, uint64_t v, size_t width);
 /** @brief Parse canonical text (any case). @returns false if malformed. */
 bool sr_uuid_parse(const char *s, size_t len, sr_uuid_t *out);
 /**

@@ -244,6 +244,7 @@ struct sr_worker {
         int64_t last_ping_ms;
         int64_t last_timer_ms;
         uint64_t outbox_pending; /* appended, not yet acknowledged */
+        unsigned n_unacked;      /* in the parts' unacked timer lists */
 };
 
 static int64_t wall_ms(void)
@@ -503,15 +504,6 @@ static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
         outbox_put(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
 }
 
-static char *put_digits(char *p, int v, int width)
-{
-        for (int i = width - 1; i >= 0; i--) {
-                p[i] = (char)('0' + v % 10);
-                v /= 10;
-        }
-        return p + width;
-}
-
 /* RFC 3339 UTC with milliseconds (the ce_time header), without printf:
  * one per event. */
 static void iso_time(int64_t ms, char out[32])
@@ -524,19 +516,19 @@ static void iso_time(int64_t ms, char out[32])
                 out[0] = '\0';
                 return;
         }
-        p = put_digits(p, tm.tm_year + 1900, 4);
+        p += sr_put_uint(p, (uint64_t)(tm.tm_year + 1900), 4);
         *p++ = '-';
-        p = put_digits(p, tm.tm_mon + 1, 2);
+        p += sr_put_uint(p, (uint64_t)(tm.tm_mon + 1), 2);
         *p++ = '-';
-        p = put_digits(p, tm.tm_mday, 2);
+        p += sr_put_uint(p, (uint64_t)tm.tm_mday, 2);
         *p++ = 'T';
-        p = put_digits(p, tm.tm_hour, 2);
+        p += sr_put_uint(p, (uint64_t)tm.tm_hour, 2);
         *p++ = ':';
-        p = put_digits(p, tm.tm_min, 2);
+        p += sr_put_uint(p, (uint64_t)tm.tm_min, 2);
         *p++ = ':';
-        p = put_digits(p, tm.tm_sec, 2);
+        p += sr_put_uint(p, (uint64_t)tm.tm_sec, 2);
         *p++ = '.';
-        p = put_digits(p, (int)(ms % 1000), 3);
+        p += sr_put_uint(p, (uint64_t)(ms % 1000), 3);
         *p++ = 'Z';
         *p = '\0';
 }
@@ -1378,6 +1370,9 @@ static void stats_flush(sr_worker_t *w)
  * the run and the deadline. */
 static void timers_settle(sr_worker_t *w, bool failed)
 {
+        if (!w->n_unacked)
+                return;
+        w->n_unacked = 0;
         for (int32_t p = 0; p < MAX_PARTS; p++) {
                 part_t *pt = &w->parts[p];
 
@@ -1388,6 +1383,15 @@ static void timers_settle(sr_worker_t *w, bool failed)
                 }
                 pt->unacked.n = 0;
         }
+}
+
+/* Wait for every delivery report, then settle the timers sent meanwhile. */
+static sr_err_t wait_acks(sr_worker_t *w, int timeout_ms, sr_errctx_t *ec)
+{
+        sr_err_t err = sr_producer_wait(w->prod, timeout_ms, ec);
+
+        timers_settle(w, err != SR_OK);
+        return err;
 }
 
 typedef struct relay_ctx {
@@ -1485,21 +1489,21 @@ static sr_err_t send_phase(sr_worker_t *w, const int32_t *parts, int np,
         return err;
 }
 
-/* Send one phase and wait for the acks; re-send the whole phase until
- * every record is acknowledged (duplicates are identical). */
+/* Send one phase of the LMDB outbox and wait for the acks; re-send the
+ * whole phase until every record is acknowledged (duplicates are
+ * identical). */
 static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
-                            bool from_mem, uint8_t phase, uint64_t *last_seq,
-                            uint64_t *sent, sr_errctx_t *ec)
+                            uint8_t phase, uint64_t *last_seq, uint64_t *sent,
+                            sr_errctx_t *ec)
 {
         for (int attempt = 0;; attempt++) {
                 sr_err_t err;
 
-                err = send_phase(w, parts, np, from_mem, phase, last_seq, sent,
+                err = send_phase(w, parts, np, false, phase, last_seq, sent,
                                  ec);
                 if (err)
                         return err;
-                err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
-                timers_settle(w, err != SR_OK);
+                err = wait_acks(w, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_OK) {
                         atomic_store(&w->broker_ok, true);
                         return SR_OK;
@@ -1707,6 +1711,9 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
         return err;
 }
 
+/* Publish the outbox of @p parts. Outbox mode reads it from LMDB (the
+ * batch just applied goes through pipe_step() instead); exactly_once sends
+ * the batch just applied from memory when @p from_mem. */
 static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
                       bool from_mem, sr_errctx_t *ec)
 {
@@ -1719,11 +1726,11 @@ static sr_err_t relay(sr_worker_t *w, const int32_t *parts, int np,
         sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
         if (sr_producer_is_txn(w->prod))
                 return relay_txn(w, parts, np, from_mem, ec);
-        err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_EMIT, last1,
-                          &sent1, ec);
+        err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1, &sent1,
+                          ec);
         if (err)
                 return err;
-        err = relay_phase(w, parts, np, from_mem, SR_STORE_PHASE_CHANGELOG,
+        err = relay_phase(w, parts, np, SR_STORE_PHASE_CHANGELOG,
                           last2, &sent2, ec);
         if (!err)
                 err = relay_done(w, parts, np, last1, last2, 1, &o, ec);
@@ -1790,16 +1797,21 @@ static sr_err_t pipe_fallback(sr_worker_t *w, sr_errctx_t *ec)
         return relay(w, owned, np, false, ec);
 }
 
-/* The latency of @p pb's inputs: its emit phase is acknowledged. */
+/* An input's latency: from its timestamp to @p now_ms, when its outputs
+ * (phase 1) are acknowledged. */
+static void observe_latency(sr_worker_t *w, double now_ms, int64_t ts)
+{
+        if (ts > 0)
+                sr_series_observe(w->m.latency,
+                                  (now_ms - (double)ts) / 1000.0);
+}
+
 static void pipe_observe(sr_worker_t *w, const pipe_batch_t *pb)
 {
         double now_ms = (double)wall_ms();
 
         for (int i = 0; i < pb->n_ts; i++)
-                if (pb->ts[i] > 0)
-                        sr_series_observe(w->m.latency,
-                                          (now_ms - (double)pb->ts[i]) /
-                                                  1000.0);
+                observe_latency(w, now_ms, pb->ts[i]);
 }
 
 /* The batch just applied (its @p np touched partitions) becomes w->pe. */
@@ -1844,8 +1856,7 @@ static sr_err_t pipe_step(sr_worker_t *w, const int32_t *parts, int np,
         sr_err_t err;
 
         if (w->pe.active || w->pc.active) {
-                err = sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, ec);
-                timers_settle(w, err != SR_OK);
+                err = wait_acks(w, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_ERR_FATAL)
                         return err;
                 if (err)
@@ -2347,9 +2358,9 @@ static void fire_timers(sr_worker_t *w)
         /* Idle (no relay in flight, every report served): settle the
          * timers sent at earlier ticks here; a busy worker's relay waits
          * do it otherwise. */
-        if (!txn && !w->pe.active && !w->pc.active &&
+        if (w->n_unacked && !w->pe.active && !w->pc.active &&
             sr_producer_outstanding(w->prod) == 0)
-                timers_settle(w, sr_producer_wait(w->prod, 0, &ec) != SR_OK);
+                (void)wait_acks(w, 0, &ec);
         for (int32_t p = 0; p < MAX_PARTS && n < TIMERS_PER_TICK; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 
@@ -2367,10 +2378,12 @@ static void fire_timers(sr_worker_t *w)
                 err = send_timer(w, due_part[sent], &due[sent], now, &ec);
         if (txn && !err)
                 err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS, &ec);
-        else if (!err) /* outbox mode: until their delivery is known */
+        else if (!err) { /* outbox mode: until their delivery is known */
                 for (int i = 0; i < n; i++)
                         heap_push(&w->parts[due_part[i]].unacked,
                                   due[i].deadline, &due[i].run);
+                w->n_unacked += (unsigned)n;
+        }
         else if (txn && sent > 0) /* a send failed inside the transaction */
                 (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS, NULL);
         if (err) {
@@ -2550,39 +2563,30 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                         atomic_store(&w->store_ok, false);
                         return sr_errctx_set(ec, SR_ERR_FATAL, "%s", ec->msg);
                 }
-                if (!sr_producer_is_txn(w->prod)) {
-                        for (int32_t p = 0; p < MAX_PARTS; p++)
-                                if (w->parts[p].touched)
-                                        parts[np++] = p;
-                        if (pipe_step(w, parts, np, n, ec))
-                                return SR_ERR_FATAL;
-                        sr_series_observe(w->m.batch_latency, mono_s() - t0);
-                        goto timers;
-                }
                 if (w->relay_pending) {
-                        /* An earlier batch is still in the outbox: send
-                         * it all, from LMDB. */
+                        /* exactly_once: an earlier batch is still in the
+                         * outbox: send it all, from LMDB. */
                         np = owned_parts(w, parts);
                 } else {
                         for (int32_t p = 0; p < MAX_PARTS; p++)
                                 if (w->parts[p].touched)
                                         parts[np++] = p;
                 }
-                err = relay(w, parts, np, !w->relay_pending, ec);
-                if (relay_deferred(w, err, ec))
-                        return SR_OK;
-                if (err)
-                        return SR_ERR_FATAL;
-                {
-                        double now_ms = (double)wall_ms();
+                if (!sr_producer_is_txn(w->prod)) {
+                        if (pipe_step(w, parts, np, n, ec))
+                                return SR_ERR_FATAL;
+                } else {
+                        double now_ms;
 
+                        err = relay(w, parts, np, !w->relay_pending, ec);
+                        if (relay_deferred(w, err, ec))
+                                return SR_OK;
+                        if (err)
+                                return SR_ERR_FATAL;
+                        now_ms = (double)wall_ms();
                         for (int i = 0; i < n; i++)
-                                if (w->recs[i].timestamp > 0)
-                                        sr_series_observe(
-                                                w->m.latency,
-                                                (now_ms - (double)w->recs[i]
-                                                                  .timestamp) /
-                                                        1000.0);
+                                observe_latency(w, now_ms,
+                                                w->recs[i].timestamp);
                 }
                 sr_series_observe(w->m.batch_latency, mono_s() - t0);
         }
@@ -2594,7 +2598,6 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         }
         if (n == 0 && piped && pipe_drain(w, ec))
                 return SR_ERR_FATAL;
-timers:
         fire_timers(w);
         sr_producer_poll(w->prod);
         if (wall_ms() - w->last_ping_ms > 5000) {
