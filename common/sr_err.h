@@ -24,6 +24,7 @@
         X(MAP_FULL, "local store is full")                             \
         X(REJECTED, "refused by the state machine")                    \
         X(RETRY, "transient failure, retry later")                     \
+        X(INTERNAL, "internal invariant broken (a bug)")               \
         X(FATAL, "fatal error, process must exit")
 
 typedef enum sr_err {

@@ -415,6 +415,7 @@ void sr_fsm_out_reset(sr_fsm_out_t *out)
         memset(&out->reply, 0, sizeof(out->reply));
         out->stale = false;
         out->applied = false;
+        out->illegal[0] = '\0';
 }
 
 void sr_fsm_out_fini(sr_fsm_out_t *out)
@@ -433,7 +434,8 @@ typedef struct step {
         sr_fsm_out_t *out;
         int64_t now;
         sr_uuid_t cause;
-        bool nomem; /* sticky: an output could not be recorded */
+        bool nomem;   /* sticky: an output could not be recorded */
+        bool illegal; /* sticky: a transition not in the table was tried */
 } step_t;
 
 static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
@@ -475,13 +477,36 @@ static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
         out->applied = true;
 }
 
-/* The common part of every transition; returns the previous status. */
-static sr_status_t move(step_t *st, sr_meta_t *m, sr_status_t to,
-                        const char *reason)
+static const char *const entity_names[SR_ENT__COUNT] = {
+        [SR_ENT_PIPELINE_RUN] = "pipeline run",
+        [SR_ENT_STAGE_RUN] = "stage run",
+        [SR_ENT_STAGE_RUN_OPERATION] = "stage run operation",
+        [SR_ENT_TARGET_RUN] = "target run",
+};
+
+/* The common part of every transition. Refuses (false, nothing changed)
+ * what is not a row of the table; the step then fails with
+ * SR_ERR_INTERNAL and the caller throws the run away. */
+static bool move(step_t *st, sr_entity_type_t type, sr_meta_t *m,
+                 sr_status_t to, const char *reason, sr_status_t *fromp)
 {
         sr_status_t from = m->status;
         size_t n;
 
+        if (!sr_fsm_transition_find(type, from, to, reason)) {
+                if (!st->illegal) {
+                        char id[SR_UUID_STR_LEN + 1];
+
+                        sr_uuid_fmt(&m->id, id);
+                        snprintf(st->out->illegal, sizeof(st->out->illegal),
+                                 "%s %s: %s -> %s (%s) is not a transition "
+                                 "of domain.md",
+                                 entity_names[type], id, sr_status_name(from),
+                                 sr_status_name(to), reason);
+                }
+                st->illegal = true;
+                return false;
+        }
         m->status = to;
         /* What snprintf "%s" did, without its format parsing: truncate
          * to the field, always NUL-terminated. */
@@ -496,14 +521,17 @@ static sr_status_t move(step_t *st, sr_meta_t *m, sr_status_t to,
                 m->ended_at = st->now;
                 m->deadline = 0;
         }
-        return from;
+        *fromp = from;
+        return true;
 }
 
 static void move_pr(step_t *st, sr_status_t to, const char *reason)
 {
         sr_pipeline_run_t *pr = &st->run->pr;
-        sr_status_t from = move(st, &pr->m, to, reason);
+        sr_status_t from;
 
+        if (!move(st, SR_ENT_PIPELINE_RUN, &pr->m, to, reason, &from))
+                return;
         if (to == SR_ST_RUNNING && !pr->m.started_at)
                 pr->m.started_at = st->now;
         st->run->pr_dirty = true;
@@ -514,8 +542,10 @@ static void move_stage(step_t *st, uint32_t si, sr_status_t to,
                        const char *reason)
 {
         sr_stage_run_t *s = &st->run->stages[si];
-        sr_status_t from = move(st, &s->m, to, reason);
+        sr_status_t from;
 
+        if (!move(st, SR_ENT_STAGE_RUN, &s->m, to, reason, &from))
+                return;
         if (to == SR_ST_RUNNING && !s->m.started_at)
                 s->m.started_at = st->now;
         st->run->stage_dirty[si] = true;
@@ -526,8 +556,10 @@ static void move_target(step_t *st, uint32_t ti, sr_status_t to,
                         const char *reason)
 {
         sr_target_run_t *t = &st->run->targets[ti];
-        sr_status_t from = move(st, &t->m, to, reason);
+        sr_status_t from;
 
+        if (!move(st, SR_ENT_TARGET_RUN, &t->m, to, reason, &from))
+                return;
         if (sr_status_is_terminal(to)) {
                 sr_run_stage_idx_t *x = &st->run->sidx[t->stage_index];
 
@@ -1350,7 +1382,7 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
 sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                               int64_t now_ms, sr_fsm_out_t *out)
 {
-        step_t st = { run, out, now_ms, cmd->command_id, false };
+        step_t st = { run, out, now_ms, cmd->command_id, false, false };
         char rid[SR_UUID_STR_LEN + 1];
         sr_err_t err = SR_OK;
 
@@ -1393,6 +1425,8 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
 done:
         if (err == SR_OK && st.nomem)
                 err = SR_ERR_NOMEM;
+        if (err == SR_OK && st.illegal)
+                err = SR_ERR_INTERNAL;
         if (err == SR_OK && run->exists && out->applied)
                 update_next_deadline(run);
         return err;
@@ -1401,7 +1435,7 @@ done:
 sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                              int64_t now_ms, sr_fsm_out_t *out)
 {
-        step_t st = { run, out, now_ms, res->result_id, false };
+        step_t st = { run, out, now_ms, res->result_id, false, false };
         sr_target_run_t *t;
         sr_cmdst_t cs;
         uint32_t ti;
@@ -1437,6 +1471,8 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
         advance_target(&st, ti, map_cmdst(cs));
         if (st.nomem)
                 return SR_ERR_NOMEM;
+        if (st.illegal)
+                return SR_ERR_INTERNAL;
         update_next_deadline(run);
         return SR_OK;
 }

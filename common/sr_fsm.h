@@ -95,6 +95,32 @@ size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
 /** @brief "<run>/" : the prefix of every key of a run. */
 size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
 
+/* ------------------------------------------------------------ table */
+
+/**
+ * One row of domain.md's transition tables: an entity of type @p entity
+ * whose status is in @p from (bits 1u << sr_status_t) may move to @p to,
+ * recording @p reason as status_meta.reason. The rules only ever make
+ * transitions that are rows (sr_fsm_table.c).
+ */
+typedef struct sr_fsm_transition {
+        sr_entity_type_t entity;
+        uint32_t from;
+        sr_status_t to;
+        const char *reason;
+} sr_fsm_transition_t;
+
+/** @brief The whole table, in domain.md's order. Static; never NULL.
+ *  @param[out] n its number of rows. */
+const sr_fsm_transition_t *sr_fsm_transitions(size_t *n);
+
+/** @brief The row allowing @p entity to move @p from -> @p to for
+ *  @p reason, or NULL when domain.md has no such row. Static result. */
+const sr_fsm_transition_t *sr_fsm_transition_find(sr_entity_type_t entity,
+                                                  sr_status_t from,
+                                                  sr_status_t to,
+                                                  const char *reason);
+
 /* ------------------------------------------------------------ outputs */
 
 typedef struct sr_fsm_out {
@@ -106,6 +132,10 @@ typedef struct sr_fsm_out {
         sr_reply_t reply;
         bool stale;   /* a result/command that changed nothing (late) */
         bool applied; /* the input changed the run */
+        /* SR_ERR_INTERNAL: the first transition the rules tried that is
+         * not in the table, e.g. "target run <id>: pending -> complete
+         * (command_succeeded)". */
+        char illegal[160];
 } sr_fsm_out_t;
 
 void sr_fsm_out_init(sr_fsm_out_t *out);
@@ -116,8 +146,11 @@ void sr_fsm_out_fini(sr_fsm_out_t *out);
 /**
  * @brief Apply a command to @p run (an empty run for an unknown id).
  * @param now_ms the input's timestamp: every time the step records.
- * @returns SR_OK (accepted or refused: see out->reply), SR_ERR_NOMEM.
- *          On SR_ERR_NOMEM the run may be half-changed: reload it.
+ * @returns SR_OK (accepted or refused: see out->reply), SR_ERR_NOMEM,
+ *          SR_ERR_INTERNAL (the rules tried a transition that is not in
+ *          the table: a bug, or a stored state the rules never make; see
+ *          out->illegal). On an error the run may be half-changed and the
+ *          outputs incomplete: reload the run, publish nothing.
  */
 sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                               int64_t now_ms, sr_fsm_out_t *out);
@@ -126,7 +159,8 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
  * @brief Apply a device command result to @p run.
  * @returns SR_OK (applied, or out->stale), SR_ERR_NOT_FOUND (unknown run or
  *          target run: the caller dead-letters it), SR_ERR_SCHEMA (unknown
- *          command status), SR_ERR_NOMEM.
+ *          command status), SR_ERR_NOMEM, SR_ERR_INTERNAL (as for
+ *          sr_fsm_apply_command()).
  */
 sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                              int64_t now_ms, sr_fsm_out_t *out);
