@@ -14,13 +14,17 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out="$build/chaos-broken"
 mkdir -p "$out"
 sed 's/if ((have \&\& pm.changelog_end == high) || (!have \&\& high == 0)) {/if (have || high == 0) { \/* CHAOS: deliberately broken *\//' \
-        "$src/common/sr_worker.c" >"$out/sr_worker.c"
+        "$src/common/status/sr_worker.c" >"$out/sr_worker.c"
 grep -q "CHAOS: deliberately broken" "$out/sr_worker.c" ||
         { echo "broken_worker.sh: the patch no longer applies" >&2; exit 1; }
-cc -D_GNU_SOURCE -I"$src/common" -I"$build/generated" -isystem /usr/include/uuid \
+incs=()
+for d in "$src"/common/*/; do incs+=(-I"$d"); done
+cc -D_GNU_SOURCE "${incs[@]}" -I"$build/generated" -isystem /usr/include/uuid \
         -O2 -g -std=c11 -c "$out/sr_worker.c" -o "$out/sr_worker.o"
 # the patched object wins over the archive's copy
 cc -o "$out/sr-status" "$build/CMakeFiles/sr-status.dir/workers/status/main.c.o" \
-        "$out/sr_worker.o" "$build/libsr_common.a" \
-        -lrdkafka -llmdb -lavro -luuid -lmicrohttpd -ljansson -lm
+        "$out/sr_worker.o" "$build"/common/libsr_status.a \
+        "$build"/common/libsr_io.a "$build"/common/libsr_codec.a \
+        "$build"/common/libsr_domain.a "$build"/common/libsr_base.a \
+        -lrdkafka -llmdb -lavro -luuid -lmicrohttpd -ljansson -lm -lpthread
 echo "$out/sr-status"

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "sr_codec.h"
-#include "sr_json.h"
+#include "sr_entity_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__lsan_default_options(void);

@@ -1,7 +1,7 @@
 """srmodel - an independent reference model of domain.md.
 
 Written from ../../../shared/design/domain.md and docs/domain-decisions.md
-(plus the .avsc docs and the id derivations of common/sr_model.c); it never
+(plus the .avsc docs and the id derivations of common/domain/sr_model.c); it never
 calls the C state machine. Standard library only.
 
 Inputs are dicts (the JSON shapes of `sr-cli dump`, tests/model/README.md):

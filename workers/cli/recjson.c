@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "recjson.h"
-#include "sr_json.h"
+#include "sr_entity_json.h"
 #include "sr_spec_json.h"
 
 json_t *sr_recjson_uuid(const sr_uuid_t *u)

@@ -1,0 +1,901 @@
+/* common/codec/sr_codec.c - codec lifecycle, Confluent framing and the field
+ * helpers shared by sr_codec_*.c. Every body is checked by sr_codec__scan()
+ * (sr_codec_scan.c) before avro-c reads it.
+ */
+#include "sr_codec_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sr_schemas_gen.h"
+
+
+/* ---------------------------------------------------------- schema table */
+
+static const sr_schema_def_t *find_def(int32_t id)
+{
+        for (size_t i = 0; i < sr_schema_defs_count; i++)
+                if (sr_schema_defs[i].id == id)
+                        return &sr_schema_defs[i];
+        return NULL;
+}
+
+const char *sr_codec_schema_json(int32_t id)
+{
+        const sr_schema_def_t *def = find_def(id);
+
+        return def ? def->json : NULL;
+}
+
+const char *sr_codec_schema_name(int32_t id)
+{
+        const sr_schema_def_t *def = find_def(id);
+
+        return def ? def->name : NULL;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec)
+{
+        sr_codec_t *codec;
+        sr_err_t err;
+        int rc;
+
+        codec = calloc(1, sizeof(*codec));
+        if (!codec)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "codec: calloc");
+
+        for (int id = 1; id < SR_SCHEMA__MAX; id++) {
+                const sr_schema_def_t *def = find_def(id);
+
+                if (!def) {
+                        err = sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                            "codec: schema %d: not in the "
+                                            "built-in table", id);
+                        goto err_destroy;
+                }
+                rc = avro_schema_from_json_length(def->json,
+                                                  strlen(def->json),
+                                                  &codec->schema[id]);
+                if (rc) {
+                        err = sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                            "codec: schema %d (%s): %s", id,
+                                            def->file, avro_strerror());
+                        goto err_destroy;
+                }
+                codec->iface[id] =
+                        avro_generic_class_from_schema(codec->schema[id]);
+                if (!codec->iface[id]) {
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM,
+                                            "codec: schema %d: class: %s",
+                                            id, avro_strerror());
+                        goto err_destroy;
+                }
+                rc = avro_generic_value_new(codec->iface[id],
+                                            &codec->value[id]);
+                if (rc) {
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM,
+                                            "codec: schema %d: value: %s",
+                                            id, avro_strerror());
+                        goto err_destroy;
+                }
+                codec->has_value[id] = true;
+        }
+        codec->reader = avro_reader_memory(codec->none, 0);
+        codec->writer = avro_writer_memory(codec->none, 0);
+        if (!codec->reader || !codec->writer) {
+                err = sr_errctx_set(ec, SR_ERR_NOMEM,
+                                    "codec: memory reader/writer");
+                goto err_destroy;
+        }
+        *codecp = codec;
+        return SR_OK;
+
+err_destroy:
+        sr_codec_destroy(codec);
+        return err;
+}
+
+void sr_codec_destroy(sr_codec_t *codec)
+{
+        if (!codec)
+                return;
+        if (codec->reader)
+                avro_reader_free(codec->reader);
+        if (codec->writer)
+                avro_writer_free(codec->writer);
+        for (int id = 1; id < SR_SCHEMA__MAX; id++) {
+                if (codec->has_value[id])
+                        avro_value_decref(&codec->value[id]);
+                if (codec->iface[id])
+                        avro_value_iface_decref(codec->iface[id]);
+                if (codec->schema[id])
+                        avro_schema_decref(codec->schema[id]);
+        }
+        free(codec);
+}
+
+/* ---------------------------------------------------------- messages */
+
+const char *sr_codec__quote(char dst[64], const char *s, size_t len)
+{
+        size_t n = len > 40 ? 40 : len, i;
+
+        for (i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                dst[i] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+        }
+        if (n < len) {
+                memcpy(dst + i, "...", 3);
+                i += 3;
+        }
+        dst[i] = '\0';
+        return dst;
+}
+
+sr_err_t sr_codec__avro_err(sr_errctx_t *ec, int rc, const char *field,
+                            const char *op)
+{
+        /* A failure here is out of memory or a schema the code does not
+         * match (a build defect): both are for the operator, not the
+         * sender. */
+        return sr_errctx_set(ec, rc == ENOMEM ? SR_ERR_NOMEM : SR_ERR_SCHEMA,
+                             "field %s: %s: %s", field, op, avro_strerror());
+}
+
+/* ---------------------------------------------------------- framing */
+
+sr_err_t sr_codec_peek_schema_id(sr_slice_t in, int32_t *idp,
+                                 sr_errctx_t *ec)
+{
+        const uint8_t *b = in.ptr;
+        uint32_t id;
+
+        if (in.len < SR_CODEC_HEADER)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "shorter than %d bytes (got %zu)",
+                                     SR_CODEC_HEADER, in.len);
+        if (b[0] != 0)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "bad magic byte 0x%02x (want 0x00)",
+                                     b[0]);
+        id = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+             (uint32_t)b[3] << 8 | (uint32_t)b[4];
+        *idp = (int32_t)id;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
+                                avro_value_t **vp, sr_errctx_t *ec)
+{
+        int rc = avro_value_reset(&codec->value[id]);
+
+        if (rc)
+                return sr_codec__avro_err(ec, rc, "-", "reset");
+        *vp = &codec->value[id];
+        return SR_OK;
+}
+
+sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
+                                 sr_buf_t *out, sr_errctx_t *ec)
+{
+        avro_value_t *v = &codec->value[id];
+        uint8_t *buf;
+        size_t size;
+        sr_err_t err;
+        int rc;
+
+        rc = avro_value_sizeof(v, &size);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, "-", "sizeof");
+        buf = malloc(SR_CODEC_HEADER + size);
+        if (!buf)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "malloc %zu bytes",
+                                     SR_CODEC_HEADER + size);
+        buf[0] = 0;
+        buf[1] = (uint8_t)((uint32_t)id >> 24);
+        buf[2] = (uint8_t)((uint32_t)id >> 16);
+        buf[3] = (uint8_t)((uint32_t)id >> 8);
+        buf[4] = (uint8_t)id;
+        avro_writer_memory_set_dest(codec->writer,
+                                    (const char *)buf + SR_CODEC_HEADER,
+                                    (int64_t)size);
+        rc = avro_value_write(codec->writer, v);
+        if (rc) {
+                err = sr_codec__avro_err(ec, rc, "-", "write");
+                goto err_free;
+        }
+        if ((size_t)avro_writer_tell(codec->writer) != size) {
+                err = sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                    "wrote %" PRId64 " bytes, sized %zu",
+                                    avro_writer_tell(codec->writer), size);
+                goto err_free;
+        }
+        out->ptr = buf;
+        out->len = SR_CODEC_HEADER + size;
+        return SR_OK;
+
+err_free:
+        free(buf);
+        return err;
+}
+
+sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
+                                sr_schema_id_t id, avro_value_t **vp,
+                                sr_errctx_t *ec)
+{
+        const uint8_t *body;
+        int32_t got;
+        sr_err_t err;
+        int rc;
+
+        err = sr_codec_peek_schema_id(in, &got, ec);
+        if (err)
+                return err;
+        if (got <= 0 || got >= SR_SCHEMA__MAX)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "unknown schema id %" PRId32, got);
+        if (got != (int32_t)id)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "expected schema %d (%s), got %" PRId32
+                                     " (%s)", (int)id,
+                                     sr_codec_schema_name(id), got,
+                                     sr_codec_schema_name(got));
+
+        body = (const uint8_t *)in.ptr + SR_CODEC_HEADER;
+        err = sr_codec__scan(codec->schema[id], body,
+                             in.len - SR_CODEC_HEADER, ec);
+        if (err)
+                return err;
+        avro_reader_memory_set_source(codec->reader, (const char *)body,
+                                      (int64_t)(in.len - SR_CODEC_HEADER));
+        rc = avro_value_read(codec->reader, &codec->value[id]);
+        if (rc)
+                return sr_errctx_set(ec, rc == ENOMEM ? SR_ERR_NOMEM :
+                                     SR_ERR_CORRUPT,
+                                     "undecodable body: %s",
+                                     avro_strerror());
+        *vp = &codec->value[id];
+        return SR_OK;
+}
+
+/* ---------------------------------------------------------- decode helpers */
+
+/* Field positions by (record schema, name literal): avro-c's by-name
+ * lookup hashes the name every time. A hit is confirmed by comparing the
+ * field's name, so a stale slot (a schema freed and its address reused)
+ * only costs a lookup. */
+static _Thread_local struct field_slot {
+        avro_schema_t schema;
+        const char *name;
+        int index;
+} field_slots[512];
+
+sr_err_t sr_codec__field(avro_value_t *rec, const char *name,
+                         avro_value_t *f, sr_errctx_t *ec)
+{
+        avro_schema_t schema = avro_value_get_schema(rec);
+        uintptr_t h = ((uintptr_t)schema >> 4) * 31u + ((uintptr_t)name >> 2);
+        struct field_slot *slot = &field_slots[h & 511u];
+        const char *have;
+        int rc;
+
+        if (schema && slot->schema == schema && slot->name == name &&
+            (have = avro_schema_record_field_name(schema, slot->index)) &&
+            !strcmp(have, name)) {
+                rc = avro_value_get_by_index(rec, (size_t)slot->index, f,
+                                             NULL);
+        } else {
+                size_t index;
+
+                rc = avro_value_get_by_name(rec, name, f, &index);
+                if (!rc && schema && index <= INT_MAX) {
+                        slot->schema = schema;
+                        slot->name = name;
+                        slot->index = (int)index;
+                }
+        }
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_branch(avro_value_t *rec, const char *name,
+                              int *disc, avro_value_t *branch,
+                              sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_discriminant(&f, disc);
+        if (!rc)
+                rc = avro_value_get_current_branch(&f, branch);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "branch");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_array(avro_value_t *rec, const char *name,
+                             size_t max, avro_value_t *arr, size_t *n,
+                             sr_errctx_t *ec)
+{
+        sr_err_t err;
+        int rc;
+
+        err = sr_codec__field(rec, name, arr, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_size(arr, n);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "size");
+        if (*n > max)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: %zu items, at most %zu",
+                                     name, *n, max);
+        return SR_OK;
+}
+
+/* The text of string value @p f (len excludes the NUL avro-c adds). */
+static sr_err_t val_str(avro_value_t *f, const char *name, const char **p,
+                        size_t *len, sr_errctx_t *ec)
+{
+        size_t size = 0;
+        int rc;
+
+        *p = NULL;
+        rc = avro_value_get_string(f, p, &size);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get string");
+        *len = size ? size - 1 : 0;
+        if (!*p)
+                *p = "";
+        if (*len && memchr(*p, '\0', *len))
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: contains a NUL byte", name);
+        return SR_OK;
+}
+
+static sr_err_t val_str_copy(avro_value_t *f, const char *name, char *dst,
+                             size_t cap, sr_errctx_t *ec)
+{
+        const char *p;
+        size_t len;
+        sr_err_t err;
+
+        err = val_str(f, name, &p, &len, ec);
+        if (err)
+                return err;
+        if (len >= cap)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: too long (%zu bytes, at "
+                                     "most %zu)", name, len, cap - 1);
+        memcpy(dst, p, len);
+        dst[len] = '\0';
+        return SR_OK;
+}
+
+static sr_err_t val_uuid(avro_value_t *f, const char *name, sr_uuid_t *dst,
+                         sr_errctx_t *ec)
+{
+        char q[64];
+        const char *p;
+        size_t len;
+        sr_err_t err;
+
+        err = val_str(f, name, &p, &len, ec);
+        if (err)
+                return err;
+        if (!sr_uuid_parse(p, len, dst))
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: malformed uuid \"%s\"", name,
+                                     sr_codec__quote(q, p, len));
+        return SR_OK;
+}
+
+static sr_err_t val_status(avro_value_t *f, const char *name,
+                           bool allow_none, sr_status_t *dst,
+                           sr_errctx_t *ec)
+{
+        char q[64];
+        const char *p;
+        size_t len;
+        sr_err_t err;
+
+        err = val_str(f, name, &p, &len, ec);
+        if (err)
+                return err;
+        if (allow_none && len == 4 && !strncasecmp(p, "none", 4)) {
+                *dst = SR_ST_NONE;
+                return SR_OK;
+        }
+        if (!sr_status_parse(p, len, dst))
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: unknown status \"%s\"", name,
+                                     sr_codec__quote(q, p, len));
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_str(avro_value_t *rec, const char *name, char *dst,
+                           size_t cap, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        return val_str_copy(&f, name, dst, cap, ec);
+}
+
+sr_err_t sr_codec__get_opt_str(avro_value_t *rec, const char *name,
+                               char *dst, size_t cap, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t b;
+        int disc;
+
+        err = sr_codec__get_branch(rec, name, &disc, &b, ec);
+        if (err)
+                return err;
+        if (disc == 0) {
+                dst[0] = '\0';
+                return SR_OK;
+        }
+        return val_str_copy(&b, name, dst, cap, ec);
+}
+
+sr_err_t sr_codec__get_str_dup(avro_value_t *rec, const char *name,
+                               bool nullable, char **dst, sr_errctx_t *ec)
+{
+        avro_value_t f;
+        const char *p;
+        size_t len;
+        sr_err_t err;
+        char *s;
+        int disc = 1;
+
+        if (nullable)
+                err = sr_codec__get_branch(rec, name, &disc, &f, ec);
+        else
+                err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        if (disc == 0) {
+                *dst = NULL;
+                return SR_OK;
+        }
+        err = val_str(&f, name, &p, &len, ec);
+        if (err)
+                return err;
+        s = malloc(len + 1);
+        if (!s)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "field %s: malloc %zu bytes", name,
+                                     len + 1);
+        memcpy(s, p, len);
+        s[len] = '\0';
+        *dst = s;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_uuid(avro_value_t *rec, const char *name,
+                            sr_uuid_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        return val_uuid(&f, name, dst, ec);
+}
+
+sr_err_t sr_codec__get_opt_uuid(avro_value_t *rec, const char *name,
+                                sr_uuid_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t b;
+        int disc;
+
+        err = sr_codec__get_branch(rec, name, &disc, &b, ec);
+        if (err)
+                return err;
+        if (disc == 0) {
+                memset(dst, 0, sizeof(*dst));
+                return SR_OK;
+        }
+        return val_uuid(&b, name, dst, ec);
+}
+
+sr_err_t sr_codec__get_long(avro_value_t *rec, const char *name,
+                            int64_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_long(&f, dst);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get long");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_int(avro_value_t *rec, const char *name,
+                           int32_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_int(&f, dst);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get int");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_u32(avro_value_t *rec, const char *name,
+                           uint32_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int64_t v;
+        int32_t i = 0;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        if (avro_value_get_type(&f) == AVRO_INT32) {
+                rc = avro_value_get_int(&f, &i);
+                v = i;
+        } else {
+                rc = avro_value_get_long(&f, &v);
+        }
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get number");
+        if (v < 0)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: negative (%" PRId64 ")",
+                                     name, v);
+        if (v > (int64_t)UINT32_MAX)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: %" PRId64 " out of range "
+                                     "(at most %" PRIu32 ")", name, v,
+                                     UINT32_MAX);
+        *dst = (uint32_t)v;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_bool(avro_value_t *rec, const char *name, bool *dst,
+                            sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc, v;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_boolean(&f, &v);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get boolean");
+        *dst = v != 0;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_enum(avro_value_t *rec, const char *name, int n,
+                            int *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc, v;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_enum(&f, &v);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get enum");
+        if (v < 0 || v >= n)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: unknown enum index %d",
+                                     name, v);
+        *dst = v;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__get_status(avro_value_t *rec, const char *name,
+                              bool allow_none, sr_status_t *dst,
+                              sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        return val_status(&f, name, allow_none, dst, ec);
+}
+
+sr_err_t sr_codec__get_opt_status(avro_value_t *rec, const char *name,
+                                  sr_status_t *dst, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t b;
+        int disc;
+
+        err = sr_codec__get_branch(rec, name, &disc, &b, ec);
+        if (err)
+                return err;
+        if (disc == 0) {
+                *dst = SR_ST_NONE;
+                return SR_OK;
+        }
+        return val_status(&b, name, false, dst, ec);
+}
+
+/* ---------------------------------------------------------- encode helpers */
+
+sr_err_t sr_codec__set_branch(avro_value_t *rec, const char *name, int disc,
+                              avro_value_t *branch, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_branch(&f, disc, branch);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set branch");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__str_check(const char *name, const char *src, size_t cap,
+                             size_t *lenp, sr_errctx_t *ec)
+{
+        size_t len;
+
+        if (!src)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: NULL string", name);
+        len = cap ? strnlen(src, cap) : strlen(src);
+        if (cap && len == cap)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: not NUL-terminated within "
+                                     "%zu bytes", name, cap);
+        *lenp = len;
+        return SR_OK;
+}
+
+static sr_err_t val_set_str(avro_value_t *f, const char *name,
+                            const char *src, size_t cap, sr_errctx_t *ec)
+{
+        size_t len;
+        sr_err_t err = sr_codec__str_check(name, src, cap, &len, ec);
+        int rc;
+
+        if (err)
+                return err;
+        rc = avro_value_set_string_len(f, src, len + 1);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set string");
+        return SR_OK;
+}
+
+static sr_err_t val_set_uuid(avro_value_t *f, const char *name,
+                             const sr_uuid_t *u, sr_errctx_t *ec)
+{
+        char text[SR_UUID_STR_LEN + 1];
+        int rc;
+
+        sr_uuid_fmt(u, text);
+        rc = avro_value_set_string_len(f, text, sizeof(text));
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set string");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_str(avro_value_t *rec, const char *name,
+                           const char *src, size_t cap, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        return val_set_str(&f, name, src, cap, ec);
+}
+
+sr_err_t sr_codec__set_opt_str(avro_value_t *rec, const char *name,
+                               const char *src, size_t cap, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t b;
+        int rc;
+
+        err = sr_codec__set_branch(rec, name, src ? 1 : 0, &b, ec);
+        if (err)
+                return err;
+        if (src)
+                return val_set_str(&b, name, src, cap, ec);
+        rc = avro_value_set_null(&b);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set null");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_uuid(avro_value_t *rec, const char *name,
+                            const sr_uuid_t *u, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        return val_set_uuid(&f, name, u, ec);
+}
+
+sr_err_t sr_codec__set_opt_uuid(avro_value_t *rec, const char *name,
+                                const sr_uuid_t *u, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        bool nil = sr_uuid_is_nil(u);
+        avro_value_t b;
+        int rc;
+
+        err = sr_codec__set_branch(rec, name, nil ? 0 : 1, &b, ec);
+        if (err)
+                return err;
+        if (!nil)
+                return val_set_uuid(&b, name, u, ec);
+        rc = avro_value_set_null(&b);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set null");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_long(avro_value_t *rec, const char *name, int64_t v,
+                            sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_long(&f, v);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set long");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_int(avro_value_t *rec, const char *name, int32_t v,
+                           sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_int(&f, v);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set int");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_u32(avro_value_t *rec, const char *name, uint32_t v,
+                           sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        if (avro_value_get_type(&f) == AVRO_INT32) {
+                if (v > INT32_MAX)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field %s: %" PRIu32 " out of "
+                                             "range (at most %d)", name, v,
+                                             INT32_MAX);
+                rc = avro_value_set_int(&f, (int32_t)v);
+        } else {
+                rc = avro_value_set_long(&f, (int64_t)v);
+        }
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set number");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_bool(avro_value_t *rec, const char *name, bool v,
+                            sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_boolean(&f, v ? 1 : 0);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set boolean");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_enum(avro_value_t *rec, const char *name, int v,
+                            int n, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        avro_value_t f;
+        int rc;
+
+        if (v < 0 || v >= n)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: enum value %d out of range",
+                                     name, v);
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_enum(&f, v);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set enum");
+        return SR_OK;
+}
+
+sr_err_t sr_codec__set_status(avro_value_t *rec, const char *name,
+                              sr_status_t st, bool allow_none,
+                              sr_errctx_t *ec)
+{
+        if ((unsigned)st >= SR_ST__COUNT || (st == SR_ST_NONE && !allow_none))
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: status %d cannot be sent",
+                                     name, (int)st);
+        return sr_codec__set_str(rec, name, sr_status_name(st), 0, ec);
+}
+
+sr_err_t sr_codec__set_opt_status(avro_value_t *rec, const char *name,
+                                  sr_status_t st, sr_errctx_t *ec)
+{
+        if ((unsigned)st >= SR_ST__COUNT)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: status %d cannot be sent",
+                                     name, (int)st);
+        return sr_codec__set_opt_str(rec, name, st == SR_ST_NONE ? NULL :
+                                     sr_status_name(st), 0, ec);
+}
+
+sr_err_t sr_codec__append(avro_value_t *arr, const char *name,
+                          avro_value_t *item, sr_errctx_t *ec)
+{
+        int rc = avro_value_append(arr, item, NULL);
+
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "append");
+        return SR_OK;
+}

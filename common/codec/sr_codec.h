@@ -1,0 +1,246 @@
+/* common/codec/sr_codec.h - Avro (avro-c) encoding and decoding of every record
+ * that travels on Kafka, in the Confluent wire format: byte 0 = 0x00, a
+ * 4-byte big-endian schema id, then the Avro binary body.
+ *
+ * One sr_codec_t per thread: it holds the parsed schemas, value interfaces
+ * and reusable values and memory, and is not thread-safe. Decoding is pure
+ * (no I/O, no clock, no logging) and total: any input bytes give SR_OK or an
+ * error, never a crash. Out-parameters are written only on SR_OK.
+ *
+ * Decode error classes (they become dead-letter reasons):
+ * - SR_ERR_CORRUPT: shorter than 5 bytes, bad magic byte, truncated or
+ *   undecodable Avro body, trailing bytes after the body.
+ * - SR_ERR_SCHEMA: unknown schema id, a known id that is not the one the
+ *   call expects, or a record that violates the rules: malformed UUID text,
+ *   unknown enum/status text, a result's unknown command status, strings
+ *   longer than the C buffer, negative counts, absurd array sizes.
+ * Messages say what and where: "result: field command_status: ...".
+ *
+ * Wire conventions (the .avsc files): statuses are lower-case strings
+ * (accepted in any case); entity types and dispatch kinds are Avro enums;
+ * ids are canonical UUID text, and a nil id is null where the field is
+ * ["null", uuid]; times are ms since the Unix epoch.
+ */
+#ifndef SR_CODEC_H
+#define SR_CODEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+#include "sr_slice.h"
+
+typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
+
+/* Built-in schema ids; the table generated from schemas/registry.tsv must
+ * agree (a unit test checks it). */
+typedef enum sr_schema_id {
+        SR_SCHEMA_COMMAND = 1,
+        SR_SCHEMA_RESULT = 2,
+        SR_SCHEMA_EVENT = 3,
+        SR_SCHEMA_CHANGELOG = 4,
+        SR_SCHEMA_DISPATCH = 5,
+        SR_SCHEMA_REPLY = 6,
+        SR_SCHEMA__MAX
+} sr_schema_id_t;
+
+/* ------------------------------------------------------------ lifecycle */
+
+/**
+ * @brief Parse the built-in schemas and prepare reusable values and memory.
+ * @param[out] codecp set on SR_OK only. The caller owns the codec and
+ *                    releases it with sr_codec_destroy().
+ * @param[out] ec     optional; filled on failure.
+ * @returns SR_OK, SR_ERR_NOMEM or SR_ERR_SCHEMA (a built-in schema does not
+ *          parse: a build defect).
+ */
+sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec);
+
+/** @brief Free the codec and everything it holds. NULL is a no-op. */
+void sr_codec_destroy(sr_codec_t *codec);
+
+/* ------------------------------------------------------------ framing */
+
+/**
+ * @brief Read the schema id from the Confluent header of @p in.
+ * @param[in]  in  borrowed bytes; only the first 5 are read.
+ * @param[out] idp set on SR_OK only.
+ * @returns SR_OK, or SR_ERR_CORRUPT when @p in is shorter than 5 bytes or
+ *          its first byte is not 0x00.
+ */
+sr_err_t sr_codec_peek_schema_id(sr_slice_t in, int32_t *idp,
+                                 sr_errctx_t *ec);
+
+/**
+ * @brief Built-in schema JSON text of @p id.
+ * @returns static text (borrowed, valid for the life of the process), or
+ *          NULL for an unknown id.
+ */
+const char *sr_codec_schema_json(int32_t id);
+
+/**
+ * @brief Full name of the built-in schema @p id, e.g. "io.sr.v1.Command".
+ * @returns static text (borrowed, valid for the life of the process), or
+ *          NULL for an unknown id.
+ */
+const char *sr_codec_schema_name(int32_t id);
+
+/* ------------------------------------------------------------ commands */
+
+/**
+ * @brief Encode @p cmd as a framed io.sr.v1.Command (schema 1).
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot
+ *          carry, e.g. an unknown kind) or SR_ERR_SCHEMA (avro-c refused).
+ */
+sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
+                                 sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.Command. The status text of SET_*
+ *        commands is kept verbatim (any case); the state machine checks it.
+ * @param[in]  in  borrowed bytes; nothing points into them afterwards.
+ * @param[out] out set on SR_OK only. The caller owns what it holds (the
+ *                 create spec) and releases it with sr_command_fini().
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_command(sr_codec_t *codec, sr_slice_t in,
+                                 sr_command_t *out, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ results */
+
+/**
+ * @brief Encode @p res as a framed io.sr.v1.TargetRunResult (schema 2).
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_result(sr_codec_t *codec, const sr_result_t *res,
+                                sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.TargetRunResult. An unknown command
+ *        status is SR_ERR_SCHEMA (a poison input); a known one is kept as
+ *        sent.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_result(sr_codec_t *codec, sr_slice_t in,
+                                sr_result_t *out, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ events */
+
+/**
+ * @brief Encode @p ev as a framed io.sr.v1.StatusChangeEvent (schema 3).
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_event(sr_codec_t *codec, const sr_event_t *ev,
+                               sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.StatusChangeEvent.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_event(sr_codec_t *codec, sr_slice_t in,
+                               sr_event_t *out, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ dispatch */
+
+/**
+ * @brief Encode @p d as a framed io.sr.v1.DispatchRequest (schema 5).
+ *        A NULL args_json is encoded as "{}".
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_dispatch(sr_codec_t *codec, const sr_dispatch_t *d,
+                                  sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.DispatchRequest.
+ * @param[out] out        set on SR_OK only; out->args_json points to
+ *                        *args_owned.
+ * @param[out] args_owned set on SR_OK only to a malloc'd NUL-terminated
+ *                        string; the caller owns it and frees it with
+ *                        free() once done with @p out.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_dispatch(sr_codec_t *codec, sr_slice_t in,
+                                  sr_dispatch_t *out, char **args_owned,
+                                  sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ replies */
+
+/**
+ * @brief Encode @p reply as a framed io.sr.v1.CommandReply (schema 6).
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_reply(sr_codec_t *codec, const sr_reply_t *reply,
+                               sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.CommandReply. More than
+ *        SR_REPLY_MAX_VERSIONS versions is SR_ERR_SCHEMA.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_reply(sr_codec_t *codec, sr_slice_t in,
+                               sr_reply_t *out, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ changelog */
+
+/* The changelog carries entity states plus two internal record kinds. */
+typedef enum sr_cl_kind {
+        SR_CL_ENTITY = 0,
+        SR_CL_DEDUPE,
+        SR_CL_MARKER
+} sr_cl_kind_t;
+
+/* A processed input id (command or result) and the reply it produced. */
+typedef struct sr_cl_dedupe {
+        sr_uuid_t input_id;
+        sr_uuid_t pipeline_run_id;
+        bool has_reply;
+        sr_reply_t reply; /* valid when has_reply */
+} sr_cl_dedupe_t;
+
+/* The end of a processed batch: the input offsets it consumed. */
+typedef struct sr_cl_marker {
+        char batch_id[64];
+        int32_t partition;
+        int64_t commands_offset;
+        int64_t results_offset;
+        int64_t written_at;
+} sr_cl_marker_t;
+
+typedef struct sr_changelog {
+        sr_cl_kind_t kind;
+        union {
+                sr_entity_t entity;
+                sr_cl_dedupe_t dedupe;
+                sr_cl_marker_t marker;
+        } u;
+} sr_changelog_t;
+
+/**
+ * @brief Encode @p cl as a framed io.sr.v1.ChangelogRecord (schema 4).
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
+                                   sr_buf_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.ChangelogRecord.
+ * @param[out] out set on SR_OK only. For SR_CL_ENTITY the caller owns the
+ *                 entity's heap parts (stage spec, op args) and releases
+ *                 them with sr_entity_fini(&out->u.entity); the other kinds
+ *                 own nothing.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
+                                   sr_changelog_t *out, sr_errctx_t *ec);
+
+#endif /* SR_CODEC_H */

@@ -1,0 +1,496 @@
+/* common/codec/sr_codec_command.c - io.sr.v1.Command and the run-spec parts it
+ * shares with the changelog's stage runs (operations, targets).
+ */
+#include "sr_codec_int.h"
+
+#include <string.h>
+
+/* Union branches of Command.payload, in sr_cmd_kind_t order. */
+static const char *const payload_names[SR_CMD__COUNT] = {
+        [SR_CMD_CREATE_RUN] = "CreateRun",
+        [SR_CMD_SET_PIPELINE_RUN_STATUS] = "SetPipelineRunStatus",
+        [SR_CMD_SET_STAGE_RUN_STATUS] = "SetStageRunStatus",
+        [SR_CMD_SET_TARGET_RUN_STATUS] = "SetTargetRunStatus",
+        [SR_CMD_TIMER_FIRED] = "TimerFired",
+};
+
+/* ---------------------------------------------------------- spec parts */
+
+static void ops_free(sr_spec_op_t *ops, size_t n)
+{
+        for (size_t i = 0; ops && i < n; i++)
+                free(ops[i].args_json);
+        free(ops);
+}
+
+sr_err_t sr_codec__ops_to(avro_value_t *arr, const sr_spec_op_t *ops,
+                          uint32_t n, bool nullable_args, sr_errctx_t *ec)
+{
+        avro_value_t item;
+        sr_err_t err;
+
+        if (n && !ops)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field operations: %u items, NULL "
+                                     "array", n);
+        for (uint32_t i = 0; i < n; i++) {
+                const char *args = ops[i].args_json;
+
+                err = sr_codec__append(arr, "operations", &item, ec);
+                if (!err)
+                        err = sr_codec__set_str(&item, "operation_type",
+                                                ops[i].operation_type,
+                                                sizeof(ops[i].operation_type),
+                                                ec);
+                if (!err && nullable_args)
+                        err = sr_codec__set_opt_str(&item, "args_json", args,
+                                                    0, ec);
+                else if (!err)
+                        err = sr_codec__set_str(&item, "args_json",
+                                                args ? args : "{}", 0, ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "operations[%u]", i);
+                        return err;
+                }
+        }
+        return SR_OK;
+}
+
+sr_err_t sr_codec__ops_from(avro_value_t *arr, size_t n, bool nullable_args,
+                            sr_spec_op_t **opsp, sr_errctx_t *ec)
+{
+        avro_value_t item;
+        sr_spec_op_t *ops;
+        sr_err_t err;
+        int rc;
+
+        if (n == 0) {
+                *opsp = NULL;
+                return SR_OK;
+        }
+        ops = calloc(n, sizeof(*ops));
+        if (!ops)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "field operations: calloc %zu items", n);
+        for (size_t i = 0; i < n; i++) {
+                rc = avro_value_get_by_index(arr, i, &item, NULL);
+                err = rc ? sr_codec__avro_err(ec, rc, "operations", "get") :
+                           SR_OK;
+                if (!err)
+                        err = sr_codec__get_str(&item, "operation_type",
+                                                ops[i].operation_type,
+                                                sizeof(ops[i].operation_type),
+                                                ec);
+                if (!err)
+                        err = sr_codec__get_str_dup(&item, "args_json",
+                                                    nullable_args,
+                                                    &ops[i].args_json, ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "operations[%zu]", i);
+                        ops_free(ops, n);
+                        return err;
+                }
+        }
+        *opsp = ops;
+        return SR_OK;
+}
+
+sr_err_t sr_codec__targets_to(avro_value_t *arr,
+                              const sr_spec_target_t *targets, uint32_t n,
+                              sr_errctx_t *ec)
+{
+        avro_value_t item;
+        sr_err_t err;
+
+        if (n && !targets)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field targets: %u items, NULL array",
+                                     n);
+        for (uint32_t i = 0; i < n; i++) {
+                const sr_spec_target_t *t = &targets[i];
+
+                if ((err = sr_codec__append(arr, "targets", &item, ec)) ||
+                    (err = sr_codec__set_opt_uuid(&item, "target_id",
+                                                  &t->target_id, ec)) ||
+                    (err = sr_codec__set_uuid(&item, "device_id",
+                                              &t->device_id, ec)) ||
+                    (err = sr_codec__set_str(&item, "device_name",
+                                             t->device_name,
+                                             sizeof(t->device_name), ec)) ||
+                    (err = sr_codec__set_str(&item, "device_alias",
+                                             t->device_alias,
+                                             sizeof(t->device_alias), ec))) {
+                        sr_errctx_prefix(ec, "targets[%u]", i);
+                        return err;
+                }
+        }
+        return SR_OK;
+}
+
+sr_err_t sr_codec__targets_from(avro_value_t *arr, size_t n,
+                                sr_spec_target_t **targetsp,
+                                sr_errctx_t *ec)
+{
+        sr_spec_target_t *targets;
+        avro_value_t item;
+        sr_err_t err;
+        int rc;
+
+        if (n == 0) {
+                *targetsp = NULL;
+                return SR_OK;
+        }
+        targets = calloc(n, sizeof(*targets));
+        if (!targets)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "field targets: calloc %zu items", n);
+        for (size_t i = 0; i < n; i++) {
+                sr_spec_target_t *t = &targets[i];
+
+                rc = avro_value_get_by_index(arr, i, &item, NULL);
+                err = rc ? sr_codec__avro_err(ec, rc, "targets", "get") :
+                           SR_OK;
+                if (err ||
+                    (err = sr_codec__get_opt_uuid(&item, "target_id",
+                                                  &t->target_id, ec)) ||
+                    (err = sr_codec__get_uuid(&item, "device_id",
+                                              &t->device_id, ec)) ||
+                    (err = sr_codec__get_str(&item, "device_name",
+                                             t->device_name,
+                                             sizeof(t->device_name), ec)) ||
+                    (err = sr_codec__get_str(&item, "device_alias",
+                                             t->device_alias,
+                                             sizeof(t->device_alias), ec))) {
+                        sr_errctx_prefix(ec, "targets[%zu]", i);
+                        free(targets);
+                        return err;
+                }
+        }
+        *targetsp = targets;
+        return SR_OK;
+}
+
+/* ---------------------------------------------------------- run spec */
+
+static sr_err_t stage_to(avro_value_t *item, const sr_spec_stage_t *s,
+                         sr_errctx_t *ec)
+{
+        avro_value_t arr;
+        sr_err_t err;
+
+        if ((err = sr_codec__set_opt_uuid(item, "stage_id", &s->stage_id,
+                                          ec)) ||
+            (err = sr_codec__set_str(item, "name", s->name, sizeof(s->name),
+                                     ec)) ||
+            (err = sr_codec__set_str(item, "description", s->description,
+                                     sizeof(s->description), ec)) ||
+            (err = sr_codec__set_long(item, "timeout_seconds",
+                                      s->timeout_seconds, ec)) ||
+            (err = sr_codec__field(item, "operations", &arr, ec)) ||
+            (err = sr_codec__ops_to(&arr, s->ops, s->n_ops, false, ec)) ||
+            (err = sr_codec__field(item, "targets", &arr, ec)) ||
+            (err = sr_codec__targets_to(&arr, s->targets, s->n_targets, ec)))
+                return err;
+        return SR_OK;
+}
+
+static sr_err_t spec_to(avro_value_t *create, const sr_runspec_t *spec,
+                        sr_errctx_t *ec)
+{
+        avro_value_t rec, arr, item;
+        sr_err_t err;
+
+        if (spec->n_stages && !spec->stages)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field stages: %u items, NULL array",
+                                     spec->n_stages);
+        if ((err = sr_codec__field(create, "spec", &rec, ec)) ||
+            (err = sr_codec__set_uuid(&rec, "pipeline_id",
+                                      &spec->pipeline_id, ec)) ||
+            (err = sr_codec__set_str(&rec, "pipeline_name",
+                                     spec->pipeline_name,
+                                     sizeof(spec->pipeline_name), ec)) ||
+            (err = sr_codec__set_bool(&rec, "auto_promote",
+                                      spec->auto_promote, ec)) ||
+            (err = sr_codec__set_long(&rec, "timeout_seconds",
+                                      spec->timeout_seconds, ec)) ||
+            (err = sr_codec__field(&rec, "stages", &arr, ec)))
+                return err;
+        for (uint32_t i = 0; i < spec->n_stages; i++) {
+                err = sr_codec__append(&arr, "stages", &item, ec);
+                if (!err)
+                        err = stage_to(&item, &spec->stages[i], ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "stages[%u]", i);
+                        return err;
+                }
+        }
+        return SR_OK;
+}
+
+/* Fills @p s, which the caller zeroed; on failure @p s may own parts that
+ * sr_runspec_fini() of the enclosing spec releases. */
+static sr_err_t stage_from(avro_value_t *item, sr_spec_stage_t *s,
+                           sr_errctx_t *ec)
+{
+        avro_value_t arr;
+        sr_err_t err;
+        size_t n;
+
+        if ((err = sr_codec__get_opt_uuid(item, "stage_id", &s->stage_id,
+                                          ec)) ||
+            (err = sr_codec__get_str(item, "name", s->name, sizeof(s->name),
+                                     ec)) ||
+            (err = sr_codec__get_str(item, "description", s->description,
+                                     sizeof(s->description), ec)) ||
+            (err = sr_codec__get_long(item, "timeout_seconds",
+                                      &s->timeout_seconds, ec)) ||
+            (err = sr_codec__get_array(item, "operations",
+                                       SR_CODEC_MAX_ITEMS, &arr, &n, ec)) ||
+            (err = sr_codec__ops_from(&arr, n, false, &s->ops, ec)))
+                return err;
+        s->n_ops = (uint32_t)n;
+        if ((err = sr_codec__get_array(item, "targets", SR_CODEC_MAX_ITEMS,
+                                       &arr, &n, ec)) ||
+            (err = sr_codec__targets_from(&arr, n, &s->targets, ec)))
+                return err;
+        s->n_targets = (uint32_t)n;
+        return SR_OK;
+}
+
+/* On failure the caller releases @p spec with sr_runspec_fini(). */
+static sr_err_t spec_from(avro_value_t *create, sr_runspec_t *spec,
+                          sr_errctx_t *ec)
+{
+        avro_value_t rec, arr, item;
+        sr_err_t err;
+        size_t n;
+        int rc;
+
+        if ((err = sr_codec__field(create, "spec", &rec, ec)) ||
+            (err = sr_codec__get_uuid(&rec, "pipeline_id",
+                                      &spec->pipeline_id, ec)) ||
+            (err = sr_codec__get_str(&rec, "pipeline_name",
+                                     spec->pipeline_name,
+                                     sizeof(spec->pipeline_name), ec)) ||
+            (err = sr_codec__get_bool(&rec, "auto_promote",
+                                      &spec->auto_promote, ec)) ||
+            (err = sr_codec__get_long(&rec, "timeout_seconds",
+                                      &spec->timeout_seconds, ec)) ||
+            (err = sr_codec__get_array(&rec, "stages", SR_CODEC_MAX_ITEMS,
+                                       &arr, &n, ec)))
+                return err;
+        if (n == 0)
+                return SR_OK;
+        spec->stages = calloc(n, sizeof(*spec->stages));
+        if (!spec->stages)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "field stages: calloc %zu items", n);
+        spec->n_stages = (uint32_t)n;
+        for (size_t i = 0; i < n; i++) {
+                rc = avro_value_get_by_index(&arr, i, &item, NULL);
+                err = rc ? sr_codec__avro_err(ec, rc, "stages", "get") :
+                           stage_from(&item, &spec->stages[i], ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "stages[%zu]", i);
+                        return err;
+                }
+        }
+        return SR_OK;
+}
+
+/* ---------------------------------------------------------- commands */
+
+static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
+                           sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        switch (c->kind) {
+        case SR_CMD_CREATE_RUN:
+                if ((err = spec_to(p, &c->u.create.spec, ec)) ||
+                    (err = sr_codec__set_int(p, "run_number",
+                                             c->u.create.run_number, ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_SET_PIPELINE_RUN_STATUS:
+                return sr_codec__set_str(p, "status", c->u.set.status,
+                                         sizeof(c->u.set.status), ec);
+        case SR_CMD_SET_STAGE_RUN_STATUS:
+                if ((err = sr_codec__set_uuid(p, "stage_run_id",
+                                              &c->u.set.entity_id, ec)) ||
+                    (err = sr_codec__set_str(p, "status", c->u.set.status,
+                                             sizeof(c->u.set.status), ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_SET_TARGET_RUN_STATUS:
+                /* "" (no device name) travels as null. */
+                if ((err = sr_codec__set_uuid(p, "target_run_id",
+                                              &c->u.set.entity_id, ec)) ||
+                    (err = sr_codec__set_str(p, "status", c->u.set.status,
+                                             sizeof(c->u.set.status), ec)) ||
+                    (err = sr_codec__set_opt_str(
+                             p, "device_name",
+                             c->u.set.device_name[0] ? c->u.set.device_name :
+                                                       NULL,
+                             sizeof(c->u.set.device_name), ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_TIMER_FIRED:
+                if ((err = sr_codec__set_enum(p, "entity_type",
+                                              (int)c->u.timer.entity_type,
+                                              SR_ENT__COUNT, ec)) ||
+                    (err = sr_codec__set_uuid(p, "entity_id",
+                                              &c->u.timer.entity_id, ec)) ||
+                    (err = sr_codec__set_long(p, "deadline",
+                                              c->u.timer.deadline, ec)))
+                        return err;
+                return SR_OK;
+        default:
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field payload: unknown kind %d",
+                                     (int)c->kind);
+        }
+}
+
+static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
+                           sr_errctx_t *ec)
+{
+        avro_value_t p;
+        sr_err_t err;
+
+        if ((unsigned)c->kind >= SR_CMD__COUNT)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field payload: unknown kind %d",
+                                     (int)c->kind);
+        if ((err = sr_codec__set_uuid(v, "command_id", &c->command_id,
+                                      ec)) ||
+            (err = sr_codec__set_uuid(v, "pipeline_run_id",
+                                      &c->pipeline_run_id, ec)) ||
+            (err = sr_codec__set_str(v, "enterprise_id", c->enterprise_id,
+                                     sizeof(c->enterprise_id), ec)) ||
+            (err = sr_codec__set_long(v, "issued_at", c->issued_at, ec)) ||
+            (err = sr_codec__set_branch(v, "payload", (int)c->kind, &p, ec)))
+                return err;
+        err = payload_to(&p, c, ec);
+        if (err)
+                sr_errctx_prefix(ec, "payload %s", payload_names[c->kind]);
+        return err;
+}
+
+/* On failure the caller releases @p c with sr_command_fini(). */
+static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
+                             sr_errctx_t *ec)
+{
+        sr_err_t err;
+        int type;
+
+        switch (c->kind) {
+        case SR_CMD_CREATE_RUN:
+                if ((err = spec_from(p, &c->u.create.spec, ec)) ||
+                    (err = sr_codec__get_int(p, "run_number",
+                                             &c->u.create.run_number, ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_SET_PIPELINE_RUN_STATUS:
+                return sr_codec__get_str(p, "status", c->u.set.status,
+                                         sizeof(c->u.set.status), ec);
+        case SR_CMD_SET_STAGE_RUN_STATUS:
+                if ((err = sr_codec__get_uuid(p, "stage_run_id",
+                                              &c->u.set.entity_id, ec)) ||
+                    (err = sr_codec__get_str(p, "status", c->u.set.status,
+                                             sizeof(c->u.set.status), ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_SET_TARGET_RUN_STATUS:
+                if ((err = sr_codec__get_uuid(p, "target_run_id",
+                                              &c->u.set.entity_id, ec)) ||
+                    (err = sr_codec__get_str(p, "status", c->u.set.status,
+                                             sizeof(c->u.set.status), ec)) ||
+                    (err = sr_codec__get_opt_str(
+                             p, "device_name", c->u.set.device_name,
+                             sizeof(c->u.set.device_name), ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_TIMER_FIRED:
+                if ((err = sr_codec__get_enum(p, "entity_type",
+                                              SR_ENT__COUNT, &type, ec)) ||
+                    (err = sr_codec__get_uuid(p, "entity_id",
+                                              &c->u.timer.entity_id, ec)) ||
+                    (err = sr_codec__get_long(p, "deadline",
+                                              &c->u.timer.deadline, ec)))
+                        return err;
+                c->u.timer.entity_type = (sr_entity_type_t)type;
+                return SR_OK;
+        default:
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field payload: unknown branch %d",
+                                     (int)c->kind);
+        }
+}
+
+static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
+                             sr_errctx_t *ec)
+{
+        avro_value_t p;
+        sr_err_t err;
+        int disc;
+
+        if ((err = sr_codec__get_uuid(v, "command_id", &c->command_id,
+                                      ec)) ||
+            (err = sr_codec__get_uuid(v, "pipeline_run_id",
+                                      &c->pipeline_run_id, ec)) ||
+            (err = sr_codec__get_str(v, "enterprise_id", c->enterprise_id,
+                                     sizeof(c->enterprise_id), ec)) ||
+            (err = sr_codec__get_long(v, "issued_at", &c->issued_at, ec)) ||
+            (err = sr_codec__get_branch(v, "payload", &disc, &p, ec)))
+                return err;
+        if (disc < 0 || disc >= SR_CMD__COUNT)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field payload: unknown branch %d",
+                                     disc);
+        c->kind = (sr_cmd_kind_t)disc;
+        err = payload_from(&p, c, ec);
+        if (err)
+                sr_errctx_prefix(ec, "payload %s", payload_names[disc]);
+        return err;
+}
+
+sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
+                                 sr_buf_t *out, sr_errctx_t *ec)
+{
+        avro_value_t *v;
+        sr_err_t err;
+
+        err = sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND, &v, ec);
+        if (!err)
+                err = command_to(v, cmd, ec);
+        if (!err)
+                err = sr_codec__finish_encode(codec, SR_SCHEMA_COMMAND, out,
+                                              ec);
+        if (err)
+                sr_errctx_prefix(ec, "encode command");
+        return err;
+}
+
+sr_err_t sr_codec_decode_command(sr_codec_t *codec, sr_slice_t in,
+                                 sr_command_t *out, sr_errctx_t *ec)
+{
+        sr_command_t tmp;
+        avro_value_t *v;
+        sr_err_t err;
+
+        memset(&tmp, 0, sizeof(tmp));
+        /* Not a create until the payload says so: fini frees nothing. */
+        tmp.kind = SR_CMD_SET_PIPELINE_RUN_STATUS;
+        err = sr_codec__begin_decode(codec, in, SR_SCHEMA_COMMAND, &v, ec);
+        if (!err)
+                err = command_from(v, &tmp, ec);
+        if (err) {
+                sr_command_fini(&tmp);
+                sr_errctx_prefix(ec, "command");
+                return err;
+        }
+        *out = tmp;
+        return SR_OK;
+}

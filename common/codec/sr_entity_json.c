@@ -1,0 +1,322 @@
+/* common/codec/sr_entity_json.c - run entities as Esper JSON.
+ *
+ * Each renderer builds one jansson object field by field in the order of
+ * the Esper reference. put() takes the value in every case, so a chain of
+ * put() calls needs only one cleanup: drop the object.
+ */
+#include "sr_entity_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ scalars */
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian); H. Hinnant's
+ * algorithm, exact for every int64 day count we can be given. */
+static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+        int64_t z = days + 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        int64_t mp = (5 * doy + 2) / 153;
+
+        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        *y = yoe + era * 400 + (*m <= 2);
+}
+
+bool sr_json_time_fmt(int64_t ms, char out[SR_JSON_TIME_MAX])
+{
+        int64_t secs = ms / 1000, days, y;
+        int64_t msec = ms % 1000, sod;
+        int m, d;
+
+        /* Floor division: -1 ms is 1969-12-31T23:59:59.999Z. */
+        if (msec < 0) {
+                msec += 1000;
+                secs -= 1;
+        }
+        days = secs / 86400;
+        sod = secs % 86400;
+        if (sod < 0) {
+                sod += 86400;
+                days -= 1;
+        }
+        civil_from_days(days, &y, &m, &d);
+        if (y < 0 || y > 9999)
+                return false;
+        snprintf(out, SR_JSON_TIME_MAX,
+                 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
+                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+                 (int)msec);
+        return true;
+}
+
+json_t *sr_json_time(int64_t ms)
+{
+        char text[SR_JSON_TIME_MAX];
+
+        if (ms == 0 || !sr_json_time_fmt(ms, text))
+                return json_null();
+        return json_string(text);
+}
+
+json_t *sr_json_uuid(const sr_uuid_t *u, bool nil_is_null)
+{
+        char text[SR_UUID_STR_LEN + 1];
+
+        if (nil_is_null && sr_uuid_is_nil(u))
+                return json_null();
+        sr_uuid_fmt(u, text);
+        return json_string(text);
+}
+
+/* Length of the valid UTF-8 sequence at @p s (at most @p n bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+        unsigned char c = s[0];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf) {
+                len = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+                len = 3;
+                if (c == 0xe0)
+                        lo = 0xa0; /* no overlong forms */
+                else if (c == 0xed)
+                        hi = 0x9f; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                len = 4;
+                if (c == 0xf0)
+                        lo = 0x90;
+                else if (c == 0xf4)
+                        hi = 0x8f; /* nothing above U+10FFFF */
+        } else {
+                return 0;
+        }
+        if (n < len || s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < len; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        return len;
+}
+
+json_t *sr_json_string_lossy(const char *s, size_t len)
+{
+        const unsigned char *in = (const unsigned char *)s;
+        unsigned char *buf;
+        size_t i = 0, o = 0, n;
+        json_t *v;
+
+        if (!s)
+                return json_string("");
+        v = json_stringn(s, len);
+        if (v) /* valid as it is, the common case */
+                return v;
+        if (len > (SIZE_MAX - 1) / 3)
+                return NULL;
+        buf = malloc(len * 3 + 1);
+        if (!buf)
+                return NULL;
+        while (i < len) {
+                n = utf8_seq_len(in + i, len - i);
+                if (n) {
+                        memcpy(buf + o, in + i, n);
+                        o += n;
+                        i += n;
+                } else {
+                        memcpy(buf + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+                        o += 3;
+                        i++;
+                }
+        }
+        v = json_stringn((const char *)buf, o);
+        free(buf);
+        return v;
+}
+
+/* A fixed char array of the model that may lack its NUL if damaged. */
+static json_t *fixed_str(const char *s, size_t size)
+{
+        return sr_json_string_lossy(s, strnlen(s, size));
+}
+
+#define FIXED_STR(field) fixed_str((field), sizeof(field))
+
+/* ------------------------------------------------------------ objects */
+
+/* Takes @p v in every case; a NULL @p v is an earlier allocation failure. */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+        return v && json_object_set_new(obj, key, v) == 0;
+}
+
+static json_t *status_meta(const char *reason, size_t size)
+{
+        json_t *o = json_object();
+        size_t len = strnlen(reason, size);
+
+        if (!o)
+                return NULL;
+        if (!put(o, "reason", len ? sr_json_string_lossy(reason, len) :
+                                    json_null())) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* status, status_meta, created_by, updated_by and the four times. */
+static bool put_meta(json_t *o, const sr_meta_t *m)
+{
+        return put(o, "status", json_string(sr_status_name(m->status))) &&
+               put(o, "status_meta",
+                   status_meta(m->reason, sizeof(m->reason))) &&
+               put(o, "created_by", json_null()) &&
+               put(o, "updated_by", json_null()) &&
+               put(o, "created_at", sr_json_time(m->created_at)) &&
+               put(o, "updated_at", sr_json_time(m->updated_at)) &&
+               put(o, "started_at", sr_json_time(m->started_at)) &&
+               put(o, "ended_at", sr_json_time(m->ended_at));
+}
+
+json_t *sr_json_pipeline_run(const sr_pipeline_run_t *pr)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if (!put(o, "id", sr_json_uuid(&pr->m.id, false)) ||
+            !put(o, "enterprise_id", FIXED_STR(pr->enterprise_id)) ||
+            !put(o, "run_number", json_integer(pr->run_number)) ||
+            !put(o, "pipeline_id", sr_json_uuid(&pr->pipeline_id, false)) ||
+            !put(o, "pipeline_name", FIXED_STR(pr->pipeline_name)) ||
+            !put_meta(o, &pr->m) ||
+            !put(o, "version", json_integer(pr->m.version)) ||
+            !put(o, "auto_promote", json_boolean(pr->auto_promote))) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_t *stage_meta(const sr_stage_run_t *sr)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if (!put(o, "name", FIXED_STR(sr->name)) ||
+            !put(o, "description", FIXED_STR(sr->description)) ||
+            !put(o, "created_by", json_null())) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *sr_json_stage_run(const sr_stage_run_t *sr)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if (!put(o, "id", sr_json_uuid(&sr->m.id, false)) ||
+            !put(o, "enterprise_id", FIXED_STR(sr->enterprise_id)) ||
+            !put(o, "pipeline_id", sr_json_uuid(&sr->pipeline_id, false)) ||
+            !put(o, "pipeline_run_id",
+                 sr_json_uuid(&sr->pipeline_run_id, false)) ||
+            !put(o, "stage_id", sr_json_uuid(&sr->stage_id, false)) ||
+            !put(o, "stage_meta", stage_meta(sr)) ||
+            !put_meta(o, &sr->m) ||
+            !put(o, "version", json_integer(sr->m.version))) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_t *op_args(const char *args_json)
+{
+        json_t *v;
+
+        if (!args_json)
+                return json_object();
+        v = json_loads(args_json, JSON_ALLOW_NUL, NULL);
+        if (v && !json_is_object(v)) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+json_t *sr_json_stage_run_op(const sr_stage_run_op_t *op)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if (!put(o, "id", sr_json_uuid(&op->id, false)) ||
+            !put(o, "operation_type", FIXED_STR(op->operation_type)) ||
+            !put(o, "args", op_args(op->args_json)) ||
+            !put(o, "created_by", json_null()) ||
+            !put(o, "updated_by", json_null()) ||
+            !put(o, "created_at", sr_json_time(op->created_at)) ||
+            !put(o, "updated_at", sr_json_time(op->created_at)) ||
+            !put(o, "stage_run_id", sr_json_uuid(&op->stage_run_id, false)) ||
+            !put(o, "version", json_integer(op->version))) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *sr_json_target_run(const sr_target_run_t *tr)
+{
+        size_t cs_len = strnlen(tr->command_status,
+                                sizeof(tr->command_status));
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if (!put(o, "id", sr_json_uuid(&tr->m.id, false)) ||
+            !put(o, "target_id", sr_json_uuid(&tr->target_id, false)) ||
+            !put(o, "device_id", sr_json_uuid(&tr->device_id, false)) ||
+            !put(o, "device_name", FIXED_STR(tr->device_name)) ||
+            !put(o, "device_alias", FIXED_STR(tr->device_alias)) ||
+            !put(o, "stage_run_id", sr_json_uuid(&tr->stage_run_id, false)) ||
+            !put(o, "stage_run_operation_id",
+                 sr_json_uuid(&tr->stage_run_operation_id, false)) ||
+            !put(o, "command_id", sr_json_uuid(&tr->command_id, true)) ||
+            !put(o, "command_status",
+                 cs_len ? sr_json_string_lossy(tr->command_status, cs_len) :
+                          json_null()) ||
+            !put(o, "command_meta", json_object()) ||
+            !put_meta(o, &tr->m) ||
+            !put(o, "version", json_integer(tr->m.version))) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+sr_err_t sr_json_dump(const json_t *v, sr_buf_t *out)
+{
+        char *text;
+
+        if (!v)
+                return SR_ERR_INVALID;
+        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+                return SR_ERR_NOMEM;
+        out->ptr = text;
+        out->len = strlen(text);
+        return SR_OK;
+}

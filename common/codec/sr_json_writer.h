@@ -1,0 +1,32 @@
+/* common/codec/sr_json_writer.h - a streaming JSON writer for the gateway's hot list
+ * answers: items are appended to one growable buffer, with no jansson
+ * objects in between. The text is byte for byte what sr_json.c's objects
+ * give through json_dumps(JSON_COMPACT) (same key order, same escapes, the
+ * same U+FFFD for bytes that are not UTF-8), which the tests can check. */
+#ifndef SR_JSON_WRITER_H
+#define SR_JSON_WRITER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sr_model.h"
+
+typedef struct sr_jw {
+        char *p;
+        size_t len, cap;
+        bool oom;
+} sr_jw_t;
+
+bool sr_jw_reserve(sr_jw_t *w, size_t n);
+void sr_jw_raw(sr_jw_t *w, const char *s, size_t n);
+#define sr_jw_lit(w, s) sr_jw_raw((w), (s), sizeof(s) - 1)
+/* A JSON string of @p n bytes; invalid UTF-8 becomes U+FFFD (as
+ * sr_json_string_lossy); escapes as jansson's dump without flags. */
+void sr_jw_str(sr_jw_t *w, const char *s, size_t n);
+void sr_jw_uuid(sr_jw_t *w, const sr_uuid_t *u, bool nil_is_null);
+void sr_jw_time(sr_jw_t *w, int64_t ms); /* null for 0 */
+void sr_jw_i64(sr_jw_t *w, int64_t v);
+void sr_jw_u64(sr_jw_t *w, uint64_t v);
+
+void sr_jw_stage_run(sr_jw_t *w, const sr_stage_run_t *sr);
+void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr);
+#endif

@@ -1,0 +1,629 @@
+/* common/codec/sr_spec_json.c - strict run-spec JSON decoding and encoding.
+ *
+ * The decoder walks the JSON tree once, keeping the path of the value it
+ * looks at ("stages[1].targets[0].device_id") so that every error can name
+ * it. Objects are checked field by field against what each level allows;
+ * anything else is an error rather than silently ignored, so a typo in a
+ * field name never turns into a default.
+ */
+#include "sr_spec_json.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Esper's device command names (reference §3.7), the operation types. */
+static const char *const op_types[] = {
+        "LOCK", "REBOOT", "SET_NEW_POLICY", "UPDATE_HEARTBEAT",
+        "REQUEST_BUGREPORT", "REQUEST_DPCLOG", "ADD_TO_WHITELIST",
+        "REMOVE_FROM_WHITELIST", "SET_APP_PERMISSION", "WIPE",
+        "CAPTURE_SCREENSHOT", "SET_WIFI_STATE", "SET_BLUETOOTH_STATE",
+        "SET_ROTATION_STATE", "SET_GPS_STATE", "SET_BRIGHTNESS_SCALE",
+        "SET_STREAM_VOLUME", "SET_SCREEN_OFF_TIMEOUT", "SET_ADB_STATE",
+        "INITIATE_OFFER", "INSTALL", "SIMPLE_INSTALL", "UNINSTALL",
+        "REFRESH_APPLIST", "UPDATE_LATEST_DPC", "NOTIFY_OTA",
+        "CLEAR_APP_DATA", "SET_GEO_FENCE", "SET_KIOSK_APP",
+        "SET_DEVICE_LOCKDOWN_STATE", "SET_TIMEZONE", "SET_APP_STATE",
+        "ADD_WIFI_AP", "REMOVE_WIFI_AP", "UPDATE_DEVICE_CONFIG",
+        "INITIATE_CONFERENCE_CALL", "ADD_OVERRIDE_APN", "SYNC_CONTENT",
+        "SET_WALLPAPER",
+};
+
+_Static_assert(sizeof(op_types) / sizeof(op_types[0]) == 39,
+               "Esper has 39 operation types");
+
+const char *sr_spec_operation_type(const char *s, size_t len)
+{
+        for (size_t i = 0; i < sizeof(op_types) / sizeof(op_types[0]); i++)
+                if (strlen(op_types[i]) == len &&
+                    !strncasecmp(op_types[i], s, len))
+                        return op_types[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+struct walk {
+        char path[256]; /* "stages[1].targets[0]"; "" at the root */
+        size_t len;
+        sr_errctx_t *ec;
+};
+
+static size_t path_push_key(struct walk *w, const char *key)
+{
+        size_t old = w->len;
+        int n = snprintf(w->path + old, sizeof(w->path) - old, "%s%s",
+                         old ? "." : "", key);
+
+        if (n > 0)
+                w->len = old + (size_t)n < sizeof(w->path) ?
+                                 old + (size_t)n : sizeof(w->path) - 1;
+        return old;
+}
+
+static size_t path_push_index(struct walk *w, size_t i)
+{
+        size_t old = w->len;
+        int n = snprintf(w->path + old, sizeof(w->path) - old, "[%zu]", i);
+
+        if (n > 0)
+                w->len = old + (size_t)n < sizeof(w->path) ?
+                                 old + (size_t)n : sizeof(w->path) - 1;
+        return old;
+}
+
+static void path_pop(struct walk *w, size_t old)
+{
+        w->len = old;
+        w->path[old] = '\0';
+}
+
+/* "<path>: <what>" */
+static sr_err_t fail(struct walk *w, const char *fmt, ...) SR_PRINTF(2, 3);
+
+static sr_err_t fail(struct walk *w, const char *fmt, ...)
+{
+        char what[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        return sr_errctx_set(w->ec, SR_ERR_INVALID, "%s: %s",
+                             w->len ? w->path : "(root)", what);
+}
+
+/* "<path>: expected <what>, got <value, shortened>" */
+static sr_err_t fail_got(struct walk *w, const char *expected,
+                         const json_t *got)
+{
+        char shown[48];
+        char *text = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT);
+
+        if (!text)
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: json_dumps");
+        if (strlen(text) >= sizeof(shown))
+                snprintf(shown, sizeof(shown), "%.*s...",
+                         (int)sizeof(shown) - 4, text);
+        else
+                snprintf(shown, sizeof(shown), "%s", text);
+        free(text);
+        return fail(w, "expected %s, got %s", expected, shown);
+}
+
+static sr_err_t get_uuid(struct walk *w, const json_t *v, sr_uuid_t *out)
+{
+        if (!json_is_string(v) ||
+            !sr_uuid_parse(json_string_value(v), json_string_length(v), out))
+                return fail_got(w, "a UUID string", v);
+        return SR_OK;
+}
+
+static sr_err_t get_str(struct walk *w, const json_t *v, char *out,
+                        size_t outsz)
+{
+        size_t len;
+
+        if (json_is_null(v)) {
+                out[0] = '\0';
+                return SR_OK;
+        }
+        if (!json_is_string(v))
+                return fail_got(w, "a string", v);
+        len = json_string_length(v);
+        if (len >= outsz)
+                return fail(w, "string too long (%zu bytes, at most %zu)",
+                            len, outsz - 1);
+        memcpy(out, json_string_value(v), len + 1);
+        return SR_OK;
+}
+
+static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
+{
+        json_int_t t;
+
+        if (json_is_null(v)) {
+                *out = 0;
+                return SR_OK;
+        }
+        if (!json_is_integer(v))
+                return fail_got(w, "an integer number of seconds", v);
+        t = json_integer_value(v);
+        if (t < 1 || t > SR_SPEC_MAX_TIMEOUT)
+                return fail(w, "expected 1..%d seconds, got %lld",
+                            SR_SPEC_MAX_TIMEOUT, (long long)t);
+        *out = (int64_t)t;
+        return SR_OK;
+}
+
+/* Check that @p v is an array of at most @p max elements. */
+static sr_err_t get_array(struct walk *w, const json_t *v, size_t max,
+                          size_t *n)
+{
+        if (json_is_null(v)) {
+                *n = 0;
+                return SR_OK;
+        }
+        if (!json_is_array(v))
+                return fail_got(w, "an array", v);
+        if (json_array_size(v) > max)
+                return fail(w, "too many elements (%zu, at most %zu)",
+                            json_array_size(v), max);
+        *n = json_array_size(v);
+        return SR_OK;
+}
+
+static size_t json_depth(const json_t *v)
+{
+        size_t d = 0, sub;
+        const char *key;
+        json_t *item;
+        size_t i;
+
+        if (json_is_object(v)) {
+                json_object_foreach((json_t *)v, key, item) {
+                        sub = json_depth(item);
+                        d = sub > d ? sub : d;
+                }
+                return d + 1;
+        }
+        if (json_is_array(v)) {
+                json_array_foreach(v, i, item) {
+                        sub = json_depth(item);
+                        d = sub > d ? sub : d;
+                }
+                return d + 1;
+        }
+        return 0;
+}
+
+static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
+{
+        size_t len;
+        char *text;
+
+        *out = NULL;
+        if (json_is_null(v))
+                return SR_OK;
+        if (!json_is_object(v))
+                return fail_got(w, "an object", v);
+        if (json_depth(v) > SR_SPEC_MAX_DEPTH)
+                return fail(w, "nested too deeply (at most %d levels)",
+                            SR_SPEC_MAX_DEPTH);
+        /* Sorted keys: the same args always give the same text, so a
+         * re-sent create hashes the same (sr_runspec_hash). */
+        text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: json_dumps");
+        len = strlen(text);
+        if (len > SR_SPEC_MAX_ARGS) {
+                free(text);
+                return fail(w, "too large (%zu bytes, at most %d)", len,
+                            SR_SPEC_MAX_ARGS);
+        }
+        *out = text;
+        return SR_OK;
+}
+
+static sr_err_t parse_op(struct walk *w, const json_t *v, sr_spec_op_t *op)
+{
+        const json_t *type = NULL, *args = NULL;
+        const char *key, *canon;
+        json_t *item;
+        size_t old;
+        sr_err_t err = SR_OK;
+
+        if (!json_is_object(v))
+                return fail_got(w, "an object", v);
+        json_object_foreach((json_t *)v, key, item) {
+                if (!strcmp(key, "operation_type"))
+                        type = item;
+                else if (!strcmp(key, "args"))
+                        args = item;
+                else {
+                        path_push_key(w, key);
+                        return fail(w, "unknown field");
+                }
+        }
+        old = path_push_key(w, "operation_type");
+        if (!type) {
+                err = fail(w, "required field missing");
+        } else if (!json_is_string(type)) {
+                err = fail_got(w, "an operation type string", type);
+        } else {
+                canon = sr_spec_operation_type(json_string_value(type),
+                                               json_string_length(type));
+                if (!canon)
+                        err = fail_got(w, "an Esper command name such as "
+                                       "INSTALL, REBOOT or LOCK", type);
+                else
+                        snprintf(op->operation_type,
+                                 sizeof(op->operation_type), "%s", canon);
+        }
+        path_pop(w, old);
+        if (err || !args)
+                return err;
+        old = path_push_key(w, "args");
+        err = parse_args(w, args, &op->args_json);
+        path_pop(w, old);
+        return err;
+}
+
+static sr_err_t parse_target(struct walk *w, const json_t *v,
+                             sr_spec_target_t *t)
+{
+        bool have_device = false;
+        const char *key;
+        json_t *item;
+        size_t old;
+        sr_err_t err = SR_OK;
+
+        if (!json_is_object(v))
+                return fail_got(w, "an object", v);
+        json_object_foreach((json_t *)v, key, item) {
+                old = path_push_key(w, key);
+                if (!strcmp(key, "target_id")) {
+                        if (!json_is_null(item))
+                                err = get_uuid(w, item, &t->target_id);
+                } else if (!strcmp(key, "device_id")) {
+                        err = get_uuid(w, item, &t->device_id);
+                        have_device = true;
+                } else if (!strcmp(key, "device_name")) {
+                        err = get_str(w, item, t->device_name,
+                                      sizeof(t->device_name));
+                } else if (!strcmp(key, "device_alias")) {
+                        err = get_str(w, item, t->device_alias,
+                                      sizeof(t->device_alias));
+                } else {
+                        err = fail(w, "unknown field");
+                }
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        if (!have_device) {
+                path_push_key(w, "device_id");
+                return fail(w, "required field missing");
+        }
+        return SR_OK;
+}
+
+static sr_err_t parse_ops(struct walk *w, const json_t *v,
+                          sr_spec_stage_t *st)
+{
+        size_t n, old;
+        sr_err_t err;
+
+        err = get_array(w, v, SR_SPEC_MAX_OPS, &n);
+        if (err || n == 0)
+                return err;
+        st->ops = calloc(n, sizeof(*st->ops));
+        if (!st->ops)
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
+        for (size_t i = 0; i < n; i++) {
+                st->n_ops = (uint32_t)i + 1; /* freed by fini on error */
+                old = path_push_index(w, i);
+                err = parse_op(w, json_array_get(v, i), &st->ops[i]);
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        return SR_OK;
+}
+
+static sr_err_t parse_targets(struct walk *w, const json_t *v,
+                              sr_spec_stage_t *st)
+{
+        size_t n, old;
+        sr_err_t err;
+
+        err = get_array(w, v, SR_SPEC_MAX_TARGETS, &n);
+        if (err || n == 0)
+                return err;
+        st->targets = calloc(n, sizeof(*st->targets));
+        if (!st->targets)
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
+        st->n_targets = (uint32_t)n;
+        for (size_t i = 0; i < n; i++) {
+                old = path_push_index(w, i);
+                err = parse_target(w, json_array_get(v, i), &st->targets[i]);
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        return SR_OK;
+}
+
+static sr_err_t parse_stage(struct walk *w, const json_t *v,
+                            sr_spec_stage_t *st)
+{
+        const char *key;
+        json_t *item;
+        size_t old;
+        sr_err_t err = SR_OK;
+
+        if (!json_is_object(v))
+                return fail_got(w, "an object", v);
+        json_object_foreach((json_t *)v, key, item) {
+                old = path_push_key(w, key);
+                if (!strcmp(key, "stage_id")) {
+                        if (!json_is_null(item))
+                                err = get_uuid(w, item, &st->stage_id);
+                } else if (!strcmp(key, "name")) {
+                        err = get_str(w, item, st->name, sizeof(st->name));
+                } else if (!strcmp(key, "description")) {
+                        err = get_str(w, item, st->description,
+                                      sizeof(st->description));
+                } else if (!strcmp(key, "timeout_seconds")) {
+                        err = get_timeout(w, item, &st->timeout_seconds);
+                } else if (!strcmp(key, "operations")) {
+                        err = parse_ops(w, item, st);
+                } else if (!strcmp(key, "targets")) {
+                        err = parse_targets(w, item, st);
+                } else {
+                        err = fail(w, "unknown field");
+                }
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        return SR_OK;
+}
+
+static sr_err_t parse_stages(struct walk *w, const json_t *v,
+                             sr_runspec_t *spec)
+{
+        size_t n, old;
+        sr_err_t err;
+
+        if (!json_is_array(v))
+                return fail_got(w, "an array of stages", v);
+        err = get_array(w, v, SR_SPEC_MAX_STAGES, &n);
+        if (err || n == 0)
+                return err;
+        spec->stages = calloc(n, sizeof(*spec->stages));
+        if (!spec->stages)
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
+        spec->n_stages = (uint32_t)n;
+        for (size_t i = 0; i < n; i++) {
+                old = path_push_index(w, i);
+                err = parse_stage(w, json_array_get(v, i), &spec->stages[i]);
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        return SR_OK;
+}
+
+static sr_err_t parse_root(struct walk *w, const json_t *root,
+                           sr_runspec_t *spec)
+{
+        bool have_id = false, have_stages = false;
+        const char *key;
+        json_t *item;
+        size_t old;
+        sr_err_t err = SR_OK;
+
+        if (!json_is_object(root))
+                return fail_got(w, "a JSON object (the run spec)", root);
+        json_object_foreach((json_t *)root, key, item) {
+                old = path_push_key(w, key);
+                if (!strcmp(key, "pipeline_id")) {
+                        err = get_uuid(w, item, &spec->pipeline_id);
+                        have_id = true;
+                } else if (!strcmp(key, "pipeline_name")) {
+                        err = get_str(w, item, spec->pipeline_name,
+                                      sizeof(spec->pipeline_name));
+                } else if (!strcmp(key, "auto_promote")) {
+                        if (json_is_boolean(item))
+                                spec->auto_promote = json_is_true(item);
+                        else if (!json_is_null(item))
+                                err = fail_got(w, "true or false", item);
+                } else if (!strcmp(key, "timeout_seconds")) {
+                        err = get_timeout(w, item, &spec->timeout_seconds);
+                } else if (!strcmp(key, "stages")) {
+                        err = parse_stages(w, item, spec);
+                        have_stages = true;
+                } else {
+                        err = fail(w, "unknown field");
+                }
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        if (!have_id || !have_stages) {
+                path_push_key(w, have_id ? "stages" : "pipeline_id");
+                return fail(w, "required field missing");
+        }
+        return SR_OK;
+}
+
+sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
+                                 sr_errctx_t *ec)
+{
+        struct walk w = { .path = "", .len = 0, .ec = ec };
+        sr_runspec_t spec;
+        sr_err_t err;
+
+        memset(&spec, 0, sizeof(spec));
+        err = parse_root(&w, root, &spec);
+        if (err) {
+                sr_runspec_fini(&spec);
+                return err;
+        }
+        *out = spec;
+        return SR_OK;
+}
+
+sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
+                            sr_errctx_t *ec)
+{
+        json_error_t jerr;
+        json_t *root;
+        sr_err_t err;
+
+        if (len > SR_SPEC_MAX_TEXT)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "(root): run spec too large (%zu bytes, "
+                                     "at most %u)", len, SR_SPEC_MAX_TEXT);
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "(root): malformed JSON at line %d "
+                                     "column %d: %s", jerr.line, jerr.column,
+                                     jerr.text);
+        err = sr_spec_json_from_value(root, out, ec);
+        json_decref(root);
+        return err;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+/* Takes @p v in every case (json_object_set_new() steals it even when it
+ * fails); a NULL @p v is an earlier allocation failure. */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+        return v && json_object_set_new(obj, key, v) == 0;
+}
+
+static bool put_uuid(json_t *obj, const char *key, const sr_uuid_t *u)
+{
+        char text[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(u, text);
+        return put(obj, key, json_string(text));
+}
+
+static json_t *op_to_json(const sr_spec_op_t *op)
+{
+        json_t *o = json_object();
+
+        if (!o || !put(o, "operation_type", json_string(op->operation_type)))
+                goto err;
+        if (op->args_json &&
+            !put(o, "args", json_loads(op->args_json, 0, NULL)))
+                goto err;
+        return o;
+err:
+        json_decref(o);
+        return NULL;
+}
+
+static json_t *target_to_json(const sr_spec_target_t *t)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        if ((!sr_uuid_is_nil(&t->target_id) &&
+             !put_uuid(o, "target_id", &t->target_id)) ||
+            !put_uuid(o, "device_id", &t->device_id) ||
+            !put(o, "device_name", json_string(t->device_name)) ||
+            !put(o, "device_alias", json_string(t->device_alias))) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+static json_t *stage_to_json(const sr_spec_stage_t *st)
+{
+        json_t *o = json_object(), *ops = json_array();
+        json_t *targets = json_array();
+
+        if (!o ||
+            (!sr_uuid_is_nil(&st->stage_id) &&
+             !put_uuid(o, "stage_id", &st->stage_id)) ||
+            !put(o, "name", json_string(st->name)) ||
+            !put(o, "description", json_string(st->description)) ||
+            (st->timeout_seconds &&
+             !put(o, "timeout_seconds",
+                  json_integer((json_int_t)st->timeout_seconds))))
+                goto err;
+        for (uint32_t i = 0; ops && i < st->n_ops; i++)
+                if (json_array_append_new(ops, op_to_json(&st->ops[i])))
+                        goto err;
+        for (uint32_t i = 0; targets && i < st->n_targets; i++)
+                if (json_array_append_new(targets,
+                                          target_to_json(&st->targets[i])))
+                        goto err;
+        /* put() takes ops and targets, even when it fails. */
+        if (!put(o, "operations", ops)) {
+                ops = NULL;
+                goto err;
+        }
+        ops = NULL;
+        if (!put(o, "targets", targets)) {
+                targets = NULL;
+                goto err;
+        }
+        return o;
+err:
+        json_decref(ops);
+        json_decref(targets);
+        json_decref(o);
+        return NULL;
+}
+
+json_t *sr_runspec_to_json_value(const sr_runspec_t *spec)
+{
+        json_t *o = json_object(), *stages = json_array();
+
+        if (!o || !stages ||
+            !put_uuid(o, "pipeline_id", &spec->pipeline_id) ||
+            !put(o, "pipeline_name", json_string(spec->pipeline_name)) ||
+            !put(o, "auto_promote", json_boolean(spec->auto_promote)) ||
+            (spec->timeout_seconds &&
+             !put(o, "timeout_seconds",
+                  json_integer((json_int_t)spec->timeout_seconds))))
+                goto err;
+        for (uint32_t i = 0; i < spec->n_stages; i++)
+                if (json_array_append_new(stages,
+                                          stage_to_json(&spec->stages[i])))
+                        goto err;
+        if (!put(o, "stages", stages)) {
+                stages = NULL; /* taken by put() */
+                goto err;
+        }
+        return o;
+err:
+        json_decref(stages);
+        json_decref(o);
+        return NULL;
+}
+
+char *sr_runspec_to_json(const sr_runspec_t *spec)
+{
+        json_t *v = sr_runspec_to_json_value(spec);
+        char *text;
+
+        if (!v)
+                return NULL;
+        text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(v);
+        return text;
+}

@@ -1,0 +1,71 @@
+/* common/codec/sr_spec_json.h - the run spec (body of POST /v0/runs/) as JSON.
+ *
+ * Strict decoding with jansson into sr_runspec_t: unknown fields, wrong
+ * types, malformed UUIDs, unknown operation types and strings too long for
+ * the C buffers are errors whose message starts with the JSON path and says
+ * what to fix ("stages[1].targets[0].device_id: expected a UUID string, got
+ * 42"). Sizes and nesting are bounded (limits below). Pure: no I/O, no
+ * clock, no logging; thread-safe.
+ */
+#ifndef SR_SPEC_JSON_H
+#define SR_SPEC_JSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+
+#define SR_SPEC_MAX_STAGES 100     /* stages per run */
+#define SR_SPEC_MAX_OPS 16         /* operations per stage */
+#define SR_SPEC_MAX_TARGETS 1000   /* targets per stage */
+#define SR_SPEC_MAX_ARGS 65536     /* bytes of one operation's args JSON */
+#define SR_SPEC_MAX_DEPTH 16       /* nesting inside one args object */
+#define SR_SPEC_MAX_TIMEOUT 315360000 /* seconds (10 years) */
+#define SR_SPEC_MAX_TEXT (4u << 20) /* bytes of the whole JSON text */
+
+/**
+ * @brief Decode run-spec JSON text.
+ * @param[in]  text borrowed; need not be NUL-terminated.
+ * @param[out] out  set on SR_OK only. The caller owns what it holds and
+ *                  releases it with sr_runspec_fini().
+ * @param[out] ec   optional; on failure "<json path>: <what to fix>".
+ * @returns SR_OK, SR_ERR_INVALID (syntax, shape, value) or SR_ERR_NOMEM.
+ */
+sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
+                            sr_errctx_t *ec);
+
+/**
+ * @brief Decode an already parsed JSON value (the gateway's request body).
+ * @param[in]  root borrowed; not modified.
+ * @param[out] out  as for sr_spec_json_parse().
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
+                                 sr_errctx_t *ec);
+
+/**
+ * @brief Encode @p spec as a JSON value in the same shape the parser
+ * accepts (nil ids, zero timeouts and NULL args are left out), so that
+ * parse(to_json(s)) equals s.
+ * @returns a new reference the caller owns (json_decref()), or NULL when
+ *          out of memory or an args text is not valid JSON.
+ */
+json_t *sr_runspec_to_json_value(const sr_runspec_t *spec);
+
+/**
+ * @brief Encode @p spec as compact JSON text.
+ * @returns a NUL-terminated string the caller owns and frees with free(),
+ *          or NULL when out of memory or an args text is not valid JSON.
+ */
+char *sr_runspec_to_json(const sr_runspec_t *spec);
+
+/**
+ * @brief Upper-case canonical Esper command name for @p s (any case).
+ * @returns static text (borrowed, valid for the life of the process), or
+ *          NULL when @p s is not one of Esper's 39 operation types.
+ */
+const char *sr_spec_operation_type(const char *s, size_t len);
+
+#endif /* SR_SPEC_JSON_H */

@@ -1,0 +1,70 @@
+/* common/gateway/sr_gateway.h - the REST gateway: requests in, commands out, reads
+ * from its own projection of sr.changelog.
+ *
+ * sr_gateway_handle() turns one HTTP request into one answer. A read
+ * (GET, HEAD) never blocks: the server answers it on its event loop. A
+ * write (PUT, POST) may block up to gateway.reply.timeout.ms (it waits for
+ * the worker's reply and for the projection to catch up with it), so the
+ * server calls it from a write thread. Any number of threads may call it
+ * at once. A background thread feeds the
+ * projection from sr.changelog and the waiting writes from sr.replies.
+ */
+#ifndef SR_GATEWAY_H
+#define SR_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sr_conf.h"
+#include "sr_err.h"
+#include "sr_metrics.h"
+#include "sr_slice.h"
+
+typedef struct sr_gateway sr_gateway_t;
+
+/** One request; every pointer is borrowed for the call. */
+typedef struct sr_gw_request {
+        const char *method;        /* "GET" */
+        const char *target;        /* path and query as sent */
+        const char *authorization; /* header values, NULL when absent */
+        const char *content_type;
+        const char *idempotency_key;
+        const char *host;
+        const void *body;
+        size_t body_len;
+        bool body_too_large; /* the server stopped reading: 413 */
+} sr_gw_request_t;
+
+/** One answer. The caller frees body with sr_buf_free(). */
+typedef struct sr_gw_response {
+        int status;
+        sr_buf_t body;
+        const char *content_type; /* static */
+        char allow[32];           /* 405: "GET, PUT" */
+        int retry_after;          /* seconds for 503/202, 0: none */
+} sr_gw_response_t;
+
+/**
+ * @brief Open the projection (under conf->data_dir), load the tokens
+ * (gateway.tokens.file and @p env_tokens, e.g. getenv("SR_API_TOKENS")),
+ * connect the producer and start the feed thread.
+ * @param conf, metrics borrowed; must outlive the gateway. metrics may be
+ *        NULL.
+ * @param[out] gwp caller owns; sr_gateway_destroy().
+ */
+sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
+                        const char *env_tokens, sr_gateway_t **gwp,
+                        sr_errctx_t *ec);
+
+/** @brief Answer one request (thread-safe; may block up to the reply
+ *  timeout). @p resp is written in full. */
+void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
+                       sr_gw_response_t *resp);
+
+/** @brief False while the projection catches up or the broker is away. */
+bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size);
+
+/** @brief Stop the feed thread, close everything. NULL ok. */
+void sr_gateway_destroy(sr_gateway_t *gw);
+
+#endif /* SR_GATEWAY_H */

@@ -1,0 +1,338 @@
+/* common/gateway/sr_http.h - the request/response layer of sr-gateway, without
+ * sockets: routing, query parsing, body validation, the response envelope
+ * and pagination (design/api.md is the contract).
+ *
+ * Pure: no I/O, no clock, no logging; thread-safe; allocation only where a
+ * function says so. Every input is untrusted (and fuzzed): no input may
+ * crash, and nothing is read beyond the lengths given. A refused request is
+ * described by an sr_http_problem_t (HTTP status, message, Allow) that the
+ * gateway sends as is, through sr_http_problem_envelope().
+ */
+#ifndef SR_HTTP_H
+#define SR_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+#include "sr_slice.h"
+
+/* ------------------------------------------------------------ problems */
+
+#define SR_HTTP_MSG_MAX 512
+#define SR_HTTP_ALLOW_MAX 32
+
+/* Why a request is refused: the envelope's code and message. */
+typedef struct sr_http_problem {
+        int status;                      /* HTTP status, e.g. 400 */
+        char message[SR_HTTP_MSG_MAX];   /* what to fix, for the client */
+        char allow[SR_HTTP_ALLOW_MAX];   /* 405 only: "GET, PUT"; else "" */
+} sr_http_problem_t;
+
+/**
+ * @brief Fill @p prob (may be NULL) with @p status and a formatted
+ * message; allow is cleared. For the gateway's own refusals (401, 409, 503).
+ */
+void sr_http_problem_set(sr_http_problem_t *prob, int status,
+                         const char *fmt, ...) SR_PRINTF(3, 4);
+
+/* ------------------------------------------------------------ routing */
+
+#define SR_ROUTE_MAP(X)                                                 \
+        X(NONE, "none")                                                 \
+        X(LIVEZ, "livez")                                               \
+        X(READYZ, "readyz")                                             \
+        X(METRICS, "metrics")                                           \
+        X(OPENAPI, "openapi")                                           \
+        X(RUNS_LIST, "runs_list")                                       \
+        X(RUNS_CREATE, "runs_create")                                   \
+        X(PIPELINE_RUNS_LIST, "pipeline_runs_list")                     \
+        X(PIPELINE_RUNS_CREATE, "pipeline_runs_create")                 \
+        X(PIPELINE_RUN_GET, "pipeline_run_get")                         \
+        X(PIPELINE_RUN_PUT, "pipeline_run_put")                         \
+        X(STAGE_RUNS_LIST, "stage_runs_list")                           \
+        X(STAGE_RUN_GET, "stage_run_get")                               \
+        X(STAGE_RUN_PUT, "stage_run_put")                               \
+        X(OPERATIONS_LIST, "operations_list")                           \
+        X(OPERATION_GET, "operation_get")                               \
+        X(TARGET_RUNS_LIST, "target_runs_list")                         \
+        X(TARGET_RUN_GET, "target_run_get")                             \
+        X(TARGET_RUN_PUT, "target_run_put")
+
+typedef enum sr_route_id {
+#define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
+        SR_ROUTE_MAP(SR_ROUTE_ENUM)
+#undef SR_ROUTE_ENUM
+        SR_ROUTE__COUNT
+} sr_route_id_t;
+
+/* A matched request. Ids the route does not carry are nil. */
+typedef struct sr_route {
+        sr_route_id_t id;
+        sr_uuid_t pipeline_id;            /* PIPELINE_RUN(S)_* */
+        sr_uuid_t pipeline_run_id;        /* PIPELINE_RUN_*, STAGE_RUN(S)_* */
+        sr_uuid_t stage_run_id;           /* STAGE_RUN_*, OPERATION(S)_*,
+                                             TARGET_RUN(S)_* */
+        sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
+        sr_uuid_t target_run_id;          /* TARGET_RUN_* */
+} sr_route_t;
+
+/**
+ * @brief Match a request line against design/api.md.
+ *
+ * API paths are served under "/v0" and "/api/pipelines/v0", with or
+ * without the trailing slash; "/livez", "/readyz", "/metrics" and
+ * "/openapi.json" exactly as written. The path ends at the first '?' or
+ * '#', so a raw request target works too. Paths and methods are
+ * case-sensitive; UUIDs in paths are accepted in any case. A path whose id
+ * is not a UUID is an unknown path (404), as with Django's uuid converter.
+ * HEAD is not served.
+ * @param[in]  method, path borrowed, NUL-terminated; NULL is treated as "".
+ * @param[out] out  set on SR_OK only.
+ * @param[out] prob optional; on failure 404 "unknown path or id", or 405
+ *                  with the allowed methods in prob->allow ("GET, PUT").
+ * @returns SR_OK, SR_ERR_NOT_FOUND (404) or SR_ERR_INVALID (405).
+ */
+sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
+                       sr_http_problem_t *prob);
+
+/** @brief "runs_list", for logs and metric labels; static, never NULL. */
+const char *sr_route_name(sr_route_id_t id);
+/** @brief False for /livez, /readyz, /metrics, /openapi.json. */
+bool sr_route_needs_auth(sr_route_id_t id);
+/** @brief True for the routes answering a page (…_LIST). */
+bool sr_route_is_list(sr_route_id_t id);
+/** @brief True for POST and PUT routes: JSON body, Content-Type checked. */
+bool sr_route_has_body(sr_route_id_t id);
+
+/**
+ * @brief The answer to POST /v0/pipelines/{id}/runs/: stored pipeline
+ * definitions do not exist in sr, so this is 501 with a message pointing
+ * at POST /v0/runs/. Call it after authentication.
+ * @param[out] prob filled with 501 and the message.
+ */
+void sr_http_stored_definition_problem(const sr_uuid_t *pipeline_id,
+                                       sr_http_problem_t *prob);
+
+/* ------------------------------------------------------------ queries */
+
+#define SR_HTTP_LIMIT_DEFAULT 20u
+#define SR_HTTP_LIMIT_MAX 1000u
+#define SR_HTTP_OFFSET_MAX ((uint64_t)INT64_MAX)
+#define SR_HTTP_MAX_ORDER 5 /* each orderable field at most once */
+
+typedef enum sr_http_order_key {
+        SR_HTTP_ORDER_RUN_NUMBER = 0, /* "run_number" */
+        SR_HTTP_ORDER_STATUS,         /* "status" */
+        SR_HTTP_ORDER_PIPELINE_NAME,  /* "pipeline__name" */
+        SR_HTTP_ORDER_STARTED_AT,     /* "started_at" */
+        SR_HTTP_ORDER_ENDED_AT,       /* "ended_at" */
+        SR_HTTP_ORDER__COUNT
+} sr_http_order_key_t;
+
+typedef struct sr_http_order {
+        sr_http_order_key_t key;
+        bool desc; /* "-" prefix */
+} sr_http_order_t;
+
+/* The parsed query of a list route. Value type: lives on the stack. */
+typedef struct sr_http_query {
+        uint32_t limit;      /* 0..SR_HTTP_LIMIT_MAX, default 20 */
+        uint64_t offset;     /* 0..SR_HTTP_OFFSET_MAX, default 0 */
+        sr_status_t status;  /* filter; SR_ST_NONE: none */
+        char pipeline_name[SR_NAME_MAX]; /* filter; "": none */
+        bool has_operation_id;
+        sr_uuid_t stage_run_operation_id; /* filter when has_operation_id */
+        uint32_t n_order;    /* 0: the route's natural order */
+        sr_http_order_t order[SR_HTTP_MAX_ORDER]; /* most significant first */
+        uint32_t seen;       /* internal: keys given, to refuse repeats */
+} sr_http_query_t;
+
+/** @brief Defaults: limit 20, offset 0, no filter, no ordering. */
+void sr_http_query_init(sr_http_query_t *q);
+
+/**
+ * @brief Apply one decoded query parameter (e.g. from libmicrohttpd's
+ * MHD_get_connection_values_n) for list route @p route.
+ *
+ * Keys the route does not define are ignored (cache busters, or "status"
+ * on a route that has no status filter). An empty value is the same as an
+ * absent parameter (DRF and django-filter behave so), but a key given
+ * twice is refused even then.
+ * @param[in,out] q   initialised with sr_http_query_init(); unspecified
+ *                    after a failure.
+ * @param[in] key, value borrowed, @p klen / @p vlen bytes (may contain
+ *                    NUL); @p value NULL means the key had no '='.
+ * @param[out] prob optional; 400 naming the key and what to fix.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_query_add(sr_http_query_t *q, sr_route_id_t route,
+                           const char *key, size_t klen, const char *value,
+                           size_t vlen, sr_http_problem_t *prob);
+
+/**
+ * @brief Parse a raw query string ("limit=5&status=queued", without '?')
+ * for list route @p route: split on '&', percent-decode ('+' is a space,
+ * a '%' not followed by two hex digits stays literal, as in the URL
+ * standard), then sr_http_query_add() each pair.
+ * @param[in]  qs   borrowed, @p len bytes; NULL with len 0 is empty.
+ * @param[out] out  set on SR_OK only.
+ * @param[out] prob optional; 400 naming the key and what to fix.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_query_parse(sr_route_id_t route, const char *qs, size_t len,
+                             sr_http_query_t *out, sr_http_problem_t *prob);
+
+/** @brief "pipeline__name" etc.; static, never NULL. */
+const char *sr_http_order_key_name(sr_http_order_key_t key);
+
+/* ------------------------------------------------------------ bodies */
+
+#define SR_HTTP_BODY_MAX_DEFAULT ((size_t)1 << 20) /* 1 MiB */
+#define SR_HTTP_MAX_DEPTH 32 /* nesting of arrays and objects in a body */
+
+/**
+ * @brief 415 unless @p content_type is application/json, optionally with
+ * "; charset=utf-8" (any case, quoted or not). Any other parameter or
+ * charset, or a missing header (NULL), is refused.
+ * @param[out] prob optional; 415 with the value received.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_check_content_type(const char *content_type,
+                                    sr_http_problem_t *prob);
+
+#define SR_HTTP_IDEM_KEY_MAX 255 /* bytes of an Idempotency-Key */
+
+/**
+ * @brief 400 unless @p key, the Idempotency-Key header of a write, is 1 to
+ * SR_HTTP_IDEM_KEY_MAX visible ASCII characters ('!' to '~'), as the
+ * OpenAPI document says. NULL (no header) is accepted.
+ * @param[out] prob optional; 400 saying what a key may hold.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_check_idempotency_key(const char *key,
+                                       sr_http_problem_t *prob);
+
+/**
+ * @brief Load a request body that must be one JSON object: at most
+ * @p max_len bytes (413; 0 means SR_HTTP_BODY_MAX_DEFAULT), nested at
+ * most SR_HTTP_MAX_DEPTH deep, valid UTF-8 without NUL, no duplicate
+ * keys, and no trailing data (400).
+ * @param[in]  body borrowed, @p len bytes; need not be NUL-terminated.
+ * @param[out] out  on SR_OK only: the caller owns the object and drops
+ *                  it with json_decref().
+ * @param[out] prob optional; 400, 413, or 500 when out of memory.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
+                             json_t **out, sr_http_problem_t *prob);
+
+/* Body of PUT on a pipeline run, a stage run or a target run. */
+typedef struct sr_http_put {
+        sr_status_t status; /* within the entity's PUT enum (any case) */
+        bool has_device_name;            /* target runs only */
+        char device_name[SR_NAME_MAX];   /* when has_device_name */
+} sr_http_put_t;
+
+/**
+ * @brief Validate the body of @p route (PIPELINE_RUN_PUT: {"status"};
+ * STAGE_RUN_PUT: {"status"}; TARGET_RUN_PUT: {"status", "device_name"?}).
+ *
+ * "status" is required and must be in the entity's enum as Esper's PUT
+ * schema gives it (pipeline run §4.1; stage run §4.2; target run §4.3
+ * without "timeout"), in any case. Whether the transition is legal is
+ * not checked here: the worker decides. "device_name" may be a string or
+ * null (null: not given). Unknown fields are refused.
+ * @param[in]  body borrowed, @p len bytes; at most @p max_len (413; 0
+ *                  means SR_HTTP_BODY_MAX_DEFAULT).
+ * @param[out] out  set on SR_OK only.
+ * @param[out] prob optional; 400 "<field>: <what to fix>", 413, or 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
+                           size_t max_len, sr_http_put_t *out,
+                           sr_http_problem_t *prob);
+
+/**
+ * @brief Validate the body of POST /v0/runs/: a run spec (sr_spec_json),
+ * after the checks of sr_http_load_object(). @p max_len 0 means
+ * SR_HTTP_BODY_MAX_DEFAULT; it is capped at SR_SPEC_MAX_TEXT. A
+ * timeout_seconds with a zero fraction (600.0, 6e2) is an integer, as in
+ * JSON Schema.
+ * @param[in]  body borrowed, @p len bytes; at most @p max_len (413).
+ * @param[out] out  on SR_OK only: the caller owns what it holds and
+ *                  releases it with sr_runspec_fini().
+ * @param[out] prob optional; 400 "<json path>: <what to fix>", 413, 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
+                                sr_runspec_t *out, sr_http_problem_t *prob);
+
+/* ------------------------------------------------------------ answers */
+
+#define SR_HTTP_BASE_MAX 300 /* "https://" + a 255-byte host + NUL */
+
+/**
+ * @brief Build the base of absolute links, "<scheme>://<host>", from the
+ * request's Host header. The host must be 1..255 bytes of letters, digits
+ * and "-._~:[]" (a name or address with an optional port); anything else
+ * is a malformed Host header, which HTTP answers with 400.
+ * @param[in]  scheme "http" or "https" (borrowed).
+ * @param[out] out    set on SR_OK only; @p size bytes, at least
+ *                    SR_HTTP_BASE_MAX.
+ * @param[out] prob   optional; 400.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_base_url(const char *scheme, const char *host, char *out,
+                          size_t size, sr_http_problem_t *prob);
+
+/**
+ * @brief The content of a list answer: {"count", "previous", "next",
+ * "results"}, links absolute ("<base_url><path>?<query>") or null.
+ *
+ * A link repeats the parameters of @p q that were given (status,
+ * pipeline_name, stage_run_operation_id, ordering; ignored ones such as
+ * cache busters are not echoed), always carries limit, and sets offset
+ * (omitted when 0, as DRF does), in alphabetical key order.
+ *   next:     offset + limit when that is below @p count, else null.
+ *   previous: null at offset 0; else min(offset - limit, count - limit),
+ *             floored at 0: the page before, and for an offset past the
+ *             end, the last limit items.
+ *   limit 0:  both null (a count-only question has no pages).
+ * @param[in] base_url from sr_http_base_url() (borrowed).
+ * @param[in] path     the request's path (borrowed), e.g. "/v0/runs/".
+ * @param[in] results  the page's items; this function takes the
+ *                     reference, on failure too.
+ * @returns a new reference the caller owns (json_decref()), or NULL when
+ *          out of memory or @p results is not an array.
+ */
+json_t *sr_http_page(const char *base_url, const char *path,
+                     const sr_http_query_t *q, uint64_t count,
+                     json_t *results);
+
+/**
+ * @brief The envelope text {"code":<code>,"message":<message>,
+ * "content":<content>}, compact, keys in that order.
+ * @param[in]  message borrowed; bytes that are not UTF-8 become U+FFFD.
+ * @param[in]  content borrowed; NULL gives {}.
+ * @param[out] out on SR_OK only: NUL-terminated text (len excludes the
+ *                 NUL); the caller owns it and frees it with sr_buf_free().
+ * @returns SR_OK or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_envelope(int code, const char *message,
+                          const json_t *content, sr_buf_t *out);
+
+/**
+ * @brief The envelope of a refused request: code prob->status, its
+ * message, content {}.
+ * @param[out] out as for sr_http_envelope().
+ * @returns SR_OK or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_problem_envelope(const sr_http_problem_t *prob,
+                                  sr_buf_t *out);
+
+#endif /* SR_HTTP_H */

@@ -1,0 +1,352 @@
+/* common/gateway/sr_proj.h - the gateway's read model: an LMDB projection of
+ * sr.changelog (all partitions), with the indexes the REST list endpoints
+ * need (design/api.md, design/architecture.md "The gateway").
+ *
+ * Writes come from one thread, the gateway's changelog consumer: it
+ * applies records in batches (sr_proj_begin, sr_proj_apply..., then
+ * sr_proj_commit) and the projection records, per partition, the next
+ * changelog offset to apply, in the same transaction as the entities.
+ *
+ * Reads come from any number of threads at once: every sr_proj_get_* and
+ * sr_proj_list_* call runs in its own LMDB read transaction (one consistent
+ * snapshot per call, never blocked by the writer) and returns copies.
+ * Tenancy is enforced here: an entity of another enterprise is NOT_FOUND,
+ * exactly like a missing one, and never appears in a list.
+ *
+ * Orderings (see sr_proj_order_t): "desc" is always the exact reverse of
+ * the ascending order, ties included. Ties are broken by created_at, then
+ * id (pipeline runs), or by position (stage, operation and target order).
+ * Status order is ALPHABETICAL by wire name (cancelled, complete,
+ * dispatched, failure, invalid, none, pending, processing, queued, running,
+ * success, timeout, waiting), as the reference API (a Django service with
+ * a text status column) sorts it. A null time (0) sorts after every set
+ * time in ascending order (PostgreSQL's NULLS LAST), so first in
+ * descending order.
+ *
+ * The projection is a cache of the changelog: a store of another format is
+ * emptied at open (offsets too), and the caller replays the changelog.
+ * Open after any fork(), once per directory per process.
+ */
+#ifndef SR_PROJ_H
+#define SR_PROJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+#include "sr_slice.h"
+
+typedef struct sr_proj sr_proj_t;         /* opaque; open after fork() */
+typedef struct sr_proj_txn sr_proj_txn_t; /* opaque; the writer's batch */
+
+#define SR_PROJ_DEFAULT_MAP_SIZE ((size_t)8 << 30) /* 8 GiB, sparse */
+#define SR_PROJ_MAX_READERS 1024 /* concurrent read calls */
+#define SR_PROJ_KEY_MAX 400      /* bytes of a changelog key */
+
+/* ------------------------------------------------------------ lifecycle */
+
+/**
+ * @brief Open (creating @p dir and the environment if needed).
+ *
+ * The environment is opened with MDB_NOTLS (a read call may run on any
+ * thread) and MDB_NOMETASYNC: every commit fdatasyncs the data pages but
+ * not the meta page, so a machine crash may lose the last committed batch
+ * (its offsets with it: the records are applied again) but never tears
+ * the file. A store written by another projection format is emptied.
+ * @param[in]  dir      borrowed for the call.
+ * @param[in]  map_size bytes; 0: SR_PROJ_DEFAULT_MAP_SIZE. Address space
+ *                      only (the file grows as data is written).
+ * @param[out] projp    set on SR_OK only. The caller owns the handle and
+ *                      releases it with sr_proj_close().
+ * @param[out] ec       optional; filled on failure.
+ * @returns SR_OK, SR_ERR_INVALID (no dir), SR_ERR_NOMEM, SR_ERR_IO,
+ *          SR_ERR_CORRUPT (not an LMDB file).
+ */
+sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
+                      sr_errctx_t *ec);
+
+/**
+ * @brief Close the environment and free the handle. No call may be running
+ * and the write txn must have ended. NULL is a no-op.
+ */
+void sr_proj_close(sr_proj_t *proj);
+
+/* ------------------------------------------------------------ writes */
+
+/**
+ * @brief Empty the projection: every entity, index entry, counter and
+ * offset (sr_proj_offsets() answers -1 afterwards), in one write txn;
+ * readers see the old state until it commits. For a changelog that was
+ * recreated (its offsets restarted): the caller then replays it from the
+ * start. No batch may be open; call it from the writer's thread.
+ * @returns SR_OK, SR_ERR_INVALID (a batch is open), SR_ERR_MAP_FULL,
+ *          SR_ERR_IO.
+ */
+sr_err_t sr_proj_clear(sr_proj_t *proj, sr_errctx_t *ec);
+
+/**
+ * @brief Begin a write batch. One at a time; begin, apply and commit (or
+ * abort) on the same thread (LMDB's writer lock belongs to it). Readers
+ * keep seeing the last committed state until the commit.
+ * @param[out] txnp set on SR_OK only; end it with sr_proj_commit() or
+ *                  sr_proj_abort(), before sr_proj_close().
+ * @returns SR_OK, SR_ERR_INVALID (a batch is already open), SR_ERR_NOMEM,
+ *          SR_ERR_MAP_FULL, SR_ERR_IO.
+ */
+sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
+                       sr_errctx_t *ec);
+
+/**
+ * @brief Apply one sr.changelog record at @p offset of @p partition.
+ *
+ * An entity record replaces the entity (stored by id) and moves its index
+ * entries (a status change removes the old status entries). A tombstone
+ * (@p value.ptr NULL) removes the entity last stored under @p key and its
+ * index entries; a tombstone of an unknown key changes nothing. Dedupe
+ * entries and batch markers are ignored. Every applied record, whatever
+ * its kind, advances the partition's next offset to @p offset + 1. A
+ * record below the partition's next offset was applied already and is
+ * skipped (SR_OK), so a redelivery cannot move an entity back in time.
+ *
+ * A value that does not decode changes nothing (not even the offset) and
+ * leaves the batch usable: the caller decides whether to skip it
+ * (sr_proj_skip()).
+ * @param[in] key   borrowed; the changelog key (1..SR_PROJ_KEY_MAX bytes).
+ * @param[in] value borrowed; ptr NULL for a tombstone.
+ * @returns SR_OK; SR_ERR_CORRUPT (a value that does not decode, whatever
+ *          the codec's class, or an entity key of a bad length: nothing
+ *          changed; ec has the codec's message); SR_ERR_INVALID
+ *          (bad partition or offset, or the batch already failed);
+ *          SR_ERR_NOMEM; SR_ERR_MAP_FULL or SR_ERR_IO (the batch is now
+ *          unusable: abort it).
+ */
+sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
+                       sr_slice_t key, sr_slice_t value, sr_errctx_t *ec);
+
+/**
+ * @brief Record that the record at @p offset of @p partition was seen and
+ * deliberately not applied (after sr_proj_apply() refused it as
+ * SR_ERR_CORRUPT): the partition's next offset becomes @p offset + 1, so
+ * a poison record that ends a partition does not hold back catch-up. An
+ * offset below the next one is a no-op.
+ * @returns SR_OK, SR_ERR_INVALID (bad partition or offset, or the batch
+ *          already failed), SR_ERR_MAP_FULL or SR_ERR_IO (abort the batch).
+ */
+sr_err_t sr_proj_skip(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
+                      sr_errctx_t *ec);
+
+/**
+ * @brief Commit and free @p txn, on success AND on failure (never abort
+ * after a failed commit). A batch in which a write failed is refused and
+ * discarded. On failure nothing of the batch is stored.
+ * @returns SR_OK, SR_ERR_INVALID (a write failed earlier), SR_ERR_MAP_FULL,
+ *          SR_ERR_IO.
+ */
+sr_err_t sr_proj_commit(sr_proj_txn_t *txn, sr_errctx_t *ec);
+
+/** @brief Discard and free @p txn. NULL is a no-op. */
+void sr_proj_abort(sr_proj_txn_t *txn);
+
+/**
+ * @brief The next changelog offset to apply, per partition: where the
+ * consumer resumes, and (with the partition's end offset) the lag.
+ * @param[out] next @p n_parts entries; next[p] is -1 for a partition of
+ *                  which nothing was applied yet. Written on SR_OK only.
+ * @returns SR_OK, SR_ERR_INVALID (n_parts < 0), SR_ERR_RETRY (every reader
+ *          slot busy), SR_ERR_CORRUPT, SR_ERR_IO.
+ */
+sr_err_t sr_proj_offsets(sr_proj_t *proj, int64_t *next, int32_t n_parts,
+                         sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ gets
+ * Each get is one read snapshot. @p enterprise_id is the caller's tenant
+ * (borrowed, NUL-terminated). NOT_FOUND covers: no such id, an id of
+ * another entity type, another enterprise's entity, a path parent that
+ * does not match. Common errors: SR_ERR_INVALID (NULL argument),
+ * SR_ERR_RETRY (every reader slot busy: answer 503), SR_ERR_CORRUPT
+ * (a stored value does not decode), SR_ERR_IO.
+ */
+
+/**
+ * @brief One pipeline run.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOT_FOUND, or a common error.
+ */
+sr_err_t sr_proj_get_pipeline_run(sr_proj_t *proj, const char *enterprise_id,
+                                  const sr_uuid_t *id, sr_pipeline_run_t *out,
+                                  sr_errctx_t *ec);
+
+/**
+ * @brief One stage run; tenant from its own enterprise_id.
+ * @param[in]  pipeline_run_id the path's parent, NULL: not checked.
+ * @param[out] out set on SR_OK only. The stage's frozen spec is not
+ *                 projected (the REST StageRun has no such fields; the
+ *                 operations and target runs are entities of their own):
+ *                 n_ops and n_targets are 0 and the arrays NULL, so out
+ *                 owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOT_FOUND, or a common error.
+ */
+sr_err_t sr_proj_get_stage_run(sr_proj_t *proj, const char *enterprise_id,
+                               const sr_uuid_t *pipeline_run_id,
+                               const sr_uuid_t *id, sr_stage_run_t *out,
+                               sr_errctx_t *ec);
+
+/**
+ * @brief One stage-run operation of stage run @p stage_run_id; tenant via
+ * that stage run (which carries its pipeline run's enterprise_id).
+ * @param[out] out set on SR_OK only; the caller owns out->args_json (NULL
+ *                 or malloc'd) and frees it with free().
+ * @returns SR_OK, SR_ERR_NOT_FOUND, SR_ERR_NOMEM, or a common error.
+ */
+sr_err_t sr_proj_get_operation(sr_proj_t *proj, const char *enterprise_id,
+                               const sr_uuid_t *stage_run_id,
+                               const sr_uuid_t *id, sr_stage_run_op_t *out,
+                               sr_errctx_t *ec);
+
+/**
+ * @brief One target run of stage run @p stage_run_id; tenant via that
+ * stage run.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOT_FOUND, or a common error.
+ */
+sr_err_t sr_proj_get_target_run(sr_proj_t *proj, const char *enterprise_id,
+                                const sr_uuid_t *stage_run_id,
+                                const sr_uuid_t *id, sr_target_run_t *out,
+                                sr_errctx_t *ec);
+
+/**
+ * @brief The stored version of an entity, for read-your-writes (wait until
+ * it reaches a reply's version). No tenancy check: internal use only.
+ * @param[out] version set on SR_OK only.
+ * @returns SR_OK, SR_ERR_NOT_FOUND (absent, or of another type), or a
+ *          common error.
+ */
+sr_err_t sr_proj_version(sr_proj_t *proj, sr_entity_type_t type,
+                         const sr_uuid_t *id, uint32_t *version,
+                         sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ lists */
+
+typedef enum sr_proj_order {
+        SR_PROJ_ORDER_DEFAULT = 0, /* the endpoint's default; desc ignored:
+                                    * pipeline runs -created_at; stage runs
+                                    * stage order; operations index order;
+                                    * target runs (operation, target) */
+        SR_PROJ_ORDER_CREATED_AT,   /* pipeline runs */
+        SR_PROJ_ORDER_RUN_NUMBER,   /* pipeline runs */
+        SR_PROJ_ORDER_STATUS,       /* pipeline runs, target runs */
+        SR_PROJ_ORDER_PIPELINE_NAME, /* pipeline runs: "pipeline__name" */
+        SR_PROJ_ORDER_STARTED_AT,   /* pipeline runs */
+        SR_PROJ_ORDER_ENDED_AT,     /* pipeline runs */
+        SR_PROJ_ORDER__COUNT
+} sr_proj_order_t;
+
+/**
+ * @brief Parse an `ordering` query value: "run_number", "-run_number",
+ * "status", "pipeline__name", "started_at", "ended_at", "created_at",
+ * each optionally prefixed by '-'. Which ones an endpoint accepts is the
+ * list call's business (it answers SR_ERR_INVALID for the others).
+ * @param[out] order, desc set on success only.
+ * @returns false for any other text.
+ */
+bool sr_proj_order_parse(const char *s, size_t len, sr_proj_order_t *order,
+                         bool *desc);
+
+/* One list request. Zero-initialise, then set what the request has.
+ * Pointers are borrowed for the call. */
+typedef struct sr_proj_query {
+        bool has_status; /* filter `status` (every list) */
+        sr_status_t status;
+        const char *pipeline_name;     /* pipeline runs: exact, NULL any */
+        const sr_uuid_t *pipeline_id;  /* pipeline runs: NULL all */
+        const sr_uuid_t *operation_id; /* target runs: NULL all */
+        sr_proj_order_t order;
+        bool desc;       /* `ordering=-field` */
+        uint64_t offset; /* results to skip */
+        uint32_t limit;  /* results wanted; 0: count only */
+} sr_proj_query_t;
+
+/* Cost (n = entries matching the filter, k = offset + limit):
+ * - Target runs, every filter and ordering: one index range scan, at
+ *   most k + 1 key steps, `limit` decodes; the count is a counter kept
+ *   per index prefix on apply: O(1). Ordered by status without a status
+ *   filter: one counter per status, whole status buckets before the
+ *   offset skipped by their counts, then range scans from there (at most
+ *   k + 13 steps).
+ * - Pipeline runs, default or created_at ordering: same, unless both
+ *   pipeline_id and pipeline_name are given (then n key steps, no value
+ *   decodes, for the count). Other orderings: n key steps reading a small
+ *   summary stored in the index value (status, run number, times, name;
+ *   no entity decode), an in-memory sort of n summaries (O(n log n), ~64
+ *   bytes each), then `limit` decodes.
+ * - Stage runs and operations (a handful per parent): a scan of the
+ *   parent's entries (status from the index value), `limit` decodes.
+ * Every list of a parent (stage runs, operations, target runs) first reads
+ * the parent for the tenancy check (one extra decode).
+ *
+ * Common results: on SR_OK *items is a malloc'd array of *n entities (NULL
+ * when *n is 0), owned by the caller; *count is the number of entities
+ * matching the filter, whatever offset and limit. Errors: SR_ERR_INVALID
+ * (an ordering the endpoint does not offer, a status out of range, NULL
+ * argument), SR_ERR_NOT_FOUND (the parent is missing or another
+ * enterprise's), SR_ERR_NOMEM, SR_ERR_RETRY, SR_ERR_CORRUPT, SR_ERR_IO.
+ */
+
+/**
+ * @brief Pipeline runs of @p enterprise_id: filters status, pipeline_name,
+ * pipeline_id; every ordering. Free *items with free().
+ */
+sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
+                                    const sr_proj_query_t *q,
+                                    sr_pipeline_run_t **items, size_t *n,
+                                    uint64_t *count, sr_errctx_t *ec);
+
+/**
+ * @brief Stage runs of a pipeline run, in stage order: filter status;
+ * ordering DEFAULT only. Items as sr_proj_get_stage_run() returns them
+ * (no frozen spec). Free *items with free().
+ */
+sr_err_t sr_proj_list_stage_runs(sr_proj_t *proj, const char *enterprise_id,
+                                 const sr_uuid_t *pipeline_run_id,
+                                 const sr_proj_query_t *q,
+                                 sr_stage_run_t **items, size_t *n,
+                                 uint64_t *count, sr_errctx_t *ec);
+
+/**
+ * @brief Operations of a stage run, in index order: no filter (has_status
+ * is refused); ordering DEFAULT only. Free with sr_proj_ops_free().
+ */
+sr_err_t sr_proj_list_operations(sr_proj_t *proj, const char *enterprise_id,
+                                 const sr_uuid_t *stage_run_id,
+                                 const sr_proj_query_t *q,
+                                 sr_stage_run_op_t **items, size_t *n,
+                                 uint64_t *count, sr_errctx_t *ec);
+
+/** @brief Free an operation list (each args_json, then the array). */
+void sr_proj_ops_free(sr_stage_run_op_t *ops, size_t n);
+
+/**
+ * @brief Target runs of a stage run: filters status, operation_id;
+ * ordering DEFAULT or STATUS. Free *items with free().
+ */
+sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
+                                  const sr_uuid_t *stage_run_id,
+                                  const sr_proj_query_t *q,
+                                  sr_target_run_t **items, size_t *n,
+                                  uint64_t *count, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ stats */
+
+typedef struct sr_proj_stats {
+        uint64_t applied;   /* records applied (all kinds), committed or not */
+        uint64_t skipped;   /* records below the next offset */
+        uint64_t decodes;   /* stored entities decoded by gets and lists */
+        uint64_t key_steps; /* index cursor moves by lists */
+} sr_proj_stats_t;
+
+/** @brief Counters since open (relaxed atomics: any thread). */
+void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out);
+
+#endif /* SR_PROJ_H */

@@ -1,0 +1,62 @@
+/* common/io/sr_app.c - shared start-up of the worker binaries. */
+#include "sr_app.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "sr_log.h"
+
+extern char **environ;
+
+volatile sig_atomic_t sr_app_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        (void)sig;
+        sr_app_stop_requested = 1; /* async-signal-safe: a flag only */
+}
+
+bool sr_app_start(const char *prog, int argc, char **argv, sr_conf_t **confp,
+                  int *exit_code)
+{
+        struct sigaction sa;
+        sr_errctx_t ec = { 0 };
+        sr_conf_t *conf;
+        int argi;
+
+        conf = sr_conf_new();
+        if (!conf) {
+                *exit_code = EX_OSERR;
+                return false;
+        }
+        if (sr_conf_from_args(conf, argc, argv, environ, &argi, &ec) !=
+            SR_OK) {
+                fprintf(stderr, "%s: %s\n", prog, ec.msg);
+                sr_conf_destroy(conf);
+                *exit_code = EX_CONFIG;
+                return false;
+        }
+        if (conf->help || conf->list_config || conf->list_config_md ||
+            argi != argc) {
+                *exit_code = conf->help || argi == argc ? 0 : EX_USAGE;
+                if (argi != argc && !conf->help)
+                        fprintf(stderr, "%s: unexpected argument \"%s\"\n",
+                                prog, argv[argi]);
+                if (conf->list_config || conf->list_config_md)
+                        sr_conf_list(stdout, conf->list_config_md);
+                else
+                        sr_conf_usage(stderr, prog, NULL);
+                sr_conf_destroy(conf);
+                return false;
+        }
+        sr_log_max_level = conf->log_level;
+        sr_log_set_name(conf->worker_name);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        *confp = conf;
+        return true;
+}

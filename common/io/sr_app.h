@@ -1,0 +1,30 @@
+/* common/io/sr_app.h - the start-up every worker binary shares: the common
+ * command line and configuration, --help and --list-config, the log level
+ * and name, and the stop signals.
+ *
+ * Call sr_app_start() first thing in main(), before any thread starts. */
+#ifndef SR_APP_H
+#define SR_APP_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "sr_conf.h"
+
+/** Set to 1 by SIGINT and SIGTERM (installed by sr_app_start()). */
+extern volatile sig_atomic_t sr_app_stop_requested;
+
+/**
+ * @brief Parse the command line and environment into a new conf, answer
+ * --help / --list-config / --list-config-md, set the log level and name,
+ * install SIGINT/SIGTERM (stop flag) and ignore SIGPIPE.
+ * @param prog the binary's name for messages ("sr-status").
+ * @param[out] confp on true: caller owns the conf (sr_conf_destroy()).
+ * @param[out] exit_code on false: what main() returns (0 after --help or a
+ *             listing, EX_USAGE, EX_CONFIG, EX_OSERR); nothing to free.
+ * @returns true when the worker should run.
+ */
+bool sr_app_start(const char *prog, int argc, char **argv, sr_conf_t **confp,
+                  int *exit_code);
+
+#endif /* SR_APP_H */

@@ -1,0 +1,780 @@
+/* common/io/sr_conf.c - the key table and its parsers. Besides sr_kafka.c the
+ * only file that sees librdkafka types: kafka.* keys are handed to
+ * rd_kafka_conf_set() verbatim, and librdkafka's errstr is reported. */
+#include "sr_conf.h"
+#include "sr_log.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define KAFKA_PREFIX "kafka."
+#define KAFKA_PREFIX_LEN (sizeof(KAFKA_PREFIX) - 1)
+#define TOPIC_NAME_MAX 249        /* Kafka's limit */
+#define TOPIC_LONGEST_SUFFIX "changelog"
+
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_DOUBLE, CONF_ENUM };
+
+static const char *const type_names[] = {
+        [CONF_STR] = "string", [CONF_INT] = "int", [CONF_BOOL] = "bool",
+        [CONF_DOUBLE] = "double", [CONF_ENUM] = "enum",
+};
+
+struct conf_prop {
+        const char *name;
+        enum conf_type type;
+        size_t offset;
+        long min, max;            /* CONF_INT: value; CONF_STR: length */
+        double dmin, dmax;        /* CONF_DOUBLE */
+        const char *const *names; /* CONF_ENUM: NULL-terminated, by value */
+        const char *def;          /* text form, parsed like any value */
+        const char *desc;
+};
+
+static const char *const log_level_names[] = {
+        "error", "warn", "info", "debug", NULL
+};
+static_assert(sizeof(log_level_names) / sizeof(log_level_names[0]) ==
+                      SR_LOG__COUNT + 1,
+              "log_level_names out of sync with sr_log_level_t");
+/* Enum fields are written as int. */
+static_assert(sizeof(sr_log_level_t) == sizeof(int), "enum is not int-sized");
+
+static const char *const guarantee_names[] = {
+        "outbox", "exactly_once", NULL
+};
+static_assert(sizeof(guarantee_names) / sizeof(guarantee_names[0]) ==
+                      SR_GUARANTEE__COUNT + 1,
+              "guarantee_names out of sync with sr_guarantee_t");
+static_assert(sizeof(sr_guarantee_t) == sizeof(int), "enum is not int-sized");
+
+#define OFF(field) offsetof(sr_conf_t, field)
+
+static const struct conf_prop conf_props[] = {
+        { .name = "worker.name", .type = CONF_STR, .offset = OFF(worker_name),
+          .min = 1, .max = 64, .def = "sr",
+          .desc = "Name of this worker in logs and metrics." },
+        { .name = "log.level", .type = CONF_ENUM, .offset = OFF(log_level),
+          .names = log_level_names, .def = "info",
+          .desc = "Most verbose level logged." },
+        { .name = "topic.prefix", .type = CONF_STR,
+          .offset = OFF(topic_prefix), .min = 0, .max = 200, .def = "sr.",
+          .desc = "Prefix of every topic name: prefix + commands, results, "
+                  "events, dispatch, changelog, replies, dlq." },
+        { .name = "partitions", .type = CONF_INT, .offset = OFF(partitions),
+          .min = 1, .max = 1024, .def = "12",
+          .desc = "Partition count of the topics sr-dev creates." },
+        { .name = "data.dir", .type = CONF_STR, .offset = OFF(data_dir),
+          .min = 1, .max = 4000, .def = "./var/sr",
+          .desc = "Directory of the local LMDB snapshot." },
+        { .name = "store.map.size.mb", .type = CONF_INT,
+          .offset = OFF(store_map_size_mb), .min = 1, .max = 1048576,
+          .def = "1024",
+          .desc = "LMDB map size in MiB: the most the snapshot can hold." },
+        { .name = "store.sync", .type = CONF_BOOL, .offset = OFF(store_sync),
+          .def = "false",
+          .desc = "fsync LMDB on commit. Off by default: the snapshot is "
+                  "rebuilt from Kafka after a machine crash." },
+        { .name = "batch.size", .type = CONF_INT, .offset = OFF(batch_size),
+          .min = 1, .max = 100000, .def = "2000",
+          .desc = "Most records handled in one processing batch." },
+        { .name = "poll.timeout.ms", .type = CONF_INT,
+          .offset = OFF(poll_timeout_ms), .min = 0, .max = 10000,
+          .def = "100", .desc = "Longest wait of one Kafka poll." },
+        { .name = "group.id", .type = CONF_STR, .offset = OFF(group_id),
+          .min = 1, .max = 255, .def = "sr-status",
+          .desc = "Consumer group of the sr-status workers." },
+        { .name = "http.port", .type = CONF_INT, .offset = OFF(http_port),
+          .min = 0, .max = 65535, .def = "0",
+          .desc = "Port of the HTTP server; 0 picks a free port." },
+        { .name = "http.bind", .type = CONF_STR, .offset = OFF(http_bind),
+          .min = 1, .max = 255, .def = "127.0.0.1",
+          .desc = "Address the HTTP server listens on." },
+        { .name = "http.enable", .type = CONF_BOOL, .offset = OFF(http_enable),
+          .def = "true",
+          .desc = "Run the HTTP server (/livez, /readyz, /metrics)." },
+        { .name = "restore.batch.size", .type = CONF_INT,
+          .offset = OFF(restore_batch_size), .min = 1, .max = 1000000,
+          .def = "5000",
+          .desc = "Changelog records per LMDB transaction while restoring." },
+        { .name = "processing.guarantee", .type = CONF_ENUM,
+          .offset = OFF(processing_guarantee), .names = guarantee_names,
+          .def = "outbox",
+          .desc = "sr-status: outbox (LMDB outbox relayed in phases by an "
+                  "idempotent producer; readers may see identical "
+                  "duplicates) or exactly_once (each batch's outputs and "
+                  "input offsets in one Kafka transaction; needs a broker "
+                  "with transactions, not the embedded one; readers use "
+                  "isolation.level=read_committed)." },
+        { .name = "cache.entities", .type = CONF_INT,
+          .offset = OFF(cache_entities), .min = 0, .max = 100000000,
+          .def = "200000",
+          .desc = "Most entities (pipeline, stage, operation and target "
+                  "runs) the worker keeps decoded in memory between "
+                  "batches, about 1 KiB each; 0 reloads every run from "
+                  "LMDB in every batch." },
+        { .name = "cache.verify", .type = CONF_BOOL,
+          .offset = OFF(cache_verify), .def = "false",
+          .desc = "Compare every cached run with its LMDB copy before "
+                  "use and stop on a difference (slow; for tests)." },
+        { .name = "timer.resolution.ms", .type = CONF_INT,
+          .offset = OFF(timer_resolution_ms), .min = 10, .max = 60000,
+          .def = "200", .desc = "How often due timers are checked." },
+        { .name = "agent.latency.ms", .type = CONF_INT,
+          .offset = OFF(agent_latency_ms), .min = 0, .max = 600000,
+          .def = "20",
+          .desc = "sr-agent: delay before a device command is answered." },
+        { .name = "agent.failure.rate", .type = CONF_DOUBLE,
+          .offset = OFF(agent_failure_rate), .dmin = 0.0, .dmax = 1.0,
+          .def = "0.0",
+          .desc = "sr-agent: share of device commands that fail." },
+        { .name = "agent.seed", .type = CONF_INT, .offset = OFF(agent_seed),
+          .min = 0, .max = INT_MAX, .def = "1",
+          .desc = "sr-agent: seed of its random choices (reproducible "
+                  "runs)." },
+        { .name = "agent.group.id", .type = CONF_STR,
+          .offset = OFF(agent_group_id), .min = 1, .max = 255,
+          .def = "sr-agent", .desc = "Consumer group of the sr-agents." },
+        { .name = "gateway.tokens.file", .type = CONF_STR,
+          .offset = OFF(gateway_tokens_file), .min = 0, .max = 4000,
+          .def = "",
+          .desc = "sr-gateway: file of API tokens, one \"token:enterprise\" "
+                  "per line (SR_API_TOKENS=token:enterprise,... adds "
+                  "more)." },
+        { .name = "gateway.reply.timeout.ms", .type = CONF_INT,
+          .offset = OFF(gateway_reply_timeout_ms), .min = 0, .max = 600000,
+          .def = "5000",
+          .desc = "sr-gateway: how long a write waits for the worker's "
+                  "reply before answering 202." },
+        { .name = "gateway.body.max.bytes", .type = CONF_INT,
+          .offset = OFF(gateway_body_max_bytes), .min = 1024,
+          .max = 67108864, .def = "1048576",
+          .desc = "sr-gateway: largest request body (413 above)." },
+        { .name = "gateway.connections.max", .type = CONF_INT,
+          .offset = OFF(gateway_connections_max), .min = 1, .max = 100000,
+          .def = "1024",
+          .desc = "sr-gateway: most concurrent client connections." },
+        { .name = "gateway.client.timeout.s", .type = CONF_INT,
+          .offset = OFF(gateway_client_timeout_s), .min = 1, .max = 3600,
+          .def = "30",
+          .desc = "sr-gateway: idle or slow client connections are closed "
+                  "after this many seconds." },
+};
+
+#define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))
+
+/* Variables with the SR_ prefix that are not configuration. A trailing '*'
+ * matches any suffix. */
+static const char *const env_ignored[] = {
+        "SR_BUILD_DIR", "SR_SOURCE_DIR", "SR_API_TOKENS", "SR_TEST_*",
+};
+
+static const struct conf_prop *find_prop(const char *name)
+{
+        size_t i;
+
+        for (i = 0; i < N_PROPS; i++)
+                if (!strcmp(conf_props[i].name, name))
+                        return &conf_props[i];
+        return NULL;
+}
+
+static void *field(sr_conf_t *conf, const struct conf_prop *prop)
+{
+        return (char *)conf + prop->offset;
+}
+
+static sr_err_t set_str(sr_conf_t *conf, const struct conf_prop *prop,
+                        const char *value, sr_errctx_t *ec)
+{
+        char **slot = field(conf, prop);
+        size_t len = strlen(value);
+        char *copy;
+
+        if (len < (size_t)prop->min)
+                return sr_errctx_set(ec, SR_ERR_CONF, "%s: must not be empty",
+                                     prop->name);
+        if (len > (size_t)prop->max)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: expected at most %ld characters, "
+                                     "got %zu", prop->name, prop->max, len);
+        copy = strdup(value);
+        if (!copy)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "%s: strdup",
+                                     prop->name);
+        free(*slot);
+        *slot = copy;
+        return SR_OK;
+}
+
+static sr_err_t set_int(sr_conf_t *conf, const struct conf_prop *prop,
+                        const char *value, sr_errctx_t *ec)
+{
+        char *end;
+        long v;
+        int iv;
+
+        errno = 0; /* CERT ERR30-C */
+        v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < prop->min ||
+            v > prop->max)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: expected integer %ld..%ld, "
+                                     "got \"%.100s\"", prop->name, prop->min,
+                                     prop->max, value);
+        iv = (int)v; /* in range: every max fits an int */
+        memcpy(field(conf, prop), &iv, sizeof(iv));
+        return SR_OK;
+}
+
+static sr_err_t set_double(sr_conf_t *conf, const struct conf_prop *prop,
+                           const char *value, sr_errctx_t *ec)
+{
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(value, &end);
+        if (errno || end == value || *end != '\0' || !isfinite(v) ||
+            v < prop->dmin || v > prop->dmax)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: expected number %g..%g, "
+                                     "got \"%.100s\"", prop->name, prop->dmin,
+                                     prop->dmax, value);
+        memcpy(field(conf, prop), &v, sizeof(v));
+        return SR_OK;
+}
+
+static sr_err_t set_bool(sr_conf_t *conf, const struct conf_prop *prop,
+                         const char *value, sr_errctx_t *ec)
+{
+        static const char *const yes[] = { "true", "yes", "on", "1" };
+        static const char *const no[] = { "false", "no", "off", "0" };
+        bool *slot = field(conf, prop);
+        size_t i;
+
+        for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+                if (!strcasecmp(value, yes[i])) {
+                        *slot = true;
+                        return SR_OK;
+                }
+                if (!strcasecmp(value, no[i])) {
+                        *slot = false;
+                        return SR_OK;
+                }
+        }
+        return sr_errctx_set(ec, SR_ERR_CONF,
+                             "%s: expected true or false, got \"%.100s\"",
+                             prop->name, value);
+}
+
+/* "a|b|c" into buf, separated by @p sep. */
+static const char *join_names(const char *const *names, const char *sep,
+                              char *buf, size_t size)
+{
+        size_t len = 0;
+        int n;
+
+        buf[0] = '\0';
+        for (; *names && len < size; names++) {
+                n = snprintf(buf + len, size - len, "%s%s",
+                             len ? sep : "", *names);
+                if (n < 0)
+                        break;
+                len += (size_t)n;
+        }
+        return buf;
+}
+
+static sr_err_t set_enum(sr_conf_t *conf, const struct conf_prop *prop,
+                         const char *value, sr_errctx_t *ec)
+{
+        char all[128];
+        int i;
+
+        for (i = 0; prop->names[i]; i++) {
+                if (!strcasecmp(value, prop->names[i])) {
+                        memcpy(field(conf, prop), &i, sizeof(i));
+                        return SR_OK;
+                }
+        }
+        return sr_errctx_set(ec, SR_ERR_CONF,
+                             "%s: expected one of %s, got \"%.100s\"",
+                             prop->name,
+                             join_names(prop->names, "|", all, sizeof(all)),
+                             value);
+}
+
+static sr_err_t set_kafka(sr_conf_t *conf, const char *name,
+                          const char *value, sr_errctx_t *ec)
+{
+        char errstr[256];
+
+        errstr[0] = '\0';
+        if (rd_kafka_conf_set(conf->kafka, name + KAFKA_PREFIX_LEN, value,
+                              errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: %s (got \"%.100s\")", name, errstr,
+                                     value);
+        return SR_OK;
+}
+
+sr_err_t sr_conf_set(sr_conf_t *conf, const char *name, const char *value,
+                     sr_errctx_t *ec)
+{
+        const struct conf_prop *prop;
+
+        if (!strncmp(name, KAFKA_PREFIX, KAFKA_PREFIX_LEN))
+                return set_kafka(conf, name, value, ec);
+        prop = find_prop(name);
+        if (!prop)
+                return sr_errctx_set(ec, SR_ERR_CONF, "%.100s: unknown key",
+                                     name);
+        switch (prop->type) {
+        case CONF_STR:
+                return set_str(conf, prop, value, ec);
+        case CONF_INT:
+                return set_int(conf, prop, value, ec);
+        case CONF_BOOL:
+                return set_bool(conf, prop, value, ec);
+        case CONF_DOUBLE:
+                return set_double(conf, prop, value, ec);
+        case CONF_ENUM:
+                return set_enum(conf, prop, value, ec);
+        }
+        return sr_errctx_set(ec, SR_ERR_CONF, "%s: bad table type", name);
+}
+
+sr_conf_t *sr_conf_new(void)
+{
+        sr_conf_t *conf;
+        size_t i;
+
+        conf = calloc(1, sizeof(*conf));
+        if (!conf)
+                return NULL;
+        conf->kafka = rd_kafka_conf_new();
+        if (!conf->kafka)
+                goto err_destroy;
+        /* Defaults go through the parsers; a unit test proves they pass. */
+        for (i = 0; i < N_PROPS; i++)
+                if (sr_conf_set(conf, conf_props[i].name, conf_props[i].def,
+                                NULL) != SR_OK)
+                        goto err_destroy;
+        return conf;
+
+err_destroy:
+        sr_conf_destroy(conf);
+        return NULL;
+}
+
+void sr_conf_destroy(sr_conf_t *conf)
+{
+        size_t i;
+
+        if (!conf)
+                return;
+        for (i = 0; i < N_PROPS; i++)
+                if (conf_props[i].type == CONF_STR)
+                        free(*(char **)field(conf, &conf_props[i]));
+        if (conf->kafka)
+                rd_kafka_conf_destroy(conf->kafka);
+        free(conf);
+}
+
+static char *trim(char *s)
+{
+        char *end;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        end = s + strlen(s);
+        while (end > s && isspace((unsigned char)end[-1]))
+                end--;
+        *end = '\0';
+        return s;
+}
+
+/* One line of a config file; the caller adds "path:LINE". */
+static sr_err_t load_line(sr_conf_t *conf, char *line, sr_errctx_t *ec)
+{
+        char *key, *eq;
+
+        key = trim(line);
+        if (!*key || *key == '#')
+                return SR_OK;
+        eq = strchr(key, '=');
+        if (!eq)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "expected key = value, got \"%.100s\"",
+                                     key);
+        *eq = '\0';
+        key = trim(key);
+        if (!*key)
+                return sr_errctx_set(ec, SR_ERR_CONF, "missing key before '='");
+        return sr_conf_set(conf, key, trim(eq + 1), ec);
+}
+
+sr_err_t sr_conf_load_file(sr_conf_t *conf, const char *path,
+                           sr_errctx_t *ec)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        sr_err_t err = SR_OK;
+        int lineno = 0;
+        FILE *f;
+
+        f = fopen(path, "r");
+        if (!f)
+                return sr_errctx_set(ec, SR_ERR_CONF, "%s: cannot open: %s",
+                                     path, strerror(errno));
+        while (getline(&line, &cap, f) >= 0) {
+                lineno++;
+                err = load_line(conf, line, ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "%s:%d", path, lineno);
+                        goto out_close;
+                }
+        }
+        if (ferror(f))
+                err = sr_errctx_set(ec, SR_ERR_IO, "%s: read: %s", path,
+                                    strerror(errno));
+out_close:
+        free(line);
+        fclose(f);
+        return err;
+}
+
+static bool env_is_ignored(const char *name, size_t len)
+{
+        size_t i, plen;
+
+        for (i = 0; i < sizeof(env_ignored) / sizeof(env_ignored[0]); i++) {
+                plen = strlen(env_ignored[i]);
+                if (env_ignored[i][plen - 1] == '*') {
+                        if (len >= plen - 1 &&
+                            !strncmp(name, env_ignored[i], plen - 1))
+                                return true;
+                } else if (len == plen && !strncmp(name, env_ignored[i], len)) {
+                        return true;
+                }
+        }
+        return false;
+}
+
+sr_err_t sr_conf_load_env(sr_conf_t *conf, char **envp, sr_errctx_t *ec)
+{
+        sr_err_t err;
+        char key[256];
+        size_t len, i;
+        char **e;
+
+        for (e = envp; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+
+                if (strncmp(*e, "SR_", 3) || !eq)
+                        continue;
+                len = (size_t)(eq - *e);
+                if (env_is_ignored(*e, len))
+                        continue;
+                if (len - 3 >= sizeof(key))
+                        return sr_errctx_set(ec, SR_ERR_CONF,
+                                             "env %.100s...: name too long",
+                                             *e);
+                for (i = 0; i < len - 3; i++) {
+                        char c = (*e)[3 + i];
+
+                        key[i] = c == '_' ? '.' :
+                                            (char)tolower((unsigned char)c);
+                }
+                key[i] = '\0';
+                /* The SR_ namespace is shared with other tools and scripts:
+                 * a variable that names no key is reported, not fatal. */
+                if (!find_prop(key) && strncmp(key, KAFKA_PREFIX,
+                                               strlen(KAFKA_PREFIX))) {
+                        SR_WARN("CONF", "environment variable %.*s ignored: "
+                                "%s is not a configuration key", (int)len, *e,
+                                key);
+                        continue;
+                }
+                err = sr_conf_set(conf, key, eq + 1, ec);
+                if (err) {
+                        sr_errctx_prefix(ec, "env %.*s", (int)len, *e);
+                        return err;
+                }
+        }
+        return SR_OK;
+}
+
+static bool is_topic_char(char c)
+{
+        return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec)
+{
+        char buf[256];
+        size_t size = sizeof(buf);
+        const char *p;
+
+        for (p = conf->topic_prefix; *p; p++)
+                if (!is_topic_char(*p))
+                        return sr_errctx_set(ec, SR_ERR_CONF,
+                                             "topic.prefix: \"%s\" has a "
+                                             "character not allowed in topic "
+                                             "names (allowed: letters, "
+                                             "digits, '.', '_', '-')",
+                                             conf->topic_prefix);
+        if (strlen(conf->topic_prefix) + strlen(TOPIC_LONGEST_SUFFIX) >
+            TOPIC_NAME_MAX)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "topic.prefix: too long: topic names "
+                                     "would exceed %d characters",
+                                     TOPIC_NAME_MAX);
+        if (!strcmp(conf->group_id, conf->agent_group_id))
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "agent.group.id: must differ from "
+                                     "group.id (both \"%s\")", conf->group_id);
+        /* The workers set group.id on their librdkafka conf themselves. */
+        if (rd_kafka_conf_get(conf->kafka, "group.id", buf, &size) ==
+                    RD_KAFKA_CONF_OK && buf[0])
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "kafka.group.id: not allowed, set "
+                                     "group.id or agent.group.id instead");
+        return SR_OK;
+}
+
+/* Text forms of a row's columns. */
+static const char *range_text(const struct conf_prop *prop, char *buf,
+                              size_t size, bool markdown)
+{
+        switch (prop->type) {
+        case CONF_STR:
+                snprintf(buf, size, "length %ld..%ld", prop->min, prop->max);
+                break;
+        case CONF_INT:
+                snprintf(buf, size, "%ld..%ld", prop->min, prop->max);
+                break;
+        case CONF_DOUBLE:
+                snprintf(buf, size, "%g..%g", prop->dmin, prop->dmax);
+                break;
+        case CONF_BOOL:
+                snprintf(buf, size, markdown ? "true \\| false" :
+                                               "true|false");
+                break;
+        case CONF_ENUM:
+                join_names(prop->names, markdown ? " \\| " : "|", buf, size);
+                break;
+        }
+        return buf;
+}
+
+static const char kafka_desc[] =
+        "Passed to librdkafka without the \"kafka.\" prefix "
+        "(e.g. kafka.bootstrap.servers); librdkafka checks it.";
+
+static void list_markdown(FILE *out)
+{
+        char range[128];
+        size_t i;
+
+        fputs("| key | type | default | range | description |\n"
+              "|---|---|---|---|---|\n", out);
+        for (i = 0; i < N_PROPS; i++) {
+                const struct conf_prop *prop = &conf_props[i];
+
+                fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", prop->name,
+                        type_names[prop->type], prop->def[0] ? "`" : "",
+                        prop->def[0] ? prop->def : "(empty)",
+                        prop->def[0] ? "`" : "",
+                        range_text(prop, range, sizeof(range), true),
+                        prop->desc);
+        }
+        fprintf(out, "| `kafka.*` | string | | | %s |\n", kafka_desc);
+}
+
+static void list_text(FILE *out)
+{
+        static const char fmt[] = "%-20s %-6s %-10s %-22s %s\n";
+        char range[128];
+        size_t i;
+
+        fprintf(out, fmt, "KEY", "TYPE", "DEFAULT", "RANGE", "DESCRIPTION");
+        for (i = 0; i < N_PROPS; i++) {
+                const struct conf_prop *prop = &conf_props[i];
+
+                fprintf(out, fmt, prop->name, type_names[prop->type],
+                        prop->def[0] ? prop->def : "\"\"",
+                        range_text(prop, range, sizeof(range), false),
+                        prop->desc);
+        }
+        fprintf(out, fmt, "kafka.*", "string", "", "", kafka_desc);
+}
+
+void sr_conf_list(FILE *out, bool markdown)
+{
+        if (markdown)
+                list_markdown(out);
+        else
+                list_text(out);
+}
+
+void sr_conf_usage(FILE *out, const char *prog, const char *args)
+{
+        fprintf(out,
+                "usage: %s [-c FILE] [-D KEY=VALUE]... [--list-config] "
+                "[-h]%s%s\n"
+                "  -c, --config FILE  apply \"key = value\" lines from FILE\n"
+                "  -D KEY=VALUE       set KEY (wins over files and "
+                "environment)\n"
+                "  --list-config      print every key with default and "
+                "range\n"
+                "  --list-config-md   the same as a Markdown table\n"
+                "  -h, --help         print this help\n"
+                "Environment: SR_<KEY> sets KEY, upper-cased with '_' for "
+                "'.' (SR_BATCH_SIZE=10).\n",
+                prog, args ? " " : "", args ? args : "");
+}
+
+/* The flags of sr_conf_from_args(), one at a time. */
+enum flag_kind { FLAG_END, FLAG_CONFIG, FLAG_DEFINE, FLAG_OTHER };
+
+struct flag {
+        enum flag_kind kind;
+        int argi;          /* argv index of the value (or the flag) */
+        const char *value; /* FLAG_CONFIG, FLAG_DEFINE */
+};
+
+/* Parse the flag at argv[*i] and advance *i past it. FLAG_END at the first
+ * non-flag (with *i on it) or after "--". */
+static sr_err_t next_flag(sr_conf_t *conf, int argc, char **argv, int *i,
+                          struct flag *fl, sr_errctx_t *ec)
+{
+        const char *a;
+
+        fl->kind = FLAG_END;
+        if (*i >= argc)
+                return SR_OK;
+        a = argv[*i];
+        fl->argi = *i;
+        if (a[0] != '-' || a[1] == '\0')
+                return SR_OK;
+        (*i)++;
+        if (!strcmp(a, "--"))
+                return SR_OK;
+        fl->kind = FLAG_OTHER;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                conf->help = true;
+        } else if (!strcmp(a, "--list-config")) {
+                conf->list_config = true;
+        } else if (!strcmp(a, "--list-config-md")) {
+                conf->list_config_md = true;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--config") ||
+                   !strcmp(a, "-D")) {
+                if (*i >= argc)
+                        return sr_errctx_set(ec, SR_ERR_CONF,
+                                             "argument %d: flag \"%s\" needs "
+                                             "a value", fl->argi, a);
+                fl->kind = a[1] == 'D' ? FLAG_DEFINE : FLAG_CONFIG;
+                fl->argi = *i;
+                fl->value = argv[(*i)++];
+        } else if (!strncmp(a, "--config=", 9)) {
+                fl->kind = FLAG_CONFIG;
+                fl->value = a + 9;
+        } else if (!strncmp(a, "-c", 2) || !strncmp(a, "-D", 2)) {
+                fl->kind = a[1] == 'D' ? FLAG_DEFINE : FLAG_CONFIG;
+                fl->value = a + 2;
+        } else {
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "argument %d: unknown flag \"%s\"",
+                                     fl->argi, a);
+        }
+        if (fl->kind == FLAG_DEFINE && (!strchr(fl->value, '=') ||
+                                        fl->value[0] == '='))
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "argument %d: -D \"%s\": expected "
+                                     "KEY=VALUE", fl->argi, fl->value);
+        return SR_OK;
+}
+
+static sr_err_t apply_define(sr_conf_t *conf, const struct flag *fl,
+                             sr_errctx_t *ec)
+{
+        const char *eq = strchr(fl->value, '=');
+        sr_err_t err;
+        char *key;
+
+        key = strndup(fl->value, (size_t)(eq - fl->value));
+        if (!key)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "argument %d: strndup",
+                                     fl->argi);
+        err = sr_conf_set(conf, key, eq + 1, ec);
+        if (err)
+                sr_errctx_prefix(ec, "argument %d", fl->argi);
+        free(key);
+        return err;
+}
+
+/* Apply every flag of one kind, in command-line order. */
+static sr_err_t apply_flags(sr_conf_t *conf, int argc, char **argv,
+                            enum flag_kind kind, sr_errctx_t *ec)
+{
+        struct flag fl;
+        sr_err_t err;
+        int i = 1;
+
+        for (;;) {
+                err = next_flag(conf, argc, argv, &i, &fl, ec);
+                if (err || fl.kind == FLAG_END)
+                        return err;
+                if (fl.kind != kind)
+                        continue;
+                if (kind == FLAG_CONFIG)
+                        err = sr_conf_load_file(conf, fl.value, ec);
+                else
+                        err = apply_define(conf, &fl, ec);
+                if (err)
+                        return err;
+        }
+}
+
+sr_err_t sr_conf_from_args(sr_conf_t *conf, int argc, char **argv,
+                           char **envp, int *argi, sr_errctx_t *ec)
+{
+        struct flag fl;
+        sr_err_t err;
+        int i = argc > 0 ? 1 : 0;
+
+        /* First pass: syntax of every flag, and where the flags end. */
+        do {
+                err = next_flag(conf, argc, argv, &i, &fl, ec);
+                if (err)
+                        return err;
+        } while (fl.kind != FLAG_END);
+        if (conf->help || conf->list_config || conf->list_config_md)
+                goto out;
+
+        err = apply_flags(conf, argc, argv, FLAG_CONFIG, ec);
+        if (err)
+                return err;
+        err = sr_conf_load_env(conf, envp, ec);
+        if (err)
+                return err;
+        err = apply_flags(conf, argc, argv, FLAG_DEFINE, ec);
+        if (err)
+                return err;
+        err = sr_conf_finalize(conf, ec);
+        if (err)
+                return err;
+out:
+        *argi = i;
+        return SR_OK;
+}

@@ -1,0 +1,283 @@
+/* common/io/sr_kafka.h - the Kafka boundary (librdkafka inside).
+ *
+ * The only module besides sr_conf that sees librdkafka types; its error codes
+ * are mapped to sr_err_t here (transient ones to SR_ERR_RETRY). Handles are
+ * used by one thread at a time (the worker's poll thread), except where a
+ * function says otherwise. Create them after fork().
+ */
+#ifndef SR_KAFKA_H
+#define SR_KAFKA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sr_conf.h"
+#include "sr_err.h"
+#include "sr_outbox.h"
+#include "sr_slice.h"
+
+/* ------------------------------------------------------------ producer */
+
+typedef struct sr_producer sr_producer_t;
+
+/**
+ * @brief An idempotent producer (enable.idempotence=true, acks=all,
+ * partitioner=murmur2_random so keys land where Java clients put them) on a
+ * copy of conf->kafka.
+ * @param[out] pp caller owns; sr_producer_destroy().
+ * @returns SR_OK, SR_ERR_KAFKA, SR_ERR_NOMEM.
+ */
+sr_err_t sr_producer_new(const sr_conf_t *conf, const char *client_id,
+                         sr_producer_t **pp, sr_errctx_t *ec);
+
+/**
+ * @brief A transactional producer (processing.guarantee=exactly_once):
+ * like sr_producer_new() with transactional.id @p txn_id, then
+ * init_transactions (bounded by @p timeout_ms). Every send must then be
+ * inside sr_producer_txn_begin() .. sr_producer_txn_commit().
+ * @returns SR_OK, SR_ERR_KAFKA, SR_ERR_RETRY (no coordinator in time),
+ *          SR_ERR_FATAL, SR_ERR_NOMEM.
+ */
+sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
+                             const char *txn_id, int timeout_ms,
+                             sr_producer_t **pp, sr_errctx_t *ec);
+
+/** @brief True for a producer made by sr_producer_new_txn(). */
+bool sr_producer_is_txn(const sr_producer_t *p);
+
+/** @returns SR_OK, SR_ERR_FATAL (fenced or fatal), SR_ERR_KAFKA. */
+sr_err_t sr_producer_txn_begin(sr_producer_t *p, sr_errctx_t *ec);
+
+struct sr_consumer;
+/**
+ * @brief Add the consumer's next offsets to the open transaction: they are
+ * committed with it (as one with the records), fenced by the consumer's
+ * group generation.
+ * @returns SR_OK, SR_ERR_RETRY (the transaction must be aborted and
+ *          redone), SR_ERR_FATAL.
+ */
+sr_err_t sr_producer_txn_offsets(sr_producer_t *p, struct sr_consumer *c,
+                                 const sr_topic_kind_t *topics,
+                                 const int32_t *parts, const int64_t *offsets,
+                                 int n, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Commit the open transaction (flushes every record first; delivery
+ * reports are served). On an abortable error the transaction is aborted.
+ * @returns SR_OK; SR_ERR_RETRY: nothing of it is visible to read_committed
+ *          readers, redo it in a new transaction; SR_ERR_FATAL (fenced).
+ */
+sr_err_t sr_producer_txn_commit(sr_producer_t *p, int timeout_ms,
+                                sr_errctx_t *ec);
+
+/** @brief Abort the open transaction. @returns SR_OK, SR_ERR_FATAL. */
+sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
+                               sr_errctx_t *ec);
+
+/** @brief Flush (bounded by 10 s), then free. NULL ok. */
+void sr_producer_destroy(sr_producer_t *p);
+
+/**
+ * @brief Enqueue one record to prefix+sr_topic_suffix(rec->topic).
+ * The record's bytes are copied. Delivery is tracked: see sr_producer_wait().
+ * Blocks (serving delivery reports) while the local queue is full.
+ * @returns SR_OK, SR_ERR_KAFKA (permanent: e.g. record too large).
+ */
+sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
+                          sr_errctx_t *ec);
+
+/**
+ * @brief Wait until every record sent so far has a delivery report.
+ * @returns SR_OK when all were acknowledged; SR_ERR_RETRY when some failed
+ *          or @p timeout_ms passed (the caller re-sends: duplicates are
+ *          harmless by design); SR_ERR_FATAL on a fatal producer error.
+ *          The failure counters are reset on return.
+ */
+sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Highest offset acknowledged so far for (topic, partition), or -1.
+ * Used to learn the changelog end offset a snapshot matches.
+ */
+int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,
+                                 int32_t partition);
+
+/** @brief Serve delivery reports without blocking. */
+void sr_producer_poll(sr_producer_t *p);
+
+/** @brief Records sent and not yet reported. */
+uint64_t sr_producer_outstanding(const sr_producer_t *p);
+
+/* ------------------------------------------------------------ consumer */
+
+typedef struct sr_consumer sr_consumer_t;
+
+/** One consumed record; borrowed: valid until the next sr_consumer_poll()
+ *  or sr_consumer_destroy(). */
+typedef struct sr_inrec {
+        sr_topic_kind_t topic; /* which of the subscribed topics */
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp; /* ms (create or log-append time) */
+        sr_slice_t key;
+        sr_slice_t value; /* ptr NULL for a tombstone */
+        const void *msg;  /* the rd_kafka_message_t, for headers */
+} sr_inrec_t;
+
+/**
+ * Rebalance hooks, called from inside sr_consumer_poll() on the polling
+ * thread. on_assign returns, per partition, the offset to start from
+ * (-1: the committed offset, or earliest when none); it may block (restore).
+ * on_revoke must stop using the partitions before returning.
+ */
+typedef struct sr_consumer_hooks {
+        void (*on_assign)(void *arg, const int32_t *parts, int n,
+                          int64_t *start_offsets /* [n][2]: commands,
+                                                    results */);
+        void (*on_revoke)(void *arg, const int32_t *parts, int n);
+        void *arg;
+} sr_consumer_hooks_t;
+
+/**
+ * @brief A group consumer (group.id from conf, enable.auto.commit=false,
+ * auto.offset.reset=earliest, partition.assignment.strategy=range so the
+ * same partition of every subscribed topic goes to the same member)
+ * subscribed to the given topics.
+ * @param hooks may be NULL (then the default assignment applies).
+ */
+sr_err_t sr_consumer_new(const sr_conf_t *conf, const char *group_id,
+                         const sr_topic_kind_t *topics, int n_topics,
+                         const sr_consumer_hooks_t *hooks,
+                         sr_consumer_t **cp, sr_errctx_t *ec);
+
+/** @brief Leave the group (close) and free. NULL ok. */
+void sr_consumer_destroy(sr_consumer_t *c);
+
+/**
+ * @brief Fill @p out with up to @p max records, waiting at most
+ * @p timeout_ms for the first. Records of the previous call are released.
+ * @param[out] n number of records returned (0 on timeout).
+ * @returns SR_OK, SR_ERR_FATAL. Transient broker errors are logged, not
+ *          returned.
+ */
+sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
+                          int *n, int timeout_ms, sr_errctx_t *ec);
+
+/** @brief Commit next-offsets for (topic, partition) pairs, without waiting
+ *  for the broker (failures are logged when reported). */
+sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
+                            const int32_t *parts, const int64_t *offsets,
+                            int n, sr_errctx_t *ec);
+
+/**
+ * @brief Ask the cluster for metadata through the consumer's connections.
+ * @returns SR_OK when a broker answered within @p timeout_ms, else
+ *          SR_ERR_RETRY. Blocks at most @p timeout_ms.
+ */
+sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec);
+
+/** @brief Consumer lag of the assigned partitions (sum), or -1 unknown. */
+int64_t sr_consumer_lag(sr_consumer_t *c);
+
+/** @brief Header value of a consumed record by name; false if absent. */
+bool sr_inrec_header(const sr_inrec_t *rec, const char *name,
+                     sr_slice_t *value);
+
+/* ------------------------------------------------------------ reading */
+
+/**
+ * @brief Low and high watermark of (topic, partition) from the broker.
+ * @returns SR_OK, SR_ERR_RETRY (broker unreachable / timeout).
+ */
+sr_err_t sr_kafka_watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
+                             int32_t partition, int64_t *low, int64_t *high,
+                             int timeout_ms, sr_errctx_t *ec);
+
+typedef int (*sr_kafka_read_cb)(const sr_inrec_t *rec, void *arg);
+
+/**
+ * @brief Wait until no transaction is open on (topic, partition): its last
+ * stable offset reached its end. A transaction being committed when its
+ * producer died still completes; one left open is aborted once its
+ * transaction.timeout.ms has passed.
+ * @returns SR_OK; SR_ERR_RETRY when @p timeout_ms passed; SR_ERR_KAFKA.
+ */
+sr_err_t sr_kafka_wait_stable(const sr_conf_t *conf, sr_topic_kind_t topic,
+                              int32_t partition, int timeout_ms,
+                              sr_errctx_t *ec);
+
+/**
+ * @brief Read (topic, partition) from its beginning up to (excluding)
+ * @p end_offset with a group-less assigned consumer, calling @p cb for each
+ * record in order. A non-zero return from @p cb stops with SR_ERR_INVALID.
+ * @returns SR_OK, SR_ERR_RETRY (timeout), SR_ERR_KAFKA.
+ */
+sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
+                                 int32_t partition, int64_t end_offset,
+                                 sr_kafka_read_cb cb, void *arg,
+                                 int timeout_ms, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ reader */
+
+typedef struct sr_reader sr_reader_t;
+
+/** One (topic, partition) a reader follows, and where it starts. */
+typedef struct sr_reader_part {
+        sr_topic_kind_t topic;
+        int32_t partition;
+        int64_t offset; /* >= 0, or SR_READER_BEGINNING / SR_READER_END */
+} sr_reader_part_t;
+
+#define SR_READER_BEGINNING (-2)
+#define SR_READER_END (-1)
+
+/**
+ * @brief A group-less consumer that follows the given partitions (the
+ * gateway's projection and reply feeds). Offsets are never committed.
+ * @param[out] rp caller owns; sr_reader_destroy(). One thread at a time.
+ */
+sr_err_t sr_reader_new(const sr_conf_t *conf, const sr_reader_part_t *parts,
+                       int n, sr_reader_t **rp, sr_errctx_t *ec);
+void sr_reader_destroy(sr_reader_t *r);
+
+/**
+ * @brief Up to @p max records, waiting at most @p timeout_ms for the first;
+ * records of the previous call are released. Transient errors are logged.
+ * @returns SR_OK or SR_ERR_FATAL.
+ */
+sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
+                        int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Records of @p topic not yet returned by sr_reader_poll(), summed
+ * over the reader's partitions of that topic, from the watermarks of the
+ * last fetch responses (no request is sent). -1 until every such partition
+ * was fetched once.
+ */
+int64_t sr_reader_lag(sr_reader_t *r, sr_topic_kind_t topic);
+
+/** @brief prefix + suffix of @p t into @p out. */
+void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
+                         size_t outsz);
+
+/* ------------------------------------------------------------ mock */
+
+typedef struct sr_mock sr_mock_t;
+
+/**
+ * @brief Start librdkafka's mock cluster (@p brokers brokers) in this
+ * process and create every project topic with @p partitions partitions
+ * (replication 1). sr-dev and the integration tests own one each.
+ * @param[out] mp caller owns; sr_mock_destroy().
+ */
+sr_err_t sr_mock_new(const sr_conf_t *conf, int brokers, int partitions,
+                     sr_mock_t **mp, sr_errctx_t *ec);
+/** @brief "host:port,..." of the mock brokers; borrowed, valid until
+ *  destroy. */
+const char *sr_mock_bootstraps(const sr_mock_t *m);
+/** @brief The librdkafka mock cluster, for fault injection in tests
+ *  (rd_kafka_mock_*); borrowed, valid until destroy. */
+struct rd_kafka_mock_cluster_s *sr_mock_cluster(sr_mock_t *m);
+void sr_mock_destroy(sr_mock_t *m);
+
+#endif /* SR_KAFKA_H */

@@ -1,0 +1,1591 @@
+/* tests/unit/codec/test_sr_codec.c - sr_codec: built-in schemas, round trips of
+ * every record type, and poison inputs (error class + message). Poison
+ * bodies are written by a tiny Avro writer here, independent of the codec.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <avro.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_codec.h"
+
+static sr_codec_t *codec;
+
+static void codec_setup(void)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_codec_new(&codec, &ec), SR_OK), "%s", ec.msg);
+}
+
+static void codec_teardown(void)
+{
+        sr_codec_destroy(codec);
+        codec = NULL;
+}
+
+TestSuite(sr_codec, .init = codec_setup, .fini = codec_teardown,
+          .timeout = 30.0);
+
+/* ------------------------------------------------------------ helpers */
+
+static sr_uuid_t uuid_n(int n)
+{
+        sr_uuid_t u;
+
+        for (int i = 0; i < 16; i++)
+                u.b[i] = (uint8_t)(n * 31 + i + 1);
+        return u;
+}
+
+#define assert_uuid(got, want)                                          \
+        cr_assert(sr_uuid_eq(&(got), &(want)), "%s differs", #got)
+
+#define assert_msg(ec, frag)                                            \
+        cr_assert(not(eq(ptr, strstr((ec).msg, (frag)), NULL)),         \
+                  "message \"%s\" lacks \"%s\"", (ec).msg, (frag))
+
+/* Minimal Avro binary writer for hand-made (and broken) bodies. */
+struct wb {
+        uint8_t b[16384];
+        size_t n;
+};
+
+static void w_raw(struct wb *w, const void *p, size_t n)
+{
+        cr_assert(w->n + n <= sizeof(w->b));
+        memcpy(w->b + w->n, p, n);
+        w->n += n;
+}
+
+static void w_long(struct wb *w, int64_t v)
+{
+        uint64_t n = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+        uint8_t c;
+
+        while (n & ~(uint64_t)0x7f) {
+                c = (uint8_t)((n & 0x7f) | 0x80);
+                w_raw(w, &c, 1);
+                n >>= 7;
+        }
+        c = (uint8_t)n;
+        w_raw(w, &c, 1);
+}
+
+static void w_str(struct wb *w, const char *s)
+{
+        w_long(w, (int64_t)strlen(s));
+        w_raw(w, s, strlen(s));
+}
+
+static void w_uuid(struct wb *w, int n)
+{
+        char text[SR_UUID_STR_LEN + 1];
+        sr_uuid_t u = uuid_n(n);
+
+        sr_uuid_fmt(&u, text);
+        w_str(w, text);
+}
+
+static void w_header(struct wb *w, int32_t id)
+{
+        uint8_t h[5] = { 0, (uint8_t)(id >> 24), (uint8_t)(id >> 16),
+                         (uint8_t)(id >> 8), (uint8_t)id };
+
+        w->n = 0;
+        w_raw(w, h, sizeof(h));
+}
+
+static sr_slice_t w_slice(const struct wb *w)
+{
+        return sr_slice(w->b, w->n);
+}
+
+/* A TargetRunResult body with the given texts. */
+static void raw_result(struct wb *w, const char *result_id,
+                       const char *cmdst, const char *device_name)
+{
+        char text[SR_UUID_STR_LEN + 1];
+        sr_uuid_t u = uuid_n(1);
+
+        w_header(w, SR_SCHEMA_RESULT);
+        if (result_id) {
+                w_str(w, result_id);
+        } else {
+                sr_uuid_fmt(&u, text);
+                w_str(w, text);
+        }
+        w_uuid(w, 2);
+        w_uuid(w, 3);
+        w_uuid(w, 4);
+        w_uuid(w, 5);
+        w_str(w, cmdst);
+        w_uuid(w, 6);
+        w_str(w, device_name);
+        w_long(w, 1700000000000);
+}
+
+/* A StatusChangeEvent body (pipeline-run event, from_status null). */
+static void raw_event(struct wb *w, int64_t seq, const char *to_status)
+{
+        w_header(w, SR_SCHEMA_EVENT);
+        w_uuid(w, 1);
+        w_uuid(w, 2);
+        w_long(w, seq);
+        w_long(w, 0); /* entity_type pipeline_run */
+        w_uuid(w, 2);
+        w_uuid(w, 3);
+        w_long(w, 0); /* stage_run_id null */
+        w_long(w, 0); /* stage_run_operation_id null */
+        w_long(w, 0); /* device_id null */
+        w_long(w, 0); /* from_status null */
+        w_str(w, to_status);
+        w_str(w, "");
+        w_long(w, 1700000000000);
+        w_uuid(w, 4);
+        w_str(w, "acme");
+        w_long(w, 1);
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+static void fill_spec(sr_runspec_t *spec)
+{
+        memset(spec, 0, sizeof(*spec));
+        spec->pipeline_id = uuid_n(100);
+        strcpy(spec->pipeline_name, "firmware rollout");
+        spec->auto_promote = true;
+        spec->timeout_seconds = 3600;
+        spec->n_stages = 2;
+        spec->stages = calloc(2, sizeof(*spec->stages));
+        cr_assert(not(eq(ptr, spec->stages, NULL)));
+        for (uint32_t i = 0; i < 2; i++) {
+                sr_spec_stage_t *s = &spec->stages[i];
+
+                if (i == 1)
+                        s->stage_id = uuid_n(200); /* stage 0: nil */
+                snprintf(s->name, sizeof(s->name), "stage %u", i);
+                snprintf(s->description, sizeof(s->description),
+                         "description of stage %u", i);
+                s->timeout_seconds = 60 * (i + 1);
+                s->n_ops = 2;
+                s->ops = calloc(2, sizeof(*s->ops));
+                cr_assert(not(eq(ptr, s->ops, NULL)));
+                for (uint32_t j = 0; j < 2; j++) {
+                        snprintf(s->ops[j].operation_type,
+                                 sizeof(s->ops[j].operation_type),
+                                 "op-%u-%u", i, j);
+                        s->ops[j].args_json = malloc(64);
+                        cr_assert(not(eq(ptr, s->ops[j].args_json, NULL)));
+                        snprintf(s->ops[j].args_json, 64,
+                                 "{\"stage\":%u,\"op\":%u}", i, j);
+                }
+                s->n_targets = 3;
+                s->targets = calloc(3, sizeof(*s->targets));
+                cr_assert(not(eq(ptr, s->targets, NULL)));
+                for (uint32_t k = 0; k < 3; k++) {
+                        sr_spec_target_t *t = &s->targets[k];
+
+                        if (k != 0)
+                                t->target_id = uuid_n((int)(300 + i * 3 + k));
+                        t->device_id = uuid_n((int)(400 + i * 3 + k));
+                        snprintf(t->device_name, sizeof(t->device_name),
+                                 "device-%u-%u", i, k);
+                        if (k == 2)
+                                snprintf(t->device_alias,
+                                         sizeof(t->device_alias), "alias %u",
+                                         i);
+                }
+        }
+}
+
+static void assert_ops(const sr_spec_op_t *a, const sr_spec_op_t *b,
+                       uint32_t n)
+{
+        for (uint32_t j = 0; j < n; j++) {
+                cr_assert(eq(str, (char *)a[j].operation_type,
+                             (char *)b[j].operation_type));
+                if (!b[j].args_json)
+                        cr_assert(eq(ptr, a[j].args_json, NULL));
+                else
+                        cr_assert(eq(str, a[j].args_json, b[j].args_json));
+        }
+}
+
+static void assert_targets(const sr_spec_target_t *a,
+                           const sr_spec_target_t *b, uint32_t n)
+{
+        for (uint32_t k = 0; k < n; k++) {
+                assert_uuid(a[k].target_id, b[k].target_id);
+                assert_uuid(a[k].device_id, b[k].device_id);
+                cr_assert(eq(str, (char *)a[k].device_name,
+                             (char *)b[k].device_name));
+                cr_assert(eq(str, (char *)a[k].device_alias,
+                             (char *)b[k].device_alias));
+        }
+}
+
+static void assert_spec(const sr_runspec_t *a, const sr_runspec_t *b)
+{
+        assert_uuid(a->pipeline_id, b->pipeline_id);
+        cr_assert(eq(str, (char *)a->pipeline_name, (char *)b->pipeline_name));
+        cr_assert(eq(int, a->auto_promote, b->auto_promote));
+        cr_assert(eq(i64, a->timeout_seconds, b->timeout_seconds));
+        cr_assert(eq(u32, a->n_stages, b->n_stages));
+        for (uint32_t i = 0; i < b->n_stages; i++) {
+                const sr_spec_stage_t *x = &a->stages[i], *y = &b->stages[i];
+
+                assert_uuid(x->stage_id, y->stage_id);
+                cr_assert(eq(str, (char *)x->name, (char *)y->name));
+                cr_assert(eq(str, (char *)x->description,
+                             (char *)y->description));
+                cr_assert(eq(i64, x->timeout_seconds, y->timeout_seconds));
+                cr_assert(eq(u32, x->n_ops, y->n_ops));
+                assert_ops(x->ops, y->ops, y->n_ops);
+                cr_assert(eq(u32, x->n_targets, y->n_targets));
+                assert_targets(x->targets, y->targets, y->n_targets);
+        }
+        cr_assert(eq(u64, sr_runspec_hash(a), sr_runspec_hash(b)));
+}
+
+static void base_command(sr_command_t *c, sr_cmd_kind_t kind)
+{
+        memset(c, 0, sizeof(*c));
+        c->kind = kind;
+        c->command_id = uuid_n(1);
+        c->pipeline_run_id = uuid_n(2);
+        strcpy(c->enterprise_id, "acme");
+        c->issued_at = 1700000000123;
+}
+
+static void command_round_trip(const sr_command_t *in, sr_command_t *out)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+
+        cr_assert(eq(int, sr_codec_encode_command(codec, in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        cr_assert(eq(int, out->kind, in->kind));
+        assert_uuid(out->command_id, in->command_id);
+        assert_uuid(out->pipeline_run_id, in->pipeline_run_id);
+        cr_assert(eq(str, out->enterprise_id, (char *)in->enterprise_id));
+        cr_assert(eq(i64, out->issued_at, in->issued_at));
+}
+
+static void fill_result(sr_result_t *r)
+{
+        memset(r, 0, sizeof(*r));
+        r->result_id = uuid_n(10);
+        r->pipeline_run_id = uuid_n(11);
+        r->stage_run_id = uuid_n(12);
+        r->target_run_id = uuid_n(13);
+        r->command_id = uuid_n(14);
+        strcpy(r->command_status, "InProgress");
+        r->device_id = uuid_n(15);
+        strcpy(r->device_name, "edge-gw-17");
+        r->reported_at = 1700000000456;
+}
+
+static void fill_event(sr_event_t *e)
+{
+        memset(e, 0, sizeof(*e));
+        e->event_id = uuid_n(20);
+        e->pipeline_run_id = uuid_n(21);
+        e->seq = 42;
+        e->entity_type = SR_ENT_TARGET_RUN;
+        e->entity_id = uuid_n(22);
+        e->pipeline_id = uuid_n(23);
+        e->stage_run_id = uuid_n(24);
+        e->stage_run_operation_id = uuid_n(25);
+        e->device_id = uuid_n(26);
+        e->from_status = SR_ST_DISPATCHED;
+        e->to_status = SR_ST_SUCCESS;
+        strcpy(e->reason, "device reported success");
+        e->occurred_at = 1700000000789;
+        e->causation_id = uuid_n(27);
+        strcpy(e->enterprise_id, "acme");
+        e->version = 7;
+}
+
+static void assert_event(const sr_event_t *a, const sr_event_t *b)
+{
+        assert_uuid(a->event_id, b->event_id);
+        assert_uuid(a->pipeline_run_id, b->pipeline_run_id);
+        cr_assert(eq(u64, a->seq, b->seq));
+        cr_assert(eq(int, a->entity_type, b->entity_type));
+        assert_uuid(a->entity_id, b->entity_id);
+        assert_uuid(a->pipeline_id, b->pipeline_id);
+        assert_uuid(a->stage_run_id, b->stage_run_id);
+        assert_uuid(a->stage_run_operation_id, b->stage_run_operation_id);
+        assert_uuid(a->device_id, b->device_id);
+        cr_assert(eq(int, a->from_status, b->from_status));
+        cr_assert(eq(int, a->to_status, b->to_status));
+        cr_assert(eq(str, (char *)a->reason, (char *)b->reason));
+        cr_assert(eq(i64, a->occurred_at, b->occurred_at));
+        assert_uuid(a->causation_id, b->causation_id);
+        cr_assert(eq(str, (char *)a->enterprise_id, (char *)b->enterprise_id));
+        cr_assert(eq(u32, a->version, b->version));
+}
+
+static void fill_reply(sr_reply_t *r, bool accepted)
+{
+        memset(r, 0, sizeof(*r));
+        r->command_id = uuid_n(30);
+        r->pipeline_run_id = uuid_n(31);
+        r->accepted = accepted;
+        r->occurred_at = 1700000001000;
+        if (!accepted) {
+                r->reason = SR_REJECT_ILLEGAL_TRANSITION;
+                strcpy(r->message, "target run is already success");
+                return;
+        }
+        r->n_versions = 3;
+        for (uint32_t i = 0; i < 3; i++) {
+                r->versions[i].entity_type = (sr_entity_type_t)(i + 1);
+                r->versions[i].entity_id = uuid_n((int)(32 + i));
+                r->versions[i].version = 100 + i;
+        }
+}
+
+static void assert_reply(const sr_reply_t *a, const sr_reply_t *b)
+{
+        assert_uuid(a->command_id, b->command_id);
+        assert_uuid(a->pipeline_run_id, b->pipeline_run_id);
+        cr_assert(eq(int, a->accepted, b->accepted));
+        cr_assert(eq(int, a->reason, b->reason));
+        cr_assert(eq(str, (char *)a->message, (char *)b->message));
+        cr_assert(eq(i64, a->occurred_at, b->occurred_at));
+        cr_assert(eq(u32, a->n_versions, b->n_versions));
+        for (uint32_t i = 0; i < b->n_versions; i++) {
+                cr_assert(eq(int, a->versions[i].entity_type,
+                             b->versions[i].entity_type));
+                assert_uuid(a->versions[i].entity_id,
+                            b->versions[i].entity_id);
+                cr_assert(eq(u32, a->versions[i].version,
+                             b->versions[i].version));
+        }
+}
+
+static void fill_meta(sr_meta_t *m, int n)
+{
+        m->id = uuid_n(n);
+        m->status = SR_ST_RUNNING;
+        strcpy(m->reason, "started by auto promote");
+        m->created_at = 1700000000001;
+        m->updated_at = 1700000000002;
+        m->started_at = 1700000000003;
+        m->ended_at = 0;
+        m->version = 4000000000u; /* above INT32_MAX on purpose */
+        m->deadline = 1700000600000;
+}
+
+static void assert_meta(const sr_meta_t *a, const sr_meta_t *b)
+{
+        assert_uuid(a->id, b->id);
+        cr_assert(eq(int, a->status, b->status));
+        cr_assert(eq(str, (char *)a->reason, (char *)b->reason));
+        cr_assert(eq(i64, a->created_at, b->created_at));
+        cr_assert(eq(i64, a->updated_at, b->updated_at));
+        cr_assert(eq(i64, a->started_at, b->started_at));
+        cr_assert(eq(i64, a->ended_at, b->ended_at));
+        cr_assert(eq(u32, a->version, b->version));
+        cr_assert(eq(i64, a->deadline, b->deadline));
+}
+
+static void changelog_round_trip(const sr_changelog_t *in,
+                                 sr_changelog_t *out)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_changelog(codec,
+                                                    sr_buf_slice(&buf), out,
+                                                    &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        cr_assert(eq(int, out->kind, in->kind));
+        if (in->kind == SR_CL_ENTITY)
+                cr_assert(eq(int, out->u.entity.type, in->u.entity.type));
+}
+
+/* ------------------------------------------------------------ schemas */
+
+static char *read_text(const char *path, size_t *lenp)
+{
+        FILE *f = fopen(path, "rb");
+        char *text;
+        long len;
+
+        cr_assert(not(eq(ptr, f, NULL)), "cannot open %s", path);
+        fseek(f, 0, SEEK_END);
+        len = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        text = calloc(1, (size_t)len + 1);
+        cr_assert(not(eq(ptr, text, NULL)));
+        cr_assert(eq(sz, fread(text, 1, (size_t)len, f), (size_t)len));
+        fclose(f);
+        *lenp = (size_t)len;
+        return text;
+}
+
+Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
+{
+        char path[1024], line[256], file[128], full[256];
+        FILE *reg;
+        int id, rows = 0;
+
+        snprintf(path, sizeof(path), "%s/schemas/registry.tsv",
+                 SR_SOURCE_DIR);
+        reg = fopen(path, "r");
+        cr_assert(not(eq(ptr, reg, NULL)), "cannot open %s", path);
+        while (fgets(line, sizeof(line), reg)) {
+                const char *json;
+                avro_schema_t schema;
+                size_t len;
+                char *text;
+
+                if (sscanf(line, "%d\t%127s", &id, file) != 2)
+                        continue;
+                rows++;
+                json = sr_codec_schema_json(id);
+                cr_assert(not(eq(ptr, (void *)json, NULL)), "id %d", id);
+                cr_assert(eq(int, avro_schema_from_json_length(
+                                          json, strlen(json), &schema), 0),
+                          "id %d: %s", id, avro_strerror());
+                snprintf(full, sizeof(full), "%s.%s",
+                         avro_schema_namespace(schema),
+                         avro_schema_name(schema));
+                cr_assert(eq(str, (char *)sr_codec_schema_name(id), full));
+                avro_schema_decref(schema);
+
+                /* The embedded text is the file, byte for byte. */
+                snprintf(path, sizeof(path), "%s/schemas/%s", SR_SOURCE_DIR,
+                         file);
+                text = read_text(path, &len);
+                cr_assert(eq(str, (char *)json, text), "%s is stale", file);
+                free(text);
+        }
+        fclose(reg);
+        cr_assert(eq(int, rows, SR_SCHEMA__MAX - 1));
+}
+
+Test(sr_codec, builtin_ids_name_the_expected_records)
+{
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_COMMAND),
+                     "io.sr.v1.Command"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_RESULT),
+                     "io.sr.v1.TargetRunResult"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_EVENT),
+                     "io.sr.v1.StatusChangeEvent"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_CHANGELOG),
+                     "io.sr.v1.ChangelogRecord"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_DISPATCH),
+                     "io.sr.v1.DispatchRequest"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(SR_SCHEMA_REPLY),
+                     "io.sr.v1.CommandReply"));
+        cr_assert(eq(ptr, (void *)sr_codec_schema_name(99), NULL));
+        cr_assert(eq(ptr, (void *)sr_codec_schema_json(0), NULL));
+}
+
+static avro_schema_t parse_builtin(int32_t id)
+{
+        const char *json = sr_codec_schema_json(id);
+        avro_schema_t schema;
+
+        cr_assert(eq(int, avro_schema_from_json_length(json, strlen(json),
+                                                       &schema), 0),
+                  "%s", avro_strerror());
+        return schema;
+}
+
+/* Enum symbols and union branches are matched to C enums by position. */
+Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
+{
+        static const char *const payloads[] = {
+                "CreateRun", "SetPipelineRunStatus", "SetStageRunStatus",
+                "SetTargetRunStatus", "TimerFired",
+        };
+        static const char *const states[] = {
+                "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
+                "DedupeEntry", "BatchMarker",
+        };
+        avro_schema_t ev = parse_builtin(SR_SCHEMA_EVENT);
+        avro_schema_t cmd = parse_builtin(SR_SCHEMA_COMMAND);
+        avro_schema_t cl = parse_builtin(SR_SCHEMA_CHANGELOG);
+        avro_schema_t disp = parse_builtin(SR_SCHEMA_DISPATCH);
+        avro_schema_t u, e;
+
+        e = avro_schema_record_field_get(ev, "entity_type");
+        cr_assert(eq(int, avro_schema_enum_number_of_symbols(e),
+                     SR_ENT__COUNT));
+        for (int i = 0; i < SR_ENT__COUNT; i++)
+                cr_assert(eq(str, (char *)avro_schema_enum_get(e, i),
+                             (char *)sr_entity_type_name(
+                                     (sr_entity_type_t)i)));
+
+        e = avro_schema_record_field_get(disp, "kind");
+        cr_assert(eq(str, (char *)avro_schema_enum_get(
+                                  e, SR_DISPATCH_COMMAND), "COMMAND"));
+        cr_assert(eq(str, (char *)avro_schema_enum_get(
+                                  e, SR_DISPATCH_CANCEL), "CANCEL"));
+
+        u = avro_schema_record_field_get(cmd, "payload");
+        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)SR_CMD__COUNT));
+        for (int i = 0; i < SR_CMD__COUNT; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)payloads[i]));
+
+        u = avro_schema_record_field_get(cl, "state");
+        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)6));
+        for (int i = 0; i < 6; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)states[i]));
+
+        avro_schema_decref(ev);
+        avro_schema_decref(cmd);
+        avro_schema_decref(cl);
+        avro_schema_decref(disp);
+}
+
+/* The test's hand-written bodies are the codec's wire format. */
+Test(sr_codec, encoder_output_matches_hand_written_avro)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+        struct wb w;
+
+        memset(&r, 0, sizeof(r));
+        r.result_id = uuid_n(1);
+        r.pipeline_run_id = uuid_n(2);
+        r.stage_run_id = uuid_n(3);
+        r.target_run_id = uuid_n(4);
+        r.command_id = uuid_n(5);
+        strcpy(r.command_status, "SUCCESS");
+        r.device_id = uuid_n(6);
+        strcpy(r.device_name, "dev");
+        r.reported_at = 1700000000000;
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        cr_assert(eq(int, sr_codec_encode_result(codec, &r, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(sz, buf.len, w.n));
+        cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
+        sr_buf_free(&buf);
+}
+
+Test(sr_codec, peek_reads_big_endian_schema_id)
+{
+        const uint8_t in[] = { 0, 0x01, 0x02, 0x03, 0x04, 0x99 };
+        sr_errctx_t ec = { 0 };
+        int32_t id = 0;
+
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_slice(in, sizeof(in)),
+                                                  &id, &ec), SR_OK));
+        cr_assert(eq(i32, id, 0x01020304));
+}
+
+Test(sr_codec, encoded_record_starts_with_confluent_header)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+        int32_t id = 0;
+
+        fill_result(&r);
+        cr_assert(eq(int, sr_codec_encode_result(codec, &r, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(u8, ((uint8_t *)buf.ptr)[0], 0));
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
+                                                  &ec), SR_OK));
+        cr_assert(eq(i32, id, SR_SCHEMA_RESULT));
+        sr_buf_free(&buf);
+}
+
+/* ------------------------------------------------------------ commands */
+
+Test(sr_codec, create_run_command_round_trips_full_spec)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        in.u.create.run_number = 17;
+        command_round_trip(&in, &out);
+        cr_assert(eq(i32, out.u.create.run_number, 17));
+        assert_spec(&out.u.create.spec, &in.u.create.spec);
+        sr_command_fini(&out);
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, create_run_with_empty_spec_round_trips)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        in.u.create.spec.pipeline_id = uuid_n(5);
+        command_round_trip(&in, &out);
+        cr_assert(eq(u32, out.u.create.spec.n_stages, 0));
+        cr_assert(eq(ptr, out.u.create.spec.stages, NULL));
+        sr_command_fini(&out);
+}
+
+Test(sr_codec, spec_op_without_args_decodes_as_empty_object)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        free(in.u.create.spec.stages[1].ops[0].args_json);
+        in.u.create.spec.stages[1].ops[0].args_json = NULL;
+        command_round_trip(&in, &out);
+        cr_assert(eq(str, out.u.create.spec.stages[1].ops[0].args_json,
+                     "{}"));
+        sr_command_fini(&out);
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, set_pipeline_run_status_keeps_status_text_verbatim)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        strcpy(in.u.set.status, "CaNcElLeD");
+        command_round_trip(&in, &out);
+        cr_assert(eq(str, out.u.set.status, "CaNcElLeD"));
+        cr_assert(sr_uuid_is_nil(&out.u.set.entity_id));
+}
+
+Test(sr_codec, set_stage_run_status_round_trips)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_SET_STAGE_RUN_STATUS);
+        in.u.set.entity_id = uuid_n(50);
+        strcpy(in.u.set.status, "running");
+        command_round_trip(&in, &out);
+        assert_uuid(out.u.set.entity_id, in.u.set.entity_id);
+        cr_assert(eq(str, out.u.set.status, "running"));
+}
+
+Test(sr_codec, set_target_run_status_round_trips_with_and_without_device)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_SET_TARGET_RUN_STATUS);
+        in.u.set.entity_id = uuid_n(51);
+        strcpy(in.u.set.status, "failure");
+        strcpy(in.u.set.device_name, "edge-gw-3");
+        command_round_trip(&in, &out);
+        assert_uuid(out.u.set.entity_id, in.u.set.entity_id);
+        cr_assert(eq(str, out.u.set.status, "failure"));
+        cr_assert(eq(str, out.u.set.device_name, "edge-gw-3"));
+
+        in.u.set.device_name[0] = '\0';
+        command_round_trip(&in, &out);
+        cr_assert(eq(str, out.u.set.device_name, ""));
+}
+
+Test(sr_codec, timer_fired_round_trips)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_TIMER_FIRED);
+        in.u.timer.entity_type = SR_ENT_STAGE_RUN;
+        in.u.timer.entity_id = uuid_n(52);
+        in.u.timer.deadline = 1700000999000;
+        command_round_trip(&in, &out);
+        cr_assert(eq(int, out.u.timer.entity_type, SR_ENT_STAGE_RUN));
+        assert_uuid(out.u.timer.entity_id, in.u.timer.entity_id);
+        cr_assert(eq(i64, out.u.timer.deadline, 1700000999000));
+}
+
+/* ------------------------------------------------------------ flat records */
+
+Test(sr_codec, result_round_trips)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t in, out;
+
+        fill_result(&in);
+        cr_assert(eq(int, sr_codec_encode_result(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_result(codec, sr_buf_slice(&buf),
+                                                 &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        assert_uuid(out.result_id, in.result_id);
+        assert_uuid(out.pipeline_run_id, in.pipeline_run_id);
+        assert_uuid(out.stage_run_id, in.stage_run_id);
+        assert_uuid(out.target_run_id, in.target_run_id);
+        assert_uuid(out.command_id, in.command_id);
+        cr_assert(eq(str, out.command_status, "InProgress")); /* verbatim */
+        assert_uuid(out.device_id, in.device_id);
+        cr_assert(eq(str, out.device_name, in.device_name));
+        cr_assert(eq(i64, out.reported_at, in.reported_at));
+}
+
+Test(sr_codec, event_round_trips_with_all_ids)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_event_t in, out;
+
+        fill_event(&in);
+        cr_assert(eq(int, sr_codec_encode_event(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_event(codec, sr_buf_slice(&buf),
+                                                &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        assert_event(&out, &in);
+}
+
+Test(sr_codec, creation_event_round_trips_null_from_status_and_nil_ids)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_event_t in, out;
+
+        fill_event(&in);
+        in.entity_type = SR_ENT_PIPELINE_RUN;
+        in.from_status = SR_ST_NONE;
+        in.to_status = SR_ST_PENDING;
+        in.reason[0] = '\0';
+        memset(&in.stage_run_id, 0, sizeof(in.stage_run_id));
+        memset(&in.stage_run_operation_id, 0, sizeof(sr_uuid_t));
+        memset(&in.device_id, 0, sizeof(in.device_id));
+        cr_assert(eq(int, sr_codec_encode_event(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_event(codec, sr_buf_slice(&buf),
+                                                &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        assert_event(&out, &in);
+        cr_assert(eq(int, out.from_status, SR_ST_NONE));
+}
+
+Test(sr_codec, event_status_text_is_accepted_in_any_case)
+{
+        sr_errctx_t ec = { 0 };
+        struct wb w;
+        sr_event_t out;
+
+        raw_event(&w, 1, "RUNNING");
+        cr_assert(eq(int, sr_codec_decode_event(codec, w_slice(&w), &out,
+                                                &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, out.to_status, SR_ST_RUNNING));
+}
+
+static void dispatch_round_trip(const sr_dispatch_t *in)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_dispatch_t out;
+        char *args = NULL;
+
+        cr_assert(eq(int, sr_codec_encode_dispatch(codec, in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_dispatch(codec,
+                                                   sr_buf_slice(&buf), &out,
+                                                   &args, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        cr_assert(eq(int, out.kind, in->kind));
+        assert_uuid(out.command_id, in->command_id);
+        assert_uuid(out.pipeline_run_id, in->pipeline_run_id);
+        assert_uuid(out.stage_run_id, in->stage_run_id);
+        assert_uuid(out.target_run_id, in->target_run_id);
+        assert_uuid(out.device_id, in->device_id);
+        cr_assert(eq(str, out.device_name, (char *)in->device_name));
+        cr_assert(eq(str, out.operation_type, (char *)in->operation_type));
+        cr_assert(eq(ptr, (void *)out.args_json, args));
+        cr_assert(eq(str, args,
+                     (char *)(in->args_json ? in->args_json : "{}")));
+        cr_assert(eq(str, out.enterprise_id, (char *)in->enterprise_id));
+        cr_assert(eq(i64, out.issued_at, in->issued_at));
+        free(args);
+}
+
+Test(sr_codec, dispatch_command_and_cancel_round_trip)
+{
+        sr_dispatch_t d;
+
+        memset(&d, 0, sizeof(d));
+        d.kind = SR_DISPATCH_COMMAND;
+        d.command_id = uuid_n(60);
+        d.pipeline_run_id = uuid_n(61);
+        d.stage_run_id = uuid_n(62);
+        d.target_run_id = uuid_n(63);
+        d.device_id = uuid_n(64);
+        strcpy(d.device_name, "edge-gw-9");
+        strcpy(d.operation_type, "firmware.update");
+        d.args_json = "{\"version\":\"2.1.0\"}";
+        strcpy(d.enterprise_id, "acme");
+        d.issued_at = 1700000002000;
+        dispatch_round_trip(&d);
+
+        d.kind = SR_DISPATCH_CANCEL;
+        d.args_json = NULL;
+        dispatch_round_trip(&d);
+}
+
+Test(sr_codec, accepted_reply_with_three_versions_round_trips)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_reply_t in, out;
+
+        fill_reply(&in, true);
+        cr_assert(eq(int, sr_codec_encode_reply(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_reply(codec, sr_buf_slice(&buf),
+                                                &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        assert_reply(&out, &in);
+}
+
+Test(sr_codec, rejected_reply_round_trips_reason_and_message)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_reply_t in, out;
+
+        fill_reply(&in, false);
+        cr_assert(eq(int, sr_codec_encode_reply(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_decode_reply(codec, sr_buf_slice(&buf),
+                                                &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+        assert_reply(&out, &in);
+        cr_assert(eq(int, out.reason, SR_REJECT_ILLEGAL_TRANSITION));
+}
+
+/* ------------------------------------------------------------ changelog */
+
+Test(sr_codec, changelog_pipeline_run_round_trips_internal_fields)
+{
+        sr_changelog_t in, out;
+        sr_pipeline_run_t *a = &out.u.entity.u.pr, *b = &in.u.entity.u.pr;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_ENTITY;
+        in.u.entity.type = SR_ENT_PIPELINE_RUN;
+        fill_meta(&b->m, 70);
+        b->pipeline_id = uuid_n(71);
+        strcpy(b->pipeline_name, "firmware rollout");
+        strcpy(b->enterprise_id, "acme");
+        b->run_number = 12;
+        b->auto_promote = true;
+        b->timeout_seconds = 86400;
+        b->n_stages = 2;
+        b->last_seq = 123456789012ull;
+        b->next_deadline = 1700000123456LL;
+        b->spec_hash = 0xfedcba9876543210ull; /* top bit set */
+        b->created_by_command = uuid_n(72);
+        changelog_round_trip(&in, &out);
+        assert_meta(&a->m, &b->m);
+        assert_uuid(a->pipeline_id, b->pipeline_id);
+        cr_assert(eq(str, a->pipeline_name, b->pipeline_name));
+        cr_assert(eq(str, a->enterprise_id, b->enterprise_id));
+        cr_assert(eq(i32, a->run_number, b->run_number));
+        cr_assert(eq(int, a->auto_promote, b->auto_promote));
+        cr_assert(eq(i64, a->timeout_seconds, b->timeout_seconds));
+        cr_assert(eq(u32, a->n_stages, b->n_stages));
+        cr_assert(eq(u64, a->last_seq, b->last_seq));
+        cr_assert(eq(i64, a->next_deadline, b->next_deadline));
+        cr_assert(eq(u64, a->spec_hash, b->spec_hash));
+        assert_uuid(a->created_by_command, b->created_by_command);
+}
+
+Test(sr_codec, changelog_stage_run_round_trips_frozen_spec)
+{
+        sr_changelog_t in, out;
+        sr_stage_run_t *a = &out.u.entity.u.sr, *b = &in.u.entity.u.sr;
+        sr_runspec_t spec;
+
+        fill_spec(&spec);
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_ENTITY;
+        in.u.entity.type = SR_ENT_STAGE_RUN;
+        fill_meta(&b->m, 80);
+        b->m.status = SR_ST_QUEUED;
+        b->pipeline_run_id = uuid_n(81);
+        b->pipeline_id = uuid_n(82);
+        b->stage_id = uuid_n(83);
+        strcpy(b->enterprise_id, "acme");
+        b->index = 1;
+        strcpy(b->name, "canary");
+        strcpy(b->description, "5% of the fleet");
+        b->timeout_seconds = 600;
+        b->queued_at = 1700000000500;
+        /* Take stage 1's arrays; one op without args (stays NULL). */
+        b->n_ops = spec.stages[1].n_ops;
+        b->ops = spec.stages[1].ops;
+        b->n_targets = spec.stages[1].n_targets;
+        b->targets = spec.stages[1].targets;
+        spec.stages[1].ops = NULL;
+        spec.stages[1].targets = NULL;
+        spec.stages[1].n_ops = spec.stages[1].n_targets = 0;
+        free(b->ops[1].args_json);
+        b->ops[1].args_json = NULL;
+
+        changelog_round_trip(&in, &out);
+        assert_meta(&a->m, &b->m);
+        assert_uuid(a->pipeline_run_id, b->pipeline_run_id);
+        assert_uuid(a->pipeline_id, b->pipeline_id);
+        assert_uuid(a->stage_id, b->stage_id);
+        cr_assert(eq(str, a->enterprise_id, b->enterprise_id));
+        cr_assert(eq(u32, a->index, b->index));
+        cr_assert(eq(str, a->name, b->name));
+        cr_assert(eq(str, a->description, b->description));
+        cr_assert(eq(i64, a->timeout_seconds, b->timeout_seconds));
+        cr_assert(eq(i64, a->queued_at, b->queued_at));
+        cr_assert(eq(u32, a->n_ops, b->n_ops));
+        assert_ops(a->ops, b->ops, b->n_ops);
+        cr_assert(eq(u32, a->n_targets, b->n_targets));
+        assert_targets(a->targets, b->targets, b->n_targets);
+        sr_entity_fini(&out.u.entity);
+        sr_entity_fini(&in.u.entity);
+        sr_runspec_fini(&spec);
+}
+
+Test(sr_codec, changelog_stage_run_operation_round_trips)
+{
+        sr_changelog_t in, out;
+        sr_stage_run_op_t *a = &out.u.entity.u.op, *b = &in.u.entity.u.op;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_ENTITY;
+        in.u.entity.type = SR_ENT_STAGE_RUN_OPERATION;
+        b->id = uuid_n(90);
+        b->pipeline_run_id = uuid_n(91);
+        b->stage_run_id = uuid_n(92);
+        b->stage_index = 1;
+        b->index = 3;
+        strcpy(b->operation_type, "reboot");
+        b->args_json = strdup("{\"delay\":5}");
+        b->created_at = 1700000000600;
+        b->version = 2;
+        changelog_round_trip(&in, &out);
+        assert_uuid(a->id, b->id);
+        assert_uuid(a->pipeline_run_id, b->pipeline_run_id);
+        assert_uuid(a->stage_run_id, b->stage_run_id);
+        cr_assert(eq(u32, a->stage_index, b->stage_index));
+        cr_assert(eq(u32, a->index, b->index));
+        cr_assert(eq(str, a->operation_type, b->operation_type));
+        cr_assert(eq(str, a->args_json, b->args_json));
+        cr_assert(eq(i64, a->created_at, b->created_at));
+        cr_assert(eq(u32, a->version, b->version));
+        sr_entity_fini(&out.u.entity);
+        sr_entity_fini(&in.u.entity);
+}
+
+Test(sr_codec, changelog_target_run_round_trips)
+{
+        sr_changelog_t in, out;
+        sr_target_run_t *a = &out.u.entity.u.tr, *b = &in.u.entity.u.tr;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_ENTITY;
+        in.u.entity.type = SR_ENT_TARGET_RUN;
+        fill_meta(&b->m, 100);
+        b->m.status = SR_ST_DISPATCHED;
+        b->pipeline_run_id = uuid_n(101);
+        b->stage_run_id = uuid_n(102);
+        b->stage_run_operation_id = uuid_n(103);
+        b->stage_index = 1;
+        b->op_index = 0;
+        b->target_index = 2;
+        b->target_id = uuid_n(104);
+        b->device_id = uuid_n(105);
+        strcpy(b->device_name, "edge-gw-5");
+        strcpy(b->device_alias, "lobby");
+        b->command_id = uuid_n(106);
+        strcpy(b->command_status, "ACKNOWLEDGED");
+        b->cancel_requested = true;
+        changelog_round_trip(&in, &out);
+        assert_meta(&a->m, &b->m);
+        assert_uuid(a->pipeline_run_id, b->pipeline_run_id);
+        assert_uuid(a->stage_run_id, b->stage_run_id);
+        assert_uuid(a->stage_run_operation_id, b->stage_run_operation_id);
+        cr_assert(eq(u32, a->stage_index, b->stage_index));
+        cr_assert(eq(u32, a->op_index, b->op_index));
+        cr_assert(eq(u32, a->target_index, b->target_index));
+        assert_uuid(a->target_id, b->target_id);
+        assert_uuid(a->device_id, b->device_id);
+        cr_assert(eq(str, a->device_name, b->device_name));
+        cr_assert(eq(str, a->device_alias, b->device_alias));
+        assert_uuid(a->command_id, b->command_id);
+        cr_assert(eq(str, a->command_status, b->command_status));
+        cr_assert(eq(int, a->cancel_requested, b->cancel_requested));
+
+        /* Not yet dispatched: nil command id travels as null. */
+        memset(&b->command_id, 0, sizeof(b->command_id));
+        b->command_status[0] = '\0';
+        changelog_round_trip(&in, &out);
+        cr_assert(sr_uuid_is_nil(&a->command_id));
+        cr_assert(eq(str, a->command_status, ""));
+}
+
+Test(sr_codec, changelog_dedupe_round_trips_with_and_without_reply)
+{
+        sr_changelog_t in, out;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_DEDUPE;
+        in.u.dedupe.input_id = uuid_n(110);
+        in.u.dedupe.pipeline_run_id = uuid_n(111);
+        in.u.dedupe.has_reply = true;
+        fill_reply(&in.u.dedupe.reply, true);
+        changelog_round_trip(&in, &out);
+        assert_uuid(out.u.dedupe.input_id, in.u.dedupe.input_id);
+        assert_uuid(out.u.dedupe.pipeline_run_id,
+                    in.u.dedupe.pipeline_run_id);
+        cr_assert(out.u.dedupe.has_reply);
+        assert_reply(&out.u.dedupe.reply, &in.u.dedupe.reply);
+
+        in.u.dedupe.has_reply = false;
+        changelog_round_trip(&in, &out);
+        assert_uuid(out.u.dedupe.input_id, in.u.dedupe.input_id);
+        cr_assert(not(out.u.dedupe.has_reply));
+}
+
+Test(sr_codec, changelog_batch_marker_round_trips)
+{
+        sr_changelog_t in, out;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_MARKER;
+        strcpy(in.u.marker.batch_id, "p3-000000000042");
+        in.u.marker.partition = 3;
+        in.u.marker.commands_offset = 123456;
+        in.u.marker.results_offset = 654321;
+        in.u.marker.written_at = 1700000003000;
+        changelog_round_trip(&in, &out);
+        cr_assert(eq(str, out.u.marker.batch_id, in.u.marker.batch_id));
+        cr_assert(eq(i32, out.u.marker.partition, 3));
+        cr_assert(eq(i64, out.u.marker.commands_offset, 123456));
+        cr_assert(eq(i64, out.u.marker.results_offset, 654321));
+        cr_assert(eq(i64, out.u.marker.written_at, 1700000003000));
+}
+
+Test(sr_codec, codec_is_reusable_across_record_kinds)
+{
+        sr_changelog_t in, out;
+
+        /* Alternate branches of the same reused value. */
+        for (int i = 0; i < 4; i++) {
+                memset(&in, 0, sizeof(in));
+                if (i % 2) {
+                        in.kind = SR_CL_MARKER;
+                        strcpy(in.u.marker.batch_id, "b");
+                } else {
+                        in.kind = SR_CL_ENTITY;
+                        in.u.entity.type = SR_ENT_TARGET_RUN;
+                        fill_meta(&in.u.entity.u.tr.m, i);
+                }
+                changelog_round_trip(&in, &out);
+        }
+}
+
+/* ------------------------------------------------------------ poison */
+
+static void assert_result_fails(sr_slice_t in, sr_err_t want,
+                                const char *frag)
+{
+        sr_errctx_t ec = { 0 };
+        sr_result_t out;
+
+        memset(&out, 0xab, sizeof(out));
+        cr_assert(eq(int, sr_codec_decode_result(codec, in, &out, &ec),
+                     want), "%s", ec.msg);
+        cr_assert(eq(int, ec.code, want));
+        assert_msg(ec, frag);
+        /* Out-params are written only on success. */
+        cr_assert(eq(u8, ((uint8_t *)&out)[0], 0xab));
+        cr_assert(eq(u8, ((uint8_t *)&out)[sizeof(out) - 1], 0xab));
+}
+
+Test(sr_codec, empty_input_is_corrupt)
+{
+        assert_result_fails(sr_slice(NULL, 0), SR_ERR_CORRUPT,
+                            "shorter than 5 bytes");
+}
+
+Test(sr_codec, four_bytes_are_corrupt)
+{
+        const uint8_t in[] = { 0, 0, 0, 2 };
+
+        assert_result_fails(sr_slice(in, sizeof(in)), SR_ERR_CORRUPT,
+                            "shorter than 5 bytes (got 4)");
+}
+
+Test(sr_codec, bad_magic_byte_is_corrupt)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w.b[0] = 0x7b; /* looks like JSON */
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT,
+                            "bad magic byte 0x7b");
+}
+
+Test(sr_codec, unknown_schema_id_is_schema_error)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w.b[4] = 99;
+        assert_result_fails(w_slice(&w), SR_ERR_SCHEMA,
+                            "result: unknown schema id 99");
+}
+
+Test(sr_codec, event_decoded_as_result_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_event_t e;
+
+        fill_event(&e);
+        cr_assert(eq(int, sr_codec_encode_event(codec, &e, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        assert_result_fails(sr_buf_slice(&buf), SR_ERR_SCHEMA,
+                            "expected schema 2 (io.sr.v1.TargetRunResult), "
+                            "got 3 (io.sr.v1.StatusChangeEvent)");
+        sr_buf_free(&buf);
+}
+
+Test(sr_codec, body_missing_last_byte_is_corrupt)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w.n--;
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT, "truncated body");
+}
+
+Test(sr_codec, body_cut_in_the_middle_is_corrupt)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w.n = 5 + 37 * 2 + 10; /* inside stage_run_id */
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT,
+                            "truncated body: field stage_run_id");
+}
+
+Test(sr_codec, every_truncation_of_a_command_is_corrupt)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        for (size_t n = 0; n < buf.len; n++) {
+                sr_err_t err = sr_codec_decode_command(
+                        codec, sr_slice(buf.ptr, n), &out, &ec);
+
+                cr_assert(eq(int, err, SR_ERR_CORRUPT), "len %zu: %s", n,
+                          ec.msg);
+        }
+        sr_buf_free(&buf);
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, trailing_garbage_is_corrupt)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w_raw(&w, "xx", 2);
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT,
+                            "trailing garbage: 2 bytes");
+}
+
+Test(sr_codec, malformed_uuid_is_schema_error)
+{
+        struct wb w;
+
+        raw_result(&w, "not-a-uuid", "SUCCESS", "dev");
+        assert_result_fails(w_slice(&w), SR_ERR_SCHEMA,
+                            "result: field result_id: malformed uuid "
+                            "\"not-a-uuid\"");
+}
+
+Test(sr_codec, result_with_unknown_command_status_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+
+        fill_result(&r);
+        strcpy(r.command_status, "FOO");
+        cr_assert(eq(int, sr_codec_encode_result(codec, &r, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        assert_result_fails(sr_buf_slice(&buf), SR_ERR_SCHEMA,
+                            "result: field command_status: unknown command "
+                            "status \"FOO\"");
+        sr_buf_free(&buf);
+}
+
+Test(sr_codec, result_command_status_is_accepted_in_any_case)
+{
+        sr_errctx_t ec = { 0 };
+        sr_result_t out;
+        struct wb w;
+
+        raw_result(&w, NULL, "success", "dev");
+        cr_assert(eq(int, sr_codec_decode_result(codec, w_slice(&w), &out,
+                                                 &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, out.command_status, "success"));
+}
+
+Test(sr_codec, over_long_device_name_is_schema_error)
+{
+        char name[SR_NAME_MAX + 10];
+        struct wb w;
+
+        memset(name, 'd', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        raw_result(&w, NULL, "SUCCESS", name);
+        assert_result_fails(w_slice(&w), SR_ERR_SCHEMA,
+                            "field device_name: too long (265 bytes, at "
+                            "most 255)");
+}
+
+Test(sr_codec, device_name_of_exactly_255_bytes_is_accepted)
+{
+        char name[SR_NAME_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_result_t out;
+        struct wb w;
+
+        memset(name, 'd', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        raw_result(&w, NULL, "SUCCESS", name);
+        cr_assert(eq(int, sr_codec_decode_result(codec, w_slice(&w), &out,
+                                                 &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, out.device_name, name));
+}
+
+Test(sr_codec, string_with_nul_byte_is_schema_error)
+{
+        struct wb w;
+
+        raw_result(&w, NULL, "SUCCESS", "dev");
+        w.b[w.n - 8] = '\0'; /* the 'e' of "dev", before a 6-byte long */
+        assert_result_fails(w_slice(&w), SR_ERR_SCHEMA,
+                            "field device_name: contains a NUL byte");
+}
+
+Test(sr_codec, unknown_status_text_in_event_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_event_t out;
+        struct wb w;
+
+        raw_event(&w, 1, "exploded");
+        cr_assert(eq(int, sr_codec_decode_event(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "event: field to_status: unknown status "
+                       "\"exploded\"");
+}
+
+Test(sr_codec, negative_event_seq_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_event_t out;
+        struct wb w;
+
+        raw_event(&w, -5, "running");
+        cr_assert(eq(int, sr_codec_decode_event(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field seq: negative");
+}
+
+Test(sr_codec, huge_string_length_is_corrupt_without_allocating)
+{
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_RESULT);
+        w_long(&w, (int64_t)1 << 60); /* result_id "length" */
+        w_raw(&w, "0123456789", 10);
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT,
+                            "truncated body: field result_id");
+}
+
+Test(sr_codec, negative_string_length_is_corrupt)
+{
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_RESULT);
+        w_long(&w, -3);
+        w_raw(&w, "0123456789", 10);
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT,
+                            "negative length");
+}
+
+Test(sr_codec, over_long_varint_is_corrupt)
+{
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_RESULT);
+        for (int i = 0; i < 12; i++)
+                w_raw(&w, "\xff", 1);
+        assert_result_fails(w_slice(&w), SR_ERR_CORRUPT, "varint");
+}
+
+Test(sr_codec, unknown_union_branch_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_command_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_COMMAND);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_str(&w, "acme");
+        w_long(&w, 1);
+        w_long(&w, 7); /* payload branch 7 of 5 */
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field payload: unknown union branch 7");
+}
+
+Test(sr_codec, unknown_enum_index_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_command_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_COMMAND);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_str(&w, "acme");
+        w_long(&w, 1);
+        w_long(&w, SR_CMD_TIMER_FIRED);
+        w_long(&w, 4); /* entity_type: 4 symbols */
+        w_uuid(&w, 3);
+        w_long(&w, 5);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field entity_type: unknown enum index 4");
+}
+
+Test(sr_codec, reply_with_too_many_versions_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_reply_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_REPLY);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_raw(&w, "\x01", 1);
+        w_str(&w, "none");
+        w_str(&w, "");
+        w_long(&w, 9);
+        for (int i = 0; i < 9; i++) {
+                w_long(&w, 0);
+                w_uuid(&w, 3 + i);
+                w_long(&w, i);
+        }
+        w_long(&w, 0);
+        w_long(&w, 1700000000000);
+        cr_assert(eq(int, sr_codec_decode_reply(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field versions: 9 items, at most 8");
+}
+
+Test(sr_codec, absurd_array_size_is_rejected_before_allocating)
+{
+        sr_errctx_t ec = { 0 };
+        sr_reply_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_REPLY);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_raw(&w, "\x01", 1);
+        w_str(&w, "none");
+        w_str(&w, "");
+        w_long(&w, (int64_t)1 << 40); /* versions count */
+        cr_assert(eq(int, sr_codec_decode_reply(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_CORRUPT));
+        assert_msg(ec, "field versions");
+}
+
+Test(sr_codec, unknown_reject_reason_is_schema_error)
+{
+        sr_errctx_t ec = { 0 };
+        sr_reply_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_REPLY);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_raw(&w, "\x00", 1);
+        w_str(&w, "because");
+        w_str(&w, "");
+        w_long(&w, 0);
+        w_long(&w, 1700000000000);
+        cr_assert(eq(int, sr_codec_decode_reply(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field reason: unknown reject reason \"because\"");
+}
+
+Test(sr_codec, boolean_byte_other_than_0_or_1_is_corrupt)
+{
+        sr_errctx_t ec = { 0 };
+        sr_reply_t out;
+        struct wb w;
+
+        w_header(&w, SR_SCHEMA_REPLY);
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_raw(&w, "\x02", 1);
+        w_str(&w, "none");
+        w_str(&w, "");
+        w_long(&w, 0);
+        w_long(&w, 1700000000000);
+        cr_assert(eq(int, sr_codec_decode_reply(codec, w_slice(&w), &out,
+                                                &ec), SR_ERR_CORRUPT));
+        assert_msg(ec, "field accepted: boolean byte 0x02");
+}
+
+Test(sr_codec, error_inside_spec_names_the_path)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        char *p;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        /* Break the device id of stage 1, target 2 in place. */
+        {
+                char text[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&in.u.create.spec.stages[1].targets[2].device_id,
+                            text);
+                p = memmem(buf.ptr, buf.len, text, SR_UUID_STR_LEN);
+                cr_assert(not(eq(ptr, p, NULL)));
+                p[3] = 'g';
+        }
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  &out, &ec),
+                     SR_ERR_SCHEMA));
+        assert_msg(ec, "command: payload CreateRun: stages[1]: targets[2]: "
+                       "field device_id: malformed uuid");
+        sr_buf_free(&buf);
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, single_byte_mutations_never_crash_or_leak)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        static const uint8_t vals[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xff };
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        for (size_t i = 0; i < buf.len; i++) {
+                uint8_t *b = buf.ptr, keep = b[i];
+
+                for (size_t v = 0; v < sizeof(vals); v++) {
+                        sr_err_t err;
+
+                        b[i] = vals[v];
+                        err = sr_codec_decode_command(codec,
+                                                      sr_buf_slice(&buf),
+                                                      &out, &ec);
+                        if (err == SR_OK)
+                                sr_command_fini(&out);
+                        else
+                                cr_assert(err == SR_ERR_CORRUPT ||
+                                          err == SR_ERR_SCHEMA,
+                                          "byte %zu = 0x%02x: %s", i,
+                                          vals[v], ec.msg);
+                }
+                b[i] = keep;
+        }
+        sr_buf_free(&buf);
+        sr_command_fini(&in);
+}
+
+/* ------------------------------------------------------------ encode */
+
+Test(sr_codec, encoding_event_without_to_status_is_invalid)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_event_t e;
+
+        fill_event(&e);
+        e.to_status = SR_ST_NONE;
+        cr_assert(eq(int, sr_codec_encode_event(codec, &e, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "encode event: field to_status");
+        cr_assert(eq(ptr, buf.ptr, NULL));
+}
+
+Test(sr_codec, encoding_reply_with_nine_versions_is_invalid)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_reply_t r;
+
+        fill_reply(&r, true);
+        r.n_versions = SR_REPLY_MAX_VERSIONS + 1;
+        cr_assert(eq(int, sr_codec_encode_reply(codec, &r, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "field versions: 9 items");
+}
+
+Test(sr_codec, encoding_unterminated_string_is_invalid)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_result_t r;
+
+        fill_result(&r);
+        memset(r.command_status, 'X', sizeof(r.command_status));
+        cr_assert(eq(int, sr_codec_encode_result(codec, &r, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "field command_status: not NUL-terminated");
+}
+
+Test(sr_codec, encoding_unknown_command_kind_is_invalid)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t c;
+
+        base_command(&c, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        c.kind = SR_CMD__COUNT;
+        cr_assert(eq(int, sr_codec_encode_command(codec, &c, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "unknown kind");
+}

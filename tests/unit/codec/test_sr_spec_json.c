@@ -1,0 +1,222 @@
+/* tests/unit/codec/test_sr_spec_json.c - run-spec JSON: round trip, and every
+ * kind of error names its JSON path. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_spec_json.h"
+
+#define PID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
+#define DID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define SID "11111111-2222-4333-8444-555555555555"
+
+static const char valid_spec[] =
+        "{\"pipeline_id\": \"" PID "\", \"pipeline_name\": \"canary rollout\","
+        " \"auto_promote\": true, \"timeout_seconds\": 1814400,"
+        " \"stages\": ["
+        "  {\"stage_id\": \"" SID "\", \"name\": \"canary\","
+        "   \"description\": \"first\", \"timeout_seconds\": 604800,"
+        "   \"operations\": [{\"operation_type\": \"install\","
+        "     \"args\": {\"package_name\": \"com.example\", \"a\": [1, 2]}},"
+        "     {\"operation_type\": \"REBOOT\"}],"
+        "   \"targets\": [{\"target_id\": \"" SID "\", \"device_id\": \"" DID
+        "\", \"device_name\": \"d-1\", \"device_alias\": \"lobby\"}]},"
+        "  {\"name\": \"empty\"}"
+        " ]}";
+
+TestSuite(sr_spec_json, .timeout = 5.0);
+
+Test(sr_spec_json, valid_spec_decodes_every_field)
+{
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+        char id[SR_UUID_STR_LEN + 1];
+
+        cr_assert(eq(int, sr_spec_json_parse(valid_spec, strlen(valid_spec),
+                                             &spec, &ec), SR_OK), "%s",
+                  ec.msg);
+        sr_uuid_fmt(&spec.pipeline_id, id);
+        cr_assert(eq(str, id, PID));
+        cr_assert(eq(str, spec.pipeline_name, "canary rollout"));
+        cr_assert(spec.auto_promote);
+        cr_assert(eq(i64, spec.timeout_seconds, 1814400));
+        cr_assert(eq(u32, spec.n_stages, 2));
+        cr_assert(eq(u32, spec.stages[0].n_ops, 2));
+        cr_assert(eq(str, spec.stages[0].ops[0].operation_type, "INSTALL"));
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"a\":[1,2],\"package_name\":\"com.example\"}"));
+        cr_assert(eq(ptr, spec.stages[0].ops[1].args_json, NULL));
+        cr_assert(eq(u32, spec.stages[0].n_targets, 1));
+        sr_uuid_fmt(&spec.stages[0].targets[0].device_id, id);
+        cr_assert(eq(str, id, DID));
+        cr_assert(eq(str, spec.stages[0].targets[0].device_alias, "lobby"));
+        cr_assert(eq(u32, spec.stages[1].n_ops, 0));
+        cr_assert(eq(u32, spec.stages[1].n_targets, 0));
+        cr_assert(sr_uuid_is_nil(&spec.stages[1].stage_id));
+        sr_runspec_fini(&spec);
+}
+
+Test(sr_spec_json, to_json_then_parse_gives_the_same_spec)
+{
+        sr_runspec_t a, b;
+        sr_errctx_t ec = { 0 };
+        char *text, *again;
+
+        cr_assert(eq(int, sr_spec_json_parse(valid_spec, strlen(valid_spec),
+                                             &a, &ec), SR_OK), "%s", ec.msg);
+        text = sr_runspec_to_json(&a);
+        cr_assert(not(eq(ptr, text, NULL)));
+        cr_assert(eq(int, sr_spec_json_parse(text, strlen(text), &b, &ec),
+                     SR_OK), "%s: %s", ec.msg, text);
+        cr_assert(eq(u64, sr_runspec_hash(&a), sr_runspec_hash(&b)));
+        again = sr_runspec_to_json(&b);
+        cr_assert(eq(str, text, again));
+        free(again);
+        free(text);
+        sr_runspec_fini(&a);
+        sr_runspec_fini(&b);
+}
+
+Test(sr_spec_json, empty_stage_list_is_accepted)
+{
+        static const char js[] = "{\"pipeline_id\":\"" PID "\",\"stages\":[]}";
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(u32, spec.n_stages, 0));
+        cr_assert(eq(ptr, spec.stages, NULL));
+        sr_runspec_fini(&spec);
+}
+
+Test(sr_spec_json, every_operation_type_is_known_in_any_case)
+{
+        cr_assert(eq(str, (char *)sr_spec_operation_type("set_wallpaper", 13),
+                     "SET_WALLPAPER"));
+        cr_assert(eq(str, (char *)sr_spec_operation_type("Lock", 4), "LOCK"));
+        cr_assert(eq(ptr, (void *)sr_spec_operation_type("LOCKX", 5), NULL));
+        cr_assert(eq(ptr, (void *)sr_spec_operation_type("LOC", 3), NULL));
+}
+
+/* Each bad input and the start of the message it must produce. Arrays,
+ * not pointers: parameters are copied into the test's process. */
+struct bad_spec {
+        char json[400];
+        char msg[120];
+};
+
+ParameterizedTestParameters(sr_spec_json, bad_spec_error_names_path)
+{
+        static struct bad_spec cases[] = {
+                { "[1]", "(root): expected a JSON object (the run spec), "
+                         "got [1]" },
+                { "{\"pipeline_id\": ", "(root): malformed JSON at line 1" },
+                { "{\"stages\": []}", "pipeline_id: required field missing" },
+                { "{\"pipeline_id\":\"" PID "\"}",
+                  "stages: required field missing" },
+                { "{\"pipeline_id\": 42, \"stages\": []}",
+                  "pipeline_id: expected a UUID string, got 42" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":{}}",
+                  "stages: expected an array of stages, got {}" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[],\"x\":1}",
+                  "x: unknown field" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"colour\":1}]}",
+                  "stages[0].colour: unknown field" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{},{\"targets\":"
+                  "[{\"device_id\":\"" DID "\"},{\"device_id\":42}]}]}",
+                  "stages[1].targets[1].device_id: expected a UUID string, "
+                  "got 42" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"targets\":"
+                  "[{\"device_name\":\"x\"}]}]}",
+                  "stages[0].targets[0].device_id: required field missing" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"operations\":"
+                  "[{\"operation_type\":\"FLY\"}]}]}",
+                  "stages[0].operations[0].operation_type: expected an Esper "
+                  "command name" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"operations\":"
+                  "[{\"args\":{}}]}]}",
+                  "stages[0].operations[0].operation_type: required field "
+                  "missing" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"operations\":"
+                  "[{\"operation_type\":\"LOCK\",\"args\":[1]}]}]}",
+                  "stages[0].operations[0].args: expected an object, got [1]" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"operations\":"
+                  "[{\"operation_type\":\"LOCK\",\"args\":{\"a\":"
+                  "[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}]}]}",
+                  "stages[0].operations[0].args: nested too deeply" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[],"
+                  "\"timeout_seconds\":-5}",
+                  "timeout_seconds: expected 1..315360000 seconds, got -5" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[],"
+                  "\"timeout_seconds\":1.5}",
+                  "timeout_seconds: expected an integer number of seconds" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[],"
+                  "\"auto_promote\":\"yes\"}",
+                  "auto_promote: expected true or false, got \"yes\"" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"name\":7}]}",
+                  "stages[0].name: expected a string, got 7" },
+                { "{\"pipeline_id\":\"" PID "\",\"pipeline_id\":\"" PID
+                  "\",\"stages\":[]}",
+                  "(root): malformed JSON" },
+                { "{\"pipeline_id\":\"" PID "\",\"stages\":[7]}",
+                  "stages[0]: expected an object, got 7" },
+        };
+        return cr_make_param_array(struct bad_spec, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_spec *c, sr_spec_json, bad_spec_error_names_path)
+{
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_spec_json_parse(c->json, strlen(c->json), &spec,
+                                             &ec), SR_ERR_INVALID),
+                  "accepted: %s", c->json);
+        cr_assert(eq(int, strncmp(ec.msg, c->msg, strlen(c->msg)), 0),
+                  "message \"%s\" does not start with \"%s\"", ec.msg,
+                  c->msg);
+}
+
+Test(sr_spec_json, string_too_long_for_buffer_is_an_error)
+{
+        char js[1024], name[300];
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        memset(name, 'n', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        snprintf(js, sizeof(js),
+                 "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"targets\":"
+                 "[{\"device_id\":\"" DID "\",\"device_name\":\"%s\"}]}]}",
+                 name);
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "stages[0].targets[0].device_name: string "
+                                  "too long (299 bytes, at most 255)"));
+}
+
+Test(sr_spec_json, too_many_stages_is_an_error)
+{
+        size_t cap = 128 + (SR_SPEC_MAX_STAGES + 1) * 3;
+        char *js = malloc(cap);
+        size_t n;
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        n = (size_t)snprintf(js, cap, "{\"pipeline_id\":\"" PID
+                             "\",\"stages\":[");
+        for (int i = 0; i <= SR_SPEC_MAX_STAGES; i++)
+                n += (size_t)snprintf(js + n, cap - n, "%s{}", i ? "," : "");
+        snprintf(js + n, cap - n, "]}");
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "stages: too many elements (101, at most "
+                                  "100)"));
+        free(js);
+}

@@ -1,0 +1,937 @@
+/* tests/unit/domain/test_sr_fsm.c - the state machine against domain.md, table by
+ * table and row by row, including every refusal. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sr_fsm.h"
+
+static sr_run_t run;
+static sr_fsm_out_t out;
+static int64_t now;
+static int cmd_counter;
+
+static void setup(void)
+{
+        sr_run_init(&run);
+        sr_fsm_out_init(&out);
+        now = 1700000000000LL;
+        cmd_counter = 0;
+}
+
+static void teardown(void)
+{
+        sr_run_fini(&run);
+        sr_fsm_out_fini(&out);
+}
+
+TestSuite(sr_fsm, .init = setup, .fini = teardown, .timeout = 10.0);
+
+/* ---------------------------------------------------------- helpers */
+
+static void make_spec(sr_runspec_t *spec, uint32_t n_stages, uint32_t n_ops,
+                      uint32_t n_targets, bool auto_promote)
+{
+        memset(spec, 0, sizeof(*spec));
+        sr_uuid_v5(&spec->pipeline_id, &sr_ns, "pipeline");
+        snprintf(spec->pipeline_name, sizeof(spec->pipeline_name), "canary");
+        spec->auto_promote = auto_promote;
+        spec->n_stages = n_stages;
+        spec->stages = n_stages ? calloc(n_stages, sizeof(*spec->stages)) :
+                                  NULL;
+        for (uint32_t i = 0; i < n_stages; i++) {
+                sr_spec_stage_t *s = &spec->stages[i];
+
+                snprintf(s->name, sizeof(s->name), "stage-%u", i + 1);
+                s->n_ops = n_ops;
+                s->ops = n_ops ? calloc(n_ops, sizeof(*s->ops)) : NULL;
+                for (uint32_t j = 0; j < n_ops; j++) {
+                        snprintf(s->ops[j].operation_type,
+                                 sizeof(s->ops[j].operation_type), "INSTALL");
+                        s->ops[j].args_json = strdup("{\"package\":\"x\"}");
+                }
+                s->n_targets = n_targets;
+                s->targets = n_targets ? calloc(n_targets,
+                                                sizeof(*s->targets)) :
+                                         NULL;
+                for (uint32_t k = 0; k < n_targets; k++) {
+                        sr_uuid_v5(&s->targets[k].device_id, &sr_ns,
+                                   "device-%u-%u", i, k);
+                        snprintf(s->targets[k].device_name,
+                                 sizeof(s->targets[k].device_name), "d-%u",
+                                 k);
+                }
+        }
+}
+
+static sr_uuid_t run_id(void)
+{
+        sr_uuid_t id;
+
+        sr_uuid_v5(&id, &sr_ns, "run-under-test");
+        return id;
+}
+
+static void base_cmd(sr_command_t *cmd, sr_cmd_kind_t kind)
+{
+        memset(cmd, 0, sizeof(*cmd));
+        cmd->kind = kind;
+        sr_uuid_v5(&cmd->command_id, &sr_ns, "cmd-%d", ++cmd_counter);
+        cmd->pipeline_run_id = run_id();
+        snprintf(cmd->enterprise_id, sizeof(cmd->enterprise_id), "acme");
+        cmd->issued_at = now;
+}
+
+/* Create the run; returns the status of apply. */
+static void create(uint32_t n_stages, uint32_t n_ops, uint32_t n_targets,
+                   bool auto_promote)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, n_stages, n_ops, n_targets,
+                  auto_promote);
+        cmd.u.create.run_number = 1;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+                     SR_OK));
+        cr_assert(out.has_reply && out.reply.accepted, "%s",
+                  out.reply.message);
+        sr_command_fini(&cmd);
+}
+
+static void set_status(sr_cmd_kind_t kind, const sr_uuid_t *id,
+                       const char *status)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, kind);
+        if (id)
+                cmd.u.set.entity_id = *id;
+        snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s", status);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+}
+
+static void set_stage(uint32_t si, const char *status)
+{
+        set_status(SR_CMD_SET_STAGE_RUN_STATUS, &run.stages[si].m.id, status);
+}
+
+static void set_target(uint32_t ti, const char *status)
+{
+        set_status(SR_CMD_SET_TARGET_RUN_STATUS, &run.targets[ti].m.id,
+                   status);
+}
+
+static void set_pipeline(const char *status)
+{
+        set_status(SR_CMD_SET_PIPELINE_RUN_STATUS, NULL, status);
+}
+
+static sr_err_t result(uint32_t ti, const char *cs)
+{
+        sr_result_t res;
+
+        memset(&res, 0, sizeof(res));
+        sr_uuid_v5(&res.result_id, &sr_ns, "res-%d", ++cmd_counter);
+        res.pipeline_run_id = run_id();
+        res.stage_run_id = run.targets[ti].stage_run_id;
+        res.target_run_id = run.targets[ti].m.id;
+        res.command_id = run.targets[ti].command_id;
+        snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
+        res.reported_at = now;
+        return sr_fsm_apply_result(&run, &res, now, &out);
+}
+
+static void finish_stage(uint32_t si, const char *cs)
+{
+        const sr_run_stage_idx_t *x = &run.sidx[si];
+        uint32_t first = x->first_tr, n = x->n_tr;
+
+        for (uint32_t i = 0; i < n; i++)
+                cr_assert(eq(int, result(first + i, cs), SR_OK));
+}
+
+static void timer(int64_t deadline)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_TIMER_FIRED);
+        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+        cmd.u.timer.entity_id = run_id();
+        cmd.u.timer.deadline = deadline;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+                     SR_OK));
+        cr_assert(not(out.has_reply));
+}
+
+/* "p:pending s0:pending t3:running ..." for the outputs of the last step. */
+static const char *describe(void)
+{
+        static char buf[8192];
+        size_t n = 0;
+
+        buf[0] = '\0';
+        for (uint32_t i = 0; i < out.n_events; i++) {
+                const sr_event_t *ev = &out.events[i];
+                char ent[16] = "?";
+
+                if (ev->entity_type == SR_ENT_PIPELINE_RUN)
+                        snprintf(ent, sizeof(ent), "p");
+                for (uint32_t s = 0; s < run.pr.n_stages; s++)
+                        if (sr_uuid_eq(&ev->entity_id, &run.stages[s].m.id))
+                                snprintf(ent, sizeof(ent), "s%u", s);
+                for (uint32_t t = 0; t < run.n_targets; t++)
+                        if (sr_uuid_eq(&ev->entity_id, &run.targets[t].m.id))
+                                snprintf(ent, sizeof(ent), "t%u", t);
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s:%s",
+                                      i ? " " : "", ent,
+                                      sr_status_name(ev->to_status));
+        }
+        return buf;
+}
+
+static void expect_events(const char *want)
+{
+        cr_assert(eq(str, (char *)describe(), (char *)want));
+}
+
+static void expect_reject(sr_reject_t why, const char *fragment)
+{
+        cr_assert(out.has_reply);
+        cr_assert(not(out.reply.accepted), "accepted: %s", out.reply.message);
+        cr_assert(eq(int, out.reply.reason, why), "%s", out.reply.message);
+        cr_assert(strstr(out.reply.message, fragment) != NULL,
+                  "message \"%s\" lacks \"%s\"", out.reply.message, fragment);
+        cr_assert(eq(u32, out.n_events, 0));
+}
+
+static uint32_t count_dispatch(sr_dispatch_kind_t kind)
+{
+        uint32_t n = 0;
+
+        for (uint32_t i = 0; i < out.n_dispatches; i++)
+                n += out.dispatches[i].kind == kind;
+        return n;
+}
+
+#define PR (run.pr.m.status)
+#define SR(i) (run.stages[i].m.status)
+#define TR(i) (run.targets[i].m.status)
+
+/* ---------------------------------------------------- pipeline run table */
+
+Test(sr_fsm, create_runs_pending_queued_processing_running_with_stage_1)
+{
+        create(2, 1, 2, false);
+        expect_events("p:pending p:queued p:processing s0:pending s1:pending "
+                      "s0:queued p:running s0:processing "
+                      "t0:pending t0:queued t0:processing "
+                      "t1:pending t1:queued t1:processing s0:running");
+        cr_assert(eq(int, PR, SR_ST_RUNNING));
+        cr_assert(eq(int, SR(1), SR_ST_PENDING));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 2));
+        for (uint32_t i = 0; i < out.n_events; i++) {
+                cr_assert(eq(u64, out.events[i].seq, i + 1));
+                cr_assert(eq(i64, out.events[i].occurred_at, now));
+        }
+        cr_assert(eq(u64, run.pr.last_seq, out.n_events));
+        cr_assert(eq(u32, run.pr.m.version, 4));
+        cr_assert(eq(u32, run.targets[0].m.version, 3));
+        cr_assert(not(sr_uuid_is_nil(&run.targets[0].command_id)));
+        cr_assert(eq(int, out.events[0].from_status, SR_ST_NONE));
+        cr_assert(eq(str, out.events[0].enterprise_id, "acme"));
+}
+
+Test(sr_fsm, create_with_zero_stages_makes_run_invalid_no_stages)
+{
+        create(0, 1, 1, false);
+        expect_events("p:pending p:queued p:processing p:invalid");
+        cr_assert(eq(str, run.pr.m.reason, "no_stages"));
+        cr_assert(eq(i64, run.pr.m.ended_at, now));
+}
+
+Test(sr_fsm, stage_success_with_later_stages_makes_run_waiting)
+{
+        create(2, 1, 2, false);
+        finish_stage(0, "SUCCESS");
+        expect_events("t1:complete t1:success s0:complete s0:success "
+                      "p:waiting");
+        cr_assert(eq(str, run.pr.m.reason, "awaiting_promotion"));
+        cr_assert(eq(int, SR(1), SR_ST_PENDING));
+}
+
+Test(sr_fsm, stage_success_with_auto_promote_queues_next_stage_at_once)
+{
+        create(2, 1, 1, true);
+        finish_stage(0, "SUCCESS");
+        expect_events("t0:complete t0:success s0:complete s0:success "
+                      "s1:queued s1:processing t1:pending t1:queued "
+                      "t1:processing s1:running");
+        cr_assert(eq(int, PR, SR_ST_RUNNING));
+        cr_assert(eq(str, run.stages[1].m.reason, "targets_dispatched"));
+        cr_assert(eq(str, out.events[4].reason, "auto_promoted"));
+}
+
+Test(sr_fsm, promote_while_waiting_moves_run_back_to_running)
+{
+        create(2, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        set_stage(1, "QUEUED"); /* any case on input */
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        expect_events("s1:queued p:running s1:processing t1:pending "
+                      "t1:queued t1:processing s1:running");
+        cr_assert(eq(str, run.stages[1].m.reason, "targets_dispatched"));
+        cr_assert(eq(u32, out.reply.n_versions, 2));
+        cr_assert(eq(u32, out.reply.versions[1].version,
+                     run.stages[1].m.version));
+}
+
+Test(sr_fsm, last_stage_success_makes_run_complete_then_success)
+{
+        create(2, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        set_stage(1, "queued");
+        finish_stage(1, "SUCCESS");
+        expect_events("t1:complete t1:success s1:complete s1:success "
+                      "p:complete p:success");
+        cr_assert(eq(str, run.pr.m.reason, "all_stages_succeeded"));
+        cr_assert(eq(u32, run.pr.next_deadline, 0));
+}
+
+Test(sr_fsm, stage_failure_cancels_pending_stages_and_fails_run)
+{
+        create(3, 1, 2, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(1, "FAILED"), SR_OK));
+        expect_events("t1:complete t1:failure s0:complete s0:failure "
+                      "s1:cancelled s2:cancelled p:complete p:failure");
+        cr_assert(eq(str, run.stages[1].m.reason, "previous_stage_failed"));
+}
+
+Test(sr_fsm, failure_rule_wins_over_waiting_when_a_pending_stage_is_cancelled)
+{
+        create(3, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, PR, SR_ST_WAITING));
+        set_stage(1, "cancelled");
+        cr_assert(out.reply.accepted);
+        expect_events("s1:cancelled s2:cancelled p:complete p:failure");
+}
+
+Test(sr_fsm, pipeline_cancel_cascades_to_stages_and_targets)
+{
+        create(2, 1, 4, false);
+        /* t0 processing, t1 dispatched, t2 running, t3 success */
+        cr_assert(eq(int, result(1, "QUEUED"), SR_OK));
+        cr_assert(eq(int, result(2, "INPROGRESS"), SR_OK));
+        cr_assert(eq(int, result(3, "SUCCESS"), SR_OK));
+        set_pipeline("Cancelled");
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        expect_events("p:cancelled s0:cancelled s1:cancelled t0:cancelled "
+                      "t1:cancelled");
+        cr_assert(eq(int, TR(2), SR_ST_RUNNING));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 3));
+        cr_assert(run.targets[2].cancel_requested);
+        /* its own result ends the running target; nothing else moves */
+        cr_assert(eq(int, result(2, "CANCELLED"), SR_OK));
+        expect_events("t2:complete t2:failure");
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+}
+
+Test(sr_fsm, pipeline_timeout_times_out_every_open_stage_and_target)
+{
+        create(2, 1, 2, false);
+        cr_assert(eq(int, result(1, "INPROGRESS"), SR_OK));
+        now += SR_PIPELINE_RUN_DEFAULT_TIMEOUT_MS;
+        cr_assert(eq(i64, run.pr.next_deadline,
+                     run.stages[0].m.deadline)); /* 7 days first */
+        timer(run.pr.m.deadline);
+        expect_events("p:timeout s0:timeout s1:timeout t0:timeout "
+                      "t1:timeout");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+}
+
+Test(sr_fsm, pipeline_run_accepts_only_cancelled)
+{
+        create(1, 1, 1, false);
+        set_pipeline("running");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "is running: only \"cancelled\" may be set");
+}
+
+Test(sr_fsm, pipeline_run_unknown_status_is_invalid_value)
+{
+        create(1, 1, 1, false);
+        set_pipeline("paused");
+        expect_reject(SR_REJECT_INVALID_VALUE, "unknown status \"paused\"");
+}
+
+Test(sr_fsm, terminal_pipeline_run_refuses_cancel)
+{
+        create(1, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        set_pipeline("cancelled");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "is success, a final status");
+}
+
+Test(sr_fsm, command_for_unknown_run_is_not_found)
+{
+        set_pipeline("cancelled");
+        expect_reject(SR_REJECT_NOT_FOUND, "not found");
+}
+
+Test(sr_fsm, command_from_another_enterprise_is_not_found)
+{
+        sr_command_t cmd;
+
+        create(1, 1, 1, false);
+        base_cmd(&cmd, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "other");
+        snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "cancelled");
+        sr_fsm_apply_command(&run, &cmd, now, &out);
+        expect_reject(SR_REJECT_NOT_FOUND, "not found");
+        cr_assert(eq(int, PR, SR_ST_RUNNING));
+}
+
+Test(sr_fsm, duplicate_create_with_same_spec_is_accepted_without_events)
+{
+        create(1, 1, 1, false);
+        create(1, 1, 1, false);
+        cr_assert(eq(u32, out.n_events, 0));
+}
+
+Test(sr_fsm, duplicate_create_with_other_spec_is_refused)
+{
+        sr_command_t cmd;
+
+        create(1, 1, 1, false);
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 1, 1, 2, false);
+        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_command_fini(&cmd);
+        expect_reject(SR_REJECT_DUPLICATE_SPEC, "different spec");
+}
+
+/* ------------------------------------------------------- stage run table */
+
+Test(sr_fsm, stage_with_zero_targets_is_invalid_and_fails_run)
+{
+        create(2, 1, 0, false);
+        cr_assert(eq(int, SR(0), SR_ST_INVALID));
+        cr_assert(eq(str, run.stages[0].m.reason, "no_targets"));
+        cr_assert(eq(int, SR(1), SR_ST_CANCELLED));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+Test(sr_fsm, stage_with_zero_operations_is_invalid_no_operations)
+{
+        create(1, 0, 3, false);
+        cr_assert(eq(int, SR(0), SR_ST_INVALID));
+        cr_assert(eq(str, run.stages[0].m.reason, "no_operations"));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+Test(sr_fsm, auto_promote_into_an_empty_stage_makes_it_invalid)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 2, 1, 1, true);
+        cmd.u.create.spec.stages[1].n_targets = 0;
+        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_command_fini(&cmd);
+        finish_stage(0, "SUCCESS");
+        expect_events("t0:complete t0:success s0:complete s0:success "
+                      "s1:queued s1:processing s1:invalid p:complete "
+                      "p:failure");
+}
+
+Test(sr_fsm, stage_with_two_operations_has_a_target_run_per_pair)
+{
+        create(1, 2, 3, false);
+        cr_assert(eq(u32, run.n_targets, 6));
+        cr_assert(eq(u32, run.n_ops, 2));
+        cr_assert(sr_uuid_eq(&run.targets[4].stage_run_operation_id,
+                             &run.ops[1].id));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 6));
+}
+
+Test(sr_fsm, stage_fails_when_any_target_run_is_not_success)
+{
+        create(1, 1, 3, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(1, "ERROR"), SR_OK));
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        expect_events("t2:complete t2:success s0:complete s0:failure "
+                      "p:complete p:failure");
+        cr_assert(eq(str, run.stages[0].m.reason, "target_failed"));
+}
+
+Test(sr_fsm, client_cancel_of_running_stage_cascades_and_fails_run)
+{
+        create(2, 1, 2, false);
+        cr_assert(eq(int, result(1, "QUEUED"), SR_OK));
+        set_stage(0, "cancelled");
+        cr_assert(out.reply.accepted);
+        expect_events("s0:cancelled t0:cancelled t1:cancelled s1:cancelled "
+                      "p:complete p:failure");
+        cr_assert(eq(str, run.stages[0].m.reason, "cancelled_by_user"));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+}
+
+Test(sr_fsm, stage_timeout_cascades_to_targets_and_fails_run)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 2, 1, 2, false);
+        cmd.u.create.spec.stages[0].timeout_seconds = 2;
+        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_command_fini(&cmd);
+        cr_assert(eq(i64, run.pr.next_deadline, now + 2000));
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        timer(now + 1999); /* too early: nothing is due */
+        cr_assert(out.stale);
+        cr_assert(eq(u32, out.n_events, 0));
+        now += 2000;
+        timer(run.pr.next_deadline);
+        expect_events("s0:timeout t0:timeout t1:timeout s1:cancelled "
+                      "p:complete p:failure");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+}
+
+Test(sr_fsm, promote_of_pending_stage_while_running_is_rejected)
+{
+        create(2, 1, 1, false);
+        set_stage(1, "queued");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "its pipeline run is running: it can be promoted "
+                      "(\"queued\") only while the pipeline run is waiting");
+}
+
+Test(sr_fsm, promote_past_a_pending_earlier_stage_is_rejected)
+{
+        create(3, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        set_stage(2, "queued");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "(stage 2) is pending, and every earlier stage run "
+                      "must be success");
+}
+
+Test(sr_fsm, promote_of_running_stage_is_rejected)
+{
+        create(1, 1, 1, false);
+        set_stage(0, "queued");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "is running: only a pending stage run can be promoted");
+}
+
+Test(sr_fsm, stage_refuses_statuses_other_than_queued_and_cancelled)
+{
+        create(1, 1, 1, false);
+        set_stage(0, "success");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "\"success\" cannot be set; allowed are \"queued\"");
+}
+
+Test(sr_fsm, terminal_stage_refuses_cancel)
+{
+        create(2, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        set_stage(0, "cancelled");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "is success, a final status");
+}
+
+Test(sr_fsm, unknown_stage_run_is_not_found)
+{
+        sr_uuid_t other;
+
+        create(1, 1, 1, false);
+        sr_uuid_v5(&other, &sr_ns, "nope");
+        set_status(SR_CMD_SET_STAGE_RUN_STATUS, &other, "cancelled");
+        expect_reject(SR_REJECT_NOT_FOUND, "not found in pipeline run");
+}
+
+/* ------------------------------------------------------ target run table */
+
+/* Rows: from (0 processing, 1 dispatched, 2 running) x command status. */
+struct tr_row {
+        int from;
+        char cs[16];
+        int want; /* sr_status_t, or -1 for stale */
+};
+
+ParameterizedTestParameters(sr_fsm, result_moves_target_run_forward_only)
+{
+        static struct tr_row rows[] = {
+                { 0, "QUEUED", SR_ST_DISPATCHED },
+                { 0, "INITIATED", SR_ST_RUNNING },
+                { 0, "ACKNOWLEDGED", SR_ST_RUNNING },
+                { 0, "INPROGRESS", SR_ST_RUNNING },
+                { 0, "SUCCESS", SR_ST_SUCCESS },
+                { 0, "FAILED", SR_ST_FAILURE },
+                { 0, "FAILURE", SR_ST_FAILURE },
+                { 0, "TIMEOUT", SR_ST_FAILURE },
+                { 0, "CANCELLED", SR_ST_FAILURE },
+                { 0, "ERROR", SR_ST_INVALID },
+                { 1, "QUEUED", -1 },
+                { 1, "INITIATED", SR_ST_RUNNING },
+                { 1, "ACKNOWLEDGED", SR_ST_RUNNING },
+                { 1, "inprogress", SR_ST_RUNNING },
+                { 1, "SUCCESS", SR_ST_SUCCESS },
+                { 1, "FAILED", SR_ST_FAILURE },
+                { 1, "CANCELLED", SR_ST_FAILURE },
+                { 1, "ERROR", SR_ST_INVALID },
+                { 2, "QUEUED", -1 },
+                { 2, "INPROGRESS", -1 },
+                { 2, "SUCCESS", SR_ST_SUCCESS },
+                { 2, "FAILURE", SR_ST_FAILURE },
+                { 2, "TIMEOUT", SR_ST_FAILURE },
+                { 2, "ERROR", -1 },
+        };
+        return cr_make_param_array(struct tr_row, rows,
+                                   sizeof(rows) / sizeof(rows[0]));
+}
+
+ParameterizedTest(struct tr_row *row, sr_fsm,
+                  result_moves_target_run_forward_only)
+{
+        sr_status_t before;
+
+        create(1, 1, 2, false);
+        if (row->from >= 1)
+                cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
+        if (row->from >= 2)
+                cr_assert(eq(int, result(0, "INITIATED"), SR_OK));
+        before = TR(0);
+        cr_assert(eq(int, result(0, row->cs), SR_OK));
+        if (row->want < 0) {
+                cr_assert(out.stale, "%s from %s should be stale", row->cs,
+                          sr_status_name(before));
+                cr_assert(eq(int, TR(0), before));
+                cr_assert(eq(u32, out.n_events, 0));
+                return;
+        }
+        cr_assert(eq(int, TR(0), row->want), "%s from %s", row->cs,
+                  sr_status_name(before));
+        if (row->want == SR_ST_SUCCESS || row->want == SR_ST_FAILURE) {
+                cr_assert(eq(int, out.events[0].to_status, SR_ST_COMPLETE));
+                cr_assert(eq(int, out.events[1].to_status, row->want));
+        }
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING)); /* t1 still open */
+}
+
+Test(sr_fsm, late_inprogress_after_success_is_stale)
+{
+        create(1, 1, 2, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        cr_assert(out.stale);
+        cr_assert(eq(int, TR(0), SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, result_with_unknown_command_status_is_schema_error)
+{
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "EXPLODED"), SR_ERR_SCHEMA));
+        cr_assert(eq(int, TR(0), SR_ST_PROCESSING));
+}
+
+Test(sr_fsm, result_for_unknown_target_run_is_not_found)
+{
+        sr_result_t res;
+
+        create(1, 1, 1, false);
+        memset(&res, 0, sizeof(res));
+        sr_uuid_v5(&res.target_run_id, &sr_ns, "nope");
+        snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &out),
+                     SR_ERR_NOT_FOUND));
+}
+
+Test(sr_fsm, result_for_another_command_is_stale)
+{
+        sr_result_t res;
+
+        create(1, 1, 1, false);
+        memset(&res, 0, sizeof(res));
+        res.target_run_id = run.targets[0].m.id;
+        sr_uuid_v5(&res.command_id, &sr_ns, "other-command");
+        snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &out),
+                     SR_OK));
+        cr_assert(out.stale);
+        cr_assert(eq(int, TR(0), SR_ST_PROCESSING));
+}
+
+Test(sr_fsm, client_cancel_of_processing_target_cancels_and_requests_cancel)
+{
+        create(1, 1, 2, false);
+        set_target(0, "cancelled");
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        expect_events("t0:cancelled");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
+}
+
+Test(sr_fsm, client_cancel_of_dispatched_target_says_to_cancel_command)
+{
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
+        set_target(0, "cancelled");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "cancel the device command instead");
+}
+
+Test(sr_fsm, client_put_of_result_statuses_moves_target_like_a_result)
+{
+        create(1, 1, 1, false);
+        set_target(0, "dispatched");
+        cr_assert(out.reply.accepted);
+        set_target(0, "running");
+        cr_assert(out.reply.accepted);
+        set_target(0, "dispatched");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "only move it forward");
+        set_target(0, "success");
+        cr_assert(out.reply.accepted);
+        expect_events("t0:complete t0:success s0:complete s0:success "
+                      "p:complete p:success");
+}
+
+Test(sr_fsm, client_put_of_timeout_on_target_is_refused)
+{
+        create(1, 1, 1, false);
+        set_target(0, "timeout");
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "\"timeout\" cannot be set; allowed are");
+}
+
+Test(sr_fsm, client_put_of_failure_fails_the_stage)
+{
+        create(1, 1, 1, false);
+        set_target(0, "FAILURE");
+        cr_assert(eq(int, SR(0), SR_ST_FAILURE));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+Test(sr_fsm, target_times_out_seven_days_after_processing)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 1, 1, 2, false);
+        cmd.u.create.spec.stages[0].timeout_seconds = 30 * 86400;
+        cmd.u.create.spec.timeout_seconds = 60 * 86400;
+        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_command_fini(&cmd);
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(i64, run.pr.next_deadline,
+                     now + SR_TARGET_RUN_TIMEOUT_MS));
+        now += SR_TARGET_RUN_TIMEOUT_MS;
+        timer(run.pr.next_deadline);
+        expect_events("t0:timeout s0:complete s0:failure p:complete "
+                      "p:failure");
+}
+
+Test(sr_fsm, dispatched_target_in_cascade_is_cancelled_with_request)
+{
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
+        set_pipeline("cancelled");
+        cr_assert(eq(int, TR(0), SR_ST_CANCELLED));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
+        cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
+                             &run.targets[0].command_id));
+}
+
+/* ---------------------------------------------------------- determinism */
+
+Test(sr_fsm, same_inputs_give_identical_events_and_ids)
+{
+        sr_event_t first[64];
+        uint32_t n;
+
+        create(2, 2, 3, false);
+        n = out.n_events;
+        cr_assert(n <= 64);
+        memcpy(first, out.events, n * sizeof(*first));
+        sr_run_fini(&run);
+        sr_run_init(&run);
+        cmd_counter = 0;
+        create(2, 2, 3, false);
+        cr_assert(eq(u32, out.n_events, n));
+        cr_assert(eq(int, memcmp(first, out.events, n * sizeof(*first)), 0));
+}
+
+Test(sr_fsm, event_id_is_uuid_v5_of_run_and_seq)
+{
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_uuid_t want;
+
+        create(1, 1, 1, false);
+        sr_uuid_fmt(&run.pr.m.id, rid);
+        sr_uuid_v5(&want, &sr_ns, "%s/event/%u", rid, 3);
+        cr_assert(sr_uuid_eq(&out.events[2].event_id, &want));
+}
+
+/* Copy every entity of the run into a fresh run, as a store reload does. */
+static void reload(void)
+{
+        sr_run_t fresh;
+        sr_entity_t e;
+        sr_errctx_t ec = { 0 };
+
+        sr_run_init(&fresh);
+        /* targets and stages first: order must not matter */
+        for (uint32_t i = 0; i < run.n_targets; i++) {
+                e.type = SR_ENT_TARGET_RUN;
+                e.u.tr = run.targets[i];
+                cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK),
+                          "%s", ec.msg);
+        }
+        for (uint32_t i = 0; i < run.pr.n_stages; i++) {
+                e.type = SR_ENT_STAGE_RUN;
+                e.u.sr = run.stages[i];
+                sr_spec_ops_copy(&e.u.sr.ops, run.stages[i].ops,
+                                 run.stages[i].n_ops);
+                sr_spec_targets_copy(&e.u.sr.targets, run.stages[i].targets,
+                                     run.stages[i].n_targets);
+                cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK),
+                          "%s", ec.msg);
+        }
+        for (uint32_t i = run.n_ops; i-- > 0;) {
+                e.type = SR_ENT_STAGE_RUN_OPERATION;
+                e.u.op = run.ops[i];
+                e.u.op.args_json = run.ops[i].args_json ?
+                                           strdup(run.ops[i].args_json) :
+                                           NULL;
+                cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK));
+        }
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr = run.pr;
+        cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_run_index(&fresh, &ec), SR_OK), "%s", ec.msg);
+        sr_run_fini(&run);
+        run = fresh;
+}
+
+Test(sr_fsm, reloaded_run_continues_exactly_like_the_original)
+{
+        sr_event_t a[64], b[64];
+        uint32_t na, nb;
+        int saved;
+
+        create(2, 1, 3, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        saved = cmd_counter;
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        na = out.n_events;
+        memcpy(a, out.events, na * sizeof(*a));
+
+        sr_run_fini(&run);
+        sr_run_init(&run);
+        cmd_counter = 0;
+        create(2, 1, 3, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        reload();
+        cmd_counter = saved;
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        nb = out.n_events;
+        cr_assert(eq(u32, na, nb));
+        cr_assert(eq(int, memcmp(a, b, 0), 0));
+        memcpy(b, out.events, nb * sizeof(*b));
+        cr_assert(eq(int, memcmp(a, b, na * sizeof(*a)), 0));
+        cr_assert(eq(int, PR, SR_ST_WAITING));
+}
+
+Test(sr_fsm, entity_keys_sort_by_run_then_kind_and_position)
+{
+        char k1[SR_ENTITY_KEY_MAX], k2[SR_ENTITY_KEY_MAX];
+        sr_entity_t e;
+
+        create(1, 2, 11, false);
+        e.type = SR_ENT_TARGET_RUN;
+        e.u.tr = run.targets[9];
+        sr_entity_key(&e, k1);
+        e.u.tr = run.targets[10];
+        sr_entity_key(&e, k2);
+        cr_assert(lt(int, strcmp(k1, k2), 0), "%s vs %s", k1, k2);
+        cr_assert(strstr(k2, "/t/0000/0000/000010") != NULL, "%s", k2);
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr = run.pr;
+        sr_entity_key(&e, k1);
+        cr_assert(strstr(k1, "/p") != NULL);
+}
+
+/* The keys are written by hand: the same bytes as the snprintf formats
+ * "%04u" and "%06u", which print every digit of larger values. */
+Test(sr_fsm, entity_keys_equal_the_printf_format_for_any_index)
+{
+        static const uint32_t idx[] = { 0,     7,      999,     9999,
+                                        10000, 12345,  999999,  1000000,
+                                        1234567, 4294967295u };
+        const size_t nidx = sizeof(idx) / sizeof(*idx);
+        char key[SR_ENTITY_KEY_MAX], want[SR_ENTITY_KEY_MAX];
+        char run_s[SR_UUID_STR_LEN + 1];
+        sr_uuid_t id;
+        sr_entity_t e;
+        size_t n;
+
+        sr_uuid_v5(&id, &sr_ns, "keys");
+        sr_uuid_fmt(&id, run_s);
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr.m.id = id;
+        n = sr_entity_key(&e, key);
+        snprintf(want, sizeof(want), "%s/p", run_s);
+        cr_assert(eq(str, key, want));
+        cr_assert(eq(sz, n, strlen(want)));
+
+        for (size_t i = 0; i < nidx; i++) {
+                memset(&e, 0, sizeof(e));
+                e.type = SR_ENT_STAGE_RUN;
+                e.u.sr.pipeline_run_id = id;
+                e.u.sr.index = idx[i];
+                n = sr_entity_key(&e, key);
+                snprintf(want, sizeof(want), "%s/s/%04u", run_s, idx[i]);
+                cr_assert(eq(str, key, want));
+                cr_assert(eq(sz, n, strlen(want)));
+                for (size_t j = 0; j < nidx; j++) {
+                        size_t k = (i + 3 * j) % nidx;
+
+                        memset(&e, 0, sizeof(e));
+                        e.type = SR_ENT_STAGE_RUN_OPERATION;
+                        e.u.op.pipeline_run_id = id;
+                        e.u.op.stage_index = idx[i];
+                        e.u.op.index = idx[j];
+                        n = sr_entity_key(&e, key);
+                        snprintf(want, sizeof(want), "%s/o/%04u/%04u", run_s,
+                                 idx[i], idx[j]);
+                        cr_assert(eq(str, key, want));
+                        cr_assert(eq(sz, n, strlen(want)));
+
+                        memset(&e, 0, sizeof(e));
+                        e.type = SR_ENT_TARGET_RUN;
+                        e.u.tr.pipeline_run_id = id;
+                        e.u.tr.stage_index = idx[i];
+                        e.u.tr.op_index = idx[j];
+                        e.u.tr.target_index = idx[k];
+                        n = sr_entity_key(&e, key);
+                        snprintf(want, sizeof(want), "%s/t/%04u/%04u/%06u",
+                                 run_s, idx[i], idx[j], idx[k]);
+                        cr_assert(eq(str, key, want));
+                        cr_assert(eq(sz, n, strlen(want)));
+                }
+        }
+}

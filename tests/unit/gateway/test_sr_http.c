@@ -1,0 +1,1480 @@
+/* tests/unit/gateway/test_sr_http.c - the gateway's pure request/response layer:
+ * routes under both prefixes, 404/405, every query rule, body validation,
+ * the envelope text and pagination links. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_http.h"
+
+#define P_ID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
+#define R_ID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define S_ID "11111111-2222-4333-8444-555555555555"
+#define O_ID "33333333-4444-4555-8666-777777777777"
+#define T_ID "44444444-5555-4666-8777-888888888888"
+
+#define BASE "https://api.example.com"
+
+TestSuite(sr_http, .timeout = 5.0);
+
+static bool contains(const char *hay, const char *needle)
+{
+        return strstr(hay, needle) != NULL;
+}
+
+static char *uuid_text(const sr_uuid_t *u)
+{
+        static char text[SR_UUID_STR_LEN + 1]; /* one test process each */
+
+        sr_uuid_fmt(u, text);
+        return text;
+}
+
+/* ------------------------------------------------------------ routing */
+
+struct route_case {
+        char method[8];
+        char tail[160]; /* path after the prefix, without trailing slash */
+        int id;
+};
+
+ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
+{
+        static struct route_case cases[] = {
+                { "GET", "/runs", SR_ROUTE_RUNS_LIST },
+                { "POST", "/runs", SR_ROUTE_RUNS_CREATE },
+                { "GET", "/pipelines/" P_ID "/runs",
+                  SR_ROUTE_PIPELINE_RUNS_LIST },
+                { "POST", "/pipelines/" P_ID "/runs",
+                  SR_ROUTE_PIPELINE_RUNS_CREATE },
+                { "GET", "/pipelines/" P_ID "/runs/" R_ID,
+                  SR_ROUTE_PIPELINE_RUN_GET },
+                { "PUT", "/pipelines/" P_ID "/runs/" R_ID,
+                  SR_ROUTE_PIPELINE_RUN_PUT },
+                { "GET", "/runs/" R_ID "/stageruns", SR_ROUTE_STAGE_RUNS_LIST },
+                { "GET", "/runs/" R_ID "/stageruns/" S_ID,
+                  SR_ROUTE_STAGE_RUN_GET },
+                { "PUT", "/runs/" R_ID "/stageruns/" S_ID,
+                  SR_ROUTE_STAGE_RUN_PUT },
+                { "GET", "/stageruns/" S_ID "/operations",
+                  SR_ROUTE_OPERATIONS_LIST },
+                { "GET", "/stageruns/" S_ID "/operations/" O_ID,
+                  SR_ROUTE_OPERATION_GET },
+                { "GET", "/stageruns/" S_ID "/targetruns",
+                  SR_ROUTE_TARGET_RUNS_LIST },
+                { "GET", "/stageruns/" S_ID "/targetruns/" T_ID,
+                  SR_ROUTE_TARGET_RUN_GET },
+                { "PUT", "/stageruns/" S_ID "/targetruns/" T_ID,
+                  SR_ROUTE_TARGET_RUN_PUT },
+        };
+        return cr_make_param_array(struct route_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct route_case *c, sr_http,
+                  every_route_matches_under_both_prefixes)
+{
+        static const char *const prefixes[] = { "/v0", "/api/pipelines/v0" };
+        static const char *const endings[] = { "", "/" };
+        char path[256];
+
+        for (int p = 0; p < 2; p++) {
+                for (int e = 0; e < 2; e++) {
+                        sr_http_problem_t prob = { 0 };
+                        sr_route_t r;
+
+                        snprintf(path, sizeof(path), "%s%s%s", prefixes[p],
+                                 c->tail, endings[e]);
+                        cr_assert(eq(int, sr_http_route(c->method, path, &r,
+                                                        &prob), SR_OK),
+                                  "%s %s: %d %s", c->method, path,
+                                  prob.status, prob.message);
+                        cr_assert(eq(int, r.id, c->id), "%s %s", c->method,
+                                  path);
+                        cr_assert(sr_route_needs_auth(r.id));
+                }
+        }
+}
+
+Test(sr_http, stage_run_path_without_trailing_slash_routes_like_with_it)
+{
+        sr_route_t a, b;
+
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID, &a, NULL),
+                     SR_OK));
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/", &b, NULL),
+                     SR_OK));
+        cr_assert(eq(int, a.id, SR_ROUTE_STAGE_RUN_PUT));
+        cr_assert(eq(int, memcmp(&a, &b, sizeof(a)), 0));
+}
+
+Test(sr_http, path_ids_are_parsed_into_their_fields)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/pipelines/" P_ID "/runs/"
+                                        R_ID "/", &r, NULL), SR_OK));
+        cr_assert(eq(str, uuid_text(&r.pipeline_id), P_ID));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
+        cr_assert(sr_uuid_is_nil(&r.stage_run_id));
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/stageruns/" S_ID
+                                        "/operations/" O_ID "/", &r, NULL),
+                     SR_OK));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
+        cr_assert(eq(str, uuid_text(&r.stage_run_operation_id), O_ID));
+
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/stageruns/" S_ID
+                                        "/targetruns/" T_ID "/", &r, NULL),
+                     SR_OK));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
+        cr_assert(eq(str, uuid_text(&r.target_run_id), T_ID));
+        cr_assert(sr_uuid_is_nil(&r.pipeline_run_id));
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID, &r, NULL), SR_OK));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
+}
+
+Test(sr_http, upper_case_uuid_in_path_is_accepted)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/stageruns/"
+                                        "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
+                                        "/targetruns/", &r, NULL), SR_OK));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id),
+                     "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"));
+}
+
+Test(sr_http, query_string_after_the_path_is_not_part_of_it)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/runs/?limit=5&x=/y",
+                                        &r, NULL), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_RUNS_LIST));
+        cr_assert(eq(int, sr_http_route("GET", "/livez?probe=1", &r, NULL),
+                     SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_LIVEZ));
+}
+
+struct ops_case {
+        char path[24];
+        int id;
+};
+
+ParameterizedTestParameters(sr_http, operations_paths_route_without_auth)
+{
+        static struct ops_case cases[] = {
+                { "/livez", SR_ROUTE_LIVEZ },
+                { "/readyz", SR_ROUTE_READYZ },
+                { "/metrics", SR_ROUTE_METRICS },
+                { "/openapi.json", SR_ROUTE_OPENAPI },
+        };
+        return cr_make_param_array(struct ops_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ops_case *c, sr_http,
+                  operations_paths_route_without_auth)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", c->path, &r, NULL), SR_OK));
+        cr_assert(eq(int, r.id, c->id));
+        cr_assert(not(sr_route_needs_auth(r.id)));
+        cr_assert(not(sr_route_is_list(r.id)));
+        cr_assert(eq(int, sr_http_route("POST", c->path, &r, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "GET"));
+}
+
+struct unknown_path {
+        char path[200];
+};
+
+ParameterizedTestParameters(sr_http, unknown_path_is_404)
+{
+        static struct unknown_path cases[] = {
+                { "" },
+                { "/" },
+                { "runs/" },
+                { "/v0" },
+                { "/v0/" },
+                { "/api/pipelines/v0/" },
+                { "/v1/runs/" },
+                { "/V0/runs/" },
+                { "/v0/RUNS/" },
+                { "/pipelines/v0/runs/" },
+                { "/api/pipelines/v0runs/" },
+                { "/v0runs" },
+                { "/v0//runs/" },
+                { "/v0/runs//" },
+                { "/v0/runs/" R_ID "/" },
+                { "/v0/pipelines/" },
+                { "/v0/pipelines/" P_ID "/" },
+                { "/v0/stageruns/" S_ID "/" },
+                { "/v0/stageruns/" S_ID "/targetruns/" T_ID "/command/" },
+                { "/v0/runs/" R_ID "/stageruns/" S_ID "/extra" },
+                { "/v0/runs/" R_ID "/stageruns/" S_ID "/a/b/c" },
+                { "/livez/" },
+                { "/metrics/x" },
+                { "/v0/livez" },
+                { "/healthz" },
+        };
+        return cr_make_param_array(struct unknown_path, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct unknown_path *c, sr_http, unknown_path_is_404)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", c->path, &r, &prob),
+                     SR_ERR_NOT_FOUND), "%s", c->path);
+        cr_assert(eq(int, prob.status, 404));
+        cr_assert(eq(str, prob.message, "unknown path or id"));
+        cr_assert(eq(str, prob.allow, ""));
+}
+
+ParameterizedTestParameters(sr_http, malformed_id_in_path_is_404_not_400)
+{
+        static struct unknown_path cases[] = {
+                { "/v0/pipelines/not-a-uuid/runs/" },
+                { "/v0/pipelines/" P_ID "/runs/123/" },
+                { "/v0/runs/6f1c1d1e0b7a4c1e9a7e3c2b1a0f9e8d/stageruns/" },
+                { "/v0/runs/6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8/stageruns/" },
+                { "/v0/runs/6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8dd/stageruns/" },
+                { "/v0/runs/6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8g/stageruns/" },
+                { "/v0/runs/{6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e}/stageruns/" },
+                { "/v0/stageruns/" S_ID "/targetruns/%20/" },
+                { "/v0/stageruns/\xff\xfe/operations/" },
+        };
+        return cr_make_param_array(struct unknown_path, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct unknown_path *c, sr_http,
+                  malformed_id_in_path_is_404_not_400)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("PUT", c->path, &r, &prob),
+                     SR_ERR_NOT_FOUND), "%s", c->path);
+        cr_assert(eq(int, prob.status, 404));
+        cr_assert(eq(str, prob.message, "unknown path or id"));
+}
+
+struct allow_case {
+        char method[12];
+        char path[160];
+        char allow[32];
+};
+
+ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
+{
+        static struct allow_case cases[] = {
+                { "PUT", "/v0/runs/", "GET, POST" },
+                { "DELETE", "/api/pipelines/v0/runs", "GET, POST" },
+                { "get", "/v0/runs/", "GET, POST" },
+                { "HEAD", "/v0/runs/", "GET, POST" },
+                { "PUT", "/v0/pipelines/" P_ID "/runs/", "GET, POST" },
+                { "DELETE", "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                  "GET, PUT" },
+                { "POST", "/v0/runs/" R_ID "/stageruns/", "GET" },
+                { "PATCH", "/v0/runs/" R_ID "/stageruns/" S_ID, "GET, PUT" },
+                { "PUT", "/v0/stageruns/" S_ID "/operations/", "GET" },
+                { "DELETE", "/v0/stageruns/" S_ID "/operations/" O_ID "/",
+                  "GET" },
+                { "POST", "/v0/stageruns/" S_ID "/targetruns/", "GET" },
+                { "OPTIONS", "/v0/stageruns/" S_ID "/targetruns/" T_ID "/",
+                  "GET, PUT" },
+                { "", "/v0/runs/", "GET, POST" },
+                { "PUT", "/metrics", "GET" },
+        };
+        return cr_make_param_array(struct allow_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct allow_case *c, sr_http,
+                  wrong_method_is_405_with_exact_allow)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route(c->method, c->path, &r, &prob),
+                     SR_ERR_INVALID), "%s %s", c->method, c->path);
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, c->allow));
+        cr_assert(contains(prob.message, c->allow), "%s", prob.message);
+}
+
+Test(sr_http, null_method_or_path_is_refused_without_crash)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route(NULL, "/v0/runs/", &r, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(int, sr_http_route("GET", NULL, &r, &prob),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_http_route(NULL, NULL, &r, NULL),
+                     SR_ERR_NOT_FOUND));
+}
+
+Test(sr_http, route_properties_follow_the_contract)
+{
+        cr_assert(sr_route_is_list(SR_ROUTE_RUNS_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_TARGET_RUNS_LIST));
+        cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUN_GET)));
+        cr_assert(sr_route_has_body(SR_ROUTE_RUNS_CREATE));
+        cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_PUT));
+        cr_assert(not(sr_route_has_body(SR_ROUTE_RUNS_LIST)));
+        cr_assert(not(sr_route_needs_auth(SR_ROUTE_NONE)));
+        cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE_STAGE_RUN_PUT),
+                     "stage_run_put"));
+        cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE__COUNT), "unknown"));
+}
+
+Test(sr_http, start_of_stored_definition_is_501_pointing_at_runs)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("POST", "/v0/pipelines/" P_ID
+                                        "/runs/", &r, NULL), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_PIPELINE_RUNS_CREATE));
+        sr_http_stored_definition_problem(&r.pipeline_id, &prob);
+        cr_assert(eq(int, prob.status, 501));
+        cr_assert(contains(prob.message, P_ID), "%s", prob.message);
+        cr_assert(contains(prob.message, "/v0/runs/"), "%s", prob.message);
+}
+
+/* ------------------------------------------------------------ queries */
+
+static sr_http_query_t query_ok(sr_route_id_t route, const char *qs)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_query_t q;
+
+        cr_assert(eq(int, sr_http_query_parse(route, qs, strlen(qs), &q,
+                                              &prob), SR_OK),
+                  "%s: %s", qs, prob.message);
+        return q;
+}
+
+static sr_http_problem_t query_bad(sr_route_id_t route, const char *qs)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_query_t q;
+
+        cr_assert(eq(int, sr_http_query_parse(route, qs, strlen(qs), &q,
+                                              &prob), SR_ERR_INVALID), "%s",
+                  qs);
+        cr_assert(eq(int, prob.status, 400));
+        return prob;
+}
+
+Test(sr_http, empty_query_gives_defaults)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "");
+
+        cr_assert(eq(u32, q.limit, 20));
+        cr_assert(eq(u64, q.offset, 0));
+        cr_assert(eq(int, q.status, SR_ST_NONE));
+        cr_assert(eq(str, q.pipeline_name, ""));
+        cr_assert(not(q.has_operation_id));
+        cr_assert(eq(u32, q.n_order, 0));
+        cr_assert(eq(int, sr_http_query_parse(SR_ROUTE_RUNS_LIST, NULL, 0,
+                                              &q, NULL), SR_OK));
+}
+
+Test(sr_http, limit_zero_is_accepted_as_count_only)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "limit=0");
+
+        cr_assert(eq(u32, q.limit, 0));
+}
+
+Test(sr_http, limit_1000_is_the_maximum)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "limit=1000");
+
+        cr_assert(eq(u32, q.limit, 1000));
+}
+
+Test(sr_http, limit_1001_is_refused_with_the_range)
+{
+        sr_http_problem_t prob = query_bad(SR_ROUTE_RUNS_LIST, "limit=1001");
+
+        cr_assert(eq(str, prob.message,
+                     "limit: expected an integer 0..1000, got \"1001\""));
+}
+
+Test(sr_http, huge_offset_is_accepted)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_STAGE_RUNS_LIST,
+                                     "offset=9223372036854775807");
+
+        cr_assert(eq(u64, q.offset, 9223372036854775807ULL));
+}
+
+struct bad_query {
+        int route;
+        char qs[160];
+        char msg[160]; /* the whole message, or a part of it */
+};
+
+ParameterizedTestParameters(sr_http, malformed_query_value_is_400_saying_what)
+{
+        static struct bad_query cases[] = {
+                { SR_ROUTE_RUNS_LIST, "limit=abc",
+                  "limit: expected an integer 0..1000, got \"abc\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=-1",
+                  "limit: expected an integer 0..1000, got \"-1\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=%2B5",
+                  "limit: expected an integer 0..1000, got \"+5\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=+5",
+                  "limit: expected an integer 0..1000, got \" 5\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=%205",
+                  "limit: expected an integer 0..1000, got \" 5\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=5x",
+                  "limit: expected an integer 0..1000, got \"5x\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=1e3",
+                  "limit: expected an integer 0..1000, got \"1e3\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=99999999999999999999999",
+                  "limit: expected an integer 0..1000" },
+                { SR_ROUTE_RUNS_LIST, "offset=-1",
+                  "offset: expected an integer 0..9223372036854775807, "
+                  "got \"-1\"" },
+                { SR_ROUTE_RUNS_LIST, "offset=9223372036854775808",
+                  "offset: expected an integer 0..9223372036854775807" },
+                { SR_ROUTE_RUNS_LIST, "offset=0x10", "got \"0x10\"" },
+                { SR_ROUTE_RUNS_LIST, "status=bogus",
+                  "status: expected one of pending, queued, processing, "
+                  "running, waiting, complete, success, failure, cancelled, "
+                  "timeout, invalid (any case), got \"bogus\"" },
+                { SR_ROUTE_RUNS_LIST, "status=none", "got \"none\"" },
+                { SR_ROUTE_RUNS_LIST, "status=dispatched",
+                  "got \"dispatched\"" },
+                { SR_ROUTE_STAGE_RUNS_LIST, "status=waiting",
+                  "status: expected one of pending, queued, processing, "
+                  "running, complete, success, failure, cancelled, "
+                  "timeout, invalid (any case), got \"waiting\"" },
+                { SR_ROUTE_TARGET_RUNS_LIST, "status=waiting",
+                  "pending, queued, processing, running, dispatched," },
+                { SR_ROUTE_TARGET_RUNS_LIST, "status=queued%00",
+                  "got \"queued\\x00\"" },
+                { SR_ROUTE_RUNS_LIST, "ordering=colour",
+                  "ordering: unknown field \"colour\"; allowed: run_number, "
+                  "status, pipeline__name, started_at, ended_at, each "
+                  "optionally prefixed with \"-\"" },
+                { SR_ROUTE_PIPELINE_RUNS_LIST, "ordering=-pipeline__name",
+                  "ordering: unknown field \"-pipeline__name\"; allowed: "
+                  "run_number, status, started_at, ended_at," },
+                { SR_ROUTE_TARGET_RUNS_LIST, "ordering=run_number",
+                  "allowed: status, each optionally" },
+                { SR_ROUTE_RUNS_LIST, "ordering=Status",
+                  "unknown field \"Status\"" },
+                { SR_ROUTE_RUNS_LIST, "ordering=status,",
+                  "unknown field \"\"" },
+                { SR_ROUTE_RUNS_LIST, "ordering=--status",
+                  "unknown field \"--status\"" },
+                { SR_ROUTE_RUNS_LIST, "ordering=status,-status",
+                  "ordering: \"status\" given more than once" },
+                { SR_ROUTE_TARGET_RUNS_LIST, "stage_run_operation_id=7",
+                  "stage_run_operation_id: expected a UUID, got \"7\"" },
+                { SR_ROUTE_RUNS_LIST, "limit=5&limit=5",
+                  "limit: given more than once" },
+                { SR_ROUTE_RUNS_LIST, "status=queued&x=1&status=",
+                  "status: given more than once" },
+                { SR_ROUTE_RUNS_LIST, "ordering=status&ordering=status",
+                  "ordering: given more than once" },
+                { SR_ROUTE_RUNS_LIST, "pipeline_name=a%00b",
+                  "pipeline_name: must not contain a NUL byte" },
+                { SR_ROUTE_RUNS_LIST, "status=%ff%fe",
+                  "got \"\\xff\\xfe\"" },
+        };
+        return cr_make_param_array(struct bad_query, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_query *c, sr_http,
+                  malformed_query_value_is_400_saying_what)
+{
+        sr_http_problem_t prob = query_bad((sr_route_id_t)c->route, c->qs);
+
+        cr_assert(contains(prob.message, c->msg), "%s: \"%s\" lacks \"%s\"",
+                  c->qs, prob.message, c->msg);
+}
+
+Test(sr_http, status_filter_is_accepted_in_any_case)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "status=QuEuEd");
+
+        cr_assert(eq(int, q.status, SR_ST_QUEUED));
+        q = query_ok(SR_ROUTE_TARGET_RUNS_LIST, "status=DISPATCHED");
+        cr_assert(eq(int, q.status, SR_ST_DISPATCHED));
+        q = query_ok(SR_ROUTE_PIPELINE_RUNS_LIST, "status=waiting");
+        cr_assert(eq(int, q.status, SR_ST_WAITING));
+}
+
+Test(sr_http, ordering_takes_a_comma_list_with_descending_prefix)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST,
+                                     "ordering=-run_number,pipeline__name");
+
+        cr_assert(eq(u32, q.n_order, 2));
+        cr_assert(eq(int, q.order[0].key, SR_HTTP_ORDER_RUN_NUMBER));
+        cr_assert(q.order[0].desc);
+        cr_assert(eq(int, q.order[1].key, SR_HTTP_ORDER_PIPELINE_NAME));
+        cr_assert(not(q.order[1].desc));
+        q = query_ok(SR_ROUTE_TARGET_RUNS_LIST, "ordering=-status");
+        cr_assert(eq(u32, q.n_order, 1));
+        cr_assert(q.order[0].desc);
+        q = query_ok(SR_ROUTE_RUNS_LIST, "ordering=-run_number%2Cstatus,"
+                     "started_at,-ended_at,pipeline__name");
+        cr_assert(eq(u32, q.n_order, 5));
+        cr_assert(eq(int, q.order[4].key, SR_HTTP_ORDER_PIPELINE_NAME));
+}
+
+Test(sr_http, filters_are_decoded)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST,
+                                     "pipeline_name=canary+rollout%21"
+                                     "&st%61tus=%51ueued");
+
+        cr_assert(eq(str, q.pipeline_name, "canary rollout!"));
+        cr_assert(eq(int, q.status, SR_ST_QUEUED));
+        q = query_ok(SR_ROUTE_TARGET_RUNS_LIST,
+                     "stage_run_operation_id=" O_ID);
+        cr_assert(q.has_operation_id);
+        cr_assert(eq(str, uuid_text(&q.stage_run_operation_id), O_ID));
+}
+
+Test(sr_http, malformed_percent_escape_stays_literal)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST,
+                                     "pipeline_name=100%zz%2");
+
+        cr_assert(eq(str, q.pipeline_name, "100%zz%2"));
+}
+
+Test(sr_http, unknown_query_keys_are_ignored)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST,
+                                     "_=1700000000&foo=bar&_=again&LIMIT=x"
+                                     "&limit=5&&=&%zz=1&stage_run_operation_"
+                                     "id=nonsense");
+
+        cr_assert(eq(u32, q.limit, 5));
+        cr_assert(not(q.has_operation_id));
+}
+
+Test(sr_http, parameter_of_another_route_is_ignored)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_OPERATIONS_LIST,
+                                     "status=bogus&ordering=x&limit=3");
+
+        cr_assert(eq(u32, q.limit, 3));
+        cr_assert(eq(int, q.status, SR_ST_NONE));
+        q = query_ok(SR_ROUTE_PIPELINE_RUNS_LIST, "pipeline_name=x");
+        cr_assert(eq(str, q.pipeline_name, ""));
+        q = query_ok(SR_ROUTE_STAGE_RUNS_LIST, "ordering=nonsense");
+        cr_assert(eq(u32, q.n_order, 0));
+}
+
+Test(sr_http, empty_value_is_the_same_as_absent)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_TARGET_RUNS_LIST,
+                                     "limit=&offset&status=&ordering="
+                                     "&stage_run_operation_id=");
+
+        cr_assert(eq(u32, q.limit, 20));
+        cr_assert(eq(u64, q.offset, 0));
+        cr_assert(eq(int, q.status, SR_ST_NONE));
+        cr_assert(eq(u32, q.n_order, 0));
+        cr_assert(not(q.has_operation_id));
+}
+
+Test(sr_http, pipeline_name_longer_than_the_model_is_refused)
+{
+        char qs[700];
+        sr_http_problem_t prob;
+
+        strcpy(qs, "pipeline_name=");
+        memset(qs + strlen(qs), 'n', 256);
+        qs[14 + 256] = '\0';
+        prob = query_bad(SR_ROUTE_RUNS_LIST, qs);
+        cr_assert(contains(prob.message, "pipeline_name: too long (256 "
+                           "bytes, at most 255)"), "%s", prob.message);
+        memset(qs + 14, 'n', 600);
+        qs[14 + 600] = '\0';
+        prob = query_bad(SR_ROUTE_RUNS_LIST, qs);
+        cr_assert(contains(prob.message, "pipeline_name: value too long"),
+                  "%s", prob.message);
+}
+
+Test(sr_http, decoded_pairs_can_be_added_one_by_one)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_query_t q;
+
+        sr_http_query_init(&q);
+        cr_assert(eq(int, sr_http_query_add(&q, SR_ROUTE_RUNS_LIST, "limit",
+                                            5, "7", 1, &prob), SR_OK));
+        cr_assert(eq(int, sr_http_query_add(&q, SR_ROUTE_RUNS_LIST, "status",
+                                            6, NULL, 0, &prob), SR_OK));
+        cr_assert(eq(int, sr_http_query_add(&q, SR_ROUTE_RUNS_LIST, NULL, 0,
+                                            "x", 1, &prob), SR_OK));
+        cr_assert(eq(u32, q.limit, 7));
+        cr_assert(eq(int, sr_http_query_add(&q, SR_ROUTE_RUNS_LIST, "limit",
+                                            5, "8", 1, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+}
+
+/* ------------------------------------------------------------ bodies */
+
+struct ct_case {
+        char value[64];
+};
+
+ParameterizedTestParameters(sr_http, json_content_type_is_accepted)
+{
+        static struct ct_case cases[] = {
+                { "application/json" },
+                { "Application/JSON" },
+                { "application/json; charset=utf-8" },
+                { "application/json;charset=UTF-8" },
+                { "application/json ; charset=\"utf-8\"" },
+                { "application/json;" },
+                { " application/json " },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http, json_content_type_is_accepted)
+{
+        cr_assert(eq(int, sr_http_check_content_type(c->value, NULL), SR_OK),
+                  "%s", c->value);
+}
+
+ParameterizedTestParameters(sr_http, other_content_type_is_415)
+{
+        static struct ct_case cases[] = {
+                { "" },
+                { "text/plain" },
+                { "application/x-www-form-urlencoded" },
+                { "application/jsonx" },
+                { "application/json-patch+json" },
+                { "application/json; charset=latin1" },
+                { "application/json; charset=\"utf-8" },
+                { "application/json; charset" },
+                { "application/json; boundary=x" },
+                { "application/json, text/plain" },
+                { "application" },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http, other_content_type_is_415)
+{
+        sr_http_problem_t prob = { 0 };
+
+        cr_assert(eq(int, sr_http_check_content_type(c->value, &prob),
+                     SR_ERR_INVALID), "%s", c->value);
+        cr_assert(eq(int, prob.status, 415));
+        cr_assert(contains(prob.message, "application/json"));
+}
+
+Test(sr_http, missing_content_type_is_415)
+{
+        sr_http_problem_t prob = { 0 };
+
+        cr_assert(eq(int, sr_http_check_content_type(NULL, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 415));
+        cr_assert(contains(prob.message, "missing"));
+}
+
+/* ------------------------------------------------------------ keys */
+
+ParameterizedTestParameters(sr_http, visible_ascii_idempotency_key_is_ok)
+{
+        static struct ct_case cases[] = {
+                { "k" },
+                { "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d" },
+                { "!~\"'{}[]<>" },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http,
+                  visible_ascii_idempotency_key_is_ok)
+{
+        cr_assert(eq(int, sr_http_check_idempotency_key(c->value, NULL),
+                     SR_OK), "%s", c->value);
+}
+
+ParameterizedTestParameters(sr_http, other_idempotency_key_is_400)
+{
+        static struct ct_case cases[] = {
+                { "" },
+                { "two words" },
+                { "tab\there" },
+                { "caf\xc3\xa9" },
+                { "del\x7f" },
+                { "\xff" },
+        };
+        return cr_make_param_array(struct ct_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ct_case *c, sr_http, other_idempotency_key_is_400)
+{
+        sr_http_problem_t prob = { 0 };
+
+        cr_assert(eq(int, sr_http_check_idempotency_key(c->value, &prob),
+                     SR_ERR_INVALID), "%s", c->value);
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(contains(prob.message, "Idempotency-Key: expected 1 to 255 "
+                           "visible ASCII characters"), "%s", prob.message);
+}
+
+Test(sr_http, idempotency_key_of_255_characters_is_the_maximum)
+{
+        sr_http_problem_t prob = { 0 };
+        char key[257];
+
+        memset(key, 'k', 256);
+        key[256] = '\0';
+        cr_assert(eq(int, sr_http_check_idempotency_key(key, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+        key[255] = '\0';
+        cr_assert(eq(int, sr_http_check_idempotency_key(key, NULL), SR_OK));
+}
+
+Test(sr_http, absent_idempotency_key_is_ok)
+{
+        cr_assert(eq(int, sr_http_check_idempotency_key(NULL, NULL), SR_OK));
+}
+
+static sr_http_put_t put_ok(sr_route_id_t route, const char *body)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put(route, body, strlen(body), 0,
+                                            &put, &prob), SR_OK),
+                  "%s: %s", body, prob.message);
+        return put;
+}
+
+Test(sr_http, pipeline_run_cancel_body_is_parsed_in_any_case)
+{
+        sr_http_put_t put = put_ok(SR_ROUTE_PIPELINE_RUN_PUT,
+                                   "{\"status\": \"CANCELLED\"}");
+
+        cr_assert(eq(int, put.status, SR_ST_CANCELLED));
+        cr_assert(not(put.has_device_name));
+}
+
+Test(sr_http, transition_legality_is_left_to_the_worker)
+{
+        sr_http_put_t put = put_ok(SR_ROUTE_PIPELINE_RUN_PUT,
+                                   "{\"status\": \"running\"}");
+
+        cr_assert(eq(int, put.status, SR_ST_RUNNING));
+        put = put_ok(SR_ROUTE_STAGE_RUN_PUT, "{\"status\": \"success\"}");
+        cr_assert(eq(int, put.status, SR_ST_SUCCESS));
+}
+
+Test(sr_http, stage_run_promote_body_is_parsed)
+{
+        sr_http_put_t put = put_ok(SR_ROUTE_STAGE_RUN_PUT,
+                                   "{\"status\":\"Queued\"}");
+
+        cr_assert(eq(int, put.status, SR_ST_QUEUED));
+}
+
+Test(sr_http, target_run_body_takes_optional_device_name)
+{
+        sr_http_put_t put = put_ok(SR_ROUTE_TARGET_RUN_PUT,
+                                   "{\"device_name\":\"d-1\","
+                                   "\"status\":\"dispatched\"}");
+
+        cr_assert(eq(int, put.status, SR_ST_DISPATCHED));
+        cr_assert(put.has_device_name);
+        cr_assert(eq(str, put.device_name, "d-1"));
+        put = put_ok(SR_ROUTE_TARGET_RUN_PUT,
+                     "{\"status\":\"success\",\"device_name\":null}");
+        cr_assert(not(put.has_device_name));
+        put = put_ok(SR_ROUTE_TARGET_RUN_PUT, "{\"status\":\"failure\"}");
+        cr_assert(not(put.has_device_name));
+}
+
+struct bad_body {
+        int route;
+        char body[200];
+        int status;
+        char msg[200]; /* the whole message, or a part of it */
+};
+
+ParameterizedTestParameters(sr_http, bad_put_body_is_refused_saying_what)
+{
+        static struct bad_body cases[] = {
+                { SR_ROUTE_PIPELINE_RUN_PUT, "", 400,
+                  "body: empty; expected a JSON object" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "null", 400,
+                  "body: expected a JSON object, got null" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "[{\"status\":\"cancelled\"}]",
+                  400, "body: expected a JSON object, got "
+                  "[{\"status\":\"cancelled\"}]" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "\"cancelled\"", 400,
+                  "body: expected a JSON object, got \"cancelled\"" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":", 400,
+                  "body: malformed JSON at line 1 column" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{status: \"cancelled\"}", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"queued\"} x", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"queued\"}{}", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT,
+                  "{\"status\":\"cancelled\",\"status\":\"queued\"}", 400,
+                  "duplicate" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"q\\u0000\"}", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"\xff\"}", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"\xc0\xaf\"}", 400,
+                  "body: malformed JSON" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{}", 400,
+                  "status: required field missing" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":42}", 400,
+                  "status: expected a string, got 42" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":null}", 400,
+                  "status: expected a string, got null" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":[\"cancelled\"]}",
+                  400, "status: expected a string, got [\"cancelled\"]" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":true}", 400,
+                  "status: expected a string, got true" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"bogus\"}", 400,
+                  "status: expected one of pending, queued, processing, "
+                  "running, waiting, complete, success, failure, cancelled, "
+                  "timeout, invalid (any case), got \"bogus\"" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"\"}", 400,
+                  "got \"\"" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"status\":\"dispatched\"}",
+                  400, "got \"dispatched\"" },
+                { SR_ROUTE_STAGE_RUN_PUT, "{\"status\":\"waiting\"}", 400,
+                  "status: expected one of pending, queued, processing, "
+                  "running, complete, success, failure, cancelled, "
+                  "timeout, invalid (any case), got \"waiting\"" },
+                { SR_ROUTE_TARGET_RUN_PUT, "{\"status\":\"timeout\"}", 400,
+                  "status: expected one of pending, queued, processing, "
+                  "running, dispatched, complete, success, failure, "
+                  "cancelled, invalid (any case), got \"timeout\"" },
+                { SR_ROUTE_PIPELINE_RUN_PUT,
+                  "{\"status\":\"cancelled\",\"colour\":\"red\"}", 400,
+                  "unknown field \"colour\"; allowed: status" },
+                { SR_ROUTE_STAGE_RUN_PUT,
+                  "{\"status\":\"queued\",\"device_name\":\"d\"}", 400,
+                  "unknown field \"device_name\"; allowed: status" },
+                { SR_ROUTE_TARGET_RUN_PUT, "{\"Status\":\"success\"}", 400,
+                  "unknown field \"Status\"; allowed: status, device_name" },
+                { SR_ROUTE_TARGET_RUN_PUT,
+                  "{\"status\":\"success\",\"device_name\":5}", 400,
+                  "device_name: expected a string or null, got 5" },
+                { SR_ROUTE_TARGET_RUN_PUT,
+                  "{\"status\":\"success\",\"device_name\":{}}", 400,
+                  "device_name: expected a string or null, got {}" },
+                { SR_ROUTE_PIPELINE_RUN_PUT, "{\"caf\xc3\xa9\":1}", 400,
+                  "unknown field \"caf\\xc3\\xa9\"" },
+                { SR_ROUTE_PIPELINE_RUN_PUT,
+                  "{\"status\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaa\"}", 400,
+                  "got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." },
+        };
+        return cr_make_param_array(struct bad_body, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_body *c, sr_http,
+                  bad_put_body_is_refused_saying_what)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put((sr_route_id_t)c->route, c->body,
+                                            strlen(c->body), 0, &put, &prob),
+                     SR_ERR_INVALID), "%s", c->body);
+        cr_assert(eq(int, prob.status, c->status));
+        cr_assert(contains(prob.message, c->msg), "%s: \"%s\" lacks \"%s\"",
+                  c->body, prob.message, c->msg);
+}
+
+Test(sr_http, nul_byte_in_body_is_malformed_json)
+{
+        static const char body[] = "{\"status\":\"queued\"}\0";
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_STAGE_RUN_PUT, body,
+                                            sizeof(body) - 1, 0, &put,
+                                            &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+}
+
+Test(sr_http, thousand_nested_brackets_are_refused_as_too_deep)
+{
+        char body[1001];
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        memset(body, '[', 1000);
+        body[1000] = '\0';
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_PIPELINE_RUN_PUT, body,
+                                            1000, 0, &put, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(eq(str, prob.message, "body: nested too deeply (at most 32 "
+                     "levels of arrays and objects)"));
+}
+
+Test(sr_http, nesting_at_the_limit_passes_the_depth_check)
+{
+        char body[256];
+        size_t n = 0;
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        n += (size_t)sprintf(body, "{\"status\":\"queued\",\"x\":");
+        for (int i = 0; i < SR_HTTP_MAX_DEPTH - 1; i++)
+                body[n++] = '[';
+        for (int i = 0; i < SR_HTTP_MAX_DEPTH - 1; i++)
+                body[n++] = ']';
+        body[n++] = '}';
+        body[n] = '\0';
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_PIPELINE_RUN_PUT, body,
+                                            n, 0, &put, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(contains(prob.message, "unknown field \"x\""), "%s",
+                  prob.message);
+}
+
+Test(sr_http, brackets_inside_strings_do_not_count_as_nesting)
+{
+        char body[1100];
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+        size_t n;
+
+        n = (size_t)sprintf(body, "{\"status\":\"queued\",\"device_name\":\"");
+        memset(body + n, '[', 200);
+        n += 200;
+        n += (size_t)sprintf(body + n, "\\\"\"}");
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_TARGET_RUN_PUT, body,
+                                            n, 0, &put, &prob), SR_OK),
+                  "%s", prob.message);
+        cr_assert(eq(sz, strlen(put.device_name), 201));
+}
+
+Test(sr_http, body_over_the_limit_is_413)
+{
+        static const char body[] = "{\"status\":\"queued\"}";
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_STAGE_RUN_PUT, body,
+                                            sizeof(body) - 1, 10, &put,
+                                            &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 413));
+        cr_assert(eq(str, prob.message,
+                     "body too large (19 bytes, at most 10)"));
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_STAGE_RUN_PUT, body,
+                                            sizeof(body) - 1, 19, &put,
+                                            &prob), SR_OK));
+}
+
+Test(sr_http, device_name_longer_than_the_model_is_refused)
+{
+        char body[400];
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+        size_t n;
+
+        n = (size_t)sprintf(body, "{\"status\":\"queued\",\"device_name\":\"");
+        memset(body + n, 'd', 256);
+        n += 256;
+        n += (size_t)sprintf(body + n, "\"}");
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_TARGET_RUN_PUT, body,
+                                            n, 0, &put, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(str, prob.message, "device_name: too long (256 bytes, "
+                     "at most 255)"));
+}
+
+Test(sr_http, put_body_for_a_route_without_one_is_an_internal_error)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_RUNS_LIST, "{}", 2, 0,
+                                            &put, &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 500));
+}
+
+Test(sr_http, null_body_pointer_is_empty_body)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+
+        cr_assert(eq(int, sr_http_parse_put(SR_ROUTE_STAGE_RUN_PUT, NULL, 0,
+                                            0, &put, &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+}
+
+#define SPEC "{\"pipeline_id\":\"" P_ID "\",\"pipeline_name\":\"p\"," \
+             "\"stages\":[{\"name\":\"canary\",\"operations\":"       \
+             "[{\"operation_type\":\"install\",\"args\":{\"a\":1}}],"  \
+             "\"targets\":[{\"device_id\":\"" T_ID "\"}]}]}"
+
+Test(sr_http, run_spec_body_is_decoded)
+{
+        static const char body[] = SPEC;
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+                                                 &spec, &prob), SR_OK),
+                  "%s", prob.message);
+        cr_assert(eq(str, uuid_text(&spec.pipeline_id), P_ID));
+        cr_assert(eq(u32, spec.n_stages, 1));
+        cr_assert(eq(str, spec.stages[0].ops[0].operation_type, "INSTALL"));
+        sr_runspec_fini(&spec);
+}
+
+ParameterizedTestParameters(sr_http, bad_run_spec_is_400_with_its_path)
+{
+        static struct bad_body cases[] = {
+                { 0, "", 400, "body: empty" },
+                { 0, "[]", 400, "body: expected a JSON object, got []" },
+                { 0, "null", 400, "body: expected a JSON object, got null" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\"}", 400,
+                  "stages: required field missing" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"stages\":[],"
+                  "\"colour\":1}", 400, "colour: unknown field" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"stages\":[{\"name\":"
+                  "7}]}", 400, "stages[0].name: expected a string, got 7" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"pipeline_id\":\"" P_ID
+                  "\",\"stages\":[]}", 400, "duplicate" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"stages\":[{\"operations"
+                  "\":[{\"operation_type\":\"REBOOT\",\"args\":{\"a\":"
+                  "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}}]}]}", 400,
+                  "stages[0].operations[0].args: nested too deeply" },
+        };
+        return cr_make_param_array(struct bad_body, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_body *c, sr_http,
+                  bad_run_spec_is_400_with_its_path)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID), "%s", c->body);
+        cr_assert(eq(int, prob.status, c->status));
+        cr_assert(contains(prob.message, c->msg), "%s: \"%s\" lacks \"%s\"",
+                  c->body, prob.message, c->msg);
+}
+
+/* JSON Schema (and so the OpenAPI document) counts 5.0 and 5e2 as
+ * integers; jansson reads them as reals. */
+Test(sr_http, run_spec_timeout_with_a_zero_fraction_is_an_integer)
+{
+        static const char body[] =
+                "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":263635.0,"
+                "\"stages\":[{\"timeout_seconds\":6e2,\"operations\":"
+                "[{\"operation_type\":\"LOCK\",\"args\":{\"n\":1.0}}]}]}";
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+                                                 &spec, &prob), SR_OK),
+                  "%s", prob.message);
+        cr_assert(eq(i64, spec.timeout_seconds, 263635));
+        cr_assert(eq(i64, spec.stages[0].timeout_seconds, 600));
+        /* args are passed on as given: their reals stay reals */
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json, "{\"n\":1.0}"));
+        sr_runspec_fini(&spec);
+}
+
+ParameterizedTestParameters(sr_http, run_spec_timeout_with_a_fraction_is_400)
+{
+        static struct bad_body cases[] = {
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":1.5,"
+                  "\"stages\":[]}", 400,
+                  "timeout_seconds: expected an integer" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":"
+                  "0.0,\"stages\":[]}", 400,
+                  "timeout_seconds: expected 1..315360000 seconds, got 0" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"timeout_seconds\":"
+                  "1e300,\"stages\":[]}", 400,
+                  "timeout_seconds: expected" },
+                { 0, "{\"pipeline_id\":\"" P_ID "\",\"stages\":[{"
+                  "\"timeout_seconds\":-2.0}]}", 400,
+                  "stages[0].timeout_seconds: expected 1..315360000 "
+                  "seconds, got -2" },
+        };
+        return cr_make_param_array(struct bad_body, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_body *c, sr_http,
+                  run_spec_timeout_with_a_fraction_is_400)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID), "%s", c->body);
+        cr_assert(eq(int, prob.status, c->status));
+        cr_assert(contains(prob.message, c->msg), "%s: \"%s\" lacks \"%s\"",
+                  c->body, prob.message, c->msg);
+}
+
+Test(sr_http, run_spec_over_the_limit_is_413)
+{
+        static const char body[] = SPEC;
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 64,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 413));
+}
+
+/* ------------------------------------------------------------ envelope */
+
+static char *envelope_text(int code, const char *msg, const json_t *content)
+{
+        sr_buf_t buf = { NULL, 0 };
+
+        cr_assert(eq(int, sr_http_envelope(code, msg, content, &buf), SR_OK));
+        cr_assert(eq(sz, buf.len, strlen(buf.ptr)));
+        return buf.ptr;
+}
+
+Test(sr_http, error_envelope_has_exact_text)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_buf_t buf = { NULL, 0 };
+        sr_route_t r;
+
+        sr_http_route("GET", "/v0/nothing/", &r, &prob);
+        cr_assert(eq(int, sr_http_problem_envelope(&prob, &buf), SR_OK));
+        cr_assert(eq(str, (char *)buf.ptr,
+                     "{\"code\":404,\"message\":\"unknown path or id\","
+                     "\"content\":{}}"));
+        sr_buf_free(&buf);
+
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "limit=abc");
+        cr_assert(eq(int, sr_http_problem_envelope(&prob, &buf), SR_OK));
+        cr_assert(eq(str, (char *)buf.ptr,
+                     "{\"code\":400,\"message\":\"limit: expected an integer "
+                     "0..1000, got \\\"abc\\\"\",\"content\":{}}"));
+        sr_buf_free(&buf);
+}
+
+Test(sr_http, success_envelope_carries_the_content)
+{
+        json_t *content = json_pack("{s:s, s:i}", "id", "x", "n", 1);
+        char *text = envelope_text(200, "ok", content);
+
+        cr_assert(eq(str, text, "{\"code\":200,\"message\":\"ok\","
+                     "\"content\":{\"id\":\"x\",\"n\":1}}"));
+        free(text);
+        json_decref(content);
+        content = json_array();
+        text = envelope_text(200, "ok", content);
+        cr_assert(eq(str, text, "{\"code\":200,\"message\":\"ok\","
+                     "\"content\":[]}"));
+        free(text);
+        json_decref(content);
+}
+
+Test(sr_http, envelope_message_is_escaped_and_made_utf8)
+{
+        char *text = envelope_text(400, "bad \"x\"\n\xff", NULL);
+
+        cr_assert(eq(str, text, "{\"code\":400,\"message\":"
+                     "\"bad \\\"x\\\"\\n\xef\xbf\xbd\",\"content\":{}}"));
+        free(text);
+        text = envelope_text(500, NULL, NULL);
+        cr_assert(eq(str, text, "{\"code\":500,\"message\":\"\","
+                     "\"content\":{}}"));
+        free(text);
+}
+
+Test(sr_http, problem_envelope_of_a_full_message_buffer_stays_in_bounds)
+{
+        sr_http_problem_t prob;
+        sr_buf_t buf = { NULL, 0 };
+
+        prob.status = 400;
+        memset(prob.message, 'm', sizeof(prob.message)); /* no NUL */
+        prob.allow[0] = '\0';
+        cr_assert(eq(int, sr_http_problem_envelope(&prob, &buf), SR_OK));
+        cr_assert(eq(sz, buf.len, strlen("{\"code\":400,\"message\":\"\","
+                                         "\"content\":{}}") +
+                                          SR_HTTP_MSG_MAX - 1));
+        sr_buf_free(&buf);
+}
+
+/* ------------------------------------------------------------ pages */
+
+static json_t *page_for(const char *path, const char *qs, uint64_t count)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, qs);
+        json_t *page = sr_http_page(BASE, path, &q, count, json_array());
+
+        cr_assert(not(eq(ptr, page, NULL)));
+        return page;
+}
+
+/* The link @p key of @p page, or "null". */
+static char *link_of(const json_t *page, const char *key)
+{
+        const json_t *v = json_object_get(page, key);
+
+        cr_assert(not(eq(ptr, (void *)v, NULL)), "%s missing", key);
+        return (char *)(json_is_string(v) ? json_string_value(v) : "null");
+}
+
+Test(sr_http, first_page_has_next_and_no_previous)
+{
+        json_t *page = page_for("/v0/runs/", "", 45);
+
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(page,
+                                                                  "count")),
+                     45));
+        cr_assert(eq(str, link_of(page, "previous"), "null"));
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/runs/?limit=20&offset=20"));
+        cr_assert(eq(sz, json_array_size(json_object_get(page, "results")),
+                     0));
+        json_decref(page);
+}
+
+Test(sr_http, middle_page_links_both_ways)
+{
+        json_t *page = page_for("/v0/runs/", "offset=20", 45);
+
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/runs/?limit=20"));
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/runs/?limit=20&offset=40"));
+        json_decref(page);
+}
+
+Test(sr_http, last_page_has_previous_and_no_next)
+{
+        json_t *page = page_for("/api/pipelines/v0/runs", "offset=40&limit=20",
+                                45);
+
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/api/pipelines/v0/runs?limit=20&offset=20"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+}
+
+Test(sr_http, unaligned_offset_steps_back_by_limit)
+{
+        json_t *page = page_for("/v0/runs/", "offset=30&limit=20", 45);
+
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/runs/?limit=20&offset=10"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+        page = page_for("/v0/runs/", "offset=5&limit=20", 45);
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/runs/?limit=20"));
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/runs/?limit=20&offset=25"));
+        json_decref(page);
+}
+
+Test(sr_http, offset_past_the_end_links_back_to_the_last_items)
+{
+        json_t *page = page_for("/v0/runs/", "offset=1000000", 45);
+
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(page,
+                                                                  "count")),
+                     45));
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/runs/?limit=20&offset=25"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+        page = page_for("/v0/runs/", "offset=9223372036854775807&limit=1000",
+                        3);
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/runs/?limit=1000"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+}
+
+Test(sr_http, limit_zero_page_has_count_and_no_links)
+{
+        json_t *page = page_for("/v0/runs/", "limit=0&offset=10", 45);
+
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(page,
+                                                                  "count")),
+                     45));
+        cr_assert(eq(str, link_of(page, "previous"), "null"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+}
+
+Test(sr_http, empty_list_has_no_links)
+{
+        json_t *page = page_for("/v0/runs/", "", 0);
+
+        cr_assert(eq(str, link_of(page, "previous"), "null"));
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        json_decref(page);
+}
+
+Test(sr_http, links_repeat_filters_encoded_and_drop_unknown_keys)
+{
+        json_t *page = page_for("/v0/runs/",
+                                "_=123&status=QUEUED&pipeline_name=a+b%26c"
+                                "&ordering=-run_number,status&limit=5", 12);
+
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/runs/?limit=5&offset=5"
+                     "&ordering=-run_number%2Cstatus"
+                     "&pipeline_name=a%20b%26c&status=queued"));
+        json_decref(page);
+}
+
+Test(sr_http, target_run_links_carry_the_operation_filter)
+{
+        static const char qs[] = "stage_run_operation_id=" O_ID "&limit=1";
+        sr_http_query_t q;
+        json_t *page;
+
+        cr_assert(eq(int, sr_http_query_parse(SR_ROUTE_TARGET_RUNS_LIST, qs,
+                                              sizeof(qs) - 1, &q, NULL),
+                     SR_OK));
+        page = sr_http_page(BASE, "/v0/stageruns/" S_ID "/targetruns/", &q,
+                            2, json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/stageruns/" S_ID "/targetruns/?limit=1"
+                     "&offset=1&stage_run_operation_id=" O_ID));
+        json_decref(page);
+}
+
+Test(sr_http, page_object_has_esper_key_order)
+{
+        json_t *page = page_for("/v0/runs/", "offset=20", 45);
+        char *text = json_dumps(page, JSON_COMPACT);
+
+        cr_assert(eq(str, text, "{\"count\":45,\"previous\":\"" BASE
+                     "/v0/runs/?limit=20\",\"next\":\"" BASE
+                     "/v0/runs/?limit=20&offset=40\",\"results\":[]}"));
+        free(text);
+        json_decref(page);
+}
+
+Test(sr_http, page_of_a_non_array_is_refused)
+{
+        sr_http_query_t q;
+
+        sr_http_query_init(&q);
+        cr_assert(eq(ptr, sr_http_page(BASE, "/v0/runs/", &q, 1,
+                                       json_object()), NULL));
+        cr_assert(eq(ptr, sr_http_page(BASE, "/v0/runs/", &q, 1, NULL),
+                     NULL));
+}
+
+Test(sr_http, base_url_is_built_from_a_valid_host)
+{
+        char base[SR_HTTP_BASE_MAX];
+
+        cr_assert(eq(int, sr_http_base_url("https", "api.example.com:8443",
+                                           base, sizeof(base), NULL), SR_OK));
+        cr_assert(eq(str, base, "https://api.example.com:8443"));
+        cr_assert(eq(int, sr_http_base_url("http", "[::1]:8080", base,
+                                           sizeof(base), NULL), SR_OK));
+        cr_assert(eq(str, base, "http://[::1]:8080"));
+}
+
+struct bad_host {
+        char host[300];
+};
+
+ParameterizedTestParameters(sr_http, malformed_host_header_is_400)
+{
+        static struct bad_host cases[] = {
+                { "" },
+                { "evil.com/path" },
+                { "a b" },
+                { "host\r\nX-Injected: 1" },
+                { "h\"ost" },
+                { "user@host" },
+                { "caf\xc3\xa9.example" },
+                { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaa" },
+        };
+        return cr_make_param_array(struct bad_host, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_host *c, sr_http, malformed_host_header_is_400)
+{
+        sr_http_problem_t prob = { 0 };
+        char base[SR_HTTP_BASE_MAX];
+
+        cr_assert(eq(int, sr_http_base_url("https", c->host, base,
+                                           sizeof(base), &prob),
+                     SR_ERR_INVALID), "%s", c->host);
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(contains(prob.message, "Host header malformed"));
+}
+
+Test(sr_http, missing_host_is_400)
+{
+        sr_http_problem_t prob = { 0 };
+        char base[SR_HTTP_BASE_MAX];
+
+        cr_assert(eq(int, sr_http_base_url("https", NULL, base, sizeof(base),
+                                           &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+}

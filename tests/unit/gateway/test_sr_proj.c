@@ -1,0 +1,1456 @@
+/* tests/unit/gateway/test_sr_proj.c - the gateway's projection of sr.changelog:
+ * apply and get, tenancy, index moves on status change, every list filter
+ * and ordering, paging edges and counts, a 10,000-target stage, offsets
+ * across reopen, tombstones, ignored record kinds, garbage, and reads
+ * from several threads while the writer applies.
+ *
+ * Records are built with sr_codec_encode_changelog from hand-made
+ * entities. Each test gets its own projection in a fresh temp dir, opened
+ * in the fixture (inside the test's process, never before the fork). */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sr_codec.h"
+#include "sr_fsm.h"
+#include "sr_proj.h"
+
+#define ENT_A "acme"
+#define ENT_B "globex"
+
+static char dir[] = "/tmp/sr_proj_test.XXXXXX";
+static sr_proj_t *proj;
+static sr_codec_t *codec;
+static int64_t next_off; /* next offset of partition 0 */
+
+static void proj_reopen(void)
+{
+        sr_errctx_t ec = { 0 };
+
+        sr_proj_close(proj);
+        proj = NULL;
+        cr_assert(eq(int, sr_proj_open(dir, 256u << 20, &proj, &ec), SR_OK),
+                  "%s", ec.msg);
+}
+
+static void proj_setup(void)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(not(eq(ptr, mkdtemp(dir), NULL)));
+        proj_reopen();
+        cr_assert(eq(int, sr_codec_new(&codec, &ec), SR_OK), "%s", ec.msg);
+        next_off = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+static void proj_teardown(void)
+{
+        sr_proj_close(proj);
+        proj = NULL;
+        sr_codec_destroy(codec);
+        codec = NULL;
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(sr_proj, .init = proj_setup, .fini = proj_teardown,
+          .timeout = 60.0);
+
+/* ------------------------------------------------------------ helpers */
+
+static sr_uuid_t uid(const char *name)
+{
+        sr_uuid_t u;
+
+        sr_uuid_v5(&u, &sr_ns, "test-proj/%s", name);
+        return u;
+}
+
+static sr_entity_t mk_run(const char *name, const char *enterprise,
+                          const char *pipeline, int32_t run_number,
+                          sr_status_t st, int64_t created)
+{
+        sr_entity_t e;
+        sr_pipeline_run_t *pr = &e.u.pr;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_PIPELINE_RUN;
+        pr->m.id = uid(name);
+        pr->m.status = st;
+        pr->m.created_at = created;
+        pr->m.updated_at = created;
+        pr->m.version = 1;
+        pr->pipeline_id = uid(pipeline);
+        snprintf(pr->pipeline_name, sizeof(pr->pipeline_name), "%s",
+                 pipeline);
+        snprintf(pr->enterprise_id, sizeof(pr->enterprise_id), "%s",
+                 enterprise);
+        pr->run_number = run_number;
+        pr->n_stages = 1;
+        pr->spec_hash = 0xfeedfacecafebeefULL;
+        pr->created_by_command = uid("cmd");
+        return e;
+}
+
+static sr_entity_t mk_stage(const sr_entity_t *run, uint32_t index,
+                            sr_status_t st)
+{
+        char name[64];
+        sr_entity_t e;
+        sr_stage_run_t *s = &e.u.sr;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_STAGE_RUN;
+        snprintf(name, sizeof(name), "stage-%u", index);
+        sr_uuid_v5(&s->m.id, &run->u.pr.m.id, "stage/%u", index);
+        s->m.status = st;
+        s->m.created_at = run->u.pr.m.created_at;
+        s->m.version = 1;
+        s->pipeline_run_id = run->u.pr.m.id;
+        s->pipeline_id = run->u.pr.pipeline_id;
+        s->stage_id = uid(name);
+        memcpy(s->enterprise_id, run->u.pr.enterprise_id,
+               sizeof(s->enterprise_id));
+        s->index = index;
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        snprintf(s->description, sizeof(s->description), "the %s", name);
+        return e;
+}
+
+/* Not owning: args points to a literal; never fini'd. */
+static sr_entity_t mk_op(const sr_entity_t *stage, uint32_t index,
+                         const char *args)
+{
+        sr_entity_t e;
+        sr_stage_run_op_t *op = &e.u.op;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_STAGE_RUN_OPERATION;
+        sr_uuid_v5(&op->id, &stage->u.sr.m.id, "op/%u", index);
+        op->pipeline_run_id = stage->u.sr.pipeline_run_id;
+        op->stage_run_id = stage->u.sr.m.id;
+        op->stage_index = stage->u.sr.index;
+        op->index = index;
+        snprintf(op->operation_type, sizeof(op->operation_type), "%s",
+                 index ? "REBOOT" : "INSTALL");
+        op->args_json = (char *)args;
+        op->created_at = 1000;
+        op->version = 1;
+        return e;
+}
+
+static sr_entity_t mk_target(const sr_entity_t *stage, const sr_entity_t *op,
+                             uint32_t tindex, sr_status_t st)
+{
+        sr_entity_t e;
+        sr_target_run_t *tr = &e.u.tr;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_TARGET_RUN;
+        sr_uuid_v5(&tr->m.id, &op->u.op.id, "target/%u", tindex);
+        tr->m.status = st;
+        tr->m.created_at = 2000 + tindex;
+        tr->m.version = 1;
+        tr->pipeline_run_id = stage->u.sr.pipeline_run_id;
+        tr->stage_run_id = stage->u.sr.m.id;
+        tr->stage_run_operation_id = op->u.op.id;
+        tr->stage_index = stage->u.sr.index;
+        tr->op_index = op->u.op.index;
+        tr->target_index = tindex;
+        sr_uuid_v5(&tr->target_id, &sr_ns, "target-def/%u", tindex);
+        sr_uuid_v5(&tr->device_id, &sr_ns, "device/%u", tindex);
+        snprintf(tr->device_name, sizeof(tr->device_name), "dev-%u", tindex);
+        snprintf(tr->command_status, sizeof(tr->command_status), "QUEUED");
+        return e;
+}
+
+static sr_proj_txn_t *begin(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK), "%s",
+                  ec.msg);
+        return txn;
+}
+
+static void commit(sr_proj_txn_t *txn)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK), "%s", ec.msg);
+}
+
+/* Apply one changelog record at the next offset of partition 0. */
+static sr_err_t put_raw(sr_proj_txn_t *txn, sr_slice_t key, sr_slice_t val,
+                        sr_errctx_t *ec)
+{
+        sr_err_t err = sr_proj_apply(txn, 0, next_off, key, val, ec);
+
+        if (err == SR_OK)
+                next_off++;
+        return err;
+}
+
+static void put_cl(sr_proj_txn_t *txn, const sr_changelog_t *cl,
+                   const char *key, size_t klen)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, cl, &buf, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen),
+                                  sr_buf_slice(&buf), &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        sr_buf_free(&buf);
+}
+
+static void put_in(sr_proj_txn_t *txn, const sr_entity_t *e)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(e, key);
+        sr_changelog_t cl;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity = *e;
+        put_cl(txn, &cl, key, klen);
+}
+
+/* One entity in its own batch. */
+static void put(const sr_entity_t *e)
+{
+        sr_proj_txn_t *txn = begin();
+
+        put_in(txn, e);
+        commit(txn);
+}
+
+static void tombstone(const sr_entity_t *e)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(e, key);
+        sr_proj_txn_t *txn = begin();
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen), sr_slice(NULL, 0),
+                                  &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        commit(txn);
+}
+
+static sr_proj_query_t query(void)
+{
+        sr_proj_query_t q;
+
+        memset(&q, 0, sizeof(q));
+        q.limit = 1000;
+        return q;
+}
+
+static sr_proj_query_t query_status(sr_status_t st)
+{
+        sr_proj_query_t q = query();
+
+        q.has_status = true;
+        q.status = st;
+        return q;
+}
+
+static sr_proj_query_t query_order(sr_proj_order_t order, bool desc)
+{
+        sr_proj_query_t q = query();
+
+        q.order = order;
+        q.desc = desc;
+        return q;
+}
+
+/* Run numbers of a pipeline-run list, as "3,1,2"; asserts the call. */
+static char *runs_of(const char *enterprise, const sr_proj_query_t *q,
+                     uint64_t *count)
+{
+        static char out[512];
+        sr_pipeline_run_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t c = 0;
+        size_t n = 0, len = 0;
+
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, enterprise, q,
+                                                     &items, &n, &c, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%d",
+                                        i ? "," : "", items[i].run_number);
+        free(items);
+        if (count)
+                *count = c;
+        return out;
+}
+
+/* Target indexes of a target-run list, as "0,1,2". */
+static char *targets_of(const sr_uuid_t *stage, const sr_proj_query_t *q,
+                        uint64_t *count)
+{
+        static char out[4096];
+        sr_target_run_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t c = 0;
+        size_t n = 0, len = 0;
+
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A, stage, q,
+                                                   &items, &n, &c, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        out[0] = '\0';
+        for (size_t i = 0; i < n && len < sizeof(out) - 16; i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%u",
+                                        i ? "," : "",
+                                        items[i].op_index * 100 +
+                                                items[i].target_index);
+        free(items);
+        if (count)
+                *count = c;
+        return out;
+}
+
+static sr_proj_stats_t stats(void)
+{
+        sr_proj_stats_t s;
+
+        sr_proj_stats(proj, &s);
+        return s;
+}
+
+static double now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------ apply, get */
+
+Test(sr_proj, applied_entities_of_every_type_can_be_read_back)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 7, SR_ST_RUNNING,
+                                 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t op = mk_op(&stage, 0, "{\"package_name\":\"com.x\"}");
+        sr_entity_t tr = mk_target(&stage, &op, 3, SR_ST_DISPATCHED);
+        sr_pipeline_run_t pr;
+        sr_stage_run_t sr;
+        sr_stage_run_op_t o;
+        sr_target_run_t t;
+        sr_errctx_t ec = { 0 };
+        uint32_t ver = 0;
+        sr_proj_txn_t *txn;
+
+        run.u.pr.m.started_at = 150;
+        run.u.pr.last_seq = 42;
+        stage.u.sr.queued_at = 160;
+        tr.u.tr.cancel_requested = true;
+        tr.u.tr.command_id = uid("devcmd");
+        txn = begin();
+        put_in(txn, &run);
+        put_in(txn, &stage);
+        put_in(txn, &op);
+        put_in(txn, &tr);
+        commit(txn);
+
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, memcmp(&pr, &run.u.pr, sizeof(pr)), 0));
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &run.u.pr.m.id,
+                                                &stage.u.sr.m.id, &sr, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(str, sr.name, "stage-0"));
+        cr_assert(eq(str, sr.description, "the stage-0"));
+        cr_assert(eq(int, sr.m.status, SR_ST_PROCESSING));
+        cr_assert(eq(i64, sr.queued_at, 160));
+        cr_assert(eq(u32, sr.n_ops, 0));
+        cr_assert(eq(ptr, sr.targets, NULL));
+        cr_assert(eq(int, sr_proj_get_operation(proj, ENT_A, &stage.u.sr.m.id,
+                                                &op.u.op.id, &o, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(str, o.operation_type, "INSTALL"));
+        cr_assert(eq(str, o.args_json, "{\"package_name\":\"com.x\"}"));
+        free(o.args_json);
+        cr_assert(eq(int, sr_proj_get_target_run(proj, ENT_A,
+                                                 &stage.u.sr.m.id,
+                                                 &tr.u.tr.m.id, &t, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, memcmp(&t, &tr.u.tr, sizeof(t)), 0));
+        cr_assert(eq(int, sr_proj_version(proj, SR_ENT_TARGET_RUN,
+                                          &tr.u.tr.m.id, &ver, &ec),
+                     SR_OK));
+        cr_assert(eq(u32, ver, 1));
+}
+
+Test(sr_proj, an_updated_entity_replaces_the_stored_one_and_its_version)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_PENDING, 100);
+        sr_pipeline_run_t pr;
+        sr_errctx_t ec = { 0 };
+        uint32_t ver = 0;
+
+        put(&run);
+        run.u.pr.m.status = SR_ST_SUCCESS;
+        run.u.pr.m.version = 9;
+        run.u.pr.m.ended_at = 999;
+        put(&run);
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_OK));
+        cr_assert(eq(int, pr.m.status, SR_ST_SUCCESS));
+        cr_assert(eq(i64, pr.m.ended_at, 999));
+        cr_assert(eq(int, sr_proj_version(proj, SR_ENT_PIPELINE_RUN,
+                                          &run.u.pr.m.id, &ver, &ec),
+                     SR_OK));
+        cr_assert(eq(u32, ver, 9));
+}
+
+Test(sr_proj, unknown_ids_and_wrong_types_are_not_found)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_PENDING, 100);
+        sr_uuid_t nope = uid("nope");
+        sr_pipeline_run_t pr;
+        sr_stage_run_t sr;
+        sr_errctx_t ec = { 0 };
+        uint32_t ver;
+
+        put(&run);
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &nope, &pr,
+                                                   &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, NULL,
+                                                &run.u.pr.m.id, &sr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_version(proj, SR_ENT_STAGE_RUN,
+                                          &run.u.pr.m.id, &ver, &ec),
+                     SR_ERR_NOT_FOUND));
+}
+
+Test(sr_proj, a_child_under_the_wrong_parent_is_not_found)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t s0 = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t s1 = mk_stage(&run, 1, SR_ST_PENDING);
+        sr_entity_t op = mk_op(&s0, 0, NULL);
+        sr_entity_t tr = mk_target(&s0, &op, 0, SR_ST_PENDING);
+        sr_uuid_t other_run = uid("other-run");
+        sr_stage_run_op_t o;
+        sr_stage_run_t sr;
+        sr_target_run_t t;
+        sr_errctx_t ec = { 0 };
+
+        put(&run);
+        put(&s0);
+        put(&s1);
+        put(&op);
+        put(&tr);
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &other_run,
+                                                &s0.u.sr.m.id, &sr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_operation(proj, ENT_A, &s1.u.sr.m.id,
+                                                &op.u.op.id, &o, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_target_run(proj, ENT_A, &s1.u.sr.m.id,
+                                                 &tr.u.tr.m.id, &t, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_operation(proj, ENT_A, &s0.u.sr.m.id,
+                                                &op.u.op.id, &o, &ec),
+                     SR_OK));
+        cr_assert(eq(ptr, o.args_json, NULL));
+}
+
+/* ------------------------------------------------------------ tenancy */
+
+Test(sr_proj, another_enterprise_gets_not_found_and_empty_lists)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t op = mk_op(&stage, 0, NULL);
+        sr_entity_t tr = mk_target(&stage, &op, 0, SR_ST_PENDING);
+        sr_proj_query_t q = query();
+        sr_pipeline_run_t pr, *prs = NULL;
+        sr_stage_run_t sr, *srs = NULL;
+        sr_stage_run_op_t o, *ops = NULL;
+        sr_target_run_t t, *trs = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t count = 99;
+        size_t n = 99;
+
+        put(&run);
+        put(&stage);
+        put(&op);
+        put(&tr);
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_B, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_B, NULL,
+                                                &stage.u.sr.m.id, &sr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_operation(proj, ENT_B, &stage.u.sr.m.id,
+                                                &op.u.op.id, &o, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_target_run(proj, ENT_B,
+                                                 &stage.u.sr.m.id,
+                                                 &tr.u.tr.m.id, &t, &ec),
+                     SR_ERR_NOT_FOUND));
+        /* A tenant name that is a prefix of the owner's does not match. */
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, "acm",
+                                                   &run.u.pr.m.id, &pr, &ec),
+                     SR_ERR_NOT_FOUND));
+
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_B, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_OK));
+        cr_assert(eq(sz, n, 0));
+        cr_assert(eq(u64, count, 0));
+        cr_assert(eq(ptr, prs, NULL));
+        q.pipeline_id = &run.u.pr.pipeline_id;
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_B, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_OK));
+        cr_assert(eq(u64, count, 0));
+        q = query();
+        cr_assert(eq(int, sr_proj_list_stage_runs(proj, ENT_B, &run.u.pr.m.id,
+                                                  &q, &srs, &n, &count, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_list_operations(proj, ENT_B,
+                                                  &stage.u.sr.m.id, &q, &ops,
+                                                  &n, &count, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_B,
+                                                   &stage.u.sr.m.id, &q, &trs,
+                                                   &n, &count, &ec),
+                     SR_ERR_NOT_FOUND));
+        /* The owner sees all of it. */
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1"));
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &q, &count), "0"));
+}
+
+/* ------------------------------------------------------------ status moves */
+
+Test(sr_proj, a_status_change_moves_the_entity_between_status_entries)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_PENDING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t op = mk_op(&stage, 0, NULL);
+        sr_entity_t tr = mk_target(&stage, &op, 0, SR_ST_PENDING);
+        sr_proj_query_t pending = query_status(SR_ST_PENDING);
+        sr_proj_query_t running = query_status(SR_ST_RUNNING);
+        uint64_t count;
+
+        put(&run);
+        put(&stage);
+        put(&op);
+        put(&tr);
+        cr_assert(eq(str, runs_of(ENT_A, &pending, &count), "1"));
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &pending, &count),
+                     "0"));
+
+        run.u.pr.m.status = SR_ST_RUNNING;
+        run.u.pr.m.version++;
+        tr.u.tr.m.status = SR_ST_RUNNING;
+        tr.u.tr.m.version++;
+        put(&run);
+        put(&tr);
+
+        cr_assert(eq(str, runs_of(ENT_A, &pending, &count), ""));
+        cr_assert(eq(u64, count, 0));
+        cr_assert(eq(str, runs_of(ENT_A, &running, &count), "1"));
+        cr_assert(eq(u64, count, 1));
+        pending.pipeline_id = &run.u.pr.pipeline_id;
+        cr_assert(eq(str, runs_of(ENT_A, &pending, &count), ""));
+        cr_assert(eq(u64, count, 0));
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &pending, &count),
+                     ""));
+        cr_assert(eq(u64, count, 0));
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &running, &count),
+                     "0"));
+        cr_assert(eq(u64, count, 1));
+        running.operation_id = &op.u.op.id;
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &running, &count),
+                     "0"));
+        cr_assert(eq(u64, count, 1));
+        /* Unfiltered, still exactly one of each. */
+        running = query();
+        cr_assert(eq(str, runs_of(ENT_A, &running, &count), "1"));
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &running, &count),
+                     "0"));
+        cr_assert(eq(u64, count, 1));
+}
+
+/* ------------------------------------------------------------ pipeline runs */
+
+/* Five runs of ENT_A over two pipelines, one of ENT_B:
+ *   #  pipeline  status      created started ended
+ *   1  alpha     success     100     110     190
+ *   2  beta      running     200     210     0
+ *   3  alpha     failure     300     0       0
+ *   4  beta      running     400     410     0
+ *   5  alpha     cancelled   500     505     520  */
+static void five_runs(void)
+{
+        static const struct {
+                const char *pipe;
+                sr_status_t st;
+                int64_t created, started, ended;
+        } rows[] = {
+                { "alpha", SR_ST_SUCCESS, 100, 110, 190 },
+                { "beta", SR_ST_RUNNING, 200, 210, 0 },
+                { "alpha", SR_ST_FAILURE, 300, 0, 0 },
+                { "beta", SR_ST_RUNNING, 400, 410, 0 },
+                { "alpha", SR_ST_CANCELLED, 500, 505, 520 },
+        };
+        sr_proj_txn_t *txn = begin();
+        sr_entity_t e;
+        char name[16];
+
+        for (int i = 0; i < 5; i++) {
+                snprintf(name, sizeof(name), "run%d", i + 1);
+                e = mk_run(name, ENT_A, rows[i].pipe, i + 1, rows[i].st,
+                           rows[i].created);
+                e.u.pr.m.started_at = rows[i].started;
+                e.u.pr.m.ended_at = rows[i].ended;
+                put_in(txn, &e);
+        }
+        e = mk_run("other", ENT_B, "alpha", 1, SR_ST_RUNNING, 50);
+        put_in(txn, &e);
+        commit(txn);
+}
+
+Test(sr_proj, pipeline_runs_default_to_newest_first_with_counts)
+{
+        sr_proj_query_t q = query();
+        uint64_t count;
+
+        five_runs();
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,4,3,2,1"));
+        cr_assert(eq(u64, count, 5));
+        q.order = SR_PROJ_ORDER_CREATED_AT;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1,2,3,4,5"));
+        q.desc = true;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,4,3,2,1"));
+}
+
+Test(sr_proj, pipeline_runs_filter_by_status_name_and_pipeline)
+{
+        sr_uuid_t alpha = uid("alpha"), beta = uid("beta");
+        sr_proj_query_t q;
+        uint64_t count;
+
+        five_runs();
+        q = query_status(SR_ST_RUNNING);
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "4,2"));
+        cr_assert(eq(u64, count, 2));
+        q = query();
+        q.pipeline_name = "alpha";
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,3,1"));
+        cr_assert(eq(u64, count, 3));
+        q.pipeline_name = "alph";
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+        q = query_status(SR_ST_FAILURE);
+        q.pipeline_name = "alpha";
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "3"));
+        cr_assert(eq(u64, count, 1));
+        q = query();
+        q.pipeline_id = &beta;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "4,2"));
+        cr_assert(eq(u64, count, 2));
+        q = query_status(SR_ST_SUCCESS);
+        q.pipeline_id = &alpha;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1"));
+        cr_assert(eq(u64, count, 1));
+        /* pipeline_id and pipeline_name together: the name is a residual
+         * filter on the index summaries. */
+        q = query();
+        q.pipeline_id = &alpha;
+        q.pipeline_name = "alpha";
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,3,1"));
+        cr_assert(eq(u64, count, 3));
+        q.pipeline_name = "beta";
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+}
+
+struct order_case {
+        sr_proj_order_t order;
+        bool desc;
+        char want[32];
+};
+
+ParameterizedTestParameters(sr_proj, pipeline_runs_sort_by_every_ordering)
+{
+        static struct order_case cases[] = {
+                { SR_PROJ_ORDER_RUN_NUMBER, false, "1,2,3,4,5" },
+                { SR_PROJ_ORDER_RUN_NUMBER, true, "5,4,3,2,1" },
+                /* alphabetical: cancelled, failure, running, success;
+                 * ties by created_at */
+                { SR_PROJ_ORDER_STATUS, false, "5,3,2,4,1" },
+                { SR_PROJ_ORDER_STATUS, true, "1,4,2,3,5" },
+                { SR_PROJ_ORDER_PIPELINE_NAME, false, "1,3,5,2,4" },
+                { SR_PROJ_ORDER_PIPELINE_NAME, true, "4,2,5,3,1" },
+                /* unset (0) times last ascending, first descending */
+                { SR_PROJ_ORDER_STARTED_AT, false, "1,2,4,5,3" },
+                { SR_PROJ_ORDER_STARTED_AT, true, "3,5,4,2,1" },
+                { SR_PROJ_ORDER_ENDED_AT, false, "1,5,2,3,4" },
+                { SR_PROJ_ORDER_ENDED_AT, true, "4,3,2,5,1" },
+        };
+        return cr_make_param_array(struct order_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct order_case *c, sr_proj,
+                  pipeline_runs_sort_by_every_ordering)
+{
+        sr_proj_query_t q = query_order(c->order, c->desc);
+        uint64_t count;
+
+        five_runs();
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), c->want),
+                  "ordering %d desc %d", (int)c->order, (int)c->desc);
+        cr_assert(eq(u64, count, 5));
+}
+
+Test(sr_proj, pipeline_run_pages_respect_offset_and_limit_edges)
+{
+        sr_proj_query_t q = query();
+        uint64_t count;
+
+        five_runs();
+        q.limit = 2;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,4"));
+        q.offset = 2;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "3,2"));
+        q.offset = 4;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1"));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 5;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 1000000;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 0;
+        q.limit = 0; /* count only */
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 5));
+        /* The same edges on an in-memory sorted list. */
+        q = query_order(SR_PROJ_ORDER_RUN_NUMBER, false);
+        q.offset = 3;
+        q.limit = 5;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "4,5"));
+        q.offset = 9;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 0;
+        q.limit = 0;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 5));
+}
+
+Test(sr_proj, list_refuses_an_ordering_the_endpoint_does_not_offer)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_proj_query_t q = query_order(SR_PROJ_ORDER_RUN_NUMBER, false);
+        sr_target_run_t *trs = NULL;
+        sr_stage_run_t *srs = NULL;
+        sr_pipeline_run_t *prs = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t count;
+        size_t n;
+
+        put(&run);
+        put(&stage);
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A,
+                                                   &stage.u.sr.m.id, &q, &trs,
+                                                   &n, &count, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, sr_proj_list_stage_runs(proj, ENT_A, &run.u.pr.m.id,
+                                                  &q, &srs, &n, &count, &ec),
+                     SR_ERR_INVALID));
+        q = query_status((sr_status_t)SR_ST__COUNT);
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+}
+
+Test(sr_proj, ordering_text_parses_with_optional_minus)
+{
+        sr_proj_order_t o;
+        bool desc;
+
+        cr_assert(sr_proj_order_parse("-run_number", 11, &o, &desc));
+        cr_assert(eq(int, o, SR_PROJ_ORDER_RUN_NUMBER));
+        cr_assert(desc);
+        cr_assert(sr_proj_order_parse("pipeline__name", 14, &o, &desc));
+        cr_assert(eq(int, o, SR_PROJ_ORDER_PIPELINE_NAME));
+        cr_assert(not(desc));
+        cr_assert(sr_proj_order_parse("-status", 7, &o, &desc));
+        cr_assert(eq(int, o, SR_PROJ_ORDER_STATUS));
+        cr_assert(not(sr_proj_order_parse("pipeline_name", 13, &o, &desc)));
+        cr_assert(not(sr_proj_order_parse("-", 1, &o, &desc)));
+        cr_assert(not(sr_proj_order_parse("status ", 7, &o, &desc)));
+}
+
+/* ------------------------------------------------------------ stages, ops */
+
+Test(sr_proj, stage_runs_list_in_stage_order_with_status_filter)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        static const sr_status_t st[4] = { SR_ST_SUCCESS, SR_ST_WAITING,
+                                           SR_ST_PENDING, SR_ST_PENDING };
+        sr_proj_query_t q = query();
+        sr_stage_run_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn;
+        sr_entity_t s;
+        uint64_t count;
+        size_t n;
+
+        txn = begin();
+        put_in(txn, &run);
+        for (uint32_t i = 4; i-- > 0;) { /* applied out of order */
+                s = mk_stage(&run, i, st[i]);
+                put_in(txn, &s);
+        }
+        commit(txn);
+
+        cr_assert(eq(int, sr_proj_list_stage_runs(proj, ENT_A, &run.u.pr.m.id,
+                                                  &q, &items, &n, &count, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(sz, n, 4));
+        cr_assert(eq(u64, count, 4));
+        for (uint32_t i = 0; i < 4; i++)
+                cr_assert(eq(u32, items[i].index, i));
+        free(items);
+
+        q = query_status(SR_ST_PENDING);
+        q.offset = 1;
+        cr_assert(eq(int, sr_proj_list_stage_runs(proj, ENT_A, &run.u.pr.m.id,
+                                                  &q, &items, &n, &count, &ec),
+                     SR_OK));
+        cr_assert(eq(u64, count, 2));
+        cr_assert(eq(sz, n, 1));
+        cr_assert(eq(u32, items[0].index, 3));
+        free(items);
+
+        q = query();
+        q.offset = 1;
+        q.limit = 2;
+        cr_assert(eq(int, sr_proj_list_stage_runs(proj, ENT_A, &run.u.pr.m.id,
+                                                  &q, &items, &n, &count, &ec),
+                     SR_OK));
+        cr_assert(eq(sz, n, 2));
+        cr_assert(eq(u32, items[0].index, 1));
+        cr_assert(eq(u32, items[1].index, 2));
+        free(items);
+}
+
+Test(sr_proj, operations_list_in_index_order_with_their_args)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t o1 = mk_op(&stage, 1, "{\"a\":1}");
+        sr_entity_t o0 = mk_op(&stage, 0, NULL);
+        sr_proj_query_t q = query();
+        sr_stage_run_op_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t count;
+        size_t n;
+
+        put(&run);
+        put(&stage);
+        put(&o1);
+        put(&o0);
+        cr_assert(eq(int, sr_proj_list_operations(proj, ENT_A,
+                                                  &stage.u.sr.m.id, &q, &items,
+                                                  &n, &count, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(sz, n, 2));
+        cr_assert(eq(u64, count, 2));
+        cr_assert(eq(str, items[0].operation_type, "INSTALL"));
+        cr_assert(eq(ptr, items[0].args_json, NULL));
+        cr_assert(eq(str, items[1].args_json, "{\"a\":1}"));
+        sr_proj_ops_free(items, n);
+        q.has_status = true;
+        cr_assert(eq(int, sr_proj_list_operations(proj, ENT_A,
+                                                  &stage.u.sr.m.id, &q, &items,
+                                                  &n, &count, &ec),
+                     SR_ERR_INVALID));
+}
+
+/* ------------------------------------------------------------ target runs */
+
+/* One stage, two operations, 4 targets each; statuses by target index:
+ * 0 success, 1 pending, 2 failure, 3 pending. Listed as op*100+target. */
+static sr_entity_t small_stage(sr_entity_t *op0, sr_entity_t *op1)
+{
+        static const sr_status_t st[4] = { SR_ST_SUCCESS, SR_ST_PENDING,
+                                           SR_ST_FAILURE, SR_ST_PENDING };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_proj_txn_t *txn = begin();
+        sr_entity_t tr;
+
+        *op0 = mk_op(&stage, 0, NULL);
+        *op1 = mk_op(&stage, 1, NULL);
+        put_in(txn, &run);
+        put_in(txn, &stage);
+        put_in(txn, op0);
+        put_in(txn, op1);
+        for (uint32_t t = 0; t < 4; t++) {
+                tr = mk_target(&stage, op1, t, st[t]);
+                put_in(txn, &tr);
+                tr = mk_target(&stage, op0, t, st[t]);
+                put_in(txn, &tr);
+        }
+        commit(txn);
+        return stage;
+}
+
+Test(sr_proj, target_runs_filter_by_status_and_operation)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q;
+        uint64_t count;
+
+        q = query();
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "0,1,2,3,100,101,102,103"));
+        cr_assert(eq(u64, count, 8));
+        q = query_status(SR_ST_PENDING);
+        cr_assert(eq(str, targets_of(sid, &q, &count), "1,3,101,103"));
+        cr_assert(eq(u64, count, 4));
+        q = query();
+        q.operation_id = &op1.u.op.id;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "100,101,102,103"));
+        cr_assert(eq(u64, count, 4));
+        q = query_status(SR_ST_FAILURE);
+        q.operation_id = &op0.u.op.id;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "2"));
+        cr_assert(eq(u64, count, 1));
+        q = query_status(SR_ST_TIMEOUT);
+        cr_assert(eq(str, targets_of(sid, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+}
+
+Test(sr_proj, target_runs_order_by_status_alphabetically_both_ways)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q;
+        uint64_t count;
+
+        /* failure < pending < success */
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "2,102,1,3,101,103,0,100"));
+        cr_assert(eq(u64, count, 8));
+        q.desc = true;
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "100,0,103,101,3,1,102,2"));
+        /* Pages cross status buckets. */
+        q.desc = false;
+        q.offset = 1;
+        q.limit = 3;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "102,1,3"));
+        q.offset = 6;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "0,100"));
+        q.offset = 8;
+        cr_assert(eq(str, targets_of(sid, &q, &count), ""));
+        cr_assert(eq(u64, count, 8));
+        /* Within one operation. */
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        q.operation_id = &op1.u.op.id;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "102,101,103,100"));
+        cr_assert(eq(u64, count, 4));
+        /* With a status filter every entry ties: desc is the reverse. */
+        q = query_order(SR_PROJ_ORDER_STATUS, true);
+        q.has_status = true;
+        q.status = SR_ST_PENDING;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "103,101,3,1"));
+}
+
+Test(sr_proj, target_run_pages_respect_offset_and_limit_edges)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q = query_status(SR_ST_PENDING);
+        uint64_t count;
+
+        q.limit = 0;
+        cr_assert(eq(str, targets_of(sid, &q, &count), ""));
+        cr_assert(eq(u64, count, 4));
+        q.limit = 3;
+        q.offset = 2;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "101,103"));
+        q.offset = 4;
+        cr_assert(eq(str, targets_of(sid, &q, &count), ""));
+        cr_assert(eq(u64, count, 4));
+        q.offset = UINT64_MAX;
+        cr_assert(eq(str, targets_of(sid, &q, &count), ""));
+        cr_assert(eq(u64, count, 4));
+}
+
+Test(sr_proj, ten_thousand_target_runs_page_is_one_index_scan)
+{
+        static const sr_status_t st[3] = { SR_ST_PENDING, SR_ST_DISPATCHED,
+                                           SR_ST_SUCCESS };
+        sr_entity_t run = mk_run("big", ENT_A, "fleet", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t op = mk_op(&stage, 0, NULL), tr;
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q = query_status(SR_ST_DISPATCHED);
+        sr_target_run_t *items = NULL;
+        sr_proj_stats_t before, after;
+        sr_errctx_t ec = { 0 };
+        double t0, t_apply, t_page, best = 1e9;
+        sr_proj_txn_t *txn;
+        uint64_t count;
+        size_t n;
+
+        t0 = now_ms();
+        txn = begin();
+        put_in(txn, &run);
+        put_in(txn, &stage);
+        put_in(txn, &op);
+        for (uint32_t t = 0; t < 10000; t++) {
+                tr = mk_target(&stage, &op, t, st[t % 3]);
+                put_in(txn, &tr);
+        }
+        commit(txn);
+        t_apply = now_ms() - t0;
+
+        /* Page 151 of 20 (offset 3000) of the 3333 dispatched ones. */
+        q.offset = 3000;
+        q.limit = 20;
+        for (int rep = 0; rep < 20; rep++) {
+                before = stats();
+                t0 = now_ms();
+                cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A, sid,
+                                                           &q, &items, &n,
+                                                           &count, &ec),
+                             SR_OK),
+                          "%s", ec.msg);
+                t_page = now_ms() - t0;
+                after = stats();
+                if (t_page < best)
+                        best = t_page;
+                cr_assert(eq(u64, count, 3333));
+                cr_assert(eq(sz, n, 20));
+                /* 20 page entities + the stage run (tenancy). */
+                cr_assert(eq(u64, after.decodes - before.decodes, 21));
+                cr_assert(le(u64, after.key_steps - before.key_steps,
+                             3000 + 20 + 1));
+                for (size_t i = 0; i < n; i++) {
+                        cr_assert(eq(int, items[i].m.status,
+                                     SR_ST_DISPATCHED));
+                        cr_assert(eq(u32, items[i].target_index,
+                                     (uint32_t)(3 * (3000 + i) + 1)));
+                }
+                free(items);
+        }
+        /* A first page: 20 steps, the count from the counter. */
+        q.offset = 0;
+        before = stats();
+        t0 = now_ms();
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A, sid, &q,
+                                                   &items, &n, &count, &ec),
+                     SR_OK));
+        t_page = now_ms() - t0;
+        after = stats();
+        free(items);
+        cr_assert(eq(u64, count, 3333));
+        cr_assert(le(u64, after.key_steps - before.key_steps, 21));
+        cr_log_info("10k target runs: apply %.1f ms; page at offset 3000: "
+                    "best %.3f ms; first page %.3f ms",
+                    t_apply, best, t_page);
+        cr_assert(lt(dbl, best, 50.0)); /* generous: sanitizers, CI */
+
+        /* Counts by status add up, ordered by status too. */
+        q = query_order(SR_PROJ_ORDER_STATUS, true);
+        q.limit = 20;
+        q.offset = 6660;
+        before = stats();
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A, sid, &q,
+                                                   &items, &n, &count, &ec),
+                     SR_OK));
+        after = stats();
+        cr_assert(eq(u64, count, 10000));
+        cr_assert(eq(sz, n, 20));
+        /* -status: success (3333), pending (3334), dispatched (3333):
+         * offset 6660 is the first pending-bucket leftovers then into
+         * dispatched; whole buckets are skipped by their counters. */
+        cr_assert(eq(int, items[0].m.status, SR_ST_PENDING));
+        cr_assert(eq(int, items[19].m.status, SR_ST_DISPATCHED));
+        cr_assert(le(u64, after.key_steps - before.key_steps,
+                     (6660 - 3333) + 20 + 2));
+        free(items);
+}
+
+/* ------------------------------------------------------------ offsets */
+
+Test(sr_proj, offsets_survive_reopen_and_older_records_are_skipped)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t old = run;
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(&run, key);
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_buf_t v1 = { 0 }, v2 = { 0 };
+        int64_t next[4] = { 7, 7, 7, 7 };
+        sr_pipeline_run_t pr;
+        sr_proj_txn_t *txn;
+        sr_proj_stats_t s;
+
+        old.u.pr.m.status = SR_ST_PENDING;
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity = old;
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &v1, &ec),
+                     SR_OK));
+        cl.u.entity = run;
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &v2, &ec),
+                     SR_OK));
+
+        cr_assert(eq(int, sr_proj_offsets(proj, next, 4, &ec), SR_OK));
+        for (int p = 0; p < 4; p++)
+                cr_assert(eq(i64, next[p], -1));
+        txn = begin();
+        cr_assert(eq(int, sr_proj_apply(txn, 0, 41, sr_slice(key, klen),
+                                        sr_buf_slice(&v1), &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_apply(txn, 3, 10, sr_slice(key, klen),
+                                        sr_buf_slice(&v2), &ec),
+                     SR_OK));
+        commit(txn);
+        /* Uncommitted work is not counted. */
+        txn = begin();
+        cr_assert(eq(int, sr_proj_apply(txn, 1, 5, sr_slice(key, klen),
+                                        sr_buf_slice(&v2), &ec),
+                     SR_OK));
+        sr_proj_abort(txn);
+
+        proj_reopen();
+        cr_assert(eq(int, sr_proj_offsets(proj, next, 4, &ec), SR_OK));
+        cr_assert(eq(i64, next[0], 42));
+        cr_assert(eq(i64, next[1], -1));
+        cr_assert(eq(i64, next[2], -1));
+        cr_assert(eq(i64, next[3], 11));
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_OK));
+        cr_assert(eq(int, pr.m.status, SR_ST_RUNNING));
+
+        /* A redelivered older record of partition 3 cannot move the run
+         * back to pending. */
+        txn = begin();
+        cr_assert(eq(int, sr_proj_apply(txn, 3, 9, sr_slice(key, klen),
+                                        sr_buf_slice(&v1), &ec),
+                     SR_OK));
+        commit(txn);
+        sr_proj_stats(proj, &s);
+        cr_assert(eq(u64, s.skipped, 1));
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_OK));
+        cr_assert(eq(int, pr.m.status, SR_ST_RUNNING));
+        sr_buf_free(&v1);
+        sr_buf_free(&v2);
+}
+
+Test(sr_proj, clear_empties_entities_indexes_counters_and_offsets)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_proj_query_t q = query();
+        sr_pipeline_run_t pr;
+        sr_errctx_t ec = { 0 };
+        int64_t next = 0;
+        uint64_t count;
+
+        cr_assert(eq(int, sr_proj_clear(proj, &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, -1));
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+        /* Replayed from offset 0: counts start from zero again. */
+        next_off = 0;
+        stage = small_stage(&op0, &op1);
+        cr_assert(eq(str, targets_of(&stage.u.sr.m.id, &q, &count),
+                     "0,1,2,3,100,101,102,103"));
+        cr_assert(eq(u64, count, 8));
+}
+
+/* ------------------------------------------------------------ tombstones */
+
+Test(sr_proj, a_tombstone_removes_the_entity_and_its_index_entries)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_entity_t tr = mk_target(&stage, &op0, 1, SR_ST_PENDING);
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_proj_query_t q;
+        sr_target_run_t t;
+        sr_errctx_t ec = { 0 };
+        uint64_t count;
+        uint32_t ver;
+
+        tombstone(&tr);
+        cr_assert(eq(int, sr_proj_get_target_run(proj, ENT_A, sid,
+                                                 &tr.u.tr.m.id, &t, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_version(proj, SR_ENT_TARGET_RUN,
+                                          &tr.u.tr.m.id, &ver, &ec),
+                     SR_ERR_NOT_FOUND));
+        q = query();
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "0,2,3,100,101,102,103"));
+        cr_assert(eq(u64, count, 7));
+        q = query_status(SR_ST_PENDING);
+        cr_assert(eq(str, targets_of(sid, &q, &count), "3,101,103"));
+        cr_assert(eq(u64, count, 3));
+        q.operation_id = &op0.u.op.id;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "3"));
+        cr_assert(eq(u64, count, 1));
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "2,102,3,101,103,0,100"));
+        cr_assert(eq(u64, count, 7));
+
+        /* The pipeline run leaves every list. */
+        tombstone(&run);
+        q = query();
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+        q.pipeline_name = "canary";
+        q.has_status = true;
+        q.status = SR_ST_RUNNING;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+
+        /* A second tombstone of the same key changes nothing. */
+        tombstone(&tr);
+        q = query();
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "0,2,3,100,101,102,103"));
+        /* Re-created after its tombstone: back in the lists. */
+        put(&tr);
+        cr_assert(eq(str, targets_of(sid, &q, &count),
+                     "0,1,2,3,100,101,102,103"));
+        cr_assert(eq(u64, count, 8));
+}
+
+/* ------------------------------------------------------------ other kinds */
+
+Test(sr_proj, dedupe_entries_and_markers_only_advance_the_offset)
+{
+        sr_uuid_t run_id = uid("r1"), input = uid("input");
+        char key[SR_ENTITY_KEY_MAX];
+        sr_proj_query_t q = query();
+        sr_proj_txn_t *txn = begin();
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        int64_t next = 0;
+        uint64_t count;
+        size_t klen;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_DEDUPE;
+        cl.u.dedupe.input_id = input;
+        cl.u.dedupe.pipeline_run_id = run_id;
+        klen = sr_dedupe_key(&run_id, &input, key);
+        put_cl(txn, &cl, key, klen);
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_MARKER;
+        snprintf(cl.u.marker.batch_id, sizeof(cl.u.marker.batch_id), "b-1");
+        cl.u.marker.commands_offset = 12;
+        put_cl(txn, &cl, "~marker", 7);
+        /* Their tombstones (compaction) are no-ops too. */
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen), sr_slice(NULL, 0),
+                                  &ec),
+                     SR_OK));
+        cr_assert(eq(int, put_raw(txn, sr_slice("~marker", 7),
+                                  sr_slice(NULL, 0), &ec),
+                     SR_OK));
+        commit(txn);
+
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, 4));
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), ""));
+        cr_assert(eq(u64, count, 0));
+}
+
+Test(sr_proj, a_garbage_value_is_corrupt_and_changes_nothing)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        static const uint8_t garbage[] = { 0x00, 0x00, 0x00, 0x00, 0x04,
+                                           0xff, 0xff, 0xff, 0x13, 0x37 };
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(&run, key);
+        sr_proj_query_t q = query();
+        sr_pipeline_run_t pr;
+        sr_proj_txn_t *txn;
+        sr_errctx_t ec = { 0 };
+        int64_t next = 0;
+        uint64_t count;
+
+        put(&run);
+        txn = begin();
+        cr_assert(eq(int, sr_proj_apply(txn, 0, next_off, sr_slice(key, klen),
+                                        sr_slice("hello", 5), &ec),
+                     SR_ERR_CORRUPT));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "partition 0 offset 1"), NULL)),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_apply(txn, 0, next_off, sr_slice(key, klen),
+                                        sr_slice(garbage, sizeof(garbage)),
+                                        &ec),
+                     SR_ERR_CORRUPT));
+        /* The batch is still usable. */
+        commit(txn);
+
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, 1));
+        /* The caller may then step over it. */
+        txn = begin();
+        cr_assert(eq(int, sr_proj_skip(txn, 0, 1, &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_skip(txn, 0, 0, &ec), SR_OK)); /* stale */
+        commit(txn);
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, 2));
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A, &run.u.pr.m.id,
+                                                   &pr, &ec),
+                     SR_OK));
+        cr_assert(eq(int, pr.m.status, SR_ST_RUNNING));
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1"));
+        cr_assert(eq(u64, count, 1));
+}
+
+Test(sr_proj, a_second_batch_is_refused_while_one_is_open)
+{
+        sr_proj_txn_t *txn = begin(), *second = NULL;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_proj_begin(proj, &second, &ec), SR_ERR_INVALID));
+        sr_proj_abort(txn);
+        txn = begin();
+        sr_proj_abort(txn);
+}
+
+/* ------------------------------------------------------------ threads */
+
+struct reader_arg {
+        sr_uuid_t stage;
+        int errors;
+        int reads;
+};
+
+static void *reader_main(void *p)
+{
+        struct reader_arg *a = p;
+        sr_proj_query_t q;
+        sr_target_run_t *items;
+        sr_errctx_t ec;
+        uint64_t count;
+        size_t n;
+
+        for (int i = 0; i < 300; i++) {
+                memset(&q, 0, sizeof(q));
+                q.limit = 20;
+                q.has_status = i % 2;
+                q.status = SR_ST_SUCCESS;
+                if (sr_proj_list_target_runs(proj, ENT_A, &a->stage, &q,
+                                             &items, &n, &count,
+                                             &ec) != SR_OK ||
+                    count > 200 || n > 20)
+                        a->errors++;
+                else
+                        free(items);
+                a->reads++;
+        }
+        return NULL;
+}
+
+Test(sr_proj, readers_on_other_threads_see_consistent_snapshots)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_entity_t op = mk_op(&stage, 0, NULL), tr;
+        struct reader_arg args[4];
+        pthread_t th[4];
+        sr_proj_txn_t *txn;
+
+        txn = begin();
+        put_in(txn, &run);
+        put_in(txn, &stage);
+        put_in(txn, &op);
+        for (uint32_t t = 0; t < 200; t++) {
+                tr = mk_target(&stage, &op, t, SR_ST_PENDING);
+                put_in(txn, &tr);
+        }
+        commit(txn);
+        for (int i = 0; i < 4; i++) {
+                memset(&args[i], 0, sizeof(args[i]));
+                args[i].stage = stage.u.sr.m.id;
+                cr_assert(eq(int, pthread_create(&th[i], NULL, reader_main,
+                                                 &args[i]),
+                             0));
+        }
+        /* The writer moves targets to success, 10 per batch. */
+        for (uint32_t t = 0; t < 200; t++) {
+                if (t % 10 == 0)
+                        txn = begin();
+                tr = mk_target(&stage, &op, t, SR_ST_SUCCESS);
+                tr.u.tr.m.version = 2;
+                put_in(txn, &tr);
+                if (t % 10 == 9)
+                        commit(txn);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                cr_assert(eq(int, args[i].errors, 0));
+                cr_assert(eq(int, args[i].reads, 300));
+        }
+}
