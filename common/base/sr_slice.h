@@ -3,7 +3,9 @@
 #ifndef SR_SLICE_H
 #define SR_SLICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /** Borrowed view: never freed by the receiver. */
@@ -34,6 +36,31 @@ static inline void sr_buf_free(sr_buf_t *buf)
         free(buf->ptr);
         buf->ptr = NULL;
         buf->len = 0;
+}
+
+/**
+ * @brief Grow the heap array @p *arr of @p size-byte elements so that it
+ * holds at least @p need (capacity doubles, from 8). @p *arr and @p *cap
+ * change only on success; the old array stays valid on failure.
+ * @returns false when out of memory.
+ */
+static inline bool sr_array_grow(void **arr, uint32_t *cap, uint32_t need,
+                                 size_t size)
+{
+        uint32_t ncap;
+        void *p;
+
+        if (need <= *cap)
+                return true;
+        ncap = *cap ? *cap : 8;
+        while (ncap < need)
+                ncap *= 2;
+        p = realloc(*arr, (size_t)ncap * size);
+        if (!p)
+                return false;
+        *arr = p;
+        *cap = ncap;
+        return true;
 }
 
 #endif /* SR_SLICE_H */

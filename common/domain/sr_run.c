@@ -1,0 +1,377 @@
+/* common/domain/sr_run.c - the run container: every entity of one pipeline
+ * run, loaded in any order, sorted and indexed; and the storage keys of
+ * entities. */
+#include "sr_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ run */
+
+void sr_run_init(sr_run_t *run)
+{
+        memset(run, 0, sizeof(*run));
+}
+
+void sr_run_fini(sr_run_t *run)
+{
+        sr_entity_t e;
+
+        if (!run)
+                return;
+        for (uint32_t i = 0; run->stages && i < run->pr.n_stages; i++) {
+                e.type = SR_ENT_STAGE_RUN;
+                e.u.sr = run->stages[i];
+                sr_entity_fini(&e);
+        }
+        for (uint32_t i = 0; i < run->n_ops; i++)
+                free(run->ops[i].args_json);
+        free(run->stages);
+        free(run->stage_dirty);
+        free(run->ops);
+        free(run->op_dirty);
+        free(run->targets);
+        free(run->target_dirty);
+        free(run->sidx);
+        free(run->tr_hash);
+        sr_run_init(run);
+}
+
+/* Grow the stage arrays to n stages (zero-filling the new ones). */
+bool sr_run_reserve_stages(sr_run_t *run, uint32_t n)
+{
+        sr_stage_run_t *s;
+        bool *d;
+
+        if (n <= run->pr.n_stages && run->stages)
+                return true;
+        s = realloc(run->stages, (size_t)n * sizeof(*s));
+        if (!s)
+                return false;
+        run->stages = s;
+        d = realloc(run->stage_dirty, (size_t)n * sizeof(*d));
+        if (!d)
+                return false;
+        run->stage_dirty = d;
+        return true;
+}
+
+bool sr_run_reserve_ops(sr_run_t *run, uint32_t need)
+{
+        uint32_t cap = run->cap_ops, cap2 = run->cap_ops;
+
+        if (!sr_array_grow((void **)&run->ops, &cap, need, sizeof(*run->ops)))
+                return false;
+        if (!sr_array_grow((void **)&run->op_dirty, &cap2, need, sizeof(bool)))
+                return false;
+        run->cap_ops = cap;
+        return true;
+}
+
+bool sr_run_reserve_targets(sr_run_t *run, uint32_t need)
+{
+        uint32_t cap = run->cap_targets, cap2 = run->cap_targets;
+
+        if (!sr_array_grow((void **)&run->targets, &cap, need, sizeof(*run->targets)))
+                return false;
+        if (!sr_array_grow((void **)&run->target_dirty, &cap2, need, sizeof(bool)))
+                return false;
+        run->cap_targets = cap;
+        return true;
+}
+
+/* Stage slots are filled as stage entities arrive; a zero id marks a hole. */
+sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec)
+{
+        switch (e->type) {
+        case SR_ENT_PIPELINE_RUN: {
+                uint32_t have = run->pr.n_stages; /* stage slots so far */
+                uint32_t n = e->u.pr.n_stages;
+
+                if (run->exists)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: pipeline run twice");
+                /* Stage runs may have been added before: keep them. */
+                if (n < have)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: stage beyond n_stages");
+                run->pr = e->u.pr;
+                run->pr.n_stages = have;
+                if (n && !sr_run_reserve_stages(run, n))
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "run: stages");
+                for (uint32_t i = have; i < n; i++) {
+                        memset(&run->stages[i], 0, sizeof(run->stages[i]));
+                        run->stage_dirty[i] = false;
+                }
+                run->pr.n_stages = n;
+                run->exists = true;
+                return SR_OK;
+        }
+        case SR_ENT_STAGE_RUN: {
+                uint32_t i = e->u.sr.index;
+
+                if (i >= 65536)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: stage index %u", i);
+                if (i >= run->pr.n_stages) {
+                        uint32_t old = run->pr.n_stages;
+
+                        if (run->exists)
+                                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                                     "run: stage %u of %u", i,
+                                                     old);
+                        if (!sr_run_reserve_stages(run, i + 1))
+                                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                                     "run: stages");
+                        for (uint32_t k = old; k <= i; k++) {
+                                memset(&run->stages[k], 0,
+                                       sizeof(run->stages[k]));
+                                run->stage_dirty[k] = false;
+                        }
+                        run->pr.n_stages = i + 1;
+                }
+                if (!sr_uuid_is_nil(&run->stages[i].m.id))
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: stage %u twice", i);
+                run->stages[i] = e->u.sr;
+                run->stage_dirty[i] = false;
+                return SR_OK;
+        }
+        case SR_ENT_STAGE_RUN_OPERATION:
+                if (!sr_run_reserve_ops(run, run->n_ops + 1))
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "run: ops");
+                run->ops[run->n_ops] = e->u.op;
+                run->op_dirty[run->n_ops++] = false;
+                return SR_OK;
+        case SR_ENT_TARGET_RUN:
+                if (!sr_run_reserve_targets(run, run->n_targets + 1))
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "run: targets");
+                run->targets[run->n_targets] = e->u.tr;
+                run->target_dirty[run->n_targets++] = false;
+                return SR_OK;
+        default:
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "run: unknown entity type %d", e->type);
+        }
+}
+
+static int cmp_op(const void *a, const void *b)
+{
+        const sr_stage_run_op_t *x = a, *y = b;
+
+        if (x->stage_index != y->stage_index)
+                return x->stage_index < y->stage_index ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int cmp_tr(const void *a, const void *b)
+{
+        const sr_target_run_t *x = a, *y = b;
+
+        if (x->stage_index != y->stage_index)
+                return x->stage_index < y->stage_index ? -1 : 1;
+        if (x->op_index != y->op_index)
+                return x->op_index < y->op_index ? -1 : 1;
+        return x->target_index < y->target_index  ? -1 :
+               x->target_index > y->target_index;
+}
+
+static uint32_t uuid_hash(const sr_uuid_t *u)
+{
+        uint32_t h;
+
+        memcpy(&h, u->b, sizeof(h)); /* ids are hashes already */
+        return h;
+}
+
+static void hash_insert(sr_run_t *run, uint32_t ti)
+{
+        uint32_t mask = run->tr_hash_cap - 1;
+        uint32_t h = uuid_hash(&run->targets[ti].m.id) & mask;
+
+        while (run->tr_hash[h])
+                h = (h + 1) & mask;
+        run->tr_hash[h] = ti + 1;
+}
+
+/* Rebuild the target hash for capacity >= 2 * n_targets. */
+bool sr_run_rehash(sr_run_t *run)
+{
+        uint32_t cap = 16;
+        uint32_t *h;
+
+        while (cap < 2 * run->n_targets + 2)
+                cap *= 2;
+        h = calloc(cap, sizeof(*h));
+        if (!h)
+                return false;
+        free(run->tr_hash);
+        run->tr_hash = h;
+        run->tr_hash_cap = cap;
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                hash_insert(run, i);
+        return true;
+}
+
+/* Derived counters of every stage from the (sorted) ops and targets. */
+static bool reindex(sr_run_t *run)
+{
+        sr_run_stage_idx_t *sidx;
+        uint32_t n = run->pr.n_stages;
+
+        sidx = calloc(n ? n : 1, sizeof(*sidx));
+        if (!sidx)
+                return false;
+        for (uint32_t i = run->n_ops; i-- > 0;) {
+                sidx[run->ops[i].stage_index].first_op = i;
+                sidx[run->ops[i].stage_index].n_ops++;
+        }
+        for (uint32_t i = run->n_targets; i-- > 0;) {
+                const sr_target_run_t *t = &run->targets[i];
+                sr_run_stage_idx_t *x = &sidx[t->stage_index];
+
+                x->first_tr = i;
+                x->n_tr++;
+                if (sr_status_is_terminal(t->m.status)) {
+                        x->n_tr_terminal++;
+                        if (t->m.status == SR_ST_SUCCESS)
+                                x->n_tr_success++;
+                }
+        }
+        free(run->sidx);
+        run->sidx = sidx;
+        return sr_run_rehash(run);
+}
+
+sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
+{
+        if (!run->exists)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "run: no pipeline run record");
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                if (sr_uuid_is_nil(&run->stages[i].m.id))
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: stage run %u missing", i);
+        for (uint32_t i = 0; i < run->n_ops; i++)
+                if (run->ops[i].stage_index >= run->pr.n_stages)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: op of stage %u",
+                                             run->ops[i].stage_index);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                if (run->targets[i].stage_index >= run->pr.n_stages)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: target of stage %u",
+                                             run->targets[i].stage_index);
+        if (run->n_ops)
+                qsort(run->ops, run->n_ops, sizeof(*run->ops), cmp_op);
+        if (run->n_targets)
+                qsort(run->targets, run->n_targets, sizeof(*run->targets),
+                      cmp_tr);
+        if (!reindex(run))
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "run: index");
+        return SR_OK;
+}
+
+void sr_run_clear_dirty(sr_run_t *run)
+{
+        run->pr_dirty = false;
+        if (run->stage_dirty)
+                memset(run->stage_dirty, 0,
+                       run->pr.n_stages * sizeof(bool));
+        if (run->op_dirty)
+                memset(run->op_dirty, 0, run->n_ops * sizeof(bool));
+        if (run->target_dirty)
+                memset(run->target_dirty, 0, run->n_targets * sizeof(bool));
+}
+
+sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id)
+{
+        uint32_t mask, h;
+
+        if (!run->tr_hash_cap)
+                return NULL;
+        mask = run->tr_hash_cap - 1;
+        for (h = uuid_hash(id) & mask; run->tr_hash[h]; h = (h + 1) & mask) {
+                sr_target_run_t *t = &run->targets[run->tr_hash[h] - 1];
+
+                if (sr_uuid_eq(&t->m.id, id))
+                        return t;
+        }
+        return NULL;
+}
+
+sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id)
+{
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                if (sr_uuid_eq(&run->stages[i].m.id, id))
+                        return &run->stages[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------ keys */
+
+size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX])
+{
+        sr_uuid_hex(run, out);
+        out[SR_UUID_STR_LEN] = '/';
+        out[SR_UUID_STR_LEN + 1] = '\0';
+        return SR_UUID_STR_LEN + 1;
+}
+
+/* The longest key, "<run>/t/" and three 10-digit indices, always fits:
+ * no bound checks below. */
+_Static_assert(SR_UUID_STR_LEN + 1 + 2 + 3 * 10 + 2 < SR_ENTITY_KEY_MAX,
+               "SR_ENTITY_KEY_MAX too small for a target run key");
+
+/* Written by hand, not snprintf: one key per changed entity per step. */
+size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX])
+{
+        size_t n;
+
+        switch (e->type) {
+        case SR_ENT_PIPELINE_RUN:
+                n = sr_run_key_prefix(&e->u.pr.m.id, out);
+                out[n++] = 'p';
+                break;
+        case SR_ENT_STAGE_RUN:
+                n = sr_run_key_prefix(&e->u.sr.pipeline_run_id, out);
+                out[n++] = 's';
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.sr.index, 4);
+                break;
+        case SR_ENT_STAGE_RUN_OPERATION:
+                n = sr_run_key_prefix(&e->u.op.pipeline_run_id, out);
+                out[n++] = 'o';
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.op.stage_index, 4);
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.op.index, 4);
+                break;
+        case SR_ENT_TARGET_RUN:
+        default:
+                n = sr_run_key_prefix(&e->u.tr.pipeline_run_id, out);
+                out[n++] = 't';
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.tr.stage_index, 4);
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.tr.op_index, 4);
+                out[n++] = '/';
+                n += sr_put_uint(out + n, e->u.tr.target_index, 6);
+                break;
+        }
+        out[n] = '\0';
+        return n;
+}
+
+size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
+                     char out[SR_ENTITY_KEY_MAX])
+{
+        size_t n = sr_run_key_prefix(run, out);
+
+        out[n++] = 'd';
+        out[n++] = '/';
+        sr_uuid_fmt(input_id, out + n);
+        return n + SR_UUID_STR_LEN;
+}
+

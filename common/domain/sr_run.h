@@ -1,0 +1,109 @@
+/* common/domain/sr_run.h - the run container: every entity of one pipeline
+ * run (the pipeline run, its stage runs, their operations and target
+ * runs), with derived per-stage counters and a target-run hash, plus the
+ * keys entities are stored under (LMDB and sr.changelog).
+ *
+ * The caller loads a run from its store (sr_run_add_entity, then
+ * sr_run_index), the state machine (sr_fsm.h) changes it and marks what it
+ * changed dirty, the caller saves the dirty entities. Pure: no I/O; it
+ * allocates as documented. One thread at a time per run.
+ */
+#ifndef SR_RUN_H
+#define SR_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+#include "sr_slice.h"
+
+#define SR_DAY_MS (24LL * 3600 * 1000)
+#define SR_PIPELINE_RUN_DEFAULT_TIMEOUT_MS (21 * SR_DAY_MS)
+#define SR_STAGE_RUN_DEFAULT_TIMEOUT_MS (7 * SR_DAY_MS)
+#define SR_TARGET_RUN_TIMEOUT_MS (7 * SR_DAY_MS)
+
+/* Derived per-stage bookkeeping, rebuilt by sr_run_index(). */
+typedef struct sr_run_stage_idx {
+        uint32_t first_op, n_ops;       /* into run->ops */
+        uint32_t first_tr, n_tr;        /* into run->targets */
+        uint32_t n_tr_terminal, n_tr_success;
+} sr_run_stage_idx_t;
+
+typedef struct sr_run {
+        bool exists; /* false until the pipeline run is created/loaded */
+        sr_pipeline_run_t pr;
+        bool pr_dirty;
+
+        sr_stage_run_t *stages; /* pr.n_stages, in stage order; owned */
+        bool *stage_dirty;
+
+        sr_stage_run_op_t *ops; /* sorted by (stage, index); owned */
+        bool *op_dirty;
+        uint32_t n_ops, cap_ops;
+
+        sr_target_run_t *targets; /* sorted by (stage, op, target); owned */
+        bool *target_dirty;
+        uint32_t n_targets, cap_targets;
+
+        /* derived */
+        sr_run_stage_idx_t *sidx; /* pr.n_stages */
+        uint32_t *tr_hash;        /* open addressing: target index + 1 */
+        uint32_t tr_hash_cap;
+} sr_run_t;
+
+/** @brief An empty run (exists = false). */
+void sr_run_init(sr_run_t *run);
+/** @brief Free everything the run owns; the run is empty afterwards. */
+void sr_run_fini(sr_run_t *run);
+
+/**
+ * @brief Add one stored entity while loading a run. Takes ownership of the
+ * entity's heap parts (the caller must not sr_entity_fini() it after SR_OK).
+ * Entities may come in any order; call sr_run_index() once after the last.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT (index out of range, a stage
+ *          before its pipeline run is fine, but not a duplicate).
+ */
+sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec);
+
+/**
+ * @brief Sort and index a loaded run; validates that every stage run is
+ * present. @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT.
+ */
+sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
+
+/** @brief Clear every dirty flag (after the caller saved the entities). */
+void sr_run_clear_dirty(sr_run_t *run);
+
+/** @brief Target run by id, or NULL. */
+sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id);
+/** @brief Stage run by id, or NULL. */
+sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id);
+
+/**
+ * @brief The key of an entity in the store and on sr.changelog:
+ * "<run>/p", "<run>/s/SSSS", "<run>/o/SSSS/OOOO", "<run>/t/SSSS/OOOO/TTTTTT",
+ * and for dedupe entries "<run>/d/<input id>". Keys of one run sort
+ * together, and within a run by (kind, stage, op, target).
+ * @returns the key length (< SR_ENTITY_KEY_MAX).
+ */
+#define SR_ENTITY_KEY_MAX 96
+size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX]);
+size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
+                     char out[SR_ENTITY_KEY_MAX]);
+/** @brief "<run>/" : the prefix of every key of a run. */
+size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
+
+/* Capacity, for the state machine growing a run. Each returns false when
+ * out of memory (the run is unchanged but for capacity). */
+/** @brief Room for @p n stage runs (stages and stage_dirty). */
+bool sr_run_reserve_stages(sr_run_t *run, uint32_t n);
+/** @brief Room for @p need operations. */
+bool sr_run_reserve_ops(sr_run_t *run, uint32_t need);
+/** @brief Room for @p need target runs. */
+bool sr_run_reserve_targets(sr_run_t *run, uint32_t need);
+/** @brief Rebuild the target-run hash after target runs were added. */
+bool sr_run_rehash(sr_run_t *run);
+
+#endif /* SR_RUN_H */
