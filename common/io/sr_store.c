@@ -29,13 +29,9 @@
 #include <unistd.h>
 
 #define STORE_FORMAT 1
-#define BOOT_ID_MAX 64
-#define OSEQ_CACHE 16 /* outbox counters cached per txn */
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 #define MARK_FILE "unsynced_boot_id"
 #define UNKNOWN_BOOT "unknown"
-
-enum { DBI_ENT, DBI_META, DBI_OUTBOX, DBI_SYS, DBI__COUNT };
 
 static const char *const dbi_names[DBI__COUNT] = {
         [DBI_ENT] = "ent",
@@ -44,61 +40,18 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_SYS] = "sys",
 };
 
-/* What MARK_FILE says about data.mdb. */
-enum boot_mark {
-        MARK_ABSENT,  /* everything synced (or nothing written) */
-        MARK_CURRENT, /* unsynced writes under this boot: trusted */
-        MARK_OTHER,   /* unsynced writes under another boot: untrusted */
-};
-
-struct sr_store {
-        MDB_env *env; /* NULL while untrusted (never opened) */
-        MDB_dbi dbi[DBI__COUNT];
-        char *dir; /* owned copy */
-        size_t map_size;
-        bool sync;
-        bool boot_known; /* boot_id was readable */
-        char boot_id[BOOT_ID_MAX];
-        enum boot_mark mark;
-        unsigned n_txn;  /* open txns, for grow/drop_all checks */
-        bool write_open; /* LMDB allows one writer */
-};
-
-/* A partition's outbox counter, written back to "sys" at commit. */
-struct oseq {
-        uint32_t part;
-        uint64_t next;
-        uint64_t count;
-        bool dirty;
-};
-
-struct sr_txn {
-        sr_store_t *store;
-        MDB_txn *mtxn;
-        bool write;
-        bool failed; /* a write op failed: commit refused */
-        unsigned n_oseq;
-        struct oseq oseq[OSEQ_CACHE];
-};
-
-
 /* ------------------------------------------------------------ helpers */
-
-
-
-
-
 
 /* A failed LMDB write leaves the txn in an error state: remember it so
  * commit refuses instead of reporting LMDB's vaguer MDB_BAD_TXN. */
-static sr_err_t txn_fail(sr_txn_t *txn, sr_errctx_t *ec, int rc,
+sr_err_t sr_store__txn_fail(sr_txn_t *txn, sr_errctx_t *ec, int rc,
                          const char *op)
 {
         txn->failed = true;
         return sr_lmdb_err(ec, rc, "store", txn->store->dir, op);
 }
 
-static sr_err_t check_write(const sr_txn_t *txn, int32_t partition,
+sr_err_t sr_store__check_write(const sr_txn_t *txn, int32_t partition,
                             const char *op, sr_errctx_t *ec)
 {
         if (!txn->write)
@@ -112,7 +65,7 @@ static sr_err_t check_write(const sr_txn_t *txn, int32_t partition,
         return SR_OK;
 }
 
-static sr_err_t check_read(const sr_txn_t *txn, int32_t partition,
+sr_err_t sr_store__check_read(const sr_txn_t *txn, int32_t partition,
                            const char *op, sr_errctx_t *ec)
 {
         if (partition < 0)
@@ -625,8 +578,6 @@ static void txn_release(sr_txn_t *txn)
         free(txn);
 }
 
-static sr_err_t oseq_flush(sr_txn_t *txn, sr_errctx_t *ec);
-
 sr_err_t sr_store_txn_commit(sr_txn_t *txn, sr_errctx_t *ec)
 {
         sr_store_t *store = txn->store;
@@ -643,7 +594,7 @@ sr_err_t sr_store_txn_commit(sr_txn_t *txn, sr_errctx_t *ec)
                                             store->dir);
                         goto out_abort;
                 }
-                err = oseq_flush(txn, ec);
+                err = sr_store__oseq_flush(txn, ec);
                 if (err)
                         goto out_abort;
         }
@@ -681,7 +632,7 @@ sr_err_t sr_store_put(sr_txn_t *txn, int32_t partition, sr_slice_t key,
         sr_err_t err;
         int rc;
 
-        err = check_write(txn, partition, "put", ec);
+        err = sr_store__check_write(txn, partition, "put", ec);
         if (!err)
                 err = make_key(txn, kb, partition, key, &k, "put", ec);
         if (err)
@@ -689,7 +640,7 @@ sr_err_t sr_store_put(sr_txn_t *txn, int32_t partition, sr_slice_t key,
         v = sr_lmdb_val(value.ptr, value.len);
         rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_ENT], &k, &v, 0);
         if (rc)
-                return txn_fail(txn, ec, rc, "put");
+                return sr_store__txn_fail(txn, ec, rc, "put");
         return SR_OK;
 }
 
@@ -701,7 +652,7 @@ sr_err_t sr_store_get(sr_txn_t *txn, int32_t partition, sr_slice_t key,
         sr_err_t err;
         int rc;
 
-        err = check_read(txn, partition, "get", ec);
+        err = sr_store__check_read(txn, partition, "get", ec);
         if (!err)
                 err = make_key(txn, kb, partition, key, &k, "get", ec);
         if (err)
@@ -721,14 +672,14 @@ sr_err_t sr_store_del(sr_txn_t *txn, int32_t partition, sr_slice_t key,
         sr_err_t err;
         int rc;
 
-        err = check_write(txn, partition, "del", ec);
+        err = sr_store__check_write(txn, partition, "del", ec);
         if (!err)
                 err = make_key(txn, kb, partition, key, &k, "del", ec);
         if (err)
                 return err;
         rc = mdb_del(txn->mtxn, txn->store->dbi[DBI_ENT], &k, NULL);
         if (rc && rc != MDB_NOTFOUND)
-                return txn_fail(txn, ec, rc, "del");
+                return sr_store__txn_fail(txn, ec, rc, "del");
         return SR_OK;
 }
 
@@ -742,7 +693,7 @@ sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
         sr_err_t err;
         int rc;
 
-        err = check_read(txn, partition, "scan", ec);
+        err = sr_store__check_read(txn, partition, "scan", ec);
         if (!err)
                 err = make_key(txn, kb, partition, prefix, &k, "scan", ec);
         if (err)
@@ -780,7 +731,7 @@ sr_err_t sr_store_pmeta_get(sr_txn_t *txn, int32_t partition,
         sr_err_t err;
         int rc;
 
-        err = check_read(txn, partition, "pmeta_get", ec);
+        err = sr_store__check_read(txn, partition, "pmeta_get", ec);
         if (err)
                 return err;
         sr_lmdb_put_be32(kb, (uint32_t)partition);
@@ -809,7 +760,7 @@ sr_err_t sr_store_pmeta_put(sr_txn_t *txn, int32_t partition,
         sr_err_t err;
         int rc;
 
-        err = check_write(txn, partition, "pmeta_put", ec);
+        err = sr_store__check_write(txn, partition, "pmeta_put", ec);
         if (err)
                 return err;
         sr_lmdb_put_be32(kb, (uint32_t)partition);
@@ -819,7 +770,7 @@ sr_err_t sr_store_pmeta_put(sr_txn_t *txn, int32_t partition,
         sr_lmdb_put_be64(vb + 24, pmeta->batch_seq);
         rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_META], &k, &v, 0);
         if (rc)
-                return txn_fail(txn, ec, rc, "pmeta_put");
+                return sr_store__txn_fail(txn, ec, rc, "pmeta_put");
         return SR_OK;
 }
 
@@ -905,7 +856,7 @@ out_close:
 
 /* Delete the keys of @p dbi starting with @p prefix; with @p by_seq, only
  * outbox keys whose seq is <= @p last_seq. Counts deletions in *ndel. */
-static int del_range(MDB_txn *mtxn, MDB_dbi dbi, const uint8_t *prefix,
+int sr_store__del_range(MDB_txn *mtxn, MDB_dbi dbi, const uint8_t *prefix,
                      size_t plen, bool by_seq, uint64_t last_seq,
                      uint64_t *ndel)
 {
@@ -939,222 +890,6 @@ static int del_range(MDB_txn *mtxn, MDB_dbi dbi, const uint8_t *prefix,
         return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* ---------------------------------------------------------- outbox */
-
-static sr_err_t oseq_write(sr_txn_t *txn, const struct oseq *o,
-                           sr_errctx_t *ec)
-{
-        uint8_t kb[5] = { 0 }, vb[16] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v = sr_lmdb_val(vb, sizeof(vb));
-        int rc;
-
-        kb[0] = 'o';
-        sr_lmdb_put_be32(kb + 1, o->part);
-        sr_lmdb_put_be64(vb, o->next);
-        sr_lmdb_put_be64(vb + 8, o->count);
-        rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_SYS], &k, &v, 0);
-        if (rc)
-                return txn_fail(txn, ec, rc, "outbox seq");
-        return SR_OK;
-}
-
-static sr_err_t oseq_flush(sr_txn_t *txn, sr_errctx_t *ec)
-{
-        sr_err_t err;
-        unsigned i;
-
-        for (i = 0; i < txn->n_oseq; i++) {
-                if (!txn->oseq[i].dirty)
-                        continue;
-                err = oseq_write(txn, &txn->oseq[i], ec);
-                if (err)
-                        return err;
-                txn->oseq[i].dirty = false;
-        }
-        return SR_OK;
-}
-
-/* The partition's outbox counter, cached in the txn; borrowed *op is
- * valid until the next oseq_find() of the txn. */
-static sr_err_t oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
-                          sr_errctx_t *ec)
-{
-        uint8_t kb[5] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
-        struct oseq *o = NULL;
-        sr_err_t err;
-        unsigned i;
-        int rc;
-
-        for (i = 0; i < txn->n_oseq; i++) {
-                if (txn->oseq[i].part == part) {
-                        *op = &txn->oseq[i];
-                        return SR_OK;
-                }
-        }
-        if (txn->n_oseq == OSEQ_CACHE) {
-                err = oseq_flush(txn, ec);
-                if (err)
-                        return err;
-                txn->n_oseq = 0;
-        }
-        kb[0] = 'o';
-        sr_lmdb_put_be32(kb + 1, part);
-        o = &txn->oseq[txn->n_oseq];
-        o->part = part;
-        o->dirty = false;
-        rc = mdb_get(txn->mtxn, txn->store->dbi[DBI_SYS], &k, &v);
-        if (rc == MDB_NOTFOUND) {
-                o->next = 1;
-                o->count = 0;
-        } else if (rc) {
-                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox seq");
-        } else if (v.mv_size != 16 || sr_lmdb_get_be64(v.mv_data) == 0) {
-                return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                     "store %s: outbox seq of partition %u",
-                                     txn->store->dir, part);
-        } else {
-                o->next = sr_lmdb_get_be64(v.mv_data);
-                o->count = sr_lmdb_get_be64((const uint8_t *)v.mv_data + 8);
-        }
-        txn->n_oseq++;
-        *op = o;
-        return SR_OK;
-}
-
-static void outbox_key(uint8_t kb[12], int32_t partition, uint64_t seq)
-{
-        sr_lmdb_put_be32(kb, (uint32_t)partition);
-        sr_lmdb_put_be64(kb + 4, seq);
-}
-
-sr_err_t sr_store_outbox_append(sr_txn_t *txn, int32_t partition,
-                                uint8_t phase, sr_slice_t rec, uint64_t *seqp,
-                                sr_errctx_t *ec)
-{
-        uint8_t kb[12] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
-        struct oseq *o = NULL;
-        sr_err_t err;
-        int rc;
-
-        err = check_write(txn, partition, "outbox_append", ec);
-        if (err)
-                return err;
-        if (phase != SR_STORE_PHASE_EMIT && phase != SR_STORE_PHASE_CHANGELOG)
-                return sr_errctx_set(ec, SR_ERR_INVALID,
-                                     "store %s: outbox_append: phase %u",
-                                     txn->store->dir, phase);
-        err = oseq_find(txn, (uint32_t)partition, &o, ec);
-        if (err)
-                return err;
-        outbox_key(kb, partition, o->next);
-        v.mv_data = NULL;
-        v.mv_size = 1 + rec.len;
-        /* Reserve and fill in place: no staging copy of the record. */
-        rc = mdb_put(txn->mtxn, txn->store->dbi[DBI_OUTBOX], &k, &v,
-                     MDB_NOOVERWRITE | MDB_RESERVE);
-        if (rc == MDB_KEYEXIST)
-                return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                     "store %s: outbox_append: partition %d "
-                                     "seq %llu exists",
-                                     txn->store->dir, (int)partition,
-                                     (unsigned long long)o->next);
-        if (rc)
-                return txn_fail(txn, ec, rc, "outbox_append");
-        *(uint8_t *)v.mv_data = phase;
-        if (rec.len)
-                memcpy((uint8_t *)v.mv_data + 1, rec.ptr, rec.len);
-        if (seqp)
-                *seqp = o->next;
-        o->next++;
-        o->count++;
-        o->dirty = true;
-        return SR_OK;
-}
-
-sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
-                              sr_store_outbox_cb cb, void *arg,
-                              sr_errctx_t *ec)
-{
-        uint8_t kb[12] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v;
-        const uint8_t *val;
-        MDB_cursor *cur;
-        sr_err_t err = SR_OK;
-        int rc;
-
-        err = check_read(txn, partition, "outbox_scan", ec);
-        if (err)
-                return err;
-        outbox_key(kb, partition, 0);
-        rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[DBI_OUTBOX], &cur);
-        if (rc)
-                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        while (!rc) {
-                if (k.mv_size < 4 || memcmp(k.mv_data, kb, 4))
-                        break;
-                if (k.mv_size != 12 || v.mv_size < 1) {
-                        err = sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                            "store %s: outbox_scan: "
-                                            "partition %d: bad record",
-                                            txn->store->dir, (int)partition);
-                        break;
-                }
-                val = v.mv_data;
-                if (cb(sr_lmdb_get_be64((const uint8_t *)k.mv_data + 4), val[0],
-                       sr_slice(val + 1, v.mv_size - 1), arg))
-                        break;
-                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
-        if (!err && rc && rc != MDB_NOTFOUND)
-                err = sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
-        return err;
-}
-
-sr_err_t sr_store_outbox_delete_upto(sr_txn_t *txn, int32_t partition,
-                                     uint64_t last_seq, sr_errctx_t *ec)
-{
-        uint64_t ndel = 0;
-        uint8_t kb[4];
-        struct oseq *o = NULL;
-        sr_err_t err;
-        int rc;
-
-        err = check_write(txn, partition, "outbox_delete_upto", ec);
-        if (!err)
-                err = oseq_find(txn, (uint32_t)partition, &o, ec);
-        if (err)
-                return err;
-        sr_lmdb_put_be32(kb, (uint32_t)partition);
-        rc = del_range(txn->mtxn, txn->store->dbi[DBI_OUTBOX], kb, 4, true,
-                       last_seq, &ndel);
-        if (rc)
-                return txn_fail(txn, ec, rc, "outbox_delete_upto");
-        if (ndel) {
-                o->count = o->count > ndel ? o->count - ndel : 0;
-                o->dirty = true;
-        }
-        return SR_OK;
-}
-
-sr_err_t sr_store_outbox_count(sr_txn_t *txn, int32_t partition, uint64_t *n,
-                               sr_errctx_t *ec)
-{
-        struct oseq *o = NULL;
-        sr_err_t err;
-
-        err = check_read(txn, partition, "outbox_count", ec);
-        if (!err)
-                err = oseq_find(txn, (uint32_t)partition, &o, ec);
-        if (err)
-                return err;
-        *n = o->count;
-        return SR_OK;
-}
-
 sr_err_t sr_store_partition_drop(sr_txn_t *txn, int32_t partition,
                                  sr_errctx_t *ec)
 {
@@ -1166,17 +901,17 @@ sr_err_t sr_store_partition_drop(sr_txn_t *txn, int32_t partition,
         size_t i;
         int rc;
 
-        err = check_write(txn, partition, "partition_drop", ec);
+        err = sr_store__check_write(txn, partition, "partition_drop", ec);
         if (!err)
-                err = oseq_find(txn, (uint32_t)partition, &o, ec);
+                err = sr_store__oseq_find(txn, (uint32_t)partition, &o, ec);
         if (err)
                 return err;
         sr_lmdb_put_be32(kb, (uint32_t)partition);
         for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
-                rc = del_range(txn->mtxn, txn->store->dbi[dbis[i]], kb, 4,
+                rc = sr_store__del_range(txn->mtxn, txn->store->dbi[dbis[i]], kb, 4,
                                false, 0, &ndel);
                 if (rc)
-                        return txn_fail(txn, ec, rc, "partition_drop");
+                        return sr_store__txn_fail(txn, ec, rc, "partition_drop");
         }
         /* The seq stays: a stale ack must not delete a future record. */
         if (o->count) {
