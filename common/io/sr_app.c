@@ -17,8 +17,8 @@ static void on_stop_signal(int sig)
         sr_app_stop_requested = 1; /* async-signal-safe: a flag only */
 }
 
-bool sr_app_start(const char *prog, int argc, char **argv, sr_conf_t **confp,
-                  int *exit_code)
+bool sr_app_start(const char *prog, const char *usage_args, int argc,
+                  char **argv, sr_conf_t **confp, int *exit_code)
 {
         struct sigaction sa;
         sr_errctx_t ec = { 0 };
@@ -45,8 +45,9 @@ bool sr_app_start(const char *prog, int argc, char **argv, sr_conf_t **confp,
                                 prog, argv[argi]);
                 if (conf->list_config || conf->list_config_md)
                         sr_conf_list(stdout, conf->list_config_md);
-                else
-                        sr_conf_usage(stderr, prog, NULL);
+                else /* asked for: stdout; a mistake: stderr */
+                        sr_conf_usage(conf->help ? stdout : stderr, prog,
+                                      usage_args);
                 sr_conf_destroy(conf);
                 return false;
         }

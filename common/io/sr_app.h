@@ -19,12 +19,14 @@ extern volatile sig_atomic_t sr_app_stop_requested;
  * --help / --list-config / --list-config-md, set the log level and name,
  * install SIGINT/SIGTERM (stop flag) and ignore SIGPIPE.
  * @param prog the binary's name for messages ("sr-status").
+ * @param usage_args the binary's own arguments for the usage line (e.g.
+ *        "[--workers N]"), NULL for none.
  * @param[out] confp on true: caller owns the conf (sr_conf_destroy()).
  * @param[out] exit_code on false: what main() returns (0 after --help or a
  *             listing, EX_USAGE, EX_CONFIG, EX_OSERR); nothing to free.
  * @returns true when the worker should run.
  */
-bool sr_app_start(const char *prog, int argc, char **argv, sr_conf_t **confp,
-                  int *exit_code);
+bool sr_app_start(const char *prog, const char *usage_args, int argc,
+                  char **argv, sr_conf_t **confp, int *exit_code);
 
 #endif /* SR_APP_H */

@@ -260,6 +260,21 @@ int64_t sr_reader_lag(sr_reader_t *r, sr_topic_kind_t topic);
 void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
                          size_t outsz);
 
+/* ------------------------------------------------------------ admin */
+
+/**
+ * @brief On the cluster at @p bootstrap, create the project's topics that
+ * are missing (@p partitions each, the broker's default replication
+ * factor, sr.changelog compacted); existing topics are left as they are.
+ * Returns once every partition of every topic has a leader that answers,
+ * or after @p timeout_ms.
+ * @returns SR_OK, SR_ERR_INVALID (bad bootstrap or topic name),
+ *          SR_ERR_KAFKA (refused, or no leader in time), SR_ERR_NOMEM.
+ */
+sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
+                                int partitions, int timeout_ms,
+                                sr_errctx_t *ec);
+
 /* ------------------------------------------------------------ mock */
 
 typedef struct sr_mock sr_mock_t;

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         int status;
         sr_err_t err;
 
-        if (!sr_app_start("sr-agent", argc, argv, &conf, &status))
+        if (!sr_app_start("sr-agent", NULL, argc, argv, &conf, &status))
                 return status;
         status = EXIT_FAILURE;
         metrics = sr_metrics_new();

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         sr_conf_t *conf;
         int status;
 
-        if (!sr_app_start("sr-status", argc, argv, &conf, &status))
+        if (!sr_app_start("sr-status", NULL, argc, argv, &conf, &status))
                 return status;
         status = EXIT_FAILURE;
         metrics = sr_metrics_new();

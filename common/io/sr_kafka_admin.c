@@ -1,0 +1,177 @@
+/* common/io/sr_kafka_admin.c - the project's topics on a real cluster:
+ * created when missing (CreateTopics), then waited for until every
+ * partition has a leader that answers. */
+#include "sr_kafka.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "sr_log.h"
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when every partition of every project topic answers a watermark
+ * query: a broker serves new topics a moment after it created them (first
+ * unknown, then "not leader"), and the gateway reads watermarks at start. */
+static bool topics_led(const sr_conf_t *conf, rd_kafka_t *rk)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        char name[256];
+        int found = 0;
+
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000))
+                return false;
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                for (int i = 0; i < md->topic_cnt; i++) {
+                        const rd_kafka_metadata_topic_t *mt = &md->topics[i];
+                        bool led = !mt->err && mt->partition_cnt > 0;
+
+                        if (strcmp(mt->topic, name))
+                                continue;
+                        for (int p = 0; led && p < mt->partition_cnt; p++) {
+                                int64_t lo, hi;
+
+                                led = mt->partitions[p].leader >= 0 &&
+                                      !mt->partitions[p].err &&
+                                      !rd_kafka_query_watermark_offsets(
+                                              rk, name, p, &lo, &hi, 5000);
+                        }
+                        found += led;
+                }
+        }
+        rd_kafka_metadata_destroy(md);
+        return found == SR_TOPIC__COUNT;
+}
+
+/* Ask for every topic; a topic that exists already is left alone. */
+static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
+                       const char *boot, int partitions, int timeout_ms,
+                       sr_errctx_t *ec)
+{
+        rd_kafka_NewTopic_t *nt[SR_TOPIC__COUNT] = { 0 };
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **tr;
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_queue_t *q = NULL;
+        rd_kafka_event_t *ev = NULL;
+        char errstr[512], name[256];
+        sr_err_t err = SR_OK;
+        size_t n = 0;
+
+        for (int t = 0; t < SR_TOPIC__COUNT; t++) {
+                sr_kafka_topic_name(conf, (sr_topic_kind_t)t, name,
+                                    sizeof(name));
+                nt[n] = rd_kafka_NewTopic_new(name, partitions, -1, errstr,
+                                              sizeof(errstr));
+                if (!nt[n]) {
+                        err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: %s",
+                                            name, errstr);
+                        goto out;
+                }
+                /* compacted; min.compaction.lag.ms: docs/guarantee.md */
+                if (t == SR_TOPIC_CHANGELOG &&
+                    (rd_kafka_NewTopic_set_config(nt[n], "cleanup.policy",
+                                                  "compact") ||
+                     rd_kafka_NewTopic_set_config(nt[n],
+                                                  "min.compaction.lag.ms",
+                                                  "86400000"))) {
+                        err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: "
+                                            "cleanup.policy", name);
+                        goto out;
+                }
+                n++;
+        }
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr,
+                                                  sizeof(errstr));
+        rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, errstr,
+                                                    sizeof(errstr));
+        q = rd_kafka_queue_new(rk);
+        rd_kafka_CreateTopics(rk, nt, n, opts, q);
+        ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+        if (!ev || rd_kafka_event_error(ev)) {
+                err = sr_errctx_set(ec, SR_ERR_KAFKA, "create topics on %s: "
+                                    "%s", boot, ev ?
+                                    rd_kafka_event_error_string(ev) :
+                                    "timed out");
+                goto out;
+        }
+        res = rd_kafka_event_CreateTopics_result(ev);
+        tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        for (size_t i = 0; i < n && !err; i++) {
+                rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+                const char *topic = rd_kafka_topic_result_name(tr[i]);
+
+                if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                        SR_INFO("KAFKA", "topic exists topic=%s", topic);
+                else if (te)
+                        err = sr_errctx_set(
+                                ec, SR_ERR_KAFKA, "create topic %s: %s",
+                                topic, rd_kafka_topic_result_error_string(tr[i]));
+                else
+                        SR_INFO("KAFKA", "topic created topic=%s "
+                                "partitions=%d", topic, partitions);
+        }
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        for (size_t i = 0; i < SR_TOPIC__COUNT; i++)
+                if (nt[i])
+                        rd_kafka_NewTopic_destroy(nt[i]);
+        return err;
+}
+
+sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
+                                int partitions, int timeout_ms,
+                                sr_errctx_t *ec)
+{
+        rd_kafka_conf_t *kc;
+        rd_kafka_t *rk;
+        char errstr[512];
+        sr_err_t err;
+
+        kc = conf->kafka ? rd_kafka_conf_dup(conf->kafka) :
+                           rd_kafka_conf_new();
+        if (!kc)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka conf");
+        if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(kc);
+                return sr_errctx_set(ec, SR_ERR_INVALID, "bootstrap %s: %s",
+                                     bootstrap, errstr);
+        }
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
+        if (!rk) {
+                rd_kafka_conf_destroy(kc); /* still ours on failure */
+                return sr_errctx_set(ec, SR_ERR_KAFKA, "kafka admin: %s",
+                                     errstr);
+        }
+        err = create(conf, rk, bootstrap, partitions, timeout_ms, ec);
+        for (int64_t end = mono_ms() + timeout_ms; !err;) {
+                if (topics_led(conf, rk))
+                        break;
+                if (mono_ms() > end)
+                        err = sr_errctx_set(ec, SR_ERR_KAFKA, "topics on %s "
+                                            "have no leader after %d ms",
+                                            bootstrap, timeout_ms);
+                else
+                        usleep(100 * 1000);
+        }
+        rd_kafka_destroy(rk);
+        return err;
+}
