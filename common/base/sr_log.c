@@ -4,6 +4,8 @@
  * the output fd (a test hook). */
 #include "sr_log.h"
 
+#include "sr_clock.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -147,17 +149,12 @@ static size_t find_fields(const char *s)
 
 static void put_timestamp(struct line *l)
 {
-        struct timespec now;
-        struct tm tm;
-        char ts[40];
+        char ts[SR_ISO8601_LEN + 1];
 
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
-        if (!strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm))
+        if (!sr_clock_iso8601(sr_clock_wall_ms(), ts))
                 ts[0] = '\0';
+        ts[SR_ISO8601_LEN] = '\0';
         put_str(l, "ts=");
-        put_str(l, ts);
-        snprintf(ts, sizeof(ts), ".%03ldZ", now.tv_nsec / 1000000L);
         put_str(l, ts);
 }
 

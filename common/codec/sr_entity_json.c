@@ -6,52 +6,19 @@
  */
 #include "sr_entity_json.h"
 
+#include "sr_clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ scalars */
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian); H. Hinnant's
- * algorithm, exact for every int64 day count we can be given. */
-static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
-{
-        int64_t z = days + 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        int64_t doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-
-        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        *y = yoe + era * 400 + (*m <= 2);
-}
-
 bool sr_json_time_fmt(int64_t ms, char out[SR_JSON_TIME_MAX])
 {
-        int64_t secs = ms / 1000, days, y;
-        int64_t msec = ms % 1000, sod;
-        int m, d;
-
-        /* Floor division: -1 ms is 1969-12-31T23:59:59.999Z. */
-        if (msec < 0) {
-                msec += 1000;
-                secs -= 1;
-        }
-        days = secs / 86400;
-        sod = secs % 86400;
-        if (sod < 0) {
-                sod += 86400;
-                days -= 1;
-        }
-        civil_from_days(days, &y, &m, &d);
-        if (y < 0 || y > 9999)
+        if (!sr_clock_iso8601(ms, out))
                 return false;
-        snprintf(out, SR_JSON_TIME_MAX,
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
-                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-                 (int)msec);
+        out[SR_ISO8601_LEN] = '\0';
         return true;
 }
 

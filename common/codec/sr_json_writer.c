@@ -1,6 +1,8 @@
 /* common/codec/sr_json_writer.c - see sr_jw.h. */
 #include "sr_json_writer.h"
 
+#include "sr_clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,72 +151,19 @@ void sr_jw_uuid(sr_jw_t *w, const sr_uuid_t *u, bool nil_is_null)
         w->len += 38;
 }
 
-static char *d2(char *o, int v)
-{
-        *o++ = (char)('0' + v / 10);
-        *o++ = (char)('0' + v % 10);
-        return o;
-}
-
-/* Same civil calendar as sr_json_time_fmt. */
-static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
-{
-        int64_t z = days + 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        int64_t doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-
-        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-        *y = yoe + era * 400 + (*m <= 2);
-}
-
 void sr_jw_time(sr_jw_t *w, int64_t ms)
 {
-        int64_t secs = ms / 1000, msec = ms % 1000, days, sod, y;
-        int m, d;
         char *o;
 
-        if (ms == 0)
+        if (ms == 0 || !sr_jw_reserve(w, SR_ISO8601_LEN + 3))
                 goto null;
-        if (msec < 0) {
-                msec += 1000;
-                secs -= 1;
-        }
-        days = secs / 86400;
-        sod = secs % 86400;
-        if (sod < 0) {
-                sod += 86400;
-                days -= 1;
-        }
-        civil_from_days(days, &y, &m, &d);
-        if (y < 0 || y > 9999)
-                goto null;
-        if (!sr_jw_reserve(w, 26))
-                return;
         o = w->p + w->len;
-        *o++ = '"';
-        o = d2(o, (int)(y / 100));
-        o = d2(o, (int)(y % 100));
-        *o++ = '-';
-        o = d2(o, m);
-        *o++ = '-';
-        o = d2(o, d);
-        *o++ = 'T';
-        o = d2(o, (int)(sod / 3600));
-        *o++ = ':';
-        o = d2(o, (int)(sod / 60 % 60));
-        *o++ = ':';
-        o = d2(o, (int)(sod % 60));
-        *o++ = '.';
-        *o++ = (char)('0' + msec / 100);
-        o = d2(o, (int)(msec % 100));
-        *o++ = 'Z';
-        *o++ = '"';
-        *o = '\0';
-        w->len = (size_t)(o - w->p);
+        if (!sr_clock_iso8601(ms, o + 1))
+                goto null;
+        o[0] = '"';
+        o[SR_ISO8601_LEN + 1] = '"';
+        o[SR_ISO8601_LEN + 2] = '\0';
+        w->len += SR_ISO8601_LEN + 2;
         return;
 null:
         sr_jw_lit(w, "null");

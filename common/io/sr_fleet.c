@@ -1,5 +1,6 @@
 /* common/io/sr_fleet.c - spawning, watching and restarting child
  * processes (see sr_fleet.h). */
+#include "sr_clock.h"
 #include "sr_fleet.h"
 
 #include <arpa/inet.h>
@@ -43,14 +44,6 @@ struct sr_fleet {
         int n;
         child_t kids[SR_FLEET_MAX];
 };
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- SR_TEST_DEV_WRAP (scripts/test-valgrind.sh) ----
  * SR_TEST_DEV_WRAP="valgrind --error-exitcode=99 ..." (SR_TEST_* is not
@@ -291,7 +284,7 @@ int sr_fleet_add(sr_fleet_t *f, const char *name, char *const argv[])
 
 sr_err_t sr_fleet_start(sr_fleet_t *f, sr_errctx_t *ec)
 {
-        int64_t now = mono_ms();
+        int64_t now = sr_clock_mono_ms();
 
         for (int i = 0; i < f->n; i++) {
                 sr_err_t err;
@@ -350,7 +343,7 @@ int sr_fleet_poll(sr_fleet_t *f, int timeout_ms, bool restart)
                         pfds[n++] = (struct pollfd){ f->kids[i].out_fd,
                                                      POLLIN, 0 };
         poll(pfds, (nfds_t)n, timeout_ms);
-        now = mono_ms();
+        now = sr_clock_mono_ms();
         for (int i = 0; i < f->n; i++) {
                 child_t *c = &f->kids[i];
 
@@ -385,7 +378,7 @@ int sr_fleet_http_port(const sr_fleet_t *f, int i)
 
 void sr_fleet_stop(sr_fleet_t *f, int grace_ms)
 {
-        int64_t deadline = mono_ms() + grace_ms;
+        int64_t deadline = sr_clock_mono_ms() + grace_ms;
         int alive;
 
         for (int i = 0; i < f->n; i++)
@@ -396,7 +389,7 @@ void sr_fleet_stop(sr_fleet_t *f, int grace_ms)
                 alive = 0;
                 for (int i = 0; i < f->n; i++)
                         alive += f->kids[i].pid != 0;
-        } while (alive && mono_ms() < deadline);
+        } while (alive && sr_clock_mono_ms() < deadline);
         for (int i = 0; i < f->n; i++) {
                 if (!f->kids[i].pid)
                         continue;

@@ -1,6 +1,7 @@
 /* common/io/sr_kafka_admin.c - the project's topics on a real cluster:
  * created when missing (CreateTopics), then waited for until every
  * partition has a leader that answers. */
+#include "sr_clock.h"
 #include "sr_kafka.h"
 
 #include <string.h>
@@ -10,14 +11,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "sr_log.h"
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* True when every partition of every project topic answers a watermark
  * query: a broker serves new topics a moment after it created them (first
@@ -162,10 +155,10 @@ sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
                                      errstr);
         }
         err = create(conf, rk, bootstrap, partitions, timeout_ms, ec);
-        for (int64_t end = mono_ms() + timeout_ms; !err;) {
+        for (int64_t end = sr_clock_mono_ms() + timeout_ms; !err;) {
                 if (topics_led(conf, rk))
                         break;
-                if (mono_ms() > end)
+                if (sr_clock_mono_ms() > end)
                         err = sr_errctx_set(ec, SR_ERR_KAFKA, "topics on %s "
                                             "have no leader after %d ms",
                                             bootstrap, timeout_ms);

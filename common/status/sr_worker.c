@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "sr_batchlog.h"
+#include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_fsm.h"
 #include "sr_kafka.h"
@@ -504,33 +505,14 @@ static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
         outbox_put(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
 }
 
-/* RFC 3339 UTC with milliseconds (the ce_time header), without printf:
- * one per event. */
+/* RFC 3339 UTC with milliseconds (the ce_time header); "" before 1970. */
 static void iso_time(int64_t ms, char out[32])
 {
-        time_t s = (time_t)(ms / 1000);
-        struct tm tm;
-        char *p = out;
-
-        if (ms < 0 || !gmtime_r(&s, &tm) || tm.tm_year + 1900 > 9999) {
+        if (ms < 0 || !sr_clock_iso8601(ms, out)) {
                 out[0] = '\0';
                 return;
         }
-        p += sr_put_uint(p, (uint64_t)(tm.tm_year + 1900), 4);
-        *p++ = '-';
-        p += sr_put_uint(p, (uint64_t)(tm.tm_mon + 1), 2);
-        *p++ = '-';
-        p += sr_put_uint(p, (uint64_t)tm.tm_mday, 2);
-        *p++ = 'T';
-        p += sr_put_uint(p, (uint64_t)tm.tm_hour, 2);
-        *p++ = ':';
-        p += sr_put_uint(p, (uint64_t)tm.tm_min, 2);
-        *p++ = ':';
-        p += sr_put_uint(p, (uint64_t)tm.tm_sec, 2);
-        *p++ = '.';
-        p += sr_put_uint(p, (uint64_t)(ms % 1000), 3);
-        *p++ = 'Z';
-        *p = '\0';
+        out[SR_ISO8601_LEN] = '\0';
 }
 
 static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)

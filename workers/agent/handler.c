@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_log.h"
 #include "sr_model.h"
@@ -232,14 +233,6 @@ static void heap_pop(agent_t *a)
 
 /* ------------------------------------------------------------ answers */
 
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static sr_err_t send_result(agent_t *a, const struct cmd *c, sr_cmdst_t st,
                             int64_t reported_at, sr_errctx_t *ec)
 {
@@ -262,7 +255,7 @@ static sr_err_t send_result(agent_t *a, const struct cmd *c, sr_cmdst_t st,
         res.device_id = c->device_id;
         snprintf(res.device_name, sizeof(res.device_name), "%s",
                  c->device_name ? c->device_name : "");
-        res.reported_at = reported_at > 0 ? reported_at : wall_ms();
+        res.reported_at = reported_at > 0 ? reported_at : sr_clock_wall_ms();
         err = sr_codec_encode_result(a->codec, &res, &buf, ec);
         if (err)
                 return err;

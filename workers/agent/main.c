@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "handler.h"
+#include "sr_clock.h"
 #include "sr_app.h"
 #include "sr_conf.h"
 #include "sr_httpd.h"
@@ -18,32 +19,24 @@
 #define COMMIT_INTERVAL_MS 1000
 
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One poll: take requests, send what is due, commit now and then. */
 static sr_err_t run_once(const sr_conf_t *conf, agent_t *a, sr_consumer_t *c,
                          sr_inrec_t *recs, int64_t *next_commit,
                          sr_errctx_t *ec)
 {
-        int n, wait = agent_wait_ms(a, mono_ms(), conf->poll_timeout_ms);
+        int n, wait = agent_wait_ms(a, sr_clock_mono_ms(), conf->poll_timeout_ms);
         sr_err_t err;
 
         err = sr_consumer_poll(c, recs, conf->batch_size, &n, wait, ec);
         if (err)
                 return err;
         for (int i = 0; i < n; i++)
-                if ((err = agent_on_record(a, &recs[i], mono_ms(), ec)))
+                if ((err = agent_on_record(a, &recs[i], sr_clock_mono_ms(), ec)))
                         return err;
-        if ((err = agent_tick(a, mono_ms(), ec)))
+        if ((err = agent_tick(a, sr_clock_mono_ms(), ec)))
                 return err;
-        if (mono_ms() >= *next_commit) {
-                *next_commit = mono_ms() + COMMIT_INTERVAL_MS;
+        if (sr_clock_mono_ms() >= *next_commit) {
+                *next_commit = sr_clock_mono_ms() + COMMIT_INTERVAL_MS;
                 if (agent_commit(a, c, ec))
                         SR_WARN("MAIN", "commit failed err=\"%s\"", ec->msg);
         }

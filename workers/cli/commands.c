@@ -9,18 +9,11 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "sr_clock.h"
 #include "sr_kafka.h"
 #include "sr_spec_json.h"
 
 #define SPEC_MAX (4u << 20)
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool sr_cli_parse_uuid(const char *what, const char *s, sr_uuid_t *out)
 {
@@ -43,7 +36,7 @@ static int send_command(struct cli *cli, sr_command_t *cmd)
 
         snprintf(cmd->enterprise_id, sizeof(cmd->enterprise_id), "%s",
                  cli->enterprise);
-        cmd->issued_at = wall_ms();
+        cmd->issued_at = sr_clock_wall_ms();
         sr_uuid_v4(&cmd->command_id);
         if (sr_codec_encode_command(cli->codec, cmd, &val, &ec)) {
                 fprintf(stderr, "sr-cli: %s\n", ec.msg);

@@ -17,18 +17,11 @@
 
 #include "dump.h"
 #include "recjson.h"
+#include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_kafka.h"
 
 #define DUMP_STALL_MS 30000 /* no progress for this long: give up */
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "commands" or "<prefix>commands" -> the kind. */
 static bool topic_kind(const sr_conf_t *conf, const char *arg,
@@ -261,7 +254,7 @@ static int dump_partition(rd_kafka_t *rk, sr_codec_t *codec,
 {
         rd_kafka_topic_partition_list_t *list;
         rd_kafka_resp_err_t kerr;
-        int64_t next = lo, last_progress = mono_ms();
+        int64_t next = lo, last_progress = sr_clock_mono_ms();
         int rc = 0;
 
         list = rd_kafka_topic_partition_list_new(1);
@@ -274,7 +267,7 @@ static int dump_partition(rd_kafka_t *rk, sr_codec_t *codec,
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
 
                 if (!m) {
-                        if (mono_ms() - last_progress > DUMP_STALL_MS) {
+                        if (sr_clock_mono_ms() - last_progress > DUMP_STALL_MS) {
                                 fprintf(stderr, "sr-cli dump: %s [%d]: no "
                                         "progress at offset %" PRId64 " of %"
                                         PRId64 "\n", name, (int)part, next,
@@ -298,7 +291,7 @@ static int dump_partition(rd_kafka_t *rk, sr_codec_t *codec,
                             print_record(codec, kind, m, out))
                                 rc = EX_OSERR;
                         next = m->offset + 1;
-                        last_progress = mono_ms();
+                        last_progress = sr_clock_mono_ms();
                 }
                 rd_kafka_message_destroy(m);
         }

@@ -21,6 +21,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "sr_clock.h"
 #include "sr_app.h"
 #include "sr_conf.h"
 #include "sr_fleet.h"
@@ -44,14 +45,6 @@ struct dev_opts {
         int n_fwd;
         char *fwd[MAX_ARGS]; /* -c/-D flags for the children (borrowed) */
 };
-
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Take sr-dev's own flags out of argv; the rest goes to sr_conf. */
 static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
@@ -149,7 +142,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
 {
         char status_bin[PATH_MAX], agent_bin[PATH_MAX], name[32];
         char gateway_bin[PATH_MAX];
-        int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
+        int64_t deadline = sr_clock_mono_ms() + READY_TIMEOUT_MS;
         const char *dev_token, *boot;
         sr_errctx_t ec = { 0 };
         sr_mock_t *mock = NULL;
@@ -221,7 +214,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
                                o->agent ? "on" : "off");
                         fflush(stdout);
                         announced = true;
-                } else if (!announced && mono_ms() > deadline) {
+                } else if (!announced && sr_clock_mono_ms() > deadline) {
                         SR_ERROR("DEV", "children not ready after %d ms",
                                  READY_TIMEOUT_MS);
                         goto out;
