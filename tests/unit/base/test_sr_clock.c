@@ -65,8 +65,8 @@ Test(sr_clock, iso8601_equals_gmtime_and_strftime)
                 cr_assert(sr_clock_iso8601(ms, got));
                 got[SR_ISO8601_LEN] = '\0';
                 if (strcmp(got, want))
-                        cr_assert_fail("%lld: %s, want %s", (long long)ms,
-                                       got, want);
+                        cr_fatal("%lld: %s, want %s", (long long)ms,
+                                 got, want);
         }
 }
 
