@@ -850,29 +850,6 @@ static int idx_move(const sr_proj_t *proj, MDB_txn *txn,
 
 /* ------------------------------------------------------------ open */
 
-/* mkdir -p; an existing directory is fine. */
-static sr_err_t make_dir(const char *dir, sr_errctx_t *ec)
-{
-        char path[PATH_MAX];
-        size_t len = strlen(dir), i;
-
-        if (len == 0 || len >= sizeof(path))
-                return sr_errctx_set(ec, SR_ERR_INVALID,
-                                     "proj: bad directory \"%s\"", dir);
-        memcpy(path, dir, len + 1);
-        for (i = 1; i <= len; i++) {
-                if (path[i] != '/' && path[i] != '\0')
-                        continue;
-                path[i] = '\0';
-                if (mkdir(path, 0750) != 0 && errno != EEXIST)
-                        return sr_errctx_set(ec, SR_ERR_IO,
-                                             "proj %s: mkdir %s: %s", dir,
-                                             path, strerror(errno));
-                path[i] = dir[i];
-        }
-        return SR_OK;
-}
-
 /* Empty every DBI (offsets included) and write our format. */
 static int empty_all(sr_proj_t *proj, MDB_txn *txn)
 {
@@ -933,7 +910,7 @@ sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
 
         if (!dir || !projp)
                 return sr_errctx_set(ec, SR_ERR_INVALID, "proj: no directory");
-        err = make_dir(dir, ec);
+        err = sr_lmdb_make_dir("proj", dir, ec);
         if (err)
                 return err;
         proj = calloc(1, sizeof(*proj));

@@ -2,6 +2,9 @@
 #include "sr_lmdb.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static const uint8_t empty_bytes[1];
 
@@ -42,4 +45,26 @@ sr_err_t sr_lmdb_err(sr_errctx_t *ec, int rc, const char *what,
         }
         return sr_errctx_set(ec, code, "%s %s: %s: %s", what,
                              dir ? dir : "-", op, mdb_strerror(rc));
+}
+
+sr_err_t sr_lmdb_make_dir(const char *what, const char *dir, sr_errctx_t *ec)
+{
+        char path[PATH_MAX];
+        size_t len = strlen(dir), i;
+
+        if (len == 0 || len >= sizeof(path))
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "%s: bad directory \"%s\"", what, dir);
+        memcpy(path, dir, len + 1);
+        for (i = 1; i <= len; i++) {
+                if (path[i] != '/' && path[i] != '\0')
+                        continue;
+                path[i] = '\0';
+                if (mkdir(path, 0750) != 0 && errno != EEXIST)
+                        return sr_errctx_set(ec, SR_ERR_IO,
+                                             "%s %s: mkdir %s: %s", what, dir,
+                                             path, strerror(errno));
+                path[i] = dir[i];
+        }
+        return SR_OK;
 }

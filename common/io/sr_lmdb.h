@@ -1,6 +1,7 @@
 /* common/io/sr_lmdb.h - what the two LMDB users (sr_store, sr_proj) share:
  * big-endian key parts (byte order = sort order), MDB_val from borrowed
- * bytes, and the one mapping of LMDB codes to ours. */
+ * bytes, the one mapping of LMDB codes to ours, and the environment's
+ * directory. */
 #ifndef SR_LMDB_H
 #define SR_LMDB_H
 
@@ -50,5 +51,12 @@ MDB_val sr_lmdb_val(const void *ptr, size_t len);
  */
 sr_err_t sr_lmdb_err(sr_errctx_t *ec, int rc, const char *what,
                      const char *dir, const char *op);
+
+/**
+ * @brief mkdir -p @p dir (mode 0750); an existing directory is fine.
+ * @param what "store", "proj": for messages.
+ * @returns SR_OK, SR_ERR_INVALID (empty or too long), SR_ERR_IO.
+ */
+sr_err_t sr_lmdb_make_dir(const char *what, const char *dir, sr_errctx_t *ec);
 
 #endif /* SR_LMDB_H */

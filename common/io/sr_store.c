@@ -103,29 +103,6 @@ static size_t page_round(size_t size)
         return (size + page - 1) / page * page;
 }
 
-/* mkdir -p; an existing directory is fine. */
-static sr_err_t make_dir(const char *dir, sr_errctx_t *ec)
-{
-        char path[PATH_MAX];
-        size_t len = strlen(dir), i;
-
-        if (len == 0 || len >= sizeof(path))
-                return sr_errctx_set(ec, SR_ERR_INVALID,
-                                     "store: bad directory \"%s\"", dir);
-        memcpy(path, dir, len + 1);
-        for (i = 1; i <= len; i++) {
-                if (path[i] != '/' && path[i] != '\0')
-                        continue;
-                path[i] = '\0';
-                if (mkdir(path, 0750) != 0 && errno != EEXIST)
-                        return sr_errctx_set(ec, SR_ERR_IO,
-                                             "store %s: mkdir %s: %s", dir,
-                                             path, strerror(errno));
-                path[i] = dir[i];
-        }
-        return SR_OK;
-}
-
 /* "<dir>/<name>" into @p out (PATH_MAX). */
 static sr_err_t dir_path(const sr_store_t *store, const char *name,
                          char *out, sr_errctx_t *ec)
@@ -407,7 +384,7 @@ sr_err_t sr_store_open(const sr_store_opts_t *opts, sr_store_t **storep,
         if (!opts->dir)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "store: no directory");
-        err = make_dir(opts->dir, ec);
+        err = sr_lmdb_make_dir("store", opts->dir, ec);
         if (err)
                 return err;
         store = calloc(1, sizeof(*store));
