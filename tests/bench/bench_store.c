@@ -3,7 +3,6 @@
  * write txns of 5000, MDB_NOSYNC. Prints records/s, median of 5 runs, each
  * on a fresh store. Usage: bench_store [DIR_PARENT] (default /tmp).
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "sr_store.h"
+#include "kit_dir.h"
 
 #define N_RECORDS 500000
 #define TXN_RECORDS 5000
@@ -48,15 +48,6 @@ static void make_keys(char *keys, uint64_t seed)
                 }
                 memcpy(k + 36, "/p", 2);
         }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
 }
 
 static double now_s(void)
@@ -112,7 +103,7 @@ out_fail:
 out_close:
         sr_store_txn_abort(txn);
         sr_store_close(store);
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        kit_rm_rf(dir);
         return secs > 0 ? N_RECORDS / secs : -1.0;
 }
 

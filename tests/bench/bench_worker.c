@@ -73,7 +73,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -106,6 +105,7 @@
 #include "sr_outbox.h"
 #include "sr_store.h"
 #include "sr_worker.h"
+#include "kit_dir.h"
 
 #define MAXP 64 /* most partitions --partitions accepts */
 #define MAX_DEFS 32
@@ -280,18 +280,9 @@ static void sleep_ms(int ms)
                 exit(1);                                                 \
         } while (0)
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static void rm_tree(const char *dir)
 {
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        kit_rm_rf(dir);
 }
 
 static double proc_status_mb(const char *field)

@@ -12,7 +12,6 @@
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "sr_codec.h"
 #include "sr_fsm.h"
 #include "sr_proj.h"
+#include "kit_dir.h"
 
 #define ENT_A "acme"
 #define ENT_B "globex"
@@ -52,22 +52,13 @@ static void proj_setup(void)
         next_off = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static void proj_teardown(void)
 {
         sr_proj_close(proj);
         proj = NULL;
         sr_codec_destroy(codec);
         codec = NULL;
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        kit_rm_rf(dir);
 }
 
 TestSuite(sr_proj, .init = proj_setup, .fini = proj_teardown,

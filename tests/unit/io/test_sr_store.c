@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "sr_store.h"
 #include "sr_store_int.h"
+#include "kit_dir.h"
 
 static char dir[] = "/tmp/sr_store_test.XXXXXX";
 static sr_store_t *store;
@@ -35,20 +35,11 @@ static void store_setup(void)
         store_reopen(16u << 20, false);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
-
 static void store_teardown(void)
 {
         sr_store_close(store);
         store = NULL;
-        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        kit_rm_rf(dir);
 }
 
 TestSuite(sr_store, .init = store_setup, .fini = store_teardown,
