@@ -27,6 +27,7 @@
 #include "sr_kafka.h"
 #include "sr_log.h"
 #include "sr_proj.h"
+#include "sr_utf8.h"
 
 extern const char sr_openapi_json[];
 extern const size_t sr_openapi_json_len;
@@ -174,7 +175,7 @@ static void answer_status(sr_gw_response_t *resp, int status,
 
         prob.status = status;
         va_start(ap, fmt);
-        vsnprintf(prob.message, sizeof(prob.message), fmt, ap);
+        sr_utf8_vformat(prob.message, sizeof(prob.message), fmt, ap);
         va_end(ap);
         answer_problem(resp, &prob);
 }
