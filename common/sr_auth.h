@@ -34,7 +34,9 @@ size_t sr_auth_count(const sr_auth_t *auth);
 
 /**
  * @brief Check an Authorization header value ("Bearer <token>"; the scheme
- * "Token" is accepted too, any case). Every configured token is compared,
+ * "Token" is accepted too, any case). SP and HTAB are alike (RFC 9110):
+ * any run of them may stand before the scheme, between scheme and token
+ * (at least one) and after the token. Every configured token is compared,
  * each in constant time, so timing does not tell which prefix matched.
  * @param header may be NULL (missing header).
  * @param[out] enterprise set when true: the token's enterprise id.
