@@ -602,6 +602,9 @@ static void proj_failed(ctx_t *c, const sr_errctx_t *ec, const char *what)
                 answer_status(c->resp, 500, "%s: %s", what, ec->msg);
 }
 
+_Static_assert(SR_HTTP_MAX_ORDER <= 1 + SR_PROJ_MAX_THEN,
+               "every ordering key must reach the projection");
+
 static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
 {
         memset(pq, 0, sizeof(*pq));
@@ -613,7 +616,8 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                                    NULL;
         pq->offset = hq->offset;
         pq->limit = hq->limit;
-        if (hq->n_order) {
+        /* Every key of `ordering`, most significant first. */
+        for (uint32_t i = 0; i < hq->n_order && i <= SR_PROJ_MAX_THEN; i++) {
                 static const sr_proj_order_t map[] = {
                         [SR_HTTP_ORDER_RUN_NUMBER] = SR_PROJ_ORDER_RUN_NUMBER,
                         [SR_HTTP_ORDER_STATUS] = SR_PROJ_ORDER_STATUS,
@@ -623,8 +627,14 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                         [SR_HTTP_ORDER_ENDED_AT] = SR_PROJ_ORDER_ENDED_AT,
                 };
 
-                pq->order = map[hq->order[0].key];
-                pq->desc = hq->order[0].desc;
+                if (i == 0) {
+                        pq->order = map[hq->order[0].key];
+                        pq->desc = hq->order[0].desc;
+                } else {
+                        pq->then[i - 1].order = map[hq->order[i].key];
+                        pq->then[i - 1].desc = hq->order[i].desc;
+                        pq->n_then = i;
+                }
         }
 }
 

@@ -515,9 +515,22 @@ ORDERING_DESC = (
     "comma-separated, most significant first, each at most once "
     "(`status,-run_number`). `status` sorts alphabetically by its wire "
     "name (as Esper does); a null `started_at`/`ended_at` sorts after "
-    "every set time ascending, so first descending. Ties are broken by "
-    "`created_at`, then `id`. Any other key, or a key given twice: 400. "
-    "Without `ordering`: newest first (`created_at` descending).")
+    "every set time ascending, so first descending. Every key is "
+    "applied, each in its own direction; runs equal on every key follow "
+    "`created_at`, then `id`, in the first key's direction. Any other key, "
+    "or a key given twice: 400. Without `ordering`: newest first "
+    "(`created_at` descending).")
+
+
+
+def ordering_schema(keys):
+    """A comma list of keys, each optionally with "-", at most one each
+    (the pattern cannot say "at most once": a repeat is the 400 above)."""
+    one = "-?(" + "|".join(keys) + ")"
+    return {"type": "string",
+            "pattern": f"^{one}(,{one}){{0,{len(keys) - 1}}}$",
+            "examples": [keys[0], "-" + keys[0], f"{keys[1]},-{keys[0]}"]}
+
 
 parameters = {
     "Limit": {"name": "limit", "in": "query", "required": False,
@@ -583,15 +596,13 @@ parameters = {
     "RunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": ORDERING_DESC,
-        "schema": {"type": "string", "enum": [
-            p + k for k in ["run_number", "status", "pipeline__name",
-                            "started_at", "ended_at"] for p in ["", "-"]]}},
+        "schema": ordering_schema(["run_number", "status", "pipeline__name",
+                                   "started_at", "ended_at"])},
     "PipelineRunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": ORDERING_DESC,
-        "schema": {"type": "string", "enum": [
-            p + k for k in ["run_number", "status", "started_at",
-                            "ended_at"] for p in ["", "-"]]}},
+        "schema": ordering_schema(["run_number", "status", "started_at",
+                                   "ended_at"])},
     "TargetRunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": "Sort by status (alphabetically by its wire "

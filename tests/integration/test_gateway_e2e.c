@@ -505,3 +505,63 @@ Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
                           json_object_get(a.json, "content"), "next")) !=
                   NULL);
 }
+
+/* Run numbers of a list answer, as "1,3,2". */
+static const char *run_numbers(answer_t *a)
+{
+        static char out[256];
+        json_t *res = json_object_get(json_object_get(a->json, "content"),
+                                      "results");
+        size_t len = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < json_array_size(res); i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%d",
+                                        i ? "," : "",
+                                        (int)json_integer_value(
+                                                json_object_get(
+                                                        json_array_get(res, i),
+                                                        "run_number")));
+        return out;
+}
+
+Test(gateway_e2e, ordering_applies_every_key_in_its_direction)
+{
+        char path[256], first[64];
+        answer_t a;
+
+        for (int i = 0; i < 3; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+                if (i == 0)
+                        snprintf(first, sizeof(first), "%s",
+                                 str_at(a.json, "content", "id"));
+        }
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", first);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        /* cancelled 1; running 2, 3: the second key orders those */
+        http(&a, "GET", "/v0/runs/?ordering=status,-run_number", "tok-acme",
+             NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "1,3,2"));
+        http(&a, "GET", "/v0/runs/?ordering=-status,run_number", "tok-acme",
+             NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "2,3,1"));
+        http(&a, "GET", "/v0/pipelines/7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f"
+             "/runs/?ordering=status,-run_number&limit=2", "tok-acme", NULL,
+             NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "1,3"));
+        cr_assert(strstr(str_at(a.json, "content", "next"),
+                         "/runs/?limit=2&offset=2"
+                         "&ordering=status%2C-run_number") != NULL);
+        http(&a, "GET", "/v0/runs/?ordering=status,-run_number&offset=2",
+             "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "2"));
+}
