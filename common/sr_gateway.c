@@ -88,6 +88,9 @@ struct sr_gateway {
         int n_parts;
         int64_t *start_high; /* changelog ends seen at start */
 
+        char *link_base; /* gateway.public.url without its trailing '/', or
+                          * "": links relative to the server root */
+
         pthread_mutex_t mu; /* waiters, idem, generation */
         pthread_cond_t cv;
         waiter_t waiters[MAX_WAITERS];
@@ -585,7 +588,7 @@ typedef struct ctx {
         sr_gw_response_t *resp;
         const sr_route_t *route;
         char enterprise[SR_SHORT_MAX];
-        char base[SR_HTTP_BASE_MAX];
+        const char *base; /* of links: gw->link_base */
         char path[1024];
 } ctx_t;
 
@@ -1104,11 +1107,7 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                         goto done;
                 }
         }
-        if (sr_http_base_url("http", req->host ? req->host : "localhost",
-                             c.base, sizeof(c.base), &prob) != SR_OK) {
-                answer_problem(resp, &prob);
-                goto done;
-        }
+        c.base = gw->link_base;
         snprintf(c.path, sizeof(c.path), "%.*s",
                  (int)strcspn(req->target, "?#"), req->target);
         switch (route.id) {
@@ -1180,7 +1179,15 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         atomic_init(&gw->broker_ok, true);
         gw->idem = calloc(IDEM_SLOTS, sizeof(*gw->idem));
         gw->start_high = calloc((size_t)gw->n_parts, sizeof(int64_t));
-        if (!gw->idem || !gw->start_high) {
+        gw->link_base = strdup(conf->gateway_public_url ?
+                               conf->gateway_public_url : "");
+        if (gw->link_base) {
+                size_t n = strlen(gw->link_base);
+
+                while (n && gw->link_base[n - 1] == '/')
+                        gw->link_base[--n] = '\0';
+        }
+        if (!gw->idem || !gw->start_high || !gw->link_base) {
                 err = sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
                 goto err_free;
         }
@@ -1278,6 +1285,7 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         sr_auth_destroy(gw->auth);
         free(gw->idem);
         free(gw->start_high);
+        free(gw->link_base);
         free((void *)gw->requests);
         pthread_cond_destroy(&gw->cv);
         pthread_mutex_destroy(&gw->mu);

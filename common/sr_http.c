@@ -1146,30 +1146,6 @@ static void tb_pct(struct tbuf *b, const char *s, size_t n, const char *keep)
         }
 }
 
-sr_err_t sr_http_base_url(const char *scheme, const char *host, char *out,
-                          size_t size, sr_http_problem_t *prob)
-{
-        static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "0123456789-._~:[]";
-        char shown[QUOTE_MAX];
-        size_t len = host ? strlen(host) : 0;
-        int w;
-
-        if (!host || len == 0 || len > 255 || strspn(host, ok) != len) {
-                quote(shown, host ? host : "", len);
-                return refuse(prob, 400, "Host header malformed: %s", shown);
-        }
-        if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https")))
-                return refuse(prob, 500, "internal: scheme must be http or "
-                              "https");
-        w = snprintf(out, size, "%s://%s", scheme, host);
-        if (w < 0 || (size_t)w >= size)
-                return refuse(prob, 500, "internal: base URL buffer too "
-                              "small");
-        return SR_OK;
-}
-
 /* <base><path>?limit=..[&offset=..][&ordering=..]... as a JSON string. */
 static json_t *page_link(const char *base, const char *path,
                          const sr_http_query_t *q, uint64_t offset)

@@ -462,6 +462,14 @@ def envelope(code, content, desc):
                 "content": content}}
 
 
+LINK_DESC = (
+    "Relative to the server root (`/v0/runs/?limit=20&offset=20`), or "
+    "absolute under the URL the operator configured as the gateway's "
+    "public address (`gateway.public.url`, e.g. "
+    "`https://sr.example.com/base/v0/runs/?limit=20&offset=20`). Never "
+    "built from the request's `Host` header.")
+
+
 def page(name, item):
     schemas[name] = {
         "type": "object",
@@ -470,12 +478,13 @@ def page(name, item):
         "properties": {
             "count": {"type": "integer", "minimum": 0, "description":
                       "Number of matching objects over all pages."},
-            "previous": {"type": ["string", "null"], "format": "uri",
-                         "description": "Absolute URL of the previous "
-                         "page; null on the first."},
-            "next": {"type": ["string", "null"], "format": "uri",
-                     "description": "Absolute URL of the next page; null "
-                     "on the last."},
+            "previous": {"type": ["string", "null"],
+                         "format": "uri-reference",
+                         "description": "URL of the previous page; null "
+                         "on the first. " + LINK_DESC},
+            "next": {"type": ["string", "null"], "format": "uri-reference",
+                     "description": "URL of the next page; null on the "
+                     "last. " + LINK_DESC},
             "results": {"type": "array", "items": S(item)}}}
 
 
@@ -697,8 +706,8 @@ def api_responses(ok_schema, ok_desc, *, write, e400, e404):
     return r
 
 
-GET_400 = ("The request is malformed (e.g. a `Host` header that is not a "
-           "host name); the message says what to fix.")
+GET_400 = ("The request is malformed (e.g. a request line or header the "
+           "HTTP server cannot parse); the message says what to fix.")
 LIST_400 = ("A query value is not valid ({}); the message names the "
             "parameter and what it takes; a parameter given twice is refused "
             "too. Unknown query parameters are ignored; an empty value is "
@@ -1015,7 +1024,10 @@ Every answer of an API path, errors included, is
 `{"code": <int, equal to the HTTP status>, "message": <string>, "content": ...}`.
 A list's `content` is `{"count", "previous", "next", "results"}`, paged with
 `limit` (default 20, at most 1000) and `offset`; `next` and `previous` are
-absolute URLs or null. Times are ISO-8601 UTC with milliseconds
+URLs or null: relative to the server root (`/v0/runs/?limit=20&offset=20`)
+unless the operator configured the gateway's public address
+(`gateway.public.url`), under which they are absolute; never built from the
+request's `Host` header. Times are ISO-8601 UTC with milliseconds
 (`2024-05-01T12:00:00.123Z`); `started_at` and `ended_at` are null until set.
 Objects may gain fields: clients must ignore fields they do not know.
 In a query, unknown parameters are ignored, an empty value is the same as an

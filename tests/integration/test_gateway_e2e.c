@@ -20,6 +20,7 @@
 static pid_t dev_pid;
 static char dev_dir[64];
 static int port;
+static const char *dev_public_url; /* gateway.public.url of sr-dev */
 
 static void start_dev(void)
 {
@@ -53,6 +54,8 @@ static void start_dev(void)
                 if (!freopen(log, "w", stderr))
                         _exit(127);
                 setenv("SR_API_TOKENS", "tok-acme:acme,tok-other:other", 1);
+                if (dev_public_url)
+                        setenv("SR_GATEWAY_PUBLIC_URL", dev_public_url, 1);
                 if (real && *real)
                         execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
                               dev_dir, "--bootstrap", real, "--workers", "3",
@@ -100,6 +103,12 @@ static void teardown(void)
                 fprintf(stderr, "could not remove %s\n", dev_dir);
 }
 
+static void start_dev_public_url(void)
+{
+        dev_public_url = "https://sr.example.com/base/";
+        start_dev();
+}
+
 TestSuite(gateway_e2e, .init = start_dev, .fini = teardown, .timeout = 120.0);
 
 typedef struct answer {
@@ -108,9 +117,11 @@ typedef struct answer {
         json_t *json; /* the envelope, NULL if not JSON */
 } answer_t;
 
-/* One HTTP/1.1 request on a fresh connection. */
-static void http(answer_t *a, const char *method, const char *target,
-                 const char *token, const char *ctype, const char *body)
+/* One HTTP/1.1 request on a fresh connection, with @p headers (each
+ * line ending in CRLF; NULL: none) and a Host header of our own. */
+static void http_with(answer_t *a, const char *method, const char *target,
+                      const char *token, const char *ctype,
+                      const char *headers, const char *body)
 {
         struct sockaddr_in sa = { 0 };
         static char buf[1 << 20];
@@ -127,11 +138,11 @@ static void http(answer_t *a, const char *method, const char *target,
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
         n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     "%s %s HTTP/1.1\r\n%s"
                      "Connection: close\r\n%s%s%s%s%s%s"
                      "Content-Length: %zu\r\n\r\n",
-                     method, target, port, token ? "Authorization: Bearer " :
-                                                   "",
+                     method, target, headers ? headers : "",
+                     token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "",
                      ctype ? "Content-Type: " : "", ctype ? ctype : "",
                      ctype ? "\r\n" : "", body ? strlen(body) : 0);
@@ -152,6 +163,15 @@ static void http(answer_t *a, const char *method, const char *target,
                 cr_assert(n_parsed < MAX_PARSED, "raise MAX_PARSED");
                 parsed[n_parsed++] = a->json;
         }
+}
+
+static void http(answer_t *a, const char *method, const char *target,
+                 const char *token, const char *ctype, const char *body)
+{
+        char host[64];
+
+        snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", port);
+        http_with(a, method, target, token, ctype, host, body);
 }
 
 static const char *str_at(json_t *j, const char *a, const char *b)
@@ -564,4 +584,44 @@ Test(gateway_e2e, ordering_applies_every_key_in_its_direction)
              "tok-acme", NULL, NULL);
         expect(&a, 200);
         cr_assert(eq(str, (char *)run_numbers(&a), "2"));
+}
+
+/* A page link is built from configuration, never from the request's Host
+ * header: by default relative to the server root. */
+Test(gateway_e2e, links_never_show_the_host_header)
+{
+        answer_t a;
+
+        for (int i = 0; i < 2; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+        }
+        http_with(&a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
+                  "Host: evil.example\r\n", NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
+                     "/v0/runs/?limit=1&offset=1"));
+        http_with(&a, "GET", "/api/pipelines/v0/runs?limit=1&offset=1",
+                  "tok-acme", NULL, "Host: evil.example:8080\r\n", NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "previous"),
+                     "/api/pipelines/v0/runs?limit=1"));
+}
+
+Test(gateway_e2e, links_use_the_configured_public_url,
+     .init = start_dev_public_url)
+{
+        answer_t a;
+
+        for (int i = 0; i < 2; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+        }
+        http_with(&a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
+                  "Host: evil.example\r\n", NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
+                     "https://sr.example.com/base/v0/runs/?limit=1&offset=1"));
 }
