@@ -61,6 +61,12 @@ static sr_err_t add_entry(sr_auth_t *a, const char *s, size_t len,
                 return sr_errctx_set(ec, SR_ERR_CONF,
                                      "%s: enterprise longer than %d bytes",
                                      where, SR_SHORT_MAX - 1);
+        /* A write's command id is UUID v5 of "idem/<enterprise>/<key>":
+         * a '/' would let two enterprises name one command. */
+        if (memchr(colon + 1, '/', elen))
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: enterprise must not contain '/' "
+                                     "(it scopes Idempotency-Keys)", where);
         for (size_t i = 0; i < tlen; i++)
                 if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
                         return sr_errctx_set(ec, SR_ERR_CONF,

@@ -19,6 +19,8 @@ typedef struct sr_auth sr_auth_t;
  * @p env_tokens (may be NULL): "token:enterprise" per line in the file
  * (blank lines and '#' comments allowed), comma-separated in the variable.
  * @param[out] out set on SR_OK; caller owns it (sr_auth_destroy()).
+ * An enterprise id is 1..63 bytes without '/' (a write's command id is
+ * derived from "<enterprise>/<Idempotency-Key>").
  * @param[out] ec e.g. "tokens.txt:3: expected token:enterprise" or
  *                "SR_API_TOKENS entry 2: empty enterprise"; never the token.
  * @returns SR_OK, SR_ERR_CONF, SR_ERR_IO, SR_ERR_NOMEM.

@@ -186,6 +186,19 @@ static const struct conf_prop conf_props[] = {
                   "next/previous links of lists. Empty: links relative to "
                   "the server root (/v0/runs/?limit=20&offset=20). The "
                   "request's Host header is never used." },
+        { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
+          .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
+          .max = 2592000, .def = "86400",
+          .desc = "sr-gateway: how long an Idempotency-Key is remembered "
+                  "after its first use (a reuse with another request is a "
+                  "409 until then)." },
+        { .name = "gateway.idempotency.max.keys", .type = CONF_INT,
+          .offset = OFF(gateway_idempotency_max_keys), .min = 1000,
+          .max = 100000000, .def = "1000000",
+          .desc = "sr-gateway: most Idempotency-Keys remembered (about "
+                  "90 bytes each plus enterprise and key: ~140 MB for a "
+                  "million UUID keys); beyond, the oldest is forgotten "
+                  "first (sr_gateway_idempotency_evicted_total)." },
 };
 
 #define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))

@@ -622,13 +622,18 @@ parameters = {
     "IdempotencyKey": {
         "name": "Idempotency-Key", "in": "header", "required": False,
         "description": "Makes the write safe to retry. The same key with "
-        "the same method, path and body answers as the first request did "
-        "(the entity as it is now, or 202 again while the outcome is "
-        "still unknown) and writes nothing more; the same key with a "
-        "different request answers 409. Keys belong to the token's "
-        "enterprise and are remembered for a limited time. 1 to 255 "
-        "visible ASCII characters (no space); a UUID is a good choice. "
-        "Any other value: 400.",
+        "the same operation, path ids and body answers as the first "
+        "request did (the entity as it is now, or 202 again while the "
+        "outcome is still unknown) and writes nothing more, whichever "
+        "spelling of the path is used (`/v0/...` or "
+        "`/api/pipelines/v0/...`, with or without the trailing slash, "
+        "UUIDs in any case); the same key with another operation, other "
+        "ids or another body answers 409. Keys belong to the token's "
+        "enterprise (another enterprise's keys never interfere) and are "
+        "remembered by the gateway for 24 hours after their first use "
+        "(configurable, as is how many). 1 to 255 visible ASCII "
+        "characters (no space); a UUID is a good choice. Any other "
+        "value: 400.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                    "pattern": "^[!-~]+$"}},
 }
@@ -670,8 +675,8 @@ COMMON = {
         ("Allow",)),
     "IdempotencyConflict": resp(
         "This `Idempotency-Key` was already used with a different request "
-        "(method, path or body). Nothing was written; use a new key for a "
-        "new request.", S("Error409")),
+        "(another operation, other path ids or another body). Nothing was "
+        "written; use a new key for a new request.", S("Error409")),
     "PayloadTooLarge": resp("The body is over the gateway's limit "
                             "(default 1 MiB). Nothing was written.",
                             S("Error413")),

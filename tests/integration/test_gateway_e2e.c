@@ -625,3 +625,125 @@ Test(gateway_e2e, links_use_the_configured_public_url,
         cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
                      "https://sr.example.com/base/v0/runs/?limit=1&offset=1"));
 }
+
+/* The gateway's former Idempotency-Key table: FNV-1a of enterprise + NUL
+ * + key, 65,536 slots shared by every tenant, one key per slot. */
+static uint64_t old_fnv64(uint64_t h, const void *p, size_t n)
+{
+        const uint8_t *b = p;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= 1099511628211ULL;
+        }
+        return h;
+}
+
+static unsigned old_idem_slot(const char *ent, const char *key)
+{
+        uint64_t kh = 14695981039346656037ULL;
+
+        kh = old_fnv64(kh, ent, strlen(ent) + 1);
+        kh = old_fnv64(kh, key, strlen(key));
+        return (unsigned)((kh ? kh : 1) % 65536);
+}
+
+static void idem_header(char *out, size_t size, const char *key)
+{
+        snprintf(out, size, "Host: 127.0.0.1:%d\r\nIdempotency-Key: %s\r\n",
+                 port, key);
+}
+
+/* Another tenant's key in the first tenant's old slot took the slot over;
+ * the first tenant's retry with another body then got 200 with the first
+ * run's outcome. Keys are per enterprise and compared in full now. */
+Test(gateway_e2e, cross_tenant_idempotency_collision_never_changes_an_answer)
+{
+        char path[256], run[64], hdr[256], other_key[32];
+        unsigned want = old_idem_slot("acme", "k-1");
+        answer_t a;
+
+        for (unsigned long i = 0;; i++) {
+                snprintf(other_key, sizeof(other_key), "o-%lu", i);
+                if (old_idem_slot("other", other_key) == want)
+                        break;
+        }
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        idem_header(hdr, sizeof(hdr), "k-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        idem_header(hdr, sizeof(hdr), other_key);
+        http_with(&a, "POST", "/v0/runs/", "tok-other", "application/json",
+                  hdr, spec);
+        expect(&a, 200);
+        idem_header(hdr, sizeof(hdr), "k-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"queued\"}");
+        expect(&a, 409);
+        /* the same key and body is still the same request */
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+}
+
+/* A key is bound to the route (and its ids), not to how its path is
+ * spelled: prefix, trailing slash and the case of UUIDs do not matter. */
+Test(gateway_e2e, one_key_under_every_spelling_of_a_route_is_one_request)
+{
+        static const char *const spellings[] = {
+                "/v0/runs/", "/v0/runs", "/api/pipelines/v0/runs/",
+                "/api/pipelines/v0/runs",
+        };
+        char path[256], upper[256], run[64], hdr[256];
+        answer_t a;
+
+        idem_header(hdr, sizeof(hdr), "same-1");
+        for (size_t i = 0; i < sizeof(spellings) / sizeof(*spellings); i++) {
+                http_with(&a, "POST", spellings[i], "tok-acme",
+                          "application/json", hdr, spec);
+                expect(&a, 200);
+                if (i == 0)
+                        snprintf(run, sizeof(run), "%s",
+                                 str_at(a.json, "content", "id"));
+                cr_assert(eq(str, (char *)str_at(a.json, "content", "id"),
+                             run), "%s", spellings[i]);
+        }
+        http(&a, "GET", "/v0/runs/", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "count")),
+                     1));
+        /* the key on another route: 409 */
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 409);
+        /* a PUT under two spellings, UUIDs upper-cased in the second */
+        idem_header(hdr, sizeof(hdr), "cancel-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        snprintf(upper, sizeof(upper), "/api/pipelines/v0/pipelines/"
+                 "7D2F1A1E-3C4B-4F7A-9A61-0C3C1B2D4E5F/runs/%s", run);
+        for (char *p = strrchr(upper, '/'); *p; p++)
+                if (*p >= 'a' && *p <= 'f')
+                        *p = (char)(*p - 'a' + 'A');
+        http_with(&a, "PUT", upper, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+        /* and with another body: 409 */
+        http_with(&a, "PUT", upper, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"CANCELLED\"}");
+        expect(&a, 409);
+}

@@ -130,3 +130,21 @@ Test(sr_auth, space_and_tab_are_alike_around_the_token)
                           "accepted: \"%s\"", bad[i]);
         sr_auth_destroy(a);
 }
+
+/* The command id of a write is UUID v5 of "idem/<enterprise>/<key>": with
+ * a '/' in an enterprise id, enterprise "a/b" with key "c" and enterprise
+ * "a" with key "b/c" would send the same command. */
+Test(sr_auth, enterprise_with_a_slash_is_refused)
+{
+        sr_errctx_t ec = { 0 };
+        sr_auth_t *a = NULL;
+
+        cr_assert(eq(int, sr_auth_new(NULL, "t1:acme,t2:acme/eu", &a, &ec),
+                     SR_ERR_CONF));
+        cr_assert(eq(str, ec.msg, "SR_API_TOKENS entry 2: enterprise must "
+                     "not contain '/' (it scopes Idempotency-Keys)"));
+        write_file("t1:acme/eu\n");
+        cr_assert(eq(int, sr_auth_new(path, NULL, &a, &ec), SR_ERR_CONF));
+        cr_assert(strstr(ec.msg, ":1: enterprise must not contain '/'") !=
+                  NULL, "%s", ec.msg);
+}
