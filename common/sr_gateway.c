@@ -465,9 +465,22 @@ static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
         if (v != SR_IDEM_CONFLICT)
                 return false;
         answer_status(resp, 409, "Idempotency-Key was used before with "
-                      "another request (another path, ids or body); use a "
-                      "new key");
+                      "another request (another operation, other path ids "
+                      "or another body); use a new key");
         return true;
+}
+
+/* The key memory, its bucket hash keyed with libuuid's random bytes. */
+static sr_err_t idem_open(sr_gateway_t *gw, sr_errctx_t *ec)
+{
+        sr_uuid_t random;
+        uint64_t seed;
+
+        sr_uuid_v4(&random);
+        memcpy(&seed, random.b, sizeof(seed));
+        return sr_idem_new((size_t)gw->conf->gateway_idempotency_max_keys,
+                           (int64_t)gw->conf->gateway_idempotency_ttl_s * 1000,
+                           seed, &gw->idem, ec);
 }
 
 /* Send @p cmd and wait for its reply and its visibility. Returns 0 when
@@ -1186,19 +1199,9 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                 err = sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
                 goto err_free;
         }
-        {
-                sr_uuid_t seed; /* libuuid's random bytes */
-                uint64_t s = 0;
-
-                sr_uuid_v4(&seed);
-                memcpy(&s, seed.b, sizeof(s));
-                err = sr_idem_new((size_t)conf->gateway_idempotency_max_keys,
-                                  (int64_t)conf->gateway_idempotency_ttl_s *
-                                          1000,
-                                  s, &gw->idem, ec);
-                if (err)
-                        goto err_free;
-        }
+        err = idem_open(gw, ec);
+        if (err)
+                goto err_free;
         gw->idem_keys = sr_metrics_gauge(
                 metrics, "sr_gateway_idempotency_keys",
                 "Idempotency-Keys this gateway remembers (at most "

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "old_idem_slot.h"
+
 static pid_t dev_pid;
 static char dev_dir[64];
 static int port;
@@ -466,6 +468,37 @@ Test(gateway_e2e, malformed_bodies_and_queries_get_clear_4xx)
         cr_assert(strstr(a.head, "text/plain") != NULL, "%s", a.head);
 }
 
+/* Start @p n runs of the spec; the ids of the first and the last. */
+static void start_runs(int n, char *first, size_t fsize, char *last,
+                       size_t lsize)
+{
+        answer_t a;
+
+        for (int i = 0; i < n; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+                if (i == 0 && first)
+                        snprintf(first, fsize, "%s",
+                                 str_at(a.json, "content", "id"));
+                if (i == n - 1 && last)
+                        snprintf(last, lsize, "%s",
+                                 str_at(a.json, "content", "id"));
+        }
+}
+
+static void cancel_run(const char *run)
+{
+        char path[256];
+        answer_t a;
+
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+}
+
 Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
 {
         static const char *const orderings[] = {
@@ -473,22 +506,12 @@ Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
                 "pipeline__name", "-pipeline__name", "started_at",
                 "-started_at", "ended_at", "-ended_at",
         };
-        char path[256], run[64];
+        char run[64];
         answer_t a;
         json_t *res;
 
-        for (int i = 0; i < 2; i++) {
-                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
-                     spec);
-                expect(&a, 200);
-                snprintf(run, sizeof(run), "%s",
-                         str_at(a.json, "content", "id"));
-        }
-        snprintf(path, sizeof(path), "/v0/pipelines/"
-                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
-        http(&a, "PUT", path, "tok-acme", "application/json",
-             "{\"status\":\"cancelled\"}");
-        expect(&a, 200);
+        start_runs(2, NULL, 0, run, sizeof(run));
+        cancel_run(run);
         http(&a, "GET", "/v0/runs/?status=cancelled", "tok-acme", NULL,
              NULL);
         expect(&a, 200);
@@ -547,22 +570,11 @@ static const char *run_numbers(answer_t *a)
 
 Test(gateway_e2e, ordering_applies_every_key_in_its_direction)
 {
-        char path[256], first[64];
+        char first[64];
         answer_t a;
 
-        for (int i = 0; i < 3; i++) {
-                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
-                     spec);
-                expect(&a, 200);
-                if (i == 0)
-                        snprintf(first, sizeof(first), "%s",
-                                 str_at(a.json, "content", "id"));
-        }
-        snprintf(path, sizeof(path), "/v0/pipelines/"
-                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", first);
-        http(&a, "PUT", path, "tok-acme", "application/json",
-             "{\"status\":\"cancelled\"}");
-        expect(&a, 200);
+        start_runs(3, first, sizeof(first), NULL, 0);
+        cancel_run(first);
         /* cancelled 1; running 2, 3: the second key orders those */
         http(&a, "GET", "/v0/runs/?ordering=status,-run_number", "tok-acme",
              NULL, NULL);
@@ -586,20 +598,26 @@ Test(gateway_e2e, ordering_applies_every_key_in_its_direction)
         cr_assert(eq(str, (char *)run_numbers(&a), "2"));
 }
 
+/* Two runs, then the first page of one with a foreign Host header. */
+static void first_of_two_runs_via_evil_host(answer_t *a)
+{
+        for (int i = 0; i < 2; i++) {
+                http(a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(a, 200);
+        }
+        http_with(a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
+                  "Host: evil.example\r\n", NULL);
+        expect(a, 200);
+}
+
 /* A page link is built from configuration, never from the request's Host
  * header: by default relative to the server root. */
 Test(gateway_e2e, links_never_show_the_host_header)
 {
         answer_t a;
 
-        for (int i = 0; i < 2; i++) {
-                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
-                     spec);
-                expect(&a, 200);
-        }
-        http_with(&a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
-                  "Host: evil.example\r\n", NULL);
-        expect(&a, 200);
+        first_of_two_runs_via_evil_host(&a);
         cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
                      "/v0/runs/?limit=1&offset=1"));
         http_with(&a, "GET", "/api/pipelines/v0/runs?limit=1&offset=1",
@@ -614,38 +632,9 @@ Test(gateway_e2e, links_use_the_configured_public_url,
 {
         answer_t a;
 
-        for (int i = 0; i < 2; i++) {
-                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
-                     spec);
-                expect(&a, 200);
-        }
-        http_with(&a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
-                  "Host: evil.example\r\n", NULL);
-        expect(&a, 200);
+        first_of_two_runs_via_evil_host(&a);
         cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
                      "https://sr.example.com/base/v0/runs/?limit=1&offset=1"));
-}
-
-/* The gateway's former Idempotency-Key table: FNV-1a of enterprise + NUL
- * + key, 65,536 slots shared by every tenant, one key per slot. */
-static uint64_t old_fnv64(uint64_t h, const void *p, size_t n)
-{
-        const uint8_t *b = p;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= b[i];
-                h *= 1099511628211ULL;
-        }
-        return h;
-}
-
-static unsigned old_idem_slot(const char *ent, const char *key)
-{
-        uint64_t kh = 14695981039346656037ULL;
-
-        kh = old_fnv64(kh, ent, strlen(ent) + 1);
-        kh = old_fnv64(kh, key, strlen(key));
-        return (unsigned)((kh ? kh : 1) % 65536);
 }
 
 static void idem_header(char *out, size_t size, const char *key)
@@ -660,14 +649,10 @@ static void idem_header(char *out, size_t size, const char *key)
 Test(gateway_e2e, cross_tenant_idempotency_collision_never_changes_an_answer)
 {
         char path[256], run[64], hdr[256], other_key[32];
-        unsigned want = old_idem_slot("acme", "k-1");
         answer_t a;
 
-        for (unsigned long i = 0;; i++) {
-                snprintf(other_key, sizeof(other_key), "o-%lu", i);
-                if (old_idem_slot("other", other_key) == want)
-                        break;
-        }
+        old_idem_colliding_key("acme", "k-1", "other", "o-", other_key,
+                               sizeof(other_key));
         http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
         expect(&a, 200);
         snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));

@@ -804,44 +804,6 @@ ParameterizedTest(struct multi_case *c, sr_proj,
                      0));
 }
 
-Test(sr_proj, further_keys_are_refused_where_one_order_is_offered)
-{
-        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
-        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
-        sr_proj_query_t q = query_order(SR_PROJ_ORDER_STATUS, false);
-        sr_target_run_t *trs = NULL;
-        sr_pipeline_run_t *prs = NULL;
-        sr_errctx_t ec = { 0 };
-        uint64_t count;
-        size_t n;
-
-        put(&run);
-        put(&stage);
-        q.n_then = 1;
-        q.then[0].order = SR_PROJ_ORDER_STATUS;
-        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A,
-                                                   &stage.u.sr.m.id, &q, &trs,
-                                                   &n, &count, &ec),
-                     SR_ERR_INVALID));
-        /* no first key, or a DEFAULT among the keys, or too many keys */
-        q = query();
-        q.n_then = 1;
-        q.then[0].order = SR_PROJ_ORDER_STATUS;
-        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
-                                                     &count, &ec),
-                     SR_ERR_INVALID));
-        q = query_order(SR_PROJ_ORDER_STATUS, false);
-        q.n_then = 1;
-        q.then[0].order = SR_PROJ_ORDER_DEFAULT;
-        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
-                                                     &count, &ec),
-                     SR_ERR_INVALID));
-        q.n_then = SR_PROJ_MAX_THEN + 1;
-        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
-                                                     &count, &ec),
-                     SR_ERR_INVALID));
-}
-
 Test(sr_proj, pipeline_run_pages_respect_offset_and_limit_edges)
 {
         sr_proj_query_t q = query();
@@ -901,6 +863,31 @@ Test(sr_proj, list_refuses_an_ordering_the_endpoint_does_not_offer)
                                                   &q, &srs, &n, &count, &ec),
                      SR_ERR_INVALID));
         q = query_status((sr_status_t)SR_ST__COUNT);
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        /* target runs take one sort key */
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_STATUS;
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A,
+                                                   &stage.u.sr.m.id, &q, &trs,
+                                                   &n, &count, &ec),
+                     SR_ERR_INVALID));
+        /* further keys without a first, DEFAULT among them, too many */
+        q = query();
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_STATUS;
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_DEFAULT;
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        q.n_then = SR_PROJ_MAX_THEN + 1;
         cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
                                                      &count, &ec),
                      SR_ERR_INVALID));

@@ -28,13 +28,19 @@ static const char *const chars[] = {
         [4] = "\xf0\x9f\x98\x80", /* U+1F600 */
 };
 
-ParameterizedTestParameters(sr_utf8, cut_inside_a_character)
+/* Every way a buffer can end inside a character. */
+static struct criterion_test_params cut_cases(void)
 {
         static struct cut_case cases[] = {
                 { 2, 1 }, { 3, 1 }, { 3, 2 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
         };
         return cr_make_param_array(struct cut_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTestParameters(sr_utf8, cut_inside_a_character)
+{
+        return cut_cases();
 }
 
 /* Every byte of @p s is part of a whole, valid UTF-8 character. */
@@ -74,11 +80,7 @@ ParameterizedTest(struct cut_case *c, sr_utf8, cut_inside_a_character)
 
 ParameterizedTestParameters(sr_utf8, errctx_set_cuts_at_a_boundary)
 {
-        static struct cut_case cases[] = {
-                { 2, 1 }, { 3, 1 }, { 3, 2 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
-        };
-        return cr_make_param_array(struct cut_case, cases,
-                                   sizeof(cases) / sizeof(cases[0]));
+        return cut_cases();
 }
 
 ParameterizedTest(struct cut_case *c, sr_utf8, errctx_set_cuts_at_a_boundary)
@@ -95,11 +97,7 @@ ParameterizedTest(struct cut_case *c, sr_utf8, errctx_set_cuts_at_a_boundary)
 
 ParameterizedTestParameters(sr_utf8, errctx_prefix_cuts_at_a_boundary)
 {
-        static struct cut_case cases[] = {
-                { 2, 1 }, { 3, 1 }, { 3, 2 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
-        };
-        return cr_make_param_array(struct cut_case, cases,
-                                   sizeof(cases) / sizeof(cases[0]));
+        return cut_cases();
 }
 
 ParameterizedTest(struct cut_case *c, sr_utf8,
@@ -120,11 +118,7 @@ ParameterizedTest(struct cut_case *c, sr_utf8,
 
 ParameterizedTestParameters(sr_utf8, http_problem_cuts_at_a_boundary)
 {
-        static struct cut_case cases[] = {
-                { 2, 1 }, { 3, 1 }, { 3, 2 }, { 4, 1 }, { 4, 2 }, { 4, 3 },
-        };
-        return cr_make_param_array(struct cut_case, cases,
-                                   sizeof(cases) / sizeof(cases[0]));
+        return cut_cases();
 }
 
 /* The message is cut whole and the envelope has no U+FFFD in its place. */
