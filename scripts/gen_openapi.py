@@ -462,6 +462,14 @@ def envelope(code, content, desc):
                 "content": content}}
 
 
+LINK_DESC = (
+    "Relative to the server root (`/v0/runs/?limit=20&offset=20`), or "
+    "absolute under the URL the operator configured as the gateway's "
+    "public address (`gateway.public.url`, e.g. "
+    "`https://sr.example.com/base/v0/runs/?limit=20&offset=20`). Never "
+    "built from the request's `Host` header.")
+
+
 def page(name, item):
     schemas[name] = {
         "type": "object",
@@ -470,12 +478,13 @@ def page(name, item):
         "properties": {
             "count": {"type": "integer", "minimum": 0, "description":
                       "Number of matching objects over all pages."},
-            "previous": {"type": ["string", "null"], "format": "uri",
-                         "description": "Absolute URL of the previous "
-                         "page; null on the first."},
-            "next": {"type": ["string", "null"], "format": "uri",
-                     "description": "Absolute URL of the next page; null "
-                     "on the last."},
+            "previous": {"type": ["string", "null"],
+                         "format": "uri-reference",
+                         "description": "URL of the previous page; null "
+                         "on the first. " + LINK_DESC},
+            "next": {"type": ["string", "null"], "format": "uri-reference",
+                     "description": "URL of the next page; null on the "
+                     "last. " + LINK_DESC},
             "results": {"type": "array", "items": S(item)}}}
 
 
@@ -515,9 +524,22 @@ ORDERING_DESC = (
     "comma-separated, most significant first, each at most once "
     "(`status,-run_number`). `status` sorts alphabetically by its wire "
     "name (as Esper does); a null `started_at`/`ended_at` sorts after "
-    "every set time ascending, so first descending. Ties are broken by "
-    "`created_at`, then `id`. Any other key, or a key given twice: 400. "
-    "Without `ordering`: newest first (`created_at` descending).")
+    "every set time ascending, so first descending. Every key is "
+    "applied, each in its own direction; runs equal on every key follow "
+    "`created_at`, then `id`, in the first key's direction. Any other key, "
+    "or a key given twice: 400. Without `ordering`: newest first "
+    "(`created_at` descending).")
+
+
+
+def ordering_schema(keys):
+    """A comma list of keys, each optionally with "-", at most one each
+    (the pattern cannot say "at most once": a repeat is the 400 above)."""
+    one = "-?(" + "|".join(keys) + ")"
+    return {"type": "string",
+            "pattern": f"^{one}(,{one}){{0,{len(keys) - 1}}}$",
+            "examples": [keys[0], "-" + keys[0], f"{keys[1]},-{keys[0]}"]}
+
 
 parameters = {
     "Limit": {"name": "limit", "in": "query", "required": False,
@@ -583,15 +605,13 @@ parameters = {
     "RunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": ORDERING_DESC,
-        "schema": {"type": "string", "enum": [
-            p + k for k in ["run_number", "status", "pipeline__name",
-                            "started_at", "ended_at"] for p in ["", "-"]]}},
+        "schema": ordering_schema(["run_number", "status", "pipeline__name",
+                                   "started_at", "ended_at"])},
     "PipelineRunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": ORDERING_DESC,
-        "schema": {"type": "string", "enum": [
-            p + k for k in ["run_number", "status", "started_at",
-                            "ended_at"] for p in ["", "-"]]}},
+        "schema": ordering_schema(["run_number", "status", "started_at",
+                                   "ended_at"])},
     "TargetRunsOrdering": {
         "name": "ordering", "in": "query", "required": False,
         "description": "Sort by status (alphabetically by its wire "
@@ -602,13 +622,18 @@ parameters = {
     "IdempotencyKey": {
         "name": "Idempotency-Key", "in": "header", "required": False,
         "description": "Makes the write safe to retry. The same key with "
-        "the same method, path and body answers as the first request did "
-        "(the entity as it is now, or 202 again while the outcome is "
-        "still unknown) and writes nothing more; the same key with a "
-        "different request answers 409. Keys belong to the token's "
-        "enterprise and are remembered for a limited time. 1 to 255 "
-        "visible ASCII characters (no space); a UUID is a good choice. "
-        "Any other value: 400.",
+        "the same operation, path ids and body answers as the first "
+        "request did (the entity as it is now, or 202 again while the "
+        "outcome is still unknown) and writes nothing more, whichever "
+        "spelling of the path is used (`/v0/...` or "
+        "`/api/pipelines/v0/...`, with or without the trailing slash, "
+        "UUIDs in any case); the same key with another operation, other "
+        "ids or another body answers 409. Keys belong to the token's "
+        "enterprise (another enterprise's keys never interfere) and are "
+        "remembered by the gateway for 24 hours after their first use "
+        "(configurable, as is how many). 1 to 255 visible ASCII "
+        "characters (no space); a UUID is a good choice. Any other "
+        "value: 400.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                    "pattern": "^[!-~]+$"}},
 }
@@ -650,8 +675,8 @@ COMMON = {
         ("Allow",)),
     "IdempotencyConflict": resp(
         "This `Idempotency-Key` was already used with a different request "
-        "(method, path or body). Nothing was written; use a new key for a "
-        "new request.", S("Error409")),
+        "(another operation, other path ids or another body). Nothing was "
+        "written; use a new key for a new request.", S("Error409")),
     "PayloadTooLarge": resp("The body is over the gateway's limit "
                             "(default 1 MiB). Nothing was written.",
                             S("Error413")),
@@ -686,8 +711,8 @@ def api_responses(ok_schema, ok_desc, *, write, e400, e404):
     return r
 
 
-GET_400 = ("The request is malformed (e.g. a `Host` header that is not a "
-           "host name); the message says what to fix.")
+GET_400 = ("The request is malformed (e.g. a request line or header the "
+           "HTTP server cannot parse); the message says what to fix.")
 LIST_400 = ("A query value is not valid ({}); the message names the "
             "parameter and what it takes; a parameter given twice is refused "
             "too. Unknown query parameters are ignored; an empty value is "
@@ -1004,7 +1029,10 @@ Every answer of an API path, errors included, is
 `{"code": <int, equal to the HTTP status>, "message": <string>, "content": ...}`.
 A list's `content` is `{"count", "previous", "next", "results"}`, paged with
 `limit` (default 20, at most 1000) and `offset`; `next` and `previous` are
-absolute URLs or null. Times are ISO-8601 UTC with milliseconds
+URLs or null: relative to the server root (`/v0/runs/?limit=20&offset=20`)
+unless the operator configured the gateway's public address
+(`gateway.public.url`), under which they are absolute; never built from the
+request's `Host` header. Times are ISO-8601 UTC with milliseconds
 (`2024-05-01T12:00:00.123Z`); `started_at` and `ended_at` are null until set.
 Objects may gain fields: clients must ignore fields they do not know.
 In a query, unknown parameters are ignored, an empty value is the same as an

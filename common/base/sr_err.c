@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sr_utf8.h"
+
 static const char *const err_text[] = {
         [SR_OK] = "success",
 #define SR_ERR_TEXT(name, text) [SR_ERR_##name] = text,
@@ -43,7 +45,7 @@ sr_err_t sr_errctx_set(sr_errctx_t *ec, sr_err_t code, const char *fmt, ...)
                 return code;
         ec->code = code;
         va_start(ap, fmt);
-        vsnprintf(ec->msg, sizeof(ec->msg), fmt, ap);
+        sr_utf8_vformat(ec->msg, sizeof(ec->msg), fmt, ap);
         va_end(ap);
         return code;
 }
@@ -57,12 +59,11 @@ void sr_errctx_prefix(sr_errctx_t *ec, const char *fmt, ...)
         if (!ec)
                 return;
         va_start(ap, fmt);
-        n = vsnprintf(head, sizeof(head), fmt, ap);
+        n = sr_utf8_vformat(head, sizeof(head), fmt, ap);
         va_end(ap);
         if (n < 0)
                 return;
         memcpy(old, ec->msg, sizeof(old));
         /* Truncation keeps the head, which is what matters most. */
-        if (snprintf(ec->msg, sizeof(ec->msg), "%s: %s", head, old) < 0)
-                ec->msg[0] = '\0';
+        sr_utf8_format(ec->msg, sizeof(ec->msg), "%s: %s", head, old);
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_utf8.h"
+
 /* ------------------------------------------------------------ scalars */
 
 bool sr_json_time_fmt(int64_t ms, char out[SR_JSON_TIME_MAX])
@@ -41,40 +43,6 @@ json_t *sr_json_uuid(const sr_uuid_t *u, bool nil_is_null)
         return json_string(text);
 }
 
-/* Length of the valid UTF-8 sequence at @p s (at most @p n bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-        unsigned char c = s[0];
-        size_t len;
-        unsigned char lo = 0x80, hi = 0xbf; /* range of the 2nd byte */
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0; /* no overlong forms */
-                else if (c == 0xed)
-                        hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f; /* nothing above U+10FFFF */
-        } else {
-                return 0;
-        }
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        return len;
-}
-
 json_t *sr_json_string_lossy(const char *s, size_t len)
 {
         const unsigned char *in = (const unsigned char *)s;
@@ -93,7 +61,7 @@ json_t *sr_json_string_lossy(const char *s, size_t len)
         if (!buf)
                 return NULL;
         while (i < len) {
-                n = utf8_seq_len(in + i, len - i);
+                n = sr_utf8_seq_len(in + i, len - i);
                 if (n) {
                         memcpy(buf + o, in + i, n);
                         o += n;

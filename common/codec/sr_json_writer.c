@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_utf8.h"
+
 bool sr_jw_reserve(sr_jw_t *w, size_t n)
 {
         size_t cap;
@@ -35,39 +37,6 @@ void sr_jw_raw(sr_jw_t *w, const char *s, size_t n)
         memcpy(w->p + w->len, s, n);
         w->len += n;
         w->p[w->len] = '\0';
-}
-
-/* As sr_json.c: length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-        size_t len;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f;
-        } else {
-                return 0;
-        }
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        return len;
 }
 
 void sr_jw_str(sr_jw_t *w, const char *s, size_t n)
@@ -110,7 +79,7 @@ void sr_jw_str(sr_jw_t *w, const char *s, size_t n)
                         i++;
                         continue;
                 }
-                size_t k = utf8_seq_len(in + i, n - i);
+                size_t k = sr_utf8_seq_len(in + i, n - i);
 
                 if (k) {
                         memcpy(o, in + i, k);

@@ -174,6 +174,25 @@ static bool ct_equal(const token_t *t, const char *given, size_t glen)
         return diff == 0;
 }
 
+/* RFC 9110's whitespace (OWS, and the 1*SP after an auth scheme, which we
+ * take liberally as either byte): SP and HTAB, nothing else. */
+static bool is_ws(char c)
+{
+        return c == ' ' || c == '\t';
+}
+
+/* The token after "<scheme> " in @p h (any case), or NULL. */
+static const char *after_scheme(const char *h, const char *scheme)
+{
+        size_t n = strlen(scheme);
+
+        if (strncasecmp(h, scheme, n) || !is_ws(h[n]))
+                return NULL;
+        for (h += n; is_ws(*h); h++)
+                ;
+        return h;
+}
+
 bool sr_auth_check(const sr_auth_t *a, const char *header,
                    char enterprise[SR_SHORT_MAX])
 {
@@ -183,18 +202,15 @@ bool sr_auth_check(const sr_auth_t *a, const char *header,
 
         if (!header)
                 return false;
-        while (*header == ' ')
+        while (is_ws(*header))
                 header++;
-        if (!strncasecmp(header, "Bearer ", 7))
-                tok = header + 7;
-        else if (!strncasecmp(header, "Token ", 6))
-                tok = header + 6;
-        else
+        tok = after_scheme(header, "Bearer");
+        if (!tok)
+                tok = after_scheme(header, "Token");
+        if (!tok)
                 return false;
-        while (*tok == ' ')
-                tok++;
         glen = strlen(tok);
-        while (glen && tok[glen - 1] == ' ')
+        while (glen && is_ws(tok[glen - 1]))
                 glen--;
         if (glen == 0 || glen > SR_AUTH_TOKEN_MAX)
                 return false;

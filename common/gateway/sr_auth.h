@@ -19,6 +19,8 @@ typedef struct sr_auth sr_auth_t;
  * @p env_tokens (may be NULL): "token:enterprise" per line in the file
  * (blank lines and '#' comments allowed), comma-separated in the variable.
  * @param[out] out set on SR_OK; caller owns it (sr_auth_destroy()).
+ * An enterprise id is 1..63 bytes without '/' (a write's command id is
+ * derived from "<enterprise>/<Idempotency-Key>").
  * @param[out] ec e.g. "tokens.txt:3: expected token:enterprise" or
  *                "SR_API_TOKENS entry 2: empty enterprise"; never the token.
  * @returns SR_OK, SR_ERR_CONF, SR_ERR_IO, SR_ERR_NOMEM.
@@ -34,7 +36,9 @@ size_t sr_auth_count(const sr_auth_t *auth);
 
 /**
  * @brief Check an Authorization header value ("Bearer <token>"; the scheme
- * "Token" is accepted too, any case). Every configured token is compared,
+ * "Token" is accepted too, any case). SP and HTAB are alike (RFC 9110):
+ * any run of them may stand before the scheme, between scheme and token
+ * (at least one) and after the token. Every configured token is compared,
  * each in constant time, so timing does not tell which prefix matched.
  * @param header may be NULL (missing header).
  * @param[out] enterprise set when true: the token's enterprise id.

@@ -22,17 +22,18 @@
 #include "sr_auth.h"
 #include "sr_codec.h"
 #include "sr_http.h"
-#include "sr_json_writer.h"
 #include "sr_entity_json.h"
+#include "sr_idem.h"
+#include "sr_json_writer.h"
 #include "sr_kafka.h"
 #include "sr_log.h"
 #include "sr_proj.h"
+#include "sr_utf8.h"
 
 extern const char sr_openapi_json[];
 extern const size_t sr_openapi_json_len;
 
 #define MAX_WAITERS 1024
-#define IDEM_SLOTS 65536
 #define FEED_BATCH 2000
 
 typedef struct waiter {
@@ -65,11 +66,6 @@ static const char *const phase_names[PHASE__COUNT] = {
 #define CODE_MIN 100
 #define CODE_MAX 599
 
-typedef struct idem_slot {
-        uint64_t key_hash; /* 0: empty */
-        uint64_t body_hash;
-} idem_slot_t;
-
 struct sr_gateway {
         const sr_conf_t *conf;
         sr_metrics_t *metrics;
@@ -87,11 +83,16 @@ struct sr_gateway {
         int n_parts;
         int64_t *start_high; /* changelog ends seen at start */
 
-        pthread_mutex_t mu; /* waiters, idem, generation */
+        char *link_base; /* gateway.public.url without its trailing '/', or
+                          * "": links relative to the server root */
+
+        pthread_mutex_t mu; /* waiters, generation */
         pthread_cond_t cv;
         waiter_t waiters[MAX_WAITERS];
         uint64_t generation; /* bumped after every feed batch */
-        idem_slot_t *idem;
+        sr_idem_t *idem; /* Idempotency-Keys; locks itself */
+        sr_series_t *idem_keys, *idem_evicted;
+        atomic_uint_least64_t idem_evicted_seen; /* added to idem_evicted */
 
         sr_series_t *latency, *proj_records, *proj_lag;
         sr_series_t *phase[PHASE__COUNT];
@@ -99,17 +100,6 @@ struct sr_gateway {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-        const uint8_t *b = p;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= b[i];
-                h *= 1099511628211ULL;
-        }
-        return h;
-}
 
 static double mono_s(void)
 {
@@ -174,7 +164,7 @@ static void answer_status(sr_gw_response_t *resp, int status,
 
         prob.status = status;
         va_start(ap, fmt);
-        vsnprintf(prob.message, sizeof(prob.message), fmt, ap);
+        sr_utf8_vformat(prob.message, sizeof(prob.message), fmt, ap);
         va_end(ap);
         answer_problem(resp, &prob);
 }
@@ -439,31 +429,58 @@ static bool wait_versions(sr_gateway_t *gw, const sr_reply_t *r,
         }
 }
 
-/* Idempotency: the same key with another body is a conflict. */
-static bool idem_conflict(sr_gateway_t *gw, const char *enterprise,
-                          const sr_gw_request_t *req)
+/* Idempotency: the same key of the enterprise with another route or body
+ * is refused (409; 500 when it cannot be remembered). Returns true after
+ * answering. */
+static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
+                         const sr_gw_request_t *req, const sr_route_t *route,
+                         sr_gw_response_t *resp)
 {
-        uint64_t kh = 14695981039346656037ULL, bh = kh;
-        idem_slot_t *s;
-        bool conflict = false;
+        uint8_t fp[SR_IDEM_FP_LEN];
+        sr_idem_verdict_t v;
+        sr_idem_stats_t st;
+        sr_errctx_t ec = { 0 };
 
-        kh = fnv64(kh, enterprise, strlen(enterprise) + 1);
-        kh = fnv64(kh, req->idempotency_key, strlen(req->idempotency_key));
-        if (!kh)
-                kh = 1;
-        bh = fnv64(bh, req->method, strlen(req->method) + 1);
-        bh = fnv64(bh, req->target, strcspn(req->target, "?") + 1);
-        bh = fnv64(bh, req->body, req->body_len);
-        pthread_mutex_lock(&gw->mu);
-        s = &gw->idem[kh % IDEM_SLOTS];
-        if (s->key_hash == kh)
-                conflict = s->body_hash != bh;
-        else {
-                s->key_hash = kh;
-                s->body_hash = bh;
+        sr_idem_fingerprint(route, req->body, req->body_len, fp);
+        if (sr_idem_check(gw->idem, enterprise, req->idempotency_key, fp,
+                          (int64_t)(mono_s() * 1000.0), &v, &ec) != SR_OK) {
+                answer_status(resp, 500, "Idempotency-Key: %s", ec.msg);
+                return true;
         }
-        pthread_mutex_unlock(&gw->mu);
-        return conflict;
+        if (v == SR_IDEM_FIRST) {
+                uint_least64_t seen = atomic_load(&gw->idem_evicted_seen);
+
+                sr_idem_stats(gw->idem, &st);
+                sr_series_set(gw->idem_keys, (double)st.keys);
+                /* The counter moves forward once per eviction, whichever
+                 * thread saw it first. */
+                while (st.evicted > seen &&
+                       !atomic_compare_exchange_weak(&gw->idem_evicted_seen,
+                                                     &seen, st.evicted))
+                        ;
+                if (st.evicted > seen)
+                        sr_series_add(gw->idem_evicted,
+                                      (double)(st.evicted - seen));
+        }
+        if (v != SR_IDEM_CONFLICT)
+                return false;
+        answer_status(resp, 409, "Idempotency-Key was used before with "
+                      "another request (another operation, other path ids "
+                      "or another body); use a new key");
+        return true;
+}
+
+/* The key memory, its bucket hash keyed with libuuid's random bytes. */
+static sr_err_t idem_open(sr_gateway_t *gw, sr_errctx_t *ec)
+{
+        sr_uuid_t random;
+        uint64_t seed;
+
+        sr_uuid_v4(&random);
+        memcpy(&seed, random.b, sizeof(seed));
+        return sr_idem_new((size_t)gw->conf->gateway_idempotency_max_keys,
+                           (int64_t)gw->conf->gateway_idempotency_ttl_s * 1000,
+                           seed, &gw->idem, ec);
 }
 
 /* Send @p cmd and wait for its reply and its visibility. Returns 0 when
@@ -565,8 +582,8 @@ static void command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
         memset(cmd, 0, sizeof(*cmd));
         cmd->kind = kind;
         if (req->idempotency_key)
-                sr_uuid_v5(&cmd->command_id, &sr_ns, "idem/%s/%s", enterprise,
-                           req->idempotency_key);
+                sr_idem_uuid(&cmd->command_id, "idem", enterprise,
+                             req->idempotency_key);
         else
                 sr_uuid_v4(&cmd->command_id);
         if (run)
@@ -584,7 +601,7 @@ typedef struct ctx {
         sr_gw_response_t *resp;
         const sr_route_t *route;
         char enterprise[SR_SHORT_MAX];
-        char base[SR_HTTP_BASE_MAX];
+        const char *base; /* of links: gw->link_base */
         char path[1024];
 } ctx_t;
 
@@ -601,6 +618,9 @@ static void proj_failed(ctx_t *c, const sr_errctx_t *ec, const char *what)
                 answer_status(c->resp, 500, "%s: %s", what, ec->msg);
 }
 
+_Static_assert(SR_HTTP_MAX_ORDER <= 1 + SR_PROJ_MAX_THEN,
+               "every ordering key must reach the projection");
+
 static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
 {
         memset(pq, 0, sizeof(*pq));
@@ -612,7 +632,8 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                                    NULL;
         pq->offset = hq->offset;
         pq->limit = hq->limit;
-        if (hq->n_order) {
+        /* Every key of `ordering`, most significant first. */
+        for (uint32_t i = 0; i < hq->n_order && i <= SR_PROJ_MAX_THEN; i++) {
                 static const sr_proj_order_t map[] = {
                         [SR_HTTP_ORDER_RUN_NUMBER] = SR_PROJ_ORDER_RUN_NUMBER,
                         [SR_HTTP_ORDER_STATUS] = SR_PROJ_ORDER_STATUS,
@@ -622,8 +643,14 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                         [SR_HTTP_ORDER_ENDED_AT] = SR_PROJ_ORDER_ENDED_AT,
                 };
 
-                pq->order = map[hq->order[0].key];
-                pq->desc = hq->order[0].desc;
+                if (i == 0) {
+                        pq->order = map[hq->order[0].key];
+                        pq->desc = hq->order[0].desc;
+                } else {
+                        pq->then[i - 1].order = map[hq->order[i].key];
+                        pq->then[i - 1].desc = hq->order[i].desc;
+                        pq->n_then = i;
+                }
         }
 }
 
@@ -882,12 +909,9 @@ static void put_status(ctx_t *c)
                 answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key && idem_conflict(c->gw, c->enterprise,
-                                                      c->req)) {
-                answer_status(c->resp, 409, "Idempotency-Key was used "
-                              "before with another request; use a new key");
+        if (c->req->idempotency_key &&
+            idem_refused(c->gw, c->enterprise, c->req, r, c->resp))
                 return;
-        }
         /* Exists in the caller's enterprise? (404 before any command) */
         j = get_entity(c);
         if (!j)
@@ -944,16 +968,14 @@ static void create_run(ctx_t *c)
                 answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key && idem_conflict(c->gw, c->enterprise,
-                                                      c->req)) {
+        if (c->req->idempotency_key &&
+            idem_refused(c->gw, c->enterprise, c->req, c->route, c->resp)) {
                 sr_command_fini(&cmd);
-                answer_status(c->resp, 409, "Idempotency-Key was used "
-                              "before with another request; use a new key");
                 return;
         }
         if (c->req->idempotency_key)
-                sr_uuid_v5(&run, &sr_ns, "idem-run/%s/%s", c->enterprise,
-                           c->req->idempotency_key);
+                sr_idem_uuid(&run, "idem-run", c->enterprise,
+                             c->req->idempotency_key);
         else
                 sr_uuid_v4(&run);
         cmd.pipeline_run_id = run;
@@ -1093,11 +1115,7 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                         goto done;
                 }
         }
-        if (sr_http_base_url("http", req->host ? req->host : "localhost",
-                             c.base, sizeof(c.base), &prob) != SR_OK) {
-                answer_problem(resp, &prob);
-                goto done;
-        }
+        c.base = gw->link_base;
         snprintf(c.path, sizeof(c.path), "%.*s",
                  (int)strcspn(req->target, "?#"), req->target);
         switch (route.id) {
@@ -1167,12 +1185,32 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         atomic_init(&gw->stop, false);
         atomic_init(&gw->caught_up, false);
         atomic_init(&gw->broker_ok, true);
-        gw->idem = calloc(IDEM_SLOTS, sizeof(*gw->idem));
+        atomic_init(&gw->idem_evicted_seen, 0);
         gw->start_high = calloc((size_t)gw->n_parts, sizeof(int64_t));
-        if (!gw->idem || !gw->start_high) {
+        gw->link_base = strdup(conf->gateway_public_url ?
+                               conf->gateway_public_url : "");
+        if (gw->link_base) {
+                size_t n = strlen(gw->link_base);
+
+                while (n && gw->link_base[n - 1] == '/')
+                        gw->link_base[--n] = '\0';
+        }
+        if (!gw->start_high || !gw->link_base) {
                 err = sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
                 goto err_free;
         }
+        err = idem_open(gw, ec);
+        if (err)
+                goto err_free;
+        gw->idem_keys = sr_metrics_gauge(
+                metrics, "sr_gateway_idempotency_keys",
+                "Idempotency-Keys this gateway remembers (at most "
+                "gateway.idempotency.max.keys).", NULL);
+        gw->idem_evicted = sr_metrics_counter(
+                metrics, "sr_gateway_idempotency_evicted_total",
+                "Idempotency-Keys forgotten before gateway.idempotency."
+                "ttl.s because gateway.idempotency.max.keys were held.",
+                NULL);
         gw->latency = sr_metrics_histogram(metrics,
                                            "sr_http_request_duration_seconds",
                                            "Time to answer a request.", NULL,
@@ -1265,8 +1303,9 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         sr_codec_destroy(gw->codec);
         sr_proj_close(gw->proj);
         sr_auth_destroy(gw->auth);
-        free(gw->idem);
+        sr_idem_destroy(gw->idem);
         free(gw->start_high);
+        free(gw->link_base);
         free((void *)gw->requests);
         pthread_cond_destroy(&gw->cv);
         pthread_mutex_destroy(&gw->mu);

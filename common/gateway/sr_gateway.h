@@ -29,7 +29,8 @@ typedef struct sr_gw_request {
         const char *authorization; /* header values, NULL when absent */
         const char *content_type;
         const char *idempotency_key;
-        const char *host;
+        const char *host;          /* not used: no answer depends on it
+                                    * (links: gateway.public.url) */
         const void *body;
         size_t body_len;
         bool body_too_large; /* the server stopped reading: 413 */

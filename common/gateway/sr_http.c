@@ -17,6 +17,7 @@
 
 #include "sr_entity_json.h"
 #include "sr_spec_json.h"
+#include "sr_utf8.h"
 
 #define QUOTE_SHOWN 40 /* bytes of client input shown in a message */
 #define QUOTE_MAX (QUOTE_SHOWN * 4 + 8)
@@ -35,7 +36,7 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         prob->status = status;
         prob->allow[0] = '\0';
         va_start(ap, fmt);
-        vsnprintf(prob->message, sizeof(prob->message), fmt, ap);
+        sr_utf8_vformat(prob->message, sizeof(prob->message), fmt, ap);
         va_end(ap);
 }
 
@@ -52,7 +53,8 @@ static sr_err_t refuse(sr_http_problem_t *prob, int status, const char *fmt,
                 prob->status = status;
                 prob->allow[0] = '\0';
                 va_start(ap, fmt);
-                vsnprintf(prob->message, sizeof(prob->message), fmt, ap);
+                sr_utf8_vformat(prob->message, sizeof(prob->message), fmt,
+                                ap);
                 va_end(ap);
         }
         return status == 404 ? SR_ERR_NOT_FOUND : SR_ERR_INVALID;
@@ -1144,30 +1146,6 @@ static void tb_pct(struct tbuf *b, const char *s, size_t n, const char *keep)
         }
 }
 
-sr_err_t sr_http_base_url(const char *scheme, const char *host, char *out,
-                          size_t size, sr_http_problem_t *prob)
-{
-        static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "0123456789-._~:[]";
-        char shown[QUOTE_MAX];
-        size_t len = host ? strlen(host) : 0;
-        int w;
-
-        if (!host || len == 0 || len > 255 || strspn(host, ok) != len) {
-                quote(shown, host ? host : "", len);
-                return refuse(prob, 400, "Host header malformed: %s", shown);
-        }
-        if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https")))
-                return refuse(prob, 500, "internal: scheme must be http or "
-                              "https");
-        w = snprintf(out, size, "%s://%s", scheme, host);
-        if (w < 0 || (size_t)w >= size)
-                return refuse(prob, 500, "internal: base URL buffer too "
-                              "small");
-        return SR_OK;
-}
-
 /* <base><path>?limit=..[&offset=..][&ordering=..]... as a JSON string. */
 static json_t *page_link(const char *base, const char *path,
                          const sr_http_query_t *q, uint64_t offset)
@@ -1321,9 +1299,13 @@ sr_err_t sr_http_problem_envelope(const sr_http_problem_t *prob,
                                   sr_buf_t *out)
 {
         char msg[SR_HTTP_MSG_MAX];
+        size_t len;
 
-        /* The message may fill its array; never read past it. */
-        snprintf(msg, sizeof(msg), "%.*s", (int)(sizeof(msg) - 1),
-                 prob->message);
+        /* The message may fill its array; never read past it, and never
+         * end inside a character. */
+        len = sr_utf8_cut(prob->message,
+                          strnlen(prob->message, sizeof(msg) - 1));
+        memcpy(msg, prob->message, len);
+        msg[len] = '\0';
         return sr_http_envelope(prob->status, msg, NULL, out);
 }

@@ -274,25 +274,11 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
 
 /* ------------------------------------------------------------ answers */
 
-#define SR_HTTP_BASE_MAX 300 /* "https://" + a 255-byte host + NUL */
-
-/**
- * @brief Build the base of absolute links, "<scheme>://<host>", from the
- * request's Host header. The host must be 1..255 bytes of letters, digits
- * and "-._~:[]" (a name or address with an optional port); anything else
- * is a malformed Host header, which HTTP answers with 400.
- * @param[in]  scheme "http" or "https" (borrowed).
- * @param[out] out    set on SR_OK only; @p size bytes, at least
- *                    SR_HTTP_BASE_MAX.
- * @param[out] prob   optional; 400.
- * @returns SR_OK or SR_ERR_INVALID.
- */
-sr_err_t sr_http_base_url(const char *scheme, const char *host, char *out,
-                          size_t size, sr_http_problem_t *prob);
-
 /**
  * @brief The content of a list answer: {"count", "previous", "next",
- * "results"}, links absolute ("<base_url><path>?<query>") or null.
+ * "results"}, links "<base_url><path>?<query>" or null. Nothing of the
+ * request but its path and the parsed query reaches a link (never its Host
+ * header: a client must not be able to point links elsewhere).
  *
  * A link repeats the parameters of @p q that were given (status,
  * pipeline_name, stage_run_operation_id, ordering; ignored ones such as
@@ -303,7 +289,12 @@ sr_err_t sr_http_base_url(const char *scheme, const char *host, char *out,
  *             floored at 0: the page before, and for an offset past the
  *             end, the last limit items.
  *   limit 0:  both null (a count-only question has no pages).
- * @param[in] base_url from sr_http_base_url() (borrowed).
+ * @param[in] base_url borrowed; "" (or NULL) for links relative to the
+ *                     server root ("/v0/runs/?limit=20&offset=20"), or the
+ *                     configured gateway.public.url without its trailing
+ *                     slash ("https://sr.example.com/base"): a checked URL,
+ *                     copied as is (bytes a URL may not hold are
+ *                     percent-encoded).
  * @param[in] path     the request's path (borrowed), e.g. "/v0/runs/".
  * @param[in] results  the page's items; this function takes the
  *                     reference, on failure too.

@@ -1829,9 +1829,10 @@ struct prsum {
         const uint8_t *name; /* into the snapshot */
 };
 
+/* The sort keys, most significant first; key[0] is never DEFAULT. */
 struct prsort {
-        sr_proj_order_t order;
-        bool desc;
+        uint32_t n;
+        sr_proj_sort_key_t key[1 + SR_PROJ_MAX_THEN];
 };
 
 static bool prsum_parse(const MDB_val *k, const MDB_val *v, struct prsum *s)
@@ -1863,14 +1864,14 @@ static int64_t time_or_max(int64_t t)
         return t ? t : INT64_MAX;
 }
 
-static int prsum_cmp(const void *pa, const void *pb, void *arg)
+/* One key, ascending. */
+static int prsum_key_cmp(const struct prsum *a, const struct prsum *b,
+                         sr_proj_order_t order)
 {
-        const struct prsum *a = pa, *b = pb;
-        const struct prsort *how = arg;
         size_t n;
         int c = 0;
 
-        switch (how->order) {
+        switch (order) {
         case SR_PROJ_ORDER_RUN_NUMBER:
                 c = cmp_i64(a->run_number, b->run_number);
                 break;
@@ -1890,14 +1891,33 @@ static int prsum_cmp(const void *pa, const void *pb, void *arg)
         case SR_PROJ_ORDER_ENDED_AT:
                 c = cmp_i64(time_or_max(a->ended), time_or_max(b->ended));
                 break;
+        case SR_PROJ_ORDER_CREATED_AT:
+                c = cmp_i64(a->created, b->created);
+                break;
         default:
                 break;
         }
-        if (!c)
-                c = cmp_i64(a->created, b->created);
+        return c;
+}
+
+/* Every key in its own direction; entries equal on all of them follow
+ * (created_at, id) in the first key's direction, so that flipping every
+ * key's direction gives the exact reverse order, ties included. */
+static int prsum_cmp(const void *pa, const void *pb, void *arg)
+{
+        const struct prsum *a = pa, *b = pb;
+        const struct prsort *how = arg;
+        int c;
+
+        for (uint32_t i = 0; i < how->n; i++) {
+                c = prsum_key_cmp(a, b, how->key[i].order);
+                if (c)
+                        return how->key[i].desc ? -c : c;
+        }
+        c = cmp_i64(a->created, b->created);
         if (!c)
                 c = memcmp(a->id, b->id, ID_LEN);
-        return how->desc ? -c : c;
+        return how->key[0].desc ? -c : c;
 }
 
 static bool str_fits(const char *s, size_t cap)
@@ -1915,12 +1935,29 @@ static sr_err_t check_query(const sr_proj_query_t *q, sr_errctx_t *ec)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "proj: list: ordering %d",
                                      (int)q->order);
+        if (q->n_then > SR_PROJ_MAX_THEN ||
+            (q->n_then && q->order == SR_PROJ_ORDER_DEFAULT))
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "proj: list: %u further sort keys "
+                                     "after ordering %d", q->n_then,
+                                     (int)q->order);
+        for (uint32_t i = 0; i < q->n_then; i++)
+                if (q->then[i].order == SR_PROJ_ORDER_DEFAULT ||
+                    (unsigned)q->then[i].order >= SR_PROJ_ORDER__COUNT)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "proj: list: sort key %u: "
+                                             "ordering %d", i + 2,
+                                             (int)q->then[i].order);
         return SR_OK;
 }
 
 static sr_err_t bad_order(const sr_proj_query_t *q, const char *list,
                           sr_errctx_t *ec)
 {
+        if (q->n_then)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "proj: list %s: one sort key at most",
+                                     list);
         return sr_errctx_set(ec, SR_ERR_INVALID,
                              "proj: list %s: ordering %d not offered", list,
                              (int)q->order);
@@ -1990,8 +2027,7 @@ sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
                                     sr_pipeline_run_t **items, size_t *n,
                                     uint64_t *count, sr_errctx_t *ec)
 {
-        struct prsort how = { q ? q->order : SR_PROJ_ORDER_DEFAULT,
-                              q ? q->desc : false };
+        struct prsort how = { 0 };
         struct idvec ids = { 0 };
         struct prsum *sums = NULL;
         struct ient pre;
@@ -2013,21 +2049,25 @@ sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
                 *count = 0;
                 return SR_OK;
         }
-        if (how.order == SR_PROJ_ORDER_DEFAULT) {
-                how.order = SR_PROJ_ORDER_CREATED_AT;
-                how.desc = true;
+        how.n = 1 + q->n_then;
+        how.key[0].order = q->order;
+        how.key[0].desc = q->desc;
+        memcpy(how.key + 1, q->then, q->n_then * sizeof(q->then[0]));
+        if (q->order == SR_PROJ_ORDER_DEFAULT) {
+                how.key[0].order = SR_PROJ_ORDER_CREATED_AT;
+                how.key[0].desc = true;
         }
         pr_prefix(&pre, enterprise_id, q);
         err = rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        if (how.order == SR_PROJ_ORDER_CREATED_AT &&
+        if (how.n == 1 && how.key[0].order == SR_PROJ_ORDER_CREATED_AT &&
             !(q->pipeline_id && q->pipeline_name)) {
                 /* The index order itself: a page is offset + limit steps. */
                 r = cnt_get(rc.txn, proj->dbi[DBI_CNT], pre.key, pre.plen,
                             &total);
                 if (!r)
-                        r = walk_page(&rc, pre.key, pre.plen, how.desc,
+                        r = walk_page(&rc, pre.key, pre.plen, how.key[0].desc,
                                       q->offset, q->limit, &ids, &got);
         } else {
                 /* Filter and sort summaries: n steps, no decodes. */
@@ -2258,8 +2298,8 @@ sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
         err = check_query(q, ec);
         if (err)
                 return err;
-        if (q->order != SR_PROJ_ORDER_DEFAULT &&
-            q->order != SR_PROJ_ORDER_STATUS)
+        if ((q->order != SR_PROJ_ORDER_DEFAULT &&
+             q->order != SR_PROJ_ORDER_STATUS) || q->n_then)
                 return bad_order(q, "target_runs", ec);
         if (q->operation_id)
                 pre[plen++] = q->has_status ? TAG_TR_OP_ST : TAG_TR_OP;

@@ -14,8 +14,11 @@
  * exactly like a missing one, and never appears in a list.
  *
  * Orderings (see sr_proj_order_t): "desc" is always the exact reverse of
- * the ascending order, ties included. Ties are broken by created_at, then
- * id (pipeline runs), or by position (stage, operation and target order).
+ * the ascending order, ties included. Pipeline runs take several sort keys
+ * (sr_proj_query_t.then), each in its own direction; runs equal on every
+ * key are ordered by created_at, then id, in the FIRST key's direction (so
+ * flipping every key's direction gives the exact reverse). Other lists
+ * break ties by position (stage, operation and target order).
  * Status order is ALPHABETICAL by wire name (cancelled, complete,
  * dispatched, failure, invalid, none, pending, processing, queued, running,
  * success, timeout, waiting), as the reference API (a Django service with
@@ -254,6 +257,15 @@ typedef enum sr_proj_order {
 bool sr_proj_order_parse(const char *s, size_t len, sr_proj_order_t *order,
                          bool *desc);
 
+#define SR_PROJ_MAX_THEN 4 /* sort keys after the first */
+
+/* A sort key after the first: applied to the entries that tie on every
+ * key before it. */
+typedef struct sr_proj_sort_key {
+        sr_proj_order_t order; /* never DEFAULT */
+        bool desc;
+} sr_proj_sort_key_t;
+
 /* One list request. Zero-initialise, then set what the request has.
  * Pointers are borrowed for the call. */
 typedef struct sr_proj_query {
@@ -262,8 +274,11 @@ typedef struct sr_proj_query {
         const char *pipeline_name;     /* pipeline runs: exact, NULL any */
         const sr_uuid_t *pipeline_id;  /* pipeline runs: NULL all */
         const sr_uuid_t *operation_id; /* target runs: NULL all */
-        sr_proj_order_t order;
+        sr_proj_order_t order; /* the first sort key */
         bool desc;       /* `ordering=-field` */
+        uint32_t n_then; /* 0..SR_PROJ_MAX_THEN further keys (pipeline
+                          * runs only; needs a first key) */
+        sr_proj_sort_key_t then[SR_PROJ_MAX_THEN];
         uint64_t offset; /* results to skip */
         uint32_t limit;  /* results wanted; 0: count only */
 } sr_proj_query_t;
@@ -277,7 +292,8 @@ typedef struct sr_proj_query {
  *   k + 13 steps).
  * - Pipeline runs, default or created_at ordering: same, unless both
  *   pipeline_id and pipeline_name are given (then n key steps, no value
- *   decodes, for the count). Other orderings: n key steps reading a small
+ *   decodes, for the count). Other orderings, and any list of several
+ *   sort keys: n key steps reading a small
  *   summary stored in the index value (status, run number, times, name;
  *   no entity decode), an in-memory sort of n summaries (O(n log n), ~64
  *   bytes each), then `limit` decodes.
@@ -289,14 +305,16 @@ typedef struct sr_proj_query {
  * Common results: on SR_OK *items is a malloc'd array of *n entities (NULL
  * when *n is 0), owned by the caller; *count is the number of entities
  * matching the filter, whatever offset and limit. Errors: SR_ERR_INVALID
- * (an ordering the endpoint does not offer, a status out of range, NULL
+ * (an ordering or further sort key the endpoint does not offer, further
+ * keys without a first one, a status out of range, NULL
  * argument), SR_ERR_NOT_FOUND (the parent is missing or another
  * enterprise's), SR_ERR_NOMEM, SR_ERR_RETRY, SR_ERR_CORRUPT, SR_ERR_IO.
  */
 
 /**
  * @brief Pipeline runs of @p enterprise_id: filters status, pipeline_name,
- * pipeline_id; every ordering. Free *items with free().
+ * pipeline_id; every ordering, and further sort keys (then). Free *items
+ * with free().
  */
 sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
                                     const sr_proj_query_t *q,
@@ -329,7 +347,7 @@ void sr_proj_ops_free(sr_stage_run_op_t *ops, size_t n);
 
 /**
  * @brief Target runs of a stage run: filters status, operation_id;
- * ordering DEFAULT or STATUS. Free *items with free().
+ * ordering DEFAULT or STATUS, no further key. Free *items with free().
  */
 sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
                                   const sr_uuid_t *stage_run_id,

@@ -28,6 +28,12 @@ static const char *const type_names[] = {
         [CONF_DOUBLE] = "double", [CONF_ENUM] = "enum",
 };
 
+struct conf_prop;
+
+/* A CONF_STR's own rule, after the length check; ec: "<key>: <why>". */
+typedef sr_err_t (*conf_check_fn)(const struct conf_prop *prop,
+                                  const char *value, sr_errctx_t *ec);
+
 struct conf_prop {
         const char *name;
         enum conf_type type;
@@ -37,7 +43,11 @@ struct conf_prop {
         const char *const *names; /* CONF_ENUM: NULL-terminated, by value */
         const char *def;          /* text form, parsed like any value */
         const char *desc;
+        conf_check_fn check;      /* CONF_STR: NULL or its own rule */
 };
+
+static sr_err_t check_public_url(const struct conf_prop *prop,
+                                 const char *value, sr_errctx_t *ec);
 
 static const char *const log_level_names[] = {
         "error", "warn", "info", "debug", NULL
@@ -167,6 +177,28 @@ static const struct conf_prop conf_props[] = {
           .def = "30",
           .desc = "sr-gateway: idle or slow client connections are closed "
                   "after this many seconds." },
+        { .name = "gateway.public.url", .type = CONF_STR,
+          .offset = OFF(gateway_public_url), .min = 0, .max = 1024,
+          .def = "", .check = check_public_url,
+          .desc = "sr-gateway: URL clients reach the gateway's root at "
+                  "(http or https, host, optional port and path prefix, "
+                  "e.g. https://sr.example.com/base): the base of the "
+                  "next/previous links of lists. Empty: links relative to "
+                  "the server root (/v0/runs/?limit=20&offset=20). The "
+                  "request's Host header is never used." },
+        { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
+          .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
+          .max = 2592000, .def = "86400",
+          .desc = "sr-gateway: how long an Idempotency-Key is remembered "
+                  "after its first use (a reuse with another request is a "
+                  "409 until then)." },
+        { .name = "gateway.idempotency.max.keys", .type = CONF_INT,
+          .offset = OFF(gateway_idempotency_max_keys), .min = 1000,
+          .max = 100000000, .def = "1000000",
+          .desc = "sr-gateway: most Idempotency-Keys remembered (about "
+                  "90 bytes each plus enterprise and key: ~140 MB for a "
+                  "million UUID keys); beyond, the oldest is forgotten "
+                  "first (sr_gateway_idempotency_evicted_total)." },
 };
 
 #define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))
@@ -206,6 +238,12 @@ static sr_err_t set_str(sr_conf_t *conf, const struct conf_prop *prop,
                 return sr_errctx_set(ec, SR_ERR_CONF,
                                      "%s: expected at most %ld characters, "
                                      "got %zu", prop->name, prop->max, len);
+        if (prop->check) {
+                sr_err_t err = prop->check(prop, value, ec);
+
+                if (err)
+                        return err;
+        }
         copy = strdup(value);
         if (!copy)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "%s: strdup",
@@ -213,6 +251,98 @@ static sr_err_t set_str(sr_conf_t *conf, const struct conf_prop *prop,
         free(*slot);
         *slot = copy;
         return SR_OK;
+}
+
+static bool is_hex(char c)
+{
+        return isxdigit((unsigned char)c) != 0;
+}
+
+/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':', '@'. */
+static bool is_pchar(char c)
+{
+        return c && (isalnum((unsigned char)c) ||
+                     strchr("-._~!$&'()*+,;=:@", c));
+}
+
+/* An absolute http(s) URL without userinfo, query or fragment:
+ * scheme "://" host [":" port] [path]. The host is a name or IPv4 address
+ * of letters, digits and "-._~", or an IPv6 literal in brackets. */
+static sr_err_t check_public_url(const struct conf_prop *prop,
+                                 const char *value, sr_errctx_t *ec)
+{
+        const char *p, *host, *end, *why;
+        size_t hlen;
+        long port;
+
+        if (!*value)
+                return SR_OK;
+        if (!strncasecmp(value, "http://", 7)) {
+                p = value + 7;
+        } else if (!strncasecmp(value, "https://", 8)) {
+                p = value + 8;
+        } else {
+                why = "expected an http:// or https:// URL, e.g. "
+                      "https://sr.example.com/base";
+                goto refused;
+        }
+        if (strpbrk(value, "?#")) {
+                why = "a query or fragment cannot prefix a link";
+                goto refused;
+        }
+        end = p + strcspn(p, "/");
+        if (memchr(p, '@', (size_t)(end - p))) {
+                why = "no user information ('@') allowed: links would "
+                      "show it";
+                goto refused;
+        }
+        host = p;
+        if (*p == '[') {
+                p += strspn(p + 1, "0123456789abcdefABCDEF:.") + 1;
+                if (*p != ']' || p == host + 1) {
+                        why = "malformed IPv6 host";
+                        goto refused;
+                }
+                p++;
+        } else {
+                p += strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~");
+        }
+        hlen = (size_t)(p - host);
+        if (hlen == 0 && (*p == '/' || *p == ':' || !*p)) {
+                why = "no host";
+                goto refused;
+        }
+        if (*p == ':') {
+                char *pe;
+
+                errno = 0;
+                port = strtol(p + 1, &pe, 10);
+                if (!isdigit((unsigned char)p[1]) || errno || pe != end ||
+                    port < 1 || port > 65535) {
+                        why = "port must be 1..65535";
+                        goto refused;
+                }
+                p = end;
+        }
+        if (p != end) {
+                why = "host holds a character not allowed in a host name";
+                goto refused;
+        }
+        for (p = end; *p; p++) {
+                if (*p == '%' && is_hex(p[1]) && is_hex(p[2]))
+                        p += 2;
+                else if (*p != '/' && !is_pchar(*p))
+                        break;
+        }
+        if (*p) {
+                why = "path holds a character that must be percent-encoded";
+                goto refused;
+        }
+        return SR_OK;
+refused:
+        return sr_errctx_set(ec, SR_ERR_CONF, "%s: %s; got \"%.100s\"",
+                             prop->name, why, value);
 }
 
 static sr_err_t set_int(sr_conf_t *conf, const struct conf_prop *prop,

@@ -57,6 +57,10 @@ typedef struct sr_conf {
         int gateway_body_max_bytes;    /* gateway.body.max.bytes */
         int gateway_connections_max;   /* gateway.connections.max */
         int gateway_client_timeout_s;  /* gateway.client.timeout.s */
+        char *gateway_public_url;      /* gateway.public.url: "" = links
+                                        * relative to the server root */
+        int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
+        int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
 
         /* kafka.* keys, prefix stripped. Owned by the conf: never destroy
          * it, and hand rd_kafka_new() a rd_kafka_conf_dup() of it. */

@@ -17,9 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "old_idem_slot.h"
+
 static pid_t dev_pid;
 static char dev_dir[64];
 static int port;
+static const char *dev_public_url; /* gateway.public.url of sr-dev */
 
 static void start_dev(void)
 {
@@ -53,6 +56,8 @@ static void start_dev(void)
                 if (!freopen(log, "w", stderr))
                         _exit(127);
                 setenv("SR_API_TOKENS", "tok-acme:acme,tok-other:other", 1);
+                if (dev_public_url)
+                        setenv("SR_GATEWAY_PUBLIC_URL", dev_public_url, 1);
                 if (real && *real)
                         execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
                               dev_dir, "--bootstrap", real, "--workers", "3",
@@ -100,6 +105,12 @@ static void teardown(void)
                 fprintf(stderr, "could not remove %s\n", dev_dir);
 }
 
+static void start_dev_public_url(void)
+{
+        dev_public_url = "https://sr.example.com/base/";
+        start_dev();
+}
+
 TestSuite(gateway_e2e, .init = start_dev, .fini = teardown, .timeout = 120.0);
 
 typedef struct answer {
@@ -108,9 +119,11 @@ typedef struct answer {
         json_t *json; /* the envelope, NULL if not JSON */
 } answer_t;
 
-/* One HTTP/1.1 request on a fresh connection. */
-static void http(answer_t *a, const char *method, const char *target,
-                 const char *token, const char *ctype, const char *body)
+/* One HTTP/1.1 request on a fresh connection, with @p headers (each
+ * line ending in CRLF; NULL: none) and a Host header of our own. */
+static void http_with(answer_t *a, const char *method, const char *target,
+                      const char *token, const char *ctype,
+                      const char *headers, const char *body)
 {
         struct sockaddr_in sa = { 0 };
         static char buf[1 << 20];
@@ -127,11 +140,11 @@ static void http(answer_t *a, const char *method, const char *target,
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
         n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     "%s %s HTTP/1.1\r\n%s"
                      "Connection: close\r\n%s%s%s%s%s%s"
                      "Content-Length: %zu\r\n\r\n",
-                     method, target, port, token ? "Authorization: Bearer " :
-                                                   "",
+                     method, target, headers ? headers : "",
+                     token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "",
                      ctype ? "Content-Type: " : "", ctype ? ctype : "",
                      ctype ? "\r\n" : "", body ? strlen(body) : 0);
@@ -152,6 +165,15 @@ static void http(answer_t *a, const char *method, const char *target,
                 cr_assert(n_parsed < MAX_PARSED, "raise MAX_PARSED");
                 parsed[n_parsed++] = a->json;
         }
+}
+
+static void http(answer_t *a, const char *method, const char *target,
+                 const char *token, const char *ctype, const char *body)
+{
+        char host[64];
+
+        snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", port);
+        http_with(a, method, target, token, ctype, host, body);
 }
 
 static const char *str_at(json_t *j, const char *a, const char *b)
@@ -446,6 +468,37 @@ Test(gateway_e2e, malformed_bodies_and_queries_get_clear_4xx)
         cr_assert(strstr(a.head, "text/plain") != NULL, "%s", a.head);
 }
 
+/* Start @p n runs of the spec; the ids of the first and the last. */
+static void start_runs(int n, char *first, size_t fsize, char *last,
+                       size_t lsize)
+{
+        answer_t a;
+
+        for (int i = 0; i < n; i++) {
+                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(&a, 200);
+                if (i == 0 && first)
+                        snprintf(first, fsize, "%s",
+                                 str_at(a.json, "content", "id"));
+                if (i == n - 1 && last)
+                        snprintf(last, lsize, "%s",
+                                 str_at(a.json, "content", "id"));
+        }
+}
+
+static void cancel_run(const char *run)
+{
+        char path[256];
+        answer_t a;
+
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+}
+
 Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
 {
         static const char *const orderings[] = {
@@ -453,22 +506,12 @@ Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
                 "pipeline__name", "-pipeline__name", "started_at",
                 "-started_at", "ended_at", "-ended_at",
         };
-        char path[256], run[64];
+        char run[64];
         answer_t a;
         json_t *res;
 
-        for (int i = 0; i < 2; i++) {
-                http(&a, "POST", "/v0/runs/", "tok-acme", "application/json",
-                     spec);
-                expect(&a, 200);
-                snprintf(run, sizeof(run), "%s",
-                         str_at(a.json, "content", "id"));
-        }
-        snprintf(path, sizeof(path), "/v0/pipelines/"
-                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
-        http(&a, "PUT", path, "tok-acme", "application/json",
-             "{\"status\":\"cancelled\"}");
-        expect(&a, 200);
+        start_runs(2, NULL, 0, run, sizeof(run));
+        cancel_run(run);
         http(&a, "GET", "/v0/runs/?status=cancelled", "tok-acme", NULL,
              NULL);
         expect(&a, 200);
@@ -504,4 +547,188 @@ Test(gateway_e2e, status_filters_and_orderings_select_and_sort)
         cr_assert(json_string_value(json_object_get(
                           json_object_get(a.json, "content"), "next")) !=
                   NULL);
+}
+
+/* Run numbers of a list answer, as "1,3,2". */
+static const char *run_numbers(answer_t *a)
+{
+        static char out[256];
+        json_t *res = json_object_get(json_object_get(a->json, "content"),
+                                      "results");
+        size_t len = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < json_array_size(res); i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%d",
+                                        i ? "," : "",
+                                        (int)json_integer_value(
+                                                json_object_get(
+                                                        json_array_get(res, i),
+                                                        "run_number")));
+        return out;
+}
+
+Test(gateway_e2e, ordering_applies_every_key_in_its_direction)
+{
+        char first[64];
+        answer_t a;
+
+        start_runs(3, first, sizeof(first), NULL, 0);
+        cancel_run(first);
+        /* cancelled 1; running 2, 3: the second key orders those */
+        http(&a, "GET", "/v0/runs/?ordering=status,-run_number", "tok-acme",
+             NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "1,3,2"));
+        http(&a, "GET", "/v0/runs/?ordering=-status,run_number", "tok-acme",
+             NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "2,3,1"));
+        http(&a, "GET", "/v0/pipelines/7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f"
+             "/runs/?ordering=status,-run_number&limit=2", "tok-acme", NULL,
+             NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "1,3"));
+        cr_assert(strstr(str_at(a.json, "content", "next"),
+                         "/runs/?limit=2&offset=2"
+                         "&ordering=status%2C-run_number") != NULL);
+        http(&a, "GET", "/v0/runs/?ordering=status,-run_number&offset=2",
+             "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)run_numbers(&a), "2"));
+}
+
+/* Two runs, then the first page of one with a foreign Host header. */
+static void first_of_two_runs_via_evil_host(answer_t *a)
+{
+        for (int i = 0; i < 2; i++) {
+                http(a, "POST", "/v0/runs/", "tok-acme", "application/json",
+                     spec);
+                expect(a, 200);
+        }
+        http_with(a, "GET", "/v0/runs/?limit=1", "tok-acme", NULL,
+                  "Host: evil.example\r\n", NULL);
+        expect(a, 200);
+}
+
+/* A page link is built from configuration, never from the request's Host
+ * header: by default relative to the server root. */
+Test(gateway_e2e, links_never_show_the_host_header)
+{
+        answer_t a;
+
+        first_of_two_runs_via_evil_host(&a);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
+                     "/v0/runs/?limit=1&offset=1"));
+        http_with(&a, "GET", "/api/pipelines/v0/runs?limit=1&offset=1",
+                  "tok-acme", NULL, "Host: evil.example:8080\r\n", NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "previous"),
+                     "/api/pipelines/v0/runs?limit=1"));
+}
+
+Test(gateway_e2e, links_use_the_configured_public_url,
+     .init = start_dev_public_url)
+{
+        answer_t a;
+
+        first_of_two_runs_via_evil_host(&a);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "next"),
+                     "https://sr.example.com/base/v0/runs/?limit=1&offset=1"));
+}
+
+static void idem_header(char *out, size_t size, const char *key)
+{
+        snprintf(out, size, "Host: 127.0.0.1:%d\r\nIdempotency-Key: %s\r\n",
+                 port, key);
+}
+
+/* Another tenant's key in the first tenant's old slot took the slot over;
+ * the first tenant's retry with another body then got 200 with the first
+ * run's outcome. Keys are per enterprise and compared in full now. */
+Test(gateway_e2e, cross_tenant_idempotency_collision_never_changes_an_answer)
+{
+        char path[256], run[64], hdr[256], other_key[32];
+        answer_t a;
+
+        old_idem_colliding_key("acme", "k-1", "other", "o-", other_key,
+                               sizeof(other_key));
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        idem_header(hdr, sizeof(hdr), "k-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        idem_header(hdr, sizeof(hdr), other_key);
+        http_with(&a, "POST", "/v0/runs/", "tok-other", "application/json",
+                  hdr, spec);
+        expect(&a, 200);
+        idem_header(hdr, sizeof(hdr), "k-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"queued\"}");
+        expect(&a, 409);
+        /* the same key and body is still the same request */
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+}
+
+/* A key is bound to the route (and its ids), not to how its path is
+ * spelled: prefix, trailing slash and the case of UUIDs do not matter. */
+Test(gateway_e2e, one_key_under_every_spelling_of_a_route_is_one_request)
+{
+        static const char *const spellings[] = {
+                "/v0/runs/", "/v0/runs", "/api/pipelines/v0/runs/",
+                "/api/pipelines/v0/runs",
+        };
+        char path[256], upper[256], run[64], hdr[256];
+        answer_t a;
+
+        idem_header(hdr, sizeof(hdr), "same-1");
+        for (size_t i = 0; i < sizeof(spellings) / sizeof(*spellings); i++) {
+                http_with(&a, "POST", spellings[i], "tok-acme",
+                          "application/json", hdr, spec);
+                expect(&a, 200);
+                if (i == 0)
+                        snprintf(run, sizeof(run), "%s",
+                                 str_at(a.json, "content", "id"));
+                cr_assert(eq(str, (char *)str_at(a.json, "content", "id"),
+                             run), "%s", spellings[i]);
+        }
+        http(&a, "GET", "/v0/runs/", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "count")),
+                     1));
+        /* the key on another route: 409 */
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 409);
+        /* a PUT under two spellings, UUIDs upper-cased in the second */
+        idem_header(hdr, sizeof(hdr), "cancel-1");
+        http_with(&a, "PUT", path, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        snprintf(upper, sizeof(upper), "/api/pipelines/v0/pipelines/"
+                 "7D2F1A1E-3C4B-4F7A-9A61-0C3C1B2D4E5F/runs/%s", run);
+        for (char *p = strrchr(upper, '/'); *p; p++)
+                if (*p >= 'a' && *p <= 'f')
+                        *p = (char)(*p - 'a' + 'A');
+        http_with(&a, "PUT", upper, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+        /* and with another body: 409 */
+        http_with(&a, "PUT", upper, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"CANCELLED\"}");
+        expect(&a, 409);
 }

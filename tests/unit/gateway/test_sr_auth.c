@@ -94,3 +94,54 @@ Test(sr_auth, missing_file_is_an_io_error)
                      SR_ERR_IO));
         cr_assert(strstr(ec.msg, "/nonexistent/tokens") != NULL);
 }
+
+/* RFC 9110: SP and HTAB are alike wherever whitespace may stand (OWS
+ * around the value, the separator after the scheme, which we take as
+ * 1*(SP / HTAB)); the scheme is case-insensitive. */
+Test(sr_auth, space_and_tab_are_alike_around_the_token)
+{
+        static const char *const good[] = {
+                "Bearer dev-token",     "Bearer\tdev-token",
+                "Bearer dev-token\t",   "Bearer dev-token \t ",
+                "\tBearer dev-token",   " \t Bearer \t dev-token\t",
+                "BEARER dev-token",     "bEaReR\tdev-token",
+                "Token\tdev-token\t",
+        };
+        static const char *const bad[] = {
+                "Bearerdev-token",     "Bearer\rdev-token",
+                "Bearer dev-token\v",  "Bearer dev-token\r",
+                "Bearer dev token",    "Bearer dev-token x",
+                "Bearer\t",            "\t",
+                "Bearer\tdev-token\tx",
+        };
+        char ent[SR_SHORT_MAX];
+        sr_auth_t *a;
+
+        cr_assert(eq(int, sr_auth_new(NULL, "dev-token:dev", &a, NULL),
+                     SR_OK));
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                ent[0] = '\0';
+                cr_assert(sr_auth_check(a, good[i], ent), "refused: \"%s\"",
+                          good[i]);
+                cr_assert(eq(str, ent, "dev"));
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                cr_assert(not(sr_auth_check(a, bad[i], ent)),
+                          "accepted: \"%s\"", bad[i]);
+        sr_auth_destroy(a);
+}
+
+/* Any byte but ':' and ',' may be part of an enterprise id, '/' too
+ * (sr_idem_uuid() keeps keyed ids apart). */
+Test(sr_auth, enterprise_with_a_slash_is_an_enterprise)
+{
+        sr_errctx_t ec = { 0 };
+        sr_auth_t *a = NULL;
+        char ent[SR_SHORT_MAX];
+
+        cr_assert(eq(int, sr_auth_new(NULL, "t1:acme,t2:acme/eu", &a, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(sr_auth_check(a, "Bearer t2", ent));
+        cr_assert(eq(str, ent, "acme/eu"));
+        sr_auth_destroy(a);
+}

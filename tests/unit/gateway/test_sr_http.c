@@ -1421,60 +1421,31 @@ Test(sr_http, page_of_a_non_array_is_refused)
                      NULL));
 }
 
-Test(sr_http, base_url_is_built_from_a_valid_host)
+Test(sr_http, links_without_a_public_url_are_relative_to_the_root)
 {
-        char base[SR_HTTP_BASE_MAX];
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "offset=20");
+        json_t *page = sr_http_page("", "/api/pipelines/v0/runs/", &q, 45,
+                                    json_array());
 
-        cr_assert(eq(int, sr_http_base_url("https", "api.example.com:8443",
-                                           base, sizeof(base), NULL), SR_OK));
-        cr_assert(eq(str, base, "https://api.example.com:8443"));
-        cr_assert(eq(int, sr_http_base_url("http", "[::1]:8080", base,
-                                           sizeof(base), NULL), SR_OK));
-        cr_assert(eq(str, base, "http://[::1]:8080"));
+        cr_assert(eq(str, link_of(page, "previous"),
+                     "/api/pipelines/v0/runs/?limit=20"));
+        cr_assert(eq(str, link_of(page, "next"),
+                     "/api/pipelines/v0/runs/?limit=20&offset=40"));
+        json_decref(page);
+        page = sr_http_page(NULL, "/v0/runs", &q, 45, json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     "/v0/runs?limit=20&offset=40"));
+        json_decref(page);
 }
 
-struct bad_host {
-        char host[300];
-};
-
-ParameterizedTestParameters(sr_http, malformed_host_header_is_400)
+Test(sr_http, links_under_a_public_url_keep_its_path_prefix)
 {
-        static struct bad_host cases[] = {
-                { "" },
-                { "evil.com/path" },
-                { "a b" },
-                { "host\r\nX-Injected: 1" },
-                { "h\"ost" },
-                { "user@host" },
-                { "caf\xc3\xa9.example" },
-                { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                  "aaaaaaaaaaaaaaaaaaa" },
-        };
-        return cr_make_param_array(struct bad_host, cases,
-                                   sizeof(cases) / sizeof(cases[0]));
-}
+        sr_http_query_t q = query_ok(SR_ROUTE_RUNS_LIST, "limit=5");
+        json_t *page = sr_http_page("https://sr.example.com:8443/base%20x",
+                                    "/v0/runs/", &q, 12, json_array());
 
-ParameterizedTest(struct bad_host *c, sr_http, malformed_host_header_is_400)
-{
-        sr_http_problem_t prob = { 0 };
-        char base[SR_HTTP_BASE_MAX];
-
-        cr_assert(eq(int, sr_http_base_url("https", c->host, base,
-                                           sizeof(base), &prob),
-                     SR_ERR_INVALID), "%s", c->host);
-        cr_assert(eq(int, prob.status, 400));
-        cr_assert(contains(prob.message, "Host header malformed"));
-}
-
-Test(sr_http, missing_host_is_400)
-{
-        sr_http_problem_t prob = { 0 };
-        char base[SR_HTTP_BASE_MAX];
-
-        cr_assert(eq(int, sr_http_base_url("https", NULL, base, sizeof(base),
-                                           &prob), SR_ERR_INVALID));
-        cr_assert(eq(int, prob.status, 400));
+        cr_assert(eq(str, link_of(page, "next"),
+                     "https://sr.example.com:8443/base%20x/v0/runs/"
+                     "?limit=5&offset=5"));
+        json_decref(page);
 }

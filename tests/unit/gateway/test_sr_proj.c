@@ -736,6 +736,65 @@ ParameterizedTest(struct order_case *c, sr_proj,
         cr_assert(eq(u64, count, 5));
 }
 
+/* Several ordering keys: each in its own direction, most significant
+ * first; runs equal on every key follow (created_at, id) in the first
+ * key's direction, so flipping every sign gives the exact reverse. */
+struct multi_case {
+        sr_proj_order_t order[3];
+        bool desc[3];
+        uint32_t n;
+        char want[32];
+};
+
+ParameterizedTestParameters(sr_proj, pipeline_runs_sort_by_every_key_given)
+{
+        static struct multi_case cases[] = {
+                /* statuses: cancelled 5, failure 3, running 2 4, success 1 */
+                { { SR_PROJ_ORDER_STATUS, SR_PROJ_ORDER_RUN_NUMBER },
+                  { false, true }, 2, "5,3,4,2,1" },
+                { { SR_PROJ_ORDER_STATUS, SR_PROJ_ORDER_RUN_NUMBER },
+                  { true, false }, 2, "1,2,4,3,5" },
+                /* names: alpha 1 3 5, beta 2 4 */
+                { { SR_PROJ_ORDER_PIPELINE_NAME, SR_PROJ_ORDER_RUN_NUMBER },
+                  { false, true }, 2, "5,3,1,4,2" },
+                { { SR_PROJ_ORDER_PIPELINE_NAME, SR_PROJ_ORDER_RUN_NUMBER },
+                  { true, false }, 2, "2,4,1,3,5" },
+                { { SR_PROJ_ORDER_PIPELINE_NAME, SR_PROJ_ORDER_ENDED_AT },
+                  { false, true }, 2, "3,5,1,2,4" },
+                /* 2 and 4 tie on both keys: created_at, first key's way */
+                { { SR_PROJ_ORDER_STATUS, SR_PROJ_ORDER_PIPELINE_NAME },
+                  { false, false }, 2, "5,3,2,4,1" },
+                { { SR_PROJ_ORDER_STATUS, SR_PROJ_ORDER_PIPELINE_NAME },
+                  { true, true }, 2, "1,4,2,3,5" },
+                /* a third key only where the first two tie */
+                { { SR_PROJ_ORDER_PIPELINE_NAME, SR_PROJ_ORDER_STATUS,
+                    SR_PROJ_ORDER_RUN_NUMBER },
+                  { true, false, true }, 3, "4,2,5,3,1" },
+        };
+        return cr_make_param_array(struct multi_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct multi_case *c, sr_proj,
+                  pipeline_runs_sort_by_every_key_given)
+{
+        sr_proj_query_t q = query_order(c->order[0], c->desc[0]);
+        uint64_t count;
+
+        for (uint32_t i = 1; i < c->n; i++) {
+                q.then[i - 1].order = c->order[i];
+                q.then[i - 1].desc = c->desc[i];
+        }
+        q.n_then = c->n - 1;
+        five_runs();
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), c->want));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 1; /* and pages of it */
+        q.limit = 2;
+        cr_assert(eq(int, strncmp(runs_of(ENT_A, &q, &count), c->want + 2, 3),
+                     0));
+}
+
 Test(sr_proj, pipeline_run_pages_respect_offset_and_limit_edges)
 {
         sr_proj_query_t q = query();
@@ -795,6 +854,31 @@ Test(sr_proj, list_refuses_an_ordering_the_endpoint_does_not_offer)
                                                   &q, &srs, &n, &count, &ec),
                      SR_ERR_INVALID));
         q = query_status((sr_status_t)SR_ST__COUNT);
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        /* target runs take one sort key */
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_STATUS;
+        cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A,
+                                                   &stage.u.sr.m.id, &q, &trs,
+                                                   &n, &count, &ec),
+                     SR_ERR_INVALID));
+        /* further keys without a first, DEFAULT among them, too many */
+        q = query();
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_STATUS;
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        q = query_order(SR_PROJ_ORDER_STATUS, false);
+        q.n_then = 1;
+        q.then[0].order = SR_PROJ_ORDER_DEFAULT;
+        cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
+                                                     &count, &ec),
+                     SR_ERR_INVALID));
+        q.n_then = SR_PROJ_MAX_THEN + 1;
         cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q, &prs, &n,
                                                      &count, &ec),
                      SR_ERR_INVALID));

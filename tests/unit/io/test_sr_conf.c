@@ -208,6 +208,74 @@ Test(sr_conf, kafka_keys_pass_through_to_librdkafka)
         cr_assert(eq(str, kafka_get("acks", buf, sizeof(buf)), "-1"));
 }
 
+/* gateway.public.url: where clients reach the gateway, for the links of
+ * list answers; unset (the default) gives links relative to the root. */
+Test(sr_conf, public_url_accepts_http_and_https_with_a_path_prefix)
+{
+        static const char *const good[] = {
+                "", "https://sr.example.com", "http://sr.example.com/",
+                "https://sr.example.com/base", "HTTPS://SR.example.com:8443",
+                "http://10.0.0.1:80/a/b-c_d.e~f/", "https://[::1]:8443/x",
+                "https://sr.example.com/a%20b/(v)!$&'*+,;=:@",
+        };
+
+        cr_assert(eq(str, conf->gateway_public_url, ""));
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                cr_assert(eq(int, sr_conf_set(conf, "gateway.public.url",
+                                              good[i], &ec), SR_OK),
+                          "%s: %s", good[i], ec.msg);
+                cr_assert(eq(str, conf->gateway_public_url, (char *)good[i]));
+        }
+}
+
+struct bad_url {
+        char value[80];
+        char why[48];
+};
+
+ParameterizedTestParameters(sr_conf, public_url_refuses_what_a_link_cannot_be)
+{
+        static struct bad_url cases[] = {
+                { "sr.example.com", "http:// or https://" },
+                { "ftp://sr.example.com", "http:// or https://" },
+                { "https://", "no host" },
+                { "https:///base", "no host" },
+                { "https://sr.example.com?x=1", "query or fragment" },
+                { "https://sr.example.com/base#top", "query or fragment" },
+                { "https://user:pw@sr.example.com", "user information" },
+                { "https://sr.example.com:0", "port" },
+                { "https://sr.example.com:65536", "port" },
+                { "https://sr.example.com:80a", "port" },
+                { "https://sr.exa mple.com", "host" },
+                { "https://sr.example.com/a b", "path" },
+                { "https://sr.example.com/a\"b", "path" },
+                { "https://sr.example.com/%zz", "path" },
+                { "https://[::1", "host" },
+                { "https://sr.example.com/\xc3\xa9", "path" },
+        };
+        return cr_make_param_array(struct bad_url, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_url *c, sr_conf,
+                  public_url_refuses_what_a_link_cannot_be)
+{
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.public.url", c->value,
+                                      &ec), SR_ERR_CONF), "%s", c->value);
+        assert_msg_contains("gateway.public.url: ");
+        assert_msg_contains(c->why);
+        cr_assert(eq(str, conf->gateway_public_url, ""));
+}
+
+Test(sr_conf, public_url_error_in_a_file_names_path_and_line)
+{
+        write_file("# gateway\n\ngateway.public.url = sr.example.com\n");
+        cr_assert(eq(int, sr_conf_load_file(conf, path, &ec), SR_ERR_CONF));
+        cr_assert(eq(int, strncmp(ec.msg, path, strlen(path)), 0), "%s",
+                  ec.msg);
+        assert_msg_contains(":3: gateway.public.url: ");
+}
+
 Test(sr_conf, file_sets_keys_skipping_comments_and_blank_lines)
 {
         write_file("# a comment\n"

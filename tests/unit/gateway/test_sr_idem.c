@@ -1,0 +1,316 @@
+/* tests/unit/gateway/test_sr_idem.c - Idempotency-Keys: scoped by enterprise and
+ * compared in full (no collision may change an answer), bound to the route
+ * and not to its spelling, bounded by age and count, safe on threads. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_http.h"
+#include "sr_idem.h"
+
+#include "old_idem_slot.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define P_ID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
+#define R_ID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define S_ID "11111111-2222-4333-8444-555555555555"
+
+static sr_idem_t *idem;
+
+static void fini(void)
+{
+        sr_idem_destroy(idem);
+        idem = NULL;
+}
+
+TestSuite(sr_idem, .fini = fini, .timeout = 30.0);
+
+static void open_idem(size_t max_keys, int64_t ttl_ms)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_idem_new(max_keys, ttl_ms, 42, &idem, &ec),
+                     SR_OK), "%s", ec.msg);
+}
+
+static sr_idem_verdict_t check(const char *ent, const char *key,
+                               const uint8_t *fp, int64_t now)
+{
+        sr_idem_verdict_t v = (sr_idem_verdict_t)-1;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_idem_check(idem, ent, key, fp, now, &v, &ec),
+                     SR_OK), "%s", ec.msg);
+        return v;
+}
+
+/* A fingerprint that differs by its first byte. */
+static const uint8_t *fp_n(int n)
+{
+        static uint8_t fps[8][SR_IDEM_FP_LEN];
+
+        memset(fps[n], 0xab, SR_IDEM_FP_LEN);
+        fps[n][0] = (uint8_t)n;
+        return fps[n];
+}
+
+Test(sr_idem, another_tenants_colliding_key_cannot_change_an_answer)
+{
+        char other[32];
+
+        old_idem_colliding_key("acme", "k-1", "other", "k-", other,
+                               sizeof(other));
+        cr_assert(eq(uint, old_idem_slot("other", other), old_idem_slot("acme", "k-1")));
+        open_idem(1000, DAY_MS);
+        cr_assert(eq(int, check("acme", "k-1", fp_n(1), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("other", other, fp_n(2), 1), SR_IDEM_FIRST));
+        /* the first tenant's retry with another body: 409, not 200 */
+        cr_assert(eq(int, check("acme", "k-1", fp_n(3), 2),
+                     SR_IDEM_CONFLICT));
+        cr_assert(eq(int, check("acme", "k-1", fp_n(1), 3), SR_IDEM_SAME));
+        cr_assert(eq(int, check("other", other, fp_n(1), 4),
+                     SR_IDEM_CONFLICT));
+        cr_assert(eq(int, check("other", other, fp_n(2), 5), SR_IDEM_SAME));
+}
+
+Test(sr_idem, one_key_in_two_enterprises_is_two_keys)
+{
+        open_idem(1000, DAY_MS);
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("other", "k", fp_n(2), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 0), SR_IDEM_SAME));
+        cr_assert(eq(int, check("other", "k", fp_n(2), 0), SR_IDEM_SAME));
+        /* the split between enterprise and key is part of the value */
+        cr_assert(eq(int, check("ab", "c", fp_n(1), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("a", "bc", fp_n(2), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "k1", fp_n(3), 0), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 0), SR_IDEM_SAME));
+}
+
+/* Many more keys than buckets' worth of spread: every chain holds several
+ * keys, and each still answers for itself alone. */
+Test(sr_idem, keys_sharing_buckets_are_compared_in_full)
+{
+        char key[32];
+
+        open_idem(1000, DAY_MS); /* 1024 buckets */
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "key-%d", i);
+                cr_assert(eq(int, check(i % 2 ? "acme" : "other", key,
+                                        fp_n(i % 4), 0),
+                             SR_IDEM_FIRST), "%s", key);
+        }
+        for (int i = 0; i < 1000; i++) {
+                snprintf(key, sizeof(key), "key-%d", i);
+                cr_assert(eq(int, check(i % 2 ? "acme" : "other", key,
+                                        fp_n(i % 4), 1),
+                             SR_IDEM_SAME), "%s", key);
+                cr_assert(eq(int, check(i % 2 ? "acme" : "other", key,
+                                        fp_n(4 + i % 4), 1),
+                             SR_IDEM_CONFLICT), "%s", key);
+        }
+}
+
+static void route(const char *method, const char *path, sr_route_t *r)
+{
+        cr_assert(eq(int, sr_http_route(method, path, r, NULL), SR_OK), "%s",
+                  path);
+}
+
+static void fingerprint(const char *method, const char *path,
+                        const char *body, uint8_t out[SR_IDEM_FP_LEN])
+{
+        sr_route_t r;
+
+        route(method, path, &r);
+        sr_idem_fingerprint(&r, body, strlen(body), out);
+}
+
+Test(sr_idem, fingerprint_is_the_route_not_its_spelling)
+{
+        static const char *const runs[] = {
+                "/v0/runs/", "/v0/runs", "/api/pipelines/v0/runs/",
+                "/api/pipelines/v0/runs", "/v0/runs/?x=1",
+        };
+        static const char *const put[] = {
+                "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                "/api/pipelines/v0/pipelines/" P_ID "/runs/" R_ID,
+                "/v0/pipelines/6F1C1D1E-0B7A-4C1E-9A7E-3C2B1A0F9E8D/runs/"
+                "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D/",
+        };
+        uint8_t a[SR_IDEM_FP_LEN], b[SR_IDEM_FP_LEN];
+
+        fingerprint("POST", runs[0], "{}", a);
+        for (size_t i = 1; i < sizeof(runs) / sizeof(runs[0]); i++) {
+                fingerprint("POST", runs[i], "{}", b);
+                cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0), "%s",
+                          runs[i]);
+        }
+        fingerprint("PUT", put[0], "{\"status\":\"cancelled\"}", a);
+        for (size_t i = 1; i < sizeof(put) / sizeof(put[0]); i++) {
+                fingerprint("PUT", put[i], "{\"status\":\"cancelled\"}", b);
+                cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0), "%s", put[i]);
+        }
+}
+
+Test(sr_idem, fingerprint_differs_by_route_ids_and_body)
+{
+        uint8_t base[SR_IDEM_FP_LEN], fp[SR_IDEM_FP_LEN];
+        static const char body[] = "{\"status\":\"cancelled\"}";
+        static const struct {
+                const char *method, *path, *body;
+        } other[] = {
+                /* another run of the pipeline */
+                { "PUT", "/v0/pipelines/" P_ID "/runs/" S_ID "/", body },
+                /* another pipeline, same run id */
+                { "PUT", "/v0/pipelines/" S_ID "/runs/" R_ID "/", body },
+                /* another route with the same ids in other places */
+                { "PUT", "/v0/runs/" R_ID "/stageruns/" P_ID "/", body },
+                /* one byte of the body */
+                { "PUT", "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                  "{\"status\":\"cancelleD\"}" },
+                { "PUT", "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                  "{\"status\":\"cancelled\"} " },
+                { "POST", "/v0/runs/", body },
+        };
+
+        fingerprint("PUT", "/v0/pipelines/" P_ID "/runs/" R_ID "/", body,
+                    base);
+        for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+                fingerprint(other[i].method, other[i].path, other[i].body, fp);
+                cr_assert(not(eq(int, memcmp(base, fp, sizeof(fp)), 0)),
+                          "%s %s %s", other[i].method, other[i].path,
+                          other[i].body);
+        }
+}
+
+Test(sr_idem, a_key_is_forgotten_ttl_after_its_first_use)
+{
+        sr_idem_stats_t st;
+
+        open_idem(1000, 1000);
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 5000), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "j", fp_n(1), 5500), SR_IDEM_FIRST));
+        /* a retry does not extend the key's life */
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 5999), SR_IDEM_SAME));
+        cr_assert(eq(int, check("acme", "k", fp_n(2), 5999),
+                     SR_IDEM_CONFLICT));
+        cr_assert(eq(int, check("acme", "k", fp_n(2), 6000), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "j", fp_n(2), 6000),
+                     SR_IDEM_CONFLICT));
+        sr_idem_stats(idem, &st);
+        cr_assert(eq(u64, st.keys, 2));
+        cr_assert(eq(u64, st.expired, 1));
+        cr_assert(eq(u64, st.evicted, 0));
+        /* a clock that steps back forgets nothing early */
+        cr_assert(eq(int, check("acme", "m", fp_n(1), 100), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "m", fp_n(2), 6999),
+                     SR_IDEM_CONFLICT));
+}
+
+Test(sr_idem, at_the_cap_the_oldest_key_is_forgotten_first)
+{
+        sr_idem_stats_t st;
+        char key[16];
+
+        open_idem(3, DAY_MS);
+        for (int i = 0; i < 4; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                cr_assert(eq(int, check("acme", key, fp_n(1), i),
+                             SR_IDEM_FIRST));
+        }
+        sr_idem_stats(idem, &st);
+        cr_assert(eq(u64, st.keys, 3));
+        cr_assert(eq(u64, st.evicted, 1));
+        cr_assert(eq(int, check("acme", "k1", fp_n(2), 10),
+                     SR_IDEM_CONFLICT));
+        cr_assert(eq(int, check("acme", "k3", fp_n(1), 10), SR_IDEM_SAME));
+        /* k0 was evicted: known again as new (this evicts k1) */
+        cr_assert(eq(int, check("acme", "k0", fp_n(2), 10), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "k1", fp_n(2), 11), SR_IDEM_FIRST));
+}
+
+Test(sr_idem, bad_bounds_and_oversized_names_are_refused)
+{
+        char big[300];
+        sr_idem_verdict_t v;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_idem_new(0, 1000, 1, &idem, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, sr_idem_new(10, 0, 1, &idem, &ec),
+                     SR_ERR_INVALID));
+        open_idem(10, 1000);
+        memset(big, 'e', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        cr_assert(eq(int, sr_idem_check(idem, big, "k", fp_n(1), 0, &v,
+                                        &ec), SR_ERR_INVALID));
+}
+
+struct worker_arg {
+        int id;
+        int bad;
+};
+
+static void *worker(void *p)
+{
+        struct worker_arg *w = p;
+        uint8_t fp[SR_IDEM_FP_LEN] = { 0 }; /* this thread's own */
+        sr_idem_verdict_t v;
+        char ent[16], key[32];
+
+        snprintf(ent, sizeof(ent), "ent-%d", w->id);
+        for (int round = 0; round < 2; round++)
+                for (int i = 0; i < 2000; i++) {
+                        snprintf(key, sizeof(key), "key-%d", i);
+                        fp[0] = (uint8_t)i;
+                        if (sr_idem_check(idem, ent, key, fp, round, &v,
+                                          NULL) != SR_OK ||
+                            v != (round ? SR_IDEM_SAME : SR_IDEM_FIRST))
+                                w->bad++;
+                }
+        return NULL;
+}
+
+Test(sr_idem, concurrent_writers_each_see_their_own_keys)
+{
+        struct worker_arg args[8];
+        pthread_t th[8];
+        sr_idem_stats_t st;
+
+        open_idem(100000, DAY_MS);
+        for (int i = 0; i < 8; i++) {
+                args[i].id = i;
+                args[i].bad = 0;
+                cr_assert(eq(int, pthread_create(&th[i], NULL, worker,
+                                                 &args[i]), 0));
+        }
+        for (int i = 0; i < 8; i++) {
+                pthread_join(th[i], NULL);
+                cr_assert(eq(int, args[i].bad, 0), "thread %d", i);
+        }
+        sr_idem_stats(idem, &st);
+        cr_assert(eq(u64, st.keys, 16000));
+}
+
+/* Keyed ids: unchanged for every enterprise id without '/', and no two
+ * (enterprise, key) pairs share one when an enterprise id holds '/'. */
+Test(sr_idem, keyed_ids_never_collide_across_enterprises)
+{
+        sr_uuid_t a, b, want;
+
+        sr_idem_uuid(&a, "idem", "acme", "k1");
+        sr_uuid_v5(&want, &sr_ns, "idem/acme/k1");
+        cr_assert(sr_uuid_eq(&a, &want), "an existing id changed");
+        sr_idem_uuid(&a, "idem", "a/b", "c");
+        sr_idem_uuid(&b, "idem", "a", "b/c");
+        cr_assert(not(sr_uuid_eq(&a, &b)));
+        sr_idem_uuid(&b, "idem-run", "a/b", "c");
+        cr_assert(not(sr_uuid_eq(&a, &b)));
+        sr_idem_uuid(&b, "idem", "a/", "b/c");
+        cr_assert(not(sr_uuid_eq(&a, &b)));
+}
