@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "kit_dev.h"
 #include "testkit.h"
 
 static kit_t kit;
@@ -20,43 +21,34 @@ static void start_dev(const char *agent_args)
 {
         char line[512], bs[512] = "", prefix[64] = "", dp[96], gp[96], ap[96];
         const char *real = kit_real_kafka();
-        int fds[2];
         bool ready = false;
 
         snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-dev-it.XXXXXX");
         cr_assert(mkdtemp(dev_dir) != NULL);
-        cr_assert(pipe(fds) == 0);
         if (real) {
                 kit_unique_prefix(prefix, sizeof(prefix), "fleet");
                 snprintf(dp, sizeof(dp), "topic.prefix=%s", prefix);
                 snprintf(gp, sizeof(gp), "group.id=%sstatus", prefix);
                 snprintf(ap, sizeof(ap), "agent.group.id=%sagent", prefix);
         }
-        dev_pid = fork();
-        cr_assert(dev_pid >= 0);
-        if (dev_pid == 0) {
-                char log[128];
+        {
+                char *real_argv[] = { "sr-dev", "--data-dir", dev_dir,
+                                      "--bootstrap", (char *)real,
+                                      "--workers", "3", "--partitions", "4",
+                                      "--http-port", "0", "-D",
+                                      (char *)agent_args, "-D",
+                                      "log.level=warn", "-D", dp, "-D", gp,
+                                      "-D", ap, NULL };
+                char *mock_argv[] = { "sr-dev", "--data-dir", dev_dir,
+                                      "--workers", "2", "--partitions", "4",
+                                      "--http-port", "0", "-D",
+                                      (char *)agent_args, "-D",
+                                      "log.level=warn", NULL };
 
-                snprintf(log, sizeof(log), "%s/dev.log", dev_dir);
-                dup2(fds[1], 1);
-                close(fds[0]);
-                if (!freopen(log, "w", stderr))
-                        _exit(127);
-                if (real)
-                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
-                              dev_dir, "--bootstrap", real, "--workers", "3",
-                              "--partitions", "4", "--http-port", "0", "-D",
-                              agent_args, "-D", "log.level=warn", "-D", dp,
-                              "-D", gp, "-D", ap, (char *)NULL);
-                else
-                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
-                              dev_dir, "--workers", "2", "--partitions", "4",
-                              "--http-port", "0", "-D", agent_args, "-D",
-                              "log.level=warn", (char *)NULL);
-                _exit(127);
+                dev_pid = kit_dev_start(dev_dir, real ? real_argv : mock_argv,
+                                        NULL, &dev_out);
         }
-        close(fds[1]);
-        dev_out = fdopen(fds[0], "r");
+        cr_assert(dev_pid > 0);
         while (!ready && fgets(line, sizeof(line), dev_out)) {
                 line[strcspn(line, "\n")] = '\0';
                 if (!strncmp(line, "bootstrap.servers=", 18))

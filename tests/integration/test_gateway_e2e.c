@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kit_dev.h"
 #include "old_idem_slot.h"
 
 static pid_t dev_pid;
@@ -26,15 +27,13 @@ static const char *dev_public_url; /* gateway.public.url of sr-dev */
 
 static void start_dev(void)
 {
-        char line[512], dp[128], gp[128], ap[128];
+        char line[512], dp[128], gp[128], ap[128], url_env[256];
         const char *real = getenv("SR_TEST_KAFKA");
-        FILE *out;
-        int fds[2];
+        FILE *out = NULL;
         bool ready = false;
 
         snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-gw-it.XXXXXX");
         cr_assert(mkdtemp(dev_dir) != NULL);
-        cr_assert(pipe(fds) == 0);
         if (real && *real) { /* topics and groups of this test's own */
                 long long now = (long long)time(NULL);
 
@@ -45,34 +44,28 @@ static void start_dev(void)
                 snprintf(ap, sizeof(ap), "agent.group.id=it-gw-%d-%lld.agent",
                          (int)getpid(), now);
         }
-        dev_pid = fork();
-        cr_assert(dev_pid >= 0);
-        if (dev_pid == 0) {
-                char log[128];
+        if (dev_public_url)
+                snprintf(url_env, sizeof(url_env), "SR_GATEWAY_PUBLIC_URL=%s",
+                         dev_public_url);
+        {
+                char *real_argv[] = { "sr-dev", "--data-dir", dev_dir,
+                                      "--bootstrap", (char *)real,
+                                      "--workers", "3", "--partitions", "4",
+                                      "--agent", "off", "--http-port", "0",
+                                      "-D", "log.level=warn", "-D", dp, "-D",
+                                      gp, "-D", ap, NULL };
+                char *mock_argv[] = { "sr-dev", "--data-dir", dev_dir,
+                                      "--workers", "1", "--partitions", "4",
+                                      "--agent", "off", "--http-port", "0",
+                                      "-D", "log.level=warn", NULL };
+                char *env[] = { "SR_API_TOKENS=tok-acme:acme,tok-other:other",
+                                dev_public_url ? url_env : NULL, NULL };
 
-                snprintf(log, sizeof(log), "%s/dev.log", dev_dir);
-                dup2(fds[1], 1);
-                close(fds[0]);
-                if (!freopen(log, "w", stderr))
-                        _exit(127);
-                setenv("SR_API_TOKENS", "tok-acme:acme,tok-other:other", 1);
-                if (dev_public_url)
-                        setenv("SR_GATEWAY_PUBLIC_URL", dev_public_url, 1);
-                if (real && *real)
-                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
-                              dev_dir, "--bootstrap", real, "--workers", "3",
-                              "--partitions", "4", "--agent", "off",
-                              "--http-port", "0", "-D", "log.level=warn",
-                              "-D", dp, "-D", gp, "-D", ap, (char *)NULL);
-                else
-                        execl(SR_BUILD_DIR "/sr-dev", "sr-dev", "--data-dir",
-                              dev_dir, "--workers", "1", "--partitions", "4",
-                              "--agent", "off", "--http-port", "0", "-D",
-                              "log.level=warn", (char *)NULL);
-                _exit(127);
+                dev_pid = kit_dev_start(dev_dir,
+                                        real && *real ? real_argv : mock_argv,
+                                        env, &out);
         }
-        close(fds[1]);
-        out = fdopen(fds[0], "r");
+        cr_assert(dev_pid > 0);
         while (!ready && fgets(line, sizeof(line), out)) {
                 if (!strncmp(line, "http=http://127.0.0.1:", 22))
                         port = atoi(line + 22);
