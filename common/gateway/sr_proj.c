@@ -258,61 +258,27 @@ corrupt:
                              uuid_text(id, buf));
 }
 
-/* The stage run @p id, if @p enterprise's. */
-sr_err_t sr_proj__rd_stage_owned(struct rctx *rc, const char *enterprise,
-                                 const sr_uuid_t *id, sr_entity_t *e,
-                                 sr_errctx_t *ec)
+static bool tenant_is(const char *have, const char *want)
 {
-        sr_err_t err = sr_proj__rd_entity(rc, SR_ENT_STAGE_RUN, id, e, false,
-                                          ec);
-
-        if (!err && !tenant_is(e->u.sr.enterprise_id, enterprise))
-                return sr_proj__not_found(ec, "stage_run", id);
-        return err;
+        return !strncmp(have, want, SR_SHORT_MAX);
 }
 
-sr_err_t sr_proj_get_pipeline_run(sr_proj_t *proj, const char *enterprise_id,
-                                  const sr_uuid_t *id, sr_pipeline_run_t *out,
-                                  sr_errctx_t *ec)
+/* Entity @p id of @p type, a pipeline run or a stage run, if
+ * @p enterprise's (its own enterprise_id). */
+sr_err_t sr_proj__rd_owned(struct rctx *rc, const char *enterprise,
+                           sr_entity_type_t type, const sr_uuid_t *id,
+                           sr_entity_t *e, sr_errctx_t *ec)
 {
-        struct rctx rc;
-        sr_entity_t e;
-        sr_err_t err;
+        sr_err_t err = sr_proj__rd_entity(rc, type, id, e, false, ec);
+        const char *tenant;
 
-        CHECK_ARGS(proj && enterprise_id && id && out);
-        err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        err = sr_proj__rd_entity(&rc, SR_ENT_PIPELINE_RUN, id, &e, false, ec);
-        if (!err && !tenant_is(e.u.pr.enterprise_id, enterprise_id))
-                err = sr_proj__not_found(ec, "pipeline_run", id);
-        sr_proj__rd_end(&rc);
-        if (!err)
-                *out = e.u.pr;
-        return err;
-}
-
-sr_err_t sr_proj_get_stage_run(sr_proj_t *proj, const char *enterprise_id,
-                               const sr_uuid_t *pipeline_run_id,
-                               const sr_uuid_t *id, sr_stage_run_t *out,
-                               sr_errctx_t *ec)
-{
-        struct rctx rc;
-        sr_entity_t e;
-        sr_err_t err;
-
-        CHECK_ARGS(proj && enterprise_id && id && out);
-        err = sr_proj__rd_begin(proj, &rc, ec);
-        if (err)
-                return err;
-        err = sr_proj__rd_stage_owned(&rc, enterprise_id, id, &e, ec);
-        if (!err && pipeline_run_id &&
-            !sr_uuid_eq(&e.u.sr.pipeline_run_id, pipeline_run_id))
-                err = sr_proj__not_found(ec, "stage_run", id);
-        sr_proj__rd_end(&rc);
-        if (!err)
-                *out = e.u.sr;
-        return err;
+        tenant = type == SR_ENT_PIPELINE_RUN ? e->u.pr.enterprise_id :
+                                               e->u.sr.enterprise_id;
+        if (!tenant_is(tenant, enterprise))
+                return sr_proj__not_found(ec, sr_entity_type_name(type), id);
+        return SR_OK;
 }
 
 /* A child of stage run @p parent: decode it, check its parent and the
@@ -334,8 +300,8 @@ static sr_err_t rd_child(struct rctx *rc, const char *enterprise,
         if (!sr_uuid_eq(have, parent))
                 err = sr_proj__not_found(ec, sr_entity_type_name(type), id);
         else
-                err = sr_proj__rd_stage_owned(rc, enterprise, parent, &stage,
-                                              ec);
+                err = sr_proj__rd_owned(rc, enterprise, SR_ENT_STAGE_RUN,
+                                        parent, &stage, ec);
         if (err && err != SR_ERR_NOT_FOUND) {
                 sr_entity_fini(e);
                 return err;
@@ -347,22 +313,73 @@ static sr_err_t rd_child(struct rctx *rc, const char *enterprise,
         return SR_OK;
 }
 
+/* What every get does, in its own snapshot: entity @p id of @p type
+ * into @p e, its tenancy checked. @p parent is the path's parent: a stage
+ * run's pipeline run (NULL: not checked), an operation's or target run's
+ * stage run; unused for a pipeline run. */
+static sr_err_t get_one(sr_proj_t *proj, const char *enterprise,
+                        sr_entity_type_t type, const sr_uuid_t *parent,
+                        const sr_uuid_t *id, sr_entity_t *e, sr_errctx_t *ec)
+{
+        struct rctx rc;
+        sr_err_t err;
+
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err)
+                return err;
+        if (type == SR_ENT_PIPELINE_RUN || type == SR_ENT_STAGE_RUN)
+                err = sr_proj__rd_owned(&rc, enterprise, type, id, e, ec);
+        else
+                err = rd_child(&rc, enterprise, parent, type, id, e, ec);
+        if (!err && type == SR_ENT_STAGE_RUN && parent &&
+            !sr_uuid_eq(&e->u.sr.pipeline_run_id, parent))
+                err = sr_proj__not_found(ec, "stage_run", id);
+        sr_proj__rd_end(&rc);
+        return err;
+}
+
+sr_err_t sr_proj_get_pipeline_run(sr_proj_t *proj, const char *enterprise_id,
+                                  const sr_uuid_t *id, sr_pipeline_run_t *out,
+                                  sr_errctx_t *ec)
+{
+        sr_entity_t e;
+        sr_err_t err;
+
+        CHECK_ARGS(proj && enterprise_id && id && out);
+        err = get_one(proj, enterprise_id, SR_ENT_PIPELINE_RUN, NULL, id, &e,
+                      ec);
+        if (!err)
+                *out = e.u.pr;
+        return err;
+}
+
+sr_err_t sr_proj_get_stage_run(sr_proj_t *proj, const char *enterprise_id,
+                               const sr_uuid_t *pipeline_run_id,
+                               const sr_uuid_t *id, sr_stage_run_t *out,
+                               sr_errctx_t *ec)
+{
+        sr_entity_t e;
+        sr_err_t err;
+
+        CHECK_ARGS(proj && enterprise_id && id && out);
+        err = get_one(proj, enterprise_id, SR_ENT_STAGE_RUN, pipeline_run_id,
+                      id, &e, ec);
+        if (!err)
+                *out = e.u.sr;
+        return err;
+}
+
 sr_err_t sr_proj_get_operation(sr_proj_t *proj, const char *enterprise_id,
                                const sr_uuid_t *stage_run_id,
                                const sr_uuid_t *id, sr_stage_run_op_t *out,
                                sr_errctx_t *ec)
 {
-        struct rctx rc;
         sr_entity_t e;
         sr_err_t err;
 
         CHECK_ARGS(proj && enterprise_id && stage_run_id && id && out);
-        err = sr_proj__rd_begin(proj, &rc, ec);
-        if (err)
-                return err;
-        err = rd_child(&rc, enterprise_id, stage_run_id,
-                       SR_ENT_STAGE_RUN_OPERATION, id, &e, ec);
-        sr_proj__rd_end(&rc);
+        err = get_one(proj, enterprise_id, SR_ENT_STAGE_RUN_OPERATION,
+                      stage_run_id, id, &e, ec);
         if (!err)
                 *out = e.u.op; /* takes args_json */
         return err;
@@ -373,17 +390,12 @@ sr_err_t sr_proj_get_target_run(sr_proj_t *proj, const char *enterprise_id,
                                 const sr_uuid_t *id, sr_target_run_t *out,
                                 sr_errctx_t *ec)
 {
-        struct rctx rc;
         sr_entity_t e;
         sr_err_t err;
 
         CHECK_ARGS(proj && enterprise_id && stage_run_id && id && out);
-        err = sr_proj__rd_begin(proj, &rc, ec);
-        if (err)
-                return err;
-        err = rd_child(&rc, enterprise_id, stage_run_id, SR_ENT_TARGET_RUN,
-                       id, &e, ec);
-        sr_proj__rd_end(&rc);
+        err = get_one(proj, enterprise_id, SR_ENT_TARGET_RUN, stage_run_id,
+                      id, &e, ec);
         if (!err)
                 *out = e.u.tr;
         return err;

@@ -81,21 +81,14 @@ int sr_proj__offset_get(const sr_proj_t *proj, MDB_txn *txn,
                         int32_t partition, int64_t *next)
 {
         uint8_t kb[5];
-        MDB_val k, v;
+        uint64_t v;
         int rc;
 
         offset_key(kb, partition);
-        k = sr_lmdb_val(kb, sizeof(kb));
-        rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
-        *next = -1;
-        if (rc == MDB_NOTFOUND)
-                return 0;
-        if (rc)
-                return rc;
-        if (v.mv_size != 8)
-                return MDB_CORRUPTED;
-        *next = (int64_t)sr_lmdb_get_be64(v.mv_data);
-        return 0;
+        rc = sr_proj__u64_get(txn, proj->dbi[DBI_META], kb, sizeof(kb),
+                              (uint64_t)-1, &v);
+        *next = (int64_t)v;
+        return rc;
 }
 
 /* Load the stored entity @p id (if any) and compute its index entries;

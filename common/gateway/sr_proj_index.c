@@ -207,13 +207,13 @@ static int cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
         return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
-                     size_t len, uint64_t *out)
+int sr_proj__u64_get(MDB_txn *txn, MDB_dbi dbi, const void *key,
+                     size_t len, uint64_t absent, uint64_t *out)
 {
         MDB_val k = sr_lmdb_val(key, len), v;
         int rc = mdb_get(txn, dbi, &k, &v);
 
-        *out = 0;
+        *out = absent;
         if (rc == MDB_NOTFOUND)
                 return 0;
         if (rc)

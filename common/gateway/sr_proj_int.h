@@ -163,11 +163,6 @@ static inline size_t bounded_len(const char *s, size_t cap)
         return strnlen(s, cap - 1);
 }
 
-static inline bool tenant_is(const char *have, const char *want)
-{
-        return !strncmp(have, want, SR_SHORT_MAX);
-}
-
 /* Refuse a NULL argument of the calling public function (ec in scope). */
 #define CHECK_ARGS(cond)                                                 \
         do {                                                             \
@@ -208,9 +203,18 @@ void sr_proj__ients_of(const sr_entity_t *e, struct ients *out);
 /* Move the index from @p old to @p cur, counters included; an LMDB code. */
 int sr_proj__idx_move(const sr_proj_t *proj, MDB_txn *txn,
                       const struct ients *old, const struct ients *cur);
+/* The big-endian u64 stored under @p key in @p dbi, @p absent if there is
+ * none; an LMDB code (MDB_CORRUPTED: not 8 bytes). */
+int sr_proj__u64_get(MDB_txn *txn, MDB_dbi dbi, const void *key,
+                     size_t len, uint64_t absent, uint64_t *out);
+
 /* The counter of index prefix @p key (0 if none); an LMDB code. */
-int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
-                     size_t len, uint64_t *out);
+static inline int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi,
+                                   const uint8_t *key, size_t len,
+                                   uint64_t *out)
+{
+        return sr_proj__u64_get(txn, dbi, key, len, 0, out);
+}
 
 /* sr_proj_apply.c */
 /* The partition's next offset to apply (-1: none yet); an LMDB code. */
@@ -231,9 +235,10 @@ sr_err_t sr_proj__not_found(sr_errctx_t *ec, const char *what,
 sr_err_t sr_proj__rd_entity(struct rctx *rc, sr_entity_type_t type,
                             const sr_uuid_t *id, sr_entity_t *e,
                             bool want_args, sr_errctx_t *ec);
-/* The stage run @p id, if @p enterprise's. */
-sr_err_t sr_proj__rd_stage_owned(struct rctx *rc, const char *enterprise,
-                                 const sr_uuid_t *id, sr_entity_t *e,
-                                 sr_errctx_t *ec);
+/* Entity @p id of @p type, a pipeline run or a stage run, if
+ * @p enterprise's (NOT_FOUND otherwise). */
+sr_err_t sr_proj__rd_owned(struct rctx *rc, const char *enterprise,
+                           sr_entity_type_t type, const sr_uuid_t *id,
+                           sr_entity_t *e, sr_errctx_t *ec);
 
 #endif /* SR_PROJ_INT_H */

@@ -510,39 +510,38 @@ static int small_list(struct rctx *rc, uint8_t tag, const sr_uuid_t *parent,
         return r == MDB_NOTFOUND ? 0 : r;
 }
 
-sr_err_t sr_proj_list_stage_runs(sr_proj_t *proj, const char *enterprise_id,
-                                 const sr_uuid_t *pipeline_run_id,
-                                 const sr_proj_query_t *q,
-                                 sr_stage_run_t **items, size_t *n,
-                                 uint64_t *count, sr_errctx_t *ec)
+/* Stage runs of pipeline run @p parent (@p type SR_ENT_STAGE_RUN) or
+ * operations of stage run @p parent: the parent's tenancy, small_list(),
+ * the page's decode. *items, *n and *count set on SR_OK only. */
+static sr_err_t list_small(sr_proj_t *proj, const char *enterprise,
+                           sr_entity_type_t type, const sr_uuid_t *parent,
+                           const sr_proj_query_t *q, void **items, size_t *n,
+                           uint64_t *count, sr_errctx_t *ec)
 {
+        bool stages = type == SR_ENT_STAGE_RUN;
         struct idvec ids = { 0 };
         uint64_t total = 0;
         struct rctx rc;
         void *arr = NULL;
-        sr_entity_t run;
+        sr_entity_t owner;
         sr_err_t err;
         int r;
 
-        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && q && items &&
-                   n && count);
-        err = check_query(q, ec);
-        if (err)
-                return err;
-        if (q->order != SR_PROJ_ORDER_DEFAULT)
-                return bad_order(q, "stage_runs", ec);
         err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        err = sr_proj__rd_entity(&rc, SR_ENT_PIPELINE_RUN, pipeline_run_id,
-                                 &run, false, ec);
-        if (!err && !tenant_is(run.u.pr.enterprise_id, enterprise_id))
-                err = sr_proj__not_found(ec, "pipeline_run", pipeline_run_id);
+        err = sr_proj__rd_owned(&rc, enterprise,
+                                stages ? SR_ENT_PIPELINE_RUN :
+                                         SR_ENT_STAGE_RUN,
+                                parent, &owner, ec);
         if (!err) {
-                r = small_list(&rc, TAG_SR, pipeline_run_id, q, &ids, &total);
+                r = small_list(&rc, stages ? TAG_SR : TAG_OP, parent, q,
+                               &ids, &total);
                 err = r ? scan_err(&rc, r, ec) :
-                          decode_page(&rc, SR_ENT_STAGE_RUN, &ids,
-                                      sizeof(sr_stage_run_t), &arr, ec);
+                          decode_page(&rc, type, &ids,
+                                      stages ? sizeof(sr_stage_run_t) :
+                                               sizeof(sr_stage_run_op_t),
+                                      &arr, ec);
         }
         sr_proj__rd_end(&rc);
         if (!err) {
@@ -554,19 +553,37 @@ sr_err_t sr_proj_list_stage_runs(sr_proj_t *proj, const char *enterprise_id,
         return err;
 }
 
+sr_err_t sr_proj_list_stage_runs(sr_proj_t *proj, const char *enterprise_id,
+                                 const sr_uuid_t *pipeline_run_id,
+                                 const sr_proj_query_t *q,
+                                 sr_stage_run_t **items, size_t *n,
+                                 uint64_t *count, sr_errctx_t *ec)
+{
+        void *arr;
+        sr_err_t err;
+
+        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && q && items &&
+                   n && count);
+        err = check_query(q, ec);
+        if (err)
+                return err;
+        if (q->order != SR_PROJ_ORDER_DEFAULT)
+                return bad_order(q, "stage_runs", ec);
+        err = list_small(proj, enterprise_id, SR_ENT_STAGE_RUN,
+                         pipeline_run_id, q, &arr, n, count, ec);
+        if (!err)
+                *items = arr;
+        return err;
+}
+
 sr_err_t sr_proj_list_operations(sr_proj_t *proj, const char *enterprise_id,
                                  const sr_uuid_t *stage_run_id,
                                  const sr_proj_query_t *q,
                                  sr_stage_run_op_t **items, size_t *n,
                                  uint64_t *count, sr_errctx_t *ec)
 {
-        struct idvec ids = { 0 };
-        uint64_t total = 0;
-        struct rctx rc;
-        void *arr = NULL;
-        sr_entity_t stage;
+        void *arr;
         sr_err_t err;
-        int r;
 
         CHECK_ARGS(proj && enterprise_id && stage_run_id && q && items && n &&
                    count);
@@ -578,24 +595,10 @@ sr_err_t sr_proj_list_operations(sr_proj_t *proj, const char *enterprise_id,
                                      "proj: list operations: no status");
         if (q->order != SR_PROJ_ORDER_DEFAULT)
                 return bad_order(q, "operations", ec);
-        err = sr_proj__rd_begin(proj, &rc, ec);
-        if (err)
-                return err;
-        err = sr_proj__rd_stage_owned(&rc, enterprise_id, stage_run_id,
-                                      &stage, ec);
-        if (!err) {
-                r = small_list(&rc, TAG_OP, stage_run_id, q, &ids, &total);
-                err = r ? scan_err(&rc, r, ec) :
-                          decode_page(&rc, SR_ENT_STAGE_RUN_OPERATION, &ids,
-                                      sizeof(sr_stage_run_op_t), &arr, ec);
-        }
-        sr_proj__rd_end(&rc);
-        if (!err) {
+        err = list_small(proj, enterprise_id, SR_ENT_STAGE_RUN_OPERATION,
+                         stage_run_id, q, &arr, n, count, ec);
+        if (!err)
                 *items = arr;
-                *n = ids.n;
-                *count = total;
-        }
-        free(ids.v);
         return err;
 }
 
@@ -682,8 +685,8 @@ sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
         err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        err = sr_proj__rd_stage_owned(&rc, enterprise_id, stage_run_id,
-                                      &stage, ec);
+        err = sr_proj__rd_owned(&rc, enterprise_id, SR_ENT_STAGE_RUN,
+                                stage_run_id, &stage, ec);
         if (err)
                 goto out;
         if (q->order == SR_PROJ_ORDER_STATUS && !q->has_status) {
