@@ -221,7 +221,8 @@ static inline int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi,
 int sr_proj__offset_get(const sr_proj_t *proj, MDB_txn *txn,
                         int32_t partition, int64_t *next);
 
-/* sr_proj.c: one read call's snapshot */
+/* sr_proj.c */
+/* Open one read call's snapshot (its own LMDB read txn). */
 sr_err_t sr_proj__rd_begin(sr_proj_t *proj, struct rctx *rc,
                            sr_errctx_t *ec);
 /* End the snapshot and add the call's stats. */
