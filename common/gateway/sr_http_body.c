@@ -1,0 +1,315 @@
+/* common/gateway/sr_http_body.c - request headers and bodies of the
+ * writes: Content-Type and Idempotency-Key checks, loading a JSON object
+ * (size and depth bounded), the PUT bodies, the run spec of a POST. */
+#include "sr_http_int.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sr_spec_json.h"
+
+sr_err_t sr_http_check_content_type(const char *ct, sr_http_problem_t *prob)
+{
+        static const char type[] = "application/json";
+        char shown[QUOTE_MAX];
+        const char *p = ct, *name, *val;
+        size_t nlen, vlen;
+
+        if (!ct)
+                return sr_http__refuse(prob, 415, "Content-Type missing; a "
+                                       "write must send application/json");
+        sr_http__quote(shown, ct, strlen(ct));
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (strncasecmp(p, type, sizeof(type) - 1))
+                goto refused;
+        p += sizeof(type) - 1;
+        /* parameters = *( OWS ";" OWS [ name "=" value ] ), RFC 9110 */
+        for (;;) {
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p)
+                        return SR_OK;
+                if (*p != ';')
+                        goto refused;
+                p++;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p || *p == ';')
+                        continue;
+                name = p;
+                while (*p && *p != '=' && *p != ';' && *p != ' ' &&
+                       *p != '\t')
+                        p++;
+                nlen = (size_t)(p - name);
+                if (*p != '=' || nlen != 7 || strncasecmp(name, "charset", 7))
+                        goto refused;
+                p++;
+                if (*p == '"') {
+                        val = ++p;
+                        while (*p && *p != '"')
+                                p++;
+                        if (*p != '"')
+                                goto refused;
+                        vlen = (size_t)(p - val);
+                        p++;
+                } else {
+                        val = p;
+                        while (*p && *p != ';' && *p != ' ' && *p != '\t')
+                                p++;
+                        vlen = (size_t)(p - val);
+                }
+                if (vlen != 5 || strncasecmp(val, "utf-8", 5))
+                        goto refused;
+        }
+refused:
+        return sr_http__refuse(prob, 415, "Content-Type must be "
+                               "application/json (optionally with "
+                               "charset=utf-8), got %s", shown);
+}
+
+sr_err_t sr_http_check_idempotency_key(const char *key,
+                                       sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        size_t len;
+
+        if (!key)
+                return SR_OK;
+        len = strlen(key);
+        if (len == 0 || len > SR_HTTP_IDEM_KEY_MAX)
+                goto refused;
+        for (size_t i = 0; i < len; i++)
+                if (key[i] < '!' || key[i] > '~')
+                        goto refused;
+        return SR_OK;
+refused:
+        sr_http__quote(shown, key, len);
+        return sr_http__refuse(prob, 400, "Idempotency-Key: expected 1 to %d "
+                               "visible ASCII characters (no space), e.g. a "
+                               "UUID; got %s (%zu bytes)", SR_HTTP_IDEM_KEY_MAX,
+                               shown, len);
+}
+
+/* Deepest nesting of arrays and objects in @p s, counted outside strings;
+ * stops counting once past @p max. Malformed text is left to jansson. */
+static size_t json_text_depth(const void *text, size_t len, size_t max)
+{
+        const char *s = text;
+        size_t depth = 0, deepest = 0;
+        bool in_str = false;
+
+        for (size_t i = 0; i < len && deepest <= max; i++) {
+                char c = s[i];
+
+                if (in_str) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_str = false;
+                } else if (c == '"') {
+                        in_str = true;
+                } else if (c == '[' || c == '{') {
+                        if (++depth > deepest)
+                                deepest = depth;
+                } else if ((c == ']' || c == '}') && depth > 0) {
+                        depth--;
+                }
+        }
+        return deepest;
+}
+
+sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
+                             json_t **out, sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        json_error_t jerr;
+        json_t *root;
+
+        if (max_len == 0)
+                max_len = SR_HTTP_BODY_MAX_DEFAULT;
+        if (len > max_len)
+                return sr_http__refuse(prob, 413, "body too large (%zu bytes, "
+                                       "at most %zu)", len, max_len);
+        if (!body || len == 0)
+                return sr_http__refuse(prob, 400, "body: empty; expected a "
+                                       "JSON object");
+        if (json_text_depth(body, len, SR_HTTP_MAX_DEPTH) >
+            SR_HTTP_MAX_DEPTH)
+                return sr_http__refuse(prob, 400, "body: nested too deeply (at "
+                                       "most %d levels of arrays and objects)",
+                                       SR_HTTP_MAX_DEPTH);
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                          &jerr);
+        if (!root) {
+                if (json_error_code(&jerr) == json_error_out_of_memory)
+                        return sr_http__out_of_memory(prob);
+                return sr_http__refuse(prob, 400, "body: malformed JSON at "
+                                       "line %d column %d: %s", jerr.line,
+                                       jerr.column, jerr.text);
+        }
+        if (!json_is_object(root)) {
+                sr_http__show_json(shown, root);
+                json_decref(root);
+                return sr_http__refuse(prob, 400, "body: expected a JSON "
+                                       "object, got %s", shown);
+        }
+        *out = root;
+        return SR_OK;
+}
+
+static uint32_t put_statuses(sr_route_id_t route)
+{
+        switch (route) {
+        case SR_ROUTE_PIPELINE_RUN_PUT:
+                return PIPELINE_RUN_STATUSES;
+        case SR_ROUTE_STAGE_RUN_PUT:
+                return STAGE_RUN_STATUSES;
+        case SR_ROUTE_TARGET_RUN_PUT:
+                return TARGET_RUN_PUT_STATUSES;
+        default:
+                return 0;
+        }
+}
+
+static sr_err_t put_field(sr_route_id_t route, const char *key,
+                          const json_t *v, sr_http_put_t *put,
+                          bool *have_status, sr_http_problem_t *prob)
+{
+        bool target = route == SR_ROUTE_TARGET_RUN_PUT;
+        uint32_t mask = put_statuses(route);
+        char shown[QUOTE_MAX], names[160];
+        size_t len;
+
+        if (!strcmp(key, "status")) {
+                if (!json_is_string(v)) {
+                        sr_http__show_json(shown, v);
+                        return sr_http__refuse(prob, 400, "status: expected a "
+                                               "string, got %s", shown);
+                }
+                if (!sr_http__parse_status_in(json_string_value(v),
+                                              json_string_length(v), mask,
+                                              &put->status)) {
+                        sr_http__show_json(shown, v);
+                        sr_http__list_statuses(names, sizeof(names), mask);
+                        return sr_http__refuse(prob, 400, "status: expected "
+                                               "one of %s (any case), got %s",
+                                               names, shown);
+                }
+                *have_status = true;
+                return SR_OK;
+        }
+        if (target && !strcmp(key, "device_name")) {
+                if (json_is_null(v))
+                        return SR_OK;
+                if (!json_is_string(v)) {
+                        sr_http__show_json(shown, v);
+                        return sr_http__refuse(prob, 400, "device_name: "
+                                               "expected a string or null, got "
+                                               "%s", shown);
+                }
+                len = json_string_length(v);
+                if (len >= sizeof(put->device_name))
+                        return sr_http__refuse(prob, 400, "device_name: too "
+                                               "long (%zu bytes, at most %zu)",
+                                               len,
+                                               sizeof(put->device_name) - 1);
+                memcpy(put->device_name, json_string_value(v), len + 1);
+                put->has_device_name = true;
+                return SR_OK;
+        }
+        sr_http__quote(shown, key, strlen(key));
+        return sr_http__refuse(prob, 400, "unknown field %s; allowed: %s",
+                               shown,
+                               target ? "status, device_name" : "status");
+}
+
+sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
+                           size_t max_len, sr_http_put_t *out,
+                           sr_http_problem_t *prob)
+{
+        bool have_status = false;
+        sr_http_put_t put;
+        const char *key;
+        json_t *root, *v;
+        sr_err_t err;
+
+        if (!put_statuses(route))
+                return sr_http__refuse(prob, 500, "internal: route %s has no "
+                                       "PUT body", sr_route_name(route));
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        memset(&put, 0, sizeof(put));
+        json_object_foreach(root, key, v) {
+                err = put_field(route, key, v, &put, &have_status, prob);
+                if (err)
+                        goto out_decref;
+        }
+        if (!have_status) {
+                err = sr_http__refuse(prob, 400, "status: required field "
+                                      "missing");
+                goto out_decref;
+        }
+        *out = put;
+out_decref:
+        json_decref(root);
+        return err;
+}
+
+/* JSON Schema, and so the OpenAPI document, counts a number with a zero
+ * fraction (600.0, 6e2) as an integer; jansson reads it as a real, which
+ * the run-spec decoder refuses. Turn such a real at @p key of @p obj into
+ * an integer; anything else is left for the decoder to judge. Past 2^63
+ * no int64 can hold it: it stays a real and is refused. */
+static void integral_real_to_integer(json_t *obj, const char *key)
+{
+        json_t *v = json_object_get(obj, key);
+        double d, whole;
+
+        if (!json_is_real(v))
+                return;
+        d = json_real_value(v);
+        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+                return;
+        json_object_set_new(obj, key, json_integer((json_int_t)d));
+}
+
+/* The integer fields of a run spec: timeout_seconds of the spec and of
+ * each stage (operation args are passed on as they are). */
+static void run_spec_integers(json_t *root)
+{
+        json_t *stages = json_object_get(root, "stages"), *stage;
+        size_t i;
+
+        integral_real_to_integer(root, "timeout_seconds");
+        json_array_foreach(stages, i, stage)
+                if (json_is_object(stage))
+                        integral_real_to_integer(stage, "timeout_seconds");
+}
+
+sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
+                                sr_runspec_t *out, sr_http_problem_t *prob)
+{
+        sr_errctx_t ec = { 0 };
+        json_t *root;
+        sr_err_t err;
+
+        if (max_len == 0)
+                max_len = SR_HTTP_BODY_MAX_DEFAULT;
+        if (max_len > SR_SPEC_MAX_TEXT)
+                max_len = SR_SPEC_MAX_TEXT;
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        run_spec_integers(root);
+        err = sr_spec_json_from_value(root, out, &ec);
+        json_decref(root);
+        if (err == SR_ERR_NOMEM)
+                return sr_http__out_of_memory(prob);
+        if (err)
+                return sr_http__refuse(prob, 400, "%s", ec.msg);
+        return SR_OK;
+}

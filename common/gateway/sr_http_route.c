@@ -1,0 +1,285 @@
+/* common/gateway/sr_http_route.c - routing for sr-gateway: the route
+ * table (method and path template to a route id, the ids in the path
+ * parsed), 404 and 405 answers, and the route predicates. */
+#include "sr_http_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const route_names[] = {
+#define SR_ROUTE_TEXT(name, text) [SR_ROUTE_##name] = text,
+        SR_ROUTE_MAP(SR_ROUTE_TEXT)
+#undef SR_ROUTE_TEXT
+};
+
+_Static_assert(sizeof(route_names) / sizeof(route_names[0]) ==
+               SR_ROUTE__COUNT, "route_names out of sync with SR_ROUTE_MAP");
+
+const char *sr_route_name(sr_route_id_t id)
+{
+        return (unsigned)id < SR_ROUTE__COUNT ? route_names[id] : "unknown";
+}
+
+bool sr_route_needs_auth(sr_route_id_t id)
+{
+        return id > SR_ROUTE_OPENAPI && id < SR_ROUTE__COUNT;
+}
+
+bool sr_route_is_list(sr_route_id_t id)
+{
+        return id == SR_ROUTE_RUNS_LIST || id == SR_ROUTE_PIPELINE_RUNS_LIST ||
+               id == SR_ROUTE_STAGE_RUNS_LIST ||
+               id == SR_ROUTE_OPERATIONS_LIST ||
+               id == SR_ROUTE_TARGET_RUNS_LIST;
+}
+
+bool sr_route_has_body(sr_route_id_t id)
+{
+        return id == SR_ROUTE_RUNS_CREATE ||
+               id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
+               id == SR_ROUTE_PIPELINE_RUN_PUT ||
+               id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT;
+}
+
+/* What an id segment of a path template fills in. */
+enum slot {
+        LIT = 0,
+        PIPELINE_ID,
+        PIPELINE_RUN_ID,
+        STAGE_RUN_ID,
+        OPERATION_ID,
+        TARGET_RUN_ID,
+};
+
+#define MAX_SEGS 4
+
+struct method_route {
+        const char *method;
+        sr_route_id_t id;
+};
+
+/* One path template after the "/v0" prefix: a literal segment has its
+ * text, an id segment a NULL text and its slot. */
+struct path_def {
+        unsigned n_segs;
+        const char *lit[MAX_SEGS];
+        enum slot slot[MAX_SEGS];
+        struct method_route m[2];
+};
+
+static const struct path_def api_paths[] = {
+        { 1, { "runs" }, { LIT },
+          { { "GET", SR_ROUTE_RUNS_LIST }, { "POST", SR_ROUTE_RUNS_CREATE } } },
+        { 3, { "runs", NULL, "stageruns" }, { LIT, PIPELINE_RUN_ID, LIT },
+          { { "GET", SR_ROUTE_STAGE_RUNS_LIST } } },
+        { 4, { "runs", NULL, "stageruns", NULL },
+          { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID },
+          { { "GET", SR_ROUTE_STAGE_RUN_GET },
+            { "PUT", SR_ROUTE_STAGE_RUN_PUT } } },
+        { 3, { "pipelines", NULL, "runs" }, { LIT, PIPELINE_ID, LIT },
+          { { "GET", SR_ROUTE_PIPELINE_RUNS_LIST },
+            { "POST", SR_ROUTE_PIPELINE_RUNS_CREATE } } },
+        { 4, { "pipelines", NULL, "runs", NULL },
+          { LIT, PIPELINE_ID, LIT, PIPELINE_RUN_ID },
+          { { "GET", SR_ROUTE_PIPELINE_RUN_GET },
+            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT } } },
+        { 3, { "stageruns", NULL, "operations" }, { LIT, STAGE_RUN_ID, LIT },
+          { { "GET", SR_ROUTE_OPERATIONS_LIST } } },
+        { 4, { "stageruns", NULL, "operations", NULL },
+          { LIT, STAGE_RUN_ID, LIT, OPERATION_ID },
+          { { "GET", SR_ROUTE_OPERATION_GET } } },
+        { 3, { "stageruns", NULL, "targetruns" }, { LIT, STAGE_RUN_ID, LIT },
+          { { "GET", SR_ROUTE_TARGET_RUNS_LIST } } },
+        { 4, { "stageruns", NULL, "targetruns", NULL },
+          { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID },
+          { { "GET", SR_ROUTE_TARGET_RUN_GET },
+            { "PUT", SR_ROUTE_TARGET_RUN_PUT } } },
+};
+
+static const struct {
+        const char *path;
+        sr_route_id_t id;
+} ops_paths[] = {
+        { "/livez", SR_ROUTE_LIVEZ },
+        { "/readyz", SR_ROUTE_READYZ },
+        { "/metrics", SR_ROUTE_METRICS },
+        { "/openapi.json", SR_ROUTE_OPENAPI },
+};
+
+static const char *const api_prefixes[] = { "/api/pipelines/v0", "/v0" };
+
+struct seg {
+        const char *p;
+        size_t len;
+};
+
+/* Checked before libuuid sees the text: only hex digits and the dashes. */
+bool sr_http__parse_uuid(const char *s, size_t len, sr_uuid_t *out)
+{
+        static const char hexdigits[] = "0123456789abcdefABCDEF";
+
+        if (len != SR_UUID_STR_LEN)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return false;
+                } else if (!s[i] || !strchr(hexdigits, s[i])) {
+                        return false;
+                }
+        }
+        return sr_uuid_parse(s, len, out);
+}
+
+static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
+{
+        switch (slot) {
+        case PIPELINE_ID:
+                return &r->pipeline_id;
+        case PIPELINE_RUN_ID:
+                return &r->pipeline_run_id;
+        case STAGE_RUN_ID:
+                return &r->stage_run_id;
+        case OPERATION_ID:
+                return &r->stage_run_operation_id;
+        case TARGET_RUN_ID:
+                return &r->target_run_id;
+        case LIT:
+                break;
+        }
+        return NULL;
+}
+
+static bool match_def(const struct path_def *def, const struct seg *segs,
+                      unsigned n, sr_route_t *r)
+{
+        if (n != def->n_segs)
+                return false;
+        for (unsigned i = 0; i < n; i++) {
+                if (def->slot[i] == LIT) {
+                        if (strlen(def->lit[i]) != segs[i].len ||
+                            memcmp(def->lit[i], segs[i].p, segs[i].len))
+                                return false;
+                } else if (!sr_http__parse_uuid(segs[i].p, segs[i].len,
+                                                slot_field(r, def->slot[i]))) {
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* Split "/a/b/c/" (the part after the prefix) into segments; one trailing
+ * slash is allowed, an empty segment anywhere else is not. */
+static bool split_segs(const char *p, size_t len, struct seg *segs,
+                       unsigned *n)
+{
+        size_t i = 0, start;
+
+        *n = 0;
+        if (len == 0 || p[0] != '/')
+                return false;
+        if (p[len - 1] == '/')
+                len--;
+        i = 1;
+        while (i <= len) {
+                start = i;
+                while (i < len && p[i] != '/')
+                        i++;
+                if (i == start || *n == MAX_SEGS)
+                        return false;
+                segs[*n].p = p + start;
+                segs[*n].len = i - start;
+                (*n)++;
+                i++;
+        }
+        return *n > 0;
+}
+
+static sr_err_t method_not_allowed(const struct method_route *m, size_t n,
+                                   sr_http_problem_t *prob)
+{
+        size_t len = 0;
+
+        if (!prob)
+                return SR_ERR_INVALID;
+        prob->status = 405;
+        prob->allow[0] = '\0';
+        for (size_t i = 0; i < n && m[i].method; i++) {
+                int w = snprintf(prob->allow + len, sizeof(prob->allow) - len,
+                                 "%s%s", i ? ", " : "", m[i].method);
+
+                if (w > 0 && len + (size_t)w < sizeof(prob->allow))
+                        len += (size_t)w;
+        }
+        snprintf(prob->message, sizeof(prob->message),
+                 "method not allowed on this path; allowed: %s",
+                 prob->allow);
+        return SR_ERR_INVALID;
+}
+
+sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
+                       sr_http_problem_t *prob)
+{
+        static const struct method_route get_only[] = { { "GET", 0 } };
+        struct seg segs[MAX_SEGS];
+        sr_route_t r;
+        size_t plen, pre;
+        unsigned n;
+
+        method = method ? method : "";
+        path = path ? path : "";
+        plen = strcspn(path, "?#");
+        memset(&r, 0, sizeof(r));
+
+        for (size_t i = 0; i < sizeof(ops_paths) / sizeof(ops_paths[0]);
+             i++) {
+                if (strlen(ops_paths[i].path) != plen ||
+                    memcmp(ops_paths[i].path, path, plen))
+                        continue;
+                if (strcmp(method, "GET"))
+                        return method_not_allowed(get_only, 1, prob);
+                r.id = ops_paths[i].id;
+                *out = r;
+                return SR_OK;
+        }
+
+        for (size_t i = 0; i < sizeof(api_prefixes) / sizeof(api_prefixes[0]);
+             i++) {
+                pre = strlen(api_prefixes[i]);
+                if (plen <= pre || memcmp(path, api_prefixes[i], pre))
+                        continue;
+                if (!split_segs(path + pre, plen - pre, segs, &n))
+                        break;
+                for (size_t d = 0; d < sizeof(api_paths) / sizeof(api_paths[0]);
+                     d++) {
+                        const struct path_def *def = &api_paths[d];
+
+                        memset(&r, 0, sizeof(r));
+                        if (!match_def(def, segs, n, &r))
+                                continue;
+                        for (size_t k = 0; k < 2 && def->m[k].method; k++) {
+                                if (!strcmp(method, def->m[k].method)) {
+                                        r.id = def->m[k].id;
+                                        *out = r;
+                                        return SR_OK;
+                                }
+                        }
+                        return method_not_allowed(def->m, 2, prob);
+                }
+                break;
+        }
+        return sr_http__refuse(prob, 404, "unknown path or id");
+}
+
+void sr_http_stored_definition_problem(const sr_uuid_t *pipeline_id,
+                                       sr_http_problem_t *prob)
+{
+        char id[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(pipeline_id, id);
+        sr_http_problem_set(prob, 501,
+                            "pipeline %s: starting a stored pipeline "
+                            "definition is not supported, sr keeps no "
+                            "definitions; POST the run spec to /v0/runs/",
+                            id);
+}

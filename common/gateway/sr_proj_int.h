@@ -1,0 +1,245 @@
+/* common/gateway/sr_proj_int.h - what the files of the projection module
+ * share (sr_proj_codec.c: stored entities; sr_proj_index.c: index keys
+ * and counters; sr_proj_apply.c: the changelog batch; sr_proj.c: open
+ * and single reads; sr_proj_query.c: scans and lists). Included by those
+ * files only. The on-disk layout, which they all follow:
+ *
+ * Five named databases (all integers big-endian, so byte order is numeric
+ * order; signed values have their sign bit flipped first):
+ *
+ *   ent    id (16)               -> stored entity (format below)
+ *   clkey  changelog key         -> id (16): what a tombstone removes
+ *   idx    tag | prefix | sort   -> summary (see the table): list indexes
+ *   cnt    tag | prefix          -> u64 number of idx keys with it
+ *   meta   "format"              -> PROJ_FORMAT (u32)
+ *          'o' | partition (u32) -> next changelog offset to apply (i64)
+ *
+ * Index keys (E = enterprise as u8 length + bytes, N = pipeline name the
+ * same way, rank = alphabetical status rank, u8; "|" separates fields;
+ * the counted prefix ends where the sort part starts, marked by "||"):
+ *
+ *   'E' E                   || created_at | id   pipeline runs of a tenant
+ *   'S' E | rank            || created_at | id     ... by status
+ *   'P' E | pipeline_id     || created_at | id     ... by pipeline
+ *   'Q' E | pipeline_id | rank || created_at | id
+ *   'N' E | N               || created_at | id     ... by pipeline_name
+ *   'M' E | N | rank        || created_at | id
+ *   'R' pipeline_run_id     || index | id        stage runs (value: rank)
+ *   'O' stage_run_id        || index | id        operations
+ *   'T' stage_run_id        || op_index | target_index | id   target runs
+ *   'U' stage_run_id | rank || op_index | target_index | id
+ *   'V' stage_run_id | op_id        || target_index | id
+ *   'W' stage_run_id | op_id | rank || target_index | id
+ *
+ * The six pipeline-run entries carry a summary value (rank, run_number,
+ * created/started/ended_at, pipeline name) so that filtering and sorting
+ * in memory never decode an entity. The tenant is part of every pipeline
+ * run key, so a list cannot reach another enterprise's runs; lists under a
+ * parent check the parent's tenant first. Every idx put/delete moves the
+ * cnt counter of its prefix, so a filtered count is one lookup.
+ *
+ * Stored entity: fmt u8 | type u8 | version u32 | id (16) | u16 length +
+ * changelog key | body. Strings are u16 length + bytes; the body lists
+ * every field of the sr_model.h struct in declaration order, except a
+ * stage run's frozen spec, which is not projected. Decoding is a bounds-
+ * checked copy (no codec, no allocation except an operation's args), so
+ * readers need no per-thread state.
+ */
+#ifndef SR_PROJ_INT_H
+#define SR_PROJ_INT_H
+
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sr_codec.h"
+#include "sr_proj.h"
+
+#define PROJ_FORMAT 1
+#define ENC_FORMAT 1 /* first byte of every stored entity */
+#define IK_MAX 400   /* index key bytes; LMDB's limit is 511 */
+#define IV_MAX 300   /* index value bytes */
+#define MAX_IENT 6   /* index entries of one entity */
+#define ID_LEN 16
+
+enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI__COUNT };
+
+enum idx_tag {
+        TAG_PR = 'E',
+        TAG_PR_ST = 'S',
+        TAG_PR_PIPE = 'P',
+        TAG_PR_PIPE_ST = 'Q',
+        TAG_PR_NAME = 'N',
+        TAG_PR_NAME_ST = 'M',
+        TAG_SR = 'R',
+        TAG_OP = 'O',
+        TAG_TR = 'T',
+        TAG_TR_ST = 'U',
+        TAG_TR_OP = 'V',
+        TAG_TR_OP_ST = 'W',
+};
+
+/* Growable encode buffer (the writer's scratch). */
+struct wbuf {
+        uint8_t *p;
+        size_t len, cap;
+        bool oom;
+};
+
+/* Bounds-checked reader over a stored value. */
+struct rbuf {
+        const uint8_t *p;
+        size_t len, pos;
+        bool bad;
+};
+
+/* One index entry: key, counted prefix length, value. */
+struct ient {
+        uint16_t klen, plen, vlen;
+        uint8_t key[IK_MAX];
+        uint8_t val[IV_MAX];
+};
+
+struct ients {
+        unsigned n;
+        struct ient e[MAX_IENT];
+};
+
+struct sr_proj {
+        MDB_env *env;
+        MDB_dbi dbi[DBI__COUNT];
+        char *dir;          /* owned copy */
+        sr_codec_t *codec;  /* the writer's */
+        struct wbuf enc;    /* the writer's */
+        bool write_open;
+        _Atomic uint64_t applied, skipped, decodes, key_steps;
+};
+
+struct sr_proj_txn {
+        sr_proj_t *proj;
+        MDB_txn *mtxn;
+        bool failed; /* a write failed: commit refused */
+        struct ients old, cur, other; /* scratch */
+};
+
+/* A stored entity, parsed header; body points into LMDB memory. */
+struct stored {
+        sr_entity_type_t type;
+        uint32_t version;
+        sr_uuid_t id;
+        const uint8_t *clkey;
+        size_t clkey_len;
+        struct rbuf body;
+};
+
+/* One read call: its snapshot and the stats it adds at the end. */
+struct rctx {
+        sr_proj_t *proj;
+        MDB_txn *txn;
+        MDB_cursor *cur; /* on idx, opened on demand */
+        uint64_t decodes, steps;
+};
+
+/* Pipeline-run summary, the value of its index entries:
+ * rank u8 | run_number u32 | created, started, ended (i64 keys) |
+ * name length u8 | name. */
+#define PRSUM_FIXED 30
+
+/* Signed to order-preserving unsigned and back. */
+static inline uint64_t i64_key(int64_t v)
+{
+        return (uint64_t)v ^ UINT64_C(0x8000000000000000);
+}
+
+static inline int64_t i64_unkey(uint64_t v)
+{
+        return (int64_t)(v ^ UINT64_C(0x8000000000000000));
+}
+
+static inline size_t bounded_len(const char *s, size_t cap)
+{
+        return strnlen(s, cap - 1);
+}
+
+/* Refuse a NULL argument of the calling public function (ec in scope). */
+#define CHECK_ARGS(cond)                                                 \
+        do {                                                             \
+                if (!(cond))                                             \
+                        return sr_errctx_set(ec, SR_ERR_INVALID,         \
+                                             "proj: %s: NULL argument",  \
+                                             __func__);                  \
+        } while (0)
+
+/* Shared by the module's files (sr_proj__: module-internal). */
+
+/* sr_proj_codec.c */
+/* The id and version of @p e. */
+void sr_proj__entity_id(const sr_entity_t *e, sr_uuid_t *id, uint32_t *ver);
+/* Encode @p e, stored under changelog key @p clkey, into @p w (reset
+ * first; w->oom set when it does not fit in memory). */
+void sr_proj__enc_entity(struct wbuf *w, const sr_entity_t *e,
+                         sr_slice_t clkey);
+/* Parse a stored entity's header; false: it does not parse. */
+bool sr_proj__parse_stored(const MDB_val *v, struct stored *s);
+/* Decode a parsed entity. An operation's args are malloc'd only when
+ * @p want_args; otherwise args_json is NULL.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT (ec not set: the caller
+ *          names the entity). */
+sr_err_t sr_proj__dec_entity(const struct stored *s, sr_entity_t *e,
+                             bool want_args);
+
+/* sr_proj_index.c */
+/* Position of @p st in the alphabetical order of status names. */
+uint8_t sr_proj__status_rank(sr_status_t st);
+/* Append @p n bytes to the key of @p ie (sizes bounded by construction). */
+void sr_proj__k_bytes(struct ient *ie, const void *p, size_t n);
+void sr_proj__k_u8(struct ient *ie, uint8_t v);
+/* u8 length + bytes of a C string field of @p cap bytes. */
+void sr_proj__k_str8(struct ient *ie, const char *s, size_t cap);
+/* Every index entry of @p e. */
+void sr_proj__ients_of(const sr_entity_t *e, struct ients *out);
+/* Move the index from @p old to @p cur, counters included; an LMDB code. */
+int sr_proj__idx_move(const sr_proj_t *proj, MDB_txn *txn,
+                      const struct ients *old, const struct ients *cur);
+/* The big-endian u64 stored under @p key in @p dbi, @p absent if there is
+ * none; an LMDB code (MDB_CORRUPTED: not 8 bytes). */
+int sr_proj__u64_get(MDB_txn *txn, MDB_dbi dbi, const void *key,
+                     size_t len, uint64_t absent, uint64_t *out);
+
+/* The counter of index prefix @p key (0 if none); an LMDB code. */
+static inline int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi,
+                                   const uint8_t *key, size_t len,
+                                   uint64_t *out)
+{
+        return sr_proj__u64_get(txn, dbi, key, len, 0, out);
+}
+
+/* sr_proj_apply.c */
+/* The partition's next offset to apply (-1: none yet); an LMDB code. */
+int sr_proj__offset_get(const sr_proj_t *proj, MDB_txn *txn,
+                        int32_t partition, int64_t *next);
+
+/* sr_proj.c */
+/* Open one read call's snapshot (its own LMDB read txn). */
+sr_err_t sr_proj__rd_begin(sr_proj_t *proj, struct rctx *rc,
+                           sr_errctx_t *ec);
+/* End the snapshot and add the call's stats. */
+void sr_proj__rd_end(struct rctx *rc);
+/* SR_ERR_NOT_FOUND, "proj: <what> <id>: not found". */
+sr_err_t sr_proj__not_found(sr_errctx_t *ec, const char *what,
+                            const sr_uuid_t *id);
+/* Load and decode entity @p id of @p type into @p e.
+ * @returns SR_OK, SR_ERR_NOT_FOUND (absent or another type),
+ *          SR_ERR_CORRUPT, SR_ERR_NOMEM, SR_ERR_IO. */
+sr_err_t sr_proj__rd_entity(struct rctx *rc, sr_entity_type_t type,
+                            const sr_uuid_t *id, sr_entity_t *e,
+                            bool want_args, sr_errctx_t *ec);
+/* Entity @p id of @p type, a pipeline run or a stage run, if
+ * @p enterprise's (NOT_FOUND otherwise). */
+sr_err_t sr_proj__rd_owned(struct rctx *rc, const char *enterprise,
+                           sr_entity_type_t type, const sr_uuid_t *id,
+                           sr_entity_t *e, sr_errctx_t *ec);
+
+#endif /* SR_PROJ_INT_H */
