@@ -821,14 +821,29 @@ static void list_entities(ctx_t *c)
         }
         case SR_ROUTE_OPERATIONS_LIST: {
                 sr_stage_run_op_t *items = NULL;
+                sr_jw_t w = { 0 };
+                bool ok = true;
 
+                /* sr_jw: args as stored, not printed again by jansson */
                 err = sr_proj_list_operations(c->gw->proj, c->enterprise,
                                               &c->route->stage_run_id, &pq,
                                               &items, &n, &count, &ec);
-                for (size_t i = 0; !err && i < n; i++)
-                        json_array_append_new(arr,
-                                              sr_json_stage_run_op(&items[i]));
+                for (size_t i = 0; !err && ok && i < n; i++) {
+                        if (i)
+                                sr_jw_lit(&w, ",");
+                        ok = sr_jw_stage_run_op(&w, &items[i]);
+                }
                 sr_proj_ops_free(items, n);
+                if (!err && ok) {
+                        json_decref(arr);
+                        answer_page_jw(c, &q, count, &w);
+                        return;
+                }
+                free(w.p);
+                if (!err)
+                        err = sr_errctx_set(&ec, SR_ERR_CORRUPT,
+                                            "stored operation args are not "
+                                            "a JSON object");
                 break;
         }
         case SR_ROUTE_TARGET_RUNS_LIST: {
@@ -904,21 +919,6 @@ static json_t *get_entity(ctx_t *c)
                 sr_entity_fini(&e);
                 return j;
         }
-        case SR_ROUTE_OPERATION_GET: {
-                sr_stage_run_op_t op;
-                json_t *j;
-
-                if (sr_proj_get_operation(c->gw->proj, c->enterprise,
-                                          &r->stage_run_id,
-                                          &r->stage_run_operation_id, &op,
-                                          &ec) != SR_OK) {
-                        proj_failed(c, &ec, "stage-run operation");
-                        return NULL;
-                }
-                j = sr_json_stage_run_op(&op);
-                free(op.args_json);
-                return j;
-        }
         case SR_ROUTE_TARGET_RUN_GET:
         case SR_ROUTE_TARGET_RUN_PUT: {
                 sr_target_run_t tr;
@@ -937,10 +937,48 @@ static json_t *get_entity(ctx_t *c)
         }
 }
 
+/* An operation is written with sr_jw, its args as stored (jansson would
+ * print their numbers again). */
+static void get_operation(ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_errctx_t ec = { 0 };
+        sr_stage_run_op_t op;
+        sr_jw_t w = { 0 };
+        bool ok;
+
+        if (sr_proj_get_operation(c->gw->proj, c->enterprise,
+                                  &r->stage_run_id,
+                                  &r->stage_run_operation_id, &op,
+                                  &ec) != SR_OK) {
+                proj_failed(c, &ec, "stage-run operation");
+                return;
+        }
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":");
+        ok = sr_jw_stage_run_op(&w, &op);
+        sr_jw_lit(&w, "}");
+        free(op.args_json);
+        if (!ok || w.oom) {
+                free(w.p);
+                answer_status(c->resp, 500, ok ? "out of memory" :
+                              "stored operation args are not a JSON object");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        c->resp->body.ptr = w.p;
+        c->resp->body.len = w.len;
+}
+
 static void get_one(ctx_t *c)
 {
-        json_t *j = get_entity(c);
+        json_t *j;
 
+        if (c->route->id == SR_ROUTE_OPERATION_GET) {
+                get_operation(c);
+                return;
+        }
+        j = get_entity(c);
         if (j)
                 answer_json(c->resp, 200, "ok", j);
 }

@@ -917,6 +917,13 @@ sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
                               SR_HTTP_MAX_DEPTH);
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
                           &jerr);
+        /* An integer past int64 (say in a run spec's args, which keep its
+         * digits): read it as a real rather than refuse the body. */
+        if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+                root = json_loadb(body, len,
+                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+                                          JSON_DECODE_INT_AS_REAL,
+                                  &jerr);
         if (!root) {
                 if (json_error_code(&jerr) == json_error_out_of_memory)
                         return out_of_memory(prob);
@@ -1075,7 +1082,7 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
         if (err)
                 return err;
         run_spec_integers(root);
-        err = sr_spec_json_from_value(root, out, &ec);
+        err = sr_spec_json_from_parsed(root, body, len, out, &ec);
         json_decref(root);
         if (err == SR_ERR_NOMEM)
                 return out_of_memory(prob);
