@@ -2054,7 +2054,8 @@ static sr_err_t pipe_fallback(sr_worker_t *w, sr_errctx_t *ec)
 
         SR_WARN("RELAY", "pipelined relay failed, publishing the outbox "
                 "again err=\"%s\"", ec->msg);
-        atomic_store(&w->broker_ok, false);
+        if (ec->code == SR_ERR_RETRY)
+                atomic_store(&w->broker_ok, false);
         sr_series_add(w->m.resends, 1);
         w->pe.active = w->pc.active = false;
         return relay(w, owned, np, false, ec);
@@ -2923,14 +2924,14 @@ bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
                                         "input paused");
                 return false;
         }
-        if (!atomic_load(&w->broker_ok)) {
-                snprintf(why, why_size, "broker unreachable");
-                return false;
-        }
         if (atomic_load(&w->relay_refused)) {
                 snprintf(why, why_size, "a record is refused by the producer "
                                         "or the broker (see the log); it is "
                                         "sent again until taken");
+                return false;
+        }
+        if (!atomic_load(&w->broker_ok)) {
+                snprintf(why, why_size, "broker unreachable");
                 return false;
         }
         return true;
