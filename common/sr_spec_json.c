@@ -10,6 +10,7 @@
 #include "sr_jw.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,10 +69,16 @@ struct scan {
         const char *p, *end;
 };
 
+/* JSON's whitespace, and NUL: jansson takes a NUL byte after a number
+ * ("1\0,2" reads as 1, 2) and refuses it anywhere else. */
+static bool is_space(char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+}
+
 static void skip_ws(struct scan *s)
 {
-        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-                                 *s->p == '\n' || *s->p == '\r'))
+        while (s->p < s->end && is_space(*s->p))
                 s->p++;
 }
 
@@ -108,9 +115,12 @@ static bool skip_value(struct scan *s)
                         if (depth-- == 0)
                                 return false;
                 } else if (depth == 0) { /* a number, true, false, null */
-                        while (s->p < s->end && !strchr(",}] \t\n\r", *s->p))
+                        const char *start = s->p;
+
+                        while (s->p < s->end && !is_space(*s->p) &&
+                               *s->p != ',' && *s->p != '}' && *s->p != ']')
                                 s->p++;
-                        return true;
+                        return s->p > start;
                 }
                 s->p++;
         } while (depth > 0);
@@ -184,7 +194,7 @@ static bool each_member(struct scan *s, member_fn fn, void *arg)
                 skip_ws(s);
                 if (s->p >= s->end || *s->p++ != ':')
                         return false;
-                if (!fn(key, key_end, s, arg))
+                if (!fn(key, key_end, s, arg)) /* consumes the value */
                         return false;
                 skip_ws(s);
                 if (s->p < s->end && *s->p == ',')
@@ -202,12 +212,15 @@ static bool each_item(struct scan *s, item_fn fn, void *arg)
                 return skip_value(s);
         s->p++;
         for (size_t i = 0;; i++) {
+                const char *at;
+
                 skip_ws(s);
                 if (s->p < s->end && *s->p == ']') {
                         s->p++;
                         return true;
                 }
-                if (!fn(i, s, arg))
+                at = s->p;
+                if (!fn(i, s, arg) || s->p == at)
                         return false;
                 skip_ws(s);
                 if (s->p < s->end && *s->p == ',')
@@ -309,7 +322,7 @@ static char *minify(const char *p, size_t n, size_t *out_len)
                 } else if (c == '"') {
                         in_str = true;
                         *o++ = c;
-                } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                } else if (!is_space(c)) {
                         *o++ = c;
                 }
         }
@@ -418,6 +431,27 @@ static sr_err_t get_str(struct walk *w, const json_t *v, char *out,
         return SR_OK;
 }
 
+/* JSON Schema, and so the OpenAPI document, counts a number with a zero
+ * fraction (600.0, 6e2) as an integer; jansson reads it as a real (and
+ * every number as one when the text holds an integer past int64). */
+static bool integral(const json_t *v, json_int_t *out)
+{
+        double d, whole;
+
+        if (json_is_integer(v)) {
+                *out = json_integer_value(v);
+                return true;
+        }
+        if (!json_is_real(v))
+                return false;
+        d = json_real_value(v);
+        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+                return false;
+        *out = (json_int_t)d;
+        return true;
+}
+
 static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
 {
         json_int_t t;
@@ -426,9 +460,8 @@ static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
                 *out = 0;
                 return SR_OK;
         }
-        if (!json_is_integer(v))
+        if (!integral(v, &t))
                 return fail_got(w, "an integer number of seconds", v);
-        t = json_integer_value(v);
         if (t < 1 || t > SR_SPEC_MAX_TIMEOUT)
                 return fail(w, "expected 1..%d seconds, got %lld",
                             SR_SPEC_MAX_TIMEOUT, (long long)t);

@@ -123,6 +123,37 @@ Test(sr_spec_json, args_numbers_are_kept_as_written)
                          "\"i64\":9007199254740993,\"neg\":-0}");
 }
 
+/* An integer past int64 in args makes jansson read every number as a
+ * real; timeouts still read as the integers they are (600.0 too, as JSON
+ * Schema counts it), and to_json gives them back as integers. */
+Test(sr_spec_json, big_integer_in_args_leaves_timeouts_integers)
+{
+        static const char js[] =
+                "{\"pipeline_id\":\"" PID "\",\"timeout_seconds\":600.0,"
+                "\"stages\":[{\"timeout_seconds\":6e2,\"operations\":[{"
+                "\"operation_type\":\"LOCK\",\"args\":{\"n\":"
+                "18446744073709551616}}]}]}";
+        sr_runspec_t spec, again;
+        sr_errctx_t ec = { 0 };
+        char *text;
+
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(i64, spec.timeout_seconds, 600));
+        cr_assert(eq(i64, spec.stages[0].timeout_seconds, 600));
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"n\":18446744073709551616}"));
+        text = sr_runspec_to_json(&spec);
+        cr_assert(not(eq(ptr, strstr(text, "\"timeout_seconds\":600,"),
+                         NULL)), "%s", text);
+        cr_assert(eq(int, sr_spec_json_parse(text, strlen(text), &again,
+                                             &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(u64, sr_runspec_hash(&spec), sr_runspec_hash(&again)));
+        free(text);
+        sr_runspec_fini(&spec);
+        sr_runspec_fini(&again);
+}
+
 Test(sr_spec_json, args_strings_and_key_order_are_kept_and_only_outer_space_goes)
 {
         assert_args_kept("{ \"z\" : \"a b\\\" ]}\" ,\n\t\"a\":[ 1 , {\"k\":"
@@ -144,6 +175,25 @@ Test(sr_spec_json, escaped_member_names_still_find_the_args)
         cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
                      SR_OK), "%s", ec.msg);
         cr_assert(eq(str, spec.stages[0].ops[0].args_json, "{\"n\":1.50}"));
+        sr_runspec_fini(&spec);
+}
+
+/* jansson reads a NUL byte after a number as the number's end ("1\0,2" is
+ * 1, 2): the args keep the numbers, not the NUL (a C string would end
+ * there), and the structural pass does not stall on it. */
+Test(sr_spec_json, nul_after_a_number_is_dropped_from_args_like_jansson_does)
+{
+        static const char js[] =
+                "{\"pipeline_id\":\"" PID "\",\"timeout_seconds\":60\0,"
+                "\"stages\":[{\"operations\":[{\"operation_type\":\"LOCK\","
+                "\"args\":{\"n\":[1\0,2.5]}}]}]}";
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_spec_json_parse(js, sizeof(js) - 1, &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"n\":[1,2.5]}"));
         sr_runspec_fini(&spec);
 }
 
