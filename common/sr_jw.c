@@ -324,9 +324,7 @@ void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr)
         sr_jw_lit(w, "}");
 }
 
-/* Is @p text one JSON object (integers past int64 and NUL escapes
- * included)? */
-static bool is_json_object(const char *text)
+bool sr_jw_is_object_text(const char *text)
 {
         json_t *v = json_loads(text, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
                                NULL);
@@ -338,7 +336,7 @@ static bool is_json_object(const char *text)
 
 bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op)
 {
-        if (op->args_json && !is_json_object(op->args_json))
+        if (op->args_json && !sr_jw_is_object_text(op->args_json))
                 return false;
         sr_jw_lit(w, "{\"id\":");
         sr_jw_uuid(w, &op->id, false);

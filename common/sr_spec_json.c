@@ -973,18 +973,11 @@ err:
 /* An args text as a JSON object, written as it is: it must be one. */
 static bool put_args(sr_jw_t *w, const char *args)
 {
-        json_error_t jerr;
-        json_t *v = json_loads(args, JSON_REJECT_DUPLICATES |
-                                             JSON_DECODE_INT_AS_REAL,
-                               &jerr);
-        bool ok = json_is_object(v);
-
-        json_decref(v);
-        if (ok) {
-                sr_jw_lit(w, ",\"args\":");
-                sr_jw_raw(w, args, strlen(args));
-        }
-        return ok;
+        if (!sr_jw_is_object_text(args))
+                return false;
+        sr_jw_lit(w, ",\"args\":");
+        sr_jw_raw(w, args, strlen(args));
+        return true;
 }
 
 static void put_fixed_str(sr_jw_t *w, const char *key, const char *s,
@@ -992,6 +985,16 @@ static void put_fixed_str(sr_jw_t *w, const char *key, const char *s,
 {
         sr_jw_raw(w, key, strlen(key));
         sr_jw_str(w, s, strnlen(s, cap));
+}
+
+/* "KEY":"uuid", (the key with its quotes and colon) unless nil. */
+static void put_opt_uuid(sr_jw_t *w, const char *key, const sr_uuid_t *u)
+{
+        if (sr_uuid_is_nil(u))
+                return;
+        sr_jw_raw(w, key, strlen(key));
+        sr_jw_uuid(w, u, false);
+        sr_jw_lit(w, ",");
 }
 
 /* The same text json_dumps() gives for sr_runspec_to_json_value() with
@@ -1017,11 +1020,7 @@ char *sr_runspec_to_json(const sr_runspec_t *spec)
                 const sr_spec_stage_t *st = &spec->stages[i];
 
                 sr_jw_raw(&w, i ? ",{" : "{", i ? 2 : 1);
-                if (!sr_uuid_is_nil(&st->stage_id)) {
-                        sr_jw_lit(&w, "\"stage_id\":");
-                        sr_jw_uuid(&w, &st->stage_id, false);
-                        sr_jw_lit(&w, ",");
-                }
+                put_opt_uuid(&w, "\"stage_id\":", &st->stage_id);
                 put_fixed_str(&w, "\"name\":", st->name, sizeof(st->name));
                 put_fixed_str(&w, ",\"description\":", st->description,
                               sizeof(st->description));
@@ -1046,11 +1045,7 @@ char *sr_runspec_to_json(const sr_runspec_t *spec)
                         const sr_spec_target_t *t = &st->targets[j];
 
                         sr_jw_raw(&w, j ? ",{" : "{", j ? 2 : 1);
-                        if (!sr_uuid_is_nil(&t->target_id)) {
-                                sr_jw_lit(&w, "\"target_id\":");
-                                sr_jw_uuid(&w, &t->target_id, false);
-                                sr_jw_lit(&w, ",");
-                        }
+                        put_opt_uuid(&w, "\"target_id\":", &t->target_id);
                         sr_jw_lit(&w, "\"device_id\":");
                         sr_jw_uuid(&w, &t->device_id, false);
                         put_fixed_str(&w, ",\"device_name\":",
