@@ -4,8 +4,10 @@
  * fix: route (404, 405), auth (401), the 501 of starting a stored
  * definition, readiness (503), content type (415), body size (413), body
  * and query (400), Idempotency-Key reuse (409), existence in the caller's
- * enterprise (404), then the worker's verdict (400/404 from its reply; 202
- * when no reply arrives in time).
+ * enterprise (404), the size of the command (413: command.max.bytes, what
+ * the workers accept), then the worker's verdict (400/404 from its reply;
+ * 202 when no reply arrives in time). Readiness follows the broker as
+ * librdkafka reports it (health_tick()), never a request's outcome.
  */
 #include "sr_gateway.h"
 
