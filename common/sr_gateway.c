@@ -230,8 +230,11 @@ static sr_err_t feed_reader(sr_gateway_t *gw, sr_reader_part_t *parts,
 
 /* The broker's health from librdkafka: its "all brokers down" report,
  * and a metadata probe every PROBE_EVERY_MS (at once after such a report).
- * Only this thread writes the state; requests read it. */
-static void health_tick(sr_gateway_t *gw, sr_reader_t *reader,
+ * Records just fetched (@p fetched) answer for the broker as well as a
+ * probe, so a busy feed sends none (a metadata request can wait behind a
+ * fetch on the broker's connection). Only this thread writes the state;
+ * requests read it. */
+static void health_tick(sr_gateway_t *gw, sr_reader_t *reader, bool fetched,
                         int64_t *next_probe)
 {
         char why[200];
@@ -244,7 +247,13 @@ static void health_tick(sr_gateway_t *gw, sr_reader_t *reader,
                 pthread_mutex_unlock(&gw->health_mu);
                 *next_probe = 0;
         }
-        if (mono_ms() >= *next_probe) {
+        if (fetched && *next_probe) {
+                pthread_mutex_lock(&gw->health_mu);
+                changed |= sr_health_probe(&gw->health, true, NULL,
+                                           mono_ms());
+                pthread_mutex_unlock(&gw->health_mu);
+                *next_probe = mono_ms() + PROBE_EVERY_MS;
+        } else if (mono_ms() >= *next_probe) {
                 bool ok = sr_reader_ping(reader, PROBE_TIMEOUT_MS, &ec) ==
                           SR_OK;
 
@@ -306,7 +315,7 @@ static void *feed_main(void *arg)
                         SR_ERROR("GATEWAY", "feed failed err=\"%s\"", ec.msg);
                         break;
                 }
-                health_tick(gw, reader, &next_probe);
+                health_tick(gw, reader, n > 0, &next_probe);
                 for (int i = 0; i < n; i++) {
                         const sr_inrec_t *r = &recs[i];
 
