@@ -471,6 +471,23 @@ static void over_budget(sr_worker_t *w, const char *what, size_t size)
                 r->why);
 }
 
+/* The size a record is judged by: its wire size, with a changelog
+ * record's batch id ("WRITER/N", longer as N grows) counted at its longest,
+ * so that the verdict on an input, and the size its refusal names, do not
+ * depend on which batch applied it. */
+static size_t judged_size(const sr_worker_t *w, const sr_outrec_t *rec)
+{
+        static const char longest[sizeof(w->batch_id) - 1] = { 0 };
+        sr_outrec_t r = *rec;
+
+        for (uint32_t i = 0; i < r.n_headers && i < SR_OUTREC_MAX_HEADERS;
+             i++)
+                if (!strcmp(r.headers[i].name, BATCH_HEADER))
+                        r.headers[i].value = sr_slice(longest,
+                                                      sizeof(longest));
+        return sr_budget_wire_size(&r);
+}
+
 /* An output of the batch: kept in memory, written to the outbox by
  * outbox_flush() at the end of the batch. */
 static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
@@ -481,7 +498,7 @@ static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
 
         if (w->fatal || w->redo)
                 return;
-        size = sr_budget_wire_size(rec);
+        size = judged_size(w, rec);
         if (size > w->out_max) {
                 char what[48];
 
@@ -1183,7 +1200,7 @@ static void check_created(sr_worker_t *w, int32_t part, const sr_run_t *run)
                 }
                 changelog_rec(w, part, sr_slice(key, kn), sr_buf_slice(&val),
                               &rec);
-                size = sr_budget_wire_size(&rec) +
+                size = judged_size(w, &rec) +
                        (stage ? SR_BUDGET_ENTITY_GROWTH : 0);
                 if (size > w->out_max)
                         over_budget(w, stage ? "stage_run changelog record" :
