@@ -678,7 +678,11 @@ COMMON = {
         "(another operation, other path ids or another body). Nothing was "
         "written; use a new key for a new request.", S("Error409")),
     "PayloadTooLarge": resp("The body is over the gateway's limit "
-                            "(default 1 MiB). Nothing was written.",
+                            "(`gateway.body.max.bytes`, default 1 MiB), or "
+                            "the command it makes would be over "
+                            "`command.max.bytes` (default 983040 bytes; "
+                            "what the workers accept): the message names "
+                            "the limit and the size. Nothing was written.",
                             S("Error413")),
     "UnsupportedMediaType": resp(
         "The `Content-Type` of the write is missing or is not "
@@ -1069,11 +1073,11 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 | 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's. |
 | 405 | Method not allowed on the path; `Allow` lists the methods served. |
 | 409 | The `Idempotency-Key` was already used with a different request. |
-| 413 | Body over the configured limit (default 1 MiB). |
+| 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
 | 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. |
-| 503 | Not ready (broker unreachable, projection catching up); `Retry-After`. Nothing was written. |
+| 503 | Not ready (broker unreachable as librdkafka sees it, projection catching up); `Retry-After`. Nothing was written. |
 
 The gateway checks a request in this order: path (404), method (405), token
 (401), readiness (503), `Content-Type` (415), size (413), body and query

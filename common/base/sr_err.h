@@ -21,6 +21,7 @@
         X(CORRUPT, "data corrupt or undecodable")                      \
         X(SCHEMA, "schema mismatch")                                   \
         X(KAFKA, "Kafka client error")                                 \
+        X(TOO_LARGE, "record over the size limit")                     \
         X(MAP_FULL, "local store is full")                             \
         X(REJECTED, "refused by the state machine")                    \
         X(RETRY, "transient failure, retry later")                     \

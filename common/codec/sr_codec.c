@@ -172,6 +172,47 @@ sr_err_t sr_codec_peek_schema_id(sr_slice_t in, int32_t *idp,
         return SR_OK;
 }
 
+/* One Avro string that must hold a canonical UUID, at *off of @p b. */
+static bool peek_uuid(const uint8_t *b, size_t len, size_t *off,
+                      sr_uuid_t *out)
+{
+        /* A length of 36 is the zig-zag varint 72: one byte. */
+        if (len - *off < 1 + SR_UUID_STR_LEN || b[*off] != 2 * SR_UUID_STR_LEN)
+                return false;
+        if (!sr_uuid_parse((const char *)b + *off + 1, SR_UUID_STR_LEN, out))
+                return false;
+        *off += 1 + SR_UUID_STR_LEN;
+        return true;
+}
+
+sr_err_t sr_codec_peek_command_ids(sr_slice_t in, sr_uuid_t *command_id,
+                                   sr_uuid_t *pipeline_run_id,
+                                   sr_errctx_t *ec)
+{
+        size_t off = SR_CODEC_HEADER;
+        sr_uuid_t cmd, run;
+        int32_t id;
+        sr_err_t err;
+
+        err = sr_codec_peek_schema_id(in, &id, ec);
+        if (err)
+                return err;
+        if (id != SR_SCHEMA_COMMAND)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "expected schema %d (%s), got %" PRId32,
+                                     SR_SCHEMA_COMMAND,
+                                     sr_codec_schema_name(SR_SCHEMA_COMMAND),
+                                     id);
+        if (!peek_uuid(in.ptr, in.len, &off, &cmd) ||
+            !peek_uuid(in.ptr, in.len, &off, &run))
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "command: field command_id or "
+                                     "pipeline_run_id: not a UUID string");
+        *command_id = cmd;
+        *pipeline_run_id = run;
+        return SR_OK;
+}
+
 sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
                                 avro_value_t **vp, sr_errctx_t *ec)
 {

@@ -73,6 +73,19 @@ sr_err_t sr_codec_peek_schema_id(sr_slice_t in, int32_t *idp,
                                  sr_errctx_t *ec);
 
 /**
+ * @brief Read the two ids at the start of a framed io.sr.v1.Command
+ * (command_id, pipeline_run_id) without decoding the rest: enough to
+ * answer a command that is not decoded (one over command.max.bytes).
+ * @param[in]  in borrowed; at most the first 79 bytes are read.
+ * @param[out] command_id, pipeline_run_id set on SR_OK only.
+ * @returns SR_OK, SR_ERR_CORRUPT (framing) or SR_ERR_SCHEMA (not a command,
+ *          or an id that is not canonical UUID text).
+ */
+sr_err_t sr_codec_peek_command_ids(sr_slice_t in, sr_uuid_t *command_id,
+                                   sr_uuid_t *pipeline_run_id,
+                                   sr_errctx_t *ec);
+
+/**
  * @brief Built-in schema JSON text of @p id.
  * @returns static text (borrowed, valid for the life of the process), or
  *          NULL for an unknown id.

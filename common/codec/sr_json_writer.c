@@ -1,11 +1,12 @@
-/* common/codec/sr_json_writer.c - see sr_jw.h. */
+/* common/codec/sr_json_writer.c - see sr_json_writer.h. */
 #include "sr_json_writer.h"
-
-#include "sr_clock.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "sr_clock.h"
 #include "sr_utf8.h"
 
 bool sr_jw_reserve(sr_jw_t *w, size_t n)
@@ -238,4 +239,40 @@ void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr)
         sr_jw_lit(w, ",\"version\":");
         sr_jw_u64(w, tr->m.version);
         sr_jw_lit(w, "}");
+}
+
+bool sr_jw_is_object_text(const char *text)
+{
+        json_t *v = json_loads(text, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
+                               NULL);
+        bool ok = json_is_object(v);
+
+        json_decref(v);
+        return ok;
+}
+
+bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op)
+{
+        if (op->args_json && !sr_jw_is_object_text(op->args_json))
+                return false;
+        sr_jw_lit(w, "{\"id\":");
+        sr_jw_uuid(w, &op->id, false);
+        sr_jw_lit(w, ",\"operation_type\":");
+        FIXED(w, op->operation_type);
+        sr_jw_lit(w, ",\"args\":");
+        if (op->args_json)
+                sr_jw_raw(w, op->args_json, strlen(op->args_json));
+        else
+                sr_jw_lit(w, "{}");
+        sr_jw_lit(w, ",\"created_by\":null,\"updated_by\":null,"
+                     "\"created_at\":");
+        sr_jw_time(w, op->created_at);
+        sr_jw_lit(w, ",\"updated_at\":");
+        sr_jw_time(w, op->created_at);
+        sr_jw_lit(w, ",\"stage_run_id\":");
+        sr_jw_uuid(w, &op->stage_run_id, false);
+        sr_jw_lit(w, ",\"version\":");
+        sr_jw_u64(w, op->version);
+        sr_jw_lit(w, "}");
+        return true;
 }

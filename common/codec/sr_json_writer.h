@@ -29,4 +29,12 @@ void sr_jw_u64(sr_jw_t *w, uint64_t v);
 
 void sr_jw_stage_run(sr_jw_t *w, const sr_stage_run_t *sr);
 void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr);
+/* Is @p text (NUL-terminated) one JSON object? Integers past int64 and
+ * \u0000 escapes are JSON too. Written raw, it keeps the answer JSON. */
+bool sr_jw_is_object_text(const char *text);
+/* An operation with its args as stored, byte for byte (sr_json's printing
+ * again through jansson would turn 0.1 into 0.10000000000000001); the
+ * same text as sr_json_stage_run_op() otherwise. false, with nothing
+ * written, when the stored args are not a JSON object. */
+bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op);
 #endif

@@ -7,8 +7,10 @@
  * field name never turns into a default.
  */
 #include "sr_spec_json.h"
+#include "sr_json_writer.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -45,12 +47,299 @@ const char *sr_spec_operation_type(const char *s, size_t len)
         return NULL;
 }
 
+/* ------------------------------------------------------------ args as written
+ *
+ * jansson keeps numbers as doubles (or int64), so printing a parsed args
+ * object again turns 0.1 into 0.10000000000000001 (five times the bytes),
+ * 1e2 into 100.0, and refuses integers past 2^63. The args of a spec that
+ * comes as text are therefore kept as written: a second, structural pass
+ * over the text jansson accepted finds the bytes of each operation's args
+ * value, and they are stored minified (whitespace outside strings
+ * dropped; strings, escapes and numbers byte for byte). */
+
+/* Where stages[i].operations[j].args is in the text. */
+struct span {
+        size_t at, len;
+        bool found;
+};
+
+typedef struct span spans_t[SR_SPEC_MAX_STAGES][SR_SPEC_MAX_OPS];
+
+struct scan {
+        const char *p, *end;
+};
+
+/* JSON's whitespace, and NUL: jansson takes a NUL byte after a number
+ * ("1\0,2" reads as 1, 2) and refuses it anywhere else. */
+static bool is_space(char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+}
+
+static void skip_ws(struct scan *s)
+{
+        while (s->p < s->end && is_space(*s->p))
+                s->p++;
+}
+
+/* At '"': past the closing quote. */
+static bool skip_string(struct scan *s)
+{
+        for (s->p++; s->p < s->end; s->p++) {
+                if (*s->p == '\\')
+                        s->p++;
+                else if (*s->p == '"')
+                        return ++s->p <= s->end;
+        }
+        return false;
+}
+
+/* Past one value (the text is JSON jansson accepted: brackets balance
+ * outside strings). */
+static bool skip_value(struct scan *s)
+{
+        size_t depth = 0;
+
+        skip_ws(s);
+        do {
+                if (s->p >= s->end)
+                        return false;
+                if (*s->p == '"') {
+                        if (!skip_string(s))
+                                return false;
+                        continue;
+                }
+                if (*s->p == '{' || *s->p == '[') {
+                        depth++;
+                } else if (*s->p == '}' || *s->p == ']') {
+                        if (depth-- == 0)
+                                return false;
+                } else if (depth == 0) { /* a number, true, false, null */
+                        const char *start = s->p;
+
+                        while (s->p < s->end && !is_space(*s->p) &&
+                               *s->p != ',' && *s->p != '}' && *s->p != ']')
+                                s->p++;
+                        return s->p > start;
+                }
+                s->p++;
+        } while (depth > 0);
+        return true;
+}
+
+static int hex_value(char c)
+{
+        return c >= '0' && c <= '9' ? c - '0' :
+               c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+               c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Is the JSON string key at [k, end) (quotes excluded) @p want, once its
+ * escapes are decoded? @p want is ASCII. */
+static bool key_is(const char *k, const char *end, const char *want)
+{
+        while (k < end) {
+                unsigned c = (unsigned char)*k++;
+
+                if (c == '\\' && k < end) {
+                        char e = *k++;
+                        int v = 0;
+
+                        if (e == 'u') {
+                                for (int i = 0; i < 4; i++) {
+                                        int h = k < end ? hex_value(*k++) : -1;
+
+                                        if (h < 0)
+                                                return false;
+                                        v = v * 16 + h;
+                                }
+                                c = (unsigned)v;
+                        } else {
+                                c = e == 'b' ? '\b' : e == 'f' ? '\f' :
+                                    e == 'n' ? '\n' : e == 'r' ? '\r' :
+                                    e == 't' ? '\t' : (unsigned char)e;
+                        }
+                }
+                if (!*want || c != (unsigned char)*want++)
+                        return false;
+        }
+        return !*want;
+}
+
+/* Each member of the object at s->p: @p on_member(key, key_end, s, arg)
+ * consumes the value (false: stop with an error). */
+typedef bool (*member_fn)(const char *key, const char *key_end,
+                          struct scan *s, void *arg);
+
+static bool each_member(struct scan *s, member_fn fn, void *arg)
+{
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '{')
+                return skip_value(s); /* not an object: the tree says so */
+        s->p++;
+        for (;;) {
+                const char *key, *key_end;
+
+                skip_ws(s);
+                if (s->p < s->end && *s->p == '}') {
+                        s->p++;
+                        return true;
+                }
+                if (s->p >= s->end || *s->p != '"')
+                        return false;
+                key = s->p + 1;
+                if (!skip_string(s))
+                        return false;
+                key_end = s->p - 1; /* the closing quote */
+                skip_ws(s);
+                if (s->p >= s->end || *s->p++ != ':')
+                        return false;
+                if (!fn(key, key_end, s, arg)) /* consumes the value */
+                        return false;
+                skip_ws(s);
+                if (s->p < s->end && *s->p == ',')
+                        s->p++;
+        }
+}
+
+/* Each element of the array at s->p: @p on_item(index, s, arg). */
+typedef bool (*item_fn)(size_t i, struct scan *s, void *arg);
+
+static bool each_item(struct scan *s, item_fn fn, void *arg)
+{
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '[')
+                return skip_value(s);
+        s->p++;
+        for (size_t i = 0;; i++) {
+                const char *at;
+
+                skip_ws(s);
+                if (s->p < s->end && *s->p == ']') {
+                        s->p++;
+                        return true;
+                }
+                at = s->p;
+                if (!fn(i, s, arg) || s->p == at)
+                        return false;
+                skip_ws(s);
+                if (s->p < s->end && *s->p == ',')
+                        s->p++;
+        }
+}
+
+struct locate {
+        spans_t *spans;
+        const char *text;
+        size_t stage, op;
+};
+
+static bool op_member(const char *key, const char *key_end, struct scan *s,
+                      void *arg)
+{
+        struct locate *l = arg;
+        struct span *sp = &(*l->spans)[l->stage][l->op];
+        const char *at;
+
+        if (!key_is(key, key_end, "args"))
+                return skip_value(s);
+        skip_ws(s);
+        at = s->p;
+        if (!skip_value(s))
+                return false;
+        sp->at = (size_t)(at - l->text);
+        sp->len = (size_t)(s->p - at);
+        sp->found = true;
+        return true;
+}
+
+static bool op_item(size_t i, struct scan *s, void *arg)
+{
+        struct locate *l = arg;
+
+        if (i >= SR_SPEC_MAX_OPS)
+                return skip_value(s); /* refused by the tree walk */
+        l->op = i;
+        return each_member(s, op_member, l);
+}
+
+static bool stage_member(const char *key, const char *key_end,
+                         struct scan *s, void *arg)
+{
+        if (!key_is(key, key_end, "operations"))
+                return skip_value(s);
+        return each_item(s, op_item, arg);
+}
+
+static bool stage_item(size_t i, struct scan *s, void *arg)
+{
+        struct locate *l = arg;
+
+        if (i >= SR_SPEC_MAX_STAGES)
+                return skip_value(s);
+        l->stage = i;
+        return each_member(s, stage_member, l);
+}
+
+static bool root_member(const char *key, const char *key_end, struct scan *s,
+                        void *arg)
+{
+        struct locate *l = arg;
+
+        if (!key_is(key, key_end, "stages"))
+                return skip_value(s);
+        memset(l->spans, 0, sizeof(*l->spans)); /* the last one counts */
+        return each_item(s, stage_item, l);
+}
+
+/* The spans of every operation's args in @p text. */
+static bool locate_args(const char *text, size_t len, spans_t *spans)
+{
+        struct scan s = { text, text + len };
+        struct locate l = { spans, text, 0, 0 };
+
+        memset(spans, 0, sizeof(*spans));
+        return each_member(&s, root_member, &l);
+}
+
+/* @p n bytes of JSON without the whitespace outside strings; caller frees. */
+static char *minify(const char *p, size_t n, size_t *out_len)
+{
+        char *out = malloc(n + 1), *o = out;
+        bool in_str = false;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                char c = p[i];
+
+                if (in_str) {
+                        *o++ = c;
+                        if (c == '\\' && i + 1 < n)
+                                *o++ = p[++i];
+                        else if (c == '"')
+                                in_str = false;
+                } else if (c == '"') {
+                        in_str = true;
+                        *o++ = c;
+                } else if (!is_space(c)) {
+                        *o++ = c;
+                }
+        }
+        *o = '\0';
+        *out_len = (size_t)(o - out);
+        return out;
+}
+
 /* ------------------------------------------------------------ decoding */
 
 struct walk {
         char path[256]; /* "stages[1].targets[0]"; "" at the root */
         size_t len;
         sr_errctx_t *ec;
+        const char *text;     /* the spec as written, or NULL */
+        const spans_t *spans; /* its args, when text */
+        size_t stage, op;     /* indexes of the operation being read */
 };
 
 static size_t path_push_key(struct walk *w, const char *key)
@@ -142,6 +431,27 @@ static sr_err_t get_str(struct walk *w, const json_t *v, char *out,
         return SR_OK;
 }
 
+/* JSON Schema, and so the OpenAPI document, counts a number with a zero
+ * fraction (600.0, 6e2) as an integer; jansson reads it as a real (and
+ * every number as one when the text holds an integer past int64). */
+static bool integral(const json_t *v, json_int_t *out)
+{
+        double d, whole;
+
+        if (json_is_integer(v)) {
+                *out = json_integer_value(v);
+                return true;
+        }
+        if (!json_is_real(v))
+                return false;
+        d = json_real_value(v);
+        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+                return false;
+        *out = (json_int_t)d;
+        return true;
+}
+
 static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
 {
         json_int_t t;
@@ -150,9 +460,8 @@ static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
                 *out = 0;
                 return SR_OK;
         }
-        if (!json_is_integer(v))
+        if (!integral(v, &t))
                 return fail_got(w, "an integer number of seconds", v);
-        t = json_integer_value(v);
         if (t < 1 || t > SR_SPEC_MAX_TIMEOUT)
                 return fail(w, "expected 1..%d seconds, got %lld",
                             SR_SPEC_MAX_TIMEOUT, (long long)t);
@@ -214,12 +523,20 @@ static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
         if (json_depth(v) > SR_SPEC_MAX_DEPTH)
                 return fail(w, "nested too deeply (at most %d levels)",
                             SR_SPEC_MAX_DEPTH);
-        /* Sorted keys: the same args always give the same text, so a
-         * re-sent create hashes the same (sr_runspec_hash). */
-        text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (w->text) {
+                const struct span *sp = &(*w->spans)[w->stage][w->op];
+
+                if (!sp->found)
+                        return fail(w, "not found in the text (a defect)");
+                text = minify(w->text + sp->at, sp->len, &len);
+        } else {
+                /* No text: sorted keys, so the same args always give the
+                 * same text and a re-sent create hashes the same. */
+                text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+                len = text ? strlen(text) : 0;
+        }
         if (!text)
-                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: json_dumps");
-        len = strlen(text);
+                return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: args text");
         if (len > SR_SPEC_MAX_ARGS) {
                 free(text);
                 return fail(w, "too large (%zu bytes, at most %d)", len,
@@ -326,6 +643,7 @@ static sr_err_t parse_ops(struct walk *w, const json_t *v,
                 return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
         for (size_t i = 0; i < n; i++) {
                 st->n_ops = (uint32_t)i + 1; /* freed by fini on error */
+                w->op = i;
                 old = path_push_index(w, i);
                 err = parse_op(w, json_array_get(v, i), &st->ops[i]);
                 if (err)
@@ -410,6 +728,7 @@ static sr_err_t parse_stages(struct walk *w, const json_t *v,
                 return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
         spec->n_stages = (uint32_t)n;
         for (size_t i = 0; i < n; i++) {
+                w->stage = i;
                 old = path_push_index(w, i);
                 err = parse_stage(w, json_array_get(v, i), &spec->stages[i]);
                 if (err)
@@ -462,21 +781,50 @@ static sr_err_t parse_root(struct walk *w, const json_t *root,
         return SR_OK;
 }
 
-sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
-                                 sr_errctx_t *ec)
+static sr_err_t from_value(struct walk *w, const json_t *root,
+                           sr_runspec_t *out)
 {
-        struct walk w = { .path = "", .len = 0, .ec = ec };
         sr_runspec_t spec;
         sr_err_t err;
 
         memset(&spec, 0, sizeof(spec));
-        err = parse_root(&w, root, &spec);
+        err = parse_root(w, root, &spec);
         if (err) {
                 sr_runspec_fini(&spec);
                 return err;
         }
         *out = spec;
         return SR_OK;
+}
+
+sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
+                                 sr_errctx_t *ec)
+{
+        struct walk w = { .path = "", .len = 0, .ec = ec };
+
+        return from_value(&w, root, out);
+}
+
+sr_err_t sr_spec_json_from_parsed(const json_t *root, const char *text,
+                                  size_t len, sr_runspec_t *out,
+                                  sr_errctx_t *ec)
+{
+        struct walk w = { .path = "", .len = 0, .ec = ec };
+        spans_t *spans = malloc(sizeof(*spans));
+        sr_err_t err;
+
+        if (!spans)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "spec: args spans");
+        if (!locate_args(text, len, spans)) {
+                free(spans);
+                return sr_errctx_set(ec, SR_ERR_INVALID, "(root): not the "
+                                     "JSON text the value was parsed from");
+        }
+        w.text = text;
+        w.spans = (const spans_t *)spans;
+        err = from_value(&w, root, out);
+        free(spans);
+        return err;
 }
 
 sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
@@ -491,12 +839,18 @@ sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
                                      "(root): run spec too large (%zu bytes, "
                                      "at most %u)", len, SR_SPEC_MAX_TEXT);
         root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        /* An integer past int64 (in args): read as a real for the checks;
+         * the args keep its digits (sr_spec_json_from_parsed()). */
+        if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+                root = json_loadb(text, len, JSON_REJECT_DUPLICATES |
+                                                     JSON_DECODE_INT_AS_REAL,
+                                  &jerr);
         if (!root)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "(root): malformed JSON at line %d "
                                      "column %d: %s", jerr.line, jerr.column,
                                      jerr.text);
-        err = sr_spec_json_from_value(root, out, ec);
+        err = sr_spec_json_from_parsed(root, text, len, out, ec);
         json_decref(root);
         return err;
 }
@@ -616,14 +970,98 @@ err:
         return NULL;
 }
 
+/* An args text as a JSON object, written as it is: it must be one. */
+static bool put_args(sr_jw_t *w, const char *args)
+{
+        if (!sr_jw_is_object_text(args))
+                return false;
+        sr_jw_lit(w, ",\"args\":");
+        sr_jw_raw(w, args, strlen(args));
+        return true;
+}
+
+static void put_fixed_str(sr_jw_t *w, const char *key, const char *s,
+                          size_t cap)
+{
+        sr_jw_raw(w, key, strlen(key));
+        sr_jw_str(w, s, strnlen(s, cap));
+}
+
+/* "KEY":"uuid", (the key with its quotes and colon) unless nil. */
+static void put_opt_uuid(sr_jw_t *w, const char *key, const sr_uuid_t *u)
+{
+        if (sr_uuid_is_nil(u))
+                return;
+        sr_jw_raw(w, key, strlen(key));
+        sr_jw_uuid(w, u, false);
+        sr_jw_lit(w, ",");
+}
+
+/* The same text json_dumps() gives for sr_runspec_to_json_value() with
+ * JSON_COMPACT | JSON_PRESERVE_ORDER, except that args are as stored. */
 char *sr_runspec_to_json(const sr_runspec_t *spec)
 {
-        json_t *v = sr_runspec_to_json_value(spec);
-        char *text;
+        sr_jw_t w = { 0 };
 
-        if (!v)
-                return NULL;
-        text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(v);
-        return text;
+        sr_jw_lit(&w, "{\"pipeline_id\":");
+        sr_jw_uuid(&w, &spec->pipeline_id, false);
+        put_fixed_str(&w, ",\"pipeline_name\":", spec->pipeline_name,
+                      sizeof(spec->pipeline_name));
+        if (spec->auto_promote)
+                sr_jw_lit(&w, ",\"auto_promote\":true");
+        else
+                sr_jw_lit(&w, ",\"auto_promote\":false");
+        if (spec->timeout_seconds) {
+                sr_jw_lit(&w, ",\"timeout_seconds\":");
+                sr_jw_i64(&w, spec->timeout_seconds);
+        }
+        sr_jw_lit(&w, ",\"stages\":[");
+        for (uint32_t i = 0; i < spec->n_stages; i++) {
+                const sr_spec_stage_t *st = &spec->stages[i];
+
+                sr_jw_raw(&w, i ? ",{" : "{", i ? 2 : 1);
+                put_opt_uuid(&w, "\"stage_id\":", &st->stage_id);
+                put_fixed_str(&w, "\"name\":", st->name, sizeof(st->name));
+                put_fixed_str(&w, ",\"description\":", st->description,
+                              sizeof(st->description));
+                if (st->timeout_seconds) {
+                        sr_jw_lit(&w, ",\"timeout_seconds\":");
+                        sr_jw_i64(&w, st->timeout_seconds);
+                }
+                sr_jw_lit(&w, ",\"operations\":[");
+                for (uint32_t j = 0; j < st->n_ops; j++) {
+                        const sr_spec_op_t *op = &st->ops[j];
+
+                        put_fixed_str(&w, j ? ",{\"operation_type\":" :
+                                              "{\"operation_type\":",
+                                      op->operation_type,
+                                      sizeof(op->operation_type));
+                        if (op->args_json && !put_args(&w, op->args_json))
+                                goto err;
+                        sr_jw_lit(&w, "}");
+                }
+                sr_jw_lit(&w, "],\"targets\":[");
+                for (uint32_t j = 0; j < st->n_targets; j++) {
+                        const sr_spec_target_t *t = &st->targets[j];
+
+                        sr_jw_raw(&w, j ? ",{" : "{", j ? 2 : 1);
+                        put_opt_uuid(&w, "\"target_id\":", &t->target_id);
+                        sr_jw_lit(&w, "\"device_id\":");
+                        sr_jw_uuid(&w, &t->device_id, false);
+                        put_fixed_str(&w, ",\"device_name\":",
+                                      t->device_name, sizeof(t->device_name));
+                        put_fixed_str(&w, ",\"device_alias\":",
+                                      t->device_alias,
+                                      sizeof(t->device_alias));
+                        sr_jw_lit(&w, "}");
+                }
+                sr_jw_lit(&w, "]}");
+        }
+        sr_jw_lit(&w, "]}");
+        if (w.oom)
+                goto err;
+        return w.p;
+err:
+        free(w.p);
+        return NULL;
 }

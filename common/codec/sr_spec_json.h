@@ -26,7 +26,8 @@
 #define SR_SPEC_MAX_TEXT (4u << 20) /* bytes of the whole JSON text */
 
 /**
- * @brief Decode run-spec JSON text.
+ * @brief Decode run-spec JSON text; args are kept as written (see
+ * sr_spec_json_from_parsed()).
  * @param[in]  text borrowed; need not be NUL-terminated.
  * @param[out] out  set on SR_OK only. The caller owns what it holds and
  *                  releases it with sr_runspec_fini().
@@ -37,7 +38,24 @@ sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
                             sr_errctx_t *ec);
 
 /**
- * @brief Decode an already parsed JSON value (the gateway's request body).
+ * @brief Decode a JSON value parsed from @p text (the gateway's request
+ * body): every operation's args are kept as written in @p text (numbers
+ * byte for byte, key order as sent), minified (whitespace outside strings
+ * dropped). The args limit (SR_SPEC_MAX_ARGS) applies to that text.
+ * @param[in]  root borrowed; not modified; parsed from @p text.
+ * @param[in]  text borrowed, @p len bytes; need not be NUL-terminated.
+ * @param[out] out  as for sr_spec_json_parse().
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_spec_json_from_parsed(const json_t *root, const char *text,
+                                  size_t len, sr_runspec_t *out,
+                                  sr_errctx_t *ec);
+
+/**
+ * @brief Decode a JSON value without its text (tools): args are printed
+ * again by jansson, compact with sorted keys, so a number may not read as
+ * it was written (0.1 becomes 0.10000000000000001). Prefer
+ * sr_spec_json_from_parsed() wherever the text is at hand.
  * @param[in]  root borrowed; not modified.
  * @param[out] out  as for sr_spec_json_parse().
  * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.

@@ -343,7 +343,9 @@ typedef struct sr_dispatch {
         X(ILLEGAL_TRANSITION, "illegal_transition")                     \
         X(INVALID_VALUE, "invalid_value")                               \
         X(DUPLICATE_SPEC, "duplicate_spec")                             \
-        X(TENANT, "tenant_mismatch")
+        X(TENANT, "tenant_mismatch")                                    \
+        X(TOO_LARGE, "too_large")                                       \
+        X(INTERNAL, "internal_error")
 
 typedef enum sr_reject {
 #define SR_REJECT_ENUM(name, text) SR_REJECT_##name,

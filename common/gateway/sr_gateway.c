@@ -4,8 +4,10 @@
  * fix: route (404, 405), auth (401), the 501 of starting a stored
  * definition, readiness (503), content type (415), body size (413), body
  * and query (400), Idempotency-Key reuse (409), existence in the caller's
- * enterprise (404), then the worker's verdict (400/404 from its reply; 202
- * when no reply arrives in time).
+ * enterprise (404), the size of the command (413: command.max.bytes, what
+ * the workers accept), then the worker's verdict (400/404 from its reply;
+ * 202 when no reply arrives in time). Readiness follows the broker as
+ * librdkafka reports it (health_tick()), never a request's outcome.
  */
 #include "sr_gateway.h"
 
@@ -20,7 +22,9 @@
 #include <time.h>
 
 #include "sr_auth.h"
+#include "sr_budget.h"
 #include "sr_codec.h"
+#include "sr_health.h"
 #include "sr_http.h"
 #include "sr_entity_json.h"
 #include "sr_idem.h"
@@ -34,6 +38,8 @@ extern const char sr_openapi_json[];
 extern const size_t sr_openapi_json_len;
 
 #define MAX_WAITERS 1024
+#define PROBE_EVERY_MS 1000 /* broker probe period (the feed thread) */
+#define PROBE_TIMEOUT_MS 1000
 #define FEED_BATCH 2000
 
 typedef struct waiter {
@@ -79,7 +85,10 @@ struct sr_gateway {
         bool feed_started;
         atomic_bool stop;
         atomic_bool caught_up;
-        atomic_bool broker_ok;
+        atomic_bool feed_ok;   /* false once the feed thread gave up */
+        atomic_bool broker_up; /* health.up, for a lock-free check */
+        pthread_mutex_t health_mu;
+        sr_health_t health;    /* from librdkafka's reports; health_mu */
         int n_parts;
         int64_t *start_high; /* changelog ends seen at start */
 
@@ -107,6 +116,11 @@ static double mono_s(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t mono_ms(void)
+{
+        return (int64_t)(mono_s() * 1000.0);
 }
 
 static int64_t wall_ms(void)
@@ -204,6 +218,55 @@ static sr_err_t feed_reader(sr_gateway_t *gw, sr_reader_part_t *parts,
         return sr_reader_new(gw->conf, parts, 2 * np, rp, ec);
 }
 
+/* The broker's health from librdkafka: its "all brokers down" report,
+ * and a metadata probe every PROBE_EVERY_MS (at once after such a report).
+ * Records just fetched (@p fetched) answer for the broker as well as a
+ * probe, so a busy feed sends none (a metadata request can wait behind a
+ * fetch on the broker's connection). Only this thread writes the state;
+ * requests read it. */
+static void health_tick(sr_gateway_t *gw, sr_reader_t *reader, bool fetched,
+                        int64_t *next_probe)
+{
+        char why[200];
+        sr_errctx_t ec = { 0 };
+        bool changed = false, up;
+
+        if (sr_reader_all_brokers_down(reader, why, sizeof(why))) {
+                pthread_mutex_lock(&gw->health_mu);
+                changed = sr_health_all_down(&gw->health, why, mono_ms());
+                pthread_mutex_unlock(&gw->health_mu);
+                *next_probe = 0;
+        }
+        if (fetched && *next_probe) {
+                pthread_mutex_lock(&gw->health_mu);
+                changed |= sr_health_probe(&gw->health, true, NULL,
+                                           mono_ms());
+                pthread_mutex_unlock(&gw->health_mu);
+                *next_probe = mono_ms() + PROBE_EVERY_MS;
+        } else if (mono_ms() >= *next_probe) {
+                bool ok = sr_reader_ping(reader, PROBE_TIMEOUT_MS, &ec) ==
+                          SR_OK;
+
+                pthread_mutex_lock(&gw->health_mu);
+                changed |= sr_health_probe(&gw->health, ok, ec.msg,
+                                           mono_ms());
+                pthread_mutex_unlock(&gw->health_mu);
+                *next_probe = mono_ms() + PROBE_EVERY_MS;
+        }
+        if (!changed)
+                return;
+        pthread_mutex_lock(&gw->health_mu);
+        up = gw->health.up;
+        snprintf(why, sizeof(why), "%s", gw->health.why);
+        pthread_mutex_unlock(&gw->health_mu);
+        atomic_store(&gw->broker_up, up);
+        if (up)
+                SR_INFO("GATEWAY", "broker reachable again: ready");
+        else
+                SR_WARN("GATEWAY", "broker unreachable: answering 503 "
+                        "err=\"%s\"", why);
+}
+
 /* Apply changelog records to the projection and hand replies to the
  * writes waiting for them. */
 static void *feed_main(void *arg)
@@ -215,7 +278,7 @@ static void *feed_main(void *arg)
         sr_reader_t *reader = NULL;
         sr_errctx_t ec = { 0 };
         double last_lag = 0;
-        int64_t *next;
+        int64_t *next, next_probe = 0;
         int np = gw->n_parts;
 
         parts = calloc((size_t)np * 2, sizeof(*parts));
@@ -240,9 +303,9 @@ static void *feed_main(void *arg)
                 if (sr_reader_poll(reader, recs, FEED_BATCH, &n, 100, &ec) !=
                     SR_OK) {
                         SR_ERROR("GATEWAY", "feed failed err=\"%s\"", ec.msg);
-                        atomic_store(&gw->broker_ok, false);
                         break;
                 }
+                health_tick(gw, reader, n > 0, &next_probe);
                 for (int i = 0; i < n; i++) {
                         const sr_inrec_t *r = &recs[i];
 
@@ -308,7 +371,6 @@ static void *feed_main(void *arg)
                         if (feed_reader(gw, parts, next, &reader, &ec)) {
                                 SR_ERROR("GATEWAY", "feed reader failed "
                                          "err=\"%s\"", ec.msg);
-                                atomic_store(&gw->broker_ok, false);
                                 break;
                         }
                         continue;
@@ -339,6 +401,8 @@ static void *feed_main(void *arg)
                 pthread_mutex_unlock(&gw->mu);
         }
 out:
+        if (!atomic_load(&gw->stop))
+                atomic_store(&gw->feed_ok, false); /* not ready from now */
         sr_reader_destroy(reader);
         sr_codec_destroy(codec);
         free(parts);
@@ -510,6 +574,18 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
                               ec.msg);
                 return 500;
         }
+        /* The worker would refuse it (sr_budget.h): say so, send nothing. */
+        if (!sr_budget_input_fits((size_t)gw->conf->command_max_bytes,
+                                  SR_UUID_STR_LEN, val.len)) {
+                answer_status(resp, 413, "the command would be %zu bytes "
+                              "(its key and encoded value), over "
+                              "command.max.bytes (%d); nothing was "
+                              "changed: send a smaller run spec",
+                              SR_UUID_STR_LEN + val.len,
+                              gw->conf->command_max_bytes);
+                sr_buf_free(&val);
+                return 413;
+        }
         slot = waiter_add(gw, &cmd->command_id);
         if (slot < 0) {
                 sr_buf_free(&val);
@@ -532,15 +608,27 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         pthread_mutex_unlock(&gw->prod_mu);
         sr_buf_free(&val);
         if (err) {
+                /* One record's fate: the broker's health is the feed's
+                 * business (health_tick()), not this request's. */
                 waiter_del(gw, slot);
-                atomic_store(&gw->broker_ok, false);
+                if (err == SR_ERR_TOO_LARGE) {
+                        answer_status(resp, 413, "the broker refused the "
+                                      "command as too large (%s); nothing "
+                                      "was changed", ec.msg);
+                        return 413;
+                }
+                if (err != SR_ERR_RETRY) {
+                        answer_status(resp, 500, "the broker refused the "
+                                      "command (%s); nothing was changed",
+                                      ec.msg);
+                        return 500;
+                }
                 resp->retry_after = 5;
                 answer_status(resp, 503, "the broker did not take the "
                               "command (%s); nothing was changed, retry",
                               ec.msg);
                 return 503;
         }
-        atomic_store(&gw->broker_ok, true);
         t_acked = mono_s();
         sr_series_observe(gw->phase[PHASE_PRODUCE], t_acked - t0);
         deadline_in(&until, timeout);
@@ -557,13 +645,17 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         waiter_del(gw, slot);
         sr_series_observe(gw->phase[PHASE_REPLY], t_reply - t_acked);
         if (!reply.accepted) {
-                bool nf = reply.reason == SR_REJECT_NOT_FOUND ||
-                          reply.reason == SR_REJECT_TENANT;
+                int code = reply.reason == SR_REJECT_NOT_FOUND ||
+                                           reply.reason == SR_REJECT_TENANT ?
+                                   404 :
+                           reply.reason == SR_REJECT_TOO_LARGE ? 413 :
+                           reply.reason == SR_REJECT_INTERNAL  ? 500 :
+                                                                 400;
 
-                answer_json(resp, nf ? 404 : 400, reply.message,
+                answer_json(resp, code, reply.message,
                             json_pack("{s:s,s:s}", "command_id", cid, "reason",
                                       sr_reject_name(reply.reason)));
-                return nf ? 404 : 400;
+                return code;
         }
         if (!wait_versions(gw, &reply, &until)) {
                 answer_json(resp, 202,
@@ -768,14 +860,29 @@ static void list_entities(ctx_t *c)
         }
         case SR_ROUTE_OPERATIONS_LIST: {
                 sr_stage_run_op_t *items = NULL;
+                sr_jw_t w = { 0 };
+                bool ok = true;
 
+                /* sr_jw: args as stored, not printed again by jansson */
                 err = sr_proj_list_operations(c->gw->proj, c->enterprise,
                                               &c->route->stage_run_id, &pq,
                                               &items, &n, &count, &ec);
-                for (size_t i = 0; !err && i < n; i++)
-                        json_array_append_new(arr,
-                                              sr_json_stage_run_op(&items[i]));
+                for (size_t i = 0; !err && ok && i < n; i++) {
+                        if (i)
+                                sr_jw_lit(&w, ",");
+                        ok = sr_jw_stage_run_op(&w, &items[i]);
+                }
                 sr_proj_ops_free(items, n);
+                if (!err && ok) {
+                        json_decref(arr);
+                        answer_page_jw(c, &q, count, &w);
+                        return;
+                }
+                free(w.p);
+                if (!err)
+                        err = sr_errctx_set(&ec, SR_ERR_CORRUPT,
+                                            "stored operation args are not "
+                                            "a JSON object");
                 break;
         }
         case SR_ROUTE_TARGET_RUNS_LIST: {
@@ -851,21 +958,6 @@ static json_t *get_entity(ctx_t *c)
                 sr_entity_fini(&e);
                 return j;
         }
-        case SR_ROUTE_OPERATION_GET: {
-                sr_stage_run_op_t op;
-                json_t *j;
-
-                if (sr_proj_get_operation(c->gw->proj, c->enterprise,
-                                          &r->stage_run_id,
-                                          &r->stage_run_operation_id, &op,
-                                          &ec) != SR_OK) {
-                        proj_failed(c, &ec, "stage-run operation");
-                        return NULL;
-                }
-                j = sr_json_stage_run_op(&op);
-                free(op.args_json);
-                return j;
-        }
         case SR_ROUTE_TARGET_RUN_GET:
         case SR_ROUTE_TARGET_RUN_PUT: {
                 sr_target_run_t tr;
@@ -884,10 +976,48 @@ static json_t *get_entity(ctx_t *c)
         }
 }
 
+/* An operation is written with sr_jw, its args as stored (jansson would
+ * print their numbers again). */
+static void get_operation(ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_errctx_t ec = { 0 };
+        sr_stage_run_op_t op;
+        sr_jw_t w = { 0 };
+        bool ok;
+
+        if (sr_proj_get_operation(c->gw->proj, c->enterprise,
+                                  &r->stage_run_id,
+                                  &r->stage_run_operation_id, &op,
+                                  &ec) != SR_OK) {
+                proj_failed(c, &ec, "stage-run operation");
+                return;
+        }
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":");
+        ok = sr_jw_stage_run_op(&w, &op);
+        sr_jw_lit(&w, "}");
+        free(op.args_json);
+        if (!ok || w.oom) {
+                free(w.p);
+                answer_status(c->resp, 500, ok ? "out of memory" :
+                              "stored operation args are not a JSON object");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        c->resp->body.ptr = w.p;
+        c->resp->body.len = w.len;
+}
+
 static void get_one(ctx_t *c)
 {
-        json_t *j = get_entity(c);
+        json_t *j;
 
+        if (c->route->id == SR_ROUTE_OPERATION_GET) {
+                get_operation(c);
+                return;
+        }
+        j = get_entity(c);
         if (j)
                 answer_json(c->resp, 200, "ok", j);
 }
@@ -1159,8 +1289,22 @@ bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size)
                                         "the changelog");
                 return false;
         }
-        if (!atomic_load(&gw->broker_ok)) {
-                snprintf(why, why_size, "the broker is unreachable");
+        if (!atomic_load(&gw->feed_ok)) {
+                snprintf(why, why_size, "the changelog feed stopped (see "
+                                        "the log); restart the gateway");
+                return false;
+        }
+        if (!atomic_load(&gw->broker_up)) {
+                char reason[200];
+                int64_t since;
+
+                pthread_mutex_lock(&gw->health_mu);
+                snprintf(reason, sizeof(reason), "%s", gw->health.why);
+                since = gw->health.since_ms;
+                pthread_mutex_unlock(&gw->health_mu);
+                snprintf(why, why_size, "the broker is unreachable (for %lld "
+                         "s: %s)", (long long)((mono_ms() - since) / 1000),
+                         reason);
                 return false;
         }
         return true;
@@ -1173,6 +1317,9 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         sr_gateway_t *gw;
         sr_err_t err;
 
+        err = sr_conf_check_budget(conf, ec);
+        if (err)
+                return err;
         gw = calloc(1, sizeof(*gw));
         if (!gw)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: calloc");
@@ -1184,8 +1331,11 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         pthread_cond_init(&gw->cv, NULL);
         atomic_init(&gw->stop, false);
         atomic_init(&gw->caught_up, false);
-        atomic_init(&gw->broker_ok, true);
         atomic_init(&gw->idem_evicted_seen, 0);
+        atomic_init(&gw->feed_ok, true);
+        atomic_init(&gw->broker_up, true);
+        pthread_mutex_init(&gw->health_mu, NULL);
+        sr_health_init(&gw->health, mono_ms());
         gw->start_high = calloc((size_t)gw->n_parts, sizeof(int64_t));
         gw->link_base = strdup(conf->gateway_public_url ?
                                conf->gateway_public_url : "");
@@ -1310,5 +1460,6 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         pthread_cond_destroy(&gw->cv);
         pthread_mutex_destroy(&gw->mu);
         pthread_mutex_destroy(&gw->prod_mu);
+        pthread_mutex_destroy(&gw->health_mu);
         free(gw);
 }

@@ -62,7 +62,10 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
 void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                        sr_gw_response_t *resp);
 
-/** @brief False while the projection catches up or the broker is away. */
+/** @brief False while the projection catches up, once the feed thread
+ *  stopped, or while the broker is away as librdkafka reports it (a
+ *  metadata probe every second, its "all brokers down" report); @p why
+ *  says which. Any thread. */
 bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size);
 
 /** @brief Stop the feed thread, close everything. NULL ok. */

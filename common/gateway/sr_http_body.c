@@ -3,7 +3,6 @@
  * (size and depth bounded), the PUT bodies, the run spec of a POST. */
 #include "sr_http_int.h"
 
-#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -142,6 +141,13 @@ sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
                                        SR_HTTP_MAX_DEPTH);
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
                           &jerr);
+        /* An integer past int64 (say in a run spec's args, which keep its
+         * digits): read it as a real rather than refuse the body. */
+        if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+                root = json_loadb(body, len,
+                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+                                          JSON_DECODE_INT_AS_REAL,
+                                  &jerr);
         if (!root) {
                 if (json_error_code(&jerr) == json_error_out_of_memory)
                         return sr_http__out_of_memory(prob);
@@ -258,38 +264,6 @@ out_decref:
         return err;
 }
 
-/* JSON Schema, and so the OpenAPI document, counts a number with a zero
- * fraction (600.0, 6e2) as an integer; jansson reads it as a real, which
- * the run-spec decoder refuses. Turn such a real at @p key of @p obj into
- * an integer; anything else is left for the decoder to judge. Past 2^63
- * no int64 can hold it: it stays a real and is refused. */
-static void integral_real_to_integer(json_t *obj, const char *key)
-{
-        json_t *v = json_object_get(obj, key);
-        double d, whole;
-
-        if (!json_is_real(v))
-                return;
-        d = json_real_value(v);
-        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
-            d >= 9223372036854775808.0)
-                return;
-        json_object_set_new(obj, key, json_integer((json_int_t)d));
-}
-
-/* The integer fields of a run spec: timeout_seconds of the spec and of
- * each stage (operation args are passed on as they are). */
-static void run_spec_integers(json_t *root)
-{
-        json_t *stages = json_object_get(root, "stages"), *stage;
-        size_t i;
-
-        integral_real_to_integer(root, "timeout_seconds");
-        json_array_foreach(stages, i, stage)
-                if (json_is_object(stage))
-                        integral_real_to_integer(stage, "timeout_seconds");
-}
-
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
                                 sr_runspec_t *out, sr_http_problem_t *prob)
 {
@@ -304,8 +278,8 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
         err = sr_http_load_object(body, len, max_len, &root, prob);
         if (err)
                 return err;
-        run_spec_integers(root);
-        err = sr_spec_json_from_value(root, out, &ec);
+        /* sr_spec_json takes 600.0 as the integer it is (JSON Schema) */
+        err = sr_spec_json_from_parsed(root, body, len, out, &ec);
         json_decref(root);
         if (err == SR_ERR_NOMEM)
                 return sr_http__out_of_memory(prob);

@@ -2,6 +2,7 @@
  * only file that sees librdkafka types: kafka.* keys are handed to
  * rd_kafka_conf_set() verbatim, and librdkafka's errstr is reported. */
 #include "sr_conf.h"
+#include "sr_budget.h"
 #include "sr_log.h"
 
 #include <assert.h>
@@ -199,6 +200,16 @@ static const struct conf_prop conf_props[] = {
                   "90 bytes each plus enterprise and key: ~140 MB for a "
                   "million UUID keys); beyond, the oldest is forgotten "
                   "first (sr_gateway_idempotency_evicted_total)." },
+        { .name = "command.max.bytes", .type = CONF_INT,
+          .offset = OFF(command_max_bytes), .min = 4096,
+          .max = 1000000000 - SR_BUDGET_OVERHEAD, .def = "983040",
+          .desc = "Largest input record (key and value bytes of a command "
+                  "or a result) sr-status applies: a bigger one is refused "
+                  "(reason too_large: dead letter, and a refusal reply for "
+                  "a command), and sr-gateway answers 413 instead of "
+                  "producing a bigger command. A record derived from "
+                  "accepted inputs is at most this + 4096 bytes, which must "
+                  "fit kafka.message.max.bytes (checked at start)." },
 };
 
 #define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))
@@ -679,7 +690,20 @@ sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec)
                 return sr_errctx_set(ec, SR_ERR_CONF,
                                      "kafka.group.id: not allowed, set "
                                      "group.id or agent.group.id instead");
-        return SR_OK;
+        return sr_conf_check_budget(conf, ec);
+}
+
+sr_err_t sr_conf_check_budget(const sr_conf_t *conf, sr_errctx_t *ec)
+{
+        char buf[32];
+        size_t size = sizeof(buf);
+        long message_max = 1000000; /* librdkafka's default */
+
+        if (conf->kafka &&
+            rd_kafka_conf_get(conf->kafka, "message.max.bytes", buf,
+                              &size) == RD_KAFKA_CONF_OK)
+                message_max = strtol(buf, NULL, 10);
+        return sr_budget_check(conf->command_max_bytes, message_max, ec);
 }
 
 /* Text forms of a row's columns. */

@@ -61,6 +61,7 @@ typedef struct sr_conf {
                                         * relative to the server root */
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
+        int command_max_bytes;   /* command.max.bytes: input size budget */
 
         /* kafka.* keys, prefix stripped. Owned by the conf: never destroy
          * it, and hand rd_kafka_new() a rd_kafka_conf_dup() of it. */
@@ -120,11 +121,21 @@ sr_err_t sr_conf_load_env(sr_conf_t *conf, char **envp, sr_errctx_t *ec);
 
 /**
  * @brief Cross-key checks, run once all sources are applied: topic.prefix
- * makes legal topic names, group.id differs from agent.group.id, and the
- * consumer groups are not also set as kafka.group.id. Idempotent.
+ * makes legal topic names, group.id differs from agent.group.id, the
+ * consumer groups are not also set as kafka.group.id, and the size budget
+ * fits the producer (sr_conf_check_budget()). Idempotent.
  * @returns SR_OK or SR_ERR_CONF ("key: reason").
  */
 sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec);
+
+/**
+ * @brief The size budget (sr_budget.h): command.max.bytes plus what a
+ * derived record may add must fit the producer's kafka.message.max.bytes
+ * (librdkafka's default 1000000 when unset). Run by sr_conf_finalize(),
+ * and by sr_worker_new() and sr_gateway_new() for confs built without it.
+ * @returns SR_OK or SR_ERR_CONF (the message names both keys).
+ */
+sr_err_t sr_conf_check_budget(const sr_conf_t *conf, sr_errctx_t *ec);
 
 /**
  * @brief Print the key table to @p out: aligned text, or when @p markdown a

@@ -44,13 +44,11 @@ static int remaining_ms(int64_t deadline)
         return left <= 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
 }
 
-/* Boundary mapping, the only one: keep librdkafka's name and text (or the
- * more precise @p detail), return our class. */
-static sr_err_t kafka_err(sr_errctx_t *ec, rd_kafka_resp_err_t err,
-                          const char *op, const char *detail)
+/* Our class of a librdkafka code: SR_ERR_RETRY (transient), SR_ERR_FATAL,
+ * SR_ERR_TOO_LARGE (a record over a size limit), or SR_ERR_KAFKA
+ * (permanent for the request or record at hand, e.g. INVALID_RECORD). */
+static sr_err_t err_class(rd_kafka_resp_err_t err)
 {
-        sr_err_t code;
-
         switch (err) {
         case RD_KAFKA_RESP_ERR__TRANSPORT:
         case RD_KAFKA_RESP_ERR__TIMED_OUT:
@@ -73,16 +71,45 @@ static sr_err_t kafka_err(sr_errctx_t *ec, rd_kafka_resp_err_t err,
         case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
         case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
         case RD_KAFKA_RESP_ERR__STATE:
-                code = SR_ERR_RETRY;
-                break;
+                return SR_ERR_RETRY;
         case RD_KAFKA_RESP_ERR__FATAL: /* details: rd_kafka_fatal_error() */
-                code = SR_ERR_FATAL;
-                break;
+                return SR_ERR_FATAL;
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+                return SR_ERR_TOO_LARGE;
         case RD_KAFKA_RESP_ERR_NO_ERROR: /* caller's bug; keep it visible */
         default:
-                code = SR_ERR_KAFKA;
-                break;
+                return SR_ERR_KAFKA;
         }
+}
+
+/* A delivery report's error that the same record meets again whatever
+ * the broker's state: the record itself is refused. Any other failed
+ * report is transient (the record is sent again). */
+static bool record_refused(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Boundary mapping, the only one: keep librdkafka's name and text (or the
+ * more precise @p detail), return our class. */
+static sr_err_t kafka_err(sr_errctx_t *ec, rd_kafka_resp_err_t err,
+                          const char *op, const char *detail)
+{
+        sr_err_t code = err_class(err);
+
         return sr_errctx_set(ec, code, "kafka %s: %s: %s", op,
                              rd_kafka_err2name(err),
                              detail ? detail : rd_kafka_err2str(err));
@@ -129,13 +156,29 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                rd_kafka_name(rk), fac);
 }
 
+/* The first member of every handle struct given to librdkafka as its
+ * opaque (producers, group consumers, readers): where the error callback
+ * notes librdkafka's "all brokers down". Error callbacks run inside the
+ * handle's own poll calls, on the thread that owns the handle. */
+typedef struct kafka_handle {
+        bool all_down;       /* reported since the owner last looked */
+        char all_down_why[160];
+} kafka_handle_t;
+
 /* Client-level errors (broker down, authentication, fatal). They are
  * informational: the client retries by itself, and fatal errors are
  * checked where they matter (rd_kafka_fatal_error()). */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                            void *opaque)
 {
-        (void)opaque;
+        kafka_handle_t *h = opaque;
+
+        if (h && err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                h->all_down = true;
+                snprintf(h->all_down_why, sizeof(h->all_down_why), "%s: %s",
+                         rd_kafka_err2name((rd_kafka_resp_err_t)err),
+                         reason ? reason : "");
+        }
         if (err == RD_KAFKA_RESP_ERR__FATAL)
                 SR_ERROR("KAFKA", "fatal client error: %s client=%s", reason,
                          rd_kafka_name(rk));
@@ -233,10 +276,12 @@ void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
 /* ------------------------------------------------------------ producer */
 
 struct sr_producer {
+        kafka_handle_t h; /* first: the librdkafka opaque */
         rd_kafka_t *rk;
         char names[SR_TOPIC__COUNT][TOPIC_NAME_MAX];
         uint64_t outstanding; /* sent, no delivery report yet */
         uint64_t failed;      /* failed reports since the last wait */
+        uint64_t refused;     /* of which record_refused() */
         rd_kafka_resp_err_t last_err;
         int32_t last_err_partition;
         sr_topic_kind_t last_err_topic;
@@ -257,6 +302,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 p->outstanding--;
         if (m->err) {
                 p->failed++;
+                /* A refusal is reported rather than a later transient
+                 * failure of the same wait. */
+                if (record_refused(m->err))
+                        p->refused++;
+                else if (p->refused)
+                        return;
                 p->last_err = m->err;
                 p->last_err_partition = m->partition;
                 p->last_err_topic = (sr_topic_kind_t)t;
@@ -368,7 +419,7 @@ static rd_kafka_error_t *txn_call(rd_kafka_t *rk,
 static void txn_reports_done(sr_producer_t *p, int wait_ms)
 {
         (void)sr_producer_wait(p, wait_ms, NULL);
-        p->failed = 0;
+        p->failed = p->refused = 0;
         p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -620,7 +671,7 @@ sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
 sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec)
 {
         int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-        uint64_t failed;
+        uint64_t failed, refused;
         int left;
 
         rd_kafka_poll(p->rk, 0);
@@ -629,11 +680,15 @@ sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec)
                 rd_kafka_poll(p->rk, left < 100 ? left : 100);
 
         failed = p->failed;
-        p->failed = 0;
+        refused = p->refused;
+        p->failed = p->refused = 0;
         if (rd_kafka_fatal_error(p->rk, NULL, 0))
                 return fatal_err(ec, p->rk, "producer");
         if (failed) {
-                sr_errctx_set(ec, SR_ERR_RETRY,
+                sr_err_t code = refused ? err_class(p->last_err) :
+                                          SR_ERR_RETRY;
+
+                sr_errctx_set(ec, code,
                               "kafka produce: %" PRIu64 " record(s) failed, "
                               "last: %s: %s (topic %s partition %d)", failed,
                               rd_kafka_err2name(p->last_err),
@@ -641,7 +696,7 @@ sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec)
                               p->names[p->last_err_topic],
                               (int)p->last_err_partition);
                 p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-                return SR_ERR_RETRY;
+                return code;
         }
         if (p->outstanding)
                 return sr_errctx_set(ec, SR_ERR_RETRY,
@@ -674,6 +729,7 @@ uint64_t sr_producer_outstanding(const sr_producer_t *p)
 /* ------------------------------------------------------------ consumer */
 
 struct sr_consumer {
+        kafka_handle_t h; /* first: the librdkafka opaque */
         rd_kafka_t *rk;
         int n_topics;
         sr_topic_kind_t topics[SR_TOPIC__COUNT];
@@ -1063,12 +1119,13 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
         return err;
 }
 
-sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec)
+/* A metadata request (the topics the handle knows): a broker answered. */
+static sr_err_t metadata_ping(rd_kafka_t *rk, int timeout_ms, sr_errctx_t *ec)
 {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err;
 
-        err = rd_kafka_metadata(c->rk, 0, NULL, &md, timeout_ms);
+        err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
         if (md)
                 rd_kafka_metadata_destroy(md);
         if (err)
@@ -1076,6 +1133,11 @@ sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec)
                                SR_ERR_FATAL :
                                SR_ERR_RETRY;
         return SR_OK;
+}
+
+sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec)
+{
+        return metadata_ping(c->rk, timeout_ms, ec);
 }
 
 int64_t sr_consumer_lag(sr_consumer_t *c)
@@ -1444,6 +1506,7 @@ void sr_mock_destroy(sr_mock_t *m)
 /* ------------------------------------------------------------ reader */
 
 struct sr_reader {
+        kafka_handle_t h; /* first: the librdkafka opaque */
         rd_kafka_t *rk;
         char names[SR_TOPIC__COUNT][TOPIC_NAME_MAX];
         rd_kafka_message_t **held;
@@ -1471,7 +1534,7 @@ sr_err_t sr_reader_new(const sr_conf_t *conf, const sr_reader_part_t *parts,
         sr_uuid_v4(&u);
         sr_uuid_fmt(&u, id);
         snprintf(group, sizeof(group), "sr-reader-%s", id);
-        kc = conf_copy(conf, NULL);
+        kc = conf_copy(conf, r);
         if (!kc) {
                 free(r);
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
@@ -1574,6 +1637,20 @@ sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
         }
         *n = got;
         return SR_OK;
+}
+
+sr_err_t sr_reader_ping(sr_reader_t *r, int timeout_ms, sr_errctx_t *ec)
+{
+        return metadata_ping(r->rk, timeout_ms, ec);
+}
+
+bool sr_reader_all_brokers_down(sr_reader_t *r, char *why, size_t why_size)
+{
+        if (!r->h.all_down)
+                return false;
+        r->h.all_down = false;
+        snprintf(why, why_size, "%s", r->h.all_down_why);
+        return true;
 }
 
 int64_t sr_reader_lag(sr_reader_t *r, sr_topic_kind_t topic)

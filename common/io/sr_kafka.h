@@ -81,7 +81,9 @@ void sr_producer_destroy(sr_producer_t *p);
  * @brief Enqueue one record to prefix+sr_topic_suffix(rec->topic).
  * The record's bytes are copied. Delivery is tracked: see sr_producer_wait().
  * Blocks (serving delivery reports) while the local queue is full.
- * @returns SR_OK, SR_ERR_KAFKA (permanent: e.g. record too large).
+ * @returns SR_OK, SR_ERR_TOO_LARGE (over kafka.message.max.bytes:
+ *          sr_budget_wire_size()), SR_ERR_KAFKA (another refusal),
+ *          SR_ERR_FATAL.
  */
 sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
                           sr_errctx_t *ec);
@@ -89,9 +91,13 @@ sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
 /**
  * @brief Wait until every record sent so far has a delivery report.
  * @returns SR_OK when all were acknowledged; SR_ERR_RETRY when some failed
- *          or @p timeout_ms passed (the caller re-sends: duplicates are
- *          harmless by design); SR_ERR_FATAL on a fatal producer error.
- *          The failure counters are reset on return.
+ *          for a transient reason or @p timeout_ms passed (the caller
+ *          re-sends: duplicates are harmless by design); SR_ERR_TOO_LARGE
+ *          or SR_ERR_KAFKA when the broker refused a record itself
+ *          (MSG_SIZE_TOO_LARGE; INVALID_RECORD...: sending it again fails
+ *          again until the broker's or topic's configuration changes),
+ *          SR_ERR_FATAL on a
+ *          fatal producer error. The failure counters are reset on return.
  */
 sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec);
 
@@ -247,6 +253,21 @@ void sr_reader_destroy(sr_reader_t *r);
  */
 sr_err_t sr_reader_poll(sr_reader_t *r, sr_inrec_t *out, int max, int *n,
                         int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Ask the cluster for metadata through the reader's connections
+ * (the gateway's broker probe). Blocks at most @p timeout_ms.
+ * @returns SR_OK when a broker answered in time, SR_ERR_RETRY otherwise,
+ *          SR_ERR_FATAL.
+ */
+sr_err_t sr_reader_ping(sr_reader_t *r, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief Did librdkafka report every broker connection of the reader down
+ * (RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) since the last call? Reports are
+ * taken in sr_reader_poll(). On true @p why gets librdkafka's text.
+ */
+bool sr_reader_all_brokers_down(sr_reader_t *r, char *why, size_t why_size);
 
 /**
  * @brief Records of @p topic not yet returned by sr_reader_poll(), summed

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "sr_batchlog.h"
+#include "sr_budget.h"
 #include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_fsm.h"
@@ -129,6 +130,7 @@ typedef struct batch_run {
         int64_t loaded_deadline; /* run.pr.next_deadline already in heap */
         uint64_t used_in;        /* batch_no of its last use */
         uint32_t entities;       /* what it counts against cache.entities */
+        int last_in;             /* index in recs of its last input */
 } batch_run_t;
 
 /* A phase-1 or phase-2 record of a batch, kept in memory (as written to
@@ -176,6 +178,16 @@ typedef struct batch_stats {
         uint32_t rejections[SR_REJECT__COUNT];
         uint32_t dead_letters, events;
 } batch_stats_t;
+
+/* An input of the current poll refused after it was applied: a record it
+ * leads to would be over the output budget (SR_REJECT_TOO_LARGE), or the
+ * state machine refused a transition of its own (SR_REJECT_INTERNAL, a
+ * defect). The batch is redone without its changes. */
+typedef struct refusal {
+        int input; /* index in recs */
+        sr_reject_t reason;
+        char why[200];
+} refusal_t;
 
 typedef struct metrics {
         sr_series_t *inputs[2][6]; /* topic x outcome */
@@ -238,6 +250,14 @@ struct sr_worker {
         atomic_bool broker_ok;
         atomic_bool store_ok;
         atomic_bool map_full; /* growing the map, input paused */
+        atomic_bool relay_refused; /* a record is refused, relay retries */
+        size_t in_max;        /* command.max.bytes: largest input */
+        size_t out_max;       /* largest record derived from inputs */
+        int cur_in;           /* index in recs of the input applied, -1 */
+        bool redo;            /* an output is over out_max: redo batch */
+        refusal_t *refused;   /* this poll's inputs refused for outputs */
+        int n_refused;
+        unsigned relay_failures; /* failed publications in a row */
         char txn_base[300];   /* exactly_once: transactional.id prefix */
         bool relay_pending;   /* exactly_once: the outbox holds an
                                * unpublished batch (relay_deferred) */
@@ -414,15 +434,114 @@ static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
         b->n++;
 }
 
+/* The refusal recorded for input @p in of this poll, or NULL. */
+static const refusal_t *refusal_of(const sr_worker_t *w, int in)
+{
+        for (int i = 0; i < w->n_refused; i++)
+                if (w->refused[i].input == in)
+                        return &w->refused[i];
+        return NULL;
+}
+
+/* Refuse the input being applied, after the fact: record why and redo the
+ * batch without its changes. False when it cannot be refused (not an
+ * input's doing, or already refused): the caller's defect is fatal. */
+static bool refuse_current(sr_worker_t *w, sr_reject_t reason,
+                           const char *why)
+{
+        refusal_t *r;
+
+        if (w->cur_in < 0 || refusal_of(w, w->cur_in) ||
+            w->n_refused >= w->max_recs)
+                return false;
+        r = &w->refused[w->n_refused++];
+        r->input = w->cur_in;
+        r->reason = reason;
+        snprintf(r->why, sizeof(r->why), "%s", why);
+        w->redo = true;
+        SR_WARN("WORKER", "input refused after it was applied, batch redone "
+                "partition=%" PRId32 " offset=%" PRId64 " reason=%s "
+                "why=\"%s\"",
+                w->recs[w->cur_in].partition, w->recs[w->cur_in].offset,
+                sr_reject_name(reason), r->why);
+        return true;
+}
+
+/* A record of @p size bytes, derived from the input being applied, would
+ * be over the output budget (docs/guarantee.md proves it cannot be for an
+ * input within command.max.bytes; this is the safety net). The input is
+ * refused and the batch redone without its changes: a verdict that only
+ * depends on the run's state and the input, so reprocessing repeats it. */
+static void over_budget(sr_worker_t *w, const char *what, size_t size)
+{
+        sr_errctx_t ec = { 0 };
+        char why[200];
+
+        snprintf(why, sizeof(why), "it leads to a %s of %zu bytes, over the "
+                 "%zu-byte limit of a record (command.max.bytes + %d)", what,
+                 size, w->out_max, SR_BUDGET_OVERHEAD);
+        if (!refuse_current(w, SR_REJECT_TOO_LARGE, why)) {
+                /* Not an input's doing (a marker), or its refusal itself
+                 * does not fit: a defect, not a poison input. */
+                sr_errctx_set(&ec, SR_ERR_FATAL, "%s of %zu bytes is over "
+                              "the %zu-byte budget of a record", what, size,
+                              w->out_max);
+                set_fatal(w, &ec, "outbox");
+        }
+}
+
+/* The state machine refused a transition of its own (SR_ERR_INTERNAL: a
+ * defect, or a stored state it never makes). The input is refused and
+ * dead-lettered, deterministically, instead of stopping the worker: every
+ * owner of the partition would meet it again. */
+static void fsm_refused(sr_worker_t *w, const char *illegal)
+{
+        sr_errctx_t ec = { 0 };
+
+        SR_ERROR("WORKER", "state machine refused its own transition: %s",
+                 illegal);
+        if (!refuse_current(w, SR_REJECT_INTERNAL, illegal)) {
+                sr_errctx_set(&ec, SR_ERR_INTERNAL, "%s", illegal);
+                set_fatal(w, &ec, "state machine");
+        }
+}
+
+/* The size a record is judged by: its wire size, with a changelog
+ * record's batch id ("WRITER/N", longer as N grows) counted at its longest,
+ * so that the verdict on an input, and the size its refusal names, do not
+ * depend on which batch applied it. */
+static size_t judged_size(const sr_worker_t *w, const sr_outrec_t *rec)
+{
+        static const char longest[sizeof(w->batch_id) - 1] = { 0 };
+        sr_outrec_t r = *rec;
+
+        for (uint32_t i = 0; i < r.n_headers && i < SR_OUTREC_MAX_HEADERS;
+             i++)
+                if (!strcmp(r.headers[i].name, BATCH_HEADER))
+                        r.headers[i].value = sr_slice(longest,
+                                                      sizeof(longest));
+        return sr_budget_wire_size(&r);
+}
+
 /* An output of the batch: kept in memory, written to the outbox by
  * outbox_flush() at the end of the batch. */
 static void outbox_put(sr_worker_t *w, int32_t part, uint8_t phase,
                        const sr_outrec_t *rec)
 {
         sr_errctx_t ec = { 0 };
+        size_t size;
 
-        if (w->fatal)
+        if (w->fatal || w->redo)
                 return;
+        size = judged_size(w, rec);
+        if (size > w->out_max) {
+                char what[48];
+
+                snprintf(what, sizeof(what), "%s record",
+                         sr_topic_suffix(rec->topic));
+                over_budget(w, what, size);
+                return;
+        }
         w->scratch.len = 0;
         if (sr_outrec_encode(rec, &w->scratch, &ec) != SR_OK) {
                 set_fatal(w, &ec, "outbox encode");
@@ -478,14 +597,28 @@ err:
                 set_fatal(w, &ec, "outbox append");
 }
 
+/* The changelog record of an entity-keyed value (batch id header). */
+static void changelog_rec(const sr_worker_t *w, int32_t part, sr_slice_t key,
+                          sr_slice_t value, sr_outrec_t *rec)
+{
+        memset(rec, 0, sizeof(*rec));
+        rec->topic = SR_TOPIC_CHANGELOG;
+        rec->partition = part;
+        rec->key = key;
+        rec->value = value;
+        rec->n_headers = 1;
+        rec->headers[0].name = BATCH_HEADER;
+        rec->headers[0].value = sr_slice(w->batch_id, strlen(w->batch_id));
+}
+
 /* Put an entity-keyed changelog value into the snapshot and the outbox. */
 static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
                           sr_slice_t value)
 {
-        sr_outrec_t rec = { 0 };
+        sr_outrec_t rec;
         sr_errctx_t ec = { 0 };
 
-        if (w->fatal)
+        if (w->fatal || w->redo)
                 return;
         if (sr_store_put(w->txn, part, key, value, &ec) != SR_OK) {
                 if (ec.code == SR_ERR_MAP_FULL) {
@@ -495,13 +628,7 @@ static void changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
                 set_fatal(w, &ec, "store put");
                 return;
         }
-        rec.topic = SR_TOPIC_CHANGELOG;
-        rec.partition = part;
-        rec.key = key;
-        rec.value = value;
-        rec.n_headers = 1;
-        rec.headers[0].name = BATCH_HEADER;
-        rec.headers[0].value = sr_slice(w->batch_id, strlen(w->batch_id));
+        changelog_rec(w, part, key, value, &rec);
         outbox_put(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
 }
 
@@ -600,11 +727,14 @@ static void emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
 }
 
 /* The record goes to the dead-letter topic unchanged, with headers that say
- * where it came from and why it could not be used. */
+ * where it came from and why it could not be used. A record over
+ * command.max.bytes is cut to its first bytes (key and value prefixes),
+ * and two more headers give its sizes: a dead letter must fit what the
+ * producer can send, whatever the input was. */
 static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
                         const char *reason, const char *error)
 {
-        char part[16], off[24], origin[48] = "";
+        char part[16], off[24], origin[48] = "", kbytes[24], vbytes[24];
         sr_outrec_t rec = { 0 };
         const char *topic = sr_topic_suffix(in->topic);
         sr_slice_t fwd;
@@ -643,6 +773,16 @@ static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
         HDR("sr_dlq_offset", off);
         HDR("sr_dlq_reason", reason);
         HDR("sr_dlq_error", error);
+        if (!sr_budget_input_fits(w->in_max, in->key.len, in->value.len)) {
+                snprintf(kbytes, sizeof(kbytes), "%zu", in->key.len);
+                snprintf(vbytes, sizeof(vbytes), "%zu", in->value.len);
+                if (rec.key.len > SR_BUDGET_DLQ_KEY_PREFIX)
+                        rec.key.len = SR_BUDGET_DLQ_KEY_PREFIX;
+                if (rec.value.len > SR_BUDGET_DLQ_VALUE_PREFIX)
+                        rec.value.len = SR_BUDGET_DLQ_VALUE_PREFIX;
+                HDR("sr_dlq_key_bytes", kbytes);
+                HDR("sr_dlq_value_bytes", vbytes);
+        }
 #undef HDR
         outbox_put(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
         w->bs.dead_letters++;
@@ -877,6 +1017,7 @@ static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
         for (i = run_slot(part, id, w->runs_cap); (br = w->runs[i]);
              i = (i + 1) & (uint32_t)(w->runs_cap - 1))
                 if (br->partition == part && sr_uuid_eq(&br->id, id)) {
+                        br->last_in = w->cur_in;
                         if (br->used_in != w->batch_no) {
                                 if (w->conf->cache_verify &&
                                     !run_verify(w, br))
@@ -900,6 +1041,7 @@ static sr_run_t *batch_run(sr_worker_t *w, int32_t part, const sr_uuid_t *id)
         br->partition = part;
         br->id = *id;
         br->used_in = w->batch_no;
+        br->last_in = w->cur_in;
         br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
         br->entities = run_entities(&br->run);
         w->cached_entities += br->entities;
@@ -998,6 +1140,95 @@ static const char *reason_of(sr_err_t err)
         return err == SR_ERR_CORRUPT ? "undecodable" : "schema_violation";
 }
 
+/* Refuse an input: a refusal reply when it is a command whose ids can be
+ * read, and a dead letter (reason too_large or internal_error). */
+static void refuse_input(sr_worker_t *w, const sr_inrec_t *in,
+                         sr_reject_t reason, const char *why)
+{
+        sr_reply_t r;
+
+        memset(&r, 0, sizeof(r));
+        if (in->topic == SR_TOPIC_COMMANDS &&
+            sr_codec_peek_command_ids(in->value, &r.command_id,
+                                      &r.pipeline_run_id, NULL) == SR_OK) {
+                r.accepted = false;
+                r.reason = reason;
+                snprintf(r.message, sizeof(r.message), "%s", why);
+                r.occurred_at = in->timestamp;
+                emit_reply(w, in->partition, &r);
+                w->bs.rejections[reason]++;
+        }
+        dead_letter(w, in, sr_reject_name(reason), why);
+}
+
+/* An input over command.max.bytes (refused before it touches any state),
+ * or one refused earlier in this poll after it was applied, is refused
+ * (true). */
+static bool refused_input(sr_worker_t *w, const sr_inrec_t *in)
+{
+        const refusal_t *r = refusal_of(w, w->cur_in);
+        char msg[160];
+
+        if (!sr_budget_input_fits(w->in_max, in->key.len, in->value.len)) {
+                snprintf(msg, sizeof(msg), "record of %zu bytes (key and "
+                         "value) is over command.max.bytes (%zu)",
+                         in->key.len + in->value.len, w->in_max);
+                refuse_input(w, in, SR_REJECT_TOO_LARGE, msg);
+                return true;
+        }
+        if (r) {
+                refuse_input(w, in, r->reason, r->why);
+                return true;
+        }
+        return false;
+}
+
+/* After a create: its stage runs and operations are the records that
+ * carry the spec (args included) and the only ones whose size depends on
+ * the input; check them now, while the input is known. A stage run's
+ * record still grows afterwards, by its status fields only (at most
+ * SR_BUDGET_ENTITY_GROWTH bytes). */
+static void check_created(sr_worker_t *w, int32_t part, const sr_run_t *run)
+{
+        uint32_t total = run->pr.n_stages + run->n_ops;
+        char key[SR_ENTITY_KEY_MAX];
+        sr_changelog_t cl;
+        sr_outrec_t rec;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        for (uint32_t k = 0; k < total && !w->fatal && !w->redo; k++) {
+                bool stage = k < run->pr.n_stages;
+                size_t size, kn;
+
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_ENTITY;
+                cl.u.entity.type = stage ? SR_ENT_STAGE_RUN :
+                                           SR_ENT_STAGE_RUN_OPERATION;
+                if (stage)
+                        cl.u.entity.u.sr = run->stages[k];
+                else
+                        cl.u.entity.u.op = run->ops[k - run->pr.n_stages];
+                kn = sr_entity_key(&cl.u.entity, key);
+                val.len = 0;
+                if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec)) {
+                        set_fatal(w, &ec, "encode entity");
+                        break;
+                }
+                changelog_rec(w, part, sr_slice(key, kn), sr_buf_slice(&val),
+                              &rec);
+                size = judged_size(w, &rec) +
+                       (stage ? SR_BUDGET_ENTITY_GROWTH : 0);
+                if (size > w->out_max)
+                        over_budget(w, stage ? "stage_run changelog record" :
+                                               "stage_run_operation "
+                                               "changelog record",
+                                    size);
+                sr_buf_free(&val);
+        }
+        sr_buf_free(&val);
+}
+
 static void on_command(sr_worker_t *w, const sr_inrec_t *in)
 {
         char key[SR_ENTITY_KEY_MAX];
@@ -1007,9 +1238,12 @@ static void on_command(sr_worker_t *w, const sr_inrec_t *in)
         sr_slice_t prev;
         sr_buf_t val = { 0 };
         sr_run_t *run;
+        sr_err_t err;
         size_t kn;
         int32_t id;
 
+        if (refused_input(w, in))
+                return;
         if (sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
             id == SR_SCHEMA_RESULT) {
                 apply_result(w, in);
@@ -1038,11 +1272,18 @@ static void on_command(sr_worker_t *w, const sr_inrec_t *in)
         run = batch_run(w, in->partition, &cmd.pipeline_run_id);
         if (!run)
                 goto out;
-        if (sr_fsm_apply_command(run, &cmd, in->timestamp, &w->out) != SR_OK) {
-                sr_errctx_set(&ec, SR_ERR_NOMEM, "apply command");
+        err = sr_fsm_apply_command(run, &cmd, in->timestamp, &w->out);
+        if (err == SR_ERR_INTERNAL) {
+                fsm_refused(w, w->out.illegal);
+                goto out;
+        }
+        if (err) {
+                sr_errctx_set(&ec, err, "apply command");
                 set_fatal(w, &ec, "state machine");
                 goto out;
         }
+        if (cmd.kind == SR_CMD_CREATE_RUN && w->out.applied)
+                check_created(w, in->partition, run);
         emit_outputs(w, in->partition);
         w->bs.inputs[0][w->out.applied                             ? OUT_APPLIED :
                         w->out.has_reply && !w->out.reply.accepted ?
@@ -1108,6 +1349,9 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
                 dead_letter(w, in, "unknown_command_status",
                             "unknown command status");
                 break;
+        case SR_ERR_INTERNAL:
+                fsm_refused(w, w->out.illegal);
+                break;
         default:
                 sr_errctx_set(&ec, err, "apply result");
                 set_fatal(w, &ec, "state machine");
@@ -1129,6 +1373,8 @@ static void on_result(sr_worker_t *w, const sr_inrec_t *in)
         sr_result_t res;
         int32_t id;
 
+        if (refused_input(w, in))
+                return;
         /* A record framed as a result is forwarded as it is: it is decoded
          * once, when applied, and dead-lettered from there if its body is
          * bad (the headers then name this topic, partition and offset).
@@ -1170,10 +1416,14 @@ static void save_batch(sr_worker_t *w)
 {
         sr_errctx_t ec = { 0 };
 
-        for (size_t i = 0; i < w->n_used && !w->fatal; i++) {
+        for (size_t i = 0; i < w->n_used && !w->fatal && !w->redo; i++) {
                 batch_run_t *br = w->used[i];
 
+                /* A record over the budget here is the last input's on the
+                 * run (check_created() makes that unreachable). */
+                w->cur_in = br->last_in;
                 run_save(w, br->partition, &br->run);
+                w->cur_in = -1;
                 {
                         uint32_t n = run_entities(&br->run);
 
@@ -1191,7 +1441,7 @@ static void save_batch(sr_worker_t *w)
                                   br->run.pr.next_deadline, &br->id);
                 br->loaded_deadline = br->run.pr.next_deadline;
         }
-        for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++) {
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal && !w->redo; p++) {
                 part_t *pt = &w->parts[p];
                 sr_store_pmeta_t pm = { -1, -1, -1, 0 };
                 sr_changelog_t cl;
@@ -1252,7 +1502,9 @@ static void save_batch(sr_worker_t *w)
 static void stats_flush(sr_worker_t *w);
 
 /* Apply the polled records in one transaction. SR_ERR_MAP_FULL: nothing was
- * written; grow the map and call again. */
+ * written; grow the map and call again. SR_ERR_REJECTED: nothing was
+ * written either; an input was refused for the size of its outputs (in
+ * w->refused): call again, it is then answered with its refusal. */
 static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
 {
         sr_err_t err;
@@ -1272,7 +1524,8 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         err = sr_store_txn_begin(w->store, true, &w->txn, ec);
         if (err)
                 return err;
-        for (int i = 0; i < n && !w->fatal; i++) {
+        w->redo = false;
+        for (int i = 0; i < n && !w->fatal && !w->redo; i++) {
                 const sr_inrec_t *in = &w->recs[i];
                 part_t *pt;
 
@@ -1281,6 +1534,7 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
                         continue; /* revoked meanwhile: the owner has it */
                 pt = &w->parts[in->partition];
                 pt->touched = true;
+                w->cur_in = i;
                 if (in->topic == SR_TOPIC_COMMANDS) {
                         pt->next_cmd = in->offset + 1;
                         on_command(w, in);
@@ -1288,16 +1542,21 @@ static sr_err_t apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
                         pt->next_res = in->offset + 1;
                         on_result(w, in);
                 }
+                w->cur_in = -1;
         }
-        if (!w->fatal)
+        if (!w->fatal && !w->redo)
                 save_batch(w);
-        if (!w->fatal)
+        if (!w->fatal && !w->redo)
                 outbox_flush(w);
-        if (w->fatal) {
+        if (w->fatal || w->redo) {
                 /* The cached runs hold this batch's changes: drop them. */
                 runs_reset(w);
                 sr_store_txn_abort(w->txn);
                 w->txn = NULL;
+                if (w->redo && !w->fatal)
+                        return sr_errctx_set(ec, SR_ERR_REJECTED,
+                                             "input refused for its output "
+                                             "size: batch redone");
                 if (w->fatal == SR_ERR_MAP_FULL) {
                         w->fatal = SR_OK;
                         return sr_errctx_set(ec, SR_ERR_MAP_FULL,
@@ -1471,6 +1730,63 @@ static sr_err_t send_phase(sr_worker_t *w, const int32_t *parts, int np,
         return err;
 }
 
+/* Failures the relay retries: the broker away (SR_ERR_RETRY), or a record
+ * refused by the producer or the broker (SR_ERR_TOO_LARGE, SR_ERR_KAFKA,
+ * SR_ERR_INVALID: MSG_SIZE_TOO_LARGE, INVALID_RECORD...). Anything else
+ * (the store, a corrupt outbox entry, a fatal producer) is not a
+ * publication problem. */
+static bool relay_retries(sr_err_t err)
+{
+        return err == SR_ERR_RETRY || err == SR_ERR_TOO_LARGE ||
+               err == SR_ERR_KAFKA || err == SR_ERR_INVALID;
+}
+
+static bool stopping(const sr_worker_t *w)
+{
+        return w->stop_flag && *w->stop_flag;
+}
+
+/* A publication that began at @p t0 failed with @p err (relay_retries()).
+ * Readiness says why, and the next attempt waits: 100 ms doubling up to
+ * 30 s since the failed one began, so a record refused every time is not
+ * sent in a loop. Nothing is dropped: a refused record stays in the
+ * outbox and holds this worker's relay (not the others') until the broker
+ * takes it, e.g. once a topic's max.message.bytes is raised
+ * (docs/guarantee.md). @returns false when stopping. */
+static bool relay_failed(sr_worker_t *w, sr_err_t err, double t0,
+                         const sr_errctx_t *ec)
+{
+        unsigned shift = w->relay_failures < 9 ? w->relay_failures : 9;
+        double wait = 0.1 * (double)(1u << shift);
+
+        if (wait > 30.0)
+                wait = 30.0;
+        w->relay_failures++;
+        sr_series_add(w->m.resends, 1);
+        if (err == SR_ERR_RETRY) {
+                atomic_store(&w->broker_ok, false);
+        } else {
+                if (!atomic_exchange(&w->relay_refused, true))
+                        SR_ERROR("RELAY", "a record is refused; it stays in "
+                                 "the outbox and is sent again until the "
+                                 "broker takes it err=\"%s\"", ec->msg);
+        }
+        while (mono_s() - t0 < wait && !stopping(w)) {
+                struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+                nanosleep(&ts, NULL);
+        }
+        return !stopping(w);
+}
+
+static void relay_succeeded(sr_worker_t *w)
+{
+        w->relay_failures = 0;
+        atomic_store(&w->broker_ok, true);
+        if (atomic_exchange(&w->relay_refused, false))
+                SR_INFO("RELAY", "the refused record was taken");
+}
+
 /* Send one phase of the LMDB outbox and wait for the acks; re-send the
  * whole phase until every record is acknowledged (duplicates are
  * identical). */
@@ -1479,28 +1795,31 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                             sr_errctx_t *ec)
 {
         for (int attempt = 0;; attempt++) {
+                double t0 = mono_s();
                 sr_err_t err;
 
                 err = send_phase(w, parts, np, false, phase, last_seq, sent,
                                  ec);
-                if (err)
-                        return err;
-                err = wait_acks(w, RELAY_TIMEOUT_MS, ec);
+                if (!err)
+                        err = wait_acks(w, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_OK) {
-                        atomic_store(&w->broker_ok, true);
+                        relay_succeeded(w);
                         return SR_OK;
                 }
-                if (err == SR_ERR_FATAL)
+                if (!relay_retries(err))
                         return err;
-                if (w->stop_flag && *w->stop_flag)
+                if (stopping(w))
                         return sr_errctx_set(ec, SR_ERR_RETRY,
                                              "stopping with phase %u "
                                              "unacknowledged: %s",
                                              phase, ec->msg);
-                atomic_store(&w->broker_ok, false);
-                sr_series_add(w->m.resends, 1);
                 SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
                         "attempt=%d err=\"%s\"", phase, attempt + 1, ec->msg);
+                if (!relay_failed(w, err, t0, ec))
+                        return sr_errctx_set(ec, SR_ERR_RETRY,
+                                             "stopping with phase %u "
+                                             "unacknowledged: %s",
+                                             phase, ec->msg);
         }
 }
 
@@ -1634,6 +1953,8 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
         }
         sr_store_txn_abort(txn);
         for (int attempt = 0, renewed = 0;; attempt++) {
+                double t0 = mono_s();
+
                 err = sr_producer_txn_begin(w->prod, ec);
                 if (err == SR_ERR_FATAL && renewed++ < 3) {
                         err = renew_producer(w, ec);
@@ -1649,23 +1970,24 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                         err = send_phase(w, parts, np, from_mem,
                                          SR_STORE_PHASE_CHANGELOG, last2,
                                          &sent2, ec);
-                if (err) { /* not the broker's doing: give up */
+                if (err) {
                         sr_errctx_t aec = { 0 };
 
                         (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS,
                                                     &aec);
-                        return err;
+                        if (!relay_retries(err)) /* not the broker's doing */
+                                return err;
+                } else {
+                        if (w->cons)
+                                err = sr_producer_txn_offsets(
+                                        w->prod, w->cons, o.topic, o.part,
+                                        o.off, o.n, RELAY_TIMEOUT_MS, ec);
+                        if (!err)
+                                err = sr_producer_txn_commit(
+                                        w->prod, RELAY_TIMEOUT_MS, ec);
                 }
-                if (w->cons)
-                        err = sr_producer_txn_offsets(w->prod, w->cons,
-                                                      o.topic, o.part, o.off,
-                                                      o.n, RELAY_TIMEOUT_MS,
-                                                      ec);
-                if (!err)
-                        err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS,
-                                                     ec);
                 if (err == SR_OK) {
-                        atomic_store(&w->broker_ok, true);
+                        relay_succeeded(w);
                         break;
                 }
                 if (err == SR_ERR_FATAL && renewed++ < 3) {
@@ -1676,13 +1998,15 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                 }
                 if (err == SR_ERR_FATAL)
                         return err;
-                if (w->stop_flag && *w->stop_flag)
+                if (stopping(w))
                         return sr_errctx_set(ec, SR_ERR_RETRY,
                                              "stopping with the transaction "
                                              "aborted: %s", ec->msg);
-                atomic_store(&w->broker_ok, false);
-                if (attempt >= 2) /* let the consumer poll (rebalance) */
+                if (!relay_failed(w, err, t0, ec) ||
+                    attempt >= 2) { /* let the consumer poll (rebalance) */
+                        ec->code = SR_ERR_RETRY;
                         return SR_ERR_RETRY;
+                }
                 SR_WARN("RELAY", "transaction aborted, redoing it attempt=%d "
                         "err=\"%s\"", attempt + 1, ec->msg);
         }
@@ -1773,7 +2097,8 @@ static sr_err_t pipe_fallback(sr_worker_t *w, sr_errctx_t *ec)
 
         SR_WARN("RELAY", "pipelined relay failed, publishing the outbox "
                 "again err=\"%s\"", ec->msg);
-        atomic_store(&w->broker_ok, false);
+        if (ec->code == SR_ERR_RETRY)
+                atomic_store(&w->broker_ok, false);
         sr_series_add(w->m.resends, 1);
         w->pe.active = w->pc.active = false;
         return relay(w, owned, np, false, ec);
@@ -1843,7 +2168,7 @@ static sr_err_t pipe_step(sr_worker_t *w, const int32_t *parts, int np,
                         return err;
                 if (err)
                         return pipe_fallback(w, ec);
-                atomic_store(&w->broker_ok, true);
+                relay_succeeded(w);
         }
         if (w->pc.active) {
                 pipe_batch_t *pb = &w->pc;
@@ -2396,11 +2721,18 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         sr_worker_t *w;
         sr_err_t err;
 
+        err = sr_conf_check_budget(conf, ec);
+        if (err)
+                return err;
         w = calloc(1, sizeof(*w));
         if (!w)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "worker: calloc");
         w->conf = conf;
         w->registry = metrics;
+        w->cur_in = -1;
+        w->in_max = (size_t)conf->command_max_bytes;
+        w->out_max = sr_budget_output_max(w->in_max);
+        atomic_init(&w->relay_refused, false);
         atomic_init(&w->restoring, 0);
         atomic_init(&w->assigned_once, false);
         atomic_init(&w->broker_ok, true);
@@ -2420,7 +2752,8 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                 w->runs_cap *= 2;
         w->runs = calloc(w->runs_cap, sizeof(*w->runs));
         w->used = calloc((size_t)w->max_recs + 1, sizeof(*w->used));
-        if (!w->recs || !w->runs || !w->used) {
+        w->refused = calloc((size_t)w->max_recs, sizeof(*w->refused));
+        if (!w->recs || !w->runs || !w->used || !w->refused) {
                 err = sr_errctx_set(ec, SR_ERR_NOMEM, "worker: buffers");
                 goto err_free;
         }
@@ -2509,9 +2842,13 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         if (w->fatal) /* set inside a rebalance hook */
                 return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
         t0 = mono_s();
+        w->n_refused = 0;
         if (n > 0) {
-                for (int attempt = 0;; attempt++) {
+                for (int attempt = 0;;) {
                         err = apply_batch(w, n, ec);
+                        /* Each redo refuses one more input (at most n). */
+                        if (err == SR_ERR_REJECTED && w->n_refused <= n)
+                                continue;
                         if (err != SR_ERR_MAP_FULL)
                                 break;
                         /* The snapshot needs more room: grow the map and
@@ -2525,7 +2862,7 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                                 "growing the map map_size=%zu records=%d",
                                 sz, n);
                         sr_series_add(w->m.map_grows, 1);
-                        if (attempt >= 8 ||
+                        if (attempt++ >= 8 ||
                             sr_store_grow(w->store, sz, &gec) != SR_OK) {
                                 /* Give the partitions up: the process
                                  * exits, the group hands them on. */
@@ -2630,6 +2967,12 @@ bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
                                         "input paused");
                 return false;
         }
+        if (atomic_load(&w->relay_refused)) {
+                snprintf(why, why_size, "a record is refused by the producer "
+                                        "or the broker (see the log); it is "
+                                        "sent again until taken");
+                return false;
+        }
         if (!atomic_load(&w->broker_ok)) {
                 snprintf(why, why_size, "broker unreachable");
                 return false;
@@ -2661,6 +3004,7 @@ void sr_worker_destroy(sr_worker_t *w)
         runs_reset(w);
         free(w->runs);
         free(w->used);
+        free(w->refused);
         free(w->recs);
         free(w->cur.recs);
         free(w->cur.bytes);

@@ -38,7 +38,12 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
  * outbox mode the relay is pipelined: a batch's outputs are sent when it
  * is applied, and acknowledged while the next batch applies; a round that
  * finds no input waiting publishes everything still in flight.
- * @returns SR_OK, or SR_ERR_FATAL (the process should exit and restart).
+ * No input makes it fail: an input over command.max.bytes, or one whose
+ * records would be over the budget, is refused (reply and dead letter
+ * too_large), and a record the broker refuses is sent again
+ * (docs/guarantee.md, "Sizes").
+ * @returns SR_OK, or SR_ERR_FATAL (the process should exit and restart:
+ *          the store failed, a fatal producer error, a defect).
  */
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec);
 
@@ -52,8 +57,9 @@ sr_err_t sr_worker_flush(sr_worker_t *w, sr_errctx_t *ec);
 /**
  * @brief Readiness for /readyz: false until the first partition
  * assignment (possibly empty) arrived, while restoring a partition, when
- * the broker was unreachable at the last check, or after a store failure.
- * Thread-safe.
+ * the broker was unreachable at the last check, while the producer or the
+ * broker refuses a record the relay must publish (it is sent again after a
+ * growing wait), or after a store failure. Thread-safe.
  */
 bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size);
 

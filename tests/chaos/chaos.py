@@ -543,6 +543,7 @@ class Scenario:
             revoked += t.count('msg="partition revoked"')
         self.fig["partition_assignments"] = assigned
         self.fig["partition_revocations"] = revoked
+        self.fig["worker_self_exits"] = self.self_exits()
         self.fig["rebalances"] = self.fig["scale_events"] + (
             1 if self.fig["blackhole_s"] else 0)
         for t in ("commands", "events", "dlq", "replies", "changelog"):
@@ -573,6 +574,26 @@ class Scenario:
         with open(os.path.join(self.work, "figures.json"), "w") as f:
             json.dump(self.fig, f, sort_keys=True)
         log("figures: " + json.dumps(self.fig, sort_keys=True))
+
+    def self_exits(self):
+        """Every time a worker ended itself, from its log: sr-status logs
+        "worker stopped" when its loop fails and "startup failed" when it
+        cannot start. A kill -9 logs nothing, a SIGTERM "stopping" (or a
+        relay given up because of it: err="stopping ..."); a fenced static
+        member is librdkafka's doing, restarted by check_alive()."""
+        out = []
+        for w in self.workers.values():
+            if not os.path.exists(w.log):
+                continue
+            for line in open(w.log, errors="replace"):
+                if not re.search(r'msg="(worker stopped|startup failed)"',
+                                 line):
+                    continue
+                if "FENCED_INSTANCE_ID" in line or \
+                        re.search(r'err="stopping', line):
+                    continue
+                out.append({"worker": w.name, "line": line.strip()[:400]})
+        return out
 
     def check(self):
         problems = []

@@ -15,17 +15,26 @@ and checks:
      is there (matched by source topic/partition/offset) with the expected
      reason, the original key and the original bytes; nothing else is there
      (repeated copies of one dead letter must be identical);
+     (a record over command.max.bytes, kind "oversized", is dead-lettered
+     cut to its first bytes, with header sr_dlq_value_bytes giving its
+     size);
   3. sr.replies: every poison command that must be refused got a refusal
      with the expected reason;
   4. the reference model (tests/model/check_stream.py) fed the accepted
      inputs of sr.commands agrees with every run's events and final
-     statuses.
+     statuses;
+  5. outage: no worker stopped by itself during the run (the driver's
+     figures list every "worker stopped" or "startup failed" a worker
+     logged; only the driver's own kills and SIGTERMs may end a worker,
+     and a fenced static member is the driver's to restart): a poison
+     record must never take a worker down.
 Exit 0 when all hold, 1 otherwise (the first problems are printed).
 
 --sabotage KIND damages the dumps in memory before checking, to show the
 checker fails: drop-event (one event of a run, all its copies),
 alter-duplicate (a duplicate copy differs), drop-dlq (a dead letter
-missing), extra-dlq (a dead letter nobody injected), wrong-reason.
+missing), extra-dlq (a dead letter nobody injected), wrong-reason,
+worker-exit (a worker that stopped by itself).
 """
 import argparse
 import base64
@@ -56,6 +65,18 @@ def hdrs(rec):
 def ident(rec):
     """What must be identical between two copies of one record."""
     return (rec["key"], rec["key_b64"], rec["raw"], hdrs(rec))
+
+
+def header(rec, name):
+    for h in rec.get("headers", []):
+        if h["name"] == name:
+            return base64.b64decode(h["value"]).decode("latin-1") \
+                if h.get("b64") else h["value"]
+    return None
+
+
+def expects(m, what):
+    return what in m["expect"].split("+")
 
 
 class Checker:
@@ -107,7 +128,7 @@ class Checker:
         want = {}
         uncertain = []
         for m in manifest:
-            if m["expect"] != "dlq":
+            if not expects(m, "dlq"):
                 continue
             if m["offset"] < 0:
                 uncertain.append(m)
@@ -136,6 +157,13 @@ class Checker:
                 not d["raw"] and not m["raw"] and d["raw"] == m["raw"])
             if not raw_ok:
                 self.fail(f"{where}: value differs from the injected bytes")
+            cut = header(d, "sr_dlq_value_bytes")
+            if "size" in m and cut != str(m["size"]):
+                self.fail(f"{where}: a {m['size']}-byte record must be cut "
+                          f"with sr_dlq_value_bytes={m['size']}, got {cut}")
+            elif "size" not in m and cut is not None:
+                self.fail(f"{where}: cut (sr_dlq_value_bytes={cut}) though "
+                          f"within the budget")
             key = d["key"] if not d["key_b64"] else \
                 base64.b64decode(d["key"]).decode("latin-1")
             if key != m["key"]:
@@ -168,7 +196,7 @@ class Checker:
                 by_cmd.setdefault(v["command_id"], []).append(v)
         n = 0
         for m in manifest:
-            if m["expect"] != "reply":
+            if not expects(m, "reply"):
                 continue
             if m["offset"] < 0 and m["command_id"] not in by_cmd:
                 continue  # maybe never delivered
@@ -186,9 +214,24 @@ class Checker:
             n += 1
         self.fig["refusals_matched"] = n
 
+    # ------------------------------------------------------------ outage
+    def check_outage(self, figures):
+        if "worker_self_exits" not in figures:
+            self.fail("figures.json does not list the workers' own exits "
+                      "(worker_self_exits): cannot check the outage rule")
+            return
+        for e in figures["worker_self_exits"]:
+            self.fail(f"outage: worker {e['worker']} stopped by itself: "
+                      f"{e['line']}")
+        self.fig["worker_self_exits"] = len(figures["worker_self_exits"])
 
-def sabotage(kind, events, dlq, rng):
-    if kind == "drop-event":
+
+def sabotage(kind, events, dlq, figures, rng):
+    if kind == "worker-exit":
+        figures.setdefault("worker_self_exits", []).append(
+            {"worker": "w0", "line": 'msg="worker stopped" err="sabotage"'})
+        print("check: sabotage: a worker that stopped by itself")
+    elif kind == "drop-event":
         runs = {}
         for e in events:
             runs.setdefault(e["value"]["pipeline_run_id"], []).append(e)
@@ -250,13 +293,14 @@ def main():
         p("replies.jsonl")) else None
     figures = json.load(open(p("figures.json"))) if os.path.exists(
         p("figures.json")) else {}
-    sabotage(a.sabotage, events, dlq, random.Random(a.seed))
+    sabotage(a.sabotage, events, dlq, figures, random.Random(a.seed))
 
     c = Checker()
     c.check_events(events)
     c.check_dlq(dlq, manifest)
     if replies is not None:
         c.check_replies(replies, manifest)
+    c.check_outage(figures)
     c.fig["poison_injected"] = len(manifest)
     c.fig["poison_kinds"] = len({(m["kind"], m["topic"]) for m in manifest})
 

@@ -483,7 +483,7 @@ typedef enum { P_CMD, P_RES } ptopic_t;
 typedef struct poison_kind {
         const char *name;
         ptopic_t topic;
-        const char *expect; /* "dlq" or "reply" */
+        const char *expect; /* "dlq", "reply" or "dlq+reply" */
         const char *reason;
 } poison_kind_t;
 
@@ -516,7 +516,13 @@ static const poison_kind_t kinds[] = {
         { "result_unknown_target", P_RES, "dlq", "unknown_target_run" },
         { "command_unknown_run", P_CMD, "reply", "not_found" },
         { "command_unknown_status", P_CMD, "reply", "invalid_value" },
+        /* a valid create of ~1 MB, over command.max.bytes (983040) but
+         * taken by the broker: a refusal reply and a dead letter cut to
+         * its first OVERSIZED_KEPT bytes */
+        { "oversized", P_CMD, "dlq+reply", "too_large" },
 };
+#define OVERSIZED_BYTES 1000000 /* about: the value's size */
+#define OVERSIZED_KEPT 1024     /* SR_BUDGET_DLQ_VALUE_PREFIX */
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static int32_t partition_of(lg_t *g, const sr_uuid_t *key)
@@ -539,14 +545,63 @@ static lg_run_t *old_run(lg_t *g)
         return n ? &g->runs[rnd(g) % (uint64_t)n] : NULL;
 }
 
+/* A create of 16 operations whose args make it about OVERSIZED_BYTES. */
+static sr_err_t oversized_create(lg_t *g, const sr_uuid_t *run,
+                                 sr_uuid_t *cmd_id, sr_buf_t *out,
+                                 sr_errctx_t *ec)
+{
+        size_t args_len = OVERSIZED_BYTES / 16;
+        sr_spec_op_t ops[16];
+        sr_spec_target_t target;
+        sr_spec_stage_t stage;
+        sr_command_t cmd;
+        char *args = malloc(args_len + 1);
+        sr_err_t err;
+
+        if (!args)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "oversized args");
+        memset(args, 'x', args_len);
+        memcpy(args, "{\"a\":\"", 6);
+        memcpy(args + args_len - 2, "\"}", 2);
+        args[args_len] = '\0';
+        memset(ops, 0, sizeof(ops));
+        for (int i = 0; i < 16; i++) {
+                snprintf(ops[i].operation_type, sizeof(ops[i].operation_type),
+                         "INSTALL");
+                ops[i].args_json = args;
+        }
+        memset(&target, 0, sizeof(target));
+        rnd_uuid(g, &target.device_id);
+        memset(&stage, 0, sizeof(stage));
+        snprintf(stage.name, sizeof(stage.name), "oversized");
+        stage.n_ops = 16;
+        stage.ops = ops;
+        stage.n_targets = 1;
+        stage.targets = &target;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_CMD_CREATE_RUN;
+        rnd_uuid(g, &cmd.command_id);
+        *cmd_id = cmd.command_id;
+        cmd.pipeline_run_id = *run;
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "acme");
+        cmd.issued_at = now_ms();
+        rnd_uuid(g, &cmd.u.create.spec.pipeline_id);
+        cmd.u.create.spec.n_stages = 1;
+        cmd.u.create.spec.stages = &stage;
+        cmd.u.create.run_number = 1;
+        err = sr_codec_encode_command(g->codec, &cmd, out, ec);
+        free(args);
+        return err;
+}
+
 static void inject(lg_t *g, const poison_kind_t *k)
 {
-        uint8_t v[4096];
+        uint8_t vbuf[4096], *v = vbuf;
         size_t n = 0;
         bool null_value = false;
         sr_uuid_t key, cmd_id = { 0 };
         sr_errctx_t ec = { 0 };
-        sr_buf_t base = { 0 };
+        sr_buf_t base = { 0 }, big = { 0 };
         lg_run_t *r = NULL;
         sr_topic_kind_t topic = k->topic == P_CMD ? SR_TOPIC_COMMANDS :
                                                     SR_TOPIC_RESULTS;
@@ -564,7 +619,9 @@ static void inject(lg_t *g, const poison_kind_t *k)
                 key = r->id;
         }
         /* The valid record each malformed one starts from. */
-        if (k->topic == P_CMD) {
+        if (!strcmp(k->name, "oversized")) {
+                err = oversized_create(g, &key, &cmd_id, &big, &ec);
+        } else if (k->topic == P_CMD) {
                 sr_command_t cmd;
 
                 memset(&cmd, 0, sizeof(cmd));
@@ -599,8 +656,13 @@ static void inject(lg_t *g, const poison_kind_t *k)
          * the valid encoding and patch the status text afterwards. */
         if (err != SR_OK)
                 die("encode poison base", &ec);
-        memcpy(v, base.ptr, base.len);
-        n = base.len;
+        if (big.ptr) {
+                v = big.ptr;
+                n = big.len;
+        } else {
+                memcpy(v, base.ptr, base.len);
+                n = base.len;
+        }
         sr_buf_free(&base);
         if (!strcmp(k->name, "short")) {
                 v[0] = 0;
@@ -675,15 +737,20 @@ static void inject(lg_t *g, const poison_kind_t *k)
         if (null_value) {
                 fputs("null", g->manifest);
         } else {
+                /* an oversized record is dead-lettered cut: its prefix */
                 fputc('"', g->manifest);
-                b64(v, n, g->manifest);
+                b64(v, big.ptr && n > OVERSIZED_KEPT ? OVERSIZED_KEPT : n,
+                    g->manifest);
                 fputc('"', g->manifest);
         }
+        if (big.ptr)
+                fprintf(g->manifest, ",\"size\":%zu", n);
         fprintf(g->manifest,
                 ",\"expect\":\"%s\",\"reason\":\"%s\",\"command_id\":"
                 "\"%s\"}\n",
                 k->expect, k->reason, cid);
         fflush(g->manifest);
+        sr_buf_free(&big);
         g->n_poison++;
 }
 
@@ -888,7 +955,10 @@ int main(int argc, char **argv)
         g.conf = sr_conf_new();
         if (!g.conf)
                 die("out of memory", NULL);
+        /* message.max.bytes: the oversized poison command (the broker's
+         * default limit, 1048588, takes it) */
         if (sr_conf_set(g.conf, "kafka.bootstrap.servers", bootstrap, &ec) ||
+            sr_conf_set(g.conf, "kafka.message.max.bytes", "1040000", &ec) ||
             sr_conf_set(g.conf, "topic.prefix", prefix, &ec) ||
             sr_conf_set(g.conf, "kafka.log_level", "3", &ec) ||
             sr_conf_set(g.conf, "kafka.fetch.wait.max.ms", "5", &ec) ||

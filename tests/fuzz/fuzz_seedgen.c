@@ -404,6 +404,15 @@ static const struct {
           "\"com.example\",\"n\":[1,2.5,true,null]}}],\"targets\":[{"
           "\"target_id\":\"" TID "\",\"device_id\":\"" OID "\","
           "\"device_name\":\"d-1\",\"device_alias\":\"lobby\"}]}]}" },
+        /* args as written: numbers jansson would print otherwise, an
+         * integer past int64, escaped member names, spaces to drop */
+        { "runs-create-args-as-written", HDRS("POST", "/v0/runs/",
+                                              "application/json")
+          "{\"pipeline_id\":\"" PID "\",\"timeout_seconds\":6e2,"
+          "\"st\\u0061ges\": [ {\"operations\" : [ {\"operation_type\":"
+          "\"LOCK\", \"\\u0061rgs\" : { \"p\" : 0.1 , \"e\":1e2,"
+          "\"big\":123456789012345678901234567890,\"s\":\"a \\\" ]}\"} } ],"
+          "\"targets\":[{\"device_id\":\"" OID "\"}]}]}" },
         { "runs-create-minimal", HDRS("POST", "/v0/runs",
                                       "application/json; charset=utf-8")
           "{\"pipeline_id\":\"" PID "\",\"stages\":[]}" },

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "sr_conf.h"
 #include "sr_kafka.h"
 
@@ -454,4 +457,79 @@ Test(sr_kafka, reader_follows_partitions_from_beginning_or_end)
         cr_assert(gt(int, got[1], 0));
         sr_reader_destroy(r);
         sr_producer_destroy(p);
+}
+
+/* A record over message.max.bytes is refused at once as too large, and a
+ * record the broker refuses (its delivery report) is reported as refused,
+ * not as a transient failure to send again at once. */
+Test(sr_kafka, refused_records_are_told_apart_from_transient_failures)
+{
+        static char big[3000];
+        rd_kafka_resp_err_t errs[1] = { RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE };
+        sr_producer_t *p;
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+
+        set("kafka.message.max.bytes", "2000");
+        cr_assert(eq(int, sr_producer_new(conf, "t", &p, &ec), SR_OK), "%s",
+                  ec.msg);
+        rec.topic = SR_TOPIC_EVENTS;
+        rec.partition = 0;
+        rec.key = sr_slice("k", 1);
+        rec.value = sr_slice(big, sizeof(big));
+        cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_ERR_TOO_LARGE),
+                  "%s", ec.msg);
+        cr_assert(not(eq(ptr, strstr(ec.msg, "MSG_SIZE_TOO_LARGE"), NULL)),
+                  "%s", ec.msg);
+        rd_kafka_mock_push_request_errors_array(sr_mock_cluster(mock),
+                                                0 /* Produce */, 1, errs);
+        rec.value.len = 100;
+        cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_producer_wait(p, 10000, &ec), SR_ERR_TOO_LARGE),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_producer_send(p, &rec, &ec), SR_OK));
+        cr_assert(eq(int, sr_producer_wait(p, 10000, &ec), SR_OK), "%s",
+                  ec.msg);
+        sr_producer_destroy(p);
+}
+
+/* The gateway's broker probe: a reader's metadata request is answered
+ * while the broker is up, not while it is down, and librdkafka's "all
+ * brokers down" reaches the reader's owner. */
+Test(sr_kafka, reader_ping_and_all_brokers_down_follow_the_broker)
+{
+        sr_reader_part_t part = { SR_TOPIC_EVENTS, 0, SR_READER_END };
+        sr_inrec_t recs[4];
+        sr_reader_t *r;
+        sr_errctx_t ec = { 0 };
+        char why[200] = "";
+        bool down = false;
+        int n;
+
+        cr_assert(eq(int, sr_reader_new(conf, &part, 1, &r, &ec), SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_reader_ping(r, 5000, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(not(sr_reader_all_brokers_down(r, why, sizeof(why))));
+        cr_assert(eq(int, rd_kafka_mock_broker_set_down(sr_mock_cluster(mock),
+                                                        1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR));
+        for (int64_t end = mono_ms() + 10000; !down && mono_ms() < end;) {
+                cr_assert(eq(int, sr_reader_poll(r, recs, 4, &n, 100, &ec),
+                             SR_OK));
+                down = sr_reader_all_brokers_down(r, why, sizeof(why));
+        }
+        cr_assert(down, "no all-brokers-down report");
+        cr_assert(not(eq(ptr, strstr(why, "_ALL_BROKERS_DOWN"), NULL)),
+                  "%s", why);
+        cr_assert(eq(int, sr_reader_ping(r, 500, &ec), SR_ERR_RETRY));
+        cr_assert(eq(int, rd_kafka_mock_broker_set_up(sr_mock_cluster(mock),
+                                                      1),
+                     RD_KAFKA_RESP_ERR_NO_ERROR));
+        for (int64_t end = mono_ms() + 15000;
+             sr_reader_ping(r, 500, &ec) != SR_OK;)
+                cr_assert(lt(i64, mono_ms(), end), "no answer after the "
+                          "broker came back: %s", ec.msg);
+        sr_reader_destroy(r);
 }

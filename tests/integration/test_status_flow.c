@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "sr_store.h"
 #include "testkit.h"
 
 static kit_t kit;
@@ -372,4 +373,116 @@ Test(status_flow, poison_inputs_are_dead_lettered_and_good_ones_go_on)
                 cr_assert(eq(int, schema, 1));
                 cr_assert(eq(int, target, 1));
         }
+}
+
+/* Put target run @p id of @p run back to pending in the worker's snapshot
+ * (a state the rules never leave at rest), the worker stopped meanwhile;
+ * its recorded changelog end is unchanged, so it trusts the snapshot. */
+static void corrupt_target_to_pending(const sr_uuid_t *run,
+                                      const sr_uuid_t *id)
+{
+        sr_store_opts_t so = { .dir = kit.dir };
+        sr_errctx_t ec = { 0 };
+        sr_store_t *store = NULL;
+        sr_txn_t *txn = NULL;
+        bool found = false;
+
+        kit_stop_worker(&kit);
+        cr_assert(eq(int, sr_store_open(&so, &store, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_store_txn_begin(store, true, &txn, &ec), SR_OK));
+        for (int32_t p = 0; p < kit.parts && !found; p++) {
+                char key[SR_ENTITY_KEY_MAX];
+                sr_changelog_t cl;
+                sr_buf_t val = { 0 };
+                sr_slice_t cur;
+
+                for (uint32_t t = 0; t < 4 && !found; t++) {
+                        sr_entity_t e;
+
+                        memset(&e, 0, sizeof(e));
+                        e.type = SR_ENT_TARGET_RUN;
+                        e.u.tr.pipeline_run_id = *run;
+                        e.u.tr.target_index = t;
+                        sr_entity_key(&e, key);
+                        if (sr_store_get(txn, p, sr_slice(key, strlen(key)),
+                                         &cur, &ec) != SR_OK)
+                                continue;
+                        cr_assert(eq(int, sr_codec_decode_changelog(
+                                                  kit.codec, cur, &cl, &ec),
+                                     SR_OK), "%s", ec.msg);
+                        if (!sr_uuid_eq(&cl.u.entity.u.tr.m.id, id)) {
+                                sr_entity_fini(&cl.u.entity);
+                                continue;
+                        }
+                        cl.u.entity.u.tr.m.status = SR_ST_PENDING;
+                        cr_assert(eq(int, sr_codec_encode_changelog(
+                                                  kit.codec, &cl, &val, &ec),
+                                     SR_OK), "%s", ec.msg);
+                        sr_entity_fini(&cl.u.entity);
+                        cr_assert(eq(int, sr_store_put(txn, p,
+                                                       sr_slice(key,
+                                                                strlen(key)),
+                                                       sr_buf_slice(&val),
+                                                       &ec),
+                                     SR_OK), "%s", ec.msg);
+                        sr_buf_free(&val);
+                        found = true;
+                }
+        }
+        cr_assert(found, "target run not in the snapshot");
+        cr_assert(eq(int, sr_store_txn_commit(txn, &ec), SR_OK), "%s",
+                  ec.msg);
+        sr_store_close(store);
+        kit_start_worker(&kit);
+}
+
+static bool dlq_at_least(kit_t *k, void *arg)
+{
+        return k->n_dlq >= *(int *)arg;
+}
+
+/* A transition the state machine refuses itself (here from a stored state
+ * it never makes) refuses that input deterministically: a dead letter
+ * (reason internal_error) and, for a command, a refusal reply; no event,
+ * no change; the worker goes on with every other run. */
+Test(status_flow, a_transition_outside_the_table_refuses_the_input_not_the_worker)
+{
+        sr_runspec_t spec;
+        sr_uuid_t run, run2, target, cmd = { 0 };
+        struct count_arg ca = { &run, 1 }, ca2 = { &run2, 1 };
+        const sr_reply_t *r;
+        int before, two = 2;
+
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 1, false);
+        kit_create(&kit, &run, &spec, NULL);
+        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        target = kit.dispatches[0].target_run_id;
+        corrupt_target_to_pending(&run, &target);
+        before = kit.n_events;
+        kit_result_for(&kit, &kit.dispatches[0], "SUCCESS", NULL);
+        kit_set_status(&kit, SR_CMD_SET_TARGET_RUN_STATUS, &run, &target,
+                       "success", &cmd);
+        r = wait_reply(&cmd, 1);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                     "internal_error"));
+        cr_assert(strstr(r->message, "pending -> complete") != NULL, "%s",
+                  r->message);
+        cr_assert(kit_pump_until(&kit, dlq_at_least, &two, 30000));
+        for (int i = 0; i < kit.n_dlq; i++)
+                cr_assert(eq(str, kit.dlq[i].reason, "internal_error"));
+        for (int i = before; i < kit.n_events; i++)
+                cr_assert(not(sr_uuid_eq(&kit.events[i].pipeline_run_id,
+                                         &run)),
+                          "the refused inputs changed the run");
+        /* the worker is alive: another run goes through */
+        sr_uuid_v4(&run2);
+        kit_create(&kit, &run2, &spec, NULL);
+        sr_runspec_fini(&spec);
+        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca2, 30000));
+        kit_result_for(&kit, &kit.dispatches[kit.n_dispatches - 1],
+                       "SUCCESS", NULL);
+        wait_status(&run2, SR_ST_SUCCESS);
 }

@@ -37,6 +37,9 @@ typedef struct kit_dlq {
         char topic[32];
         char error[256];
         int64_t offset;
+        int32_t partition;    /* of the input */
+        size_t len;           /* of the dead letter's value */
+        char value_bytes[24]; /* sr_dlq_value_bytes: "" unless cut */
 } kit_dlq_t;
 
 typedef struct kit {
@@ -420,6 +423,11 @@ static inline void kit_drain(kit_t *k, int timeout_ms)
                                    sizeof(d->error));
                         kit_header(m, "sr_dlq_offset", off, sizeof(off));
                         d->offset = atoll(off);
+                        kit_header(m, "sr_dlq_partition", off, sizeof(off));
+                        d->partition = atoi(off);
+                        kit_header(m, "sr_dlq_value_bytes", d->value_bytes,
+                                   sizeof(d->value_bytes));
+                        d->len = m->len;
                 }
                 rd_kafka_message_destroy(m);
         }

@@ -127,3 +127,56 @@ Test(sr_jw, target_runs_render_exactly_like_sr_json)
                 free(w.p);
         }
 }
+
+Test(sr_jw, operations_render_like_sr_json_with_args_as_stored)
+{
+        static const char *const args[] = {
+                NULL, "{}", "{\"package_name\":\"com.example\",\"v\":[1,2]}",
+                "{\"a\":{\"b\":[null,true,\"x\\\"y\",-7]}}",
+        };
+
+        for (int n = 0; n < 400; n++) {
+                sr_stage_run_op_t op;
+                sr_jw_t w = { 0 };
+
+                memset(&op, 0, sizeof(op));
+                for (int i = 0; i < 16; i++) {
+                        op.id.b[i] = (uint8_t)rnd();
+                        op.stage_run_id.b[i] = (uint8_t)rnd();
+                }
+                rnd_str(op.operation_type, sizeof(op.operation_type));
+                op.args_json = (char *)args[n % 4];
+                op.created_at = rnd_time();
+                op.version = (uint32_t)rnd();
+                cr_assert(sr_jw_stage_run_op(&w, &op));
+                same(sr_json_stage_run_op(&op), &w);
+                free(w.p);
+        }
+}
+
+/* What sr_json would print again (0.10000000000000001, 100.0, refused past
+ * 2^63, escapes decoded) stays as the spec gave it. */
+Test(sr_jw, operation_args_numbers_stay_as_written)
+{
+        char args[] = "{\"p\":0.1,\"e\":1e2,\"big\":123456789012345678901,"
+                      "\"s\":\"\\u00e9\"}";
+        char broken[] = "{\"a\":", array[] = "[1]";
+        sr_stage_run_op_t op;
+        sr_jw_t w = { 0 };
+
+        memset(&op, 0, sizeof(op));
+        op.args_json = args;
+        cr_assert(sr_jw_stage_run_op(&w, &op));
+        cr_assert(not(eq(ptr, strstr(w.p, "\"args\":{\"p\":0.1,\"e\":1e2,"
+                                     "\"big\":123456789012345678901,"
+                                     "\"s\":\"\\u00e9\"},"),
+                         NULL)), "%s", w.p);
+        free(w.p);
+        memset(&w, 0, sizeof(w));
+        op.args_json = broken;
+        cr_assert(not(sr_jw_stage_run_op(&w, &op)));
+        op.args_json = array;
+        cr_assert(not(sr_jw_stage_run_op(&w, &op)));
+        cr_assert(eq(sz, w.len, 0));
+        free(w.p);
+}

@@ -47,8 +47,9 @@ Test(sr_spec_json, valid_spec_decodes_every_field)
         cr_assert(eq(u32, spec.n_stages, 2));
         cr_assert(eq(u32, spec.stages[0].n_ops, 2));
         cr_assert(eq(str, spec.stages[0].ops[0].operation_type, "INSTALL"));
+        /* as written, minified */
         cr_assert(eq(str, spec.stages[0].ops[0].args_json,
-                     "{\"a\":[1,2],\"package_name\":\"com.example\"}"));
+                     "{\"package_name\":\"com.example\",\"a\":[1,2]}"));
         cr_assert(eq(ptr, spec.stages[0].ops[1].args_json, NULL));
         cr_assert(eq(u32, spec.stages[0].n_targets, 1));
         sr_uuid_fmt(&spec.stages[0].targets[0].device_id, id);
@@ -79,6 +80,145 @@ Test(sr_spec_json, to_json_then_parse_gives_the_same_spec)
         free(text);
         sr_runspec_fini(&a);
         sr_runspec_fini(&b);
+}
+
+/* The args of a spec given as text are kept as written: jansson would
+ * print 0.1 as 0.10000000000000001, 1e2 as 100.0, and refuses integers
+ * past 2^63. Only the whitespace outside strings goes. */
+static void assert_args_kept(const char *args, const char *stored)
+{
+        char js[4096];
+        sr_runspec_t spec, again;
+        sr_errctx_t ec = { 0 };
+        char *text;
+
+        snprintf(js, sizeof(js),
+                 "{\"pipeline_id\":\"" PID "\",\"stages\":[{\"name\":"
+                 "\"s\",\"operations\":[{\"operation_type\":\"REBOOT\"},"
+                 "{\"args\" : %s ,\"operation_type\":\"INSTALL\"}]}]}",
+                 args);
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, spec.stages[0].ops[1].args_json, (char *)stored));
+        cr_assert(eq(ptr, spec.stages[0].ops[0].args_json, NULL));
+        /* and so again after to_json, byte for byte */
+        text = sr_runspec_to_json(&spec);
+        cr_assert(not(eq(ptr, text, NULL)));
+        cr_assert(eq(int, sr_spec_json_parse(text, strlen(text), &again,
+                                             &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, again.stages[0].ops[1].args_json, (char *)stored));
+        cr_assert(eq(u64, sr_runspec_hash(&spec), sr_runspec_hash(&again)));
+        free(text);
+        sr_runspec_fini(&spec);
+        sr_runspec_fini(&again);
+}
+
+Test(sr_spec_json, args_numbers_are_kept_as_written)
+{
+        assert_args_kept("{\"p\": 0.1, \"e\": 1e2, \"E\": -2.50E-3}",
+                         "{\"p\":0.1,\"e\":1e2,\"E\":-2.50E-3}");
+        assert_args_kept("{\"big\": 123456789012345678901234567890,"
+                         " \"i64\": 9007199254740993, \"neg\": -0}",
+                         "{\"big\":123456789012345678901234567890,"
+                         "\"i64\":9007199254740993,\"neg\":-0}");
+}
+
+/* An integer past int64 in args makes jansson read every number as a
+ * real; timeouts still read as the integers they are (600.0 too, as JSON
+ * Schema counts it), and to_json gives them back as integers. */
+Test(sr_spec_json, big_integer_in_args_leaves_timeouts_integers)
+{
+        static const char js[] =
+                "{\"pipeline_id\":\"" PID "\",\"timeout_seconds\":600.0,"
+                "\"stages\":[{\"timeout_seconds\":6e2,\"operations\":[{"
+                "\"operation_type\":\"LOCK\",\"args\":{\"n\":"
+                "18446744073709551616}}]}]}";
+        sr_runspec_t spec, again;
+        sr_errctx_t ec = { 0 };
+        char *text;
+
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(i64, spec.timeout_seconds, 600));
+        cr_assert(eq(i64, spec.stages[0].timeout_seconds, 600));
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"n\":18446744073709551616}"));
+        text = sr_runspec_to_json(&spec);
+        cr_assert(not(eq(ptr, strstr(text, "\"timeout_seconds\":600,"),
+                         NULL)), "%s", text);
+        cr_assert(eq(int, sr_spec_json_parse(text, strlen(text), &again,
+                                             &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(u64, sr_runspec_hash(&spec), sr_runspec_hash(&again)));
+        free(text);
+        sr_runspec_fini(&spec);
+        sr_runspec_fini(&again);
+}
+
+Test(sr_spec_json, args_strings_and_key_order_are_kept_and_only_outer_space_goes)
+{
+        assert_args_kept("{ \"z\" : \"a b\\\" ]}\" ,\n\t\"a\":[ 1 , {\"k\":"
+                         "\"\\u00e9 \\n\"} ] }",
+                         "{\"z\":\"a b\\\" ]}\",\"a\":[1,{\"k\":"
+                         "\"\\u00e9 \\n\"}]}");
+        assert_args_kept("{}", "{}");
+}
+
+Test(sr_spec_json, escaped_member_names_still_find_the_args)
+{
+        static const char js[] =
+                "{\"pipeline_id\":\"" PID "\",\"st\\u0061ges\":[{"
+                "\"operations\":[{\"operation_type\":\"LOCK\","
+                "\"\\u0061rgs\":{\"n\":1.50}}]}]}";
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json, "{\"n\":1.50}"));
+        sr_runspec_fini(&spec);
+}
+
+/* jansson reads a NUL byte after a number as the number's end ("1\0,2" is
+ * 1, 2): the args keep the numbers, not the NUL (a C string would end
+ * there), and the structural pass does not stall on it. */
+Test(sr_spec_json, nul_after_a_number_is_dropped_from_args_like_jansson_does)
+{
+        static const char js[] =
+                "{\"pipeline_id\":\"" PID "\",\"timeout_seconds\":60\0,"
+                "\"stages\":[{\"operations\":[{\"operation_type\":\"LOCK\","
+                "\"args\":{\"n\":[1\0,2.5]}}]}]}";
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_spec_json_parse(js, sizeof(js) - 1, &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"n\":[1,2.5]}"));
+        sr_runspec_fini(&spec);
+}
+
+Test(sr_spec_json, args_limit_counts_the_text_as_written)
+{
+        /* 16400 x ",0.1" and the rest: 65,609 bytes, over 65,536 as written (it
+         * was over 300 KB once printed again) */
+        size_t n = 16400, cap = n * 4 + 256, len = 0;
+        char *js = malloc(cap);
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        len += (size_t)snprintf(js, cap, "{\"pipeline_id\":\"" PID "\","
+                                "\"stages\":[{\"operations\":[{"
+                                "\"operation_type\":\"LOCK\",\"args\":"
+                                "{\"v\":[0");
+        for (size_t i = 0; i < n; i++)
+                len += (size_t)snprintf(js + len, cap - len, ",0.1");
+        len += (size_t)snprintf(js + len, cap - len, "]}}]}]}");
+        cr_assert(eq(int, sr_spec_json_parse(js, len, &spec, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "stages[0].operations[0].args:"
+                                     " too large (65609 bytes"), NULL)),
+                  "%s", ec.msg);
+        free(js);
 }
 
 Test(sr_spec_json, empty_stage_list_is_accepted)

@@ -566,6 +566,23 @@ Test(sr_conf, finalize_rejects_prefix_making_illegal_topic_names)
                             "not allowed");
 }
 
+Test(sr_conf, finalize_rejects_a_command_budget_the_producer_cannot_send)
+{
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "kafka.message.max.bytes",
+                                      "500000", &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_ERR_CONF));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "command.max.bytes: 983040"),
+                         NULL)), "%s", ec.msg);
+        cr_assert(not(eq(ptr, strstr(ec.msg, "kafka.message.max.bytes "
+                                     "(500000)"), NULL)), "%s", ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "command.max.bytes", "495904",
+                                      &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_OK), "%s",
+                  ec.msg);
+}
+
 Test(sr_conf, finalize_rejects_kafka_group_id)
 {
         cr_assert(eq(int, sr_conf_set(conf, "kafka.group.id", "g", &ec),
