@@ -1,9 +1,15 @@
-/* common/io/sr_kafka.h - the Kafka boundary (librdkafka inside).
+/* common/io/sr_kafka.h - the Kafka boundary (librdkafka inside), by role:
+ * producer (sr_kafka_producer.c), group consumer (sr_kafka_consumer.c),
+ * readers (sr_kafka_reader.c), topic creation (sr_kafka_admin.c), the
+ * embedded mock cluster (sr_kafka_mock.c), codes and configuration
+ * (sr_kafka.c).
  *
- * The only module besides sr_conf that sees librdkafka types; its error codes
- * are mapped to sr_err_t here (transient ones to SR_ERR_RETRY). Handles are
- * used by one thread at a time (the worker's poll thread), except where a
- * function says otherwise. Create them after fork().
+ * The only module that calls librdkafka (sr_conf only holds the opaque
+ * conf handle its kafka.* keys build); this header shows no librdkafka
+ * type. Codes are mapped to sr_err_t here (transient ones to
+ * SR_ERR_RETRY). Handles are used by one thread at a time (the worker's
+ * poll thread), except where a function says otherwise. Create them after
+ * fork().
  */
 #ifndef SR_KAFKA_H
 #define SR_KAFKA_H
@@ -118,6 +124,13 @@ uint64_t sr_producer_outstanding(const sr_producer_t *p);
 
 typedef struct sr_consumer sr_consumer_t;
 
+/** What a record's timestamp is. */
+typedef enum sr_ts_type {
+        SR_TS_NONE = 0,
+        SR_TS_CREATE,     /* set by the producer */
+        SR_TS_LOG_APPEND, /* set by the broker */
+} sr_ts_type_t;
+
 /** One consumed record; borrowed: valid until the next sr_consumer_poll()
  *  or sr_consumer_destroy(). */
 typedef struct sr_inrec {
@@ -125,6 +138,7 @@ typedef struct sr_inrec {
         int32_t partition;
         int64_t offset;
         int64_t timestamp; /* ms (create or log-append time) */
+        sr_ts_type_t timestamp_type;
         sr_slice_t key;
         sr_slice_t value; /* ptr NULL for a tombstone */
         const void *msg;  /* the rd_kafka_message_t, for headers */
@@ -189,6 +203,12 @@ int64_t sr_consumer_lag(sr_consumer_t *c);
 bool sr_inrec_header(const sr_inrec_t *rec, const char *name,
                      sr_slice_t *value);
 
+/** @brief The @p i-th header of a consumed record, in record order
+ *  (name NUL-terminated, value ptr NULL for a null value); false past the
+ *  last. Both borrowed like the record. */
+bool sr_inrec_header_at(const sr_inrec_t *rec, size_t i, const char **name,
+                        sr_slice_t *value);
+
 /* ------------------------------------------------------------ reading */
 
 /**
@@ -222,6 +242,26 @@ sr_err_t sr_kafka_read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
                                  int32_t partition, int64_t end_offset,
                                  sr_kafka_read_cb cb, void *arg,
                                  int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief sr_kafka_read_partition() for a partition of any size: it gives
+ * up only when no record arrived for @p stall_ms (sr-cli dump).
+ * @returns SR_OK, SR_ERR_RETRY (stalled), SR_ERR_KAFKA, SR_ERR_INVALID
+ *          (stopped by @p cb).
+ */
+sr_err_t sr_kafka_read_partition_all(const sr_conf_t *conf,
+                                     sr_topic_kind_t topic, int32_t partition,
+                                     int64_t end_offset, sr_kafka_read_cb cb,
+                                     void *arg, int stall_ms,
+                                     sr_errctx_t *ec);
+
+/**
+ * @brief How many partitions @p topic has, from the cluster's metadata.
+ * @returns SR_OK, SR_ERR_NOT_FOUND (no such topic), SR_ERR_RETRY,
+ *          SR_ERR_KAFKA.
+ */
+sr_err_t sr_kafka_partitions(const sr_conf_t *conf, sr_topic_kind_t topic,
+                             int32_t *n, int timeout_ms, sr_errctx_t *ec);
 
 /* ------------------------------------------------------------ reader */
 
@@ -311,9 +351,6 @@ sr_err_t sr_mock_new(const sr_conf_t *conf, int brokers, int partitions,
 /** @brief "host:port,..." of the mock brokers; borrowed, valid until
  *  destroy. */
 const char *sr_mock_bootstraps(const sr_mock_t *m);
-/** @brief The librdkafka mock cluster, for fault injection in tests
- *  (rd_kafka_mock_*); borrowed, valid until destroy. */
-struct rd_kafka_mock_cluster_s *sr_mock_cluster(sr_mock_t *m);
 void sr_mock_destroy(sr_mock_t *m);
 
 #endif /* SR_KAFKA_H */

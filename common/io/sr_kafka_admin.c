@@ -1,14 +1,10 @@
 /* common/io/sr_kafka_admin.c - the project's topics on a real cluster:
  * created when missing (CreateTopics), then waited for until every
  * partition has a leader that answers. */
-#include "sr_clock.h"
-#include "sr_kafka.h"
+#include "sr_kafka_int.h"
 
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include "sr_log.h"
 
@@ -111,7 +107,8 @@ static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
                 else if (te)
                         err = sr_errctx_set(
                                 ec, SR_ERR_KAFKA, "create topic %s: %s",
-                                topic, rd_kafka_topic_result_error_string(tr[i]));
+                                topic,
+                                rd_kafka_topic_result_error_string(tr[i]));
                 else
                         SR_INFO("KAFKA", "topic created topic=%s "
                                 "partitions=%d", topic, partitions);
@@ -133,27 +130,20 @@ sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
                                 int partitions, int timeout_ms,
                                 sr_errctx_t *ec)
 {
-        rd_kafka_conf_t *kc;
+        rd_kafka_conf_t *kc = sr_kafka__conf_copy(conf, NULL);
         rd_kafka_t *rk;
-        char errstr[512];
         sr_err_t err;
 
-        kc = conf->kafka ? rd_kafka_conf_dup(conf->kafka) :
-                           rd_kafka_conf_new();
         if (!kc)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka conf");
-        if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, errstr,
-                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        err = sr_kafka__conf_put(kc, "bootstrap.servers", bootstrap, ec);
+        if (err) {
                 rd_kafka_conf_destroy(kc);
-                return sr_errctx_set(ec, SR_ERR_INVALID, "bootstrap %s: %s",
-                                     bootstrap, errstr);
+                return err;
         }
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr));
-        if (!rk) {
-                rd_kafka_conf_destroy(kc); /* still ours on failure */
-                return sr_errctx_set(ec, SR_ERR_KAFKA, "kafka admin: %s",
-                                     errstr);
-        }
+        err = sr_kafka__handle_new(RD_KAFKA_PRODUCER, kc, &rk, ec);
+        if (err)
+                return err; /* kc freed by handle_new */
         err = create(conf, rk, bootstrap, partitions, timeout_ms, ec);
         for (int64_t end = sr_clock_mono_ms() + timeout_ms; !err;) {
                 if (topics_led(conf, rk))

@@ -289,7 +289,8 @@ static sr_err_t store_init(sr_store_t *store, sr_errctx_t *ec)
                 rc = mdb_dbi_open(mtxn, dbi_names[i], MDB_CREATE,
                                   &store->dbi[i]);
                 if (rc) {
-                        err = sr_lmdb_err(ec, rc, "store", store->dir, "dbi_open");
+                        err = sr_lmdb_err(ec, rc, "store", store->dir,
+                                          "dbi_open");
                         goto err_abort;
                 }
         }
@@ -714,7 +715,8 @@ sr_err_t sr_store_pmeta_get(sr_txn_t *txn, int32_t partition,
         sr_lmdb_put_be32(kb, (uint32_t)partition);
         rc = mdb_get(txn->mtxn, txn->store->dbi[DBI_META], &k, &v);
         if (rc)
-                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "pmeta_get");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir,
+                                   "pmeta_get");
         if (v.mv_size != PMETA_SIZE)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "store %s: pmeta_get: partition %d: "
@@ -733,7 +735,8 @@ sr_err_t sr_store_pmeta_put(sr_txn_t *txn, int32_t partition,
                             const sr_store_pmeta_t *pmeta, sr_errctx_t *ec)
 {
         uint8_t kb[4] = { 0 }, vb[PMETA_SIZE] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v = sr_lmdb_val(vb, sizeof(vb));
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb));
+        MDB_val v = sr_lmdb_val(vb, sizeof(vb));
         sr_err_t err;
         int rc;
 
@@ -800,7 +803,8 @@ sr_err_t sr_store_partitions(sr_txn_t *txn, int32_t *parts, size_t cap,
                 for (i = 0; i < 3; i++) {
                         rc = first_part_from(cur[i], from, &p, &hit);
                         if (rc) {
-                                err = sr_lmdb_err(ec, rc, "store", txn->store->dir,
+                                err = sr_lmdb_err(ec, rc, "store",
+                                                  txn->store->dir,
                                                 "partitions");
                                 goto out_close;
                         }
@@ -852,7 +856,8 @@ int sr_store__del_range(MDB_txn *mtxn, MDB_dbi dbi, const uint8_t *prefix,
                 if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
                         break;
                 if (by_seq && (k.mv_size != 12 ||
-                               sr_lmdb_get_be64((const uint8_t *)k.mv_data + 4) >
+                               sr_lmdb_get_be64(
+                                       (const uint8_t *)k.mv_data + 4) >
                                        last_seq))
                         break;
                 rc = mdb_cursor_del(cur, 0);
@@ -885,10 +890,12 @@ sr_err_t sr_store_partition_drop(sr_txn_t *txn, int32_t partition,
                 return err;
         sr_lmdb_put_be32(kb, (uint32_t)partition);
         for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
-                rc = sr_store__del_range(txn->mtxn, txn->store->dbi[dbis[i]], kb, 4,
+                rc = sr_store__del_range(txn->mtxn, txn->store->dbi[dbis[i]],
+                                         kb, 4,
                                false, 0, &ndel);
                 if (rc)
-                        return sr_store__txn_fail(txn, ec, rc, "partition_drop");
+                        return sr_store__txn_fail(txn, ec, rc,
+                                                  "partition_drop");
         }
         /* The seq stays: a stale ack must not delete a future record. */
         if (o->count) {

@@ -12,7 +12,8 @@ static sr_err_t oseq_write(sr_txn_t *txn, const struct oseq *o,
                            sr_errctx_t *ec)
 {
         uint8_t kb[5] = { 0 }, vb[16] = { 0 };
-        MDB_val k = sr_lmdb_val(kb, sizeof(kb)), v = sr_lmdb_val(vb, sizeof(vb));
+        MDB_val k = sr_lmdb_val(kb, sizeof(kb));
+        MDB_val v = sr_lmdb_val(vb, sizeof(vb));
         int rc;
 
         kb[0] = 'o';
@@ -75,7 +76,8 @@ sr_err_t sr_store__oseq_find(sr_txn_t *txn, uint32_t part, struct oseq **op,
                 o->next = 1;
                 o->count = 0;
         } else if (rc) {
-                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox seq");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir,
+                                   "outbox seq");
         } else if (v.mv_size != 16 || sr_lmdb_get_be64(v.mv_data) == 0) {
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "store %s: outbox seq of partition %u",
@@ -157,7 +159,8 @@ sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
         outbox_key(kb, partition, 0);
         rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[DBI_OUTBOX], &cur);
         if (rc)
-                return sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
+                return sr_lmdb_err(ec, rc, "store", txn->store->dir,
+                                   "outbox_scan");
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (!rc) {
                 if (k.mv_size < 4 || memcmp(k.mv_data, kb, 4))
@@ -177,7 +180,8 @@ sr_err_t sr_store_outbox_scan(sr_txn_t *txn, int32_t partition,
         }
         mdb_cursor_close(cur);
         if (!err && rc && rc != MDB_NOTFOUND)
-                err = sr_lmdb_err(ec, rc, "store", txn->store->dir, "outbox_scan");
+                err = sr_lmdb_err(ec, rc, "store", txn->store->dir,
+                                  "outbox_scan");
         return err;
 }
 
@@ -196,7 +200,8 @@ sr_err_t sr_store_outbox_delete_upto(sr_txn_t *txn, int32_t partition,
         if (err)
                 return err;
         sr_lmdb_put_be32(kb, (uint32_t)partition);
-        rc = sr_store__del_range(txn->mtxn, txn->store->dbi[DBI_OUTBOX], kb, 4, true,
+        rc = sr_store__del_range(txn->mtxn, txn->store->dbi[DBI_OUTBOX], kb, 4,
+                                 true,
                        last_seq, &ndel);
         if (rc)
                 return sr_store__txn_fail(txn, ec, rc, "outbox_delete_upto");

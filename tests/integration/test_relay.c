@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sr_metrics.h"
+#include "sr_kafka_mock.h"
 #include "testkit.h"
 
 #define RUNS 8

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "sr_gateway.h"
+#include "sr_kafka_mock.h"
 #include "testkit.h"
 
 static kit_t kit;

@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "sr_conf.h"
+#include "sr_kafka_mock.h"
 #include "sr_kafka.h"
 
 #define PARTS 4

@@ -2,26 +2,23 @@
  * partitions from the beginning up to the end offsets seen at start, one
  * JSON line each (format: tests/model/README.md).
  *
- * It reads with librdkafka directly (one group-less assigned consumer, one
- * partition after the other) because it needs what sr_kafka hides: the
- * topic's partition count and every header of every record.
+ * Through sr_kafka: the end offsets of every partition first, then one
+ * partition after the other with a group-less reader, every header of
+ * every record included.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include "dump.h"
 #include "recjson.h"
-#include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_kafka.h"
 
 #define DUMP_STALL_MS 30000 /* no progress for this long: give up */
+#define DUMP_META_MS 10000
 
 /* "commands" or "<prefix>commands" -> the kind. */
 static bool topic_kind(const sr_conf_t *conf, const char *arg,
@@ -57,10 +54,9 @@ static void set_bytes(json_t *o, const char *k, const char *flag,
 
 /* The value decoded by its schema id (not by topic: sr.commands carries
  * forwarded results, sr.dlq anything). */
-static void decode_value(sr_codec_t *codec, const rd_kafka_message_t *m,
-                         json_t *o)
+static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
 {
-        sr_slice_t in = sr_slice(m->payload, m->len);
+        sr_slice_t in = m->value;
         static const char *types[] = { NULL,       "command",  "result",
                                        "event",    "changelog", "dispatch",
                                        "reply" };
@@ -69,7 +65,7 @@ static void decode_value(sr_codec_t *codec, const rd_kafka_message_t *m,
         int32_t id;
         sr_err_t err;
 
-        if (!m->payload) {
+        if (!in.ptr) {
                 json_object_set_new(o, "schema_id", json_null());
                 json_object_set_new(o, "type", json_string("tombstone"));
                 json_object_set_new(o, "value", json_null());
@@ -155,7 +151,7 @@ static void decode_value(sr_codec_t *codec, const rd_kafka_message_t *m,
 }
 
 /* sr_dlq_* headers, parsed, for convenience (they are in "headers" too). */
-static void dlq_summary(rd_kafka_headers_t *hdrs, json_t *o)
+static void dlq_summary(const sr_inrec_t *m, json_t *o)
 {
         static const char *names[] = { "sr_dlq_topic", "sr_dlq_partition",
                                        "sr_dlq_offset", "sr_dlq_reason",
@@ -163,17 +159,14 @@ static void dlq_summary(rd_kafka_headers_t *hdrs, json_t *o)
         json_t *d = json_object();
 
         for (int i = 0; i < 5; i++) {
-                const void *val;
-                size_t size;
+                sr_slice_t val;
                 char buf[512];
+                size_t size;
 
-                if (!hdrs ||
-                    rd_kafka_header_get_last(hdrs, names[i], &val, &size) ||
-                    !val)
+                if (!sr_inrec_header(m, names[i], &val) || !val.ptr)
                         continue;
-                if (size >= sizeof(buf))
-                        size = sizeof(buf) - 1;
-                memcpy(buf, val, size);
+                size = val.len < sizeof(buf) - 1 ? val.len : sizeof(buf) - 1;
+                memcpy(buf, val.ptr, size);
                 buf[size] = '\0';
                 if (i == 1 || i == 2)
                         json_object_set_new(d, names[i] + 7,
@@ -186,51 +179,46 @@ static void dlq_summary(rd_kafka_headers_t *hdrs, json_t *o)
         json_object_set_new(o, "dlq", d);
 }
 
-static int print_record(sr_codec_t *codec, sr_topic_kind_t kind,
-                        const rd_kafka_message_t *m, FILE *out)
+static int print_record(sr_codec_t *codec, const char *topic,
+                        const sr_inrec_t *m, FILE *out)
 {
-        rd_kafka_timestamp_type_t tstype;
-        rd_kafka_headers_t *hdrs = NULL;
+        static const char *const ts_types[] = {
+                [SR_TS_NONE] = "none",
+                [SR_TS_CREATE] = "create",
+                [SR_TS_LOG_APPEND] = "log_append",
+        };
         json_t *o = json_object(), *ha = json_array();
-        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
         char *raw, *text;
         const char *name;
-        const void *val;
-        size_t size;
+        sr_slice_t val;
 
         if (!o || !ha) {
                 json_decref(o);
                 json_decref(ha);
                 return -1;
         }
-        json_object_set_new(o, "topic", json_string(rd_kafka_topic_name(
-                                                m->rkt)));
+        json_object_set_new(o, "topic", json_string(topic));
         json_object_set_new(o, "partition", json_integer(m->partition));
         json_object_set_new(o, "offset", json_integer(m->offset));
-        json_object_set_new(o, "timestamp", json_integer(ts));
-        json_object_set_new(o, "timestamp_type", json_string(
-                tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "log_append" :
-                tstype == RD_KAFKA_TIMESTAMP_CREATE_TIME ? "create" :
-                                                           "none"));
-        set_bytes(o, "key", "key_b64", m->key, m->key_len);
-        if (rd_kafka_message_headers(m, &hdrs))
-                hdrs = NULL;
-        for (size_t i = 0; hdrs && !rd_kafka_header_get_all(hdrs, i, &name,
-                                                            &val, &size);
-             i++) {
+        json_object_set_new(o, "timestamp", json_integer(m->timestamp));
+        json_object_set_new(o, "timestamp_type",
+                            json_string(ts_types[m->timestamp_type]));
+        set_bytes(o, "key", "key_b64", m->key.ptr, m->key.len);
+        for (size_t i = 0; sr_inrec_header_at(m, i, &name, &val); i++) {
                 json_t *h = json_object();
 
                 json_object_set_new(h, "name", json_string(name));
-                set_bytes(h, "value", "b64", val, size);
+                set_bytes(h, "value", "b64", val.ptr, val.len);
                 json_array_append_new(ha, h);
         }
         json_object_set_new(o, "headers", ha);
-        raw = m->payload ? sr_recjson_base64(m->payload, m->len) : NULL;
+        raw = m->value.ptr ? sr_recjson_base64(m->value.ptr, m->value.len) :
+                             NULL;
         json_object_set_new(o, "raw", raw ? json_string(raw) : json_null());
         free(raw);
         decode_value(codec, m, o);
-        if (kind == SR_TOPIC_DLQ)
-                dlq_summary(hdrs, o);
+        if (m->topic == SR_TOPIC_DLQ)
+                dlq_summary(m, o);
         text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         json_decref(o);
         if (!text)
@@ -247,70 +235,28 @@ static int fail(const char *what, const char *detail)
         return EX_UNAVAILABLE;
 }
 
-/* Read partition @p part of @p name from @p lo to @p hi (excluded). */
-static int dump_partition(rd_kafka_t *rk, sr_codec_t *codec,
-                          sr_topic_kind_t kind, const char *name,
-                          int32_t part, int64_t lo, int64_t hi, FILE *out)
+struct dump {
+        sr_codec_t *codec;
+        const char *name;
+        FILE *out;
+};
+
+static int dump_one(const sr_inrec_t *rec, void *arg)
 {
-        rd_kafka_topic_partition_list_t *list;
-        rd_kafka_resp_err_t kerr;
-        int64_t next = lo, last_progress = sr_clock_mono_ms();
-        int rc = 0;
+        const struct dump *d = arg;
 
-        list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, name, part)->offset = lo;
-        kerr = rd_kafka_assign(rk, list);
-        rd_kafka_topic_partition_list_destroy(list);
-        if (kerr)
-                return fail("assign", rd_kafka_err2str(kerr));
-        while (next < hi && rc == 0) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-
-                if (!m) {
-                        if (sr_clock_mono_ms() - last_progress > DUMP_STALL_MS) {
-                                fprintf(stderr, "sr-cli dump: %s [%d]: no "
-                                        "progress at offset %" PRId64 " of %"
-                                        PRId64 "\n", name, (int)part, next,
-                                        hi);
-                                rc = EX_UNAVAILABLE;
-                        }
-                        continue;
-                }
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        /* Compaction or retention removed the rest. */
-                        if (m->offset >= hi)
-                                next = hi;
-                } else if (m->err) {
-                        fprintf(stderr, "sr-cli dump: %s [%d]: %s\n", name,
-                                (int)part, rd_kafka_message_errstr(m));
-                        if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
-                            m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                                rc = EX_UNAVAILABLE;
-                } else if (m->partition == part && m->offset >= next) {
-                        if (m->offset < hi &&
-                            print_record(codec, kind, m, out))
-                                rc = EX_OSERR;
-                        next = m->offset + 1;
-                        last_progress = sr_clock_mono_ms();
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_assign(rk, NULL);
-        return rc;
+        return print_record(d->codec, d->name, rec, d->out);
 }
 
 int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
                 FILE *out)
 {
-        const struct rd_kafka_metadata *md = NULL;
-        char name[256], group[64], id[SR_UUID_STR_LEN + 1], errstr[512];
-        rd_kafka_topic_t *rkt = NULL;
-        rd_kafka_resp_err_t kerr;
-        rd_kafka_conf_t *kc;
+        char name[256];
+        sr_errctx_t ec = { 0 };
         sr_topic_kind_t kind;
-        rd_kafka_t *rk;
+        struct dump d = { codec, name, out };
+        int64_t *lo = NULL, *hi = NULL;
         int32_t n_parts = 0;
-        sr_uuid_t u;
         int rc = 0;
 
         if (!topic_kind(conf, topic, &kind)) {
@@ -320,62 +266,34 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
                 return EX_USAGE;
         }
         sr_kafka_topic_name(conf, kind, name, sizeof(name));
-        sr_uuid_v4(&u);
-        sr_uuid_fmt(&u, id);
-        snprintf(group, sizeof(group), "sr-cli-dump-%s", id);
-        kc = conf->kafka ? rd_kafka_conf_dup(conf->kafka) : rd_kafka_conf_new();
-        if (!kc ||
-            rd_kafka_conf_set(kc, "group.id", group, errstr, sizeof(errstr)) ||
-            rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr,
-                              sizeof(errstr)) ||
-            rd_kafka_conf_set(kc, "enable.partition.eof", "true", errstr,
-                              sizeof(errstr))) {
-                if (kc)
-                        rd_kafka_conf_destroy(kc);
-                return fail("kafka conf", errstr);
-        }
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr));
-        if (!rk) {
-                rd_kafka_conf_destroy(kc);
-                return fail("kafka", errstr);
-        }
-        rd_kafka_poll_set_consumer(rk);
-        rkt = rd_kafka_topic_new(rk, name, NULL);
-        kerr = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) :
-                     RD_KAFKA_RESP_ERR__FAIL;
-        if (!kerr && md->topic_cnt == 1 && !md->topics[0].err)
-                n_parts = md->topics[0].partition_cnt;
-        else
-                rc = fail(name, kerr ? rd_kafka_err2str(kerr) :
-                                md->topic_cnt == 1 ?
-                                rd_kafka_err2str(md->topics[0].err) :
-                                "no metadata");
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        if (rkt)
-                rd_kafka_topic_destroy(rkt);
-        /* End offsets first, for every partition: the dump is the topic as
-         * it was when the command started. */
-        int64_t *lo = calloc((size_t)n_parts + 1, sizeof(*lo));
-        int64_t *hi = calloc((size_t)n_parts + 1, sizeof(*hi));
-
+        if (sr_kafka_partitions(conf, kind, &n_parts, DUMP_META_MS, &ec))
+                return fail(name, ec.msg);
+        lo = calloc((size_t)n_parts + 1, sizeof(*lo));
+        hi = calloc((size_t)n_parts + 1, sizeof(*hi));
         if (!lo || !hi)
                 rc = EX_OSERR;
-        for (int32_t p = 0; rc == 0 && p < n_parts; p++) {
-                kerr = rd_kafka_query_watermark_offsets(rk, name, p, &lo[p],
-                                                        &hi[p], 10000);
-                if (kerr)
-                        rc = fail(name, rd_kafka_err2str(kerr));
-        }
+        /* End offsets first, for every partition: the dump is the topic as
+         * it was when the command started. */
         for (int32_t p = 0; rc == 0 && p < n_parts; p++)
-                if (hi[p] > lo[p])
-                        rc = dump_partition(rk, codec, kind, name, p, lo[p],
-                                            hi[p], out);
+                if (sr_kafka_watermarks(conf, kind, p, &lo[p], &hi[p],
+                                        DUMP_META_MS, &ec))
+                        rc = fail(name, ec.msg);
+        for (int32_t p = 0; rc == 0 && p < n_parts; p++) {
+                sr_err_t err;
+
+                if (hi[p] <= lo[p])
+                        continue;
+                err = sr_kafka_read_partition_all(conf, kind, p, hi[p],
+                                                  dump_one, &d, DUMP_STALL_MS,
+                                                  &ec);
+                if (err == SR_ERR_INVALID)
+                        rc = EX_OSERR; /* print_record failed */
+                else if (err)
+                        rc = fail(name, ec.msg);
+        }
         free(lo);
         free(hi);
         if (fflush(out) && rc == 0)
                 rc = EX_IOERR;
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
         return rc;
 }
