@@ -22,5 +22,5 @@ cc -D_GNU_SOURCE -I"$src/common" -I"$build/generated" -isystem /usr/include/uuid
 # the patched object wins over the archive's copy
 cc -o "$out/sr-status" "$build/CMakeFiles/sr-status.dir/workers/status/main.c.o" \
         "$out/sr_worker.o" "$build/libsr_common.a" \
-        -lrdkafka -llmdb -lavro -luuid -lmicrohttpd -ljansson -lm
+        -lrdkafka -llmdb -lavro -luuid -ljansson -lm
 echo "$out/sr-status"

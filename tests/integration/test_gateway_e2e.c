@@ -302,7 +302,8 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
         expect(&a, 401);
         http(&a, "DELETE", path, "tok-acme", NULL, NULL);
         expect(&a, 405);
-        cr_assert(strstr(a.head, "Allow: GET, PUT") != NULL, "%s", a.head);
+        cr_assert(strstr(a.head, "Allow: GET, HEAD, PUT") != NULL, "%s",
+                  a.head);
         http(&a, "PUT", path, "tok-acme", "text/plain",
              "{\"status\":\"cancelled\"}");
         expect(&a, 415);

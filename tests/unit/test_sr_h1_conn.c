@@ -306,7 +306,7 @@ Test(sr_h1_conn, expect_100_continue_gets_100_only_when_not_answered)
 Test(sr_h1_conn, chunked_body_over_the_limit_is_413_as_soon_as_it_passes)
 {
         char in[512];
-        out_t o;
+        out_t o = { 0 };
         int n;
 
         n = snprintf(in, sizeof(in),
