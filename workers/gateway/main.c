@@ -5,7 +5,9 @@
  * spot: a read is a short LMDB lookup and never blocks. A write (PUT,
  * POST) waits for the worker's reply and for the projection to catch up
  * with it, so the server hands it to a pool of WRITE_THREADS threads and
- * sends the answer from the loop.
+ * sends the answer from the loop. What can be refused from the head
+ * (route, token, readiness, Content-Type, declared size) is refused before
+ * any body byte is read.
  */
 #include <sched.h>
 #include <signal.h>
@@ -71,10 +73,19 @@ static bool is_write(const char *method)
 static bool on_head(void *arg, const sr_h1_request_t *r,
                     sr_h1_response_t *resp, bool *blocking)
 {
-        (void)arg;
-        (void)resp;
+        sr_gw_request_t req;
+        sr_gw_response_t g;
+
         *blocking = is_write(r->method);
-        return false;
+        /* Without a body or a write there is nothing to spare: the whole
+         * request is answered next, with the same checks. */
+        if (!r->has_body && !*blocking)
+                return false;
+        to_gw(r, &req);
+        if (!sr_gateway_check_head(arg, &req, &g))
+                return false;
+        from_gw(&g, resp);
+        return true;
 }
 
 static void on_request(void *arg, const sr_h1_request_t *r,
