@@ -51,6 +51,7 @@ typedef struct conn {
         bool lingering;    /* answered and shut down: draining input */
         bool peer_eof;
         bool counted;      /* holds a slot of connections_max */
+        bool first;        /* no request head complete yet */
         sr_h1_phase_t phase; /* as last seen, for the deadlines */
         int64_t deadline;    /* CLOCK_MONOTONIC ms; 0: none */
         size_t lingered;
@@ -273,8 +274,10 @@ static void close_conn(conn_t *c)
                 arm_accept(l);
 }
 
-/* A new phase starts its deadline: the head from its first byte, the body
- * from the end of the head; none while the pool has the request. */
+/* A new phase starts its deadline: the head from its first byte (the
+ * first head from the accept: waiting before the first byte buys no
+ * time), the body from the end of the head; none while the pool has the
+ * request. */
 static void enter_phase(conn_t *c, sr_h1_phase_t ph)
 {
         const sr_httpd_opts_t *o = &c->loop->srv->opts;
@@ -283,6 +286,9 @@ static void enter_phase(conn_t *c, sr_h1_phase_t ph)
         if (ph == c->phase)
                 return;
         c->phase = ph;
+        if (ph == SR_H1_PHASE_HEAD && c->first)
+                return; /* the accept's deadline stands */
+        c->first = false;
         switch (ph) {
         case SR_H1_PHASE_IDLE:
         case SR_H1_PHASE_WRITE:
@@ -492,6 +498,7 @@ static void accept_some(loop_t *l)
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 memset(c, 0, offsetof(conn_t, h1));
                 c->counted = true;
+                c->first = true;
                 c->loop = l;
                 c->fd = fd;
                 sr_h1_conn_init(&c->h1, &s->app, s->opts.body_max, l->date);

@@ -629,6 +629,22 @@ Test(sr_httpd_server, a_silent_connection_closes_at_the_header_deadline)
         free(r.text);
 }
 
+Test(sr_httpd_server, the_first_head_is_due_from_the_accept)
+{
+        int fd = raw_connect(port);
+        double t0 = raw_now_ms();
+        raw_reply_t r;
+
+        usleep(HEADER_MS * 600); /* waiting before the first byte */
+        raw_send_str(fd, "GET /livez HTTP/1.1\r\nHost: x\r\n");
+        raw_read_all(fd, HEADER_MS + 2000, &r);
+        close(fd);
+        assert_refused(&r, 408);
+        cr_assert(le(dbl, raw_now_ms() - t0, HEADER_MS + 300.0),
+                  "closed %.0f ms after the accept", raw_now_ms() - t0);
+        free(r.text);
+}
+
 Test(sr_httpd_server, an_idle_keep_alive_connection_closes_silently)
 {
         int fd = raw_connect(port);
