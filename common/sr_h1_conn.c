@@ -95,50 +95,52 @@ static void error_envelope(sr_h1_conn_t *c, int status, const char *msg)
         c->err_len = n < cap ? n : cap - 1;
 }
 
+/* The next element of a comma list, without surrounding spaces; false at
+ * the end. */
+static bool list_next(const char **p, const char **tok, size_t *len)
+{
+        size_t n = strcspn(*p, ","), s = 0, e = n;
+
+        if (!**p)
+                return false;
+        while (s < e && (*p)[s] == ' ')
+                s++;
+        while (e > s && (*p)[e - 1] == ' ')
+                e--;
+        *tok = *p + s;
+        *len = e - s;
+        *p += n + ((*p)[n] == ',');
+        return true;
+}
+
+static bool is_tok(const char *tok, size_t len, const char *word)
+{
+        return len == strlen(word) && !memcmp(tok, word, len);
+}
+
 /* Allow with HEAD next to GET: HEAD is served wherever GET is. */
 static void allow_header(const char *allow, char *out, size_t size)
 {
-        size_t n = 0;
         bool get = false, head = false;
-        const char *p;
+        const char *p = allow, *tok;
+        size_t n = 0, len;
 
-        for (p = allow; *p;) {
-                size_t len = strcspn(p, ",");
-                size_t s = 0, e = len;
-
-                while (s < e && p[s] == ' ')
-                        s++;
-                while (e > s && p[e - 1] == ' ')
-                        e--;
-                get |= e - s == 3 && !memcmp(p + s, "GET", 3);
-                head |= e - s == 4 && !memcmp(p + s, "HEAD", 4);
-                p += len + (p[len] == ',');
+        while (list_next(&p, &tok, &len)) {
+                get |= is_tok(tok, len, "GET");
+                head |= is_tok(tok, len, "HEAD");
         }
         if (!get || head) {
                 snprintf(out, size, "%s", allow);
                 return;
         }
         out[0] = '\0';
-        for (p = allow; *p;) {
-                size_t len = strcspn(p, ",");
-                size_t s = 0, e = len;
-
-                while (s < e && p[s] == ' ')
-                        s++;
-                while (e > s && p[e - 1] == ' ')
-                        e--;
-                if (e > s)
-                        n += (size_t)snprintf(out + n, n < size ? size - n : 0,
-                                              "%s%.*s%s", n ? ", " : "",
-                                              (int)(e - s), p + s,
-                                              e - s == 3 &&
-                                                              !memcmp(p + s,
-                                                                      "GET",
-                                                                      3) ?
+        for (p = allow; list_next(&p, &tok, &len) && n < size;)
+                if (len)
+                        n += (size_t)snprintf(out + n, size - n, "%s%.*s%s",
+                                              n ? ", " : "", (int)len, tok,
+                                              is_tok(tok, len, "GET") ?
                                                       ", HEAD" :
                                                       "");
-                p += len + (p[len] == ',');
-        }
 }
 
 /* The answer in c->resp (or err_body) into the output: status line and
