@@ -237,6 +237,9 @@ void sr_h1_conn_fini(sr_h1_conn_t *c);
  * Call sr_h1_conn_received() with how many were written there.
  */
 char *sr_h1_conn_rbuf(sr_h1_conn_t *c, size_t *space);
+
+/** @brief @p n bytes (at most the space given) were written at the
+ *  address sr_h1_conn_rbuf() returned. Then call sr_h1_conn_run(). */
 void sr_h1_conn_received(sr_h1_conn_t *c, size_t n);
 
 /** @brief The peer will send nothing more (EOF): a partial request is

@@ -143,16 +143,43 @@ static void allow_header(const char *allow, char *out, size_t size)
                                                       "");
 }
 
+/* Appenders for the answer's head: snprintf was a tenth of the time of a
+ * small read. The caller checked the room. */
+static char *put(char *o, const char *s)
+{
+        size_t n = strlen(s);
+
+        memcpy(o, s, n);
+        return o + n;
+}
+
+static char *put_uint(char *o, uint64_t v)
+{
+        char tmp[24];
+        int i = 0;
+
+        do {
+                tmp[i++] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        while (i)
+                *o++ = tmp[--i];
+        return o;
+}
+
 /* The answer in c->resp (or err_body) into the output: status line and
  * headers after any interim answer still unsent, then the body. */
 static void make_answer(sr_h1_conn_t *c)
 {
         const sr_h1_response_t *r = &c->resp;
         bool http10 = c->in_request && c->parser.head.minor_version == 0;
-        char allow[sizeof(r->allow) + 8], retry[48];
+        const char *ctype = r->content_type ? r->content_type :
+                                              "application/json";
+        int status = r->status >= 100 && r->status <= 999 ? r->status : 500;
+        char allow[sizeof(r->allow) + 8];
         const char *body;
-        size_t body_len, room;
-        int n;
+        size_t body_len;
+        char *o;
 
         if (c->eof || c->stopping || !c->in_request ||
             !c->parser.head.keep_alive)
@@ -166,44 +193,55 @@ static void make_answer(sr_h1_conn_t *c)
                 body = c->out_owned.ptr;
                 body_len = c->out_owned.len;
         }
-        allow[0] = retry[0] = '\0';
+        allow[0] = '\0';
         if (r->allow[0])
                 allow_header(r->allow, allow, sizeof(allow));
-        if (r->retry_after > 0)
-                snprintf(retry, sizeof(retry), "Retry-After: %d\r\n",
-                         r->retry_after);
         if (c->oh_off) {
                 memmove(c->out_head, c->out_head + c->oh_off,
                         c->oh_len - c->oh_off);
                 c->oh_len -= c->oh_off;
                 c->oh_off = 0;
         }
-        /* room for Connection and the empty line is kept */
-        room = sizeof(c->out_head) - c->oh_len - 32;
-        n = snprintf(c->out_head + c->oh_len, room,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "%s%s%s%s%s%s%s",
-                     r->status, sr_h1_reason(r->status),
-                     r->content_type ? r->content_type : "application/json",
-                     body_len, c->date ? "Date: " : "",
-                     c->date ? c->date : "", c->date ? "\r\n" : "",
-                     allow[0] ? "Allow: " : "", allow,
-                     allow[0] ? "\r\n" : "", retry);
-        if (n < 0 || (size_t)n >= room) { /* only a runaway content type */
-                n = snprintf(c->out_head + c->oh_len, room,
-                             "HTTP/1.1 500 %s\r\nContent-Length: 0\r\n"
-                             "Cache-Control: no-store\r\n",
-                             sr_h1_reason(500));
+        /* The fixed text, numbers and the variable strings must fit. */
+        if (c->oh_len + 256 + strlen(ctype) + strlen(allow) +
+                    (c->date ? strlen(c->date) : 0) >
+            sizeof(c->out_head)) {
+                ctype = "application/octet-stream"; /* a runaway type */
                 body_len = 0;
+                status = 500;
+                allow[0] = '\0';
         }
-        c->oh_len += (size_t)n;
-        n = snprintf(c->out_head + c->oh_len,
-                     sizeof(c->out_head) - c->oh_len, "%s\r\n",
-                     c->close_after ? "Connection: close\r\n" :
-                     http10         ? "Connection: keep-alive\r\n" :
-                                      "");
-        c->oh_len += (size_t)n;
+        o = c->out_head + c->oh_len;
+        o = put(o, "HTTP/1.1 ");
+        o = put_uint(o, (uint64_t)status);
+        *o++ = ' ';
+        o = put(o, sr_h1_reason(status));
+        o = put(o, "\r\nContent-Type: ");
+        o = put(o, ctype);
+        o = put(o, "\r\nContent-Length: ");
+        o = put_uint(o, body_len);
+        o = put(o, "\r\nCache-Control: no-store\r\n");
+        if (c->date) {
+                o = put(o, "Date: ");
+                o = put(o, c->date);
+                o = put(o, "\r\n");
+        }
+        if (allow[0]) {
+                o = put(o, "Allow: ");
+                o = put(o, allow);
+                o = put(o, "\r\n");
+        }
+        if (r->retry_after > 0) {
+                o = put(o, "Retry-After: ");
+                o = put_uint(o, (uint64_t)r->retry_after);
+                o = put(o, "\r\n");
+        }
+        if (c->close_after)
+                o = put(o, "Connection: close\r\n");
+        else if (http10)
+                o = put(o, "Connection: keep-alive\r\n");
+        o = put(o, "\r\n");
+        c->oh_len = (size_t)(o - c->out_head);
         c->ob = body;
         c->ob_off = 0;
         c->ob_len = c->req.is_head ? 0 : body_len;
