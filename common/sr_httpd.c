@@ -399,11 +399,13 @@ static void progress(conn_t *c)
 
                 switch (ph) {
                 case SR_H1_PHASE_WRITE:
+                        /* also when it is all sent at once: the next
+                         * request's deadlines start afresh */
+                        enter_phase(c, ph);
                         if (!flush(c))
                                 return;
                         if (sr_h1_conn_output(&c->h1,
                                               (sr_slice_t[2]){ { 0 } })) {
-                                enter_phase(c, ph);
                                 set_interest(c, EPOLLOUT);
                                 return;
                         }

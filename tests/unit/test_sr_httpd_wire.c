@@ -645,6 +645,28 @@ Test(sr_httpd_server, the_first_head_is_due_from_the_accept)
         free(r.text);
 }
 
+Test(sr_httpd_server, a_pipelined_partial_head_has_the_header_deadline)
+{
+        int fd = raw_connect(port);
+        double t0;
+        raw_reply_t r;
+
+        usleep(100 * 1000);
+        t0 = raw_now_ms();
+        /* an answered request, then the start of one that never ends */
+        raw_send_str(fd, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"
+                         "GET /livez HTTP/1.1\r\nHost: x\r\n");
+        raw_read_all(fd, IDLE_MS + 2000, &r);
+        close(fd);
+        cr_assert(eq(int, raw_count(r.text, "HTTP/1.1 200 "), 1), "%s",
+                  r.text);
+        cr_assert(strstr(r.text, "HTTP/1.1 408 ") != NULL, "%s", r.text);
+        cr_assert(lt(dbl, raw_now_ms() - t0, HEADER_MS + 400.0),
+                  "closed after %.0f ms: the idle timeout, not the header "
+                  "deadline", raw_now_ms() - t0);
+        free(r.text);
+}
+
 Test(sr_httpd_server, an_idle_keep_alive_connection_closes_silently)
 {
         int fd = raw_connect(port);
