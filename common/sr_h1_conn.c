@@ -335,6 +335,16 @@ void sr_h1_conn_sent(sr_h1_conn_t *c, size_t n)
 
 /* ------------------------------------------------------------ requests */
 
+static void refuse_too_large(sr_h1_conn_t *c)
+{
+        char msg[64];
+
+        snprintf(msg, sizeof(msg), "request body over %zu bytes",
+                 c->body_max);
+        set_error(c, 413, 0, msg);
+        make_answer(c);
+}
+
 static void begin_request(sr_h1_conn_t *c)
 {
         const sr_h1_head_t *h = &c->parser.head;
@@ -366,12 +376,7 @@ static void begin_request(sr_h1_conn_t *c)
         }
         c->blocking = blocking;
         if (r->body_too_large) {
-                char msg[64];
-
-                snprintf(msg, sizeof(msg), "request body over %zu bytes",
-                         c->body_max);
-                set_error(c, 413, 0, msg);
-                make_answer(c);
+                refuse_too_large(c);
                 return;
         }
         if (h->framing == SR_H1_FRAMING_LENGTH && h->content_length > 0) {
@@ -395,12 +400,7 @@ static void begin_request(sr_h1_conn_t *c)
 static void add_body(sr_h1_conn_t *c, sr_slice_t s)
 {
         if (s.len > c->body_max - c->body.len) {
-                char msg[64];
-
-                snprintf(msg, sizeof(msg), "request body over %zu bytes",
-                         c->body_max);
-                set_error(c, 413, 0, msg);
-                make_answer(c);
+                refuse_too_large(c);
                 return;
         }
         if (c->body.len + s.len > c->body_cap) {
