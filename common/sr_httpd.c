@@ -1,14 +1,15 @@
 /* common/sr_httpd.c - sockets, epoll event loops, deadlines and the pool
- * of blocking requests around sr_h1_conn_t (the protocol, in sr_h1_conn.c),
- * plus the operations endpoints of the workers.
+ * of blocking requests around sr_h1_conn_t (the protocol, in sr_h1_conn.c).
+ * The operations endpoints are in sr_httpd_ops.c.
  *
  * Every loop owns its connections: only its thread touches them, except a
  * connection handed to the pool (phase SR_H1_PHASE_APP), which is out of
  * the loop's epoll set until a pool thread hands it back through the
  * loop's done list and eventfd. The listening socket is in every loop's
- * epoll set (EPOLLEXCLUSIVE: one loop wakes per connection); a loop that
- * finds the connection limit reached takes it out of its set until a
- * connection closes. */
+ * epoll set (EPOLLEXCLUSIVE: one loop wakes per connection); the loop
+ * that accepts gives the connection to the loop with the fewest (through
+ * the same done list), and a loop that finds the connection limit reached
+ * takes the socket out of its set until a connection closes. */
 #include "sr_httpd.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sr_httpd_int.h"
 #include "sr_log.h"
 
 #define EVENTS_MAX 64
@@ -52,6 +54,7 @@ typedef struct conn {
         bool peer_eof;
         bool counted;      /* holds a slot of connections_max */
         bool first;        /* no request head complete yet */
+        bool fresh;        /* accepted by another loop, not yet ours */
         sr_h1_phase_t phase; /* as last seen, for the deadlines */
         int64_t deadline;    /* CLOCK_MONOTONIC ms; 0: none */
         size_t lingered;
@@ -65,12 +68,13 @@ struct loop {
         int epfd, evfd;
         conn_t *conns;
         int n_conns;
+        atomic_int load; /* connections given to it, for the balance */
         bool accepting;  /* the listening socket is in epfd */
         bool stop_seen;
         int64_t stop_deadline; /* 0 until the pool is done */
         int64_t next_check;
         pthread_mutex_t mu; /* done */
-        conn_t *done;       /* answered by the pool */
+        conn_t *done;       /* answered by the pool, or new for it */
         char date[40];      /* IMF-fixdate of now, for every answer */
         time_t date_sec;
 };
@@ -264,6 +268,7 @@ static void close_conn(conn_t *c)
         if (c->next)
                 c->next->prev = c->prev;
         l->n_conns--;
+        atomic_fetch_sub(&l->load, 1);
         sr_h1_conn_fini(&c->h1);
         if (c->counted)
                 atomic_fetch_sub(&s->n_conns, 1);
@@ -463,6 +468,46 @@ static void conn_event(conn_t *c, uint32_t events)
         progress(c);
 }
 
+/* Make @p c, accepted or handed over, one of @p l's connections. */
+static void adopt(loop_t *l, conn_t *c)
+{
+        const sr_httpd_opts_t *o = &l->srv->opts;
+
+        c->fresh = false;
+        c->next = l->conns;
+        if (l->conns)
+                l->conns->prev = c;
+        l->conns = c;
+        l->n_conns++;
+        c->phase = SR_H1_PHASE_IDLE;
+        /* A new connection sends its request at once: the header deadline
+         * runs from the accept. */
+        set_deadline(c, mono_ms() + (o->header_timeout_ms <
+                                                     o->idle_timeout_ms ?
+                                             o->header_timeout_ms :
+                                             o->idle_timeout_ms));
+        set_interest(c, EPOLLIN);
+}
+
+/* The loop with the fewest connections (this one on a tie): whichever
+ * loop the kernel wakes for a connection, they all get their share. */
+static loop_t *least_loaded(loop_t *l)
+{
+        sr_httpd_t *s = l->srv;
+        loop_t *best = l;
+        int min = atomic_load(&l->load);
+
+        for (int i = 0; i < s->n_loops; i++) {
+                int n = atomic_load(&s->loops[i].load);
+
+                if (n < min) {
+                        min = n;
+                        best = &s->loops[i];
+                }
+        }
+        return best;
+}
+
 static void accept_some(loop_t *l)
 {
         sr_httpd_t *s = l->srv;
@@ -470,6 +515,7 @@ static void accept_some(loop_t *l)
         for (int i = 0; i < ACCEPT_BATCH && !atomic_load(&s->stopping);
              i++) {
                 const int one = 1;
+                loop_t *to;
                 conn_t *c;
                 int fd;
 
@@ -501,23 +547,17 @@ static void accept_some(loop_t *l)
                 memset(c, 0, offsetof(conn_t, h1));
                 c->counted = true;
                 c->first = true;
-                c->loop = l;
                 c->fd = fd;
-                sr_h1_conn_init(&c->h1, &s->app, s->opts.body_max, l->date);
-                c->next = l->conns;
-                if (l->conns)
-                        l->conns->prev = c;
-                l->conns = c;
-                l->n_conns++;
-                c->phase = SR_H1_PHASE_IDLE;
-                /* A new connection sends its request at once: the header
-                 * deadline runs from the accept. */
-                set_deadline(c, mono_ms() +
-                                        (s->opts.header_timeout_ms <
-                                                         s->opts.idle_timeout_ms ?
-                                                 s->opts.header_timeout_ms :
-                                                 s->opts.idle_timeout_ms));
-                set_interest(c, EPOLLIN);
+                to = least_loaded(l);
+                atomic_fetch_add(&to->load, 1);
+                c->loop = to;
+                sr_h1_conn_init(&c->h1, &s->app, s->opts.body_max, to->date);
+                if (to == l) {
+                        adopt(l, c);
+                } else {
+                        c->fresh = true;
+                        hand_back(c); /* to its loop, through the done list */
+                }
         }
 }
 
@@ -571,9 +611,15 @@ static void take_done(loop_t *l)
         while (c) {
                 conn_t *next = c->qnext;
 
-                if (atomic_load(&l->srv->stopping))
-                        sr_h1_conn_stop(&c->h1);
-                progress(c);
+                if (c->fresh) {
+                        adopt(l, c);
+                        if (atomic_load(&l->srv->stopping))
+                                close_conn(c);
+                } else {
+                        if (atomic_load(&l->srv->stopping))
+                                sr_h1_conn_stop(&c->h1);
+                        progress(c);
+                }
                 c = next;
         }
 }
@@ -722,7 +768,9 @@ static sr_err_t listen_on(sr_httpd_t *s, sr_errctx_t *ec)
         return SR_OK;
 }
 
-static sr_err_t start_loop(sr_httpd_t *s, loop_t *l, sr_errctx_t *ec)
+/* Every loop is ready (a loop may hand a connection to any other) before
+ * any of them runs. */
+static sr_err_t init_loop(sr_httpd_t *s, loop_t *l, sr_errctx_t *ec)
 {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->evfd };
 
@@ -740,9 +788,6 @@ static sr_err_t start_loop(sr_httpd_t *s, loop_t *l, sr_errctx_t *ec)
         if (!l->accepting)
                 return sr_errctx_set(ec, SR_ERR_IO, "httpd: epoll: %s",
                                      strerror(errno));
-        if (pthread_create(&l->thread, NULL, loop_main, l))
-                return sr_errctx_set(ec, SR_ERR_IO, "httpd: thread");
-        l->started = true;
         return SR_OK;
 }
 
@@ -760,6 +805,18 @@ static void destroy(sr_httpd_t *s)
                 if (l->started) {
                         wake(l);
                         pthread_join(l->thread, NULL);
+                }
+        }
+        for (int i = 0; i < s->n_loops; i++) {
+                loop_t *l = &s->loops[i];
+
+                while (l->done) { /* handed over after its loop ended */
+                        conn_t *c = l->done;
+
+                        l->done = c->qnext;
+                        close(c->fd);
+                        sr_h1_conn_fini(&c->h1);
+                        free(c);
                 }
                 if (l->epfd >= 0)
                         close(l->epfd);
@@ -779,12 +836,9 @@ static void destroy(sr_httpd_t *s)
         free(s);
 }
 
-/* @p ops: the operations endpoints' handlers, or NULL for @p app as
- * given. */
-static sr_err_t open_server(const sr_httpd_opts_t *opts,
-                            const sr_h1_app_t *app,
-                            const sr_httpd_handlers_t *ops, sr_httpd_t **out,
-                            sr_errctx_t *ec)
+sr_err_t sr_httpd__open(const sr_httpd_opts_t *opts, const sr_h1_app_t *app,
+                       const sr_httpd_handlers_t *ops, sr_httpd_t **out,
+                       sr_errctx_t *ec)
 {
         sr_httpd_t *s;
         sr_err_t err;
@@ -845,9 +899,18 @@ static sr_err_t open_server(const sr_httpd_opts_t *opts,
         }
         for (int i = 0; i < s->opts.loops; i++) {
                 s->n_loops++;
-                err = start_loop(s, &s->loops[i], ec);
+                err = init_loop(s, &s->loops[i], ec);
                 if (err)
                         goto err_destroy;
+        }
+        for (int i = 0; i < s->n_loops; i++) {
+                loop_t *l = &s->loops[i];
+
+                if (pthread_create(&l->thread, NULL, loop_main, l)) {
+                        err = sr_errctx_set(ec, SR_ERR_IO, "httpd: thread");
+                        goto err_destroy;
+                }
+                l->started = true;
         }
         SR_INFO("HTTPD", "listening bind=%s port=%d loops=%d pool=%d "
                 "connections_max=%d", s->bind, s->port, s->opts.loops,
@@ -864,7 +927,12 @@ sr_err_t sr_httpd_open_app(const sr_httpd_opts_t *opts,
                            const sr_h1_app_t *app, sr_httpd_t **out,
                            sr_errctx_t *ec)
 {
-        return open_server(opts, app, NULL, out, ec);
+        return sr_httpd__open(opts, app, NULL, out, ec);
+}
+
+const sr_httpd_handlers_t *sr_httpd__ops(const sr_httpd_t *httpd)
+{
+        return &httpd->ops;
 }
 
 int sr_httpd_port(const sr_httpd_t *httpd)
@@ -876,105 +944,4 @@ void sr_httpd_close(sr_httpd_t *httpd)
 {
         if (httpd)
                 destroy(httpd);
-}
-
-/* ------------------------------------------------------------ operations */
-
-#define TEXT_PLAIN "text/plain; charset=utf-8"
-#define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
-#define OPS_CONNECTIONS 64
-#define OPS_BODY_MAX 16384
-
-static void ops_text(sr_h1_response_t *resp, int status, const char *ctype,
-                     const char *text, size_t len)
-{
-        resp->status = status;
-        resp->content_type = ctype;
-        resp->body.ptr = malloc(len ? len : 1);
-        resp->body.len = resp->body.ptr ? len : 0;
-        if (resp->body.ptr)
-                memcpy(resp->body.ptr, text, len);
-}
-
-static void ops_problem(sr_h1_response_t *resp, int status, const char *msg)
-{
-        char body[160];
-        int n = snprintf(body, sizeof(body),
-                         "{\"code\":%d,\"message\":\"%s\",\"content\":{}}",
-                         status, msg);
-
-        ops_text(resp, status, "application/json", body, (size_t)n);
-}
-
-/* Only GET (and HEAD) exist: refused from the head, body unread. */
-static bool ops_head(void *arg, const sr_h1_request_t *req,
-                     sr_h1_response_t *resp, bool *blocking)
-{
-        (void)arg;
-        (void)blocking;
-        if (!strcmp(req->method, "GET"))
-                return false;
-        ops_problem(resp, 405, "method not allowed: use GET");
-        snprintf(resp->allow, sizeof(resp->allow), "GET");
-        return true;
-}
-
-static void ops_request(void *arg, const sr_h1_request_t *req,
-                        sr_h1_response_t *resp)
-{
-        const sr_httpd_t *s = arg;
-        size_t plen = strcspn(req->target, "?#");
-        char why[256], body[sizeof(why) + 1];
-        sr_errctx_t ec = { 0 };
-        sr_buf_t text;
-
-        if (plen == 6 && !memcmp(req->target, "/livez", 6)) {
-                ops_text(resp, 200, TEXT_PLAIN, "ok\n", 3);
-        } else if (plen == 7 && !memcmp(req->target, "/readyz", 7)) {
-                why[0] = '\0';
-                if (!s->ops.ready || s->ops.ready(s->ops.arg, why,
-                                                  sizeof(why))) {
-                        ops_text(resp, 200, TEXT_PLAIN, "ready\n", 6);
-                        return;
-                }
-                why[sizeof(why) - 1] = '\0'; /* in case the callback forgot */
-                snprintf(body, sizeof(body), "%s\n",
-                         why[0] ? why : "not ready");
-                ops_text(resp, 503, TEXT_PLAIN, body, strlen(body));
-        } else if (plen == 8 && !memcmp(req->target, "/metrics", 8) &&
-                   s->ops.metrics) {
-                if (sr_metrics_render(s->ops.metrics, &text, &ec) != SR_OK) {
-                        SR_WARN("HTTPD", "metrics render failed err=\"%s\"",
-                                ec.msg);
-                        ops_problem(resp, 500, "cannot render metrics");
-                        return;
-                }
-                resp->status = 200;
-                resp->content_type = PROMETHEUS_TEXT;
-                resp->body = text;
-        } else {
-                ops_problem(resp, 404, "unknown path: /livez, /readyz and "
-                            "/metrics are served");
-        }
-}
-
-sr_err_t sr_httpd_open(const char *bind, int port,
-                       const sr_httpd_handlers_t *h, sr_httpd_t **out,
-                       sr_errctx_t *ec)
-{
-        static const sr_h1_app_t ops_app = { .on_head = ops_head,
-                                             .on_request = ops_request };
-        sr_httpd_opts_t o = {
-                .bind = bind,
-                .port = port,
-                .loops = 1,
-                .connections_max = OPS_CONNECTIONS,
-                .header_timeout_ms = h ? h->header_timeout_ms : 0,
-                .body_timeout_ms = h ? h->body_timeout_ms : 0,
-                .idle_timeout_ms = IDLE_TIMEOUT_MS,
-                .body_max = OPS_BODY_MAX,
-        };
-        static const sr_httpd_handlers_t none = { 0 };
-
-        return open_server(&o, &ops_app, h ? h : &none, out, ec);
 }

@@ -71,6 +71,8 @@ static bool fake_head(void *arg, const sr_h1_request_t *r,
                 *blocking = true;
                 return false;
         }
+        if (path_is(r, "/nap"))
+                return false; /* inline: holds its event loop */
         if (path_is(r, "/livez")) {
                 if (!strcmp(r->method, "GET"))
                         return false;
@@ -114,6 +116,9 @@ static void fake_request(void *arg, const sr_h1_request_t *r,
                 atomic_fetch_add(&slow_started, 1);
                 usleep(400 * 1000);
                 fake_envelope(resp, 200, "slow");
+        } else if (path_is(r, "/nap")) {
+                usleep(200 * 1000);
+                fake_envelope(resp, 200, "nap");
         } else if (path_is(r, "/livez")) {
                 resp->status = 200;
                 resp->content_type = "text/plain";
@@ -712,6 +717,40 @@ Test(sr_httpd_server, stop_answers_queued_writes_503_and_finishes_running_ones)
         cr_assert(eq(int, atomic_load(&slow_started), 1));
         free(ra.text);
         free(rb.text);
+}
+
+Test(sr_httpd_server, connections_are_shared_out_over_the_loops)
+{
+        int fds[8];
+        double t0;
+
+        /* one at a time, so that each is accepted before the next */
+        for (int i = 0; i < 8; i++) {
+                raw_reply_t r;
+
+                fds[i] = raw_connect(port);
+                raw_send_str(fds[i], "GET /livez HTTP/1.1\r\nHost: x\r\n"
+                                     "\r\n");
+                cr_assert(raw_read_one(fds[i], 2000, &r));
+                free(r.text);
+        }
+        /* 8 requests that hold their loop 200 ms each: 2 loops with 4
+         * connections each answer them all in 800 ms; 5 and 3, 1000 ms;
+         * all on one loop, 1600 ms */
+        t0 = raw_now_ms();
+        for (int i = 0; i < 8; i++)
+                raw_send_str(fds[i], "GET /nap HTTP/1.1\r\nHost: x\r\n\r\n");
+        for (int i = 0; i < 8; i++) {
+                raw_reply_t r;
+
+                cr_assert(raw_read_one(fds[i], 3000, &r));
+                cr_assert(eq(int, r.status, 200));
+                free(r.text);
+                close(fds[i]);
+        }
+        cr_assert(lt(dbl, raw_now_ms() - t0, 950.0),
+                  "%.0f ms: the connections are not shared out evenly",
+                  raw_now_ms() - t0);
 }
 
 Test(sr_httpd_server, a_closed_server_refuses_connections)
