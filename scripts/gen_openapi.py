@@ -970,8 +970,8 @@ TEXT = "text/plain"
 
 
 def ops_405():
-    return {"description": "Any method but GET; `Allow: GET`. Plain "
-            "text, or the envelope when the gateway's router answers it.",
+    return {"description": "Any method but GET and HEAD; `Allow: GET, "
+            "HEAD`, the envelope.",
             "headers": {"Allow": REF("headers", "Allow")},
             "content": {TEXT: {"schema": {"type": "string"}},
                         JSON: {"schema": S("Error405")}}}
@@ -1076,8 +1076,11 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
-| 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. |
+| 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. Also `Transfer-Encoding` other than `chunked` alone. |
 | 503 | Not ready (broker unreachable as librdkafka sees it, projection catching up); `Retry-After`. Nothing was written. |
+| 408, 414, 417, 431, 505 | From the HTTP server itself: head or body not received in time, request line over 8 KiB, `Expect` other than `100-continue`, header section over 16 KiB or 100 fields, HTTP version other than 1.x. Malformed or ambiguous framing (two `Content-Length`s, a repeated `Host`, `Authorization` or `Content-Type`, control characters in a field) is a 400. Every one with the envelope; the connection closes. |
+
+`HEAD` is served wherever `GET` is: the same status and headers, no body.
 
 The gateway checks a request in this order: path (404), method (405), token
 (401), readiness (503), `Content-Type` (415), size (413), body and query

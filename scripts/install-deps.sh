@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config
       librdkafka-dev libavro-dev liblmdb-dev lmdb-utils libcriterion-dev
-      libmicrohttpd-dev libjansson-dev uuid-dev python3 python3-venv curl
+      libjansson-dev uuid-dev python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
       openjdk-17-jdk-headless maven)
 

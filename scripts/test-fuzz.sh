@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
 seconds=${2:-30}
-targets="fuzz_codec fuzz_http"
+targets="fuzz_codec fuzz_http fuzz_http1"
 
 CC=${CC_FUZZ:-clang} cmake -S . -B "$build" -G Ninja \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_WERROR=ON -DSR_FUZZ=ON >/dev/null

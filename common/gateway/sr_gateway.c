@@ -1156,6 +1156,77 @@ static void count_request(sr_gateway_t *gw, sr_route_id_t route, int status,
         sr_series_observe(gw->latency, seconds);
 }
 
+/* The checks that need no body, in the order of checks: route (404, 405),
+ * auth (401), the 501 of a stored definition, readiness (503), and for
+ * writes Content-Type (415) and the declared body size (413). True when
+ * @p resp holds their answer; the operations routes pass. */
+static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
+                             sr_gw_response_t *resp, sr_route_t *route,
+                             char *enterprise)
+{
+        sr_http_problem_t prob = { 0 };
+        char why[128];
+
+        route->id = SR_ROUTE_NONE;
+        if (sr_http_route(req->method, req->target, route, &prob) != SR_OK) {
+                answer_problem(resp, &prob);
+                return true;
+        }
+        if (!sr_route_needs_auth(route->id))
+                return false;
+        if (!sr_auth_check(gw->auth, req->authorization, enterprise)) {
+                answer_status(resp, 401, "missing or unknown token: send "
+                              "\"Authorization: Bearer <token>\"");
+                return true;
+        }
+        /* Whatever the body and its Content-Type (it may have none): there
+         * is no stored definition to start, and nothing is written. */
+        if (route->id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
+                sr_http_stored_definition_problem(&route->pipeline_id, &prob);
+                answer_problem(resp, &prob);
+                return true;
+        }
+        if (!sr_gateway_is_ready(gw, why, sizeof(why))) {
+                resp->retry_after = 1;
+                answer_status(resp, 503, "not ready: %s", why);
+                return true;
+        }
+        if (!sr_route_has_body(route->id))
+                return false;
+        if (sr_http_check_content_type(req->content_type, &prob) != SR_OK) {
+                answer_problem(resp, &prob);
+                return true;
+        }
+        if (req->body_too_large) {
+                answer_status(resp, 413, "request body over %d bytes",
+                              gw->conf->gateway_body_max_bytes);
+                return true;
+        }
+        return false;
+}
+
+static void count_answer(sr_gateway_t *gw, sr_route_id_t route,
+                         sr_gw_response_t *resp, double t0)
+{
+        if (resp->status == 503 && !resp->retry_after)
+                resp->retry_after = 1;
+        count_request(gw, route, resp->status, mono_s() - t0);
+}
+
+bool sr_gateway_check_head(sr_gateway_t *gw, const sr_gw_request_t *req,
+                           sr_gw_response_t *resp)
+{
+        char enterprise[SR_SHORT_MAX];
+        double t0 = mono_s();
+        sr_route_t route;
+
+        memset(resp, 0, sizeof(*resp));
+        if (!answer_from_head(gw, req, resp, &route, enterprise))
+                return false;
+        count_answer(gw, route.id, resp, t0);
+        return true;
+}
+
 void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                        sr_gw_response_t *resp)
 {
@@ -1171,11 +1242,8 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         c.req = req;
         c.resp = resp;
         c.route = &route;
-        route.id = SR_ROUTE_NONE;
-        if (sr_http_route(req->method, req->target, &route, &prob) != SR_OK) {
-                answer_problem(resp, &prob);
+        if (answer_from_head(gw, req, resp, &route, c.enterprise))
                 goto done;
-        }
         switch (route.id) {
         case SR_ROUTE_LIVEZ:
                 answer_text(resp, 200, "text/plain", "ok\n", 3);
@@ -1211,39 +1279,11 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         default:
                 break;
         }
-        if (!sr_auth_check(gw->auth, req->authorization, c.enterprise)) {
-                answer_status(resp, 401, "missing or unknown token: send "
-                              "\"Authorization: Bearer <token>\"");
-                goto done;
-        }
-        /* Whatever the body and its Content-Type (it may have none): there
-         * is no stored definition to start, and nothing is written. */
-        if (route.id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
-                sr_http_stored_definition_problem(&route.pipeline_id, &prob);
+        if (sr_route_has_body(route.id) &&
+            sr_http_check_idempotency_key(req->idempotency_key, &prob) !=
+                    SR_OK) {
                 answer_problem(resp, &prob);
                 goto done;
-        }
-        if (!sr_gateway_is_ready(gw, why, sizeof(why))) {
-                resp->retry_after = 1;
-                answer_status(resp, 503, "not ready: %s", why);
-                goto done;
-        }
-        if (sr_route_has_body(route.id)) {
-                if (sr_http_check_content_type(req->content_type, &prob) !=
-                    SR_OK) {
-                        answer_problem(resp, &prob);
-                        goto done;
-                }
-                if (req->body_too_large) {
-                        answer_status(resp, 413, "request body over %d "
-                                      "bytes", gw->conf->gateway_body_max_bytes);
-                        goto done;
-                }
-                if (sr_http_check_idempotency_key(req->idempotency_key,
-                                                  &prob) != SR_OK) {
-                        answer_problem(resp, &prob);
-                        goto done;
-                }
         }
         c.base = gw->link_base;
         snprintf(c.path, sizeof(c.path), "%.*s",
@@ -1275,9 +1315,7 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 break;
         }
 done:
-        if (resp->status == 503 && !resp->retry_after)
-                resp->retry_after = 1;
-        count_request(gw, route.id, resp->status, mono_s() - t0);
+        count_answer(gw, route.id, resp, t0);
 }
 
 /* ------------------------------------------------------------ lifecycle */

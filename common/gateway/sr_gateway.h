@@ -2,7 +2,7 @@
  * from its own projection of sr.changelog.
  *
  * sr_gateway_handle() turns one HTTP request into one answer. A read
- * (GET, HEAD) never blocks: the server answers it on its event loop. A
+ * (GET; the server answers HEAD as GET) never blocks: the server answers it on its event loop. A
  * write (PUT, POST) may block up to gateway.reply.timeout.ms (it waits for
  * the worker's reply and for the projection to catch up with it), so the
  * server calls it from a write thread. Any number of threads may call it
@@ -33,7 +33,7 @@ typedef struct sr_gw_request {
                                     * (links: gateway.public.url) */
         const void *body;
         size_t body_len;
-        bool body_too_large; /* the server stopped reading: 413 */
+        bool body_too_large; /* over gateway.body.max.bytes: 413 */
 } sr_gw_request_t;
 
 /** One answer. The caller frees body with sr_buf_free(). */
@@ -56,6 +56,20 @@ typedef struct sr_gw_response {
 sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                         const char *env_tokens, sr_gateway_t **gwp,
                         sr_errctx_t *ec);
+
+/**
+ * @brief The checks of sr_gateway_handle() that need no body, for the
+ * server to call once the head is read: route (404, 405), auth (401), the
+ * 501 of a stored definition, readiness (503), and for writes Content-Type
+ * (415) and the declared size (413, from req->body_too_large): the same
+ * answer, in the same order, as sr_gateway_handle() would give after the
+ * body. req->body is not read. Thread-safe; never blocks.
+ * @param[out] resp written in full when the function answers.
+ * @returns true when @p resp holds the answer (counted in the metrics);
+ *          false: read the body and call sr_gateway_handle().
+ */
+bool sr_gateway_check_head(sr_gateway_t *gw, const sr_gw_request_t *req,
+                           sr_gw_response_t *resp);
 
 /** @brief Answer one request (thread-safe; may block up to the reply
  *  timeout). @p resp is written in full. */

@@ -90,7 +90,7 @@ typedef struct sr_route {
  * '#', so a raw request target works too. Paths and methods are
  * case-sensitive; UUIDs in paths are accepted in any case. A path whose id
  * is not a UUID is an unknown path (404), as with Django's uuid converter.
- * HEAD is not served.
+ * HEAD is not a method here: the server (sr_httpd) routes it as GET.
  * @param[in]  method, path borrowed, NUL-terminated; NULL is treated as "".
  * @param[out] out  set on SR_OK only.
  * @param[out] prob optional; on failure 404 "unknown path or id", or 405
@@ -156,8 +156,7 @@ typedef struct sr_http_query {
 void sr_http_query_init(sr_http_query_t *q);
 
 /**
- * @brief Apply one decoded query parameter (e.g. from libmicrohttpd's
- * MHD_get_connection_values_n) for list route @p route.
+ * @brief Apply one decoded query parameter for list route @p route.
  *
  * Keys the route does not define are ignored (cache busters, or "status"
  * on a route that has no status filter). An empty value is the same as an

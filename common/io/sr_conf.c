@@ -112,6 +112,18 @@ static const struct conf_prop conf_props[] = {
         { .name = "http.enable", .type = CONF_BOOL, .offset = OFF(http_enable),
           .def = "true",
           .desc = "Run the HTTP server (/livez, /readyz, /metrics)." },
+        { .name = "http.header.timeout.ms", .type = CONF_INT,
+          .offset = OFF(http_header_timeout_ms), .min = 100, .max = 600000,
+          .def = "10000",
+          .desc = "HTTP servers (sr-gateway and the operations server): a "
+                  "request head must be complete this long after its first "
+                  "byte (or after the connection was accepted), however "
+                  "slowly it drips in; else 408 and close." },
+        { .name = "http.body.timeout.ms", .type = CONF_INT,
+          .offset = OFF(http_body_timeout_ms), .min = 100, .max = 3600000,
+          .def = "30000",
+          .desc = "HTTP servers: a request body must be complete this long "
+                  "after the end of its head; else 408 and close." },
         { .name = "restore.batch.size", .type = CONF_INT,
           .offset = OFF(restore_batch_size), .min = 1, .max = 1000000,
           .def = "5000",
@@ -176,8 +188,9 @@ static const struct conf_prop conf_props[] = {
         { .name = "gateway.client.timeout.s", .type = CONF_INT,
           .offset = OFF(gateway_client_timeout_s), .min = 1, .max = 3600,
           .def = "30",
-          .desc = "sr-gateway: idle or slow client connections are closed "
-                  "after this many seconds." },
+          .desc = "sr-gateway: a keep-alive connection idle this long "
+                  "between requests, or a client that reads nothing of an "
+                  "answer for as long, is closed." },
         { .name = "gateway.public.url", .type = CONF_STR,
           .offset = OFF(gateway_public_url), .min = 0, .max = 1024,
           .def = "", .check = check_public_url,

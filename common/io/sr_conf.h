@@ -43,6 +43,8 @@ typedef struct sr_conf {
         int http_port;           /* http.port: 0 = ephemeral */
         char *http_bind;         /* http.bind: address of the ops server */
         bool http_enable;        /* http.enable */
+        int http_header_timeout_ms; /* http.header.timeout.ms */
+        int http_body_timeout_ms;   /* http.body.timeout.ms */
         int restore_batch_size;  /* restore.batch.size */
         sr_guarantee_t processing_guarantee; /* processing.guarantee */
         int cache_entities;      /* cache.entities: 0 = no run cache */

@@ -26,5 +26,5 @@ cc -o "$out/sr-status" "$build/CMakeFiles/sr-status.dir/workers/status/main.c.o"
         "$out/sr_worker.o" "$build"/common/libsr_status.a \
         "$build"/common/libsr_io.a "$build"/common/libsr_codec.a \
         "$build"/common/libsr_domain.a "$build"/common/libsr_base.a \
-        -lrdkafka -llmdb -lavro -luuid -lmicrohttpd -ljansson -lm -lpthread
+        -lrdkafka -llmdb -lavro -luuid -ljansson -lm -lpthread
 echo "$out/sr-status"

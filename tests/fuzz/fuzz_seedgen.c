@@ -1,8 +1,10 @@
 /* tests/fuzz/fuzz_seedgen.c - writes the seed corpora of the fuzz targets:
  *   fuzz_seedgen CORPUS_DIR
  * creates CORPUS_DIR/fuzz_codec/ (one valid framed record per record kind
- * and command kind, made by the codec's encoders) and CORPUS_DIR/fuzz_http/
- * (one valid request per route, in fuzz_http's input format). The files are
+ * and command kind, made by the codec's encoders), CORPUS_DIR/fuzz_http/
+ * (one valid request per route, in fuzz_http's input format) and
+ * CORPUS_DIR/fuzz_http1/ (the same requests as raw HTTP/1.1, plus framing
+ * cases: chunked, pipelined, HEAD, Expect, refusals). The files are
  * committed under tests/fuzz/corpus/; rerun after a schema change.
  */
 #include <errno.h>
@@ -451,6 +453,96 @@ static const struct {
         { "bad-method", "DELETE\n/v0/runs/\nToken short\n-\n-\n[::1]:80\n" },
 };
 
+/* fuzz_http1: 4 split bytes, then the raw bytes of a connection. */
+static const struct {
+        const char *name, *text;
+} raw[] = {
+        { "chunked-put", "\x07\x01\x20\x03"
+          "PUT /v0/runs/" RID "/stageruns/" SID "/ HTTP/1.1\r\n"
+          "Host: localhost\r\nAuthorization: Bearer tok-acme-0123456789\r\n"
+          "Content-Type: application/json\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n"
+          "a;ext=1\r\n{\"status\":\r\n9\r\n\"queued\"}\r\n0\r\n"
+          "X-Trailer: t\r\n\r\n" },
+        { "pipelined", "\x3f\x3f\x3f\x3f"
+          "GET /livez HTTP/1.1\r\nHost: h\r\n\r\n"
+          "HEAD /v0/runs/?limit=1 HTTP/1.1\r\nHost: h\r\n"
+          "Authorization: Bearer tok-acme-0123456789\r\n\r\n"
+          "GET /openapi.json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+          "GET /v0/nothing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+          "\r\n" },
+        { "expect-continue", "\x00\x10\x00\x10"
+          "POST /v0/runs/ HTTP/1.1\r\nHost: h\r\n"
+          "Authorization: Bearer tok-acme-0123456789\r\n"
+          "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+          "Content-Length: 54\r\n\r\n"
+          "{\"pipeline_id\":\"" PID "\"}" },
+        { "too-large", "\x01\x02\x03\x04"
+          "POST /v0/runs/ HTTP/1.1\r\nHost: h\r\n"
+          "Authorization: Bearer tok-acme-0123456789\r\n"
+          "Content-Type: application/json\r\nContent-Length: 50000000\r\n"
+          "\r\n" },
+        { "no-token", "\x05\x05\x05\x05"
+          "PUT /v0/pipelines/" PID "/runs/" RID "/ HTTP/1.1\r\nHost: h\r\n"
+          "Content-Type: application/json\r\nContent-Length: 3145728\r\n"
+          "\r\n{" },
+        { "two-lengths", "\x02\x02\x02\x02"
+          "POST /v0/runs/ HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+          "Content-Length: 40\r\n\r\n{}GET /livez HTTP/1.1\r\n"
+          "Host: h\r\n\r\n" },
+        { "te-gzip", "\x09\x09\x09\x09"
+          "POST /v0/runs/ HTTP/1.1\r\nHost: h\r\n"
+          "Transfer-Encoding: gzip, chunked\r\n\r\n" },
+        { "bad-length", "\x08\x08\x08\x08"
+          "PUT /v0/runs/ HTTP/1.1\r\nHost: h\r\nContent-Length: -5\r\n"
+          "\r\n" },
+};
+
+/* The fuzz_http requests as raw HTTP/1.1 (a "-" line: no header). */
+static void raw_requests(void)
+{
+        static const char *const names[] = {
+                "Authorization", "Content-Type", "Idempotency-Key", "Host",
+        };
+        char text[4096], name[64];
+
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+                const char *p = requests[i].text, *line[6];
+                size_t len[6], n;
+
+                for (int k = 0; k < 6; k++) {
+                        line[k] = p;
+                        len[k] = strcspn(p, "\n");
+                        p += len[k] + (p[len[k]] == '\n');
+                }
+                n = (size_t)snprintf(text, sizeof(text),
+                                     "%c%c%c%c%.*s %.*s HTTP/1.1\r\n",
+                                     (char)(i + 1), 17, 5, 64, (int)len[0],
+                                     line[0], (int)len[1], line[1]);
+                for (int k = 2; k < 6; k++)
+                        if (!(len[k] == 1 && line[k][0] == '-'))
+                                n += (size_t)snprintf(text + n,
+                                                      sizeof(text) - n,
+                                                      "%s: %.*s\r\n",
+                                                      names[k - 2],
+                                                      (int)len[k], line[k]);
+                if (len[5] == 1 && line[5][0] == '-')
+                        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                              "Host: localhost\r\n");
+                n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                      "Content-Length: %zu\r\n\r\n%s",
+                                      strlen(p), p);
+                if (n >= sizeof(text))
+                        die(requests[i].name, "request too long");
+                write_file("fuzz_http1", requests[i].name, text, n);
+        }
+        for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+                snprintf(name, sizeof(name), "%s", raw[i].name);
+                write_file("fuzz_http1", name, raw[i].text,
+                           4 + strlen(raw[i].text + 4));
+        }
+}
+
 int main(int argc, char **argv)
 {
         sr_errctx_t ec = { 0 };
@@ -470,5 +562,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
                 write_file("fuzz_http", requests[i].name, requests[i].text,
                            strlen(requests[i].text));
+        raw_requests();
         return 0;
 }

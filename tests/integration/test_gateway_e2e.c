@@ -19,6 +19,7 @@
 
 #include "kit_dev.h"
 #include "old_idem_slot.h"
+#include "rawhttp.h"
 
 static pid_t dev_pid;
 static char dev_dir[64];
@@ -317,7 +318,8 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
         expect(&a, 401);
         http(&a, "DELETE", path, "tok-acme", NULL, NULL);
         expect(&a, 405);
-        cr_assert(strstr(a.head, "Allow: GET, PUT") != NULL, "%s", a.head);
+        cr_assert(strstr(a.head, "Allow: GET, HEAD, PUT") != NULL, "%s",
+                  a.head);
         http(&a, "PUT", path, "tok-acme", "text/plain",
              "{\"status\":\"cancelled\"}");
         expect(&a, 415);
@@ -724,4 +726,90 @@ Test(gateway_e2e, one_key_under_every_spelling_of_a_route_is_one_request)
         http_with(&a, "PUT", upper, "tok-acme", "application/json", hdr,
                   "{\"status\":\"CANCELLED\"}");
         expect(&a, 409);
+}
+
+/* The transport refuses or answers from the head, through the real
+ * gateway: nothing of a refused body is read, repeated or malformed
+ * framing is never guessed at, every refusal has the envelope. */
+static void refused_raw(const char *req, size_t len, int status)
+{
+        raw_reply_t r;
+        json_t *j;
+
+        raw_exchange(port, req, len, 3000, &r);
+        cr_assert(eq(int, r.status, status), "after %.0f ms: %s", r.ms,
+                  r.text);
+        cr_assert(r.closed, "%s", r.text);
+        cr_assert(lt(dbl, r.ms, 2000.0));
+        cr_assert(eq(int, raw_count(r.text, "HTTP/1.1 "), 1), "%s", r.text);
+        cr_assert(strstr(r.text, "\r\nContent-Type: application/json\r\n") !=
+                  NULL);
+        j = json_loads(r.body, 0, NULL);
+        cr_assert(j != NULL, "%s", r.text);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(j, "code")),
+                     status));
+        json_decref(j);
+        free(r.text);
+}
+
+#define RAW_WRITE "POST /v0/runs/ HTTP/1.1\r\nHost: x\r\n" \
+                  "Content-Type: application/json\r\n"
+#define RAW_TOKEN "Authorization: Bearer tok-acme\r\n"
+
+Test(gateway_e2e, transport_answers_from_the_head_and_refuses_bad_framing)
+{
+        static const char nul[] = "GET /v0/runs/ HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer tok-acme\0junk\r\n"
+                                  "\r\n";
+        char *q = malloc(16384);
+        raw_reply_t r;
+        size_t n;
+
+#define REFUSED(req, status) refused_raw(req, strlen(req), status)
+        /* only heads are sent: the answers come without the bodies */
+        REFUSED(RAW_WRITE RAW_TOKEN "Content-Length: 50000000\r\n\r\n",
+                413);
+        REFUSED(RAW_WRITE "Content-Length: 3145728\r\n\r\n", 401);
+        REFUSED("PUT /v0/runs/ HTTP/1.1\r\nHost: x\r\n"
+                "Content-Length: 3145728\r\n\r\n", 405);
+        REFUSED(RAW_WRITE RAW_TOKEN "Expect: 100-continue\r\n"
+                "Content-Length: 50000000\r\n\r\n", 413);
+        REFUSED(RAW_WRITE RAW_TOKEN "Content-Length: 2\r\n"
+                "Content-Length: 40\r\n\r\n{}GET /livez HTTP/1.1\r\n"
+                "Host: x\r\n\r\n", 400);
+        REFUSED(RAW_WRITE RAW_TOKEN "Content-Length: -5\r\n\r\n", 400);
+        REFUSED(RAW_WRITE RAW_TOKEN "Transfer-Encoding: gzip\r\n\r\n", 400);
+        REFUSED(RAW_WRITE RAW_TOKEN "Transfer-Encoding: xchunked\r\n"
+                "Content-Length: 2\r\n\r\n{}", 400);
+        REFUSED(RAW_WRITE RAW_TOKEN RAW_TOKEN "Content-Length: 2\r\n\r\n{}",
+                400);
+        REFUSED("GET /livez HTTP/1.1\r\n\r\n", 400);
+        refused_raw(nul, sizeof(nul) - 1, 400);
+#undef REFUSED
+        /* HEAD: the headers of GET, no body */
+        n = (size_t)sprintf(q, "HEAD /livez HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n");
+        raw_exchange(port, q, n, 3000, &r);
+        cr_assert(eq(int, r.status, 200), "%s", r.text);
+        cr_assert(strstr(r.text, "\r\nContent-Length: 3\r\n") != NULL);
+        cr_assert(eq(str, (char *)r.body, ""));
+        free(r.text);
+        n = (size_t)sprintf(q, "HEAD /v0/runs/ HTTP/1.1\r\nHost: x\r\n"
+                            RAW_TOKEN "Connection: close\r\n\r\n");
+        raw_exchange(port, q, n, 3000, &r);
+        cr_assert(eq(int, r.status, 200), "%s", r.text);
+        cr_assert(strstr(r.text, "\r\nContent-Length: 0\r\n") == NULL);
+        cr_assert(eq(str, (char *)r.body, ""));
+        free(r.text);
+        /* 3,000 query parameters: an answer at once */
+        n = (size_t)sprintf(q, "GET /v0/runs/?");
+        for (int i = 0; i < 3000; i++)
+                n += (size_t)sprintf(q + n, "%c&", 'a' + i % 26);
+        n += (size_t)sprintf(q + n - 1, " HTTP/1.1\r\nHost: x\r\n" RAW_TOKEN
+                             "Connection: close\r\n\r\n") - 1;
+        raw_exchange(port, q, n, 1000, &r);
+        cr_assert(eq(int, r.status, 200), "after %.0f ms: %.300s", r.ms,
+                  r.text);
+        free(r.text);
+        free(q);
 }

@@ -77,6 +77,8 @@ int main(int argc, char **argv)
         }
         if (conf->http_enable) {
                 hh.metrics = metrics;
+                hh.header_timeout_ms = conf->http_header_timeout_ms;
+                hh.body_timeout_ms = conf->http_body_timeout_ms;
                 if (sr_httpd_open(conf->http_bind, conf->http_port, &hh,
                                   &httpd, &ec)) {
                         SR_ERROR("MAIN", "ops server failed err=\"%s\"",

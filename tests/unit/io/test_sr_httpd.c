@@ -179,19 +179,23 @@ Test(sr_httpd, metrics_render_registry_as_prometheus_text)
         free(r.body);
 }
 
-Test(sr_httpd, unknown_path_is_404)
+Test(sr_httpd, unknown_path_is_404_with_the_envelope)
 {
         struct response r;
 
         http_get("/livez/", &r);
         cr_assert(eq(int, r.status, 404));
+        assert_header(&r, "\r\nContent-Type: application/json\r\n");
+        cr_assert(eq(str, r.body, "{\"code\":404,\"message\":\"unknown path: "
+                                  "/livez, /readyz and /metrics are "
+                                  "served\",\"content\":{}}"));
         free(r.body);
         http_get("/", &r);
         cr_assert(eq(int, r.status, 404));
         free(r.body);
 }
 
-Test(sr_httpd, other_methods_are_405_allowing_get)
+Test(sr_httpd, other_methods_are_405_allowing_get_and_head)
 {
         struct response r;
 
@@ -199,7 +203,10 @@ Test(sr_httpd, other_methods_are_405_allowing_get)
                  "POST /livez HTTP/1.1\r\nHost: localhost\r\n"
                  "Content-Length: 5\r\nConnection: close\r\n\r\nhello", &r);
         cr_assert(eq(int, r.status, 405));
-        assert_header(&r, "\r\nAllow: GET\r\n");
+        assert_header(&r, "\r\nAllow: GET, HEAD\r\n");
+        assert_header(&r, "\r\nContent-Type: application/json\r\n");
+        cr_assert(eq(str, r.body, "{\"code\":405,\"message\":\"method not "
+                                  "allowed: use GET\",\"content\":{}}"));
         free(r.body);
         http_raw(sr_httpd_port(httpd),
                  "DELETE /metrics HTTP/1.0\r\n\r\n", &r);
@@ -246,4 +253,57 @@ Test(sr_httpd, bad_address_or_port_is_invalid)
         cr_assert(eq(str, ec.msg, "httpd: port 70000 out of range 0..65535"));
         cr_assert(eq(ptr, other, NULL));
         sr_httpd_close(NULL);
+}
+
+Test(sr_httpd, head_on_livez_sends_the_headers_without_the_body)
+{
+        struct response r;
+
+        http_raw(sr_httpd_port(httpd), "HEAD /livez HTTP/1.1\r\n"
+                 "Host: localhost\r\nConnection: close\r\n\r\n", &r);
+        cr_assert(eq(int, r.status, 200));
+        assert_header(&r, "\r\nContent-Length: 3\r\n");
+        assert_header(&r, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+        cr_assert(eq(str, r.body, ""));
+        free(r.body);
+}
+
+Test(sr_httpd, every_answer_is_not_to_be_cached)
+{
+        struct response r;
+
+        http_get("/metrics", &r);
+        assert_header(&r, "\r\nCache-Control: no-store\r\n");
+        free(r.body);
+}
+
+Test(sr_httpd, a_slow_head_is_408_at_the_configured_deadline)
+{
+        sr_httpd_handlers_t h = { .header_timeout_ms = 300 };
+        sr_httpd_t *quick;
+        struct response r;
+
+        cr_assert(eq(int, sr_httpd_open("127.0.0.1", 0, &h, &quick, &ec),
+                     SR_OK), "%s", ec.msg);
+        /* never finished: the server answers and closes at 300 ms */
+        http_raw(sr_httpd_port(quick), "GET /livez HTTP/1.1\r\nHost: x\r\n",
+                 &r);
+        cr_assert(eq(int, r.status, 408));
+        cr_assert(eq(str, r.body, "{\"code\":408,\"message\":\"request "
+                                  "header not complete within 300 ms\","
+                                  "\"content\":{}}"));
+        free(r.body);
+        sr_httpd_close(quick);
+}
+
+Test(sr_httpd, http_1_1_without_host_is_400)
+{
+        struct response r;
+
+        http_raw(sr_httpd_port(httpd), "GET /livez HTTP/1.1\r\n\r\n", &r);
+        cr_assert(eq(int, r.status, 400));
+        cr_assert(eq(str, r.body, "{\"code\":400,\"message\":\"missing Host "
+                                  "header (required in HTTP/1.1)\","
+                                  "\"content\":{}}"));
+        free(r.body);
 }

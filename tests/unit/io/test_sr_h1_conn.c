@@ -1,0 +1,535 @@
+/* tests/unit/io/test_sr_h1_conn.c - the per-connection HTTP/1.1 engine
+ * without sockets: bytes in, application calls, bytes out (HEAD, early
+ * answers from the head, 413, 100-continue, pipelining, blocking requests,
+ * deadlines and stops as the server drives them). */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_h1.h"
+
+typedef struct fake {
+        int heads, requests;
+        bool blocking;            /* PUT and POST are blocking */
+        bool last_is_head, last_too_large;
+        char last_method[16];
+        char last_body[64];
+        size_t last_body_len;
+} fake_t;
+
+static fake_t fake;
+static sr_h1_conn_t *conn;
+
+static void set_text(sr_h1_response_t *resp, int status, const char *text)
+{
+        resp->status = status;
+        resp->content_type = "text/plain";
+        resp->body.len = strlen(text);
+        resp->body.ptr = malloc(resp->body.len + 1);
+        memcpy(resp->body.ptr, text, resp->body.len);
+}
+
+/* Writes without "Authorization" are refused from the head (401). */
+static bool fake_head(void *arg, const sr_h1_request_t *r,
+                      sr_h1_response_t *resp, bool *blocking)
+{
+        fake_t *f = arg;
+        bool write = !strcmp(r->method, "PUT") || !strcmp(r->method, "POST");
+
+        f->heads++;
+        f->last_too_large = r->body_too_large;
+        if (write && !sr_h1_head_get(r->head, "Authorization")) {
+                set_text(resp, 401, "no token\n");
+                return true;
+        }
+        *blocking = write && f->blocking;
+        return false;
+}
+
+static void fake_request(void *arg, const sr_h1_request_t *r,
+                         sr_h1_response_t *resp)
+{
+        fake_t *f = arg;
+        char text[128];
+
+        f->requests++;
+        f->last_is_head = r->is_head;
+        snprintf(f->last_method, sizeof(f->last_method), "%s", r->method);
+        f->last_body_len = r->body_len;
+        snprintf(f->last_body, sizeof(f->last_body), "%.*s",
+                 (int)(r->body_len < 63 ? r->body_len : 63),
+                 (const char *)r->body);
+        if (!strcmp(r->target, "/allow")) {
+                set_text(resp, 405, "no\n");
+                snprintf(resp->allow, sizeof(resp->allow), "GET, PUT");
+                resp->retry_after = 0;
+                return;
+        }
+        if (!strcmp(r->target, "/busy")) {
+                set_text(resp, 503, "busy\n");
+                resp->retry_after = 7;
+                return;
+        }
+        snprintf(text, sizeof(text), "%s %s %zu\n", r->method, r->target,
+                 r->body_len);
+        set_text(resp, 200, text);
+}
+
+static const sr_h1_app_t app = {
+        .on_head = fake_head, .on_request = fake_request, .arg = &fake,
+};
+
+#define BODY_MAX 64
+
+static void setup(void)
+{
+        memset(&fake, 0, sizeof(fake));
+        conn = malloc(sizeof(*conn));
+        sr_h1_conn_init(conn, &app, BODY_MAX,
+                        "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+static void teardown(void)
+{
+        sr_h1_conn_fini(conn);
+        free(conn);
+}
+
+TestSuite(sr_h1_conn, .init = setup, .fini = teardown);
+
+typedef struct out {
+        char text[16384];
+        size_t len;
+} out_t;
+
+/* Send everything the engine has to send; blocking requests are handled
+ * at once. */
+static sr_h1_phase_t pump(out_t *o)
+{
+        sr_h1_phase_t ph;
+
+        for (;;) {
+                sr_slice_t s[2];
+                int n;
+
+                ph = sr_h1_conn_run(conn);
+                if (ph == SR_H1_PHASE_APP) {
+                        sr_h1_conn_handle(conn);
+                        continue;
+                }
+                if (ph != SR_H1_PHASE_WRITE)
+                        return ph;
+                n = sr_h1_conn_output(conn, s);
+                cr_assert(gt(int, n, 0));
+                /* send a few bytes at a time: partial writes */
+                for (int i = 0; i < n; i++) {
+                        size_t k = s[i].len > 5 ? 5 : s[i].len;
+
+                        cr_assert(lt(sz, o->len + k, sizeof(o->text)));
+                        memcpy(o->text + o->len, s[i].ptr, k);
+                        o->len += k;
+                        o->text[o->len] = '\0';
+                        sr_h1_conn_sent(conn, k);
+                        break;
+                }
+        }
+}
+
+/* Feed @p in in pieces of @p piece bytes (0: whole), pumping after each;
+ * stops at CLOSE. */
+static sr_h1_phase_t feed(const char *in, size_t len, size_t piece,
+                          out_t *o)
+{
+        sr_h1_phase_t ph = pump(o);
+        size_t off = 0;
+
+        while (off < len && ph != SR_H1_PHASE_CLOSE) {
+                size_t space, n;
+                char *at = sr_h1_conn_rbuf(conn, &space);
+
+                cr_assert(gt(sz, space, 0), "phase %d", (int)ph);
+                n = len - off;
+                if (piece && n > piece)
+                        n = piece;
+                if (n > space)
+                        n = space;
+                memcpy(at, in + off, n);
+                sr_h1_conn_received(conn, n);
+                off += n;
+                ph = pump(o);
+        }
+        return ph;
+}
+
+static sr_h1_phase_t feed_str(const char *in, out_t *o)
+{
+        memset(o, 0, sizeof(*o));
+        return feed(in, strlen(in), 0, o);
+}
+
+static int count(const char *hay, const char *needle)
+{
+        int n = 0;
+
+        for (const char *p = hay; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+Test(sr_h1_conn, get_is_answered_with_length_cache_control_and_date)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("GET /x HTTP/1.1\r\nHost: h\r\n\r\n", &o),
+                     SR_H1_PHASE_IDLE));
+        cr_assert(eq(str, o.text,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 9\r\nCache-Control: no-store\r\n"
+                     "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+                     "GET /x 0\n"));
+}
+
+Test(sr_h1_conn, head_is_answered_as_get_without_the_body)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"
+                                   "GET /y HTTP/1.1\r\nHost: h\r\n\r\n", &o),
+                     SR_H1_PHASE_IDLE));
+        cr_assert(eq(str, fake.last_method, "GET"));
+        cr_assert(eq(str, o.text,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 9\r\nCache-Control: no-store\r\n"
+                     "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 9\r\nCache-Control: no-store\r\n"
+                     "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+                     "GET /y 0\n"));
+}
+
+Test(sr_h1_conn, allow_lists_head_next_to_get)
+{
+        out_t o;
+
+        feed_str("PUT /allow HTTP/1.1\r\nHost: h\r\nAuthorization: x\r\n"
+                 "Content-Length: 0\r\n\r\n", &o);
+        cr_assert(strstr(o.text, "\r\nAllow: GET, HEAD, PUT\r\n") != NULL,
+                  "%s", o.text);
+}
+
+Test(sr_h1_conn, retry_after_is_sent_when_set)
+{
+        out_t o;
+
+        feed_str("GET /busy HTTP/1.1\r\nHost: h\r\n\r\n", &o);
+        cr_assert(strstr(o.text, "HTTP/1.1 503 Service Unavailable\r\n") ==
+                  o.text);
+        cr_assert(strstr(o.text, "\r\nRetry-After: 7\r\n") != NULL);
+}
+
+Test(sr_h1_conn, early_answer_closes_without_reading_the_body)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("PUT /x HTTP/1.1\r\nHost: h\r\n"
+                                   "Content-Length: 1000000\r\n\r\nabc",
+                                   &o),
+                     SR_H1_PHASE_CLOSE));
+        cr_assert(eq(int, fake.requests, 0));
+        cr_assert(strstr(o.text, "HTTP/1.1 401 Unauthorized\r\n") == o.text);
+        cr_assert(strstr(o.text, "\r\nConnection: close\r\n\r\nno token\n") !=
+                  NULL, "%s", o.text);
+        cr_assert(eq(int, count(o.text, "HTTP/1.1 "), 1));
+}
+
+Test(sr_h1_conn, early_answer_without_a_body_keeps_the_connection)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("PUT /x HTTP/1.1\r\nHost: h\r\n\r\n"
+                                   "GET /y HTTP/1.1\r\nHost: h\r\n\r\n", &o),
+                     SR_H1_PHASE_IDLE));
+        cr_assert(eq(int, count(o.text, "HTTP/1.1 401 "), 1));
+        cr_assert(eq(int, count(o.text, "HTTP/1.1 200 "), 1));
+        cr_assert(eq(int, count(o.text, "Connection: close"), 0));
+}
+
+Test(sr_h1_conn, content_length_over_the_limit_is_413_from_the_head)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("PUT /x HTTP/1.1\r\nHost: h\r\n"
+                                   "Authorization: t\r\n"
+                                   "Content-Length: 65\r\n\r\n", &o),
+                     SR_H1_PHASE_CLOSE));
+        cr_assert(fake.last_too_large);
+        cr_assert(eq(int, fake.requests, 0));
+        cr_assert(strstr(o.text, "HTTP/1.1 413 Content Too Large\r\n"
+                                 "Content-Type: application/json\r\n") ==
+                  o.text, "%s", o.text);
+        cr_assert(strstr(o.text, "Connection: close\r\n\r\n{\"code\":413,"
+                                 "\"message\":\"request body over 64 bytes\","
+                                 "\"content\":{}}") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, expect_100_continue_gets_100_only_when_not_answered)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("PUT /x HTTP/1.1\r\nHost: h\r\n"
+                                   "Authorization: t\r\n"
+                                   "Expect: 100-continue\r\n"
+                                   "Content-Length: 3\r\n\r\n", &o),
+                     SR_H1_PHASE_BODY));
+        cr_assert(eq(str, o.text, "HTTP/1.1 100 Continue\r\n\r\n"));
+        cr_assert(eq(int, feed("abc", 3, 0, &o), SR_H1_PHASE_IDLE));
+        cr_assert(strstr(o.text, "HTTP/1.1 100 Continue\r\n\r\n"
+                                 "HTTP/1.1 200 OK\r\n") == o.text);
+        cr_assert(eq(str, fake.last_body, "abc"));
+        teardown();
+        setup();
+        feed_str("PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 3\r\n\r\n", &o);
+        cr_assert(strstr(o.text, "HTTP/1.1 401 ") == o.text, "%s", o.text);
+        cr_assert(eq(int, count(o.text, "100 Continue"), 0));
+        teardown();
+        setup();
+        feed_str("PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                 "Authorization: t\r\nContent-Length: 50000000\r\n\r\n", &o);
+        cr_assert(strstr(o.text, "HTTP/1.1 413 ") == o.text, "%s", o.text);
+        cr_assert(eq(int, count(o.text, "100 Continue"), 0));
+}
+
+Test(sr_h1_conn, chunked_body_over_the_limit_is_413_as_soon_as_it_passes)
+{
+        char in[512];
+        out_t o = { 0 };
+        int n;
+
+        n = snprintf(in, sizeof(in),
+                     "POST /x HTTP/1.1\r\nHost: h\r\nAuthorization: t\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"
+                     "20\r\n%032d\r\n20\r\n%032d\r\n1\r\nz\r\n", 0, 0);
+        cr_assert(eq(int, feed(in, (size_t)n - 6, 0, &o), SR_H1_PHASE_BODY));
+        cr_assert(eq(sz, o.len, 0));
+        cr_assert(eq(int, feed(in + n - 6, 6, 1, &o), SR_H1_PHASE_CLOSE));
+        cr_assert(strstr(o.text, "HTTP/1.1 413 ") == o.text, "%s", o.text);
+        cr_assert(eq(int, fake.requests, 0));
+}
+
+Test(sr_h1_conn, chunked_body_within_the_limit_reaches_the_app)
+{
+        out_t o;
+
+        feed_str("POST /x HTTP/1.1\r\nHost: h\r\nAuthorization: t\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", &o);
+        cr_assert(eq(str, fake.last_body, "abcde"));
+        cr_assert(strstr(o.text, "POST /x 5\n") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, refusals_get_one_status_line_the_envelope_and_close)
+{
+        static const char *const bad[] = { "-5", "abc" };
+        out_t o;
+
+        for (size_t i = 0; i < 2; i++) {
+                char in[256];
+
+                teardown();
+                setup();
+                snprintf(in, sizeof(in), "PUT /x HTTP/1.1\r\nHost: h\r\n"
+                         "Content-Length: %s\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                         bad[i]);
+                cr_assert(eq(int, feed_str(in, &o), SR_H1_PHASE_CLOSE));
+                cr_assert(eq(int, count(o.text, "HTTP/1.1 "), 1), "%s",
+                          o.text);
+                cr_assert(strstr(o.text, "HTTP/1.1 400 Bad Request\r\n"
+                                         "Content-Type: application/json\r\n")
+                          == o.text);
+                cr_assert(strstr(o.text, "\r\n\r\n{\"code\":400,\"message\":"
+                                         "\"Content-Length: not a decimal "
+                                         "number of bytes (0 to 2^63-1)\","
+                                         "\"content\":{}}") != NULL,
+                          "%s", o.text);
+                cr_assert(eq(int, fake.heads, 0));
+        }
+}
+
+Test(sr_h1_conn, pipelined_requests_are_answered_in_order)
+{
+        out_t o;
+        const char *a, *b, *c;
+
+        fake.blocking = true;
+        feed_str("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                 "POST /2 HTTP/1.1\r\nHost: h\r\nAuthorization: t\r\n"
+                 "Content-Length: 2\r\n\r\nhi"
+                 "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n", &o);
+        a = strstr(o.text, "GET /1 0\n");
+        b = strstr(o.text, "POST /2 2\n");
+        c = strstr(o.text, "GET /3 0\n");
+        cr_assert(a && b && c && a < b && b < c, "%s", o.text);
+}
+
+Test(sr_h1_conn, the_same_bytes_split_anywhere_give_the_same_answers)
+{
+        static const char in[] =
+                "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                "HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n"
+                "POST /2 HTTP/1.1\r\nHost: h\r\nAuthorization: t\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+                "PUT /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+                "GET /4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                "GET /5 HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n";
+        static out_t whole, split;
+
+        feed(in, sizeof(in) - 1, 0, &whole);
+        for (size_t piece = 1; piece < 9; piece++) {
+                teardown();
+                setup();
+                memset(&split, 0, sizeof(split));
+                cr_assert(eq(int, feed(in, sizeof(in) - 1, piece, &split),
+                             SR_H1_PHASE_CLOSE));
+                cr_assert(eq(str, split.text, whole.text), "piece %zu",
+                          piece);
+        }
+        cr_assert(eq(int, count(whole.text, "HTTP/1.1 "), 6));
+}
+
+Test(sr_h1_conn, blocking_requests_wait_for_handle)
+{
+        out_t o = { 0 };
+        static const char in[] = "PUT /x HTTP/1.1\r\nHost: h\r\n"
+                                 "Authorization: t\r\nContent-Length: 2\r\n"
+                                 "\r\nok";
+        size_t space;
+        char *at;
+
+        fake.blocking = true;
+        at = sr_h1_conn_rbuf(conn, &space);
+        memcpy(at, in, sizeof(in) - 1);
+        sr_h1_conn_received(conn, sizeof(in) - 1);
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_APP));
+        cr_assert(eq(int, fake.requests, 0));
+        sr_h1_conn_rbuf(conn, &space);
+        cr_assert(eq(sz, space, 0), "nothing is read meanwhile");
+        sr_h1_conn_handle(conn);
+        cr_assert(eq(int, fake.requests, 1));
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_IDLE));
+        cr_assert(strstr(o.text, "PUT /x 2\n") != NULL);
+}
+
+Test(sr_h1_conn, http_1_0_keep_alive_is_confirmed_and_default_closes)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("GET / HTTP/1.0\r\nConnection: keep-alive"
+                                   "\r\n\r\n", &o),
+                     SR_H1_PHASE_IDLE));
+        cr_assert(strstr(o.text, "\r\nConnection: keep-alive\r\n") != NULL);
+        cr_assert(eq(int, feed_str("GET / HTTP/1.0\r\n\r\n", &o),
+                     SR_H1_PHASE_CLOSE));
+        cr_assert(strstr(o.text, "\r\nConnection: close\r\n") != NULL);
+}
+
+Test(sr_h1_conn, fail_during_the_head_answers_408_and_closes)
+{
+        out_t o = { 0 };
+
+        cr_assert(eq(int, feed("GET / HTTP/1.1\r\nHo", 19, 0, &o),
+                     SR_H1_PHASE_HEAD));
+        sr_h1_conn_fail(conn, 408, 0, "request header not received in 10 s");
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(strstr(o.text, "HTTP/1.1 408 Request Timeout\r\n") ==
+                  o.text);
+        cr_assert(strstr(o.text, "Connection: close\r\n\r\n{\"code\":408,"
+                                 "\"message\":\"request header not received "
+                                 "in 10 s\",\"content\":{}}") != NULL);
+}
+
+Test(sr_h1_conn, fail_while_idle_closes_silently)
+{
+        out_t o = { 0 };
+
+        cr_assert(eq(int, feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 27, 0,
+                               &o),
+                     SR_H1_PHASE_IDLE));
+        o.len = 0;
+        sr_h1_conn_fail(conn, 408, 0, "late");
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(eq(sz, o.len, 0));
+}
+
+Test(sr_h1_conn, fail_of_a_waiting_request_answers_it)
+{
+        out_t o = { 0 };
+        static const char in[] = "PUT /x HTTP/1.1\r\nHost: h\r\n"
+                                 "Authorization: t\r\nContent-Length: 0\r\n"
+                                 "\r\n";
+
+        fake.blocking = true;
+        memcpy(sr_h1_conn_rbuf(conn, &(size_t){ 0 }), in, sizeof(in) - 1);
+        sr_h1_conn_received(conn, sizeof(in) - 1);
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_APP));
+        sr_h1_conn_fail(conn, 503, 1, "stopping; retry");
+        sr_h1_conn_handle(conn); /* too late: already answered */
+        cr_assert(eq(int, fake.requests, 0));
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(strstr(o.text, "HTTP/1.1 503 ") == o.text);
+        cr_assert(strstr(o.text, "\r\nRetry-After: 1\r\nConnection: close\r\n"
+                                 "\r\n{\"code\":503,") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, stop_finishes_the_answer_then_closes)
+{
+        out_t o = { 0 };
+        static const char in[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                                 "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+
+        memcpy(sr_h1_conn_rbuf(conn, &(size_t){ 0 }), in, sizeof(in) - 1);
+        sr_h1_conn_received(conn, sizeof(in) - 1);
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_WRITE));
+        sr_h1_conn_stop(conn);
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(eq(int, count(o.text, "HTTP/1.1 "), 1), "%s", o.text);
+        cr_assert(eq(int, fake.requests, 1));
+}
+
+Test(sr_h1_conn, stop_drops_a_partial_request)
+{
+        out_t o = { 0 };
+
+        feed("GET /a HTTP/1.1\r\n", 17, 0, &o);
+        sr_h1_conn_stop(conn);
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(eq(sz, o.len, 0));
+}
+
+Test(sr_h1_conn, eof_after_a_request_still_answers_it)
+{
+        out_t o = { 0 };
+        static const char in[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b";
+
+        memcpy(sr_h1_conn_rbuf(conn, &(size_t){ 0 }), in, sizeof(in) - 1);
+        sr_h1_conn_received(conn, sizeof(in) - 1);
+        sr_h1_conn_eof(conn);
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(strstr(o.text, "HTTP/1.1 200 OK\r\n") == o.text);
+        cr_assert(strstr(o.text, "Connection: close\r\n") != NULL);
+        cr_assert(eq(int, fake.requests, 1), "the partial one is dropped");
+}
+
+Test(sr_h1_conn, head_request_to_a_refused_body_sends_no_body)
+{
+        out_t o;
+
+        feed_str("HEAD /x HTTP/1.1\r\nHost: h\r\nContent-Length: 65\r\n\r\n",
+                 &o);
+        cr_assert(strstr(o.text, "HTTP/1.1 413 ") == o.text);
+        cr_assert(strstr(o.text, "Connection: close\r\n\r\n") + 21 ==
+                  o.text + o.len, "%s", o.text);
+}
