@@ -1,0 +1,59 @@
+/* common/domain/sr_fsm_int.h - what the two files of the state machine
+ * share: the step (one input applied to one run) and its primitives
+ * (sr_fsm_step.c: moves, dispatches, cascades, roll-ups, replies) used by
+ * the rules of each input (sr_fsm.c). Included by those files only. */
+#ifndef SR_FSM_INT_H
+#define SR_FSM_INT_H
+
+#include "sr_fsm.h"
+
+typedef struct step {
+        sr_run_t *run;
+        sr_fsm_out_t *out;
+        int64_t now;
+        sr_uuid_t cause;
+        bool nomem;   /* sticky: an output could not be recorded */
+        bool illegal; /* sticky: a transition not in the table was tried */
+} step_t;
+
+/* The pipeline run moves @p to (a row of the table), with its event. */
+void sr_fsm__move_pr(step_t *st, sr_status_t to, const char *reason);
+/* Stage run @p si moves @p to, with its event. */
+void sr_fsm__move_stage(step_t *st, uint32_t si, sr_status_t to,
+                        const char *reason);
+/* Target run @p ti moves @p to, with its event and stage counters. */
+void sr_fsm__move_target(step_t *st, uint32_t ti, sr_status_t to,
+                         const char *reason);
+/* A device command (or a cancel request) for target run @p ti. */
+void sr_fsm__dispatch(step_t *st, uint32_t ti, sr_dispatch_kind_t kind);
+/* True when the target run's device command was sent and is open. */
+bool sr_fsm__target_has_command(const sr_target_run_t *t);
+/* The pipeline-run table's roll-up rows, after a stage run ended. */
+void sr_fsm__rollup_pr(step_t *st);
+/* queued -> processing: freeze the operations, create and dispatch the target runs. */
+void sr_fsm__process_stage(step_t *st, uint32_t si);
+/* pending -> queued, with the stage's deadline. */
+void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason);
+/* The target-run side of a cascade from its stage or pipeline run. */
+void sr_fsm__cascade_target(step_t *st, uint32_t ti, sr_status_t to,
+                            const char *reason);
+/* A stage run ends by cancel or timeout; its targets follow, then (@p rollup) the run. */
+void sr_fsm__end_stage(step_t *st, uint32_t si, sr_status_t to,
+                       const char *reason, const char *target_reason,
+                       bool rollup);
+/* queued, processing or running. */
+bool sr_fsm__stage_is_active(sr_status_t s);
+/* The stage-run table's completion rows, after a target run ended. */
+void sr_fsm__rollup_stage(step_t *st, uint32_t si);
+/* The earliest deadline of any non-terminal entity: what the worker arms. */
+void sr_fsm__update_next_deadline(sr_run_t *run);
+/* The accepting reply, with the versions of what the command changed. */
+void sr_fsm__reply_accept(step_t *st, const sr_command_t *cmd,
+                          sr_entity_type_t type, const sr_meta_t *m);
+/* The refusing reply: the reason and a message naming the current status. */
+void sr_fsm__reply_reject(step_t *st, const sr_command_t *cmd,
+                          sr_reject_t why, const char *fmt,
+                          ...)
+        __attribute__((format(printf, 4, 5)));
+
+#endif /* SR_FSM_INT_H */

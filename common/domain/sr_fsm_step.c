@@ -1,0 +1,518 @@
+/* common/domain/sr_fsm_step.c - the primitives of a step: every status
+ * change goes through move(), which refuses what is not a row of the table
+ * (sr_fsm_table.c), bumps the entity's version, stamps the input's time and
+ * appends the event with the run's next seq; then dispatches, cascades,
+ * roll-ups and replies, as the tables of domain.md chain them. */
+#include "sr_fsm_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ outputs */
+
+void sr_fsm_out_init(sr_fsm_out_t *out)
+{
+        memset(out, 0, sizeof(*out));
+}
+
+void sr_fsm_out_reset(sr_fsm_out_t *out)
+{
+        out->n_events = 0;
+        out->n_dispatches = 0;
+        out->has_reply = false;
+        memset(&out->reply, 0, sizeof(out->reply));
+        out->stale = false;
+        out->applied = false;
+        out->illegal[0] = '\0';
+}
+
+void sr_fsm_out_fini(sr_fsm_out_t *out)
+{
+        if (!out)
+                return;
+        free(out->events);
+        free(out->dispatches);
+        sr_fsm_out_init(out);
+}
+
+/* ------------------------------------------------------------ step */
+
+
+static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
+                 sr_status_t from, const sr_uuid_t *stage_run_id,
+                 const sr_uuid_t *op_id, const sr_uuid_t *device_id)
+{
+        sr_run_t *run = st->run;
+        sr_fsm_out_t *out = st->out;
+        sr_event_t *ev;
+
+        if (!sr_array_grow((void **)&out->events, &out->cap_events, out->n_events + 1,
+                  sizeof(*out->events))) {
+                st->nomem = true;
+                return;
+        }
+        ev = &out->events[out->n_events++];
+        memset(ev, 0, sizeof(*ev));
+        ev->seq = ++run->pr.last_seq;
+        run->pr_dirty = true;
+        sr_uuid_event_id(&ev->event_id, &run->pr.m.id, ev->seq);
+        ev->pipeline_run_id = run->pr.m.id;
+        ev->pipeline_id = run->pr.pipeline_id;
+        ev->entity_type = type;
+        ev->entity_id = m->id;
+        if (stage_run_id)
+                ev->stage_run_id = *stage_run_id;
+        if (op_id)
+                ev->stage_run_operation_id = *op_id;
+        if (device_id)
+                ev->device_id = *device_id;
+        ev->from_status = from;
+        ev->to_status = m->status;
+        memcpy(ev->reason, m->reason, sizeof(ev->reason));
+        ev->occurred_at = st->now;
+        ev->causation_id = st->cause;
+        memcpy(ev->enterprise_id, run->pr.enterprise_id,
+               sizeof(ev->enterprise_id));
+        ev->version = m->version;
+        out->applied = true;
+}
+
+static const char *const entity_names[SR_ENT__COUNT] = {
+        [SR_ENT_PIPELINE_RUN] = "pipeline run",
+        [SR_ENT_STAGE_RUN] = "stage run",
+        [SR_ENT_STAGE_RUN_OPERATION] = "stage run operation",
+        [SR_ENT_TARGET_RUN] = "target run",
+};
+
+/* The common part of every transition. Refuses (false, nothing changed)
+ * what is not a row of the table; the step then fails with
+ * SR_ERR_INTERNAL and the caller throws the run away. */
+static bool move(step_t *st, sr_entity_type_t type, sr_meta_t *m,
+                 sr_status_t to, const char *reason, sr_status_t *fromp)
+{
+        sr_status_t from = m->status;
+        size_t n;
+
+        if (!sr_fsm_transition_find(type, from, to, reason)) {
+                if (!st->illegal) {
+                        char id[SR_UUID_STR_LEN + 1];
+
+                        sr_uuid_fmt(&m->id, id);
+                        snprintf(st->out->illegal, sizeof(st->out->illegal),
+                                 "%s %s: %s -> %s (%s) is not a transition "
+                                 "of domain.md",
+                                 entity_names[type], id, sr_status_name(from),
+                                 sr_status_name(to), reason);
+                }
+                st->illegal = true;
+                return false;
+        }
+        m->status = to;
+        /* What snprintf "%s" did, without its format parsing: truncate
+         * to the field, always NUL-terminated. */
+        n = strnlen(reason, sizeof(m->reason) - 1);
+        memcpy(m->reason, reason, n);
+        m->reason[n] = '\0';
+        m->version++;
+        m->updated_at = st->now;
+        if (from == SR_ST_NONE)
+                m->created_at = st->now;
+        if (sr_status_is_terminal(to)) {
+                m->ended_at = st->now;
+                m->deadline = 0;
+        }
+        *fromp = from;
+        return true;
+}
+
+void sr_fsm__move_pr(step_t *st, sr_status_t to, const char *reason)
+{
+        sr_pipeline_run_t *pr = &st->run->pr;
+        sr_status_t from;
+
+        if (!move(st, SR_ENT_PIPELINE_RUN, &pr->m, to, reason, &from))
+                return;
+        if (to == SR_ST_RUNNING && !pr->m.started_at)
+                pr->m.started_at = st->now;
+        st->run->pr_dirty = true;
+        emit(st, SR_ENT_PIPELINE_RUN, &pr->m, from, NULL, NULL, NULL);
+}
+
+void sr_fsm__move_stage(step_t *st, uint32_t si, sr_status_t to,
+                       const char *reason)
+{
+        sr_stage_run_t *s = &st->run->stages[si];
+        sr_status_t from;
+
+        if (!move(st, SR_ENT_STAGE_RUN, &s->m, to, reason, &from))
+                return;
+        if (to == SR_ST_RUNNING && !s->m.started_at)
+                s->m.started_at = st->now;
+        st->run->stage_dirty[si] = true;
+        emit(st, SR_ENT_STAGE_RUN, &s->m, from, NULL, NULL, NULL);
+}
+
+void sr_fsm__move_target(step_t *st, uint32_t ti, sr_status_t to,
+                        const char *reason)
+{
+        sr_target_run_t *t = &st->run->targets[ti];
+        sr_status_t from;
+
+        if (!move(st, SR_ENT_TARGET_RUN, &t->m, to, reason, &from))
+                return;
+        if (sr_status_is_terminal(to)) {
+                sr_run_stage_idx_t *x = &st->run->sidx[t->stage_index];
+
+                x->n_tr_terminal++;
+                if (to == SR_ST_SUCCESS)
+                        x->n_tr_success++;
+        }
+        st->run->target_dirty[ti] = true;
+        emit(st, SR_ENT_TARGET_RUN, &t->m, from, &t->stage_run_id,
+             &t->stage_run_operation_id, &t->device_id);
+}
+
+void sr_fsm__dispatch(step_t *st, uint32_t ti, sr_dispatch_kind_t kind)
+{
+        sr_run_t *run = st->run;
+        sr_target_run_t *t = &run->targets[ti];
+        const sr_stage_run_op_t *op;
+        sr_fsm_out_t *out = st->out;
+        sr_dispatch_t *d;
+
+        if (!sr_array_grow((void **)&out->dispatches, &out->cap_dispatches,
+                  out->n_dispatches + 1, sizeof(*out->dispatches))) {
+                st->nomem = true;
+                return;
+        }
+        op = &run->ops[run->sidx[t->stage_index].first_op + t->op_index];
+        d = &out->dispatches[out->n_dispatches++];
+        memset(d, 0, sizeof(*d));
+        d->kind = kind;
+        d->command_id = t->command_id;
+        d->pipeline_run_id = t->pipeline_run_id;
+        d->stage_run_id = t->stage_run_id;
+        d->target_run_id = t->m.id;
+        d->device_id = t->device_id;
+        memcpy(d->device_name, t->device_name, sizeof(d->device_name));
+        memcpy(d->operation_type, op->operation_type,
+               sizeof(d->operation_type));
+        d->args_json = op->args_json;
+        memcpy(d->enterprise_id, run->pr.enterprise_id,
+               sizeof(d->enterprise_id));
+        d->issued_at = st->now;
+        if (kind == SR_DISPATCH_CANCEL) {
+                t->cancel_requested = true;
+                run->target_dirty[ti] = true;
+        }
+        out->applied = true;
+}
+
+bool sr_fsm__target_has_command(const sr_target_run_t *t)
+{
+        return t->m.status == SR_ST_PROCESSING ||
+               t->m.status == SR_ST_DISPATCHED ||
+               t->m.status == SR_ST_RUNNING;
+}
+
+/* queued -> processing: freeze the operations, create and dispatch the
+ * target runs; then running, or invalid for an empty stage. */
+void sr_fsm__process_stage(step_t *st, uint32_t si)
+{
+        sr_run_t *run = st->run;
+        sr_stage_run_t *s = &run->stages[si];
+        sr_run_stage_idx_t *x = &run->sidx[si];
+        char rid[SR_UUID_STR_LEN + 1];
+        uint32_t n_tr;
+
+        sr_fsm__move_stage(st, si, SR_ST_PROCESSING, "materialising");
+        if (s->n_targets == 0) {
+                sr_fsm__move_stage(st, si, SR_ST_INVALID, "no_targets");
+                return;
+        }
+        if (s->n_ops == 0) {
+                sr_fsm__move_stage(st, si, SR_ST_INVALID, "no_operations");
+                return;
+        }
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        n_tr = s->n_ops * s->n_targets;
+        if (!sr_run_reserve_ops(run, run->n_ops + s->n_ops) ||
+            !sr_run_reserve_targets(run, run->n_targets + n_tr)) {
+                st->nomem = true;
+                return;
+        }
+        x->first_op = run->n_ops;
+        x->n_ops = 0;
+        for (uint32_t j = 0; j < s->n_ops; j++) {
+                sr_stage_run_op_t *op = &run->ops[run->n_ops];
+
+                memset(op, 0, sizeof(*op));
+                sr_uuid_v5(&op->id, &sr_ns, "%s/stage/%u/op/%u", rid, si, j);
+                op->pipeline_run_id = run->pr.m.id;
+                op->stage_run_id = s->m.id;
+                op->stage_index = si;
+                op->index = j;
+                memcpy(op->operation_type, s->ops[j].operation_type,
+                       sizeof(op->operation_type));
+                if (s->ops[j].args_json &&
+                    !(op->args_json = strdup(s->ops[j].args_json))) {
+                        st->nomem = true;
+                        return;
+                }
+                op->created_at = st->now;
+                op->version = 1;
+                run->op_dirty[run->n_ops++] = true;
+                x->n_ops++;
+        }
+        x->first_tr = run->n_targets;
+        x->n_tr = 0;
+        x->n_tr_terminal = x->n_tr_success = 0;
+        for (uint32_t j = 0; j < s->n_ops; j++) {
+                for (uint32_t k = 0; k < s->n_targets; k++) {
+                        const sr_spec_target_t *spec = &s->targets[k];
+                        uint32_t ti = run->n_targets;
+                        sr_target_run_t *t = &run->targets[ti];
+                        char tid[SR_UUID_STR_LEN + 1];
+
+                        memset(t, 0, sizeof(*t));
+                        sr_uuid_v5(&t->m.id, &sr_ns,
+                                   "%s/stage/%u/op/%u/target/%u", rid, si, j,
+                                   k);
+                        t->pipeline_run_id = run->pr.m.id;
+                        t->stage_run_id = s->m.id;
+                        t->stage_run_operation_id =
+                                run->ops[x->first_op + j].id;
+                        t->stage_index = si;
+                        t->op_index = j;
+                        t->target_index = k;
+                        t->target_id = spec->target_id;
+                        if (sr_uuid_is_nil(&t->target_id))
+                                sr_uuid_v5(&t->target_id, &sr_ns,
+                                           "%s/stage/%u/target/%u", rid, si,
+                                           k);
+                        t->device_id = spec->device_id;
+                        memcpy(t->device_name, spec->device_name,
+                               sizeof(t->device_name));
+                        memcpy(t->device_alias, spec->device_alias,
+                               sizeof(t->device_alias));
+                        run->target_dirty[ti] = true;
+                        run->n_targets++;
+                        x->n_tr++;
+                        sr_fsm__move_target(st, ti, SR_ST_PENDING, "created");
+                        sr_fsm__move_target(st, ti, SR_ST_QUEUED, "queued");
+                        sr_uuid_fmt(&t->m.id, tid);
+                        sr_uuid_v5(&t->command_id, &sr_ns, "%s/command", tid);
+                        t->m.started_at = st->now;
+                        t->m.deadline = st->now + SR_TARGET_RUN_TIMEOUT_MS;
+                        sr_fsm__move_target(st, ti, SR_ST_PROCESSING,
+                                    "command_created");
+                        sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
+                }
+        }
+        if (!sr_run_rehash(run)) {
+                st->nomem = true;
+                return;
+        }
+        sr_fsm__move_stage(st, si, SR_ST_RUNNING, "targets_dispatched");
+}
+
+/* pending -> queued, and at once on through processing. */
+void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason)
+{
+        sr_stage_run_t *s = &st->run->stages[si];
+        int64_t timeout = s->timeout_seconds > 0 ?
+                                  s->timeout_seconds * 1000 :
+                                  SR_STAGE_RUN_DEFAULT_TIMEOUT_MS;
+
+        s->queued_at = st->now;
+        s->m.deadline = st->now + timeout;
+        sr_fsm__move_stage(st, si, SR_ST_QUEUED, reason);
+}
+
+/* The target-run side of a cascade from its stage or pipeline run. */
+void sr_fsm__cascade_target(step_t *st, uint32_t ti, sr_status_t to,
+                           const char *reason)
+{
+        sr_target_run_t *t = &st->run->targets[ti];
+
+        if (sr_status_is_terminal(t->m.status))
+                return;
+        if (sr_fsm__target_has_command(t) && !t->cancel_requested)
+                sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
+        /* A running command is not cancelled on the spot: its own result
+         * ends the target run. A timeout ends it regardless. */
+        if (to == SR_ST_CANCELLED && t->m.status == SR_ST_RUNNING)
+                return;
+        sr_fsm__move_target(st, ti, to, reason);
+}
+
+static void cascade_stage_targets(step_t *st, uint32_t si, sr_status_t to,
+                                  const char *reason)
+{
+        const sr_run_stage_idx_t *x = &st->run->sidx[si];
+
+        for (uint32_t i = 0; i < x->n_tr; i++)
+                sr_fsm__cascade_target(st, x->first_tr + i, to, reason);
+}
+
+/* A stage run ends by cancel or timeout: its targets follow, then the
+ * pipeline run rolls up. */
+void sr_fsm__end_stage(step_t *st, uint32_t si, sr_status_t to,
+                      const char *reason, const char *target_reason,
+                      bool rollup)
+{
+        sr_fsm__move_stage(st, si, to, reason);
+        cascade_stage_targets(st, si, to, target_reason);
+        if (rollup)
+                sr_fsm__rollup_pr(st);
+}
+
+bool sr_fsm__stage_is_active(sr_status_t s)
+{
+        return s == SR_ST_QUEUED || s == SR_ST_PROCESSING ||
+               s == SR_ST_RUNNING;
+}
+
+/* The pipeline-run table's roll-up rows, after a stage run ended. */
+void sr_fsm__rollup_pr(step_t *st)
+{
+        sr_run_t *run = st->run;
+        uint32_t n = run->pr.n_stages;
+        bool failed = false, all_success = true;
+        uint32_t next = n;
+
+        for (;;) {
+                if (run->pr.m.status != SR_ST_RUNNING &&
+                    run->pr.m.status != SR_ST_WAITING)
+                        return;
+                failed = false;
+                all_success = true;
+                next = n;
+                for (uint32_t i = 0; i < n; i++) {
+                        sr_status_t s = run->stages[i].m.status;
+
+                        if (sr_fsm__stage_is_active(s))
+                                return;
+                        if (s != SR_ST_SUCCESS)
+                                all_success = false;
+                        if (sr_status_is_terminal(s) && s != SR_ST_SUCCESS)
+                                failed = true;
+                        if (s == SR_ST_PENDING && next == n)
+                                next = i;
+                }
+                if (failed) {
+                        for (uint32_t i = 0; i < n; i++)
+                                if (run->stages[i].m.status == SR_ST_PENDING)
+                                        sr_fsm__move_stage(st, i, SR_ST_CANCELLED,
+                                                   "previous_stage_failed");
+                        sr_fsm__move_pr(st, SR_ST_COMPLETE, "stage_failed");
+                        sr_fsm__move_pr(st, SR_ST_FAILURE, "stage_failed");
+                        return;
+                }
+                if (all_success) {
+                        sr_fsm__move_pr(st, SR_ST_COMPLETE, "all_stages_succeeded");
+                        sr_fsm__move_pr(st, SR_ST_SUCCESS, "all_stages_succeeded");
+                        return;
+                }
+                if (!run->pr.auto_promote) {
+                        if (run->pr.m.status == SR_ST_RUNNING)
+                                sr_fsm__move_pr(st, SR_ST_WAITING,
+                                        "awaiting_promotion");
+                        return;
+                }
+                /* auto_promote: the next stage run is queued at once; the
+                 * pipeline run stays running (no self-transition event). */
+                sr_fsm__queue_stage(st, next, "auto_promoted");
+                if (st->nomem)
+                        return;
+                sr_fsm__process_stage(st, next);
+                if (st->nomem)
+                        return;
+                /* An empty stage ends at once: roll up again. */
+        }
+}
+
+/* After a target run ended: the stage-run table's completion rows. */
+void sr_fsm__rollup_stage(step_t *st, uint32_t si)
+{
+        sr_run_t *run = st->run;
+        const sr_run_stage_idx_t *x = &run->sidx[si];
+        bool ok;
+
+        if (run->stages[si].m.status != SR_ST_RUNNING ||
+            x->n_tr_terminal < x->n_tr)
+                return;
+        ok = x->n_tr_success == x->n_tr;
+        sr_fsm__move_stage(st, si, SR_ST_COMPLETE,
+                   ok ? "all_targets_succeeded" : "target_failed");
+        sr_fsm__move_stage(st, si, ok ? SR_ST_SUCCESS : SR_ST_FAILURE,
+                   ok ? "all_targets_succeeded" : "target_failed");
+        sr_fsm__rollup_pr(st);
+}
+
+/* Earliest deadline of any non-terminal entity: what the worker arms. */
+void sr_fsm__update_next_deadline(sr_run_t *run)
+{
+        int64_t d = 0;
+
+#define CONSIDER(m)                                                       \
+        do {                                                              \
+                if (!sr_status_is_terminal((m).status) && (m).deadline && \
+                    (!d || (m).deadline < d))                             \
+                        d = (m).deadline;                                 \
+        } while (0)
+        CONSIDER(run->pr.m);
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                CONSIDER(run->stages[i].m);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                CONSIDER(run->targets[i].m);
+#undef CONSIDER
+        if (d != run->pr.next_deadline) {
+                run->pr.next_deadline = d;
+                run->pr_dirty = true;
+        }
+}
+
+/* ------------------------------------------------------------ replies */
+
+void sr_fsm__reply_accept(step_t *st, const sr_command_t *cmd,
+                         sr_entity_type_t type, const sr_meta_t *m)
+{
+        sr_reply_t *r = &st->out->reply;
+
+        st->out->has_reply = true;
+        memset(r, 0, sizeof(*r));
+        r->command_id = cmd->command_id;
+        r->pipeline_run_id = cmd->pipeline_run_id;
+        r->accepted = true;
+        r->occurred_at = st->now;
+        snprintf(r->message, sizeof(r->message), "ok");
+        r->versions[r->n_versions].entity_type = SR_ENT_PIPELINE_RUN;
+        r->versions[r->n_versions].entity_id = st->run->pr.m.id;
+        r->versions[r->n_versions++].version = st->run->pr.m.version;
+        if (type != SR_ENT_PIPELINE_RUN && m) {
+                r->versions[r->n_versions].entity_type = type;
+                r->versions[r->n_versions].entity_id = m->id;
+                r->versions[r->n_versions++].version = m->version;
+        }
+}
+
+void sr_fsm__reply_reject(step_t *st, const sr_command_t *cmd,
+                         sr_reject_t why, const char *fmt, ...)
+{
+        sr_reply_t *r = &st->out->reply;
+        va_list ap;
+
+        st->out->has_reply = true;
+        memset(r, 0, sizeof(*r));
+        r->command_id = cmd->command_id;
+        r->pipeline_run_id = cmd->pipeline_run_id;
+        r->accepted = false;
+        r->reason = why;
+        r->occurred_at = st->now;
+        va_start(ap, fmt);
+        vsnprintf(r->message, sizeof(r->message), fmt, ap);
+        va_end(ap);
+}
