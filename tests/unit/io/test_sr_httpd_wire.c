@@ -602,7 +602,7 @@ static void server_setup(void)
 }
 
 TestSuite(sr_httpd_server, .init = server_setup, .fini = server_teardown,
-          .timeout = 60.0);
+          .timeout = 90.0); /* as the other suite: see test_size_budget.c */
 
 Test(sr_httpd_server, a_body_slower_than_its_deadline_is_408)
 {
