@@ -56,8 +56,9 @@ typedef struct part {
         int64_t next_cmd, next_res; /* next input offsets seen this batch */
         uint64_t last_seq; /* outbox seq of its last record this batch */
         sr_store_pmeta_t pm; /* its input offsets after this batch */
-        timer_heap_t timers;
-        /* outbox mode: TimerFired commands sent, not known delivered */
+        timer_heap_t timers; /* the timers' (sr_worker_timers.c) */
+        /* the outbox's, outbox mode: TimerFired commands sent, not known
+         * delivered */
         timer_heap_t unacked;
 } part_t;
 
@@ -302,12 +303,27 @@ bool sr_worker__relay_deferred(sr_worker_t *w, sr_err_t err,
                                sr_errctx_t *ec);
 /* Partitions owned now, into @p parts (MAX_PARTS); their number. */
 int sr_worker__owned_parts(const sr_worker_t *w, int32_t *parts);
+/* The timers' TimerFired commands. The timers module hands the outbox the
+ * due timers of a tick; the outbox sends their commands (exactly_once: in
+ * a transaction of their own) and hands back, through
+ * sr_worker__timer_arm(), each one not delivered: at once when it cannot
+ * be sent, or (outbox mode) when a later wait for acknowledgements fails.
+ * @p parts and @p due (n entries each) are borrowed for the call. */
+void sr_worker__outbox_send_timers(sr_worker_t *w, const int32_t *parts,
+                                   const timer_ent_t *due, int n,
+                                   int64_t now);
+/* Learn, when the relay is idle, whether the commands sent at earlier
+ * ticks were delivered (re-arming those that were not). */
+void sr_worker__outbox_settle_timers(sr_worker_t *w);
+/* Partition @p part is revoked: forget its commands not known delivered. */
+void sr_worker__outbox_revoke(sr_worker_t *w, int32_t part);
 /* exactly_once: a new transactional producer (replacing a failed one). */
 sr_err_t sr_worker__renew_producer(sr_worker_t *w, sr_errctx_t *ec);
 /* Free the outbox's buffers. */
 void sr_worker__outbox_fini(sr_worker_t *w);
 
-/* Shared with sr_worker_outbox_pipe.c. */
+/* Shared with sr_worker_outbox_pipe.c. sr_worker__wait_acks() also
+ * settles the timers' commands sent meanwhile. */
 sr_err_t sr_worker__wait_acks(sr_worker_t *w, int timeout_ms,
                               sr_errctx_t *ec);
 sr_err_t sr_worker__relay_mem(sr_worker_t *w, const membuf_t *b,
@@ -345,18 +361,26 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n);
 
 /* ------------------------------------------------------------ timers */
 
+/* A min-heap of timer entries by deadline (the timers' heaps, and the
+ * outbox's list of commands not known delivered). A push that cannot grow
+ * the heap drops the entry (re-armed on reassignment). */
 void sr_worker__heap_push(timer_heap_t *h, int64_t deadline,
                           const sr_uuid_t *run);
 /* The earliest entry; @p h must not be empty. */
 timer_ent_t sr_worker__heap_pop(timer_heap_t *h);
-/* Arm a timer of partition @p part: run @p run, due at @p deadline. */
+/* Arm a timer of partition @p part: run @p run (borrowed), due at
+ * @p deadline. Also how the outbox gives back a timer whose TimerFired
+ * command was not delivered. */
 void sr_worker__timer_arm(sr_worker_t *w, int32_t part, int64_t deadline,
                           const sr_uuid_t *run);
 /* Arm the timers of every unfinished run of a partition's snapshot. */
 sr_err_t sr_worker__timers_load(sr_worker_t *w, int32_t part,
                                 sr_errctx_t *ec);
-/* Fire the due timers of owned partitions (every timer.resolution.ms). */
+/* Fire the due timers of owned partitions (every timer.resolution.ms):
+ * their commands go out through the outbox. */
 void sr_worker__timers_fire(sr_worker_t *w);
+/* Partition @p part is revoked: drop its timers. */
+void sr_worker__timers_drop(sr_worker_t *w, int32_t part);
 /* Free the timer heaps. */
 void sr_worker__timers_fini(sr_worker_t *w);
 

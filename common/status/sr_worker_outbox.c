@@ -3,6 +3,7 @@
  * stores them), relaying them in phases (plain or in a Kafka transaction;
  * the pipelined relay is sr_worker_outbox_pipe.c), acknowledgements,
  * resends, and the timers' TimerFired commands. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static void timers_settle(sr_worker_t *w, bool failed)
                 while (failed && pt->owned && pt->unacked.n) {
                         timer_ent_t t = sr_worker__heap_pop(&pt->unacked);
 
-                        sr_worker__heap_push(&pt->timers, t.deadline, &t.run);
+                        sr_worker__timer_arm(w, p, t.deadline, &t.run);
                 }
                 pt->unacked.n = 0;
         }
@@ -164,6 +165,102 @@ sr_err_t sr_worker__wait_acks(sr_worker_t *w, int timeout_ms, sr_errctx_t *ec)
 
         timers_settle(w, err != SR_OK);
         return err;
+}
+
+/* The timers' TimerFired commands of earlier ticks: when the relay is
+ * idle (no relay in flight, every report served), settle them here; a busy
+ * worker's relay waits do it otherwise. */
+void sr_worker__outbox_settle_timers(sr_worker_t *w)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (w->n_unacked && !sr_worker__piped(w) &&
+            sr_producer_outstanding(w->prod) == 0)
+                (void)sr_worker__wait_acks(w, 0, &ec);
+}
+
+static sr_err_t send_timer(sr_worker_t *w, int32_t p, const timer_ent_t *t,
+                           int64_t now, sr_errctx_t *ec)
+{
+        char key[SR_UUID_STR_LEN + 1];
+        sr_command_t cmd = { 0 };
+        sr_outrec_t rec = { 0 };
+        sr_buf_t val = { 0 };
+        sr_err_t err;
+
+        cmd.kind = SR_CMD_TIMER_FIRED;
+        sr_uuid_fmt(&t->run, key);
+        sr_uuid_v5(&cmd.command_id, &sr_ns, "%s/timer/%" PRId64, key,
+                   t->deadline);
+        cmd.pipeline_run_id = t->run;
+        cmd.issued_at = now;
+        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+        cmd.u.timer.entity_id = t->run;
+        cmd.u.timer.deadline = t->deadline;
+        err = sr_codec_encode_command(w->codec, &cmd, &val, ec);
+        if (err)
+                return err;
+        rec.topic = SR_TOPIC_COMMANDS;
+        rec.partition = p; /* our own partition */
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = now;
+        err = sr_producer_send(w->prod, &rec, ec);
+        sr_buf_free(&val);
+        SR_DEBUG("TIMER", "timer fired run=%s deadline=%" PRId64, key,
+                 t->deadline);
+        return err;
+}
+
+/* Publish a TimerFired command for each of the @p n due timers (@p due,
+ * of partitions @p parts). One that cannot be sent goes back into the
+ * timers' heap and is tried at the next tick (a duplicate is harmless: the
+ * command id is derived from the run and the deadline); in outbox mode the
+ * sent ones are kept until their delivery is known (timers_settle()). In
+ * exactly_once mode one tick's commands are a transaction of their own. */
+void sr_worker__outbox_send_timers(sr_worker_t *w, const int32_t *parts,
+                                   const timer_ent_t *due, int n, int64_t now)
+{
+        bool txn = sr_producer_is_txn(w->prod);
+        sr_errctx_t ec = { 0 };
+        sr_err_t err = SR_OK;
+        int sent = 0;
+
+        if (txn)
+                err = sr_producer_txn_begin(w->prod, &ec);
+        for (; !err && sent < n; sent++)
+                err = send_timer(w, parts[sent], &due[sent], now, &ec);
+        if (txn && !err)
+                err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS, &ec);
+        else if (!err) { /* outbox mode: until their delivery is known */
+                for (int i = 0; i < n; i++)
+                        sr_worker__heap_push(&w->parts[parts[i]].unacked,
+                                             due[i].deadline, &due[i].run);
+                w->n_unacked += (unsigned)n;
+        }
+        else if (txn && sent > 0) /* a send failed inside the transaction */
+                (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS, NULL);
+        if (err) {
+                SR_ERROR("TIMER", "timers not published, retrying at the "
+                         "next tick count=%d err=\"%s\"", n, ec.msg);
+                for (int i = 0; i < n; i++)
+                        sr_worker__timer_arm(w, parts[i], due[i].deadline,
+                                             &due[i].run);
+                if (err == SR_ERR_FATAL && txn &&
+                    sr_worker__renew_producer(w, &ec) != SR_OK)
+                        sr_worker__set_fatal(w, &ec, "timers");
+                else if (err == SR_ERR_FATAL && !txn)
+                        sr_worker__set_fatal(w, &ec, "timers");
+                return;
+        }
+        sr_series_add(w->m.timers_fired, (double)n);
+}
+
+/* The partition is no longer ours: forget its commands not known
+ * delivered (the next owner arms its timers from the snapshot). */
+void sr_worker__outbox_revoke(sr_worker_t *w, int32_t part)
+{
+        w->parts[part].unacked.n = 0;
 }
 
 typedef struct relay_ctx {

@@ -353,8 +353,8 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
                 if (parts[i] < 0 || parts[i] >= MAX_PARTS)
                         continue;
                 w->parts[parts[i]].owned = false;
-                w->parts[parts[i]].timers.n = 0;
-                w->parts[parts[i]].unacked.n = 0;
+                sr_worker__timers_drop(w, parts[i]);
+                sr_worker__outbox_revoke(w, parts[i]);
                 SR_INFO("WORKER", "partition revoked partition=%" PRId32,
                         parts[i]);
         }

@@ -1,12 +1,11 @@
 /* common/status/sr_worker_timers.c - the timers: per owned partition, a
  * heap of the unfinished runs' deadlines (armed from the snapshot on
- * assignment and by each batch), and firing the due ones every
- * timer.resolution.ms as TimerFired commands (docs/guarantee.md,
- * "Determinism first"). */
-#include <inttypes.h>
+ * assignment, by each batch, and again by the outbox for a TimerFired
+ * command not delivered), and, every timer.resolution.ms, handing the due
+ * ones to the outbox, which sends their TimerFired commands
+ * (docs/guarantee.md, "Determinism first"). */
 #include <stdlib.h>
 
-#include "sr_log.h"
 #include "sr_worker_int.h"
 
 void sr_worker__heap_push(timer_heap_t *h, int64_t deadline,
@@ -104,62 +103,22 @@ sr_err_t sr_worker__timers_load(sr_worker_t *w, int32_t part, sr_errctx_t *ec)
 
 #define TIMERS_PER_TICK 1024
 
-static sr_err_t send_timer(sr_worker_t *w, int32_t p, const timer_ent_t *t,
-                           int64_t now, sr_errctx_t *ec)
-{
-        char key[SR_UUID_STR_LEN + 1];
-        sr_command_t cmd = { 0 };
-        sr_outrec_t rec = { 0 };
-        sr_buf_t val = { 0 };
-        sr_err_t err;
-
-        cmd.kind = SR_CMD_TIMER_FIRED;
-        sr_uuid_fmt(&t->run, key);
-        sr_uuid_v5(&cmd.command_id, &sr_ns, "%s/timer/%" PRId64, key,
-                   t->deadline);
-        cmd.pipeline_run_id = t->run;
-        cmd.issued_at = now;
-        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
-        cmd.u.timer.entity_id = t->run;
-        cmd.u.timer.deadline = t->deadline;
-        err = sr_codec_encode_command(w->codec, &cmd, &val, ec);
-        if (err)
-                return err;
-        rec.topic = SR_TOPIC_COMMANDS;
-        rec.partition = p; /* our own partition */
-        rec.key = sr_slice(key, SR_UUID_STR_LEN);
-        rec.value = sr_buf_slice(&val);
-        rec.timestamp = now;
-        err = sr_producer_send(w->prod, &rec, ec);
-        sr_buf_free(&val);
-        SR_DEBUG("TIMER", "timer fired run=%s deadline=%" PRId64, key,
-                 t->deadline);
-        return err;
-}
-
-/* Publish a TimerFired command for every due deadline of an owned
- * partition. One that cannot be sent goes back into the heap and is tried
- * at the next tick (a duplicate is harmless: the command id is derived
- * from the run and the deadline). */
+/* Hand the outbox a TimerFired command for every due deadline of an owned
+ * partition; it re-arms (sr_worker__timer_arm()) each one whose command is
+ * not delivered. */
 void sr_worker__timers_fire(sr_worker_t *w)
 {
         static timer_ent_t due[TIMERS_PER_TICK];
         static int32_t due_part[TIMERS_PER_TICK];
-        bool txn = sr_producer_is_txn(w->prod);
         int64_t now = sr_worker__wall_ms();
-        sr_errctx_t ec = { 0 };
-        sr_err_t err = SR_OK;
-        int n = 0, sent = 0;
+        int n = 0;
 
         if (now - w->last_timer_ms < w->conf->timer_resolution_ms)
                 return;
         w->last_timer_ms = now;
-        /* Idle (no relay in flight, every report served): settle the
-         * timers sent at earlier ticks here; a busy worker's relay waits
-         * do it otherwise. */
-        if (w->n_unacked && !w->pe.active && !w->pc.active &&
-            sr_producer_outstanding(w->prod) == 0)
-                (void)sr_worker__wait_acks(w, 0, &ec);
+        /* Commands of earlier ticks whose delivery failed are re-armed
+         * first, and fire again now. */
+        sr_worker__outbox_settle_timers(w);
         for (int32_t p = 0; p < MAX_PARTS && n < TIMERS_PER_TICK; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 
@@ -171,34 +130,13 @@ void sr_worker__timers_fire(sr_worker_t *w)
         }
         if (n == 0)
                 return;
-        if (txn)
-                err = sr_producer_txn_begin(w->prod, &ec);
-        for (; !err && sent < n; sent++)
-                err = send_timer(w, due_part[sent], &due[sent], now, &ec);
-        if (txn && !err)
-                err = sr_producer_txn_commit(w->prod, RELAY_TIMEOUT_MS, &ec);
-        else if (!err) { /* outbox mode: until their delivery is known */
-                for (int i = 0; i < n; i++)
-                        sr_worker__heap_push(&w->parts[due_part[i]].unacked,
-                                             due[i].deadline, &due[i].run);
-                w->n_unacked += (unsigned)n;
-        }
-        else if (txn && sent > 0) /* a send failed inside the transaction */
-                (void)sr_producer_txn_abort(w->prod, RELAY_TIMEOUT_MS, NULL);
-        if (err) {
-                SR_ERROR("TIMER", "timers not published, retrying at the "
-                         "next tick count=%d err=\"%s\"", n, ec.msg);
-                for (int i = 0; i < n; i++)
-                        sr_worker__heap_push(&w->parts[due_part[i]].timers,
-                                             due[i].deadline, &due[i].run);
-                if (err == SR_ERR_FATAL && txn &&
-                    sr_worker__renew_producer(w, &ec) != SR_OK)
-                        sr_worker__set_fatal(w, &ec, "timers");
-                else if (err == SR_ERR_FATAL && !txn)
-                        sr_worker__set_fatal(w, &ec, "timers");
-                return;
-        }
-        sr_series_add(w->m.timers_fired, (double)n);
+        sr_worker__outbox_send_timers(w, due_part, due, n, now);
+}
+
+/* The partition is no longer ours: its timers go with it. */
+void sr_worker__timers_drop(sr_worker_t *w, int32_t part)
+{
+        w->parts[part].timers.n = 0;
 }
 
 void sr_worker__timers_fini(sr_worker_t *w)
