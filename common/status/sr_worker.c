@@ -29,10 +29,8 @@
  * relay, timers, broker check), readiness and the fatal state. The other
  * sr_worker_*.c files hold one concern each (sr_worker_int.h lists them).
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "sr_budget.h"
 #include "sr_log.h"
