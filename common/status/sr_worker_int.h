@@ -1,0 +1,387 @@
+/* common/status/sr_worker_int.h - what the files of the status worker
+ * share: struct sr_worker, its per-partition and per-batch state, and the
+ * module-internal functions (sr_worker__: module-internal), by file:
+ *
+ *   sr_worker.c          lifecycle, the poll loop, readiness, fatal state
+ *   sr_worker_metrics.c  metric registration, per-batch stats, latency
+ *   sr_worker_input.c    decoding and applying inputs, refusals, dead
+ *                        letters, result forwarding
+ *   sr_worker_runs.c     the run cache, loading and saving runs, the batch
+ *                        transaction
+ *   sr_worker_emit.c     state-machine outputs as records, their size checks
+ *   sr_worker_outbox.c   the one owner of the outbox: batch records in
+ *                        memory and in LMDB, relay, acks, resends, the
+ *                        timers' TimerFired commands
+ *   sr_worker_outbox_pipe.c  the outbox's pipelined relay
+ *   sr_worker_restore.c  assignment, trust-or-restore, revoke
+ *   sr_worker_timers.c   the timer heaps: arming, firing due timers
+ *
+ * Included by those files only. The protocol: docs/guarantee.md.
+ */
+#ifndef SR_WORKER_INT_H
+#define SR_WORKER_INT_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sr_codec.h"
+#include "sr_fsm.h"
+#include "sr_kafka.h"
+#include "sr_outbox.h"
+#include "sr_store.h"
+#include "sr_worker.h"
+
+#define MAX_PARTS 1024
+#define MARKER_KEY "~marker"
+#define BATCH_HEADER "sr_batch"
+#define FORWARD_HEADER "sr_forwarded_from"
+#define RELAY_TIMEOUT_MS 30000
+
+typedef struct timer_ent {
+        int64_t deadline;
+        sr_uuid_t run;
+} timer_ent_t;
+
+typedef struct timer_heap {
+        timer_ent_t *v;
+        size_t n, cap;
+} timer_heap_t;
+
+typedef struct part {
+        bool owned;
+        bool touched; /* has work in the current batch */
+        int64_t next_cmd, next_res; /* next input offsets seen this batch */
+        uint64_t last_seq; /* outbox seq of its last record this batch */
+        sr_store_pmeta_t pm; /* its input offsets after this batch */
+        timer_heap_t timers; /* the timers' (sr_worker_timers.c) */
+        /* the outbox's, outbox mode: TimerFired commands sent, not known
+         * delivered */
+        timer_heap_t unacked;
+} part_t;
+
+/* A run as decoded from the snapshot, kept between batches (the run
+ * cache) and changed in place by the state machine. The snapshot is only
+ * written by this worker's batches, so a cached run equals its LMDB copy
+ * after every committed batch; an aborted batch drops the cache. */
+typedef struct batch_run {
+        int32_t partition;
+        sr_uuid_t id;
+        sr_run_t run;
+        int64_t loaded_deadline; /* run.pr.next_deadline already in heap */
+        uint64_t used_in;        /* batch_no of its last use */
+        uint32_t entities;       /* what it counts against cache.entities */
+        int last_in;             /* index in recs of its last input */
+} batch_run_t;
+
+/* A phase-1 or phase-2 record of a batch, kept in memory (as written to
+ * the outbox) so the relay need not read the outbox back. */
+typedef struct mem_rec {
+        int32_t partition;
+        uint8_t phase;
+        size_t off, len; /* into membuf_t.bytes */
+} mem_rec_t;
+
+/* The outbox records of one batch, in order. */
+typedef struct membuf {
+        mem_rec_t *recs;
+        size_t n, cap;
+        uint8_t *bytes;
+        size_t len, bytes_cap;
+} membuf_t;
+
+/* Input offsets of some partitions' snapshots, to commit. */
+typedef struct offsets {
+        sr_topic_kind_t topic[2 * MAX_PARTS];
+        int32_t part[2 * MAX_PARTS];
+        int64_t off[2 * MAX_PARTS];
+        int n;
+} offsets_t;
+
+/* A batch of the pipelined relay (sr_worker__pipe_step()), between its
+ * LMDB commit and the acknowledgement of its last phase. */
+typedef struct pipe_batch {
+        bool active;
+        int np;
+        int32_t parts[MAX_PARTS];
+        uint64_t last[MAX_PARTS]; /* its last outbox seq, per partition */
+        uint64_t records;         /* its outbox records */
+        offsets_t offs;           /* input offsets once it is published */
+        int64_t *ts;              /* its inputs' timestamps (latency) */
+        int n_ts;
+} pipe_batch_t;
+
+/* Metric increments of the current batch, added to the registry only when
+ * its transaction commits (a batch redone after MDB_MAP_FULL counts once). */
+typedef struct batch_stats {
+        uint32_t inputs[2][6];
+        uint32_t transitions[SR_ENT__COUNT][SR_ST__COUNT];
+        uint32_t rejections[SR_REJECT__COUNT];
+        uint32_t dead_letters, events;
+} batch_stats_t;
+
+/* An input of the current poll refused after it was applied: a record it
+ * leads to would be over the output budget (SR_REJECT_TOO_LARGE), or the
+ * state machine refused a transition of its own (SR_REJECT_INTERNAL, a
+ * defect). The batch is redone without its changes. */
+typedef struct refusal {
+        int input; /* index in recs */
+        sr_reject_t reason;
+        char why[200];
+} refusal_t;
+
+typedef struct metrics {
+        sr_series_t *inputs[2][6]; /* topic x outcome */
+        sr_series_t *transitions[SR_ENT__COUNT][SR_ST__COUNT];
+        sr_series_t *rejections[SR_REJECT__COUNT];
+        sr_series_t *dead_letters;
+        sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
+        sr_series_t *restore_records, *restoring, *restore_remaining;
+        sr_series_t *timers_fired, *map_grows, *resends;
+} metrics_t;
+
+enum { OUT_APPLIED, OUT_STALE, OUT_DUPLICATE, OUT_REJECTED, OUT_DLQ,
+       OUT_IGNORED };
+
+struct sr_worker {
+        const sr_conf_t *conf;
+        sr_metrics_t *registry;
+        metrics_t m;
+        sr_codec_t *codec;
+        sr_store_t *store;
+        sr_producer_t *prod;
+        sr_consumer_t *cons;
+        /* The writer id of batch ids "WRITER/N": new at every assignment,
+         * so only a writer's last batch can be cut short (sr_batchlog.h). */
+        char instance[SR_UUID_STR_LEN + 1];
+        char marker_key[sizeof(MARKER_KEY) + SR_UUID_STR_LEN + 1];
+        uint64_t batch_no;
+        char batch_id[64];
+
+        part_t parts[MAX_PARTS];
+        sr_inrec_t *recs;
+        int max_recs;
+        sr_fsm_out_t out;
+
+        batch_run_t **runs; /* open addressing by (partition, run id) */
+        size_t runs_cap, runs_used, runs_max;
+        batch_run_t **used; /* the runs of the current batch, max_recs */
+        size_t n_used;
+        uint64_t cached_entities;
+        batch_stats_t bs;
+
+        membuf_t cur;      /* this batch's outbox records */
+        membuf_t held;     /* pe's, until its changelog phase is sent */
+        pipe_batch_t pe;   /* emit phase sent, changelog phase not yet */
+        pipe_batch_t pc;   /* changelog phase sent, not acknowledged */
+
+        sr_buf_t scratch;  /* encoded outrec */
+        sr_buf_t bundle;   /* outbox entry being built */
+        size_t bundle_cap;
+        sr_txn_t *txn;     /* the batch transaction */
+        sr_err_t fatal;    /* sticky */
+        char fatal_msg[256];
+
+        atomic_int restoring;
+        atomic_bool assigned_once; /* the group gave us an assignment */
+        const volatile sig_atomic_t *stop_flag;
+        atomic_bool broker_ok;
+        atomic_bool store_ok;
+        atomic_bool map_full; /* growing the map, input paused */
+        atomic_bool relay_refused; /* a record is refused, relay retries */
+        size_t in_max;        /* command.max.bytes: largest input */
+        size_t out_max;       /* largest record derived from inputs */
+        int cur_in;           /* index in recs of the input applied, -1 */
+        bool redo;            /* an output is over out_max: redo batch */
+        refusal_t *refused;   /* this poll's inputs refused for outputs */
+        int n_refused;
+        unsigned relay_failures; /* failed publications in a row */
+        char txn_base[300];   /* exactly_once: transactional.id prefix */
+        bool relay_pending;   /* exactly_once: the outbox holds an
+                               * unpublished batch (relay_deferred) */
+        unsigned txn_gen;     /* producers made so far */
+        int64_t last_ping_ms;
+        int64_t last_timer_ms;
+        uint64_t outbox_pending; /* appended, not yet acknowledged */
+        unsigned n_unacked;      /* in the parts' unacked timer lists */
+};
+
+static inline int64_t sr_worker__wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline double sr_worker__mono_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ sr_worker.c */
+
+/* The worker stops (sticky SR_ERR_FATAL): @p op and the reason are kept for
+ * sr_worker_poll() to return, logged, and the store reported failed. The
+ * first reason wins. */
+void sr_worker__set_fatal(sr_worker_t *w, const sr_errctx_t *ec,
+                          const char *op);
+
+/* ------------------------------------------------------------ metrics */
+
+/* Register the worker's series (no-op without a registry). */
+void sr_worker__metrics_init(sr_worker_t *w);
+/* Add the committed batch's increments (w->bs) to the registry. */
+void sr_worker__stats_flush(sr_worker_t *w);
+/* An input's latency: from its timestamp @p ts to @p now_ms. */
+void sr_worker__observe_latency(sr_worker_t *w, double now_ms, int64_t ts);
+
+/* ------------------------------------------------------------ input */
+
+/* Apply a record of sr.commands (a command, or a result forwarded there). */
+void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in);
+/* Validate a record of sr.results and forward it into the command log. */
+void sr_worker__on_result(sr_worker_t *w, const sr_inrec_t *in);
+/* Refuse the input being applied (w->cur_in) after the fact: record why
+ * and redo the batch without it. False when it cannot be refused. */
+bool sr_worker__refuse_current(sr_worker_t *w, sr_reject_t reason,
+                               const char *why);
+
+/* ------------------------------------------------------------ emit */
+
+/* An output of the batch: checked against the output budget (over it, the
+ * input that led to it is refused), then handed to the outbox.
+ * @p rec and what it points to are borrowed. */
+void sr_worker__emit(sr_worker_t *w, int32_t part, uint8_t phase,
+                     const sr_outrec_t *rec);
+/* Put an entity-keyed changelog value into the snapshot and the outbox. */
+void sr_worker__changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              sr_slice_t value);
+/* The batch's marker record of partition @p p (input offsets @p pm). */
+void sr_worker__emit_marker(sr_worker_t *w, int32_t p,
+                            const sr_store_pmeta_t *pm);
+void sr_worker__emit_reply(sr_worker_t *w, int32_t part,
+                           const sr_reply_t *r);
+/* The records of the state machine's outputs (w->out). */
+void sr_worker__emit_outputs(sr_worker_t *w, int32_t part);
+/* After a create: refuse it now if a record it created is over budget. */
+void sr_worker__check_created(sr_worker_t *w, int32_t part,
+                              const sr_run_t *run);
+
+/* ------------------------------------------------------------ runs */
+
+/* The run, from the cache or loaded on first use; NULL on failure (fatal
+ * set). Borrowed until the cache is trimmed or reset. */
+sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *id);
+/* Drop the whole run cache. */
+void sr_worker__runs_reset(sr_worker_t *w);
+/* Apply the @p n polled records in one LMDB transaction (see there). */
+sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ outbox */
+
+/* A batch begins: no records yet. */
+void sr_worker__outbox_begin(sr_worker_t *w);
+/* Keep a record of the batch (encoded) until sr_worker__outbox_flush(). */
+void sr_worker__outbox_add(sr_worker_t *w, int32_t part, uint8_t phase,
+                           const sr_outrec_t *rec);
+/* Write the batch's records to the LMDB outbox, in the batch txn. */
+void sr_worker__outbox_flush(sr_worker_t *w);
+/* The batch transaction committed: its records are pending relay. */
+void sr_worker__outbox_committed(sr_worker_t *w);
+/* Publish the outbox of @p parts (see there). */
+sr_err_t sr_worker__relay(sr_worker_t *w, const int32_t *parts, int np,
+                          bool from_mem, sr_errctx_t *ec);
+/* exactly_once: true when @p err only defers the publication. */
+bool sr_worker__relay_deferred(sr_worker_t *w, sr_err_t err,
+                               sr_errctx_t *ec);
+/* Partitions owned now, into @p parts (MAX_PARTS); their number. */
+int sr_worker__owned_parts(const sr_worker_t *w, int32_t *parts);
+/* The timers' TimerFired commands. The timers module hands the outbox the
+ * due timers of a tick; the outbox sends their commands (exactly_once: in
+ * a transaction of their own) and hands back, through
+ * sr_worker__timer_arm(), each one not delivered: at once when it cannot
+ * be sent, or (outbox mode) when a later wait for acknowledgements fails.
+ * @p parts and @p due (n entries each) are borrowed for the call. */
+void sr_worker__outbox_send_timers(sr_worker_t *w, const int32_t *parts,
+                                   const timer_ent_t *due, int n,
+                                   int64_t now);
+/* Learn, when the relay is idle, whether the commands sent at earlier
+ * ticks were delivered (re-arming those that were not). */
+void sr_worker__outbox_settle_timers(sr_worker_t *w);
+/* Partition @p part is revoked: forget its commands not known delivered. */
+void sr_worker__outbox_revoke(sr_worker_t *w, int32_t part);
+/* exactly_once: a new transactional producer (replacing a failed one). */
+sr_err_t sr_worker__renew_producer(sr_worker_t *w, sr_errctx_t *ec);
+/* Free the outbox's buffers. */
+void sr_worker__outbox_fini(sr_worker_t *w);
+
+/* Shared with sr_worker_outbox_pipe.c. sr_worker__wait_acks() also
+ * settles the timers' commands sent meanwhile. */
+sr_err_t sr_worker__wait_acks(sr_worker_t *w, int timeout_ms,
+                              sr_errctx_t *ec);
+sr_err_t sr_worker__relay_mem(sr_worker_t *w, const membuf_t *b,
+                              uint8_t phase, uint64_t *sent, sr_errctx_t *ec);
+void sr_worker__relay_succeeded(sr_worker_t *w);
+void sr_worker__offsets_add(offsets_t *o, int32_t p,
+                            const sr_store_pmeta_t *pm);
+sr_err_t sr_worker__relay_done(sr_worker_t *w, const int32_t *parts, int np,
+                               const uint64_t *last1, const uint64_t *last2,
+                               int64_t tail, offsets_t *o, sr_errctx_t *ec);
+void sr_worker__commit_offsets(sr_worker_t *w, const offsets_t *o);
+
+/* ------------------------------------------------------------ outbox pipe */
+
+/* A batch is in the relay pipeline (sent, not yet acknowledged). */
+static inline bool sr_worker__piped(const sr_worker_t *w)
+{
+        return w->pe.active || w->pc.active;
+}
+/* One step of the pipelined relay; @p np > 0 hands it the batch just
+ * applied (@p n_in inputs). */
+sr_err_t sr_worker__pipe_step(sr_worker_t *w, const int32_t *parts, int np,
+                              int n_in, sr_errctx_t *ec);
+/* Publish everything in the pipeline and wait for it. */
+sr_err_t sr_worker__pipe_drain(sr_worker_t *w, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ restore */
+
+/* A new writer id (a new ownership period). */
+void sr_worker__new_writer(sr_worker_t *w);
+/* The consumer's rebalance hooks (sr_consumer_hooks_t); @p arg is w. */
+void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
+                          int64_t *start_offsets);
+void sr_worker__on_revoke(void *arg, const int32_t *parts, int n);
+
+/* ------------------------------------------------------------ timers */
+
+/* A min-heap of timer entries by deadline (the timers' heaps, and the
+ * outbox's list of commands not known delivered). A push that cannot grow
+ * the heap drops the entry (re-armed on reassignment). */
+void sr_worker__heap_push(timer_heap_t *h, int64_t deadline,
+                          const sr_uuid_t *run);
+/* The earliest entry; @p h must not be empty. */
+timer_ent_t sr_worker__heap_pop(timer_heap_t *h);
+/* Arm a timer of partition @p part: run @p run (borrowed), due at
+ * @p deadline. Also how the outbox gives back a timer whose TimerFired
+ * command was not delivered. */
+void sr_worker__timer_arm(sr_worker_t *w, int32_t part, int64_t deadline,
+                          const sr_uuid_t *run);
+/* Arm the timers of every unfinished run of a partition's snapshot. */
+sr_err_t sr_worker__timers_load(sr_worker_t *w, int32_t part,
+                                sr_errctx_t *ec);
+/* Fire the due timers of owned partitions (every timer.resolution.ms):
+ * their commands go out through the outbox. */
+void sr_worker__timers_fire(sr_worker_t *w);
+/* Partition @p part is revoked: drop its timers. */
+void sr_worker__timers_drop(sr_worker_t *w, int32_t part);
+/* Free the timer heaps. */
+void sr_worker__timers_fini(sr_worker_t *w);
+
+#endif /* SR_WORKER_INT_H */

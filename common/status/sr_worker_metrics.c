@@ -1,0 +1,124 @@
+/* common/status/sr_worker_metrics.c - the status worker's metrics: their
+ * registration, the increments of a batch (added only once it commits) and
+ * the latency of inputs. */
+#include <stdio.h>
+
+#include "sr_worker_int.h"
+
+static const char *const outcome_names[] = { "applied", "stale", "duplicate",
+                                             "rejected", "dead_letter",
+                                             "ignored" };
+
+void sr_worker__metrics_init(sr_worker_t *w)
+{
+        sr_metrics_t *r = w->registry;
+        char labels[128];
+
+        if (!r)
+                return;
+        for (int t = 0; t < 2; t++)
+                for (int o = 0; o < 6; o++) {
+                        snprintf(labels, sizeof(labels),
+                                 "topic=\"%s\",outcome=\"%s\"",
+                                 t ? "results" : "commands", outcome_names[o]);
+                        w->m.inputs[t][o] = sr_metrics_counter(
+                                r, "sr_inputs_total",
+                                "Input records by topic and outcome.", labels);
+                }
+        for (int e = 0; e < SR_ENT__COUNT; e++)
+                for (int s = 1; s < SR_ST__COUNT; s++) {
+                        snprintf(labels, sizeof(labels),
+                                 "entity=\"%s\",status=\"%s\"",
+                                 sr_entity_type_name((sr_entity_type_t)e),
+                                 sr_status_name((sr_status_t)s));
+                        w->m.transitions[e][s] = sr_metrics_counter(
+                                r, "sr_transitions_total",
+                                "Status transitions by entity and new status.",
+                                labels);
+                }
+        for (int k = 1; k < SR_REJECT__COUNT; k++) {
+                snprintf(labels, sizeof(labels), "reason=\"%s\"",
+                         sr_reject_name((sr_reject_t)k));
+                w->m.rejections[k] = sr_metrics_counter(
+                        r, "sr_rejections_total",
+                        "Commands refused by the state machine, by reason.",
+                        labels);
+        }
+        w->m.dead_letters = sr_metrics_counter(
+                r, "sr_dead_letters_total",
+                "Input records sent to the dead-letter topic.", NULL);
+        w->m.events = sr_metrics_counter(r, "sr_events_total",
+                                         "Status-change events made (each is "
+                                         "published before its batch's "
+                                         "offsets are committed).",
+                                         NULL);
+        w->m.outbox_depth = sr_metrics_gauge(
+                r, "sr_outbox_depth",
+                "Records in the outbox not yet acknowledged.", NULL);
+        w->m.lag = sr_metrics_gauge(r, "sr_consumer_lag",
+                                    "Input records not yet consumed.", NULL);
+        w->m.latency = sr_metrics_histogram(
+                r, "sr_processing_latency_seconds",
+                "From an input's timestamp to its events, dispatch "
+                "requests and replies acknowledged.",
+                NULL, NULL, 0);
+        w->m.batch_latency = sr_metrics_histogram(
+                r, "sr_batch_duration_seconds",
+                "Time to apply one batch and relay it (outbox mode: "
+                "its first phase sent, the previous batches' phases "
+                "acknowledged).", NULL, NULL, 0);
+        w->m.resends = sr_metrics_counter(
+                r, "sr_relay_resends_total",
+                "Outbox publications redone because a delivery was not "
+                "acknowledged (broker trouble); the copies are identical.",
+                NULL);
+        w->m.restore_records = sr_metrics_counter(
+                r, "sr_restore_records_total",
+                "Changelog records read while restoring partitions.", NULL);
+        w->m.restoring = sr_metrics_gauge(
+                r, "sr_restore_partitions_in_progress",
+                "Partitions being restored from the changelog.", NULL);
+        w->m.restore_remaining = sr_metrics_gauge(
+                r, "sr_restore_records_remaining",
+                "Changelog records left to read in the current restore.",
+                NULL);
+        w->m.timers_fired = sr_metrics_counter(
+                r, "sr_timers_fired_total",
+                "Timer-fired commands published.", NULL);
+        w->m.map_grows = sr_metrics_counter(
+                r, "sr_store_map_grows_total",
+                "Times the LMDB map was grown after MDB_MAP_FULL.", NULL);
+}
+
+/* The committed batch's metric increments. */
+void sr_worker__stats_flush(sr_worker_t *w)
+{
+        const batch_stats_t *b = &w->bs;
+
+        for (int t = 0; t < 2; t++)
+                for (int o = 0; o < 6; o++)
+                        if (b->inputs[t][o])
+                                sr_series_add(w->m.inputs[t][o],
+                                              b->inputs[t][o]);
+        for (int e = 0; e < SR_ENT__COUNT; e++)
+                for (int st = 0; st < SR_ST__COUNT; st++)
+                        if (b->transitions[e][st])
+                                sr_series_add(w->m.transitions[e][st],
+                                              b->transitions[e][st]);
+        for (int k = 0; k < SR_REJECT__COUNT; k++)
+                if (b->rejections[k])
+                        sr_series_add(w->m.rejections[k], b->rejections[k]);
+        if (b->dead_letters)
+                sr_series_add(w->m.dead_letters, b->dead_letters);
+        if (b->events)
+                sr_series_add(w->m.events, b->events);
+}
+
+/* An input's latency: from its timestamp to @p now_ms, when its outputs
+ * (phase 1) are acknowledged. */
+void sr_worker__observe_latency(sr_worker_t *w, double now_ms, int64_t ts)
+{
+        if (ts > 0)
+                sr_series_observe(w->m.latency,
+                                  (now_ms - (double)ts) / 1000.0);
+}

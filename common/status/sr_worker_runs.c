@@ -1,0 +1,442 @@
+/* common/status/sr_worker_runs.c - the runs a batch works on: the run
+ * cache (decoded runs kept between batches), loading a run from the
+ * snapshot and saving its changed entities, and the batch transaction
+ * (apply_batch: every polled input, the runs, the markers and the outbox in
+ * one LMDB write transaction). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_worker_int.h"
+
+typedef struct load_ctx {
+        sr_worker_t *w;
+        sr_run_t *run;
+        sr_err_t err;
+        sr_errctx_t ec;
+} load_ctx_t;
+
+static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        load_ctx_t *lc = arg;
+        sr_changelog_t cl;
+        const char *k = key.ptr;
+
+        /* "<run>/d/..." are dedupe entries, not entities. */
+        if (key.len > SR_UUID_STR_LEN + 2 && k[SR_UUID_STR_LEN + 1] == 'd')
+                return 0;
+        lc->err = sr_codec_decode_changelog(lc->w->codec, value, &cl, &lc->ec);
+        if (lc->err)
+                return 1;
+        if (cl.kind != SR_CL_ENTITY)
+                return 0;
+        lc->err = sr_run_add_entity(lc->run, &cl.u.entity, &lc->ec);
+        if (lc->err) {
+                sr_entity_fini(&cl.u.entity);
+                return 1;
+        }
+        return 0;
+}
+
+static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
+                         sr_run_t *run, sr_errctx_t *ec)
+{
+        char prefix[SR_ENTITY_KEY_MAX];
+        size_t n = sr_run_key_prefix(id, prefix);
+        load_ctx_t lc = { w, run, SR_OK, { 0 } };
+        sr_err_t err;
+
+        sr_run_init(run);
+        err = sr_store_scan(w->txn, part, sr_slice(prefix, n), load_one, &lc,
+                            ec);
+        if (!err && lc.err) {
+                *ec = lc.ec;
+                err = lc.err;
+        }
+        if (!err && (run->exists || run->pr.n_stages))
+                err = sr_run_index(run, ec);
+        if (err)
+                sr_run_fini(run);
+        return err;
+}
+
+static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)
+{
+        uint32_t h;
+
+        memcpy(&h, id->b + 4, sizeof(h));
+        return (h ^ (uint32_t)part * 0x9e3779b9u) & (uint32_t)(cap - 1);
+}
+
+static uint32_t run_entities(const sr_run_t *run)
+{
+        return 1 + run->pr.n_stages + run->n_ops + run->n_targets;
+}
+
+/* Drop the whole run cache. */
+void sr_worker__runs_reset(sr_worker_t *w)
+{
+        for (size_t i = 0; i < w->runs_cap; i++)
+                if (w->runs[i]) {
+                        sr_run_fini(&w->runs[i]->run);
+                        free(w->runs[i]);
+                        w->runs[i] = NULL;
+                }
+        w->runs_used = 0;
+        w->n_used = 0;
+        w->cached_entities = 0;
+}
+
+static void runs_insert(sr_worker_t *w, batch_run_t *br)
+{
+        uint32_t i;
+
+        for (i = run_slot(br->partition, &br->id, w->runs_cap); w->runs[i];
+             i = (i + 1) & (uint32_t)(w->runs_cap - 1))
+                ;
+        w->runs[i] = br;
+        w->runs_used++;
+}
+
+/* After a committed batch: keep the cache within cache.entities (and the
+ * table at most half full) by dropping the runs this batch did not use,
+ * or everything if that is not enough. */
+static void runs_trim(sr_worker_t *w)
+{
+        batch_run_t **keep;
+        uint64_t kept = 0;
+        size_t nk = 0;
+
+        /* cached_entities is kept current by sr_worker__batch_run() and
+         * save_batch() */
+        if (w->cached_entities <= (uint64_t)w->conf->cache_entities &&
+            w->runs_used <= w->runs_max)
+                return;
+        for (size_t i = 0; i < w->n_used; i++)
+                kept += w->used[i]->entities;
+        keep = malloc(w->runs_used * sizeof(*keep) + 1);
+        if (!keep || kept > (uint64_t)w->conf->cache_entities) {
+                free(keep);
+                sr_worker__runs_reset(w);
+                return;
+        }
+        for (size_t i = 0; i < w->runs_cap; i++) {
+                batch_run_t *br = w->runs[i];
+
+                if (!br)
+                        continue;
+                w->runs[i] = NULL;
+                if (br->used_in == w->batch_no) {
+                        keep[nk++] = br;
+                } else {
+                        sr_run_fini(&br->run);
+                        free(br);
+                }
+        }
+        w->runs_used = 0;
+        for (size_t i = 0; i < nk; i++)
+                runs_insert(w, keep[i]);
+        w->cached_entities = kept;
+        free(keep);
+        if (w->runs_used > w->runs_max)
+                sr_worker__runs_reset(w);
+}
+
+/* The run's entities exactly as they would be written to the changelog. */
+static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
+                           sr_errctx_t *ec)
+{
+        sr_changelog_t cl;
+        sr_buf_t val = { 0 };
+        sr_err_t err = SR_OK;
+        uint32_t total = run->exists ? run_entities(run) : 0;
+
+        for (uint32_t k = 0; k < total && !err; k++) {
+                uint32_t i = k;
+                void *mem;
+
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_ENTITY;
+                if (i == 0) {
+                        cl.u.entity.type = SR_ENT_PIPELINE_RUN;
+                        cl.u.entity.u.pr = run->pr;
+                } else if ((i -= 1) < run->pr.n_stages) {
+                        cl.u.entity.type = SR_ENT_STAGE_RUN;
+                        cl.u.entity.u.sr = run->stages[i];
+                } else if ((i -= run->pr.n_stages) < run->n_ops) {
+                        cl.u.entity.type = SR_ENT_STAGE_RUN_OPERATION;
+                        cl.u.entity.u.op = run->ops[i];
+                } else {
+                        cl.u.entity.type = SR_ENT_TARGET_RUN;
+                        cl.u.entity.u.tr = run->targets[i - run->n_ops];
+                }
+                val.len = 0;
+                err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
+                if (err)
+                        break;
+                mem = realloc(out->ptr, out->len + val.len);
+                if (!mem) {
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
+                        break;
+                }
+                out->ptr = mem;
+                memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
+                out->len += val.len;
+                sr_buf_free(&val);
+        }
+        sr_buf_free(&val);
+        return err;
+}
+
+/* cache.verify: a cached run must equal its LMDB copy, entity by entity,
+ * derived per-stage counters included. */
+static bool run_verify(sr_worker_t *w, const batch_run_t *br)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t a = { 0 }, b = { 0 };
+        sr_run_t disk;
+        bool same;
+
+        if (run_load(w, br->partition, &br->id, &disk, &ec) != SR_OK) {
+                sr_worker__set_fatal(w, &ec, "cache verify: load run");
+                return false;
+        }
+        same = disk.exists == br->run.exists &&
+               run_encode(w, &br->run, &a, &ec) == SR_OK &&
+               run_encode(w, &disk, &b, &ec) == SR_OK && a.len == b.len &&
+               (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len)) &&
+               (!disk.exists ||
+                !memcmp(disk.sidx, br->run.sidx,
+                        disk.pr.n_stages * sizeof(*disk.sidx)));
+        sr_buf_free(&a);
+        sr_buf_free(&b);
+        sr_run_fini(&disk);
+        if (!same) {
+                char id[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&br->id, id);
+                sr_errctx_set(&ec, SR_ERR_CORRUPT,
+                              "run %s differs from its snapshot", id);
+                sr_worker__set_fatal(w, &ec, "cache verify");
+        }
+        return same;
+}
+
+/* The run, from the cache or loaded on first use; NULL on failure. */
+sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *id)
+{
+        sr_errctx_t ec = { 0 };
+        batch_run_t *br;
+        uint32_t i;
+
+        for (i = run_slot(part, id, w->runs_cap); (br = w->runs[i]);
+             i = (i + 1) & (uint32_t)(w->runs_cap - 1))
+                if (br->partition == part && sr_uuid_eq(&br->id, id)) {
+                        br->last_in = w->cur_in;
+                        if (br->used_in != w->batch_no) {
+                                if (w->conf->cache_verify &&
+                                    !run_verify(w, br))
+                                        return NULL;
+                                br->used_in = w->batch_no;
+                                w->used[w->n_used++] = br;
+                        }
+                        return &br->run;
+                }
+        br = calloc(1, sizeof(*br));
+        if (!br) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "run cache");
+                sr_worker__set_fatal(w, &ec, "load run");
+                return NULL;
+        }
+        if (run_load(w, part, id, &br->run, &ec) != SR_OK) {
+                free(br);
+                sr_worker__set_fatal(w, &ec, "load run");
+                return NULL;
+        }
+        br->partition = part;
+        br->id = *id;
+        br->used_in = w->batch_no;
+        br->last_in = w->cur_in;
+        br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
+        br->entities = run_entities(&br->run);
+        w->cached_entities += br->entities;
+        w->runs[i] = br;
+        w->runs_used++;
+        w->used[w->n_used++] = br;
+        return &br->run;
+}
+
+/* Write every dirty entity of a run: snapshot + changelog. */
+static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+        size_t kn;
+
+#define SAVE(etype, field, src)                                             \
+        do {                                                                \
+                memset(&cl, 0, sizeof(cl));                                 \
+                cl.kind = SR_CL_ENTITY;                                     \
+                cl.u.entity.type = (etype);                                 \
+                cl.u.entity.u.field = (src);                                \
+                kn = sr_entity_key(&cl.u.entity, key);                      \
+                if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec)) {  \
+                        sr_worker__set_fatal(w, &ec, "encode entity");      \
+                        return;                                             \
+                }                                                           \
+                sr_worker__changelog_put(w, part, sr_slice(key, kn),        \
+                                         sr_buf_slice(&val));               \
+                sr_buf_free(&val);                                          \
+        } while (0)
+        if (!run->exists)
+                return;
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                if (run->stage_dirty[i])
+                        SAVE(SR_ENT_STAGE_RUN, sr, run->stages[i]);
+        for (uint32_t i = 0; i < run->n_ops; i++)
+                if (run->op_dirty[i])
+                        SAVE(SR_ENT_STAGE_RUN_OPERATION, op, run->ops[i]);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                if (run->target_dirty[i])
+                        SAVE(SR_ENT_TARGET_RUN, tr, run->targets[i]);
+        /* The pipeline run last: its last_seq covers everything above. */
+        if (run->pr_dirty)
+                SAVE(SR_ENT_PIPELINE_RUN, pr, run->pr);
+#undef SAVE
+        sr_run_clear_dirty(run);
+}
+
+static void save_batch(sr_worker_t *w)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (size_t i = 0; i < w->n_used && !w->fatal && !w->redo; i++) {
+                batch_run_t *br = w->used[i];
+
+                /* A record over the budget here is the last input's on the
+                 * run (sr_worker__check_created() makes that unreachable). */
+                w->cur_in = br->last_in;
+                run_save(w, br->partition, &br->run);
+                w->cur_in = -1;
+                {
+                        uint32_t n = run_entities(&br->run);
+
+                        w->cached_entities += n;
+                        w->cached_entities -= br->entities;
+                        br->entities = n;
+                }
+                /* Only a new deadline needs an entry: the one the run had
+                 * when loaded is in the heap already (pushed then, or by
+                 * arm_timers). */
+                if (br->run.exists && br->run.pr.next_deadline &&
+                    br->run.pr.next_deadline != br->loaded_deadline &&
+                    !sr_status_is_terminal(br->run.pr.m.status))
+                        sr_worker__timer_arm(w, br->partition,
+                                             br->run.pr.next_deadline,
+                                             &br->id);
+                br->loaded_deadline = br->run.pr.next_deadline;
+        }
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal && !w->redo; p++) {
+                part_t *pt = &w->parts[p];
+                sr_store_pmeta_t pm = { -1, -1, -1, 0 };
+
+                if (!pt->touched)
+                        continue;
+                if (sr_store_pmeta_get(w->txn, p, &pm, &ec) != SR_OK &&
+                    ec.code != SR_ERR_NOT_FOUND) {
+                        sr_worker__set_fatal(w, &ec, "pmeta get");
+                        return;
+                }
+                if (pt->next_cmd >= 0)
+                        pm.commands_offset = pt->next_cmd;
+                if (pt->next_res >= 0)
+                        pm.results_offset = pt->next_res;
+                pm.batch_seq++;
+                pt->pm = pm;
+                sr_worker__emit_marker(w, p, &pm);
+                if (!w->fatal &&
+                    sr_store_pmeta_put(w->txn, p, &pm, &ec) != SR_OK) {
+                        if (ec.code == SR_ERR_MAP_FULL)
+                                w->fatal = SR_ERR_MAP_FULL;
+                        else
+                                sr_worker__set_fatal(w, &ec, "pmeta put");
+                }
+        }
+}
+
+/* Apply the polled records in one transaction. SR_ERR_MAP_FULL: nothing was
+ * written; grow the map and call again. SR_ERR_REJECTED: nothing was
+ * written either; an input was refused for the size of its outputs (in
+ * w->refused): call again, it is then answered with its refusal. */
+sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        w->batch_no++;
+        snprintf(w->batch_id, sizeof(w->batch_id), "%s/%" PRIu64, w->instance,
+                 w->batch_no);
+        for (int p = 0; p < MAX_PARTS; p++) {
+                w->parts[p].touched = false;
+                w->parts[p].next_cmd = w->parts[p].next_res = -1;
+        }
+        memset(&w->bs, 0, sizeof(w->bs));
+        w->n_used = 0;
+        sr_worker__outbox_begin(w);
+        err = sr_store_txn_begin(w->store, true, &w->txn, ec);
+        if (err)
+                return err;
+        w->redo = false;
+        for (int i = 0; i < n && !w->fatal && !w->redo; i++) {
+                const sr_inrec_t *in = &w->recs[i];
+                part_t *pt;
+
+                if (in->partition < 0 || in->partition >= MAX_PARTS ||
+                    !w->parts[in->partition].owned)
+                        continue; /* revoked meanwhile: the owner has it */
+                pt = &w->parts[in->partition];
+                pt->touched = true;
+                w->cur_in = i;
+                if (in->topic == SR_TOPIC_COMMANDS) {
+                        pt->next_cmd = in->offset + 1;
+                        sr_worker__on_command(w, in);
+                } else {
+                        pt->next_res = in->offset + 1;
+                        sr_worker__on_result(w, in);
+                }
+                w->cur_in = -1;
+        }
+        if (!w->fatal && !w->redo)
+                save_batch(w);
+        if (!w->fatal && !w->redo)
+                sr_worker__outbox_flush(w);
+        if (w->fatal || w->redo) {
+                /* The cached runs hold this batch's changes: drop them. */
+                sr_worker__runs_reset(w);
+                sr_store_txn_abort(w->txn);
+                w->txn = NULL;
+                if (w->redo && !w->fatal)
+                        return sr_errctx_set(ec, SR_ERR_REJECTED,
+                                             "input refused for its output "
+                                             "size: batch redone");
+                if (w->fatal == SR_ERR_MAP_FULL) {
+                        w->fatal = SR_OK;
+                        return sr_errctx_set(ec, SR_ERR_MAP_FULL,
+                                             "batch does not fit the map");
+                }
+                return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        }
+        err = sr_store_txn_commit(w->txn, ec); /* frees the txn either way */
+        w->txn = NULL;
+        if (err) {
+                sr_worker__runs_reset(w);
+                return err;
+        }
+        sr_worker__outbox_committed(w);
+        runs_trim(w);
+        sr_worker__stats_flush(w);
+        return SR_OK;
+}
