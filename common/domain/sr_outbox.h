@@ -7,6 +7,7 @@
 #define SR_OUTBOX_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sr_err.h"
 #include "sr_slice.h"
@@ -46,6 +47,22 @@ typedef struct sr_outrec {
         uint32_t n_headers;
         sr_outrec_header_t headers[SR_OUTREC_MAX_HEADERS];
 } sr_outrec_t;
+
+/**
+ * @brief Append the header @p name = @p value (NUL-terminated text, both
+ * borrowed like the record) to @p rec. The caller adds at most
+ * SR_OUTREC_MAX_HEADERS (a fixed set per record kind); one more is a
+ * programming error, refused (false) without writing.
+ */
+static inline bool sr_outrec_add_header(sr_outrec_t *rec, const char *name,
+                                        const char *value)
+{
+        if (rec->n_headers >= SR_OUTREC_MAX_HEADERS)
+                return false;
+        rec->headers[rec->n_headers].name = name;
+        rec->headers[rec->n_headers++].value = sr_slice(value, strlen(value));
+        return true;
+}
 
 /**
  * @brief Append the encoding of @p rec to @p buf.

@@ -172,20 +172,13 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         rec.timestamp = ev->occurred_at;
         /* CloudEvents Kafka protocol binding, binary mode. Every header is
          * derived from the event, so a re-published event is identical. */
-#define HDR(n, v)                                                        \
-        do {                                                             \
-                rec.headers[rec.n_headers].name = (n);                   \
-                rec.headers[rec.n_headers++].value =                     \
-                        sr_slice((v), strlen(v));                        \
-        } while (0)
-        HDR("ce_specversion", "1.0");
-        HDR("ce_id", id);
-        HDR("ce_source", "/sr-status");
-        HDR("ce_type", "io.sr.v1.StatusChanged");
-        HDR("ce_subject", subject);
-        HDR("ce_time", when);
-        HDR("content-type", "application/avro");
-#undef HDR
+        sr_outrec_add_header(&rec, "ce_specversion", "1.0");
+        sr_outrec_add_header(&rec, "ce_id", id);
+        sr_outrec_add_header(&rec, "ce_source", "/sr-status");
+        sr_outrec_add_header(&rec, "ce_type", "io.sr.v1.StatusChanged");
+        sr_outrec_add_header(&rec, "ce_subject", subject);
+        sr_outrec_add_header(&rec, "ce_time", when);
+        sr_outrec_add_header(&rec, "content-type", "application/avro");
         sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
         sr_buf_free(&val);
 }

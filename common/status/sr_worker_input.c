@@ -95,17 +95,11 @@ static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
         rec.key = in->key;
         rec.value = in->value;
         rec.timestamp = in->timestamp;
-#define HDR(n, v)                                                        \
-        do {                                                             \
-                rec.headers[rec.n_headers].name = (n);                   \
-                rec.headers[rec.n_headers++].value =                     \
-                        sr_slice((v), strlen(v));                        \
-        } while (0)
-        HDR("sr_dlq_topic", topic);
-        HDR("sr_dlq_partition", part);
-        HDR("sr_dlq_offset", off);
-        HDR("sr_dlq_reason", reason);
-        HDR("sr_dlq_error", error);
+        sr_outrec_add_header(&rec, "sr_dlq_topic", topic);
+        sr_outrec_add_header(&rec, "sr_dlq_partition", part);
+        sr_outrec_add_header(&rec, "sr_dlq_offset", off);
+        sr_outrec_add_header(&rec, "sr_dlq_reason", reason);
+        sr_outrec_add_header(&rec, "sr_dlq_error", error);
         if (!sr_budget_input_fits(w->in_max, in->key.len, in->value.len)) {
                 snprintf(kbytes, sizeof(kbytes), "%zu", in->key.len);
                 snprintf(vbytes, sizeof(vbytes), "%zu", in->value.len);
@@ -113,10 +107,9 @@ static void dead_letter(sr_worker_t *w, const sr_inrec_t *in,
                         rec.key.len = SR_BUDGET_DLQ_KEY_PREFIX;
                 if (rec.value.len > SR_BUDGET_DLQ_VALUE_PREFIX)
                         rec.value.len = SR_BUDGET_DLQ_VALUE_PREFIX;
-                HDR("sr_dlq_key_bytes", kbytes);
-                HDR("sr_dlq_value_bytes", vbytes);
+                sr_outrec_add_header(&rec, "sr_dlq_key_bytes", kbytes);
+                sr_outrec_add_header(&rec, "sr_dlq_value_bytes", vbytes);
         }
-#undef HDR
         sr_worker__emit(w, in->partition, SR_STORE_PHASE_EMIT, &rec);
         w->bs.dead_letters++;
         w->bs.inputs[strcmp(topic, "results") == 0][OUT_DLQ]++;
@@ -233,10 +226,12 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         if (cmd.kind == SR_CMD_CREATE_RUN && w->out.applied)
                 sr_worker__check_created(w, in->partition, run);
         sr_worker__emit_outputs(w, in->partition);
-        w->bs.inputs[0][w->out.applied                             ? OUT_APPLIED :
-                        w->out.has_reply && !w->out.reply.accepted ?
-                                                                  OUT_REJECTED :
-                                                                  OUT_STALE]++;
+        if (w->out.applied)
+                w->bs.inputs[0][OUT_APPLIED]++;
+        else if (w->out.has_reply && !w->out.reply.accepted)
+                w->bs.inputs[0][OUT_REJECTED]++;
+        else
+                w->bs.inputs[0][OUT_STALE]++;
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_DEDUPE;
         cl.u.dedupe.input_id = cmd.command_id;

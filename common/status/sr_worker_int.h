@@ -35,6 +35,7 @@
 #include "sr_worker.h"
 
 #define MAX_PARTS 1024
+#define SR_WORKER_TIMERS_PER_TICK 1024 /* timers fired per tick, at most */
 #define MARKER_KEY "~marker"
 #define BATCH_HEADER "sr_batch"
 #define FORWARD_HEADER "sr_forwarded_from"
@@ -204,6 +205,9 @@ struct sr_worker {
         unsigned txn_gen;     /* producers made so far */
         int64_t last_ping_ms;
         int64_t last_timer_ms;
+        /* the timers due at a tick (sr_worker__timers_fire()) */
+        timer_ent_t due[SR_WORKER_TIMERS_PER_TICK];
+        int32_t due_part[SR_WORKER_TIMERS_PER_TICK];
         uint64_t outbox_pending; /* appended, not yet acknowledged */
         unsigned n_unacked;      /* in the parts' unacked timer lists */
 };

@@ -75,7 +75,8 @@ static int arm_one(sr_slice_t key, sr_slice_t value, void *arg)
                 return 0;
         if (sr_codec_decode_changelog(ac->w->codec, value, &cl, NULL) ==
                     SR_OK &&
-            cl.kind == SR_CL_ENTITY && cl.u.entity.type == SR_ENT_PIPELINE_RUN) {
+            cl.kind == SR_CL_ENTITY &&
+            cl.u.entity.type == SR_ENT_PIPELINE_RUN) {
                 const sr_pipeline_run_t *pr = &cl.u.entity.u.pr;
 
                 if (pr->next_deadline && !sr_status_is_terminal(pr->m.status))
@@ -101,15 +102,13 @@ sr_err_t sr_worker__timers_load(sr_worker_t *w, int32_t part, sr_errctx_t *ec)
         return err;
 }
 
-#define TIMERS_PER_TICK 1024
-
 /* Hand the outbox a TimerFired command for every due deadline of an owned
  * partition; it re-arms (sr_worker__timer_arm()) each one whose command is
  * not delivered. */
 void sr_worker__timers_fire(sr_worker_t *w)
 {
-        static timer_ent_t due[TIMERS_PER_TICK];
-        static int32_t due_part[TIMERS_PER_TICK];
+        timer_ent_t *due = w->due;
+        int32_t *due_part = w->due_part;
         int64_t now = sr_worker__wall_ms();
         int n = 0;
 
@@ -119,11 +118,11 @@ void sr_worker__timers_fire(sr_worker_t *w)
         /* Commands of earlier ticks whose delivery failed are re-armed
          * first, and fire again now. */
         sr_worker__outbox_settle_timers(w);
-        for (int32_t p = 0; p < MAX_PARTS && n < TIMERS_PER_TICK; p++) {
+        for (int32_t p = 0; p < MAX_PARTS && n < SR_WORKER_TIMERS_PER_TICK; p++) {
                 timer_heap_t *h = &w->parts[p].timers;
 
                 while (w->parts[p].owned && h->n && h->v[0].deadline <= now &&
-                       n < TIMERS_PER_TICK) {
+                       n < SR_WORKER_TIMERS_PER_TICK) {
                         due_part[n] = p;
                         due[n++] = sr_worker__heap_pop(h);
                 }

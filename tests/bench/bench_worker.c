@@ -920,8 +920,9 @@ static void wmetrics_get(sr_metrics_t *r, wmetrics_t *m)
 {
         char labels[128];
 
-        /* Same names and label text as metrics_init() in sr_worker.c: the
-         * registry hands back the worker's series. */
+        /* Same names and label text as the worker registers
+         * (common/status/sr_worker_metrics.c): the registry hands back the
+         * worker's series. */
         for (int o = 0; o < N_OUTCOMES; o++) {
                 snprintf(labels, sizeof(labels),
                          "topic=\"results\",outcome=\"%s\"", outcomes[o]);

@@ -9,8 +9,8 @@
  *   {"events": [...], "dispatch": [...], "reply": {...} | null,
  *    "dlq": null | "reason", "duplicate": bool, "stale": bool}
  *
- * As in sr_worker.c: every input goes through the codec (encode, then
- * decode: what the worker sees), commands are de-duplicated per (run,
+ * As in the worker (common/status/sr_worker_input.c): every input goes
+ * through the codec (encode, then decode: what the worker sees), commands are de-duplicated per (run,
  * command id) and a duplicate gets the first reply again and nothing else,
  * results are applied without dedupe (the state machine keeps them
  * forward-only), a result for an unknown run or target run or with an

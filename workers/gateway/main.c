@@ -1,5 +1,5 @@
 /* workers/gateway/main.c - sr-gateway: the REST gateway. Wiring only: the
- * behaviour is in common/sr_gateway.c, HTTP in common/sr_httpd.c.
+ * behaviour is in common/gateway/, HTTP in common/io/sr_httpd.c.
  *
  * Event loops (one per CPU, at most HTTP_LOOPS_MAX) answer reads on the
  * spot: a read is a short LMDB lookup and never blocks. A write (PUT,

@@ -1,5 +1,6 @@
 /* workers/status/main.c - sr-status: the state machine worker.
- * Only wiring lives here; the behaviour is in common/sr_worker.c. */
+ * Only wiring lives here; the behaviour is in common/status/
+ * (docs/architecture.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -421,7 +421,7 @@ Test(sr_budget, records_carrying_an_input_exceed_it_by_less_than_the_overhead)
         sr_buf_free(&val);
         cr_assert(lt(sz, size, in + SR_BUDGET_OVERHEAD));
         /* a dead letter of an input of @p in bytes: its headers at their
-         * longest (sr_worker.c dead_letter()) */
+         * longest (sr_worker_input.c dead_letter()) */
         memset(err, 'e', sizeof(err) - 1);
         err[sizeof(err) - 1] = '\0';
         snprintf(part, sizeof(part), "%d", INT32_MIN);
