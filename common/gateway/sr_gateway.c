@@ -45,7 +45,8 @@ static void count_request(sr_gateway_t *gw, sr_route_id_t route, int status,
                                      (size_t)(status - SR_GW_CODE_MIN)];
                 s = atomic_load_explicit(slot, memory_order_acquire);
         }
-        if (!s) { /* first of its kind: the registry's lookup */
+        /* The first of its kind: the registry's lookup. */
+        if (!s && gw->metrics) {
                 snprintf(labels, sizeof(labels),
                          "route=\"%s\",code=\"%d\"", sr_route_name(route),
                          status);
@@ -241,6 +242,44 @@ bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size)
         return sr_gateway__kafka_ready(gw->kafka, why, why_size);
 }
 
+/* The gateway's series, in the order /metrics lists them. */
+static void register_series(sr_gateway_t *gw)
+{
+        gw->idem_keys = sr_metrics_gauge(
+                gw->metrics, "sr_gateway_idempotency_keys",
+                "Idempotency-Keys this gateway remembers (at most "
+                "gateway.idempotency.max.keys).", NULL);
+        gw->idem_evicted = sr_metrics_counter(
+                gw->metrics, "sr_gateway_idempotency_evicted_total",
+                "Idempotency-Keys forgotten before gateway.idempotency."
+                "ttl.s because gateway.idempotency.max.keys were held.",
+                NULL);
+        gw->latency = sr_metrics_histogram(gw->metrics,
+                                           "sr_http_request_duration_seconds",
+                                           "Time to answer a request.", NULL,
+                                           NULL, 0);
+        gw->proj_lag = sr_metrics_gauge(
+                gw->metrics, "sr_projection_lag_records",
+                "Changelog records not yet in the projection (-1: unknown).",
+                NULL);
+        gw->proj_records = sr_metrics_counter(
+                gw->metrics, "sr_projection_records_total",
+                "Changelog records applied to the projection.", NULL);
+        for (int i = 0; i < SR_GW_PHASE__COUNT; i++) {
+                char labels[32];
+
+                snprintf(labels, sizeof(labels), "phase=\"%s\"",
+                         phase_names[i]);
+                gw->phase[i] = sr_metrics_histogram(
+                        gw->metrics, "sr_gateway_write_phase_seconds",
+                        "Where a write's time goes: produce (until the "
+                        "broker acknowledged the command), reply (until "
+                        "the gateway read the worker's reply), visible "
+                        "(until the projection held what it names).",
+                        labels, NULL, 0);
+        }
+}
+
 /* What every gateway has: links, Idempotency-Keys, metrics, tokens, the
  * command codec. The projection and the port are the constructors'. */
 static sr_err_t gateway_alloc(const sr_conf_t *conf, sr_metrics_t *metrics,
@@ -271,39 +310,8 @@ static sr_err_t gateway_alloc(const sr_conf_t *conf, sr_metrics_t *metrics,
         err = sr_gateway__idem_open(gw, ec);
         if (err)
                 return err;
-        gw->idem_keys = sr_metrics_gauge(
-                metrics, "sr_gateway_idempotency_keys",
-                "Idempotency-Keys this gateway remembers (at most "
-                "gateway.idempotency.max.keys).", NULL);
-        gw->idem_evicted = sr_metrics_counter(
-                metrics, "sr_gateway_idempotency_evicted_total",
-                "Idempotency-Keys forgotten before gateway.idempotency."
-                "ttl.s because gateway.idempotency.max.keys were held.",
-                NULL);
-        gw->latency = sr_metrics_histogram(metrics,
-                                           "sr_http_request_duration_seconds",
-                                           "Time to answer a request.", NULL,
-                                           NULL, 0);
-        gw->proj_lag = sr_metrics_gauge(
-                metrics, "sr_projection_lag_records",
-                "Changelog records not yet in the projection (-1: unknown).",
-                NULL);
-        gw->proj_records = sr_metrics_counter(
-                metrics, "sr_projection_records_total",
-                "Changelog records applied to the projection.", NULL);
-        for (int i = 0; i < SR_GW_PHASE__COUNT; i++) {
-                char labels[32];
-
-                snprintf(labels, sizeof(labels), "phase=\"%s\"",
-                         phase_names[i]);
-                gw->phase[i] = sr_metrics_histogram(
-                        metrics, "sr_gateway_write_phase_seconds",
-                        "Where a write's time goes: produce (until the "
-                        "broker acknowledged the command), reply (until "
-                        "the gateway read the worker's reply), visible "
-                        "(until the projection held what it names).",
-                        labels, NULL, 0);
-        }
+        if (metrics)
+                register_series(gw);
         gw->requests = calloc((size_t)SR_ROUTE__COUNT *
                                       (SR_GW_CODE_MAX - SR_GW_CODE_MIN + 1),
                               sizeof(*gw->requests));
