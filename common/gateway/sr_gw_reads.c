@@ -45,6 +45,97 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
         }
 }
 
+/* The items of a list route written by sr_jw into @p w (comma-separated
+ * objects), and the count of matches. Operations keep their args as
+ * stored (jansson would print their numbers again). */
+static sr_err_t list_stage_runs(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                sr_jw_t *w, uint64_t *count, sr_errctx_t *ec)
+{
+        sr_stage_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        err = sr_proj_list_stage_runs(c->gw->proj, c->enterprise,
+                                      &c->route->pipeline_run_id, pq, &items,
+                                      &n, count, ec);
+        sr_jw_reserve(w, n * 720);
+        for (size_t i = 0; !err && i < n; i++) {
+                sr_entity_t e = { .type = SR_ENT_STAGE_RUN };
+
+                if (i)
+                        sr_jw_lit(w, ",");
+                sr_jw_stage_run(w, &items[i]);
+                e.u.sr = items[i];
+                sr_entity_fini(&e);
+        }
+        free(items);
+        return err;
+}
+
+static sr_err_t list_operations(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                sr_jw_t *w, uint64_t *count, sr_errctx_t *ec)
+{
+        sr_stage_run_op_t *items = NULL;
+        size_t n = 0;
+        bool ok = true;
+        sr_err_t err;
+
+        err = sr_proj_list_operations(c->gw->proj, c->enterprise,
+                                      &c->route->stage_run_id, pq, &items,
+                                      &n, count, ec);
+        for (size_t i = 0; !err && ok && i < n; i++) {
+                if (i)
+                        sr_jw_lit(w, ",");
+                ok = sr_jw_stage_run_op(w, &items[i]);
+        }
+        sr_proj_ops_free(items, n);
+        if (!err && !ok)
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                    "stored operation args are not a JSON "
+                                    "object");
+        return err;
+}
+
+static sr_err_t list_target_runs(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                 sr_jw_t *w, uint64_t *count,
+                                 sr_errctx_t *ec)
+{
+        sr_target_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        err = sr_proj_list_target_runs(c->gw->proj, c->enterprise,
+                                       &c->route->stage_run_id, pq, &items,
+                                       &n, count, ec);
+        sr_jw_reserve(w, n * 760);
+        for (size_t i = 0; !err && i < n; i++) {
+                if (i)
+                        sr_jw_lit(w, ",");
+                sr_jw_target_run(w, &items[i]);
+        }
+        free(items);
+        return err;
+}
+
+/* Pipeline runs, as jansson objects. */
+static sr_err_t list_pipeline_runs(sr_gw_ctx_t *c, sr_proj_query_t *pq,
+                                   json_t *arr, uint64_t *count,
+                                   sr_errctx_t *ec)
+{
+        sr_pipeline_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        if (c->route->id == SR_ROUTE_PIPELINE_RUNS_LIST)
+                pq->pipeline_id = &c->route->pipeline_id;
+        err = sr_proj_list_pipeline_runs(c->gw->proj, c->enterprise, pq,
+                                         &items, &n, count, ec);
+        for (size_t i = 0; !err && i < n; i++)
+                json_array_append_new(arr, sr_json_pipeline_run(&items[i]));
+        free(items);
+        return err;
+}
+
 void sr_gateway__list(sr_gw_ctx_t *c)
 {
         const sr_gw_request_t *req = c->req;
@@ -53,120 +144,41 @@ void sr_gateway__list(sr_gw_ctx_t *c)
         sr_errctx_t ec = { 0 };
         sr_http_query_t q;
         sr_proj_query_t pq;
-        json_t *arr = json_array();
+        sr_jw_t w = { 0 };
+        json_t *arr = NULL;
         uint64_t count = 0;
-        size_t n = 0;
-        sr_err_t err = SR_OK;
+        sr_err_t err;
 
         if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
                                 qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
-                json_decref(arr);
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
         to_proj_query(&q, &pq);
         switch (c->route->id) {
-        case SR_ROUTE_RUNS_LIST:
-        case SR_ROUTE_PIPELINE_RUNS_LIST: {
-                sr_pipeline_run_t *items = NULL;
-
-                if (c->route->id == SR_ROUTE_PIPELINE_RUNS_LIST)
-                        pq.pipeline_id = &c->route->pipeline_id;
-                err = sr_proj_list_pipeline_runs(c->gw->proj, c->enterprise,
-                                                 &pq, &items, &n, &count,
-                                                 &ec);
-                for (size_t i = 0; !err && i < n; i++)
-                        json_array_append_new(arr,
-                                              sr_json_pipeline_run(&items[i]));
-                free(items);
+        case SR_ROUTE_STAGE_RUNS_LIST:
+                err = list_stage_runs(c, &pq, &w, &count, &ec);
                 break;
-        }
-        case SR_ROUTE_STAGE_RUNS_LIST: {
-                sr_stage_run_t *items = NULL;
-
-                sr_jw_t w = { 0 };
-
-                err = sr_proj_list_stage_runs(c->gw->proj, c->enterprise,
-                                              &c->route->pipeline_run_id, &pq,
-                                              &items, &n, &count, &ec);
-                sr_jw_reserve(&w, n * 720);
-                for (size_t i = 0; !err && i < n; i++) {
-                        sr_entity_t e = { .type = SR_ENT_STAGE_RUN };
-
-                        if (i)
-                                sr_jw_lit(&w, ",");
-                        sr_jw_stage_run(&w, &items[i]);
-                        e.u.sr = items[i];
-                        sr_entity_fini(&e);
-                }
-                free(items);
-                if (!err) {
-                        json_decref(arr);
-                        sr_gateway__answer_page_jw(c, &q, count, &w);
-                        return;
-                }
-                free(w.p);
+        case SR_ROUTE_OPERATIONS_LIST:
+                err = list_operations(c, &pq, &w, &count, &ec);
                 break;
-        }
-        case SR_ROUTE_OPERATIONS_LIST: {
-                sr_stage_run_op_t *items = NULL;
-                sr_jw_t w = { 0 };
-                bool ok = true;
-
-                /* sr_jw: args as stored, not printed again by jansson */
-                err = sr_proj_list_operations(c->gw->proj, c->enterprise,
-                                              &c->route->stage_run_id, &pq,
-                                              &items, &n, &count, &ec);
-                for (size_t i = 0; !err && ok && i < n; i++) {
-                        if (i)
-                                sr_jw_lit(&w, ",");
-                        ok = sr_jw_stage_run_op(&w, &items[i]);
-                }
-                sr_proj_ops_free(items, n);
-                if (!err && ok) {
-                        json_decref(arr);
-                        sr_gateway__answer_page_jw(c, &q, count, &w);
-                        return;
-                }
-                free(w.p);
-                if (!err)
-                        err = sr_errctx_set(&ec, SR_ERR_CORRUPT,
-                                            "stored operation args are not "
-                                            "a JSON object");
+        case SR_ROUTE_TARGET_RUNS_LIST:
+                err = list_target_runs(c, &pq, &w, &count, &ec);
                 break;
-        }
-        case SR_ROUTE_TARGET_RUNS_LIST: {
-                sr_target_run_t *items = NULL;
-
-                sr_jw_t w = { 0 };
-
-                err = sr_proj_list_target_runs(c->gw->proj, c->enterprise,
-                                               &c->route->stage_run_id, &pq,
-                                               &items, &n, &count, &ec);
-                sr_jw_reserve(&w, n * 760);
-                for (size_t i = 0; !err && i < n; i++) {
-                        if (i)
-                                sr_jw_lit(&w, ",");
-                        sr_jw_target_run(&w, &items[i]);
-                }
-                free(items);
-                if (!err) {
-                        json_decref(arr);
-                        sr_gateway__answer_page_jw(c, &q, count, &w);
-                        return;
-                }
-                free(w.p);
-                break;
-        }
-        default:
+        default: /* SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST */
+                arr = json_array();
+                err = list_pipeline_runs(c, &pq, arr, &count, &ec);
                 break;
         }
         if (err) {
+                free(w.p);
                 json_decref(arr);
                 sr_gateway__proj_failed(c, &ec, "parent");
-                return;
+        } else if (arr) {
+                sr_gateway__answer_page(c, &q, count, arr);
+        } else {
+                sr_gateway__answer_page_jw(c, &q, count, &w);
         }
-        sr_gateway__answer_page(c, &q, count, arr);
 }
 
 bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
