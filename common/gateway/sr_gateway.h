@@ -1,13 +1,16 @@
-/* common/gateway/sr_gateway.h - the REST gateway: requests in, commands out, reads
- * from its own projection of sr.changelog.
+/* common/gateway/sr_gateway.h - the REST gateway: requests in, commands
+ * out, reads from its own projection of sr.changelog.
  *
  * sr_gateway_handle() turns one HTTP request into one answer. A read
- * (GET; the server answers HEAD as GET) never blocks: the server answers it on its event loop. A
- * write (PUT, POST) may block up to gateway.reply.timeout.ms (it waits for
- * the worker's reply and for the projection to catch up with it), so the
- * server calls it from a write thread. Any number of threads may call it
- * at once. A background thread feeds the
- * projection from sr.changelog and the waiting writes from sr.replies.
+ * (GET; the server answers HEAD as GET) never blocks: the server answers
+ * it on its event loop. A write (PUT, POST) may block up to
+ * gateway.reply.timeout.ms (it waits for the worker's reply and for the
+ * projection to catch up with it), so the server calls it from a write
+ * thread. Any number of threads may call it at once. Writes go through a
+ * command port (sr_gw_port.h): sr_gateway_new() builds the Kafka one, with
+ * a background thread that feeds the projection from sr.changelog and the
+ * waiting writes from sr.replies; sr_gateway_new_with_port() takes the
+ * caller's (unit tests: no broker, no thread).
  */
 #ifndef SR_GATEWAY_H
 #define SR_GATEWAY_H
@@ -17,7 +20,9 @@
 
 #include "sr_conf.h"
 #include "sr_err.h"
+#include "sr_gw_port.h"
 #include "sr_metrics.h"
+#include "sr_proj.h"
 #include "sr_slice.h"
 
 typedef struct sr_gateway sr_gateway_t;
@@ -58,6 +63,28 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                         sr_errctx_t *ec);
 
 /**
+ * @brief A gateway over the caller's command port and projection, without
+ * producer, feed thread or broker (unit tests): ready at once, its writes
+ * sent through @p port, its reads (and the answers of its writes) from
+ * @p proj, which the caller feeds. Tokens as for sr_gateway_new().
+ * @param conf, metrics borrowed; must outlive the gateway. metrics may be
+ *        NULL.
+ * @param proj borrowed: the caller opened it and closes it after
+ *        sr_gateway_destroy().
+ * @param port copied; port->ctx is borrowed and must outlive the gateway.
+ *        Every call must be set. The port's calls run on the threads
+ *        that call sr_gateway_handle().
+ * @param[out] gwp caller owns; sr_gateway_destroy().
+ * @returns SR_OK, SR_ERR_INVALID (no proj, or a call missing),
+ *          SR_ERR_CONF (no token, a budget out of range), SR_ERR_NOMEM.
+ */
+sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
+                                  sr_metrics_t *metrics,
+                                  const char *env_tokens, sr_proj_t *proj,
+                                  const sr_gw_port_t *port,
+                                  sr_gateway_t **gwp, sr_errctx_t *ec);
+
+/**
  * @brief The checks of sr_gateway_handle() that need no body, for the
  * server to call once the head is read: route (404, 405), auth (401), the
  * 501 of a stored definition, readiness (503), and for writes Content-Type
@@ -79,10 +106,11 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
 /** @brief False while the projection catches up, once the feed thread
  *  stopped, or while the broker is away as librdkafka reports it (a
  *  metadata probe every second, its "all brokers down" report); @p why
- *  says which. Any thread. */
+ *  says which. Always true with the caller's port. Any thread. */
 bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size);
 
-/** @brief Stop the feed thread, close everything. NULL ok. */
+/** @brief Stop the feed thread, close everything (not a projection the
+ *  caller gave). NULL ok. */
 void sr_gateway_destroy(sr_gateway_t *gw);
 
 #endif /* SR_GATEWAY_H */

@@ -1,0 +1,170 @@
+/* common/gateway/sr_gateway_int.h - what the gateway's files share: the
+ * gateway itself, one request's context, and the module-internal
+ * sr_gateway__* functions of sr_gw_answer.c, sr_gw_reads.c, sr_gw_writes.c
+ * and sr_gw_feed.c. Not for use outside common/gateway/sr_g*.c.
+ */
+#ifndef SR_GATEWAY_INT_H
+#define SR_GATEWAY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sr_auth.h"
+#include "sr_codec.h"
+#include "sr_gateway.h"
+#include "sr_gw_port.h"
+#include "sr_http.h"
+#include "sr_idem.h"
+#include "sr_json_writer.h"
+#include "sr_metrics.h"
+#include "sr_proj.h"
+
+/* Phases of a write, for sr_gateway_write_phase_seconds. */
+enum {
+        SR_GW_PHASE_PRODUCE, /* command sent until the broker acknowledged
+                              * it */
+        SR_GW_PHASE_REPLY,   /* acknowledged until the feed read the reply:
+                              * the worker's fetch, batch and relay, the
+                              * gateway's fetch (the reply's record
+                              * timestamp cannot split it: it may carry the
+                              * command's time) */
+        SR_GW_PHASE_VISIBLE, /* reply read until the projection held its
+                              * versions */
+        SR_GW_PHASE__COUNT
+};
+
+/* sr_http_requests_total series, looked up once per route and code: the
+ * registry's lookup takes its lock and compares labels. */
+#define SR_GW_CODE_MIN 100
+#define SR_GW_CODE_MAX 599
+
+/* The Kafka side (sr_gw_feed.c): producer, feed thread, reply waiters,
+ * broker health. */
+typedef struct sr_gw_kafka sr_gw_kafka_t;
+
+struct sr_gateway {
+        const sr_conf_t *conf;
+        sr_metrics_t *metrics;
+        sr_auth_t *auth;
+        sr_proj_t *proj;
+        bool owns_proj;        /* opened by sr_gateway_new() */
+        sr_gw_port_t port;     /* every write goes through it */
+        sr_gw_kafka_t *kafka;  /* behind port; NULL with the caller's port */
+        sr_codec_t *codec;     /* encodes commands; under codec_mu */
+        pthread_mutex_t codec_mu;
+
+        char *link_base; /* gateway.public.url without its trailing '/', or
+                          * "": links relative to the server root */
+
+        sr_idem_t *idem; /* Idempotency-Keys; locks itself */
+        sr_series_t *idem_keys, *idem_evicted;
+        atomic_uint_least64_t idem_evicted_seen; /* added to idem_evicted */
+
+        sr_series_t *latency, *proj_records, *proj_lag;
+        sr_series_t *phase[SR_GW_PHASE__COUNT];
+        _Atomic(sr_series_t *) *requests; /* [route][code - CODE_MIN] */
+};
+
+/* One request being answered. */
+typedef struct sr_gw_ctx {
+        sr_gateway_t *gw;
+        const sr_gw_request_t *req;
+        sr_gw_response_t *resp;
+        const sr_route_t *route;
+        char enterprise[SR_SHORT_MAX];
+        const char *base; /* of links: gw->link_base */
+        char path[1024];
+} sr_gw_ctx_t;
+
+/* ------------------------------------------------------------ answers
+ * sr_gw_answer.c. Each writes @p resp (status, content type, body) in
+ * full; the body is malloc'd (the caller frees it). */
+
+/** @brief The envelope {code, message, content}; takes @p content. */
+void sr_gateway__answer_json(sr_gw_response_t *resp, int status,
+                             const char *message, json_t *content);
+
+/** @brief A refusal described by @p prob (Allow included). */
+void sr_gateway__answer_problem(sr_gw_response_t *resp,
+                                const sr_http_problem_t *prob);
+
+/** @brief A refusal with a formatted message (UTF-8, cut at 511 bytes). */
+void sr_gateway__answer_status(sr_gw_response_t *resp, int status,
+                               const char *fmt, ...) SR_PRINTF(3, 4);
+
+/** @brief A body that is not enveloped: @p len bytes of @p text copied. */
+void sr_gateway__answer_text(sr_gw_response_t *resp, int status,
+                             const char *ctype, const void *text,
+                             size_t len);
+
+/** @brief A list page of @p count matches; takes @p results. */
+void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
+                             uint64_t count, json_t *results);
+
+/** @brief A list page whose items sr_jw wrote (comma-separated objects);
+ *  takes items->p. Byte-identical to sr_gateway__answer_page(). */
+void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
+                                uint64_t count, sr_jw_t *items);
+
+/** @brief 404 "<what> not found". */
+void sr_gateway__not_found(sr_gw_ctx_t *c, const char *what);
+
+/** @brief A failed projection read: 404 for NOT_FOUND, else 500. */
+void sr_gateway__proj_failed(sr_gw_ctx_t *c, const sr_errctx_t *ec,
+                             const char *what);
+
+/* ------------------------------------------------------------ reads
+ * sr_gw_reads.c. */
+
+/** @brief GET of a list route. */
+void sr_gateway__list(sr_gw_ctx_t *c);
+
+/** @brief GET of one entity or operation; also the answer of a PUT once
+ *  its write is visible. */
+void sr_gateway__get(sr_gw_ctx_t *c);
+
+/**
+ * @brief Read the entity a pipeline-run, stage-run or target-run route
+ * names (GET or PUT) in the caller's enterprise, without rendering it.
+ * @param[out] e set on true; owns nothing on the heap.
+ * @returns false after answering 404 (absent, another enterprise's, or
+ *          under another parent) or 500.
+ */
+bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e);
+
+/* ------------------------------------------------------------ writes
+ * sr_gw_writes.c. */
+
+/** @brief PUT of a pipeline run, stage run or target run. */
+void sr_gateway__put_status(sr_gw_ctx_t *c);
+
+/** @brief POST /v0/runs/. */
+void sr_gateway__create_run(sr_gw_ctx_t *c);
+
+/** @brief The Idempotency-Key memory (gw->idem), its bucket hash keyed
+ *  with random bytes. */
+sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ Kafka
+ * sr_gw_feed.c: the port sr_gateway_new() builds. */
+
+/**
+ * @brief Read the changelog's ends, connect the producer, start the feed
+ * thread; set gw->kafka and gw->port. gw->conf, proj and the metrics
+ * series must be set.
+ * @returns SR_OK; on failure gw->kafka may be set:
+ *          sr_gateway__kafka_stop() frees it.
+ */
+sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec);
+
+/** @brief Stop the feed thread, free the Kafka side. NULL ok. */
+void sr_gateway__kafka_stop(sr_gw_kafka_t *k);
+
+/** @brief Readiness as the feed sees it (sr_gateway_is_ready()). */
+bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size);
+
+#endif /* SR_GATEWAY_INT_H */

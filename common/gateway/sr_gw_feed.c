@@ -1,0 +1,523 @@
+/* common/gateway/sr_gw_feed.c - the gateway's Kafka side, the command
+ * port sr_gateway_new() builds: the producer of commands, the feed thread
+ * (sr.changelog into the projection, sr.replies to the waiting writes,
+ * the broker's health), reply waiters and read-your-writes waits.
+ */
+#include "sr_gateway_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sr_clock.h"
+#include "sr_health.h"
+#include "sr_kafka.h"
+#include "sr_log.h"
+
+#define MAX_WAITERS 1024
+#define PROBE_EVERY_MS 1000 /* broker probe period (the feed thread) */
+#define PROBE_TIMEOUT_MS 1000
+#define FEED_BATCH 2000
+
+typedef struct waiter {
+        bool used;
+        bool done;
+        sr_uuid_t command_id;
+        sr_reply_t reply;
+        double t_reply; /* sr_clock_mono_s() when the feed read the reply */
+} waiter_t;
+
+struct sr_gw_kafka {
+        sr_gateway_t *gw;        /* conf, proj, metrics */
+        sr_producer_t *prod;
+        pthread_mutex_t prod_mu; /* the producer's wait is per handle */
+
+        pthread_t feed;
+        bool feed_started;
+        atomic_bool stop;
+        atomic_bool caught_up;
+        atomic_bool feed_ok;   /* false once the feed thread gave up */
+        atomic_bool broker_up; /* health.up, for a lock-free check */
+        pthread_mutex_t health_mu;
+        sr_health_t health;    /* from librdkafka's reports; health_mu */
+        int n_parts;
+        int64_t *start_high; /* changelog ends seen at start */
+
+        pthread_mutex_t mu; /* waiters, generation */
+        pthread_cond_t cv;  /* on CLOCK_MONOTONIC */
+        waiter_t waiters[MAX_WAITERS];
+        uint64_t generation; /* bumped after every feed batch */
+};
+
+/* A deadline of sr_clock_mono_ms() as pthread_cond_timedwait() takes it
+ * on a CLOCK_MONOTONIC condition. */
+static struct timespec mono_deadline(int64_t until_ms)
+{
+        struct timespec ts;
+
+        ts.tv_sec = (time_t)(until_ms / 1000);
+        ts.tv_nsec = (long)(until_ms % 1000) * 1000000L;
+        return ts;
+}
+
+/* ------------------------------------------------------------ the feed */
+
+/* A reader from the projection's next offsets (changelog) and the end of
+ * the replies. @p parts and @p next hold 2 * n_parts and n_parts. */
+static sr_err_t feed_reader(sr_gw_kafka_t *k, sr_reader_part_t *parts,
+                            int64_t *next, sr_reader_t **rp, sr_errctx_t *ec)
+{
+        int np = k->n_parts;
+        sr_err_t err;
+
+        err = sr_proj_offsets(k->gw->proj, next, np, ec);
+        if (err)
+                return err;
+        for (int p = 0; p < np; p++) {
+                parts[p].topic = SR_TOPIC_CHANGELOG;
+                parts[p].partition = p;
+                parts[p].offset = next[p] >= 0 ? next[p] : SR_READER_BEGINNING;
+                parts[np + p].topic = SR_TOPIC_REPLIES;
+                parts[np + p].partition = p;
+                parts[np + p].offset = SR_READER_END;
+        }
+        return sr_reader_new(k->gw->conf, parts, 2 * np, rp, ec);
+}
+
+/* The broker's health from librdkafka: its "all brokers down" report,
+ * and a metadata probe every PROBE_EVERY_MS (at once after such a report).
+ * Records just fetched (@p fetched) answer for the broker as well as a
+ * probe, so a busy feed sends none (a metadata request can wait behind a
+ * fetch on the broker's connection). Only this thread writes the state;
+ * requests read it. */
+static void health_tick(sr_gw_kafka_t *k, sr_reader_t *reader, bool fetched,
+                        int64_t *next_probe)
+{
+        char why[200];
+        sr_errctx_t ec = { 0 };
+        bool changed = false, up;
+
+        if (sr_reader_all_brokers_down(reader, why, sizeof(why))) {
+                pthread_mutex_lock(&k->health_mu);
+                changed = sr_health_all_down(&k->health, why,
+                                             sr_clock_mono_ms());
+                pthread_mutex_unlock(&k->health_mu);
+                *next_probe = 0;
+        }
+        if (fetched && *next_probe) {
+                pthread_mutex_lock(&k->health_mu);
+                changed |= sr_health_probe(&k->health, true, NULL,
+                                           sr_clock_mono_ms());
+                pthread_mutex_unlock(&k->health_mu);
+                *next_probe = sr_clock_mono_ms() + PROBE_EVERY_MS;
+        } else if (sr_clock_mono_ms() >= *next_probe) {
+                bool ok = sr_reader_ping(reader, PROBE_TIMEOUT_MS, &ec) ==
+                          SR_OK;
+
+                pthread_mutex_lock(&k->health_mu);
+                changed |= sr_health_probe(&k->health, ok, ec.msg,
+                                           sr_clock_mono_ms());
+                pthread_mutex_unlock(&k->health_mu);
+                *next_probe = sr_clock_mono_ms() + PROBE_EVERY_MS;
+        }
+        if (!changed)
+                return;
+        pthread_mutex_lock(&k->health_mu);
+        up = k->health.up;
+        snprintf(why, sizeof(why), "%s", k->health.why);
+        pthread_mutex_unlock(&k->health_mu);
+        atomic_store(&k->broker_up, up);
+        if (up)
+                SR_INFO("GATEWAY", "broker reachable again: ready");
+        else
+                SR_WARN("GATEWAY", "broker unreachable: answering 503 "
+                        "err=\"%s\"", why);
+}
+
+/* Hand a reply to the writes waiting for its command. */
+static void deliver_reply(sr_gw_kafka_t *k, const sr_reply_t *reply)
+{
+        pthread_mutex_lock(&k->mu);
+        for (int w = 0; w < MAX_WAITERS; w++)
+                if (k->waiters[w].used && !k->waiters[w].done &&
+                    sr_uuid_eq(&k->waiters[w].command_id,
+                               &reply->command_id)) {
+                        k->waiters[w].reply = *reply;
+                        k->waiters[w].done = true;
+                        k->waiters[w].t_reply = sr_clock_mono_s();
+                }
+        pthread_mutex_unlock(&k->mu);
+}
+
+/* Caught up once the projection reached the changelog's ends seen at
+ * start. */
+static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
+{
+        sr_errctx_t ec = { 0 };
+        bool all = true;
+
+        if (atomic_load(&k->caught_up) ||
+            sr_proj_offsets(k->gw->proj, next, k->n_parts, &ec) != SR_OK)
+                return;
+        for (int p = 0; p < k->n_parts; p++)
+                if (k->start_high[p] > 0 && next[p] < k->start_high[p])
+                        all = false;
+        if (all) {
+                atomic_store(&k->caught_up, true);
+                SR_INFO("GATEWAY", "projection caught up");
+        }
+}
+
+/* Apply changelog records to the projection and hand replies to the
+ * writes waiting for them. */
+static void *feed_main(void *arg)
+{
+        sr_gw_kafka_t *k = arg;
+        sr_gateway_t *gw = k->gw;
+        sr_reader_part_t *parts;
+        sr_inrec_t *recs;
+        sr_codec_t *codec = NULL;
+        sr_reader_t *reader = NULL;
+        sr_errctx_t ec = { 0 };
+        double last_lag = 0;
+        int64_t *next, next_probe = 0;
+        int np = k->n_parts;
+
+        parts = calloc((size_t)np * 2, sizeof(*parts));
+        next = calloc((size_t)np, sizeof(*next));
+        recs = calloc(FEED_BATCH, sizeof(*recs));
+        if (!parts || !next || !recs ||
+            sr_codec_new(&codec, &ec) != SR_OK) {
+                SR_ERROR("GATEWAY", "feed start failed err=\"%s\"", ec.msg);
+                goto out;
+        }
+        if (feed_reader(k, parts, next, &reader, &ec) != SR_OK) {
+                SR_ERROR("GATEWAY", "feed reader failed err=\"%s\"", ec.msg);
+                goto out;
+        }
+        while (!atomic_load(&k->stop)) {
+                sr_proj_txn_t *txn = NULL;
+                uint64_t applied = 0;
+                bool failed = false;
+                sr_err_t err;
+                int n = 0;
+
+                if (sr_reader_poll(reader, recs, FEED_BATCH, &n, 100, &ec) !=
+                    SR_OK) {
+                        SR_ERROR("GATEWAY", "feed failed err=\"%s\"", ec.msg);
+                        break;
+                }
+                health_tick(k, reader, n > 0, &next_probe);
+                for (int i = 0; i < n; i++) {
+                        const sr_inrec_t *r = &recs[i];
+
+                        if (r->topic == SR_TOPIC_REPLIES) {
+                                sr_reply_t reply;
+
+                                if (sr_codec_decode_reply(codec, r->value,
+                                                          &reply, NULL) ==
+                                    SR_OK)
+                                        deliver_reply(k, &reply);
+                                continue;
+                        }
+                        if (r->topic != SR_TOPIC_CHANGELOG)
+                                continue;
+                        if (!txn && sr_proj_begin(gw->proj, &txn, &ec)) {
+                                SR_ERROR("GATEWAY", "projection begin "
+                                         "err=\"%s\"", ec.msg);
+                                break;
+                        }
+                        err = sr_proj_apply(txn, r->partition, r->offset,
+                                            r->key, r->value, &ec);
+                        if (err == SR_ERR_CORRUPT) {
+                                /* Not ours to fix: note it, move past it,
+                                 * so the projection can still catch up. */
+                                SR_WARN("GATEWAY", "changelog record "
+                                        "skipped partition=%" PRId32
+                                        " offset=%" PRId64 " err=\"%s\"",
+                                        r->partition, r->offset, ec.msg);
+                                err = sr_proj_skip(txn, r->partition,
+                                                   r->offset, &ec);
+                        }
+                        if (err) {
+                                failed = true;
+                                break;
+                        }
+                        applied++;
+                }
+                if (txn && !failed && sr_proj_commit(txn, &ec) != SR_OK)
+                        failed = true; /* the commit freed the txn */
+                else if (txn && failed)
+                        sr_proj_abort(txn);
+                if (failed) {
+                        /* Nothing of the batch was kept: read it again
+                         * from what the projection holds. */
+                        SR_ERROR("GATEWAY", "projection write failed, "
+                                 "re-reading from its offsets err=\"%s\"",
+                                 ec.msg);
+                        sr_reader_destroy(reader);
+                        reader = NULL;
+                        if (feed_reader(k, parts, next, &reader, &ec)) {
+                                SR_ERROR("GATEWAY", "feed reader failed "
+                                         "err=\"%s\"", ec.msg);
+                                break;
+                        }
+                        continue;
+                }
+                sr_series_add(gw->proj_records, (double)applied);
+                if (sr_clock_mono_s() - last_lag > 1.0) {
+                        last_lag = sr_clock_mono_s();
+                        sr_series_set(gw->proj_lag,
+                                      (double)sr_reader_lag(
+                                              reader, SR_TOPIC_CHANGELOG));
+                }
+                check_caught_up(k, next);
+                pthread_mutex_lock(&k->mu);
+                k->generation++;
+                pthread_cond_broadcast(&k->cv);
+                pthread_mutex_unlock(&k->mu);
+        }
+out:
+        if (!atomic_load(&k->stop))
+                atomic_store(&k->feed_ok, false); /* not ready from now */
+        sr_reader_destroy(reader);
+        sr_codec_destroy(codec);
+        free(parts);
+        free(next);
+        free(recs);
+        return NULL;
+}
+
+/* ------------------------------------------------------------ the port */
+
+/* Register before producing so the reply cannot be missed. */
+static int waiter_add(sr_gw_kafka_t *k, const sr_uuid_t *cmd)
+{
+        int slot = -1;
+
+        pthread_mutex_lock(&k->mu);
+        for (int i = 0; i < MAX_WAITERS; i++)
+                if (!k->waiters[i].used) {
+                        k->waiters[i].used = true;
+                        k->waiters[i].done = false;
+                        k->waiters[i].command_id = *cmd;
+                        slot = i;
+                        break;
+                }
+        pthread_mutex_unlock(&k->mu);
+        return slot;
+}
+
+static void waiter_del(sr_gw_kafka_t *k, int slot)
+{
+        pthread_mutex_lock(&k->mu);
+        k->waiters[slot].used = false;
+        pthread_mutex_unlock(&k->mu);
+}
+
+static sr_gw_sent_t kafka_send(void *ctx, const sr_command_t *cmd,
+                               sr_slice_t value, int timeout_ms, int *ticket,
+                               sr_errctx_t *ec)
+{
+        sr_gw_kafka_t *k = ctx;
+        char key[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_err_t err;
+        int slot;
+
+        slot = waiter_add(k, &cmd->command_id);
+        if (slot < 0)
+                return SR_GW_SEND_BUSY;
+        sr_uuid_fmt(&cmd->pipeline_run_id, key);
+        rec.topic = SR_TOPIC_COMMANDS;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = value;
+        rec.timestamp = sr_clock_wall_ms();
+        pthread_mutex_lock(&k->prod_mu);
+        err = sr_producer_send(k->prod, &rec, ec);
+        if (!err)
+                err = sr_producer_wait(k->prod, timeout_ms, ec);
+        pthread_mutex_unlock(&k->prod_mu);
+        if (err) {
+                waiter_del(k, slot);
+                return SR_GW_SEND_FAILED;
+        }
+        *ticket = slot;
+        return SR_GW_SENT;
+}
+
+static bool kafka_wait_reply(void *ctx, int slot, int64_t until_ms,
+                             sr_reply_t *out, double *t_read)
+{
+        sr_gw_kafka_t *k = ctx;
+        struct timespec until = mono_deadline(until_ms);
+        bool done;
+
+        pthread_mutex_lock(&k->mu);
+        while (!(done = k->waiters[slot].done) &&
+               pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0)
+                ;
+        if (!done)
+                done = k->waiters[slot].done;
+        if (done) {
+                *out = k->waiters[slot].reply;
+                *t_read = k->waiters[slot].t_reply;
+        }
+        k->waiters[slot].used = false;
+        pthread_mutex_unlock(&k->mu);
+        return done;
+}
+
+static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
+                               int64_t until_ms)
+{
+        sr_gw_kafka_t *k = ctx;
+        struct timespec until = mono_deadline(until_ms);
+
+        for (;;) {
+                bool ok = true;
+                uint64_t gen;
+
+                for (uint32_t i = 0; i < r->n_versions && ok; i++) {
+                        uint32_t v = 0;
+
+                        if (sr_proj_version(k->gw->proj,
+                                            r->versions[i].entity_type,
+                                            &r->versions[i].entity_id, &v,
+                                            NULL) != SR_OK ||
+                            v < r->versions[i].version)
+                                ok = false;
+                }
+                if (ok)
+                        return true;
+                pthread_mutex_lock(&k->mu);
+                gen = k->generation;
+                while (k->generation == gen)
+                        if (pthread_cond_timedwait(&k->cv, &k->mu, &until)) {
+                                pthread_mutex_unlock(&k->mu);
+                                return false;
+                        }
+                pthread_mutex_unlock(&k->mu);
+        }
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
+{
+        if (!atomic_load(&k->caught_up)) {
+                snprintf(why, why_size, "the projection is catching up with "
+                                        "the changelog");
+                return false;
+        }
+        if (!atomic_load(&k->feed_ok)) {
+                snprintf(why, why_size, "the changelog feed stopped (see "
+                                        "the log); restart the gateway");
+                return false;
+        }
+        if (!atomic_load(&k->broker_up)) {
+                char reason[200];
+                int64_t since;
+
+                pthread_mutex_lock(&k->health_mu);
+                snprintf(reason, sizeof(reason), "%s", k->health.why);
+                since = k->health.since_ms;
+                pthread_mutex_unlock(&k->health_mu);
+                snprintf(why, why_size, "the broker is unreachable (for %lld "
+                         "s: %s)",
+                         (long long)((sr_clock_mono_ms() - since) / 1000),
+                         reason);
+                return false;
+        }
+        return true;
+}
+
+/* The changelog's ends now: ready once the projection reached them.
+ * Topics created a moment ago are not served yet by every broker
+ * (unknown partition, no leader): retry for 30 s. */
+static sr_err_t read_start_ends(sr_gw_kafka_t *k, sr_errctx_t *ec)
+{
+        sr_err_t err = SR_OK;
+
+        for (int p = 0; p < k->n_parts; p++) {
+                int64_t low;
+
+                for (int attempt = 1;; attempt++) {
+                        err = sr_kafka_watermarks(k->gw->conf,
+                                                  SR_TOPIC_CHANGELOG, p, &low,
+                                                  &k->start_high[p], 10000,
+                                                  ec);
+                        if (!err || err == SR_ERR_FATAL || attempt >= 30)
+                                break;
+                        SR_WARN("GATEWAY", "changelog partition %d not "
+                                "served yet, retrying attempt=%d err=\"%s\"",
+                                p, attempt, ec->msg);
+                        sleep(1);
+                }
+                if (err)
+                        return err;
+        }
+        return SR_OK;
+}
+
+sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
+{
+        pthread_condattr_t ca;
+        sr_gw_kafka_t *k;
+        sr_err_t err;
+
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: calloc");
+        gw->kafka = k;
+        k->gw = gw;
+        k->n_parts = gw->conf->partitions;
+        pthread_mutex_init(&k->mu, NULL);
+        pthread_mutex_init(&k->prod_mu, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&k->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        atomic_init(&k->stop, false);
+        atomic_init(&k->caught_up, false);
+        atomic_init(&k->feed_ok, true);
+        atomic_init(&k->broker_up, true);
+        pthread_mutex_init(&k->health_mu, NULL);
+        sr_health_init(&k->health, sr_clock_mono_ms());
+        k->start_high = calloc((size_t)k->n_parts, sizeof(int64_t));
+        if (!k->start_high)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
+        err = read_start_ends(k, ec);
+        if (!err)
+                err = sr_producer_new(gw->conf, "sr-gateway", &k->prod, ec);
+        if (err)
+                return err;
+        if (pthread_create(&k->feed, NULL, feed_main, k))
+                return sr_errctx_set(ec, SR_ERR_FATAL, "gateway: thread");
+        k->feed_started = true;
+        gw->port.ctx = k;
+        gw->port.send = kafka_send;
+        gw->port.wait_reply = kafka_wait_reply;
+        gw->port.wait_visible = kafka_wait_visible;
+        return SR_OK;
+}
+
+void sr_gateway__kafka_stop(sr_gw_kafka_t *k)
+{
+        if (!k)
+                return;
+        atomic_store(&k->stop, true);
+        if (k->feed_started)
+                pthread_join(k->feed, NULL);
+        sr_producer_destroy(k->prod);
+        free(k->start_high);
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        pthread_mutex_destroy(&k->prod_mu);
+        pthread_mutex_destroy(&k->health_mu);
+        free(k);
+}

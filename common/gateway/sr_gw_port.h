@@ -1,0 +1,62 @@
+/* common/gateway/sr_gw_port.h - the gateway's command port: what a write
+ * needs from the outside world (send a command, wait for its reply, wait
+ * until the projection holds what the reply names), as function pointers
+ * and a context, h2o-style. sr_gateway_new() builds the Kafka one
+ * (sr_gw_feed.c); unit tests hand sr_gateway_new_with_port() a fake one.
+ */
+#ifndef SR_GW_PORT_H
+#define SR_GW_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+#include "sr_slice.h"
+
+/* What became of a send. */
+typedef enum sr_gw_sent {
+        SR_GW_SENT = 0,   /* the broker has it: wait_reply() next */
+        SR_GW_SEND_BUSY,  /* too many commands await a reply: nothing sent */
+        SR_GW_SEND_FAILED /* nothing sent: ec->code says why (TOO_LARGE: the
+                           * broker refused its size; RETRY: transient, the
+                           * broker away or slow; other: refused) */
+} sr_gw_sent_t;
+
+typedef struct sr_gw_port {
+        void *ctx; /* the first argument of every call; the port's owner's */
+
+        /**
+         * @brief Send @p cmd, encoded as @p value (its key is the
+         * pipeline run id), having registered for its reply first, and
+         * wait up to @p timeout_ms until the broker has it.
+         * @param cmd, value borrowed for the call.
+         * @param[out] ticket set on SR_GW_SENT: the caller then calls
+         *             wait_reply() once with it, which releases it.
+         * Any thread; may block up to @p timeout_ms.
+         */
+        sr_gw_sent_t (*send)(void *ctx, const sr_command_t *cmd,
+                             sr_slice_t value, int timeout_ms, int *ticket,
+                             sr_errctx_t *ec);
+
+        /**
+         * @brief Wait until the reply of the command of @p ticket arrives
+         * or the monotonic clock reaches @p until_ms (sr_clock_mono_ms()),
+         * then release @p ticket.
+         * @param[out] out, t_read set on true: the reply, and when it was
+         *             read (sr_clock_mono_s(), for the phase metrics).
+         * @returns false when no reply came in time.
+         */
+        bool (*wait_reply)(void *ctx, int ticket, int64_t until_ms,
+                           sr_reply_t *out, double *t_read);
+
+        /**
+         * @brief Read-your-writes: wait until the projection holds every
+         * entity version @p reply names, or until @p until_ms.
+         * @returns false when they were not all there in time.
+         */
+        bool (*wait_visible)(void *ctx, const sr_reply_t *reply,
+                             int64_t until_ms);
+} sr_gw_port_t;
+
+#endif /* SR_GW_PORT_H */

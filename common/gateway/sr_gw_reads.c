@@ -1,0 +1,294 @@
+/* common/gateway/sr_gw_reads.c - the gateway's reads: lists (through
+ * sr_proj_list_*, pages by sr_http_page) and single gets, in the caller's
+ * enterprise; also the answer of a write once it is visible.
+ */
+#include "sr_gateway_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_entity_json.h"
+
+_Static_assert(SR_HTTP_MAX_ORDER <= 1 + SR_PROJ_MAX_THEN,
+               "every ordering key must reach the projection");
+
+static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
+{
+        memset(pq, 0, sizeof(*pq));
+        pq->has_status = hq->status != SR_ST_NONE;
+        pq->status = hq->status;
+        pq->pipeline_name = hq->pipeline_name[0] ? hq->pipeline_name : NULL;
+        pq->operation_id = hq->has_operation_id ?
+                                   &hq->stage_run_operation_id :
+                                   NULL;
+        pq->offset = hq->offset;
+        pq->limit = hq->limit;
+        /* Every key of `ordering`, most significant first. */
+        for (uint32_t i = 0; i < hq->n_order && i <= SR_PROJ_MAX_THEN; i++) {
+                static const sr_proj_order_t map[] = {
+                        [SR_HTTP_ORDER_RUN_NUMBER] = SR_PROJ_ORDER_RUN_NUMBER,
+                        [SR_HTTP_ORDER_STATUS] = SR_PROJ_ORDER_STATUS,
+                        [SR_HTTP_ORDER_PIPELINE_NAME] =
+                                SR_PROJ_ORDER_PIPELINE_NAME,
+                        [SR_HTTP_ORDER_STARTED_AT] = SR_PROJ_ORDER_STARTED_AT,
+                        [SR_HTTP_ORDER_ENDED_AT] = SR_PROJ_ORDER_ENDED_AT,
+                };
+
+                if (i == 0) {
+                        pq->order = map[hq->order[0].key];
+                        pq->desc = hq->order[0].desc;
+                } else {
+                        pq->then[i - 1].order = map[hq->order[i].key];
+                        pq->then[i - 1].desc = hq->order[i].desc;
+                        pq->n_then = i;
+                }
+        }
+}
+
+/* The items of a list route written by sr_jw into @p w (comma-separated
+ * objects), and the count of matches. Operations keep their args as
+ * stored (jansson would print their numbers again). */
+static sr_err_t list_stage_runs(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                sr_jw_t *w, uint64_t *count, sr_errctx_t *ec)
+{
+        sr_stage_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        err = sr_proj_list_stage_runs(c->gw->proj, c->enterprise,
+                                      &c->route->pipeline_run_id, pq, &items,
+                                      &n, count, ec);
+        sr_jw_reserve(w, n * 720);
+        for (size_t i = 0; !err && i < n; i++) {
+                sr_entity_t e = { .type = SR_ENT_STAGE_RUN };
+
+                if (i)
+                        sr_jw_lit(w, ",");
+                sr_jw_stage_run(w, &items[i]);
+                e.u.sr = items[i];
+                sr_entity_fini(&e);
+        }
+        free(items);
+        return err;
+}
+
+static sr_err_t list_operations(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                sr_jw_t *w, uint64_t *count, sr_errctx_t *ec)
+{
+        sr_stage_run_op_t *items = NULL;
+        size_t n = 0;
+        bool ok = true;
+        sr_err_t err;
+
+        err = sr_proj_list_operations(c->gw->proj, c->enterprise,
+                                      &c->route->stage_run_id, pq, &items,
+                                      &n, count, ec);
+        for (size_t i = 0; !err && ok && i < n; i++) {
+                if (i)
+                        sr_jw_lit(w, ",");
+                ok = sr_jw_stage_run_op(w, &items[i]);
+        }
+        sr_proj_ops_free(items, n);
+        if (!err && !ok)
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                    "stored operation args are not a JSON "
+                                    "object");
+        return err;
+}
+
+static sr_err_t list_target_runs(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                 sr_jw_t *w, uint64_t *count,
+                                 sr_errctx_t *ec)
+{
+        sr_target_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        err = sr_proj_list_target_runs(c->gw->proj, c->enterprise,
+                                       &c->route->stage_run_id, pq, &items,
+                                       &n, count, ec);
+        sr_jw_reserve(w, n * 760);
+        for (size_t i = 0; !err && i < n; i++) {
+                if (i)
+                        sr_jw_lit(w, ",");
+                sr_jw_target_run(w, &items[i]);
+        }
+        free(items);
+        return err;
+}
+
+/* Pipeline runs, as jansson objects. */
+static sr_err_t list_pipeline_runs(sr_gw_ctx_t *c, sr_proj_query_t *pq,
+                                   json_t *arr, uint64_t *count,
+                                   sr_errctx_t *ec)
+{
+        sr_pipeline_run_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        if (c->route->id == SR_ROUTE_PIPELINE_RUNS_LIST)
+                pq->pipeline_id = &c->route->pipeline_id;
+        err = sr_proj_list_pipeline_runs(c->gw->proj, c->enterprise, pq,
+                                         &items, &n, count, ec);
+        for (size_t i = 0; !err && i < n; i++)
+                json_array_append_new(arr, sr_json_pipeline_run(&items[i]));
+        free(items);
+        return err;
+}
+
+void sr_gateway__list(sr_gw_ctx_t *c)
+{
+        const sr_gw_request_t *req = c->req;
+        const char *qs = strchr(req->target, '?');
+        sr_http_problem_t prob = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_http_query_t q;
+        sr_proj_query_t pq;
+        sr_jw_t w = { 0 };
+        json_t *arr = NULL;
+        uint64_t count = 0;
+        sr_err_t err;
+
+        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
+                                qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        to_proj_query(&q, &pq);
+        switch (c->route->id) {
+        case SR_ROUTE_STAGE_RUNS_LIST:
+                err = list_stage_runs(c, &pq, &w, &count, &ec);
+                break;
+        case SR_ROUTE_OPERATIONS_LIST:
+                err = list_operations(c, &pq, &w, &count, &ec);
+                break;
+        case SR_ROUTE_TARGET_RUNS_LIST:
+                err = list_target_runs(c, &pq, &w, &count, &ec);
+                break;
+        default: /* SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST */
+                arr = json_array();
+                err = list_pipeline_runs(c, &pq, arr, &count, &ec);
+                break;
+        }
+        if (err) {
+                free(w.p);
+                json_decref(arr);
+                sr_gateway__proj_failed(c, &ec, "parent");
+        } else if (arr) {
+                sr_gateway__answer_page(c, &q, count, arr);
+        } else {
+                sr_gateway__answer_page_jw(c, &q, count, &w);
+        }
+}
+
+bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
+{
+        const sr_route_t *r = c->route;
+        sr_errctx_t ec = { 0 };
+
+        memset(e, 0, sizeof(*e));
+        switch (r->id) {
+        case SR_ROUTE_PIPELINE_RUN_GET:
+        case SR_ROUTE_PIPELINE_RUN_PUT:
+                e->type = SR_ENT_PIPELINE_RUN;
+                if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise,
+                                             &r->pipeline_run_id, &e->u.pr,
+                                             &ec) != SR_OK) {
+                        sr_gateway__proj_failed(c, &ec, "pipeline run");
+                        return false;
+                }
+                if (!sr_uuid_eq(&e->u.pr.pipeline_id, &r->pipeline_id)) {
+                        sr_gateway__not_found(c, "pipeline run");
+                        return false;
+                }
+                return true;
+        case SR_ROUTE_STAGE_RUN_GET:
+        case SR_ROUTE_STAGE_RUN_PUT:
+                e->type = SR_ENT_STAGE_RUN;
+                if (sr_proj_get_stage_run(c->gw->proj, c->enterprise,
+                                          &r->pipeline_run_id,
+                                          &r->stage_run_id, &e->u.sr,
+                                          &ec) != SR_OK) {
+                        sr_gateway__proj_failed(c, &ec, "stage run");
+                        return false;
+                }
+                return true;
+        case SR_ROUTE_TARGET_RUN_GET:
+        case SR_ROUTE_TARGET_RUN_PUT:
+                e->type = SR_ENT_TARGET_RUN;
+                if (sr_proj_get_target_run(c->gw->proj, c->enterprise,
+                                           &r->stage_run_id, &r->target_run_id,
+                                           &e->u.tr, &ec) != SR_OK) {
+                        sr_gateway__proj_failed(c, &ec, "target run");
+                        return false;
+                }
+                return true;
+        default:
+                sr_gateway__not_found(c, "entity");
+                return false;
+        }
+}
+
+/* An operation is written with sr_jw, its args as stored (jansson would
+ * print their numbers again). */
+static void get_operation(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_errctx_t ec = { 0 };
+        sr_stage_run_op_t op;
+        sr_jw_t w = { 0 };
+        bool ok;
+
+        if (sr_proj_get_operation(c->gw->proj, c->enterprise,
+                                  &r->stage_run_id,
+                                  &r->stage_run_operation_id, &op,
+                                  &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "stage-run operation");
+                return;
+        }
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":");
+        ok = sr_jw_stage_run_op(&w, &op);
+        sr_jw_lit(&w, "}");
+        free(op.args_json);
+        if (!ok || w.oom) {
+                free(w.p);
+                sr_gateway__answer_status(c->resp, 500,
+                                          ok ? "out of memory" :
+                                               "stored operation args are "
+                                               "not a JSON object");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        c->resp->body.ptr = w.p;
+        c->resp->body.len = w.len;
+}
+
+void sr_gateway__get(sr_gw_ctx_t *c)
+{
+        sr_entity_t e;
+        json_t *j;
+
+        if (c->route->id == SR_ROUTE_OPERATION_GET) {
+                get_operation(c);
+                return;
+        }
+        if (!sr_gateway__read_entity(c, &e))
+                return;
+        switch (e.type) {
+        case SR_ENT_PIPELINE_RUN:
+                j = sr_json_pipeline_run(&e.u.pr);
+                break;
+        case SR_ENT_STAGE_RUN:
+                j = sr_json_stage_run(&e.u.sr);
+                break;
+        default:
+                j = sr_json_target_run(&e.u.tr);
+                break;
+        }
+        sr_entity_fini(&e);
+        if (!j)
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+        else
+                sr_gateway__answer_json(c->resp, 200, "ok", j);
+}

@@ -1,0 +1,308 @@
+/* common/gateway/sr_gw_writes.c - the gateway's writes: PUTs of a status,
+ * run creation, Idempotency-Key checks, and the command each becomes,
+ * sent through the command port (sr_gw_port.h).
+ */
+#include "sr_gateway_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_budget.h"
+#include "sr_clock.h"
+#include "sr_entity_json.h"
+
+/* Idempotency: the same key of the enterprise with another route or body
+ * is refused (409; 500 when it cannot be remembered). Returns true after
+ * answering. */
+static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
+                         const sr_gw_request_t *req, const sr_route_t *route,
+                         sr_gw_response_t *resp)
+{
+        uint8_t fp[SR_IDEM_FP_LEN];
+        sr_idem_verdict_t v;
+        sr_idem_stats_t st;
+        sr_errctx_t ec = { 0 };
+
+        sr_idem_fingerprint(route, req->body, req->body_len, fp);
+        if (sr_idem_check(gw->idem, enterprise, req->idempotency_key, fp,
+                          sr_clock_mono_ms(), &v, &ec) != SR_OK) {
+                sr_gateway__answer_status(resp, 500, "Idempotency-Key: %s",
+                                          ec.msg);
+                return true;
+        }
+        if (v == SR_IDEM_FIRST) {
+                uint_least64_t seen = atomic_load(&gw->idem_evicted_seen);
+
+                sr_idem_stats(gw->idem, &st);
+                sr_series_set(gw->idem_keys, (double)st.keys);
+                /* The counter moves forward once per eviction, whichever
+                 * thread saw it first. */
+                while (st.evicted > seen &&
+                       !atomic_compare_exchange_weak(&gw->idem_evicted_seen,
+                                                     &seen, st.evicted))
+                        ;
+                if (st.evicted > seen)
+                        sr_series_add(gw->idem_evicted,
+                                      (double)(st.evicted - seen));
+        }
+        if (v != SR_IDEM_CONFLICT)
+                return false;
+        sr_gateway__answer_status(resp, 409, "Idempotency-Key was used "
+                                  "before with another request (another "
+                                  "operation, other path ids or another "
+                                  "body); use a new key");
+        return true;
+}
+
+sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec)
+{
+        sr_uuid_t random;
+        uint64_t seed;
+
+        sr_uuid_v4(&random);
+        memcpy(&seed, random.b, sizeof(seed));
+        return sr_idem_new((size_t)gw->conf->gateway_idempotency_max_keys,
+                           (int64_t)gw->conf->gateway_idempotency_ttl_s * 1000,
+                           seed, &gw->idem, ec);
+}
+
+/* The answer to a send that did not go out. */
+static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
+                       sr_gw_response_t *resp)
+{
+        if (sent == SR_GW_SEND_BUSY) {
+                resp->retry_after = 1;
+                sr_gateway__answer_status(resp, 503, "too many writes in "
+                                          "flight; retry");
+                return 503;
+        }
+        /* One record's fate: the broker's health is the feed's business,
+         * not this request's. */
+        if (ec->code == SR_ERR_TOO_LARGE) {
+                sr_gateway__answer_status(resp, 413, "the broker refused "
+                                          "the command as too large (%s); "
+                                          "nothing was changed", ec->msg);
+                return 413;
+        }
+        if (ec->code != SR_ERR_RETRY) {
+                sr_gateway__answer_status(resp, 500, "the broker refused "
+                                          "the command (%s); nothing was "
+                                          "changed", ec->msg);
+                return 500;
+        }
+        resp->retry_after = 5;
+        sr_gateway__answer_status(resp, 503, "the broker did not take the "
+                                  "command (%s); nothing was changed, "
+                                  "retry", ec->msg);
+        return 503;
+}
+
+/* The status of a refused command: 404 for an unknown or foreign id, 413
+ * for a command too large, 500 for the worker's internal error, else
+ * 400 (the state machine's message). */
+static int refusal_status(sr_reject_t reason)
+{
+        if (reason == SR_REJECT_NOT_FOUND || reason == SR_REJECT_TENANT)
+                return 404;
+        if (reason == SR_REJECT_TOO_LARGE)
+                return 413;
+        if (reason == SR_REJECT_INTERNAL)
+                return 500;
+        return 400;
+}
+
+/* Send @p cmd through the port and wait for its reply and its
+ * visibility. Returns 0 when the command was accepted and is visible;
+ * otherwise the response is written and the HTTP status returned. */
+static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
+                       sr_gw_response_t *resp)
+{
+        char cid[SR_UUID_STR_LEN + 1];
+        int timeout = gw->conf->gateway_reply_timeout_ms;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+        double t0, t_acked, t_reply = 0;
+        sr_reply_t reply;
+        sr_gw_sent_t sent;
+        int64_t until;
+        int ticket = -1, code;
+        sr_err_t err;
+
+        sr_uuid_fmt(&cmd->command_id, cid);
+        pthread_mutex_lock(&gw->codec_mu);
+        err = sr_codec_encode_command(gw->codec, cmd, &val, &ec);
+        pthread_mutex_unlock(&gw->codec_mu);
+        if (err) {
+                sr_gateway__answer_status(resp, 500, "could not encode the "
+                                          "command: %s", ec.msg);
+                return 500;
+        }
+        /* The worker would refuse it (sr_budget.h): say so, send nothing. */
+        if (!sr_budget_input_fits((size_t)gw->conf->command_max_bytes,
+                                  SR_UUID_STR_LEN, val.len)) {
+                sr_gateway__answer_status(resp, 413, "the command would be "
+                                          "%zu bytes (its key and encoded "
+                                          "value), over command.max.bytes "
+                                          "(%d); nothing was changed: send "
+                                          "a smaller run spec",
+                                          SR_UUID_STR_LEN + val.len,
+                                          gw->conf->command_max_bytes);
+                sr_buf_free(&val);
+                return 413;
+        }
+        t0 = sr_clock_mono_s();
+        sent = gw->port.send(gw->port.ctx, cmd, sr_buf_slice(&val),
+                             timeout > 0 ? timeout : 1, &ticket, &ec);
+        sr_buf_free(&val);
+        if (sent != SR_GW_SENT)
+                return send_failed(sent, &ec, resp);
+        t_acked = sr_clock_mono_s();
+        sr_series_observe(gw->phase[SR_GW_PHASE_PRODUCE], t_acked - t0);
+        until = sr_clock_mono_ms() + timeout;
+        if (!gw->port.wait_reply(gw->port.ctx, ticket, until, &reply,
+                                 &t_reply)) {
+                resp->retry_after = 1;
+                sr_gateway__answer_json(resp, 202, "accepted; the outcome "
+                                        "did not arrive in time",
+                                        json_pack("{s:s}", "command_id",
+                                                  cid));
+                return 202;
+        }
+        sr_series_observe(gw->phase[SR_GW_PHASE_REPLY], t_reply - t_acked);
+        if (!reply.accepted) {
+                code = refusal_status(reply.reason);
+                sr_gateway__answer_json(resp, code, reply.message,
+                                        json_pack("{s:s,s:s}", "command_id",
+                                                  cid, "reason",
+                                                  sr_reject_name(
+                                                          reply.reason)));
+                return code;
+        }
+        if (!gw->port.wait_visible(gw->port.ctx, &reply, until)) {
+                sr_gateway__answer_json(resp, 202, "accepted; not yet "
+                                        "visible in reads",
+                                        json_pack("{s:s}", "command_id",
+                                                  cid));
+                return 202;
+        }
+        sr_series_observe(gw->phase[SR_GW_PHASE_VISIBLE],
+                          sr_clock_mono_s() - t_reply);
+        return 0;
+}
+
+static void command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
+                         const char *enterprise, const sr_gw_request_t *req,
+                         const sr_uuid_t *run)
+{
+        memset(cmd, 0, sizeof(*cmd));
+        cmd->kind = kind;
+        if (req->idempotency_key)
+                sr_idem_uuid(&cmd->command_id, "idem", enterprise,
+                             req->idempotency_key);
+        else
+                sr_uuid_v4(&cmd->command_id);
+        if (run)
+                cmd->pipeline_run_id = *run;
+        snprintf(cmd->enterprise_id, sizeof(cmd->enterprise_id), "%s",
+                 enterprise);
+        cmd->issued_at = sr_clock_wall_ms();
+}
+
+/* One read before the command (existence and tenancy: 404 before
+ * anything is sent; the pipeline run a target run belongs to), one after
+ * it is visible (the answer, sr_gateway__get()). */
+void sr_gateway__put_status(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_http_problem_t prob = { 0 };
+        sr_http_put_t put;
+        sr_command_t cmd;
+        sr_uuid_t run = r->pipeline_run_id;
+        sr_cmd_kind_t kind;
+        sr_entity_t e;
+
+        if (sr_http_parse_put(r->id, c->req->body, c->req->body_len,
+                              (size_t)c->gw->conf->gateway_body_max_bytes,
+                              &put, &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if (c->req->idempotency_key &&
+            idem_refused(c->gw, c->enterprise, c->req, r, c->resp))
+                return;
+        if (!sr_gateway__read_entity(c, &e))
+                return;
+        if (e.type == SR_ENT_PIPELINE_RUN) {
+                kind = SR_CMD_SET_PIPELINE_RUN_STATUS;
+        } else if (e.type == SR_ENT_STAGE_RUN) {
+                kind = SR_CMD_SET_STAGE_RUN_STATUS;
+        } else {
+                kind = SR_CMD_SET_TARGET_RUN_STATUS;
+                run = e.u.tr.pipeline_run_id;
+        }
+        sr_entity_fini(&e);
+        command_init(&cmd, kind, c->enterprise, c->req, &run);
+        if (kind == SR_CMD_SET_STAGE_RUN_STATUS)
+                cmd.u.set.entity_id = r->stage_run_id;
+        else if (kind == SR_CMD_SET_TARGET_RUN_STATUS)
+                cmd.u.set.entity_id = r->target_run_id;
+        snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s",
+                 sr_status_name(put.status));
+        if (put.has_device_name)
+                snprintf(cmd.u.set.device_name, sizeof(cmd.u.set.device_name),
+                         "%s", put.device_name);
+        if (run_command(c->gw, &cmd, c->resp))
+                return;
+        sr_gateway__get(c);
+}
+
+void sr_gateway__create_run(sr_gw_ctx_t *c)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_proj_query_t pq = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_pipeline_run_t pr;
+        sr_command_t cmd;
+        sr_uuid_t run;
+        uint64_t count = 0;
+        size_t n = 0;
+        sr_pipeline_run_t *none = NULL;
+        int rc;
+
+        command_init(&cmd, SR_CMD_CREATE_RUN, c->enterprise, c->req, NULL);
+        if (sr_http_parse_run_spec(c->req->body, c->req->body_len,
+                                   (size_t)c->gw->conf->gateway_body_max_bytes,
+                                   &cmd.u.create.spec, &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if (c->req->idempotency_key &&
+            idem_refused(c->gw, c->enterprise, c->req, c->route, c->resp)) {
+                sr_command_fini(&cmd);
+                return;
+        }
+        if (c->req->idempotency_key)
+                sr_idem_uuid(&run, "idem-run", c->enterprise,
+                             c->req->idempotency_key);
+        else
+                sr_uuid_v4(&run);
+        cmd.pipeline_run_id = run;
+        /* run_number: this gateway's count of the pipeline's runs + 1 */
+        pq.pipeline_id = &cmd.u.create.spec.pipeline_id;
+        if (sr_proj_list_pipeline_runs(c->gw->proj, c->enterprise, &pq, &none,
+                                       &n, &count, &ec) == SR_OK)
+                free(none);
+        cmd.u.create.run_number = (int32_t)(count + 1);
+        rc = run_command(c->gw, &cmd, c->resp);
+        sr_command_fini(&cmd);
+        if (rc)
+                return;
+        if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise, &run, &pr,
+                                     &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "pipeline run");
+                return;
+        }
+        sr_gateway__answer_json(c->resp, 200, "ok",
+                                sr_json_pipeline_run(&pr));
+}

@@ -1,0 +1,772 @@
+/* tests/unit/gateway/test_sr_gateway.c - the gateway's handlers without a
+ * broker: sr_gateway_new_with_port() over a fake command port and a
+ * temporary projection fed with changelog records (as test_sr_proj.c
+ * does). Writes: the answer of an accepted command (the entity as the
+ * projection holds it after the reply's versions), refused replies, no
+ * reply in time, a command over command.max.bytes, the send failures,
+ * Idempotency-Keys, tenancy, and how often one PUT reads the projection.
+ * Reads: a list and a get.
+ *
+ * The fake port records what it was sent (the command, decoded again from
+ * the bytes it got) and answers as each test scripts it; its
+ * wait_visible() applies the scripted changelog record first, as the feed
+ * thread would have. Each test opens its own projection and gateway in
+ * the fixture (inside the test's process, never before the fork).
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_codec.h"
+#include "sr_gateway.h"
+#include "sr_idem.h"
+#include "sr_run.h"
+#include "kit_dir.h"
+
+#define ENT_A "acme"
+#define ENT_B "globex"
+#define TOKENS "tok-a:" ENT_A ",tok-b:" ENT_B
+#define MAX_SENDS 8
+
+static char dir[] = "/tmp/sr_gateway_test.XXXXXX";
+static sr_proj_t *proj;
+static sr_codec_t *codec;
+static sr_conf_t *conf;
+static sr_gateway_t *gw;
+static int64_t next_off; /* next offset of changelog partition 0 */
+
+/* The projected run: one stage, one operation, one target. */
+static sr_entity_t run_e, stage_e, op_e, target_e;
+static char run_id[SR_UUID_STR_LEN + 1], pipeline_id[SR_UUID_STR_LEN + 1],
+        stage_id[SR_UUID_STR_LEN + 1], target_id[SR_UUID_STR_LEN + 1];
+
+/* ------------------------------------------------------------ the port */
+
+typedef struct fake {
+        /* the script */
+        sr_gw_sent_t sent;    /* what send() answers */
+        sr_err_t send_err;    /* its ec->code with SR_GW_SEND_FAILED */
+        bool no_reply;        /* wait_reply(): nothing in time */
+        bool refused;         /* the reply refuses, with reason */
+        sr_reject_t reason;
+        bool not_visible;     /* wait_visible(): not in time */
+        bool has_after;       /* applied to the projection by */
+        sr_entity_t after;    /* wait_visible(), its version named by the
+                               * reply */
+        /* what happened */
+        int n_sends;
+        sr_command_t cmds[MAX_SENDS]; /* decoded from the value sent */
+        int n_wait_reply, n_wait_visible;
+        uint64_t decodes_at_send, decodes_at_visible; /* projection reads */
+} fake_t;
+
+static fake_t fake;
+
+static uint64_t decodes(void)
+{
+        sr_proj_stats_t st;
+
+        sr_proj_stats(proj, &st);
+        return st.decodes;
+}
+
+static sr_gw_sent_t fake_send(void *ctx, const sr_command_t *cmd,
+                              sr_slice_t value, int timeout_ms, int *ticket,
+                              sr_errctx_t *ec)
+{
+        fake_t *f = ctx;
+        sr_command_t *got;
+
+        cr_assert(timeout_ms > 0);
+        f->decodes_at_send = decodes();
+        if (f->sent != SR_GW_SENT) {
+                if (f->sent == SR_GW_SEND_FAILED)
+                        sr_errctx_set(ec, f->send_err, "scripted failure");
+                return f->sent;
+        }
+        cr_assert(f->n_sends < MAX_SENDS);
+        got = &f->cmds[f->n_sends];
+        /* What goes on the wire is the command the handler built. */
+        cr_assert(eq(int, sr_codec_decode_command(codec, value, got, ec),
+                     SR_OK),
+                  "%s", ec->msg);
+        cr_assert(sr_uuid_eq(&got->command_id, &cmd->command_id));
+        cr_assert(sr_uuid_eq(&got->pipeline_run_id, &cmd->pipeline_run_id));
+        *ticket = f->n_sends++;
+        return SR_GW_SENT;
+}
+
+static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
+                            sr_reply_t *out, double *t_read)
+{
+        fake_t *f = ctx;
+
+        (void)until_ms;
+        cr_assert(ticket >= 0 && ticket < f->n_sends);
+        f->n_wait_reply++;
+        if (f->no_reply)
+                return false;
+        memset(out, 0, sizeof(*out));
+        out->command_id = f->cmds[ticket].command_id;
+        out->pipeline_run_id = f->cmds[ticket].pipeline_run_id;
+        out->accepted = !f->refused;
+        out->reason = f->refused ? f->reason : SR_REJECT_NONE;
+        snprintf(out->message, sizeof(out->message), "%s",
+                 f->refused ? "the worker says no" : "ok");
+        if (!f->refused && f->has_after) {
+                const sr_meta_t *m = f->after.type == SR_ENT_PIPELINE_RUN ?
+                                             &f->after.u.pr.m :
+                                     f->after.type == SR_ENT_STAGE_RUN ?
+                                             &f->after.u.sr.m :
+                                             &f->after.u.tr.m;
+
+                out->n_versions = 1;
+                out->versions[0].entity_type = f->after.type;
+                out->versions[0].entity_id = m->id;
+                out->versions[0].version = m->version;
+        }
+        *t_read = 0;
+        return true;
+}
+
+static void put(const sr_entity_t *e);
+
+static bool fake_wait_visible(void *ctx, const sr_reply_t *reply,
+                              int64_t until_ms)
+{
+        fake_t *f = ctx;
+
+        (void)reply;
+        (void)until_ms;
+        f->n_wait_visible++;
+        if (f->has_after)
+                put(&f->after); /* the feed applies the changelog */
+        f->decodes_at_visible = decodes();
+        return !f->not_visible;
+}
+
+/* ------------------------------------------------------------ data */
+
+static sr_uuid_t uid(const char *name)
+{
+        sr_uuid_t u;
+
+        sr_uuid_v5(&u, &sr_ns, "test-gateway/%s", name);
+        return u;
+}
+
+static void put(const sr_entity_t *e)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(e, key);
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity = *e;
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_proj_apply(txn, 0, next_off++,
+                                        sr_slice(key, klen),
+                                        sr_buf_slice(&buf), &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK), "%s", ec.msg);
+        sr_buf_free(&buf);
+}
+
+static void make_run(void)
+{
+        sr_pipeline_run_t *pr = &run_e.u.pr;
+        sr_stage_run_t *s = &stage_e.u.sr;
+        sr_stage_run_op_t *op = &op_e.u.op;
+        sr_target_run_t *tr = &target_e.u.tr;
+
+        memset(&run_e, 0, sizeof(run_e));
+        run_e.type = SR_ENT_PIPELINE_RUN;
+        pr->m.id = uid("run");
+        pr->m.status = SR_ST_RUNNING;
+        pr->m.created_at = pr->m.updated_at = 1000;
+        pr->m.version = 1;
+        pr->pipeline_id = uid("pipeline");
+        snprintf(pr->pipeline_name, sizeof(pr->pipeline_name), "canary");
+        snprintf(pr->enterprise_id, sizeof(pr->enterprise_id), ENT_A);
+        pr->run_number = 1;
+        pr->n_stages = 1;
+        pr->created_by_command = uid("cmd");
+
+        memset(&stage_e, 0, sizeof(stage_e));
+        stage_e.type = SR_ENT_STAGE_RUN;
+        s->m.id = uid("stage");
+        s->m.status = SR_ST_WAITING;
+        s->m.created_at = 1000;
+        s->m.version = 1;
+        s->pipeline_run_id = pr->m.id;
+        s->pipeline_id = pr->pipeline_id;
+        s->stage_id = uid("stage-def");
+        snprintf(s->enterprise_id, sizeof(s->enterprise_id), ENT_A);
+        snprintf(s->name, sizeof(s->name), "canary");
+
+        memset(&op_e, 0, sizeof(op_e));
+        op_e.type = SR_ENT_STAGE_RUN_OPERATION;
+        op->id = uid("op");
+        op->pipeline_run_id = pr->m.id;
+        op->stage_run_id = s->m.id;
+        snprintf(op->operation_type, sizeof(op->operation_type), "INSTALL");
+        op->args_json = (char *)"{\"package_name\":\"com.example\"}";
+        op->created_at = 1000;
+        op->version = 1;
+
+        memset(&target_e, 0, sizeof(target_e));
+        target_e.type = SR_ENT_TARGET_RUN;
+        tr->m.id = uid("target");
+        tr->m.status = SR_ST_QUEUED;
+        tr->m.created_at = 2000;
+        tr->m.version = 1;
+        tr->pipeline_run_id = pr->m.id;
+        tr->stage_run_id = s->m.id;
+        tr->stage_run_operation_id = op->id;
+        tr->target_id = uid("target-def");
+        tr->device_id = uid("device");
+        snprintf(tr->device_name, sizeof(tr->device_name), "dev-1");
+        snprintf(tr->command_status, sizeof(tr->command_status), "QUEUED");
+
+        sr_uuid_fmt(&pr->m.id, run_id);
+        sr_uuid_fmt(&pr->pipeline_id, pipeline_id);
+        sr_uuid_fmt(&s->m.id, stage_id);
+        sr_uuid_fmt(&tr->m.id, target_id);
+}
+
+static void gw_setup(void)
+{
+        sr_gw_port_t port = {
+                .ctx = &fake,
+                .send = fake_send,
+                .wait_reply = fake_wait_reply,
+                .wait_visible = fake_wait_visible,
+        };
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(not(eq(ptr, mkdtemp(dir), NULL)));
+        cr_assert(eq(int, sr_proj_open(dir, 256u << 20, &proj, &ec), SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_new(&codec, &ec), SR_OK), "%s", ec.msg);
+        conf = sr_conf_new();
+        cr_assert(not(eq(ptr, conf, NULL)));
+        cr_assert(eq(int, sr_conf_set(conf, "command.max.bytes", "4096",
+                                      &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        memset(&fake, 0, sizeof(fake));
+        make_run();
+        put(&run_e);
+        put(&stage_e);
+        put(&op_e);
+        put(&target_e);
+        cr_assert(eq(int, sr_gateway_new_with_port(conf, NULL, TOKENS, proj,
+                                                   &port, &gw, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+}
+
+static void gw_teardown(void)
+{
+        sr_gateway_destroy(gw);
+        gw = NULL;
+        for (int i = 0; i < fake.n_sends; i++)
+                sr_command_fini(&fake.cmds[i]);
+        sr_proj_close(proj);
+        proj = NULL;
+        sr_codec_destroy(codec);
+        codec = NULL;
+        sr_conf_destroy(conf);
+        conf = NULL;
+        kit_rm_rf(dir);
+}
+
+TestSuite(sr_gateway, .init = gw_setup, .fini = gw_teardown,
+          .timeout = 60.0);
+
+/* ------------------------------------------------------------ requests */
+
+typedef struct answer {
+        int status;
+        int retry_after;
+        char *body; /* NUL-terminated copy */
+        json_t *json;
+} answer_t;
+
+static void answer_free(answer_t *a)
+{
+        free(a->body);
+        json_decref(a->json);
+        memset(a, 0, sizeof(*a));
+}
+
+static answer_t call(const char *method, const char *target,
+                     const char *token, const char *idem, const char *body)
+{
+        char auth[64];
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        answer_t a = { 0 };
+
+        snprintf(auth, sizeof(auth), "Bearer %s", token);
+        req.method = method;
+        req.target = target;
+        req.authorization = auth;
+        req.content_type = body ? "application/json" : NULL;
+        req.idempotency_key = idem;
+        req.body = body ? body : "";
+        req.body_len = body ? strlen(body) : 0;
+        sr_gateway_handle(gw, &req, &resp);
+        a.status = resp.status;
+        a.retry_after = resp.retry_after;
+        a.body = strndup(resp.body.ptr ? resp.body.ptr : "", resp.body.len);
+        a.json = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
+        sr_buf_free(&resp.body);
+        cr_assert(not(eq(ptr, a.json, NULL)), "not JSON: %s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
+                                                                  "code")),
+                     a.status),
+                  "%s", a.body);
+        return a;
+}
+
+static const char *content_str(const answer_t *a, const char *field)
+{
+        const char *s = json_string_value(json_object_get(
+                json_object_get(a->json, "content"), field));
+
+        return s ? s : "(absent)";
+}
+
+static const char *message(const answer_t *a)
+{
+        const char *s = json_string_value(json_object_get(a->json,
+                                                          "message"));
+
+        return s ? s : "(absent)";
+}
+
+static char target_path[256], stage_path[256], run_path[256];
+
+static const char *target_url(void)
+{
+        snprintf(target_path, sizeof(target_path),
+                 "/v0/stageruns/%s/targetruns/%s/", stage_id, target_id);
+        return target_path;
+}
+
+static const char *stage_url(void)
+{
+        snprintf(stage_path, sizeof(stage_path),
+                 "/v0/runs/%s/stageruns/%s/", run_id, stage_id);
+        return stage_path;
+}
+
+static const char *run_url(void)
+{
+        snprintf(run_path, sizeof(run_path), "/v0/pipelines/%s/runs/%s/",
+                 pipeline_id, run_id);
+        return run_path;
+}
+
+/* The target run as the worker leaves it after "success". */
+static void script_target_success(void)
+{
+        fake.after = target_e;
+        fake.after.u.tr.m.status = SR_ST_SUCCESS;
+        fake.after.u.tr.m.version = 2;
+        fake.after.u.tr.m.updated_at = 5000;
+        fake.after.u.tr.m.ended_at = 5000;
+        fake.has_after = true;
+}
+
+/* ------------------------------------------------------------ writes */
+
+Test(sr_gateway, accepted_target_run_put_answers_the_entity_as_projected)
+{
+        answer_t a, g;
+        char want_cid[SR_UUID_STR_LEN + 1];
+
+        script_target_success();
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"SUCCESS\",\"device_name\":\"dev-9\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "success"));
+        cr_assert(eq(str, (char *)content_str(&a, "id"), target_id));
+        /* the entity as a read gives it now, byte for byte */
+        g = call("GET", target_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, g.status, 200));
+        cr_assert(eq(str, a.body, g.body));
+        /* the command: the target run's, in its pipeline run */
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_SET_TARGET_RUN_STATUS));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.set.entity_id,
+                             &target_e.u.tr.m.id));
+        cr_assert(eq(str, fake.cmds[0].u.set.status, "success"));
+        cr_assert(eq(str, fake.cmds[0].u.set.device_name, "dev-9"));
+        cr_assert(eq(str, fake.cmds[0].enterprise_id, ENT_A));
+        cr_assert(eq(int, fake.n_wait_reply, 1));
+        cr_assert(eq(int, fake.n_wait_visible, 1));
+        sr_uuid_fmt(&fake.cmds[0].command_id, want_cid);
+        cr_assert(strlen(want_cid) == SR_UUID_STR_LEN);
+        answer_free(&a);
+        answer_free(&g);
+}
+
+Test(sr_gateway, accepted_stage_and_pipeline_run_puts_send_their_commands)
+{
+        answer_t a;
+
+        fake.after = stage_e;
+        fake.after.u.sr.m.status = SR_ST_QUEUED;
+        fake.after.u.sr.m.version = 2;
+        fake.has_after = true;
+        a = call("PUT", stage_url(), "tok-a", NULL,
+                 "{\"status\":\"queued\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "queued"));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_SET_STAGE_RUN_STATUS));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.set.entity_id,
+                             &stage_e.u.sr.m.id));
+        answer_free(&a);
+
+        fake.after = run_e;
+        fake.after.u.pr.m.status = SR_ST_CANCELLED;
+        fake.after.u.pr.m.version = 2;
+        a = call("PUT", run_url(), "tok-a", NULL,
+                 "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "cancelled"));
+        cr_assert(eq(int, fake.cmds[1].kind,
+                     SR_CMD_SET_PIPELINE_RUN_STATUS));
+        cr_assert(sr_uuid_eq(&fake.cmds[1].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        answer_free(&a);
+}
+
+/* One read before the command, none while it is under way, one to render
+ * the answer once it is visible: a PUT reads what two GETs read. */
+Test(sr_gateway, a_put_reads_its_entity_once_before_and_once_after)
+{
+        static const char *const bodies[] = {
+                "{\"status\":\"success\"}",
+                "{\"status\":\"queued\"}",
+                "{\"status\":\"cancelled\"}",
+        };
+        const char *(*urls[])(void) = { target_url, stage_url, run_url };
+
+        for (int i = 0; i < 3; i++) {
+                uint64_t d0, one_get;
+                answer_t a;
+
+                d0 = decodes();
+                a = call("GET", urls[i](), "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 200));
+                answer_free(&a);
+                one_get = decodes() - d0;
+                cr_assert(one_get >= 1);
+
+                fake.has_after = false; /* the versions are there */
+                d0 = decodes();
+                a = call("PUT", urls[i](), "tok-a", NULL, bodies[i]);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                answer_free(&a);
+                cr_assert(eq(u64, fake.decodes_at_send - d0, one_get),
+                          "%s: reads before the command", urls[i]());
+                cr_assert(eq(u64, fake.decodes_at_visible - d0, one_get),
+                          "%s: reads while it was under way", urls[i]());
+                cr_assert(eq(u64, decodes() - d0, 2 * one_get),
+                          "%s: reads of the whole PUT", urls[i]());
+        }
+}
+
+/* The worker's refusal: its message, the command id and the reason. */
+static void expect_refusal(sr_reject_t reason, int status)
+{
+        char cid[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        fake.refused = true;
+        fake.reason = reason;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, status), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "the worker says no"));
+        cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                     (char *)sr_reject_name(reason)));
+        sr_uuid_fmt(&fake.cmds[fake.n_sends - 1].command_id, cid);
+        cr_assert(eq(str, (char *)content_str(&a, "command_id"), cid));
+        cr_assert(eq(int, fake.n_wait_visible, 0));
+        answer_free(&a);
+}
+
+Test(sr_gateway, refused_replies_map_to_400_404_413_500)
+{
+        expect_refusal(SR_REJECT_ILLEGAL_TRANSITION, 400);
+        expect_refusal(SR_REJECT_NOT_FOUND, 404);
+        expect_refusal(SR_REJECT_TENANT, 404);
+        expect_refusal(SR_REJECT_TOO_LARGE, 413);
+        expect_refusal(SR_REJECT_INTERNAL, 500);
+}
+
+Test(sr_gateway, no_reply_in_time_is_202_with_the_command_id)
+{
+        char cid[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        fake.no_reply = true;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(eq(int, a.retry_after, 1));
+        cr_assert(eq(str, (char *)message(&a),
+                     "accepted; the outcome did not arrive in time"));
+        sr_uuid_fmt(&fake.cmds[0].command_id, cid);
+        cr_assert(eq(str, (char *)content_str(&a, "command_id"), cid));
+        cr_assert(eq(int, fake.n_wait_visible, 0));
+        answer_free(&a);
+}
+
+Test(sr_gateway, accepted_but_not_visible_in_time_is_202)
+{
+        answer_t a;
+
+        script_target_success();
+        fake.not_visible = true;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "accepted; not yet visible in reads"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, send_failures_map_to_503_413_500)
+{
+        answer_t a;
+
+        fake.sent = SR_GW_SEND_BUSY;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 503), "%s", a.body);
+        cr_assert(eq(int, a.retry_after, 1));
+        cr_assert(eq(str, (char *)message(&a),
+                     "too many writes in flight; retry"));
+        answer_free(&a);
+
+        fake.sent = SR_GW_SEND_FAILED;
+        fake.send_err = SR_ERR_RETRY;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 503), "%s", a.body);
+        cr_assert(eq(int, a.retry_after, 5));
+        cr_assert(eq(str, (char *)message(&a),
+                     "the broker did not take the command (scripted "
+                     "failure); nothing was changed, retry"));
+        answer_free(&a);
+
+        fake.send_err = SR_ERR_TOO_LARGE;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 413), "%s", a.body);
+        answer_free(&a);
+
+        fake.send_err = SR_ERR_KAFKA;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 500), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "the broker refused the command (scripted failure); "
+                     "nothing was changed"));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_wait_reply, 0));
+}
+
+#define SPEC_PIPELINE "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f"
+
+/* A run spec whose one operation's args hold @p n bytes of a string. */
+static char *spec_body(size_t n)
+{
+        static const char head[] =
+                "{\"pipeline_id\":\"" SPEC_PIPELINE "\","
+                "\"pipeline_name\":\"unit\",\"stages\":[{\"name\":\"s1\","
+                "\"operations\":[{\"operation_type\":\"INSTALL\","
+                "\"args\":{\"package_name\":\"";
+        static const char tail[] =
+                "\"}}],\"targets\":[{\"device_id\":"
+                "\"0b7a8c7e-1111-4a0e-8f0e-000000000001\"}]}]}";
+        char *b = malloc(sizeof(head) + n + sizeof(tail));
+
+        cr_assert(not(eq(ptr, b, NULL)));
+        memcpy(b, head, sizeof(head) - 1);
+        memset(b + sizeof(head) - 1, 'x', n);
+        memcpy(b + sizeof(head) - 1 + n, tail, sizeof(tail));
+        return b;
+}
+
+Test(sr_gateway, a_create_over_command_max_bytes_is_413_and_sends_nothing)
+{
+        char *body = spec_body(8000); /* command.max.bytes is 4096 */
+        answer_t a;
+
+        a = call("POST", "/v0/runs/", "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 413), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "command.max.bytes "
+                                                   "(4096)"),
+                         NULL)),
+                  "%s", message(&a));
+        cr_assert(eq(int, fake.n_sends, 0));
+        cr_assert(eq(u64, fake.decodes_at_send, 0)); /* never called */
+        answer_free(&a);
+        free(body);
+}
+
+/* The run's id comes from the Idempotency-Key (sr_idem_uuid()): the
+ * fake worker creates that run, and the answer is it as projected. A
+ * retry is the same command, answered the same. */
+Test(sr_gateway, an_accepted_create_answers_the_new_run)
+{
+        char *body = spec_body(10);
+        char id[SR_UUID_STR_LEN + 1];
+        sr_uuid_t run;
+        answer_t a, b;
+
+        sr_idem_uuid(&run, "idem-run", ENT_A, "create-1");
+        sr_uuid_fmt(&run, id);
+        fake.has_after = true;
+        fake.after = run_e;
+        fake.after.u.pr.m.id = run;
+        fake.after.u.pr.m.status = SR_ST_PENDING;
+        cr_assert(sr_uuid_parse(SPEC_PIPELINE, SR_UUID_STR_LEN,
+                                &fake.after.u.pr.pipeline_id));
+        a = call("POST", "/v0/runs/", "tok-a", "create-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), id));
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "pending"));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_CREATE_RUN));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id, &run));
+        /* no run of that pipeline in the projection yet */
+        cr_assert(eq(int, fake.cmds[0].u.create.run_number, 1));
+        cr_assert(eq(str, fake.cmds[0].u.create.spec.pipeline_name, "unit"));
+
+        b = call("POST", "/v0/runs/", "tok-a", "create-1", body);
+        cr_assert(eq(int, b.status, 200), "%s", b.body);
+        cr_assert(eq(str, a.body, b.body));
+        cr_assert(eq(int, fake.n_sends, 2));
+        cr_assert(sr_uuid_eq(&fake.cmds[1].command_id,
+                             &fake.cmds[0].command_id));
+        answer_free(&a);
+        answer_free(&b);
+        free(body);
+}
+
+Test(sr_gateway, same_key_and_body_is_the_same_command_other_body_409)
+{
+        const char *b1 = "{\"status\":\"success\"}";
+        answer_t a1, a2, a3;
+
+        script_target_success();
+        a1 = call("PUT", target_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, a1.status, 200), "%s", a1.body);
+        a2 = call("PUT", target_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, a2.status, 200), "%s", a2.body);
+        cr_assert(eq(str, a1.body, a2.body));
+        cr_assert(eq(int, fake.n_sends, 2));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+
+        a3 = call("PUT", target_url(), "tok-a", "key-1",
+                  "{\"status\":\"failure\"}");
+        cr_assert(eq(int, a3.status, 409), "%s", a3.body);
+        cr_assert(eq(int, fake.n_sends, 2));
+        answer_free(&a1);
+        answer_free(&a2);
+        answer_free(&a3);
+}
+
+Test(sr_gateway, another_tenants_entity_is_404_and_sends_nothing)
+{
+        const char *(*urls[])(void) = { target_url, stage_url, run_url };
+
+        for (int i = 0; i < 3; i++) {
+                answer_t a = call("PUT", urls[i](), "tok-b", NULL,
+                                  "{\"status\":\"cancelled\"}");
+
+                cr_assert(eq(int, a.status, 404), "%s", a.body);
+                answer_free(&a);
+                a = call("GET", urls[i](), "tok-b", NULL, NULL);
+                cr_assert(eq(int, a.status, 404), "%s", a.body);
+                answer_free(&a);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, a_pipeline_run_put_under_another_pipeline_is_404)
+{
+        char url[256];
+        answer_t a;
+
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/%s/", run_id,
+                 run_id);
+        a = call("PUT", url, "tok-a", NULL, "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "pipeline run not found"));
+        cr_assert(eq(int, fake.n_sends, 0));
+        answer_free(&a);
+}
+
+/* ------------------------------------------------------------ reads */
+
+Test(sr_gateway, reads_list_and_get_from_the_projection)
+{
+        char url[256];
+        json_t *res;
+        answer_t a;
+
+        snprintf(url, sizeof(url), "/v0/stageruns/%s/targetruns/",
+                 stage_id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        res = json_object_get(json_object_get(a.json, "content"),
+                              "results");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "count")),
+                     1));
+        cr_assert(eq(sz, json_array_size(res), 1));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_array_get(res, 0), "id")),
+                     target_id));
+        answer_free(&a);
+
+        a = call("GET", "/v0/runs/", "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        res = json_object_get(json_object_get(a.json, "content"),
+                              "results");
+        cr_assert(eq(sz, json_array_size(res), 0)); /* not globex's */
+        answer_free(&a);
+
+        a = call("GET", stage_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "waiting"));
+        cr_assert(eq(str, (char *)content_str(&a, "id"), stage_id));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
