@@ -80,7 +80,9 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 "Partitions being restored from the changelog.", NULL);
         w->m.restore_remaining = sr_metrics_gauge(
                 r, "sr_restore_records_remaining",
-                "Changelog records left to read in the current restore.",
+                "Changelog records left to read in the restores under way "
+                "or waiting (every partition assigned and not restored "
+                "yet).",
                 NULL);
         w->m.timers_fired = sr_metrics_counter(
                 r, "sr_timers_fired_total",
