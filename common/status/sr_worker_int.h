@@ -154,6 +154,7 @@ typedef struct metrics {
         sr_series_t *dead_letters;
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
         sr_series_t *restore_records, *restoring, *restore_remaining;
+        sr_series_t *assigned, *revoked, *restores_cancelled;
         sr_series_t *timers_fired, *map_grows, *resends;
 } metrics_t;
 

@@ -469,6 +469,7 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
 
         /* a restore rewrites the snapshot under the cache */
         sr_worker__runs_reset(w);
+        sr_series_add(w->m.assigned, n);
         /* not ready while deciding (the watermark lookups) */
         atomic_fetch_add(&w->restoring, 1);
         sr_series_set(w->m.restoring, 1);
@@ -534,6 +535,7 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
         int32_t owned[MAX_PARTS];
         int np;
 
+        sr_series_add(w->m.revoked, n);
         /* another worker may change these runs next */
         sr_worker__runs_reset(w);
         /* Flush what can be flushed while still the owner. */
@@ -556,6 +558,7 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
                                 "partition=%" PRId32 " read=%" PRIu64
                                 " of %" PRIu64, p, w->rst->read,
                                 w->rst->total);
+                        sr_series_add(w->m.restores_cancelled, 1);
                         restore_free(w);
                 }
                 restore_unqueue(w, p);
