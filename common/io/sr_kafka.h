@@ -144,11 +144,17 @@ typedef struct sr_inrec {
         const void *msg;  /* the rd_kafka_message_t, for headers */
 } sr_inrec_t;
 
+/** on_assign's start offset of a partition to assign paused: the owner
+ *  starts it later with sr_consumer_start() (a restore in the meantime). */
+#define SR_CONSUMER_PAUSED (-2)
+
 /**
  * Rebalance hooks, called from inside sr_consumer_poll() on the polling
  * thread. on_assign returns, per partition, the offset to start from
- * (-1: the committed offset, or earliest when none); it may block (restore).
- * on_revoke must stop using the partitions before returning.
+ * (-1: the committed offset, or earliest when none; SR_CONSUMER_PAUSED for
+ * both topics: assigned but paused); it must not block for long (the group
+ * waits, and so does max.poll.interval.ms). on_revoke must stop using the
+ * partitions before returning; a revoked partition is no longer paused.
  */
 typedef struct sr_consumer_hooks {
         void (*on_assign)(void *arg, const int32_t *parts, int n,
@@ -188,6 +194,17 @@ sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
 sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
                             const int32_t *parts, const int64_t *offsets,
                             int n, sr_errctx_t *ec);
+
+/**
+ * @brief Start a partition assigned paused (SR_CONSUMER_PAUSED): seek each
+ * topic to @p start ([0] commands, [1] results; -1: the committed offset,
+ * or earliest when none), then resume it.
+ * @returns SR_OK; SR_ERR_RETRY when the partition's fetcher has not
+ *          started yet (the assignment is still settling: call again
+ *          later), SR_ERR_KAFKA.
+ */
+sr_err_t sr_consumer_start(sr_consumer_t *c, int32_t part,
+                           const int64_t start[2], sr_errctx_t *ec);
 
 /**
  * @brief Ask the cluster for metadata through the consumer's connections.
@@ -254,6 +271,39 @@ sr_err_t sr_kafka_read_partition_all(const sr_conf_t *conf,
                                      int64_t end_offset, sr_kafka_read_cb cb,
                                      void *arg, int stall_ms,
                                      sr_errctx_t *ec);
+
+/**
+ * A reader of one partition from its beginning up to an end offset, a
+ * step at a time: what a restore beside the poll loop uses
+ * (sr_kafka_read_partition() is its loop).
+ */
+typedef struct sr_part_reader sr_part_reader_t;
+
+/**
+ * @brief Start reading (topic, partition) from offset 0 up to
+ * @p end_offset (exclusive; <= 0: nothing to read).
+ * @param[out] rp caller owns; sr_part_reader_destroy(). One thread at a
+ *                time.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_KAFKA.
+ */
+sr_err_t sr_part_reader_new(const sr_conf_t *conf, sr_topic_kind_t topic,
+                            int32_t partition, int64_t end_offset,
+                            sr_part_reader_t **rp, sr_errctx_t *ec);
+/** @brief Stop reading and free. NULL ok. */
+void sr_part_reader_destroy(sr_part_reader_t *r);
+/**
+ * @brief Hand the next records to @p cb, in order, for at most about
+ * @p budget_ms (waiting for records counts).
+ * @param[out] n_read records handed to @p cb (NULL: not wanted).
+ * @param[out] done true once the end offset is reached.
+ * @returns SR_OK; SR_ERR_INVALID when @p cb returned non-zero;
+ *          SR_ERR_KAFKA (no such partition), SR_ERR_FATAL.
+ */
+sr_err_t sr_part_reader_step(sr_part_reader_t *r, sr_kafka_read_cb cb,
+                             void *arg, int budget_ms, uint64_t *n_read,
+                             bool *done, sr_errctx_t *ec);
+/** @brief Offset of the last record handed out, -1 before the first. */
+int64_t sr_part_reader_last(const sr_part_reader_t *r);
 
 /**
  * @brief How many partitions @p topic has, from the cluster's metadata.

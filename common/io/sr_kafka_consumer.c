@@ -99,6 +99,25 @@ static void apply_assignment(sr_consumer_t *c,
         }
 }
 
+/* Pause or resume (commands, results) of partition @p part. */
+static rd_kafka_resp_err_t pause_resume(sr_consumer_t *c, int32_t part,
+                                        bool pause)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(c->n_topics);
+        rd_kafka_resp_err_t err;
+
+        for (int i = 0; i < c->n_topics; i++)
+                rd_kafka_topic_partition_list_add(l, c->names[c->topics[i]],
+                                                  part);
+        err = pause ? rd_kafka_pause_partitions(c->rk, l) :
+                      rd_kafka_resume_partitions(c->rk, l);
+        for (int i = 0; !err && i < l->cnt; i++)
+                err = l->elems[i].err;
+        rd_kafka_topic_partition_list_destroy(l);
+        return err;
+}
+
 static void on_assign(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
 {
         int32_t *parts;
@@ -136,9 +155,21 @@ static void on_assign(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
                         start = starts[(hit - parts) * 2 + col];
                 tp->offset = start < 0 ? RD_KAFKA_OFFSET_INVALID : start;
         }
+        apply_assignment(c, list, true);
+        /* Paused at once: a message fetched before the pause is dropped
+         * by librdkafka (the pause is a version barrier). */
+        for (int i = 0; i < n; i++) {
+                rd_kafka_resp_err_t err;
+
+                if (starts[2 * i] != SR_CONSUMER_PAUSED)
+                        continue;
+                err = pause_resume(c, parts[i], true);
+                if (err)
+                        SR_ERROR("KAFKA", "pause partition=%d: %s",
+                                 (int)parts[i], rd_kafka_err2str(err));
+        }
         free(parts);
         free(starts);
-        apply_assignment(c, list, true);
 }
 
 static void on_revoke(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
@@ -151,6 +182,10 @@ static void on_revoke(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
                 if (parts) {
                         n = distinct_partitions(list, parts);
                         c->hooks.on_revoke(c->hooks.arg, parts, n);
+                        /* librdkafka keeps a pause across an unassign: a
+                         * later assignment must not find it paused. */
+                        for (int i = 0; i < n; i++)
+                                pause_resume(c, parts[i], false);
                         free(parts);
                 } else {
                         SR_ERROR("KAFKA", "revoke: out of memory, hooks not "
@@ -409,6 +444,50 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
         }
         rd_kafka_topic_partition_list_destroy(list);
         return err;
+}
+
+sr_err_t sr_consumer_start(sr_consumer_t *c, int32_t part,
+                           const int64_t start[2], sr_errctx_t *ec)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(2);
+        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_error_t *error = NULL;
+
+        for (int i = 0; i < c->n_topics; i++) {
+                int col = hook_column(c, (int)c->topics[i]);
+
+                if (col >= 0 && start[col] >= 0)
+                        rd_kafka_topic_partition_list_add(
+                                l, c->names[c->topics[i]], part)->offset =
+                                start[col];
+        }
+        /* Synchronous: the seek is in place before the resume lets the
+         * fetcher go; a seek of a fetcher not started yet fails (__STATE). */
+        if (l->cnt > 0)
+                error = rd_kafka_seek_partitions(c->rk, l, 5000);
+        if (error) {
+                kerr = rd_kafka_error_code(error);
+                rd_kafka_error_destroy(error);
+        }
+        for (int i = 0; !kerr && i < l->cnt; i++)
+                kerr = l->elems[i].err;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (kerr == RD_KAFKA_RESP_ERR__STATE ||
+            kerr == RD_KAFKA_RESP_ERR__PREV_IN_PROGRESS ||
+            kerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
+                return sr_errctx_set(ec, SR_ERR_RETRY, "kafka seek "
+                                     "partition %d: %s (not started yet)",
+                                     (int)part, rd_kafka_err2str(kerr));
+        if (!kerr)
+                kerr = pause_resume(c, part, false);
+        if (kerr) {
+                sr_err_t err = sr_kafka__kafka_err(ec, kerr, "start", NULL);
+
+                sr_errctx_prefix(ec, "partition %d", (int)part);
+                return err;
+        }
+        return SR_OK;
 }
 
 /* A metadata request (the topics the handle knows): a broker answered. */

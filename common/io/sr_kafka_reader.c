@@ -162,6 +162,120 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
         return SR_OK;
 }
 
+struct sr_part_reader {
+        rd_kafka_t *rk;
+        char name[TOPIC_NAME_MAX];
+        sr_topic_kind_t topic;
+        int32_t partition;
+        int64_t end_offset;
+        int64_t last; /* offset of the last record handed out, -1 */
+        bool done;
+};
+
+sr_err_t sr_part_reader_new(const sr_conf_t *conf, sr_topic_kind_t topic,
+                            int32_t partition, int64_t end_offset,
+                            sr_part_reader_t **rp, sr_errctx_t *ec)
+{
+        sr_part_reader_t *r = calloc(1, sizeof(*r));
+        sr_err_t err;
+
+        if (!r)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: part reader");
+        r->topic = topic;
+        r->partition = partition;
+        r->end_offset = end_offset;
+        r->last = -1;
+        r->done = end_offset <= 0;
+        sr_kafka_topic_name(conf, topic, r->name, sizeof(r->name));
+        if (!r->done) {
+                err = reader_new(conf, r->name, partition, &r->rk, ec);
+                if (err) {
+                        free(r);
+                        return err;
+                }
+        }
+        *rp = r;
+        return SR_OK;
+}
+
+void sr_part_reader_destroy(sr_part_reader_t *r)
+{
+        if (!r)
+                return;
+        /* A reader never joined its group and commits nothing: closing
+         * the consumer would only wait on the group coordinator. */
+        if (r->rk)
+                rd_kafka_destroy_flags(r->rk,
+                                       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        free(r);
+}
+
+int64_t sr_part_reader_last(const sr_part_reader_t *r)
+{
+        return r->last;
+}
+
+sr_err_t sr_part_reader_step(sr_part_reader_t *r, sr_kafka_read_cb cb,
+                             void *arg, int budget_ms, uint64_t *n_read,
+                             bool *done, sr_errctx_t *ec)
+{
+        int64_t deadline = sr_clock_mono_ms() +
+                           (budget_ms < 0 ? 0 : budget_ms);
+        rd_kafka_message_t *m;
+        sr_inrec_t rec;
+        sr_err_t err = SR_OK;
+        uint64_t n = 0;
+
+        while (!r->done && !err) {
+                int left = sr_kafka__remaining_ms(deadline);
+
+                if (left == 0)
+                        break; /* a step ends within its budget */
+                m = rd_kafka_consumer_poll(r->rk, left < 100 ? left : 100);
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        /* Compaction may have removed the record at
+                         * end_offset - 1: the end of the log says enough. */
+                        r->done = m->offset >= r->end_offset;
+                } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                           m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                           m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                        err = sr_kafka__kafka_err(ec, m->err, "read",
+                                        rd_kafka_message_errstr(m));
+                        sr_errctx_prefix(ec, "%s [%d]", r->name,
+                                         (int)r->partition);
+                } else if (m->err) {
+                        SR_WARN("KAFKA", "read: %s topic=%s partition=%d",
+                                rd_kafka_message_errstr(m), r->name,
+                                (int)r->partition);
+                        if (rd_kafka_fatal_error(r->rk, NULL, 0))
+                                err = sr_kafka__fatal_err(ec, r->rk, "read");
+                } else if (m->offset >= r->end_offset) {
+                        r->done = true;
+                } else {
+                        sr_kafka__fill_inrec(&rec, m, (int)r->topic);
+                        r->last = m->offset;
+                        n++;
+                        if (cb(&rec, arg))
+                                err = sr_errctx_set(ec, SR_ERR_INVALID,
+                                                    "kafka read %s [%d]: "
+                                                    "stopped by callback at "
+                                                    "offset %" PRId64,
+                                                    r->name,
+                                                    (int)r->partition,
+                                                    r->last);
+                        else
+                                r->done = r->last >= r->end_offset - 1;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        if (n_read)
+                *n_read = n;
+        *done = r->done && !err;
+        return err;
+}
+
 /* Read (topic, partition) up to @p end_offset; give up @p timeout_ms after
  * the start, or with @p stall after the last record. */
 static sr_err_t read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
@@ -171,78 +285,31 @@ static sr_err_t read_partition(const sr_conf_t *conf, sr_topic_kind_t topic,
 {
         int64_t deadline = sr_clock_mono_ms() +
                            (timeout_ms < 0 ? 0 : timeout_ms);
-        int64_t last = -1;
-        char name[TOPIC_NAME_MAX];
-        rd_kafka_message_t *m;
-        rd_kafka_t *rk = NULL;
-        sr_inrec_t rec;
+        sr_part_reader_t *r = NULL;
         sr_err_t err;
         bool done = false;
 
-        if (end_offset <= 0)
-                return SR_OK;
-        sr_kafka_topic_name(conf, topic, name, sizeof(name));
-        err = reader_new(conf, name, partition, &rk, ec);
-        if (err)
-                return err;
-        while (!done) {
+        err = sr_part_reader_new(conf, topic, partition, end_offset, &r, ec);
+        while (!err && !done) {
                 int left = sr_kafka__remaining_ms(deadline);
+                uint64_t n = 0;
 
                 if (left == 0) {
                         err = sr_errctx_set(ec, SR_ERR_RETRY,
                                             "kafka read %s [%d]: %s %d ms "
                                             "at offset %" PRId64 " of %"
-                                            PRId64, name, (int)partition,
+                                            PRId64, r->name, (int)partition,
                                             stall ? "no record for" :
                                                     "timed out after",
-                                            timeout_ms, last, end_offset);
+                                            timeout_ms, r->last, end_offset);
                         break;
                 }
-                m = rd_kafka_consumer_poll(rk, left < 100 ? left : 100);
-                if (!m)
-                        continue;
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        /* Compaction may have removed the record at
-                         * end_offset - 1: the end of the log says enough. */
-                        done = m->offset >= end_offset;
-                } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                           m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
-                           m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-                        err = sr_kafka__kafka_err(ec, m->err, "read",
-                                        rd_kafka_message_errstr(m));
-                        sr_errctx_prefix(ec, "%s [%d]", name, (int)partition);
-                        done = true;
-                } else if (m->err) {
-                        SR_WARN("KAFKA", "read: %s topic=%s partition=%d",
-                                rd_kafka_message_errstr(m), name,
-                                (int)partition);
-                        if (rd_kafka_fatal_error(rk, NULL, 0)) {
-                                err = sr_kafka__fatal_err(ec, rk, "read");
-                                done = true;
-                        }
-                } else if (m->offset >= end_offset) {
-                        done = true;
-                } else {
-                        sr_kafka__fill_inrec(&rec, m, (int)topic);
-                        last = m->offset;
-                        if (stall)
-                                deadline = sr_clock_mono_ms() + timeout_ms;
-                        if (cb(&rec, arg)) {
-                                err = sr_errctx_set(ec, SR_ERR_INVALID,
-                                                    "kafka read %s [%d]: "
-                                                    "stopped by callback at "
-                                                    "offset %" PRId64, name,
-                                                    (int)partition, last);
-                                done = true;
-                        } else {
-                                done = last >= end_offset - 1;
-                        }
-                }
-                rd_kafka_message_destroy(m);
+                err = sr_part_reader_step(r, cb, arg, left < 100 ? left : 100,
+                                          &n, &done, ec);
+                if (stall && n)
+                        deadline = sr_clock_mono_ms() + timeout_ms;
         }
-        /* A reader never joined its group and commits nothing: closing
-         * the consumer would only wait on the group coordinator. */
-        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        sr_part_reader_destroy(r);
         return err;
 }
 

@@ -138,7 +138,7 @@ err_free:
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
 {
         int32_t parts[MAX_PARTS];
-        bool piped;
+        bool piped, restoring;
         double t0;
         int n = 0, np = 0;
         sr_err_t err;
@@ -148,8 +148,11 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         /* With a batch in the pipeline, only take input already here;
          * none: the pipeline is drained below. */
         piped = sr_worker__piped(w);
+        /* A restore in progress: its slice is the wait. */
+        restoring = sr_worker__restore_pending(w);
         err = sr_consumer_poll(w->cons, w->recs, w->max_recs, &n,
-                               piped ? 0 : w->conf->poll_timeout_ms, ec);
+                               piped || restoring ?
+                                       0 : w->conf->poll_timeout_ms, ec);
         if (err)
                 return SR_ERR_FATAL;
         if (w->fatal) /* set inside a rebalance hook */
@@ -231,6 +234,15 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         }
         if (n == 0 && piped && sr_worker__pipe_drain(w, ec))
                 return SR_ERR_FATAL;
+        /* Restores beside the poll loop (partitions assigned meanwhile
+         * included): a slice of bounded time, then the next poll. */
+        if (sr_worker__restore_pending(w)) {
+                sr_worker__restore_step(w, n > 0 ? RESTORE_SLICE_BUSY_MS :
+                                                   RESTORE_SLICE_MS);
+                if (w->fatal)
+                        return sr_errctx_set(ec, SR_ERR_FATAL, "%s",
+                                             w->fatal_msg);
+        }
         sr_worker__timers_fire(w);
         sr_producer_poll(w->prod);
         if (sr_worker__wall_ms() - w->last_ping_ms > 5000) {
@@ -269,7 +281,7 @@ bool sr_worker_is_ready(sr_worker_t *w, char *why, size_t why_size)
         }
         if (atomic_load(&w->restoring) > 0) {
                 snprintf(why, why_size, "restoring partitions from the "
-                                        "changelog");
+                                        "changelog (their input paused)");
                 return false;
         }
         if (!atomic_load(&w->store_ok)) {
@@ -312,6 +324,7 @@ void sr_worker_destroy(sr_worker_t *w)
                                 ec.msg);
         }
         sr_consumer_destroy(w->cons); /* leaves the group */
+        sr_worker__restore_fini(w);
         sr_producer_destroy(w->prod);
         sr_store_close(w->store);
         sr_codec_destroy(w->codec);

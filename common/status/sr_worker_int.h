@@ -40,6 +40,12 @@
 #define BATCH_HEADER "sr_batch"
 #define FORWARD_HEADER "sr_forwarded_from"
 #define RELAY_TIMEOUT_MS 30000
+/* A restore slice between two polls: this long at most when the poll
+ * brought no input, RESTORE_SLICE_BUSY_MS when it did (the ready
+ * partitions' batches and the restore share the thread). */
+#define RESTORE_SLICE_MS 100
+#define RESTORE_SLICE_BUSY_MS 20
+#define RESTORE_STALL_S 120 /* no changelog record for this long: retry */
 
 typedef struct timer_ent {
         int64_t deadline;
@@ -61,7 +67,15 @@ typedef struct part {
         /* the outbox's, outbox mode: TimerFired commands sent, not known
          * delivered */
         timer_heap_t unacked;
+        /* Assigned, input paused, snapshot being rebuilt (not owned yet);
+         * then restored, input not started yet (sr_worker_restore.c). */
+        bool restoring, start_pending;
+        uint64_t restore_total; /* its changelog's records */
+        int restore_attempts, restore_grows;
+        int64_t start[2]; /* restored: input offsets (commands, results) */
 } part_t;
+
+typedef struct restore_ctx restore_ctx_t;
 
 /* A run as decoded from the snapshot, kept between batches (the run
  * cache) and changed in place by the state machine. The snapshot is only
@@ -140,6 +154,7 @@ typedef struct metrics {
         sr_series_t *dead_letters;
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
         sr_series_t *restore_records, *restoring, *restore_remaining;
+        sr_series_t *assigned, *revoked, *restores_cancelled;
         sr_series_t *timers_fired, *map_grows, *resends;
 } metrics_t;
 
@@ -185,7 +200,11 @@ struct sr_worker {
         sr_err_t fatal;    /* sticky */
         char fatal_msg[256];
 
+        /* partitions restoring or waiting to start (+1 inside on_assign):
+         * read by /readyz */
         atomic_int restoring;
+        restore_ctx_t *rst;      /* the restore under way, or NULL */
+        uint64_t restore_queued; /* records of the restores to finish */
         atomic_bool assigned_once; /* the group gave us an assignment */
         const volatile sig_atomic_t *stop_flag;
         atomic_bool broker_ok;
@@ -362,6 +381,15 @@ void sr_worker__new_writer(sr_worker_t *w);
 void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                           int64_t *start_offsets);
 void sr_worker__on_revoke(void *arg, const int32_t *parts, int n);
+/* A partition is restoring or waiting to start its input. */
+bool sr_worker__restore_pending(const sr_worker_t *w);
+/* Between two polls: start the input of restored partitions, and restore
+ * for at most about @p budget_ms (one LMDB transaction). */
+void sr_worker__restore_step(sr_worker_t *w, int budget_ms);
+/* Set the restore gauges from the restores left. */
+void sr_worker__restore_gauges(sr_worker_t *w);
+/* Free the restore under way (the worker is destroyed). */
+void sr_worker__restore_fini(sr_worker_t *w);
 
 /* ------------------------------------------------------------ timers */
 

@@ -80,8 +80,22 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 "Partitions being restored from the changelog.", NULL);
         w->m.restore_remaining = sr_metrics_gauge(
                 r, "sr_restore_records_remaining",
-                "Changelog records left to read in the current restore.",
+                "Changelog records left to read in the restores under way "
+                "or waiting (every partition assigned and not restored "
+                "yet).",
                 NULL);
+        w->m.assigned = sr_metrics_counter(
+                r, "sr_partitions_assigned_total",
+                "Partitions assigned to this worker by its consumer group "
+                "(each rebalance counts its partitions).", NULL);
+        w->m.revoked = sr_metrics_counter(
+                r, "sr_partitions_revoked_total",
+                "Partitions revoked from this worker by its consumer group.",
+                NULL);
+        w->m.restores_cancelled = sr_metrics_counter(
+                r, "sr_restores_cancelled_total",
+                "Restores stopped before their end by a revoke or a "
+                "shutdown (nothing of them is trusted).", NULL);
         w->m.timers_fired = sr_metrics_counter(
                 r, "sr_timers_fired_total",
                 "Timer-fired commands published.", NULL);

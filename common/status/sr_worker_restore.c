@@ -2,7 +2,15 @@
  * trust the snapshot or rebuild it from the changelog (sr_batchlog.h) and
  * republish its outbox; on revocation, publish what can be while still the
  * owner. Each assignment starts a new writer id (docs/guarantee.md,
- * "Assignment and restore"). */
+ * "Assignment and restore").
+ *
+ * A restore runs beside the poll loop, not in the rebalance callback: the
+ * partition is assigned paused, then restored in slices of bounded time
+ * between polls (sr_worker__restore_step()), one partition at a time, each
+ * slice one LMDB write transaction of this thread; the partition's
+ * metadata (its trusted changelog end) is written only by the last one. A
+ * restored partition gets its timers, then is started at the last marker's
+ * offsets. A revoke cancels the restore of a revoked partition. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,17 +29,21 @@ void sr_worker__new_writer(sr_worker_t *w)
                  w->instance);
 }
 
-typedef struct restore_ctx {
+/* The restore of one partition, kept between the slices. */
+struct restore_ctx {
         sr_worker_t *w;
         int32_t part;
-        sr_txn_t *txn;
+        sr_txn_t *txn; /* open during a slice only */
         sr_batchlog_t *bl;
+        sr_part_reader_t *rd;
         uint64_t applied, discarded, read, total;
         uint64_t in_txn;
         sr_store_pmeta_t pm;
+        double t0, last_read; /* monotonic s: start, last record read */
+        bool dropped;         /* the partition's old snapshot is gone */
         sr_err_t err;
         sr_errctx_t ec;
-} restore_ctx_t;
+};
 
 /* A record of a complete batch: into the snapshot. */
 static sr_err_t restore_apply(sr_slice_t key, sr_slice_t value, void *arg,
@@ -75,8 +87,7 @@ static int restore_one(const sr_inrec_t *in, void *arg)
         rc->read++;
         sr_series_add(rc->w->m.restore_records, 1);
         if ((rc->read & 4095) == 0)
-                sr_series_set(rc->w->m.restore_remaining,
-                              (double)(rc->total - rc->read));
+                sr_worker__restore_gauges(rc->w);
         if (is_marker_key(in->key)) {
                 sr_changelog_t cl;
 
@@ -115,73 +126,275 @@ static int restore_one(const sr_inrec_t *in, void *arg)
         return rc->err != SR_OK;
 }
 
-/* Drop the partition's snapshot and rebuild it from the changelog. */
-static sr_err_t restore(sr_worker_t *w, int32_t part, int64_t high,
-                        sr_errctx_t *ec)
+/* Records left to read in every restore to come or under way. */
+void sr_worker__restore_gauges(sr_worker_t *w)
 {
-        restore_ctx_t rc = { 0 };
-        double t0 = sr_worker__mono_s();
+        uint64_t left = w->restore_queued;
+        int n = atomic_load(&w->restoring);
+
+        if (w->rst)
+                left -= w->rst->read < w->rst->total ? w->rst->read :
+                                                        w->rst->total;
+        sr_series_set(w->m.restore_remaining, (double)left);
+        sr_series_set(w->m.restoring, n > 0 ? (double)n : 0);
+}
+
+/* Stop the restore under way (nothing of it is trusted: the partition's
+ * metadata is only written with its last records). */
+static void restore_free(sr_worker_t *w)
+{
+        restore_ctx_t *rc = w->rst;
+
+        if (!rc)
+                return;
+        sr_store_txn_abort(rc->txn);
+        sr_batchlog_destroy(rc->bl);
+        sr_part_reader_destroy(rc->rd);
+        free(rc);
+        w->rst = NULL;
+}
+
+/* Begin rebuilding partition @p part from its changelog (@p high records)
+ * into w->rst. */
+static sr_err_t restore_begin(sr_worker_t *w, int32_t part, int64_t high,
+                              sr_errctx_t *ec)
+{
+        restore_ctx_t *rc = calloc(1, sizeof(*rc));
         sr_err_t err;
 
-        rc.w = w;
-        rc.part = part;
-        rc.total = (uint64_t)(high > 0 ? high : 0);
-        rc.pm.commands_offset = rc.pm.results_offset = -1;
-        rc.pm.changelog_end = high;
-        err = sr_batchlog_new(restore_apply, &rc, &rc.bl, ec);
-        if (err)
-                return err;
-        err = sr_store_txn_begin(w->store, true, &rc.txn, ec);
+        if (!rc)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "restore: calloc");
+        rc->w = w;
+        rc->part = part;
+        rc->total = (uint64_t)(high > 0 ? high : 0);
+        rc->pm.commands_offset = rc->pm.results_offset = -1;
+        rc->pm.changelog_end = high;
+        rc->t0 = rc->last_read = sr_worker__mono_s();
+        w->rst = rc;
+        err = sr_batchlog_new(restore_apply, rc, &rc->bl, ec);
+        if (!err)
+                err = sr_part_reader_new(w->conf, SR_TOPIC_CHANGELOG, part,
+                                         high, &rc->rd, ec);
         if (err) {
-                sr_batchlog_destroy(rc.bl);
-                return err;
-        }
-        err = sr_store_partition_drop(rc.txn, part, ec);
-        if (err) {
-                sr_store_txn_abort(rc.txn);
-                sr_batchlog_destroy(rc.bl);
+                restore_free(w);
                 return err;
         }
         SR_INFO("RESTORE", "restoring partition from changelog partition=%"
                 PRId32 " records=%" PRId64, part, high);
-        if (high > 0)
-                err = sr_kafka_read_partition(w->conf, SR_TOPIC_CHANGELOG,
-                                              part, high, restore_one, &rc,
-                                              120000, ec);
-        if (rc.err) { /* the callback's reason, not "stopped by callback" */
-                *ec = rc.ec;
-                err = rc.err;
+        return SR_OK;
+}
+
+/* Give the partition up without a restore: no longer counted. */
+static void restore_unqueue(sr_worker_t *w, int32_t part)
+{
+        part_t *pt = &w->parts[part];
+
+        if (!pt->restoring && !pt->start_pending)
+                return;
+        w->restore_queued -= pt->restore_total;
+        pt->restoring = pt->start_pending = false;
+        pt->restore_total = 0;
+        atomic_fetch_sub(&w->restoring, 1);
+}
+
+/* The partition's snapshot is ready (trusted or restored): start its
+ * input at the snapshot's offsets. Until the consumer can (the
+ * assignment still settling), it stays pending and is tried again. */
+static void restore_start_input(sr_worker_t *w, int32_t part)
+{
+        part_t *pt = &w->parts[part];
+        sr_errctx_t ec = { 0 };
+        sr_err_t err;
+
+        err = sr_consumer_start(w->cons, part, pt->start, &ec);
+        if (err == SR_ERR_RETRY) {
+                SR_DEBUG("RESTORE", "input not started yet partition=%"
+                         PRId32 " err=\"%s\"", part, ec.msg);
+                return;
         }
+        if (err) {
+                sr_worker__set_fatal(w, &ec, "start after restore");
+                return;
+        }
+        restore_unqueue(w, part);
+        pt->owned = true;
+        SR_INFO("WORKER", "partition assigned partition=%" PRId32
+                " commands_offset=%" PRId64 " results_offset=%" PRId64
+                " (restored)", part, pt->start[0], pt->start[1]);
+}
+
+/* The last slice: what is complete is in, the metadata says so. */
+static sr_err_t restore_finish(sr_worker_t *w, sr_errctx_t *ec)
+{
+        restore_ctx_t *rc = w->rst;
+        part_t *pt = &w->parts[rc->part];
+        sr_err_t err;
+
         /* Batches never completed: cut short by a crash or a lost
          * partition. Their inputs are reprocessed from the last marker. */
-        rc.discarded = sr_batchlog_end(rc.bl);
-        rc.applied = sr_batchlog_applied(rc.bl);
-        sr_batchlog_destroy(rc.bl);
-        if (!err)
-                err = sr_store_pmeta_put(rc.txn, part, &rc.pm, ec);
-        if (err) {
-                if (rc.txn)
-                        sr_store_txn_abort(rc.txn);
-                return err;
+        rc->discarded = sr_batchlog_end(rc->bl);
+        rc->applied = sr_batchlog_applied(rc->bl);
+        if (rc->err) { /* a record applied by the end failed */
+                *ec = rc->ec;
+                return rc->err;
         }
-        err = sr_store_txn_commit(rc.txn, ec);
+        err = sr_store_pmeta_put(rc->txn, rc->part, &rc->pm, ec);
+        if (err)
+                return err;
+        err = sr_store_txn_commit(rc->txn, ec);
+        rc->txn = NULL;
         if (err)
                 return err;
         SR_INFO("RESTORE", "restored partition=%" PRId32 " read=%" PRIu64
                 " applied=%" PRIu64 " discarded=%" PRIu64
                 " seconds=%.3f commands_offset=%" PRId64
                 " results_offset=%" PRId64,
-                part, rc.read, rc.applied, rc.discarded,
-                sr_worker__mono_s() - t0, rc.pm.commands_offset,
-                rc.pm.results_offset);
-        sr_series_set(w->m.restore_remaining, 0);
+                rc->part, rc->read, rc->applied, rc->discarded,
+                sr_worker__mono_s() - rc->t0, rc->pm.commands_offset,
+                rc->pm.results_offset);
+        pt->start[0] = rc->pm.commands_offset;
+        pt->start[1] = rc->pm.results_offset;
+        /* Arm the timers of the restored partition's unfinished runs. */
+        err = sr_worker__timers_load(w, rc->part, ec);
+        if (err)
+                return err;
+        w->restore_queued -= rc->total;
+        pt->restore_total = 0;
+        pt->restoring = false;
+        pt->start_pending = true;
+        restore_free(w);
         return SR_OK;
 }
 
+/* One slice of the restore under way: at most @p budget_ms of reading,
+ * in one LMDB write transaction committed before returning. */
+static sr_err_t restore_slice(sr_worker_t *w, int budget_ms, sr_errctx_t *ec)
+{
+        restore_ctx_t *rc = w->rst;
+        uint64_t n = 0;
+        bool done = false;
+        sr_err_t err;
+
+        err = sr_store_txn_begin(w->store, true, &rc->txn, ec);
+        if (err)
+                return err;
+        if (!rc->dropped) {
+                err = sr_store_partition_drop(rc->txn, rc->part, ec);
+                if (err)
+                        return err;
+                rc->dropped = true;
+        }
+        rc->in_txn = 0;
+        err = sr_part_reader_step(rc->rd, restore_one, rc, budget_ms, &n,
+                                  &done, ec);
+        if (rc->err) { /* the callback's reason, not "stopped by callback" */
+                *ec = rc->ec;
+                err = rc->err;
+        }
+        if (err)
+                return err;
+        if (n)
+                rc->last_read = sr_worker__mono_s();
+        else if (!done && sr_worker__mono_s() - rc->last_read >
+                                  RESTORE_STALL_S)
+                return sr_errctx_set(ec, SR_ERR_RETRY, "restore partition %"
+                                     PRId32 ": no record for %d s at "
+                                     "offset %" PRId64 " of %" PRIu64,
+                                     rc->part, RESTORE_STALL_S,
+                                     sr_part_reader_last(rc->rd), rc->total);
+        if (done)
+                return restore_finish(w, ec);
+        err = sr_store_txn_commit(rc->txn, ec);
+        rc->txn = NULL;
+        return err;
+}
+
+/* The restore under way failed: redo it from the start (after growing
+ * the map when it did not fit), or give the worker up. */
+static void restore_failed(sr_worker_t *w, sr_errctx_t *ec)
+{
+        int32_t part = w->rst->part;
+        part_t *pt = &w->parts[part];
+        int64_t high = (int64_t)w->rst->total;
+        sr_errctx_t gec = { 0 };
+        size_t sz;
+
+        restore_free(w);
+        if (ec->code == SR_ERR_MAP_FULL) {
+                /* The partition does not fit: grow the map and restore
+                 * again (what was written is dropped first). */
+                sz = sr_store_map_size(w->store) * 2;
+                atomic_store(&w->map_full, true);
+                sr_series_add(w->m.map_grows, 1);
+                SR_WARN("STORE", "map full (MDB_MAP_FULL) while restoring "
+                        "partition=%" PRId32 ": growing the map map_size=%zu",
+                        part, sz);
+                if (pt->restore_grows++ >= 8 ||
+                    sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                        atomic_store(&w->store_ok, false);
+                        sr_errctx_set(ec, SR_ERR_FATAL, "store full and "
+                                      "cannot grow: %s", gec.msg);
+                        sr_worker__set_fatal(w, ec, "restore");
+                        return;
+                }
+                atomic_store(&w->map_full, false);
+        } else if (ec->code != SR_ERR_RETRY || pt->restore_attempts++ >= 5) {
+                sr_worker__set_fatal(w, ec, "restore");
+                return;
+        } else {
+                SR_WARN("RESTORE", "restore retry partition=%" PRId32
+                        " err=\"%s\"", part, ec->msg);
+        }
+        if (restore_begin(w, part, high, ec))
+                sr_worker__set_fatal(w, ec, "restore");
+}
+
+bool sr_worker__restore_pending(const sr_worker_t *w)
+{
+        return atomic_load(&w->restoring) > 0;
+}
+
+void sr_worker__restore_step(sr_worker_t *w, int budget_ms)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (w->fatal || (w->stop_flag && *w->stop_flag))
+                return;
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++)
+                if (w->parts[p].start_pending)
+                        restore_start_input(w, p);
+        for (int32_t p = 0; !w->rst && p < MAX_PARTS && !w->fatal; p++)
+                if (w->parts[p].restoring &&
+                    restore_begin(w, p, w->parts[p].restore_total, &ec))
+                        sr_worker__set_fatal(w, &ec, "restore");
+        if (w->rst && !w->fatal) {
+                int32_t p = w->rst->part;
+
+                ec.msg[0] = '\0';
+                ec.code = restore_slice(w, budget_ms, &ec);
+                if (ec.code) {
+                        if (w->rst && w->rst->txn) {
+                                sr_store_txn_abort(w->rst->txn);
+                                w->rst->txn = NULL;
+                        }
+                        restore_failed(w, &ec);
+                } else if (w->parts[p].start_pending) {
+                        restore_start_input(w, p); /* no wait for a poll */
+                }
+        }
+        sr_worker__restore_gauges(w);
+}
+
+void sr_worker__restore_fini(sr_worker_t *w)
+{
+        restore_free(w);
+}
+
 /* Decide, per assigned partition, between trusting the snapshot and
- * restoring it; return where consumption starts. */
+ * restoring it: return where consumption starts, or SR_CONSUMER_PAUSED
+ * (and the changelog's end in @p high) when it must be restored first. */
 static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
-                           sr_errctx_t *ec)
+                           int64_t *high_out, sr_errctx_t *ec)
 {
         sr_store_pmeta_t pm;
         int64_t low, high;
@@ -231,43 +444,12 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         } else {
                 SR_INFO("WORKER", "snapshot not trusted partition=%" PRId32
                         " local_changelog_end=%" PRId64
-                        " changelog_end=%" PRId64, part,
+                        " changelog_end=%" PRId64 ": restoring it beside "
+                        "the poll loop, its input paused", part,
                         have ? pm.changelog_end : -1, high);
-                for (int attempt = 0;; attempt++) {
-                        sr_errctx_t gec = { 0 };
-                        size_t sz;
-
-                        err = restore(w, part, high, ec);
-                        if (err != SR_ERR_MAP_FULL)
-                                break;
-                        /* The partition does not fit: grow the map and
-                         * restore again (what was written is dropped
-                         * first); no input is taken meanwhile. */
-                        sz = sr_store_map_size(w->store) * 2;
-                        atomic_store(&w->map_full, true);
-                        sr_series_add(w->m.map_grows, 1);
-                        SR_WARN("STORE", "map full (MDB_MAP_FULL) while "
-                                "restoring partition=%" PRId32 ": growing "
-                                "the map map_size=%zu", part, sz);
-                        if (attempt >= 8 ||
-                            sr_store_grow(w->store, sz, &gec) != SR_OK) {
-                                atomic_store(&w->store_ok, false);
-                                return sr_errctx_set(ec, SR_ERR_FATAL,
-                                                     "store full and cannot "
-                                                     "grow: %s", gec.msg);
-                        }
-                }
-                atomic_store(&w->map_full, false);
-                if (err)
-                        return err;
-                err = sr_store_txn_begin(w->store, false, &txn, ec);
-                if (err)
-                        return err;
-                err = sr_store_pmeta_get(txn, part, &pm, ec);
-                sr_store_txn_abort(txn);
-                if (err)
-                        return err;
-                have = true;
+                start[0] = start[1] = SR_CONSUMER_PAUSED;
+                *high_out = high;
+                return SR_OK;
         }
         start[0] = have ? pm.commands_offset : -1;
         start[1] = have ? pm.results_offset : -1;
@@ -287,11 +469,15 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
 
         /* a restore rewrites the snapshot under the cache */
         sr_worker__runs_reset(w);
+        sr_series_add(w->m.assigned, n);
+        /* not ready while deciding (the watermark lookups) */
         atomic_fetch_add(&w->restoring, 1);
         sr_series_set(w->m.restoring, 1);
         for (int i = 0; i < n; i++) {
                 int32_t p = parts[i];
                 int64_t *start = &start_offsets[2 * i];
+                int64_t high = 0;
+                part_t *pt;
 
                 start[0] = start[1] = -1;
                 if (p < 0 || p >= MAX_PARTS) {
@@ -299,10 +485,10 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                                  "partition=%" PRId32, p);
                         continue;
                 }
-                w->parts[p].owned = true;
+                pt = &w->parts[p];
                 for (int attempt = 0;; attempt++) {
                         ec.msg[0] = '\0';
-                        if (assign_one(w, p, start, &ec) == SR_OK)
+                        if (assign_one(w, p, start, &high, &ec) == SR_OK)
                                 break;
                         if (attempt >= 5 || ec.code != SR_ERR_RETRY) {
                                 sr_worker__set_fatal(w, &ec, "assign");
@@ -313,6 +499,16 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                 }
                 if (w->fatal)
                         break;
+                if (start[0] == SR_CONSUMER_PAUSED) {
+                        /* owned once restored (sr_worker__restore_step) */
+                        pt->restoring = true;
+                        pt->restore_total = high > 0 ? high : 0;
+                        pt->restore_attempts = pt->restore_grows = 0;
+                        w->restore_queued += pt->restore_total;
+                        atomic_fetch_add(&w->restoring, 1);
+                        continue;
+                }
+                pt->owned = true;
                 SR_INFO("WORKER", "partition assigned partition=%" PRId32
                         " commands_offset=%" PRId64 " results_offset=%"
                         PRId64, p, start[0], start[1]);
@@ -329,7 +525,7 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
         }
         atomic_fetch_sub(&w->restoring, 1);
         atomic_store(&w->assigned_once, true);
-        sr_series_set(w->m.restoring, 0);
+        sr_worker__restore_gauges(w);
 }
 
 void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
@@ -339,6 +535,7 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
         int32_t owned[MAX_PARTS];
         int np;
 
+        sr_series_add(w->m.revoked, n);
         /* another worker may change these runs next */
         sr_worker__runs_reset(w);
         /* Flush what can be flushed while still the owner. */
@@ -350,12 +547,25 @@ void sr_worker__on_revoke(void *arg, const int32_t *parts, int n)
                 SR_WARN("WORKER", "relay before revoke failed err=\"%s\"",
                         ec.msg);
         for (int i = 0; i < n; i++) {
-                if (parts[i] < 0 || parts[i] >= MAX_PARTS)
+                int32_t p = parts[i];
+
+                if (p < 0 || p >= MAX_PARTS)
                         continue;
-                w->parts[parts[i]].owned = false;
-                sr_worker__timers_drop(w, parts[i]);
-                sr_worker__outbox_revoke(w, parts[i]);
-                SR_INFO("WORKER", "partition revoked partition=%" PRId32,
-                        parts[i]);
+                if (w->rst && w->rst->part == p) {
+                        /* Cancelled: its metadata was not written, so no
+                         * owner trusts what the slices wrote. */
+                        SR_INFO("RESTORE", "restore cancelled by revoke "
+                                "partition=%" PRId32 " read=%" PRIu64
+                                " of %" PRIu64, p, w->rst->read,
+                                w->rst->total);
+                        sr_series_add(w->m.restores_cancelled, 1);
+                        restore_free(w);
+                }
+                restore_unqueue(w, p);
+                w->parts[p].owned = false;
+                sr_worker__timers_drop(w, p);
+                sr_worker__outbox_revoke(w, p);
+                SR_INFO("WORKER", "partition revoked partition=%" PRId32, p);
         }
+        sr_worker__restore_gauges(w);
 }
