@@ -345,7 +345,8 @@ typedef struct sr_dispatch {
         X(DUPLICATE_SPEC, "duplicate_spec")                             \
         X(TENANT, "tenant_mismatch")                                    \
         X(TOO_LARGE, "too_large")                                       \
-        X(INTERNAL, "internal_error")
+        X(INTERNAL, "internal_error")                                   \
+        X(RUN_RETIRED, "run_retired")
 
 typedef enum sr_reject {
 #define SR_REJECT_ENUM(name, text) SR_REJECT_##name,
