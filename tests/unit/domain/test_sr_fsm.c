@@ -133,7 +133,8 @@ static void set_pipeline(const char *status)
         set_status(SR_CMD_SET_PIPELINE_RUN_STATUS, NULL, status);
 }
 
-static sr_err_t result(uint32_t ti, const char *cs)
+/* A result for target run @p ti, made while the run still holds it. */
+static sr_result_t make_result(uint32_t ti, const char *cs)
 {
         sr_result_t res;
 
@@ -144,6 +145,13 @@ static sr_err_t result(uint32_t ti, const char *cs)
         res.target_run_id = run.targets[ti].m.id;
         res.command_id = run.targets[ti].command_id;
         snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
+        return res;
+}
+
+static sr_err_t result(uint32_t ti, const char *cs)
+{
+        sr_result_t res = make_result(ti, cs);
+
         res.reported_at = now;
         return sr_fsm_apply_result(&run, &res, now, &opts, &out);
 }
@@ -756,21 +764,6 @@ Test(sr_fsm, dispatched_target_in_cascade_is_cancelled_with_request)
 /* ---------------------------------------------------------- retention */
 
 #define HOUR_MS 3600000LL
-
-/* A result for target run @p ti, made while the run still holds it. */
-static sr_result_t make_result(uint32_t ti, const char *cs)
-{
-        sr_result_t res;
-
-        memset(&res, 0, sizeof(res));
-        sr_uuid_v5(&res.result_id, &sr_ns, "res-%d", ++cmd_counter);
-        res.pipeline_run_id = run_id();
-        res.stage_run_id = run.targets[ti].stage_run_id;
-        res.target_run_id = run.targets[ti].m.id;
-        res.command_id = run.targets[ti].command_id;
-        snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
-        return res;
-}
 
 /* One stage, one target, succeeded at now; retention.finished one hour. */
 static void finished_run(void)
