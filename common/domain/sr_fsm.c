@@ -449,7 +449,10 @@ static void retire(step_t *st, int64_t ended)
 }
 
 /* timer fired: every non-terminal entity whose deadline is at or before
- * the timer's deadline times out, the pipeline run first; on a run whose
+ * the timer's deadline times out, the pipeline run first. A child's own
+ * deadline still fires after its pipeline run ended (a target run left
+ * running by a cancel, whose device never answers): it times out and
+ * terminal stage and pipeline runs do not move again. On a run whose
  * entities are all final, the deadline that is its next_deadline retires
  * it. */
 static void timer_fired(step_t *st, const sr_command_t *cmd)
@@ -458,14 +461,14 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
         int64_t d = cmd->u.timer.deadline, ended;
 
         if (sr_status_is_terminal(run->pr.m.status)) {
-                if (d && d == run->pr.next_deadline &&
-                    sr_fsm__all_final(run, &ended))
-                        retire(st, ended);
-                else
-                        st->out->stale = true;
-                return;
-        }
-        if (run->pr.m.deadline && run->pr.m.deadline <= d) {
+                if (sr_fsm__all_final(run, &ended)) {
+                        if (d && d == run->pr.next_deadline)
+                                retire(st, ended);
+                        else
+                                st->out->stale = true;
+                        return;
+                }
+        } else if (run->pr.m.deadline && run->pr.m.deadline <= d) {
                 sr_fsm__move_pr(st, SR_ST_TIMEOUT, "timeout");
                 for (uint32_t i = 0; i < run->pr.n_stages; i++)
                         if (!sr_status_is_terminal(run->stages[i].m.status))
@@ -476,16 +479,19 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                                        "pipeline_run_timeout");
                 return;
         }
+        /* A stage run is active only while its pipeline run is open. */
         for (uint32_t i = 0; i < run->pr.n_stages; i++) {
                 sr_stage_run_t *s = &run->stages[i];
 
                 if (sr_status_is_terminal(run->pr.m.status))
-                        return;
+                        break;
                 if (sr_fsm__stage_is_active(s->m.status) && s->m.deadline &&
                     s->m.deadline <= d)
                         sr_fsm__end_stage(st, i, SR_ST_TIMEOUT, "timeout",
                                   "stage_run_timeout", true);
         }
+        /* The target runs' own deadlines, whatever their stage and
+         * pipeline run: a roll-up moves only a running stage run. */
         for (uint32_t i = 0; i < run->n_targets; i++) {
                 sr_target_run_t *t = &run->targets[i];
 

@@ -822,7 +822,7 @@ Test(sr_fsm, run_is_not_retired_before_every_child_is_final)
         timer(cancelled_at + 1);
         cr_assert(not(out.retire));
         cr_assert(run.exists);
-        timer(target_deadline);
+        timer(target_deadline - 1);
         cr_assert(not(out.retire));
         cr_assert(run.exists);
         /* The last child ends later than the run: retire_at counts from it. */
@@ -836,6 +836,68 @@ Test(sr_fsm, run_is_not_retired_before_every_child_is_final)
         cr_assert(out.retire);
         cr_assert(eq(i64, out.retired.ended_at, now));
         cr_assert(gt(i64, out.retired.ended_at, cancelled_at));
+}
+
+/* A target run left running by a pipeline-run cancel (the cascade only
+ * requests the cancel) whose device never answers: its own deadline still
+ * ends it, the cancelled run and stage run do not move, then the run is
+ * all final and retires. */
+Test(sr_fsm, target_left_running_by_a_run_cancel_times_out_then_retires)
+{
+        int64_t target_deadline;
+
+        opts.retention_finished_ms = HOUR_MS;
+        create(1, 1, 2, false);
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        set_pipeline("cancelled");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING));
+        target_deadline = run.targets[0].m.deadline;
+        cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
+        now = target_deadline + 3000;
+        timer(target_deadline);
+        expect_events("t0:timeout");
+        cr_assert(eq(str, run.targets[0].m.reason, "timeout"));
+        cr_assert(eq(i64, run.targets[0].m.ended_at, now));
+        cr_assert(eq(u32, out.n_dispatches, 0)); /* cancel already sent */
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(not(out.retire));
+        cr_assert(eq(i64, run.pr.next_deadline, now + HOUR_MS));
+        now += 2 * HOUR_MS;
+        timer(run.pr.next_deadline);
+        cr_assert(out.retire);
+        cr_assert(eq(i64, out.retired.ended_at, target_deadline + 3000));
+}
+
+/* A stage-run cancel leaves a running target run; the pipeline run rolls up
+ * to failure. The target run's deadline still ends it; the failed pipeline
+ * run and the cancelled stage run emit nothing more. Without retention too. */
+Test(sr_fsm, target_left_running_by_a_stage_cancel_times_out_after_run_failed)
+{
+        int64_t target_deadline;
+
+        create(2, 1, 1, false);
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        set_stage(0, "cancelled");
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING));
+        target_deadline = run.targets[0].m.deadline;
+        cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
+        now = target_deadline;
+        timer(target_deadline - 1);
+        cr_assert(out.stale);
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING));
+        timer(target_deadline);
+        expect_events("t0:timeout");
+        cr_assert(not(out.stale));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(eq(int, SR(1), SR_ST_CANCELLED));
+        cr_assert(eq(i64, run.pr.next_deadline, 0)); /* retention 0 */
+        timer(target_deadline);
+        cr_assert(out.stale);
 }
 
 Test(sr_fsm, running_or_waiting_run_is_never_retired_however_old)
