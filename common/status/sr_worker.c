@@ -61,6 +61,14 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         err = sr_conf_check_budget(conf, ec);
         if (err)
                 return err;
+        /* A marker outliving the inputs it refuses (docs/guarantee.md,
+         * "Retention"); only when runs retire and markers are forgotten. */
+        if (conf->retention_finished_ms > 0 && conf->retention_inputs_ms > 0) {
+                err = sr_kafka_check_input_retention(
+                        conf, conf->retention_inputs_ms, 10000, ec);
+                if (err)
+                        return err;
+        }
         w = calloc(1, sizeof(*w));
         if (!w)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "worker: calloc");
