@@ -162,6 +162,7 @@ class Model:
         self.runs = {}
         self.dedupe = {}
         self.retired = {}  # run id -> marker (retired runs not forgotten)
+        self.final = {}  # run id -> statuses() when it retired
         self.retention_finished = retention_finished
         self.retention_inputs = retention_inputs
 
@@ -231,6 +232,7 @@ class Model:
                   "retired_at": at,
                   "forget_at": at + self.retention_inputs
                   if self.retention_inputs > 0 else 0}
+        self.final[run.id] = self.statuses(run.id)
         del self.runs[run.id]
         self._drop_dedupe(run.id)
         self.retired[run.id] = dict(marker, enterprise_id=run.enterprise_id)
