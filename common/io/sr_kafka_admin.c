@@ -47,6 +47,18 @@ static bool topics_led(const sr_conf_t *conf, rd_kafka_t *rk)
         return found == SR_TOPIC__COUNT;
 }
 
+/* What an admin request leaves to free (any may be NULL). */
+static void admin_free(rd_kafka_event_t *ev, rd_kafka_queue_t *q,
+                       rd_kafka_AdminOptions_t *opts)
+{
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        if (q)
+                rd_kafka_queue_destroy(q);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+}
+
 /* Ask for every topic; a topic that exists already is left alone. */
 static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
                        const char *boot, int partitions, int timeout_ms,
@@ -118,12 +130,7 @@ static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
                                 "partitions=%d", topic, partitions);
         }
 out:
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        if (q)
-                rd_kafka_queue_destroy(q);
-        if (opts)
-                rd_kafka_AdminOptions_destroy(opts);
+        admin_free(ev, q, opts);
         for (size_t i = 0; i < SR_TOPIC__COUNT; i++)
                 if (nt[i])
                         rd_kafka_NewTopic_destroy(nt[i]);
@@ -316,12 +323,7 @@ out:
                         "(docs/guarantee.md, Retention) topic=%s "
                         "retention_inputs_ms=%" PRId64 " why=\"%s\"",
                         unchecked, max_ms, why);
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        if (q)
-                rd_kafka_queue_destroy(q);
-        if (opts)
-                rd_kafka_AdminOptions_destroy(opts);
+        admin_free(ev, q, opts);
         for (size_t i = 0; i < 2; i++)
                 if (cr[i])
                         rd_kafka_ConfigResource_destroy(cr[i]);
