@@ -674,9 +674,9 @@ def main():
                     help="the workers' processing.guarantee")
     ap.add_argument("--rate", type=float, default=3.0,
                     help="runs created per second")
-    ap.add_argument("--retention-finished-ms", type=int, default=3000,
+    ap.add_argument("--retention-finished-ms", type=int, default=60000,
                     help="the workers' retention.finished (0: no retention)")
-    ap.add_argument("--retention-inputs-ms", type=int, default=60000,
+    ap.add_argument("--retention-inputs-ms", type=int, default=30000,
                     help="the workers' retention.inputs, and retention.ms "
                     "of the input topics")
     a = ap.parse_args()

@@ -28,11 +28,12 @@ and checks:
      sr.changelog partition no entity record of it follows (a cut batch's
      keys are rewritten by the next owner, then retired again), and none of
      its events happened after the marker's ended_at; every input
-     dead-lettered run_retired is for a run that retired, placed on
-     sr.commands after the TimerFired that retired it; a poison record
-     aimed at an existing run (result_unknown_target,
-     command_unknown_status) that came after its run retired is expected
-     as run_retired (dlq, and a refusal for the command);
+     dead-lettered run_retired met a retired run in the reference model
+     replaying sr.commands; a poison record aimed at an existing run
+     (result_unknown_target, command_unknown_status) that met its run
+     retired is expected as run_retired (dlq, and a refusal for the
+     command), one that met it forgotten as for a missing run
+     (unknown_pipeline_run, not_found);
   6. outage: no worker stopped by itself during the run (the driver's
      figures list every "worker stopped" or "startup failed" a worker
      logged; only the driver's own kills and SIGTERMs may end a worker,
@@ -97,7 +98,8 @@ class Checker:
         self.late_ok = set()  # dlq sources accepted as run_retired
 
     # ------------------------------------------------------------ retention
-    def check_retention(self, changelog, commands, events, manifest):
+    def check_retention(self, changelog, commands, events, manifest,
+                        dlq_sources):
         """See 5. in the module doc. Returns nothing; adjusts the manifest's
         expectations of poison records that met a retired run."""
         markers, forgotten, back, tombstones = {}, set(), [], 0
@@ -145,40 +147,29 @@ class Checker:
                               f"run {v['pipeline_run_id']} occurred at "
                               f"{v['occurred_at']}, after the run ended "
                               f"({m['ended_at']}) and retired")
-        # where each input sits on sr.commands, and each run's retirement
-        pos, retire_at = {}, {}
-        for r in commands:
-            fwd = header(r, "sr_forwarded_from")
-            if fwd:
-                t, p_, o = fwd.split("/")
-                src = (t, int(p_), int(o))
-            else:
-                src = ("commands", r["partition"], r["offset"])
-            v = r.get("value") or {}
-            pos[src] = (r["partition"], r["offset"], v.get("pipeline_run_id"))
-            run = v.get("pipeline_run_id")
-            if v.get("kind") == "timer_fired" and run in markers and \
-                    v.get("deadline") == markers[run]["retired_at"]:
-                k = (r["partition"], run)
-                retire_at[k] = min(retire_at.get(k, r["offset"]),
-                                   r["offset"])
+        # What each input met, by the model replaying sr.commands as
+        # check_stream.py does (dead-lettered inputs skipped): its run
+        # live, retired (only the marker left) or unknown (forgotten). The
+        # changelog cannot say it: compaction drops a forgotten marker.
+        state = run_states(commands, dlq_sources, self.retention)
 
         def after_retirement(src):
-            p = pos.get(src)
-            if not p or p[2] is None:
-                return False
-            at = retire_at.get((p[0], p[2]))
-            return at is not None and p[1] > at
+            return state.get(src) == "retired"
 
         adjusted = 0
         for m in manifest:
             if m["kind"] not in ("result_unknown_target",
                                  "command_unknown_status") or m["offset"] < 0:
                 continue
-            if after_retirement((m["topic"], m["partition"], m["offset"])):
+            st = state.get((m["topic"], m["partition"], m["offset"]))
+            if st == "retired":
                 m["reason"] = "run_retired"
                 m["expect"] = "dlq" if m["topic"] == "results" else \
                     "dlq+reply"
+                adjusted += 1
+            elif st == "unknown":  # its marker forgotten: a missing run
+                m["reason"] = "unknown_pipeline_run" \
+                    if m["topic"] == "results" else "not_found"
                 adjusted += 1
         self.markers = markers
         self.after_retirement = after_retirement
@@ -255,8 +246,8 @@ class Checker:
                         self.after_retirement(src):
                     late += 1
                 else:
-                    self.fail(f"{where}: run_retired, but its run had not "
-                              f"retired before it on sr.commands")
+                    self.fail(f"{where}: run_retired, but in the model its "
+                              f"run had not retired before it")
                 continue
             if m is None:
                 self.fail(f"{where}: not an injected poison record: "
@@ -338,6 +329,33 @@ class Checker:
             self.fail(f"outage: worker {e['worker']} stopped by itself: "
                       f"{e['line']}")
         self.fig["worker_self_exits"] = len(figures["worker_self_exits"])
+
+
+def run_states(commands, dead, retention):
+    """{input source: "live" | "retired" | "unknown"}: the state of its run
+    in the reference model just before the input, sr.commands replayed in
+    (partition, offset) order, dead-lettered inputs skipped."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "model"))
+    import srmodel  # noqa: E402
+    m = srmodel.Model(*retention)
+    out = {}
+    for r in sorted(commands, key=lambda x: (x["partition"], x["offset"])):
+        fwd = header(r, "sr_forwarded_from")
+        if fwd:
+            t, p_, o = fwd.split("/")
+            src = (t, int(p_), int(o))
+        else:
+            src = ("commands", r["partition"], r["offset"])
+        v = r.get("value")
+        run = (v or {}).get("pipeline_run_id")
+        out[src] = "retired" if run in m.retired else \
+            "live" if run in m.runs else "unknown"
+        if src in dead or ("commands", r["partition"], r["offset"]) in dead \
+                or v is None or r["type"] not in ("command", "result"):
+            continue
+        m.apply({"input": r["type"], "ts": r["timestamp"], r["type"]: v})
+    return out
 
 
 def sabotage(kind, events, dlq, figures, rng, changelog=None):
@@ -434,9 +452,12 @@ def main():
              changelog)
 
     c = Checker()
+    c.retention = (a.retention_finished, a.retention_inputs)
     if changelog is not None:
+        dead = {(d["dlq"].get("topic"), d["dlq"].get("partition"),
+                 d["dlq"].get("offset")) for d in dlq if "dlq" in d}
         c.check_retention(changelog, load(p("commands.jsonl")), events,
-                          manifest)
+                          manifest, dead)
     c.check_events(events)
     c.check_dlq(dlq, manifest)
     if replies is not None:
