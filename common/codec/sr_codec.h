@@ -204,11 +204,12 @@ sr_err_t sr_codec_decode_reply(sr_codec_t *codec, sr_slice_t in,
 
 /* ------------------------------------------------------------ changelog */
 
-/* The changelog carries entity states plus two internal record kinds. */
+/* The changelog carries entity states plus three internal record kinds. */
 typedef enum sr_cl_kind {
         SR_CL_ENTITY = 0,
         SR_CL_DEDUPE,
-        SR_CL_MARKER
+        SR_CL_MARKER,
+        SR_CL_RETIRED
 } sr_cl_kind_t;
 
 /* A processed input id (command or result) and the reply it produced. */
@@ -228,12 +229,16 @@ typedef struct sr_cl_marker {
         int64_t written_at;
 } sr_cl_marker_t;
 
+/* A retired pipeline run (key <run>/r): sr_model.h's sr_retired_t. */
+typedef sr_retired_t sr_cl_retired_t;
+
 typedef struct sr_changelog {
         sr_cl_kind_t kind;
         union {
                 sr_entity_t entity;
                 sr_cl_dedupe_t dedupe;
                 sr_cl_marker_t marker;
+                sr_cl_retired_t retired;
         } u;
 } sr_changelog_t;
 

@@ -1,6 +1,6 @@
 /* common/codec/sr_codec_changelog.c - io.sr.v1.ChangelogRecord: entity states (every
- * field, internal ones included, so a restore is exact), dedupe entries and
- * batch markers.
+ * field, internal ones included, so a restore is exact), dedupe entries,
+ * batch markers and retired runs' markers.
  */
 #include "sr_codec_int.h"
 
@@ -9,6 +9,7 @@
 enum {
         BR_DEDUPE = SR_CL_BR_DEDUPE,
         BR_MARKER = SR_CL_BR_MARKER,
+        BR_RETIRED = SR_CL_BR_RETIRED,
         BR__COUNT = SR_CL_BR__COUNT
 };
 
@@ -19,6 +20,7 @@ const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT] = {
         [SR_ENT_TARGET_RUN] = "TargetRun",
         [SR_CL_BR_DEDUPE] = "DedupeEntry",
         [SR_CL_BR_MARKER] = "BatchMarker",
+        [SR_CL_BR_RETIRED] = "RetiredRun",
 };
 #define branch_names sr_codec__cl_branch_names
 
@@ -418,6 +420,42 @@ static sr_err_t marker_from(avro_value_t *b, sr_cl_marker_t *m,
         return SR_OK;
 }
 
+static sr_err_t retired_to(avro_value_t *b, const sr_cl_retired_t *r,
+                           sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        if ((err = sr_codec__set_uuid(b, "pipeline_run_id",
+                                      &r->pipeline_run_id, ec)) ||
+            (err = sr_codec__set_str(b, "enterprise_id", r->enterprise_id,
+                                     sizeof(r->enterprise_id), ec)) ||
+            (err = sr_codec__set_uuid(b, "pipeline_id", &r->pipeline_id,
+                                      ec)) ||
+            (err = sr_codec__set_long(b, "ended_at", r->ended_at, ec)) ||
+            (err = sr_codec__set_long(b, "retired_at", r->retired_at, ec)) ||
+            (err = sr_codec__set_long(b, "forget_at", r->forget_at, ec)))
+                return err;
+        return SR_OK;
+}
+
+static sr_err_t retired_from(avro_value_t *b, sr_cl_retired_t *r,
+                             sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        if ((err = sr_codec__get_uuid(b, "pipeline_run_id",
+                                      &r->pipeline_run_id, ec)) ||
+            (err = sr_codec__get_str(b, "enterprise_id", r->enterprise_id,
+                                     sizeof(r->enterprise_id), ec)) ||
+            (err = sr_codec__get_uuid(b, "pipeline_id", &r->pipeline_id,
+                                      ec)) ||
+            (err = sr_codec__get_long(b, "ended_at", &r->ended_at, ec)) ||
+            (err = sr_codec__get_long(b, "retired_at", &r->retired_at, ec)) ||
+            (err = sr_codec__get_long(b, "forget_at", &r->forget_at, ec)))
+                return err;
+        return SR_OK;
+}
+
 /* ---------------------------------------------------------- records */
 
 int sr_codec__cl_branch(const sr_changelog_t *cl)
@@ -430,6 +468,8 @@ int sr_codec__cl_branch(const sr_changelog_t *cl)
                 return BR_DEDUPE;
         case SR_CL_MARKER:
                 return BR_MARKER;
+        case SR_CL_RETIRED:
+                return BR_RETIRED;
         default:
                 return -1;
         }
@@ -466,6 +506,9 @@ static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
         case BR_DEDUPE:
                 err = dedupe_to(&b, &cl->u.dedupe, ec);
                 break;
+        case BR_RETIRED:
+                err = retired_to(&b, &cl->u.retired, ec);
+                break;
         default:
                 err = marker_to(&b, &cl->u.marker, ec);
                 break;
@@ -493,7 +536,8 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
                 cl->kind = SR_CL_ENTITY;
                 cl->u.entity.type = (sr_entity_type_t)br;
         } else {
-                cl->kind = br == BR_DEDUPE ? SR_CL_DEDUPE : SR_CL_MARKER;
+                cl->kind = br == BR_DEDUPE ? SR_CL_DEDUPE :
+                           br == BR_RETIRED ? SR_CL_RETIRED : SR_CL_MARKER;
         }
         switch (br) {
         case SR_ENT_PIPELINE_RUN:
@@ -510,6 +554,9 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
                 break;
         case BR_DEDUPE:
                 err = dedupe_from(&b, &cl->u.dedupe, ec);
+                break;
+        case BR_RETIRED:
+                err = retired_from(&b, &cl->u.retired, ec);
                 break;
         default:
                 err = marker_from(&b, &cl->u.marker, ec);

@@ -244,6 +244,7 @@ static sr_err_t reply_put(sr_avro_enc_t *e, const sr_reply_t *r,
 enum {
         BR_DEDUPE = SR_CL_BR_DEDUPE,
         BR_MARKER = SR_CL_BR_MARKER,
+        BR_RETIRED = SR_CL_BR_RETIRED,
         BR__COUNT = SR_CL_BR__COUNT
 };
 #define branch_names sr_codec__cl_branch_names
@@ -459,6 +460,23 @@ static sr_err_t marker_put(sr_avro_enc_t *e, const sr_cl_marker_t *m,
         return SR_OK;
 }
 
+static sr_err_t retired_put(sr_avro_enc_t *e, const sr_cl_retired_t *r,
+                            sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        sr_avro_put_uuid(e, &r->pipeline_run_id);
+        err = put_str(e, "enterprise_id", r->enterprise_id,
+                      sizeof(r->enterprise_id), ec);
+        if (err)
+                return err;
+        sr_avro_put_uuid(e, &r->pipeline_id);
+        sr_avro_put_long(e, r->ended_at);
+        sr_avro_put_long(e, r->retired_at);
+        sr_avro_put_long(e, r->forget_at);
+        return SR_OK;
+}
+
 static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
                               sr_errctx_t *ec)
 {
@@ -486,6 +504,9 @@ static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
                 break;
         case BR_DEDUPE:
                 err = dedupe_put(e, &cl->u.dedupe, ec);
+                break;
+        case BR_RETIRED:
+                err = retired_put(e, &cl->u.retired, ec);
                 break;
         default:
                 err = marker_put(e, &cl->u.marker, ec);

@@ -188,11 +188,12 @@ bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out);
 
 /* ---------------------------------------------------------- changelog
  * Union branches of ChangelogRecord.state: the four entity types in
- * sr_entity_type_t order, then the two internal kinds. Shared by the
+ * sr_entity_type_t order, then the three internal kinds. Shared by the
  * avro-c path (sr_codec_cl.c) and the hand-written one (sr_codec_fast.c). */
 enum {
         SR_CL_BR_DEDUPE = SR_ENT__COUNT,
         SR_CL_BR_MARKER,
+        SR_CL_BR_RETIRED,
         SR_CL_BR__COUNT
 };
 

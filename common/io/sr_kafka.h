@@ -386,6 +386,22 @@ sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
                                 int partitions, int timeout_ms,
                                 sr_errctx_t *ec);
 
+/**
+ * @brief At start-up (docs/guarantee.md, "Retention"): ask the cluster of
+ * @p conf (DescribeConfigs) for @c retention.ms of the input topics
+ * (commands, results). A topic that keeps records longer than @p max_ms,
+ * or for ever (-1), is a configuration error: a command re-read after its
+ * run's marker was forgotten would create the run again. When the broker
+ * does not tell (no answer within @p timeout_ms, an error, librdkafka's
+ * mock cluster, which does not serve DescribeConfigs), a WARN says what
+ * could not be checked and the check passes.
+ * @returns SR_OK, SR_ERR_CONF (@p ec names the topic, its retention.ms and
+ *          the key retention.inputs), SR_ERR_NOMEM, SR_ERR_KAFKA (no
+ *          client handle).
+ */
+sr_err_t sr_kafka_check_input_retention(const sr_conf_t *conf, int64_t max_ms,
+                                        int timeout_ms, sr_errctx_t *ec);
+
 /* ------------------------------------------------------------ mock */
 
 typedef struct sr_mock sr_mock_t;

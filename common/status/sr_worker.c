@@ -61,6 +61,14 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         err = sr_conf_check_budget(conf, ec);
         if (err)
                 return err;
+        /* A marker outliving the inputs it refuses (docs/guarantee.md,
+         * "Retention"); only when runs retire and markers are forgotten. */
+        if (conf->retention_finished_ms > 0 && conf->retention_inputs_ms > 0) {
+                err = sr_kafka_check_input_retention(
+                        conf, conf->retention_inputs_ms, 10000, ec);
+                if (err)
+                        return err;
+        }
         w = calloc(1, sizeof(*w));
         if (!w)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "worker: calloc");
@@ -68,6 +76,8 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         w->registry = metrics;
         w->cur_in = -1;
         w->in_max = (size_t)conf->command_max_bytes;
+        w->fsm_opts.retention_finished_ms = conf->retention_finished_ms;
+        w->fsm_opts.retention_inputs_ms = conf->retention_inputs_ms;
         w->out_max = sr_budget_output_max(w->in_max);
         atomic_init(&w->relay_refused, false);
         atomic_init(&w->restoring, 0);

@@ -68,10 +68,26 @@ public final class SrKafkaAdmin {
                         m.put("min.compaction.lag.ms", "86400000");
                         return m;
                 }
+                return configsOf("CHANGELOG_TOPIC_CONFIGS", env);
+        }
+
+        /* INPUT_TOPIC_CONFIGS ("k=v,k=v"): configs of the input topics
+         * (commands, results), e.g. a retention.ms within the workers'
+         * retention.inputs (docs/guarantee.md, "Retention"); none by
+         * default (the broker's). */
+        private static Map<String, String> inputConfigs() {
+                String env = System.getenv("INPUT_TOPIC_CONFIGS");
+                if (env == null || env.isEmpty())
+                        return null;
+                return configsOf("INPUT_TOPIC_CONFIGS", env);
+        }
+
+        private static Map<String, String> configsOf(String var, String env) {
+                Map<String, String> m = new java.util.HashMap<>();
                 for (String kv : env.split(",")) {
                         int eq = kv.indexOf('=');
                         if (eq <= 0)
-                                throw new IllegalArgumentException("CHANGELOG_TOPIC_CONFIGS: \"" + kv + "\" is not k=v");
+                                throw new IllegalArgumentException(var + ": \"" + kv + "\" is not k=v");
                         m.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
                 }
                 return m;
@@ -83,6 +99,8 @@ public final class SrKafkaAdmin {
                         NewTopic t = new NewTopic(prefix + s, parts, (short) 1);
                         if (s.equals("changelog"))
                                 t.configs(changelogConfigs());
+                        if ((s.equals("commands") || s.equals("results")) && inputConfigs() != null)
+                                t.configs(inputConfigs());
                         want.add(t);
                 }
                 int rc = 0;

@@ -194,6 +194,10 @@ class Worker:
             "kafka.session.timeout.ms": "6000",
             "kafka.heartbeat.interval.ms": "500",
             "kafka.fetch.wait.max.ms": "10",
+            # finished runs retire (and markers are forgotten) during the
+            # kills, rebalances and compaction
+            "retention.finished": f"{sc.a.retention_finished_ms}ms",
+            "retention.inputs": f"{sc.a.retention_inputs_ms}ms",
         }
         if sc.a.guarantee != "outbox":
             lines["processing.guarantee"] = sc.a.guarantee
@@ -322,7 +326,13 @@ class Scenario:
                                   "cleanup.policy=compact,"
                                   "min.compaction.lag.ms=60000,"
                                   "segment.ms=10000,"
-                                  "min.cleanable.dirty.ratio=0.01"})
+                                  "min.cleanable.dirty.ratio=0.01",
+                              # within the workers' retention.inputs, which
+                              # they check at start-up (segments of the
+                              # default size and age: nothing is deleted
+                              # during the scenario)
+                              "INPUT_TOPIC_CONFIGS":
+                                  f"retention.ms={a.retention_inputs_ms}"})
         self.broker_started = True
         m = re.search(r"bootstrap.servers=(\S+)", out)
         if not m:
@@ -603,7 +613,11 @@ class Scenario:
         if self.fig["map_grows"] == 0:
             problems.append("w0's sr_store_map_grows_total stayed 0")
         r = subprocess.run([sys.executable, os.path.join(HERE, "check.py"),
-                            self.work] +
+                            self.work,
+                            "--retention-finished",
+                            str(self.a.retention_finished_ms),
+                            "--retention-inputs",
+                            str(self.a.retention_inputs_ms)] +
                            (["--exactly-once"]
                             if self.a.guarantee == "exactly_once" else []))
         if r.returncode:
@@ -660,6 +674,11 @@ def main():
                     help="the workers' processing.guarantee")
     ap.add_argument("--rate", type=float, default=3.0,
                     help="runs created per second")
+    ap.add_argument("--retention-finished-ms", type=int, default=60000,
+                    help="the workers' retention.finished (0: no retention)")
+    ap.add_argument("--retention-inputs-ms", type=int, default=30000,
+                    help="the workers' retention.inputs, and retention.ms "
+                    "of the input topics")
     a = ap.parse_args()
     log(f"SR_CHAOS_SEED={a.seed} kills={a.kills} partitions={a.parts} "
         f"rate={a.rate}/s")

@@ -23,7 +23,18 @@ and checks:
   4. the reference model (tests/model/check_stream.py) fed the accepted
      inputs of sr.commands agrees with every run's events and final
      statuses;
-  5. outage: no worker stopped by itself during the run (the driver's
+  5. retention (docs/guarantee.md "Retention"; with changelog.jsonl):
+     no run is brought back: after a run's last RetiredRun marker on its
+     sr.changelog partition no entity record of it follows (a cut batch's
+     keys are rewritten by the next owner, then retired again), and none of
+     its events happened after the marker's ended_at; every input
+     dead-lettered run_retired met a retired run in the reference model
+     replaying sr.commands; a poison record aimed at an existing run
+     (result_unknown_target, command_unknown_status) that met its run
+     retired is expected as run_retired (dlq, and a refusal for the
+     command), one that met it forgotten as for a missing run
+     (unknown_pipeline_run, not_found);
+  6. outage: no worker stopped by itself during the run (the driver's
      figures list every "worker stopped" or "startup failed" a worker
      logged; only the driver's own kills and SIGTERMs may end a worker,
      and a fenced static member is the driver's to restart): a poison
@@ -32,6 +43,7 @@ Exit 0 when all hold, 1 otherwise (the first problems are printed).
 
 --sabotage KIND damages the dumps in memory before checking, to show the
 checker fails: drop-event (one event of a run, all its copies),
+revive-run (an entity record of a retired run after its marker),
 alter-duplicate (a duplicate copy differs), drop-dlq (a dead letter
 missing), extra-dlq (a dead letter nobody injected), wrong-reason,
 worker-exit (a worker that stopped by itself).
@@ -83,6 +95,89 @@ class Checker:
     def __init__(self):
         self.problems = []
         self.fig = {}
+        self.late_ok = set()  # dlq sources accepted as run_retired
+
+    # ------------------------------------------------------------ retention
+    def check_retention(self, changelog, commands, events, manifest,
+                        dlq_sources):
+        """See 5. in the module doc. Returns nothing; adjusts the manifest's
+        expectations of poison records that met a retired run."""
+        markers, forgotten, back, tombstones = {}, set(), [], 0
+        by_part = {}
+        for r in changelog:
+            by_part.setdefault(r["partition"], []).append(r)
+        for part, recs in by_part.items():
+            # A cut batch is rewritten by the partition's next owner (the
+            # values it shadowed come back), so a retirement may be undone
+            # and done again: what counts is what follows the run's last
+            # marker here.
+            last, ents, last_r = {}, {}, {}
+            for r in sorted(recs, key=lambda x: x["offset"]):
+                key = r["key"] or ""
+                run = key.split("/", 1)[0]
+                if key.endswith("/r"):
+                    last_r[run] = r["type"]
+                if r["type"] == "tombstone":
+                    tombstones += 1
+                    continue
+                v = r.get("value") or {}
+                if v.get("kind") == "retired":
+                    last[run] = r["offset"]
+                    markers.setdefault(run, v)
+                elif v.get("kind") == "entity":
+                    ents.setdefault(run, []).append(r["offset"])
+            for run, at in last.items():
+                forgotten.update([run] if last_r.get(run) == "tombstone"
+                                 else [])
+                for o in ents.get(run, []):
+                    if o > at:
+                        back.append(f"changelog {part}/{o}: entity record "
+                                    f"of run {run} after its last RetiredRun "
+                                    f"marker (offset {at})")
+        for b in back[:20]:
+            self.fail("run brought back: " + b)
+        late_ev = 0
+        for e in events:
+            v = e.get("value") or {}
+            m = markers.get(v.get("pipeline_run_id"))
+            if m and v["occurred_at"] > m["ended_at"]:
+                late_ev += 1
+                if late_ev <= 20:
+                    self.fail(f"run brought back: event seq {v['seq']} of "
+                              f"run {v['pipeline_run_id']} occurred at "
+                              f"{v['occurred_at']}, after the run ended "
+                              f"({m['ended_at']}) and retired")
+        # What each input met, by the model replaying sr.commands as
+        # check_stream.py does (dead-lettered inputs skipped): its run
+        # live, retired (only the marker left) or unknown (forgotten). The
+        # changelog cannot say it: compaction drops a forgotten marker.
+        state = run_states(commands, dlq_sources, self.retention)
+
+        def after_retirement(src):
+            return state.get(src) == "retired"
+
+        adjusted = 0
+        for m in manifest:
+            if m["kind"] not in ("result_unknown_target",
+                                 "command_unknown_status") or m["offset"] < 0:
+                continue
+            st = state.get((m["topic"], m["partition"], m["offset"]))
+            if st == "retired":
+                m["reason"] = "run_retired"
+                m["expect"] = "dlq" if m["topic"] == "results" else \
+                    "dlq+reply"
+                adjusted += 1
+            elif st == "unknown":  # its marker forgotten: a missing run
+                m["reason"] = "unknown_pipeline_run" \
+                    if m["topic"] == "results" else "not_found"
+                adjusted += 1
+        self.markers = markers
+        self.after_retirement = after_retirement
+        self.fig["runs_retired"] = len(markers)
+        self.fig["markers_forgotten"] = len(forgotten)
+        self.fig["changelog_tombstones"] = tombstones
+        self.fig["poison_met_retired_run"] = adjusted
+        self.fig["runs_brought_back"] = len(back) + late_ev
 
     def fail(self, msg):
         self.problems.append(msg)
@@ -135,7 +230,7 @@ class Checker:
             else:
                 want[(m["topic"], m["partition"], m["offset"])] = m
         seen = {}
-        dups = 0
+        dups = late = 0
         for d in dlq:
             h = d.get("dlq", {})
             src = (h.get("topic"), h.get("partition"), h.get("offset"))
@@ -145,6 +240,15 @@ class Checker:
                           u["topic"] == src[0]), None)
             where = f"dlq {d['partition']}/{d['offset']} (from {src[0]} " \
                     f"{src[1]}/{src[2]}, reason {h.get('reason')})"
+            if m is None and h.get("reason") == "run_retired":
+                # a late input of the load (a stale result, a cancel)
+                if getattr(self, "after_retirement", None) and \
+                        self.after_retirement(src):
+                    late += 1
+                else:
+                    self.fail(f"{where}: run_retired, but in the model its "
+                              f"run had not retired before it")
+                continue
             if m is None:
                 self.fail(f"{where}: not an injected poison record: "
                           f"{h.get('error')}")
@@ -185,6 +289,7 @@ class Checker:
         self.fig["dlq_records"] = len(dlq)
         self.fig["dlq_matched"] = len(seen)
         self.fig["dlq_duplicates"] = dups
+        self.fig["late_inputs_run_retired"] = late
         self.fig["poison_expected_in_dlq"] = len(want) + len(uncertain)
 
     # ------------------------------------------------------------ replies
@@ -226,8 +331,51 @@ class Checker:
         self.fig["worker_self_exits"] = len(figures["worker_self_exits"])
 
 
-def sabotage(kind, events, dlq, figures, rng):
-    if kind == "worker-exit":
+def run_states(commands, dead, retention):
+    """{input source: "live" | "retired" | "unknown"}: the state of its run
+    in the reference model just before the input, sr.commands replayed in
+    (partition, offset) order, dead-lettered inputs skipped."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "model"))
+    import srmodel  # noqa: E402
+    m = srmodel.Model(*retention)
+    out = {}
+    for r in sorted(commands, key=lambda x: (x["partition"], x["offset"])):
+        fwd = header(r, "sr_forwarded_from")
+        if fwd:
+            t, p_, o = fwd.split("/")
+            src = (t, int(p_), int(o))
+        else:
+            src = ("commands", r["partition"], r["offset"])
+        v = r.get("value")
+        run = (v or {}).get("pipeline_run_id")
+        out[src] = "retired" if run in m.retired else \
+            "live" if run in m.runs else "unknown"
+        if src in dead or ("commands", r["partition"], r["offset"]) in dead \
+                or v is None or r["type"] not in ("command", "result"):
+            continue
+        m.apply({"input": r["type"], "ts": r["timestamp"], r["type"]: v})
+    return out
+
+
+def sabotage(kind, events, dlq, figures, rng, changelog=None):
+    if kind == "revive-run":
+        # an entity record of a retired run written again after its marker
+        mk = [r for r in changelog or [] if r["type"] != "tombstone" and
+              (r.get("value") or {}).get("kind") == "retired"]
+        if not mk:
+            sys.exit("check: sabotage revive-run: no retired run")
+        m = rng.choice(mk)
+        run = m["key"].split("/", 1)[0]
+        old = next((r for r in changelog if r["type"] != "tombstone" and
+                    (r["key"] or "").startswith(run + "/p") and
+                    (r.get("value") or {}).get("kind") == "entity"), None)
+        if old is None:  # compacted away: make one
+            old = dict(m, key=run + "/p", value={"kind": "entity"})
+        changelog.append(dict(old, partition=m["partition"],
+                              offset=m["offset"] + 1000000))
+        print(f"check: sabotage: run {run} brought back on the changelog")
+    elif kind == "worker-exit":
         figures.setdefault("worker_self_exits", []).append(
             {"worker": "w0", "line": 'msg="worker stopped" err="sabotage"'})
         print("check: sabotage: a worker that stopped by itself")
@@ -282,6 +430,11 @@ def main():
                     help="processing.guarantee=exactly_once: a read_committed "
                     "dump of sr.events must hold no duplicate at all")
     ap.add_argument("--sabotage", default="")
+    ap.add_argument("--retention-finished", type=int, default=0,
+                    help="the workers' retention.finished, ms (for the "
+                    "model)")
+    ap.add_argument("--retention-inputs", type=int, default=0,
+                    help="the workers' retention.inputs, ms")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     p = lambda n: os.path.join(a.dir, n)  # noqa: E731
@@ -293,9 +446,18 @@ def main():
         p("replies.jsonl")) else None
     figures = json.load(open(p("figures.json"))) if os.path.exists(
         p("figures.json")) else {}
-    sabotage(a.sabotage, events, dlq, figures, random.Random(a.seed))
+    changelog = load(p("changelog.jsonl")) if os.path.exists(
+        p("changelog.jsonl")) else None
+    sabotage(a.sabotage, events, dlq, figures, random.Random(a.seed),
+             changelog)
 
     c = Checker()
+    c.retention = (a.retention_finished, a.retention_inputs)
+    if changelog is not None:
+        dead = {(d["dlq"].get("topic"), d["dlq"].get("partition"),
+                 d["dlq"].get("offset")) for d in dlq if "dlq" in d}
+        c.check_retention(changelog, load(p("commands.jsonl")), events,
+                          manifest, dead)
     c.check_events(events)
     c.check_dlq(dlq, manifest)
     if replies is not None:
@@ -321,7 +483,9 @@ def main():
             else:
                 ev, dl = p("events.jsonl"), p("dlq.jsonl")
             cmd = [sys.executable, a.model, "--commands", p("commands.jsonl"),
-                   "--events", ev, "--dlq", dl]
+                   "--events", ev, "--dlq", dl,
+                   "--retention-finished", str(a.retention_finished),
+                   "--retention-inputs", str(a.retention_inputs)]
             r = subprocess.run(cmd, capture_output=True, text=True)
             model_rc = r.returncode
             out = (r.stdout + r.stderr).strip().splitlines()
@@ -350,6 +514,14 @@ def main():
           f"({c.fig['runs_in_events']} runs), duplicates seen = "
           f"{c.fig['event_duplicates']} (all byte-identical unless listed "
           f"below)")
+    if "runs_retired" in c.fig:
+        print(f"check:   retention: runs retired = {c.fig['runs_retired']}, "
+              f"markers forgotten = {c.fig['markers_forgotten']}, "
+              f"changelog tombstones = {c.fig['changelog_tombstones']}, "
+              f"late inputs dead-lettered run_retired = "
+              f"{c.fig.get('late_inputs_run_retired')}, poison records "
+              f"that met a retired run = {c.fig['poison_met_retired_run']}, "
+              f"runs brought back = {c.fig['runs_brought_back']}")
     print(f"check:   dead letters = {c.fig['dlq_records']}, matched to "
           f"{c.fig['dlq_matched']} of {c.fig['poison_expected_in_dlq']} "
           f"injected poison records ({c.fig['dlq_duplicates']} repeated "

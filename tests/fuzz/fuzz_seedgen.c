@@ -377,6 +377,17 @@ static void changelogs(void)
         cl.u.marker.written_at = 1700000003000;
         put_buf("changelog-marker", sr_codec_encode_changelog(
                         codec, &cl, &buf, &ec), &buf, &ec);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_RETIRED;
+        cl.u.retired.pipeline_run_id = uuid_n(111);
+        strcpy(cl.u.retired.enterprise_id, "ent-acme");
+        cl.u.retired.pipeline_id = uuid_n(112);
+        cl.u.retired.ended_at = 1700000001000;
+        cl.u.retired.retired_at = 1702592001000;
+        cl.u.retired.forget_at = 1703196801000;
+        put_buf("changelog-retired", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
 }
 
 #define PID "0b0e5b6e-6a8c-4b8e-9d2f-1c2d3e4f5a6b"

@@ -2,7 +2,8 @@
 """Check what a real fleet published against the reference model.
 
     check_stream.py --commands commands.jsonl --events events.jsonl \
-                    [--dlq dlq.jsonl]
+                    [--dlq dlq.jsonl] [--retention-finished MS
+                    --retention-inputs MS]
 
 The files are `sr-cli dump commands|events|dlq` outputs. The accepted
 inputs are the records of sr.commands in (partition, offset) order: the
@@ -14,7 +15,10 @@ applied to srmodel.Model at its record timestamp. Then, per pipeline run:
 the events of sr.events de-duplicated by seq (a re-published event must be
 identical) must equal the model's events, field by field, and the final
 status of the pipeline run and of every stage and target run must equal
-the model's. Exit 0 when everything matches, 1 with a per-run diff.
+the model's (for a run the model retired: its statuses when it retired).
+--retention-* are the workers' retention.finished / retention.inputs: the
+model retires and forgets runs at the same TimerFired records as they.
+Exit 0 when everything matches, 1 with a per-run diff.
 """
 import argparse
 import json
@@ -43,6 +47,10 @@ def main():
     ap.add_argument("--events", required=True)
     ap.add_argument("--dlq")
     ap.add_argument("--max-diffs", type=int, default=20)
+    ap.add_argument("--retention-finished", type=int, default=0,
+                    help="the workers' retention.finished, ms")
+    ap.add_argument("--retention-inputs", type=int, default=0,
+                    help="the workers' retention.inputs, ms")
     args = ap.parse_args()
 
     dead = set()
@@ -52,11 +60,11 @@ def main():
             if "topic" in d:
                 dead.add((d["topic"], d.get("partition"), d.get("offset")))
 
-    model = srmodel.Model()
+    model = srmodel.Model(args.retention_finished, args.retention_inputs)
     want = {}  # the model's events per run, in order
     cmds = sorted(load(args.commands),
                   key=lambda r: (r["partition"], r["offset"]))
-    applied = skipped = undecodable = 0
+    applied = skipped = undecodable = retired = forgotten = 0
     for r in cmds:
         src = ("commands", r["partition"], r["offset"])
         fwd = header(r, "sr_forwarded_from")
@@ -77,6 +85,8 @@ def main():
         for ev in out["events"]:
             want.setdefault(ev["pipeline_run_id"], []).append(ev)
         applied += 1
+        retired += out["retired"] is not None
+        forgotten += out["forgotten"]
 
     got, problems = {}, {}
     for r in load(args.events):
@@ -122,8 +132,9 @@ def main():
         final = {}
         for e in g:
             final[e["entity_id"]] = (e["entity_type"], e["to_status"])
-        if rid in model.runs:
-            ms = model.statuses(rid)
+        if rid in model.runs or rid in model.final:
+            ms = model.statuses(rid) if rid in model.runs else \
+                model.final[rid]
             for eid in sorted(set(ms) | set(final)):
                 if ms.get(eid) != final.get(eid):
                     p.append("final status of %s: sr.events %s / model %s"
@@ -133,9 +144,10 @@ def main():
 
     bad = {k: v for k, v in problems.items() if v}
     print("check_stream: inputs applied=%d skipped(dlq)=%d undecodable=%d "
-          "runs=%d events=%d runs-with-differences=%d"
-          % (applied, skipped, undecodable, len(model.runs), n_events,
-             len(bad)))
+          "runs=%d retired=%d forgotten=%d events=%d runs-with-differences=%d"
+          % (applied, skipped, undecodable,
+             len(set(model.runs) | set(model.final)), retired, forgotten,
+             n_events, len(bad)))
     for rid, p in sorted(bad.items()):
         print("run %s:" % rid)
         for line in p:

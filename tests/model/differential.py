@@ -63,14 +63,31 @@ def ids_of(run_id, spec):
     return stages, targets
 
 
+RETENTION_FINISHED = [1000, 1000, 30000, srmodel.DAY]
+RETENTION_INPUTS = [0, 2000, 2000, 60000]
+
+
 def gen_case(rng):
-    """One sequence of inputs on 1-2 runs."""
+    """One case: (options, inputs on 1-2 runs). In 2 cases of 3 the runs
+    retire (retention.finished of seconds to a day, retention.inputs 0 or
+    seconds): a model run alongside tells the exact instants (a run's
+    next_deadline, a marker's forget_at) at which timers are sent, so
+    retirements, forgetting, child timeouts and late inputs happen."""
+    opts = {"retention_finished": 0, "retention_inputs": 0}
+    if rng.random() < 0.67:
+        opts = {"retention_finished": rng.choice(RETENTION_FINISHED),
+                "retention_inputs": rng.choice(RETENTION_INPUTS)}
+    gm = srmodel.Model(opts["retention_finished"], opts["retention_inputs"])
     ts = 1_700_000_000_000 + rng.randrange(10**6)
     runs = []
     for _ in range(rng.choice([1, 1, 1, 2])):
         run_id, spec = rid(rng), gen_spec(rng)
         runs.append((run_id, spec) + ids_of(run_id, spec))
     seq, sent = [], []
+
+    def add(inp):
+        seq.append(inp)
+        gm.apply(json.loads(json.dumps(inp)))
 
     def cmd(run_id, kind, **kw):
         c = {"kind": kind, "command_id": rid(rng), "pipeline_run_id": run_id,
@@ -79,9 +96,8 @@ def gen_case(rng):
         return c
 
     for run_id, spec, _, _ in runs:
-        seq.append({"input": "command", "ts": ts,
-                    "command": cmd(run_id, "create_run", spec=spec,
-                                   run_number=1)})
+        add({"input": "command", "ts": ts,
+             "command": cmd(run_id, "create_run", spec=spec, run_number=1)})
     n = rng.randrange(5, 45)
     for _ in range(n):
         ts += rng.choice([0, 1, 5, 100, 1000, 5000, 20000, 70000])
@@ -111,17 +127,17 @@ def gen_case(rng):
                 res["target_run_id"] = rid(rng)
             elif x < 0.07:
                 res["pipeline_run_id"] = rid(rng)
-            seq.append({"input": "result", "ts": ts, "result": res})
+            add({"input": "result", "ts": ts, "result": res})
         elif r < 0.50 and stages:
             c = cmd(run_id, "set_stage_run_status",
                     entity_id=rng.choice(stages),
                     status=rng.choice(["queued"] * 6 + STATUSES_SENT))
-            seq.append({"input": "command", "ts": ts, "command": c})
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.56:
             c = cmd(run_id, "set_pipeline_run_status", entity_id=None,
                     status=rng.choice(["cancelled", "cancelled", "running",
                                        "queued", "nope"]))
-            seq.append({"input": "command", "ts": ts, "command": c})
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.66 and targets:
             c = cmd(run_id, "set_target_run_status",
                     entity_id=rng.choice(targets)[0],
@@ -129,13 +145,13 @@ def gen_case(rng):
                                        "failure", "cancelled", "queued",
                                        "RUNNING", "xyz"]),
                     device_name=None)
-            seq.append({"input": "command", "ts": ts, "command": c})
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.78:
             dl = ts - rng.randrange(0, 1000)
             c = cmd(run_id, "timer_fired", entity_type="pipeline_run",
                     entity_id=run_id, deadline=dl)
             c["command_id"] = srmodel.v5("%s/timer/%d" % (run_id, dl))
-            seq.append({"input": "command", "ts": ts, "command": c})
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.82:
             # unknown run, another tenant, unknown stage
             x = rng.random()
@@ -149,27 +165,41 @@ def gen_case(rng):
             else:
                 c = cmd(run_id, "set_stage_run_status", entity_id=rid(rng),
                         status="queued")
-            seq.append({"input": "command", "ts": ts, "command": c})
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.86:
             # a second create: same spec, or another one
             other = spec if rng.random() < 0.5 else gen_spec(rng)
-            seq.append({"input": "command", "ts": ts,
-                        "command": cmd(run_id, "create_run", spec=other,
-                                       run_number=1)})
+            add({"input": "command", "ts": ts,
+                 "command": cmd(run_id, "create_run", spec=other,
+                                run_number=1)})
+        elif r < 0.96:
+            # a timer at exactly the instant the worker arms: the run's
+            # next_deadline (a timeout, or its retirement), or a retired
+            # run's forget_at
+            run = gm.runs.get(run_id)
+            mark = gm.retired.get(run_id)
+            dl = (run.next_deadline if run is not None else
+                  mark["forget_at"] if mark is not None else 0)
+            if dl:
+                ts = max(ts, dl + rng.choice([0, 0, 1, 30]))
+                c = cmd(run_id, "timer_fired", entity_type="pipeline_run",
+                        entity_id=run_id, deadline=dl)
+                c["command_id"] = srmodel.v5("%s/timer/%d" % (run_id, dl))
+                add({"input": "command", "ts": ts, "command": c})
         if sent and rng.random() < 0.12:
             # redelivery: the same record again (same id), maybe later
             dup = json.loads(json.dumps(rng.choice(sent)))
             if rng.random() < 0.5:
                 dup["ts"] = ts
-            seq.append(dup)
+            add(dup)
         sent = seq[:]
-    return seq
+    return opts, seq
 
 
 def run_replay(replay, cases):
     lines = []
-    for seq in cases:
-        lines.append('{"input":"reset"}')
+    for opts, seq in cases:
+        lines.append(json.dumps(dict(opts, input="reset")))
         lines.extend(json.dumps(i) for i in seq)
     p = subprocess.run([replay], input="\n".join(lines) + "\n", text=True,
                        capture_output=True, check=False)
@@ -178,7 +208,7 @@ def run_replay(replay, cases):
         raise SystemExit("sr-fsm-replay failed (%d)" % p.returncode)
     outs = [json.loads(x) for x in p.stdout.splitlines()]
     res, i = [], 0
-    for seq in cases:
+    for _, seq in cases:
         res.append(outs[i:i + len(seq)])
         for inp, o in zip(seq, res[-1]):
             o["_command"] = inp["input"] == "command"
@@ -186,8 +216,9 @@ def run_replay(replay, cases):
     return res
 
 
-def run_model(seq):
-    m = srmodel.Model()
+def run_model(case):
+    opts, seq = case
+    m = srmodel.Model(opts["retention_finished"], opts["retention_inputs"])
     outs = [m.apply(json.loads(json.dumps(i))) for i in seq]
     for inp, o in zip(seq, outs):
         o["_command"] = inp["input"] == "command"
@@ -231,25 +262,26 @@ def diff_fields(a, b, path=""):
         yield "%s: C=%s model=%s" % (path, json.dumps(a), json.dumps(b))
 
 
-def fails(replay, seq):
-    c = run_replay(replay, [seq])[0]
-    return first_diff(c, run_model(seq)) is not None
+def fails(replay, case):
+    c = run_replay(replay, [case])[0]
+    return first_diff(c, run_model(case)) is not None
 
 
-def shrink(replay, seq):
+def shrink(replay, case):
     """Cut the sequence after the first difference, then drop inputs one
     at a time (creates last) while the mismatch stays."""
-    k = first_diff(run_replay(replay, [seq])[0], run_model(seq))
+    opts, seq = case
+    k = first_diff(run_replay(replay, [case])[0], run_model(case))
     seq = seq[:k + 1]
     changed = True
     while changed:
         changed = False
         for i in reversed(range(len(seq))):
             cand = seq[:i] + seq[i + 1:]
-            if cand and fails(replay, cand):
+            if cand and fails(replay, (opts, cand)):
                 seq = cand
                 changed = True
-    return seq
+    return opts, seq
 
 
 def main():
@@ -264,26 +296,31 @@ def main():
     cases = [gen_case(rng) for _ in range(args.cases)]
     c_all = run_replay(args.replay, cases)
     bad = []
-    n_in = n_ev = 0
-    for seq, c_outs in zip(cases, c_all):
-        m_outs = run_model(seq)
-        n_in += len(seq)
+    n_in = n_ev = n_ret = n_forget = n_late = 0
+    for case, c_outs in zip(cases, c_all):
+        m_outs = run_model(case)
+        n_in += len(case[1])
         n_ev += sum(len(o["events"]) for o in c_outs)
+        n_ret += sum(o["retired"] is not None for o in c_outs)
+        n_forget += sum(o["forgotten"] for o in c_outs)
+        n_late += sum(o["dlq"] == "run_retired" for o in c_outs)
         if first_diff(c_outs, m_outs) is not None:
-            bad.append(seq)
+            bad.append(case)
     print("differential: seed=%d cases=%d inputs=%d C-events=%d "
-          "mismatching-cases=%d" % (args.seed, args.cases, n_in, n_ev,
-                                    len(bad)))
+          "retired=%d forgotten=%d run_retired=%d mismatching-cases=%d"
+          % (args.seed, args.cases, n_in, n_ev, n_ret, n_forget, n_late,
+             len(bad)))
     if not bad:
         return 0
-    for seq in sorted(bad, key=len)[:args.max_report]:
-        small = shrink(args.replay, seq)
+    for case in sorted(bad, key=lambda c: len(c[1]))[:args.max_report]:
+        small = shrink(args.replay, case)
         c_outs = run_replay(args.replay, [small])[0]
         m_outs = run_model(small)
         k = first_diff(c_outs, m_outs)
-        print("\nshortest failing sequence (%d inputs, from %d):"
-              % (len(small), len(seq)))
-        for i, inp in enumerate(small):
+        print("\nshortest failing sequence (%d inputs, from %d), "
+              "options %s:" % (len(small[1]), len(case[1]),
+                               json.dumps(small[0])))
+        for i, inp in enumerate(small[1]):
             print("  [%d] %s" % (i, json.dumps(inp)))
         print("first differing output: input [%d]" % k)
         for line in list(diff_fields(norm(c_outs[k]), norm(m_outs[k])))[:12]:

@@ -9,10 +9,22 @@ Inputs are dicts (the JSON shapes of `sr-cli dump`, tests/model/README.md):
     {"input": "result",  "ts": MS, "result":  {...}}
 Model.apply(input) returns the outputs of that input:
     {"events": [...], "dispatch": [...], "reply": {...} | None,
-     "dlq": None | reason, "duplicate": bool, "stale": bool}
+     "dlq": None | reason, "duplicate": bool, "stale": bool,
+     "retired": None | {"ended_at", "retired_at", "forget_at"},
+     "forgotten": bool}
 The model keeps every run (Model.runs) and the dedupe table, as the worker
 does: a command id seen before on the same run gets the first reply again
 and nothing else; results are not de-duplicated (forward only).
+
+Retention (docs/guarantee.md "Retention", docs/domain-decisions.md):
+Model(retention_finished=MS, retention_inputs=MS). A run whose entities
+are all final gets next_deadline = latest ended_at + retention_finished
+(0: never); the TimerFired at exactly that deadline retires it: the run
+and its dedupe entries go, a marker (Model.retired) stays until the
+TimerFired at forget_at = retired_at + retention_inputs (0: for ever).
+Commands for a retired run are refused run_retired and dead-lettered
+(another tenant's: not_found), results dead-lettered run_retired; none of
+these, nor the retiring or forgetting timer, leaves a dedupe entry.
 """
 import json
 import uuid
@@ -68,6 +80,7 @@ class Entity:
         self.version = 0
         self.created_at = ts
         self.deadline = 0
+        self.ended_at = 0
 
 
 class Target(Entity):
@@ -91,6 +104,7 @@ class Step:
         self.cause = cause
         self.events = []
         self.dispatch = []
+        self.retire = False
 
     def move(self, ent, to, reason):
         run = self.run
@@ -98,6 +112,9 @@ class Step:
         ent.status = to
         ent.reason = reason
         ent.version += 1
+        if to in TERMINAL:
+            ent.ended_at = self.ts
+            ent.deadline = 0
         run.last_seq += 1
         seq = run.last_seq
         ev = {
@@ -141,9 +158,13 @@ class Step:
 
 
 class Model:
-    def __init__(self):
+    def __init__(self, retention_finished=0, retention_inputs=0):
         self.runs = {}
         self.dedupe = {}
+        self.retired = {}  # run id -> marker (retired runs not forgotten)
+        self.final = {}  # run id -> statuses() when it retired
+        self.retention_finished = retention_finished
+        self.retention_inputs = retention_inputs
 
     # ------------------------------------------------------------ entry
     def apply(self, inp):
@@ -159,18 +180,88 @@ class Model:
         return {"events": step.events if step else [],
                 "dispatch": step.dispatch if step else [],
                 "reply": reply, "dlq": dlq, "duplicate": duplicate,
-                "stale": stale}
+                "stale": stale, "retired": None, "forgotten": False}
 
     # ------------------------------------------------------------ commands
     def _command(self, c, ts):
-        key = (c["pipeline_run_id"], c["command_id"])
+        rid = c["pipeline_run_id"]
+        key = (rid, c["command_id"])
         if key in self.dedupe:
             return self._out(reply=self.dedupe[key], duplicate=True)
+        if rid in self.retired:
+            return self._retired_command(c, ts)
         step, reply = self._command_apply(c, ts)
+        if step is not None and step.retire:
+            return self._retire(step)
+        if step is not None:
+            self._update_next_deadline(step.run)
         self.dedupe[key] = reply
         out = self._out(step, reply)
         out["stale"] = False
         return out
+
+    # ------------------------------------------------------------ retention
+    def _update_next_deadline(self, run):
+        """The earliest deadline of an open entity, or with every entity
+        final the retirement instant (stored, as sr_fsm does)."""
+        ents = [run] + run.stages + list(run.targets.values())
+        open_dl = [e.deadline for e in ents
+                   if e.status not in TERMINAL and e.deadline]
+        if open_dl:
+            run.next_deadline = min(open_dl)
+        elif self.retention_finished > 0 and self._all_final(run):
+            run.next_deadline = max(e.ended_at for e in ents) + \
+                self.retention_finished
+        else:
+            run.next_deadline = 0
+
+    @staticmethod
+    def _all_final(run):
+        ents = [run] + run.stages + list(run.targets.values())
+        return all(e.status in TERMINAL for e in ents)
+
+    def _drop_dedupe(self, rid):
+        for k in [k for k in self.dedupe if k[0] == rid]:
+            del self.dedupe[k]
+
+    def _retire(self, step):
+        run = step.run
+        ents = [run] + run.stages + list(run.targets.values())
+        at = run.next_deadline
+        marker = {"ended_at": max(e.ended_at for e in ents),
+                  "retired_at": at,
+                  "forget_at": at + self.retention_inputs
+                  if self.retention_inputs > 0 else 0}
+        self.final[run.id] = self.statuses(run.id)
+        del self.runs[run.id]
+        self._drop_dedupe(run.id)
+        self.retired[run.id] = dict(marker, enterprise_id=run.enterprise_id)
+        out = self._out()
+        out["retired"] = marker
+        return out
+
+    def _retired_command(self, c, ts):
+        """A command for a run of which only the marker is left (as
+        sr_fsm's retired_command and the worker: only a stale timer and
+        another tenant's command leave a dedupe entry)."""
+        rid = c["pipeline_run_id"]
+        marker = self.retired[rid]
+        if c["kind"] == "timer_fired":
+            if marker["forget_at"] and c["deadline"] == marker["forget_at"]:
+                del self.retired[rid]
+                self._drop_dedupe(rid)
+                out = self._out()
+                out["forgotten"] = True
+                return out
+            self.dedupe[(rid, c["command_id"])] = None
+            out = self._out()
+            return out
+        if marker["enterprise_id"] != c["enterprise_id"]:
+            reply = self._reply(c, ts, False, "not_found")
+            self.dedupe[(rid, c["command_id"])] = reply
+            return self._out(reply=reply)
+        return self._out(reply=self._reply(c, ts, False, "run_retired"),
+                         dlq="run_retired")
 
     def _reply(self, c, ts, accepted, reason="none", versions=()):
         return {"command_id": c["command_id"],
@@ -187,6 +278,11 @@ class Model:
             if run is None:
                 return None, None
             step = Step(run, ts, c["command_id"])
+            if run.status in TERMINAL and self._all_final(run):
+                # retention: the deadline that is its next_deadline
+                step.retire = bool(c["deadline"]) and \
+                    c["deadline"] == run.next_deadline
+                return step, None
             # Silent in domain.md; as sr_fsm: a timer fired for deadline D
             # ends what is due at D (the worker sends it once D passed).
             self._timers(step, min(ts, c["deadline"]))
@@ -275,6 +371,7 @@ class Model:
         run.auto_promote = bool(spec.get("auto_promote", False))
         run.spec_canon = canon(spec)
         run.last_seq = 0
+        run.next_deadline = 0
         run.deadline = ts + (spec.get("timeout_seconds") or 0) * 1000 \
             if spec.get("timeout_seconds") else ts + PR_DEFAULT_TIMEOUT
         run.stages = []
@@ -426,6 +523,8 @@ class Model:
         status = r["command_status"].upper()
         if status not in CMDST:
             return self._out(dlq="unknown_command_status")
+        if r["pipeline_run_id"] in self.retired:
+            return self._out(dlq="run_retired")
         run = self.runs.get(r["pipeline_run_id"])
         if run is None:
             return self._out(dlq="unknown_pipeline_run")
@@ -441,12 +540,17 @@ class Model:
         step = Step(run, ts, r["result_id"])
         tr.command_status = status
         self._target_to(step, tr, to, reason)
+        self._update_next_deadline(run)
         return self._out(step)
 
     # ------------------------------------------------------------ timers
     def _timers(self, step, now):
         run = step.run
         if run.status in TERMINAL:
+            # decisions: a child's own deadline fires after its pipeline
+            # run ended (a target run left running by a cancel cascade);
+            # terminal stage and pipeline runs do not move.
+            self._own_target_timeouts(step, now)
             return
         if run.deadline and run.deadline <= now:
             step.move(run, "timeout", "timeout")
@@ -470,11 +574,24 @@ class Model:
                 if tr.status not in TERMINAL and tr.deadline <= now:
                     self._timeout_target(step, tr, "timeout")
             self._rollup_stage(step, st)
+        if run.status in TERMINAL:
+            # a stage timeout ended the run: the target runs due at the
+            # same deadline in its (terminal) stage runs still time out
+            self._own_target_timeouts(step, now)
+
+    def _own_target_timeouts(self, step, now):
+        for st in step.run.stages:
+            for tr in st.targets:
+                if (tr.status not in TERMINAL and tr.deadline and
+                        tr.deadline <= now):
+                    self._timeout_target(step, tr, "timeout")
 
     def _timeout_target(self, step, tr, reason):
         outstanding = tr.status in ("processing", "dispatched", "running")
         step.move(tr, "timeout", reason)
-        if outstanding:
+        # a cancel already requested (cancel cascade) is not sent again
+        if outstanding and not tr.cancel_requested:
+            tr.cancel_requested = True
             step.send(tr, "CANCEL")
 
     def _timeout_targets(self, step, st, reason):

@@ -5,16 +5,28 @@
  *   {"input": "command", "ts": MS, "command": {...}}   (sr-cli dump shape)
  *   {"input": "result",  "ts": MS, "result":  {...}}
  *   {"input": "reset"}                 forget every run and dedupe entry
+ *   {"input": "reset", "retention_finished": MS, "retention_inputs": MS}
+ *                                      the same, then these options
  * stdout, one line per input (not for reset):
  *   {"events": [...], "dispatch": [...], "reply": {...} | null,
- *    "dlq": null | "reason", "duplicate": bool, "stale": bool}
+ *    "dlq": null | "reason", "duplicate": bool, "stale": bool,
+ *    "retired": null | {"ended_at", "retired_at", "forget_at"},
+ *    "forgotten": bool}
+ *
+ * sr-fsm-replay [--retention-finished MS] [--retention-inputs MS]: the
+ * state machine's options (sr_fsm_opts_t, retention.* of the worker) until
+ * a reset line sets others; default 0 (keep every run).
  *
  * As in the worker (common/status/sr_worker_input.c): every input goes
  * through the codec (encode, then decode: what the worker sees), commands are de-duplicated per (run,
  * command id) and a duplicate gets the first reply again and nothing else,
  * results are applied without dedupe (the state machine keeps them
  * forward-only), a result for an unknown run or target run or with an
- * unknown command status is dead-lettered.
+ * unknown command status is dead-lettered. Retention as the worker: a
+ * retiring or forgetting timer deletes the run's dedupe entries and leaves
+ * none; a command for a retired run gets its reply and is dead-lettered
+ * run_retired (no dedupe entry); a result for it is dead-lettered
+ * run_retired.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,6 +56,7 @@ static run_slot_t *runs;
 static size_t n_runs, cap_runs;
 static dedupe_ent_t *dedupe;
 static size_t n_dedupe, cap_dedupe;
+static sr_fsm_opts_t opts; /* retention.*, from the flags or a reset */
 
 static void die(const char *what, const char *detail)
 {
@@ -71,6 +84,17 @@ static sr_run_t *run_of(const sr_uuid_t *id)
         runs[n_runs].id = *id;
         sr_run_init(&runs[n_runs].run);
         return &runs[n_runs++].run;
+}
+
+/* The run's dedupe entries go with it (retired or forgotten). */
+static void drop_dedupe(const sr_uuid_t *run)
+{
+        size_t j = 0;
+
+        for (size_t i = 0; i < n_dedupe; i++)
+                if (!sr_uuid_eq(&dedupe[i].run, run))
+                        dedupe[j++] = dedupe[i];
+        n_dedupe = j;
 }
 
 static void reset(void)
@@ -190,6 +214,20 @@ static void emit(const sr_fsm_out_t *out, const sr_reply_t *reply,
         json_object_set_new(o, "dlq", dlq ? json_string(dlq) : json_null());
         json_object_set_new(o, "duplicate", json_boolean(duplicate));
         json_object_set_new(o, "stale", json_boolean(out && out->stale));
+        if (out && out->retire) {
+                json_t *r = json_object();
+
+                json_object_set_new(r, "ended_at",
+                                    json_integer(out->retired.ended_at));
+                json_object_set_new(r, "retired_at",
+                                    json_integer(out->retired.retired_at));
+                json_object_set_new(r, "forget_at",
+                                    json_integer(out->retired.forget_at));
+                json_object_set_new(o, "retired", r);
+        } else {
+                json_object_set_new(o, "retired", json_null());
+        }
+        json_object_set_new(o, "forgotten", json_boolean(out && out->forget));
         text = json_dumps(o, JSON_COMPACT);
         if (!text)
                 die("json", "out of memory");
@@ -236,9 +274,17 @@ static void on_command(sr_codec_t *codec, const json_t *cj, int64_t ts,
         }
         run = run_of(&cmd.pipeline_run_id);
         sr_fsm_out_reset(out);
-        if (sr_fsm_apply_command(run, &cmd, ts, out))
+        if (sr_fsm_apply_command(run, &cmd, ts, &opts, out))
                 die("apply command", "out of memory");
         sr_run_clear_dirty(run);
+        if (out->retire || out->forget || out->for_retired) {
+                if (!out->for_retired)
+                        drop_dedupe(&cmd.pipeline_run_id);
+                emit(out, out->has_reply ? &out->reply : NULL,
+                     out->for_retired ? "run_retired" : NULL, false);
+                sr_command_fini(&cmd);
+                return;
+        }
         dedupe = grow(dedupe, &cap_dedupe, n_dedupe, sizeof(*dedupe));
         dedupe[n_dedupe].run = cmd.pipeline_run_id;
         dedupe[n_dedupe].input = cmd.command_id;
@@ -274,14 +320,15 @@ static void on_result(sr_codec_t *codec, const json_t *rj, int64_t ts,
         }
         run = run_of(&res.pipeline_run_id);
         sr_fsm_out_reset(out);
-        err = sr_fsm_apply_result(run, &res, ts, out);
+        err = sr_fsm_apply_result(run, &res, ts, &opts, out);
         sr_run_clear_dirty(run);
         switch (err) {
         case SR_OK:
                 emit(out, NULL, NULL, false);
                 break;
         case SR_ERR_NOT_FOUND:
-                emit(NULL, NULL, run->exists ? "unknown_target_run" :
+                emit(NULL, NULL, out->for_retired ? "run_retired" :
+                                 run->exists ? "unknown_target_run" :
                                                "unknown_pipeline_run",
                      false);
                 break;
@@ -293,13 +340,51 @@ static void on_result(sr_codec_t *codec, const json_t *rj, int64_t ts,
         }
 }
 
-int main(void)
+/* A non-negative millisecond count of a flag or a reset line. */
+static int64_t ms_arg(const char *what, const char *s)
+{
+        char *end;
+        long long v = strtoll(s, &end, 10);
+
+        if (!*s || *end || v < 0)
+                die(what, "expects milliseconds >= 0");
+        return (int64_t)v;
+}
+
+static void reset_line(const json_t *in)
+{
+        json_t *f = json_object_get(in, "retention_finished");
+        json_t *i = json_object_get(in, "retention_inputs");
+
+        reset();
+        if (f)
+                opts.retention_finished_ms = (int64_t)json_integer_value(f);
+        if (i)
+                opts.retention_inputs_ms = (int64_t)json_integer_value(i);
+        if (opts.retention_finished_ms < 0 || opts.retention_inputs_ms < 0)
+                die("reset", "retention_* must be >= 0");
+}
+
+int main(int argc, char **argv)
 {
         static char line[1 << 22];
         sr_codec_t *codec = NULL;
         sr_errctx_t ec = { 0 };
         sr_fsm_out_t out;
 
+        for (int a = 1; a < argc; a += 2) {
+                if (a + 1 < argc &&
+                    !strcmp(argv[a], "--retention-finished"))
+                        opts.retention_finished_ms =
+                                ms_arg(argv[a], argv[a + 1]);
+                else if (a + 1 < argc &&
+                         !strcmp(argv[a], "--retention-inputs"))
+                        opts.retention_inputs_ms =
+                                ms_arg(argv[a], argv[a + 1]);
+                else
+                        die("usage", "sr-fsm-replay [--retention-finished "
+                                     "MS] [--retention-inputs MS] < inputs");
+        }
         if (sr_codec_new(&codec, &ec))
                 die("codec", ec.msg);
         sr_fsm_out_init(&out);
@@ -312,7 +397,7 @@ int main(void)
                         die("json", jerr.text);
                 kind = jstr(in, "input");
                 if (!strcmp(kind, "reset"))
-                        reset();
+                        reset_line(in);
                 else if (!strcmp(kind, "command"))
                         on_command(codec, json_object_get(in, "command"),
                                    jint(in, "ts"), &out);

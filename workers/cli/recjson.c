@@ -397,6 +397,21 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "written_at", json_integer(cl->u.marker.written_at),
                     &oom);
                 break;
+        case SR_CL_RETIRED:
+                put(o, "kind", json_string("retired"), &oom);
+                put(o, "pipeline_run_id",
+                    sr_recjson_uuid(&cl->u.retired.pipeline_run_id), &oom);
+                put(o, "enterprise_id", str(cl->u.retired.enterprise_id),
+                    &oom);
+                put(o, "pipeline_id",
+                    sr_recjson_uuid(&cl->u.retired.pipeline_id), &oom);
+                put(o, "ended_at", json_integer(cl->u.retired.ended_at),
+                    &oom);
+                put(o, "retired_at", json_integer(cl->u.retired.retired_at),
+                    &oom);
+                put(o, "forget_at", json_integer(cl->u.retired.forget_at),
+                    &oom);
+                break;
         }
         return finish(o, oom);
 }

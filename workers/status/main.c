@@ -34,6 +34,9 @@ int main(int argc, char **argv)
         metrics = sr_metrics_new();
         if (sr_worker_new(conf, metrics, &w, &ec) != SR_OK) {
                 SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
+                /* a configuration the cluster contradicts (sysexits) */
+                if (ec.code == SR_ERR_CONF)
+                        status = EX_CONFIG;
                 goto out;
         }
         sr_worker_set_stop_flag(w, &sr_app_stop_requested);

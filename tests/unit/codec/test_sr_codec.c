@@ -516,7 +516,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
-                "DedupeEntry", "BatchMarker",
+                "DedupeEntry", "BatchMarker", "RetiredRun",
         };
         avro_schema_t ev = parse_builtin(SR_SCHEMA_EVENT);
         avro_schema_t cmd = parse_builtin(SR_SCHEMA_COMMAND);
@@ -546,8 +546,8 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                              (char *)payloads[i]));
 
         u = avro_schema_record_field_get(cl, "state");
-        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)6));
-        for (int i = 0; i < 6; i++)
+        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)7));
+        for (int i = 0; i < 7; i++)
                 cr_assert(eq(str, (char *)avro_schema_name(
                                           avro_schema_union_branch(u, i)),
                              (char *)states[i]));
@@ -1081,6 +1081,51 @@ Test(sr_codec, changelog_batch_marker_round_trips)
         cr_assert(eq(i64, out.u.marker.commands_offset, 123456));
         cr_assert(eq(i64, out.u.marker.results_offset, 654321));
         cr_assert(eq(i64, out.u.marker.written_at, 1700000003000));
+}
+
+Test(sr_codec, changelog_retired_run_round_trips)
+{
+        sr_changelog_t in, out;
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_RETIRED;
+        in.u.retired.pipeline_run_id = uuid_n(120);
+        strcpy(in.u.retired.enterprise_id, "ent-acme");
+        in.u.retired.pipeline_id = uuid_n(121);
+        in.u.retired.ended_at = 1700000001000;
+        in.u.retired.retired_at = 1702592001000;
+        in.u.retired.forget_at = 1703196801000;
+        changelog_round_trip(&in, &out);
+        assert_uuid(out.u.retired.pipeline_run_id,
+                    in.u.retired.pipeline_run_id);
+        cr_assert(eq(str, out.u.retired.enterprise_id, "ent-acme"));
+        assert_uuid(out.u.retired.pipeline_id, in.u.retired.pipeline_id);
+        cr_assert(eq(i64, out.u.retired.ended_at, 1700000001000));
+        cr_assert(eq(i64, out.u.retired.retired_at, 1702592001000));
+        cr_assert(eq(i64, out.u.retired.forget_at, 1703196801000));
+
+        /* forget_at 0: a marker kept for ever. */
+        in.u.retired.forget_at = 0;
+        changelog_round_trip(&in, &out);
+        cr_assert(eq(i64, out.u.retired.forget_at, 0));
+}
+
+Test(sr_codec, changelog_retired_run_with_too_long_enterprise_is_refused)
+{
+        sr_changelog_t in;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+
+        memset(&in, 0, sizeof(in));
+        in.kind = SR_CL_RETIRED;
+        memset(in.u.retired.enterprise_id, 'e',
+               sizeof(in.u.retired.enterprise_id)); /* no NUL */
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &in, &buf, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "RetiredRun"), NULL)), "%s",
+                  ec.msg);
+        cr_assert(not(eq(ptr, strstr(ec.msg, "enterprise_id"), NULL)),
+                  "%s", ec.msg);
 }
 
 Test(sr_codec, codec_is_reusable_across_record_kinds)

@@ -286,7 +286,7 @@ static void rnd_stage_run(rng_t *r, sr_stage_run_t *st)
                 st->n_targets = 1 + rnd_below(r, 3);
 }
 
-/* Kind @p which: 0..3 entity types, 4 dedupe, 5 marker. */
+/* Kind @p which: 0..3 entity types, 4 dedupe, 5 marker, 6 retired run. */
 static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
 {
         memset(cl, 0, sizeof(*cl));
@@ -359,6 +359,15 @@ static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
                 cl->u.dedupe.pipeline_run_id = rnd_uuid(r, true);
                 cl->u.dedupe.has_reply = rnd_below(r, 2);
                 rnd_reply(r, &cl->u.dedupe.reply);
+        } else if (which == SR_ENT__COUNT + 2) {
+                cl->kind = SR_CL_RETIRED;
+                cl->u.retired.pipeline_run_id = rnd_uuid(r, true);
+                rnd_str(r, cl->u.retired.enterprise_id,
+                        sizeof(cl->u.retired.enterprise_id));
+                cl->u.retired.pipeline_id = rnd_uuid(r, true);
+                cl->u.retired.ended_at = rnd_i64(r);
+                cl->u.retired.retired_at = rnd_i64(r);
+                cl->u.retired.forget_at = rnd_i64(r);
         } else {
                 cl->kind = SR_CL_MARKER;
                 rnd_str(r, cl->u.marker.batch_id,
@@ -369,7 +378,7 @@ static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
                 cl->u.marker.written_at = rnd_i64(r);
         }
         if (cl->kind != SR_CL_ENTITY && rnd_bad(r))
-                cl->kind = (sr_cl_kind_t)(rnd_below(r, 2) ? 3 : -1);
+                cl->kind = (sr_cl_kind_t)(rnd_below(r, 2) ? 4 : -1);
 }
 
 /* Frees what rnd_changelog allocated (also with a count without array). */
@@ -746,7 +755,7 @@ static void changelog_differential(uint64_t seed, unsigned bad, int which,
 
 Test(sr_codec_fast, valid_changelog_records_of_every_kind_are_byte_identical)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 1; which++) {
+        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
                 tally_t t = { 0 };
 
                 changelog_differential(0x5eed0100 + (uint64_t)which, 0,
@@ -757,7 +766,7 @@ Test(sr_codec_fast, valid_changelog_records_of_every_kind_are_byte_identical)
 
 Test(sr_codec_fast, changelog_records_with_invalid_fields_fail_like_avro_c)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 1; which++) {
+        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
                 tally_t t = { 0 };
 
                 changelog_differential(0x5eed0200 + (uint64_t)which, 16,
@@ -770,7 +779,7 @@ Test(sr_codec_fast, changelog_records_with_invalid_fields_fail_like_avro_c)
 
 Test(sr_codec_fast, unknown_changelog_kind_and_entity_type_fail_like_avro_c)
 {
-        static const int kinds[] = { -1, 3, 99 }, types[] = { -1, 4, 99 };
+        static const int kinds[] = { -1, 4, 99 }, types[] = { -1, 4, 99 };
         tally_t t = { 0 };
         sr_changelog_t cl;
 
@@ -817,7 +826,7 @@ Test(sr_codec_fast, big_stage_run_grows_past_stack_storage_identically)
 
 Test(sr_codec_fast, changelog_round_trips_through_the_avro_c_decoder)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 1; which++) {
+        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
                 rng_t r = { .s = 0x5eed0400 + (uint64_t)which };
                 sr_errctx_t ec = { 0 };
                 sr_buf_t a = { 0 }, b = { 0 };
