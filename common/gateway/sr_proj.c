@@ -284,35 +284,39 @@ sr_err_t sr_proj__rd_owned(struct rctx *rc, const char *enterprise,
 
 sr_err_t sr_proj_get_retired(sr_proj_t *proj, const char *enterprise_id,
                              const sr_uuid_t *pipeline_run_id,
-                             int64_t *retired_at, sr_errctx_t *ec)
+                             sr_proj_retired_t *out, sr_errctx_t *ec)
 {
         MDB_val k, v;
         struct rctx rc;
         sr_err_t err;
         const uint8_t *p;
+        size_t elen;
         int r;
 
-        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && retired_at);
+        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && out);
         err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
         k = sr_lmdb_val(pipeline_run_id->b, ID_LEN);
         r = mdb_get(rc.txn, proj->dbi[DBI_RET], &k, &v);
         p = r ? NULL : v.mv_data;
+        elen = p && v.mv_size >= NOTE_FIXED ? p[NOTE_FIXED - 1] : 0;
         if (r == MDB_NOTFOUND) {
                 err = sr_proj__not_found(ec, "retired run", pipeline_run_id);
         } else if (r) {
                 err = sr_lmdb_err(ec, r, "proj", proj->dir, "get");
-        } else if (v.mv_size < 17 || v.mv_size != 17u + p[16]) {
+        } else if (v.mv_size < NOTE_FIXED || v.mv_size != NOTE_FIXED + elen) {
                 err = sr_errctx_set(ec, SR_ERR_CORRUPT,
                                     "proj %s: a retired run's note of %zu "
                                     "bytes does not decode",
                                     proj->dir, v.mv_size);
-        } else if (strlen(enterprise_id) != p[16] ||
-                   memcmp(enterprise_id, p + 17, p[16])) {
+        } else if (strlen(enterprise_id) != elen ||
+                   memcmp(enterprise_id, p + NOTE_FIXED, elen)) {
                 err = sr_proj__not_found(ec, "retired run", pipeline_run_id);
         } else {
-                *retired_at = i64_unkey(sr_lmdb_get_be64(p));
+                out->retired_at = i64_unkey(sr_lmdb_get_be64(p));
+                out->forget_at = i64_unkey(sr_lmdb_get_be64(p + 8));
+                memcpy(out->pipeline_id.b, p + 16, ID_LEN);
         }
         sr_proj__rd_end(&rc);
         return err;

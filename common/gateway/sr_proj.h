@@ -235,18 +235,24 @@ sr_err_t sr_proj_version(sr_proj_t *proj, sr_entity_type_t type,
                          const sr_uuid_t *id, uint32_t *version,
                          sr_errctx_t *ec);
 
+/* The note a retired pipeline run left. */
+typedef struct sr_proj_retired {
+        sr_uuid_t pipeline_id;
+        int64_t retired_at; /* ms since the epoch */
+        int64_t forget_at;  /* when its marker goes (0: never) */
+} sr_proj_retired_t;
+
 /**
  * @brief The note a retired pipeline run left: from its RetiredRun marker
  * (changelog key "<run>/r", applied by sr_proj_apply(): whatever of the
  * run was still projected is removed with it) until that marker's
  * tombstone. A note of another enterprise is NOT_FOUND, like none.
- * @param[out] retired_at when the run was retired (ms since the epoch);
- *                        set on SR_OK only.
+ * @param[out] out set on SR_OK only.
  * @returns SR_OK, SR_ERR_NOT_FOUND, or a common error.
  */
 sr_err_t sr_proj_get_retired(sr_proj_t *proj, const char *enterprise_id,
                              const sr_uuid_t *pipeline_run_id,
-                             int64_t *retired_at, sr_errctx_t *ec);
+                             sr_proj_retired_t *out, sr_errctx_t *ec);
 
 /* ------------------------------------------------------------ lists */
 

@@ -254,7 +254,7 @@ static sr_err_t apply_retired(sr_proj_txn_t *txn, sr_slice_t key,
         const sr_proj_t *proj = txn->proj;
         char prefix[SR_ENTITY_KEY_MAX];
         size_t plen = sr_run_key_prefix(&r->pipeline_run_id, prefix), len;
-        uint8_t left[SR_PROJ_KEY_MAX], note[16 + 1 + SR_SHORT_MAX];
+        uint8_t left[SR_PROJ_KEY_MAX], note[NOTE_FIXED + SR_SHORT_MAX];
         size_t elen = bounded_len(r->enterprise_id, SR_SHORT_MAX);
         sr_uuid_t id;
         sr_err_t err;
@@ -278,10 +278,11 @@ static sr_err_t apply_retired(sr_proj_txn_t *txn, sr_slice_t key,
         if (rc == MDB_NOTFOUND) {
                 sr_lmdb_put_be64(note, i64_key(r->retired_at));
                 sr_lmdb_put_be64(note + 8, i64_key(r->forget_at));
-                note[16] = (uint8_t)elen;
-                memcpy(note + 17, r->enterprise_id, elen);
+                memcpy(note + 16, r->pipeline_id.b, ID_LEN);
+                note[NOTE_FIXED - 1] = (uint8_t)elen;
+                memcpy(note + NOTE_FIXED, r->enterprise_id, elen);
                 k = sr_lmdb_val(r->pipeline_run_id.b, ID_LEN);
-                v = sr_lmdb_val(note, 17 + elen);
+                v = sr_lmdb_val(note, NOTE_FIXED + elen);
                 rc = mdb_put(txn->mtxn, proj->dbi[DBI_RET], &k, &v, 0);
         }
         if (rc) {

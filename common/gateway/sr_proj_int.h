@@ -14,7 +14,8 @@
  *   meta   "format"              -> PROJ_FORMAT (u32)
  *          'o' | partition (u32) -> next changelog offset to apply (i64)
  *   ret    pipeline_run_id (16)  -> retired_at (i64) | forget_at (i64) |
- *                                   enterprise (u8 length + bytes):
+ *                                   pipeline_id (16) | enterprise (u8
+ *                                   length + bytes):
  *                                   the note a retired run leaves (its
  *                                   RetiredRun marker, key <run>/r) until
  *                                   the marker's own tombstone
@@ -68,6 +69,7 @@
 #define IV_MAX 300   /* index value bytes */
 #define MAX_IENT 6   /* index entries of one entity */
 #define ID_LEN 16
+#define NOTE_FIXED 33 /* a retired run's note before its enterprise */
 
 enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI__COUNT };
 

@@ -1423,7 +1423,7 @@ Test(sr_proj, a_retired_marker_removes_what_is_left_of_the_run_and_notes_it)
         sr_target_run_t t;
         sr_stage_run_t st;
         sr_errctx_t ec = { 0 };
-        int64_t at = 0;
+        sr_proj_retired_t at = { 0 };
         uint64_t count;
 
         before = size_now(); /* r1 only */
@@ -1480,7 +1480,9 @@ Test(sr_proj, a_retired_marker_removes_what_is_left_of_the_run_and_notes_it)
                                               &at, &ec),
                      SR_OK),
                   "%s", ec.msg);
-        cr_assert(eq(i64, at, 987654321000));
+        cr_assert(eq(i64, at.retired_at, 987654321000));
+        cr_assert(eq(i64, at.forget_at, 987654326000));
+        cr_assert(sr_uuid_eq(&at.pipeline_id, &r1.u.pr.pipeline_id));
         cr_assert(eq(int, sr_proj_get_retired(proj, ENT_B, &r1.u.pr.m.id,
                                               &at, &ec),
                      SR_ERR_NOT_FOUND));
@@ -1504,7 +1506,8 @@ Test(sr_proj, the_markers_tombstone_forgets_the_note_and_unknown_ones_are_harmle
         sr_entity_t r1 = mk_run("r1", ENT_A, "canary", 1, SR_ST_SUCCESS, 100);
         sr_entity_t r9 = mk_run("r9", ENT_A, "canary", 9, SR_ST_SUCCESS, 900);
         sr_errctx_t ec = { 0 };
-        int64_t at = 0, next = 0;
+        sr_proj_retired_t at;
+        int64_t next = 0;
 
         put(&r1);
         retire(&r1, 5000);
@@ -1534,7 +1537,7 @@ Test(sr_proj, a_retired_marker_under_another_key_is_corrupt_and_changes_nothing)
         sr_errctx_t ec = { 0 };
         sr_buf_t buf = { 0 };
         sr_pipeline_run_t pr;
-        int64_t at;
+        sr_proj_retired_t at;
 
         put(&r1);
         key[klen++] = 'r'; /* r2's key, r1's marker */
