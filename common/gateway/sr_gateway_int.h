@@ -65,6 +65,8 @@ struct sr_gateway {
         atomic_uint_least64_t idem_evicted_seen; /* added to idem_evicted */
 
         sr_series_t *latency, *proj_records, *proj_lag;
+        sr_mapuse_watch_t proj_use; /* the projection's map; the feed
+                                     * thread measures it */
         sr_series_t *phase[SR_GW_PHASE__COUNT];
         _Atomic(sr_series_t *) *requests; /* [route][code - CODE_MIN] */
 };

@@ -246,6 +246,7 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
                         sz = sr_store_map_size(w->store) * 2;
                         atomic_store(&w->map_full, true);
                         sr_series_add(w->m.map_grows, 1);
+                        sr_mapuse_watch_force(&w->m.map_use);
                         SR_WARN("STORE", "map full (MDB_MAP_FULL) while "
                                 "restoring partition=%" PRId32 ": growing "
                                 "the map map_size=%zu", part, sz);
