@@ -229,16 +229,8 @@ typedef struct sr_cl_marker {
         int64_t written_at;
 } sr_cl_marker_t;
 
-/* A retired pipeline run (key <run>/r): what is left of it once its
- * entities and dedupe entries are tombstoned, until forget_at. */
-typedef struct sr_cl_retired {
-        sr_uuid_t pipeline_run_id;
-        char enterprise_id[SR_SHORT_MAX];
-        sr_uuid_t pipeline_id;
-        int64_t ended_at;   /* latest ended_at of the run and its children */
-        int64_t retired_at; /* the retirement deadline */
-        int64_t forget_at;  /* retired_at + retention.inputs; 0 = never */
-} sr_cl_retired_t;
+/* A retired pipeline run (key <run>/r): sr_model.h's sr_retired_t. */
+typedef sr_retired_t sr_cl_retired_t;
 
 typedef struct sr_changelog {
         sr_cl_kind_t kind;

@@ -5,7 +5,9 @@
  * of transitions the step made.
  */
 #include "sr_fsm_int.h"
+#include "sr_clock.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,15 +424,45 @@ forward:
         sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
 }
 
+/* The retirement instant has come (docs/guarantee.md, "Retention"): the
+ * run keeps only its marker; the caller deletes its keys. */
+static void retire(step_t *st, int64_t ended)
+{
+        sr_run_t *run = st->run;
+        sr_retired_t *r = &st->out->retired;
+        int64_t at = run->pr.next_deadline;
+
+        memset(r, 0, sizeof(*r));
+        r->pipeline_run_id = run->pr.m.id;
+        memcpy(r->enterprise_id, run->pr.enterprise_id,
+               sizeof(r->enterprise_id));
+        r->pipeline_id = run->pr.pipeline_id;
+        r->ended_at = ended;
+        r->retired_at = at;
+        r->forget_at = st->opts->retention_inputs_ms > 0 ?
+                       at + st->opts->retention_inputs_ms : 0;
+        sr_run_fini(run);
+        run->retired = true;
+        run->ret = *r;
+        st->out->retire = true;
+        st->out->applied = true;
+}
+
 /* timer fired: every non-terminal entity whose deadline is at or before
- * the timer's deadline times out, the pipeline run first. */
+ * the timer's deadline times out, the pipeline run first; on a run whose
+ * entities are all final, the deadline that is its next_deadline retires
+ * it. */
 static void timer_fired(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        int64_t d = cmd->u.timer.deadline;
+        int64_t d = cmd->u.timer.deadline, ended;
 
         if (sr_status_is_terminal(run->pr.m.status)) {
-                st->out->stale = true;
+                if (d && d == run->pr.next_deadline &&
+                    sr_fsm__all_final(run, &ended))
+                        retire(st, ended);
+                else
+                        st->out->stale = true;
                 return;
         }
         if (run->pr.m.deadline && run->pr.m.deadline <= d) {
@@ -469,15 +501,56 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                 st->out->stale = true;
 }
 
-sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
-                              int64_t now_ms, sr_fsm_out_t *out)
+static const sr_fsm_opts_t no_opts;
+
+/* A command for a run of which only the marker is left: the TimerFired at
+ * its forget_at forgets it; any other is refused, never applied (the run
+ * is not recreated, nothing is dispatched). Another tenant's command is
+ * answered as for a missing run. */
+static void retired_command(step_t *st, const sr_command_t *cmd,
+                            const char *rid)
 {
-        step_t st = { run, out, now_ms, cmd->command_id, false, false };
+        const sr_retired_t *r = &st->run->ret;
+        char at[SR_ISO8601_LEN];
+
+        if (cmd->kind == SR_CMD_TIMER_FIRED) {
+                if (r->forget_at && cmd->u.timer.deadline == r->forget_at) {
+                        sr_run_fini(st->run);
+                        st->out->forget = true;
+                        st->out->applied = true;
+                } else {
+                        st->out->stale = true;
+                }
+                return;
+        }
+        if (strcmp(r->enterprise_id, cmd->enterprise_id)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                                     "pipeline run %s not found", rid);
+                return;
+        }
+        if (!sr_clock_iso8601(r->retired_at, at))
+                snprintf(at, sizeof(at), "%" PRId64, r->retired_at);
+        st->out->for_retired = true;
+        sr_fsm__reply_reject(st, cmd, SR_REJECT_RUN_RETIRED,
+                             "pipeline run %s was retired at %s: it ended "
+                             "more than retention.finished before", rid, at);
+}
+
+sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
+                              int64_t now_ms, const sr_fsm_opts_t *opts,
+                              sr_fsm_out_t *out)
+{
+        step_t st = { run, out, now_ms, opts ? opts : &no_opts,
+                      cmd->command_id, false, false };
         char rid[SR_UUID_STR_LEN + 1];
         sr_err_t err = SR_OK;
 
         sr_fsm_out_reset(out);
         sr_uuid_fmt(&cmd->pipeline_run_id, rid);
+        if (!run->exists && run->retired) {
+                retired_command(&st, cmd, rid);
+                return SR_OK;
+        }
         if (cmd->kind == SR_CMD_CREATE_RUN) {
                 err = create_run(&st, cmd);
                 goto done;
@@ -518,14 +591,16 @@ done:
         if (err == SR_OK && st.illegal)
                 err = SR_ERR_INTERNAL;
         if (err == SR_OK && run->exists && out->applied)
-                sr_fsm__update_next_deadline(run);
+                sr_fsm__update_next_deadline(run, st.opts);
         return err;
 }
 
 sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
-                             int64_t now_ms, sr_fsm_out_t *out)
+                             int64_t now_ms, const sr_fsm_opts_t *opts,
+                             sr_fsm_out_t *out)
 {
-        step_t st = { run, out, now_ms, res->result_id, false, false };
+        step_t st = { run, out, now_ms, opts ? opts : &no_opts,
+                      res->result_id, false, false };
         sr_target_run_t *t;
         sr_cmdst_t cs;
         uint32_t ti;
@@ -534,8 +609,10 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
         if (!sr_cmdst_parse(res->command_status, strlen(res->command_status),
                             &cs))
                 return SR_ERR_SCHEMA;
-        if (!run->exists)
+        if (!run->exists) {
+                out->for_retired = run->retired;
                 return SR_ERR_NOT_FOUND;
+        }
         t = sr_run_find_target(run, &res->target_run_id);
         if (!t)
                 return SR_ERR_NOT_FOUND;
@@ -563,6 +640,6 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                 return SR_ERR_NOMEM;
         if (st.illegal)
                 return SR_ERR_INTERNAL;
-        sr_fsm__update_next_deadline(run);
+        sr_fsm__update_next_deadline(run, st.opts);
         return SR_OK;
 }

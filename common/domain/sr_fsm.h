@@ -47,6 +47,21 @@ const sr_fsm_transition_t *sr_fsm_transition_find(sr_entity_type_t entity,
                                                   sr_status_t to,
                                                   const char *reason);
 
+/* ------------------------------------------------------------ options */
+
+/* What the rules take from the configuration. Passed with every input (the
+ * state machine reads no clock and no configuration of its own); a NULL
+ * options pointer means all zero. */
+typedef struct sr_fsm_opts {
+        /* retention.finished: a run whose entities are all final is
+         * retired this long after the latest ended_at (its next_deadline
+         * then holds that instant, fixed when it is set); 0 = never. */
+        int64_t retention_finished_ms;
+        /* retention.inputs: a retired run's marker is forgotten this long
+         * after it retired; 0 = never. */
+        int64_t retention_inputs_ms;
+} sr_fsm_opts_t;
+
 /* ------------------------------------------------------------ outputs */
 
 typedef struct sr_fsm_out {
@@ -58,6 +73,15 @@ typedef struct sr_fsm_out {
         sr_reply_t reply;
         bool stale;   /* a result/command that changed nothing (late) */
         bool applied; /* the input changed the run */
+        /* The input retired the run: the caller deletes every key of the
+         * run and stores @c retired (the run now holds only it). */
+        bool retire;
+        /* The input ends a retired run's marker: the caller deletes every
+         * key of the run (the run is now empty: unknown). */
+        bool forget;
+        sr_retired_t retired; /* valid when retire */
+        /* The input is for a retired run: refused (run_retired). */
+        bool for_retired;
         /* SR_ERR_INTERNAL: the first transition the rules tried that is
          * not in the table, e.g. "target run <id>: pending -> complete
          * (command_succeeded)". */
@@ -71,7 +95,13 @@ void sr_fsm_out_fini(sr_fsm_out_t *out);
 
 /**
  * @brief Apply a command to @p run (an empty run for an unknown id).
+ * A TimerFired whose deadline is the run's next_deadline, on a run whose
+ * entities are all final, retires it (out->retire); one whose deadline is
+ * a retired run's forget_at forgets it (out->forget). Any other command
+ * for a retired run is refused with SR_REJECT_RUN_RETIRED (another
+ * tenant's: not_found), a TimerFired is stale.
  * @param now_ms the input's timestamp: every time the step records.
+ * @param opts   borrowed; NULL: all options 0.
  * @returns SR_OK (accepted or refused: see out->reply), SR_ERR_NOMEM,
  *          SR_ERR_INTERNAL (the rules tried a transition that is not in
  *          the table: a bug, or a stored state the rules never make; see
@@ -79,16 +109,19 @@ void sr_fsm_out_fini(sr_fsm_out_t *out);
  *          outputs incomplete: reload the run, publish nothing.
  */
 sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
-                              int64_t now_ms, sr_fsm_out_t *out);
+                              int64_t now_ms, const sr_fsm_opts_t *opts,
+                              sr_fsm_out_t *out);
 
 /**
  * @brief Apply a device command result to @p run.
  * @returns SR_OK (applied, or out->stale), SR_ERR_NOT_FOUND (unknown run or
- *          target run: the caller dead-letters it), SR_ERR_SCHEMA (unknown
+ *          target run, or a retired run: out->for_retired; the caller
+ *          dead-letters it), SR_ERR_SCHEMA (unknown
  *          command status), SR_ERR_NOMEM, SR_ERR_INTERNAL (as for
  *          sr_fsm_apply_command()).
  */
 sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
-                             int64_t now_ms, sr_fsm_out_t *out);
+                             int64_t now_ms, const sr_fsm_opts_t *opts,
+                             sr_fsm_out_t *out);
 
 #endif /* SR_FSM_H */

@@ -11,6 +11,7 @@ typedef struct step {
         sr_run_t *run;
         sr_fsm_out_t *out;
         int64_t now;
+        const sr_fsm_opts_t *opts; /* never NULL */
         sr_uuid_t cause;
         bool nomem;   /* sticky: an output could not be recorded */
         bool illegal; /* sticky: a transition not in the table was tried */
@@ -45,8 +46,13 @@ void sr_fsm__end_stage(step_t *st, uint32_t si, sr_status_t to,
 bool sr_fsm__stage_is_active(sr_status_t s);
 /* The stage-run table's completion rows, after a target run ended. */
 void sr_fsm__rollup_stage(step_t *st, uint32_t si);
-/* The earliest deadline of any non-terminal entity: what the worker arms. */
-void sr_fsm__update_next_deadline(sr_run_t *run);
+/* The earliest deadline of any non-terminal entity, or with every entity
+ * final the retirement instant (latest ended_at + retention.finished, 0
+ * when that is 0): what the worker arms. */
+void sr_fsm__update_next_deadline(sr_run_t *run, const sr_fsm_opts_t *opts);
+/* The latest ended_at of the run and its children; false when an entity
+ * is not final yet. */
+bool sr_fsm__all_final(const sr_run_t *run, int64_t *ended_at);
 /* The accepting reply, with the versions of what the command changed. */
 void sr_fsm__reply_accept(step_t *st, const sr_command_t *cmd,
                           sr_entity_type_t type, const sr_meta_t *m);

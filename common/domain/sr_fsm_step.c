@@ -25,6 +25,9 @@ void sr_fsm_out_reset(sr_fsm_out_t *out)
         memset(&out->reply, 0, sizeof(out->reply));
         out->stale = false;
         out->applied = false;
+        out->retire = false;
+        out->forget = false;
+        out->for_retired = false;
         out->illegal[0] = '\0';
 }
 
@@ -453,9 +456,30 @@ void sr_fsm__rollup_stage(step_t *st, uint32_t si)
 }
 
 /* Earliest deadline of any non-terminal entity: what the worker arms. */
-void sr_fsm__update_next_deadline(sr_run_t *run)
+bool sr_fsm__all_final(const sr_run_t *run, int64_t *ended_at)
 {
-        int64_t d = 0;
+        int64_t e = 0;
+
+#define FINAL(m)                                                          \
+        do {                                                              \
+                if (!sr_status_is_terminal((m).status))                   \
+                        return false;                                     \
+                if ((m).ended_at > e)                                     \
+                        e = (m).ended_at;                                 \
+        } while (0)
+        FINAL(run->pr.m);
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                FINAL(run->stages[i].m);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                FINAL(run->targets[i].m);
+#undef FINAL
+        *ended_at = e;
+        return true;
+}
+
+void sr_fsm__update_next_deadline(sr_run_t *run, const sr_fsm_opts_t *opts)
+{
+        int64_t d = 0, ended;
 
 #define CONSIDER(m)                                                       \
         do {                                                              \
@@ -469,6 +493,11 @@ void sr_fsm__update_next_deadline(sr_run_t *run)
         for (uint32_t i = 0; i < run->n_targets; i++)
                 CONSIDER(run->targets[i].m);
 #undef CONSIDER
+        /* Nothing is open: the instant the run retires. No input changes
+         * a run whose entities are all final, so it is set once. */
+        if (!d && opts->retention_finished_ms > 0 &&
+            sr_fsm__all_final(run, &ended))
+                d = ended + opts->retention_finished_ms;
         if (d != run->pr.next_deadline) {
                 run->pr.next_deadline = d;
                 run->pr_dirty = true;

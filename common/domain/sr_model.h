@@ -337,6 +337,18 @@ typedef struct sr_dispatch {
         int64_t issued_at;
 } sr_dispatch_t;
 
+/* A retired pipeline run (docs/guarantee.md, "Retention"): what is left
+ * of it once its entities and dedupe entries are deleted, until
+ * forget_at. Stored under "<run>/r" and on sr.changelog (RetiredRun). */
+typedef struct sr_retired {
+        sr_uuid_t pipeline_run_id;
+        char enterprise_id[SR_SHORT_MAX];
+        sr_uuid_t pipeline_id;
+        int64_t ended_at;   /* latest ended_at of the run and its children */
+        int64_t retired_at; /* the retirement deadline */
+        int64_t forget_at;  /* retired_at + retention.inputs; 0 = never */
+} sr_retired_t;
+
 #define SR_REJECT_MAP(X)                                                \
         X(NONE, "none")                                                 \
         X(NOT_FOUND, "not_found")                                       \

@@ -375,3 +375,12 @@ size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
         return n + SR_UUID_STR_LEN;
 }
 
+
+size_t sr_retired_key(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX])
+{
+        size_t n = sr_run_key_prefix(run, out);
+
+        out[n++] = 'r';
+        out[n] = '\0';
+        return n;
+}

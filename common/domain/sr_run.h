@@ -33,6 +33,9 @@ typedef struct sr_run_stage_idx {
 
 typedef struct sr_run {
         bool exists; /* false until the pipeline run is created/loaded */
+        /* Only the marker of a retired run is left (exists is false). */
+        bool retired;
+        sr_retired_t ret; /* valid when retired */
         sr_pipeline_run_t pr;
         bool pr_dirty;
 
@@ -84,7 +87,8 @@ sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id);
 /**
  * @brief The key of an entity in the store and on sr.changelog:
  * "<run>/p", "<run>/s/SSSS", "<run>/o/SSSS/OOOO", "<run>/t/SSSS/OOOO/TTTTTT",
- * and for dedupe entries "<run>/d/<input id>". Keys of one run sort
+ * for dedupe entries "<run>/d/<input id>", and "<run>/r" for the marker
+ * of a retired run (sr_retired_key()). Keys of one run sort
  * together, and within a run by (kind, stage, op, target).
  * @returns the key length (< SR_ENTITY_KEY_MAX).
  */
@@ -92,6 +96,7 @@ sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id);
 size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX]);
 size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
                      char out[SR_ENTITY_KEY_MAX]);
+size_t sr_retired_key(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
 /** @brief "<run>/" : the prefix of every key of a run. */
 size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
 

@@ -22,11 +22,13 @@
 #define TOPIC_NAME_MAX 249        /* Kafka's limit */
 #define TOPIC_LONGEST_SUFFIX "changelog"
 
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_DOUBLE, CONF_ENUM };
+enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_DOUBLE, CONF_ENUM,
+                 CONF_DURATION };
 
 static const char *const type_names[] = {
         [CONF_STR] = "string", [CONF_INT] = "int", [CONF_BOOL] = "bool",
         [CONF_DOUBLE] = "double", [CONF_ENUM] = "enum",
+        [CONF_DURATION] = "duration",
 };
 
 struct conf_prop;
@@ -39,7 +41,8 @@ struct conf_prop {
         const char *name;
         enum conf_type type;
         size_t offset;
-        long min, max;            /* CONF_INT: value; CONF_STR: length */
+        long min, max;            /* CONF_INT: value; CONF_STR: length;
+                                   * CONF_DURATION: milliseconds */
         double dmin, dmax;        /* CONF_DOUBLE */
         const char *const *names; /* CONF_ENUM: NULL-terminated, by value */
         const char *def;          /* text form, parsed like any value */
@@ -223,6 +226,24 @@ static const struct conf_prop conf_props[] = {
                   "producing a bigger command. A record derived from "
                   "accepted inputs is at most this + 4096 bytes, which must "
                   "fit kafka.message.max.bytes (checked at start)." },
+        { .name = "retention.finished", .type = CONF_DURATION,
+          .offset = OFF(retention_finished_ms), .min = 0,
+          .max = 36500 * 86400000L, .def = "30d",
+          .desc = "sr-status: a pipeline run is retired this long after it "
+                  "and every stage, operation and target run of it ended: "
+                  "its entities and dedupe entries are deleted and "
+                  "tombstoned on the changelog, a small marker stays "
+                  "(docs/guarantee.md, \"Retention\"). 0 keeps every run "
+                  "for ever. Fixed per run when it ends." },
+        { .name = "retention.inputs", .type = CONF_DURATION,
+          .offset = OFF(retention_inputs_ms), .min = 0,
+          .max = 36500 * 86400000L, .def = "7d",
+          .desc = "sr-status: how long the input topics (commands, "
+                  "results) keep records: a retired run's marker, which "
+                  "refuses late inputs (run_retired), is deleted this "
+                  "long after the run retired. sr-status refuses to start "
+                  "when the broker says an input topic keeps records "
+                  "longer. 0: markers are kept for ever." },
 };
 
 #define N_PROPS (sizeof(conf_props) / sizeof(conf_props[0]))
@@ -389,6 +410,46 @@ static sr_err_t set_int(sr_conf_t *conf, const struct conf_prop *prop,
         return SR_OK;
 }
 
+/* A duration: a decimal number and a unit (ms, s, m, h, d), or a bare 0,
+ * into an int64_t of milliseconds. */
+static sr_err_t set_duration(sr_conf_t *conf, const struct conf_prop *prop,
+                             const char *value, sr_errctx_t *ec)
+{
+        static const struct {
+                const char *unit;
+                int64_t ms;
+        } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+                      { "h", 3600000 }, { "d", 86400000 } };
+        const char *p = value;
+        uint64_t n = 0;
+        int64_t ms = -1;
+        size_t i;
+
+        while (*p >= '0' && *p <= '9') {
+                if (n > (uint64_t)INT64_MAX / 10)
+                        goto refused;
+                n = n * 10 + (uint64_t)(*p++ - '0');
+        }
+        if (p == value)
+                goto refused;
+        if (!*p && n == 0)
+                ms = 0;
+        for (i = 0; i < sizeof(units) / sizeof(units[0]) && ms < 0; i++)
+                if (!strcmp(p, units[i].unit) &&
+                    n <= (uint64_t)(INT64_MAX / units[i].ms))
+                        ms = (int64_t)n * units[i].ms;
+        if (ms < prop->min || ms > prop->max)
+                goto refused;
+        memcpy(field(conf, prop), &ms, sizeof(ms));
+        return SR_OK;
+refused:
+        return sr_errctx_set(ec, SR_ERR_CONF,
+                             "%s: expected a duration with a unit (500ms, "
+                             "90s, 15m, 12h, 30d; 0 alone) from %ldms to "
+                             "%ldms, got \"%.100s\"", prop->name, prop->min,
+                             prop->max, value);
+}
+
 static sr_err_t set_double(sr_conf_t *conf, const struct conf_prop *prop,
                            const char *value, sr_errctx_t *ec)
 {
@@ -503,6 +564,8 @@ sr_err_t sr_conf_set(sr_conf_t *conf, const char *name, const char *value,
                 return set_double(conf, prop, value, ec);
         case CONF_ENUM:
                 return set_enum(conf, prop, value, ec);
+        case CONF_DURATION:
+                return set_duration(conf, prop, value, ec);
         }
         return sr_errctx_set(ec, SR_ERR_CONF, "%s: bad table type", name);
 }
@@ -732,6 +795,10 @@ static const char *range_text(const struct conf_prop *prop, char *buf,
                 break;
         case CONF_DOUBLE:
                 snprintf(buf, size, "%g..%g", prop->dmin, prop->dmax);
+                break;
+        case CONF_DURATION:
+                snprintf(buf, size, "0..%ldd (ms, s, m, h, d)",
+                         prop->max / 86400000);
                 break;
         case CONF_BOOL:
                 snprintf(buf, size, markdown ? "true \\| false" :

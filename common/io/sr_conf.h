@@ -14,6 +14,7 @@
 #define SR_CONF_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sr_err.h"
@@ -64,6 +65,8 @@ typedef struct sr_conf {
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
         int command_max_bytes;   /* command.max.bytes: input size budget */
+        int64_t retention_finished_ms; /* retention.finished: 0 = keep */
+        int64_t retention_inputs_ms;   /* retention.inputs: 0 = for ever */
 
         /* kafka.* keys, prefix stripped. Owned by the conf: never destroy
          * it, and hand rd_kafka_new() a rd_kafka_conf_dup() of it. */
@@ -87,8 +90,9 @@ void sr_conf_destroy(sr_conf_t *conf);
 
 /**
  * @brief Set one key from its text form. Integers are decimal, booleans
- * true|false|yes|no|on|off|1|0, enums one of their names, "kafka.*" keys
- * whatever librdkafka accepts. @p name and @p value are copied.
+ * true|false|yes|no|on|off|1|0, enums one of their names, durations a
+ * decimal number and a unit (500ms, 90s, 15m, 12h, 30d; a bare 0 is
+ * zero), "kafka.*" keys whatever librdkafka accepts. @p name and @p value are copied.
  * @param[out] ec optional; on failure "key: reason", e.g.
  *   `batch.size: expected integer 1..100000, got "12abc"`.
  * @returns SR_OK, SR_ERR_CONF (unknown key or bad value) or SR_ERR_NOMEM.

@@ -4,6 +4,7 @@
  * to the outbox (docs/guarantee.md, "Sizes"). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sr_budget.h"
@@ -105,6 +106,79 @@ void sr_worker__changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
         }
         changelog_rec(w, part, key, value, &rec);
         sr_worker__emit(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
+}
+
+typedef struct del_ctx {
+        char (*keys)[SR_ENTITY_KEY_MAX];
+        size_t *lens;
+        size_t n, cap;
+        bool nomem;
+} del_ctx_t;
+
+static int collect_key(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        del_ctx_t *dc = arg;
+
+        (void)value;
+        if (key.len >= SR_ENTITY_KEY_MAX)
+                return 0; /* not a key of ours */
+        if (dc->n == dc->cap) {
+                size_t cap = dc->cap ? 2 * dc->cap : 64;
+                void *k, *l;
+
+                k = realloc(dc->keys, cap * sizeof(*dc->keys));
+                if (k)
+                        dc->keys = k;
+                l = k ? realloc(dc->lens, cap * sizeof(*dc->lens)) : NULL;
+                if (l)
+                        dc->lens = l;
+                if (!k || !l) {
+                        dc->nomem = true;
+                        return 1;
+                }
+                dc->cap = cap;
+        }
+        memcpy(dc->keys[dc->n], key.ptr, key.len);
+        dc->lens[dc->n++] = key.len;
+        return 0;
+}
+
+/* Every key of the run, in key order, deleted and tombstoned: a restore
+ * and the gateway's projection forget them too. */
+void sr_worker__changelog_del_run(sr_worker_t *w, int32_t part,
+                                  const sr_uuid_t *run)
+{
+        char prefix[SR_ENTITY_KEY_MAX];
+        size_t pn = sr_run_key_prefix(run, prefix);
+        del_ctx_t dc = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_outrec_t rec;
+
+        if (w->fatal || w->redo)
+                return;
+        if (sr_store_scan(w->txn, part, sr_slice(prefix, pn), collect_key,
+                          &dc, &ec) != SR_OK || dc.nomem) {
+                if (dc.nomem)
+                        sr_errctx_set(&ec, SR_ERR_NOMEM, "run keys");
+                sr_worker__set_fatal(w, &ec, "retire run");
+                goto out;
+        }
+        for (size_t i = 0; i < dc.n && !w->fatal && !w->redo; i++) {
+                sr_slice_t key = sr_slice(dc.keys[i], dc.lens[i]);
+
+                if (sr_store_del(w->txn, part, key, &ec) != SR_OK) {
+                        if (ec.code == SR_ERR_MAP_FULL)
+                                w->fatal = SR_ERR_MAP_FULL;
+                        else
+                                sr_worker__set_fatal(w, &ec, "store del");
+                        break;
+                }
+                changelog_rec(w, part, key, sr_slice(NULL, 0), &rec);
+                sr_worker__emit(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
+        }
+out:
+        free(dc.keys);
+        free(dc.lens);
 }
 
 /* The batch's marker for partition @p p: the record that closes the batch

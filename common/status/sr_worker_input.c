@@ -169,6 +169,47 @@ static bool refused_input(sr_worker_t *w, const sr_inrec_t *in)
 
 static void apply_result(sr_worker_t *w, const sr_inrec_t *in);
 
+/* What retention adds to the state machine's outputs (docs/guarantee.md,
+ * "Retention"): a retired run's keys are deleted and tombstoned and its
+ * marker written (its timer armed at forget_at); a forgotten marker's
+ * keys deleted and tombstoned; a command for a retired run (refused,
+ * its reply already emitted) dead-lettered. */
+static void retention_outputs(sr_worker_t *w, const sr_inrec_t *in,
+                              const sr_uuid_t *run)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_buf_t val = { 0 };
+
+        if (w->out.for_retired) {
+                w->bs.retired_inputs++;
+                dead_letter(w, in, sr_reject_name(SR_REJECT_RUN_RETIRED),
+                            w->out.reply.message);
+                return;
+        }
+        sr_worker__changelog_del_run(w, in->partition, run);
+        if (w->out.forget) {
+                w->bs.forgotten++;
+                return;
+        }
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_RETIRED;
+        cl.u.retired = w->out.retired;
+        if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec) != SR_OK) {
+                sr_worker__set_fatal(w, &ec, "encode retired run");
+                return;
+        }
+        sr_worker__changelog_put(w, in->partition,
+                                 sr_slice(key, sr_retired_key(run, key)),
+                                 sr_buf_slice(&val));
+        sr_buf_free(&val);
+        if (w->out.retired.forget_at)
+                sr_worker__timer_arm(w, in->partition,
+                                     w->out.retired.forget_at, run);
+        w->bs.retired++;
+}
+
 void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
 {
         char key[SR_ENTITY_KEY_MAX];
@@ -213,7 +254,8 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         run = sr_worker__batch_run(w, in->partition, &cmd.pipeline_run_id);
         if (!run)
                 goto out;
-        err = sr_fsm_apply_command(run, &cmd, in->timestamp, &w->out);
+        err = sr_fsm_apply_command(run, &cmd, in->timestamp, &w->fsm_opts,
+                                   &w->out);
         if (err == SR_ERR_INTERNAL) {
                 fsm_refused(w, w->out.illegal);
                 goto out;
@@ -226,6 +268,12 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         if (cmd.kind == SR_CMD_CREATE_RUN && w->out.applied)
                 sr_worker__check_created(w, in->partition, run);
         sr_worker__emit_outputs(w, in->partition);
+        if (w->out.retire || w->out.forget || w->out.for_retired) {
+                /* No dedupe entry: it would be a key of the retired run
+                 * (a redelivery meets the same marker, or no run). */
+                retention_outputs(w, in, &cmd.pipeline_run_id);
+                goto out;
+        }
         if (w->out.applied)
                 w->bs.inputs[0][OUT_APPLIED]++;
         else if (w->out.has_reply && !w->out.reply.accepted)
@@ -268,7 +316,8 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
         run = sr_worker__batch_run(w, in->partition, &res.pipeline_run_id);
         if (!run)
                 return;
-        err = sr_fsm_apply_result(run, &res, in->timestamp, &w->out);
+        err = sr_fsm_apply_result(run, &res, in->timestamp, &w->fsm_opts,
+                                  &w->out);
         switch (err) {
         case SR_OK:
                 sr_worker__emit_outputs(w, in->partition);
@@ -281,6 +330,13 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
                                  res.command_status);
                 break;
         case SR_ERR_NOT_FOUND:
+                if (w->out.for_retired) {
+                        w->bs.retired_inputs++;
+                        dead_letter(w, in,
+                                    sr_reject_name(SR_REJECT_RUN_RETIRED),
+                                    "result for a retired pipeline run");
+                        break;
+                }
                 dead_letter(w, in,
                             run->exists ? "unknown_target_run" :
                                           "unknown_pipeline_run",

@@ -121,6 +121,7 @@ typedef struct batch_stats {
         uint32_t transitions[SR_ENT__COUNT][SR_ST__COUNT];
         uint32_t rejections[SR_REJECT__COUNT];
         uint32_t dead_letters, events;
+        uint32_t retired, forgotten, retired_inputs; /* retention */
 } batch_stats_t;
 
 /* An input of the current poll refused after it was applied: a record it
@@ -141,6 +142,7 @@ typedef struct metrics {
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
         sr_series_t *restore_records, *restoring, *restore_remaining;
         sr_series_t *timers_fired, *map_grows, *resends;
+        sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
         sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
 } metrics_t;
 
@@ -152,6 +154,7 @@ struct sr_worker {
         sr_metrics_t *registry;
         metrics_t m;
         sr_codec_t *codec;
+        sr_fsm_opts_t fsm_opts; /* retention.*, for the state machine */
         sr_store_t *store;
         sr_producer_t *prod;
         sr_consumer_t *cons;
@@ -275,6 +278,10 @@ void sr_worker__emit_marker(sr_worker_t *w, int32_t p,
                             const sr_store_pmeta_t *pm);
 void sr_worker__emit_reply(sr_worker_t *w, int32_t part,
                            const sr_reply_t *r);
+/* Delete every key of run @p run from the snapshot and tombstone each on
+ * the changelog (its entities, dedupe entries and marker). */
+void sr_worker__changelog_del_run(sr_worker_t *w, int32_t part,
+                                  const sr_uuid_t *run);
 /* The records of the state machine's outputs (w->out). */
 void sr_worker__emit_outputs(sr_worker_t *w, int32_t part);
 /* After a create: refuse it now if a record it created is over budget. */

@@ -89,6 +89,18 @@ void sr_worker__metrics_init(sr_worker_t *w)
         w->m.map_grows = sr_metrics_counter(
                 r, "sr_store_map_grows_total",
                 "Times the LMDB map was grown after MDB_MAP_FULL.", NULL);
+        w->m.runs_retired = sr_metrics_counter(
+                r, "sr_runs_retired_total",
+                "Pipeline runs retired (retention.finished after they "
+                "ended): their keys deleted and tombstoned.", NULL);
+        w->m.markers_forgotten = sr_metrics_counter(
+                r, "sr_retired_markers_forgotten_total",
+                "Markers of retired runs deleted (retention.inputs after "
+                "the run retired).", NULL);
+        w->m.retired_inputs = sr_metrics_counter(
+                r, "sr_retired_run_inputs_total",
+                "Commands and results for a retired run, refused and "
+                "dead-lettered (reason run_retired).", NULL);
         sr_mapuse_watch_init(&w->m.map_use, r, "store", true);
 }
 
@@ -129,6 +141,12 @@ void sr_worker__stats_flush(sr_worker_t *w)
                 sr_series_add(w->m.dead_letters, b->dead_letters);
         if (b->events)
                 sr_series_add(w->m.events, b->events);
+        if (b->retired)
+                sr_series_add(w->m.runs_retired, b->retired);
+        if (b->forgotten)
+                sr_series_add(w->m.markers_forgotten, b->forgotten);
+        if (b->retired_inputs)
+                sr_series_add(w->m.retired_inputs, b->retired_inputs);
 }
 
 /* An input's latency: from its timestamp to @p now_ms, when its outputs

@@ -29,6 +29,11 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
         lc->err = sr_codec_decode_changelog(lc->w->codec, value, &cl, &lc->ec);
         if (lc->err)
                 return 1;
+        if (cl.kind == SR_CL_RETIRED) {
+                lc->run->retired = true;
+                lc->run->ret = cl.u.retired;
+                return 0;
+        }
         if (cl.kind != SR_CL_ENTITY)
                 return 0;
         lc->err = sr_run_add_entity(lc->run, &cl.u.entity, &lc->ec);
@@ -331,10 +336,9 @@ static void save_batch(sr_worker_t *w)
                 }
                 /* Only a new deadline needs an entry: the one the run had
                  * when loaded is in the heap already (pushed then, or by
-                 * arm_timers). */
+                 * arm_timers). A finished run's is its retirement. */
                 if (br->run.exists && br->run.pr.next_deadline &&
-                    br->run.pr.next_deadline != br->loaded_deadline &&
-                    !sr_status_is_terminal(br->run.pr.m.status))
+                    br->run.pr.next_deadline != br->loaded_deadline)
                         sr_worker__timer_arm(w, br->partition,
                                              br->run.pr.next_deadline,
                                              &br->id);

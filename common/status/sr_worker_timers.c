@@ -71,19 +71,27 @@ static int arm_one(sr_slice_t key, sr_slice_t value, void *arg)
         const char *k = key.ptr;
         sr_changelog_t cl;
 
-        if (key.len != SR_UUID_STR_LEN + 2 || k[SR_UUID_STR_LEN + 1] != 'p')
+        /* "<run>/p": a pipeline run; "<run>/r": a retired run's marker. */
+        if (key.len != SR_UUID_STR_LEN + 2 ||
+            (k[SR_UUID_STR_LEN + 1] != 'p' && k[SR_UUID_STR_LEN + 1] != 'r'))
                 return 0;
-        if (sr_codec_decode_changelog(ac->w->codec, value, &cl, NULL) ==
-                    SR_OK &&
-            cl.kind == SR_CL_ENTITY &&
+        if (sr_codec_decode_changelog(ac->w->codec, value, &cl, NULL) !=
+            SR_OK)
+                return 0;
+        if (cl.kind == SR_CL_ENTITY &&
             cl.u.entity.type == SR_ENT_PIPELINE_RUN) {
                 const sr_pipeline_run_t *pr = &cl.u.entity.u.pr;
 
-                if (pr->next_deadline && !sr_status_is_terminal(pr->m.status))
+                /* A finished run's next_deadline is its retirement. */
+                if (pr->next_deadline)
                         sr_worker__timer_arm(ac->w, ac->part,
                                              pr->next_deadline, &pr->m.id);
-                sr_entity_fini(&cl.u.entity);
+        } else if (cl.kind == SR_CL_RETIRED && cl.u.retired.forget_at) {
+                sr_worker__timer_arm(ac->w, ac->part, cl.u.retired.forget_at,
+                                     &cl.u.retired.pipeline_run_id);
         }
+        if (cl.kind == SR_CL_ENTITY)
+                sr_entity_fini(&cl.u.entity);
         return 0;
 }
 

@@ -236,7 +236,7 @@ static void on_command(sr_codec_t *codec, const json_t *cj, int64_t ts,
         }
         run = run_of(&cmd.pipeline_run_id);
         sr_fsm_out_reset(out);
-        if (sr_fsm_apply_command(run, &cmd, ts, out))
+        if (sr_fsm_apply_command(run, &cmd, ts, NULL, out))
                 die("apply command", "out of memory");
         sr_run_clear_dirty(run);
         dedupe = grow(dedupe, &cap_dedupe, n_dedupe, sizeof(*dedupe));
@@ -274,7 +274,7 @@ static void on_result(sr_codec_t *codec, const json_t *rj, int64_t ts,
         }
         run = run_of(&res.pipeline_run_id);
         sr_fsm_out_reset(out);
-        err = sr_fsm_apply_result(run, &res, ts, out);
+        err = sr_fsm_apply_result(run, &res, ts, NULL, out);
         sr_run_clear_dirty(run);
         switch (err) {
         case SR_OK:

@@ -10,11 +10,13 @@
 
 static sr_run_t run;
 static sr_fsm_out_t out;
+static sr_fsm_opts_t opts; /* retention: 0 = keep, unless a test sets it */
 static int64_t now;
 static int cmd_counter;
 
 static void setup(void)
 {
+        memset(&opts, 0, sizeof(opts));
         sr_run_init(&run);
         sr_fsm_out_init(&out);
         now = 1700000000000LL;
@@ -94,7 +96,7 @@ static void create(uint32_t n_stages, uint32_t n_ops, uint32_t n_targets,
         make_spec(&cmd.u.create.spec, n_stages, n_ops, n_targets,
                   auto_promote);
         cmd.u.create.run_number = 1;
-        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
                      SR_OK));
         cr_assert(out.has_reply && out.reply.accepted, "%s",
                   out.reply.message);
@@ -110,7 +112,7 @@ static void set_status(sr_cmd_kind_t kind, const sr_uuid_t *id,
         if (id)
                 cmd.u.set.entity_id = *id;
         snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s", status);
-        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
                      SR_OK));
         cr_assert(out.has_reply);
 }
@@ -143,7 +145,7 @@ static sr_err_t result(uint32_t ti, const char *cs)
         res.command_id = run.targets[ti].command_id;
         snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
         res.reported_at = now;
-        return sr_fsm_apply_result(&run, &res, now, &out);
+        return sr_fsm_apply_result(&run, &res, now, &opts, &out);
 }
 
 static void finish_stage(uint32_t si, const char *cs)
@@ -163,7 +165,7 @@ static void timer(int64_t deadline)
         cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
         cmd.u.timer.entity_id = run_id();
         cmd.u.timer.deadline = deadline;
-        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &out),
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
                      SR_OK));
         cr_assert(not(out.has_reply));
 }
@@ -393,7 +395,7 @@ Test(sr_fsm, command_from_another_enterprise_is_not_found)
         base_cmd(&cmd, SR_CMD_SET_PIPELINE_RUN_STATUS);
         snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "other");
         snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "cancelled");
-        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
         expect_reject(SR_REJECT_NOT_FOUND, "not found");
         cr_assert(eq(int, PR, SR_ST_RUNNING));
 }
@@ -412,7 +414,7 @@ Test(sr_fsm, duplicate_create_with_other_spec_is_refused)
         create(1, 1, 1, false);
         base_cmd(&cmd, SR_CMD_CREATE_RUN);
         make_spec(&cmd.u.create.spec, 1, 1, 2, false);
-        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
         sr_command_fini(&cmd);
         expect_reject(SR_REJECT_DUPLICATE_SPEC, "different spec");
 }
@@ -443,7 +445,7 @@ Test(sr_fsm, auto_promote_into_an_empty_stage_makes_it_invalid)
         base_cmd(&cmd, SR_CMD_CREATE_RUN);
         make_spec(&cmd.u.create.spec, 2, 1, 1, true);
         cmd.u.create.spec.stages[1].n_targets = 0;
-        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
         sr_command_fini(&cmd);
         finish_stage(0, "SUCCESS");
         expect_events("t0:complete t0:success s0:complete s0:success "
@@ -492,7 +494,7 @@ Test(sr_fsm, stage_timeout_cascades_to_targets_and_fails_run)
         base_cmd(&cmd, SR_CMD_CREATE_RUN);
         make_spec(&cmd.u.create.spec, 2, 1, 2, false);
         cmd.u.create.spec.stages[0].timeout_seconds = 2;
-        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
         sr_command_fini(&cmd);
         cr_assert(eq(i64, run.pr.next_deadline, now + 2000));
         cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
@@ -653,7 +655,7 @@ Test(sr_fsm, result_for_unknown_target_run_is_not_found)
         memset(&res, 0, sizeof(res));
         sr_uuid_v5(&res.target_run_id, &sr_ns, "nope");
         snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
-        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &out),
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &opts, &out),
                      SR_ERR_NOT_FOUND));
 }
 
@@ -666,7 +668,7 @@ Test(sr_fsm, result_for_another_command_is_stale)
         res.target_run_id = run.targets[0].m.id;
         sr_uuid_v5(&res.command_id, &sr_ns, "other-command");
         snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
-        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &out),
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &opts, &out),
                      SR_OK));
         cr_assert(out.stale);
         cr_assert(eq(int, TR(0), SR_ST_PROCESSING));
@@ -729,7 +731,7 @@ Test(sr_fsm, target_times_out_seven_days_after_processing)
         make_spec(&cmd.u.create.spec, 1, 1, 2, false);
         cmd.u.create.spec.stages[0].timeout_seconds = 30 * 86400;
         cmd.u.create.spec.timeout_seconds = 60 * 86400;
-        sr_fsm_apply_command(&run, &cmd, now, &out);
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
         sr_command_fini(&cmd);
         cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
         cr_assert(eq(i64, run.pr.next_deadline,
@@ -749,6 +751,230 @@ Test(sr_fsm, dispatched_target_in_cascade_is_cancelled_with_request)
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
         cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
                              &run.targets[0].command_id));
+}
+
+/* ---------------------------------------------------------- retention */
+
+#define HOUR_MS 3600000LL
+
+/* A result for target run @p ti, made while the run still holds it. */
+static sr_result_t make_result(uint32_t ti, const char *cs)
+{
+        sr_result_t res;
+
+        memset(&res, 0, sizeof(res));
+        sr_uuid_v5(&res.result_id, &sr_ns, "res-%d", ++cmd_counter);
+        res.pipeline_run_id = run_id();
+        res.stage_run_id = run.targets[ti].stage_run_id;
+        res.target_run_id = run.targets[ti].m.id;
+        res.command_id = run.targets[ti].command_id;
+        snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
+        return res;
+}
+
+/* One stage, one target, succeeded at now; retention.finished one hour. */
+static void finished_run(void)
+{
+        opts.retention_finished_ms = HOUR_MS;
+        opts.retention_inputs_ms = 24 * HOUR_MS;
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, finished_run_is_retired_at_its_deadline_without_events)
+{
+        int64_t ended;
+
+        finished_run();
+        ended = run.pr.m.ended_at;
+        cr_assert(eq(i64, run.pr.next_deadline, ended + HOUR_MS));
+        now += HOUR_MS + 5000; /* the timer command comes a little later */
+        timer(ended + HOUR_MS);
+        cr_assert(out.retire);
+        cr_assert(out.applied);
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        cr_assert(not(run.exists));
+        cr_assert(run.retired);
+        {
+                sr_uuid_t id = run_id();
+
+                cr_assert(sr_uuid_eq(&out.retired.pipeline_run_id, &id));
+        }
+        cr_assert(eq(str, out.retired.enterprise_id, "acme"));
+        cr_assert(eq(i64, out.retired.ended_at, ended));
+        cr_assert(eq(i64, out.retired.retired_at, ended + HOUR_MS));
+        cr_assert(eq(i64, out.retired.forget_at,
+                     ended + HOUR_MS + 24 * HOUR_MS));
+        cr_assert(eq(i64, run.ret.forget_at, out.retired.forget_at));
+}
+
+Test(sr_fsm, run_is_not_retired_before_every_child_is_final)
+{
+        sr_result_t late;
+        int64_t cancelled_at, target_deadline;
+
+        opts.retention_finished_ms = 1;
+        create(1, 1, 2, false);
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        set_pipeline("cancelled");
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING)); /* ends by its result */
+        cancelled_at = now;
+        target_deadline = run.targets[0].m.deadline;
+        /* The open target's deadline, not a retirement. */
+        cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
+        now += 1000;
+        timer(cancelled_at + 1);
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        timer(target_deadline);
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        /* The last child ends later than the run: retire_at counts from it. */
+        now += 10 * HOUR_MS;
+        late = make_result(0, "CANCELLED");
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &late, now, &opts, &out),
+                     SR_OK));
+        cr_assert(eq(int, TR(0), SR_ST_FAILURE));
+        cr_assert(eq(i64, run.pr.next_deadline, now + 1));
+        timer(now + 1);
+        cr_assert(out.retire);
+        cr_assert(eq(i64, out.retired.ended_at, now));
+        cr_assert(gt(i64, out.retired.ended_at, cancelled_at));
+}
+
+Test(sr_fsm, running_or_waiting_run_is_never_retired_however_old)
+{
+        opts.retention_finished_ms = 1;
+        create(2, 1, 1, false);
+        cr_assert(eq(int, PR, SR_ST_RUNNING));
+        cr_assert(eq(i64, run.pr.next_deadline, run.targets[0].m.deadline));
+        now += 6 * 24 * HOUR_MS;
+        timer(now - 1); /* before every deadline of the run */
+        cr_assert(not(out.retire));
+        cr_assert(out.stale);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, PR, SR_ST_WAITING));
+        cr_assert(eq(i64, run.pr.next_deadline, run.pr.m.deadline));
+        now += 10 * 24 * HOUR_MS;
+        timer(run.pr.m.deadline - 1);
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        cr_assert(eq(int, PR, SR_ST_WAITING));
+}
+
+Test(sr_fsm, stale_retirement_timer_does_nothing)
+{
+        int64_t at;
+
+        finished_run();
+        at = run.pr.next_deadline;
+        now += 2 * HOUR_MS;
+        timer(at - 1);
+        cr_assert(out.stale);
+        cr_assert(not(out.retire));
+        timer(at + 1);
+        cr_assert(out.stale);
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, retention_zero_never_sets_a_retire_deadline)
+{
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+        cr_assert(eq(i64, run.pr.next_deadline, 0));
+        timer(run.pr.m.ended_at);
+        cr_assert(out.stale);
+        cr_assert(run.exists);
+}
+
+/* Retire the finished run; returns a result made for its target before. */
+static sr_result_t retire_finished_run(void)
+{
+        sr_result_t late;
+
+        finished_run();
+        late = make_result(0, "SUCCESS");
+        now += 2 * HOUR_MS;
+        timer(run.pr.next_deadline);
+        cr_assert(out.retire);
+        return late;
+}
+
+Test(sr_fsm, late_command_after_retirement_is_refused_run_retired)
+{
+        sr_command_t cmd;
+
+        retire_finished_run();
+        set_pipeline("cancelled");
+        expect_reject(SR_REJECT_RUN_RETIRED, "was retired at 2023-11-14T");
+        cr_assert(out.for_retired);
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        /* A re-delivered create does not bring the run back. */
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 1, 1, 1, false);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+        expect_reject(SR_REJECT_RUN_RETIRED, "retired");
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        cr_assert(not(run.exists));
+        cr_assert(run.retired);
+        /* Another tenant learns nothing. */
+        base_cmd(&cmd, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "globex");
+        snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "cancelled");
+        sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
+        expect_reject(SR_REJECT_NOT_FOUND, "not found");
+}
+
+Test(sr_fsm, late_result_after_retirement_is_refused_for_a_retired_run)
+{
+        sr_result_t late = retire_finished_run();
+
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &late, now, &opts, &out),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(out.for_retired);
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(not(run.exists));
+        cr_assert(run.retired);
+}
+
+Test(sr_fsm, retired_marker_is_forgotten_at_forget_at_only)
+{
+        int64_t forget;
+
+        retire_finished_run();
+        forget = run.ret.forget_at;
+        now += 30 * HOUR_MS;
+        timer(forget - 1);
+        cr_assert(out.stale);
+        cr_assert(run.retired);
+        timer(forget);
+        cr_assert(out.forget);
+        cr_assert(not(run.retired));
+        cr_assert(not(run.exists));
+        /* Then the run is unknown, as any other. */
+        set_pipeline("cancelled");
+        expect_reject(SR_REJECT_NOT_FOUND, "not found");
+}
+
+Test(sr_fsm, retention_inputs_zero_keeps_the_marker_for_ever)
+{
+        finished_run();
+        opts.retention_inputs_ms = 0;
+        now += 2 * HOUR_MS;
+        timer(run.pr.next_deadline);
+        cr_assert(out.retire);
+        cr_assert(eq(i64, out.retired.forget_at, 0));
+        timer(0);
+        cr_assert(out.stale);
+        cr_assert(run.retired);
 }
 
 /* ---------------------------------------------------------- determinism */

@@ -132,7 +132,7 @@ static void record(world_t *w)
 
 static void apply(world_t *w, sr_command_t *cmd)
 {
-        sr_err_t err = sr_fsm_apply_command(&w->run, cmd, w->now, &w->out);
+        sr_err_t err = sr_fsm_apply_command(&w->run, cmd, w->now, NULL, &w->out);
 
         cr_assert(eq(int, err, SR_OK), "%s", w->out.illegal);
         record(w);
@@ -204,7 +204,7 @@ static void random_input(world_t *w)
                 res.command_id = t->command_id;
                 snprintf(res.command_status, sizeof(res.command_status), "%s",
                          cmdst[rnd(8)]);
-                err = sr_fsm_apply_result(run, &res, w->now, &w->out);
+                err = sr_fsm_apply_result(run, &res, w->now, NULL, &w->out);
                 cr_assert(eq(int, err, SR_OK), "%s", w->out.illegal);
                 record(w);
         } else if (k < 11 && run->n_targets) { /* PUT on a target run */
@@ -297,7 +297,7 @@ Test(sr_fsm_table, a_move_outside_the_table_fails_the_step)
         res.target_run_id = t->m.id;
         res.command_id = t->command_id;
         snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
-        cr_assert(eq(int, sr_fsm_apply_result(&w.run, &res, w.now, &w.out),
+        cr_assert(eq(int, sr_fsm_apply_result(&w.run, &res, w.now, NULL, &w.out),
                      SR_ERR_INTERNAL));
         cr_assert(strstr(w.out.illegal, "pending -> complete "
                                         "(command_succeeded)") != NULL,

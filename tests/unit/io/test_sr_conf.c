@@ -166,6 +166,59 @@ Test(sr_conf, range_limits_are_inclusive)
         cr_assert(eq(int, conf->http_port, 65535));
 }
 
+Test(sr_conf, retention_defaults_are_thirty_and_seven_days)
+{
+        cr_assert(eq(i64, conf->retention_finished_ms, 30 * 86400000LL));
+        cr_assert(eq(i64, conf->retention_inputs_ms, 7 * 86400000LL));
+}
+
+Test(sr_conf, durations_take_every_unit_and_a_bare_zero)
+{
+        static const struct {
+                const char *text;
+                int64_t ms;
+        } good[] = {
+                { "500ms", 500 }, { "90s", 90000 }, { "15m", 900000 },
+                { "12h", 43200000 }, { "30d", 2592000000LL }, { "0", 0 },
+                { "0s", 0 }, { "1ms", 1 }, { "36500d", 36500 * 86400000LL },
+        };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                cr_assert(eq(int, sr_conf_set(conf, "retention.finished",
+                                              good[i].text, &ec), SR_OK),
+                          "%s: %s", good[i].text, ec.msg);
+                cr_assert(eq(i64, conf->retention_finished_ms, good[i].ms),
+                          "%s", good[i].text);
+        }
+        cr_assert(eq(int, sr_conf_set(conf, "retention.inputs", "2h", &ec),
+                     SR_OK));
+        cr_assert(eq(i64, conf->retention_inputs_ms, 7200000));
+}
+
+Test(sr_conf, bad_durations_are_refused_naming_the_key)
+{
+        static const char *const bad[] = {
+                "", "30", "7 d", "d", "-1s", "1.5h", "10w", "5sec", "1d ",
+                "36501d", "99999999999999999999d", "9223372036854775807s",
+        };
+
+        cr_assert(eq(int, sr_conf_set(conf, "retention.finished", "1h", &ec),
+                     SR_OK));
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&ec, 0, sizeof(ec));
+                cr_assert(eq(int, sr_conf_set(conf, "retention.finished",
+                                              bad[i], &ec), SR_ERR_CONF),
+                          "\"%s\" accepted", bad[i]);
+                assert_msg_contains("retention.finished: expected a "
+                                    "duration with a unit");
+        }
+        cr_assert(eq(i64, conf->retention_finished_ms, 3600000));
+        cr_assert(eq(int, sr_conf_set(conf, "retention.inputs", "7", &ec),
+                     SR_ERR_CONF));
+        assert_msg_contains("retention.inputs:");
+        assert_msg_contains("\"7\"");
+}
+
 Test(sr_conf, bool_and_enum_accept_usual_spellings)
 {
         cr_assert(eq(int, sr_conf_set(conf, "store.sync", "yes", &ec), SR_OK));
