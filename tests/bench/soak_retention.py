@@ -28,7 +28,7 @@ total fails the check (exit 1).
 
   soak_retention.py --build BUILD --kafka-state DIR [--runs 200000]
       [--retention 10s] [--inputs-retention 10s] [--every 5]
-      [--clients 8] [--workers 2] [--partitions 4] [--stages 1]
+      [--clients 8] [--rate 0] [--workers 2] [--partitions 4] [--stages 1]
       [--targets 2] [--out DIR] [--tolerance 0.25] [--no-check]
       [--embedded]
 
@@ -111,7 +111,8 @@ class LiveKeys(threading.Thread):
                            "auto.offset.reset": "earliest",
                            "enable.partition.eof": False})
         self.c.subscribe([topic])
-        self.live = set()
+        self.live = {}  # key -> bytes of its latest record (key + value)
+        self.bytes = 0  # of the live keys' latest records
         self.records = 0
         self.stop = False
         self.mu = threading.Lock()
@@ -123,15 +124,16 @@ class LiveKeys(threading.Thread):
                     continue
                 with self.mu:
                     self.records += 1
-                    if m.value() is None:
-                        self.live.discard(m.key())
-                    else:
-                        self.live.add(m.key())
+                    k = m.key()
+                    self.bytes -= self.live.pop(k, 0)
+                    if m.value() is not None:
+                        self.live[k] = len(k or b"") + len(m.value())
+                        self.bytes += self.live[k]
         self.c.close()
 
     def count(self):
         with self.mu:
-            return len(self.live), self.records
+            return len(self.live), self.records, self.bytes
 
 
 def topic_bytes(kafka_state, prefix):
@@ -162,8 +164,9 @@ def run_spec(i, stages, targets):
 
 
 class Pusher:
-    def __init__(self, port, n, clients, stages, targets):
-        self.port, self.n = port, n
+    def __init__(self, port, n, clients, stages, targets, rate):
+        self.port, self.n, self.rate = port, n, rate
+        self.t0 = None
         self.stages, self.targets = stages, targets
         self.next = 0
         self.done = 0
@@ -177,7 +180,12 @@ class Pusher:
             if self.next >= self.n:
                 return None
             self.next += 1
-            return self.next - 1
+            i = self.next - 1
+        if self.rate:  # run i starts at t0 + i / rate
+            delay = self.t0 + i / self.rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        return i
 
     def loop(self):
         conn = None
@@ -209,6 +217,7 @@ class Pusher:
                 self.done += 1
 
     def start(self):
+        self.t0 = time.time()
         for t in self.threads:
             t.start()
 
@@ -275,7 +284,8 @@ class Fleet:
 def restore_probe(a, fleet, n):
     """Start a fresh sr-status (empty data dir) in the workers' group, wait
     until it restored its partitions and is ready, stop it. Returns
-    (records read, seconds restoring, partitions restored)."""
+    (records read, seconds restoring, partitions restored): its log's
+    'msg="restored" partition=P read=N ... seconds=S' lines."""
     d = tempfile.mkdtemp(prefix="restore-", dir=fleet.work)
     logf = os.path.join(fleet.work, "restore-%d.log" % n)
     with open(logf, "w") as lf:
@@ -289,9 +299,9 @@ def restore_probe(a, fleet, n):
         while time.time() - t0 < a.restore_timeout:
             time.sleep(1)
             text = open(logf).read()
-            found = re.findall(r"restored partition=\d+ read=(\d+) "
-                               r"applied=\d+ discarded=\d+ seconds=([\d.]+)",
-                               text)
+            found = re.findall(r'msg="restored" partition=\d+ '
+                               r"read=(\d+) applied=\d+ discarded=\d+ "
+                               r"seconds=([\d.]+)", text)
             if found and re.search(r"partition assigned", text) and \
                     len(found) >= text.count("snapshot not trusted"):
                 read = sum(int(r) for r, _ in found)
@@ -347,12 +357,16 @@ def main():
     ap.add_argument("--kafka-state", help="scripts/kafka.sh state dir")
     ap.add_argument("--embedded", action="store_true")
     ap.add_argument("--runs", type=int, default=200000)
-    ap.add_argument("--retention", type=dur_s, default=10)
+    ap.add_argument("--retention", type=dur_s, default=10,
+                    help="retention.finished; 0 keeps every run (sizing)")
     ap.add_argument("--inputs-retention", type=dur_s, default=10)
     ap.add_argument("--every", type=float, default=5)
     ap.add_argument("--restore-every", type=int, default=6)
     ap.add_argument("--restore-timeout", type=float, default=120)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="runs/s (0: as fast as the fleet takes them); a "
+                    "steady rate gives a steady plateau")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--stages", type=int, default=1)
@@ -395,7 +409,7 @@ def main():
     live = LiveKeys(fleet.bootstrap, a.prefix + "changelog")
     live.start()
     pusher = Pusher(fleet.ports["gateway"], a.runs, a.clients, a.stages,
-                    a.targets)
+                    a.targets, a.rate)
     samples = []
     t0 = time.time()
     pusher.start()
@@ -403,9 +417,9 @@ def main():
     end_at = None
     hdr = ("%7s %8s %7s " % ("t_s", "runs", "runs/s") +
            " ".join("%12s" % ("w%d_used_B" % i) for i in range(a.workers)) +
-           " %12s %10s %12s %12s %9s %9s" % ("gw_used_B", "live_keys",
-                                            "cl_records", "cl_disk_B",
-                                            "restore_s", "rest_rec"))
+           " %12s %10s %12s %12s %12s %9s %9s" % (
+               "gw_used_B", "live_keys", "live_B", "cl_records", "cl_disk_B",
+               "restore_s", "rest_rec"))
     print(hdr)
     try:
         while True:
@@ -420,7 +434,7 @@ def main():
                                          "store")
             s["gw"] = lmdb_used(fleet.ports["gateway"], "projection")
             s["workers"] = sum(s["w%d" % i] or 0 for i in range(a.workers))
-            s["live"], s["records"] = live.count()
+            s["live"], s["records"], s["live_bytes"] = live.count()
             s["disk"] = (topic_bytes(a.kafka_state, a.prefix)
                          if a.kafka_state else None)
             s["restore_s"] = s["restore_rec"] = None
@@ -432,8 +446,9 @@ def main():
             samples.append(s)
             print("%7.1f %8d %7.0f " % (s["t"], s["runs"], s["rate"]) +
                   " ".join("%12s" % s["w%d" % i] for i in range(a.workers)) +
-                  " %12s %10d %12d %12s %9s %9s" % (
-                      s["gw"], s["live"], s["records"], s["disk"],
+                  " %12s %10d %12d %12d %12s %9s %9s" % (
+                      s["gw"], s["live"], s["live_bytes"], s["records"],
+                      s["disk"],
                       "%.2f" % s["restore_s"] if s["restore_s"] else "-",
                       s["restore_rec"] if s["restore_rec"] else "-"))
             sys.stdout.flush()
