@@ -815,9 +815,15 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
                body=body("PipelineRunCreate", "`{}`, or no body.",
                          required=False))),
 }
+RETIRED_404 = (" A run of the caller's enterprise that was retired "
+               "(`retention.finished` after it ended) is a 404 too, whose "
+               "`message` says so and when: `pipeline run <id> was retired "
+               "at <ISO-8601>: ...`, for as long as its retired marker is "
+               "kept (`retention.inputs`); a write the worker refuses "
+               "because the run was retired has `reason` `run_retired`.")
 RUN_404 = ("No such pipeline run in the caller's enterprise (another "
            "enterprise's run is answered the same way), the run is not a "
-           "run of `pipeline_id`, or an id is not a UUID.")
+           "run of `pipeline_id`, or an id is not a UUID." + RETIRED_404)
 paths["/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"] = {
     "parameters": [P("PipelineId"), P("PipelineRunId")],
     "get": op("Pipeline Runs", "getPipelineRun", "Get one pipeline run",
@@ -852,12 +858,13 @@ paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
                             e400=LIST_400.format("`status`, `limit`, "
                                                  "`offset`"),
                             e404="No such pipeline run in the caller's "
-                            "enterprise, or the id is not a UUID."),
+                            "enterprise, or the id is not a UUID." +
+                            RETIRED_404),
               params=[P("StageRunStatusFilter"), P("Limit"), P("Offset")]),
 }
 SR_404 = ("No such stage run of this pipeline run in the caller's "
           "enterprise (another enterprise's is answered the same way), or "
-          "an id is not a UUID.")
+          "an id is not a UUID." + RETIRED_404)
 paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"] = {
     "parameters": [P("PipelineRunId"), P("StageRunId")],
     "get": op("Stage Runs", "getStageRun", "Get one stage run",

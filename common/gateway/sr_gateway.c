@@ -265,6 +265,8 @@ static void register_series(sr_gateway_t *gw)
         gw->proj_records = sr_metrics_counter(
                 gw->metrics, "sr_projection_records_total",
                 "Changelog records applied to the projection.", NULL);
+        sr_mapuse_watch_init(&gw->proj_use, gw->metrics, "projection",
+                             false);
         for (int i = 0; i < SR_GW_PHASE__COUNT; i++) {
                 char labels[32];
 

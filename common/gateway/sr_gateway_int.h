@@ -65,6 +65,8 @@ struct sr_gateway {
         atomic_uint_least64_t idem_evicted_seen; /* added to idem_evicted */
 
         sr_series_t *latency, *proj_records, *proj_lag;
+        sr_mapuse_watch_t proj_use; /* the projection's map; the feed
+                                     * thread measures it */
         sr_series_t *phase[SR_GW_PHASE__COUNT];
         _Atomic(sr_series_t *) *requests; /* [route][code - CODE_MIN] */
 };
@@ -110,8 +112,22 @@ void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
 void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
                                 uint64_t count, sr_jw_t *items);
 
-/** @brief 404 "<what> not found". */
+/** @brief 404 "<what> not found"; when the route names a pipeline run
+ *  that the caller's enterprise retired and the projection still has its
+ *  note, the 404 of sr_gateway__answer_retired() instead. */
 void sr_gateway__not_found(sr_gw_ctx_t *c, const char *what);
+
+/**
+ * @brief If the projection holds the note of retired run @p run in
+ * @p enterprise (and of pipeline @p pipeline, unless NULL), answer 404
+ * "pipeline run <id> was retired at <ISO-8601> ..." with @p content
+ * (taken; NULL: {}) and return true; otherwise touch nothing (content
+ * freed) and return false.
+ */
+bool sr_gateway__answer_retired(sr_gateway_t *gw, const char *enterprise,
+                                const sr_uuid_t *run,
+                                const sr_uuid_t *pipeline,
+                                sr_gw_response_t *resp, json_t *content);
 
 /** @brief A failed projection read: 404 for NOT_FOUND, else 500. */
 void sr_gateway__proj_failed(sr_gw_ctx_t *c, const sr_errctx_t *ec,

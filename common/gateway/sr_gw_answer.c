@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_clock.h"
 #include "sr_utf8.h"
 
 void sr_gateway__answer_json(sr_gw_response_t *resp, int status,
@@ -108,8 +109,42 @@ void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
         c->resp->body.len = w.len;
 }
 
+bool sr_gateway__answer_retired(sr_gateway_t *gw, const char *enterprise,
+                                const sr_uuid_t *run,
+                                const sr_uuid_t *pipeline,
+                                sr_gw_response_t *resp, json_t *content)
+{
+        char id[SR_UUID_STR_LEN + 1], at[SR_ISO8601_LEN + 1] = { 0 };
+        char msg[256];
+        sr_proj_retired_t note;
+
+        if (sr_uuid_is_nil(run) ||
+            sr_proj_get_retired(gw->proj, enterprise, run, &note, NULL) !=
+                    SR_OK ||
+            (pipeline && !sr_uuid_eq(pipeline, &note.pipeline_id))) {
+                json_decref(content);
+                return false;
+        }
+        sr_uuid_fmt(run, id);
+        sr_clock_iso8601(note.retired_at, at);
+        snprintf(msg, sizeof(msg), "pipeline run %s was retired at %s: a "
+                 "finished run is kept for retention.finished after it "
+                 "ended, then forgotten", id, at);
+        sr_gateway__answer_json(resp, 404, msg,
+                                content ? content : json_object());
+        return true;
+}
+
 void sr_gateway__not_found(sr_gw_ctx_t *c, const char *what)
 {
+        const sr_route_t *r = c->route;
+
+        if (r && sr_gateway__answer_retired(
+                         c->gw, c->enterprise, &r->pipeline_run_id,
+                         sr_uuid_is_nil(&r->pipeline_id) ? NULL :
+                                                           &r->pipeline_id,
+                         c->resp, NULL))
+                return;
         sr_gateway__answer_status(c->resp, 404, "%s not found", what);
 }
 

@@ -171,6 +171,22 @@ static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
         }
 }
 
+/* The projection's map use, when due (sr_mapuse.h). */
+static void proj_use_tick(sr_gateway_t *gw)
+{
+        int64_t now = sr_clock_mono_ms();
+        sr_proj_size_t z;
+        sr_errctx_t ec = { 0 };
+
+        if (!sr_mapuse_watch_due(&gw->proj_use, now))
+                return;
+        if (sr_proj_size(gw->proj, &z, &ec) == SR_OK)
+                sr_mapuse_watch_set(&gw->proj_use, &z.use,
+                                    gw->conf->data_dir, now);
+        else
+                gw->proj_use.next_ms = now + SR_MAPUSE_EVERY_MS;
+}
+
 /* Apply changelog records to the projection and hand replies to the
  * writes waiting for them. */
 static void *feed_main(void *arg)
@@ -274,6 +290,7 @@ static void *feed_main(void *arg)
                                       (double)sr_reader_lag(
                                               reader, SR_TOPIC_CHANGELOG));
                 }
+                proj_use_tick(gw);
                 check_caught_up(k, next);
                 pthread_mutex_lock(&k->mu);
                 k->generation++;

@@ -98,12 +98,13 @@ static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
         return 503;
 }
 
-/* The status of a refused command: 404 for an unknown or foreign id, 413
- * for a command too large, 500 for the worker's internal error, else
- * 400 (the state machine's message). */
+/* The status of a refused command: 404 for an unknown or foreign id or
+ * a retired run, 413 for a command too large, 500 for the worker's
+ * internal error, else 400 (the state machine's message). */
 static int refusal_status(sr_reject_t reason)
 {
-        if (reason == SR_REJECT_NOT_FOUND || reason == SR_REJECT_TENANT)
+        if (reason == SR_REJECT_NOT_FOUND || reason == SR_REJECT_TENANT ||
+            reason == SR_REJECT_RUN_RETIRED)
                 return 404;
         if (reason == SR_REJECT_TOO_LARGE)
                 return 413;
@@ -172,6 +173,16 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         sr_series_observe(gw->phase[SR_GW_PHASE_REPLY], t_reply - t_acked);
         if (!reply.accepted) {
                 code = refusal_status(reply.reason);
+                /* A retired run: when and why, from the projection's note
+                 * (else the worker's message says it). */
+                if (reply.reason == SR_REJECT_RUN_RETIRED &&
+                    sr_gateway__answer_retired(
+                            gw, cmd->enterprise_id, &cmd->pipeline_run_id,
+                            NULL, resp,
+                            json_pack("{s:s,s:s}", "command_id", cid,
+                                      "reason",
+                                      sr_reject_name(reply.reason))))
+                        return code;
                 sr_gateway__answer_json(resp, code, reply.message,
                                         json_pack("{s:s,s:s}", "command_id",
                                                   cid, "reason",

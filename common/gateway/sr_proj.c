@@ -16,6 +16,7 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_IDX] = "idx",
         [DBI_CNT] = "cnt",
         [DBI_META] = "meta",
+        [DBI_RET] = "ret",
 };
 
 static const char *uuid_text(const sr_uuid_t *id, char buf[SR_UUID_STR_LEN + 1])
@@ -281,6 +282,46 @@ sr_err_t sr_proj__rd_owned(struct rctx *rc, const char *enterprise,
         return SR_OK;
 }
 
+sr_err_t sr_proj_get_retired(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *pipeline_run_id,
+                             sr_proj_retired_t *out, sr_errctx_t *ec)
+{
+        MDB_val k, v;
+        struct rctx rc;
+        sr_err_t err;
+        const uint8_t *p;
+        size_t elen;
+        int r;
+
+        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && out);
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err)
+                return err;
+        k = sr_lmdb_val(pipeline_run_id->b, ID_LEN);
+        r = mdb_get(rc.txn, proj->dbi[DBI_RET], &k, &v);
+        p = r ? NULL : v.mv_data;
+        elen = p && v.mv_size >= NOTE_FIXED ? p[NOTE_FIXED - 1] : 0;
+        if (r == MDB_NOTFOUND) {
+                err = sr_proj__not_found(ec, "retired run", pipeline_run_id);
+        } else if (r) {
+                err = sr_lmdb_err(ec, r, "proj", proj->dir, "get");
+        } else if (v.mv_size < NOTE_FIXED || v.mv_size != NOTE_FIXED + elen) {
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                    "proj %s: a retired run's note of %zu "
+                                    "bytes does not decode",
+                                    proj->dir, v.mv_size);
+        } else if (strlen(enterprise_id) != elen ||
+                   memcmp(enterprise_id, p + NOTE_FIXED, elen)) {
+                err = sr_proj__not_found(ec, "retired run", pipeline_run_id);
+        } else {
+                out->retired_at = i64_unkey(sr_lmdb_get_be64(p));
+                out->forget_at = i64_unkey(sr_lmdb_get_be64(p + 8));
+                memcpy(out->pipeline_id.b, p + 16, ID_LEN);
+        }
+        sr_proj__rd_end(&rc);
+        return err;
+}
+
 /* A child of stage run @p parent: decode it, check its parent and the
  * parent's tenant. */
 static sr_err_t rd_child(struct rctx *rc, const char *enterprise,
@@ -468,4 +509,36 @@ void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out)
                                             memory_order_relaxed);
         out->key_steps = atomic_load_explicit(&proj->key_steps,
                                               memory_order_relaxed);
+}
+
+sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
+{
+        static const int dbis[] = { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT,
+                                    DBI_RET };
+        uint64_t n[5];
+        struct rctx rc;
+        MDB_stat st;
+        sr_err_t err;
+        int r = 0;
+
+        CHECK_ARGS(proj && out);
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err)
+                return err;
+        for (size_t i = 0; i < 5 && !r; i++) {
+                r = mdb_stat(rc.txn, proj->dbi[dbis[i]], &st);
+                n[i] = st.ms_entries;
+        }
+        sr_proj__rd_end(&rc);
+        if (r)
+                return sr_lmdb_err(ec, r, "proj", proj->dir, "stat");
+        err = sr_lmdb_use(proj->env, "proj", proj->dir, &out->use, ec);
+        if (err)
+                return err;
+        out->entities = n[0];
+        out->keys = n[1];
+        out->index_entries = n[2];
+        out->counters = n[3];
+        out->retired = n[4];
+        return SR_OK;
 }

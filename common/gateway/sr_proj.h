@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "sr_err.h"
+#include "sr_mapuse.h"
 #include "sr_model.h"
 #include "sr_slice.h"
 
@@ -107,8 +108,11 @@ sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
  * An entity record replaces the entity (stored by id) and moves its index
  * entries (a status change removes the old status entries). A tombstone
  * (@p value.ptr NULL) removes the entity last stored under @p key and its
- * index entries; a tombstone of an unknown key changes nothing. Dedupe
- * entries and batch markers are ignored. Every applied record, whatever
+ * index entries; a tombstone of an unknown key changes nothing. A retired
+ * run's marker (RetiredRun, key "<run>/r") removes every entity of the
+ * run still projected and keeps a note of the run (its enterprise and
+ * when it retired: sr_proj_get_retired()); the tombstone of "<run>/r"
+ * removes the note. Dedupe entries and batch markers are ignored. Every applied record, whatever
  * its kind, advances the partition's next offset to @p offset + 1. A
  * record below the partition's next offset was applied already and is
  * skipped (SR_OK), so a redelivery cannot move an entity back in time.
@@ -119,7 +123,8 @@ sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
  * @param[in] key   borrowed; the changelog key (1..SR_PROJ_KEY_MAX bytes).
  * @param[in] value borrowed; ptr NULL for a tombstone.
  * @returns SR_OK; SR_ERR_CORRUPT (a value that does not decode, whatever
- *          the codec's class, or an entity key of a bad length: nothing
+ *          the codec's class, an entity key of a bad length, or a
+ *          retired run's marker under another key than its own: nothing
  *          changed; ec has the codec's message); SR_ERR_INVALID
  *          (bad partition or offset, or the batch already failed);
  *          SR_ERR_NOMEM; SR_ERR_MAP_FULL or SR_ERR_IO (the batch is now
@@ -229,6 +234,25 @@ sr_err_t sr_proj_get_target_run(sr_proj_t *proj, const char *enterprise_id,
 sr_err_t sr_proj_version(sr_proj_t *proj, sr_entity_type_t type,
                          const sr_uuid_t *id, uint32_t *version,
                          sr_errctx_t *ec);
+
+/* The note a retired pipeline run left. */
+typedef struct sr_proj_retired {
+        sr_uuid_t pipeline_id;
+        int64_t retired_at; /* ms since the epoch */
+        int64_t forget_at;  /* when its marker goes (0: never) */
+} sr_proj_retired_t;
+
+/**
+ * @brief The note a retired pipeline run left: from its RetiredRun marker
+ * (changelog key "<run>/r", applied by sr_proj_apply(): whatever of the
+ * run was still projected is removed with it) until that marker's
+ * tombstone. A note of another enterprise is NOT_FOUND, like none.
+ * @param[out] out set on SR_OK only.
+ * @returns SR_OK, SR_ERR_NOT_FOUND, or a common error.
+ */
+sr_err_t sr_proj_get_retired(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *pipeline_run_id,
+                             sr_proj_retired_t *out, sr_errctx_t *ec);
 
 /* ------------------------------------------------------------ lists */
 
@@ -366,5 +390,23 @@ typedef struct sr_proj_stats {
 
 /** @brief Counters since open (relaxed atomics: any thread). */
 void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out);
+
+/* What the projection holds: records per kind and the map's use. */
+typedef struct sr_proj_size {
+        uint64_t entities;      /* projected entities */
+        uint64_t keys;          /* changelog keys mapped to them */
+        uint64_t index_entries; /* list index entries */
+        uint64_t counters;      /* nonzero index counters */
+        uint64_t retired;       /* retired runs' notes */
+        sr_mapuse_t use;        /* the LMDB map (sr_mapuse.h) */
+} sr_proj_size_t;
+
+/**
+ * @brief Measure the projection (one read snapshot; any thread).
+ * @param[out] out set on SR_OK only.
+ * @returns SR_OK, SR_ERR_RETRY (every reader slot busy), SR_ERR_IO.
+ */
+sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out,
+                      sr_errctx_t *ec);
 
 #endif /* SR_PROJ_H */

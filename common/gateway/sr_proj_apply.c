@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sr_lmdb.h"
+#include "sr_run.h"
 
 sr_err_t sr_proj_begin(sr_proj_t *proj, sr_proj_txn_t **txnp,
                        sr_errctx_t *ec)
@@ -152,6 +153,31 @@ static int clkey_get(const sr_proj_t *proj, MDB_txn *txn, sr_slice_t key,
         return 0;
 }
 
+/* Is @p key a retired run's marker key, "<run>/r"? Sets @p run. */
+static bool retired_key(sr_slice_t key, sr_uuid_t *run)
+{
+        const char *k = key.ptr;
+
+        return key.len == SR_UUID_STR_LEN + 2 &&
+               k[SR_UUID_STR_LEN] == '/' && k[SR_UUID_STR_LEN + 1] == 'r' &&
+               sr_uuid_parse(k, SR_UUID_STR_LEN, run);
+}
+
+/* The tombstone of a marker: the run's note goes (absent: nothing). */
+static sr_err_t forget_note(sr_proj_txn_t *txn, const sr_uuid_t *run,
+                            sr_errctx_t *ec)
+{
+        MDB_val k = sr_lmdb_val(run->b, ID_LEN);
+        int rc = mdb_del(txn->mtxn, txn->proj->dbi[DBI_RET], &k, NULL);
+
+        if (rc && rc != MDB_NOTFOUND) {
+                txn->failed = true;
+                return sr_lmdb_err(ec, rc, "proj", txn->proj->dir,
+                                   "forget retired run");
+        }
+        return SR_OK;
+}
+
 static sr_err_t apply_tombstone(sr_proj_txn_t *txn, sr_slice_t key,
                                 sr_errctx_t *ec)
 {
@@ -164,6 +190,8 @@ static sr_err_t apply_tombstone(sr_proj_txn_t *txn, sr_slice_t key,
 
         if (key.len == 0 || key.len > SR_PROJ_KEY_MAX)
                 return SR_OK; /* never an entity key of ours */
+        if (retired_key(key, &id))
+                return forget_note(txn, &id, ec);
         rc = clkey_get(proj, txn->mtxn, key, &id);
         if (rc == MDB_NOTFOUND)
                 return SR_OK; /* dedupe entry, marker, or unknown */
@@ -187,6 +215,80 @@ out:
         if (rc) {
                 txn->failed = true;
                 return sr_lmdb_err(ec, rc, "proj", proj->dir, "tombstone");
+        }
+        return SR_OK;
+}
+
+/* The first changelog key still mapped under @p prefix, copied to
+ * @p out (SR_PROJ_KEY_MAX bytes). @returns 0, MDB_NOTFOUND (none), or an
+ * LMDB error. */
+static int first_key_under(const sr_proj_t *proj, MDB_txn *txn,
+                           const char *prefix, size_t plen, uint8_t *out,
+                           size_t *len)
+{
+        MDB_val k = sr_lmdb_val(prefix, plen), v;
+        MDB_cursor *cur;
+        int rc;
+
+        rc = mdb_cursor_open(txn, proj->dbi[DBI_CLKEY], &cur);
+        if (rc)
+                return rc;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (!rc && (k.mv_size < plen || k.mv_size > SR_PROJ_KEY_MAX ||
+                    memcmp(k.mv_data, prefix, plen)))
+                rc = MDB_NOTFOUND;
+        if (!rc) {
+                memcpy(out, k.mv_data, k.mv_size);
+                *len = k.mv_size;
+        }
+        mdb_cursor_close(cur);
+        return rc;
+}
+
+/* A retired run's marker: whatever of the run is still projected goes
+ * (as if each key had its tombstone: lists and counts stay exact), and
+ * the run's note is kept until the marker's own tombstone. */
+static sr_err_t apply_retired(sr_proj_txn_t *txn, sr_slice_t key,
+                              const sr_cl_retired_t *r, sr_errctx_t *ec)
+{
+        const sr_proj_t *proj = txn->proj;
+        char prefix[SR_ENTITY_KEY_MAX];
+        size_t plen = sr_run_key_prefix(&r->pipeline_run_id, prefix), len;
+        uint8_t left[SR_PROJ_KEY_MAX], note[NOTE_FIXED + SR_SHORT_MAX];
+        size_t elen = bounded_len(r->enterprise_id, SR_SHORT_MAX);
+        sr_uuid_t id;
+        sr_err_t err;
+        MDB_val k, v;
+        int rc;
+
+        if (!retired_key(key, &id) || !sr_uuid_eq(&id, &r->pipeline_run_id))
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "proj %s: a retired run's marker "
+                                     "under key \"%.*s\", not \"<its "
+                                     "run>/r\"",
+                                     proj->dir,
+                                     (int)(key.len > 80 ? 80 : key.len),
+                                     (const char *)key.ptr);
+        while ((rc = first_key_under(proj, txn->mtxn, prefix, plen, left,
+                                     &len)) == 0) {
+                err = apply_tombstone(txn, sr_slice(left, len), ec);
+                if (err)
+                        return err;
+        }
+        if (rc == MDB_NOTFOUND) {
+                sr_lmdb_put_be64(note, i64_key(r->retired_at));
+                sr_lmdb_put_be64(note + 8, i64_key(r->forget_at));
+                memcpy(note + 16, r->pipeline_id.b, ID_LEN);
+                note[NOTE_FIXED - 1] = (uint8_t)elen;
+                memcpy(note + NOTE_FIXED, r->enterprise_id, elen);
+                k = sr_lmdb_val(r->pipeline_run_id.b, ID_LEN);
+                v = sr_lmdb_val(note, NOTE_FIXED + elen);
+                rc = mdb_put(txn->mtxn, proj->dbi[DBI_RET], &k, &v, 0);
+        }
+        if (rc) {
+                txn->failed = true;
+                return sr_lmdb_err(ec, rc, "proj", proj->dir,
+                                   "retire run");
         }
         return SR_OK;
 }
@@ -344,6 +446,8 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                 if (!err && cl.kind == SR_CL_ENTITY) {
                         err = apply_entity(txn, key, &cl.u.entity, ec);
                         sr_entity_fini(&cl.u.entity);
+                } else if (!err && cl.kind == SR_CL_RETIRED) {
+                        err = apply_retired(txn, key, &cl.u.retired, ec);
                 }
         }
         if (err) {

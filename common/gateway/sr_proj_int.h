@@ -4,7 +4,7 @@
  * and single reads; sr_proj_query.c: scans and lists). Included by those
  * files only. The on-disk layout, which they all follow:
  *
- * Five named databases (all integers big-endian, so byte order is numeric
+ * Six named databases (all integers big-endian, so byte order is numeric
  * order; signed values have their sign bit flipped first):
  *
  *   ent    id (16)               -> stored entity (format below)
@@ -13,6 +13,12 @@
  *   cnt    tag | prefix          -> u64 number of idx keys with it
  *   meta   "format"              -> PROJ_FORMAT (u32)
  *          'o' | partition (u32) -> next changelog offset to apply (i64)
+ *   ret    pipeline_run_id (16)  -> retired_at (i64) | forget_at (i64) |
+ *                                   pipeline_id (16) | enterprise (u8
+ *                                   length + bytes):
+ *                                   the note a retired run leaves (its
+ *                                   RetiredRun marker, key <run>/r) until
+ *                                   the marker's own tombstone
  *
  * Index keys (E = enterprise as u8 length + bytes, N = pipeline name the
  * same way, rank = alphabetical status rank, u8; "|" separates fields;
@@ -63,8 +69,9 @@
 #define IV_MAX 300   /* index value bytes */
 #define MAX_IENT 6   /* index entries of one entity */
 #define ID_LEN 16
+#define NOTE_FIXED 33 /* a retired run's note before its enterprise */
 
-enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI__COUNT };
+enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI__COUNT };
 
 enum idx_tag {
         TAG_PR = 'E',

@@ -68,3 +68,45 @@ sr_err_t sr_lmdb_make_dir(const char *what, const char *dir, sr_errctx_t *ec)
         }
         return SR_OK;
 }
+
+sr_err_t sr_lmdb_use(MDB_env *env, const char *what, const char *dir,
+                     sr_mapuse_t *out, sr_errctx_t *ec)
+{
+        uint64_t pages, free_pages = 0;
+        MDB_envinfo info;
+        MDB_cursor *cur = NULL;
+        MDB_txn *txn = NULL;
+        MDB_stat st;
+        MDB_val k, v;
+        int rc;
+
+        rc = mdb_env_info(env, &info);
+        if (!rc)
+                rc = mdb_env_stat(env, &st);
+        if (!rc)
+                rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+        /* The free list is database 0: each value an ID list whose first
+         * word is its length. */
+        if (!rc)
+                rc = mdb_cursor_open(txn, 0, &cur);
+        while (!rc && !(rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
+                if (v.mv_size >= sizeof(size_t)) {
+                        size_t n;
+
+                        memcpy(&n, v.mv_data, sizeof(n));
+                        free_pages += n;
+                }
+        if (cur)
+                mdb_cursor_close(cur);
+        if (txn)
+                mdb_txn_abort(txn);
+        if (rc && rc != MDB_NOTFOUND)
+                return sr_lmdb_err(ec, rc, what, dir, "map use");
+        pages = (uint64_t)info.me_last_pgno + 1;
+        if (free_pages > pages)
+                free_pages = pages;
+        out->map_bytes = info.me_mapsize;
+        out->high_bytes = pages * st.ms_psize;
+        out->used_bytes = (pages - free_pages) * st.ms_psize;
+        return SR_OK;
+}

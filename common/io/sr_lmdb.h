@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sr_err.h"
+#include "sr_mapuse.h"
 
 static inline void sr_lmdb_put_be32(uint8_t *p, uint32_t v)
 {
@@ -58,5 +59,16 @@ sr_err_t sr_lmdb_err(sr_errctx_t *ec, int rc, const char *what,
  * @returns SR_OK, SR_ERR_INVALID (empty or too long), SR_ERR_IO.
  */
 sr_err_t sr_lmdb_make_dir(const char *what, const char *dir, sr_errctx_t *ec);
+
+/**
+ * @brief How full @p env's map is (sr_mapuse.h): its size, the pages ever
+ * written and those in use (less LMDB's free list, read in a read txn of
+ * its own: call it with no txn of this thread open unless the env has
+ * MDB_NOTLS).
+ * @param[out] out set on SR_OK only.
+ * @returns SR_OK or a mapped LMDB error (ec names @p what and @p dir).
+ */
+sr_err_t sr_lmdb_use(MDB_env *env, const char *what, const char *dir,
+                     sr_mapuse_t *out, sr_errctx_t *ec);
 
 #endif /* SR_LMDB_H */

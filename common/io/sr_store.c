@@ -469,6 +469,19 @@ static sr_err_t check_usable(const sr_store_t *store, const char *op,
         return SR_OK;
 }
 
+sr_err_t sr_store_use(sr_store_t *store, sr_mapuse_t *out, sr_errctx_t *ec)
+{
+        sr_err_t err = check_usable(store, "use", ec);
+
+        if (err)
+                return err;
+        if (store->n_txn)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "store %s: use: %u txn(s) open",
+                                     store->dir, store->n_txn);
+        return sr_lmdb_use(store->env, "store", store->dir, out, ec);
+}
+
 sr_err_t sr_store_grow(sr_store_t *store, size_t new_size, sr_errctx_t *ec)
 {
         size_t cur = sr_store_map_size(store);

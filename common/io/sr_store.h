@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "sr_err.h"
+#include "sr_mapuse.h"
 #include "sr_slice.h"
 
 typedef struct sr_store sr_store_t; /* opaque; open after fork() */
@@ -84,6 +85,15 @@ sr_err_t sr_store_drop_all(sr_store_t *store, sr_errctx_t *ec);
 
 /** @brief Current map size in bytes (the most the store can hold). */
 size_t sr_store_map_size(const sr_store_t *store);
+
+/**
+ * @brief How full the map is (sr_mapuse.h): size, bytes in use, bytes
+ * ever written. No txn of the store may be open.
+ * @param[out] out set on SR_OK only.
+ * @returns SR_OK, SR_ERR_INVALID (a txn is open, or the store is
+ *          untrusted or broken), SR_ERR_IO.
+ */
+sr_err_t sr_store_use(sr_store_t *store, sr_mapuse_t *out, sr_errctx_t *ec);
 
 /**
  * @brief Enlarge the map to @p new_size bytes (rounded up to a page),

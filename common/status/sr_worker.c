@@ -200,6 +200,7 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 }
                 if (atomic_load(&w->map_full)) {
                         atomic_store(&w->map_full, false);
+                        sr_mapuse_watch_force(&w->m.map_use);
                         SR_INFO("STORE", "map grown, batch redone, input "
                                 "resumed map_size=%zu",
                                 sr_store_map_size(w->store));
@@ -254,6 +255,7 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                                              w->fatal_msg);
         }
         sr_worker__timers_fire(w);
+        sr_worker__map_use(w);
         sr_producer_poll(w->prod);
         if (sr_worker__wall_ms() - w->last_ping_ms > 5000) {
                 sr_errctx_t pec = { 0 };

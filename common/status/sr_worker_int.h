@@ -158,6 +158,7 @@ typedef struct metrics {
         sr_series_t *assigned, *revoked, *restores_cancelled;
         sr_series_t *timers_fired, *map_grows, *resends;
         sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
+        sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
 } metrics_t;
 
 enum { OUT_APPLIED, OUT_STALE, OUT_DUPLICATE, OUT_REJECTED, OUT_DLQ,
@@ -266,6 +267,9 @@ void sr_worker__metrics_init(sr_worker_t *w);
 void sr_worker__stats_flush(sr_worker_t *w);
 /* An input's latency: from its timestamp @p ts to @p now_ms. */
 void sr_worker__observe_latency(sr_worker_t *w, double now_ms, int64_t ts);
+/* Measure the store's map when due (every SR_MAPUSE_EVERY_MS, and at
+ * once after growth: sr_mapuse_watch_force()); no txn may be open. */
+void sr_worker__map_use(sr_worker_t *w);
 
 /* ------------------------------------------------------------ input */
 

@@ -3,6 +3,7 @@
  * the latency of inputs. */
 #include <stdio.h>
 
+#include "sr_clock.h"
 #include "sr_worker_int.h"
 
 static const char *const outcome_names[] = { "applied", "stale", "duplicate",
@@ -114,6 +115,22 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 r, "sr_retired_run_inputs_total",
                 "Commands and results for a retired run, refused and "
                 "dead-lettered (reason run_retired).", NULL);
+        sr_mapuse_watch_init(&w->m.map_use, r, "store", true);
+}
+
+void sr_worker__map_use(sr_worker_t *w)
+{
+        int64_t now = sr_clock_mono_ms();
+        sr_errctx_t ec = { 0 };
+        sr_mapuse_t u;
+
+        if (!w->store || !sr_mapuse_watch_due(&w->m.map_use, now))
+                return;
+        if (sr_store_use(w->store, &u, &ec) == SR_OK)
+                sr_mapuse_watch_set(&w->m.map_use, &u,
+                                    w->conf->data_dir, now);
+        else
+                w->m.map_use.next_ms = now + SR_MAPUSE_EVERY_MS;
 }
 
 /* The committed batch's metric increments. */

@@ -326,6 +326,7 @@ static void restore_failed(sr_worker_t *w, sr_errctx_t *ec)
                 sz = sr_store_map_size(w->store) * 2;
                 atomic_store(&w->map_full, true);
                 sr_series_add(w->m.map_grows, 1);
+                sr_mapuse_watch_force(&w->m.map_use);
                 SR_WARN("STORE", "map full (MDB_MAP_FULL) while restoring "
                         "partition=%" PRId32 ": growing the map map_size=%zu",
                         part, sz);

@@ -54,6 +54,9 @@ typedef struct fake {
         bool refused;         /* the reply refuses, with reason */
         sr_reject_t reason;
         bool not_visible;     /* wait_visible(): not in time */
+        bool retire_on_reply; /* wait_reply() applies the run's retired
+                               * marker first (the feed read it before
+                               * the reply) */
         bool has_after;       /* applied to the projection by */
         sr_entity_t after;    /* wait_visible(), its version named by the
                                * reply */
@@ -100,6 +103,8 @@ static sr_gw_sent_t fake_send(void *ctx, const sr_command_t *cmd,
         return SR_GW_SENT;
 }
 
+static void retire_run(void);
+
 static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
                             sr_reply_t *out, double *t_read)
 {
@@ -110,6 +115,8 @@ static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
         f->n_wait_reply++;
         if (f->no_reply)
                 return false;
+        if (f->retire_on_reply)
+                retire_run();
         memset(out, 0, sizeof(*out));
         out->command_id = f->cmds[ticket].command_id;
         out->pipeline_run_id = f->cmds[ticket].pipeline_run_id;
@@ -183,6 +190,65 @@ static void put(const sr_entity_t *e)
                   "%s", ec.msg);
         cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK), "%s", ec.msg);
         sr_buf_free(&buf);
+}
+
+/* Apply one raw record at the next offset. */
+static void apply_raw(sr_slice_t key, sr_slice_t value)
+{
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_proj_apply(txn, 0, next_off++, key, value, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK), "%s", ec.msg);
+}
+
+#define RETIRED_AT INT64_C(1000000000000) /* 2001-09-09T01:46:40.000Z */
+
+/* What the worker writes when it retires the run: a tombstone of every
+ * entity key, then the marker <run>/r. */
+static void retire_run(void)
+{
+        const sr_entity_t *es[] = { &target_e, &op_e, &stage_e, &run_e };
+        char key[SR_ENTITY_KEY_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+        size_t klen;
+
+        for (size_t i = 0; i < 4; i++) {
+                klen = sr_entity_key(es[i], key);
+                apply_raw(sr_slice(key, klen), sr_slice(NULL, 0));
+        }
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_RETIRED;
+        cl.u.retired.pipeline_run_id = run_e.u.pr.m.id;
+        snprintf(cl.u.retired.enterprise_id,
+                 sizeof(cl.u.retired.enterprise_id), ENT_A);
+        cl.u.retired.pipeline_id = run_e.u.pr.pipeline_id;
+        cl.u.retired.ended_at = RETIRED_AT - 60000;
+        cl.u.retired.retired_at = RETIRED_AT;
+        cl.u.retired.forget_at = RETIRED_AT + 60000;
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        klen = sr_run_key_prefix(&run_e.u.pr.m.id, key);
+        key[klen++] = 'r';
+        apply_raw(sr_slice(key, klen), sr_buf_slice(&buf));
+        sr_buf_free(&buf);
+}
+
+/* The marker's tombstone (retention.inputs later). */
+static void forget_run(void)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_run_key_prefix(&run_e.u.pr.m.id, key);
+
+        key[klen++] = 'r';
+        apply_raw(sr_slice(key, klen), sr_slice(NULL, 0));
 }
 
 static void make_run(void)
@@ -730,6 +796,97 @@ Test(sr_gateway, a_pipeline_run_put_under_another_pipeline_is_404)
         cr_assert(eq(str, (char *)message(&a), "pipeline run not found"));
         cr_assert(eq(int, fake.n_sends, 0));
         answer_free(&a);
+}
+
+/* ------------------------------------------------------------ retired */
+
+static const char RETIRED_MSG[] = "was retired at 2001-09-09T01:46:40.000Z";
+
+Test(sr_gateway, a_retired_run_is_404_saying_when_in_its_enterprise_only)
+{
+        char urls[4][256];
+        answer_t a;
+
+        retire_run();
+        snprintf(urls[0], 256, "%s", run_url());
+        snprintf(urls[1], 256, "/api/pipelines/v0/pipelines/%s/runs/%s",
+                 pipeline_id, run_id);
+        snprintf(urls[2], 256, "%s", stage_url());
+        snprintf(urls[3], 256, "/v0/runs/%s/stageruns/", run_id);
+        for (int i = 0; i < 4; i++) {
+                a = call("GET", urls[i], "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 404), "%s", a.body);
+                cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG),
+                                 NULL)),
+                          "%s: %s", urls[i], a.body);
+                cr_assert(not(eq(ptr, strstr(message(&a), run_id), NULL)));
+                answer_free(&a);
+                /* Another enterprise learns nothing. */
+                a = call("GET", urls[i], "tok-b", NULL, NULL);
+                cr_assert(eq(int, a.status, 404), "%s", a.body);
+                cr_assert(eq(ptr, strstr(a.body, "retired"), NULL), "%s",
+                          a.body);
+                answer_free(&a);
+        }
+        /* Under another pipeline: the ordinary 404. */
+        snprintf(urls[0], 256, "/v0/pipelines/%s/runs/%s/", run_id, run_id);
+        a = call("GET", urls[0], "tok-a", NULL, NULL);
+        cr_assert(eq(str, (char *)message(&a), "pipeline run not found"));
+        answer_free(&a);
+        /* The target run's path does not name the run: plain 404. */
+        a = call("GET", target_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404));
+        cr_assert(eq(str, (char *)message(&a), "target run not found"));
+        answer_free(&a);
+        /* Once the marker is gone, so is the note. */
+        forget_run();
+        a = call("GET", run_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404));
+        cr_assert(eq(str, (char *)message(&a), "pipeline run not found"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_put_to_a_retired_run_is_404_saying_so_and_sends_nothing)
+{
+        answer_t a;
+
+        retire_run();
+        a = call("PUT", run_url(), "tok-a", NULL,
+                 "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG), NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+        a = call("PUT", stage_url(), "tok-b", NULL,
+                 "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(ptr, strstr(a.body, "retired"), NULL), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, the_workers_run_retired_refusal_is_404_saying_when)
+{
+        answer_t a;
+
+        /* The projection still had the run; the worker had retired it
+         * and the feed applied the marker before the reply. */
+        fake.refused = true;
+        fake.reason = SR_REJECT_RUN_RETIRED;
+        fake.retire_on_reply = true;
+        a = call("PUT", target_url(), "tok-a", NULL,
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG), NULL)),
+                  "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "run_retired"));
+        cr_assert(eq(int, fake.n_sends, 1));
+        answer_free(&a);
+}
+
+Test(sr_gateway, run_retired_without_the_note_is_404_with_the_workers_message)
+{
+        expect_refusal(SR_REJECT_RUN_RETIRED, 404);
 }
 
 /* ------------------------------------------------------------ reads */

@@ -22,6 +22,7 @@
 #include "sr_codec.h"
 #include "sr_fsm.h"
 #include "sr_proj.h"
+#include "sr_run.h"
 #include "kit_dir.h"
 
 #define ENT_A "acme"
@@ -1356,6 +1357,211 @@ Test(sr_proj, a_tombstone_removes_the_entity_and_its_index_entries)
         cr_assert(eq(str, targets_of(sid, &q, &count),
                      "0,1,2,3,100,101,102,103"));
         cr_assert(eq(u64, count, 8));
+}
+
+/* ------------------------------------------------------------ retired runs */
+
+/* A retired run's marker for @p run (key <run>/r), retired at @p at. */
+static void retire(const sr_entity_t *run, int64_t at)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_run_key_prefix(&run->u.pr.m.id, key);
+        sr_proj_txn_t *txn = begin();
+        sr_changelog_t cl;
+
+        key[klen++] = 'r';
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_RETIRED;
+        cl.u.retired.pipeline_run_id = run->u.pr.m.id;
+        memcpy(cl.u.retired.enterprise_id, run->u.pr.enterprise_id,
+               sizeof(cl.u.retired.enterprise_id));
+        cl.u.retired.pipeline_id = run->u.pr.pipeline_id;
+        cl.u.retired.ended_at = at - 1000;
+        cl.u.retired.retired_at = at;
+        cl.u.retired.forget_at = at + 5000;
+        put_cl(txn, &cl, key, klen);
+        commit(txn);
+}
+
+/* The tombstone of @p run's marker. */
+static void forget(const sr_entity_t *run)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_run_key_prefix(&run->u.pr.m.id, key);
+        sr_proj_txn_t *txn = begin();
+        sr_errctx_t ec = { 0 };
+
+        key[klen++] = 'r';
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen),
+                                  sr_slice(NULL, 0), &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        commit(txn);
+}
+
+static sr_proj_size_t size_now(void)
+{
+        sr_proj_size_t z;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_proj_size(proj, &z, &ec), SR_OK), "%s", ec.msg);
+        return z;
+}
+
+Test(sr_proj, a_retired_marker_removes_what_is_left_of_the_run_and_notes_it)
+{
+        sr_entity_t op0, op1, stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_entity_t r1 = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t r2 = mk_run("r2", ENT_A, "canary", 2, SR_ST_RUNNING, 200);
+        sr_entity_t s2 = mk_stage(&r2, 0, SR_ST_PROCESSING);
+        sr_entity_t r3 = mk_run("r3", ENT_B, "canary", 1, SR_ST_RUNNING, 300);
+        sr_entity_t tr = mk_target(&stage, &op0, 1, SR_ST_PENDING);
+        sr_proj_size_t before, after;
+        sr_proj_query_t q = query();
+        sr_pipeline_run_t pr;
+        sr_target_run_t t;
+        sr_stage_run_t st;
+        sr_errctx_t ec = { 0 };
+        sr_proj_retired_t at = { 0 };
+        uint64_t count;
+
+        before = size_now(); /* r1 only */
+        put(&r2);
+        put(&s2);
+        put(&r3);
+        /* Part of r1 was tombstoned already, the rest is left. */
+        tombstone(&tr);
+        tombstone(&op1);
+        retire(&r1, 987654321000);
+
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
+                                                   &r1.u.pr.m.id, &pr, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, NULL, sid, &st,
+                                                &ec),
+                     SR_ERR_NOT_FOUND));
+        tr = mk_target(&stage, &op1, 2, SR_ST_FAILURE);
+        cr_assert(eq(int, sr_proj_get_target_run(proj, ENT_A, sid,
+                                                 &tr.u.tr.m.id, &t, &ec),
+                     SR_ERR_NOT_FOUND));
+        /* Its stage's lists: the parent is gone. */
+        {
+                sr_target_run_t *items = NULL;
+                size_t n = 0;
+
+                cr_assert(eq(int, sr_proj_list_target_runs(proj, ENT_A, sid,
+                                                           &q, &items, &n,
+                                                           &count, &ec),
+                             SR_ERR_NOT_FOUND));
+        }
+        /* Lists and counts are exact: only r2 is left of ENT_A. */
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "2"));
+        cr_assert(eq(u64, count, 1));
+        q.pipeline_name = "canary";
+        q.has_status = true;
+        q.status = SR_ST_RUNNING;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "2"));
+        cr_assert(eq(u64, count, 1));
+        q = query_order(SR_PROJ_ORDER_RUN_NUMBER, false);
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "2"));
+        cr_assert(eq(u64, count, 1));
+        q = query();
+        cr_assert(eq(str, runs_of(ENT_B, &q, &count), "1"));
+        /* Nothing of r1 is stored: r2, its stage and r3 only. */
+        after = size_now();
+        cr_assert(eq(u64, after.entities, 3));
+        cr_assert(eq(u64, after.keys, 3));
+        cr_assert(eq(u64, after.retired, 1));
+        cr_assert(lt(u64, after.index_entries, before.index_entries));
+
+        /* The note: its enterprise only. */
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_A, &r1.u.pr.m.id,
+                                              &at, &ec),
+                     SR_OK),
+                  "%s", ec.msg);
+        cr_assert(eq(i64, at.retired_at, 987654321000));
+        cr_assert(eq(i64, at.forget_at, 987654326000));
+        cr_assert(sr_uuid_eq(&at.pipeline_id, &r1.u.pr.pipeline_id));
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_B, &r1.u.pr.m.id,
+                                              &at, &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_A, &r2.u.pr.m.id,
+                                              &at, &ec),
+                     SR_ERR_NOT_FOUND));
+        /* Retiring r2 and r3 too leaves no entity, key, index entry or
+         * counter: the projection holds only the notes. */
+        retire(&r2, 987654322000);
+        retire(&r3, 987654323000);
+        after = size_now();
+        cr_assert(eq(u64, after.entities, 0));
+        cr_assert(eq(u64, after.keys, 0));
+        cr_assert(eq(u64, after.index_entries, 0));
+        cr_assert(eq(u64, after.counters, 0));
+        cr_assert(eq(u64, after.retired, 3));
+}
+
+Test(sr_proj, the_markers_tombstone_forgets_the_note_and_unknown_ones_are_harmless)
+{
+        sr_entity_t r1 = mk_run("r1", ENT_A, "canary", 1, SR_ST_SUCCESS, 100);
+        sr_entity_t r9 = mk_run("r9", ENT_A, "canary", 9, SR_ST_SUCCESS, 900);
+        sr_errctx_t ec = { 0 };
+        sr_proj_retired_t at;
+        int64_t next = 0;
+
+        put(&r1);
+        retire(&r1, 5000);
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_A, &r1.u.pr.m.id,
+                                              &at, &ec),
+                     SR_OK));
+        forget(&r1);
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_A, &r1.u.pr.m.id,
+                                              &at, &ec),
+                     SR_ERR_NOT_FOUND));
+        forget(&r1); /* again: nothing */
+        forget(&r9); /* never retired: nothing */
+        cr_assert(eq(u64, size_now().retired, 0));
+        cr_assert(eq(u64, size_now().entities, 0));
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, next_off));
+}
+
+Test(sr_proj, a_retired_marker_under_another_key_is_corrupt_and_changes_nothing)
+{
+        sr_entity_t r1 = mk_run("r1", ENT_A, "canary", 1, SR_ST_SUCCESS, 100);
+        sr_entity_t r2 = mk_run("r2", ENT_A, "canary", 2, SR_ST_SUCCESS, 200);
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_run_key_prefix(&r2.u.pr.m.id, key);
+        sr_proj_txn_t *txn;
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_pipeline_run_t pr;
+        sr_proj_retired_t at;
+
+        put(&r1);
+        key[klen++] = 'r'; /* r2's key, r1's marker */
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_RETIRED;
+        cl.u.retired.pipeline_run_id = r1.u.pr.m.id;
+        snprintf(cl.u.retired.enterprise_id,
+                 sizeof(cl.u.retired.enterprise_id), ENT_A);
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf, &ec),
+                     SR_OK));
+        txn = begin();
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen),
+                                  sr_buf_slice(&buf), &ec),
+                     SR_ERR_CORRUPT));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "<its run>/r"), NULL)), "%s",
+                  ec.msg);
+        commit(txn);
+        sr_buf_free(&buf);
+        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
+                                                   &r1.u.pr.m.id, &pr, &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_get_retired(proj, ENT_A, &r1.u.pr.m.id,
+                                              &at, &ec),
+                     SR_ERR_NOT_FOUND));
 }
 
 /* ------------------------------------------------------------ other kinds */

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sr_metrics.h"
 #include "sr_store.h"
 #include "sr_store_int.h"
 #include "kit_dir.h"
@@ -890,4 +891,105 @@ Test(sr_store, drop_all_with_open_txn_is_invalid)
         sr_store_txn_abort(txn);
         cr_assert(eq(int, sr_store_drop_all(store, &ec), SR_OK), "%s",
                   ec.msg);
+}
+
+/* ------------------------------------------------------------ map use */
+
+/* Write (or delete) keys "k<i>" for i in [from, to) with 1 KiB values. */
+static void fill(int from, int to, bool del)
+{
+        static char val[1024];
+        sr_errctx_t ec = { 0 };
+        sr_txn_t *txn = begin(true);
+        char key[32];
+
+        memset(val, 'v', sizeof(val));
+        for (int i = from; i < to; i++) {
+                snprintf(key, sizeof(key), "k%06d", i);
+                if (del)
+                        cr_assert(eq(int, sr_store_del(txn, 0, str(key), &ec),
+                                     SR_OK),
+                                  "%s", ec.msg);
+                else
+                        cr_assert(eq(int, sr_store_put(txn, 0, str(key),
+                                                       sr_slice(val,
+                                                                sizeof(val)),
+                                                       &ec),
+                                     SR_OK),
+                                  "%s", ec.msg);
+        }
+        cr_assert(eq(int, sr_store_txn_commit(txn, &ec), SR_OK), "%s",
+                  ec.msg);
+}
+
+static sr_mapuse_t use_now(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_mapuse_t u;
+
+        cr_assert(eq(int, sr_store_use(store, &u, &ec), SR_OK), "%s", ec.msg);
+        cr_assert(le(u64, u.used_bytes, u.high_bytes));
+        cr_assert(le(u64, u.high_bytes, u.map_bytes));
+        return u;
+}
+
+Test(sr_store, map_use_gauges_and_the_80_percent_warning_once_per_crossing)
+{
+        sr_metrics_t *m = sr_metrics_new();
+        sr_mapuse_watch_t w = { 0 };
+        sr_mapuse_t u;
+        int n = 0, warned = 0;
+        uint64_t full;
+
+        store_reopen(1u << 20, false);
+        sr_mapuse_watch_init(&w, m, "store", true);
+        cr_assert(sr_mapuse_watch_due(&w, 0));
+        u = use_now();
+        cr_assert(eq(u64, u.map_bytes, sr_store_map_size(store)));
+        cr_assert(not(sr_mapuse_watch_set(&w, &u, dir, 0)));
+        cr_assert(eq(dbl, sr_series_value(w.map), (double)u.map_bytes));
+        cr_assert(eq(dbl, sr_series_value(w.used), (double)u.used_bytes));
+        cr_assert(not(sr_mapuse_watch_due(&w, SR_MAPUSE_EVERY_MS - 1)));
+        cr_assert(sr_mapuse_watch_due(&w, SR_MAPUSE_EVERY_MS));
+        /* Fill 5 KiB at a time: the warning comes exactly when use
+         * passes 80 %, once. */
+        while (n < 2000 && !warned) {
+                fill(n, n + 5, false);
+                n += 5;
+                u = use_now();
+                warned += sr_mapuse_watch_set(&w, &u, dir, 0);
+                cr_assert(eq(dbl, sr_series_value(w.used),
+                             (double)u.used_bytes));
+                cr_assert(eq(int, warned,
+                             u.used_bytes * 100 > u.map_bytes * 80 ? 1 : 0),
+                          "used %llu of %llu",
+                          (unsigned long long)u.used_bytes,
+                          (unsigned long long)u.map_bytes);
+        }
+        cr_assert(eq(int, warned, 1));
+        full = u.used_bytes;
+        /* Still over: no second warning. */
+        cr_assert(not(sr_mapuse_watch_set(&w, &u, dir, 0)));
+        /* Deleted keys free their pages: below again, no warning. */
+        fill(0, n, true);
+        u = use_now();
+        cr_assert(lt(u64, u.used_bytes * 2, full), "used %llu after delete",
+                  (unsigned long long)u.used_bytes);
+        cr_assert(not(sr_mapuse_watch_set(&w, &u, dir, 0)));
+        /* Rising past it again warns again, once. */
+        warned = 0;
+        for (n = 0; n < 2000 && !warned; n += 5) {
+                fill(n, n + 5, false);
+                u = use_now();
+                warned += sr_mapuse_watch_set(&w, &u, dir, 0);
+        }
+        cr_assert(eq(int, warned, 1));
+        cr_assert(gt(u64, u.used_bytes * 100, u.map_bytes * 80));
+        /* The map grows (doubled): below, no warning, the size gauge. */
+        cr_assert(eq(int, sr_store_grow(store, 2u << 20, NULL), SR_OK));
+        u = use_now();
+        cr_assert(eq(u64, u.map_bytes, 2u << 20));
+        cr_assert(not(sr_mapuse_watch_set(&w, &u, dir, 0)));
+        cr_assert(eq(dbl, sr_series_value(w.map), (double)(2u << 20)));
+        sr_metrics_destroy(m);
 }
