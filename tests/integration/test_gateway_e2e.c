@@ -25,6 +25,7 @@ static pid_t dev_pid;
 static char dev_dir[64];
 static int port;
 static const char *dev_public_url; /* gateway.public.url of sr-dev */
+static const char *dev_extra[5]; /* more -D flags of sr-dev, NULL-ended */
 
 static void start_dev(void)
 {
@@ -61,10 +62,18 @@ static void start_dev(void)
                                       "-D", "log.level=warn", NULL };
                 char *env[] = { "SR_API_TOKENS=tok-acme:acme,tok-other:other",
                                 dev_public_url ? url_env : NULL, NULL };
+                char *argv[40];
+                char **base = real && *real ? real_argv : mock_argv;
+                int n = 0;
 
-                dev_pid = kit_dev_start(dev_dir,
-                                        real && *real ? real_argv : mock_argv,
-                                        env, &out);
+                while (base[n])
+                        argv[n] = base[n], n++;
+                for (int i = 0; dev_extra[i]; i++) {
+                        argv[n++] = "-D";
+                        argv[n++] = (char *)dev_extra[i];
+                }
+                argv[n] = NULL;
+                dev_pid = kit_dev_start(dev_dir, argv, env, &out);
         }
         cr_assert(dev_pid > 0);
         while (!ready && fgets(line, sizeof(line), out)) {
@@ -812,4 +821,108 @@ Test(gateway_e2e, transport_answers_from_the_head_and_refuses_bad_framing)
                   r.text);
         free(r.text);
         free(q);
+}
+
+/* ------------------------------------------------------------ retention */
+
+/* Retention of one second; on the embedded broker the marker is kept for
+ * 3 s (retention.inputs), on a real broker for ever (retention.inputs 0:
+ * its topics keep records for 7 days, which the worker's start-up check
+ * would refuse with a shorter retention.inputs). */
+static void start_dev_retention(void)
+{
+        const char *real = getenv("SR_TEST_KAFKA");
+
+        dev_extra[0] = "retention.finished=1s";
+        dev_extra[1] = real && *real ? "retention.inputs=0" :
+                                       "retention.inputs=3s";
+        dev_extra[2] = "timer.resolution.ms=100";
+        start_dev();
+}
+
+/* GET @p path as tok-acme until its status is @p status (at most
+ * @p wait_ms); the last answer in @p a. */
+static void get_until(answer_t *a, const char *path, int status, int wait_ms)
+{
+        for (int waited = 0;; waited += 100) {
+                http(a, "GET", path, "tok-acme", NULL, NULL);
+                if (a->status == status || waited >= wait_ms)
+                        return;
+                usleep(100 * 1000);
+        }
+}
+
+static size_t run_count(void)
+{
+        answer_t a;
+
+        http(&a, "GET", "/v0/pipelines/7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f"
+             "/runs/", "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        return (size_t)json_integer_value(json_object_get(
+                json_object_get(a.json, "content"), "count"));
+}
+
+/* Same .timeout as gateway_e2e (see tests/CMakeLists.txt). */
+TestSuite(gateway_retention, .init = start_dev_retention, .fini = teardown,
+          .timeout = 120.0);
+
+Test(gateway_retention,
+     a_retired_run_is_forgotten_and_its_get_is_404_saying_when)
+{
+        const char *real = getenv("SR_TEST_KAFKA");
+        char run[64], keep[64], path[256], stages[256];
+        const char *detail;
+        answer_t a;
+
+        start_runs(1, run, sizeof(run), NULL, 0);
+        start_runs(1, keep, sizeof(keep), NULL, 0); /* stays running */
+        cr_assert(eq(sz, run_count(), 2));
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        snprintf(stages, sizeof(stages), "/v0/runs/%s/stageruns/", run);
+        http(&a, "GET", stages, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        /* The agent is off: the first stage's targets are dispatched and
+         * stay so; a cancel ends every entity of the run. */
+        cancel_run(run);
+
+        /* Retired one second after it ended: the run and its stage runs
+         * are gone from reads and lists, and a GET says when. */
+        get_until(&a, path, 404, 20000);
+        expect(&a, 404);
+        detail = str_at(a.json, "message", NULL);
+        cr_assert(detail != NULL && strstr(detail, "was retired at ") != NULL,
+                  "%s", json_dumps(a.json, 0));
+        http(&a, "GET", stages, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        cr_assert(strstr(str_at(a.json, "message", NULL), "retired") != NULL);
+        cr_assert(eq(sz, run_count(), 1), "the list still counts it");
+        /* another enterprise learns nothing */
+        http(&a, "GET", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+        cr_assert(strstr(str_at(a.json, "message", NULL), "retired") == NULL);
+        /* a write meets the retired run too, and changes nothing */
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 404);
+        cr_assert(strstr(str_at(a.json, "message", NULL), "retired") != NULL);
+        /* the run that is still running is untouched */
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/", keep);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+
+        if (real && *real)
+                return; /* markers kept for ever there (see above) */
+        /* After retention.inputs the marker is forgotten: a plain 404. */
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        for (int waited = 0;; waited += 200) {
+                http(&a, "GET", path, "tok-acme", NULL, NULL);
+                expect(&a, 404);
+                if (!strstr(str_at(a.json, "message", NULL), "retired"))
+                        break;
+                cr_assert(waited < 20000, "the marker was never forgotten");
+                usleep(200 * 1000);
+        }
 }
