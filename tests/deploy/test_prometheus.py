@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """tests/deploy/test_prometheus.py SOURCE BUILD - deploy/prometheus against
 a real Prometheus server and sr-dev's fleet:
-  1. `promtool check rules` and `promtool test rules` (every alert firing
-     and silent);
+  1. `promtool check config` on the example configuration, `promtool check
+     rules` and `promtool test rules` (every alert firing and silent);
   2. sr-dev (2 workers, the agent, the gateway) scraped every second by a
      Prometheus of this test (temp dir, free port, the rules loaded), RUNS
      runs started through the gateway; once the fleet is idle, PromQL
@@ -126,7 +126,8 @@ class Prom:
 
 def check_rules(src):
     d = os.path.join(src, "deploy", "prometheus")
-    for cmd in (["promtool", "check", "rules", "sr-rules.yml"],
+    for cmd in (["promtool", "check", "config", "prometheus.example.yml"],
+                ["promtool", "check", "rules", "sr-rules.yml"],
                 ["promtool", "test", "rules", "sr-rules.test.yml"]):
         r = subprocess.run(cmd, cwd=d, capture_output=True, text=True)
         print("$ %s\n%s" % (" ".join(cmd), (r.stdout + r.stderr).strip()))
