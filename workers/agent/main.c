@@ -61,14 +61,10 @@ int main(int argc, char **argv)
         int status;
         sr_err_t err;
 
-        if (!sr_app_start("sr-agent", NULL, argc, argv, &conf, &status))
+        if (!sr_app_start_notify("sr-agent", NULL, argc, argv, &conf, &nt,
+                                 &status))
                 return status;
         status = EXIT_FAILURE;
-        if (sr_notify_open_env(&nt, &ec) != SR_OK) {
-                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
-                status = EX_CONFIG;
-                goto out;
-        }
         metrics = sr_metrics_new();
         recs = calloc((size_t)conf->batch_size, sizeof(*recs));
         if (!metrics || !recs) {

@@ -123,14 +123,10 @@ int main(int argc, char **argv)
         sr_conf_t *conf;
         int status;
 
-        if (!sr_app_start("sr-gateway", NULL, argc, argv, &conf, &status))
+        if (!sr_app_start_notify("sr-gateway", NULL, argc, argv, &conf, &nt,
+                                 &status))
                 return status;
         status = EXIT_FAILURE;
-        if (sr_notify_open_env(&nt, &ec) != SR_OK) {
-                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
-                status = EX_CONFIG;
-                goto out;
-        }
         metrics = sr_metrics_new();
         if (sr_gateway_new(conf, metrics, getenv("SR_API_TOKENS"), &gw,
                            &ec) != SR_OK) {

@@ -31,14 +31,10 @@ int main(int argc, char **argv)
         sr_conf_t *conf;
         int status;
 
-        if (!sr_app_start("sr-status", NULL, argc, argv, &conf, &status))
+        if (!sr_app_start_notify("sr-status", NULL, argc, argv, &conf, &nt,
+                                 &status))
                 return status;
         status = EXIT_FAILURE;
-        if (sr_notify_open_env(&nt, &ec) != SR_OK) {
-                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
-                status = EX_CONFIG;
-                goto out;
-        }
         metrics = sr_metrics_new();
         if (sr_worker_new(conf, metrics, &w, &ec) != SR_OK) {
                 SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
