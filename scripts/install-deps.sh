@@ -10,7 +10,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libjansson-dev uuid-dev python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
       openjdk-17-jdk-headless maven
-      systemd prometheus)
+      systemd prometheus strace)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -21,7 +21,7 @@ REQUIRED = ["Type=notify", "NotifyAccess=main", "WatchdogSec=",
             "DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes",
             "PrivateTmp=yes", "NoNewPrivileges=yes",
             "MemoryDenyWriteExecute=yes", "CapabilityBoundingSet=",
-            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
             "SystemCallFilter=@system-service", "SystemCallArchitectures=native",
             "Restart=on-failure", "EnvironmentFile=/etc/sr/sr.env"]
 STATEFUL = ["StateDirectory=", "Environment=SR_DATA_DIR=%S/"]
