@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages the project builds and tests with.
 # Idempotent: does nothing when everything is already installed.
+# Everything it prints goes to stderr: ./dev.sh's stdout carries only the
+# lines scripts read (bootstrap.servers=, http=, token=, ready).
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config
       librdkafka-dev libavro-dev liblmdb-dev lmdb-utils libcriterion-dev
       libjansson-dev uuid-dev python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
-      openjdk-17-jdk-headless maven)
+      openjdk-17-jdk-headless maven
+      systemd prometheus strace)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,5 +22,6 @@ done
 echo "install-deps: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >&2

@@ -242,6 +242,13 @@ bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size)
         return sr_gateway__kafka_ready(gw->kafka, why, why_size);
 }
 
+bool sr_gateway_is_alive(sr_gateway_t *gw, int64_t now_ms)
+{
+        if (!gw->kafka)
+                return true;
+        return sr_gateway__kafka_alive(gw->kafka, now_ms, SR_GW_FEED_STUCK_MS);
+}
+
 /* The gateway's series, in the order /metrics lists them. */
 static void register_series(sr_gateway_t *gw)
 {

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sr_conf.h"
 #include "sr_err.h"
@@ -108,6 +109,16 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
  *  metadata probe every second, its "all brokers down" report); @p why
  *  says which. Always true with the caller's port. Any thread. */
 bool sr_gateway_is_ready(sr_gateway_t *gw, char *why, size_t why_size);
+
+/** A feed thread whose loop has not turned for this long is stuck. */
+#define SR_GW_FEED_STUCK_MS 10000
+
+/** @brief Is the changelog feed thread still turning its loop (a turn
+ *  started in the last SR_GW_FEED_STUCK_MS)? False once it stopped or hung,
+ *  so the service manager's watchdog (WATCHDOG=1 only while alive) restarts
+ *  the gateway. Always true with the caller's port. Any thread.
+ *  @param now_ms sr_clock_mono_ms(). */
+bool sr_gateway_is_alive(sr_gateway_t *gw, int64_t now_ms);
 
 /** @brief Stop the feed thread, close everything (not a projection the
  *  caller gave). NULL ok. */

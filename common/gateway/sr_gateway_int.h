@@ -182,5 +182,8 @@ void sr_gateway__kafka_stop(sr_gw_kafka_t *k);
 
 /** @brief Readiness as the feed sees it (sr_gateway_is_ready()). */
 bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size);
+/* Did the feed thread start a turn of its loop in the last max_age_ms? */
+bool sr_gateway__kafka_alive(sr_gw_kafka_t *k, int64_t now_ms,
+                             int64_t max_age_ms);
 
 #endif /* SR_GATEWAY_INT_H */

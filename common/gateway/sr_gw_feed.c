@@ -41,6 +41,7 @@ struct sr_gw_kafka {
         atomic_bool caught_up;
         atomic_bool feed_ok;   /* false once the feed thread gave up */
         atomic_bool broker_up; /* health.up, for a lock-free check */
+        _Atomic int64_t feed_beat_ms; /* mono ms of the feed loop's turn */
         pthread_mutex_t health_mu;
         sr_health_t health;    /* from librdkafka's reports; health_mu */
         int n_parts;
@@ -221,6 +222,7 @@ static void *feed_main(void *arg)
                 sr_err_t err;
                 int n = 0;
 
+                atomic_store(&k->feed_beat_ms, sr_clock_mono_ms());
                 if (sr_reader_poll(reader, recs, FEED_BATCH, &n, 100, &ec) !=
                     SR_OK) {
                         SR_ERROR("GATEWAY", "feed failed err=\"%s\"", ec.msg);
@@ -424,6 +426,12 @@ static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
 
 /* ------------------------------------------------------------ lifecycle */
 
+bool sr_gateway__kafka_alive(sr_gw_kafka_t *k, int64_t now_ms,
+                             int64_t max_age_ms)
+{
+        return now_ms - atomic_load(&k->feed_beat_ms) <= max_age_ms;
+}
+
 bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
 {
         if (!atomic_load(&k->caught_up)) {
@@ -503,6 +511,7 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         atomic_init(&k->caught_up, false);
         atomic_init(&k->feed_ok, true);
         atomic_init(&k->broker_up, true);
+        atomic_init(&k->feed_beat_ms, sr_clock_mono_ms());
         pthread_mutex_init(&k->health_mu, NULL);
         sr_health_init(&k->health, sr_clock_mono_ms());
         k->start_high = calloc((size_t)k->n_parts, sizeof(int64_t));

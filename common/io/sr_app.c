@@ -61,3 +61,20 @@ bool sr_app_start(const char *prog, const char *usage_args, int argc,
         *confp = conf;
         return true;
 }
+
+bool sr_app_start_notify(const char *prog, const char *usage_args, int argc,
+                         char **argv, sr_conf_t **confp,
+                         sr_notify_t **notifyp, int *exit_code)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (!sr_app_start(prog, usage_args, argc, argv, confp, exit_code))
+                return false;
+        if (sr_notify_open_env(notifyp, &ec) != SR_OK) {
+                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
+                sr_conf_destroy(*confp);
+                *exit_code = EX_CONFIG;
+                return false;
+        }
+        return true;
+}

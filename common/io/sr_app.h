@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "sr_conf.h"
+#include "sr_notify.h"
 
 /** Set to 1 by SIGINT and SIGTERM (installed by sr_app_start()). */
 extern volatile sig_atomic_t sr_app_stop_requested;
@@ -28,5 +29,19 @@ extern volatile sig_atomic_t sr_app_stop_requested;
  */
 bool sr_app_start(const char *prog, const char *usage_args, int argc,
                   char **argv, sr_conf_t **confp, int *exit_code);
+
+/**
+ * @brief sr_app_start(), then the service manager's notifier from
+ * NOTIFY_SOCKET / WATCHDOG_USEC / WATCHDOG_PID (sr_notify_open_env(); a
+ * no-op notifier without them). A bad NOTIFY_SOCKET is logged and the
+ * binary exits EX_CONFIG.
+ * @param[out] confp, notifyp on true: caller owns both (sr_conf_destroy(),
+ *             sr_notify_close()).
+ * @param[out] exit_code on false: what main() returns; nothing to free.
+ * @returns true when the service should run.
+ */
+bool sr_app_start_notify(const char *prog, const char *usage_args, int argc,
+                         char **argv, sr_conf_t **confp,
+                         sr_notify_t **notifyp, int *exit_code);
 
 #endif /* SR_APP_H */

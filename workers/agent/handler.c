@@ -10,6 +10,7 @@
 #include "handler.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,9 @@ struct agent {
         sr_series_t *m_commands, *m_cancels, *m_dups, *m_invalid;
         sr_series_t *m_results[SR_CMDST__COUNT];
         sr_series_t *m_pending;
+
+        int64_t next_check; /* agent_check_broker(): poll thread only */
+        atomic_int broker; /* 0 never answered, 1 up, -1 down since */
 };
 
 /* ------------------------------------------------------------ PRNG */
@@ -485,6 +489,7 @@ sr_err_t agent_new(const sr_conf_t *conf, sr_producer_t *producer,
         if (!a)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "agent: calloc");
         a->producer = producer;
+        atomic_init(&a->broker, 0);
         a->latency_ms = conf->agent_latency_ms;
         a->failure_rate = conf->agent_failure_rate;
         a->seed = (uint64_t)conf->agent_seed;
@@ -542,4 +547,31 @@ void agent_destroy(agent_t *a)
         free(a->heap);
         sr_codec_destroy(a->codec);
         free(a);
+}
+
+void agent_check_broker(agent_t *a, sr_consumer_t *consumer, int64_t now)
+{
+        sr_errctx_t ec = { 0 };
+        bool up;
+
+        if (now < a->next_check)
+                return;
+        up = sr_consumer_ping(consumer, 1000, &ec) == SR_OK;
+        if (up != (atomic_load(&a->broker) == 1))
+                SR_INFO("AGENT", "broker %s", up ? "reachable" : "unreachable");
+        atomic_store(&a->broker, up ? 1 : atomic_load(&a->broker) ? -1 : 0);
+        /* Until a first answer, every poll asks; then every 5 s. */
+        a->next_check = up || atomic_load(&a->broker) ? now + 5000 : now;
+}
+
+bool agent_is_ready(void *arg, char *why, size_t why_size)
+{
+        agent_t *a = arg;
+        int b = atomic_load(&a->broker);
+
+        if (b == 1)
+                return true;
+        snprintf(why, why_size, "%s", b ? "broker unreachable" :
+                 "not connected to the broker yet");
+        return false;
 }

@@ -10,6 +10,7 @@
 #ifndef SR_AGENT_HANDLER_H
 #define SR_AGENT_HANDLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,5 +65,18 @@ sr_err_t agent_commit(agent_t *a, sr_consumer_t *consumer, sr_errctx_t *ec);
 
 /** @brief Commands known and not finished. */
 size_t agent_pending(const agent_t *a);
+
+/**
+ * @brief Ask the cluster for metadata through @p consumer (borrowed; at
+ * most 1 s) if none answered yet or the last check is 5 s old, and note
+ * whether a broker answered. Call from the poll thread.
+ */
+void agent_check_broker(agent_t *a, sr_consumer_t *consumer, int64_t now);
+
+/**
+ * @brief The agent's readiness (/readyz, READY=1): a broker answered the
+ * last check. On false, @p why says why. Any thread.
+ */
+bool agent_is_ready(void *a, char *why, size_t why_size);
 
 #endif /* SR_AGENT_HANDLER_H */

@@ -15,6 +15,7 @@
 #include "sr_kafka.h"
 #include "sr_log.h"
 #include "sr_metrics.h"
+#include "sr_notify.h"
 
 #define COMMIT_INTERVAL_MS 1000
 
@@ -54,12 +55,14 @@ int main(int argc, char **argv)
         sr_httpd_t *httpd = NULL;
         sr_inrec_t *recs = NULL;
         agent_t *agent = NULL;
+        sr_notify_t *nt = NULL;
         int64_t next_commit = 0;
         sr_conf_t *conf;
         int status;
         sr_err_t err;
 
-        if (!sr_app_start("sr-agent", NULL, argc, argv, &conf, &status))
+        if (!sr_app_start_notify("sr-agent", NULL, argc, argv, &conf, &nt,
+                                 &status))
                 return status;
         status = EXIT_FAILURE;
         metrics = sr_metrics_new();
@@ -77,6 +80,8 @@ int main(int argc, char **argv)
         }
         if (conf->http_enable) {
                 hh.metrics = metrics;
+                hh.ready = agent_is_ready;
+                hh.arg = agent;
                 hh.header_timeout_ms = conf->http_header_timeout_ms;
                 hh.body_timeout_ms = conf->http_body_timeout_ms;
                 if (sr_httpd_open(conf->http_bind, conf->http_port, &hh,
@@ -102,7 +107,13 @@ int main(int argc, char **argv)
                 }
                 if (err)
                         SR_WARN("MAIN", "poll failed err=\"%s\"", ec.msg);
+                /* READY=1 once a broker answered; WATCHDOG=1 while this
+                 * loop turns. */
+                agent_check_broker(agent, consumer, sr_clock_mono_ms());
+                sr_notify_tick(nt, agent_is_ready, agent, "answering",
+                               sr_clock_mono_ms());
         }
+        sr_notify_stopping(nt, "sending what is due and committing");
         SR_INFO("MAIN", "stopping pending=%zu", agent_pending(agent));
         if (sr_producer_wait(producer, 5000, &ec) ||
             agent_commit(agent, consumer, &ec))
@@ -115,6 +126,7 @@ out:
         sr_producer_destroy(producer);
         free(recs);
         sr_metrics_destroy(metrics);
+        sr_notify_close(nt);
         sr_conf_destroy(conf);
         return status;
 }

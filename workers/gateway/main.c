@@ -10,20 +10,20 @@
  * any body byte is read.
  */
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "sr_app.h"
+#include "sr_clock.h"
 #include "sr_conf.h"
 #include "sr_gateway.h"
 #include "sr_httpd.h"
 #include "sr_log.h"
 #include "sr_metrics.h"
-
-extern char **environ;
+#include "sr_notify.h"
 
 /* Event loops: reads are CPU-bound, more loops than CPUs only add
  * switches. */
@@ -32,12 +32,9 @@ extern char **environ;
  * gateway.reply.timeout.ms). The threads mostly sleep on a condition. */
 #define WRITE_THREADS 32
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
+static bool gw_ready(void *arg, char *why, size_t why_size)
 {
-        (void)sig;
-        stop_requested = 1;
+        return sr_gateway_is_ready(arg, why, why_size);
 }
 
 /* The request as the gateway sees it: header values from the parser (a
@@ -118,41 +115,18 @@ int main(int argc, char **argv)
 {
         sr_h1_app_t app = { .on_head = on_head, .on_request = on_request };
         sr_httpd_opts_t opts = { 0 };
-        struct sigaction sa;
         sr_errctx_t ec = { 0 };
         sr_metrics_t *metrics = NULL;
         sr_gateway_t *gw = NULL;
         sr_httpd_t *httpd = NULL;
+        sr_notify_t *nt = NULL;
         sr_conf_t *conf;
-        int status = EXIT_FAILURE, argi;
+        int status;
 
-        conf = sr_conf_new();
-        if (!conf)
-                return EX_OSERR;
-        if (sr_conf_from_args(conf, argc, argv, environ, &argi, &ec) !=
-            SR_OK) {
-                fprintf(stderr, "sr-gateway: %s\n", ec.msg);
-                sr_conf_destroy(conf);
-                return EX_CONFIG;
-        }
-        if (conf->help || argi != argc || conf->list_config ||
-            conf->list_config_md) {
-                int rc = argi != argc && !conf->help ? EX_USAGE : 0;
-
-                if (conf->list_config || conf->list_config_md)
-                        sr_conf_list(stdout, conf->list_config_md);
-                else
-                        sr_conf_usage(stderr, "sr-gateway", NULL);
-                sr_conf_destroy(conf);
-                return rc;
-        }
-        sr_log_max_level = conf->log_level;
-        sr_log_set_name(conf->worker_name);
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_stop_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        if (!sr_app_start_notify("sr-gateway", NULL, argc, argv, &conf, &nt,
+                                 &status))
+                return status;
+        status = EXIT_FAILURE;
         metrics = sr_metrics_new();
         if (sr_gateway_new(conf, metrics, getenv("SR_API_TOKENS"), &gw,
                            &ec) != SR_OK) {
@@ -182,8 +156,16 @@ int main(int argc, char **argv)
         SR_INFO("MAIN", "gateway serving port=%d http_loops=%d "
                 "write_threads=%d", sr_httpd_port(httpd), opts.loops,
                 WRITE_THREADS);
-        while (!stop_requested)
+        /* READY=1 once the projection caught up (/readyz); WATCHDOG=1
+         * only while the changelog feed's loop turns. */
+        while (!sr_app_stop_requested) {
+                if (sr_gateway_is_alive(gw, sr_clock_mono_ms()))
+                        sr_notify_tick(nt, gw_ready, gw, "serving",
+                                       sr_clock_mono_ms());
                 usleep(100 * 1000);
+        }
+        sr_notify_stopping(nt, "draining: finishing the writes in "
+                               "progress");
         status = EXIT_SUCCESS;
 out:
         /* No new connections; queued writes get 503, those in progress
@@ -191,6 +173,7 @@ out:
         sr_httpd_close(httpd);
         sr_gateway_destroy(gw);
         sr_metrics_destroy(metrics);
+        sr_notify_close(nt);
         sr_conf_destroy(conf);
         return status;
 }

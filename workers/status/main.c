@@ -7,10 +7,12 @@
 #include <sysexits.h>
 
 #include "sr_app.h"
+#include "sr_clock.h"
 #include "sr_conf.h"
 #include "sr_httpd.h"
 #include "sr_log.h"
 #include "sr_metrics.h"
+#include "sr_notify.h"
 #include "sr_worker.h"
 
 static bool ready(void *arg, char *why, size_t why_size)
@@ -25,10 +27,12 @@ int main(int argc, char **argv)
         sr_metrics_t *metrics = NULL;
         sr_httpd_t *httpd = NULL;
         sr_worker_t *w = NULL;
+        sr_notify_t *nt = NULL;
         sr_conf_t *conf;
         int status;
 
-        if (!sr_app_start("sr-status", NULL, argc, argv, &conf, &status))
+        if (!sr_app_start_notify("sr-status", NULL, argc, argv, &conf, &nt,
+                                 &status))
                 return status;
         status = EXIT_FAILURE;
         metrics = sr_metrics_new();
@@ -58,18 +62,24 @@ int main(int argc, char **argv)
         }
         SR_INFO("MAIN", "started group=%s data_dir=%s", conf->group_id,
                 conf->data_dir);
+        /* READY=1 once every owned partition is restored (/readyz),
+         * WATCHDOG=1 while this loop turns. */
         while (!sr_app_stop_requested) {
                 if (sr_worker_poll(w, &ec) != SR_OK) {
                         SR_ERROR("MAIN", "worker stopped err=\"%s\"", ec.msg);
                         goto out;
                 }
+                sr_notify_tick(nt, ready, w, "processing",
+                               sr_clock_mono_ms());
         }
+        sr_notify_stopping(nt, "finishing the batch and leaving the group");
         SR_INFO("MAIN", "stopping: finishing the batch and leaving the group");
         status = EXIT_SUCCESS;
 out:
         sr_httpd_close(httpd);
         sr_worker_destroy(w);
         sr_metrics_destroy(metrics);
+        sr_notify_close(nt);
         sr_conf_destroy(conf);
         return status;
 }
