@@ -2,7 +2,11 @@
 // creates the sr topic set (compiled by `scripts/kafka.sh fetch`).
 //
 //   SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS
-//   SrKafkaAdmin topics BOOTSTRAP PREFIX PARTITIONS
+//   SrKafkaAdmin topics BOOTSTRAP PREFIX PARTITIONS [REPLICATION_FACTOR]
+//   SrKafkaAdmin leader BOOTSTRAP TOPIC PARTITION   prints the leader's node id
+//   SrKafkaAdmin controller BOOTSTRAP               prints the active controller's id
+//   SrKafkaAdmin healthy BOOTSTRAP NODES TIMEOUT_MS waits until NODES brokers are
+//                     registered and every partition has a leader and a full ISR
 //
 // Exit status 0 on success, 1 with a message on stderr otherwise.
 import java.util.ArrayList;
@@ -77,10 +81,69 @@ public final class SrKafkaAdmin {
                 return m;
         }
 
-        private static int topics(String bootstrap, String prefix, int parts) throws InterruptedException {
+        /* The leader of one partition, as the cluster's metadata has it. */
+        private static int leader(String bootstrap, String topic, int part) throws Exception {
+                try (Admin a = admin(bootstrap)) {
+                        TopicDescription d = a.describeTopics(List.of(topic)).allTopicNames()
+                                .get(30, TimeUnit.SECONDS).get(topic);
+                        org.apache.kafka.common.Node l = d.partitions().get(part).leader();
+                        if (l == null || l.isEmpty()) {
+                                System.err.println(topic + "-" + part + " has no leader");
+                                return 1;
+                        }
+                        System.out.println(l.id());
+                        return 0;
+                }
+        }
+
+        /* The KRaft quorum's leader: the active controller (describeCluster's
+         * controller() is any broker when asked through a broker). */
+        private static int controller(String bootstrap) throws Exception {
+                try (Admin a = admin(bootstrap)) {
+                        System.out.println(a.describeMetadataQuorum().quorumInfo()
+                                           .get(30, TimeUnit.SECONDS).leaderId());
+                        return 0;
+                }
+        }
+
+        /* Every broker back and every replica in sync: the state a rolling
+         * restart waits for before it takes the next broker down. */
+        private static int healthy(String bootstrap, int nodes, long timeoutMs) throws InterruptedException {
+                long deadline = System.currentTimeMillis() + timeoutMs;
+                String last = "no answer";
+                try (Admin a = admin(bootstrap)) {
+                        while (System.currentTimeMillis() < deadline) {
+                                try {
+                                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                                        Collection<String> names = a.listTopics(
+                                                new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
+                                                .names().get(5, TimeUnit.SECONDS);
+                                        Map<String, TopicDescription> d =
+                                                a.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
+                                        String bad = null;
+                                        for (TopicDescription td : d.values())
+                                                for (org.apache.kafka.common.TopicPartitionInfo p : td.partitions())
+                                                        if (bad == null && (p.leader() == null || p.leader().isEmpty()
+                                                                            || p.isr().size() < p.replicas().size()))
+                                                                bad = td.name() + "-" + p.partition() + " isr "
+                                                                        + p.isr().size() + "/" + p.replicas().size();
+                                        if (n >= nodes && bad == null)
+                                                return 0;
+                                        last = n < nodes ? n + " of " + nodes + " brokers registered" : bad;
+                                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                                        last = String.valueOf(e.getCause() != null ? e.getCause() : e);
+                                }
+                                Thread.sleep(300);
+                        }
+                }
+                System.err.println("kafka at " + bootstrap + " not healthy in " + timeoutMs + " ms: " + last);
+                return 1;
+        }
+
+        private static int topics(String bootstrap, String prefix, int parts, short rf) throws InterruptedException {
                 List<NewTopic> want = new ArrayList<>();
                 for (String s : SUFFIXES) {
-                        NewTopic t = new NewTopic(prefix + s, parts, (short) 1);
+                        NewTopic t = new NewTopic(prefix + s, parts, rf);
                         if (s.equals("changelog"))
                                 t.configs(changelogConfigs());
                         want.add(t);
@@ -130,10 +193,19 @@ public final class SrKafkaAdmin {
                 int rc;
                 if (args.length == 3 && args[0].equals("wait"))
                         rc = waitReady(args[1], Long.parseLong(args[2]));
-                else if (args.length == 4 && args[0].equals("topics"))
-                        rc = topics(args[1], args[2], Integer.parseInt(args[3]));
+                else if ((args.length == 4 || args.length == 5) && args[0].equals("topics"))
+                        rc = topics(args[1], args[2], Integer.parseInt(args[3]),
+                                    Short.parseShort(args.length == 5 ? args[4] : "1"));
+                else if (args.length == 4 && args[0].equals("leader"))
+                        rc = leader(args[1], args[2], Integer.parseInt(args[3]));
+                else if (args.length == 2 && args[0].equals("controller"))
+                        rc = controller(args[1]);
+                else if (args.length == 4 && args[0].equals("healthy"))
+                        rc = healthy(args[1], Integer.parseInt(args[2]), Long.parseLong(args[3]));
                 else {
-                        System.err.println("usage: SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS | topics BOOTSTRAP PREFIX PARTITIONS");
+                        System.err.println("usage: SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS | topics BOOTSTRAP PREFIX PARTITIONS [RF]"
+                                           + " | leader BOOTSTRAP TOPIC PARTITION | controller BOOTSTRAP"
+                                           + " | healthy BOOTSTRAP NODES TIMEOUT_MS");
                         rc = 2;
                 }
                 System.exit(rc);
