@@ -56,8 +56,11 @@ int main(int argc, char **argv)
         SR_INFO("MAIN", "started group=%s data_dir=%s", conf->group_id,
                 conf->data_dir);
         while (!sr_app_stop_requested) {
-                if (sr_worker_poll(w, &ec) != SR_OK) {
+                sr_err_t err = sr_worker_poll(w, &ec);
+
+                if (err != SR_OK) {
                         SR_ERROR("MAIN", "worker stopped err=\"%s\"", ec.msg);
+                        status = sr_app_exit_status(err);
                         goto out;
                 }
         }
