@@ -155,6 +155,23 @@ def refused(a, work, sasl, ca, mech, password, label):
                      r'authentication failed', text, re.I):
         raise Fail(f"sr-status's exit names no authentication failure; "
                    f"log:\n{text[-2000:]}")
+    # sr-cli follow, the same credentials: the same exit
+    t = time.monotonic()
+    try:
+        r = subprocess.run([a.bin("sr-cli"), "-c", conf, "-b", sasl,
+                            "follow"], capture_output=True, text=True,
+                           timeout=15, env=clean_env())
+    except subprocess.TimeoutExpired:
+        raise Fail(f"sr-cli follow ({label}, {mech}) still runs after 15 s")
+    with open(os.path.join(work, f"{label}-cli.log"), "w") as f:
+        f.write(r.stdout + r.stderr)
+    if r.returncode != EX_NOPERM or \
+            not re.search("authentication failed", r.stderr, re.I):
+        raise Fail(f"sr-cli follow ({label}, {mech}) exited {r.returncode}"
+                   f", not {EX_NOPERM} naming the authentication failure: "
+                   f"{r.stderr[-1000:]}")
+    log(f"{label} ({mech}): sr-cli follow exited {r.returncode} after "
+        f"{time.monotonic() - t:.1f} s")
     log(f"{label} ({mech}): sr-status exited {rc} after {took:.1f} s: "
         + [ln for ln in text.splitlines()
            if re.search("authentication failed", ln, re.I)][-1][:300])
