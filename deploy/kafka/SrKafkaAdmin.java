@@ -37,27 +37,43 @@ public final class SrKafkaAdmin {
                 return Admin.create(p);
         }
 
-        private static int waitReady(String bootstrap, long timeoutMs) throws InterruptedException {
+        /* What a poll loop asks the cluster: null when ready, else why not. */
+        private interface Probe {
+                String check(Admin a) throws Exception;
+        }
+
+        /* Ask @p probe every 300 ms until it answers null or @p timeoutMs
+         * passed; the last reason goes to stderr. */
+        private static int poll(String bootstrap, long timeoutMs, String what, Probe probe)
+                        throws InterruptedException {
                 long deadline = System.currentTimeMillis() + timeoutMs;
                 String last = "no answer";
                 try (Admin a = admin(bootstrap)) {
                         while (System.currentTimeMillis() < deadline) {
                                 try {
-                                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
-                                        /* The broker answers metadata before it is
-                                         * fenced in; a listing proves it serves. */
-                                        a.listTopics().names().get(5, TimeUnit.SECONDS);
-                                        if (n > 0)
+                                        last = probe.check(a);
+                                        if (last == null)
                                                 return 0;
-                                        last = "no broker registered";
                                 } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
                                         last = String.valueOf(e.getCause() != null ? e.getCause() : e);
+                                } catch (Exception e) {
+                                        last = String.valueOf(e);
                                 }
-                                Thread.sleep(200);
+                                Thread.sleep(300);
                         }
                 }
-                System.err.println("kafka at " + bootstrap + " did not answer in " + timeoutMs + " ms: " + last);
+                System.err.println("kafka at " + bootstrap + " " + what + " in " + timeoutMs + " ms: " + last);
                 return 1;
+        }
+
+        private static int waitReady(String bootstrap, long timeoutMs) throws InterruptedException {
+                return poll(bootstrap, timeoutMs, "did not answer", a -> {
+                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                        /* The broker answers metadata before it is
+                         * fenced in; a listing proves it serves. */
+                        a.listTopics().names().get(5, TimeUnit.SECONDS);
+                        return n > 0 ? null : "no broker registered";
+                });
         }
 
         /* The changelog is compacted; min.compaction.lag.ms keeps a cut
@@ -109,35 +125,23 @@ public final class SrKafkaAdmin {
         /* Every broker back and every replica in sync: the state a rolling
          * restart waits for before it takes the next broker down. */
         private static int healthy(String bootstrap, int nodes, long timeoutMs) throws InterruptedException {
-                long deadline = System.currentTimeMillis() + timeoutMs;
-                String last = "no answer";
-                try (Admin a = admin(bootstrap)) {
-                        while (System.currentTimeMillis() < deadline) {
-                                try {
-                                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
-                                        Collection<String> names = a.listTopics(
-                                                new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
-                                                .names().get(5, TimeUnit.SECONDS);
-                                        Map<String, TopicDescription> d =
-                                                a.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
-                                        String bad = null;
-                                        for (TopicDescription td : d.values())
-                                                for (org.apache.kafka.common.TopicPartitionInfo p : td.partitions())
-                                                        if (bad == null && (p.leader() == null || p.leader().isEmpty()
-                                                                            || p.isr().size() < p.replicas().size()))
-                                                                bad = td.name() + "-" + p.partition() + " isr "
-                                                                        + p.isr().size() + "/" + p.replicas().size();
-                                        if (n >= nodes && bad == null)
-                                                return 0;
-                                        last = n < nodes ? n + " of " + nodes + " brokers registered" : bad;
-                                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                                        last = String.valueOf(e.getCause() != null ? e.getCause() : e);
-                                }
-                                Thread.sleep(300);
-                        }
-                }
-                System.err.println("kafka at " + bootstrap + " not healthy in " + timeoutMs + " ms: " + last);
-                return 1;
+                return poll(bootstrap, timeoutMs, "not healthy", a -> {
+                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                        if (n < nodes)
+                                return n + " of " + nodes + " brokers registered";
+                        Collection<String> names = a.listTopics(
+                                new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
+                                .names().get(5, TimeUnit.SECONDS);
+                        Map<String, TopicDescription> d =
+                                a.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
+                        for (TopicDescription td : d.values())
+                                for (org.apache.kafka.common.TopicPartitionInfo p : td.partitions())
+                                        if (p.leader() == null || p.leader().isEmpty()
+                                            || p.isr().size() < p.replicas().size())
+                                                return td.name() + "-" + p.partition() + " isr "
+                                                        + p.isr().size() + "/" + p.replicas().size();
+                        return null;
+                });
         }
 
         private static int topics(String bootstrap, String prefix, int parts, short rf) throws InterruptedException {
