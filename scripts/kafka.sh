@@ -10,6 +10,30 @@
 #   scripts/kafka.sh restart STATE_DIR             start again on the same data and ports
 #   scripts/kafka.sh env STATE_DIR                 prints SR_TEST_KAFKA=127.0.0.1:PORT
 #   scripts/kafka.sh run STATE_DIR CMD [ARG...]    runs CMD with SR_TEST_KAFKA set
+#   scripts/kafka.sh admin STATE_DIR ARG...        runs SrKafkaAdmin ARG... (its usage)
+#
+# A cluster of N combined broker+controller nodes (N KRaft voters) in
+# STATE_DIR/n1 .. STATE_DIR/nN, each a STATE_DIR of its own for kill, stop
+# and restart above (node id I is STATE_DIR/nI):
+#   scripts/kafka.sh cluster-start STATE_DIR [NODES [PARTS]]  (3, 12) topics with
+#                    replication factor min(NODES, 3), min.insync.replicas 2
+#                    (1 on one node), unclean leader election off; prints
+#                    bootstrap.servers=HOST:PORT,...
+#   scripts/kafka.sh cluster-stop STATE_DIR         every node, SIGTERM then SIGKILL
+#   scripts/kafka.sh cluster-leader STATE_DIR TOPIC PARTITION  the leader's node id
+#   scripts/kafka.sh cluster-controller STATE_DIR   the active controller's node id
+#   scripts/kafka.sh cluster-healthy STATE_DIR [TIMEOUT_S]  waits (120 s) until every
+#                    node is registered and every partition's ISR is full
+# SR_KAFKA_HEAP for a cluster node defaults to -Xms128m -Xmx384m.
+#
+# SR_KAFKA_SASL_SSL=DIR (start only) adds a listener SASL_SSL on a free port,
+# printed as sasl_ssl.servers=127.0.0.1:PORT, with the mechanisms
+# SCRAM-SHA-512 and PLAIN: DIR/broker.p12 is the broker's PKCS12 keystore,
+# DIR/broker.p12.pass its password, each line "USER PASSWORD" of
+# DIR/scram.users a user of both (SCRAM credentials written at format time).
+# (librdkafka before 2.6.1 cannot pass SCRAM on Kafka 4: librdkafka#4895.)
+# The PLAINTEXT listener stays (the broker's own replication and this
+# script's admin helper use it).
 #
 # The jars are looked for in $SR_KAFKA_HOME/libs, by default
 # $(dirname STATE_DIR)/kafka/libs (build/kafka-state -> build/kafka), and
@@ -75,6 +99,8 @@ cmd_fetch() {
 kafka_home() {          # STATE_DIR -> the folder holding libs/ and classes/
         if [[ -n "${SR_KAFKA_HOME:-}" ]]; then
                 echo "$SR_KAFKA_HOME"
+        elif [[ -n "${KHOME:-}" ]]; then       # a cluster node's kafka.env
+                echo "$KHOME"
         else
                 echo "$(dirname "$1")/kafka"
         fi
@@ -83,7 +109,7 @@ kafka_home() {          # STATE_DIR -> the folder holding libs/ and classes/
 ensure_fetched() {      # STATE_DIR
         local home
         home=$(kafka_home "$1")
-        if [[ -z "${SR_KAFKA_HOME:-}" ]]; then
+        if [[ -z "${SR_KAFKA_HOME:-}" && -z "${KHOME:-}" ]]; then
                 cmd_fetch "$(dirname "$home")"
         elif [[ ! -d "$home/libs" ]]; then
                 die "$home/libs missing (SR_KAFKA_HOME): run scripts/kafka.sh fetch first"
@@ -120,34 +146,81 @@ admin() {               # STATE_DIR args...
                 -cp "$home/classes:$home/libs/*" SrKafkaAdmin "$@"
 }
 
-write_properties() {    # STATE_DIR (PORT CPORT PROXY set)
+write_properties() {    # STATE_DIR (PORT CPORT PROXY set; NODE VOTERS RF MINISR
+                        # for a cluster node, SASLPORT TLSDIR for SASL_SSL)
         local listeners="PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT"
         local advertised="PLAINTEXT://127.0.0.1:$PORT"
+        local rf=${RF:-1} minisr=${MINISR:-1}
         if [[ -n "$PROXY" ]]; then
                 listeners+=",PROXIED://127.0.0.1:${PROXY#*:}"
                 advertised+=",PROXIED://127.0.0.1:${PROXY%%:*}"
         fi
+        if [[ -n "${SASLPORT:-}" ]]; then
+                listeners+=",SASL_SSL://127.0.0.1:$SASLPORT"
+                advertised+=",SASL_SSL://127.0.0.1:$SASLPORT"
+        fi
         cat >"$1/server.properties" <<EOF
 # written by scripts/kafka.sh start
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CPORT
+node.id=${NODE:-1}
+controller.quorum.voters=${VOTERS:-1@127.0.0.1:$CPORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listeners=$listeners
 advertised.listeners=$advertised
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=$1/data
 num.partitions=1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$minisr
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=12
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$minisr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$minisr
 group.initial.rebalance.delay.ms=0
 EOF
+        if [[ -n "${SASLPORT:-}" ]]; then
+                local user pass plain=""
+                while read -r user pass; do
+                        [[ -z "$user" ]] || plain+=" user_$user=\"$pass\""
+                done <"$TLSDIR/scram.users"
+                cat >>"$1/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLSDIR/broker.p12
+ssl.keystore.password=$(cat "$TLSDIR/broker.p12.pass")
+EOF
+        fi
+}
+
+format_storage() {      # STATE_DIR CLUSTER_ID [--add-scram CRED]...
+        local state=$1 cluster=$2
+        shift 2
+        if ! java -Xmx256m -XX:TieredStopAtLevel=1 \
+                -Dlog4j2.configurationFile="$LOG4J" \
+                -Dsr.kafka.log.file="$state/server.log" \
+                -cp "$(kafka_home "$state")/libs/*" kafka.tools.StorageTool format \
+                -t "$cluster" -c "$state/server.properties" "$@" >>"$state/broker.log" 2>&1; then
+                tail -n 20 "$state/broker.log" >&2
+                die "kafka.tools.StorageTool format failed"
+        fi
+}
+
+new_cluster_id() {
+        # 16 random bytes, URL-safe base64 without padding (never starting
+        # with '-', which the tool would take for an option: Kafka's own
+        # Uuid.randomUuid() rejects those too; 1 start in 64 failed)
+        local cluster=-
+        while [[ "$cluster" == -* ]]; do
+                cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        done
+        echo "$cluster"
 }
 
 launch() {              # STATE_DIR: start the JVM, wait until it answers
@@ -155,7 +228,7 @@ launch() {              # STATE_DIR: start the JVM, wait until it answers
         home=$(kafka_home "$state")
         echo "---- $(date -Is) kafka.sh launch port=$PORT" >>"$state/broker.log"
         # shellcheck disable=SC2086
-        setsid java ${SR_KAFKA_HEAP:--Xms256m -Xmx768m} -XX:+UseG1GC \
+        setsid java ${HEAP:-${SR_KAFKA_HEAP:--Xms256m -Xmx768m}} -XX:+UseG1GC \
                 -Djava.awt.headless=true \
                 -Dlog4j2.configurationFile="$LOG4J" \
                 -Dsr.kafka.log.file="$state/server.log" \
@@ -205,28 +278,109 @@ cmd_start() {
         while [[ "$CPORT" == "$PORT" ]]; do CPORT=$(free_port); done
         PARTS=$parts
         PROXY=${SR_KAFKA_PROXY:-}
-        printf 'PORT=%s\nCPORT=%s\nPARTS=%s\nPROXY=%s\n' "$PORT" "$CPORT" "$PARTS" "$PROXY" \
-                >"$state/kafka.env"
-        write_properties "$state"
-        # a random cluster id: 16 bytes, URL-safe base64 without padding
-        # (never starting with '-', which the tool would take for an option:
-        # Kafka's own Uuid.randomUuid() rejects those too; 1 start in 64 failed)
-        cluster=-
-        while [[ "$cluster" == -* ]]; do
-                cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-        done
-        if ! java -Xmx256m -XX:TieredStopAtLevel=1 \
-                -Dlog4j2.configurationFile="$LOG4J" \
-                -Dsr.kafka.log.file="$state/server.log" \
-                -cp "$(kafka_home "$state")/libs/*" kafka.tools.StorageTool format \
-                -t "$cluster" -c "$state/server.properties" >>"$state/broker.log" 2>&1; then
-                tail -n 20 "$state/broker.log" >&2
-                die "kafka.tools.StorageTool format failed"
+        SASLPORT= TLSDIR=
+        local scram=() user pass
+        if [[ -n "${SR_KAFKA_SASL_SSL:-}" ]]; then
+                TLSDIR=$(cd "$SR_KAFKA_SASL_SSL" && pwd) ||
+                        die "SR_KAFKA_SASL_SSL: no folder $SR_KAFKA_SASL_SSL"
+                for f in broker.p12 broker.p12.pass scram.users; do
+                        [[ -f "$TLSDIR/$f" ]] || die "SR_KAFKA_SASL_SSL: $TLSDIR/$f missing"
+                done
+                SASLPORT=$(free_port)
+                while read -r user pass; do
+                        [[ -z "$user" ]] ||
+                                scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$pass]")
+                done <"$TLSDIR/scram.users"
         fi
+        printf 'PORT=%s\nCPORT=%s\nPARTS=%s\nPROXY=%s\nSASLPORT=%s\nTLSDIR=%s\n' \
+                "$PORT" "$CPORT" "$PARTS" "$PROXY" "$SASLPORT" "$TLSDIR" >"$state/kafka.env"
+        write_properties "$state"
+        cluster=$(new_cluster_id)
+        format_storage "$state" "$cluster" "${scram[@]}"
         launch "$state"
         admin "$state" topics "127.0.0.1:$PORT" sr. "$PARTS" ||
                 die "creating the sr. topics failed"
         echo "bootstrap.servers=127.0.0.1:$PORT"
+        [[ -z "$SASLPORT" ]] || echo "sasl_ssl.servers=127.0.0.1:$SASLPORT"
+}
+
+# ---- a cluster ----
+
+cluster_load() {        # STATE_DIR: NODES BOOT PARTS from cluster.env
+        [[ -f "$1/cluster.env" ]] || die "$1/cluster.env missing: no cluster was started there"
+        # shellcheck disable=SC1091
+        . "$1/cluster.env"
+}
+
+cmd_cluster_start() {
+        local state nodes parts i d cluster voters="" boot="" rf minisr pids=() ports=()
+        state=$(abspath "$1"); nodes=${2:-3}; parts=${3:-${SR_KAFKA_PARTITIONS:-12}}
+        STATE=$state
+        [[ "$nodes" =~ ^[0-9]+$ && "$nodes" -ge 1 && "$nodes" -le 9 ]] || die "bad node count: $nodes"
+        [[ "$parts" =~ ^[0-9]+$ && "$parts" -ge 1 ]] || die "bad partition count: $parts"
+        for d in "$state"/n*; do
+                [[ ! -d "$d" || -z "$(broker_pid "$d")" ]] ||
+                        die "a node is already running in $d: scripts/kafka.sh cluster-stop $state"
+        done
+        ensure_fetched "$state"
+        rf=$((nodes < 3 ? nodes : 3))
+        minisr=$((rf > 1 ? 2 : 1))
+        rm -rf "$state"/n* "$state/cluster.env" "$state/admin.log"
+        while ((${#ports[@]} < 2 * nodes)); do  # distinct free ports
+                i=$(free_port)
+                [[ " ${ports[*]} " == *" $i "* ]] || ports+=("$i")
+        done
+        for ((i = 1; i <= nodes; i++)); do
+                voters+="${voters:+,}$i@127.0.0.1:${ports[2 * i - 1]}"
+                boot+="${boot:+,}127.0.0.1:${ports[2 * i - 2]}"
+        done
+        cluster=$(new_cluster_id)
+        KHOME=$(kafka_home "$state")    # the nodes' jars: this state's
+        for ((i = 1; i <= nodes; i++)); do
+                mkdir -p "$state/n$i"
+                PORT=${ports[2 * i - 2]} CPORT=${ports[2 * i - 1]} PARTS=$parts PROXY=
+                NODE=$i VOTERS=$voters RF=$rf MINISR=$minisr
+                printf '%s\n' "PORT=$PORT" "CPORT=$CPORT" "PARTS=$PARTS" "PROXY=" \
+                        "NODE=$NODE" "VOTERS=$VOTERS" "RF=$RF" "MINISR=$MINISR" \
+                        "HEAP='${SR_KAFKA_HEAP:--Xms128m -Xmx384m}'" \
+                        "KHOME=$KHOME" >"$state/n$i/kafka.env"
+                write_properties "$state/n$i"
+                format_storage "$state/n$i" "$cluster"
+        done
+        printf 'NODES=%s\nBOOT=%s\nPARTS=%s\n' "$nodes" "$boot" "$parts" >"$state/cluster.env"
+        # every node at once: none answers before a quorum of voters is up
+        for ((i = 1; i <= nodes; i++)); do
+                "$0" restart "$state/n$i" >/dev/null &
+                pids+=($!)
+        done
+        for d in "${pids[@]}"; do
+                wait "$d" || { cmd_cluster_stop "$state"; die "a node did not start (logs: $state/n*/broker.log, server.log)"; }
+        done
+        admin "$state" healthy "$boot" "$nodes" 120000 ||
+                { cmd_cluster_stop "$state"; die "the cluster did not become healthy"; }
+        admin "$state" topics "$boot" sr. "$parts" "$rf" ||
+                { cmd_cluster_stop "$state"; die "creating the sr. topics failed"; }
+        echo "bootstrap.servers=$boot"
+}
+
+cmd_cluster_stop() {
+        local state=$1 d pids=()
+        for d in "$state"/n*; do
+                [[ -d "$d" ]] || continue
+                cmd_stop "$d" &
+                pids+=($!)
+        done
+        for d in "${pids[@]}"; do wait "$d" || true; done
+}
+
+cmd_cluster_admin() {   # STATE_DIR SUBCOMMAND [ARG...]: SrKafkaAdmin on BOOT
+        local state sub=$2
+        state=$(abspath "$1")
+        shift 2
+        STATE=$state
+        cluster_load "$state"
+        ensure_fetched "$state"
+        admin "$state" "$sub" "$BOOT" "$@"
 }
 
 cmd_restart() {
@@ -307,5 +461,14 @@ kill)    [[ $# -eq 1 ]] || usage; cmd_kill "$1" ;;
 topics)  [[ $# -eq 3 ]] || usage; cmd_topics "$@" ;;
 env)     [[ $# -eq 1 ]] || usage; cmd_env "$1" ;;
 run)     [[ $# -ge 2 ]] || usage; cmd_run "$@" ;;
+admin)   [[ $# -ge 2 ]] || usage
+         STATE=$(abspath "$1"); shift; ensure_fetched "$STATE"; admin "$STATE" "$@" ;;
+cluster-start)      [[ $# -ge 1 && $# -le 3 ]] || usage; cmd_cluster_start "$@" ;;
+cluster-stop)       [[ $# -eq 1 ]] || usage; cmd_cluster_stop "$1" ;;
+cluster-leader)     [[ $# -eq 3 ]] || usage; cmd_cluster_admin "$1" leader "$2" "$3" ;;
+cluster-controller) [[ $# -eq 1 ]] || usage; cmd_cluster_admin "$1" controller ;;
+cluster-healthy)    [[ $# -ge 1 && $# -le 2 ]] || usage
+                    cluster_load "$1"
+                    cmd_cluster_admin "$1" healthy "$NODES" $((${2:-120} * 1000)) ;;
 *)       usage ;;
 esac

@@ -26,7 +26,8 @@
         X(REJECTED, "refused by the state machine")                    \
         X(RETRY, "transient failure, retry later")                     \
         X(INTERNAL, "internal invariant broken (a bug)")               \
-        X(FATAL, "fatal error, process must exit")
+        X(FATAL, "fatal error, process must exit")                     \
+        X(AUTH, "authentication to Kafka failed")
 
 typedef enum sr_err {
         SR_OK = 0,

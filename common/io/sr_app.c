@@ -2,6 +2,7 @@
 #include "sr_app.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
@@ -15,6 +16,13 @@ static void on_stop_signal(int sig)
 {
         (void)sig;
         sr_app_stop_requested = 1; /* async-signal-safe: a flag only */
+}
+
+int sr_app_exit_status(sr_err_t err)
+{
+        return err == SR_ERR_AUTH ? EX_NOPERM :
+               err == SR_ERR_CONF ? EX_CONFIG :
+                                    EXIT_FAILURE;
 }
 
 bool sr_app_start(const char *prog, const char *usage_args, int argc,

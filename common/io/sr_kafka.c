@@ -122,6 +122,17 @@ sr_err_t sr_kafka__fatal_err(sr_errctx_t *ec, rd_kafka_t *rk, const char *op)
                              rd_kafka_err2name(err), why);
 }
 
+sr_err_t sr_kafka__auth_check(const kafka_handle_t *h, const char *op,
+                              sr_errctx_t *ec)
+{
+        if (!h || !h->auth_failed)
+                return SR_OK;
+        return sr_errctx_set(ec, SR_ERR_AUTH, "kafka %s: authentication "
+                             "failed (check kafka.sasl.username, "
+                             "kafka.sasl.password, kafka.sasl.mechanism): %s",
+                             op, h->auth_why);
+}
+
 /* One log pipeline: librdkafka's syslog-style levels mapped onto ours. */
 void sr_kafka__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                          const char *buf)
@@ -140,13 +151,23 @@ void sr_kafka__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 }
 
 
-/* Client-level errors (broker down, authentication, fatal). They are
+/* Client-level errors (broker down, authentication, fatal). Most are
  * informational: the client retries by itself, and fatal errors are
- * checked where they matter (rd_kafka_fatal_error()). */
+ * checked where they matter (rd_kafka_fatal_error()). A refused SASL
+ * authentication is noted on the handle: librdkafka would retry it
+ * forever, but credentials do not heal by themselves, so the owner's
+ * next poll fails (sr_kafka__auth_check(), docs/guarantee.md). The reason
+ * names the mechanism, never the password. */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                            void *opaque)
 {
         kafka_handle_t *h = opaque;
+
+        if (h && err == RD_KAFKA_RESP_ERR__AUTHENTICATION && !h->auth_failed) {
+                h->auth_failed = true;
+                snprintf(h->auth_why, sizeof(h->auth_why), "%s",
+                         reason ? reason : "");
+        }
 
         if (h && err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
                 h->all_down = true;

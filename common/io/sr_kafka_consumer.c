@@ -399,7 +399,8 @@ sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
                 sr_kafka__fill_inrec(&out[got++], m, kind);
         }
         *n = got;
-        return SR_OK;
+        /* after the records taken: they stay valid until the next poll */
+        return sr_kafka__auth_check(&c->h, "consume", ec);
 }
 
 sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,

@@ -25,6 +25,8 @@
 typedef struct kafka_handle {
         bool all_down;       /* reported since the owner last looked */
         char all_down_why[160];
+        bool auth_failed;    /* a broker refused our credentials: sticky */
+        char auth_why[256];
 } kafka_handle_t;
 
 /* Milliseconds left until the monotonic @p deadline, clamped to 0..1e9. */
@@ -41,6 +43,10 @@ sr_err_t sr_kafka__kafka_error(sr_errctx_t *ec, rd_kafka_error_t *error,
                                const char *op);
 /* SR_ERR_FATAL with librdkafka's fatal error of @p rk. */
 sr_err_t sr_kafka__fatal_err(sr_errctx_t *ec, rd_kafka_t *rk, const char *op);
+/* SR_ERR_AUTH naming librdkafka's reason once a broker refused the
+ * credentials of handle @p h (may be NULL), SR_OK before. */
+sr_err_t sr_kafka__auth_check(const kafka_handle_t *h, const char *op,
+                              sr_errctx_t *ec);
 /* librdkafka's log lines into sr_log. */
 void sr_kafka__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                             const char *buf);

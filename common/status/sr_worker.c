@@ -163,8 +163,8 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         err = sr_consumer_poll(w->cons, w->recs, w->max_recs, &n,
                                piped || restoring ?
                                        0 : w->conf->poll_timeout_ms, ec);
-        if (err)
-                return SR_ERR_FATAL;
+        if (err) /* SR_ERR_AUTH kept: the exit status tells it apart */
+                return err == SR_ERR_AUTH ? err : SR_ERR_FATAL;
         if (w->fatal) /* set inside a rebalance hook */
                 return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
         t0 = sr_worker__mono_s();

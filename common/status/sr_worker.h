@@ -42,7 +42,9 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
  * records would be over the budget, is refused (reply and dead letter
  * too_large), and a record the broker refuses is sent again
  * (docs/guarantee.md, "Sizes").
- * @returns SR_OK, or SR_ERR_FATAL (the process should exit and restart:
+ * @returns SR_OK, SR_ERR_AUTH (a broker refused the kafka.sasl.*
+ *          credentials: the process should exit, a restart will not
+ *          help), or SR_ERR_FATAL (the process should exit and restart:
  *          the store failed, a fatal producer error, a defect).
  */
 sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec);

@@ -2,7 +2,11 @@
 // creates the sr topic set (compiled by `scripts/kafka.sh fetch`).
 //
 //   SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS
-//   SrKafkaAdmin topics BOOTSTRAP PREFIX PARTITIONS
+//   SrKafkaAdmin topics BOOTSTRAP PREFIX PARTITIONS [REPLICATION_FACTOR]
+//   SrKafkaAdmin leader BOOTSTRAP TOPIC PARTITION   prints the leader's node id
+//   SrKafkaAdmin controller BOOTSTRAP               prints the active controller's id
+//   SrKafkaAdmin healthy BOOTSTRAP NODES TIMEOUT_MS waits until NODES brokers are
+//                     registered and every partition has a leader and a full ISR
 //
 // Exit status 0 on success, 1 with a message on stderr otherwise.
 import java.util.ArrayList;
@@ -33,27 +37,43 @@ public final class SrKafkaAdmin {
                 return Admin.create(p);
         }
 
-        private static int waitReady(String bootstrap, long timeoutMs) throws InterruptedException {
+        /* What a poll loop asks the cluster: null when ready, else why not. */
+        private interface Probe {
+                String check(Admin a) throws Exception;
+        }
+
+        /* Ask @p probe every 300 ms until it answers null or @p timeoutMs
+         * passed; the last reason goes to stderr. */
+        private static int poll(String bootstrap, long timeoutMs, String what, Probe probe)
+                        throws InterruptedException {
                 long deadline = System.currentTimeMillis() + timeoutMs;
                 String last = "no answer";
                 try (Admin a = admin(bootstrap)) {
                         while (System.currentTimeMillis() < deadline) {
                                 try {
-                                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
-                                        /* The broker answers metadata before it is
-                                         * fenced in; a listing proves it serves. */
-                                        a.listTopics().names().get(5, TimeUnit.SECONDS);
-                                        if (n > 0)
+                                        last = probe.check(a);
+                                        if (last == null)
                                                 return 0;
-                                        last = "no broker registered";
                                 } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
                                         last = String.valueOf(e.getCause() != null ? e.getCause() : e);
+                                } catch (Exception e) {
+                                        last = String.valueOf(e);
                                 }
-                                Thread.sleep(200);
+                                Thread.sleep(300);
                         }
                 }
-                System.err.println("kafka at " + bootstrap + " did not answer in " + timeoutMs + " ms: " + last);
+                System.err.println("kafka at " + bootstrap + " " + what + " in " + timeoutMs + " ms: " + last);
                 return 1;
+        }
+
+        private static int waitReady(String bootstrap, long timeoutMs) throws InterruptedException {
+                return poll(bootstrap, timeoutMs, "did not answer", a -> {
+                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                        /* The broker answers metadata before it is
+                         * fenced in; a listing proves it serves. */
+                        a.listTopics().names().get(5, TimeUnit.SECONDS);
+                        return n > 0 ? null : "no broker registered";
+                });
         }
 
         /* The changelog is compacted; min.compaction.lag.ms keeps a cut
@@ -93,10 +113,57 @@ public final class SrKafkaAdmin {
                 return m;
         }
 
-        private static int topics(String bootstrap, String prefix, int parts) throws InterruptedException {
+        /* The leader of one partition, as the cluster's metadata has it. */
+        private static int leader(String bootstrap, String topic, int part) throws Exception {
+                try (Admin a = admin(bootstrap)) {
+                        TopicDescription d = a.describeTopics(List.of(topic)).allTopicNames()
+                                .get(30, TimeUnit.SECONDS).get(topic);
+                        org.apache.kafka.common.Node l = d.partitions().get(part).leader();
+                        if (l == null || l.isEmpty()) {
+                                System.err.println(topic + "-" + part + " has no leader");
+                                return 1;
+                        }
+                        System.out.println(l.id());
+                        return 0;
+                }
+        }
+
+        /* The KRaft quorum's leader: the active controller (describeCluster's
+         * controller() is any broker when asked through a broker). */
+        private static int controller(String bootstrap) throws Exception {
+                try (Admin a = admin(bootstrap)) {
+                        System.out.println(a.describeMetadataQuorum().quorumInfo()
+                                           .get(30, TimeUnit.SECONDS).leaderId());
+                        return 0;
+                }
+        }
+
+        /* Every broker back and every replica in sync: the state a rolling
+         * restart waits for before it takes the next broker down. */
+        private static int healthy(String bootstrap, int nodes, long timeoutMs) throws InterruptedException {
+                return poll(bootstrap, timeoutMs, "not healthy", a -> {
+                        int n = a.describeCluster().nodes().get(5, TimeUnit.SECONDS).size();
+                        if (n < nodes)
+                                return n + " of " + nodes + " brokers registered";
+                        Collection<String> names = a.listTopics(
+                                new org.apache.kafka.clients.admin.ListTopicsOptions().listInternal(true))
+                                .names().get(5, TimeUnit.SECONDS);
+                        Map<String, TopicDescription> d =
+                                a.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
+                        for (TopicDescription td : d.values())
+                                for (org.apache.kafka.common.TopicPartitionInfo p : td.partitions())
+                                        if (p.leader() == null || p.leader().isEmpty()
+                                            || p.isr().size() < p.replicas().size())
+                                                return td.name() + "-" + p.partition() + " isr "
+                                                        + p.isr().size() + "/" + p.replicas().size();
+                        return null;
+                });
+        }
+
+        private static int topics(String bootstrap, String prefix, int parts, short rf) throws InterruptedException {
                 List<NewTopic> want = new ArrayList<>();
                 for (String s : SUFFIXES) {
-                        NewTopic t = new NewTopic(prefix + s, parts, (short) 1);
+                        NewTopic t = new NewTopic(prefix + s, parts, rf);
                         if (s.equals("changelog"))
                                 t.configs(changelogConfigs());
                         if ((s.equals("commands") || s.equals("results")) && inputConfigs() != null)
@@ -148,10 +215,19 @@ public final class SrKafkaAdmin {
                 int rc;
                 if (args.length == 3 && args[0].equals("wait"))
                         rc = waitReady(args[1], Long.parseLong(args[2]));
-                else if (args.length == 4 && args[0].equals("topics"))
-                        rc = topics(args[1], args[2], Integer.parseInt(args[3]));
+                else if ((args.length == 4 || args.length == 5) && args[0].equals("topics"))
+                        rc = topics(args[1], args[2], Integer.parseInt(args[3]),
+                                    Short.parseShort(args.length == 5 ? args[4] : "1"));
+                else if (args.length == 4 && args[0].equals("leader"))
+                        rc = leader(args[1], args[2], Integer.parseInt(args[3]));
+                else if (args.length == 2 && args[0].equals("controller"))
+                        rc = controller(args[1]);
+                else if (args.length == 4 && args[0].equals("healthy"))
+                        rc = healthy(args[1], Integer.parseInt(args[2]), Long.parseLong(args[3]));
                 else {
-                        System.err.println("usage: SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS | topics BOOTSTRAP PREFIX PARTITIONS");
+                        System.err.println("usage: SrKafkaAdmin wait BOOTSTRAP TIMEOUT_MS | topics BOOTSTRAP PREFIX PARTITIONS [RF]"
+                                           + " | leader BOOTSTRAP TOPIC PARTITION | controller BOOTSTRAP"
+                                           + " | healthy BOOTSTRAP NODES TIMEOUT_MS");
                         rc = 2;
                 }
                 System.exit(rc);

@@ -19,6 +19,15 @@ sr.commands and sr.results). Then, under that load:
   * worker w0 runs with store.map.size.mb=1, so it hits MDB_MAP_FULL: its
     log and /metrics must show the map filling and growing.
 
+With --cluster N (tests/chaos/README.md, "The cluster scenario") the broker
+is a KRaft cluster of N nodes (scripts/kafka.sh cluster-start: replication
+factor 3, min.insync.replicas 2, unclean leader election off) and the broker
+kill and the blackhole give way to cluster faults, run beside the worker
+kills: kill -9 of the leader of a sr.changelog or sr.events partition
+(--leader-kills times, each node restarted and the ISR full again before
+the next fault), kill -9 of the active controller, a rolling restart
+(SIGTERM) of every node.
+
 Then it stops the load, waits until every run is final and the group's lag
 is 0, dumps sr.commands, sr.events, sr.dlq and sr.replies with
 `sr-cli dump`, and runs tests/chaos/check.py (which runs the reference
@@ -48,6 +57,11 @@ SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 
 T0 = time.monotonic()
+# make compaction of sr.changelog really run during the scenario (10 s
+# segments, records older than 60 s compactable), so restores read
+# compacted partitions
+CHANGELOG_TEST_CONFIGS = ("cleanup.policy=compact,min.compaction.lag.ms=60000,"
+                          "segment.ms=10000,min.cleanable.dirty.ratio=0.01")
 
 
 def log(msg):
@@ -274,6 +288,7 @@ class Scenario:
         self.a = a
         self.build = os.path.abspath(a.build)
         sfx = "" if a.guarantee == "outbox" else "-" + a.guarantee
+        sfx += "-cluster" if a.cluster else ""
         self.work = os.path.join(self.build, "chaos" + sfx)
         self.kstate = os.path.join(self.build, "chaos-kafka" + sfx)
         self.rng = random.Random(a.seed)
@@ -289,6 +304,12 @@ class Scenario:
                     "map_full_log_lines": 0, "map_grows": 0,
                     "readyz_map_full_seen": False}
         self.readyz_stop = threading.Event()
+        self.faults = None      # --cluster: the cluster fault thread
+        self.fault_err = None   # what failed in it
+        if a.cluster:
+            self.fig.update({"cluster_nodes": a.cluster, "leader_kills": 0,
+                             "controller_kills": 0, "rolling_restarts": 0,
+                             "cluster_faults": []})
 
     def bin(self, name):
         for p in (os.path.join(self.build, name),
@@ -314,6 +335,8 @@ class Scenario:
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
         self.kafka("fetch", self.build, timeout=900)
+        if a.cluster:
+            return self.setup_cluster()
         port, padv, pbind = free_port(), free_port(), free_port()
         log(f"starting the broker (state {self.kstate})")
         out = self.kafka("start", self.kstate, str(port), str(self.a.parts),
@@ -323,16 +346,8 @@ class Scenario:
                               # older than 60 s compactable), so restores
                               # read compacted partitions
                               "CHANGELOG_TOPIC_CONFIGS":
-                                  "cleanup.policy=compact,"
-                                  "min.compaction.lag.ms=60000,"
-                                  "segment.ms=10000,"
-                                  "min.cleanable.dirty.ratio=0.01",
-                              # within the workers' retention.inputs, which
-                              # they check at start-up (segments of the
-                              # default size and age: nothing is deleted
-                              # during the scenario)
-                              "INPUT_TOPIC_CONFIGS":
-                                  f"retention.ms={a.retention_inputs_ms}"})
+                                  CHANGELOG_TEST_CONFIGS,
+                              "INPUT_TOPIC_CONFIGS": self.input_topic_configs()})
         self.broker_started = True
         m = re.search(r"bootstrap.servers=(\S+)", out)
         if not m:
@@ -345,6 +360,89 @@ class Scenario:
                                     {"store.map.size.mb": str(a.map_mb)})
         self.workers["w1"] = Worker(self, "w1", f"127.0.0.1:{padv}", {})
         self.workers["w2"] = Worker(self, "w2", self.bootstrap, {})
+
+    def input_topic_configs(self):
+        # within the workers' retention.inputs, which they check at
+        # start-up (segments of the default size and age: nothing is
+        # deleted during the scenario)
+        return f"retention.ms={self.a.retention_inputs_ms}"
+
+    def setup_cluster(self):
+        a = self.a
+        log(f"starting a {a.cluster}-node cluster (state {self.kstate})")
+        t = time.monotonic()
+        self.broker_started = True
+        out = self.kafka("cluster-start", self.kstate, str(a.cluster),
+                         str(a.parts), env={"CHANGELOG_TOPIC_CONFIGS":
+                                            CHANGELOG_TEST_CONFIGS,
+                                            "INPUT_TOPIC_CONFIGS":
+                                            self.input_topic_configs()})
+        m = re.search(r"bootstrap.servers=(\S+)", out)
+        if not m:
+            raise Fail(f"kafka.sh cluster-start printed no bootstrap: {out}")
+        self.bootstrap = m.group(1)
+        self.fig["cluster_start_s"] = round(time.monotonic() - t, 1)
+        log(f"cluster at {self.bootstrap} "
+            f"(started in {self.fig['cluster_start_s']} s)")
+        self.workers["w0"] = Worker(self, "w0", self.bootstrap,
+                                    {"store.map.size.mb": str(a.map_mb)})
+        self.workers["w1"] = Worker(self, "w1", self.bootstrap, {})
+        self.workers["w2"] = Worker(self, "w2", self.bootstrap, {})
+
+    def node(self, i):
+        return os.path.join(self.kstate, f"n{i}")
+
+    def cluster_fault(self, what, node, hard):
+        """Take node @node down (kill -9 if @hard, else SIGTERM: a
+        controlled shutdown), bring it back, wait for every ISR to be
+        full: the next fault may then take any node."""
+        t = time.monotonic()
+        r = subprocess.run([KAFKA_SH, "kill" if hard else "stop",
+                            self.node(node)], capture_output=True, text=True,
+                           timeout=120)
+        if r.returncode:
+            raise Fail(f"kafka.sh stop/kill node {node}: {r.stderr}")
+        down = round(time.monotonic() - t, 1)
+        log(f"cluster: {what}: node {node} "
+            f"{'kill -9' if hard else 'SIGTERM'}, down in {down} s"
+            + (f" ({r.stderr.strip()})" if r.stderr.strip() else ""))
+        time.sleep(self.rng.uniform(1, 4))
+        self.kafka("restart", self.node(node))
+        self.kafka("cluster-healthy", self.kstate, "180", timeout=240)
+        took = round(time.monotonic() - t, 1)
+        self.fig["cluster_faults"].append({"what": what, "node": node,
+                                           "hard": hard, "down_s": down,
+                                           "s": took})
+        log(f"cluster: node {node} back, every ISR full ({took} s)")
+
+    def cluster_faults(self):
+        a = self.a
+        try:
+            for i in range(a.leader_kills):
+                topic = "sr.changelog" if i % 2 == 0 else "sr.events"
+                part = self.rng.randrange(a.parts)
+                leader = int(self.kafka("cluster-leader", self.kstate, topic,
+                                        str(part)).strip())
+                self.cluster_fault(f"leader of {topic}-{part}", leader, True)
+                self.fig["leader_kills"] += 1
+                time.sleep(self.rng.uniform(2, 5))
+            ctl = int(self.kafka("cluster-controller", self.kstate).strip())
+            self.cluster_fault("active controller", ctl, True)
+            now = int(self.kafka("cluster-controller", self.kstate).strip())
+            log(f"cluster: the active controller was {ctl}, is {now}")
+            self.fig["controller_kills"] += 1
+            for n in range(1, a.cluster + 1):
+                time.sleep(self.rng.uniform(2, 5))
+                self.cluster_fault("rolling restart", n, False)
+            self.fig["rolling_restarts"] += 1
+        except Exception as e:  # Fail, a timeout: the main loop raises it
+            self.fault_err = e
+
+    def check_faults(self, wait=False):
+        if self.faults and wait:
+            self.faults.join()
+        if self.fault_err:
+            raise Fail(f"cluster faults: {self.fault_err}")
 
     def start_loadgen(self):
         self.lg_out = open(os.path.join(self.work, "loadgen.log"), "a")
@@ -431,16 +529,20 @@ class Scenario:
         last_kill = 0.0
         scaled_up = scaled_down = broker_done = black_done = False
 
-        while self.fig["kills"] < a.kills:
+        # --cluster: worker kills go on until the cluster faults are over
+        while self.fig["kills"] < a.kills or \
+                (self.faults and self.faults.is_alive()):
             k = self.fig["kills"]
             self.check_alive(active)
+            self.check_faults()
             now = time.monotonic()
             if black_until and now >= black_until:
                 self.proxy.blackhole(False)
                 black_until = None
                 log("proxy: w1 reachable again (its connections reset)")
             if not scaled_up and k >= up_at:
-                log("scale 1 -> 3: starting w1 (through the proxy) and w2")
+                log("scale 1 -> 3: starting w1"
+                    f"{' (through the proxy)' if self.proxy else ''} and w2")
                 s1, s2 = w1.count_assigned(), w2.count_assigned()
                 w1.start()
                 w2.start()
@@ -449,6 +551,14 @@ class Scenario:
                 self.fig["scale_events"] += 1
                 self.wait_assigned(w1, s1, 40)
                 self.wait_assigned(w2, s2, 40)
+                continue
+            if scaled_up and not broker_done and k >= broker_at and \
+                    a.cluster:
+                log("cluster: the faults start (beside the worker kills)")
+                self.faults = threading.Thread(target=self.cluster_faults,
+                                               daemon=True)
+                self.faults.start()
+                broker_done = True
                 continue
             if scaled_up and not broker_done and k >= broker_at:
                 log("broker: kill -9")
@@ -460,7 +570,8 @@ class Scenario:
                 self.fig["broker_restarts"] += 1
                 log("broker: back")
                 continue
-            if scaled_up and not black_done and k >= black_at and w1.alive():
+            if scaled_up and not black_done and k >= black_at and \
+                    w1.alive() and self.proxy:
                 log("proxy: blackholing w1 for 30 s")
                 self.proxy.blackhole(True)
                 black_until = time.monotonic() + 30
@@ -491,6 +602,12 @@ class Scenario:
         if black_until:
             time.sleep(max(0, black_until - time.monotonic()))
             self.proxy.blackhole(False)
+        if self.faults:
+            log("waiting for the cluster faults to end")
+            while self.faults.is_alive():
+                self.check_alive(active)
+                self.faults.join(1)
+            self.check_faults(wait=True)
         if not scaled_down:
             log("scale 3 -> 1: SIGTERM w1 and w2")
             w1.stop(signal.SIGTERM)
@@ -639,7 +756,14 @@ class Scenario:
                 pass
         if self.proxy:
             self.proxy.stop()
-        if self.broker_started:
+        if self.broker_started and self.a.cluster:
+            if self.faults:
+                self.faults.join(300)
+            try:
+                self.kafka("cluster-stop", self.kstate, timeout=180)
+            except Exception as e:
+                log(f"cluster stop: {e}")
+        elif self.broker_started:
             try:
                 self.kafka("stop", self.kstate, timeout=120)
             except Exception as e:
@@ -679,6 +803,11 @@ def main():
     ap.add_argument("--retention-inputs-ms", type=int, default=30000,
                     help="the workers' retention.inputs, and retention.ms "
                     "of the input topics")
+    ap.add_argument("--cluster", type=int, default=0,
+                    help="run on a KRaft cluster of this many nodes, with "
+                    "leader and controller kills and a rolling restart")
+    ap.add_argument("--leader-kills", type=int, default=4,
+                    help="--cluster: partition leaders killed (-9)")
     a = ap.parse_args()
     log(f"SR_CHAOS_SEED={a.seed} kills={a.kills} partitions={a.parts} "
         f"rate={a.rate}/s")

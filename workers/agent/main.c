@@ -101,8 +101,10 @@ int main(int argc, char **argv)
         while (!sr_app_stop_requested) {
                 err = run_once(conf, agent, consumer, recs, &next_commit,
                                &ec);
-                if (err == SR_ERR_FATAL || err == SR_ERR_NOMEM) {
+                if (err == SR_ERR_FATAL || err == SR_ERR_NOMEM ||
+                    err == SR_ERR_AUTH) {
                         SR_ERROR("MAIN", "stopping err=\"%s\"", ec.msg);
+                        status = sr_app_exit_status(err);
                         goto out;
                 }
                 if (err)

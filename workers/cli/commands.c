@@ -9,6 +9,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "sr_app.h"
 #include "sr_clock.h"
 #include "sr_kafka.h"
 #include "sr_spec_json.h"
@@ -222,6 +223,7 @@ int sr_cli_watch(struct cli *cli, sr_topic_kind_t topic)
         sr_consumer_t *c = NULL;
         sr_errctx_t ec = { 0 };
         sr_inrec_t recs[256];
+        sr_err_t err = SR_OK;
         sr_uuid_t u;
         int n;
 
@@ -234,7 +236,7 @@ int sr_cli_watch(struct cli *cli, sr_topic_kind_t topic)
                 return EX_UNAVAILABLE;
         }
         while (!*cli->stop) {
-                if (sr_consumer_poll(c, recs, 256, &n, 200, &ec)) {
+                if ((err = sr_consumer_poll(c, recs, 256, &n, 200, &ec))) {
                         fprintf(stderr, "sr-cli: %s\n", ec.msg);
                         break;
                 }
@@ -246,6 +248,6 @@ int sr_cli_watch(struct cli *cli, sr_topic_kind_t topic)
                 fflush(stdout);
         }
         sr_consumer_destroy(c);
-        return EXIT_SUCCESS;
+        return err ? sr_app_exit_status(err) : EXIT_SUCCESS;
 }
 

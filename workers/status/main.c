@@ -65,8 +65,11 @@ int main(int argc, char **argv)
         /* READY=1 once every owned partition is restored (/readyz),
          * WATCHDOG=1 while this loop turns. */
         while (!sr_app_stop_requested) {
-                if (sr_worker_poll(w, &ec) != SR_OK) {
+                sr_err_t err = sr_worker_poll(w, &ec);
+
+                if (err != SR_OK) {
                         SR_ERROR("MAIN", "worker stopped err=\"%s\"", ec.msg);
+                        status = sr_app_exit_status(err);
                         goto out;
                 }
                 sr_notify_tick(nt, ready, w, "processing",
