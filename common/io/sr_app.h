@@ -43,6 +43,8 @@ bool sr_app_start(const char *prog, const char *usage_args, int argc,
 bool sr_app_start_notify(const char *prog, const char *usage_args, int argc,
                          char **argv, sr_conf_t **confp,
                          sr_notify_t **notifyp, int *exit_code);
+
+/**
  * @brief The exit status of a worker binary stopped by @p err:
  * EX_NOPERM (77) for SR_ERR_AUTH (Kafka refused the credentials),
  * EX_CONFIG for SR_ERR_CONF, EXIT_FAILURE otherwise (README, "Exit status").
