@@ -132,26 +132,10 @@ static void wait_marker(const sr_uuid_t *run, bool tombstone, cl_log_t *log,
 
 /* ---------------------------------------------------------- helpers */
 
-struct count_arg {
-        const sr_uuid_t *run;
-        int n;
-};
-
-static bool dispatches_at_least(kit_t *k, void *arg)
-{
-        struct count_arg *a = arg;
-        int n = 0;
-
-        for (int i = 0; i < k->n_dispatches; i++)
-                n += sr_uuid_eq(&k->dispatches[i].pipeline_run_id, a->run) &&
-                     k->dispatches[i].kind == SR_DISPATCH_COMMAND;
-        return n >= a->n;
-}
-
 /* A run of one stage and one target, succeeded; its dispatch in *d. */
 static void finished_run(sr_uuid_t *run, sr_dispatch_t *d)
 {
-        struct count_arg ca = { run, 1 };
+        kit_count_arg_t ca = { run, 1 };
         kit_status_arg_t sa;
         sr_runspec_t spec;
 
@@ -159,7 +143,7 @@ static void finished_run(sr_uuid_t *run, sr_dispatch_t *d)
         kit_spec(&spec, 1, 1, 1, false);
         kit_create(&kit, run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         for (int i = 0; i < kit.n_dispatches; i++)
                 if (sr_uuid_eq(&kit.dispatches[i].pipeline_run_id, run))
                         *d = kit.dispatches[i];

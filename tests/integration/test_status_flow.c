@@ -23,23 +23,6 @@ static void teardown(void)
 
 TestSuite(status_flow, .init = setup, .fini = teardown, .timeout = 120.0);
 
-struct count_arg {
-        const sr_uuid_t *run;
-        int n;
-};
-
-static bool dispatches_at_least(kit_t *k, void *arg)
-{
-        struct count_arg *a = arg;
-        int n = 0;
-
-        for (int i = 0; i < k->n_dispatches; i++)
-                if (sr_uuid_eq(&k->dispatches[i].pipeline_run_id, a->run) &&
-                    k->dispatches[i].kind == SR_DISPATCH_COMMAND)
-                        n++;
-        return n >= a->n;
-}
-
 static void wait_status(const sr_uuid_t *id, sr_status_t st)
 {
         kit_status_arg_t a = { *id, st };
@@ -113,7 +96,7 @@ Test(status_flow, run_of_3_stages_5_targets_2_ops_succeeds_with_promotions)
 {
         sr_runspec_t spec;
         sr_uuid_t run, cmd = { { 0 } };
-        struct count_arg ca;
+        kit_count_arg_t ca;
         int answered = 0;
 
         sr_uuid_v4(&run);
@@ -134,7 +117,7 @@ Test(status_flow, run_of_3_stages_5_targets_2_ops_succeeds_with_promotions)
                 }
                 ca.run = &run;
                 ca.n = 10 * (int)(s + 1);
-                cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca,
+                cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca,
                                          30000));
                 wait_status(&sid, SR_ST_RUNNING);
                 answer_stage(&run, &sid, answered, "INPROGRESS");
@@ -151,7 +134,7 @@ Test(status_flow, auto_promote_runs_every_stage_without_a_client)
 {
         sr_runspec_t spec;
         sr_uuid_t run;
-        struct count_arg ca = { &run, 0 };
+        kit_count_arg_t ca = { &run, 0 };
         int answered = 0;
 
         sr_uuid_v4(&run);
@@ -160,7 +143,7 @@ Test(status_flow, auto_promote_runs_every_stage_without_a_client)
         sr_runspec_fini(&spec);
         for (int s = 0; s < 3; s++) {
                 ca.n = 2 * (s + 1);
-                cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca,
+                cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca,
                                          30000));
                 answered = answer_all(&run, answered, "SUCCESS");
         }
@@ -174,7 +157,7 @@ Test(status_flow, failing_target_fails_the_stage_and_the_run)
 {
         sr_runspec_t spec;
         sr_uuid_t run;
-        struct count_arg ca = { &run, 3 };
+        kit_count_arg_t ca = { &run, 3 };
         sr_uuid_t s1;
 
         sr_uuid_v4(&run);
@@ -182,7 +165,7 @@ Test(status_flow, failing_target_fails_the_stage_and_the_run)
         kit_spec(&spec, 2, 1, 3, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "SUCCESS", NULL);
         kit_result_for(&kit, &kit.dispatches[1], "FAILED", NULL);
         kit_result_for(&kit, &kit.dispatches[2], "SUCCESS", NULL);
@@ -195,13 +178,13 @@ Test(status_flow, pipeline_cancel_cascades_with_cancel_requests)
 {
         sr_runspec_t spec;
         sr_uuid_t run, cmd = { { 0 } };
-        struct count_arg ca = { &run, 3 };
+        kit_count_arg_t ca = { &run, 3 };
 
         sr_uuid_v4(&run);
         kit_spec(&spec, 2, 1, 3, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "QUEUED", NULL);
         kit_result_for(&kit, &kit.dispatches[1], "INPROGRESS", NULL);
         wait_status(&kit.dispatches[1].target_run_id, SR_ST_RUNNING);
@@ -224,14 +207,14 @@ Test(status_flow, stage_cancel_cascades_and_fails_the_run)
 {
         sr_runspec_t spec;
         sr_uuid_t run, sid, cmd = { { 0 } };
-        struct count_arg ca = { &run, 2 };
+        kit_count_arg_t ca = { &run, 2 };
 
         sr_uuid_v4(&run);
         sid = kit_stage_id(&run, 0);
         kit_spec(&spec, 2, 1, 2, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "QUEUED", NULL);
         wait_status(&kit.dispatches[0].target_run_id, SR_ST_DISPATCHED);
         kit_set_status(&kit, SR_CMD_SET_STAGE_RUN_STATUS, &run, &sid,
@@ -247,7 +230,7 @@ Test(status_flow, short_stage_timeout_times_the_stage_out)
 {
         sr_runspec_t spec;
         sr_uuid_t run, sid;
-        struct count_arg ca = { &run, 2 };
+        kit_count_arg_t ca = { &run, 2 };
 
         sr_uuid_v4(&run);
         sid = kit_stage_id(&run, 0);
@@ -255,7 +238,7 @@ Test(status_flow, short_stage_timeout_times_the_stage_out)
         spec.stages[0].timeout_seconds = 1;
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "INPROGRESS", NULL);
         wait_status(&sid, SR_ST_TIMEOUT);
         wait_status(&run, SR_ST_FAILURE);
@@ -268,7 +251,7 @@ Test(status_flow, duplicate_commands_and_results_apply_once)
 {
         sr_runspec_t spec;
         sr_uuid_t run, sid, cmd = { { 0 } }, res = { { 0 } };
-        struct count_arg ca = { &run, 1 };
+        kit_count_arg_t ca = { &run, 1 };
         const sr_reply_t *r1, *r2;
         int before;
 
@@ -277,7 +260,7 @@ Test(status_flow, duplicate_commands_and_results_apply_once)
         kit_spec(&spec, 2, 1, 1, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "SUCCESS", &res);
         wait_status(&run, SR_ST_WAITING);
         before = kit.n_events;
@@ -303,14 +286,14 @@ Test(status_flow, stale_results_change_nothing)
 {
         sr_runspec_t spec;
         sr_uuid_t run;
-        struct count_arg ca = { &run, 2 };
+        kit_count_arg_t ca = { &run, 2 };
         int before;
 
         sr_uuid_v4(&run);
         kit_spec(&spec, 1, 1, 2, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         kit_result_for(&kit, &kit.dispatches[0], "SUCCESS", NULL);
         wait_status(&kit.dispatches[0].target_run_id, SR_ST_SUCCESS);
         before = kit.n_events;
@@ -328,7 +311,7 @@ Test(status_flow, poison_inputs_are_dead_lettered_and_good_ones_go_on)
         static const uint8_t shorty[] = { 0, 0 };
         sr_runspec_t spec;
         sr_uuid_t run;
-        struct count_arg ca = { &run, 1 };
+        kit_count_arg_t ca = { &run, 1 };
         sr_result_t res;
         sr_buf_t val = { 0 };
         sr_errctx_t ec = { 0 };
@@ -340,7 +323,7 @@ Test(status_flow, poison_inputs_are_dead_lettered_and_good_ones_go_on)
         kit_spec(&spec, 1, 1, 1, false);
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         /* an unknown command status, then a result for no target run */
         memset(&res, 0, sizeof(res));
         sr_uuid_v4(&res.result_id);
@@ -450,14 +433,14 @@ Test(status_flow, a_transition_outside_the_table_refuses_the_input_not_the_worke
 {
         sr_runspec_t spec;
         sr_uuid_t run, run2, target, cmd = { 0 };
-        struct count_arg ca = { &run, 1 }, ca2 = { &run2, 1 };
+        kit_count_arg_t ca = { &run, 1 }, ca2 = { &run2, 1 };
         const sr_reply_t *r;
         int before, two = 2;
 
         sr_uuid_v4(&run);
         kit_spec(&spec, 1, 1, 1, false);
         kit_create(&kit, &run, &spec, NULL);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
         target = kit.dispatches[0].target_run_id;
         corrupt_target_to_pending(&run, &target);
         before = kit.n_events;
@@ -481,7 +464,7 @@ Test(status_flow, a_transition_outside_the_table_refuses_the_input_not_the_worke
         sr_uuid_v4(&run2);
         kit_create(&kit, &run2, &spec, NULL);
         sr_runspec_fini(&spec);
-        cr_assert(kit_pump_until(&kit, dispatches_at_least, &ca2, 30000));
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca2, 30000));
         kit_result_for(&kit, &kit.dispatches[kit.n_dispatches - 1],
                        "SUCCESS", NULL);
         wait_status(&run2, SR_ST_SUCCESS);

@@ -626,6 +626,24 @@ static inline bool kit_status_is(kit_t *k, void *arg)
         return kit_status(k, &a->id) == a->st;
 }
 
+/* kit_pump_until() predicate: at least @p n device commands dispatched
+ * for @p run. */
+typedef struct kit_count_arg {
+        const sr_uuid_t *run;
+        int n;
+} kit_count_arg_t;
+
+static inline bool kit_dispatches_at_least(kit_t *k, void *arg)
+{
+        kit_count_arg_t *a = arg;
+        int n = 0;
+
+        for (int i = 0; i < k->n_dispatches; i++)
+                n += sr_uuid_eq(&k->dispatches[i].pipeline_run_id, a->run) &&
+                     k->dispatches[i].kind == SR_DISPATCH_COMMAND;
+        return n >= a->n;
+}
+
 /* Stage run id of stage @p index of @p run, as the state machine derives. */
 static inline sr_uuid_t kit_stage_id(const sr_uuid_t *run, unsigned index)
 {
