@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# tests/registry/stock_consumer.sh - run stock_consumer.py (a stock
-# confluent-kafka consumer decoding sr.events through the gateway's schema
-# registry read API) in BUILD_DIR/venv-registry.
+# tests/registry/run.sh - run a Python test of tests/registry/ in
+# BUILD_DIR/venv-registry: stock_consumer.py (a stock confluent-kafka
+# consumer decoding sr.events through the gateway's schema registry read
+# API) or evolution.py (schema evolution through fastavro).
 #
-# Usage: tests/registry/stock_consumer.sh BUILD_DIR
+# Usage: tests/registry/run.sh BUILD_DIR SCRIPT.py
 #
 # Creates the venv once and installs confluent-kafka with its Avro extra,
 # pinned (pip freeze of a clean install of confluent-kafka[avro]==2.16.1 on
-# Python 3.11), from PyPI; a change of the pins reinstalls. Also used by
-# tests/registry/evolution.py (fastavro).
+# Python 3.11), from PyPI; a change of the pins reinstalls.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-build=$(cd "${1:?usage: stock_consumer.sh BUILD_DIR [SCRIPT]}" && pwd)
-script=${2:-$here/stock_consumer.py}
+build=$(cd "${1:?usage: run.sh BUILD_DIR SCRIPT.py}" && pwd)
+script=${2:?usage: run.sh BUILD_DIR SCRIPT.py}
 venv=$build/venv-registry
 pins=(
         confluent-kafka==2.16.1
@@ -50,5 +49,5 @@ stamp="$venv/.sr-registry.$(printf '%s\n' "${pins[@]}" | cksum | cut -d' ' -f1)"
                         --disable-pip-version-check --no-input "${pins[@]}"
                 touch "$stamp"
         fi
-) || { echo "stock_consumer.sh: venv setup failed" >&2; exit 2; }
+) || { echo "run.sh: venv setup failed" >&2; exit 2; }
 exec "$venv/bin/python" "$script" "$build"
