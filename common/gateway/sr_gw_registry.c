@@ -141,6 +141,22 @@ static const struct reg_subject *find_subject(const sr_gateway_t *gw,
         return NULL;
 }
 
+/* The subject a path segment names; NULL after answering 40401. */
+static const struct reg_subject *subject_of(const sr_gateway_t *gw,
+                                            const char *seg, size_t len,
+                                            sr_gw_response_t *resp)
+{
+        char name[SUBJECT_MAX];
+        const struct reg_subject *s = NULL;
+
+        if (seg_decode(seg, len, name))
+                s = find_subject(gw, name);
+        if (!s)
+                sr_gateway__registry_error(resp, 404, 40401,
+                                           "Subject not found");
+        return s;
+}
+
 static const struct reg_subject *find_id(long id)
 {
         for (size_t i = 0; i < N_SUBJECTS; i++)
@@ -227,12 +243,9 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                 not_found_path(resp);
                 return;
         }
-        if (!seg_decode(segs[1], lens[1], name) ||
-            !(s = find_subject(gw, name))) {
-                sr_gateway__registry_error(resp, 404, 40401,
-                                           "Subject not found");
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
                 return;
-        }
         if (n == 3) {
                 answer(resp, json_pack("[i]", 1));
                 return;
@@ -277,7 +290,6 @@ static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
                    unsigned n, sr_gw_response_t *resp)
 {
         const struct reg_subject *s;
-        char name[SUBJECT_MAX];
 
         if (n == 1) {
                 answer(resp, json_pack("{s:s}", "compatibilityLevel",
@@ -288,12 +300,9 @@ static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
                 not_found_path(resp);
                 return;
         }
-        if (!seg_decode(segs[1], lens[1], name) ||
-            !(s = find_subject(gw, name))) {
-                sr_gateway__registry_error(resp, 404, 40401,
-                                           "Subject not found");
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
                 return;
-        }
         answer(resp, json_pack("{s:s}", "compatibilityLevel", s->compat));
 }
 
