@@ -1185,3 +1185,29 @@ Test(sr_gateway, registry_auth_true_asks_for_a_valid_token)
         cr_assert(eq(int, a.status, 200), "%s", a.body);
         reg_free(&a);
 }
+
+Test(sr_gateway, registry_odd_paths_are_registry_404s_never_a_crash)
+{
+        static const char *const paths[] = {
+                "/schemas", "/schemas/", "/schemas/ids/", "/config//",
+                "/subjects//versions", "/subjects/%", "/subjects/%4/versions",
+                "/subjects/%00/versions", "/subjects/a/b/c/d/e/f/g",
+                "/schemas/ids/3/versions/1", "/subjects/sr.events-value/x",
+                "/subjects/sr.events-value/versions/1/raw",
+                "/schemas/ids/2147483648", "/schemas/ids/-3",
+                "/config/sr.events-value%2",
+        };
+        char big[600];
+
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                reg_answer_t a = reg_call("GET", paths[i], NULL);
+
+                cr_assert(eq(int, a.status, 404), "%s: %s", paths[i], a.body);
+                reg_free(&a);
+        }
+        /* A subject longer than any: not found, never cut to a match. */
+        memset(big, 'a', sizeof(big));
+        memcpy(big, "/subjects/", 10);
+        snprintf(big + sizeof(big) - 40, 40, "sr.events-value/versions");
+        reg_expect_error("GET", big, 404, 40401);
+}
