@@ -1018,6 +1018,150 @@ paths["/openapi.json"] = ops(
     {"200": {"description": "The document.", "content": {
         JSON: {"schema": {"type": "object"}}}}})
 
+# Schema registry: the Confluent Schema Registry REST read API over the
+# built-in schemas (docs/api-decisions.md, "Schema registry"). Root only,
+# no token unless gateway.registry.auth=true, the registry's media type and
+# error shape, not the envelope.
+REG = "application/vnd.schemaregistry.v1+json"
+REG_SERVERS = [{"url": "/", "description": "A registry is served at the "
+                "root: clients append its paths to `schema.registry.url`."}]
+schemas["RegistryError"] = {
+    "type": "object", "required": ["error_code", "message"],
+    "description": "A Confluent Schema Registry error.",
+    "properties": {
+        "error_code": {"type": "integer", "description": "40401 subject "
+                       "not found, 40402 version not found, 40403 schema "
+                       "not found, 42202 invalid version, 40101 no valid "
+                       "token, 404 no such path, 405 method not allowed.",
+                       "examples": [40401]},
+        "message": {"type": "string", "examples": ["Subject not found"]}}}
+schemas["RegistrySchema"] = {
+    "type": "object", "required": ["schema"],
+    "description": "The schema of an id: its Avro JSON text as a string. "
+    "`schemaType` is absent: AVRO, as Confluent answers.",
+    "properties": {"schema": {"type": "string"}}}
+schemas["RegistrySubjectVersion"] = {
+    "type": "object", "required": ["subject", "version"],
+    "properties": {"subject": {"type": "string",
+                               "examples": ["sr.events-value"]},
+                   "version": {"type": "integer", "minimum": 1}}}
+schemas["RegistryRegisteredSchema"] = {
+    "type": "object", "required": ["subject", "version", "id", "schema"],
+    "properties": {"subject": {"type": "string",
+                               "examples": ["sr.events-value"]},
+                   "version": {"type": "integer", "minimum": 1},
+                   "id": {"type": "integer", "minimum": 1},
+                   "schema": {"type": "string"}}}
+schemas["RegistryConfig"] = {
+    "type": "object", "required": ["compatibilityLevel"],
+    "properties": {"compatibilityLevel": {
+        "type": "string",
+        "enum": ["BACKWARD_TRANSITIVE", "FULL_TRANSITIVE"]}}}
+
+
+def reg_resp(desc, schema):
+    return {"description": desc, "content": {REG: {"schema": schema}}}
+
+
+def reg_error(desc):
+    return reg_resp(desc, S("RegistryError"))
+
+
+REG_PARAMS = {
+    "id": {"name": "id", "in": "path", "required": True,
+           "description": "A schema id of `schemas/registry.tsv` (the id in "
+           "the Confluent wire format of every record).",
+           "schema": {"type": "integer", "minimum": 1,
+                      "maximum": 2147483647}},
+    "subject": {"name": "subject", "in": "path", "required": True,
+                "description": "`<topic.prefix><topic>-value`, e.g. "
+                "`sr.events-value` (TopicNameStrategy); may be "
+                "percent-encoded.",
+                "schema": {"type": "string", "minLength": 1,
+                           "examples": ["sr.events-value"]}},
+    "version": {"name": "version", "in": "path", "required": True,
+                "description": "A version number (1 to 2^31-1), `latest` or "
+                "`-1` (latest).",
+                "schema": {"anyOf": [
+                    {"type": "string", "enum": ["latest", "-1"]},
+                    {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"}],
+                    "examples": ["latest"]}},
+}
+
+
+def reg_op(opid, summary, desc, ok, errors, params=()):
+    responses = {"200": ok,
+                 "401": reg_error("Only with `gateway.registry.auth=true`: "
+                                  "missing or unknown bearer token "
+                                  "(error_code 40101)."),
+                 "405": {"description": "Any method but GET and HEAD: the "
+                         "registry is read-only (error_code 405); `Allow: "
+                         "GET, HEAD`.",
+                         "headers": {"Allow": REF("headers", "Allow")},
+                         "content": {REG: {"schema": S("RegistryError")}}}}
+    responses.update(errors)
+    o = {"tags": ["Schema Registry"], "operationId": opid,
+         "summary": summary, "description": desc, "security": [],
+         "responses": dict(sorted(responses.items()))}
+    if params:
+        o["parameters"] = [REG_PARAMS[p] for p in params]
+    return {"servers": REG_SERVERS, "get": o}
+
+
+SUBJECT_404 = reg_error("Unknown subject (error_code 40401).")
+paths["/schemas/ids/{id}"] = reg_op(
+    "getRegistrySchemaById", "Schema by id",
+    "The schema of a wire-format id, as a JSON string. Any query "
+    "(`subject`, `format`) is ignored.",
+    reg_resp("The schema.", S("RegistrySchema")),
+    {"404": reg_error("No schema with this id (error_code 40403).")},
+    ("id",))
+paths["/schemas/ids/{id}/versions"] = reg_op(
+    "listRegistrySchemaVersions", "Subjects and versions of a schema id",
+    "Where the schema of this id is registered: one subject, version 1.",
+    reg_resp("The subject-version pairs.",
+             {"type": "array", "items": S("RegistrySubjectVersion")}),
+    {"404": reg_error("No schema with this id (error_code 40403).")},
+    ("id",))
+paths["/subjects"] = reg_op(
+    "listRegistrySubjects", "Subjects",
+    "Every subject, sorted: `<topic.prefix><topic>-value` for the topics "
+    "commands, results, events, changelog, dispatch, replies.",
+    reg_resp("The subjects.", {"type": "array",
+                               "items": {"type": "string"}}), {})
+paths["/subjects/{subject}/versions"] = reg_op(
+    "listRegistrySubjectVersions", "Versions of a subject",
+    "The versions of the subject: `[1]` today.",
+    reg_resp("The versions.", {"type": "array", "items": {
+        "type": "integer", "minimum": 1}}),
+    {"404": SUBJECT_404}, ("subject",))
+VERSION_ERRORS = {
+    "404": reg_error("Unknown subject (40401) or version (40402)."),
+    "422": reg_error("Not a valid version (error_code 42202): neither "
+                     "1 to 2^31-1 nor `latest`."),
+}
+paths["/subjects/{subject}/versions/{version}"] = reg_op(
+    "getRegistrySubjectVersion", "A version of a subject",
+    "The subject, version, id and schema.",
+    reg_resp("The registered schema.", S("RegistryRegisteredSchema")),
+    VERSION_ERRORS, ("subject", "version"))
+paths["/subjects/{subject}/versions/{version}/schema"] = reg_op(
+    "getRegistrySubjectVersionSchema", "The raw schema of a version",
+    "The `.avsc` document itself, not a string.",
+    reg_resp("The Avro schema.", {"type": "object"}),
+    VERSION_ERRORS, ("subject", "version"))
+paths["/config"] = reg_op(
+    "getRegistryConfig", "Global compatibility level",
+    "`BACKWARD_TRANSITIVE`: every subject's rule lets today's reader read "
+    "every record ever written (docs/schemas.md).",
+    reg_resp("The level.", S("RegistryConfig")), {})
+paths["/config/{subject}"] = reg_op(
+    "getRegistrySubjectConfig", "Compatibility level of a subject",
+    "`FULL_TRANSITIVE` for every subject but the changelog's, "
+    "`BACKWARD_TRANSITIVE` (docs/schemas.md).",
+    reg_resp("The level.", S("RegistryConfig")), {"404": SUBJECT_404},
+    ("subject",))
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -1033,6 +1177,16 @@ turn (e.g. schemathesis `--url http://HOST:PORT/` and
 `--url http://HOST:PORT/api/pipelines` with `--include-path-regex '^/v0/'`).
 `/livez`, `/readyz`, `/metrics` and `/openapi.json` are served at the root
 only (they override `servers`).
+
+## Schema registry
+
+`/schemas/...`, `/subjects...` and `/config...` are the read half of the
+Confluent Schema Registry REST API over sr's own Avro schemas, so a stock
+deserializer decodes sr's topics with `schema.registry.url` set to the
+gateway. They answer as a registry does: root only, media type
+`application/vnd.schemaregistry.v1+json`, errors as
+`{"error_code", "message"}` (no envelope), read-only (405), no token unless
+the operator set `gateway.registry.auth=true`.
 
 ## Envelope
 
@@ -1116,6 +1270,8 @@ doc = {
          "operations; promotion."},
         {"name": "Target Runs", "description": "One device and operation "
          "of a stage run each."},
+        {"name": "Schema Registry", "description": "The Confluent "
+         "Schema Registry read API over sr's Avro schemas."},
         {"name": "Operations", "description": "Liveness, readiness, "
          "metrics, this document. No auth."},
     ],

@@ -77,6 +77,17 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                 sr_gateway__answer_problem(resp, &prob);
                 return true;
         }
+        if (sr_route_is_registry(route->id)) {
+                if (!gw->conf->gateway_registry_auth ||
+                    sr_auth_check(gw->auth, req->authorization, enterprise))
+                        return false;
+                sr_gateway__registry_error(resp, 401, 40101,
+                                           "missing or unknown token: send "
+                                           "\"Authorization: Bearer "
+                                           "<token>\" "
+                                           "(gateway.registry.auth)");
+                return true;
+        }
         if (!sr_route_needs_auth(route->id))
                 return false;
         if (!sr_auth_check(gw->auth, req->authorization, enterprise)) {
@@ -194,6 +205,10 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 goto done;
         if (answer_ops(gw, route.id, resp))
                 goto done;
+        if (sr_route_is_registry(route.id)) {
+                sr_gateway__registry(gw, req, resp);
+                goto done;
+        }
         if (sr_route_has_body(route.id) &&
             sr_http_check_idempotency_key(req->idempotency_key, &prob) !=
                     SR_OK) {

@@ -152,6 +152,20 @@ void sr_gateway__get(sr_gw_ctx_t *c);
  */
 bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e);
 
+/* ------------------------------------------------------------ registry
+ * sr_gw_registry.c. */
+
+/** @brief A request of SR_ROUTE_REGISTRY: the Confluent Schema Registry
+ *  read API over the built-in schemas; @p resp written in full. */
+void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
+                          sr_gw_response_t *resp);
+
+/** @brief A registry error: {"error_code": @p code, "message": ...} as
+ *  application/vnd.schemaregistry.v1+json with HTTP @p status. */
+void sr_gateway__registry_error(sr_gw_response_t *resp, int status,
+                                int code, const char *fmt, ...)
+        SR_PRINTF(4, 5);
+
 /* ------------------------------------------------------------ writes
  * sr_gw_writes.c. */
 

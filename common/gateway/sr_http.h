@@ -47,6 +47,7 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(LIVEZ, "livez")                                               \
         X(READYZ, "readyz")                                             \
         X(METRICS, "metrics")                                           \
+        X(REGISTRY, "registry")                                         \
         X(OPENAPI, "openapi")                                           \
         X(RUNS_LIST, "runs_list")                                       \
         X(RUNS_CREATE, "runs_create")                                   \
@@ -86,7 +87,9 @@ typedef struct sr_route {
  *
  * API paths are served under "/v0" and "/api/pipelines/v0", with or
  * without the trailing slash; "/livez", "/readyz", "/metrics" and
- * "/openapi.json" exactly as written. The path ends at the first '?' or
+ * "/openapi.json" exactly as written; the schema registry's read API
+ * (every method, any path under "/schemas/", "/subjects" and "/config":
+ * SR_ROUTE_REGISTRY, its paths parsed by the gateway). The path ends at the first '?' or
  * '#', so a raw request target works too. Paths and methods are
  * case-sensitive; UUIDs in paths are accepted in any case. A path whose id
  * is not a UUID is an unknown path (404), as with Django's uuid converter.
@@ -102,8 +105,12 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
 
 /** @brief "runs_list", for logs and metric labels; static, never NULL. */
 const char *sr_route_name(sr_route_id_t id);
-/** @brief False for /livez, /readyz, /metrics, /openapi.json. */
+/** @brief False for /livez, /readyz, /metrics, /openapi.json and the
+ *  registry's paths (their token is gateway.registry.auth's). */
 bool sr_route_needs_auth(sr_route_id_t id);
+/** @brief True for the schema registry's paths (/schemas/..., /subjects...,
+ *  /config...), which the gateway answers as a registry. */
+bool sr_route_is_registry(sr_route_id_t id);
 /** @brief True for the routes answering a page (…_LIST). */
 bool sr_route_is_list(sr_route_id_t id);
 /** @brief True for POST and PUT routes: JSON body, Content-Type checked. */

@@ -25,6 +25,11 @@ bool sr_route_needs_auth(sr_route_id_t id)
         return id > SR_ROUTE_OPENAPI && id < SR_ROUTE__COUNT;
 }
 
+bool sr_route_is_registry(sr_route_id_t id)
+{
+        return id == SR_ROUTE_REGISTRY;
+}
+
 bool sr_route_is_list(sr_route_id_t id)
 {
         return id == SR_ROUTE_RUNS_LIST || id == SR_ROUTE_PIPELINE_RUNS_LIST ||
@@ -105,6 +110,24 @@ static const struct {
         { "/metrics", SR_ROUTE_METRICS },
         { "/openapi.json", SR_ROUTE_OPENAPI },
 };
+
+/* The Confluent Schema Registry's read paths: the path itself, or it and
+ * a '/' and more. */
+static const char *const registry_roots[] = { "/schemas", "/subjects",
+                                              "/config" };
+
+static bool is_registry_path(const char *path, size_t plen)
+{
+        for (size_t i = 0;
+             i < sizeof(registry_roots) / sizeof(registry_roots[0]); i++) {
+                size_t n = strlen(registry_roots[i]);
+
+                if (plen >= n && !memcmp(path, registry_roots[i], n) &&
+                    (plen == n || path[n] == '/'))
+                        return true;
+        }
+        return false;
+}
 
 static const char *const api_prefixes[] = { "/api/pipelines/v0", "/v0" };
 
@@ -243,6 +266,11 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
                 return SR_OK;
         }
 
+        if (is_registry_path(path, plen)) {
+                r.id = SR_ROUTE_REGISTRY;
+                *out = r;
+                return SR_OK;
+        }
         for (size_t i = 0; i < sizeof(api_prefixes) / sizeof(api_prefixes[0]);
              i++) {
                 pre = strlen(api_prefixes[i]);

@@ -175,6 +175,12 @@ static const struct conf_prop conf_props[] = {
           .desc = "sr-gateway: file of API tokens, one \"token:enterprise\" "
                   "per line (SR_API_TOKENS=token:enterprise,... adds "
                   "more)." },
+        { .name = "gateway.registry.auth", .type = CONF_BOOL,
+          .offset = OFF(gateway_registry_auth), .def = "false",
+          .desc = "sr-gateway: the schema registry read API (/schemas/, "
+                  "/subjects, /config) asks for an API token like /v0/; "
+                  "false: open to anyone who reaches the port (schemas are "
+                  "not tenant data)." },
         { .name = "gateway.reply.timeout.ms", .type = CONF_INT,
           .offset = OFF(gateway_reply_timeout_ms), .min = 0, .max = 600000,
           .def = "5000",

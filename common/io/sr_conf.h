@@ -56,6 +56,8 @@ typedef struct sr_conf {
         int agent_seed;          /* agent.seed */
         char *agent_group_id;    /* agent.group.id */
         char *gateway_tokens_file;     /* gateway.tokens.file */
+        bool gateway_registry_auth;    /* gateway.registry.auth: the
+                                        * registry read API wants a token */
         int gateway_reply_timeout_ms;  /* gateway.reply.timeout.ms */
         int gateway_body_max_bytes;    /* gateway.body.max.bytes */
         int gateway_connections_max;   /* gateway.connections.max */

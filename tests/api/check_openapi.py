@@ -28,6 +28,11 @@ Rules (the REST contract is ../shared/design/api.md):
   * Entities carry the Esper field names plus version and
     status_meta.reason; run times are date-times, nullable where unset.
   * Every `examples` / `example` validates against its schema.
+  * The schema registry's read paths (REGISTRY_MD) are served at the root
+    only, take no token (security: []), answer every response in
+    application/vnd.schemaregistry.v1+json (errors as {error_code,
+    message}, not the envelope) and document 200, 401, 404 where an id or
+    subject is named, and 405 with a required Allow.
 """
 import json
 import re
@@ -58,6 +63,19 @@ API_MD = {
     ("get", "/openapi.json"),
 }
 OPS_PATHS = {"/livez", "/readyz", "/metrics", "/openapi.json"}
+# The Confluent Schema Registry read API (docs/api-decisions.md).
+REGISTRY_MD = {
+    ("get", "/schemas/ids/{id}"),
+    ("get", "/schemas/ids/{id}/versions"),
+    ("get", "/subjects"),
+    ("get", "/subjects/{subject}/versions"),
+    ("get", "/subjects/{subject}/versions/{version}"),
+    ("get", "/subjects/{subject}/versions/{version}/schema"),
+    ("get", "/config"),
+    ("get", "/config/{subject}"),
+}
+REGISTRY_PATHS = {p for _, p in REGISTRY_MD}
+REG_MEDIA = "application/vnd.schemaregistry.v1+json"
 SERVERS = {"/", "/api/pipelines"}
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch",
            "trace"}
@@ -137,12 +155,13 @@ def operations(doc):
 
 def check_paths(doc):
     have = {(m, p) for p, _, m, _ in operations(doc)}
-    for m, p in sorted(API_MD - have, key=lambda x: (x[1], x[0])):
+    want = API_MD | REGISTRY_MD
+    for m, p in sorted(want - have, key=lambda x: (x[1], x[0])):
         bad(f"{m.upper()} {p}", "in api.md but missing from the document")
-    for m, p in sorted(have - API_MD, key=lambda x: (x[1], x[0])):
+    for m, p in sorted(have - want, key=lambda x: (x[1], x[0])):
         bad(f"{m.upper()} {p}", "not in api.md (add it there first)")
     for path, item, _, _ in operations(doc):
-        if path in OPS_PATHS:
+        if path in OPS_PATHS or path in REGISTRY_PATHS:
             urls = [s.get("url") for s in item.get("servers", [])]
             if urls != ["/"]:
                 bad(path, "operations path must override servers with "
@@ -167,10 +186,10 @@ def check_security(doc):
     for path, _, method, op in operations(doc):
         where = f"{method.upper()} {path}"
         sec = op.get("security", default)
-        if path in OPS_PATHS:
+        if path in OPS_PATHS or path in REGISTRY_PATHS:
             if sec not in (None, []) and sec != [{}]:
-                bad(where, "operations endpoints take no auth "
-                    "(security: [])")
+                bad(where, "operations and registry endpoints take no "
+                    "auth by default (security: [])")
             continue
         if not sec:
             bad(where, f"no security; API paths require {SCHEME}")
@@ -189,9 +208,36 @@ def media_schema(d, resp, where, media="application/json"):
     return content[media].get("schema")
 
 
+def check_registry(d, doc):
+    for path, item, method, op in operations(doc):
+        if path not in REGISTRY_PATHS:
+            continue
+        base = f"{method.upper()} {path}"
+        codes = set(op.get("responses", {}))
+        need = {"200", "401", "405"}
+        if "{" in path:
+            need.add("404")
+        for c in sorted(need - codes):
+            bad(base, f"no {c} response")
+        for code, resp in op.get("responses", {}).items():
+            where = f"{base} {code}"
+            resp = d.resolve(resp)
+            if not resp.get("description", "").strip():
+                bad(where, "no description")
+            schema = media_schema(d, resp, where, REG_MEDIA)
+            if schema is None or code == "200":
+                continue
+            req = set(d.resolve(schema).get("required", []))
+            if not {"error_code", "message"} <= req:
+                bad(where, "a registry error is {error_code, message}")
+        r405 = op.get("responses", {}).get("405")
+        if r405 and not header_required(d, d.resolve(r405), "Allow"):
+            bad(base, "405 must have a required Allow header")
+
+
 def check_envelopes(d, doc):
     for path, item, method, op in operations(doc):
-        if path in OPS_PATHS:
+        if path in OPS_PATHS or path in REGISTRY_PATHS:
             continue
         base = f"{method.upper()} {path}"
         for code, resp in op.get("responses", {}).items():
@@ -251,6 +297,8 @@ def op_params(d, item, op):
 
 def check_codes_and_params(d, doc):
     for path, item, method, op in operations(doc):
+        if path in REGISTRY_PATHS:
+            continue  # check_registry()
         where = f"{method.upper()} {path}"
         codes = set(op.get("responses", {}))
         params = op_params(d, item, op)
@@ -435,6 +483,7 @@ def main(argv):
     checks = (check_top, check_paths, check_operation_ids, check_security,
               lambda x: check_envelopes(d, x),
               lambda x: check_codes_and_params(d, x),
+              lambda x: check_registry(d, x),
               lambda x: check_write_bodies(d, x),
               lambda x: check_entities(d, x), check_examples)
     for check in checks:

@@ -1634,3 +1634,47 @@ Test(sr_codec, encoding_unknown_command_kind_is_invalid)
                      SR_ERR_INVALID));
         assert_msg(ec, "unknown kind");
 }
+
+/* docs/schemas.md, "Our own readers": the C codec decodes with the schema
+ * of the id it knows, without resolution against a writer's schema. A
+ * newer event version (a field added with a default: here an int 3,
+ * appended as the newer writer would write it) is refused with an error
+ * naming what is wrong, never read positionally as today's event: under a
+ * new id (the rule: a new version gets a new id) it is an unknown schema;
+ * under id 3 (an in-place change, which the rule forbids) the bytes after
+ * today's fields are trailing garbage. */
+Test(sr_codec, a_newer_event_version_is_refused_never_misread)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_event_t in, out;
+        uint8_t *newer;
+
+        fill_event(&in);
+        cr_assert(eq(int, sr_codec_encode_event(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        newer = malloc(buf.len + 1);
+        cr_assert(not(eq(ptr, newer, NULL)));
+        memcpy(newer, buf.ptr, buf.len);
+        newer[buf.len] = 6; /* zig-zag int 3: the added field */
+
+        newer[4] = SR_SCHEMA__MAX; /* the next id: event v2 */
+        cr_assert(eq(int, sr_codec_decode_event(codec,
+                                                sr_slice(newer, buf.len + 1),
+                                                &out, &ec),
+                     SR_ERR_SCHEMA));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "unknown schema id 7"), NULL)),
+                  "%s", ec.msg);
+
+        memset(&ec, 0, sizeof(ec));
+        newer[4] = SR_SCHEMA_EVENT; /* in place, under id 3 */
+        cr_assert(eq(int, sr_codec_decode_event(codec,
+                                                sr_slice(newer, buf.len + 1),
+                                                &out, &ec),
+                     SR_ERR_CORRUPT));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "trailing garbage: 1 byte"),
+                         NULL)),
+                  "%s", ec.msg);
+        free(newer);
+        sr_buf_free(&buf);
+}

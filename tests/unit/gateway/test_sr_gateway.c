@@ -927,3 +927,287 @@ Test(sr_gateway, reads_list_and_get_from_the_projection)
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, 0));
 }
+
+/* ------------------------------------------------------------ registry
+ * The Confluent Schema Registry read API over the built-in schemas
+ * (docs/api-decisions.md, "Schema registry"). */
+
+#define REG_CTYPE "application/vnd.schemaregistry.v1+json"
+
+typedef struct reg_answer {
+        int status;
+        char allow[32];
+        char *body;
+        json_t *json;
+} reg_answer_t;
+
+/* @p token NULL: no Authorization header. */
+static reg_answer_t reg_call(const char *method, const char *target,
+                             const char *token)
+{
+        char auth[64];
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        reg_answer_t a = { 0 };
+
+        snprintf(auth, sizeof(auth), "Bearer %s", token ? token : "");
+        req.method = method;
+        req.target = target;
+        req.authorization = token ? auth : NULL;
+        req.body = "";
+        sr_gateway_handle(gw, &req, &resp);
+        a.status = resp.status;
+        snprintf(a.allow, sizeof(a.allow), "%s", resp.allow);
+        a.body = strndup(resp.body.ptr ? resp.body.ptr : "", resp.body.len);
+        a.json = json_loadb(resp.body.ptr, resp.body.len,
+                            JSON_DECODE_ANY, NULL);
+        sr_buf_free(&resp.body);
+        cr_assert(not(eq(ptr, a.json, NULL)), "not JSON: %s", a.body);
+        cr_assert(eq(str, (char *)(resp.content_type ? resp.content_type :
+                                                       "(none)"),
+                     REG_CTYPE), "%s %s", target, a.body);
+        return a;
+}
+
+static void reg_free(reg_answer_t *a)
+{
+        free(a->body);
+        json_decref(a->json);
+        memset(a, 0, sizeof(*a));
+}
+
+/* A Confluent error: HTTP @p status, error_code @p code. */
+static void reg_expect_error(const char *method, const char *target,
+                             int status, int code)
+{
+        reg_answer_t a = reg_call(method, target, NULL);
+
+        cr_assert(eq(int, a.status, status), "%s: %s", target, a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "error_code")),
+                     code),
+                  "%s: %s", target, a.body);
+        cr_assert(not(eq(ptr, (void *)json_string_value(json_object_get(
+                                      a.json, "message")),
+                         NULL)),
+                  "%s", a.body);
+        cr_assert(eq(ptr, json_object_get(a.json, "code"), NULL),
+                  "not the envelope: %s", a.body);
+        reg_free(&a);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+        const char *s = json_string_value(json_object_get(o, k));
+
+        return s ? s : "(absent)";
+}
+
+Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
+{
+        reg_answer_t a;
+
+        /* The query a stock client (confluent-kafka 2.16) adds is ignored. */
+        a = reg_call("GET", "/schemas/ids/3?subject=sr.events-value", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                     (char *)sr_codec_schema_json(SR_SCHEMA_EVENT)));
+        /* AVRO, the default: no schemaType, as Confluent answers. */
+        cr_assert(eq(ptr, json_object_get(a.json, "schemaType"), NULL));
+        reg_free(&a);
+
+        for (int id = 1; id < SR_SCHEMA__MAX; id++) {
+                char url[64];
+
+                snprintf(url, sizeof(url), "/schemas/ids/%d", id);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                             (char *)sr_codec_schema_json(id)));
+                reg_free(&a);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, registry_subjects_are_topic_name_strategy_with_the_prefix)
+{
+        static const char *const want[] = {
+                "sr.changelog-value", "sr.commands-value",
+                "sr.dispatch-value",  "sr.events-value",
+                "sr.replies-value",   "sr.results-value",
+        };
+        sr_errctx_t ec = { 0 };
+        reg_answer_t a;
+
+        a = reg_call("GET", "/subjects", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(sz, json_array_size(a.json), 6), "%s", a.body);
+        for (size_t i = 0; i < 6; i++)
+                cr_assert(eq(str, (char *)json_string_value(
+                                          json_array_get(a.json, i)),
+                             (char *)want[i]), "%s", a.body);
+        reg_free(&a);
+
+        a = reg_call("GET", "/schemas/ids/3/versions", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(sz, json_array_size(a.json), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)jstr(json_array_get(a.json, 0), "subject"),
+                     "sr.events-value"));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(a.json, 0), "version")),
+                     1));
+        reg_free(&a);
+
+        /* The configured prefix names the subjects. */
+        cr_assert(eq(int, sr_conf_set(conf, "topic.prefix", "prod.", &ec),
+                     SR_OK), "%s", ec.msg);
+        a = reg_call("GET", "/subjects/", NULL);
+        cr_assert(eq(str, (char *)json_string_value(json_array_get(a.json,
+                                                                   3)),
+                     "prod.events-value"), "%s", a.body);
+        reg_free(&a);
+        a = reg_call("GET", "/subjects/prod.events-value/versions", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        reg_free(&a);
+        reg_expect_error("GET", "/subjects/sr.events-value/versions", 404,
+                         40401);
+}
+
+Test(sr_gateway, registry_subject_versions_latest_one_and_raw_schema)
+{
+        reg_answer_t a;
+
+        a = reg_call("GET", "/subjects/sr.events-value/versions", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, a.body, "[1]"));
+        reg_free(&a);
+
+        for (int i = 0; i < 3; i++) {
+                static const char *const v[] = { "latest", "1", "-1" };
+                char url[128];
+
+                snprintf(url, sizeof(url),
+                         "/subjects/sr.events-value/versions/%s", v[i]);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(str, (char *)jstr(a.json, "subject"),
+                             "sr.events-value"));
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "version")),
+                             1));
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "id")),
+                             SR_SCHEMA_EVENT));
+                cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                             (char *)sr_codec_schema_json(SR_SCHEMA_EVENT)));
+                reg_free(&a);
+        }
+        /* A client quotes the subject: %2D is '-'. */
+        a = reg_call("GET", "/subjects/sr.changelog%2Dvalue/versions/latest/"
+                     "schema", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, a.body,
+                     (char *)sr_codec_schema_json(SR_SCHEMA_CHANGELOG)));
+        reg_free(&a);
+}
+
+Test(sr_gateway, registry_errors_are_the_registrys_not_the_envelope)
+{
+        reg_expect_error("GET", "/subjects/nope-value/versions", 404, 40401);
+        reg_expect_error("GET", "/subjects/sr.events-value/versions/2", 404,
+                         40402);
+        reg_expect_error("GET", "/subjects/nope-value/versions/2", 404,
+                         40401);
+        reg_expect_error("GET", "/subjects/sr.events-value/versions/0", 422,
+                         42202);
+        reg_expect_error("GET", "/subjects/sr.events-value/versions/abc",
+                         422, 42202);
+        reg_expect_error("GET", "/subjects/sr.events-value/versions/"
+                         "99999999999", 422, 42202);
+        reg_expect_error("GET", "/subjects/sr.%zzevents-value/versions", 404,
+                         40401);
+        reg_expect_error("GET", "/schemas/ids/99", 404, 40403);
+        reg_expect_error("GET", "/schemas/ids/0", 404, 40403);
+        reg_expect_error("GET", "/schemas/ids/x", 404, 40403);
+        reg_expect_error("GET", "/schemas/ids", 404, 404);
+        reg_expect_error("GET", "/schemas/ids/3/nope", 404, 404);
+        reg_expect_error("GET", "/schemas//ids/3", 404, 404);
+        reg_expect_error("GET", "/config/sr.events-value/x", 404, 404);
+        reg_expect_error("DELETE", "/subjects/sr.events-value", 405, 405);
+        reg_expect_error("POST", "/subjects/sr.events-value/versions", 405,
+                         405);
+        {
+                reg_answer_t a = reg_call("POST", "/subjects/x/versions",
+                                          NULL);
+
+                cr_assert(eq(str, a.allow, "GET"));
+                reg_free(&a);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, registry_config_is_the_level_the_evolution_rules_keep)
+{
+        reg_answer_t a;
+
+        a = reg_call("GET", "/config", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)jstr(a.json, "compatibilityLevel"),
+                     "BACKWARD_TRANSITIVE"));
+        reg_free(&a);
+        a = reg_call("GET", "/config/sr.events-value", NULL);
+        cr_assert(eq(str, (char *)jstr(a.json, "compatibilityLevel"),
+                     "FULL_TRANSITIVE"), "%s", a.body);
+        reg_free(&a);
+        a = reg_call("GET", "/config/sr.changelog-value", NULL);
+        cr_assert(eq(str, (char *)jstr(a.json, "compatibilityLevel"),
+                     "BACKWARD_TRANSITIVE"), "%s", a.body);
+        reg_free(&a);
+        reg_expect_error("GET", "/config/nope", 404, 40401);
+}
+
+Test(sr_gateway, registry_auth_true_asks_for_a_valid_token)
+{
+        sr_errctx_t ec = { 0 };
+        reg_answer_t a;
+
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.registry.auth", "true",
+                                      &ec),
+                     SR_OK), "%s", ec.msg);
+        reg_expect_error("GET", "/schemas/ids/3", 401, 40101);
+        a = reg_call("GET", "/subjects", "tok-wrong");
+        cr_assert(eq(int, a.status, 401), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "error_code")),
+                     40101), "%s", a.body);
+        reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/3", "tok-b");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        reg_free(&a);
+}
+
+Test(sr_gateway, registry_odd_paths_are_registry_404s_never_a_crash)
+{
+        static const char *const paths[] = {
+                "/schemas", "/schemas/", "/schemas/ids/", "/config//",
+                "/subjects//versions", "/subjects/%", "/subjects/%4/versions",
+                "/subjects/%00/versions", "/subjects/a/b/c/d/e/f/g",
+                "/schemas/ids/3/versions/1", "/subjects/sr.events-value/x",
+                "/subjects/sr.events-value/versions/1/raw",
+                "/schemas/ids/2147483648", "/schemas/ids/-3",
+                "/config/sr.events-value%2",
+        };
+        char big[600];
+
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                reg_answer_t a = reg_call("GET", paths[i], NULL);
+
+                cr_assert(eq(int, a.status, 404), "%s: %s", paths[i], a.body);
+                reg_free(&a);
+        }
+        /* A subject longer than any: not found, never cut to a match. */
+        memset(big, 'a', sizeof(big));
+        memcpy(big, "/subjects/", 10);
+        snprintf(big + sizeof(big) - 40, 40, "sr.events-value/versions");
+        reg_expect_error("GET", big, 404, 40401);
+}

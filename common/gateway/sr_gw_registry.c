@@ -1,0 +1,363 @@
+/* common/gateway/sr_gw_registry.c - the Confluent Schema Registry read API
+ * over the built-in schemas (sr_gateway_int.h; docs/api-decisions.md,
+ * "Schema registry"; docs/schemas.md).
+ *
+ * Subjects follow the TopicNameStrategy of a stock serializer:
+ * "<topic.prefix><topic>-value" for each topic whose value is one of our
+ * schemas; each has version 1, the schema of schemas/registry.tsv's id for
+ * it, as compiled into the binaries. Answers are the registry's, not the
+ * envelope: application/vnd.schemaregistry.v1+json, errors as
+ * {"error_code": 40401, "message": "..."}.
+ */
+#include "sr_gateway_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_outbox.h"
+
+#define REG_CTYPE "application/vnd.schemaregistry.v1+json"
+#define SUBJECT_MAX 256
+
+/* Each topic whose value is one of our schemas, and that schema. The
+ * compatibility level is the rule docs/schemas.md gives the topic:
+ * the changelog may gain union branches (BACKWARD), the others only
+ * fields with defaults (FULL). Sorted by subject name for a prefix that
+ * is the same for all. */
+static const struct reg_subject {
+        sr_topic_kind_t topic;
+        sr_schema_id_t id;
+        const char *compat;
+} reg_subjects[] = {
+        { SR_TOPIC_CHANGELOG, SR_SCHEMA_CHANGELOG, "BACKWARD_TRANSITIVE" },
+        { SR_TOPIC_COMMANDS, SR_SCHEMA_COMMAND, "FULL_TRANSITIVE" },
+        { SR_TOPIC_DISPATCH, SR_SCHEMA_DISPATCH, "FULL_TRANSITIVE" },
+        { SR_TOPIC_EVENTS, SR_SCHEMA_EVENT, "FULL_TRANSITIVE" },
+        { SR_TOPIC_REPLIES, SR_SCHEMA_REPLY, "FULL_TRANSITIVE" },
+        { SR_TOPIC_RESULTS, SR_SCHEMA_RESULT, "FULL_TRANSITIVE" },
+};
+
+#define N_SUBJECTS (sizeof(reg_subjects) / sizeof(reg_subjects[0]))
+
+/* The level of GET /config: the rule every subject keeps (a reader with
+ * today's schema reads every older record). */
+#define GLOBAL_COMPAT "BACKWARD_TRANSITIVE"
+
+static void subject_name(const sr_gateway_t *gw, const struct reg_subject *s,
+                         char out[SUBJECT_MAX])
+{
+        snprintf(out, SUBJECT_MAX, "%s%s-value", gw->conf->topic_prefix,
+                 sr_topic_suffix(s->topic));
+}
+
+void sr_gateway__registry_error(sr_gw_response_t *resp, int status,
+                                int code, const char *fmt, ...)
+{
+        char msg[SR_HTTP_MSG_MAX];
+        json_t *j;
+        char *text;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        j = json_pack("{s:i,s:s}", "error_code", code, "message", msg);
+        text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        resp->status = text ? status : 500;
+        resp->content_type = REG_CTYPE;
+        resp->body.ptr = text ? text : strdup("{\"error_code\":50001,"
+                                              "\"message\":\"out of "
+                                              "memory\"}");
+        resp->body.len = resp->body.ptr ? strlen(resp->body.ptr) : 0;
+}
+
+/* Takes @p j. */
+static void answer(sr_gw_response_t *resp, json_t *j)
+{
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+        json_decref(j);
+        if (!text) {
+                sr_gateway__registry_error(resp, 500, 50001, "out of memory");
+                return;
+        }
+        resp->status = 200;
+        resp->content_type = REG_CTYPE;
+        resp->body.ptr = text;
+        resp->body.len = strlen(text);
+}
+
+static bool hexval(char c, unsigned *v)
+{
+        if (c >= '0' && c <= '9')
+                *v = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+                *v = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+                *v = (unsigned)(c - 'A' + 10);
+        else
+                return false;
+        return true;
+}
+
+/* One path segment, percent-decoded (a client quotes the subject). False
+ * when it does not fit or holds a bad escape or a NUL. */
+static bool seg_decode(const char *p, size_t len, char out[SUBJECT_MAX])
+{
+        size_t o = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                unsigned hi, lo;
+                char c = p[i];
+
+                if (c == '%') {
+                        if (i + 2 >= len || !hexval(p[i + 1], &hi) ||
+                            !hexval(p[i + 2], &lo))
+                                return false;
+                        c = (char)(hi << 4 | lo);
+                        i += 2;
+                }
+                if (c == '\0' || o + 1 >= SUBJECT_MAX)
+                        return false;
+                out[o++] = c;
+        }
+        out[o] = '\0';
+        return true;
+}
+
+static const struct reg_subject *find_subject(const sr_gateway_t *gw,
+                                              const char *name)
+{
+        char have[SUBJECT_MAX];
+
+        for (size_t i = 0; i < N_SUBJECTS; i++) {
+                subject_name(gw, &reg_subjects[i], have);
+                if (!strcmp(have, name))
+                        return &reg_subjects[i];
+        }
+        return NULL;
+}
+
+/* The subject a path segment names; NULL after answering 40401. */
+static const struct reg_subject *subject_of(const sr_gateway_t *gw,
+                                            const char *seg, size_t len,
+                                            sr_gw_response_t *resp)
+{
+        char name[SUBJECT_MAX];
+        const struct reg_subject *s = NULL;
+
+        if (seg_decode(seg, len, name))
+                s = find_subject(gw, name);
+        if (!s)
+                sr_gateway__registry_error(resp, 404, 40401,
+                                           "Subject not found");
+        return s;
+}
+
+static const struct reg_subject *find_id(long id)
+{
+        for (size_t i = 0; i < N_SUBJECTS; i++)
+                if (reg_subjects[i].id == id)
+                        return &reg_subjects[i];
+        return NULL;
+}
+
+/* A decimal integer in [1, 2^31-1] filling the whole segment; 0 if not. */
+static long parse_pos(const char *p, size_t len)
+{
+        long v = 0;
+
+        if (len == 0 || len > 10)
+                return 0;
+        for (size_t i = 0; i < len; i++) {
+                if (p[i] < '0' || p[i] > '9')
+                        return 0;
+                v = v * 10 + (p[i] - '0');
+        }
+        return v <= 2147483647L ? v : 0;
+}
+
+static void not_found_path(sr_gw_response_t *resp)
+{
+        sr_gateway__registry_error(resp, 404, 404, "HTTP 404 Not Found");
+}
+
+static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
+                         bool versions, sr_gw_response_t *resp)
+{
+        const struct reg_subject *s;
+        char name[SUBJECT_MAX], idtext[16];
+        long id = parse_pos(seg, len);
+
+        if (!id) {
+                snprintf(idtext, sizeof(idtext), "%.*s",
+                         (int)(len < 12 ? len : 12), seg);
+                sr_gateway__registry_error(resp, 404, 40403,
+                                           "Schema %s not found", idtext);
+                return;
+        }
+        s = find_id(id);
+        if (!s) {
+                sr_gateway__registry_error(resp, 404, 40403,
+                                           "Schema %ld not found", id);
+                return;
+        }
+        if (!versions) {
+                /* AVRO is the default type: Confluent leaves schemaType
+                 * out for it. */
+                answer(resp, json_pack("{s:s}", "schema",
+                                       sr_codec_schema_json(s->id)));
+                return;
+        }
+        subject_name(gw, s, name);
+        answer(resp, json_pack("[{s:s,s:i}]", "subject", name, "version", 1));
+}
+
+static void subjects(sr_gateway_t *gw, sr_gw_response_t *resp)
+{
+        json_t *arr = json_array();
+        char name[SUBJECT_MAX];
+
+        for (size_t i = 0; arr && i < N_SUBJECTS; i++) {
+                subject_name(gw, &reg_subjects[i], name);
+                json_array_append_new(arr, json_string(name));
+        }
+        answer(resp, arr);
+}
+
+/* /subjects/{subject}/versions[/{version}[/schema]] after "subjects". */
+static void subject_paths(sr_gateway_t *gw, const char *segs[],
+                          const size_t lens[], unsigned n,
+                          sr_gw_response_t *resp)
+{
+        const struct reg_subject *s;
+        char name[SUBJECT_MAX];
+        bool latest;
+        long v;
+
+        if (n < 3 || n > 5 || lens[2] != 8 || memcmp(segs[2], "versions", 8) ||
+            (n == 5 && (lens[4] != 6 || memcmp(segs[4], "schema", 6)))) {
+                not_found_path(resp);
+                return;
+        }
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
+                return;
+        if (n == 3) {
+                answer(resp, json_pack("[i]", 1));
+                return;
+        }
+        latest = (lens[3] == 6 && !memcmp(segs[3], "latest", 6)) ||
+                 (lens[3] == 2 && !memcmp(segs[3], "-1", 2));
+        v = latest ? 1 : parse_pos(segs[3], lens[3]);
+        if (!v) {
+                sr_gateway__registry_error(
+                        resp, 422, 42202,
+                        "The specified version '%.*s' is not a valid "
+                        "version id. Allowed values are between [1, "
+                        "2^31-1] and the string \"latest\"",
+                        (int)(lens[3] < 40 ? lens[3] : 40), segs[3]);
+                return;
+        }
+        if (v != 1) {
+                sr_gateway__registry_error(resp, 404, 40402,
+                                           "Version not found");
+                return;
+        }
+        if (n == 5) {
+                const char *js = sr_codec_schema_json(s->id);
+
+                resp->status = 200;
+                resp->content_type = REG_CTYPE;
+                resp->body.ptr = strdup(js);
+                resp->body.len = resp->body.ptr ? strlen(js) : 0;
+                if (!resp->body.ptr)
+                        sr_gateway__registry_error(resp, 500, 50001,
+                                                   "out of memory");
+                return;
+        }
+        subject_name(gw, s, name);
+        answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
+                               "version", 1, "id", (int)s->id, "schema",
+                               sr_codec_schema_json(s->id)));
+}
+
+/* /config and /config/{subject}. */
+static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
+                   unsigned n, sr_gw_response_t *resp)
+{
+        const struct reg_subject *s;
+
+        if (n == 1) {
+                answer(resp, json_pack("{s:s}", "compatibilityLevel",
+                                       GLOBAL_COMPAT));
+                return;
+        }
+        if (n != 2) {
+                not_found_path(resp);
+                return;
+        }
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
+                return;
+        answer(resp, json_pack("{s:s}", "compatibilityLevel", s->compat));
+}
+
+void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
+                          sr_gw_response_t *resp)
+{
+        const char *path = req->target;
+        size_t plen = strcspn(path, "?#");
+        const char *segs[6];
+        size_t lens[6];
+        unsigned n = 0;
+        size_t i = 1;
+
+        if (strcmp(req->method, "GET")) {
+                snprintf(resp->allow, sizeof(resp->allow), "GET");
+                sr_gateway__registry_error(resp, 405, 405,
+                                           "HTTP 405 Method Not Allowed: "
+                                           "this registry is read-only, "
+                                           "its schemas are built into sr");
+                return;
+        }
+        /* Segments of "/a/b/c", one trailing slash allowed. */
+        if (plen > 1 && path[plen - 1] == '/')
+                plen--;
+        while (i <= plen && n < 6) {
+                size_t start = i;
+
+                while (i < plen && path[i] != '/')
+                        i++;
+                if (i == start) {
+                        not_found_path(resp);
+                        return;
+                }
+                segs[n] = path + start;
+                lens[n++] = i - start;
+                i++;
+        }
+        if (i <= plen || n == 0) {
+                not_found_path(resp);
+                return;
+        }
+        if (lens[0] == 7 && !memcmp(segs[0], "schemas", 7)) {
+                if (n >= 3 && n <= 4 && lens[1] == 3 &&
+                    !memcmp(segs[1], "ids", 3) &&
+                    (n == 3 || (lens[3] == 8 &&
+                                !memcmp(segs[3], "versions", 8))))
+                        schema_by_id(gw, segs[2], lens[2], n == 4, resp);
+                else
+                        not_found_path(resp);
+        } else if (lens[0] == 8 && !memcmp(segs[0], "subjects", 8)) {
+                if (n == 1)
+                        subjects(gw, resp);
+                else
+                        subject_paths(gw, segs, lens, n, resp);
+        } else {
+                config(gw, segs, lens, n, resp);
+        }
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Schema evolution as docs/schemas.md states it, through fastavro: the
+decoder a stock Confluent consumer uses (confluent-kafka's AvroDeserializer
+resolves the writer's schema, fetched from the registry by the id in the
+record, against the consumer's reader schema with fastavro).
+
+Usage: evolution.py [BUILD_DIR]   (BUILD_DIR unused; the schemas are read
+from the source tree next to this file)
+
+Cases, each a check that fails if the rule does not hold:
+  1. a newer event.avsc (a field added with a default) writes; today's
+     event.avsc reads: every field equal, the new one ignored;
+  2. today's writes; the newer reads: the default filled in;
+  3. the same two ways with the registry's own answer: the schema text the
+     gateway serves (the .avsc) is the writer schema a client resolves;
+  4. the changelog's rule (BACKWARD only): a union branch appended at the
+     end is read by a newer reader from old records, and an older reader
+     reads a newer writer's records of the old branches but fails on the
+     new branch (why the workers are upgraded before they write it);
+  5. what is never allowed is refused by resolution: a field added without
+     a default (a newer reader cannot read old records), a field's type
+     changed, an enum symbol added to an enum without a default.
+Exits 0 when every case holds, 1 otherwise.
+"""
+import copy
+import io
+import json
+import os
+import sys
+import uuid
+
+import fastavro
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+failures = []
+
+
+def load(name):
+    with open(os.path.join(ROOT, "schemas", name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def enc(schema, rec):
+    buf = io.BytesIO()
+    schemaless_writer(buf, parse_schema(copy.deepcopy(schema)), rec)
+    return buf.getvalue()
+
+
+def dec(data, writer, reader):
+    return schemaless_reader(io.BytesIO(data),
+                             parse_schema(copy.deepcopy(writer)),
+                             parse_schema(copy.deepcopy(reader)))
+
+
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def refused(data, writer, reader):
+    try:
+        dec(data, writer, reader)
+    except Exception as e:  # fastavro's SchemaResolutionError and kin
+        return type(e).__name__
+    return None
+
+
+def event():
+    run = uuid.uuid4()
+    return {"event_id": uuid.uuid5(run, "1"), "pipeline_run_id": run,
+            "seq": 1, "entity_type": "target_run",
+            "entity_id": uuid.uuid4(), "pipeline_id": uuid.uuid4(),
+            "stage_run_id": uuid.uuid4(), "stage_run_operation_id": None,
+            "device_id": uuid.uuid4(), "from_status": "queued",
+            "to_status": "dispatched", "reason": "", "occurred_at":
+            1700000000123, "causation_id": uuid.uuid4(),
+            "enterprise_id": "acme", "version": 2}
+
+
+def marker_of(got):
+    st = got["state"]
+    st = st[1] if isinstance(st, tuple) else st
+    return st.get("batch_id") == "x" and st.get("commands_offset") == 1
+
+
+def same(a, b):
+    norm = lambda r: {k: (str(v) if isinstance(v, uuid.UUID) else v)
+                      for k, v in r.items() if k != "occurred_at"}
+    return norm(a) == norm(b)
+
+
+def main():
+    today = load("event.avsc")
+    newer = copy.deepcopy(today)
+    newer["fields"].append({"name": "attempt", "type": "int", "default": 0,
+                            "doc": "test-only: a field added with a "
+                            "default"})
+    newer["fields"].append({"name": "labels",
+                            "type": {"type": "map", "values": "string"},
+                            "default": {}})
+
+    ev = event()
+    newer_rec = dict(ev, attempt=3, labels={"k": "v"})
+    got = dec(enc(newer, newer_rec), newer, today)
+    expect(same(got, ev) and "attempt" not in got,
+           "1. event: a newer writer's record (fields added with defaults) "
+           "is read by today's reader, the new fields ignored")
+
+    got = dec(enc(today, ev), today, newer)
+    expect(got.get("attempt") == 0 and got.get("labels") == {} and
+           same({k: v for k, v in got.items()
+                 if k not in ("attempt", "labels")}, ev),
+           "2. event: today's record is read by the newer reader, the "
+           "defaults filled in")
+
+    # 3. The registry's text is the writer schema a client resolves: the
+    # .avsc as compiled in (the C table is generated from the same file).
+    expect(fastavro.schema.parse_schema(today)["name"] ==
+           "io.sr.v1.StatusChangeEvent",
+           "3. event.avsc parses as io.sr.v1.StatusChangeEvent, the "
+           "registry's schema for id 3")
+
+    # 4. The changelog: union branches appended at the end.
+    cl = load("changelog.avsc")
+    cl_newer = copy.deepcopy(cl)
+    cl_newer["fields"][0]["type"].append(
+        {"type": "record", "name": "TestOnlyKind", "namespace": "io.sr.v1",
+         "fields": [{"name": "n", "type": "long"}]})
+    branches = cl["fields"][0]["type"]
+    marker = next(b for b in branches if b.get("name") == "BatchMarker")
+    sample = {}
+    for f in marker["fields"]:
+        t = f["type"]
+        t = t.get("type") if isinstance(t, dict) else t
+        sample[f["name"]] = {"long": 1, "int": 1, "string": "x",
+                             "boolean": False}.get(t, None)
+    if any(v is None for v in sample.values()):
+        expect(False, "4. test set-up: BatchMarker has a field type this "
+               f"test does not fill: {marker['fields']}")
+        return 1
+    rec = {f["name"]: None for f in cl["fields"]}
+    rec["state"] = ("io.sr.v1.BatchMarker", sample)
+    for f in cl["fields"][1:]:
+        rec[f["name"]] = f.get("default")
+    try:
+        data_old = enc(cl, rec)
+    except Exception as e:
+        expect(False, f"4. test set-up: cannot encode a BatchMarker: {e!r}")
+        return 1
+    got = dec(data_old, cl, cl_newer)
+    expect(marker_of(got),
+           "4a. changelog: a newer reader (a union branch appended) reads "
+           "today's records")
+    got = dec(enc(cl_newer, rec), cl_newer, cl)
+    expect(marker_of(got),
+           "4b. changelog: today's reader reads a newer writer's records "
+           "of the branches it knows")
+    new_rec = dict(rec, state=("io.sr.v1.TestOnlyKind", {"n": 7}))
+    why = refused(enc(cl_newer, new_rec), cl_newer, cl)
+    expect(why is not None,
+           f"4c. changelog: today's reader cannot read the new branch "
+           f"({why}): BACKWARD only, readers are upgraded first")
+
+    # 5. What never changes.
+    no_default = copy.deepcopy(today)
+    no_default["fields"].append({"name": "attempt", "type": "int"})
+    why = refused(enc(today, ev), today, no_default)
+    expect(why is not None,
+           f"5a. a field added without a default: a newer reader cannot "
+           f"read today's records ({why})")
+    retyped = copy.deepcopy(today)
+    next(f for f in retyped["fields"] if f["name"] == "seq")["type"] = \
+        "string"
+    why = refused(enc(today, ev), today, retyped)
+    expect(why is not None, f"5b. a field's type changed: refused ({why})")
+    more = copy.deepcopy(today)
+    et = next(f for f in more["fields"] if f["name"] == "entity_type")
+    et["type"]["symbols"].append("test_only_kind")
+    why = refused(enc(more, dict(ev, entity_type="test_only_kind")), more,
+                  today)
+    expect(why is not None and "default" not in
+           next(f for f in today["fields"]
+                if f["name"] == "entity_type")["type"],
+           f"5c. an enum symbol added to EntityType (no default): today's "
+           f"reader cannot read it ({why})")
+
+    if failures:
+        print(f"evolution: FAILED: {len(failures)} case(s)")
+        return 1
+    print("evolution: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
