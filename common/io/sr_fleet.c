@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +44,18 @@ typedef struct child {
 struct sr_fleet {
         int n;
         child_t kids[SR_FLEET_MAX];
+        int refused_status;   /* 0, or the exit status of a refusal */
+        char refused_by[32];  /* the child that refused */
 };
+
+/* A child that exits with one of these said its configuration, its
+ * arguments or its credentials are wrong (sysexits.h): starting it again
+ * would only repeat the refusal. */
+static bool refusal_status(int status)
+{
+        return status == EX_USAGE || status == EX_NOPERM ||
+               status == EX_CONFIG;
+}
 
 /* ---- SR_TEST_DEV_WRAP (scripts/test-valgrind.sh) ----
  * SR_TEST_DEV_WRAP="valgrind --error-exitcode=99 ..." (SR_TEST_* is not
@@ -315,6 +327,23 @@ static void reap(sr_fleet_t *f, int64_t now, bool restart)
                         child_reset(c);
                         if (!restart)
                                 break;
+                        if (WIFEXITED(wstatus) &&
+                            refusal_status(WEXITSTATUS(wstatus))) {
+                                SR_ERROR("FLEET", "%s refused to run, not "
+                                         "restarted pid=%d status=%d "
+                                         "reason=\"its configuration, "
+                                         "arguments or credentials: see its "
+                                         "error above\"", c->name, (int)pid,
+                                         WEXITSTATUS(wstatus));
+                                if (!f->refused_status) {
+                                        f->refused_status =
+                                                WEXITSTATUS(wstatus);
+                                        snprintf(f->refused_by,
+                                                 sizeof(f->refused_by), "%s",
+                                                 c->name);
+                                }
+                                break;
+                        }
                         c->restarts = now - c->started_at > 60000 ? 0 :
                                       c->restarts + 1;
                         backoff = 500LL << (c->restarts < 6 ? c->restarts :
@@ -364,6 +393,13 @@ int sr_fleet_poll(sr_fleet_t *f, int timeout_ms, bool restart)
                                  ec.msg);
         }
         return ready;
+}
+
+int sr_fleet_refused(const sr_fleet_t *f, const char **name)
+{
+        if (name)
+                *name = f->refused_status ? f->refused_by : NULL;
+        return f->refused_status;
 }
 
 int sr_fleet_size(const sr_fleet_t *f)

@@ -2,7 +2,8 @@
  * workers, agent and gateway): started with stdout on a pipe, their
  * "http=URL" line remembered and every other line copied to stderr under
  * their name, probed on GET /readyz, restarted with a bounded backoff when
- * they die, stopped with SIGTERM then SIGKILL.
+ * they die (not when they refuse to run: sr_fleet_refused()), stopped with
+ * SIGTERM then SIGKILL.
  *
  * Single-threaded: one thread owns a fleet. Children run in their own
  * process group (a terminal's ^C reaches the supervisor only) and get
@@ -45,6 +46,15 @@ sr_err_t sr_fleet_start(sr_fleet_t *f, sr_errctx_t *ec);
  *          they last started).
  */
 int sr_fleet_poll(sr_fleet_t *f, int timeout_ms, bool restart);
+
+/**
+ * @brief Did a child refuse to run? A child that exits with EX_USAGE,
+ * EX_NOPERM or EX_CONFIG (its configuration, arguments or credentials are
+ * wrong) is not restarted: the supervisor should stop and say so.
+ * @param[out] name the first such child's name (borrowed), or NULL.
+ * @returns its exit status, 0 if none refused.
+ */
+int sr_fleet_refused(const sr_fleet_t *f, const char **name);
 
 /** @brief Number of children. */
 int sr_fleet_size(const sr_fleet_t *f);

@@ -351,6 +351,16 @@ def plot(samples, series, path, title):
     fig.savefig(path, dpi=110)
 
 
+def input_topic_configs(a):
+    """The input topics keep records no longer than retention.inputs: the
+    workers check it at start-up (docs/guarantee.md, "Retention") and
+    refuse to start otherwise."""
+    if a.inputs_retention <= 0:
+        return {}
+    return {"INPUT_TOPIC_CONFIGS":
+            "retention.ms=%d" % int(a.inputs_retention * 1000)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True)
@@ -394,7 +404,8 @@ def main():
         subprocess.run([os.path.join(ROOT, "scripts/kafka.sh"), "topics",
                         a.kafka_state, a.prefix, str(a.partitions)],
                        check=True, env=dict(os.environ,
-                                            CHANGELOG_TOPIC_CONFIGS=COMPACTION))
+                                            CHANGELOG_TOPIC_CONFIGS=COMPACTION,
+                                            **input_topic_configs(a)))
         broker = "Apache Kafka %s, changelog topic configs %s" % (bootstrap,
                                                                   COMPACTION)
     print("soak: broker: " + broker)

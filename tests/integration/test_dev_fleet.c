@@ -153,3 +153,42 @@ Test(dev_fleet, failing_agent_fails_runs_and_cancel_reaches_the_agent)
         cr_assert(cancelled == true);
         kit_check_seq(&kit, &run);
 }
+
+/* A child that refuses its configuration (here every child: NOTIFY_SOCKET,
+ * which sr-dev itself ignores, is a relative path, so each exits
+ * EX_CONFIG) would refuse again at every restart: sr-dev stops the fleet
+ * at once with that exit status and names the child, instead of
+ * restarting it for ever. */
+Test(dev_fleet, a_child_refusing_its_configuration_stops_sr_dev_with_its_status)
+{
+        char line[512], log[600], *text = NULL;
+        char *argv[] = { "sr-dev", "--data-dir", dev_dir, "--workers", "2",
+                         "--partitions", "4", "--http-port", "0", NULL };
+        char *env[] = { "NOTIFY_SOCKET=relative/notify.sock", NULL };
+        size_t cap = 0;
+        int wstatus = 0, code;
+        FILE *lf;
+
+        snprintf(dev_dir, sizeof(dev_dir), "/tmp/sr-dev-it.XXXXXX");
+        cr_assert(mkdtemp(dev_dir) != NULL);
+        dev_pid = kit_dev_start(dev_dir, argv, env, &dev_out);
+        cr_assert(dev_pid > 0);
+        while (fgets(line, sizeof(line), dev_out))
+                cr_assert(strncmp(line, "ready ", 6) != 0, "sr-dev got ready");
+        cr_assert(waitpid(dev_pid, &wstatus, 0) == dev_pid);
+        dev_pid = 0;
+        code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+        cr_assert(eq(int, code, 78), "sr-dev ended with wait status %d, "
+                  "not exit 78", wstatus);
+        snprintf(log, sizeof(log), "%s/dev.log", dev_dir);
+        lf = fopen(log, "r");
+        cr_assert(lf != NULL);
+        cr_assert(getdelim(&text, &cap, '\0', lf) > 0);
+        fclose(lf);
+        cr_assert(strstr(text, "refused to run (exit status 78): stopping "
+                               "the fleet") != NULL, "%s", text);
+        cr_assert(strstr(text, "NOTIFY_SOCKET") != NULL, "%s", text);
+        cr_assert(strstr(text, "died unexpectedly") == NULL,
+                  "a refusing child was restarted:\n%s", text);
+        free(text);
+}

@@ -1,7 +1,9 @@
 /* workers/dev/main.c - sr-dev: the embedded default. Starts librdkafka's
  * mock cluster in this process, creates the topics, runs sr-status xN and
  * sr-agent against it, restarts a child that dies, and stops them all on
- * SIGINT/SIGTERM. The mock outlives every child.
+ * SIGINT/SIGTERM. The mock outlives every child. A child that refuses to
+ * run (exit EX_USAGE, EX_NOPERM, EX_CONFIG: its configuration, arguments
+ * or credentials) is not restarted: sr-dev stops and exits with its status.
  *
  * With --bootstrap HOST:PORT it uses that Kafka cluster instead of the mock:
  * it creates the project's topics that are missing there (CreateTopics,
@@ -202,6 +204,15 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
                 boot, o->http_port);
         while (!sr_app_stop_requested) {
                 int ready = sr_fleet_poll(f, 100, true);
+                const char *who;
+                int refused = sr_fleet_refused(f, &who);
+
+                if (refused) { /* restarting would only repeat it */
+                        SR_ERROR("DEV", "%s refused to run (exit status "
+                                 "%d): stopping the fleet", who, refused);
+                        rc = refused;
+                        goto out;
+                }
 
                 if (!announced && ready == sr_fleet_size(f)) {
                         printf("bootstrap.servers=%s\n"
