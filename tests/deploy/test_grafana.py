@@ -15,7 +15,7 @@
      resolved to the metrics they read) is
      exported on /metrics by a running sr-dev fleet (2 workers, agent,
      gateway), so renaming a metric breaks this test;
-  3. a real Prometheus (test_prometheus.Prom, the rules loaded) scrapes
+  3. a real Prometheus (test_prometheus.scraped_fleet, the rules loaded) scrapes
      that fleet while runs go through the gateway, and every query of every
      panel, its variables set to "All", parses and returns at least one
      series with a finite value."""
@@ -28,8 +28,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devfleet import DevFleet, http_get, http_send  # noqa: E402
-from test_prometheus import Prom  # noqa: E402
+from devfleet import http_get, http_send  # noqa: E402
+from test_prometheus import scraped_fleet  # noqa: E402
 
 RUNS = 10
 failures = []
@@ -214,42 +214,26 @@ def main():
     with open(os.path.join(src, "deploy", "grafana",
                            "sr-dashboard.json")) as f:
         dash = json.load(f)
-    with tempfile.TemporaryDirectory(prefix="sr-graf-") as tmp:
-        dev = DevFleet(build, tmp, ["--workers", "2"])
-        prom = None
-        try:
-            log = open(os.path.join(tmp, "dev.log")).read()
-            ops = dict(re.findall(r'msg="(\S+) ops server" http=(\S+)', log))
-            urls = {"status-0": ops["status-0"], "status-1": ops["status-1"],
-                    "agent": ops["agent"], "gateway": dev.http}
-            hp = {k: v.split("//")[1] for k, v in urls.items()}
-            prom = Prom(tmp, {"sr-status": [hp["status-0"], hp["status-1"]],
-                              "sr-agent": [hp["agent"]],
-                              "sr-gateway": [hp["gateway"]]},
-                        os.path.join(src, "deploy", "prometheus",
-                                     "sr-rules.yml"))
-            rules = load_rules(prom)
-            print("%d recording rules from deploy/prometheus/sr-rules.yml"
-                  % len(rules))
-            if not rules:
-                fail("no recording rule loaded from sr-rules.yml")
-            lint(dash, rules)
-            check_exported(dash, rules, {n: http_get(u + "/metrics")[1]
-                                         for n, u in urls.items()})
-            body = open(os.path.join(src, "deploy", "examples",
-                                     "canary.json"), "rb").read()
-            time.sleep(2)
-            for _ in range(RUNS):
-                s, answer = http_send(dev.http + "/v0/runs/", "POST", body,
-                                      "dev-token")
-                if s != 200:
-                    fail("POST /v0/runs/ answered %d: %s" % (s, answer[:200]))
-            time.sleep(6)  # a few scrapes and rule evaluations after them
-            evaluate(dash, prom)
-        finally:
-            if prom:
-                prom.close()
-            dev.close()
+    with tempfile.TemporaryDirectory(prefix="sr-graf-") as tmp, \
+            scraped_fleet(src, build, tmp) as (dev, prom, urls):
+        rules = load_rules(prom)
+        print("%d recording rules from deploy/prometheus/sr-rules.yml"
+              % len(rules))
+        if not rules:
+            fail("no recording rule loaded from sr-rules.yml")
+        lint(dash, rules)
+        check_exported(dash, rules, {n: http_get(u + "/metrics")[1]
+                                     for n, u in urls.items()})
+        body = open(os.path.join(src, "deploy", "examples",
+                                 "canary.json"), "rb").read()
+        time.sleep(2)
+        for _ in range(RUNS):
+            s, answer = http_send(dev.http + "/v0/runs/", "POST", body,
+                                  "dev-token")
+            if s != 200:
+                fail("POST /v0/runs/ answered %d: %s" % (s, answer[:200]))
+        time.sleep(6)  # a few scrapes and rule evaluations after them
+        evaluate(dash, prom)
     print("grafana: %s" % ("FAILED" if failures else "ok"))
     return 1 if failures else 0
 
