@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
 """tests/deploy/test_grafana.py SOURCE BUILD - deploy/grafana/sr-dashboard.json:
+  0. read into Grafana's own dashboard schema models (grafana-foundation-sdk
+     from PyPI, pinned, in BUILD/venv-grafana) and written back, it must be
+     unchanged: no key the schema does not know (grafana_schema.py);
   1. the dashboard's shape, by the default rules of Grafana's
      dashboard-linter written out here (that linter cannot be had from the
      registries this project reaches, see README "Deploy"): a `datasource`
@@ -24,6 +27,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +37,9 @@ from devfleet import http_get, http_send  # noqa: E402
 from test_prometheus import scraped_fleet  # noqa: E402
 
 RUNS = 10
+# Grafana's dashboard schema as Python models (Apache-2.0, PyPI), into
+# BUILD/venv-grafana; a change of the pin reinstalls.
+SCHEMA_PIN = "grafana-foundation-sdk==1769699998!10.1.0"
 # Panels the runs this test starts must move: a value > 0 is wanted there
 # (the others, e.g. rejections or restores, may rightly answer 0).
 DRIVEN = ("Results applied /s (fleet, 1m)", "Events /s (fleet, 1m)",
@@ -205,6 +212,31 @@ def check_exported(dash, rules, scrapes):
                                                            len(exported)))
 
 
+def check_schema(src, build):
+    """grafana_schema.py in a venv holding SCHEMA_PIN."""
+    venv = os.path.join(build, "venv-grafana")
+    stamp = os.path.join(venv, ".sr-" + SCHEMA_PIN.replace("=", "-"))
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(stamp):
+        for cmd in ([sys.executable, "-m", "venv", "--clear", venv],
+                    [py, "-m", "pip", "install", "-q",
+                     "--disable-pip-version-check", SCHEMA_PIN]):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                fail("%s: %s" % (" ".join(cmd), r.stdout + r.stderr))
+                return
+        open(stamp, "w").close()
+    r = subprocess.run([py, os.path.join(src, "tests", "deploy",
+                                         "grafana_schema.py"),
+                        os.path.join(src, "deploy", "grafana",
+                                     "sr-dashboard.json")],
+                       capture_output=True, text=True)
+    print((r.stdout + r.stderr).strip())
+    if r.returncode:
+        fail("the dashboard does not round-trip through Grafana's schema "
+             "(%s)" % SCHEMA_PIN)
+
+
 def check_extractor():
     for expr, want in NAME_CASES:
         got = metric_names(expr)
@@ -247,6 +279,7 @@ def main():
                            "sr-dashboard.json")) as f:
         dash = json.load(f)
     check_extractor()
+    check_schema(src, build)
     with tempfile.TemporaryDirectory(prefix="sr-graf-") as tmp, \
             scraped_fleet(src, build, tmp) as (dev, prom, urls):
         rules = load_rules(prom)
