@@ -18,6 +18,7 @@ a real Prometheus server and sr-dev's fleet:
        POSTs in that bucket, +50 ms);
   3. `promtool check metrics` passes on every process's /metrics.
 Prometheus is stopped in every case."""
+import contextlib
 import json
 import os
 import re
@@ -139,28 +140,37 @@ def scrape_all(urls):
     return {name: http_get(u + "/metrics")[1] for name, u in urls.items()}
 
 
+@contextlib.contextmanager
+def scraped_fleet(src, build, tmp):
+    """sr-dev (2 workers, the agent, the gateway) in tmp and a Prometheus
+    scraping them as jobs sr-status, sr-agent and sr-gateway with
+    deploy/prometheus/sr-rules.yml loaded; yields (dev, prom, urls: the
+    processes' base URLs by name). Both are stopped in every case."""
+    dev = DevFleet(build, tmp, ["--workers", "2"])
+    prom = None
+    try:
+        log = open(os.path.join(tmp, "dev.log")).read()
+        ops = dict(re.findall(r'msg="(\S+) ops server" http=(\S+)', log))
+        urls = {"status-0": ops["status-0"], "status-1": ops["status-1"],
+                "agent": ops["agent"], "gateway": dev.http}
+        hp = {k: v.split("//")[1] for k, v in urls.items()}
+        prom = Prom(tmp, {"sr-status": [hp["status-0"], hp["status-1"]],
+                          "sr-agent": [hp["agent"]],
+                          "sr-gateway": [hp["gateway"]]},
+                    os.path.join(src, "deploy", "prometheus", "sr-rules.yml"))
+        yield dev, prom, urls
+    finally:
+        if prom:
+            prom.close()
+        dev.close()
+
+
 def main():
     src, build = (os.path.abspath(a) for a in sys.argv[1:3])
     check_rules(src)
-    with tempfile.TemporaryDirectory(prefix="sr-prom-") as tmp:
-        dev = DevFleet(build, tmp, ["--workers", "2"])
-        prom = None
-        try:
-            log = open(os.path.join(tmp, "dev.log")).read()
-            ops = dict(re.findall(r'msg="(\S+) ops server" http=(\S+)', log))
-            urls = {"status-0": ops["status-0"], "status-1": ops["status-1"],
-                    "agent": ops["agent"], "gateway": dev.http}
-            hp = {k: v.split("//")[1] for k, v in urls.items()}
-            prom = Prom(tmp, {"sr-status": [hp["status-0"], hp["status-1"]],
-                              "sr-agent": [hp["agent"]],
-                              "sr-gateway": [hp["gateway"]]},
-                        os.path.join(src, "deploy", "prometheus",
-                                     "sr-rules.yml"))
-            drive_and_compare(src, dev, prom, urls)
-        finally:
-            if prom:
-                prom.close()
-            dev.close()
+    with tempfile.TemporaryDirectory(prefix="sr-prom-") as tmp, \
+            scraped_fleet(src, build, tmp) as (dev, prom, urls):
+        drive_and_compare(src, dev, prom, urls)
     print("prometheus: %s" % ("FAILED" if failures else "ok"))
     return 1 if failures else 0
 
