@@ -209,6 +209,15 @@ static const struct conf_prop conf_props[] = {
                   "next/previous links of lists. Empty: links relative to "
                   "the server root (/v0/runs/?limit=20&offset=20). The "
                   "request's Host header is never used." },
+        { .name = "events.dataschema.base", .type = CONF_STR,
+          .offset = OFF(events_dataschema_base), .min = 0, .max = 1024,
+          .def = "", .check = check_public_url,
+          .desc = "sr-status: URL of the schema registry the ce_dataschema "
+                  "header of every event points into "
+                  "(<base>/schemas/ids/<id>; the gateway serves that API "
+                  "at its root). Empty: gateway.public.url; both empty: no "
+                  "ce_dataschema header (the attribute is optional, a "
+                  "relative URL would not be a URI)." },
         { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
           .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
           .max = 2592000, .def = "86400",

@@ -64,6 +64,8 @@ typedef struct sr_conf {
         int gateway_client_timeout_s;  /* gateway.client.timeout.s */
         char *gateway_public_url;      /* gateway.public.url: "" = links
                                         * relative to the server root */
+        char *events_dataschema_base;  /* events.dataschema.base: "" =
+                                        * gateway.public.url */
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
         int command_max_bytes;   /* command.max.bytes: input size budget */
