@@ -1027,3 +1027,21 @@ out:
         *argi = i;
         return SR_OK;
 }
+
+bool sr_conf_dataschema_url(const sr_conf_t *conf, int id, char *out,
+                            size_t cap)
+{
+        const char *base = conf->events_dataschema_base &&
+                                           *conf->events_dataschema_base ?
+                                   conf->events_dataschema_base :
+                                   conf->gateway_public_url;
+        size_t n = base ? strlen(base) : 0;
+        int len;
+
+        while (n && base[n - 1] == '/')
+                n--;
+        if (!n || n > INT_MAX)
+                return false;
+        len = snprintf(out, cap, "%.*s/schemas/ids/%d", (int)n, base, id);
+        return len > 0 && (size_t)len < cap;
+}

@@ -148,6 +148,17 @@ sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec);
 sr_err_t sr_conf_check_budget(const sr_conf_t *conf, sr_errctx_t *ec);
 
 /**
+ * @brief The CloudEvents dataschema of schema @p id: the registry URL
+ * <events.dataschema.base, else gateway.public.url>/schemas/ids/<id>
+ * (trailing '/' of the base dropped), written NUL-terminated into @p out
+ * (caller's, @p cap bytes; 1,100 hold any).
+ * @returns false when neither key is set (no dataschema: a relative URL is
+ * not a URI) or @p out is too small.
+ */
+bool sr_conf_dataschema_url(const sr_conf_t *conf, int id, char *out,
+                            size_t cap);
+
+/**
  * @brief Print the key table to @p out: aligned text, or when @p markdown a
  * Markdown table "key | type | default | range | description" (the README's
  * configuration reference is generated from it).

@@ -221,26 +221,6 @@ static void iso_time(int64_t ms, char out[32])
         out[SR_ISO8601_LEN] = '\0';
 }
 
-/* The ce_dataschema URL of schema @p id: events.dataschema.base, else
- * gateway.public.url, + "/schemas/ids/<id>" (the registry read API); false
- * when neither is set (no header: a relative URL is not a URI). */
-static bool dataschema_url(const sr_conf_t *conf, int id, char *out,
-                           size_t cap)
-{
-        const char *base = conf->events_dataschema_base &&
-                                           *conf->events_dataschema_base ?
-                                   conf->events_dataschema_base :
-                                   conf->gateway_public_url;
-        size_t n = base ? strlen(base) : 0;
-
-        while (n && base[n - 1] == '/')
-                n--;
-        if (!n)
-                return false;
-        return snprintf(out, cap, "%.*s/schemas/ids/%d", (int)n, base, id) <
-               (int)cap;
-}
-
 static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
 {
         char schema_url[1100];
@@ -274,7 +254,7 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         sr_outrec_add_header(&rec, "ce_subject", subject);
         sr_outrec_add_header(&rec, "ce_time", when);
         sr_outrec_add_header(&rec, "content-type", "application/avro");
-        if (dataschema_url(w->conf, SR_SCHEMA_EVENT, schema_url,
+        if (sr_conf_dataschema_url(w->conf, SR_SCHEMA_EVENT, schema_url,
                            sizeof(schema_url)))
                 sr_outrec_add_header(&rec, "ce_dataschema", schema_url);
         sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
