@@ -1024,7 +1024,10 @@ paths["/asyncapi.yaml"] = ops(
     "channels, keys, Avro payloads, headers, who sends and who receives, "
     "ordering and `seq`). No auth; YAML.",
     {"200": {"description": "The document.", "content": {
-        "application/yaml": {"schema": {"type": "string"}}}}})
+        # a YAML mapping: what a client (schemathesis) parses it into
+        "application/yaml": {"schema": {"type": "object",
+                                        "required": ["asyncapi",
+                                                     "channels"]}}}}})
 
 # Schema registry: the Confluent Schema Registry REST read API over the
 # built-in schemas (docs/api-decisions.md, "Schema registry"). Root only,
