@@ -13,6 +13,8 @@
 //    - each topic's own message carries the schema sr-gateway's registry
 //      gives its subject <topic>-value (common/gateway/sr_gw_registry.c);
 //    - the payload the parser resolved is the .avsc (same record name);
+//    - every header the code writes is declared on a message, and only
+//      those;
 //    - every operation's messages belong to its channel; every channel has
 //      a sender and a receiver.
 // Prints each failure; exits 1 on any, 0 otherwise.
@@ -127,6 +129,33 @@ for (const { kind, suffix } of suffixes) {
     if (!m.schemaFormat().startsWith('application/vnd.apache.avro;version='))
       fail(`${ch.address()} ${m.id()}: schemaFormat ${m.schemaFormat()}`);
 }
+
+// Every header the code writes (sr_outrec_add_header() literals and the
+// *_HEADER names of common/ and workers/) is declared on a message, and no
+// message declares one the code never writes.
+const { readdirSync } = await import('node:fs');
+const codeHeaders = new Set();
+for (const dir of ['common', 'workers']) {
+  for (const f of readdirSync(path.join(src, dir), { recursive: true })) {
+    if (!/\.[ch]$/.test(f)) continue;
+    const t = read(path.join(dir, f));
+    for (const m of t.matchAll(/sr_outrec_add_header\([^,]+,\s*"([^"]+)"/g))
+      codeHeaders.add(m[1]);
+    for (const m of t.matchAll(/#define \w+_HEADER "([^"]+)"/g))
+      codeHeaders.add(m[1]);
+  }
+}
+if (!codeHeaders.has('ce_id') || !codeHeaders.has('sr_dlq_topic')) {
+  console.log('asyncapi check: cannot find the headers in the code; ' +
+              `update check.mjs: ${[...codeHeaders]}`);
+  process.exit(2);
+}
+const docHeaders = new Set(document.messages().all().flatMap((m) =>
+  Object.keys(m.headers()?.json()?.properties || {})));
+for (const h of codeHeaders)
+  if (!docHeaders.has(h)) fail(`header ${h} (written by the code) is on no message`);
+for (const h of docHeaders)
+  if (!codeHeaders.has(h)) fail(`header ${h} is declared, the code never writes it`);
 
 for (const ch of channels) {
   const ops = ch.operations().all();
