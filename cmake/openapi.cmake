@@ -9,3 +9,16 @@ add_custom_command(
   DEPENDS ${SR_OPENAPI_SRC} ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
   COMMENT "Embedding schemas/openapi.json")
 list(APPEND SR_GENERATED_SOURCES ${SR_OPENAPI_GEN})
+
+# schemas/asyncapi.yaml the same way: GET /asyncapi.yaml serves exactly the
+# document api.asyncapi validates.
+set(SR_ASYNCAPI_SRC ${PROJECT_SOURCE_DIR}/schemas/asyncapi.yaml)
+set(SR_ASYNCAPI_GEN ${PROJECT_BINARY_DIR}/generated/sr_asyncapi_gen.c)
+add_custom_command(
+  OUTPUT ${SR_ASYNCAPI_GEN}
+  COMMAND ${CMAKE_COMMAND} -DIN=${SR_ASYNCAPI_SRC} -DOUT=${SR_ASYNCAPI_GEN}
+          -DNAME=sr_asyncapi_yaml
+          -P ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
+  DEPENDS ${SR_ASYNCAPI_SRC} ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
+  COMMENT "Embedding schemas/asyncapi.yaml")
+list(APPEND SR_GENERATED_SOURCES ${SR_ASYNCAPI_GEN})

@@ -1018,6 +1018,17 @@ paths["/openapi.json"] = ops(
     {"200": {"description": "The document.", "content": {
         JSON: {"schema": {"type": "object"}}}}})
 
+paths["/asyncapi.yaml"] = ops(
+    "getAsyncapi", "The topics' AsyncAPI document",
+    "The AsyncAPI 3.0 document of sr's Kafka topics (schemas/asyncapi.yaml: "
+    "channels, keys, Avro payloads, headers, who sends and who receives, "
+    "ordering and `seq`). No auth; YAML.",
+    {"200": {"description": "The document.", "content": {
+        # a YAML mapping: what a client (schemathesis) parses it into
+        "application/yaml": {"schema": {"type": "object",
+                                        "required": ["asyncapi",
+                                                     "channels"]}}}}})
+
 # Schema registry: the Confluent Schema Registry REST read API over the
 # built-in schemas (docs/api-decisions.md, "Schema registry"). Root only,
 # no token unless gateway.registry.auth=true, the registry's media type and
@@ -1175,7 +1186,7 @@ prefixes as two servers: `/` (first, the default) and `/api/pipelines`. To
 test both forms with one tool run per form, point the tool at each server in
 turn (e.g. schemathesis `--url http://HOST:PORT/` and
 `--url http://HOST:PORT/api/pipelines` with `--include-path-regex '^/v0/'`).
-`/livez`, `/readyz`, `/metrics` and `/openapi.json` are served at the root
+`/livez`, `/readyz`, `/metrics`, `/openapi.json` and `/asyncapi.yaml` are served at the root
 only (they override `servers`).
 
 ## Schema registry

@@ -10,7 +10,10 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libjansson-dev uuid-dev python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
       openjdk-17-jdk-headless maven
-      systemd prometheus strace)
+      systemd prometheus strace nodejs)
+# npm (tests/asyncapi/run.sh): Debian's package, unless the nodejs
+# installed already carries its own (NodeSource's does).
+command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -22,6 +22,8 @@
 
 extern const char sr_openapi_json[];
 extern const size_t sr_openapi_json_len;
+extern const char sr_asyncapi_yaml[];
+extern const size_t sr_asyncapi_yaml_len;
 
 static const char *const phase_names[SR_GW_PHASE__COUNT] = {
         [SR_GW_PHASE_PRODUCE] = "produce",
@@ -167,6 +169,11 @@ static bool answer_ops(sr_gateway_t *gw, sr_route_id_t route,
         case SR_ROUTE_OPENAPI:
                 sr_gateway__answer_text(resp, 200, "application/json",
                                         sr_openapi_json, sr_openapi_json_len);
+                return true;
+        case SR_ROUTE_ASYNCAPI:
+                sr_gateway__answer_text(resp, 200, "application/yaml",
+                                        sr_asyncapi_yaml,
+                                        sr_asyncapi_yaml_len);
                 return true;
         default:
                 return false;

@@ -48,6 +48,7 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(READYZ, "readyz")                                             \
         X(METRICS, "metrics")                                           \
         X(REGISTRY, "registry")                                         \
+        X(ASYNCAPI, "asyncapi")                                         \
         X(OPENAPI, "openapi")                                           \
         X(RUNS_LIST, "runs_list")                                       \
         X(RUNS_CREATE, "runs_create")                                   \

@@ -109,6 +109,7 @@ static const struct {
         { "/readyz", SR_ROUTE_READYZ },
         { "/metrics", SR_ROUTE_METRICS },
         { "/openapi.json", SR_ROUTE_OPENAPI },
+        { "/asyncapi.yaml", SR_ROUTE_ASYNCAPI },
 };
 
 /* The Confluent Schema Registry's read paths: the path itself, or it and

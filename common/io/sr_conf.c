@@ -209,6 +209,15 @@ static const struct conf_prop conf_props[] = {
                   "next/previous links of lists. Empty: links relative to "
                   "the server root (/v0/runs/?limit=20&offset=20). The "
                   "request's Host header is never used." },
+        { .name = "events.dataschema.base", .type = CONF_STR,
+          .offset = OFF(events_dataschema_base), .min = 0, .max = 1024,
+          .def = "", .check = check_public_url,
+          .desc = "sr-status: URL of the schema registry the ce_dataschema "
+                  "header of every event points into "
+                  "(<base>/schemas/ids/<id>; the gateway serves that API "
+                  "at its root). Empty: gateway.public.url; both empty: no "
+                  "ce_dataschema header (the attribute is optional, a "
+                  "relative URL would not be a URI)." },
         { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
           .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
           .max = 2592000, .def = "86400",
@@ -1017,4 +1026,22 @@ sr_err_t sr_conf_from_args(sr_conf_t *conf, int argc, char **argv,
 out:
         *argi = i;
         return SR_OK;
+}
+
+bool sr_conf_dataschema_url(const sr_conf_t *conf, int id, char *out,
+                            size_t cap)
+{
+        const char *base = conf->events_dataschema_base &&
+                                           *conf->events_dataschema_base ?
+                                   conf->events_dataschema_base :
+                                   conf->gateway_public_url;
+        size_t n = base ? strlen(base) : 0;
+        int len;
+
+        while (n && base[n - 1] == '/')
+                n--;
+        if (!n || n > INT_MAX)
+                return false;
+        len = snprintf(out, cap, "%.*s/schemas/ids/%d", (int)n, base, id);
+        return len > 0 && (size_t)len < cap;
 }

@@ -64,6 +64,8 @@ typedef struct sr_conf {
         int gateway_client_timeout_s;  /* gateway.client.timeout.s */
         char *gateway_public_url;      /* gateway.public.url: "" = links
                                         * relative to the server root */
+        char *events_dataschema_base;  /* events.dataschema.base: "" =
+                                        * gateway.public.url */
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
         int command_max_bytes;   /* command.max.bytes: input size budget */
@@ -144,6 +146,17 @@ sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec);
  * @returns SR_OK or SR_ERR_CONF (the message names both keys).
  */
 sr_err_t sr_conf_check_budget(const sr_conf_t *conf, sr_errctx_t *ec);
+
+/**
+ * @brief The CloudEvents dataschema of schema @p id: the registry URL
+ * <events.dataschema.base, else gateway.public.url>/schemas/ids/<id>
+ * (trailing '/' of the base dropped), written NUL-terminated into @p out
+ * (caller's, @p cap bytes; 1,100 hold any).
+ * @returns false when neither key is set (no dataschema: a relative URL is
+ * not a URI) or @p out is too small.
+ */
+bool sr_conf_dataschema_url(const sr_conf_t *conf, int id, char *out,
+                            size_t cap);
 
 /**
  * @brief Print the key table to @p out: aligned text, or when @p markdown a

@@ -223,6 +223,7 @@ static void iso_time(int64_t ms, char out[32])
 
 static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
 {
+        char schema_url[1100];
         char key[SR_UUID_STR_LEN + 1], id[SR_UUID_STR_LEN + 1];
         char subject[96], when[32], ent[SR_UUID_STR_LEN + 1];
         sr_outrec_t rec = { 0 };
@@ -253,6 +254,9 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         sr_outrec_add_header(&rec, "ce_subject", subject);
         sr_outrec_add_header(&rec, "ce_time", when);
         sr_outrec_add_header(&rec, "content-type", "application/avro");
+        if (sr_conf_dataschema_url(w->conf, SR_SCHEMA_EVENT, schema_url,
+                           sizeof(schema_url)))
+                sr_outrec_add_header(&rec, "ce_dataschema", schema_url);
         sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
         sr_buf_free(&val);
 }

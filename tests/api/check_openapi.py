@@ -61,8 +61,10 @@ API_MD = {
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/asyncapi.yaml"),  # issue 12: the topics' AsyncAPI document
 }
-OPS_PATHS = {"/livez", "/readyz", "/metrics", "/openapi.json"}
+OPS_PATHS = {"/livez", "/readyz", "/metrics", "/openapi.json",
+             "/asyncapi.yaml"}
 # The Confluent Schema Registry read API (docs/api-decisions.md).
 REGISTRY_MD = {
     ("get", "/schemas/ids/{id}"),

@@ -2,13 +2,15 @@
 # tests/registry/run.sh - run a Python test of tests/registry/ in
 # BUILD_DIR/venv-registry: stock_consumer.py (a stock confluent-kafka
 # consumer decoding sr.events through the gateway's schema registry read
-# API) or evolution.py (schema evolution through fastavro).
+# API), evolution.py (schema evolution through fastavro) or
+# cloudevents_check.py (the CloudEvents SDK's Kafka binding reads sr.events).
 #
 # Usage: tests/registry/run.sh BUILD_DIR SCRIPT.py
 #
 # Creates the venv once and installs confluent-kafka with its Avro extra,
 # pinned (pip freeze of a clean install of confluent-kafka[avro]==2.16.1 on
-# Python 3.11), from PyPI; a change of the pins reinstalls.
+# Python 3.11) and the CloudEvents SDK (cloudevents==2.2.0 and what it
+# pulls in), from PyPI; a change of the pins reinstalls.
 set -euo pipefail
 
 build=$(cd "${1:?usage: run.sh BUILD_DIR SCRIPT.py}" && pwd)
@@ -36,6 +38,11 @@ pins=(
         cryptography==50.0.2
         cffi==2.1.1
         pycparser==3.12
+        cloudevents==2.2.0
+        deprecation==2.1.0
+        packaging==26.4
+        python-dateutil==4.0.0
+        tzdata==2026.6
 )
 stamp="$venv/.sr-registry.$(printf '%s\n' "${pins[@]}" | cksum | cut -d' ' -f1)"
 (

@@ -47,7 +47,8 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_dev(build, work):
+def start_dev(build, work, http_port=0, extra=()):
+    """sr-dev on @http_port (0: any), @extra flags forwarded (-D k=v)."""
     out = open(os.path.join(work, "dev.out"), "w")
     err = open(os.path.join(work, "dev.err"), "w")
     env = dict(os.environ)
@@ -55,7 +56,7 @@ def start_dev(build, work):
     dev = subprocess.Popen(
         [os.path.join(build, "sr-dev"), "--data-dir",
          os.path.join(work, "data"), "--workers", "1", "--partitions", "4",
-         "--agent", "on", "--http-port", "0"],
+         "--agent", "on", "--http-port", str(http_port), *extra],
         stdout=out, stderr=err, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -250,7 +250,7 @@ Test(sr_budget, records_of_fixed_size_fit_the_overhead_alone)
         sr_outrec_t rec = { 0 };
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
-        char key[40], id[40], subject[96], when[32];
+        char key[40], id[40], subject[96], when[32], schema_url[1100];
         size_t size;
 
         /* target run */
@@ -336,7 +336,14 @@ Test(sr_budget, records_of_fixed_size_fit_the_overhead_alone)
         memset(&rec, 0, sizeof(rec));
         rec.key = sr_slice(id, SR_UUID_STR_LEN);
         rec.value = sr_buf_slice(&val);
-        rec.n_headers = 7;
+        /* ce_dataschema at its longest: events.dataschema.base (1,024
+         * bytes at most) + "/schemas/ids/3" */
+        memset(schema_url, 'u', 1024);
+        snprintf(schema_url + 1024, sizeof(schema_url) - 1024,
+                 "/schemas/ids/3");
+        rec.n_headers = 8;
+        rec.headers[7] = (sr_outrec_header_t){
+                "ce_dataschema", sr_slice(schema_url, strlen(schema_url)) };
         rec.headers[0] = (sr_outrec_header_t){ "ce_specversion",
                                                sr_slice("1.0", 3) };
         rec.headers[1] = (sr_outrec_header_t){ "ce_id", sr_slice(id, 36) };

@@ -1211,3 +1211,47 @@ Test(sr_gateway, registry_odd_paths_are_registry_404s_never_a_crash)
         snprintf(big + sizeof(big) - 40, 40, "sr.events-value/versions");
         reg_expect_error("GET", big, 404, 40401);
 }
+
+/* ------------------------------------------------------------ asyncapi */
+
+Test(sr_gateway, asyncapi_yaml_is_the_source_document_without_a_token)
+{
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        char *want = NULL;
+        size_t want_len = 0;
+        FILE *f = fopen(SR_SOURCE_DIR "/schemas/asyncapi.yaml", "rb");
+
+        cr_assert(not(eq(ptr, f, NULL)));
+        cr_assert(eq(int, getdelim(&want, &want_len, '\0', f) > 0, 1));
+        want_len = (size_t)ftell(f);
+        fclose(f);
+
+        req.method = "GET";
+        req.target = "/asyncapi.yaml";
+        req.body = "";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 200));
+        cr_assert(eq(str, (char *)(resp.content_type ? resp.content_type :
+                                                       "(none)"),
+                     "application/yaml"));
+        cr_assert(eq(sz, resp.body.len, want_len));
+        cr_assert(eq(int, memcmp(resp.body.ptr, want, want_len), 0),
+                  "the served document is not schemas/asyncapi.yaml");
+        sr_buf_free(&resp.body);
+        free(want);
+
+        /* Read-only, exact path, like /openapi.json. */
+        req.method = "POST";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 405));
+        cr_assert(not(eq(ptr, strstr(resp.allow, "GET"), NULL)), "%s",
+                  resp.allow);
+        sr_buf_free(&resp.body);
+        req.method = "GET";
+        req.target = "/asyncapi.yaml/x";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 404));
+        sr_buf_free(&resp.body);
+        cr_assert(eq(int, fake.n_sends, 0));
+}

@@ -178,6 +178,7 @@ ParameterizedTestParameters(sr_http, operations_paths_route_without_auth)
                 { "/readyz", SR_ROUTE_READYZ },
                 { "/metrics", SR_ROUTE_METRICS },
                 { "/openapi.json", SR_ROUTE_OPENAPI },
+                { "/asyncapi.yaml", SR_ROUTE_ASYNCAPI },
         };
         return cr_make_param_array(struct ops_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));

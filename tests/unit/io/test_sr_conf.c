@@ -719,3 +719,35 @@ Test(sr_conf, usage_mentions_every_flag)
         cr_assert(not(eq(ptr, strstr(text, "--list-config-md"), NULL)));
         free(text);
 }
+
+/* events.dataschema.base: the registry the ce_dataschema header of events
+ * points into (docs/schemas.md "CloudEvents headers"). */
+Test(sr_conf, dataschema_url_is_the_base_else_the_public_url_else_none)
+{
+        char out[1100];
+
+        cr_assert(eq(str, conf->events_dataschema_base, ""));
+        cr_assert(not(sr_conf_dataschema_url(conf, 3, out, sizeof(out))),
+                  "neither key set: no dataschema, got %s", out);
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.public.url",
+                                      "https://sr.example.com/base/", &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(sr_conf_dataschema_url(conf, 3, out, sizeof(out)));
+        cr_assert(eq(str, out, "https://sr.example.com/base/schemas/ids/3"));
+        cr_assert(eq(int, sr_conf_set(conf, "events.dataschema.base",
+                                      "http://registry.internal:8081",
+                                      &ec), SR_OK), "%s", ec.msg);
+        cr_assert(sr_conf_dataschema_url(conf, 6, out, sizeof(out)));
+        cr_assert(eq(str, out, "http://registry.internal:8081/schemas/ids/6"));
+        cr_assert(not(sr_conf_dataschema_url(conf, 3, out, 20)),
+                  "a short buffer is refused, never cut");
+}
+
+Test(sr_conf, dataschema_base_refuses_what_a_url_cannot_be)
+{
+        cr_assert(eq(int, sr_conf_set(conf, "events.dataschema.base",
+                                      "registry:8081", &ec), SR_ERR_CONF));
+        assert_msg_contains("events.dataschema.base: ");
+        assert_msg_contains("http:// or https://");
+        cr_assert(eq(str, conf->events_dataschema_base, ""));
+}
