@@ -40,10 +40,10 @@ step() {
 
 step 1 "unit, integration, api, model, docs" \
         ctest --test-dir "$build" --output-on-failure --timeout 1200 \
-        -LE 'kafka|chaos' "$@"
+        -LE 'kafka|chaos|manual' "$@"
 step 2 "real Apache Kafka: end to end" scripts/test-kafka.sh "$build"
 step 3 "real Apache Kafka: chaos" \
-        ctest --test-dir "$build" --output-on-failure -L chaos
+        ctest --test-dir "$build" --output-on-failure -L '^chaos$'
 step 4 "ASan + UBSan" scripts/test-sanitize.sh "$build-asan"
 step 5 "libFuzzer" scripts/test-fuzz.sh "$build-fuzz" "${SR_FUZZ_SECONDS:-30}"
 step 6 "valgrind" scripts/test-valgrind.sh "$build-vg"
