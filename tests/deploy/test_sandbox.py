@@ -157,11 +157,21 @@ def main():
                     stdout=subprocess.PIPE, stderr=log, env=env, text=True)
                 http = p.stdout.readline().strip()[5:]
                 procs[name] = (p, n, log, http)
-            deadline = time.monotonic() + 90
+            # Under strace a worker joining sr-dev's group (a rebalance,
+            # then its partitions restored) took up to ~40 s alone and
+            # over 90 s once at the end of the loaded test command.
+            deadline = time.monotonic() + 180
             while not all(n.has("READY=1") for _, n, _, _ in procs.values()):
                 if time.monotonic() > deadline:
-                    fail("not all ready in 90 s: %s" % [
-                        k for k, v in procs.items() if not v[1].has("READY")])
+                    late = [k for k, v in procs.items()
+                            if not v[1].has("READY")]
+                    fail("not all ready in 180 s: %s" % late)
+                    for k in late:
+                        procs[k][2].flush()
+                        with open(os.path.join(tmp, k + ".log")) as f:
+                            tail = f.read().splitlines()[-25:]
+                        print("--- %s.log (last lines), notify: %s\n%s" % (
+                            k, procs[k][1].msgs[-3:], "\n".join(tail)))
                     break
                 time.sleep(0.2)
             gw = procs["sr-gateway"][3]
