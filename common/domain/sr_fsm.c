@@ -517,7 +517,7 @@ static void retired_command(step_t *st, const sr_command_t *cmd,
                             const char *rid)
 {
         const sr_retired_t *r = &st->run->ret;
-        char at[SR_ISO8601_LEN];
+        char at[SR_ISO8601_LEN + 1] = { 0 }; /* sr_clock_iso8601: no NUL */
 
         if (cmd->kind == SR_CMD_TIMER_FIRED) {
                 if (r->forget_at && cmd->u.timer.deadline == r->forget_at) {
