@@ -269,3 +269,27 @@ void sr_kafka_topic_name(const sr_conf_t *conf, sr_topic_kind_t t, char *out,
                                                           "",
                  suffix ? suffix : "unknown");
 }
+
+rd_kafka_topic_partition_list_t *
+sr_kafka__offsets_list(const char names[][TOPIC_NAME_MAX],
+                       const sr_topic_kind_t *topics, const int32_t *parts,
+                       const int64_t *offsets, int n, const char *op,
+                       sr_errctx_t *ec)
+{
+        rd_kafka_topic_partition_list_t *list;
+
+        list = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < n; i++) {
+                if ((unsigned)topics[i] >= SR_TOPIC__COUNT) {
+                        rd_kafka_topic_partition_list_destroy(list);
+                        sr_errctx_set(ec, SR_ERR_INVALID,
+                                      "kafka %s: bad topic %d", op,
+                                      (int)topics[i]);
+                        return NULL;
+                }
+                rd_kafka_topic_partition_list_add(list, names[topics[i]],
+                                                  parts[i])->offset =
+                        offsets[i];
+        }
+        return list;
+}

@@ -413,18 +413,11 @@ sr_err_t sr_consumer_commit(sr_consumer_t *c, const sr_topic_kind_t *topics,
 
         if (n <= 0)
                 return SR_OK;
-        list = rd_kafka_topic_partition_list_new(n);
-        for (int i = 0; i < n; i++) {
-                if ((unsigned)topics[i] >= SR_TOPIC__COUNT) {
-                        rd_kafka_topic_partition_list_destroy(list);
-                        return sr_errctx_set(ec, SR_ERR_INVALID,
-                                             "kafka commit: bad topic %d",
-                                             (int)topics[i]);
-                }
-                rd_kafka_topic_partition_list_add(list, c->names[topics[i]],
-                                                  parts[i])->offset =
-                        offsets[i];
-        }
+        list = sr_kafka__offsets_list((const char (*)[TOPIC_NAME_MAX])c->names,
+                                      topics, parts, offsets, n, "commit",
+                                      ec);
+        if (!list) /* a topic kind out of range */
+                return SR_ERR_INVALID;
         /* Asynchronous: offsets only speed up a restart (the snapshot and
          * the changelog markers are authoritative), and a synchronous
          * commit waits forever for a coordinator that is gone. */

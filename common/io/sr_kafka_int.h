@@ -71,5 +71,13 @@ sr_err_t sr_kafka__metadata_ping(rd_kafka_t *rk, int timeout_ms,
                                  sr_errctx_t *ec);
 /* Ask for @p name's metadata once, so a new handle knows its leaders. */
 void sr_kafka__warm_metadata(rd_kafka_t *rk, const char *name);
+/* The offsets to commit, as a librdkafka list (caller destroys) of
+ * @p names[topics[i]] / parts[i] / offsets[i]; NULL and @p ec set
+ * (SR_ERR_INVALID, naming @p op) for a topic kind out of range. */
+rd_kafka_topic_partition_list_t *
+sr_kafka__offsets_list(const char names[][TOPIC_NAME_MAX],
+                       const sr_topic_kind_t *topics, const int32_t *parts,
+                       const int64_t *offsets, int n, const char *op,
+                       sr_errctx_t *ec);
 
 #endif /* SR_KAFKA_INT_H */

@@ -235,18 +235,11 @@ sr_err_t sr_producer_txn_offsets(sr_producer_t *p, struct sr_consumer *c,
 
         if (n <= 0)
                 return SR_OK;
-        list = rd_kafka_topic_partition_list_new(n);
-        for (int i = 0; i < n; i++) {
-                if ((unsigned)topics[i] >= SR_TOPIC__COUNT) {
-                        rd_kafka_topic_partition_list_destroy(list);
-                        return sr_errctx_set(ec, SR_ERR_INVALID,
-                                             "kafka txn offsets: bad topic "
-                                             "%d", (int)topics[i]);
-                }
-                rd_kafka_topic_partition_list_add(list, p->names[topics[i]],
-                                                  parts[i])->offset =
-                        offsets[i];
-        }
+        list = sr_kafka__offsets_list((const char (*)[TOPIC_NAME_MAX])p->names,
+                                      topics, parts, offsets, n,
+                                      "txn offsets", ec);
+        if (!list) /* a topic kind out of range */
+                return SR_ERR_INVALID;
         md = rd_kafka_consumer_group_metadata(sr_kafka__consumer_rk(c));
         error = rd_kafka_send_offsets_to_transaction(p->rk, list, md,
                                                      timeout_ms);
