@@ -182,7 +182,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     failures = []
     with tempfile.TemporaryDirectory(prefix="sr-notify-") as tmp:
-        dev = DevFleet(build, tmp, ["--workers", "1", "--agent", "off"])
+        dev = DevFleet(build, tmp, ["--workers", "0", "--agent", "off"])
         procs = []
         try:
             gate = Gate(dev.bootstrap)

@@ -136,7 +136,11 @@ def main():
     src, build = (os.path.abspath(a) for a in sys.argv[1:3])
     groups = syscall_groups()
     with tempfile.TemporaryDirectory(prefix="sr-sandbox-") as tmp:
-        dev = DevFleet(build, tmp, ["--workers", "1", "--agent", "off"])
+        # No worker of sr-dev's own: the traced sr-status is the group's
+        # only member (joining beside one took 30-40 s under strace and
+        # over 180 s once at the end of the loaded test command), and every
+        # command of the test goes through it.
+        dev = DevFleet(build, tmp, ["--workers", "0", "--agent", "off"])
         procs = {}
         try:
             for name in UNITS:
@@ -157,9 +161,6 @@ def main():
                     stdout=subprocess.PIPE, stderr=log, env=env, text=True)
                 http = p.stdout.readline().strip()[5:]
                 procs[name] = (p, n, log, http)
-            # Under strace a worker joining sr-dev's group (a rebalance,
-            # then its partitions restored) took up to ~40 s alone and
-            # over 90 s once at the end of the loaded test command.
             deadline = time.monotonic() + 180
             while not all(n.has("READY=1") for _, n, _, _ in procs.values()):
                 if time.monotonic() > deadline:

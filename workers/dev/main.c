@@ -10,6 +10,10 @@
  * --partitions partitions, the broker's default replication factor, the
  * changelog compacted) and leaves existing ones alone.
  *
+ * --workers 0 runs the broker, the gateway and the agent only: attach
+ * your own sr-status (under a debugger, a tracer, a profiler) to its
+ * bootstrap.servers and it is the group's only member.
+ *
  * stdout, once every child answers /readyz with 200:
  *   bootstrap.servers=127.0.0.1:PORT
  *   ready workers=N agent=on|off
@@ -55,7 +59,7 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
         static const struct {
                 const char *flag;
                 long min, max; /* 0, 0: a string */
-        } flags[] = { { "--workers", 1, 64 },     { "--partitions", 1, 1024 },
+        } flags[] = { { "--workers", 0, 64 },     { "--partitions", 1, 1024 },
                       { "--http-port", 0, 65535 }, { "--agent", 0, 0 },
                       { "--data-dir", 0, 0 },      { "--bootstrap", 0, 0 } };
         int *ints[] = { &o->workers, &o->partitions, &o->http_port };
