@@ -786,6 +786,7 @@ paths["/v0/runs/"] = {
                params=[P("IdempotencyKey")],
                body=body("RunSpec", "The run spec.")),
 }
+paths["/v0/runs/{pipeline_run_id}/"] = None  # RUN_ALONE, defined below
 paths["/v0/pipelines/{pipeline_id}/runs/"] = {
     "parameters": [P("PipelineId")],
     "get": op("Pipeline Runs", "listPipelineRuns",
@@ -849,6 +850,42 @@ paths["/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"] = {
               body=body("PipelineRunUpdate", "`{\"status\": "
                         "\"cancelled\"}`.")),
 }
+# Our extension (docs/api-decisions.md): the run POST /v0/runs/ answered
+# with, by its id alone; its place (after /v0/runs/) is reserved above.
+RUN_ALONE_404 = ("No such pipeline run in the caller's enterprise (another "
+                 "enterprise's run is answered the same way), or the id is "
+                 "not a UUID." + RETIRED_404)
+RUN_ALONE = {
+    "parameters": [P("PipelineRunId")],
+    "get": op("Pipeline Runs", "getRun",
+              "Get one pipeline run by its id alone (extension)",
+              "Our extension, not in Esper Pipelines v0: the run "
+              "`POST /v0/runs/` answered with, without its pipeline id; the "
+              "same answers as `GET /v0/pipelines/{pipeline_id}/runs/"
+              "{pipeline_run_id}/`.",
+              api_responses("PipelineRunEnvelope", "The pipeline run.",
+                            write=False, e400=GET_400,
+                            e404=RUN_ALONE_404)),
+    "put": op("Pipeline Runs", "updateRun",
+              "Cancel a pipeline run by its id alone (extension)",
+              "Our extension, not in Esper Pipelines v0: the same as "
+              "`PUT /v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/` "
+              "without the pipeline id. An `Idempotency-Key` names this "
+              "path's route: the same key on the pipeline-scoped path is "
+              "another route (409).",
+              api_responses(
+                  "PipelineRunEnvelope", "The cancelled pipeline run.",
+                  write=True,
+                  e400=BODY_400 + "; a status other than `cancelled`; or "
+                  "the run is already terminal (`reason` "
+                  "`illegal_transition`). The message names the current "
+                  "status and what may be set.",
+                  e404=RUN_ALONE_404),
+              params=[P("IdempotencyKey")],
+              body=body("PipelineRunUpdate", "`{\"status\": "
+                        "\"cancelled\"}`.")),
+}
+paths["/v0/runs/{pipeline_run_id}/"] = RUN_ALONE  # keeps its place
 paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
     "parameters": [P("PipelineRunId")],
     "get": op("Stage Runs", "listStageRuns", "List the stage runs of a run",

@@ -197,7 +197,8 @@ bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
                         sr_gateway__proj_failed(c, &ec, "pipeline run");
                         return false;
                 }
-                if (!sr_uuid_eq(&e->u.pr.pipeline_id, &r->pipeline_id)) {
+                if (!r->any_pipeline &&
+                    !sr_uuid_eq(&e->u.pr.pipeline_id, &r->pipeline_id)) {
                         sr_gateway__not_found(c, "pipeline run");
                         return false;
                 }

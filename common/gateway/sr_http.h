@@ -81,6 +81,9 @@ typedef struct sr_route {
                                              TARGET_RUN(S)_* */
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
+        /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
+         * extension): no pipeline named, the run of any pipeline is it. */
+        bool any_pipeline;
 } sr_route_t;
 
 /**

@@ -75,6 +75,11 @@ struct path_def {
 static const struct path_def api_paths[] = {
         { 1, { "runs" }, { LIT },
           { { "GET", SR_ROUTE_RUNS_LIST }, { "POST", SR_ROUTE_RUNS_CREATE } } },
+        /* Our extension (docs/api-decisions.md): the run a POST /v0/runs/
+         * answered with, read and cancelled without its pipeline id. */
+        { 2, { "runs", NULL }, { LIT, PIPELINE_RUN_ID },
+          { { "GET", SR_ROUTE_PIPELINE_RUN_GET },
+            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT } } },
         { 3, { "runs", NULL, "stageruns" }, { LIT, PIPELINE_RUN_ID, LIT },
           { { "GET", SR_ROUTE_STAGE_RUNS_LIST } } },
         { 4, { "runs", NULL, "stageruns", NULL },
@@ -172,6 +177,19 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 break;
         }
         return NULL;
+}
+
+/* A pipeline run's route whose template names no pipeline id: the run of
+ * any pipeline (GET/PUT /v0/runs/{id}/). */
+static bool names_no_pipeline(const struct path_def *def, sr_route_id_t id)
+{
+        if (id != SR_ROUTE_PIPELINE_RUN_GET && id != SR_ROUTE_PIPELINE_RUN_PUT)
+                return false;
+        for (unsigned i = 0; i < def->n_segs; i++) {
+                if (def->slot[i] == PIPELINE_ID)
+                        return false;
+        }
+        return true;
 }
 
 static bool match_def(const struct path_def *def, const struct seg *segs,
@@ -289,6 +307,8 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
                         for (size_t k = 0; k < 2 && def->m[k].method; k++) {
                                 if (!strcmp(method, def->m[k].method)) {
                                         r.id = def->m[k].id;
+                                        r.any_pipeline =
+                                                names_no_pipeline(def, r.id);
                                         *out = r;
                                         return SR_OK;
                                 }

@@ -48,6 +48,9 @@ API_MD = {
     ("post", "/v0/pipelines/{pipeline_id}/runs/"),
     ("get", "/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"),
     ("put", "/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"),
+    # our extension (docs/api-decisions.md): a run by its id alone
+    ("get", "/v0/runs/{pipeline_run_id}/"),
+    ("put", "/v0/runs/{pipeline_run_id}/"),
     ("get", "/v0/runs/{pipeline_run_id}/stageruns/"),
     ("get", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"),
     ("put", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"),

@@ -798,6 +798,41 @@ Test(sr_gateway, a_pipeline_run_put_under_another_pipeline_is_404)
         answer_free(&a);
 }
 
+/* GET and PUT /v0/runs/{id}/ (our extension): the run of any pipeline of
+ * the caller's enterprise, answered as on the pipeline-scoped path. */
+Test(sr_gateway, a_run_by_its_id_alone_is_read_and_cancelled_in_its_enterprise)
+{
+        char url[256];
+        answer_t a;
+
+        snprintf(url, sizeof(url), "/v0/runs/%s/", run_id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), run_id));
+        answer_free(&a);
+
+        a = call("GET", url, "tok-b", NULL, NULL); /* another enterprise */
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("PUT", url, "tok-b", NULL, "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+
+        fake.after = run_e;
+        fake.after.u.pr.m.status = SR_ST_CANCELLED;
+        fake.after.u.pr.m.version = 2;
+        fake.has_after = true;
+        a = call("PUT", url, "tok-a", NULL, "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "cancelled"));
+        cr_assert(eq(int, fake.cmds[0].kind,
+                     SR_CMD_SET_PIPELINE_RUN_STATUS));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        answer_free(&a);
+}
+
 /* ------------------------------------------------------------ retired */
 
 static const char RETIRED_MSG[] = "was retired at 2001-09-09T01:46:40.000Z";

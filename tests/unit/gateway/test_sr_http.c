@@ -55,6 +55,8 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_PIPELINE_RUN_GET },
                 { "PUT", "/pipelines/" P_ID "/runs/" R_ID,
                   SR_ROUTE_PIPELINE_RUN_PUT },
+                { "GET", "/runs/" R_ID, SR_ROUTE_PIPELINE_RUN_GET },
+                { "PUT", "/runs/" R_ID, SR_ROUTE_PIPELINE_RUN_PUT },
                 { "GET", "/runs/" R_ID "/stageruns", SR_ROUTE_STAGE_RUNS_LIST },
                 { "GET", "/runs/" R_ID "/stageruns/" S_ID,
                   SR_ROUTE_STAGE_RUN_GET },
@@ -98,6 +100,25 @@ ParameterizedTest(struct route_case *c, sr_http,
                         cr_assert(sr_route_needs_auth(r.id));
                 }
         }
+}
+
+Test(sr_http, a_run_by_its_id_alone_is_the_pipeline_run_route_of_any_pipeline)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", "/v0/runs/" R_ID "/", &r,
+                                        NULL), SR_OK));
+        cr_assert(r.any_pipeline);
+        cr_assert(sr_uuid_is_nil(&r.pipeline_id));
+        cr_assert(eq(int, sr_http_route("GET", "/v0/pipelines/" P_ID
+                                        "/runs/" R_ID "/", &r, NULL),
+                     SR_OK));
+        cr_assert(not(r.any_pipeline));
+        cr_assert(eq(int, sr_http_route("DELETE", "/v0/runs/" R_ID "/", &r,
+                                        &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "GET, PUT"));
 }
 
 Test(sr_http, stage_run_path_without_trailing_slash_routes_like_with_it)
@@ -221,7 +242,7 @@ ParameterizedTestParameters(sr_http, unknown_path_is_404)
                 { "/v0runs" },
                 { "/v0//runs/" },
                 { "/v0/runs//" },
-                { "/v0/runs/" R_ID "/" },
+                { "/v0/runs/" R_ID "/nothing/" },
                 { "/v0/pipelines/" },
                 { "/v0/pipelines/" P_ID "/" },
                 { "/v0/stageruns/" S_ID "/" },
