@@ -25,7 +25,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 
 public final class SrKafkaAdmin {
         private static final String[] SUFFIXES = {
-                "commands", "results", "events", "dispatch", "changelog", "replies", "dlq"
+                "commands", "results", "events", "dispatch", "changelog", "replies", "dlq",
+                "idempotency"
         };
 
         private static Admin admin(String bootstrap) {
@@ -89,6 +90,21 @@ public final class SrKafkaAdmin {
                         return m;
                 }
                 return configsOf("CHANGELOG_TOPIC_CONFIGS", env);
+        }
+
+        /* The gateways' Idempotency-Key claims: compacted (one record per
+         * key and fingerprint) and deleted after the keys' ttl,
+         * gateway.idempotency.ttl.s (24 h; docs/api-decisions.md).
+         * IDEMPOTENCY_TOPIC_CONFIGS ("k=v,k=v") replaces these. */
+        private static Map<String, String> idempotencyConfigs() {
+                String env = System.getenv("IDEMPOTENCY_TOPIC_CONFIGS");
+                Map<String, String> m = new java.util.HashMap<>();
+                if (env == null || env.isEmpty()) {
+                        m.put("cleanup.policy", "compact,delete");
+                        m.put("retention.ms", "86400000");
+                        return m;
+                }
+                return configsOf("IDEMPOTENCY_TOPIC_CONFIGS", env);
         }
 
         /* INPUT_TOPIC_CONFIGS ("k=v,k=v"): configs of the input topics
@@ -166,6 +182,8 @@ public final class SrKafkaAdmin {
                         NewTopic t = new NewTopic(prefix + s, parts, rf);
                         if (s.equals("changelog"))
                                 t.configs(changelogConfigs());
+                        if (s.equals("idempotency"))
+                                t.configs(idempotencyConfigs());
                         if ((s.equals("commands") || s.equals("results")) && inputConfigs() != null)
                                 t.configs(inputConfigs());
                         want.add(t);
