@@ -48,6 +48,7 @@ struct sr_gw_kafka {
         sr_health_t health;    /* from librdkafka's reports; health_mu */
         int n_parts;
         int64_t *start_high; /* changelog ends seen at start */
+        int64_t *idem_high;  /* claims' ends seen at start */
         int64_t *idem_next;  /* next offset of each claims partition (feed) */
 
         pthread_mutex_t mu; /* waiters, generation */
@@ -161,8 +162,9 @@ static void deliver_reply(sr_gw_kafka_t *k, const sr_reply_t *reply)
 }
 
 /* A claim read back: into the key memory, where the first unexpired
- * claim of a key decides (sr_idem_claim_apply()). */
-static void apply_claim(sr_gw_kafka_t *k, const sr_inrec_t *r)
+ * claim of a key decides (sr_idem_claim_apply()). Returns true when the
+ * key was new to the memory. */
+static bool apply_claim(sr_gw_kafka_t *k, const sr_inrec_t *r)
 {
         sr_idem_claim_t c;
         sr_idem_verdict_t v;
@@ -178,11 +180,26 @@ static void apply_claim(sr_gw_kafka_t *k, const sr_inrec_t *r)
                 SR_WARN("GATEWAY", "idempotency claim skipped partition=%"
                         PRId32 " offset=%" PRId64 " err=\"%s\"",
                         r->partition, r->offset, ec.msg);
+        return !err && v == SR_IDEM_FIRST;
+}
+
+/* The claims read up to their ends seen at start (an empty partition,
+ * or one whose records the retention dropped meanwhile, has nothing to
+ * read: the reader's lag says so). */
+static bool claims_caught_up(sr_gw_kafka_t *k, sr_reader_t *reader)
+{
+        for (int p = 0; p < k->n_parts; p++)
+                if (k->idem_high[p] > 0 && k->idem_next[p] < k->idem_high[p])
+                        return sr_reader_lag(reader, SR_TOPIC_IDEMPOTENCY) ==
+                               0;
+        return true;
 }
 
 /* Caught up once the projection reached the changelog's ends seen at
- * start. */
-static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
+ * start, and the key memory the claims' (a restarted gateway knows every
+ * key of the fleet before it is ready). */
+static void check_caught_up(sr_gw_kafka_t *k, sr_reader_t *reader,
+                            int64_t *next)
 {
         sr_errctx_t ec = { 0 };
         bool all = true;
@@ -193,9 +210,10 @@ static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
         for (int p = 0; p < k->n_parts; p++)
                 if (k->start_high[p] > 0 && next[p] < k->start_high[p])
                         all = false;
-        if (all) {
+        if (all && claims_caught_up(k, reader)) {
                 atomic_store(&k->caught_up, true);
-                SR_INFO("GATEWAY", "projection caught up");
+                SR_INFO("GATEWAY", "projection and idempotency keys caught "
+                        "up");
         }
 }
 
@@ -245,7 +263,7 @@ static void *feed_main(void *arg)
         while (!atomic_load(&k->stop)) {
                 sr_proj_txn_t *txn = NULL;
                 uint64_t applied = 0;
-                bool failed = false;
+                bool failed = false, new_keys = false;
                 sr_err_t err;
                 int n = 0;
 
@@ -270,7 +288,7 @@ static void *feed_main(void *arg)
                         }
                         if (r->topic == SR_TOPIC_IDEMPOTENCY &&
                             r->partition >= 0 && r->partition < np) {
-                                apply_claim(k, r);
+                                new_keys |= apply_claim(k, r);
                                 continue;
                         }
                         if (r->topic != SR_TOPIC_CHANGELOG)
@@ -317,6 +335,8 @@ static void *feed_main(void *arg)
                         }
                         continue;
                 }
+                if (new_keys)
+                        sr_gateway__idem_stats_publish(gw);
                 sr_series_add(gw->proj_records, (double)applied);
                 if (sr_clock_mono_s() - last_lag > 1.0) {
                         last_lag = sr_clock_mono_s();
@@ -325,7 +345,7 @@ static void *feed_main(void *arg)
                                               reader, SR_TOPIC_CHANGELOG));
                 }
                 proj_use_tick(gw);
-                check_caught_up(k, next);
+                check_caught_up(k, reader, next);
                 pthread_mutex_lock(&k->mu);
                 k->generation++;
                 pthread_cond_broadcast(&k->cv);
@@ -539,32 +559,44 @@ bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
         return true;
 }
 
-/* The changelog's ends now: ready once the projection reached them.
+/* The ends of @p topic's partition @p p now.
  * Topics created a moment ago are not served yet by every broker
  * (unknown partition, no leader): retry for 30 s. */
+static sr_err_t start_end(sr_gw_kafka_t *k, sr_topic_kind_t topic, int p,
+                          int64_t *low, int64_t *high, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        for (int attempt = 1;; attempt++) {
+                err = sr_kafka_watermarks(k->gw->conf, topic, p, low, high,
+                                          10000, ec);
+                if (!err || err == SR_ERR_FATAL || attempt >= 30)
+                        return err;
+                SR_WARN("GATEWAY", "%s partition %d not served yet, "
+                        "retrying attempt=%d err=\"%s\"",
+                        sr_topic_suffix(topic), p, attempt, ec->msg);
+                sleep(1);
+        }
+}
+
+/* The changelog's and the claims' ends now: ready once the projection and
+ * the key memory reached them. */
 static sr_err_t read_start_ends(sr_gw_kafka_t *k, sr_errctx_t *ec)
 {
         sr_err_t err = SR_OK;
 
-        for (int p = 0; p < k->n_parts; p++) {
-                int64_t low;
+        for (int p = 0; p < k->n_parts && !err; p++) {
+                int64_t low, high;
 
-                for (int attempt = 1;; attempt++) {
-                        err = sr_kafka_watermarks(k->gw->conf,
-                                                  SR_TOPIC_CHANGELOG, p, &low,
-                                                  &k->start_high[p], 10000,
-                                                  ec);
-                        if (!err || err == SR_ERR_FATAL || attempt >= 30)
-                                break;
-                        SR_WARN("GATEWAY", "changelog partition %d not "
-                                "served yet, retrying attempt=%d err=\"%s\"",
-                                p, attempt, ec->msg);
-                        sleep(1);
-                }
-                if (err)
-                        return err;
+                err = start_end(k, SR_TOPIC_CHANGELOG, p, &low,
+                                &k->start_high[p], ec);
+                if (!err)
+                        err = start_end(k, SR_TOPIC_IDEMPOTENCY, p, &low,
+                                        &high, ec);
+                if (!err)
+                        k->idem_high[p] = high > low ? high : 0;
         }
-        return SR_OK;
+        return err;
 }
 
 sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
@@ -593,8 +625,9 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         pthread_mutex_init(&k->health_mu, NULL);
         sr_health_init(&k->health, sr_clock_mono_ms());
         k->start_high = calloc((size_t)k->n_parts, sizeof(int64_t));
+        k->idem_high = calloc((size_t)k->n_parts, sizeof(int64_t));
         k->idem_next = calloc((size_t)k->n_parts, sizeof(int64_t));
-        if (!k->start_high || !k->idem_next)
+        if (!k->start_high || !k->idem_high || !k->idem_next)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
         for (int p = 0; p < k->n_parts; p++)
                 k->idem_next[p] = SR_READER_BEGINNING;
@@ -624,6 +657,7 @@ void sr_gateway__kafka_stop(sr_gw_kafka_t *k)
                 pthread_join(k->feed, NULL);
         sr_producer_destroy(k->prod);
         free(k->start_high);
+        free(k->idem_high);
         free(k->idem_next);
         pthread_cond_destroy(&k->cv);
         pthread_mutex_destroy(&k->mu);

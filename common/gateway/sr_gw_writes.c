@@ -12,8 +12,7 @@
 #include "sr_clock.h"
 #include "sr_entity_json.h"
 
-/* The key count and evictions into the metrics, after a key was new. */
-static void idem_stats_publish(sr_gateway_t *gw)
+void sr_gateway__idem_stats_publish(sr_gateway_t *gw)
 {
         uint_least64_t seen = atomic_load(&gw->idem_evicted_seen);
         sr_idem_stats_t st;
@@ -101,7 +100,7 @@ static int idem_fleet_verdict(sr_gateway_t *gw, const char *enterprise,
                                           "retry with the same key");
                 return 503;
         }
-        idem_stats_publish(gw);
+        sr_gateway__idem_stats_publish(gw);
 decided:
         if (w.err) {
                 sr_gateway__answer_status(resp, 500, "Idempotency-Key: %s",
@@ -134,7 +133,7 @@ static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
                                           ec.msg);
                 return true;
         } else if (v == SR_IDEM_FIRST) {
-                idem_stats_publish(gw);
+                sr_gateway__idem_stats_publish(gw);
         }
         if (v != SR_IDEM_CONFLICT)
                 return false;
