@@ -389,6 +389,22 @@ static void waiter_del(sr_gw_kafka_t *k, int slot)
         pthread_mutex_unlock(&k->mu);
 }
 
+/* Produce @p rec, stamped now, and wait up to @p timeout_ms until the
+ * broker has it (acks=all). */
+static sr_err_t produce_acked(sr_gw_kafka_t *k, sr_outrec_t *rec,
+                              int timeout_ms, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        rec->timestamp = sr_clock_wall_ms();
+        pthread_mutex_lock(&k->prod_mu);
+        err = sr_producer_send(k->prod, rec, ec);
+        if (!err)
+                err = sr_producer_wait(k->prod, timeout_ms, ec);
+        pthread_mutex_unlock(&k->prod_mu);
+        return err;
+}
+
 static sr_gw_sent_t kafka_send(void *ctx, const sr_command_t *cmd,
                                sr_slice_t value, int timeout_ms, int *ticket,
                                sr_errctx_t *ec)
@@ -407,12 +423,7 @@ static sr_gw_sent_t kafka_send(void *ctx, const sr_command_t *cmd,
         rec.partition = -1;
         rec.key = sr_slice(key, SR_UUID_STR_LEN);
         rec.value = value;
-        rec.timestamp = sr_clock_wall_ms();
-        pthread_mutex_lock(&k->prod_mu);
-        err = sr_producer_send(k->prod, &rec, ec);
-        if (!err)
-                err = sr_producer_wait(k->prod, timeout_ms, ec);
-        pthread_mutex_unlock(&k->prod_mu);
+        err = produce_acked(k, &rec, timeout_ms, ec);
         if (err) {
                 waiter_del(k, slot);
                 return SR_GW_SEND_FAILED;
@@ -505,21 +516,13 @@ static sr_err_t kafka_claim(void *ctx, sr_slice_t key, sr_slice_t value,
                             int32_t partition, int timeout_ms,
                             sr_errctx_t *ec)
 {
-        sr_gw_kafka_t *k = ctx;
         sr_outrec_t rec = { 0 };
-        sr_err_t err;
 
         rec.topic = SR_TOPIC_IDEMPOTENCY;
         rec.partition = partition;
         rec.key = key;
         rec.value = value;
-        rec.timestamp = sr_clock_wall_ms();
-        pthread_mutex_lock(&k->prod_mu);
-        err = sr_producer_send(k->prod, &rec, ec);
-        if (!err)
-                err = sr_producer_wait(k->prod, timeout_ms, ec);
-        pthread_mutex_unlock(&k->prod_mu);
-        return err;
+        return produce_acked(ctx, &rec, timeout_ms, ec);
 }
 
 /* ------------------------------------------------------------ lifecycle */

@@ -196,7 +196,7 @@ def race(g1, g2, rounds=5):
                      % (i, run_id(out[0][1]), run_id(out[1][1])))
 
 
-def latency(g, n=15):
+def latency(g, n=40):
     keyed, plain = [], []
     for i in range(n):
         for key, out in ((None, plain), ("lat-" + str(uuid.uuid4()), keyed)):

@@ -37,15 +37,25 @@ static void open_idem(size_t max_keys, int64_t ttl_ms)
                      SR_OK), "%s", ec.msg);
 }
 
-static sr_idem_verdict_t check(const char *ent, const char *key,
-                               const uint8_t *fp, int64_t now)
+typedef sr_err_t (*ask_fn)(sr_idem_t *, const char *, const char *,
+                           const uint8_t *, int64_t, sr_idem_verdict_t *,
+                           sr_errctx_t *);
+
+static sr_idem_verdict_t ask(ask_fn fn, const char *ent, const char *key,
+                             const uint8_t *fp, int64_t now)
 {
         sr_idem_verdict_t v = (sr_idem_verdict_t)-1;
         sr_errctx_t ec = { 0 };
 
-        cr_assert(eq(int, sr_idem_check(idem, ent, key, fp, now, &v, &ec),
-                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, fn(idem, ent, key, fp, now, &v, &ec), SR_OK), "%s",
+                  ec.msg);
         return v;
+}
+
+static sr_idem_verdict_t check(const char *ent, const char *key,
+                               const uint8_t *fp, int64_t now)
+{
+        return ask(sr_idem_check, ent, key, fp, now);
 }
 
 /* A fingerprint that differs by its first byte. */
@@ -320,12 +330,7 @@ Test(sr_idem, keyed_ids_never_collide_across_enterprises)
 static sr_idem_verdict_t peek(const char *ent, const char *key,
                               const uint8_t *fp, int64_t now)
 {
-        sr_idem_verdict_t v = (sr_idem_verdict_t)-1;
-        sr_errctx_t ec = { 0 };
-
-        cr_assert(eq(int, sr_idem_peek(idem, ent, key, fp, now, &v, &ec),
-                     SR_OK), "%s", ec.msg);
-        return v;
+        return ask(sr_idem_peek, ent, key, fp, now);
 }
 
 static sr_idem_claim_t claim_of(const char *ent, const char *key, int fp,
