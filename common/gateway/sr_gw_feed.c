@@ -537,7 +537,8 @@ bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
 {
         if (!atomic_load(&k->caught_up)) {
                 snprintf(why, why_size, "the projection is catching up with "
-                                        "the changelog");
+                                        "the changelog, or the key memory "
+                                        "with the idempotency claims");
                 return false;
         }
         if (!atomic_load(&k->feed_ok)) {

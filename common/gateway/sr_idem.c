@@ -314,6 +314,7 @@ sr_err_t sr_idem_claim_encode(const sr_idem_claim_t *c, sr_buf_t *key,
                               sr_buf_t *value, sr_errctx_t *ec)
 {
         char hex[2 * SR_IDEM_FP_LEN + 1];
+        bool packed;
         size_t klen;
         json_t *j;
         char *k, *v;
@@ -339,11 +340,16 @@ sr_err_t sr_idem_claim_encode(const sr_idem_claim_t *c, sr_buf_t *key,
         j = json_pack("{s:s,s:s,s:s,s:I}", "enterprise", c->enterprise, "key",
                       c->key, "fingerprint", hex, "first_use_ms",
                       (json_int_t)c->first_use_ms);
+        packed = j != NULL;
         v = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
         if (!v) {
                 free(k);
-                return sr_errctx_set(ec, SR_ERR_NOMEM, "idem claim: value");
+                return sr_errctx_set(ec, packed ? SR_ERR_NOMEM :
+                                                  SR_ERR_INVALID,
+                                     "idem claim: %s", packed ?
+                                     "out of memory" :
+                                     "the enterprise id is not UTF-8");
         }
         key->ptr = k;
         key->len = (size_t)n;
