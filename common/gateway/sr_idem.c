@@ -374,7 +374,9 @@ sr_err_t sr_idem_claim_decode(sr_slice_t value, sr_idem_claim_t *out,
         if (!j)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: not "
                                      "JSON: %s", jerr.text);
-        if (json_unpack_ex(j, &jerr, JSON_STRICT, "{s:s,s:s,s:s,s:I}",
+        /* Not JSON_STRICT: a later version's fields are ignored, so a
+         * claim stays readable by every gateway of a fleet mid-upgrade. */
+        if (json_unpack_ex(j, &jerr, 0, "{s:s,s:s,s:s,s:I}",
                            "enterprise", &e, "key", &k, "fingerprint", &hex,
                            "first_use_ms", &first)) {
                 err = sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: %s",

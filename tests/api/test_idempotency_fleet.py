@@ -13,6 +13,10 @@ sr-gateway ("g1") on the same broker, restarted between the writes.
   one 409, every round; with one body: both 200, one run.
 * A keyed POST's added latency (median of the runs above vs unkeyed) is
   printed.
+
+Under SR_TEST_KAFKA (scripts/kafka.sh run, the kafka suite) sr-dev and g1
+use that real broker, on topics and groups of this test's own: the claims
+topic as sr_kafka_create_topics() makes it (compacted, retention.ms).
 """
 import json
 import os
@@ -32,6 +36,8 @@ from devfleet import DevFleet, http_get, stop  # noqa: E402
 
 TOKEN = "tok-acme"
 PARTS = "4"
+REAL = os.environ.get("SR_TEST_KAFKA", "")
+PREFIX = "it-idem-%d-%d." % (os.getpid(), int(time.time()))
 failures = []
 
 
@@ -90,7 +96,8 @@ class Gateway:
              "-D", "kafka.bootstrap.servers=" + self.boot,
              "-D", "kafka.fetch.wait.max.ms=1", "-D", "partitions=" + PARTS,
              "-D", "data.dir=" + d, "-D", "http.port=0",
-             "-D", "log.level=warn"],
+             "-D", "log.level=warn"] +
+            (["-D", "topic.prefix=" + PREFIX] if REAL else []),
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
         self.http = None
         for line in self.proc.stdout:
@@ -213,9 +220,12 @@ def latency(g, n=40):
 def main():
     build = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="sr-idem-") as tmp:
+        real = ["--bootstrap", REAL, "-D", "topic.prefix=" + PREFIX,
+                "-D", "group.id=" + PREFIX + "status",
+                "-D", "agent.group.id=" + PREFIX + "agent"] if REAL else []
         dev = DevFleet(build, tmp, ["--workers", "1", "--agent", "off",
                                     "--partitions", PARTS,
-                                    "-D", "kafka.fetch.wait.max.ms=1"],
+                                    "-D", "kafka.fetch.wait.max.ms=1"] + real,
                        env={"SR_API_TOKENS": TOKEN + ":acme"})
         g1 = None
         try:
