@@ -82,14 +82,7 @@ public final class SrKafkaAdmin {
          * owner rewrites it (docs/guarantee.md). CHANGELOG_TOPIC_CONFIGS
          * ("k=v,k=v") replaces these, e.g. to make compaction run in tests. */
         private static Map<String, String> changelogConfigs() {
-                String env = System.getenv("CHANGELOG_TOPIC_CONFIGS");
-                Map<String, String> m = new java.util.HashMap<>();
-                if (env == null || env.isEmpty()) {
-                        m.put("cleanup.policy", "compact");
-                        m.put("min.compaction.lag.ms", "86400000");
-                        return m;
-                }
-                return configsOf("CHANGELOG_TOPIC_CONFIGS", env);
+                return configsOr("CHANGELOG_TOPIC_CONFIGS", "compact", "min.compaction.lag.ms");
         }
 
         /* The gateways' Idempotency-Key claims: compacted (one record per
@@ -97,14 +90,19 @@ public final class SrKafkaAdmin {
          * gateway.idempotency.ttl.s (24 h; docs/api-decisions.md).
          * IDEMPOTENCY_TOPIC_CONFIGS ("k=v,k=v") replaces these. */
         private static Map<String, String> idempotencyConfigs() {
-                String env = System.getenv("IDEMPOTENCY_TOPIC_CONFIGS");
+                return configsOr("IDEMPOTENCY_TOPIC_CONFIGS", "compact,delete", "retention.ms");
+        }
+
+        /* The configs the variable @p var gives ("k=v,k=v"), else
+         * cleanup.policy @p policy and @p msKey 86400000 (24 h). */
+        private static Map<String, String> configsOr(String var, String policy, String msKey) {
+                String env = System.getenv(var);
+                if (env != null && !env.isEmpty())
+                        return configsOf(var, env);
                 Map<String, String> m = new java.util.HashMap<>();
-                if (env == null || env.isEmpty()) {
-                        m.put("cleanup.policy", "compact,delete");
-                        m.put("retention.ms", "86400000");
-                        return m;
-                }
-                return configsOf("IDEMPOTENCY_TOPIC_CONFIGS", env);
+                m.put("cleanup.policy", policy);
+                m.put(msKey, "86400000");
+                return m;
         }
 
         /* INPUT_TOPIC_CONFIGS ("k=v,k=v"): configs of the input topics
