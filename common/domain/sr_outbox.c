@@ -24,6 +24,7 @@ static const char *const topic_suffixes[SR_TOPIC__COUNT] = {
         [SR_TOPIC_EVENTS] = "events",       [SR_TOPIC_DISPATCH] = "dispatch",
         [SR_TOPIC_CHANGELOG] = "changelog", [SR_TOPIC_REPLIES] = "replies",
         [SR_TOPIC_DLQ] = "dlq",
+        [SR_TOPIC_IDEMPOTENCY] = "idempotency",
 };
 
 const char *sr_topic_suffix(sr_topic_kind_t t)

@@ -20,12 +20,13 @@ typedef enum sr_topic_kind {
         SR_TOPIC_CHANGELOG,
         SR_TOPIC_REPLIES,
         SR_TOPIC_DLQ,
+        SR_TOPIC_IDEMPOTENCY, /* the gateways' Idempotency-Key claims */
         SR_TOPIC__COUNT
 } sr_topic_kind_t;
 
 /**
  * @brief Topic name suffix: "commands", "results", "events", "dispatch",
- * "changelog", "replies", "dlq". Static text; NULL if @p t is out of range.
+ * "changelog", "replies", "dlq", "idempotency". Static text; NULL if @p t is out of range.
  */
 const char *sr_topic_suffix(sr_topic_kind_t t);
 

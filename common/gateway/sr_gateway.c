@@ -391,10 +391,11 @@ sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
         sr_err_t err;
 
         if (!proj || !port || !port->send || !port->wait_reply ||
-            !port->wait_visible)
+            !port->wait_visible || !port->claim != !port->wait_feed)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "gateway: a projection and a port "
-                                     "with every call are needed");
+                                     "with every call are needed (claim "
+                                     "and wait_feed: both or neither)");
         err = gateway_alloc(conf, metrics, env_tokens, &gw, ec);
         if (err) {
                 sr_gateway_destroy(gw);

@@ -179,6 +179,10 @@ void sr_gateway__create_run(sr_gw_ctx_t *c);
  *  with random bytes. */
 sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec);
 
+/** @brief The key memory's count and evictions into the metrics (after
+ *  keys were added). Any thread. */
+void sr_gateway__idem_stats_publish(sr_gateway_t *gw);
+
 /* ------------------------------------------------------------ Kafka
  * sr_gw_feed.c: the port sr_gateway_new() builds. */
 

@@ -1,7 +1,9 @@
 /* common/gateway/sr_gw_feed.c - the gateway's Kafka side, the command
- * port sr_gateway_new() builds: the producer of commands, the feed thread
- * (sr.changelog into the projection, sr.replies to the waiting writes,
- * the broker's health), reply waiters and read-your-writes waits.
+ * port sr_gateway_new() builds: the producer of commands and
+ * Idempotency-Key claims, the feed thread (sr.changelog into the
+ * projection, sr.replies to the waiting writes, sr.idempotency into the
+ * key memory, the broker's health), reply waiters and read-your-writes
+ * waits.
  */
 #include "sr_gateway_int.h"
 
@@ -46,6 +48,8 @@ struct sr_gw_kafka {
         sr_health_t health;    /* from librdkafka's reports; health_mu */
         int n_parts;
         int64_t *start_high; /* changelog ends seen at start */
+        int64_t *idem_high;  /* claims' ends seen at start */
+        int64_t *idem_next;  /* next offset of each claims partition (feed) */
 
         pthread_mutex_t mu; /* waiters, generation */
         pthread_cond_t cv;  /* on CLOCK_MONOTONIC */
@@ -66,8 +70,9 @@ static struct timespec mono_deadline(int64_t until_ms)
 
 /* ------------------------------------------------------------ the feed */
 
-/* A reader from the projection's next offsets (changelog) and the end of
- * the replies. @p parts and @p next hold 2 * n_parts and n_parts. */
+/* A reader from the projection's next offsets (changelog), the end of
+ * the replies and the claims not yet read (from the beginning at start).
+ * @p parts and @p next hold 3 * n_parts and n_parts. */
 static sr_err_t feed_reader(sr_gw_kafka_t *k, sr_reader_part_t *parts,
                             int64_t *next, sr_reader_t **rp, sr_errctx_t *ec)
 {
@@ -84,8 +89,11 @@ static sr_err_t feed_reader(sr_gw_kafka_t *k, sr_reader_part_t *parts,
                 parts[np + p].topic = SR_TOPIC_REPLIES;
                 parts[np + p].partition = p;
                 parts[np + p].offset = SR_READER_END;
+                parts[2 * np + p].topic = SR_TOPIC_IDEMPOTENCY;
+                parts[2 * np + p].partition = p;
+                parts[2 * np + p].offset = k->idem_next[p];
         }
-        return sr_reader_new(k->gw->conf, parts, 2 * np, rp, ec);
+        return sr_reader_new(k->gw->conf, parts, 3 * np, rp, ec);
 }
 
 /* The broker's health from librdkafka: its "all brokers down" report,
@@ -153,9 +161,45 @@ static void deliver_reply(sr_gw_kafka_t *k, const sr_reply_t *reply)
         pthread_mutex_unlock(&k->mu);
 }
 
+/* A claim read back: into the key memory, where the first unexpired
+ * claim of a key decides (sr_idem_claim_apply()). Returns true when the
+ * key was new to the memory. */
+static bool apply_claim(sr_gw_kafka_t *k, const sr_inrec_t *r)
+{
+        sr_idem_claim_t c;
+        sr_idem_verdict_t v;
+        sr_errctx_t ec = { 0 };
+        sr_err_t err;
+
+        k->idem_next[r->partition] = r->offset + 1;
+        err = sr_idem_claim_decode(r->value, &c, &ec);
+        if (!err)
+                err = sr_idem_claim_apply(k->gw->idem, &c, sr_clock_wall_ms(),
+                                          sr_clock_mono_ms(), &v, &ec);
+        if (err && err != SR_ERR_NOT_FOUND) /* NOT_FOUND: past the ttl */
+                SR_WARN("GATEWAY", "idempotency claim skipped partition=%"
+                        PRId32 " offset=%" PRId64 " err=\"%s\"",
+                        r->partition, r->offset, ec.msg);
+        return !err && v == SR_IDEM_FIRST;
+}
+
+/* The claims read up to their ends seen at start (an empty partition,
+ * or one whose records the retention dropped meanwhile, has nothing to
+ * read: the reader's lag says so). */
+static bool claims_caught_up(sr_gw_kafka_t *k, sr_reader_t *reader)
+{
+        for (int p = 0; p < k->n_parts; p++)
+                if (k->idem_high[p] > 0 && k->idem_next[p] < k->idem_high[p])
+                        return sr_reader_lag(reader, SR_TOPIC_IDEMPOTENCY) ==
+                               0;
+        return true;
+}
+
 /* Caught up once the projection reached the changelog's ends seen at
- * start. */
-static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
+ * start, and the key memory the claims' (a restarted gateway knows every
+ * key of the fleet before it is ready). */
+static void check_caught_up(sr_gw_kafka_t *k, sr_reader_t *reader,
+                            int64_t *next)
 {
         sr_errctx_t ec = { 0 };
         bool all = true;
@@ -166,9 +210,10 @@ static void check_caught_up(sr_gw_kafka_t *k, int64_t *next)
         for (int p = 0; p < k->n_parts; p++)
                 if (k->start_high[p] > 0 && next[p] < k->start_high[p])
                         all = false;
-        if (all) {
+        if (all && claims_caught_up(k, reader)) {
                 atomic_store(&k->caught_up, true);
-                SR_INFO("GATEWAY", "projection caught up");
+                SR_INFO("GATEWAY", "projection and idempotency keys caught "
+                        "up");
         }
 }
 
@@ -203,7 +248,7 @@ static void *feed_main(void *arg)
         int64_t *next, next_probe = 0;
         int np = k->n_parts;
 
-        parts = calloc((size_t)np * 2, sizeof(*parts));
+        parts = calloc((size_t)np * 3, sizeof(*parts));
         next = calloc((size_t)np, sizeof(*next));
         recs = calloc(FEED_BATCH, sizeof(*recs));
         if (!parts || !next || !recs ||
@@ -218,7 +263,7 @@ static void *feed_main(void *arg)
         while (!atomic_load(&k->stop)) {
                 sr_proj_txn_t *txn = NULL;
                 uint64_t applied = 0;
-                bool failed = false;
+                bool failed = false, new_keys = false;
                 sr_err_t err;
                 int n = 0;
 
@@ -239,6 +284,11 @@ static void *feed_main(void *arg)
                                                           &reply, NULL) ==
                                     SR_OK)
                                         deliver_reply(k, &reply);
+                                continue;
+                        }
+                        if (r->topic == SR_TOPIC_IDEMPOTENCY &&
+                            r->partition >= 0 && r->partition < np) {
+                                new_keys |= apply_claim(k, r);
                                 continue;
                         }
                         if (r->topic != SR_TOPIC_CHANGELOG)
@@ -285,6 +335,8 @@ static void *feed_main(void *arg)
                         }
                         continue;
                 }
+                if (new_keys)
+                        sr_gateway__idem_stats_publish(gw);
                 sr_series_add(gw->proj_records, (double)applied);
                 if (sr_clock_mono_s() - last_lag > 1.0) {
                         last_lag = sr_clock_mono_s();
@@ -293,7 +345,7 @@ static void *feed_main(void *arg)
                                               reader, SR_TOPIC_CHANGELOG));
                 }
                 proj_use_tick(gw);
-                check_caught_up(k, next);
+                check_caught_up(k, reader, next);
                 pthread_mutex_lock(&k->mu);
                 k->generation++;
                 pthread_cond_broadcast(&k->cv);
@@ -337,6 +389,22 @@ static void waiter_del(sr_gw_kafka_t *k, int slot)
         pthread_mutex_unlock(&k->mu);
 }
 
+/* Produce @p rec, stamped now, and wait up to @p timeout_ms until the
+ * broker has it (acks=all). */
+static sr_err_t produce_acked(sr_gw_kafka_t *k, sr_outrec_t *rec,
+                              int timeout_ms, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        rec->timestamp = sr_clock_wall_ms();
+        pthread_mutex_lock(&k->prod_mu);
+        err = sr_producer_send(k->prod, rec, ec);
+        if (!err)
+                err = sr_producer_wait(k->prod, timeout_ms, ec);
+        pthread_mutex_unlock(&k->prod_mu);
+        return err;
+}
+
 static sr_gw_sent_t kafka_send(void *ctx, const sr_command_t *cmd,
                                sr_slice_t value, int timeout_ms, int *ticket,
                                sr_errctx_t *ec)
@@ -355,12 +423,7 @@ static sr_gw_sent_t kafka_send(void *ctx, const sr_command_t *cmd,
         rec.partition = -1;
         rec.key = sr_slice(key, SR_UUID_STR_LEN);
         rec.value = value;
-        rec.timestamp = sr_clock_wall_ms();
-        pthread_mutex_lock(&k->prod_mu);
-        err = sr_producer_send(k->prod, &rec, ec);
-        if (!err)
-                err = sr_producer_wait(k->prod, timeout_ms, ec);
-        pthread_mutex_unlock(&k->prod_mu);
+        err = produce_acked(k, &rec, timeout_ms, ec);
         if (err) {
                 waiter_del(k, slot);
                 return SR_GW_SEND_FAILED;
@@ -391,30 +454,23 @@ static bool kafka_wait_reply(void *ctx, int slot, int64_t until_ms,
         return done;
 }
 
-static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
-                               int64_t until_ms)
+/* Until @p done(@p arg), asked again after every feed batch, or until
+ * @p until_ms. */
+static bool kafka_wait_feed(void *ctx, bool (*done)(void *arg), void *arg,
+                            int64_t until_ms)
 {
         sr_gw_kafka_t *k = ctx;
         struct timespec until = mono_deadline(until_ms);
 
         for (;;) {
-                bool ok = true;
                 uint64_t gen;
 
-                for (uint32_t i = 0; i < r->n_versions && ok; i++) {
-                        uint32_t v = 0;
-
-                        if (sr_proj_version(k->gw->proj,
-                                            r->versions[i].entity_type,
-                                            &r->versions[i].entity_id, &v,
-                                            NULL) != SR_OK ||
-                            v < r->versions[i].version)
-                                ok = false;
-                }
-                if (ok)
-                        return true;
                 pthread_mutex_lock(&k->mu);
                 gen = k->generation;
+                pthread_mutex_unlock(&k->mu);
+                if (done(arg))
+                        return true;
+                pthread_mutex_lock(&k->mu);
                 while (k->generation == gen)
                         if (pthread_cond_timedwait(&k->cv, &k->mu, &until)) {
                                 pthread_mutex_unlock(&k->mu);
@@ -422,6 +478,51 @@ static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
                         }
                 pthread_mutex_unlock(&k->mu);
         }
+}
+
+typedef struct visible_arg {
+        sr_gw_kafka_t *k;
+        const sr_reply_t *reply;
+} visible_arg_t;
+
+/* Every entity version the reply names is in the projection. */
+static bool versions_visible(void *arg)
+{
+        const visible_arg_t *a = arg;
+        const sr_reply_t *r = a->reply;
+
+        for (uint32_t i = 0; i < r->n_versions; i++) {
+                uint32_t v = 0;
+
+                if (sr_proj_version(a->k->gw->proj,
+                                    r->versions[i].entity_type,
+                                    &r->versions[i].entity_id, &v,
+                                    NULL) != SR_OK ||
+                    v < r->versions[i].version)
+                        return false;
+        }
+        return true;
+}
+
+static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
+                               int64_t until_ms)
+{
+        visible_arg_t a = { ctx, r };
+
+        return kafka_wait_feed(ctx, versions_visible, &a, until_ms);
+}
+
+static sr_err_t kafka_claim(void *ctx, sr_slice_t key, sr_slice_t value,
+                            int32_t partition, int timeout_ms,
+                            sr_errctx_t *ec)
+{
+        sr_outrec_t rec = { 0 };
+
+        rec.topic = SR_TOPIC_IDEMPOTENCY;
+        rec.partition = partition;
+        rec.key = key;
+        rec.value = value;
+        return produce_acked(ctx, &rec, timeout_ms, ec);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -436,7 +537,8 @@ bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
 {
         if (!atomic_load(&k->caught_up)) {
                 snprintf(why, why_size, "the projection is catching up with "
-                                        "the changelog");
+                                        "the changelog, or the key memory "
+                                        "with the idempotency claims");
                 return false;
         }
         if (!atomic_load(&k->feed_ok)) {
@@ -461,32 +563,44 @@ bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
         return true;
 }
 
-/* The changelog's ends now: ready once the projection reached them.
+/* The ends of @p topic's partition @p p now.
  * Topics created a moment ago are not served yet by every broker
  * (unknown partition, no leader): retry for 30 s. */
+static sr_err_t start_end(sr_gw_kafka_t *k, sr_topic_kind_t topic, int p,
+                          int64_t *low, int64_t *high, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        for (int attempt = 1;; attempt++) {
+                err = sr_kafka_watermarks(k->gw->conf, topic, p, low, high,
+                                          10000, ec);
+                if (!err || err == SR_ERR_FATAL || attempt >= 30)
+                        return err;
+                SR_WARN("GATEWAY", "%s partition %d not served yet, "
+                        "retrying attempt=%d err=\"%s\"",
+                        sr_topic_suffix(topic), p, attempt, ec->msg);
+                sleep(1);
+        }
+}
+
+/* The changelog's and the claims' ends now: ready once the projection and
+ * the key memory reached them. */
 static sr_err_t read_start_ends(sr_gw_kafka_t *k, sr_errctx_t *ec)
 {
         sr_err_t err = SR_OK;
 
-        for (int p = 0; p < k->n_parts; p++) {
-                int64_t low;
+        for (int p = 0; p < k->n_parts && !err; p++) {
+                int64_t low, high;
 
-                for (int attempt = 1;; attempt++) {
-                        err = sr_kafka_watermarks(k->gw->conf,
-                                                  SR_TOPIC_CHANGELOG, p, &low,
-                                                  &k->start_high[p], 10000,
-                                                  ec);
-                        if (!err || err == SR_ERR_FATAL || attempt >= 30)
-                                break;
-                        SR_WARN("GATEWAY", "changelog partition %d not "
-                                "served yet, retrying attempt=%d err=\"%s\"",
-                                p, attempt, ec->msg);
-                        sleep(1);
-                }
-                if (err)
-                        return err;
+                err = start_end(k, SR_TOPIC_CHANGELOG, p, &low,
+                                &k->start_high[p], ec);
+                if (!err)
+                        err = start_end(k, SR_TOPIC_IDEMPOTENCY, p, &low,
+                                        &high, ec);
+                if (!err)
+                        k->idem_high[p] = high > low ? high : 0;
         }
-        return SR_OK;
+        return err;
 }
 
 sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
@@ -515,8 +629,12 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         pthread_mutex_init(&k->health_mu, NULL);
         sr_health_init(&k->health, sr_clock_mono_ms());
         k->start_high = calloc((size_t)k->n_parts, sizeof(int64_t));
-        if (!k->start_high)
+        k->idem_high = calloc((size_t)k->n_parts, sizeof(int64_t));
+        k->idem_next = calloc((size_t)k->n_parts, sizeof(int64_t));
+        if (!k->start_high || !k->idem_high || !k->idem_next)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: tables");
+        for (int p = 0; p < k->n_parts; p++)
+                k->idem_next[p] = SR_READER_BEGINNING;
         err = read_start_ends(k, ec);
         if (!err)
                 err = sr_producer_new(gw->conf, "sr-gateway", &k->prod, ec);
@@ -529,6 +647,8 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         gw->port.send = kafka_send;
         gw->port.wait_reply = kafka_wait_reply;
         gw->port.wait_visible = kafka_wait_visible;
+        gw->port.claim = kafka_claim;
+        gw->port.wait_feed = kafka_wait_feed;
         return SR_OK;
 }
 
@@ -541,6 +661,8 @@ void sr_gateway__kafka_stop(sr_gw_kafka_t *k)
                 pthread_join(k->feed, NULL);
         sr_producer_destroy(k->prod);
         free(k->start_high);
+        free(k->idem_high);
+        free(k->idem_next);
         pthread_cond_destroy(&k->cv);
         pthread_mutex_destroy(&k->mu);
         pthread_mutex_destroy(&k->prod_mu);

@@ -57,6 +57,27 @@ typedef struct sr_gw_port {
          */
         bool (*wait_visible)(void *ctx, const sr_reply_t *reply,
                              int64_t until_ms);
+
+        /**
+         * @brief Publish an Idempotency-Key's claim record (@p key,
+         * @p value) to @p partition of <topic.prefix>idempotency and wait
+         * up to @p timeout_ms until the broker has it (acks=all).
+         * NULL (with wait_feed): this gateway keeps its keys in its own
+         * memory only (unit tests' ports).
+         * @param key, value borrowed for the call.
+         * @returns SR_OK, or the error (nothing to rely on was written).
+         */
+        sr_err_t (*claim)(void *ctx, sr_slice_t key, sr_slice_t value,
+                          int32_t partition, int timeout_ms,
+                          sr_errctx_t *ec);
+
+        /**
+         * @brief Wait until @p done(@p arg) is true, asking again after
+         * every batch the feed reads (claims included), or until
+         * @p until_ms. @returns false when it was not true in time.
+         */
+        bool (*wait_feed)(void *ctx, bool (*done)(void *arg), void *arg,
+                          int64_t until_ms);
 } sr_gw_port_t;
 
 #endif /* SR_GW_PORT_H */

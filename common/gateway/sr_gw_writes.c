@@ -12,39 +12,128 @@
 #include "sr_clock.h"
 #include "sr_entity_json.h"
 
+void sr_gateway__idem_stats_publish(sr_gateway_t *gw)
+{
+        uint_least64_t seen = atomic_load(&gw->idem_evicted_seen);
+        sr_idem_stats_t st;
+
+        sr_idem_stats(gw->idem, &st);
+        sr_series_set(gw->idem_keys, (double)st.keys);
+        /* The counter moves forward once per eviction, whichever thread
+         * saw it first. */
+        while (st.evicted > seen &&
+               !atomic_compare_exchange_weak(&gw->idem_evicted_seen, &seen,
+                                             st.evicted))
+                ;
+        if (st.evicted > seen)
+                sr_series_add(gw->idem_evicted, (double)(st.evicted - seen));
+}
+
+/* What wait_feed() asks while a claim is read back. */
+typedef struct idem_wait {
+        sr_gateway_t *gw;
+        const char *enterprise, *key;
+        const uint8_t *fp;
+        sr_idem_verdict_t verdict;
+        sr_err_t err;
+        sr_errctx_t ec;
+} idem_wait_t;
+
+/* Known to the memory the feed fills (or failed): decided. */
+static bool idem_known(void *arg)
+{
+        idem_wait_t *w = arg;
+
+        w->err = sr_idem_peek(w->gw->idem, w->enterprise, w->key, w->fp,
+                              sr_clock_mono_ms(), &w->verdict, &w->ec);
+        return w->err || w->verdict != SR_IDEM_FIRST;
+}
+
+/* The fleet's verdict on a key (docs/api-decisions.md, "Idempotency-Key"):
+ * a key the feed has read a claim of is decided by the first claim; an
+ * unknown one is claimed (acks=all) and read back, and the first claim of
+ * the key in its partition, ours or another gateway's, decides. Returns
+ * the HTTP status written to @p resp, or 0 with @p v set. */
+static int idem_fleet_verdict(sr_gateway_t *gw, const char *enterprise,
+                              const char *key, const uint8_t *fp,
+                              sr_gw_response_t *resp, sr_idem_verdict_t *v)
+{
+        int timeout = gw->conf->gateway_reply_timeout_ms;
+        idem_wait_t w = { gw, enterprise, key, fp, SR_IDEM_FIRST, SR_OK,
+                          { 0 } };
+        sr_buf_t rkey = { 0 }, rval = { 0 };
+        sr_idem_claim_t c = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_err_t err;
+
+        if (idem_known(&w))
+                goto decided;
+        snprintf(c.enterprise, sizeof(c.enterprise), "%s", enterprise);
+        snprintf(c.key, sizeof(c.key), "%s", key);
+        memcpy(c.fp, fp, SR_IDEM_FP_LEN);
+        c.first_use_ms = sr_clock_wall_ms();
+        err = sr_idem_claim_encode(&c, &rkey, &rval, &ec);
+        if (!err)
+                err = gw->port.claim(gw->port.ctx, sr_buf_slice(&rkey),
+                                     sr_buf_slice(&rval),
+                                     sr_idem_claim_partition(
+                                             enterprise, key,
+                                             gw->conf->partitions),
+                                     timeout > 0 ? timeout : 1, &ec);
+        sr_buf_free(&rkey);
+        sr_buf_free(&rval);
+        if (err) {
+                resp->retry_after = 5;
+                sr_gateway__answer_status(resp, 503, "the Idempotency-Key "
+                                          "could not be recorded on the "
+                                          "broker (%s); nothing was sent, "
+                                          "retry", ec.msg);
+                return 503;
+        }
+        if (!gw->port.wait_feed(gw->port.ctx, idem_known, &w,
+                                sr_clock_mono_ms() + (timeout > 0 ? timeout :
+                                                                    1))) {
+                resp->retry_after = 1;
+                sr_gateway__answer_status(resp, 503, "the Idempotency-Key "
+                                          "was recorded but not read back "
+                                          "in time; nothing was sent, "
+                                          "retry with the same key");
+                return 503;
+        }
+        sr_gateway__idem_stats_publish(gw);
+decided:
+        if (w.err) {
+                sr_gateway__answer_status(resp, 500, "Idempotency-Key: %s",
+                                          w.ec.msg);
+                return 500;
+        }
+        *v = w.verdict;
+        return 0;
+}
+
 /* Idempotency: the same key of the enterprise with another route or body
- * is refused (409; 500 when it cannot be remembered). Returns true after
- * answering. */
+ * is refused (409; 500 when it cannot be remembered, 503 when the claim
+ * cannot be shared with the fleet). Returns true after answering. */
 static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
                          const sr_gw_request_t *req, const sr_route_t *route,
                          sr_gw_response_t *resp)
 {
         uint8_t fp[SR_IDEM_FP_LEN];
         sr_idem_verdict_t v;
-        sr_idem_stats_t st;
         sr_errctx_t ec = { 0 };
 
         sr_idem_fingerprint(route, req->body, req->body_len, fp);
-        if (sr_idem_check(gw->idem, enterprise, req->idempotency_key, fp,
-                          sr_clock_mono_ms(), &v, &ec) != SR_OK) {
+        if (gw->port.claim) {
+                if (idem_fleet_verdict(gw, enterprise, req->idempotency_key,
+                                       fp, resp, &v))
+                        return true;
+        } else if (sr_idem_check(gw->idem, enterprise, req->idempotency_key,
+                                 fp, sr_clock_mono_ms(), &v, &ec) != SR_OK) {
                 sr_gateway__answer_status(resp, 500, "Idempotency-Key: %s",
                                           ec.msg);
                 return true;
-        }
-        if (v == SR_IDEM_FIRST) {
-                uint_least64_t seen = atomic_load(&gw->idem_evicted_seen);
-
-                sr_idem_stats(gw->idem, &st);
-                sr_series_set(gw->idem_keys, (double)st.keys);
-                /* The counter moves forward once per eviction, whichever
-                 * thread saw it first. */
-                while (st.evicted > seen &&
-                       !atomic_compare_exchange_weak(&gw->idem_evicted_seen,
-                                                     &seen, st.evicted))
-                        ;
-                if (st.evicted > seen)
-                        sr_series_add(gw->idem_evicted,
-                                      (double)(st.evicted - seen));
+        } else if (v == SR_IDEM_FIRST) {
+                sr_gateway__idem_stats_publish(gw);
         }
         if (v != SR_IDEM_CONFLICT)
                 return false;

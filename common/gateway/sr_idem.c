@@ -1,19 +1,29 @@
 /* common/gateway/sr_idem.c - Idempotency-Keys: a chained hash table of
  * (enterprise, key) with the first request's fingerprint, and a FIFO of
  * the same entries in order of first use, whose head is both the next to
- * expire (every key lives ttl_ms) and the one evicted at the cap. */
+ * expire (every key lives ttl_ms) and the one evicted at the cap; and the
+ * claim records the gateways of a fleet share them through. */
 #include "sr_idem.h"
 
+#include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 
+/* Claims read back from the topic are not in order of first use across
+ * partitions: an entry's place in the FIFO (born_ms, never before the
+ * newest's) can be later than its first use (first_ms), which alone says
+ * whether a lookup still knows it. */
 struct entry {
         struct entry *chain; /* next in its bucket */
         struct entry *newer; /* next in order of first use */
-        int64_t born_ms;
+        struct entry *older; /* previous in order of first use */
+        int64_t born_ms;     /* its place in the FIFO */
+        int64_t first_ms;    /* its first use */
         uint64_t hash;
         uint8_t fp[SR_IDEM_FP_LEN];
         uint8_t elen;   /* bytes of the enterprise */
@@ -110,6 +120,40 @@ static uint64_t name_hash(const sr_idem_t *idem, const char *name,
         return h;
 }
 
+/* Take @p e out of the FIFO (it stays in its bucket). */
+static void fifo_unlink(sr_idem_t *idem, struct entry *e)
+{
+        if (e->older)
+                e->older->newer = e->newer;
+        else
+                idem->oldest = e->newer;
+        if (e->newer)
+                e->newer->older = e->older;
+        else
+                idem->newest = e->older;
+        e->newer = e->older = NULL;
+}
+
+/* Append @p e to the FIFO, first used at @p now_ms. A clock that steps
+ * back, or a claim read late, must not break the FIFO's order. A clock
+ * that steps back forgets nothing early either; a claim's own time
+ * (@p exact) is kept as it is. */
+static void fifo_append(sr_idem_t *idem, struct entry *e, int64_t now_ms,
+                        bool exact)
+{
+        e->born_ms = idem->newest && idem->newest->born_ms > now_ms ?
+                             idem->newest->born_ms :
+                             now_ms;
+        e->first_ms = exact ? now_ms : e->born_ms;
+        e->newer = NULL;
+        e->older = idem->newest;
+        if (idem->newest)
+                idem->newest->newer = e;
+        else
+                idem->oldest = e;
+        idem->newest = e;
+}
+
 /* Unlink the oldest entry from its bucket and the FIFO, and free it. */
 static void drop_oldest(sr_idem_t *idem)
 {
@@ -119,17 +163,18 @@ static void drop_oldest(sr_idem_t *idem)
              pp = &(*pp)->chain)
                 ;
         *pp = e->chain;
-        idem->oldest = e->newer;
-        if (!idem->oldest)
-                idem->newest = NULL;
+        fifo_unlink(idem, e);
         idem->n--;
         free(e);
 }
 
-sr_err_t sr_idem_check(sr_idem_t *idem, const char *enterprise,
+/* sr_idem_check() and sr_idem_peek(): @p remember says whether an
+ * unknown key is remembered, @p exact whether @p now_ms is the first use
+ * of a claim read back (fifo_append()). */
+static sr_err_t lookup(sr_idem_t *idem, const char *enterprise,
                        const char *key, const uint8_t fp[SR_IDEM_FP_LEN],
-                       int64_t now_ms, sr_idem_verdict_t *verdict,
-                       sr_errctx_t *ec)
+                       int64_t now_ms, bool remember, bool exact,
+                       sr_idem_verdict_t *verdict, sr_errctx_t *ec)
 {
         size_t elen = strlen(enterprise), klen = strlen(key), len;
         struct entry *e;
@@ -154,40 +199,65 @@ sr_err_t sr_idem_check(sr_idem_t *idem, const char *enterprise,
         }
         for (struct entry *x = idem->buckets[h & idem->mask]; x;
              x = x->chain) {
-                if (x->hash == h && x->elen == elen && x->klen == klen &&
-                    !memcmp(x->text, e->text, len)) {
+                if (x->hash != h || x->elen != elen || x->klen != klen ||
+                    memcmp(x->text, e->text, len))
+                        continue;
+                free(e);
+                if (now_ms - x->first_ms < idem->ttl_ms) {
                         *verdict = memcmp(x->fp, fp, SR_IDEM_FP_LEN) ?
                                            SR_IDEM_CONFLICT :
                                            SR_IDEM_SAME;
-                        pthread_mutex_unlock(&idem->mu);
-                        free(e);
-                        return SR_OK;
+                } else {
+                        /* Expired, though not yet out of the FIFO: a
+                         * new first use. */
+                        if (remember) {
+                                memcpy(x->fp, fp, SR_IDEM_FP_LEN);
+                                fifo_unlink(idem, x);
+                                fifo_append(idem, x, now_ms, exact);
+                        }
+                        *verdict = SR_IDEM_FIRST;
                 }
+                pthread_mutex_unlock(&idem->mu);
+                return SR_OK;
+        }
+        *verdict = SR_IDEM_FIRST;
+        if (!remember) {
+                pthread_mutex_unlock(&idem->mu);
+                free(e);
+                return SR_OK;
         }
         if (idem->n == idem->max_keys) {
                 drop_oldest(idem);
                 idem->evicted++;
         }
         e->chain = idem->buckets[h & idem->mask];
-        e->newer = NULL;
-        /* A clock that steps back must not break the FIFO's order. */
-        e->born_ms = idem->newest && idem->newest->born_ms > now_ms ?
-                             idem->newest->born_ms :
-                             now_ms;
         e->hash = h;
         memcpy(e->fp, fp, SR_IDEM_FP_LEN);
         e->elen = (uint8_t)elen;
         e->klen = (uint16_t)klen;
         idem->buckets[h & idem->mask] = e;
-        if (idem->newest)
-                idem->newest->newer = e;
-        else
-                idem->oldest = e;
-        idem->newest = e;
+        fifo_append(idem, e, now_ms, exact);
         idem->n++;
-        *verdict = SR_IDEM_FIRST;
         pthread_mutex_unlock(&idem->mu);
         return SR_OK;
+}
+
+sr_err_t sr_idem_check(sr_idem_t *idem, const char *enterprise,
+                       const char *key, const uint8_t fp[SR_IDEM_FP_LEN],
+                       int64_t now_ms, sr_idem_verdict_t *verdict,
+                       sr_errctx_t *ec)
+{
+        return lookup(idem, enterprise, key, fp, now_ms, true, false, verdict,
+                      ec);
+}
+
+sr_err_t sr_idem_peek(sr_idem_t *idem, const char *enterprise,
+                      const char *key, const uint8_t fp[SR_IDEM_FP_LEN],
+                      int64_t now_ms, sr_idem_verdict_t *verdict,
+                      sr_errctx_t *ec)
+{
+        return lookup(idem, enterprise, key, fp, now_ms, false, false, verdict,
+                      ec);
 }
 
 void sr_idem_stats(sr_idem_t *idem, sr_idem_stats_t *out)
@@ -199,6 +269,18 @@ void sr_idem_stats(sr_idem_t *idem, sr_idem_stats_t *out)
         pthread_mutex_unlock(&idem->mu);
 }
 
+/* The name sr_idem_uuid() hashes, into @p out (NUL-terminated; snprintf's
+ * length). */
+static int idem_name(char *out, size_t size, const char *kind,
+                     const char *enterprise, const char *key)
+{
+        if (!strchr(enterprise, '/'))
+                return snprintf(out, size, "%s/%s/%s", kind, enterprise,
+                                key);
+        return snprintf(out, size, "%s@%zu/%s/%s", kind, strlen(enterprise),
+                        enterprise, key);
+}
+
 void sr_idem_uuid(sr_uuid_t *out, const char *kind, const char *enterprise,
                   const char *key)
 {
@@ -207,4 +289,152 @@ void sr_idem_uuid(sr_uuid_t *out, const char *kind, const char *enterprise,
         else
                 sr_uuid_v5(out, &sr_ns, "%s@%zu/%s/%s", kind,
                            strlen(enterprise), enterprise, key);
+}
+
+/* ------------------------------------------------ the fleet's claims */
+
+static void fp_hex(const uint8_t fp[SR_IDEM_FP_LEN],
+                   char out[2 * SR_IDEM_FP_LEN + 1])
+{
+        for (int i = 0; i < SR_IDEM_FP_LEN; i++)
+                snprintf(out + 2 * i, 3, "%02x", fp[i]);
+}
+
+/* A claim's enterprise and key: what sr_idem_check() takes and the
+ * gateway sends (an Idempotency-Key is 1..255 bytes). */
+static bool claim_names_ok(const char *enterprise, const char *key)
+{
+        size_t elen = strlen(enterprise), klen = strlen(key);
+
+        return elen <= SR_IDEM_ENTERPRISE_MAX && klen >= 1 &&
+               klen <= SR_HTTP_IDEM_KEY_MAX;
+}
+
+sr_err_t sr_idem_claim_encode(const sr_idem_claim_t *c, sr_buf_t *key,
+                              sr_buf_t *value, sr_errctx_t *ec)
+{
+        char hex[2 * SR_IDEM_FP_LEN + 1];
+        bool packed;
+        size_t klen;
+        json_t *j;
+        char *k, *v;
+        int n;
+
+        if (!memchr(c->enterprise, 0, sizeof(c->enterprise)) ||
+            !memchr(c->key, 0, sizeof(c->key)) ||
+            !claim_names_ok(c->enterprise, c->key))
+                return sr_errctx_set(ec, SR_ERR_INVALID, "idem claim: the "
+                                     "enterprise (at most %d bytes) or the "
+                                     "key (1 to %d bytes) is out of range",
+                                     SR_IDEM_ENTERPRISE_MAX,
+                                     SR_HTTP_IDEM_KEY_MAX);
+        fp_hex(c->fp, hex);
+        klen = 2 * SR_IDEM_FP_LEN + 1 + 32 + strlen(c->enterprise) +
+               strlen(c->key) + 1;
+        k = malloc(klen);
+        if (!k)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "idem claim: key");
+        n = snprintf(k, klen, "%s/", hex);
+        n += idem_name(k + n, klen - (size_t)n, "idem", c->enterprise,
+                       c->key);
+        j = json_pack("{s:s,s:s,s:s,s:I}", "enterprise", c->enterprise, "key",
+                      c->key, "fingerprint", hex, "first_use_ms",
+                      (json_int_t)c->first_use_ms);
+        packed = j != NULL;
+        v = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        if (!v) {
+                free(k);
+                return sr_errctx_set(ec, packed ? SR_ERR_NOMEM :
+                                                  SR_ERR_INVALID,
+                                     "idem claim: %s", packed ?
+                                     "out of memory" :
+                                     "the enterprise id is not UTF-8");
+        }
+        key->ptr = k;
+        key->len = (size_t)n;
+        value->ptr = v;
+        value->len = strlen(v);
+        return SR_OK;
+}
+
+sr_err_t sr_idem_claim_decode(sr_slice_t value, sr_idem_claim_t *out,
+                              sr_errctx_t *ec)
+{
+        const char *e = NULL, *k = NULL, *hex = NULL;
+        json_int_t first = 0;
+        json_error_t jerr;
+        sr_err_t err = SR_OK;
+        json_t *j;
+
+        if (!value.ptr)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: no "
+                                     "value (a tombstone)");
+        j = json_loadb(value.ptr, value.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: not "
+                                     "JSON: %s", jerr.text);
+        /* Not JSON_STRICT: a later version's fields are ignored, so a
+         * claim stays readable by every gateway of a fleet mid-upgrade. */
+        if (json_unpack_ex(j, &jerr, 0, "{s:s,s:s,s:s,s:I}",
+                           "enterprise", &e, "key", &k, "fingerprint", &hex,
+                           "first_use_ms", &first)) {
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: %s",
+                                    jerr.text);
+                goto out;
+        }
+        if (!claim_names_ok(e, k) || strlen(hex) != 2 * SR_IDEM_FP_LEN) {
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT, "idem claim: "
+                                    "enterprise, key or fingerprint out "
+                                    "of range");
+                goto out;
+        }
+        for (int i = 0; i < SR_IDEM_FP_LEN; i++) {
+                unsigned b;
+
+                if (!strchr("0123456789abcdef", hex[2 * i]) ||
+                    !strchr("0123456789abcdef", hex[2 * i + 1]) ||
+                    sscanf(hex + 2 * i, "%2x", &b) != 1) {
+                        err = sr_errctx_set(ec, SR_ERR_CORRUPT, "idem "
+                                            "claim: fingerprint is not 40 "
+                                            "lower-case hex digits");
+                        goto out;
+                }
+                out->fp[i] = (uint8_t)b;
+        }
+        snprintf(out->enterprise, sizeof(out->enterprise), "%s", e);
+        snprintf(out->key, sizeof(out->key), "%s", k);
+        out->first_use_ms = (int64_t)first;
+out:
+        json_decref(j);
+        return err;
+}
+
+int32_t sr_idem_claim_partition(const char *enterprise, const char *key,
+                                int n_parts)
+{
+        uint8_t d[SR_SHA1_LEN];
+        uint32_t h;
+
+        /* The NUL keeps ("ab","c") from ("a","bc"). */
+        sr_sha1_2(enterprise, strlen(enterprise) + 1, key, strlen(key), d);
+        h = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+            (uint32_t)d[2] << 8 | d[3];
+        return n_parts > 0 ? (int32_t)(h % (uint32_t)n_parts) : 0;
+}
+
+sr_err_t sr_idem_claim_apply(sr_idem_t *idem, const sr_idem_claim_t *c,
+                             int64_t now_wall_ms, int64_t now_mono_ms,
+                             sr_idem_verdict_t *verdict, sr_errctx_t *ec)
+{
+        int64_t age = now_wall_ms - c->first_use_ms;
+
+        if (age < 0) /* another host's clock ahead of ours */
+                age = 0;
+        if (age >= idem->ttl_ms)
+                return sr_errctx_set(ec, SR_ERR_NOT_FOUND, "idem claim: "
+                                     "%" PRId64 " ms old, past the ttl",
+                                     age);
+        return lookup(idem, c->enterprise, c->key, c->fp, now_mono_ms - age,
+                      true, true, verdict, ec);
 }

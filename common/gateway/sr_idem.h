@@ -9,8 +9,10 @@
  *
  * Bounded: a key is forgotten @p ttl_ms after its first use, and when
  * @p max_keys are held the oldest is forgotten first. A forgotten key is
- * FIRST again. The memory is per process (a restart, or another gateway,
- * does not know the key; docs/api-decisions.md says what happens then).
+ * FIRST again. The memory itself is per process; the gateway's feed
+ * fills it from the fleet's claim records (sr_idem_claim_t, the topic
+ * <topic.prefix>idempotency), so a restart or another gateway of the
+ * fleet knows the key (docs/api-decisions.md).
  *
  * Thread-safe: one mutex inside; every call is O(1) amortised (plus the
  * keys that expire). Time is a parameter (milliseconds of any monotonic
@@ -25,6 +27,7 @@
 #include "sr_err.h"
 #include "sr_http.h"
 #include "sr_sha1.h"
+#include "sr_slice.h"
 
 #define SR_IDEM_FP_LEN SR_SHA1_LEN
 
@@ -82,6 +85,71 @@ sr_err_t sr_idem_check(sr_idem_t *idem, const char *enterprise,
                        const char *key, const uint8_t fp[SR_IDEM_FP_LEN],
                        int64_t now_ms, sr_idem_verdict_t *verdict,
                        sr_errctx_t *ec);
+
+/**
+ * @brief What sr_idem_check() answers, without remembering anything:
+ * FIRST means "not known" (or known but older than ttl_ms).
+ * @returns SR_OK, SR_ERR_INVALID (as sr_idem_check()).
+ */
+sr_err_t sr_idem_peek(sr_idem_t *idem, const char *enterprise,
+                      const char *key, const uint8_t fp[SR_IDEM_FP_LEN],
+                      int64_t now_ms, sr_idem_verdict_t *verdict,
+                      sr_errctx_t *ec);
+
+/* ------------------------------------------------ the fleet's claims */
+
+#define SR_IDEM_ENTERPRISE_MAX 255 /* bytes, as sr_idem_check() takes */
+
+/* One key's claim on the topic <topic.prefix>idempotency: the first
+ * unexpired claim of (enterprise, key) in its partition is the key's
+ * fingerprint for every gateway of the fleet. */
+typedef struct sr_idem_claim {
+        char enterprise[SR_IDEM_ENTERPRISE_MAX + 1];
+        char key[SR_HTTP_IDEM_KEY_MAX + 1];
+        uint8_t fp[SR_IDEM_FP_LEN];
+        int64_t first_use_ms; /* wall clock, ms since the epoch */
+} sr_idem_claim_t;
+
+/**
+ * @brief The claim's record: key "<fingerprint, 40 hex digits>/<the name
+ * sr_idem_uuid() hashes for the command id>" (one record per key and
+ * fingerprint survives compaction: two gateways racing with other bodies
+ * both stay readable, and the first still decides), value the JSON
+ * object {"enterprise","key","fingerprint","first_use_ms"}.
+ * @param[out] key, value set on SR_OK; the caller owns them
+ *             (sr_buf_free()). Neither is NUL-terminated.
+ * @returns SR_OK, SR_ERR_INVALID (an enterprise or key too long or
+ *          empty), SR_ERR_NOMEM.
+ */
+sr_err_t sr_idem_claim_encode(const sr_idem_claim_t *c, sr_buf_t *key,
+                              sr_buf_t *value, sr_errctx_t *ec);
+
+/**
+ * @brief Read a claim record's value back.
+ * @param value borrowed.
+ * @returns SR_OK, SR_ERR_CORRUPT (@p ec says what is wrong).
+ */
+sr_err_t sr_idem_claim_decode(sr_slice_t value, sr_idem_claim_t *out,
+                              sr_errctx_t *ec);
+
+/**
+ * @brief The partition (of @p n_parts >= 1) of (@p enterprise, @p key)'s
+ * claims: every claim of a key in one partition, whatever its body, so
+ * the first is well defined. The same on every gateway (no seed).
+ */
+int32_t sr_idem_claim_partition(const char *enterprise, const char *key,
+                                int n_parts);
+
+/**
+ * @brief What a claim read from the topic at wall time @p now_wall_ms
+ * does to @p idem (now_mono_ms on its clock): nothing when it is
+ * ttl_ms old or older (SR_ERR_NOT_FOUND, verdict untouched), else
+ * sr_idem_check() with its first use on the monotonic clock (FIRST: this
+ * claim decides the key; SAME or CONFLICT: an earlier claim did).
+ */
+sr_err_t sr_idem_claim_apply(sr_idem_t *idem, const sr_idem_claim_t *c,
+                             int64_t now_wall_ms, int64_t now_mono_ms,
+                             sr_idem_verdict_t *verdict, sr_errctx_t *ec);
 
 /**
  * @brief The id a keyed write derives from (@p enterprise, @p key), the

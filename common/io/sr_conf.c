@@ -82,7 +82,8 @@ static const struct conf_prop conf_props[] = {
         { .name = "topic.prefix", .type = CONF_STR,
           .offset = OFF(topic_prefix), .min = 0, .max = 200, .def = "sr.",
           .desc = "Prefix of every topic name: prefix + commands, results, "
-                  "events, dispatch, changelog, replies, dlq." },
+                  "events, dispatch, changelog, replies, dlq, "
+                  "idempotency." },
         { .name = "partitions", .type = CONF_INT, .offset = OFF(partitions),
           .min = 1, .max = 1024, .def = "12",
           .desc = "Partition count of the topics sr-dev creates." },
@@ -222,15 +223,17 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
           .max = 2592000, .def = "86400",
           .desc = "sr-gateway: how long an Idempotency-Key is remembered "
-                  "after its first use (a reuse with another request is a "
-                  "409 until then)." },
+                  "after its first use, by every gateway of the fleet (a "
+                  "reuse with another request is a 409 until then); "
+                  "the idempotency topic's retention.ms when sr creates "
+                  "it." },
         { .name = "gateway.idempotency.max.keys", .type = CONF_INT,
           .offset = OFF(gateway_idempotency_max_keys), .min = 1000,
           .max = 100000000, .def = "1000000",
-          .desc = "sr-gateway: most Idempotency-Keys remembered (about "
-                  "90 bytes each plus enterprise and key: ~140 MB for a "
-                  "million UUID keys); beyond, the oldest is forgotten "
-                  "first (sr_gateway_idempotency_evicted_total)." },
+          .desc = "sr-gateway: most Idempotency-Keys remembered, the "
+                  "fleet's (about 105 bytes each plus enterprise and key: "
+                  "~155 MB for a million UUID keys); beyond, the oldest is "
+                  "forgotten first (sr_gateway_idempotency_evicted_total)." },
         { .name = "command.max.bytes", .type = CONF_INT,
           .offset = OFF(command_max_bytes), .min = 4096,
           .max = 1000000000 - SR_BUDGET_OVERHEAD, .def = "983040",

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +95,26 @@ static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
                         err = sr_errctx_set(ec, SR_ERR_INVALID, "topic %s: "
                                             "cleanup.policy", name);
                         goto out;
+                }
+                /* Idempotency-Key claims: compacted (one record per key
+                 * and fingerprint) and dropped after the keys' ttl
+                 * (docs/api-decisions.md). */
+                if (t == SR_TOPIC_IDEMPOTENCY) {
+                        char ms[32];
+
+                        snprintf(ms, sizeof(ms), "%lld",
+                                 (long long)conf->gateway_idempotency_ttl_s *
+                                         1000);
+                        if (rd_kafka_NewTopic_set_config(nt[n],
+                                                         "cleanup.policy",
+                                                         "compact,delete") ||
+                            rd_kafka_NewTopic_set_config(nt[n],
+                                                         "retention.ms", ms)) {
+                                err = sr_errctx_set(ec, SR_ERR_INVALID,
+                                                    "topic %s: "
+                                                    "cleanup.policy", name);
+                                goto out;
+                        }
                 }
                 n++;
         }

@@ -25,7 +25,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 
 public final class SrKafkaAdmin {
         private static final String[] SUFFIXES = {
-                "commands", "results", "events", "dispatch", "changelog", "replies", "dlq"
+                "commands", "results", "events", "dispatch", "changelog", "replies", "dlq",
+                "idempotency"
         };
 
         private static Admin admin(String bootstrap) {
@@ -81,14 +82,27 @@ public final class SrKafkaAdmin {
          * owner rewrites it (docs/guarantee.md). CHANGELOG_TOPIC_CONFIGS
          * ("k=v,k=v") replaces these, e.g. to make compaction run in tests. */
         private static Map<String, String> changelogConfigs() {
-                String env = System.getenv("CHANGELOG_TOPIC_CONFIGS");
+                return configsOr("CHANGELOG_TOPIC_CONFIGS", "compact", "min.compaction.lag.ms");
+        }
+
+        /* The gateways' Idempotency-Key claims: compacted (one record per
+         * key and fingerprint) and deleted after the keys' ttl,
+         * gateway.idempotency.ttl.s (24 h; docs/api-decisions.md).
+         * IDEMPOTENCY_TOPIC_CONFIGS ("k=v,k=v") replaces these. */
+        private static Map<String, String> idempotencyConfigs() {
+                return configsOr("IDEMPOTENCY_TOPIC_CONFIGS", "compact,delete", "retention.ms");
+        }
+
+        /* The configs the variable @p var gives ("k=v,k=v"), else
+         * cleanup.policy @p policy and @p msKey 86400000 (24 h). */
+        private static Map<String, String> configsOr(String var, String policy, String msKey) {
+                String env = System.getenv(var);
+                if (env != null && !env.isEmpty())
+                        return configsOf(var, env);
                 Map<String, String> m = new java.util.HashMap<>();
-                if (env == null || env.isEmpty()) {
-                        m.put("cleanup.policy", "compact");
-                        m.put("min.compaction.lag.ms", "86400000");
-                        return m;
-                }
-                return configsOf("CHANGELOG_TOPIC_CONFIGS", env);
+                m.put("cleanup.policy", policy);
+                m.put(msKey, "86400000");
+                return m;
         }
 
         /* INPUT_TOPIC_CONFIGS ("k=v,k=v"): configs of the input topics
@@ -166,6 +180,8 @@ public final class SrKafkaAdmin {
                         NewTopic t = new NewTopic(prefix + s, parts, rf);
                         if (s.equals("changelog"))
                                 t.configs(changelogConfigs());
+                        if (s.equals("idempotency"))
+                                t.configs(idempotencyConfigs());
                         if ((s.equals("commands") || s.equals("results")) && inputConfigs() != null)
                                 t.configs(inputConfigs());
                         want.add(t);

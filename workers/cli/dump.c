@@ -262,7 +262,8 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
         if (!topic_kind(conf, topic, &kind)) {
                 fprintf(stderr, "sr-cli dump: unknown topic \"%s\" (one of "
                         "commands results events dispatch changelog replies "
-                        "dlq, with or without the prefix)\n", topic);
+                        "dlq idempotency, with or without the prefix)\n",
+                        topic);
                 return EX_USAGE;
         }
         sr_kafka_topic_name(conf, kind, name, sizeof(name));

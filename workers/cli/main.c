@@ -44,7 +44,7 @@ static void usage(FILE *out)
                 "  follow [--run RUN_ID] [--from-beginning]\n"
                 "  replies [--from-beginning]\n"
                 "  dump TOPIC   (commands|results|events|dispatch|changelog|"
-                "replies|dlq)\n");
+                "replies|dlq|idempotency)\n");
 }
 
 /* Subcommand arguments: positionals and the few options. */

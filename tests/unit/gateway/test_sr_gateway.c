@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_gateway.h"
+#include "sr_gateway_int.h" /* gw->idem: the fake feed fills it */
 #include "sr_idem.h"
 #include "sr_run.h"
 #include "kit_dir.h"
@@ -765,6 +767,194 @@ Test(sr_gateway, same_key_and_body_is_the_same_command_other_body_409)
         answer_free(&a1);
         answer_free(&a2);
         answer_free(&a3);
+}
+
+/* ------------------------------------------------ the fleet's keys */
+
+/* A claims topic two gateways share: each gateway's fake feed reads it
+ * into that gateway's key memory from its own cursor, as sr_gw_feed.c
+ * does. @c gw is the gateway a call() goes through. */
+#define MAX_CLAIMS 8
+static struct {
+        char key[1024], value[1024];
+        int32_t partition;
+} claims[MAX_CLAIMS];
+static int n_claims, read_by[2];
+static sr_gateway_t *gw_one, *gw_two;
+static sr_err_t claim_err;  /* what claim() answers */
+static bool feed_stalls;    /* wait_feed(): nothing read in time */
+static int sends_at_claim;  /* fake.n_sends when the last claim was made */
+
+static sr_err_t fake_claim(void *ctx, sr_slice_t key, sr_slice_t value,
+                           int32_t partition, int timeout_ms,
+                           sr_errctx_t *ec)
+{
+        (void)ctx;
+        cr_assert(timeout_ms > 0);
+        sends_at_claim = fake.n_sends;
+        if (claim_err)
+                return sr_errctx_set(ec, claim_err, "scripted: broker away");
+        cr_assert(n_claims < MAX_CLAIMS);
+        cr_assert(key.len < sizeof(claims[0].key) &&
+                  value.len < sizeof(claims[0].value));
+        memcpy(claims[n_claims].key, key.ptr, key.len);
+        memcpy(claims[n_claims].value, value.ptr, value.len);
+        claims[n_claims++].partition = partition;
+        return SR_OK;
+}
+
+static bool fake_wait_feed(void *ctx, bool (*done)(void *arg), void *arg,
+                           int64_t until_ms)
+{
+        int *cursor = &read_by[gw == gw_two];
+
+        (void)ctx;
+        (void)until_ms;
+        while (!feed_stalls && *cursor < n_claims) {
+                const char *v = claims[(*cursor)++].value;
+                sr_idem_claim_t c;
+                sr_idem_verdict_t verdict;
+                sr_errctx_t ec = { 0 };
+
+                cr_assert(eq(int, sr_idem_claim_decode(sr_slice(v, strlen(v)),
+                                                       &c, &ec), SR_OK),
+                          "%s", ec.msg);
+                sr_idem_claim_apply(gw->idem, &c, sr_clock_wall_ms(),
+                                    sr_clock_mono_ms(), &verdict, &ec);
+        }
+        return done(arg);
+}
+
+static void fleet_setup(void)
+{
+        sr_gw_port_t port = {
+                .ctx = &fake,
+                .send = fake_send,
+                .wait_reply = fake_wait_reply,
+                .wait_visible = fake_wait_visible,
+                .claim = fake_claim,
+                .wait_feed = fake_wait_feed,
+        };
+        sr_errctx_t ec = { 0 };
+
+        gw_setup(); /* gw: the in-memory one, replaced */
+        sr_gateway_destroy(gw);
+        cr_assert(eq(int, sr_gateway_new_with_port(conf, NULL, TOKENS, proj,
+                                                   &port, &gw_one, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_gateway_new_with_port(conf, NULL, TOKENS, proj,
+                                                   &port, &gw_two, &ec),
+                     SR_OK), "%s", ec.msg);
+        gw = gw_one;
+        n_claims = read_by[0] = read_by[1] = 0;
+        claim_err = SR_OK;
+        feed_stalls = false;
+}
+
+static void fleet_teardown(void)
+{
+        sr_gateway_destroy(gw_two);
+        gw_two = NULL;
+        gw = gw_one;
+        gw_one = NULL;
+        gw_teardown();
+}
+
+/* The same .timeout as sr_gateway (tests/CMakeLists.txt, sanitizers). */
+TestSuite(sr_gateway_fleet, .init = fleet_setup, .fini = fleet_teardown,
+          .timeout = 60.0);
+
+Test(sr_gateway_fleet, a_new_key_is_claimed_before_its_command_is_sent)
+{
+        const char *b1 = "{\"status\":\"success\"}";
+        uint8_t fp[SR_IDEM_FP_LEN];
+        sr_idem_claim_t c;
+        sr_errctx_t ec = { 0 };
+        sr_route_t route;
+        answer_t a;
+
+        script_target_success();
+        a = call("PUT", target_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, n_claims, 1));
+        cr_assert(eq(int, sends_at_claim, 0));
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, sr_idem_claim_decode(
+                                  sr_slice(claims[0].value,
+                                           strlen(claims[0].value)),
+                                  &c, &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, c.enterprise, ENT_A));
+        cr_assert(eq(str, c.key, "key-1"));
+        cr_assert(eq(int, sr_http_route("PUT", target_url(), &route, NULL),
+                     SR_OK));
+        sr_idem_fingerprint(&route, b1, strlen(b1), fp);
+        cr_assert(eq(int, memcmp(c.fp, fp, SR_IDEM_FP_LEN), 0));
+        cr_assert(eq(i32, claims[0].partition,
+                     sr_idem_claim_partition(ENT_A, "key-1",
+                                             conf->partitions)));
+        /* a retry through the same gateway: known, no second claim */
+        answer_free(&a);
+        a = call("PUT", target_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, n_claims, 1));
+        answer_free(&a);
+}
+
+Test(sr_gateway_fleet, another_gateway_refuses_the_key_with_another_body)
+{
+        answer_t a;
+
+        script_target_success();
+        a = call("PUT", target_url(), "tok-a", "key-1",
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        gw = gw_two; /* has never seen key-1 */
+        a = call("PUT", target_url(), "tok-a", "key-1",
+                 "{\"status\":\"failure\"}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        cr_assert(eq(int, fake.n_sends, 1));
+        answer_free(&a);
+        /* another enterprise's same key is its own */
+        a = call("PUT", target_url(), "tok-b", "key-1",
+                 "{\"status\":\"failure\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway_fleet, a_claim_the_broker_does_not_take_is_503_sending_nothing)
+{
+        answer_t a;
+
+        script_target_success();
+        claim_err = SR_ERR_RETRY;
+        a = call("PUT", target_url(), "tok-a", "key-1",
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 503), "%s", a.body);
+        cr_assert(eq(int, a.retry_after, 5));
+        cr_assert(strstr(message(&a), "Idempotency-Key could not be "
+                         "recorded") != NULL, "%s", message(&a));
+        cr_assert(strstr(message(&a), "broker away") != NULL, "%s",
+                  message(&a));
+        cr_assert(eq(int, fake.n_sends, 0));
+        answer_free(&a);
+}
+
+Test(sr_gateway_fleet, a_claim_not_read_back_in_time_is_503_sending_nothing)
+{
+        answer_t a;
+
+        script_target_success();
+        feed_stalls = true;
+        a = call("PUT", target_url(), "tok-a", "key-1",
+                 "{\"status\":\"success\"}");
+        cr_assert(eq(int, a.status, 503), "%s", a.body);
+        cr_assert(eq(int, a.retry_after, 1));
+        cr_assert(strstr(message(&a), "not read back") != NULL, "%s",
+                  message(&a));
+        cr_assert(eq(int, n_claims, 1));
+        cr_assert(eq(int, fake.n_sends, 0));
+        answer_free(&a);
 }
 
 Test(sr_gateway, another_tenants_entity_is_404_and_sends_nothing)

@@ -37,15 +37,25 @@ static void open_idem(size_t max_keys, int64_t ttl_ms)
                      SR_OK), "%s", ec.msg);
 }
 
-static sr_idem_verdict_t check(const char *ent, const char *key,
-                               const uint8_t *fp, int64_t now)
+typedef sr_err_t (*ask_fn)(sr_idem_t *, const char *, const char *,
+                           const uint8_t *, int64_t, sr_idem_verdict_t *,
+                           sr_errctx_t *);
+
+static sr_idem_verdict_t ask(ask_fn fn, const char *ent, const char *key,
+                             const uint8_t *fp, int64_t now)
 {
         sr_idem_verdict_t v = (sr_idem_verdict_t)-1;
         sr_errctx_t ec = { 0 };
 
-        cr_assert(eq(int, sr_idem_check(idem, ent, key, fp, now, &v, &ec),
-                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, fn(idem, ent, key, fp, now, &v, &ec), SR_OK), "%s",
+                  ec.msg);
         return v;
+}
+
+static sr_idem_verdict_t check(const char *ent, const char *key,
+                               const uint8_t *fp, int64_t now)
+{
+        return ask(sr_idem_check, ent, key, fp, now);
 }
 
 /* A fingerprint that differs by its first byte. */
@@ -313,4 +323,220 @@ Test(sr_idem, keyed_ids_never_collide_across_enterprises)
         cr_assert(not(sr_uuid_eq(&a, &b)));
         sr_idem_uuid(&b, "idem", "a/", "b/c");
         cr_assert(not(sr_uuid_eq(&a, &b)));
+}
+
+/* ------------------------------------------------ the fleet's claims */
+
+static sr_idem_verdict_t peek(const char *ent, const char *key,
+                              const uint8_t *fp, int64_t now)
+{
+        return ask(sr_idem_peek, ent, key, fp, now);
+}
+
+static sr_idem_claim_t claim_of(const char *ent, const char *key, int fp,
+                                int64_t first_use_ms)
+{
+        sr_idem_claim_t c = { 0 };
+
+        snprintf(c.enterprise, sizeof(c.enterprise), "%s", ent);
+        snprintf(c.key, sizeof(c.key), "%s", key);
+        memcpy(c.fp, fp_n(fp), SR_IDEM_FP_LEN);
+        c.first_use_ms = first_use_ms;
+        return c;
+}
+
+Test(sr_idem, peek_answers_as_check_and_remembers_nothing)
+{
+        sr_idem_stats_t st;
+
+        open_idem(1000, 1000);
+        cr_assert(eq(int, peek("acme", "k", fp_n(1), 10), SR_IDEM_FIRST));
+        cr_assert(eq(int, peek("acme", "k", fp_n(2), 11), SR_IDEM_FIRST));
+        sr_idem_stats(idem, &st);
+        cr_assert(eq(u64, st.keys, 0));
+        cr_assert(eq(int, check("acme", "k", fp_n(1), 20), SR_IDEM_FIRST));
+        cr_assert(eq(int, peek("acme", "k", fp_n(1), 21), SR_IDEM_SAME));
+        cr_assert(eq(int, peek("acme", "k", fp_n(2), 22), SR_IDEM_CONFLICT));
+        /* past the ttl the key is unknown again, and still not replaced */
+        cr_assert(eq(int, peek("acme", "k", fp_n(2), 1020), SR_IDEM_FIRST));
+        cr_assert(eq(int, check("acme", "k", fp_n(2), 1020), SR_IDEM_FIRST));
+}
+
+Test(sr_idem, a_claim_record_reads_back_as_written)
+{
+        sr_idem_claim_t c = claim_of("ac/me", "key-\"1\"", 7, 1733300000123),
+                        back;
+        sr_buf_t key = { 0 }, val = { 0 };
+        sr_errctx_t ec = { 0 };
+        char want_key[128];
+
+        cr_assert(eq(int, sr_idem_claim_encode(&c, &key, &val, &ec), SR_OK),
+                  "%s", ec.msg);
+        /* "<fingerprint hex>/" + the name the command id hashes */
+        snprintf(want_key, sizeof(want_key),
+                 "07ababababababababababababababababababab/"
+                 "idem@5/ac/me/key-\"1\"");
+        cr_assert(eq(sz, key.len, strlen(want_key)));
+        cr_assert(eq(int, memcmp(key.ptr, want_key, key.len), 0), "%.*s",
+                  (int)key.len, (char *)key.ptr);
+        cr_assert(eq(int, sr_idem_claim_decode(sr_buf_slice(&val), &back,
+                                               &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, back.enterprise, "ac/me"));
+        cr_assert(eq(str, back.key, "key-\"1\""));
+        cr_assert(eq(i64, back.first_use_ms, 1733300000123));
+        cr_assert(eq(int, memcmp(back.fp, c.fp, SR_IDEM_FP_LEN), 0));
+        sr_buf_free(&key);
+        sr_buf_free(&val);
+}
+
+Test(sr_idem, a_claim_out_of_range_is_not_encoded)
+{
+        sr_idem_claim_t c = claim_of("acme", "", 1, 0);
+        sr_buf_t key = { 0 }, val = { 0 };
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_idem_claim_encode(&c, &key, &val, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(ptr, key.ptr, NULL));
+        cr_assert(eq(ptr, val.ptr, NULL));
+}
+
+Test(sr_idem, a_damaged_claim_record_is_refused_naming_what_is_wrong)
+{
+        static const struct {
+                const char *value, *says;
+        } bad[] = {
+                { "", "not JSON" },
+                { "[1]", "object" },
+                { "{\"enterprise\":\"a\",\"key\":\"k\",\"fingerprint\":"
+                  "\"07ababababababababababababababababababab\"}",
+                  "first_use_ms" },
+                { "{\"enterprise\":\"a\",\"key\":\"k\",\"fingerprint\":"
+                  "\"07ab\",\"first_use_ms\":1}", "out of range" },
+                { "{\"enterprise\":\"a\",\"key\":\"k\",\"fingerprint\":"
+                  "\"07ABABABABABABABABABABABABABABABABABABAB\","
+                  "\"first_use_ms\":1}", "hex" },
+                { "{\"enterprise\":\"a\",\"key\":\"\",\"fingerprint\":"
+                  "\"07ababababababababababababababababababab\","
+                  "\"first_use_ms\":1}", "out of range" },
+                { "{\"enterprise\":1,\"key\":\"k\",\"fingerprint\":"
+                  "\"07ababababababababababababababababababab\","
+                  "\"first_use_ms\":1}", "Expected string" },
+        };
+        sr_idem_claim_t c;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                sr_errctx_t ec = { 0 };
+
+                cr_assert(eq(int, sr_idem_claim_decode(
+                                          sr_slice(bad[i].value,
+                                                   strlen(bad[i].value)),
+                                          &c, &ec),
+                             SR_ERR_CORRUPT), "%s", bad[i].value);
+                cr_assert(strstr(ec.msg, bad[i].says) != NULL, "%s: %s",
+                          bad[i].value, ec.msg);
+        }
+        cr_assert(eq(int, sr_idem_claim_decode(sr_slice(NULL, 0), &c, NULL),
+                     SR_ERR_CORRUPT));
+}
+
+/* A later version's claim, with a field this one does not know, still
+ * reads (a fleet mid-upgrade agrees on its keys). */
+Test(sr_idem, a_claim_with_a_field_added_later_still_reads)
+{
+        static const char v[] =
+                "{\"enterprise\":\"a\",\"key\":\"k\",\"fingerprint\":"
+                "\"07ababababababababababababababababababab\","
+                "\"first_use_ms\":1,\"gateway\":\"gw-2\"}";
+        sr_idem_claim_t c;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_idem_claim_decode(sr_slice(v, strlen(v)), &c,
+                                               &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(str, c.key, "k"));
+        cr_assert(eq(i64, c.first_use_ms, 1));
+}
+
+Test(sr_idem, every_claim_of_a_key_goes_to_one_partition_whatever_its_body)
+{
+        int seen[4] = { 0 };
+        char key[32];
+
+        /* The same on every gateway: no seed, fixed for a name. */
+        cr_assert(eq(i32, sr_idem_claim_partition("acme", "k-1", 12),
+                     sr_idem_claim_partition("acme", "k-1", 12)));
+        cr_assert(eq(i32, sr_idem_claim_partition("acme", "k-1", 1), 0));
+        for (int i = 0; i < 400; i++) {
+                int32_t p;
+
+                snprintf(key, sizeof(key), "k-%d", i);
+                p = sr_idem_claim_partition("acme", key, 4);
+                cr_assert(p >= 0 && p < 4);
+                seen[p]++;
+        }
+        for (int p = 0; p < 4; p++) /* spread, not all on one */
+                cr_assert(seen[p] > 50, "partition %d: %d of 400", p,
+                          seen[p]);
+}
+
+/* The first unexpired claim in the partition decides; a later one with
+ * another body does not replace it, one past the ttl is ignored. */
+Test(sr_idem, the_first_claim_read_back_decides_the_key)
+{
+        const int64_t wall = 1733300000000, mono = 50000000;
+        sr_idem_claim_t a = claim_of("acme", "k", 1, wall - 500),
+                        b = claim_of("acme", "k", 2, wall - 400),
+                        old = claim_of("acme", "o", 1, wall - 1000);
+        sr_idem_verdict_t v = (sr_idem_verdict_t)-1;
+        sr_errctx_t ec = { 0 };
+
+        open_idem(1000, 1000);
+        cr_assert(eq(int, sr_idem_claim_apply(idem, &a, wall, mono, &v, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, v, SR_IDEM_FIRST));
+        cr_assert(eq(int, sr_idem_claim_apply(idem, &b, wall, mono, &v, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, v, SR_IDEM_CONFLICT));
+        cr_assert(eq(int, peek("acme", "k", fp_n(1), mono), SR_IDEM_SAME));
+        cr_assert(eq(int, peek("acme", "k", fp_n(2), mono),
+                     SR_IDEM_CONFLICT));
+        /* a's first use was 500 ms ago: known 499 ms more, not 1000 */
+        cr_assert(eq(int, peek("acme", "k", fp_n(1), mono + 499),
+                     SR_IDEM_SAME));
+        cr_assert(eq(int, peek("acme", "k", fp_n(2), mono + 500),
+                     SR_IDEM_FIRST));
+        v = (sr_idem_verdict_t)-1;
+        cr_assert(eq(int, sr_idem_claim_apply(idem, &old, wall, mono, &v,
+                                              &ec), SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, v, -1));
+        cr_assert(eq(int, peek("acme", "o", fp_n(2), mono), SR_IDEM_FIRST));
+}
+
+/* Claims read partition after partition are not in order of first use:
+ * one read after a younger one is still forgotten on its own time. */
+Test(sr_idem, a_claim_read_late_is_forgotten_ttl_after_its_own_first_use)
+{
+        const int64_t wall = 1733300000000, mono = 50000000;
+        sr_idem_claim_t young = claim_of("acme", "y", 1, wall - 100),
+                        old = claim_of("acme", "o", 1, wall - 900);
+        sr_idem_verdict_t v;
+        sr_errctx_t ec = { 0 };
+
+        open_idem(1000, 1000);
+        cr_assert(eq(int, sr_idem_claim_apply(idem, &young, wall, mono, &v,
+                                              &ec), SR_OK));
+        cr_assert(eq(int, sr_idem_claim_apply(idem, &old, wall, mono, &v,
+                                              &ec), SR_OK));
+        cr_assert(eq(int, v, SR_IDEM_FIRST));
+        cr_assert(eq(int, peek("acme", "o", fp_n(2), mono + 99),
+                     SR_IDEM_CONFLICT));
+        cr_assert(eq(int, peek("acme", "o", fp_n(2), mono + 100),
+                     SR_IDEM_FIRST));
+        /* a new first use of it starts its own ttl, and stays */
+        cr_assert(eq(int, check("acme", "o", fp_n(2), mono + 100),
+                     SR_IDEM_FIRST));
+        cr_assert(eq(int, peek("acme", "y", fp_n(1), mono + 899),
+                     SR_IDEM_SAME));
+        cr_assert(eq(int, peek("acme", "o", fp_n(2), mono + 1099),
+                     SR_IDEM_SAME));
 }
