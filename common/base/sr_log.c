@@ -147,6 +147,41 @@ static size_t find_fields(const char *s)
         return i;
 }
 
+/* The fields part, "k=v k2=\"v 2\" ...": control characters escaped
+ * everywhere; inside a quoted value (k="...") a quote or backslash of the
+ * caller's text is escaped too, so a value that holds them (an error
+ * string naming "a topic", a path with \) stays one value for a logfmt
+ * reader. The value's closing quote is the first quote followed by the
+ * end or by " key=": the one sequence a quoted value cannot hold. */
+static void put_fields(struct line *l, const char *s)
+{
+        size_t i = 0, n = strlen(s);
+
+        while (i < n && !l->full) {
+                size_t k = i, j;
+
+                while (k < n && s[k] != '=' && s[k] != ' ')
+                        k++;
+                if (k + 1 >= n || s[k] != '=' || s[k + 1] != '"') {
+                        /* an unquoted token: up to the next space */
+                        for (j = i; j < n && s[j] != ' '; j++)
+                                ;
+                        put_escaped(l, s + i, j + (j < n) - i, false);
+                        i = j + (j < n);
+                        continue;
+                }
+                put_escaped(l, s + i, k + 2 - i, false); /* key=" */
+                for (j = k + 2; j < n; j++)
+                        if (s[j] == '"' &&
+                            (j + 1 == n ||
+                             (s[j + 1] == ' ' && is_field_at(s + j + 2))))
+                                break;
+                put_escaped(l, s + k + 2, j - (k + 2), true);
+                put_char(l, '"'); /* closed, also when the caller did not */
+                i = j + (j < n);
+        }
+}
+
 static void put_timestamp(struct line *l)
 {
         char ts[SR_ISO8601_LEN + 1];
@@ -212,7 +247,7 @@ void sr_log_vwrite(sr_log_level_t level, const char *fac, const char *file,
         in_msg = l.full;
         if (text[split]) {
                 put_char(&l, ' ');
-                put_escaped(&l, text + split, strlen(text + split), false);
+                put_fields(&l, text + split);
         }
         if (l.full || (n > 0 && (size_t)n >= sizeof(text))) {
                 /* LINE_RESERVE keeps room for the mark, quote and newline. */

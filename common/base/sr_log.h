@@ -11,7 +11,9 @@
  * The text before the first "key=" token (key: [A-Za-z_][A-Za-z0-9_.]*, at
  * the start or after a space) becomes msg="..." (quoted and escaped); the
  * rest is copied as is. Field values that may hold spaces or quotes should
- * be quoted by the caller (err="%s" is fine for our own error texts); keep
+ * be quoted by the caller: err="%s" (a quote or backslash inside a quoted
+ * value is escaped: the value ends at the first quote followed by the end
+ * or by " key="; one left open is closed); keep
  * "x=y" out of the message text itself. Control characters are
  * escaped everywhere, so a call is always exactly one line. Lines are cut
  * at SR_LOG_LINE_MAX bytes and written with one write(2), which keeps them

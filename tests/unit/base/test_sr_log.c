@@ -117,6 +117,38 @@ Test(sr_log, quotes_backslashes_and_newlines_are_escaped_to_one_line)
         free(text);
 }
 
+/* An error text that quotes a name, or holds a backslash, stays one value
+ * for a logfmt reader: its inner quotes and backslashes are escaped, the
+ * value ends at the quote before " key=" or the end. */
+Test(sr_log, quotes_inside_a_quoted_field_value_are_escaped)
+{
+        char *text;
+
+        SR_WARN("KAFKA", "failed err=\"%s\" topic=%s path=\"%s\"",
+                "Broker: \"sr.events\" is unknown, see \"x=1\"", "t",
+                "C:\\dir");
+        text = read_sink();
+        cr_assert(not(eq(ptr, strstr(text, " msg=\"failed\" err=\"Broker: "
+                                           "\\\"sr.events\\\" is unknown, "
+                                           "see \\\"x=1\\\"\" topic=t "
+                                           "path=\"C:\\\\dir\"\n"),
+                                NULL)),
+                  "%s", text);
+        free(text);
+}
+
+Test(sr_log, a_quoted_field_value_left_open_is_closed)
+{
+        char *text;
+
+        SR_WARN("X", "failed err=\"no end n=%d", 3);
+        text = read_sink();
+        cr_assert(not(eq(ptr, strstr(text, " msg=\"failed\" "
+                                           "err=\"no end n=3\"\n"), NULL)),
+                  "%s", text);
+        free(text);
+}
+
 static int evaluated;
 
 static int count_evaluation(void)
