@@ -75,6 +75,9 @@ struct path_def {
 static const struct path_def api_paths[] = {
         { 1, { "runs" }, { LIT },
           { { "GET", SR_ROUTE_RUNS_LIST }, { "POST", SR_ROUTE_RUNS_CREATE } } },
+        { 1, { "events" }, { LIT }, { { "GET", SR_ROUTE_EVENTS } } },
+        { 3, { "runs", NULL, "events" }, { LIT, PIPELINE_RUN_ID, LIT },
+          { { "GET", SR_ROUTE_RUN_EVENTS } } },
         { 3, { "runs", NULL, "stageruns" }, { LIT, PIPELINE_RUN_ID, LIT },
           { { "GET", SR_ROUTE_STAGE_RUNS_LIST } } },
         { 4, { "runs", NULL, "stageruns", NULL },

@@ -17,6 +17,7 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_CNT] = "cnt",
         [DBI_META] = "meta",
         [DBI_RET] = "ret",
+        [DBI_EVT] = "evt",
 };
 
 static const char *uuid_text(const sr_uuid_t *id, char buf[SR_UUID_STR_LEN + 1])
