@@ -331,7 +331,9 @@ static void *feed_main(void *arg)
                         }
                         continue;
                 }
-                if (events)
+                /* a run's stream ends on its changelog record (final,
+                 * last_seq), which may come after its last event */
+                if (events || applied)
                         sr_gateway__watch_notify(gw->watch);
                 sr_series_add(gw->proj_records, (double)applied);
                 if (sr_clock_mono_s() - last_lag > 1.0) {

@@ -57,6 +57,7 @@ typedef struct conn {
         bool counted;      /* holds a slot of connections_max */
         bool first;        /* no request head complete yet */
         bool fresh;        /* accepted by another loop, not yet ours */
+        bool sndbuf_set;   /* a streamed answer's socket buffer bounded */
         sr_h1_phase_t phase; /* as last seen, for the deadlines */
         int64_t deadline;    /* CLOCK_MONOTONIC ms; 0: none */
         size_t lingered;
@@ -400,6 +401,19 @@ static bool flush(conn_t *c)
         }
 }
 
+/* A streamed answer lives long: the kernel's part of its output is
+ * bounded too (no autotuning up to tcp_wmem's max), so that a client that
+ * stops reading holds little memory and is seen stalled soon. */
+static void bound_sndbuf(conn_t *c)
+{
+        int size = SR_H1_STREAM_BUF;
+
+        c->sndbuf_set = true;
+        if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))
+                SR_WARN("HTTPD", "SO_SNDBUF failed err=\"%s\"",
+                        strerror(errno));
+}
+
 /* Run the engine until it waits for the socket, the pool or the end. */
 static void progress(conn_t *c)
 {
@@ -413,6 +427,9 @@ static void progress(conn_t *c)
                         /* also when it is all sent at once: the next
                          * request's deadlines start afresh */
                         enter_phase(c, ph);
+                        if (!c->sndbuf_set &&
+                            sr_h1_conn_is_streaming(&c->h1))
+                                bound_sndbuf(c);
                         if (!flush(c))
                                 return;
                         if (sr_h1_conn_output(&c->h1,
