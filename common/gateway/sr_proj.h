@@ -462,6 +462,7 @@ typedef struct sr_proj_size {
         uint64_t index_entries; /* list index entries */
         uint64_t counters;      /* nonzero index counters */
         uint64_t retired;       /* retired runs' notes */
+        uint64_t events;        /* runs' events kept for watchers */
         sr_mapuse_t use;        /* the LMDB map (sr_mapuse.h) */
 } sr_proj_size_t;
 
