@@ -29,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "deploy"))
-from devfleet import DevFleet, http_get, http_send  # noqa: E402
+from devfleet import DevFleet, free_port, http_get, http_send  # noqa: E402
 
 SRC, BUILD = sys.argv[1], sys.argv[2]
 TOKEN, OTHER = "dev-token", "other-token"
@@ -40,14 +40,6 @@ failures = []
 def fail(msg):
     print("FAIL: " + msg, flush=True)
     failures.append(msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Sse:
