@@ -994,7 +994,10 @@ SSE_FORMAT = (
     "behind; reconnect) or, for a run, `event: end` (`data`: "
     "`{\"pipeline_run_id\", \"last_seq\"}` once the run is final and "
     "every event was sent, or a `message` when the run retired); the "
-    "connection then closes. Watch streams count against "
+    "connection then closes. A run's stream says `event: gap` "
+    "(`{\"pipeline_run_id\", \"from_seq\", \"to_seq\", \"message\"}`) "
+    "for events no longer on `sr.events` when the gateway read it, then "
+    "goes on. Watch streams count against "
     "`gateway.connections.max`.")
 
 

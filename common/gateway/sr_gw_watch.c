@@ -193,6 +193,16 @@ static sr_h1_pull_t pull_run(watcher_t *w, struct fill *f)
                 return SR_H1_PULL_END;
         }
         w->next_seq = st.next_seq;
+        if (st.kept_from > w->next_seq &&
+            f->room - f->n > 512) { /* said, never skipped silently */
+                end_message(f, "event: gap\ndata: {\"pipeline_run_id\":\"%s\","
+                            "\"from_seq\":%" PRIu64 ",\"to_seq\":%" PRIu64
+                            ",\"message\":\"these events were no longer on "
+                            "sr.events when the gateway read it\"}\n\n", run,
+                            w->next_seq, st.kept_from - 1);
+                w->next_seq = st.kept_from;
+                return SR_H1_PULL_WAIT; /* the rest at the next pull */
+        }
         if (!st.run_found) {
                 end_message(f, "event: end\ndata: {\"pipeline_run_id\":\"%s\","
                             "\"message\":\"the run retired: its events are "

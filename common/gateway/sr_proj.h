@@ -427,12 +427,18 @@ typedef struct sr_proj_run_events {
         bool run_final;   /* ... and in a terminal status */
         uint64_t last_seq; /* the run's last event as projected */
         uint64_t next_seq; /* the next seq to read after this call */
+        /* Not 0: next_seq is not stored but a later seq is, the first of
+         * them: events next_seq .. kept_from - 1 will never come (sr.events
+         * is read in order; they were gone from the topic, e.g. by its
+         * retention, when the projection read it). */
+        uint64_t kept_from;
 } sr_proj_run_events_t;
 
 /**
  * @brief Hand the events of run @p run in @p enterprise_id with seq
  * after_seq + 1, after_seq + 2, ... to @p fn, in order and without gap
- * (it stops before a seq not stored yet, or when @p fn returns false),
+ * (it stops before a seq not stored, telling out->kept_from when a later
+ * one is, or when @p fn returns false),
  * in one read snapshot; @p out tells where the run stands in the same
  * snapshot. Another enterprise's run and its events are not seen. Any
  * thread; does not block.

@@ -153,6 +153,30 @@ sr_err_t sr_proj_event_offsets(sr_proj_t *proj, int64_t *next,
         return SR_OK;
 }
 
+/* The first seq of @p run stored after @p seq, into *@p out (0: none);
+ * an LMDB code. */
+static int first_after(const sr_proj_t *proj, MDB_txn *txn,
+                       const sr_uuid_t *run, uint64_t seq, uint64_t *out)
+{
+        uint8_t kb[EVT_KEY_LEN];
+        MDB_cursor *cur;
+        MDB_val k, v;
+        int rc;
+
+        *out = 0;
+        evt_key(kb, run, seq);
+        k = sr_lmdb_val(kb, sizeof(kb));
+        rc = mdb_cursor_open(txn, proj->dbi[DBI_EVT], &cur);
+        if (rc)
+                return rc;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (!rc && k.mv_size == EVT_KEY_LEN &&
+            !memcmp(k.mv_data, run->b, ID_LEN))
+                *out = sr_lmdb_get_be64((const uint8_t *)k.mv_data + ID_LEN);
+        mdb_cursor_close(cur);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 sr_err_t sr_proj_read_events(sr_proj_t *proj, const char *enterprise_id,
                              const sr_uuid_t *run, uint64_t after_seq,
                              sr_proj_event_fn fn, void *arg,
@@ -192,8 +216,14 @@ sr_err_t sr_proj_read_events(sr_proj_t *proj, const char *enterprise_id,
                 evt_key(kb, run, seq);
                 k = sr_lmdb_val(kb, sizeof(kb));
                 r = mdb_get(rc.txn, proj->dbi[DBI_EVT], &k, &v);
-                if (r == MDB_NOTFOUND)
+                if (r == MDB_NOTFOUND) {
+                        r = first_after(proj, rc.txn, run, seq,
+                                        &out->kept_from);
+                        if (r)
+                                err = sr_lmdb_err(ec, r, "proj", proj->dir,
+                                                  "read event");
                         break;
+                }
                 if (r) {
                         err = sr_lmdb_err(ec, r, "proj", proj->dir,
                                           "read event");

@@ -1481,3 +1481,35 @@ Test(sr_gateway, enterprise_watch_sees_its_events_from_now_and_no_others)
                   "%s", out);
         watch_close(&w);
 }
+
+Test(sr_gateway, watch_says_which_events_were_not_kept_then_goes_on)
+{
+        char out[8192];
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+        sr_event_t ev = watch_event(ENT_A, 3), back;
+        sr_buf_t buf = { 0 };
+        sr_jw_t json = { 0 };
+        bool kept;
+        watch_t w;
+
+        /* seq 3 only: 1 and 2 were gone from sr.events */
+        cr_assert(eq(int, sr_codec_encode_event(codec, &ev, &buf, &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
+        cr_assert(eq(int, sr_proj_apply_event(txn, 0, 0, sr_buf_slice(&buf),
+                                              &back, &json, &kept, &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK));
+        sr_buf_free(&buf);
+        free(json.p);
+        w = watch_open(events_path(), "tok-a", NULL);
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "event: gap\ndata: {\"pipeline_run_id"
+                                  "\":\"", 35), 0), "%s", out);
+        cr_assert(not(eq(ptr, strstr(out, "\"from_seq\":1,\"to_seq\":2,"),
+                         NULL)), "%s", out);
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "id: 3\n", 6), 0), "%s", out);
+        watch_close(&w);
+}

@@ -1965,3 +1965,22 @@ Test(sr_proj, an_event_that_does_not_decode_is_corrupt_and_skippable)
         cr_assert(eq(i64, next[0], 1));
         free(json.p);
 }
+
+Test(sr_proj, a_hole_before_a_kept_event_is_told_not_skipped)
+{
+        sr_entity_t run = mk_run("ev7", ENT_A, "p", 1, SR_ST_RUNNING, 1000);
+        struct seen s = { 0 };
+        sr_proj_run_events_t st;
+
+        put(&run);
+        put_event_q(&run, 1);
+        put_event_q(&run, 2);
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(u64, st.kept_from, 0), "no hole yet: 3 may come");
+        put_event_q(&run, 4); /* 3 was gone from the topic */
+        memset(&s, 0, sizeof(s));
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(int, s.n, 2));
+        cr_assert(eq(u64, st.next_seq, 3));
+        cr_assert(eq(u64, st.kept_from, 4));
+}
