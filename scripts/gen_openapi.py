@@ -636,6 +636,14 @@ parameters = {
         "value: 400.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                    "pattern": "^[!-~]+$"}},
+    "LastEventId": {
+        "name": "Last-Event-ID", "in": "header", "required": False,
+        "description": "Resume a run's stream after this event: the `id` "
+        "of the last message received (the event's `seq`). The stream "
+        "then starts at `seq` + 1, across gateway restarts too (no gap, "
+        "no duplicate). Absent: from the run's first event. Not a decimal "
+        "integer: 400.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
 }
 
 # An empty query value is the same as an absent parameter (as in DRF and
@@ -1009,6 +1017,66 @@ paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"] = {
                         "\"device_name\": ...}`.")),
 }
 
+# The watch API (issue 12): Server-Sent Events.
+SSE = "text/event-stream"
+SSE_FORMAT = (
+    "Messages (`text/event-stream`): `id: <seq>`, `event: status`, "
+    "`data:` the status-change event as one JSON object with the fields "
+    "of the Avro `StatusChangeEvent` (`schemas/event.avsc`, "
+    "docs/schemas.md), in its order: ids as UUID strings (`null` where "
+    "the record has null), statuses lower case, `occurred_at` in ms since "
+    "the epoch. A line starting with `:` is a comment (`: keep-alive`, "
+    "every 15 s while quiet). The last message may be `event: dropped` "
+    "(the client did not read for `gateway.client.timeout.s`, or fell "
+    "behind; reconnect) or, for a run, `event: end` (`data`: "
+    "`{\"pipeline_run_id\", \"last_seq\"}` once the run is final and "
+    "every event was sent, or a `message` when the run retired); the "
+    "connection then closes. A run's stream says `event: gap` "
+    "(`{\"pipeline_run_id\", \"from_seq\", \"to_seq\", \"message\"}`) "
+    "for events no longer on `sr.events` when the gateway read it, then "
+    "goes on. Watch streams count against "
+    "`gateway.connections.max`.")
+
+
+def sse_ok(desc):
+    return {"description": desc + " " + SSE_FORMAT,
+            "content": {SSE: {"schema": {"type": "string"}}}}
+
+
+def watch_responses(desc, e404):
+    r = api_responses("PipelineRunEnvelope", "", write=False,
+                      e400="The `Last-Event-ID` header is not a decimal "
+                      "integer, or the request is malformed.", e404=e404)
+    r["200"] = sse_ok(desc)
+    if not e404:
+        r.pop("404", None)
+    return r
+
+
+paths["/v0/runs/{pipeline_run_id}/events/"] = {
+    "parameters": [P("PipelineRunId")],
+    "get": op("Watch", "watchPipelineRun", "Follow a run's status changes",
+              "The run's status-change events as Server-Sent Events, from "
+              "its first event (or after `Last-Event-ID`) in `seq` order, "
+              "gapless, then live as they happen; the stream ends when the "
+              "run is final and every event was sent. Served from the "
+              "gateway's projection: no Kafka consumer per watcher.",
+              watch_responses("The stream.", RUN_404.replace(
+                  ", the run is not a run of `pipeline_id`", "")),
+              params=[P("LastEventId")]),
+}
+paths["/v0/events/"] = {
+    "get": op("Watch", "watchEvents", "Follow the enterprise's status "
+              "changes",
+              "Every status-change event of the caller's enterprise, from "
+              "now (no replay: `Last-Event-ID` is ignored; a run's history "
+              "is at `/v0/runs/{pipeline_run_id}/events/`), until the "
+              "client leaves. `id` is the event's `seq` in its run. A "
+              "watcher more than 4096 events (of all enterprises) behind "
+              "is dropped.",
+              watch_responses("The stream.", None)),
+}
+
 # Operations endpoints: no auth, not in the envelope, root path only.
 TEXT = "text/plain"
 
@@ -1318,6 +1386,8 @@ doc = {
          "operations; promotion."},
         {"name": "Target Runs", "description": "One device and operation "
          "of a stage run each."},
+        {"name": "Watch", "description": "Status changes as Server-Sent "
+         "Events."},
         {"name": "Schema Registry", "description": "The Confluent "
          "Schema Registry read API over sr's Avro schemas."},
         {"name": "Operations", "description": "Liveness, readiness, "

@@ -276,3 +276,47 @@ bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op)
         sr_jw_lit(w, "}");
         return true;
 }
+
+void sr_jw_event(sr_jw_t *w, const sr_event_t *ev)
+{
+        const char *from = sr_status_name(ev->from_status);
+
+        sr_jw_lit(w, "{\"event_id\":");
+        sr_jw_uuid(w, &ev->event_id, false);
+        sr_jw_lit(w, ",\"pipeline_run_id\":");
+        sr_jw_uuid(w, &ev->pipeline_run_id, false);
+        sr_jw_lit(w, ",\"seq\":");
+        sr_jw_u64(w, ev->seq);
+        sr_jw_lit(w, ",\"entity_type\":");
+        sr_jw_str(w, sr_entity_type_name(ev->entity_type),
+                  strlen(sr_entity_type_name(ev->entity_type)));
+        sr_jw_lit(w, ",\"entity_id\":");
+        sr_jw_uuid(w, &ev->entity_id, false);
+        sr_jw_lit(w, ",\"pipeline_id\":");
+        sr_jw_uuid(w, &ev->pipeline_id, false);
+        sr_jw_lit(w, ",\"stage_run_id\":");
+        sr_jw_uuid(w, &ev->stage_run_id, true);
+        sr_jw_lit(w, ",\"stage_run_operation_id\":");
+        sr_jw_uuid(w, &ev->stage_run_operation_id, true);
+        sr_jw_lit(w, ",\"device_id\":");
+        sr_jw_uuid(w, &ev->device_id, true);
+        sr_jw_lit(w, ",\"from_status\":");
+        if (ev->from_status == SR_ST_NONE)
+                sr_jw_lit(w, "null");
+        else
+                sr_jw_str(w, from, strlen(from));
+        sr_jw_lit(w, ",\"to_status\":");
+        sr_jw_str(w, sr_status_name(ev->to_status),
+                  strlen(sr_status_name(ev->to_status)));
+        sr_jw_lit(w, ",\"reason\":");
+        FIXED(w, ev->reason);
+        sr_jw_lit(w, ",\"occurred_at\":");
+        sr_jw_i64(w, ev->occurred_at);
+        sr_jw_lit(w, ",\"causation_id\":");
+        sr_jw_uuid(w, &ev->causation_id, false);
+        sr_jw_lit(w, ",\"enterprise_id\":");
+        FIXED(w, ev->enterprise_id);
+        sr_jw_lit(w, ",\"version\":");
+        sr_jw_u64(w, ev->version);
+        sr_jw_lit(w, "}");
+}

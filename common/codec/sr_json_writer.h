@@ -29,6 +29,9 @@ void sr_jw_u64(sr_jw_t *w, uint64_t v);
 
 void sr_jw_stage_run(sr_jw_t *w, const sr_stage_run_t *sr);
 void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr);
+/* A status-change event with the fields of its Avro record, in its order
+ * (ids nil where the record has null; times as ms integers). */
+void sr_jw_event(sr_jw_t *w, const sr_event_t *ev);
 /* Is @p text (NUL-terminated) one JSON object? Integers past int64 and
  * \u0000 escapes are JSON too. Written raw, it keeps the answer JSON. */
 bool sr_jw_is_object_text(const char *text);

@@ -247,6 +247,12 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_RUNS_CREATE:
                 sr_gateway__create_run(&c);
                 break;
+        case SR_ROUTE_RUN_EVENTS:
+                sr_gateway__watch_run(&c);
+                break;
+        case SR_ROUTE_EVENTS:
+                sr_gateway__watch_all(&c);
+                break;
         default:
                 sr_gateway__answer_status(resp, 404, "unknown path or id");
                 break;
@@ -343,6 +349,9 @@ static sr_err_t gateway_alloc(const sr_conf_t *conf, sr_metrics_t *metrics,
                 return err;
         if (metrics)
                 register_series(gw);
+        err = sr_gateway__watch_new(gw, ec);
+        if (err)
+                return err;
         gw->requests = calloc((size_t)SR_ROUTE__COUNT *
                                       (SR_GW_CODE_MAX - SR_GW_CODE_MIN + 1),
                               sizeof(*gw->requests));
@@ -412,6 +421,7 @@ void sr_gateway_destroy(sr_gateway_t *gw)
         if (!gw)
                 return;
         sr_gateway__kafka_stop(gw->kafka);
+        sr_gateway__watch_destroy(gw->watch);
         sr_codec_destroy(gw->codec);
         if (gw->owns_proj)
                 sr_proj_close(gw->proj);

@@ -22,6 +22,7 @@
 #include "sr_conf.h"
 #include "sr_err.h"
 #include "sr_gw_port.h"
+#include "sr_h1.h"
 #include "sr_metrics.h"
 #include "sr_proj.h"
 #include "sr_slice.h"
@@ -35,6 +36,7 @@ typedef struct sr_gw_request {
         const char *authorization; /* header values, NULL when absent */
         const char *content_type;
         const char *idempotency_key;
+        const char *last_event_id; /* the watch API's resumption */
         const char *host;          /* not used: no answer depends on it
                                     * (links: gateway.public.url) */
         const void *body;
@@ -49,7 +51,19 @@ typedef struct sr_gw_response {
         const char *content_type; /* static */
         char allow[32];           /* 405: "GET, PUT" */
         int retry_after;          /* seconds for 503/202, 0: none */
+        /* The watch API's answers are streamed (pull set): the caller
+         * hands it to the HTTP server, which releases it (close). */
+        sr_h1_stream_t stream;
 } sr_gw_response_t;
+
+/**
+ * @brief How the gateway tells the HTTP server that watch streams have
+ * new data (sr_httpd_wake_streams()): called from the feed thread after
+ * a batch with events. NULL @p wake: none (call it so before the server
+ * closes). Thread-safe.
+ */
+void sr_gateway_set_watch_waker(sr_gateway_t *gw, void (*wake)(void *arg),
+                                void *arg);
 
 /**
  * @brief Open the projection (under conf->data_dir), load the tokens

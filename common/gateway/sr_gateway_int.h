@@ -45,6 +45,11 @@ enum {
 /* The Kafka side (sr_gw_feed.c): producer, feed thread, reply waiters,
  * broker health. */
 typedef struct sr_gw_kafka sr_gw_kafka_t;
+typedef struct sr_gw_watch sr_gw_watch_t;
+
+/* Events of the enterprise watchers' ring (GET /v0/events/): a watcher
+ * further behind is dropped. */
+#define SR_GW_WATCH_RING 4096
 
 struct sr_gateway {
         const sr_conf_t *conf;
@@ -69,6 +74,8 @@ struct sr_gateway {
                                      * thread measures it */
         sr_series_t *phase[SR_GW_PHASE__COUNT];
         _Atomic(sr_series_t *) *requests; /* [route][code - CODE_MIN] */
+        sr_gw_watch_t *watch; /* the watchers' ring and waker */
+        sr_series_t *watch_conns, *watch_dropped;
 };
 
 /* One request being answered. */
@@ -193,6 +200,21 @@ void sr_gateway__idem_stats_publish(sr_gateway_t *gw);
  * @returns SR_OK; on failure gw->kafka may be set:
  *          sr_gateway__kafka_stop() frees it.
  */
+/* sr_gw_watch.c: the watch API (Server-Sent Events). */
+/** @brief The ring, the waker and the watch metrics, into gw->watch. */
+sr_err_t sr_gateway__watch_new(sr_gateway_t *gw, sr_errctx_t *ec);
+/** @brief Free the ring; no stream may be open. NULL is a no-op. */
+void sr_gateway__watch_destroy(sr_gw_watch_t *w);
+/** @brief The feed applied @p ev (@p json, @p len bytes: copied): into
+ *  the enterprise watchers' ring. */
+void sr_gateway__watch_publish(sr_gw_watch_t *w, const sr_event_t *ev,
+                               const char *json, size_t len);
+/** @brief New events are readable: wake the streams (the waker). */
+void sr_gateway__watch_notify(sr_gw_watch_t *w);
+/** @brief GET /v0/runs/{id}/events/ and GET /v0/events/. */
+void sr_gateway__watch_run(sr_gw_ctx_t *c);
+void sr_gateway__watch_all(sr_gw_ctx_t *c);
+
 sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec);
 
 /** @brief Stop the feed thread, free the Kafka side. NULL ok. */

@@ -23,6 +23,8 @@
 #define PROBE_EVERY_MS 1000 /* broker probe period (the feed thread) */
 #define PROBE_TIMEOUT_MS 1000
 #define FEED_BATCH 2000
+/* the feed reads changelog, replies, events and idempotency claims */
+#define FEED_TOPICS 4
 
 typedef struct waiter {
         bool used;
@@ -70,15 +72,24 @@ static struct timespec mono_deadline(int64_t until_ms)
 
 /* ------------------------------------------------------------ the feed */
 
-/* A reader from the projection's next offsets (changelog), the end of
- * the replies and the claims not yet read (from the beginning at start).
- * @p parts and @p next hold 3 * n_parts and n_parts. */
+/* A reader from the projection's next offsets (changelog, events), the
+ * end of the replies and the claims not yet read (from the beginning at
+ * start). @p parts and @p next hold FEED_TOPICS * n_parts and n_parts. */
 static sr_err_t feed_reader(sr_gw_kafka_t *k, sr_reader_part_t *parts,
                             int64_t *next, sr_reader_t **rp, sr_errctx_t *ec)
 {
         int np = k->n_parts;
         sr_err_t err;
 
+        err = sr_proj_event_offsets(k->gw->proj, next, np, ec);
+        if (err)
+                return err;
+        for (int p = 0; p < np; p++) {
+                parts[2 * np + p].topic = SR_TOPIC_EVENTS;
+                parts[2 * np + p].partition = p;
+                parts[2 * np + p].offset = next[p] >= 0 ? next[p] :
+                                                          SR_READER_BEGINNING;
+        }
         err = sr_proj_offsets(k->gw->proj, next, np, ec);
         if (err)
                 return err;
@@ -89,11 +100,11 @@ static sr_err_t feed_reader(sr_gw_kafka_t *k, sr_reader_part_t *parts,
                 parts[np + p].topic = SR_TOPIC_REPLIES;
                 parts[np + p].partition = p;
                 parts[np + p].offset = SR_READER_END;
-                parts[2 * np + p].topic = SR_TOPIC_IDEMPOTENCY;
-                parts[2 * np + p].partition = p;
-                parts[2 * np + p].offset = k->idem_next[p];
+                parts[3 * np + p].topic = SR_TOPIC_IDEMPOTENCY;
+                parts[3 * np + p].partition = p;
+                parts[3 * np + p].offset = k->idem_next[p];
         }
-        return sr_reader_new(k->gw->conf, parts, 3 * np, rp, ec);
+        return sr_reader_new(k->gw->conf, parts, FEED_TOPICS * np, rp, ec);
 }
 
 /* The broker's health from librdkafka: its "all brokers down" report,
@@ -233,6 +244,31 @@ static void proj_use_tick(sr_gateway_t *gw)
                 gw->proj_use.next_ms = now + SR_MAPUSE_EVERY_MS;
 }
 
+/* One sr.events record into the projection (a run's watchers read it
+ * there after the commit) and, once caught up, into the enterprise
+ * watchers' ring. A record that does not decode is skipped, noted. */
+static sr_err_t feed_event(sr_gw_kafka_t *k, sr_proj_txn_t *txn,
+                           const sr_inrec_t *r, sr_jw_t *json,
+                           sr_errctx_t *ec)
+{
+        sr_event_t ev;
+        bool kept = false;
+        sr_err_t err;
+
+        err = sr_proj_apply_event(txn, r->partition, r->offset, r->value,
+                                  &ev, json, &kept, ec);
+        if (err == SR_ERR_CORRUPT) {
+                SR_WARN("GATEWAY", "event record skipped partition=%" PRId32
+                        " offset=%" PRId64 " err=\"%s\"", r->partition,
+                        r->offset, ec->msg);
+                return sr_proj_skip_event(txn, r->partition, r->offset, ec);
+        }
+        if (!err && kept && atomic_load(&k->caught_up))
+                sr_gateway__watch_publish(k->gw->watch, &ev, json->p,
+                                          json->len);
+        return err;
+}
+
 /* Apply changelog records to the projection and hand replies to the
  * writes waiting for them. */
 static void *feed_main(void *arg)
@@ -244,11 +280,12 @@ static void *feed_main(void *arg)
         sr_codec_t *codec = NULL;
         sr_reader_t *reader = NULL;
         sr_errctx_t ec = { 0 };
+        sr_jw_t ev_json = { 0 };
         double last_lag = 0;
         int64_t *next, next_probe = 0;
         int np = k->n_parts;
 
-        parts = calloc((size_t)np * 3, sizeof(*parts));
+        parts = calloc((size_t)np * FEED_TOPICS, sizeof(*parts));
         next = calloc((size_t)np, sizeof(*next));
         recs = calloc(FEED_BATCH, sizeof(*recs));
         if (!parts || !next || !recs ||
@@ -263,7 +300,7 @@ static void *feed_main(void *arg)
         while (!atomic_load(&k->stop)) {
                 sr_proj_txn_t *txn = NULL;
                 uint64_t applied = 0;
-                bool failed = false, new_keys = false;
+                bool failed = false, new_keys = false, events = false;
                 sr_err_t err;
                 int n = 0;
 
@@ -291,12 +328,22 @@ static void *feed_main(void *arg)
                                 new_keys |= apply_claim(k, r);
                                 continue;
                         }
-                        if (r->topic != SR_TOPIC_CHANGELOG)
+                        if (r->topic != SR_TOPIC_CHANGELOG &&
+                            r->topic != SR_TOPIC_EVENTS)
                                 continue;
                         if (!txn && sr_proj_begin(gw->proj, &txn, &ec)) {
                                 SR_ERROR("GATEWAY", "projection begin "
                                          "err=\"%s\"", ec.msg);
                                 break;
+                        }
+                        if (r->topic == SR_TOPIC_EVENTS) {
+                                err = feed_event(k, txn, r, &ev_json, &ec);
+                                events |= err == SR_OK;
+                                if (err) {
+                                        failed = true;
+                                        break;
+                                }
+                                continue;
                         }
                         err = sr_proj_apply(txn, r->partition, r->offset,
                                             r->key, r->value, &ec);
@@ -337,6 +384,10 @@ static void *feed_main(void *arg)
                 }
                 if (new_keys)
                         sr_gateway__idem_stats_publish(gw);
+                /* a run's stream ends on its changelog record (final,
+                 * last_seq), which may come after its last event */
+                if (events || applied)
+                        sr_gateway__watch_notify(gw->watch);
                 sr_series_add(gw->proj_records, (double)applied);
                 if (sr_clock_mono_s() - last_lag > 1.0) {
                         last_lag = sr_clock_mono_s();
@@ -356,6 +407,7 @@ out:
                 atomic_store(&k->feed_ok, false); /* not ready from now */
         sr_reader_destroy(reader);
         sr_codec_destroy(codec);
+        free(ev_json.p);
         free(parts);
         free(next);
         free(recs);

@@ -63,7 +63,9 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(OPERATION_GET, "operation_get")                               \
         X(TARGET_RUNS_LIST, "target_runs_list")                         \
         X(TARGET_RUN_GET, "target_run_get")                             \
-        X(TARGET_RUN_PUT, "target_run_put")
+        X(TARGET_RUN_PUT, "target_run_put")                             \
+        X(RUN_EVENTS, "run_events")                                     \
+        X(EVENTS, "events")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,

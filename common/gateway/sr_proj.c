@@ -17,6 +17,7 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_CNT] = "cnt",
         [DBI_META] = "meta",
         [DBI_RET] = "ret",
+        [DBI_EVT] = "evt",
 };
 
 static const char *uuid_text(const sr_uuid_t *id, char buf[SR_UUID_STR_LEN + 1])
@@ -514,8 +515,8 @@ void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out)
 sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
 {
         static const int dbis[] = { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT,
-                                    DBI_RET };
-        uint64_t n[5];
+                                    DBI_RET, DBI_EVT };
+        uint64_t n[6];
         struct rctx rc;
         MDB_stat st;
         sr_err_t err;
@@ -525,7 +526,7 @@ sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
         err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        for (size_t i = 0; i < 5 && !r; i++) {
+        for (size_t i = 0; i < 6 && !r; i++) {
                 r = mdb_stat(rc.txn, proj->dbi[dbis[i]], &st);
                 n[i] = st.ms_entries;
         }
@@ -540,5 +541,6 @@ sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
         out->index_entries = n[2];
         out->counters = n[3];
         out->retired = n[4];
+        out->events = n[5];
         return SR_OK;
 }

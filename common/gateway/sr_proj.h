@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "sr_err.h"
+#include "sr_json_writer.h"
 #include "sr_mapuse.h"
 #include "sr_model.h"
 #include "sr_slice.h"
@@ -379,6 +380,75 @@ sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
                                   sr_target_run_t **items, size_t *n,
                                   uint64_t *count, sr_errctx_t *ec);
 
+/* ------------------------------------------------------------ events
+ * sr.events into the projection: each run's status-change events by seq,
+ * for its watchers (GET /v0/runs/{id}/events/), kept until the run
+ * retires (its RetiredRun marker removes them with its entities). */
+
+/* A run's events beyond this seq are not kept (its watchers are told). */
+#define SR_PROJ_EVENTS_PER_RUN_MAX 100000
+
+/**
+ * @brief Apply one sr.events record at @p offset of @p partition, in the
+ * batch @p txn: the event is stored under (run, seq), once (a repeated
+ * event, after a worker's crash, has the same bytes); an event of a
+ * retired run, or past SR_PROJ_EVENTS_PER_RUN_MAX, is not kept. The
+ * partition's next events offset becomes @p offset + 1; a record below
+ * it was applied already (SR_OK, nothing done, *kept false).
+ * @param[in]  value borrowed: the record's value (Confluent wire Avro).
+ * @param[out] ev    the decoded event (set when *kept).
+ * @param[out] json  reset, then the event as JSON (set when *kept); the
+ *                   caller frees json->p.
+ * @param[out] kept  true when the event is new to the projection.
+ * @returns SR_OK; SR_ERR_CORRUPT (the value does not decode: nothing
+ *          changed, the batch is still usable: sr_proj_skip_event());
+ *          SR_ERR_INVALID, SR_ERR_NOMEM, SR_ERR_MAP_FULL, SR_ERR_IO
+ *          (abort the batch).
+ */
+sr_err_t sr_proj_apply_event(sr_proj_txn_t *txn, int32_t partition,
+                             int64_t offset, sr_slice_t value,
+                             sr_event_t *ev, sr_jw_t *json, bool *kept,
+                             sr_errctx_t *ec);
+
+/** @brief As sr_proj_skip(), for an sr.events record. */
+sr_err_t sr_proj_skip_event(sr_proj_txn_t *txn, int32_t partition,
+                            int64_t offset, sr_errctx_t *ec);
+
+/** @brief As sr_proj_offsets(), for sr.events. */
+sr_err_t sr_proj_event_offsets(sr_proj_t *proj, int64_t *next,
+                               int32_t n_parts, sr_errctx_t *ec);
+
+/* One stored event handed to a reader: false stops the read. */
+typedef bool (*sr_proj_event_fn)(void *arg, uint64_t seq, sr_slice_t json);
+
+/* Where a run's watcher stands. */
+typedef struct sr_proj_run_events {
+        bool run_found;   /* the run is projected, in the enterprise */
+        bool run_final;   /* ... and in a terminal status */
+        uint64_t last_seq; /* the run's last event as projected */
+        uint64_t next_seq; /* the next seq to read after this call */
+        /* Not 0: next_seq is not stored but a later seq is, the first of
+         * them: events next_seq .. kept_from - 1 will never come (sr.events
+         * is read in order; they were gone from the topic, e.g. by its
+         * retention, when the projection read it). */
+        uint64_t kept_from;
+} sr_proj_run_events_t;
+
+/**
+ * @brief Hand the events of run @p run in @p enterprise_id with seq
+ * after_seq + 1, after_seq + 2, ... to @p fn, in order and without gap
+ * (it stops before a seq not stored, telling out->kept_from when a later
+ * one is, or when @p fn returns false),
+ * in one read snapshot; @p out tells where the run stands in the same
+ * snapshot. Another enterprise's run and its events are not seen. Any
+ * thread; does not block.
+ * @returns SR_OK or a common error.
+ */
+sr_err_t sr_proj_read_events(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *run, uint64_t after_seq,
+                             sr_proj_event_fn fn, void *arg,
+                             sr_proj_run_events_t *out, sr_errctx_t *ec);
+
 /* ------------------------------------------------------------ stats */
 
 typedef struct sr_proj_stats {
@@ -398,6 +468,7 @@ typedef struct sr_proj_size {
         uint64_t index_entries; /* list index entries */
         uint64_t counters;      /* nonzero index counters */
         uint64_t retired;       /* retired runs' notes */
+        uint64_t events;        /* runs' events kept for watchers */
         sr_mapuse_t use;        /* the LMDB map (sr_mapuse.h) */
 } sr_proj_size_t;
 

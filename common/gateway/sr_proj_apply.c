@@ -72,20 +72,27 @@ void sr_proj_abort(sr_proj_txn_t *txn)
         txn_release(txn);
 }
 
-static void offset_key(uint8_t key[5], int32_t partition)
+static void offset_key(uint8_t key[5], char topic, int32_t partition)
 {
-        key[0] = 'o';
+        key[0] = (uint8_t)topic;
         sr_lmdb_put_be32(key + 1, (uint32_t)partition);
 }
 
 int sr_proj__offset_get(const sr_proj_t *proj, MDB_txn *txn,
                         int32_t partition, int64_t *next)
 {
+        return sr_proj__topic_offset_get(proj, txn, PROJ_OFF_CHANGELOG,
+                                         partition, next);
+}
+
+int sr_proj__topic_offset_get(const sr_proj_t *proj, MDB_txn *txn,
+                              char topic, int32_t partition, int64_t *next)
+{
         uint8_t kb[5];
         uint64_t v;
         int rc;
 
-        offset_key(kb, partition);
+        offset_key(kb, topic, partition);
         rc = sr_proj__u64_get(txn, proj->dbi[DBI_META], kb, sizeof(kb),
                               (uint64_t)-1, &v);
         *next = (int64_t)v;
@@ -275,7 +282,10 @@ static sr_err_t apply_retired(sr_proj_txn_t *txn, sr_slice_t key,
                 if (err)
                         return err;
         }
-        if (rc == MDB_NOTFOUND) {
+        if (rc == MDB_NOTFOUND)
+                rc = sr_proj__events_forget(proj, txn->mtxn,
+                                            &r->pipeline_run_id);
+        if (rc == 0) {
                 sr_lmdb_put_be64(note, i64_key(r->retired_at));
                 sr_lmdb_put_be64(note + 8, i64_key(r->forget_at));
                 memcpy(note + 16, r->pipeline_id.b, ID_LEN);
@@ -375,10 +385,9 @@ static sr_err_t apply_entity(sr_proj_txn_t *txn, sr_slice_t key,
         return SR_OK;
 }
 
-/* Common checks of apply and skip. @returns SR_OK with *stale set when
- * @p offset was applied already. */
-static sr_err_t apply_check(sr_proj_txn_t *txn, int32_t partition,
-                            int64_t offset, bool *stale, sr_errctx_t *ec)
+sr_err_t sr_proj__apply_check(sr_proj_txn_t *txn, char topic,
+                              int32_t partition, int64_t offset, bool *stale,
+                              sr_errctx_t *ec)
 {
         sr_proj_t *proj = txn->proj;
         int64_t next;
@@ -394,7 +403,8 @@ static sr_err_t apply_check(sr_proj_txn_t *txn, int32_t partition,
                                      "proj %s: apply: partition %d offset "
                                      "%" PRId64,
                                      proj->dir, (int)partition, offset);
-        rc = sr_proj__offset_get(proj, txn->mtxn, partition, &next);
+        rc = sr_proj__topic_offset_get(proj, txn->mtxn, topic, partition,
+                                       &next);
         if (rc)
                 return sr_lmdb_err(ec, rc, "proj", proj->dir, "read offset");
         *stale = offset < next;
@@ -404,14 +414,15 @@ static sr_err_t apply_check(sr_proj_txn_t *txn, int32_t partition,
         return SR_OK;
 }
 
-static sr_err_t offset_put(sr_proj_txn_t *txn, int32_t partition,
-                           int64_t next, sr_errctx_t *ec)
+sr_err_t sr_proj__offset_put(sr_proj_txn_t *txn, char topic,
+                             int32_t partition, int64_t next,
+                             sr_errctx_t *ec)
 {
         uint8_t kb[5], ob[8];
         MDB_val k, v;
         int rc;
 
-        offset_key(kb, partition);
+        offset_key(kb, topic, partition);
         sr_lmdb_put_be64(ob, (uint64_t)next);
         k = sr_lmdb_val(kb, sizeof(kb));
         v = sr_lmdb_val(ob, sizeof(ob));
@@ -431,7 +442,8 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
         bool stale = false;
         sr_err_t err;
 
-        err = apply_check(txn, partition, offset, &stale, ec);
+        err = sr_proj__apply_check(txn, PROJ_OFF_CHANGELOG, partition,
+                                   offset, &stale, ec);
         if (err || stale)
                 return err;
         if (!value.ptr) {
@@ -455,7 +467,8 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                                  (int)partition, offset);
                 return err;
         }
-        err = offset_put(txn, partition, offset + 1, ec);
+        err = sr_proj__offset_put(txn, PROJ_OFF_CHANGELOG, partition,
+                                  offset + 1, ec);
         if (!err)
                 atomic_fetch_add_explicit(&proj->applied, 1,
                                           memory_order_relaxed);
@@ -468,8 +481,10 @@ sr_err_t sr_proj_skip(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
         bool stale = false;
         sr_err_t err;
 
-        err = apply_check(txn, partition, offset, &stale, ec);
+        err = sr_proj__apply_check(txn, PROJ_OFF_CHANGELOG, partition,
+                                   offset, &stale, ec);
         if (err || stale)
                 return err;
-        return offset_put(txn, partition, offset + 1, ec);
+        return sr_proj__offset_put(txn, PROJ_OFF_CHANGELOG, partition,
+                                   offset + 1, ec);
 }

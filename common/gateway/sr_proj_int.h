@@ -4,7 +4,7 @@
  * and single reads; sr_proj_query.c: scans and lists). Included by those
  * files only. The on-disk layout, which they all follow:
  *
- * Six named databases (all integers big-endian, so byte order is numeric
+ * Seven named databases (all integers big-endian, so byte order is numeric
  * order; signed values have their sign bit flipped first):
  *
  *   ent    id (16)               -> stored entity (format below)
@@ -13,6 +13,12 @@
  *   cnt    tag | prefix          -> u64 number of idx keys with it
  *   meta   "format"              -> PROJ_FORMAT (u32)
  *          'o' | partition (u32) -> next changelog offset to apply (i64)
+ *          'e' | partition (u32) -> next sr.events offset to apply (i64)
+ *   evt    pipeline_run_id (16) | seq (u64)
+ *                                -> enterprise (u8 length + bytes) |
+ *                                   the event as JSON (sr_jw_event()):
+ *                                   a run's events, for its watchers
+ *                                   (sr_proj_events.c), until it retires
  *   ret    pipeline_run_id (16)  -> retired_at (i64) | forget_at (i64) |
  *                                   pipeline_id (16) | enterprise (u8
  *                                   length + bytes):
@@ -63,7 +69,7 @@
 #include "sr_codec.h"
 #include "sr_proj.h"
 
-#define PROJ_FORMAT 1
+#define PROJ_FORMAT 2 /* 2: the evt database and the events offsets */
 #define ENC_FORMAT 1 /* first byte of every stored entity */
 #define IK_MAX 400   /* index key bytes; LMDB's limit is 511 */
 #define IV_MAX 300   /* index value bytes */
@@ -71,7 +77,12 @@
 #define ID_LEN 16
 #define NOTE_FIXED 33 /* a retired run's note before its enterprise */
 
-enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI__COUNT };
+enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI_EVT,
+       DBI__COUNT };
+
+/* The first byte of an offset's key in meta: which topic. */
+#define PROJ_OFF_CHANGELOG 'o'
+#define PROJ_OFF_EVENTS 'e'
 
 enum idx_tag {
         TAG_PR = 'E',
@@ -227,6 +238,25 @@ static inline int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi,
 /* The partition's next offset to apply (-1: none yet); an LMDB code. */
 int sr_proj__offset_get(const sr_proj_t *proj, MDB_txn *txn,
                         int32_t partition, int64_t *next);
+
+/* The next offset to apply of @p topic (PROJ_OFF_*) and @p partition (-1:
+ * none yet); an LMDB code. */
+int sr_proj__topic_offset_get(const sr_proj_t *proj, MDB_txn *txn,
+                              char topic, int32_t partition, int64_t *next);
+/* Common checks of an apply or skip of @p topic. @returns SR_OK with
+ * *stale set when @p offset was applied already. */
+sr_err_t sr_proj__apply_check(sr_proj_txn_t *txn, char topic,
+                              int32_t partition, int64_t offset, bool *stale,
+                              sr_errctx_t *ec);
+/* Store the next offset of @p topic and @p partition. */
+sr_err_t sr_proj__offset_put(sr_proj_txn_t *txn, char topic,
+                             int32_t partition, int64_t next,
+                             sr_errctx_t *ec);
+
+/* sr_proj_events.c */
+/* Remove every stored event of @p run; an LMDB code. */
+int sr_proj__events_forget(const sr_proj_t *proj, MDB_txn *txn,
+                           const sr_uuid_t *run);
 
 /* sr_proj.c */
 /* Open one read call's snapshot (its own LMDB read txn). */

@@ -152,11 +152,47 @@ typedef struct sr_h1_request {
         size_t body_len;
 } sr_h1_request_t;
 
+/* What a streamed answer's pull returns. */
+typedef enum sr_h1_pull {
+        SR_H1_PULL_WAIT, /* nothing more for now: pull again when woken */
+        SR_H1_PULL_END,  /* the answer is complete once this is sent */
+} sr_h1_pull_t;
+
+#define SR_H1_STREAM_BUF 65536  /* a streamed answer's output buffer */
+#define SR_H1_STREAM_RESERVE 512 /* of it, kept for sr_h1_conn_stall()'s
+                                  * last message */
+
+/* A streamed answer (e.g. Server-Sent Events): its body is pulled from the
+ * application while the connection lives, into one bounded buffer, and
+ * ends when the connection closes (no Content-Length; Connection: close).
+ * Both callbacks run on the thread that drives the connection and must
+ * not block. */
+typedef struct sr_h1_stream {
+        /* Append at most @p room bytes at @p out (whole messages only: a
+         * message that does not fit waits for the next pull) and set
+         * *n to how many were written. Called when the buffer is empty
+         * and the connection is woken (sr_httpd_wake_streams()). */
+        sr_h1_pull_t (*pull)(void *arg, char *out, size_t room, size_t *n);
+        /* The connection is done with the stream (sent to the end, the
+         * client gone, stopped or stalled): called exactly once, by
+         * sr_h1_conn_fini(); frees arg. @p stalled: dropped because the
+         * client did not read (sr_h1_conn_stall()). */
+        void (*close)(void *arg, bool stalled);
+        void *arg;
+        /* Static; what a client that stopped reading gets after what is
+         * buffered (sr_h1_conn_stall()), at most SR_H1_STREAM_RESERVE
+         * bytes; NULL: nothing. */
+        const char *stalled_last;
+} sr_h1_stream_t;
+
 /* An answer. The engine adds Content-Length, Cache-Control: no-store,
  * Date, Connection, and HEAD next to GET in Allow. */
 typedef struct sr_h1_response {
         int status;
         sr_buf_t body;            /* owned: the engine frees it */
+        /* pull not NULL: a streamed answer (body ignored), owned by the
+         * engine from then on (its close is always called). */
+        sr_h1_stream_t stream;
         const char *content_type; /* static; NULL: application/json */
         char allow[48];           /* "GET, PUT" or "" */
         int retry_after;          /* seconds; 0: none */
@@ -190,6 +226,9 @@ typedef enum sr_h1_phase {
         SR_H1_PHASE_BODY,  /* receiving the body: read */
         SR_H1_PHASE_APP,   /* blocking request: call sr_h1_conn_handle() */
         SR_H1_PHASE_WRITE, /* output pending: sr_h1_conn_output() */
+        SR_H1_PHASE_STREAM, /* a streamed answer waits for data: run
+                             * again when woken; read (and drop) input to
+                             * see the client's end */
         SR_H1_PHASE_CLOSE, /* finished: close the connection */
 } sr_h1_phase_t;
 
@@ -213,6 +252,9 @@ typedef struct sr_h1_conn {
         size_t ob_off, ob_len;
         sr_buf_t out_owned;
         bool err_answer; /* the answer's body is err_body */
+        sr_h1_stream_t stream; /* the streamed answer; pull NULL: none */
+        bool stream_end;       /* pull said END, or stalled */
+        bool stalled;          /* sr_h1_conn_stall() was called */
         char err_body[512];
         size_t err_len;
 } sr_h1_conn_t;
@@ -289,6 +331,30 @@ int sr_h1_conn_output(const sr_h1_conn_t *c, sr_slice_t out[2]);
 
 /** @brief @p n bytes of the output were sent. Then call sr_h1_conn_run(). */
 void sr_h1_conn_sent(sr_h1_conn_t *c, size_t n);
+
+/**
+ * @brief A streamed answer whose client reads nothing: what is buffered
+ * and not yet sent is kept (the client gets whole messages), followed by
+ * the stream's stalled_last (e.g. an SSE message saying why), and the
+ * connection closes once that is sent; no further pull. No-op unless an
+ * answer is streamed, or after the first call. Then call
+ * sr_h1_conn_run().
+ */
+void sr_h1_conn_stall(sr_h1_conn_t *c);
+
+/** @brief True once sr_h1_conn_stall() was called on the answer. */
+bool sr_h1_conn_is_stalled(const sr_h1_conn_t *c);
+
+/**
+ * @brief A streamed answer waiting for data (SR_H1_PHASE_STREAM): queue
+ * @p text (e.g. an SSE comment, so that idle proxies and clients see the
+ * connection alive; at most SR_H1_STREAM_RESERVE bytes). Then call
+ * sr_h1_conn_run().
+ */
+void sr_h1_conn_stream_note(sr_h1_conn_t *c, const char *text);
+
+/** @brief True while the answer in progress is streamed. */
+bool sr_h1_conn_is_streaming(const sr_h1_conn_t *c);
 
 /** @brief "Bad Request" for 400 etc.; "" for an unknown status. */
 const char *sr_h1_reason(int status);

@@ -31,11 +31,23 @@ void sr_h1_conn_init(sr_h1_conn_t *c, const sr_h1_app_t *app,
         c->out_owned = (sr_buf_t){ 0 };
         c->err_answer = false;
         c->err_len = 0;
+        c->stream = (sr_h1_stream_t){ 0 };
+        c->stream_end = c->stalled = false;
+}
+
+/* Hand a stream back to the application, once. */
+static void stream_release(sr_h1_stream_t *st, bool stalled)
+{
+        if (st->pull && st->close)
+                st->close(st->arg, stalled);
+        *st = (sr_h1_stream_t){ 0 };
 }
 
 void sr_h1_conn_fini(sr_h1_conn_t *c)
 {
         sr_buf_free(&c->body);
+        stream_release(&c->resp.stream, false);
+        stream_release(&c->stream, c->stalled);
         sr_buf_free(&c->resp.body);
         sr_buf_free(&c->out_owned);
 }
@@ -50,13 +62,16 @@ char *sr_h1_conn_rbuf(sr_h1_conn_t *c, size_t *space)
                 c->in_off = 0;
         }
         *space = 0;
-        if (c->phase <= SR_H1_PHASE_BODY && !c->eof && !c->stopping)
+        if ((c->phase <= SR_H1_PHASE_BODY ||
+             c->phase == SR_H1_PHASE_STREAM) && !c->eof && !c->stopping)
                 *space = SR_H1_IN_MAX - c->in_len;
         return c->in + c->in_len;
 }
 
 void sr_h1_conn_received(sr_h1_conn_t *c, size_t n)
 {
+        if (c->phase == SR_H1_PHASE_STREAM)
+                return; /* nothing is read after a streamed answer */
         c->in_len += n;
 }
 
@@ -175,6 +190,7 @@ static void make_answer(sr_h1_conn_t *c)
         bool http10 = c->in_request && c->parser.head.minor_version == 0;
         const char *ctype = r->content_type ? r->content_type :
                                               "application/json";
+        bool streamed = r->stream.pull && !c->err_answer;
         int status = r->status >= 100 && r->status <= 999 ? r->status : 500;
         char allow[sizeof(r->allow) + 8];
         const char *body;
@@ -182,9 +198,20 @@ static void make_answer(sr_h1_conn_t *c)
         char *o;
 
         if (c->eof || c->stopping || !c->in_request ||
-            !c->parser.head.keep_alive)
+            !c->parser.head.keep_alive || streamed)
                 c->close_after = true;
-        if (c->err_answer) {
+        if (streamed) {
+                /* The body ends with the connection. */
+                c->stream = c->resp.stream;
+                c->resp.stream = (sr_h1_stream_t){ 0 };
+                sr_buf_free(&c->resp.body);
+                c->out_owned.ptr = c->req.is_head ? NULL :
+                                                    malloc(SR_H1_STREAM_BUF);
+                c->out_owned.len = 0;
+                c->stream_end = !c->out_owned.ptr;
+                body = c->out_owned.ptr;
+                body_len = 0;
+        } else if (c->err_answer) {
                 body = c->err_body;
                 body_len = c->err_len;
         } else {
@@ -218,8 +245,10 @@ static void make_answer(sr_h1_conn_t *c)
         o = put(o, sr_h1_reason(status));
         o = put(o, "\r\nContent-Type: ");
         o = put(o, ctype);
-        o = put(o, "\r\nContent-Length: ");
-        o = put_uint(o, body_len);
+        if (!streamed) {
+                o = put(o, "\r\nContent-Length: ");
+                o = put_uint(o, body_len);
+        }
         o = put(o, "\r\nCache-Control: no-store\r\n");
         if (c->date) {
                 o = put(o, "Date: ");
@@ -257,6 +286,7 @@ static void make_answer(sr_h1_conn_t *c)
 static void set_error(sr_h1_conn_t *c, int status, int retry_after,
                       const char *msg)
 {
+        stream_release(&c->resp.stream, false);
         sr_buf_free(&c->resp.body);
         memset(&c->resp, 0, sizeof(c->resp));
         c->resp.status = status;
@@ -284,6 +314,9 @@ void sr_h1_conn_fail(sr_h1_conn_t *c, int status, int retry_after,
                 break;
         case SR_H1_PHASE_WRITE:
                 c->close_after = true;
+                break;
+        case SR_H1_PHASE_STREAM:
+                c->phase = SR_H1_PHASE_CLOSE;
                 break;
         case SR_H1_PHASE_CLOSE:
                 break;
@@ -480,6 +513,67 @@ static bool step(sr_h1_conn_t *c)
         }
 }
 
+/* ------------------------------------------------------------ streams */
+
+bool sr_h1_conn_is_streaming(const sr_h1_conn_t *c)
+{
+        return c->stream.pull != NULL;
+}
+
+/* Pull into the (empty) stream buffer. False: nothing came and the
+ * stream goes on (wait to be woken). */
+static bool stream_fill(sr_h1_conn_t *c)
+{
+        size_t room = SR_H1_STREAM_BUF - SR_H1_STREAM_RESERVE, n = 0;
+        sr_h1_pull_t r;
+
+        c->ob_off = c->ob_len = 0;
+        r = c->stream.pull(c->stream.arg, c->out_owned.ptr, room, &n);
+        c->ob_len = n < room ? n : room;
+        if (r == SR_H1_PULL_END)
+                c->stream_end = true;
+        return c->ob_len > 0 || c->stream_end;
+}
+
+/* Append @p text after what is left to send (within the reserve). */
+static void stream_append(sr_h1_conn_t *c, const char *text)
+{
+        char *b = c->out_owned.ptr;
+        size_t left = c->ob_len - c->ob_off, n = strlen(text);
+
+        memmove(b, b + c->ob_off, left);
+        if (n > SR_H1_STREAM_BUF - left)
+                n = SR_H1_STREAM_BUF - left;
+        memcpy(b + left, text, n);
+        c->ob = b;
+        c->ob_off = 0;
+        c->ob_len = left + n;
+        if (c->phase == SR_H1_PHASE_STREAM)
+                c->phase = SR_H1_PHASE_WRITE;
+}
+
+void sr_h1_conn_stall(sr_h1_conn_t *c)
+{
+        if (!c->stream.pull || !c->out_owned.ptr || c->stalled)
+                return;
+        c->stalled = c->stream_end = true;
+        stream_append(c, c->stream.stalled_last ? c->stream.stalled_last :
+                                                  "");
+}
+
+bool sr_h1_conn_is_stalled(const sr_h1_conn_t *c)
+{
+        return c->stalled;
+}
+
+void sr_h1_conn_stream_note(sr_h1_conn_t *c, const char *text)
+{
+        if (c->phase != SR_H1_PHASE_STREAM || !c->out_owned.ptr)
+                return;
+        if (strlen(text) <= SR_H1_STREAM_RESERVE)
+                stream_append(c, text);
+}
+
 sr_h1_phase_t sr_h1_conn_run(sr_h1_conn_t *c)
 {
         sr_slice_t out[2];
@@ -488,9 +582,19 @@ sr_h1_phase_t sr_h1_conn_run(sr_h1_conn_t *c)
                 switch (c->phase) {
                 case SR_H1_PHASE_CLOSE:
                         return c->phase;
+                case SR_H1_PHASE_STREAM:
+                        c->phase = SR_H1_PHASE_WRITE; /* pull again */
+                        break;
                 case SR_H1_PHASE_WRITE:
                         if (sr_h1_conn_output(c, out))
                                 return c->phase;
+                        if (c->stream.pull && !c->stream_end && !c->eof &&
+                            !c->stopping) {
+                                if (stream_fill(c))
+                                        break; /* send it */
+                                c->phase = SR_H1_PHASE_STREAM;
+                                return c->phase;
+                        }
                         sr_buf_free(&c->out_owned);
                         c->ob = NULL;
                         c->ob_off = c->ob_len = 0;

@@ -40,6 +40,8 @@
 #define STOP_GRACE_MS 5000         /* for answers still being sent */
 #define IDLE_TIMEOUT_MS 10000
 #define CONNECTIONS_DEFAULT 64
+#define KEEPALIVE_MS 15000
+static const char keepalive_note[] = ": keep-alive\n\n"; /* an SSE comment */
 
 typedef struct loop loop_t;
 
@@ -55,6 +57,7 @@ typedef struct conn {
         bool counted;      /* holds a slot of connections_max */
         bool first;        /* no request head complete yet */
         bool fresh;        /* accepted by another loop, not yet ours */
+        bool sndbuf_set;   /* a streamed answer's socket buffer bounded */
         sr_h1_phase_t phase; /* as last seen, for the deadlines */
         int64_t deadline;    /* CLOCK_MONOTONIC ms; 0: none */
         size_t lingered;
@@ -73,6 +76,7 @@ struct loop {
         bool stop_seen;
         int64_t stop_deadline; /* 0 until the pool is done */
         int64_t next_check;
+        atomic_bool stream_wake; /* pull every waiting stream */
         pthread_mutex_t mu; /* done */
         conn_t *done;       /* answered by the pool, or new for it */
         char date[40];      /* IMF-fixdate of now, for every answer */
@@ -305,6 +309,9 @@ static void enter_phase(conn_t *c, sr_h1_phase_t ph)
         case SR_H1_PHASE_BODY:
                 set_deadline(c, now + o->body_timeout_ms);
                 break;
+        case SR_H1_PHASE_STREAM:
+                set_deadline(c, now + o->stream_keepalive_ms);
+                break;
         default:
                 set_deadline(c, 0);
                 break;
@@ -394,6 +401,19 @@ static bool flush(conn_t *c)
         }
 }
 
+/* A streamed answer lives long: the kernel's part of its output is
+ * bounded too (no autotuning up to tcp_wmem's max), so that a client that
+ * stops reading holds little memory and is seen stalled soon. */
+static void bound_sndbuf(conn_t *c)
+{
+        int size = SR_H1_STREAM_BUF;
+
+        c->sndbuf_set = true;
+        if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))
+                SR_WARN("HTTPD", "SO_SNDBUF failed err=\"%s\"",
+                        strerror(errno));
+}
+
 /* Run the engine until it waits for the socket, the pool or the end. */
 static void progress(conn_t *c)
 {
@@ -407,6 +427,9 @@ static void progress(conn_t *c)
                         /* also when it is all sent at once: the next
                          * request's deadlines start afresh */
                         enter_phase(c, ph);
+                        if (!c->sndbuf_set &&
+                            sr_h1_conn_is_streaming(&c->h1))
+                                bound_sndbuf(c);
                         if (!flush(c))
                                 return;
                         if (sr_h1_conn_output(&c->h1,
@@ -428,6 +451,11 @@ static void progress(conn_t *c)
                         break;
                 case SR_H1_PHASE_CLOSE:
                         start_linger(c);
+                        return;
+                case SR_H1_PHASE_STREAM:
+                        /* reading only to see the client's end */
+                        enter_phase(c, ph);
+                        set_interest(c, EPOLLIN | EPOLLRDHUP);
                         return;
                 default:
                         enter_phase(c, ph);
@@ -566,6 +594,24 @@ static void expire(conn_t *c)
         const sr_httpd_opts_t *o = &c->loop->srv->opts;
         char msg[96];
 
+        if (c->phase == SR_H1_PHASE_STREAM) {
+                /* nothing to say for a while: a note keeps it alive */
+                c->deadline = 0;
+                sr_h1_conn_stream_note(&c->h1, keepalive_note);
+                progress(c);
+                return;
+        }
+        if (c->phase == SR_H1_PHASE_WRITE &&
+            sr_h1_conn_is_streaming(&c->h1) &&
+            !sr_h1_conn_is_stalled(&c->h1)) {
+                /* The client reads nothing: it gets what is buffered and
+                 * a last word if it ever reads again, within one more
+                 * idle timeout; the stream is pulled no more. */
+                sr_h1_conn_stall(&c->h1);
+                set_deadline(c, mono_ms() + o->idle_timeout_ms);
+                progress(c);
+                return;
+        }
         if (c->lingering || c->phase == SR_H1_PHASE_IDLE ||
             c->phase == SR_H1_PHASE_WRITE) {
                 close_conn(c);
@@ -608,6 +654,15 @@ static void take_done(loop_t *l)
         c = l->done;
         l->done = NULL;
         pthread_mutex_unlock(&l->mu);
+        if (atomic_exchange(&l->stream_wake, false)) {
+                conn_t *s = l->conns, *next;
+
+                for (; s; s = next) {
+                        next = s->next; /* progress may free s */
+                        if (s->phase == SR_H1_PHASE_STREAM)
+                                progress(s);
+                }
+        }
         while (c) {
                 conn_t *next = c->qnext;
 
@@ -864,6 +919,8 @@ sr_err_t sr_httpd__open(const sr_httpd_opts_t *opts, const sr_h1_app_t *app,
                 s->opts.body_timeout_ms = SR_HTTPD_BODY_TIMEOUT_MS;
         if (s->opts.idle_timeout_ms < 1)
                 s->opts.idle_timeout_ms = IDLE_TIMEOUT_MS;
+        if (s->opts.stream_keepalive_ms < 1)
+                s->opts.stream_keepalive_ms = KEEPALIVE_MS;
         s->app = *app;
         if (ops) {
                 s->ops = *ops;
@@ -938,6 +995,18 @@ const sr_httpd_handlers_t *sr_httpd__ops(const sr_httpd_t *httpd)
 int sr_httpd_port(const sr_httpd_t *httpd)
 {
         return httpd->port;
+}
+
+void sr_httpd_wake_streams(sr_httpd_t *httpd)
+{
+        for (int i = 0; httpd && i < httpd->n_loops; i++) {
+                loop_t *l = &httpd->loops[i];
+
+                if (!l->started)
+                        continue;
+                atomic_store(&l->stream_wake, true);
+                wake(l);
+        }
 }
 
 void sr_httpd_close(sr_httpd_t *httpd)

@@ -50,6 +50,9 @@ typedef struct sr_httpd_opts {
         int body_timeout_ms;   /* < 1: SR_HTTPD_BODY_TIMEOUT_MS */
         int idle_timeout_ms;   /* < 1: 10000 */
         size_t body_max;       /* largest request body (413 above) */
+        /* A streamed answer with nothing to send for as long gets a
+         * note (an SSE comment); < 1: 15000. */
+        int stream_keepalive_ms;
         /* The 503 message of blocking requests still queued when the
          * server stops (copied); NULL: "the server is stopping; nothing
          * was changed, retry". */
@@ -100,6 +103,19 @@ sr_err_t sr_httpd_open(const char *bind, int port,
 
 /** @brief The port actually listened on (useful after port 0). */
 int sr_httpd_port(const sr_httpd_t *httpd);
+
+/**
+ * @brief New data may be there for streamed answers (sr_h1_stream_t):
+ * every stream waiting for data is pulled again, soon, on its own loop.
+ * Thread-safe, does not block; callable until sr_httpd_close() begins.
+ * Streams: each connection's output is bounded by SR_H1_STREAM_BUF bytes
+ * (plus the kernel's socket buffer); a stream with nothing to send for
+ * stream_keepalive_ms gets a note; a client that takes no byte of a
+ * streamed answer for idle_timeout_ms is stalled (sr_h1_conn_stall(): its
+ * last word follows what is buffered) and closed if it still reads
+ * nothing for as long again.
+ */
+void sr_httpd_wake_streams(sr_httpd_t *httpd);
 
 /**
  * @brief Stop the server: no new connection is accepted; blocking

@@ -15,7 +15,8 @@ Rules (the REST contract is ../shared/design/api.md):
   * Every API operation requires the bearer scheme SCAPIAuthToken (no
     anonymous alternative); the operations endpoints require nothing.
   * Every response of every API operation is the {code, message, content}
-    envelope in application/json, with `code` const = the HTTP status;
+    envelope in application/json (but the watch API's 200: a stream in
+    text/event-stream), with `code` const = the HTTP status;
     list answers carry the {count, previous, next, results} page.
   * Every API operation documents 200, 400, 401, 405, 503; every write also
     202 (content.command_id), 409, 413, 415 and takes Idempotency-Key;
@@ -65,7 +66,11 @@ API_MD = {
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/asyncapi.yaml"),  # issue 12: the topics' AsyncAPI document
+    ("get", "/v0/runs/{pipeline_run_id}/events/"),  # issue 12: watch API
+    ("get", "/v0/events/"),
 }
+# The watch API's 200 is a stream of Server-Sent Events, not an envelope.
+WATCH_PATHS = {"/v0/runs/{pipeline_run_id}/events/", "/v0/events/"}
 OPS_PATHS = {"/livez", "/readyz", "/metrics", "/openapi.json",
              "/asyncapi.yaml"}
 # The Confluent Schema Registry read API (docs/api-decisions.md).
@@ -248,6 +253,9 @@ def check_envelopes(d, doc):
         for code, resp in op.get("responses", {}).items():
             where = f"{base} {code}"
             resp = d.resolve(resp)
+            if path in WATCH_PATHS and code == "200":
+                media_schema(d, resp, where, "text/event-stream")
+                continue
             schema = media_schema(d, resp, where)
             if schema is None:
                 continue

@@ -3,6 +3,7 @@ a temporary directory (its stdout's machine lines parsed, its stderr in
 DIR/dev.log), plain HTTP GETs, and a process stopped in every case."""
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +31,15 @@ def http_send(url, method, body, token, timeout=15.0):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def free_port():
+    """A port free on 127.0.0.1 now (for a fixed --http-port)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
 
 
 def stop(proc, grace=15.0):

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devfleet import DevFleet, http_get, http_send, stop  # noqa: E402
+from devfleet import (DevFleet, free_port, http_get, http_send,  # noqa: E402
+                      stop)
 
 RUNS = 30
 DEVICES_STAGE1 = 2  # deploy/examples/canary.json: "canary" on 2 devices
@@ -41,14 +41,6 @@ failures = []
 def fail(msg):
     failures.append(msg)
     print("FAIL " + msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def parse_metrics(text):

@@ -19,6 +19,10 @@
  *     known reason, Content-Length, the body of that length (none for a
  *     HEAD request), each body an envelope whose code is the status;
  *   - at most one answer more than parsed heads (the final refusal);
+ *   - a GET of the watch API (a 200 of GET .../events/) is streamed
+ *     (sr_h1_stream_t: two messages, pulled as the server would): no
+ *     Content-Length, Connection: close, the messages exactly, and it is
+ *     the last answer (nothing read after it is answered);
  *   - nothing reads past the input (ASan), nothing leaks (LSan).
  */
 #include <stdbool.h>
@@ -68,6 +72,42 @@ static void respond(sr_h1_response_t *resp, int status, const char *msg)
         }
         resp->status = status;
         resp->body = b;
+}
+
+/* The watch API's answers: two messages, the second with the end. */
+static const char stream_msgs[] = "id: 1\nevent: status\ndata: {}\n\n"
+                                  "event: end\ndata: {}\n\n";
+#define STREAM_MSG1 30 /* bytes of the first message */
+
+static sr_h1_pull_t fs_pull(void *arg, char *out, size_t room, size_t *n)
+{
+        int *pulls = arg;
+        const char *m = *pulls ? stream_msgs + STREAM_MSG1 : stream_msgs;
+        size_t len = *pulls ? sizeof(stream_msgs) - 1 - STREAM_MSG1 :
+                              STREAM_MSG1;
+
+        *n = 0;
+        if (len <= room) {
+                memcpy(out, m, len);
+                *n = len;
+        }
+        return ++*pulls >= 2 ? SR_H1_PULL_END : SR_H1_PULL_WAIT;
+}
+
+static void fs_close(void *arg, bool stalled)
+{
+        (void)stalled;
+        free(arg);
+}
+
+static bool is_watch(const sr_h1_request_t *r)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t route;
+
+        return sr_http_route(r->method, r->target, &route, &prob) == SR_OK &&
+               (route.id == SR_ROUTE_RUN_EVENTS ||
+                route.id == SR_ROUTE_EVENTS);
 }
 
 static void to_req(const sr_h1_request_t *r, fuzz_gw_req_t *g)
@@ -134,6 +174,18 @@ static void app_request(void *arg, const sr_h1_request_t *r,
                 fuzz_fail("on_request", "a body without framing");
         to_req(r, &g);
         status = fuzz_gw_run(&g, &first);
+        if (status == 200 && is_watch(r)) {
+                int *pulls = calloc(1, sizeof(*pulls));
+
+                if (!pulls)
+                        abort();
+                resp->status = 200;
+                resp->content_type = "text/event-stream";
+                resp->stream = (sr_h1_stream_t){ .pull = fs_pull,
+                                                 .close = fs_close,
+                                                 .arg = pulls };
+                return;
+        }
         respond(resp, status, first.message);
         snprintf(resp->allow, sizeof(resp->allow), "%s", first.allow);
 }
@@ -249,6 +301,29 @@ static void check_output(const run_t *run)
                                 fuzz_fail("output", "100 with headers");
                         p = head_end;
                         continue;
+                }
+                cl = strstr(p, "\r\nContent-Type: text/event-stream\r\n");
+                if (cl && cl < head_end) { /* streamed: the last answer */
+                        const char *cc = strstr(p, "\r\nConnection: close"
+                                                   "\r\n");
+                        size_t rest = (size_t)(end - head_end);
+
+                        if (!cc || cc > head_end)
+                                fuzz_fail("output", "a stream without "
+                                          "Connection: close");
+                        cl = strstr(p, "\r\nContent-Length: ");
+                        if (cl && cl < head_end)
+                                fuzz_fail("output", "a stream with a length");
+                        is_head = answers < run->n_heads &&
+                                  answers < HEADS_MAX &&
+                                  run->is_head[answers];
+                        if (is_head ? rest != 0 :
+                                      rest != sizeof(stream_msgs) - 1 ||
+                                      memcmp(head_end, stream_msgs, rest))
+                                fuzz_fail("output", "not the stream's "
+                                          "messages, or more after them");
+                        answers++;
+                        break;
                 }
                 cl = strstr(p, "\r\nContent-Length: ");
                 if (!cl || cl > head_end ||

@@ -47,6 +47,7 @@ static void to_gw(const sr_h1_request_t *r, sr_gw_request_t *req)
         req->authorization = sr_h1_head_get(r->head, "Authorization");
         req->content_type = sr_h1_head_get(r->head, "Content-Type");
         req->idempotency_key = sr_h1_head_get(r->head, "Idempotency-Key");
+        req->last_event_id = sr_h1_head_get(r->head, "Last-Event-ID");
         req->host = sr_h1_head_get(r->head, "Host");
         req->body = r->body ? r->body : "";
         req->body_len = r->body_len;
@@ -60,6 +61,12 @@ static void from_gw(sr_gw_response_t *g, sr_h1_response_t *resp)
         resp->content_type = g->content_type;
         snprintf(resp->allow, sizeof(resp->allow), "%s", g->allow);
         resp->retry_after = g->retry_after;
+        resp->stream = g->stream; /* taken */
+}
+
+static void wake_streams(void *arg)
+{
+        sr_httpd_wake_streams(arg);
 }
 
 static bool is_write(const char *method)
@@ -151,6 +158,7 @@ int main(int argc, char **argv)
                 status = ec.code == SR_ERR_INVALID ? EX_CONFIG : EXIT_FAILURE;
                 goto out;
         }
+        sr_gateway_set_watch_waker(gw, wake_streams, httpd);
         printf("http=http://%s:%d\n", conf->http_bind, sr_httpd_port(httpd));
         fflush(stdout);
         SR_INFO("MAIN", "gateway serving port=%d http_loops=%d "
@@ -170,6 +178,8 @@ int main(int argc, char **argv)
 out:
         /* No new connections; queued writes get 503, those in progress
          * finish and are answered; then the loops stop. */
+        if (gw) /* the feed wakes no server from now */
+                sr_gateway_set_watch_waker(gw, NULL, NULL);
         sr_httpd_close(httpd);
         sr_gateway_destroy(gw);
         sr_metrics_destroy(metrics);

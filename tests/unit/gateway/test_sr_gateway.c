@@ -24,7 +24,8 @@
 #include "sr_clock.h"
 #include "sr_codec.h"
 #include "sr_gateway.h"
-#include "sr_gateway_int.h" /* gw->idem: the fake feed fills it */
+#include "sr_gateway_int.h" /* gw->idem (the fake feed fills it), the
+                                watchers' ring */
 #include "sr_idem.h"
 #include "sr_run.h"
 #include "kit_dir.h"
@@ -1479,4 +1480,261 @@ Test(sr_gateway, asyncapi_yaml_is_the_source_document_without_a_token)
         cr_assert(eq(int, resp.status, 404));
         sr_buf_free(&resp.body);
         cr_assert(eq(int, fake.n_sends, 0));
+}
+
+/* ------------------------------------------------------------ watch */
+
+static int64_t next_evt_off;
+
+static int raw_count_of(const char *hay, const char *needle)
+{
+        int n = 0;
+
+        for (const char *p = hay; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+static sr_event_t watch_event(const char *enterprise, uint64_t seq)
+{
+        sr_event_t ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.pipeline_run_id = run_e.u.pr.m.id;
+        sr_uuid_v5(&ev.event_id, &sr_ns, "test-gw/ev/%llu",
+                   (unsigned long long)seq);
+        ev.seq = seq;
+        ev.entity_type = SR_ENT_PIPELINE_RUN;
+        ev.entity_id = run_e.u.pr.m.id;
+        ev.pipeline_id = run_e.u.pr.pipeline_id;
+        ev.from_status = seq == 1 ? SR_ST_NONE : SR_ST_PENDING;
+        ev.to_status = seq == 1 ? SR_ST_PENDING : SR_ST_RUNNING;
+        ev.occurred_at = 1000 + (int64_t)seq;
+        ev.causation_id = uid("cmd");
+        snprintf(ev.enterprise_id, sizeof(ev.enterprise_id), "%s",
+                 enterprise);
+        ev.version = (uint32_t)seq;
+        return ev;
+}
+
+/* Events 1..n of the run into the projection, as the feed stores them. */
+static void store_events(uint64_t n)
+{
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
+        for (uint64_t q = 1; q <= n; q++) {
+                sr_event_t ev = watch_event(ENT_A, q), back;
+                sr_buf_t buf = { 0 };
+                sr_jw_t json = { 0 };
+                bool kept;
+
+                cr_assert(eq(int, sr_codec_encode_event(codec, &ev, &buf,
+                                                        &ec), SR_OK));
+                cr_assert(eq(int, sr_proj_apply_event(txn, 0, next_evt_off++,
+                                                      sr_buf_slice(&buf),
+                                                      &back, &json, &kept,
+                                                      &ec),
+                             SR_OK), "%s", ec.msg);
+                sr_buf_free(&buf);
+                free(json.p);
+        }
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK), "%s", ec.msg);
+}
+
+typedef struct watch {
+        int status;
+        sr_h1_stream_t st;
+        char *body; /* refusals */
+} watch_t;
+
+static watch_t watch_open(const char *target, const char *token,
+                          const char *last_event_id)
+{
+        char auth[64];
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        watch_t w = { 0 };
+
+        snprintf(auth, sizeof(auth), "Bearer %s", token);
+        req.method = "GET";
+        req.target = target;
+        req.authorization = auth;
+        req.last_event_id = last_event_id;
+        req.body = "";
+        sr_gateway_handle(gw, &req, &resp);
+        w.status = resp.status;
+        w.st = resp.stream;
+        w.body = strndup(resp.body.ptr ? resp.body.ptr : "", resp.body.len);
+        sr_buf_free(&resp.body);
+        if (w.status == 200) {
+                cr_assert(eq(str, (char *)resp.content_type,
+                             "text/event-stream"));
+                cr_assert(not(eq(ptr, (void *)w.st.pull, NULL)));
+        } else {
+                cr_assert(eq(ptr, (void *)w.st.pull, NULL),
+                          "a refusal with a stream");
+        }
+        return w;
+}
+
+/* One pull into @p out (NUL-terminated). */
+static sr_h1_pull_t watch_pull(watch_t *w, char *out, size_t size)
+{
+        size_t n = 0;
+        sr_h1_pull_t r = w->st.pull(w->st.arg, out, size - 1, &n);
+
+        cr_assert(lt(sz, n, size));
+        out[n] = '\0';
+        return r;
+}
+
+static void watch_close(watch_t *w)
+{
+        if (w->st.close)
+                w->st.close(w->st.arg, false);
+        free(w->body);
+}
+
+static char events_url[128];
+
+static const char *events_path(void)
+{
+        snprintf(events_url, sizeof(events_url), "/v0/runs/%s/events/",
+                 run_id);
+        return events_url;
+}
+
+Test(sr_gateway, watch_streams_a_runs_events_from_the_start_with_seq_ids)
+{
+        char out[8192];
+        watch_t w;
+
+        store_events(2);
+        w = watch_open(events_path(), "tok-a", NULL);
+        cr_assert(eq(int, w.status, 200), "%s", w.body);
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_WAIT));
+        cr_assert(eq(int, strncmp(out, "id: 1\nevent: status\ndata: {"
+                                  "\"event_id\":", 36), 0), "%s", out);
+        cr_assert(not(eq(ptr, strstr(out, "\n\nid: 2\nevent: status\n"),
+                         NULL)), "%s", out);
+        cr_assert(eq(int, raw_count_of(out, "\ndata: "), 2));
+        /* nothing new: nothing more */
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_WAIT));
+        cr_assert(eq(str, out, ""));
+        store_events(3); /* 3 is new (1, 2 again are repeats) */
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "id: 3\n", 6), 0), "%s", out);
+        watch_close(&w);
+}
+
+Test(sr_gateway, watch_resumes_after_last_event_id_and_refuses_a_bad_one)
+{
+        char out[8192];
+        watch_t w;
+
+        store_events(3);
+        w = watch_open(events_path(), "tok-a", "2");
+        cr_assert(eq(int, w.status, 200));
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "id: 3\n", 6), 0), "%s", out);
+        cr_assert(eq(int, raw_count_of(out, "\ndata: "), 1));
+        watch_close(&w);
+        w = watch_open(events_path(), "tok-a", "2x");
+        cr_assert(eq(int, w.status, 400));
+        cr_assert(not(eq(ptr, strstr(w.body, "Last-Event-ID"), NULL)));
+        watch_close(&w);
+}
+
+Test(sr_gateway, watch_of_another_enterprises_run_is_404_like_its_get)
+{
+        watch_t w;
+
+        store_events(1);
+        w = watch_open(events_path(), "tok-b", NULL);
+        cr_assert(eq(int, w.status, 404), "%s", w.body);
+        watch_close(&w);
+        w = watch_open(events_path(), "nope", NULL);
+        cr_assert(eq(int, w.status, 401));
+        watch_close(&w);
+}
+
+Test(sr_gateway, watch_of_a_final_run_ends_after_its_last_event)
+{
+        char out[8192];
+        watch_t w;
+
+        run_e.u.pr.m.status = SR_ST_SUCCESS;
+        run_e.u.pr.m.version = 2;
+        run_e.u.pr.last_seq = 2;
+        put(&run_e);
+        store_events(1);
+        w = watch_open(events_path(), "tok-a", NULL);
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_WAIT),
+                  "ended before seq 2 was sent");
+        store_events(2);
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_END));
+        cr_assert(eq(int, strncmp(out, "id: 2\n", 6), 0), "%s", out);
+        cr_assert(not(eq(ptr, strstr(out, "\n\nevent: end\ndata: "
+                                          "{\"pipeline_run_id\":\""),
+                         NULL)), "%s", out);
+        cr_assert(not(eq(ptr, strstr(out, "\"last_seq\":2}"), NULL)));
+        watch_close(&w);
+}
+
+Test(sr_gateway, enterprise_watch_sees_its_events_from_now_and_no_others)
+{
+        char out[65536];
+        watch_t w;
+        sr_event_t a = watch_event(ENT_A, 7), b = watch_event(ENT_B, 8);
+
+        sr_gateway__watch_publish(gw->watch, &a, "{\"old\":1}", 9);
+        w = watch_open("/v0/events/", "tok-a", NULL);
+        cr_assert(eq(int, w.status, 200));
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_WAIT));
+        cr_assert(eq(str, out, ""), "history sent: %s", out);
+        sr_gateway__watch_publish(gw->watch, &b, "{\"b\":1}", 7);
+        sr_gateway__watch_publish(gw->watch, &a, "{\"a\":1}", 7);
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(str, out, "id: 7\nevent: status\ndata: {\"a\":1}\n\n"));
+        /* fall more than the ring behind: dropped with a last word */
+        for (int i = 0; i <= SR_GW_WATCH_RING; i++)
+                sr_gateway__watch_publish(gw->watch, &b, "{\"b\":1}", 7);
+        cr_assert(eq(int, watch_pull(&w, out, sizeof(out)), SR_H1_PULL_END));
+        cr_assert(eq(int, strncmp(out, "event: dropped\ndata: ", 21), 0),
+                  "%s", out);
+        watch_close(&w);
+}
+
+Test(sr_gateway, watch_says_which_events_were_not_kept_then_goes_on)
+{
+        char out[8192];
+        sr_errctx_t ec = { 0 };
+        sr_proj_txn_t *txn = NULL;
+        sr_event_t ev = watch_event(ENT_A, 3), back;
+        sr_buf_t buf = { 0 };
+        sr_jw_t json = { 0 };
+        bool kept;
+        watch_t w;
+
+        /* seq 3 only: 1 and 2 were gone from sr.events */
+        cr_assert(eq(int, sr_codec_encode_event(codec, &ev, &buf, &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
+        cr_assert(eq(int, sr_proj_apply_event(txn, 0, 0, sr_buf_slice(&buf),
+                                              &back, &json, &kept, &ec),
+                     SR_OK));
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK));
+        sr_buf_free(&buf);
+        free(json.p);
+        w = watch_open(events_path(), "tok-a", NULL);
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "event: gap\ndata: {\"pipeline_run_id"
+                                  "\":\"", 35), 0), "%s", out);
+        cr_assert(not(eq(ptr, strstr(out, "\"from_seq\":1,\"to_seq\":2,"),
+                         NULL)), "%s", out);
+        watch_pull(&w, out, sizeof(out));
+        cr_assert(eq(int, strncmp(out, "id: 3\n", 6), 0), "%s", out);
+        watch_close(&w);
 }

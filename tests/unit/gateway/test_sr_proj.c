@@ -32,6 +32,7 @@ static char dir[] = "/tmp/sr_proj_test.XXXXXX";
 static sr_proj_t *proj;
 static sr_codec_t *codec;
 static int64_t next_off; /* next offset of partition 0 */
+static int64_t next_evt_off; /* next sr.events offset of partition 0 */
 
 static void proj_reopen(void)
 {
@@ -51,6 +52,7 @@ static void proj_setup(void)
         proj_reopen();
         cr_assert(eq(int, sr_codec_new(&codec, &ec), SR_OK), "%s", ec.msg);
         next_off = 0;
+        next_evt_off = 0;
 }
 
 static void proj_teardown(void)
@@ -1734,4 +1736,251 @@ Test(sr_proj, readers_on_other_threads_see_consistent_snapshots)
                 cr_assert(eq(int, args[i].errors, 0));
                 cr_assert(eq(int, args[i].reads, 300));
         }
+}
+
+/* ------------------------------------------------------------ events */
+
+
+static sr_event_t mk_event(const sr_entity_t *run, uint64_t seq,
+                           sr_status_t from, sr_status_t to)
+{
+        sr_event_t ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.pipeline_run_id = run->u.pr.m.id;
+        sr_uuid_v5(&ev.event_id, &sr_ns, "test-proj/ev/%llu",
+                   (unsigned long long)seq);
+        ev.seq = seq;
+        ev.entity_type = SR_ENT_PIPELINE_RUN;
+        ev.entity_id = run->u.pr.m.id;
+        ev.pipeline_id = run->u.pr.pipeline_id;
+        ev.from_status = from;
+        ev.to_status = to;
+        snprintf(ev.reason, sizeof(ev.reason), "r%llu",
+                 (unsigned long long)seq);
+        ev.occurred_at = 1700000000000 + (int64_t)seq;
+        ev.causation_id = uid("cause");
+        memcpy(ev.enterprise_id, run->u.pr.enterprise_id,
+               sizeof(ev.enterprise_id));
+        ev.version = (uint32_t)seq;
+        return ev;
+}
+
+/* Apply @p ev at the next events offset; *kept as the projection says. */
+static bool put_event(const sr_event_t *ev)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_jw_t json = { 0 };
+        sr_event_t back;
+        bool kept = false;
+        sr_proj_txn_t *txn = begin();
+
+        cr_assert(eq(int, sr_codec_encode_event(codec, ev, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_apply_event(txn, 0, next_evt_off++,
+                                              sr_buf_slice(&buf), &back,
+                                              &json, &kept, &ec),
+                     SR_OK), "%s", ec.msg);
+        commit(txn);
+        if (kept)
+                cr_assert(eq(u64, back.seq, ev->seq));
+        sr_buf_free(&buf);
+        free(json.p);
+        return kept;
+}
+
+static void put_event_q(const sr_entity_t *run, uint64_t seq)
+{
+        sr_event_t ev = mk_event(run, seq, SR_ST_RUNNING, SR_ST_RUNNING);
+
+        cr_assert(put_event(&ev));
+}
+
+struct seen {
+        uint64_t seqs[64];
+        char json[64][1024];
+        int n, stop_after; /* 0: never stop */
+};
+
+static bool take(void *arg, uint64_t seq, sr_slice_t json)
+{
+        struct seen *s = arg;
+
+        if (s->stop_after && s->n == s->stop_after)
+                return false;
+        s->seqs[s->n] = seq;
+        snprintf(s->json[s->n], sizeof(s->json[0]), "%.*s", (int)json.len,
+                 (const char *)json.ptr);
+        s->n++;
+        return true;
+}
+
+static sr_proj_run_events_t read_events(const char *ent, const sr_uuid_t *run,
+                                        uint64_t after, struct seen *s)
+{
+        sr_proj_run_events_t st;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_proj_read_events(proj, ent, run, after, take, s,
+                                              &st, &ec),
+                     SR_OK), "%s", ec.msg);
+        return st;
+}
+
+Test(sr_proj, a_runs_events_are_read_back_in_seq_order_as_json)
+{
+        sr_entity_t run = mk_run("ev1", ENT_A, "p", 1, SR_ST_RUNNING, 1000);
+        sr_event_t e1 = mk_event(&run, 1, SR_ST_NONE, SR_ST_PENDING);
+        sr_event_t e2 = mk_event(&run, 2, SR_ST_PENDING, SR_ST_RUNNING);
+        struct seen s = { 0 };
+        sr_proj_run_events_t st;
+        sr_jw_t want = { 0 };
+
+        run.u.pr.last_seq = 2;
+        put(&run);
+        cr_assert(put_event(&e2)); /* stored, but read only after 1 */
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(int, s.n, 0), "seq 2 sent before seq 1");
+        cr_assert(st.run_found);
+        cr_assert(eq(u64, st.next_seq, 1));
+        cr_assert(put_event(&e1));
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(int, s.n, 2));
+        cr_assert(eq(u64, s.seqs[0], 1));
+        cr_assert(eq(u64, s.seqs[1], 2));
+        cr_assert(eq(u64, st.next_seq, 3));
+        cr_assert(eq(u64, st.last_seq, 2));
+        cr_assert(not(st.run_final));
+        sr_jw_event(&want, &e1);
+        cr_assert(eq(str, s.json[0], want.p ? want.p : ""));
+        cr_assert(not(eq(ptr, strstr(s.json[0], "\"from_status\":null"),
+                         NULL)));
+        free(want.p);
+}
+
+Test(sr_proj, events_resume_after_a_seq_and_stop_where_the_reader_stops)
+{
+        sr_entity_t run = mk_run("ev2", ENT_A, "p", 1, SR_ST_SUCCESS, 1000);
+        struct seen s = { .stop_after = 2 };
+        sr_proj_run_events_t st;
+
+        run.u.pr.last_seq = 5;
+        put(&run);
+        for (uint64_t q = 1; q <= 5; q++)
+                put_event_q(&run, q);
+        st = read_events(ENT_A, &run.u.pr.m.id, 2, &s);
+        cr_assert(eq(int, s.n, 2));
+        cr_assert(eq(u64, s.seqs[0], 3));
+        cr_assert(eq(u64, s.seqs[1], 4));
+        cr_assert(eq(u64, st.next_seq, 5), "seq 5 was not taken");
+        cr_assert(st.run_final);
+        proj_reopen(); /* on disk: after a restart too */
+        memset(&s, 0, sizeof(s));
+        st = read_events(ENT_A, &run.u.pr.m.id, 4, &s);
+        cr_assert(eq(int, s.n, 1));
+        cr_assert(eq(u64, s.seqs[0], 5));
+}
+
+Test(sr_proj, a_repeated_event_is_kept_once_and_old_offsets_are_skipped)
+{
+        sr_entity_t run = mk_run("ev3", ENT_A, "p", 1, SR_ST_RUNNING, 1000);
+        sr_event_t e1 = mk_event(&run, 1, SR_ST_NONE, SR_ST_PENDING);
+        sr_errctx_t ec = { 0 };
+        int64_t next[1];
+
+        put(&run);
+        cr_assert(put_event(&e1));
+        cr_assert(not(put_event(&e1))); /* a worker's resend */
+        cr_assert(eq(int, sr_proj_event_offsets(proj, next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next[0], 2));
+        next_evt_off = 0; /* redelivered from offset 0: skipped */
+        cr_assert(not(put_event(&e1)));
+        cr_assert(eq(int, sr_proj_event_offsets(proj, next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next[0], 2));
+}
+
+Test(sr_proj, another_enterprise_sees_no_run_and_no_events)
+{
+        sr_entity_t run = mk_run("ev4", ENT_A, "p", 1, SR_ST_RUNNING, 1000);
+        sr_event_t e1 = mk_event(&run, 1, SR_ST_NONE, SR_ST_PENDING);
+        struct seen s = { 0 };
+        sr_proj_run_events_t st;
+
+        put(&run);
+        cr_assert(put_event(&e1));
+        st = read_events(ENT_B, &run.u.pr.m.id, 0, &s);
+        cr_assert(not(st.run_found));
+        cr_assert(eq(int, s.n, 0));
+}
+
+Test(sr_proj, a_retired_run_forgets_its_events_and_keeps_no_new_ones)
+{
+        sr_entity_t run = mk_run("ev5", ENT_A, "p", 1, SR_ST_SUCCESS, 1000);
+        sr_entity_t other = mk_run("ev6", ENT_A, "p", 2, SR_ST_RUNNING, 2000);
+        struct seen s = { 0 };
+        sr_proj_run_events_t st;
+
+        put(&run);
+        put(&other);
+        for (uint64_t q = 1; q <= 3; q++)
+                put_event_q(&run, q);
+        put_event_q(&other, 1);
+        cr_assert(eq(u64, size_now().events, 4));
+        retire(&run, 9000);
+        cr_assert(eq(u64, size_now().events, 1), "the retired run's "
+                  "events are still stored");
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(not(st.run_found));
+        cr_assert(eq(int, s.n, 0));
+        {
+                sr_event_t late = mk_event(&run, 4, SR_ST_RUNNING,
+                                           SR_ST_SUCCESS);
+
+                cr_assert(not(put_event(&late)), "a retired run's event "
+                          "was kept");
+        }
+        st = read_events(ENT_A, &other.u.pr.m.id, 0, &s);
+        cr_assert(eq(int, s.n, 1), "another run's events went too");
+}
+
+Test(sr_proj, an_event_that_does_not_decode_is_corrupt_and_skippable)
+{
+        sr_errctx_t ec = { 0 };
+        sr_jw_t json = { 0 };
+        sr_event_t ev;
+        bool kept = true;
+        sr_proj_txn_t *txn = begin();
+        int64_t next[1];
+
+        cr_assert(eq(int, sr_proj_apply_event(txn, 0, 0,
+                                              sr_slice("\0\0\0\0\1xx", 7),
+                                              &ev, &json, &kept, &ec),
+                     SR_ERR_CORRUPT));
+        cr_assert(not(kept));
+        cr_assert(eq(int, sr_proj_skip_event(txn, 0, 0, &ec), SR_OK),
+                  "%s", ec.msg);
+        commit(txn);
+        cr_assert(eq(int, sr_proj_event_offsets(proj, next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next[0], 1));
+        free(json.p);
+}
+
+Test(sr_proj, a_hole_before_a_kept_event_is_told_not_skipped)
+{
+        sr_entity_t run = mk_run("ev7", ENT_A, "p", 1, SR_ST_RUNNING, 1000);
+        struct seen s = { 0 };
+        sr_proj_run_events_t st;
+
+        put(&run);
+        put_event_q(&run, 1);
+        put_event_q(&run, 2);
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(u64, st.kept_from, 0), "no hole yet: 3 may come");
+        put_event_q(&run, 4); /* 3 was gone from the topic */
+        memset(&s, 0, sizeof(s));
+        st = read_events(ENT_A, &run.u.pr.m.id, 0, &s);
+        cr_assert(eq(int, s.n, 2));
+        cr_assert(eq(u64, st.next_seq, 3));
+        cr_assert(eq(u64, st.kept_from, 4));
 }

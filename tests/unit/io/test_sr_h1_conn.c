@@ -11,6 +11,47 @@
 
 #include "sr_h1.h"
 
+/* A streamed answer (GET /stream): messages queued by the test. */
+typedef struct fake_stream {
+        char queue[8][256];
+        int n_queued, n_pulled, closes;
+        bool end, last_stalled;
+        size_t max_room;
+} fake_stream_t;
+
+static fake_stream_t fst;
+
+static sr_h1_pull_t fst_pull(void *arg, char *out, size_t room, size_t *n)
+{
+        fake_stream_t *f = arg;
+
+        *n = 0;
+        if (room > f->max_room)
+                f->max_room = room;
+        while (f->n_pulled < f->n_queued) {
+                size_t len = strlen(f->queue[f->n_pulled]);
+
+                if (*n + len > room)
+                        return SR_H1_PULL_WAIT;
+                memcpy(out + *n, f->queue[f->n_pulled++], len);
+                *n += len;
+        }
+        return f->end ? SR_H1_PULL_END : SR_H1_PULL_WAIT;
+}
+
+static void fst_close(void *arg, bool stalled)
+{
+        fake_stream_t *f = arg;
+
+        f->closes++;
+        f->last_stalled = stalled;
+}
+
+static void fst_push(const char *msg)
+{
+        snprintf(fst.queue[fst.n_queued++], sizeof(fst.queue[0]), "%s", msg);
+}
+
 typedef struct fake {
         int heads, requests;
         bool blocking;            /* PUT and POST are blocking */
@@ -68,6 +109,14 @@ static void fake_request(void *arg, const sr_h1_request_t *r,
                 resp->retry_after = 0;
                 return;
         }
+        if (!strcmp(r->target, "/stream")) {
+                resp->status = 200;
+                resp->content_type = "text/event-stream";
+                resp->stream = (sr_h1_stream_t){
+                        .pull = fst_pull, .close = fst_close, .arg = &fst,
+                        .stalled_last = "event: dropped\n\n" };
+                return;
+        }
         if (!strcmp(r->target, "/busy")) {
                 set_text(resp, 503, "busy\n");
                 resp->retry_after = 7;
@@ -87,6 +136,7 @@ static const sr_h1_app_t app = {
 static void setup(void)
 {
         memset(&fake, 0, sizeof(fake));
+        memset(&fst, 0, sizeof(fst));
         conn = malloc(sizeof(*conn));
         sr_h1_conn_init(conn, &app, BODY_MAX,
                         "Sun, 06 Nov 1994 08:49:37 GMT");
@@ -532,4 +582,125 @@ Test(sr_h1_conn, head_request_to_a_refused_body_sends_no_body)
         cr_assert(strstr(o.text, "HTTP/1.1 413 ") == o.text);
         cr_assert(strstr(o.text, "Connection: close\r\n\r\n") + 21 ==
                   o.text + o.len, "%s", o.text);
+}
+
+/* ------------------------------------------------------------ streams */
+
+#define STREAM_GET "GET /stream HTTP/1.1\r\nHost: h\r\n\r\n"
+
+Test(sr_h1_conn, streamed_answer_has_no_length_then_sends_what_is_pulled)
+{
+        out_t o;
+
+        fst_push("id: 1\ndata: {}\n\n");
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        cr_assert(eq(str, o.text,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                     "Connection: close\r\n\r\n"
+                     "id: 1\ndata: {}\n\n"));
+        /* woken with more: it follows */
+        fst_push("id: 2\ndata: {}\n\n");
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_STREAM));
+        cr_assert(not(eq(ptr, strstr(o.text, "\n\nid: 2\ndata: {}\n\n"),
+                         NULL)));
+        cr_assert(eq(int, fst.closes, 0));
+}
+
+Test(sr_h1_conn, streamed_answer_closes_after_end_and_releases_once)
+{
+        out_t o;
+
+        fst_push("id: 1\ndata: {}\n\n");
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        fst_push("id: 2\ndata: {}\n\n");
+        fst.end = true;
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+        cr_assert(not(eq(ptr, strstr(o.text, "id: 2"), NULL)));
+        sr_h1_conn_fini(conn);
+        cr_assert(eq(int, fst.closes, 1));
+        cr_assert(not(fst.last_stalled));
+        sr_h1_conn_init(conn, &app, BODY_MAX, NULL); /* for teardown */
+}
+
+Test(sr_h1_conn, pull_is_offered_at_most_the_bounded_buffer)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        cr_assert(gt(sz, fst.max_room, 0));
+        cr_assert(le(sz, fst.max_room,
+                     SR_H1_STREAM_BUF - SR_H1_STREAM_RESERVE));
+}
+
+Test(sr_h1_conn, stalled_stream_keeps_what_is_buffered_adds_last_word_closes)
+{
+        sr_slice_t s[2];
+        out_t o;
+        int n;
+
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        fst_push("id: 1\ndata: {\"a\":1}\n\n");
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_WRITE));
+        sr_h1_conn_sent(conn, 4); /* the client took 4 bytes, then stopped */
+        sr_h1_conn_stall(conn);
+        fst_push("id: 2\ndata: {}\n\n"); /* never pulled after a stall */
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_WRITE));
+        n = sr_h1_conn_output(conn, s);
+        cr_assert(eq(int, n, 1));
+        cr_assert(eq(sz, s[0].len, strlen("1\ndata: {\"a\":1}\n\n"
+                                          "event: dropped\n\n")));
+        cr_assert(eq(int, memcmp(s[0].ptr, "1\ndata: {\"a\":1}\n\n"
+                                 "event: dropped\n\n", s[0].len), 0));
+        sr_h1_conn_sent(conn, s[0].len);
+        cr_assert(eq(int, sr_h1_conn_run(conn), SR_H1_PHASE_CLOSE));
+        cr_assert(eq(int, fst.n_pulled, 1));
+        sr_h1_conn_fini(conn);
+        cr_assert(eq(int, fst.closes, 1));
+        cr_assert(fst.last_stalled);
+        sr_h1_conn_init(conn, &app, BODY_MAX, NULL);
+}
+
+Test(sr_h1_conn, input_after_a_streamed_answer_is_dropped_and_eof_closes)
+{
+        const char more[] = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+        size_t space;
+        char *at;
+        out_t o;
+
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        at = sr_h1_conn_rbuf(conn, &space);
+        cr_assert(gt(sz, space, sizeof(more)));
+        memcpy(at, more, sizeof(more) - 1);
+        sr_h1_conn_received(conn, sizeof(more) - 1);
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_STREAM));
+        cr_assert(eq(int, fake.requests, 1)); /* /x was not answered */
+        sr_h1_conn_eof(conn);
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_CLOSE));
+}
+
+Test(sr_h1_conn, keep_alive_note_goes_out_while_waiting)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str(STREAM_GET, &o), SR_H1_PHASE_STREAM));
+        sr_h1_conn_stream_note(conn, ": keep-alive\n\n");
+        cr_assert(eq(int, pump(&o), SR_H1_PHASE_STREAM));
+        cr_assert(not(eq(ptr, strstr(o.text, "\r\n\r\n: keep-alive\n\n"),
+                         NULL)));
+}
+
+Test(sr_h1_conn, head_of_a_streamed_answer_sends_the_head_and_closes)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("HEAD /stream HTTP/1.1\r\nHost: h\r\n"
+                                   "\r\n", &o),
+                     SR_H1_PHASE_CLOSE));
+        cr_assert(eq(ptr, strstr(o.text, "Content-Length"), NULL));
+        cr_assert(eq(int, fst.n_pulled, 0));
+        sr_h1_conn_fini(conn);
+        cr_assert(eq(int, fst.closes, 1));
+        sr_h1_conn_init(conn, &app, BODY_MAX, NULL);
 }
