@@ -617,7 +617,8 @@ bool sr_gateway__kafka_ready(sr_gw_kafka_t *k, char *why, size_t why_size)
 
 /* The ends of @p topic's partition @p p now.
  * Topics created a moment ago are not served yet by every broker
- * (unknown partition, no leader): retry for 30 s. */
+ * (unknown partition, no leader): retry for 30 s; refused credentials
+ * (SR_ERR_AUTH) end it at once. */
 static sr_err_t start_end(sr_gw_kafka_t *k, sr_topic_kind_t topic, int p,
                           int64_t *low, int64_t *high, sr_errctx_t *ec)
 {
@@ -626,7 +627,8 @@ static sr_err_t start_end(sr_gw_kafka_t *k, sr_topic_kind_t topic, int p,
         for (int attempt = 1;; attempt++) {
                 err = sr_kafka_watermarks(k->gw->conf, topic, p, low, high,
                                           10000, ec);
-                if (!err || err == SR_ERR_FATAL || attempt >= 30)
+                if (!err || err == SR_ERR_FATAL || err == SR_ERR_AUTH ||
+                    attempt >= 30)
                         return err;
                 SR_WARN("GATEWAY", "%s partition %d not served yet, "
                         "retrying attempt=%d err=\"%s\"",

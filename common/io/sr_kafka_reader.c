@@ -21,6 +21,7 @@ static sr_err_t watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
                            sr_errctx_t *ec)
 {
         char name[TOPIC_NAME_MAX];
+        kafka_handle_t h = { 0 };
         rd_kafka_conf_t *kc;
         rd_kafka_resp_err_t kerr;
         rd_kafka_t *rk = NULL;
@@ -28,7 +29,7 @@ static sr_err_t watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
         sr_err_t err;
 
         sr_kafka_topic_name(conf, topic, name, sizeof(name));
-        kc = sr_kafka__conf_copy(conf, NULL);
+        kc = sr_kafka__conf_copy(conf, &h);
         if (!kc)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
         if (isolation && (err = sr_kafka__conf_put(kc, "isolation.level",
@@ -42,7 +43,11 @@ static sr_err_t watermarks(const sr_conf_t *conf, sr_topic_kind_t topic,
                 return err;
         kerr = rd_kafka_query_watermark_offsets(rk, name, partition, &lo, &hi,
                                                 timeout_ms);
+        if (kerr) /* serve the error events: a refused authentication */
+                rd_kafka_poll(rk, 0);
         rd_kafka_destroy(rk);
+        if (kerr && sr_kafka__auth_check(&h, "watermarks", ec))
+                return SR_ERR_AUTH; /* retrying would not heal it */
         if (kerr) {
                 err = sr_kafka__kafka_err(ec, kerr, "watermarks", NULL);
                 sr_errctx_prefix(ec, "%s [%d]", name, (int)partition);

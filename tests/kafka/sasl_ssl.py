@@ -10,8 +10,9 @@ the only one the project's processes are given. Every process reaches it
 through the kafka.* keys of one config file (kafka.security.protocol,
 kafka.sasl.mechanism, kafka.sasl.username/password, kafka.ssl.ca.location):
 
-  1. sr-status with a wrong password exits by itself within 15 s, with
-     EX_NOPERM (77) and a log line naming the authentication failure;
+  1. sr-status, sr-gateway, sr-agent and sr-cli follow with a wrong
+     password each exit by themselves within 15 s, with EX_NOPERM (77) and
+     an error line naming the authentication failure;
   2. sr-dev --bootstrap (its topic creation, 2 sr-status, sr-agent,
      sr-gateway) becomes ready; a run started through the gateway reaches
      success; sr-cli dumps sr.events and finds the run's events;
@@ -126,35 +127,52 @@ def http(method, url, body=None):
         return e.code, e.read().decode(errors="replace")
 
 
-def refused(a, work, sasl, ca, mech, password, label):
-    """sr-status whose credentials the broker refuses: out within 15 s,
-    EX_NOPERM, the authentication failure named."""
-    conf = os.path.join(work, f"{label}.conf")
-    write_conf(conf, ca, password, mech)
-    logf = os.path.join(work, f"{label}-worker.log")
+def refused_one(a, work, sasl, conf, mech, label, name):
+    """One process whose credentials the broker refuses: out within 15 s,
+    EX_NOPERM, the authentication failure named. Returns (seconds, the
+    line naming it)."""
+    logf = os.path.join(work, f"{label}-{name}.log")
     t = time.monotonic()
     with open(logf, "w") as lf:
         p = subprocess.Popen(
-            [a.bin("sr-status"), "-c", conf,
+            [a.bin(name), "-c", conf,
              "-D", f"kafka.bootstrap.servers={sasl}",
-             "-D", f"data.dir={work}/{label}-data", "-D", "http.enable=false"],
-            stdout=lf, stderr=lf, stdin=subprocess.DEVNULL, env=clean_env())
+             "-D", f"data.dir={work}/{label}-{name}-data",
+             "-D", "http.port=0"],
+            stdout=lf, stderr=lf, stdin=subprocess.DEVNULL,
+            env=dict(clean_env(), SR_API_TOKENS="t:e"))
         try:
             rc = p.wait(15)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-            raise Fail(f"sr-status ({label}, {mech}) still runs after "
+            raise Fail(f"{name} ({label}, {mech}) still runs after "
                        f"15 s (log: {logf})")
     took = time.monotonic() - t
     text = open(logf, errors="replace").read()
     if rc != EX_NOPERM:
-        raise Fail(f"sr-status ({label}, {mech}) exited {rc}, not "
+        raise Fail(f"{name} ({label}, {mech}) exited {rc}, not "
                    f"EX_NOPERM ({EX_NOPERM}); log:\n{text[-2000:]}")
-    if not re.search(r'msg="(startup failed|worker stopped)".*'
-                     r'authentication failed', text, re.I):
-        raise Fail(f"sr-status's exit names no authentication failure; "
+    named = [ln for ln in text.splitlines()
+             if re.search(r'level=error.*authentication failed', ln, re.I)]
+    if not named:
+        raise Fail(f"{name}'s exit names no authentication failure; "
                    f"log:\n{text[-2000:]}")
+    return took, named[-1]
+
+
+def refused(a, work, sasl, ca, mech, password, label):
+    """sr-status, sr-gateway and sr-agent whose credentials the broker
+    refuses: each out within 15 s, EX_NOPERM, the authentication failure
+    named; sr-cli follow the same."""
+    conf = os.path.join(work, f"{label}.conf")
+    write_conf(conf, ca, password, mech)
+    for name in ("sr-gateway", "sr-agent"):
+        took, line = refused_one(a, work, sasl, conf, mech, label, name)
+        log(f"{label} ({mech}): {name} exited {EX_NOPERM} after "
+            f"{took:.1f} s: {line[:300]}")
+    took, line = refused_one(a, work, sasl, conf, mech, label, "sr-status")
+    text = line
     # sr-cli follow, the same credentials: the same exit
     t = time.monotonic()
     try:
@@ -172,9 +190,8 @@ def refused(a, work, sasl, ca, mech, password, label):
                    f"{r.stderr[-1000:]}")
     log(f"{label} ({mech}): sr-cli follow exited {r.returncode} after "
         f"{time.monotonic() - t:.1f} s")
-    log(f"{label} ({mech}): sr-status exited {rc} after {took:.1f} s: "
-        + [ln for ln in text.splitlines()
-           if re.search("authentication failed", ln, re.I)][-1][:300])
+    log(f"{label} ({mech}): sr-status exited {EX_NOPERM} after "
+        f"{took:.1f} s: {text[:300]}")
     return took
 
 

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
         if (sr_gateway_new(conf, metrics, getenv("SR_API_TOKENS"), &gw,
                            &ec) != SR_OK) {
                 SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
-                status = ec.code == SR_ERR_CONF ? EX_CONFIG : EXIT_FAILURE;
+                status = sr_app_exit_status(ec.code);
                 goto out;
         }
         app.arg = gw;
