@@ -15,16 +15,21 @@ gateway's REST reads (the same a newcomer's console makes) show:
   - the batch (auto_promote true) ended success, its three stage runs
     success and in order (nobody promotes it: the demo only promotes
     the canary);
-and sr-dev's stdout holds only its four machine lines, after SIGTERM too,
-and sr-dev exits 0."""
+and `sr-cli follow --run` of the canary shows its stage runs 2 and 3 going
+pending -> queued with reason promoted, in stage order, and of the batch
+the same with reason auto_promoted; sr-dev's stdout holds only its four
+machine lines, after SIGTERM too, and sr-dev exits 0."""
 import json
 import os
+import queue
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from devfleet import DevFleet, http_get  # noqa: E402
+from devfleet import DevFleet, http_get, stop  # noqa: E402
 
 DEADLINE_S = 60
 
@@ -104,6 +109,42 @@ def check_batch(fleet, token, run):
     return None
 
 
+def follow(build, fleet, run_id, timeout=30.0):
+    """sr-cli follow --run RUN --from-beginning's lines up to the pipeline
+    run's terminal event (or timeout)."""
+    proc = subprocess.Popen(
+        [os.path.join(build, "sr-cli"), "-b", fleet.bootstrap, "follow",
+         "--run", run_id, "--from-beginning"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    q = queue.Queue()
+    threading.Thread(target=lambda: [q.put(l) for l in proc.stdout] +
+                     [q.put(None)], daemon=True).start()
+    lines, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = q.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            lines.append(line.strip())
+            if "entity=pipeline_run" in line and " -> " in line and \
+                    line.split(" -> ")[1].split()[0] in (
+                        "success", "failure", "cancelled"):
+                break
+    finally:
+        stop(proc, 5)
+    return lines
+
+
+def queued_stage_ids(lines, reason):
+    """Stage run ids that went pending -> queued for @reason, by seq."""
+    return [l.split(" id=")[1].split()[0] for l in lines
+            if "entity=stage_run" in l and "pending -> queued" in l and
+            "reason=%s " % reason in l + " "]
+
+
 CHECKS = {"canary": check_canary, "signage": check_failing,
           "cancelled": check_cancelled, "batch": check_batch}
 
@@ -139,6 +180,18 @@ def main():
             if pending:
                 raise AssertionError("not seen in %d s: %s (see %s)" % (
                     DEADLINE_S, pending, fleet.log.name))
+            runs = get(fleet, token, "/v0/runs/?limit=1000")["results"]
+            for k, reason in (("canary", "promoted"),
+                              ("batch", "auto_promoted")):
+                run = next(r for r in runs if kind_of(r) == k and
+                           r["status"] == "success")
+                ids = [st["id"] for st in stage_runs(fleet, token, run)]
+                got = queued_stage_ids(follow(build, fleet, run["id"]),
+                                       reason)
+                assert got == ids[1:], "%s: sr-cli follow shows %s %s, " \
+                    "expected stages 2, 3 %s" % (k, reason, got, ids[1:])
+                print("ok sr-cli follow %s: stages 2, 3 %s in order" % (
+                    k, reason))
         except BaseException:
             with open(os.path.join(tmp, "dev.log")) as f:
                 sys.stderr.write("".join(l for l in f if "fac=DEMO" in l))
