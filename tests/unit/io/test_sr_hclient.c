@@ -120,46 +120,38 @@ Test(sr_hclient, get_without_token_reads_the_body_to_the_close)
         sr_hresp_free(&r);
 }
 
-Test(sr_hclient, answer_shorter_than_its_content_length_is_an_io_error)
+/* A GET to a server answering @p answer (NULL: silence) fails with
+ * @p want, and the message holds @p msg. */
+static void answer_fails(const char *answer, int timeout_ms, sr_err_t want,
+                         const char *msg)
 {
         struct server s;
         sr_hresp_t r = { 0 };
         sr_errctx_t ec = { 0 };
 
-        server_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        server_start(&s, answer);
         cr_assert(eq(int, sr_hclient_request("127.0.0.1", s.port, "GET", "/",
-                                             NULL, NULL, 2000, &r, &ec),
-                     SR_ERR_IO));
+                                             NULL, NULL, timeout_ms, &r, &ec),
+                     want));
+        cr_assert(strstr(ec.msg, msg) != NULL, "%s", ec.msg);
         server_join(&s);
-        cr_assert(strstr(ec.msg, "cut short (3 of 10") != NULL, "%s", ec.msg);
+}
+
+Test(sr_hclient, answer_shorter_than_its_content_length_is_an_io_error)
+{
+        answer_fails("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 2000,
+                     SR_ERR_IO, "cut short (3 of 10");
 }
 
 Test(sr_hclient, answer_that_is_not_http_is_corrupt)
 {
-        struct server s;
-        sr_hresp_t r = { 0 };
-        sr_errctx_t ec = { 0 };
-
-        server_start(&s, "SSH-2.0-OpenSSH_9.2\r\n");
-        cr_assert(eq(int, sr_hclient_request("127.0.0.1", s.port, "GET", "/",
-                                             NULL, NULL, 2000, &r, &ec),
-                     SR_ERR_CORRUPT));
-        server_join(&s);
-        cr_assert(strstr(ec.msg, "not an HTTP/1.x answer") != NULL);
+        answer_fails("SSH-2.0-OpenSSH_9.2\r\n", 2000, SR_ERR_CORRUPT,
+                     "not an HTTP/1.x answer");
 }
 
 Test(sr_hclient, silent_server_times_out)
 {
-        struct server s;
-        sr_hresp_t r = { 0 };
-        sr_errctx_t ec = { 0 };
-
-        server_start(&s, NULL);
-        cr_assert(eq(int, sr_hclient_request("127.0.0.1", s.port, "GET", "/",
-                                             NULL, NULL, 300, &r, &ec),
-                     SR_ERR_IO));
-        cr_assert(strstr(ec.msg, "no answer in time") != NULL, "%s", ec.msg);
-        server_join(&s);
+        answer_fails(NULL, 300, SR_ERR_IO, "no answer in time");
 }
 
 Test(sr_hclient, refused_connection_and_bad_address_are_named)
