@@ -26,7 +26,7 @@ typedef struct sr_demo_conf {
         const char *host;    /* gateway, IPv4 literal (borrowed, copied) */
         int port;
         const char *token;   /* bearer token (borrowed, copied) */
-        int rounds;          /* 0: until stopped */
+        int rounds;          /* 0: until stopped (the default) */
         int pause_ms;        /* between the end of a round and the next */
         int cancel_after_ms; /* the slow run's time before its cancel */
         int poll_ms;         /* how often each run is read */

@@ -17,9 +17,15 @@
  * --demo, once the fleet is ready, starts realistic rollouts through the
  * gateway and drives them (sr_demo.h: a canary promoted stage by stage,
  * a run whose devices fail, a cancelled run, an auto-promoted batch), a
- * new round 10 s after the last ended; --demo-rounds N stops after N
- * rounds (0, the default: until sr-dev stops). Its log lines (fac=DEMO)
- * go to stderr; stdout is unchanged.
+ * new round 10 s after the last ended, until --demo-rounds N rounds
+ * (100, about 40 minutes; 0: until sr-dev stops). The bound keeps the
+ * embedded broker's ~5 MiB per partition from overflowing: a round
+ * publishes ~260 KB of changelog and ~550 KB of events (record bytes,
+ * measured with sr-cli dump), ~22 KB and ~45 KB a partition on average
+ * over the default 12, so 100 rounds use under half of the changelog's
+ * room; a mock that dropped a changelog's beginning stops a restarting
+ * worker (README, "The two commands"). The fleet stays up after the last round.
+ * Its log lines (fac=DEMO) go to stderr; stdout is unchanged.
  *
  * stdout, once every child answers /readyz with 200:
  *   bootstrap.servers=127.0.0.1:PORT
@@ -305,6 +311,7 @@ int main(int argc, char **argv)
 {
         struct dev_opts o = { .workers = 2, .partitions = 12,
                               .http_port = 8080, .agent = true,
+                              .demo_rounds = 100,
                               .data_dir = "./var" };
         char *rest[MAX_ARGS + 2];
         sr_fleet_t *fleet;

@@ -80,9 +80,10 @@ Test(sr_simulate, malformed_directive_is_refused_naming_its_path)
                 cr_assert(eq(int, sr_simulate_parse(cases[i].args, "a", &s,
                                                     &ec), SR_ERR_INVALID),
                           "%s", cases[i].args);
-                cr_assert(strstr(ec.msg, cases[i].msg) != NULL, "%s: got \"%s\"",
-                          cases[i].args, ec.msg);
-                cr_assert(s.present == false && s.fail == false && s.latency_ms == -1,
+                cr_assert(strstr(ec.msg, cases[i].msg) != NULL,
+                          "%s: got \"%s\"", cases[i].args, ec.msg);
+                cr_assert(s.present == false && s.fail == false &&
+                                  s.latency_ms == -1,
                           "%s: an error leaves no directive", cases[i].args);
         }
 }
