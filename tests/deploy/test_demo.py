@@ -18,7 +18,8 @@ gateway's REST reads (the same a newcomer's console makes) show:
 and `sr-cli follow --run` of the canary shows its stage runs 2 and 3 going
 pending -> queued with reason promoted, in stage order, and of the batch
 the same with reason auto_promoted; sr-dev's stdout holds only its four
-machine lines, after SIGTERM too, and sr-dev exits 0."""
+machine lines, after SIGTERM too, and sr-dev exits 0. Also: --demo with
+--agent off and a bad --demo-rounds are refused (exit 64, named)."""
 import json
 import os
 import queue
@@ -156,8 +157,23 @@ def kind_of(run):
     return None
 
 
+def check_refusals(build):
+    """--demo without the agent, and a bad --demo-rounds, are usage errors
+    (64) named on stderr, nothing on stdout."""
+    for args, msg in ((["--demo", "--agent", "off"],
+                       "--demo needs the agent (--agent on)"),
+                      (["--demo-rounds", "-1"],
+                       '--demo-rounds: bad value "-1"')):
+        p = subprocess.run([os.path.join(build, "sr-dev")] + args,
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 64 and p.stdout == "" and msg in p.stderr, \
+            (args, p.returncode, p.stdout, p.stderr)
+    print("ok refusals")
+
+
 def main():
     build = sys.argv[1]
+    check_refusals(build)
     with tempfile.TemporaryDirectory(prefix="sr-demo-") as tmp:
         fleet = DevFleet(build, tmp, ["--demo"])
         try:

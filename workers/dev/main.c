@@ -126,6 +126,9 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                 o->demo |= f == 6;
         }
         rest[*rest_argc] = NULL;
+        if (o->demo && !o->agent) /* no device would ever answer */
+                return fprintf(stderr, "sr-dev: --demo needs the agent "
+                               "(--agent on)\n"), -1;
         return 0;
 }
 
