@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -307,7 +308,9 @@ static void *demo_main(void *arg)
 sr_err_t sr_demo_start(const sr_demo_conf_t *conf, sr_demo_t **out,
                        sr_errctx_t *ec)
 {
+        sigset_t all, old;
         sr_demo_t *d;
+        int rc;
 
         if (!conf->host || strlen(conf->host) >= sizeof(d->host) ||
             !conf->token || strlen(conf->token) >= sizeof(d->token) ||
@@ -325,7 +328,13 @@ sr_err_t sr_demo_start(const sr_demo_conf_t *conf, sr_demo_t **out,
         d->conf.host = d->host;
         d->conf.token = d->token;
         atomic_init(&d->stop, false);
-        if (pthread_create(&d->thread, NULL, demo_main, d)) {
+        /* Signals stay with the caller's thread: the thread starts with
+         * every signal blocked. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = pthread_create(&d->thread, NULL, demo_main, d);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc) {
                 free(d);
                 return sr_errctx_set(ec, SR_ERR_IO, "demo: pthread_create");
         }
