@@ -107,10 +107,18 @@ static int call_status(sr_demo_t *d, const char *method, const char *target,
         if (r.status != 200 || !json_is_object(root)) {
                 const char *msg = json_string_value(json_object_get(root,
                                                                 "message"));
+                char quoted[256];
 
-                SR_WARN("DEMO", "request refused method=%s path=%s status=%d "
-                        "message=\"%s\"", method, target, r.status,
-                        msg ? msg : "");
+                /* The gateway's message inside message="...": its double
+                 * quotes become single ones. */
+                snprintf(quoted, sizeof(quoted), "%s", msg ? msg : "");
+                for (char *q = quoted; (q = strchr(q, '"')); )
+                        *q = '\'';
+                SR_WARN("DEMO", "%s method=%s path=%s status=%d "
+                        "message=\"%s\"", r.status == 202 ?
+                        "write accepted, its outcome not in time (is a "
+                        "worker running?)" : "request refused",
+                        method, target, r.status, quoted);
                 goto cleanup;
         }
         *out = json_incref(json_object_get(root, "content"));
