@@ -2,12 +2,11 @@
  * processes (see sr_fleet.h). */
 #include "sr_clock.h"
 #include "sr_fleet.h"
+#include "sr_hclient.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -15,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -206,43 +204,15 @@ static void child_drain(child_t *c)
 
 static bool child_probe_ready(const child_t *c)
 {
-        static const char req[] = "GET /readyz HTTP/1.0\r\n"
-                                  "Host: localhost\r\n\r\n";
-        struct sockaddr_in addr;
-        struct pollfd pfd;
-        char resp[64];
-        size_t got = 0;
-        ssize_t n;
-        int fd;
-        bool ok = false;
+        sr_hresp_t r = { 0 };
+        bool ok;
 
         if (!c->http_port)
                 return false;
-        memset(&addr, 0, sizeof(addr));
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons((uint16_t)c->http_port);
-        if (inet_pton(AF_INET, c->http_host, &addr.sin_addr) != 1)
-                return false;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return false;
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-            write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
-                goto out;
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        /* Only the status line matters: "HTTP/1.x 200 ...". */
-        while (got < 12 && poll(&pfd, 1, 1000) == 1) {
-                n = read(fd, resp + got, sizeof(resp) - 1 - got);
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
-        resp[got] = '\0';
-        ok = got >= 12 && !strncmp(resp, "HTTP/1.", 7) &&
-             !strncmp(resp + 8, " 200", 4);
-out:
-        close(fd);
+        ok = sr_hclient_request(c->http_host, c->http_port, "GET", "/readyz",
+                                NULL, NULL, 1000, &r, NULL) == SR_OK &&
+             r.status == 200;
+        sr_hresp_free(&r);
         return ok;
 }
 

@@ -21,6 +21,7 @@
 #include "sr_codec.h"
 #include "sr_log.h"
 #include "sr_model.h"
+#include "sr_simulate.h"
 
 #define RETENTION_MS 60000     /* finished commands remembered this long */
 #define MAX_PARTITIONS 1024
@@ -34,6 +35,7 @@ struct cmd {
         int64_t offset;
         int64_t issued_at; /* of the request, ms since the epoch; 0: none */
         sr_cmdst_t final;
+        int latency_ms; /* between answers: the args' or the agent's */
         uint8_t next_step; /* index into the script */
         bool finished;
         int64_t finished_at; /* monotonic ms */
@@ -310,6 +312,31 @@ static void track_offset(agent_t *a, const sr_inrec_t *rec)
                 a->next_offset[rec->partition] = rec->offset + 1;
 }
 
+/* The operation args' "simulate" directive (sr_simulate.h) decides the
+ * outcome and pace of this device's command; without one, agent.seed,
+ * agent.failure.rate and agent.latency.ms do. A malformed directive is
+ * logged and ignored. */
+static void apply_simulate(const agent_t *a, struct cmd *c,
+                           const sr_dispatch_t *d)
+{
+        sr_errctx_t sec = { 0 };
+        sr_simulate_t sim;
+        char id[SR_UUID_STR_LEN + 1];
+
+        c->final = draw_outcome(a, &d->command_id);
+        c->latency_ms = a->latency_ms;
+        if (sr_simulate_parse(d->args_json, d->device_name, &sim, &sec)) {
+                sr_uuid_fmt(&d->command_id, id);
+                SR_WARN("AGENT", "simulate directive ignored: %s command=%s",
+                        sec.msg, id);
+                return;
+        }
+        if (sim.present)
+                c->final = sim.fail ? SR_CMDST_FAILED : SR_CMDST_SUCCESS;
+        if (sim.latency_ms >= 0)
+                c->latency_ms = sim.latency_ms;
+}
+
 static sr_err_t on_command(agent_t *a, const sr_dispatch_t *d,
                            const sr_inrec_t *rec, int64_t now,
                            sr_errctx_t *ec)
@@ -331,9 +358,9 @@ static sr_err_t on_command(agent_t *a, const sr_dispatch_t *d,
         c->partition = rec->partition;
         c->offset = rec->offset;
         c->issued_at = d->issued_at;
-        c->final = draw_outcome(a, &d->command_id);
+        apply_simulate(a, c, d);
         a->unfinished++;
-        if (!c->device_name || !heap_push(a, now + a->latency_ms, &c->id)) {
+        if (!c->device_name || !heap_push(a, now + c->latency_ms, &c->id)) {
                 finish(a, c, now);
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "agent: schedule");
         }
@@ -398,7 +425,7 @@ sr_err_t agent_tick(agent_t *a, int64_t now, sr_errctx_t *ec)
                  * retried on the next tick. */
                 st = script_step(c);
                 reported = c->issued_at ? c->issued_at +
-                                                  (int64_t)a->latency_ms *
+                                                  (int64_t)c->latency_ms *
                                                           (c->next_step + 1) :
                                           0;
                 err = send_result(a, c, st, reported, ec);
@@ -407,7 +434,7 @@ sr_err_t agent_tick(agent_t *a, int64_t now, sr_errctx_t *ec)
                 heap_pop(a);
                 if (++c->next_step >= N_STEPS)
                         finish(a, c, now);
-                else if (!heap_push(a, top.at + a->latency_ms, &c->id))
+                else if (!heap_push(a, top.at + c->latency_ms, &c->id))
                         return sr_errctx_set(ec, SR_ERR_NOMEM,
                                              "agent: schedule");
         }

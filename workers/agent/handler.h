@@ -5,7 +5,10 @@
  * apart. Everything it sends is a function of the request and agent.seed
  * (result ids are v5 of command id and status, the outcome is drawn from a
  * PRNG seeded by agent.seed and the command id), so a re-delivered request
- * reproduces the same results. Single-threaded: one poll thread.
+ * reproduces the same results. An operation's args may carry a
+ * "simulate" directive (sr_simulate.h: failing devices, latency) that
+ * replaces the draw and agent.latency.ms for its commands.
+ * Single-threaded: one poll thread.
  */
 #ifndef SR_AGENT_HANDLER_H
 #define SR_AGENT_HANDLER_H

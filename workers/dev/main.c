@@ -14,8 +14,23 @@
  * your own sr-status (under a debugger, a tracer, a profiler) to its
  * bootstrap.servers and it is the group's only member.
  *
+ * --demo, once the fleet is ready, starts realistic rollouts through the
+ * gateway and drives them (sr_demo.h: a canary promoted stage by stage,
+ * a run whose devices fail, a cancelled run, an auto-promoted batch), a
+ * new round 10 s after the last ended, until --demo-rounds N rounds
+ * (100, about 40 minutes; 0: until sr-dev stops). The bound keeps the
+ * embedded broker's ~5 MiB per partition from overflowing: a round
+ * publishes ~260 KB of changelog and ~550 KB of events (record bytes,
+ * measured with sr-cli dump), ~22 KB and ~45 KB a partition on average
+ * over the default 12, so 100 rounds use under half of the changelog's
+ * room; a mock that dropped a changelog's beginning stops a restarting
+ * worker (README, "The two commands"). The fleet stays up after the last round.
+ * Its log lines (fac=DEMO) go to stderr; stdout is unchanged.
+ *
  * stdout, once every child answers /readyz with 200:
  *   bootstrap.servers=127.0.0.1:PORT
+ *   http=http://127.0.0.1:PORT
+ *   token=...
  *   ready workers=N agent=on|off
  */
 #include <errno.h>
@@ -30,6 +45,7 @@
 #include "sr_clock.h"
 #include "sr_app.h"
 #include "sr_conf.h"
+#include "sr_demo.h"
 #include "sr_fleet.h"
 #include "sr_kafka.h"
 #include "sr_log.h"
@@ -41,11 +57,12 @@
 
 #define USAGE                                                        \
         "[--workers N] [--agent on|off] [--data-dir DIR] [--partitions N] " \
-        "[--http-port PORT] [--bootstrap HOST:PORT]"
+        "[--http-port PORT] [--bootstrap HOST:PORT] [--demo] " \
+        "[--demo-rounds N]"
 
 struct dev_opts {
-        int workers, partitions, http_port;
-        bool agent;
+        int workers, partitions, http_port, demo_rounds;
+        bool agent, demo;
         const char *data_dir;
         const char *bootstrap; /* --bootstrap: external cluster, no mock */
         int n_fwd;
@@ -61,8 +78,10 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                 long min, max; /* 0, 0: a string */
         } flags[] = { { "--workers", 0, 64 },     { "--partitions", 1, 1024 },
                       { "--http-port", 0, 65535 }, { "--agent", 0, 0 },
-                      { "--data-dir", 0, 0 },      { "--bootstrap", 0, 0 } };
+                      { "--data-dir", 0, 0 },      { "--bootstrap", 0, 0 },
+                      { "--demo-rounds", 0, 1000000 } };
         int *ints[] = { &o->workers, &o->partitions, &o->http_port };
+        const size_t n_flags = sizeof(flags) / sizeof(flags[0]);
 
         *rest_argc = 0;
         rest[(*rest_argc)++] = argv[0];
@@ -72,9 +91,13 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                 char *end;
                 long n;
 
-                while (f < 6 && strcmp(argv[i], flags[f].flag))
+                if (!strcmp(argv[i], "--demo")) { /* takes no value */
+                        o->demo = true;
+                        continue;
+                }
+                while (f < n_flags && strcmp(argv[i], flags[f].flag))
                         f++;
-                if (f == 6) {
+                if (f == n_flags) {
                         rest[(*rest_argc)++] = argv[i];
                         continue;
                 }
@@ -85,7 +108,7 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                 if (f == 3 && strcmp(v, "on") && strcmp(v, "off"))
                         return fprintf(stderr, "sr-dev: --agent on|off, got "
                                        "\"%s\"\n", v), -1;
-                if (f >= 3) {
+                if (f >= 3 && f <= 5) {
                         if (f == 3)
                                 o->agent = !strcmp(v, "on");
                         else
@@ -99,9 +122,13 @@ static int parse_dev_flags(int argc, char **argv, struct dev_opts *o,
                         return fprintf(stderr, "sr-dev: %s: bad value \"%s\" "
                                        "(%ld..%ld)\n", flags[f].flag, v,
                                        flags[f].min, flags[f].max), -1;
-                *ints[f] = (int)n;
+                *(f == 6 ? &o->demo_rounds : ints[f]) = (int)n;
+                o->demo |= f == 6;
         }
         rest[*rest_argc] = NULL;
+        if (o->demo && !o->agent) /* no device would ever answer */
+                return fprintf(stderr, "sr-dev: --demo needs the agent "
+                               "(--agent on)\n"), -1;
         return 0;
 }
 
@@ -144,6 +171,42 @@ static void add_child(sr_fleet_t *f, const struct dev_opts *o,
                 SR_ERROR("DEV", "cannot add %s", name);
 }
 
+/* The first token of SR_API_TOKENS ("token:enterprise,...") into @p out:
+ * the demo's credentials. */
+static void first_token(char *out, size_t size)
+{
+        const char *env = getenv("SR_API_TOKENS"), *end;
+        size_t n;
+
+        *out = '\0';
+        if (!env)
+                return;
+        while (*env == ' ')
+                env++;
+        end = strchr(env, ',');
+        n = end ? (size_t)(end - env) : strlen(env);
+        while (n && env[n - 1] != ':')
+                n--;
+        if (n && n <= size)
+                snprintf(out, size, "%.*s", (int)(n - 1), env);
+}
+
+/* --demo: start driving demo runs through the gateway on @p port. */
+static sr_demo_t *demo_start(const struct dev_opts *o, int port)
+{
+        sr_demo_conf_t dc;
+        sr_errctx_t ec = { 0 };
+        sr_demo_t *demo = NULL;
+        char token[257];
+
+        first_token(token, sizeof(token));
+        dc = sr_demo_conf_default("127.0.0.1", port, token);
+        dc.rounds = o->demo_rounds;
+        if (sr_demo_start(&dc, &demo, &ec))
+                SR_ERROR("DEV", "demo did not start err=\"%s\"", ec.msg);
+        return demo;
+}
+
 static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
 {
         char status_bin[PATH_MAX], agent_bin[PATH_MAX], name[32];
@@ -152,6 +215,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
         const char *dev_token, *boot;
         sr_errctx_t ec = { 0 };
         sr_mock_t *mock = NULL;
+        sr_demo_t *demo = NULL;
         bool announced = false;
         int rc = EXIT_FAILURE;
 
@@ -229,6 +293,9 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
                                o->agent ? "on" : "off");
                         fflush(stdout);
                         announced = true;
+                        if (o->demo)
+                                demo = demo_start(o, sr_fleet_http_port(
+                                        f, sr_fleet_size(f) - 1));
                 } else if (!announced && sr_clock_mono_ms() > deadline) {
                         SR_ERROR("DEV", "children not ready after %d ms",
                                  READY_TIMEOUT_MS);
@@ -237,6 +304,7 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
         }
         rc = EXIT_SUCCESS;
 out:
+        sr_demo_stop(demo); /* before its gateway goes */
         sr_fleet_stop(f, STOP_GRACE_MS); /* the mock outlives every child */
         sr_mock_destroy(mock); /* NULL with --bootstrap */
         return rc;
@@ -246,6 +314,7 @@ int main(int argc, char **argv)
 {
         struct dev_opts o = { .workers = 2, .partitions = 12,
                               .http_port = 8080, .agent = true,
+                              .demo_rounds = 100,
                               .data_dir = "./var" };
         char *rest[MAX_ARGS + 2];
         sr_fleet_t *fleet;
