@@ -928,6 +928,139 @@ Test(sr_gateway, reads_list_and_get_from_the_projection)
         cr_assert(eq(int, fake.n_sends, 0));
 }
 
+/* @p n more target runs of the stage (target_index 1..n), statuses
+ * alternating queued / success. */
+static void more_targets(uint32_t n)
+{
+        sr_entity_t e;
+
+        for (uint32_t i = 1; i <= n; i++) {
+                e = target_e;
+                sr_uuid_v5(&e.u.tr.m.id, &sr_ns, "test-gateway/target/%u", i);
+                e.u.tr.target_index = i;
+                e.u.tr.m.status = i % 2 ? SR_ST_SUCCESS : SR_ST_QUEUED;
+                put(&e);
+        }
+}
+
+/* The id text of target run @p i of more_targets() (0: target_e). */
+static char *target_of(uint32_t i)
+{
+        static char out[SR_UUID_STR_LEN + 1];
+        sr_uuid_t u;
+
+        if (!i)
+                return target_id;
+        sr_uuid_v5(&u, &sr_ns, "test-gateway/target/%u", i);
+        sr_uuid_fmt(&u, out);
+        return out;
+}
+
+static json_t *content(const answer_t *a, const char *field)
+{
+        return json_object_get(json_object_get(a->json, "content"), field);
+}
+
+Test(sr_gateway, target_runs_walk_by_next_cursor_links_each_once_in_order)
+{
+        char url[512], first[256];
+        const char *next;
+        json_t *res;
+        answer_t a;
+        uint32_t seen = 0, pages = 0;
+
+        more_targets(24); /* 25 in all; 13 queued (index 0, 2, ... 24) */
+        snprintf(first, sizeof(first),
+                 "/v0/stageruns/%s/targetruns/?status=queued&limit=4",
+                 stage_id);
+        snprintf(url, sizeof(url), "%s", first);
+        for (;;) {
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(int, (int)json_integer_value(content(&a,
+                                                                  "count")),
+                             13));
+                res = content(&a, "results");
+                for (size_t i = 0; i < json_array_size(res); i++) {
+                        json_t *t = json_array_get(res, i);
+
+                        cr_assert(eq(str, (char *)json_string_value(
+                                                  json_object_get(t,
+                                                                  "status")),
+                                     "queued"));
+                        cr_assert(eq(str, (char *)json_string_value(
+                                                  json_object_get(t, "id")),
+                                     target_of(2 * seen)), "%s", a.body);
+                        seen++;
+                }
+                if (pages++) {
+                        bool no_prev = json_is_null(content(&a, "previous"));
+
+                        cr_assert(no_prev, "%s", a.body);
+                }
+                next = json_string_value(content(&a, "next"));
+                if (!next) {
+                        answer_free(&a);
+                        break;
+                }
+                cr_assert(eq(int, strncmp(next, "/v0/stageruns/", 14), 0));
+                cr_assert(strstr(next, "?cursor=") != NULL,
+                          "%s", next);
+                cr_assert(strstr(next, "&status=queued") != NULL,
+                          "%s", next);
+                cr_assert(strstr(next, "offset=") == NULL, "%s", next);
+                snprintf(url, sizeof(url), "%s", next);
+                answer_free(&a);
+                cr_assert(lt(u32, pages, 10));
+        }
+        cr_assert(eq(u32, seen, 13));
+        cr_assert(eq(u32, pages, 4));
+}
+
+Test(sr_gateway, a_bad_cursor_is_400_naming_the_parameter)
+{
+        static const char *const bad[] = {
+                "status=queued&cursor=zz", /* not hex */
+                "status=queued&cursor=0123", /* not a cursor */
+                "status=queued&offset=4&cursor=", /* filled in below */
+                "status=success&cursor=", /* another filter */
+                "ordering=status&cursor=", /* offset-only ordering */
+        };
+        char url[512], cur[128];
+        const char *next, *c;
+        size_t clen;
+        answer_t a;
+
+        more_targets(10);
+        snprintf(url, sizeof(url),
+                 "/v0/stageruns/%s/targetruns/?status=queued&limit=2",
+                 stage_id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        next = json_string_value(content(&a, "next"));
+        cr_assert(next != NULL, "%s", a.body);
+        c = strstr(next, "cursor=");
+        cr_assert(c != NULL, "%s", next);
+        clen = strcspn(c + 7, "&");
+        snprintf(cur, sizeof(cur), "%.*s", (int)clen, c + 7);
+        answer_free(&a);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(url, sizeof(url), "/v0/stageruns/%s/targetruns/?%s%s",
+                         stage_id, bad[i], i >= 2 ? cur : "");
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 400), "%s: %s", url, a.body);
+                cr_assert(eq(int, strncmp(message(&a), "cursor: ", 8), 0),
+                          "%s", a.body);
+                answer_free(&a);
+        }
+        /* The same cursor where it belongs is fine. */
+        snprintf(url, sizeof(url),
+                 "/v0/stageruns/%s/targetruns/?status=queued&cursor=%s",
+                 stage_id, cur);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+}
+
 /* ------------------------------------------------------------ registry
  * The Confluent Schema Registry read API over the built-in schemas
  * (docs/api-decisions.md, "Schema registry"). */
