@@ -273,12 +273,16 @@ sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
  * timeout_seconds with a zero fraction (600.0, 6e2) is an integer, as in
  * JSON Schema.
  * @param[in]  body borrowed, @p len bytes; at most @p max_len (413).
+ * @param[in]  lim  borrowed: stages, operations, targets at most (400
+ *                  naming the count, the limit and its configuration
+ *                  key); NULL: sr_spec_limits_default().
  * @param[out] out  on SR_OK only: the caller owns what it holds and
  *                  releases it with sr_runspec_fini().
  * @param[out] prob optional; 400 "<json path>: <what to fix>", 413, 500.
  * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
  */
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
+                                const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob);
 
 /* ------------------------------------------------------------ answers */

@@ -1065,7 +1065,7 @@ Test(sr_http, run_spec_body_is_decoded)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0, NULL,
                                                  &spec, &prob), SR_OK),
                   "%s", prob.message);
         cr_assert(eq(str, uuid_text(&spec.pipeline_id), P_ID));
@@ -1103,7 +1103,7 @@ ParameterizedTest(struct bad_body *c, sr_http,
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID), "%s", c->body);
         cr_assert(eq(int, prob.status, c->status));
@@ -1122,7 +1122,7 @@ Test(sr_http, run_spec_timeout_with_a_zero_fraction_is_an_integer)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0, NULL,
                                                  &spec, &prob), SR_OK),
                   "%s", prob.message);
         cr_assert(eq(i64, spec.timeout_seconds, 263635));
@@ -1159,7 +1159,7 @@ ParameterizedTest(struct bad_body *c, sr_http,
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID), "%s", c->body);
         cr_assert(eq(int, prob.status, c->status));
@@ -1173,7 +1173,7 @@ Test(sr_http, run_spec_over_the_limit_is_413)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 64,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 64, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 413));
