@@ -258,10 +258,10 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(stage_max_targets), .min = 1,
           .max = SR_SPEC_CEIL_TARGETS, .def = "1000",
           .desc = "Most targets in one stage; as run.max.stages. At most "
-                  "79137: the most a run spec of 4 MiB can hold; the whole "
+                  "79137, the most a run spec of 4 MiB can hold; the whole "
                   "spec must also fit command.max.bytes as one command "
-                  "(about 3,000 targets of a device id each at its default: "
-                  "413 above)." },
+                  "(about 40 bytes a target of a device id alone: some "
+                  "24,000 targets at its default; 413 above)." },
         { .name = "retention.finished", .type = CONF_DURATION,
           .offset = OFF(retention_finished_ms), .min = 0,
           .max = 36500 * 86400000L, .def = "30d",

@@ -704,6 +704,80 @@ Test(sr_gateway, a_create_over_command_max_bytes_is_413_and_sends_nothing)
         free(body);
 }
 
+/* A spec of @p stages stages, @p ops operations, @p targets targets. */
+static char *counted_spec(unsigned stages, unsigned ops, unsigned targets)
+{
+        size_t cap = 4096, n;
+        char *b = malloc(cap);
+
+        cr_assert(not(eq(ptr, b, NULL)));
+        n = (size_t)snprintf(b, cap, "{\"pipeline_id\":\"" SPEC_PIPELINE
+                             "\",\"stages\":[");
+        for (unsigned i = 0; i < stages; i++) {
+                n += (size_t)snprintf(b + n, cap - n, "%s{\"operations\":[",
+                                      i ? "," : "");
+                for (unsigned j = 0; j < ops; j++)
+                        n += (size_t)snprintf(b + n, cap - n,
+                                              "%s{\"operation_type\":"
+                                              "\"REBOOT\"}", j ? "," : "");
+                n += (size_t)snprintf(b + n, cap - n, "],\"targets\":[");
+                for (unsigned t = 0; t < targets; t++)
+                        n += (size_t)snprintf(b + n, cap - n,
+                                              "%s{\"device_id\":\"0b7a8c7e-"
+                                              "1111-4a0e-8f0e-00000000000%u\"}",
+                                              t ? "," : "", t);
+                n += (size_t)snprintf(b + n, cap - n, "]}");
+        }
+        snprintf(b + n, cap - n, "]}");
+        return b;
+}
+
+Test(sr_gateway, each_count_limit_is_configured_and_over_it_is_400_naming_the_key)
+{
+        static const struct {
+                unsigned s, o, t;
+                const char *msg; /* NULL: accepted and sent */
+        } cases[] = {
+                { 2, 3, 4, NULL },
+                { 3, 1, 1, "stages: 3 stages, at most 2 per run "
+                           "(run.max.stages)" },
+                { 1, 4, 1, "stages[0].operations: 4 operations, at most 3 "
+                           "per stage (stage.max.operations)" },
+                { 1, 1, 5, "stages[0].targets: 5 targets, at most 4 per "
+                           "stage (stage.max.targets)" },
+        };
+        sr_errctx_t ec = { 0 };
+        int sends = 0;
+
+        cr_assert(eq(int, sr_conf_set(conf, "run.max.stages", "2", &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.operations", "3",
+                                      &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "4", &ec),
+                     SR_OK), "%s", ec.msg);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *body = counted_spec(cases[i].s, cases[i].o, cases[i].t);
+                answer_t a = call("POST", "/v0/runs/", "tok-a", NULL, body);
+
+                if (cases[i].msg) {
+                        cr_assert(eq(int, a.status, 400), "%s", a.body);
+                        cr_assert(eq(str, (char *)message(&a),
+                                     (char *)cases[i].msg));
+                } else {
+                        cr_assert(not(eq(int, a.status, 400)), "%s", a.body);
+                        sends++;
+                }
+                cr_assert(eq(int, fake.n_sends, sends));
+                answer_free(&a);
+                free(body);
+        }
+        /* Above a key's upper bound is refused at load. */
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "79138",
+                                      &ec), SR_ERR_CONF));
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "79137",
+                                      &ec), SR_OK), "%s", ec.msg);
+}
+
 /* The run's id comes from the Idempotency-Key (sr_idem_uuid()): the
  * fake worker creates that run, and the answer is it as projected. A
  * retry is the same command, answered the same. */
