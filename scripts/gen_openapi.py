@@ -343,12 +343,16 @@ schemas["RunSpecStage"] = {
                        "items": S("RunSpecOperation"),
                        "description": "The stage's operations. None: the "
                        "stage run becomes `invalid` (reason "
-                       "`no_operations`)."},
+                       "`no_operations`). At most `stage.max.operations` "
+                       "(configuration; 16 by default, the `maxItems` "
+                       "here): more is a 400 naming the key."},
         "targets": {"type": ["array", "null"], "maxItems": 1000,
                     "items": S("RunSpecTarget"),
                     "description": "The stage's target devices. None: the "
                     "stage run becomes `invalid` (reason `no_targets`). One "
-                    "target run is made per (operation, target)."}}}
+                    "target run is made per (operation, target). At most "
+                    "`stage.max.targets` (configuration; 1000 by default, "
+                    "the `maxItems` here): more is a 400 naming the key."}}}
 schemas["RunSpec"] = {
     "type": "object", "additionalProperties": False,
     "description": "A full run spec (extension: Esper starts runs from "
@@ -375,7 +379,9 @@ schemas["RunSpec"] = {
         "stages": {"type": "array", "maxItems": 100,
                    "items": S("RunSpecStage"),
                    "description": "The stages, in order. Stage 1 is queued "
-                   "when the run starts."}},
+                   "when the run starts. At most `run.max.stages` "
+                   "(configuration; 100 by default, the `maxItems` here): "
+                   "more is a 400 naming the key."}},
     "examples": [{
         "pipeline_id": "3f0c2a8e-5d1b-4c8e-9a51-0b6f7f1d2c01",
         "pipeline_name": "canary rollout",
