@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sr_spec_json.h"
+#include "kit_spec.h"
 
 #define PID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
 #define DID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -345,29 +346,9 @@ Test(sr_spec_json, string_too_long_for_buffer_is_an_error)
  * as written) and @p targets targets each; caller frees. */
 static char *spec_of(uint32_t stages, uint32_t ops, uint32_t targets)
 {
-        size_t cap = 256 + (size_t)stages * (64 + ops * 64 + targets * 64);
-        char *js = malloc(cap);
-        size_t n;
+        char *js = kit_spec_text(PID, stages, ops, targets, true);
 
         cr_assert(not(eq(ptr, js, NULL)));
-        n = (size_t)snprintf(js, cap, "{\"pipeline_id\":\"" PID
-                             "\",\"stages\":[");
-        for (uint32_t i = 0; i < stages; i++) {
-                n += (size_t)snprintf(js + n, cap - n, "%s{\"operations\":[",
-                                      i ? "," : "");
-                for (uint32_t j = 0; j < ops; j++)
-                        n += (size_t)snprintf(js + n, cap - n,
-                                              "%s{\"operation_type\":\"REBOOT\","
-                                              "\"args\":{ \"n\": 0.10, \"i\":"
-                                              " %u }}", j ? "," : "", j);
-                n += (size_t)snprintf(js + n, cap - n, "],\"targets\":[");
-                for (uint32_t t = 0; t < targets; t++)
-                        n += (size_t)snprintf(js + n, cap - n,
-                                              "%s{\"device_id\":\"" DID "\"}",
-                                              t ? "," : "");
-                n += (size_t)snprintf(js + n, cap - n, "]}");
-        }
-        snprintf(js + n, cap - n, "]}");
         return js;
 }
 

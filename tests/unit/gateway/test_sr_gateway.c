@@ -26,6 +26,7 @@
 #include "sr_idem.h"
 #include "sr_run.h"
 #include "kit_dir.h"
+#include "kit_spec.h"
 
 #define ENT_A "acme"
 #define ENT_B "globex"
@@ -707,28 +708,9 @@ Test(sr_gateway, a_create_over_command_max_bytes_is_413_and_sends_nothing)
 /* A spec of @p stages stages, @p ops operations, @p targets targets. */
 static char *counted_spec(unsigned stages, unsigned ops, unsigned targets)
 {
-        size_t cap = 4096, n;
-        char *b = malloc(cap);
+        char *b = kit_spec_text(SPEC_PIPELINE, stages, ops, targets, false);
 
         cr_assert(not(eq(ptr, b, NULL)));
-        n = (size_t)snprintf(b, cap, "{\"pipeline_id\":\"" SPEC_PIPELINE
-                             "\",\"stages\":[");
-        for (unsigned i = 0; i < stages; i++) {
-                n += (size_t)snprintf(b + n, cap - n, "%s{\"operations\":[",
-                                      i ? "," : "");
-                for (unsigned j = 0; j < ops; j++)
-                        n += (size_t)snprintf(b + n, cap - n,
-                                              "%s{\"operation_type\":"
-                                              "\"REBOOT\"}", j ? "," : "");
-                n += (size_t)snprintf(b + n, cap - n, "],\"targets\":[");
-                for (unsigned t = 0; t < targets; t++)
-                        n += (size_t)snprintf(b + n, cap - n,
-                                              "%s{\"device_id\":\"0b7a8c7e-"
-                                              "1111-4a0e-8f0e-00000000000%u\"}",
-                                              t ? "," : "", t);
-                n += (size_t)snprintf(b + n, cap - n, "]}");
-        }
-        snprintf(b + n, cap - n, "]}");
         return b;
 }
 
