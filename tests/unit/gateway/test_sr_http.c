@@ -1450,3 +1450,65 @@ Test(sr_http, links_under_a_public_url_keep_its_path_prefix)
                      "?limit=5&offset=5"));
         json_decref(page);
 }
+
+/* ------------------------------------------------------------ cursors */
+
+Test(sr_http, a_cursor_is_taken_on_every_list_and_must_be_lowercase_hex)
+{
+        static const sr_route_id_t lists[] = {
+                SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST,
+                SR_ROUTE_STAGE_RUNS_LIST, SR_ROUTE_OPERATIONS_LIST,
+                SR_ROUTE_TARGET_RUNS_LIST,
+        };
+        sr_http_problem_t prob;
+        sr_http_query_t q;
+        char long_one[SR_HTTP_CURSOR_MAX + 16];
+
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+                q = query_ok(lists[i], "cursor=0a1b&limit=5");
+                cr_assert(eq(str, q.cursor, "0a1b"));
+        }
+        q = query_ok(SR_ROUTE_RUNS_LIST, "cursor=");
+        cr_assert(eq(str, q.cursor, ""));
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=0A1B");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=%00ab");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        memcpy(long_one, "cursor=", 7);
+        memset(long_one + 7, 'a', SR_HTTP_CURSOR_MAX);
+        long_one[7 + SR_HTTP_CURSOR_MAX] = '\0';
+        prob = query_bad(SR_ROUTE_RUNS_LIST, long_one);
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=ab&cursor=cd");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+}
+
+Test(sr_http, keyset_pages_link_next_by_cursor_and_previous_by_offset_only)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_TARGET_RUNS_LIST,
+                                     "status=queued&offset=20");
+        json_t *page;
+
+        /* An offset page of a keyset list: next by cursor (no offset, the
+         * filter repeated), previous by offset. */
+        page = sr_http_page_keyset(BASE, "/v0/stageruns/x/targetruns/", &q,
+                                   100, "00ff", json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/stageruns/x/targetruns/?cursor=00ff&limit=20"
+                          "&status=queued"));
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/stageruns/x/targetruns/?limit=20"
+                          "&status=queued"));
+        json_decref(page);
+        /* A cursor page: no previous; the last page: no next. */
+        q = query_ok(SR_ROUTE_TARGET_RUNS_LIST, "cursor=00ff");
+        page = sr_http_page_keyset(BASE, "/v0/stageruns/x/targetruns/", &q,
+                                   100, "", json_array());
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        cr_assert(eq(str, link_of(page, "previous"), "null"));
+        json_decref(page);
+}
