@@ -343,12 +343,16 @@ schemas["RunSpecStage"] = {
                        "items": S("RunSpecOperation"),
                        "description": "The stage's operations. None: the "
                        "stage run becomes `invalid` (reason "
-                       "`no_operations`)."},
+                       "`no_operations`). At most `stage.max.operations` "
+                       "(configuration; 16 by default, the `maxItems` "
+                       "here): more is a 400 naming the key."},
         "targets": {"type": ["array", "null"], "maxItems": 1000,
                     "items": S("RunSpecTarget"),
                     "description": "The stage's target devices. None: the "
                     "stage run becomes `invalid` (reason `no_targets`). One "
-                    "target run is made per (operation, target)."}}}
+                    "target run is made per (operation, target). At most "
+                    "`stage.max.targets` (configuration; 1000 by default, "
+                    "the `maxItems` here): more is a 400 naming the key."}}}
 schemas["RunSpec"] = {
     "type": "object", "additionalProperties": False,
     "description": "A full run spec (extension: Esper starts runs from "
@@ -375,7 +379,9 @@ schemas["RunSpec"] = {
         "stages": {"type": "array", "maxItems": 100,
                    "items": S("RunSpecStage"),
                    "description": "The stages, in order. Stage 1 is queued "
-                   "when the run starts."}},
+                   "when the run starts. At most `run.max.stages` "
+                   "(configuration; 100 by default, the `maxItems` here): "
+                   "more is a 400 naming the key."}},
     "examples": [{
         "pipeline_id": "3f0c2a8e-5d1b-4c8e-9a51-0b6f7f1d2c01",
         "pipeline_name": "canary rollout",
@@ -551,9 +557,27 @@ parameters = {
     "Offset": {"name": "offset", "in": "query", "required": False,
                "description": "Number of objects to skip (default 0). "
                "Negative, too large or not an integer: 400. Past the end "
-               "gives an empty `results`.",
+               "gives an empty `results`. A page costs O(offset): deep "
+               "into a large list, follow `next` (a `cursor`) instead.",
                "schema": {"type": "integer", "minimum": 0,
                           "maximum": 9223372036854775807, "default": 0}},
+    "Cursor": {"name": "cursor", "in": "query", "required": False,
+               "description": "Keyset paging: the page after the object "
+               "this opaque value names. Take it from a `next` link, "
+               "unchanged, with the same filters and ordering (the link "
+               "carries them); a page then costs the same at the first "
+               "and at the last page. Lists that page by cursor (target "
+               "runs except `ordering=status` without a `status` filter; "
+               "stage runs; operations; pipeline runs in their default "
+               "order) give `next` links with a cursor and, on a cursor "
+               "page, a null `previous`. Every object in the list for the "
+               "whole walk is returned exactly once, in order, whatever "
+               "is created meanwhile (an object created behind the "
+               "cursor is not seen). Malformed, made by another list, "
+               "filter or ordering, given with a non-zero `offset`, or "
+               "on an ordering that pages by offset only: 400 naming "
+               "`cursor`.",
+               "schema": {"type": "string", "pattern": "^[0-9a-f]{1,79}$"}},
     "PipelineId": {"name": "pipeline_id", "in": "path", "required": True,
                    "description": "A pipeline id (UUID; any case). Not a "
                    "UUID: 404.",
@@ -771,10 +795,10 @@ paths["/v0/runs/"] = {
               api_responses("PipelineRunPageEnvelope", "A page of runs.",
                             write=False,
                             e400=LIST_400.format("`status`, `ordering`, "
-                                                 "`limit`, `offset`"),
+                                                 "`limit`, `offset`, `cursor`"),
                             e404=None),
               params=[P("PipelineRunStatusFilter"), P("PipelineNameFilter"),
-                      P("RunsOrdering"), P("Limit"), P("Offset")]),
+                      P("RunsOrdering"), P("Limit"), P("Offset"), P("Cursor")]),
     "post": op("Pipeline Runs", "createRun", "Start a run from a run spec",
                "Extension: starts a pipeline run from an inline run spec. "
                "The answer is the new pipeline run, with its status as far "
@@ -804,10 +828,10 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
               api_responses("PipelineRunPageEnvelope", "A page of runs.",
                             write=False,
                             e400=LIST_400.format("`status`, `ordering`, "
-                                                 "`limit`, `offset`"),
+                                                 "`limit`, `offset`, `cursor`"),
                             e404="`pipeline_id` is not a UUID."),
               params=[P("PipelineRunStatusFilter"),
-                      P("PipelineRunsOrdering"), P("Limit"), P("Offset")]),
+                      P("PipelineRunsOrdering"), P("Limit"), P("Offset"), P("Cursor")]),
     "post": with_501(op("Pipeline Runs", "createPipelineRun",
                "Start a run of a stored pipeline definition",
                "Esper's way to start a run, from the pipeline's stored "
@@ -901,11 +925,11 @@ paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
               api_responses("StageRunPageEnvelope", "A page of stage runs.",
                             write=False,
                             e400=LIST_400.format("`status`, `limit`, "
-                                                 "`offset`"),
+                                                 "`offset`, `cursor`"),
                             e404="No such pipeline run in the caller's "
                             "enterprise, or the id is not a UUID." +
                             RETIRED_404),
-              params=[P("StageRunStatusFilter"), P("Limit"), P("Offset")]),
+              params=[P("StageRunStatusFilter"), P("Limit"), P("Offset"), P("Cursor")]),
 }
 SR_404 = ("No such stage run of this pipeline run in the caller's "
           "enterprise (another enterprise's is answered the same way), or "
@@ -949,12 +973,12 @@ paths["/v0/stageruns/{stage_run_id}/operations/"] = {
               "spec. Empty until the stage run has been processed.",
               api_responses("StageRunOperationPageEnvelope",
                             "A page of stage-run operations.", write=False,
-                            e400=LIST_400.format("`limit`, `offset`"),
+                            e400=LIST_400.format("`limit`, `offset`, `cursor`"),
                             e404="No such stage run in the caller's "
                             "enterprise, or the id is not a UUID.")),
 }
 paths["/v0/stageruns/{stage_run_id}/operations/"]["get"]["parameters"] = [
-    P("Limit"), P("Offset")]
+    P("Limit"), P("Offset"), P("Cursor")]
 paths["/v0/stageruns/{stage_run_id}/operations/"
       "{stage_run_operation_id}/"] = {
     "parameters": [P("StageRunId"), P("StageRunOperationId")],
@@ -977,12 +1001,12 @@ paths["/v0/stageruns/{stage_run_id}/targetruns/"] = {
                             "A page of target runs.", write=False,
                             e400=LIST_400.format(
                                 "`status`, `stage_run_operation_id`, "
-                                "`ordering`, `limit`, `offset`"),
+                                "`ordering`, `limit`, `offset`, `cursor`"),
                             e404="No such stage run in the caller's "
                             "enterprise, or the id is not a UUID."),
               params=[P("TargetRunStatusFilter"),
                       P("StageRunOperationIdFilter"),
-                      P("TargetRunsOrdering"), P("Limit"), P("Offset")]),
+                      P("TargetRunsOrdering"), P("Limit"), P("Offset"), P("Cursor")]),
 }
 TR_404 = ("No such target run of this stage run in the caller's enterprise "
           "(another enterprise's is answered the same way), or an id is "
@@ -1309,7 +1333,9 @@ the operator set `gateway.registry.auth=true`.
 Every answer of an API path, errors included, is
 `{"code": <int, equal to the HTTP status>, "message": <string>, "content": ...}`.
 A list's `content` is `{"count", "previous", "next", "results"}`, paged with
-`limit` (default 20, at most 1000) and `offset`; `next` and `previous` are
+`limit` (default 20, at most 1000) and `offset`, or by `cursor` (take it
+from a `next` link: a page then costs the same at any depth); `next` and
+`previous` are
 URLs or null: relative to the server root (`/v0/runs/?limit=20&offset=20`)
 unless the operator configured the gateway's public address
 (`gateway.public.url`), under which they are absolute; never built from the

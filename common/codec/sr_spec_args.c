@@ -179,13 +179,21 @@ struct locate {
         spans_t *spans;
         const char *text;
         size_t stage, op;
+        bool oom;
 };
+
+static int span_cmp(size_t s1, size_t o1, const struct span *b)
+{
+        if (s1 != b->stage)
+                return s1 < b->stage ? -1 : 1;
+        return o1 < b->op ? -1 : o1 > b->op;
+}
 
 static bool op_member(const char *key, const char *key_end, struct scan *s,
                       void *arg)
 {
         struct locate *l = arg;
-        struct span *sp = &(*l->spans)[l->stage][l->op];
+        spans_t *sp = l->spans;
         const char *at;
 
         if (!key_is(key, key_end, "args"))
@@ -194,9 +202,23 @@ static bool op_member(const char *key, const char *key_end, struct scan *s,
         at = s->p;
         if (!skip_value(s))
                 return false;
-        sp->at = (size_t)(at - l->text);
-        sp->len = (size_t)(s->p - at);
-        sp->found = true;
+        /* A repeated key: the last one counts, as in the tree. */
+        while (sp->n && span_cmp(l->stage, l->op, &sp->v[sp->n - 1]) <= 0)
+                sp->n--;
+        if (sp->n == sp->cap) {
+                size_t cap = sp->cap ? sp->cap * 2 : 16;
+                struct span *p = realloc(sp->v, cap * sizeof(*p));
+
+                if (!p) {
+                        l->oom = true;
+                        return false;
+                }
+                sp->v = p;
+                sp->cap = cap;
+        }
+        sp->v[sp->n++] = (struct span){ (size_t)(at - l->text),
+                                        (size_t)(s->p - at),
+                                        (uint32_t)l->stage, (uint32_t)l->op };
         return true;
 }
 
@@ -204,7 +226,7 @@ static bool op_item(size_t i, struct scan *s, void *arg)
 {
         struct locate *l = arg;
 
-        if (i >= SR_SPEC_MAX_OPS)
+        if (i > UINT32_MAX)
                 return skip_value(s); /* refused by the tree walk */
         l->op = i;
         return each_member(s, op_member, l);
@@ -213,8 +235,14 @@ static bool op_item(size_t i, struct scan *s, void *arg)
 static bool stage_member(const char *key, const char *key_end,
                          struct scan *s, void *arg)
 {
+        struct locate *l = arg;
+        spans_t *sp = l->spans;
+
         if (!key_is(key, key_end, "operations"))
                 return skip_value(s);
+        /* A repeated "operations": the last one counts. */
+        while (sp->n && sp->v[sp->n - 1].stage == l->stage)
+                sp->n--;
         return each_item(s, op_item, arg);
 }
 
@@ -222,7 +250,7 @@ static bool stage_item(size_t i, struct scan *s, void *arg)
 {
         struct locate *l = arg;
 
-        if (i >= SR_SPEC_MAX_STAGES)
+        if (i > UINT32_MAX)
                 return skip_value(s);
         l->stage = i;
         return each_member(s, stage_member, l);
@@ -235,18 +263,41 @@ static bool root_member(const char *key, const char *key_end, struct scan *s,
 
         if (!key_is(key, key_end, "stages"))
                 return skip_value(s);
-        memset(l->spans, 0, sizeof(*l->spans)); /* the last one counts */
+        l->spans->n = 0; /* the last one counts */
         return each_item(s, stage_item, l);
 }
 
 /* The spans of every operation's args in @p text. */
-bool sr_spec__locate_args(const char *text, size_t len, spans_t *spans)
+bool sr_spec__locate_args(const char *text, size_t len, spans_t *spans,
+                          bool *oom)
 {
         struct scan s = { text, text + len };
-        struct locate l = { spans, text, 0, 0 };
+        struct locate l = { spans, text, 0, 0, false };
+        bool ok;
 
         memset(spans, 0, sizeof(*spans));
-        return each_member(&s, root_member, &l);
+        ok = each_member(&s, root_member, &l);
+        *oom = l.oom;
+        return ok;
+}
+
+const struct span *sr_spec__find_args(const spans_t *spans, size_t stage,
+                                      size_t op)
+{
+        size_t lo = 0, hi = spans->n, mid;
+        int c;
+
+        while (lo < hi) {
+                mid = lo + (hi - lo) / 2;
+                c = span_cmp(stage, op, &spans->v[mid]);
+                if (!c)
+                        return &spans->v[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
 }
 
 /* @p n bytes of JSON without the whitespace outside strings; caller frees. */

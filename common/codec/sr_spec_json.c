@@ -57,7 +57,9 @@ struct walk {
         const char *text;     /* the spec as written, or NULL */
         const spans_t *spans; /* its args, when text */
         size_t stage, op;     /* indexes of the operation being read */
+        sr_spec_limits_t lim;
 };
+
 
 static size_t path_push_key(struct walk *w, const char *key)
 {
@@ -187,8 +189,10 @@ static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
 }
 
 /* Check that @p v is an array of at most @p max elements. */
+/* An array of at most @p max @p what (per @p per, key @p key). */
 static sr_err_t get_array(struct walk *w, const json_t *v, size_t max,
-                          size_t *n)
+                          const char *what, const char *per,
+                          const char *key, size_t *n)
 {
         if (json_is_null(v)) {
                 *n = 0;
@@ -197,8 +201,8 @@ static sr_err_t get_array(struct walk *w, const json_t *v, size_t max,
         if (!json_is_array(v))
                 return fail_got(w, "an array", v);
         if (json_array_size(v) > max)
-                return fail(w, "too many elements (%zu, at most %zu)",
-                            json_array_size(v), max);
+                return fail(w, "%zu %s, at most %zu per %s (%s)",
+                            json_array_size(v), what, max, per, key);
         *n = json_array_size(v);
         return SR_OK;
 }
@@ -241,9 +245,10 @@ static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
                 return fail(w, "nested too deeply (at most %d levels)",
                             SR_SPEC_MAX_DEPTH);
         if (w->text) {
-                const struct span *sp = &(*w->spans)[w->stage][w->op];
+                const struct span *sp = sr_spec__find_args(w->spans, w->stage,
+                                                           w->op);
 
-                if (!sp->found)
+                if (!sp)
                         return fail(w, "not found in the text (a defect)");
                 text = sr_spec__minify(w->text + sp->at, sp->len, &len);
         } else {
@@ -352,7 +357,8 @@ static sr_err_t parse_ops(struct walk *w, const json_t *v,
         size_t n, old;
         sr_err_t err;
 
-        err = get_array(w, v, SR_SPEC_MAX_OPS, &n);
+        err = get_array(w, v, w->lim.ops, "operations", "stage",
+                        "stage.max.operations", &n);
         if (err || n == 0)
                 return err;
         st->ops = calloc(n, sizeof(*st->ops));
@@ -376,7 +382,8 @@ static sr_err_t parse_targets(struct walk *w, const json_t *v,
         size_t n, old;
         sr_err_t err;
 
-        err = get_array(w, v, SR_SPEC_MAX_TARGETS, &n);
+        err = get_array(w, v, w->lim.targets, "targets", "stage",
+                        "stage.max.targets", &n);
         if (err || n == 0)
                 return err;
         st->targets = calloc(n, sizeof(*st->targets));
@@ -437,7 +444,8 @@ static sr_err_t parse_stages(struct walk *w, const json_t *v,
 
         if (!json_is_array(v))
                 return fail_got(w, "an array of stages", v);
-        err = get_array(w, v, SR_SPEC_MAX_STAGES, &n);
+        err = get_array(w, v, w->lim.stages, "stages", "run",
+                        "run.max.stages", &n);
         if (err || n == 0)
                 return err;
         spec->stages = calloc(n, sizeof(*spec->stages));
@@ -519,28 +527,32 @@ sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
 {
         struct walk w = { .path = "", .len = 0, .ec = ec };
 
+        w.lim = sr_spec_limits_default();
         return from_value(&w, root, out);
 }
 
 sr_err_t sr_spec_json_from_parsed(const json_t *root, const char *text,
-                                  size_t len, sr_runspec_t *out,
-                                  sr_errctx_t *ec)
+                                  size_t len, const sr_spec_limits_t *lim,
+                                  sr_runspec_t *out, sr_errctx_t *ec)
 {
         struct walk w = { .path = "", .len = 0, .ec = ec };
-        spans_t *spans = malloc(sizeof(*spans));
+        spans_t spans;
         sr_err_t err;
+        bool oom;
 
-        if (!spans)
-                return sr_errctx_set(ec, SR_ERR_NOMEM, "spec: args spans");
-        if (!sr_spec__locate_args(text, len, spans)) {
-                free(spans);
+        w.lim = lim ? *lim : sr_spec_limits_default();
+        if (!sr_spec__locate_args(text, len, &spans, &oom)) {
+                free(spans.v);
+                if (oom)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                             "spec: args spans");
                 return sr_errctx_set(ec, SR_ERR_INVALID, "(root): not the "
                                      "JSON text the value was parsed from");
         }
         w.text = text;
-        w.spans = (const spans_t *)spans;
+        w.spans = &spans;
         err = from_value(&w, root, out);
-        free(spans);
+        free(spans.v);
         return err;
 }
 
@@ -567,7 +579,7 @@ sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
                                      "(root): malformed JSON at line %d "
                                      "column %d: %s", jerr.line, jerr.column,
                                      jerr.text);
-        err = sr_spec_json_from_parsed(root, text, len, out, ec);
+        err = sr_spec_json_from_parsed(root, text, len, NULL, out, ec);
         json_decref(root);
         return err;
 }

@@ -11,23 +11,22 @@
 #define SR_SPEC_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 #include "sr_err.h"
 #include "sr_model.h"
 
-#define SR_SPEC_MAX_STAGES 100     /* stages per run */
-#define SR_SPEC_MAX_OPS 16         /* operations per stage */
-#define SR_SPEC_MAX_TARGETS 1000   /* targets per stage */
 #define SR_SPEC_MAX_ARGS 65536     /* bytes of one operation's args JSON */
 #define SR_SPEC_MAX_DEPTH 16       /* nesting inside one args object */
 #define SR_SPEC_MAX_TIMEOUT 315360000 /* seconds (10 years) */
-#define SR_SPEC_MAX_TEXT (4u << 20) /* bytes of the whole JSON text */
+/* SR_SPEC_MAX_TEXT and the count limits: sr_model.h */
+
 
 /**
- * @brief Decode run-spec JSON text; args are kept as written (see
- * sr_spec_json_from_parsed()).
+ * @brief Decode run-spec JSON text with the default limits; args are kept
+ * as written (see sr_spec_json_from_parsed()).
  * @param[in]  text borrowed; need not be NUL-terminated.
  * @param[out] out  set on SR_OK only. The caller owns what it holds and
  *                  releases it with sr_runspec_fini().
@@ -42,17 +41,21 @@ sr_err_t sr_spec_json_parse(const char *text, size_t len, sr_runspec_t *out,
  * body): every operation's args are kept as written in @p text (numbers
  * byte for byte, key order as sent), minified (whitespace outside strings
  * dropped). The args limit (SR_SPEC_MAX_ARGS) applies to that text.
+ * A count over @p lim is refused naming the limit and its key
+ * ("stages: 101 stages, at most 100 per run (run.max.stages)").
  * @param[in]  root borrowed; not modified; parsed from @p text.
+ * @param[in]  lim  borrowed; NULL: sr_spec_limits_default().
  * @param[in]  text borrowed, @p len bytes; need not be NUL-terminated.
  * @param[out] out  as for sr_spec_json_parse().
  * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
  */
 sr_err_t sr_spec_json_from_parsed(const json_t *root, const char *text,
-                                  size_t len, sr_runspec_t *out,
-                                  sr_errctx_t *ec);
+                                  size_t len, const sr_spec_limits_t *lim,
+                                  sr_runspec_t *out, sr_errctx_t *ec);
 
 /**
- * @brief Decode a JSON value without its text (tools): args are printed
+ * @brief Decode a JSON value without its text (tools), with the default
+ * limits: args are printed
  * again by jansson, compact with sorted keys, so a number may not read as
  * it was written (0.1 becomes 0.10000000000000001). Prefer
  * sr_spec_json_from_parsed() wherever the text is at hand.

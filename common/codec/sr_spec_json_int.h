@@ -7,20 +7,32 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sr_spec_json.h"
 
-/* Where stages[i].operations[j].args is in the text. */
+/* Where stages[stage].operations[op].args is in the text. */
 struct span {
         size_t at, len;
-        bool found;
+        uint32_t stage, op;
 };
 
-typedef struct span spans_t[SR_SPEC_MAX_STAGES][SR_SPEC_MAX_OPS];
+/* Every args value of the text, in (stage, op) order: sized by the text,
+ * not by the configured limits (the tree walk refuses what is over). */
+typedef struct spans {
+        struct span *v; /* owned */
+        size_t n, cap;
+} spans_t;
 
-/** The spans of every operation's args in @p text (JSON jansson accepted).
- * @returns false if the text is not the shape a spec has. */
-bool sr_spec__locate_args(const char *text, size_t len, spans_t *spans);
+/** The spans of every operation's args in @p text (JSON jansson accepted);
+ * free spans->v. @returns false if the text is not the shape a spec has,
+ * or out of memory (*oom set). */
+bool sr_spec__locate_args(const char *text, size_t len, spans_t *spans,
+                          bool *oom);
+
+/** The span of stages[@p stage].operations[@p op].args, or NULL. */
+const struct span *sr_spec__find_args(const spans_t *spans, size_t stage,
+                                      size_t op);
 
 /** @p n bytes of JSON without the whitespace outside strings, NUL-ended;
  * caller frees. @returns NULL when out of memory. */

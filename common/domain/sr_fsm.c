@@ -15,6 +15,46 @@
 
 /* ------------------------------------------------------------ commands */
 
+/* The first count of @p spec over @p max, refused; false: none. */
+static bool over_limits(step_t *st, const sr_command_t *cmd,
+                        const sr_spec_limits_t *max)
+{
+        const sr_runspec_t *spec = &cmd->u.create.spec;
+
+        if (max->stages && spec->n_stages > max->stages) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                     "stages: %" PRIu32 " stages, at most "
+                                     "%" PRIu32 " per run on this worker "
+                                     "(run.max.stages)", spec->n_stages,
+                                     max->stages);
+                return true;
+        }
+        for (uint32_t i = 0; i < spec->n_stages; i++) {
+                const sr_spec_stage_t *ss = &spec->stages[i];
+
+                if (max->ops && ss->n_ops > max->ops) {
+                        sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                             "stages[%" PRIu32 "].operations:"
+                                             " %" PRIu32 " operations, at "
+                                             "most %" PRIu32 " per stage on "
+                                             "this worker "
+                                             "(stage.max.operations)", i,
+                                             ss->n_ops, max->ops);
+                        return true;
+                }
+                if (max->targets && ss->n_targets > max->targets) {
+                        sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                             "stages[%" PRIu32 "].targets: "
+                                             "%" PRIu32 " targets, at most "
+                                             "%" PRIu32 " per stage on this "
+                                             "worker (stage.max.targets)", i,
+                                             ss->n_targets, max->targets);
+                        return true;
+                }
+        }
+        return false;
+}
+
 static sr_err_t create_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
@@ -36,6 +76,8 @@ static sr_err_t create_run(step_t *st, const sr_command_t *cmd)
                              rid);
                 return SR_OK;
         }
+        if (over_limits(st, cmd, &st->opts->max))
+                return SR_OK;
         if (!sr_run_reserve_stages(run, spec->n_stages ? spec->n_stages : 1))
                 return SR_ERR_NOMEM;
         memset(&run->pr, 0, sizeof(run->pr));

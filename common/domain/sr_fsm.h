@@ -60,6 +60,11 @@ typedef struct sr_fsm_opts {
         /* retention.inputs: a retired run's marker is forgotten this long
          * after it retired; 0 = never. */
         int64_t retention_inputs_ms;
+        /* run.max.stages, stage.max.operations, stage.max.targets: a
+         * create command over one is refused (invalid_value, naming the
+         * count, the limit and the key); 0 = no limit. A run that exists
+         * is never refused for them (the same spec again is accepted). */
+        sr_spec_limits_t max;
 } sr_fsm_opts_t;
 
 /* ------------------------------------------------------------ outputs */

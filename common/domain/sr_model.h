@@ -150,6 +150,37 @@ typedef struct sr_spec_stage {
         sr_spec_target_t *targets; /* owned, n_targets */
 } sr_spec_stage_t;
 
+#define SR_SPEC_MAX_TEXT (4u << 20) /* bytes of a run spec's JSON text */
+
+/* Stages per run, operations and targets per stage: configuration keys
+ * run.max.stages, stage.max.operations, stage.max.targets (sr_conf.c),
+ * these defaults; each key at most its CEIL. A whole spec travels as one
+ * body of at most SR_SPEC_MAX_TEXT bytes and one command of at most
+ * command.max.bytes, so the text bounds the counts: the smallest target,
+ * {"device_id":"<uuid>"} and a comma, is SR_SPEC_MIN_TARGET_TEXT bytes,
+ * so no body holds more than SR_SPEC_CEIL_TARGETS targets (79,137). */
+#define SR_SPEC_DEFAULT_STAGES 100
+#define SR_SPEC_DEFAULT_OPS 16
+#define SR_SPEC_DEFAULT_TARGETS 1000
+#define SR_SPEC_CEIL_STAGES 10000
+#define SR_SPEC_CEIL_OPS 1024
+#define SR_SPEC_MIN_TARGET_TEXT 53
+#define SR_SPEC_CEIL_TARGETS (SR_SPEC_MAX_TEXT / SR_SPEC_MIN_TARGET_TEXT)
+
+/* The count limits a run spec is held to (value type). */
+typedef struct sr_spec_limits {
+        uint32_t stages;  /* per run (run.max.stages) */
+        uint32_t ops;     /* per stage (stage.max.operations) */
+        uint32_t targets; /* per stage (stage.max.targets) */
+} sr_spec_limits_t;
+
+/** @brief The defaults: 100 stages, 16 operations, 1000 targets. */
+static inline sr_spec_limits_t sr_spec_limits_default(void)
+{
+        return (sr_spec_limits_t){ SR_SPEC_DEFAULT_STAGES, SR_SPEC_DEFAULT_OPS,
+                                   SR_SPEC_DEFAULT_TARGETS };
+}
+
 typedef struct sr_runspec {
         sr_uuid_t pipeline_id;
         char pipeline_name[SR_NAME_MAX];

@@ -110,14 +110,18 @@ void sr_gateway__answer_text(sr_gw_response_t *resp, int status,
                              const char *ctype, const void *text,
                              size_t len);
 
-/** @brief A list page of @p count matches; takes @p results. */
+/** @brief A list page of @p count matches; takes @p results.
+ *  @p next_cursor (borrowed): see sr_http_page_keyset(); NULL: offset
+ *  links. */
 void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
-                             uint64_t count, json_t *results);
+                             uint64_t count, const char *next_cursor,
+                             json_t *results);
 
 /** @brief A list page whose items sr_jw wrote (comma-separated objects);
  *  takes items->p. Byte-identical to sr_gateway__answer_page(). */
 void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
-                                uint64_t count, sr_jw_t *items);
+                                uint64_t count, const char *next_cursor,
+                                sr_jw_t *items);
 
 /** @brief 404 "<what> not found"; when the route names a pipeline run
  *  that the caller's enterprise retired and the projection still has its

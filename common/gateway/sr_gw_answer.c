@@ -62,9 +62,11 @@ void sr_gateway__answer_text(sr_gw_response_t *resp, int status,
 }
 
 void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
-                             uint64_t count, json_t *results)
+                             uint64_t count, const char *next_cursor,
+                             json_t *results)
 {
-        json_t *page = sr_http_page(c->base, c->path, q, count, results);
+        json_t *page = sr_http_page_keyset(c->base, c->path, q, count,
+                                           next_cursor, results);
 
         if (!page)
                 sr_gateway__answer_status(c->resp, 500, "out of memory");
@@ -75,10 +77,11 @@ void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
 /* The page (count and links) from sr_http_page() with an empty results
  * array, the items spliced in. */
 void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
-                                uint64_t count, sr_jw_t *items)
+                                uint64_t count, const char *next_cursor,
+                                sr_jw_t *items)
 {
-        json_t *page = sr_http_page(c->base, c->path, q, count,
-                                    json_array());
+        json_t *page = sr_http_page_keyset(c->base, c->path, q, count,
+                                           next_cursor, json_array());
         char *pt = page ? json_dumps(page, JSON_COMPACT) : NULL;
         sr_jw_t w = { 0 };
         size_t pl;

@@ -23,6 +23,7 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                                    NULL;
         pq->offset = hq->offset;
         pq->limit = hq->limit;
+        pq->cursor = hq->cursor[0] ? hq->cursor : NULL;
         /* Every key of `ordering`, most significant first. */
         for (uint32_t i = 0; i < hq->n_order && i <= SR_PROJ_MAX_THEN; i++) {
                 static const sr_proj_order_t map[] = {
@@ -144,7 +145,9 @@ void sr_gateway__list(sr_gw_ctx_t *c)
         sr_errctx_t ec = { 0 };
         sr_http_query_t q;
         sr_proj_query_t pq;
+        sr_proj_page_t page = { 0 };
         sr_jw_t w = { 0 };
+        const char *next;
         json_t *arr = NULL;
         uint64_t count = 0;
         sr_err_t err;
@@ -155,6 +158,7 @@ void sr_gateway__list(sr_gw_ctx_t *c)
                 return;
         }
         to_proj_query(&q, &pq);
+        pq.page = &page;
         switch (c->route->id) {
         case SR_ROUTE_STAGE_RUNS_LIST:
                 err = list_stage_runs(c, &pq, &w, &count, &ec);
@@ -170,14 +174,19 @@ void sr_gateway__list(sr_gw_ctx_t *c)
                 err = list_pipeline_runs(c, &pq, arr, &count, &ec);
                 break;
         }
+        /* Keyset lists link their next page by cursor. */
+        next = page.keyset ? page.next : NULL;
         if (err) {
                 free(w.p);
                 json_decref(arr);
-                sr_gateway__proj_failed(c, &ec, "parent");
+                if (err == SR_ERR_INVALID && !strncmp(ec.msg, "cursor: ", 8))
+                        sr_gateway__answer_status(c->resp, 400, "%s", ec.msg);
+                else
+                        sr_gateway__proj_failed(c, &ec, "parent");
         } else if (arr) {
-                sr_gateway__answer_page(c, &q, count, arr);
+                sr_gateway__answer_page(c, &q, count, next, arr);
         } else {
-                sr_gateway__answer_page_jw(c, &q, count, &w);
+                sr_gateway__answer_page_jw(c, &q, count, next, &w);
         }
 }
 

@@ -368,12 +368,17 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
         uint64_t count = 0;
         size_t n = 0;
         sr_pipeline_run_t *none = NULL;
+        sr_spec_limits_t lim;
         int rc;
 
         command_init(&cmd, SR_CMD_CREATE_RUN, c->enterprise, c->req, NULL);
+        lim.stages = (uint32_t)c->gw->conf->run_max_stages;
+        lim.ops = (uint32_t)c->gw->conf->stage_max_operations;
+        lim.targets = (uint32_t)c->gw->conf->stage_max_targets;
         if (sr_http_parse_run_spec(c->req->body, c->req->body_len,
                                    (size_t)c->gw->conf->gateway_body_max_bytes,
-                                   &cmd.u.create.spec, &prob) != SR_OK) {
+                                   &lim, &cmd.u.create.spec,
+                                   &prob) != SR_OK) {
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }

@@ -163,9 +163,11 @@ static void tb_pct(struct tbuf *b, const char *s, size_t n, const char *keep)
         }
 }
 
-/* <base><path>?limit=..[&offset=..][&ordering=..]... as a JSON string. */
+/* <base><path>?[cursor=..&]limit=..[&offset=..][&ordering=..]... as a
+ * JSON string; @p cursor NULL: an offset link. */
 static json_t *page_link(const char *base, const char *path,
-                         const sr_http_query_t *q, uint64_t offset)
+                         const sr_http_query_t *q, uint64_t offset,
+                         const char *cursor)
 {
         char num[24], id[SR_UUID_STR_LEN + 1];
         struct tbuf b = { NULL, 0, 0, false };
@@ -175,7 +177,13 @@ static json_t *page_link(const char *base, const char *path,
         tb_pct(&b, base, strlen(base), ":/[]@!$&'()*+,;=%");
         tb_pct(&b, path, strcspn(path, "?#"), "/:@!$&'()*+,;=");
         snprintf(num, sizeof(num), "%u", q->limit);
-        tb_str(&b, "?limit=");
+        tb_str(&b, "?");
+        if (cursor) {
+                tb_str(&b, "cursor=");
+                tb_pct(&b, cursor, strlen(cursor), "");
+                tb_str(&b, "&");
+        }
+        tb_str(&b, "limit=");
         tb_str(&b, num);
         if (offset) {
                 snprintf(num, sizeof(num), "%llu", (unsigned long long)offset);
@@ -223,6 +231,13 @@ json_t *sr_http_page(const char *base_url, const char *path,
                      const sr_http_query_t *q, uint64_t count,
                      json_t *results)
 {
+        return sr_http_page_keyset(base_url, path, q, count, NULL, results);
+}
+
+json_t *sr_http_page_keyset(const char *base_url, const char *path,
+                            const sr_http_query_t *q, uint64_t count,
+                            const char *next_cursor, json_t *results)
+{
         uint64_t limit = q->limit, offset = q->offset, prev;
         json_t *page, *next_v, *prev_v;
 
@@ -232,17 +247,19 @@ json_t *sr_http_page(const char *base_url, const char *path,
         }
         base_url = base_url ? base_url : "";
         path = path ? path : "";
-        if (limit && offset + limit < count)
-                next_v = page_link(base_url, path, q, offset + limit);
+        if (next_cursor && limit && next_cursor[0])
+                next_v = page_link(base_url, path, q, 0, next_cursor);
+        else if (!next_cursor && limit && offset + limit < count)
+                next_v = page_link(base_url, path, q, offset + limit, NULL);
         else
                 next_v = json_null();
-        if (limit && offset) {
+        if (limit && offset && !q->cursor[0]) {
                 prev = offset > limit ? offset - limit : 0;
                 if (count < limit)
                         prev = 0;
                 else if (prev > count - limit)
                         prev = count - limit;
-                prev_v = page_link(base_url, path, q, prev);
+                prev_v = page_link(base_url, path, q, prev, NULL);
         } else {
                 prev_v = json_null();
         }

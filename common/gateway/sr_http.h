@@ -137,6 +137,7 @@ void sr_http_stored_definition_problem(const sr_uuid_t *pipeline_id,
 #define SR_HTTP_LIMIT_MAX 1000u
 #define SR_HTTP_OFFSET_MAX ((uint64_t)INT64_MAX)
 #define SR_HTTP_MAX_ORDER 5 /* each orderable field at most once */
+#define SR_HTTP_CURSOR_MAX 80 /* cursor text, NUL included */
 
 typedef enum sr_http_order_key {
         SR_HTTP_ORDER_RUN_NUMBER = 0, /* "run_number" */
@@ -162,6 +163,7 @@ typedef struct sr_http_query {
         sr_uuid_t stage_run_operation_id; /* filter when has_operation_id */
         uint32_t n_order;    /* 0: the route's natural order */
         sr_http_order_t order[SR_HTTP_MAX_ORDER]; /* most significant first */
+        char cursor[SR_HTTP_CURSOR_MAX]; /* keyset paging; "": none */
         uint32_t seen;       /* internal: keys given, to refuse repeats */
 } sr_http_query_t;
 
@@ -276,12 +278,16 @@ sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
  * timeout_seconds with a zero fraction (600.0, 6e2) is an integer, as in
  * JSON Schema.
  * @param[in]  body borrowed, @p len bytes; at most @p max_len (413).
+ * @param[in]  lim  borrowed: stages, operations, targets at most (400
+ *                  naming the count, the limit and its configuration
+ *                  key); NULL: sr_spec_limits_default().
  * @param[out] out  on SR_OK only: the caller owns what it holds and
  *                  releases it with sr_runspec_fini().
  * @param[out] prob optional; 400 "<json path>: <what to fix>", 413, 500.
  * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
  */
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
+                                const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob);
 
 /* ------------------------------------------------------------ answers */
@@ -316,6 +322,19 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
 json_t *sr_http_page(const char *base_url, const char *path,
                      const sr_http_query_t *q, uint64_t count,
                      json_t *results);
+
+/**
+ * @brief sr_http_page() for a list that pages by cursor (keyset): next is
+ * the link "?cursor=<next_cursor>&limit=..." (the filters and ordering
+ * repeated, no offset) when @p next_cursor is non-empty, else null;
+ * previous is as sr_http_page() says for an offset request and null for
+ * a cursor request (a cursor walks forward only). @p next_cursor NULL:
+ * exactly sr_http_page().
+ * @param[in] next_cursor borrowed; lowercase hex (the projection's).
+ */
+json_t *sr_http_page_keyset(const char *base_url, const char *path,
+                            const sr_http_query_t *q, uint64_t count,
+                            const char *next_cursor, json_t *results);
 
 /**
  * @brief The envelope text {"code":<code>,"message":<message>,

@@ -265,6 +265,7 @@ out_decref:
 }
 
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
+                                const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob)
 {
         sr_errctx_t ec = { 0 };
@@ -279,7 +280,7 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
         if (err)
                 return err;
         /* sr_spec_json takes 600.0 as the integer it is (JSON Schema) */
-        err = sr_spec_json_from_parsed(root, body, len, out, &ec);
+        err = sr_spec_json_from_parsed(root, body, len, lim, out, &ec);
         json_decref(root);
         if (err == SR_ERR_NOMEM)
                 return sr_http__out_of_memory(prob);

@@ -11,7 +11,8 @@
 
 /* Query keys, in alphabetical order: links list them in this order. */
 enum qkey {
-        QK_LIMIT = 0,
+        QK_CURSOR = 0,
+        QK_LIMIT,
         QK_OFFSET,
         QK_ORDERING,
         QK_PIPELINE_NAME,
@@ -21,6 +22,7 @@ enum qkey {
 };
 
 static const char *const qkey_names[QK__COUNT] = {
+        [QK_CURSOR] = "cursor",
         [QK_LIMIT] = "limit",
         [QK_OFFSET] = "offset",
         [QK_ORDERING] = "ordering",
@@ -56,26 +58,26 @@ struct list_def {
 static const struct list_def *list_def(sr_route_id_t route)
 {
         static const struct list_def runs = {
-                QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(PIPELINE_NAME) |
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(PIPELINE_NAME) |
                         QK(ORDERING),
                 PIPELINE_RUN_STATUSES,
                 ORD(RUN_NUMBER) | ORD(STATUS) | ORD(PIPELINE_NAME) |
                         ORD(STARTED_AT) | ORD(ENDED_AT),
         };
         static const struct list_def pipeline_runs = {
-                QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(ORDERING),
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(ORDERING),
                 PIPELINE_RUN_STATUSES,
                 ORD(RUN_NUMBER) | ORD(STATUS) | ORD(STARTED_AT) |
                         ORD(ENDED_AT),
         };
         static const struct list_def stage_runs = {
-                QK(LIMIT) | QK(OFFSET) | QK(STATUS), STAGE_RUN_STATUSES, 0,
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET) | QK(STATUS), STAGE_RUN_STATUSES, 0,
         };
         static const struct list_def operations = {
-                QK(LIMIT) | QK(OFFSET), 0, 0,
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET), 0, 0,
         };
         static const struct list_def target_runs = {
-                QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(OPERATION_ID) |
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET) | QK(STATUS) | QK(OPERATION_ID) |
                         QK(ORDERING),
                 TARGET_RUN_STATUSES, ORD(STATUS),
         };
@@ -163,6 +165,16 @@ static bool parse_uint(const char *s, size_t len, uint64_t max,
                 v = v * 10 + (uint64_t)(s[i] - '0');
         }
         *out = v;
+        return true;
+}
+
+/* Lowercase hex, as the projection writes cursors. */
+static bool is_cursor(const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') ||
+                      (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
         return true;
 }
 
@@ -258,6 +270,14 @@ sr_err_t sr_http_query_add(sr_http_query_t *q, sr_route_id_t route,
                                                "integer 0..%u, got %s",
                                                SR_HTTP_LIMIT_MAX, shown);
                 q->limit = (uint32_t)v;
+                break;
+        case QK_CURSOR:
+                if (vlen >= sizeof(q->cursor) || !is_cursor(value, vlen))
+                        return sr_http__refuse(prob, 400, "cursor: expected "
+                                               "the cursor of a `next` link, "
+                                               "unchanged; got %s", shown);
+                memcpy(q->cursor, value, vlen);
+                q->cursor[vlen] = '\0';
                 break;
         case QK_OFFSET:
                 if (!parse_uint(value, vlen, SR_HTTP_OFFSET_MAX, &v))

@@ -304,9 +304,32 @@ typedef struct sr_proj_query {
         uint32_t n_then; /* 0..SR_PROJ_MAX_THEN further keys (pipeline
                           * runs only; needs a first key) */
         sr_proj_sort_key_t then[SR_PROJ_MAX_THEN];
-        uint64_t offset; /* results to skip */
+        uint64_t offset; /* results to skip (O(offset) key steps) */
         uint32_t limit;  /* results wanted; 0: count only */
+        const char *cursor;   /* keyset paging: the page starts after the
+                               * entry this cursor names (a previous
+                               * page's next cursor, text); NULL: offset
+                               * paging. Needs offset 0. */
+        struct sr_proj_page *page; /* optional out: see sr_proj_page_t */
 } sr_proj_query_t;
+
+#define SR_PROJ_CURSOR_MAX 80 /* cursor text, NUL included */
+
+/* How the page just listed continues (set on SR_OK when the query's
+ * `page` is set). A cursor is opaque text: the sort part of the index key
+ * of the page's last entry, the direction, and a hash of the list's
+ * identity (index prefix: parent, filters). Because the sort part of an
+ * entry never changes while it stays in the list (creation time and id,
+ * stage index, operation and target index), a walk by cursors returns
+ * every entry that is in the list for the whole walk exactly once, in
+ * order, whatever is inserted or removed meanwhile; an entry added behind
+ * the cursor is not seen, one added ahead is. */
+typedef struct sr_proj_page {
+        bool keyset; /* this list and ordering page by cursor */
+        char next[SR_PROJ_CURSOR_MAX]; /* keyset: the cursor after the
+                                        * page's last entry when an entry
+                                        * follows it, else "" */
+} sr_proj_page_t;
 
 /* Cost (n = entries matching the filter, k = offset + limit):
  * - Target runs, every filter and ordering: one index range scan, at
@@ -326,6 +349,16 @@ typedef struct sr_proj_query {
  *   parent's entries (status from the index value), `limit` decodes.
  * Every list of a parent (stage runs, operations, target runs) first reads
  * the parent for the tenancy check (one extra decode).
+ *
+ * Keyset paging (q->cursor): target runs in every case except ordered by
+ * status without a status filter, stage runs, operations, pipeline runs
+ * in the default (or created_at alone) ordering without both
+ * pipeline_id and pipeline_name: one seek (O(log n)) then limit + 1 key
+ * steps, wherever the page is; the count as above. The other lists refuse
+ * a cursor (SR_ERR_INVALID, "cursor: ..."), as they do a cursor that does
+ * not decode or was made by another list, filter or direction (checked
+ * by a 32-bit hash: a collision at worst starts this list's walk at
+ * another place in it).
  *
  * Common results: on SR_OK *items is a malloc'd array of *n entities (NULL
  * when *n is 0), owned by the caller; *count is the number of entities

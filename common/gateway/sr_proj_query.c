@@ -18,7 +18,31 @@ struct walk {
         const uint8_t *prefix;
         size_t plen;
         bool desc, started;
+        const uint8_t *after; /* sort part to start after; NULL: none */
+        size_t alen;
 };
+
+/* Position on the first key after (before, descending) prefix | after:
+ * the keyset seek, O(log n). */
+static int seek_after(struct walk *w, MDB_val *k, MDB_val *v)
+{
+        uint8_t key[IK_MAX];
+        size_t n = w->plen + w->alen;
+        int r;
+
+        memcpy(key, w->prefix, w->plen);
+        memcpy(key + w->plen, w->after, w->alen);
+        *k = sr_lmdb_val(key, n);
+        r = mdb_cursor_get(w->rc->cur, k, v, MDB_SET_RANGE);
+        if (w->desc) {
+                if (r == MDB_NOTFOUND)
+                        return mdb_cursor_get(w->rc->cur, k, v, MDB_LAST);
+                return r ? r : mdb_cursor_get(w->rc->cur, k, v, MDB_PREV);
+        }
+        if (!r && k->mv_size == n && !memcmp(k->mv_data, key, n))
+                r = mdb_cursor_get(w->rc->cur, k, v, MDB_NEXT);
+        return r;
+}
 
 /* Position on the last key starting with the prefix. */
 static int seek_last(struct walk *w, MDB_val *k, MDB_val *v)
@@ -52,6 +76,9 @@ static int walk_next(struct walk *w, MDB_val *k, MDB_val *v)
         if (w->started) {
                 r = mdb_cursor_get(w->rc->cur, k, v,
                                    w->desc ? MDB_PREV : MDB_NEXT);
+        } else if (w->after) {
+                w->started = true;
+                r = seek_after(w, k, v);
         } else if (w->desc) {
                 w->started = true;
                 r = seek_last(w, k, v);
@@ -76,15 +103,23 @@ static int walk_start(struct rctx *rc, struct walk *w, const uint8_t *prefix,
         w->plen = plen;
         w->desc = desc;
         w->started = false;
+        w->after = NULL;
+        w->alen = 0;
         if (rc->cur)
                 return 0;
         return mdb_cursor_open(rc->txn, rc->proj->dbi[DBI_IDX], &rc->cur);
 }
 
-/* Ids of a page, in order. */
+/* Ids of a page, in order, and its keyset state. */
 struct idvec {
         sr_uuid_t *v;
         size_t n, cap;
+        bool keyset;               /* look one entry past the page */
+        bool more;                 /* keyset: an entry follows the page */
+        const uint8_t *after;      /* keyset: start after this sort part */
+        size_t alen, llen;
+        uint8_t cur[IK_MAX];       /* the decoded cursor (after) */
+        uint8_t last[IK_MAX];      /* sort part of the last key pushed */
 };
 
 static bool idvec_push(struct idvec *iv, const void *id16)
@@ -108,8 +143,19 @@ static const uint8_t *key_id(const MDB_val *k)
         return (const uint8_t *)k->mv_data + k->mv_size - ID_LEN;
 }
 
-/* Skip @p skip keys of the range, then collect up to @p limit ids: at
- * most skip + limit + 1 key steps. @returns the ids collected or -1. */
+/* Push the id of @p k, an idx key whose prefix is @p plen bytes, and
+ * keep its sort part for the next cursor. */
+static bool page_push(struct idvec *ids, const MDB_val *k, size_t plen)
+{
+        ids->llen = k->mv_size - plen;
+        memcpy(ids->last, (const uint8_t *)k->mv_data + plen, ids->llen);
+        return idvec_push(ids, key_id(k));
+}
+
+/* Skip @p skip keys of the range (or, keyset, start after ids->after),
+ * then collect up to @p limit ids: at most skip + limit + 1 key steps
+ * (keyset: a seek and limit + 1 steps, the last one to see whether an
+ * entry follows). @returns 0 or an LMDB error or ENOMEM. */
 static int walk_page(struct rctx *rc, const uint8_t *prefix, size_t plen,
                      bool desc, uint64_t skip, uint64_t limit,
                      struct idvec *ids, size_t *got)
@@ -122,17 +168,148 @@ static int walk_page(struct rctx *rc, const uint8_t *prefix, size_t plen,
         if (limit == 0)
                 return 0;
         r = walk_start(rc, &w, prefix, plen, desc);
+        w.after = ids->after;
+        w.alen = ids->alen;
         while (!r && (r = walk_next(&w, &k, &v)) == 0) {
                 if (skip) {
                         skip--;
                         continue;
                 }
-                if (!idvec_push(ids, key_id(&k)))
+                if (*got == limit) {
+                        ids->more = true; /* the keyset look-ahead */
+                        break;
+                }
+                if (!page_push(ids, &k, plen))
                         return ENOMEM;
-                if (++*got == limit)
+                if (++*got == limit && !ids->keyset)
                         break;
         }
         return r == MDB_NOTFOUND ? 0 : r;
+}
+
+/* ------------------------------------------------------------ cursors */
+
+/* Cursor bytes: version | index tag | direction | identity hash (u32) |
+ * sort part of the last key; as lowercase hex. */
+#define CUR_VERSION 1
+#define CUR_HEAD 7
+
+/* Bytes of the sort part of the keys of index @p tag (sr_proj_int.h). */
+static size_t sort_len(uint8_t tag)
+{
+        switch (tag) {
+        case TAG_SR:
+        case TAG_OP:
+        case TAG_TR_OP:
+        case TAG_TR_OP_ST:
+                return 4 + ID_LEN; /* index | id */
+        default:
+                return 8 + ID_LEN; /* created_at | id; op | target | id */
+        }
+}
+
+/* FNV-1a of the list's identity: its index prefix and @p extra (a
+ * filter the prefix does not hold, or 0xFF). */
+static uint32_t list_ident(const uint8_t *prefix, size_t plen, uint8_t extra)
+{
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < plen; i++)
+                h = (h ^ prefix[i]) * 16777619u;
+        return (h ^ extra) * 16777619u;
+}
+
+static int unhex(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+/* Decode q->cursor for the list of index @p prefix (identity @p ident,
+ * direction @p desc) into ids->after; ids->keyset set. */
+static sr_err_t cursor_open(const sr_proj_query_t *q, const uint8_t *prefix,
+                            uint32_t ident, bool desc, struct idvec *ids,
+                            sr_errctx_t *ec)
+{
+        size_t len, want = CUR_HEAD + sort_len(prefix[0]);
+        uint8_t b[CUR_HEAD + 8 + ID_LEN];
+        int hi, lo;
+
+        ids->keyset = true;
+        if (!q->cursor)
+                return SR_OK;
+        if (q->offset)
+                return sr_errctx_set(ec, SR_ERR_INVALID, "cursor: give "
+                                     "cursor or offset, not both");
+        len = strlen(q->cursor);
+        if (len != 2 * want)
+                return sr_errctx_set(ec, SR_ERR_INVALID, "cursor: malformed "
+                                     "(%zu characters): pass the cursor of "
+                                     "a `next` link unchanged", len);
+        for (size_t i = 0; i < want; i++) {
+                hi = unhex(q->cursor[2 * i]);
+                lo = unhex(q->cursor[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return sr_errctx_set(ec, SR_ERR_INVALID, "cursor: "
+                                             "malformed (not lowercase "
+                                             "hex): pass the cursor of a "
+                                             "`next` link unchanged");
+                b[i] = (uint8_t)(hi << 4 | lo);
+        }
+        if (b[0] != CUR_VERSION || b[1] != prefix[0] || b[2] != desc ||
+            sr_lmdb_get_be32(b + 3) != ident)
+                return sr_errctx_set(ec, SR_ERR_INVALID, "cursor: made by "
+                                     "another list, filter or ordering "
+                                     "than this one; start again without "
+                                     "a cursor");
+        ids->alen = want - CUR_HEAD;
+        memcpy(ids->cur, b + CUR_HEAD, ids->alen);
+        ids->after = ids->cur;
+        return SR_OK;
+}
+
+/* Tell q->page how the page continues (keyset lists). */
+static void cursor_emit(const sr_proj_query_t *q, const uint8_t *prefix,
+                        uint32_t ident, bool desc, const struct idvec *ids)
+{
+        static const char hex[] = "0123456789abcdef";
+        uint8_t b[CUR_HEAD + IK_MAX];
+        size_t n = CUR_HEAD + ids->llen;
+        char *o;
+
+        if (!q->page)
+                return;
+        q->page->keyset = true;
+        q->page->next[0] = '\0';
+        if (!ids->more || !ids->n || ids->llen != sort_len(prefix[0]))
+                return;
+        b[0] = CUR_VERSION;
+        b[1] = prefix[0];
+        b[2] = desc;
+        sr_lmdb_put_be32(b + 3, ident);
+        memcpy(b + CUR_HEAD, ids->last, ids->llen);
+        o = q->page->next;
+        for (size_t i = 0; i < n; i++) {
+                *o++ = hex[b[i] >> 4];
+                *o++ = hex[b[i] & 15];
+        }
+        *o = '\0';
+}
+
+/* A list or ordering that pages by offset only. */
+static sr_err_t cursor_refuse(const sr_proj_query_t *q, sr_errctx_t *ec)
+{
+        if (q->page) {
+                q->page->keyset = false;
+                q->page->next[0] = '\0';
+        }
+        if (!q->cursor)
+                return SR_OK;
+        return sr_errctx_set(ec, SR_ERR_INVALID, "cursor: not offered with "
+                             "this ordering; page with offset");
 }
 
 /* Decode the page's entities into a new array of @p size-byte items. */
@@ -428,13 +605,25 @@ sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
                 return err;
         if (how.n == 1 && how.key[0].order == SR_PROJ_ORDER_CREATED_AT &&
             !(q->pipeline_id && q->pipeline_name)) {
-                /* The index order itself: a page is offset + limit steps. */
+                /* The index order itself: a page is offset + limit steps,
+                 * or a seek and limit steps after a cursor. */
+                uint32_t ident = list_ident(pre.key, pre.plen, 0xFF);
+
+                err = cursor_open(q, pre.key, ident, how.key[0].desc, &ids,
+                                  ec);
+                if (err)
+                        goto out;
                 r = sr_proj__cnt_get(rc.txn, proj->dbi[DBI_CNT], pre.key,
                                      pre.plen, &total);
                 if (!r)
                         r = walk_page(&rc, pre.key, pre.plen, how.key[0].desc,
                                       q->offset, q->limit, &ids, &got);
+                if (!r)
+                        cursor_emit(q, pre.key, ident, how.key[0].desc, &ids);
         } else {
+                err = cursor_refuse(q, ec);
+                if (err)
+                        goto out;
                 /* Filter and sort summaries: n steps, no decodes. */
                 r = pr_collect(&rc, &pre,
                                q->pipeline_id ? q->pipeline_name : NULL,
@@ -457,6 +646,7 @@ sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
         else
                 err = decode_page(&rc, SR_ENT_PIPELINE_RUN, &ids,
                                   sizeof(sr_pipeline_run_t), &arr, ec);
+out:
         sr_proj__rd_end(&rc);
         free(sums);
         if (!err) {
@@ -471,11 +661,10 @@ sr_err_t sr_proj_list_pipeline_runs(sr_proj_t *proj, const char *enterprise_id,
 /* Stage runs and operations: few per parent. Without a status filter the
  * counter and a page walk; with one, a walk over the parent's entries
  * reading the status rank from the index value. */
-static int small_list(struct rctx *rc, uint8_t tag, const sr_uuid_t *parent,
+static int small_list(struct rctx *rc, const uint8_t *pre, size_t plen,
                       const sr_proj_query_t *q, struct idvec *ids,
                       uint64_t *total)
 {
-        uint8_t pre[1 + ID_LEN];
         uint8_t want = q->has_status ? sr_proj__status_rank(q->status) : 0;
         uint64_t idx = 0;
         struct walk w;
@@ -483,16 +672,16 @@ static int small_list(struct rctx *rc, uint8_t tag, const sr_uuid_t *parent,
         size_t got;
         int r;
 
-        pre[0] = tag;
-        memcpy(pre + 1, parent->b, ID_LEN);
         if (!q->has_status) {
                 r = sr_proj__cnt_get(rc->txn, rc->proj->dbi[DBI_CNT], pre,
-                                     sizeof(pre), total);
-                return r ? r : walk_page(rc, pre, sizeof(pre), false,
-                                         q->offset, q->limit, ids, &got);
+                                     plen, total);
+                return r ? r : walk_page(rc, pre, plen, false, q->offset,
+                                         q->limit, ids, &got);
         }
+        /* The whole parent for the count; the page starts at offset, or
+         * after the cursor's entry (the same sort-part length). */
         *total = 0;
-        r = walk_start(rc, &w, pre, sizeof(pre), false);
+        r = walk_start(rc, &w, pre, plen, false);
         while (!r && (r = walk_next(&w, &k, &v)) == 0) {
                 if (v.mv_size != 1) {
                         r = MDB_CORRUPTED;
@@ -501,8 +690,16 @@ static int small_list(struct rctx *rc, uint8_t tag, const sr_uuid_t *parent,
                 if (*(const uint8_t *)v.mv_data != want)
                         continue;
                 ++*total;
-                if (idx++ >= q->offset && ids->n < q->limit &&
-                    !idvec_push(ids, key_id(&k))) {
+                if (idx++ < q->offset ||
+                    (ids->after && k.mv_size == plen + ids->alen &&
+                     memcmp((const uint8_t *)k.mv_data + plen, ids->after,
+                            ids->alen) <= 0))
+                        continue;
+                if (ids->n == q->limit) {
+                        ids->more = q->limit > 0;
+                        continue;
+                }
+                if (!page_push(ids, &k, plen)) {
                         r = ENOMEM;
                         break;
                 }
@@ -521,22 +718,35 @@ static sr_err_t list_small(sr_proj_t *proj, const char *enterprise,
         bool stages = type == SR_ENT_STAGE_RUN;
         struct idvec ids = { 0 };
         uint64_t total = 0;
+        uint8_t pre[1 + ID_LEN];
+        uint32_t ident;
         struct rctx rc;
         void *arr = NULL;
         sr_entity_t owner;
         sr_err_t err;
         int r;
 
-        err = sr_proj__rd_begin(proj, &rc, ec);
+        pre[0] = stages ? TAG_SR : TAG_OP;
+        memcpy(pre + 1, parent->b, ID_LEN);
+        ident = list_ident(pre, sizeof(pre),
+                           q->has_status ? sr_proj__status_rank(q->status) :
+                                           0xFF);
+        err = cursor_open(q, pre, ident, false, &ids, ec);
         if (err)
                 return err;
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err) {
+                free(ids.v);
+                return err;
+        }
         err = sr_proj__rd_owned(&rc, enterprise,
                                 stages ? SR_ENT_PIPELINE_RUN :
                                          SR_ENT_STAGE_RUN,
                                 parent, &owner, ec);
         if (!err) {
-                r = small_list(&rc, stages ? TAG_SR : TAG_OP, parent, q,
-                               &ids, &total);
+                r = small_list(&rc, pre, sizeof(pre), q, &ids, &total);
+                if (!r)
+                        cursor_emit(q, pre, ident, false, &ids);
                 err = r ? scan_err(&rc, r, ec) :
                           decode_page(&rc, type, &ids,
                                       stages ? sizeof(sr_stage_run_t) :
@@ -691,16 +901,26 @@ sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
                 goto out;
         if (q->order == SR_PROJ_ORDER_STATUS && !q->has_status) {
                 /* The status-bucketed twin of the chosen index. */
+                err = cursor_refuse(q, ec);
+                if (err)
+                        goto out;
                 pre[0] = q->operation_id ? TAG_TR_OP_ST : TAG_TR_ST;
                 r = tr_by_status(&rc, pre, plen, q, &ids, &total);
         } else {
                 /* One status (or the default order): desc reverses it. */
+                uint32_t ident = list_ident(pre, plen, 0xFF);
+
                 desc = q->order == SR_PROJ_ORDER_STATUS && q->desc;
+                err = cursor_open(q, pre, ident, desc, &ids, ec);
+                if (err)
+                        goto out;
                 r = sr_proj__cnt_get(rc.txn, proj->dbi[DBI_CNT], pre, plen,
                                      &total);
                 if (!r)
                         r = walk_page(&rc, pre, plen, desc, q->offset,
                                       q->limit, &ids, &got);
+                if (!r)
+                        cursor_emit(q, pre, ident, desc, &ids);
         }
         err = r ? scan_err(&rc, r, ec) :
                   decode_page(&rc, SR_ENT_TARGET_RUN, &ids,

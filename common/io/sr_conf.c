@@ -4,6 +4,7 @@
 #include "sr_conf.h"
 #include "sr_budget.h"
 #include "sr_log.h"
+#include "sr_model.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -244,6 +245,26 @@ static const struct conf_prop conf_props[] = {
                   "producing a bigger command. A record derived from "
                   "accepted inputs is at most this + 4096 bytes, which must "
                   "fit kafka.message.max.bytes (checked at start)." },
+        { .name = "run.max.stages", .type = CONF_INT,
+          .offset = OFF(run_max_stages), .min = 1,
+          .max = SR_SPEC_CEIL_STAGES, .def = "100",
+          .desc = "Most stages in one pipeline run. sr-gateway refuses a "
+                  "bigger run spec (400 naming this key); sr-status refuses "
+                  "a create command over its own value (reply "
+                  "invalid_value), so set it on both, the worker's no lower "
+                  "(docs/api-decisions.md, \"Limits\")." },
+        { .name = "stage.max.operations", .type = CONF_INT,
+          .offset = OFF(stage_max_operations), .min = 1,
+          .max = SR_SPEC_CEIL_OPS, .def = "16",
+          .desc = "Most operations in one stage; as run.max.stages." },
+        { .name = "stage.max.targets", .type = CONF_INT,
+          .offset = OFF(stage_max_targets), .min = 1,
+          .max = SR_SPEC_CEIL_TARGETS, .def = "1000",
+          .desc = "Most targets in one stage; as run.max.stages. At most "
+                  "79137, the most a run spec of 4 MiB can hold; the whole "
+                  "spec must also fit command.max.bytes as one command "
+                  "(about 40 bytes a target of a device id alone: some "
+                  "24,000 targets at its default; 413 above)." },
         { .name = "retention.finished", .type = CONF_DURATION,
           .offset = OFF(retention_finished_ms), .min = 0,
           .max = 36500 * 86400000L, .def = "30d",

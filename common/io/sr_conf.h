@@ -69,6 +69,9 @@ typedef struct sr_conf {
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
         int command_max_bytes;   /* command.max.bytes: input size budget */
+        int run_max_stages;       /* run.max.stages */
+        int stage_max_operations; /* stage.max.operations */
+        int stage_max_targets;    /* stage.max.targets */
         int64_t retention_finished_ms; /* retention.finished: 0 = keep */
         int64_t retention_inputs_ms;   /* retention.inputs: 0 = for ever */
 

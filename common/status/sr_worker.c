@@ -78,6 +78,9 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         w->in_max = (size_t)conf->command_max_bytes;
         w->fsm_opts.retention_finished_ms = conf->retention_finished_ms;
         w->fsm_opts.retention_inputs_ms = conf->retention_inputs_ms;
+        w->fsm_opts.max.stages = (uint32_t)conf->run_max_stages;
+        w->fsm_opts.max.ops = (uint32_t)conf->stage_max_operations;
+        w->fsm_opts.max.targets = (uint32_t)conf->stage_max_targets;
         w->out_max = sr_budget_output_max(w->in_max);
         atomic_init(&w->relay_refused, false);
         atomic_init(&w->restoring, 0);

@@ -106,7 +106,7 @@ static void run_spec(const char *body, size_t len, sr_http_problem_t *prob_out)
         sr_runspec_t spec, again;
         char *text;
 
-        if (sr_http_parse_run_spec(body, len, 0, &spec, &prob) != SR_OK) {
+        if (sr_http_parse_run_spec(body, len, 0, NULL, &spec, &prob) != SR_OK) {
                 envelope_problem(&prob);
                 *prob_out = prob;
                 return;

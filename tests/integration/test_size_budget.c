@@ -248,6 +248,11 @@ Test(size_budget, input_whose_records_exceed_the_budget_is_refused_alone)
         const sr_reply_t *r;
 
         kit_set(&kit, "command.max.bytes", "65536");
+        /* stage.max.operations (at most 1,024) refuses such a create
+         * before the budget check sees it; the check is the second line
+         * of defence, so lift the limit past what the key allows to
+         * reach it. */
+        kit.conf->stage_max_operations = 100000;
         sr_uuid_v4(&before);
         sr_uuid_v4(&after);
         big = run_on(partition_of(&before), true);
@@ -712,4 +717,36 @@ Test(fleet_budget, broker_outage_is_503_and_readiness_comes_back_by_itself)
                      200));
         cr_assert(eq(int, gw_call("POST", "/v0/runs/", "tok-b", small_run,
                                   msg, sizeof(msg)), 200), "%s", msg);
+}
+
+/* A create over the worker's own stage.max.operations (here 4; the
+ * gateway may allow more, or another producer sent it): refused with a
+ * reply naming the count and the key, nothing of it made, and the worker
+ * goes on; a create at the limit on the same partition is applied. */
+Test(size_budget, a_create_over_the_workers_operation_limit_is_refused_by_it)
+{
+        sr_uuid_t over, at, c_over, c_at;
+        const sr_reply_t *r;
+        sr_buf_t val;
+
+        kit_set(&kit, "stage.max.operations", "4");
+        sr_uuid_v4(&over);
+        at = run_on(partition_of(&over), true);
+        val = create_bytes(&over, &c_over, 5, 0);
+        kit_send(&kit, SR_TOPIC_COMMANDS, &over, sr_buf_slice(&val));
+        sr_buf_free(&val);
+        val = create_bytes(&at, &c_at, 4, 0);
+        kit_send(&kit, SR_TOPIC_COMMANDS, &at, sr_buf_slice(&val));
+        sr_buf_free(&val);
+        kit_start_worker(&kit);
+        cr_assert(kit_pump_until(&kit, has_reply, &c_over, 30000));
+        cr_assert(kit_pump_until(&kit, has_reply, &c_at, 30000));
+        r = reply_of(&c_over);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "invalid_value"));
+        cr_assert(eq(str, (char *)r->message,
+                     "stages[0].operations: 5 operations, at most 4 per "
+                     "stage on this worker (stage.max.operations)"));
+        cr_assert(eq(int, kit_status(&kit, &over), SR_ST_NONE));
+        cr_assert(reply_of(&c_at)->accepted, "%s", reply_of(&c_at)->message);
 }

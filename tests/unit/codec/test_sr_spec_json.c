@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sr_spec_json.h"
+#include "kit_spec.h"
 
 #define PID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
 #define DID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -341,22 +342,105 @@ Test(sr_spec_json, string_too_long_for_buffer_is_an_error)
                                   "too long (299 bytes, at most 255)"));
 }
 
-Test(sr_spec_json, too_many_stages_is_an_error)
+/* A spec of @p stages stages of @p ops operations (args {"n":0.10,"i":j},
+ * as written) and @p targets targets each; caller frees. */
+static char *spec_of(uint32_t stages, uint32_t ops, uint32_t targets)
 {
-        size_t cap = 128 + (SR_SPEC_MAX_STAGES + 1) * 3;
-        char *js = malloc(cap);
-        size_t n;
+        char *js = kit_spec_text(PID, stages, ops, targets, true);
+
+        cr_assert(not(eq(ptr, js, NULL)));
+        return js;
+}
+
+/* sr_spec_json_from_parsed() of @p js with @p lim (NULL: defaults). */
+static sr_err_t parse_with(const char *js, const sr_spec_limits_t *lim,
+                          sr_runspec_t *spec, sr_errctx_t *ec)
+{
+        json_t *root = json_loads(js, JSON_REJECT_DUPLICATES, NULL);
+        sr_err_t err;
+
+        cr_assert(not(eq(ptr, root, NULL)));
+        err = sr_spec_json_from_parsed(root, js, strlen(js), lim, spec, ec);
+        json_decref(root);
+        return err;
+}
+
+Test(sr_spec_json, default_limits_refuse_the_101st_stage_naming_the_key)
+{
+        char *js = spec_of(101, 0, 0);
         sr_runspec_t spec;
         sr_errctx_t ec = { 0 };
 
-        n = (size_t)snprintf(js, cap, "{\"pipeline_id\":\"" PID
-                             "\",\"stages\":[");
-        for (int i = 0; i <= SR_SPEC_MAX_STAGES; i++)
-                n += (size_t)snprintf(js + n, cap - n, "%s{}", i ? "," : "");
-        snprintf(js + n, cap - n, "]}");
         cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
                      SR_ERR_INVALID));
-        cr_assert(eq(str, ec.msg, "stages: too many elements (101, at most "
-                                  "100)"));
+        cr_assert(eq(str, ec.msg, "stages: 101 stages, at most 100 per run "
+                                  "(run.max.stages)"));
+        free(js);
+        /* Each default at its value (all at once is over 4 MiB). */
+        js = spec_of(100, 16, 1);
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        sr_runspec_fini(&spec);
+        free(js);
+        js = spec_of(1, 1, 1000);
+        cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec, &ec),
+                     SR_OK), "%s", ec.msg);
+        sr_runspec_fini(&spec);
+        free(js);
+}
+
+Test(sr_spec_json, each_configured_limit_takes_its_value_and_refuses_one_more)
+{
+        const sr_spec_limits_t lim = { 3, 2, 4 };
+        static const struct {
+                uint32_t s, o, t;
+                const char *msg; /* NULL: accepted */
+        } cases[] = {
+                { 3, 2, 4, NULL },
+                { 4, 1, 1, "stages: 4 stages, at most 3 per run "
+                           "(run.max.stages)" },
+                { 1, 3, 1, "stages[0].operations: 3 operations, at most 2 "
+                           "per stage (stage.max.operations)" },
+                { 1, 1, 5, "stages[0].targets: 5 targets, at most 4 per "
+                           "stage (stage.max.targets)" },
+        };
+        sr_runspec_t spec;
+        sr_errctx_t ec;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *js = spec_of(cases[i].s, cases[i].o, cases[i].t);
+
+                memset(&ec, 0, sizeof(ec));
+                if (!cases[i].msg) {
+                        cr_assert(eq(int, parse_with(js, &lim, &spec, &ec),
+                                     SR_OK), "%s", ec.msg);
+                        sr_runspec_fini(&spec);
+                } else {
+                        cr_assert(eq(int, parse_with(js, &lim, &spec, &ec),
+                                     SR_ERR_INVALID));
+                        cr_assert(eq(str, ec.msg, (char *)cases[i].msg));
+                }
+                free(js);
+        }
+}
+
+Test(sr_spec_json, args_beyond_the_old_fixed_table_are_kept_as_written)
+{
+        /* 150 stages of 20 operations: past the 100 x 16 table the args
+         * spans used to live in. */
+        const sr_spec_limits_t lim = { 150, 20, 1 };
+        char *js = spec_of(150, 20, 1);
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, parse_with(js, &lim, &spec, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(u32, spec.n_stages, 150));
+        cr_assert(eq(u32, spec.stages[149].n_ops, 20));
+        cr_assert(eq(str, spec.stages[149].ops[19].args_json,
+                     "{\"n\":0.10,\"i\":19}"));
+        cr_assert(eq(str, spec.stages[0].ops[0].args_json,
+                     "{\"n\":0.10,\"i\":0}"));
+        sr_runspec_fini(&spec);
         free(js);
 }

@@ -427,6 +427,59 @@ Test(sr_fsm, duplicate_create_with_other_spec_is_refused)
         expect_reject(SR_REJECT_DUPLICATE_SPEC, "different spec");
 }
 
+/* A create of @p s stages, @p o operations, @p t targets, applied. */
+static void try_create(uint32_t s, uint32_t o, uint32_t t)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, s, o, t, false);
+        cmd.u.create.run_number = 1;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+}
+
+Test(sr_fsm, a_create_over_the_workers_limits_is_refused_naming_the_key)
+{
+        static const struct {
+                uint32_t s, o, t;
+                const char *msg;
+        } over[] = {
+                { 4, 1, 1, "stages: 4 stages, at most 3 per run on this "
+                           "worker (run.max.stages)" },
+                { 2, 3, 1, "stages[0].operations: 3 operations, at most 2 "
+                           "per stage on this worker (stage.max.operations)" },
+                { 2, 1, 5, "stages[0].targets: 5 targets, at most 4 per "
+                           "stage on this worker (stage.max.targets)" },
+        };
+
+        opts.max = (sr_spec_limits_t){ 3, 2, 4 };
+        for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+                sr_fsm_out_reset(&out);
+                try_create(over[i].s, over[i].o, over[i].t);
+                expect_reject(SR_REJECT_INVALID_VALUE, over[i].msg);
+                cr_assert(not(run.exists)); /* nothing made */
+        }
+        /* Every count at its limit is accepted. */
+        sr_fsm_out_reset(&out);
+        try_create(3, 2, 4);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, run.pr.n_stages, 3));
+}
+
+Test(sr_fsm, a_run_created_under_a_higher_limit_is_still_the_same_run)
+{
+        /* Created when the limit was higher; the same create re-sent
+         * after the limit was lowered is the run's own spec: accepted. */
+        create(3, 1, 1, false);
+        opts.max = (sr_spec_limits_t){ 2, 16, 1000 };
+        sr_fsm_out_reset(&out);
+        try_create(3, 1, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_events, 0));
+}
+
 /* ------------------------------------------------------- stage run table */
 
 Test(sr_fsm, stage_with_zero_targets_is_invalid_and_fails_run)

@@ -29,6 +29,7 @@
 #include "sr_idem.h"
 #include "sr_run.h"
 #include "kit_dir.h"
+#include "kit_spec.h"
 
 #define ENT_A "acme"
 #define ENT_B "globex"
@@ -707,6 +708,61 @@ Test(sr_gateway, a_create_over_command_max_bytes_is_413_and_sends_nothing)
         free(body);
 }
 
+/* A spec of @p stages stages, @p ops operations, @p targets targets. */
+static char *counted_spec(unsigned stages, unsigned ops, unsigned targets)
+{
+        char *b = kit_spec_text(SPEC_PIPELINE, stages, ops, targets, false);
+
+        cr_assert(not(eq(ptr, b, NULL)));
+        return b;
+}
+
+Test(sr_gateway, each_count_limit_is_configured_and_over_it_is_400_naming_the_key)
+{
+        static const struct {
+                unsigned s, o, t;
+                const char *msg; /* NULL: accepted and sent */
+        } cases[] = {
+                { 2, 3, 4, NULL },
+                { 3, 1, 1, "stages: 3 stages, at most 2 per run "
+                           "(run.max.stages)" },
+                { 1, 4, 1, "stages[0].operations: 4 operations, at most 3 "
+                           "per stage (stage.max.operations)" },
+                { 1, 1, 5, "stages[0].targets: 5 targets, at most 4 per "
+                           "stage (stage.max.targets)" },
+        };
+        sr_errctx_t ec = { 0 };
+        int sends = 0;
+
+        cr_assert(eq(int, sr_conf_set(conf, "run.max.stages", "2", &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.operations", "3",
+                                      &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "4", &ec),
+                     SR_OK), "%s", ec.msg);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *body = counted_spec(cases[i].s, cases[i].o, cases[i].t);
+                answer_t a = call("POST", "/v0/runs/", "tok-a", NULL, body);
+
+                if (cases[i].msg) {
+                        cr_assert(eq(int, a.status, 400), "%s", a.body);
+                        cr_assert(eq(str, (char *)message(&a),
+                                     (char *)cases[i].msg));
+                } else {
+                        cr_assert(not(eq(int, a.status, 400)), "%s", a.body);
+                        sends++;
+                }
+                cr_assert(eq(int, fake.n_sends, sends));
+                answer_free(&a);
+                free(body);
+        }
+        /* Above a key's upper bound is refused at load. */
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "79138",
+                                      &ec), SR_ERR_CONF));
+        cr_assert(eq(int, sr_conf_set(conf, "stage.max.targets", "79137",
+                                      &ec), SR_OK), "%s", ec.msg);
+}
+
 /* The run's id comes from the Idempotency-Key (sr_idem_uuid()): the
  * fake worker creates that run, and the answer is it as projected. A
  * retry is the same command, answered the same. */
@@ -1152,6 +1208,139 @@ Test(sr_gateway, reads_list_and_get_from_the_projection)
         cr_assert(eq(str, (char *)content_str(&a, "id"), stage_id));
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, 0));
+}
+
+/* @p n more target runs of the stage (target_index 1..n), statuses
+ * alternating queued / success. */
+static void more_targets(uint32_t n)
+{
+        sr_entity_t e;
+
+        for (uint32_t i = 1; i <= n; i++) {
+                e = target_e;
+                sr_uuid_v5(&e.u.tr.m.id, &sr_ns, "test-gateway/target/%u", i);
+                e.u.tr.target_index = i;
+                e.u.tr.m.status = i % 2 ? SR_ST_SUCCESS : SR_ST_QUEUED;
+                put(&e);
+        }
+}
+
+/* The id text of target run @p i of more_targets() (0: target_e). */
+static char *target_of(uint32_t i)
+{
+        static char out[SR_UUID_STR_LEN + 1];
+        sr_uuid_t u;
+
+        if (!i)
+                return target_id;
+        sr_uuid_v5(&u, &sr_ns, "test-gateway/target/%u", i);
+        sr_uuid_fmt(&u, out);
+        return out;
+}
+
+static json_t *content(const answer_t *a, const char *field)
+{
+        return json_object_get(json_object_get(a->json, "content"), field);
+}
+
+Test(sr_gateway, target_runs_walk_by_next_cursor_links_each_once_in_order)
+{
+        char url[512], first[256];
+        const char *next;
+        json_t *res;
+        answer_t a;
+        uint32_t seen = 0, pages = 0;
+
+        more_targets(24); /* 25 in all; 13 queued (index 0, 2, ... 24) */
+        snprintf(first, sizeof(first),
+                 "/v0/stageruns/%s/targetruns/?status=queued&limit=4",
+                 stage_id);
+        snprintf(url, sizeof(url), "%s", first);
+        for (;;) {
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(int, (int)json_integer_value(content(&a,
+                                                                  "count")),
+                             13));
+                res = content(&a, "results");
+                for (size_t i = 0; i < json_array_size(res); i++) {
+                        json_t *t = json_array_get(res, i);
+
+                        cr_assert(eq(str, (char *)json_string_value(
+                                                  json_object_get(t,
+                                                                  "status")),
+                                     "queued"));
+                        cr_assert(eq(str, (char *)json_string_value(
+                                                  json_object_get(t, "id")),
+                                     target_of(2 * seen)), "%s", a.body);
+                        seen++;
+                }
+                if (pages++) {
+                        bool no_prev = json_is_null(content(&a, "previous"));
+
+                        cr_assert(no_prev, "%s", a.body);
+                }
+                next = json_string_value(content(&a, "next"));
+                if (!next) {
+                        answer_free(&a);
+                        break;
+                }
+                cr_assert(eq(int, strncmp(next, "/v0/stageruns/", 14), 0));
+                cr_assert(strstr(next, "?cursor=") != NULL,
+                          "%s", next);
+                cr_assert(strstr(next, "&status=queued") != NULL,
+                          "%s", next);
+                cr_assert(strstr(next, "offset=") == NULL, "%s", next);
+                snprintf(url, sizeof(url), "%s", next);
+                answer_free(&a);
+                cr_assert(lt(u32, pages, 10));
+        }
+        cr_assert(eq(u32, seen, 13));
+        cr_assert(eq(u32, pages, 4));
+}
+
+Test(sr_gateway, a_bad_cursor_is_400_naming_the_parameter)
+{
+        static const char *const bad[] = {
+                "status=queued&cursor=zz", /* not hex */
+                "status=queued&cursor=0123", /* not a cursor */
+                "status=queued&offset=4&cursor=", /* filled in below */
+                "status=success&cursor=", /* another filter */
+                "ordering=status&cursor=", /* offset-only ordering */
+        };
+        char url[512], cur[128];
+        const char *next, *c;
+        size_t clen;
+        answer_t a;
+
+        more_targets(10);
+        snprintf(url, sizeof(url),
+                 "/v0/stageruns/%s/targetruns/?status=queued&limit=2",
+                 stage_id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        next = json_string_value(content(&a, "next"));
+        cr_assert(next != NULL, "%s", a.body);
+        c = strstr(next, "cursor=");
+        cr_assert(c != NULL, "%s", next);
+        clen = strcspn(c + 7, "&");
+        snprintf(cur, sizeof(cur), "%.*s", (int)clen, c + 7);
+        answer_free(&a);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(url, sizeof(url), "/v0/stageruns/%s/targetruns/?%s%s",
+                         stage_id, bad[i], i >= 2 ? cur : "");
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 400), "%s: %s", url, a.body);
+                cr_assert(eq(int, strncmp(message(&a), "cursor: ", 8), 0),
+                          "%s", a.body);
+                answer_free(&a);
+        }
+        /* The same cursor where it belongs is fine. */
+        snprintf(url, sizeof(url),
+                 "/v0/stageruns/%s/targetruns/?status=queued&cursor=%s",
+                 stage_id, cur);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
 }
 
 /* ------------------------------------------------------------ registry

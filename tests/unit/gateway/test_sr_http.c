@@ -1086,7 +1086,7 @@ Test(sr_http, run_spec_body_is_decoded)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0, NULL,
                                                  &spec, &prob), SR_OK),
                   "%s", prob.message);
         cr_assert(eq(str, uuid_text(&spec.pipeline_id), P_ID));
@@ -1124,7 +1124,7 @@ ParameterizedTest(struct bad_body *c, sr_http,
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID), "%s", c->body);
         cr_assert(eq(int, prob.status, c->status));
@@ -1143,7 +1143,7 @@ Test(sr_http, run_spec_timeout_with_a_zero_fraction_is_an_integer)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 0, NULL,
                                                  &spec, &prob), SR_OK),
                   "%s", prob.message);
         cr_assert(eq(i64, spec.timeout_seconds, 263635));
@@ -1180,7 +1180,7 @@ ParameterizedTest(struct bad_body *c, sr_http,
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0,
+        cr_assert(eq(int, sr_http_parse_run_spec(c->body, strlen(c->body), 0, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID), "%s", c->body);
         cr_assert(eq(int, prob.status, c->status));
@@ -1194,7 +1194,7 @@ Test(sr_http, run_spec_over_the_limit_is_413)
         sr_http_problem_t prob = { 0 };
         sr_runspec_t spec;
 
-        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 64,
+        cr_assert(eq(int, sr_http_parse_run_spec(body, sizeof(body) - 1, 64, NULL,
                                                  &spec, &prob),
                      SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 413));
@@ -1469,5 +1469,67 @@ Test(sr_http, links_under_a_public_url_keep_its_path_prefix)
         cr_assert(eq(str, link_of(page, "next"),
                      "https://sr.example.com:8443/base%20x/v0/runs/"
                      "?limit=5&offset=5"));
+        json_decref(page);
+}
+
+/* ------------------------------------------------------------ cursors */
+
+Test(sr_http, a_cursor_is_taken_on_every_list_and_must_be_lowercase_hex)
+{
+        static const sr_route_id_t lists[] = {
+                SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST,
+                SR_ROUTE_STAGE_RUNS_LIST, SR_ROUTE_OPERATIONS_LIST,
+                SR_ROUTE_TARGET_RUNS_LIST,
+        };
+        sr_http_problem_t prob;
+        sr_http_query_t q;
+        char long_one[SR_HTTP_CURSOR_MAX + 16];
+
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+                q = query_ok(lists[i], "cursor=0a1b&limit=5");
+                cr_assert(eq(str, q.cursor, "0a1b"));
+        }
+        q = query_ok(SR_ROUTE_RUNS_LIST, "cursor=");
+        cr_assert(eq(str, q.cursor, ""));
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=0A1B");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=%00ab");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        memcpy(long_one, "cursor=", 7);
+        memset(long_one + 7, 'a', SR_HTTP_CURSOR_MAX);
+        long_one[7 + SR_HTTP_CURSOR_MAX] = '\0';
+        prob = query_bad(SR_ROUTE_RUNS_LIST, long_one);
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+        prob = query_bad(SR_ROUTE_RUNS_LIST, "cursor=ab&cursor=cd");
+        cr_assert(eq(int, strncmp(prob.message, "cursor: ", 8), 0), "%s",
+                  prob.message);
+}
+
+Test(sr_http, keyset_pages_link_next_by_cursor_and_previous_by_offset_only)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_TARGET_RUNS_LIST,
+                                     "status=queued&offset=20");
+        json_t *page;
+
+        /* An offset page of a keyset list: next by cursor (no offset, the
+         * filter repeated), previous by offset. */
+        page = sr_http_page_keyset(BASE, "/v0/stageruns/x/targetruns/", &q,
+                                   100, "00ff", json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/stageruns/x/targetruns/?cursor=00ff&limit=20"
+                          "&status=queued"));
+        cr_assert(eq(str, link_of(page, "previous"),
+                     BASE "/v0/stageruns/x/targetruns/?limit=20"
+                          "&status=queued"));
+        json_decref(page);
+        /* A cursor page: no previous; the last page: no next. */
+        q = query_ok(SR_ROUTE_TARGET_RUNS_LIST, "cursor=00ff");
+        page = sr_http_page_keyset(BASE, "/v0/stageruns/x/targetruns/", &q,
+                                   100, "", json_array());
+        cr_assert(eq(str, link_of(page, "next"), "null"));
+        cr_assert(eq(str, link_of(page, "previous"), "null"));
         json_decref(page);
 }

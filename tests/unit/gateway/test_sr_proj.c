@@ -1738,6 +1738,303 @@ Test(sr_proj, readers_on_other_threads_see_consistent_snapshots)
         }
 }
 
+/* ------------------------------------------------------------ cursors */
+
+/* The whole list walked by cursor, @p limit per page, as targets_of()
+ * prints it; each page asserted to cost a seek and at most limit + 1 key
+ * steps, the last page to give no next cursor. */
+static char *targets_by_cursor(const sr_uuid_t *stage, sr_proj_query_t q,
+                               uint32_t limit)
+{
+        static char all[4096];
+        char cur[SR_PROJ_CURSOR_MAX] = "";
+        sr_proj_page_t page;
+        sr_proj_stats_t before, after;
+        size_t len = 0;
+        char *got;
+        int pages = 0;
+
+        all[0] = '\0';
+        q.limit = limit;
+        q.page = &page;
+        do {
+                q.cursor = cur[0] ? cur : NULL;
+                before = stats();
+                got = targets_of(stage, &q, NULL);
+                after = stats();
+                cr_assert(page.keyset);
+                cr_assert(le(u64, after.key_steps - before.key_steps,
+                             limit + 1));
+                if (*got)
+                        len += (size_t)snprintf(all + len, sizeof(all) - len,
+                                                "%s%s", len ? "," : "", got);
+                snprintf(cur, sizeof(cur), "%s", page.next);
+                cr_assert(lt(int, ++pages, 100));
+        } while (cur[0]);
+        return all;
+}
+
+Test(sr_proj, a_target_run_cursor_walk_returns_every_entry_once_in_order)
+{
+        sr_entity_t op0, op1;
+        sr_entity_t stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t qs[6];
+        char want[4096];
+
+        qs[0] = query();
+        qs[1] = query_status(SR_ST_PENDING);
+        qs[2] = query();
+        qs[2].operation_id = &op1.u.op.id;
+        qs[3] = query_status(SR_ST_PENDING);
+        qs[3].operation_id = &op0.u.op.id;
+        qs[4] = query_status(SR_ST_FAILURE);
+        qs[4].order = SR_PROJ_ORDER_STATUS;
+        qs[5] = query_status(SR_ST_PENDING);
+        qs[5].order = SR_PROJ_ORDER_STATUS;
+        qs[5].desc = true;
+        for (int i = 0; i < 6; i++) {
+                snprintf(want, sizeof(want), "%s", targets_of(sid, &qs[i],
+                                                              NULL));
+                cr_assert(not(eq(str, want, "")));
+                for (uint32_t limit = 1; limit <= 9; limit++)
+                        cr_assert(eq(str, targets_by_cursor(sid, qs[i], limit),
+                                     want),
+                                  "query %d, limit %u", i, limit);
+        }
+        cr_assert(eq(str, want, "103,101,3,1"));
+}
+
+Test(sr_proj, a_cursor_walk_sees_entries_inserted_ahead_never_twice_or_skipped)
+{
+        sr_entity_t op0, op1, tr;
+        sr_entity_t stage = small_stage(&op0, &op1);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q = query();
+        sr_proj_page_t page;
+        char cur[SR_PROJ_CURSOR_MAX];
+        uint64_t count;
+
+        q.limit = 3;
+        q.page = &page;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "0,1,2"));
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        /* One behind the cursor (not seen), one ahead (seen), and one
+         * of the page just read removed: nothing repeats or goes missing. */
+        tr = mk_target(&stage, &op0, 7, SR_ST_PENDING);
+        put(&tr);
+        tr = mk_target(&stage, &op1, 9, SR_ST_PENDING);
+        put(&tr);
+        tr = mk_target(&stage, &op0, 2, SR_ST_FAILURE);
+        tombstone(&tr);
+        q.cursor = cur;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "3,7,100"));
+        cr_assert(eq(u64, count, 9));
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        cr_assert(eq(str, targets_of(sid, &q, &count), "101,102,103"));
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        cr_assert(eq(str, targets_of(sid, &q, &count), "109"));
+        cr_assert(eq(str, page.next, ""));
+}
+
+Test(sr_proj, pipeline_stage_and_operation_lists_walk_by_cursor)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 9, SR_ST_RUNNING, 900);
+        sr_proj_query_t q;
+        sr_proj_page_t page;
+        sr_stage_run_t *stages = NULL;
+        sr_stage_run_op_t *ops = NULL;
+        sr_errctx_t ec = { 0 };
+        char cur[SR_PROJ_CURSOR_MAX] = "", seen[256];
+        size_t n, len;
+        uint64_t count;
+        sr_entity_t e;
+
+        five_runs();
+        /* Pipeline runs: default (newest first), by status, by name. */
+        q = query();
+        q.limit = 2;
+        q.page = &page;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5,4"));
+        cr_assert(page.keyset);
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        q.cursor = cur;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "3,2"));
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1"));
+        cr_assert(eq(str, page.next, ""));
+        cr_assert(eq(u64, count, 5));
+        q = query_status(SR_ST_RUNNING);
+        q.limit = 1;
+        q.page = &page;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "4"));
+        q.cursor = page.next[0] ? strcpy(cur, page.next) : NULL;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "2"));
+        cr_assert(eq(str, page.next, ""));
+        q = query_order(SR_PROJ_ORDER_CREATED_AT, false);
+        q.pipeline_name = "alpha";
+        q.limit = 2;
+        q.page = &page;
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "1,3"));
+        q.cursor = strcpy(cur, page.next);
+        cr_assert(eq(str, runs_of(ENT_A, &q, &count), "5"));
+        cr_assert(eq(str, page.next, ""));
+
+        /* Stage runs, unfiltered and by status; operations. */
+        put(&run);
+        for (uint32_t i = 0; i < 5; i++) {
+                e = mk_stage(&run, i, i % 2 ? SR_ST_PENDING : SR_ST_SUCCESS);
+                put(&e);
+                if (i < 3) {
+                        sr_entity_t s0 = mk_stage(&run, 0, SR_ST_SUCCESS);
+                        sr_entity_t op = mk_op(&s0, i, NULL);
+
+                        put(&op);
+                }
+        }
+        for (int filt = 0; filt < 2; filt++) {
+                q = filt ? query_status(SR_ST_SUCCESS) : query();
+                q.limit = 2;
+                q.page = &page;
+                len = 0;
+                seen[0] = '\0';
+                do {
+                        cr_assert(eq(int,
+                                     sr_proj_list_stage_runs(proj, ENT_A,
+                                                             &run.u.pr.m.id,
+                                                             &q, &stages, &n,
+                                                             &count, &ec),
+                                     SR_OK),
+                                  "%s", ec.msg);
+                        for (size_t i = 0; i < n; i++)
+                                len += (size_t)snprintf(seen + len,
+                                                        sizeof(seen) - len,
+                                                        "%u,",
+                                                        stages[i].index);
+                        free(stages);
+                        q.cursor = page.next[0] ? strcpy(cur, page.next) :
+                                                  NULL;
+                } while (q.cursor);
+                cr_assert(eq(str, seen, filt ? "0,2,4," : "0,1,2,3,4,"));
+                cr_assert(eq(u64, count, filt ? 3 : 5));
+        }
+        e = mk_stage(&run, 0, SR_ST_SUCCESS);
+        q = query();
+        q.limit = 2;
+        q.page = &page;
+        len = 0;
+        seen[0] = '\0';
+        do {
+                cr_assert(eq(int, sr_proj_list_operations(proj, ENT_A,
+                                                          &e.u.sr.m.id, &q,
+                                                          &ops, &n, &count,
+                                                          &ec),
+                             SR_OK),
+                          "%s", ec.msg);
+                for (size_t i = 0; i < n; i++)
+                        len += (size_t)snprintf(seen + len, sizeof(seen) - len,
+                                                "%u,", ops[i].index);
+                sr_proj_ops_free(ops, n);
+                q.cursor = page.next[0] ? strcpy(cur, page.next) : NULL;
+        } while (q.cursor);
+        cr_assert(eq(str, seen, "0,1,2,"));
+}
+
+/* The call's result with cursor @p cursor on query @p q; the message
+ * must name the parameter when refused. */
+static sr_err_t targets_with_cursor(const sr_uuid_t *stage,
+                                    sr_proj_query_t q, const char *cursor)
+{
+        sr_target_run_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t c;
+        size_t n;
+        sr_err_t err;
+
+        q.cursor = cursor;
+        err = sr_proj_list_target_runs(proj, ENT_A, stage, &q, &items, &n, &c,
+                                       &ec);
+        free(items);
+        if (err)
+                cr_assert(eq(int, strncmp(ec.msg, "cursor: ", 8), 0), "%s",
+                          ec.msg);
+        return err;
+}
+
+Test(sr_proj, a_malformed_or_foreign_cursor_is_refused_naming_it)
+{
+        sr_entity_t op0, op1;
+        sr_entity_t stage = small_stage(&op0, &op1);
+        sr_entity_t run2 = mk_run("r2", ENT_A, "canary", 2, SR_ST_RUNNING, 200);
+        sr_entity_t stage2 = mk_stage(&run2, 0, SR_ST_PROCESSING);
+        const sr_uuid_t *sid = &stage.u.sr.m.id;
+        sr_proj_query_t q = query_status(SR_ST_PENDING), other;
+        sr_proj_page_t page;
+        char good[SR_PROJ_CURSOR_MAX], bad[SR_PROJ_CURSOR_MAX];
+        uint64_t count;
+
+        put(&run2);
+        put(&stage2);
+        q.limit = 1;
+        q.page = &page;
+        cr_assert(eq(str, targets_of(sid, &q, &count), "1"));
+        snprintf(good, sizeof(good), "%s", page.next);
+        cr_assert(eq(int, targets_with_cursor(sid, q, good), SR_OK));
+        /* Malformed: empty, cut, not hex, upper case, a byte changed. */
+        cr_assert(eq(int, targets_with_cursor(sid, q, ""), SR_ERR_INVALID));
+        snprintf(bad, sizeof(bad), "%.*s", (int)strlen(good) - 2, good);
+        cr_assert(eq(int, targets_with_cursor(sid, q, bad), SR_ERR_INVALID));
+        snprintf(bad, sizeof(bad), "%s", good);
+        bad[5] = 'z';
+        cr_assert(eq(int, targets_with_cursor(sid, q, bad), SR_ERR_INVALID));
+        bad[5] = 'A';
+        cr_assert(eq(int, targets_with_cursor(sid, q, bad), SR_ERR_INVALID));
+        bad[1] = bad[1] == '1' ? '2' : '1'; /* version */
+        bad[5] = good[5];
+        cr_assert(eq(int, targets_with_cursor(sid, q, bad), SR_ERR_INVALID));
+        /* Foreign: another status, operation, stage, direction, index. */
+        other = query_status(SR_ST_FAILURE);
+        cr_assert(eq(int, targets_with_cursor(sid, other, good),
+                     SR_ERR_INVALID));
+        other = q;
+        other.operation_id = &op0.u.op.id;
+        cr_assert(eq(int, targets_with_cursor(sid, other, good),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, targets_with_cursor(&stage2.u.sr.m.id, q, good),
+                     SR_ERR_INVALID));
+        other = q;
+        other.order = SR_PROJ_ORDER_STATUS;
+        other.desc = true;
+        cr_assert(eq(int, targets_with_cursor(sid, other, good),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, targets_with_cursor(sid, query(), good),
+                     SR_ERR_INVALID));
+        /* With an offset, or where the list pages by offset only. */
+        other = q;
+        other.offset = 1;
+        cr_assert(eq(int, targets_with_cursor(sid, other, good),
+                     SR_ERR_INVALID));
+        other = query_order(SR_PROJ_ORDER_STATUS, false);
+        other.page = &page;
+        cr_assert(eq(int, targets_with_cursor(sid, other, good),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, targets_with_cursor(sid, other, NULL), SR_OK));
+        cr_assert(not(page.keyset));
+        q = query_order(SR_PROJ_ORDER_RUN_NUMBER, false);
+        q.cursor = good;
+        {
+                sr_pipeline_run_t *items = NULL;
+                sr_errctx_t ec = { 0 };
+                size_t n;
+
+                cr_assert(eq(int, sr_proj_list_pipeline_runs(proj, ENT_A, &q,
+                                                             &items, &n,
+                                                             &count, &ec),
+                             SR_ERR_INVALID));
+                cr_assert(eq(int, strncmp(ec.msg, "cursor: ", 8), 0));
+        }
+}
+
 /* ------------------------------------------------------------ events */
 
 
