@@ -49,6 +49,9 @@ typedef struct sr_gw_response {
         const char *content_type; /* static */
         char allow[32];           /* 405: "GET, PUT" */
         int retry_after;          /* seconds for 503/202, 0: none */
+        const char *headers;      /* static extra header lines, each
+                                     ending "\r\n" (the console's CSP);
+                                     NULL: none */
 } sr_gw_response_t;
 
 /**

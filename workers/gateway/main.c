@@ -60,6 +60,7 @@ static void from_gw(sr_gw_response_t *g, sr_h1_response_t *resp)
         resp->content_type = g->content_type;
         snprintf(resp->allow, sizeof(resp->allow), "%s", g->allow);
         resp->retry_after = g->retry_after;
+        resp->headers = g->headers;
 }
 
 static bool is_write(const char *method)
