@@ -27,7 +27,7 @@ list(APPEND SR_GENERATED_SOURCES ${SR_ASYNCAPI_GEN})
 # the gateway as a table of (name, Content-Type, bytes) that the route looks
 # names up in (sr_ui.c). A new file is added here.
 set(SR_UI_DIR ${PROJECT_SOURCE_DIR}/common/gateway/ui)
-set(SR_UI_FILES index.html console.css console.js)
+set(SR_UI_FILES index.html console.css console.js favicon.svg)
 set(SR_UI_GEN ${PROJECT_BINARY_DIR}/generated/sr_ui_gen.c)
 list(TRANSFORM SR_UI_FILES PREPEND ${SR_UI_DIR}/ OUTPUT_VARIABLE SR_UI_DEPS)
 string(REPLACE ";" "," SR_UI_LIST "${SR_UI_FILES}")

@@ -28,7 +28,8 @@
   }
 
   function say(text, isError) {
-    notice.textContent = text;
+    if (notice.textContent !== text)
+      notice.textContent = text;
     notice.classList.toggle("error", !!isError);
   }
 
@@ -71,7 +72,7 @@
     if (span.textContent === status)
       return;
     span.textContent = status;
-    span.className = "status status-" + status;
+    span.dataset.status = status; /* the colour (console.css) */
   }
 
   function when(iso) {
@@ -108,8 +109,10 @@
     button.disabled = true;
     try {
       await api(method, path, body);
+      notice.dataset.acted = "1"; /* the message stays until the next act */
       say(what + ": done.");
     } catch (e) {
+      notice.dataset.acted = "1";
       say(what + " refused: " + e.message, true);
     }
     schedule(0);
@@ -203,7 +206,8 @@
     v.title.textContent = run.pipeline_name + " #" + run.run_number;
     setStatus(v.status, run.status);
     v.started.textContent = "started " + when(run.started_at);
-    v.cancel.disabled = TERMINAL.has(run.status);
+    /* a finished run has nothing to cancel */
+    v.cancel.disabled = v.cancel.hidden = TERMINAL.has(run.status);
     v.cancel.setAttribute("aria-label", "Cancel run " + run.pipeline_name +
                           " #" + run.run_number);
 
@@ -267,16 +271,14 @@
       });
       el("updated").textContent = "(" + page.count + " in all; updated " +
                                   new Date().toLocaleTimeString() + ")";
-      if (notice.classList.contains("error") || !notice.dataset.ok) {
-        notice.dataset.ok = "1";
+      if (!notice.dataset.acted)
         say(page.count ? "Showing the newest runs; updates every " +
                          POLL_MS / 1000 + " s."
                        : "No runs yet for this token's enterprise.");
-      }
     } catch (e) {
       if (gen !== generation)
         return;
-      notice.dataset.ok = "";
+      notice.dataset.acted = ""; /* the read error replaces it */
       if (e.status === 401) {
         say("The token was refused (401): enter a valid token.", true);
         return; /* no polling with a refused token */
@@ -299,7 +301,7 @@
     finalCounts.clear();
     runsList.replaceChildren();
     el("updated").textContent = "";
-    notice.dataset.ok = "";
+    notice.dataset.acted = "";
   }
 
   el("token-form").addEventListener("submit", (ev) => {

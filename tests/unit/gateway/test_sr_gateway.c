@@ -1472,6 +1472,7 @@ Test(sr_gateway, console_files_are_the_sources_without_a_token_with_csp)
                   "text/javascript; charset=utf-8" },
                 { "/ui/console.css", "console.css",
                   "text/css; charset=utf-8" },
+                { "/ui/favicon.svg", "favicon.svg", "image/svg+xml" },
         };
 
         for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

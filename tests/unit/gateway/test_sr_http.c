@@ -333,6 +333,7 @@ Test(sr_http, console_table_holds_plain_names_with_their_content_type)
                 { ".html", "text/html; charset=utf-8" },
                 { ".css", "text/css; charset=utf-8" },
                 { ".js", "text/javascript; charset=utf-8" },
+                { ".svg", "image/svg+xml" },
         };
 
         cr_assert(ge(sz, sr_ui_n_files, 3));
