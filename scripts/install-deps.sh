@@ -10,7 +10,10 @@ pkgs=(build-essential cmake ninja-build pkg-config
       libjansson-dev uuid-dev python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
       openjdk-17-jdk-headless maven
-      systemd prometheus strace nodejs)
+      systemd prometheus strace nodejs
+      chromium fonts-liberation)
+# chromium, fonts-liberation: the console's browser test (tests/ui/run.sh),
+# headless, and the text of its screenshots
 # npm (tests/asyncapi/run.sh): Debian's package, unless the nodejs
 # installed already carries its own (NodeSource's does).
 command -v npm >/dev/null || pkgs+=(npm)

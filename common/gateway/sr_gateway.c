@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sr_clock.h"
+#include "sr_ui.h"
 
 extern const char sr_openapi_json[];
 extern const size_t sr_openapi_json_len;
@@ -133,14 +134,15 @@ static void count_answer(sr_gateway_t *gw, sr_route_id_t route,
         count_request(gw, route, resp->status, sr_clock_mono_s() - t0);
 }
 
-/* The operations routes (no envelope, no token). False for the others. */
-static bool answer_ops(sr_gateway_t *gw, sr_route_id_t route,
+/* The operations routes and the console (no envelope, no token). False for
+ * the others. */
+static bool answer_ops(sr_gateway_t *gw, const sr_route_t *route,
                        sr_gw_response_t *resp)
 {
         sr_buf_t text = { 0 };
         char why[128];
 
-        switch (route) {
+        switch (route->id) {
         case SR_ROUTE_LIVEZ:
                 sr_gateway__answer_text(resp, 200, "text/plain", "ok\n", 3);
                 return true;
@@ -174,6 +176,12 @@ static bool answer_ops(sr_gateway_t *gw, sr_route_id_t route,
                 sr_gateway__answer_text(resp, 200, "application/yaml",
                                         sr_asyncapi_yaml,
                                         sr_asyncapi_yaml_len);
+                return true;
+        case SR_ROUTE_UI:
+                sr_gateway__answer_text(resp, 200, route->ui_file->content_type,
+                                        route->ui_file->bytes,
+                                        route->ui_file->len);
+                resp->headers = SR_UI_HEADERS;
                 return true;
         default:
                 return false;
@@ -210,7 +218,7 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         c.route = &route;
         if (answer_from_head(gw, req, resp, &route, c.enterprise))
                 goto done;
-        if (answer_ops(gw, route.id, resp))
+        if (answer_ops(gw, &route, resp))
                 goto done;
         if (sr_route_is_registry(route.id)) {
                 sr_gateway__registry(gw, req, resp);

@@ -54,6 +54,9 @@ typedef struct sr_gw_response {
         /* The watch API's answers are streamed (pull set): the caller
          * hands it to the HTTP server, which releases it (close). */
         sr_h1_stream_t stream;
+        const char *headers;      /* static extra header lines, each
+                                     ending "\r\n" (the console's CSP);
+                                     NULL: none */
 } sr_gw_response_t;
 
 /**

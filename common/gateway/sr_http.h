@@ -49,6 +49,7 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(METRICS, "metrics")                                           \
         X(REGISTRY, "registry")                                         \
         X(ASYNCAPI, "asyncapi")                                         \
+        X(UI, "ui")                                                     \
         X(OPENAPI, "openapi")                                           \
         X(RUNS_LIST, "runs_list")                                       \
         X(RUNS_CREATE, "runs_create")                                   \
@@ -86,6 +87,8 @@ typedef struct sr_route {
         /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
          * extension): no pipeline named, the run of any pipeline is it. */
         bool any_pipeline;
+        /* UI: the console's file (sr_ui.h); static. NULL otherwise. */
+        const struct sr_ui_file *ui_file;
 } sr_route_t;
 
 /**
@@ -93,7 +96,10 @@ typedef struct sr_route {
  *
  * API paths are served under "/v0" and "/api/pipelines/v0", with or
  * without the trailing slash; "/livez", "/readyz", "/metrics" and
- * "/openapi.json" exactly as written; the schema registry's read API
+ * "/openapi.json" exactly as written; the console's files (SR_ROUTE_UI,
+ * GET only): "/ui" and "/ui/" are index.html, "/ui/<name>" the file of
+ * that exact name in the compiled table (sr_ui_find()), any other path
+ * under "/ui/" a 404; the schema registry's read API
  * (every method, any path under "/schemas/", "/subjects" and "/config":
  * SR_ROUTE_REGISTRY, its paths parsed by the gateway). The path ends at the first '?' or
  * '#', so a raw request target works too. Paths and methods are
@@ -111,7 +117,7 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
 
 /** @brief "runs_list", for logs and metric labels; static, never NULL. */
 const char *sr_route_name(sr_route_id_t id);
-/** @brief False for /livez, /readyz, /metrics, /openapi.json and the
+/** @brief False for /livez, /readyz, /metrics, /openapi.json, /ui/ and the
  *  registry's paths (their token is gateway.registry.auth's). */
 bool sr_route_needs_auth(sr_route_id_t id);
 /** @brief True for the schema registry's paths (/schemas/..., /subjects...,

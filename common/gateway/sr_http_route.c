@@ -2,6 +2,7 @@
  * table (method and path template to a route id, the ids in the path
  * parsed), 404 and 405 answers, and the route predicates. */
 #include "sr_http_int.h"
+#include "sr_ui.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -276,6 +277,21 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
         plen = strcspn(path, "?#");
         memset(&r, 0, sizeof(r));
 
+        /* The console: a name of the table or a 404, never a path built
+         * from the request. */
+        if (plen >= 3 && !memcmp(path, "/ui", 3) &&
+            (plen == 3 || path[3] == '/')) {
+                r.ui_file = sr_ui_find(path + (plen > 3 ? 4 : 3),
+                                       plen > 3 ? plen - 4 : 0);
+                if (!r.ui_file)
+                        return sr_http__refuse(prob, 404, "no such file in "
+                                               "the console (/ui/)");
+                if (strcmp(method, "GET"))
+                        return method_not_allowed(get_only, 1, prob);
+                r.id = SR_ROUTE_UI;
+                *out = r;
+                return SR_OK;
+        }
         for (size_t i = 0; i < sizeof(ops_paths) / sizeof(ops_paths[0]);
              i++) {
                 if (strlen(ops_paths[i].path) != plen ||

@@ -196,6 +196,8 @@ typedef struct sr_h1_response {
         const char *content_type; /* static; NULL: application/json */
         char allow[48];           /* "GET, PUT" or "" */
         int retry_after;          /* seconds; 0: none */
+        const char *headers;      /* static extra header lines, each ending
+                                     "\r\n"; NULL: none */
 } sr_h1_response_t;
 
 /* The application: both callbacks write @p resp in full (status, body)

@@ -193,6 +193,7 @@ static void make_answer(sr_h1_conn_t *c)
         bool streamed = r->stream.pull && !c->err_answer;
         int status = r->status >= 100 && r->status <= 999 ? r->status : 500;
         char allow[sizeof(r->allow) + 8];
+        const char *extra = r->headers;
         const char *body;
         size_t body_len;
         char *o;
@@ -231,12 +232,14 @@ static void make_answer(sr_h1_conn_t *c)
         }
         /* The fixed text, numbers and the variable strings must fit. */
         if (c->oh_len + 256 + strlen(ctype) + strlen(allow) +
-                    (c->date ? strlen(c->date) : 0) >
+                    (c->date ? strlen(c->date) : 0) +
+                    (r->headers ? strlen(r->headers) : 0) >
             sizeof(c->out_head)) {
                 ctype = "application/octet-stream"; /* a runaway type */
                 body_len = 0;
                 status = 500;
                 allow[0] = '\0';
+                extra = NULL;
         }
         o = c->out_head + c->oh_len;
         o = put(o, "HTTP/1.1 ");
@@ -260,6 +263,8 @@ static void make_answer(sr_h1_conn_t *c)
                 o = put(o, allow);
                 o = put(o, "\r\n");
         }
+        if (extra)
+                o = put(o, extra);
         if (r->retry_after > 0) {
                 o = put(o, "Retry-After: ");
                 o = put_uint(o, (uint64_t)r->retry_after);

@@ -62,6 +62,7 @@ static void from_gw(sr_gw_response_t *g, sr_h1_response_t *resp)
         snprintf(resp->allow, sizeof(resp->allow), "%s", g->allow);
         resp->retry_after = g->retry_after;
         resp->stream = g->stream; /* taken */
+        resp->headers = g->headers;
 }
 
 static void wake_streams(void *arg)

@@ -1627,6 +1627,133 @@ Test(sr_gateway, registry_odd_paths_are_registry_404s_never_a_crash)
         reg_expect_error("GET", big, 404, 40401);
 }
 
+/* ------------------------------------------------------------ console */
+
+static char *slurp(const char *path, size_t *len)
+{
+        FILE *f = fopen(path, "rb");
+        char *text = NULL;
+        size_t cap = 0;
+
+        cr_assert(not(eq(ptr, f, NULL)), "%s", path);
+        *len = 0;
+        for (;;) {
+                text = realloc(text, cap + 4096);
+                cr_assert(not(eq(ptr, text, NULL)));
+                size_t n = fread(text + *len, 1, 4096, f);
+
+                *len += n;
+                cap += 4096;
+                if (n < 4096)
+                        break;
+        }
+        fclose(f);
+        return text;
+}
+
+Test(sr_gateway, console_files_are_the_sources_without_a_token_with_csp)
+{
+        static const struct {
+                const char *target, *file, *type;
+        } files[] = {
+                { "/ui/", "index.html", "text/html; charset=utf-8" },
+                { "/ui", "index.html", "text/html; charset=utf-8" },
+                { "/ui/console.js", "console.js",
+                  "text/javascript; charset=utf-8" },
+                { "/ui/console.css", "console.css",
+                  "text/css; charset=utf-8" },
+                { "/ui/favicon.svg", "favicon.svg", "image/svg+xml" },
+        };
+
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                sr_gw_request_t req = { 0 };
+                sr_gw_response_t resp;
+                char path[512];
+                size_t want_len;
+                char *want;
+
+                snprintf(path, sizeof(path), "%s/common/gateway/ui/%s",
+                         SR_SOURCE_DIR, files[i].file);
+                want = slurp(path, &want_len);
+                req.method = "GET";
+                req.target = files[i].target; /* no Authorization */
+                req.body = "";
+                sr_gateway_handle(gw, &req, &resp);
+                cr_assert(eq(int, resp.status, 200), "%s", files[i].target);
+                cr_assert(eq(str, (char *)(resp.content_type ?
+                                           resp.content_type : "(none)"),
+                             (char *)files[i].type));
+                cr_assert(eq(sz, resp.body.len, want_len), "%s",
+                          files[i].target);
+                cr_assert(eq(int, memcmp(resp.body.ptr, want, want_len), 0),
+                          "%s is not %s", files[i].target, path);
+                cr_assert(not(eq(ptr, (char *)resp.headers, NULL)));
+                cr_assert(not(eq(ptr, strstr(resp.headers,
+                                             "\r\nX-Content-Type-Options: "
+                                             "nosniff\r\n"), NULL)),
+                          "%s", resp.headers);
+                cr_assert(eq(int, strncmp(resp.headers,
+                                          "Content-Security-Policy: "
+                                          "default-src 'self';", 44), 0),
+                          "%s", resp.headers);
+                cr_assert(eq(ptr, strstr(resp.headers, "unsafe-inline"),
+                             NULL));
+                cr_assert(not(eq(ptr, strstr(resp.headers,
+                                             "frame-ancestors 'none'"),
+                                 NULL)));
+                sr_buf_free(&resp.body);
+                free(want);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+/* The page works under its own CSP: no inline script, style or handler,
+ * and nothing loaded from elsewhere. */
+Test(sr_gateway, console_page_has_no_inline_code_or_outside_resources)
+{
+        static const char *const banned[] = {
+                "<script>", "style=", " onclick", " onload", "<style",
+                "javascript:", "http://", "https://", "//cdn",
+        };
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        char *page;
+
+        req.method = "GET";
+        req.target = "/ui/";
+        req.body = "";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 200));
+        page = strndup(resp.body.ptr, resp.body.len);
+        for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
+                cr_assert(eq(ptr, strstr(page, banned[i]), NULL),
+                          "index.html holds %s", banned[i]);
+        cr_assert(not(eq(ptr, strstr(page, "<script src=\"/ui/console.js\""),
+                         NULL)));
+        free(page);
+        sr_buf_free(&resp.body);
+}
+
+Test(sr_gateway, console_refuses_other_methods_and_unknown_files)
+{
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+
+        req.method = "POST";
+        req.target = "/ui/console.js";
+        req.body = "";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 405));
+        cr_assert(eq(str, resp.allow, "GET"));
+        sr_buf_free(&resp.body);
+        req.method = "GET";
+        req.target = "/ui/../openapi.json";
+        sr_gateway_handle(gw, &req, &resp);
+        cr_assert(eq(int, resp.status, 404));
+        cr_assert(eq(ptr, (char *)resp.headers, NULL));
+        sr_buf_free(&resp.body);
+}
+
 /* ------------------------------------------------------------ asyncapi */
 
 Test(sr_gateway, asyncapi_yaml_is_the_source_document_without_a_token)

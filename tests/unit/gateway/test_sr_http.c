@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sr_http.h"
+#include "sr_ui.h"
 
 #define P_ID "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d"
 #define R_ID "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -219,6 +220,146 @@ ParameterizedTest(struct ops_case *c, sr_http,
                      SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 405));
         cr_assert(eq(str, prob.allow, "GET"));
+}
+
+/* ------------------------------------------------------------ console */
+
+struct ui_case {
+        char path[40];
+        char file[24];
+};
+
+ParameterizedTestParameters(sr_http, console_paths_route_to_their_file)
+{
+        static struct ui_case cases[] = {
+                { "/ui", "index.html" },
+                { "/ui/", "index.html" },
+                { "/ui/?x=1", "index.html" },
+                { "/ui/index.html", "index.html" },
+                { "/ui/console.js", "console.js" },
+                { "/ui/console.css#top", "console.css" },
+        };
+        return cr_make_param_array(struct ui_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ui_case *c, sr_http, console_paths_route_to_their_file)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", c->path, &r, &prob), SR_OK),
+                  "%s: %s", c->path, prob.message);
+        cr_assert(eq(int, r.id, SR_ROUTE_UI));
+        cr_assert(not(eq(ptr, (void *)r.ui_file, NULL)));
+        cr_assert(eq(str, (char *)r.ui_file->name, c->file));
+        cr_assert(not(sr_route_needs_auth(r.id)), "static files need no token");
+        cr_assert(not(sr_route_is_list(r.id)));
+        cr_assert(not(sr_route_has_body(r.id)));
+        cr_assert(eq(str, (char *)sr_route_name(r.id), "ui"));
+}
+
+ParameterizedTestParameters(sr_http, console_answers_get_only)
+{
+        static struct ui_case cases[] = {
+                { "/ui", "" }, { "/ui/", "" }, { "/ui/console.js", "" },
+        };
+        return cr_make_param_array(struct ui_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ui_case *c, sr_http, console_answers_get_only)
+{
+        static const char *const methods[] = { "POST", "PUT", "DELETE",
+                                               "PATCH", "OPTIONS", "get" };
+
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+                sr_http_problem_t prob = { 0 };
+                sr_route_t r;
+
+                cr_assert(eq(int, sr_http_route(methods[i], c->path, &r,
+                                                &prob), SR_ERR_INVALID));
+                cr_assert(eq(int, prob.status, 405), "%s %s", methods[i],
+                          c->path);
+                cr_assert(eq(str, prob.allow, "GET"));
+        }
+}
+
+/* Only a name of the table is served: nothing is resolved, decoded or
+ * read from disk, so no spelling reaches another file. */
+ParameterizedTestParameters(sr_http, console_unknown_or_traversing_names_are_404)
+{
+        static struct ui_case cases[] = {
+                { "/ui/../openapi.json", "" },
+                { "/ui/..", "" },
+                { "/ui/./index.html", "" },
+                { "/ui//index.html", "" },
+                { "/ui/%2e%2e/openapi.json", "" },
+                { "/ui/..%2fopenapi.json", "" },
+                { "/ui/index.html/", "" },
+                { "/ui/console.js/x", "" },
+                { "/ui/INDEX.HTML", "" },
+                { "/ui/index.html%00", "" },
+                { "/ui/sr_ui.c", "" },
+                { "/ui/ui/index.html", "" },
+                { "/ui/etc/passwd", "" },
+                { "/ui\\index.html", "" },
+                { "/uix", "" },
+                { "/UI/", "" },
+        };
+        return cr_make_param_array(struct ui_case, cases,
+                                   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct ui_case *c, sr_http,
+                  console_unknown_or_traversing_names_are_404)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("GET", c->path, &r, &prob),
+                     SR_ERR_NOT_FOUND), "%s", c->path);
+        cr_assert(eq(int, prob.status, 404), "%s", c->path);
+        /* an unknown file is 404 whatever the method */
+        cr_assert(eq(int, sr_http_route("POST", c->path, &r, &prob),
+                     SR_ERR_NOT_FOUND), "%s", c->path);
+}
+
+Test(sr_http, console_table_holds_plain_names_with_their_content_type)
+{
+        static const struct {
+                const char *ext, *type;
+        } types[] = {
+                { ".html", "text/html; charset=utf-8" },
+                { ".css", "text/css; charset=utf-8" },
+                { ".js", "text/javascript; charset=utf-8" },
+                { ".svg", "image/svg+xml" },
+        };
+
+        cr_assert(ge(sz, sr_ui_n_files, 3));
+        cr_assert(eq(ptr, (void *)sr_ui_find("", 0),
+                     (void *)sr_ui_find("index.html", 10)));
+        cr_assert(eq(ptr, (void *)sr_ui_find("index.htm", 9), NULL));
+        cr_assert(eq(ptr, (void *)sr_ui_find("index.html.", 11), NULL));
+        for (size_t i = 0; i < sr_ui_n_files; i++) {
+                const sr_ui_file_t *f = &sr_ui_files[i];
+                const char *dot = strrchr(f->name, '.');
+                bool typed = false;
+
+                cr_assert(eq(ptr, strchr(f->name, '/'), NULL), "%s", f->name);
+                cr_assert(eq(ptr, (void *)sr_ui_find(f->name, strlen(f->name)),
+                             (void *)f));
+                cr_assert(gt(sz, f->len, 0), "%s is empty", f->name);
+                cr_assert(not(eq(ptr, (char *)dot, NULL)), "%s", f->name);
+                for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+                        if (!strcmp(dot, types[k].ext)) {
+                                cr_assert(eq(str, (char *)f->content_type,
+                                             (char *)types[k].type));
+                                typed = true;
+                        }
+                }
+                cr_assert(typed, "%s: no expected type", f->name);
+        }
 }
 
 struct unknown_path {

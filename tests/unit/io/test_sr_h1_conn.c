@@ -117,6 +117,11 @@ static void fake_request(void *arg, const sr_h1_request_t *r,
                         .stalled_last = "event: dropped\n\n" };
                 return;
         }
+        if (!strcmp(r->target, "/extra")) {
+                set_text(resp, 200, "x\n");
+                resp->headers = "X-One: 1\r\nX-Two: 2\r\n";
+                return;
+        }
         if (!strcmp(r->target, "/busy")) {
                 set_text(resp, 503, "busy\n");
                 resp->retry_after = 7;
@@ -278,6 +283,24 @@ Test(sr_h1_conn, retry_after_is_sent_when_set)
         cr_assert(strstr(o.text, "HTTP/1.1 503 Service Unavailable\r\n") ==
                   o.text);
         cr_assert(strstr(o.text, "\r\nRetry-After: 7\r\n") != NULL);
+}
+
+Test(sr_h1_conn, extra_header_lines_are_sent_for_their_answer_only)
+{
+        out_t o;
+        const char *second;
+
+        feed_str("GET /extra HTTP/1.1\r\nHost: h\r\n\r\n"
+                 "GET /plain HTTP/1.1\r\nHost: h\r\n\r\n", &o);
+        second = strstr(o.text + 1, "HTTP/1.1 200");
+        cr_assert(second != NULL, "%s", o.text);
+        cr_assert(strstr(o.text, "\r\nX-One: 1\r\nX-Two: 2\r\n") != NULL &&
+                  strstr(o.text, "\r\nX-One: 1\r\n") < second,
+                  "%s", o.text);
+        /* the next answer on the connection has none of them */
+        cr_assert(strstr(second, "X-One") == NULL, "%s", o.text);
+        cr_assert(strstr(second, "\r\n\r\nGET /plain 0\n") != NULL,
+                  "%s", o.text);
 }
 
 Test(sr_h1_conn, early_answer_closes_without_reading_the_body)
