@@ -4,10 +4,18 @@
  *
  * Subjects follow the TopicNameStrategy of a stock serializer:
  * "<topic.prefix><topic>-value" for each topic whose value is one of our
- * schemas; each has version 1, the schema of schemas/registry.tsv's id for
- * it, as compiled into the binaries. Answers are the registry's, not the
- * envelope: application/vnd.schemaregistry.v1+json, errors as
+ * schemas; each has version 1, the schema compiled into the binaries,
+ * under the id the process writes: schemas/registry.tsv's, or with
+ * schema.registry.url set the external registry's (sr_conf_t.schema_ids).
+ * Answers are the registry's, not the envelope:
+ * application/vnd.schemaregistry.v1+json, errors as
  * {"error_code": 40401, "message": "..."}.
+ *
+ * The write paths a serializer or a process registering its schemas uses
+ * are answered as a registry that already holds exactly these schemas:
+ * POST /subjects/{subject}/versions and POST /subjects/{subject} with our
+ * schema give its id (and version); any other schema is refused (409
+ * incompatible, resp. 40403 not found), nothing is ever stored.
  */
 #include "sr_gateway_int.h"
 
@@ -157,10 +165,16 @@ static const struct reg_subject *subject_of(const sr_gateway_t *gw,
         return s;
 }
 
-static const struct reg_subject *find_id(long id)
+/* The id @p s's schema goes by in this process. */
+static int wire_id(const sr_gateway_t *gw, const struct reg_subject *s)
+{
+        return (int)gw->conf->schema_ids.wire[s->id];
+}
+
+static const struct reg_subject *find_id(const sr_gateway_t *gw, long id)
 {
         for (size_t i = 0; i < N_SUBJECTS; i++)
-                if (reg_subjects[i].id == id)
+                if (wire_id(gw, &reg_subjects[i]) == id)
                         return &reg_subjects[i];
         return NULL;
 }
@@ -199,7 +213,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                                            "Schema %s not found", idtext);
                 return;
         }
-        s = find_id(id);
+        s = find_id(gw, id);
         if (!s) {
                 sr_gateway__registry_error(resp, 404, 40403,
                                            "Schema %ld not found", id);
@@ -281,8 +295,99 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
         }
         subject_name(gw, s, name);
         answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
-                               "version", 1, "id", (int)s->id, "schema",
+                               "version", 1, "id", wire_id(gw, s), "schema",
                                sr_codec_schema_json(s->id)));
+}
+
+/* The schema of a registration or lookup body ({"schema": "<text>",
+ * "schemaType"?: "AVRO", "references"?: []}), parsed; NULL after answering
+ * 422 / 42201 (Confluent's "invalid schema"). Caller owns it. */
+static json_t *posted_schema(const sr_gw_request_t *req,
+                             sr_gw_response_t *resp)
+{
+        json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+        json_t *text = json_object_get(body, "schema");
+        json_t *type = json_object_get(body, "schemaType");
+        json_t *refs = json_object_get(body, "references");
+        json_t *schema = NULL;
+        const char *why = NULL;
+
+        if (!json_is_object(body))
+                why = "the body is not a JSON object";
+        else if (!json_is_string(text))
+                why = "no \"schema\" string";
+        else if (type && !(json_is_string(type) &&
+                           !strcmp(json_string_value(type), "AVRO")))
+                why = "schemaType: only AVRO is held here";
+        else if (refs && !(json_is_array(refs) && !json_array_size(refs)))
+                why = "references: none are held here";
+        else if (!(schema = json_loads(json_string_value(text),
+                                       JSON_DECODE_ANY, NULL)))
+                why = "the schema is not JSON";
+        json_decref(body);
+        if (why)
+                sr_gateway__registry_error(resp, 422, 42201,
+                                           "Invalid schema: %s", why);
+        return schema;
+}
+
+/* POST /subjects/{subject}/versions (register) and POST
+ * /subjects/{subject} (look up): only the subject's own schema, compared
+ * as parsed JSON (key order and blanks do not matter), is known. */
+static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
+                         const char *segs[], const size_t lens[], unsigned n,
+                         sr_gw_response_t *resp)
+{
+        const struct reg_subject *s;
+        json_t *posted, *ours;
+        char name[SUBJECT_MAX];
+        bool same;
+
+        if (n != 2 && !(n == 3 && lens[2] == 8 &&
+                        !memcmp(segs[2], "versions", 8))) {
+                snprintf(resp->allow, sizeof(resp->allow), "GET");
+                sr_gateway__registry_error(resp, 405, 405,
+                                           "HTTP 405 Method Not Allowed");
+                return;
+        }
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
+                return;
+        if (req->body_too_large) {
+                sr_gateway__registry_error(resp, 413, 413,
+                                           "request body over "
+                                           "gateway.body.max.bytes");
+                return;
+        }
+        posted = posted_schema(req, resp);
+        if (!posted)
+                return;
+        ours = json_loads(sr_codec_schema_json(s->id), 0, NULL);
+        same = ours && json_equal(posted, ours);
+        json_decref(posted);
+        json_decref(ours);
+        subject_name(gw, s, name);
+        if (!same && n == 3) {
+                sr_gateway__registry_error(
+                        resp, 409, 409,
+                        "Schema being registered is incompatible with an "
+                        "earlier schema for subject \"%s\": this registry "
+                        "holds only sr's built-in %s", name,
+                        sr_codec_schema_name(s->id));
+                return;
+        }
+        if (!same) {
+                sr_gateway__registry_error(resp, 404, 40403,
+                                           "Schema not found");
+                return;
+        }
+        if (n == 3)
+                answer(resp, json_pack("{s:i}", "id", wire_id(gw, s)));
+        else
+                answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
+                                       "version", 1, "id", wire_id(gw, s),
+                                       "schema",
+                                       sr_codec_schema_json(s->id)));
 }
 
 /* /config and /config/{subject}. */
@@ -316,7 +421,10 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
         unsigned n = 0;
         size_t i = 1;
 
-        if (strcmp(req->method, "GET")) {
+        bool post = !strcmp(req->method, "POST");
+
+        if (strcmp(req->method, "GET") &&
+            !(post && plen > 10 && !memcmp(path, "/subjects/", 10))) {
                 snprintf(resp->allow, sizeof(resp->allow), "GET");
                 sr_gateway__registry_error(resp, 405, 405,
                                            "HTTP 405 Method Not Allowed: "
@@ -353,7 +461,9 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                 else
                         not_found_path(resp);
         } else if (lens[0] == 8 && !memcmp(segs[0], "subjects", 8)) {
-                if (n == 1)
+                if (post)
+                        subject_post(gw, req, segs, lens, n, resp);
+                else if (n == 1)
                         subjects(gw, resp);
                 else
                         subject_paths(gw, segs, lens, n, resp);
