@@ -215,7 +215,8 @@ static sr_err_t register_one(const sr_registry_url_t *u, const char *addr,
                                             subject, rec.msg);
                         goto done;
                 }
-                if (sr_clock_mono_ms() + pause >= deadline) {
+                left = deadline - sr_clock_mono_ms();
+                if (left <= 0) {
                         err = sr_errctx_set(ec, SR_ERR_IO,
                                             "subject %s: registry %s:%d "
                                             "unreachable or failing after "
@@ -226,7 +227,7 @@ static sr_err_t register_one(const sr_registry_url_t *u, const char *addr,
                 }
                 SR_WARN("REGISTRY", "retrying subject=%s err=\"%s\"",
                         subject, rec.msg);
-                pause_ms(pause);
+                pause_ms(left < pause ? (int)left : pause);
                 pause = pause * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : pause * 2;
         }
 done:
