@@ -9,10 +9,15 @@ Usage: external_registry.py BUILD_DIR
 No Confluent-compatible registry that someone else wrote can be started
 from the registries this machine reaches (docs/schemas.md says why), so
 the registry is our own: the gateway of a first sr-dev (A), whose
-registry API answers registrations of our schemas with their ids. A
-second sr-dev (B) runs with -D schema.registry.url=<A>: its sr-status,
-sr-agent and sr-gateway each register the six schemas with A at start-up
-(their logs say so, with the ids), a run goes through B, and
+registry API answers registrations of our schemas with their ids. So
+that those ids are not the built-in 1-6, A itself runs with
+schema.registry.url pointing at a stand-in here (NumberingRegistry: ids
+from 1001 in the order schemas arrive, the same schema the same id), and
+A's gateway serves and answers the ids it got. A second sr-dev (B) runs
+with -D schema.registry.url=<A>: its sr-status, sr-agent and sr-gateway
+each register the six schemas with A at start-up (their logs say so,
+with the ids), a run goes through B (commands, dispatches, results,
+replies, changelog and events all framed with A's ids), and
 confluent_kafka's AvroDeserializer over SchemaRegistryClient(<A>) decodes
 B's sr.events; every record's frame carries A's id of sr.events-value.
 
@@ -108,6 +113,31 @@ def framed_ids(boot, topic):
     return ids
 
 
+class NumberingRegistry(http.server.BaseHTTPRequestHandler):
+    """Registrations only: a new schema (compared as parsed JSON) gets the
+    next id from 1001, one seen before its id."""
+    ids = {}
+    lock = threading.Lock()
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        schema = json.loads(json.loads(self.rfile.read(n))["schema"])
+        key = json.dumps(schema, sort_keys=True)
+        with NumberingRegistry.lock:
+            sid = NumberingRegistry.ids.setdefault(
+                key, 1001 + len(NumberingRegistry.ids))
+        msg = json.dumps({"id": sid}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type",
+                         "application/vnd.schemaregistry.v1+json")
+        self.send_header("Content-Length", str(len(msg)))
+        self.end_headers()
+        self.wfile.write(msg)
+
+    def log_message(self, *args):
+        pass
+
+
 class Refuse409(http.server.BaseHTTPRequestHandler):
     """A registry whose subjects already hold an incompatible schema:
     Confluent's answer to a registration, 409 / error_code 409."""
@@ -182,11 +212,21 @@ def main():
     try:
         took = refusals(build, work)
         # A: the registry (its gateway's registry API); no worker needed.
+        numbering = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                    NumberingRegistry)
+        threading.Thread(target=numbering.serve_forever,
+                         daemon=True).start()
         a, akv = start_dev(build, os.path.join(work, "a"), workers="0",
-                           agent="off")
+                           agent="off",
+                           extra=("-D", "schema.registry.url=http://"
+                                  "127.0.0.1:%d" %
+                                  numbering.server_address[1]))
         reg_url = akv["http"]
         registry = SchemaRegistryClient({"url": reg_url})
         want = registry.get_latest_version("sr.events-value").schema_id
+        if want <= 1000:
+            fail(f"A's gateway serves id {want} for sr.events-value, not "
+                 f"the one its registry gave (1001..1006)")
         # B: every child registers with A.
         b, bkv = start_dev(build, os.path.join(work, "b"),
                            extra=("-D", "schema.registry.url=" + reg_url))
@@ -200,7 +240,7 @@ def main():
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"registration with {reg_url} (event={want}): {regs}")
         events, other = sc.consume(bkv["bootstrap.servers"], reg_url,
-                                   run_id, status)
+                                   run_id, status, want_id=want)
         sc.check(events, spec, run_id, status)
         ids = set(framed_ids(bkv["bootstrap.servers"], "sr.events"))
         if ids != {want}:

@@ -103,13 +103,14 @@ def run_one(base, token):
     fail(f"run {run['id']} not final in 60 s (status {status})")
 
 
-def consume(boot, base, run_id, want_status):
+def consume(boot, base, run_id, want_status, want_id=3):
+    """@want_id: the registry's id of sr.events-value."""
     registry = SchemaRegistryClient({"url": base})
     subjects = registry.get_subjects()
     if "sr.events-value" not in subjects:
         fail(f"registry subjects {subjects}: no sr.events-value")
     latest = registry.get_latest_version("sr.events-value")
-    if latest.schema_id != 3 or latest.version != 1:
+    if latest.schema_id != want_id or latest.version != 1:
         fail(f"sr.events-value latest: id {latest.schema_id} "
              f"version {latest.version}")
     consumer = DeserializingConsumer({
