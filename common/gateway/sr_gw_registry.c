@@ -25,35 +25,26 @@
 #include <string.h>
 
 #include "sr_outbox.h"
+#include "sr_registry.h"
 
 #define REG_CTYPE "application/vnd.schemaregistry.v1+json"
 #define SUBJECT_MAX 256
 
-/* Each topic whose value is one of our schemas, and that schema. The
- * compatibility level is the rule docs/schemas.md gives the topic:
- * the changelog may gain union branches (BACKWARD), the others only
- * fields with defaults (FULL). Sorted by subject name for a prefix that
- * is the same for all. */
-static const struct reg_subject {
-        sr_topic_kind_t topic;
-        sr_schema_id_t id;
-        const char *compat;
-} reg_subjects[] = {
-        { SR_TOPIC_CHANGELOG, SR_SCHEMA_CHANGELOG, "BACKWARD_TRANSITIVE" },
-        { SR_TOPIC_COMMANDS, SR_SCHEMA_COMMAND, "FULL_TRANSITIVE" },
-        { SR_TOPIC_DISPATCH, SR_SCHEMA_DISPATCH, "FULL_TRANSITIVE" },
-        { SR_TOPIC_EVENTS, SR_SCHEMA_EVENT, "FULL_TRANSITIVE" },
-        { SR_TOPIC_REPLIES, SR_SCHEMA_REPLY, "FULL_TRANSITIVE" },
-        { SR_TOPIC_RESULTS, SR_SCHEMA_RESULT, "FULL_TRANSITIVE" },
-};
-
-#define N_SUBJECTS (sizeof(reg_subjects) / sizeof(reg_subjects[0]))
+/* The subjects are sr_registry_subjects (sr_registry.h), the table the
+ * registration at start-up uses too. The compatibility level of a subject: the rule docs/schemas.md gives
+ * its topic. The changelog may gain union branches (BACKWARD), the others
+ * only fields with defaults (FULL). */
+static const char *compat_of(const sr_registry_subject_t *s)
+{
+        return s->topic == SR_TOPIC_CHANGELOG ? "BACKWARD_TRANSITIVE" :
+                                                "FULL_TRANSITIVE";
+}
 
 /* The level of GET /config: the rule every subject keeps (a reader with
  * today's schema reads every older record). */
 #define GLOBAL_COMPAT "BACKWARD_TRANSITIVE"
 
-static void subject_name(const sr_gateway_t *gw, const struct reg_subject *s,
+static void subject_name(const sr_gateway_t *gw, const sr_registry_subject_t *s,
                          char out[SUBJECT_MAX])
 {
         snprintf(out, SUBJECT_MAX, "%s%s-value", gw->conf->topic_prefix,
@@ -136,26 +127,26 @@ static bool seg_decode(const char *p, size_t len, char out[SUBJECT_MAX])
         return true;
 }
 
-static const struct reg_subject *find_subject(const sr_gateway_t *gw,
+static const sr_registry_subject_t *find_subject(const sr_gateway_t *gw,
                                               const char *name)
 {
         char have[SUBJECT_MAX];
 
-        for (size_t i = 0; i < N_SUBJECTS; i++) {
-                subject_name(gw, &reg_subjects[i], have);
+        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++) {
+                subject_name(gw, &sr_registry_subjects[i], have);
                 if (!strcmp(have, name))
-                        return &reg_subjects[i];
+                        return &sr_registry_subjects[i];
         }
         return NULL;
 }
 
 /* The subject a path segment names; NULL after answering 40401. */
-static const struct reg_subject *subject_of(const sr_gateway_t *gw,
+static const sr_registry_subject_t *subject_of(const sr_gateway_t *gw,
                                             const char *seg, size_t len,
                                             sr_gw_response_t *resp)
 {
         char name[SUBJECT_MAX];
-        const struct reg_subject *s = NULL;
+        const sr_registry_subject_t *s = NULL;
 
         if (seg_decode(seg, len, name))
                 s = find_subject(gw, name);
@@ -166,16 +157,16 @@ static const struct reg_subject *subject_of(const sr_gateway_t *gw,
 }
 
 /* The id @p s's schema goes by in this process. */
-static int wire_id(const sr_gateway_t *gw, const struct reg_subject *s)
+static int wire_id(const sr_gateway_t *gw, const sr_registry_subject_t *s)
 {
-        return (int)gw->conf->schema_ids.wire[s->id];
+        return (int)gw->conf->schema_ids.wire[s->schema];
 }
 
-static const struct reg_subject *find_id(const sr_gateway_t *gw, long id)
+static const sr_registry_subject_t *find_id(const sr_gateway_t *gw, long id)
 {
-        for (size_t i = 0; i < N_SUBJECTS; i++)
-                if (wire_id(gw, &reg_subjects[i]) == id)
-                        return &reg_subjects[i];
+        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++)
+                if (wire_id(gw, &sr_registry_subjects[i]) == id)
+                        return &sr_registry_subjects[i];
         return NULL;
 }
 
@@ -202,7 +193,7 @@ static void not_found_path(sr_gw_response_t *resp)
 static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                          bool versions, sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
         char name[SUBJECT_MAX], idtext[16];
         long id = parse_pos(seg, len);
 
@@ -223,7 +214,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                 /* AVRO is the default type: Confluent leaves schemaType
                  * out for it. */
                 answer(resp, json_pack("{s:s}", "schema",
-                                       sr_codec_schema_json(s->id)));
+                                       sr_codec_schema_json(s->schema)));
                 return;
         }
         subject_name(gw, s, name);
@@ -235,8 +226,8 @@ static void subjects(sr_gateway_t *gw, sr_gw_response_t *resp)
         json_t *arr = json_array();
         char name[SUBJECT_MAX];
 
-        for (size_t i = 0; arr && i < N_SUBJECTS; i++) {
-                subject_name(gw, &reg_subjects[i], name);
+        for (size_t i = 0; arr && i < SR_REGISTRY_N_SUBJECTS; i++) {
+                subject_name(gw, &sr_registry_subjects[i], name);
                 json_array_append_new(arr, json_string(name));
         }
         answer(resp, arr);
@@ -247,7 +238,7 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                           const size_t lens[], unsigned n,
                           sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
         char name[SUBJECT_MAX];
         bool latest;
         long v;
@@ -282,7 +273,7 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                 return;
         }
         if (n == 5) {
-                const char *js = sr_codec_schema_json(s->id);
+                const char *js = sr_codec_schema_json(s->schema);
 
                 resp->status = 200;
                 resp->content_type = REG_CTYPE;
@@ -296,7 +287,7 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
         subject_name(gw, s, name);
         answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
                                "version", 1, "id", wire_id(gw, s), "schema",
-                               sr_codec_schema_json(s->id)));
+                               sr_codec_schema_json(s->schema)));
 }
 
 /* The schema of a registration or lookup body ({"schema": "<text>",
@@ -338,7 +329,7 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                          const char *segs[], const size_t lens[], unsigned n,
                          sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
         json_t *posted, *ours;
         char name[SUBJECT_MAX];
         bool same;
@@ -362,7 +353,7 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
         posted = posted_schema(req, resp);
         if (!posted)
                 return;
-        ours = json_loads(sr_codec_schema_json(s->id), 0, NULL);
+        ours = json_loads(sr_codec_schema_json(s->schema), 0, NULL);
         same = ours && json_equal(posted, ours);
         json_decref(posted);
         json_decref(ours);
@@ -373,7 +364,7 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                         "Schema being registered is incompatible with an "
                         "earlier schema for subject \"%s\": this registry "
                         "holds only sr's built-in %s", name,
-                        sr_codec_schema_name(s->id));
+                        sr_codec_schema_name(s->schema));
                 return;
         }
         if (!same) {
@@ -387,14 +378,14 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                 answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
                                        "version", 1, "id", wire_id(gw, s),
                                        "schema",
-                                       sr_codec_schema_json(s->id)));
+                                       sr_codec_schema_json(s->schema)));
 }
 
 /* /config and /config/{subject}. */
 static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
                    unsigned n, sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
 
         if (n == 1) {
                 answer(resp, json_pack("{s:s}", "compatibilityLevel",
@@ -408,7 +399,7 @@ static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
         s = subject_of(gw, segs[1], lens[1], resp);
         if (!s)
                 return;
-        answer(resp, json_pack("{s:s}", "compatibilityLevel", s->compat));
+        answer(resp, json_pack("{s:s}", "compatibilityLevel", compat_of(s)));
 }
 
 void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,

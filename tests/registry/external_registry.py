@@ -40,10 +40,9 @@ import tempfile
 import threading
 import time
 
-from confluent_kafka import Consumer, DeserializingConsumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stock_consumer as sc  # noqa: E402  (sr-dev start, one run)
@@ -56,28 +55,8 @@ def fail(msg):
 
 def start_dev(build, work, extra=(), workers="1", agent="on"):
     os.makedirs(work, exist_ok=True)
-    out = open(os.path.join(work, "dev.out"), "w")
-    err = open(os.path.join(work, "dev.err"), "w")
-    env = dict(os.environ)
-    env.pop("SR_API_TOKENS", None)
-    env.pop("SR_KEEP_WORK", None)
-    dev = subprocess.Popen(
-        [os.path.join(build, "sr-dev"), "--data-dir",
-         os.path.join(work, "data"), "--workers", workers, "--partitions",
-         "2", "--agent", agent, "--http-port", "0", *extra],
-        stdout=out, stderr=err, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        text = open(os.path.join(work, "dev.out")).read()
-        if re.search(r"^ready", text, re.M):
-            return dev, dict(re.findall(r"^([a-z.]+)=(\S+)", text, re.M))
-        if dev.poll() is not None:
-            break
-        time.sleep(0.1)
-    sys.stderr.write(open(os.path.join(work, "dev.err")).read()[-3000:])
-    print(f"external_registry: sr-dev in {work} did not become ready")
-    dev.kill()
-    sys.exit(2)
+    return sc.start_dev(build, work, extra=extra, workers=workers,
+                        agent=agent)
 
 
 def stop(dev):
@@ -113,6 +92,17 @@ def framed_ids(boot, topic):
     return ids
 
 
+def answer(handler, status, obj):
+    """A registry's answer: @status, @obj as its JSON content type."""
+    msg = json.dumps(obj).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type",
+                        "application/vnd.schemaregistry.v1+json")
+    handler.send_header("Content-Length", str(len(msg)))
+    handler.end_headers()
+    handler.wfile.write(msg)
+
+
 class NumberingRegistry(http.server.BaseHTTPRequestHandler):
     """Registrations only: a new schema (compared as parsed JSON) gets the
     next id from 1001, one seen before its id."""
@@ -126,13 +116,7 @@ class NumberingRegistry(http.server.BaseHTTPRequestHandler):
         with NumberingRegistry.lock:
             sid = NumberingRegistry.ids.setdefault(
                 key, 1001 + len(NumberingRegistry.ids))
-        msg = json.dumps({"id": sid}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type",
-                         "application/vnd.schemaregistry.v1+json")
-        self.send_header("Content-Length", str(len(msg)))
-        self.end_headers()
-        self.wfile.write(msg)
+        answer(self, 200, {"id": sid})
 
     def log_message(self, *args):
         pass
@@ -147,18 +131,12 @@ class Refuse409(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
         Refuse409.posted.append((self.path, body))
-        msg = json.dumps({
+        answer(self, 409, {
             "error_code": 409,
             "message": "Schema being registered is incompatible with an "
                        "earlier schema for subject \"%s\", details: "
                        "[READER_FIELD_MISSING_DEFAULT_VALUE]"
-                       % self.path.split("/")[2]}).encode()
-        self.send_response(409)
-        self.send_header("Content-Type",
-                         "application/vnd.schemaregistry.v1+json")
-        self.send_header("Content-Length", str(len(msg)))
-        self.end_headers()
-        self.wfile.write(msg)
+                       % self.path.split("/")[3]})
 
     def log_message(self, *args):
         pass

@@ -47,16 +47,18 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_dev(build, work, http_port=0, extra=()):
-    """sr-dev on @http_port (0: any), @extra flags forwarded (-D k=v)."""
+def start_dev(build, work, http_port=0, extra=(), workers="1", agent="on"):
+    """sr-dev on @http_port (0: any), @extra flags forwarded (-D k=v),
+    @workers sr-status children, the agent @agent."""
     out = open(os.path.join(work, "dev.out"), "w")
     err = open(os.path.join(work, "dev.err"), "w")
     env = dict(os.environ)
     env.pop("SR_API_TOKENS", None)
+    env.pop("SR_KEEP_WORK", None)
     dev = subprocess.Popen(
         [os.path.join(build, "sr-dev"), "--data-dir",
-         os.path.join(work, "data"), "--workers", "1", "--partitions", "4",
-         "--agent", "on", "--http-port", str(http_port), *extra],
+         os.path.join(work, "data"), "--workers", workers, "--partitions",
+         "4", "--agent", agent, "--http-port", str(http_port), *extra],
         stdout=out, stderr=err, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
