@@ -224,6 +224,21 @@ def main():
         if ids != {want}:
             fail(f"sr.events frames carry ids {ids}, the registry's id "
                  f"of sr.events-value is {want}")
+        # sr-cli registers too, and decodes what it dumps by those ids.
+        cli = subprocess.run(
+            [os.path.join(build, "sr-cli"), "-b", bkv["bootstrap.servers"],
+             "-D", "schema.registry.url=" + reg_url, "dump", "changelog"],
+            capture_output=True, text=True, timeout=120)
+        recs = [json.loads(line) for line in cli.stdout.splitlines()]
+        cl_id = registry.get_latest_version(
+            "sr.changelog-value").schema_id
+        bad = [r for r in recs if r.get("value") is not None and
+               (r.get("error") or r["schema_id"] != cl_id or
+                r["type"] != "changelog")]
+        if cli.returncode or not recs or bad:
+            fail(f"sr-cli dump changelog: exit {cli.returncode}, "
+                 f"{len(recs)} records, want schema_id {cl_id}: "
+                 f"{bad[:1]} {cli.stderr[-500:]}")
         print(f"external_registry: OK: {len(regs)} processes registered "
               f"with {reg_url}; {len(events)} events of run {run_id} "
               f"decoded by confluent-kafka through it, every frame id "
