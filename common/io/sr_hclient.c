@@ -116,12 +116,42 @@ static sr_err_t recv_all(int fd, struct rbuf *b, int64_t deadline,
         return SR_OK;
 }
 
+/* Decode the chunked body @p p[0..len) in place (RFC 9112 7.1: hex size,
+ * optional extensions, CRLF, data, CRLF; size 0 ends it, trailers are
+ * dropped). @returns its decoded length, or -1 when malformed or cut. */
+static long dechunk(char *p, size_t len)
+{
+        size_t in = 0, out = 0;
+
+        for (;;) {
+                char *eol, *end;
+                unsigned long n;
+
+                eol = memmem(p + in, len - in, "\r\n", 2);
+                if (!eol)
+                        return -1;
+                n = strtoul(p + in, &end, 16);
+                if (end == p + in || (end != eol && *end != ';' &&
+                                      *end != ' ' && *end != '\t'))
+                        return -1;
+                in = (size_t)(eol - p) + 2;
+                if (n == 0)
+                        return (long)out;
+                if (n > len - in || len - in - n < 2 ||
+                    memcmp(p + in + n, "\r\n", 2))
+                        return -1;
+                memmove(p + out, p + in, n);
+                out += n;
+                in += n + 2;
+        }
+}
+
 /* Status and body out of a whole answer in @p b (its buffer moves to
  * @p out). */
 static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
                              sr_errctx_t *ec)
 {
-        char *end = strstr(b->p, "\r\n\r\n"), *cl;
+        char *end = strstr(b->p, "\r\n\r\n"), *cl, *te;
         size_t head_len, body_len;
         int status;
 
@@ -132,8 +162,20 @@ static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
         head_len = (size_t)(end - b->p) + 4;
         body_len = b->len - head_len;
         *end = '\0'; /* the head is searched as a string */
+        te = strcasestr(b->p, "\r\nTransfer-Encoding:");
         cl = strcasestr(b->p, "\r\nContent-Length:");
-        if (cl) {
+        if (te && strcasestr(te, "chunked")) {
+                long n;
+
+                memmove(b->p, b->p + head_len, body_len);
+                n = dechunk(b->p, body_len);
+                if (n < 0)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "http client: malformed or "
+                                             "cut chunked body");
+                head_len = 0;
+                body_len = (size_t)n;
+        } else if (cl) {
                 unsigned long long n = strtoull(cl + 17, NULL, 10);
 
                 if (n > body_len)

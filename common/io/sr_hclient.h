@@ -3,8 +3,8 @@
  * gateway) and for registering our schemas (sr_registry.h): one request
  * per connection ("Connection: close"), IPv4 literal hosts only (the
  * caller resolves names), the connect, send and read all within the
- * timeout, a Content-Length or read-to-close body, no TLS, no redirects,
- * no chunked answers (sr_httpd sends none).
+ * timeout, a Content-Length, chunked or read-to-close body, no TLS, no
+ * redirects.
  *
  * Thread-safe: no shared state.
  */
