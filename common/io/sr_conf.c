@@ -240,7 +240,8 @@ static const struct conf_prop conf_props[] = {
           .max = 3600000, .def = "60000",
           .desc = "How long start-up retries a schema registry that does "
                   "not answer (or answers 5xx, 408, 429) before the "
-                  "process exits with status 1." },
+                  "process exits with status 1; each request waits at "
+                  "most 5 s (at least 1 s: 0 is one try)." },
         { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
           .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
           .max = 2592000, .def = "86400",

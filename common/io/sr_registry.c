@@ -25,8 +25,10 @@ const sr_registry_subject_t sr_registry_subjects[SR_REGISTRY_N_SUBJECTS] = {
         { SR_TOPIC_RESULTS, SR_SCHEMA_RESULT },
 };
 
-/* One request's own limit, within the caller's wait. */
+/* One request's own limit: what is left of the caller's wait, within
+ * these bounds (a wait of 0 still gets one try). */
 #define REQUEST_TIMEOUT_MS 5000
+#define REQUEST_TIMEOUT_MIN_MS 1000
 #define PAUSE_FIRST_MS 100
 #define PAUSE_MAX_MS 2000
 
@@ -173,12 +175,13 @@ static sr_err_t register_one(const sr_registry_url_t *u, const char *addr,
                 sr_hresp_t r = { 0 };
 
                 tries++;
-                err = sr_hclient_request(addr, u->port, "POST", target, NULL,
-                                         body,
-                                         left < REQUEST_TIMEOUT_MS ?
-                                                 (int)(left > 0 ? left : 1) :
-                                                 REQUEST_TIMEOUT_MS,
-                                         &r, &rec);
+                err = sr_hclient_request(
+                        addr, u->port, "POST", target, NULL, body,
+                        left > REQUEST_TIMEOUT_MS ? REQUEST_TIMEOUT_MS :
+                        left < REQUEST_TIMEOUT_MIN_MS ?
+                                                REQUEST_TIMEOUT_MIN_MS :
+                                                (int)left,
+                        &r, &rec);
                 if (err == SR_OK && r.status >= 200 && r.status < 300) {
                         *idp = answered_id(&r);
                         if (!*idp)
@@ -250,13 +253,16 @@ sr_err_t sr_registry_register(const char *url, const char *topic_prefix,
                 return err;
         for (;;) {
                 sr_errctx_t rec = { 0 };
+                int64_t left;
 
                 if (resolve(u.host, addr, &rec) == SR_OK)
                         break;
-                if (sr_clock_mono_ms() + PAUSE_MAX_MS >= deadline)
+                left = deadline - sr_clock_mono_ms();
+                if (left <= 0)
                         return sr_errctx_set(ec, SR_ERR_IO, "registry: %s",
                                              rec.msg);
-                pause_ms(PAUSE_MAX_MS / 2);
+                pause_ms(left < PAUSE_MAX_MS / 2 ? (int)left :
+                                                   PAUSE_MAX_MS / 2);
         }
         memset(&got, 0, sizeof(got));
         for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++) {

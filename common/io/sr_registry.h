@@ -56,7 +56,8 @@ sr_err_t sr_registry_parse_url(const char *url, sr_registry_url_t *out,
  * @param url, topic_prefix borrowed.
  * @param wait_ms how long an unreachable or failing registry (no answer,
  *        connection refused, 5xx, 408, 429) is retried, with a growing
- *        pause, before giving up; each request also times out within it.
+ *        pause, before giving up; each request times out within what is
+ *        left of it, between 1 and 5 s (0: one try).
  * @param[out] ids set on SR_OK only.
  * @param[out] ec  optional; names the subject and quotes the registry's
  *        message.
