@@ -334,13 +334,6 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
         char name[SUBJECT_MAX];
         bool same;
 
-        if (n != 2 && !(n == 3 && lens[2] == 8 &&
-                        !memcmp(segs[2], "versions", 8))) {
-                snprintf(resp->allow, sizeof(resp->allow), "GET");
-                sr_gateway__registry_error(resp, 405, 405,
-                                           "HTTP 405 Method Not Allowed");
-                return;
-        }
         s = subject_of(gw, segs[1], lens[1], resp);
         if (!s)
                 return;
@@ -402,6 +395,21 @@ static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
         answer(resp, json_pack("{s:s}", "compatibilityLevel", compat_of(s)));
 }
 
+/* Whether @p method is one of @p allow's ", "-separated tokens. */
+static bool method_in(const char *allow, const char *method)
+{
+        size_t n = strlen(method);
+
+        for (const char *p = allow; *p; p += strspn(p, ", ")) {
+                size_t len = strcspn(p, ", ");
+
+                if (len == n && !memcmp(p, method, n))
+                        return true;
+                p += len;
+        }
+        return false;
+}
+
 void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                           sr_gw_response_t *resp)
 {
@@ -411,18 +419,9 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
         size_t lens[6];
         unsigned n = 0;
         size_t i = 1;
+        const char *allow;
+        bool post = !strcmp(req->method, "POST"), subj, versions;
 
-        bool post = !strcmp(req->method, "POST");
-
-        if (strcmp(req->method, "GET") &&
-            !(post && plen > 10 && !memcmp(path, "/subjects/", 10))) {
-                snprintf(resp->allow, sizeof(resp->allow), "GET");
-                sr_gateway__registry_error(resp, 405, 405,
-                                           "HTTP 405 Method Not Allowed: "
-                                           "this registry is read-only, "
-                                           "its schemas are built into sr");
-                return;
-        }
         /* Segments of "/a/b/c", one trailing slash allowed. */
         if (plen > 1 && path[plen - 1] == '/')
                 plen--;
@@ -443,6 +442,21 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                 not_found_path(resp);
                 return;
         }
+        /* The path, then the method: GET everywhere but on
+         * /subjects/{subject} (POST: lookup) and
+         * /subjects/{subject}/versions (GET, POST: register). */
+        subj = lens[0] == 8 && !memcmp(segs[0], "subjects", 8);
+        versions = subj && n == 3 && lens[2] == 8 &&
+                   !memcmp(segs[2], "versions", 8);
+        allow = subj && n == 2 ? "POST" : versions ? "GET, POST" : "GET";
+        if (!method_in(allow, req->method)) {
+                snprintf(resp->allow, sizeof(resp->allow), "%s", allow);
+                sr_gateway__registry_error(resp, 405, 405,
+                                           "HTTP 405 Method Not Allowed: "
+                                           "this registry holds sr's "
+                                           "built-in schemas only");
+                return;
+        }
         if (lens[0] == 7 && !memcmp(segs[0], "schemas", 7)) {
                 if (n >= 3 && n <= 4 && lens[1] == 3 &&
                     !memcmp(segs[1], "ids", 3) &&
@@ -451,7 +465,7 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                         schema_by_id(gw, segs[2], lens[2], n == 4, resp);
                 else
                         not_found_path(resp);
-        } else if (lens[0] == 8 && !memcmp(segs[0], "subjects", 8)) {
+        } else if (subj) {
                 if (post)
                         subject_post(gw, req, segs, lens, n, resp);
                 else if (n == 1)
