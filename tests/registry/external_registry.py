@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -57,16 +56,6 @@ def start_dev(build, work, extra=(), workers="1", agent="on"):
     os.makedirs(work, exist_ok=True)
     return sc.start_dev(build, work, extra=extra, workers=workers,
                         agent=agent)
-
-
-def stop(dev):
-    if dev and dev.poll() is None:
-        dev.send_signal(signal.SIGTERM)
-        try:
-            dev.wait(15)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            dev.wait()
 
 
 def framed_ids(boot, topic):
@@ -245,8 +234,8 @@ def main():
               f"{want}; a 409 registry stops sr-status with 78 naming "
               f"the subject; an absent one with 1 after {took:.1f} s")
     finally:
-        stop(b)
-        stop(a)
+        sc.stop_dev(b)
+        sc.stop_dev(a)
         if os.environ.get("SR_KEEP_WORK") != "1":
             shutil.rmtree(work, ignore_errors=True)
 

@@ -75,6 +75,17 @@ def start_dev(build, work, http_port=0, extra=(), workers="1", agent="on"):
     sys.exit(2)
 
 
+def stop_dev(dev):
+    """SIGTERM, then SIGKILL after 15 s; None or ended: nothing."""
+    if dev and dev.poll() is None:
+        dev.send_signal(signal.SIGTERM)
+        try:
+            dev.wait(15)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
+
+
 def call(base, token, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method)
@@ -190,13 +201,7 @@ def main():
               f"{base}/schemas/ids/3 (seq 1..{len(events)}, final "
               f"{status}; {other} of other runs)")
     finally:
-        if dev:
-            dev.send_signal(signal.SIGTERM)
-            try:
-                dev.wait(15)
-            except subprocess.TimeoutExpired:
-                dev.kill()
-                dev.wait()
+        stop_dev(dev)
         if os.environ.get("SR_KEEP_WORK") != "1":
             shutil.rmtree(work, ignore_errors=True)
 
