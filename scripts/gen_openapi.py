@@ -1171,8 +1171,10 @@ schemas["RegistryError"] = {
     "properties": {
         "error_code": {"type": "integer", "description": "40401 subject "
                        "not found, 40402 version not found, 40403 schema "
-                       "not found, 42202 invalid version, 40101 no valid "
-                       "token, 404 no such path, 405 method not allowed.",
+                       "not found, 42201 invalid schema, 42202 invalid "
+                       "version, 409 incompatible schema, 40101 no valid "
+                       "token, 404 no such path, 405 method not allowed, "
+                       "413 body too large.",
                        "examples": [40401]},
         "message": {"type": "string", "examples": ["Subject not found"]}}}
 schemas["RegistrySchema"] = {
@@ -1229,14 +1231,14 @@ REG_PARAMS = {
 }
 
 
-def reg_op(opid, summary, desc, ok, errors, params=()):
+def reg_op(opid, summary, desc, ok, errors, params=(), method="get",
+           allow="GET, HEAD", body=None):
     responses = {"200": ok,
                  "401": reg_error("Only with `gateway.registry.auth=true`: "
                                   "missing or unknown bearer token "
                                   "(error_code 40101)."),
-                 "405": {"description": "Any method but GET and HEAD: the "
-                         "registry is read-only (error_code 405); `Allow: "
-                         "GET, HEAD`.",
+                 "405": {"description": "Any other method (error_code "
+                         "405); `Allow: %s`." % allow,
                          "headers": {"Allow": REF("headers", "Allow")},
                          "content": {REG: {"schema": S("RegistryError")}}}}
     responses.update(errors)
@@ -1245,7 +1247,28 @@ def reg_op(opid, summary, desc, ok, errors, params=()):
          "responses": dict(sorted(responses.items()))}
     if params:
         o["parameters"] = [REG_PARAMS[p] for p in params]
-    return {"servers": REG_SERVERS, "get": o}
+    if body:
+        o["requestBody"] = body
+    return {"servers": REG_SERVERS, method: o}
+
+
+# The body of a registration or lookup (POST /subjects/{subject}[/versions]).
+schemas["RegistrySchemaRequest"] = {
+    "type": "object", "required": ["schema"],
+    "description": "A schema to register or look up: its Avro JSON text "
+    "as a string. Only AVRO, without references.",
+    "properties": {"schema": {"type": "string"},
+                   "schemaType": {"type": "string", "enum": ["AVRO"]},
+                   "references": {"type": "array", "maxItems": 0}}}
+REG_BODY = {"required": True, "content": {
+    ct: {"schema": S("RegistrySchemaRequest")}
+    for ct in (REG, "application/json")}}
+POST_ERRORS = {
+    "413": reg_error("Body over `gateway.body.max.bytes` (error_code 413)."),
+    "422": reg_error("Not a schema request: not a JSON object, no "
+                     "`schema` string, a schema that is not JSON, another "
+                     "`schemaType` or references (error_code 42201)."),
+}
 
 
 SUBJECT_404 = reg_error("Unknown subject (error_code 40401).")
@@ -1274,7 +1297,32 @@ paths["/subjects/{subject}/versions"] = reg_op(
     "The versions of the subject: `[1]` today.",
     reg_resp("The versions.", {"type": "array", "items": {
         "type": "integer", "minimum": 1}}),
-    {"404": SUBJECT_404}, ("subject",))
+    {"404": SUBJECT_404}, ("subject",), allow="GET, HEAD, POST")
+paths["/subjects/{subject}/versions"]["post"] = reg_op(
+    "registerRegistrySchema", "Register a schema under a subject",
+    "What a registering sr process (`schema.registry.url`) or an "
+    "auto-registering serializer sends. Answered as a registry that already "
+    "holds exactly sr's schemas, nothing stored: the subject's own schema "
+    "(compared as parsed JSON) gives its id; any other is refused as "
+    "incompatible.",
+    reg_resp("The schema's id.", {
+        "type": "object", "required": ["id"],
+        "properties": {"id": {"type": "integer", "minimum": 1}}}),
+    dict(POST_ERRORS, **{
+        "404": SUBJECT_404,
+        "409": reg_error("Another schema: incompatible with the subject's "
+                         "(error_code 409).")}),
+    ("subject",), method="post", allow="GET, HEAD, POST",
+    body=REG_BODY)["post"]
+paths["/subjects/{subject}"] = reg_op(
+    "lookUpRegistrySchema", "Look a schema up under a subject",
+    "Whether the subject holds this schema (compared as parsed JSON), "
+    "and under which version and id.",
+    reg_resp("The registered schema.", S("RegistryRegisteredSchema")),
+    dict(POST_ERRORS, **{
+        "404": reg_error("Unknown subject (40401), or not the subject's "
+                         "schema (40403).")}),
+    ("subject",), method="post", allow="POST", body=REG_BODY)
 VERSION_ERRORS = {
     "404": reg_error("Unknown subject (40401) or version (40402)."),
     "422": reg_error("Not a valid version (error_code 42202): neither "
@@ -1325,8 +1373,12 @@ Confluent Schema Registry REST API over sr's own Avro schemas, so a stock
 deserializer decodes sr's topics with `schema.registry.url` set to the
 gateway. They answer as a registry does: root only, media type
 `application/vnd.schemaregistry.v1+json`, errors as
-`{"error_code", "message"}` (no envelope), read-only (405), no token unless
-the operator set `gateway.registry.auth=true`.
+`{"error_code", "message"}` (no envelope), no token unless the operator set
+`gateway.registry.auth=true`. The two write paths, `POST
+/subjects/{subject}/versions` and `POST /subjects/{subject}`, answer as a
+registry that already holds exactly sr's schemas and store nothing (an sr
+deployment can be another's `schema.registry.url`); any other method is a
+405.
 
 ## Envelope
 

@@ -39,6 +39,33 @@ const char *sr_codec_schema_name(int32_t id)
         return def ? def->name : NULL;
 }
 
+/* ---------------------------------------------------------- wire ids */
+
+void sr_schema_ids_builtin(sr_schema_ids_t *ids)
+{
+        ids->wire[0] = 0;
+        for (int id = 1; id < SR_SCHEMA__MAX; id++)
+                ids->wire[id] = id;
+}
+
+void sr_codec_set_ids(sr_codec_t *codec, const sr_schema_ids_t *ids)
+{
+        codec->ids = *ids;
+}
+
+int32_t sr_codec_wire_id(const sr_codec_t *codec, sr_schema_id_t id)
+{
+        return codec->ids.wire[id];
+}
+
+int sr_codec_kind_of(const sr_codec_t *codec, int32_t wire)
+{
+        for (int id = 1; id < SR_SCHEMA__MAX; id++)
+                if (codec->ids.wire[id] == wire)
+                        return id;
+        return 0;
+}
+
 /* ---------------------------------------------------------- lifecycle */
 
 sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec)
@@ -50,6 +77,7 @@ sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec)
         codec = calloc(1, sizeof(*codec));
         if (!codec)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "codec: calloc");
+        sr_schema_ids_builtin(&codec->ids);
 
         for (int id = 1; id < SR_SCHEMA__MAX; id++) {
                 const sr_schema_def_t *def = find_def(id);
@@ -185,7 +213,8 @@ static bool peek_uuid(const uint8_t *b, size_t len, size_t *off,
         return true;
 }
 
-sr_err_t sr_codec_peek_command_ids(sr_slice_t in, sr_uuid_t *command_id,
+sr_err_t sr_codec_peek_command_ids(const sr_codec_t *codec, sr_slice_t in,
+                                   sr_uuid_t *command_id,
                                    sr_uuid_t *pipeline_run_id,
                                    sr_errctx_t *ec)
 {
@@ -197,10 +226,12 @@ sr_err_t sr_codec_peek_command_ids(sr_slice_t in, sr_uuid_t *command_id,
         err = sr_codec_peek_schema_id(in, &id, ec);
         if (err)
                 return err;
-        if (id != SR_SCHEMA_COMMAND)
+        if (id != sr_codec_wire_id(codec, SR_SCHEMA_COMMAND))
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                     "expected schema %d (%s), got %" PRId32,
-                                     SR_SCHEMA_COMMAND,
+                                     "expected schema %" PRId32 " (%s), got "
+                                     "%" PRId32,
+                                     sr_codec_wire_id(codec,
+                                                      SR_SCHEMA_COMMAND),
                                      sr_codec_schema_name(SR_SCHEMA_COMMAND),
                                      id);
         if (!peek_uuid(in.ptr, in.len, &off, &cmd) ||
@@ -228,6 +259,7 @@ sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
                                  sr_buf_t *out, sr_errctx_t *ec)
 {
         avro_value_t *v = &codec->value[id];
+        uint32_t wire;
         uint8_t *buf;
         size_t size;
         sr_err_t err;
@@ -240,11 +272,12 @@ sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
         if (!buf)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "malloc %zu bytes",
                                      SR_CODEC_HEADER + size);
+        wire = (uint32_t)codec->ids.wire[id];
         buf[0] = 0;
-        buf[1] = (uint8_t)((uint32_t)id >> 24);
-        buf[2] = (uint8_t)((uint32_t)id >> 16);
-        buf[3] = (uint8_t)((uint32_t)id >> 8);
-        buf[4] = (uint8_t)id;
+        buf[1] = (uint8_t)(wire >> 24);
+        buf[2] = (uint8_t)(wire >> 16);
+        buf[3] = (uint8_t)(wire >> 8);
+        buf[4] = (uint8_t)wire;
         avro_writer_memory_set_dest(codec->writer,
                                     (const char *)buf + SR_CODEC_HEADER,
                                     (int64_t)size);
@@ -275,20 +308,21 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
         const uint8_t *body;
         int32_t got;
         sr_err_t err;
-        int rc;
+        int rc, kind;
 
         err = sr_codec_peek_schema_id(in, &got, ec);
         if (err)
                 return err;
-        if (got <= 0 || got >= SR_SCHEMA__MAX)
+        kind = sr_codec_kind_of(codec, got);
+        if (!kind)
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "unknown schema id %" PRId32, got);
-        if (got != (int32_t)id)
+        if (kind != (int)id)
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                     "expected schema %d (%s), got %" PRId32
-                                     " (%s)", (int)id,
+                                     "expected schema %" PRId32 " (%s), got "
+                                     "%" PRId32 " (%s)", codec->ids.wire[id],
                                      sr_codec_schema_name(id), got,
-                                     sr_codec_schema_name(got));
+                                     sr_codec_schema_name(kind));
 
         body = (const uint8_t *)in.ptr + SR_CODEC_HEADER;
         err = sr_codec__scan(codec->schema[id], body,

@@ -45,6 +45,18 @@ typedef enum sr_schema_id {
         SR_SCHEMA__MAX
 } sr_schema_id_t;
 
+/* The schema id each built-in schema carries on the wire in one process:
+ * the built-in ids (sr_schema_ids_builtin()) or, with schema.registry.url
+ * set, the ids an external registry gave them at start-up
+ * (sr_registry_register(), docs/schemas.md "An external registry"). The
+ * codec writes these ids and accepts only these. */
+typedef struct sr_schema_ids {
+        int32_t wire[SR_SCHEMA__MAX]; /* [built-in id]: wire id; [0] unused */
+} sr_schema_ids_t;
+
+/** @brief Fill @p ids with the built-in ids (wire[i] == i). */
+void sr_schema_ids_builtin(sr_schema_ids_t *ids);
+
 /* ------------------------------------------------------------ lifecycle */
 
 /**
@@ -59,6 +71,24 @@ sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec);
 
 /** @brief Free the codec and everything it holds. NULL is a no-op. */
 void sr_codec_destroy(sr_codec_t *codec);
+
+/**
+ * @brief Make @p codec write and accept @p ids (copied) instead of the
+ * built-in ids it starts with. Every wire id must be positive and the ids
+ * distinct (a registry gives each schema its own); not checked here:
+ * sr_registry_register() only returns such tables.
+ */
+void sr_codec_set_ids(sr_codec_t *codec, const sr_schema_ids_t *ids);
+
+/** @brief The id @p codec writes for the built-in schema @p id. */
+int32_t sr_codec_wire_id(const sr_codec_t *codec, sr_schema_id_t id);
+
+/**
+ * @brief The built-in schema a framed record's @p wire id stands for in
+ * @p codec's table.
+ * @returns its sr_schema_id_t, or 0 when @p codec accepts no such id.
+ */
+int sr_codec_kind_of(const sr_codec_t *codec, int32_t wire);
 
 /* ------------------------------------------------------------ framing */
 
@@ -81,7 +111,8 @@ sr_err_t sr_codec_peek_schema_id(sr_slice_t in, int32_t *idp,
  * @returns SR_OK, SR_ERR_CORRUPT (framing) or SR_ERR_SCHEMA (not a command,
  *          or an id that is not canonical UUID text).
  */
-sr_err_t sr_codec_peek_command_ids(sr_slice_t in, sr_uuid_t *command_id,
+sr_err_t sr_codec_peek_command_ids(const sr_codec_t *codec, sr_slice_t in,
+                                   sr_uuid_t *command_id,
                                    sr_uuid_t *pipeline_run_id,
                                    sr_errctx_t *ec);
 

@@ -187,9 +187,10 @@ sr_err_t sr_codec_encode_event(sr_codec_t *codec, const sr_event_t *ev,
         uint8_t stack[FAST_INLINE_CAP];
         sr_avro_enc_t e;
 
-        (void)codec; /* the fast path needs none of its avro-c state */
+        /* the fast path needs none of its avro-c state, only its ids */
         sr_avro_enc_init(&e, stack, sizeof(stack));
-        sr_avro_put_confluent_header(&e, SR_SCHEMA_EVENT);
+        sr_avro_put_confluent_header(
+                &e, (uint32_t)sr_codec_wire_id(codec, SR_SCHEMA_EVENT));
         return finish(&e, event_put(&e, ev, ec), "encode event", out, ec);
 }
 
@@ -523,9 +524,10 @@ sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
         uint8_t stack[FAST_INLINE_CAP];
         sr_avro_enc_t e;
 
-        (void)codec; /* the fast path needs none of its avro-c state */
+        /* the fast path needs none of its avro-c state, only its ids */
         sr_avro_enc_init(&e, stack, sizeof(stack));
-        sr_avro_put_confluent_header(&e, SR_SCHEMA_CHANGELOG);
+        sr_avro_put_confluent_header(
+                &e, (uint32_t)sr_codec_wire_id(codec, SR_SCHEMA_CHANGELOG));
         return finish(&e, changelog_put(&e, cl, ec), "encode changelog", out,
                       ec);
 }
@@ -601,16 +603,19 @@ static bool rd_text(struct rd *r, char *dst, size_t cap, size_t *lenp)
         return true;
 }
 
-bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out)
+bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
+                                  sr_result_t *out)
 {
+        uint32_t want = (uint32_t)wire_id;
         const uint8_t *b = in.ptr;
         struct rd r;
         sr_result_t tmp;
         sr_cmdst_t cs;
         size_t len, name_len;
 
-        if (in.len < SR_CODEC_HEADER || b[0] != 0 || b[1] || b[2] || b[3] ||
-            b[4] != SR_SCHEMA_RESULT)
+        if (in.len < SR_CODEC_HEADER || b[0] != 0 ||
+            b[1] != (uint8_t)(want >> 24) || b[2] != (uint8_t)(want >> 16) ||
+            b[3] != (uint8_t)(want >> 8) || b[4] != (uint8_t)want)
                 return false;
         r.p = b + SR_CODEC_HEADER;
         r.end = b + in.len;
@@ -637,7 +642,8 @@ bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out)
 sr_err_t sr_codec_decode_result(sr_codec_t *codec, sr_slice_t in,
                                 sr_result_t *out, sr_errctx_t *ec)
 {
-        if (sr_codec__decode_result_fast(in, out))
+        if (sr_codec__decode_result_fast(
+                    in, sr_codec_wire_id(codec, SR_SCHEMA_RESULT), out))
                 return SR_OK;
         return sr_codec__decode_result_avro(codec, in, out, ec);
 }

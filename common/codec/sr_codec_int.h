@@ -22,6 +22,7 @@ struct sr_codec {
         avro_value_iface_t *iface[SR_SCHEMA__MAX];
         avro_value_t value[SR_SCHEMA__MAX];         /* reused per call */
         bool has_value[SR_SCHEMA__MAX];
+        sr_schema_ids_t ids;  /* written and accepted (sr_codec_set_ids()) */
         avro_reader_t reader; /* memory reader, re-pointed per decode */
         avro_writer_t writer; /* memory writer, re-pointed per encode */
         char none[1];         /* initial source/dest of reader and writer */
@@ -184,7 +185,8 @@ sr_err_t sr_codec__decode_result_avro(sr_codec_t *codec, sr_slice_t in,
  * *out set) only for an input the avro-c path accepts, with the result it
  * gives; false for anything else, including inputs the avro-c path would
  * accept (non-canonical varints, say), which it then judges. */
-bool sr_codec__decode_result_fast(sr_slice_t in, sr_result_t *out);
+bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
+                                  sr_result_t *out);
 
 /* ---------------------------------------------------------- changelog
  * Union branches of ChangelogRecord.state: the four entity types in

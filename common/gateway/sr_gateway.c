@@ -373,7 +373,10 @@ static sr_err_t gateway_alloc(const sr_conf_t *conf, sr_metrics_t *metrics,
                 return sr_errctx_set(ec, SR_ERR_CONF,
                                      "no API tokens: set gateway.tokens.file "
                                      "or SR_API_TOKENS=token:enterprise");
-        return sr_codec_new(&gw->codec, ec);
+        err = sr_codec_new(&gw->codec, ec);
+        if (!err)
+                sr_codec_set_ids(gw->codec, &conf->schema_ids);
+        return err;
 }
 
 sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
@@ -388,6 +391,7 @@ sr_err_t sr_gateway_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                 err = sr_proj_open(conf->data_dir, 0, &gw->proj, ec);
         if (!err) {
                 gw->owns_proj = true;
+                sr_proj_set_ids(gw->proj, &conf->schema_ids);
                 err = sr_gateway__kafka_start(gw, ec);
         }
         if (err) {

@@ -293,6 +293,7 @@ static void *feed_main(void *arg)
                 SR_ERROR("GATEWAY", "feed start failed err=\"%s\"", ec.msg);
                 goto out;
         }
+        sr_codec_set_ids(codec, &gw->conf->schema_ids);
         if (feed_reader(k, parts, next, &reader, &ec) != SR_OK) {
                 SR_ERROR("GATEWAY", "feed reader failed err=\"%s\"", ec.msg);
                 goto out;

@@ -4,10 +4,18 @@
  *
  * Subjects follow the TopicNameStrategy of a stock serializer:
  * "<topic.prefix><topic>-value" for each topic whose value is one of our
- * schemas; each has version 1, the schema of schemas/registry.tsv's id for
- * it, as compiled into the binaries. Answers are the registry's, not the
- * envelope: application/vnd.schemaregistry.v1+json, errors as
+ * schemas; each has version 1, the schema compiled into the binaries,
+ * under the id the process writes: schemas/registry.tsv's, or with
+ * schema.registry.url set the external registry's (sr_conf_t.schema_ids).
+ * Answers are the registry's, not the envelope:
+ * application/vnd.schemaregistry.v1+json, errors as
  * {"error_code": 40401, "message": "..."}.
+ *
+ * The write paths a serializer or a process registering its schemas uses
+ * are answered as a registry that already holds exactly these schemas:
+ * POST /subjects/{subject}/versions and POST /subjects/{subject} with our
+ * schema give its id (and version); any other schema is refused (409
+ * incompatible, resp. 40403 not found), nothing is ever stored.
  */
 #include "sr_gateway_int.h"
 
@@ -17,35 +25,26 @@
 #include <string.h>
 
 #include "sr_outbox.h"
+#include "sr_registry.h"
 
 #define REG_CTYPE "application/vnd.schemaregistry.v1+json"
 #define SUBJECT_MAX 256
 
-/* Each topic whose value is one of our schemas, and that schema. The
- * compatibility level is the rule docs/schemas.md gives the topic:
- * the changelog may gain union branches (BACKWARD), the others only
- * fields with defaults (FULL). Sorted by subject name for a prefix that
- * is the same for all. */
-static const struct reg_subject {
-        sr_topic_kind_t topic;
-        sr_schema_id_t id;
-        const char *compat;
-} reg_subjects[] = {
-        { SR_TOPIC_CHANGELOG, SR_SCHEMA_CHANGELOG, "BACKWARD_TRANSITIVE" },
-        { SR_TOPIC_COMMANDS, SR_SCHEMA_COMMAND, "FULL_TRANSITIVE" },
-        { SR_TOPIC_DISPATCH, SR_SCHEMA_DISPATCH, "FULL_TRANSITIVE" },
-        { SR_TOPIC_EVENTS, SR_SCHEMA_EVENT, "FULL_TRANSITIVE" },
-        { SR_TOPIC_REPLIES, SR_SCHEMA_REPLY, "FULL_TRANSITIVE" },
-        { SR_TOPIC_RESULTS, SR_SCHEMA_RESULT, "FULL_TRANSITIVE" },
-};
-
-#define N_SUBJECTS (sizeof(reg_subjects) / sizeof(reg_subjects[0]))
+/* The subjects are sr_registry_subjects (sr_registry.h), the table the
+ * registration at start-up uses too. The compatibility level of a subject: the rule docs/schemas.md gives
+ * its topic. The changelog may gain union branches (BACKWARD), the others
+ * only fields with defaults (FULL). */
+static const char *compat_of(const sr_registry_subject_t *s)
+{
+        return s->topic == SR_TOPIC_CHANGELOG ? "BACKWARD_TRANSITIVE" :
+                                                "FULL_TRANSITIVE";
+}
 
 /* The level of GET /config: the rule every subject keeps (a reader with
  * today's schema reads every older record). */
 #define GLOBAL_COMPAT "BACKWARD_TRANSITIVE"
 
-static void subject_name(const sr_gateway_t *gw, const struct reg_subject *s,
+static void subject_name(const sr_gateway_t *gw, const sr_registry_subject_t *s,
                          char out[SUBJECT_MAX])
 {
         snprintf(out, SUBJECT_MAX, "%s%s-value", gw->conf->topic_prefix,
@@ -128,26 +127,26 @@ static bool seg_decode(const char *p, size_t len, char out[SUBJECT_MAX])
         return true;
 }
 
-static const struct reg_subject *find_subject(const sr_gateway_t *gw,
+static const sr_registry_subject_t *find_subject(const sr_gateway_t *gw,
                                               const char *name)
 {
         char have[SUBJECT_MAX];
 
-        for (size_t i = 0; i < N_SUBJECTS; i++) {
-                subject_name(gw, &reg_subjects[i], have);
+        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++) {
+                subject_name(gw, &sr_registry_subjects[i], have);
                 if (!strcmp(have, name))
-                        return &reg_subjects[i];
+                        return &sr_registry_subjects[i];
         }
         return NULL;
 }
 
 /* The subject a path segment names; NULL after answering 40401. */
-static const struct reg_subject *subject_of(const sr_gateway_t *gw,
+static const sr_registry_subject_t *subject_of(const sr_gateway_t *gw,
                                             const char *seg, size_t len,
                                             sr_gw_response_t *resp)
 {
         char name[SUBJECT_MAX];
-        const struct reg_subject *s = NULL;
+        const sr_registry_subject_t *s = NULL;
 
         if (seg_decode(seg, len, name))
                 s = find_subject(gw, name);
@@ -157,11 +156,17 @@ static const struct reg_subject *subject_of(const sr_gateway_t *gw,
         return s;
 }
 
-static const struct reg_subject *find_id(long id)
+/* The id @p s's schema goes by in this process. */
+static int wire_id(const sr_gateway_t *gw, const sr_registry_subject_t *s)
 {
-        for (size_t i = 0; i < N_SUBJECTS; i++)
-                if (reg_subjects[i].id == id)
-                        return &reg_subjects[i];
+        return (int)gw->conf->schema_ids.wire[s->schema];
+}
+
+static const sr_registry_subject_t *find_id(const sr_gateway_t *gw, long id)
+{
+        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++)
+                if (wire_id(gw, &sr_registry_subjects[i]) == id)
+                        return &sr_registry_subjects[i];
         return NULL;
 }
 
@@ -188,7 +193,7 @@ static void not_found_path(sr_gw_response_t *resp)
 static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                          bool versions, sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
         char name[SUBJECT_MAX], idtext[16];
         long id = parse_pos(seg, len);
 
@@ -199,7 +204,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                                            "Schema %s not found", idtext);
                 return;
         }
-        s = find_id(id);
+        s = find_id(gw, id);
         if (!s) {
                 sr_gateway__registry_error(resp, 404, 40403,
                                            "Schema %ld not found", id);
@@ -209,7 +214,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                 /* AVRO is the default type: Confluent leaves schemaType
                  * out for it. */
                 answer(resp, json_pack("{s:s}", "schema",
-                                       sr_codec_schema_json(s->id)));
+                                       sr_codec_schema_json(s->schema)));
                 return;
         }
         subject_name(gw, s, name);
@@ -221,8 +226,8 @@ static void subjects(sr_gateway_t *gw, sr_gw_response_t *resp)
         json_t *arr = json_array();
         char name[SUBJECT_MAX];
 
-        for (size_t i = 0; arr && i < N_SUBJECTS; i++) {
-                subject_name(gw, &reg_subjects[i], name);
+        for (size_t i = 0; arr && i < SR_REGISTRY_N_SUBJECTS; i++) {
+                subject_name(gw, &sr_registry_subjects[i], name);
                 json_array_append_new(arr, json_string(name));
         }
         answer(resp, arr);
@@ -233,7 +238,7 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                           const size_t lens[], unsigned n,
                           sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
         char name[SUBJECT_MAX];
         bool latest;
         long v;
@@ -268,7 +273,7 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                 return;
         }
         if (n == 5) {
-                const char *js = sr_codec_schema_json(s->id);
+                const char *js = sr_codec_schema_json(s->schema);
 
                 resp->status = 200;
                 resp->content_type = REG_CTYPE;
@@ -281,15 +286,99 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
         }
         subject_name(gw, s, name);
         answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
-                               "version", 1, "id", (int)s->id, "schema",
-                               sr_codec_schema_json(s->id)));
+                               "version", 1, "id", wire_id(gw, s), "schema",
+                               sr_codec_schema_json(s->schema)));
+}
+
+/* The schema of a registration or lookup body ({"schema": "<text>",
+ * "schemaType"?: "AVRO", "references"?: []}), parsed; NULL after answering
+ * 422 / 42201 (Confluent's "invalid schema"). Caller owns it. */
+static json_t *posted_schema(const sr_gw_request_t *req,
+                             sr_gw_response_t *resp)
+{
+        json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+        json_t *text = json_object_get(body, "schema");
+        json_t *type = json_object_get(body, "schemaType");
+        json_t *refs = json_object_get(body, "references");
+        json_t *schema = NULL;
+        const char *why = NULL;
+
+        if (!json_is_object(body))
+                why = "the body is not a JSON object";
+        else if (!json_is_string(text))
+                why = "no \"schema\" string";
+        else if (type && !(json_is_string(type) &&
+                           !strcmp(json_string_value(type), "AVRO")))
+                why = "schemaType: only AVRO is held here";
+        else if (refs && !(json_is_array(refs) && !json_array_size(refs)))
+                why = "references: none are held here";
+        else if (!(schema = json_loads(json_string_value(text),
+                                       JSON_DECODE_ANY, NULL)))
+                why = "the schema is not JSON";
+        json_decref(body);
+        if (why)
+                sr_gateway__registry_error(resp, 422, 42201,
+                                           "Invalid schema: %s", why);
+        return schema;
+}
+
+/* POST /subjects/{subject}/versions (register) and POST
+ * /subjects/{subject} (look up): only the subject's own schema, compared
+ * as parsed JSON (key order and blanks do not matter), is known. */
+static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
+                         const char *segs[], const size_t lens[], unsigned n,
+                         sr_gw_response_t *resp)
+{
+        const sr_registry_subject_t *s;
+        json_t *posted, *ours;
+        char name[SUBJECT_MAX];
+        bool same;
+
+        s = subject_of(gw, segs[1], lens[1], resp);
+        if (!s)
+                return;
+        if (req->body_too_large) {
+                sr_gateway__registry_error(resp, 413, 413,
+                                           "request body over "
+                                           "gateway.body.max.bytes");
+                return;
+        }
+        posted = posted_schema(req, resp);
+        if (!posted)
+                return;
+        ours = json_loads(sr_codec_schema_json(s->schema), 0, NULL);
+        same = ours && json_equal(posted, ours);
+        json_decref(posted);
+        json_decref(ours);
+        subject_name(gw, s, name);
+        if (!same && n == 3) {
+                sr_gateway__registry_error(
+                        resp, 409, 409,
+                        "Schema being registered is incompatible with an "
+                        "earlier schema for subject \"%s\": this registry "
+                        "holds only sr's built-in %s", name,
+                        sr_codec_schema_name(s->schema));
+                return;
+        }
+        if (!same) {
+                sr_gateway__registry_error(resp, 404, 40403,
+                                           "Schema not found");
+                return;
+        }
+        if (n == 3)
+                answer(resp, json_pack("{s:i}", "id", wire_id(gw, s)));
+        else
+                answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
+                                       "version", 1, "id", wire_id(gw, s),
+                                       "schema",
+                                       sr_codec_schema_json(s->schema)));
 }
 
 /* /config and /config/{subject}. */
 static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
                    unsigned n, sr_gw_response_t *resp)
 {
-        const struct reg_subject *s;
+        const sr_registry_subject_t *s;
 
         if (n == 1) {
                 answer(resp, json_pack("{s:s}", "compatibilityLevel",
@@ -303,7 +392,22 @@ static void config(sr_gateway_t *gw, const char *segs[], const size_t lens[],
         s = subject_of(gw, segs[1], lens[1], resp);
         if (!s)
                 return;
-        answer(resp, json_pack("{s:s}", "compatibilityLevel", s->compat));
+        answer(resp, json_pack("{s:s}", "compatibilityLevel", compat_of(s)));
+}
+
+/* Whether @p method is one of @p allow's ", "-separated tokens. */
+static bool method_in(const char *allow, const char *method)
+{
+        size_t n = strlen(method);
+
+        for (const char *p = allow; *p; p += strspn(p, ", ")) {
+                size_t len = strcspn(p, ", ");
+
+                if (len == n && !memcmp(p, method, n))
+                        return true;
+                p += len;
+        }
+        return false;
 }
 
 void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
@@ -315,15 +419,9 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
         size_t lens[6];
         unsigned n = 0;
         size_t i = 1;
+        const char *allow;
+        bool post = !strcmp(req->method, "POST"), subj, versions;
 
-        if (strcmp(req->method, "GET")) {
-                snprintf(resp->allow, sizeof(resp->allow), "GET");
-                sr_gateway__registry_error(resp, 405, 405,
-                                           "HTTP 405 Method Not Allowed: "
-                                           "this registry is read-only, "
-                                           "its schemas are built into sr");
-                return;
-        }
         /* Segments of "/a/b/c", one trailing slash allowed. */
         if (plen > 1 && path[plen - 1] == '/')
                 plen--;
@@ -344,6 +442,21 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                 not_found_path(resp);
                 return;
         }
+        /* The path, then the method: GET everywhere but on
+         * /subjects/{subject} (POST: lookup) and
+         * /subjects/{subject}/versions (GET, POST: register). */
+        subj = lens[0] == 8 && !memcmp(segs[0], "subjects", 8);
+        versions = subj && n == 3 && lens[2] == 8 &&
+                   !memcmp(segs[2], "versions", 8);
+        allow = subj && n == 2 ? "POST" : versions ? "GET, POST" : "GET";
+        if (!method_in(allow, req->method)) {
+                snprintf(resp->allow, sizeof(resp->allow), "%s", allow);
+                sr_gateway__registry_error(resp, 405, 405,
+                                           "HTTP 405 Method Not Allowed: "
+                                           "this registry holds sr's "
+                                           "built-in schemas only");
+                return;
+        }
         if (lens[0] == 7 && !memcmp(segs[0], "schemas", 7)) {
                 if (n >= 3 && n <= 4 && lens[1] == 3 &&
                     !memcmp(segs[1], "ids", 3) &&
@@ -352,8 +465,10 @@ void sr_gateway__registry(sr_gateway_t *gw, const sr_gw_request_t *req,
                         schema_by_id(gw, segs[2], lens[2], n == 4, resp);
                 else
                         not_found_path(resp);
-        } else if (lens[0] == 8 && !memcmp(segs[0], "subjects", 8)) {
-                if (n == 1)
+        } else if (subj) {
+                if (post)
+                        subject_post(gw, req, segs, lens, n, resp);
+                else if (n == 1)
                         subjects(gw, resp);
                 else
                         subject_paths(gw, segs, lens, n, resp);

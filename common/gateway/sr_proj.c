@@ -79,6 +79,11 @@ err_abort:
         return sr_lmdb_err(ec, rc, "proj", proj->dir, op);
 }
 
+void sr_proj_set_ids(sr_proj_t *proj, const sr_schema_ids_t *ids)
+{
+        sr_codec_set_ids(proj->codec, ids);
+}
+
 sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
                       sr_errctx_t *ec)
 {

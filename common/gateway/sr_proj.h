@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sr_codec.h"
 #include "sr_err.h"
 #include "sr_json_writer.h"
 #include "sr_mapuse.h"
@@ -71,6 +72,12 @@ typedef struct sr_proj_txn sr_proj_txn_t; /* opaque; the writer's batch */
  */
 sr_err_t sr_proj_open(const char *dir, size_t map_size, sr_proj_t **projp,
                       sr_errctx_t *ec);
+
+/**
+ * @brief Decode the records it applies with @p ids (copied; the process's
+ * schema ids, sr_conf_t.schema_ids) instead of the built-in ones.
+ */
+void sr_proj_set_ids(sr_proj_t *proj, const sr_schema_ids_t *ids);
 
 /**
  * @brief Close the environment and free the handle. No call may be running

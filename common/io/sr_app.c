@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "sr_log.h"
+#include "sr_registry.h"
 
 extern char **environ;
 
@@ -70,6 +71,33 @@ bool sr_app_start(const char *prog, const char *usage_args, int argc,
         return true;
 }
 
+sr_err_t sr_app_register_schemas(sr_conf_t *conf, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        if (!*conf->schema_registry_url)
+                return SR_OK;
+        err = sr_registry_register(conf->schema_registry_url,
+                                   conf->topic_prefix,
+                                   conf->schema_registry_wait_ms,
+                                   &conf->schema_ids, ec);
+        if (err) {
+                sr_errctx_prefix(ec, "schema.registry.url %s",
+                                 conf->schema_registry_url);
+                return err;
+        }
+        SR_INFO("REGISTRY", "schemas registered url=%s command=%d "
+                "result=%d event=%d changelog=%d dispatch=%d reply=%d",
+                conf->schema_registry_url,
+                (int)conf->schema_ids.wire[SR_SCHEMA_COMMAND],
+                (int)conf->schema_ids.wire[SR_SCHEMA_RESULT],
+                (int)conf->schema_ids.wire[SR_SCHEMA_EVENT],
+                (int)conf->schema_ids.wire[SR_SCHEMA_CHANGELOG],
+                (int)conf->schema_ids.wire[SR_SCHEMA_DISPATCH],
+                (int)conf->schema_ids.wire[SR_SCHEMA_REPLY]);
+        return SR_OK;
+}
+
 bool sr_app_start_notify(const char *prog, const char *usage_args, int argc,
                          char **argv, sr_conf_t **confp,
                          sr_notify_t **notifyp, int *exit_code)
@@ -78,6 +106,12 @@ bool sr_app_start_notify(const char *prog, const char *usage_args, int argc,
 
         if (!sr_app_start(prog, usage_args, argc, argv, confp, exit_code))
                 return false;
+        if (sr_app_register_schemas(*confp, &ec) != SR_OK) {
+                SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
+                *exit_code = sr_app_exit_status(ec.code);
+                sr_conf_destroy(*confp);
+                return false;
+        }
         if (sr_notify_open_env(notifyp, &ec) != SR_OK) {
                 SR_ERROR("MAIN", "startup failed err=\"%s\"", ec.msg);
                 sr_conf_destroy(*confp);

@@ -31,7 +31,18 @@ bool sr_app_start(const char *prog, const char *usage_args, int argc,
                   char **argv, sr_conf_t **confp, int *exit_code);
 
 /**
- * @brief sr_app_start(), then the service manager's notifier from
+ * @brief With schema.registry.url set, register our schemas there
+ * (sr_registry_register()) and keep the ids it gives in
+ * @p conf->schema_ids; without it, nothing. Call before any codec is made.
+ * @returns SR_OK, or the sr_registry_register() error, prefixed with the
+ *          URL (SR_ERR_CONF: a refused schema, exit EX_CONFIG).
+ */
+sr_err_t sr_app_register_schemas(sr_conf_t *conf, sr_errctx_t *ec);
+
+/**
+ * @brief sr_app_start(), then the schemas registered
+ * (sr_app_register_schemas(): a failure is logged and the binary exits
+ * with sr_app_exit_status() of it), then the service manager's notifier from
  * NOTIFY_SOCKET / WATCHDOG_USEC / WATCHDOG_PID (sr_notify_open_env(); a
  * no-op notifier without them). A bad NOTIFY_SOCKET is logged and the
  * binary exits EX_CONFIG.

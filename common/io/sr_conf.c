@@ -5,6 +5,7 @@
 #include "sr_budget.h"
 #include "sr_log.h"
 #include "sr_model.h"
+#include "sr_registry.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -53,6 +54,8 @@ struct conf_prop {
 
 static sr_err_t check_public_url(const struct conf_prop *prop,
                                  const char *value, sr_errctx_t *ec);
+static sr_err_t check_registry_url(const struct conf_prop *prop,
+                                   const char *value, sr_errctx_t *ec);
 
 static const char *const log_level_names[] = {
         "error", "warn", "info", "debug", NULL
@@ -220,6 +223,26 @@ static const struct conf_prop conf_props[] = {
                   "at its root). Empty: gateway.public.url; both empty: no "
                   "ce_dataschema header (the attribute is optional, a "
                   "relative URL would not be a URI)." },
+        { .name = "schema.registry.url", .type = CONF_STR,
+          .offset = OFF(schema_registry_url), .min = 0, .max = 1024,
+          .def = "", .check = check_registry_url,
+          .desc = "Every worker, sr-gateway and sr-cli: http:// URL of a "
+                  "Confluent-compatible schema registry (host, optional "
+                  "port and path prefix, e.g. http://registry:8081 or "
+                  "http://apicurio:8080/apis/ccompat/v7; no TLS in this "
+                  "version). At start-up the process registers each of "
+                  "our schemas under <topic.prefix><topic>-value and then "
+                  "writes and accepts only the ids the registry gave; a "
+                  "refusal (incompatible or invalid schema) stops it with "
+                  "exit status 78 (docs/schemas.md, \"An external "
+                  "registry\"). Empty: the built-in ids 1-6." },
+        { .name = "schema.registry.wait.ms", .type = CONF_INT,
+          .offset = OFF(schema_registry_wait_ms), .min = 0,
+          .max = 3600000, .def = "60000",
+          .desc = "How long start-up retries a schema registry that does "
+                  "not answer (or answers 5xx, 408, 429) before the "
+                  "process exits with status 1; each request waits at "
+                  "most 5 s (at least 1 s: 0 is one try)." },
         { .name = "gateway.idempotency.ttl.s", .type = CONF_INT,
           .offset = OFF(gateway_idempotency_ttl_s), .min = 60,
           .max = 2592000, .def = "86400",
@@ -352,6 +375,17 @@ static bool is_pchar(char c)
 /* An absolute http(s) URL without userinfo, query or fragment:
  * scheme "://" host [":" port] [path]. The host is a name or IPv4 address
  * of letters, digits and "-._~", or an IPv6 literal in brackets. */
+static sr_err_t check_registry_url(const struct conf_prop *prop,
+                                   const char *value, sr_errctx_t *ec)
+{
+        sr_registry_url_t u;
+
+        if (!*value || sr_registry_parse_url(value, &u, ec) == SR_OK)
+                return SR_OK;
+        sr_errctx_prefix(ec, "%s: \"%s\"", prop->name, value);
+        return SR_ERR_CONF;
+}
+
 static sr_err_t check_public_url(const struct conf_prop *prop,
                                  const char *value, sr_errctx_t *ec)
 {
@@ -617,6 +651,7 @@ sr_conf_t *sr_conf_new(void)
         conf = calloc(1, sizeof(*conf));
         if (!conf)
                 return NULL;
+        sr_schema_ids_builtin(&conf->schema_ids);
         conf->kafka = rd_kafka_conf_new();
         if (!conf->kafka)
                 goto err_destroy;

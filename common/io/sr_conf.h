@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sr_codec.h"
 #include "sr_err.h"
 #include "sr_log.h"
 
@@ -66,6 +67,9 @@ typedef struct sr_conf {
                                         * relative to the server root */
         char *events_dataschema_base;  /* events.dataschema.base: "" =
                                         * gateway.public.url */
+        char *schema_registry_url;     /* schema.registry.url: "" = the
+                                        * built-in ids */
+        int schema_registry_wait_ms;   /* schema.registry.wait.ms */
         int gateway_idempotency_ttl_s; /* gateway.idempotency.ttl.s */
         int gateway_idempotency_max_keys; /* gateway.idempotency.max.keys */
         int command_max_bytes;   /* command.max.bytes: input size budget */
@@ -78,6 +82,13 @@ typedef struct sr_conf {
         /* kafka.* keys, prefix stripped. Owned by the conf: never destroy
          * it, and hand rd_kafka_new() a rd_kafka_conf_dup() of it. */
         struct rd_kafka_conf_s *kafka;
+
+        /* The schema ids this process writes and accepts: the built-in
+         * ones (sr_conf_new()), or the registry's, set once by
+         * sr_app_register_schemas() before any codec is made. Every
+         * sr_codec_new() of a process is followed by sr_codec_set_ids()
+         * with these. */
+        sr_schema_ids_t schema_ids;
 
         /* Set by sr_conf_from_args(); the caller acts on them. */
         bool help;           /* -h, --help */

@@ -37,7 +37,7 @@ static sr_err_t send_all(int fd, const char *p, size_t n, int64_t deadline,
                         return sr_errctx_set(ec, SR_ERR_IO,
                                              "http client: send timed out");
                 w = send(fd, p, n, MSG_NOSIGNAL);
-                if (w < 0 && errno == EINTR)
+                if (w < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (w <= 0)
                         return sr_errctx_set(ec, SR_ERR_IO,
@@ -46,6 +46,32 @@ static sr_err_t send_all(int fd, const char *p, size_t n, int64_t deadline,
                 p += w;
                 n -= (size_t)w;
         }
+        return SR_OK;
+}
+
+/* Connect the non-blocking @p fd by @p deadline (a remote host that drops
+ * packets would otherwise hold a blocking connect for minutes). */
+static sr_err_t connect_within(int fd, const struct sockaddr_in *addr,
+                               int64_t deadline, const char *host, int port,
+                               sr_errctx_t *ec)
+{
+        struct pollfd pfd = { fd, POLLOUT, 0 };
+        socklen_t len = sizeof(int);
+        int soerr = 0;
+
+        if (!connect(fd, (const struct sockaddr *)addr, sizeof(*addr)))
+                return SR_OK;
+        if (errno != EINPROGRESS)
+                return sr_errctx_set(ec, SR_ERR_IO, "http client: connect "
+                                     "%s:%d: %s", host, port,
+                                     strerror(errno));
+        if (poll(&pfd, 1, remaining_ms(deadline)) != 1)
+                return sr_errctx_set(ec, SR_ERR_IO, "http client: connect "
+                                     "%s:%d: timed out", host, port);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr)
+                return sr_errctx_set(ec, SR_ERR_IO, "http client: connect "
+                                     "%s:%d: %s", host, port,
+                                     strerror(soerr ? soerr : errno));
         return SR_OK;
 }
 
@@ -76,7 +102,7 @@ static sr_err_t recv_all(int fd, struct rbuf *b, int64_t deadline,
                         return sr_errctx_set(ec, SR_ERR_IO,
                                              "http client: no answer in time");
                 r = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
-                if (r < 0 && errno == EINTR)
+                if (r < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (r < 0)
                         return sr_errctx_set(ec, SR_ERR_IO,
@@ -90,12 +116,42 @@ static sr_err_t recv_all(int fd, struct rbuf *b, int64_t deadline,
         return SR_OK;
 }
 
+/* Decode the chunked body @p p[0..len) in place (RFC 9112 7.1: hex size,
+ * optional extensions, CRLF, data, CRLF; size 0 ends it, trailers are
+ * dropped). @returns its decoded length, or -1 when malformed or cut. */
+static long dechunk(char *p, size_t len)
+{
+        size_t in = 0, out = 0;
+
+        for (;;) {
+                char *eol, *end;
+                unsigned long n;
+
+                eol = memmem(p + in, len - in, "\r\n", 2);
+                if (!eol)
+                        return -1;
+                n = strtoul(p + in, &end, 16);
+                if (end == p + in || (end != eol && *end != ';' &&
+                                      *end != ' ' && *end != '\t'))
+                        return -1;
+                in = (size_t)(eol - p) + 2;
+                if (n == 0)
+                        return (long)out;
+                if (n > len - in || len - in - n < 2 ||
+                    memcmp(p + in + n, "\r\n", 2))
+                        return -1;
+                memmove(p + out, p + in, n);
+                out += n;
+                in += n + 2;
+        }
+}
+
 /* Status and body out of a whole answer in @p b (its buffer moves to
  * @p out). */
 static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
                              sr_errctx_t *ec)
 {
-        char *end = strstr(b->p, "\r\n\r\n"), *cl;
+        char *end = strstr(b->p, "\r\n\r\n"), *cl, *te;
         size_t head_len, body_len;
         int status;
 
@@ -106,8 +162,20 @@ static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
         head_len = (size_t)(end - b->p) + 4;
         body_len = b->len - head_len;
         *end = '\0'; /* the head is searched as a string */
+        te = strcasestr(b->p, "\r\nTransfer-Encoding:");
         cl = strcasestr(b->p, "\r\nContent-Length:");
-        if (cl) {
+        if (te && strcasestr(te, "chunked")) {
+                long n;
+
+                memmove(b->p, b->p + head_len, body_len);
+                n = dechunk(b->p, body_len);
+                if (n < 0)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "http client: malformed or "
+                                             "cut chunked body");
+                head_len = 0;
+                body_len = (size_t)n;
+        } else if (cl) {
                 unsigned long long n = strtoull(cl + 17, NULL, 10);
 
                 if (n > body_len)
@@ -156,12 +224,12 @@ sr_err_t sr_hclient_request(const char *host, int port, const char *method,
                      body_len);
         if (n < 0)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "http client: request");
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-                err = sr_errctx_set(ec, SR_ERR_IO, "http client: connect "
-                                    "%s:%d: %s", host, port, strerror(errno));
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        err = fd < 0 ? sr_errctx_set(ec, SR_ERR_IO, "http client: socket: "
+                                     "%s", strerror(errno)) :
+                       connect_within(fd, &addr, deadline, host, port, ec);
+        if (err)
                 goto cleanup;
-        }
         err = send_all(fd, req, (size_t)n, deadline, ec);
         if (!err && body_len)
                 err = send_all(fd, body, body_len, deadline, ec);

@@ -1,8 +1,10 @@
 /* common/io/sr_hclient.h - a minimal blocking HTTP/1.1 client for our own
  * servers on loopback (sr-dev probing /readyz, sr-dev --demo driving the
- * gateway): one request per connection ("Connection: close"), IPv4
- * literal hosts only, a Content-Length or read-to-close body, no TLS, no
- * redirects, no chunked answers (sr_httpd sends none).
+ * gateway) and for registering our schemas (sr_registry.h): one request
+ * per connection ("Connection: close"), IPv4 literal hosts only (the
+ * caller resolves names), the connect, send and read all within the
+ * timeout, a Content-Length, chunked or read-to-close body, no TLS, no
+ * redirects.
  *
  * Thread-safe: no shared state.
  */

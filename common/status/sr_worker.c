@@ -110,6 +110,7 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         err = sr_codec_new(&w->codec, ec);
         if (err)
                 goto err_free;
+        sr_codec_set_ids(w->codec, &conf->schema_ids);
         so.dir = conf->data_dir;
         so.map_size = (size_t)conf->store_map_size_mb << 20;
         so.sync = conf->store_sync;

@@ -254,8 +254,10 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         sr_outrec_add_header(&rec, "ce_subject", subject);
         sr_outrec_add_header(&rec, "ce_time", when);
         sr_outrec_add_header(&rec, "content-type", "application/avro");
-        if (sr_conf_dataschema_url(w->conf, SR_SCHEMA_EVENT, schema_url,
-                           sizeof(schema_url)))
+        if (sr_conf_dataschema_url(w->conf,
+                                   sr_codec_wire_id(w->codec,
+                                                    SR_SCHEMA_EVENT),
+                                   schema_url, sizeof(schema_url)))
                 sr_outrec_add_header(&rec, "ce_dataschema", schema_url);
         sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
         sr_buf_free(&val);

@@ -133,7 +133,7 @@ static void refuse_input(sr_worker_t *w, const sr_inrec_t *in,
 
         memset(&r, 0, sizeof(r));
         if (in->topic == SR_TOPIC_COMMANDS &&
-            sr_codec_peek_command_ids(in->value, &r.command_id,
+            sr_codec_peek_command_ids(w->codec, in->value, &r.command_id,
                                       &r.pipeline_run_id, NULL) == SR_OK) {
                 r.accepted = false;
                 r.reason = reason;
@@ -226,7 +226,7 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         if (refused_input(w, in))
                 return;
         if (sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
-            id == SR_SCHEMA_RESULT) {
+            sr_codec_kind_of(w->codec, id) == SR_SCHEMA_RESULT) {
                 apply_result(w, in);
                 return;
         }
@@ -234,7 +234,7 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
                 const char *why = reason_of(ec.code);
 
                 if (sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
-                    !sr_codec_schema_name(id))
+                    !sr_codec_kind_of(w->codec, id))
                         why = "unknown_schema";
                 dead_letter(w, in, why, ec.msg);
                 return;
@@ -380,7 +380,7 @@ void sr_worker__on_result(sr_worker_t *w, const sr_inrec_t *in)
          * bad (the headers then name this topic, partition and offset).
          * Anything else is dead-lettered here with the decoder's reason. */
         if (!(sr_codec_peek_schema_id(in->value, &id, NULL) == SR_OK &&
-              id == SR_SCHEMA_RESULT)) {
+              sr_codec_kind_of(w->codec, id) == SR_SCHEMA_RESULT)) {
                 if (sr_codec_decode_result(w->codec, in->value, &res,
                                            &ec) == SR_OK) {
                         sr_errctx_set(&ec, SR_ERR_SCHEMA,
@@ -392,7 +392,7 @@ void sr_worker__on_result(sr_worker_t *w, const sr_inrec_t *in)
                         why = "unknown_command_status";
                 else if (sr_codec_peek_schema_id(in->value, &id, NULL) ==
                                  SR_OK &&
-                         !sr_codec_schema_name(id))
+                         !sr_codec_kind_of(w->codec, id))
                         why = "unknown_schema";
                 dead_letter(w, in, why, ec.msg);
                 return;

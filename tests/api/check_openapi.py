@@ -29,11 +29,13 @@ Rules (the REST contract is ../shared/design/api.md):
   * Entities carry the Esper field names plus version and
     status_meta.reason; run times are date-times, nullable where unset.
   * Every `examples` / `example` validates against its schema.
-  * The schema registry's read paths (REGISTRY_MD) are served at the root
+  * The schema registry's paths (REGISTRY_MD) are served at the root
     only, take no token (security: []), answer every response in
     application/vnd.schemaregistry.v1+json (errors as {error_code,
     message}, not the envelope) and document 200, 401, 404 where an id or
-    subject is named, and 405 with a required Allow.
+    subject is named, and 405 with a required Allow; a registration body
+    is the registry's media type or application/json (a registry's rules,
+    not our write bodies').
 """
 import json
 import re
@@ -83,6 +85,10 @@ REGISTRY_MD = {
     ("get", "/subjects/{subject}/versions/{version}/schema"),
     ("get", "/config"),
     ("get", "/config/{subject}"),
+    # Registration and lookup of sr's own schemas (schema.registry.url of
+    # another sr deployment, docs/schemas.md "An external registry").
+    ("post", "/subjects/{subject}/versions"),
+    ("post", "/subjects/{subject}"),
 }
 REGISTRY_PATHS = {p for _, p in REGISTRY_MD}
 REG_MEDIA = "application/vnd.schemaregistry.v1+json"
@@ -243,6 +249,11 @@ def check_registry(d, doc):
         r405 = op.get("responses", {}).get("405")
         if r405 and not header_required(d, d.resolve(r405), "Allow"):
             bad(base, "405 must have a required Allow header")
+        if "requestBody" in op:
+            media = set(d.resolve(op["requestBody"]).get("content", {}))
+            if not media or not media <= {REG_MEDIA, "application/json"}:
+                bad(base, f"a registry body is {REG_MEDIA} or "
+                    f"application/json, got {sorted(media)}")
 
 
 def check_envelopes(d, doc):
@@ -400,8 +411,9 @@ FREE_FORM = {"RunSpecOperation.args"}
 
 def check_write_bodies(d, doc):
     for path, _, method, op in operations(doc):
-        if method not in WRITES or "requestBody" not in op:
-            continue
+        if method not in WRITES or "requestBody" not in op or \
+                path in REGISTRY_PATHS:
+            continue  # a registry body: check_registry()
         where = f"{method.upper()} {path} body"
         body = d.resolve(op["requestBody"])
         schema = media_schema(d, body, where)

@@ -47,16 +47,18 @@ def fail(msg):
     sys.exit(1)
 
 
-def start_dev(build, work, http_port=0, extra=()):
-    """sr-dev on @http_port (0: any), @extra flags forwarded (-D k=v)."""
+def start_dev(build, work, http_port=0, extra=(), workers="1", agent="on"):
+    """sr-dev on @http_port (0: any), @extra flags forwarded (-D k=v),
+    @workers sr-status children, the agent @agent."""
     out = open(os.path.join(work, "dev.out"), "w")
     err = open(os.path.join(work, "dev.err"), "w")
     env = dict(os.environ)
     env.pop("SR_API_TOKENS", None)
+    env.pop("SR_KEEP_WORK", None)
     dev = subprocess.Popen(
         [os.path.join(build, "sr-dev"), "--data-dir",
-         os.path.join(work, "data"), "--workers", "1", "--partitions", "4",
-         "--agent", "on", "--http-port", str(http_port), *extra],
+         os.path.join(work, "data"), "--workers", workers, "--partitions",
+         "4", "--agent", agent, "--http-port", str(http_port), *extra],
         stdout=out, stderr=err, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -71,6 +73,17 @@ def start_dev(build, work, http_port=0, extra=()):
     print("stock_consumer: sr-dev did not become ready")
     dev.kill()
     sys.exit(2)
+
+
+def stop_dev(dev):
+    """SIGTERM, then SIGKILL after 15 s; None or ended: nothing."""
+    if dev and dev.poll() is None:
+        dev.send_signal(signal.SIGTERM)
+        try:
+            dev.wait(15)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
 
 
 def call(base, token, method, path, body=None):
@@ -103,13 +116,14 @@ def run_one(base, token):
     fail(f"run {run['id']} not final in 60 s (status {status})")
 
 
-def consume(boot, base, run_id, want_status):
+def consume(boot, base, run_id, want_status, want_id=3):
+    """@want_id: the registry's id of sr.events-value."""
     registry = SchemaRegistryClient({"url": base})
     subjects = registry.get_subjects()
     if "sr.events-value" not in subjects:
         fail(f"registry subjects {subjects}: no sr.events-value")
     latest = registry.get_latest_version("sr.events-value")
-    if latest.schema_id != 3 or latest.version != 1:
+    if latest.schema_id != want_id or latest.version != 1:
         fail(f"sr.events-value latest: id {latest.schema_id} "
              f"version {latest.version}")
     consumer = DeserializingConsumer({
@@ -187,13 +201,7 @@ def main():
               f"{base}/schemas/ids/3 (seq 1..{len(events)}, final "
               f"{status}; {other} of other runs)")
     finally:
-        if dev:
-            dev.send_signal(signal.SIGTERM)
-            try:
-                dev.wait(15)
-            except subprocess.TimeoutExpired:
-                dev.kill()
-                dev.wait()
+        stop_dev(dev)
         if os.environ.get("SR_KEEP_WORK") != "1":
             shutil.rmtree(work, ignore_errors=True)
 

@@ -534,6 +534,7 @@ sr_err_t agent_new(const sr_conf_t *conf, sr_producer_t *producer,
                 free(a);
                 return err;
         }
+        sr_codec_set_ids(a->codec, &conf->schema_ids);
         if (metrics) {
                 static const char help[] = "Dispatch requests read, by kind.";
 

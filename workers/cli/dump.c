@@ -64,6 +64,7 @@ static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
         json_t *v = NULL;
         int32_t id;
         sr_err_t err;
+        int kind;
 
         if (!in.ptr) {
                 json_object_set_new(o, "schema_id", json_null());
@@ -74,12 +75,13 @@ static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
         err = sr_codec_peek_schema_id(in, &id, &ec);
         json_object_set_new(o, "schema_id", err ? json_null() :
                                                   json_integer(id));
-        if (!err && id > 0 && id < SR_SCHEMA__MAX)
-                json_object_set_new(o, "type", json_string(types[id]));
+        kind = err ? 0 : sr_codec_kind_of(codec, id);
+        if (kind)
+                json_object_set_new(o, "type", json_string(types[kind]));
         else
                 json_object_set_new(o, "type", json_null());
         if (!err) {
-                switch (id) {
+                switch (kind) {
                 case SR_SCHEMA_COMMAND: {
                         sr_command_t c;
 

@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "commands.h"
+#include "sr_app.h"
 #include "dump.h"
 #include "sr_codec.h"
 #include "sr_conf.h"
@@ -152,10 +153,14 @@ int main(int argc, char **argv)
         } else if (conf->list_config || conf->list_config_md) {
                 sr_conf_list(stdout, conf->list_config_md);
                 rc = EXIT_SUCCESS;
+        } else if (sr_app_register_schemas(conf, &ec)) {
+                fprintf(stderr, "sr-cli: %s\n", ec.msg);
+                rc = sr_app_exit_status(ec.code);
         } else if (sr_codec_new(&cli.codec, &ec)) {
                 fprintf(stderr, "sr-cli: %s\n", ec.msg);
                 rc = EX_SOFTWARE;
         } else {
+                sr_codec_set_ids(cli.codec, &conf->schema_ids);
                 cli.conf = conf;
                 rc = dispatch(&cli, rest_argc, rest, argi);
         }

@@ -1062,7 +1062,7 @@ static void assert_same_decode(sr_slice_t in, int i, bool *fast_took)
         memset(&rs, 0xa5, sizeof(rs));
         es = sr_codec__decode_result_avro(codec, in, &rs, &ecs);
         ef = sr_codec_decode_result(codec, in, &rf, &ecf);
-        *fast_took = sr_codec__decode_result_fast(in, &probe);
+        *fast_took = sr_codec__decode_result_fast(in, SR_SCHEMA_RESULT, &probe);
         cr_assert(eq(int, ef, es), "#%d: fast %s (%s), avro-c %s (%s)", i,
                   sr_err_name(ef), ecf.msg, sr_err_name(es), ecs.msg);
         if (*fast_took)
@@ -1115,7 +1115,7 @@ Test(sr_codec_fast, encoded_results_decode_fast_to_the_same_struct)
                 cr_assert(eq(int, sr_codec_encode_result(codec, &res, &buf,
                                                          &ec), SR_OK));
                 memset(&got, 0xa5, sizeof(got));
-                cr_assert(sr_codec__decode_result_fast(sr_buf_slice(&buf),
+                cr_assert(sr_codec__decode_result_fast(sr_buf_slice(&buf), SR_SCHEMA_RESULT,
                                                        &got), "#%d", i);
                 cr_assert(eq(int, memcmp(&got, &res, sizeof(res)), 0));
                 sr_buf_free(&buf);
@@ -1174,7 +1174,8 @@ Test(sr_codec_fast, result_reader_leaves_noncanonical_varints_to_avro_c)
                 sr_avro_put_string(&e, "dev", 3);
                 sr_avro_put_raw(&e, tails[i].bytes, tails[i].n);
                 cr_assert(not(sr_codec__decode_result_fast(
-                        sr_slice(e.ae_ptr, e.ae_len), &got)), "tail %zu", i);
+                        sr_slice(e.ae_ptr, e.ae_len), SR_SCHEMA_RESULT, &got)),
+                          "tail %zu", i);
                 assert_same_decode(sr_slice(e.ae_ptr, e.ae_len), (int)i,
                                    &took);
                 cr_assert(eq(int, sr_codec_decode_result(codec,

@@ -1418,6 +1418,139 @@ static const char *jstr(json_t *o, const char *k)
         return s ? s : "(absent)";
 }
 
+/* POST @p body (JSON {"schema": @p schema}, or @p body itself when
+ * @p schema is NULL) to @p target, as a registering process does. */
+static reg_answer_t reg_post(const char *target, const char *schema,
+                             const char *body)
+{
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        reg_answer_t a = { 0 };
+        json_t *j = schema ? json_pack("{s:s}", "schema", schema) : NULL;
+        char *text = j ? json_dumps(j, JSON_COMPACT) : strdup(body);
+
+        json_decref(j);
+        req.method = "POST";
+        req.target = target;
+        req.content_type = REG_CTYPE;
+        req.body = text;
+        req.body_len = strlen(text);
+        sr_gateway_handle(gw, &req, &resp);
+        free(text);
+        a.status = resp.status;
+        a.body = strndup(resp.body.ptr ? resp.body.ptr : "", resp.body.len);
+        a.json = json_loadb(resp.body.ptr, resp.body.len, JSON_DECODE_ANY,
+                            NULL);
+        sr_buf_free(&resp.body);
+        cr_assert(not(eq(ptr, a.json, NULL)), "not JSON: %s", a.body);
+        return a;
+}
+
+/* Ids an external registry gave our schemas (sr_conf_t.schema_ids). */
+static void use_registry_ids(void)
+{
+        for (int id = 1; id < SR_SCHEMA__MAX; id++)
+                conf->schema_ids.wire[id] = 1000 + id;
+}
+
+Test(sr_gateway, registry_registration_of_our_own_schema_answers_its_id)
+{
+        reg_answer_t a;
+        json_t *ours = json_loads(sr_codec_schema_json(SR_SCHEMA_EVENT), 0,
+                                  NULL);
+        char *compact = json_dumps(ours, JSON_COMPACT | JSON_SORT_KEYS);
+
+        a = reg_post("/subjects/sr.events-value/versions",
+                     sr_codec_schema_json(SR_SCHEMA_EVENT), NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
+                                                                  "id")),
+                     SR_SCHEMA_EVENT), "%s", a.body);
+        reg_free(&a);
+        /* The same schema written otherwise (blanks, key order) is the
+         * same schema; the lookup path answers subject, version and id. */
+        a = reg_post("/subjects/sr.events-value", compact, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)jstr(a.json, "subject"),
+                     "sr.events-value"));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "version")), 1));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
+                                                                  "id")),
+                     SR_SCHEMA_EVENT));
+        reg_free(&a);
+        free(compact);
+        json_decref(ours);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, registry_registration_of_another_schema_is_refused_409)
+{
+        reg_answer_t a;
+
+        /* Our result schema is not the events subject's. */
+        a = reg_post("/subjects/sr.events-value/versions",
+                     sr_codec_schema_json(SR_SCHEMA_RESULT), NULL);
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "error_code")), 409));
+        cr_assert(not(eq(ptr, strstr(jstr(a.json, "message"),
+                                     "incompatible with an earlier schema "
+                                     "for subject \"sr.events-value\""),
+                         NULL)), "%s", a.body);
+        reg_free(&a);
+        a = reg_post("/subjects/sr.events-value",
+                     sr_codec_schema_json(SR_SCHEMA_RESULT), NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "error_code")), 40403));
+        reg_free(&a);
+        /* Not a schema, not AVRO, references: invalid (422 / 42201). */
+        static const char *const bad[] = {
+                "[1]", "{\"schema\": 3}", "{\"schema\": \"{nope\"}",
+                "{\"schema\": \"\\\"string\\\"\", \"schemaType\": "
+                "\"PROTOBUF\"}",
+                "{\"schema\": \"\\\"string\\\"\", \"references\": "
+                "[{\"name\": \"x\"}]}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                a = reg_post("/subjects/sr.events-value/versions", NULL,
+                             bad[i]);
+                cr_assert(eq(int, a.status, 422), "%s: %s", bad[i], a.body);
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "error_code")), 42201),
+                          "%s", bad[i]);
+                reg_free(&a);
+        }
+}
+
+Test(sr_gateway, registry_answers_with_the_external_registry_ids)
+{
+        reg_answer_t a;
+
+        use_registry_ids();
+        a = reg_call("GET", "/schemas/ids/1003", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                     (char *)sr_codec_schema_json(SR_SCHEMA_EVENT)));
+        reg_free(&a);
+        reg_expect_error("GET", "/schemas/ids/3", 404, 40403);
+        a = reg_call("GET", "/subjects/sr.events-value/versions/latest",
+                     NULL);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
+                                                                  "id")),
+                     1003), "%s", a.body);
+        reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/1004/versions", NULL);
+        cr_assert(eq(str, a.body,
+                     "[{\"subject\":\"sr.changelog-value\",\"version\":1}]"));
+        reg_free(&a);
+        a = reg_post("/subjects/sr.events-value/versions",
+                     sr_codec_schema_json(SR_SCHEMA_EVENT), NULL);
+        cr_assert(eq(str, a.body, "{\"id\":1003}"));
+        reg_free(&a);
+}
+
 Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
 {
         reg_answer_t a;
@@ -1549,14 +1682,34 @@ Test(sr_gateway, registry_errors_are_the_registrys_not_the_envelope)
         reg_expect_error("GET", "/schemas//ids/3", 404, 404);
         reg_expect_error("GET", "/config/sr.events-value/x", 404, 404);
         reg_expect_error("DELETE", "/subjects/sr.events-value", 405, 405);
-        reg_expect_error("POST", "/subjects/sr.events-value/versions", 405,
-                         405);
+        /* A registration without a schema; one to a subject we do not
+         * hold; a write anywhere else. */
+        reg_expect_error("POST", "/subjects/sr.events-value/versions", 422,
+                         42201);
+        reg_expect_error("POST", "/subjects/x/versions", 404, 40401);
+        reg_expect_error("POST", "/subjects", 405, 405);
         {
-                reg_answer_t a = reg_call("POST", "/subjects/x/versions",
-                                          NULL);
+                /* Allow: what the path takes. */
+                static const struct {
+                        const char *method, *target, *allow;
+                } m[] = {
+                        { "POST", "/schemas/ids/3", "GET" },
+                        { "POS", "/subjects/sr.events-value/versions",
+                          "GET, POST" },
+                        { "PUT", "/subjects/sr.events-value/versions",
+                          "GET, POST" },
+                        { "GET", "/subjects/sr.events-value", "POST" },
+                };
 
-                cr_assert(eq(str, a.allow, "GET"));
-                reg_free(&a);
+                for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+                        reg_answer_t a = reg_call(m[i].method, m[i].target,
+                                                  NULL);
+
+                        cr_assert(eq(int, a.status, 405), "%s %s",
+                                  m[i].method, m[i].target);
+                        cr_assert(eq(str, a.allow, (char *)m[i].allow));
+                        reg_free(&a);
+                }
         }
         cr_assert(eq(int, fake.n_sends, 0));
 }
@@ -1605,7 +1758,8 @@ Test(sr_gateway, registry_odd_paths_are_registry_404s_never_a_crash)
 {
         static const char *const paths[] = {
                 "/schemas", "/schemas/", "/schemas/ids/", "/config//",
-                "/subjects//versions", "/subjects/%", "/subjects/%4/versions",
+                "/subjects//versions", "/subjects/%/versions",
+                "/subjects/%4/versions",
                 "/subjects/%00/versions", "/subjects/a/b/c/d/e/f/g",
                 "/schemas/ids/3/versions/1", "/subjects/sr.events-value/x",
                 "/subjects/sr.events-value/versions/1/raw",

@@ -120,6 +120,44 @@ Test(sr_hclient, get_without_token_reads_the_body_to_the_close)
         sr_hresp_free(&r);
 }
 
+static void answer_fails(const char *answer, int timeout_ms, sr_err_t want,
+                         const char *msg);
+
+Test(sr_hclient, chunked_answer_is_decoded_extensions_and_trailers_dropped)
+{
+        struct server s;
+        sr_hresp_t r = { 0 };
+        sr_errctx_t ec = { 0 };
+
+        /* What a registry behind Vert.x or Jetty may send. */
+        server_start(&s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                         "Content-Type: application/json\r\n\r\n"
+                         "4\r\n{\"id\r\n"
+                         "A;ext=1\r\n\": 100002}\r\n"
+                         "0\r\nX-Trailer: t\r\n\r\n");
+        cr_assert(eq(int, sr_hclient_request("127.0.0.1", s.port, "GET", "/",
+                                             NULL, NULL, 2000, &r, &ec),
+                     SR_OK), "%s", ec.msg);
+        server_join(&s);
+        cr_assert(eq(int, r.status, 200));
+        cr_assert(eq(str, r.body, "{\"id\": 100002}"));
+        cr_assert(eq(sz, r.body_len, 14));
+        sr_hresp_free(&r);
+}
+
+Test(sr_hclient, malformed_or_cut_chunked_answer_is_corrupt)
+{
+        answer_fails("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "zz\r\nabc\r\n0\r\n\r\n", 2000, SR_ERR_CORRUPT,
+                     "malformed or cut chunked body");
+        answer_fails("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "10\r\nabc", 2000, SR_ERR_CORRUPT,
+                     "malformed or cut chunked body");
+        answer_fails("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabcX\r\n0\r\n\r\n", 2000, SR_ERR_CORRUPT,
+                     "malformed or cut chunked body");
+}
+
 /* A GET to a server answering @p answer (NULL: silence) fails with
  * @p want, and the message holds @p msg. */
 static void answer_fails(const char *answer, int timeout_ms, sr_err_t want,
