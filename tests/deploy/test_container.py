@@ -33,7 +33,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_helm import tools, NOT_KEYS  # noqa: E402
+from test_helm import tools, config_keys, unknown_vars  # noqa: E402
 
 # Packages of debian:12-slim (priority required) the image may rely on.
 SLIM = {"libc6", "libuuid1", "libgcc-s1", "zlib1g"}
@@ -189,11 +189,9 @@ class Checker:
             if b.get("dockerfile") != "deploy/container/Dockerfile":
                 self.fail("compose.yaml: %s not built from "
                           "deploy/container/Dockerfile" % name)
-            for k in s.get("environment", {}):
-                if k.startswith("SR_") and k not in NOT_KEYS and \
-                        not k.startswith("SR_KAFKA_") and k not in self.keys:
-                    self.fail("compose.yaml: %s: %s names no configuration "
-                              "key" % (name, k))
+            for k in unknown_vars(s.get("environment", {}), self.keys):
+                self.fail("compose.yaml: %s: %s names no configuration "
+                          "key" % (name, k))
             if cmd[0] in self.grace:
                 g = str(s.get("stop_grace_period", ""))
                 if g != "%ds" % self.grace[cmd[0]]:
@@ -214,11 +212,7 @@ def hadolint(tl, path):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if os.environ.get("SR_DEPLOY_TOOLS") is None:
-        tl = tools(build)
-        os.environ["SR_DEPLOY_TOOLS"] = json.dumps(tl)
-        os.execv(tl["python"], [tl["python"]] + sys.argv)
-    tl = json.loads(os.environ["SR_DEPLOY_TOOLS"])
+    tl = tools(build)
     import yaml
 
     dfile = os.path.join(src, "deploy", "container", "Dockerfile")
@@ -266,11 +260,7 @@ def main():
             failures.append("%s: no Debian package owns it" % so)
             continue
         pkgs[so] = r.stdout.split(":")[0].split(",")[0].strip()
-    listing = subprocess.run([os.path.join(build, "sr-status"),
-                              "--list-config"], capture_output=True,
-                             text=True, check=True).stdout
-    keys = {"SR_" + ln.split()[0].upper().replace(".", "_")
-            for ln in listing.splitlines()[1:] if ln.strip()}
+    keys = config_keys(build)
     schema = json.load(open(tl["compose_schema"]))
     compose = yaml.safe_load(open(cfile))
 

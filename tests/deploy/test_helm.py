@@ -45,12 +45,34 @@ K8S_VERSION = "1.37.0"
 
 
 def tools(build):
+    """The paths deploy_tools.sh prints; the first call (outside the venv)
+    makes the tools and runs this script again in the venv's python."""
+    if os.environ.get("SR_DEPLOY_TOOLS"):
+        return json.loads(os.environ["SR_DEPLOY_TOOLS"])
     out = subprocess.run([os.path.join(HERE, "deploy_tools.sh"), build],
                          capture_output=True, text=True)
     sys.stderr.write(out.stderr)
     if out.returncode:
         sys.exit("FAIL deploy_tools.sh: exit %d" % out.returncode)
-    return dict(line.split("=", 1) for line in out.stdout.split())
+    tl = dict(line.split("=", 1) for line in out.stdout.split())
+    os.environ["SR_DEPLOY_TOOLS"] = json.dumps(tl)
+    os.execv(tl["python"], [tl["python"]] + sys.argv)
+
+
+def config_keys(build):
+    """SR_<KEY> of every key of the configuration table."""
+    listing = subprocess.run([os.path.join(build, "sr-status"),
+                              "--list-config"], capture_output=True,
+                             text=True, check=True).stdout
+    return {"SR_" + ln.split()[0].upper().replace(".", "_")
+            for ln in listing.splitlines()[1:] if ln.strip()}
+
+
+def unknown_vars(names, keys):
+    """The SR_ variables among names that set no configuration key
+    (kafka.* keys go to librdkafka: any SR_KAFKA_ is one)."""
+    return [k for k in names if k.startswith("SR_") and k not in NOT_KEYS
+            and not k.startswith("SR_KAFKA_") and k not in keys]
 
 
 class Checker:
@@ -200,10 +222,8 @@ class Checker:
             self.fail(where, "changelog not compacted")
 
     def env_keys(self, where, env):
-        for k in env:
-            if k.startswith("SR_") and k not in NOT_KEYS and \
-                    not k.startswith("SR_KAFKA_") and k not in self.keys:
-                self.fail(where, "%s names no configuration key" % k)
+        for k in unknown_vars(env, self.keys):
+            self.fail(where, "%s names no configuration key" % k)
 
     def config(self, name, cm):
         where = "%s ConfigMap/%s" % (name, cm["metadata"]["name"])
@@ -299,21 +319,13 @@ def helm(tl, *args, ok=True):
 
 def main():
     src, build = sys.argv[1], sys.argv[2]
-    if os.environ.get("SR_DEPLOY_TOOLS") is None:
-        tl = tools(build)
-        os.environ["SR_DEPLOY_TOOLS"] = json.dumps(tl)
-        os.execv(tl["python"], [tl["python"]] + sys.argv)
-    tl = json.loads(os.environ["SR_DEPLOY_TOOLS"])
+    tl = tools(build)
     import yaml
     import kubernetes_validate as kv
 
     chart = os.path.join(src, "deploy", "helm", "sr")
     prod = os.path.join(chart, "values-production.yaml")
-    listing = subprocess.run([os.path.join(build, "sr-status"),
-                              "--list-config"], capture_output=True,
-                             text=True, check=True).stdout
-    keys = {"SR_" + ln.split()[0].upper().replace(".", "_")
-            for ln in listing.splitlines()[1:] if ln.strip()}
+    keys = config_keys(build)
     ck = Checker(src, build, keys)
     renders = {"default": [], "production": ["-f", prod],
                "agent": ["--set", "agent.enabled=true"]}
