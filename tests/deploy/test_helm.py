@@ -3,7 +3,8 @@
   0. the tools (deploy_tools.sh: helm built from its Go module, a venv with
      kubernetes-validate), then this script again in that venv;
   1. `helm lint --strict` and `helm template` with the default values, with
-     values-production.yaml and with the agent on; wrong values
+     values-production.yaml, with the agent on and with Kafka credentials
+     given to the chart; wrong values
      (status.kind, a per-process key in config) must make helm fail;
   2. every rendered object validated, strictly (no unknown field), against
      the Kubernetes 1.37 JSON schemas kubernetes-validate ships; the one
@@ -21,7 +22,10 @@
      with the job label of the binary; the LMDB data on an emptyDir
      (Deployment) or a claim (StatefulSet); every SR_ variable naming a key
      of the configuration table (`sr-status --list-config`); no
-     credential in the ConfigMap; the topics Job creating every sr topic;
+     credential in the ConfigMap; the topics Job creating every sr topic,
+     the changelog compacted, and a Secret it reads, when the chart makes
+     it, a hook created before the Job (a pre-install hook runs before the
+     release's own Secret exists);
   4. each check of 3 fed a broken copy of a rendered object must fail.
 """
 import copy
@@ -107,6 +111,7 @@ class Checker:
             self.workload(name, w, pods)
         for j in by_kind.get("Job", []):
             self.job(name, j)
+            self.hook_secrets(name, j, by_kind.get("Secret", []))
         comps = {c for c, _ in pods.values()}
         for need in ("status", "gateway"):
             if need not in comps:
@@ -221,6 +226,26 @@ class Checker:
                          script.replace("\\\n", " ")):
             self.fail(where, "changelog not compacted")
 
+    def hook_secrets(self, name, j, secrets):
+        """A hook Job runs before the release's own objects exist: a Secret
+        of the chart it reads must be a hook created before it."""
+        where = "%s Job/%s" % (name, j["metadata"]["name"])
+        ja = j["metadata"].get("annotations", {})
+        if "helm.sh/hook" not in ja:
+            return
+        spec = j["spec"]["template"]["spec"]
+        refs = [e["secretRef"]["name"] for c in spec["containers"]
+                for e in c.get("envFrom", []) if "secretRef" in e]
+        for sec in secrets:
+            if sec["metadata"]["name"] not in refs:
+                continue
+            sa = sec["metadata"].get("annotations", {})
+            if "helm.sh/hook" not in sa or \
+                    int(sa.get("helm.sh/hook-weight", 0)) >= \
+                    int(ja.get("helm.sh/hook-weight", 0)):
+                self.fail(where, "reads Secret %s, which a hook does not "
+                          "create before it" % sec["metadata"]["name"])
+
     def env_keys(self, where, env):
         for k in unknown_vars(env, self.keys):
             self.fail(where, "%s names no configuration key" % k)
@@ -328,7 +353,10 @@ def main():
     keys = config_keys(build)
     ck = Checker(src, build, keys)
     renders = {"default": [], "production": ["-f", prod],
-               "agent": ["--set", "agent.enabled=true"]}
+               "agent": ["--set", "agent.enabled=true"],
+               "sasl": ["--set", "secret.kafkaSaslUsername=u,"
+                        "secret.kafkaSaslPassword=p,"
+                        "secret.apiTokens={t:e}"]}
     rendered, components = {}, {}
     for name, extra in renders.items():
         r = helm(tl, "lint", "--strict", chart, *extra, ok=False)
@@ -433,12 +461,16 @@ def main():
     broken("StatefulSet data on no claim",
            lambda o: kind(o, "StatefulSet")["spec"]
            .update(volumeClaimTemplates=[]), render="production")
+    broken("topics Job on the release's Secret",
+           lambda o: next(x for x in o if x["kind"] == "Secret" and
+                          "annotations" in x["metadata"])["metadata"]
+           .pop("annotations"), render="sasl")
     for f in real:
         print("FAIL " + f)
     if real:
         sys.exit(1)
-    print("ok: helm lint, helm template (default, production, agent), "
-          "schemas and %d broken copies refused" % len(mutants))
+    print("ok: helm lint, helm template (%s), schemas and %d broken copies "
+          "refused" % (", ".join(renders), len(mutants)))
 
 
 if __name__ == "__main__":
