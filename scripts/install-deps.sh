@@ -17,6 +17,11 @@ pkgs=(build-essential cmake ninja-build pkg-config
 # npm (tests/asyncapi/run.sh): Debian's package, unless the nodejs
 # installed already carries its own (NodeSource's does).
 command -v npm >/dev/null || pkgs+=(npm)
+# Go (tests/deploy/deploy_tools.sh builds Helm from its Go module): a Go
+# already installed (on PATH or /usr/local/go) is used; else Debian's
+# golang-go (1.19), which fetches the Go toolchain Helm needs from the Go
+# module proxy.
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || pkgs+=(golang-go)
 
 missing=()
 for p in "${pkgs[@]}"; do
