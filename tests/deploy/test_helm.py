@@ -225,6 +225,11 @@ class Checker:
         if not re.search(r"t changelog .*cleanup\.policy=compact",
                          script.replace("\\\n", " ")):
             self.fail(where, "changelog not compacted")
+        if not re.search(r"t idempotency .*cleanup\.policy=compact,delete"
+                         r" .*retention\.ms=\d+",
+                         script.replace("\\\n", " ")):
+            self.fail(where, "idempotency claims not compact,delete with "
+                      "a retention")
 
     def hook_secrets(self, name, j, secrets):
         """A hook Job runs before the release's own objects exist: a Secret
