@@ -11,7 +11,7 @@
 //    - every .avsc of registry.tsv is the payload of a message, and no
 //      payload names a file registry.tsv lacks;
 //    - each topic's own message carries the schema sr-gateway's registry
-//      gives its subject <topic>-value (common/gateway/sr_gw_registry.c);
+//      gives its subject <topic>-value (common/io/sr_registry.c);
 //    - the payload the parser resolved is the .avsc (same record name);
 //    - every header the code writes is declared on a message, and only
 //      those;
@@ -54,8 +54,8 @@ const schemaIds = Object.fromEntries([...must(
   'sr_schema_id_t')[1].matchAll(/SR_SCHEMA_([A-Z]+) = (\d+)/g)]
   .map((m) => [m[1], +m[2]]));
 const topicSchema = Object.fromEntries([...read(
-  'common/gateway/sr_gw_registry.c').matchAll(
-  /\{ SR_TOPIC_([A-Z]+), SR_SCHEMA_([A-Z]+),/g)]
+  'common/io/sr_registry.c').matchAll(
+  /\{ SR_TOPIC_([A-Z]+), SR_SCHEMA_([A-Z]+) \}/g)]
   .map((m) => [m[1], schemaIds[m[2]]]));
 if (suffixes.length < 7 || registry.length < 6 ||
     Object.keys(topicSchema).length < 6) {
