@@ -658,6 +658,34 @@ static sr_err_t read_start_ends(sr_gw_kafka_t *k, sr_errctx_t *ec)
         return err;
 }
 
+/* A projection that applied records beyond a changelog partition's end is
+ * the projection of another changelog (the topic deleted and created
+ * again, another cluster, a data dir reused): its offsets would make the
+ * feed skip the new records as applied, and serve runs that do not exist.
+ * It is a cache: empty it and rebuild from the changelog. */
+static sr_err_t check_projection_of(sr_gw_kafka_t *k, sr_errctx_t *ec)
+{
+        int64_t *next = calloc((size_t)k->n_parts, sizeof(*next));
+        sr_err_t err;
+        int p;
+
+        if (!next)
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "gateway: offsets");
+        err = sr_proj_offsets(k->gw->proj, next, k->n_parts, ec);
+        for (p = 0; !err && p < k->n_parts; p++)
+                if (next[p] > k->start_high[p])
+                        break;
+        if (!err && p < k->n_parts) {
+                SR_WARN("GATEWAY", "the projection is ahead of the changelog: "
+                        "not this changelog's, rebuilt from it partition=%d "
+                        "next=%" PRId64 " end=%" PRId64, p, next[p],
+                        k->start_high[p]);
+                err = sr_proj_clear(k->gw->proj, ec);
+        }
+        free(next);
+        return err;
+}
+
 sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
 {
         pthread_condattr_t ca;
@@ -691,6 +719,8 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         for (int p = 0; p < k->n_parts; p++)
                 k->idem_next[p] = SR_READER_BEGINNING;
         err = read_start_ends(k, ec);
+        if (!err)
+                err = check_projection_of(k, ec);
         if (!err)
                 err = sr_producer_new(gw->conf, "sr-gateway", &k->prod, ec);
         if (err)

@@ -393,6 +393,10 @@ def main():
     a.prefix = a.prefix or "soak%d." % os.getpid()
     work = a.out or tempfile.mkdtemp(prefix="soak-")
     os.makedirs(work, exist_ok=True)
+    # A soak starts from nothing: the fleet's LMDB of an earlier soak in
+    # the same --out belongs to other topics (the gateway would rebuild
+    # its projection, the workers restore, but the figures would lie).
+    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
 
     bootstrap = None
     broker = "embedded (librdkafka mock: never compacts)"
