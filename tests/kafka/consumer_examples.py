@@ -8,7 +8,8 @@ broker (issue 12): a run goes to success through sr-dev --bootstrap, then
     schema from the gateway's GET /schemas/ids/{id}), compiled with javac
 
 each follow it on the events topic and must print seq 1..n in order and
-"final: pipeline run <id> success". Then both follow it on a doctored copy
+"final: pipeline run <id> success"; follow-run.sh (curl over the gateway's
+watch API) must print the same seq 1..n and end with the run. Then both follow it on a doctored copy
 of its events (seq 2 written twice, seq 4 left out) and must print
 "duplicate seq=2 dropped" and "gap: expected seq=4, got seq=5", still
 ending with the final line.
@@ -211,6 +212,17 @@ def main():
                 print("consumer_examples: %s on %s: %d lines in %.1f s" % (
                     name, t, len(r.stdout.splitlines()),
                     time.monotonic() - t0))
+        # follow-run.sh: the same run over the gateway's watch API (SSE)
+        r = subprocess.run([os.path.join(EX, "follow-run.sh"), run],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, SR=base, TOKEN=token))
+        seqs = [json.loads(line)["seq"] for line in r.stdout.splitlines()]
+        if r.returncode != 0 or seqs != list(range(1, n + 1)):
+            fail("follow-run.sh: exit %d, seq %s, want 1..%d %s" % (
+                r.returncode, seqs, n, r.stderr[-500:]))
+        else:
+            print("consumer_examples: follow-run.sh (curl, SSE) printed "
+                  "seq 1..%d and ended with the run" % n)
     finally:
         if dev:
             dev.send_signal(signal.SIGTERM)
@@ -222,7 +234,7 @@ def main():
     if failures:
         print("consumer_examples: FAILED (%d)" % len(failures))
         sys.exit(1)
-    print("consumer_examples: OK (python and java, %d events of run %s; "
+    print("consumer_examples: OK (python, java and curl, %d events of run %s; "
           "duplicate dropped and gap reported on the doctored copy)" % (n,
                                                                         run))
 
