@@ -519,7 +519,9 @@ headers = {
     "Retry-After": {"description": "Seconds to wait before retrying.",
                     "required": True,
                     "schema": {"type": "integer", "minimum": 0}},
-    "WWW-Authenticate": {"description": "`Bearer` (RFC 6750).",
+    "WWW-Authenticate": {"description": "`Bearer realm=\"sr\"`, with "
+                         "`error=\"invalid_token\"` when a token was sent "
+                         "and refused (RFC 6750).",
                          "schema": {"type": "string"}},
 }
 
