@@ -519,7 +519,9 @@ headers = {
     "Retry-After": {"description": "Seconds to wait before retrying.",
                     "required": True,
                     "schema": {"type": "integer", "minimum": 0}},
-    "WWW-Authenticate": {"description": "`Bearer` (RFC 6750).",
+    "WWW-Authenticate": {"description": "`Bearer realm=\"sr\"`, with "
+                         "`error=\"invalid_token\"` when a token was sent "
+                         "and refused (RFC 6750).",
                          "schema": {"type": "string"}},
 }
 
@@ -857,67 +859,61 @@ RETIRED_404 = (" A run of the caller's enterprise that was retired "
 RUN_404 = ("No such pipeline run in the caller's enterprise (another "
            "enterprise's run is answered the same way), the run is not a "
            "run of `pipeline_id`, or an id is not a UUID." + RETIRED_404)
+RUN_PUT_400 = (BODY_400 + "; a status other than `cancelled`; or the run "
+               "is already terminal (`reason` `illegal_transition`). The "
+               "message names the current status and what may be set.")
+
+
+def run_ops(get_id, get_summary, get_desc, put_id, put_summary, put_desc,
+            e404):
+    """GET and PUT of one pipeline run: the pipeline-scoped path and our
+    extension by the run's id alone answer alike."""
+    return {
+        "get": op("Pipeline Runs", get_id, get_summary, get_desc,
+                  api_responses("PipelineRunEnvelope", "The pipeline run.",
+                                write=False, e400=GET_400, e404=e404)),
+        "put": op("Pipeline Runs", put_id, put_summary, put_desc,
+                  api_responses("PipelineRunEnvelope",
+                                "The cancelled pipeline run.", write=True,
+                                e400=RUN_PUT_400, e404=e404),
+                  params=[P("IdempotencyKey")],
+                  body=body("PipelineRunUpdate", "`{\"status\": "
+                            "\"cancelled\"}`.")),
+    }
+
+
 paths["/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"] = {
     "parameters": [P("PipelineId"), P("PipelineRunId")],
-    "get": op("Pipeline Runs", "getPipelineRun", "Get one pipeline run",
-              "One pipeline run.",
-              api_responses("PipelineRunEnvelope", "The pipeline run.",
-                            write=False, e400=GET_400,
-                            e404=RUN_404)),
-    "put": op("Pipeline Runs", "updatePipelineRun", "Cancel a pipeline run",
+    **run_ops("getPipelineRun", "Get one pipeline run", "One pipeline run.",
+              "updatePipelineRun", "Cancel a pipeline run",
               "Cancels the run: every non-terminal stage run is cancelled; "
               "`pending`, `queued`, `processing` and `dispatched` target "
               "runs are cancelled (a cancel request is sent for commands "
               "already sent); a `running` target run gets a cancel request "
               "for its command and ends by that command's result.",
-              api_responses(
-                  "PipelineRunEnvelope", "The cancelled pipeline run.",
-                  write=True,
-                  e400=BODY_400 + "; a status other than `cancelled`; or "
-                  "the run is already terminal (`reason` "
-                  "`illegal_transition`). The message names the current "
-                  "status and what may be set.",
-                  e404=RUN_404),
-              params=[P("IdempotencyKey")],
-              body=body("PipelineRunUpdate", "`{\"status\": "
-                        "\"cancelled\"}`.")),
+              RUN_404),
 }
 # Our extension (docs/api-decisions.md): the run POST /v0/runs/ answered
 # with, by its id alone; its place (after /v0/runs/) is reserved above.
 RUN_ALONE_404 = ("No such pipeline run in the caller's enterprise (another "
                  "enterprise's run is answered the same way), or the id is "
                  "not a UUID." + RETIRED_404)
-RUN_ALONE = {
+paths["/v0/runs/{pipeline_run_id}/"] = {
     "parameters": [P("PipelineRunId")],
-    "get": op("Pipeline Runs", "getRun",
-              "Get one pipeline run by its id alone (extension)",
+    **run_ops("getRun", "Get one pipeline run by its id alone (extension)",
               "Our extension, not in Esper Pipelines v0: the run "
               "`POST /v0/runs/` answered with, without its pipeline id; the "
               "same answers as `GET /v0/pipelines/{pipeline_id}/runs/"
               "{pipeline_run_id}/`.",
-              api_responses("PipelineRunEnvelope", "The pipeline run.",
-                            write=False, e400=GET_400,
-                            e404=RUN_ALONE_404)),
-    "put": op("Pipeline Runs", "updateRun",
+              "updateRun",
               "Cancel a pipeline run by its id alone (extension)",
               "Our extension, not in Esper Pipelines v0: the same as "
               "`PUT /v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/` "
               "without the pipeline id. An `Idempotency-Key` names this "
               "path's route: the same key on the pipeline-scoped path is "
               "another route (409).",
-              api_responses(
-                  "PipelineRunEnvelope", "The cancelled pipeline run.",
-                  write=True,
-                  e400=BODY_400 + "; a status other than `cancelled`; or "
-                  "the run is already terminal (`reason` "
-                  "`illegal_transition`). The message names the current "
-                  "status and what may be set.",
-                  e404=RUN_ALONE_404),
-              params=[P("IdempotencyKey")],
-              body=body("PipelineRunUpdate", "`{\"status\": "
-                        "\"cancelled\"}`.")),
+              RUN_ALONE_404),
 }
-paths["/v0/runs/{pipeline_run_id}/"] = RUN_ALONE  # keeps its place
 paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
     "parameters": [P("PipelineRunId")],
     "get": op("Stage Runs", "listStageRuns", "List the stage runs of a run",

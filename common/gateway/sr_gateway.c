@@ -64,6 +64,16 @@ static void count_request(sr_gateway_t *gw, sr_route_id_t route, int status,
         sr_series_observe(gw->latency, seconds);
 }
 
+/* A 401's challenge (RFC 9110 11.6.1, RFC 6750 3): the scheme and realm;
+ * invalid_token when a token came and was not accepted. */
+static const char *www_authenticate(const sr_gw_request_t *req)
+{
+        return req->authorization && req->authorization[0] ?
+                       "WWW-Authenticate: Bearer realm=\"sr\", "
+                       "error=\"invalid_token\"\r\n" :
+                       "WWW-Authenticate: Bearer realm=\"sr\"\r\n";
+}
+
 /* The checks that need no body, in the order of checks: route (404, 405),
  * auth (401), the 501 of a stored definition, readiness (503), and for
  * writes Content-Type (415) and the declared body size (413). True when
@@ -89,6 +99,7 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                                            "\"Authorization: Bearer "
                                            "<token>\" "
                                            "(gateway.registry.auth)");
+                resp->headers = www_authenticate(req);
                 return true;
         }
         if (!sr_route_needs_auth(route->id))
@@ -97,6 +108,7 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                 sr_gateway__answer_status(resp, 401, "missing or unknown "
                                           "token: send \"Authorization: "
                                           "Bearer <token>\"");
+                resp->headers = www_authenticate(req);
                 return true;
         }
         /* Whatever the body and its Content-Type (it may have none): there

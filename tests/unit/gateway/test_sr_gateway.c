@@ -1734,6 +1734,35 @@ Test(sr_gateway, registry_config_is_the_level_the_evolution_rules_keep)
         reg_expect_error("GET", "/config/nope", 404, 40401);
 }
 
+/* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";
+ * invalid_token when a token came and was refused (RFC 6750 3). */
+Test(sr_gateway, a_401_carries_its_bearer_challenge)
+{
+        static const struct {
+                const char *target, *authorization, *want;
+        } cases[] = {
+                { "/v0/runs/", NULL, "WWW-Authenticate: Bearer realm=\"sr\"\r\n" },
+                { "/v0/runs/", "Bearer nope",
+                  "WWW-Authenticate: Bearer realm=\"sr\", "
+                  "error=\"invalid_token\"\r\n" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                sr_gw_request_t req = { 0 };
+                sr_gw_response_t resp;
+
+                req.method = "GET";
+                req.target = cases[i].target;
+                req.authorization = cases[i].authorization;
+                req.body = "";
+                sr_gateway_handle(gw, &req, &resp);
+                cr_assert(eq(int, resp.status, 401));
+                cr_assert(not(eq(ptr, (void *)resp.headers, NULL)));
+                cr_assert(eq(str, (char *)resp.headers, (char *)cases[i].want));
+                sr_buf_free(&resp.body);
+        }
+}
+
 Test(sr_gateway, registry_auth_true_asks_for_a_valid_token)
 {
         sr_errctx_t ec = { 0 };
