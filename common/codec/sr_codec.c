@@ -313,7 +313,10 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
         err = sr_codec_peek_schema_id(in, &got, ec);
         if (err)
                 return err;
-        kind = sr_codec_kind_of(codec, got);
+        /* The expected id is one compare; the table is searched only to
+         * name what came instead. */
+        kind = got == codec->ids.wire[id] ? (int)id :
+                                             sr_codec_kind_of(codec, got);
         if (!kind)
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "unknown schema id %" PRId32, got);
