@@ -820,6 +820,29 @@ paths["/v0/runs/"] = {
                params=[P("IdempotencyKey")],
                body=body("RunSpec", "The run spec.")),
 }
+# The new run's ids, for schemathesis's stateful phase (create -> read ->
+# update, run -> stage runs) and for clients that follow links.
+RUN_ID = "$response.body#/content/id"
+paths["/v0/runs/"]["post"]["responses"]["200"]["links"] = {
+    "getRun": {
+        "operationId": "getRun",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "Read the new run by its id alone (extension)."},
+    "updateRun": {
+        "operationId": "updateRun",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "Cancel the new run by its id alone (extension)."},
+    "getPipelineRun": {
+        "operationId": "getPipelineRun",
+        "parameters": {
+            "pipeline_id": "$response.body#/content/pipeline_id",
+            "pipeline_run_id": RUN_ID},
+        "description": "Read the new run under its pipeline."},
+    "listStageRuns": {
+        "operationId": "listStageRuns",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "The new run's stage runs."},
+}
 paths["/v0/runs/{pipeline_run_id}/"] = None  # RUN_ALONE, defined below
 paths["/v0/pipelines/{pipeline_id}/runs/"] = {
     "parameters": [P("PipelineId")],
@@ -909,9 +932,9 @@ paths["/v0/runs/{pipeline_run_id}/"] = {
               "Cancel a pipeline run by its id alone (extension)",
               "Our extension, not in Esper Pipelines v0: the same as "
               "`PUT /v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/` "
-              "without the pipeline id. An `Idempotency-Key` names this "
-              "path's route: the same key on the pipeline-scoped path is "
-              "another route (409).",
+              "without the pipeline id, which the gateway reads from the "
+              "run: the same route, so an `Idempotency-Key` used on "
+              "either path is a retry on the other (another body: 409).",
               RUN_ALONE_404),
 }
 paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {

@@ -7,7 +7,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config
       librdkafka-dev libavro-dev liblmdb-dev lmdb-utils libcriterion-dev
-      libjansson-dev uuid-dev python3 python3-venv curl
+      libpq-dev postgresql-15
+      libjansson-dev uuid-dev libssl-dev openssl python3 python3-venv curl
       wrk valgrind clang libclang-rt-14-dev
       openjdk-17-jdk-headless maven
       systemd prometheus strace nodejs

@@ -280,6 +280,11 @@ typedef struct sr_changelog {
  */
 sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
                                    sr_buf_t *out, sr_errctx_t *ec);
+/** @brief sr_codec_encode_changelog() of the entity record of @p ent
+ *  (borrowed), as saved under sr_entity_key(). Same ownership and
+ *  returns. */
+sr_err_t sr_codec_encode_entity(sr_codec_t *codec, const sr_entity_t *ent,
+                                sr_buf_t *out, sr_errctx_t *ec);
 
 /**
  * @brief Decode a framed io.sr.v1.ChangelogRecord.

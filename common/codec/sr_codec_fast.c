@@ -532,6 +532,17 @@ sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
                       ec);
 }
 
+sr_err_t sr_codec_encode_entity(sr_codec_t *codec, const sr_entity_t *ent,
+                                sr_buf_t *out, sr_errctx_t *ec)
+{
+        sr_changelog_t cl;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_ENTITY;
+        cl.u.entity = *ent;
+        return sr_codec_encode_changelog(codec, &cl, out, ec);
+}
+
 /* ---------------------------------------------------------- results */
 
 /* The result reader accepts only a strict subset of what the avro-c path

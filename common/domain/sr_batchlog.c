@@ -32,6 +32,11 @@ struct sr_batchlog {
         size_t n_w, cap_w;
         size_t last; /* the writer used last: the usual next one */
         uint64_t applied;
+        /* the writer of the last claim read; none before the first claim */
+        char owner[WRITER_MAX + 1];
+        size_t owner_len;
+        bool claimed;
+        uint64_t fenced; /* records and markers of others after a claim */
 };
 
 sr_err_t sr_batchlog_new(sr_batchlog_apply_cb apply, void *arg,
@@ -210,6 +215,48 @@ static sr_err_t keep(writer_t *w, sr_slice_t key, sr_slice_t value,
         return SR_OK;
 }
 
+sr_err_t sr_batchlog_claim(sr_batchlog_t *bl, sr_slice_t writer,
+                           sr_errctx_t *ec)
+{
+        if (!writer.ptr || writer.len == 0 || writer.len > WRITER_MAX)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "changelog: claim of writer \"%.*s\" "
+                                     "(1 to %d bytes)",
+                                     (int)(writer.len > 80 ? 80 : writer.len),
+                                     writer.ptr ? (const char *)writer.ptr :
+                                                  "",
+                                     WRITER_MAX);
+        /* What the other writers left open is cut: it never completes. */
+        for (size_t i = 0; i < bl->n_w; i++) {
+                writer_t *w = &bl->w[i];
+
+                if (w->id_len != writer.len ||
+                    memcmp(w->id, writer.ptr, writer.len))
+                        drop(w);
+        }
+        memcpy(bl->owner, writer.ptr, writer.len);
+        bl->owner[writer.len] = '\0';
+        bl->owner_len = writer.len;
+        bl->claimed = true;
+        return SR_OK;
+}
+
+bool sr_batchlog_trusted(const sr_batchlog_t *bl, sr_slice_t batch_id)
+{
+        sr_slice_t wid;
+        uint64_t n;
+
+        if (sr_batchlog_parse_id(batch_id, &wid, &n, NULL) != SR_OK)
+                return false;
+        return !bl->claimed || (wid.len == bl->owner_len &&
+                                !memcmp(wid.ptr, bl->owner, wid.len));
+}
+
+uint64_t sr_batchlog_fenced(const sr_batchlog_t *bl)
+{
+        return bl->fenced;
+}
+
 sr_err_t sr_batchlog_record(sr_batchlog_t *bl, sr_slice_t batch_id,
                             sr_slice_t key, sr_slice_t value, sr_errctx_t *ec)
 {
@@ -220,6 +267,10 @@ sr_err_t sr_batchlog_record(sr_batchlog_t *bl, sr_slice_t batch_id,
         err = writer_of(bl, batch_id, &w, &n, ec);
         if (err)
                 return err;
+        if (!sr_batchlog_trusted(bl, batch_id)) {
+                bl->fenced++; /* a writer fenced by a later claim */
+                return SR_OK;
+        }
         if (w->open && n < w->n)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "changelog: batch %" PRIu64 " of writer "
@@ -246,6 +297,10 @@ sr_err_t sr_batchlog_marker(sr_batchlog_t *bl, sr_slice_t batch_id,
         err = writer_of(bl, batch_id, &w, &n, ec);
         if (err)
                 return err;
+        if (!sr_batchlog_trusted(bl, batch_id)) {
+                bl->fenced++;
+                return SR_OK;
+        }
         if (w->open && w->n <= n)
                 return flush(bl, w, ec);
         return SR_OK;

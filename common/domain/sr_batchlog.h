@@ -18,10 +18,19 @@
  * is known complete (then hands them to the apply callback, in log order)
  * or the log ends (then they are discarded). Memory: one batch per WRITER
  * whose last batch is still open.
+ *
+ * Claims fence the writers that lost a partition (docs/guarantee.md,
+ * "Fencing"): a new owner writes a claim "~claim/WRITER" before its first
+ * batch. From a claim on, only the claiming WRITER's records and markers
+ * are trusted, up to the next claim; whatever another writer left open at
+ * the claim is cut (discarded), and what another writer (a zombie that
+ * still believes it owns the partition) writes after it is ignored.
+ * A log without claims (written before they existed) is trusted as above.
  */
 #ifndef SR_BATCHLOG_H
 #define SR_BATCHLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +54,22 @@ void sr_batchlog_destroy(sr_batchlog_t *bl);
  */
 sr_err_t sr_batchlog_parse_id(sr_slice_t id, sr_slice_t *writer, uint64_t *n,
                               sr_errctx_t *ec);
+
+/**
+ * @brief A claim by @p writer (the WRITER of "WRITER/N"): from here on only
+ * its batches are trusted; every other writer's open batch is dropped.
+ * @returns SR_OK, SR_ERR_CORRUPT (empty or over 63 bytes).
+ */
+sr_err_t sr_batchlog_claim(sr_batchlog_t *bl, sr_slice_t writer,
+                           sr_errctx_t *ec);
+
+/** Is batch @p batch_id's writer trusted here: no claim read yet, or it
+ *  made the last one? (A malformed id is not.) */
+bool sr_batchlog_trusted(const sr_batchlog_t *bl, sr_slice_t batch_id);
+
+/** Records and markers ignored so far because a claim fenced their
+ *  writer. */
+uint64_t sr_batchlog_fenced(const sr_batchlog_t *bl);
 
 /**
  * @brief A changelog record of batch @p batch_id. May apply the records of

@@ -113,7 +113,9 @@ static sr_err_t create_run(step_t *st, const sr_command_t *cmd)
 
                 memset(s, 0, sizeof(*s));
                 run->pr.n_stages = i + 1;
-                run->stage_dirty[i] = true;
+                run->stage_dirty[i] = false;
+                sr_run_stage_added(run, i);
+                sr_run_mark_stage(run, i);
                 sr_uuid_v5(&s->m.id, &sr_ns, "%s/stage/%u", rid, i);
                 s->pipeline_run_id = run->pr.m.id;
                 s->pipeline_id = spec->pipeline_id;
@@ -443,7 +445,7 @@ forward:
                 if (cmd->u.set.device_name[0]) {
                         memcpy(t->device_name, cmd->u.set.device_name,
                                sizeof(t->device_name));
-                        run->target_dirty[ti] = true;
+                        sr_run_mark_target(run, ti);
                 }
                 if (!advance_target(st, ti, ts)) {
                         t = &run->targets[ti];
@@ -503,7 +505,7 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
         int64_t d = cmd->u.timer.deadline, ended;
 
         if (sr_status_is_terminal(run->pr.m.status)) {
-                if (sr_fsm__all_final(run, &ended)) {
+                if (sr_run_all_final(run, &ended)) {
                         if (d && d == run->pr.next_deadline)
                                 retire(st, ended);
                         else
@@ -533,14 +535,20 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                                   "stage_run_timeout", true);
         }
         /* The target runs' own deadlines, whatever their stage and
-         * pipeline run: a roll-up moves only a running stage run. */
-        for (uint32_t i = 0; i < run->n_targets; i++) {
-                sr_target_run_t *t = &run->targets[i];
+         * pipeline run: a roll-up moves only a running stage run. A stage
+         * whose earliest open target deadline is later is skipped. */
+        for (uint32_t si = 0; si < run->pr.n_stages; si++) {
+                const sr_run_stage_idx_t *x = &run->sidx[si];
 
-                if (!sr_status_is_terminal(t->m.status) && t->m.deadline &&
-                    t->m.deadline <= d) {
-                        uint32_t si = t->stage_index;
+                if (!x->tr_min_deadline || x->tr_min_deadline > d)
+                        continue;
+                for (uint32_t k = 0; k < x->n_tr; k++) {
+                        uint32_t i = x->first_tr + k;
+                        const sr_target_run_t *t = &run->targets[i];
 
+                        if (sr_status_is_terminal(t->m.status) ||
+                            !t->m.deadline || t->m.deadline > d)
+                                continue;
                         sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT, "timeout");
                         sr_fsm__rollup_stage(st, si); /* may move run->targets */
                 }
@@ -682,7 +690,7 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
         if (res->device_name[0])
                 memcpy(t->device_name, res->device_name,
                        sizeof(t->device_name));
-        run->target_dirty[ti] = true;
+        sr_run_mark_target(run, ti);
         advance_target(&st, ti, map_cmdst(cs));
         if (st.nomem)
                 return SR_ERR_NOMEM;

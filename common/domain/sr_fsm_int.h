@@ -50,9 +50,6 @@ void sr_fsm__rollup_stage(step_t *st, uint32_t si);
  * final the retirement instant (latest ended_at + retention.finished, 0
  * when that is 0): what the worker arms. */
 void sr_fsm__update_next_deadline(sr_run_t *run, const sr_fsm_opts_t *opts);
-/* The latest ended_at of the run and its children; false when an entity
- * is not final yet. */
-bool sr_fsm__all_final(const sr_run_t *run, int64_t *ended_at);
 /* The accepting reply, with the versions of what the command changed. */
 void sr_fsm__reply_accept(step_t *st, const sr_command_t *cmd,
                           sr_entity_type_t type, const sr_meta_t *m);

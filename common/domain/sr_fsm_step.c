@@ -125,6 +125,8 @@ static bool move(step_t *st, sr_entity_type_t type, sr_meta_t *m,
         if (sr_status_is_terminal(to)) {
                 m->ended_at = st->now;
                 m->deadline = 0;
+                if (st->now > st->run->max_ended_at)
+                        st->run->max_ended_at = st->now;
         }
         *fromp = from;
         return true;
@@ -153,7 +155,8 @@ void sr_fsm__move_stage(step_t *st, uint32_t si, sr_status_t to,
                 return;
         if (to == SR_ST_RUNNING && !s->m.started_at)
                 s->m.started_at = st->now;
-        st->run->stage_dirty[si] = true;
+        sr_run_stage_changed(st->run, si, from);
+        sr_run_mark_stage(st->run, si);
         emit(st, SR_ENT_STAGE_RUN, &s->m, from, NULL, NULL, NULL);
 }
 
@@ -161,18 +164,13 @@ void sr_fsm__move_target(step_t *st, uint32_t ti, sr_status_t to,
                         const char *reason)
 {
         sr_target_run_t *t = &st->run->targets[ti];
+        int64_t deadline = t->m.deadline;
         sr_status_t from;
 
         if (!move(st, SR_ENT_TARGET_RUN, &t->m, to, reason, &from))
                 return;
-        if (sr_status_is_terminal(to)) {
-                sr_run_stage_idx_t *x = &st->run->sidx[t->stage_index];
-
-                x->n_tr_terminal++;
-                if (to == SR_ST_SUCCESS)
-                        x->n_tr_success++;
-        }
-        st->run->target_dirty[ti] = true;
+        sr_run_target_changed(st->run, ti, from, deadline);
+        sr_run_mark_target(st->run, ti);
         emit(st, SR_ENT_TARGET_RUN, &t->m, from, &t->stage_run_id,
              &t->stage_run_operation_id, &t->device_id);
 }
@@ -208,7 +206,7 @@ void sr_fsm__dispatch(step_t *st, uint32_t ti, sr_dispatch_kind_t kind)
         d->issued_at = st->now;
         if (kind == SR_DISPATCH_CANCEL) {
                 t->cancel_requested = true;
-                run->target_dirty[ti] = true;
+                sr_run_mark_target(run, ti);
         }
         out->applied = true;
 }
@@ -266,12 +264,15 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
                 }
                 op->created_at = st->now;
                 op->version = 1;
-                run->op_dirty[run->n_ops++] = true;
+                run->op_dirty[run->n_ops] = false;
+                sr_run_mark_op(run, run->n_ops++);
                 x->n_ops++;
         }
         x->first_tr = run->n_targets;
         x->n_tr = 0;
-        x->n_tr_terminal = x->n_tr_success = 0;
+        memset(x->n_tr_status, 0, sizeof(x->n_tr_status));
+        x->tr_min_deadline = 0;
+        x->n_tr_at_min = 0;
         for (uint32_t j = 0; j < s->n_ops; j++) {
                 for (uint32_t k = 0; k < s->n_targets; k++) {
                         const sr_spec_target_t *spec = &s->targets[k];
@@ -300,15 +301,18 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
                                sizeof(t->device_name));
                         memcpy(t->device_alias, spec->device_alias,
                                sizeof(t->device_alias));
-                        run->target_dirty[ti] = true;
+                        run->target_dirty[ti] = false;
+                        sr_run_mark_target(run, ti);
                         run->n_targets++;
                         x->n_tr++;
+                        sr_run_target_added(run, ti);
                         sr_fsm__move_target(st, ti, SR_ST_PENDING, "created");
                         sr_fsm__move_target(st, ti, SR_ST_QUEUED, "queued");
                         sr_uuid_fmt(&t->m.id, tid);
                         sr_uuid_v5(&t->command_id, &sr_ns, "%s/command", tid);
                         t->m.started_at = st->now;
                         t->m.deadline = st->now + SR_TARGET_RUN_TIMEOUT_MS;
+                        sr_run_target_changed(run, ti, t->m.status, 0);
                         sr_fsm__move_target(st, ti, SR_ST_PROCESSING,
                                     "command_created");
                         sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
@@ -445,9 +449,9 @@ void sr_fsm__rollup_stage(step_t *st, uint32_t si)
         bool ok;
 
         if (run->stages[si].m.status != SR_ST_RUNNING ||
-            x->n_tr_terminal < x->n_tr)
+            sr_run_stage_terminal(x) < x->n_tr)
                 return;
-        ok = x->n_tr_success == x->n_tr;
+        ok = x->n_tr_status[SR_ST_SUCCESS] == x->n_tr;
         sr_fsm__move_stage(st, si, SR_ST_COMPLETE,
                    ok ? "all_targets_succeeded" : "target_failed");
         sr_fsm__move_stage(st, si, ok ? SR_ST_SUCCESS : SR_ST_FAILURE,
@@ -455,48 +459,17 @@ void sr_fsm__rollup_stage(step_t *st, uint32_t si)
         sr_fsm__rollup_pr(st);
 }
 
-/* Earliest deadline of any non-terminal entity: what the worker arms. */
-bool sr_fsm__all_final(const sr_run_t *run, int64_t *ended_at)
-{
-        int64_t e = 0;
-
-#define FINAL(m)                                                          \
-        do {                                                              \
-                if (!sr_status_is_terminal((m).status))                   \
-                        return false;                                     \
-                if ((m).ended_at > e)                                     \
-                        e = (m).ended_at;                                 \
-        } while (0)
-        FINAL(run->pr.m);
-        for (uint32_t i = 0; i < run->pr.n_stages; i++)
-                FINAL(run->stages[i].m);
-        for (uint32_t i = 0; i < run->n_targets; i++)
-                FINAL(run->targets[i].m);
-#undef FINAL
-        *ended_at = e;
-        return true;
-}
-
+/* What the worker arms: the earliest deadline of any non-terminal entity
+ * (sr_run.c keeps per-stage minima: O(stages), not a scan of the target
+ * runs), or the retirement instant. */
 void sr_fsm__update_next_deadline(sr_run_t *run, const sr_fsm_opts_t *opts)
 {
-        int64_t d = 0, ended;
+        int64_t d = sr_run_min_deadline(run), ended;
 
-#define CONSIDER(m)                                                       \
-        do {                                                              \
-                if (!sr_status_is_terminal((m).status) && (m).deadline && \
-                    (!d || (m).deadline < d))                             \
-                        d = (m).deadline;                                 \
-        } while (0)
-        CONSIDER(run->pr.m);
-        for (uint32_t i = 0; i < run->pr.n_stages; i++)
-                CONSIDER(run->stages[i].m);
-        for (uint32_t i = 0; i < run->n_targets; i++)
-                CONSIDER(run->targets[i].m);
-#undef CONSIDER
         /* Nothing is open: the instant the run retires. No input changes
          * a run whose entities are all final, so it is set once. */
         if (!d && opts->retention_finished_ms > 0 &&
-            sr_fsm__all_final(run, &ended))
+            sr_run_all_final(run, &ended))
                 d = ended + opts->retention_finished_ms;
         if (d != run->pr.next_deadline) {
                 run->pr.next_deadline = d;

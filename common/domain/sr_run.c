@@ -33,9 +33,24 @@ void sr_run_fini(sr_run_t *run)
         free(run->op_dirty);
         free(run->targets);
         free(run->target_dirty);
+        free(run->dirty);
         free(run->sidx);
         free(run->tr_hash);
         sr_run_init(run);
+}
+
+/* The dirty list holds each entity at most once: room for every stage
+ * slot, operation and target run there is room for. */
+static bool reserve_dirty(sr_run_t *run, uint32_t stage_slots)
+{
+        uint64_t need = (uint64_t)stage_slots + run->cap_ops + run->cap_targets;
+
+        if (stage_slots < run->pr.n_stages)
+                need += run->pr.n_stages - stage_slots;
+        if (need > UINT32_MAX)
+                return false;
+        return sr_array_grow((void **)&run->dirty, &run->cap_dirty,
+                             (uint32_t)need, sizeof(*run->dirty));
 }
 
 /* Grow the stage arrays to n stages (zero-filling the new ones). */
@@ -54,7 +69,7 @@ bool sr_run_reserve_stages(sr_run_t *run, uint32_t n)
         if (!d)
                 return false;
         run->stage_dirty = d;
-        return true;
+        return reserve_dirty(run, n);
 }
 
 bool sr_run_reserve_ops(sr_run_t *run, uint32_t need)
@@ -66,7 +81,7 @@ bool sr_run_reserve_ops(sr_run_t *run, uint32_t need)
         if (!sr_array_grow((void **)&run->op_dirty, &cap2, need, sizeof(bool)))
                 return false;
         run->cap_ops = cap;
-        return true;
+        return reserve_dirty(run, run->pr.n_stages);
 }
 
 bool sr_run_reserve_targets(sr_run_t *run, uint32_t need)
@@ -78,7 +93,7 @@ bool sr_run_reserve_targets(sr_run_t *run, uint32_t need)
         if (!sr_array_grow((void **)&run->target_dirty, &cap2, need, sizeof(bool)))
                 return false;
         run->cap_targets = cap;
-        return true;
+        return reserve_dirty(run, run->pr.n_stages);
 }
 
 /* Stage slots are filled as stage entities arrive; a zero id marks a hole. */
@@ -214,7 +229,8 @@ bool sr_run_rehash(sr_run_t *run)
         return true;
 }
 
-/* Derived counters of every stage from the (sorted) ops and targets. */
+/* Derived counters of every stage from the (sorted) ops and targets, and
+ * the run's roll-ups: the one full scan, on load. */
 static bool reindex(sr_run_t *run)
 {
         sr_run_stage_idx_t *sidx;
@@ -223,6 +239,16 @@ static bool reindex(sr_run_t *run)
         sidx = calloc(n ? n : 1, sizeof(*sidx));
         if (!sidx)
                 return false;
+        memset(run->n_stage_status, 0, sizeof(run->n_stage_status));
+        memset(run->n_tr_status, 0, sizeof(run->n_tr_status));
+        run->max_ended_at = run->pr.m.ended_at;
+        for (uint32_t i = 0; i < n; i++) {
+                const sr_meta_t *m = &run->stages[i].m;
+
+                run->n_stage_status[m->status]++;
+                if (m->ended_at > run->max_ended_at)
+                        run->max_ended_at = m->ended_at;
+        }
         for (uint32_t i = run->n_ops; i-- > 0;) {
                 sidx[run->ops[i].stage_index].first_op = i;
                 sidx[run->ops[i].stage_index].n_ops++;
@@ -230,18 +256,26 @@ static bool reindex(sr_run_t *run)
         for (uint32_t i = run->n_targets; i-- > 0;) {
                 const sr_target_run_t *t = &run->targets[i];
                 sr_run_stage_idx_t *x = &sidx[t->stage_index];
+                int64_t d = t->m.deadline;
 
                 x->first_tr = i;
                 x->n_tr++;
-                if (sr_status_is_terminal(t->m.status)) {
-                        x->n_tr_terminal++;
-                        if (t->m.status == SR_ST_SUCCESS)
-                                x->n_tr_success++;
+                x->n_tr_status[t->m.status]++;
+                run->n_tr_status[t->m.status]++;
+                if (t->m.ended_at > run->max_ended_at)
+                        run->max_ended_at = t->m.ended_at;
+                if (sr_status_is_terminal(t->m.status) || !d)
+                        continue;
+                if (!x->tr_min_deadline || d < x->tr_min_deadline) {
+                        x->tr_min_deadline = d;
+                        x->n_tr_at_min = 1;
+                } else if (d == x->tr_min_deadline) {
+                        x->n_tr_at_min++;
                 }
         }
         free(run->sidx);
         run->sidx = sidx;
-        return sr_run_rehash(run);
+        return reserve_dirty(run, n) && sr_run_rehash(run);
 }
 
 sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
@@ -263,6 +297,17 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
                         return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                              "run: target of stage %u",
                                              run->targets[i].stage_index);
+        /* The counts are indexed by status. */
+        for (uint32_t i = 0; i < run->pr.n_stages; i++)
+                if ((unsigned)run->stages[i].m.status >= SR_ST__COUNT)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: stage run %u status %d", i,
+                                             (int)run->stages[i].m.status);
+        for (uint32_t i = 0; i < run->n_targets; i++)
+                if ((unsigned)run->targets[i].m.status >= SR_ST__COUNT)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: target run status %d",
+                                             (int)run->targets[i].m.status);
         if (run->n_ops)
                 qsort(run->ops, run->n_ops, sizeof(*run->ops), cmp_op);
         if (run->n_targets)
@@ -273,16 +318,210 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
         return SR_OK;
 }
 
+static bool *dirty_flag(sr_run_t *run, uint64_t e)
+{
+        uint32_t i = (uint32_t)e;
+
+        switch ((sr_entity_type_t)(e >> 32)) {
+        case SR_ENT_STAGE_RUN:
+                return &run->stage_dirty[i];
+        case SR_ENT_STAGE_RUN_OPERATION:
+                return &run->op_dirty[i];
+        default:
+                return &run->target_dirty[i];
+        }
+}
+
 void sr_run_clear_dirty(sr_run_t *run)
 {
         run->pr_dirty = false;
-        if (run->stage_dirty)
-                memset(run->stage_dirty, 0,
-                       run->pr.n_stages * sizeof(bool));
-        if (run->op_dirty)
-                memset(run->op_dirty, 0, run->n_ops * sizeof(bool));
-        if (run->target_dirty)
-                memset(run->target_dirty, 0, run->n_targets * sizeof(bool));
+        for (uint32_t k = 0; k < run->n_dirty; k++)
+                *dirty_flag(run, run->dirty[k]) = false;
+        run->n_dirty = 0;
+}
+
+static void mark(sr_run_t *run, bool *flag, sr_entity_type_t kind,
+                 uint32_t i)
+{
+        if (*flag)
+                return;
+        *flag = true;
+        /* Room was reserved with the entity (reserve_dirty). */
+        run->dirty[run->n_dirty++] = SR_RUN_DIRTY(kind, i);
+}
+
+void sr_run_mark_stage(sr_run_t *run, uint32_t si)
+{
+        mark(run, &run->stage_dirty[si], SR_ENT_STAGE_RUN, si);
+}
+
+void sr_run_mark_op(sr_run_t *run, uint32_t oi)
+{
+        mark(run, &run->op_dirty[oi], SR_ENT_STAGE_RUN_OPERATION, oi);
+}
+
+void sr_run_mark_target(sr_run_t *run, uint32_t ti)
+{
+        mark(run, &run->target_dirty[ti], SR_ENT_TARGET_RUN, ti);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+int sr_run_dirty_each(sr_run_t *run,
+                      int (*fn)(const sr_entity_t *e, void *arg), void *arg)
+{
+        sr_entity_t e;
+        int rc;
+
+        if (run->n_dirty > 1)
+                qsort(run->dirty, run->n_dirty, sizeof(*run->dirty), cmp_u64);
+        for (uint32_t k = 0; k < run->n_dirty; k++) {
+                uint32_t i = (uint32_t)run->dirty[k];
+
+                e.type = (sr_entity_type_t)(run->dirty[k] >> 32);
+                if (e.type == SR_ENT_STAGE_RUN)
+                        e.u.sr = run->stages[i];
+                else if (e.type == SR_ENT_STAGE_RUN_OPERATION)
+                        e.u.op = run->ops[i];
+                else
+                        e.u.tr = run->targets[i];
+                if ((rc = fn(&e, arg)))
+                        return rc;
+        }
+        if (run->pr_dirty) {
+                e.type = SR_ENT_PIPELINE_RUN;
+                e.u.pr = run->pr;
+                return fn(&e, arg);
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------ roll-ups */
+
+/* Drop a non-terminal target run at deadline @p d from its stage's
+ * minimum; when it was the last one there, find the next minimum. */
+static void min_remove(sr_run_t *run, sr_run_stage_idx_t *x, int64_t d)
+{
+        if (d != x->tr_min_deadline || --x->n_tr_at_min)
+                return;
+        x->tr_min_deadline = 0;
+        for (uint32_t i = 0; i < x->n_tr; i++) {
+                const sr_meta_t *m = &run->targets[x->first_tr + i].m;
+
+                if (sr_status_is_terminal(m->status) || !m->deadline)
+                        continue;
+                if (!x->tr_min_deadline || m->deadline < x->tr_min_deadline) {
+                        x->tr_min_deadline = m->deadline;
+                        x->n_tr_at_min = 1;
+                } else if (m->deadline == x->tr_min_deadline) {
+                        x->n_tr_at_min++;
+                }
+        }
+}
+
+static void min_add(sr_run_stage_idx_t *x, int64_t d)
+{
+        if (!x->tr_min_deadline || d < x->tr_min_deadline) {
+                x->tr_min_deadline = d;
+                x->n_tr_at_min = 1;
+        } else if (d == x->tr_min_deadline) {
+                x->n_tr_at_min++;
+        }
+}
+
+void sr_run_target_changed(sr_run_t *run, uint32_t ti, sr_status_t from,
+                           int64_t old_deadline)
+{
+        const sr_meta_t *m = &run->targets[ti].m;
+        sr_run_stage_idx_t *x = &run->sidx[run->targets[ti].stage_index];
+        bool was_open = !sr_status_is_terminal(from) && old_deadline;
+        bool is_open = !sr_status_is_terminal(m->status) && m->deadline;
+
+        if (from != m->status) {
+                x->n_tr_status[from]--;
+                x->n_tr_status[m->status]++;
+                run->n_tr_status[from]--;
+                run->n_tr_status[m->status]++;
+        }
+        if (m->ended_at > run->max_ended_at)
+                run->max_ended_at = m->ended_at;
+        if (was_open && is_open && old_deadline == m->deadline)
+                return;
+        /* Add before removing: a rescan in min_remove() then sees the
+         * target run as it is now. */
+        if (is_open)
+                min_add(x, m->deadline);
+        if (was_open)
+                min_remove(run, x, old_deadline);
+}
+
+void sr_run_stage_changed(sr_run_t *run, uint32_t si, sr_status_t from)
+{
+        const sr_meta_t *m = &run->stages[si].m;
+
+        run->n_stage_status[from]--;
+        run->n_stage_status[m->status]++;
+        if (m->ended_at > run->max_ended_at)
+                run->max_ended_at = m->ended_at;
+}
+
+void sr_run_target_added(sr_run_t *run, uint32_t ti)
+{
+        const sr_target_run_t *t = &run->targets[ti];
+
+        run->sidx[t->stage_index].n_tr_status[t->m.status]++;
+        run->n_tr_status[t->m.status]++;
+}
+
+void sr_run_stage_added(sr_run_t *run, uint32_t si)
+{
+        run->n_stage_status[run->stages[si].m.status]++;
+}
+
+static uint32_t n_terminal(const uint32_t n[SR_ST__COUNT])
+{
+        return n[SR_ST_SUCCESS] + n[SR_ST_FAILURE] + n[SR_ST_CANCELLED] +
+               n[SR_ST_TIMEOUT] + n[SR_ST_INVALID];
+}
+
+uint32_t sr_run_stage_terminal(const sr_run_stage_idx_t *x)
+{
+        return n_terminal(x->n_tr_status);
+}
+
+bool sr_run_all_final(const sr_run_t *run, int64_t *ended_at)
+{
+        if (!sr_status_is_terminal(run->pr.m.status) ||
+            n_terminal(run->n_stage_status) != run->pr.n_stages ||
+            n_terminal(run->n_tr_status) != run->n_targets)
+                return false;
+        *ended_at = run->max_ended_at;
+        return true;
+}
+
+int64_t sr_run_min_deadline(const sr_run_t *run)
+{
+        int64_t d = 0;
+
+#define CONSIDER(dl)                                                      \
+        do {                                                              \
+                if ((dl) && (!d || (dl) < d))                             \
+                        d = (dl);                                         \
+        } while (0)
+        if (!sr_status_is_terminal(run->pr.m.status))
+                CONSIDER(run->pr.m.deadline);
+        for (uint32_t i = 0; i < run->pr.n_stages; i++) {
+                if (!sr_status_is_terminal(run->stages[i].m.status))
+                        CONSIDER(run->stages[i].m.deadline);
+                CONSIDER(run->sidx[i].tr_min_deadline);
+        }
+#undef CONSIDER
+        return d;
 }
 
 sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id)

@@ -24,12 +24,24 @@
 #define SR_STAGE_RUN_DEFAULT_TIMEOUT_MS (7 * SR_DAY_MS)
 #define SR_TARGET_RUN_TIMEOUT_MS (7 * SR_DAY_MS)
 
-/* Derived per-stage bookkeeping, rebuilt by sr_run_index(). */
+/* Derived per-stage bookkeeping: rebuilt by sr_run_index() on load, then
+ * kept current by the state machine on every change (sr_run_target_changed),
+ * so one result costs O(1) here, not a scan of the stage. */
 typedef struct sr_run_stage_idx {
         uint32_t first_op, n_ops;       /* into run->ops */
         uint32_t first_tr, n_tr;        /* into run->targets */
-        uint32_t n_tr_terminal, n_tr_success;
+        /* The stage's target runs per status (sum: n_tr). */
+        uint32_t n_tr_status[SR_ST__COUNT];
+        /* The earliest deadline of the stage's non-terminal target runs,
+         * 0 = none, and how many of them have exactly that deadline. */
+        int64_t tr_min_deadline;
+        uint32_t n_tr_at_min;
 } sr_run_stage_idx_t;
+
+/* Dirty-list entries: the entity kind (SR_ENT_*) in the high 32 bits, its
+ * index in the low 32, so sorting them gives the save order (stages,
+ * operations, target runs, each by index). */
+#define SR_RUN_DIRTY(kind, i) (((uint64_t)(kind) << 32) | (uint32_t)(i))
 
 typedef struct sr_run {
         bool exists; /* false until the pipeline run is created/loaded */
@@ -50,10 +62,22 @@ typedef struct sr_run {
         bool *target_dirty;
         uint32_t n_targets, cap_targets;
 
+        /* The dirty stage runs, operations and target runs (each once,
+         * SR_RUN_DIRTY entries, in marking order): what a save writes and
+         * sr_run_clear_dirty() clears, without a scan of the flags. Its
+         * capacity follows the entity arrays', so marking never allocates. */
+        uint64_t *dirty;
+        uint32_t n_dirty, cap_dirty;
+
         /* derived */
         sr_run_stage_idx_t *sidx; /* pr.n_stages */
         uint32_t *tr_hash;        /* open addressing: target index + 1 */
         uint32_t tr_hash_cap;
+        /* Roll-ups of the whole run, kept like sidx: stage runs and target
+         * runs per status, and the latest ended_at of any entity. */
+        uint32_t n_stage_status[SR_ST__COUNT];
+        uint32_t n_tr_status[SR_ST__COUNT];
+        int64_t max_ended_at;
 } sr_run_t;
 
 /** @brief An empty run (exists = false). */
@@ -76,8 +100,52 @@ sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec);
  */
 sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
 
-/** @brief Clear every dirty flag (after the caller saved the entities). */
+/** @brief Clear every dirty flag (after the caller saved the entities):
+ *  O(dirty entities). */
 void sr_run_clear_dirty(sr_run_t *run);
+
+/* Marking an entity dirty (the state machine): O(1), never allocates (the
+ * entity's slot was reserved with it). Marking twice is marking once. */
+void sr_run_mark_stage(sr_run_t *run, uint32_t si);
+void sr_run_mark_op(sr_run_t *run, uint32_t oi);
+void sr_run_mark_target(sr_run_t *run, uint32_t ti);
+
+/**
+ * @brief Visit each dirty entity, stage runs, then operations, then target
+ * runs (each in index order), the pipeline run last (its last_seq covers
+ * the rest): what a save writes. @p fn gets a copy that borrows the run's
+ * heap parts. Sorts the dirty list (O(d log d) for d dirty entities; no
+ * scan of the run). Stops at and returns the first non-zero from @p fn.
+ */
+int sr_run_dirty_each(sr_run_t *run,
+                      int (*fn)(const sr_entity_t *e, void *arg), void *arg);
+
+/**
+ * @brief The bookkeeping after target run @p ti changed its status from
+ * @p from and/or its deadline from @p old_deadline (the state machine calls
+ * it on every such change): per-status counts of its stage and of the run,
+ * the stage's earliest target deadline, the run's latest ended_at. O(1),
+ * except that when the last open target run at the stage's earliest
+ * deadline closes the stage's target runs are scanned once for the next
+ * one (target runs of a stage share their deadline: once per stage).
+ */
+void sr_run_target_changed(sr_run_t *run, uint32_t ti, sr_status_t from,
+                           int64_t old_deadline);
+/** @brief The same for stage run @p si, whose status was @p from. */
+void sr_run_stage_changed(sr_run_t *run, uint32_t si, sr_status_t from);
+/** @brief Count new target run @p ti (status none) in its stage and run. */
+void sr_run_target_added(sr_run_t *run, uint32_t ti);
+/** @brief Count new stage run @p si (status none) in the run. */
+void sr_run_stage_added(sr_run_t *run, uint32_t si);
+
+/** @brief Target runs of stage @p x that are terminal. */
+uint32_t sr_run_stage_terminal(const sr_run_stage_idx_t *x);
+/** @brief True when the pipeline run, every stage run and every target run
+ *  is terminal (O(1)); then *ended_at is the latest ended_at of them. */
+bool sr_run_all_final(const sr_run_t *run, int64_t *ended_at);
+/** @brief The earliest deadline of any non-terminal entity of the run, 0 =
+ *  none: O(stages). */
+int64_t sr_run_min_deadline(const sr_run_t *run);
 
 /** @brief Target run by id, or NULL. */
 sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id);

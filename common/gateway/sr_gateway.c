@@ -242,6 +242,8 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 sr_gateway__answer_problem(resp, &prob);
                 goto done;
         }
+        /* /v0/runs/{id}/ is the pipeline-scoped run route from here on. */
+        sr_gateway__route_pipeline(gw, c.enterprise, &route);
         c.base = gw->link_base;
         snprintf(c.path, sizeof(c.path), "%.*s",
                  (int)strcspn(req->target, "?#"), req->target);

@@ -163,6 +163,19 @@ void sr_gateway__get(sr_gw_ctx_t *c);
  */
 bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e);
 
+/**
+ * @brief GET/PUT /v0/runs/{id}/ (route->any_pipeline, our extension) is
+ * the pipeline-scoped run route spelled without its pipeline id: set
+ * @p route->pipeline_id to the run's pipeline in @p enterprise, from the
+ * projection (the run, else the note it left when it retired), so that
+ * every later step (Idempotency-Key fingerprint, tenancy, retired runs,
+ * the answer) is the pipeline-scoped route's. An unknown run, or another
+ * enterprise's, leaves the id nil: the handler then answers the 404 that
+ * path gives. Answers nothing; one projection read.
+ */
+void sr_gateway__route_pipeline(sr_gateway_t *gw, const char *enterprise,
+                                sr_route_t *route);
+
 /* ------------------------------------------------------------ registry
  * sr_gw_registry.c. */
 

@@ -190,6 +190,24 @@ void sr_gateway__list(sr_gw_ctx_t *c)
         }
 }
 
+void sr_gateway__route_pipeline(sr_gateway_t *gw, const char *enterprise,
+                                sr_route_t *route)
+{
+        sr_pipeline_run_t pr;
+        sr_proj_retired_t note;
+
+        if (!route->any_pipeline)
+                return;
+        if (sr_proj_get_pipeline_run(gw->proj, enterprise,
+                                     &route->pipeline_run_id, &pr,
+                                     NULL) == SR_OK)
+                route->pipeline_id = pr.pipeline_id;
+        else if (sr_proj_get_retired(gw->proj, enterprise,
+                                     &route->pipeline_run_id, &note,
+                                     NULL) == SR_OK)
+                route->pipeline_id = note.pipeline_id;
+}
+
 bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
 {
         const sr_route_t *r = c->route;
@@ -206,8 +224,7 @@ bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
                         sr_gateway__proj_failed(c, &ec, "pipeline run");
                         return false;
                 }
-                if (!r->any_pipeline &&
-                    !sr_uuid_eq(&e->u.pr.pipeline_id, &r->pipeline_id)) {
+                if (!sr_uuid_eq(&e->u.pr.pipeline_id, &r->pipeline_id)) {
                         sr_gateway__not_found(c, "pipeline run");
                         return false;
                 }

@@ -85,7 +85,10 @@ typedef struct sr_route {
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
         /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
-         * extension): no pipeline named, the run of any pipeline is it. */
+         * extension): no pipeline named; pipeline_id is nil here and the
+         * gateway fills it in from the run before handling the request
+         * (sr_gateway__route_pipeline()), so both spellings are one
+         * route. */
         bool any_pipeline;
         /* UI: the console's file (sr_ui.h); static. NULL otherwise. */
         const struct sr_ui_file *ui_file;

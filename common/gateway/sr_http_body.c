@@ -274,6 +274,14 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
 
         if (max_len == 0)
                 max_len = SR_HTTP_BODY_MAX_DEFAULT;
+        /* The cap, not the configured limit, refuses: say so, or a client
+         * that raised gateway.body.max.bytes reads a limit it never set. */
+        if (max_len > SR_SPEC_MAX_TEXT && len > SR_SPEC_MAX_TEXT)
+                return sr_http__refuse(prob, 413, "body too large (%zu bytes): "
+                                       "a run spec is at most %u bytes of "
+                                       "JSON, whatever gateway.body.max."
+                                       "bytes says", len,
+                                       (unsigned)SR_SPEC_MAX_TEXT);
         if (max_len > SR_SPEC_MAX_TEXT)
                 max_len = SR_SPEC_MAX_TEXT;
         err = sr_http_load_object(body, len, max_len, &root, prob);

@@ -1,7 +1,10 @@
-/* common/io/sr_conf.c - the key table and its parsers. Besides sr_kafka.c the
+/* common/io/sr_conf.c - the key table, the loaders (file, environment,
+ * flags) and the generated docs; the value types' parsers are in
+ * sr_conf_types.c. Besides sr_kafka.c the
  * only file that sees librdkafka types: kafka.* keys are handed to
  * rd_kafka_conf_set() verbatim, and librdkafka's errstr is reported. */
 #include "sr_conf.h"
+#include "sr_conf_int.h"
 #include "sr_budget.h"
 #include "sr_log.h"
 #include "sr_model.h"
@@ -24,38 +27,14 @@
 #define TOPIC_NAME_MAX 249        /* Kafka's limit */
 #define TOPIC_LONGEST_SUFFIX "changelog"
 
-enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_DOUBLE, CONF_ENUM,
-                 CONF_DURATION };
-
 static const char *const type_names[] = {
         [CONF_STR] = "string", [CONF_INT] = "int", [CONF_BOOL] = "bool",
         [CONF_DOUBLE] = "double", [CONF_ENUM] = "enum",
         [CONF_DURATION] = "duration",
 };
 
-struct conf_prop;
 
-/* A CONF_STR's own rule, after the length check; ec: "<key>: <why>". */
-typedef sr_err_t (*conf_check_fn)(const struct conf_prop *prop,
-                                  const char *value, sr_errctx_t *ec);
 
-struct conf_prop {
-        const char *name;
-        enum conf_type type;
-        size_t offset;
-        long min, max;            /* CONF_INT: value; CONF_STR: length;
-                                   * CONF_DURATION: milliseconds */
-        double dmin, dmax;        /* CONF_DOUBLE */
-        const char *const *names; /* CONF_ENUM: NULL-terminated, by value */
-        const char *def;          /* text form, parsed like any value */
-        const char *desc;
-        conf_check_fn check;      /* CONF_STR: NULL or its own rule */
-};
-
-static sr_err_t check_public_url(const struct conf_prop *prop,
-                                 const char *value, sr_errctx_t *ec);
-static sr_err_t check_registry_url(const struct conf_prop *prop,
-                                   const char *value, sr_errctx_t *ec);
 
 static const char *const log_level_names[] = {
         "error", "warn", "info", "debug", NULL
@@ -194,7 +173,9 @@ static const struct conf_prop conf_props[] = {
         { .name = "gateway.body.max.bytes", .type = CONF_INT,
           .offset = OFF(gateway_body_max_bytes), .min = 1024,
           .max = 67108864, .def = "1048576",
-          .desc = "sr-gateway: largest request body (413 above)." },
+          .desc = "sr-gateway: largest request body (413 above); a run "
+                  "spec (POST /v0/runs/) is at most 4 MiB whatever this "
+                  "says." },
         { .name = "gateway.connections.max", .type = CONF_INT,
           .offset = OFF(gateway_connections_max), .min = 1, .max = 100000,
           .def = "1024",
@@ -207,16 +188,39 @@ static const struct conf_prop conf_props[] = {
                   "answer for as long, is closed." },
         { .name = "gateway.public.url", .type = CONF_STR,
           .offset = OFF(gateway_public_url), .min = 0, .max = 1024,
-          .def = "", .check = check_public_url,
+          .def = "", .check = sr_conf__check_public_url,
           .desc = "sr-gateway: URL clients reach the gateway's root at "
                   "(http or https, host, optional port and path prefix, "
                   "e.g. https://sr.example.com/base): the base of the "
                   "next/previous links of lists. Empty: links relative to "
                   "the server root (/v0/runs/?limit=20&offset=20). The "
                   "request's Host header is never used." },
+        { .name = "gateway.tls.cert.file", .type = CONF_STR,
+          .offset = OFF(gateway_tls_cert_file), .min = 0, .max = 4000,
+          .def = "",
+          .desc = "sr-gateway: PEM certificate of https (the server's "
+                  "first, intermediates may follow); with "
+                  "gateway.tls.key.file the gateway's one port, the "
+                  "operations endpoints /livez, /readyz, /metrics "
+                  "included, speaks only https (TLS 1.2 at least, ALPN "
+                  "http/1.1; the handshake within http.header.timeout.ms "
+                  "of the accept). Read at start-up: a missing or "
+                  "unreadable file, or a key that does not match, stops "
+                  "the gateway with exit status 78. Empty: plain HTTP." },
+        { .name = "gateway.tls.key.file", .type = CONF_STR,
+          .offset = OFF(gateway_tls_key_file), .min = 0, .max = 4000,
+          .def = "",
+          .desc = "sr-gateway: PEM private key of gateway.tls.cert.file "
+                  "(not encrypted); set both or neither." },
+        { .name = "gateway.tls.chain.file", .type = CONF_STR,
+          .offset = OFF(gateway_tls_chain_file), .min = 0, .max = 4000,
+          .def = "",
+          .desc = "sr-gateway: PEM intermediate certificates sent after "
+                  "gateway.tls.cert.file's (optional; needs the "
+                  "certificate)." },
         { .name = "events.dataschema.base", .type = CONF_STR,
           .offset = OFF(events_dataschema_base), .min = 0, .max = 1024,
-          .def = "", .check = check_public_url,
+          .def = "", .check = sr_conf__check_public_url,
           .desc = "sr-status: URL of the schema registry the ce_dataschema "
                   "header of every event points into "
                   "(<base>/schemas/ids/<id>; the gateway serves that API "
@@ -225,7 +229,7 @@ static const struct conf_prop conf_props[] = {
                   "relative URL would not be a URI)." },
         { .name = "schema.registry.url", .type = CONF_STR,
           .offset = OFF(schema_registry_url), .min = 0, .max = 1024,
-          .def = "", .check = check_registry_url,
+          .def = "", .check = sr_conf__check_registry_url,
           .desc = "Every worker, sr-gateway and sr-cli: http:// URL of a "
                   "Confluent-compatible schema registry (host, optional "
                   "port and path prefix, e.g. http://registry:8081 or "
@@ -326,281 +330,6 @@ static const struct conf_prop *find_prop(const char *name)
         return NULL;
 }
 
-static void *field(sr_conf_t *conf, const struct conf_prop *prop)
-{
-        return (char *)conf + prop->offset;
-}
-
-static sr_err_t set_str(sr_conf_t *conf, const struct conf_prop *prop,
-                        const char *value, sr_errctx_t *ec)
-{
-        char **slot = field(conf, prop);
-        size_t len = strlen(value);
-        char *copy;
-
-        if (len < (size_t)prop->min)
-                return sr_errctx_set(ec, SR_ERR_CONF, "%s: must not be empty",
-                                     prop->name);
-        if (len > (size_t)prop->max)
-                return sr_errctx_set(ec, SR_ERR_CONF,
-                                     "%s: expected at most %ld characters, "
-                                     "got %zu", prop->name, prop->max, len);
-        if (prop->check) {
-                sr_err_t err = prop->check(prop, value, ec);
-
-                if (err)
-                        return err;
-        }
-        copy = strdup(value);
-        if (!copy)
-                return sr_errctx_set(ec, SR_ERR_NOMEM, "%s: strdup",
-                                     prop->name);
-        free(*slot);
-        *slot = copy;
-        return SR_OK;
-}
-
-static bool is_hex(char c)
-{
-        return isxdigit((unsigned char)c) != 0;
-}
-
-/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':', '@'. */
-static bool is_pchar(char c)
-{
-        return c && (isalnum((unsigned char)c) ||
-                     strchr("-._~!$&'()*+,;=:@", c));
-}
-
-/* An absolute http(s) URL without userinfo, query or fragment:
- * scheme "://" host [":" port] [path]. The host is a name or IPv4 address
- * of letters, digits and "-._~", or an IPv6 literal in brackets. */
-static sr_err_t check_registry_url(const struct conf_prop *prop,
-                                   const char *value, sr_errctx_t *ec)
-{
-        sr_registry_url_t u;
-
-        if (!*value || sr_registry_parse_url(value, &u, ec) == SR_OK)
-                return SR_OK;
-        sr_errctx_prefix(ec, "%s: \"%s\"", prop->name, value);
-        return SR_ERR_CONF;
-}
-
-static sr_err_t check_public_url(const struct conf_prop *prop,
-                                 const char *value, sr_errctx_t *ec)
-{
-        const char *p, *host, *end, *why;
-        size_t hlen;
-        long port;
-
-        if (!*value)
-                return SR_OK;
-        if (!strncasecmp(value, "http://", 7)) {
-                p = value + 7;
-        } else if (!strncasecmp(value, "https://", 8)) {
-                p = value + 8;
-        } else {
-                why = "expected an http:// or https:// URL, e.g. "
-                      "https://sr.example.com/base";
-                goto refused;
-        }
-        if (strpbrk(value, "?#")) {
-                why = "a query or fragment cannot prefix a link";
-                goto refused;
-        }
-        end = p + strcspn(p, "/");
-        if (memchr(p, '@', (size_t)(end - p))) {
-                why = "no user information ('@') allowed: links would "
-                      "show it";
-                goto refused;
-        }
-        host = p;
-        if (*p == '[') {
-                p += strspn(p + 1, "0123456789abcdefABCDEF:.") + 1;
-                if (*p != ']' || p == host + 1) {
-                        why = "malformed IPv6 host";
-                        goto refused;
-                }
-                p++;
-        } else {
-                p += strspn(p, "abcdefghijklmnopqrstuvwxyz"
-                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~");
-        }
-        hlen = (size_t)(p - host);
-        if (hlen == 0 && (*p == '/' || *p == ':' || !*p)) {
-                why = "no host";
-                goto refused;
-        }
-        if (*p == ':') {
-                char *pe;
-
-                errno = 0;
-                port = strtol(p + 1, &pe, 10);
-                if (!isdigit((unsigned char)p[1]) || errno || pe != end ||
-                    port < 1 || port > 65535) {
-                        why = "port must be 1..65535";
-                        goto refused;
-                }
-                p = end;
-        }
-        if (p != end) {
-                why = "host holds a character not allowed in a host name";
-                goto refused;
-        }
-        for (p = end; *p; p++) {
-                if (*p == '%' && is_hex(p[1]) && is_hex(p[2]))
-                        p += 2;
-                else if (*p != '/' && !is_pchar(*p))
-                        break;
-        }
-        if (*p) {
-                why = "path holds a character that must be percent-encoded";
-                goto refused;
-        }
-        return SR_OK;
-refused:
-        return sr_errctx_set(ec, SR_ERR_CONF, "%s: %s; got \"%.100s\"",
-                             prop->name, why, value);
-}
-
-static sr_err_t set_int(sr_conf_t *conf, const struct conf_prop *prop,
-                        const char *value, sr_errctx_t *ec)
-{
-        char *end;
-        long v;
-        int iv;
-
-        errno = 0; /* CERT ERR30-C */
-        v = strtol(value, &end, 10);
-        if (errno || end == value || *end != '\0' || v < prop->min ||
-            v > prop->max)
-                return sr_errctx_set(ec, SR_ERR_CONF,
-                                     "%s: expected integer %ld..%ld, "
-                                     "got \"%.100s\"", prop->name, prop->min,
-                                     prop->max, value);
-        iv = (int)v; /* in range: every max fits an int */
-        memcpy(field(conf, prop), &iv, sizeof(iv));
-        return SR_OK;
-}
-
-/* A duration: a decimal number and a unit (ms, s, m, h, d), or a bare 0,
- * into an int64_t of milliseconds. */
-static sr_err_t set_duration(sr_conf_t *conf, const struct conf_prop *prop,
-                             const char *value, sr_errctx_t *ec)
-{
-        static const struct {
-                const char *unit;
-                int64_t ms;
-        } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-                      { "h", 3600000 }, { "d", 86400000 } };
-        const char *p = value;
-        uint64_t n = 0;
-        int64_t ms = -1;
-        size_t i;
-
-        while (*p >= '0' && *p <= '9') {
-                if (n > (uint64_t)INT64_MAX / 10)
-                        goto refused;
-                n = n * 10 + (uint64_t)(*p++ - '0');
-        }
-        if (p == value)
-                goto refused;
-        if (!*p && n == 0)
-                ms = 0;
-        for (i = 0; i < sizeof(units) / sizeof(units[0]) && ms < 0; i++)
-                if (!strcmp(p, units[i].unit) &&
-                    n <= (uint64_t)(INT64_MAX / units[i].ms))
-                        ms = (int64_t)n * units[i].ms;
-        if (ms < prop->min || ms > prop->max)
-                goto refused;
-        memcpy(field(conf, prop), &ms, sizeof(ms));
-        return SR_OK;
-refused:
-        return sr_errctx_set(ec, SR_ERR_CONF,
-                             "%s: expected a duration with a unit (500ms, "
-                             "90s, 15m, 12h, 30d; 0 alone) from %ldms to "
-                             "%ldms, got \"%.100s\"", prop->name, prop->min,
-                             prop->max, value);
-}
-
-static sr_err_t set_double(sr_conf_t *conf, const struct conf_prop *prop,
-                           const char *value, sr_errctx_t *ec)
-{
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(value, &end);
-        if (errno || end == value || *end != '\0' || !isfinite(v) ||
-            v < prop->dmin || v > prop->dmax)
-                return sr_errctx_set(ec, SR_ERR_CONF,
-                                     "%s: expected number %g..%g, "
-                                     "got \"%.100s\"", prop->name, prop->dmin,
-                                     prop->dmax, value);
-        memcpy(field(conf, prop), &v, sizeof(v));
-        return SR_OK;
-}
-
-static sr_err_t set_bool(sr_conf_t *conf, const struct conf_prop *prop,
-                         const char *value, sr_errctx_t *ec)
-{
-        static const char *const yes[] = { "true", "yes", "on", "1" };
-        static const char *const no[] = { "false", "no", "off", "0" };
-        bool *slot = field(conf, prop);
-        size_t i;
-
-        for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-                if (!strcasecmp(value, yes[i])) {
-                        *slot = true;
-                        return SR_OK;
-                }
-                if (!strcasecmp(value, no[i])) {
-                        *slot = false;
-                        return SR_OK;
-                }
-        }
-        return sr_errctx_set(ec, SR_ERR_CONF,
-                             "%s: expected true or false, got \"%.100s\"",
-                             prop->name, value);
-}
-
-/* "a|b|c" into buf, separated by @p sep. */
-static const char *join_names(const char *const *names, const char *sep,
-                              char *buf, size_t size)
-{
-        size_t len = 0;
-        int n;
-
-        buf[0] = '\0';
-        for (; *names && len < size; names++) {
-                n = snprintf(buf + len, size - len, "%s%s",
-                             len ? sep : "", *names);
-                if (n < 0)
-                        break;
-                len += (size_t)n;
-        }
-        return buf;
-}
-
-static sr_err_t set_enum(sr_conf_t *conf, const struct conf_prop *prop,
-                         const char *value, sr_errctx_t *ec)
-{
-        char all[128];
-        int i;
-
-        for (i = 0; prop->names[i]; i++) {
-                if (!strcasecmp(value, prop->names[i])) {
-                        memcpy(field(conf, prop), &i, sizeof(i));
-                        return SR_OK;
-                }
-        }
-        return sr_errctx_set(ec, SR_ERR_CONF,
-                             "%s: expected one of %s, got \"%.100s\"",
-                             prop->name,
-                             join_names(prop->names, "|", all, sizeof(all)),
-                             value);
-}
-
 static sr_err_t set_kafka(sr_conf_t *conf, const char *name,
                           const char *value, sr_errctx_t *ec)
 {
@@ -626,21 +355,7 @@ sr_err_t sr_conf_set(sr_conf_t *conf, const char *name, const char *value,
         if (!prop)
                 return sr_errctx_set(ec, SR_ERR_CONF, "%.100s: unknown key",
                                      name);
-        switch (prop->type) {
-        case CONF_STR:
-                return set_str(conf, prop, value, ec);
-        case CONF_INT:
-                return set_int(conf, prop, value, ec);
-        case CONF_BOOL:
-                return set_bool(conf, prop, value, ec);
-        case CONF_DOUBLE:
-                return set_double(conf, prop, value, ec);
-        case CONF_ENUM:
-                return set_enum(conf, prop, value, ec);
-        case CONF_DURATION:
-                return set_duration(conf, prop, value, ec);
-        }
-        return sr_errctx_set(ec, SR_ERR_CONF, "%s: bad table type", name);
+        return sr_conf__set_value(conf, prop, value, ec);
 }
 
 sr_conf_t *sr_conf_new(void)
@@ -675,7 +390,7 @@ void sr_conf_destroy(sr_conf_t *conf)
                 return;
         for (i = 0; i < N_PROPS; i++)
                 if (conf_props[i].type == CONF_STR)
-                        free(*(char **)field(conf, &conf_props[i]));
+                        free(*(char **)sr_conf__field(conf, &conf_props[i]));
         if (conf->kafka)
                 rd_kafka_conf_destroy(conf->kafka);
         free(conf);
@@ -834,6 +549,24 @@ sr_err_t sr_conf_finalize(sr_conf_t *conf, sr_errctx_t *ec)
                 return sr_errctx_set(ec, SR_ERR_CONF,
                                      "agent.group.id: must differ from "
                                      "group.id (both \"%s\")", conf->group_id);
+        if (!*conf->gateway_tls_cert_file != !*conf->gateway_tls_key_file)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "%s: not set, but %s is (\"%s\"): "
+                                     "https needs both, plain HTTP neither",
+                                     *conf->gateway_tls_key_file ?
+                                             "gateway.tls.cert.file" :
+                                             "gateway.tls.key.file",
+                                     *conf->gateway_tls_key_file ?
+                                             "gateway.tls.key.file" :
+                                             "gateway.tls.cert.file",
+                                     *conf->gateway_tls_key_file ?
+                                             conf->gateway_tls_key_file :
+                                             conf->gateway_tls_cert_file);
+        if (*conf->gateway_tls_chain_file && !*conf->gateway_tls_cert_file)
+                return sr_errctx_set(ec, SR_ERR_CONF,
+                                     "gateway.tls.chain.file: set (\"%s\") "
+                                     "without gateway.tls.cert.file",
+                                     conf->gateway_tls_chain_file);
         /* The workers set group.id on their librdkafka conf themselves. */
         if (rd_kafka_conf_get(conf->kafka, "group.id", buf, &size) ==
                     RD_KAFKA_CONF_OK && buf[0])
@@ -879,7 +612,8 @@ static const char *range_text(const struct conf_prop *prop, char *buf,
                                                "true|false");
                 break;
         case CONF_ENUM:
-                join_names(prop->names, markdown ? " \\| " : "|", buf, size);
+                sr_conf__join_names(prop->names,
+                                    markdown ? " \\| " : "|", buf, size);
                 break;
         }
         return buf;

@@ -65,6 +65,10 @@ typedef struct sr_conf {
         int gateway_client_timeout_s;  /* gateway.client.timeout.s */
         char *gateway_public_url;      /* gateway.public.url: "" = links
                                         * relative to the server root */
+        char *gateway_tls_cert_file;   /* gateway.tls.cert.file: "" =
+                                        * plain HTTP */
+        char *gateway_tls_key_file;    /* gateway.tls.key.file */
+        char *gateway_tls_chain_file;  /* gateway.tls.chain.file */
         char *events_dataschema_base;  /* events.dataschema.base: "" =
                                         * gateway.public.url */
         char *schema_registry_url;     /* schema.registry.url: "" = the

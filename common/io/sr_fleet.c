@@ -31,7 +31,8 @@ typedef struct child {
         int out_fd;        /* read end of its stdout; -1 none */
         char line[1024];   /* partial stdout line */
         size_t line_len;
-        char http_host[64]; /* from "http=http://HOST:PORT" */
+        char http_host[64]; /* from "http=http[s]://HOST:PORT" */
+        bool https;         /* the gateway with gateway.tls.* */
         int http_port;      /* 0: not announced (yet) */
         bool ready;         /* /readyz answered 200 once */
         int64_t started_at; /* monotonic ms */
@@ -159,14 +160,19 @@ static void on_line(child_t *c, const char *line)
         char host[64];
         int port;
 
-        if (sscanf(line, "http=http://%63[^:/]:%d", host, &port) == 2 &&
+        char scheme[8];
+
+        if (sscanf(line, "http=%7[a-z]://%63[^:/]:%d", scheme, host,
+                   &port) == 3 &&
+            (!strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
             port > 0 && port < 65536) {
+                c->https = !strcmp(scheme, "https");
                 /* A wildcard bind is reached through loopback. */
                 snprintf(c->http_host, sizeof(c->http_host), "%s",
                          !strcmp(host, "0.0.0.0") ? "127.0.0.1" : host);
                 c->http_port = port;
-                SR_INFO("FLEET", "%s ops server http=http://%s:%d", c->name,
-                        c->http_host, port);
+                SR_INFO("FLEET", "%s ops server http=%s://%s:%d", c->name,
+                        scheme, c->http_host, port);
                 return;
         }
         fprintf(stderr, "[%s] %s\n", c->name, line);
@@ -209,8 +215,10 @@ static bool child_probe_ready(const child_t *c)
 
         if (!c->http_port)
                 return false;
-        ok = sr_hclient_request(c->http_host, c->http_port, "GET", "/readyz",
-                                NULL, NULL, 1000, &r, NULL) == SR_OK &&
+        ok = (c->https ? sr_hclient_request_https :
+                         sr_hclient_request)(c->http_host, c->http_port, "GET",
+                                             "/readyz", NULL, NULL, 1000, &r,
+                                             NULL) == SR_OK &&
              r.status == 200;
         sr_hresp_free(&r);
         return ok;
@@ -375,6 +383,11 @@ int sr_fleet_refused(const sr_fleet_t *f, const char **name)
 int sr_fleet_size(const sr_fleet_t *f)
 {
         return f->n;
+}
+
+bool sr_fleet_https(const sr_fleet_t *f, int i)
+{
+        return i >= 0 && i < f->n && f->kids[i].https;
 }
 
 int sr_fleet_http_port(const sr_fleet_t *f, int i)

@@ -58,6 +58,9 @@ int sr_fleet_refused(const sr_fleet_t *f, const char **name);
 
 /** @brief Number of children. */
 int sr_fleet_size(const sr_fleet_t *f);
+/** @brief Whether child @p i announced "http=https://" (a gateway with
+ *  gateway.tls.*): its /readyz is probed over TLS. */
+bool sr_fleet_https(const sr_fleet_t *f, int i);
 /** @brief The port child @p i announced with "http=", 0 before. */
 int sr_fleet_http_port(const sr_fleet_t *f, int i);
 

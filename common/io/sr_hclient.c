@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "sr_clock.h"
 
 struct rbuf {
@@ -26,17 +29,111 @@ static int remaining_ms(int64_t deadline)
         return left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
-static sr_err_t send_all(int fd, const char *p, size_t n, int64_t deadline,
-                         sr_errctx_t *ec)
+/* send() or SSL_write() (@p ssl not NULL); -1 with errno EAGAIN when the
+ * socket must be ready for *ev first. */
+static ssize_t io_send(int fd, SSL *ssl, const void *p, size_t n,
+                       short *ev)
 {
+        int r;
+
+        *ev = POLLOUT;
+        if (!ssl)
+                return send(fd, p, n, MSG_NOSIGNAL);
+        ERR_clear_error();
+        r = SSL_write(ssl, p, n > 1u << 30 ? 1 << 30 : (int)n);
+        if (r > 0)
+                return r;
+        switch (SSL_get_error(ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+                *ev = POLLIN;
+                errno = EAGAIN;
+                break;
+        case SSL_ERROR_WANT_WRITE:
+                errno = EAGAIN;
+                break;
+        default:
+                errno = EPIPE;
+                break;
+        }
+        ERR_clear_error();
+        return -1;
+}
+
+/* recv() or SSL_read(), as io_send(). */
+static ssize_t io_recv(int fd, SSL *ssl, void *p, size_t n, short *ev)
+{
+        int r;
+
+        *ev = POLLIN;
+        if (!ssl)
+                return recv(fd, p, n, 0);
+        ERR_clear_error();
+        r = SSL_read(ssl, p, n > 1u << 30 ? 1 << 30 : (int)n);
+        if (r > 0)
+                return r;
+        switch (SSL_get_error(ssl, r)) {
+        case SSL_ERROR_ZERO_RETURN:
+                r = 0;
+                break;
+        case SSL_ERROR_WANT_WRITE:
+                *ev = POLLOUT;
+                errno = EAGAIN;
+                break;
+        case SSL_ERROR_WANT_READ:
+                errno = EAGAIN;
+                break;
+        default:
+                /* a close without close_notify ends the answer too: the
+                 * body's length is checked by parse_answer() */
+                r = SSL_get_error(ssl, r) == SSL_ERROR_SYSCALL ? 0 : -1;
+                errno = ECONNRESET;
+                break;
+        }
+        ERR_clear_error();
+        return r;
+}
+
+/* The client handshake of @p ssl by @p deadline (the certificate is not
+ * verified: see sr_hclient_request_https()). */
+static sr_err_t handshake(int fd, SSL *ssl, int64_t deadline,
+                          sr_errctx_t *ec)
+{
+        for (;;) {
+                struct pollfd pfd = { fd, POLLIN, 0 };
+                int r;
+
+                ERR_clear_error();
+                r = SSL_connect(ssl);
+                if (r == 1)
+                        return SR_OK;
+                r = SSL_get_error(ssl, r);
+                ERR_clear_error();
+                if (r == SSL_ERROR_WANT_WRITE)
+                        pfd.events = POLLOUT;
+                else if (r != SSL_ERROR_WANT_READ)
+                        return sr_errctx_set(ec, SR_ERR_IO,
+                                             "http client: TLS handshake "
+                                             "failed");
+                if (poll(&pfd, 1, remaining_ms(deadline)) != 1)
+                        return sr_errctx_set(ec, SR_ERR_IO,
+                                             "http client: TLS handshake "
+                                             "timed out");
+        }
+}
+
+static sr_err_t send_all(int fd, SSL *ssl, const char *p, size_t n,
+                         int64_t deadline, sr_errctx_t *ec)
+{
+        short ev = POLLOUT;
+
         while (n) {
-                struct pollfd pfd = { fd, POLLOUT, 0 };
+                struct pollfd pfd = { fd, ev, 0 };
                 ssize_t w;
 
                 if (poll(&pfd, 1, remaining_ms(deadline)) != 1)
                         return sr_errctx_set(ec, SR_ERR_IO,
                                              "http client: send timed out");
-                w = send(fd, p, n, MSG_NOSIGNAL);
+                w = io_send(fd, ssl, p, n, &ev);
                 if (w < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (w <= 0)
@@ -76,11 +173,13 @@ static sr_err_t connect_within(int fd, const struct sockaddr_in *addr,
 }
 
 /* Everything until the server closes (we asked it to). */
-static sr_err_t recv_all(int fd, struct rbuf *b, int64_t deadline,
+static sr_err_t recv_all(int fd, SSL *ssl, struct rbuf *b, int64_t deadline,
                          sr_errctx_t *ec)
 {
+        short ev = POLLIN;
+
         for (;;) {
-                struct pollfd pfd = { fd, POLLIN, 0 };
+                struct pollfd pfd = { fd, ev, 0 };
                 ssize_t r;
 
                 if (b->cap - b->len < 4096) {
@@ -98,10 +197,13 @@ static sr_err_t recv_all(int fd, struct rbuf *b, int64_t deadline,
                         b->p = p;
                         b->cap = cap;
                 }
-                if (poll(&pfd, 1, remaining_ms(deadline)) != 1)
+                /* decrypted bytes already there: no wait */
+                if (!(ssl && SSL_pending(ssl) > 0) &&
+                    poll(&pfd, 1, remaining_ms(deadline)) != 1)
                         return sr_errctx_set(ec, SR_ERR_IO,
                                              "http client: no answer in time");
-                r = recv(fd, b->p + b->len, b->cap - b->len - 1, 0);
+                r = io_recv(fd, ssl, b->p + b->len, b->cap - b->len - 1,
+                            &ev);
                 if (r < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (r < 0)
@@ -193,11 +295,13 @@ static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
         return SR_OK;
 }
 
-sr_err_t sr_hclient_request(const char *host, int port, const char *method,
-                            const char *target, const char *token,
-                            const char *body, int timeout_ms,
-                            sr_hresp_t *out, sr_errctx_t *ec)
+static sr_err_t request(bool tls, const char *host, int port,
+                        const char *method, const char *target,
+                        const char *token, const char *body, int timeout_ms,
+                        sr_hresp_t *out, sr_errctx_t *ec)
 {
+        SSL_CTX *ctx = NULL;
+        SSL *ssl = NULL;
         int64_t deadline = sr_clock_mono_ms() + timeout_ms;
         size_t body_len = body ? strlen(body) : 0;
         struct sockaddr_in addr;
@@ -230,19 +334,54 @@ sr_err_t sr_hclient_request(const char *host, int port, const char *method,
                        connect_within(fd, &addr, deadline, host, port, ec);
         if (err)
                 goto cleanup;
-        err = send_all(fd, req, (size_t)n, deadline, ec);
+        if (tls) {
+                ctx = SSL_CTX_new(TLS_client_method());
+                ssl = ctx ? SSL_new(ctx) : NULL;
+                if (!ssl || !SSL_set_fd(ssl, fd)) {
+                        ERR_clear_error();
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM,
+                                            "http client: SSL_new");
+                        goto cleanup;
+                }
+                SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+                err = handshake(fd, ssl, deadline, ec);
+                if (err)
+                        goto cleanup;
+        }
+        err = send_all(fd, ssl, req, (size_t)n, deadline, ec);
         if (!err && body_len)
-                err = send_all(fd, body, body_len, deadline, ec);
+                err = send_all(fd, ssl, body, body_len, deadline, ec);
         if (!err)
-                err = recv_all(fd, &b, deadline, ec);
+                err = recv_all(fd, ssl, &b, deadline, ec);
         if (!err)
                 err = parse_answer(&b, out, ec);
 cleanup:
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
         if (fd >= 0)
                 close(fd);
         free(req);
         free(b.p);
         return err;
+}
+
+sr_err_t sr_hclient_request(const char *host, int port, const char *method,
+                            const char *target, const char *token,
+                            const char *body, int timeout_ms,
+                            sr_hresp_t *out, sr_errctx_t *ec)
+{
+        return request(false, host, port, method, target, token, body,
+                       timeout_ms, out, ec);
+}
+
+sr_err_t sr_hclient_request_https(const char *host, int port,
+                                  const char *method, const char *target,
+                                  const char *token, const char *body,
+                                  int timeout_ms, sr_hresp_t *out,
+                                  sr_errctx_t *ec)
+{
+        return request(true, host, port, method, target, token, body,
+                       timeout_ms, out, ec);
 }
 
 void sr_hresp_free(sr_hresp_t *r)

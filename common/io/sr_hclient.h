@@ -3,8 +3,8 @@
  * gateway) and for registering our schemas (sr_registry.h): one request
  * per connection ("Connection: close"), IPv4 literal hosts only (the
  * caller resolves names), the connect, send and read all within the
- * timeout, a Content-Length, chunked or read-to-close body, no TLS, no
- * redirects.
+ * timeout, a Content-Length, chunked or read-to-close body, TLS only for
+ * sr_hclient_request_https() (not verified), no redirects.
  *
  * Thread-safe: no shared state.
  */
@@ -37,6 +37,18 @@ sr_err_t sr_hclient_request(const char *host, int port, const char *method,
                             const char *target, const char *token,
                             const char *body, int timeout_ms,
                             sr_hresp_t *out, sr_errctx_t *ec);
+
+/**
+ * @brief sr_hclient_request() over TLS (1.2 at least). The server's
+ * certificate is NOT verified: for sr-dev probing the /readyz of a
+ * gateway it started on loopback with gateway.tls.* (no secret is sent);
+ * never for a token or a remote host.
+ */
+sr_err_t sr_hclient_request_https(const char *host, int port,
+                                  const char *method, const char *target,
+                                  const char *token, const char *body,
+                                  int timeout_ms, sr_hresp_t *out,
+                                  sr_errctx_t *ec);
 
 /** @brief Free @p r's body; NULL ok. */
 void sr_hresp_free(sr_hresp_t *r);

@@ -9,9 +9,18 @@
  * epoll set (EPOLLEXCLUSIVE: one loop wakes per connection); the loop
  * that accepts gives the connection to the loop with the fewest (through
  * the same done list), and a loop that finds the connection limit reached
- * takes the socket out of its set until a connection closes. */
+ * takes the socket out of its set until a connection closes.
+ *
+ * https (opts.tls_*): every accepted connection gets an SSL and shakes
+ * hands before its first request, under the first request head's
+ * deadline (a client that never finishes is dropped like a slow one);
+ * then its bytes go through sr_httpd_tls.c instead of recv()/sendmsg(),
+ * the rest is the same. What OpenSSL has decrypted but the engine has
+ * not taken yet is invisible to epoll: progress() hands it over before
+ * it waits for the socket. */
 #include "sr_httpd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -28,6 +37,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
 
 #include "sr_httpd_int.h"
 #include "sr_log.h"
@@ -58,6 +69,8 @@ typedef struct conn {
         bool first;        /* no request head complete yet */
         bool fresh;        /* accepted by another loop, not yet ours */
         bool sndbuf_set;   /* a streamed answer's socket buffer bounded */
+        bool handshaking;  /* ssl set, handshake not done */
+        SSL *ssl;          /* https; NULL: plain */
         sr_h1_phase_t phase; /* as last seen, for the deadlines */
         int64_t deadline;    /* CLOCK_MONOTONIC ms; 0: none */
         size_t lingered;
@@ -88,6 +101,7 @@ struct sr_httpd {
         char *bind, *stop_message;
         sr_h1_app_t app;
         sr_httpd_handlers_t ops; /* the operations app */
+        SSL_CTX *tls;            /* https; NULL: plain */
         int listen_fd;
         int port;
         atomic_int n_conns;     /* open, lingering ones excepted */
@@ -258,13 +272,21 @@ static void set_deadline(conn_t *c, int64_t at)
                 c->loop->next_check = at;
 }
 
+/* The socket, the SSL and the engine of @p c, and c itself. */
+static void free_conn(conn_t *c)
+{
+        SSL_free(c->ssl);
+        close(c->fd);
+        sr_h1_conn_fini(&c->h1);
+        free(c);
+}
+
 static void close_conn(conn_t *c)
 {
         loop_t *l = c->loop;
         sr_httpd_t *s = l->srv;
 
         unregister(c);
-        close(c->fd);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -273,12 +295,11 @@ static void close_conn(conn_t *c)
                 c->next->prev = c->prev;
         l->n_conns--;
         atomic_fetch_sub(&l->load, 1);
-        sr_h1_conn_fini(&c->h1);
         if (c->counted)
                 atomic_fetch_sub(&s->n_conns, 1);
         else
                 atomic_fetch_sub(&s->n_lingering, 1);
-        free(c);
+        free_conn(c);
         if (!l->accepting && !atomic_load(&s->stopping))
                 arm_accept(l);
 }
@@ -337,6 +358,9 @@ static void start_linger(conn_t *c)
                 close_conn(c);
                 return;
         }
+        if (c->ssl && !c->handshaking)
+                SSL_shutdown(c->ssl); /* close_notify, if the socket takes
+                                       * it; never waits for the client's */
         if (shutdown(c->fd, SHUT_WR) != 0) {
                 atomic_fetch_sub(&s->n_lingering, 1);
                 close_conn(c);
@@ -385,7 +409,11 @@ static bool flush(conn_t *c)
                         iov[i].iov_len = out[i].len;
                 }
                 msg.msg_iovlen = (size_t)n;
-                sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+                if (c->ssl) /* one slice a record; the loop sends the next */
+                        sent = sr_httpd__tls_send(c->ssl, out[0].ptr,
+                                                  out[0].len);
+                else
+                        sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
                 if (sent > 0) {
                         sr_h1_conn_sent(&c->h1, (size_t)sent);
                         /* progress: the client is reading */
@@ -412,6 +440,20 @@ static void bound_sndbuf(conn_t *c)
         if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)))
                 SR_WARN("HTTPD", "SO_SNDBUF failed err=\"%s\"",
                         strerror(errno));
+}
+
+static void on_readable(conn_t *c);
+
+/* Bytes OpenSSL decrypted and holds that the engine can take now: epoll
+ * will not tell (they left the socket). */
+static bool tls_pending(conn_t *c)
+{
+        size_t space;
+
+        if (!c->ssl || SSL_pending(c->ssl) <= 0)
+                return false;
+        sr_h1_conn_rbuf(&c->h1, &space);
+        return space > 0;
 }
 
 /* Run the engine until it waits for the socket, the pool or the end. */
@@ -459,6 +501,10 @@ static void progress(conn_t *c)
                         return;
                 default:
                         enter_phase(c, ph);
+                        if (tls_pending(c)) {
+                                on_readable(c);
+                                break;
+                        }
                         set_interest(c, EPOLLIN);
                         return;
                 }
@@ -473,7 +519,8 @@ static void on_readable(conn_t *c)
 
         if (!space)
                 return;
-        n = recv(c->fd, at, space, 0);
+        n = c->ssl ? sr_httpd__tls_recv(c->ssl, at, space) :
+                     recv(c->fd, at, space, 0);
         if (n > 0) {
                 sr_h1_conn_received(&c->h1, (size_t)n);
         } else if (n == 0) {
@@ -485,11 +532,62 @@ static void on_readable(conn_t *c)
         }
 }
 
+/* Plain HTTP on the https port: one plain answer that says so (what
+ * nginx does), best effort, then close. */
+#define PLAIN_REFUSAL_BODY "this port speaks https: use https:// to reach it\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char plain_refusal[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Length: " STR(49) "\r\n"
+        "Connection: close\r\n\r\n" PLAIN_REFUSAL_BODY;
+static_assert(sizeof(PLAIN_REFUSAL_BODY) - 1 == 49,
+              "plain_refusal's Content-Length");
+
+/* One step of the handshake; true when done (the connection can read),
+ * false while waiting or when it failed (then c is closed and freed). */
+static bool handshake(conn_t *c)
+{
+        uint32_t want = EPOLLIN;
+        char drain[4096];
+
+        switch (sr_httpd__tls_accept(c->ssl, &want)) {
+        case 1:
+                c->handshaking = false;
+                return true;
+        case 0:
+                set_interest(c, want);
+                return false;
+        case -2:
+                SR_DEBUG("HTTPD", "plain HTTP on the https port: refused");
+                if (send(c->fd, plain_refusal, sizeof(plain_refusal) - 1,
+                         MSG_NOSIGNAL) > 0) {
+                        /* the rest of the request, so that the close does
+                         * not reset the answer away */
+                        while (recv(c->fd, drain, sizeof(drain), 0) > 0)
+                                ;
+                        shutdown(c->fd, SHUT_WR);
+                }
+                break;
+        default:
+                SR_DEBUG("HTTPD", "TLS handshake failed: closed");
+                break;
+        }
+        close_conn(c);
+        return false;
+}
+
 static void conn_event(conn_t *c, uint32_t events)
 {
         if (c->lingering) {
                 linger_read(c);
                 return;
+        }
+        if (c->handshaking) {
+                if (!handshake(c))
+                        return;
+                events |= EPOLLIN; /* what came with the handshake */
         }
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 on_readable(c);
@@ -515,6 +613,10 @@ static void adopt(loop_t *l, conn_t *c)
                                              o->header_timeout_ms :
                                              o->idle_timeout_ms));
         set_interest(c, EPOLLIN);
+        if (c->ssl) {
+                c->handshaking = true;
+                SSL_set_accept_state(c->ssl);
+        }
 }
 
 /* The loop with the fewest connections (this one on a tie): whichever
@@ -573,6 +675,17 @@ static void accept_some(loop_t *l)
                 }
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 memset(c, 0, offsetof(conn_t, h1));
+                if (s->tls && (!(c->ssl = SSL_new(s->tls)) ||
+                               !SSL_set_fd(c->ssl, fd))) {
+                        SR_WARN("HTTPD", "SSL_new failed: connection "
+                                "closed");
+                        SSL_free(c->ssl);
+                        ERR_clear_error();
+                        free(c);
+                        close(fd);
+                        atomic_fetch_sub(&s->n_conns, 1);
+                        continue;
+                }
                 c->counted = true;
                 c->first = true;
                 c->fd = fd;
@@ -869,9 +982,7 @@ static void destroy(sr_httpd_t *s)
                         conn_t *c = l->done;
 
                         l->done = c->qnext;
-                        close(c->fd);
-                        sr_h1_conn_fini(&c->h1);
-                        free(c);
+                        free_conn(c);
                 }
                 if (l->epfd >= 0)
                         close(l->epfd);
@@ -882,6 +993,7 @@ static void destroy(sr_httpd_t *s)
         }
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
+        SSL_CTX_free(s->tls);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s->loops);
@@ -944,6 +1056,15 @@ sr_err_t sr_httpd__open(const sr_httpd_opts_t *opts, const sr_h1_app_t *app,
         s->opts.stop_message = s->stop_message;
         for (int i = 0; i < s->opts.loops; i++)
                 s->loops[i].epfd = s->loops[i].evfd = -1;
+        if ((opts->tls_cert_file && *opts->tls_cert_file) ||
+            (opts->tls_key_file && *opts->tls_key_file)) {
+                err = sr_httpd__tls_ctx(opts, &s->tls, ec);
+                if (err)
+                        goto err_destroy;
+        }
+        /* the files were read: their names are not kept */
+        s->opts.tls_cert_file = s->opts.tls_key_file =
+                s->opts.tls_chain_file = NULL;
         err = listen_on(s, ec);
         if (err)
                 goto err_destroy;
@@ -969,9 +1090,10 @@ sr_err_t sr_httpd__open(const sr_httpd_opts_t *opts, const sr_h1_app_t *app,
                 }
                 l->started = true;
         }
-        SR_INFO("HTTPD", "listening bind=%s port=%d loops=%d pool=%d "
-                "connections_max=%d", s->bind, s->port, s->opts.loops,
-                s->n_threads, s->opts.connections_max);
+        SR_INFO("HTTPD", "listening bind=%s port=%d scheme=%s loops=%d "
+                "pool=%d connections_max=%d", s->bind, s->port,
+                s->tls ? "https" : "http", s->opts.loops, s->n_threads,
+                s->opts.connections_max);
         *out = s;
         return SR_OK;
 
@@ -990,6 +1112,19 @@ sr_err_t sr_httpd_open_app(const sr_httpd_opts_t *opts,
 const sr_httpd_handlers_t *sr_httpd__ops(const sr_httpd_t *httpd)
 {
         return &httpd->ops;
+}
+
+sr_err_t sr_httpd_check_tls(const sr_httpd_opts_t *opts, sr_errctx_t *ec)
+{
+        SSL_CTX *ctx = NULL;
+        sr_err_t err;
+
+        if ((!opts->tls_cert_file || !*opts->tls_cert_file) &&
+            (!opts->tls_key_file || !*opts->tls_key_file))
+                return SR_OK;
+        err = sr_httpd__tls_ctx(opts, &ctx, ec);
+        SSL_CTX_free(ctx);
+        return err;
 }
 
 int sr_httpd_port(const sr_httpd_t *httpd)

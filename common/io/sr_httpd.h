@@ -57,6 +57,14 @@ typedef struct sr_httpd_opts {
          * server stops (copied); NULL: "the server is stopping; nothing
          * was changed, retry". */
         const char *stop_message;
+        /* https: PEM files (copied names). tls_cert_file and tls_key_file
+         * both set: every connection is TLS (1.2 at least, ALPN
+         * http/1.1), the handshake within header_timeout_ms of the
+         * accept; both NULL or "": plain HTTP. tls_chain_file (NULL or
+         * ""): intermediate certificates sent after the certificate. */
+        const char *tls_cert_file;
+        const char *tls_key_file;
+        const char *tls_chain_file;
 } sr_httpd_opts_t;
 
 /**
@@ -102,6 +110,13 @@ sr_err_t sr_httpd_open(const char *bind, int port,
                        sr_errctx_t *ec);
 
 /** @brief The port actually listened on (useful after port 0). */
+/**
+ * @brief Read opts->tls_* as sr_httpd_open_app() would, and let go: a
+ * certificate or key error is known at start-up, before slower steps.
+ * @returns SR_OK (also when no TLS is asked for) or as sr_httpd_open_app().
+ */
+sr_err_t sr_httpd_check_tls(const sr_httpd_opts_t *opts, sr_errctx_t *ec);
+
 int sr_httpd_port(const sr_httpd_t *httpd);
 
 /**

@@ -127,6 +127,13 @@ sr_err_t sr_kafka__auth_check(const kafka_handle_t *h, const char *op,
 {
         if (!h || !h->auth_failed)
                 return SR_OK;
+        if (h->auth_tls)
+                return sr_errctx_set(ec, SR_ERR_AUTH, "kafka %s: TLS "
+                                     "authentication failed: the broker's "
+                                     "certificate is not trusted (check "
+                                     "kafka.ssl.ca.location and the name "
+                                     "the certificate holds): %s", op,
+                                     h->auth_why);
         return sr_errctx_set(ec, SR_ERR_AUTH, "kafka %s: authentication "
                              "failed (check kafka.sasl.username, "
                              "kafka.sasl.password, kafka.sasl.mechanism): %s",
@@ -154,17 +161,23 @@ void sr_kafka__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 /* Client-level errors (broker down, authentication, fatal). Most are
  * informational: the client retries by itself, and fatal errors are
  * checked where they matter (rd_kafka_fatal_error()). A refused SASL
- * authentication is noted on the handle: librdkafka would retry it
- * forever, but credentials do not heal by themselves, so the owner's
- * next poll fails (sr_kafka__auth_check(), docs/guarantee.md). The reason
+ * authentication, or a broker certificate our CA does not verify (a TLS
+ * handshake's "certificate verify failed", not a connection cut during
+ * the handshake), is noted on the handle: librdkafka would retry it
+ * forever, but credentials and trust do not heal by themselves, so the
+ * owner's next poll fails (sr_kafka__auth_check(), docs/guarantee.md). The reason
  * names the mechanism, never the password. */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
                            void *opaque)
 {
         kafka_handle_t *h = opaque;
 
-        if (h && err == RD_KAFKA_RESP_ERR__AUTHENTICATION && !h->auth_failed) {
+        if (h && !h->auth_failed &&
+            (err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+             (err == RD_KAFKA_RESP_ERR__SSL && reason &&
+              strstr(reason, "certificate verify failed")))) {
                 h->auth_failed = true;
+                h->auth_tls = err == RD_KAFKA_RESP_ERR__SSL;
                 snprintf(h->auth_why, sizeof(h->auth_why), "%s",
                          reason ? reason : "");
         }

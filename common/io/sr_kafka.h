@@ -114,6 +114,15 @@ sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec);
 int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,
                                  int32_t partition);
 
+/**
+ * @brief How many acknowledgements for (topic, partition) were not for the
+ * offset right after the previous acknowledged one: records of another
+ * producer landed between two of ours (or a record reported failed had
+ * landed after all). The changelog's fence (docs/guarantee.md, "Fencing").
+ */
+uint64_t sr_producer_acked_gaps(const sr_producer_t *p, sr_topic_kind_t t,
+                                int32_t partition);
+
 /** @brief Serve delivery reports without blocking. */
 void sr_producer_poll(sr_producer_t *p);
 
@@ -212,6 +221,17 @@ sr_err_t sr_consumer_start(sr_consumer_t *c, int32_t part,
  *          SR_ERR_RETRY. Blocks at most @p timeout_ms.
  */
 sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec);
+
+/**
+ * @brief The first offset partition @p part of @p topic still holds (its log
+ * start: records before it were deleted by retention), asked through the
+ * consumer's own connections. Blocks at most @p timeout_ms.
+ * @returns SR_OK, SR_ERR_RETRY (no answer in time) or another class of
+ *          librdkafka's error.
+ */
+sr_err_t sr_consumer_log_start(sr_consumer_t *c, sr_topic_kind_t topic,
+                               int32_t part, int timeout_ms, int64_t *low,
+                               sr_errctx_t *ec);
 
 /** @brief Consumer lag of the assigned partitions (sum), or -1 unknown. */
 int64_t sr_consumer_lag(sr_consumer_t *c);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sr_clock.h"
 #include "sr_log.h"
 
 /* True when every partition of every project topic answers a watermark
@@ -62,8 +63,8 @@ static void admin_free(rd_kafka_event_t *ev, rd_kafka_queue_t *q,
 
 /* Ask for every topic; a topic that exists already is left alone. */
 static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
-                       const char *boot, int partitions, int timeout_ms,
-                       sr_errctx_t *ec)
+                       const kafka_handle_t *h, const char *boot,
+                       int partitions, int timeout_ms, sr_errctx_t *ec)
 {
         rd_kafka_NewTopic_t *nt[SR_TOPIC__COUNT] = { 0 };
         const rd_kafka_CreateTopics_result_t *res;
@@ -125,7 +126,16 @@ static sr_err_t create(const sr_conf_t *conf, rd_kafka_t *rk,
                                                     sizeof(errstr));
         q = rd_kafka_queue_new(rk);
         rd_kafka_CreateTopics(rk, nt, n, opts, q);
-        ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+        /* In slices, serving the handle's error events between them: a
+         * broker refusing our credentials or certificate ends the wait at
+         * once (the request itself would only time out). */
+        for (int64_t end = sr_clock_mono_ms() + timeout_ms + 5000;
+             !(ev = rd_kafka_queue_poll(q, 200)) &&
+             sr_clock_mono_ms() < end;) {
+                rd_kafka_poll(rk, 0);
+                if ((err = sr_kafka__auth_check(h, "create topics", ec)))
+                        goto out;
+        }
         if (!ev || rd_kafka_event_error(ev)) {
                 err = sr_errctx_set(ec, SR_ERR_KAFKA, "create topics on %s: "
                                     "%s", boot, ev ?
@@ -162,7 +172,8 @@ sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
                                 int partitions, int timeout_ms,
                                 sr_errctx_t *ec)
 {
-        rd_kafka_conf_t *kc = sr_kafka__conf_copy(conf, NULL);
+        kafka_handle_t h = { 0 };
+        rd_kafka_conf_t *kc = sr_kafka__conf_copy(conf, &h);
         rd_kafka_t *rk;
         sr_err_t err;
 
@@ -176,7 +187,7 @@ sr_err_t sr_kafka_create_topics(const sr_conf_t *conf, const char *bootstrap,
         err = sr_kafka__handle_new(RD_KAFKA_PRODUCER, kc, &rk, ec);
         if (err)
                 return err; /* kc freed by handle_new */
-        err = create(conf, rk, bootstrap, partitions, timeout_ms, ec);
+        err = create(conf, rk, &h, bootstrap, partitions, timeout_ms, ec);
         for (int64_t end = sr_clock_mono_ms() + timeout_ms; !err;) {
                 if (topics_led(conf, rk))
                         break;

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The longest the lag gauge waits for committed offsets it does not know
+ * (once per partition and assignment, on the ping path). */
+#define LAG_COMMITTED_MS 500
+
 struct sr_consumer {
         kafka_handle_t h; /* first: the librdkafka opaque */
         rd_kafka_t *rk;
@@ -20,7 +24,56 @@ struct sr_consumer {
         sr_consumer_hooks_t hooks;
         rd_kafka_message_t **held; /* records of the last poll */
         int n_held, cap_held;
+        /* Where each assigned partition's reading starts, while nothing
+         * was consumed from it (librdkafka's position is unknown until
+         * then): the offsets we assigned or sought, or the committed ones
+         * asked once. For the lag gauge only; cleared on revoke. */
+        struct start_off {
+                int kind;
+                int32_t part;
+                int64_t off;
+        } *starts;
+        int n_starts, cap_starts;
 };
+
+static int64_t start_of(const sr_consumer_t *c, int kind, int32_t part)
+{
+        for (int i = 0; i < c->n_starts; i++)
+                if (c->starts[i].kind == kind && c->starts[i].part == part)
+                        return c->starts[i].off;
+        return -1;
+}
+
+/* Best effort: without memory the lag reads -1 ("unknown") a while. */
+static void start_note(sr_consumer_t *c, int kind, int32_t part, int64_t off)
+{
+        for (int i = 0; i < c->n_starts; i++) {
+                if (c->starts[i].kind == kind && c->starts[i].part == part) {
+                        c->starts[i].off = off;
+                        return;
+                }
+        }
+        if (c->n_starts == c->cap_starts) {
+                int cap = c->cap_starts ? 2 * c->cap_starts : 16;
+                struct start_off *n = realloc(c->starts,
+                                              (size_t)cap * sizeof(*n));
+
+                if (!n)
+                        return;
+                c->starts = n;
+                c->cap_starts = cap;
+        }
+        c->starts[c->n_starts++] = (struct start_off){ kind, part, off };
+}
+
+static void starts_forget(sr_consumer_t *c, int32_t part)
+{
+        for (int i = 0; i < c->n_starts;)
+                if (c->starts[i].part == part)
+                        c->starts[i] = c->starts[--c->n_starts];
+                else
+                        i++;
+}
 
 rd_kafka_t *sr_kafka__consumer_rk(struct sr_consumer *c)
 {
@@ -154,6 +207,9 @@ static void on_assign(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
                 if (col >= 0 && hit)
                         start = starts[(hit - parts) * 2 + col];
                 tp->offset = start < 0 ? RD_KAFKA_OFFSET_INVALID : start;
+                if (start >= 0)
+                        start_note(c, topic_kind_of(c, tp->topic),
+                                   tp->partition, start);
         }
         apply_assignment(c, list, true);
         /* Paused at once: a message fetched before the pause is dropped
@@ -184,14 +240,18 @@ static void on_revoke(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
                         c->hooks.on_revoke(c->hooks.arg, parts, n);
                         /* librdkafka keeps a pause across an unassign: a
                          * later assignment must not find it paused. */
-                        for (int i = 0; i < n; i++)
+                        for (int i = 0; i < n; i++) {
                                 pause_resume(c, parts[i], false);
+                                starts_forget(c, parts[i]);
+                        }
                         free(parts);
                 } else {
                         SR_ERROR("KAFKA", "revoke: out of memory, hooks not "
                                  "called");
                 }
         }
+        for (int i = 0; i < list->cnt; i++)
+                starts_forget(c, list->elems[i].partition);
         apply_assignment(c, list, false);
 }
 
@@ -314,11 +374,13 @@ void sr_consumer_destroy(sr_consumer_t *c)
                 return;
         release_held(c);
         free(c->held);
-        /* Leaving the group runs the revoke hook one last time. */
+        /* Leaving the group runs the revoke hook one last time (it edits
+         * c->starts: freed only after). */
         err = rd_kafka_consumer_close(c->rk);
         if (err)
                 SR_WARN("KAFKA", "consumer close: %s", rd_kafka_err2str(err));
         rd_kafka_destroy(c->rk);
+        free(c->starts);
         free(c);
 }
 
@@ -451,10 +513,12 @@ sr_err_t sr_consumer_start(sr_consumer_t *c, int32_t part,
         for (int i = 0; i < c->n_topics; i++) {
                 int col = hook_column(c, (int)c->topics[i]);
 
-                if (col >= 0 && start[col] >= 0)
+                if (col >= 0 && start[col] >= 0) {
                         rd_kafka_topic_partition_list_add(
                                 l, c->names[c->topics[i]], part)->offset =
                                 start[col];
+                        start_note(c, (int)c->topics[i], part, start[col]);
+                }
         }
         /* Synchronous: the seek is in place before the resume lets the
          * fetcher go; a seek of a fetcher not started yet fails (__STATE). */
@@ -506,9 +570,57 @@ sr_err_t sr_consumer_ping(sr_consumer_t *c, int timeout_ms, sr_errctx_t *ec)
         return sr_kafka__metadata_ping(c->rk, timeout_ms, ec);
 }
 
+sr_err_t sr_consumer_log_start(sr_consumer_t *c, sr_topic_kind_t topic,
+                               int32_t part, int timeout_ms, int64_t *low,
+                               sr_errctx_t *ec)
+{
+        int64_t lo, hi;
+        rd_kafka_resp_err_t kerr;
+
+        if ((unsigned)topic >= SR_TOPIC__COUNT)
+                return sr_errctx_set(ec, SR_ERR_INVALID, "log start: bad "
+                                     "topic %d", (int)topic);
+        kerr = rd_kafka_query_watermark_offsets(c->rk, c->names[topic], part,
+                                                &lo, &hi, timeout_ms);
+        if (kerr) {
+                sr_err_t err = sr_kafka__kafka_err(ec, kerr, "watermarks",
+                                                   NULL);
+
+                sr_errctx_prefix(ec, "%s [%d]", c->names[topic], (int)part);
+                return err;
+        }
+        *low = lo;
+        return SR_OK;
+}
+
+/* The committed offsets of the partitions in @p ask (position and start
+ * unknown) become their starts; one without a commit starts at the log's
+ * start (auto.offset.reset=earliest), when a fetch told us where that is. */
+static void ask_committed(sr_consumer_t *c,
+                          rd_kafka_topic_partition_list_t *ask)
+{
+        if (rd_kafka_committed(c->rk, ask, LAG_COMMITTED_MS))
+                return;
+        for (int i = 0; i < ask->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &ask->elems[i];
+                int64_t low, high, off = tp->offset;
+
+                if (tp->err)
+                        continue;
+                if (off < 0 &&
+                    (rd_kafka_get_watermark_offsets(c->rk, tp->topic,
+                                                    tp->partition, &low,
+                                                    &high) ||
+                     low < 0))
+                        continue;
+                start_note(c, topic_kind_of(c, tp->topic), tp->partition,
+                           off < 0 ? low : off);
+        }
+}
+
 int64_t sr_consumer_lag(sr_consumer_t *c)
 {
-        rd_kafka_topic_partition_list_t *list = NULL;
+        rd_kafka_topic_partition_list_t *list = NULL, *ask = NULL;
         int64_t sum = 0, low, high;
 
         if (rd_kafka_assignment(c->rk, &list))
@@ -517,21 +629,46 @@ int64_t sr_consumer_lag(sr_consumer_t *c)
                 rd_kafka_topic_partition_list_destroy(list);
                 return -1;
         }
+        /* A partition with nothing consumed since it was assigned has no
+         * position: its start stands in (an idle worker after a restart
+         * has no lag, not an unknown one). */
+        for (int i = 0; i < list->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+                if (tp->offset >= 0)
+                        continue;
+                tp->offset = start_of(c, topic_kind_of(c, tp->topic),
+                                      tp->partition);
+                if (tp->offset >= 0)
+                        continue;
+                if (!ask)
+                        ask = rd_kafka_topic_partition_list_new(list->cnt);
+                if (ask)
+                        rd_kafka_topic_partition_list_add(ask, tp->topic,
+                                                          tp->partition);
+        }
+        if (ask) {
+                ask_committed(c, ask);
+                rd_kafka_topic_partition_list_destroy(ask);
+                for (int i = 0; i < list->cnt; i++)
+                        if (list->elems[i].offset < 0)
+                                list->elems[i].offset = start_of(
+                                        c,
+                                        topic_kind_of(c,
+                                                      list->elems[i].topic),
+                                        list->elems[i].partition);
+        }
         for (int i = 0; i < list->cnt && sum >= 0; i++) {
                 rd_kafka_topic_partition_t *tp = &list->elems[i];
 
-                /* Cached values from fetch responses: no broker call. A
-                 * partition with nothing consumed yet has no position; it
-                 * has no lag only if it is empty. */
+                /* Cached values from fetch responses: no broker call. */
                 if (rd_kafka_get_watermark_offsets(c->rk, tp->topic,
                                                    tp->partition, &low,
                                                    &high) ||
-                    high < 0)
+                    high < 0 || tp->offset < 0)
                         sum = -1;
-                else if (tp->offset >= 0)
+                else
                         sum += high > tp->offset ? high - tp->offset : 0;
-                else if (low < 0 || high != low)
-                        sum = -1;
         }
         rd_kafka_topic_partition_list_destroy(list);
         return sum;

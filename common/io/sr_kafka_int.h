@@ -26,6 +26,7 @@ typedef struct kafka_handle {
         bool all_down;       /* reported since the owner last looked */
         char all_down_why[160];
         bool auth_failed;    /* a broker refused our credentials: sticky */
+        bool auth_tls;       /* ... or we refused its certificate */
         char auth_why[256];
 } kafka_handle_t;
 

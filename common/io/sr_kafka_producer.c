@@ -21,6 +21,9 @@ struct sr_producer {
         int32_t last_err_partition;
         sr_topic_kind_t last_err_topic;
         int64_t acked[SR_TOPIC__COUNT][ACKED_PARTITIONS_MAX];
+        /* acknowledgements not right after the previous one of their
+         * partition (sr_producer_acked_gaps()) */
+        uint64_t gaps[SR_TOPIC__COUNT][ACKED_PARTITIONS_MAX];
         bool txn; /* transactional.id set, transactions initialised */
 };
 
@@ -52,9 +55,17 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 return;
         }
         if (t >= 0 && t < SR_TOPIC__COUNT && m->partition >= 0 &&
-            m->partition < ACKED_PARTITIONS_MAX &&
-            m->offset > p->acked[t][m->partition])
-                p->acked[t][m->partition] = m->offset;
+            m->partition < ACKED_PARTITIONS_MAX) {
+                int64_t *last = &p->acked[t][m->partition];
+
+                /* One partition's reports come in log order (idempotent
+                 * producer): another offset than the next one means a
+                 * record of someone else landed in between. */
+                if (*last >= 0 && m->offset != *last + 1)
+                        p->gaps[t][m->partition]++;
+                if (m->offset > *last)
+                        *last = m->offset;
+        }
 }
 
 static sr_err_t producer_new(const sr_conf_t *conf, const char *client_id,
@@ -438,6 +449,15 @@ sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec)
                                      "unacknowledged", timeout_ms,
                                      p->outstanding);
         return SR_OK;
+}
+
+uint64_t sr_producer_acked_gaps(const sr_producer_t *p, sr_topic_kind_t t,
+                               int32_t partition)
+{
+        if ((unsigned)t >= SR_TOPIC__COUNT || partition < 0 ||
+            partition >= ACKED_PARTITIONS_MAX)
+                return 0;
+        return p->gaps[t][partition];
 }
 
 int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,

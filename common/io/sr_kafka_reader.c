@@ -342,6 +342,7 @@ sr_err_t sr_kafka_partitions(const sr_conf_t *conf, sr_topic_kind_t topic,
 {
         const struct rd_kafka_metadata *md = NULL;
         char name[TOPIC_NAME_MAX];
+        kafka_handle_t h = { 0 };
         rd_kafka_topic_t *rkt;
         rd_kafka_resp_err_t kerr;
         rd_kafka_conf_t *kc;
@@ -349,7 +350,7 @@ sr_err_t sr_kafka_partitions(const sr_conf_t *conf, sr_topic_kind_t topic,
         sr_err_t err;
 
         sr_kafka_topic_name(conf, topic, name, sizeof(name));
-        kc = sr_kafka__conf_copy(conf, NULL);
+        kc = sr_kafka__conf_copy(conf, &h);
         if (!kc)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
         /* a consumer: its metadata requests never create the topic */
@@ -359,7 +360,11 @@ sr_err_t sr_kafka_partitions(const sr_conf_t *conf, sr_topic_kind_t topic,
         rkt = rd_kafka_topic_new(rk, name, NULL);
         kerr = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) :
                      RD_KAFKA_RESP_ERR__FAIL;
-        if (kerr)
+        if (kerr) /* serve the error events: a refused authentication */
+                rd_kafka_poll(rk, 0);
+        if (kerr && sr_kafka__auth_check(&h, "metadata", ec))
+                err = SR_ERR_AUTH; /* retrying would not heal it */
+        else if (kerr)
                 err = sr_kafka__kafka_err(ec, kerr, "metadata", name);
         else if (md->topic_cnt != 1 || md->topics[0].err)
                 err = sr_errctx_set(ec, SR_ERR_NOT_FOUND, "topic %s: %s",

@@ -31,6 +31,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
 
 #include "sr_budget.h"
 #include "sr_log.h"
@@ -46,6 +49,44 @@ void sr_worker__set_fatal(sr_worker_t *w, const sr_errctx_t *ec, const char *op)
                 w->fatal_msg[0] = '\0';
         atomic_store(&w->store_ok, false);
         SR_ERROR("WORKER", "fatal: %s", w->fatal_msg);
+}
+
+sr_err_t sr_worker__grow_map(sr_worker_t *w, int *grows, const char *when,
+                             sr_errctx_t *ec)
+{
+        size_t sz = sr_store_map_size(w->store) * 2;
+        sr_errctx_t gec = { 0 };
+
+        atomic_store(&w->map_full, true);
+        sr_series_add(w->m.map_grows, 1);
+        sr_mapuse_watch_force(&w->m.map_use);
+        SR_WARN("STORE", "map full (MDB_MAP_FULL) %s: growing the map "
+                "map_size=%zu", when, sz);
+        if ((*grows)++ >= 8 || sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                atomic_store(&w->store_ok, false);
+                return sr_errctx_set(ec, SR_ERR_FATAL, "store full and cannot "
+                                     "grow (%s): %s", when,
+                                     gec.msg[0] ? gec.msg :
+                                                  "grown 8 times already");
+        }
+        return SR_OK;
+}
+
+sr_err_t sr_worker__write_growing(sr_worker_t *w, sr_worker_write_fn write,
+                                  void *arg, const char *when,
+                                  sr_errctx_t *ec)
+{
+        sr_err_t err;
+        int grows = 0;
+
+        while ((err = write(w, arg, ec)) == SR_ERR_MAP_FULL) {
+                err = sr_worker__grow_map(w, &grows, when, ec);
+                if (err)
+                        return err;
+        }
+        if (grows)
+                atomic_store(&w->map_full, false);
+        return err;
 }
 
 sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
@@ -91,6 +132,27 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         sr_worker__metrics_init(w);
         sr_fsm_out_init(&w->out);
         sr_worker__new_writer(w);
+        {
+                /* Test-only (tests/integration/test_fence.c): once this
+                 * file exists, the worker stops itself (SIGSTOP) right
+                 * before relaying the next batch it applied, and removes
+                 * the file. Unset in production: nothing happens. */
+                const char *pf = getenv("SR_TEST_RELAY_PAUSE_FILE");
+
+                if (pf && strlen(pf) < sizeof(w->test_pause_file))
+                        strcpy(w->test_pause_file, pf);
+        }
+        {
+                char v[32];
+                size_t vs = sizeof(v);
+
+                w->session_s = 45.0; /* librdkafka's default */
+                if (rd_kafka_conf_get(conf->kafka, "session.timeout.ms", v,
+                                      &vs) == RD_KAFKA_CONF_OK &&
+                    atol(v) > 0)
+                        w->session_s = (double)atol(v) / 1000.0;
+        }
+        w->polled_s = sr_worker__mono_s();
         w->max_recs = conf->batch_size;
         w->recs = calloc((size_t)w->max_recs, sizeof(*w->recs));
         /* A run counts at least 4 entities (run, stage, operation, target);
@@ -125,10 +187,26 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
                         goto err_free;
         }
         if (conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
-                /* Unique per process: zombies are fenced by the consumer
-                 * group's generation (send_offsets_to_transaction). */
-                snprintf(w->txn_base, sizeof(w->txn_base), "%s-%s",
-                         conf->group_id, w->instance);
+                char gi[200];
+                size_t gs = sizeof(gi);
+
+                /* A static member (kafka.group.instance.id) keeps one
+                 * transactional id across producers and restarts: its next
+                 * incarnation's init_transactions aborts the transaction a
+                 * kill -9 left open at once, instead of every read_committed
+                 * reader of its partitions (its own restore too) waiting
+                 * for transaction.timeout.ms. Otherwise the id is unique
+                 * per process. Zombies are fenced by the consumer group's
+                 * generation either way (send_offsets_to_transaction). */
+                if (rd_kafka_conf_get(conf->kafka, "group.instance.id", gi,
+                                      &gs) == RD_KAFKA_CONF_OK && gi[0]) {
+                        snprintf(w->txn_base, sizeof(w->txn_base),
+                                 "%s-static-%s", conf->group_id, gi);
+                        w->txn_static = true;
+                } else {
+                        snprintf(w->txn_base, sizeof(w->txn_base), "%s-%s",
+                                 conf->group_id, w->instance);
+                }
                 err = sr_worker__renew_producer(w, ec);
         } else {
                 err = sr_producer_new(conf, conf->worker_name, &w->prod, ec);
@@ -172,6 +250,7 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
         if (w->fatal) /* set inside a rebalance hook */
                 return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
         t0 = sr_worker__mono_s();
+        w->polled_s = t0; /* the group had news of us just now */
         w->n_refused = 0;
         if (n > 0) {
                 for (int attempt = 0;;) {
@@ -183,24 +262,13 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                                 break;
                         /* The snapshot needs more room: grow the map and
                          * redo the batch (nothing of it was written). */
-                        size_t sz = sr_store_map_size(w->store) * 2;
-                        sr_errctx_t gec = { 0 };
-
-                        atomic_store(&w->map_full, true);
-                        SR_WARN("STORE", "map full (MDB_MAP_FULL): input "
-                                "paused, nothing of the batch was written; "
-                                "growing the map map_size=%zu records=%d",
-                                sz, n);
-                        sr_series_add(w->m.map_grows, 1);
-                        if (attempt++ >= 8 ||
-                            sr_store_grow(w->store, sz, &gec) != SR_OK) {
+                        if (sr_worker__grow_map(w, &attempt, "applying a "
+                                                "batch: input paused, nothing "
+                                                "of the batch was written",
+                                                ec) != SR_OK)
                                 /* Give the partitions up: the process
                                  * exits, the group hands them on. */
-                                atomic_store(&w->store_ok, false);
-                                return sr_errctx_set(ec, SR_ERR_FATAL,
-                                                     "store full and cannot "
-                                                     "grow: %s", gec.msg);
-                        }
+                                return SR_ERR_FATAL;
                 }
                 if (atomic_load(&w->map_full)) {
                         atomic_store(&w->map_full, false);

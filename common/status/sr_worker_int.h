@@ -37,6 +37,8 @@
 #define MAX_PARTS 1024
 #define SR_WORKER_TIMERS_PER_TICK 1024 /* timers fired per tick, at most */
 #define MARKER_KEY "~marker"
+/* "~claim/WRITER": a new owner's claim on a changelog partition */
+#define CLAIM_KEY "~claim"
 #define BATCH_HEADER "sr_batch"
 #define FORWARD_HEADER "sr_forwarded_from"
 #define RELAY_TIMEOUT_MS 30000
@@ -73,6 +75,13 @@ typedef struct part {
         uint64_t restore_total; /* its changelog's records */
         int restore_attempts, restore_grows;
         int64_t start[2]; /* restored: input offsets (commands, results) */
+        /* outbox mode: this ownership period's claim on its changelog
+         * partition is acknowledged; acknowledgements not contiguous with
+         * our previous ones there, beyond gap_base, mean another writer
+         * claimed it (sr_worker__fence_check()) */
+        bool claimed;
+        uint64_t gap_base;
+        int64_t claim_high; /* the changelog's end when assigned */
 } part_t;
 
 typedef struct restore_ctx restore_ctx_t;
@@ -153,9 +162,11 @@ typedef struct metrics {
         sr_series_t *transitions[SR_ENT__COUNT][SR_ST__COUNT];
         sr_series_t *rejections[SR_REJECT__COUNT];
         sr_series_t *dead_letters;
+        sr_series_t *inputs_lost[2]; /* commands, results */
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
         sr_series_t *restore_records, *restoring, *restore_remaining;
         sr_series_t *assigned, *revoked, *restores_cancelled;
+        sr_series_t *fenced, *restore_fenced;
         sr_series_t *timers_fired, *map_grows, *resends;
         sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
         sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
@@ -179,6 +190,11 @@ struct sr_worker {
         char marker_key[sizeof(MARKER_KEY) + SR_UUID_STR_LEN + 1];
         uint64_t batch_no;
         char batch_id[64];
+        char test_pause_file[256]; /* SR_TEST_RELAY_PAUSE_FILE, test-only */
+        /* outbox mode: when the consumer was last polled, and the group's
+         * session (kafka.session.timeout.ms): a relay after a longer
+         * absence checks its claims first (sr_worker__fence_stale()) */
+        double polled_s, session_s;
 
         part_t parts[MAX_PARTS];
         sr_inrec_t *recs;
@@ -226,6 +242,8 @@ struct sr_worker {
         bool relay_pending;   /* exactly_once: the outbox holds an
                                * unpublished batch (relay_deferred) */
         unsigned txn_gen;     /* producers made so far */
+        bool txn_static;      /* txn_base is the static member's own: every
+                               * producer of every incarnation uses it */
         int64_t last_ping_ms;
         int64_t last_timer_ms;
         /* the timers due at a tick (sr_worker__timers_fire()) */
@@ -256,6 +274,24 @@ static inline double sr_worker__mono_s(void)
 /* The worker stops (sticky SR_ERR_FATAL): @p op and the reason are kept for
  * sr_worker_poll() to return, logged, and the store reported failed. The
  * first reason wins. */
+/* The store's map is full (MDB_MAP_FULL) @p when: double it so the caller
+ * can redo its transaction; no transaction may be open. @p grows counts
+ * the caller's attempts (8 at most). @returns SR_OK (grown; w->map_full
+ * stays set until the caller clears it), SR_ERR_FATAL (ec set; the store
+ * is marked failed). */
+sr_err_t sr_worker__grow_map(sr_worker_t *w, int *grows, const char *when,
+                             sr_errctx_t *ec);
+/* One small write transaction of the snapshot (bookkeeping), redone whole
+ * when it returns SR_ERR_MAP_FULL. */
+typedef sr_err_t (*sr_worker_write_fn)(sr_worker_t *w, void *arg,
+                                       sr_errctx_t *ec);
+
+/* Run @p write, growing the map (sr_worker__grow_map(), @p when) and
+ * redoing it while the map is full. @returns @p write's result, or
+ * SR_ERR_FATAL when the map cannot grow. */
+sr_err_t sr_worker__write_growing(sr_worker_t *w, sr_worker_write_fn write,
+                                  void *arg, const char *when,
+                                  sr_errctx_t *ec);
 void sr_worker__set_fatal(sr_worker_t *w, const sr_errctx_t *ec,
                           const char *op);
 
@@ -388,6 +424,8 @@ sr_err_t sr_worker__pipe_drain(sr_worker_t *w, sr_errctx_t *ec);
 
 /* A new writer id (a new ownership period). */
 void sr_worker__new_writer(sr_worker_t *w);
+sr_err_t sr_worker__fence_check(sr_worker_t *w, sr_errctx_t *ec);
+sr_err_t sr_worker__fence_stale(sr_worker_t *w, sr_errctx_t *ec);
 /* The consumer's rebalance hooks (sr_consumer_hooks_t); @p arg is w. */
 void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                           int64_t *start_offsets);

@@ -48,6 +48,15 @@ void sr_worker__metrics_init(sr_worker_t *w)
         w->m.dead_letters = sr_metrics_counter(
                 r, "sr_dead_letters_total",
                 "Input records sent to the dead-letter topic.", NULL);
+        for (int t = 0; t < 2; t++)
+                w->m.inputs_lost[t] = sr_metrics_counter(
+                        r, "sr_input_records_lost_total",
+                        "Input records deleted by the topic's retention "
+                        "before any worker read them (found when a "
+                        "partition's input starts past the snapshot's "
+                        "offset): accepted data lost, never expected.",
+                        t == 0 ? "topic=\"commands\"" :
+                                 "topic=\"results\"");
         w->m.events = sr_metrics_counter(r, "sr_events_total",
                                          "Status-change events made (each is "
                                          "published before its batch's "
@@ -97,6 +106,14 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 r, "sr_restores_cancelled_total",
                 "Restores stopped before their end by a revoke or a "
                 "shutdown (nothing of them is trusted).", NULL);
+        w->m.fenced = sr_metrics_counter(
+                r, "sr_fenced_total",
+                "Times this worker found another worker's claim between "
+                "its own changelog records and stopped publishing.", NULL);
+        w->m.restore_fenced = sr_metrics_counter(
+                r, "sr_restore_fenced_records_total",
+                "Changelog records a restore ignored: written by a worker "
+                "after a newer owner's claim.", NULL);
         w->m.timers_fired = sr_metrics_counter(
                 r, "sr_timers_fired_total",
                 "Timer-fired commands published.", NULL);

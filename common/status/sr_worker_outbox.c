@@ -4,9 +4,11 @@
  * the pipelined relay is sr_worker_outbox_pipe.c), acknowledgements,
  * resends, and the timers' TimerFired commands. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sr_log.h"
 #include "sr_worker_int.h"
@@ -158,12 +160,100 @@ static void timers_settle(sr_worker_t *w, bool failed)
         }
 }
 
-/* Wait for every delivery report, then settle the timers sent meanwhile. */
+static sr_err_t fenced(sr_worker_t *w, int32_t p, int64_t near,
+                       sr_errctx_t *ec)
+{
+        sr_errctx_set(ec, SR_ERR_FATAL,
+                      "fenced: changelog partition %" PRId32 " has another "
+                      "writer's records after ours (near offset %" PRId64
+                      "): another worker claimed the partition; nothing "
+                      "more is published", p, near);
+        sr_series_add(w->m.fenced, 1);
+        sr_worker__set_fatal(w, ec, "relay");
+        return SR_ERR_FATAL;
+}
+
+/* Outbox mode, after every record sent was acknowledged: is each claimed
+ * partition's changelog still ours? Our records there land one after the
+ * other from our claim on; a record of another writer between two of
+ * ours is a newer owner's claim (or its batches): this worker is fenced.
+ * It stops before sending anything more (the events of its next batches
+ * among them) and exits: its supervisor restarts it, it joins the group
+ * again and restores. A restore trusts nothing of ours after that claim
+ * (sr_batchlog.h). Fails closed: a record reported failed that landed
+ * after all looks the same, and costs a restart. */
+sr_err_t sr_worker__fence_check(sr_worker_t *w, sr_errctx_t *ec)
+{
+        for (int32_t p = 0; p < MAX_PARTS; p++) {
+                const part_t *pt = &w->parts[p];
+                uint64_t gaps;
+
+                if (!pt->claimed || !pt->owned)
+                        continue;
+                gaps = sr_producer_acked_gaps(w->prod, SR_TOPIC_CHANGELOG, p);
+                if (gaps == pt->gap_base)
+                        continue;
+                return fenced(w, p,
+                              sr_producer_acked_offset(w->prod,
+                                                       SR_TOPIC_CHANGELOG, p),
+                              ec);
+        }
+        return SR_OK;
+}
+
+/* Outbox mode, before a relay: a worker whose consumer was not polled for
+ * half a session or more (a paused process, a stalled relay) may have
+ * been replaced meanwhile and not know it yet; before it publishes
+ * anything more, every record it sent is acknowledged (fence check) and
+ * each claimed partition's changelog must still end with its own last
+ * record. Anything else, or no answer, stops it (fails closed). */
+sr_err_t sr_worker__fence_stale(sr_worker_t *w, sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        bool any = false;
+
+        if (sr_producer_is_txn(w->prod) ||
+            sr_worker__mono_s() - w->polled_s < w->session_s / 2)
+                return SR_OK;
+        for (int32_t p = 0; p < MAX_PARTS; p++)
+                any |= w->parts[p].claimed && w->parts[p].owned;
+        if (!any)
+                return SR_OK;
+        SR_WARN("RELAY", "consumer not polled for %.1f s: checking that the "
+                "partitions are still ours before publishing",
+                sr_worker__mono_s() - w->polled_s);
+        err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
+        if (err)
+                return err;
+        for (int32_t p = 0; p < MAX_PARTS; p++) {
+                const part_t *pt = &w->parts[p];
+                int64_t low, high, ours;
+
+                if (!pt->claimed || !pt->owned)
+                        continue;
+                err = sr_kafka_watermarks(w->conf, SR_TOPIC_CHANGELOG, p,
+                                          &low, &high, 10000, ec);
+                if (err)
+                        return err;
+                ours = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG,
+                                                p);
+                if (high != ours + 1)
+                        return fenced(w, p, ours + 1, ec);
+        }
+        w->polled_s = sr_worker__mono_s(); /* checked: as good as a poll */
+        return SR_OK;
+}
+
+/* Wait for every delivery report, then settle the timers sent meanwhile;
+ * then the fence (sr_worker__fence_check()). */
 sr_err_t sr_worker__wait_acks(sr_worker_t *w, int timeout_ms, sr_errctx_t *ec)
 {
         sr_err_t err = sr_producer_wait(w->prod, timeout_ms, ec);
 
         timers_settle(w, err != SR_OK);
+        if (!err)
+                err = sr_worker__fence_check(w, ec);
         return err;
 }
 
@@ -470,7 +560,7 @@ void sr_worker__offsets_add(offsets_t *o, int32_t p, const sr_store_pmeta_t *pm)
  * acknowledged changelog offset + @p tail: 1, or 2 when a transaction's
  * commit marker follows it) and collect the input offsets in @p o (unless
  * NULL). */
-sr_err_t sr_worker__relay_done(sr_worker_t *w, const int32_t *parts, int np,
+static sr_err_t relay_done_txn(sr_worker_t *w, const int32_t *parts, int np,
                                const uint64_t *last1, const uint64_t *last2,
                                int64_t tail, offsets_t *o, sr_errctx_t *ec)
 {
@@ -515,6 +605,35 @@ err_abort:
         return err;
 }
 
+typedef struct relay_done_arg {
+        const int32_t *parts;
+        int np;
+        const uint64_t *last1, *last2;
+        int64_t tail;
+        offsets_t *o;
+} relay_done_arg_t;
+
+static sr_err_t relay_done_write(sr_worker_t *w, void *arg, sr_errctx_t *ec)
+{
+        relay_done_arg_t *a = arg;
+
+        return relay_done_txn(w, a->parts, a->np, a->last1, a->last2, a->tail,
+                              a->o, ec);
+}
+
+/* Deleting from the outbox and updating the partition's metadata takes
+ * pages too: a map filled by a restore or a batch just before is grown
+ * and the transaction redone (it is idempotent). */
+sr_err_t sr_worker__relay_done(sr_worker_t *w, const int32_t *parts, int np,
+                               const uint64_t *last1, const uint64_t *last2,
+                               int64_t tail, offsets_t *o, sr_errctx_t *ec)
+{
+        relay_done_arg_t a = { parts, np, last1, last2, tail, o };
+
+        return sr_worker__write_growing(w, relay_done_write, &a,
+                                        "recording a relayed outbox", ec);
+}
+
 /* Offsets only speed up a restart; the snapshot and the changelog markers
  * are authoritative, so a failed commit is logged, not fatal. */
 void sr_worker__commit_offsets(sr_worker_t *w, const offsets_t *o)
@@ -539,6 +658,20 @@ static void outbox_published(sr_worker_t *w)
  * coordinator fenced its epoch) ends that producer, not the worker: its
  * transaction was aborted, the outbox still holds the batch, and a new
  * producer publishes it again. */
+/* Test-only (tests/kafka/eos_restart.py; SR_TEST_RELAY_PAUSE_FILE, as the
+ * outbox pipeline's hook): the batch's records sent and acknowledged inside
+ * its open transaction, the worker stops itself (SIGSTOP) before the commit,
+ * leaving the transaction open on the broker for the test's kill -9. */
+static void test_pause_in_txn(sr_worker_t *w)
+{
+        if (!w->test_pause_file[0] || unlink(w->test_pause_file) != 0)
+                return;
+        (void)sr_producer_wait(w->prod, RELAY_TIMEOUT_MS, NULL);
+        SR_WARN("RELAY", "test hook: stopping inside the open transaction "
+                "of batch %s", w->batch_id);
+        raise(SIGSTOP);
+}
+
 sr_err_t sr_worker__renew_producer(sr_worker_t *w, sr_errctx_t *ec)
 {
         char txn_id[sizeof(w->txn_base) + 16];
@@ -550,7 +683,12 @@ sr_err_t sr_worker__renew_producer(sr_worker_t *w, sr_errctx_t *ec)
                 sr_producer_destroy(w->prod);
                 w->prod = NULL;
         }
-        snprintf(txn_id, sizeof(txn_id), "%s-%u", w->txn_base, w->txn_gen++);
+        if (w->txn_static) /* the new producer fences the old one */
+                snprintf(txn_id, sizeof(txn_id), "%s", w->txn_base);
+        else
+                snprintf(txn_id, sizeof(txn_id), "%s-%u", w->txn_base,
+                         w->txn_gen);
+        w->txn_gen++;
         err = sr_producer_new_txn(w->conf, w->conf->worker_name, txn_id,
                                   30000, &w->prod, ec);
         if (!err)
@@ -606,6 +744,7 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                         if (!relay_retries(err)) /* not the broker's doing */
                                 return err;
                 } else {
+                        test_pause_in_txn(w);
                         if (w->cons)
                                 err = sr_producer_txn_offsets(
                                         w->prod, w->cons, o.topic, o.part,
@@ -661,8 +800,10 @@ sr_err_t sr_worker__relay(sr_worker_t *w, const int32_t *parts, int np,
         sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
         if (sr_producer_is_txn(w->prod))
                 return relay_txn(w, parts, np, from_mem, ec);
-        err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1, &sent1,
-                          ec);
+        err = sr_worker__fence_stale(w, ec);
+        if (!err)
+                err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1,
+                                  &sent1, ec);
         if (err)
                 return err;
         err = relay_phase(w, parts, np, SR_STORE_PHASE_CHANGELOG,

@@ -2,7 +2,9 @@
  * (outbox mode): the two phases of consecutive batches overlap, each batch
  * still published in the order and with the acknowledgements the protocol
  * needs. Part of the outbox's owner (sr_worker_outbox.c). */
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "sr_log.h"
 #include "sr_worker_int.h"
@@ -94,6 +96,15 @@ sr_err_t sr_worker__pipe_step(sr_worker_t *w, const int32_t *parts, int np,
         uint64_t sent;
         sr_err_t err;
 
+        if (np > 0 && w->test_pause_file[0] &&
+            unlink(w->test_pause_file) == 0) {
+                SR_WARN("RELAY", "test hook: stopping before the relay of "
+                        "batch %s", w->batch_id);
+                raise(SIGSTOP); /* the test sends SIGCONT */
+        }
+        err = sr_worker__fence_stale(w, ec);
+        if (err)
+                return err;
         if (w->pe.active || w->pc.active) {
                 err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_ERR_FATAL)

@@ -14,10 +14,19 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sr_batchlog.h"
 #include "sr_log.h"
 #include "sr_worker_int.h"
+
+/* The longest a partition's start waits to learn its inputs' log start. */
+#define LOG_START_TIMEOUT_MS 2000
+/* The longest one assignment retries its partitions' retriable errors, in
+ * all (well under max.poll.interval.ms: this runs in the rebalance
+ * callback). */
+#define ASSIGN_RETRY_MS 60000
 
 void sr_worker__new_writer(sr_worker_t *w)
 {
@@ -79,15 +88,32 @@ static bool is_marker_key(sr_slice_t key)
                (key.len == n || ((const char *)key.ptr)[n] == '/');
 }
 
+/* "~claim/WRITER": the WRITER part, or an empty slice. */
+static sr_slice_t claim_writer(sr_slice_t key)
+{
+        size_t n = strlen(CLAIM_KEY);
+
+        if (key.len > n + 1 && !memcmp(key.ptr, CLAIM_KEY, n) &&
+            ((const char *)key.ptr)[n] == '/')
+                return sr_slice((const char *)key.ptr + n + 1,
+                                key.len - n - 1);
+        return sr_slice(NULL, 0);
+}
+
 static int restore_one(const sr_inrec_t *in, void *arg)
 {
         restore_ctx_t *rc = arg;
-        sr_slice_t batch = { 0 };
+        sr_slice_t batch = { 0 }, claim = claim_writer(in->key);
+        uint64_t fenced = sr_batchlog_fenced(rc->bl);
 
         rc->read++;
         sr_series_add(rc->w->m.restore_records, 1);
         if ((rc->read & 4095) == 0)
                 sr_worker__restore_gauges(rc->w);
+        if (claim.len) {
+                rc->err = sr_batchlog_claim(rc->bl, claim, &rc->ec);
+                return rc->err != SR_OK;
+        }
         if (is_marker_key(in->key)) {
                 sr_changelog_t cl;
 
@@ -107,6 +133,11 @@ static int restore_one(const sr_inrec_t *in, void *arg)
                         &rc->ec);
                 if (rc->err)
                         return 1;
+                if (sr_batchlog_fenced(rc->bl) != fenced) {
+                        /* a fenced writer's marker: not where to resume */
+                        sr_series_add(rc->w->m.restore_fenced, 1);
+                        return 0;
+                }
                 /* Markers follow one another in log order: the last one
                  * read holds the offsets to resume from. */
                 rc->pm.commands_offset = cl.u.marker.commands_offset;
@@ -123,6 +154,8 @@ static int restore_one(const sr_inrec_t *in, void *arg)
         }
         rc->err = sr_batchlog_record(rc->bl, batch, in->key, in->value,
                                      &rc->ec);
+        if (sr_batchlog_fenced(rc->bl) != fenced)
+                sr_series_add(rc->w->m.restore_fenced, 1);
         return rc->err != SR_OK;
 }
 
@@ -197,6 +230,44 @@ static void restore_unqueue(sr_worker_t *w, int32_t part)
         atomic_fetch_sub(&w->restoring, 1);
 }
 
+/* Input the snapshot expects that the topic no longer holds: records from
+ * @p start on, deleted by retention before any worker read them (the
+ * partition went unowned, or its owner lagged, longer than the input
+ * topics keep records). The consumer would silently go on from the log's
+ * start (auto.offset.reset); this says so, loudly, and counts them. A
+ * failed query only skips the check: it never delays the partition. */
+static void check_inputs_kept(sr_worker_t *w, int32_t part,
+                              const int64_t start[2])
+{
+        static const sr_topic_kind_t topics[2] = { SR_TOPIC_COMMANDS,
+                                                   SR_TOPIC_RESULTS };
+
+        for (int t = 0; t < 2; t++) {
+                sr_errctx_t ec = { 0 };
+                int64_t low;
+
+                if (start[t] < 0)
+                        continue;
+                if (sr_consumer_log_start(w->cons, topics[t], part,
+                                          LOG_START_TIMEOUT_MS, &low, &ec)) {
+                        SR_DEBUG("WORKER", "input retention not checked "
+                                 "partition=%" PRId32 " err=\"%s\"", part,
+                                 ec.msg);
+                        continue;
+                }
+                if (low <= start[t])
+                        continue;
+                sr_series_add(w->m.inputs_lost[t], (double)(low - start[t]));
+                SR_ERROR("WORKER", "input records lost: deleted by the "
+                         "topic's retention before any worker read them; "
+                         "keep input topics longer than a partition can go "
+                         "unowned topic=%s partition=%" PRId32 " from=%"
+                         PRId64 " to=%" PRId64 " count=%" PRId64,
+                         t == 0 ? "commands" : "results", part, start[t],
+                         low, low - start[t]);
+        }
+}
+
 /* The partition's snapshot is ready (trusted or restored): start its
  * input at the snapshot's offsets. Until the consumer can (the
  * assignment still settling), it stays pending and is tried again. */
@@ -221,6 +292,7 @@ static void restore_start_input(sr_worker_t *w, int32_t part)
         SR_INFO("WORKER", "partition assigned partition=%" PRId32
                 " commands_offset=%" PRId64 " results_offset=%" PRId64
                 " (restored)", part, pt->start[0], pt->start[1]);
+        check_inputs_kept(w, part, pt->start);
 }
 
 /* The last slice: what is complete is in, the metadata says so. */
@@ -316,25 +388,16 @@ static void restore_failed(sr_worker_t *w, sr_errctx_t *ec)
         int32_t part = w->rst->part;
         part_t *pt = &w->parts[part];
         int64_t high = (int64_t)w->rst->total;
-        sr_errctx_t gec = { 0 };
-        size_t sz;
 
         restore_free(w);
         if (ec->code == SR_ERR_MAP_FULL) {
                 /* The partition does not fit: grow the map and restore
                  * again (what was written is dropped first). */
-                sz = sr_store_map_size(w->store) * 2;
-                atomic_store(&w->map_full, true);
-                sr_series_add(w->m.map_grows, 1);
-                sr_mapuse_watch_force(&w->m.map_use);
-                SR_WARN("STORE", "map full (MDB_MAP_FULL) while restoring "
-                        "partition=%" PRId32 ": growing the map map_size=%zu",
-                        part, sz);
-                if (pt->restore_grows++ >= 8 ||
-                    sr_store_grow(w->store, sz, &gec) != SR_OK) {
-                        atomic_store(&w->store_ok, false);
-                        sr_errctx_set(ec, SR_ERR_FATAL, "store full and "
-                                      "cannot grow: %s", gec.msg);
+                char when[64];
+
+                snprintf(when, sizeof(when), "while restoring partition=%"
+                         PRId32, part);
+                if (sr_worker__grow_map(w, &pt->restore_grows, when, ec)) {
                         sr_worker__set_fatal(w, ec, "restore");
                         return;
                 }
@@ -417,6 +480,7 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
                                   &high, 10000, ec);
         if (err)
                 return err;
+        w->parts[part].claim_high = high;
         err = sr_store_txn_begin(w->store, false, &txn, ec);
         if (err)
                 return err;
@@ -457,16 +521,192 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         return sr_worker__timers_load(w, part, ec);
 }
 
+/* Send the claim "~claim/WRITER" of this ownership period on changelog
+ * partition @p part: a changelog marker record (so every reader of the
+ * changelog that skips markers skips it) of batch WRITER/0. */
+static sr_err_t claim_send(sr_worker_t *w, int32_t part, sr_errctx_t *ec)
+{
+        char key[sizeof(CLAIM_KEY) + SR_UUID_STR_LEN + 1];
+        sr_changelog_t cl;
+        sr_outrec_t rec;
+        sr_buf_t val = { 0 };
+        sr_err_t err;
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_MARKER;
+        snprintf(cl.u.marker.batch_id, sizeof(cl.u.marker.batch_id), "%s/0",
+                 w->instance);
+        cl.u.marker.partition = part;
+        cl.u.marker.commands_offset = -1;
+        cl.u.marker.results_offset = -1;
+        err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
+        if (err)
+                return err;
+        snprintf(key, sizeof(key), "%s/%s", CLAIM_KEY, w->instance);
+        memset(&rec, 0, sizeof(rec));
+        rec.topic = SR_TOPIC_CHANGELOG;
+        rec.partition = part;
+        rec.key = sr_slice(key, strlen(key));
+        rec.value = sr_buf_slice(&val);
+        rec.n_headers = 1;
+        rec.headers[0].name = BATCH_HEADER;
+        rec.headers[0].value = sr_slice(cl.u.marker.batch_id,
+                                        strlen(cl.u.marker.batch_id));
+        err = sr_producer_send(w->prod, &rec, ec);
+        sr_buf_free(&val);
+        return err;
+}
+
+/* A partition assigned as trusted must be restored after all (its claim
+ * did not land where its snapshot ends): assign it paused. */
+static void restore_instead(sr_worker_t *w, int32_t p, int64_t high,
+                            int64_t *start)
+{
+        part_t *pt = &w->parts[p];
+
+        pt->owned = false;
+        sr_worker__timers_drop(w, p); /* armed again once restored */
+        pt->restoring = true;
+        pt->restore_total = high > 0 ? high : 0;
+        pt->restore_attempts = pt->restore_grows = 0;
+        w->restore_queued += pt->restore_total;
+        atomic_fetch_add(&w->restoring, 1);
+        start[0] = start[1] = SR_CONSUMER_PAUSED;
+}
+
+/* The changelog end each claimed partition's snapshot now matches
+ * (@p ends[p] >= 0), in one transaction. */
+static sr_err_t claim_record(sr_worker_t *w, void *arg, sr_errctx_t *ec)
+{
+        const int64_t *ends = arg;
+        sr_txn_t *txn = NULL;
+        sr_err_t err;
+
+        err = sr_store_txn_begin(w->store, true, &txn, ec);
+        for (int32_t p = 0; p < MAX_PARTS && !err; p++) {
+                sr_store_pmeta_t pm;
+
+                if (ends[p] < 0)
+                        continue;
+                err = sr_store_pmeta_get(txn, p, &pm, ec);
+                if (err == SR_ERR_NOT_FOUND) {
+                        pm.commands_offset = pm.results_offset = -1;
+                        pm.batch_seq = 0;
+                        err = SR_OK;
+                }
+                pm.changelog_end = ends[p];
+                if (!err)
+                        err = sr_store_pmeta_put(txn, p, &pm, ec);
+        }
+        if (!txn)
+                return err;
+        if (err) {
+                sr_store_txn_abort(txn);
+                return err;
+        }
+        return sr_store_txn_commit(txn, ec);
+}
+
+/* Outbox mode: claim every assigned partition, after the trusted
+ * snapshots' outboxes were republished and before any batch (see
+ * "Fencing" in docs/guarantee.md). Each claim is acknowledged before the
+ * partition is processed. A trusted snapshot stays trusted only if its
+ * claim landed right where it (and its republished outbox) ended, and
+ * then records the changelog's end after the claim; a restore reads up to
+ * and including the claim. */
+static sr_err_t claim_parts(sr_worker_t *w, const int32_t *parts, int n,
+                            int64_t *start_offsets, sr_errctx_t *ec)
+{
+        int64_t before[MAX_PARTS], ends[MAX_PARTS];
+        sr_err_t err = SR_OK;
+
+        for (int32_t p = 0; p < MAX_PARTS; p++)
+                ends[p] = -1;
+        for (int i = 0; i < n; i++)
+                if (parts[i] >= 0 && parts[i] < MAX_PARTS)
+                        before[parts[i]] = sr_producer_acked_offset(
+                                w->prod, SR_TOPIC_CHANGELOG, parts[i]);
+        /* A claim refused or lost is sent again, as the relay does (a
+         * second claim of the same writer changes nothing), for up to a
+         * minute; then the worker stops and the group hands the
+         * partitions on. */
+        for (double wait = 0.1, t0 = sr_worker__mono_s();; wait *= 2) {
+                for (int i = 0; i < n && !err; i++)
+                        if (parts[i] >= 0 && parts[i] < MAX_PARTS)
+                                err = claim_send(w, parts[i], ec);
+                if (!err)
+                        err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
+                if (!err || err == SR_ERR_FATAL || err == SR_ERR_NOMEM ||
+                    sr_worker__mono_s() - t0 > 60.0 ||
+                    (w->stop_flag && *w->stop_flag))
+                        break;
+                SR_WARN("WORKER", "claims not acknowledged, sending them "
+                        "again err=\"%s\"", ec->msg);
+                {
+                        double d = wait < 5.0 ? wait : 5.0;
+                        struct timespec ts = {
+                                (time_t)d, (long)((d - (double)(time_t)d) * 1e9)
+                        };
+
+                        nanosleep(&ts, NULL);
+                }
+                err = SR_OK;
+        }
+        for (int i = 0; i < n && !err; i++) {
+                int32_t p = parts[i];
+                part_t *pt;
+                int64_t c, want;
+
+                if (p < 0 || p >= MAX_PARTS)
+                        continue;
+                pt = &w->parts[p];
+                c = sr_producer_acked_offset(w->prod, SR_TOPIC_CHANGELOG, p);
+                pt->claimed = true;
+                pt->gap_base = sr_producer_acked_gaps(w->prod,
+                                                      SR_TOPIC_CHANGELOG, p);
+                SR_INFO("WORKER", "partition claimed partition=%" PRId32
+                        " writer=%s claim_offset=%" PRId64, p, w->instance,
+                        c);
+                if (pt->restoring) { /* read up to our claim */
+                        w->restore_queued -= pt->restore_total;
+                        pt->restore_total = (uint64_t)(c + 1);
+                        w->restore_queued += pt->restore_total;
+                        continue;
+                }
+                if (!pt->owned)
+                        continue;
+                /* our republished outbox, else the end seen when assigned */
+                want = before[p] >= pt->claim_high ? before[p] + 1 :
+                                                     pt->claim_high;
+                if (c != want) {
+                        SR_WARN("WORKER", "snapshot not trusted after all: "
+                                "another writer's records before our claim "
+                                "partition=%" PRId32 " claim_offset=%" PRId64
+                                " expected=%" PRId64, p, c, want);
+                        restore_instead(w, p, c + 1, &start_offsets[2 * i]);
+                        continue;
+                }
+                ends[p] = c + 1;
+        }
+        if (err)
+                return err;
+        return sr_worker__write_growing(w, claim_record, ends,
+                                        "recording claims", ec);
+}
+
 void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                           int64_t *start_offsets)
 {
         sr_worker_t *w = arg;
         sr_errctx_t ec = { 0 };
+        double t_assign = sr_worker__mono_s();
 
         /* The previous ownership period's batches go out first. */
         if (sr_worker__pipe_drain(w, &ec))
                 sr_worker__set_fatal(w, &ec, "relay before assign");
         sr_worker__new_writer(w); /* a new ownership period */
+        for (int p = 0; p < MAX_PARTS; p++)
+                w->parts[p].claimed = false;
 
         /* a restore rewrites the snapshot under the cache */
         sr_worker__runs_reset(w);
@@ -487,16 +727,29 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                         continue;
                 }
                 pt = &w->parts[p];
-                for (int attempt = 0;; attempt++) {
+                /* A retriable error (a leader moving in a cluster: the
+                 * changelog's watermarks answer NOT_LEADER_FOR_PARTITION
+                 * until the client's metadata catches up, seconds on a
+                 * busy cluster) is retried with a growing pause for up to
+                 * ASSIGN_RETRY_MS; five retries without a pause stopped the
+                 * worker (chaos.real_kafka_cluster, seed 1796436360). */
+                for (int attempt = 0, pause = 50;; attempt++) {
+                        double spent;
+
                         ec.msg[0] = '\0';
                         if (assign_one(w, p, start, &high, &ec) == SR_OK)
                                 break;
-                        if (attempt >= 5 || ec.code != SR_ERR_RETRY) {
+                        spent = (sr_worker__mono_s() - t_assign) * 1000.0;
+                        if (ec.code != SR_ERR_RETRY ||
+                            spent + pause > ASSIGN_RETRY_MS) {
                                 sr_worker__set_fatal(w, &ec, "assign");
                                 break;
                         }
                         SR_WARN("WORKER", "assignment retry partition=%"
-                                PRId32 " err=\"%s\"", p, ec.msg);
+                                PRId32 " attempt=%d pause_ms=%d err=\"%s\"",
+                                p, attempt + 1, pause, ec.msg);
+                        usleep((useconds_t)pause * 1000);
+                        pause = pause * 2 > 1000 ? 1000 : pause * 2;
                 }
                 if (w->fatal)
                         break;
@@ -513,6 +766,7 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                 SR_INFO("WORKER", "partition assigned partition=%" PRId32
                         " commands_offset=%" PRId64 " results_offset=%"
                         PRId64, p, start[0], start[1]);
+                check_inputs_kept(w, p, start);
         }
         /* Republish what a trusted snapshot still had in its outbox. */
         if (!w->fatal) {
@@ -524,6 +778,10 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                 if (!sr_worker__relay_deferred(w, err, &ec) && err)
                         sr_worker__set_fatal(w, &ec, "relay after assign");
         }
+        /* exactly_once: the group generation fences the transactions */
+        if (!w->fatal && !sr_producer_is_txn(w->prod) &&
+            claim_parts(w, parts, n, start_offsets, &ec) != SR_OK)
+                sr_worker__set_fatal(w, &ec, "claim");
         atomic_fetch_sub(&w->restoring, 1);
         atomic_store(&w->assigned_once, true);
         sr_worker__restore_gauges(w);

@@ -204,7 +204,12 @@ static bool run_verify(sr_worker_t *w, const batch_run_t *br)
         bool same;
 
         if (run_load(w, br->partition, &br->id, &disk, &ec) != SR_OK) {
-                sr_worker__set_fatal(w, &ec, "cache verify: load run");
+                char op[96], sid[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&br->id, sid);
+                snprintf(op, sizeof(op), "cache verify: load run %s of "
+                         "partition %" PRId32, sid, br->partition);
+                sr_worker__set_fatal(w, &ec, op);
                 return false;
         }
         same = disk.exists == br->run.exists &&
@@ -256,8 +261,15 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
                 return NULL;
         }
         if (run_load(w, part, id, &br->run, &ec) != SR_OK) {
+                char op[80], sid[SR_UUID_STR_LEN + 1];
+
+                /* name the run and where it lives: the snapshot is what
+                 * an operator inspects (sr-cli dump) */
+                sr_uuid_fmt(id, sid);
+                snprintf(op, sizeof(op), "load run %s of partition %" PRId32,
+                         sid, part);
                 free(br);
-                sr_worker__set_fatal(w, &ec, "load run");
+                sr_worker__set_fatal(w, &ec, op);
                 return NULL;
         }
         br->partition = part;
@@ -273,45 +285,40 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
         return &br->run;
 }
 
-/* Write every dirty entity of a run: snapshot + changelog. */
-static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
+typedef struct save_ctx {
+        sr_worker_t *w;
+        int32_t part;
+} save_ctx_t;
+
+static int save_one(const sr_entity_t *e, void *arg)
 {
+        save_ctx_t *sc = arg;
         char key[SR_ENTITY_KEY_MAX];
-        sr_changelog_t cl;
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
-        size_t kn;
+        size_t kn = sr_entity_key(e, key);
 
-#define SAVE(etype, field, src)                                             \
-        do {                                                                \
-                memset(&cl, 0, sizeof(cl));                                 \
-                cl.kind = SR_CL_ENTITY;                                     \
-                cl.u.entity.type = (etype);                                 \
-                cl.u.entity.u.field = (src);                                \
-                kn = sr_entity_key(&cl.u.entity, key);                      \
-                if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec)) {  \
-                        sr_worker__set_fatal(w, &ec, "encode entity");      \
-                        return;                                             \
-                }                                                           \
-                sr_worker__changelog_put(w, part, sr_slice(key, kn),        \
-                                         sr_buf_slice(&val));               \
-                sr_buf_free(&val);                                          \
-        } while (0)
+        if (sr_codec_encode_entity(sc->w->codec, e, &val, &ec)) {
+                sr_worker__set_fatal(sc->w, &ec, "encode entity");
+                return 1;
+        }
+        sr_worker__changelog_put(sc->w, sc->part, sr_slice(key, kn),
+                                 sr_buf_slice(&val));
+        sr_buf_free(&val);
+        return 0;
+}
+
+/* Write every dirty entity of a run: snapshot + changelog. The run's dirty
+ * list names them (no scan of its entities); the pipeline run comes last,
+ * its last_seq covering everything before it. */
+static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
+{
+        save_ctx_t sc = { w, part };
+
         if (!run->exists)
                 return;
-        for (uint32_t i = 0; i < run->pr.n_stages; i++)
-                if (run->stage_dirty[i])
-                        SAVE(SR_ENT_STAGE_RUN, sr, run->stages[i]);
-        for (uint32_t i = 0; i < run->n_ops; i++)
-                if (run->op_dirty[i])
-                        SAVE(SR_ENT_STAGE_RUN_OPERATION, op, run->ops[i]);
-        for (uint32_t i = 0; i < run->n_targets; i++)
-                if (run->target_dirty[i])
-                        SAVE(SR_ENT_TARGET_RUN, tr, run->targets[i]);
-        /* The pipeline run last: its last_seq covers everything above. */
-        if (run->pr_dirty)
-                SAVE(SR_ENT_PIPELINE_RUN, pr, run->pr);
-#undef SAVE
+        if (sr_run_dirty_each(run, save_one, &sc))
+                return;
         sr_run_clear_dirty(run);
 }
 

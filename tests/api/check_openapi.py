@@ -29,6 +29,8 @@ Rules (the REST contract is ../shared/design/api.md):
   * Entities carry the Esper field names plus version and
     status_meta.reason; run times are date-times, nullable where unset.
   * Every `examples` / `example` validates against its schema.
+  * Every response link names an operation, gives exactly the path
+    parameters of its path, each from a field of the response's content.
   * The schema registry's paths (REGISTRY_MD) are served at the root
     only, take no token (security: []), answer every response in
     application/vnd.schemaregistry.v1+json (errors as {error_code,
@@ -496,6 +498,41 @@ def check_examples(doc):
             validate(f"schemas.{name}.examples[{i}]", s, ex)
 
 
+def check_links(d, doc):
+    """A link names an operation of the document, gives exactly its path
+    parameters, and each `$response.body#/content/<field>` is a field of
+    the response's content, so schemathesis's stateful phase chains real
+    ids."""
+    by_id = {op.get("operationId"): (path, item, op)
+             for path, item, _, op in operations(doc)}
+    for path, _, method, op in operations(doc):
+        for code, r in op.get("responses", {}).items():
+            r = d.resolve(r)
+            for name, link in (r.get("links") or {}).items():
+                where = f"{method.upper()} {path} {code} links.{name}"
+                target = by_id.get(link.get("operationId"))
+                if not target:
+                    bad(where, f"no operation {link.get('operationId')!r}")
+                    continue
+                want = set(re.findall(r"{([^}]+)}", target[0]))
+                got = set(link.get("parameters", {}))
+                if got != want:
+                    bad(where, f"parameters {sorted(got)}, the target's "
+                        f"path takes {sorted(want)}")
+                env = d.resolve(media_schema(d, r, where) or {})
+                content = d.resolve(env.get("properties", {})
+                                    .get("content", {}))
+                for expr in link.get("parameters", {}).values():
+                    m = re.fullmatch(r"\$response\.body#/content/(\w+)",
+                                     str(expr))
+                    if not m:
+                        bad(where, f"{expr!r}: expected "
+                            "$response.body#/content/<field>")
+                    elif m.group(1) not in content.get("properties", {}):
+                        bad(where, f"{expr!r}: the {code} content has no "
+                            f"field {m.group(1)!r}")
+
+
 def main(argv):
     path = Path(argv[1]) if len(argv) > 1 else (
         Path(__file__).resolve().parents[2] / "schemas" / "openapi.json")
@@ -510,7 +547,8 @@ def main(argv):
               lambda x: check_codes_and_params(d, x),
               lambda x: check_registry(d, x),
               lambda x: check_write_bodies(d, x),
-              lambda x: check_entities(d, x), check_examples)
+              lambda x: check_entities(d, x), check_examples,
+              lambda x: check_links(d, x))
     for check in checks:
         try:
             check(doc)

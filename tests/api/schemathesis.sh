@@ -9,11 +9,13 @@
 # Starts BUILD_DIR/sr-dev (agent on, ephemeral port, temporary data dir),
 # seeds one pipeline run (tests/api/schemathesis_seed.py) so that by-id
 # requests find real entities, then runs schemathesis against
-# http://127.0.0.1:PORT/openapi.json in two passes, one per server of the
-# document:
-#   1. server "/": every operation; phases examples, coverage, fuzzing and
-#      stateful (cheap: about 15 s);
-#   2. server "/api/pipelines": the /v0/ operations (the operations
+# http://127.0.0.1:PORT/openapi.json in three passes:
+#   1. server "/": every operation; phases examples, coverage, fuzzing;
+#   2. server "/": the stateful phase alone (about 15 s), which chains
+#      the document's links (createRun -> getRun, updateRun,
+#      getPipelineRun, listStageRuns) through real run ids; run together
+#      with the other phases it followed 1 of the 4 links, alone all 4;
+#   3. server "/api/pipelines": the /v0/ operations (the operations
 #      endpoints override servers with "/" only); no stateful phase.
 # Checks: no 5xx (but the documented 501 of createPipelineRun), status
 # code, content type, headers and body as documented, invalid input
@@ -24,14 +26,21 @@
 #
 # Bounded: --max-examples per operation, each pass under a hard timeout;
 # about 2 minutes on 2 cores once the venv exists. sr-dev is always
-# stopped. Prints a summary; exits 0 when both passes found nothing, 1
+# stopped. Prints a summary; exits 0 when no pass found anything, 1
 # otherwise (2 on a setup failure). Needs python3 with venv, and PyPI the
 # first time.
 #
 # Environment (not SR_*: sr-dev takes those for config keys): API_ST_SEED
 # (default 20240501) the Hypothesis seed, or "random"; API_ST_EXAMPLES
 # (default 100) max examples per operation in pass 1, half of it in pass 2;
-# API_ST_KEEP=1 keeps the work dir (logs, reports).
+# API_ST_KEEP=1 keeps the work dir (logs, reports); API_ST_HTTPS=1 runs
+# the gateway over https (a key and self-signed certificate made with
+# openssl req -x509 in the work dir, gateway.tls.cert.file and
+# gateway.tls.key.file; schemathesis verifies against that certificate).
+#
+# The API token is a random one (SR_API_TOKENS), and the run fails when it
+# appears anywhere in sr-dev's log (every worker's and the gateway's):
+# tokens are never logged.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +49,7 @@ venv=$build/venv-st
 seed=${API_ST_SEED:-20240501}
 examples=${API_ST_EXAMPLES:-100}
 pass1_limit_s=170
+stateful_limit_s=90
 pass2_limit_s=110
 
 # schemathesis and everything it pulls in, pinned (pip freeze of a clean
@@ -153,11 +163,24 @@ dev_failed() {
         exit 2
 }
 
-# sr-dev prints the token only when it chose it (SR_API_TOKENS unset).
+# A token of our own, unguessable, so that the grep below finds only it.
+token=st-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+tls_args=() tls_verify=() seed_env=()
+if [[ ${API_ST_HTTPS:-0} == 1 ]]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+                -nodes -days 1 -subj /CN=localhost \
+                -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+                -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
+                { say "openssl req failed" >&2; exit 2; }
+        tls_args=(-D "gateway.tls.cert.file=$work/cert.pem"
+                  -D "gateway.tls.key.file=$work/key.pem")
+        tls_verify=(--tls-verify "$work/cert.pem")
+        seed_env=("SSL_CERT_FILE=$work/cert.pem")
+fi
 mkdir "$work/data"
-env -u SR_API_TOKENS "$build/sr-dev" --data-dir "$work/data" --workers 1 \
-        --partitions 4 --agent on --http-port 0 \
-        >"$work/dev.out" 2>"$work/dev.err" &
+SR_API_TOKENS="$token:dev" "$build/sr-dev" --data-dir "$work/data" \
+        --workers 1 --partitions 4 --agent on --http-port 0 \
+        "${tls_args[@]}" >"$work/dev.out" 2>"$work/dev.err" &
 dev_pid=$!
 for _ in $(seq 600); do
         grep -q '^ready' "$work/dev.out" && break
@@ -166,8 +189,10 @@ for _ in $(seq 600); do
 done
 grep -q '^ready' "$work/dev.out" || dev_failed "sr-dev not ready in 60 s"
 base=$(sed -n 's/^http=//p' "$work/dev.out")
-token=$(sed -n 's/^token=\([^ ]*\).*/\1/p' "$work/dev.out")
-[[ -n $base && -n $token ]] || dev_failed "no http= or token= line"
+[[ -n $base ]] || dev_failed "no http= line"
+if [[ ${API_ST_HTTPS:-0} == 1 && $base != https://* ]]; then
+        dev_failed "gateway.tls.* given but sr-dev announced $base"
+fi
 say "sr-dev ready: $base"
 
 {
@@ -187,7 +212,8 @@ include-operation-id = "createPipelineRun"
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "501"]
 
 EOF
-        "$venv/bin/python" "$here/schemathesis_seed.py" "$base" "$token"
+        env "${seed_env[@]}" "$venv/bin/python" \
+                "$here/schemathesis_seed.py" "$base" "$token"
 } >"$work/schemathesis.toml" || dev_failed "seeding failed"
 
 # --workers 1: Python 3.11 before 3.11.8 can raise a spurious SystemError
@@ -205,14 +231,15 @@ run_pass() { # LOG NAME LIMIT_S ARGS...
                 --header "Authorization: Bearer $token" \
                 --checks "$checks" --workers 1 --no-color \
                 --output-sanitize false --generation-database none \
-                "$@") >"$log" 2>&1 || rc=$?
+                "${tls_verify[@]}" "$@") >"$log" 2>&1 || rc=$?
         case $rc in
         0) ;;
         124|137) echo "(killed after $limit s)" >>"$log" ;;
         esac
         results+=("$name: $(pass_verdict "$rc") in $((SECONDS - t0)) s; $(
-                grep -E '^ *[0-9]+ generated' "$log" | sed 's/^ *//' |
-                tail -n 1)")
+                grep -E '^ *([0-9]+ generated|Scenarios:|API Links:)' \
+                        "$log" | sed 's/^ *//; s/  */ /g' | tail -n 2 |
+                paste -sd ';' - | sed 's/;/; /g')")
         if [[ $rc != 0 ]]; then
                 failed=1
                 echo "=== $name: schemathesis output"
@@ -235,8 +262,19 @@ failed=0
 # The watch API (tag Watch) streams until a run ends or the client leaves:
 # api.watch tests it; a fuzzer waiting for whole answers cannot.
 run_pass pass1 "server /" "$pass1_limit_s" --exclude-tag Watch \
-        --phases examples,coverage,fuzzing,stateful \
+        --phases examples,coverage,fuzzing \
         --max-examples "$examples" "${seed_args[@]}"
+run_pass stateful "server /, stateful" "$stateful_limit_s" \
+        --exclude-tag Watch --phases stateful \
+        --max-examples "$examples" "${seed_args[@]}"
+# Every link must have been followed: one that is never taken names ids
+# the answers do not give (about 150 scenarios start at createRun).
+links=$(sed -n 's/^ *API Links: *\([0-9]*\) covered \/ *\([0-9]*\) selected.*/\1 \2/p' \
+        "$work/stateful.log" | tail -n 1)
+if [[ -z $links || ${links% *} != "${links#* }" || ${links% *} == 0 ]]; then
+        failed=1
+        results+=("stateful links: FAILED: covered / selected = ${links:-none}")
+fi
 run_pass pass2 "server /api/pipelines" "$pass2_limit_s" \
         --url "$base/api/pipelines" --include-path-regex '^/v0/' \
         --exclude-tag Watch \
@@ -244,6 +282,20 @@ run_pass pass2 "server /api/pipelines" "$pass2_limit_s" \
         --max-examples "$((examples / 2 > 1 ? examples / 2 : 1))" \
         "${seed_args[@]}"
 stop_dev
+
+# Tokens are never logged: not ours, after every request of every pass
+# (stderr: every child's log; stdout is sr-dev's announcement, which
+# names the token on purpose).
+if grep -q -F -- "$token" "$work/dev.err"; then
+        failed=1
+        results+=("token grep: FAILED: the API token is in sr-dev's log:")
+        while IFS= read -r l; do
+                results+=("  ${l//$token/<token>}")
+        done < <(grep -n -F -- "$token" "$work/dev.err" | head -n 5)
+else
+        results+=("token grep: ok, the API token is in none of the $(
+                wc -l <"$work/dev.err") lines of sr-dev's log")
+fi
 
 echo "schemathesis 4.32.5 against sr-gateway's /openapi.json" \
      "(seed $seed, $examples examples per operation; setup ${t_setup} s," \
@@ -255,4 +307,4 @@ if [[ $failed != 0 ]]; then
              "$work)"
         exit 1
 fi
-echo "OK: no failure in either pass"
+echo "OK: no failure in any pass"

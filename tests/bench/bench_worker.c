@@ -95,6 +95,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "kit_bench.h"
 #include "sr_codec.h"
 #include "sr_conf.h"
 #include "sr_fsm.h"
@@ -250,14 +251,6 @@ static int parse_opts(int argc, char **argv, opts_t *o)
 
 /* ------------------------------------------------------------ helpers */
 
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t wall_ms(void)
 {
         struct timespec ts;
@@ -283,24 +276,6 @@ static void sleep_ms(int ms)
 static void rm_tree(const char *dir)
 {
         kit_rm_rf(dir);
-}
-
-static double proc_status_mb(const char *field)
-{
-        char line[256];
-        size_t fl = strlen(field);
-        double kb = -1;
-        FILE *f = fopen("/proc/self/status", "r");
-
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (!strncmp(line, field, fl) && line[fl] == ':') {
-                        kb = atof(line + fl + 1);
-                        break;
-                }
-        fclose(f);
-        return kb / 1024.0;
 }
 
 static double file_mb(const char *dir, const char *name)
@@ -1084,7 +1059,7 @@ static evcheck_t measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
         int64_t want = 0, got = 0;
         char *first_val[N_OUT] = { 0 };
         size_t first_len[N_OUT] = { 0 };
-        double t0 = now_s();
+        double t0 = kit_mono_s();
 
         snprintf(group, sizeof(group), "bench-measure-%d", (int)getpid());
         rk = raw_consumer(c->conf, group);
@@ -1109,7 +1084,7 @@ static evcheck_t measure_outputs(ctx_t *c, int64_t lo[N_OUT][MAXP],
                 const char *tn;
                 int t;
 
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("reading outputs: timeout (%" PRId64 " of %" PRId64
                             ")", got, want);
                 if (!m)
@@ -1268,13 +1243,13 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
         }
         if (sr_producer_wait(prod, 30000, &ec))
                 DIE("baseline warm-up: %s", ec.msg);
-        t0 = now_s();
+        t0 = kit_mono_s();
         {
                 rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
                 size_t prev = 0;
                 int stable = 0;
 
-                while (now_s() - t0 < 30 && stable < 5) {
+                while (kit_mono_s() - t0 < 30 && stable < 5) {
                         size_t len;
 
                         sleep_ms(50);
@@ -1293,19 +1268,19 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                         rd_kafka_message_destroy(first);
                         first = NULL;
                 }
-                if (now_s() - t0 > 60)
+                if (kit_mono_s() - t0 > 60)
                         DIE("baseline: no input within 60 s");
         }
         malloc_trim(0); /* as before the worker phase */
         c0 = cpu_of(getpid(), getpid());
         b0 = broker_cpu(b, &c0);
         perf_ctl("baseline", "enable");
-        t0 = now_s();
+        t0 = kit_mono_s();
         while (done < total) {
                 int64_t next[MAXP];
                 int n = 0;
 
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("baseline: timeout at %" PRId64 " of %" PRId64,
                             done, total);
                 for (int p = 0; p < g_parts; p++)
@@ -1385,9 +1360,9 @@ static bl_result_t run_baseline(ctx_t *c, const broker_t *b,
                 done += n;
                 if (getenv("BENCH_TRACE_POLLS"))
                         printf("  baseline batch at %7.3f s: %5d records, "
-                               "%" PRId64 " done\n", now_s() - t0, n, done);
+                               "%" PRId64 " done\n", kit_mono_s() - t0, n, done);
         }
-        r.secs = now_s() - t0;
+        r.secs = kit_mono_s() - t0;
         perf_ctl("baseline", "disable");
         c1 = cpu_of(getpid(), getpid());
         r.cpu_main = c1.main - c0.main;
@@ -1581,7 +1556,7 @@ static void *sampler_main(void *arg)
         while (!atomic_load(&s->stop)) {
                 double g = sr_series_value(s->m->restoring);
                 double v = sr_series_value(s->m->restore_records);
-                double t = now_s();
+                double t = kit_mono_s();
 
                 if (g > 0 && s->t_rise < 0)
                         s->t_rise = t;
@@ -1750,7 +1725,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 DIE("out of memory");
 
         /* ---- 1. preload */
-        t0 = now_s();
+        t0 = kit_mono_s();
         if (sr_worker_new(c.conf, reg1, &w, &ec))
                 DIE("worker: %s", ec.msg);
         wmetrics_get(reg1, &m1);
@@ -1763,7 +1738,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         c.n_fillers = (size_t)o->restore_runs;
         qsort(c.fillers, c.n_fillers, sizeof(sr_uuid_t), cmp_uuid);
         while (c.ds.n < want_disp) {
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("preload: %zu of %zu dispatches", c.ds.n,
                             want_disp);
                 worker_poll(w);
@@ -1785,7 +1760,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
               total_runs);
         n_filler_res = send_results(&c, true);
         while (sum_series(m1.res, N_OUTCOMES) < (double)n_filler_res) {
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("preload: filler results not drained");
                 worker_poll(w);
         }
@@ -1795,7 +1770,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         if (o->verbose)
                 printf("  [rep %d] preload %.1f s: %d runs created, %zu "
                        "dispatches, %" PRId64 " filler results\n",
-                       rep, now_s() - t0, total_runs, c.ds.n, n_filler_res);
+                       rep, kit_mono_s() - t0, total_runs, c.ds.n, n_filler_res);
 
         /* ---- 2. worker, timed */
         topic_name("sr.", SR_TOPIC_RESULTS, name, sizeof(name));
@@ -1818,7 +1793,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         base_tr = transitions_total(&m1);
         mdb_start_mb = file_mb(dir1, "data.mdb");
         malloc_trim(0); /* give back what the bench's own clients freed */
-        r.rss_start_mb = proc_status_mb("VmRSS");
+        r.rss_start_mb = kit_proc_status_mb("VmRSS");
         if (!reset_peak_rss())
                 fprintf(stderr, "bench_worker: cannot reset VmHWM; peak RSS "
                                 "is the process's lifetime peak\n");
@@ -1830,18 +1805,18 @@ static rep_result_t run_once(const opts_t *o, int rep)
                         DIE("out of memory");
         }
         perf_ctl("worker", "enable");
-        t0 = now_s();
+        t0 = kit_mono_s();
         while (sum_series(m1.res, N_OUTCOMES) < (double)expect_res) {
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("worker: %.0f of %" PRId64 " results after %.0f s",
                             sum_series(m1.res, N_OUTCOMES) - base_res, n_res,
                             PHASE_TIMEOUT_S);
                 if (trace && n_trace < 4096) {
-                        double a = now_s();
+                        double a = kit_mono_s();
 
                         worker_poll(w);
                         trace[n_trace].start = a - t0;
-                        trace[n_trace].secs = now_s() - a;
+                        trace[n_trace].secs = kit_mono_s() - a;
                         trace[n_trace].batches =
                                 sr_series_value(m1.batches);
                         trace[n_trace++].applied =
@@ -1858,14 +1833,14 @@ static rep_result_t run_once(const opts_t *o, int rep)
                 if (sr_worker_flush(w, &fec))
                         DIE("worker flush: %s", fec.msg);
         }
-        r.worker_s = now_s() - t0;
+        r.worker_s = kit_mono_s() - t0;
         perf_ctl("worker", "disable");
         for (int i = 0; i < n_trace; i++)
                 printf("  poll %4d at %7.3f s: %7.3f s, batches so far %5.0f,"
                        " results applied %6.0f\n", i, trace[i].start,
                        trace[i].secs, trace[i].batches, trace[i].applied);
         free(trace);
-        r.peak_rss_mb = proc_status_mb("VmHWM");
+        r.peak_rss_mb = kit_proc_status_mb("VmHWM");
         c1 = cpu_of(getpid(), getpid());
         b1 = broker_cpu(&b, &c1);
         tr_timed = transitions_total(&m1) - base_tr;
@@ -1932,8 +1907,8 @@ static rep_result_t run_once(const opts_t *o, int rep)
                         printf("  [rep %d] RSS at phase start %.1f MB, peak "
                                "%.1f MB; now anon %.1f MB, file %.1f MB\n",
                                rep, r.rss_start_mb, r.peak_rss_mb,
-                               proc_status_mb("RssAnon"),
-                               proc_status_mb("RssFile"));
+                               kit_proc_status_mb("RssAnon"),
+                               kit_proc_status_mb("RssFile"));
                         printf("  [rep %d] LMDB data.mdb %.1f MB at the "
                                "phase start, %.1f MB at its end\n", rep,
                                mdb_start_mb, file_mb(dir1, "data.mdb"));
@@ -2038,7 +2013,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
          * assignment and restore log at info here: no input is left. */
         if (o->verbose)
                 sr_log_max_level = SR_LOG_INFO;
-        t0 = now_s();
+        t0 = kit_mono_s();
         if (sr_worker_new(conf2, reg2, &w, &ec))
                 DIE("restore worker: %s", ec.msg);
         {
@@ -2050,7 +2025,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
         for (;;) {
                 char why[128];
 
-                if (now_s() - t0 > PHASE_TIMEOUT_S)
+                if (kit_mono_s() - t0 > PHASE_TIMEOUT_S)
                         DIE("restore: %.0f of %" PRId64 " records",
                             sr_series_value(m2.restore_records),
                             r.restore_records);
@@ -2061,7 +2036,7 @@ static rep_result_t run_once(const opts_t *o, int rep)
                     sr_worker_is_ready(w, why, sizeof(why)))
                         break;
         }
-        r.ready_s = now_s() - t0;
+        r.ready_s = kit_mono_s() - t0;
         sr_log_max_level = SR_LOG_WARN;
         sleep_ms(5); /* let the sampler see the final state */
         atomic_store(&smp.stop, true);
@@ -2069,11 +2044,15 @@ static rep_result_t run_once(const opts_t *o, int rep)
         r.restore_s = smp.t_fall - smp.t_rise;
         r.restore_read_s = smp.t_last - smp.t_first;
         r.restore_per_s = (double)r.restore_records / r.restore_s;
+        /* + the restoring worker's own claim on each partition, which it
+         * reads too (docs/guarantee.md, "Fencing") */
         check(&r,
               sr_series_value(m2.restore_records) ==
-                      (double)r.restore_records,
-              "restore read %.0f records, changelog has %" PRId64,
-              sr_series_value(m2.restore_records), r.restore_records);
+                      (double)(r.restore_records + g_parts),
+              "restore read %.0f records, changelog has %" PRId64
+              " + %d claims",
+              sr_series_value(m2.restore_records), r.restore_records,
+              g_parts);
         check(&r, sum_series(m2.res, N_OUTCOMES) == 0 &&
                           sum_series(m2.cmd, N_OUTCOMES) == 0,
               "restored worker reprocessed %.0f results, %.0f commands",

@@ -82,6 +82,18 @@ def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
 
 
+# A worker exit that is by design, its supervisor (the driver) restarting
+# it: (what its log says, the figure counting it, why). librdkafka makes a
+# fenced static member fatal; a newer owner's changelog claim fences a
+# worker, which stops publishing and exits (docs/guarantee.md, "Fencing").
+FENCED_EXITS = (
+    ("fenced: changelog", "changelog_fenced_exits",
+     "a newer owner claimed one of its changelog partitions"),
+    ("FENCED_INSTANCE_ID", "fenced_exits",
+     "its static membership was fenced (FENCED_INSTANCE_ID)"),
+)
+
+
 class Fail(Exception):
     pass
 
@@ -274,11 +286,20 @@ class Worker:
         except (OSError, ValueError):
             return None, ""
 
-    def scrape_map_grows(self):
+    def scrape(self):
+        """The worker's /metrics as {name: value}, the series of one name
+        summed over their labels; {} if it did not answer."""
         st, body = self.get("/metrics")
-        m = re.search(r"^sr_store_map_grows_total(?:\{[^}]*\})? (\S+)$",
-                      body or "", re.M)
-        return int(float(m.group(1))) if st == 200 and m else 0
+        if st != 200:
+            return {}
+        out = {}
+        for m in re.finditer(r"^([a-z_]+)(?:\{[^}]*\})? (\S+)$", body,
+                             re.M):
+            out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(2))
+        return out
+
+    def scrape_map_grows(self):
+        return int(self.scrape().get("sr_store_map_grows_total", 0))
 
 
 # ---------------------------------------------------------------- scenario
@@ -302,7 +323,13 @@ class Scenario:
                     "fenced_exits": 0,
                     "broker_restarts": 0, "blackhole_s": 0,
                     "map_full_log_lines": 0, "map_grows": 0,
-                    "readyz_map_full_seen": False}
+                    "readyz_map_full_seen": False,
+                    "kills_in_flight": 0, "kills_inputs_waiting": 0,
+                    "kill_scrape_ms_max": 0}
+        # sr_events_total of every worker process (name, start #): the
+        # last value scraped; the load is their sum over time
+        self.made = {}
+        self.made_lock = threading.Lock()
         self.readyz_stop = threading.Event()
         self.faults = None      # --cluster: the cluster fault thread
         self.fault_err = None   # what failed in it
@@ -444,17 +471,115 @@ class Scenario:
         if self.fault_err:
             raise Fail(f"cluster faults: {self.fault_err}")
 
-    def start_loadgen(self):
-        self.lg_out = open(os.path.join(self.work, "loadgen.log"), "a")
+    def start_loadgen(self, rate, calibrate=False):
+        a = self.a
+        name = "calibrate" if calibrate else "loadgen"
+        self.lg_out = open(os.path.join(self.work, f"{name}.log"), "a")
+        args = [self.bin("sr-chaos-loadgen"), "run", "-b", self.bootstrap,
+                "--partitions", str(a.parts), "--rate", f"{rate:.3f}",
+                "--targets", str(a.targets),
+                "--stats", os.path.join(self.work, f"{name}.json")]
+        if calibrate:
+            # other run ids than the scenario's, no poison: the runs are
+            # checked like every other
+            args += ["--seed", str(a.seed ^ 0x5eed), "--max-open",
+                     str(a.calib_open), "--duration",
+                     str(a.calib_warmup_s + a.calib_s), "--drain-timeout",
+                     "120", "--poison-every", "0", "--manifest",
+                     os.path.join(self.work, "calibrate-manifest.jsonl")]
+        else:
+            args += ["--seed", str(a.seed), "--duration", "100000",
+                     "--drain-timeout", "300", "--poison-every", "2",
+                     "--manifest", os.path.join(self.work, "manifest.jsonl")]
         self.loadgen = subprocess.Popen(
-            [self.bin("sr-chaos-loadgen"), "run", "-b", self.bootstrap,
-             "--partitions", str(self.a.parts), "--seed", str(self.a.seed),
-             "--rate", str(self.a.rate), "--duration", "100000",
-             "--drain-timeout", "300", "--poison-every", "2",
-             "--manifest", os.path.join(self.work, "manifest.jsonl"),
-             "--stats", os.path.join(self.work, "loadgen.json")],
-            stdout=self.lg_out, stderr=self.lg_out, stdin=subprocess.DEVNULL)
+            args, stdout=self.lg_out, stderr=self.lg_out,
+            stdin=subprocess.DEVNULL)
         self.pids.add(self.loadgen.pid)
+
+    # ---- the load: calibrated ceiling, achieved load, kills mid-batch
+    def sample(self, w):
+        """Scrape @w once: its events made so far (kept per process), the
+        metrics; {} if it did not answer."""
+        m = w.scrape()
+        if "sr_events_total" in m:
+            with self.made_lock:
+                self.made[(w.name, w.starts)] = m["sr_events_total"]
+        return m
+
+    def events_made(self):
+        with self.made_lock:
+            return sum(self.made.values())
+
+    def sampler(self):
+        """Every 0.5 s, each live worker's sr_events_total (a kill -9 loses
+        at most what its process made since its last sample)."""
+        while not self.readyz_stop.wait(0.5):
+            for w in list(self.workers.values()):
+                if w.alive():
+                    self.sample(w)
+
+    def calibrate(self, w0):
+        """The ceiling the scenario's load is compared with, measured here,
+        on this broker and machine: w0 alone, no fault, the loadgen
+        creating runs as fast as it can while --calib-open runs are not
+        final; after a --calib-warmup-s warm-up (w0's 1 MB map grows, the
+        broker warms up), the events w0 makes per second in the best of
+        the 5 s windows of --calib-s seconds. Then the runs are drained
+        (they stay in the topics and are checked like the scenario's)."""
+        a = self.a
+        log(f"calibration: w0 alone at the loadgen's top rate "
+            f"(--max-open {a.calib_open}, {a.targets} targets per stage at "
+            f"most), the best 5 s of {a.calib_s:g} s after "
+            f"{a.calib_warmup_s:g} s")
+        m0 = self.sample(w0)
+        self.start_loadgen(100000, calibrate=True)
+        time.sleep(a.calib_warmup_s)
+        self.check_alive([w0])
+        prev, best, windows = self.sample(w0), None, []
+        tp = time.monotonic()
+        for _ in range(max(1, round(a.calib_s / 5))):
+            time.sleep(5)
+            self.check_alive([w0], loadgen=False)
+            m, t = self.sample(w0), time.monotonic()
+            if "sr_events_total" not in m or "sr_events_total" not in prev:
+                raise Fail("calibration: w0's /metrics did not answer")
+            ev = (m["sr_events_total"] - prev["sr_events_total"]) / (t - tp)
+            inp = (m.get("sr_inputs_total", 0) -
+                   prev.get("sr_inputs_total", 0)) / (t - tp)
+            windows.append(round(ev))
+            if best is None or ev > best[0]:
+                best = (ev, inp)
+            prev, tp = m, t
+        end = time.monotonic() + 180
+        while self.loadgen.poll() is None and time.monotonic() < end:
+            self.check_alive([w0], loadgen=False)
+            time.sleep(0.5)
+        if self.loadgen.poll() is None or self.loadgen.returncode:
+            raise Fail("calibration: the loadgen did not drain its runs "
+                       f"(see {self.work}/calibrate.log)")
+        self.pids.discard(self.loadgen.pid)
+        m3 = self.sample(w0)
+        st = json.load(open(os.path.join(self.work, "calibrate.json")))
+        if not all("sr_events_total" in m for m in (m0, m3)):
+            raise Fail("calibration: w0's /metrics did not answer")
+        ev, inp = best
+        per_run = (m3["sr_events_total"] - m0["sr_events_total"]) / \
+            max(1, st["runs"])
+        if ev <= 0 or per_run <= 0:
+            raise Fail(f"calibration: w0 made no events ({ev}/s)")
+        rate = a.load_factor * ev / per_run
+        self.fig.update({"ceiling_events_per_s": round(ev),
+                         "ceiling_inputs_per_s": round(inp),
+                         "calibration_windows_events_per_s": windows,
+                         "calibration_runs": st["runs"],
+                         "events_per_run": round(per_run, 1),
+                         "load_factor": a.load_factor,
+                         "rate_runs_per_s": round(rate, 1)})
+        log(f"calibration: ceiling {ev:.0f} events/s ({inp:.0f} inputs/s) "
+            f"by w0 (5 s windows: {windows}); {st['runs']} runs, {per_run:.1f} events per run; the "
+            f"scenario's load: {a.load_factor:g} x {ev:.0f} = "
+            f"{a.load_factor * ev:.0f} events/s = {rate:.1f} runs/s")
+        return rate
 
     def readyz_watch(self):
         """Poll w0's /readyz: a 503 naming the full map is what an
@@ -473,12 +598,10 @@ class Scenario:
         for w in expected:
             if w.proc is not None and w.proc.poll() is not None:
                 tail = open(w.log, errors="replace").read()[-3000:]
-                if w.proc.returncode == 1 and "FENCED_INSTANCE_ID" in tail:
-                    # librdkafka makes a fenced static member fatal; the
-                    # worker exits and its supervisor (we) restarts it
-                    self.fig["fenced_exits"] += 1
-                    log(f"{w.name} exited: its static membership was fenced "
-                        f"(FENCED_INSTANCE_ID); restarting it")
+                why = next((f for f in FENCED_EXITS if f[0] in tail), None)
+                if w.proc.returncode == 1 and why:
+                    self.fig[why[1]] = self.fig.get(why[1], 0) + 1
+                    log(f"{w.name} exited: {why[2]}; restarting it")
                     self.pids.discard(w.proc.pid)
                     w.start()
                     continue
@@ -497,12 +620,26 @@ class Scenario:
         return False
 
     def kill_restart(self, w):
-        if w.name == "w0":
-            w.map_grows_scraped += w.scrape_map_grows()
+        """kill -9 @w right after a scrape of its /metrics, which tells
+        whether the kill landed with a batch in flight: sr_outbox_depth > 0,
+        records of applied batches not yet acknowledged by the broker."""
         wipe = self.rng.random() < 1 / 3
         if wipe and w.name == "w0" and self.a.no_wipe_w0:
             wipe = False
+        t = time.monotonic()
+        m = self.sample(w)
         w.stop(signal.SIGKILL)
+        gap = round((time.monotonic() - t) * 1000)
+        self.fig["kill_scrape_ms_max"] = max(self.fig["kill_scrape_ms_max"],
+                                             gap)
+        if w.name == "w0":
+            w.map_grows_scraped += int(m.get("sr_store_map_grows_total", 0))
+        depth = int(m.get("sr_outbox_depth", 0))
+        lag = int(m.get("sr_consumer_lag", 0))
+        self.fig["kills_in_flight"] += depth > 0
+        self.fig["kills_inputs_waiting"] += lag > 0
+        self.last_kill = f"outbox_depth={depth} lag={lag}" if m else \
+            "(no /metrics answer)"
         self.fig["kills"] += 1
         self.fig["wiped_restarts"] += wipe
         w.start(wipe)
@@ -516,8 +653,16 @@ class Scenario:
         w0.start()
         if not self.wait_assigned(w0, 0, 60):
             raise Fail("w0 got no partitions within 60 s")
-        log("w0 has partitions; starting the load")
-        self.start_loadgen()
+        threading.Thread(target=self.sampler, daemon=True).start()
+        if a.rate > 0:
+            # a fixed rate, no calibration: the load floors do not apply
+            rate = a.rate
+            self.fig.update({"ceiling_events_per_s": 0, "fixed_rate": rate})
+        else:
+            rate = self.calibrate(w0)
+        log(f"starting the load: {rate:.1f} runs/s")
+        self.start_loadgen(rate)
+        load_t0, load_e0 = time.monotonic(), self.events_made()
         threading.Thread(target=self.readyz_watch, daemon=True).start()
         time.sleep(3)
 
@@ -597,7 +742,7 @@ class Scenario:
             last_kill = time.monotonic()
             self.check_alive(active)
             wipe = self.kill_restart(w)
-            log(f"kill -9 #{self.fig['kills']} {w.name}"
+            log(f"kill -9 #{self.fig['kills']} {w.name} {self.last_kill}"
                 f"{' (wiped data dir)' if wipe else ''}")
         if black_until:
             time.sleep(max(0, black_until - time.monotonic()))
@@ -616,6 +761,20 @@ class Scenario:
             self.fig["scale_events"] += 1
         self.wait_assigned(w0, w0.assigned, 30)
 
+        for w in active:
+            self.sample(w)
+        load_s = time.monotonic() - load_t0
+        made = self.events_made() - load_e0
+        self.fig["load_s"] = round(load_s, 1)
+        self.fig["load_events"] = round(made)
+        self.fig["load_events_per_s"] = round(made / load_s)
+        ceiling = self.fig["ceiling_events_per_s"]
+        self.fig["load_vs_ceiling"] = round(made / load_s / ceiling, 3) \
+            if ceiling else 0.0
+        log(f"load: {self.fig['load_events_per_s']} events/s over "
+            f"{load_s:.0f} s = {self.fig['load_vs_ceiling']:.2f} x the "
+            f"ceiling; kills so far {self.fig['kills']}, with a batch in "
+            f"flight {self.fig['kills_in_flight']}")
         log("stopping the load; waiting until every run is final")
         self.loadgen.send_signal(signal.SIGTERM)
         end = time.monotonic() + 420
@@ -716,14 +875,51 @@ class Scenario:
                 if not re.search(r'msg="(worker stopped|startup failed)"',
                                  line):
                     continue
-                if "FENCED_INSTANCE_ID" in line or \
+                if any(f[0] in line for f in FENCED_EXITS) or \
                         re.search(r'err="stopping', line):
                     continue
                 out.append({"worker": w.name, "line": line.strip()[:400]})
         return out
 
+    def inputs_lost(self):
+        """Input records deleted by retention before any worker read them,
+        as the workers logged them (docs/guarantee.md, "Too short a
+        retention loses input"): the scenario's input retention must
+        outlast its longest unowned partition."""
+        out = []
+        for w in self.workers.values():
+            if os.path.exists(w.log):
+                out += [{"worker": w.name, "line": ln.strip()[:300]}
+                        for ln in open(w.log, errors="replace")
+                        if "input records lost" in ln]
+        return out
+
     def check(self):
         problems = []
+        f, a = self.fig, self.a
+        log(f"load: {f['load_events_per_s']} events/s achieved over "
+            f"{f['load_s']} s = {f['load_vs_ceiling']:.2f} x the calibrated "
+            f"ceiling ({f['ceiling_events_per_s']} events/s); kills: "
+            f"{f['kills']}, with a batch in flight (sr_outbox_depth > 0): "
+            f"{f['kills_in_flight']}, with inputs waiting (lag > 0): "
+            f"{f['kills_inputs_waiting']}")
+        if a.rate > 0:
+            log(f"fixed rate {a.rate:g} runs/s: no calibrated ceiling, the "
+                "load floors are not checked")
+        elif f["load_vs_ceiling"] < a.load_floor:
+            problems.append(
+                f"load too low: {f['load_events_per_s']} events/s, "
+                f"{f['load_vs_ceiling']:.2f} x the calibrated ceiling "
+                f"({f['ceiling_events_per_s']} events/s), under the floor "
+                f"{a.load_floor:g}")
+        need = max(1, round(a.min_in_flight * f["kills"]))
+        if a.rate <= 0 and f["kills_in_flight"] < need:
+            problems.append(
+                f"too few kills landed with a batch in flight: "
+                f"{f['kills_in_flight']} of {f['kills']} (at least {need}, "
+                f"--min-in-flight {a.min_in_flight:g})")
+        for e in self.inputs_lost():
+            problems.append(f"{e['worker']}: {e['line']}")
         if self.fig["map_full_log_lines"] == 0:
             problems.append(f"w0 (store.map.size.mb={self.a.map_mb}) never logged a full "
                             "map")
@@ -780,14 +976,14 @@ def main():
     ap.add_argument("--seed", type=int,
                     default=int(os.environ.get("SR_CHAOS_SEED", "0")) or
                     int(time.time()))
-    ap.add_argument("--kills", type=int, default=50)
+    ap.add_argument("--kills", type=int, default=30)
     ap.add_argument("--parts", type=int, default=12)
     ap.add_argument("--map-mb", type=int, default=1,
                     help="w0's store.map.size.mb")
     ap.add_argument("--no-wipe-w0", action="store_true",
                     help="never wipe w0's data dir (w0 keeps its grown map; "
                     "works around restore not growing a full map)")
-    ap.add_argument("--kill-gap", type=float, default=3.0,
+    ap.add_argument("--kill-gap", type=float, default=2.0,
                     help="least seconds between two kills")
     ap.add_argument("--status-bin", default="",
                     help="sr-status binary (default: BUILD/sr-status)")
@@ -796,8 +992,26 @@ def main():
     ap.add_argument("--guarantee", default="outbox",
                     choices=["outbox", "exactly_once"],
                     help="the workers' processing.guarantee")
-    ap.add_argument("--rate", type=float, default=3.0,
-                    help="runs created per second")
+    ap.add_argument("--rate", type=float, default=0,
+                    help="runs created per second, fixed: no calibration "
+                    "and no load floors (0: calibrate, --load-factor)")
+    ap.add_argument("--load-factor", type=float, default=0.9,
+                    help="the scenario's load, as a share of the ceiling "
+                    "calibrated at the start")
+    ap.add_argument("--load-floor", type=float, default=0.5,
+                    help="fail if the load achieved under the faults is "
+                    "below this share of the calibrated ceiling")
+    ap.add_argument("--min-in-flight", type=float, default=0.25,
+                    help="fail if fewer than this share of the kills "
+                    "landed with a batch in flight")
+    ap.add_argument("--targets", type=int, default=8,
+                    help="a stage has 1..N targets")
+    ap.add_argument("--calib-s", type=float, default=15,
+                    help="calibration: seconds measured")
+    ap.add_argument("--calib-warmup-s", type=float, default=10,
+                    help="calibration: seconds before the measure")
+    ap.add_argument("--calib-open", type=int, default=1000,
+                    help="calibration: runs not final at most")
     ap.add_argument("--retention-finished-ms", type=int, default=60000,
                     help="the workers' retention.finished (0: no retention)")
     ap.add_argument("--retention-inputs-ms", type=int, default=30000,
@@ -809,8 +1023,9 @@ def main():
     ap.add_argument("--leader-kills", type=int, default=4,
                     help="--cluster: partition leaders killed (-9)")
     a = ap.parse_args()
-    log(f"SR_CHAOS_SEED={a.seed} kills={a.kills} partitions={a.parts} "
-        f"rate={a.rate}/s")
+    log(f"SR_CHAOS_SEED={a.seed} kills={a.kills} partitions={a.parts} " +
+        (f"rate={a.rate:g} runs/s" if a.rate > 0 else
+         f"load={a.load_factor:g} x the calibrated ceiling"))
     sc = Scenario(a)
     ok = False
 

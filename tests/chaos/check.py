@@ -50,24 +50,53 @@ worker-exit (a worker that stopped by itself).
 """
 import argparse
 import base64
+import gc
+import hashlib
 import json
 import os
 import random
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "model"))
+import check_stream  # noqa: E402
 
-def load(path):
+
+def load(path, slim=None):
+    """The records of a dump; each passed through @slim if given (the
+    scenario's load makes dumps of millions of records: what is not
+    checked is not kept)."""
     out = []
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if line:
                 try:
-                    out.append(json.loads(line))
+                    r = json.loads(line)
                 except ValueError as e:
                     sys.exit(f"check: {path}:{n}: not JSON: {e}")
+                out.append(slim(r) if slim else r)
     return out
+
+
+def slim_input(r):
+    """A command or changelog record without its bytes (the decoded value
+    and the headers are what is checked)."""
+    r.pop("raw", None)
+    return r
+
+
+def slim_event(r):
+    """An event: where it is, the fields checked here, and a digest of
+    what must be identical between copies (ident())."""
+    v = r.get("value")
+    return {"partition": r["partition"], "offset": r["offset"],
+            "type": r.get("type"), "error": r.get("error"),
+            "ident": hashlib.blake2b(json.dumps(ident(r)).encode(),
+                                     digest_size=16).digest(),
+            "value": {k: v[k] for k in ("pipeline_run_id", "seq",
+                                        "occurred_at")} if v else None}
 
 
 def hdrs(rec):
@@ -76,6 +105,8 @@ def hdrs(rec):
 
 def ident(rec):
     """What must be identical between two copies of one record."""
+    if "ident" in rec:  # slim_event()
+        return rec["ident"]
     return (rec["key"], rec["key_b64"], rec["raw"], hdrs(rec))
 
 
@@ -334,9 +365,9 @@ class Checker:
 def run_states(commands, dead, retention):
     """{input source: "live" | "retired" | "unknown"}: the state of its run
     in the reference model just before the input, sr.commands replayed in
-    (partition, offset) order, dead-lettered inputs skipped."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
-        __file__)), "..", "model"))
+    (partition, offset) order, dead-lettered inputs skipped as
+    check_stream.py skips them (dead: {source: reason}). A result forwarded
+    twice has two copies: it met a retired run if either copy did."""
     import srmodel  # noqa: E402
     m = srmodel.Model(*retention)
     out = {}
@@ -349,13 +380,36 @@ def run_states(commands, dead, retention):
             src = ("commands", r["partition"], r["offset"])
         v = r.get("value")
         run = (v or {}).get("pipeline_run_id")
-        out[src] = "retired" if run in m.retired else \
-            "live" if run in m.runs else "unknown"
-        if src in dead or ("commands", r["partition"], r["offset"]) in dead \
+        if out.get(src) != "retired":
+            out[src] = "retired" if run in m.retired else \
+                "live" if run in m.runs else "unknown"
+        if check_stream.dead_lettered(r, src, dead) \
                 or v is None or r["type"] not in ("command", "result"):
             continue
         m.apply({"input": r["type"], "ts": r["timestamp"], r["type"]: v})
     return out
+
+
+# what sabotage() did to the (slim) events, for the model's copy
+DAMAGE = {"dropped": set(), "altered": set()}
+
+
+def write_sabotaged_events(src, dst):
+    """events.jsonl as sabotage() damaged it: dropped events left out, an
+    altered copy with the last byte of its value flipped."""
+    with open(src) as f, open(dst, "w") as out:
+        for line in f:
+            if not line.strip():
+                continue
+            e = json.loads(line)
+            v = e.get("value") or {}
+            if (v.get("pipeline_run_id"), v.get("seq")) in DAMAGE["dropped"]:
+                continue
+            if (e["partition"], e["offset"]) in DAMAGE["altered"]:
+                raw = bytearray(base64.b64decode(e["raw"]))
+                raw[-1] ^= 1
+                e["raw"] = base64.b64encode(raw).decode()
+            out.write(json.dumps(e) + "\n")
 
 
 def sabotage(kind, events, dlq, figures, rng, changelog=None):
@@ -388,14 +442,14 @@ def sabotage(kind, events, dlq, figures, rng, changelog=None):
         print(f"check: sabotage: dropping seq {seq} of run {run}")
         events[:] = [e for e in events if not (
             e["value"]["pipeline_run_id"] == run and e["value"]["seq"] == seq)]
+        DAMAGE["dropped"].add((run, seq))
     elif kind == "alter-duplicate":
         seen = set()
         for i, e in enumerate(events):
             k = (e["value"]["pipeline_run_id"], e["value"]["seq"])
             if k in seen:
-                raw = bytearray(base64.b64decode(e["raw"]))
-                raw[-1] ^= 1
-                events[i] = dict(e, raw=base64.b64encode(raw).decode())
+                events[i] = dict(e, ident=b"altered")
+                DAMAGE["altered"].add((e["partition"], e["offset"]))
                 print(f"check: sabotage: altering the duplicate of {k}")
                 return
             seen.add(k)
@@ -439,14 +493,14 @@ def main():
     a = ap.parse_args()
     p = lambda n: os.path.join(a.dir, n)  # noqa: E731
 
-    events = load(p("events.jsonl"))
+    events = load(p("events.jsonl"), slim_event)
     dlq = load(p("dlq.jsonl"))
     manifest = load(p("manifest.jsonl"))
     replies = load(p("replies.jsonl")) if os.path.exists(
         p("replies.jsonl")) else None
     figures = json.load(open(p("figures.json"))) if os.path.exists(
         p("figures.json")) else {}
-    changelog = load(p("changelog.jsonl")) if os.path.exists(
+    changelog = load(p("changelog.jsonl"), slim_input) if os.path.exists(
         p("changelog.jsonl")) else None
     sabotage(a.sabotage, events, dlq, figures, random.Random(a.seed),
              changelog)
@@ -454,15 +508,20 @@ def main():
     c = Checker()
     c.retention = (a.retention_finished, a.retention_inputs)
     if changelog is not None:
-        dead = {(d["dlq"].get("topic"), d["dlq"].get("partition"),
-                 d["dlq"].get("offset")) for d in dlq if "dlq" in d}
-        c.check_retention(changelog, load(p("commands.jsonl")), events,
+        dead = check_stream.dead_letters(dlq)
+        c.check_retention(changelog, load(p("commands.jsonl"), slim_input),
+                          events,
                           manifest, dead)
     c.check_events(events)
     c.check_dlq(dlq, manifest)
     if replies is not None:
         c.check_replies(replies, manifest)
     c.check_outage(figures)
+    # the model runs in a process of its own: what is checked is freed
+    # first (the two together held ~9 GB at the scenario's load)
+    del events, changelog
+    c.markers = c.after_retirement = None
+    gc.collect()
     c.fig["poison_injected"] = len(manifest)
     c.fig["poison_kinds"] = len({(m["kind"], m["topic"]) for m in manifest})
 
@@ -473,9 +532,8 @@ def main():
         else:
             if a.sabotage:
                 # the model must see the damaged streams too
-                with open(p("events.sabotaged.jsonl"), "w") as f:
-                    for e in events:
-                        f.write(json.dumps(e) + "\n")
+                write_sabotaged_events(p("events.jsonl"),
+                                       p("events.sabotaged.jsonl"))
                 with open(p("dlq.sabotaged.jsonl"), "w") as f:
                     for d in dlq:
                         f.write(json.dumps(d) + "\n")

@@ -4,10 +4,11 @@
  *   sr-chaos-loadgen run -b HOST:PORT [--partitions N] [--seed S]
  *                    [--rate RUNS_PER_S] [--duration S] [--drain-timeout S]
  *                    [--poison-every S] [--manifest FILE] [--stats FILE]
+ *                    [--targets N] [--max-open N]
  *   sr-chaos-loadgen lag -b HOST:PORT [--partitions N] [--group G]
  *
  * run: creates pipeline runs on sr.commands at a steady rate (seeded mix:
- * auto-promote or not, 1-3 stages, 1-2 operations, 1-4 targets, a few runs
+ * auto-promote or not, 1-3 stages, 1-2 operations, 1-N targets, a few runs
  * that time out because their devices never answer), plays the device
  * command service (reads sr.dispatch, answers every device command on
  * sr.results at once: sometimes QUEUED, then INPROGRESS, then SUCCESS or,
@@ -19,6 +20,11 @@
  * appends to the manifest (JSON lines) exactly what it injected: topic,
  * partition, offset, key, raw value, and what the worker must do with it
  * (dead-letter with a reason, or a refusal reply with a reason).
+ * --poison-every 0: no poison records.
+ * --targets N: a stage has 1..N targets (default 4). --max-open N: no run
+ * is created while N runs are not final (default 0: no cap), so a rate
+ * above what the workers sustain measures their ceiling (chaos.py's
+ * calibration) instead of piling up a backlog.
  * SIGTERM/SIGINT or --duration stop the creation; it then keeps answering
  * until every run it created is terminal (exit 0) or --drain-timeout passes
  * (exit 3, naming the runs still open).
@@ -43,9 +49,11 @@
 #include "sr_kafka.h"
 #include "sr_model.h"
 
-#define MAX_RUNS 50000
-#define RUN_HASH (1u << 17)
-#define ANS_HASH (1u << 20)
+/* the load of tests/chaos/chaos.py at half the calibrated ceiling: a few
+ * hundred thousand runs, a few million device commands */
+#define MAX_RUNS 400000
+#define RUN_HASH (1u << 20)
+#define ANS_HASH (1u << 23)
 
 typedef struct lg_run {
         sr_uuid_t id;
@@ -77,6 +85,9 @@ typedef struct lg {
         int32_t *run_idx; /* hash: index + 1, 0 = empty */
         sr_uuid_t *answered;
         bool *answered_used;
+        uint32_t n_answered;
+        int n_final;      /* runs seen in a terminal status */
+        uint32_t max_targets; /* targets per stage: 1..max_targets */
 
         /* figures */
         uint64_t n_results, n_dispatch, n_cancel_req, n_events, n_promote,
@@ -169,6 +180,11 @@ static bool first_answer(lg_t *g, const sr_uuid_t *id)
                 if (sr_uuid_eq(&g->answered[h], id))
                         return false;
                 h = (h + 1) & (ANS_HASH - 1);
+        }
+        if (++g->n_answered > ANS_HASH / 4 * 3) {
+                fprintf(stderr, "loadgen: more than %u device commands: "
+                        "raise ANS_HASH\n", ANS_HASH / 4 * 3);
+                exit(2);
         }
         g->answered_used[h] = true;
         g->answered[h] = *id;
@@ -298,7 +314,7 @@ static void create_run(lg_t *g)
                 snprintf(s->name, sizeof(s->name), "stage-%u", i + 1);
                 s->n_ops = 1 + (uint32_t)(rnd(g) % 2);
                 s->ops = calloc(s->n_ops, sizeof(*s->ops));
-                s->n_targets = 1 + (uint32_t)(rnd(g) % 4);
+                s->n_targets = 1 + (uint32_t)(rnd(g) % g->max_targets);
                 s->targets = calloc(s->n_targets, sizeof(*s->targets));
                 if (!s->ops || !s->targets)
                         die("out of memory", NULL);
@@ -377,6 +393,9 @@ static void on_event(lg_t *g, const sr_event_t *ev)
         if (!r)
                 return;
         if (ev->seq >= r->status_seq) {
+                if (!sr_status_is_terminal(r->status) &&
+                    sr_status_is_terminal(ev->to_status))
+                        g->n_final++;
                 r->status_seq = ev->seq;
                 r->status = ev->to_status;
         }
@@ -888,7 +907,7 @@ static void usage(void)
                 "usage: sr-chaos-loadgen run -b BOOTSTRAP [--partitions N] "
                 "[--seed S] [--rate R] [--duration S] [--drain-timeout S] "
                 "[--poison-every S] [--manifest FILE] [--stats FILE] "
-                "[--prefix P]\n"
+                "[--prefix P] [--targets N] [--max-open N]\n"
                 "       sr-chaos-loadgen lag -b BOOTSTRAP [--partitions N] "
                 "[--group G] [--prefix P]\n");
         exit(2);
@@ -908,17 +927,20 @@ int main(int argc, char **argv)
                 { "stats", required_argument, NULL, 'S' },
                 { "group", required_argument, NULL, 'g' },
                 { "prefix", required_argument, NULL, 'x' },
+                { "targets", required_argument, NULL, 't' },
+                { "max-open", required_argument, NULL, 'o' },
                 { NULL, 0, NULL, 0 }
         };
         const char *bootstrap = NULL, *manifest = "manifest.jsonl",
                    *stats = NULL, *group = "sr-status", *prefix = "sr.";
         double rate = 3.0, duration = 300, drain = 240, poison_every = 2.0;
         uint64_t seed = 1;
-        int parts = 12, c, open_runs = 0;
+        int parts = 12, c, open_runs = 0, max_open = 0, max_targets = 4;
         sr_errctx_t ec = { 0 };
         sr_reader_part_t rp[2048];
         lg_t g;
-        int64_t start, next_create, next_poison, next_report, stop_at = 0;
+        int64_t start, next_poison, next_report, stop_at = 0;
+        double next_create; /* ms; rates above 1000 runs/s */
         bool creating = true;
         const char *mode;
 
@@ -939,10 +961,13 @@ int main(int argc, char **argv)
                 case 'S': stats = optarg; break;
                 case 'g': group = optarg; break;
                 case 'x': prefix = optarg; break;
+                case 't': max_targets = atoi(optarg); break;
+                case 'o': max_open = atoi(optarg); break;
                 default: usage();
                 }
         }
-        if (!bootstrap || parts < 1 || parts > 1024 || rate <= 0)
+        if (!bootstrap || parts < 1 || parts > 1024 || rate <= 0 ||
+            max_targets < 1 || max_targets > 1000 || max_open < 0)
                 usage();
         if (!strcmp(mode, "lag"))
                 return cmd_lag(bootstrap, parts, group, prefix);
@@ -952,6 +977,7 @@ int main(int argc, char **argv)
         memset(&g, 0, sizeof(g));
         g.parts = parts;
         g.rng = seed;
+        g.max_targets = (uint32_t)max_targets;
         g.conf = sr_conf_new();
         if (!g.conf)
                 die("out of memory", NULL);
@@ -988,7 +1014,7 @@ int main(int argc, char **argv)
         signal(SIGINT, on_signal);
 
         start = now_ms();
-        next_create = start;
+        next_create = (double)start;
         next_poison = start + 3000;
         next_report = start + 5000;
         for (;;) {
@@ -1002,19 +1028,26 @@ int main(int argc, char **argv)
                                g.n_runs, g.n_poison);
                         fflush(stdout);
                 }
-                if (creating && t >= next_create) {
+                /* every run due, unless --max-open runs are not final */
+                for (int burst = 0; creating && (double)t >= next_create &&
+                                    burst < 1000;
+                     burst++) {
+                        if (max_open && g.n_runs - g.n_final >= max_open) {
+                                next_create = (double)t; /* no catch-up */
+                                break;
+                        }
                         create_run(&g);
-                        next_create += (int64_t)(1000.0 / rate);
-                        if (next_create < t - 1000)
-                                next_create = t; /* do not burst after a stall */
+                        next_create += 1000.0 / rate;
+                        if (next_create < (double)(t - 1000))
+                                next_create = (double)t; /* no burst after a stall */
                 }
-                if (creating && t >= next_poison) {
+                if (creating && poison_every > 0 && t >= next_poison) {
                         inject(&g, &kinds[g.poison_next % N_KINDS]);
                         g.poison_next++;
                         next_poison = now_ms() +
                                       (int64_t)(poison_every * 1000);
                 }
-                pump(&g, 5);
+                pump(&g, creating ? 1 : 5);
                 if (t >= next_report || !creating) {
                         open_runs = 0;
                         for (int i = 0; i < g.n_runs; i++)

@@ -100,6 +100,7 @@ class Checker:
     # ---- the checks of one rendering (a list of objects) ----
     def check(self, name, objs):
         by_kind = {}
+        self.tls_comps = set()
         for o in objs:
             by_kind.setdefault(o["kind"], []).append(o)
             where = "%s %s/%s" % (name, o["kind"], o["metadata"]["name"])
@@ -159,15 +160,38 @@ class Checker:
                           (c.get("command"), SR_COMPONENTS[comp]))
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
             self.env_keys(cw, env)
+            # A StatefulSet's workers are static members named after their
+            # pods (stable across restarts); a Deployment's pod names are
+            # new on every restart, so a static id would leave a ghost
+            # member holding partitions for a session timeout.
+            gi = next((e for e in c.get("env", [])
+                       if e["name"] == "SR_KAFKA_GROUP_INSTANCE_ID"), None)
+            gi_pod = gi is not None and (gi.get("valueFrom") or {}).get(
+                "fieldRef", {}).get("fieldPath") == "metadata.name"
+            if comp == "status" and w["kind"] == "StatefulSet" and not gi_pod:
+                self.fail(cw, "a StatefulSet worker without "
+                          "SR_KAFKA_GROUP_INSTANCE_ID from its pod name "
+                          "(static membership)")
+            if w["kind"] == "Deployment" and gi is not None:
+                self.fail(cw, "SR_KAFKA_GROUP_INSTANCE_ID in a Deployment: "
+                          "its pod names change on every restart")
             ports = {p.get("name"): p["containerPort"]
                      for p in c.get("ports", [])}
             want = env.get("SR_HTTP_PORT")
+            tls = bool(env.get("SR_GATEWAY_TLS_CERT_FILE"))
+            if tls:
+                self.tls_comps.add(comp)
+                self.tls_files(cw, c, vols, env)
             for probe, path in (("livenessProbe", "/livez"),
                                 ("readinessProbe", "/readyz")):
                 g = (c.get(probe) or {}).get("httpGet")
                 if not g:
                     self.fail(cw, "no %s httpGet" % probe)
                     continue
+                scheme = g.get("scheme", "HTTP")
+                if scheme != ("HTTPS" if tls else "HTTP"):
+                    self.fail(cw, "%s over %s, the process serves %s" %
+                              (probe, scheme, "https" if tls else "http"))
                 if g.get("path") != path:
                     self.fail(cw, "%s on %s, want %s" %
                               (probe, g.get("path"), path))
@@ -194,6 +218,20 @@ class Checker:
                         self.fail(cw, "StatefulSet data %s is no claim" % v)
                 elif "emptyDir" not in vols.get(v, {}):
                     self.fail(cw, "data %s is no emptyDir" % v)
+
+    def tls_files(self, cw, c, vols, env):
+        """The gateway's certificate and key: files of a Secret's volume,
+        mounted read-only."""
+        for k in ("SR_GATEWAY_TLS_CERT_FILE", "SR_GATEWAY_TLS_KEY_FILE"):
+            f = env.get(k) or ""
+            m = [m for m in c.get("volumeMounts", [])
+                 if f.startswith(m["mountPath"].rstrip("/") + "/")]
+            if not m:
+                self.fail(cw, "%s=%s is on no mounted volume" % (k, f))
+            elif "secret" not in vols.get(m[0]["name"], {}):
+                self.fail(cw, "%s=%s is not from a Secret" % (k, f))
+            elif not m[0].get("readOnly"):
+                self.fail(cw, "%s's volume is mounted writable" % k)
 
     def nonroot(self, where, spec):
         psc = spec.get("securityContext", {})
@@ -321,6 +359,13 @@ class Checker:
             seen.add(comp)
             names = {p.get("name") for p in svc["spec"]["ports"]}
             for e in spec.get("endpoints", []):
+                scheme = e.get("scheme", "http")
+                if scheme != ("https" if comp in self.tls_comps else "http"):
+                    self.fail(where, "scrapes over %s, %s serves %s" %
+                              (scheme, comp, "https" if comp in
+                               self.tls_comps else "http"))
+                if scheme == "https" and not e.get("tlsConfig", {}).get("ca"):
+                    self.fail(where, "https without a CA to verify")
                 if e.get("port") not in names:
                     self.fail(where, "port %s not on Service %s" %
                               (e.get("port"), svc["metadata"]["name"]))
@@ -359,6 +404,7 @@ def main():
     ck = Checker(src, build, keys)
     renders = {"default": [], "production": ["-f", prod],
                "agent": ["--set", "agent.enabled=true"],
+               "tls": ["--set", "gateway.tls.secretName=sr-gateway-tls"],
                "sasl": ["--set", "secret.kafkaSaslUsername=u,"
                         "secret.kafkaSaslPassword=p,"
                         "secret.apiTokens={t:e}"]}
@@ -395,6 +441,13 @@ def main():
     if "StatefulSet" not in kinds:
         ck.fail("production", "status.kind statefulset rendered no "
                 "StatefulSet")
+    gw_tls = [o for o in rendered.get("tls", []) if o["kind"] == "Deployment"
+              and o["metadata"]["labels"]["app.kubernetes.io/component"] ==
+              "gateway" and any(e["name"] == "SR_GATEWAY_TLS_CERT_FILE"
+                                for e in o["spec"]["template"]["spec"]
+                                ["containers"][0]["env"])]
+    if not gw_tls:
+        ck.fail("tls", "gateway.tls.secretName rendered no TLS gateway")
     if "agent" not in components.get("agent", ()):
         ck.fail("agent", "agent.enabled=true rendered no agent")
     # Wrong values are refused by helm, naming the value.
@@ -440,6 +493,18 @@ def main():
            .update(path="/readyz"))
     broken("port is not SR_HTTP_PORT",
            lambda o: setenv(ctr(o, "status"), "SR_HTTP_PORT", "9999"))
+    broken("TLS gateway probed over http",
+           lambda o: ctr(o, "gateway")["readinessProbe"]["httpGet"]
+           .pop("scheme"), render="tls")
+    broken("TLS gateway scraped over http",
+           lambda o: kind(o, "ServiceMonitor", "gateway")["spec"]
+           ["endpoints"][0].pop("scheme"), render="tls")
+    broken("TLS key on the data volume",
+           lambda o: setenv(ctr(o, "gateway"), "SR_GATEWAY_TLS_KEY_FILE",
+                            "/var/lib/sr/tls.key"), render="tls")
+    broken("probed over https without TLS",
+           lambda o: ctr(o, "gateway")["livenessProbe"]["httpGet"]
+           .update(scheme="HTTPS"))
     broken("runs as root",
            lambda o: kind(o, "Deployment", "status")["spec"]["template"]
            ["spec"]["securityContext"].update(runAsUser=0))
@@ -463,6 +528,17 @@ def main():
            ["containers"][0].update(args=[kind(o, "Job")["spec"]["template"]
                                           ["spec"]["containers"][0]["args"]
                                           [0].replace("t dlq", "")]))
+    broken("StatefulSet worker not a static member",
+           lambda o: kind(o, "StatefulSet")["spec"]["template"]["spec"]
+           ["containers"][0].update(env=[
+               e for e in kind(o, "StatefulSet")["spec"]["template"]["spec"]
+               ["containers"][0]["env"]
+               if e["name"] != "SR_KAFKA_GROUP_INSTANCE_ID"]),
+           render="production")
+    broken("Deployment worker a static member",
+           lambda o: ctr(o, "status")["env"].append(
+               {"name": "SR_KAFKA_GROUP_INSTANCE_ID",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}))
     broken("StatefulSet data on no claim",
            lambda o: kind(o, "StatefulSet")["spec"]
            .update(volumeClaimTemplates=[]), render="production")

@@ -43,6 +43,13 @@ def main():
                            "CapabilityBoundingSet=" else l.startswith(r)
                            for l in lines):
                     failures.append("%s: no %s" % (unit, r))
+            # the worker a static member unique in the fleet (host and
+            # instance): docs/guarantee.md, exactly_once
+            if binary == "sr-status" and \
+                    "Environment=SR_KAFKA_GROUP_INSTANCE_ID=status-%H-%i" \
+                    not in lines:
+                failures.append("%s: no static member id from the host and "
+                                "the instance" % unit)
             exe = "ExecStart=/usr/local/bin/%s" % binary
             if exe not in lines:
                 failures.append("%s: no %s" % (unit, exe))

@@ -762,6 +762,67 @@ Test(gateway_e2e, one_key_under_every_spelling_of_a_route_is_one_request)
         expect(&a, 409);
 }
 
+/* GET/PUT /v0/runs/{id}/ (our extension) is the scoped run route spelled
+ * without the pipeline id: the same answers, the same Idempotency-Key,
+ * the write visible in the answer and in the next read. */
+Test(gateway_e2e, a_run_by_its_id_alone_is_the_scoped_run_route)
+{
+        char scoped[256], alone[256], run[64], hdr[256];
+        answer_t a, b;
+        char *first, *again;
+
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        snprintf(scoped, sizeof(scoped), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        snprintf(alone, sizeof(alone), "/api/pipelines/v0/runs/%s", run);
+        http(&a, "GET", alone, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "id"), run));
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "pipeline_id"),
+                     "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f"));
+        /* another enterprise: the scoped path's 404 */
+        http(&a, "GET", alone, "tok-other", NULL, NULL);
+        http(&b, "GET", scoped, "tok-other", NULL, NULL);
+        expect(&a, 404);
+        cr_assert(json_equal(a.json, b.json));
+        /* cancel by the id alone; the answer and the next read say so */
+        idem_header(hdr, sizeof(hdr), "alone-1");
+        http_with(&a, "PUT", alone, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "cancelled"));
+        http(&b, "GET", alone, "tok-acme", NULL, NULL);
+        expect(&b, 200);
+        cr_assert(json_equal(a.json, b.json));
+        /* the same key on the scoped path is a retry: the first answer */
+        first = json_dumps(a.json, JSON_SORT_KEYS);
+        http_with(&a, "PUT", scoped, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"cancelled\"}");
+        expect(&a, 200);
+        again = json_dumps(a.json, JSON_SORT_KEYS);
+        cr_assert(eq(str, again, first));
+        free(first);
+        free(again);
+        /* and another body with it a 409 on either path */
+        http_with(&a, "PUT", alone, "tok-acme", "application/json", hdr,
+                  "{\"status\":\"CANCELLED\"}");
+        expect(&a, 409);
+        /* the final run's refusal, word for word */
+        http(&a, "PUT", alone, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        http(&b, "PUT", scoped, "tok-acme", "application/json",
+             "{\"status\":\"cancelled\"}");
+        expect(&a, 400);
+        cr_assert(eq(str, (char *)str_at(a.json, "message", NULL),
+                     (char *)str_at(b.json, "message", NULL)));
+        http(&a, "GET", alone, "tok-acme", NULL, NULL);
+        http(&b, "GET", scoped, "tok-acme", NULL, NULL);
+        cr_assert(json_equal(a.json, b.json));
+}
+
 /* The transport refuses or answers from the head, through the real
  * gateway: nothing of a refused body is read, repeated or malformed
  * framing is never guessed at, every refusal has the envelope. */

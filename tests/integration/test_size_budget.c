@@ -318,6 +318,14 @@ Test(size_budget, oversized_result_is_dead_lettered_not_forwarded)
  * thread-safe): did it ever say a record is refused? */
 static atomic_bool watching, saw_refused;
 
+static bool worker_ready(kit_t *k, void *arg)
+{
+        char why[256];
+
+        (void)arg;
+        return sr_worker_is_ready(k->w, why, sizeof(why));
+}
+
 static void *watch_ready(void *arg)
 {
         char why[256];
@@ -349,7 +357,10 @@ Test(size_budget, refused_records_are_sent_again_after_a_wait)
         sr_uuid_t run, cmd;
         sr_runspec_t spec;
         kit_start_worker(&kit);
-        kit_pump_until(&kit, NULL, NULL, 2000); /* assigned, idle */
+        /* assigned (its claims acknowledged: they would meet the injected
+         * refusals otherwise), idle */
+        cr_assert(kit_pump_until(&kit, worker_ready, NULL, 30000));
+        kit_pump_until(&kit, NULL, NULL, 200);
         atomic_store(&watching, true);
         cr_assert(pthread_create(&watcher, NULL, watch_ready, NULL) == 0);
         sr_uuid_v4(&run);

@@ -218,6 +218,18 @@ static void test_on_assign(void *arg, const int32_t *parts, int n,
         }
 }
 
+/* Counts assignments; every partition from its committed offset. */
+static void count_on_assign(void *arg, const int32_t *parts, int n,
+                            int64_t *starts)
+{
+        struct hook_log *log = arg;
+
+        (void)parts;
+        (void)starts;
+        log->assigns++;
+        log->n_parts = n;
+}
+
 static void test_on_revoke(void *arg, const int32_t *parts, int n)
 {
         struct hook_log *log = arg;
@@ -300,6 +312,33 @@ Test(sr_kafka, group_consumer_gets_records_headers_and_start_offsets)
         cr_assert(eq(i64, sr_consumer_lag(c), 0));
         sr_consumer_destroy(c);
         cr_assert(eq(int, log.revokes, 1));
+
+        /* A member of the same group later (a restarted worker), nothing
+         * left to read: its lag is 0, not unknown (-1), although it has
+         * consumed nothing yet and so has no position on partition 2. */
+        {
+                struct hook_log log2 = { 0 };
+                sr_consumer_hooks_t h2 = { count_on_assign, test_on_revoke,
+                                           &log2 };
+                int64_t lag = -1;
+
+                cr_assert(eq(int, sr_consumer_new(conf, NULL, topics, 2, &h2,
+                                                  &c, &ec), SR_OK), "%s",
+                          ec.msg);
+                deadline = mono_ms() + (int64_t)(30000 * timeout_mult());
+                do {
+                        cr_assert(eq(int, sr_consumer_poll(c, recs, 64, &n,
+                                                           200, &ec), SR_OK),
+                                  "%s", ec.msg);
+                        cr_assert(eq(int, n, 0), "nothing left to read");
+                        if (log2.assigns)
+                                lag = sr_consumer_lag(c);
+                } while (lag != 0 && mono_ms() < deadline);
+                cr_assert(eq(int, log2.n_parts, PARTS));
+                cr_assert(eq(i64, lag, 0), "an idle member's lag: %" PRId64,
+                          lag);
+                sr_consumer_destroy(c);
+        }
         sr_producer_destroy(p);
 }
 

@@ -10,9 +10,11 @@ the only one the project's processes are given. Every process reaches it
 through the kafka.* keys of one config file (kafka.security.protocol,
 kafka.sasl.mechanism, kafka.sasl.username/password, kafka.ssl.ca.location):
 
-  1. sr-status, sr-gateway, sr-agent and sr-cli follow with a wrong
-     password each exit by themselves within 15 s, with EX_NOPERM (77) and
-     an error line naming the authentication failure;
+  1. sr-status, sr-gateway, sr-agent, sr-cli follow, sr-cli dump and
+     sr-dev --bootstrap with a wrong password each exit by themselves
+     within 15 s, with EX_NOPERM (77) and an error line naming the
+     authentication failure; the same with the right password but a CA
+     that did not sign the broker's certificate (TLS trust refused);
   2. sr-dev --bootstrap (its topic creation, 2 sr-status, sr-agent,
      sr-gateway) becomes ready; a run started through the gateway reaches
      success; sr-cli dumps sr.events and finds the run's events;
@@ -173,26 +175,46 @@ def refused(a, work, sasl, ca, mech, password, label):
             f"{took:.1f} s: {line[:300]}")
     took, line = refused_one(a, work, sasl, conf, mech, label, "sr-status")
     text = line
-    # sr-cli follow, the same credentials: the same exit
-    t = time.monotonic()
-    try:
-        r = subprocess.run([a.bin("sr-cli"), "-c", conf, "-b", sasl,
-                            "follow"], capture_output=True, text=True,
-                           timeout=15, env=clean_env())
-    except subprocess.TimeoutExpired:
-        raise Fail(f"sr-cli follow ({label}, {mech}) still runs after 15 s")
-    with open(os.path.join(work, f"{label}-cli.log"), "w") as f:
-        f.write(r.stdout + r.stderr)
-    if r.returncode != EX_NOPERM or \
-            not re.search("authentication failed", r.stderr, re.I):
-        raise Fail(f"sr-cli follow ({label}, {mech}) exited {r.returncode}"
-                   f", not {EX_NOPERM} naming the authentication failure: "
-                   f"{r.stderr[-1000:]}")
-    log(f"{label} ({mech}): sr-cli follow exited {r.returncode} after "
-        f"{time.monotonic() - t:.1f} s")
+    # sr-cli follow and dump, sr-dev --bootstrap (its topic creation): the
+    # same credentials, the same exit
+    data = os.path.join(work, f"{label}-dev")
+    for what, cmd in (
+            ("sr-cli follow", [a.bin("sr-cli"), "-c", conf, "-b", sasl,
+                               "follow"]),
+            ("sr-cli dump", [a.bin("sr-cli"), "-c", conf, "-b", sasl,
+                             "dump", "events"]),
+            ("sr-dev --bootstrap", [a.bin("sr-dev"), "--bootstrap", sasl,
+                                    "--workers", "1", "--partitions", "4",
+                                    "--http-port", "0", "--data-dir", data,
+                                    "-c", conf])):
+        t = time.monotonic()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=15, env=clean_env())
+        except subprocess.TimeoutExpired:
+            raise Fail(f"{what} ({label}, {mech}) still runs after 15 s")
+        slug = what.replace(" ", "").replace("-", "")
+        with open(os.path.join(work, f"{label}-{slug}.log"), "w") as f:
+            f.write(r.stdout + r.stderr)
+        if r.returncode != EX_NOPERM or \
+                not re.search("authentication failed", r.stderr, re.I):
+            raise Fail(f"{what} ({label}, {mech}) exited {r.returncode}, "
+                       f"not {EX_NOPERM} naming the authentication "
+                       f"failure: {r.stderr[-1000:]}")
+        log(f"{label} ({mech}): {what} exited {r.returncode} after "
+            f"{time.monotonic() - t:.1f} s")
     log(f"{label} ({mech}): sr-status exited {EX_NOPERM} after "
         f"{took:.1f} s: {text[:300]}")
     return took
+
+
+def make_other_ca(d):
+    """A CA the broker's certificate is not signed by: a client trusting
+    only it must refuse the broker."""
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-days", "2", "-keyout", f"{d}/other-ca.key",
+         "-out", f"{d}/other-ca.pem", "-subj", "/CN=sr-test-other-ca"])
+    return f"{d}/other-ca.pem"
 
 
 def fleet(a, work, sasl, ca, mech):
@@ -322,6 +344,10 @@ def main():
         if mech != "SCRAM-SHA-512":
             refused(a, work, sasl, ca, "SCRAM-SHA-512", a.scram_pass,
                     "scram-before-2.6.1")
+        # the right password, but a CA that did not sign the broker's
+        # certificate: refused as fast, TLS trust named
+        refused(a, work, sasl, make_other_ca(tls), mech, a.scram_pass,
+                "wrong-ca")
         fleet(a, work, sasl, ca, mech)
         no_password_in_logs(a, work)
         ok = True

@@ -231,10 +231,12 @@ static int print_record(sr_codec_t *codec, const char *topic,
         return 0;
 }
 
-static int fail(const char *what, const char *detail)
+/* EX_NOPERM when the broker refused us (credentials, trust): retrying
+ * would not help; EX_UNAVAILABLE otherwise. */
+static int fail(const char *what, const char *detail, sr_err_t err)
 {
         fprintf(stderr, "sr-cli dump: %s: %s\n", what, detail);
-        return EX_UNAVAILABLE;
+        return err == SR_ERR_AUTH ? EX_NOPERM : EX_UNAVAILABLE;
 }
 
 struct dump {
@@ -259,6 +261,7 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
         struct dump d = { codec, name, out };
         int64_t *lo = NULL, *hi = NULL;
         int32_t n_parts = 0;
+        sr_err_t err;
         int rc = 0;
 
         if (!topic_kind(conf, topic, &kind)) {
@@ -269,8 +272,9 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
                 return EX_USAGE;
         }
         sr_kafka_topic_name(conf, kind, name, sizeof(name));
-        if (sr_kafka_partitions(conf, kind, &n_parts, DUMP_META_MS, &ec))
-                return fail(name, ec.msg);
+        err = sr_kafka_partitions(conf, kind, &n_parts, DUMP_META_MS, &ec);
+        if (err)
+                return fail(name, ec.msg, err);
         lo = calloc((size_t)n_parts + 1, sizeof(*lo));
         hi = calloc((size_t)n_parts + 1, sizeof(*hi));
         if (!lo || !hi)
@@ -278,12 +282,10 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
         /* End offsets first, for every partition: the dump is the topic as
          * it was when the command started. */
         for (int32_t p = 0; rc == 0 && p < n_parts; p++)
-                if (sr_kafka_watermarks(conf, kind, p, &lo[p], &hi[p],
-                                        DUMP_META_MS, &ec))
-                        rc = fail(name, ec.msg);
+                if ((err = sr_kafka_watermarks(conf, kind, p, &lo[p], &hi[p],
+                                               DUMP_META_MS, &ec)))
+                        rc = fail(name, ec.msg, err);
         for (int32_t p = 0; rc == 0 && p < n_parts; p++) {
-                sr_err_t err;
-
                 if (hi[p] <= lo[p])
                         continue;
                 err = sr_kafka_read_partition_all(conf, kind, p, hi[p],
@@ -292,7 +294,7 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
                 if (err == SR_ERR_INVALID)
                         rc = EX_OSERR; /* print_record failed */
                 else if (err)
-                        rc = fail(name, ec.msg);
+                        rc = fail(name, ec.msg, err);
         }
         free(lo);
         free(hi);

@@ -29,7 +29,7 @@
  *
  * stdout, once every child answers /readyz with 200:
  *   bootstrap.servers=127.0.0.1:PORT
- *   http=http://127.0.0.1:PORT
+ *   http=http://127.0.0.1:PORT  (https:// when gateway.tls.* is given)
  *   token=...
  *   ready workers=N agent=on|off
  */
@@ -242,11 +242,17 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
                 return EX_CANTCREAT;
         }
         if (o->bootstrap) {
-                if (sr_kafka_create_topics(conf, o->bootstrap, o->partitions,
-                                           ADMIN_TIMEOUT_MS, &ec)) {
+                sr_err_t err = sr_kafka_create_topics(conf, o->bootstrap,
+                                                      o->partitions,
+                                                      ADMIN_TIMEOUT_MS, &ec);
+
+                if (err) {
                         SR_ERROR("DEV", "external cluster failed err=\"%s\"",
                                  ec.msg);
-                        return EX_UNAVAILABLE;
+                        /* refused credentials or certificate: EX_NOPERM,
+                         * as every process of the fleet */
+                        return err == SR_ERR_AUTH ? EX_NOPERM :
+                                                    EX_UNAVAILABLE;
                 }
                 boot = o->bootstrap;
         } else {
@@ -284,10 +290,13 @@ static int run(const sr_conf_t *conf, struct dev_opts *o, sr_fleet_t *f)
 
                 if (!announced && ready == sr_fleet_size(f)) {
                         printf("bootstrap.servers=%s\n"
-                               "http=http://127.0.0.1:%d\n"
+                               "http=%s://127.0.0.1:%d\n"
                                "token=%s\n"
                                "ready workers=%d agent=%s\n",
                                boot,
+                               sr_fleet_https(f, sr_fleet_size(f) - 1) ?
+                                       "https" :
+                                       "http",
                                sr_fleet_http_port(f, sr_fleet_size(f) - 1),
                                dev_token, o->workers,
                                o->agent ? "on" : "off");

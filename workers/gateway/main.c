@@ -119,6 +119,10 @@ static int http_loops(void)
         return (int)(n < HTTP_LOOPS_MAX ? n : HTTP_LOOPS_MAX);
 }
 
+/* The keys a refusal to serve https names. */
+#define TLS_KEYS                                                          \
+        "gateway.tls.cert.file, gateway.tls.key.file, gateway.tls.chain.file"
+
 int main(int argc, char **argv)
 {
         sr_h1_app_t app = { .on_head = on_head, .on_request = on_request };
@@ -129,12 +133,23 @@ int main(int argc, char **argv)
         sr_httpd_t *httpd = NULL;
         sr_notify_t *nt = NULL;
         sr_conf_t *conf;
+        bool https;
         int status;
 
         if (!sr_app_start_notify("sr-gateway", NULL, argc, argv, &conf, &nt,
                                  &status))
                 return status;
         status = EXIT_FAILURE;
+        /* the certificate and key now, not after the broker answered */
+        opts.tls_cert_file = conf->gateway_tls_cert_file;
+        opts.tls_key_file = conf->gateway_tls_key_file;
+        opts.tls_chain_file = conf->gateway_tls_chain_file;
+        if (sr_httpd_check_tls(&opts, &ec) != SR_OK) {
+                SR_ERROR("MAIN", "cannot serve https (" TLS_KEYS ") "
+                         "err=\"%s\"", ec.msg);
+                status = EX_CONFIG;
+                goto out;
+        }
         metrics = sr_metrics_new();
         if (sr_gateway_new(conf, metrics, getenv("SR_API_TOKENS"), &gw,
                            &ec) != SR_OK) {
@@ -154,13 +169,19 @@ int main(int argc, char **argv)
         opts.body_max = (size_t)conf->gateway_body_max_bytes;
         opts.stop_message = "the gateway is stopping; nothing was changed, "
                             "retry";
+        https = *conf->gateway_tls_cert_file != '\0'; /* opts.tls_* set */
         if (sr_httpd_open_app(&opts, &app, &httpd, &ec) != SR_OK) {
-                SR_ERROR("MAIN", "cannot serve err=\"%s\"", ec.msg);
+                if (https && ec.code == SR_ERR_INVALID)
+                        SR_ERROR("MAIN", "cannot serve https ("
+                                 TLS_KEYS ") err=\"%s\"", ec.msg);
+                else
+                        SR_ERROR("MAIN", "cannot serve err=\"%s\"", ec.msg);
                 status = ec.code == SR_ERR_INVALID ? EX_CONFIG : EXIT_FAILURE;
                 goto out;
         }
         sr_gateway_set_watch_waker(gw, wake_streams, httpd);
-        printf("http=http://%s:%d\n", conf->http_bind, sr_httpd_port(httpd));
+        printf("http=%s://%s:%d\n", https ? "https" : "http",
+               conf->http_bind, sr_httpd_port(httpd));
         fflush(stdout);
         SR_INFO("MAIN", "gateway serving port=%d http_loops=%d "
                 "write_threads=%d", sr_httpd_port(httpd), opts.loops,

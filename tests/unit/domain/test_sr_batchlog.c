@@ -148,6 +148,87 @@ Test(sr_batchlog, cut_last_batch_of_an_ended_writer_is_discarded_while_the_next_
         sr_batchlog_destroy(bl);
 }
 
+static void claim(sr_batchlog_t *bl, const char *writer)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_batchlog_claim(bl, s(writer), &ec), SR_OK), "%s",
+                  ec.msg);
+}
+
+/* A zombie (w1, cut off from the group) goes on writing after the new
+ * owner's (w2's) claim: its later batches, complete or not, are ignored;
+ * only the claimant's count from there. */
+Test(sr_batchlog, batches_of_a_writer_fenced_by_a_later_claim_are_ignored)
+{
+        state_t st;
+        sr_batchlog_t *bl = open_log(&st);
+
+        rec(bl, "w1/1", "k1", "a");
+        marker(bl, "w1/1");
+        claim(bl, "w2");
+        rec(bl, "w2/1", "k1", "b");
+        marker(bl, "w2/1");
+        rec(bl, "w2/2", "k1", "c");
+        rec(bl, "w1/2", "k1", "zombie"); /* interleaved with w2's batch */
+        rec(bl, "w1/2", "k2", "zombie");
+        marker(bl, "w2/2");
+        marker(bl, "w1/2"); /* complete, but after w2's claim */
+        rec(bl, "w1/3", "k3", "zombie");
+        cr_assert(eq(str, st.v[1], "c"));
+        cr_assert(eq(str, st.v[2], ""));
+        cr_assert(eq(str, st.v[3], ""));
+        cr_assert(eq(u64, sr_batchlog_fenced(bl), 4));
+        cr_assert(not(sr_batchlog_trusted(bl, s("w1/4"))));
+        cr_assert(sr_batchlog_trusted(bl, s("w2/4")));
+        cr_assert(eq(u64, sr_batchlog_end(bl), 0));
+        sr_batchlog_destroy(bl);
+}
+
+/* A batch another writer left open at a claim is cut: its marker, landing
+ * after the claim, does not complete it. */
+Test(sr_batchlog, batch_open_at_a_claim_is_cut_even_if_its_marker_follows)
+{
+        state_t st;
+        sr_batchlog_t *bl = open_log(&st);
+
+        rec(bl, "w1/1", "k1", "a");
+        marker(bl, "w1/1");
+        rec(bl, "w1/2", "k1", "open");
+        claim(bl, "w2");
+        marker(bl, "w1/2");
+        rec(bl, "w2/1", "k2", "b");
+        marker(bl, "w2/1");
+        cr_assert(eq(str, st.v[1], "a"));
+        cr_assert(eq(str, st.v[2], "b"));
+        cr_assert(eq(u64, sr_batchlog_end(bl), 0));
+        sr_batchlog_destroy(bl);
+}
+
+/* Ownership moves on: w1 claims again (as a new writer, w3) after w2; w2
+ * is fenced from then on. Before any claim everything is trusted (logs
+ * written before claims existed). */
+Test(sr_batchlog, each_claim_fences_every_writer_but_the_claimant)
+{
+        state_t st;
+        sr_batchlog_t *bl = open_log(&st);
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(sr_batchlog_trusted(bl, s("w9/1")));
+        claim(bl, "w2");
+        rec(bl, "w2/1", "k1", "b");
+        marker(bl, "w2/1");
+        claim(bl, "w3");
+        rec(bl, "w2/2", "k1", "zombie");
+        marker(bl, "w2/2");
+        rec(bl, "w3/1", "k2", "c");
+        marker(bl, "w3/1");
+        cr_assert(eq(str, st.v[1], "b"));
+        cr_assert(eq(str, st.v[2], "c"));
+        cr_assert(eq(int, sr_batchlog_claim(bl, s(""), &ec), SR_ERR_CORRUPT));
+        sr_batchlog_destroy(bl);
+}
+
 Test(sr_batchlog, marker_of_an_older_batch_leaves_a_newer_open_batch_open)
 {
         state_t st;

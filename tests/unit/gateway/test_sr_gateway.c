@@ -452,15 +452,26 @@ static const char *run_url(void)
         return run_path;
 }
 
+/* @p e as the worker leaves it after it ended in @p status (version 2). */
+static void script_ended(const sr_entity_t *e, sr_status_t status)
+{
+        sr_meta_t *m;
+
+        fake.after = *e;
+        m = e->type == SR_ENT_PIPELINE_RUN ? &fake.after.u.pr.m :
+            e->type == SR_ENT_STAGE_RUN    ? &fake.after.u.sr.m :
+                                             &fake.after.u.tr.m;
+        m->status = status;
+        m->version = 2;
+        m->updated_at = 5000;
+        m->ended_at = 5000;
+        fake.has_after = true;
+}
+
 /* The target run as the worker leaves it after "success". */
 static void script_target_success(void)
 {
-        fake.after = target_e;
-        fake.after.u.tr.m.status = SR_ST_SUCCESS;
-        fake.after.u.tr.m.version = 2;
-        fake.after.u.tr.m.updated_at = 5000;
-        fake.after.u.tr.m.ended_at = 5000;
-        fake.has_after = true;
+        script_ended(&target_e, SR_ST_SUCCESS);
 }
 
 /* ------------------------------------------------------------ writes */
@@ -802,27 +813,37 @@ Test(sr_gateway, an_accepted_create_answers_the_new_run)
         free(body);
 }
 
+/* A PUT of @p body with @p key on @p url1, then on @p url2: both 200, the
+ * same answer, the same command sent again. */
+static void expect_retry(const char *url1, const char *url2, const char *key,
+                         const char *body)
+{
+        int n = fake.n_sends;
+        answer_t a, b;
+
+        a = call("PUT", url1, "tok-a", key, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        b = call("PUT", url2, "tok-a", key, body);
+        cr_assert(eq(int, b.status, 200), "%s", b.body);
+        cr_assert(eq(str, a.body, b.body));
+        cr_assert(eq(int, fake.n_sends, n + 2));
+        cr_assert(sr_uuid_eq(&fake.cmds[n].command_id,
+                             &fake.cmds[n + 1].command_id));
+        answer_free(&a);
+        answer_free(&b);
+}
+
 Test(sr_gateway, same_key_and_body_is_the_same_command_other_body_409)
 {
-        const char *b1 = "{\"status\":\"success\"}";
-        answer_t a1, a2, a3;
+        answer_t a3;
 
         script_target_success();
-        a1 = call("PUT", target_url(), "tok-a", "key-1", b1);
-        cr_assert(eq(int, a1.status, 200), "%s", a1.body);
-        a2 = call("PUT", target_url(), "tok-a", "key-1", b1);
-        cr_assert(eq(int, a2.status, 200), "%s", a2.body);
-        cr_assert(eq(str, a1.body, a2.body));
-        cr_assert(eq(int, fake.n_sends, 2));
-        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
-                             &fake.cmds[1].command_id));
-
+        expect_retry(target_url(), target_url(), "key-1",
+                     "{\"status\":\"success\"}");
         a3 = call("PUT", target_url(), "tok-a", "key-1",
                   "{\"status\":\"failure\"}");
         cr_assert(eq(int, a3.status, 409), "%s", a3.body);
         cr_assert(eq(int, fake.n_sends, 2));
-        answer_free(&a1);
-        answer_free(&a2);
         answer_free(&a3);
 }
 
@@ -921,13 +942,29 @@ static void fleet_teardown(void)
 TestSuite(sr_gateway_fleet, .init = fleet_setup, .fini = fleet_teardown,
           .timeout = 60.0);
 
+/* Claim @p i (decoded into @p c) has the fingerprint of a PUT of @p body
+ * on @p url. */
+static void expect_claim_of(int i, const char *url, const char *body,
+                            sr_idem_claim_t *c)
+{
+        uint8_t fp[SR_IDEM_FP_LEN];
+        sr_errctx_t ec = { 0 };
+        sr_route_t route;
+
+        cr_assert(lt(int, i, n_claims));
+        cr_assert(eq(int, sr_idem_claim_decode(
+                                  sr_slice(claims[i].value,
+                                           strlen(claims[i].value)),
+                                  c, &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_http_route("PUT", url, &route, NULL), SR_OK));
+        sr_idem_fingerprint(&route, body, strlen(body), fp);
+        cr_assert(eq(int, memcmp(c->fp, fp, SR_IDEM_FP_LEN), 0));
+}
+
 Test(sr_gateway_fleet, a_new_key_is_claimed_before_its_command_is_sent)
 {
         const char *b1 = "{\"status\":\"success\"}";
-        uint8_t fp[SR_IDEM_FP_LEN];
         sr_idem_claim_t c;
-        sr_errctx_t ec = { 0 };
-        sr_route_t route;
         answer_t a;
 
         script_target_success();
@@ -936,16 +973,9 @@ Test(sr_gateway_fleet, a_new_key_is_claimed_before_its_command_is_sent)
         cr_assert(eq(int, n_claims, 1));
         cr_assert(eq(int, sends_at_claim, 0));
         cr_assert(eq(int, fake.n_sends, 1));
-        cr_assert(eq(int, sr_idem_claim_decode(
-                                  sr_slice(claims[0].value,
-                                           strlen(claims[0].value)),
-                                  &c, &ec), SR_OK), "%s", ec.msg);
+        expect_claim_of(0, target_url(), b1, &c);
         cr_assert(eq(str, c.enterprise, ENT_A));
         cr_assert(eq(str, c.key, "key-1"));
-        cr_assert(eq(int, sr_http_route("PUT", target_url(), &route, NULL),
-                     SR_OK));
-        sr_idem_fingerprint(&route, b1, strlen(b1), fp);
-        cr_assert(eq(int, memcmp(c.fp, fp, SR_IDEM_FP_LEN), 0));
         cr_assert(eq(i32, claims[0].partition,
                      sr_idem_claim_partition(ENT_A, "key-1",
                                              conf->partitions)));
@@ -1078,6 +1108,122 @@ Test(sr_gateway, a_run_by_its_id_alone_is_read_and_cancelled_in_its_enterprise)
         cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
                              &run_e.u.pr.m.id));
         answer_free(&a);
+}
+
+static char alone_path[256];
+
+/* The run by its id alone, UUID upper-cased, under the other prefix. */
+static const char *alone_url(void)
+{
+        snprintf(alone_path, sizeof(alone_path), "/api/pipelines/v0/runs/%s",
+                 run_id);
+        for (char *p = alone_path + 23; *p; p++)
+                if (*p >= 'a' && *p <= 'f')
+                        *p = (char)(*p - 'a' + 'A');
+        return alone_path;
+}
+
+/* The two spellings are one route: a key used on one is a retry on the
+ * other (the same command, the same answer), not a 409. */
+Test(sr_gateway, a_key_on_a_run_by_its_id_alone_is_a_retry_on_the_scoped_path)
+{
+        const char *b1 = "{\"status\":\"cancelled\"}";
+        answer_t a1, a2;
+
+        script_ended(&run_e, SR_ST_CANCELLED);
+        expect_retry(alone_url(), run_url(), "key-1", b1);
+        expect_retry(run_url(), alone_url(), "key-2", b1); /* other way */
+        /* another body under either spelling is still a 409 */
+        a1 = call("PUT", alone_url(), "tok-a", "key-1",
+                  "{\"status\":\"CANCELLED\"}");
+        cr_assert(eq(int, a1.status, 409), "%s", a1.body);
+        a2 = call("PUT", run_url(), "tok-a", "key-2",
+                  "{\"status\":\"CANCELLED\"}");
+        cr_assert(eq(int, a2.status, 409), "%s", a2.body);
+        cr_assert(eq(int, fake.n_sends, 4));
+        answer_free(&a1);
+        answer_free(&a2);
+}
+
+/* Every answer of the pipeline-scoped path, byte for byte, by the run's
+ * id alone: a read, a foreign run, refused bodies, the worker's refusal,
+ * a retired run (read and write), another enterprise's retired run. */
+Test(sr_gateway, a_run_by_its_id_alone_answers_byte_for_byte_as_the_scoped_path)
+{
+        static const struct {
+                const char *method, *token, *body;
+                int status;
+                bool refused, retire;
+        } cases[] = {
+                { "GET", "tok-a", NULL, 200, false, false },
+                { "GET", "tok-b", NULL, 404, false, false },
+                { "PUT", "tok-b", "{\"status\":\"cancelled\"}", 404, false,
+                  false },
+                { "PUT", "tok-a", "{\"status\":\"bogus\"}", 400, false,
+                  false },
+                { "PUT", "tok-a", "{\"status\":\"cancelled\",\"x\":1}", 400,
+                  false, false },
+                { "PUT", "tok-a", "{\"status\":\"cancelled\"}", 400, true,
+                  false },
+                { "GET", "tok-a", NULL, 404, false, true },
+                { "PUT", "tok-a", "{\"status\":\"cancelled\"}", 404, false,
+                  true },
+                { "GET", "tok-b", NULL, 404, false, true },
+        };
+        bool retired = false;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                answer_t scoped, alone;
+
+                if (cases[i].retire && !retired) {
+                        retire_run();
+                        retired = true;
+                }
+                fake.refused = cases[i].refused;
+                fake.reason = SR_REJECT_ILLEGAL_TRANSITION;
+                scoped = call(cases[i].method, run_url(), cases[i].token,
+                              NULL, cases[i].body);
+                alone = call(cases[i].method, alone_url(), cases[i].token,
+                             NULL, cases[i].body);
+                cr_assert(eq(int, scoped.status, cases[i].status),
+                          "case %zu: %s", i, scoped.body);
+                cr_assert(eq(int, alone.status, scoped.status), "case %zu",
+                          i);
+                /* a command id differs per request (no key): compare
+                 * without it */
+                json_object_del(json_object_get(scoped.json, "content"),
+                                "command_id");
+                json_object_del(json_object_get(alone.json, "content"),
+                                "command_id");
+                cr_assert(json_equal(scoped.json, alone.json),
+                          "case %zu: %s vs %s", i, scoped.body, alone.body);
+                answer_free(&scoped);
+                answer_free(&alone);
+        }
+        cr_assert(eq(int, fake.n_sends, 2)); /* the refused case, twice */
+}
+
+/* The claim the fleet shares names the scoped route: another gateway
+ * takes the key on the other spelling as a retry. */
+Test(sr_gateway_fleet, a_run_by_its_id_alone_claims_the_scoped_route)
+{
+        const char *b1 = "{\"status\":\"cancelled\"}";
+        sr_idem_claim_t c;
+        answer_t a, b;
+
+        script_ended(&run_e, SR_ST_CANCELLED);
+        a = call("PUT", alone_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, n_claims, 1));
+        expect_claim_of(0, run_url(), b1, &c); /* the scoped route's */
+        gw = gw_two;
+        b = call("PUT", run_url(), "tok-a", "key-1", b1);
+        cr_assert(eq(int, b.status, 200), "%s", b.body);
+        cr_assert(eq(str, a.body, b.body));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+        answer_free(&a);
+        answer_free(&b);
 }
 
 /* ------------------------------------------------------------ retired */

@@ -1178,6 +1178,37 @@ Test(sr_http, body_over_the_limit_is_413)
                                             &prob), SR_OK));
 }
 
+/* gateway.body.max.bytes may be above SR_SPEC_MAX_TEXT (other writes);
+ * a run spec over the cap is refused naming the cap and the key that did
+ * not decide, not "at most 4194304" as if that were the key's value. */
+Test(sr_http, run_spec_over_its_4_mib_cap_names_the_cap_not_the_body_limit)
+{
+        size_t len = SR_SPEC_MAX_TEXT + 1;
+        char *body = malloc(len);
+        sr_http_problem_t prob = { 0 };
+        sr_runspec_t spec;
+
+        cr_assert(body != NULL);
+        memset(body, ' ', len);
+        body[0] = '{';
+        body[len - 1] = '}';
+        cr_assert(eq(int, sr_http_parse_run_spec(body, len, 8u << 20, NULL,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 413));
+        cr_assert(eq(str, prob.message,
+                     "body too large (4194305 bytes): a run spec is at most "
+                     "4194304 bytes of JSON, whatever gateway.body.max.bytes "
+                     "says"));
+        /* under the configured limit alone: the usual message */
+        cr_assert(eq(int, sr_http_parse_run_spec(body, len, 1u << 20, NULL,
+                                                 &spec, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(str, prob.message,
+                     "body too large (4194305 bytes, at most 1048576)"));
+        free(body);
+}
+
 Test(sr_http, device_name_longer_than_the_model_is_refused)
 {
         char body[400];

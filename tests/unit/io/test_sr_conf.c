@@ -619,6 +619,32 @@ Test(sr_conf, finalize_rejects_prefix_making_illegal_topic_names)
                             "not allowed");
 }
 
+Test(sr_conf, finalize_rejects_a_tls_certificate_without_its_key)
+{
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.tls.cert.file",
+                                      "/etc/sr/cert.pem", &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_ERR_CONF));
+        assert_msg_contains("gateway.tls.key.file: not set, but "
+                            "gateway.tls.cert.file is (\"/etc/sr/cert.pem\")");
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.tls.key.file",
+                                      "/etc/sr/key.pem", &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.tls.cert.file", "",
+                                      &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_ERR_CONF));
+        assert_msg_contains("gateway.tls.cert.file: not set, but "
+                            "gateway.tls.key.file is");
+}
+
+Test(sr_conf, finalize_rejects_a_tls_chain_without_a_certificate)
+{
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.tls.chain.file",
+                                      "/etc/sr/chain.pem", &ec), SR_OK));
+        cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_ERR_CONF));
+        assert_msg_contains("gateway.tls.chain.file: set");
+}
+
 Test(sr_conf, finalize_rejects_a_command_budget_the_producer_cannot_send)
 {
         cr_assert(eq(int, sr_conf_finalize(conf, &ec), SR_OK), "%s",

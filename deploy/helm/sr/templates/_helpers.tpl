@@ -38,6 +38,7 @@ SR_{{ . | upper | replace "." "_" | replace "-" "_" }}
 {{/* The container of one process; pass (dict "ctx" $ "component" "status" "bin" "sr-status" "v" .Values.status "data" true). */}}
 {{- define "sr.container" -}}
 {{- $ := .ctx -}}
+{{- $tls := dig "tls" "secretName" "" .v -}}
 - name: {{ .component }}
   image: {{ include "sr.image" $ | quote }}
   imagePullPolicy: {{ $.Values.image.pullPolicy }}
@@ -59,6 +60,21 @@ SR_{{ . | upper | replace "." "_" | replace "-" "_" }}
       value: "0.0.0.0"
     - name: SR_DATA_DIR
       value: /var/lib/sr
+    {{- if and (eq .component "status") (eq (.v.kind | default "") "statefulset") }}
+    # A static member (docs/guarantee.md, "exactly_once"): a restarted pod
+    # keeps its partitions without a rebalance, and keeps its transactional
+    # id, so its open transaction is aborted at once.
+    - name: SR_KAFKA_GROUP_INSTANCE_ID
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    {{- if $tls }}
+    - name: SR_GATEWAY_TLS_CERT_FILE
+      value: /etc/sr/tls/tls.crt
+    - name: SR_GATEWAY_TLS_KEY_FILE
+      value: /etc/sr/tls/tls.key
+    {{- end }}
     {{- range $k, $val := .v.extraConfig }}
     - name: {{ include "sr.envName" $k }}
       value: {{ $val | toString | quote }}
@@ -68,17 +84,17 @@ SR_{{ . | upper | replace "." "_" | replace "-" "_" }}
       containerPort: {{ .v.port }}
       protocol: TCP
   startupProbe:
-    httpGet: {path: /livez, port: http}
+    httpGet: {path: /livez, port: http{{ if $tls }}, scheme: HTTPS{{ end }}}
     periodSeconds: {{ $.Values.probes.periodSeconds }}
     timeoutSeconds: {{ $.Values.probes.timeoutSeconds }}
     failureThreshold: {{ $.Values.probes.startupFailureThreshold }}
   livenessProbe:
-    httpGet: {path: /livez, port: http}
+    httpGet: {path: /livez, port: http{{ if $tls }}, scheme: HTTPS{{ end }}}
     periodSeconds: {{ $.Values.probes.periodSeconds }}
     timeoutSeconds: {{ $.Values.probes.timeoutSeconds }}
     failureThreshold: {{ $.Values.probes.livenessFailureThreshold }}
   readinessProbe:
-    httpGet: {path: /readyz, port: http}
+    httpGet: {path: /readyz, port: http{{ if $tls }}, scheme: HTTPS{{ end }}}
     periodSeconds: {{ $.Values.probes.periodSeconds }}
     timeoutSeconds: {{ $.Values.probes.timeoutSeconds }}
     failureThreshold: {{ $.Values.probes.readinessFailureThreshold }}
@@ -91,6 +107,11 @@ SR_{{ . | upper | replace "." "_" | replace "-" "_" }}
       mountPath: /var/lib/sr
     - name: tmp
       mountPath: /tmp
+    {{- if $tls }}
+    - name: tls
+      mountPath: /etc/sr/tls
+      readOnly: true
+    {{- end }}
 {{- end -}}
 
 {{/* Pod-level settings shared by the processes; pass the same dict. */}}

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""tests/kafka/eos_restart.py - a static exactly_once worker killed with its
+transaction open is back at once, not after transaction.timeout.ms.
+
+  scripts/kafka.sh run STATE python3 tests/kafka/eos_restart.py BUILD STATE
+
+On the real broker the test command starts (SR_TEST_KAFKA), topics of a
+fresh prefix with 2 partitions. One sr-status, processing.guarantee=
+exactly_once, a static member (kafka.group.instance.id) with
+kafka.transaction.timeout.ms=45000:
+
+  1. a run is created with the worker's test hook armed
+     (SR_TEST_RELAY_PAUSE_FILE): it applies the CreateRun, sends the
+     batch's records inside its transaction and stops itself (SIGSTOP)
+     before the commit; the test kills it -9: the transaction stays open
+     on the broker, holding back every read_committed reader of its
+     partitions (the worker's own restore among them);
+  2. the same member starts again on the same data: its events must be
+     readable (read_committed, sr-cli dump) well within 20 s of the
+     restart. A transactional id unique per process (the worker before
+     this test) leaves the dead one's transaction to expire: 45-55 s;
+  3. the run's events hold no duplicate (read_committed: the aborted
+     transaction's copies are invisible) and its seq starts at 1.
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
+T0 = time.monotonic()
+BOUND_S = 20.0
+# not librdkafka's default (60000): the worker replaces that with its own
+# 10 s (sr_kafka__conf_default)
+TXN_TIMEOUT_MS = 45000
+
+
+def log(msg):
+    print(f"eos_restart: [{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ready(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def stopped(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
+def clean_env():
+    """No SR_* variable: they would configure the processes."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
+
+
+def events_of(build, conf, run_id):
+    r = subprocess.run([os.path.join(build, "sr-cli"), "-c", conf, "dump",
+                        "events"], capture_output=True, text=True,
+                       timeout=60, env=clean_env())
+    if r.returncode:
+        raise SystemExit(f"eos_restart: sr-cli dump events: {r.stderr}")
+    out = []
+    for line in r.stdout.splitlines():
+        e = json.loads(line)
+        v = e.get("value") or {}
+        if v.get("pipeline_run_id") == run_id:
+            out.append(v)
+    return out
+
+
+def main():
+    build, state = (os.path.abspath(a) for a in sys.argv[1:3])
+    boot = os.environ["SR_TEST_KAFKA"]
+    tag = secrets.token_hex(4)
+    prefix = f"eosr{tag}."
+    subprocess.run([KAFKA_SH, "topics", state, prefix, "2"], check=True,
+                   stdout=subprocess.DEVNULL)
+    log(f"topics {prefix}* (2 partitions) on {boot}")
+    work = tempfile.mkdtemp(prefix="sr-eosr-")
+    port = free_port()
+    conf = os.path.join(work, "sr.conf")
+    with open(conf, "w") as f:
+        f.write(f"""kafka.bootstrap.servers = {boot}
+topic.prefix = {prefix}
+group.id = eosr-{tag}
+processing.guarantee = exactly_once
+kafka.group.instance.id = eosr-{tag}-w0
+kafka.session.timeout.ms = 10000
+kafka.transaction.timeout.ms = {TXN_TIMEOUT_MS}
+data.dir = {work}/data
+http.port = {port}
+""")
+    pause = os.path.join(work, "pause")
+    wlog = os.path.join(work, "worker.log")
+    procs = []
+
+    def start(hook):
+        env = clean_env()
+        if hook:
+            env["SR_TEST_RELAY_PAUSE_FILE"] = pause
+        lf = open(wlog, "a")
+        p = subprocess.Popen([os.path.join(build, "sr-status"), "-c", conf],
+                             stdout=lf, stderr=lf, env=env,
+                             stdin=subprocess.DEVNULL)
+        procs.append(p)
+        t = time.monotonic()
+        while not ready(port):
+            if p.poll() is not None or time.monotonic() - t > 90:
+                raise SystemExit("eos_restart: sr-status not ready:\n" +
+                                 open(wlog).read()[-3000:])
+            time.sleep(0.1)
+        return p
+
+    rc = 1
+    try:
+        w = start(True)
+        log("worker ready (static member, exactly_once)")
+        open(pause, "w").close()
+        run_id = subprocess.run(
+            [os.path.join(build, "sr-cli"), "-c", conf, "run",
+             os.path.join(SRC, "deploy", "examples", "canary.json")],
+            capture_output=True, text=True, check=True,
+            env=clean_env()).stdout.split()[-1].split("=")[-1]
+        t = time.monotonic()
+        while not stopped(w.pid):
+            if time.monotonic() - t > 30:
+                raise SystemExit("eos_restart: the worker never stopped "
+                                 "inside its transaction:\n" +
+                                 open(wlog).read()[-3000:])
+            time.sleep(0.05)
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        log(f"run {run_id}: worker killed -9 inside its open transaction")
+        if events_of(build, conf, run_id):
+            raise SystemExit("eos_restart: events of the open transaction "
+                             "visible to a read_committed reader")
+        t_restart = time.monotonic()
+        start(False)
+        evs = []
+        while not evs and time.monotonic() - t_restart < 120:
+            evs = events_of(build, conf, run_id)
+            if not evs:
+                time.sleep(0.5)
+        took = time.monotonic() - t_restart
+        log(f"events readable {took:.1f} s after the restart "
+            f"({len(evs)} events; bound {BOUND_S:.0f} s, "
+            f"transaction.timeout.ms {TXN_TIMEOUT_MS})")
+        seqs = [e["seq"] for e in evs]
+        if not evs:
+            print("FAIL: no event of the run within 120 s")
+        elif took > BOUND_S:
+            print(f"FAIL: {took:.1f} s > {BOUND_S:.0f} s: the restarted "
+                  "worker waited for its dead incarnation's transaction")
+        elif sorted(seqs) != list(range(1, len(seqs) + 1)):
+            print(f"FAIL: seqs {seqs}: duplicates or gaps")
+        else:
+            rc = 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if rc:
+            print(open(wlog).read()[-4000:])
+        shutil.rmtree(work, ignore_errors=True)
+    print("eos_restart: %s" % ("ok" if rc == 0 else "FAILED"))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,617 @@
+/* tests/unit/domain/test_sr_run_rollup.c - the O(1) bookkeeping of a run
+ * (sr_run.h: per-status counts per stage and per run, each stage's earliest
+ * open target deadline, the latest ended_at, the dirty list) against a full
+ * scan of the run, after every step of random histories: results (success,
+ * failure, progress, duplicates, stale ones of another command), user
+ * statuses on target, stage and pipeline runs (cancels, promotes), timer
+ * firings (timeouts, retirement), saves (the dirty set is cleared) and
+ * reloads (the run rebuilt from copies of its entities in random order).
+ * Fixed seeds: a failure names its seed and step. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_fsm.h"
+
+#define HISTORIES 400
+#define STEPS 80
+
+static sr_run_t run;
+static sr_fsm_out_t out;
+static sr_fsm_opts_t opts;
+static int64_t now;
+static uint64_t rng;
+static int counter;
+static unsigned seed, step_no;
+
+/* What the run looked like at the last save: entities that differ since
+ * must be dirty. */
+static sr_pipeline_run_t snap_pr;
+static sr_stage_run_t *snap_stages;
+static sr_target_run_t *snap_targets;
+static sr_stage_run_op_t *snap_ops;
+static uint32_t snap_n_stages, snap_n_targets, snap_n_ops;
+
+#define CHECK(cond, fmt, ...)                                             \
+        do {                                                              \
+                if (!(cond))                                              \
+                        cr_fatal("seed %u step %u: " fmt, seed, step_no,  \
+                                 ##__VA_ARGS__);                          \
+        } while (0)
+
+static void setup(void)
+{
+        sr_run_init(&run);
+        sr_fsm_out_init(&out);
+}
+
+static void teardown(void)
+{
+        sr_run_fini(&run);
+        sr_fsm_out_fini(&out);
+        free(snap_stages);
+        free(snap_targets);
+        free(snap_ops);
+        snap_stages = NULL;
+        snap_targets = NULL;
+        snap_ops = NULL;
+}
+
+TestSuite(sr_run_rollup, .init = setup, .fini = teardown, .timeout = 120.0);
+
+static uint32_t rnd(uint32_t n)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return n ? (uint32_t)(rng % n) : 0;
+}
+
+static sr_uuid_t run_id(void)
+{
+        sr_uuid_t id;
+
+        sr_uuid_v5(&id, &sr_ns, "rollup-run");
+        return id;
+}
+
+static void base_cmd(sr_command_t *cmd, sr_cmd_kind_t kind)
+{
+        memset(cmd, 0, sizeof(*cmd));
+        cmd->kind = kind;
+        sr_uuid_v5(&cmd->command_id, &sr_ns, "cmd-%d", ++counter);
+        cmd->pipeline_run_id = run_id();
+        snprintf(cmd->enterprise_id, sizeof(cmd->enterprise_id), "acme");
+        cmd->issued_at = now;
+}
+
+static void apply_cmd(sr_command_t *cmd)
+{
+        sr_err_t err = sr_fsm_apply_command(&run, cmd, now, &opts, &out);
+
+        CHECK(err == SR_OK, "%s %s", sr_err_name(err), out.illegal);
+        sr_command_fini(cmd);
+}
+
+static void create(void)
+{
+        sr_command_t cmd;
+        sr_runspec_t *spec = &cmd.u.create.spec;
+        uint32_t n_stages = 1 + rnd(4);
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        sr_uuid_v5(&spec->pipeline_id, &sr_ns, "pipeline");
+        spec->auto_promote = rnd(2);
+        spec->timeout_seconds = rnd(3) ? 0 : 3600 * (1 + rnd(200));
+        spec->n_stages = n_stages;
+        spec->stages = calloc(n_stages, sizeof(*spec->stages));
+        cr_assert(not(eq(ptr, spec->stages, NULL)));
+        for (uint32_t i = 0; i < n_stages; i++) {
+                sr_spec_stage_t *s = &spec->stages[i];
+
+                s->timeout_seconds = rnd(3) ? 0 : 3600 * (1 + rnd(200));
+                s->n_ops = rnd(16) ? 1 + rnd(2) : 0;
+                s->ops = s->n_ops ? calloc(s->n_ops, sizeof(*s->ops)) : NULL;
+                for (uint32_t j = 0; j < s->n_ops; j++)
+                        snprintf(s->ops[j].operation_type,
+                                 sizeof(s->ops[j].operation_type), "INSTALL");
+                s->n_targets = rnd(16) ? 1 + rnd(6) : 0;
+                s->targets = s->n_targets ?
+                                     calloc(s->n_targets, sizeof(*s->targets)) :
+                                     NULL;
+                for (uint32_t k = 0; k < s->n_targets; k++)
+                        sr_uuid_v5(&s->targets[k].device_id, &sr_ns,
+                                   "device-%u-%u", i, k);
+        }
+        cmd.u.create.run_number = 1;
+        apply_cmd(&cmd);
+        CHECK(out.reply.accepted, "%s", out.reply.message);
+}
+
+/* ------------------------------------------------------------ oracle */
+
+/* The scans the bookkeeping replaced, written out again. */
+static bool scan_all_final(int64_t *ended)
+{
+        int64_t e = run.pr.m.ended_at;
+
+        if (!sr_status_is_terminal(run.pr.m.status))
+                return false;
+        for (uint32_t i = 0; i < run.pr.n_stages; i++) {
+                if (!sr_status_is_terminal(run.stages[i].m.status))
+                        return false;
+                if (run.stages[i].m.ended_at > e)
+                        e = run.stages[i].m.ended_at;
+        }
+        for (uint32_t i = 0; i < run.n_targets; i++) {
+                if (!sr_status_is_terminal(run.targets[i].m.status))
+                        return false;
+                if (run.targets[i].m.ended_at > e)
+                        e = run.targets[i].m.ended_at;
+        }
+        *ended = e;
+        return true;
+}
+
+static void consider(int64_t *d, const sr_meta_t *m)
+{
+        if (!sr_status_is_terminal(m->status) && m->deadline &&
+            (!*d || m->deadline < *d))
+                *d = m->deadline;
+}
+
+static int64_t scan_next_deadline(void)
+{
+        int64_t d = 0, ended;
+
+        consider(&d, &run.pr.m);
+        for (uint32_t i = 0; i < run.pr.n_stages; i++)
+                consider(&d, &run.stages[i].m);
+        for (uint32_t i = 0; i < run.n_targets; i++)
+                consider(&d, &run.targets[i].m);
+        if (!d && opts.retention_finished_ms > 0 && scan_all_final(&ended))
+                d = ended + opts.retention_finished_ms;
+        return d;
+}
+
+
+static void check_counts(void)
+{
+        uint32_t tr_all[SR_ST__COUNT] = { 0 }, st_all[SR_ST__COUNT] = { 0 };
+        int64_t e_scan = 0, e_kept = 0;
+        bool f_scan, f_kept;
+
+        for (uint32_t si = 0; si < run.pr.n_stages; si++) {
+                const sr_run_stage_idx_t *x = &run.sidx[si];
+                uint32_t n[SR_ST__COUNT] = { 0 }, n_tr = 0, at_min = 0;
+                int64_t min = 0;
+
+                st_all[run.stages[si].m.status]++;
+                for (uint32_t i = 0; i < run.n_targets; i++) {
+                        const sr_target_run_t *t = &run.targets[i];
+
+                        if (t->stage_index != si)
+                                continue;
+                        CHECK(i >= x->first_tr && i < x->first_tr + x->n_tr,
+                              "target run %u outside stage %u's range", i, si);
+                        n_tr++;
+                        n[t->m.status]++;
+                        if (sr_status_is_terminal(t->m.status) ||
+                            !t->m.deadline)
+                                continue;
+                        if (!min || t->m.deadline < min) {
+                                min = t->m.deadline;
+                                at_min = 1;
+                        } else if (t->m.deadline == min) {
+                                at_min++;
+                        }
+                }
+                CHECK(n_tr == x->n_tr, "stage %u: %u target runs, kept %u",
+                      si, n_tr, x->n_tr);
+                for (int s = 0; s < SR_ST__COUNT; s++) {
+                        CHECK(n[s] == x->n_tr_status[s],
+                              "stage %u: %u target runs %s, kept %u", si,
+                              n[s], sr_status_name((sr_status_t)s),
+                              x->n_tr_status[s]);
+                        tr_all[s] += n[s];
+                }
+                CHECK(min == x->tr_min_deadline,
+                      "stage %u: earliest target deadline %lld, kept %lld",
+                      si, (long long)min, (long long)x->tr_min_deadline);
+                CHECK(!min || at_min == x->n_tr_at_min,
+                      "stage %u: %u at the earliest deadline, kept %u", si,
+                      at_min, x->n_tr_at_min);
+        }
+        for (int s = 0; s < SR_ST__COUNT; s++) {
+                CHECK(tr_all[s] == run.n_tr_status[s],
+                      "run: %u target runs %s, kept %u", tr_all[s],
+                      sr_status_name((sr_status_t)s), run.n_tr_status[s]);
+                CHECK(st_all[s] == run.n_stage_status[s],
+                      "run: %u stage runs %s, kept %u", st_all[s],
+                      sr_status_name((sr_status_t)s), run.n_stage_status[s]);
+        }
+        f_scan = scan_all_final(&e_scan);
+        f_kept = sr_run_all_final(&run, &e_kept);
+        CHECK(f_scan == f_kept, "all final: scan %d, kept %d", f_scan,
+              f_kept);
+        CHECK(!f_scan || e_scan == e_kept, "latest ended_at %lld, kept %lld",
+              (long long)e_scan, (long long)e_kept);
+        CHECK(scan_next_deadline() == run.pr.next_deadline,
+              "next deadline %lld, kept %lld", (long long)scan_next_deadline(),
+              (long long)run.pr.next_deadline);
+}
+
+/* The dirty list names exactly the flagged entities, each once, and every
+ * entity that changed since the last save is among them. */
+static void check_dirty(void)
+{
+        uint32_t flagged = 0;
+
+        CHECK(run.n_dirty <= run.cap_dirty, "dirty list over its capacity");
+        for (uint32_t i = 0; i < run.pr.n_stages; i++)
+                flagged += run.stage_dirty[i];
+        for (uint32_t i = 0; i < run.n_ops; i++)
+                flagged += run.op_dirty[i];
+        for (uint32_t i = 0; i < run.n_targets; i++)
+                flagged += run.target_dirty[i];
+        CHECK(flagged == run.n_dirty, "%u flagged, %u in the dirty list",
+              flagged, run.n_dirty);
+        for (uint32_t k = 0; k < run.n_dirty; k++) {
+                uint64_t e = run.dirty[k];
+                uint32_t i = (uint32_t)e;
+                bool *f = NULL;
+
+                switch ((sr_entity_type_t)(e >> 32)) {
+                case SR_ENT_STAGE_RUN:
+                        f = i < run.pr.n_stages ? &run.stage_dirty[i] : NULL;
+                        break;
+                case SR_ENT_STAGE_RUN_OPERATION:
+                        f = i < run.n_ops ? &run.op_dirty[i] : NULL;
+                        break;
+                case SR_ENT_TARGET_RUN:
+                        f = i < run.n_targets ? &run.target_dirty[i] : NULL;
+                        break;
+                default:
+                        break;
+                }
+                CHECK(f && *f, "dirty entry %u names a clean or no entity", k);
+                for (uint32_t j = 0; j < k; j++)
+                        CHECK(run.dirty[j] != e, "entity twice in the list");
+        }
+        for (uint32_t i = 0; i < run.pr.n_stages; i++)
+                CHECK(run.stage_dirty[i] || (i < snap_n_stages &&
+                      !memcmp(&run.stages[i], &snap_stages[i],
+                              sizeof(run.stages[i]))),
+                      "stage run %u changed but is not dirty", i);
+        for (uint32_t i = 0; i < run.n_ops; i++)
+                CHECK(run.op_dirty[i] ||
+                      (i < snap_n_ops &&
+                       !memcmp(&run.ops[i], &snap_ops[i], sizeof(run.ops[i]))),
+                      "operation %u changed but is not dirty", i);
+        for (uint32_t i = 0; i < run.n_targets; i++)
+                CHECK(run.target_dirty[i] ||
+                      (i < snap_n_targets &&
+                       !memcmp(&run.targets[i], &snap_targets[i],
+                               sizeof(run.targets[i]))),
+                      "target run %u changed but is not dirty", i);
+        CHECK(run.pr_dirty || !memcmp(&run.pr, &snap_pr, sizeof(run.pr)),
+              "pipeline run changed but is not dirty");
+}
+
+static void *dup_mem(const void *p, size_t n)
+{
+        void *q = malloc(n ? n : 1);
+
+        cr_assert(not(eq(ptr, q, NULL)));
+        if (n)
+                memcpy(q, p, n);
+        return q;
+}
+
+static void snapshot(void)
+{
+        free(snap_stages);
+        free(snap_targets);
+        free(snap_ops);
+        snap_pr = run.pr;
+        snap_n_stages = run.pr.n_stages;
+        snap_n_ops = run.n_ops;
+        snap_n_targets = run.n_targets;
+        snap_stages = dup_mem(run.stages, snap_n_stages * sizeof(*run.stages));
+        snap_ops = dup_mem(run.ops, snap_n_ops * sizeof(*run.ops));
+        snap_targets = dup_mem(run.targets,
+                               snap_n_targets * sizeof(*run.targets));
+}
+
+typedef struct visit {
+        uint64_t last;
+        uint32_t n;
+        bool pr_seen;
+} visit_t;
+
+static int visit_one(const sr_entity_t *e, void *arg)
+{
+        visit_t *v = arg;
+        uint32_t i;
+        uint64_t key;
+
+        CHECK(!v->pr_seen, "an entity after the pipeline run");
+        if (e->type == SR_ENT_PIPELINE_RUN) {
+                v->pr_seen = true;
+                return 0;
+        }
+        i = e->type == SR_ENT_STAGE_RUN ? e->u.sr.index :
+            e->type == SR_ENT_TARGET_RUN ?
+                (uint32_t)(sr_run_find_target(&run, &e->u.tr.m.id) -
+                           run.targets) :
+                (uint32_t)(run.sidx[e->u.op.stage_index].first_op +
+                           e->u.op.index);
+        key = SR_RUN_DIRTY(e->type, i);
+        CHECK(v->n == 0 || key > v->last, "save order not by kind, index");
+        v->last = key;
+        v->n++;
+        return 0;
+}
+
+/* A save: every dirty entity visited in order, then the set cleared. */
+static void save(void)
+{
+        visit_t v = { 0, 0, false };
+        uint32_t n = run.n_dirty;
+
+        cr_assert(eq(int, sr_run_dirty_each(&run, visit_one, &v), 0));
+        CHECK(v.n == n && v.pr_seen == run.pr_dirty,
+              "save visited %u of %u dirty entities", v.n, n);
+        sr_run_clear_dirty(&run);
+        CHECK(run.n_dirty == 0 && !run.pr_dirty, "dirty after the clear");
+        snapshot();
+}
+
+/* A reload: the run rebuilt from copies of its saved entities in random
+ * order (as the worker loads it), then the same bookkeeping expected. */
+static void reload(void)
+{
+        uint32_t n = 1 + run.pr.n_stages + run.n_ops + run.n_targets;
+        sr_entity_t *es = calloc(n, sizeof(*es));
+        sr_errctx_t ec = { 0 };
+        sr_run_t fresh;
+        uint32_t k = 0;
+
+        cr_assert(not(eq(ptr, es, NULL)));
+        save();
+        es[k].type = SR_ENT_PIPELINE_RUN;
+        es[k++].u.pr = run.pr;
+        for (uint32_t i = 0; i < run.pr.n_stages; i++) {
+                sr_stage_run_t *s = &es[k].u.sr;
+
+                es[k++].type = SR_ENT_STAGE_RUN;
+                *s = run.stages[i];
+                CHECK(sr_spec_ops_copy(&s->ops, run.stages[i].ops, s->n_ops) &&
+                              sr_spec_targets_copy(&s->targets,
+                                                   run.stages[i].targets,
+                                                   s->n_targets),
+                      "out of memory");
+        }
+        for (uint32_t i = 0; i < run.n_ops; i++) {
+                es[k].type = SR_ENT_STAGE_RUN_OPERATION;
+                es[k].u.op = run.ops[i];
+                es[k++].u.op.args_json = run.ops[i].args_json ?
+                                                 strdup(run.ops[i].args_json) :
+                                                 NULL;
+        }
+        for (uint32_t i = 0; i < run.n_targets; i++) {
+                es[k].type = SR_ENT_TARGET_RUN;
+                es[k++].u.tr = run.targets[i];
+        }
+        for (uint32_t i = n; i > 1; i--) {
+                uint32_t j = rnd(i);
+                sr_entity_t t = es[i - 1];
+
+                es[i - 1] = es[j];
+                es[j] = t;
+        }
+        sr_run_init(&fresh);
+        for (uint32_t i = 0; i < n; i++)
+                cr_assert(eq(int, sr_run_add_entity(&fresh, &es[i], &ec),
+                             SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_run_index(&fresh, &ec), SR_OK), "%s", ec.msg);
+        free(es);
+        CHECK(!memcmp(fresh.sidx, run.sidx,
+                      run.pr.n_stages * sizeof(*run.sidx)),
+              "reloaded stage bookkeeping differs");
+        CHECK(!memcmp(fresh.n_tr_status, run.n_tr_status,
+                      sizeof(run.n_tr_status)) &&
+                      !memcmp(fresh.n_stage_status, run.n_stage_status,
+                              sizeof(run.n_stage_status)) &&
+                      fresh.max_ended_at == run.max_ended_at,
+              "reloaded run roll-ups differ");
+        sr_run_fini(&run);
+        run = fresh;
+        snapshot();
+}
+
+/* ------------------------------------------------------------ steps */
+
+static const char *const results[] = { "QUEUED",  "INITIATED", "ACKNOWLEDGED",
+                                       "INPROGRESS", "SUCCESS", "SUCCESS",
+                                       "SUCCESS", "FAILED",    "FAILURE",
+                                       "TIMEOUT", "CANCELLED", "ERROR" };
+static const char *const statuses[] = { "cancelled", "queued",  "running",
+                                        "success",   "failure", "dispatched",
+                                        "pending" };
+
+static void step_result(void)
+{
+        sr_result_t res;
+        uint32_t ti;
+        sr_err_t err;
+
+        if (!run.n_targets)
+                return;
+        ti = rnd(run.n_targets);
+        memset(&res, 0, sizeof(res));
+        /* A duplicate: the id of an earlier result, sent again. */
+        sr_uuid_v5(&res.result_id, &sr_ns, "res-%d",
+                   rnd(4) ? ++counter : counter);
+        res.pipeline_run_id = run_id();
+        res.stage_run_id = run.targets[ti].stage_run_id;
+        res.target_run_id = run.targets[ti].m.id;
+        res.command_id = run.targets[ti].command_id;
+        if (!rnd(8)) /* stale: another command's result */
+                sr_uuid_v5(&res.command_id, &sr_ns, "other-%d", counter);
+        /* Mostly progress and success, so runs also get through their
+         * stages (promotes, success), not only fail early. */
+        snprintf(res.command_status, sizeof(res.command_status), "%s",
+                 rnd(4) ? (rnd(3) ? "SUCCESS" : "INPROGRESS") :
+                          results[rnd(sizeof(results) / sizeof(results[0]))]);
+        res.reported_at = now;
+        err = sr_fsm_apply_result(&run, &res, now, &opts, &out);
+        CHECK(err == SR_OK || err == SR_ERR_NOT_FOUND, "%s %s",
+              sr_err_name(err), out.illegal);
+}
+
+static void step_set(void)
+{
+        sr_command_t cmd;
+        uint32_t what = rnd(10);
+
+        if (run.pr.m.status == SR_ST_WAITING && rnd(3)) {
+                uint32_t si = 0; /* a promote: the first pending stage */
+
+                while (si + 1 < run.pr.n_stages &&
+                       run.stages[si].m.status != SR_ST_PENDING)
+                        si++;
+                base_cmd(&cmd, SR_CMD_SET_STAGE_RUN_STATUS);
+                cmd.u.set.entity_id = run.stages[si].m.id;
+                snprintf(cmd.u.set.status, sizeof(cmd.u.set.status),
+                         "queued");
+                apply_cmd(&cmd);
+                return;
+        }
+        if (what < 5 && run.n_targets) {
+                uint32_t ti = rnd(run.n_targets);
+
+                base_cmd(&cmd, SR_CMD_SET_TARGET_RUN_STATUS);
+                cmd.u.set.entity_id = run.targets[ti].m.id;
+        } else if (what < 9) {
+                base_cmd(&cmd, SR_CMD_SET_STAGE_RUN_STATUS);
+                cmd.u.set.entity_id = run.stages[rnd(run.pr.n_stages)].m.id;
+        } else {
+                base_cmd(&cmd, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        }
+        snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s",
+                 statuses[rnd(sizeof(statuses) / sizeof(statuses[0]))]);
+        apply_cmd(&cmd);
+}
+
+static void step_timer(void)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_TIMER_FIRED);
+        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+        cmd.u.timer.entity_id = run_id();
+        /* Mostly the armed deadline, once it has come; else any instant. */
+        if (run.pr.next_deadline && rnd(4)) {
+                if (now < run.pr.next_deadline)
+                        now = run.pr.next_deadline;
+                cmd.u.timer.deadline = run.pr.next_deadline;
+        } else {
+                cmd.u.timer.deadline = now - (int64_t)rnd(1000);
+        }
+        apply_cmd(&cmd);
+}
+
+static void history(unsigned s)
+{
+        seed = s;
+        step_no = 0;
+        rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)s * 0x2545f4914f6cdd1dull);
+        rnd(1);
+        now = 1700000000000LL;
+        counter = 0;
+        memset(&opts, 0, sizeof(opts));
+        opts.retention_finished_ms = rnd(2) ? 0 : 3600000LL * (1 + rnd(48));
+        sr_run_fini(&run);
+        create();
+        check_counts();
+        check_dirty();
+        save();
+        for (step_no = 1; step_no <= STEPS && run.exists; step_no++) {
+                uint32_t a = rnd(100);
+
+                now += rnd(8) ? (int64_t)rnd(60000) :
+                                (int64_t)rnd(9) * 24 * 3600 * 1000;
+                if (a < 60)
+                        step_result();
+                else if (a < 72)
+                        step_set();
+                else if (a < 88)
+                        step_timer();
+                else if (a < 95)
+                        save();
+                else
+                        reload();
+                if (!run.exists)
+                        break; /* retired: only its marker is left */
+                check_counts();
+                check_dirty();
+        }
+}
+
+Test(sr_run_rollup,
+     counts_deadline_and_dirty_set_equal_a_full_scan_after_every_step)
+{
+        for (unsigned s = 1; s <= HISTORIES; s++)
+                history(s);
+}
+
+/* Stages that all end, some by cancel or timeout, with retention set: the
+ * bookkeeping reaches "all final" and the retirement instant like a scan. */
+Test(sr_run_rollup, histories_reach_all_final_and_retire_like_a_scan)
+{
+        unsigned retired = 0, final = 0;
+
+        for (unsigned s = 1000; s < 1000 + HISTORIES / 2; s++) {
+                int64_t ended;
+
+                history(s);
+                if (!run.exists && run.retired)
+                        retired++;
+                else if (sr_run_all_final(&run, &ended))
+                        final++;
+        }
+        /* The generator must reach the interesting end states. */
+        cr_assert(gt(u32, retired + final, HISTORIES / 20), "%u retired, %u final",
+                  retired, final);
+}
+
+/* The counts are indexed by status: a loaded entity with a status out of
+ * range is refused as corrupt, never counted out of bounds. */
+Test(sr_run_rollup, loading_a_target_run_with_an_unknown_status_is_corrupt)
+{
+        sr_entity_t e;
+        sr_errctx_t ec = { 0 };
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr.m.id = run_id();
+        e.u.pr.m.status = SR_ST_RUNNING;
+        e.u.pr.n_stages = 1;
+        cr_assert(eq(int, sr_run_add_entity(&run, &e, &ec), SR_OK));
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_STAGE_RUN;
+        sr_uuid_v5(&e.u.sr.m.id, &sr_ns, "stage");
+        e.u.sr.m.status = SR_ST_RUNNING;
+        cr_assert(eq(int, sr_run_add_entity(&run, &e, &ec), SR_OK));
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_TARGET_RUN;
+        sr_uuid_v5(&e.u.tr.m.id, &sr_ns, "target");
+        e.u.tr.m.status = (sr_status_t)(SR_ST__COUNT + 7);
+        cr_assert(eq(int, sr_run_add_entity(&run, &e, &ec), SR_OK));
+        cr_assert(eq(int, sr_run_index(&run, &ec), SR_ERR_CORRUPT));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "target run status"), NULL)),
+                  "%s", ec.msg);
+}
