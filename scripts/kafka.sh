@@ -360,6 +360,9 @@ cmd_cluster_start() {
                 { cmd_cluster_stop "$state"; die "the cluster did not become healthy"; }
         admin "$state" topics "$boot" sr. "$parts" "$rf" ||
                 { cmd_cluster_stop "$state"; die "creating the sr. topics failed"; }
+        # the new partitions led and in sync before anyone is told to start
+        admin "$state" healthy "$boot" "$nodes" 120000 ||
+                { cmd_cluster_stop "$state"; die "the sr. topics did not become healthy"; }
         echo "bootstrap.servers=$boot"
 }
 

@@ -205,23 +205,40 @@ public final class SrKafkaAdmin {
                         if (rc != 0)
                                 return rc;
                         /* Existing topics must have the partition count asked
-                         * for: commands, results and changelog must agree. */
+                         * for: commands, results and changelog must agree. A
+                         * broker that has not yet seen the new topics in its
+                         * metadata answers UnknownTopicOrPartition (a
+                         * retriable error; on a cluster the describe can reach
+                         * another node than the create): retried for 30 s. */
                         Collection<String> names = new ArrayList<>();
                         for (NewTopic t : want)
                                 names.add(t.name());
-                        try {
-                                Map<String, TopicDescription> d =
-                                        a.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS);
-                                for (TopicDescription td : d.values()) {
-                                        if (td.partitions().size() != parts) {
-                                                System.err.println(td.name() + " has " + td.partitions().size()
-                                                                   + " partitions, not " + parts);
-                                                rc = 1;
+                        long deadline = System.currentTimeMillis() + 30000;
+                        for (;;) {
+                                try {
+                                        Map<String, TopicDescription> d =
+                                                a.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS);
+                                        for (TopicDescription td : d.values()) {
+                                                if (td.partitions().size() != parts) {
+                                                        System.err.println(td.name() + " has " + td.partitions().size()
+                                                                           + " partitions, not " + parts);
+                                                        rc = 1;
+                                                }
                                         }
+                                        break;
+                                } catch (ExecutionException ex) {
+                                        if (!(ex.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
+                                            || System.currentTimeMillis() >= deadline) {
+                                                System.err.println("describe topics: " + ex);
+                                                rc = 1;
+                                                break;
+                                        }
+                                        Thread.sleep(300);
+                                } catch (java.util.concurrent.TimeoutException ex) {
+                                        System.err.println("describe topics: " + ex);
+                                        rc = 1;
+                                        break;
                                 }
-                        } catch (ExecutionException | java.util.concurrent.TimeoutException ex) {
-                                System.err.println("describe topics: " + ex);
-                                rc = 1;
                         }
                 }
                 return rc;
