@@ -97,6 +97,13 @@ void sr_fsm_out_init(sr_fsm_out_t *out);
 /** @brief Forget the outputs, keep the arrays' memory. */
 void sr_fsm_out_reset(sr_fsm_out_t *out);
 void sr_fsm_out_fini(sr_fsm_out_t *out);
+/** @brief After sr_fsm_out_reset(): free an array whose capacity is over
+ * @p keep_bytes (it grows again on demand), so one large input (a stage
+ * of many targets materialised) does not keep its outputs' memory for
+ * good. @returns the bytes freed. */
+size_t sr_fsm_out_trim(sr_fsm_out_t *out, size_t keep_bytes);
+/** @brief Bytes the output arrays hold (their capacity). */
+size_t sr_fsm_out_capacity(const sr_fsm_out_t *out);
 
 /**
  * @brief Apply a command to @p run (an empty run for an unknown id).

@@ -40,6 +40,33 @@ void sr_fsm_out_fini(sr_fsm_out_t *out)
         sr_fsm_out_init(out);
 }
 
+size_t sr_fsm_out_trim(sr_fsm_out_t *out, size_t keep_bytes)
+{
+        size_t freed = 0, ev, dp;
+
+        ev = (size_t)out->cap_events * sizeof(*out->events);
+        if (out->n_events == 0 && ev > keep_bytes) {
+                free(out->events);
+                out->events = NULL;
+                out->cap_events = 0;
+                freed += ev;
+        }
+        dp = (size_t)out->cap_dispatches * sizeof(*out->dispatches);
+        if (out->n_dispatches == 0 && dp > keep_bytes) {
+                free(out->dispatches);
+                out->dispatches = NULL;
+                out->cap_dispatches = 0;
+                freed += dp;
+        }
+        return freed;
+}
+
+size_t sr_fsm_out_capacity(const sr_fsm_out_t *out)
+{
+        return (size_t)out->cap_events * sizeof(*out->events) +
+               (size_t)out->cap_dispatches * sizeof(*out->dispatches);
+}
+
 /* ------------------------------------------------------------ step */
 
 

@@ -164,6 +164,7 @@ typedef struct metrics {
         sr_series_t *dead_letters;
         sr_series_t *inputs_lost[2]; /* commands, results */
         sr_series_t *events, *outbox_depth, *lag, *latency, *batch_latency;
+        sr_series_t *buffer_bytes;
         sr_series_t *restore_records, *restoring, *restore_remaining;
         sr_series_t *assigned, *revoked, *restores_cancelled;
         sr_series_t *fenced, *restore_fenced;
@@ -356,8 +357,18 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec);
 
 /* ------------------------------------------------------------ outbox */
 
-/* A batch begins: no records yet. */
+/* A batch's buffers (its records, the outbox entry being built, the state
+ * machine's outputs) grow to the largest batch; between batches each keeps
+ * at most this much, the rest is given back (sr_worker__buffers_trim()). */
+#define SR_WORKER_BUF_KEEP ((size_t)4 << 20)
+
+/* A batch begins: no records yet (the records buffer of two batches ago,
+ * relayed since, is trimmed to SR_WORKER_BUF_KEEP). */
 void sr_worker__outbox_begin(sr_worker_t *w);
+/* After a committed batch: the outbox entry and the state machine's
+ * outputs, dead now, are trimmed to SR_WORKER_BUF_KEEP each, the freed
+ * memory returned to the system, sr_worker_buffer_bytes set. */
+void sr_worker__buffers_trim(sr_worker_t *w);
 /* Keep a record of the batch (encoded) until sr_worker__outbox_flush(). */
 void sr_worker__outbox_add(sr_worker_t *w, int32_t part, uint8_t phase,
                            const sr_outrec_t *rec);

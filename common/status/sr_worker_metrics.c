@@ -65,6 +65,13 @@ void sr_worker__metrics_init(sr_worker_t *w)
         w->m.outbox_depth = sr_metrics_gauge(
                 r, "sr_outbox_depth",
                 "Records in the outbox not yet acknowledged.", NULL);
+        w->m.buffer_bytes = sr_metrics_gauge(
+                r, "sr_worker_buffer_bytes",
+                "Memory the worker keeps for its batches between them (the "
+                "records of the batch in flight and the next, the outbox "
+                "entry, the state machine's outputs): each buffer grows to "
+                "the largest batch and keeps at most 4 MiB after it.",
+                NULL);
         w->m.lag = sr_metrics_gauge(r, "sr_consumer_lag",
                                     "Input records not yet consumed.", NULL);
         w->m.latency = sr_metrics_histogram(

@@ -4,6 +4,9 @@
  * the pipelined relay is sr_worker_outbox_pipe.c), acknowledgements,
  * resends, and the timers' TimerFired commands. */
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,49 @@ static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
         b->n++;
 }
 
+/* An empty records buffer over SR_WORKER_BUF_KEEP gives its memory back.
+ * @returns the bytes freed. */
+static size_t membuf_trim(membuf_t *b)
+{
+        size_t freed = 0;
+
+        if (b->n || b->len)
+                return 0;
+        if (b->cap * sizeof(*b->recs) > SR_WORKER_BUF_KEEP) {
+                freed += b->cap * sizeof(*b->recs);
+                free(b->recs);
+                b->recs = NULL;
+                b->cap = 0;
+        }
+        if (b->bytes_cap > SR_WORKER_BUF_KEEP) {
+                freed += b->bytes_cap;
+                free(b->bytes);
+                b->bytes = NULL;
+                b->bytes_cap = 0;
+        }
+        return freed;
+}
+
+static size_t membuf_capacity(const membuf_t *b)
+{
+        return b->cap * sizeof(*b->recs) + b->bytes_cap;
+}
+
+/* Freed memory back to the system: glibc keeps what free() returns in its
+ * arenas (and raises its mmap threshold after a large block is freed, so
+ * the next large buffers come from the heap too); malloc_trim() gives the
+ * free pages back. Called only after a buffer over SR_WORKER_BUF_KEEP was
+ * freed, i.e. after a batch far larger than usual. */
+static void give_back(size_t freed)
+{
+#ifdef __GLIBC__
+        if (freed)
+                malloc_trim(0);
+#else
+        (void)freed;
+#endif
+}
+
 /* A batch begins: no records, no outbox seq per partition yet. */
 void sr_worker__outbox_begin(sr_worker_t *w)
 {
@@ -65,6 +111,25 @@ void sr_worker__outbox_begin(sr_worker_t *w)
                 w->parts[p].last_seq = 0;
         w->cur.n = 0;
         w->cur.len = 0;
+        give_back(membuf_trim(&w->cur));
+}
+
+void sr_worker__buffers_trim(sr_worker_t *w)
+{
+        size_t freed = 0;
+
+        if (w->bundle_cap > SR_WORKER_BUF_KEEP) {
+                freed += w->bundle_cap;
+                sr_buf_free(&w->bundle);
+                w->bundle_cap = 0;
+        }
+        sr_fsm_out_reset(&w->out);
+        freed += sr_fsm_out_trim(&w->out, SR_WORKER_BUF_KEEP);
+        give_back(freed);
+        sr_series_set(w->m.buffer_bytes,
+                      (double)(membuf_capacity(&w->cur) +
+                               membuf_capacity(&w->held) + w->bundle_cap +
+                               sr_fsm_out_capacity(&w->out)));
 }
 
 /* An output of the batch (within the budget: sr_worker__emit()): kept in

@@ -447,6 +447,7 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
                 return err;
         }
         sr_worker__outbox_committed(w);
+        sr_worker__buffers_trim(w);
         runs_trim(w);
         sr_worker__stats_flush(w);
         return SR_OK;

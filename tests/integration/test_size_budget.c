@@ -761,3 +761,69 @@ Test(size_budget, a_create_over_the_workers_operation_limit_is_refused_by_it)
         cr_assert(eq(int, kit_status(&kit, &over), SR_ST_NONE));
         cr_assert(reply_of(&c_at)->accepted, "%s", reply_of(&c_at)->message);
 }
+
+/* ------------------------------------------------------------ buffers */
+
+static sr_metrics_t *buf_metrics;
+
+static double buffer_bytes(void)
+{
+        return sr_series_value(sr_metrics_gauge(
+                buf_metrics, "sr_worker_buffer_bytes", "", NULL));
+}
+
+static bool buffers_grew(kit_t *k, void *arg)
+{
+        (void)k;
+        return buffer_bytes() >= *(double *)arg;
+}
+
+/* One stage of 6,000 targets materialised in one batch grows the worker's
+ * batch buffers to tens of MiB; they must not keep that memory once the
+ * batches are small again (a worker that once ran a large stage would
+ * hold it for good): each buffer keeps at most SR_WORKER_BUF_KEEP. */
+Test(size_budget, a_large_batch_gives_its_buffers_back_after_it)
+{
+        const double big = 24.0 * 1024 * 1024;
+        kit_count_arg_t all;
+        sr_runspec_t spec;
+        sr_errctx_t ec = { 0 };
+        sr_uuid_t run;
+        double peak;
+
+        kit_set(&kit, "stage.max.targets", "6000");
+        buf_metrics = sr_metrics_new();
+        cr_assert(sr_worker_new(kit.conf, buf_metrics, &kit.w, &ec) == SR_OK,
+                  "%s", ec.msg);
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 6000, true);
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        all.run = &run;
+        all.n = 6000;
+        cr_assert(kit_pump_until(&kit, buffers_grew, (void *)&big, 60000),
+                  "the stage's batch grew the buffers to %.0f bytes only",
+                  buffer_bytes());
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000));
+        peak = buffer_bytes();
+        /* Small batches after it: each run on its own batch. */
+        for (int i = 0; i < 4; i++) {
+                sr_uuid_t r = run_on(partition_of(&run), false);
+
+                cr_assert(run_succeeds(&r, 30000));
+        }
+        /* Seven buffers (two batches' records and bytes, the outbox entry,
+         * the state machine's events and dispatches), at most 4 MiB each
+         * (SR_WORKER_BUF_KEEP); here ~5 MB of ~38 MB are kept. */
+        cr_log_info("buffers: peak %.0f, after %.0f bytes", peak,
+                    buffer_bytes());
+        cr_assert(le(dbl, buffer_bytes(), 7.0 * 4 * 1024 * 1024),
+                  "the batch buffers keep %.0f bytes after the large "
+                  "batch (%.0f at its peak)", buffer_bytes(), peak);
+        cr_assert(lt(dbl, buffer_bytes(), peak / 4),
+                  "the batch buffers keep %.0f bytes after the large "
+                  "batch (%.0f at its peak)", buffer_bytes(), peak);
+        sr_worker_destroy(kit.w);
+        kit.w = NULL;
+        sr_metrics_destroy(buf_metrics);
+}

@@ -4,6 +4,7 @@
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sr_fsm.h"
@@ -1268,4 +1269,32 @@ Test(sr_fsm, entity_keys_equal_the_printf_format_for_any_index)
                         cr_assert(eq(sz, n, strlen(want)));
                 }
         }
+}
+
+/* The outputs' arrays grow to the largest input; sr_fsm_out_trim() frees
+ * an empty one whose capacity is over the bound, keeps the others. */
+Test(sr_fsm, out_trim_frees_only_empty_arrays_over_the_bound)
+{
+        sr_fsm_out_t o;
+        size_t bound = 10 * sizeof(*o.dispatches); /* dispatches: at it */
+        uint32_t n_ev = (uint32_t)(bound / sizeof(*o.events)) + 100;
+
+        sr_fsm_out_init(&o);
+        o.events = calloc(n_ev, sizeof(*o.events));
+        o.cap_events = n_ev;
+        o.dispatches = calloc(10, sizeof(*o.dispatches));
+        o.cap_dispatches = 10;
+        cr_assert(eq(sz, sr_fsm_out_capacity(&o),
+                     n_ev * sizeof(*o.events) + bound));
+        o.n_events = 1; /* in use: kept however large */
+        cr_assert(eq(sz, sr_fsm_out_trim(&o, bound), 0));
+        cr_assert(not(eq(ptr, o.events, NULL)));
+        sr_fsm_out_reset(&o);
+        cr_assert(eq(sz, sr_fsm_out_trim(&o, bound),
+                     n_ev * sizeof(*o.events)));
+        cr_assert(eq(ptr, o.events, NULL));
+        cr_assert(eq(u32, o.cap_events, 0));
+        cr_assert(not(eq(ptr, o.dispatches, NULL))); /* not over it */
+        cr_assert(eq(u32, o.cap_dispatches, 10));
+        sr_fsm_out_fini(&o);
 }
