@@ -217,6 +217,7 @@ struct sr_worker {
         sr_buf_t scratch;  /* encoded outrec */
         sr_buf_t bundle;   /* outbox entry being built */
         size_t bundle_cap;
+        size_t bundle_used; /* largest entry of this batch (trimming) */
         sr_txn_t *txn;     /* the batch transaction */
         sr_err_t fatal;    /* sticky */
         char fatal_msg[256];
@@ -358,15 +359,16 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec);
 /* ------------------------------------------------------------ outbox */
 
 /* A batch's buffers (its records, the outbox entry being built, the state
- * machine's outputs) grow to the largest batch; between batches each keeps
- * at most this much, the rest is given back (sr_worker__buffers_trim()). */
+ * machine's outputs) grow to the largest batch; one over this much whose
+ * last batch used under a quarter of it is given back between batches
+ * (sr_worker__outbox_begin(), sr_worker__buffers_trim()). */
 #define SR_WORKER_BUF_KEEP ((size_t)4 << 20)
 
-/* A batch begins: no records yet (the records buffer of two batches ago,
- * relayed since, is trimmed to SR_WORKER_BUF_KEEP). */
+/* A batch begins: no records yet (the records buffer of the batch before
+ * last, relayed since, may be given back: SR_WORKER_BUF_KEEP). */
 void sr_worker__outbox_begin(sr_worker_t *w);
 /* After a committed batch: the outbox entry and the state machine's
- * outputs, dead now, are trimmed to SR_WORKER_BUF_KEEP each, the freed
+ * outputs, dead now, may be given back (SR_WORKER_BUF_KEEP), the freed
  * memory returned to the system, sr_worker_buffer_bytes set. */
 void sr_worker__buffers_trim(sr_worker_t *w);
 /* Keep a record of the batch (encoded) until sr_worker__outbox_flush(). */

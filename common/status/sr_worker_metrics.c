@@ -70,7 +70,8 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 "Memory the worker keeps for its batches between them (the "
                 "records of the batch in flight and the next, the outbox "
                 "entry, the state machine's outputs): each buffer grows to "
-                "the largest batch and keeps at most 4 MiB after it.",
+                "the largest batch; one over 4 MiB is given back once a "
+                "batch used under a quarter of it.",
                 NULL);
         w->m.lag = sr_metrics_gauge(r, "sr_consumer_lag",
                                     "Input records not yet consumed.", NULL);

@@ -61,21 +61,23 @@ static void mem_put(sr_worker_t *w, int32_t part, uint8_t phase,
         b->n++;
 }
 
-/* An empty records buffer over SR_WORKER_BUF_KEEP gives its memory back.
+/* A records buffer over SR_WORKER_BUF_KEEP whose last batch (what it still
+ * holds, about to be dropped) used under a quarter of it gives its memory
+ * back: one large batch does not keep it for good, while a steady stream
+ * of large batches keeps its buffers (no free and regrow per batch).
  * @returns the bytes freed. */
 static size_t membuf_trim(membuf_t *b)
 {
         size_t freed = 0;
 
-        if (b->n || b->len)
-                return 0;
-        if (b->cap * sizeof(*b->recs) > SR_WORKER_BUF_KEEP) {
+        if (b->cap * sizeof(*b->recs) > SR_WORKER_BUF_KEEP &&
+            b->n < b->cap / 4) {
                 freed += b->cap * sizeof(*b->recs);
                 free(b->recs);
                 b->recs = NULL;
                 b->cap = 0;
         }
-        if (b->bytes_cap > SR_WORKER_BUF_KEEP) {
+        if (b->bytes_cap > SR_WORKER_BUF_KEEP && b->len < b->bytes_cap / 4) {
                 freed += b->bytes_cap;
                 free(b->bytes);
                 b->bytes = NULL;
@@ -109,20 +111,22 @@ void sr_worker__outbox_begin(sr_worker_t *w)
 {
         for (int p = 0; p < MAX_PARTS; p++)
                 w->parts[p].last_seq = 0;
+        give_back(membuf_trim(&w->cur)); /* the batch before last's */
         w->cur.n = 0;
         w->cur.len = 0;
-        give_back(membuf_trim(&w->cur));
 }
 
 void sr_worker__buffers_trim(sr_worker_t *w)
 {
         size_t freed = 0;
 
-        if (w->bundle_cap > SR_WORKER_BUF_KEEP) {
+        if (w->bundle_cap > SR_WORKER_BUF_KEEP &&
+            w->bundle_used < w->bundle_cap / 4) {
                 freed += w->bundle_cap;
                 sr_buf_free(&w->bundle);
                 w->bundle_cap = 0;
         }
+        w->bundle_used = 0;
         sr_fsm_out_reset(&w->out);
         freed += sr_fsm_out_trim(&w->out, SR_WORKER_BUF_KEEP);
         give_back(freed);
@@ -180,6 +184,8 @@ void sr_worker__outbox_flush(sr_worker_t *w)
                         }
                         if (!any)
                                 continue;
+                        if (w->bundle.len > w->bundle_used)
+                                w->bundle_used = w->bundle.len;
                         if (sr_store_outbox_append(w->txn, p, ph,
                                                    sr_buf_slice(&w->bundle),
                                                    &seq, &ec) != SR_OK)

@@ -781,7 +781,8 @@ static bool buffers_grew(kit_t *k, void *arg)
 /* One stage of 6,000 targets materialised in one batch grows the worker's
  * batch buffers to tens of MiB; they must not keep that memory once the
  * batches are small again (a worker that once ran a large stage would
- * hold it for good): each buffer keeps at most SR_WORKER_BUF_KEEP. */
+ * hold it for good): a buffer over SR_WORKER_BUF_KEEP that a batch used
+ * under a quarter of is given back. */
 Test(size_budget, a_large_batch_gives_its_buffers_back_after_it)
 {
         const double big = 24.0 * 1024 * 1024;
