@@ -279,7 +279,8 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 }
                 if (err) {
                         atomic_store(&w->store_ok, false);
-                        return sr_errctx_set(ec, SR_ERR_FATAL, "%s", ec->msg);
+                        ec->code = SR_ERR_FATAL;
+                        return SR_ERR_FATAL;
                 }
                 if (w->relay_pending) {
                         /* exactly_once: an earlier batch is still in the

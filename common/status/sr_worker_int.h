@@ -438,7 +438,8 @@ sr_err_t sr_worker__pipe_drain(sr_worker_t *w, sr_errctx_t *ec);
 /* A new writer id (a new ownership period). */
 void sr_worker__new_writer(sr_worker_t *w);
 sr_err_t sr_worker__fence_check(sr_worker_t *w, sr_errctx_t *ec);
-sr_err_t sr_worker__fence_stale(sr_worker_t *w, sr_errctx_t *ec);
+sr_err_t sr_worker__fence_stale(sr_worker_t *w, bool *resend,
+                                sr_errctx_t *ec);
 /* The consumer's rebalance hooks (sr_consumer_hooks_t); @p arg is w. */
 void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                           int64_t *start_offsets);

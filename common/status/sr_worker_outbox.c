@@ -272,29 +272,34 @@ sr_err_t sr_worker__fence_check(sr_worker_t *w, sr_errctx_t *ec)
         return SR_OK;
 }
 
-/* Outbox mode, before a relay: a worker whose consumer was not polled for
- * half a session or more (a paused process, a stalled relay) may have
- * been replaced meanwhile and not know it yet; before it publishes
- * anything more, every record it sent is acknowledged (fence check) and
- * each claimed partition's changelog must still end with its own last
- * record. Anything else, or no answer, stops it (fails closed). */
-sr_err_t sr_worker__fence_stale(sr_worker_t *w, sr_errctx_t *ec)
+static bool stopping(const sr_worker_t *w)
 {
-        sr_err_t err;
+        return w->stop_flag && *w->stop_flag;
+}
 
-        bool any = false;
+/* Before the next attempt of what began at @p t0 and failed @p failures
+ * times before this one: 100 ms doubling up to 30 s since t0.
+ * @returns false when stopping. */
+static bool retry_wait(const sr_worker_t *w, unsigned failures, double t0)
+{
+        unsigned shift = failures < 9 ? failures : 9;
+        double wait = 0.1 * (double)(1u << shift);
 
-        if (sr_producer_is_txn(w->prod) ||
-            sr_worker__mono_s() - w->polled_s < w->session_s / 2)
-                return SR_OK;
-        for (int32_t p = 0; p < MAX_PARTS; p++)
-                any |= w->parts[p].claimed && w->parts[p].owned;
-        if (!any)
-                return SR_OK;
-        SR_WARN("RELAY", "consumer not polled for %.1f s: checking that the "
-                "partitions are still ours before publishing",
-                sr_worker__mono_s() - w->polled_s);
-        err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
+        if (wait > 30.0)
+                wait = 30.0;
+        while (sr_worker__mono_s() - t0 < wait && !stopping(w)) {
+                struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+                nanosleep(&ts, NULL);
+        }
+        return !stopping(w);
+}
+
+/* One attempt of sr_worker__fence_stale()'s check. */
+static sr_err_t stale_check(sr_worker_t *w, sr_errctx_t *ec)
+{
+        sr_err_t err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
+
         if (err)
                 return err;
         for (int32_t p = 0; p < MAX_PARTS; p++) {
@@ -312,8 +317,58 @@ sr_err_t sr_worker__fence_stale(sr_worker_t *w, sr_errctx_t *ec)
                 if (high != ours + 1)
                         return fenced(w, p, ours + 1, ec);
         }
-        w->polled_s = sr_worker__mono_s(); /* checked: as good as a poll */
         return SR_OK;
+}
+
+/* Outbox mode, before a relay: a worker whose consumer was not polled for
+ * half a session or more (a paused process, a stalled relay) may have
+ * been replaced meanwhile and not know it yet; before it publishes
+ * anything more, every record it sent is acknowledged (fence check) and
+ * each claimed partition's changelog must still end with its own last
+ * record. It fails closed: nothing is published until the check passes.
+ * Another writer's records stop it (fenced); no answer (the broker away
+ * or unreachable, SR_ERR_RETRY) does not: the check is made again, 100 ms
+ * doubling up to 30 s apart, as the relay retries, until the broker
+ * answers or the worker is stopping. An outage of any length is ridden
+ * out, not turned into an exit (tests/chaos: the outage rule). A failed
+ * attempt may have taken the news of deliveries that failed or never came
+ * (the producer reports each once): then *@p resend is set, and every
+ * record sent before the check must be sent again (the relay from LMDB
+ * does; the pipeline's own acks can no longer be trusted). */
+sr_err_t sr_worker__fence_stale(sr_worker_t *w, bool *resend,
+                                sr_errctx_t *ec)
+{
+        bool any = false;
+
+        *resend = false;
+        if (sr_producer_is_txn(w->prod) ||
+            sr_worker__mono_s() - w->polled_s < w->session_s / 2)
+                return SR_OK;
+        for (int32_t p = 0; p < MAX_PARTS; p++)
+                any |= w->parts[p].claimed && w->parts[p].owned;
+        if (!any)
+                return SR_OK;
+        SR_WARN("RELAY", "consumer not polled for %.1f s: checking that the "
+                "partitions are still ours before publishing",
+                sr_worker__mono_s() - w->polled_s);
+        for (unsigned failures = 0;; failures++) {
+                double t0 = sr_worker__mono_s();
+                sr_err_t err = stale_check(w, ec);
+
+                if (err == SR_OK) /* checked: as good as a poll */
+                        w->polled_s = sr_worker__mono_s();
+                if (err != SR_ERR_RETRY)
+                        return err;
+                *resend = true;
+                atomic_store(&w->broker_ok, false);
+                if (stopping(w) || !retry_wait(w, failures, t0)) {
+                        sr_errctx_prefix(ec, "stopping before the partitions "
+                                         "were checked");
+                        return SR_ERR_RETRY;
+                }
+                SR_WARN("RELAY", "no answer to the check, asking again "
+                        "attempt=%u err=\"%s\"", failures + 1, ec->msg);
+        }
 }
 
 /* Wait for every delivery report, then settle the timers sent meanwhile;
@@ -530,27 +585,18 @@ static bool relay_retries(sr_err_t err)
                err == SR_ERR_KAFKA || err == SR_ERR_INVALID;
 }
 
-static bool stopping(const sr_worker_t *w)
-{
-        return w->stop_flag && *w->stop_flag;
-}
-
 /* A publication that began at @p t0 failed with @p err (relay_retries()).
- * Readiness says why, and the next attempt waits: 100 ms doubling up to
- * 30 s since the failed one began, so a record refused every time is not
- * sent in a loop. Nothing is dropped: a refused record stays in the
- * outbox and holds this worker's relay (not the others') until the broker
- * takes it, e.g. once a topic's max.message.bytes is raised
- * (docs/guarantee.md). @returns false when stopping. */
+ * Readiness says why, and the next attempt waits (retry_wait()), so a
+ * record refused every time is not sent in a loop. Nothing is dropped: a
+ * refused record stays in the outbox and holds this worker's relay (not
+ * the others') until the broker takes it, e.g. once a topic's
+ * max.message.bytes is raised (docs/guarantee.md). @returns false when
+ * stopping. */
 static bool relay_failed(sr_worker_t *w, sr_err_t err, double t0,
                          const sr_errctx_t *ec)
 {
-        unsigned shift = w->relay_failures < 9 ? w->relay_failures : 9;
-        double wait = 0.1 * (double)(1u << shift);
+        unsigned failures = w->relay_failures++;
 
-        if (wait > 30.0)
-                wait = 30.0;
-        w->relay_failures++;
         sr_series_add(w->m.resends, 1);
         if (err == SR_ERR_RETRY) {
                 atomic_store(&w->broker_ok, false);
@@ -560,12 +606,7 @@ static bool relay_failed(sr_worker_t *w, sr_err_t err, double t0,
                                  "the outbox and is sent again until the "
                                  "broker takes it err=\"%s\"", ec->msg);
         }
-        while (sr_worker__mono_s() - t0 < wait && !stopping(w)) {
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-                nanosleep(&ts, NULL);
-        }
-        return !stopping(w);
+        return retry_wait(w, failures, t0);
 }
 
 void sr_worker__relay_succeeded(sr_worker_t *w)
@@ -574,6 +615,16 @@ void sr_worker__relay_succeeded(sr_worker_t *w)
         atomic_store(&w->broker_ok, true);
         if (atomic_exchange(&w->relay_refused, false))
                 SR_INFO("RELAY", "the refused record was taken");
+}
+
+/* The error of a relay phase given up because the worker is stopping
+ * (the cause kept after it: ec->msg cannot be both a source and the
+ * destination of one format). */
+static sr_err_t stopping_with_phase(sr_errctx_t *ec, uint8_t phase)
+{
+        sr_errctx_prefix(ec, "stopping with phase %u unacknowledged", phase);
+        ec->code = SR_ERR_RETRY;
+        return SR_ERR_RETRY;
 }
 
 /* Send one phase of the LMDB outbox and wait for the acks; re-send the
@@ -598,17 +649,11 @@ static sr_err_t relay_phase(sr_worker_t *w, const int32_t *parts, int np,
                 if (!relay_retries(err))
                         return err;
                 if (stopping(w))
-                        return sr_errctx_set(ec, SR_ERR_RETRY,
-                                             "stopping with phase %u "
-                                             "unacknowledged: %s",
-                                             phase, ec->msg);
+                        return stopping_with_phase(ec, phase);
                 SR_WARN("RELAY", "phase %u not acknowledged, re-sending "
                         "attempt=%d err=\"%s\"", phase, attempt + 1, ec->msg);
                 if (!relay_failed(w, err, t0, ec))
-                        return sr_errctx_set(ec, SR_ERR_RETRY,
-                                             "stopping with phase %u "
-                                             "unacknowledged: %s",
-                                             phase, ec->msg);
+                        return stopping_with_phase(ec, phase);
         }
 }
 
@@ -836,10 +881,12 @@ static sr_err_t relay_txn(sr_worker_t *w, const int32_t *parts, int np,
                 }
                 if (err == SR_ERR_FATAL)
                         return err;
-                if (stopping(w))
-                        return sr_errctx_set(ec, SR_ERR_RETRY,
-                                             "stopping with the transaction "
-                                             "aborted: %s", ec->msg);
+                if (stopping(w)) {
+                        sr_errctx_prefix(ec, "stopping with the transaction "
+                                         "aborted");
+                        ec->code = SR_ERR_RETRY;
+                        return SR_ERR_RETRY;
+                }
                 if (!relay_failed(w, err, t0, ec) ||
                     attempt >= 2) { /* let the consumer poll (rebalance) */
                         ec->code = SR_ERR_RETRY;
@@ -863,6 +910,7 @@ sr_err_t sr_worker__relay(sr_worker_t *w, const int32_t *parts, int np,
                           bool from_mem, sr_errctx_t *ec)
 {
         uint64_t last1[MAX_PARTS], last2[MAX_PARTS], sent1, sent2;
+        bool resend; /* the phases below send everything again anyway */
         offsets_t o;
         sr_err_t err;
 
@@ -871,7 +919,7 @@ sr_err_t sr_worker__relay(sr_worker_t *w, const int32_t *parts, int np,
         sr_series_set(w->m.outbox_depth, (double)w->outbox_pending);
         if (sr_producer_is_txn(w->prod))
                 return relay_txn(w, parts, np, from_mem, ec);
-        err = sr_worker__fence_stale(w, ec);
+        err = sr_worker__fence_stale(w, &resend, ec);
         if (!err)
                 err = relay_phase(w, parts, np, SR_STORE_PHASE_EMIT, last1,
                                   &sent1, ec);

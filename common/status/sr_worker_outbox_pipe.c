@@ -94,6 +94,7 @@ sr_err_t sr_worker__pipe_step(sr_worker_t *w, const int32_t *parts, int np,
                               int n_in, sr_errctx_t *ec)
 {
         uint64_t sent;
+        bool resend;
         sr_err_t err;
 
         if (np > 0 && w->test_pause_file[0] &&
@@ -102,9 +103,15 @@ sr_err_t sr_worker__pipe_step(sr_worker_t *w, const int32_t *parts, int np,
                         "batch %s", w->batch_id);
                 raise(SIGSTOP); /* the test sends SIGCONT */
         }
-        err = sr_worker__fence_stale(w, ec);
+        err = sr_worker__fence_stale(w, &resend, ec);
         if (err)
                 return err;
+        if (resend && (w->pe.active || w->pc.active)) {
+                sr_errctx_set(ec, SR_ERR_RETRY, "deliveries failed or not "
+                              "acknowledged while the partitions were "
+                              "checked");
+                return pipe_fallback(w, ec);
+        }
         if (w->pe.active || w->pc.active) {
                 err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
                 if (err == SR_ERR_FATAL)

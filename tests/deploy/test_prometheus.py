@@ -10,8 +10,10 @@ a real Prometheus server and sr-dev's fleet:
      same moment and with what this test counted:
        results consumed and applied, events, agent results (equal; the
        results consumed also equal to what the test caused), their rate
-       over the drive (between 0.9 D/window and D/(window - 2 s), D the
-       increase seen on /metrics: rate()'s extrapolation), consumer lag
+       over the drive (the window's samples hold exactly the increase D
+       seen on /metrics; rate() between D/window and the sum of each
+       series' increase over its sampled span: rate()'s extrapolation,
+       from the samples Prometheus answers for that instant), consumer lag
        (equal), partitions owned (12), the gateway's p99 from the histogram
        (in the bucket of, and within 5% of its width from, the same
        quantile of the gateway's own buckets; the test's own p99 of its
@@ -101,15 +103,18 @@ class Prom:
                                    % self.log.name)
             time.sleep(0.2)
 
-    def query(self, q):
+    def query(self, q, at=None):
+        args = {"query": q}
+        if at is not None:
+            args["time"] = "%.3f" % at
         s, body = http_get(self.url + "/api/v1/query?" +
-                           urllib.parse.urlencode({"query": q}), 10)
+                           urllib.parse.urlencode(args), 10)
         if s != 200:
             raise RuntimeError("query %s: %s %s" % (q, s, body))
         return json.loads(body)["data"]["result"]
 
-    def scalar(self, q):
-        r = self.query(q)
+    def scalar(self, q, at=None):
+        r = self.query(q, at)
         return float(r[0]["value"][1]) if r else None
 
     def close(self):
@@ -188,13 +193,78 @@ def settle(urls):
     return s
 
 
+THROUGHPUT = (
+    ("results/s", 'sr_inputs_total{job="sr-status",topic="results",'
+     'outcome="applied"}'),
+    ("events/s", 'sr_events_total{job="sr-status"}'),
+)
+
+
+def idle_scraped(prom, since):
+    """Wait until Prometheus holds, of every worker's series of THROUGHPUT,
+    a sample scraped after @since (the fleet idle): the throughput check's
+    window then starts with the counters flat, however late the scrapes of
+    a loaded machine come (a Prometheus just started takes seconds to
+    scrape first; up to 60 s). Returns the earliest of those samples'
+    times: the window starts 1 to 2 s before it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stamps = [float(r["value"][1]) for _, sel in THROUGHPUT
+                  for r in prom.query("timestamp(%s)" % sel)]
+        if len(stamps) >= 2 * len(THROUGHPUT) and min(stamps) > since:
+            return min(stamps)
+        time.sleep(0.25)
+    fail("Prometheus holds no scrape of the idle workers after %.3f" % since)
+    return since
+
+
+def check_throughput(prom, own, own0, t_idle):
+    """rate() over a window holding the whole drive against the counters'
+    own increase D over it. The window starts before the idle samples
+    idle_scraped() waited for and ends after the fleet settled, so its
+    samples of every series are flat at both ends: their increases sum to
+    D exactly (checked). rate() extrapolates a series' sampled span (first
+    to last sample in the window) towards the window's ends, never beyond
+    them: sum(d_i) / W <= rate <= sum(d_i / sampled_i), the bounds
+    computed from the samples Prometheus answers for the same instant."""
+    at = time.time()
+    window = int(at - t_idle) + 2
+    for what, sel in THROUGHPUT:
+        name = sel.split("{")[0]
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', sel))
+        lab.pop("job")
+        delta = own(name, **lab) - own0(name, **lab)
+        got = prom.scalar("sum(rate(%s[%ds]))" % (sel, window), at)
+        seen, most, spans = 0.0, 0.0, []
+        for r in prom.query("%s[%ds]" % (sel, window), at):
+            v = [(float(t), float(x)) for t, x in r["values"]]
+            if any(b[1] < a[1] for a, b in zip(v, v[1:])):
+                fail("%s: a counter reset inside the window: %s"
+                     % (what, r["metric"]))
+            d, span = v[-1][1] - v[0][1], v[-1][0] - v[0][0]
+            seen += d
+            most += d / span if d else 0.0
+            spans.append("%s: %d samples, %.1f s" % (
+                r["metric"].get("instance"), len(v), span))
+        least = seen / window
+        print("%-18s PromQL sum(rate(%s[%ds])) = %.3f; /metrics: %d in the "
+              "drive, the window's samples: %d (%s): %.3f..%.3f"
+              % (what, sel, window, got or -1, delta, seen, "; ".join(spans),
+                 least, most))
+        if not delta or seen != delta:
+            fail("%s: the window's samples hold an increase of %s, /metrics "
+                 "%s" % (what, seen, delta))
+        if got is None or not least * (1 - 1e-9) <= got <= most * (1 + 1e-9):
+            fail("%s: PromQL %s outside %.3f..%.3f" % (what, got, least,
+                                                       most))
+
+
 def drive_and_compare(src, dev, prom, urls):
     before = scrape_all(urls)
-    time.sleep(3)  # a few scrapes of the idle fleet
+    t_idle = idle_scraped(prom, time.time())
     body = open(os.path.join(src, "deploy", "examples", "canary.json"),
                 "rb").read()
     lat = []
-    t_start = time.time()
     for _ in range(RUNS):
         t = time.monotonic()
         s, answer = http_send(dev.http + "/v0/runs/", "POST", body,
@@ -263,27 +333,7 @@ def drive_and_compare(src, dev, prom, urls):
                                                 RESULTS_PER_DEVICE))
     if consumed != expect_results:
         fail("results consumed %d, expected %d" % (consumed, expect_results))
-    # Throughput: rate() over a window holding the whole drive (the counters
-    # flat at both ends) against the counters' own increase D over it. rate()
-    # extrapolates the sampled span (>= window - 2 scrape intervals) to the
-    # window, never below zero: D/window <= rate <= D/(window - 2 s). On a
-    # loaded machine a scrape can come late, so the first sample inside the
-    # window may already hold some of the drive: 10 % below D/window is
-    # allowed (seen once: 41.0/s for 43.3..48.8).
-    window = int(time.time() - t_start) + 4
-    for what, q, delta in (
-            ("results/s", 'sum(rate(sr_inputs_total{topic="results",'
-             'outcome="applied"}[%ds]))' % window, applied),
-            ("events/s", "sum(rate(sr_events_total[%ds]))" % window,
-             own("sr_events_total") - own0("sr_events_total"))):
-        got = prom.scalar(q)
-        want, most = delta / window, delta / (window - 2)
-        print("%-18s PromQL %-55s = %.3f, /metrics: %d in %d s: %.3f..%.3f"
-              % (what, q, got or -1, delta, window, want, most))
-        if got is None or not 0.9 * want - 1e-9 <= got <= most + 1e-9 or \
-                not delta:
-            fail("%s: PromQL %s, /metrics %.3f..%.3f" % (what, got, want,
-                                                         most))
+    check_throughput(prom, own, own0, t_idle)
     # The gateway's p99: PromQL over the cumulative buckets, the same
     # quantile of the gateway's own buckets, and this test's own p99.
     buckets = [(float(dict(l)["le"]), v) for (n, l), v in m["gateway"].items()

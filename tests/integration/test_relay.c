@@ -176,6 +176,63 @@ Test(relay, timer_fired_during_an_outage_fires_again_once_the_broker_is_back)
         kit_check_seq(&kit, &run);
 }
 
+/* ------------------------------------------------------ the stale check */
+
+/* The check a relay makes after the consumer was not polled for half a
+ * session (sr_worker__fence_stale()): here deliveries fail 4 s after the
+ * broker goes (message.timeout.ms), longer than half the group's session
+ * (6 s), so the fallback relay that follows is such a relay, and it runs
+ * while the broker is still away. */
+static void setup_stale(void)
+{
+        sr_errctx_t ec = { 0 };
+
+        kit_open(&kit, 4);
+        kit_set(&kit, "kafka.message.timeout.ms", "4000");
+        kit_set(&kit, "kafka.session.timeout.ms", "6000");
+        reg = sr_metrics_new();
+        cr_assert(sr_worker_new(kit.conf, reg, &kit.w, &ec) == SR_OK, "%s",
+                  ec.msg);
+}
+
+TestSuite(relay_stale, .init = setup_stale, .fini = teardown,
+          .timeout = 120.0);
+
+/* The check cannot be answered while the broker is away (its watermark
+ * query times out after 10 s): the worker must not exit for that (it
+ * did: "watermarks ... timed out", the process stopped, its supervisor
+ * restarted it); it asks again until the broker answers, publishing
+ * nothing meanwhile, then goes on with nothing lost. */
+Test(relay_stale, an_unanswered_ownership_check_is_asked_again_not_an_exit)
+{
+        sr_uuid_t runs[RUNS];
+        struct outage o;
+        pthread_t th;
+        int want = RUNS * TARGETS;
+
+        create_runs(runs);
+        for (int i = 0; i < want; i++)
+                kit_result_for(&kit, &kit.dispatches[i], "INPROGRESS", NULL);
+        for (int i = 0; i < want; i++)
+                kit_result_for(&kit, &kit.dispatches[i], "SUCCESS", NULL);
+        usleep(500 * 1000);
+        o.mc = sr_mock_cluster(kit.mock);
+        o.ms = 16000; /* 4 s of failing deliveries, then > 10 s unanswered */
+        cr_assert(o.mc != NULL);
+        cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 1), 0));
+        cr_assert(eq(int, pthread_create(&th, NULL, broker_back, &o), 0));
+        cr_assert(kit_pump_until(&kit, all_runs_succeeded, runs, 90000),
+                  "not every run succeeded after the outage");
+        pthread_join(th, NULL);
+        kit_pump_until(&kit, NULL, NULL, 500); /* late copies, if any */
+        for (int i = 0; i < RUNS; i++)
+                kit_check_seq(&kit, &runs[i]);
+        for (int i = 0; i < want; i++)
+                cr_assert(eq(int, kit_status(&kit,
+                                             &kit.dispatches[i].target_run_id),
+                             SR_ST_SUCCESS));
+}
+
 /* ------------------------------------------------------------ ordering */
 
 /* Two brokers: sr.events is led by broker 2, everything else by broker 1,
