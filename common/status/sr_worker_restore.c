@@ -627,19 +627,28 @@ static sr_err_t claim_parts(sr_worker_t *w, const int32_t *parts, int n,
                         before[parts[i]] = sr_producer_acked_offset(
                                 w->prod, SR_TOPIC_CHANGELOG, parts[i]);
         /* A claim refused or lost is sent again, as the relay does (a
-         * second claim of the same writer changes nothing), for up to a
-         * minute; then the worker stops and the group hands the
-         * partitions on. */
+         * second claim of the same writer changes nothing). Unanswered
+         * (the broker away: SR_ERR_RETRY) it is sent again until the
+         * broker answers, as the relay does: an outage is ridden out, not
+         * turned into an exit. Refused for a minute, the worker stops and
+         * the group hands the partitions on. */
         for (double wait = 0.1, t0 = sr_worker__mono_s();; wait *= 2) {
                 for (int i = 0; i < n && !err; i++)
                         if (parts[i] >= 0 && parts[i] < MAX_PARTS)
                                 err = claim_send(w, parts[i], ec);
                 if (!err)
                         err = sr_worker__wait_acks(w, RELAY_TIMEOUT_MS, ec);
-                if (!err || err == SR_ERR_FATAL || err == SR_ERR_NOMEM ||
-                    sr_worker__mono_s() - t0 > 60.0 ||
-                    (w->stop_flag && *w->stop_flag))
+                if (err && w->stop_flag && *w->stop_flag) {
+                        sr_errctx_prefix(ec, "stopping with claims "
+                                         "unacknowledged");
                         break;
+                }
+                if (!err || err == SR_ERR_FATAL || err == SR_ERR_NOMEM ||
+                    (err != SR_ERR_RETRY &&
+                     sr_worker__mono_s() - t0 > 60.0))
+                        break;
+                if (err == SR_ERR_RETRY)
+                        atomic_store(&w->broker_ok, false);
                 SR_WARN("WORKER", "claims not acknowledged, sending them "
                         "again err=\"%s\"", ec->msg);
                 {

@@ -865,7 +865,8 @@ class Scenario:
         """Every time a worker ended itself, from its log: sr-status logs
         "worker stopped" when its loop fails and "startup failed" when it
         cannot start. A kill -9 logs nothing, a SIGTERM "stopping" (or a
-        relay given up because of it: err="stopping ..."); a fenced static
+        relay or claim given up because of it: err="stopping ...", or
+        "claim: stopping ..." from a rebalance callback); a fenced static
         member is librdkafka's doing, restarted by check_alive()."""
         out = []
         for w in self.workers.values():
@@ -876,7 +877,7 @@ class Scenario:
                                  line):
                     continue
                 if any(f[0] in line for f in FENCED_EXITS) or \
-                        re.search(r'err="stopping', line):
+                        re.search(r'err="([a-z ]+: )?stopping', line):
                     continue
                 out.append({"worker": w.name, "line": line.strip()[:400]})
         return out
