@@ -94,33 +94,50 @@ static void *broker_back(void *arg)
         return NULL;
 }
 
-Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
+/* Every device answers twice; the worker's consumer prefetches the
+ * results while the test sleeps, then the only broker goes down for
+ * @p down_ms: the next polls apply them and their outputs cannot be
+ * delivered. Pumps until every run succeeded (or @p wait_ms) and the
+ * broker is back. */
+static void answer_all_during_an_outage(sr_uuid_t runs[RUNS], int down_ms,
+                                        int wait_ms)
 {
-        sr_uuid_t runs[RUNS];
-        sr_series_t *resends;
         struct outage o;
         pthread_t th;
         int want = RUNS * TARGETS;
 
-        create_runs(runs);
-        /* Every device answers twice; the worker's consumer prefetches the
-         * results while the test sleeps, then the broker goes down: the
-         * next polls apply them and their outputs cannot be delivered. */
         for (int i = 0; i < want; i++)
                 kit_result_for(&kit, &kit.dispatches[i], "INPROGRESS", NULL);
         for (int i = 0; i < want; i++)
                 kit_result_for(&kit, &kit.dispatches[i], "SUCCESS", NULL);
         usleep(500 * 1000);
         o.mc = sr_mock_cluster(kit.mock);
-        o.ms = 3000;
+        o.ms = down_ms;
         cr_assert(o.mc != NULL);
         cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 1), 0));
         cr_assert(eq(int, pthread_create(&th, NULL, broker_back, &o), 0));
-        cr_assert(kit_pump_until(&kit, all_runs_succeeded, runs, 60000),
+        cr_assert(kit_pump_until(&kit, all_runs_succeeded, runs, wait_ms),
                   "not every run succeeded after the outage");
         pthread_join(th, NULL);
         kit_pump_until(&kit, NULL, NULL, 500); /* late copies, if any */
+}
 
+/* Every target run reached success. */
+static void check_targets_succeeded(void)
+{
+        for (int i = 0; i < RUNS * TARGETS; i++)
+                cr_assert(eq(int, kit_status(&kit,
+                                             &kit.dispatches[i].target_run_id),
+                             SR_ST_SUCCESS));
+}
+
+Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
+{
+        sr_uuid_t runs[RUNS];
+        sr_series_t *resends;
+
+        create_runs(runs);
+        answer_all_during_an_outage(runs, 3000, 60000);
         resends = sr_metrics_counter(reg, "sr_relay_resends_total", "", NULL);
         cr_assert(sr_series_value(resends) >= 1,
                   "the outage should have made the relay publish again");
@@ -133,10 +150,7 @@ Test(relay, broker_outage_with_batches_in_flight_republishes_and_loses_nothing)
                 cr_assert(n > (uint64_t)2 * TARGETS, "run %d: %llu events",
                           i, (unsigned long long)n);
         }
-        for (int i = 0; i < want; i++)
-                cr_assert(eq(int, kit_status(&kit,
-                                             &kit.dispatches[i].target_run_id),
-                             SR_ST_SUCCESS));
+        check_targets_succeeded();
 }
 
 /* A stage's deadline passes while the broker is down: the TimerFired
@@ -206,31 +220,13 @@ TestSuite(relay_stale, .init = setup_stale, .fini = teardown,
 Test(relay_stale, an_unanswered_ownership_check_is_asked_again_not_an_exit)
 {
         sr_uuid_t runs[RUNS];
-        struct outage o;
-        pthread_t th;
-        int want = RUNS * TARGETS;
 
         create_runs(runs);
-        for (int i = 0; i < want; i++)
-                kit_result_for(&kit, &kit.dispatches[i], "INPROGRESS", NULL);
-        for (int i = 0; i < want; i++)
-                kit_result_for(&kit, &kit.dispatches[i], "SUCCESS", NULL);
-        usleep(500 * 1000);
-        o.mc = sr_mock_cluster(kit.mock);
-        o.ms = 16000; /* 4 s of failing deliveries, then > 10 s unanswered */
-        cr_assert(o.mc != NULL);
-        cr_assert(eq(int, rd_kafka_mock_broker_set_down(o.mc, 1), 0));
-        cr_assert(eq(int, pthread_create(&th, NULL, broker_back, &o), 0));
-        cr_assert(kit_pump_until(&kit, all_runs_succeeded, runs, 90000),
-                  "not every run succeeded after the outage");
-        pthread_join(th, NULL);
-        kit_pump_until(&kit, NULL, NULL, 500); /* late copies, if any */
+        /* 4 s of failing deliveries, then > 10 s unanswered */
+        answer_all_during_an_outage(runs, 16000, 90000);
         for (int i = 0; i < RUNS; i++)
                 kit_check_seq(&kit, &runs[i]);
-        for (int i = 0; i < want; i++)
-                cr_assert(eq(int, kit_status(&kit,
-                                             &kit.dispatches[i].target_run_id),
-                             SR_ST_SUCCESS));
+        check_targets_succeeded();
 }
 
 /* ------------------------------------------------------------ ordering */
