@@ -26,7 +26,9 @@ and checks:
   5. retention (docs/guarantee.md "Retention"; with changelog.jsonl):
      no run is brought back: after a run's last RetiredRun marker on its
      sr.changelog partition no entity record of it follows (a cut batch's
-     keys are rewritten by the next owner, then retired again), and none of
+     keys are rewritten by the next owner, then retired again; records of
+     a writer fenced by a later claim on the partition are ignored, as
+     every restore ignores them: changelog_fenced_records), and none of
      its events happened after the marker's ended_at; every input
      dead-lettered run_retired met a retired run in the reference model
      replaying sr.commands; a poison record aimed at an existing run
@@ -118,6 +120,15 @@ def header(rec, name):
     return None
 
 
+def batch_writer(r):
+    """The WRITER of a changelog record's sr_batch header "WRITER/N"
+    (None without one)."""
+    for h in r.get("headers") or []:
+        if h.get("name") == "sr_batch" and not h.get("b64"):
+            return h["value"].split("/", 1)[0]
+    return None
+
+
 def expects(m, what):
     return what in m["expect"].split("+")
 
@@ -133,7 +144,7 @@ class Checker:
                         dlq_sources):
         """See 5. in the module doc. Returns nothing; adjusts the manifest's
         expectations of poison records that met a retired run."""
-        markers, forgotten, back, tombstones = {}, set(), [], 0
+        markers, forgotten, back, tombstones, fenced = {}, set(), [], 0, 0
         by_part = {}
         for r in changelog:
             by_part.setdefault(r["partition"], []).append(r)
@@ -143,9 +154,21 @@ class Checker:
             # and done again: what counts is what follows the run's last
             # marker here.
             last, ents, last_r = {}, {}, {}
+            claimant = None
             for r in sorted(recs, key=lambda x: x["offset"]):
                 key = r["key"] or ""
                 run = key.split("/", 1)[0]
+                # The claim rule (docs/guarantee.md "Fencing", rule 2;
+                # sr_batchlog.h): from a claim on, only the claimant's
+                # records count; what a fenced writer (a zombie) had in
+                # flight and landed after it is ignored by every restore.
+                if key.startswith("~claim/"):
+                    claimant = key[len("~claim/"):]
+                    continue
+                if claimant is not None and \
+                        batch_writer(r) != claimant:
+                    fenced += 1
+                    continue
                 if key.endswith("/r"):
                     last_r[run] = r["type"]
                 if r["type"] == "tombstone":
@@ -209,6 +232,7 @@ class Checker:
         self.fig["changelog_tombstones"] = tombstones
         self.fig["poison_met_retired_run"] = adjusted
         self.fig["runs_brought_back"] = len(back) + late_ev
+        self.fig["changelog_fenced_records"] = fenced
 
     def fail(self, msg):
         self.problems.append(msg)
@@ -426,8 +450,10 @@ def sabotage(kind, events, dlq, figures, rng, changelog=None):
                     (r.get("value") or {}).get("kind") == "entity"), None)
         if old is None:  # compacted away: make one
             old = dict(m, key=run + "/p", value={"kind": "entity"})
+        # written by the writer that retired it (so not fenced by a claim)
         changelog.append(dict(old, partition=m["partition"],
-                              offset=m["offset"] + 1000000))
+                              offset=m["offset"] + 1000000,
+                              headers=m.get("headers")))
         print(f"check: sabotage: run {run} brought back on the changelog")
     elif kind == "worker-exit":
         figures.setdefault("worker_self_exits", []).append(
