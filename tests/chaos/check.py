@@ -123,10 +123,8 @@ def header(rec, name):
 def batch_writer(r):
     """The WRITER of a changelog record's sr_batch header "WRITER/N"
     (None without one)."""
-    for h in r.get("headers") or []:
-        if h.get("name") == "sr_batch" and not h.get("b64"):
-            return h["value"].split("/", 1)[0]
-    return None
+    batch = header(r, "sr_batch")
+    return batch.split("/", 1)[0] if batch is not None else None
 
 
 def expects(m, what):
