@@ -71,7 +71,7 @@ import io
 
 import fastavro
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType,
                                    ConfigEntry, ConfigResource)
 
@@ -289,9 +289,14 @@ class Tail(threading.Thread):
 
     def run(self):
         while not self.done.is_set():
-            ms = self.c.consume(1000, 0.05)
+            # poll() returns at the first record; consume(n, t) would wait
+            # its whole timeout t to fill n (librdkafka's batch consume),
+            # which added up to 50 ms to every figure before 2026-12-05.
+            m = self.c.poll(0.05)
             now = time.time()
-            self.got += [(now, m.value()) for m in ms if not m.error()]
+            ms = [m] + self.c.consume(1000, 0) if m is not None else []
+            self.got += [(now, m.value(), m.timestamp()[1] / 1000.0)
+                         for m in ms if not m.error()]
             if ms:
                 self.last = now
 
@@ -366,7 +371,7 @@ class Bench:
         failure) received by a read_committed consumer tailing
         <prefix>events."""
         k, a = self.k, self.a
-        for t in ("events", "results"):
+        for t in ("events", "results", "commands"):
             k.log_append_time(prefix + t)
         time.sleep(settle)
         self.load(prefix, self.warm, seed=2)
@@ -381,18 +386,26 @@ class Bench:
         c1, rss = system.cpu(), system.rss()
         t1 = k.last_write(prefix + "events")
         got = tail.stop()
-        ts = {}
+        ts, at = {}, {}
         for m in k.read(prefix + "results", res0):
             r = decode(RESULT, m.value())
             if r and r["command_status"].upper() in TERMINAL_RESULTS:
                 ts[r["target_run_id"]] = m.timestamp()[1] / 1000.0
-        lat = []
-        for recv, value in got:
+                at[(m.partition(), m.offset())] = r["target_run_id"]
+        fwd = forwarded(k, prefix, at)
+        lat, hops = [], ([], [], [])
+        for recv, value, appended in got:
             e = decode(EVENT, value)
             if e and e["entity_type"] == "target_run" and \
                     e["to_status"] in ("success", "failure") and \
                     e["entity_id"] in ts:
-                lat.append(recv - ts.pop(e["entity_id"]))
+                t_res = ts.pop(e["entity_id"])
+                lat.append(recv - t_res)
+                t_fwd = fwd.get(e["entity_id"])
+                if t_fwd is not None:
+                    hops[0].append(t_fwd - t_res)
+                    hops[1].append(appended - t_fwd)
+                    hops[2].append(recv - appended)
         want = runs * a.stages * a.targets
         if len(lat) < want:
             raise RuntimeError(f"latency: {len(lat)} of {want} target runs "
@@ -405,7 +418,63 @@ class Bench:
                         (0.999, "p999_ms")):
             f[name] = 1000 * lat[min(len(lat) - 1, int(q * len(lat)))]
         f["max_ms"] = 1000 * lat[-1]
+        # sr-status only: where the time goes, from the broker's append
+        # times (ms resolution) of the result, of its copy on <prefix>
+        # commands (docs/guarantee.md, "One log per partition") and of the
+        # event, and the event's receipt by the consumer.
+        for name, xs in zip(("result_to_forwarded", "forwarded_to_event",
+                             "event_to_consumed"), hops):
+            if xs:
+                xs.sort()
+                f[name + "_p50_ms"] = 1000 * xs[len(xs) // 2]
+                f[name + "_p99_ms"] = 1000 * xs[min(len(xs) - 1,
+                                                    int(0.99 * len(xs)))]
         return f
+
+    def round_trip(self, prefix, n=300):
+        """The broker's own latency, the floor under every row: @n records
+        one at a time (5 ms apart) from an idempotent producer with
+        acks=all and linger.ms=1 (sr-status's producer settings) to a
+        consumer of the same partition; p50/p99 of the acknowledgement
+        and of produce -> consumed. Each hop of a system costs at least
+        one of these."""
+        topic = prefix + "results"
+        self.k.topics(prefix)
+        p = Producer({"bootstrap.servers": self.k.boot, "acks": "all",
+                      "enable.idempotence": True, "linger.ms": 1})
+        c = Consumer({"bootstrap.servers": self.k.boot,
+                      "group.id": "bh-rtt", "enable.auto.commit": False})
+        # A new topic: from its beginning, each record read back in turn
+        # (the first ones also wait for the partition's leader).
+        c.assign([TopicPartition(topic, 0, 0)])
+        ack, e2e = [], []
+        try:
+            for i in range(n + 20):  # the first 20 warm the path up
+                done = []
+                t0 = time.perf_counter()
+                p.produce(topic, b"x" * 100, partition=0,
+                          on_delivery=lambda err, m: done.append(
+                              time.perf_counter()))
+                while not done:
+                    p.poll(0.0005)
+                deadline = time.monotonic() + 30
+                while c.poll(0.5) is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("round trip: a record did not "
+                                           "come back within 30 s")
+                if i >= 20:
+                    ack.append(done[0] - t0)
+                    e2e.append(time.perf_counter() - t0)
+                time.sleep(0.005)
+        finally:
+            c.close()
+            p.flush(10)
+        ack.sort()
+        e2e.sort()
+        q = lambda xs, f: 1000 * xs[min(len(xs) - 1, int(f * len(xs)))]
+        return {"ack_p50_ms": q(ack, .5), "ack_p99_ms": q(ack, .99),
+                "p50_ms": q(e2e, .5), "p99_ms": q(e2e, .99),
+                "max_ms": 1000 * e2e[-1], "records": n}
 
     def dev(self, prefix, workers, agent=True, extra=()):
         d = tempfile.mkdtemp(dir=self.tmp, prefix="dev-")
@@ -549,6 +618,28 @@ class Bench:
             stop(dev)
 
 
+def forwarded(k, prefix, at):
+    """{target run id: append time (s)} of the first copy on <prefix>
+    commands of each result in @at ({(partition, offset): target run id}),
+    found by its header sr_forwarded_from=results/P/OFFSET; empty for a
+    system that applies results where it reads them (the peers)."""
+    out = {}
+    if not at:
+        return out
+    for m in k.read(prefix + "commands", {}):
+        src = dict(m.headers() or []).get("sr_forwarded_from")
+        if not src:
+            continue
+        try:
+            _, part, off = src.decode().split("/")
+            tr = at.get((int(part), int(off)))
+        except ValueError:
+            continue
+        if tr is not None and tr not in out:
+            out[tr] = m.timestamp()[1] / 1000.0
+    return out
+
+
 def figures(results, events, wall, cpu, rss):
     return {"results": results, "events": events, "wall_s": wall,
             "cpu_s": cpu, "results_per_s": results / wall if wall else 0,
@@ -645,6 +736,23 @@ def latency_table(lat):
                 f"{f['results_per_s']:,.0f} | {f['p50_ms']:.1f} | "
                 f"{f['p99_ms']:.1f} | {f['p999_ms']:.1f} | {f['max_ms']:.1f} | "
                 f"{f['matched']:,} |")
+    f = lat.get("broker round trip")
+    if f:
+        lines.append(f"| broker round trip (one record at a time, "
+                     f"acks=all; the floor of each hop) | - | - | "
+                     f"{f['p50_ms']:.1f} | {f['p99_ms']:.1f} | - | "
+                     f"{f['max_ms']:.1f} | {f['records']:,} |")
+    hop = [(n, f) for n, f in ((n, lat.get(n)) for n in ROWS)
+           if f and "result_to_forwarded_p50_ms" in f]
+    if hop:
+        lines += ["", "| where the time goes, p50 / p99 ms | result → its "
+                  "copy on commands | copy → event | event → consumed |",
+                  "|---|---:|---:|---:|"]
+        for name, f in hop:
+            lines.append(f"| {name} | " + " | ".join(
+                f"{f[h + '_p50_ms']:.0f} / {f[h + '_p99_ms']:.0f}" for h in
+                ("result_to_forwarded", "forwarded_to_event",
+                 "event_to_consumed")) + " |")
     return "\n".join(lines)
 
 
@@ -771,6 +879,17 @@ def main():
                 del r[row]
             reps.append(r)
         if a.latency_s > 0:
+            prefix = f"hr{uuid.uuid4().hex[:6]}."
+            try:
+                lat["broker round trip"] = b.round_trip(prefix)
+                log("  broker round trip: " + ", ".join(
+                    f"{k}={v:.4g}" for k, v in
+                    lat["broker round trip"].items()))
+            except Exception as e:  # noqa: BLE001
+                log(f"  broker round trip FAILED: {e}\n" +
+                    traceback.format_exc())
+                failures.append(f"broker round trip: {e}")
+            kafka.delete(prefix)
             loop = {"sr-status 1w": (b.sr_status, 1),
                     "sr-status 2w": (b.sr_status, 2),
                     "pg sync=on": (b.pg, "on"), "pg sync=off": (b.pg, "off"),
