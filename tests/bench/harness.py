@@ -71,7 +71,7 @@ import io
 
 import fastavro
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType,
                                    ConfigEntry, ConfigResource)
 
@@ -432,49 +432,25 @@ class Bench:
         return f
 
     def round_trip(self, prefix, n=300):
-        """The broker's own latency, the floor under every row: @n records
-        one at a time (5 ms apart) from an idempotent producer with
+        """The broker's own latency, the floor under every row:
+        bench_rtt (C, the librdkafka the workers link) sends @n records
+        one at a time, 5 ms apart, from an idempotent producer with
         acks=all and linger.ms=1 (sr-status's producer settings) to a
-        consumer of the same partition; p50/p99 of the acknowledgement
-        and of produce -> consumed. Each hop of a system costs at least
-        one of these."""
+        consumer of the same partition: p50/p99 of the acknowledgement and
+        of produce -> consumed. Each hop of a system costs at least one of
+        these."""
         topic = prefix + "results"
         self.k.topics(prefix)
-        p = Producer({"bootstrap.servers": self.k.boot, "acks": "all",
-                      "enable.idempotence": True, "linger.ms": 1})
-        c = Consumer({"bootstrap.servers": self.k.boot,
-                      "group.id": "bh-rtt", "enable.auto.commit": False})
-        # A new topic: from its beginning, each record read back in turn
-        # (the first ones also wait for the partition's leader).
-        c.assign([TopicPartition(topic, 0, 0)])
-        ack, e2e = [], []
-        try:
-            for i in range(n + 20):  # the first 20 warm the path up
-                done = []
-                t0 = time.perf_counter()
-                p.produce(topic, b"x" * 100, partition=0,
-                          on_delivery=lambda err, m: done.append(
-                              time.perf_counter()))
-                while not done:
-                    p.poll(0.0005)
-                deadline = time.monotonic() + 30
-                while c.poll(0.5) is None:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("round trip: a record did not "
-                                           "come back within 30 s")
-                if i >= 20:
-                    ack.append(done[0] - t0)
-                    e2e.append(time.perf_counter() - t0)
-                time.sleep(0.005)
-        finally:
-            c.close()
-            p.flush(10)
-        ack.sort()
-        e2e.sort()
-        q = lambda xs, f: 1000 * xs[min(len(xs) - 1, int(f * len(xs)))]
-        return {"ack_p50_ms": q(ack, .5), "ack_p99_ms": q(ack, .99),
-                "p50_ms": q(e2e, .5), "p99_ms": q(e2e, .99),
-                "max_ms": 1000 * e2e[-1], "records": n}
+        r = subprocess.run([self.bin("bench_rtt"), "--bootstrap", self.k.boot,
+                            "--topic", topic, "--records", str(n)],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode:
+            raise RuntimeError(f"bench_rtt: {r.stderr.strip()[-500:]}")
+        f = dict(kv.split("=", 1) for kv in r.stdout.split())
+        return {"ack_p50_ms": float(f["ack_p50_ms"]),
+                "ack_p99_ms": float(f["ack_p99_ms"]),
+                "p50_ms": float(f["p50_ms"]), "p99_ms": float(f["p99_ms"]),
+                "max_ms": float(f["max_ms"]), "records": n}
 
     def dev(self, prefix, workers, agent=True, extra=()):
         d = tempfile.mkdtemp(dir=self.tmp, prefix="dev-")
