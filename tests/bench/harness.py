@@ -766,6 +766,55 @@ def plot(doc, path):
     fig.savefig(path, dpi=90)
 
 
+def curve_table(curve):
+    lines = ["| latency against offered load | fraction | offered "
+             "results/s | achieved results/s | p50 ms | p99 ms | max ms |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in ROWS:
+        for f in curve.get(name, []):
+            lines.append(
+                f"| {name} | {f['fraction']:g} | "
+                f"{f['offered_results_per_s']:,.0f} | "
+                f"{f['results_per_s']:,.0f} | {f['p50_ms']:.1f} | "
+                f"{f['p99_ms']:.1f} | {f['max_ms']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot_curve(doc, path):
+    """Achieved results/s and p99 latency against offered results/s, one
+    line per system (--curve)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5))
+    for name in ROWS:
+        pts = sorted(doc["curve"].get(name, []),
+                     key=lambda f: f["offered_results_per_s"])
+        if not pts:
+            continue
+        style = "-" if name.startswith("sr-") else "--"
+        x = [f["offered_results_per_s"] for f in pts]
+        ax1.plot(x, [f["results_per_s"] for f in pts], style, marker="o",
+                 label=name)
+        ax2.plot(x, [f["p99_ms"] for f in pts], style, marker="o",
+                 label=name)
+    ax1.set_xlabel("offered results/s")
+    ax1.set_ylabel("achieved results/s")
+    ax1.set_title("throughput against offered load")
+    ax2.set_xlabel("offered results/s")
+    ax2.set_ylabel("result -> event p99 ms (log)")
+    ax2.set_yscale("log")
+    ax2.set_title("p99 latency against offered load")
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"issue 14 harness, {doc['date']}, {doc['machine']['cpus']} "
+                 f"cores, {doc['load']}\noffered load: fractions of each "
+                 f"system's closed-loop median results/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 # ------------------------------------------------------------ main
 
 def main():
@@ -781,11 +830,24 @@ def main():
     ap.add_argument("--latency-s", type=float, default=15,
                     help="length of each latency measurement at half load "
                     "(0: none)")
+    ap.add_argument("--curve", default="0.5",
+                    help="comma-separated fractions of each row's median "
+                    "results/s at which latency is measured (default 0.5: "
+                    "half load, the table's row; e.g. 0.25,0.5,0.75,1 for "
+                    "a curve against offered load, plotted in "
+                    "harness-curve.png)")
     ap.add_argument("--only", help="comma-separated rows (see ROWS)")
     ap.add_argument("--out")
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
+    try:
+        a.curve = sorted({float(x) for x in a.curve.split(",")})
+    except ValueError:
+        sys.exit(f"harness: --curve {a.curve!r}: want fractions like "
+                 f"0.25,0.5,1")
+    if not a.curve or not all(0 < x <= 2 for x in a.curve):
+        sys.exit("harness: --curve: each fraction in (0, 2]")
     if a.quick:
         a.repeats, a.runs, a.stages, a.targets = 1, 40, 2, 5
         a.latency_s = min(a.latency_s, 4)
@@ -805,7 +867,7 @@ def main():
     log(f"broker: scripts/kafka.sh start {state}")
     kafka = Kafka(state, a.partitions)
     b = Bench(a, kafka, tmp)
-    reps, failures, lat = [], [], {}
+    reps, failures, lat, curve = [], [], {}, {}
     t_start = time.time()
     try:
         for i in range(a.repeats):
@@ -871,25 +933,33 @@ def main():
                     "pg sync=on": (b.pg, "on"), "pg sync=off": (b.pg, "off"),
                     "kstreams alos": (b.kstreams, "at_least_once"),
                     "kstreams eos": (b.kstreams, "exactly_once_v2")}
+            # The half-load point is the table's row; with --curve, the
+            # other fractions make the curve (harness-curve.png).
+            half = min(a.curve, key=lambda x: abs(x - 0.5))
             for row, (fn, arg) in loop.items():
                 rates = [r[row]["results_per_s"] for r in reps if row in r]
                 if row not in only or not rates:
                     continue
-                rate = statistics.median(rates) / 2
-                prefix = f"hl{uuid.uuid4().hex[:6]}."
-                log(f"latency at half load: {row} at {rate:.0f} results/s "
-                    f"on {prefix}")
-                try:
-                    lat[row] = fn(prefix, arg, measure=lambda p, sy, settle=3.0,
-                                  rate=rate: b.measure_latency(rate, p, sy,
-                                                               settle))
-                    log(f"  {row}: " + ", ".join(
-                        f"{k}={v:.4g}" for k, v in lat[row].items()))
-                except Exception as e:  # noqa: BLE001
-                    log(f"  latency {row} FAILED: {e}\n" +
-                        traceback.format_exc())
-                    failures.append(f"latency {row}: {e}")
-                kafka.delete(prefix)
+                for frac in a.curve:
+                    rate = statistics.median(rates) * frac
+                    prefix = f"hl{uuid.uuid4().hex[:6]}."
+                    log(f"latency at {frac:g} of the load: {row} at "
+                        f"{rate:.0f} results/s on {prefix}")
+                    try:
+                        f = fn(prefix, arg,
+                               measure=lambda p, sy, settle=3.0, rate=rate:
+                               b.measure_latency(rate, p, sy, settle))
+                        f["fraction"] = frac
+                        curve.setdefault(row, []).append(f)
+                        if frac == half:
+                            lat[row] = f
+                        log(f"  {row}: " + ", ".join(
+                            f"{k}={v:.4g}" for k, v in f.items()))
+                    except Exception as e:  # noqa: BLE001
+                        log(f"  latency {row} at {frac:g} FAILED: {e}\n" +
+                            traceback.format_exc())
+                        failures.append(f"latency {row} at {frac:g}: {e}")
+                    kafka.delete(prefix)
     finally:
         kafka.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -909,7 +979,7 @@ def main():
            "machine": {"cpus": os.cpu_count(), "uname": platform.platform(),
                        "cpu": cpu_model(),
                        "loadavg_end": os.getloadavg()},
-           "rows": rows, "ratios": rat, "latency": lat,
+           "rows": rows, "ratios": rat, "latency": lat, "curve": curve,
            "failures": failures}
     with open(os.path.join(out_dir, "harness.json"), "w") as f:
         json.dump(doc, f, indent=1)
@@ -918,8 +988,12 @@ def main():
     print(table(rows, rat))
     if lat:
         print("\n" + latency_table(lat))
+    if len(a.curve) > 1 and curve:
+        print("\n" + curve_table(curve))
     try:
         plot(doc, os.path.join(out_dir, "harness.png"))
+        if len(a.curve) > 1 and curve:
+            plot_curve(doc, os.path.join(out_dir, "harness-curve.png"))
     except Exception as e:  # noqa: BLE001
         failures.append(f"plot: {e}")
     print(f"\njson: {out_dir}/harness.json  plot: {out_dir}/harness.png")
