@@ -15,6 +15,7 @@
 #include "sr_codec.h"
 #include "sr_run.h"
 #include "sr_proj.h"
+#include "kit_bench.h"
 #include "kit_dir.h"
 
 #define N_TARGETS 100000u
@@ -28,13 +29,6 @@ static double now_us(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
 }
 
 static void die(const char *what, const sr_errctx_t *ec)
@@ -159,7 +153,7 @@ static double page_us(sr_proj_t *proj, const sr_uuid_t *sid,
                 }
                 *steps = b.key_steps - a.key_steps;
         }
-        qsort(t, RUNS, sizeof(t[0]), cmp_dbl);
+        qsort(t, RUNS, sizeof(t[0]), kit_cmp_double);
         return t[RUNS / 2];
 }
 

@@ -21,10 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "kit_bench.h"
 
 #define WARMUP 20
 
@@ -33,10 +34,7 @@ static int delivery_err;
 
 static double mono_ms(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+        return kit_mono_s() * 1e3;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
@@ -48,13 +46,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 delivery_err = 1;
         else
                 acked_offset = m->offset;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return x < y ? -1 : x > y;
 }
 
 static double pct(const double *sorted, int n, double p)
@@ -200,8 +191,8 @@ int main(int argc, char **argv)
                 if (gap_ms)
                         usleep((useconds_t)gap_ms * 1000);
         }
-        qsort(ack, (size_t)records, sizeof(*ack), cmp_double);
-        qsort(rtt, (size_t)records, sizeof(*rtt), cmp_double);
+        qsort(ack, (size_t)records, sizeof(*ack), kit_cmp_double);
+        qsort(rtt, (size_t)records, sizeof(*rtt), kit_cmp_double);
         printf("librdkafka=%s records=%d fetch_wait_ms=%s ack_p50_ms=%.2f "
                "ack_p99_ms=%.2f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
                rd_kafka_version_str(), records, fetch_wait,

@@ -413,20 +413,13 @@ static figures_t run_fresh(const char *parent, uint32_t n, uint32_t batch,
         return f;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
 static double median_of(const figures_t *v, int k, size_t off)
 {
         double a[MAX_REPEAT];
 
         for (int i = 0; i < k; i++)
                 memcpy(&a[i], (const char *)&v[i] + off, sizeof(double));
-        qsort(a, (size_t)k, sizeof(double), cmp_double);
+        qsort(a, (size_t)k, sizeof(double), kit_cmp_double);
         return k % 2 ? a[k / 2] : (a[k / 2 - 1] + a[k / 2]) / 2;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sr_store.h"
+#include "kit_bench.h"
 #include "kit_dir.h"
 
 #define N_RECORDS 500000
@@ -107,13 +108,6 @@ out_close:
         return secs > 0 ? N_RECORDS / secs : -1.0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
         const char *parent = argc > 1 ? argv[1] : "/tmp";
@@ -139,7 +133,7 @@ int main(int argc, char **argv)
                 }
                 printf("run %d: %.0f records/s\n", i + 1, rates[i]);
         }
-        qsort(rates, RUNS, sizeof(rates[0]), cmp_double);
+        qsort(rates, RUNS, sizeof(rates[0]), kit_cmp_double);
         printf("bench_store: %d records x %d bytes, txns of %d, NOSYNC: "
                "median %.0f records/s\n",
                N_RECORDS, VALUE_SIZE, TXN_RECORDS, rates[RUNS / 2]);

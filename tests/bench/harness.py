@@ -379,6 +379,7 @@ class Bench:
         per_run = a.stages * a.targets * 4
         runs = max(int(a.latency_s * rate / per_run), 3)
         res0 = k.highs(prefix + "results")
+        cmd0 = k.highs(prefix + "commands")
         tail = Tail(k, prefix + "events")
         c0, t0 = system.cpu(), time.time()
         self.load(prefix, runs, seed=3, interval_us=int(1e6 * per_run / rate))
@@ -392,7 +393,7 @@ class Bench:
             if r and r["command_status"].upper() in TERMINAL_RESULTS:
                 ts[r["target_run_id"]] = m.timestamp()[1] / 1000.0
                 at[(m.partition(), m.offset())] = r["target_run_id"]
-        fwd = forwarded(k, prefix, at)
+        fwd = forwarded(k, prefix, cmd0, at)
         lat, hops = [], ([], [], [])
         for recv, value, appended in got:
             e = decode(EVENT, value)
@@ -416,7 +417,7 @@ class Bench:
         f.update({"offered_results_per_s": rate, "matched": len(lat)})
         for q, name in ((0.5, "p50_ms"), (0.99, "p99_ms"),
                         (0.999, "p999_ms")):
-            f[name] = 1000 * lat[min(len(lat) - 1, int(q * len(lat)))]
+            f[name] = quantile_ms(lat, q)
         f["max_ms"] = 1000 * lat[-1]
         # sr-status only: where the time goes, from the broker's append
         # times (ms resolution) of the result, of its copy on <prefix>
@@ -426,9 +427,8 @@ class Bench:
                              "event_to_consumed"), hops):
             if xs:
                 xs.sort()
-                f[name + "_p50_ms"] = 1000 * xs[len(xs) // 2]
-                f[name + "_p99_ms"] = 1000 * xs[min(len(xs) - 1,
-                                                    int(0.99 * len(xs)))]
+                f[name + "_p50_ms"] = quantile_ms(xs, 0.5)
+                f[name + "_p99_ms"] = quantile_ms(xs, 0.99)
         return f
 
     def round_trip(self, prefix, n=300):
@@ -594,15 +594,16 @@ class Bench:
             stop(dev)
 
 
-def forwarded(k, prefix, at):
+def forwarded(k, prefix, start, at):
     """{target run id: append time (s)} of the first copy on <prefix>
-    commands of each result in @at ({(partition, offset): target run id}),
+    commands (from the offsets @start) of each result in @at
+    ({(partition, offset): target run id}),
     found by its header sr_forwarded_from=results/P/OFFSET; empty for a
     system that applies results where it reads them (the peers)."""
     out = {}
     if not at:
         return out
-    for m in k.read(prefix + "commands", {}):
+    for m in k.read(prefix + "commands", start):
         src = dict(m.headers() or []).get("sr_forwarded_from")
         if not src:
             continue
@@ -614,6 +615,11 @@ def forwarded(k, prefix, at):
         if tr is not None and tr not in out:
             out[tr] = m.timestamp()[1] / 1000.0
     return out
+
+
+def quantile_ms(xs, q):
+    """The @q quantile of the sorted seconds @xs, in ms."""
+    return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def figures(results, events, wall, cpu, rss):

@@ -17,6 +17,14 @@ static inline double kit_mono_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/** qsort() comparator of doubles, ascending. */
+static inline int kit_cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
 /** CPU seconds of this process (every thread). */
 static inline double kit_cpu_s(void)
 {
