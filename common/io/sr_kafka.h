@@ -263,6 +263,7 @@ typedef int (*sr_kafka_read_cb)(const sr_inrec_t *rec, void *arg);
  * stable offset reached its end. A transaction being committed when its
  * producer died still completes; one left open is aborted once its
  * transaction.timeout.ms has passed.
+ * @p timeout_ms 0 looks once.
  * @returns SR_OK; SR_ERR_RETRY when @p timeout_ms passed; SR_ERR_KAFKA.
  */
 sr_err_t sr_kafka_wait_stable(const sr_conf_t *conf, sr_topic_kind_t topic,

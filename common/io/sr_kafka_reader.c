@@ -84,7 +84,7 @@ sr_err_t sr_kafka_wait_stable(const sr_conf_t *conf, sr_topic_kind_t topic,
                         return err;
                 if (lso >= hw)
                         return SR_OK;
-                if (sr_clock_mono_ms() > deadline)
+                if (sr_clock_mono_ms() >= deadline) /* 0: one look */
                         return sr_errctx_set(ec, SR_ERR_RETRY,
                                              "kafka: %s partition %d: a "
                                              "transaction is still open "

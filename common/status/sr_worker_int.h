@@ -72,6 +72,13 @@ typedef struct part {
         /* Assigned, input paused, snapshot being rebuilt (not owned yet);
          * then restored, input not started yet (sr_worker_restore.c). */
         bool restoring, start_pending;
+        /* exactly_once, restoring: a transaction was still open on its
+         * changelog partition when assigned: trusted or restored once it
+         * settles (sr_worker__restore_step); stable_t0, stable_next,
+         * stable_warn: when the wait began, when to look again, when to
+         * warn again (monotonic seconds) */
+        bool await_stable;
+        double stable_t0, stable_next, stable_warn;
         uint64_t restore_total; /* its changelog's records */
         int restore_attempts, restore_grows;
         int64_t start[2]; /* restored: input offsets (commands, results) */

@@ -27,6 +27,15 @@
  * all (well under max.poll.interval.ms: this runs in the rebalance
  * callback). */
 #define ASSIGN_RETRY_MS 60000
+/* exactly_once: how long the assignment waits for a changelog partition's
+ * open transaction to settle before handing the partition to the restore
+ * loop, which keeps looking (STABLE_POLL_S apart) without blocking the
+ * rebalance callback or the other partitions. */
+#define ASSIGN_STABLE_WAIT_MS 2000
+#define STABLE_POLL_S 0.5
+#define STABLE_WARN_S 30.0
+
+static void await_stable_step(sr_worker_t *w, int32_t part);
 
 void sr_worker__new_writer(sr_worker_t *w)
 {
@@ -225,7 +234,7 @@ static void restore_unqueue(sr_worker_t *w, int32_t part)
         if (!pt->restoring && !pt->start_pending)
                 return;
         w->restore_queued -= pt->restore_total;
-        pt->restoring = pt->start_pending = false;
+        pt->restoring = pt->start_pending = pt->await_stable = false;
         pt->restore_total = 0;
         atomic_fetch_sub(&w->restoring, 1);
 }
@@ -425,10 +434,13 @@ void sr_worker__restore_step(sr_worker_t *w, int budget_ms)
         if (w->fatal || (w->stop_flag && *w->stop_flag))
                 return;
         for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++)
+                if (w->parts[p].await_stable)
+                        await_stable_step(w, p);
+        for (int32_t p = 0; p < MAX_PARTS && !w->fatal; p++)
                 if (w->parts[p].start_pending)
                         restore_start_input(w, p);
         for (int32_t p = 0; !w->rst && p < MAX_PARTS && !w->fatal; p++)
-                if (w->parts[p].restoring &&
+                if (w->parts[p].restoring && !w->parts[p].await_stable &&
                     restore_begin(w, p, w->parts[p].restore_total, &ec))
                         sr_worker__set_fatal(w, &ec, "restore");
         if (w->rst && !w->fatal) {
@@ -457,8 +469,8 @@ void sr_worker__restore_fini(sr_worker_t *w)
 /* Decide, per assigned partition, between trusting the snapshot and
  * restoring it: return where consumption starts, or SR_CONSUMER_PAUSED
  * (and the changelog's end in @p high) when it must be restored first. */
-static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
-                           int64_t *high_out, sr_errctx_t *ec)
+static sr_err_t assign_decide(sr_worker_t *w, int32_t part, int64_t *start,
+                              int64_t *high_out, sr_errctx_t *ec)
 {
         sr_store_pmeta_t pm;
         int64_t low, high;
@@ -466,16 +478,6 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         sr_err_t err;
         bool have;
 
-        /* exactly_once: the previous owner's last transaction may still be
-         * completing (its commit outlives a kill -9) or be left open until
-         * it expires. Read the changelog only once it is settled, or a
-         * commit landing after the restore would duplicate the batch. */
-        if (w->conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
-                err = sr_kafka_wait_stable(w->conf, SR_TOPIC_CHANGELOG, part,
-                                           60000, ec);
-                if (err)
-                        return err;
-        }
         err = sr_kafka_watermarks(w->conf, SR_TOPIC_CHANGELOG, part, &low,
                                   &high, 10000, ec);
         if (err)
@@ -519,6 +521,85 @@ static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
         start[0] = have ? pm.commands_offset : -1;
         start[1] = have ? pm.results_offset : -1;
         return sr_worker__timers_load(w, part, ec);
+}
+
+/* As assign_decide(), exactly_once first waiting for the changelog
+ * partition to settle: the previous owner's last transaction may still be
+ * completing (its commit outlives a kill -9) or be left open until it
+ * expires (transaction.timeout.ms, or longer when its coordinator is slow
+ * to abort it). Read the changelog only once it is settled, or a commit
+ * landing after the restore would duplicate the batch. Past
+ * ASSIGN_STABLE_WAIT_MS the partition is deferred (SR_CONSUMER_PAUSED,
+ * *@p high_out -1): the restore loop waits on, however long it takes;
+ * until 2026-12-05 a wait of 60 s stopped the worker, whose restart could
+ * only wait again. */
+static sr_err_t assign_one(sr_worker_t *w, int32_t part, int64_t *start,
+                           int64_t *high_out, sr_errctx_t *ec)
+{
+        if (w->conf->processing_guarantee == SR_GUARANTEE_EXACTLY_ONCE) {
+                sr_err_t err = sr_kafka_wait_stable(
+                        w->conf, SR_TOPIC_CHANGELOG, part,
+                        ASSIGN_STABLE_WAIT_MS, ec);
+
+                if (err == SR_ERR_RETRY) {
+                        SR_WARN("WORKER", "changelog partition not settled: "
+                                "a transaction is still open; its input "
+                                "paused until it settles partition=%" PRId32
+                                " err=\"%s\"", part, ec->msg);
+                        start[0] = start[1] = SR_CONSUMER_PAUSED;
+                        *high_out = -1;
+                        return SR_OK;
+                }
+                if (err)
+                        return err;
+        }
+        return assign_decide(w, part, start, high_out, ec);
+}
+
+/* A deferred partition (assign_one()): look again, STABLE_POLL_S apart;
+ * once settled, trust its snapshot (start its input) or restore it. */
+static void await_stable_step(sr_worker_t *w, int32_t part)
+{
+        part_t *pt = &w->parts[part];
+        double now = sr_worker__mono_s();
+        sr_errctx_t ec = { 0 };
+        int64_t start[2], high = 0;
+        sr_err_t err;
+
+        if (now < pt->stable_next)
+                return;
+        pt->stable_next = now + STABLE_POLL_S;
+        /* one look (an unanswered one too: looked at again) */
+        err = sr_kafka_wait_stable(w->conf, SR_TOPIC_CHANGELOG, part, 0, &ec);
+        if (err) {
+                if (now >= pt->stable_warn) {
+                        SR_WARN("WORKER", "changelog partition still not "
+                                "settled partition=%" PRId32 " waited_s=%.0f "
+                                "err=\"%s\"", part, now - pt->stable_t0,
+                                ec.msg);
+                        pt->stable_warn = now + STABLE_WARN_S;
+                }
+                return;
+        }
+        err = assign_decide(w, part, start, &high, &ec);
+        if (err == SR_ERR_RETRY)
+                return; /* decided at the next look */
+        if (err) {
+                sr_worker__set_fatal(w, &ec, "assign");
+                return;
+        }
+        pt->await_stable = false;
+        SR_INFO("WORKER", "changelog partition settled partition=%" PRId32
+                " waited_s=%.1f", part, now - pt->stable_t0);
+        if (start[0] == SR_CONSUMER_PAUSED) {
+                pt->restore_total = high > 0 ? (uint64_t)high : 0;
+                w->restore_queued += pt->restore_total;
+                return; /* restored next (sr_worker__restore_step) */
+        }
+        pt->start[0] = start[0];
+        pt->start[1] = start[1];
+        pt->restoring = false;
+        pt->start_pending = true; /* started by sr_worker__restore_step */
 }
 
 /* Send the claim "~claim/WRITER" of this ownership period on changelog
@@ -767,6 +848,10 @@ void sr_worker__on_assign(void *arg, const int32_t *parts, int n,
                         pt->restoring = true;
                         pt->restore_total = high > 0 ? high : 0;
                         pt->restore_attempts = pt->restore_grows = 0;
+                        pt->await_stable = high < 0;
+                        pt->stable_t0 = pt->stable_next =
+                                sr_worker__mono_s();
+                        pt->stable_warn = pt->stable_t0 + STABLE_WARN_S;
                         w->restore_queued += pt->restore_total;
                         atomic_fetch_add(&w->restoring, 1);
                         continue;

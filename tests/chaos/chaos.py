@@ -606,10 +606,26 @@ class Scenario:
                     w.start()
                     continue
                 raise Fail(f"worker {w.name} exited by itself (status "
-                           f"{w.proc.returncode}); log tail:\n{tail}")
+                           f"{w.proc.returncode}); why:\n"
+                           f"{self.exit_reason(w)}\nlog tail:\n{tail}")
         if loadgen and self.loadgen.poll() is not None:
             raise Fail(f"loadgen exited early ({self.loadgen.returncode}); "
                        f"see {self.work}/loadgen.log")
+
+    @staticmethod
+    def exit_reason(w):
+        """The last incarnation's error and warning lines, newest last, at
+        most 12 of them: printed before the log's tail, which a report may
+        cut (CI shows only part of a failing test's output)."""
+        lines = open(w.log, errors="replace").read().splitlines()
+        start = max((i for i, ln in enumerate(lines)
+                     if 'msg="started"' in ln), default=0)
+        keep = [ln.strip()[:400] for ln in lines[start:]
+                if ("level=error" in ln or "level=warn" in ln)
+                and ("fac=KAFKA" not in ln or "fatal" in ln.lower())
+                and "input dead-lettered" not in ln  # the injected poison
+                and "fac=LMDB" not in ln]            # map use over 80 %
+        return "\n".join(keep[-12:]) or "(no error or warning logged)"
 
     def wait_assigned(self, w, since, timeout):
         end = time.monotonic() + timeout

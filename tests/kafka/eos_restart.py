@@ -21,6 +21,19 @@ kafka.transaction.timeout.ms=45000:
      this test) leaves the dead one's transaction to expire: 45-55 s;
   3. the run's events hold no duplicate (read_committed: the aborted
      transaction's copies are invisible) and its seq starts at 1.
+
+  scripts/kafka.sh run STATE python3 tests/kafka/eos_restart.py BUILD STATE \
+      --foreign
+
+A transaction left open by another member, outliving the assignment's
+wait: step 1 with kafka.transaction.timeout.ms=75000, then a *different*
+static member (its own transactional id, so nothing aborts the dead one's
+transaction before it expires) on an empty data dir takes the partitions.
+It must stay up (until 2026-12-05 a changelog partition unsettled for 60 s
+stopped the worker: chaos.real_kafka_exactly_once in CI), say so
+("changelog partition not settled"), answer /readyz 503 while it waits,
+then restore the partition once the broker aborts the transaction, and
+the run's events come out whole (seq 1..n), once each.
 """
 import json
 import os
@@ -42,6 +55,8 @@ BOUND_S = 20.0
 # not librdkafka's default (60000): the worker replaces that with its own
 # 10 s (sr_kafka__conf_default)
 TXN_TIMEOUT_MS = 45000
+# --foreign: longer than the 60 s that stopped the worker before
+FOREIGN_TXN_TIMEOUT_MS = 75000
 
 
 def log(msg):
@@ -91,8 +106,81 @@ def events_of(build, conf, run_id):
     return out
 
 
+def same_member(build, conf, run_id, start):
+    """Step 2: the same member again, on the same data."""
+    t_restart = time.monotonic()
+    start(False)
+    evs = []
+    while not evs and time.monotonic() - t_restart < 120:
+        evs = events_of(build, conf, run_id)
+        if not evs:
+            time.sleep(0.5)
+    took = time.monotonic() - t_restart
+    log(f"events readable {took:.1f} s after the restart "
+        f"({len(evs)} events; bound {BOUND_S:.0f} s, "
+        f"transaction.timeout.ms {TXN_TIMEOUT_MS})")
+    seqs = [e["seq"] for e in evs]
+    if not evs:
+        print("FAIL: no event of the run within 120 s")
+    elif took > BOUND_S:
+        print(f"FAIL: {took:.1f} s > {BOUND_S:.0f} s: the restarted "
+              "worker waited for its dead incarnation's transaction")
+    elif sorted(seqs) != list(range(1, len(seqs) + 1)):
+        print(f"FAIL: seqs {seqs}: duplicates or gaps")
+    else:
+        return 0
+    return 1
+
+
+def foreign_member(build, conf, run_id, start, conf_w1, wlog, port):
+    """--foreign, step 2: another member waits the open transaction out."""
+    t0 = time.monotonic()
+    w1 = start(False, conf=conf_w1, wait=False)
+    log("another static member (w1, empty data dir) started")
+    said = not_ready = False
+    evs = []
+    while time.monotonic() - t0 < FOREIGN_TXN_TIMEOUT_MS / 1000 + 60:
+        if w1.poll() is not None:
+            print(f"FAIL: w1 exited by itself (status {w1.returncode}) "
+                  f"{time.monotonic() - t0:.1f} s after its start")
+            return 1
+        said = said or "changelog partition not settled" in open(wlog).read()
+        evs = events_of(build, conf, run_id)
+        if evs:
+            break
+        if said and not ready(port):
+            not_ready = True
+        time.sleep(1.0)
+    took = time.monotonic() - t0
+    seqs = sorted(e["seq"] for e in evs)
+    log(f"events readable {took:.1f} s after w1's start ({len(evs)} "
+        f"events; the dead member's transaction.timeout.ms "
+        f"{FOREIGN_TXN_TIMEOUT_MS}); w1 said it waited: {said}; /readyz "
+        f"503 meanwhile: {not_ready}")
+    if not evs:
+        print("FAIL: no event of the run")
+    elif not said or not not_ready:
+        print("FAIL: w1 never said it waited for the open transaction, "
+              "or answered ready meanwhile")
+    elif took < 30:
+        print(f"FAIL: events after {took:.1f} s: the transaction should "
+              "have held them back for most of its timeout")
+    elif seqs != list(range(1, len(seqs) + 1)):
+        print(f"FAIL: seqs {seqs}: duplicates or gaps")
+    else:
+        t = time.monotonic()
+        while not ready(port) and time.monotonic() - t < 30:
+            time.sleep(0.2)
+        if ready(port):
+            return 0
+        print("FAIL: w1 not ready after the transaction settled")
+    return 1
+
+
 def main():
     build, state = (os.path.abspath(a) for a in sys.argv[1:3])
+    foreign = "--foreign" in sys.argv[3:]
+    txn_timeout_ms = FOREIGN_TXN_TIMEOUT_MS if foreign else TXN_TIMEOUT_MS
     boot = os.environ["SR_TEST_KAFKA"]
     tag = secrets.token_hex(4)
     prefix = f"eosr{tag}."
@@ -101,23 +189,28 @@ def main():
     log(f"topics {prefix}* (2 partitions) on {boot}")
     work = tempfile.mkdtemp(prefix="sr-eosr-")
     port = free_port()
-    conf = os.path.join(work, "sr.conf")
-    with open(conf, "w") as f:
-        f.write(f"""kafka.bootstrap.servers = {boot}
+
+    def write_conf(member, data):
+        path = os.path.join(work, f"{member}.conf")
+        with open(path, "w") as f:
+            f.write(f"""kafka.bootstrap.servers = {boot}
 topic.prefix = {prefix}
 group.id = eosr-{tag}
 processing.guarantee = exactly_once
-kafka.group.instance.id = eosr-{tag}-w0
+kafka.group.instance.id = eosr-{tag}-{member}
 kafka.session.timeout.ms = 10000
-kafka.transaction.timeout.ms = {TXN_TIMEOUT_MS}
-data.dir = {work}/data
+kafka.transaction.timeout.ms = {txn_timeout_ms}
+data.dir = {work}/{data}
 http.port = {port}
 """)
+        return path
+
+    conf = write_conf("w0", "data")
     pause = os.path.join(work, "pause")
     wlog = os.path.join(work, "worker.log")
     procs = []
 
-    def start(hook):
+    def start(hook, conf=conf, wait=True):
         env = clean_env()
         if hook:
             env["SR_TEST_RELAY_PAUSE_FILE"] = pause
@@ -127,7 +220,7 @@ http.port = {port}
                              stdin=subprocess.DEVNULL)
         procs.append(p)
         t = time.monotonic()
-        while not ready(port):
+        while wait and not ready(port):
             if p.poll() is not None or time.monotonic() - t > 90:
                 raise SystemExit("eos_restart: sr-status not ready:\n" +
                                  open(wlog).read()[-3000:])
@@ -157,27 +250,11 @@ http.port = {port}
         if events_of(build, conf, run_id):
             raise SystemExit("eos_restart: events of the open transaction "
                              "visible to a read_committed reader")
-        t_restart = time.monotonic()
-        start(False)
-        evs = []
-        while not evs and time.monotonic() - t_restart < 120:
-            evs = events_of(build, conf, run_id)
-            if not evs:
-                time.sleep(0.5)
-        took = time.monotonic() - t_restart
-        log(f"events readable {took:.1f} s after the restart "
-            f"({len(evs)} events; bound {BOUND_S:.0f} s, "
-            f"transaction.timeout.ms {TXN_TIMEOUT_MS})")
-        seqs = [e["seq"] for e in evs]
-        if not evs:
-            print("FAIL: no event of the run within 120 s")
-        elif took > BOUND_S:
-            print(f"FAIL: {took:.1f} s > {BOUND_S:.0f} s: the restarted "
-                  "worker waited for its dead incarnation's transaction")
-        elif sorted(seqs) != list(range(1, len(seqs) + 1)):
-            print(f"FAIL: seqs {seqs}: duplicates or gaps")
+        if foreign:
+            rc = foreign_member(build, conf, run_id, start,
+                                write_conf("w1", "data-w1"), wlog, port)
         else:
-            rc = 0
+            rc = same_member(build, conf, run_id, start)
     finally:
         for p in procs:
             if p.poll() is None:
