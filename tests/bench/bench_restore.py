@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""The worker's restore on the real broker (issue 14, "restore"): a fresh
+sr-status rebuilding one changelog partition of about a million records.
+
+  tests/bench/bench_restore.sh BUILD [--records 1000000] [--repeats 5]
+                                     [--rate 400] [--out DIR]
+
+It starts its own Apache Kafka broker (scripts/kafka.sh start
+BUILD/bench-restore-state, every sr. topic with ONE partition) and always
+stops it. Then:
+
+  1. fill: one sr-status (outbox mode) under sr-chaos-loadgen (runs of
+     1-3 stages x 1-8 targets, devices answering at once, no poison) until
+     the changelog's end reaches --records; the loadgen drains its runs and
+     the worker stops (SIGTERM). The changelog holds what a worker really
+     writes: entities, batch markers, tombstones of retired dedupe keys;
+  2. restore, --repeats times: a fresh sr-status (same group, an EMPTY data
+     dir) is assigned the partition and rebuilds it from the changelog. Its
+     own log line "restored partition=0 read=N ... seconds=S" times it (the
+     restore alone: from the reader's creation to the snapshot's commit);
+     the wall time from the process's start to /readyz 200 is printed too.
+
+Output: per repeat, then the median (min-max) of records/s, on stdout and
+in DIR/restore.json (--out, default BUILD/bench-restore).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+from confluent_kafka import Consumer, TopicPartition
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
+T0 = time.monotonic()
+RESTORED = re.compile(r'msg="restored" partition=0 read=(\d+) applied=(\d+)'
+                      r' discarded=(\d+) seconds=([0-9.]+)')
+
+
+def log(msg):
+    print(f"bench_restore: [{time.monotonic() - T0:6.1f}s] {msg}",
+          flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ready(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def clean_env():
+    """No SR_* variable: they would configure the processes."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
+
+
+class Worker:
+    def __init__(self, build, work, name, boot):
+        self.dir = os.path.join(work, name)
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "worker.log")
+        self.conf = os.path.join(self.dir, "sr.conf")
+        self.port = free_port()
+        self.build = build
+        os.makedirs(self.dir, exist_ok=True)
+        with open(self.conf, "w") as f:
+            f.write(f"""worker.name = {name}
+kafka.bootstrap.servers = {boot}
+data.dir = {self.data}
+http.port = {self.port}
+log.level = info
+kafka.session.timeout.ms = 6000
+kafka.fetch.wait.max.ms = 10
+""")
+        self.proc = None
+
+    def start(self):
+        shutil.rmtree(self.data, ignore_errors=True)
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen(
+            [os.path.join(self.build, "sr-status"), "-c", self.conf],
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=clean_env())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        if self.proc.poll() is not None:
+            raise SystemExit(f"bench_restore: {self.dir}: sr-status exited "
+                             f"({self.proc.returncode}):\n" +
+                             open(self.log, errors="replace").read()[-3000:])
+
+
+def changelog_end(boot):
+    c = Consumer({"bootstrap.servers": boot, "group.id": "bench-restore-wm"})
+    try:
+        return c.get_watermark_offsets(TopicPartition("sr.changelog", 0),
+                                       timeout=10)[1]
+    finally:
+        c.close()
+
+
+def fill(a, boot, work):
+    w = Worker(a.build, work, "fill", boot)
+    w.start()
+    lg_log = open(os.path.join(work, "loadgen.log"), "w")
+    lg = subprocess.Popen(
+        [os.path.join(a.build, "sr-chaos-loadgen"), "run", "-b", boot,
+         "--partitions", "1", "--seed", "14", "--rate", str(a.rate),
+         "--max-open", "1000", "--targets", "8", "--poison-every", "0",
+         "--duration", "3600", "--drain-timeout", "300"],
+        stdout=lg_log, stderr=subprocess.STDOUT, env=clean_env())
+    t = time.monotonic()
+    end = 0
+    while end < a.records:
+        w.alive()
+        if lg.poll() is not None:
+            raise SystemExit(f"bench_restore: the loadgen exited "
+                             f"({lg.returncode}): {work}/loadgen.log")
+        time.sleep(2)
+        end = changelog_end(boot)
+        if time.monotonic() - t > 1800:
+            raise SystemExit(f"bench_restore: the changelog reached only "
+                             f"{end} records in 30 min")
+    log(f"fill: changelog end {end} after {time.monotonic() - t:.0f} s; "
+        "stopping the load, draining")
+    lg.send_signal(signal.SIGTERM)
+    if lg.wait(400):
+        raise SystemExit(f"bench_restore: the loadgen's drain failed "
+                         f"({lg.returncode}): {work}/loadgen.log")
+    w.stop()
+    end = changelog_end(boot)
+    log(f"fill: done, changelog end {end}")
+    return end
+
+
+def restore_once(a, boot, work, i):
+    w = Worker(a.build, work, f"r{i}", boot)
+    w.start()
+    try:
+        while True:
+            w.alive()
+            m = RESTORED.search(open(w.log, errors="replace").read())
+            if m and ready(w.port):
+                break
+            if time.monotonic() - w.t_start > 900:
+                raise SystemExit(f"bench_restore: no restore in 900 s: "
+                                 f"{w.log}")
+            time.sleep(0.05)
+        wall = time.monotonic() - w.t_start
+    finally:
+        w.stop()
+    read, applied, discarded, secs = (int(m.group(1)), int(m.group(2)),
+                                      int(m.group(3)), float(m.group(4)))
+    shutil.rmtree(w.data, ignore_errors=True)
+    return {"read": read, "applied": applied, "discarded": discarded,
+            "seconds": secs, "records_per_s": read / secs,
+            "start_to_ready_s": wall}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--records", type=int, default=1000000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rate", type=float, default=400,
+                    help="runs/s offered while filling (max 1000 open)")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    a.build = os.path.abspath(a.build)
+    out = os.path.abspath(a.out or os.path.join(a.build, "bench-restore"))
+    state = os.path.join(a.build, "bench-restore-state")
+    work = os.path.join(out, "work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    r = subprocess.run([KAFKA_SH, "start", state, "0", "1"],
+                       stdout=subprocess.PIPE, text=True)
+    if r.returncode:
+        raise SystemExit(f"bench_restore: the broker did not start "
+                         f"({state}/broker.log)")
+    boot = re.search(r"bootstrap\.servers=(\S+)", r.stdout).group(1)
+    log(f"broker at {boot}, sr.* topics of 1 partition")
+    try:
+        end = fill(a, boot, work)
+        reps = []
+        for i in range(a.repeats):
+            rep = restore_once(a, boot, work, i)
+            reps.append(rep)
+            log(f"restore {i + 1}/{a.repeats}: {rep['read']} records "
+                f"(applied {rep['applied']}, discarded "
+                f"{rep['discarded']}) in {rep['seconds']:.3f} s = "
+                f"{rep['records_per_s']:,.0f} records/s; start to ready "
+                f"{rep['start_to_ready_s']:.2f} s")
+    finally:
+        subprocess.run([KAFKA_SH, "stop", state])
+    rates = [x["records_per_s"] for x in reps]
+    ready_s = [x["start_to_ready_s"] for x in reps]
+    doc = {"changelog_records": end, "repeats": reps,
+           "records_per_s_median": statistics.median(rates),
+           "records_per_s_min": min(rates),
+           "records_per_s_max": max(rates),
+           "start_to_ready_s_median": statistics.median(ready_s),
+           "date": time.strftime("%Y-%m-%d"),
+           "command": " ".join(sys.argv)}
+    with open(os.path.join(out, "restore.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    log(f"restore of {end} changelog records on the real broker: median "
+        f"{doc['records_per_s_median']:,.0f} records/s "
+        f"({min(rates):,.0f}-{max(rates):,.0f}, {len(reps)} repeats); "
+        f"start to ready median {doc['start_to_ready_s_median']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
