@@ -3,7 +3,8 @@
 sr-status rebuilding one changelog partition of about a million records.
 
   tests/bench/bench_restore.sh BUILD [--records 1000000] [--repeats 5]
-                                     [--rate 400] [--out DIR]
+                                     [--rate 400] [--out DIR] [--perf]
+                                     [--baseline OTHER_SR_STATUS]
 
 It starts its own Apache Kafka broker (scripts/kafka.sh start
 BUILD/bench-restore-state, every sr. topic with ONE partition) and always
@@ -72,13 +73,13 @@ def clean_env():
 
 
 class Worker:
-    def __init__(self, build, work, name, boot):
+    def __init__(self, build, work, name, boot, binary=None, extra=()):
         self.dir = os.path.join(work, name)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "worker.log")
         self.conf = os.path.join(self.dir, "sr.conf")
         self.port = free_port()
-        self.build = build
+        self.binary = binary or os.path.join(build, "sr-status")
         os.makedirs(self.dir, exist_ok=True)
         with open(self.conf, "w") as f:
             f.write(f"""worker.name = {name}
@@ -89,13 +90,18 @@ log.level = info
 kafka.session.timeout.ms = 6000
 kafka.fetch.wait.max.ms = 10
 """)
+            for kv in extra:
+                k, _, v = kv.partition("=")
+                f.write(f"{k.strip()} = {v.strip()}\n")
         self.proc = None
 
-    def start(self):
+    def start(self, perf=None):
         shutil.rmtree(self.data, ignore_errors=True)
         self.t_start = time.monotonic()
+        pre = ["perf", "record", "-F", "499", "-g", "-o", perf] if perf \
+            else []
         self.proc = subprocess.Popen(
-            [os.path.join(self.build, "sr-status"), "-c", self.conf],
+            pre + [self.binary, "-c", self.conf],
             stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=clean_env())
 
@@ -129,11 +135,21 @@ def fill(a, boot, work):
     w.start()
     lg_log = open(os.path.join(work, "loadgen.log"), "w")
     lg = subprocess.Popen(
-        [os.path.join(a.build, "sr-chaos-loadgen"), "run", "-b", boot,
+        [os.path.join(a.build, "tests", "sr-chaos-loadgen"), "run", "-b", boot,
          "--partitions", "1", "--seed", "14", "--rate", str(a.rate),
          "--max-open", "1000", "--targets", "8", "--poison-every", "0",
          "--duration", "3600", "--drain-timeout", "300"],
         stdout=lg_log, stderr=subprocess.STDOUT, env=clean_env())
+    try:
+        return fill_until(a, boot, work, w, lg)
+    finally:  # a failed fill leaves nothing running
+        for p in (lg, w.proc):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def fill_until(a, boot, work, w, lg):
     t = time.monotonic()
     end = 0
     while end < a.records:
@@ -158,9 +174,30 @@ def fill(a, boot, work):
     return end
 
 
-def restore_once(a, boot, work, i):
-    w = Worker(a.build, work, f"r{i}", boot)
-    w.start()
+def raw_read(boot, end):
+    """The floor under a restore: a plain consumer (librdkafka through
+    confluent-kafka, batches of 10,000, nothing decoded) reading the same
+    partition from 0 to @end."""
+    c = Consumer({"bootstrap.servers": boot, "group.id": "bench-restore-raw",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10,
+                  "enable.partition.eof": False})
+    try:
+        c.assign([TopicPartition("sr.changelog", 0, 0)])
+        t, n, last = time.monotonic(), 0, -1
+        while last < end - 1 and time.monotonic() - t < 300:
+            for m in c.consume(10000, 1.0):
+                if not m.error():
+                    n += 1
+                    last = m.offset()
+        return n, time.monotonic() - t
+    finally:
+        c.close()
+
+
+def restore_once(a, boot, work, i, binary=None):
+    w = Worker(a.build, work, f"r{i}" + ("b" if binary else ""), boot,
+               binary, a.set or ())
+    w.start(os.path.join(work, "perf.data") if a.perf and i == 0 else None)
     try:
         while True:
             w.alive()
@@ -190,6 +227,14 @@ def main():
     ap.add_argument("--rate", type=float, default=400,
                     help="runs/s offered while filling (max 1000 open)")
     ap.add_argument("--out")
+    ap.add_argument("--baseline", help="another sr-status binary, its "
+                    "restores interleaved with BUILD's (a ratio in the "
+                    "same run)")
+    ap.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="a configuration line of the restoring workers")
+    ap.add_argument("--perf", action="store_true",
+                    help="the first restore under perf record -g "
+                    "(DIR/work/perf.data)")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
     out = os.path.abspath(a.out or os.path.join(a.build, "bench-restore"))
@@ -206,15 +251,23 @@ def main():
     log(f"broker at {boot}, sr.* topics of 1 partition")
     try:
         end = fill(a, boot, work)
-        reps = []
+        reps, base, raw = [], [], []
         for i in range(a.repeats):
-            rep = restore_once(a, boot, work, i)
-            reps.append(rep)
-            log(f"restore {i + 1}/{a.repeats}: {rep['read']} records "
-                f"(applied {rep['applied']}, discarded "
-                f"{rep['discarded']}) in {rep['seconds']:.3f} s = "
-                f"{rep['records_per_s']:,.0f} records/s; start to ready "
-                f"{rep['start_to_ready_s']:.2f} s")
+            n, secs = raw_read(boot, end)
+            raw.append(n / secs)
+            log(f"raw read {i + 1}/{a.repeats}: {n} records in {secs:.3f} s "
+                f"= {n / secs:,.0f} records/s")
+            for binary, into in ((None, reps), (a.baseline, base)):
+                if binary is None and into is base:
+                    continue
+                rep = restore_once(a, boot, work, i, binary)
+                into.append(rep)
+                log(f"restore {i + 1}/{a.repeats}"
+                    f"{' (baseline)' if binary else ''}: {rep['read']} "
+                    f"records (applied {rep['applied']}, discarded "
+                    f"{rep['discarded']}) in {rep['seconds']:.3f} s = "
+                    f"{rep['records_per_s']:,.0f} records/s; start to "
+                    f"ready {rep['start_to_ready_s']:.2f} s")
     finally:
         subprocess.run([KAFKA_SH, "stop", state])
     rates = [x["records_per_s"] for x in reps]
@@ -224,14 +277,27 @@ def main():
            "records_per_s_min": min(rates),
            "records_per_s_max": max(rates),
            "start_to_ready_s_median": statistics.median(ready_s),
+           "raw_read_records_per_s": raw,
+           "raw_read_records_per_s_median": statistics.median(raw),
            "date": time.strftime("%Y-%m-%d"),
            "command": " ".join(sys.argv)}
+    if base:
+        b = [x["records_per_s"] for x in base]
+        doc["baseline"] = {"binary": a.baseline, "repeats": base,
+                           "records_per_s_median": statistics.median(b)}
+        doc["ratio_to_baseline"] = (doc["records_per_s_median"] /
+                                    statistics.median(b))
+        log(f"baseline {a.baseline}: median {statistics.median(b):,.0f} "
+            f"records/s ({min(b):,.0f}-{max(b):,.0f}); this build / "
+            f"baseline = {doc['ratio_to_baseline']:.2f}")
     with open(os.path.join(out, "restore.json"), "w") as f:
         json.dump(doc, f, indent=1)
     log(f"restore of {end} changelog records on the real broker: median "
         f"{doc['records_per_s_median']:,.0f} records/s "
         f"({min(rates):,.0f}-{max(rates):,.0f}, {len(reps)} repeats); "
-        f"start to ready median {doc['start_to_ready_s_median']:.2f} s")
+        f"start to ready median {doc['start_to_ready_s_median']:.2f} s; "
+        f"a plain consumer reads the partition at "
+        f"{doc['raw_read_records_per_s_median']:,.0f} records/s (median)")
     return 0
 
 
