@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A one-off floor for bench_restore.py: how fast a plain consumer reads a
+"""A one-off beside bench_restore.py: how fast a plain Python consumer reads a
 partition of 1,000,000 synthetic records of the changelog's average size
 (~420 B on disk: a short key, a 400-byte value) on a fresh broker of
 this machine, written in big batches (linger 50 ms), in batches of 20 (a
