@@ -143,7 +143,18 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
              * partition just assigned); the default 500 ms back-off then
              * stalled a restore for half a second. */
             (err = sr_kafka__conf_default(kc, "fetch.error.backoff.ms", "20",
-                                          ec))) {
+                                          ec)) ||
+            /* A reader reads a partition from its start as fast as it can
+             * (a restore). librdkafka 2.0.2 stops fetching once its queue
+             * holds queued.min.messages (100,000) records and does not
+             * look again the moment the reader drains it: a restore of a
+             * 1M-record changelog partition ran in bursts, stalled about
+             * half of the time, at ~160k records/s. The count no longer
+             * binds; queued.max.messages.kbytes (64 MB) still bounds the
+             * memory (tests/bench/README.md, "Restore on the real
+             * broker": 315k records/s). */
+            (err = sr_kafka__conf_default(kc, "queued.min.messages",
+                                          "10000000", ec))) {
                 rd_kafka_conf_destroy(kc);
                 return err;
         }

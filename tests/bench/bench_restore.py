@@ -76,6 +76,19 @@ def ready(port):
         return False
 
 
+def restored_so_far(port):
+    """sr_restore_records_total from the worker's /metrics, or None"""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                    timeout=2) as r:
+            for ln in r.read().decode().splitlines():
+                if ln.startswith("sr_restore_records_total"):
+                    return float(ln.split()[-1])
+    except OSError:
+        return None
+    return None
+
+
 def clean_env():
     """No SR_* variable: they would configure the processes."""
     return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
@@ -211,9 +224,13 @@ def restore_once(a, boot, work, i, binary=None):
     w = Worker(a.build, work, f"r{i}" + ("b" if binary else ""), boot,
                binary, a.set or ())
     w.start(os.path.join(work, "perf.data") if a.perf and i == 0 else None)
+    series = []
     try:
         while True:
             w.alive()
+            if a.series:
+                series.append((round(time.monotonic() - w.t_start, 2),
+                               restored_so_far(w.port)))
             text = open(w.log, errors="replace").read()
             done = RESTORED.findall(text)
             if len(done) >= a.partitions and ready(w.port):
@@ -237,7 +254,20 @@ def restore_once(a, boot, work, i, binary=None):
     shutil.rmtree(w.data, ignore_errors=True)
     return {"read": read, "applied": applied, "discarded": discarded,
             "seconds": secs, "records_per_s": read / secs,
-            "start_to_ready_s": wall}
+            "start_to_ready_s": wall, "series": series}
+
+
+def print_series(series):
+    last_t, last_n, out = None, None, []
+    for t, n in series:
+        if n is None:
+            continue
+        if last_t is not None and t - last_t >= 0.5:
+            out.append(f"{t:.1f}s:{(n - last_n) / (t - last_t) / 1000:.0f}k")
+            last_t, last_n = t, n
+        elif last_t is None:
+            last_t, last_n = t, n
+    log("records/s over the restore: " + " ".join(out))
 
 
 def main():
@@ -257,6 +287,9 @@ def main():
                     "same run)")
     ap.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="a configuration line of the restoring workers")
+    ap.add_argument("--series", action="store_true",
+                    help="sample sr_restore_records_total every ~50 ms "
+                    "(restore.json) and print the rate per second")
     ap.add_argument("--perf", action="store_true",
                     help="the first restore under perf record -g "
                     "(DIR/work/perf.data)")
@@ -291,6 +324,8 @@ def main():
                     continue
                 rep = restore_once(a, boot, work, i, binary)
                 into.append(rep)
+                if a.series:
+                    print_series(rep["series"])
                 log(f"restore {i + 1}/{a.repeats}"
                     f"{' (baseline)' if binary else ''}: {rep['read']} "
                     f"records (applied {rep['applied']}, discarded "
