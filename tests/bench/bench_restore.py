@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
+from devfleet import clean_env, free_port, ready  # noqa: E402
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 T0 = time.monotonic()
 RESTORED = re.compile(r'^ts=(\S+) .*msg="restored" partition=(\d+) read=(\d+) '
@@ -61,21 +62,6 @@ def log(msg):
           flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ready(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
-                                    timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def restored_so_far(port):
     """sr_restore_records_total from the worker's /metrics, or None"""
     try:
@@ -87,11 +73,6 @@ def restored_so_far(port):
     except OSError:
         return None
     return None
-
-
-def clean_env():
-    """No SR_* variable: they would configure the processes."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
 
 
 class Worker:

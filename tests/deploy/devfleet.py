@@ -1,6 +1,8 @@
-"""tests/deploy/devfleet.py - what the deploy tests share: sr-dev started in
-a temporary directory (its stdout's machine lines parsed, its stderr in
-DIR/dev.log), plain HTTP GETs, and a process stopped in every case."""
+"""tests/deploy/devfleet.py - what the deploy tests share (and
+tests/kafka/eos_restart.py, tests/bench/bench_restore.py): sr-dev started
+in a temporary directory (its stdout's machine lines parsed, its stderr in
+DIR/dev.log), plain HTTP GETs, readiness, an environment without SR_*
+variables, and a process stopped in every case."""
 import os
 import signal
 import socket
@@ -40,6 +42,18 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def ready(port):
+    """True when a process's ops server on 127.0.0.1:@port answers
+    /readyz 200."""
+    return http_get(f"http://127.0.0.1:{port}/readyz", timeout=2)[0] == 200
+
+
+def clean_env():
+    """This environment without SR_* variables (they would configure the
+    processes started with it)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
 
 
 def stop(proc, grace=15.0):

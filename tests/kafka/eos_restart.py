@@ -40,15 +40,15 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
+from devfleet import clean_env, free_port, ready  # noqa: E402
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 T0 = time.monotonic()
 BOUND_S = 20.0
@@ -63,32 +63,12 @@ def log(msg):
     print(f"eos_restart: [{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ready(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
-                                    timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def stopped(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "T"
     except OSError:
         return False
-
-
-def clean_env():
-    """No SR_* variable: they would configure the processes."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
 
 
 def events_of(build, conf, run_id):
