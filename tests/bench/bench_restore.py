@@ -41,7 +41,7 @@ from confluent_kafka import Consumer, TopicPartition
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
-from devfleet import clean_env, free_port, ready  # noqa: E402
+from devfleet import clean_env, free_port, ready, stop  # noqa: E402
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 T0 = time.monotonic()
 RESTORED = re.compile(r'^ts=(\S+) .*msg="restored" partition=(\d+) read=(\d+) '
@@ -109,13 +109,7 @@ kafka.fetch.wait.max.ms = 10
             stdin=subprocess.DEVNULL, env=clean_env())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, 60)
 
     def alive(self):
         if self.proc.poll() is not None:

@@ -48,7 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
-from devfleet import clean_env, free_port, ready  # noqa: E402
+from devfleet import clean_env, free_port, ready, stop  # noqa: E402
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 T0 = time.monotonic()
 BOUND_S = 20.0
@@ -240,12 +240,7 @@ http.port = {port}
             rc = same_member(build, conf, run_id, start)
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop(p, 20)
         if rc:
             print(open(wlog).read()[-4000:])
         shutil.rmtree(work, ignore_errors=True)
