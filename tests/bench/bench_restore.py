@@ -136,6 +136,7 @@ def fill(a, boot, work):
          "--partitions", str(a.partitions), "--seed", "14", "--rate",
          str(a.rate),
          "--max-open", "1000", "--targets", "8", "--poison-every", "0",
+         "--manifest", os.path.join(work, "manifest.jsonl"),
          "--duration", "3600", "--drain-timeout", "300"],
         stdout=lg_log, stderr=subprocess.STDOUT, env=clean_env())
     try:
