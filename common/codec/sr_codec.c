@@ -41,11 +41,67 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
+/* Commands' version 1 (id 1) is read still; version 2 (id 7) is written
+ * (docs/schemas.md, "Version history"). */
+const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
+        { SR_SCHEMA_COMMAND, 1 },
+};
+
+int32_t sr_schema_builtin_id(sr_schema_id_t slot)
+{
+        return slot == SR_SCHEMA_COMMAND ? 7 : (int32_t)slot;
+}
+
 void sr_schema_ids_builtin(sr_schema_ids_t *ids)
 {
         ids->wire[0] = 0;
         for (int id = 1; id < SR_SCHEMA__MAX; id++)
-                ids->wire[id] = id;
+                ids->wire[id] = sr_schema_builtin_id((sr_schema_id_t)id);
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                ids->older[i] = sr_schema_older[i].id;
+}
+
+int sr_schema_versions(sr_schema_id_t slot)
+{
+        int n = 1;
+
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                n += sr_schema_older[i].slot == slot;
+        return n;
+}
+
+int32_t sr_schema_version_id(const sr_schema_ids_t *ids, sr_schema_id_t slot,
+                             int v)
+{
+        int k = 0;
+
+        if (slot <= 0 || slot >= SR_SCHEMA__MAX || v < 1)
+                return 0;
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                if (sr_schema_older[i].slot == slot && ++k == v)
+                        return ids ? ids->older[i] : sr_schema_older[i].id;
+        if (v != k + 1)
+                return 0;
+        return ids ? ids->wire[slot] : sr_schema_builtin_id(slot);
+}
+
+bool sr_schema_ids_set_version(sr_schema_ids_t *ids, sr_schema_id_t slot,
+                               int v, int32_t id)
+{
+        int k = 0;
+
+        if (slot <= 0 || slot >= SR_SCHEMA__MAX || v < 1)
+                return false;
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
+                if (sr_schema_older[i].slot == slot && ++k == v) {
+                        ids->older[i] = id;
+                        return true;
+                }
+        }
+        if (v != k + 1)
+                return false;
+        ids->wire[slot] = id;
+        return true;
 }
 
 void sr_codec_set_ids(sr_codec_t *codec, const sr_schema_ids_t *ids)
@@ -63,16 +119,50 @@ int sr_codec_kind_of(const sr_codec_t *codec, int32_t wire)
         for (int id = 1; id < SR_SCHEMA__MAX; id++)
                 if (codec->ids.wire[id] == wire)
                         return id;
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                if (codec->ids.older[i] == wire)
+                        return (int)sr_schema_older[i].slot;
         return 0;
 }
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* Parse the built-in schema @p id and make its class and reusable value. */
+static sr_err_t load_schema(int32_t id, avro_schema_t *schema,
+                            avro_value_iface_t **iface, avro_value_t *value,
+                            bool *has_value, sr_errctx_t *ec)
+{
+        const sr_schema_def_t *def = find_def(id);
+        int rc;
+
+        if (!def)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "codec: schema %d: not in the built-in "
+                                     "table", (int)id);
+        rc = avro_schema_from_json_length(def->json, strlen(def->json),
+                                          schema);
+        if (rc)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "codec: schema %d (%s): %s", (int)id,
+                                     def->file, avro_strerror());
+        *iface = avro_generic_class_from_schema(*schema);
+        if (!*iface)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "codec: schema %d: class: %s", (int)id,
+                                     avro_strerror());
+        rc = avro_generic_value_new(*iface, value);
+        if (rc)
+                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                     "codec: schema %d: value: %s", (int)id,
+                                     avro_strerror());
+        *has_value = true;
+        return SR_OK;
+}
+
 sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec)
 {
         sr_codec_t *codec;
         sr_err_t err;
-        int rc;
 
         codec = calloc(1, sizeof(*codec));
         if (!codec)
@@ -80,40 +170,20 @@ sr_err_t sr_codec_new(sr_codec_t **codecp, sr_errctx_t *ec)
         sr_schema_ids_builtin(&codec->ids);
 
         for (int id = 1; id < SR_SCHEMA__MAX; id++) {
-                const sr_schema_def_t *def = find_def(id);
-
-                if (!def) {
-                        err = sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                            "codec: schema %d: not in the "
-                                            "built-in table", id);
+                err = load_schema(sr_schema_builtin_id((sr_schema_id_t)id),
+                                  &codec->schema[id], &codec->iface[id],
+                                  &codec->value[id], &codec->has_value[id],
+                                  ec);
+                if (err)
                         goto err_destroy;
-                }
-                rc = avro_schema_from_json_length(def->json,
-                                                  strlen(def->json),
-                                                  &codec->schema[id]);
-                if (rc) {
-                        err = sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                            "codec: schema %d (%s): %s", id,
-                                            def->file, avro_strerror());
+        }
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
+                err = load_schema(sr_schema_older[i].id,
+                                  &codec->old_schema[i], &codec->old_iface[i],
+                                  &codec->old_value[i],
+                                  &codec->old_has_value[i], ec);
+                if (err)
                         goto err_destroy;
-                }
-                codec->iface[id] =
-                        avro_generic_class_from_schema(codec->schema[id]);
-                if (!codec->iface[id]) {
-                        err = sr_errctx_set(ec, SR_ERR_NOMEM,
-                                            "codec: schema %d: class: %s",
-                                            id, avro_strerror());
-                        goto err_destroy;
-                }
-                rc = avro_generic_value_new(codec->iface[id],
-                                            &codec->value[id]);
-                if (rc) {
-                        err = sr_errctx_set(ec, SR_ERR_NOMEM,
-                                            "codec: schema %d: value: %s",
-                                            id, avro_strerror());
-                        goto err_destroy;
-                }
-                codec->has_value[id] = true;
         }
         codec->reader = avro_reader_memory(codec->none, 0);
         codec->writer = avro_writer_memory(codec->none, 0);
@@ -130,6 +200,17 @@ err_destroy:
         return err;
 }
 
+static void unload_schema(avro_schema_t schema, avro_value_iface_t *iface,
+                          avro_value_t *value, bool has_value)
+{
+        if (has_value)
+                avro_value_decref(value);
+        if (iface)
+                avro_value_iface_decref(iface);
+        if (schema)
+                avro_schema_decref(schema);
+}
+
 void sr_codec_destroy(sr_codec_t *codec)
 {
         if (!codec)
@@ -138,14 +219,12 @@ void sr_codec_destroy(sr_codec_t *codec)
                 avro_reader_free(codec->reader);
         if (codec->writer)
                 avro_writer_free(codec->writer);
-        for (int id = 1; id < SR_SCHEMA__MAX; id++) {
-                if (codec->has_value[id])
-                        avro_value_decref(&codec->value[id]);
-                if (codec->iface[id])
-                        avro_value_iface_decref(codec->iface[id]);
-                if (codec->schema[id])
-                        avro_schema_decref(codec->schema[id]);
-        }
+        for (int id = 1; id < SR_SCHEMA__MAX; id++)
+                unload_schema(codec->schema[id], codec->iface[id],
+                              &codec->value[id], codec->has_value[id]);
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                unload_schema(codec->old_schema[i], codec->old_iface[i],
+                              &codec->old_value[i], codec->old_has_value[i]);
         free(codec);
 }
 
@@ -226,7 +305,8 @@ sr_err_t sr_codec_peek_command_ids(const sr_codec_t *codec, sr_slice_t in,
         err = sr_codec_peek_schema_id(in, &id, ec);
         if (err)
                 return err;
-        if (id != sr_codec_wire_id(codec, SR_SCHEMA_COMMAND))
+        /* Every version of Command starts with the two ids. */
+        if (sr_codec_kind_of(codec, id) != SR_SCHEMA_COMMAND)
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "expected schema %" PRId32 " (%s), got "
                                      "%" PRId32,
@@ -255,11 +335,21 @@ sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
         return SR_OK;
 }
 
-sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
-                                 sr_buf_t *out, sr_errctx_t *ec)
+sr_err_t sr_codec__begin_encode_older(sr_codec_t *codec, int older,
+                                      avro_value_t **vp, sr_errctx_t *ec)
 {
-        avro_value_t *v = &codec->value[id];
-        uint32_t wire;
+        int rc = avro_value_reset(&codec->old_value[older]);
+
+        if (rc)
+                return sr_codec__avro_err(ec, rc, "-", "reset");
+        *vp = &codec->old_value[older];
+        return SR_OK;
+}
+
+/* Frame @p v under @p wire and copy it out. */
+static sr_err_t finish_value(sr_codec_t *codec, avro_value_t *v,
+                             uint32_t wire, sr_buf_t *out, sr_errctx_t *ec)
+{
         uint8_t *buf;
         size_t size;
         sr_err_t err;
@@ -272,7 +362,6 @@ sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
         if (!buf)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "malloc %zu bytes",
                                      SR_CODEC_HEADER + size);
-        wire = (uint32_t)codec->ids.wire[id];
         buf[0] = 0;
         buf[1] = (uint8_t)(wire >> 24);
         buf[2] = (uint8_t)(wire >> 16);
@@ -301,10 +390,26 @@ err_free:
         return err;
 }
 
+sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
+                                 sr_buf_t *out, sr_errctx_t *ec)
+{
+        return finish_value(codec, &codec->value[id],
+                            (uint32_t)codec->ids.wire[id], out, ec);
+}
+
+sr_err_t sr_codec__finish_encode_older(sr_codec_t *codec, int older,
+                                       sr_buf_t *out, sr_errctx_t *ec)
+{
+        return finish_value(codec, &codec->old_value[older],
+                            (uint32_t)codec->ids.older[older], out, ec);
+}
+
 sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
                                 sr_schema_id_t id, avro_value_t **vp,
                                 sr_errctx_t *ec)
 {
+        avro_schema_t schema = codec->schema[id];
+        avro_value_t *value = &codec->value[id];
         const uint8_t *body;
         int32_t got;
         sr_err_t err;
@@ -313,8 +418,8 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
         err = sr_codec_peek_schema_id(in, &got, ec);
         if (err)
                 return err;
-        /* The expected id is one compare; the table is searched only to
-         * name what came instead. */
+        /* The expected id is one compare; the table is searched only for
+         * an older version or to name what came instead. */
         kind = got == codec->ids.wire[id] ? (int)id :
                                              sr_codec_kind_of(codec, got);
         if (!kind)
@@ -326,21 +431,30 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
                                      "%" PRId32 " (%s)", codec->ids.wire[id],
                                      sr_codec_schema_name(id), got,
                                      sr_codec_schema_name(kind));
+        if (got != codec->ids.wire[id]) {
+                for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
+                        if (sr_schema_older[i].slot == id &&
+                            codec->ids.older[i] == got) {
+                                schema = codec->old_schema[i];
+                                value = &codec->old_value[i];
+                                break;
+                        }
+                }
+        }
 
         body = (const uint8_t *)in.ptr + SR_CODEC_HEADER;
-        err = sr_codec__scan(codec->schema[id], body,
-                             in.len - SR_CODEC_HEADER, ec);
+        err = sr_codec__scan(schema, body, in.len - SR_CODEC_HEADER, ec);
         if (err)
                 return err;
         avro_reader_memory_set_source(codec->reader, (const char *)body,
                                       (int64_t)(in.len - SR_CODEC_HEADER));
-        rc = avro_value_read(codec->reader, &codec->value[id]);
+        rc = avro_value_read(codec->reader, value);
         if (rc)
                 return sr_errctx_set(ec, rc == ENOMEM ? SR_ERR_NOMEM :
                                      SR_ERR_CORRUPT,
                                      "undecodable body: %s",
                                      avro_strerror());
-        *vp = &codec->value[id];
+        *vp = value;
         return SR_OK;
 }
 
@@ -383,6 +497,14 @@ sr_err_t sr_codec__field(avro_value_t *rec, const char *name,
         if (rc)
                 return sr_codec__avro_err(ec, rc, name, "get");
         return SR_OK;
+}
+
+bool sr_codec__field_opt(avro_value_t *rec, const char *name,
+                         avro_value_t *f)
+{
+        size_t index;
+
+        return avro_value_get_by_name(rec, name, f, &index) == 0;
 }
 
 sr_err_t sr_codec__get_branch(avro_value_t *rec, const char *name,

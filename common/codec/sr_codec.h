@@ -33,7 +33,11 @@
 
 typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
-/* Built-in schema ids; the table generated from schemas/registry.tsv must
+/* The schema slots: one per kind of record, each written with the newest
+ * version of its schema. The built-in id of each slot's newest version is
+ * sr_schema_builtin_id() (the slot's own number, except commands: id 7,
+ * Command version 2); older versions a slot still reads are
+ * sr_schema_older[]. The table generated from schemas/registry.tsv must
  * agree (a unit test checks it). */
 typedef enum sr_schema_id {
         SR_SCHEMA_COMMAND = 1,
@@ -45,17 +49,52 @@ typedef enum sr_schema_id {
         SR_SCHEMA__MAX
 } sr_schema_id_t;
 
+/* An older version of a slot's schema that the codec still reads (never
+ * writes): a record framed with its id is decoded with its own text, and
+ * the fields it lacks take their defaults (docs/schemas.md, "Our own
+ * readers"). Oldest first; a slot's versions are these, then the newest. */
+typedef struct sr_schema_older {
+        sr_schema_id_t slot;
+        int32_t id; /* built-in id (schemas/registry.tsv) */
+} sr_schema_older_t;
+
+#define SR_SCHEMA_OLDER_COUNT 1
+extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
+
+/** @brief Built-in id of the version of @p slot that is written. */
+int32_t sr_schema_builtin_id(sr_schema_id_t slot);
+
 /* The schema id each built-in schema carries on the wire in one process:
  * the built-in ids (sr_schema_ids_builtin()) or, with schema.registry.url
  * set, the ids an external registry gave them at start-up
  * (sr_registry_register(), docs/schemas.md "An external registry"). The
- * codec writes these ids and accepts only these. */
+ * codec writes wire[] and accepts wire[] and older[]. */
 typedef struct sr_schema_ids {
-        int32_t wire[SR_SCHEMA__MAX]; /* [built-in id]: wire id; [0] unused */
+        int32_t wire[SR_SCHEMA__MAX]; /* [slot]: id written; [0] unused */
+        int32_t older[SR_SCHEMA_OLDER_COUNT]; /* [i]: id of sr_schema_older[i] */
 } sr_schema_ids_t;
 
-/** @brief Fill @p ids with the built-in ids (wire[i] == i). */
+/** @brief Fill @p ids with the built-in ids. */
 void sr_schema_ids_builtin(sr_schema_ids_t *ids);
+
+/* A slot's versions are numbered as its registry subject's: 1 the oldest,
+ * sr_schema_versions() the newest (the one written). */
+
+/** @brief How many versions @p slot has (1 for a slot never changed). */
+int sr_schema_versions(sr_schema_id_t slot);
+
+/**
+ * @brief The built-in id (@p ids NULL) or the id in @p ids of version @p v
+ * of @p slot.
+ * @returns the id, or 0 when @p slot has no version @p v.
+ */
+int32_t sr_schema_version_id(const sr_schema_ids_t *ids, sr_schema_id_t slot,
+                             int v);
+
+/** @brief Make @p id the id of version @p v of @p slot in @p ids.
+ *  @returns false when @p slot has no version @p v. */
+bool sr_schema_ids_set_version(sr_schema_ids_t *ids, sr_schema_id_t slot,
+                               int v, int32_t id);
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -84,8 +123,8 @@ void sr_codec_set_ids(sr_codec_t *codec, const sr_schema_ids_t *ids);
 int32_t sr_codec_wire_id(const sr_codec_t *codec, sr_schema_id_t id);
 
 /**
- * @brief The built-in schema a framed record's @p wire id stands for in
- * @p codec's table.
+ * @brief The slot a framed record's @p wire id stands for in @p codec's
+ * table (its newest version's id or an older version's).
  * @returns its sr_schema_id_t, or 0 when @p codec accepts no such id.
  */
 int sr_codec_kind_of(const sr_codec_t *codec, int32_t wire);
@@ -117,7 +156,8 @@ sr_err_t sr_codec_peek_command_ids(const sr_codec_t *codec, sr_slice_t in,
                                    sr_errctx_t *ec);
 
 /**
- * @brief Built-in schema JSON text of @p id.
+ * @brief Built-in schema JSON text of @p id, a built-in id of
+ * schemas/registry.tsv (a slot's newest: sr_schema_builtin_id()).
  * @returns static text (borrowed, valid for the life of the process), or
  *          NULL for an unknown id.
  */
@@ -133,7 +173,10 @@ const char *sr_codec_schema_name(int32_t id);
 /* ------------------------------------------------------------ commands */
 
 /**
- * @brief Encode @p cmd as a framed io.sr.v1.Command (schema 1).
+ * @brief Encode @p cmd as a framed io.sr.v1.Command in the oldest version
+ * that carries it: version 1 (built-in id 1) for the kinds and fields it
+ * has, version 2 (id 7) for AppendTargets, SealTargets, StageStep and a
+ * create with an open stage (docs/schemas.md, "Our own readers").
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot
  *          carry, e.g. an unknown kind) or SR_ERR_SCHEMA (avro-c refused).

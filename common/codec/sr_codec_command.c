@@ -12,6 +12,9 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_SET_STAGE_RUN_STATUS] = "SetStageRunStatus",
         [SR_CMD_SET_TARGET_RUN_STATUS] = "SetTargetRunStatus",
         [SR_CMD_TIMER_FIRED] = "TimerFired",
+        [SR_CMD_APPEND_TARGETS] = "AppendTargets",
+        [SR_CMD_SEAL_TARGETS] = "SealTargets",
+        [SR_CMD_STAGE_STEP] = "StageStep",
 };
 
 /* ---------------------------------------------------------- spec parts */
@@ -178,6 +181,12 @@ static sr_err_t stage_to(avro_value_t *item, const sr_spec_stage_t *s,
         avro_value_t arr;
         sr_err_t err;
 
+        /* stage_from() refuses it: never write what no reader takes. */
+        if (s->expected_targets < 0)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field expected_targets: negative "
+                                     "(%lld)",
+                                     (long long)s->expected_targets);
         if ((err = sr_codec__set_opt_uuid(item, "stage_id", &s->stage_id,
                                           ec)) ||
             (err = sr_codec__set_str(item, "name", s->name, sizeof(s->name),
@@ -190,6 +199,15 @@ static sr_err_t stage_to(avro_value_t *item, const sr_spec_stage_t *s,
             (err = sr_codec__ops_to(&arr, s->ops, s->n_ops, false, ec)) ||
             (err = sr_codec__field(item, "targets", &arr, ec)) ||
             (err = sr_codec__targets_to(&arr, s->targets, s->n_targets, ec)))
+                return err;
+        /* Version 1 has neither field: only a closed stage is written in
+         * it (command_version()). */
+        if (!sr_codec__field_opt(item, "append_targets", &arr))
+                return SR_OK;
+        if ((err = sr_codec__set_bool(item, "append_targets",
+                                      s->append_targets, ec)) ||
+            (err = sr_codec__set_long(item, "expected_targets",
+                                      s->expected_targets, ec)))
                 return err;
         return SR_OK;
 }
@@ -255,6 +273,20 @@ static sr_err_t stage_from(avro_value_t *item, sr_spec_stage_t *s,
             (err = sr_codec__targets_from(&arr, n, &s->targets, ec)))
                 return err;
         s->n_targets = (uint32_t)n;
+        /* Since Command v2; a v1 stage is closed (the defaults). */
+        if (sr_codec__field_opt(item, "append_targets", &arr) &&
+            (err = sr_codec__get_bool(item, "append_targets",
+                                      &s->append_targets, ec)))
+                return err;
+        if (sr_codec__field_opt(item, "expected_targets", &arr) &&
+            (err = sr_codec__get_long(item, "expected_targets",
+                                      &s->expected_targets, ec)))
+                return err;
+        if (s->expected_targets < 0)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field expected_targets: negative "
+                                     "(%lld)",
+                                     (long long)s->expected_targets);
         return SR_OK;
 }
 
@@ -304,7 +336,9 @@ static sr_err_t spec_from(avro_value_t *create, sr_runspec_t *spec,
 static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
                            sr_errctx_t *ec)
 {
+        avro_value_t arr;
         sr_err_t err;
+        int rc;
 
         switch (c->kind) {
         case SR_CMD_CREATE_RUN:
@@ -346,6 +380,44 @@ static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
                                               c->u.timer.deadline, ec)))
                         return err;
                 return SR_OK;
+        case SR_CMD_APPEND_TARGETS:
+                if ((err = sr_codec__set_u32(p, "stage_index",
+                                             c->u.append.stage_index, ec)) ||
+                    (err = sr_codec__set_u32(p, "chunk", c->u.append.chunk,
+                                             ec)) ||
+                    (err = sr_codec__field(p, "targets", &arr, ec)) ||
+                    (err = sr_codec__targets_to(&arr, c->u.append.targets,
+                                                c->u.append.n_targets, ec)))
+                        return err;
+                return SR_OK;
+        case SR_CMD_SEAL_TARGETS:
+                if ((err = sr_codec__set_u32(p, "stage_index",
+                                             c->u.seal.stage_index, ec)) ||
+                    (err = sr_codec__set_u32(p, "chunks", c->u.seal.chunks,
+                                             ec)) ||
+                    (err = sr_codec__set_long(p, "count", c->u.seal.count,
+                                              ec)) ||
+                    (err = sr_codec__field(p, "digest", &arr, ec)))
+                        return err;
+                if (c->u.seal.count < 0)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field count: negative "
+                                             "(%lld)",
+                                             (long long)c->u.seal.count);
+                rc = avro_value_set_fixed(&arr, (void *)c->u.seal.digest,
+                                          SR_DIGEST_LEN);
+                if (rc)
+                        return sr_codec__avro_err(ec, rc, "digest", "set");
+                return SR_OK;
+        case SR_CMD_STAGE_STEP:
+                if ((err = sr_codec__set_u32(p, "stage_index",
+                                             c->u.step.stage_index, ec)) ||
+                    (err = sr_codec__set_str(p, "step", c->u.step.step,
+                                             sizeof(c->u.step.step), ec)) ||
+                    (err = sr_codec__set_u32(p, "cursor", c->u.step.cursor,
+                                             ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown kind %d",
@@ -382,8 +454,11 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
 static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
                              sr_errctx_t *ec)
 {
+        const void *digest;
+        avro_value_t arr;
         sr_err_t err;
-        int type;
+        size_t n;
+        int type, rc;
 
         switch (c->kind) {
         case SR_CMD_CREATE_RUN:
@@ -422,6 +497,51 @@ static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
                         return err;
                 c->u.timer.entity_type = (sr_entity_type_t)type;
                 return SR_OK;
+        case SR_CMD_APPEND_TARGETS:
+                if ((err = sr_codec__get_u32(p, "stage_index",
+                                             &c->u.append.stage_index, ec)) ||
+                    (err = sr_codec__get_u32(p, "chunk", &c->u.append.chunk,
+                                             ec)) ||
+                    (err = sr_codec__get_array(p, "targets",
+                                               SR_CODEC_MAX_ITEMS, &arr, &n,
+                                               ec)) ||
+                    (err = sr_codec__targets_from(&arr, n,
+                                                  &c->u.append.targets, ec)))
+                        return err;
+                c->u.append.n_targets = (uint32_t)n;
+                return SR_OK;
+        case SR_CMD_SEAL_TARGETS:
+                if ((err = sr_codec__get_u32(p, "stage_index",
+                                             &c->u.seal.stage_index, ec)) ||
+                    (err = sr_codec__get_u32(p, "chunks", &c->u.seal.chunks,
+                                             ec)) ||
+                    (err = sr_codec__get_long(p, "count", &c->u.seal.count,
+                                              ec)) ||
+                    (err = sr_codec__field(p, "digest", &arr, ec)))
+                        return err;
+                if (c->u.seal.count < 0)
+                        return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                             "field count: negative "
+                                             "(%lld)",
+                                             (long long)c->u.seal.count);
+                rc = avro_value_get_fixed(&arr, &digest, &n);
+                if (rc)
+                        return sr_codec__avro_err(ec, rc, "digest", "get");
+                if (n != SR_DIGEST_LEN)
+                        return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                             "field digest: %zu bytes "
+                                             "(want %d)", n, SR_DIGEST_LEN);
+                memcpy(c->u.seal.digest, digest, SR_DIGEST_LEN);
+                return SR_OK;
+        case SR_CMD_STAGE_STEP:
+                if ((err = sr_codec__get_u32(p, "stage_index",
+                                             &c->u.step.stage_index, ec)) ||
+                    (err = sr_codec__get_str(p, "step", c->u.step.step,
+                                             sizeof(c->u.step.step), ec)) ||
+                    (err = sr_codec__get_u32(p, "cursor", &c->u.step.cursor,
+                                             ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
@@ -456,18 +576,41 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
         return err;
 }
 
+/* A command is written in the oldest version that carries it, so a
+ * worker of the release before version 2 still reads every command that
+ * does not use what version 2 added (docs/schemas.md, "Our own readers"):
+ * version 1 (sr_schema_older[0]) unless it is one of the new kinds or
+ * opens a stage. */
+static bool fits_v1(const sr_command_t *c)
+{
+        if (c->kind > SR_CMD_TIMER_FIRED)
+                return false;
+        if (c->kind != SR_CMD_CREATE_RUN)
+                return true;
+        for (uint32_t i = 0; i < c->u.create.spec.n_stages; i++)
+                if (c->u.create.spec.stages &&
+                    (c->u.create.spec.stages[i].append_targets ||
+                     c->u.create.spec.stages[i].expected_targets))
+                        return false;
+        return true;
+}
+
 sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
                                  sr_buf_t *out, sr_errctx_t *ec)
 {
+        bool v1 = fits_v1(cmd);
         avro_value_t *v;
         sr_err_t err;
 
-        err = sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND, &v, ec);
+        _Static_assert(SR_SCHEMA_OLDER_COUNT == 1, "command v1 is older[0]");
+        err = v1 ? sr_codec__begin_encode_older(codec, 0, &v, ec) :
+                   sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND, &v, ec);
         if (!err)
                 err = command_to(v, cmd, ec);
         if (!err)
-                err = sr_codec__finish_encode(codec, SR_SCHEMA_COMMAND, out,
-                                              ec);
+                err = v1 ? sr_codec__finish_encode_older(codec, 0, out, ec) :
+                           sr_codec__finish_encode(codec, SR_SCHEMA_COMMAND,
+                                                   out, ec);
         if (err)
                 sr_errctx_prefix(ec, "encode command");
         return err;

@@ -22,6 +22,11 @@ struct sr_codec {
         avro_value_iface_t *iface[SR_SCHEMA__MAX];
         avro_value_t value[SR_SCHEMA__MAX];         /* reused per call */
         bool has_value[SR_SCHEMA__MAX];
+        /* The older versions still read, as sr_schema_older[]. */
+        avro_schema_t old_schema[SR_SCHEMA_OLDER_COUNT];
+        avro_value_iface_t *old_iface[SR_SCHEMA_OLDER_COUNT];
+        avro_value_t old_value[SR_SCHEMA_OLDER_COUNT];
+        bool old_has_value[SR_SCHEMA_OLDER_COUNT];
         sr_schema_ids_t ids;  /* written and accepted (sr_codec_set_ids()) */
         avro_reader_t reader; /* memory reader, re-pointed per decode */
         avro_writer_t writer; /* memory writer, re-pointed per encode */
@@ -39,8 +44,17 @@ sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
 sr_err_t sr_codec__finish_encode(sr_codec_t *codec, sr_schema_id_t id,
                                  sr_buf_t *out, sr_errctx_t *ec);
 
-/* Check the header, validate the body against schema @p id and read it
- * into the codec's value for @p id; *vp borrowed until the next call. */
+/* The same for sr_schema_older[@p older]: a record written in an older
+ * version of its schema, under that version's wire id. */
+sr_err_t sr_codec__begin_encode_older(sr_codec_t *codec, int older,
+                                      avro_value_t **vp, sr_errctx_t *ec);
+sr_err_t sr_codec__finish_encode_older(sr_codec_t *codec, int older,
+                                       sr_buf_t *out, sr_errctx_t *ec);
+
+/* Check the header, validate the body against the version of slot @p id
+ * its wire id names (the newest or an older one) and read it into the
+ * codec's value for that version; *vp borrowed until the next call. Read
+ * fields a version may lack with sr_codec__field_opt(). */
 sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
                                 sr_schema_id_t id, avro_value_t **vp,
                                 sr_errctx_t *ec);
@@ -63,6 +77,9 @@ const char *sr_codec__quote(char dst[64], const char *s, size_t len);
 
 sr_err_t sr_codec__field(avro_value_t *rec, const char *name,
                          avro_value_t *f, sr_errctx_t *ec);
+/* A field an older version lacks: true and *f set when @p rec has it. */
+bool sr_codec__field_opt(avro_value_t *rec, const char *name,
+                         avro_value_t *f);
 /* Union field: *disc is the branch index, *branch the branch value. */
 sr_err_t sr_codec__get_branch(avro_value_t *rec, const char *name,
                               int *disc, avro_value_t *branch,

@@ -79,8 +79,13 @@ static size_t min_size(avro_schema_t sc, int depth)
 
         switch (avro_typeof(sc)) {
         case AVRO_NULL:
-        case AVRO_LINK:
                 return 0;
+        case AVRO_LINK: /* a named type used again: its size (bounded depth,
+                         * so a recursive type ends) */
+                return depth > SCAN_MAX_DEPTH ?
+                               0 :
+                               min_size(avro_schema_link_target(sc),
+                                        depth + 1);
         case AVRO_FLOAT:
                 return 4;
         case AVRO_DOUBLE:

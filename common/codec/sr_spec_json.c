@@ -633,6 +633,20 @@ static json_t *target_to_json(const sr_spec_target_t *t)
         return o;
 }
 
+json_t *sr_spec_targets_to_json_value(const sr_spec_target_t *targets,
+                                      uint32_t n)
+{
+        json_t *a = json_array();
+
+        for (uint32_t i = 0; a && i < n; i++) {
+                if (json_array_append_new(a, target_to_json(&targets[i]))) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
 static json_t *stage_to_json(const sr_spec_stage_t *st)
 {
         json_t *o = json_object(), *ops = json_array();
@@ -654,6 +668,12 @@ static json_t *stage_to_json(const sr_spec_stage_t *st)
                 if (json_array_append_new(targets,
                                           target_to_json(&st->targets[i])))
                         goto err;
+        /* An open stage's targets come in chunks (docs/targets.md, 1). */
+        if (targets && st->append_targets) {
+                json_decref(targets);
+                targets = json_pack("{s:b,s:I}", "append", 1, "expected",
+                                    (json_int_t)st->expected_targets);
+        }
         /* put() takes ops and targets, even when it fails. */
         if (!put(o, "operations", ops)) {
                 ops = NULL;
@@ -768,6 +788,13 @@ char *sr_runspec_to_json(const sr_runspec_t *spec)
                         if (op->args_json && !put_args(&w, op->args_json))
                                 goto err;
                         sr_jw_lit(&w, "}");
+                }
+                if (st->append_targets) {
+                        sr_jw_lit(&w, "],\"targets\":{\"append\":true,"
+                                      "\"expected\":");
+                        sr_jw_i64(&w, st->expected_targets);
+                        sr_jw_lit(&w, "}}");
+                        continue;
                 }
                 sr_jw_lit(&w, "],\"targets\":[");
                 for (uint32_t j = 0; j < st->n_targets; j++) {

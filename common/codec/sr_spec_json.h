@@ -69,11 +69,22 @@ sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
 /**
  * @brief Encode @p spec as a JSON value in the same shape the parser
  * accepts (nil ids, zero timeouts and NULL args are left out), so that
- * parse(to_json(s)) equals s.
+ * parse(to_json(s)) equals s. An open stage (Command v2, append_targets)
+ * is written {"targets": {"append": true, "expected": N}}, the form of
+ * docs/targets.md section 1; the parser does not take it yet (the worker
+ * does not apply open stages yet: docs/targets.md, "Status").
  * @returns a new reference the caller owns (json_decref()), or NULL when
  *          out of memory or an args text is not valid JSON.
  */
 json_t *sr_runspec_to_json_value(const sr_runspec_t *spec);
+
+/**
+ * @brief A targets array (an AppendTargets chunk) as JSON, each item as a
+ * stage's inline targets are in sr_runspec_to_json_value().
+ * @returns a new reference the caller owns, or NULL when out of memory.
+ */
+json_t *sr_spec_targets_to_json_value(const sr_spec_target_t *targets,
+                                      uint32_t n);
 
 /**
  * @brief Encode @p spec as compact JSON text.

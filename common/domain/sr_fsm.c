@@ -42,6 +42,17 @@ static bool over_limits(step_t *st, const sr_command_t *cmd,
                                              ss->n_ops, max->ops);
                         return true;
                 }
+                /* Command version 2's open stages: the wire carries them,
+                 * the rules are docs/targets.md's next step. */
+                if (ss->append_targets) {
+                        sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                             "stages[%" PRIu32 "].targets: "
+                                             "an open stage (targets in "
+                                             "chunks) is not applied by "
+                                             "this worker yet; give the "
+                                             "targets inline", i);
+                        return true;
+                }
                 if (max->targets && ss->n_targets > max->targets) {
                         sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
                                              "stages[%" PRIu32 "].targets: "
@@ -635,6 +646,17 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 break;
         case SR_CMD_TIMER_FIRED:
                 timer_fired(&st, cmd);
+                break;
+        case SR_CMD_APPEND_TARGETS:
+        case SR_CMD_SEAL_TARGETS:
+        case SR_CMD_STAGE_STEP:
+                sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,
+                             "%s: not applied by this worker yet (Command "
+                             "version 2: docs/targets.md)",
+                             cmd->kind == SR_CMD_APPEND_TARGETS ?
+                                     "AppendTargets" :
+                             cmd->kind == SR_CMD_SEAL_TARGETS ?
+                                     "SealTargets" : "StageStep");
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

@@ -398,6 +398,14 @@ uint64_t sr_runspec_hash(const sr_runspec_t *spec)
                         h = fnv_str(h, t->device_name);
                         h = fnv_str(h, t->device_alias);
                 }
+                /* Hashed only when set: a spec without open stages keeps
+                 * the hash it had before they existed. */
+                if (s->append_targets) {
+                        h = fnv(h, &s->append_targets,
+                                sizeof(s->append_targets));
+                        h = fnv(h, &s->expected_targets,
+                                sizeof(s->expected_targets));
+                }
         }
         return h;
 }
@@ -427,4 +435,9 @@ void sr_command_fini(sr_command_t *cmd)
 {
         if (cmd && cmd->kind == SR_CMD_CREATE_RUN)
                 sr_runspec_fini(&cmd->u.create.spec);
+        if (cmd && cmd->kind == SR_CMD_APPEND_TARGETS) {
+                free(cmd->u.append.targets);
+                cmd->u.append.targets = NULL;
+                cmd->u.append.n_targets = 0;
+        }
 }

@@ -148,6 +148,10 @@ typedef struct sr_spec_stage {
         sr_spec_op_t *ops;         /* owned, n_ops */
         uint32_t n_targets;
         sr_spec_target_t *targets; /* owned, n_targets */
+        /* An open stage (Command v2): no inline targets; they come in
+         * AppendTargets chunks closed by SealTargets (docs/targets.md). */
+        bool append_targets;
+        int64_t expected_targets; /* informative, 0 = not said */
 } sr_spec_stage_t;
 
 #define SR_SPEC_MAX_TEXT (4u << 20) /* bytes of a run spec's JSON text */
@@ -291,8 +295,15 @@ typedef enum sr_cmd_kind {
         SR_CMD_SET_STAGE_RUN_STATUS,
         SR_CMD_SET_TARGET_RUN_STATUS,
         SR_CMD_TIMER_FIRED,
+        /* Command v2 (docs/targets.md): an open stage's chunks, its seal,
+         * and the steps of a fill or cascade. */
+        SR_CMD_APPEND_TARGETS,
+        SR_CMD_SEAL_TARGETS,
+        SR_CMD_STAGE_STEP,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
+
+#define SR_DIGEST_LEN 32 /* SHA-256 */
 
 typedef struct sr_command {
         sr_cmd_kind_t kind;
@@ -315,6 +326,20 @@ typedef struct sr_command {
                         sr_uuid_t entity_id;
                         int64_t deadline;
                 } timer;
+                struct {
+                        uint32_t stage_index, chunk;
+                        uint32_t n_targets;
+                        sr_spec_target_t *targets; /* owned, n_targets */
+                } append;
+                struct {
+                        uint32_t stage_index, chunks;
+                        int64_t count;
+                        uint8_t digest[SR_DIGEST_LEN];
+                } seal;
+                struct {
+                        uint32_t stage_index, cursor;
+                        char step[SR_SHORT_MAX]; /* "fill", "cancel", ... */
+                } step;
         } u;
 } sr_command_t;
 

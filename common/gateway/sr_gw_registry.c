@@ -4,8 +4,9 @@
  *
  * Subjects follow the TopicNameStrategy of a stock serializer:
  * "<topic.prefix><topic>-value" for each topic whose value is one of our
- * schemas; each has version 1, the schema compiled into the binaries,
- * under the id the process writes: schemas/registry.tsv's, or with
+ * schemas; each has the versions compiled into the binaries (commands: 1
+ * and 2, the others 1: sr_schema_versions()), each under the id the
+ * process writes or reads it with: schemas/registry.tsv's, or with
  * schema.registry.url set the external registry's (sr_conf_t.schema_ids).
  * Answers are the registry's, not the envelope:
  * application/vnd.schemaregistry.v1+json, errors as
@@ -13,9 +14,10 @@
  *
  * The write paths a serializer or a process registering its schemas uses
  * are answered as a registry that already holds exactly these schemas:
- * POST /subjects/{subject}/versions and POST /subjects/{subject} with our
- * schema give its id (and version); any other schema is refused (409
- * incompatible, resp. 40403 not found), nothing is ever stored.
+ * POST /subjects/{subject}/versions and POST /subjects/{subject} with one
+ * of the subject's versions give its id (and version); any other schema is
+ * refused (409 incompatible, resp. 40403 not found), nothing is ever
+ * stored.
  */
 #include "sr_gateway_int.h"
 
@@ -31,13 +33,16 @@
 #define SUBJECT_MAX 256
 
 /* The subjects are sr_registry_subjects (sr_registry.h), the table the
- * registration at start-up uses too. The compatibility level of a subject: the rule docs/schemas.md gives
- * its topic. The changelog may gain union branches (BACKWARD), the others
- * only fields with defaults (FULL). */
+ * registration at start-up uses too. The compatibility level of a subject:
+ * the rule docs/schemas.md gives its topic. The changelog and the commands
+ * may gain union branches (BACKWARD: their only reader is sr-status,
+ * upgraded first), the others only fields with defaults (FULL). */
 static const char *compat_of(const sr_registry_subject_t *s)
 {
-        return s->topic == SR_TOPIC_CHANGELOG ? "BACKWARD_TRANSITIVE" :
-                                                "FULL_TRANSITIVE";
+        return s->topic == SR_TOPIC_CHANGELOG ||
+                               s->topic == SR_TOPIC_COMMANDS ?
+                       "BACKWARD_TRANSITIVE" :
+                       "FULL_TRANSITIVE";
 }
 
 /* The level of GET /config: the rule every subject keeps (a reader with
@@ -156,17 +161,34 @@ static const sr_registry_subject_t *subject_of(const sr_gateway_t *gw,
         return s;
 }
 
-/* The id @p s's schema goes by in this process. */
-static int wire_id(const sr_gateway_t *gw, const sr_registry_subject_t *s)
+/* The id version @p v of @p s goes by in this process. */
+static int wire_id(const sr_gateway_t *gw, const sr_registry_subject_t *s,
+                   int v)
 {
-        return (int)gw->conf->schema_ids.wire[s->schema];
+        return (int)sr_schema_version_id(&gw->conf->schema_ids, s->schema,
+                                         v);
 }
 
-static const sr_registry_subject_t *find_id(const sr_gateway_t *gw, long id)
+/* The schema text of version @p v of @p s. */
+static const char *text_of(const sr_registry_subject_t *s, int v)
 {
-        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++)
-                if (wire_id(gw, &sr_registry_subjects[i]) == id)
-                        return &sr_registry_subjects[i];
+        return sr_codec_schema_json(sr_schema_version_id(NULL, s->schema, v));
+}
+
+/* The subject and version (*vp) that @p id stands for, or NULL. */
+static const sr_registry_subject_t *find_id(const sr_gateway_t *gw, long id,
+                                            int *vp)
+{
+        for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++) {
+                const sr_registry_subject_t *s = &sr_registry_subjects[i];
+
+                for (int v = 1; v <= sr_schema_versions(s->schema); v++) {
+                        if (wire_id(gw, s, v) == id) {
+                                *vp = v;
+                                return s;
+                        }
+                }
+        }
         return NULL;
 }
 
@@ -196,6 +218,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
         const sr_registry_subject_t *s;
         char name[SUBJECT_MAX], idtext[16];
         long id = parse_pos(seg, len);
+        int v = 0;
 
         if (!id) {
                 snprintf(idtext, sizeof(idtext), "%.*s",
@@ -204,7 +227,7 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
                                            "Schema %s not found", idtext);
                 return;
         }
-        s = find_id(gw, id);
+        s = find_id(gw, id, &v);
         if (!s) {
                 sr_gateway__registry_error(resp, 404, 40403,
                                            "Schema %ld not found", id);
@@ -213,12 +236,11 @@ static void schema_by_id(sr_gateway_t *gw, const char *seg, size_t len,
         if (!versions) {
                 /* AVRO is the default type: Confluent leaves schemaType
                  * out for it. */
-                answer(resp, json_pack("{s:s}", "schema",
-                                       sr_codec_schema_json(s->schema)));
+                answer(resp, json_pack("{s:s}", "schema", text_of(s, v)));
                 return;
         }
         subject_name(gw, s, name);
-        answer(resp, json_pack("[{s:s,s:i}]", "subject", name, "version", 1));
+        answer(resp, json_pack("[{s:s,s:i}]", "subject", name, "version", v));
 }
 
 static void subjects(sr_gateway_t *gw, sr_gw_response_t *resp)
@@ -240,7 +262,9 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
 {
         const sr_registry_subject_t *s;
         char name[SUBJECT_MAX];
+        json_t *all;
         bool latest;
+        int nv;
         long v;
 
         if (n < 3 || n > 5 || lens[2] != 8 || memcmp(segs[2], "versions", 8) ||
@@ -251,13 +275,17 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
         s = subject_of(gw, segs[1], lens[1], resp);
         if (!s)
                 return;
+        nv = sr_schema_versions(s->schema);
         if (n == 3) {
-                answer(resp, json_pack("[i]", 1));
+                all = json_array();
+                for (int k = 1; all && k <= nv; k++)
+                        json_array_append_new(all, json_integer(k));
+                answer(resp, all);
                 return;
         }
         latest = (lens[3] == 6 && !memcmp(segs[3], "latest", 6)) ||
                  (lens[3] == 2 && !memcmp(segs[3], "-1", 2));
-        v = latest ? 1 : parse_pos(segs[3], lens[3]);
+        v = latest ? nv : parse_pos(segs[3], lens[3]);
         if (!v) {
                 sr_gateway__registry_error(
                         resp, 422, 42202,
@@ -267,13 +295,13 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
                         (int)(lens[3] < 40 ? lens[3] : 40), segs[3]);
                 return;
         }
-        if (v != 1) {
+        if (v > nv) {
                 sr_gateway__registry_error(resp, 404, 40402,
                                            "Version not found");
                 return;
         }
         if (n == 5) {
-                const char *js = sr_codec_schema_json(s->schema);
+                const char *js = text_of(s, (int)v);
 
                 resp->status = 200;
                 resp->content_type = REG_CTYPE;
@@ -286,8 +314,9 @@ static void subject_paths(sr_gateway_t *gw, const char *segs[],
         }
         subject_name(gw, s, name);
         answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
-                               "version", 1, "id", wire_id(gw, s), "schema",
-                               sr_codec_schema_json(s->schema)));
+                               "version", (int)v, "id",
+                               wire_id(gw, s, (int)v), "schema",
+                               text_of(s, (int)v)));
 }
 
 /* The schema of a registration or lookup body ({"schema": "<text>",
@@ -323,8 +352,8 @@ static json_t *posted_schema(const sr_gw_request_t *req,
 }
 
 /* POST /subjects/{subject}/versions (register) and POST
- * /subjects/{subject} (look up): only the subject's own schema, compared
- * as parsed JSON (key order and blanks do not matter), is known. */
+ * /subjects/{subject} (look up): only the subject's own versions, compared
+ * as parsed JSON (key order and blanks do not matter), are known. */
 static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                          const char *segs[], const size_t lens[], unsigned n,
                          sr_gw_response_t *resp)
@@ -332,7 +361,7 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
         const sr_registry_subject_t *s;
         json_t *posted, *ours;
         char name[SUBJECT_MAX];
-        bool same;
+        int v, same = 0;
 
         s = subject_of(gw, segs[1], lens[1], resp);
         if (!s)
@@ -346,10 +375,13 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
         posted = posted_schema(req, resp);
         if (!posted)
                 return;
-        ours = json_loads(sr_codec_schema_json(s->schema), 0, NULL);
-        same = ours && json_equal(posted, ours);
+        for (v = 1; !same && v <= sr_schema_versions(s->schema); v++) {
+                ours = json_loads(text_of(s, v), 0, NULL);
+                if (ours && json_equal(posted, ours))
+                        same = v;
+                json_decref(ours);
+        }
         json_decref(posted);
-        json_decref(ours);
         subject_name(gw, s, name);
         if (!same && n == 3) {
                 sr_gateway__registry_error(
@@ -357,7 +389,8 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                         "Schema being registered is incompatible with an "
                         "earlier schema for subject \"%s\": this registry "
                         "holds only sr's built-in %s", name,
-                        sr_codec_schema_name(s->schema));
+                        sr_codec_schema_name(sr_schema_builtin_id(
+                                s->schema)));
                 return;
         }
         if (!same) {
@@ -366,12 +399,12 @@ static void subject_post(sr_gateway_t *gw, const sr_gw_request_t *req,
                 return;
         }
         if (n == 3)
-                answer(resp, json_pack("{s:i}", "id", wire_id(gw, s)));
+                answer(resp, json_pack("{s:i}", "id", wire_id(gw, s, same)));
         else
                 answer(resp, json_pack("{s:s,s:i,s:i,s:s}", "subject", name,
-                                       "version", 1, "id", wire_id(gw, s),
-                                       "schema",
-                                       sr_codec_schema_json(s->schema)));
+                                       "version", same, "id",
+                                       wire_id(gw, s, same), "schema",
+                                       text_of(s, same)));
 }
 
 /* /config and /config/{subject}. */

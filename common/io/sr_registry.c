@@ -154,12 +154,12 @@ static void pause_ms(int ms)
 /* POST one schema; *idp on SR_OK. Retries transient failures until
  * @p deadline (monotonic ms). */
 static sr_err_t register_one(const sr_registry_url_t *u, const char *addr,
-                             const char *subject, sr_schema_id_t schema,
+                             const char *subject, int32_t builtin, int version,
                              int64_t deadline, int32_t *idp, sr_errctx_t *ec)
 {
         char target[SR_REGISTRY_PATH_MAX + 360], why[400];
         json_t *req = json_pack("{s:s}", "schema",
-                                sr_codec_schema_json(schema));
+                                sr_codec_schema_json(builtin));
         char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
         int pause = PAUSE_FIRST_MS, tries = 0;
         sr_err_t err;
@@ -199,8 +199,9 @@ static sr_err_t register_one(const sr_registry_url_t *u, const char *addr,
                         err = sr_errctx_set(
                                 ec, SR_ERR_CONF,
                                 "subject %s: the registry refused schema "
-                                "%s (HTTP %d%s): %s", subject,
-                                sr_codec_schema_name(schema), r.status,
+                                "%s version %d (HTTP %d%s): %s", subject,
+                                sr_codec_schema_name(builtin), version,
+                                r.status,
                                 r.status == 409 ? ", incompatible with the "
                                                   "subject's versions" :
                                 r.status == 422 ? ", invalid schema" : "",
@@ -238,6 +239,18 @@ done:
         return err;
 }
 
+/* Whether some version already holds @p id in @p ids (0: none yet). */
+static bool id_taken(const sr_schema_ids_t *ids, int32_t id)
+{
+        for (int k = 1; k < SR_SCHEMA__MAX; k++)
+                if (ids->wire[k] == id)
+                        return true;
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                if (ids->older[i] == id)
+                        return true;
+        return false;
+}
+
 sr_err_t sr_registry_register(const char *url, const char *topic_prefix,
                               int wait_ms, sr_schema_ids_t *ids,
                               sr_errctx_t *ec)
@@ -265,26 +278,32 @@ sr_err_t sr_registry_register(const char *url, const char *topic_prefix,
                                                    PAUSE_MAX_MS / 2);
         }
         memset(&got, 0, sizeof(got));
+        /* Every version of a subject, oldest first, as a registry numbers
+         * them: a record of an older version stays readable by its id. */
         for (size_t i = 0; i < SR_REGISTRY_N_SUBJECTS; i++) {
                 const sr_registry_subject_t *s = &sr_registry_subjects[i];
-                int32_t id;
+                int nv = sr_schema_versions(s->schema);
 
                 snprintf(subject, sizeof(subject), "%s%s-value",
                          topic_prefix, sr_topic_suffix(s->topic));
-                err = register_one(&u, addr, subject, s->schema, deadline,
-                                   &id, ec);
-                if (err)
-                        return err;
-                for (int k = 1; k < SR_SCHEMA__MAX; k++)
-                        if (got.wire[k] == id)
+                for (int v = 1; v <= nv; v++) {
+                        int32_t id;
+
+                        err = register_one(&u, addr, subject,
+                                           sr_schema_version_id(NULL,
+                                                                s->schema, v),
+                                           v, deadline, &id, ec);
+                        if (err)
+                                return err;
+                        if (id_taken(&got, id))
                                 return sr_errctx_set(
                                         ec, SR_ERR_CORRUPT,
                                         "subject %s: the registry gave id "
-                                        "%d to both %s and %s", subject,
-                                        (int)id,
-                                        sr_codec_schema_name(s->schema),
-                                        sr_codec_schema_name(k));
-                got.wire[s->schema] = id;
+                                        "%d to version %d and to another "
+                                        "of our schemas", subject, (int)id,
+                                        v);
+                        sr_schema_ids_set_version(&got, s->schema, v, id);
+                }
         }
         *ids = got;
         return SR_OK;

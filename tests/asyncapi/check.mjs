@@ -90,7 +90,7 @@ if (got.size !== channels.length) fail('two channels share an address');
 
 // The .avsc files as written in the source (the parser replaces $refs).
 const srcText = readFileSync(doc, 'utf8');
-const refd = new Set([...srcText.matchAll(/\$ref: '\.\/([a-z]+\.avsc)'/g)]
+const refd = new Set([...srcText.matchAll(/\$ref: '\.\/([a-z0-9.]+\.avsc)'/g)]
   .map((m) => m[1]));
 const files = new Set(registry.map((r) => r.file));
 for (const f of files) if (!refd.has(f)) fail(`${f} (registry.tsv) is no payload`);

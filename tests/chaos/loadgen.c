@@ -713,7 +713,7 @@ static void inject(lg_t *g, const poison_kind_t *k)
 
                 at += skip_varint(v + at) + 4; /* "acme" */
                 at += skip_varint(v + at);
-                v[at] = 18; /* index 9 of a 5-branch union */
+                v[at] = 18; /* index 9 of an 8-branch union */
         } else if (!strcmp(k->name, "huge_length")) {
                 /* the first string's length becomes 2^61 */
                 uint8_t tail[4096];

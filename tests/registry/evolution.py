@@ -19,10 +19,19 @@ Cases, each a check that fails if the rule does not hold:
      new branch (why the workers are upgraded before they write it);
   5. what is never allowed is refused by resolution: a field added without
      a default (a newer reader cannot read old records), a field's type
-     changed, an enum symbol added to an enum without a default.
+     changed, an enum symbol added to an enum without a default;
+  6. the commands' real version 2 (command.avsc, id 7) against version 1
+     (command.v1.avsc, id 1, frozen: its bytes are those id 1 was
+     published with): a version 1 command is read by the version 2 reader
+     with the new SpecStage fields' defaults; version 2's records of the
+     old branches are read by the version 1 reader; its new branches
+     (AppendTargets, SealTargets, StageStep) are not (BACKWARD only:
+     sr-status is upgraded before anything writes them).
 Exits 0 when every case holds, 1 otherwise.
 """
 import copy
+import datetime
+import hashlib
 import io
 import json
 import os
@@ -89,6 +98,97 @@ def same(a, b):
     norm = lambda r: {k: (str(v) if isinstance(v, uuid.UUID) else v)
                       for k, v in r.items() if k != "occurred_at"}
     return norm(a) == norm(b)
+
+
+# SHA-256 of schemas/command.avsc as id 1 was published (commit 17a4720
+# to 7e933c0), now schemas/command.v1.avsc: an id never changes its text.
+COMMAND_V1_SHA256 = ("1103c46fd95fc8747711f2afae4c97de"
+                     "b618f105a032f695ab506b3755ca414f")
+
+
+def plain(x):
+    """A decoded value with its logical types back as written: uuid text,
+    timestamp-millis as ms."""
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [plain(v) for v in x]
+    if isinstance(x, uuid.UUID):
+        return str(x)
+    if isinstance(x, datetime.datetime):
+        return round(x.timestamp() * 1000)
+    return x
+
+
+def command(payload):
+    return {"command_id": str(uuid.uuid4()),
+            "pipeline_run_id": str(uuid.uuid4()),
+            "enterprise_id": "acme", "issued_at": 1764950400000,
+            "payload": payload}
+
+
+def commands():
+    path = os.path.join(ROOT, "schemas", "command.v1.avsc")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    expect(digest == COMMAND_V1_SHA256,
+           f"6a. command.v1.avsc is id 1's published text (sha256 "
+           f"{digest[:16]}...)")
+    v1, v2 = load("command.v1.avsc"), load("command.avsc")
+    stage = {"stage_id": None, "name": "canary", "description": "1%",
+             "timeout_seconds": 0,
+             "operations": [{"operation_type": "REBOOT",
+                             "args_json": "{}"}],
+             "targets": [{"target_id": None,
+                          "device_id": str(uuid.uuid4()),
+                          "device_name": "d1", "device_alias": ""}]}
+    create = ("io.sr.v1.CreateRun",
+              {"spec": {"pipeline_id": str(uuid.uuid4()),
+                        "pipeline_name": "p", "auto_promote": True,
+                        "timeout_seconds": 0, "stages": [stage]},
+               "run_number": 4})
+    timer = ("io.sr.v1.TimerFired",
+             {"entity_type": "stage_run", "entity_id": str(uuid.uuid4()),
+              "deadline": 1764950400001})
+    ok = True
+    for payload in (create, timer):
+        rec = command(payload)
+        got = plain(dec(enc(v1, rec), v1, v2))
+        want = copy.deepcopy(rec)
+        if payload is create:
+            want["payload"][1]["spec"]["stages"][0].update(
+                append_targets=False, expected_targets=0)
+        ok = ok and got["payload"] == want["payload"][1] and \
+            {k: v for k, v in got.items() if k != "payload"} == \
+            {k: v for k, v in rec.items() if k != "payload"}
+    expect(ok, "6b. commands: a version 1 record is read by the version 2 "
+           "reader, the stages closed (append_targets false, "
+           "expected_targets 0)")
+    rec = command(create)
+    rec2 = copy.deepcopy(rec)
+    rec2["payload"][1]["spec"]["stages"][0].update(append_targets=False,
+                                                    expected_targets=0)
+    got = plain(dec(enc(v2, rec2), v2, v1))
+    expect(got["payload"] == rec["payload"][1],
+           "6c. commands: the version 1 reader reads a version 2 record of "
+           "an old branch, the new fields ignored")
+    new = [("io.sr.v1.AppendTargets",
+            {"stage_index": 0, "chunk": 3,
+             "targets": stage["targets"]}),
+           ("io.sr.v1.SealTargets",
+            {"stage_index": 0, "chunks": 4, "count": 4000,
+             "digest": bytes(range(32))}),
+           ("io.sr.v1.StageStep",
+            {"stage_index": 0, "step": "fill", "cursor": 2})]
+    for payload in new:
+        data = enc(v2, command(payload))
+        got = plain(dec(data, v2, v2))
+        expect(got["payload"] == payload[1],
+               f"6d. commands: {payload[0]} round-trips in version 2")
+        why = refused(data, v2, v1)
+        expect(why is not None,
+               f"6e. commands: the version 1 reader cannot read "
+               f"{payload[0]} ({why}): BACKWARD only, sr-status first")
 
 
 def main():
@@ -185,6 +285,8 @@ def main():
                 if f["name"] == "entity_type")["type"],
            f"5c. an enum symbol added to EntityType (no default): today's "
            f"reader cannot read it ({why})")
+
+    commands()
 
     if failures:
         print(f"evolution: FAILED: {len(failures)} case(s)")

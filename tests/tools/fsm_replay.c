@@ -144,9 +144,10 @@ static void parse_command(const json_t *o, sr_command_t *c)
         int k;
 
         memset(c, 0, sizeof(*c));
-        for (k = 0; k < SR_CMD__COUNT && strcmp(kind, kinds[k]); k++)
+        for (k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])) &&
+                    strcmp(kind, kinds[k]); k++)
                 ;
-        if (k == SR_CMD__COUNT)
+        if (k == (int)(sizeof(kinds) / sizeof(kinds[0])))
                 die("unknown command kind", kind);
         c->kind = (sr_cmd_kind_t)k;
         juuid(o, "command_id", &c->command_id);

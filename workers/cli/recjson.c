@@ -47,7 +47,11 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
         static const char *kinds[] = { "create_run", "set_pipeline_run_status",
                                        "set_stage_run_status",
                                        "set_target_run_status",
-                                       "timer_fired" };
+                                       "timer_fired", "append_targets",
+                                       "seal_targets", "stage_step" };
+        _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
+                       "a name for every command kind");
+        char hex[2 * SR_DIGEST_LEN + 1];
         json_t *o = json_object();
         bool oom = !o;
 
@@ -86,6 +90,31 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                 put(o, "entity_id", sr_recjson_uuid(&cmd->u.timer.entity_id),
                     &oom);
                 put(o, "deadline", json_integer(cmd->u.timer.deadline), &oom);
+                break;
+        case SR_CMD_APPEND_TARGETS:
+                put(o, "stage_index", json_integer(cmd->u.append.stage_index),
+                    &oom);
+                put(o, "chunk", json_integer(cmd->u.append.chunk), &oom);
+                put(o, "targets",
+                    sr_spec_targets_to_json_value(cmd->u.append.targets,
+                                                  cmd->u.append.n_targets),
+                    &oom);
+                break;
+        case SR_CMD_SEAL_TARGETS:
+                put(o, "stage_index", json_integer(cmd->u.seal.stage_index),
+                    &oom);
+                put(o, "chunks", json_integer(cmd->u.seal.chunks), &oom);
+                put(o, "count", json_integer(cmd->u.seal.count), &oom);
+                for (int i = 0; i < SR_DIGEST_LEN; i++)
+                        snprintf(hex + 2 * i, 3, "%02x",
+                                 cmd->u.seal.digest[i]);
+                put(o, "digest", str(hex), &oom);
+                break;
+        case SR_CMD_STAGE_STEP:
+                put(o, "stage_index", json_integer(cmd->u.step.stage_index),
+                    &oom);
+                put(o, "step", str(cmd->u.step.step), &oom);
+                put(o, "cursor", json_integer(cmd->u.step.cursor), &oom);
                 break;
         default:
                 break;

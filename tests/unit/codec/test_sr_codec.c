@@ -150,6 +150,122 @@ static void raw_event(struct wb *w, int64_t seq, const char *to_status)
         w_long(w, 1);
 }
 
+static void w_uuid_of(struct wb *w, const sr_uuid_t *u)
+{
+        char text[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(u, text);
+        w_str(w, text);
+}
+
+/* ["null", uuid]: the nil uuid travels as null. */
+static void w_opt_uuid(struct wb *w, const sr_uuid_t *u)
+{
+        if (sr_uuid_is_nil(u)) {
+                w_long(w, 0);
+                return;
+        }
+        w_long(w, 1);
+        w_uuid_of(w, u);
+}
+
+static void w_bool(struct wb *w, bool v)
+{
+        w_raw(w, v ? "\x01" : "\x00", 1);
+}
+
+/* An array of SpecTarget: one block, then the end marker. */
+static void raw_targets(struct wb *w, const sr_spec_target_t *t, uint32_t n)
+{
+        if (n)
+                w_long(w, n);
+        for (uint32_t k = 0; k < n; k++) {
+                w_opt_uuid(w, &t[k].target_id);
+                w_uuid_of(w, &t[k].device_id);
+                w_str(w, t[k].device_name);
+                w_str(w, t[k].device_alias);
+        }
+        w_long(w, 0);
+}
+
+/* A SpecStage as Command version @p version lays it out: version 2 appends
+ * append_targets and expected_targets. */
+static void raw_stage(struct wb *w, const sr_spec_stage_t *s, int version)
+{
+        w_opt_uuid(w, &s->stage_id);
+        w_str(w, s->name);
+        w_str(w, s->description);
+        w_long(w, s->timeout_seconds);
+        if (s->n_ops)
+                w_long(w, s->n_ops);
+        for (uint32_t j = 0; j < s->n_ops; j++) {
+                w_str(w, s->ops[j].operation_type);
+                w_str(w, s->ops[j].args_json ? s->ops[j].args_json : "{}");
+        }
+        w_long(w, 0);
+        raw_targets(w, s->targets, s->n_targets);
+        if (version >= 2) {
+                w_bool(w, s->append_targets);
+                w_long(w, s->expected_targets);
+        }
+}
+
+/* A Command body framed with @p id and laid out as Command version
+ * @p version; the payload branch is c->kind whatever the version has. */
+static void raw_command(struct wb *w, int32_t id, int version,
+                        const sr_command_t *c)
+{
+        const sr_runspec_t *spec = &c->u.create.spec;
+
+        w_header(w, id);
+        w_uuid_of(w, &c->command_id);
+        w_uuid_of(w, &c->pipeline_run_id);
+        w_str(w, c->enterprise_id);
+        w_long(w, c->issued_at);
+        w_long(w, c->kind);
+        switch (c->kind) {
+        case SR_CMD_CREATE_RUN:
+                w_uuid_of(w, &spec->pipeline_id);
+                w_str(w, spec->pipeline_name);
+                w_bool(w, spec->auto_promote);
+                w_long(w, spec->timeout_seconds);
+                if (spec->n_stages)
+                        w_long(w, spec->n_stages);
+                for (uint32_t i = 0; i < spec->n_stages; i++)
+                        raw_stage(w, &spec->stages[i], version);
+                w_long(w, 0);
+                w_long(w, c->u.create.run_number);
+                break;
+        case SR_CMD_SET_PIPELINE_RUN_STATUS:
+                w_str(w, c->u.set.status);
+                break;
+        case SR_CMD_TIMER_FIRED:
+                w_long(w, c->u.timer.entity_type);
+                w_uuid_of(w, &c->u.timer.entity_id);
+                w_long(w, c->u.timer.deadline);
+                break;
+        case SR_CMD_APPEND_TARGETS:
+                w_long(w, c->u.append.stage_index);
+                w_long(w, c->u.append.chunk);
+                raw_targets(w, c->u.append.targets, c->u.append.n_targets);
+                break;
+        case SR_CMD_SEAL_TARGETS:
+                w_long(w, c->u.seal.stage_index);
+                w_long(w, c->u.seal.chunks);
+                w_long(w, c->u.seal.count);
+                w_raw(w, c->u.seal.digest, SR_DIGEST_LEN);
+                break;
+        case SR_CMD_STAGE_STEP:
+                w_long(w, c->u.step.stage_index);
+                w_str(w, c->u.step.step);
+                w_long(w, c->u.step.cursor);
+                break;
+        default:
+                cr_fatal("raw_command: no layout for kind %d",
+                         (int)c->kind);
+        }
+}
+
 /* ------------------------------------------------------------ fixtures */
 
 static void fill_spec(sr_runspec_t *spec)
@@ -247,8 +363,34 @@ static void assert_spec(const sr_runspec_t *a, const sr_runspec_t *b)
                 assert_ops(x->ops, y->ops, y->n_ops);
                 cr_assert(eq(u32, x->n_targets, y->n_targets));
                 assert_targets(x->targets, y->targets, y->n_targets);
+                cr_assert(eq(int, x->append_targets, y->append_targets),
+                          "stages[%u]", i);
+                cr_assert(eq(i64, x->expected_targets, y->expected_targets),
+                          "stages[%u]", i);
         }
         cr_assert(eq(u64, sr_runspec_hash(a), sr_runspec_hash(b)));
+}
+
+/* fill_spec() with stage 0 open (Command v2): no inline targets, 5 said
+ * to come in chunks. */
+static void fill_open_spec(sr_runspec_t *spec)
+{
+        sr_spec_stage_t *s;
+
+        fill_spec(spec);
+        s = &spec->stages[0];
+        free(s->targets);
+        s->targets = NULL;
+        s->n_targets = 0;
+        s->append_targets = true;
+        s->expected_targets = 5;
+}
+
+/* Every byte distinct, 0x00 and 0xff among them. */
+static void fill_digest(uint8_t d[SR_DIGEST_LEN])
+{
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                d[i] = (uint8_t)(i * 8 + (i & 1 ? 7 : 0));
 }
 
 static void base_command(sr_command_t *c, sr_cmd_kind_t kind)
@@ -259,6 +401,17 @@ static void base_command(sr_command_t *c, sr_cmd_kind_t kind)
         c->pipeline_run_id = uuid_n(2);
         strcpy(c->enterprise_id, "acme");
         c->issued_at = 1700000000123;
+}
+
+static void assert_command_head(const sr_command_t *out,
+                                const sr_command_t *in)
+{
+        cr_assert(eq(int, out->kind, in->kind));
+        assert_uuid(out->command_id, in->command_id);
+        assert_uuid(out->pipeline_run_id, in->pipeline_run_id);
+        cr_assert(eq(str, (char *)out->enterprise_id,
+                     (char *)in->enterprise_id));
+        cr_assert(eq(i64, out->issued_at, in->issued_at));
 }
 
 static void command_round_trip(const sr_command_t *in, sr_command_t *out)
@@ -272,11 +425,89 @@ static void command_round_trip(const sr_command_t *in, sr_command_t *out)
                                                   out, &ec), SR_OK),
                   "%s", ec.msg);
         sr_buf_free(&buf);
-        cr_assert(eq(int, out->kind, in->kind));
-        assert_uuid(out->command_id, in->command_id);
-        assert_uuid(out->pipeline_run_id, in->pipeline_run_id);
-        cr_assert(eq(str, out->enterprise_id, (char *)in->enterprise_id));
-        cr_assert(eq(i64, out->issued_at, in->issued_at));
+        assert_command_head(out, in);
+}
+
+/* Decode a hand-written command body that must be accepted. */
+static void command_decode_ok(const struct wb *w, sr_command_t *out)
+{
+        sr_errctx_t ec = { 0 };
+
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(w), out,
+                                                  &ec), SR_OK), "%s", ec.msg);
+}
+
+/* A command of one of Command v2's new kinds, every field set. */
+static void fill_v2_command(sr_command_t *c, sr_cmd_kind_t kind)
+{
+        base_command(c, kind);
+        switch (kind) {
+        case SR_CMD_APPEND_TARGETS:
+                c->u.append.stage_index = 3;
+                c->u.append.chunk = 41;
+                c->u.append.n_targets = 4;
+                c->u.append.targets = calloc(4, sizeof(sr_spec_target_t));
+                cr_assert(not(eq(ptr, c->u.append.targets, NULL)));
+                for (uint32_t k = 0; k < 4; k++) {
+                        sr_spec_target_t *t = &c->u.append.targets[k];
+
+                        if (k != 1) /* target 1: derived id (null) */
+                                t->target_id = uuid_n((int)(500 + k));
+                        t->device_id = uuid_n((int)(510 + k));
+                        snprintf(t->device_name, sizeof(t->device_name),
+                                 "chunk-41-device-%u", k);
+                        if (k == 3)
+                                strcpy(t->device_alias, "rack 7");
+                }
+                return;
+        case SR_CMD_SEAL_TARGETS:
+                c->u.seal.stage_index = 3;
+                c->u.seal.chunks = 42;
+                c->u.seal.count = 5000000123LL; /* beyond 32 bits */
+                fill_digest(c->u.seal.digest);
+                return;
+        case SR_CMD_STAGE_STEP:
+                c->u.step.stage_index = 3;
+                strcpy(c->u.step.step, "cancel");
+                c->u.step.cursor = 41;
+                return;
+        default:
+                cr_fatal("fill_v2_command: kind %d", (int)kind);
+        }
+}
+
+static void assert_v2_payload(const sr_command_t *a, const sr_command_t *b)
+{
+        cr_assert(eq(int, a->kind, b->kind));
+        switch (b->kind) {
+        case SR_CMD_APPEND_TARGETS:
+                cr_assert(eq(u32, a->u.append.stage_index,
+                             b->u.append.stage_index));
+                cr_assert(eq(u32, a->u.append.chunk, b->u.append.chunk));
+                cr_assert(eq(u32, a->u.append.n_targets,
+                             b->u.append.n_targets));
+                assert_targets(a->u.append.targets, b->u.append.targets,
+                               b->u.append.n_targets);
+                return;
+        case SR_CMD_SEAL_TARGETS:
+                cr_assert(eq(u32, a->u.seal.stage_index,
+                             b->u.seal.stage_index));
+                cr_assert(eq(u32, a->u.seal.chunks, b->u.seal.chunks));
+                cr_assert(eq(i64, a->u.seal.count, b->u.seal.count));
+                for (int i = 0; i < SR_DIGEST_LEN; i++)
+                        cr_assert(eq(u8, a->u.seal.digest[i],
+                                     b->u.seal.digest[i]), "digest[%d]", i);
+                return;
+        case SR_CMD_STAGE_STEP:
+                cr_assert(eq(u32, a->u.step.stage_index,
+                             b->u.step.stage_index));
+                cr_assert(eq(str, (char *)a->u.step.step,
+                             (char *)b->u.step.step));
+                cr_assert(eq(u32, a->u.step.cursor, b->u.step.cursor));
+                return;
+        default:
+                cr_fatal("assert_v2_payload: kind %d", (int)b->kind);
+        }
 }
 
 static void fill_result(sr_result_t *r)
@@ -437,9 +668,13 @@ static char *read_text(const char *path, size_t *lenp)
         return text;
 }
 
+/* Each built-in id of registry.tsv is a slot's newest version (written)
+ * or one of sr_schema_older[] (still read), each exactly once, and an
+ * older version is the same record as its slot's newest. */
 Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
 {
         char path[1024], line[256], file[128], full[256];
+        int seen[64] = { 0 };
         FILE *reg;
         int id, rows = 0;
 
@@ -456,6 +691,8 @@ Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
                 if (sscanf(line, "%d\t%127s", &id, file) != 2)
                         continue;
                 rows++;
+                cr_assert(id > 0 && id < 64, "id %d", id);
+                seen[id]++;
                 json = sr_codec_schema_json(id);
                 cr_assert(not(eq(ptr, (void *)json, NULL)), "id %d", id);
                 cr_assert(eq(int, avro_schema_from_json_length(
@@ -475,7 +712,48 @@ Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
                 free(text);
         }
         fclose(reg);
-        cr_assert(eq(int, rows, SR_SCHEMA__MAX - 1));
+        cr_assert(eq(int, rows, SR_SCHEMA__MAX - 1 + SR_SCHEMA_OLDER_COUNT));
+        for (int slot = 1; slot < SR_SCHEMA__MAX; slot++) {
+                id = sr_schema_builtin_id((sr_schema_id_t)slot);
+                cr_assert(id > 0 && id < 64, "slot %d: id %d", slot, id);
+                cr_assert(eq(int, seen[id], 1), "slot %d: id %d", slot, id);
+        }
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
+                int32_t newest = sr_schema_builtin_id(sr_schema_older[i].slot);
+
+                id = sr_schema_older[i].id;
+                cr_assert(id > 0 && id < 64, "older %d: id %d", i, id);
+                cr_assert(eq(int, seen[id], 1), "older %d: id %d", i, id);
+                cr_assert(not(eq(i32, id, newest)));
+                cr_assert(eq(str, (char *)sr_codec_schema_name(id),
+                             (char *)sr_codec_schema_name(newest)));
+        }
+}
+
+/* Commands moved to version 2 (id 7); version 1 (id 1) is still read.
+ * Every other slot is written with its own number. */
+Test(sr_codec, builtin_ids_write_command_version_2_and_read_version_1)
+{
+        sr_schema_ids_t ids;
+
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 7));
+        for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
+                cr_assert(eq(i32, sr_schema_builtin_id((sr_schema_id_t)slot),
+                             slot));
+        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 1));
+        cr_assert(eq(int, sr_schema_older[0].slot, SR_SCHEMA_COMMAND));
+        cr_assert(eq(i32, sr_schema_older[0].id, 1));
+
+        memset(&ids, 0xab, sizeof(ids));
+        sr_schema_ids_builtin(&ids);
+        cr_assert(eq(i32, ids.wire[0], 0));
+        for (int slot = 1; slot < SR_SCHEMA__MAX; slot++)
+                cr_assert(eq(i32, ids.wire[slot],
+                             sr_schema_builtin_id((sr_schema_id_t)slot)));
+        cr_assert(eq(i32, ids.older[0], 1));
+        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 7));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(7),
+                     "io.sr.v1.Command"));
 }
 
 Test(sr_codec, builtin_ids_name_the_expected_records)
@@ -496,6 +774,55 @@ Test(sr_codec, builtin_ids_name_the_expected_records)
         cr_assert(eq(ptr, (void *)sr_codec_schema_json(0), NULL));
 }
 
+/* A slot's versions are numbered as its registry subject's: commands 1
+ * (id 1) and 2 (id 7), every other slot 1 (its own id). */
+Test(sr_codec, schema_versions_are_numbered_oldest_first)
+{
+        sr_schema_ids_t ids;
+
+        cr_assert(eq(int, sr_schema_versions(SR_SCHEMA_COMMAND), 2));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 1),
+                     1));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 2),
+                     7));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 3),
+                     0));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 0),
+                     0));
+        for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++) {
+                sr_schema_id_t sl = (sr_schema_id_t)slot;
+
+                cr_assert(eq(int, sr_schema_versions(sl), 1));
+                cr_assert(eq(i32, sr_schema_version_id(NULL, sl, 1), slot));
+                cr_assert(eq(i32, sr_schema_version_id(NULL, sl, 2), 0));
+        }
+        cr_assert(eq(i32, sr_schema_version_id(NULL, (sr_schema_id_t)0, 1),
+                     0));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA__MAX, 1), 0));
+
+        /* The same numbering in a table of registry ids. */
+        sr_schema_ids_builtin(&ids);
+        cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 1,
+                                            100000));
+        cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 2,
+                                            100001));
+        cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 1, 4));
+        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 2,
+                                                5)));
+        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 3,
+                                                5)));
+        cr_assert(eq(i32, ids.older[0], 100000));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100001));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 4));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], SR_SCHEMA_EVENT));
+        cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 1),
+                     100000));
+        cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 2),
+                     100001));
+        cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_RESULT, 1),
+                     4));
+}
+
 static avro_schema_t parse_builtin(int32_t id)
 {
         const char *json = sr_codec_schema_json(id);
@@ -512,17 +839,26 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
 {
         static const char *const payloads[] = {
                 "CreateRun", "SetPipelineRunStatus", "SetStageRunStatus",
-                "SetTargetRunStatus", "TimerFired",
+                "SetTargetRunStatus", "TimerFired", "AppendTargets",
+                "SealTargets", "StageStep",
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
                 "DedupeEntry", "BatchMarker", "RetiredRun",
         };
-        avro_schema_t ev = parse_builtin(SR_SCHEMA_EVENT);
-        avro_schema_t cmd = parse_builtin(SR_SCHEMA_COMMAND);
-        avro_schema_t cl = parse_builtin(SR_SCHEMA_CHANGELOG);
-        avro_schema_t disp = parse_builtin(SR_SCHEMA_DISPATCH);
+        avro_schema_t ev = parse_builtin(
+                sr_schema_builtin_id(SR_SCHEMA_EVENT));
+        avro_schema_t cmd = parse_builtin(
+                sr_schema_builtin_id(SR_SCHEMA_COMMAND));
+        avro_schema_t cmd1 = parse_builtin(sr_schema_older[0].id);
+        avro_schema_t cl = parse_builtin(
+                sr_schema_builtin_id(SR_SCHEMA_CHANGELOG));
+        avro_schema_t disp = parse_builtin(
+                sr_schema_builtin_id(SR_SCHEMA_DISPATCH));
         avro_schema_t u, e;
+
+        cr_assert(eq(sz, sizeof(payloads) / sizeof(payloads[0]),
+                     (size_t)SR_CMD__COUNT));
 
         e = avro_schema_record_field_get(ev, "entity_type");
         cr_assert(eq(int, avro_schema_enum_number_of_symbols(e),
@@ -544,6 +880,15 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                 cr_assert(eq(str, (char *)avro_schema_name(
                                           avro_schema_union_branch(u, i)),
                              (char *)payloads[i]));
+        /* Version 1 has the first five, at the same positions: the new
+         * branches were appended. */
+        u = avro_schema_record_field_get(cmd1, "payload");
+        cr_assert(eq(sz, avro_schema_union_size(u),
+                     (size_t)SR_CMD_TIMER_FIRED + 1));
+        for (int i = 0; i <= SR_CMD_TIMER_FIRED; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)payloads[i]));
 
         u = avro_schema_record_field_get(cl, "state");
         cr_assert(eq(sz, avro_schema_union_size(u), (size_t)7));
@@ -554,6 +899,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
 
         avro_schema_decref(ev);
         avro_schema_decref(cmd);
+        avro_schema_decref(cmd1);
         avro_schema_decref(cl);
         avro_schema_decref(disp);
 }
@@ -708,6 +1054,291 @@ Test(sr_codec, timer_fired_round_trips)
         cr_assert(eq(int, out.u.timer.entity_type, SR_ENT_STAGE_RUN));
         assert_uuid(out.u.timer.entity_id, in.u.timer.entity_id);
         cr_assert(eq(i64, out.u.timer.deadline, 1700000999000));
+}
+
+/* ------------------------------------------------------------ command v2 */
+
+static int32_t encoded_command_id(const sr_command_t *c)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        int32_t id = 0;
+
+        cr_assert(eq(int, sr_codec_encode_command(codec, c, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
+                                                  &ec), SR_OK));
+        sr_buf_free(&buf);
+        return id;
+}
+
+/* A command is written in the oldest version that carries it: version 1
+ * (id 1) for what version 1 has, so a reader of the release before still
+ * reads it; version 2 (id 7) only for the new kinds and an open stage. */
+Test(sr_codec, a_command_is_written_in_the_oldest_version_that_carries_it)
+{
+        sr_command_t c;
+
+        base_command(&c, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        strcpy(c.u.set.status, "cancelled");
+        cr_assert(eq(i32, encoded_command_id(&c), 1));
+        base_command(&c, SR_CMD_TIMER_FIRED);
+        cr_assert(eq(i32, encoded_command_id(&c), 1));
+
+        base_command(&c, SR_CMD_CREATE_RUN);
+        fill_spec(&c.u.create.spec); /* closed stages */
+        cr_assert(eq(i32, encoded_command_id(&c), 1));
+        /* A closed stage that says how many it expects needs version 2
+         * too: version 1 could not carry the count. */
+        c.u.create.spec.stages[1].expected_targets = 3;
+        cr_assert(eq(i32, encoded_command_id(&c), 7));
+        sr_command_fini(&c);
+
+        base_command(&c, SR_CMD_CREATE_RUN);
+        fill_open_spec(&c.u.create.spec);
+        cr_assert(eq(i32, encoded_command_id(&c), 7));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 7));
+        sr_command_fini(&c);
+
+        for (int k = SR_CMD_APPEND_TARGETS; k < SR_CMD__COUNT; k++) {
+                fill_v2_command(&c, (sr_cmd_kind_t)k);
+                cr_assert(eq(i32, encoded_command_id(&c), 7), "kind %d", k);
+                sr_command_fini(&c);
+        }
+}
+
+/* What is written in version 1 is the version 1 layout, byte for byte:
+ * no stage field of version 2 slips in. */
+Test(sr_codec, encoder_output_matches_hand_written_version_1_avro)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in;
+        struct wb w;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        in.u.create.run_number = 9;
+        raw_command(&w, 1, 1, &in);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(sz, buf.len, w.n));
+        cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
+        sr_buf_free(&buf);
+        sr_command_fini(&in);
+}
+
+/* The hand-written v2 layout (new stage fields after targets, new branches
+ * after TimerFired) is what the encoder writes, byte for byte. */
+Test(sr_codec, encoder_output_matches_hand_written_version_2_avro)
+{
+        static const sr_cmd_kind_t kinds[] = {
+                SR_CMD_CREATE_RUN, SR_CMD_APPEND_TARGETS,
+                SR_CMD_SEAL_TARGETS, SR_CMD_STAGE_STEP,
+        };
+        sr_errctx_t ec = { 0 };
+        sr_command_t in;
+        struct wb w;
+
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                sr_buf_t buf = { 0 };
+
+                if (kinds[i] == SR_CMD_CREATE_RUN) {
+                        base_command(&in, SR_CMD_CREATE_RUN);
+                        fill_open_spec(&in.u.create.spec);
+                        in.u.create.run_number = 9;
+                } else {
+                        fill_v2_command(&in, kinds[i]);
+                }
+                raw_command(&w, 7, 2, &in);
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "kind %d: %s", (int)kinds[i], ec.msg);
+                cr_assert(eq(sz, buf.len, w.n), "kind %d", (int)kinds[i]);
+                cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0), "kind %d",
+                          (int)kinds[i]);
+                sr_buf_free(&buf);
+                sr_command_fini(&in);
+        }
+}
+
+Test(sr_codec, append_targets_round_trips_a_chunk_of_several_targets)
+{
+        sr_command_t in, out;
+
+        fill_v2_command(&in, SR_CMD_APPEND_TARGETS);
+        command_round_trip(&in, &out);
+        assert_v2_payload(&out, &in);
+        cr_assert(sr_uuid_is_nil(&out.u.append.targets[1].target_id));
+        sr_command_fini(&out);
+        cr_assert(eq(ptr, out.u.append.targets, NULL));
+
+        /* An empty chunk is a chunk too. */
+        sr_command_fini(&in);
+        cr_assert(eq(ptr, in.u.append.targets, NULL));
+        in.kind = SR_CMD_APPEND_TARGETS;
+        in.u.append.chunk = 42;
+        command_round_trip(&in, &out);
+        cr_assert(eq(u32, out.u.append.chunk, 42));
+        cr_assert(eq(u32, out.u.append.n_targets, 0));
+        cr_assert(eq(ptr, out.u.append.targets, NULL));
+        sr_command_fini(&out);
+}
+
+Test(sr_codec, seal_targets_round_trips_count_chunks_and_every_digest_byte)
+{
+        sr_command_t in, out;
+
+        fill_v2_command(&in, SR_CMD_SEAL_TARGETS);
+        command_round_trip(&in, &out);
+        assert_v2_payload(&out, &in);
+        cr_assert(eq(i64, out.u.seal.count, 5000000123LL));
+        cr_assert(eq(u8, out.u.seal.digest[0], 0x00));
+        cr_assert(eq(u8, out.u.seal.digest[SR_DIGEST_LEN - 1], 0xff));
+
+        /* The bounds: an empty set, and the largest chunk index. */
+        in.u.seal.count = 0;
+        in.u.seal.chunks = INT32_MAX;
+        command_round_trip(&in, &out);
+        assert_v2_payload(&out, &in);
+}
+
+Test(sr_codec, stage_step_round_trips_step_text_and_cursor)
+{
+        sr_command_t in, out;
+        char step[SR_SHORT_MAX];
+
+        fill_v2_command(&in, SR_CMD_STAGE_STEP);
+        command_round_trip(&in, &out);
+        assert_v2_payload(&out, &in);
+
+        /* The step is a string, not an enum: a kind this build does not
+         * know yet travels verbatim, up to 63 bytes. */
+        memset(step, 's', sizeof(step) - 1);
+        step[sizeof(step) - 1] = '\0';
+        strcpy(in.u.step.step, step);
+        in.u.step.cursor = 0;
+        command_round_trip(&in, &out);
+        assert_v2_payload(&out, &in);
+}
+
+Test(sr_codec, an_open_stage_round_trips_its_append_flag_and_expected_count)
+{
+        sr_command_t in, out;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_open_spec(&in.u.create.spec);
+        in.u.create.run_number = 3;
+        command_round_trip(&in, &out);
+        assert_spec(&out.u.create.spec, &in.u.create.spec);
+        cr_assert(out.u.create.spec.stages[0].append_targets);
+        cr_assert(eq(i64, out.u.create.spec.stages[0].expected_targets, 5));
+        cr_assert(eq(u32, out.u.create.spec.stages[0].n_targets, 0));
+        cr_assert(not(out.u.create.spec.stages[1].append_targets));
+        cr_assert(eq(i64, out.u.create.spec.stages[1].expected_targets, 0));
+        sr_command_fini(&out);
+        sr_command_fini(&in);
+}
+
+/* A record framed with id 1 is read with Command version 1's own text;
+ * the stage fields version 1 lacks take their defaults: a closed stage. */
+Test(sr_codec, a_version_1_create_run_decodes_every_field_with_stages_closed)
+{
+        sr_command_t in, open, out;
+        struct wb w;
+
+        /* First a v2 open stage through the same codec: nothing of it may
+         * stay behind for the v1 record. */
+        base_command(&open, SR_CMD_CREATE_RUN);
+        fill_open_spec(&open.u.create.spec);
+        raw_command(&w, 7, 2, &open);
+        command_decode_ok(&w, &out);
+        cr_assert(out.u.create.spec.stages[0].append_targets);
+        sr_command_fini(&out);
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        in.u.create.run_number = 17;
+        raw_command(&w, 1, 1, &in);
+        command_decode_ok(&w, &out);
+        assert_command_head(&out, &in);
+        cr_assert(eq(i32, out.u.create.run_number, 17));
+        assert_spec(&out.u.create.spec, &in.u.create.spec);
+        for (uint32_t i = 0; i < out.u.create.spec.n_stages; i++) {
+                cr_assert(not(out.u.create.spec.stages[i].append_targets));
+                cr_assert(eq(i64,
+                             out.u.create.spec.stages[i].expected_targets, 0));
+        }
+        sr_command_fini(&out);
+
+        /* And v2 again after v1. */
+        raw_command(&w, 7, 2, &open);
+        command_decode_ok(&w, &out);
+        assert_spec(&out.u.create.spec, &open.u.create.spec);
+        sr_command_fini(&out);
+        sr_command_fini(&open);
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, version_1_status_and_timer_commands_decode)
+{
+        sr_command_t in, out;
+        struct wb w;
+
+        base_command(&in, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        strcpy(in.u.set.status, "Cancelled");
+        raw_command(&w, 1, 1, &in);
+        command_decode_ok(&w, &out);
+        assert_command_head(&out, &in);
+        cr_assert(eq(str, out.u.set.status, "Cancelled"));
+
+        base_command(&in, SR_CMD_TIMER_FIRED);
+        in.u.timer.entity_type = SR_ENT_TARGET_RUN;
+        in.u.timer.entity_id = uuid_n(53);
+        in.u.timer.deadline = 1700000999000;
+        raw_command(&w, 1, 1, &in);
+        command_decode_ok(&w, &out);
+        assert_command_head(&out, &in);
+        cr_assert(eq(int, out.u.timer.entity_type, SR_ENT_TARGET_RUN));
+        assert_uuid(out.u.timer.entity_id, in.u.timer.entity_id);
+        cr_assert(eq(i64, out.u.timer.deadline, 1700000999000));
+}
+
+Test(sr_codec, peek_command_ids_reads_both_command_versions)
+{
+        sr_uuid_t cmd, run;
+        sr_errctx_t ec = { 0 };
+        sr_command_t in;
+        struct wb w;
+
+        base_command(&in, SR_CMD_SET_PIPELINE_RUN_STATUS);
+        strcpy(in.u.set.status, "cancelled");
+        for (int version = 1; version <= 2; version++) {
+                memset(&cmd, 0, sizeof(cmd));
+                memset(&run, 0, sizeof(run));
+                raw_command(&w, version == 1 ? 1 : 7, version, &in);
+                cr_assert(eq(int, sr_codec_peek_command_ids(codec,
+                                                            w_slice(&w),
+                                                            &cmd, &run, &ec),
+                             SR_OK), "v%d: %s", version, ec.msg);
+                assert_uuid(cmd, in.command_id);
+                assert_uuid(run, in.pipeline_run_id);
+        }
+        /* An id that is no Command's. */
+        w.b[4] = SR_SCHEMA_EVENT;
+        cr_assert(eq(int, sr_codec_peek_command_ids(codec, w_slice(&w), &cmd,
+                                                    &run, &ec),
+                     SR_ERR_SCHEMA));
+}
+
+Test(sr_codec, both_command_ids_map_to_the_command_slot)
+{
+        cr_assert(eq(int, sr_codec_kind_of(codec, 1), SR_SCHEMA_COMMAND));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 7), SR_SCHEMA_COMMAND));
+        for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
+                cr_assert(eq(int, sr_codec_kind_of(codec, slot), slot));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 0), 0));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 8), 0));
 }
 
 /* ------------------------------------------------------------ flat records */
@@ -1403,15 +2034,200 @@ Test(sr_codec, unknown_union_branch_is_schema_error)
         sr_command_t out;
         struct wb w;
 
-        w_header(&w, SR_SCHEMA_COMMAND);
+        w_header(&w, sr_schema_builtin_id(SR_SCHEMA_COMMAND));
         w_uuid(&w, 1);
         w_uuid(&w, 2);
         w_str(&w, "acme");
         w_long(&w, 1);
-        w_long(&w, 7); /* payload branch 7 of 5 */
+        w_long(&w, SR_CMD__COUNT); /* payload branch 8 of 8 */
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        assert_msg(ec, "field payload: unknown union branch 7");
+        assert_msg(ec, "field payload: unknown union branch 8");
+}
+
+/* A version 1 record has five branches: one carrying a version 2 branch
+ * (and a payload that would be valid under version 2) is refused, never
+ * read as version 2. The id decides the version, not the bytes. */
+Test(sr_codec, a_version_1_record_with_a_version_2_branch_is_refused)
+{
+        static const sr_cmd_kind_t kinds[] = {
+                SR_CMD_APPEND_TARGETS, SR_CMD_SEAL_TARGETS, SR_CMD_STAGE_STEP,
+        };
+        char want[64];
+        sr_command_t in, out;
+        struct wb w;
+
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                sr_errctx_t ec = { 0 };
+
+                fill_v2_command(&in, kinds[i]);
+                raw_command(&w, 1, 1, &in);
+                memset(&out, 0xab, sizeof(out));
+                cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w),
+                                                          &out, &ec),
+                             SR_ERR_SCHEMA), "kind %d: %s", (int)kinds[i],
+                          ec.msg);
+                snprintf(want, sizeof(want),
+                         "field payload: unknown union branch %d",
+                         (int)kinds[i]);
+                assert_msg(ec, want);
+                cr_assert(eq(u8, ((uint8_t *)&out)[0], 0xab));
+                cr_assert(eq(u8, ((uint8_t *)&out)[sizeof(out) - 1], 0xab));
+
+                /* The same bytes under id 7 are that v2 command. */
+                w.b[4] = 7;
+                command_decode_ok(&w, &out);
+                assert_command_head(&out, &in);
+                assert_v2_payload(&out, &in);
+                sr_command_fini(&out);
+                sr_command_fini(&in);
+        }
+}
+
+Test(sr_codec, seal_targets_with_negative_count_is_refused_both_ways)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        struct wb w;
+
+        fill_v2_command(&in, SR_CMD_SEAL_TARGETS);
+        in.u.seal.count = -1;
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "encode command: payload SealTargets: field count: "
+                       "negative (-1)");
+        cr_assert(eq(ptr, buf.ptr, NULL));
+
+        memset(&ec, 0, sizeof(ec));
+        raw_command(&w, 7, 2, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "command: payload SealTargets: field count: "
+                       "negative (-1)");
+}
+
+Test(sr_codec, open_stage_with_negative_expected_targets_is_refused_both_ways)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        struct wb w;
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_open_spec(&in.u.create.spec);
+        in.u.create.spec.stages[0].expected_targets = -5;
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_ERR_INVALID), "%s", ec.msg);
+        assert_msg(ec, "stages[0]: field expected_targets: negative (-5)");
+        cr_assert(eq(ptr, buf.ptr, NULL));
+
+        memset(&ec, 0, sizeof(ec));
+        raw_command(&w, 7, 2, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "command: payload CreateRun: stages[0]: field "
+                       "expected_targets: negative (-5)");
+        sr_command_fini(&in);
+}
+
+Test(sr_codec, over_long_stage_step_text_is_schema_error)
+{
+        char step[SR_SHORT_MAX + 1];
+        sr_errctx_t ec = { 0 };
+        sr_command_t out;
+        struct wb w;
+
+        memset(step, 's', sizeof(step) - 1);
+        step[sizeof(step) - 1] = '\0'; /* 64 bytes: one too many */
+        w_header(&w, sr_schema_builtin_id(SR_SCHEMA_COMMAND));
+        w_uuid(&w, 1);
+        w_uuid(&w, 2);
+        w_str(&w, "acme");
+        w_long(&w, 1);
+        w_long(&w, SR_CMD_STAGE_STEP);
+        w_long(&w, 0);
+        w_str(&w, step);
+        w_long(&w, 0);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "payload StageStep: field step: too long (64 bytes");
+}
+
+Test(sr_codec, every_truncation_of_a_version_2_command_is_corrupt)
+{
+        static const sr_cmd_kind_t kinds[] = {
+                SR_CMD_CREATE_RUN, SR_CMD_APPEND_TARGETS,
+                SR_CMD_SEAL_TARGETS, SR_CMD_STAGE_STEP,
+        };
+        sr_errctx_t ec = { 0 };
+        sr_command_t in, out;
+
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                sr_buf_t buf = { 0 };
+
+                if (kinds[i] == SR_CMD_CREATE_RUN) {
+                        base_command(&in, SR_CMD_CREATE_RUN);
+                        fill_open_spec(&in.u.create.spec);
+                } else {
+                        fill_v2_command(&in, kinds[i]);
+                }
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "%s", ec.msg);
+                for (size_t n = 0; n < buf.len; n++) {
+                        sr_err_t err = sr_codec_decode_command(
+                                codec, sr_slice(buf.ptr, n), &out, &ec);
+
+                        cr_assert(eq(int, err, SR_ERR_CORRUPT),
+                                  "kind %d len %zu: %s", (int)kinds[i], n,
+                                  ec.msg);
+                }
+                sr_buf_free(&buf);
+                sr_command_fini(&in);
+        }
+}
+
+Test(sr_codec, single_byte_mutations_of_version_2_commands_never_crash)
+{
+        static const sr_cmd_kind_t kinds[] = {
+                SR_CMD_APPEND_TARGETS, SR_CMD_SEAL_TARGETS, SR_CMD_STAGE_STEP,
+        };
+        static const uint8_t vals[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xff };
+        sr_errctx_t ec = { 0 };
+        sr_command_t in, out;
+
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+                sr_buf_t buf = { 0 };
+
+                fill_v2_command(&in, kinds[k]);
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "%s", ec.msg);
+                for (size_t i = 0; i < buf.len; i++) {
+                        uint8_t *b = buf.ptr, keep = b[i];
+
+                        for (size_t v = 0; v < sizeof(vals); v++) {
+                                sr_err_t err;
+
+                                b[i] = vals[v];
+                                err = sr_codec_decode_command(
+                                        codec, sr_buf_slice(&buf), &out, &ec);
+                                if (err == SR_OK)
+                                        sr_command_fini(&out);
+                                else
+                                        cr_assert(err == SR_ERR_CORRUPT ||
+                                                  err == SR_ERR_SCHEMA,
+                                                  "kind %d byte %zu = "
+                                                  "0x%02x: %s",
+                                                  (int)kinds[k], i, vals[v],
+                                                  ec.msg);
+                        }
+                        b[i] = keep;
+                }
+                sr_buf_free(&buf);
+                sr_command_fini(&in);
+        }
 }
 
 Test(sr_codec, unknown_enum_index_is_schema_error)
@@ -1648,7 +2464,22 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
         sr_errctx_t ec = { 0 };
         sr_buf_t buf = { 0 };
         sr_event_t in, out;
+        char want[64];
+        int32_t next = 0;
         uint8_t *newer;
+
+        /* The next id: one no version of any schema has. */
+        for (int slot = 1; slot < SR_SCHEMA__MAX; slot++)
+                if (sr_schema_builtin_id((sr_schema_id_t)slot) > next)
+                        next = sr_schema_builtin_id((sr_schema_id_t)slot);
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                if (sr_schema_older[i].id > next)
+                        next = sr_schema_older[i].id;
+        next++;
+        cr_assert(eq(i32, next, 8));
+        cr_assert(eq(ptr, (void *)sr_codec_schema_json(next), NULL));
+        cr_assert(eq(int, sr_codec_kind_of(codec, next), 0));
+        snprintf(want, sizeof(want), "unknown schema id %d", (int)next);
 
         fill_event(&in);
         cr_assert(eq(int, sr_codec_encode_event(codec, &in, &buf, &ec),
@@ -1658,13 +2489,12 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
         memcpy(newer, buf.ptr, buf.len);
         newer[buf.len] = 6; /* zig-zag int 3: the added field */
 
-        newer[4] = SR_SCHEMA__MAX; /* the next id: event v2 */
+        newer[4] = (uint8_t)next; /* event v2 */
         cr_assert(eq(int, sr_codec_decode_event(codec,
                                                 sr_slice(newer, buf.len + 1),
                                                 &out, &ec),
                      SR_ERR_SCHEMA));
-        cr_assert(not(eq(ptr, strstr(ec.msg, "unknown schema id 7"), NULL)),
-                  "%s", ec.msg);
+        cr_assert(not(eq(ptr, strstr(ec.msg, want), NULL)), "%s", ec.msg);
 
         memset(&ec, 0, sizeof(ec));
         newer[4] = SR_SCHEMA_EVENT; /* in place, under id 3 */
@@ -1681,11 +2511,12 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
 
 /* ------------------------------------------------------------ registry ids */
 
-/* Ids an external registry might give: far from the built-in 1-6, one of
+/* Ids an external registry might give: far from the built-in 1-7, one of
  * them a built-in id of another schema (a registry numbers globally). */
 static void registry_ids(sr_schema_ids_t *ids)
 {
         sr_schema_ids_builtin(ids);
+        ids->older[0] = 100000; /* Command v1, registered first */
         ids->wire[SR_SCHEMA_COMMAND] = 100001;
         ids->wire[SR_SCHEMA_RESULT] = 4;
         ids->wire[SR_SCHEMA_EVENT] = 0x01020304;
@@ -1766,4 +2597,78 @@ Test(sr_codec, with_registry_ids_a_builtin_id_is_refused_as_unknown)
                                                  &res, &ec), SR_ERR_SCHEMA));
         cr_assert(eq(str, ec.msg, "result: unknown schema id 2"));
         sr_buf_free(&buf);
+}
+
+/* With a registry's ids, Command v1 is read under the id the registry gave
+ * it and v2 written and read under its own; the built-in 1 and 7 are then
+ * ids like any other unknown one. */
+Test(sr_codec, with_registry_ids_command_versions_are_read_under_their_ids)
+{
+        sr_schema_ids_t ids;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        sr_uuid_t cmd, run;
+        struct wb w;
+        int32_t id = 0;
+
+        registry_ids(&ids);
+        sr_codec_set_ids(codec, &ids);
+        cr_assert(eq(int, sr_codec_kind_of(codec, 100000),
+                     SR_SCHEMA_COMMAND));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 100001),
+                     SR_SCHEMA_COMMAND));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 1), 0));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 7), 0));
+
+        base_command(&in, SR_CMD_CREATE_RUN);
+        fill_spec(&in.u.create.spec);
+        in.u.create.run_number = 4;
+
+        /* v1 under the registry's id: decoded, stages closed. */
+        raw_command(&w, 100000, 1, &in);
+        command_decode_ok(&w, &out);
+        assert_command_head(&out, &in);
+        assert_spec(&out.u.create.spec, &in.u.create.spec);
+        sr_command_fini(&out);
+        cr_assert(eq(int, sr_codec_peek_command_ids(codec, w_slice(&w), &cmd,
+                                                    &run, &ec), SR_OK),
+                  "%s", ec.msg);
+        assert_uuid(cmd, in.command_id);
+
+        /* Each version is written with the registry's id for it and read
+         * back: closed stages in v1, an open one in v2. */
+        for (int version = 1; version <= 2; version++) {
+                if (version == 2) {
+                        sr_command_fini(&in);
+                        base_command(&in, SR_CMD_CREATE_RUN);
+                        fill_open_spec(&in.u.create.spec);
+                }
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "%s", ec.msg);
+                cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf),
+                                                          &id, &ec), SR_OK));
+                cr_assert(eq(i32, id, version == 1 ? 100000 : 100001));
+                cr_assert(eq(int, sr_codec_decode_command(
+                                          codec, sr_buf_slice(&buf), &out,
+                                          &ec), SR_OK), "%s", ec.msg);
+                assert_spec(&out.u.create.spec, &in.u.create.spec);
+                sr_command_fini(&out);
+                sr_buf_free(&buf);
+        }
+
+        /* The built-in ids of both versions are refused. */
+        raw_command(&w, 1, 1, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        cr_assert(eq(str, ec.msg, "command: unknown schema id 1"));
+        cr_assert(eq(int, sr_codec_peek_command_ids(codec, w_slice(&w), &cmd,
+                                                    &run, &ec),
+                     SR_ERR_SCHEMA));
+        raw_command(&w, 7, 2, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        cr_assert(eq(str, ec.msg, "command: unknown schema id 7"));
+        sr_command_fini(&in);
 }

@@ -469,6 +469,54 @@ Test(sr_fsm, a_create_over_the_workers_limits_is_refused_naming_the_key)
         cr_assert(eq(u32, run.pr.n_stages, 3));
 }
 
+/* Command version 2 travels (docs/schemas.md) before its rules are
+ * built (docs/targets.md): until then each of its parts is refused with a
+ * reply that says so, and nothing changes. */
+Test(sr_fsm, a_create_with_an_open_stage_is_refused_until_chunks_are_applied)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 2, 1, 0, false);
+        cmd.u.create.spec.stages[1].append_targets = true;
+        cmd.u.create.spec.stages[1].expected_targets = 20000;
+        cmd.u.create.run_number = 1;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+        expect_reject(SR_REJECT_INVALID_VALUE,
+                      "stages[1].targets: an open stage (targets in "
+                      "chunks) is not applied by this worker yet");
+        cr_assert(not(run.exists));
+        cr_assert(eq(u32, out.n_events, 0));
+}
+
+Test(sr_fsm, append_seal_and_step_commands_are_refused_until_their_rules_exist)
+{
+        static const struct {
+                sr_cmd_kind_t kind;
+                const char *name;
+        } kinds[] = { { SR_CMD_APPEND_TARGETS, "AppendTargets" },
+                      { SR_CMD_SEAL_TARGETS, "SealTargets" },
+                      { SR_CMD_STAGE_STEP, "StageStep" } };
+        char msg[128];
+
+        create(1, 1, 1, false);
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                sr_command_t cmd;
+                uint32_t version = run.pr.m.version;
+
+                base_cmd(&cmd, kinds[i].kind);
+                cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts,
+                                                       &out), SR_OK));
+                snprintf(msg, sizeof(msg), "%s: not applied by this worker "
+                         "yet", kinds[i].name);
+                expect_reject(SR_REJECT_INVALID_VALUE, msg);
+                cr_assert(eq(u32, out.n_events, 0));
+                cr_assert(eq(u32, run.pr.m.version, version));
+        }
+}
+
 Test(sr_fsm, a_run_created_under_a_higher_limit_is_still_the_same_run)
 {
         /* Created when the limit was higher; the same create re-sent

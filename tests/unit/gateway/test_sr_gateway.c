@@ -1710,7 +1710,9 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         cr_assert(eq(ptr, json_object_get(a.json, "schemaType"), NULL));
         reg_free(&a);
 
-        for (int id = 1; id < SR_SCHEMA__MAX; id++) {
+        /* Every id of schemas/registry.tsv: the six schemas and the
+         * commands' version 1 (1) beside its version 2 (7). */
+        for (int id = 1; id <= 7; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -1877,7 +1879,86 @@ Test(sr_gateway, registry_config_is_the_level_the_evolution_rules_keep)
         cr_assert(eq(str, (char *)jstr(a.json, "compatibilityLevel"),
                      "BACKWARD_TRANSITIVE"), "%s", a.body);
         reg_free(&a);
+        /* Command version 2 appended union branches: BACKWARD only. */
+        a = reg_call("GET", "/config/sr.commands-value", NULL);
+        cr_assert(eq(str, (char *)jstr(a.json, "compatibilityLevel"),
+                     "BACKWARD_TRANSITIVE"), "%s", a.body);
+        reg_free(&a);
         reg_expect_error("GET", "/config/nope", 404, 40401);
+}
+
+/* The commands subject holds version 1 (id 1, command.v1.avsc) and
+ * version 2 (id 7, command.avsc): each by version, by id and by its text,
+ * latest being 2. */
+Test(sr_gateway, registry_commands_subject_has_both_versions_latest_two)
+{
+        static const struct {
+                const char *version;
+                int v, id;
+        } cases[] = { { "1", 1, 1 }, { "2", 2, 7 }, { "latest", 2, 7 },
+                      { "-1", 2, 7 } };
+        reg_answer_t a;
+
+        a = reg_call("GET", "/subjects/sr.commands-value/versions", NULL);
+        cr_assert(eq(str, a.body, "[1,2]"));
+        reg_free(&a);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char url[128];
+
+                snprintf(url, sizeof(url),
+                         "/subjects/sr.commands-value/versions/%s",
+                         cases[i].version);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "version")), cases[i].v),
+                          "%s", cases[i].version);
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "id")), cases[i].id));
+                cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                             (char *)sr_codec_schema_json(cases[i].id)));
+                reg_free(&a);
+        }
+        cr_assert(not(eq(str, (char *)sr_codec_schema_json(1),
+                         (char *)sr_codec_schema_json(7))));
+        reg_expect_error("GET", "/subjects/sr.commands-value/versions/3",
+                         404, 40402);
+        a = reg_call("GET", "/schemas/ids/1/versions", NULL);
+        cr_assert(eq(str, a.body,
+                     "[{\"subject\":\"sr.commands-value\",\"version\":1}]"));
+        reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/7/versions", NULL);
+        cr_assert(eq(str, a.body,
+                     "[{\"subject\":\"sr.commands-value\",\"version\":2}]"));
+        reg_free(&a);
+        /* Registering either text answers its own id; a lookup names its
+         * version. */
+        a = reg_post("/subjects/sr.commands-value/versions",
+                     sr_codec_schema_json(1), NULL);
+        cr_assert(eq(str, a.body, "{\"id\":1}"));
+        reg_free(&a);
+        a = reg_post("/subjects/sr.commands-value/versions",
+                     sr_codec_schema_json(7), NULL);
+        cr_assert(eq(str, a.body, "{\"id\":7}"));
+        reg_free(&a);
+        a = reg_post("/subjects/sr.commands-value", sr_codec_schema_json(1),
+                     NULL);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  a.json, "version")), 1), "%s", a.body);
+        reg_free(&a);
+        /* With an external registry's ids, its ids for both versions. */
+        use_registry_ids();
+        conf->schema_ids.older[0] = 2001;
+        a = reg_call("GET", "/subjects/sr.commands-value/versions/1", NULL);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
+                                                                  "id")),
+                     2001), "%s", a.body);
+        reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/2001", NULL);
+        cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                     (char *)sr_codec_schema_json(1)));
+        reg_free(&a);
+        reg_expect_error("GET", "/schemas/ids/1", 404, 40403);
 }
 
 /* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";

@@ -130,44 +130,50 @@ static const char *reply(int slot, const char *status_line,
 
 TestSuite(sr_registry, .timeout = 20.0);
 
-Test(sr_registry, each_schema_is_posted_under_its_subject_and_the_answered_ids_are_kept)
+Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
+        /* Subjects in name order; commands has versions 1 and 2. */
         const char *answers[] = { OK_ID(0, 104), OK_ID(1, 101),
-                                  OK_ID(2, 105), OK_ID(3, 103),
-                                  OK_ID(4, 106), OK_ID(5, 102) };
+                                  OK_ID(2, 107), OK_ID(3, 105),
+                                  OK_ID(4, 103), OK_ID(5, 106),
+                                  OK_ID(6, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 6, answers);
+        fake_start(&f, 7, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
         fake_stop(&f);
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 101));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 107));
+        cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 104));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 106));
-        cr_assert(eq(int, f.n_got, 6));
+        cr_assert(eq(int, f.n_got, 7));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
                                 "sr.changelog-value/versions HTTP/1.1\r\n"),
                   "%s", f.got[0]);
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
-        cr_assert(has(f.got[3], "/subjects/sr.events-value/versions"));
-        {
-                const char *body = strstr(f.got[3], "\r\n\r\n") + 4;
+        cr_assert(has(f.got[4], "/subjects/sr.events-value/versions"));
+        /* Each version's exact text: events 3, commands 1 then 7. */
+        for (int i = 0; i < 3; i++) {
+                static const int req[] = { 4, 1, 2 }, id[] = { 3, 1, 7 };
+                const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
                 cr_assert(j != NULL, "body %s", body);
                 cr_assert(eq(str, (char *)json_string_value(
                                           json_object_get(j, "schema")),
-                             (char *)sr_codec_schema_json(SR_SCHEMA_EVENT)));
+                             (char *)sr_codec_schema_json(id[i])));
                 json_decref(j);
         }
+        cr_assert(has(f.got[2], "/subjects/sr.commands-value/versions"));
 }
 
 Test(sr_registry, an_incompatible_schema_is_a_conf_error_naming_the_subject_and_the_registry_message)
@@ -234,23 +240,23 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
         const char *answers[] = {
                 reply(0, "503 Service Unavailable", ""),
                 OK_ID(1, 111), OK_ID(2, 112), OK_ID(3, 113), OK_ID(4, 114),
-                OK_ID(5, 115), OK_ID(6, 116)
+                OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 7, answers);
+        fake_start(&f, 8, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 7));
+        cr_assert(eq(int, f.n_got, 8));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 111));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 116));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 117));
 }
 
-Test(sr_registry, two_of_our_schemas_given_one_id_is_corrupt)
+Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
 {
         const char *answers[] = { OK_ID(0, 107), OK_ID(1, 107) };
         sr_errctx_t ec = { 0 };
@@ -261,7 +267,9 @@ Test(sr_registry, two_of_our_schemas_given_one_id_is_corrupt)
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_ERR_CORRUPT));
         fake_stop(&f);
-        cr_assert(has(ec.msg, "gave id 107 to both"), "%s", ec.msg);
+        cr_assert(has(ec.msg, "subject sr.commands-value: the registry gave "
+                              "id 107 to version 1 and to another"),
+                  "%s", ec.msg);
 }
 
 Test(sr_registry, an_unreachable_registry_is_retried_for_the_wait_then_an_io_error)

@@ -120,7 +120,7 @@ def main():
                                   for s in range(o.stages)]},
                        "run_number": 1})}
             b = io.BytesIO()
-            b.write(b"\0\0\0\0\1")
+            b.write(b"\0\0\0\0\7")  # Command version 2 (command.avsc)
             fastavro.schemaless_writer(b, schema, rec)
             p.produce(pre + "commands", key=run.encode(), value=b.getvalue())
             p.poll(0)
