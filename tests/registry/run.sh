@@ -2,8 +2,9 @@
 # tests/registry/run.sh - run a Python test of tests/registry/ in
 # BUILD_DIR/venv-registry: stock_consumer.py (a stock confluent-kafka
 # consumer decoding sr.events through the gateway's schema registry read
-# API), evolution.py (schema evolution through fastavro) or
-# cloudevents_check.py (the CloudEvents SDK's Kafka binding reads sr.events).
+# API), evolution.py (schema evolution through fastavro),
+# cloudevents_check.py (the CloudEvents SDK's Kafka binding reads sr.events)
+# or tests/codec/digest_check.py (chunk digests against fastavro + hashlib).
 #
 # Usage: tests/registry/run.sh BUILD_DIR SCRIPT.py
 #

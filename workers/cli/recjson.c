@@ -1,8 +1,10 @@
 /* workers/cli/recjson.c - the project's records as JSON values. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recjson.h"
+#include "sr_digest.h"
 #include "sr_entity_json.h"
 #include "sr_spec_json.h"
 
@@ -42,6 +44,13 @@ static json_t *args_value(const char *args_json)
         return args_json ? str(args_json) : json_null();
 }
 
+static void hex_of(const uint8_t d[SR_DIGEST_LEN],
+                   char hex[2 * SR_DIGEST_LEN + 1])
+{
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
 json_t *sr_recjson_command(const sr_command_t *cmd)
 {
         static const char *kinds[] = { "create_run", "set_pipeline_run_status",
@@ -52,6 +61,7 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
+        uint8_t digest[SR_DIGEST_LEN];
         json_t *o = json_object();
         bool oom = !o;
 
@@ -99,15 +109,24 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                     sr_spec_targets_to_json_value(cmd->u.append.targets,
                                                   cmd->u.append.n_targets),
                     &oom);
+                /* The chunk's digest, as its seal must count it
+                 * (docs/targets.md, "Digest"); null if it cannot be
+                 * computed. */
+                if (sr_targets_digest(cmd->u.append.targets,
+                                      cmd->u.append.n_targets, digest,
+                                      NULL) == SR_OK) {
+                        hex_of(digest, hex);
+                        put(o, "digest", str(hex), &oom);
+                } else {
+                        put(o, "digest", json_null(), &oom);
+                }
                 break;
         case SR_CMD_SEAL_TARGETS:
                 put(o, "stage_index", json_integer(cmd->u.seal.stage_index),
                     &oom);
                 put(o, "chunks", json_integer(cmd->u.seal.chunks), &oom);
                 put(o, "count", json_integer(cmd->u.seal.count), &oom);
-                for (int i = 0; i < SR_DIGEST_LEN; i++)
-                        snprintf(hex + 2 * i, 3, "%02x",
-                                 cmd->u.seal.digest[i]);
+                hex_of(cmd->u.seal.digest, hex);
                 put(o, "digest", str(hex), &oom);
                 break;
         case SR_CMD_STAGE_STEP:
