@@ -324,26 +324,28 @@ sr_err_t sr_codec_peek_command_ids(const sr_codec_t *codec, sr_slice_t in,
         return SR_OK;
 }
 
-sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
-                                avro_value_t **vp, sr_errctx_t *ec)
+/* Reset @p v for a new record and hand it out. */
+static sr_err_t begin_value(avro_value_t *v, avro_value_t **vp,
+                            sr_errctx_t *ec)
 {
-        int rc = avro_value_reset(&codec->value[id]);
+        int rc = avro_value_reset(v);
 
         if (rc)
                 return sr_codec__avro_err(ec, rc, "-", "reset");
-        *vp = &codec->value[id];
+        *vp = v;
         return SR_OK;
+}
+
+sr_err_t sr_codec__begin_encode(sr_codec_t *codec, sr_schema_id_t id,
+                                avro_value_t **vp, sr_errctx_t *ec)
+{
+        return begin_value(&codec->value[id], vp, ec);
 }
 
 sr_err_t sr_codec__begin_encode_older(sr_codec_t *codec, int older,
                                       avro_value_t **vp, sr_errctx_t *ec)
 {
-        int rc = avro_value_reset(&codec->old_value[older]);
-
-        if (rc)
-                return sr_codec__avro_err(ec, rc, "-", "reset");
-        *vp = &codec->old_value[older];
-        return SR_OK;
+        return begin_value(&codec->old_value[older], vp, ec);
 }
 
 /* Frame @p v under @p wire and copy it out. */

@@ -12,20 +12,7 @@
 
 #include "sr_codec.h"
 
-static sr_codec_t *codec;
-
-static void codec_setup(void)
-{
-        sr_errctx_t ec = { 0 };
-
-        cr_assert(eq(int, sr_codec_new(&codec, &ec), SR_OK), "%s", ec.msg);
-}
-
-static void codec_teardown(void)
-{
-        sr_codec_destroy(codec);
-        codec = NULL;
-}
+#include "kit_codec.h"
 
 TestSuite(sr_codec, .init = codec_setup, .fini = codec_teardown,
           .timeout = 30.0);
