@@ -239,7 +239,8 @@ static const struct conf_prop conf_props[] = {
                   "writes and accepts only the ids the registry gave; a "
                   "refusal (incompatible or invalid schema) stops it with "
                   "exit status 78 (docs/schemas.md, \"An external "
-                  "registry\"). Empty: the built-in ids 1-6." },
+                  "registry\"). Empty: the built-in ids of "
+                  "schemas/registry.tsv." },
         { .name = "schema.registry.wait.ms", .type = CONF_INT,
           .offset = OFF(schema_registry_wait_ms), .min = 0,
           .max = 3600000, .def = "60000",
