@@ -58,14 +58,18 @@ import org.rocksdb.Options;
  */
 public final class Peer {
     static final String STORE = "runs";
-    static final int ID_COMMAND = 1, ID_RESULT = 2, ID_EVENT = 3, ID_DISPATCH = 5;
+    /* Commands: version 1 (id 1, command.v1.avsc), what sr writes for every
+     * command the peer's path knows, and version 2 (id 7, command.avsc). */
+    static final int ID_COMMAND_V1 = 1, ID_COMMAND = 7, ID_RESULT = 2,
+            ID_EVENT = 3, ID_DISPATCH = 5;
     static final AtomicLong SKIPPED = new AtomicLong(), RESULTS = new AtomicLong(),
             EVENTS = new AtomicLong(), STALE = new AtomicLong();
 
     /** Decoders and encoders of our .avsc files, one set per stream thread. */
     static final class Codec {
-        final Schema command, result, event, dispatch, entityType, dispatchKind;
-        final GenericDatumReader<GenericRecord> cmdReader, resReader;
+        final Schema command, commandV1, result, event, dispatch, entityType,
+                dispatchKind;
+        final GenericDatumReader<GenericRecord> cmdReader, cmdReaderV1, resReader;
         final GenericDatumWriter<GenericRecord> evWriter, dispWriter;
         BinaryDecoder dec;
         BinaryEncoder enc;
@@ -73,12 +77,14 @@ public final class Peer {
 
         Codec(File dir) throws IOException {
             command = new Schema.Parser().parse(new File(dir, "command.avsc"));
+            commandV1 = new Schema.Parser().parse(new File(dir, "command.v1.avsc"));
             result = new Schema.Parser().parse(new File(dir, "result.avsc"));
             event = new Schema.Parser().parse(new File(dir, "event.avsc"));
             dispatch = new Schema.Parser().parse(new File(dir, "dispatch.avsc"));
             entityType = event.getField("entity_type").schema();
             dispatchKind = dispatch.getField("kind").schema();
             cmdReader = new GenericDatumReader<>(command);
+            cmdReaderV1 = new GenericDatumReader<>(commandV1);
             resReader = new GenericDatumReader<>(result);
             evWriter = new GenericDatumWriter<>(event);
             dispWriter = new GenericDatumWriter<>(dispatch);
@@ -95,6 +101,16 @@ public final class Peer {
             } catch (IOException | RuntimeException e) {
                 return null;
             }
+        }
+
+        /** A command of either version, each read with its own schema (the
+         *  fields the peer uses are in both), or null. */
+        GenericRecord decodeCommand(byte[] v) {
+            if (v == null || v.length < 5)
+                return null;
+            int id = ByteBuffer.wrap(v, 1, 4).getInt();
+            return id == ID_COMMAND_V1 ? decode(v, id, cmdReaderV1) :
+                                         decode(v, ID_COMMAND, cmdReader);
         }
 
         byte[] encode(GenericRecord rec, int id, GenericDatumWriter<GenericRecord> w) {
@@ -205,7 +221,7 @@ public final class Peer {
         }
 
         void onCommand(Record<String, byte[]> rec) {
-            GenericRecord c = codec.decode(rec.value(), ID_COMMAND, codec.cmdReader);
+            GenericRecord c = codec.decodeCommand(rec.value());
             if (c == null) { skip("undecodable command"); return; }
             Object p = c.get("payload");
             if (!(p instanceof GenericRecord) ||
