@@ -807,9 +807,45 @@ class Scenario:
         for line in done[-21:]:
             log(line)
         if self.loadgen.returncode != 0:
+            self.diagnose_stuck(done, active)
             raise Fail(f"loadgen: not every run reached a final status "
                        f"(exit {self.loadgen.returncode})")
         self.wait_lag_zero(active)
+
+    def diagnose_stuck(self, lines, active):
+        """What a report needs when runs never end (CI keeps no files):
+        the workers' group lag, each live worker's readiness and outbox,
+        and for the first stuck runs the last lines every worker logged
+        about them."""
+        r = subprocess.run(
+            [self.bin("sr-chaos-loadgen"), "lag", "-b", self.bootstrap,
+             "--partitions", str(self.a.parts)],
+            capture_output=True, text=True, timeout=60)
+        log(f"stuck runs: sr-status group lag {r.stdout.strip()} "
+            f"{r.stderr.strip()[:200]}")
+        for w in active:
+            try:
+                m = w.scrape()
+                log(f"stuck runs: {w.name} outbox_depth="
+                    f"{m.get('sr_outbox_depth')} restoring="
+                    f"{m.get('sr_restore_partitions_in_progress')}")
+            except Exception as e:  # a dead /metrics is itself the clue
+                log(f"stuck runs: {w.name} /metrics: {e!r}")
+        runs = [l.split(" run ")[1].split()[0] for l in lines
+                if " still " in l and " run " in l][:4]
+        for w in self.workers.values():
+            hits = {run: [] for run in runs}
+            try:
+                with open(w.log, errors="replace") as f:
+                    for l in f:  # one pass over a log of ~100 MB
+                        for run in runs:
+                            if run in l:
+                                hits[run] = (hits[run] + [l])[-3:]
+            except OSError:
+                continue
+            for run in runs:
+                for l in hits[run]:
+                    log(f"stuck run {run[:8]} {w.name}: {l.strip()[:300]}")
 
     def wait_lag_zero(self, active):
         end = time.monotonic() + 120
