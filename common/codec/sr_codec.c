@@ -70,38 +70,59 @@ int sr_schema_versions(sr_schema_id_t slot)
         return n;
 }
 
-int32_t sr_schema_version_id(const sr_schema_ids_t *ids, sr_schema_id_t slot,
-                             int v)
+#define VERSION_NEWEST (-1) /* version_at(): the slot's written version */
+#define VERSION_NONE (-2)
+
+/* Where version @p v of @p slot is: its index in sr_schema_older[],
+ * VERSION_NEWEST, or VERSION_NONE. */
+static int version_at(sr_schema_id_t slot, int v)
 {
         int k = 0;
 
         if (slot <= 0 || slot >= SR_SCHEMA__MAX || v < 1)
-                return 0;
+                return VERSION_NONE;
         for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
                 if (sr_schema_older[i].slot == slot && ++k == v)
-                        return ids ? ids->older[i] : sr_schema_older[i].id;
-        if (v != k + 1)
+                        return i;
+        return v == k + 1 ? VERSION_NEWEST : VERSION_NONE;
+}
+
+int32_t sr_schema_version_id(const sr_schema_ids_t *ids, sr_schema_id_t slot,
+                             int v)
+{
+        int at = version_at(slot, v);
+
+        if (at == VERSION_NONE)
                 return 0;
-        return ids ? ids->wire[slot] : sr_schema_builtin_id(slot);
+        if (at == VERSION_NEWEST)
+                return ids ? ids->wire[slot] : sr_schema_builtin_id(slot);
+        return ids ? ids->older[at] : sr_schema_older[at].id;
 }
 
 bool sr_schema_ids_set_version(sr_schema_ids_t *ids, sr_schema_id_t slot,
                                int v, int32_t id)
 {
-        int k = 0;
+        int at = version_at(slot, v);
 
-        if (slot <= 0 || slot >= SR_SCHEMA__MAX || v < 1)
+        if (at == VERSION_NONE)
                 return false;
-        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
-                if (sr_schema_older[i].slot == slot && ++k == v) {
-                        ids->older[i] = id;
-                        return true;
-                }
-        }
-        if (v != k + 1)
-                return false;
-        ids->wire[slot] = id;
+        if (at == VERSION_NEWEST)
+                ids->wire[slot] = id;
+        else
+                ids->older[at] = id;
         return true;
+}
+
+/* The older version of @p slot that @p wire names in @p codec: its index
+ * in sr_schema_older[], or -1. */
+static int older_of(const sr_codec_t *codec, sr_schema_id_t slot,
+                    int32_t wire)
+{
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                if (sr_schema_older[i].slot == slot &&
+                    codec->ids.older[i] == wire)
+                        return i;
+        return -1;
 }
 
 void sr_codec_set_ids(sr_codec_t *codec, const sr_schema_ids_t *ids)
@@ -415,32 +436,31 @@ sr_err_t sr_codec__begin_decode(sr_codec_t *codec, sr_slice_t in,
         const uint8_t *body;
         int32_t got;
         sr_err_t err;
-        int rc, kind;
+        int rc, kind, older;
 
         err = sr_codec_peek_schema_id(in, &got, ec);
         if (err)
                 return err;
-        /* The expected id is one compare; the table is searched only for
-         * an older version or to name what came instead. */
-        kind = got == codec->ids.wire[id] ? (int)id :
-                                             sr_codec_kind_of(codec, got);
-        if (!kind)
-                return sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                     "unknown schema id %" PRId32, got);
-        if (kind != (int)id)
-                return sr_errctx_set(ec, SR_ERR_SCHEMA,
-                                     "expected schema %" PRId32 " (%s), got "
-                                     "%" PRId32 " (%s)", codec->ids.wire[id],
-                                     sr_codec_schema_name(id), got,
-                                     sr_codec_schema_name(kind));
+        /* The expected id is one compare, an older version of the slot one
+         * more look; the whole table is searched only to name what came
+         * instead. */
         if (got != codec->ids.wire[id]) {
-                for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
-                        if (sr_schema_older[i].slot == id &&
-                            codec->ids.older[i] == got) {
-                                schema = codec->old_schema[i];
-                                value = &codec->old_value[i];
-                                break;
-                        }
+                older = older_of(codec, id, got);
+                if (older >= 0) {
+                        schema = codec->old_schema[older];
+                        value = &codec->old_value[older];
+                } else {
+                        kind = sr_codec_kind_of(codec, got);
+                        if (!kind)
+                                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                                     "unknown schema id "
+                                                     "%" PRId32, got);
+                        return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                             "expected schema %" PRId32
+                                             " (%s), got %" PRId32 " (%s)",
+                                             codec->ids.wire[id],
+                                             sr_codec_schema_name(id), got,
+                                             sr_codec_schema_name(kind));
                 }
         }
 

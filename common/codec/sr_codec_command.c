@@ -201,7 +201,7 @@ static sr_err_t stage_to(avro_value_t *item, const sr_spec_stage_t *s,
             (err = sr_codec__targets_to(&arr, s->targets, s->n_targets, ec)))
                 return err;
         /* Version 1 has neither field: only a closed stage is written in
-         * it (command_version()). */
+         * it (fits_v1()). */
         if (!sr_codec__field_opt(item, "append_targets", &arr))
                 return SR_OK;
         if ((err = sr_codec__set_bool(item, "append_targets",
@@ -273,12 +273,11 @@ static sr_err_t stage_from(avro_value_t *item, sr_spec_stage_t *s,
             (err = sr_codec__targets_from(&arr, n, &s->targets, ec)))
                 return err;
         s->n_targets = (uint32_t)n;
-        /* Since Command v2; a v1 stage is closed (the defaults). */
-        if (sr_codec__field_opt(item, "append_targets", &arr) &&
-            (err = sr_codec__get_bool(item, "append_targets",
-                                      &s->append_targets, ec)))
-                return err;
-        if (sr_codec__field_opt(item, "expected_targets", &arr) &&
+        /* Both since Command v2; a v1 stage is closed (the defaults). */
+        if (!sr_codec__field_opt(item, "append_targets", &arr))
+                return SR_OK;
+        if ((err = sr_codec__get_bool(item, "append_targets",
+                                      &s->append_targets, ec)) ||
             (err = sr_codec__get_long(item, "expected_targets",
                                       &s->expected_targets, ec)))
                 return err;

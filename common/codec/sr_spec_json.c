@@ -650,7 +650,13 @@ json_t *sr_spec_targets_to_json_value(const sr_spec_target_t *targets,
 static json_t *stage_to_json(const sr_spec_stage_t *st)
 {
         json_t *o = json_object(), *ops = json_array();
-        json_t *targets = json_array();
+        /* An open stage's targets come in chunks (docs/targets.md, 1). */
+        json_t *targets =
+                st->append_targets ?
+                        json_pack("{s:b,s:I}", "append", 1, "expected",
+                                  (json_int_t)st->expected_targets) :
+                        sr_spec_targets_to_json_value(st->targets,
+                                                      st->n_targets);
 
         if (!o ||
             (!sr_uuid_is_nil(&st->stage_id) &&
@@ -664,16 +670,6 @@ static json_t *stage_to_json(const sr_spec_stage_t *st)
         for (uint32_t i = 0; ops && i < st->n_ops; i++)
                 if (json_array_append_new(ops, op_to_json(&st->ops[i])))
                         goto err;
-        for (uint32_t i = 0; targets && i < st->n_targets; i++)
-                if (json_array_append_new(targets,
-                                          target_to_json(&st->targets[i])))
-                        goto err;
-        /* An open stage's targets come in chunks (docs/targets.md, 1). */
-        if (targets && st->append_targets) {
-                json_decref(targets);
-                targets = json_pack("{s:b,s:I}", "append", 1, "expected",
-                                    (json_int_t)st->expected_targets);
-        }
         /* put() takes ops and targets, even when it fails. */
         if (!put(o, "operations", ops)) {
                 ops = NULL;
