@@ -283,7 +283,8 @@ typedef enum sr_cl_kind {
         SR_CL_ENTITY = 0,
         SR_CL_DEDUPE,
         SR_CL_MARKER,
-        SR_CL_RETIRED
+        SR_CL_RETIRED,
+        SR_CL_CHUNK /* an open stage's applied chunk (changelog v2) */
 } sr_cl_kind_t;
 
 /* A processed input id (command or result) and the reply it produced. */
@@ -313,6 +314,7 @@ typedef struct sr_changelog {
                 sr_cl_dedupe_t dedupe;
                 sr_cl_marker_t marker;
                 sr_cl_retired_t retired;
+                sr_stage_chunk_t chunk; /* owns its targets */
         } u;
 } sr_changelog_t;
 

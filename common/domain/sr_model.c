@@ -431,6 +431,15 @@ void sr_entity_fini(sr_entity_t *e)
         }
 }
 
+void sr_stage_chunk_fini(sr_stage_chunk_t *c)
+{
+        if (!c)
+                return;
+        free(c->targets);
+        c->targets = NULL;
+        c->n_targets = 0;
+}
+
 void sr_command_fini(sr_command_t *cmd)
 {
         if (cmd && cmd->kind == SR_CMD_CREATE_RUN)

@@ -127,6 +127,8 @@ bool sr_entity_type_parse(const char *s, size_t len, sr_entity_type_t *out);
 
 /* ------------------------------------------------------------ run spec */
 
+#define SR_DIGEST_LEN 32 /* SHA-256: a chunk's and a seal's digest */
+
 typedef struct sr_spec_op {
         char operation_type[SR_SHORT_MAX];
         char *args_json; /* owned; JSON object text; NULL means "{}" */
@@ -249,7 +251,33 @@ typedef struct sr_stage_run {
         sr_spec_op_t *ops; /* owned */
         uint32_t n_targets;
         sr_spec_target_t *targets; /* owned */
+        /* An open stage (docs/targets.md, section 3): no inline targets;
+         * they arrive in AppendTargets chunks (the run's sr_stage_chunk_t,
+         * counted here) and the stage is materialised from them once it is
+         * processing and sealed. All zero for an inline stage; changelog
+         * version 2 fields (a closed stage's record stays version 1). */
+        bool append_targets;
+        int64_t expected_targets; /* as given, informative, 0 = not said */
+        uint32_t chunks_applied;   /* distinct chunk indexes applied */
+        uint32_t targets_appended; /* items of those chunks */
+        bool sealed;
+        uint32_t seal_chunks, seal_count; /* as sealed */
+        uint8_t seal_digest[SR_DIGEST_LEN];
 } sr_stage_run_t;
+
+/* One applied AppendTargets chunk of an open stage: stored under
+ * "<run>/k/SSSS/CCCCCC" (sr_chunk_key()), changelog version 2's
+ * StageChunk. Not an event entity: no status, no events. */
+typedef struct sr_stage_chunk {
+        sr_uuid_t pipeline_run_id;
+        uint32_t stage_index, chunk;
+        uint8_t digest[SR_DIGEST_LEN]; /* sr_targets_digest() of targets */
+        uint32_t n_targets;
+        sr_spec_target_t *targets; /* owned, n_targets */
+} sr_stage_chunk_t;
+
+/** @brief Free what the chunk owns (its targets). NULL ok. */
+void sr_stage_chunk_fini(sr_stage_chunk_t *c);
 
 typedef struct sr_stage_run_op {
         sr_uuid_t id;
@@ -302,8 +330,6 @@ typedef enum sr_cmd_kind {
         SR_CMD_STAGE_STEP,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
-
-#define SR_DIGEST_LEN 32 /* SHA-256 */
 
 typedef struct sr_command {
         sr_cmd_kind_t kind;
@@ -414,7 +440,14 @@ typedef struct sr_retired {
         X(TENANT, "tenant_mismatch")                                    \
         X(TOO_LARGE, "too_large")                                       \
         X(INTERNAL, "internal_error")                                   \
-        X(RUN_RETIRED, "run_retired")
+        X(RUN_RETIRED, "run_retired")                                   \
+        /* open stages (docs/targets.md, section 3) */                  \
+        X(CHUNK_CONFLICT, "chunk_conflict")                             \
+        X(DUPLICATE_TARGET, "duplicate_target")                         \
+        X(TOO_MANY_TARGETS, "too_many_targets")                         \
+        X(SEALED, "sealed")                                             \
+        X(SEAL_MISMATCH, "seal_mismatch")                               \
+        X(STALE_STAGE, "stale_stage")
 
 typedef enum sr_reject {
 #define SR_REJECT_ENUM(name, text) SR_REJECT_##name,

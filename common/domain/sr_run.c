@@ -36,6 +36,11 @@ void sr_run_fini(sr_run_t *run)
         free(run->dirty);
         free(run->sidx);
         free(run->tr_hash);
+        for (uint32_t i = 0; i < run->n_chunks; i++)
+                sr_stage_chunk_fini(&run->chunks[i]);
+        free(run->chunks);
+        free(run->chunk_dirty);
+        free(run->dev_hash);
         sr_run_init(run);
 }
 
@@ -335,6 +340,8 @@ static bool *dirty_flag(sr_run_t *run, uint64_t e)
 void sr_run_clear_dirty(sr_run_t *run)
 {
         run->pr_dirty = false;
+        for (uint32_t i = 0; i < run->n_chunks; i++)
+                run->chunk_dirty[i] = false;
         for (uint32_t k = 0; k < run->n_dirty; k++)
                 *dirty_flag(run, run->dirty[k]) = false;
         run->n_dirty = 0;
@@ -622,4 +629,168 @@ size_t sr_retired_key(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX])
         out[n++] = 'r';
         out[n] = '\0';
         return n;
+}
+
+size_t sr_chunk_key(const sr_stage_chunk_t *c, char out[SR_ENTITY_KEY_MAX])
+{
+        size_t n = sr_run_key_prefix(&c->pipeline_run_id, out);
+
+        out[n++] = 'k';
+        out[n++] = '/';
+        n += sr_put_uint(out + n, c->stage_index, 4);
+        out[n++] = '/';
+        n += sr_put_uint(out + n, c->chunk, 6);
+        out[n] = '\0';
+        return n;
+}
+
+/* ------------------------------------------------------------ chunks */
+
+int64_t sr_run_find_chunk(const sr_run_t *run, uint32_t si, uint32_t chunk)
+{
+        for (uint32_t i = run->n_chunks; i-- > 0;)
+                if (run->chunks[i].stage_index == si &&
+                    run->chunks[i].chunk == chunk)
+                        return i;
+        return -1;
+}
+
+sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
+                          sr_errctx_t *ec)
+{
+        if (sr_run_find_chunk(run, c->stage_index, c->chunk) >= 0)
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "chunk %u of stage %u stored twice",
+                                     c->chunk, c->stage_index);
+        if (run->n_chunks == run->cap_chunks) {
+                uint32_t cap = run->cap_chunks ? 2 * run->cap_chunks : 8;
+                sr_stage_chunk_t *cs;
+                bool *d;
+
+                cs = realloc(run->chunks, cap * sizeof(*cs));
+                if (!cs)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
+                run->chunks = cs;
+                d = realloc(run->chunk_dirty, cap * sizeof(*d));
+                if (!d)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
+                run->chunk_dirty = d;
+                run->cap_chunks = cap;
+        }
+        run->chunk_dirty[run->n_chunks] = false;
+        run->chunks[run->n_chunks++] = *c;
+        run->dev_hash_ok = false; /* rebuilt on next use */
+        c->targets = NULL;
+        c->n_targets = 0;
+        return SR_OK;
+}
+
+int sr_run_dirty_chunks_each(sr_run_t *run,
+                             int (*fn)(const sr_stage_chunk_t *c, void *arg),
+                             void *arg)
+{
+        int rc;
+
+        for (uint32_t i = 0; i < run->n_chunks; i++)
+                if (run->chunk_dirty[i] && (rc = fn(&run->chunks[i], arg)))
+                        return rc;
+        return 0;
+}
+
+static uint32_t dev_slot(uint32_t si, const sr_uuid_t *dev, uint32_t cap)
+{
+        uint64_t a, b;
+
+        /* every byte: device ids need not be random (v4) ones */
+        memcpy(&a, dev->b, sizeof(a));
+        memcpy(&b, dev->b + 8, sizeof(b));
+        a = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ si) * 0xff51afd7ed558ccdull;
+        return (uint32_t)(a ^ (a >> 32)) & (cap - 1);
+}
+
+static const sr_spec_target_t *dev_at(const sr_run_t *run, uint64_t e,
+                                      uint32_t *si)
+{
+        const sr_stage_chunk_t *c = &run->chunks[(e - 1) >> 32];
+
+        *si = c->stage_index;
+        return &c->targets[(uint32_t)(e - 1)];
+}
+
+/* Enter one item; the hash has room. */
+static void dev_put(sr_run_t *run, uint32_t pos, uint32_t item)
+{
+        const sr_stage_chunk_t *c = &run->chunks[pos];
+        uint32_t cap = run->dev_hash_cap;
+        uint32_t i = dev_slot(c->stage_index, &c->targets[item].device_id, cap);
+
+        while (run->dev_hash[i])
+                i = (i + 1) & (cap - 1);
+        run->dev_hash[i] = ((uint64_t)pos << 32 | item) + 1;
+        run->dev_hash_n++;
+}
+
+static bool dev_rebuild(sr_run_t *run, uint32_t need)
+{
+        uint32_t cap = 64;
+
+        while (cap < 2 * need + 2)
+                cap *= 2;
+        free(run->dev_hash);
+        run->dev_hash = calloc(cap, sizeof(*run->dev_hash));
+        run->dev_hash_cap = run->dev_hash ? cap : 0;
+        run->dev_hash_n = 0;
+        run->dev_hash_ok = false;
+        if (!run->dev_hash)
+                return false;
+        for (uint32_t p = 0; p < run->n_chunks; p++)
+                for (uint32_t k = 0; k < run->chunks[p].n_targets; k++)
+                        dev_put(run, p, k);
+        run->dev_hash_ok = true;
+        return true;
+}
+
+static uint32_t chunk_items(const sr_run_t *run)
+{
+        uint32_t n = 0;
+
+        for (uint32_t p = 0; p < run->n_chunks; p++)
+                n += run->chunks[p].n_targets;
+        return n;
+}
+
+bool sr_run_index_chunk(sr_run_t *run, uint32_t pos)
+{
+        const sr_stage_chunk_t *c = &run->chunks[pos];
+
+        if (!run->dev_hash_ok)
+                return dev_rebuild(run, chunk_items(run));
+        if (2 * (run->dev_hash_n + c->n_targets) + 2 > run->dev_hash_cap)
+                return dev_rebuild(run, run->dev_hash_n + c->n_targets);
+        for (uint32_t k = 0; k < c->n_targets; k++)
+                dev_put(run, pos, k);
+        return true;
+}
+
+int sr_run_find_device(sr_run_t *run, uint32_t si, const sr_uuid_t *dev,
+                       uint32_t *pos, uint32_t *item)
+{
+        uint32_t i, cap;
+
+        if (!run->dev_hash_ok && !dev_rebuild(run, chunk_items(run)))
+                return -1;
+        cap = run->dev_hash_cap;
+        for (i = dev_slot(si, dev, cap); run->dev_hash[i];
+             i = (i + 1) & (cap - 1)) {
+                uint32_t esi;
+                const sr_spec_target_t *t =
+                        dev_at(run, run->dev_hash[i], &esi);
+
+                if (esi == si && sr_uuid_eq(&t->device_id, dev)) {
+                        *pos = (uint32_t)((run->dev_hash[i] - 1) >> 32);
+                        *item = (uint32_t)(run->dev_hash[i] - 1);
+                        return 1;
+                }
+        }
+        return 0;
 }

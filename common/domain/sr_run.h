@@ -69,6 +69,20 @@ typedef struct sr_run {
         uint64_t *dirty;
         uint32_t n_dirty, cap_dirty;
 
+        /* The applied chunks of open stages (docs/targets.md), in the
+         * order they were added (loaded or applied): a stage has at most
+         * stage.max.targets / stage.chunk.targets of them. A chunk is
+         * written once, when applied (chunk_dirty), never changed. */
+        sr_stage_chunk_t *chunks; /* owned */
+        bool *chunk_dirty;
+        uint32_t n_chunks, cap_chunks;
+        /* Devices of open stages' chunks: open addressing over (stage,
+         * device id), entries (chunk position << 32 | item) + 1, 0 =
+         * empty; built on first use after a load (dev_hash_ok). */
+        uint64_t *dev_hash;
+        uint32_t dev_hash_cap, dev_hash_n;
+        bool dev_hash_ok;
+
         /* derived */
         sr_run_stage_idx_t *sidx; /* pr.n_stages */
         uint32_t *tr_hash;        /* open addressing: target index + 1 */
@@ -99,6 +113,37 @@ sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec);
  * present. @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT.
  */
 sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
+
+/**
+ * @brief Add one stored chunk while loading a run (or applying one: the
+ * state machine marks it dirty itself). Takes ownership of the chunk's
+ * targets on SR_OK. @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT (the same
+ * (stage, chunk) twice).
+ */
+sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
+                          sr_errctx_t *ec);
+/** @brief Position of stage @p si's chunk @p chunk in run->chunks, or -1:
+ *  O(chunks of the run). */
+int64_t sr_run_find_chunk(const sr_run_t *run, uint32_t si, uint32_t chunk);
+/**
+ * @brief Visit each dirty chunk (in the order added); @p fn gets it
+ * borrowed. Stops at and returns the first non-zero from @p fn. The
+ * dirty flags are cleared by sr_run_clear_dirty().
+ */
+int sr_run_dirty_chunks_each(sr_run_t *run,
+                             int (*fn)(const sr_stage_chunk_t *c, void *arg),
+                             void *arg);
+/**
+ * @brief The (chunk position, item) of the device @p dev among stage
+ * @p si's appended targets. Builds the device hash on first use.
+ * @returns 1 found, 0 not found, -1 out of memory.
+ */
+int sr_run_find_device(sr_run_t *run, uint32_t si, const sr_uuid_t *dev,
+                       uint32_t *pos, uint32_t *item);
+/** @brief Enter chunk @p pos's devices in the device hash (after
+ *  sr_run_add_chunk() of a chunk the state machine applied). @returns
+ *  false when out of memory (the hash is then rebuilt on next use). */
+bool sr_run_index_chunk(sr_run_t *run, uint32_t pos);
 
 /** @brief Clear every dirty flag (after the caller saved the entities):
  *  O(dirty entities). */
@@ -165,6 +210,8 @@ size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX]);
 size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
                      char out[SR_ENTITY_KEY_MAX]);
 size_t sr_retired_key(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
+/** @brief "<run>/k/SSSS/CCCCCC": the key of an open stage's chunk. */
+size_t sr_chunk_key(const sr_stage_chunk_t *c, char out[SR_ENTITY_KEY_MAX]);
 /** @brief "<run>/" : the prefix of every key of a run. */
 size_t sr_run_key_prefix(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
 

@@ -460,6 +460,21 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "forget_at", json_integer(cl->u.retired.forget_at),
                     &oom);
                 break;
+        case SR_CL_CHUNK: {
+                char hex[2 * SR_DIGEST_LEN + 1];
+
+                put(o, "kind", json_string("chunk"), &oom);
+                put(o, "pipeline_run_id",
+                    sr_recjson_uuid(&cl->u.chunk.pipeline_run_id), &oom);
+                put(o, "stage_index", json_integer(cl->u.chunk.stage_index),
+                    &oom);
+                put(o, "chunk", json_integer(cl->u.chunk.chunk), &oom);
+                hex_of(cl->u.chunk.digest, hex);
+                put(o, "digest", str(hex), &oom);
+                put(o, "targets", spec_targets(cl->u.chunk.targets,
+                                               cl->u.chunk.n_targets), &oom);
+                break;
+        }
         }
         return finish(o, oom);
 }
