@@ -14,11 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-
 #include "sr_avro_enc.h"
 #include "sr_codec_int.h"
+#include "sr_sha256.h"
 
 /* Bytes encoded before they go to the hash. */
 #define DIGEST_BUF 8192
@@ -31,45 +29,13 @@
 _Static_assert(DIGEST_BUF >= 2 * ITEM_MAX + SR_AVRO_MAX_VARINT,
                "the digest buffer holds the count and an item");
 
-/* A libcrypto failure other than the context's allocation: with the
- * default provider it does not happen. */
-static sr_err_t crypto_err(sr_errctx_t *ec, const char *what)
-{
-        char text[256];
-        unsigned long e = ERR_get_error();
-
-        if (e)
-                ERR_error_string_n(e, text, sizeof(text));
-        else
-                snprintf(text, sizeof(text), "no error queued");
-        ERR_clear_error();
-        return sr_errctx_set(ec, SR_ERR_INTERNAL, "sha-256: %s: %s", what,
-                             text);
-}
-
-static sr_err_t ctx_new(EVP_MD_CTX **ctxp, sr_errctx_t *ec)
-{
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-        if (!ctx)
-                return sr_errctx_set(ec, SR_ERR_NOMEM,
-                                     "sha-256: EVP_MD_CTX_new failed");
-        if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-                EVP_MD_CTX_free(ctx);
-                return crypto_err(ec, "EVP_DigestInit_ex");
-        }
-        *ctxp = ctx;
-        return SR_OK;
-}
-
 /* Hash what @p e holds and empty it. */
-static sr_err_t flush(EVP_MD_CTX *ctx, sr_avro_enc_t *e, sr_errctx_t *ec)
+static sr_err_t flush(sr_sha256_ctx_t *ctx, sr_avro_enc_t *e, sr_errctx_t *ec)
 {
         if (e->ae_nomem)
                 return sr_errctx_set(ec, SR_ERR_NOMEM,
                                      "sha-256: avro writer out of memory");
-        if (e->ae_len && !EVP_DigestUpdate(ctx, e->ae_ptr, e->ae_len))
-                return crypto_err(ec, "EVP_DigestUpdate");
+        sr_sha256_update(ctx, e->ae_ptr, e->ae_len);
         sr_avro_enc_reset(e);
         return SR_OK;
 }
@@ -105,9 +71,7 @@ sr_err_t sr_targets_digest(const sr_spec_target_t *targets, uint32_t n,
                            uint8_t out[SR_DIGEST_LEN], sr_errctx_t *ec)
 {
         uint8_t buf[DIGEST_BUF];
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned int md_len = 0;
-        EVP_MD_CTX *ctx;
+        sr_sha256_ctx_t ctx;
         sr_avro_enc_t e;
         sr_err_t err;
 
@@ -115,8 +79,7 @@ sr_err_t sr_targets_digest(const sr_spec_target_t *targets, uint32_t n,
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field targets: %u items, NULL array",
                                      n);
-        if ((err = ctx_new(&ctx, ec)))
-                return err;
+        sr_sha256_init(&ctx);
         sr_avro_enc_init(&e, buf, sizeof(buf));
         /* One block of n items, then the 0 count (only that when empty):
          * as avro-c writes an array. */
@@ -124,7 +87,7 @@ sr_err_t sr_targets_digest(const sr_spec_target_t *targets, uint32_t n,
                 sr_avro_put_long(&e, n);
         for (uint32_t i = 0; i < n; i++) {
                 if (e.ae_cap - e.ae_len < ITEM_MAX &&
-                    (err = flush(ctx, &e, ec)))
+                    (err = flush(&ctx, &e, ec)))
                         goto out;
                 if ((err = put_target(&e, &targets[i], ec))) {
                         sr_errctx_prefix(ec, "targets[%u]", i);
@@ -132,16 +95,11 @@ sr_err_t sr_targets_digest(const sr_spec_target_t *targets, uint32_t n,
                 }
         }
         sr_avro_put_long(&e, 0);
-        if ((err = flush(ctx, &e, ec)))
+        if ((err = flush(&ctx, &e, ec)))
                 goto out;
-        if (!EVP_DigestFinal_ex(ctx, md, &md_len) || md_len != SR_DIGEST_LEN) {
-                err = crypto_err(ec, "EVP_DigestFinal_ex");
-                goto out;
-        }
-        memcpy(out, md, SR_DIGEST_LEN);
+        sr_sha256_final(&ctx, out);
 out:
         sr_avro_enc_fini(&e);
-        EVP_MD_CTX_free(ctx);
         return err;
 }
 
@@ -149,25 +107,10 @@ sr_err_t sr_seal_digest(const uint8_t (*chunk_digests)[SR_DIGEST_LEN],
                         uint32_t n, uint8_t out[SR_DIGEST_LEN],
                         sr_errctx_t *ec)
 {
-        uint8_t md[EVP_MAX_MD_SIZE];
-        unsigned int md_len = 0;
-        EVP_MD_CTX *ctx;
-        sr_err_t err;
-
         if (n && !chunk_digests)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "chunk digests: %u chunks, NULL array",
                                      n);
-        if ((err = ctx_new(&ctx, ec)))
-                return err;
-        if (n && !EVP_DigestUpdate(ctx, chunk_digests,
-                                   (size_t)n * SR_DIGEST_LEN))
-                err = crypto_err(ec, "EVP_DigestUpdate");
-        else if (!EVP_DigestFinal_ex(ctx, md, &md_len) ||
-                 md_len != SR_DIGEST_LEN)
-                err = crypto_err(ec, "EVP_DigestFinal_ex");
-        else
-                memcpy(out, md, SR_DIGEST_LEN);
-        EVP_MD_CTX_free(ctx);
-        return err;
+        sr_sha256(chunk_digests, (size_t)n * SR_DIGEST_LEN, out);
+        return SR_OK;
 }

@@ -14,7 +14,8 @@
  *   chunks' 32-byte digests in chunk order, so a client computes it chunk
  *   by chunk, whatever order it sends them in.
  *
- * SHA-256 is OpenSSL's (libcrypto's EVP). Pure otherwise: no I/O, no
+ * SHA-256 is sr_sha256.h's (portable C, the one the state machine uses
+ * for the seal). Pure: no I/O, no
  * globals. tests/unit/codec/test_sr_digest.c checks the bytes hashed
  * against the codec's encoding; api.chunk_digest_fastavro
  * (tests/codec/digest_check.py) against Python's hashlib over fastavro's.

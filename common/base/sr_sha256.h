@@ -1,0 +1,30 @@
+/* common/base/sr_sha256.h - SHA-256 (FIPS 180-4), portable C.
+ *
+ * The digests of an open stage's targets (docs/targets.md, section 2): the
+ * codec hashes a chunk's Avro bytes (sr_digest.c) and the state machine,
+ * which links no library, hashes the chunks' digests at a seal. Not on a
+ * hot path: one chunk's bytes once, 32 bytes per chunk at a seal.
+ */
+#ifndef SR_SHA256_H
+#define SR_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SR_SHA256_LEN 32
+
+typedef struct sr_sha256_ctx {
+        uint32_t h[8];
+        uint64_t len; /* bytes hashed so far */
+        uint8_t buf[64];
+        size_t n; /* bytes in buf */
+} sr_sha256_ctx_t;
+
+void sr_sha256_init(sr_sha256_ctx_t *c);
+void sr_sha256_update(sr_sha256_ctx_t *c, const void *data, size_t len);
+/** @brief The digest; @p c must be initialised again before reuse. */
+void sr_sha256_final(sr_sha256_ctx_t *c, uint8_t out[SR_SHA256_LEN]);
+/** @brief SHA-256 of @p data[0..len) in one call. */
+void sr_sha256(const void *data, size_t len, uint8_t out[SR_SHA256_LEN]);
+
+#endif /* SR_SHA256_H */
