@@ -2,6 +2,7 @@
  * shares with the changelog's stage runs (operations, targets).
  */
 #include "sr_codec_int.h"
+#include "sr_digest.h"
 
 #include <string.h>
 
@@ -508,7 +509,10 @@ static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
                                                   &c->u.append.targets, ec)))
                         return err;
                 c->u.append.n_targets = (uint32_t)n;
-                return SR_OK;
+                /* The chunk's digest, for the worker's rules (the state
+                 * machine links no Avro): over the items as decoded. */
+                return sr_targets_digest(c->u.append.targets, (uint32_t)n,
+                                         c->u.append.digest, ec);
         case SR_CMD_SEAL_TARGETS:
                 if ((err = sr_codec__get_u32(p, "stage_index",
                                              &c->u.seal.stage_index, ec)) ||

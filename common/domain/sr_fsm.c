@@ -42,15 +42,15 @@ static bool over_limits(step_t *st, const sr_command_t *cmd,
                                              ss->n_ops, max->ops);
                         return true;
                 }
-                /* Command version 2's open stages: the wire carries them,
-                 * the rules are docs/targets.md's next step. */
-                if (ss->append_targets) {
+                /* An open stage's targets come in chunks, never inline
+                 * (the codec cannot tell an empty inline list apart). */
+                if (ss->append_targets && ss->n_targets) {
                         sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
                                              "stages[%" PRIu32 "].targets: "
                                              "an open stage (targets in "
-                                             "chunks) is not applied by "
-                                             "this worker yet; give the "
-                                             "targets inline", i);
+                                             "chunks) has no inline "
+                                             "targets, this one has %"
+                                             PRIu32, i, ss->n_targets);
                         return true;
                 }
                 if (max->targets && ss->n_targets > max->targets) {
@@ -143,6 +143,8 @@ static sr_err_t create_run(step_t *st, const sr_command_t *cmd)
                 s->timeout_seconds = ss->timeout_seconds;
                 s->n_ops = ss->n_ops;
                 s->n_targets = ss->n_targets;
+                s->append_targets = ss->append_targets;
+                s->expected_targets = ss->expected_targets;
                 if (!sr_spec_ops_copy(&s->ops, ss->ops, ss->n_ops) ||
                     !sr_spec_targets_copy(&s->targets, ss->targets,
                                           ss->n_targets)) {
@@ -540,10 +542,18 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
 
                 if (sr_status_is_terminal(run->pr.m.status))
                         break;
-                if (sr_fsm__stage_is_active(s->m.status) && s->m.deadline &&
-                    s->m.deadline <= d)
+                if (!sr_fsm__stage_is_active(s->m.status) ||
+                    !s->m.deadline || s->m.deadline > d)
+                        continue;
+                if (sr_fsm__fill_timed_out(s, d)) {
+                        /* never sealed: its target set is not known */
+                        sr_fsm__move_stage(st, i, SR_ST_INVALID,
+                                           "targets_incomplete");
+                        sr_fsm__rollup_pr(st);
+                } else {
                         sr_fsm__end_stage(st, i, SR_ST_TIMEOUT, "timeout",
                                   "stage_run_timeout", true);
+                }
         }
         /* The target runs' own deadlines, whatever their stage and
          * pipeline run: a roll-up moves only a running stage run. A stage
@@ -648,15 +658,17 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 timer_fired(&st, cmd);
                 break;
         case SR_CMD_APPEND_TARGETS:
+                sr_fsm__append_targets(&st, cmd);
+                break;
         case SR_CMD_SEAL_TARGETS:
+                sr_fsm__seal_targets(&st, cmd);
+                break;
         case SR_CMD_STAGE_STEP:
+                /* docs/targets.md section 10, step 4: fills and cascades
+                 * in steps are not built; nothing sends one yet. */
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,
-                             "%s: not applied by this worker yet (Command "
-                             "version 2: docs/targets.md)",
-                             cmd->kind == SR_CMD_APPEND_TARGETS ?
-                                     "AppendTargets" :
-                             cmd->kind == SR_CMD_SEAL_TARGETS ?
-                                     "SealTargets" : "StageStep");
+                             "StageStep: not applied by this worker yet "
+                             "(docs/targets.md, section 4)");
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

@@ -65,6 +65,13 @@ typedef struct sr_fsm_opts {
          * count, the limit and the key); 0 = no limit. A run that exists
          * is never refused for them (the same spec again is accepted). */
         sr_spec_limits_t max;
+        /* stage.chunk.targets: most targets in one AppendTargets (else
+         * invalid_value); 0 = no limit. */
+        uint32_t chunk_targets;
+        /* stage.fill.timeout.ms: an open stage processing this long
+         * without its seal ends invalid (targets_incomplete); 0 = only the
+         * stage's own timeout. */
+        int64_t fill_timeout_ms;
 } sr_fsm_opts_t;
 
 /* ------------------------------------------------------------ outputs */

@@ -31,8 +31,27 @@ void sr_fsm__dispatch(step_t *st, uint32_t ti, sr_dispatch_kind_t kind);
 bool sr_fsm__target_has_command(const sr_target_run_t *t);
 /* The pipeline-run table's roll-up rows, after a stage run ended. */
 void sr_fsm__rollup_pr(step_t *st);
-/* queued -> processing: freeze the operations, create and dispatch the target runs. */
+/* queued -> processing, then filled (an open stage waits for its seal). */
 void sr_fsm__process_stage(step_t *st, uint32_t si);
+/* A processing stage with its whole target set: freeze the operations,
+ * create and dispatch the target runs (sr_fsm_step.c). */
+void sr_fsm__fill_stage(step_t *st, uint32_t si);
+
+/* Open stages (sr_fsm_targets.c, docs/targets.md section 3). */
+void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd);
+void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd);
+/* A sealed stage's targets in chunk order (borrowed from the run's
+ * chunks; the caller frees the array), NULL when out of memory. */
+const sr_spec_target_t **sr_fsm__sealed_targets(const sr_run_t *run,
+                                                uint32_t si);
+/* The instant stage run @p s times out: queued_at + its timeout. */
+int64_t sr_fsm__stage_timeout_at(const sr_stage_run_t *s);
+/* An open stage went processing before its seal: the fill timeout
+ * (stage.fill.timeout.ms) shortens its deadline. */
+void sr_fsm__await_targets(step_t *st, uint32_t si);
+/* A timer at @p d found @p s processing and never sealed, before its own
+ * timeout: the fill timeout (invalid, targets_incomplete). */
+bool sr_fsm__fill_timed_out(const sr_stage_run_t *s, int64_t d);
 /* pending -> queued, with the stage's deadline. */
 void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason);
 /* The target-run side of a cascade from its stage or pipeline run. */

@@ -245,18 +245,35 @@ bool sr_fsm__target_has_command(const sr_target_run_t *t)
                t->m.status == SR_ST_RUNNING;
 }
 
-/* queued -> processing: freeze the operations, create and dispatch the
- * target runs; then running, or invalid for an empty stage. */
+/* queued -> processing; then filled at once, unless the stage is open
+ * and not sealed yet: it waits in processing for its seal (the fill
+ * timeout shortening its deadline). */
 void sr_fsm__process_stage(step_t *st, uint32_t si)
+{
+        sr_stage_run_t *s = &st->run->stages[si];
+
+        sr_fsm__move_stage(st, si, SR_ST_PROCESSING, "materialising");
+        if (s->append_targets && !s->sealed) {
+                sr_fsm__await_targets(st, si);
+                return;
+        }
+        sr_fsm__fill_stage(st, si);
+}
+
+/* A processing stage run with its whole target set (inline, or sealed
+ * chunks in chunk order): freeze the operations, create and dispatch the
+ * target runs; then running, or invalid for an empty stage. */
+void sr_fsm__fill_stage(step_t *st, uint32_t si)
 {
         sr_run_t *run = st->run;
         sr_stage_run_t *s = &run->stages[si];
         sr_run_stage_idx_t *x = &run->sidx[si];
+        const sr_spec_target_t **open = NULL;
+        uint32_t n_t = s->append_targets ? s->seal_count : s->n_targets;
         char rid[SR_UUID_STR_LEN + 1];
         uint32_t n_tr;
 
-        sr_fsm__move_stage(st, si, SR_ST_PROCESSING, "materialising");
-        if (s->n_targets == 0) {
+        if (n_t == 0) {
                 sr_fsm__move_stage(st, si, SR_ST_INVALID, "no_targets");
                 return;
         }
@@ -265,12 +282,18 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
                 return;
         }
         sr_uuid_fmt(&run->pr.m.id, rid);
-        n_tr = s->n_ops * s->n_targets;
-        if (!sr_run_reserve_ops(run, run->n_ops + s->n_ops) ||
+        n_tr = s->n_ops * n_t;
+        if ((s->append_targets &&
+             !(open = sr_fsm__sealed_targets(run, si))) ||
+            !sr_run_reserve_ops(run, run->n_ops + s->n_ops) ||
             !sr_run_reserve_targets(run, run->n_targets + n_tr)) {
+                free(open);
                 st->nomem = true;
                 return;
         }
+        /* The fill timeout no longer applies: the stage's own again. */
+        if (s->append_targets)
+                s->m.deadline = sr_fsm__stage_timeout_at(s);
         x->first_op = run->n_ops;
         x->n_ops = 0;
         for (uint32_t j = 0; j < s->n_ops; j++) {
@@ -286,6 +309,7 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
                        sizeof(op->operation_type));
                 if (s->ops[j].args_json &&
                     !(op->args_json = strdup(s->ops[j].args_json))) {
+                        free(open);
                         st->nomem = true;
                         return;
                 }
@@ -301,8 +325,9 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
         x->tr_min_deadline = 0;
         x->n_tr_at_min = 0;
         for (uint32_t j = 0; j < s->n_ops; j++) {
-                for (uint32_t k = 0; k < s->n_targets; k++) {
-                        const sr_spec_target_t *spec = &s->targets[k];
+                for (uint32_t k = 0; k < n_t; k++) {
+                        const sr_spec_target_t *spec =
+                                open ? open[k] : &s->targets[k];
                         uint32_t ti = run->n_targets;
                         sr_target_run_t *t = &run->targets[ti];
                         char tid[SR_UUID_STR_LEN + 1];
@@ -345,6 +370,7 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
                         sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
                 }
         }
+        free(open);
         if (!sr_run_rehash(run)) {
                 st->nomem = true;
                 return;
@@ -356,12 +382,9 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
 void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason)
 {
         sr_stage_run_t *s = &st->run->stages[si];
-        int64_t timeout = s->timeout_seconds > 0 ?
-                                  s->timeout_seconds * 1000 :
-                                  SR_STAGE_RUN_DEFAULT_TIMEOUT_MS;
 
         s->queued_at = st->now;
-        s->m.deadline = st->now + timeout;
+        s->m.deadline = sr_fsm__stage_timeout_at(s);
         sr_fsm__move_stage(st, si, SR_ST_QUEUED, reason);
 }
 

@@ -10,7 +10,9 @@
  * set leaves out pending, queued and processing when the entity is never
  * at rest there: a run is created, queued and materialised, and a stage run
  * queued and materialised, within one step, so no later input finds them
- * there. tests/unit/test_sr_fsm_table.c drives random runs through the
+ * there. An open stage (docs/targets.md) is the exception: it rests in
+ * processing until its targets are sealed, so the stage-run rows that
+ * leave a resting status include processing. tests/unit/test_sr_fsm_table.c drives random runs through the
  * rules and checks that every (row, from) pair is reached.
  */
 #include "sr_fsm.h"
@@ -46,18 +48,20 @@ static const sr_fsm_transition_t table[] = {
         ROW(STAGE_RUN, F(QUEUED), PROCESSING, "materialising"),
         ROW(STAGE_RUN, F(PROCESSING), INVALID, "no_targets"),
         ROW(STAGE_RUN, F(PROCESSING), INVALID, "no_operations"),
+        /* an open stage never sealed within stage.fill.timeout.ms */
+        ROW(STAGE_RUN, F(PROCESSING), INVALID, "targets_incomplete"),
         ROW(STAGE_RUN, F(PROCESSING), RUNNING, "targets_dispatched"),
         ROW(STAGE_RUN, F(RUNNING), COMPLETE, "all_targets_succeeded"),
         ROW(STAGE_RUN, F(COMPLETE), SUCCESS, "all_targets_succeeded"),
         ROW(STAGE_RUN, F(RUNNING), COMPLETE, "target_failed"),
         ROW(STAGE_RUN, F(COMPLETE), FAILURE, "target_failed"),
-        ROW(STAGE_RUN, F(PENDING) | F(RUNNING), CANCELLED,
+        ROW(STAGE_RUN, F(PENDING) | F(PROCESSING) | F(RUNNING), CANCELLED,
             "cancelled_by_user"),
-        ROW(STAGE_RUN, F(PENDING) | F(RUNNING), CANCELLED,
+        ROW(STAGE_RUN, F(PENDING) | F(PROCESSING) | F(RUNNING), CANCELLED,
             "pipeline_run_cancelled"),
         ROW(STAGE_RUN, F(PENDING), CANCELLED, "previous_stage_failed"),
-        ROW(STAGE_RUN, F(RUNNING), TIMEOUT, "timeout"),
-        ROW(STAGE_RUN, F(PENDING) | F(RUNNING), TIMEOUT,
+        ROW(STAGE_RUN, F(PROCESSING) | F(RUNNING), TIMEOUT, "timeout"),
+        ROW(STAGE_RUN, F(PENDING) | F(PROCESSING) | F(RUNNING), TIMEOUT,
             "pipeline_run_timeout"),
 
         /* Target run */

@@ -356,6 +356,9 @@ typedef struct sr_command {
                         uint32_t stage_index, chunk;
                         uint32_t n_targets;
                         sr_spec_target_t *targets; /* owned, n_targets */
+                        /* Not on the wire: sr_targets_digest() of the
+                         * items, set by the decoder for the rules. */
+                        uint8_t digest[SR_DIGEST_LEN];
                 } append;
                 struct {
                         uint32_t stage_index, chunks;

@@ -276,7 +276,8 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         }
         if (w->out.applied)
                 w->bs.inputs[0][OUT_APPLIED]++;
-        else if (w->out.has_reply && !w->out.reply.accepted)
+        else if (w->out.has_reply && !w->out.reply.accepted &&
+                 w->out.reply.reason != SR_REJECT_STALE_STAGE)
                 w->bs.inputs[0][OUT_REJECTED]++;
         else
                 w->bs.inputs[0][OUT_STALE]++;

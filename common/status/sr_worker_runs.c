@@ -34,6 +34,14 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
                 lc->run->ret = cl.u.retired;
                 return 0;
         }
+        if (cl.kind == SR_CL_CHUNK) {
+                lc->err = sr_run_add_chunk(lc->run, &cl.u.chunk, &lc->ec);
+                if (lc->err) {
+                        sr_stage_chunk_fini(&cl.u.chunk);
+                        return 1;
+                }
+                return 0;
+        }
         if (cl.kind != SR_CL_ENTITY)
                 return 0;
         lc->err = sr_run_add_entity(lc->run, &cl.u.entity, &lc->ec);
@@ -74,9 +82,15 @@ static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)
         return (h ^ (uint32_t)part * 0x9e3779b9u) & (uint32_t)(cap - 1);
 }
 
+/* What a run holds, for the cache's bound (cache.entities): its entities
+ * and its open stages' appended targets (each as large as a target run). */
 static uint32_t run_entities(const sr_run_t *run)
 {
-        return 1 + run->pr.n_stages + run->n_ops + run->n_targets;
+        uint32_t n = 1 + run->pr.n_stages + run->n_ops + run->n_targets;
+
+        for (uint32_t i = 0; i < run->n_chunks; i++)
+                n += run->chunks[i].n_targets;
+        return n;
 }
 
 /* Drop the whole run cache. */
@@ -176,6 +190,27 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                         cl.u.entity.type = SR_ENT_TARGET_RUN;
                         cl.u.entity.u.tr = run->targets[i - run->n_ops];
                 }
+                val.len = 0;
+                err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
+                if (err)
+                        break;
+                mem = realloc(out->ptr, out->len + val.len);
+                if (!mem) {
+                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
+                        break;
+                }
+                out->ptr = mem;
+                memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
+                out->len += val.len;
+                sr_buf_free(&val);
+        }
+        for (uint32_t i = 0; i < run->n_chunks && !err && run->exists;
+             i++) {
+                void *mem;
+
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_CHUNK;
+                cl.u.chunk = run->chunks[i]; /* borrowed */
                 val.len = 0;
                 err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
                 if (err)
@@ -308,16 +343,40 @@ static int save_one(const sr_entity_t *e, void *arg)
         return 0;
 }
 
+static int save_chunk(const sr_stage_chunk_t *c, void *arg)
+{
+        save_ctx_t *sc = arg;
+        char key[SR_ENTITY_KEY_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_buf_t val = { 0 };
+        size_t kn = sr_chunk_key(c, key);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_CHUNK;
+        cl.u.chunk = *c; /* borrowed */
+        if (sr_codec_encode_changelog(sc->w->codec, &cl, &val, &ec)) {
+                sr_worker__set_fatal(sc->w, &ec, "encode chunk");
+                return 1;
+        }
+        sr_worker__changelog_put(sc->w, sc->part, sr_slice(key, kn),
+                                 sr_buf_slice(&val));
+        sr_buf_free(&val);
+        return 0;
+}
+
 /* Write every dirty entity of a run: snapshot + changelog. The run's dirty
- * list names them (no scan of its entities); the pipeline run comes last,
- * its last_seq covering everything before it. */
+ * list names them (no scan of its entities); an open stage's new chunks
+ * come first (its stage run counts them), the pipeline run last, its
+ * last_seq covering everything before it. */
 static void run_save(sr_worker_t *w, int32_t part, sr_run_t *run)
 {
         save_ctx_t sc = { w, part };
 
         if (!run->exists)
                 return;
-        if (sr_run_dirty_each(run, save_one, &sc))
+        if (sr_run_dirty_chunks_each(run, save_chunk, &sc) ||
+            sr_run_dirty_each(run, save_one, &sc))
                 return;
         sr_run_clear_dirty(run);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sr_fsm.h"
+#include "sr_sha256.h"
 
 static sr_run_t run;
 static sr_fsm_out_t out;
@@ -469,52 +470,442 @@ Test(sr_fsm, a_create_over_the_workers_limits_is_refused_naming_the_key)
         cr_assert(eq(u32, run.pr.n_stages, 3));
 }
 
-/* Command version 2 travels (docs/schemas.md) before its rules are
- * built (docs/targets.md): until then each of its parts is refused with a
- * reply that says so, and nothing changes. */
-Test(sr_fsm, a_create_with_an_open_stage_is_refused_until_chunks_are_applied)
+/* ------------------------------------------- open stages (targets.md) */
+
+/* Target @p k of an open stage: device "open-<k>". */
+static void open_target(sr_spec_target_t *t, uint32_t k)
+{
+        memset(t, 0, sizeof(*t));
+        sr_uuid_v5(&t->device_id, &sr_ns, "open-%u", k);
+        snprintf(t->device_name, sizeof(t->device_name), "open-%u", k);
+}
+
+/* A chunk's digest stands for its items: the rules compare digests and
+ * never compute one (the codec does, over the Avro bytes); here SHA-256
+ * over the items' bytes. */
+static void items_digest(const sr_spec_target_t *ts, uint32_t n,
+                         uint8_t out_d[SR_DIGEST_LEN])
+{
+        sr_sha256(ts, (size_t)n * sizeof(*ts), out_d);
+}
+
+/* Apply AppendTargets of the targets first..first+n-1 to stage @p si as
+ * chunk @p chunk; its digest into @p d (NULL: not wanted). */
+static void append_chunk(uint32_t si, uint32_t chunk, uint32_t first,
+                         uint32_t n, uint8_t *d)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_APPEND_TARGETS);
+        cmd.u.append.stage_index = si;
+        cmd.u.append.chunk = chunk;
+        cmd.u.append.n_targets = n;
+        cmd.u.append.targets = n ? calloc(n, sizeof(sr_spec_target_t)) : NULL;
+        for (uint32_t k = 0; k < n; k++)
+                open_target(&cmd.u.append.targets[k], first + k);
+        items_digest(cmd.u.append.targets, n, cmd.u.append.digest);
+        if (d)
+                memcpy(d, cmd.u.append.digest, SR_DIGEST_LEN);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+        sr_command_fini(&cmd);
+}
+
+static void seal_stage(uint32_t si, uint32_t chunks, int64_t count,
+                       const uint8_t d[SR_DIGEST_LEN])
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_SEAL_TARGETS);
+        cmd.u.seal.stage_index = si;
+        cmd.u.seal.chunks = chunks;
+        cmd.u.seal.count = count;
+        memcpy(cmd.u.seal.digest, d, SR_DIGEST_LEN);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+}
+
+/* The seal's digest of chunks holding @p per targets each (the last one
+ * the rest of @p count), as a client computes it. */
+static void seal_digest(uint32_t count, uint32_t per,
+                        uint8_t d[SR_DIGEST_LEN])
+{
+        sr_sha256_ctx_t c;
+        sr_spec_target_t *ts = calloc(per, sizeof(*ts));
+
+        sr_sha256_init(&c);
+        for (uint32_t first = 0; first < count; first += per) {
+                uint32_t n = count - first < per ? count - first : per;
+                uint8_t cd[SR_DIGEST_LEN];
+
+                for (uint32_t k = 0; k < n; k++)
+                        open_target(&ts[k], first + k);
+                items_digest(ts, n, cd);
+                sr_sha256_update(&c, cd, sizeof(cd));
+        }
+        sr_sha256_final(&c, d);
+        free(ts);
+}
+
+/* Create a run whose stage @p open_si is open (the others inline, one
+ * target each). */
+static void create_open(uint32_t n_stages, uint32_t open_si, bool auto_promote)
 {
         sr_command_t cmd;
 
         base_cmd(&cmd, SR_CMD_CREATE_RUN);
-        make_spec(&cmd.u.create.spec, 2, 1, 0, false);
+        make_spec(&cmd.u.create.spec, n_stages, 1, 1, auto_promote);
+        free(cmd.u.create.spec.stages[open_si].targets);
+        cmd.u.create.spec.stages[open_si].targets = NULL;
+        cmd.u.create.spec.stages[open_si].n_targets = 0;
+        cmd.u.create.spec.stages[open_si].append_targets = true;
+        cmd.u.create.spec.stages[open_si].expected_targets = 5;
+        cmd.u.create.run_number = 1;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        sr_command_fini(&cmd);
+}
+
+/* Append targets 0..count-1 in chunks of @p per, in chunk order. */
+static void append_all(uint32_t si, uint32_t count, uint32_t per)
+{
+        for (uint32_t c = 0; c * per < count; c++) {
+                uint32_t n = count - c * per < per ? count - c * per : per;
+
+                append_chunk(si, c, c * per, n, NULL);
+                cr_assert(out.reply.accepted, "%s", out.reply.message);
+        }
+}
+
+static void seal_all(uint32_t si, uint32_t count, uint32_t per)
+{
+        uint8_t d[SR_DIGEST_LEN];
+
+        seal_digest(count, per, d);
+        seal_stage(si, (count + per - 1) / per, count, d);
+}
+
+Test(sr_fsm, an_open_first_stage_waits_in_processing_for_its_seal)
+{
+        create_open(1, 0, false);
+        expect_events("p:pending p:queued p:processing s0:pending "
+                      "s0:queued p:running s0:processing");
+        cr_assert(eq(int, run.stages[0].append_targets, true));
+        cr_assert(eq(i64, run.stages[0].expected_targets, 5));
+        cr_assert(eq(u32, run.n_targets, 0));
+        cr_assert(eq(u32, out.n_dispatches, 0));
+}
+
+Test(sr_fsm, chunks_in_any_order_then_the_seal_fill_the_stage_in_chunk_order)
+{
+        uint8_t d[SR_DIGEST_LEN];
+
+        create_open(1, 0, false);
+        append_chunk(0, 1, 3, 2, NULL); /* targets 3, 4 */
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_events, 0)); /* counts, not a status */
+        cr_assert(out.applied);
+        append_chunk(0, 0, 0, 3, NULL); /* targets 0, 1, 2 */
+        cr_assert(eq(u32, run.stages[0].chunks_applied, 2));
+        cr_assert(eq(u32, run.stages[0].targets_appended, 5));
+        cr_assert(eq(u32, run.n_targets, 0));
+        seal_digest(5, 3, d);
+        seal_stage(0, 2, 5, d);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(run.stages[0].sealed);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(u32, run.n_targets, 5));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 5));
+        for (uint32_t k = 0; k < 5; k++) {
+                sr_uuid_t dev;
+
+                sr_uuid_v5(&dev, &sr_ns, "open-%u", k);
+                cr_assert(sr_uuid_eq(&run.targets[k].device_id, &dev),
+                          "target run %u is not chunk order's", k);
+                cr_assert(eq(u32, run.targets[k].target_index, k));
+        }
+        /* the stage's own timeout again, not the fill timeout */
+        cr_assert(eq(i64, run.stages[0].m.deadline,
+                     run.stages[0].queued_at +
+                             SR_STAGE_RUN_DEFAULT_TIMEOUT_MS));
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, SR(0), SR_ST_SUCCESS));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, a_stage_sealed_before_its_turn_is_filled_when_queued)
+{
+        create_open(2, 1, true);
+        append_all(1, 7, 3);
+        seal_all(1, 7, 3);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, SR(1), SR_ST_PENDING));
+        cr_assert(eq(u32, run.n_targets, 1)); /* stage 0's */
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, SR(1), SR_ST_RUNNING)); /* auto_promote */
+        cr_assert(eq(u32, run.sidx[1].n_tr, 7));
+        finish_stage(1, "SUCCESS");
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, the_same_chunk_again_is_accepted_and_changes_nothing)
+{
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 3, NULL);
+        append_chunk(0, 0, 0, 3, NULL); /* another command id */
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(not(out.applied));
+        cr_assert(eq(u32, run.stages[0].chunks_applied, 1));
+        cr_assert(eq(u32, run.stages[0].targets_appended, 3));
+        cr_assert(eq(u32, run.n_chunks, 1));
+}
+
+Test(sr_fsm, the_same_chunk_index_with_other_targets_is_a_chunk_conflict)
+{
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 3, NULL);
+        append_chunk(0, 0, 10, 3, NULL);
+        expect_reject(SR_REJECT_CHUNK_CONFLICT,
+                      "chunk 0 of stage 0 was applied with digest");
+        cr_assert(eq(u32, run.stages[0].targets_appended, 3));
+}
+
+Test(sr_fsm, a_device_twice_in_a_chunk_refuses_the_whole_chunk)
+{
+        sr_command_t cmd;
+
+        create_open(1, 0, false);
+        base_cmd(&cmd, SR_CMD_APPEND_TARGETS);
+        cmd.u.append.n_targets = 3;
+        cmd.u.append.targets = calloc(3, sizeof(sr_spec_target_t));
+        open_target(&cmd.u.append.targets[0], 0);
+        open_target(&cmd.u.append.targets[1], 1);
+        open_target(&cmd.u.append.targets[2], 0);
+        items_digest(cmd.u.append.targets, 3, cmd.u.append.digest);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+        expect_reject(SR_REJECT_DUPLICATE_TARGET,
+                      "is targets[0] and targets[2]");
+        cr_assert(eq(u32, run.n_chunks, 0));
+        cr_assert(eq(u32, run.stages[0].targets_appended, 0));
+}
+
+Test(sr_fsm, a_device_of_another_chunk_refuses_the_chunk_naming_it)
+{
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 3, NULL);
+        append_chunk(0, 1, 2, 3, NULL); /* device open-2 again */
+        expect_reject(SR_REJECT_DUPLICATE_TARGET,
+                      "targets[0], device ");
+        cr_assert(strstr(out.reply.message, "is already in chunk 0 (its "
+                                            "targets[2])") != NULL, "%s",
+                  out.reply.message);
+        cr_assert(eq(u32, run.n_chunks, 1));
+}
+
+Test(sr_fsm, chunk_and_stage_limits_refuse_with_their_keys)
+{
+        opts.chunk_targets = 4;
+        opts.max.targets = 6;
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 5, NULL);
+        expect_reject(SR_REJECT_INVALID_VALUE,
+                      "has 5 targets, at most 4 per chunk on this worker "
+                      "(stage.chunk.targets)");
+        append_chunk(0, 0, 0, 4, NULL);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        append_chunk(0, 1, 4, 3, NULL);
+        expect_reject(SR_REJECT_TOO_MANY_TARGETS,
+                      "4 targets appended and 3 more exceed 6 per stage on "
+                      "this worker (stage.max.targets)");
+        append_chunk(0, 1, 4, 0, NULL);
+        expect_reject(SR_REJECT_INVALID_VALUE, "chunk 1 has no targets");
+}
+
+Test(sr_fsm, a_chunk_after_the_seal_is_refused_sealed_and_its_retry_accepted)
+{
+        create_open(1, 0, false);
+        append_all(0, 4, 2);
+        seal_all(0, 4, 2);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        append_chunk(0, 2, 4, 1, NULL);
+        expect_reject(SR_REJECT_SEALED, "stage 0 is sealed (2 chunks, 4 "
+                                        "targets): chunk 2 cannot be added");
+        append_chunk(0, 1, 2, 2, NULL); /* a late retry of chunk 1 */
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_events, 0));
+}
+
+Test(sr_fsm, a_seal_with_a_missing_chunk_names_it_and_a_resend_completes_it)
+{
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 2, NULL);
+        append_chunk(0, 2, 4, 2, NULL);
+        seal_all(0, 6, 2);
+        expect_reject(SR_REJECT_SEAL_MISMATCH,
+                      "1 of the 3 chunks are missing, the first chunk 1");
+        cr_assert(not(run.stages[0].sealed));
+        cr_assert(eq(u32, run.n_targets, 0));
+        append_chunk(0, 1, 2, 2, NULL); /* the lost chunk, sent again */
+        seal_all(0, 6, 2);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(u32, run.n_targets, 6));
+}
+
+Test(sr_fsm, a_seal_whose_count_chunks_or_digest_differ_is_a_mismatch)
+{
+        uint8_t d[SR_DIGEST_LEN];
+
+        create_open(1, 0, false);
+        append_all(0, 4, 2);
+        seal_digest(4, 2, d);
+        seal_stage(0, 2, 5, d);
+        expect_reject(SR_REJECT_SEAL_MISMATCH,
+                      "the seal says 5 targets, its 2 chunks hold 4");
+        seal_stage(0, 1, 2, d);
+        expect_reject(SR_REJECT_SEAL_MISMATCH,
+                      "2 chunks were applied, the seal says 1");
+        d[0] ^= 1;
+        seal_stage(0, 2, 4, d);
+        expect_reject(SR_REJECT_SEAL_MISMATCH, "the seal's digest is ");
+        cr_assert(not(run.stages[0].sealed));
+        d[0] ^= 1;
+        seal_stage(0, 2, 4, d);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+}
+
+Test(sr_fsm, a_second_seal_equal_to_the_first_is_accepted_another_refused)
+{
+        uint8_t d[SR_DIGEST_LEN];
+        uint64_t seq;
+
+        create_open(1, 0, false);
+        append_all(0, 3, 3);
+        seal_digest(3, 3, d);
+        seal_stage(0, 1, 3, d);
+        seq = run.pr.last_seq;
+        seal_stage(0, 1, 3, d);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u64, run.pr.last_seq, seq));
+        cr_assert(eq(u32, run.n_targets, 3));
+        seal_stage(0, 1, 2, d);
+        expect_reject(SR_REJECT_SEAL_MISMATCH, "already sealed with 1 chunks "
+                                               "and 3 targets");
+}
+
+Test(sr_fsm, chunks_and_seals_after_a_cancel_are_stale)
+{
+        uint8_t d[SR_DIGEST_LEN];
+
+        create_open(1, 0, false);
+        append_chunk(0, 0, 0, 2, d);
+        set_stage(0, "cancelled");
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+        append_chunk(0, 1, 2, 2, NULL);
+        expect_reject(SR_REJECT_STALE_STAGE, "is cancelled, a final status");
+        seal_all(0, 2, 2);
+        expect_reject(SR_REJECT_STALE_STAGE, "is cancelled, a final status");
+}
+
+Test(sr_fsm, a_pending_open_stage_of_a_cancelled_run_is_stale)
+{
+        create_open(2, 1, false);
+        set_pipeline("cancelled");
+        append_chunk(1, 0, 0, 2, NULL);
+        expect_reject(SR_REJECT_STALE_STAGE, "is cancelled, a final status");
+}
+
+Test(sr_fsm, an_open_stage_never_sealed_ends_invalid_after_the_fill_timeout)
+{
+        opts.fill_timeout_ms = 60000;
+        create_open(2, 0, false);
+        append_chunk(0, 0, 0, 2, NULL);
+        cr_assert(eq(i64, run.stages[0].m.deadline, now + 60000));
+        cr_assert(eq(i64, run.pr.next_deadline, now + 60000));
+        now += 60000;
+        timer(now);
+        expect_events("s0:invalid s1:cancelled p:complete p:failure");
+        cr_assert(eq(str, run.stages[0].m.reason, "targets_incomplete"));
+        append_chunk(0, 1, 2, 2, NULL);
+        expect_reject(SR_REJECT_STALE_STAGE, "is invalid, a final status");
+}
+
+Test(sr_fsm, an_open_stage_times_out_as_any_stage_when_its_own_timeout_is_first)
+{
+        sr_command_t cmd;
+
+        opts.fill_timeout_ms = 3600 * 1000;
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 1, 1, 0, false);
+        cmd.u.create.spec.stages[0].append_targets = true;
+        cmd.u.create.spec.stages[0].timeout_seconds = 60;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+        cr_assert(eq(i64, run.stages[0].m.deadline, now + 60000));
+        now += 60000;
+        timer(now);
+        cr_assert(eq(int, SR(0), SR_ST_TIMEOUT));
+        cr_assert(eq(str, run.stages[0].m.reason, "timeout"));
+}
+
+Test(sr_fsm, an_open_stage_sealed_empty_is_invalid_no_targets)
+{
+        uint8_t d[SR_DIGEST_LEN];
+
+        create_open(1, 0, false);
+        sr_sha256(NULL, 0, d);
+        seal_stage(0, 0, 0, d);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, SR(0), SR_ST_INVALID));
+        cr_assert(eq(str, run.stages[0].m.reason, "no_targets"));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+Test(sr_fsm, chunks_for_an_inline_or_unknown_stage_are_refused)
+{
+        create_open(2, 1, false);
+        append_chunk(0, 0, 0, 2, NULL);
+        expect_reject(SR_REJECT_INVALID_VALUE,
+                      "(stage 0) is not open: its targets were given inline");
+        append_chunk(2, 0, 0, 2, NULL);
+        expect_reject(SR_REJECT_NOT_FOUND, "stage 2 not found in pipeline run");
+}
+
+Test(sr_fsm, an_open_stage_with_inline_targets_is_refused_at_create)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 2, 1, 2, false);
         cmd.u.create.spec.stages[1].append_targets = true;
-        cmd.u.create.spec.stages[1].expected_targets = 20000;
         cmd.u.create.run_number = 1;
         cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
                      SR_OK));
         sr_command_fini(&cmd);
         expect_reject(SR_REJECT_INVALID_VALUE,
-                      "stages[1].targets: an open stage (targets in "
-                      "chunks) is not applied by this worker yet");
+                      "stages[1].targets: an open stage (targets in chunks) "
+                      "has no inline targets, this one has 2");
         cr_assert(not(run.exists));
-        cr_assert(eq(u32, out.n_events, 0));
 }
 
-Test(sr_fsm, append_seal_and_step_commands_are_refused_until_their_rules_exist)
+Test(sr_fsm, stage_steps_are_refused_until_their_rules_exist)
 {
-        static const struct {
-                sr_cmd_kind_t kind;
-                const char *name;
-        } kinds[] = { { SR_CMD_APPEND_TARGETS, "AppendTargets" },
-                      { SR_CMD_SEAL_TARGETS, "SealTargets" },
-                      { SR_CMD_STAGE_STEP, "StageStep" } };
-        char msg[128];
+        sr_command_t cmd;
 
         create(1, 1, 1, false);
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-                sr_command_t cmd;
-                uint32_t version = run.pr.m.version;
-
-                base_cmd(&cmd, kinds[i].kind);
-                cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts,
-                                                       &out), SR_OK));
-                snprintf(msg, sizeof(msg), "%s: not applied by this worker "
-                         "yet", kinds[i].name);
-                expect_reject(SR_REJECT_INVALID_VALUE, msg);
-                cr_assert(eq(u32, out.n_events, 0));
-                cr_assert(eq(u32, run.pr.m.version, version));
-        }
+        base_cmd(&cmd, SR_CMD_STAGE_STEP);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        expect_reject(SR_REJECT_INVALID_VALUE,
+                      "StageStep: not applied by this worker yet");
 }
 
 Test(sr_fsm, a_run_created_under_a_higher_limit_is_still_the_same_run)

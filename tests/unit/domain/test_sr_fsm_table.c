@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sr_fsm.h"
+#include "sr_sha256.h"
 
 TestSuite(sr_fsm_table, .timeout = 60.0);
 
@@ -130,9 +131,15 @@ static void record(world_t *w)
         }
 }
 
+/* The fill timeout, drawn per run (create()): off, or shorter or longer
+ * than a stage's own timeout, so an open stage that is never sealed ends
+ * either way. */
+static sr_fsm_opts_t opts;
+
 static void apply(world_t *w, sr_command_t *cmd)
 {
-        sr_err_t err = sr_fsm_apply_command(&w->run, cmd, w->now, NULL, &w->out);
+        sr_err_t err = sr_fsm_apply_command(&w->run, cmd, w->now, &opts,
+                                            &w->out);
 
         cr_assert(eq(int, err, SR_OK), "%s", w->out.illegal);
         record(w);
@@ -143,9 +150,12 @@ static void create(world_t *w)
 {
         static const int64_t stage_timeouts[] = { 0, 3600, 30 * 86400 };
         static const int64_t run_timeouts[] = { 0, 7200, 60 * 86400 };
+        static const int64_t fill_timeouts[] = { 0, 1800 * 1000,
+                                                 5 * 3600 * 1000 };
         sr_command_t cmd;
         sr_runspec_t *spec = &cmd.u.create.spec;
 
+        opts.fill_timeout_ms = fill_timeouts[rnd(3)];
         base_cmd(w, &cmd, SR_CMD_CREATE_RUN);
         sr_uuid_v5(&spec->pipeline_id, &sr_ns, "table-pipeline");
         snprintf(spec->pipeline_name, sizeof(spec->pipeline_name), "p");
@@ -160,6 +170,11 @@ static void create(world_t *w)
                 /* mostly non-empty; sometimes no ops or no targets */
                 s->n_ops = rnd(8) ? 1 + rnd(2) : 0;
                 s->n_targets = rnd(8) ? 1 + rnd(3) : 0;
+                /* one in four open: targets in chunks (random_input) */
+                if (!rnd(4)) {
+                        s->append_targets = true;
+                        s->n_targets = 0;
+                }
                 s->ops = calloc(s->n_ops + 1, sizeof(*s->ops));
                 for (uint32_t j = 0; j < s->n_ops; j++) {
                         snprintf(s->ops[j].operation_type,
@@ -172,6 +187,47 @@ static void create(world_t *w)
                                    "dev-%u-%u", i, k);
         }
         cmd.u.create.run_number = 1;
+        apply(w, &cmd);
+}
+
+/* A chunk (mostly the next index, sometimes one already applied, once in
+ * a while empty) or a seal (mostly right, sometimes a count off). */
+static void open_input(world_t *w, uint32_t si)
+{
+        const sr_stage_run_t *s = &w->run.stages[si];
+        sr_command_t cmd;
+
+        if (rnd(3)) {
+                uint32_t n = rnd(6) ? 1 + rnd(2) : 0;
+
+                base_cmd(w, &cmd, SR_CMD_APPEND_TARGETS);
+                cmd.u.append.stage_index = si;
+                cmd.u.append.chunk = rnd(4) ? s->chunks_applied :
+                                              rnd(s->chunks_applied + 1);
+                cmd.u.append.n_targets = n;
+                cmd.u.append.targets = calloc(n + 1, sizeof(sr_spec_target_t));
+                for (uint32_t i = 0; i < n; i++)
+                        sr_uuid_v5(&cmd.u.append.targets[i].device_id, &sr_ns,
+                                   "odev-%u-%d-%u", si, w->n_inputs, i);
+                sr_sha256(cmd.u.append.targets,
+                          n * sizeof(sr_spec_target_t), cmd.u.append.digest);
+        } else {
+                sr_sha256_ctx_t c;
+
+                base_cmd(w, &cmd, SR_CMD_SEAL_TARGETS);
+                cmd.u.seal.stage_index = si;
+                cmd.u.seal.chunks = s->chunks_applied;
+                cmd.u.seal.count = s->targets_appended + (rnd(5) ? 0 : 1);
+                sr_sha256_init(&c);
+                for (uint32_t k = 0; k < s->chunks_applied; k++) {
+                        int64_t at = sr_run_find_chunk(&w->run, si, k);
+
+                        if (at >= 0)
+                                sr_sha256_update(&c, w->run.chunks[at].digest,
+                                                 SR_DIGEST_LEN);
+                }
+                sr_sha256_final(&c, cmd.u.seal.digest);
+        }
         apply(w, &cmd);
 }
 
@@ -188,7 +244,7 @@ static void random_input(world_t *w)
                                          8 * 86400000LL, 25 * 86400000LL };
         sr_run_t *run = &w->run;
         sr_command_t cmd;
-        uint32_t k = rnd(20);
+        uint32_t k = rnd(23);
 
         if (k < 8 && run->n_targets) { /* a device result */
                 const sr_target_run_t *t = &run->targets[rnd(run->n_targets)];
@@ -204,7 +260,7 @@ static void random_input(world_t *w)
                 res.command_id = t->command_id;
                 snprintf(res.command_status, sizeof(res.command_status), "%s",
                          cmdst[rnd(8)]);
-                err = sr_fsm_apply_result(run, &res, w->now, NULL, &w->out);
+                err = sr_fsm_apply_result(run, &res, w->now, &opts, &w->out);
                 cr_assert(eq(int, err, SR_OK), "%s", w->out.illegal);
                 record(w);
         } else if (k < 11 && run->n_targets) { /* PUT on a target run */
@@ -224,6 +280,11 @@ static void random_input(world_t *w)
                 snprintf(cmd.u.set.status, sizeof(cmd.u.set.status),
                          "cancelled");
                 apply(w, &cmd);
+        } else if (k >= 20 && run->pr.n_stages) { /* an open stage's input */
+                uint32_t si = rnd(run->pr.n_stages);
+
+                if (run->stages[si].append_targets)
+                        open_input(w, si);
         } else { /* time passes; the worker fires the run's next deadline */
                 w->now += steps[rnd(5)];
                 if (run->pr.next_deadline &&

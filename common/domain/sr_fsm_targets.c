@@ -1,0 +1,406 @@
+/* common/domain/sr_fsm_targets.c - an open stage's rules (docs/targets.md,
+ * section 3): AppendTargets stores a chunk, SealTargets closes the set
+ * after comparing chunks, count and digest, and a stage run that is
+ * processing and sealed is filled from its chunks in chunk order. Every
+ * refusal changes nothing and names what was wrong (section 8 lists what
+ * each lost, repeated or late input gets). */
+#include "sr_fsm_int.h"
+#include "sr_sha256.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hex_of(const uint8_t d[SR_DIGEST_LEN],
+                   char out[2 * SR_DIGEST_LEN + 1])
+{
+        static const char x[] = "0123456789abcdef";
+
+        for (int i = 0; i < SR_DIGEST_LEN; i++) {
+                out[2 * i] = x[d[i] >> 4];
+                out[2 * i + 1] = x[d[i] & 15];
+        }
+        out[2 * SR_DIGEST_LEN] = '\0';
+}
+
+/* The open stage run @p si that @p what (the command's name) is for, or
+ * NULL after the refusal: unknown stage, a stage given inline, a stage or
+ * run that ended (stale_stage: a late input, counted as stale). */
+static sr_stage_run_t *open_stage(step_t *st, const sr_command_t *cmd,
+                                  uint32_t si, const char *what)
+{
+        sr_run_t *run = st->run;
+        char rid[SR_UUID_STR_LEN + 1], sid[SR_UUID_STR_LEN + 1];
+        sr_stage_run_t *s;
+
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        if (si >= run->pr.n_stages) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                                     "%s: stage %" PRIu32 " not found in "
+                                     "pipeline run %s (%" PRIu32 " stages, "
+                                     "0-based)", what, si, rid,
+                                     run->pr.n_stages);
+                return NULL;
+        }
+        s = &run->stages[si];
+        sr_uuid_fmt(&s->m.id, sid);
+        if (!s->append_targets) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                     "%s: stage run %s (stage %" PRIu32 ") is "
+                                     "not open: its targets were given "
+                                     "inline when the run was created",
+                                     what, sid, si);
+                return NULL;
+        }
+        if (sr_status_is_terminal(s->m.status) ||
+            sr_status_is_terminal(run->pr.m.status)) {
+                bool own = sr_status_is_terminal(s->m.status);
+
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_STALE_STAGE,
+                                     "%s: %s %s is %s, a final status: its "
+                                     "targets can no longer change", what,
+                                     own ? "stage run" : "pipeline run",
+                                     own ? sid : rid,
+                                     sr_status_name(own ? s->m.status :
+                                                          run->pr.m.status));
+                return NULL;
+        }
+        return s;
+}
+
+/* ------------------------------------------------------------ append */
+
+static int dev_cmp(const void *a, const void *b)
+{
+        const sr_spec_target_t *x = *(const sr_spec_target_t *const *)a;
+        const sr_spec_target_t *y = *(const sr_spec_target_t *const *)b;
+        int c = memcmp(&x->device_id, &y->device_id, sizeof(x->device_id));
+
+        /* ties by position, so the message names the first two */
+        return c ? c : (x < y ? -1 : x > y);
+}
+
+/* The items themselves: a device id, no device twice in the chunk, none
+ * already in another chunk of the stage. false after the refusal. */
+static bool items_ok(step_t *st, const sr_command_t *cmd, uint32_t si)
+{
+        const sr_spec_target_t *ts = cmd->u.append.targets;
+        uint32_t n = cmd->u.append.n_targets, chunk = cmd->u.append.chunk;
+        const sr_spec_target_t **by_dev;
+        char dev[SR_UUID_STR_LEN + 1];
+        bool ok = true;
+
+        for (uint32_t i = 0; i < n; i++) {
+                if (sr_uuid_is_nil(&ts[i].device_id)) {
+                        sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                             "AppendTargets: chunk %" PRIu32
+                                             ": targets[%" PRIu32 "]."
+                                             "device_id is the nil id",
+                                             chunk, i);
+                        return false;
+                }
+        }
+        by_dev = malloc((size_t)n * sizeof(*by_dev));
+        if (!by_dev) {
+                st->nomem = true;
+                return false;
+        }
+        for (uint32_t i = 0; i < n; i++)
+                by_dev[i] = &ts[i];
+        qsort(by_dev, n, sizeof(*by_dev), dev_cmp);
+        for (uint32_t i = 1; i < n && ok; i++) {
+                if (sr_uuid_eq(&by_dev[i - 1]->device_id,
+                               &by_dev[i]->device_id)) {
+                        sr_uuid_fmt(&by_dev[i]->device_id, dev);
+                        sr_fsm__reply_reject(st, cmd,
+                                             SR_REJECT_DUPLICATE_TARGET,
+                                             "AppendTargets: chunk %" PRIu32
+                                             ": device %s is targets[%zu] "
+                                             "and targets[%zu]: a device is "
+                                             "in a stage once", chunk, dev,
+                                             (size_t)(by_dev[i - 1] - ts),
+                                             (size_t)(by_dev[i] - ts));
+                        ok = false;
+                }
+        }
+        free(by_dev);
+        for (uint32_t i = 0; i < n && ok; i++) {
+                uint32_t pos, item;
+                int found = sr_run_find_device(st->run, si, &ts[i].device_id,
+                                               &pos, &item);
+
+                if (found < 0) {
+                        st->nomem = true;
+                        return false;
+                }
+                if (found) {
+                        sr_uuid_fmt(&ts[i].device_id, dev);
+                        sr_fsm__reply_reject(st, cmd,
+                                             SR_REJECT_DUPLICATE_TARGET,
+                                             "AppendTargets: chunk %" PRIu32
+                                             ": targets[%" PRIu32 "], device "
+                                             "%s, is already in chunk %"
+                                             PRIu32 " (its targets[%" PRIu32
+                                             "]): a device is in a stage "
+                                             "once", chunk, i, dev,
+                                             st->run->chunks[pos].chunk, item);
+                        ok = false;
+                }
+        }
+        return ok;
+}
+
+void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd)
+{
+        sr_run_t *run = st->run;
+        uint32_t si = cmd->u.append.stage_index, chunk = cmd->u.append.chunk;
+        uint32_t n = cmd->u.append.n_targets;
+        const sr_fsm_opts_t *o = st->opts;
+        sr_stage_run_t *s = open_stage(st, cmd, si, "AppendTargets");
+        sr_stage_chunk_t c;
+        sr_errctx_t ec = { 0 };
+        int64_t at;
+
+        if (!s)
+                return;
+        at = sr_run_find_chunk(run, si, chunk);
+        if (at >= 0) {
+                /* The same chunk again (a client's retry under a new
+                 * command id, a second gateway): nothing to do. */
+                const sr_stage_chunk_t *old = &run->chunks[at];
+                char h1[2 * SR_DIGEST_LEN + 1], h2[2 * SR_DIGEST_LEN + 1];
+
+                if (!memcmp(old->digest, cmd->u.append.digest,
+                            SR_DIGEST_LEN)) {
+                        sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN,
+                                             &s->m);
+                        return;
+                }
+                hex_of(old->digest, h1);
+                hex_of(cmd->u.append.digest, h2);
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_CHUNK_CONFLICT,
+                                     "AppendTargets: chunk %" PRIu32 " of "
+                                     "stage %" PRIu32 " was applied with "
+                                     "digest %.16s..., this one is %.16s...: "
+                                     "a chunk index is written once",
+                                     chunk, si, h1, h2);
+                return;
+        }
+        if (s->sealed) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEALED,
+                                     "AppendTargets: stage %" PRIu32 " is "
+                                     "sealed (%" PRIu32 " chunks, %" PRIu32
+                                     " targets): chunk %" PRIu32 " cannot be "
+                                     "added", si, s->seal_chunks,
+                                     s->seal_count, chunk);
+                return;
+        }
+        if (n == 0) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                     "AppendTargets: chunk %" PRIu32 " has "
+                                     "no targets", chunk);
+                return;
+        }
+        if (o->chunk_targets && n > o->chunk_targets) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                     "AppendTargets: chunk %" PRIu32 " has %"
+                                     PRIu32 " targets, at most %" PRIu32
+                                     " per chunk on this worker "
+                                     "(stage.chunk.targets)", chunk, n,
+                                     o->chunk_targets);
+                return;
+        }
+        if (o->max.targets &&
+            (uint64_t)s->targets_appended + n > o->max.targets) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_TOO_MANY_TARGETS,
+                                     "AppendTargets: chunk %" PRIu32 ": %"
+                                     PRIu32 " targets appended and %" PRIu32
+                                     " more exceed %" PRIu32 " per stage on "
+                                     "this worker (stage.max.targets)", chunk,
+                                     s->targets_appended, n, o->max.targets);
+                return;
+        }
+        if (!items_ok(st, cmd, si))
+                return;
+        memset(&c, 0, sizeof(c));
+        c.pipeline_run_id = run->pr.m.id;
+        c.stage_index = si;
+        c.chunk = chunk;
+        memcpy(c.digest, cmd->u.append.digest, SR_DIGEST_LEN);
+        if (!sr_spec_targets_copy(&c.targets, cmd->u.append.targets, n)) {
+                st->nomem = true;
+                return;
+        }
+        c.n_targets = n;
+        if (sr_run_add_chunk(run, &c, &ec) != SR_OK) {
+                sr_stage_chunk_fini(&c);
+                st->nomem = true;
+                return;
+        }
+        run->chunk_dirty[run->n_chunks - 1] = true;
+        if (!sr_run_index_chunk(run, run->n_chunks - 1)) {
+                st->nomem = true;
+                return;
+        }
+        /* Counts, not a status: the stage run is saved, no event. */
+        s->chunks_applied++;
+        s->targets_appended += n;
+        sr_run_mark_stage(run, si);
+        st->out->applied = true;
+        sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN, &s->m);
+}
+
+/* ------------------------------------------------------------ seal */
+
+/* The stage's digest from its chunks 0..n-1 (all present). */
+static bool stage_digest(step_t *st, uint32_t si, uint32_t n,
+                         uint8_t out[SR_DIGEST_LEN])
+{
+        sr_sha256_ctx_t c;
+
+        sr_sha256_init(&c);
+        for (uint32_t k = 0; k < n; k++) {
+                int64_t at = sr_run_find_chunk(st->run, si, k);
+
+                if (at < 0)
+                        return false;
+                sr_sha256_update(&c, st->run->chunks[at].digest,
+                                 SR_DIGEST_LEN);
+        }
+        sr_sha256_final(&c, out);
+        return true;
+}
+
+void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
+{
+        uint32_t si = cmd->u.seal.stage_index, chunks = cmd->u.seal.chunks;
+        int64_t count = cmd->u.seal.count;
+        sr_stage_run_t *s = open_stage(st, cmd, si, "SealTargets");
+        char h1[2 * SR_DIGEST_LEN + 1], h2[2 * SR_DIGEST_LEN + 1];
+        uint8_t d[SR_DIGEST_LEN];
+        uint32_t missing = 0, first = 0;
+
+        if (!s)
+                return;
+        if (s->sealed) {
+                if (s->seal_chunks == chunks && s->seal_count == count &&
+                    !memcmp(s->seal_digest, cmd->u.seal.digest,
+                            SR_DIGEST_LEN)) {
+                        sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN,
+                                             &s->m);
+                        return;
+                }
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                                     "SealTargets: stage %" PRIu32 " is "
+                                     "already sealed with %" PRIu32
+                                     " chunks and %" PRIu32 " targets; this "
+                                     "seal says %" PRIu32 " chunks and %"
+                                     PRId64 " targets", si, s->seal_chunks,
+                                     s->seal_count, chunks, count);
+                return;
+        }
+        for (uint32_t k = 0; k < chunks; k++)
+                if (sr_run_find_chunk(st->run, si, k) < 0 && !missing++)
+                        first = k;
+        if (missing) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                                     "SealTargets: stage %" PRIu32 ": %"
+                                     PRIu32 " of the %" PRIu32 " chunks "
+                                     "are missing, the first chunk %" PRIu32
+                                     "; send them and seal again", si,
+                                     missing, chunks, first);
+                return;
+        }
+        if (s->chunks_applied != chunks) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                                     "SealTargets: stage %" PRIu32 ": %"
+                                     PRIu32 " chunks were applied, the seal "
+                                     "says %" PRIu32 " (chunks 0 to %" PRIu32
+                                     "): a chunk index beyond them was "
+                                     "applied", si, s->chunks_applied, chunks,
+                                     chunks ? chunks - 1 : 0);
+                return;
+        }
+        if (count != (int64_t)s->targets_appended) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                                     "SealTargets: stage %" PRIu32 ": the "
+                                     "seal says %" PRId64 " targets, its %"
+                                     PRIu32 " chunks hold %" PRIu32, si,
+                                     count, chunks, s->targets_appended);
+                return;
+        }
+        if (!stage_digest(st, si, chunks, d))
+                return; /* unreachable: every chunk was found above */
+        if (memcmp(d, cmd->u.seal.digest, SR_DIGEST_LEN)) {
+                hex_of(cmd->u.seal.digest, h1);
+                hex_of(d, h2);
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                                     "SealTargets: stage %" PRIu32 ": the "
+                                     "seal's digest is %s, the chunks' is %s",
+                                     si, h1, h2);
+                return;
+        }
+        s->sealed = true;
+        s->seal_chunks = chunks;
+        s->seal_count = (uint32_t)count;
+        memcpy(s->seal_digest, d, SR_DIGEST_LEN);
+        sr_run_mark_stage(st->run, si);
+        st->out->applied = true;
+        /* Its turn came already: fill it now. */
+        if (s->m.status == SR_ST_PROCESSING) {
+                sr_fsm__fill_stage(st, si);
+                if (sr_status_is_terminal(st->run->stages[si].m.status))
+                        sr_fsm__rollup_pr(st);
+        }
+        sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN,
+                             &st->run->stages[si].m);
+}
+
+/* ------------------------------------------------------------ fill */
+
+const sr_spec_target_t **sr_fsm__sealed_targets(const sr_run_t *run,
+                                                uint32_t si)
+{
+        const sr_stage_run_t *s = &run->stages[si];
+        const sr_spec_target_t **list;
+        uint32_t k = 0;
+
+        list = malloc((s->seal_count ? s->seal_count : 1) * sizeof(*list));
+        if (!list)
+                return NULL;
+        for (uint32_t c = 0; c < s->seal_chunks; c++) {
+                int64_t at = sr_run_find_chunk(run, si, c);
+                const sr_stage_chunk_t *ch;
+
+                if (at < 0)
+                        continue; /* sealed: never */
+                ch = &run->chunks[at];
+                for (uint32_t i = 0; i < ch->n_targets && k < s->seal_count;
+                     i++)
+                        list[k++] = &ch->targets[i];
+        }
+        return list;
+}
+
+int64_t sr_fsm__stage_timeout_at(const sr_stage_run_t *s)
+{
+        return s->queued_at + (s->timeout_seconds > 0 ?
+                                       s->timeout_seconds * 1000 :
+                                       SR_STAGE_RUN_DEFAULT_TIMEOUT_MS);
+}
+
+void sr_fsm__await_targets(step_t *st, uint32_t si)
+{
+        sr_stage_run_t *s = &st->run->stages[si];
+        int64_t fill = st->opts->fill_timeout_ms;
+
+        if (fill > 0 && st->now + fill < s->m.deadline)
+                s->m.deadline = st->now + fill;
+}
+
+bool sr_fsm__fill_timed_out(const sr_stage_run_t *s, int64_t d)
+{
+        return s->m.status == SR_ST_PROCESSING && s->append_targets &&
+               !s->sealed && d < sr_fsm__stage_timeout_at(s);
+}
