@@ -167,11 +167,14 @@ typedef struct sr_spec_stage {
  * so no body holds more than SR_SPEC_CEIL_TARGETS targets (79,137). */
 #define SR_SPEC_DEFAULT_STAGES 100
 #define SR_SPEC_DEFAULT_OPS 16
-#define SR_SPEC_DEFAULT_TARGETS 1000
+#define SR_SPEC_DEFAULT_TARGETS 100000
 #define SR_SPEC_CEIL_STAGES 10000
 #define SR_SPEC_CEIL_OPS 1024
 #define SR_SPEC_MIN_TARGET_TEXT 53
 #define SR_SPEC_CEIL_TARGETS (SR_SPEC_MAX_TEXT / SR_SPEC_MIN_TARGET_TEXT)
+/* An open stage's targets come in chunks: neither the text nor a command
+ * bounds them, only stage.max.targets, itself at most this. */
+#define SR_SPEC_MAX_STAGE_TARGETS 10000000
 
 /* The count limits a run spec is held to (value type). */
 typedef struct sr_spec_limits {
@@ -180,7 +183,7 @@ typedef struct sr_spec_limits {
         uint32_t targets; /* per stage (stage.max.targets) */
 } sr_spec_limits_t;
 
-/** @brief The defaults: 100 stages, 16 operations, 1000 targets. */
+/** @brief The defaults: 100 stages, 16 operations, 100,000 targets. */
 static inline sr_spec_limits_t sr_spec_limits_default(void)
 {
         return (sr_spec_limits_t){ SR_SPEC_DEFAULT_STAGES, SR_SPEC_DEFAULT_OPS,

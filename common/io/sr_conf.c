@@ -287,12 +287,31 @@ static const struct conf_prop conf_props[] = {
           .desc = "Most operations in one stage; as run.max.stages." },
         { .name = "stage.max.targets", .type = CONF_INT,
           .offset = OFF(stage_max_targets), .min = 1,
-          .max = SR_SPEC_CEIL_TARGETS, .def = "1000",
-          .desc = "Most targets in one stage; as run.max.stages. At most "
-                  "79137, the most a run spec of 4 MiB can hold; the whole "
-                  "spec must also fit command.max.bytes as one command "
-                  "(about 40 bytes a target of a device id alone: some "
-                  "24,000 targets at its default; 413 above)." },
+          .max = SR_SPEC_MAX_STAGE_TARGETS, .def = "100000",
+          .desc = "Most targets in one stage; as run.max.stages. An open "
+                  "stage's targets come in chunks (docs/targets.md), so "
+                  "only this key bounds them (at most 10,000,000); targets "
+                  "given inline must also fit one run spec of 4 MiB and "
+                  "command.max.bytes as one command (about 40 bytes a "
+                  "target of a device id alone: some 24,000 targets at its "
+                  "default; 413 above). sr-status refuses a chunk past it "
+                  "(too_many_targets)." },
+        { .name = "stage.chunk.targets", .type = CONF_INT,
+          .offset = OFF(stage_chunk_targets), .min = 1, .max = 10000,
+          .def = "1000",
+          .desc = "Most targets in one chunk of an open stage "
+                  "(AppendTargets, POST .../targets/): the gateway answers "
+                  "400 above it, sr-status refuses it (invalid_value); set "
+                  "it on both, the worker's no lower. A chunk must also "
+                  "fit command.max.bytes." },
+        { .name = "stage.fill.timeout", .type = CONF_DURATION,
+          .offset = OFF(stage_fill_timeout_ms), .min = 0,
+          .max = 36500 * 86400000L, .def = "10m",
+          .desc = "sr-status: an open stage whose turn came (processing) "
+                  "and that is still not sealed this long after ends "
+                  "invalid, reason targets_incomplete, and its pipeline run "
+                  "fails as for any failed stage; 0 = only the stage's own "
+                  "timeout (docs/targets.md, section 3)." },
         { .name = "retention.finished", .type = CONF_DURATION,
           .offset = OFF(retention_finished_ms), .min = 0,
           .max = 36500 * 86400000L, .def = "30d",
