@@ -1,0 +1,248 @@
+/* tests/integration/test_open_stage.c - an open stage (docs/targets.md) on
+ * the mock cluster through a whole sr_worker: targets appended in chunks,
+ * in any order, then sealed; the stage filled and run to success; chunks
+ * kept across a restart on the same snapshot and across one on a wiped
+ * data dir (restored from sr.changelog); a lost chunk named by the seal's
+ * refusal and resent. The test plays the client (chunks, digests, seal)
+ * and the device command service. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "sr_digest.h"
+#include "testkit.h"
+
+static kit_t kit;
+
+static void setup(void)
+{
+        kit_open(&kit, 4);
+        kit_start_worker(&kit);
+}
+
+static void teardown(void)
+{
+        kit_close(&kit);
+}
+
+TestSuite(open_stage, .init = setup, .fini = teardown, .timeout = 180.0);
+
+#define PER 1000 /* targets per chunk */
+
+/* The targets of chunk @p c (device ids derived from the run). */
+static sr_spec_target_t *chunk_targets(const sr_uuid_t *run, uint32_t c,
+                                       uint32_t n)
+{
+        sr_spec_target_t *ts = calloc(n, sizeof(*ts));
+        char rid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(run, rid);
+        for (uint32_t i = 0; i < n; i++) {
+                sr_uuid_v5(&ts[i].device_id, &sr_ns, "%s/it-device/%u", rid,
+                           c * PER + i);
+                snprintf(ts[i].device_name, sizeof(ts[i].device_name),
+                         "dev-%u", c * PER + i);
+        }
+        return ts;
+}
+
+/* AppendTargets of chunk @p c (@p n targets); its command id into @p id. */
+static void send_chunk(const sr_uuid_t *run, uint32_t c, uint32_t n,
+                       sr_uuid_t *id)
+{
+        sr_command_t cmd;
+
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_CMD_APPEND_TARGETS;
+        sr_uuid_v4(&cmd.command_id);
+        if (id)
+                *id = cmd.command_id;
+        cmd.pipeline_run_id = *run;
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "acme");
+        cmd.issued_at = kit_now_ms();
+        cmd.u.append.stage_index = 0;
+        cmd.u.append.chunk = c;
+        cmd.u.append.n_targets = n;
+        cmd.u.append.targets = chunk_targets(run, c, n);
+        kit_send_command(&kit, &cmd);
+        sr_command_fini(&cmd);
+}
+
+/* SealTargets of @p chunks chunks of PER targets, the last @p last. */
+static void send_seal(const sr_uuid_t *run, uint32_t chunks, uint32_t last,
+                      sr_uuid_t *id)
+{
+        uint8_t (*d)[SR_DIGEST_LEN] = calloc(chunks, SR_DIGEST_LEN);
+        sr_errctx_t ec = { 0 };
+        sr_command_t cmd;
+
+        for (uint32_t c = 0; c < chunks; c++) {
+                uint32_t n = c + 1 == chunks ? last : PER;
+                sr_spec_target_t *ts = chunk_targets(run, c, n);
+
+                cr_assert(eq(int, sr_targets_digest(ts, n, d[c], &ec), SR_OK),
+                          "%s", ec.msg);
+                free(ts);
+        }
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_CMD_SEAL_TARGETS;
+        sr_uuid_v4(&cmd.command_id);
+        *id = cmd.command_id;
+        cmd.pipeline_run_id = *run;
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "acme");
+        cmd.issued_at = kit_now_ms();
+        cmd.u.seal.stage_index = 0;
+        cmd.u.seal.chunks = chunks;
+        cmd.u.seal.count = (int64_t)(chunks - 1) * PER + last;
+        cr_assert(eq(int, sr_seal_digest((const uint8_t(*)[SR_DIGEST_LEN])d,
+                                         chunks, cmd.u.seal.digest, &ec),
+                     SR_OK));
+        free(d);
+        kit_send_command(&kit, &cmd);
+}
+
+/* A run of one open stage of one operation. */
+static sr_uuid_t create_open(void)
+{
+        sr_runspec_t spec;
+        sr_uuid_t run;
+
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 0, false);
+        spec.stages[0].append_targets = true;
+        spec.stages[0].expected_targets = 2500;
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        return run;
+}
+
+static bool has_reply(kit_t *k, void *arg)
+{
+        for (int i = 0; i < k->n_replies; i++)
+                if (sr_uuid_eq(&k->replies[i].command_id, arg))
+                        return true;
+        return false;
+}
+
+static const sr_reply_t *wait_reply(sr_uuid_t *id)
+{
+        cr_assert(kit_pump_until(&kit, has_reply, id, 30000), "no reply");
+        for (int i = kit.n_replies; i-- > 0;)
+                if (sr_uuid_eq(&kit.replies[i].command_id, id))
+                        return &kit.replies[i];
+        return NULL;
+}
+
+static void expect_accepted(sr_uuid_t *id)
+{
+        const sr_reply_t *r = wait_reply(id);
+
+        cr_assert(r->accepted, "refused %s: %s", sr_reject_name(r->reason),
+                  r->message);
+}
+
+/* Every dispatch of @p run answered SUCCESS; the run ends success. */
+static void run_to_success(const sr_uuid_t *run, int n)
+{
+        kit_count_arg_t c = { run, n };
+        kit_status_arg_t s = { *run, SR_ST_SUCCESS };
+
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &c, 60000),
+                  "fewer than %d dispatches", n);
+        for (int i = 0; i < kit.n_dispatches; i++)
+                if (sr_uuid_eq(&kit.dispatches[i].pipeline_run_id, run) &&
+                    kit.dispatches[i].kind == SR_DISPATCH_COMMAND)
+                        kit_result_for(&kit, &kit.dispatches[i], "SUCCESS",
+                                       NULL);
+        cr_assert(kit_pump_until(&kit, kit_status_is, &s, 60000),
+                  "the run is %s", sr_status_name(kit_status(&kit, run)));
+        cr_assert(eq(u64, kit_check_seq(&kit, run), kit.seen_max_seq));
+}
+
+/* The dispatched devices are the chunks' targets in chunk order. */
+static void expect_chunk_order(const sr_uuid_t *run, uint32_t n)
+{
+        uint32_t k = 0;
+        char rid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(run, rid);
+        for (int i = 0; i < kit.n_dispatches && k < n; i++) {
+                sr_uuid_t dev;
+
+                if (!sr_uuid_eq(&kit.dispatches[i].pipeline_run_id, run) ||
+                    kit.dispatches[i].kind != SR_DISPATCH_COMMAND)
+                        continue;
+                sr_uuid_v5(&dev, &sr_ns, "%s/it-device/%u", rid, k);
+                cr_assert(sr_uuid_eq(&kit.dispatches[i].device_id, &dev),
+                          "dispatch %u is not target %u of chunk order", k,
+                          k);
+                k++;
+        }
+        cr_assert(eq(u32, k, n));
+}
+
+Test(open_stage, chunks_in_any_order_and_a_seal_run_the_stage_to_success)
+{
+        sr_uuid_t run = create_open(), ids[3], seal;
+        kit_count_arg_t none = { &run, 1 };
+
+        send_chunk(&run, 2, 500, &ids[2]);
+        send_chunk(&run, 0, PER, &ids[0]);
+        send_chunk(&run, 1, PER, &ids[1]);
+        for (int i = 0; i < 3; i++)
+                expect_accepted(&ids[i]);
+        /* nothing is dispatched before the seal */
+        cr_assert(not(kit_pump_until(&kit, kit_dispatches_at_least, &none,
+                                     500)));
+        send_seal(&run, 3, 500, &seal);
+        expect_accepted(&seal);
+        run_to_success(&run, 2500);
+        expect_chunk_order(&run, 2500);
+}
+
+Test(open_stage, chunks_outlive_a_restart_and_a_wiped_snapshot)
+{
+        sr_uuid_t run = create_open(), id, again, seal;
+        char cmd[128];
+
+        send_chunk(&run, 0, PER, &id);
+        expect_accepted(&id);
+        kit_stop_worker(&kit);
+        kit_start_worker(&kit); /* same snapshot */
+        send_chunk(&run, 1, PER, &id);
+        expect_accepted(&id);
+        kit_stop_worker(&kit);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s/*", kit.dir);
+        cr_assert(eq(int, system(cmd), 0));
+        kit_start_worker(&kit); /* restored from sr.changelog */
+        /* chunk 0 again under a new command id: the stored chunk's digest
+         * says it is the same chunk */
+        send_chunk(&run, 0, PER, &again);
+        expect_accepted(&again);
+        send_chunk(&run, 2, 500, &id);
+        expect_accepted(&id);
+        send_seal(&run, 3, 500, &seal);
+        expect_accepted(&seal);
+        run_to_success(&run, 2500);
+        expect_chunk_order(&run, 2500);
+}
+
+Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
+{
+        sr_uuid_t run = create_open(), id, seal;
+        const sr_reply_t *r;
+
+        send_chunk(&run, 0, PER, &id);
+        send_chunk(&run, 2, 500, &id);
+        expect_accepted(&id);
+        send_seal(&run, 3, 500, &seal);
+        r = wait_reply(&seal);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "seal_mismatch"));
+        cr_assert(strstr(r->message, "the first chunk 1") != NULL, "%s",
+                  r->message);
+        send_chunk(&run, 1, PER, &id);
+        expect_accepted(&id);
+        send_seal(&run, 3, 500, &seal); /* a new command id */
+        expect_accepted(&seal);
+        run_to_success(&run, 2500);
+}
