@@ -162,18 +162,40 @@ static void runs_trim(sr_worker_t *w)
                 sr_worker__runs_reset(w);
 }
 
-/* The run's entities exactly as they would be written to the changelog. */
+/* @p cl encoded, appended to @p out. */
+static sr_err_t encode_append(sr_worker_t *w, const sr_changelog_t *cl,
+                              sr_buf_t *out, sr_errctx_t *ec)
+{
+        sr_buf_t val = { 0 };
+        sr_err_t err = sr_codec_encode_changelog(w->codec, cl, &val, ec);
+        void *mem;
+
+        if (err)
+                return err;
+        mem = realloc(out->ptr, out->len + val.len);
+        if (!mem) {
+                sr_buf_free(&val);
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
+        }
+        out->ptr = mem;
+        memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
+        out->len += val.len;
+        sr_buf_free(&val);
+        return SR_OK;
+}
+
+/* The run's entities and chunks exactly as they would be written to the
+ * changelog. */
 static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                            sr_errctx_t *ec)
 {
         sr_changelog_t cl;
-        sr_buf_t val = { 0 };
         sr_err_t err = SR_OK;
-        uint32_t total = run->exists ? run_entities(run) : 0;
+        uint32_t total = run->exists ? 1 + run->pr.n_stages + run->n_ops +
+                                               run->n_targets : 0;
 
         for (uint32_t k = 0; k < total && !err; k++) {
                 uint32_t i = k;
-                void *mem;
 
                 memset(&cl, 0, sizeof(cl));
                 cl.kind = SR_CL_ENTITY;
@@ -190,42 +212,14 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                         cl.u.entity.type = SR_ENT_TARGET_RUN;
                         cl.u.entity.u.tr = run->targets[i - run->n_ops];
                 }
-                val.len = 0;
-                err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
-                if (err)
-                        break;
-                mem = realloc(out->ptr, out->len + val.len);
-                if (!mem) {
-                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
-                        break;
-                }
-                out->ptr = mem;
-                memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
-                out->len += val.len;
-                sr_buf_free(&val);
+                err = encode_append(w, &cl, out, ec);
         }
-        for (uint32_t i = 0; i < run->n_chunks && !err && run->exists;
-             i++) {
-                void *mem;
-
+        for (uint32_t i = 0; run->exists && i < run->n_chunks && !err; i++) {
                 memset(&cl, 0, sizeof(cl));
                 cl.kind = SR_CL_CHUNK;
                 cl.u.chunk = run->chunks[i]; /* borrowed */
-                val.len = 0;
-                err = sr_codec_encode_changelog(w->codec, &cl, &val, ec);
-                if (err)
-                        break;
-                mem = realloc(out->ptr, out->len + val.len);
-                if (!mem) {
-                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
-                        break;
-                }
-                out->ptr = mem;
-                memcpy((uint8_t *)out->ptr + out->len, val.ptr, val.len);
-                out->len += val.len;
-                sr_buf_free(&val);
+                err = encode_append(w, &cl, out, ec);
         }
-        sr_buf_free(&val);
         return err;
 }
 
