@@ -26,7 +26,8 @@ static void teardown(void)
 
 TestSuite(open_stage, .init = setup, .fini = teardown, .timeout = 180.0);
 
-#define PER 1000 /* targets per chunk */
+#define PER 400 /* targets per chunk: 1,000 targets in all (the mock keeps
+                 * 5 MiB a partition: tests/CMakeLists.txt, stage_e2e) */
 
 /* The targets of chunk @p c (device ids derived from the run). */
 static sr_spec_target_t *chunk_targets(const sr_uuid_t *run, uint32_t c,
@@ -109,7 +110,7 @@ static sr_uuid_t create_open(void)
         sr_uuid_v4(&run);
         kit_spec(&spec, 1, 1, 0, false);
         spec.stages[0].append_targets = true;
-        spec.stages[0].expected_targets = 2500;
+        spec.stages[0].expected_targets = 1000;
         kit_create(&kit, &run, &spec, NULL);
         sr_runspec_fini(&spec);
         return run;
@@ -185,7 +186,7 @@ Test(open_stage, chunks_in_any_order_and_a_seal_run_the_stage_to_success)
         sr_uuid_t run = create_open(), ids[3], seal;
         kit_count_arg_t none = { &run, 1 };
 
-        send_chunk(&run, 2, 500, &ids[2]);
+        send_chunk(&run, 2, 200, &ids[2]);
         send_chunk(&run, 0, PER, &ids[0]);
         send_chunk(&run, 1, PER, &ids[1]);
         for (int i = 0; i < 3; i++)
@@ -193,10 +194,10 @@ Test(open_stage, chunks_in_any_order_and_a_seal_run_the_stage_to_success)
         /* nothing is dispatched before the seal */
         cr_assert(not(kit_pump_until(&kit, kit_dispatches_at_least, &none,
                                      500)));
-        send_seal(&run, 3, 500, &seal);
+        send_seal(&run, 3, 200, &seal);
         expect_accepted(&seal);
-        run_to_success(&run, 2500);
-        expect_chunk_order(&run, 2500);
+        run_to_success(&run, 1000);
+        expect_chunk_order(&run, 1000);
 }
 
 Test(open_stage, chunks_outlive_a_restart_and_a_wiped_snapshot)
@@ -218,12 +219,12 @@ Test(open_stage, chunks_outlive_a_restart_and_a_wiped_snapshot)
          * says it is the same chunk */
         send_chunk(&run, 0, PER, &again);
         expect_accepted(&again);
-        send_chunk(&run, 2, 500, &id);
+        send_chunk(&run, 2, 200, &id);
         expect_accepted(&id);
-        send_seal(&run, 3, 500, &seal);
+        send_seal(&run, 3, 200, &seal);
         expect_accepted(&seal);
-        run_to_success(&run, 2500);
-        expect_chunk_order(&run, 2500);
+        run_to_success(&run, 1000);
+        expect_chunk_order(&run, 1000);
 }
 
 Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
@@ -232,9 +233,9 @@ Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
         const sr_reply_t *r;
 
         send_chunk(&run, 0, PER, &id);
-        send_chunk(&run, 2, 500, &id);
+        send_chunk(&run, 2, 200, &id);
         expect_accepted(&id);
-        send_seal(&run, 3, 500, &seal);
+        send_seal(&run, 3, 200, &seal);
         r = wait_reply(&seal);
         cr_assert(not(r->accepted));
         cr_assert(eq(str, (char *)sr_reject_name(r->reason), "seal_mismatch"));
@@ -242,7 +243,7 @@ Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
                   r->message);
         send_chunk(&run, 1, PER, &id);
         expect_accepted(&id);
-        send_seal(&run, 3, 500, &seal); /* a new command id */
+        send_seal(&run, 3, 200, &seal); /* a new command id */
         expect_accepted(&seal);
-        run_to_success(&run, 2500);
+        run_to_success(&run, 1000);
 }
