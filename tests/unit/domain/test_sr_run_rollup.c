@@ -4,8 +4,10 @@
  * scan of the run, after every step of random histories: results (success,
  * failure, progress, duplicates, stale ones of another command), user
  * statuses on target, stage and pipeline runs (cancels, promotes), timer
- * firings (timeouts, retirement), saves (the dirty set is cleared) and
- * reloads (the run rebuilt from copies of its entities in random order).
+ * firings (timeouts, retirement), an open stage's chunks and seals
+ * (docs/targets.md: filled from its chunks, or ended by the fill timeout),
+ * saves (the dirty set is cleared) and reloads (the run rebuilt from
+ * copies of its entities and chunks in random order).
  * Fixed seeds: a failure names its seed and step. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "sr_fsm.h"
+#include "sr_sha256.h"
 
 #define HISTORIES 400
 #define STEPS 80
@@ -25,6 +28,7 @@ static int64_t now;
 static uint64_t rng;
 static int counter;
 static unsigned seed, step_no;
+static unsigned open_filled; /* histories that filled an open stage */
 
 /* What the run looked like at the last save: entities that differ since
  * must be dirty. */
@@ -118,6 +122,11 @@ static void create(void)
                         snprintf(s->ops[j].operation_type,
                                  sizeof(s->ops[j].operation_type), "INSTALL");
                 s->n_targets = rnd(16) ? 1 + rnd(6) : 0;
+                /* one in four open: targets in chunks (step_open) */
+                if (!rnd(4)) {
+                        s->append_targets = true;
+                        s->n_targets = 0;
+                }
                 s->targets = s->n_targets ?
                                      calloc(s->n_targets, sizeof(*s->targets)) :
                                      NULL;
@@ -416,6 +425,14 @@ static void reload(void)
         for (uint32_t i = 0; i < n; i++)
                 cr_assert(eq(int, sr_run_add_entity(&fresh, &es[i], &ec),
                              SR_OK), "%s", ec.msg);
+        for (uint32_t i = run.n_chunks; i-- > 0;) { /* another order */
+                sr_stage_chunk_t c = run.chunks[i];
+
+                CHECK(sr_spec_targets_copy(&c.targets, run.chunks[i].targets,
+                                           c.n_targets), "out of memory");
+                cr_assert(eq(int, sr_run_add_chunk(&fresh, &c, &ec), SR_OK),
+                          "%s", ec.msg);
+        }
         cr_assert(eq(int, sr_run_index(&fresh, &ec), SR_OK), "%s", ec.msg);
         free(es);
         CHECK(!memcmp(fresh.sidx, run.sidx,
@@ -524,8 +541,61 @@ static void step_timer(void)
         apply_cmd(&cmd);
 }
 
+/* An open stage's input: the next chunk (1-3 devices, sometimes one
+ * already applied again) or a seal (mostly right). */
+static void step_open(void)
+{
+        uint32_t si = rnd(run.pr.n_stages);
+        const sr_stage_run_t *s;
+        sr_command_t cmd;
+
+        /* the first open stage from a random one on, if any */
+        for (uint32_t k = 0; k < run.pr.n_stages; k++)
+                if (run.stages[(si + k) % run.pr.n_stages].append_targets) {
+                        si = (si + k) % run.pr.n_stages;
+                        break;
+                }
+        s = &run.stages[si];
+        if (!s->append_targets)
+                return;
+        if (!s->chunks_applied || rnd(2)) {
+                uint32_t n = 1 + rnd(3);
+
+                base_cmd(&cmd, SR_CMD_APPEND_TARGETS);
+                cmd.u.append.stage_index = si;
+                cmd.u.append.chunk = rnd(5) ? s->chunks_applied :
+                                              rnd(s->chunks_applied + 1);
+                cmd.u.append.n_targets = n;
+                cmd.u.append.targets = calloc(n, sizeof(sr_spec_target_t));
+                for (uint32_t i = 0; i < n; i++)
+                        sr_uuid_v5(&cmd.u.append.targets[i].device_id, &sr_ns,
+                                   "open-%u-%d-%u", si, counter, i);
+                sr_sha256(cmd.u.append.targets, n * sizeof(sr_spec_target_t),
+                          cmd.u.append.digest);
+        } else {
+                sr_sha256_ctx_t c;
+
+                base_cmd(&cmd, SR_CMD_SEAL_TARGETS);
+                cmd.u.seal.stage_index = si;
+                cmd.u.seal.chunks = s->chunks_applied;
+                cmd.u.seal.count = s->targets_appended + (rnd(6) ? 0 : 1);
+                sr_sha256_init(&c);
+                for (uint32_t k = 0; k < s->chunks_applied; k++) {
+                        int64_t at = sr_run_find_chunk(&run, si, k);
+
+                        if (at >= 0)
+                                sr_sha256_update(&c, run.chunks[at].digest,
+                                                 SR_DIGEST_LEN);
+                }
+                sr_sha256_final(&c, cmd.u.seal.digest);
+        }
+        apply_cmd(&cmd);
+}
+
 static void history(unsigned s)
 {
+        bool filled = false;
+
         seed = s;
         step_no = 0;
         rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)s * 0x2545f4914f6cdd1dull);
@@ -534,13 +604,14 @@ static void history(unsigned s)
         counter = 0;
         memset(&opts, 0, sizeof(opts));
         opts.retention_finished_ms = rnd(2) ? 0 : 3600000LL * (1 + rnd(48));
+        opts.fill_timeout_ms = rnd(2) ? 0 : 3600000LL * (1 + rnd(48));
         sr_run_fini(&run);
         create();
         check_counts();
         check_dirty();
         save();
         for (step_no = 1; step_no <= STEPS && run.exists; step_no++) {
-                uint32_t a = rnd(100);
+                uint32_t a = rnd(135);
 
                 now += rnd(8) ? (int64_t)rnd(60000) :
                                 (int64_t)rnd(9) * 24 * 3600 * 1000;
@@ -552,20 +623,30 @@ static void history(unsigned s)
                         step_timer();
                 else if (a < 95)
                         save();
-                else
+                else if (a < 100)
                         reload();
+                else
+                        step_open();
                 if (!run.exists)
                         break; /* retired: only its marker is left */
                 check_counts();
                 check_dirty();
+                for (uint32_t i = 0; i < run.pr.n_stages && !filled; i++)
+                        filled = run.stages[i].append_targets &&
+                                 run.sidx[i].n_tr > 0;
         }
+        open_filled += filled;
 }
 
 Test(sr_run_rollup,
      counts_deadline_and_dirty_set_equal_a_full_scan_after_every_step)
 {
+        open_filled = 0;
         for (unsigned s = 1; s <= HISTORIES; s++)
                 history(s);
+        /* the generator must fill open stages, not only refuse chunks */
+        cr_assert(gt(u32, open_filled, HISTORIES / 20), "%u filled",
+                  open_filled);
 }
 
 /* Stages that all end, some by cancel or timeout, with retention set: the
