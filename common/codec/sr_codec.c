@@ -41,15 +41,25 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' version 1 (id 1) is read still; version 2 (id 7) is written
- * (docs/schemas.md, "Version history"). */
+/* Commands' version 1 (id 1) and the changelog's (id 4) are read still,
+ * and written for every record they carry; version 2 (ids 7 and 8) only
+ * for what needs it (docs/schemas.md, "Version history"). The indexes are
+ * named in sr_codec_int.h for the writers. */
 const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
-        { SR_SCHEMA_COMMAND, 1 },
+        [SR_OLDER_COMMAND_V1] = { SR_SCHEMA_COMMAND, 1 },
+        [SR_OLDER_CHANGELOG_V1] = { SR_SCHEMA_CHANGELOG, 4 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
-        return slot == SR_SCHEMA_COMMAND ? 7 : (int32_t)slot;
+        switch (slot) {
+        case SR_SCHEMA_COMMAND:
+                return 7;
+        case SR_SCHEMA_CHANGELOG:
+                return 8;
+        default:
+                return (int32_t)slot;
+        }
 }
 
 void sr_schema_ids_builtin(sr_schema_ids_t *ids)

@@ -33,12 +33,13 @@
 
 typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
-/* The schema slots: one per kind of record, each written with the newest
- * version of its schema. The built-in id of each slot's newest version is
- * sr_schema_builtin_id() (the slot's own number, except commands: id 7,
- * Command version 2); older versions a slot still reads are
- * sr_schema_older[]. The table generated from schemas/registry.tsv must
- * agree (a unit test checks it). */
+/* The schema slots: one per kind of record. The built-in id of each
+ * slot's newest version is sr_schema_builtin_id() (the slot's own number,
+ * except commands: id 7, Command version 2, and the changelog: id 8,
+ * ChangelogRecord version 2); older versions a slot still reads are
+ * sr_schema_older[]. A record is written in the oldest version that
+ * carries it (docs/schemas.md, "Our own readers"). The table generated
+ * from schemas/registry.tsv must agree (a unit test checks it). */
 typedef enum sr_schema_id {
         SR_SCHEMA_COMMAND = 1,
         SR_SCHEMA_RESULT = 2,
@@ -49,16 +50,17 @@ typedef enum sr_schema_id {
         SR_SCHEMA__MAX
 } sr_schema_id_t;
 
-/* An older version of a slot's schema that the codec still reads (never
- * writes): a record framed with its id is decoded with its own text, and
- * the fields it lacks take their defaults (docs/schemas.md, "Our own
- * readers"). Oldest first; a slot's versions are these, then the newest. */
+/* An older version of a slot's schema that the codec still reads, and
+ * writes for a record it carries: a record framed with its id is decoded
+ * with its own text, and the fields it lacks take their defaults
+ * (docs/schemas.md, "Our own readers"). Oldest first within a slot; a
+ * slot's versions are these, then the newest. */
 typedef struct sr_schema_older {
         sr_schema_id_t slot;
         int32_t id; /* built-in id (schemas/registry.tsv) */
 } sr_schema_older_t;
 
-#define SR_SCHEMA_OLDER_COUNT 1
+#define SR_SCHEMA_OLDER_COUNT 2
 extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
 
 /** @brief Built-in id of the version of @p slot that is written. */
@@ -278,7 +280,7 @@ sr_err_t sr_codec_decode_reply(sr_codec_t *codec, sr_slice_t in,
 
 /* ------------------------------------------------------------ changelog */
 
-/* The changelog carries entity states plus three internal record kinds. */
+/* The changelog carries entity states plus four internal record kinds. */
 typedef enum sr_cl_kind {
         SR_CL_ENTITY = 0,
         SR_CL_DEDUPE,
@@ -319,7 +321,12 @@ typedef struct sr_changelog {
 } sr_changelog_t;
 
 /**
- * @brief Encode @p cl as a framed io.sr.v1.ChangelogRecord (schema 4).
+ * @brief Encode @p cl as a framed io.sr.v1.ChangelogRecord in the oldest
+ * version that carries it: version 1 (built-in id 4) for every kind but
+ * an open stage's stage run and a chunk, which take version 2 (id 8). A
+ * stage run is open when append_targets is set or any other open-stage
+ * field (counts, seal, digest) is not zero (docs/schemas.md, "Our own
+ * readers").
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
  */
@@ -332,11 +339,16 @@ sr_err_t sr_codec_encode_entity(sr_codec_t *codec, const sr_entity_t *ent,
                                 sr_buf_t *out, sr_errctx_t *ec);
 
 /**
- * @brief Decode a framed io.sr.v1.ChangelogRecord.
+ * @brief Decode a framed io.sr.v1.ChangelogRecord of either version: a
+ * version 1 stage run is closed (the open-stage fields zero, the
+ * defaults); a version 1 body holds no chunk.
  * @param[out] out set on SR_OK only. For SR_CL_ENTITY the caller owns the
  *                 entity's heap parts (stage spec, op args) and releases
- *                 them with sr_entity_fini(&out->u.entity); the other kinds
- *                 own nothing.
+ *                 them with sr_entity_fini(&out->u.entity); for
+ *                 SR_CL_CHUNK it owns the chunk's targets (a malloc'd
+ *                 array, NULL when empty) and releases them with
+ *                 sr_stage_chunk_fini(&out->u.chunk); the other kinds own
+ *                 nothing.
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
  */
 sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,

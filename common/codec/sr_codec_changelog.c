@@ -1,6 +1,12 @@
 /* common/codec/sr_codec_changelog.c - io.sr.v1.ChangelogRecord: entity states (every
  * field, internal ones included, so a restore is exact), dedupe entries,
- * batch markers and retired runs' markers.
+ * batch markers, retired runs' markers and open stages' chunks.
+ *
+ * Two versions: 1 (id 4, changelog.v1.avsc) and 2 (id 8, changelog.avsc:
+ * the open-stage fields appended to StageRun, StageChunk appended to the
+ * state union). A record is written in the oldest version that carries it
+ * (sr_codec__cl_fits_v1()); a version 1 record is read with its own text,
+ * what it lacks taking version 2's defaults.
  */
 #include "sr_codec_int.h"
 
@@ -10,6 +16,7 @@ enum {
         BR_DEDUPE = SR_CL_BR_DEDUPE,
         BR_MARKER = SR_CL_BR_MARKER,
         BR_RETIRED = SR_CL_BR_RETIRED,
+        BR_CHUNK = SR_CL_BR_CHUNK,
         BR__COUNT = SR_CL_BR__COUNT
 };
 
@@ -21,6 +28,7 @@ const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT] = {
         [SR_CL_BR_DEDUPE] = "DedupeEntry",
         [SR_CL_BR_MARKER] = "BatchMarker",
         [SR_CL_BR_RETIRED] = "RetiredRun",
+        [SR_CL_BR_CHUNK] = "StageChunk",
 };
 #define branch_names sr_codec__cl_branch_names
 
@@ -151,6 +159,122 @@ static sr_err_t pipeline_run_from(avro_value_t *b, sr_pipeline_run_t *pr,
         return SR_OK;
 }
 
+/* Write @p d into the Sha256 field @p f (a fixed of 32 bytes). */
+static sr_err_t digest_to(avro_value_t *f, const char *name,
+                          const uint8_t d[SR_DIGEST_LEN], sr_errctx_t *ec)
+{
+        int rc = avro_value_set_fixed(f, (void *)d, SR_DIGEST_LEN);
+
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set");
+        return SR_OK;
+}
+
+static sr_err_t digest_from(avro_value_t *f, const char *name,
+                            uint8_t d[SR_DIGEST_LEN], sr_errctx_t *ec)
+{
+        const void *p;
+        size_t n;
+        int rc;
+
+        rc = avro_value_get_fixed(f, &p, &n);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get");
+        if (n != SR_DIGEST_LEN)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: %zu bytes (want %d)", name,
+                                     n, SR_DIGEST_LEN);
+        memcpy(d, p, SR_DIGEST_LEN);
+        return SR_OK;
+}
+
+bool sr_codec__seal_digest_set(const sr_stage_run_t *st)
+{
+        static const uint8_t zero[SR_DIGEST_LEN];
+
+        return st->sealed || memcmp(st->seal_digest, zero, SR_DIGEST_LEN);
+}
+
+/* The fields version 2 appended to StageRun: an open stage's state. */
+static sr_err_t open_stage_to(avro_value_t *b, const sr_stage_run_t *st,
+                              sr_errctx_t *ec)
+{
+        avro_value_t u;
+        sr_err_t err;
+        int rc;
+
+        if ((err = sr_codec__set_bool(b, "append_targets", st->append_targets,
+                                      ec)))
+                return err;
+        /* open_stage_from() refuses it: never write what no reader takes. */
+        if (st->expected_targets < 0)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field expected_targets: negative "
+                                     "(%lld)",
+                                     (long long)st->expected_targets);
+        if ((err = sr_codec__set_long(b, "expected_targets",
+                                      st->expected_targets, ec)) ||
+            (err = sr_codec__set_u32(b, "chunks_applied", st->chunks_applied,
+                                     ec)) ||
+            (err = sr_codec__set_u32(b, "targets_appended",
+                                     st->targets_appended, ec)) ||
+            (err = sr_codec__set_bool(b, "sealed", st->sealed, ec)) ||
+            (err = sr_codec__set_u32(b, "seal_chunks", st->seal_chunks,
+                                     ec)) ||
+            (err = sr_codec__set_u32(b, "seal_count", st->seal_count, ec)))
+                return err;
+        if (sr_codec__seal_digest_set(st)) {
+                err = sr_codec__set_branch(b, "seal_digest", 1, &u, ec);
+                return err ? err :
+                             digest_to(&u, "seal_digest", st->seal_digest,
+                                       ec);
+        }
+        err = sr_codec__set_branch(b, "seal_digest", 0, &u, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_null(&u);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, "seal_digest", "set null");
+        return SR_OK;
+}
+
+/* A version 1 stage run has none of the fields: it is closed, all of
+ * them zero (the defaults), which the caller's zeroed @p st already is. */
+static sr_err_t open_stage_from(avro_value_t *b, sr_stage_run_t *st,
+                                sr_errctx_t *ec)
+{
+        avro_value_t f;
+        sr_err_t err;
+        int disc;
+
+        if (!sr_codec__field_opt(b, "append_targets", &f))
+                return SR_OK;
+        if ((err = sr_codec__get_bool(b, "append_targets",
+                                      &st->append_targets, ec)) ||
+            (err = sr_codec__get_long(b, "expected_targets",
+                                      &st->expected_targets, ec)))
+                return err;
+        if (st->expected_targets < 0)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field expected_targets: negative "
+                                     "(%lld)",
+                                     (long long)st->expected_targets);
+        if ((err = sr_codec__get_u32(b, "chunks_applied", &st->chunks_applied,
+                                     ec)) ||
+            (err = sr_codec__get_u32(b, "targets_appended",
+                                     &st->targets_appended, ec)) ||
+            (err = sr_codec__get_bool(b, "sealed", &st->sealed, ec)) ||
+            (err = sr_codec__get_u32(b, "seal_chunks", &st->seal_chunks,
+                                     ec)) ||
+            (err = sr_codec__get_u32(b, "seal_count", &st->seal_count, ec)) ||
+            (err = sr_codec__get_branch(b, "seal_digest", &disc, &f, ec)))
+                return err;
+        /* null: no digest, all zero (sr_codec__seal_digest_set()). */
+        if (disc == 0)
+                return SR_OK;
+        return digest_from(&f, "seal_digest", st->seal_digest, ec);
+}
+
 static sr_err_t stage_run_to(avro_value_t *b, const sr_stage_run_t *st,
                       sr_errctx_t *ec)
 {
@@ -179,7 +303,11 @@ static sr_err_t stage_run_to(avro_value_t *b, const sr_stage_run_t *st,
             (err = sr_codec__targets_to(&arr, st->targets, st->n_targets,
                                         ec)))
                 return err;
-        return SR_OK;
+        /* Version 1 has none of the open-stage fields: only a closed stage
+         * is written in it (sr_codec__cl_fits_v1()). */
+        if (!sr_codec__field_opt(b, "append_targets", &arr))
+                return SR_OK;
+        return open_stage_to(b, st, ec);
 }
 
 /* On failure the caller releases what @p st owns with sr_entity_fini(). */
@@ -216,7 +344,7 @@ static sr_err_t stage_run_from(avro_value_t *b, sr_stage_run_t *st,
             (err = sr_codec__targets_from(&arr, n, &st->targets, ec)))
                 return err;
         st->n_targets = (uint32_t)n;
-        return SR_OK;
+        return open_stage_from(b, st, ec);
 }
 
 static sr_err_t stage_op_to(avro_value_t *b, const sr_stage_run_op_t *op,
@@ -456,6 +584,48 @@ static sr_err_t retired_from(avro_value_t *b, sr_cl_retired_t *r,
         return SR_OK;
 }
 
+static sr_err_t chunk_to(avro_value_t *b, const sr_stage_chunk_t *c,
+                         sr_errctx_t *ec)
+{
+        avro_value_t f;
+        sr_err_t err;
+
+        if ((err = sr_codec__set_uuid(b, "pipeline_run_id",
+                                      &c->pipeline_run_id, ec)) ||
+            (err = sr_codec__set_u32(b, "stage_index", c->stage_index,
+                                     ec)) ||
+            (err = sr_codec__set_u32(b, "chunk", c->chunk, ec)) ||
+            (err = sr_codec__field(b, "digest", &f, ec)) ||
+            (err = digest_to(&f, "digest", c->digest, ec)) ||
+            (err = sr_codec__field(b, "targets", &f, ec)) ||
+            (err = sr_codec__targets_to(&f, c->targets, c->n_targets, ec)))
+                return err;
+        return SR_OK;
+}
+
+/* The targets are allocated last: on failure @p c owns nothing. */
+static sr_err_t chunk_from(avro_value_t *b, sr_stage_chunk_t *c,
+                           sr_errctx_t *ec)
+{
+        avro_value_t f;
+        sr_err_t err;
+        size_t n;
+
+        if ((err = sr_codec__get_uuid(b, "pipeline_run_id",
+                                      &c->pipeline_run_id, ec)) ||
+            (err = sr_codec__get_u32(b, "stage_index", &c->stage_index,
+                                     ec)) ||
+            (err = sr_codec__get_u32(b, "chunk", &c->chunk, ec)) ||
+            (err = sr_codec__field(b, "digest", &f, ec)) ||
+            (err = digest_from(&f, "digest", c->digest, ec)) ||
+            (err = sr_codec__get_array(b, "targets", SR_CODEC_MAX_ITEMS, &f,
+                                       &n, ec)) ||
+            (err = sr_codec__targets_from(&f, n, &c->targets, ec)))
+                return err;
+        c->n_targets = (uint32_t)n;
+        return SR_OK;
+}
+
 /* ---------------------------------------------------------- records */
 
 int sr_codec__cl_branch(const sr_changelog_t *cl)
@@ -470,9 +640,28 @@ int sr_codec__cl_branch(const sr_changelog_t *cl)
                 return BR_MARKER;
         case SR_CL_RETIRED:
                 return BR_RETIRED;
+        case SR_CL_CHUNK:
+                return BR_CHUNK;
         default:
                 return -1;
         }
+}
+
+/* A record is written in the oldest version that carries it, so a worker
+ * rolled back to the release before version 2 still restores a changelog
+ * without open stages (docs/schemas.md, "Our own readers"). */
+bool sr_codec__cl_fits_v1(const sr_changelog_t *cl)
+{
+        const sr_stage_run_t *st = &cl->u.entity.u.sr;
+
+        if (cl->kind == SR_CL_CHUNK)
+                return false;
+        if (cl->kind != SR_CL_ENTITY || cl->u.entity.type != SR_ENT_STAGE_RUN)
+                return true;
+        return !st->append_targets && !st->expected_targets &&
+               !st->chunks_applied && !st->targets_appended && !st->sealed &&
+               !st->seal_chunks && !st->seal_count &&
+               !sr_codec__seal_digest_set(st);
 }
 
 static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
@@ -509,6 +698,9 @@ static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
         case BR_RETIRED:
                 err = retired_to(&b, &cl->u.retired, ec);
                 break;
+        case BR_CHUNK:
+                err = chunk_to(&b, &cl->u.chunk, ec);
+                break;
         default:
                 err = marker_to(&b, &cl->u.marker, ec);
                 break;
@@ -518,7 +710,10 @@ static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
         return err;
 }
 
-/* On failure the caller releases an entity's parts with sr_entity_fini(). */
+/* On failure the caller releases an entity's parts with sr_entity_fini(),
+ * a chunk's with sr_stage_chunk_fini(). A version 1 body never holds a
+ * StageChunk: its union has no such branch, and sr_codec__scan() refuses
+ * the index. */
 static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
                                sr_errctx_t *ec)
 {
@@ -537,7 +732,8 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
                 cl->u.entity.type = (sr_entity_type_t)br;
         } else {
                 cl->kind = br == BR_DEDUPE ? SR_CL_DEDUPE :
-                           br == BR_RETIRED ? SR_CL_RETIRED : SR_CL_MARKER;
+                           br == BR_RETIRED ? SR_CL_RETIRED :
+                           br == BR_CHUNK ? SR_CL_CHUNK : SR_CL_MARKER;
         }
         switch (br) {
         case SR_ENT_PIPELINE_RUN:
@@ -558,6 +754,9 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
         case BR_RETIRED:
                 err = retired_from(&b, &cl->u.retired, ec);
                 break;
+        case BR_CHUNK:
+                err = chunk_from(&b, &cl->u.chunk, ec);
+                break;
         default:
                 err = marker_from(&b, &cl->u.marker, ec);
                 break;
@@ -574,15 +773,20 @@ sr_err_t sr_codec__encode_changelog_avro(sr_codec_t *codec,
                                          const sr_changelog_t *cl,
                                          sr_buf_t *out, sr_errctx_t *ec)
 {
+        bool v1 = sr_codec__cl_fits_v1(cl);
         avro_value_t *v;
         sr_err_t err;
 
-        err = sr_codec__begin_encode(codec, SR_SCHEMA_CHANGELOG, &v, ec);
+        err = v1 ? sr_codec__begin_encode_older(codec, SR_OLDER_CHANGELOG_V1,
+                                                &v, ec) :
+                   sr_codec__begin_encode(codec, SR_SCHEMA_CHANGELOG, &v, ec);
         if (!err)
                 err = changelog_to(v, cl, ec);
         if (!err)
-                err = sr_codec__finish_encode(codec, SR_SCHEMA_CHANGELOG, out,
-                                              ec);
+                err = v1 ? sr_codec__finish_encode_older(
+                                   codec, SR_OLDER_CHANGELOG_V1, out, ec) :
+                           sr_codec__finish_encode(codec, SR_SCHEMA_CHANGELOG,
+                                                   out, ec);
         if (err)
                 sr_errctx_prefix(ec, "encode changelog");
         return err;
@@ -603,6 +807,8 @@ sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
         if (err) {
                 if (tmp.kind == SR_CL_ENTITY)
                         sr_entity_fini(&tmp.u.entity);
+                else if (tmp.kind == SR_CL_CHUNK)
+                        sr_stage_chunk_fini(&tmp.u.chunk);
                 sr_errctx_prefix(ec, "changelog");
                 return err;
         }

@@ -582,8 +582,8 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
 /* A command is written in the oldest version that carries it, so a
  * worker of the release before version 2 still reads every command that
  * does not use what version 2 added (docs/schemas.md, "Our own readers"):
- * version 1 (sr_schema_older[0]) unless it is one of the new kinds or
- * opens a stage. */
+ * version 1 (sr_schema_older[SR_OLDER_COMMAND_V1]) unless it is one of
+ * the new kinds or opens a stage. */
 static bool fits_v1(const sr_command_t *c)
 {
         if (c->kind > SR_CMD_TIMER_FIRED)
@@ -605,13 +605,14 @@ sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
         avro_value_t *v;
         sr_err_t err;
 
-        _Static_assert(SR_SCHEMA_OLDER_COUNT == 1, "command v1 is older[0]");
-        err = v1 ? sr_codec__begin_encode_older(codec, 0, &v, ec) :
+        err = v1 ? sr_codec__begin_encode_older(codec, SR_OLDER_COMMAND_V1,
+                                                &v, ec) :
                    sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND, &v, ec);
         if (!err)
                 err = command_to(v, cmd, ec);
         if (!err)
-                err = v1 ? sr_codec__finish_encode_older(codec, 0, out, ec) :
+                err = v1 ? sr_codec__finish_encode_older(
+                                   codec, SR_OLDER_COMMAND_V1, out, ec) :
                            sr_codec__finish_encode(codec, SR_SCHEMA_COMMAND,
                                                    out, ec);
         if (err)

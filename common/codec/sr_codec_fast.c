@@ -1,13 +1,16 @@
 /* common/codec/sr_codec_fast.c - hand-written Avro encoders of the worker's hot
  * records: io.sr.v1.StatusChangeEvent and io.sr.v1.ChangelogRecord (every
- * branch). They write with sr_avro_enc.h instead of building an avro-c
- * generic value (by-name field lookups, copies, allocations) and writing it.
+ * branch, in the version sr_codec__cl_fits_v1() picks: version 1 for all
+ * but an open stage's stage run and a chunk, version 2 for those). They
+ * write with sr_avro_enc.h instead of building an avro-c generic value
+ * (by-name field lookups, copies, allocations) and writing it.
  *
  * Contract: for every input the output is byte for byte what the avro-c
  * implementations (sr_codec__encode_event_avro, sr_codec__encode_changelog_avro
- * in sr_codec_rec.c / sr_codec_cl.c) give, and an input they refuse is
- * refused with the same code and message. tests/unit/test_sr_codec_fast.c
- * checks both on random records.
+ * in sr_codec_records.c / sr_codec_changelog.c) give, in the same version
+ * of the schema, and an input they refuse is refused with the same code and
+ * message. tests/unit/codec/test_sr_codec_fast.c checks both on random
+ * records, open stage runs and chunks (version 2) among them.
  *
  * How that holds:
  * - Fields are written in schema order (the .avsc files); the avro-c code
@@ -246,6 +249,7 @@ enum {
         BR_DEDUPE = SR_CL_BR_DEDUPE,
         BR_MARKER = SR_CL_BR_MARKER,
         BR_RETIRED = SR_CL_BR_RETIRED,
+        BR_CHUNK = SR_CL_BR_CHUNK,
         BR__COUNT = SR_CL_BR__COUNT
 };
 #define branch_names sr_codec__cl_branch_names
@@ -354,8 +358,40 @@ static sr_err_t targets_put(sr_avro_enc_t *e, const sr_spec_target_t *targets,
         return SR_OK;
 }
 
+/* open_stage_to() (sr_codec_changelog.c): version 2's StageRun fields. */
+static sr_err_t open_stage_put(sr_avro_enc_t *e, const sr_stage_run_t *st,
+                               sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        sr_avro_put_bool(e, st->append_targets);
+        if (st->expected_targets < 0)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field expected_targets: negative "
+                                     "(%lld)",
+                                     (long long)st->expected_targets);
+        sr_avro_put_long(e, st->expected_targets);
+        if ((err = put_u32_int(e, "chunks_applied", st->chunks_applied,
+                               ec)) ||
+            (err = put_u32_int(e, "targets_appended", st->targets_appended,
+                               ec)))
+                return err;
+        sr_avro_put_bool(e, st->sealed);
+        if ((err = put_u32_int(e, "seal_chunks", st->seal_chunks, ec)) ||
+            (err = put_u32_int(e, "seal_count", st->seal_count, ec)))
+                return err;
+        if (!sr_codec__seal_digest_set(st)) {
+                sr_avro_put_null_union(e);
+                return SR_OK;
+        }
+        sr_avro_put_branch(e, 1);
+        sr_avro_put_raw(e, st->seal_digest, SR_DIGEST_LEN); /* fixed */
+        return SR_OK;
+}
+
+/* @p v2: the version 2 body, with the open-stage fields. */
 static sr_err_t stage_run_put(sr_avro_enc_t *e, const sr_stage_run_t *st,
-                              sr_errctx_t *ec)
+                              bool v2, sr_errctx_t *ec)
 {
         sr_err_t err;
 
@@ -376,7 +412,7 @@ static sr_err_t stage_run_put(sr_avro_enc_t *e, const sr_stage_run_t *st,
         if ((err = ops_put(e, st->ops, st->n_ops, ec)) ||
             (err = targets_put(e, st->targets, st->n_targets, ec)))
                 return err;
-        return SR_OK;
+        return v2 ? open_stage_put(e, st, ec) : SR_OK;
 }
 
 static sr_err_t stage_op_put(sr_avro_enc_t *e, const sr_stage_run_op_t *op,
@@ -478,8 +514,22 @@ static sr_err_t retired_put(sr_avro_enc_t *e, const sr_cl_retired_t *r,
         return SR_OK;
 }
 
+static sr_err_t chunk_put(sr_avro_enc_t *e, const sr_stage_chunk_t *c,
+                          sr_errctx_t *ec)
+{
+        sr_err_t err;
+
+        sr_avro_put_uuid(e, &c->pipeline_run_id);
+        if ((err = put_u32_int(e, "stage_index", c->stage_index, ec)) ||
+            (err = put_u32_int(e, "chunk", c->chunk, ec)))
+                return err;
+        sr_avro_put_raw(e, c->digest, SR_DIGEST_LEN); /* fixed */
+        return targets_put(e, c->targets, c->n_targets, ec);
+}
+
+/* @p v2: the version 2 body (sr_codec__cl_fits_v1() false). */
 static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
-                              sr_errctx_t *ec)
+                              bool v2, sr_errctx_t *ec)
 {
         int br = sr_codec__cl_branch(cl);
         sr_err_t err;
@@ -495,7 +545,7 @@ static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
                 err = pipeline_run_put(e, &cl->u.entity.u.pr, ec);
                 break;
         case SR_ENT_STAGE_RUN:
-                err = stage_run_put(e, &cl->u.entity.u.sr, ec);
+                err = stage_run_put(e, &cl->u.entity.u.sr, v2, ec);
                 break;
         case SR_ENT_STAGE_RUN_OPERATION:
                 err = stage_op_put(e, &cl->u.entity.u.op, ec);
@@ -509,6 +559,9 @@ static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
         case BR_RETIRED:
                 err = retired_put(e, &cl->u.retired, ec);
                 break;
+        case BR_CHUNK:
+                err = chunk_put(e, &cl->u.chunk, ec);
+                break;
         default:
                 err = marker_put(e, &cl->u.marker, ec);
                 break;
@@ -521,15 +574,18 @@ static sr_err_t changelog_put(sr_avro_enc_t *e, const sr_changelog_t *cl,
 sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
                                    sr_buf_t *out, sr_errctx_t *ec)
 {
+        bool v1 = sr_codec__cl_fits_v1(cl);
         uint8_t stack[FAST_INLINE_CAP];
         sr_avro_enc_t e;
 
         /* the fast path needs none of its avro-c state, only its ids */
         sr_avro_enc_init(&e, stack, sizeof(stack));
         sr_avro_put_confluent_header(
-                &e, (uint32_t)sr_codec_wire_id(codec, SR_SCHEMA_CHANGELOG));
-        return finish(&e, changelog_put(&e, cl, ec), "encode changelog", out,
-                      ec);
+                &e, (uint32_t)(v1 ? codec->ids.older[SR_OLDER_CHANGELOG_V1] :
+                                    sr_codec_wire_id(codec,
+                                                     SR_SCHEMA_CHANGELOG)));
+        return finish(&e, changelog_put(&e, cl, !v1, ec), "encode changelog",
+                      out, ec);
 }
 
 sr_err_t sr_codec_encode_entity(sr_codec_t *codec, const sr_entity_t *ent,

@@ -33,6 +33,13 @@ struct sr_codec {
         char none[1];         /* initial source/dest of reader and writer */
 };
 
+/* Indexes of sr_schema_older[] (sr_codec.c) the writers use: a record
+ * that version 1 carries is written in it. */
+enum {
+        SR_OLDER_COMMAND_V1 = 0,
+        SR_OLDER_CHANGELOG_V1 = 1,
+};
+
 /* ---------------------------------------------------------- framing */
 
 /* Reset the codec's value for schema @p id; *vp borrowed until the next
@@ -207,12 +214,14 @@ bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
 
 /* ---------------------------------------------------------- changelog
  * Union branches of ChangelogRecord.state: the four entity types in
- * sr_entity_type_t order, then the three internal kinds. Shared by the
- * avro-c path (sr_codec_cl.c) and the hand-written one (sr_codec_fast.c). */
+ * sr_entity_type_t order, then the internal kinds (StageChunk since
+ * version 2). Shared by the avro-c path (sr_codec_changelog.c) and the
+ * hand-written one (sr_codec_fast.c). */
 enum {
         SR_CL_BR_DEDUPE = SR_ENT__COUNT,
         SR_CL_BR_MARKER,
         SR_CL_BR_RETIRED,
+        SR_CL_BR_CHUNK,
         SR_CL_BR__COUNT
 };
 
@@ -221,6 +230,16 @@ extern const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT];
 
 /** The union branch of @p cl, or -1 when its kind or type is unknown. */
 int sr_codec__cl_branch(const sr_changelog_t *cl);
+
+/** Whether version 1 carries @p cl (both encode paths write it so): every
+ * kind but a chunk and an open stage's stage run (any open-stage field
+ * not zero). An unknown kind "fits": version 1's writer refuses it. */
+bool sr_codec__cl_fits_v1(const sr_changelog_t *cl);
+
+/** Whether a version 2 stage run's seal_digest is written as a Sha256
+ * (else null): when sealed, or when the digest is not all zero, so that
+ * decoding gives back the bytes encoded. */
+bool sr_codec__seal_digest_set(const sr_stage_run_t *st);
 
 /** A string field's checks (both encode paths): NULL, and NUL-termination
  * within @p cap (0: no bound). Its length in *lenp. */

@@ -4,8 +4,9 @@
  *
  * Subjects follow the TopicNameStrategy of a stock serializer:
  * "<topic.prefix><topic>-value" for each topic whose value is one of our
- * schemas; each has the versions compiled into the binaries (commands: 1
- * and 2, the others 1: sr_schema_versions()), each under the id the
+ * schemas; each has the versions compiled into the binaries (commands
+ * and the changelog: 1 and 2, the others 1: sr_schema_versions()), each
+ * under the id the
  * process writes or reads it with: schemas/registry.tsv's, or with
  * schema.registry.url set the external registry's (sr_conf_t.schema_ids).
  * Answers are the registry's, not the envelope:
@@ -35,8 +36,9 @@
 /* The subjects are sr_registry_subjects (sr_registry.h), the table the
  * registration at start-up uses too. The compatibility level of a subject:
  * the rule docs/schemas.md gives its topic. The changelog and the commands
- * may gain union branches (BACKWARD: their only reader is sr-status,
- * upgraded first), the others only fields with defaults (FULL). */
+ * may gain union branches (BACKWARD: their only readers are sr's own
+ * processes, upgraded first), the others only fields with defaults
+ * (FULL). */
 static const char *compat_of(const sr_registry_subject_t *s)
 {
         return s->topic == SR_TOPIC_CHANGELOG ||

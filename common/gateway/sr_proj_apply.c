@@ -460,6 +460,12 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                         sr_entity_fini(&cl.u.entity);
                 } else if (!err && cl.kind == SR_CL_RETIRED) {
                         err = apply_retired(txn, key, &cl.u.retired, ec);
+                } else if (!err && cl.kind == SR_CL_CHUNK) {
+                        /* An open stage's chunk: nothing the projection
+                         * serves until GET .../targets/ is built
+                         * (docs/targets.md, section 5); applied as a
+                         * no-op so the offset moves on. */
+                        sr_stage_chunk_fini(&cl.u.chunk);
                 }
         }
         if (err) {

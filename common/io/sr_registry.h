@@ -5,8 +5,9 @@
  * At start-up each process POSTs every built-in schema to
  * <url>/subjects/<topic.prefix><topic>-value/versions (TopicNameStrategy,
  * the subjects of the gateway's read API), every version of a subject in
- * order, oldest first (commands: version 1, id 1, then version 2, id 7). The registry answers the id it
- * holds the schema under, the same one every time (idempotent); the
+ * order, oldest first (commands: version 1, id 1, then version 2, id 7;
+ * the changelog: id 4, then id 8). The registry answers the id it holds
+ * the schema under, the same one every time (idempotent); the
  * process then writes and accepts those ids instead of the built-in ones
  * (sr_codec_set_ids()). Plain http only, no TLS, no authentication in this
  * version.

@@ -92,6 +92,8 @@ static int arm_one(sr_slice_t key, sr_slice_t value, void *arg)
         }
         if (cl.kind == SR_CL_ENTITY)
                 sr_entity_fini(&cl.u.entity);
+        else if (cl.kind == SR_CL_CHUNK) /* not under these keys: a defect */
+                sr_stage_chunk_fini(&cl.u.chunk);
         return 0;
 }
 

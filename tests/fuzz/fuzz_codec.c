@@ -162,11 +162,15 @@ static int try_changelog(sr_slice_t in)
                         fail("changelog re-decode", "kind differs");
                 if (again.kind == SR_CL_ENTITY)
                         sr_entity_fini(&again.u.entity);
+                else if (again.kind == SR_CL_CHUNK)
+                        sr_stage_chunk_fini(&again.u.chunk);
                 sr_buf_free(&buf);
         }
         if (cl.kind == SR_CL_ENTITY) {
                 render_entity(&cl.u.entity);
                 sr_entity_fini(&cl.u.entity);
+        } else if (cl.kind == SR_CL_CHUNK) {
+                sr_stage_chunk_fini(&cl.u.chunk);
         }
         return 1;
 }

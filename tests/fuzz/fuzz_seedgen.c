@@ -267,7 +267,7 @@ static void changelogs(void)
 {
         sr_errctx_t ec = { 0 };
         sr_buf_t buf = { 0 };
-        sr_changelog_t cl;
+        sr_changelog_t cl, chunk;
         sr_runspec_t spec;
 
         memset(&cl, 0, sizeof(cl));
@@ -311,6 +311,29 @@ static void changelogs(void)
         spec.stages[1].n_ops = spec.stages[1].n_targets = 0;
         put_buf("changelog-stage-run", sr_codec_encode_changelog(
                         codec, &cl, &buf, &ec), &buf, &ec);
+        /* The same stage run open and sealed: changelog version 2. */
+        cl.u.entity.u.sr.append_targets = true;
+        cl.u.entity.u.sr.expected_targets = 3000;
+        cl.u.entity.u.sr.chunks_applied = 3;
+        cl.u.entity.u.sr.targets_appended = 2500;
+        cl.u.entity.u.sr.sealed = true;
+        cl.u.entity.u.sr.seal_chunks = 3;
+        cl.u.entity.u.sr.seal_count = 2500;
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                cl.u.entity.u.sr.seal_digest[i] = (uint8_t)(0xa0 + i);
+        put_buf("changelog-stage-run-open", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+        memset(&chunk, 0, sizeof(chunk));
+        chunk.kind = SR_CL_CHUNK;
+        chunk.u.chunk.pipeline_run_id = uuid_n(81);
+        chunk.u.chunk.stage_index = 1;
+        chunk.u.chunk.chunk = 2;
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                chunk.u.chunk.digest[i] = (uint8_t)i;
+        chunk.u.chunk.n_targets = cl.u.entity.u.sr.n_targets;
+        chunk.u.chunk.targets = cl.u.entity.u.sr.targets; /* borrowed */
+        put_buf("changelog-chunk", sr_codec_encode_changelog(
+                        codec, &chunk, &buf, &ec), &buf, &ec);
         sr_entity_fini(&cl.u.entity);
         sr_runspec_fini(&spec);
 

@@ -27,6 +27,14 @@ Cases, each a check that fails if the rule does not hold:
      old branches are read by the version 1 reader; its new branches
      (AppendTargets, SealTargets, StageStep) are not (BACKWARD only:
      sr-status is upgraded before anything writes them).
+  7. the changelog's real version 2 (changelog.avsc, id 8) against
+     version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
+     stage run (and every other branch) is read by the version 2 reader,
+     the open-stage fields taking their defaults (a closed stage); version
+     2's records of the old branches, an open stage's stage run included,
+     are read by the version 1 reader, the new fields ignored; its
+     StageChunk branch is not (BACKWARD only: every sr process is upgraded
+     before one writes it).
 Exits 0 when every case holds, 1 otherwise.
 """
 import copy
@@ -120,6 +128,18 @@ def plain(x):
     return x
 
 
+# SHA-256 of schemas/changelog.avsc as id 4 was published (commit e5362fa
+# to 134554e), now schemas/changelog.v1.avsc.
+CHANGELOG_V1_SHA256 = ("2ce6727bf0b7ea64589b4ca9023e4b76"
+                       "b99f7e30908ea8cbb79c6ca3ad06cb80")
+
+# The fields changelog version 2 appended to StageRun, with their defaults.
+OPEN_STAGE_DEFAULTS = {"append_targets": False, "expected_targets": 0,
+                       "chunks_applied": 0, "targets_appended": 0,
+                       "sealed": False, "seal_chunks": 0, "seal_count": 0,
+                       "seal_digest": None}
+
+
 def command(payload):
     return {"command_id": str(uuid.uuid4()),
             "pipeline_run_id": str(uuid.uuid4()),
@@ -189,6 +209,76 @@ def commands():
         expect(why is not None,
                f"6e. commands: the version 1 reader cannot read "
                f"{payload[0]} ({why}): BACKWARD only, sr-status first")
+
+
+def changelogs():
+    path = os.path.join(ROOT, "schemas", "changelog.v1.avsc")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    expect(digest == CHANGELOG_V1_SHA256,
+           f"7a. changelog.v1.avsc is id 4's published text (sha256 "
+           f"{digest[:16]}...)")
+    v1, v2 = load("changelog.v1.avsc"), load("changelog.avsc")
+    run = str(uuid.uuid4())
+    meta = {"id": str(uuid.uuid4()), "status": "processing", "reason": "",
+            "created_at": 1764950400000, "updated_at": 1764950400001,
+            "started_at": 0, "ended_at": 0, "version": 3, "deadline": 0}
+    target = {"target_id": None, "device_id": str(uuid.uuid4()),
+              "device_name": "d1", "device_alias": ""}
+    stage = {"meta": meta, "pipeline_run_id": run,
+             "pipeline_id": str(uuid.uuid4()),
+             "stage_id": str(uuid.uuid4()), "enterprise_id": "acme",
+             "index": 0, "name": "canary", "description": "1%",
+             "timeout_seconds": 0, "queued_at": 1764950400000,
+             "operations": [{"operation_type": "REBOOT",
+                             "args_json": None}],
+             "targets": [target]}
+    old = [("io.sr.v1.StageRun", stage),
+           ("io.sr.v1.BatchMarker",
+            {"batch_id": "w/1", "partition": 0, "commands_offset": 1,
+             "results_offset": 2, "written_at": 1764950400002}),
+           ("io.sr.v1.RetiredRun",
+            {"pipeline_run_id": run, "enterprise_id": "acme",
+             "pipeline_id": str(uuid.uuid4()), "ended_at": 1,
+             "retired_at": 2, "forget_at": 0}),
+           ("io.sr.v1.DedupeEntry",
+            {"input_id": str(uuid.uuid4()), "pipeline_run_id": run,
+             "reply": None})]
+    ok = True
+    for state in old:
+        got = plain(dec(enc(v1, {"state": state}), v1, v2))["state"]
+        want = dict(state[1])
+        if state[0] == "io.sr.v1.StageRun":
+            want.update(OPEN_STAGE_DEFAULTS)
+        ok = ok and got == want
+    expect(ok, "7b. changelog: version 1 records are read by the version 2 "
+           "reader, a stage run closed (the open-stage fields' defaults)")
+    open_stage = dict(stage, targets=[], append_targets=True,
+                      expected_targets=100000, chunks_applied=3,
+                      targets_appended=2500, sealed=True, seal_chunks=3,
+                      seal_count=2500, seal_digest=bytes(range(32)))
+    ok = True
+    for state in [("io.sr.v1.StageRun", open_stage)] + old[1:]:
+        rec = {"state": state}
+        got = plain(dec(enc(v2, rec), v2, v1))["state"]
+        want = {k: v for k, v in state[1].items()
+                if k not in OPEN_STAGE_DEFAULTS}
+        ok = ok and got == want
+    expect(ok, "7c. changelog: the version 1 reader reads version 2 records "
+           "of the old branches, an open stage's new fields ignored")
+    chunk = ("io.sr.v1.StageChunk",
+             {"pipeline_run_id": run, "stage_index": 0, "chunk": 2,
+              "digest": bytes(range(32, 64)),
+              "targets": [target, dict(target, device_name="d2",
+                                       device_id=str(uuid.uuid4()))]})
+    data = enc(v2, {"state": chunk})
+    got = plain(dec(data, v2, v2))["state"]
+    expect(got == chunk[1], "7d. changelog: StageChunk round-trips in "
+           "version 2")
+    why = refused(data, v2, v1)
+    expect(why is not None,
+           f"7e. changelog: the version 1 reader cannot read StageChunk "
+           f"({why}): BACKWARD only, every sr process first")
 
 
 def main():
@@ -287,6 +377,7 @@ def main():
            f"reader cannot read it ({why})")
 
     commands()
+    changelogs()
 
     if failures:
         print(f"evolution: FAILED: {len(failures)} case(s)")

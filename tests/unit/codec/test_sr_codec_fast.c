@@ -3,7 +3,9 @@
  *
  * Differential: random events and changelog records of every kind (empty,
  * maximal and random strings, nil and non-nil ids, 0 / negative / extreme
- * numbers, every status and enum value, optional parts present and absent)
+ * numbers, every status and enum value, optional parts present and absent;
+ * closed stage runs, written in changelog version 1, and open ones and
+ * chunks, written in version 2)
  * go through sr_codec_encode_* (fast) and sr_codec__encode_*_avro; the
  * outcomes must be equal: the same bytes on SR_OK, the same code and
  * message on an error. Invalid values (unterminated strings, statuses and
@@ -271,9 +273,46 @@ static void rnd_stage_run(rng_t *r, sr_stage_run_t *st)
                 st->n_ops = 1 + rnd_below(r, 3);
         if (rnd_bad(r) && !st->n_targets)
                 st->n_targets = 1 + rnd_below(r, 3);
+        /* Half of them open (changelog version 2), each open-stage field
+         * zero or not on its own, so every one of them alone decides the
+         * version too. */
+        if (rnd_below(r, 2))
+                return;
+        st->append_targets = rnd_below(r, 2);
+        st->expected_targets = rnd_below(r, 2) ? 0 : rnd_i64(r) & INT64_MAX;
+        if (rnd_bad(r))
+                st->expected_targets = -1 - (rnd_i64(r) & INT64_MAX);
+        st->chunks_applied = rnd_below(r, 2) ? 0 : rnd_u32_int(r);
+        st->targets_appended = rnd_below(r, 2) ? 0 : rnd_u32_int(r);
+        st->sealed = rnd_below(r, 2);
+        st->seal_chunks = rnd_below(r, 2) ? 0 : rnd_u32_int(r);
+        st->seal_count = rnd_below(r, 2) ? 0 : rnd_u32_int(r);
+        if (rnd_below(r, 2))
+                for (int i = 0; i < SR_DIGEST_LEN; i++)
+                        st->seal_digest[i] = (uint8_t)rnd(r);
 }
 
-/* Kind @p which: 0..3 entity types, 4 dedupe, 5 marker, 6 retired run. */
+static void rnd_targets(rng_t *r, sr_spec_target_t **tp, uint32_t *np)
+{
+        uint32_t n = rnd_below(r, 4) == 0 ? rnd_below(r, 40) :
+                     rnd_below(r, 4);
+        sr_spec_target_t *t = n ? calloc(n, sizeof(*t)) : NULL;
+
+        for (uint32_t i = 0; i < n; i++) {
+                t[i].target_id = rnd_uuid(r, true);
+                t[i].device_id = rnd_uuid(r, true);
+                rnd_str(r, t[i].device_name, sizeof(t[i].device_name));
+                rnd_str(r, t[i].device_alias, sizeof(t[i].device_alias));
+        }
+        /* A count without its array. */
+        if (rnd_bad(r) && !n)
+                n = 1 + rnd_below(r, 3);
+        *tp = t;
+        *np = n;
+}
+
+/* Kind @p which: 0..3 entity types, 4 dedupe, 5 marker, 6 retired run,
+ * 7 chunk. */
 static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
 {
         memset(cl, 0, sizeof(*cl));
@@ -346,6 +385,14 @@ static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
                 cl->u.dedupe.pipeline_run_id = rnd_uuid(r, true);
                 cl->u.dedupe.has_reply = rnd_below(r, 2);
                 rnd_reply(r, &cl->u.dedupe.reply);
+        } else if (which == SR_ENT__COUNT + 3) {
+                cl->kind = SR_CL_CHUNK;
+                cl->u.chunk.pipeline_run_id = rnd_uuid(r, true);
+                cl->u.chunk.stage_index = rnd_u32_int(r);
+                cl->u.chunk.chunk = rnd_u32_int(r);
+                for (int i = 0; i < SR_DIGEST_LEN; i++)
+                        cl->u.chunk.digest[i] = (uint8_t)rnd(r);
+                rnd_targets(r, &cl->u.chunk.targets, &cl->u.chunk.n_targets);
         } else if (which == SR_ENT__COUNT + 2) {
                 cl->kind = SR_CL_RETIRED;
                 cl->u.retired.pipeline_run_id = rnd_uuid(r, true);
@@ -364,8 +411,12 @@ static void rnd_changelog(rng_t *r, sr_changelog_t *cl, int which)
                 cl->u.marker.results_offset = rnd_i64(r);
                 cl->u.marker.written_at = rnd_i64(r);
         }
-        if (cl->kind != SR_CL_ENTITY && rnd_bad(r))
-                cl->kind = (sr_cl_kind_t)(rnd_below(r, 2) ? 4 : -1);
+        /* An unknown kind: past the last (SR_CL_CHUNK) or negative. The
+         * union is then read as nothing. */
+        if (cl->kind != SR_CL_ENTITY && cl->kind != SR_CL_CHUNK &&
+            rnd_bad(r))
+                cl->kind = (sr_cl_kind_t)(rnd_below(r, 2) ? SR_CL_CHUNK + 1 :
+                                                            -1);
 }
 
 /* Frees what rnd_changelog allocated (also with a count without array). */
@@ -380,8 +431,13 @@ static void changelog_free(sr_changelog_t *cl, int which)
                 free(st->targets);
         } else if (which == SR_ENT_STAGE_RUN_OPERATION) {
                 free(cl->u.entity.u.op.args_json);
+        } else if (which == SR_ENT__COUNT + 3) {
+                free(cl->u.chunk.targets);
         }
 }
+
+/* How many kinds rnd_changelog() makes: @p which 0 .. CL_KINDS - 1. */
+#define CL_KINDS (SR_ENT__COUNT + 4)
 
 /* ------------------------------------------------------------ comparing */
 
@@ -742,7 +798,7 @@ static void changelog_differential(uint64_t seed, unsigned bad, int which,
 
 Test(sr_codec_fast, valid_changelog_records_of_every_kind_are_byte_identical)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
+        for (int which = 0; which < CL_KINDS; which++) {
                 tally_t t = { 0 };
 
                 changelog_differential(0x5eed0100 + (uint64_t)which, 0,
@@ -753,7 +809,7 @@ Test(sr_codec_fast, valid_changelog_records_of_every_kind_are_byte_identical)
 
 Test(sr_codec_fast, changelog_records_with_invalid_fields_fail_like_avro_c)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
+        for (int which = 0; which < CL_KINDS; which++) {
                 tally_t t = { 0 };
 
                 changelog_differential(0x5eed0200 + (uint64_t)which, 16,
@@ -766,7 +822,8 @@ Test(sr_codec_fast, changelog_records_with_invalid_fields_fail_like_avro_c)
 
 Test(sr_codec_fast, unknown_changelog_kind_and_entity_type_fail_like_avro_c)
 {
-        static const int kinds[] = { -1, 4, 99 }, types[] = { -1, 4, 99 };
+        static const int kinds[] = { -1, SR_CL_CHUNK + 1, 99 },
+                         types[] = { -1, 4, 99 };
         tally_t t = { 0 };
         sr_changelog_t cl;
 
@@ -813,7 +870,7 @@ Test(sr_codec_fast, big_stage_run_grows_past_stack_storage_identically)
 
 Test(sr_codec_fast, changelog_round_trips_through_the_avro_c_decoder)
 {
-        for (int which = 0; which <= SR_ENT__COUNT + 2; which++) {
+        for (int which = 0; which < CL_KINDS; which++) {
                 rng_t r = { .s = 0x5eed0400 + (uint64_t)which };
                 sr_errctx_t ec = { 0 };
                 sr_buf_t a = { 0 }, b = { 0 };
@@ -842,6 +899,8 @@ Test(sr_codec_fast, changelog_round_trips_through_the_avro_c_decoder)
                                   "kind %d #%d", which, i);
                         if (got.kind == SR_CL_ENTITY)
                                 sr_entity_fini(&got.u.entity);
+                        else if (got.kind == SR_CL_CHUNK)
+                                sr_stage_chunk_fini(&got.u.chunk);
                         changelog_free(&cl, which);
                         sr_buf_free(&a);
                         sr_buf_free(&b);
@@ -870,8 +929,42 @@ Test(sr_codec_fast, fast_encoders_write_the_confluent_header)
                      SR_OK));
         cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
                                                   &ec), SR_OK));
-        cr_assert(eq(i32, id, SR_SCHEMA_CHANGELOG));
+        cr_assert(eq(i32, id, 4)); /* changelog version 1 carries it */
         sr_buf_free(&buf);
+        rnd_changelog(&r, &cl, SR_ENT__COUNT + 3); /* a chunk */
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
+                                                  &ec), SR_OK));
+        cr_assert(eq(i32, id, 8)); /* version 2 only */
+        sr_buf_free(&buf);
+        changelog_free(&cl, SR_ENT__COUNT + 3);
+}
+
+/* The version each encoder picks is the same on every record (the bytes
+ * being equal include the header): closed stage runs version 1, open ones
+ * version 2, and both come out of the random stage runs many times. */
+Test(sr_codec_fast, random_stage_runs_are_written_in_both_versions)
+{
+        rng_t r = { .s = 0x5eed0600 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+        int per_id[9] = { 0 }, id;
+
+        for (int i = 0; i < 1000; i++) {
+                rnd_changelog(&r, &cl, SR_ENT_STAGE_RUN);
+                cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf,
+                                                            &ec), SR_OK),
+                          "#%d: %s", i, ec.msg);
+                id = ((uint8_t *)buf.ptr)[4];
+                cr_assert(id == 4 || id == 8, "#%d: id %d", i, id);
+                per_id[id]++;
+                sr_buf_free(&buf);
+                changelog_free(&cl, SR_ENT_STAGE_RUN);
+        }
+        cr_assert(gt(int, per_id[4], 300), "version 1: %d", per_id[4]);
+        cr_assert(gt(int, per_id[8], 300), "version 2: %d", per_id[8]);
 }
 
 /* ------------------------------------------------------------ results */

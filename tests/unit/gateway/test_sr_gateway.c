@@ -1592,11 +1592,14 @@ static reg_answer_t reg_post(const char *target, const char *schema,
         return a;
 }
 
-/* Ids an external registry gave our schemas (sr_conf_t.schema_ids). */
+/* Ids an external registry gave our schemas (sr_conf_t.schema_ids): the
+ * versions written 1001.., the older versions still read 2001.. */
 static void use_registry_ids(void)
 {
         for (int id = 1; id < SR_SCHEMA__MAX; id++)
                 conf->schema_ids.wire[id] = 1000 + id;
+        for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
+                conf->schema_ids.older[i] = 2001 + i;
 }
 
 Test(sr_gateway, registry_registration_of_our_own_schema_answers_its_id)
@@ -1689,6 +1692,10 @@ Test(sr_gateway, registry_answers_with_the_external_registry_ids)
         reg_free(&a);
         a = reg_call("GET", "/schemas/ids/1004/versions", NULL);
         cr_assert(eq(str, a.body,
+                     "[{\"subject\":\"sr.changelog-value\",\"version\":2}]"));
+        reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/2002/versions", NULL);
+        cr_assert(eq(str, a.body,
                      "[{\"subject\":\"sr.changelog-value\",\"version\":1}]"));
         reg_free(&a);
         a = reg_post("/subjects/sr.events-value/versions",
@@ -1711,8 +1718,9 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         reg_free(&a);
 
         /* Every id of schemas/registry.tsv: the six schemas and the
-         * commands' version 1 (1) beside its version 2 (7). */
-        for (int id = 1; id <= 7; id++) {
+         * version 1 of commands (1) and of the changelog (4) beside their
+         * version 2 (7, 8). */
+        for (int id = 1; id <= 8; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -1798,12 +1806,12 @@ Test(sr_gateway, registry_subject_versions_latest_one_and_raw_schema)
                              (char *)sr_codec_schema_json(SR_SCHEMA_EVENT)));
                 reg_free(&a);
         }
-        /* A client quotes the subject: %2D is '-'. */
+        /* A client quotes the subject: %2D is '-'. The latest changelog
+         * is version 2, id 8. */
         a = reg_call("GET", "/subjects/sr.changelog%2Dvalue/versions/latest/"
                      "schema", NULL);
         cr_assert(eq(int, a.status, 200), "%s", a.body);
-        cr_assert(eq(str, a.body,
-                     (char *)sr_codec_schema_json(SR_SCHEMA_CHANGELOG)));
+        cr_assert(eq(str, a.body, (char *)sr_codec_schema_json(8)));
         reg_free(&a);
 }
 
@@ -1887,78 +1895,99 @@ Test(sr_gateway, registry_config_is_the_level_the_evolution_rules_keep)
         reg_expect_error("GET", "/config/nope", 404, 40401);
 }
 
-/* The commands subject holds version 1 (id 1, command.v1.avsc) and
- * version 2 (id 7, command.avsc): each by version, by id and by its text,
- * latest being 2. */
-Test(sr_gateway, registry_commands_subject_has_both_versions_latest_two)
+/* @p subject holds version 1 (id @p v1, the frozen .v1.avsc) and version 2
+ * (id @p v2): each by version, by id and by its text, latest being 2; with
+ * an external registry's ids (use_registry_ids()), its ids for both:
+ * @p ext_v1 and @p ext_v2. */
+static void subject_has_both_versions(const char *subject, int v1, int v2,
+                                      int ext_v1, int ext_v2)
 {
-        static const struct {
+        const struct {
                 const char *version;
                 int v, id;
-        } cases[] = { { "1", 1, 1 }, { "2", 2, 7 }, { "latest", 2, 7 },
-                      { "-1", 2, 7 } };
+        } cases[] = { { "1", 1, v1 }, { "2", 2, v2 }, { "latest", 2, v2 },
+                      { "-1", 2, v2 } };
+        char url[128], want[128];
         reg_answer_t a;
 
-        a = reg_call("GET", "/subjects/sr.commands-value/versions", NULL);
+        snprintf(url, sizeof(url), "/subjects/%s/versions", subject);
+        a = reg_call("GET", url, NULL);
         cr_assert(eq(str, a.body, "[1,2]"));
         reg_free(&a);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char url[128];
-
-                snprintf(url, sizeof(url),
-                         "/subjects/sr.commands-value/versions/%s",
-                         cases[i].version);
+                snprintf(url, sizeof(url), "/subjects/%s/versions/%s",
+                         subject, cases[i].version);
                 a = reg_call("GET", url, NULL);
                 cr_assert(eq(int, a.status, 200), "%s", a.body);
                 cr_assert(eq(int, (int)json_integer_value(json_object_get(
                                           a.json, "version")), cases[i].v),
-                          "%s", cases[i].version);
+                          "%s %s", subject, cases[i].version);
                 cr_assert(eq(int, (int)json_integer_value(json_object_get(
                                           a.json, "id")), cases[i].id));
                 cr_assert(eq(str, (char *)jstr(a.json, "schema"),
                              (char *)sr_codec_schema_json(cases[i].id)));
                 reg_free(&a);
         }
-        cr_assert(not(eq(str, (char *)sr_codec_schema_json(1),
-                         (char *)sr_codec_schema_json(7))));
-        reg_expect_error("GET", "/subjects/sr.commands-value/versions/3",
-                         404, 40402);
-        a = reg_call("GET", "/schemas/ids/1/versions", NULL);
-        cr_assert(eq(str, a.body,
-                     "[{\"subject\":\"sr.commands-value\",\"version\":1}]"));
-        reg_free(&a);
-        a = reg_call("GET", "/schemas/ids/7/versions", NULL);
-        cr_assert(eq(str, a.body,
-                     "[{\"subject\":\"sr.commands-value\",\"version\":2}]"));
-        reg_free(&a);
+        cr_assert(not(eq(str, (char *)sr_codec_schema_json(v1),
+                         (char *)sr_codec_schema_json(v2))));
+        snprintf(url, sizeof(url), "/subjects/%s/versions/3", subject);
+        reg_expect_error("GET", url, 404, 40402);
+        for (int v = 1; v <= 2; v++) {
+                snprintf(url, sizeof(url), "/schemas/ids/%d/versions",
+                         v == 1 ? v1 : v2);
+                snprintf(want, sizeof(want),
+                         "[{\"subject\":\"%s\",\"version\":%d}]", subject,
+                         v);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(str, a.body, want));
+                reg_free(&a);
+        }
         /* Registering either text answers its own id; a lookup names its
          * version. */
-        a = reg_post("/subjects/sr.commands-value/versions",
-                     sr_codec_schema_json(1), NULL);
-        cr_assert(eq(str, a.body, "{\"id\":1}"));
-        reg_free(&a);
-        a = reg_post("/subjects/sr.commands-value/versions",
-                     sr_codec_schema_json(7), NULL);
-        cr_assert(eq(str, a.body, "{\"id\":7}"));
-        reg_free(&a);
-        a = reg_post("/subjects/sr.commands-value", sr_codec_schema_json(1),
-                     NULL);
+        snprintf(url, sizeof(url), "/subjects/%s/versions", subject);
+        for (int v = 1; v <= 2; v++) {
+                snprintf(want, sizeof(want), "{\"id\":%d}", v == 1 ? v1 : v2);
+                a = reg_post(url, sr_codec_schema_json(v == 1 ? v1 : v2),
+                             NULL);
+                cr_assert(eq(str, a.body, want));
+                reg_free(&a);
+        }
+        snprintf(url, sizeof(url), "/subjects/%s", subject);
+        a = reg_post(url, sr_codec_schema_json(v1), NULL);
         cr_assert(eq(int, (int)json_integer_value(json_object_get(
                                   a.json, "version")), 1), "%s", a.body);
         reg_free(&a);
         /* With an external registry's ids, its ids for both versions. */
         use_registry_ids();
-        conf->schema_ids.older[0] = 2001;
-        a = reg_call("GET", "/subjects/sr.commands-value/versions/1", NULL);
-        cr_assert(eq(int, (int)json_integer_value(json_object_get(a.json,
-                                                                  "id")),
-                     2001), "%s", a.body);
-        reg_free(&a);
-        a = reg_call("GET", "/schemas/ids/2001", NULL);
-        cr_assert(eq(str, (char *)jstr(a.json, "schema"),
-                     (char *)sr_codec_schema_json(1)));
-        reg_free(&a);
-        reg_expect_error("GET", "/schemas/ids/1", 404, 40403);
+        for (int v = 1; v <= 2; v++) {
+                snprintf(url, sizeof(url), "/subjects/%s/versions/%d",
+                         subject, v);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          a.json, "id")),
+                             v == 1 ? ext_v1 : ext_v2), "%s", a.body);
+                reg_free(&a);
+                snprintf(url, sizeof(url), "/schemas/ids/%d",
+                         v == 1 ? ext_v1 : ext_v2);
+                a = reg_call("GET", url, NULL);
+                cr_assert(eq(str, (char *)jstr(a.json, "schema"),
+                             (char *)sr_codec_schema_json(v == 1 ? v1 : v2)));
+                reg_free(&a);
+        }
+        snprintf(url, sizeof(url), "/schemas/ids/%d", v1);
+        reg_expect_error("GET", url, 404, 40403);
+}
+
+Test(sr_gateway, registry_commands_subject_has_both_versions_latest_two)
+{
+        subject_has_both_versions("sr.commands-value", 1, 7, 2001, 1001);
+}
+
+/* Changelog version 1 (id 4, changelog.v1.avsc) and version 2 (id 8,
+ * changelog.avsc), the same way. */
+Test(sr_gateway, registry_changelog_subject_has_both_versions_latest_two)
+{
+        subject_has_both_versions("sr.changelog-value", 4, 8, 2002, 1004);
 }
 
 /* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";

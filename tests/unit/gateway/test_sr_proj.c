@@ -1606,6 +1606,66 @@ Test(sr_proj, dedupe_entries_and_markers_only_advance_the_offset)
         cr_assert(eq(u64, count, 0));
 }
 
+/* Changelog version 2: an open stage's stage run is applied as any stage
+ * run (the projection reads both versions); its chunks are nothing the
+ * projection serves yet (docs/targets.md, section 5): they and their
+ * tombstones only advance the offset, never dead-letter or fail. */
+Test(sr_proj, an_open_stage_run_applies_and_its_chunks_only_advance_the_offset)
+{
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
+        sr_spec_target_t targets[2];
+        char key[SR_ENTITY_KEY_MAX];
+        sr_proj_txn_t *txn;
+        sr_stage_run_t got;
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        int64_t next = 0;
+        size_t klen;
+
+        stage.u.sr.append_targets = true;
+        stage.u.sr.chunks_applied = 1;
+        stage.u.sr.targets_appended = 2;
+        put(&run);
+        put(&stage);
+        cr_assert(eq(int, sr_codec_encode_entity(codec, &stage, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(u8, ((uint8_t *)buf.ptr)[4], 8)); /* version 2 */
+        sr_buf_free(&buf);
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &run.u.pr.m.id,
+                                                &stage.u.sr.m.id, &got, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, got.m.status, SR_ST_PROCESSING));
+
+        memset(targets, 0, sizeof(targets));
+        for (int i = 0; i < 2; i++) {
+                targets[i].device_id = uid(i ? "dev-b" : "dev-a");
+                snprintf(targets[i].device_name,
+                         sizeof(targets[i].device_name), "dev-%d", i);
+        }
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_CHUNK;
+        cl.u.chunk.pipeline_run_id = run.u.pr.m.id;
+        cl.u.chunk.stage_index = 0;
+        cl.u.chunk.chunk = 0;
+        cl.u.chunk.n_targets = 2;
+        cl.u.chunk.targets = targets; /* borrowed */
+        klen = sr_chunk_key(&cl.u.chunk, key);
+        txn = begin();
+        put_cl(txn, &cl, key, klen);
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen), sr_slice(NULL, 0),
+                                  &ec),
+                     SR_OK), "%s", ec.msg);
+        commit(txn);
+
+        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
+        cr_assert(eq(i64, next, 4));
+        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &run.u.pr.m.id,
+                                                &stage.u.sr.m.id, &got, &ec),
+                     SR_OK), "%s", ec.msg);
+}
+
 Test(sr_proj, a_garbage_value_is_corrupt_and_changes_nothing)
 {
         sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);

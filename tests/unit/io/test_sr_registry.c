@@ -20,7 +20,7 @@
 #include "sr_conf.h"
 #include "sr_registry.h"
 
-#define MAX_CONN 8
+#define MAX_CONN 10
 
 static bool has(const char *s, const char *sub)
 {
@@ -31,7 +31,7 @@ struct fake {
         int fd, port;
         const char *answers[MAX_CONN]; /* per connection; NULL: silence 3 s */
         int n_answers;
-        char got[MAX_CONN][16384]; /* each request as received */
+        char got[MAX_CONN][32768]; /* each request as received */
         int n_got;
         pthread_t thread;
 };
@@ -132,16 +132,17 @@ TestSuite(sr_registry, .timeout = 20.0);
 
 Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
-        /* Subjects in name order; commands has versions 1 and 2. */
-        const char *answers[] = { OK_ID(0, 104), OK_ID(1, 101),
-                                  OK_ID(2, 107), OK_ID(3, 105),
-                                  OK_ID(4, 103), OK_ID(5, 106),
-                                  OK_ID(6, 102) };
+        /* Subjects in name order; the changelog and commands have
+         * versions 1 and 2. */
+        const char *answers[] = { OK_ID(0, 104), OK_ID(1, 108),
+                                  OK_ID(2, 101), OK_ID(3, 107),
+                                  OK_ID(4, 105), OK_ID(5, 103),
+                                  OK_ID(6, 106), OK_ID(7, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 7, answers);
+        fake_start(&f, 8, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
@@ -150,20 +151,24 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
         cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 104));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 108));
+        cr_assert(eq(i32, ids.older[1], 104)); /* changelog version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 106));
-        cr_assert(eq(int, f.n_got, 7));
+        cr_assert(eq(int, f.n_got, 8));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
                                 "sr.changelog-value/versions HTTP/1.1\r\n"),
                   "%s", f.got[0]);
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
-        cr_assert(has(f.got[4], "/subjects/sr.events-value/versions"));
-        /* Each version's exact text: events 3, commands 1 then 7. */
-        for (int i = 0; i < 3; i++) {
-                static const int req[] = { 4, 1, 2 }, id[] = { 3, 1, 7 };
+        cr_assert(has(f.got[1], "/subjects/sr.changelog-value/versions"));
+        cr_assert(has(f.got[5], "/subjects/sr.events-value/versions"));
+        /* Each version's exact text: events 3, the changelog 4 then 8,
+         * commands 1 then 7. */
+        for (int i = 0; i < 5; i++) {
+                static const int req[] = { 5, 0, 1, 2, 3 },
+                                 id[] = { 3, 4, 8, 1, 7 };
                 const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
@@ -173,7 +178,7 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                              (char *)sr_codec_schema_json(id[i])));
                 json_decref(j);
         }
-        cr_assert(has(f.got[2], "/subjects/sr.commands-value/versions"));
+        cr_assert(has(f.got[3], "/subjects/sr.commands-value/versions"));
 }
 
 Test(sr_registry, an_incompatible_schema_is_a_conf_error_naming_the_subject_and_the_registry_message)
@@ -240,35 +245,46 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
         const char *answers[] = {
                 reply(0, "503 Service Unavailable", ""),
                 OK_ID(1, 111), OK_ID(2, 112), OK_ID(3, 113), OK_ID(4, 114),
-                OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117)
+                OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 8, answers);
+        fake_start(&f, 9, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 8));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 111));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 117));
+        cr_assert(eq(int, f.n_got, 9));
+        cr_assert(eq(i32, ids.older[1], 111));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 118));
 }
 
 Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
 {
-        const char *answers[] = { OK_ID(0, 107), OK_ID(1, 107) };
+        /* Two versions of one subject, then versions of two subjects. */
+        const char *same[] = { OK_ID(0, 107), OK_ID(1, 107) };
+        const char *across[] = { OK_ID(2, 104), OK_ID(3, 108),
+                                 OK_ID(4, 108) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 2, answers);
+        fake_start(&f, 2, same);
+        cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
+                                               &ids, &ec), SR_ERR_CORRUPT));
+        fake_stop(&f);
+        cr_assert(has(ec.msg, "subject sr.changelog-value: the registry gave "
+                              "id 107 to version 2 and to another"),
+                  "%s", ec.msg);
+        fake_start(&f, 3, across);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_ERR_CORRUPT));
         fake_stop(&f);
         cr_assert(has(ec.msg, "subject sr.commands-value: the registry gave "
-                              "id 107 to version 1 and to another"),
+                              "id 108 to version 1 and to another"),
                   "%s", ec.msg);
 }
 
