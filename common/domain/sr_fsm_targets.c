@@ -239,10 +239,6 @@ void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd)
                 return;
         }
         run->chunk_dirty[run->n_chunks - 1] = true;
-        if (!sr_run_index_chunk(run, run->n_chunks - 1)) {
-                st->nomem = true;
-                return;
-        }
         /* Counts, not a status: the stage run is saved, no event. */
         s->chunks_applied++;
         s->targets_appended += n;

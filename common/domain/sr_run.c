@@ -646,6 +646,8 @@ size_t sr_chunk_key(const sr_stage_chunk_t *c, char out[SR_ENTITY_KEY_MAX])
 
 /* ------------------------------------------------------------ chunks */
 
+static bool index_chunk(sr_run_t *run, uint32_t pos);
+
 int64_t sr_run_find_chunk(const sr_run_t *run, uint32_t si, uint32_t chunk)
 {
         for (uint32_t i = run->n_chunks; i-- > 0;)
@@ -679,9 +681,12 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
         }
         run->chunk_dirty[run->n_chunks] = false;
         run->chunks[run->n_chunks++] = *c;
-        run->dev_hash_ok = false; /* rebuilt on next use */
         c->targets = NULL;
         c->n_targets = 0;
+        /* Positions never move (appended), so a built hash takes the new
+         * devices; while loading it is not built yet. */
+        if (run->dev_hash_ok && !index_chunk(run, run->n_chunks - 1))
+                run->dev_hash_ok = false; /* rebuilt on next use */
         return SR_OK;
 }
 
@@ -759,7 +764,7 @@ static uint32_t chunk_items(const sr_run_t *run)
         return n;
 }
 
-bool sr_run_index_chunk(sr_run_t *run, uint32_t pos)
+static bool index_chunk(sr_run_t *run, uint32_t pos)
 {
         const sr_stage_chunk_t *c = &run->chunks[pos];
 

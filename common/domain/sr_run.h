@@ -116,9 +116,10 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
 
 /**
  * @brief Add one stored chunk while loading a run (or applying one: the
- * state machine marks it dirty itself). Takes ownership of the chunk's
- * targets on SR_OK. @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT (the same
- * (stage, chunk) twice).
+ * state machine marks it dirty itself), at the end of run->chunks; its
+ * devices enter the device hash if it is built. Takes ownership of the
+ * chunk's targets on SR_OK. @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT
+ * (the same (stage, chunk) twice).
  */
 sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                           sr_errctx_t *ec);
@@ -140,10 +141,6 @@ int sr_run_dirty_chunks_each(sr_run_t *run,
  */
 int sr_run_find_device(sr_run_t *run, uint32_t si, const sr_uuid_t *dev,
                        uint32_t *pos, uint32_t *item);
-/** @brief Enter chunk @p pos's devices in the device hash (after
- *  sr_run_add_chunk() of a chunk the state machine applied). @returns
- *  false when out of memory (the hash is then rebuilt on next use). */
-bool sr_run_index_chunk(sr_run_t *run, uint32_t pos);
 
 /** @brief Clear every dirty flag (after the caller saved the entities):
  *  O(dirty entities). */

@@ -162,6 +162,18 @@ static void runs_trim(sr_worker_t *w)
                 sr_worker__runs_reset(w);
 }
 
+/* Chunk positions by (stage, chunk): their keys' order. */
+static int chunk_cmp(const void *a, const void *b, void *arg)
+{
+        const sr_run_t *run = arg;
+        const sr_stage_chunk_t *x = &run->chunks[*(const uint32_t *)a];
+        const sr_stage_chunk_t *y = &run->chunks[*(const uint32_t *)b];
+
+        if (x->stage_index != y->stage_index)
+                return x->stage_index < y->stage_index ? -1 : 1;
+        return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
 /* @p cl encoded, appended to @p out. */
 static sr_err_t encode_append(sr_worker_t *w, const sr_changelog_t *cl,
                               sr_buf_t *out, sr_errctx_t *ec)
@@ -214,11 +226,24 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                 }
                 err = encode_append(w, &cl, out, ec);
         }
-        for (uint32_t i = 0; run->exists && i < run->n_chunks && !err; i++) {
-                memset(&cl, 0, sizeof(cl));
-                cl.kind = SR_CL_CHUNK;
-                cl.u.chunk = run->chunks[i]; /* borrowed */
-                err = encode_append(w, &cl, out, ec);
+        /* Chunks in key order: a cached run holds them as they arrived,
+         * a loaded one as the snapshot lists them. */
+        if (run->exists && run->n_chunks && !err) {
+                uint32_t *order = malloc(run->n_chunks * sizeof(*order));
+
+                if (!order)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "run encode");
+                for (uint32_t i = 0; i < run->n_chunks; i++)
+                        order[i] = i;
+                qsort_r(order, run->n_chunks, sizeof(*order), chunk_cmp,
+                        (void *)run);
+                for (uint32_t i = 0; i < run->n_chunks && !err; i++) {
+                        memset(&cl, 0, sizeof(cl));
+                        cl.kind = SR_CL_CHUNK;
+                        cl.u.chunk = run->chunks[order[i]]; /* borrowed */
+                        err = encode_append(w, &cl, out, ec);
+                }
+                free(order);
         }
         return err;
 }
