@@ -376,28 +376,88 @@ static sr_err_t parse_ops(struct walk *w, const json_t *v,
         return SR_OK;
 }
 
-static sr_err_t parse_targets(struct walk *w, const json_t *v,
-                              sr_spec_stage_t *st)
+/* The items of array @p v (checked: at most @p max, per @p per, key
+ * @p key) into *@p out (calloc'd, NULL when empty), each with its index
+ * in the path. *@p n counts what *@p out holds, also on failure, so the
+ * caller frees it either way. */
+static sr_err_t parse_target_list(struct walk *w, const json_t *v,
+                                  size_t max, const char *per,
+                                  const char *key, sr_spec_target_t **out,
+                                  uint32_t *n_out)
 {
         size_t n, old;
         sr_err_t err;
 
-        err = get_array(w, v, w->lim.targets, "targets", "stage",
-                        "stage.max.targets", &n);
+        err = get_array(w, v, max, "targets", per, key, &n);
         if (err || n == 0)
                 return err;
-        st->targets = calloc(n, sizeof(*st->targets));
-        if (!st->targets)
+        *out = calloc(n, sizeof(**out));
+        if (!*out)
                 return sr_errctx_set(w->ec, SR_ERR_NOMEM, "spec: calloc");
-        st->n_targets = (uint32_t)n;
+        *n_out = (uint32_t)n;
         for (size_t i = 0; i < n; i++) {
                 old = path_push_index(w, i);
-                err = parse_target(w, json_array_get(v, i), &st->targets[i]);
+                err = parse_target(w, json_array_get(v, i), &(*out)[i]);
                 if (err)
                         return err;
                 path_pop(w, old);
         }
         return SR_OK;
+}
+
+/* An open stage (docs/targets.md, section 1): {"append": true,
+ * "expected": N}, its targets to come in AppendTargets chunks. "append"
+ * is required and true, so that no object reads as an empty stage. */
+static sr_err_t parse_open_targets(struct walk *w, const json_t *v,
+                                   sr_spec_stage_t *st)
+{
+        bool have_append = false;
+        const char *key;
+        json_t *item;
+        json_int_t n = 0;
+        size_t old;
+        sr_err_t err = SR_OK;
+
+        json_object_foreach((json_t *)v, key, item) {
+                old = path_push_key(w, key);
+                if (!strcmp(key, "append")) {
+                        if (!json_is_true(item))
+                                err = fail_got(w, "true (an open stage; "
+                                               "give inline targets as an "
+                                               "array)", item);
+                        have_append = true;
+                } else if (!strcmp(key, "expected")) {
+                        if (!json_is_null(item) &&
+                            (!integral(item, &n) || n < 0))
+                                err = fail_got(w, "a count of targets (an "
+                                               "integer >= 0)", item);
+                        if (!err)
+                                st->expected_targets = (int64_t)n;
+                } else {
+                        err = fail(w, "unknown field; allowed: append, "
+                                   "expected");
+                }
+                if (err)
+                        return err;
+                path_pop(w, old);
+        }
+        if (!have_append) {
+                path_push_key(w, "append");
+                return fail(w, "required field missing (an open stage is "
+                            "{\"append\": true, \"expected\": N})");
+        }
+        st->append_targets = true;
+        return SR_OK;
+}
+
+static sr_err_t parse_targets(struct walk *w, const json_t *v,
+                              sr_spec_stage_t *st)
+{
+        if (json_is_object(v))
+                return parse_open_targets(w, v, st);
+        return parse_target_list(w, v, w->lim.targets, "stage",
+                                 "stage.max.targets", &st->targets,
+                                 &st->n_targets);
 }
 
 static sr_err_t parse_stage(struct walk *w, const json_t *v,
@@ -553,6 +613,44 @@ sr_err_t sr_spec_json_from_parsed(const json_t *root, const char *text,
         w.spans = &spans;
         err = from_value(&w, root, out);
         free(spans.v);
+        return err;
+}
+
+sr_err_t sr_spec_json_targets(const json_t *v, const char *path,
+                              uint32_t max, const char *per,
+                              const char *key, sr_spec_target_t **out,
+                              uint32_t *n, sr_errctx_t *ec)
+{
+        struct walk w = { .path = "", .len = 0, .ec = ec };
+        sr_spec_target_t *t = NULL;
+        uint32_t got = 0;
+        sr_err_t err;
+
+        path_push_key(&w, path);
+        if (!json_is_array(v))
+                return fail_got(&w, "an array of targets", v);
+        err = parse_target_list(&w, v, max, per, key, &t, &got);
+        if (err) {
+                free(t);
+                return err;
+        }
+        *out = t;
+        *n = got;
+        return SR_OK;
+}
+
+sr_err_t sr_spec_json_target(const json_t *v, const char *path,
+                             sr_spec_target_t *out, sr_errctx_t *ec)
+{
+        struct walk w = { .path = "", .len = 0, .ec = ec };
+        sr_spec_target_t t;
+        sr_err_t err;
+
+        memset(&t, 0, sizeof(t));
+        path_push_key(&w, path);
+        err = parse_target(&w, v, &t);
+        if (!err)
+                *out = t;
         return err;
 }
 

@@ -67,12 +67,40 @@ sr_err_t sr_spec_json_from_value(const json_t *root, sr_runspec_t *out,
                                  sr_errctx_t *ec);
 
 /**
+ * @brief Decode a targets array as a stage's inline targets are decoded:
+ * an AppendTargets chunk's items (POST .../targets/), sr-cli's targets
+ * files. Every error starts with the item's path ("targets[3].device_id:
+ * expected a UUID string, got 42").
+ * @param[in]  v    borrowed; must be an array.
+ * @param[in]  path the array's name in messages ("targets").
+ * @param[in]  max  most items: more is refused "<path>: N targets, at most
+ *                  <max> per <per> (<key>)".
+ * @param[out] out, n set on SR_OK only: *out is calloc'd (NULL when n is
+ *                  0), the caller frees it with free().
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_spec_json_targets(const json_t *v, const char *path,
+                              uint32_t max, const char *per,
+                              const char *key, sr_spec_target_t **out,
+                              uint32_t *n, sr_errctx_t *ec);
+
+/**
+ * @brief Decode one target object (as an item of sr_spec_json_targets()).
+ * @param[in]  path its name in messages; "" gives "device_id: ..." (a
+ *                  caller that names the item itself, by file and line).
+ * @param[out] out  set on SR_OK only.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_spec_json_target(const json_t *v, const char *path,
+                             sr_spec_target_t *out, sr_errctx_t *ec);
+
+/**
  * @brief Encode @p spec as a JSON value in the same shape the parser
  * accepts (nil ids, zero timeouts and NULL args are left out), so that
  * parse(to_json(s)) equals s. An open stage (Command v2, append_targets)
  * is written {"targets": {"append": true, "expected": N}}, the form of
- * docs/targets.md section 1; the parser does not take it yet (the worker
- * does not apply open stages yet: docs/targets.md, "Status").
+ * docs/targets.md section 1, which the parser takes too ("append" must be
+ * true; "expected" an integer >= 0 or null, optional).
  * @returns a new reference the caller owns (json_decref()), or NULL when
  *          out of memory or an args text is not valid JSON.
  */

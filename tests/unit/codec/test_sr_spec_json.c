@@ -444,3 +444,141 @@ Test(sr_spec_json, args_beyond_the_old_fixed_table_are_kept_as_written)
         sr_runspec_fini(&spec);
         free(js);
 }
+
+/* docs/targets.md, section 1: a stage whose targets come in chunks. */
+static const char open_spec[] =
+        "{\"pipeline_id\":\"" PID "\",\"stages\":["
+        "{\"name\":\"canary\",\"operations\":[{\"operation_type\":"
+        "\"REBOOT\"}],\"targets\":[{\"device_id\":\"" DID "\"}]},"
+        "{\"name\":\"fleet\",\"operations\":[{\"operation_type\":"
+        "\"REBOOT\"}],\"targets\":{\"append\":true,\"expected\":250000}},"
+        "{\"name\":\"rest\",\"targets\":{\"expected\":null,"
+        "\"append\":true}}]}";
+
+Test(sr_spec_json, an_open_stage_parses_and_round_trips)
+{
+        sr_runspec_t spec, again;
+        sr_errctx_t ec = { 0 };
+        char *text;
+
+        cr_assert(eq(int, sr_spec_json_parse(open_spec, strlen(open_spec),
+                                             &spec, &ec), SR_OK), "%s",
+                  ec.msg);
+        cr_assert(not(spec.stages[0].append_targets));
+        cr_assert(eq(u32, spec.stages[0].n_targets, 1));
+        cr_assert(spec.stages[1].append_targets);
+        cr_assert(eq(i64, spec.stages[1].expected_targets, 250000));
+        cr_assert(eq(u32, spec.stages[1].n_targets, 0));
+        cr_assert(eq(ptr, spec.stages[1].targets, NULL));
+        cr_assert(spec.stages[2].append_targets);
+        cr_assert(eq(i64, spec.stages[2].expected_targets, 0));
+        text = sr_runspec_to_json(&spec);
+        cr_assert(not(eq(ptr, text, NULL)));
+        cr_assert(not(eq(ptr, strstr(text, "\"targets\":{\"append\":true,"
+                                           "\"expected\":250000}"),
+                         NULL)),
+                  "%s", text);
+        cr_assert(eq(int, sr_spec_json_parse(text, strlen(text), &again,
+                                             &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(u64, sr_runspec_hash(&spec), sr_runspec_hash(&again)));
+        free(text);
+        sr_runspec_fini(&spec);
+        sr_runspec_fini(&again);
+}
+
+Test(sr_spec_json, a_bad_open_stage_names_its_field)
+{
+        static const struct {
+                char targets[96], msg[160];
+        } cases[] = {
+                { "{\"append\":false}",
+                  "stages[0].targets.append: expected true (an open stage; "
+                  "give inline targets as an array), got false" },
+                { "{\"expected\":3}",
+                  "stages[0].targets.append: required field missing (an "
+                  "open stage is {\"append\": true, \"expected\": N})" },
+                { "{\"append\":true,\"expected\":-1}",
+                  "stages[0].targets.expected: expected a count of targets "
+                  "(an integer >= 0), got -1" },
+                { "{\"append\":true,\"expected\":\"9\"}",
+                  "stages[0].targets.expected: expected a count of targets "
+                  "(an integer >= 0), got \"9\"" },
+                { "{\"append\":true,\"chunks\":3}",
+                  "stages[0].targets.chunks: unknown field; allowed: "
+                  "append, expected" },
+                { "7", "stages[0].targets: expected an array, got 7" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char js[2048];
+                sr_runspec_t spec;
+                sr_errctx_t ec = { 0 };
+
+                snprintf(js, sizeof(js), "{\"pipeline_id\":\"" PID "\","
+                         "\"stages\":[{\"name\":\"s\",\"targets\":%s}]}",
+                         cases[i].targets);
+                cr_assert(eq(int, sr_spec_json_parse(js, strlen(js), &spec,
+                                                     &ec), SR_ERR_INVALID),
+                          "%s", js);
+                cr_assert(eq(str, ec.msg, (char *)cases[i].msg));
+        }
+}
+
+/* A chunk's items (POST .../targets/): the inline targets' decoder, the
+ * path and the limit given by the caller. */
+Test(sr_spec_json, a_targets_array_is_decoded_naming_each_item_by_path)
+{
+        static const char good[] =
+                "[{\"device_id\":\"" DID "\",\"device_name\":\"d-1\"},"
+                "{\"device_id\":\"" SID "\",\"target_id\":\"" PID "\","
+                "\"device_alias\":\"lobby\"}]";
+        sr_spec_target_t *t = NULL, one;
+        sr_errctx_t ec = { 0 };
+        json_t *v = json_loads(good, 0, NULL);
+        char id[SR_UUID_STR_LEN + 1];
+        uint32_t n = 0;
+
+        cr_assert(eq(int, sr_spec_json_targets(v, "targets", 2, "chunk",
+                                               "stage.chunk.targets", &t, &n,
+                                               &ec), SR_OK), "%s", ec.msg);
+        cr_assert(eq(u32, n, 2));
+        cr_assert(eq(str, t[0].device_name, "d-1"));
+        sr_uuid_fmt(&t[1].target_id, id);
+        cr_assert(eq(str, id, PID));
+        cr_assert(eq(str, t[1].device_alias, "lobby"));
+        free(t);
+        cr_assert(eq(int, sr_spec_json_targets(v, "targets", 1, "chunk",
+                                               "stage.chunk.targets", &t, &n,
+                                               &ec), SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "targets: 2 targets, at most 1 per chunk "
+                                  "(stage.chunk.targets)"));
+        json_decref(v);
+
+        v = json_loads("[{\"device_id\":\"" DID "\"},{\"device_id\":42}]", 0,
+                       NULL);
+        cr_assert(eq(int, sr_spec_json_targets(v, "targets", 10, "chunk",
+                                               "stage.chunk.targets", &t, &n,
+                                               &ec), SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "targets[1].device_id: expected a UUID "
+                                  "string, got 42"));
+        json_decref(v);
+
+        v = json_loads("{\"device_id\":\"" DID "\"}", 0, NULL);
+        cr_assert(eq(int, sr_spec_json_targets(v, "targets", 10, "chunk",
+                                               "stage.chunk.targets", &t, &n,
+                                               &ec), SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "targets: expected an array of targets, "
+                                  "got {\"device_id\":\"0a1b2c3d-4e5f-"
+                                  "4a6b-8c7d-9e0f1a...")); /* shortened */
+        /* one item, named by its caller */
+        cr_assert(eq(int, sr_spec_json_target(v, "", &one, &ec), SR_OK),
+                  "%s", ec.msg);
+        sr_uuid_fmt(&one.device_id, id);
+        cr_assert(eq(str, id, DID));
+        json_decref(v);
+        v = json_loads("{\"device\":1}", 0, NULL);
+        cr_assert(eq(int, sr_spec_json_target(v, "", &one, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(str, ec.msg, "device: unknown field"));
+        json_decref(v);
+}
