@@ -157,6 +157,21 @@ static json_t *stage_meta(const sr_stage_run_t *sr)
         return o;
 }
 
+/* An open stage's targets so far (docs/targets.md, section 5): expected
+ * as the create said it (null: not said), appended and chunks as applied,
+ * and whether the set is sealed. */
+static json_t *open_targets(const sr_stage_run_t *sr)
+{
+        return json_pack("{s:b,s:o,s:I,s:I,s:b}", "append", 1, "expected",
+                         sr->expected_targets ?
+                                 json_integer(
+                                         (json_int_t)sr->expected_targets) :
+                                 json_null(),
+                         "appended", (json_int_t)sr->targets_appended,
+                         "chunks", (json_int_t)sr->chunks_applied, "sealed",
+                         sr->sealed ? 1 : 0);
+}
+
 json_t *sr_json_stage_run(const sr_stage_run_t *sr)
 {
         json_t *o = json_object();
@@ -171,7 +186,8 @@ json_t *sr_json_stage_run(const sr_stage_run_t *sr)
             !put(o, "stage_id", sr_json_uuid(&sr->stage_id, false)) ||
             !put(o, "stage_meta", stage_meta(sr)) ||
             !put_meta(o, &sr->m) ||
-            !put(o, "version", json_integer(sr->m.version))) {
+            !put(o, "version", json_integer(sr->m.version)) ||
+            (sr->append_targets && !put(o, "targets", open_targets(sr)))) {
                 json_decref(o);
                 return NULL;
         }

@@ -68,7 +68,9 @@ json_t *sr_json_pipeline_run(const sr_pipeline_run_t *pr);
  * @brief Esper StageRun: id, enterprise_id, pipeline_id, pipeline_run_id,
  * stage_id, stage_meta {name, description, created_by}, status,
  * status_meta {reason}, created_by, updated_by, created_at, updated_at,
- * started_at, ended_at, version.
+ * started_at, ended_at, version; for an open stage only (append_targets,
+ * docs/targets.md) then targets {append: true, expected (null when not
+ * said), appended, chunks, sealed}.
  * @param[in] sr borrowed; not modified.
  * @returns a new reference the caller owns, or NULL when out of memory.
  */

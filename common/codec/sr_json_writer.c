@@ -206,6 +206,21 @@ void sr_jw_stage_run(sr_jw_t *w, const sr_stage_run_t *sr)
         meta(w, &sr->m);
         sr_jw_lit(w, ",\"version\":");
         sr_jw_u64(w, sr->m.version);
+        if (sr->append_targets) {
+                sr_jw_lit(w, ",\"targets\":{\"append\":true,\"expected\":");
+                if (sr->expected_targets)
+                        sr_jw_i64(w, sr->expected_targets);
+                else
+                        sr_jw_lit(w, "null");
+                sr_jw_lit(w, ",\"appended\":");
+                sr_jw_u64(w, sr->targets_appended);
+                sr_jw_lit(w, ",\"chunks\":");
+                sr_jw_u64(w, sr->chunks_applied);
+                if (sr->sealed)
+                        sr_jw_lit(w, ",\"sealed\":true}");
+                else
+                        sr_jw_lit(w, ",\"sealed\":false}");
+        }
         sr_jw_lit(w, "}");
 }
 

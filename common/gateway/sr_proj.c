@@ -64,7 +64,19 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
         rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
         if (rc && rc != MDB_NOTFOUND)
                 goto err_abort;
-        if (rc || v.mv_size != 4 || sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
+        if (!rc && v.mv_size == 4 &&
+            sr_lmdb_get_be32(v.mv_data) == PROJ_FORMAT_UPGRADED) {
+                /* Its entities read as ours: keep them, say so. */
+                uint8_t fmt[4];
+
+                op = "upgrade";
+                sr_lmdb_put_be32(fmt, PROJ_FORMAT);
+                v = sr_lmdb_val(fmt, 4);
+                rc = mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
+                if (rc)
+                        goto err_abort;
+        } else if (rc || v.mv_size != 4 ||
+                   sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
                 /* New, or another format: a cache, so start over. */
                 op = "empty";
                 rc = empty_all(proj, txn);

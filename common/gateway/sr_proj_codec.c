@@ -210,6 +210,43 @@ static void dec_meta(struct rbuf *r, sr_meta_t *m)
         m->deadline = r_i64(r);
 }
 
+/* An open stage run's tail (sr_proj_int.h): only an open stage has one,
+ * so a closed stage's body is as format 2 wrote it. */
+#define OPEN_APPEND 1u
+#define OPEN_SEALED 2u
+
+static void enc_open_stage(struct wbuf *w, const sr_stage_run_t *sr)
+{
+        w_u8(w, (uint8_t)(OPEN_APPEND | (sr->sealed ? OPEN_SEALED : 0)));
+        w_i64(w, sr->expected_targets);
+        w_u32(w, sr->chunks_applied);
+        w_u32(w, sr->targets_appended);
+        w_u32(w, sr->seal_chunks);
+        w_u32(w, sr->seal_count);
+        w_bytes(w, sr->seal_digest, SR_DIGEST_LEN);
+}
+
+static void dec_open_stage(struct rbuf *r, sr_stage_run_t *sr)
+{
+        uint8_t flags = r_u8(r);
+        const uint8_t *d;
+
+        if (!(flags & OPEN_APPEND) || flags & ~(OPEN_APPEND | OPEN_SEALED)) {
+                r->bad = true; /* a tail says open: a flag we do not know */
+                return;
+        }
+        sr->append_targets = true;
+        sr->sealed = (flags & OPEN_SEALED) != 0;
+        sr->expected_targets = r_i64(r);
+        sr->chunks_applied = r_u32(r);
+        sr->targets_appended = r_u32(r);
+        sr->seal_chunks = r_u32(r);
+        sr->seal_count = r_u32(r);
+        d = r_take(r, SR_DIGEST_LEN);
+        if (d)
+                memcpy(sr->seal_digest, d, SR_DIGEST_LEN);
+}
+
 static void enc_body(struct wbuf *w, const sr_entity_t *e)
 {
         const sr_pipeline_run_t *pr = &e->u.pr;
@@ -244,6 +281,8 @@ static void enc_body(struct wbuf *w, const sr_entity_t *e)
                 w_str(w, sr->description, sizeof(sr->description));
                 w_i64(w, sr->timeout_seconds);
                 w_i64(w, sr->queued_at);
+                if (sr->append_targets)
+                        enc_open_stage(w, sr);
                 break;
         case SR_ENT_STAGE_RUN_OPERATION:
                 w_uuid(w, &op->pipeline_run_id);
@@ -363,6 +402,8 @@ sr_err_t sr_proj__dec_entity(const struct stored *s, sr_entity_t *e,
                 r_str(&r, sr->description, sizeof(sr->description));
                 sr->timeout_seconds = r_i64(&r);
                 sr->queued_at = r_i64(&r);
+                if (!r.bad && r.pos < r.len)
+                        dec_open_stage(&r, sr);
                 break;
         case SR_ENT_STAGE_RUN_OPERATION:
                 op->id = s->id;

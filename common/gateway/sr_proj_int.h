@@ -53,9 +53,14 @@
  * Stored entity: fmt u8 | type u8 | version u32 | id (16) | u16 length +
  * changelog key | body. Strings are u16 length + bytes; the body lists
  * every field of the sr_model.h struct in declaration order, except a
- * stage run's frozen spec, which is not projected. Decoding is a bounds-
- * checked copy (no codec, no allocation except an operation's args), so
- * readers need no per-thread state.
+ * stage run's frozen spec, which is not projected, and its open-stage
+ * state, which follows queued_at only for an open stage (append_targets;
+ * since format 3): flags u8 (1 append_targets, 2 sealed) |
+ * expected_targets i64 | chunks_applied u32 | targets_appended u32 |
+ * seal_chunks u32 | seal_count u32 | seal_digest (32). A stage run
+ * without it is a closed stage's, so every format-2 body reads. Decoding
+ * is a bounds-checked copy (no codec, no allocation except an operation's
+ * args), so readers need no per-thread state.
  */
 #ifndef SR_PROJ_INT_H
 #define SR_PROJ_INT_H
@@ -69,7 +74,13 @@
 #include "sr_codec.h"
 #include "sr_proj.h"
 
-#define PROJ_FORMAT 2 /* 2: the evt database and the events offsets */
+#define PROJ_FORMAT 3 /* 2: the evt database and the events offsets;
+                       * 3: an open stage run's tail (below) */
+/* An older format whose data reads as PROJ_FORMAT's: opened, its format is
+ * rewritten, nothing else (a format-2 stage run is a closed stage's, no
+ * tail). An older gateway meets format 3 and rebuilds, which it must:
+ * it cannot read the tail. */
+#define PROJ_FORMAT_UPGRADED 2
 #define ENC_FORMAT 1 /* first byte of every stored entity */
 #define IK_MAX 400   /* index key bytes; LMDB's limit is 511 */
 #define IV_MAX 300   /* index value bytes */

@@ -219,6 +219,50 @@ Test(sr_json, stage_run_has_stage_meta_snapshot)
                 "\"ended_at\":\"2026-11-28T16:05:00.000Z\",\"version\":2}");
 }
 
+/* docs/targets.md, section 5: an open stage shows its targets so far;
+ * a closed one shows nothing more (as above). */
+Test(sr_json, open_stage_run_shows_its_targets_object)
+{
+        sr_stage_run_t sr;
+        json_t *v, *t;
+
+        memset(&sr, 0, sizeof(sr));
+        sr.m.id = uuid(SR_ID);
+        sr.m.status = SR_ST_PROCESSING;
+        sr.append_targets = true;
+        sr.expected_targets = 250000;
+        sr.chunks_applied = 3;
+        sr.targets_appended = 2500;
+        v = sr_json_stage_run(&sr);
+        cr_assert(not(eq(ptr, v, NULL)));
+        t = json_object_get(v, "targets");
+        cr_assert(is_object(t));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "append")),
+                     JSON_TRUE));
+        cr_assert(eq(i64, json_integer_value(json_object_get(t, "expected")),
+                     250000));
+        cr_assert(eq(i64, json_integer_value(json_object_get(t, "appended")),
+                     2500));
+        cr_assert(eq(i64, json_integer_value(json_object_get(t, "chunks")),
+                     3));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "sealed")),
+                     JSON_FALSE));
+        json_decref(v);
+        /* nothing said: null; sealed */
+        sr.expected_targets = 0;
+        sr.sealed = true;
+        v = sr_json_stage_run(&sr);
+        t = json_object_get(v, "targets");
+        cr_assert(is_null(json_object_get(t, "expected")));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "sealed")),
+                     JSON_TRUE));
+        json_decref(v);
+        sr.append_targets = false;
+        v = sr_json_stage_run(&sr);
+        cr_assert(eq(ptr, json_object_get(v, "targets"), NULL));
+        json_decref(v);
+}
+
 Test(sr_json, stage_run_operation_embeds_args_as_object)
 {
         sr_stage_run_op_t op;

@@ -97,6 +97,12 @@ Test(sr_jw, stage_runs_render_exactly_like_sr_json)
                 rnd_str(s.name, sizeof(s.name));
                 rnd_str(s.description, sizeof(s.description));
                 s.index = (uint32_t)(rnd() % 50);
+                /* a third of them open stages, some with nothing said */
+                s.append_targets = rnd() % 3 == 0;
+                s.expected_targets = rnd() % 2 ? (int64_t)rnd() : 0;
+                s.chunks_applied = (uint32_t)rnd();
+                s.targets_appended = (uint32_t)rnd();
+                s.sealed = rnd() % 2;
                 sr_jw_stage_run(&w, &s);
                 same(sr_json_stage_run(&s), &w);
                 free(w.p);
