@@ -189,7 +189,30 @@ schemas["StageRun"] = {
         "status": S("StageRunStatus"),
         "status_meta": S("StatusMeta"),
         **AUDIT, **RUN_TIMES,
-        "version": VERSION}}
+        "version": VERSION,
+        "targets": S("StageRunTargets")}}
+
+schemas["StageRunTargets"] = {
+    "type": "object",
+    "description": "Extension, on an open stage only (its targets come in "
+    "chunks, `POST .../targets/`, closed by `POST .../targets/seal/`; "
+    "docs/targets.md): its targets so far. Absent on a stage whose targets "
+    "were given inline.",
+    "required": ["append", "expected", "appended", "chunks", "sealed"],
+    "properties": {
+        "append": {"type": "boolean", "const": True, "description":
+                   "Always true: the stage is open."},
+        "expected": {"type": ["integer", "null"], "minimum": 0,
+                     "description": "The count the create said to expect "
+                     "(informative, checked by nothing); null when it said "
+                     "none."},
+        "appended": {"type": "integer", "minimum": 0, "description":
+                     "Targets of the chunks applied so far."},
+        "chunks": {"type": "integer", "minimum": 0, "description":
+                   "Chunks applied so far (distinct chunk indexes)."},
+        "sealed": {"type": "boolean", "description": "The set is closed: "
+                   "no chunk is taken any more, the stage's target runs "
+                   "are made from it."}}}
 
 schemas["StageRunOperation"] = {
     "type": "object",
@@ -346,13 +369,31 @@ schemas["RunSpecStage"] = {
                        "`no_operations`). At most `stage.max.operations` "
                        "(configuration; 16 by default, the `maxItems` "
                        "here): more is a 400 naming the key."},
-        "targets": {"type": ["array", "null"], "maxItems": 1000,
-                    "items": S("RunSpecTarget"),
-                    "description": "The stage's target devices. None: the "
-                    "stage run becomes `invalid` (reason `no_targets`). One "
-                    "target run is made per (operation, target). At most "
-                    "`stage.max.targets` (configuration; 1000 by default, "
-                    "the `maxItems` here): more is a 400 naming the key."}}}
+        "targets": {
+            "description": "The stage's target devices, inline: an array "
+            "(none: the stage run becomes `invalid`, reason `no_targets`; "
+            "one target run is made per (operation, target); at most "
+            "`stage.max.targets`, configuration, 1000 by default, the "
+            "`maxItems` here: more is a 400 naming the key). Or "
+            "`{\"append\": true, \"expected\": N}`: an open stage, whose "
+            "targets come in chunks after the create "
+            "(`POST /v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
+            "targets/`, then `.../targets/seal/`; docs/targets.md).",
+            "anyOf": [{"type": ["array", "null"], "maxItems": 1000,
+                       "items": S("RunSpecTarget")},
+                      S("RunSpecOpenTargets")]}}}
+schemas["RunSpecOpenTargets"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["append"],
+    "description": "An open stage: its targets are appended in chunks "
+    "after the create and sealed (docs/targets.md).",
+    "properties": {
+        "append": {"type": "boolean", "const": True, "description":
+                   "Must be true."},
+        "expected": {"type": ["integer", "null"], "minimum": 0,
+                     "description": "How many targets to expect: "
+                     "informative (shown in the stage run's `targets`), "
+                     "checked by nothing. Null or absent: not said."}}}
 schemas["RunSpec"] = {
     "type": "object", "additionalProperties": False,
     "description": "A full run spec (extension: Esper starts runs from "
@@ -437,6 +478,72 @@ schemas["TargetRunUpdate"] = {
         "device_name": text("When given, stored as the target run's "
                             "`device_name` (at most 255 bytes of "
                             "UTF-8).")}}
+schemas["TargetsChunk"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["chunk", "targets"],
+    "description": "One chunk of an open stage's targets "
+    "(docs/targets.md, section 5).",
+    "properties": {
+        "chunk": {"type": "integer", "minimum": 0, "maximum": 2147483647,
+                  "description": "The chunk's index, 0, 1, ...: each index "
+                  "is applied once. The same chunk sent again (same index, "
+                  "same items) is the same command and answers as the "
+                  "first did; the same index with other items is refused "
+                  "(409, `chunk_conflict`)."},
+        "targets": {"type": "array", "maxItems": 1000,
+                    "items": S("RunSpecTarget"),
+                    "description": "The chunk's targets, each as a run "
+                    "spec's inline target. At most `stage.chunk.targets` "
+                    "(configuration; 1000 by default, the `maxItems` here): "
+                    "more is a 400 naming the key. No device may be twice "
+                    "in a stage (409, `duplicate_target`)."}},
+    "examples": [{"chunk": 0, "targets": [
+        {"device_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c04",
+         "device_name": "d-1", "device_alias": "lobby"}]}]}
+schemas["TargetsSeal"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["chunks", "count", "digest"],
+    "description": "Close an open stage's target set: the worker checks "
+    "it against the chunks it applied (409 `seal_mismatch` otherwise).",
+    "properties": {
+        "chunks": {"type": "integer", "minimum": 0, "maximum": 2147483647,
+                   "description": "How many chunks: indexes 0 .. chunks-1, "
+                   "all applied."},
+        "count": {"type": "integer", "minimum": 0,
+                  "maximum": 9223372036854775807,
+                  "description": "How many targets the chunks hold in "
+                  "all."},
+        "digest": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$",
+                   "description": "SHA-256 over the chunks' own digests, "
+                   "32 bytes each, in chunk order, as 64 hex digits; a "
+                   "chunk's digest is SHA-256 over the Avro binary "
+                   "encoding of its `targets` array as `AppendTargets` "
+                   "carries it (schemas/command.avsc; docs/targets.md, "
+                   "\"Digest\"). `sr-cli run create --targets-file` "
+                   "computes both."}},
+    "examples": [{"chunks": 2, "count": 1500, "digest":
+                  "9f86d081884c7d659a2feaa0c55ad015"
+                  "a3bf4f1b2b0b822cd15d6c15b0f00a08"}]}
+schemas["TargetsAppended"] = {
+    "type": "object",
+    "required": ["chunk", "targets", "targets_appended", "chunks"],
+    "description": "An accepted chunk.",
+    "properties": {
+        "chunk": {"type": "integer", "minimum": 0, "description":
+                  "The chunk's index."},
+        "targets": {"type": "integer", "minimum": 0, "description":
+                    "How many targets it holds."},
+        "targets_appended": {"type": ["integer", "null"], "minimum": 0,
+                             "description": "The stage's targets appended "
+                             "so far, as read once the chunk is visible "
+                             "(chunks sent meanwhile may be counted too); "
+                             "null while the gateway's projection does not "
+                             "show the stage open."},
+        "chunks": {"type": ["integer", "null"], "minimum": 0,
+                   "description": "The stage's chunks applied so far, read "
+                   "likewise; null likewise."}},
+    "examples": [{"chunk": 3, "targets": 1000, "targets_appended": 4000,
+                  "chunks": 4}]}
 schemas["PipelineRunCreate"] = {
     "type": "object", "additionalProperties": False, "maxProperties": 0,
     "description": "Esper's `PipelineRun_POST`: an empty object (or no "
@@ -446,12 +553,16 @@ schemas["PipelineRunCreate"] = {
 ERROR_CONTENT = {
     "type": "object",
     "description": "Detail of the refusal; usually empty (`{}`): the "
-    "`message` says what was wrong. A refusal by the state machine may "
-    "carry `reason` (`illegal_transition`, `invalid_value`, "
-    "`duplicate_spec`). Clients must ignore keys they do not know.",
+    "`message` says what was wrong. A refusal by the state machine "
+    "carries `reason` (`illegal_transition`, `invalid_value`, "
+    "`duplicate_spec`; for an open stage's chunk or seal `chunk_conflict`, "
+    "`duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, "
+    "`seal_mismatch`) and `command_id`. Clients must ignore keys they do "
+    "not know.",
     "properties": {
         "reason": {"type": "string", "description": "Machine word for the "
-                   "refusal."}}}
+                   "refusal."},
+        "command_id": uuid("The refused command.")}}
 schemas["ErrorContent"] = ERROR_CONTENT
 
 
@@ -501,6 +612,9 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
+schemas["TargetsAppendedEnvelope"] = envelope(200, S("TargetsAppended"),
+                                              "An accepted chunk in the "
+                                              "envelope.")
 schemas["AcceptedEnvelope"] = envelope(202, {
     "type": "object", "required": ["command_id"],
     "properties": {"command_id": uuid("Id of the command that was "
@@ -984,6 +1098,66 @@ paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"] = {
               body=body("StageRunUpdate", "`{\"status\": \"queued\"}` or "
                         "`{\"status\": \"cancelled\"}`.")),
 }
+# An open stage's targets in chunks, and the seal (docs/targets.md, 5).
+TARGETS_409 = resp(
+    "A conflict: the `Idempotency-Key` was already used with a different "
+    "request (nothing was written), or the worker refused the command for "
+    "the stage's state, with its message and `reason`: `chunk_conflict` "
+    "(the chunk index was applied with other items; the first stays), "
+    "`duplicate_target` (a device already in the stage, or twice in the "
+    "chunk: the whole chunk is refused), `too_many_targets` (over "
+    "`stage.max.targets` in all), `sealed` (a chunk after the seal), "
+    "`stale_stage` (the stage run or its run has ended), `seal_mismatch` "
+    "(a seal whose chunks, count or digest do not match what was applied; "
+    "the message names the first missing chunk or the two values: send "
+    "what is missing and seal again).", S("Error409"))
+TARGETS_DESC = (
+    " The command's id is derived from what it carries (run, stage, chunk "
+    "index and the chunk's digest; for the seal its three values), so "
+    "the same request sent again, through any gateway, with or without "
+    "an `Idempotency-Key`, is the same command and answers as the first "
+    "did. An `Idempotency-Key` is checked as on every write.")
+paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/targets/"] = {
+    "parameters": [P("PipelineRunId"), P("StageRunId")],
+    "post": op("Stage Runs", "appendTargets",
+               "Append a chunk of targets to an open stage",
+               "Extension (docs/targets.md): one chunk of the targets of a "
+               "stage created open (`\"targets\": {\"append\": true}` in "
+               "the run spec), as an `AppendTargets` command. Chunks may "
+               "be sent in any order and several at once; a stage takes "
+               "chunks until it is sealed." + TARGETS_DESC,
+               {**api_responses(
+                   "TargetsAppendedEnvelope", "The chunk was applied (or "
+                   "was already, with the same items).", write=True,
+                   e400=BODY_400 + "; a target the run spec would refuse "
+                   "(the message starts with its JSON path, e.g. "
+                   "`targets[3].device_id: expected a UUID string, got "
+                   "42`); more than `stage.chunk.targets` targets; or a "
+                   "stage run that is not open (`reason` `invalid_value`).",
+                   e404=SR_404), "409": TARGETS_409},
+               params=[P("IdempotencyKey")],
+               body=body("TargetsChunk", "`{\"chunk\": N, \"targets\": "
+                         "[...]}`.")),
+}
+paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/targets/seal/"] = {
+    "parameters": [P("PipelineRunId"), P("StageRunId")],
+    "post": op("Stage Runs", "sealTargets",
+               "Seal an open stage's targets",
+               "Extension (docs/targets.md): closes the stage's target set "
+               "(a `SealTargets` command) once every chunk is applied; "
+               "then its target runs are made when its turn comes. A "
+               "second seal equal to the first changes nothing." +
+               TARGETS_DESC,
+               {**api_responses(
+                   "StageRunEnvelope", "The stage run once the seal is "
+                   "visible.", write=True,
+                   e400=BODY_400 + "; `digest` not 64 hex digits; or a "
+                   "stage run that is not open (`reason` `invalid_value`).",
+                   e404=SR_404), "409": TARGETS_409},
+               params=[P("IdempotencyKey")],
+               body=body("TargetsSeal", "`{\"chunks\": C, \"count\": N, "
+                         "\"digest\": \"<64 hex digits>\"}`.")),
+}
 paths["/v0/stageruns/{stage_run_id}/operations/"] = {
     "parameters": [P("StageRunId")],
     "get": op("Stage Runs", "listStageRunOperations",
@@ -1446,7 +1620,7 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 | 401 | Missing or unknown token. |
 | 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's. |
 | 405 | Method not allowed on the path; `Allow` lists the methods served. |
-| 409 | The `Idempotency-Key` was already used with a different request. |
+| 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`). |
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
@@ -1459,7 +1633,7 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 The gateway checks a request in this order: path (404), method (405), token
 (401), readiness (503), `Content-Type` (415), size (413), body and query
 values (400), `Idempotency-Key` reuse (409), existence (404), then the
-worker's rules (400). `POST /v0/pipelines/{pipeline_id}/runs/` answers 501
+worker's rules (400; 409 for an open stage's chunk or seal). `POST /v0/pipelines/{pipeline_id}/runs/` answers 501
 right after the token check.
 """
 

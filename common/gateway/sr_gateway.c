@@ -269,6 +269,12 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_RUNS_CREATE:
                 sr_gateway__create_run(&c);
                 break;
+        case SR_ROUTE_STAGE_TARGETS_APPEND:
+                sr_gateway__append_targets(&c);
+                break;
+        case SR_ROUTE_STAGE_TARGETS_SEAL:
+                sr_gateway__seal_targets(&c);
+                break;
         case SR_ROUTE_RUN_EVENTS:
                 sr_gateway__watch_run(&c);
                 break;

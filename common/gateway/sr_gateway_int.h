@@ -199,6 +199,42 @@ void sr_gateway__put_status(sr_gw_ctx_t *c);
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);
 
+/**
+ * @brief A write's Idempotency-Key check (the key is req->idempotency_key,
+ * not NULL): true after answering 409 (the key was used with another
+ * route or body), 500 or 503; false when the write may go on.
+ */
+bool sr_gateway__idem_refused(sr_gateway_t *gw, const char *enterprise,
+                              const sr_gw_request_t *req,
+                              const sr_route_t *route,
+                              sr_gw_response_t *resp);
+
+/** @brief @p cmd zeroed, then its kind, enterprise, issued_at, run (NULL:
+ *  none yet) and command id: of the Idempotency-Key when one came, else
+ *  random (a caller with a deterministic id sets its own after). */
+void sr_gateway__command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
+                              const char *enterprise,
+                              const sr_gw_request_t *req,
+                              const sr_uuid_t *run);
+
+/**
+ * @brief Encode @p cmd (413 over command.max.bytes), send it through the
+ * port, wait for its reply and until the projection holds what the reply
+ * names. @returns 0 when accepted and visible (nothing answered yet);
+ * else the HTTP status of the answer written: the worker's refusal
+ * (400/404/409/413/500 with its message, reason and the command id), 202
+ * when the reply or the visibility did not come in time, 413/500/503
+ * when it was not sent.
+ */
+int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
+                            sr_gw_response_t *resp);
+
+/* sr_gw_targets.c: an open stage's targets (docs/targets.md, 5). */
+/** @brief POST /v0/runs/{run}/stageruns/{stage_run}/targets/. */
+void sr_gateway__append_targets(sr_gw_ctx_t *c);
+/** @brief POST /v0/runs/{run}/stageruns/{stage_run}/targets/seal/. */
+void sr_gateway__seal_targets(sr_gw_ctx_t *c);
+
 /** @brief The Idempotency-Key memory (gw->idem), its bucket hash keyed
  *  with random bytes. */
 sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec);

@@ -1,6 +1,7 @@
 /* common/gateway/sr_gw_writes.c - the gateway's writes: PUTs of a status,
  * run creation, Idempotency-Key checks, and the command each becomes,
- * sent through the command port (sr_gw_port.h).
+ * sent through the command port (sr_gw_port.h). An open stage's chunks
+ * and seal are in sr_gw_targets.c, over the same checks and sending.
  */
 #include "sr_gateway_int.h"
 
@@ -114,9 +115,9 @@ decided:
 /* Idempotency: the same key of the enterprise with another route or body
  * is refused (409; 500 when it cannot be remembered, 503 when the claim
  * cannot be shared with the fleet). Returns true after answering. */
-static bool idem_refused(sr_gateway_t *gw, const char *enterprise,
-                         const sr_gw_request_t *req, const sr_route_t *route,
-                         sr_gw_response_t *resp)
+bool sr_gateway__idem_refused(sr_gateway_t *gw, const char *enterprise,
+                              const sr_gw_request_t *req,
+                              const sr_route_t *route, sr_gw_response_t *resp)
 {
         uint8_t fp[SR_IDEM_FP_LEN];
         sr_idem_verdict_t v;
@@ -189,24 +190,39 @@ static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
 
 /* The status of a refused command: 404 for an unknown or foreign id or
  * a retired run, 413 for a command too large, 500 for the worker's
- * internal error, else 400 (the state machine's message). */
+ * internal error, 409 for what an open stage's state refuses (a chunk
+ * index taken by other items, a device already in the stage, too many
+ * targets, a sealed or ended stage, a seal that does not match: the
+ * request was well formed, the stage is not in a state to take it), else
+ * 400 (the state machine's message). */
 static int refusal_status(sr_reject_t reason)
 {
-        if (reason == SR_REJECT_NOT_FOUND || reason == SR_REJECT_TENANT ||
-            reason == SR_REJECT_RUN_RETIRED)
+        switch (reason) {
+        case SR_REJECT_NOT_FOUND:
+        case SR_REJECT_TENANT:
+        case SR_REJECT_RUN_RETIRED:
                 return 404;
-        if (reason == SR_REJECT_TOO_LARGE)
+        case SR_REJECT_TOO_LARGE:
                 return 413;
-        if (reason == SR_REJECT_INTERNAL)
+        case SR_REJECT_INTERNAL:
                 return 500;
-        return 400;
+        case SR_REJECT_CHUNK_CONFLICT:
+        case SR_REJECT_DUPLICATE_TARGET:
+        case SR_REJECT_TOO_MANY_TARGETS:
+        case SR_REJECT_SEALED:
+        case SR_REJECT_SEAL_MISMATCH:
+        case SR_REJECT_STALE_STAGE:
+                return 409;
+        default:
+                return 400;
+        }
 }
 
 /* Send @p cmd through the port and wait for its reply and its
  * visibility. Returns 0 when the command was accepted and is visible;
  * otherwise the response is written and the HTTP status returned. */
-static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
-                       sr_gw_response_t *resp)
+int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
+                            sr_gw_response_t *resp)
 {
         char cid[SR_UUID_STR_LEN + 1];
         int timeout = gw->conf->gateway_reply_timeout_ms;
@@ -235,9 +251,13 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
                                           "%zu bytes (its key and encoded "
                                           "value), over command.max.bytes "
                                           "(%d); nothing was changed: send "
-                                          "a smaller run spec",
+                                          "%s",
                                           SR_UUID_STR_LEN + val.len,
-                                          gw->conf->command_max_bytes);
+                                          gw->conf->command_max_bytes,
+                                          cmd->kind == SR_CMD_APPEND_TARGETS ?
+                                                  "fewer targets in the "
+                                                  "chunk" :
+                                                  "a smaller run spec");
                 sr_buf_free(&val);
                 return 413;
         }
@@ -291,9 +311,10 @@ static int run_command(sr_gateway_t *gw, sr_command_t *cmd,
         return 0;
 }
 
-static void command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
-                         const char *enterprise, const sr_gw_request_t *req,
-                         const sr_uuid_t *run)
+void sr_gateway__command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
+                              const char *enterprise,
+                              const sr_gw_request_t *req,
+                              const sr_uuid_t *run)
 {
         memset(cmd, 0, sizeof(*cmd));
         cmd->kind = kind;
@@ -329,7 +350,8 @@ void sr_gateway__put_status(sr_gw_ctx_t *c)
                 return;
         }
         if (c->req->idempotency_key &&
-            idem_refused(c->gw, c->enterprise, c->req, r, c->resp))
+            sr_gateway__idem_refused(c->gw, c->enterprise, c->req, r,
+                                     c->resp))
                 return;
         if (!sr_gateway__read_entity(c, &e))
                 return;
@@ -342,7 +364,7 @@ void sr_gateway__put_status(sr_gw_ctx_t *c)
                 run = e.u.tr.pipeline_run_id;
         }
         sr_entity_fini(&e);
-        command_init(&cmd, kind, c->enterprise, c->req, &run);
+        sr_gateway__command_init(&cmd, kind, c->enterprise, c->req, &run);
         if (kind == SR_CMD_SET_STAGE_RUN_STATUS)
                 cmd.u.set.entity_id = r->stage_run_id;
         else if (kind == SR_CMD_SET_TARGET_RUN_STATUS)
@@ -352,7 +374,7 @@ void sr_gateway__put_status(sr_gw_ctx_t *c)
         if (put.has_device_name)
                 snprintf(cmd.u.set.device_name, sizeof(cmd.u.set.device_name),
                          "%s", put.device_name);
-        if (run_command(c->gw, &cmd, c->resp))
+        if (sr_gateway__run_command(c->gw, &cmd, c->resp))
                 return;
         sr_gateway__get(c);
 }
@@ -371,7 +393,8 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
         sr_spec_limits_t lim;
         int rc;
 
-        command_init(&cmd, SR_CMD_CREATE_RUN, c->enterprise, c->req, NULL);
+        sr_gateway__command_init(&cmd, SR_CMD_CREATE_RUN, c->enterprise,
+                                 c->req, NULL);
         lim.stages = (uint32_t)c->gw->conf->run_max_stages;
         lim.ops = (uint32_t)c->gw->conf->stage_max_operations;
         lim.targets = (uint32_t)c->gw->conf->stage_max_targets;
@@ -383,7 +406,8 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
                 return;
         }
         if (c->req->idempotency_key &&
-            idem_refused(c->gw, c->enterprise, c->req, c->route, c->resp)) {
+            sr_gateway__idem_refused(c->gw, c->enterprise, c->req, c->route,
+                                     c->resp)) {
                 sr_command_fini(&cmd);
                 return;
         }
@@ -399,7 +423,7 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
                                        &n, &count, &ec) == SR_OK)
                 free(none);
         cmd.u.create.run_number = (int32_t)(count + 1);
-        rc = run_command(c->gw, &cmd, c->resp);
+        rc = sr_gateway__run_command(c->gw, &cmd, c->resp);
         sr_command_fini(&cmd);
         if (rc)
                 return;

@@ -66,7 +66,12 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(TARGET_RUN_GET, "target_run_get")                             \
         X(TARGET_RUN_PUT, "target_run_put")                             \
         X(RUN_EVENTS, "run_events")                                     \
-        X(EVENTS, "events")
+        X(EVENTS, "events")                                             \
+        /* An open stage's chunks and seal (docs/targets.md, 5). Routes \
+         * are appended: a route's number is in every Idempotency-Key   \
+         * fingerprint the fleet shares (sr_idem_fingerprint()). */     \
+        X(STAGE_TARGETS_APPEND, "stage_targets_append")                 \
+        X(STAGE_TARGETS_SEAL, "stage_targets_seal")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -79,9 +84,11 @@ typedef enum sr_route_id {
 typedef struct sr_route {
         sr_route_id_t id;
         sr_uuid_t pipeline_id;            /* PIPELINE_RUN(S)_* */
-        sr_uuid_t pipeline_run_id;        /* PIPELINE_RUN_*, STAGE_RUN(S)_* */
+        sr_uuid_t pipeline_run_id;        /* PIPELINE_RUN_*, STAGE_RUN(S)_*,
+                                             STAGE_TARGETS_* */
         sr_uuid_t stage_run_id;           /* STAGE_RUN_*, OPERATION(S)_*,
-                                             TARGET_RUN(S)_* */
+                                             TARGET_RUN(S)_*,
+                                             STAGE_TARGETS_* */
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
         /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
@@ -298,6 +305,46 @@ sr_err_t sr_http_parse_put(sr_route_id_t route, const void *body, size_t len,
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
                                 const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob);
+
+/* Body of POST /v0/runs/{run}/stageruns/{stage_run}/targets/: one chunk
+ * of an open stage's targets (docs/targets.md, section 5). */
+typedef struct sr_http_append {
+        uint32_t chunk;             /* 0..INT32_MAX (the command's int) */
+        uint32_t n_targets;
+        sr_spec_target_t *targets;  /* owned (free()); NULL when empty */
+} sr_http_append_t;
+
+/**
+ * @brief Validate {"chunk": N, "targets": [...]} after the checks of
+ * sr_http_load_object(): both required, no other field; each item as a
+ * run spec's inline target (sr_spec_json_targets(): "targets[3].device_id:
+ * ..."), at most @p max_targets of them (400 naming stage.chunk.targets).
+ * An empty array is a valid chunk (the worker decides what it means).
+ * @param[out] out  on SR_OK only; the caller frees out->targets.
+ * @param[out] prob optional; 400 "<json path>: <what to fix>", 413, 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_append(const void *body, size_t len, size_t max_len,
+                              uint32_t max_targets, sr_http_append_t *out,
+                              sr_http_problem_t *prob);
+
+/* Body of POST .../stageruns/{stage_run}/targets/seal/. */
+typedef struct sr_http_seal {
+        uint32_t chunks;               /* 0..INT32_MAX */
+        int64_t count;                 /* >= 0 */
+        uint8_t digest[SR_DIGEST_LEN]; /* from 64 hex digits, any case */
+} sr_http_seal_t;
+
+/**
+ * @brief Validate {"chunks": C, "count": N, "digest": "<64 hex>"}: all
+ * three required, no other field. Whether they match the chunks applied
+ * is the worker's to say (seal_mismatch).
+ * @param[out] out  set on SR_OK only.
+ * @param[out] prob optional; 400 "<field>: <what to fix>", 413, 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_seal(const void *body, size_t len, size_t max_len,
+                            sr_http_seal_t *out, sr_http_problem_t *prob);
 
 /* ------------------------------------------------------------ answers */
 

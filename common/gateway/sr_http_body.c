@@ -1,8 +1,10 @@
 /* common/gateway/sr_http_body.c - request headers and bodies of the
  * writes: Content-Type and Idempotency-Key checks, loading a JSON object
- * (size and depth bounded), the PUT bodies, the run spec of a POST. */
+ * (size and depth bounded), the PUT bodies, the run spec of a POST, an
+ * open stage's chunk and seal. */
 #include "sr_http_int.h"
 
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -295,4 +297,184 @@ sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
         if (err)
                 return sr_http__refuse(prob, 400, "%s", ec.msg);
         return SR_OK;
+}
+
+/* An integer of @p lo..@p hi: JSON Schema, and so the OpenAPI document,
+ * counts 3.0 as the integer 3 (sr_spec_json.c does the same), and
+ * sr_http_load_object() reads every number as a real when one overflows
+ * int64. */
+static bool integer_in(const json_t *v, json_int_t lo, json_int_t hi,
+                       json_int_t *out)
+{
+        double d, whole;
+
+        if (json_is_integer(v)) {
+                *out = json_integer_value(v);
+        } else if (json_is_real(v)) {
+                d = json_real_value(v);
+                if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+                    d >= 9223372036854775808.0)
+                        return false;
+                *out = (json_int_t)d;
+        } else {
+                return false;
+        }
+        return *out >= lo && *out <= hi;
+}
+
+/* "<field>: expected <what>, got <value>" */
+static sr_err_t refuse_got(sr_http_problem_t *prob, const char *field,
+                           const char *what, const json_t *v)
+{
+        char shown[QUOTE_MAX];
+
+        sr_http__show_json(shown, v);
+        return sr_http__refuse(prob, 400, "%s: expected %s, got %s", field,
+                               what, shown);
+}
+
+static sr_err_t refuse_unknown(sr_http_problem_t *prob, const char *key,
+                               const char *allowed)
+{
+        char shown[QUOTE_MAX];
+
+        sr_http__quote(shown, key, strlen(key));
+        return sr_http__refuse(prob, 400, "unknown field %s; allowed: %s",
+                               shown, allowed);
+}
+
+sr_err_t sr_http_parse_append(const void *body, size_t len, size_t max_len,
+                              uint32_t max_targets, sr_http_append_t *out,
+                              sr_http_problem_t *prob)
+{
+        const json_t *chunk = NULL, *targets = NULL;
+        sr_http_append_t ap = { 0 };
+        sr_errctx_t ec = { 0 };
+        json_int_t c = 0;
+        const char *key;
+        json_t *root, *v;
+        sr_err_t err;
+
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        json_object_foreach(root, key, v) {
+                if (!strcmp(key, "chunk")) {
+                        chunk = v;
+                } else if (!strcmp(key, "targets")) {
+                        targets = v;
+                } else {
+                        err = refuse_unknown(prob, key, "chunk, targets");
+                        goto out_decref;
+                }
+        }
+        if (!chunk || !targets) {
+                err = sr_http__refuse(prob, 400, "%s: required field missing",
+                                      chunk ? "targets" : "chunk");
+                goto out_decref;
+        }
+        if (!integer_in(chunk, 0, INT32_MAX, &c)) {
+                err = refuse_got(prob, "chunk", "a chunk index, an integer "
+                                 "0..2147483647", chunk);
+                goto out_decref;
+        }
+        ap.chunk = (uint32_t)c;
+        /* The inline targets' decoder: the same checks, each item named. */
+        err = sr_spec_json_targets(targets, "targets", max_targets, "chunk",
+                                   "stage.chunk.targets", &ap.targets,
+                                   &ap.n_targets, &ec);
+        if (err == SR_ERR_NOMEM)
+                err = sr_http__out_of_memory(prob);
+        else if (err)
+                err = sr_http__refuse(prob, 400, "%s", ec.msg);
+        if (!err)
+                *out = ap;
+out_decref:
+        json_decref(root);
+        return err;
+}
+
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* 64 hex digits, any case, into 32 bytes. */
+static bool parse_digest(const json_t *v, uint8_t out[SR_DIGEST_LEN])
+{
+        const char *s = json_string_value(v);
+
+        if (!s || json_string_length(v) != 2 * SR_DIGEST_LEN)
+                return false;
+        for (size_t i = 0; i < SR_DIGEST_LEN; i++) {
+                int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return false;
+                out[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return true;
+}
+
+sr_err_t sr_http_parse_seal(const void *body, size_t len, size_t max_len,
+                            sr_http_seal_t *out, sr_http_problem_t *prob)
+{
+        const json_t *chunks = NULL, *count = NULL, *digest = NULL;
+        sr_http_seal_t seal = { 0 };
+        json_int_t n = 0;
+        const char *key;
+        json_t *root, *v;
+        sr_err_t err;
+
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        json_object_foreach(root, key, v) {
+                if (!strcmp(key, "chunks")) {
+                        chunks = v;
+                } else if (!strcmp(key, "count")) {
+                        count = v;
+                } else if (!strcmp(key, "digest")) {
+                        digest = v;
+                } else {
+                        err = refuse_unknown(prob, key,
+                                             "chunks, count, digest");
+                        goto out_decref;
+                }
+        }
+        if (!chunks || !count || !digest) {
+                err = sr_http__refuse(prob, 400, "%s: required field missing",
+                                      !chunks ? "chunks" :
+                                      !count  ? "count" :
+                                                "digest");
+                goto out_decref;
+        }
+        if (!integer_in(chunks, 0, INT32_MAX, &n)) {
+                err = refuse_got(prob, "chunks", "a count of chunks, an "
+                                 "integer 0..2147483647", chunks);
+                goto out_decref;
+        }
+        seal.chunks = (uint32_t)n;
+        if (!integer_in(count, 0, INT64_MAX, &n)) {
+                err = refuse_got(prob, "count", "a count of targets, an "
+                                 "integer >= 0", count);
+                goto out_decref;
+        }
+        seal.count = (int64_t)n;
+        if (!parse_digest(digest, seal.digest)) {
+                err = refuse_got(prob, "digest", "64 hex digits (SHA-256 "
+                                 "over the chunks' digests, docs/targets.md)",
+                                 digest);
+                goto out_decref;
+        }
+        *out = seal;
+out_decref:
+        json_decref(root);
+        return err;
 }

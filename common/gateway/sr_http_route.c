@@ -44,7 +44,9 @@ bool sr_route_has_body(sr_route_id_t id)
         return id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
-               id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT;
+               id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT ||
+               id == SR_ROUTE_STAGE_TARGETS_APPEND ||
+               id == SR_ROUTE_STAGE_TARGETS_SEAL;
 }
 
 /* What an id segment of a path template fills in. */
@@ -57,7 +59,7 @@ enum slot {
         TARGET_RUN_ID,
 };
 
-#define MAX_SEGS 4
+#define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
 
 struct method_route {
         const char *method;
@@ -90,6 +92,14 @@ static const struct path_def api_paths[] = {
           { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID },
           { { "GET", SR_ROUTE_STAGE_RUN_GET },
             { "PUT", SR_ROUTE_STAGE_RUN_PUT } } },
+        /* An open stage's targets in chunks, and its seal
+         * (docs/targets.md, section 5). */
+        { 5, { "runs", NULL, "stageruns", NULL, "targets" },
+          { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID, LIT },
+          { { "POST", SR_ROUTE_STAGE_TARGETS_APPEND } } },
+        { 6, { "runs", NULL, "stageruns", NULL, "targets", "seal" },
+          { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID, LIT, LIT },
+          { { "POST", SR_ROUTE_STAGE_TARGETS_SEAL } } },
         { 3, { "pipelines", NULL, "runs" }, { LIT, PIPELINE_ID, LIT },
           { { "GET", SR_ROUTE_PIPELINE_RUNS_LIST },
             { "POST", SR_ROUTE_PIPELINE_RUNS_CREATE } } },

@@ -72,6 +72,11 @@ API_MD = {
     ("get", "/asyncapi.yaml"),  # issue 12: the topics' AsyncAPI document
     ("get", "/v0/runs/{pipeline_run_id}/events/"),  # issue 12: watch API
     ("get", "/v0/events/"),
+    # issue 17 (docs/targets.md, section 5): an open stage's chunks, seal
+    ("post", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
+             "targets/"),
+    ("post", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
+             "targets/seal/"),
 }
 # The watch API's 200 is a stream of Server-Sent Events, not an envelope.
 WATCH_PATHS = {"/v0/runs/{pipeline_run_id}/events/", "/v0/events/"}

@@ -5,10 +5,11 @@
  * Idempotency-Key checks (Host is read and ignored, as the gateway
  * ignores it: links are relative or under gateway.public.url), the JSON
  * bodies (run spec of POST
- * /v0/runs/, the status PUT bodies of pipeline, stage and target runs) and
- * the envelopes of answers and refusals. A run spec that parses is
- * re-encoded (sr_runspec_to_json) and must parse again to the same spec
- * hash.
+ * /v0/runs/, the status PUT bodies of pipeline, stage and target runs, an
+ * open stage's chunk and seal) and the envelopes of answers and refusals.
+ * A run spec that parses is re-encoded (sr_runspec_to_json) and must parse
+ * again to the same spec hash; a chunk that parses must have a digest
+ * (every item as the command's encoder takes it).
  */
 #include "fuzz_gwpath.h"
 
@@ -21,6 +22,7 @@
 #include <jansson.h>
 
 #include "sr_auth.h"
+#include "sr_digest.h"
 #include "sr_spec_json.h"
 
 static sr_auth_t *auth;
@@ -138,6 +140,32 @@ static void put_body(sr_route_id_t id, const char *body, size_t len,
                 fuzz_fail("sr_http_parse_put", "device_name not terminated");
 }
 
+static void targets_body(sr_route_id_t id, const char *body, size_t len,
+                         sr_http_problem_t *prob_out)
+{
+        sr_http_problem_t prob = { 0 };
+        uint8_t d[SR_DIGEST_LEN];
+        sr_errctx_t ec = { 0 };
+        sr_http_append_t ap;
+        sr_http_seal_t seal;
+        sr_err_t err;
+
+        if (id == SR_ROUTE_STAGE_TARGETS_SEAL)
+                err = sr_http_parse_seal(body, len, 0, &seal, &prob);
+        else
+                err = sr_http_parse_append(body, len, 0, 10000, &ap, &prob);
+        if (err) {
+                envelope_problem(&prob);
+                *prob_out = prob;
+                return;
+        }
+        if (id == SR_ROUTE_STAGE_TARGETS_SEAL)
+                return;
+        if (sr_targets_digest(ap.targets, ap.n_targets, d, &ec) != SR_OK)
+                fuzz_fail("sr_targets_digest of an accepted chunk", ec.msg);
+        free(ap.targets);
+}
+
 /* Keep the first refusal in the order of checks. */
 static void note(sr_http_problem_t *first, const sr_http_problem_t *prob)
 {
@@ -193,6 +221,9 @@ int fuzz_gw_run(const fuzz_gw_req_t *r, sr_http_problem_t *first)
                    route.id == SR_ROUTE_STAGE_RUN_PUT ||
                    route.id == SR_ROUTE_TARGET_RUN_PUT) {
                 put_body(route.id, r->body, r->body_len, &prob);
+        } else if (route.id == SR_ROUTE_STAGE_TARGETS_APPEND ||
+                   route.id == SR_ROUTE_STAGE_TARGETS_SEAL) {
+                targets_body(route.id, r->body, r->body_len, &prob);
         } else if (r->body_len > 0) {
                 json_t *obj = NULL;
 

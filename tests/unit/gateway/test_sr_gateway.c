@@ -23,11 +23,14 @@
 
 #include "sr_clock.h"
 #include "sr_codec.h"
+#include "sr_digest.h"
 #include "sr_gateway.h"
 #include "sr_gateway_int.h" /* gw->idem (the fake feed fills it), the
                                 watchers' ring */
 #include "sr_idem.h"
+#include "sr_proj_int.h" /* an open stage run written as projected */
 #include "sr_run.h"
+#include "sr_spec_json.h"
 #include "kit_dir.h"
 #include "kit_spec.h"
 
@@ -845,6 +848,463 @@ Test(sr_gateway, same_key_and_body_is_the_same_command_other_body_409)
         cr_assert(eq(int, a3.status, 409), "%s", a3.body);
         cr_assert(eq(int, fake.n_sends, 2));
         answer_free(&a3);
+}
+
+/* ------------------------------------------------ an open stage's targets
+ * POST .../targets/ and .../targets/seal/ (docs/targets.md, section 5). */
+
+static char targets_path[256], seal_path[256];
+
+static const char *targets_url(void)
+{
+        snprintf(targets_path, sizeof(targets_path),
+                 "/v0/runs/%s/stageruns/%s/targets/", run_id, stage_id);
+        return targets_path;
+}
+
+static const char *seal_url(void)
+{
+        snprintf(seal_path, sizeof(seal_path),
+                 "/v0/runs/%s/stageruns/%s/targets/seal/", run_id, stage_id);
+        return seal_path;
+}
+
+/* Devices first..first+n-1, named, as a chunk's items and as its body. */
+static void chunk_items(uint32_t first, uint32_t n, sr_spec_target_t *t)
+{
+        for (uint32_t i = 0; i < n; i++) {
+                char name[32];
+
+                memset(&t[i], 0, sizeof(t[i]));
+                snprintf(name, sizeof(name), "device-%u", first + i);
+                t[i].device_id = uid(name);
+                snprintf(t[i].device_name, sizeof(t[i].device_name), "d-%u",
+                         first + i);
+        }
+}
+
+static char *chunk_body(uint32_t chunk, uint32_t first, uint32_t n)
+{
+        sr_spec_target_t t[64];
+        json_t *o;
+        char *text;
+
+        cr_assert(n <= 64);
+        chunk_items(first, n, t);
+        o = json_pack("{s:I,s:o}", "chunk", (json_int_t)chunk, "targets",
+                      sr_spec_targets_to_json_value(t, n));
+        cr_assert(not(eq(ptr, o, NULL)));
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return text;
+}
+
+/* The id the gateway must give: v5 of run, stage index, chunk, digest. */
+static sr_uuid_t chunk_command_id(uint32_t index, uint32_t chunk,
+                                  uint32_t first, uint32_t n)
+{
+        sr_spec_target_t t[64];
+        uint8_t d[SR_DIGEST_LEN];
+        char hex[2 * SR_DIGEST_LEN + 1];
+        sr_errctx_t ec = { 0 };
+        sr_uuid_t id;
+
+        chunk_items(first, n, t);
+        cr_assert(eq(int, sr_targets_digest(t, n, d, &ec), SR_OK), "%s",
+                  ec.msg);
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        sr_uuid_v5(&id, &sr_ns, "%s/stage/%u/chunk/%u/%s", run_id, index,
+                   chunk, hex);
+        return id;
+}
+
+/* The stage run as the projection would hold it once the changelog
+ * carries an open stage's state (version 2): written as stored, since
+ * this changelog's records do not carry it yet. */
+static void store_stage_as_projected(const sr_entity_t *e)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_entity_key(e, key);
+        struct wbuf w = { 0 };
+        MDB_val k = { ID_LEN, (void *)e->u.sr.m.id.b }, v;
+        MDB_txn *t;
+
+        sr_proj__enc_entity(&w, e, sr_slice(key, klen));
+        cr_assert(not(w.oom));
+        v.mv_size = w.len;
+        v.mv_data = w.p;
+        cr_assert(eq(int, mdb_txn_begin(proj->env, NULL, 0, &t), 0));
+        cr_assert(eq(int, mdb_put(t, proj->dbi[DBI_ENT], &k, &v, 0), 0));
+        cr_assert(eq(int, mdb_txn_commit(t), 0));
+        free(w.p);
+}
+
+static json_t *content(const answer_t *a, const char *field);
+
+Test(sr_gateway, a_chunk_is_one_append_command_with_the_stage_index_and_items)
+{
+        char *body = chunk_body(4, 0, 3);
+        sr_uuid_t want;
+        json_t *c;
+        answer_t a;
+
+        stage_e.u.sr.index = 2; /* the command's index is the stage's */
+        put(&stage_e);
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_APPEND_TARGETS));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        cr_assert(eq(str, fake.cmds[0].enterprise_id, ENT_A));
+        cr_assert(eq(u32, fake.cmds[0].u.append.stage_index, 2));
+        cr_assert(eq(u32, fake.cmds[0].u.append.chunk, 4));
+        cr_assert(eq(u32, fake.cmds[0].u.append.n_targets, 3));
+        cr_assert(eq(str, fake.cmds[0].u.append.targets[2].device_name,
+                     "d-2"));
+        want = chunk_command_id(2, 4, 0, 3);
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id, &want));
+        /* this projection does not show the stage open: counts unknown */
+        c = json_object_get(a.json, "content");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(c,
+                                                                  "chunk")),
+                     4));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(c,
+                                                                  "targets")),
+                     3));
+        cr_assert(eq(int, json_typeof(json_object_get(c,
+                                                      "targets_appended")),
+                     JSON_NULL));
+        answer_free(&a);
+        free(body);
+}
+
+/* A retry of a chunk is the same command (the worker's dedupe answers
+ * it); the same index with other items is another, which the worker
+ * refuses chunk_conflict. */
+Test(sr_gateway, a_chunks_command_id_is_its_content_not_the_request)
+{
+        char *b1 = chunk_body(0, 0, 2), *b2 = chunk_body(0, 10, 2);
+        sr_uuid_t other;
+        answer_t a;
+
+        for (int i = 0; i < 2; i++) {
+                a = call("POST", targets_url(), "tok-a", NULL, b1);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                answer_free(&a);
+        }
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+        a = call("POST", targets_url(), "tok-a", NULL, b2);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(not(sr_uuid_eq(&fake.cmds[0].command_id,
+                                 &fake.cmds[2].command_id)));
+        other = chunk_command_id(0, 0, 10, 2);
+        cr_assert(sr_uuid_eq(&fake.cmds[2].command_id, &other));
+        /* an Idempotency-Key is checked, but the id stays the chunk's */
+        a = call("POST", targets_url(), "tok-a", "chunk-key", b1);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(sr_uuid_eq(&fake.cmds[3].command_id,
+                             &fake.cmds[0].command_id));
+        a = call("POST", targets_url(), "tok-a", "chunk-key", b2);
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "Idempotency-Key"), NULL)));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 4));
+        free(b1);
+        free(b2);
+}
+
+/* Once the projection shows the stage open, the answer gives its counts
+ * as read after the reply. */
+Test(sr_gateway, an_accepted_chunk_answers_the_stages_counts_as_projected)
+{
+        char *body = chunk_body(1, 0, 2);
+        sr_entity_t open = stage_e;
+        json_t *c;
+        answer_t a;
+
+        open.u.sr.append_targets = true;
+        open.u.sr.expected_targets = 5;
+        open.u.sr.chunks_applied = 2;
+        open.u.sr.targets_appended = 4;
+        store_stage_as_projected(&open);
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        c = json_object_get(a.json, "content");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  c, "targets_appended")),
+                     4));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(c,
+                                                                  "chunks")),
+                     2));
+        answer_free(&a);
+        /* and GET shows the open stage's targets object */
+        a = call("GET", stage_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(a.body, "\"targets\":{\"append\":true,"
+                                             "\"expected\":5,\"appended\":4,"
+                                             "\"chunks\":2,\"sealed\":false}"),
+                         NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+        free(body);
+}
+
+Test(sr_gateway, a_bad_chunk_is_400_naming_the_item_and_sends_nothing)
+{
+        static const struct {
+                char body[200], msg[200];
+        } cases[] = {
+                { "{\"chunk\":0,\"targets\":[{\"device_id\":\"0b7a8c7e-1111-"
+                  "4a0e-8f0e-000000000001\"},{\"device_id\":\"nope\"}]}",
+                  "targets[1].device_id: expected a UUID string, got "
+                  "\"nope\"" },
+                { "{\"chunk\":0,\"targets\":[{\"device_name\":\"x\"}]}",
+                  "targets[0].device_id: required field missing" },
+                { "{\"chunk\":0,\"targets\":[{\"device_id\":\"0b7a8c7e-1111-"
+                  "4a0e-8f0e-000000000001\",\"args\":{}}]}",
+                  "targets[0].args: unknown field" },
+                { "{\"chunk\":-1,\"targets\":[]}",
+                  "chunk: expected a chunk index, an integer 0..2147483647, "
+                  "got -1" },
+                { "{\"chunk\":1.5,\"targets\":[]}",
+                  "chunk: expected a chunk index, an integer 0..2147483647, "
+                  "got 1.5" },
+                { "{\"targets\":[]}", "chunk: required field missing" },
+                { "{\"chunk\":0}", "targets: required field missing" },
+                { "{\"chunk\":0,\"targets\":{}}",
+                  "targets: expected an array of targets, got {}" },
+                { "{\"chunk\":0,\"targets\":[],\"seal\":true}",
+                  "unknown field \"seal\"; allowed: chunk, targets" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                answer_t a = call("POST", targets_url(), "tok-a", NULL,
+                                  cases[i].body);
+
+                cr_assert(eq(int, a.status, 400), "%s", a.body);
+                cr_assert(eq(str, (char *)message(&a), (char *)cases[i].msg));
+                answer_free(&a);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, a_chunk_over_stage_chunk_targets_is_400_naming_the_key)
+{
+        char *body = chunk_body(0, 0, 3);
+        sr_errctx_t ec = { 0 };
+        answer_t a;
+
+        cr_assert(eq(int, sr_conf_set(conf, "stage.chunk.targets", "2", &ec),
+                     SR_OK), "%s", ec.msg);
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "targets: 3 targets, at most 2 "
+                                               "per chunk "
+                                               "(stage.chunk.targets)"));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+        cr_assert(eq(int, sr_conf_set(conf, "stage.chunk.targets", "10001",
+                                      &ec), SR_ERR_CONF));
+        cr_assert(eq(int, sr_conf_set(conf, "stage.chunk.targets", "0", &ec),
+                     SR_ERR_CONF));
+        free(body);
+}
+
+/* command.max.bytes is 4096 here: 40 targets named in 100 bytes do not
+ * fit. */
+Test(sr_gateway, a_chunk_over_command_max_bytes_is_413_and_sends_nothing)
+{
+        sr_spec_target_t t[40];
+        json_t *o;
+        char *body;
+        answer_t a;
+
+        chunk_items(0, 40, t);
+        for (int i = 0; i < 40; i++)
+                memset(t[i].device_alias, 'a', 100);
+        o = json_pack("{s:i,s:o}", "chunk", 0, "targets",
+                      sr_spec_targets_to_json_value(t, 40));
+        body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 413), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "fewer targets in the "
+                                                   "chunk"),
+                         NULL)),
+                  "%s", message(&a));
+        cr_assert(eq(int, fake.n_sends, 0));
+        answer_free(&a);
+        free(body);
+}
+
+Test(sr_gateway, an_unknown_or_foreign_stage_run_is_404_and_sends_nothing)
+{
+        char *body = chunk_body(0, 0, 1), url[256];
+        const char *seal = "{\"chunks\":1,\"count\":1,\"digest\":"
+                           "\"00000000000000000000000000000000"
+                           "00000000000000000000000000000000\"}";
+        answer_t a;
+
+        snprintf(url, sizeof(url), "/v0/runs/%s/stageruns/%s/targets/",
+                 run_id, target_id); /* no such stage run */
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "stage run not found"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/runs/%s/stageruns/%s/targets/",
+                 target_id, stage_id); /* under another run */
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("POST", targets_url(), "tok-b", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("POST", seal_url(), "tok-b", NULL, seal);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", targets_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 405), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+        free(body);
+}
+
+/* What an open stage's state refuses is a conflict with that state: 409,
+ * the worker's message, its reason and the command id. */
+Test(sr_gateway, the_open_stage_refusals_are_409_with_the_workers_message)
+{
+        static const sr_reject_t reasons[] = {
+                SR_REJECT_CHUNK_CONFLICT, SR_REJECT_DUPLICATE_TARGET,
+                SR_REJECT_TOO_MANY_TARGETS, SR_REJECT_SEALED,
+                SR_REJECT_STALE_STAGE, SR_REJECT_SEAL_MISMATCH,
+        };
+        char *body = chunk_body(0, 0, 1), cid[SR_UUID_STR_LEN + 1];
+        const char *seal = "{\"chunks\":1,\"count\":1,\"digest\":"
+                           "\"ABCDEF0000000000000000000000000000000000000000"
+                           "000000000000000001\"}";
+        answer_t a;
+
+        fake.refused = true;
+        for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+                fake.reason = reasons[i];
+                for (int route = 0; route < 2; route++) {
+                        a = call("POST", route ? seal_url() : targets_url(),
+                                 "tok-a", NULL, route ? seal : body);
+                        cr_assert(eq(int, a.status, 409), "%s", a.body);
+                        cr_assert(eq(str, (char *)message(&a),
+                                     "the worker says no"));
+                        cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                                     (char *)sr_reject_name(reasons[i])));
+                        sr_uuid_fmt(&fake.cmds[fake.n_sends - 1].command_id,
+                                    cid);
+                        cr_assert(eq(str,
+                                     (char *)content_str(&a, "command_id"),
+                                     cid));
+                        answer_free(&a);
+                }
+                /* the same command each time: the fake keeps 8 */
+                fake.n_sends = 0;
+        }
+        fake.reason = SR_REJECT_INVALID_VALUE; /* e.g. not an open stage */
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        fake.reason = SR_REJECT_NOT_FOUND;
+        a = call("POST", targets_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        free(body);
+}
+
+Test(sr_gateway, a_seal_is_one_seal_command_and_answers_the_stage_run)
+{
+        const char *body = "{\"chunks\":3,\"count\":2500,\"digest\":"
+                           "\"00112233445566778899AABBCCDDEEFF"
+                           "00112233445566778899aabbccddeeff\"}";
+        static const uint8_t want_digest[SR_DIGEST_LEN] = {
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+        };
+        sr_uuid_t want;
+        answer_t a, b;
+
+        stage_e.u.sr.index = 1;
+        put(&stage_e);
+        fake.after = stage_e;
+        fake.after.u.sr.m.version = 2;
+        fake.has_after = true;
+        a = call("POST", seal_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), stage_id));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_SEAL_TARGETS));
+        cr_assert(eq(u32, fake.cmds[0].u.seal.stage_index, 1));
+        cr_assert(eq(u32, fake.cmds[0].u.seal.chunks, 3));
+        cr_assert(eq(i64, fake.cmds[0].u.seal.count, 2500));
+        cr_assert(eq(int, memcmp(fake.cmds[0].u.seal.digest, want_digest,
+                                 SR_DIGEST_LEN), 0));
+        sr_uuid_v5(&want, &sr_ns, "%s/stage/1/seal/3/2500/"
+                   "00112233445566778899aabbccddeeff"
+                   "00112233445566778899aabbccddeeff", run_id);
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id, &want));
+        /* the answer is the stage run as a GET reads it */
+        b = call("GET", stage_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(str, a.body, b.body));
+        answer_free(&a);
+        answer_free(&b);
+        /* a retry is the same command */
+        a = call("POST", seal_url(), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(sr_uuid_eq(&fake.cmds[1].command_id, &want));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_bad_seal_body_is_400_and_sends_nothing)
+{
+        static const struct {
+                char body[200], msg[200];
+        } cases[] = {
+                { "{\"chunks\":1,\"count\":1,\"digest\":\"abc\"}",
+                  "digest: expected 64 hex digits (SHA-256 over the chunks' "
+                  "digests, docs/targets.md), got \"abc\"" },
+                { "{\"chunks\":1,\"count\":1,\"digest\":\"zz000000000000000"
+                  "00000000000000000000000000000000000000000000000\"}",
+                  "digest: expected 64 hex digits (SHA-256 over the chunks' "
+                  "digests, docs/targets.md), got \"zz000000000000000000000"
+                  "0000000000000000..." }, /* shortened */
+                { "{\"chunks\":1,\"count\":1,\"digest\":7}",
+                  "digest: expected 64 hex digits (SHA-256 over the chunks' "
+                  "digests, docs/targets.md), got 7" },
+                { "{\"chunks\":-1,\"count\":1,\"digest\":\"\"}",
+                  "chunks: expected a count of chunks, an integer "
+                  "0..2147483647, got -1" },
+                { "{\"chunks\":1,\"count\":\"1\",\"digest\":\"\"}",
+                  "count: expected a count of targets, an integer >= 0, "
+                  "got \"1\"" },
+                { "{\"chunks\":1,\"count\":1}",
+                  "digest: required field missing" },
+                { "{\"count\":1,\"digest\":\"\"}",
+                  "chunks: required field missing" },
+                { "{\"chunks\":1,\"count\":1,\"digest\":\"\",\"x\":1}",
+                  "unknown field \"x\"; allowed: chunks, count, digest" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                answer_t a = call("POST", seal_url(), "tok-a", NULL,
+                                  cases[i].body);
+
+                cr_assert(eq(int, a.status, 400), "%s", a.body);
+                cr_assert(eq(str, (char *)message(&a), (char *)cases[i].msg));
+                answer_free(&a);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
 }
 
 /* ------------------------------------------------ the fleet's keys */

@@ -73,6 +73,10 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_TARGET_RUN_GET },
                 { "PUT", "/stageruns/" S_ID "/targetruns/" T_ID,
                   SR_ROUTE_TARGET_RUN_PUT },
+                { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets",
+                  SR_ROUTE_STAGE_TARGETS_APPEND },
+                { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets/seal",
+                  SR_ROUTE_STAGE_TARGETS_SEAL },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -120,6 +124,29 @@ Test(sr_http, a_run_by_its_id_alone_is_the_pipeline_run_route_of_any_pipeline)
                                         &prob), SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 405));
         cr_assert(eq(str, prob.allow, "GET, PUT"));
+}
+
+Test(sr_http, an_open_stages_paths_carry_both_ids_and_take_post_only)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("POST", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/targets/seal/",
+                                        &r, NULL), SR_OK));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
+        cr_assert(eq(int, sr_http_route("GET", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/targets/", &r,
+                                        &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "POST"));
+        cr_assert(eq(int, sr_http_route("POST", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/targets/seal/x",
+                                        &r, &prob), SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_http_route("POST", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/target/", &r,
+                                        &prob), SR_ERR_NOT_FOUND));
 }
 
 Test(sr_http, stage_run_path_without_trailing_slash_routes_like_with_it)
@@ -505,6 +532,13 @@ Test(sr_http, route_properties_follow_the_contract)
         cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUN_GET)));
         cr_assert(sr_route_has_body(SR_ROUTE_RUNS_CREATE));
         cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_PUT));
+        cr_assert(sr_route_has_body(SR_ROUTE_STAGE_TARGETS_APPEND));
+        cr_assert(sr_route_has_body(SR_ROUTE_STAGE_TARGETS_SEAL));
+        /* appended after every older route: a route's number is in the
+         * Idempotency-Key fingerprints the fleet shares */
+        cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_APPEND, SR_ROUTE_EVENTS + 1));
+        cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_SEAL,
+                     SR_ROUTE__COUNT - 1));
         cr_assert(not(sr_route_has_body(SR_ROUTE_RUNS_LIST)));
         cr_assert(not(sr_route_needs_auth(SR_ROUTE_NONE)));
         cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE_STAGE_RUN_PUT),
