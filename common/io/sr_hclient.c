@@ -297,8 +297,9 @@ static sr_err_t parse_answer(struct rbuf *b, sr_hresp_t *out,
 
 static sr_err_t request(bool tls, const char *host, int port,
                         const char *method, const char *target,
-                        const char *token, const char *body, int timeout_ms,
-                        sr_hresp_t *out, sr_errctx_t *ec)
+                        const char *token, const char *headers,
+                        const char *body, int timeout_ms, sr_hresp_t *out,
+                        sr_errctx_t *ec)
 {
         SSL_CTX *ctx = NULL;
         SSL *ssl = NULL;
@@ -319,10 +320,11 @@ static sr_err_t request(bool tls, const char *host, int port,
                                      "http client: bad address %s:%d", host,
                                      port);
         n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
-                     "Connection: close\r\n%s%s%s%s%zu\r\n\r\n",
+                     "Connection: close\r\n%s%s%s%s%s%zu\r\n\r\n",
                      method, target, host, port,
                      token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "",
+                     headers ? headers : "",
                      body ? "Content-Type: application/json\r\n"
                             "Content-Length: " : "Content-Length: ",
                      body_len);
@@ -370,8 +372,18 @@ sr_err_t sr_hclient_request(const char *host, int port, const char *method,
                             const char *body, int timeout_ms,
                             sr_hresp_t *out, sr_errctx_t *ec)
 {
-        return request(false, host, port, method, target, token, body,
-                       timeout_ms, out, ec);
+        return request(false, host, port, method, target, token, NULL,
+                       body, timeout_ms, out, ec);
+}
+
+sr_err_t sr_hclient_request_headers(const char *host, int port,
+                                    const char *method, const char *target,
+                                    const char *token, const char *headers,
+                                    const char *body, int timeout_ms,
+                                    sr_hresp_t *out, sr_errctx_t *ec)
+{
+        return request(false, host, port, method, target, token, headers,
+                       body, timeout_ms, out, ec);
 }
 
 sr_err_t sr_hclient_request_https(const char *host, int port,
@@ -380,8 +392,8 @@ sr_err_t sr_hclient_request_https(const char *host, int port,
                                   int timeout_ms, sr_hresp_t *out,
                                   sr_errctx_t *ec)
 {
-        return request(true, host, port, method, target, token, body,
-                       timeout_ms, out, ec);
+        return request(true, host, port, method, target, token, NULL,
+                       body, timeout_ms, out, ec);
 }
 
 void sr_hresp_free(sr_hresp_t *r)

@@ -39,6 +39,18 @@ sr_err_t sr_hclient_request(const char *host, int port, const char *method,
                             sr_hresp_t *out, sr_errctx_t *ec);
 
 /**
+ * @brief sr_hclient_request() with more header fields: @p headers
+ * (borrowed; NULL: none) is whole lines, each ending "\r\n", sent as
+ * they are ("Idempotency-Key: <key>\r\n"). The caller makes sure they
+ * hold no bare CR or LF of their own.
+ */
+sr_err_t sr_hclient_request_headers(const char *host, int port,
+                                    const char *method, const char *target,
+                                    const char *token, const char *headers,
+                                    const char *body, int timeout_ms,
+                                    sr_hresp_t *out, sr_errctx_t *ec);
+
+/**
  * @brief sr_hclient_request() over TLS (1.2 at least). The server's
  * certificate is NOT verified: for sr-dev probing the /readyz of a
  * gateway it started on loopback with gateway.tls.* (no secret is sent);

@@ -1,8 +1,12 @@
 /* workers/cli/main.c - sr-cli: start, promote and cancel runs, and watch
- * events and replies, straight on Kafka (until the gateway exists).
+ * events and replies, straight on Kafka; start runs with large stages
+ * through the gateway (run create).
  *
  *   sr-cli [-b BOOTSTRAP] [-c FILE] [-D K=V]... COMMAND ...
  *     run SPEC.json [--run-id UUID] [--enterprise E]   prints run=<id>
+ *     run create SPEC.json --gateway URL [--targets-file STAGE:FILE]...
+ *         [--chunk-targets N] [--in-flight N] [--token-file F]
+ *                       prints run=<id>, then each sealed stage run
  *     promote RUN_ID STAGE_RUN_ID [--enterprise E]     prints command=<id>
  *     cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]    prints command=<id>
  *     follow [--run RUN_ID] [--from-beginning]         one line per event
@@ -40,6 +44,13 @@ static void usage(FILE *out)
         fprintf(out,
                 "Commands:\n"
                 "  run SPEC.json [--run-id UUID] [--enterprise E]\n"
+                "  run create SPEC.json --gateway http://HOST:PORT\n"
+                "      [--targets-file STAGE:FILE]... [--chunk-targets N]\n"
+                "      [--in-flight N] [--token-file F]\n"
+                "      (through the gateway; STAGE a 0-based index or a\n"
+                "      name; FILE a JSON array of targets or one target\n"
+                "      object per line; token: --token-file, else the\n"
+                "      first of SR_API_TOKENS)\n"
                 "  promote RUN_ID STAGE_RUN_ID [--enterprise E]\n"
                 "  cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]\n"
                 "  follow [--run RUN_ID] [--from-beginning]\n"
@@ -48,15 +59,65 @@ static void usage(FILE *out)
                 "replies|dlq|idempotency)\n");
 }
 
+/* An integer option's value within lo..hi, or -1 after saying why. */
+static int int_arg(const char *opt, const char *v, int lo, int hi)
+{
+        char *end;
+        long n = strtol(v, &end, 10);
+
+        if (end == v || *end || n < lo || n > hi) {
+                fprintf(stderr, "sr-cli: %s: expected %d..%d, got \"%s\"\n",
+                        opt, lo, hi, v);
+                return -1;
+        }
+        return (int)n;
+}
+
+/* run create's options; 1: not one of them, 0: taken, -1: bad. */
+static int parse_create_opt(struct cli *cli, int argc, char **argv, int *i)
+{
+        const char *a = argv[*i];
+
+        if (strcmp(a, "--gateway") && strcmp(a, "--token-file") &&
+            strcmp(a, "--targets-file") && strcmp(a, "--chunk-targets") &&
+            strcmp(a, "--in-flight"))
+                return 1;
+        if (++*i >= argc)
+                return fprintf(stderr, "sr-cli: %s needs a value\n", a), -1;
+        if (!strcmp(a, "--gateway")) {
+                cli->gateway = argv[*i];
+        } else if (!strcmp(a, "--token-file")) {
+                cli->token_file = argv[*i];
+        } else if (!strcmp(a, "--targets-file")) {
+                if (cli->n_targets_files == SR_CLI_MAX_TARGET_FILES)
+                        return fprintf(stderr, "sr-cli: at most %d "
+                                       "--targets-file\n",
+                                       SR_CLI_MAX_TARGET_FILES), -1;
+                cli->targets_files[cli->n_targets_files++] = argv[*i];
+        } else if (!strcmp(a, "--chunk-targets")) {
+                cli->chunk_targets = int_arg(a, argv[*i], 1, 10000);
+                return cli->chunk_targets < 0 ? -1 : 0;
+        } else {
+                cli->in_flight = int_arg(a, argv[*i], 1, 64);
+                return cli->in_flight < 0 ? -1 : 0;
+        }
+        return 0;
+}
+
 /* Subcommand arguments: positionals and the few options. */
 static int parse_sub(struct cli *cli, int argc, char **argv, int i,
                      const char **pos, int max_pos, int *n_pos)
 {
+        int r;
+
         *n_pos = 0;
         for (; i < argc; i++) {
                 const char *a = argv[i];
 
-                if (!strcmp(a, "--from-beginning")) {
+                if ((r = parse_create_opt(cli, argc, argv, &i)) <= 0) {
+                        if (r < 0)
+                                return -1;
+                } else if (!strcmp(a, "--from-beginning")) {
                         cli->from_beginning = true;
                 } else if (!strcmp(a, "--run-id") || !strcmp(a, "--run") ||
                            !strcmp(a, "--enterprise")) {
@@ -87,7 +148,22 @@ static int dispatch(struct cli *cli, int argc, char **argv, int argi)
 
         if (parse_sub(cli, argc, argv, argi + 1, pos, 2, &n))
                 return EX_USAGE;
-        if (!strcmp(sub, "run") && n == 1) {
+        if (!strcmp(sub, "run") && n == 2 && !strcmp(pos[0], "create")) {
+                cli->spec_path = pos[1];
+                if (!cli->gateway) {
+                        fprintf(stderr, "sr-cli: run create needs --gateway "
+                                "http://HOST:PORT\n");
+                        return EX_USAGE;
+                }
+                return sr_cli_create(cli);
+        }
+        if ((cli->gateway || cli->n_targets_files) &&
+            strcmp(sub, "run")) {
+                fprintf(stderr, "sr-cli: --gateway and --targets-file are "
+                        "options of run create\n");
+                return EX_USAGE;
+        }
+        if (!strcmp(sub, "run") && n == 1 && !cli->n_targets_files) {
                 cli->spec_path = pos[0];
                 return sr_cli_run(cli);
         }
@@ -113,7 +189,8 @@ static int dispatch(struct cli *cli, int argc, char **argv, int argi)
 
 int main(int argc, char **argv)
 {
-        struct cli cli = { .enterprise = "default", .stop = &stop_requested };
+        struct cli cli = { .enterprise = "default", .stop = &stop_requested,
+                           .chunk_targets = 1000, .in_flight = 4 };
         const char *bootstrap = NULL;
         char *rest[256];
         struct sigaction sa;
