@@ -942,6 +942,27 @@ static void store_stage_as_projected(const sr_entity_t *e)
 
 static json_t *content(const answer_t *a, const char *field);
 
+/* docs/targets.md, section 1: the create of an open stage carries it. */
+Test(sr_gateway, a_create_with_an_open_stage_sends_it_open)
+{
+        const char *body =
+                "{\"pipeline_id\":\"" SPEC_PIPELINE "\",\"stages\":["
+                "{\"name\":\"fleet\",\"operations\":[{\"operation_type\":"
+                "\"REBOOT\"}],\"targets\":{\"append\":true,"
+                "\"expected\":100000}}]}";
+        answer_t a;
+
+        a = call("POST", "/v0/runs/", "tok-a", NULL, body);
+        cr_assert(eq(int, fake.n_sends, 1), "%s", a.body);
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_CREATE_RUN));
+        cr_assert(fake.cmds[0].u.create.spec.stages[0].append_targets);
+        cr_assert(eq(i64, fake.cmds[0].u.create.spec.stages[0]
+                                  .expected_targets,
+                     100000));
+        cr_assert(eq(u32, fake.cmds[0].u.create.spec.stages[0].n_targets, 0));
+        answer_free(&a);
+}
+
 Test(sr_gateway, a_chunk_is_one_append_command_with_the_stage_index_and_items)
 {
         char *body = chunk_body(4, 0, 3);
@@ -1208,7 +1229,9 @@ Test(sr_gateway, the_open_stage_refusals_are_409_with_the_workers_message)
                                      cid));
                         answer_free(&a);
                 }
-                /* the same command each time: the fake keeps 8 */
+                /* the fake keeps 8 commands: start over */
+                for (int k = 0; k < fake.n_sends; k++)
+                        sr_command_fini(&fake.cmds[k]);
                 fake.n_sends = 0;
         }
         fake.reason = SR_REJECT_INVALID_VALUE; /* e.g. not an open stage */
