@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +169,7 @@ static bool retryable(int status)
  * at most (0.25 s, 0.5 s, ... apart). @p stop: give up early. */
 static void request(const struct gw *g, const char *method,
                     const char *path, const char *headers, const char *body,
-                    volatile int *stop, struct outcome *o)
+                    atomic_int *stop, struct outcome *o)
 {
         char target[1024];
         long wait = 250;
@@ -185,7 +186,7 @@ static void request(const struct gw *g, const char *method,
                         sleep_ms(wait);
                         wait *= 2;
                 }
-                if (stop && *stop)
+                if (stop && atomic_load(stop))
                         break;
                 json_decref(o->content);
                 o->content = NULL;
@@ -284,7 +285,7 @@ struct sender {
         char path[256];
         pthread_mutex_t mu;
         uint32_t next;        /* the next chunk to send */
-        volatile int stop;    /* a chunk failed for good */
+        atomic_int stop;      /* a chunk failed for good */
         struct outcome fail;  /* its outcome (under mu) */
         uint32_t failed_chunk;
 };
@@ -299,7 +300,7 @@ static void *send_chunks(void *arg)
                 pthread_mutex_lock(&s->mu);
                 i = s->next++;
                 pthread_mutex_unlock(&s->mu);
-                if (i >= s->st->chunks.n || s->stop)
+                if (i >= s->st->chunks.n || atomic_load(&s->stop))
                         return NULL;
                 request(s->g, "POST", s->path, NULL,
                         s->st->chunks.bodies[i], &s->stop, &o);
@@ -308,8 +309,8 @@ static void *send_chunks(void *arg)
                         continue;
                 }
                 pthread_mutex_lock(&s->mu);
-                if (!s->stop) {
-                        s->stop = 1;
+                if (!atomic_load(&s->stop)) {
+                        atomic_store(&s->stop, 1);
                         s->fail = o;
                         s->failed_chunk = i;
                 } else {
@@ -361,6 +362,7 @@ static int fill_stage(const struct gw *g, const char *run,
         if (!stage_run_visible(g, run, st))
                 return EX_UNAVAILABLE;
         memset(&s, 0, sizeof(s));
+        atomic_init(&s.stop, 0);
         s.g = g;
         s.st = st;
         snprintf(s.path, sizeof(s.path), "/v0/runs/%s/stageruns/%s/targets/",
@@ -374,7 +376,7 @@ static int fill_stage(const struct gw *g, const char *run,
         for (int i = 0; i < n; i++)
                 pthread_join(threads[i], NULL);
         pthread_mutex_destroy(&s.mu);
-        if (s.stop) {
+        if (atomic_load(&s.stop)) {
                 snprintf(what, sizeof(what), "%s: chunk %" PRIu32, st->arg,
                          s.failed_chunk);
                 return failed(what, &s.fail);
