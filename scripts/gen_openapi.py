@@ -535,10 +535,13 @@ schemas["TargetsAppended"] = {
                     "How many targets it holds."},
         "targets_appended": {"type": ["integer", "null"], "minimum": 0,
                              "description": "The stage's targets appended "
-                             "so far, as read once the chunk is visible "
-                             "(chunks sent meanwhile may be counted too); "
-                             "null while the gateway's projection does not "
-                             "show the stage open."},
+                             "so far, as the gateway reads them when it "
+                             "answers: chunks sent meanwhile may be counted "
+                             "too, and this one may not be yet (the worker "
+                             "changes the counts without a new version, so "
+                             "the answer does not wait for them); null while "
+                             "the gateway's projection does not show the "
+                             "stage open."},
         "chunks": {"type": ["integer", "null"], "minimum": 0,
                    "description": "The stage's chunks applied so far, read "
                    "likewise; null likewise."}},
