@@ -89,7 +89,10 @@ void sr_sha256_update(sr_sha256_ctx_t *c, const void *data, size_t len)
         }
         for (; len >= 64; p += 64, len -= 64)
                 block(c->h, p);
-        memcpy(c->buf, p, len);
+        /* Nothing from NULL: memcpy() may not be given it even for 0
+         * bytes (a seal of no chunks hashes NULL, 0; UBSan says so). */
+        if (len)
+                memcpy(c->buf, p, len);
         c->n = len;
 }
 

@@ -39,6 +39,14 @@ Test(sr_sha256, fips_180_examples_give_their_digests)
               "a33ce45964ff2167f6ecedd419db06c1");
 }
 
+/* The digest of no chunks (sr_seal_digest(NULL, 0)): NULL with 0 bytes is
+ * the empty message, and reads nothing (UBSan: memcpy from NULL). */
+Test(sr_sha256, null_with_no_bytes_is_the_empty_message)
+{
+        check(NULL, 0, "e3b0c44298fc1c149afbf4c8996fb924"
+                       "27ae41e4649b934ca495991b7852b855");
+}
+
 Test(sr_sha256, a_million_a_in_pieces_gives_the_fips_digest)
 {
         static char a[1000];
