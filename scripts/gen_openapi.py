@@ -373,13 +373,16 @@ schemas["RunSpecStage"] = {
             "description": "The stage's target devices, inline: an array "
             "(none: the stage run becomes `invalid`, reason `no_targets`; "
             "one target run is made per (operation, target); at most "
-            "`stage.max.targets`, configuration, 1000 by default, the "
-            "`maxItems` here: more is a 400 naming the key). Or "
+            "`stage.max.targets`, configuration, 100,000 by default, "
+            "more is a 400 naming the key; and a whole spec is at most "
+            "4 MiB of JSON and one command of `command.max.bytes`, so "
+            "never more than the `maxItems` here, and some 24,000 targets "
+            "at the defaults: a larger stage is an open one). Or "
             "`{\"append\": true, \"expected\": N}`: an open stage, whose "
             "targets come in chunks after the create "
             "(`POST /v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
             "targets/`, then `.../targets/seal/`; docs/targets.md).",
-            "anyOf": [{"type": ["array", "null"], "maxItems": 1000,
+            "anyOf": [{"type": ["array", "null"], "maxItems": 79137,
                        "items": S("RunSpecTarget")},
                       S("RunSpecOpenTargets")]}}}
 schemas["RunSpecOpenTargets"] = {
@@ -535,13 +538,11 @@ schemas["TargetsAppended"] = {
                     "How many targets it holds."},
         "targets_appended": {"type": ["integer", "null"], "minimum": 0,
                              "description": "The stage's targets appended "
-                             "so far, as the gateway reads them when it "
-                             "answers: chunks sent meanwhile may be counted "
-                             "too, and this one may not be yet (the worker "
-                             "changes the counts without a new version, so "
-                             "the answer does not wait for them); null while "
-                             "the gateway's projection does not show the "
-                             "stage open."},
+                             "so far, this chunk included, as the gateway "
+                             "reads them when it answers (chunks sent "
+                             "meanwhile may be counted too); null while the "
+                             "gateway's projection does not show the stage "
+                             "open."},
         "chunks": {"type": ["integer", "null"], "minimum": 0,
                    "description": "The stage's chunks applied so far, read "
                    "likewise; null likewise."}},

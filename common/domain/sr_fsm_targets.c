@@ -239,9 +239,13 @@ void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd)
                 return;
         }
         run->chunk_dirty[run->n_chunks - 1] = true;
-        /* Counts, not a status: the stage run is saved, no event. */
+        /* Counts, not a status: no event; but the stage run changed, so
+         * its version moves, and a reader waiting for the reply's version
+         * (the gateway's answer) sees the counts. */
         s->chunks_applied++;
         s->targets_appended += n;
+        s->m.version++;
+        s->m.updated_at = st->now;
         sr_run_mark_stage(run, si);
         st->out->applied = true;
         sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN, &s->m);
@@ -341,6 +345,8 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
         s->seal_chunks = chunks;
         s->seal_count = (uint32_t)count;
         memcpy(s->seal_digest, d, SR_DIGEST_LEN);
+        s->m.version++; /* as for a chunk */
+        s->m.updated_at = st->now;
         sr_run_mark_stage(st->run, si);
         st->out->applied = true;
         /* Its turn came already: fill it now. */

@@ -602,12 +602,18 @@ Test(sr_fsm, an_open_first_stage_waits_in_processing_for_its_seal)
 Test(sr_fsm, chunks_in_any_order_then_the_seal_fill_the_stage_in_chunk_order)
 {
         uint8_t d[SR_DIGEST_LEN];
+        uint32_t v;
 
         create_open(1, 0, false);
+        v = run.stages[0].m.version;
         append_chunk(0, 1, 3, 2, NULL); /* targets 3, 4 */
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(u32, out.n_events, 0)); /* counts, not a status */
         cr_assert(out.applied);
+        /* but a change of the stage run: its version moves, and the
+         * reply names it (what a reader waits for) */
+        cr_assert(eq(u32, run.stages[0].m.version, v + 1));
+        cr_assert(eq(u32, out.reply.versions[1].version, v + 1));
         append_chunk(0, 0, 0, 3, NULL); /* targets 0, 1, 2 */
         cr_assert(eq(u32, run.stages[0].chunks_applied, 2));
         cr_assert(eq(u32, run.stages[0].targets_appended, 5));
