@@ -7,7 +7,10 @@ one sr-status worker, sr-agent at agent.latency.ms=0, 4 partitions):
 
   1. POST /v0/runs/ a run of one stage of N targets x 1 operation,
      auto_promote true; wall time from the POST until the gateway answers
-     the run `success` (GET /v0/runs/{id}/ every 20 ms);
+     the run `success` (GET /v0/runs/{id}/ every 20 ms); with --open the
+     stage is an open one (docs/targets.md): `sr-cli run create
+     --targets-file` creates it and sends its targets in chunks of 1,000
+     and the seal, the wall time from its start;
   2. CPU of sr-status, sr-agent, sr-gateway and sr-dev (the embedded
      broker) over that time, per target (utime+stime of /proc/PID/stat,
      every thread), and each process's peak RSS (VmHWM of
@@ -241,6 +244,39 @@ def create(api, name, n, latency_ms=None):
     return st, (doc or {}).get("message", "?"), size
 
 
+def create_open(a, fleet, name, n):
+    """The stage as an open one (docs/targets.md): the run created with it
+    open, its targets sent in chunks and sealed by sr-cli run create
+    --targets-file, the reference client (chunk digests, the seal's,
+    several chunks in flight). (status, run, bytes of the targets file)."""
+    body = spec(name, n)
+    targets = body["stages"][0].pop("targets")
+    body["stages"][0]["targets"] = []
+    sp = os.path.join(fleet.work, "spec.json")
+    tp = os.path.join(fleet.work, "targets.jsonl")
+    with open(sp, "w") as f:
+        json.dump(body, f)
+    with open(tp, "w") as f:
+        for t in targets:
+            f.write(json.dumps(t) + "\n")
+    p = subprocess.run([os.path.join(a.build, "sr-cli"), "run", "create",
+                        sp, "--gateway", fleet.url, "--targets-file",
+                        "0:" + tp], capture_output=True, text=True,
+                       env=dict(os.environ, SR_API_TOKENS=TOKEN),
+                       timeout=a.timeout)
+    size = os.path.getsize(tp)
+    if p.returncode != 0:
+        return 500, "sr-cli run create: exit %d: %s" % (
+            p.returncode, p.stderr.strip()[-400:]), size
+    # "run=<id>", then each filled stage run's JSON as the seal answered
+    lines = p.stdout.splitlines()
+    run = lines[0].split("=", 1)[1]
+    sr = json.loads(lines[1])
+    if not sr.get("targets", {}).get("sealed"):
+        return 500, "the seal answered %s" % lines[1][:400], size
+    return 200, {"id": run}, size
+
+
 def head_only(api, length):
     """(status, JSON) of a POST /v0/runs/ head declaring @length bytes,
     read before any body byte is sent."""
@@ -419,7 +455,11 @@ def measure(a, n, rep, work):
         cpu0 = {k: cpu_s(p) for k, p in fleet.pids.items()}
         in0 = metric(fleet.metrics_port, "sr_inputs_total", total=True)
         t0 = time.monotonic()
-        st, run, size = create(api, "stage-%d-%d" % (n, rep), n)
+        if a.open:
+            st, run, size = create_open(a, fleet, "stage-%d-%d" % (n, rep),
+                                        n)
+        else:
+            st, run, size = create(api, "stage-%d-%d" % (n, rep), n)
         r["body_bytes"] = size
         if st != 200:
             r["refused"] = "%d %s" % (st, run)
@@ -640,11 +680,17 @@ def main():
                     help="a real broker for sr-dev --bootstrap (default: "
                     "$SR_TEST_KAFKA; none: the embedded broker)")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--open", action="store_true",
+                    help="the stage as an open one: created open, its "
+                    "targets sent in chunks and sealed by sr-cli run "
+                    "create --targets-file (docs/targets.md)")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("-D", dest="define", action="append", default=[])
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
     a.bootstrap = a.bootstrap or None  # --bootstrap "": the embedded one
+    if a.open:  # chunks: only stage.max.targets bounds the stage
+        LIMITS[0] = "stage.max.targets=10000000"
     above, above_reps = (int(x) for x in a.repeat_above.split(":"))
     work = tempfile.mkdtemp(prefix="bench-stage-e2e.")
     log("bench_stage_e2e: work dir %s, limits %s %s" %
