@@ -126,3 +126,41 @@ void sr_sha256(const void *data, size_t len, uint8_t out[SR_SHA256_LEN])
         sr_sha256_update(&c, data, len);
         sr_sha256_final(&c, out);
 }
+
+void sr_sha256_hex(const uint8_t d[SR_SHA256_LEN],
+                   char out[2 * SR_SHA256_LEN + 1])
+{
+        static const char x[] = "0123456789abcdef";
+
+        for (int i = 0; i < SR_SHA256_LEN; i++) {
+                out[2 * i] = x[d[i] >> 4];
+                out[2 * i + 1] = x[d[i] & 15];
+        }
+        out[2 * SR_SHA256_LEN] = '\0';
+}
+
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+bool sr_sha256_parse_hex(const char *s, size_t len,
+                         uint8_t out[SR_SHA256_LEN])
+{
+        if (!s || len != 2 * SR_SHA256_LEN)
+                return false;
+        for (size_t i = 0; i < SR_SHA256_LEN; i++) {
+                int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return false;
+                out[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return true;
+}

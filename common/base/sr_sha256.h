@@ -8,6 +8,7 @@
 #ifndef SR_SHA256_H
 #define SR_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,14 @@ void sr_sha256_update(sr_sha256_ctx_t *c, const void *data, size_t len);
 void sr_sha256_final(sr_sha256_ctx_t *c, uint8_t out[SR_SHA256_LEN]);
 /** @brief SHA-256 of @p data[0..len) in one call. */
 void sr_sha256(const void *data, size_t len, uint8_t out[SR_SHA256_LEN]);
+
+/** @brief A digest as 64 lower-case hex digits and a NUL (messages, JSON,
+ *  command-id names). */
+void sr_sha256_hex(const uint8_t d[SR_SHA256_LEN],
+                   char out[2 * SR_SHA256_LEN + 1]);
+/** @brief Exactly 64 hex digits, any case, into a digest. @returns false
+ *  for any other text (@p out then undefined). */
+bool sr_sha256_parse_hex(const char *s, size_t len,
+                         uint8_t out[SR_SHA256_LEN]);
 
 #endif /* SR_SHA256_H */

@@ -12,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void hex_of(const uint8_t d[SR_DIGEST_LEN],
-                   char out[2 * SR_DIGEST_LEN + 1])
-{
-        static const char x[] = "0123456789abcdef";
-
-        for (int i = 0; i < SR_DIGEST_LEN; i++) {
-                out[2 * i] = x[d[i] >> 4];
-                out[2 * i + 1] = x[d[i] & 15];
-        }
-        out[2 * SR_DIGEST_LEN] = '\0';
-}
-
 /* The open stage run @p si that @p what (the command's name) is for, or
  * NULL after the refusal: unknown stage, a stage given inline, a stage or
  * run that ended (stale_stage: a late input, counted as stale). */
@@ -177,8 +165,8 @@ void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd)
                                              &s->m);
                         return;
                 }
-                hex_of(old->digest, h1);
-                hex_of(cmd->u.append.digest, h2);
+                sr_sha256_hex(old->digest, h1);
+                sr_sha256_hex(cmd->u.append.digest, h2);
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_CHUNK_CONFLICT,
                                      "AppendTargets: chunk %" PRIu32 " of "
                                      "stage %" PRIu32 " was applied with "
@@ -333,8 +321,8 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
         if (!stage_digest(st, si, chunks, d))
                 return; /* unreachable: every chunk was found above */
         if (memcmp(d, cmd->u.seal.digest, SR_DIGEST_LEN)) {
-                hex_of(cmd->u.seal.digest, h1);
-                hex_of(d, h2);
+                sr_sha256_hex(cmd->u.seal.digest, h1);
+                sr_sha256_hex(d, h2);
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
                                      "SealTargets: stage %" PRIu32 ": the "
                                      "seal's digest is %s, the chunks' is %s",

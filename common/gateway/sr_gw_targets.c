@@ -22,18 +22,7 @@
 
 #include "sr_digest.h"
 #include "sr_entity_json.h"
-
-static void digest_hex(const uint8_t d[SR_DIGEST_LEN],
-                       char out[2 * SR_DIGEST_LEN + 1])
-{
-        static const char digits[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < SR_DIGEST_LEN; i++) {
-                out[2 * i] = digits[d[i] >> 4];
-                out[2 * i + 1] = digits[d[i] & 0xf];
-        }
-        out[2 * SR_DIGEST_LEN] = '\0';
-}
+#include "sr_sha256.h"
 
 /* The stage run the route names, in the caller's enterprise and under the
  * route's run: false after answering 404 (absent, another enterprise's or
@@ -117,7 +106,7 @@ void sr_gateway__append_targets(sr_gw_ctx_t *c)
                                           "%s", ec.msg);
                 goto out;
         }
-        digest_hex(digest, hex);
+        sr_sha256_hex(digest, hex);
         sr_uuid_fmt(&r->pipeline_run_id, run);
         sr_gateway__command_init(&cmd, SR_CMD_APPEND_TARGETS, c->enterprise,
                                  c->req, &r->pipeline_run_id);
@@ -157,7 +146,7 @@ void sr_gateway__seal_targets(sr_gw_ctx_t *c)
                 return;
         if (!read_stage_run(c, &sr))
                 return;
-        digest_hex(seal.digest, hex);
+        sr_sha256_hex(seal.digest, hex);
         sr_uuid_fmt(&r->pipeline_run_id, run);
         sr_gateway__command_init(&cmd, SR_CMD_SEAL_TARGETS, c->enterprise,
                                  c->req, &r->pipeline_run_id);

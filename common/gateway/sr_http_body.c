@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sr_sha256.h"
 #include "sr_spec_json.h"
 
 sr_err_t sr_http_check_content_type(const char *ct, sr_http_problem_t *prob)
@@ -394,34 +395,6 @@ out_decref:
         return err;
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-/* 64 hex digits, any case, into 32 bytes. */
-static bool parse_digest(const json_t *v, uint8_t out[SR_DIGEST_LEN])
-{
-        const char *s = json_string_value(v);
-
-        if (!s || json_string_length(v) != 2 * SR_DIGEST_LEN)
-                return false;
-        for (size_t i = 0; i < SR_DIGEST_LEN; i++) {
-                int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
-
-                if (hi < 0 || lo < 0)
-                        return false;
-                out[i] = (uint8_t)(hi << 4 | lo);
-        }
-        return true;
-}
-
 sr_err_t sr_http_parse_seal(const void *body, size_t len, size_t max_len,
                             sr_http_seal_t *out, sr_http_problem_t *prob)
 {
@@ -467,7 +440,9 @@ sr_err_t sr_http_parse_seal(const void *body, size_t len, size_t max_len,
                 goto out_decref;
         }
         seal.count = (int64_t)n;
-        if (!parse_digest(digest, seal.digest)) {
+        /* 64 hex digits, any case */
+        if (!sr_sha256_parse_hex(json_string_value(digest),
+                                 json_string_length(digest), seal.digest)) {
                 err = refuse_got(prob, "digest", "64 hex digits (SHA-256 "
                                  "over the chunks' digests, docs/targets.md)",
                                  digest);

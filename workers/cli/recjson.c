@@ -5,6 +5,7 @@
 
 #include "recjson.h"
 #include "sr_digest.h"
+#include "sr_sha256.h"
 #include "sr_entity_json.h"
 #include "sr_spec_json.h"
 
@@ -42,13 +43,6 @@ static json_t *finish(json_t *o, bool oom)
 static json_t *args_value(const char *args_json)
 {
         return args_json ? str(args_json) : json_null();
-}
-
-static void hex_of(const uint8_t d[SR_DIGEST_LEN],
-                   char hex[2 * SR_DIGEST_LEN + 1])
-{
-        for (int i = 0; i < SR_DIGEST_LEN; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 json_t *sr_recjson_command(const sr_command_t *cmd)
@@ -115,7 +109,7 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                 if (sr_targets_digest(cmd->u.append.targets,
                                       cmd->u.append.n_targets, digest,
                                       NULL) == SR_OK) {
-                        hex_of(digest, hex);
+                        sr_sha256_hex(digest, hex);
                         put(o, "digest", str(hex), &oom);
                 } else {
                         put(o, "digest", json_null(), &oom);
@@ -126,7 +120,7 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                     &oom);
                 put(o, "chunks", json_integer(cmd->u.seal.chunks), &oom);
                 put(o, "count", json_integer(cmd->u.seal.count), &oom);
-                hex_of(cmd->u.seal.digest, hex);
+                sr_sha256_hex(cmd->u.seal.digest, hex);
                 put(o, "digest", str(hex), &oom);
                 break;
         case SR_CMD_STAGE_STEP:
@@ -469,7 +463,7 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "stage_index", json_integer(cl->u.chunk.stage_index),
                     &oom);
                 put(o, "chunk", json_integer(cl->u.chunk.chunk), &oom);
-                hex_of(cl->u.chunk.digest, hex);
+                sr_sha256_hex(cl->u.chunk.digest, hex);
                 put(o, "digest", str(hex), &oom);
                 put(o, "targets", spec_targets(cl->u.chunk.targets,
                                                cl->u.chunk.n_targets), &oom);

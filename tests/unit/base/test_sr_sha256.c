@@ -88,3 +88,24 @@ Test(sr_sha256, pieces_of_any_size_equal_one_call)
                 }
         }
 }
+
+Test(sr_sha256, hex_text_round_trips_and_refuses_anything_else)
+{
+        uint8_t md[SR_SHA256_LEN], back[SR_SHA256_LEN];
+        char hex[2 * SR_SHA256_LEN + 1], upper[2 * SR_SHA256_LEN + 1];
+
+        sr_sha256("abc", 3, md);
+        sr_sha256_hex(md, hex);
+        cr_expect(eq(str, hex, "ba7816bf8f01cfea414140de5dae2223"
+                               "b00361a396177a9cb410ff61f20015ad"));
+        cr_assert(sr_sha256_parse_hex(hex, strlen(hex), back));
+        cr_expect(eq(int, memcmp(md, back, sizeof(md)), 0));
+        for (size_t i = 0; i <= 2 * SR_SHA256_LEN; i++)
+                upper[i] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ?
+                                          hex[i] - 'a' + 'A' : hex[i]);
+        cr_expect(sr_sha256_parse_hex(upper, strlen(upper), back));
+        cr_expect(not(sr_sha256_parse_hex(hex, strlen(hex) - 1, back)));
+        hex[7] = 'g';
+        cr_expect(not(sr_sha256_parse_hex(hex, strlen(hex), back)));
+        cr_expect(not(sr_sha256_parse_hex(NULL, 0, back)));
+}
