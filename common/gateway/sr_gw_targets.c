@@ -2,16 +2,22 @@
  * section 5): a chunk of its targets (POST .../targets/, an AppendTargets
  * command) and its seal (POST .../targets/seal/, SealTargets).
  *
- * Each command's id is UUID v5 of what it carries, not of the request:
+ * A chunk's command id is UUID v5 of what it carries, not of the request:
  *   AppendTargets  v5(NS, "<run>/stage/<i>/chunk/<c>/<chunk digest hex>")
- *   SealTargets    v5(NS, "<run>/stage/<i>/seal/<chunks>/<count>/<hex>")
- * so a retry of the same chunk or seal, from any client through any
- * gateway, with or without an Idempotency-Key, is the same command, which
- * the worker's dedupe answers with its first reply; the same chunk index
+ * so a retry of the same chunk, from any client through any gateway, with
+ * or without an Idempotency-Key, is the same command, which the worker's
+ * dedupe answers with its first reply (every refusal of a chunk is final:
+ * nothing later makes the same chunk acceptable); the same chunk index
  * with other items is another command, which the worker refuses
  * chunk_conflict (a v5 of the index alone would be deduped into the first
  * chunk's "accepted" instead). An Idempotency-Key is checked as on every
- * write, but does not choose the id.
+ * write, but does not choose a chunk's id.
+ *
+ * A seal's id is a write's usual one (the Idempotency-Key's, else a new
+ * one): a seal refused seal_mismatch (a chunk missing) is sent again,
+ * the same, once the chunk is in, and must then be applied, not answered
+ * with the first refusal; an equal second seal is accepted unchanged by
+ * the rule itself, so a retry needs no dedupe.
  */
 #include "sr_gateway_int.h"
 
@@ -128,7 +134,6 @@ void sr_gateway__seal_targets(sr_gw_ctx_t *c)
 {
         sr_gateway_t *gw = c->gw;
         const sr_route_t *r = c->route;
-        char run[SR_UUID_STR_LEN + 1], hex[2 * SR_DIGEST_LEN + 1];
         sr_http_problem_t prob = { 0 };
         sr_http_seal_t seal;
         sr_stage_run_t sr;
@@ -146,13 +151,8 @@ void sr_gateway__seal_targets(sr_gw_ctx_t *c)
                 return;
         if (!read_stage_run(c, &sr))
                 return;
-        sr_sha256_hex(seal.digest, hex);
-        sr_uuid_fmt(&r->pipeline_run_id, run);
         sr_gateway__command_init(&cmd, SR_CMD_SEAL_TARGETS, c->enterprise,
                                  c->req, &r->pipeline_run_id);
-        sr_uuid_v5(&cmd.command_id, &sr_ns, "%s/stage/%" PRIu32 "/seal/%"
-                   PRIu32 "/%" PRId64 "/%s", run, sr.index, seal.chunks,
-                   seal.count, hex);
         cmd.u.seal.stage_index = sr.index;
         cmd.u.seal.chunks = seal.chunks;
         cmd.u.seal.count = seal.count;
