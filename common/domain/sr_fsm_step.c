@@ -331,11 +331,22 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                         uint32_t ti = run->n_targets;
                         sr_target_run_t *t = &run->targets[ti];
                         char tid[SR_UUID_STR_LEN + 1];
+                        char dev[SR_UUID_STR_LEN + 1];
 
                         memset(t, 0, sizeof(*t));
-                        sr_uuid_v5(&t->m.id, &sr_ns,
-                                   "%s/stage/%u/op/%u/target/%u", rid, si, j,
-                                   k);
+                        /* An open stage's target runs are named by
+                         * their device (docs/targets.md section 3), not
+                         * by a position that depends on the chunks. */
+                        if (open) {
+                                sr_uuid_fmt(&spec->device_id, dev);
+                                sr_uuid_v5(&t->m.id, &sr_ns,
+                                           "%s/stage/%u/device/%s/op/%u",
+                                           rid, si, dev, j);
+                        } else {
+                                sr_uuid_v5(&t->m.id, &sr_ns,
+                                           "%s/stage/%u/op/%u/target/%u",
+                                           rid, si, j, k);
+                        }
                         t->pipeline_run_id = run->pr.m.id;
                         t->stage_run_id = s->m.id;
                         t->stage_run_operation_id =
@@ -344,7 +355,11 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                         t->op_index = j;
                         t->target_index = k;
                         t->target_id = spec->target_id;
-                        if (sr_uuid_is_nil(&t->target_id))
+                        if (sr_uuid_is_nil(&t->target_id) && open)
+                                sr_uuid_v5(&t->target_id, &sr_ns,
+                                           "%s/stage/%u/device/%s/target",
+                                           rid, si, dev);
+                        else if (sr_uuid_is_nil(&t->target_id))
                                 sr_uuid_v5(&t->target_id, &sr_ns,
                                            "%s/stage/%u/target/%u", rid, si,
                                            k);

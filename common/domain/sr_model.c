@@ -4,6 +4,9 @@
  *   stage run            v5(NS, "<run>/stage/<i>")
  *   stage-run operation  v5(NS, "<run>/stage/<i>/op/<j>")
  *   target run           v5(NS, "<run>/stage/<i>/op/<j>/target/<k>")
+ *     of an open stage   v5(NS, "<run>/stage/<i>/device/<device>/op/<j>")
+ *   target (nil in spec) v5(NS, "<run>/stage/<i>/target/<k>")
+ *     of an open stage   v5(NS, "<run>/stage/<i>/device/<device>/target")
  *   device command       v5(NS, "<target_run>/command")
  *   event                v5(NS, "<run>/event/<seq>")
  */

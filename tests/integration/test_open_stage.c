@@ -1,6 +1,7 @@
 /* tests/integration/test_open_stage.c - an open stage (docs/targets.md) on
  * the mock cluster through a whole sr_worker: targets appended in chunks,
- * in any order, then sealed; the stage filled and run to success; chunks
+ * in any order, then sealed; the stage filled and run to success, its
+ * target runs named by device; chunks
  * kept across a restart on the same snapshot and across one on a wiped
  * data dir (restored from sr.changelog); a lost chunk named by the seal's
  * refusal and resent. The test plays the client (chunks, digests, seal)
@@ -160,27 +161,33 @@ static void run_to_success(const sr_uuid_t *run, int n)
         cr_assert(gt(u64, kit_check_seq(&kit, run), (uint64_t)5 * n));
 }
 
-/* The target runs follow chunk order: device "dev-<k>", the k-th target
- * of chunks 0, 1, 2, is target run k of the stage (its id derived from
- * the position), whatever order the chunks arrived in. */
-static void expect_chunk_order(const sr_uuid_t *run, uint32_t n)
+/* Every device of the stage has its target run, named by the device
+ * (docs/targets.md section 3: not by a position that depends on the
+ * chunks). Their order is the unit tests' (target_index). */
+static void expect_ids_by_device(const sr_uuid_t *run, uint32_t n)
 {
-        char rid[SR_UUID_STR_LEN + 1];
+        char rid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
         uint32_t seen = 0;
 
         sr_uuid_fmt(run, rid);
         for (int i = 0; i < kit.n_dispatches; i++) {
                 const sr_dispatch_t *d = &kit.dispatches[i];
-                sr_uuid_t tid;
+                sr_uuid_t tid, want_dev;
                 unsigned k;
 
                 if (!sr_uuid_eq(&d->pipeline_run_id, run) ||
                     d->kind != SR_DISPATCH_COMMAND)
                         continue;
                 cr_assert(eq(int, sscanf(d->device_name, "dev-%u", &k), 1));
-                sr_uuid_v5(&tid, &sr_ns, "%s/stage/0/op/0/target/%u", rid, k);
+                sr_uuid_v5(&want_dev, &sr_ns, "%s/it-device/%u", rid, k);
+                cr_assert(sr_uuid_eq(&d->device_id, &want_dev),
+                          "dev-%u carries another device id", k);
+                sr_uuid_fmt(&d->device_id, dev);
+                sr_uuid_v5(&tid, &sr_ns, "%s/stage/0/device/%s/op/0", rid,
+                           dev);
                 cr_assert(sr_uuid_eq(&d->target_run_id, &tid),
-                          "device dev-%u is not target run %u", k, k);
+                          "device dev-%u's target run is not named by it",
+                          k);
                 seen++;
         }
         cr_assert(eq(u32, seen, n));
@@ -202,7 +209,7 @@ Test(open_stage, chunks_in_any_order_and_a_seal_run_the_stage_to_success)
         send_seal(&run, 3, 200, &seal);
         expect_accepted(&seal);
         run_to_success(&run, 1000);
-        expect_chunk_order(&run, 1000);
+        expect_ids_by_device(&run, 1000);
 }
 
 Test(open_stage, chunks_outlive_a_restart_and_a_wiped_snapshot)
@@ -229,7 +236,7 @@ Test(open_stage, chunks_outlive_a_restart_and_a_wiped_snapshot)
         send_seal(&run, 3, 200, &seal);
         expect_accepted(&seal);
         run_to_success(&run, 1000);
-        expect_chunk_order(&run, 1000);
+        expect_ids_by_device(&run, 1000);
 }
 
 Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)

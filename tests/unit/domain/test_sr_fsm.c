@@ -632,6 +632,23 @@ Test(sr_fsm, chunks_in_any_order_then_the_seal_fill_the_stage_in_chunk_order)
                 cr_assert(sr_uuid_eq(&run.targets[k].device_id, &dev),
                           "target run %u is not chunk order's", k);
                 cr_assert(eq(u32, run.targets[k].target_index, k));
+                /* named by its device, not its position: the same
+                 * whatever order or chunks the devices came in */
+                {
+                        char rid[SR_UUID_STR_LEN + 1];
+                        char ds[SR_UUID_STR_LEN + 1];
+                        sr_uuid_t id, target;
+
+                        sr_uuid_fmt(&run.pr.m.id, rid);
+                        sr_uuid_fmt(&dev, ds);
+                        sr_uuid_v5(&id, &sr_ns, "%s/stage/0/device/%s/op/0",
+                                   rid, ds);
+                        sr_uuid_v5(&target, &sr_ns,
+                                   "%s/stage/0/device/%s/target", rid, ds);
+                        cr_assert(sr_uuid_eq(&run.targets[k].m.id, &id));
+                        cr_assert(sr_uuid_eq(&run.targets[k].target_id,
+                                             &target));
+                }
         }
         /* the stage's own timeout again, not the fill timeout */
         cr_assert(eq(i64, run.stages[0].m.deadline,
