@@ -130,8 +130,11 @@ static void apply_assignment(sr_consumer_t *c,
 {
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        bool cooperative =
-                !strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE");
+        /* NULL while the consumer is in no group (its close during a
+         * broker outage: UBSan caught strcmp(NULL) in
+         * integration.test_size_budget's broker-outage test). */
+        const char *proto = rd_kafka_rebalance_protocol(c->rk);
+        bool cooperative = proto && !strcmp(proto, "COOPERATIVE");
 
         if (cooperative && !list)
                 return;
