@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "sr_slice.h"
+
 static const uint32_t K[64] = {
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b,
         0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
@@ -139,24 +141,14 @@ void sr_sha256_hex(const uint8_t d[SR_SHA256_LEN],
         out[2 * SR_SHA256_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 bool sr_sha256_parse_hex(const char *s, size_t len,
                          uint8_t out[SR_SHA256_LEN])
 {
         if (!s || len != 2 * SR_SHA256_LEN)
                 return false;
         for (size_t i = 0; i < SR_SHA256_LEN; i++) {
-                int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+                int hi = sr_hex_value(s[2 * i]);
+                int lo = sr_hex_value(s[2 * i + 1]);
 
                 if (hi < 0 || lo < 0)
                         return false;

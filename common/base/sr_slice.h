@@ -63,4 +63,17 @@ static inline bool sr_array_grow(void **arr, uint32_t *cap, uint32_t need,
         return true;
 }
 
+/** @brief The value of hex digit @p c (any case), -1 for any other
+ *  character: percent-decoding, chunked sizes, digests' text. */
+static inline int sr_hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 #endif /* SR_SLICE_H */

@@ -226,7 +226,7 @@ void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd)
                 st->nomem = true;
                 return;
         }
-        run->chunk_dirty[run->n_chunks - 1] = true;
+        sr_run_mark_chunk(run, run->n_chunks - 1);
         /* Counts, not a status: no event; but the stage run changed, so
          * its version moves, and a reader waiting for the reply's version
          * (the gateway's answer) sees the counts. */

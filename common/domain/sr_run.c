@@ -340,8 +340,9 @@ static bool *dirty_flag(sr_run_t *run, uint64_t e)
 void sr_run_clear_dirty(sr_run_t *run)
 {
         run->pr_dirty = false;
-        for (uint32_t i = 0; i < run->n_chunks; i++)
+        for (uint32_t i = 0; run->n_chunks_dirty && i < run->n_chunks; i++)
                 run->chunk_dirty[i] = false;
+        run->n_chunks_dirty = 0;
         for (uint32_t k = 0; k < run->n_dirty; k++)
                 *dirty_flag(run, run->dirty[k]) = false;
         run->n_dirty = 0;
@@ -696,10 +697,18 @@ int sr_run_dirty_chunks_each(sr_run_t *run,
 {
         int rc;
 
-        for (uint32_t i = 0; i < run->n_chunks; i++)
+        for (uint32_t i = 0; run->n_chunks_dirty && i < run->n_chunks; i++)
                 if (run->chunk_dirty[i] && (rc = fn(&run->chunks[i], arg)))
                         return rc;
         return 0;
+}
+
+void sr_run_mark_chunk(sr_run_t *run, uint32_t pos)
+{
+        if (!run->chunk_dirty[pos]) {
+                run->chunk_dirty[pos] = true;
+                run->n_chunks_dirty++;
+        }
 }
 
 static uint32_t dev_slot(uint32_t si, const sr_uuid_t *dev, uint32_t cap)

@@ -76,6 +76,7 @@ typedef struct sr_run {
         sr_stage_chunk_t *chunks; /* owned */
         bool *chunk_dirty;
         uint32_t n_chunks, cap_chunks;
+        uint32_t n_chunks_dirty; /* a save scans the chunks only then */
         /* Devices of open stages' chunks: open addressing over (stage,
          * device id), entries (chunk position << 32 | item) + 1, 0 =
          * empty; built on first use after a load (dev_hash_ok). */
@@ -123,6 +124,8 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
  */
 sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                           sr_errctx_t *ec);
+/** @brief Mark chunk @p pos to be written by the next save. */
+void sr_run_mark_chunk(sr_run_t *run, uint32_t pos);
 /** @brief Position of stage @p si's chunk @p chunk in run->chunks, or -1:
  *  O(chunks of the run). */
 int64_t sr_run_find_chunk(const sr_run_t *run, uint32_t si, uint32_t chunk);

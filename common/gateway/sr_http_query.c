@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sr_slice.h"
+
 #define VALUE_MAX 512  /* decoded query value, incl. NUL */
 #define KEY_MAX 32     /* decoded query key, incl. NUL */
 
@@ -327,17 +329,6 @@ sr_err_t sr_http_query_add(sr_http_query_t *q, sr_route_id_t route,
         return SR_OK;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* application/x-www-form-urlencoded decoding of @p len bytes into @p out
  * (@p cap bytes, NUL added). @returns the decoded length, or SIZE_MAX when
  * it does not fit. */
@@ -352,8 +343,8 @@ static size_t pct_decode(const char *s, size_t len, char *out, size_t cap)
                 if (s[i] == '+') {
                         out[o++] = ' ';
                 } else if (s[i] == '%' && i + 2 < len &&
-                           (hi = hexval(s[i + 1])) >= 0 &&
-                           (lo = hexval(s[i + 2])) >= 0) {
+                           (hi = sr_hex_value(s[i + 1])) >= 0 &&
+                           (lo = sr_hex_value(s[i + 2])) >= 0) {
                         out[o++] = (char)(hi << 4 | lo);
                         i += 2;
                 } else {

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sr_slice.h"
 #include <strings.h>
 
 #include "sr_err.h"
@@ -77,17 +79,6 @@ static bool is_value_char(unsigned char c)
 static bool is_ows(char c)
 {
         return c == ' ' || c == '\t';
-}
-
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 static sr_h1_event_t refuse(sr_h1_parser_t *p, int status, const char *fmt,
@@ -484,7 +475,7 @@ static sr_h1_event_t chunk_byte(sr_h1_parser_t *p, char c)
 
         switch (p->state) {
         case ST_CHUNK_SIZE:
-                d = hex_value(c);
+                d = sr_hex_value(c);
                 if (d >= 0) {
                         if (p->remaining > (CHUNK_SIZE_MAX >> 4))
                                 return refuse(p, 400, "chunk size over "
