@@ -590,6 +590,10 @@ static void retired_command(step_t *st, const sr_command_t *cmd,
         const sr_retired_t *r = &st->run->ret;
         char at[SR_ISO8601_LEN + 1] = { 0 }; /* sr_clock_iso8601: no NUL */
 
+        if (cmd->kind == SR_CMD_STAGE_STEP) {
+                st->out->stale = true; /* its own, late: nothing to do */
+                return;
+        }
         if (cmd->kind == SR_CMD_TIMER_FIRED) {
                 if (r->forget_at && cmd->u.timer.deadline == r->forget_at) {
                         sr_run_fini(st->run);
@@ -636,8 +640,10 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
             (cmd->kind != SR_CMD_TIMER_FIRED &&
              strcmp(run->pr.enterprise_id, cmd->enterprise_id))) {
                 /* Another tenant's run is answered exactly like a missing
-                 * one, so ids do not leak across enterprises. */
-                if (cmd->kind == SR_CMD_TIMER_FIRED)
+                 * one, so ids do not leak across enterprises. A run's own
+                 * inputs (timers, steps) are merely late. */
+                if (cmd->kind == SR_CMD_TIMER_FIRED ||
+                    cmd->kind == SR_CMD_STAGE_STEP)
                         out->stale = true;
                 else
                         sr_fsm__reply_reject(&st, cmd, SR_REJECT_NOT_FOUND,
@@ -664,11 +670,7 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 sr_fsm__seal_targets(&st, cmd);
                 break;
         case SR_CMD_STAGE_STEP:
-                /* docs/targets.md section 10, step 4: fills and cascades
-                 * in steps are not built; nothing sends one yet. */
-                sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,
-                             "StageStep: not applied by this worker yet "
-                             "(docs/targets.md, section 4)");
+                sr_fsm__stage_step(&st, cmd);
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

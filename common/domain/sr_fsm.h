@@ -72,6 +72,11 @@ typedef struct sr_fsm_opts {
          * without its seal ends invalid (targets_incomplete); 0 = only the
          * stage's own timeout. */
         int64_t fill_timeout_ms;
+        /* stage.step.targets: most target runs one input creates while it
+         * fills an open stage (docs/targets.md, section 4); the rest come
+         * in StageStep commands the run sends itself (out->steps). 0 = the
+         * whole stage in one input (as an inline stage always is). */
+        uint32_t step_targets;
 } sr_fsm_opts_t;
 
 /* ------------------------------------------------------------ outputs */
@@ -81,6 +86,13 @@ typedef struct sr_fsm_out {
         uint32_t n_events, cap_events;
         sr_dispatch_t *dispatches; /* args_json borrowed from the run */
         uint32_t n_dispatches, cap_dispatches;
+        /* Commands the run sends itself (StageStep: the next part of a
+         * fill), to be published to the run's own partition of the
+         * command topic with the input's other outputs. They are derived
+         * from the run and the input alone (ids included), so a replayed
+         * input sends the same ones, and the dedupe drops the second. */
+        sr_command_t *steps;
+        uint32_t n_steps, cap_steps;
         bool has_reply; /* commands other than timers get one */
         sr_reply_t reply;
         bool stale;   /* a result/command that changed nothing (late) */

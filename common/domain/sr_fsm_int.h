@@ -40,10 +40,29 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si);
 /* Open stages (sr_fsm_targets.c, docs/targets.md section 3). */
 void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd);
 void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd);
-/* A sealed stage's targets in chunk order (borrowed from the run's
- * chunks; the caller frees the array), NULL when out of memory. */
-const sr_spec_target_t **sr_fsm__sealed_targets(const sr_run_t *run,
-                                                uint32_t si);
+void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd);
+/* A sealed stage's targets in chunk order, read from the run's chunks
+ * (borrowed) from any position: a fill's part costs its own targets plus
+ * one pass over the run's chunks, not the stage. */
+typedef struct sr_fsm_chunks {
+        const sr_run_t *run;
+        uint32_t *pos;      /* chunk c of the stage: run->chunks[pos[c]] */
+        uint32_t n_chunks;  /* the seal's */
+        uint32_t c, i;      /* the next target: chunk c's item i */
+} sr_fsm_chunks_t;
+/* At target @p k (0-based, chunk order). false when out of memory. */
+bool sr_fsm__chunks_init(sr_fsm_chunks_t *f, const sr_run_t *run,
+                         uint32_t si, uint32_t k);
+void sr_fsm__chunks_seek(sr_fsm_chunks_t *f, uint32_t k);
+/* The next target; never past the seal's count (the caller counts). */
+const sr_spec_target_t *sr_fsm__chunks_next(sr_fsm_chunks_t *f);
+void sr_fsm__chunks_fini(sr_fsm_chunks_t *f);
+/* The run sends itself StageStep{@p kind, @p cursor} for stage @p si. */
+void sr_fsm__send_step(step_t *st, uint32_t si, const char *kind,
+                       uint32_t cursor);
+/* A state the rules never make: the input fails (SR_ERR_INTERNAL). */
+void sr_fsm__defect(step_t *st, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 /* The instant stage run @p s times out: queued_at + its timeout. */
 int64_t sr_fsm__stage_timeout_at(const sr_stage_run_t *s);
 /* An open stage went processing before its seal: the fill timeout

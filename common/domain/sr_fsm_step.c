@@ -21,6 +21,7 @@ void sr_fsm_out_reset(sr_fsm_out_t *out)
 {
         out->n_events = 0;
         out->n_dispatches = 0;
+        out->n_steps = 0;
         out->has_reply = false;
         memset(&out->reply, 0, sizeof(out->reply));
         out->stale = false;
@@ -37,6 +38,7 @@ void sr_fsm_out_fini(sr_fsm_out_t *out)
                 return;
         free(out->events);
         free(out->dispatches);
+        free(out->steps);
         sr_fsm_out_init(out);
 }
 
@@ -106,6 +108,54 @@ static void emit(step_t *st, sr_entity_type_t type, const sr_meta_t *m,
         memcpy(ev->enterprise_id, run->pr.enterprise_id,
                sizeof(ev->enterprise_id));
         ev->version = m->version;
+        out->applied = true;
+}
+
+/* A state the rules never make (the run's arrays out of step): the
+ * input fails with SR_ERR_INTERNAL, as for a transition not in the table,
+ * and the caller throws the run's changes away. */
+void sr_fsm__defect(step_t *st, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!st->illegal) {
+                va_start(ap, fmt);
+                vsnprintf(st->out->illegal, sizeof(st->out->illegal), fmt,
+                          ap);
+                va_end(ap);
+        }
+        st->illegal = true;
+}
+
+/* The run sends itself the next StageStep of stage @p si: its id is v5 of
+ * (run, stage, kind, cursor), so a replay of this input sends the same
+ * command and the dedupe keeps one. */
+void sr_fsm__send_step(step_t *st, uint32_t si, const char *kind,
+                       uint32_t cursor)
+{
+        sr_run_t *run = st->run;
+        sr_fsm_out_t *out = st->out;
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_command_t *c;
+
+        if (!sr_array_grow((void **)&out->steps, &out->cap_steps,
+                           out->n_steps + 1, sizeof(*out->steps))) {
+                st->nomem = true;
+                return;
+        }
+        c = &out->steps[out->n_steps++];
+        memset(c, 0, sizeof(*c));
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        c->kind = SR_CMD_STAGE_STEP;
+        sr_uuid_v5(&c->command_id, &sr_ns, "%s/stage/%u/step/%s/%u", rid, si,
+                   kind, cursor);
+        c->pipeline_run_id = run->pr.m.id;
+        memcpy(c->enterprise_id, run->pr.enterprise_id,
+               sizeof(c->enterprise_id));
+        c->issued_at = st->now;
+        c->u.step.stage_index = si;
+        c->u.step.cursor = cursor;
+        snprintf(c->u.step.step, sizeof(c->u.step.step), "%s", kind);
         out->applied = true;
 }
 
@@ -260,40 +310,19 @@ void sr_fsm__process_stage(step_t *st, uint32_t si)
         sr_fsm__fill_stage(st, si);
 }
 
-/* A processing stage run with its whole target set (inline, or sealed
- * chunks in chunk order): freeze the operations, create and dispatch the
- * target runs; then running, or invalid for an empty stage. */
-void sr_fsm__fill_stage(step_t *st, uint32_t si)
+/* The first part of a fill: freeze the stage's operations; the stage's
+ * target runs start at the end of the run's (stages fill in turn, one
+ * active at a time). false when out of memory. */
+static bool create_ops(step_t *st, uint32_t si)
 {
         sr_run_t *run = st->run;
         sr_stage_run_t *s = &run->stages[si];
         sr_run_stage_idx_t *x = &run->sidx[si];
-        const sr_spec_target_t **open = NULL;
-        uint32_t n_t = s->append_targets ? s->seal_count : s->n_targets;
         char rid[SR_UUID_STR_LEN + 1];
-        uint32_t n_tr;
 
-        if (n_t == 0) {
-                sr_fsm__move_stage(st, si, SR_ST_INVALID, "no_targets");
-                return;
-        }
-        if (s->n_ops == 0) {
-                sr_fsm__move_stage(st, si, SR_ST_INVALID, "no_operations");
-                return;
-        }
+        if (!sr_run_reserve_ops(run, run->n_ops + s->n_ops))
+                return false;
         sr_uuid_fmt(&run->pr.m.id, rid);
-        n_tr = s->n_ops * n_t;
-        if ((s->append_targets &&
-             !(open = sr_fsm__sealed_targets(run, si))) ||
-            !sr_run_reserve_ops(run, run->n_ops + s->n_ops) ||
-            !sr_run_reserve_targets(run, run->n_targets + n_tr)) {
-                free(open);
-                st->nomem = true;
-                return;
-        }
-        /* The fill timeout no longer applies: the stage's own again. */
-        if (s->append_targets)
-                s->m.deadline = sr_fsm__stage_timeout_at(s);
         x->first_op = run->n_ops;
         x->n_ops = 0;
         for (uint32_t j = 0; j < s->n_ops; j++) {
@@ -308,11 +337,8 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                 memcpy(op->operation_type, s->ops[j].operation_type,
                        sizeof(op->operation_type));
                 if (s->ops[j].args_json &&
-                    !(op->args_json = strdup(s->ops[j].args_json))) {
-                        free(open);
-                        st->nomem = true;
-                        return;
-                }
+                    !(op->args_json = strdup(s->ops[j].args_json)))
+                        return false;
                 op->created_at = st->now;
                 op->version = 1;
                 run->op_dirty[run->n_ops] = false;
@@ -324,70 +350,144 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
         memset(x->n_tr_status, 0, sizeof(x->n_tr_status));
         x->tr_min_deadline = 0;
         x->n_tr_at_min = 0;
-        for (uint32_t j = 0; j < s->n_ops; j++) {
-                for (uint32_t k = 0; k < n_t; k++) {
-                        const sr_spec_target_t *spec =
-                                open ? open[k] : &s->targets[k];
-                        uint32_t ti = run->n_targets;
-                        sr_target_run_t *t = &run->targets[ti];
-                        char tid[SR_UUID_STR_LEN + 1];
-                        char dev[SR_UUID_STR_LEN + 1];
+        return true;
+}
 
-                        memset(t, 0, sizeof(*t));
-                        /* An open stage's target runs are named by
-                         * their device (docs/targets.md section 3), not
-                         * by a position that depends on the chunks. */
-                        if (open) {
-                                sr_uuid_fmt(&spec->device_id, dev);
-                                sr_uuid_v5(&t->m.id, &sr_ns,
-                                           "%s/stage/%u/device/%s/op/%u",
-                                           rid, si, dev, j);
-                        } else {
-                                sr_uuid_v5(&t->m.id, &sr_ns,
-                                           "%s/stage/%u/op/%u/target/%u",
-                                           rid, si, j, k);
-                        }
-                        t->pipeline_run_id = run->pr.m.id;
-                        t->stage_run_id = s->m.id;
-                        t->stage_run_operation_id =
-                                run->ops[x->first_op + j].id;
-                        t->stage_index = si;
-                        t->op_index = j;
-                        t->target_index = k;
-                        t->target_id = spec->target_id;
-                        if (sr_uuid_is_nil(&t->target_id) && open)
-                                sr_uuid_v5(&t->target_id, &sr_ns,
-                                           "%s/stage/%u/device/%s/target",
-                                           rid, si, dev);
-                        else if (sr_uuid_is_nil(&t->target_id))
-                                sr_uuid_v5(&t->target_id, &sr_ns,
-                                           "%s/stage/%u/target/%u", rid, si,
-                                           k);
-                        t->device_id = spec->device_id;
-                        memcpy(t->device_name, spec->device_name,
-                               sizeof(t->device_name));
-                        memcpy(t->device_alias, spec->device_alias,
-                               sizeof(t->device_alias));
-                        run->target_dirty[ti] = false;
-                        sr_run_mark_target(run, ti);
-                        run->n_targets++;
-                        x->n_tr++;
-                        sr_run_target_added(run, ti);
-                        sr_fsm__move_target(st, ti, SR_ST_PENDING, "created");
-                        sr_fsm__move_target(st, ti, SR_ST_QUEUED, "queued");
-                        sr_uuid_fmt(&t->m.id, tid);
-                        sr_uuid_v5(&t->command_id, &sr_ns, "%s/command", tid);
-                        t->m.started_at = st->now;
-                        t->m.deadline = st->now + SR_TARGET_RUN_TIMEOUT_MS;
-                        sr_run_target_changed(run, ti, t->m.status, 0);
-                        sr_fsm__move_target(st, ti, SR_ST_PROCESSING,
-                                    "command_created");
-                        sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
-                }
+/* Target run @p ti of stage @p si, operation @p j, target @p k, from its
+ * spec item: created, queued and dispatched. */
+static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
+                          const sr_spec_target_t *spec, bool open)
+{
+        sr_run_t *run = st->run;
+        sr_stage_run_t *s = &run->stages[si];
+        sr_run_stage_idx_t *x = &run->sidx[si];
+        uint32_t ti = run->n_targets;
+        sr_target_run_t *t = &run->targets[ti];
+        char rid[SR_UUID_STR_LEN + 1], tid[SR_UUID_STR_LEN + 1];
+        char dev[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        memset(t, 0, sizeof(*t));
+        /* An open stage's target runs are named by their device
+         * (docs/targets.md section 3), not by a position that depends on
+         * the chunks. */
+        if (open) {
+                sr_uuid_fmt(&spec->device_id, dev);
+                sr_uuid_v5(&t->m.id, &sr_ns, "%s/stage/%u/device/%s/op/%u",
+                           rid, si, dev, j);
+        } else {
+                sr_uuid_v5(&t->m.id, &sr_ns, "%s/stage/%u/op/%u/target/%u",
+                           rid, si, j, k);
         }
-        free(open);
-        if (!sr_run_rehash(run)) {
+        t->pipeline_run_id = run->pr.m.id;
+        t->stage_run_id = s->m.id;
+        t->stage_run_operation_id = run->ops[x->first_op + j].id;
+        t->stage_index = si;
+        t->op_index = j;
+        t->target_index = k;
+        t->target_id = spec->target_id;
+        if (sr_uuid_is_nil(&t->target_id) && open)
+                sr_uuid_v5(&t->target_id, &sr_ns,
+                           "%s/stage/%u/device/%s/target", rid, si, dev);
+        else if (sr_uuid_is_nil(&t->target_id))
+                sr_uuid_v5(&t->target_id, &sr_ns, "%s/stage/%u/target/%u",
+                           rid, si, k);
+        t->device_id = spec->device_id;
+        memcpy(t->device_name, spec->device_name, sizeof(t->device_name));
+        memcpy(t->device_alias, spec->device_alias, sizeof(t->device_alias));
+        run->target_dirty[ti] = false;
+        sr_run_mark_target(run, ti);
+        run->n_targets++;
+        x->n_tr++;
+        sr_run_target_added(run, ti);
+        sr_fsm__move_target(st, ti, SR_ST_PENDING, "created");
+        sr_fsm__move_target(st, ti, SR_ST_QUEUED, "queued");
+        sr_uuid_fmt(&t->m.id, tid);
+        sr_uuid_v5(&t->command_id, &sr_ns, "%s/command", tid);
+        t->m.started_at = st->now;
+        t->m.deadline = st->now + SR_TARGET_RUN_TIMEOUT_MS;
+        sr_run_target_changed(run, ti, t->m.status, 0);
+        sr_fsm__move_target(st, ti, SR_ST_PROCESSING, "command_created");
+        sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
+}
+
+/* A processing stage run with its whole target set (inline, or sealed
+ * chunks in chunk order): freeze the operations, create and dispatch the
+ * target runs; then running, or invalid for an empty stage. An open
+ * stage is filled stage.step.targets target runs per input (section 4 of
+ * docs/targets.md): operation-major, (op 0: targets 0..n-1, op 1: ...),
+ * which is also the order the run keeps and reloads them in; each part
+ * but the last sends the next StageStep, whose cursor is the count of the
+ * stage's target runs so far, and the last moves the stage running. */
+void sr_fsm__fill_stage(step_t *st, uint32_t si)
+{
+        sr_run_t *run = st->run;
+        sr_stage_run_t *s = &run->stages[si];
+        sr_run_stage_idx_t *x = &run->sidx[si];
+        bool open = s->append_targets;
+        uint32_t n_t = open ? s->seal_count : s->n_targets;
+        uint32_t step = open ? st->opts->step_targets : 0;
+        sr_fsm_chunks_t src;
+        uint32_t from, to, first_new = run->n_targets;
+        uint64_t total;
+
+        if (x->n_ops == 0) {
+                if (n_t == 0) {
+                        sr_fsm__move_stage(st, si, SR_ST_INVALID,
+                                           "no_targets");
+                        return;
+                }
+                if (s->n_ops == 0) {
+                        sr_fsm__move_stage(st, si, SR_ST_INVALID,
+                                           "no_operations");
+                        return;
+                }
+                if (!create_ops(st, si)) {
+                        st->nomem = true;
+                        return;
+                }
+                /* The fill timeout no longer applies: the stage's own
+                 * again. */
+                if (open)
+                        s->m.deadline = sr_fsm__stage_timeout_at(s);
+        } else if (x->first_tr + x->n_tr != run->n_targets) {
+                /* Stages fill in turn, so a filling stage's target runs
+                 * are the run's last: anything else is a defect. */
+                sr_fsm__defect(st, "stage run %u: its %u target runs are "
+                               "not the run's last (%u of %u): the fill "
+                               "cannot go on", si, x->n_tr, x->first_tr,
+                               run->n_targets);
+                return;
+        }
+        total = (uint64_t)s->n_ops * n_t;
+        from = x->n_tr;
+        to = step && total - from > step ? from + step : (uint32_t)total;
+        if (!sr_run_reserve_targets(run, run->n_targets + (to - from)) ||
+            (open && !sr_fsm__chunks_init(&src, run, si, from % n_t))) {
                 st->nomem = true;
+                return;
+        }
+        for (uint32_t n = from; n < to && !st->nomem; n++) {
+                uint32_t j = n / n_t, k = n % n_t;
+                const sr_spec_target_t *spec;
+
+                if (open) {
+                        if (k == 0 && n != from)
+                                sr_fsm__chunks_seek(&src, 0);
+                        spec = sr_fsm__chunks_next(&src);
+                } else {
+                        spec = &s->targets[k];
+                }
+                create_target(st, si, j, k, spec, open);
+        }
+        if (open)
+                sr_fsm__chunks_fini(&src);
+        if (!sr_run_hash_added(run, first_new)) {
+                st->nomem = true;
+                return;
+        }
+        if (to < total) {
+                sr_fsm__send_step(st, si, "fill", to);
                 return;
         }
         sr_fsm__move_stage(st, si, SR_ST_RUNNING, "targets_dispatched");

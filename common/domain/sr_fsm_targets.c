@@ -349,28 +349,86 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
 
 /* ------------------------------------------------------------ fill */
 
-const sr_spec_target_t **sr_fsm__sealed_targets(const sr_run_t *run,
-                                                uint32_t si)
+bool sr_fsm__chunks_init(sr_fsm_chunks_t *f, const sr_run_t *run,
+                         uint32_t si, uint32_t k)
 {
         const sr_stage_run_t *s = &run->stages[si];
-        const sr_spec_target_t **list;
-        uint32_t k = 0;
 
-        list = malloc((s->seal_count ? s->seal_count : 1) * sizeof(*list));
-        if (!list)
-                return NULL;
-        for (uint32_t c = 0; c < s->seal_chunks; c++) {
-                int64_t at = sr_run_find_chunk(run, si, c);
-                const sr_stage_chunk_t *ch;
+        memset(f, 0, sizeof(*f));
+        f->run = run;
+        f->n_chunks = s->seal_chunks;
+        f->pos = malloc((s->seal_chunks ? s->seal_chunks : 1) *
+                        sizeof(*f->pos));
+        if (!f->pos)
+                return false;
+        /* Sealed: chunks 0..n-1 are all in the run, each once. */
+        for (uint32_t p = 0; p < run->n_chunks; p++) {
+                const sr_stage_chunk_t *c = &run->chunks[p];
 
-                if (at < 0)
-                        continue; /* sealed: never */
-                ch = &run->chunks[at];
-                for (uint32_t i = 0; i < ch->n_targets && k < s->seal_count;
-                     i++)
-                        list[k++] = &ch->targets[i];
+                if (c->stage_index == si && c->chunk < f->n_chunks)
+                        f->pos[c->chunk] = p;
         }
-        return list;
+        sr_fsm__chunks_seek(f, k);
+        return true;
+}
+
+void sr_fsm__chunks_seek(sr_fsm_chunks_t *f, uint32_t k)
+{
+        f->c = 0;
+        while (f->c < f->n_chunks &&
+               k >= f->run->chunks[f->pos[f->c]].n_targets)
+                k -= f->run->chunks[f->pos[f->c++]].n_targets;
+        f->i = k;
+}
+
+const sr_spec_target_t *sr_fsm__chunks_next(sr_fsm_chunks_t *f)
+{
+        const sr_stage_chunk_t *c = &f->run->chunks[f->pos[f->c]];
+        const sr_spec_target_t *t = &c->targets[f->i];
+
+        if (++f->i == c->n_targets && f->c + 1 < f->n_chunks) {
+                f->c++;
+                f->i = 0;
+        }
+        return t;
+}
+
+void sr_fsm__chunks_fini(sr_fsm_chunks_t *f)
+{
+        free(f->pos);
+        f->pos = NULL;
+}
+
+/* ------------------------------------------------------------ steps */
+
+/* StageStep{fill, cursor}: the next part of an open stage's fill, sent by
+ * the run to itself (sr_fsm__send_step). It applies only to the fill it
+ * continues: stage processing and sealed, and exactly @c cursor target
+ * runs made so far. Anything else (the stage cancelled or timed out
+ * meanwhile, a step from before a restore, a forged one) is stale and
+ * changes nothing. Steps get no reply: nobody waits for one. The cascade
+ * kinds (cancel, timeout) are not built (docs/targets.md section 4): a
+ * cascade is still one input, and no worker sends them. */
+void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd)
+{
+        sr_run_t *run = st->run;
+        uint32_t si = cmd->u.step.stage_index;
+        const sr_stage_run_t *s;
+
+        if (si >= run->pr.n_stages || strcmp(cmd->u.step.step, "fill")) {
+                st->out->stale = true;
+                return;
+        }
+        s = &run->stages[si];
+        if (!s->append_targets || !s->sealed ||
+            s->m.status != SR_ST_PROCESSING ||
+            sr_status_is_terminal(run->pr.m.status) ||
+            run->sidx[si].n_ops == 0 ||
+            run->sidx[si].n_tr != cmd->u.step.cursor) {
+                st->out->stale = true;
+                return;
+        }
+        sr_fsm__fill_stage(st, si);
 }
 
 int64_t sr_fsm__stage_timeout_at(const sr_stage_run_t *s)

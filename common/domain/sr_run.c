@@ -234,6 +234,18 @@ bool sr_run_rehash(sr_run_t *run)
         return true;
 }
 
+bool sr_run_hash_added(sr_run_t *run, uint32_t from)
+{
+        /* Room left at the load factor rehash keeps: insert the new ones
+         * only, so a stage filled in parts does not rehash the run per
+         * part. */
+        if (!run->tr_hash_cap || run->tr_hash_cap < 2 * run->n_targets + 2)
+                return sr_run_rehash(run);
+        for (uint32_t i = from; i < run->n_targets; i++)
+                hash_insert(run, i);
+        return true;
+}
+
 /* Derived counters of every stage from the (sorted) ops and targets, and
  * the run's roll-ups: the one full scan, on load. */
 static bool reindex(sr_run_t *run)

@@ -225,5 +225,8 @@ bool sr_run_reserve_ops(sr_run_t *run, uint32_t need);
 bool sr_run_reserve_targets(sr_run_t *run, uint32_t need);
 /** @brief Rebuild the target-run hash after target runs were added. */
 bool sr_run_rehash(sr_run_t *run);
+/** @brief Hash target runs @p from..n_targets-1, just added: O(added)
+ *  while the hash has room, else a rehash. */
+bool sr_run_hash_added(sr_run_t *run, uint32_t from);
 
 #endif /* SR_RUN_H */

@@ -304,6 +304,14 @@ static const struct conf_prop conf_props[] = {
                   "400 above it, sr-status refuses it (invalid_value); set "
                   "it on both, the worker's no lower. A chunk must also "
                   "fit command.max.bytes." },
+        { .name = "stage.step.targets", .type = CONF_INT,
+          .offset = OFF(stage_step_targets), .min = 1, .max = 100000,
+          .def = "1000",
+          .desc = "sr-status: most target runs one input creates while it "
+                  "fills a sealed open stage; the rest come in StageStep "
+                  "commands the worker sends to its own partition, so no "
+                  "batch grows with the stage (docs/targets.md, section "
+                  "4). An inline stage is filled in one input." },
         { .name = "stage.fill.timeout", .type = CONF_DURATION,
           .offset = OFF(stage_fill_timeout_ms), .min = 0,
           .max = 36500 * 86400000L, .def = "10m",

@@ -82,6 +82,7 @@ typedef struct sr_conf {
         int stage_max_targets;    /* stage.max.targets */
         int stage_chunk_targets;  /* stage.chunk.targets */
         int64_t stage_fill_timeout_ms; /* stage.fill.timeout: 0 = none */
+        int stage_step_targets;   /* stage.step.targets */
         int64_t retention_finished_ms; /* retention.finished: 0 = keep */
         int64_t retention_inputs_ms;   /* retention.inputs: 0 = for ever */
 

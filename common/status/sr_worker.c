@@ -124,6 +124,7 @@ sr_err_t sr_worker_new(const sr_conf_t *conf, sr_metrics_t *metrics,
         w->fsm_opts.max.targets = (uint32_t)conf->stage_max_targets;
         w->fsm_opts.chunk_targets = (uint32_t)conf->stage_chunk_targets;
         w->fsm_opts.fill_timeout_ms = conf->stage_fill_timeout_ms;
+        w->fsm_opts.step_targets = (uint32_t)conf->stage_step_targets;
         w->out_max = sr_budget_output_max(w->in_max);
         atomic_init(&w->relay_refused, false);
         atomic_init(&w->restoring, 0);

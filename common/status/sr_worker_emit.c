@@ -292,6 +292,29 @@ static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
                            d->issued_at);
 }
 
+/* A command the run sends itself (StageStep), to its own partition of the
+ * command topic, keyed by the run like every command. */
+static void emit_step(sr_worker_t *w, int32_t part, const sr_command_t *c)
+{
+        char key[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        if (sr_codec_encode_command(w->codec, c, &val, &ec) != SR_OK) {
+                sr_worker__set_fatal(w, &ec, "encode stage step");
+                return;
+        }
+        sr_uuid_fmt(&c->pipeline_run_id, key);
+        rec.topic = SR_TOPIC_COMMANDS;
+        rec.partition = part;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = c->issued_at;
+        sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(&val);
+}
+
 void sr_worker__emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
 {
         sr_errctx_t ec = { 0 };
@@ -336,6 +359,8 @@ void sr_worker__emit_outputs(sr_worker_t *w, int32_t part)
         }
         for (uint32_t i = 0; i < out->n_dispatches; i++)
                 emit_dispatch(w, part, &out->dispatches[i]);
+        for (uint32_t i = 0; i < out->n_steps; i++)
+                emit_step(w, part, &out->steps[i]);
         if (out->has_reply) {
                 sr_worker__emit_reply(w, part, &out->reply);
                 if (!out->reply.accepted)

@@ -919,18 +919,6 @@ Test(sr_fsm, an_open_stage_with_inline_targets_is_refused_at_create)
         cr_assert(not(run.exists));
 }
 
-Test(sr_fsm, stage_steps_are_refused_until_their_rules_exist)
-{
-        sr_command_t cmd;
-
-        create(1, 1, 1, false);
-        base_cmd(&cmd, SR_CMD_STAGE_STEP);
-        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
-                     SR_OK));
-        expect_reject(SR_REJECT_INVALID_VALUE,
-                      "StageStep: not applied by this worker yet");
-}
-
 Test(sr_fsm, a_run_created_under_a_higher_limit_is_still_the_same_run)
 {
         /* Created when the limit was higher; the same create re-sent
@@ -1611,6 +1599,16 @@ static void reload(void)
                                            NULL;
                 cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK));
         }
+        /* an open stage's chunks, in reverse: order must not matter */
+        for (uint32_t i = run.n_chunks; i-- > 0;) {
+                sr_stage_chunk_t c = run.chunks[i];
+
+                cr_assert(sr_spec_targets_copy(&c.targets,
+                                               run.chunks[i].targets,
+                                               run.chunks[i].n_targets));
+                cr_assert(eq(int, sr_run_add_chunk(&fresh, &c, &ec), SR_OK),
+                          "%s", ec.msg);
+        }
         e.type = SR_ENT_PIPELINE_RUN;
         e.u.pr = run.pr;
         cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK), "%s",
@@ -1759,4 +1757,218 @@ Test(sr_fsm, out_trim_frees_only_empty_arrays_over_the_bound)
         cr_assert(not(eq(ptr, o.dispatches, NULL))); /* not over it */
         cr_assert(eq(u32, o.cap_dispatches, 10));
         sr_fsm_out_fini(&o);
+}
+
+/* ---------------------------------------------- fills in steps (targets.md 4) */
+
+/* Apply the StageStep the last input sent (exactly one), as the worker's
+ * own partition delivers it. */
+static sr_command_t take_step(void)
+{
+        sr_command_t c;
+
+        cr_assert(eq(u32, out.n_steps, 1), "%u steps", out.n_steps);
+        c = out.steps[0];
+        return c;
+}
+
+static void apply_step(const sr_command_t *c)
+{
+        cr_assert(eq(int, sr_fsm_apply_command(&run, c, now, &opts, &out),
+                     SR_OK));
+        cr_assert(not(out.has_reply)); /* nobody waits for a step's */
+}
+
+static void check_step(const sr_command_t *c, uint32_t si, uint32_t cursor)
+{
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_uuid_t id;
+
+        sr_uuid_fmt(&run.pr.m.id, rid);
+        sr_uuid_v5(&id, &sr_ns, "%s/stage/%u/step/fill/%u", rid, si, cursor);
+        cr_assert(eq(int, c->kind, SR_CMD_STAGE_STEP));
+        cr_assert(sr_uuid_eq(&c->command_id, &id));
+        cr_assert(sr_uuid_eq(&c->pipeline_run_id, &run.pr.m.id));
+        cr_assert(eq(str, (char *)c->enterprise_id, run.pr.enterprise_id));
+        cr_assert(eq(str, (char *)c->u.step.step, "fill"));
+        cr_assert(eq(u32, c->u.step.stage_index, si));
+        cr_assert(eq(u32, c->u.step.cursor, cursor));
+}
+
+Test(sr_fsm, an_open_stage_is_filled_in_parts_of_stage_step_targets)
+{
+        sr_command_t c;
+
+        opts.step_targets = 3;
+        create_open(1, 0, false);
+        append_all(0, 7, 2);
+        seal_all(0, 7, 2);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        /* the seal's input makes the first part and sends the next */
+        cr_assert(eq(int, SR(0), SR_ST_PROCESSING));
+        cr_assert(eq(u32, run.n_targets, 3));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 3));
+        c = take_step();
+        check_step(&c, 0, 3);
+        apply_step(&c);
+        cr_assert(eq(u32, run.n_targets, 6));
+        cr_assert(eq(u32, out.n_events, 3 * 3)); /* pending, queued, processing */
+        c = take_step();
+        check_step(&c, 0, 6);
+        apply_step(&c);
+        /* the last part: the stage runs, nothing more is sent */
+        cr_assert(eq(u32, run.n_targets, 7));
+        cr_assert(eq(u32, out.n_steps, 0));
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(str, run.stages[0].m.reason, "targets_dispatched"));
+        for (uint32_t k = 0; k < 7; k++) {
+                sr_uuid_t dev;
+
+                sr_uuid_v5(&dev, &sr_ns, "open-%u", k);
+                cr_assert(sr_uuid_eq(&run.targets[k].device_id, &dev),
+                          "target run %u is not chunk order's", k);
+                cr_assert(eq(u32, run.targets[k].target_index, k));
+                cr_assert(eq(int, TR(k), SR_ST_PROCESSING));
+        }
+        cr_assert(eq(u32, run.sidx[0].n_tr, 7));
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, SR(0), SR_ST_SUCCESS));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, a_stage_of_several_operations_fills_operation_major_across_parts)
+{
+        sr_command_t cmd, c;
+
+        opts.step_targets = 4;
+        base_cmd(&cmd, SR_CMD_CREATE_RUN);
+        make_spec(&cmd.u.create.spec, 1, 2, 1, false);
+        free(cmd.u.create.spec.stages[0].targets);
+        cmd.u.create.spec.stages[0].targets = NULL;
+        cmd.u.create.spec.stages[0].n_targets = 0;
+        cmd.u.create.spec.stages[0].append_targets = true;
+        cmd.u.create.run_number = 1;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        sr_command_fini(&cmd);
+        append_all(0, 5, 3);
+        seal_all(0, 5, 3);
+        c = take_step();
+        check_step(&c, 0, 4);
+        /* a restart between two parts: the run reloaded from its records
+         * goes on from where it was */
+        reload();
+        apply_step(&c);
+        c = take_step();
+        check_step(&c, 0, 8);
+        reload();
+        apply_step(&c);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(u32, run.n_targets, 10));
+        reload(); /* sorted by (stage, op, target): the order made */
+        for (uint32_t n = 0; n < 10; n++) {
+                sr_uuid_t dev;
+
+                sr_uuid_v5(&dev, &sr_ns, "open-%u", n % 5);
+                cr_assert(eq(u32, run.targets[n].op_index, n / 5));
+                cr_assert(eq(u32, run.targets[n].target_index, n % 5));
+                cr_assert(sr_uuid_eq(&run.targets[n].device_id, &dev));
+        }
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, a_step_with_another_cursor_or_repeated_is_stale_and_changes_nothing)
+{
+        sr_command_t c, wrong;
+        uint32_t v;
+
+        opts.step_targets = 2;
+        create_open(1, 0, false);
+        append_all(0, 5, 5);
+        seal_all(0, 5, 5);
+        c = take_step();
+        v = run.stages[0].m.version;
+        wrong = c;
+        wrong.u.step.cursor = 0;
+        apply_step(&wrong);
+        cr_assert(out.stale);
+        cr_assert(not(out.applied));
+        cr_assert(eq(u32, run.n_targets, 2));
+        wrong.u.step.cursor = 4; /* ahead of the fill */
+        apply_step(&wrong);
+        cr_assert(out.stale);
+        wrong = c;
+        snprintf(wrong.u.step.step, sizeof(wrong.u.step.step), "cancel");
+        apply_step(&wrong);
+        cr_assert(out.stale); /* cascades in steps are not built */
+        wrong = c;
+        wrong.u.step.stage_index = 7;
+        apply_step(&wrong);
+        cr_assert(out.stale);
+        apply_step(&c);
+        cr_assert(out.applied);
+        cr_assert(eq(u32, run.n_targets, 4));
+        apply_step(&c); /* the same step again (a replay): stale */
+        cr_assert(out.stale);
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(eq(u32, run.n_targets, 4));
+        cr_assert(eq(u32, run.stages[0].m.version, v));
+}
+
+Test(sr_fsm, results_of_early_parts_move_their_targets_and_the_stage_ends_once_filled)
+{
+        sr_command_t c;
+
+        opts.step_targets = 2;
+        create_open(1, 0, false);
+        append_all(0, 3, 3);
+        seal_all(0, 3, 3);
+        c = take_step();
+        /* both target runs of the first part end before the rest exist:
+         * the stage waits, processing, for its whole set */
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, TR(0), SR_ST_SUCCESS));
+        cr_assert(eq(int, SR(0), SR_ST_PROCESSING));
+        apply_step(&c);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, SR(0), SR_ST_SUCCESS));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, a_cancel_in_the_middle_of_a_fill_ends_the_made_part_and_the_next_step_is_stale)
+{
+        sr_command_t c;
+
+        opts.step_targets = 2;
+        create_open(1, 0, false);
+        append_all(0, 5, 5);
+        seal_all(0, 5, 5);
+        c = take_step();
+        set_stage(0, "CANCELLED");
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(eq(u32, run.n_targets, 2));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+        apply_step(&c);
+        cr_assert(out.stale);
+        cr_assert(eq(u32, run.n_targets, 2));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+Test(sr_fsm, a_step_for_another_tenant_or_a_retired_run_is_stale_without_a_reply)
+{
+        sr_command_t c;
+
+        opts.step_targets = 2;
+        create_open(1, 0, false);
+        append_all(0, 3, 3);
+        seal_all(0, 3, 3);
+        c = take_step();
+        snprintf(c.enterprise_id, sizeof(c.enterprise_id), "other");
+        apply_step(&c);
+        cr_assert(out.stale);
+        cr_assert(eq(u32, run.n_targets, 2));
 }
