@@ -18,7 +18,7 @@
 #include "sr_fsm.h"
 #include "sr_sha256.h"
 
-#define HISTORIES 400
+#define HISTORIES 1600
 #define STEPS 80
 
 static sr_run_t run;
@@ -29,6 +29,19 @@ static uint64_t rng;
 static int counter;
 static unsigned seed, step_no;
 static unsigned open_filled; /* histories that filled an open stage */
+static unsigned stepped; /* StageSteps that made a part of a fill */
+/* The StageSteps the run sent itself and not yet delivered (the command
+ * topic's): delivered in any order between other inputs, sometimes twice,
+ * across reloads, as a partition would. */
+#define MAX_STEPS 64
+static sr_command_t steps[MAX_STEPS];
+static uint32_t n_steps;
+
+static void keep_steps(void)
+{
+        for (uint32_t i = 0; i < out.n_steps && n_steps < MAX_STEPS; i++)
+                steps[n_steps++] = out.steps[i];
+}
 
 /* What the run looked like at the last save: entities that differ since
  * must be dirty. */
@@ -96,6 +109,7 @@ static void apply_cmd(sr_command_t *cmd)
         sr_err_t err = sr_fsm_apply_command(&run, cmd, now, &opts, &out);
 
         CHECK(err == SR_OK, "%s %s", sr_err_name(err), out.illegal);
+        keep_steps();
         sr_command_fini(cmd);
 }
 
@@ -487,6 +501,30 @@ static void step_result(void)
         err = sr_fsm_apply_result(&run, &res, now, &opts, &out);
         CHECK(err == SR_OK || err == SR_ERR_NOT_FOUND, "%s %s",
               sr_err_name(err), out.illegal);
+        if (err == SR_OK)
+                keep_steps();
+}
+
+/* Deliver a pending StageStep (a random one; sometimes it stays for a
+ * second delivery, which must be stale). */
+static void step_deliver(void)
+{
+        uint32_t i;
+        sr_command_t cmd;
+        sr_err_t err;
+
+        if (!n_steps)
+                return;
+        i = rnd(n_steps);
+        cmd = steps[i];
+        if (rnd(4))
+                steps[i] = steps[--n_steps];
+        err = sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
+        CHECK(err == SR_OK, "%s %s", sr_err_name(err), out.illegal);
+        CHECK(!out.has_reply, "a step got a reply");
+        if (out.applied)
+                stepped++;
+        keep_steps();
 }
 
 static void step_set(void)
@@ -605,13 +643,16 @@ static void history(unsigned s)
         memset(&opts, 0, sizeof(opts));
         opts.retention_finished_ms = rnd(2) ? 0 : 3600000LL * (1 + rnd(48));
         opts.fill_timeout_ms = rnd(2) ? 0 : 3600000LL * (1 + rnd(48));
+        /* open stages filled in parts of 1-4 target runs, or at once */
+        opts.step_targets = rnd(4) ? 1 + rnd(2) : 0;
+        n_steps = 0;
         sr_run_fini(&run);
         create();
         check_counts();
         check_dirty();
         save();
         for (step_no = 1; step_no <= STEPS && run.exists; step_no++) {
-                uint32_t a = rnd(135);
+                uint32_t a = rnd(165);
 
                 now += rnd(8) ? (int64_t)rnd(60000) :
                                 (int64_t)rnd(9) * 24 * 3600 * 1000;
@@ -625,8 +666,10 @@ static void history(unsigned s)
                         save();
                 else if (a < 100)
                         reload();
-                else
+                else if (a < 135)
                         step_open();
+                else
+                        step_deliver();
                 if (!run.exists)
                         break; /* retired: only its marker is left */
                 check_counts();
@@ -642,11 +685,15 @@ Test(sr_run_rollup,
      counts_deadline_and_dirty_set_equal_a_full_scan_after_every_step)
 {
         open_filled = 0;
+        stepped = 0;
         for (unsigned s = 1; s <= HISTORIES; s++)
                 history(s);
-        /* the generator must fill open stages, not only refuse chunks */
+        /* the generator must fill open stages, not only refuse chunks,
+         * and in parts, not only at once */
         cr_assert(gt(u32, open_filled, HISTORIES / 20), "%u filled",
                   open_filled);
+        cr_assert(gt(u32, stepped, HISTORIES / 40), "%u parts by steps",
+                  stepped);
 }
 
 /* Stages that all end, some by cancel or timeout, with retention set: the
