@@ -259,3 +259,32 @@ Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
         expect_accepted(&seal);
         run_to_success(&run, 1000);
 }
+
+/* stage.step.targets below the stage (docs/targets.md section 4): the
+ * fill comes in parts, each StageStep going through the worker's own
+ * partition of the command topic; a restart between two parts goes on
+ * where the fill was, and the run's events stay gapless. */
+Test(open_stage, a_fill_in_parts_goes_through_the_worker_s_own_partition_and_a_restart)
+{
+        sr_uuid_t run, ids[3], seal;
+        kit_count_arg_t first = { NULL, 150 };
+
+        kit_stop_worker(&kit);
+        kit_set(&kit, "stage.step.targets", "150");
+        kit_start_worker(&kit);
+        run = create_open();
+        first.run = &run;
+        send_chunk(&run, 0, PER, &ids[0]);
+        send_chunk(&run, 1, PER, &ids[1]);
+        send_chunk(&run, 2, 200, &ids[2]);
+        for (int i = 0; i < 3; i++)
+                expect_accepted(&ids[i]);
+        send_seal(&run, 3, 200, &seal);
+        expect_accepted(&seal);
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &first,
+                                 30000));
+        kit_stop_worker(&kit);
+        kit_start_worker(&kit);
+        run_to_success(&run, 1000);
+        expect_ids_by_device(&run, 1000);
+}
