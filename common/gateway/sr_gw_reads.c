@@ -225,7 +225,13 @@ void sr_gateway__list(sr_gw_ctx_t *c)
                 if (err == SR_ERR_INVALID && !strncmp(ec.msg, "cursor: ", 8))
                         sr_gateway__answer_status(c->resp, 400, "%s", ec.msg);
                 else
-                        sr_gateway__proj_failed(c, &ec, "parent");
+                        /* The stage run is in this list's path, as in
+                         * GET of the stage run: its 404 says so. */
+                        sr_gateway__proj_failed(
+                                c, &ec,
+                                c->route->id == SR_ROUTE_STAGE_TARGETS_LIST ?
+                                        "stage run" :
+                                        "parent");
         } else if (arr) {
                 sr_gateway__answer_page(c, &q, count, next, arr);
         } else {

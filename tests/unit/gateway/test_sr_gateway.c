@@ -1429,6 +1429,7 @@ Test(sr_gateway, targets_of_an_unknown_foreign_or_other_runs_stage_run_404)
                  run_id, target_id); /* no such stage run */
         a = call("GET", url, "tok-a", NULL, NULL);
         cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "stage run not found"));
         answer_free(&a);
         snprintf(url, sizeof(url), "/v0/runs/%s/stageruns/%s/targets/",
                  target_id, stage_id); /* under another run */
