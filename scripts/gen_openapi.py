@@ -548,6 +548,31 @@ schemas["TargetsAppended"] = {
                    "likewise; null likewise."}},
     "examples": [{"chunk": 3, "targets": 1000, "targets_appended": 4000,
                   "chunks": 4}]}
+schemas["AppendedTarget"] = {
+    "type": "object",
+    "description": "One target of an open stage as a chunk appended it "
+    "(docs/targets.md, section 5), before its target runs exist; named as "
+    "a `TargetRun` names the same fields.",
+    "required": ["target_id", "device_id", "device_name", "device_alias",
+                 "chunk", "item"],
+    "properties": {
+        "target_id": uuid("The pipeline target (not the device): as given "
+                          "in the chunk, else the id the stage's target "
+                          "runs will carry (UUID v5 of the run, the stage "
+                          "and the device)."),
+        "device_id": uuid("The device; the list's order."),
+        "device_name": text("The device's name, as the chunk gave it.",
+                            nullable=False),
+        "device_alias": text("The device's alias, as the chunk gave it "
+                             "(`\"\"`: none).", nullable=False),
+        "chunk": {"type": "integer", "minimum": 0, "maximum": 2147483647,
+                  "description": "The chunk that appended it."},
+        "item": {"type": "integer", "minimum": 0, "description":
+                 "Its position in that chunk's `targets`, from 0."}},
+    "examples": [{"target_id": "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a03",
+                  "device_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c04",
+                  "device_name": "d-1", "device_alias": "lobby",
+                  "chunk": 3, "item": 17}]}
 schemas["PipelineRunCreate"] = {
     "type": "object", "additionalProperties": False, "maxProperties": 0,
     "description": "Esper's `PipelineRun_POST`: an empty object (or no "
@@ -616,6 +641,10 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
+page("AppendedTargetPage", "AppendedTarget")
+schemas["AppendedTargetPageEnvelope"] = envelope(
+    200, S("AppendedTargetPage"), "A page of AppendedTarget objects in the "
+    "envelope.")
 schemas["TargetsAppendedEnvelope"] = envelope(200, S("TargetsAppended"),
                                               "An accepted chunk in the "
                                               "envelope.")
@@ -688,8 +717,8 @@ parameters = {
                "carries them); a page then costs the same at the first "
                "and at the last page. Lists that page by cursor (target "
                "runs except `ordering=status` without a `status` filter; "
-               "stage runs; operations; pipeline runs in their default "
-               "order) give `next` links with a cursor and, on a cursor "
+               "stage runs; operations; an open stage's appended targets; "
+               "pipeline runs in their default order) give `next` links with a cursor and, on a cursor "
                "page, a null `previous`. Every object in the list for the "
                "whole walk is returned exactly once, in order, whatever "
                "is created meanwhile (an object created behind the "
@@ -1142,6 +1171,23 @@ paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/targets/"] = {
                params=[P("IdempotencyKey")],
                body=body("TargetsChunk", "`{\"chunk\": N, \"targets\": "
                          "[...]}`.")),
+    "get": op("Stage Runs", "listAppendedTargets",
+              "List an open stage's appended targets",
+              "Extension (docs/targets.md, section 5): the targets the "
+              "stage's applied chunks hold, by device id, before its target "
+              "runs exist (they are made from these once the stage is "
+              "sealed and its turn comes). A page costs the same wherever "
+              "it is: follow `next` (a `cursor`). A stage whose targets "
+              "were given inline has none here: an empty list (its targets "
+              "are its target runs'). Reads the gateway's projection: a "
+              "chunk answered 200 is listed by any later request to that "
+              "gateway.",
+              api_responses("AppendedTargetPageEnvelope",
+                            "A page of appended targets.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`, "
+                                                 "`cursor`"),
+                            e404=SR_404),
+              params=[P("Limit"), P("Offset"), P("Cursor")]),
 }
 paths["/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/targets/seal/"] = {
     "parameters": [P("PipelineRunId"), P("StageRunId")],

@@ -387,8 +387,8 @@ static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
         t->target_index = k;
         t->target_id = spec->target_id;
         if (sr_uuid_is_nil(&t->target_id) && open)
-                sr_uuid_v5(&t->target_id, &sr_ns,
-                           "%s/stage/%u/device/%s/target", rid, si, dev);
+                sr_uuid_open_target_id(&t->target_id, &run->pr.m.id, si,
+                                       &spec->device_id);
         else if (sr_uuid_is_nil(&t->target_id))
                 sr_uuid_v5(&t->target_id, &sr_ns, "%s/stage/%u/target/%u",
                            rid, si, k);

@@ -162,6 +162,17 @@ void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq)
         uuid_v5(out, &sr_ns, name, n);
 }
 
+void sr_uuid_open_target_id(sr_uuid_t *out, const sr_uuid_t *run,
+                            uint32_t stage, const sr_uuid_t *device)
+{
+        char rid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(run, rid);
+        sr_uuid_fmt(device, dev);
+        sr_uuid_v5(out, &sr_ns, "%s/stage/%u/device/%s/target", rid, stage,
+                   dev);
+}
+
 void sr_uuid_v4(sr_uuid_t *out)
 {
         uuid_generate_random(out->b);

@@ -55,6 +55,14 @@ void sr_uuid_v5(sr_uuid_t *out, const sr_uuid_t *ns, const char *fmt, ...)
  * "<run>/event/<seq>") without printf (one per event: the hot path).
  */
 void sr_uuid_event_id(sr_uuid_t *out, const sr_uuid_t *run, uint64_t seq);
+/**
+ * @brief The target id of an open stage's target given without one:
+ * sr_uuid_v5(out, &sr_ns, "<run>/stage/<stage>/device/<device>/target").
+ * The state machine names the target runs' targets so, and the gateway
+ * lists appended targets by it before those target runs exist.
+ */
+void sr_uuid_open_target_id(sr_uuid_t *out, const sr_uuid_t *run,
+                            uint32_t stage, const sr_uuid_t *device);
 /** @brief A random (v4) id, for command ids of new writes. Not for fsm. */
 void sr_uuid_v4(sr_uuid_t *out);
 

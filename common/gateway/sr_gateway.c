@@ -253,6 +253,7 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_STAGE_RUNS_LIST:
         case SR_ROUTE_OPERATIONS_LIST:
         case SR_ROUTE_TARGET_RUNS_LIST:
+        case SR_ROUTE_STAGE_TARGETS_LIST:
                 sr_gateway__list(&c);
                 break;
         case SR_ROUTE_PIPELINE_RUN_GET:

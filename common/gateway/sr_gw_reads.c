@@ -118,6 +118,46 @@ static sr_err_t list_target_runs(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
         return err;
 }
 
+/* An open stage's appended targets (docs/targets.md, section 5): the
+ * fields of a target run's that a target has, and where it came from. */
+static sr_err_t list_stage_targets(sr_gw_ctx_t *c, const sr_proj_query_t *pq,
+                                   sr_jw_t *w, uint64_t *count,
+                                   sr_errctx_t *ec)
+{
+        sr_proj_target_t *items = NULL;
+        size_t n = 0;
+        sr_err_t err;
+
+        err = sr_proj_list_stage_targets(c->gw->proj, c->enterprise,
+                                         &c->route->pipeline_run_id,
+                                         &c->route->stage_run_id, pq, &items,
+                                         &n, count, ec);
+        sr_jw_reserve(w, n * 200);
+        for (size_t i = 0; !err && i < n; i++) {
+                const sr_proj_target_t *t = &items[i];
+
+                if (i)
+                        sr_jw_lit(w, ",");
+                sr_jw_lit(w, "{\"target_id\":");
+                sr_jw_uuid(w, &t->target_id, false);
+                sr_jw_lit(w, ",\"device_id\":");
+                sr_jw_uuid(w, &t->device_id, false);
+                sr_jw_lit(w, ",\"device_name\":");
+                sr_jw_str(w, t->device_name,
+                          strnlen(t->device_name, sizeof(t->device_name)));
+                sr_jw_lit(w, ",\"device_alias\":");
+                sr_jw_str(w, t->device_alias,
+                          strnlen(t->device_alias, sizeof(t->device_alias)));
+                sr_jw_lit(w, ",\"chunk\":");
+                sr_jw_u64(w, t->chunk);
+                sr_jw_lit(w, ",\"item\":");
+                sr_jw_u64(w, t->item);
+                sr_jw_lit(w, "}");
+        }
+        free(items);
+        return err;
+}
+
 /* Pipeline runs, as jansson objects. */
 static sr_err_t list_pipeline_runs(sr_gw_ctx_t *c, sr_proj_query_t *pq,
                                    json_t *arr, uint64_t *count,
@@ -169,6 +209,9 @@ void sr_gateway__list(sr_gw_ctx_t *c)
         case SR_ROUTE_TARGET_RUNS_LIST:
                 err = list_target_runs(c, &pq, &w, &count, &ec);
                 break;
+        case SR_ROUTE_STAGE_TARGETS_LIST:
+                err = list_stage_targets(c, &pq, &w, &count, &ec);
+                break;
         default: /* SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST */
                 arr = json_array();
                 err = list_pipeline_runs(c, &pq, arr, &count, &ec);
@@ -182,7 +225,13 @@ void sr_gateway__list(sr_gw_ctx_t *c)
                 if (err == SR_ERR_INVALID && !strncmp(ec.msg, "cursor: ", 8))
                         sr_gateway__answer_status(c->resp, 400, "%s", ec.msg);
                 else
-                        sr_gateway__proj_failed(c, &ec, "parent");
+                        /* The stage run is in this list's path, as in
+                         * GET of the stage run: its 404 says so. */
+                        sr_gateway__proj_failed(
+                                c, &ec,
+                                c->route->id == SR_ROUTE_STAGE_TARGETS_LIST ?
+                                        "stage run" :
+                                        "parent");
         } else if (arr) {
                 sr_gateway__answer_page(c, &q, count, next, arr);
         } else {

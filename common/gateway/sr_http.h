@@ -71,7 +71,8 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
          * are appended: a route's number is in every Idempotency-Key   \
          * fingerprint the fleet shares (sr_idem_fingerprint()). */     \
         X(STAGE_TARGETS_APPEND, "stage_targets_append")                 \
-        X(STAGE_TARGETS_SEAL, "stage_targets_seal")
+        X(STAGE_TARGETS_SEAL, "stage_targets_seal")                     \
+        X(STAGE_TARGETS_LIST, "stage_targets_list")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,

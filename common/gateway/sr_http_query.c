@@ -83,6 +83,10 @@ static const struct list_def *list_def(sr_route_id_t route)
                         QK(ORDERING),
                 TARGET_RUN_STATUSES, ORD(STATUS),
         };
+        /* An open stage's appended targets: by device id only. */
+        static const struct list_def stage_targets = {
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET), 0, 0,
+        };
         static const struct list_def none = { 0, 0, 0 };
 
         switch (route) {
@@ -96,6 +100,8 @@ static const struct list_def *list_def(sr_route_id_t route)
                 return &operations;
         case SR_ROUTE_TARGET_RUNS_LIST:
                 return &target_runs;
+        case SR_ROUTE_STAGE_TARGETS_LIST:
+                return &stage_targets;
         default:
                 return &none;
         }

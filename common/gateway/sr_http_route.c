@@ -36,7 +36,8 @@ bool sr_route_is_list(sr_route_id_t id)
         return id == SR_ROUTE_RUNS_LIST || id == SR_ROUTE_PIPELINE_RUNS_LIST ||
                id == SR_ROUTE_STAGE_RUNS_LIST ||
                id == SR_ROUTE_OPERATIONS_LIST ||
-               id == SR_ROUTE_TARGET_RUNS_LIST;
+               id == SR_ROUTE_TARGET_RUNS_LIST ||
+               id == SR_ROUTE_STAGE_TARGETS_LIST;
 }
 
 bool sr_route_has_body(sr_route_id_t id)
@@ -92,11 +93,12 @@ static const struct path_def api_paths[] = {
           { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID },
           { { "GET", SR_ROUTE_STAGE_RUN_GET },
             { "PUT", SR_ROUTE_STAGE_RUN_PUT } } },
-        /* An open stage's targets in chunks, and its seal
+        /* An open stage's targets in chunks, listed, and its seal
          * (docs/targets.md, section 5). */
         { 5, { "runs", NULL, "stageruns", NULL, "targets" },
           { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID, LIT },
-          { { "POST", SR_ROUTE_STAGE_TARGETS_APPEND } } },
+          { { "GET", SR_ROUTE_STAGE_TARGETS_LIST },
+            { "POST", SR_ROUTE_STAGE_TARGETS_APPEND } } },
         { 6, { "runs", NULL, "stageruns", NULL, "targets", "seal" },
           { LIT, PIPELINE_RUN_ID, LIT, STAGE_RUN_ID, LIT, LIT },
           { { "POST", SR_ROUTE_STAGE_TARGETS_SEAL } } },

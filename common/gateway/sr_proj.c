@@ -18,6 +18,7 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_META] = "meta",
         [DBI_RET] = "ret",
         [DBI_EVT] = "evt",
+        [DBI_CHK] = "chk",
 };
 
 static const char *uuid_text(const sr_uuid_t *id, char buf[SR_UUID_STR_LEN + 1])
@@ -64,19 +65,8 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
         rc = mdb_get(txn, proj->dbi[DBI_META], &k, &v);
         if (rc && rc != MDB_NOTFOUND)
                 goto err_abort;
-        if (!rc && v.mv_size == 4 &&
-            sr_lmdb_get_be32(v.mv_data) == PROJ_FORMAT_UPGRADED) {
-                /* Its entities read as ours: keep them, say so. */
-                uint8_t fmt[4];
-
-                op = "upgrade";
-                sr_lmdb_put_be32(fmt, PROJ_FORMAT);
-                v = sr_lmdb_val(fmt, 4);
-                rc = mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
-                if (rc)
-                        goto err_abort;
-        } else if (rc || v.mv_size != 4 ||
-                   sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
+        if (rc || v.mv_size != 4 ||
+            sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
                 /* New, or another format: a cache, so start over. */
                 op = "empty";
                 rc = empty_all(proj, txn);
@@ -532,8 +522,8 @@ void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out)
 sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
 {
         static const int dbis[] = { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT,
-                                    DBI_RET, DBI_EVT };
-        uint64_t n[6];
+                                    DBI_RET, DBI_EVT, DBI_CHK };
+        uint64_t n[sizeof(dbis) / sizeof(dbis[0])];
         struct rctx rc;
         MDB_stat st;
         sr_err_t err;
@@ -543,7 +533,7 @@ sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
         err = sr_proj__rd_begin(proj, &rc, ec);
         if (err)
                 return err;
-        for (size_t i = 0; i < 6 && !r; i++) {
+        for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]) && !r; i++) {
                 r = mdb_stat(rc.txn, proj->dbi[dbis[i]], &st);
                 n[i] = st.ms_entries;
         }
@@ -559,5 +549,6 @@ sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
         out->counters = n[3];
         out->retired = n[4];
         out->events = n[5];
+        out->chunks = n[6];
         return SR_OK;
 }

@@ -420,6 +420,36 @@ sr_err_t sr_proj_list_target_runs(sr_proj_t *proj, const char *enterprise_id,
                                   sr_target_run_t **items, size_t *n,
                                   uint64_t *count, sr_errctx_t *ec);
 
+/* One appended target of an open stage (GET .../targets/), as its
+ * chunk gave it, before its target runs exist. */
+typedef struct sr_proj_target {
+        sr_uuid_t target_id; /* as given; if not given, derived as the
+                              * stage's target runs will carry it
+                              * (sr_uuid_open_target_id()) */
+        sr_uuid_t device_id;
+        char device_name[SR_NAME_MAX];
+        char device_alias[SR_NAME_MAX];
+        uint32_t chunk; /* the chunk that appended it */
+        uint32_t item;  /* its position in that chunk, from 0 */
+} sr_proj_target_t;
+
+/**
+ * @brief The appended targets of stage run @p stage_run_id of pipeline run
+ * @p pipeline_run_id, by device id (bytes of the UUID, so its text's
+ * order): no filter, ordering DEFAULT only; keyset paging by cursor as
+ * target runs (one seek, limit + 1 key steps, limit value reads); the
+ * count is a counter: O(1). A stage run of another run is NOT_FOUND as
+ * one of another enterprise; an inline (not open) stage has none: an
+ * empty list. Free *items with free().
+ */
+sr_err_t sr_proj_list_stage_targets(sr_proj_t *proj,
+                                    const char *enterprise_id,
+                                    const sr_uuid_t *pipeline_run_id,
+                                    const sr_uuid_t *stage_run_id,
+                                    const sr_proj_query_t *q,
+                                    sr_proj_target_t **items, size_t *n,
+                                    uint64_t *count, sr_errctx_t *ec);
+
 /* ------------------------------------------------------------ events
  * sr.events into the projection: each run's status-change events by seq,
  * for its watchers (GET /v0/runs/{id}/events/), kept until the run
@@ -509,6 +539,8 @@ typedef struct sr_proj_size {
         uint64_t counters;      /* nonzero index counters */
         uint64_t retired;       /* retired runs' notes */
         uint64_t events;        /* runs' events kept for watchers */
+        uint64_t chunks;        /* open stages' chunks (their targets are
+                                 * index entries) */
         sr_mapuse_t use;        /* the LMDB map (sr_mapuse.h) */
 } sr_proj_size_t;
 

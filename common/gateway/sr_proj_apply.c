@@ -199,6 +199,10 @@ static sr_err_t apply_tombstone(sr_proj_txn_t *txn, sr_slice_t key,
                 return SR_OK; /* never an entity key of ours */
         if (retired_key(key, &id))
                 return forget_note(txn, &id, ec);
+        if (sr_proj__is_chunk_key(key)) {
+                rc = sr_proj__chunk_forget(proj, txn->mtxn, key);
+                goto out;
+        }
         rc = clkey_get(proj, txn->mtxn, key, &id);
         if (rc == MDB_NOTFOUND)
                 return SR_OK; /* dedupe entry, marker, or unknown */
@@ -282,7 +286,11 @@ static sr_err_t apply_retired(sr_proj_txn_t *txn, sr_slice_t key,
                 if (err)
                         return err;
         }
+        /* Its chunks are not in clkey: they are no entities. */
         if (rc == MDB_NOTFOUND)
+                rc = sr_proj__chunks_forget_run(proj, txn->mtxn, prefix,
+                                                plen);
+        if (rc == 0)
                 rc = sr_proj__events_forget(proj, txn->mtxn,
                                             &r->pipeline_run_id);
         if (rc == 0) {
@@ -461,10 +469,10 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                 } else if (!err && cl.kind == SR_CL_RETIRED) {
                         err = apply_retired(txn, key, &cl.u.retired, ec);
                 } else if (!err && cl.kind == SR_CL_CHUNK) {
-                        /* An open stage's chunk: nothing the projection
-                         * serves until GET .../targets/ is built
-                         * (docs/targets.md, section 5); applied as a
-                         * no-op so the offset moves on. */
+                        /* An open stage's chunk: its targets, listed by
+                         * GET .../targets/ (docs/targets.md, section 5). */
+                        err = sr_proj__apply_chunk(txn, key, &cl.u.chunk,
+                                                   ec);
                         sr_stage_chunk_fini(&cl.u.chunk);
                 }
         }

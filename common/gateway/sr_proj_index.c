@@ -181,8 +181,8 @@ static const struct ient *ients_find(const struct ients *set,
 
 /* ------------------------------------------------------------ counters */
 
-static int cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t len,
-                   int delta)
+int sr_proj__cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
+                     size_t len, int delta)
 {
         MDB_val k = sr_lmdb_val(key, len), v;
         uint64_t c = 0;
@@ -244,7 +244,7 @@ int sr_proj__idx_move(const sr_proj_t *proj, MDB_txn *txn,
                 if (rc == MDB_NOTFOUND)
                         continue;
                 if (!rc)
-                        rc = cnt_add(txn, cnt, o->key, o->plen, -1);
+                        rc = sr_proj__cnt_add(txn, cnt, o->key, o->plen, -1);
                 if (rc)
                         return rc;
         }
@@ -263,7 +263,7 @@ int sr_proj__idx_move(const sr_proj_t *proj, MDB_txn *txn,
                         v = sr_lmdb_val(c->val, c->vlen);
                         rc = mdb_put(txn, idx, &k, &v, 0);
                 } else if (!rc) {
-                        rc = cnt_add(txn, cnt, c->key, c->plen, +1);
+                        rc = sr_proj__cnt_add(txn, cnt, c->key, c->plen, +1);
                 }
                 if (rc)
                         return rc;

@@ -1,10 +1,11 @@
 /* common/gateway/sr_proj_int.h - what the files of the projection module
  * share (sr_proj_codec.c: stored entities; sr_proj_index.c: index keys
  * and counters; sr_proj_apply.c: the changelog batch; sr_proj.c: open
- * and single reads; sr_proj_query.c: scans and lists). Included by those
- * files only. The on-disk layout, which they all follow:
+ * and single reads; sr_proj_query.c: scans and lists; sr_proj_chunks.c:
+ * an open stage's chunks). Included by those files only. The on-disk
+ * layout, which they all follow:
  *
- * Seven named databases (all integers big-endian, so byte order is numeric
+ * Eight named databases (all integers big-endian, so byte order is numeric
  * order; signed values have their sign bit flipped first):
  *
  *   ent    id (16)               -> stored entity (format below)
@@ -25,6 +26,13 @@
  *                                   the note a retired run leaves (its
  *                                   RetiredRun marker, key <run>/r) until
  *                                   the marker's own tombstone
+ *   chk    changelog key of a chunk ("<run>/k/SSSS/CCCCCC")
+ *                                -> pipeline_run_id (16) | stage u32 |
+ *                                   chunk u32 | n u32 | n device ids (16
+ *                                   each): an open stage's applied chunk,
+ *                                   what its tombstone (or its run's
+ *                                   retirement) removes from the 'D'
+ *                                   index (sr_proj_chunks.c)
  *
  * Index keys (E = enterprise as u8 length + bytes, N = pipeline name the
  * same way, rank = alphabetical status rank, u8; "|" separates fields;
@@ -42,6 +50,11 @@
  *   'U' stage_run_id | rank || op_index | target_index | id
  *   'V' stage_run_id | op_id        || target_index | id
  *   'W' stage_run_id | op_id | rank || target_index | id
+ *   'D' pipeline_run_id | stage u32 || device_id   an open stage's
+ *                             appended targets (value: chunk u32 | item
+ *                             u32 | target_id (16; nil: not given) |
+ *                             device_name, device_alias as u16 length +
+ *                             bytes); the device id is the entry's id
  *
  * The six pipeline-run entries carry a summary value (rank, run_number,
  * created/started/ended_at, pipeline name) so that filtering and sorting
@@ -74,13 +87,12 @@
 #include "sr_codec.h"
 #include "sr_proj.h"
 
-#define PROJ_FORMAT 3 /* 2: the evt database and the events offsets;
-                       * 3: an open stage run's tail (below) */
-/* An older format whose data reads as PROJ_FORMAT's: opened, its format is
- * rewritten, nothing else (a format-2 stage run is a closed stage's, no
- * tail). An older gateway meets format 3 and rebuilds, which it must:
- * it cannot read the tail. */
-#define PROJ_FORMAT_UPGRADED 2
+#define PROJ_FORMAT 4 /* 2: the evt database and the events offsets;
+                       * 3: an open stage run's tail (below);
+                       * 4: the chk database and the 'D' index. Formats 2
+                       * and 3 applied chunk records as no-ops and moved
+                       * their offsets past them, so they hold no chunks
+                       * and are rebuilt (emptied at open), not upgraded */
 #define ENC_FORMAT 1 /* first byte of every stored entity */
 #define IK_MAX 400   /* index key bytes; LMDB's limit is 511 */
 #define IV_MAX 300   /* index value bytes */
@@ -89,7 +101,7 @@
 #define NOTE_FIXED 33 /* a retired run's note before its enterprise */
 
 enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI_EVT,
-       DBI__COUNT };
+       DBI_CHK, DBI__COUNT };
 
 /* The first byte of an offset's key in meta: which topic. */
 #define PROJ_OFF_CHANGELOG 'o'
@@ -108,7 +120,13 @@ enum idx_tag {
         TAG_TR_ST = 'U',
         TAG_TR_OP = 'V',
         TAG_TR_OP_ST = 'W',
+        TAG_TGT = 'D',
 };
+
+/* The 'D' index: prefix 'D' | run | stage, then the device id. */
+#define TGT_PLEN (1 + ID_LEN + 4)
+/* Its value before the two strings: chunk | item | target_id. */
+#define TGT_VFIXED (4 + 4 + ID_LEN)
 
 /* Growable encode buffer (the writer's scratch). */
 struct wbuf {
@@ -237,6 +255,11 @@ int sr_proj__idx_move(const sr_proj_t *proj, MDB_txn *txn,
 int sr_proj__u64_get(MDB_txn *txn, MDB_dbi dbi, const void *key,
                      size_t len, uint64_t absent, uint64_t *out);
 
+/* Move the counter of index prefix @p key by @p delta (+1 or -1; a
+ * counter reaching 0 is deleted); an LMDB code. */
+int sr_proj__cnt_add(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key,
+                     size_t len, int delta);
+
 /* The counter of index prefix @p key (0 if none); an LMDB code. */
 static inline int sr_proj__cnt_get(MDB_txn *txn, MDB_dbi dbi,
                                    const uint8_t *key, size_t len,
@@ -263,6 +286,22 @@ sr_err_t sr_proj__apply_check(sr_proj_txn_t *txn, char topic,
 sr_err_t sr_proj__offset_put(sr_proj_txn_t *txn, char topic,
                              int32_t partition, int64_t next,
                              sr_errctx_t *ec);
+
+/* sr_proj_chunks.c */
+/* Is @p key a chunk's changelog key, "<run>/k/SSSS/CCCCCC"? */
+bool sr_proj__is_chunk_key(sr_slice_t key);
+/* Apply an open stage's chunk stored under @p key: its targets enter the
+ * 'D' index (a chunk applied again first removes what it put). */
+sr_err_t sr_proj__apply_chunk(sr_proj_txn_t *txn, sr_slice_t key,
+                              const sr_stage_chunk_t *c, sr_errctx_t *ec);
+/* Remove the chunk stored under @p key and its targets; an LMDB code
+ * (0 also when there is none). */
+int sr_proj__chunk_forget(const sr_proj_t *proj, MDB_txn *txn,
+                          sr_slice_t key);
+/* Remove every chunk of the run whose keys start with @p prefix
+ * ("<run>/"); an LMDB code. */
+int sr_proj__chunks_forget_run(const sr_proj_t *proj, MDB_txn *txn,
+                               const char *prefix, size_t plen);
 
 /* sr_proj_events.c */
 /* Remove every stored event of @p run; an LMDB code. */

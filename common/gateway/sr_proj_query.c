@@ -203,6 +203,8 @@ static size_t sort_len(uint8_t tag)
         case TAG_TR_OP:
         case TAG_TR_OP_ST:
                 return 4 + ID_LEN; /* index | id */
+        case TAG_TGT:
+                return ID_LEN; /* device id */
         default:
                 return 8 + ID_LEN; /* created_at | id; op | target | id */
         }
@@ -931,6 +933,131 @@ out:
                 *items = arr;
                 *n = ids.n;
                 *count = total;
+        }
+        free(ids.v);
+        return err;
+}
+
+/* The value of appended target @p device (a 'D' entry under @p pre)
+ * into @p t. @returns 0, MDB_CORRUPTED, or an LMDB error. */
+static int target_read(struct rctx *rc, const uint8_t *pre,
+                       const sr_uuid_t *device, const sr_uuid_t *run,
+                       uint32_t stage, sr_proj_target_t *t)
+{
+        uint8_t key[TGT_PLEN + ID_LEN];
+        struct rbuf b;
+        MDB_val k, v;
+        size_t nlen, alen;
+        int r;
+
+        memcpy(key, pre, TGT_PLEN);
+        memcpy(key + TGT_PLEN, device->b, ID_LEN);
+        k = sr_lmdb_val(key, sizeof(key));
+        r = mdb_get(rc->txn, rc->proj->dbi[DBI_IDX], &k, &v);
+        if (r)
+                return r == MDB_NOTFOUND ? MDB_CORRUPTED : r;
+        rc->decodes++;
+        b = (struct rbuf){ v.mv_data, v.mv_size, 0, false };
+        if (b.len < TGT_VFIXED + 2)
+                return MDB_CORRUPTED;
+        memset(t, 0, sizeof(*t));
+        t->device_id = *device;
+        t->chunk = sr_lmdb_get_be32(b.p);
+        t->item = sr_lmdb_get_be32(b.p + 4);
+        memcpy(t->target_id.b, b.p + 8, ID_LEN);
+        nlen = (size_t)b.p[TGT_VFIXED] << 8 | b.p[TGT_VFIXED + 1];
+        b.pos = TGT_VFIXED + 2;
+        if (nlen >= sizeof(t->device_name) || b.len < b.pos + nlen + 2)
+                return MDB_CORRUPTED;
+        memcpy(t->device_name, b.p + b.pos, nlen);
+        b.pos += nlen;
+        alen = (size_t)b.p[b.pos] << 8 | b.p[b.pos + 1];
+        b.pos += 2;
+        if (alen >= sizeof(t->device_alias) || b.len != b.pos + alen)
+                return MDB_CORRUPTED;
+        memcpy(t->device_alias, b.p + b.pos, alen);
+        /* Not given: the id its target runs will carry. Derived here, per
+         * page, rather than stored: a chunk applies without hashing. */
+        if (sr_uuid_is_nil(&t->target_id))
+                sr_uuid_open_target_id(&t->target_id, run, stage, device);
+        return 0;
+}
+
+sr_err_t sr_proj_list_stage_targets(sr_proj_t *proj,
+                                    const char *enterprise_id,
+                                    const sr_uuid_t *pipeline_run_id,
+                                    const sr_uuid_t *stage_run_id,
+                                    const sr_proj_query_t *q,
+                                    sr_proj_target_t **items, size_t *n,
+                                    uint64_t *count, sr_errctx_t *ec)
+{
+        struct idvec ids = { 0 };
+        sr_proj_target_t *arr = NULL;
+        uint8_t pre[TGT_PLEN];
+        uint64_t total = 0;
+        uint32_t ident;
+        struct rctx rc;
+        sr_entity_t stage;
+        sr_err_t err;
+        size_t got;
+        int r;
+
+        CHECK_ARGS(proj && enterprise_id && pipeline_run_id && stage_run_id &&
+                   q && items && n && count);
+        err = check_query(q, ec);
+        if (err)
+                return err;
+        if (q->order != SR_PROJ_ORDER_DEFAULT || q->n_then)
+                return bad_order(q, "targets", ec);
+        if (q->has_status || q->operation_id || q->pipeline_name ||
+            q->pipeline_id)
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "proj: targets: no filter is offered");
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err)
+                return err;
+        err = sr_proj__rd_owned(&rc, enterprise_id, SR_ENT_STAGE_RUN,
+                                stage_run_id, &stage, ec);
+        if (!err && !sr_uuid_eq(&stage.u.sr.pipeline_run_id, pipeline_run_id))
+                err = sr_proj__not_found(ec, "stage run", stage_run_id);
+        if (err)
+                goto out;
+        /* An inline stage has no entries under its prefix: an empty list
+         * by the same walk, so a cursor is checked as anywhere. */
+        pre[0] = TAG_TGT;
+        memcpy(pre + 1, pipeline_run_id->b, ID_LEN);
+        sr_lmdb_put_be32(pre + 1 + ID_LEN, stage.u.sr.index);
+        ident = list_ident(pre, sizeof(pre), 0xFF);
+        err = cursor_open(q, pre, ident, false, &ids, ec);
+        if (err)
+                goto out;
+        r = sr_proj__cnt_get(rc.txn, proj->dbi[DBI_CNT], pre, sizeof(pre),
+                             &total);
+        if (!r)
+                r = walk_page(&rc, pre, sizeof(pre), false, q->offset,
+                              q->limit, &ids, &got);
+        if (!r)
+                cursor_emit(q, pre, ident, false, &ids);
+        if (!r && ids.n && !(arr = calloc(ids.n, sizeof(*arr))))
+                r = ENOMEM;
+        for (size_t i = 0; !r && i < ids.n; i++)
+                r = target_read(&rc, pre, &ids.v[i], pipeline_run_id,
+                                stage.u.sr.index, &arr[i]);
+        if (r == MDB_CORRUPTED)
+                err = sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                    "proj %s: an appended target's entry "
+                                    "does not parse",
+                                    proj->dir);
+        else if (r)
+                err = scan_err(&rc, r, ec);
+out:
+        sr_proj__rd_end(&rc);
+        if (!err) {
+                *items = arr;
+                *n = ids.n;
+                *count = total;
+        } else {
+                free(arr);
         }
         free(ids.v);
         return err;

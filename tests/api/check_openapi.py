@@ -72,9 +72,12 @@ API_MD = {
     ("get", "/asyncapi.yaml"),  # issue 12: the topics' AsyncAPI document
     ("get", "/v0/runs/{pipeline_run_id}/events/"),  # issue 12: watch API
     ("get", "/v0/events/"),
-    # issue 17 (docs/targets.md, section 5): an open stage's chunks, seal
+    # issue 17 (docs/targets.md, section 5): an open stage's chunks, their
+    # targets listed, seal
     ("post", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
              "targets/"),
+    ("get", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
+            "targets/"),
     ("post", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"
              "targets/seal/"),
 }

@@ -1189,11 +1189,259 @@ Test(sr_gateway, an_unknown_or_foreign_stage_run_is_404_and_sends_nothing)
         a = call("POST", seal_url(), "tok-b", NULL, seal);
         cr_assert(eq(int, a.status, 404), "%s", a.body);
         answer_free(&a);
-        a = call("GET", targets_url(), "tok-a", NULL, NULL);
+        a = call("PUT", targets_url(), "tok-a", NULL, body);
         cr_assert(eq(int, a.status, 405), "%s", a.body);
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, 0));
         free(body);
+}
+
+/* GET .../targets/: an open stage's appended targets, by device id. */
+
+/* The stage run opened (as the changelog's version 2 carries it) and
+ * chunks 0..n_chunks-1 of @p per targets each applied: the devices of
+ * chunk_items(), chunk c holding first = c * per. */
+static void open_with_chunks(uint32_t n_chunks, uint32_t per)
+{
+        sr_entity_t open = stage_e;
+
+        open.u.sr.append_targets = true;
+        open.u.sr.chunks_applied = n_chunks;
+        open.u.sr.targets_appended = n_chunks * per;
+        put(&open);
+        for (uint32_t c = 0; c < n_chunks; c++) {
+                sr_spec_target_t t[64];
+                char key[SR_ENTITY_KEY_MAX];
+                sr_errctx_t ec = { 0 };
+                sr_buf_t buf = { 0 };
+                sr_changelog_t cl;
+                size_t klen;
+
+                cr_assert(per <= 64);
+                chunk_items(c * per, per, t);
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_CHUNK;
+                cl.u.chunk.pipeline_run_id = run_e.u.pr.m.id;
+                cl.u.chunk.stage_index = stage_e.u.sr.index;
+                cl.u.chunk.chunk = c;
+                cl.u.chunk.n_targets = per;
+                cl.u.chunk.targets = t; /* borrowed */
+                klen = sr_chunk_key(&cl.u.chunk, key);
+                cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf,
+                                                            &ec),
+                             SR_OK), "%s", ec.msg);
+                apply_raw(sr_slice(key, klen), sr_buf_slice(&buf));
+                sr_buf_free(&buf);
+        }
+}
+
+/* Device ids of chunk_items() 0..n-1, as text, sorted: the list's order
+ * (a UUID's bytes and its lower-case text sort alike). */
+static int str_cmp(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+static void sorted_devices(uint32_t n, char (*out)[SR_UUID_STR_LEN + 1])
+{
+        for (uint32_t i = 0; i < n; i++) {
+                char name[32];
+                sr_uuid_t u;
+
+                snprintf(name, sizeof(name), "device-%u", i);
+                u = uid(name);
+                sr_uuid_fmt(&u, out[i]);
+        }
+        qsort(out, n, sizeof(*out), str_cmp);
+}
+
+static const char *field_str(json_t *o, const char *field)
+{
+        const char *s = json_string_value(json_object_get(o, field));
+
+        return s ? s : "(absent)";
+}
+
+/* json_is_null() is a macro Criterion's cr_assert cannot take. */
+static bool is_null(json_t *v)
+{
+        return json_is_null(v);
+}
+
+Test(sr_gateway, an_open_stages_targets_list_by_device_id_in_the_envelope)
+{
+        char devs[6][SR_UUID_STR_LEN + 1], url[512], want_tid[64];
+        const char *prefixes[] = { "/v0", "/api/pipelines/v0" };
+        sr_uuid_t dev, tid;
+        json_t *res, *t;
+        answer_t a;
+
+        open_with_chunks(2, 3);
+        sorted_devices(6, devs);
+        for (size_t p = 0; p < 2; p++) {
+                snprintf(url, sizeof(url), "%s/runs/%s/stageruns/%s/targets/",
+                         prefixes[p], run_id, stage_id);
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(int, (int)json_integer_value(content(&a,
+                                                                  "count")),
+                             6));
+                cr_assert(is_null(content(&a, "next")), "%s", a.body);
+                cr_assert(is_null(content(&a, "previous")), "%s",
+                          a.body);
+                res = content(&a, "results");
+                cr_assert(eq(sz, json_array_size(res), 6));
+                for (size_t i = 0; i < 6; i++) {
+                        unsigned k, chunk, item;
+
+                        t = json_array_get(res, i);
+                        cr_assert(eq(str, (char *)field_str(t, "device_id"),
+                                     devs[i]), "%s", a.body);
+                        /* chunk_items() names device-k "d-k" */
+                        cr_assert(eq(int, sscanf(field_str(t, "device_name"),
+                                                 "d-%u", &k), 1));
+                        chunk = (unsigned)json_integer_value(
+                                json_object_get(t, "chunk"));
+                        item = (unsigned)json_integer_value(
+                                json_object_get(t, "item"));
+                        cr_assert(eq(u32, chunk * 3 + item, k), "%s", a.body);
+                        cr_assert(eq(str, (char *)field_str(t, "device_alias"),
+                                     ""));
+                        /* not given: the id its target runs will carry */
+                        sr_uuid_parse(devs[i], SR_UUID_STR_LEN, &dev);
+                        sr_uuid_v5(&tid, &sr_ns,
+                                   "%s/stage/%u/device/%s/target", run_id,
+                                   stage_e.u.sr.index, devs[i]);
+                        sr_uuid_fmt(&tid, want_tid);
+                        cr_assert(eq(str, (char *)field_str(t, "target_id"),
+                                     want_tid));
+                        cr_assert(eq(sz, json_object_size(t), 6), "%s",
+                                  a.body);
+                }
+                answer_free(&a);
+        }
+}
+
+Test(sr_gateway, appended_targets_walk_by_next_cursor_links_first_middle_last)
+{
+        char devs[7][SR_UUID_STR_LEN + 1], url[512];
+        const char *next;
+        json_t *res;
+        answer_t a;
+        uint32_t seen = 0, pages = 0;
+        size_t sizes[3] = { 0 };
+
+        open_with_chunks(1, 7);
+        sorted_devices(7, devs);
+        snprintf(url, sizeof(url), "%s?limit=3", targets_url());
+        for (;;) {
+                a = call("GET", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                cr_assert(eq(int, (int)json_integer_value(content(&a,
+                                                                  "count")),
+                             7));
+                res = content(&a, "results");
+                cr_assert(lt(u32, pages, 3));
+                sizes[pages++] = json_array_size(res);
+                for (size_t i = 0; i < json_array_size(res); i++)
+                        cr_assert(eq(str, (char *)field_str(json_array_get(res, i),
+                                                       "device_id"),
+                                     devs[seen++]), "%s", a.body);
+                next = json_string_value(content(&a, "next"));
+                if (!next) {
+                        answer_free(&a);
+                        break;
+                }
+                cr_assert(eq(int, strncmp(next, targets_url(),
+                                          strlen(targets_url())), 0),
+                          "%s", next);
+                cr_assert(strstr(next, "cursor=") != NULL, "%s", next);
+                cr_assert(strstr(next, "offset=") == NULL, "%s", next);
+                snprintf(url, sizeof(url), "%s", next);
+                answer_free(&a);
+        }
+        cr_assert(eq(u32, seen, 7));
+        cr_assert(eq(u32, pages, 3));
+        cr_assert(eq(sz, sizes[0], 3));
+        cr_assert(eq(sz, sizes[1], 3));
+        cr_assert(eq(sz, sizes[2], 1));
+        /* offset and limit as on every list */
+        snprintf(url, sizeof(url), "%s?offset=5&limit=10", targets_url());
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        res = content(&a, "results");
+        cr_assert(eq(sz, json_array_size(res), 2));
+        cr_assert(eq(str, (char *)field_str(json_array_get(res, 0), "device_id"),
+                     devs[5]));
+        answer_free(&a);
+        /* a cursor that is not this list's */
+        snprintf(url, sizeof(url), "%s?cursor=00", targets_url());
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(int, strncmp(message(&a), "cursor: ", 8), 0), "%s",
+                  message(&a));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_chunks_tombstone_takes_its_targets_out_of_the_list)
+{
+        sr_stage_chunk_t c = { .pipeline_run_id = run_e.u.pr.m.id,
+                               .stage_index = stage_e.u.sr.index,
+                               .chunk = 0 };
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_chunk_key(&c, key);
+        answer_t a;
+
+        open_with_chunks(2, 2);
+        apply_raw(sr_slice(key, klen), sr_slice(NULL, 0));
+        a = call("GET", targets_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(content(&a, "count")), 2));
+        for (size_t i = 0; i < 2; i++)
+                cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                          json_array_get(content(&a,
+                                                                 "results"),
+                                                         i),
+                                          "chunk")),
+                             1), "%s", a.body);
+        answer_free(&a);
+}
+
+/* An inline stage's targets are its target runs': none appended. */
+Test(sr_gateway, an_inline_stages_targets_are_an_empty_list)
+{
+        answer_t a = call("GET", targets_url(), "tok-a", NULL, NULL);
+
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(content(&a, "count")), 0));
+        cr_assert(eq(sz, json_array_size(content(&a, "results")), 0));
+        cr_assert(is_null(content(&a, "next")), "%s", a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, targets_of_an_unknown_foreign_or_other_runs_stage_run_404)
+{
+        char url[256];
+        answer_t a;
+
+        open_with_chunks(1, 2);
+        snprintf(url, sizeof(url), "/v0/runs/%s/stageruns/%s/targets/",
+                 run_id, target_id); /* no such stage run */
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "stage run not found"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/runs/%s/stageruns/%s/targets/",
+                 target_id, stage_id); /* under another run */
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", targets_url(), "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", targets_url(), "tok-nope", NULL, NULL);
+        cr_assert(eq(int, a.status, 401), "%s", a.body);
+        answer_free(&a);
 }
 
 /* What an open stage's state refuses is a conflict with that state: 409,

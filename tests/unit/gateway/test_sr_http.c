@@ -75,6 +75,8 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_TARGET_RUN_PUT },
                 { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets",
                   SR_ROUTE_STAGE_TARGETS_APPEND },
+                { "GET", "/runs/" R_ID "/stageruns/" S_ID "/targets",
+                  SR_ROUTE_STAGE_TARGETS_LIST },
                 { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets/seal",
                   SR_ROUTE_STAGE_TARGETS_SEAL },
         };
@@ -126,7 +128,7 @@ Test(sr_http, a_run_by_its_id_alone_is_the_pipeline_run_route_of_any_pipeline)
         cr_assert(eq(str, prob.allow, "GET, PUT"));
 }
 
-Test(sr_http, an_open_stages_paths_carry_both_ids_and_take_post_only)
+Test(sr_http, an_open_stages_paths_carry_both_ids_targets_take_get_and_post)
 {
         sr_http_problem_t prob = { 0 };
         sr_route_t r;
@@ -138,7 +140,18 @@ Test(sr_http, an_open_stages_paths_carry_both_ids_and_take_post_only)
         cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
         cr_assert(eq(int, sr_http_route("GET", "/v0/runs/" R_ID
                                         "/stageruns/" S_ID "/targets/", &r,
+                                        &prob), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_STAGE_TARGETS_LIST));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
+        cr_assert(eq(str, uuid_text(&r.stage_run_id), S_ID));
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/targets/", &r,
                                         &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "GET, POST"));
+        cr_assert(eq(int, sr_http_route("GET", "/v0/runs/" R_ID
+                                        "/stageruns/" S_ID "/targets/seal/",
+                                        &r, &prob), SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 405));
         cr_assert(eq(str, prob.allow, "POST"));
         cr_assert(eq(int, sr_http_route("POST", "/v0/runs/" R_ID
@@ -529,6 +542,8 @@ Test(sr_http, route_properties_follow_the_contract)
 {
         cr_assert(sr_route_is_list(SR_ROUTE_RUNS_LIST));
         cr_assert(sr_route_is_list(SR_ROUTE_TARGET_RUNS_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_STAGE_TARGETS_LIST));
+        cr_assert(not(sr_route_has_body(SR_ROUTE_STAGE_TARGETS_LIST)));
         cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUN_GET)));
         cr_assert(sr_route_has_body(SR_ROUTE_RUNS_CREATE));
         cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_PUT));
@@ -538,6 +553,8 @@ Test(sr_http, route_properties_follow_the_contract)
          * Idempotency-Key fingerprints the fleet shares */
         cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_APPEND, SR_ROUTE_EVENTS + 1));
         cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_SEAL,
+                     SR_ROUTE_STAGE_TARGETS_APPEND + 1));
+        cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_LIST,
                      SR_ROUTE__COUNT - 1));
         cr_assert(not(sr_route_has_body(SR_ROUTE_RUNS_LIST)));
         cr_assert(not(sr_route_needs_auth(SR_ROUTE_NONE)));
@@ -791,6 +808,13 @@ Test(sr_http, parameter_of_another_route_is_ignored)
         q = query_ok(SR_ROUTE_PIPELINE_RUNS_LIST, "pipeline_name=x");
         cr_assert(eq(str, q.pipeline_name, ""));
         q = query_ok(SR_ROUTE_STAGE_RUNS_LIST, "ordering=nonsense");
+        cr_assert(eq(u32, q.n_order, 0));
+        /* an open stage's targets: by device id only, no filter */
+        q = query_ok(SR_ROUTE_STAGE_TARGETS_LIST,
+                     "status=bogus&ordering=x&offset=2&limit=3");
+        cr_assert(eq(u32, q.limit, 3));
+        cr_assert(eq(u64, q.offset, 2));
+        cr_assert(eq(int, q.status, SR_ST_NONE));
         cr_assert(eq(u32, q.n_order, 0));
 }
 
@@ -1685,7 +1709,7 @@ Test(sr_http, a_cursor_is_taken_on_every_list_and_must_be_lowercase_hex)
         static const sr_route_id_t lists[] = {
                 SR_ROUTE_RUNS_LIST, SR_ROUTE_PIPELINE_RUNS_LIST,
                 SR_ROUTE_STAGE_RUNS_LIST, SR_ROUTE_OPERATIONS_LIST,
-                SR_ROUTE_TARGET_RUNS_LIST,
+                SR_ROUTE_TARGET_RUNS_LIST, SR_ROUTE_STAGE_TARGETS_LIST,
         };
         sr_http_problem_t prob;
         sr_http_query_t q;

@@ -1,6 +1,7 @@
 /* tests/unit/gateway/test_sr_proj.c - the gateway's projection of sr.changelog:
  * apply and get, tenancy, index moves on status change, every list filter
- * and ordering, paging edges and counts, a 10,000-target stage, offsets
+ * and ordering, paging edges and counts, a 10,000-target stage, an open
+ * stage's chunks listed by device id (paged, tombstoned, retired), offsets
  * across reopen, tombstones, ignored record kinds, garbage, and reads
  * from several threads while the writer applies.
  *
@@ -504,29 +505,35 @@ static uint32_t get_format(void)
         return fmt;
 }
 
-/* Format 2 (before open stages) reads as 3: kept, marked 3, no rebuild;
- * any other format is a cache to start over. */
-Test(sr_proj, a_format_2_projection_is_kept_and_marked_3_another_emptied)
+/* Formats 2 and 3 applied chunk records as no-ops and moved past them:
+ * they hold no appended targets, so they are rebuilt (emptied, offsets
+ * too), as any other format; the current one is kept. */
+Test(sr_proj, a_projection_of_an_older_format_is_emptied_the_current_kept)
 {
+        static const uint32_t older[] = { 3, 2, 1 };
         sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING,
                                  100);
         sr_pipeline_run_t pr;
         sr_errctx_t ec = { 0 };
 
         cr_assert(eq(u32, get_format(), PROJ_FORMAT));
-        put(&run);
-        set_format(2);
-        proj_reopen();
-        cr_assert(eq(u32, get_format(), 3));
-        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
-                                                   &run.u.pr.m.id, &pr, &ec),
-                     SR_OK), "%s", ec.msg);
-        set_format(1);
-        proj_reopen();
-        cr_assert(eq(u32, get_format(), 3));
-        cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
-                                                   &run.u.pr.m.id, &pr, &ec),
-                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(u32, PROJ_FORMAT, 4));
+        for (size_t i = 0; i < sizeof(older) / sizeof(older[0]); i++) {
+                put(&run);
+                proj_reopen();
+                cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
+                                                           &run.u.pr.m.id,
+                                                           &pr, &ec),
+                             SR_OK), "%s", ec.msg);
+                set_format(older[i]);
+                proj_reopen();
+                cr_assert(eq(u32, get_format(), PROJ_FORMAT));
+                cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
+                                                           &run.u.pr.m.id,
+                                                           &pr, &ec),
+                             SR_ERR_NOT_FOUND), "format %u kept",
+                          older[i]);
+        }
 }
 
 Test(sr_proj, an_updated_entity_replaces_the_stored_one_and_its_version)
@@ -1725,64 +1732,432 @@ Test(sr_proj, dedupe_entries_and_markers_only_advance_the_offset)
         cr_assert(eq(u64, count, 0));
 }
 
-/* Changelog version 2: an open stage's stage run is applied as any stage
- * run (the projection reads both versions); its chunks are nothing the
- * projection serves yet (docs/targets.md, section 5): they and their
- * tombstones only advance the offset, never dead-letter or fail. */
-Test(sr_proj, an_open_stage_run_applies_and_its_chunks_only_advance_the_offset)
+/* ------------------------------------------------------------ chunks */
+
+/* A device id whose first byte is @p k: the 'D' index orders by it. */
+static sr_uuid_t dev_id(unsigned k)
 {
-        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
-        sr_entity_t stage = mk_stage(&run, 0, SR_ST_PROCESSING);
-        sr_spec_target_t targets[2];
-        char key[SR_ENTITY_KEY_MAX];
-        sr_proj_txn_t *txn;
-        sr_stage_run_t got;
-        sr_changelog_t cl;
-        sr_errctx_t ec = { 0 };
-        sr_buf_t buf = { 0 };
-        int64_t next = 0;
-        size_t klen;
+        sr_uuid_t u;
 
-        stage.u.sr.append_targets = true;
-        stage.u.sr.chunks_applied = 1;
-        stage.u.sr.targets_appended = 2;
-        put(&run);
-        put(&stage);
-        cr_assert(eq(int, sr_codec_encode_entity(codec, &stage, &buf, &ec),
-                     SR_OK), "%s", ec.msg);
-        cr_assert(eq(u8, ((uint8_t *)buf.ptr)[4], 8)); /* version 2 */
-        sr_buf_free(&buf);
-        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &run.u.pr.m.id,
-                                                &stage.u.sr.m.id, &got, &ec),
-                     SR_OK), "%s", ec.msg);
-        cr_assert(eq(int, got.m.status, SR_ST_PROCESSING));
+        memset(&u, 0, sizeof(u));
+        u.b[0] = (uint8_t)k;
+        u.b[6] = 0x40;
+        u.b[8] = 0x80;
+        u.b[15] = 0x5a;
+        return u;
+}
 
-        memset(targets, 0, sizeof(targets));
-        for (int i = 0; i < 2; i++) {
-                targets[i].device_id = uid(i ? "dev-b" : "dev-a");
-                snprintf(targets[i].device_name,
-                         sizeof(targets[i].device_name), "dev-%d", i);
+/* Chunk @p chunk of stage @p si of @p run: devices @p devs[0..n-1],
+ * named "dev-<k>"; the odd ones given a target id and an alias. The
+ * caller frees c->targets. */
+static sr_stage_chunk_t mk_chunk(const sr_entity_t *run, uint32_t si,
+                                 uint32_t chunk, const unsigned *devs,
+                                 uint32_t n)
+{
+        sr_stage_chunk_t c;
+
+        memset(&c, 0, sizeof(c));
+        c.pipeline_run_id = run->u.pr.m.id;
+        c.stage_index = si;
+        c.chunk = chunk;
+        c.n_targets = n;
+        c.targets = calloc(n, sizeof(*c.targets));
+        cr_assert(not(eq(ptr, c.targets, NULL)));
+        for (uint32_t i = 0; i < n; i++) {
+                sr_spec_target_t *t = &c.targets[i];
+
+                t->device_id = dev_id(devs[i]);
+                snprintf(t->device_name, sizeof(t->device_name), "dev-%u",
+                         devs[i]);
+                if (devs[i] % 2) {
+                        sr_uuid_v5(&t->target_id, &sr_ns, "tgt/%u", devs[i]);
+                        snprintf(t->device_alias, sizeof(t->device_alias),
+                                 "alias-%u", devs[i]);
+                }
         }
+        return c;
+}
+
+/* The chunk, in its own batch, under its key; its targets freed. */
+static void put_chunk(sr_stage_chunk_t *c)
+{
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_chunk_key(c, key);
+        sr_proj_txn_t *txn = begin();
+        sr_changelog_t cl;
+
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_CHUNK;
-        cl.u.chunk.pipeline_run_id = run.u.pr.m.id;
-        cl.u.chunk.stage_index = 0;
-        cl.u.chunk.chunk = 0;
-        cl.u.chunk.n_targets = 2;
-        cl.u.chunk.targets = targets; /* borrowed */
-        klen = sr_chunk_key(&cl.u.chunk, key);
-        txn = begin();
+        cl.u.chunk = *c; /* borrowed */
         put_cl(txn, &cl, key, klen);
+        commit(txn);
+}
+
+static void tombstone_chunk(uint32_t si, uint32_t chunk,
+                            const sr_entity_t *run)
+{
+        sr_stage_chunk_t c = { .pipeline_run_id = run->u.pr.m.id,
+                               .stage_index = si, .chunk = chunk };
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen = sr_chunk_key(&c, key);
+        sr_proj_txn_t *txn = begin();
+        sr_errctx_t ec = { 0 };
+
         cr_assert(eq(int, put_raw(txn, sr_slice(key, klen), sr_slice(NULL, 0),
                                   &ec),
                      SR_OK), "%s", ec.msg);
         commit(txn);
+}
 
-        cr_assert(eq(int, sr_proj_offsets(proj, &next, 1, &ec), SR_OK));
-        cr_assert(eq(i64, next, 4));
-        cr_assert(eq(int, sr_proj_get_stage_run(proj, ENT_A, &run.u.pr.m.id,
-                                                &stage.u.sr.m.id, &got, &ec),
+/* An open stage run @p index of @p run, stored. */
+static sr_entity_t open_stage(const sr_entity_t *run, uint32_t index)
+{
+        sr_entity_t stage = mk_stage(run, index, SR_ST_PENDING);
+
+        stage.u.sr.append_targets = true;
+        put(&stage);
+        return stage;
+}
+
+/* Appended targets of a stage as "dev-1@0.1,..." (name@chunk.item);
+ * asserts SR_OK. */
+static char *appended_of(const sr_entity_t *stage, const sr_proj_query_t *q,
+                         uint64_t *count, sr_proj_target_t **keep)
+{
+        static char out[4096];
+        sr_proj_target_t *items = NULL;
+        sr_errctx_t ec = { 0 };
+        uint64_t c = 0;
+        size_t n = 0, len = 0;
+
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, stage->u.sr.enterprise_id,
+                                  &stage->u.sr.pipeline_run_id,
+                                  &stage->u.sr.m.id, q, &items, &n, &c, &ec),
                      SR_OK), "%s", ec.msg);
+        out[0] = '\0';
+        for (size_t i = 0; i < n && len < sizeof(out) - 32; i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len,
+                                        "%s%s@%u.%u", i ? "," : "",
+                                        items[i].device_name, items[i].chunk,
+                                        items[i].item);
+        if (keep)
+                *keep = items;
+        else
+                free(items);
+        if (count)
+                *count = c;
+        return out;
+}
+
+Test(sr_proj, appended_targets_of_several_chunks_list_by_device_id)
+{
+        static const unsigned c0[] = { 5, 1, 9 }, c1[] = { 2, 7 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 3);
+        sr_stage_chunk_t b = mk_chunk(&run, 0, 1, c1, 2);
+        sr_proj_query_t q = query();
+        sr_proj_target_t *items;
+        char rid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
+        sr_uuid_t want;
+        uint64_t count;
+
+        put(&run);
+        stage = open_stage(&run, 0);
+        put_chunk(&b);
+        put_chunk(&a);
+        cr_assert(eq(str, appended_of(&stage, &q, &count, &items),
+                     "dev-1@0.1,dev-2@1.0,dev-5@0.0,dev-7@1.1,dev-9@0.2"));
+        cr_assert(eq(u64, count, 5));
+        /* given: as given, with its alias; not given: the id its target
+         * runs will carry (the state machine's own derivation) */
+        cr_assert(eq(int, memcmp(&items[0].target_id, &a.targets[1].target_id,
+                                 sizeof(sr_uuid_t)), 0));
+        cr_assert(eq(str, items[0].device_alias, "alias-1"));
+        cr_assert(eq(int, memcmp(&items[0].device_id, &a.targets[1].device_id,
+                                 sizeof(sr_uuid_t)), 0));
+        sr_uuid_fmt(&run.u.pr.m.id, rid);
+        sr_uuid_fmt(&b.targets[0].device_id, dev);
+        sr_uuid_v5(&want, &sr_ns, "%s/stage/%u/device/%s/target", rid, 0u,
+                   dev);
+        cr_assert(eq(int, memcmp(&items[1].target_id, &want, sizeof(want)),
+                     0));
+        cr_assert(eq(str, items[1].device_alias, ""));
+        free(items);
+        /* offset and limit as every list; the count whatever the page */
+        q.offset = 1;
+        q.limit = 2;
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-2@1.0,dev-5@0.0"));
+        cr_assert(eq(u64, count, 5));
+        q.offset = 5;
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL), ""));
+        cr_assert(eq(u64, count, 5));
+        free(a.targets);
+        free(b.targets);
+}
+
+Test(sr_proj, appended_targets_page_by_cursor_first_middle_last_page)
+{
+        static const unsigned c0[] = { 40, 10, 30 }, c1[] = { 20, 50 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 3);
+        sr_stage_chunk_t b = mk_chunk(&run, 0, 1, c1, 2);
+        sr_proj_query_t q = query();
+        sr_proj_page_t page = { 0 };
+        sr_proj_stats_t before, after;
+        char first[SR_PROJ_CURSOR_MAX], middle[SR_PROJ_CURSOR_MAX];
+        uint64_t count;
+
+        put(&run);
+        stage = open_stage(&run, 0);
+        put_chunk(&a);
+        put_chunk(&b);
+        q.limit = 2;
+        q.page = &page;
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-10@0.1,dev-20@1.0"));
+        cr_assert(page.keyset);
+        cr_assert(not(eq(str, page.next, "")));
+        snprintf(first, sizeof(first), "%s", page.next);
+        /* a page costs a seek and limit + 1 key steps, wherever it is */
+        q.cursor = first;
+        before = stats();
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-30@0.2,dev-40@0.0"));
+        after = stats();
+        cr_assert(le(u64, after.key_steps - before.key_steps, 3));
+        cr_assert(eq(u64, count, 5));
+        snprintf(middle, sizeof(middle), "%s", page.next);
+        cr_assert(not(eq(str, middle, "")));
+        q.cursor = middle;
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-50@1.1"));
+        cr_assert(eq(str, page.next, ""));
+        /* a device appended behind the cursor is not seen, ahead it is */
+        {
+                static const unsigned c2[] = { 5, 35 };
+                sr_stage_chunk_t c = mk_chunk(&run, 0, 2, c2, 2);
+
+                put_chunk(&c);
+                free(c.targets);
+        }
+        q.cursor = first;
+        q.limit = 10;
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-30@0.2,dev-35@2.1,dev-40@0.0,dev-50@1.1"));
+        cr_assert(eq(u64, count, 7));
+        free(a.targets);
+        free(b.targets);
+}
+
+Test(sr_proj, an_appended_targets_cursor_of_another_list_is_refused)
+{
+        static const unsigned c0[] = { 1, 2, 3 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t s0, s1;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 3);
+        sr_proj_query_t q = query();
+        sr_proj_page_t page = { 0 };
+        sr_proj_target_t *items = NULL;
+        char cur[SR_PROJ_CURSOR_MAX];
+        sr_errctx_t ec = { 0 };
+        uint64_t count;
+        size_t n;
+
+        put(&run);
+        s0 = open_stage(&run, 0);
+        s1 = open_stage(&run, 1);
+        put_chunk(&a);
+        q.limit = 1;
+        q.page = &page;
+        appended_of(&s0, &q, &count, NULL);
+        snprintf(cur, sizeof(cur), "%s", page.next);
+        q.cursor = cur;
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, ENT_A, &run.u.pr.m.id, &s1.u.sr.m.id,
+                                  &q, &items, &n, &count, &ec),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, strncmp(ec.msg, "cursor: ", 8), 0), "%s", ec.msg);
+        q.cursor = NULL;
+        q.has_status = true;
+        q.status = SR_ST_PENDING;
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, ENT_A, &run.u.pr.m.id, &s0.u.sr.m.id,
+                                  &q, &items, &n, &count, &ec),
+                     SR_ERR_INVALID));
+        free(a.targets);
+}
+
+Test(sr_proj, a_chunks_tombstone_removes_its_targets_and_no_others)
+{
+        static const unsigned c0[] = { 5, 1 }, c1[] = { 2, 7 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 2);
+        sr_stage_chunk_t b = mk_chunk(&run, 0, 1, c1, 2);
+        sr_proj_query_t q = query();
+        sr_proj_size_t before;
+        uint64_t count;
+
+        put(&run);
+        stage = open_stage(&run, 0);
+        before = size_now();
+        put_chunk(&a);
+        put_chunk(&b);
+        cr_assert(eq(u64, size_now().chunks, 2));
+        tombstone_chunk(0, 0, &run);
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-2@1.0,dev-7@1.1"));
+        cr_assert(eq(u64, count, 2));
+        /* again, and a chunk never applied: nothing more */
+        tombstone_chunk(0, 0, &run);
+        tombstone_chunk(0, 9, &run);
+        tombstone_chunk(0, 1, &run);
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL), ""));
+        cr_assert(eq(u64, count, 0));
+        /* nothing leaks: index entries, counters, chunk records */
+        cr_assert(eq(u64, size_now().index_entries, before.index_entries));
+        cr_assert(eq(u64, size_now().counters, before.counters));
+        cr_assert(eq(u64, size_now().chunks, 0));
+        free(a.targets);
+        free(b.targets);
+}
+
+Test(sr_proj, a_chunk_applied_again_is_listed_and_counted_once)
+{
+        static const unsigned c0[] = { 5, 1 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 2);
+        sr_proj_query_t q = query();
+        uint64_t count;
+
+        put(&run);
+        stage = open_stage(&run, 0);
+        put_chunk(&a);
+        put_chunk(&a);
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL),
+                     "dev-1@0.1,dev-5@0.0"));
+        cr_assert(eq(u64, count, 2));
+        free(a.targets);
+}
+
+Test(sr_proj, a_retired_marker_removes_the_runs_chunks_and_their_targets)
+{
+        static const unsigned c0[] = { 5, 1 }, c1[] = { 2 };
+        sr_entity_t r1 = mk_run("r1", ENT_A, "canary", 1, SR_ST_SUCCESS, 100);
+        sr_entity_t r2 = mk_run("r2", ENT_A, "canary", 2, SR_ST_RUNNING, 200);
+        sr_entity_t s2;
+        sr_stage_chunk_t a = mk_chunk(&r1, 0, 0, c0, 2);
+        sr_stage_chunk_t b = mk_chunk(&r1, 1, 0, c1, 1);
+        sr_stage_chunk_t other = mk_chunk(&r2, 0, 0, c0, 2);
+        sr_proj_query_t q = query();
+        sr_proj_size_t z;
+        uint64_t count;
+
+        put(&r1);
+        open_stage(&r1, 0);
+        open_stage(&r1, 1);
+        put(&r2);
+        s2 = open_stage(&r2, 0);
+        put_chunk(&a);
+        put_chunk(&b);
+        put_chunk(&other);
+        retire(&r1, 987654321000);
+        z = size_now();
+        cr_assert(eq(u64, z.chunks, 1));
+        /* r2's stage's two entries and its counter are all that is left
+         * of the chunks (r2 and its stage run have 6 + 1 entries) */
+        cr_assert(eq(u64, z.index_entries, 6 + 1 + 2));
+        cr_assert(eq(str, appended_of(&s2, &q, &count, NULL),
+                     "dev-1@0.1,dev-5@0.0"));
+        cr_assert(eq(u64, count, 2));
+        free(a.targets);
+        free(b.targets);
+        free(other.targets);
+}
+
+Test(sr_proj, an_inline_stage_lists_no_targets_and_a_foreign_one_is_not_found)
+{
+        static const unsigned c0[] = { 5, 1 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t r2 = mk_run("r2", ENT_A, "canary", 2, SR_ST_RUNNING, 200);
+        sr_entity_t inline_stage = mk_stage(&run, 1, SR_ST_PENDING);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 2);
+        sr_proj_query_t q = query();
+        sr_proj_page_t page = { 0 };
+        sr_proj_target_t *items = NULL;
+        sr_uuid_t nope = uid("nope");
+        sr_errctx_t ec = { 0 };
+        uint64_t count = 9;
+        size_t n = 9;
+
+        put(&run);
+        put(&r2);
+        stage = open_stage(&run, 0);
+        put(&inline_stage);
+        put_chunk(&a);
+        q.page = &page;
+        cr_assert(eq(str, appended_of(&inline_stage, &q, &count, NULL), ""));
+        cr_assert(eq(u64, count, 0));
+        cr_assert(page.keyset);
+        cr_assert(eq(str, page.next, ""));
+        /* another enterprise, another run, no such stage run */
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, ENT_B, &run.u.pr.m.id,
+                                  &stage.u.sr.m.id, &q, &items, &n, &count,
+                                  &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, ENT_A, &r2.u.pr.m.id,
+                                  &stage.u.sr.m.id, &q, &items, &n, &count,
+                                  &ec),
+                     SR_ERR_NOT_FOUND));
+        cr_assert(eq(int, sr_proj_list_stage_targets(
+                                  proj, ENT_A, &run.u.pr.m.id, &nope, &q,
+                                  &items, &n, &count, &ec),
+                     SR_ERR_NOT_FOUND));
+        free(a.targets);
+}
+
+Test(sr_proj, a_chunk_under_another_key_is_corrupt_and_changes_nothing)
+{
+        static const unsigned c0[] = { 5 };
+        sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING, 100);
+        sr_entity_t stage;
+        sr_stage_chunk_t a = mk_chunk(&run, 0, 0, c0, 1);
+        sr_stage_chunk_t b = a;
+        char key[SR_ENTITY_KEY_MAX];
+        size_t klen;
+        sr_proj_txn_t *txn;
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_proj_query_t q = query();
+        uint64_t count;
+
+        put(&run);
+        stage = open_stage(&run, 0);
+        b.chunk = 1;
+        klen = sr_chunk_key(&b, key); /* chunk 0 under chunk 1's key */
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_CHUNK;
+        cl.u.chunk = a;
+        cr_assert(eq(int, sr_codec_encode_changelog(codec, &cl, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        txn = begin();
+        cr_assert(eq(int, put_raw(txn, sr_slice(key, klen),
+                                  sr_buf_slice(&buf), &ec),
+                     SR_ERR_CORRUPT));
+        cr_assert(not(eq(ptr, strstr(ec.msg, "not \""), NULL)), "%s", ec.msg);
+        sr_proj_abort(txn);
+        cr_assert(eq(str, appended_of(&stage, &q, &count, NULL), ""));
+        sr_buf_free(&buf);
+        free(a.targets);
 }
 
 Test(sr_proj, a_garbage_value_is_corrupt_and_changes_nothing)
