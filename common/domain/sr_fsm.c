@@ -213,9 +213,8 @@ static void set_pipeline_run(step_t *st, const sr_command_t *cmd)
                 if (!sr_status_is_terminal(run->stages[i].m.status))
                         sr_fsm__move_stage(st, i, SR_ST_CANCELLED,
                                    "pipeline_run_cancelled");
-        for (uint32_t i = 0; i < run->n_targets; i++)
-                sr_fsm__cascade_target(st, i, SR_ST_CANCELLED,
-                               "pipeline_run_cancelled");
+        for (uint32_t si = 0; si < run->pr.n_stages; si++)
+                sr_fsm__cascade_from(st, si, 0);
         sr_fsm__reply_accept(st, cmd, SR_ENT_PIPELINE_RUN, NULL);
 }
 
@@ -250,7 +249,7 @@ static void set_stage_run(step_t *st, const sr_command_t *cmd)
         }
         if (to == SR_ST_CANCELLED) {
                 sr_fsm__end_stage(st, si, SR_ST_CANCELLED, "cancelled_by_user",
-                          "stage_run_cancelled", true);
+                                  true);
                 sr_fsm__reply_accept(st, cmd, SR_ENT_STAGE_RUN, &s->m);
                 return;
         }
@@ -407,6 +406,7 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
         /* Use the index from here on: an auto-promoted stage may grow
          * (and move) the targets array during the step. */
         ti = (uint32_t)(t - run->targets);
+        sr_fsm__catch_up(st, ti); /* a cascade in steps first */
         sr_uuid_fmt(&t->command_id, cmdid);
         cur = sr_status_name(t->m.status);
         if (!parse_status(st, cmd, "target run", allowed, &to))
@@ -531,9 +531,8 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                         if (!sr_status_is_terminal(run->stages[i].m.status))
                                 sr_fsm__move_stage(st, i, SR_ST_TIMEOUT,
                                            "pipeline_run_timeout");
-                for (uint32_t i = 0; i < run->n_targets; i++)
-                        sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT,
-                                       "pipeline_run_timeout");
+                for (uint32_t si = 0; si < run->pr.n_stages; si++)
+                        sr_fsm__cascade_from(st, si, 0);
                 return;
         }
         /* A stage run is active only while its pipeline run is open. */
@@ -552,7 +551,7 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                         sr_fsm__rollup_pr(st);
                 } else {
                         sr_fsm__end_stage(st, i, SR_ST_TIMEOUT, "timeout",
-                                  "stage_run_timeout", true);
+                                          true);
                 }
         }
         /* The target runs' own deadlines, whatever their stage and
@@ -567,6 +566,8 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
                         uint32_t i = x->first_tr + k;
                         const sr_target_run_t *t = &run->targets[i];
 
+                        /* a cascade in steps not there yet comes first */
+                        sr_fsm__catch_up(st, i);
                         if (sr_status_is_terminal(t->m.status) ||
                             !t->m.deadline || t->m.deadline > d)
                                 continue;
@@ -714,9 +715,19 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                 return SR_OK;
         }
         ti = (uint32_t)(t - run->targets);
+        /* A cascade in steps that has not reached this target run yet
+         * reaches it now, before the result: as if it had run at once. */
+        sr_fsm__catch_up(&st, ti);
+        if (st.nomem)
+                return SR_ERR_NOMEM;
+        if (st.illegal)
+                return SR_ERR_INTERNAL;
         if (sr_status_is_terminal(t->m.status) ||
             !result_moves(t->m.status, cs)) {
+                /* stale, though the catch-up may have changed the run */
                 out->stale = true;
+                if (out->applied)
+                        sr_fsm__update_next_deadline(run, st.opts);
                 return SR_OK;
         }
         /* Record what the device said before the move, so the events and

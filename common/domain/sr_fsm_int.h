@@ -78,8 +78,16 @@ void sr_fsm__cascade_target(step_t *st, uint32_t ti, sr_status_t to,
                             const char *reason);
 /* A stage run ends by cancel or timeout; its targets follow, then (@p rollup) the run. */
 void sr_fsm__end_stage(step_t *st, uint32_t si, sr_status_t to,
-                       const char *reason, const char *target_reason,
-                       bool rollup);
+                      const char *reason, bool rollup);
+/* Target run @p ti gets every cascade it is owed and has not had (its
+ * stage run's end, then its pipeline run's): before any input touches it,
+ * so a cascade in steps is logically complete at once. */
+void sr_fsm__catch_up(step_t *st, uint32_t ti);
+/* The cascade over stage @p si's target runs from position @p from, in
+ * parts of stage.step.targets (StageStep{cancel|timeout}). */
+void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from);
+/* Stage @p si's target runs are owed a cascade (its end or its run's). */
+bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si);
 /* queued, processing or running. */
 bool sr_fsm__stage_is_active(sr_status_t s);
 /* The stage-run table's completion rows, after a target run ended. */

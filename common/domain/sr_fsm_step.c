@@ -520,23 +520,105 @@ void sr_fsm__cascade_target(step_t *st, uint32_t ti, sr_status_t to,
         sr_fsm__move_target(st, ti, to, reason);
 }
 
-static void cascade_stage_targets(step_t *st, uint32_t si, sr_status_t to,
-                                  const char *reason)
-{
-        const sr_run_stage_idx_t *x = &st->run->sidx[si];
+/* ------------------------------------------------------------ cascades */
 
-        for (uint32_t i = 0; i < x->n_tr; i++)
-                sr_fsm__cascade_target(st, x->first_tr + i, to, reason);
+/* The cascade an entity's end owes the target runs below it, from its
+ * status and reason alone (docs/targets.md section 4: no record holds a
+ * cascade's progress): a stage run cancelled or timed out, by a user or
+ * by its pipeline run; a pipeline run cancelled or timed out. false: none
+ * (not ended so, or ended by its targets). */
+static bool owed_cascade(const sr_meta_t *m, bool pipeline, sr_status_t *to,
+                         const char **reason)
+{
+        if (m->status == SR_ST_CANCELLED) {
+                *to = SR_ST_CANCELLED;
+                if (pipeline && !strcmp(m->reason, "cancelled_by_user"))
+                        *reason = "pipeline_run_cancelled";
+                else if (!pipeline && !strcmp(m->reason, "cancelled_by_user"))
+                        *reason = "stage_run_cancelled";
+                else if (!pipeline &&
+                         !strcmp(m->reason, "pipeline_run_cancelled"))
+                        *reason = "pipeline_run_cancelled";
+                else
+                        return false;
+                return true;
+        }
+        if (m->status == SR_ST_TIMEOUT) {
+                *to = SR_ST_TIMEOUT;
+                if (pipeline && !strcmp(m->reason, "timeout"))
+                        *reason = "pipeline_run_timeout";
+                else if (!pipeline && !strcmp(m->reason, "timeout"))
+                        *reason = "stage_run_timeout";
+                else if (!pipeline &&
+                         !strcmp(m->reason, "pipeline_run_timeout"))
+                        *reason = "pipeline_run_timeout";
+                else
+                        return false;
+                return true;
+        }
+        return false;
 }
 
-/* A stage run ends by cancel or timeout: its targets follow, then the
- * pipeline run rolls up. */
+void sr_fsm__catch_up(step_t *st, uint32_t ti)
+{
+        sr_run_t *run = st->run;
+        const sr_target_run_t *t = &run->targets[ti];
+        const char *reason;
+        sr_status_t to;
+
+        if (sr_status_is_terminal(t->m.status))
+                return;
+        /* The stage's own end first, then its pipeline run's: the order
+         * they happened in (a pipeline run ends after its stages). */
+        if (owed_cascade(&run->stages[t->stage_index].m, false, &to, &reason))
+                sr_fsm__cascade_target(st, ti, to, reason);
+        if (owed_cascade(&run->pr.m, true, &to, &reason))
+                sr_fsm__cascade_target(st, ti, to, reason);
+}
+
+/* The cascade over stage @p si's target runs from position @p from (in
+ * the stage's order): stage.step.targets of them in this input, and a
+ * StageStep for the rest. Each target run gets every cascade it is owed
+ * (sr_fsm__catch_up), so a step, a replayed step or a result that comes
+ * first all leave it as the cascade at once would have. */
+void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
+{
+        const sr_run_stage_idx_t *x = &st->run->sidx[si];
+        uint32_t step = st->opts->step_targets, end = x->n_tr;
+        const char *reason;
+        sr_status_t to;
+
+        if (step && x->n_tr > from && x->n_tr - from > step)
+                end = from + step;
+        for (uint32_t i = from; i < end; i++)
+                sr_fsm__catch_up(st, x->first_tr + i);
+        if (end < x->n_tr) {
+                if (!owed_cascade(&st->run->stages[si].m, false, &to,
+                                  &reason) &&
+                    !owed_cascade(&st->run->pr.m, true, &to, &reason))
+                        to = SR_ST_CANCELLED; /* never: a cascade is owed */
+                sr_fsm__send_step(st, si,
+                                  to == SR_ST_TIMEOUT ? "timeout" : "cancel",
+                                  end);
+        }
+}
+
+bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si)
+{
+        const char *reason;
+        sr_status_t to;
+
+        return owed_cascade(&run->stages[si].m, false, &to, &reason) ||
+               owed_cascade(&run->pr.m, true, &to, &reason);
+}
+
+/* A stage run ends by cancel or timeout: its targets follow (in steps
+ * over a large stage), then the pipeline run rolls up. */
 void sr_fsm__end_stage(step_t *st, uint32_t si, sr_status_t to,
-                      const char *reason, const char *target_reason,
-                      bool rollup)
+                      const char *reason, bool rollup)
 {
         sr_fsm__move_stage(st, si, to, reason);
-        cascade_stage_targets(st, si, to, target_reason);
+        sr_fsm__cascade_from(st, si, 0);
         if (rollup)
                 sr_fsm__rollup_pr(st);
 }

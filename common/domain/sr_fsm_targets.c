@@ -415,7 +415,26 @@ void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd)
         uint32_t si = cmd->u.step.stage_index;
         const sr_stage_run_t *s;
 
-        if (si >= run->pr.n_stages || strcmp(cmd->u.step.step, "fill")) {
+        if (si >= run->pr.n_stages) {
+                st->out->stale = true;
+                return;
+        }
+        if (!strcmp(cmd->u.step.step, "cancel") ||
+            !strcmp(cmd->u.step.step, "timeout")) {
+                /* A cascade's next part; each target run in it gets what
+                 * it is owed and has not had, so a replay changes
+                 * nothing. */
+                if (!sr_fsm__cascade_owed(run, si) ||
+                    cmd->u.step.cursor >= run->sidx[si].n_tr) {
+                        st->out->stale = true;
+                        return;
+                }
+                sr_fsm__cascade_from(st, si, cmd->u.step.cursor);
+                if (!st->out->applied)
+                        st->out->stale = true;
+                return;
+        }
+        if (strcmp(cmd->u.step.step, "fill")) {
                 st->out->stale = true;
                 return;
         }

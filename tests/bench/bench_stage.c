@@ -52,6 +52,7 @@
 
 #include "kit_bench.h"
 #include "sr_codec.h"
+#include "sr_digest.h"
 #include "sr_fsm.h"
 #include "sr_run.h"
 #include "sr_store.h"
@@ -69,6 +70,7 @@
 typedef struct figures {
         double cpu_us_per_result, wall_s, create_s, rss_mb;
         double cl_records_per_target, cl_bytes_per_target, cancel_s;
+        double peak_events; /* most events of one input (the fill's) */
 } figures_t;
 
 typedef struct bench {
@@ -80,6 +82,13 @@ typedef struct bench {
         uint64_t cl_records, cl_bytes, ev_bytes;
         uint32_t batch;
         bool no_store; /* --store off */
+        /* --open: the stage created open, its targets appended in chunks
+         * of --chunk, sealed, and filled --step target runs per input by
+         * the StageSteps the run sends itself (docs/targets.md). */
+        bool open;
+        uint32_t chunk, step;
+        sr_fsm_opts_t opts;
+        uint32_t peak_events; /* most events one input made */
 } bench_t;
 
 /* A cheap distinct id: the counter in the last 8 bytes, @p tag first. */
@@ -123,13 +132,40 @@ static int save_entity(const sr_entity_t *e, void *arg)
         return 0;
 }
 
+/* Write one new chunk of an open stage, as the worker's save_chunk(). */
+static int save_chunk(const sr_stage_chunk_t *c, void *arg)
+{
+        bench_t *b = arg;
+        char key[SR_ENTITY_KEY_MAX];
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_buf_t val = { 0 };
+        size_t kn = sr_chunk_key(c, key);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_CHUNK;
+        cl.u.chunk = *c;
+        if (sr_codec_encode_changelog(b->codec, &cl, &val, &ec))
+                DIE("encode chunk: %s", ec.msg);
+        if (!b->no_store &&
+            sr_store_put(b->txn, 0, sr_slice(key, kn), sr_buf_slice(&val),
+                         &ec))
+                DIE("store put: %s", ec.msg);
+        b->cl_records++;
+        b->cl_bytes += val.len;
+        sr_buf_free(&val);
+        return 0;
+}
+
 /* The end of a batch: the dirty entities, then commit. */
 static void txn_commit(bench_t *b)
 {
         sr_errctx_t ec = { 0 };
 
-        if (b->run.exists)
+        if (b->run.exists) {
+                sr_run_dirty_chunks_each(&b->run, save_chunk, b);
                 sr_run_dirty_each(&b->run, save_entity, b);
+        }
         sr_run_clear_dirty(&b->run);
         if (b->no_store)
                 return;
@@ -144,6 +180,8 @@ static void encode_outputs(bench_t *b)
         sr_errctx_t ec = { 0 };
         sr_buf_t buf = { 0 };
 
+        if (b->out.n_events > b->peak_events)
+                b->peak_events = b->out.n_events;
         for (uint32_t i = 0; i < b->out.n_events; i++) {
                 buf.len = 0;
                 if (sr_codec_encode_event(b->codec, &b->out.events[i], &buf,
@@ -158,6 +196,88 @@ static void encode_outputs(bench_t *b)
                         DIE("encode dispatch: %s", ec.msg);
                 sr_buf_free(&buf);
         }
+}
+
+/* One command as its own batch (an input through the worker's path but
+ * the dedupe lookup, which results pay in one_result()). */
+static void one_command(bench_t *b, sr_command_t *cmd, int64_t now)
+{
+        sr_err_t err;
+
+        txn_begin(b);
+        err = sr_fsm_apply_command(&b->run, cmd, now, &b->opts, &b->out);
+        if (err || (b->out.has_reply && !b->out.reply.accepted))
+                DIE("%s: %s %s", cmd->kind == SR_CMD_STAGE_STEP ? "step" :
+                                 "command", sr_err_name(err),
+                    b->out.reply.message);
+        encode_outputs(b);
+        txn_commit(b);
+}
+
+/* An open stage's targets: chunks of b->chunk in chunk order, each one
+ * input (and batch); the seal; then each StageStep the run sends itself,
+ * one input after the other as the worker's partition delivers them. */
+static void fill_open(bench_t *b, const sr_uuid_t *run_id, uint32_t n,
+                      int64_t now)
+{
+        uint32_t n_chunks = (n + b->chunk - 1) / b->chunk;
+        uint8_t (*digests)[SR_DIGEST_LEN] = calloc(n_chunks, SR_DIGEST_LEN);
+        sr_errctx_t ec = { 0 };
+        sr_command_t cmd;
+        uint64_t k = 0;
+
+        if (!digests)
+                DIE("out of memory");
+        for (uint32_t c = 0; c < n_chunks; c++) {
+                uint32_t first = c * b->chunk;
+                uint32_t m = n - first < b->chunk ? n - first : b->chunk;
+
+                memset(&cmd, 0, sizeof(cmd));
+                cmd.kind = SR_CMD_APPEND_TARGETS;
+                id_of(&cmd.command_id, 7, ((uint64_t)now << 24) + c);
+                cmd.pipeline_run_id = *run_id;
+                snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id),
+                         "bench");
+                cmd.u.append.chunk = c;
+                cmd.u.append.n_targets = m;
+                cmd.u.append.targets = calloc(m, sizeof(sr_spec_target_t));
+                if (!cmd.u.append.targets)
+                        DIE("out of memory");
+                for (uint32_t i = 0; i < m; i++) {
+                        id_of(&cmd.u.append.targets[i].device_id, 3,
+                              first + i);
+                        snprintf(cmd.u.append.targets[i].device_name,
+                                 sizeof(cmd.u.append.targets[i].device_name),
+                                 "dev-%" PRIu32, first + i);
+                }
+                if (sr_targets_digest(cmd.u.append.targets, m,
+                                      cmd.u.append.digest, &ec))
+                        DIE("digest: %s", ec.msg);
+                memcpy(digests[c], cmd.u.append.digest, SR_DIGEST_LEN);
+                one_command(b, &cmd, ++now);
+                sr_command_fini(&cmd);
+        }
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_CMD_SEAL_TARGETS;
+        id_of(&cmd.command_id, 8, (uint64_t)now);
+        cmd.pipeline_run_id = *run_id;
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "bench");
+        cmd.u.seal.chunks = n_chunks;
+        cmd.u.seal.count = n;
+        if (sr_seal_digest((const uint8_t(*)[SR_DIGEST_LEN])digests,
+                           n_chunks, cmd.u.seal.digest, &ec))
+                DIE("seal digest: %s", ec.msg);
+        free(digests);
+        one_command(b, &cmd, ++now);
+        while (b->out.n_steps) {
+                sr_command_t step = b->out.steps[0];
+
+                one_command(b, &step, ++now);
+                k++;
+        }
+        if (b->run.stages[0].m.status != SR_ST_RUNNING)
+                DIE("open stage is %s after its fill (%" PRIu64 " steps)",
+                    sr_status_name(b->run.stages[0].m.status), k);
 }
 
 static void create(bench_t *b, const sr_uuid_t *run_id, uint32_t n,
@@ -190,20 +310,29 @@ static void create(bench_t *b, const sr_uuid_t *run_id, uint32_t n,
                 DIE("out of memory");
         snprintf(st->ops[0].operation_type, sizeof(st->ops[0].operation_type),
                  "REBOOT");
-        for (uint32_t i = 0; i < n; i++) {
+        if (b->open) {
+                free(st->targets);
+                st->targets = NULL;
+                st->n_targets = 0;
+                st->append_targets = true;
+                st->expected_targets = n;
+        }
+        for (uint32_t i = 0; i < st->n_targets; i++) {
                 id_of(&st->targets[i].device_id, 3, i);
                 snprintf(st->targets[i].device_name,
                          sizeof(st->targets[i].device_name), "dev-%" PRIu32,
                          i);
         }
         txn_begin(b);
-        err = sr_fsm_apply_command(&b->run, &cmd, now, NULL, &b->out);
+        err = sr_fsm_apply_command(&b->run, &cmd, now, &b->opts, &b->out);
         if (err || !b->out.reply.accepted)
                 DIE("create: %s %s", sr_err_name(err), b->out.reply.message);
         encode_outputs(b);
         txn_commit(b);
         (void)ec;
         sr_command_fini(&cmd);
+        if (b->open)
+                fill_open(b, run_id, n, now);
 }
 
 /* One result through the worker's path (see the file comment). */
@@ -237,7 +366,7 @@ static void one_result(bench_t *b, const sr_target_run_t *t,
                                          &ec);
         if (err != SR_ERR_NOT_FOUND)
                 DIE("dedupe lookup: %s", sr_err_name(err));
-        err = sr_fsm_apply_result(&b->run, &got, now, NULL, &b->out);
+        err = sr_fsm_apply_result(&b->run, &got, now, &b->opts, &b->out);
         if (err || !b->out.applied)
                 DIE("result %s: %s", status, sr_err_name(err));
         encode_outputs(b);
@@ -256,16 +385,28 @@ static void one_result(bench_t *b, const sr_target_run_t *t,
         sr_buf_free(&wire);
 }
 
+typedef struct mode {
+        uint32_t batch;
+        bool no_store, open;
+        uint32_t chunk, step;
+} mode_t_;
+
 static void bench_open(bench_t *b, const char *dir, uint32_t n,
-                       uint32_t batch, bool no_store)
+                       const mode_t_ *mo)
 {
         sr_store_opts_t so = { dir, (size_t)(256u << 20) +
                                             (size_t)n * 8192u, false };
         sr_errctx_t ec = { 0 };
 
         memset(b, 0, sizeof(*b));
-        b->batch = batch;
-        b->no_store = no_store;
+        b->batch = mo->batch;
+        b->no_store = mo->no_store;
+        b->open = mo->open;
+        b->chunk = mo->chunk;
+        b->step = mo->step;
+        b->opts.max.targets = 10000000;
+        b->opts.chunk_targets = mo->chunk;
+        b->opts.step_targets = mo->step;
         if (sr_store_open(&so, &b->store, &ec) ||
             sr_codec_new(&b->codec, &ec))
                 DIE("open: %s", ec.msg);
@@ -299,9 +440,9 @@ static void perf_ctl(const char *cmd)
         fclose(f);
 }
 
-static figures_t run_once(const char *parent, uint32_t n, uint32_t batch,
-                          bool no_store)
+static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
 {
+        uint32_t batch = mo->batch;
         static const char *const pass[2] = { "INPROGRESS", "SUCCESS" };
         char dir[4096];
         figures_t f = { 0 };
@@ -313,7 +454,7 @@ static figures_t run_once(const char *parent, uint32_t n, uint32_t batch,
         char cmdline[4200];
 
         snprintf(dir, sizeof(dir), "%s/bench_stage.%d", parent, (int)getpid());
-        bench_open(&b, dir, n, batch, no_store);
+        bench_open(&b, dir, n, mo);
         id_of(&rid, 5, 1);
         t0 = kit_mono_s();
         create(&b, &rid, n, now);
@@ -341,6 +482,7 @@ static figures_t run_once(const char *parent, uint32_t n, uint32_t batch,
         if (b.run.pr.m.status != SR_ST_SUCCESS)
                 DIE("run ended %s, not success",
                     sr_status_name(b.run.pr.m.status));
+        f.peak_events = b.peak_events;
         f.cl_records_per_target = (double)b.cl_records / n;
         f.cl_bytes_per_target = (double)b.cl_bytes / n;
         /* The cancel cascade: a second run, its stage running. */
@@ -363,7 +505,8 @@ static figures_t run_once(const char *parent, uint32_t n, uint32_t batch,
                          "cancelled");
                 t0 = kit_mono_s();
                 txn_begin(&b);
-                err = sr_fsm_apply_command(&b.run, &cmd, ++now, NULL, &b.out);
+                err = sr_fsm_apply_command(&b.run, &cmd, ++now, &b.opts,
+                                           &b.out);
                 if (err || !b.out.reply.accepted)
                         DIE("cancel: %s %s", sr_err_name(err),
                             b.out.reply.message);
@@ -382,8 +525,7 @@ static figures_t run_once(const char *parent, uint32_t n, uint32_t batch,
 }
 
 /* run_once() in a child process (fresh heap, its own peak RSS). */
-static figures_t run_fresh(const char *parent, uint32_t n, uint32_t batch,
-                           bool no_store)
+static figures_t run_fresh(const char *parent, uint32_t n, const mode_t_ *mo)
 {
         int fds[2];
         figures_t f;
@@ -398,7 +540,7 @@ static figures_t run_fresh(const char *parent, uint32_t n, uint32_t batch,
                 DIE("fork: %s", strerror(errno));
         if (pid == 0) {
                 close(fds[0]);
-                f = run_once(parent, n, batch, no_store);
+                f = run_once(parent, n, mo);
                 if (write(fds[1], &f, sizeof(f)) != (ssize_t)sizeof(f))
                         _exit(1);
                 _exit(0);
@@ -425,10 +567,11 @@ static double median_of(const figures_t *v, int k, size_t off)
 
 static void print_row(const char *label, uint32_t n, const figures_t *f)
 {
-        printf("%-7s %9" PRIu32 " %9.2f %8.2f %8.2f %8.1f %8.2f %8.0f %9.3f\n",
+        printf("%-7s %9" PRIu32 " %9.2f %8.2f %8.2f %8.1f %8.2f %8.0f %9.3f "
+               "%9.0f\n",
                label, n, f->cpu_us_per_result, f->wall_s, f->create_s,
                f->rss_mb, f->cl_records_per_target, f->cl_bytes_per_target,
-               f->cancel_s);
+               f->cancel_s, f->peak_events);
         fflush(stdout);
 }
 
@@ -436,7 +579,7 @@ static void usage(void)
 {
         fprintf(stderr, "usage: bench_stage [--targets N[,N...]] "
                         "[--repeat K] [--batch B] [--store on|off] "
-                        "[--dir PARENT]\n");
+                        "[--open] [--chunk C] [--step S] [--dir PARENT]\n");
         exit(2);
 }
 
@@ -444,13 +587,16 @@ int main(int argc, char **argv)
 {
         uint32_t ns[MAX_NS] = { 1000, 10000, 100000 };
         int n_ns = 3, repeat = 3;
-        uint32_t batch = 2000;
-        bool no_store = false;
+        mode_t_ mo = { 2000, false, false, 1000, 1000 };
         const char *parent = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+                if (!strcmp(a, "--open")) {
+                        mo.open = true;
+                        continue;
+                }
                 if (!v)
                         usage();
                 i++;
@@ -473,13 +619,21 @@ int main(int argc, char **argv)
                         if (repeat < 1 || repeat > MAX_REPEAT)
                                 usage();
                 } else if (!strcmp(a, "--batch")) {
-                        batch = (uint32_t)atoi(v);
-                        if (batch < 1)
+                        mo.batch = (uint32_t)atoi(v);
+                        if (mo.batch < 1)
+                                usage();
+                } else if (!strcmp(a, "--chunk")) {
+                        mo.chunk = (uint32_t)atoi(v);
+                        if (mo.chunk < 1 || mo.chunk > 10000)
+                                usage();
+                } else if (!strcmp(a, "--step")) {
+                        mo.step = (uint32_t)atoi(v);
+                        if (mo.step < 1)
                                 usage();
                 } else if (!strcmp(a, "--store")) {
                         if (strcmp(v, "on") && strcmp(v, "off"))
                                 usage();
-                        no_store = !strcmp(v, "off");
+                        mo.no_store = !strcmp(v, "off");
                 } else if (!strcmp(a, "--dir")) {
                         parent = v;
                 } else {
@@ -489,15 +643,22 @@ int main(int argc, char **argv)
         printf("# one run, one stage x one operation x N targets; results "
                "INPROGRESS then SUCCESS per target; batch %" PRIu32
                "; LMDB %s; median of %d\n",
-               batch, no_store ? "off" : "on", repeat);
-        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s\n", "", "targets",
+               mo.batch, mo.no_store ? "off" : "on", repeat);
+        if (mo.open)
+                printf("# open stage: chunks of %" PRIu32 ", sealed, filled "
+                       "%" PRIu32 " target runs per StageStep\n", mo.chunk,
+                       mo.step);
+        else
+                printf("# inline stage: targets in the create, filled in "
+                       "one input\n");
+        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n", "", "targets",
                "cpu_us/r", "wall_s", "create_s", "rss_mb", "cl_rec/t",
-               "cl_B/t", "cancel_s");
+               "cl_B/t", "cancel_s", "peak_ev");
         for (int i = 0; i < n_ns; i++) {
                 figures_t f[MAX_REPEAT], m;
 
                 for (int r = 0; r < repeat; r++) {
-                        f[r] = run_fresh(parent, ns[i], batch, no_store);
+                        f[r] = run_fresh(parent, ns[i], &mo);
                         print_row("repeat", ns[i], &f[r]);
                 }
 #define MED(field) m.field = median_of(f, repeat, offsetof(figures_t, field))
@@ -508,6 +669,7 @@ int main(int argc, char **argv)
                 MED(cl_records_per_target);
                 MED(cl_bytes_per_target);
                 MED(cancel_s);
+                MED(peak_events);
 #undef MED
                 print_row("median", ns[i], &m);
         }

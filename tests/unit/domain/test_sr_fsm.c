@@ -1972,3 +1972,208 @@ Test(sr_fsm, a_step_for_another_tenant_or_a_retired_run_is_stale_without_a_reply
         cr_assert(out.stale);
         cr_assert(eq(u32, run.n_targets, 2));
 }
+
+/* -------------------------------------- cascades in steps (targets.md 4) */
+
+/* Per target run, what happened to it from here on: its events
+ * (from>to/reason) and its cancel requests, appended by note_out(). */
+#define CASC_N 9
+static char casc[CASC_N][512];
+static char casc_req[CASC_N][128]; /* its requests (another array) */
+static char casc_other[1024]; /* the pipeline and stage runs' events */
+
+static void note_out(void)
+{
+        for (uint32_t i = 0; i < out.n_events; i++) {
+                const sr_event_t *ev = &out.events[i];
+                char *dst = casc_other;
+                size_t cap = sizeof(casc_other);
+
+                for (uint32_t t = 0; t < run.n_targets && t < CASC_N; t++)
+                        if (sr_uuid_eq(&ev->entity_id, &run.targets[t].m.id)) {
+                                dst = casc[t];
+                                cap = sizeof(casc[t]);
+                        }
+                snprintf(dst + strlen(dst), cap - strlen(dst), " %s>%s/%s",
+                         sr_status_name(ev->from_status),
+                         sr_status_name(ev->to_status), ev->reason);
+        }
+        for (uint32_t i = 0; i < out.n_dispatches; i++)
+                for (uint32_t t = 0; t < run.n_targets && t < CASC_N; t++)
+                        if (sr_uuid_eq(&out.dispatches[i].target_run_id,
+                                       &run.targets[t].m.id))
+                                snprintf(casc_req[t] + strlen(casc_req[t]),
+                                         sizeof(casc_req[t]) -
+                                                 strlen(casc_req[t]),
+                                         " %s", out.dispatches[i].kind ==
+                                         SR_DISPATCH_CANCEL ? "cancel!" :
+                                         "command!");
+}
+
+/* How the stage (or its run) ends in casc_history(). */
+enum { END_STAGE_CANCEL, END_RUN_CANCEL, END_STAGE_TIMEOUT, END_RUN_TIMEOUT };
+
+/* An open stage of CASC_N targets filled at once, its targets in every
+ * status a cascade meets (running, dispatched, processing, success,
+ * failure), then ended by @p how: with @p step 0 the cascade is one input;
+ * else in parts of @p step, a result for the last target run (which no
+ * part has reached yet) and a second delivery of the first step coming
+ * before the steps. What each entity went through goes to casc[]. */
+static void casc_history(int how, uint32_t step)
+{
+        sr_command_t pending[8];
+        uint32_t n_pending = 0;
+
+        sr_run_fini(&run);
+        sr_run_init(&run);
+        memset(casc, 0, sizeof(casc));
+        memset(casc_req, 0, sizeof(casc_req));
+        memset(casc_other, 0, sizeof(casc_other));
+        opts.step_targets = 0;
+        opts.max.targets = 0;
+        create_open(1, 0, false);
+        append_all(0, CASC_N, 4);
+        seal_all(0, CASC_N, 4);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        cr_assert(eq(int, result(1, "QUEUED"), SR_OK));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(3, "FAILURE"), SR_OK));
+        cr_assert(eq(int, result(8, "INPROGRESS"), SR_OK));
+        /* 4..7 processing, 0 and 8 running, 1 dispatched */
+        opts.step_targets = step;
+        now += 1000;
+        switch (how) {
+        case END_STAGE_CANCEL:
+                set_stage(0, "CANCELLED");
+                break;
+        case END_RUN_CANCEL:
+                set_pipeline("CANCELLED");
+                break;
+        case END_STAGE_TIMEOUT:
+                timer(run.stages[0].m.deadline);
+                break;
+        case END_RUN_TIMEOUT:
+                timer(run.pr.m.deadline);
+                break;
+        }
+        note_out();
+        for (uint32_t i = 0; i < out.n_steps; i++)
+                pending[n_pending++] = out.steps[i];
+        now += 1000;
+        /* the last target run's result, before any step reached it */
+        cr_assert(eq(int, result(8, "SUCCESS"), SR_OK));
+        note_out();
+        for (uint32_t i = 0; i < out.n_steps; i++)
+                pending[n_pending++] = out.steps[i];
+        if (n_pending) { /* the first step twice */
+                sr_command_t again = pending[0];
+
+                apply_step(&again);
+                note_out();
+                for (uint32_t i = 0; i < out.n_steps && n_pending < 8; i++)
+                        pending[n_pending++] = out.steps[i];
+        }
+        for (uint32_t k = 1; k < n_pending; k++) {
+                sr_command_t c = pending[k];
+
+                if (k > 1 && sr_uuid_eq(&c.command_id,
+                                        &pending[k - 1].command_id))
+                        continue; /* the dedupe drops a same id */
+                apply_step(&c);
+                note_out();
+                for (uint32_t i = 0; i < out.n_steps && n_pending < 8; i++)
+                        pending[n_pending++] = out.steps[i];
+        }
+        /* the running one that a cancel leaves running ends by its result */
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        note_out();
+}
+
+static void casc_same_as_at_once(int how)
+{
+        char once[CASC_N][512], req[CASC_N][128], other[1024];
+        sr_status_t final[CASC_N];
+
+        casc_history(how, 0);
+        memcpy(once, casc, sizeof(once));
+        memcpy(req, casc_req, sizeof(req));
+        memcpy(other, casc_other, sizeof(other));
+        for (uint32_t t = 0; t < CASC_N; t++)
+                final[t] = TR(t);
+        casc_history(how, 2);
+        cr_assert(eq(str, casc_other, other));
+        for (uint32_t t = 0; t < CASC_N; t++) {
+                cr_assert(eq(str, casc[t], once[t]),
+                          "target run %u: in steps \"%s\", at once \"%s\"",
+                          t, casc[t], once[t]);
+                cr_assert(eq(str, casc_req[t], req[t]),
+                          "target run %u: requests in steps \"%s\", at "
+                          "once \"%s\"", t, casc_req[t], req[t]);
+                cr_assert(eq(int, TR(t), final[t]));
+                cr_assert(sr_status_is_terminal(TR(t)) ||
+                                  TR(t) == SR_ST_RUNNING,
+                          "target run %u left %s", t,
+                          sr_status_name(TR(t)));
+        }
+        /* every target run of the stage was reached: nothing owed */
+        for (uint32_t t = 0; t < CASC_N; t++)
+                cr_assert(sr_status_is_terminal(TR(t)) ||
+                          run.targets[t].cancel_requested);
+}
+
+Test(sr_fsm, a_stage_cancel_in_steps_ends_each_target_run_as_at_once)
+{
+        casc_same_as_at_once(END_STAGE_CANCEL);
+}
+
+Test(sr_fsm, a_pipeline_cancel_in_steps_ends_each_target_run_as_at_once)
+{
+        casc_same_as_at_once(END_RUN_CANCEL);
+}
+
+Test(sr_fsm, a_stage_timeout_in_steps_ends_each_target_run_as_at_once)
+{
+        casc_same_as_at_once(END_STAGE_TIMEOUT);
+}
+
+Test(sr_fsm, a_pipeline_timeout_in_steps_ends_each_target_run_as_at_once)
+{
+        casc_same_as_at_once(END_RUN_TIMEOUT);
+}
+
+Test(sr_fsm, a_cascade_sends_one_step_per_part_and_a_replayed_part_changes_nothing)
+{
+        sr_command_t c, c2;
+
+        opts.step_targets = 0;
+        create_open(1, 0, false);
+        append_all(0, 5, 5);
+        seal_all(0, 5, 5);
+        opts.step_targets = 2;
+        set_stage(0, "CANCELLED");
+        /* the stage at once, two of its five target runs in this input */
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+        c = take_step();
+        cr_assert(eq(str, (char *)c.u.step.step, "cancel"));
+        cr_assert(eq(u32, c.u.step.cursor, 2));
+        apply_step(&c);
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+        c2 = take_step();
+        cr_assert(eq(u32, c2.u.step.cursor, 4));
+        apply_step(&c);
+        /* its target runs were reached: nothing but the same next step
+         * (the same id, which the worker's dedupe drops); a part whose
+         * target runs all ended by results meanwhile is no different,
+         * and must still hand on */
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        cr_assert(eq(u32, out.n_steps, 1));
+        cr_assert(sr_uuid_eq(&out.steps[0].command_id, &c2.command_id));
+        apply_step(&c2);
+        cr_assert(eq(u32, out.n_steps, 0)); /* the last part */
+        for (uint32_t t = 0; t < 5; t++)
+                cr_assert(eq(int, TR(t), SR_ST_CANCELLED));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
