@@ -25,14 +25,25 @@
  *   cl_rec/t   changelog records (entities written) per target run
  *   cl_B/t     changelog bytes per target run
  *   cancel_s   wall time of cancelling a second, running stage of N target
- *              runs (one SetStageRunStatus cancelled: one batch)
+ *              runs: one SetStageRunStatus cancelled, then the StageSteps
+ *              of the cascade (docs/targets.md section 4), each a batch
+ *   peak_ev    the most events one input made before the cancel (an
+ *              inline stage's create: 3 N; an open stage's fill step:
+ *              3 x --step, whatever N)
+ *   c_steps    StageSteps the cancel cascade took
+ *
+ * --open creates the stage open: its targets appended in chunks of
+ * --chunk (default 1,000), each an input and a batch, sealed, and filled
+ * --step (stage.step.targets, default 1,000, also the cascade's part) target
+ * runs per StageStep input, as the worker applies them.
  *
  * --store off leaves LMDB out (no gets, puts or transactions; the
  * records are still encoded): what the state machine and the codec cost
  * alone, to tell the store's share of a growth from the run's.
  *
  * Usage: bench_stage [--targets N[,N...]] [--repeat K] [--batch B]
- *                    [--store on|off] [--dir PARENT]
+ *                    [--store on|off] [--open] [--chunk C] [--step S]
+ *                    [--dir PARENT]
  * Default: --targets 1000,10000,100000 --repeat 3 --batch 2000.
  * Environment: BENCH_PERF_CTL=FIFO drives
  * `perf record --control=fifo:FIFO -D -1` so only the result phase is
@@ -71,6 +82,7 @@ typedef struct figures {
         double cpu_us_per_result, wall_s, create_s, rss_mb;
         double cl_records_per_target, cl_bytes_per_target, cancel_s;
         double peak_events; /* most events of one input (the fill's) */
+        double cancel_steps; /* StageSteps of the cancel cascade */
 } figures_t;
 
 typedef struct bench {
@@ -111,6 +123,21 @@ static void txn_begin(bench_t *b)
                 DIE("txn begin: %s", ec.msg);
 }
 
+/* Put one encoded record under @p key and count it (the changelog's). */
+static void put_record(bench_t *b, const char *key, size_t kn,
+                       sr_buf_t *val)
+{
+        sr_errctx_t ec = { 0 };
+
+        if (!b->no_store &&
+            sr_store_put(b->txn, 0, sr_slice(key, kn), sr_buf_slice(val),
+                         &ec))
+                DIE("store put: %s", ec.msg);
+        b->cl_records++;
+        b->cl_bytes += val->len;
+        sr_buf_free(val);
+}
+
 /* Write one entity the way the worker's run_save() does. */
 static int save_entity(const sr_entity_t *e, void *arg)
 {
@@ -118,17 +145,10 @@ static int save_entity(const sr_entity_t *e, void *arg)
         char key[SR_ENTITY_KEY_MAX];
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
-        size_t kn = sr_entity_key(e, key);
 
         if (sr_codec_encode_entity(b->codec, e, &val, &ec))
                 DIE("encode entity: %s", ec.msg);
-        if (!b->no_store &&
-            sr_store_put(b->txn, 0, sr_slice(key, kn), sr_buf_slice(&val),
-                         &ec))
-                DIE("store put: %s", ec.msg);
-        b->cl_records++;
-        b->cl_bytes += val.len;
-        sr_buf_free(&val);
+        put_record(b, key, sr_entity_key(e, key), &val);
         return 0;
 }
 
@@ -140,20 +160,13 @@ static int save_chunk(const sr_stage_chunk_t *c, void *arg)
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
         sr_buf_t val = { 0 };
-        size_t kn = sr_chunk_key(c, key);
 
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_CHUNK;
         cl.u.chunk = *c;
         if (sr_codec_encode_changelog(b->codec, &cl, &val, &ec))
                 DIE("encode chunk: %s", ec.msg);
-        if (!b->no_store &&
-            sr_store_put(b->txn, 0, sr_slice(key, kn), sr_buf_slice(&val),
-                         &ec))
-                DIE("store put: %s", ec.msg);
-        b->cl_records++;
-        b->cl_bytes += val.len;
-        sr_buf_free(&val);
+        put_record(b, key, sr_chunk_key(c, key), &val);
         return 0;
 }
 
@@ -512,10 +525,22 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
                             b.out.reply.message);
                 encode_outputs(&b);
                 txn_commit(&b);
+                /* the rest of the cascade: the StageSteps it sent, each
+                 * one input and batch */
+                while (b.out.n_steps) {
+                        sr_command_t step = b.out.steps[0];
+
+                        one_command(&b, &step, ++now);
+                        f.cancel_steps++;
+                }
                 f.cancel_s = kit_mono_s() - t0;
                 if (b.run.stages[0].m.status != SR_ST_CANCELLED)
                         DIE("stage is %s after the cancel",
                             sr_status_name(b.run.stages[0].m.status));
+                if (b.run.n_tr_status[SR_ST_CANCELLED] != n)
+                        DIE("%" PRIu32 " of %" PRIu32 " target runs "
+                            "cancelled after the cascade",
+                            b.run.n_tr_status[SR_ST_CANCELLED], n);
         }
         bench_close(&b);
         snprintf(cmdline, sizeof(cmdline), "rm -rf '%s'", dir);
@@ -568,10 +593,10 @@ static double median_of(const figures_t *v, int k, size_t off)
 static void print_row(const char *label, uint32_t n, const figures_t *f)
 {
         printf("%-7s %9" PRIu32 " %9.2f %8.2f %8.2f %8.1f %8.2f %8.0f %9.3f "
-               "%9.0f\n",
+               "%9.0f %8.0f\n",
                label, n, f->cpu_us_per_result, f->wall_s, f->create_s,
                f->rss_mb, f->cl_records_per_target, f->cl_bytes_per_target,
-               f->cancel_s, f->peak_events);
+               f->cancel_s, f->peak_events, f->cancel_steps);
         fflush(stdout);
 }
 
@@ -651,9 +676,9 @@ int main(int argc, char **argv)
         else
                 printf("# inline stage: targets in the create, filled in "
                        "one input\n");
-        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s\n", "", "targets",
-               "cpu_us/r", "wall_s", "create_s", "rss_mb", "cl_rec/t",
-               "cl_B/t", "cancel_s", "peak_ev");
+        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s %8s\n", "",
+               "targets", "cpu_us/r", "wall_s", "create_s", "rss_mb",
+               "cl_rec/t", "cl_B/t", "cancel_s", "peak_ev", "c_steps");
         for (int i = 0; i < n_ns; i++) {
                 figures_t f[MAX_REPEAT], m;
 
@@ -670,6 +695,7 @@ int main(int argc, char **argv)
                 MED(cl_bytes_per_target);
                 MED(cancel_s);
                 MED(peak_events);
+                MED(cancel_steps);
 #undef MED
                 print_row("median", ns[i], &m);
         }

@@ -1795,6 +1795,19 @@ static void check_step(const sr_command_t *c, uint32_t si, uint32_t cursor)
         cr_assert(eq(u32, c->u.step.cursor, cursor));
 }
 
+/* A one-stage run whose open stage of @p n targets (chunks of @p per) is
+ * sealed with stage.step.targets @p step: the fill's first part made, its
+ * StageStep returned. */
+static sr_command_t sealed_in_parts(uint32_t n, uint32_t per, uint32_t step)
+{
+        opts.step_targets = step;
+        create_open(1, 0, false);
+        append_all(0, n, per);
+        seal_all(0, n, per);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        return take_step();
+}
+
 Test(sr_fsm, an_open_stage_is_filled_in_parts_of_stage_step_targets)
 {
         sr_command_t c;
@@ -1883,11 +1896,7 @@ Test(sr_fsm, a_step_with_another_cursor_or_repeated_is_stale_and_changes_nothing
         sr_command_t c, wrong;
         uint32_t v;
 
-        opts.step_targets = 2;
-        create_open(1, 0, false);
-        append_all(0, 5, 5);
-        seal_all(0, 5, 5);
-        c = take_step();
+        c = sealed_in_parts(5, 5, 2);
         v = run.stages[0].m.version;
         wrong = c;
         wrong.u.step.cursor = 0;
@@ -1920,11 +1929,7 @@ Test(sr_fsm, results_of_early_parts_move_their_targets_and_the_stage_ends_once_f
 {
         sr_command_t c;
 
-        opts.step_targets = 2;
-        create_open(1, 0, false);
-        append_all(0, 3, 3);
-        seal_all(0, 3, 3);
-        c = take_step();
+        c = sealed_in_parts(3, 3, 2);
         /* both target runs of the first part end before the rest exist:
          * the stage waits, processing, for its whole set */
         cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
@@ -1942,11 +1947,7 @@ Test(sr_fsm, a_cancel_in_the_middle_of_a_fill_ends_the_made_part_and_the_next_st
 {
         sr_command_t c;
 
-        opts.step_targets = 2;
-        create_open(1, 0, false);
-        append_all(0, 5, 5);
-        seal_all(0, 5, 5);
-        c = take_step();
+        c = sealed_in_parts(5, 5, 2);
         set_stage(0, "CANCELLED");
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
@@ -1962,11 +1963,7 @@ Test(sr_fsm, a_step_for_another_tenant_or_a_retired_run_is_stale_without_a_reply
 {
         sr_command_t c;
 
-        opts.step_targets = 2;
-        create_open(1, 0, false);
-        append_all(0, 3, 3);
-        seal_all(0, 3, 3);
-        c = take_step();
+        c = sealed_in_parts(3, 3, 2);
         snprintf(c.enterprise_id, sizeof(c.enterprise_id), "other");
         apply_step(&c);
         cr_assert(out.stale);
