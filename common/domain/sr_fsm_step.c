@@ -354,9 +354,11 @@ static bool create_ops(step_t *st, uint32_t si)
 }
 
 /* Target run @p ti of stage @p si, operation @p j, target @p k, from its
- * spec item: created, queued and dispatched. */
+ * spec item: created, queued and dispatched; its timeout counts from
+ * @p since. */
 static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
-                          const sr_spec_target_t *spec, bool open)
+                          const sr_spec_target_t *spec, bool open,
+                          int64_t since)
 {
         sr_run_t *run = st->run;
         sr_stage_run_t *s = &run->stages[si];
@@ -405,7 +407,7 @@ static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
         sr_uuid_fmt(&t->m.id, tid);
         sr_uuid_v5(&t->command_id, &sr_ns, "%s/command", tid);
         t->m.started_at = st->now;
-        t->m.deadline = st->now + SR_TARGET_RUN_TIMEOUT_MS;
+        t->m.deadline = since + SR_TARGET_RUN_TIMEOUT_MS;
         sr_run_target_changed(run, ti, t->m.status, 0);
         sr_fsm__move_target(st, ti, SR_ST_PROCESSING, "command_created");
         sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
@@ -430,6 +432,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
         sr_fsm_chunks_t src;
         uint32_t from, to, first_new = run->n_targets;
         uint64_t total;
+        int64_t since;
 
         if (x->n_ops == 0) {
                 if (n_t == 0) {
@@ -467,6 +470,12 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                 st->nomem = true;
                 return;
         }
+        /* A stage's target runs share their deadline, whichever part
+         * made them: the first part's start (the first target run's),
+         * + 7 days. Else each part is a deadline of its own, and every
+         * time the last open target run of one ends, its stage's are
+         * scanned for the next minimum (sr_run.c): O(stage) per part. */
+        since = from ? run->targets[x->first_tr].m.started_at : st->now;
         for (uint32_t n = from; n < to && !st->nomem; n++) {
                 uint32_t j = n / n_t, k = n % n_t;
                 const sr_spec_target_t *spec;
@@ -478,7 +487,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                 } else {
                         spec = &s->targets[k];
                 }
-                create_target(st, si, j, k, spec, open);
+                create_target(st, si, j, k, spec, open, since);
         }
         if (open)
                 sr_fsm__chunks_fini(&src);

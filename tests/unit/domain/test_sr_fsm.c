@@ -1823,8 +1823,17 @@ Test(sr_fsm, an_open_stage_is_filled_in_parts_of_stage_step_targets)
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 3));
         c = take_step();
         check_step(&c, 0, 3);
+        now += 5000; /* a part's input later than the first's */
         apply_step(&c);
         cr_assert(eq(u32, run.n_targets, 6));
+        /* one deadline for the stage's target runs, the first part's:
+         * a part of its own would cost a scan of the stage each time its
+         * last open target run ends */
+        cr_assert(eq(i64, run.targets[5].m.started_at, now));
+        cr_assert(eq(i64, run.targets[5].m.deadline,
+                     run.targets[0].m.deadline));
+        cr_assert(eq(i64, run.targets[0].m.deadline,
+                     now - 5000 + SR_TARGET_RUN_TIMEOUT_MS));
         cr_assert(eq(u32, out.n_events, 3 * 3)); /* pending, queued, processing */
         c = take_step();
         check_step(&c, 0, 6);
