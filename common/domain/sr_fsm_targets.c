@@ -260,6 +260,81 @@ static bool stage_digest(step_t *st, uint32_t si, uint32_t n,
         return true;
 }
 
+/* A seal's refusal for missing chunks; %s is the list missing_ranges()
+ * writes. One literal for both the measure and the reply. */
+#define SEAL_MISSING_FMT                                                     \
+        "SealTargets: stage %" PRIu32 ": chunk%s %s %s missing (%" PRIu32  \
+        " of the %" PRIu32 " chunks, the first chunk %" PRIu32 "); send %s " \
+        "and seal again"
+
+/* The chunk indexes of 0..chunks-1 stage @p si lacks (@p missing of them),
+ * as ranges ("3, 7-9, 12") into @p buf of @p size bytes, NUL included.
+ * When they do not all fit, as many ranges as fit and then ", ... and N
+ * more" (N: the missing chunks not listed): each range is added only if
+ * that ending would still fit after it, so the ending always does (but
+ * for a buffer too small for one range, which gets "... and N more" cut
+ * to fit). Stops at the first range that does not fit. */
+static void missing_ranges(const sr_run_t *run, uint32_t si, uint32_t chunks,
+                           uint32_t missing, char *buf, size_t size)
+{
+        uint32_t listed = 0, k = 0;
+        size_t len = 0;
+
+        buf[0] = '\0';
+        while (k < chunks) {
+                uint32_t a, after;
+                char item[32];
+                int n, more;
+
+                if (sr_run_find_chunk(run, si, k) >= 0) {
+                        k++;
+                        continue;
+                }
+                for (a = k; k + 1 < chunks &&
+                            sr_run_find_chunk(run, si, k + 1) < 0;)
+                        k++;
+                n = a == k ? snprintf(item, sizeof(item), "%s%" PRIu32,
+                                      len ? ", " : "", a) :
+                             snprintf(item, sizeof(item),
+                                      "%s%" PRIu32 "-%" PRIu32,
+                                      len ? ", " : "", a, k);
+                after = missing - listed - (k - a + 1);
+                more = after ? snprintf(NULL, 0, ", ... and %" PRIu32
+                                        " more", after) : 0;
+                if (len + (size_t)n + (size_t)more >= size)
+                        break;
+                memcpy(buf + len, item, (size_t)n + 1);
+                len += (size_t)n;
+                listed += k - a + 1;
+                k++;
+        }
+        if (listed < missing)
+                snprintf(buf + len, size - len, "%s... and %" PRIu32 " more",
+                         len ? ", " : "", missing - listed);
+}
+
+/* Refuse a seal that lacks @p missing of its chunks, the first @p first:
+ * the message lists them all as ranges when they fit the reply's message
+ * (sr_reply_t), else as many as fit (missing_ranges()), so a client that
+ * lost several resends them all before it seals again. */
+static void refuse_missing(step_t *st, const sr_command_t *cmd, uint32_t si,
+                           uint32_t chunks, uint32_t missing, uint32_t first)
+{
+        char list[sizeof(((sr_reply_t *)0)->message)];
+        const char *s = missing > 1 ? "s" : "";
+        const char *are = missing > 1 ? "are" : "is";
+        const char *them = missing > 1 ? "them" : "it";
+        int fixed = snprintf(NULL, 0, SEAL_MISSING_FMT, si, s, "", are,
+                             missing, chunks, first, them);
+        size_t room = fixed >= 0 && (size_t)fixed < sizeof(list) ?
+                              sizeof(list) - (size_t)fixed : 1;
+
+        missing_ranges(st->run, si, chunks, missing, list, room);
+        sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
+                             SEAL_MISSING_FMT, si, s, list, are, missing,
+                             chunks, first, them);
+}
+
 void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
 {
         uint32_t si = cmd->u.seal.stage_index, chunks = cmd->u.seal.chunks;
@@ -292,12 +367,7 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
                 if (sr_run_find_chunk(st->run, si, k) < 0 && !missing++)
                         first = k;
         if (missing) {
-                sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
-                                     "SealTargets: stage %" PRIu32 ": %"
-                                     PRIu32 " of the %" PRIu32 " chunks "
-                                     "are missing, the first chunk %" PRIu32
-                                     "; send them and seal again", si,
-                                     missing, chunks, first);
+                refuse_missing(st, cmd, si, chunks, missing, first);
                 return;
         }
         if (s->chunks_applied != chunks) {

@@ -309,6 +309,38 @@ static json_t *spec_targets(const sr_spec_target_t *ts, uint32_t n)
         return a;
 }
 
+/* An open stage's state (docs/targets.md, section 3), under "targets" in
+ * place of the inline list it never has: the gateway's stage-run object
+ * (append, expected (null: not said), appended, chunks, sealed) plus the
+ * seal as stored, seal_digest in hex, null before the seal as on the wire
+ * (sr_codec_changelog.c writes it when sealed or not all zero). */
+static json_t *open_targets(const sr_stage_run_t *sr)
+{
+        static const uint8_t zero[SR_DIGEST_LEN];
+        char hex[2 * SR_DIGEST_LEN + 1];
+        json_t *o = json_object();
+        bool oom = !o;
+
+        if (oom)
+                return NULL;
+        put(o, "append", json_true(), &oom);
+        put(o, "expected", sr->expected_targets ?
+                                   json_integer(sr->expected_targets) :
+                                   json_null(), &oom);
+        put(o, "appended", json_integer(sr->targets_appended), &oom);
+        put(o, "chunks", json_integer(sr->chunks_applied), &oom);
+        put(o, "sealed", json_boolean(sr->sealed), &oom);
+        put(o, "seal_chunks", json_integer(sr->seal_chunks), &oom);
+        put(o, "seal_count", json_integer(sr->seal_count), &oom);
+        if (sr->sealed || memcmp(sr->seal_digest, zero, SR_DIGEST_LEN)) {
+                sr_sha256_hex(sr->seal_digest, hex);
+                put(o, "seal_digest", str(hex), &oom);
+        } else {
+                put(o, "seal_digest", json_null(), &oom);
+        }
+        return finish(o, oom);
+}
+
 static json_t *entity_json(const sr_entity_t *e)
 {
         json_t *o = json_object();
@@ -356,7 +388,10 @@ static json_t *entity_json(const sr_entity_t *e)
                     &oom);
                 put(o, "queued_at", json_integer(sr->queued_at), &oom);
                 put(o, "operations", spec_ops(sr->ops, sr->n_ops), &oom);
-                put(o, "targets", spec_targets(sr->targets, sr->n_targets),
+                /* An open stage's object, as the run spec's JSON gives
+                 * an open stage (sr_spec_json): its list is always empty. */
+                put(o, "targets", sr->append_targets ? open_targets(sr) :
+                                  spec_targets(sr->targets, sr->n_targets),
                     &oom);
                 break;
         }
@@ -465,6 +500,7 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "chunk", json_integer(cl->u.chunk.chunk), &oom);
                 sr_sha256_hex(cl->u.chunk.digest, hex);
                 put(o, "digest", str(hex), &oom);
+                put(o, "count", json_integer(cl->u.chunk.n_targets), &oom);
                 put(o, "targets", spec_targets(cl->u.chunk.targets,
                                                cl->u.chunk.n_targets), &oom);
                 break;

@@ -1,7 +1,9 @@
 /* tests/unit/cli/test_recjson.c - `sr-cli dump`'s JSON of the commands of
  * Command version 2 (workers/cli/recjson.c): every field as in
  * schemas/command.avsc, digests as lower-case hex, an AppendTargets chunk
- * with the digest its seal must count (sr_targets_digest()). */
+ * with the digest its seal must count (sr_targets_digest()); and of the
+ * changelog's open-stage records (ChangelogRecord version 2): a stage run's
+ * `targets` object and seal, a StageChunk in full. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
@@ -130,5 +132,141 @@ Test(recjson, an_open_stage_of_a_create_shows_append_and_expected)
         cr_assert(eq(int, json_typeof(json_object_get(targets, "append")),
                      JSON_TRUE));
         cr_assert(eq(i64, jint(targets, "expected"), 45000));
+        json_decref(j);
+}
+
+/* A stage run's changelog record; open: an open stage. */
+static void stage_run_record(sr_changelog_t *cl, bool open)
+{
+        sr_stage_run_t *sr = &cl->u.entity.u.sr;
+
+        memset(cl, 0, sizeof(*cl));
+        cl->kind = SR_CL_ENTITY;
+        cl->u.entity.type = SR_ENT_STAGE_RUN;
+        sr_uuid_v5(&sr->m.id, &sr_ns, "run/stage/1");
+        sr_uuid_v5(&sr->pipeline_run_id, &sr_ns, "run");
+        sr->index = 1;
+        sr->m.status = SR_ST_PROCESSING;
+        sr->append_targets = open;
+}
+
+Test(recjson, a_sealed_open_stage_run_shows_its_targets_object_and_seal)
+{
+        sr_changelog_t cl;
+        sr_stage_run_t *sr = &cl.u.entity.u.sr;
+        json_t *j, *t;
+
+        stage_run_record(&cl, true);
+        sr->expected_targets = 45000;
+        sr->chunks_applied = 45;
+        sr->targets_appended = 44990;
+        sr->sealed = true;
+        sr->seal_chunks = 45;
+        sr->seal_count = 44990;
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                sr->seal_digest[i] = (uint8_t)(i * 8 + 7);
+        j = sr_recjson_changelog(&cl);
+        cr_assert(not(eq(ptr, j, NULL)));
+        t = json_object_get(json_object_get(j, "state"), "targets");
+        cr_assert(eq(int, json_typeof(t), JSON_OBJECT));
+        cr_assert(eq(sz, json_object_size(t), 8));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "append")),
+                     JSON_TRUE));
+        cr_assert(eq(i64, jint(t, "expected"), 45000));
+        cr_assert(eq(i64, jint(t, "appended"), 44990));
+        cr_assert(eq(i64, jint(t, "chunks"), 45));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "sealed")),
+                     JSON_TRUE));
+        cr_assert(eq(i64, jint(t, "seal_chunks"), 45));
+        cr_assert(eq(i64, jint(t, "seal_count"), 44990));
+        cr_assert(eq(str, (char *)jstr(t, "seal_digest"),
+                     "070f171f272f373f474f575f676f777f"
+                     "878f979fa7afb7bfc7cfd7dfe7eff7ff"));
+        json_decref(j);
+}
+
+Test(recjson, an_unsealed_open_stage_run_shows_nulls_for_what_is_not_said)
+{
+        sr_changelog_t cl;
+        sr_stage_run_t *sr = &cl.u.entity.u.sr;
+        json_t *j, *t;
+
+        stage_run_record(&cl, true);
+        sr->chunks_applied = 2;
+        sr->targets_appended = 7;
+        j = sr_recjson_changelog(&cl);
+        t = json_object_get(json_object_get(j, "state"), "targets");
+        cr_assert(eq(int, json_typeof(t), JSON_OBJECT));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "expected")),
+                     JSON_NULL));
+        cr_assert(eq(i64, jint(t, "appended"), 7));
+        cr_assert(eq(i64, jint(t, "chunks"), 2));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "sealed")),
+                     JSON_FALSE));
+        cr_assert(eq(i64, jint(t, "seal_chunks"), 0));
+        cr_assert(eq(i64, jint(t, "seal_count"), 0));
+        cr_assert(eq(int, json_typeof(json_object_get(t, "seal_digest")),
+                     JSON_NULL));
+        json_decref(j);
+}
+
+Test(recjson, an_inline_stage_run_keeps_its_targets_list)
+{
+        sr_spec_target_t t[1];
+        sr_changelog_t cl;
+        sr_stage_run_t *sr = &cl.u.entity.u.sr;
+        json_t *j, *a;
+
+        stage_run_record(&cl, false);
+        memset(t, 0, sizeof(t));
+        sr_uuid_v5(&t[0].device_id, &sr_ns, "dev-0");
+        snprintf(t[0].device_name, sizeof(t[0].device_name), "d0");
+        sr->n_targets = 1;
+        sr->targets = t;
+        j = sr_recjson_changelog(&cl);
+        a = json_object_get(json_object_get(j, "state"), "targets");
+        cr_assert(eq(int, json_typeof(a), JSON_ARRAY));
+        cr_assert(eq(sz, json_array_size(a), 1));
+        cr_assert(eq(str, (char *)jstr(json_array_get(a, 0), "device_name"),
+                     "d0"));
+        json_decref(j);
+}
+
+Test(recjson, a_chunk_record_shows_run_stage_chunk_digest_count_and_targets)
+{
+        sr_spec_target_t t[3];
+        sr_changelog_t cl;
+        char run[SR_UUID_STR_LEN + 1], want[2 * SR_DIGEST_LEN + 1];
+        json_t *j, *a;
+
+        memset(t, 0, sizeof(t));
+        for (int i = 0; i < 3; i++) {
+                sr_uuid_v5(&t[i].device_id, &sr_ns, "dev-%d", i);
+                snprintf(t[i].device_name, sizeof(t[i].device_name), "d%d",
+                         i);
+        }
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_CHUNK;
+        sr_uuid_v5(&cl.u.chunk.pipeline_run_id, &sr_ns, "run");
+        cl.u.chunk.stage_index = 2;
+        cl.u.chunk.chunk = 9;
+        cr_assert(eq(int, sr_targets_digest(t, 3, cl.u.chunk.digest, NULL),
+                     SR_OK));
+        cl.u.chunk.n_targets = 3;
+        cl.u.chunk.targets = t;
+        j = sr_recjson_changelog(&cl);
+        cr_assert(not(eq(ptr, j, NULL)));
+        cr_assert(eq(str, (char *)jstr(j, "kind"), "chunk"));
+        sr_uuid_fmt(&cl.u.chunk.pipeline_run_id, run);
+        cr_assert(eq(str, (char *)jstr(j, "pipeline_run_id"), run));
+        cr_assert(eq(i64, jint(j, "stage_index"), 2));
+        cr_assert(eq(i64, jint(j, "chunk"), 9));
+        hex(cl.u.chunk.digest, want);
+        cr_assert(eq(str, (char *)jstr(j, "digest"), want));
+        cr_assert(eq(i64, jint(j, "count"), 3));
+        a = json_object_get(j, "targets");
+        cr_assert(eq(sz, json_array_size(a), 3));
+        cr_assert(eq(str, (char *)jstr(json_array_get(a, 2), "device_name"),
+                     "d2"));
         json_decref(j);
 }

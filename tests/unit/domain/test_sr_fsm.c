@@ -770,7 +770,8 @@ Test(sr_fsm, a_seal_with_a_missing_chunk_names_it_and_a_resend_completes_it)
         append_chunk(0, 2, 4, 2, NULL);
         seal_all(0, 6, 2);
         expect_reject(SR_REJECT_SEAL_MISMATCH,
-                      "1 of the 3 chunks are missing, the first chunk 1");
+                      "stage 0: chunk 1 is missing (1 of the 3 chunks, the "
+                      "first chunk 1); send it and seal again");
         cr_assert(not(run.stages[0].sealed));
         cr_assert(eq(u32, run.n_targets, 0));
         append_chunk(0, 1, 2, 2, NULL); /* the lost chunk, sent again */
@@ -778,6 +779,71 @@ Test(sr_fsm, a_seal_with_a_missing_chunk_names_it_and_a_resend_completes_it)
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(int, SR(0), SR_ST_RUNNING));
         cr_assert(eq(u32, run.n_targets, 6));
+}
+
+Test(sr_fsm, a_seal_with_several_missing_chunks_lists_them_as_ranges)
+{
+        static const uint32_t have[] = { 0, 1, 2, 4, 8, 9, 10 };
+        static const uint32_t lost[] = { 3, 5, 6, 7, 11, 12 };
+
+        create_open(1, 0, false);
+        for (uint32_t i = 0; i < sizeof(have) / sizeof(have[0]); i++)
+                append_chunk(0, have[i], have[i], 1, NULL);
+        seal_all(0, 13, 1);
+        expect_reject(SR_REJECT_SEAL_MISMATCH, "");
+        cr_assert(eq(str, out.reply.message,
+                     "SealTargets: stage 0: chunks 3, 5-7, 11-12 are missing "
+                     "(6 of the 13 chunks, the first chunk 3); send them and "
+                     "seal again"));
+        cr_assert(not(run.stages[0].sealed));
+        /* Every chunk the refusal names, sent again: the seal applies. */
+        for (uint32_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
+                append_chunk(0, lost[i], lost[i], 1, NULL);
+        seal_all(0, 13, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, run.n_targets, 13));
+}
+
+/* 100 chunks missing, every other one: more than the reply's message holds
+ * (sr_reply_t.message), so the list ends "... and N more", N being the
+ * missing chunks it does not name, and the message is whole. */
+Test(sr_fsm, a_seal_missing_more_chunks_than_fit_lists_the_first_and_counts_the_rest)
+{
+        const char *m, *list, *end, *tail;
+        uint32_t named = 0, next = 1, rest;
+        char *p;
+
+        create_open(1, 0, false);
+        for (uint32_t k = 0; k < 200; k += 2)
+                append_chunk(0, k, k, 1, NULL);
+        seal_all(0, 200, 1);
+        expect_reject(SR_REJECT_SEAL_MISMATCH, "");
+        m = out.reply.message;
+        tail = " more are missing (100 of the 200 chunks, the first chunk "
+               "1); send them and seal again";
+        cr_assert(strlen(m) < sizeof(out.reply.message) - 1, "cut: %s", m);
+        cr_assert(strlen(m) > sizeof(out.reply.message) - 40,
+                  "room left unused: %s", m);
+        cr_assert(eq(str, (char *)(m + strlen(m) - strlen(tail)),
+                     (char *)tail), "%s", m);
+        list = strstr(m, "chunks ");
+        end = strstr(m, ", ... and ");
+        cr_assert(list && end && list < end, "%s", m);
+        /* The chunks named are the first missing ones, in order. */
+        for (p = (char *)list + strlen("chunks "); p < end;) {
+                cr_assert(eq(u32, (uint32_t)strtoul(p, &p, 10), next), "%s",
+                          m);
+                named++;
+                next += 2;
+                if (p < end) {
+                        cr_assert(eq(int, strncmp(p, ", ", 2), 0), "%s", m);
+                        p += 2;
+                }
+        }
+        rest = (uint32_t)strtoul(end + strlen(", ... and "), NULL, 10);
+        cr_assert(named > 0, "%s", m);
+        cr_assert(eq(u32, named + rest, 100), "%s", m);
+        cr_assert(not(run.stages[0].sealed));
 }
 
 Test(sr_fsm, a_seal_whose_count_chunks_or_digest_differ_is_a_mismatch)
