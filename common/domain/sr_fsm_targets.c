@@ -267,32 +267,60 @@ static bool stage_digest(step_t *st, uint32_t si, uint32_t n,
         " of the %" PRIu32 " chunks, the first chunk %" PRIu32 "); send %s " \
         "and seal again"
 
-/* The chunk indexes of 0..chunks-1 stage @p si lacks (@p missing of them),
- * as ranges ("3, 7-9, 12") into @p buf of @p size bytes, NUL included.
- * When they do not all fit, as many ranges as fit and then ", ... and N
- * more" (N: the missing chunks not listed): each range is added only if
- * that ending would still fit after it, so the ending always does (but
- * for a buffer too small for one range, which gets "... and N more" cut
- * to fit). Stops at the first range that does not fit. */
-static void missing_ranges(const sr_run_t *run, uint32_t si, uint32_t chunks,
-                           uint32_t missing, char *buf, size_t size)
+static int u32_cmp(const void *a, const void *b)
 {
-        uint32_t listed = 0, k = 0;
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* The chunk indexes below @p chunks stage @p si has, sorted, into a new
+ * array (@p n of them); NULL when out of memory. O(the run's chunks), so
+ * a seal claiming any count of chunks costs what was applied, not what
+ * it claims. */
+static uint32_t *present_chunks(const sr_run_t *run, uint32_t si,
+                                uint32_t chunks, uint32_t *n)
+{
+        uint32_t *v = malloc((run->n_chunks ? run->n_chunks : 1) *
+                             sizeof(*v));
+
+        *n = 0;
+        if (!v)
+                return NULL;
+        for (uint32_t p = 0; p < run->n_chunks; p++)
+                if (run->chunks[p].stage_index == si &&
+                    run->chunks[p].chunk < chunks)
+                        v[(*n)++] = run->chunks[p].chunk;
+        qsort(v, *n, sizeof(*v), u32_cmp);
+        return v;
+}
+
+/* The chunk indexes of 0..chunks-1 absent from @p have (sorted, @p n_have
+ * of them; @p missing absent in all), as ranges ("3, 7-9, 12") into
+ * @p buf of @p size bytes, NUL included. When they do not all fit, as
+ * many ranges as fit and then ", ... and N more" (N: the missing chunks
+ * not listed): each range is added only if that ending would still fit
+ * after it, so the ending always does (but for a buffer too small for one
+ * range, which gets "... and N more" cut to fit). Stops at the first range
+ * that does not fit. */
+static void missing_ranges(const uint32_t *have, uint32_t n_have,
+                           uint32_t chunks, uint32_t missing, char *buf,
+                           size_t size)
+{
+        uint32_t listed = 0, next = 0;
         size_t len = 0;
 
         buf[0] = '\0';
-        while (k < chunks) {
-                uint32_t a, after;
+        for (uint32_t h = 0; h <= n_have && next < chunks; h++) {
+                uint32_t a = next, k = (h < n_have ? have[h] : chunks);
+                uint32_t after;
                 char item[32];
                 int n, more;
 
-                if (sr_run_find_chunk(run, si, k) >= 0) {
-                        k++;
-                        continue;
-                }
-                for (a = k; k + 1 < chunks &&
-                            sr_run_find_chunk(run, si, k + 1) < 0;)
-                        k++;
+                next = h < n_have ? have[h] + 1 : chunks;
+                if (k <= a)
+                        continue; /* no gap before this one */
+                k--; /* the range a..k is missing */
                 n = a == k ? snprintf(item, sizeof(item), "%s%" PRIu32,
                                       len ? ", " : "", a) :
                              snprintf(item, sizeof(item),
@@ -306,30 +334,35 @@ static void missing_ranges(const sr_run_t *run, uint32_t si, uint32_t chunks,
                 memcpy(buf + len, item, (size_t)n + 1);
                 len += (size_t)n;
                 listed += k - a + 1;
-                k++;
         }
         if (listed < missing)
                 snprintf(buf + len, size - len, "%s... and %" PRIu32 " more",
                          len ? ", " : "", missing - listed);
 }
 
-/* Refuse a seal that lacks @p missing of its chunks, the first @p first:
- * the message lists them all as ranges when they fit the reply's message
+/* Refuse a seal of @p chunks chunks of which the stage has only @p have
+ * (sorted, @p n_have of them): the message lists them all as ranges when they fit the reply's message
  * (sr_reply_t), else as many as fit (missing_ranges()), so a client that
  * lost several resends them all before it seals again. */
 static void refuse_missing(step_t *st, const sr_command_t *cmd, uint32_t si,
-                           uint32_t chunks, uint32_t missing, uint32_t first)
+                           uint32_t chunks, const uint32_t *have,
+                           uint32_t n_have)
 {
+        uint32_t missing = chunks - n_have, first = 0;
         char list[sizeof(((sr_reply_t *)0)->message)];
         const char *s = missing > 1 ? "s" : "";
         const char *are = missing > 1 ? "are" : "is";
         const char *them = missing > 1 ? "them" : "it";
-        int fixed = snprintf(NULL, 0, SEAL_MISSING_FMT, si, s, "", are,
-                             missing, chunks, first, them);
-        size_t room = fixed >= 0 && (size_t)fixed < sizeof(list) ?
-                              sizeof(list) - (size_t)fixed : 1;
+        size_t room;
+        int fixed;
 
-        missing_ranges(st->run, si, chunks, missing, list, room);
+        while (first < n_have && have[first] == first)
+                first++; /* the first gap */
+        fixed = snprintf(NULL, 0, SEAL_MISSING_FMT, si, s, "", are, missing,
+                         chunks, first, them);
+        room = fixed >= 0 && (size_t)fixed < sizeof(list) ?
+                       sizeof(list) - (size_t)fixed : 1;
+        missing_ranges(have, n_have, chunks, missing, list, room);
         sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
                              SEAL_MISSING_FMT, si, s, list, are, missing,
                              chunks, first, them);
@@ -342,7 +375,7 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
         sr_stage_run_t *s = open_stage(st, cmd, si, "SealTargets");
         char h1[2 * SR_DIGEST_LEN + 1], h2[2 * SR_DIGEST_LEN + 1];
         uint8_t d[SR_DIGEST_LEN];
-        uint32_t missing = 0, first = 0;
+        uint32_t *have, n_have;
 
         if (!s)
                 return;
@@ -363,13 +396,28 @@ void sr_fsm__seal_targets(step_t *st, const sr_command_t *cmd)
                                      s->seal_count, chunks, count);
                 return;
         }
-        for (uint32_t k = 0; k < chunks; k++)
-                if (sr_run_find_chunk(st->run, si, k) < 0 && !missing++)
-                        first = k;
-        if (missing) {
-                refuse_missing(st, cmd, si, chunks, missing, first);
+        if (count < 0 || (count == 0 && chunks) || (int64_t)chunks > count ||
+            (st->opts->max.targets && count > st->opts->max.targets)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                                     "SealTargets: stage %" PRIu32 ": %"
+                                     PRIu32 " chunks of %" PRId64 " targets "
+                                     "cannot be: a chunk holds at least one "
+                                     "target, a stage at most %" PRIu32
+                                     " (stage.max.targets)", si, chunks,
+                                     count, st->opts->max.targets);
                 return;
         }
+        have = present_chunks(st->run, si, chunks, &n_have);
+        if (!have) {
+                st->nomem = true;
+                return;
+        }
+        if (n_have < chunks) {
+                refuse_missing(st, cmd, si, chunks, have, n_have);
+                free(have);
+                return;
+        }
+        free(have);
         if (s->chunks_applied != chunks) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_SEAL_MISMATCH,
                                      "SealTargets: stage %" PRIu32 ": %"

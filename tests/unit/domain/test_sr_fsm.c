@@ -2249,3 +2249,24 @@ Test(sr_fsm, a_cascade_sends_one_step_per_part_and_a_replayed_part_changes_nothi
                 cr_assert(eq(int, TR(t), SR_ST_CANCELLED));
         cr_assert(eq(int, PR, SR_ST_FAILURE));
 }
+
+Test(sr_fsm, a_seal_claiming_more_chunks_than_targets_or_the_limit_is_refused_at_once)
+{
+        uint8_t d[SR_DIGEST_LEN] = { 0 };
+
+        opts.max.targets = 1000;
+        create_open(1, 0, false);
+        append_all(0, 3, 3);
+        /* 2^31 - 1 chunks: refused without looking at 2^31 indexes */
+        seal_stage(0, 0x7fffffffu, 5, d);
+        expect_reject(SR_REJECT_INVALID_VALUE, "a chunk holds at least one");
+        seal_stage(0, 2, 2000, d);
+        expect_reject(SR_REJECT_INVALID_VALUE, "(stage.max.targets)");
+        seal_stage(0, 1, 0, d);
+        expect_reject(SR_REJECT_INVALID_VALUE, "1 chunks of 0 targets");
+        /* a large claim within the limit costs the chunks applied: it
+         * names what is missing from them */
+        seal_stage(0, 1000, 1000, d);
+        expect_reject(SR_REJECT_SEAL_MISMATCH, "chunks 1-999 are missing");
+        cr_assert(not(run.stages[0].sealed));
+}
