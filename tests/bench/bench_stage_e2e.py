@@ -244,12 +244,12 @@ def create(api, name, n, latency_ms=None):
     return st, (doc or {}).get("message", "?"), size
 
 
-def create_open(a, fleet, name, n):
+def create_open(a, fleet, name, n, latency_ms=None):
     """The stage as an open one (docs/targets.md): the run created with it
     open, its targets sent in chunks and sealed by sr-cli run create
     --targets-file, the reference client (chunk digests, the seal's,
     several chunks in flight). (status, run, bytes of the targets file)."""
-    body = spec(name, n)
+    body = spec(name, n, latency_ms)
     targets = body["stages"][0].pop("targets")
     body["stages"][0]["targets"] = []
     sp = os.path.join(fleet.work, "spec.json")
@@ -546,8 +546,12 @@ def cancel_cascade(a, fleet, api, n, rep):
     """Seconds from the PUT cancelled of a run whose stage of N targets
     waits for the agent until the gateway counts N target runs cancelled;
     and the CPU of the worker over it, per target."""
-    st, run, _ = create(api, "cancel-%d-%d" % (n, rep), n,
-                        latency_ms=600000)
+    if a.open:  # as the measured run: a large stage only fits in chunks
+        st, run, _ = create_open(a, fleet, "cancel-%d-%d" % (n, rep), n,
+                                 latency_ms=600000)
+    else:
+        st, run, _ = create(api, "cancel-%d-%d" % (n, rep), n,
+                            latency_ms=600000)
     if st != 200:
         return {"cancel": "create refused: %d %s" % (st, run)}
     sr = stage_run(api, run["id"])["id"]
