@@ -140,6 +140,10 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 r, "sr_retired_run_inputs_total",
                 "Commands and results for a retired run, refused and "
                 "dead-lettered (reason run_retired).", NULL);
+        w->m.run_loads = sr_metrics_counter(
+                r, "sr_run_loads_total",
+                "Runs decoded whole from the snapshot: the run cache's "
+                "misses (cache.entities).", NULL);
         sr_mapuse_watch_init(&w->m.map_use, r, "store", true);
 }
 

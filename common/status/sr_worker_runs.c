@@ -118,9 +118,27 @@ static void runs_insert(sr_worker_t *w, batch_run_t *br)
         w->runs_used++;
 }
 
+/* Keep only @p big (a run this batch used) in the cache. */
+static void runs_keep_one(sr_worker_t *w, batch_run_t *big)
+{
+        for (size_t i = 0; i < w->runs_cap; i++)
+                if (w->runs[i] == big)
+                        w->runs[i] = NULL;
+        sr_worker__runs_reset(w);
+        runs_insert(w, big);
+        w->cached_entities = big->entities;
+}
+
 /* After a committed batch: keep the cache within cache.entities (and the
- * table at most half full) by dropping the runs this batch did not use,
- * or everything if that is not enough. */
+ * table at most half full) by dropping the runs this batch did not use;
+ * if the ones it used are over the bound, all but the largest of them.
+ * That one stays even when it alone is over the bound: it was in memory
+ * at this batch's peak anyway (keeping it raises no peak), and dropping it
+ * would reload it, O(run), in every batch that touches it — a stage larger
+ * than the cache paid that per batch of its fill, results and cascade
+ * (100,000 targets and their chunks are 200,003 entities, over the default
+ * 200,000). The cache then holds at most max(cache.entities, the largest
+ * run a batch used). */
 static void runs_trim(sr_worker_t *w)
 {
         batch_run_t **keep;
@@ -136,8 +154,16 @@ static void runs_trim(sr_worker_t *w)
                 kept += w->used[i]->entities;
         keep = malloc(w->runs_used * sizeof(*keep) + 1);
         if (!keep || kept > (uint64_t)w->conf->cache_entities) {
+                batch_run_t *big = NULL;
+
                 free(keep);
-                sr_worker__runs_reset(w);
+                for (size_t i = 0; i < w->n_used; i++)
+                        if (!big || w->used[i]->entities > big->entities)
+                                big = w->used[i];
+                if (big)
+                        runs_keep_one(w, big);
+                else
+                        sr_worker__runs_reset(w);
                 return;
         }
         for (size_t i = 0; i < w->runs_cap; i++) {
@@ -326,6 +352,7 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
                 sr_worker__set_fatal(w, &ec, op);
                 return NULL;
         }
+        sr_series_add(w->m.run_loads, 1);
         br->partition = part;
         br->id = *id;
         br->used_in = w->batch_no;

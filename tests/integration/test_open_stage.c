@@ -288,3 +288,38 @@ Test(open_stage, a_fill_in_parts_goes_through_the_worker_s_own_partition_and_a_r
         run_to_success(&run, 1000);
         expect_ids_by_device(&run, 1000);
 }
+
+/* A run larger than cache.entities (1,000 target runs and their chunks
+ * against 100) stays cached while batches use it: it was in memory at
+ * each batch's peak anyway, and reloading it per batch cost O(run) per
+ * batch (a 100,000-target stage's cancel took 89 s for it). */
+Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
+{
+        sr_metrics_t *m = sr_metrics_new();
+        sr_errctx_t ec = { 0 };
+        sr_uuid_t run, ids[3], seal;
+        double loads;
+
+        kit_stop_worker(&kit);
+        kit_set(&kit, "cache.entities", "100");
+        kit_set(&kit, "stage.step.targets", "150");
+        cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
+                  ec.msg);
+        run = create_open();
+        send_chunk(&run, 0, PER, &ids[0]);
+        send_chunk(&run, 1, PER, &ids[1]);
+        send_chunk(&run, 2, 200, &ids[2]);
+        for (int i = 0; i < 3; i++)
+                expect_accepted(&ids[i]);
+        send_seal(&run, 3, 200, &seal);
+        expect_accepted(&seal);
+        run_to_success(&run, 1000);
+        loads = sr_series_value(sr_metrics_counter(m, "sr_run_loads_total",
+                                                   "", NULL));
+        /* the create's (an empty run) and at most a few more: not one per
+         * batch of the chunks, the seal, 7 fill parts and 4,000 results */
+        cr_assert(le(dbl, loads, 3.0), "the run was loaded %.0f times",
+                  loads);
+        kit_stop_worker(&kit);
+        sr_metrics_destroy(m);
+}
