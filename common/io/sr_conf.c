@@ -128,9 +128,12 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(cache_entities), .min = 0, .max = 100000000,
           .def = "200000",
           .desc = "Most entities (pipeline, stage, operation and target "
-                  "runs) the worker keeps decoded in memory between "
-                  "batches, about 1 KiB each; 0 reloads every run from "
-                  "LMDB in every batch." },
+                  "runs, an open stage's appended targets) the worker keeps "
+                  "decoded in memory between batches, 1-2.5 KiB each, "
+                  "besides the largest run a batch used, which stays and "
+                  "is not counted (so a run larger than this is not "
+                  "reloaded by every batch; docs/guarantee.md); 0 keeps "
+                  "only that run." },
         { .name = "cache.verify", .type = CONF_BOOL,
           .offset = OFF(cache_verify), .def = "false",
           .desc = "Compare every cached run with its LMDB copy before "

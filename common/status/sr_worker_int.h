@@ -213,6 +213,8 @@ struct sr_worker {
         batch_run_t **runs; /* open addressing by (partition, run id) */
         size_t runs_cap, runs_used, runs_max;
         batch_run_t **used; /* the runs of the current batch, max_recs */
+        batch_run_t *big;   /* the cache's largest run: not counted against
+                               cache.entities (runs_trim()) */
         size_t n_used;
         uint64_t cached_entities;
         batch_stats_t bs;

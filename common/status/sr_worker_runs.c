@@ -105,6 +105,7 @@ void sr_worker__runs_reset(sr_worker_t *w)
         w->runs_used = 0;
         w->n_used = 0;
         w->cached_entities = 0;
+        w->big = NULL;
 }
 
 static void runs_insert(sr_worker_t *w, batch_run_t *br)
@@ -118,52 +119,56 @@ static void runs_insert(sr_worker_t *w, batch_run_t *br)
         w->runs_used++;
 }
 
-/* Keep only @p big (a run this batch used) in the cache. */
-static void runs_keep_one(sr_worker_t *w, batch_run_t *big)
-{
-        for (size_t i = 0; i < w->runs_cap; i++)
-                if (w->runs[i] == big)
-                        w->runs[i] = NULL;
-        sr_worker__runs_reset(w);
-        runs_insert(w, big);
-        w->cached_entities = big->entities;
-}
-
-/* After a committed batch: keep the cache within cache.entities (and the
- * table at most half full) by dropping the runs this batch did not use;
- * if the ones it used are over the bound, all but the largest of them.
- * That one stays even when it alone is over the bound: it was in memory
- * at this batch's peak anyway (keeping it raises no peak), and dropping it
- * would reload it, O(run), in every batch that touches it — a stage larger
- * than the cache paid that per batch of its fill, results and cascade
- * (100,000 targets and their chunks are 200,003 entities, over the default
- * 200,000). The cache then holds at most max(cache.entities, the largest
- * run a batch used). */
+/* After a committed batch: keep the cache within its bound (and the table
+ * at most half full) by dropping the runs this batch did not use, or
+ * everything if that is not enough. The bound is cache.entities **plus
+ * the largest run** of the cache (w->big: the largest a batch used, kept
+ * until a larger one is used or the cache is reset), which is not counted
+ * against it. A run larger than cache.entities alone was otherwise
+ * dropped after every batch and reloaded, O(run), by the next one that
+ * touched it: a 100,000-target open stage (200,003 entities with its
+ * chunks, over the default 200,000) paid that per batch of its fill,
+ * results and cascade, and a batch that used no run (results forwarded to
+ * the command log) dropped it too. So the cache holds at most
+ * cache.entities + the largest run, and that run is bounded by the
+ * limits (run.max.stages, stage.max.targets). */
 static void runs_trim(sr_worker_t *w)
 {
-        batch_run_t **keep;
-        uint64_t kept = 0;
+        uint64_t bound = (uint64_t)w->conf->cache_entities, kept = 0;
+        batch_run_t **keep, *big = w->big, *big_used = NULL;
         size_t nk = 0;
 
+        for (size_t i = 0; i < w->n_used; i++)
+                if (!big_used || w->used[i]->entities > big_used->entities)
+                        big_used = w->used[i];
+        /* a run this batch used wins a tie: it is the one in use */
+        if (big_used && (!big || big_used->entities >= big->entities))
+                big = big_used;
+        w->big = big;
         /* cached_entities is kept current by sr_worker__batch_run() and
          * save_batch() */
-        if (w->cached_entities <= (uint64_t)w->conf->cache_entities &&
+        if (w->cached_entities - (big ? big->entities : 0) <= bound &&
             w->runs_used <= w->runs_max)
                 return;
         for (size_t i = 0; i < w->n_used; i++)
-                kept += w->used[i]->entities;
+                if (w->used[i] != big)
+                        kept += w->used[i]->entities;
         keep = malloc(w->runs_used * sizeof(*keep) + 1);
-        if (!keep || kept > (uint64_t)w->conf->cache_entities) {
-                batch_run_t *big = NULL;
-
+        if (!keep || kept > bound) {
+                /* the batch's own runs are over: its largest alone */
                 free(keep);
-                for (size_t i = 0; i < w->n_used; i++)
-                        if (!big || w->used[i]->entities > big->entities)
-                                big = w->used[i];
-                if (big)
-                        runs_keep_one(w, big);
-                else
+                big = big_used;
+                if (!big) {
                         sr_worker__runs_reset(w);
+                        return;
+                }
+                for (size_t i = 0; i < w->runs_cap; i++)
+                        if (w->runs[i] == big)
+                                w->runs[i] = NULL;
+                sr_worker__runs_reset(w);
+                runs_insert(w, big);
+                w->cached_entities = big->entities;
+                w->big = big;
                 return;
         }
         for (size_t i = 0; i < w->runs_cap; i++) {
@@ -172,7 +177,7 @@ static void runs_trim(sr_worker_t *w)
                 if (!br)
                         continue;
                 w->runs[i] = NULL;
-                if (br->used_in == w->batch_no) {
+                if (br->used_in == w->batch_no || br == big) {
                         keep[nk++] = br;
                 } else {
                         sr_run_fini(&br->run);
@@ -182,7 +187,7 @@ static void runs_trim(sr_worker_t *w)
         w->runs_used = 0;
         for (size_t i = 0; i < nk; i++)
                 runs_insert(w, keep[i]);
-        w->cached_entities = kept;
+        w->cached_entities = kept + (big ? big->entities : 0);
         free(keep);
         if (w->runs_used > w->runs_max)
                 sr_worker__runs_reset(w);
@@ -359,6 +364,18 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
         br->last_in = w->cur_in;
         br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
         br->entities = run_entities(&br->run);
+        if (br->entities > (uint64_t)w->conf->cache_entities) {
+                char sid[SR_UUID_STR_LEN + 1];
+
+                /* It stays cached while batches use it (runs_trim()), so
+                 * this is once per run and per period of disuse: more
+                 * often, and the cache is too small for the work. */
+                sr_uuid_fmt(id, sid);
+                SR_WARN("WORKER", "run larger than cache.entities loaded "
+                        "run=%s partition=%" PRId32 " entities=%" PRIu32
+                        " cache_entities=%d", sid, part, br->entities,
+                        w->conf->cache_entities);
+        }
         w->cached_entities += br->entities;
         w->runs[i] = br;
         w->runs_used++;
