@@ -287,7 +287,8 @@ def gen_case(rng):
                         digest=srmodel.seal_digest(
                             [srmodel.chunk_digest(x) for x in ch]))
                 grun = gm.runs.get(prun)
-                if grun is not None and rng.random() < 0.2:
+                if grun is not None and si < len(grun.stages) and \
+                        grun.stages[si].open and rng.random() < 0.2:
                     c["count"] = grun.stages[si].appended  # all it holds
             add({"input": "command", "ts": ts, "command": c})
             continue
