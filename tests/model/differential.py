@@ -395,24 +395,34 @@ def gen_case(rng):
             add(dup)
         sent = seq[:]
     # the steps still owed, in any order, with results between: fills
-    # and cascades in parts run to their end
-    for _ in range(40):
-        if not steps:
-            break
-        ts += rng.choice([0, 1, 100, 1000])
-        deliver_step()
-        run_id, spec, stages, targets = rng.choice(runs)
-        if targets and rng.random() < 0.4:
-            t, st, tg = rng.choice(targets)
-            add({"input": "result", "ts": ts, "result": {
-                "result_id": rid(rng), "pipeline_run_id": run_id,
-                "stage_run_id": st, "target_run_id": t,
-                "command_id": srmodel.v5("%s/command" % t),
-                "command_status": rng.choice(["SUCCESS", "SUCCESS",
-                                              "INPROGRESS", "FAILED"]),
-                "device_id": tg["device_id"],
-                "device_name": tg.get("device_name", ""),
-                "reported_at": ts}})
+    # and cascades in parts run to their end; then sometimes a cancel of
+    # a run (a stage that ended before it is cascaded too) and its steps
+    def drain(limit, p_result):
+        nonlocal ts
+        for _ in range(limit):
+            if not steps:
+                return
+            ts += rng.choice([0, 1, 100, 1000])
+            deliver_step()
+            run_id, spec, stages, targets = rng.choice(runs)
+            if targets and rng.random() < p_result:
+                t, st, tg = rng.choice(targets)
+                add({"input": "result", "ts": ts, "result": {
+                    "result_id": rid(rng), "pipeline_run_id": run_id,
+                    "stage_run_id": st, "target_run_id": t,
+                    "command_id": srmodel.v5("%s/command" % t),
+                    "command_status": rng.choice(["SUCCESS", "SUCCESS",
+                                                  "INPROGRESS", "FAILED"]),
+                    "device_id": tg["device_id"],
+                    "device_name": tg.get("device_name", ""),
+                    "reported_at": ts}})
+
+    drain(40, 0.4)
+    if opened and rng.random() < 0.4:
+        add({"input": "command", "ts": ts, "command": cmd(
+            rng.choice(runs)[0], "set_pipeline_run_status",
+            entity_id=None, status="cancelled")})
+        drain(30, 0.1)
     return opts, seq
 
 
