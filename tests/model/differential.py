@@ -261,7 +261,7 @@ def gen_case(rng):
         run_id, spec, stages, targets = rng.choice(runs)
         if steps and rng.random() < 0.3:
             deliver_step()
-        if plans and rng.random() < 0.35:
+        if plans and rng.random() < 0.5:
             # the next input of a client's plan for an open stage
             p = rng.randrange(len(plans))
             prun, si, plan = plans[p]
@@ -291,12 +291,10 @@ def gen_case(rng):
                         grun.stages[si].open and rng.random() < 0.2:
                     c["count"] = grun.stages[si].appended  # all it holds
             add({"input": "command", "ts": ts, "command": c})
-            continue
-        if pools[run_id] and rng.random() < 0.12:
+        elif pools[run_id] and rng.random() < 0.12:
             add({"input": "command", "ts": ts,
                  "command": open_input(rng, run_id, spec, pools[run_id],
                                        chunks[run_id], gm, ts, cmd)})
-            continue
         if opened and rng.random() < 0.01:
             # a forged or late step: another tenant, cursor, kind or stage
             c = cmd(run_id, "stage_step", stage_index=rng.randrange(3),
