@@ -405,8 +405,9 @@ class Model:
             return None, self._reply(c, ts, False, "not_found")
         step = Step(run, ts, c["command_id"])
         if kind == "set_target_run_status":
-            # a cascade in steps reaches the target run first, whatever
-            # the command then gets (a refusal keeps those events)
+            # a cascade in steps reaches the target run first. Silent in
+            # the docs; as sr_fsm: before the status text is checked, so
+            # an invalid_value refusal keeps the catch-up's events
             tr = run.targets[c["entity_id"]]
             self._catch_up(step, tr)
             if status not in STATUSES:
@@ -731,7 +732,8 @@ class Model:
         cursor = c["cursor"]
         if c["step"] in ("cancel", "timeout"):
             # applies while a cascade is owed, from a cursor inside the
-            # stage; the kind named is not checked (what is owed is)
+            # stage (docs/targets.md 4); as sr_fsm, the kind it names is
+            # not checked: what is owed is applied
             if self._owed_any(st) is None or cursor >= len(st.targets):
                 return None
             self._cascade(step, st, cursor)
@@ -892,7 +894,9 @@ class Model:
             self._rollup_run(step)
         for st in run.stages:
             # a stage with a target run due: each of its target runs is
-            # caught up on a cascade in steps first
+            # caught up on a cascade in steps first (silent in the docs;
+            # as sr_fsm: every target run of such a stage, not only those
+            # due)
             if not any(t.status not in TERMINAL and t.deadline and
                        t.deadline <= now for t in st.targets):
                 continue
