@@ -31,7 +31,11 @@ def rid(rng):
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def gen_spec(rng):
+def gen_spec(rng, open_p=0.0):
+    """A run spec; with open_p, each stage is open with that chance: its
+    spec says {"append": true, "expected": N} and its targets (the pool,
+    returned beside the spec: {stage index: [target, ...]}) come in
+    chunks."""
     n_stages = rng.choice([0] + [1, 2, 3, 4] * 6)
     spec = {"pipeline_id": rid(rng), "pipeline_name": "p%d" % rng.randrange(9),
             "auto_promote": rng.random() < 0.4, "stages": []}
@@ -48,23 +52,136 @@ def gen_spec(rng):
         if rng.random() < 0.3:
             st["timeout_seconds"] = rng.choice([20, 60, 300])
         spec["stages"].append(st)
-    return spec
+    pools = {}
+    for i, st in enumerate(spec["stages"]):
+        if rng.random() < open_p:
+            pools[i] = st["targets"]
+            for t in pools[i]:
+                if rng.random() < 0.3:
+                    t["target_id"] = rid(rng)
+                if rng.random() < 0.2:
+                    t["device_alias"] = "alias-%d" % rng.randrange(9)
+            st["targets"] = {"append": True, "expected": len(pools[i])}
+    return spec, pools
 
 
-def ids_of(run_id, spec):
-    """Derived ids (sr_model.c): stage runs, target runs and their command."""
+def ids_of(run_id, spec, pools):
+    """Derived ids (sr_model.c): stage runs, target runs and their command
+    (an open stage's target runs are named by their device)."""
     stages, targets = [], []
     for i, st in enumerate(spec["stages"]):
         stages.append(srmodel.v5("%s/stage/%d" % (run_id, i)))
+        items = pools.get(i, st["targets"])
         for j in range(len(st["operations"])):
-            for k in range(len(st["targets"])):
-                t = srmodel.v5("%s/stage/%d/op/%d/target/%d" % (run_id, i, j, k))
-                targets.append((t, stages[-1], st["targets"][k]))
+            for k, tg in enumerate(items):
+                if i in pools:
+                    t = srmodel.v5("%s/stage/%d/device/%s/op/%d" % (
+                        run_id, i, tg["device_id"], j))
+                else:
+                    t = srmodel.v5("%s/stage/%d/op/%d/target/%d" % (
+                        run_id, i, j, k))
+                targets.append((t, stages[-1], tg))
     return stages, targets
+
+
+def split_chunks(rng, items):
+    """An open stage's targets as chunks of 1-3 (none for no targets)."""
+    chunks, i = [], 0
+    while i < len(items):
+        n = rng.choice([1, 2, 2, 3])
+        chunks.append(items[i:i + n])
+        i += n
+    return chunks
+
+
+def open_plan(rng, chunks):
+    """A client's way through an open stage: its chunks in random order,
+    some twice, and the seal somewhere among the later ones (again at the
+    end when it came too early): [(kind, chunk index or None)]."""
+    plan = [("append", k) for k in range(len(chunks))]
+    plan += [("append", k) for k in range(len(chunks))
+             if rng.random() < 0.2]
+    if rng.random() < 0.1:
+        plan.append(("beyond", len(chunks)))  # a chunk the seal does not count
+    if chunks and rng.random() < 0.1:
+        plan.append(("dupdev", rng.randrange(len(chunks))))
+    rng.shuffle(plan)
+    at = rng.randrange(len(plan) // 2, len(plan) + 1)
+    plan.insert(at, ("seal", None))
+    if at < len(plan) - 1:
+        plan.append(("seal", None))
+    return plan
+
+
+def open_input(rng, run_id, spec, pools, chunks, gm, ts, cmd):
+    """An AppendTargets or SealTargets for one of the run's stages: mostly
+    its right chunks (any order, again) and right seals, else a chunk
+    conflicting with one, a device twice, a chunk beyond the seal, an
+    empty or oversized chunk, a nil device, a wrong seal (a chunk missing,
+    another count or digest), a seal of what the run holds, an inline or
+    unknown stage."""
+    si = rng.choice(sorted(pools)) if pools else 0
+    ch = chunks.get(si, [])
+    x = rng.random()
+    if x < 0.03 or not pools:
+        si = rng.choice([len(spec["stages"]), si + 100] +
+                        [i for i in range(len(spec["stages"]))
+                         if i not in pools])
+    if rng.random() < 0.62:
+        # AppendTargets
+        k = rng.randrange(len(ch) + 1) if ch else 0
+        items = json.loads(json.dumps(ch[k])) if k < len(ch) else []
+        y = rng.random()
+        if y < 0.08 or not items:
+            # a new device at this index (a conflict, or beyond the seal)
+            items = items + [{"device_id": rid(rng),
+                              "device_name": "new-%d" % rng.randrange(9)}]
+        elif y < 0.14:
+            items[0]["device_name"] += "-x"  # same index, other items
+        elif y < 0.19:
+            other = [t for c in ch for t in c]
+            items.append(dict(rng.choice(other)))  # a device twice
+        elif y < 0.21:
+            items = []
+        elif y < 0.23:
+            items[0]["device_id"] = "00000000-0000-0000-0000-000000000000"
+        elif y < 0.26:
+            items = items + [{"device_id": rid(rng), "device_name": "a"},
+                             {"device_id": rid(rng), "device_name": "b"}]
+        return cmd(run_id, "append_targets", stage_index=si, chunk=k,
+                   targets=items)
+    # SealTargets
+    digests = [srmodel.chunk_digest(c) for c in ch]
+    n, count = len(ch), sum(len(c) for c in ch)
+    y = rng.random()
+    run = gm.runs.get(run_id)
+    if y < 0.25 and run is not None and si < len(run.stages):
+        # what the run holds: right whenever its chunks are 0..n-1
+        st = run.stages[si]
+        if st.open:
+            n = max(st.chunks) + 1 if st.chunks else 0
+            count = st.appended
+            digests = [st.chunks[k][0] if k in st.chunks else "00" * 32
+                       for k in range(n)]
+    elif y < 0.33:
+        n += 1
+    elif y < 0.38:
+        count += rng.choice([-1, 1]) if count else 1
+    elif y < 0.43:
+        digests = digests[::-1] if len(digests) > 1 else ["11" * 32]
+    elif y < 0.46 and n:
+        n -= 1
+    elif y < 0.52 and run is not None and si < len(run.stages) and \
+            run.stages[si].open:
+        count = run.stages[si].appended  # the right chunks, another count
+    return cmd(run_id, "seal_targets", stage_index=si, chunks=n,
+               count=count, digest=srmodel.seal_digest(digests))
 
 
 RETENTION_FINISHED = [1000, 1000, 30000, srmodel.DAY]
 RETENTION_INPUTS = [0, 2000, 2000, 60000]
+STEP_TARGETS = [1, 2, 3]
+FILL_TIMEOUT = [0, 30000, 120000, 600000]
 
 
 def gen_case(rng):
@@ -77,17 +194,55 @@ def gen_case(rng):
     if rng.random() < 0.67:
         opts = {"retention_finished": rng.choice(RETENTION_FINISHED),
                 "retention_inputs": rng.choice(RETENTION_INPUTS)}
-    gm = srmodel.Model(opts["retention_finished"], opts["retention_inputs"])
+    # Open stages and steps (docs/targets.md 1-4) in half the cases: open
+    # stages in some runs, step_targets of 1-3 so fills and cascades (of
+    # inline stages too) go in parts, small chunk and stage limits, a
+    # fill timeout. The other half is the case mix of before.
+    opened = rng.random() < 0.5
+    opts.update(step_targets=0, chunk_targets=0, fill_timeout=0,
+                max_targets=0)
+    if opened:
+        opts.update(
+            step_targets=rng.choice(STEP_TARGETS) if rng.random() < 0.7
+            else 0,
+            chunk_targets=2 if rng.random() < 0.15 else 0,
+            fill_timeout=rng.choice(FILL_TIMEOUT),
+            max_targets=5 if rng.random() < 0.15 else 0)
+    gm = srmodel.Model(**opts)
     ts = 1_700_000_000_000 + rng.randrange(10**6)
-    runs = []
+    runs, pools, chunks, plans = [], {}, {}, []
     for _ in range(rng.choice([1, 1, 1, 2])):
-        run_id, spec = rid(rng), gen_spec(rng)
-        runs.append((run_id, spec) + ids_of(run_id, spec))
+        run_id = rid(rng)
+        spec, pools[run_id] = gen_spec(rng, 0.6 if opened and
+                                       rng.random() < 0.8 else 0.0)
+        chunks[run_id] = {i: split_chunks(rng, p)
+                          for i, p in pools[run_id].items()}
+        for i, ch in chunks[run_id].items():
+            plans.append((run_id, i, open_plan(rng, ch)))
+        runs.append((run_id, spec) + ids_of(run_id, spec, pools[run_id]))
     seq, sent = [], []
+    steps = []  # StageSteps the runs sent themselves, not yet delivered
 
     def add(inp):
         seq.append(inp)
-        gm.apply(json.loads(json.dumps(inp)))
+        out = gm.apply(json.loads(json.dumps(inp)))
+        steps.extend(out.get("steps", []))
+
+    def deliver_step():
+        # a step the run sent, late, in any order; sometimes twice (the
+        # same id: the dedupe answers), sometimes a copy under another id
+        # (as if the dedupe had lost it), its cursor maybe moved: the
+        # stale rules answer
+        k = rng.randrange(len(steps))
+        st = json.loads(json.dumps(steps[k]))
+        x = rng.random()
+        if x < 0.1:
+            st["command_id"] = rid(rng)
+            if rng.random() < 0.4:
+                st["cursor"] = max(0, st["cursor"] + rng.choice([-1, 1]))
+        elif x > 0.15:
+            steps.pop(k)
+        add({"input": "command", "ts": ts, "command": st})
 
     def cmd(run_id, kind, **kw):
         c = {"kind": kind, "command_id": rid(rng), "pipeline_run_id": run_id,
@@ -104,6 +259,50 @@ def gen_case(rng):
         if rng.random() < 0.02:
             ts += rng.choice([7, 21, 30]) * srmodel.DAY
         run_id, spec, stages, targets = rng.choice(runs)
+        if steps and rng.random() < 0.3:
+            deliver_step()
+        if plans and rng.random() < 0.5:
+            # the next input of a client's plan for an open stage
+            p = rng.randrange(len(plans))
+            prun, si, plan = plans[p]
+            what, k = plan.pop(0)
+            if not plan:
+                plans.pop(p)
+            ch = chunks[prun][si]
+            if what == "append":
+                c = cmd(prun, "append_targets", stage_index=si, chunk=k,
+                        targets=ch[k])
+            elif what == "dupdev":
+                # a device of chunk k again, in a chunk of its own
+                c = cmd(prun, "append_targets", stage_index=si,
+                        chunk=len(ch) + 1,
+                        targets=[dict(rng.choice(ch[k]))])
+            elif what == "beyond":
+                c = cmd(prun, "append_targets", stage_index=si, chunk=k,
+                        targets=[{"device_id": rid(rng),
+                                  "device_name": "beyond"}])
+            else:
+                c = cmd(prun, "seal_targets", stage_index=si,
+                        chunks=len(ch), count=sum(len(x) for x in ch),
+                        digest=srmodel.seal_digest(
+                            [srmodel.chunk_digest(x) for x in ch]))
+                grun = gm.runs.get(prun)
+                if grun is not None and si < len(grun.stages) and \
+                        grun.stages[si].open and rng.random() < 0.2:
+                    c["count"] = grun.stages[si].appended  # all it holds
+            add({"input": "command", "ts": ts, "command": c})
+        elif pools[run_id] and rng.random() < 0.12:
+            add({"input": "command", "ts": ts,
+                 "command": open_input(rng, run_id, spec, pools[run_id],
+                                       chunks[run_id], gm, ts, cmd)})
+        if opened and rng.random() < 0.01:
+            # a forged or late step: another tenant, cursor, kind or stage
+            c = cmd(run_id, "stage_step", stage_index=rng.randrange(3),
+                    step=rng.choice(["fill", "cancel", "timeout", "bogus"]),
+                    cursor=rng.randrange(4))
+            if rng.random() < 0.3:
+                c["enterprise_id"] = "other"
+            add({"input": "command", "ts": ts, "command": c})
         r = rng.random()
         if r < 0.35 and targets:
             # mostly targets of the earliest stage runs, mostly SUCCESS:
@@ -168,7 +367,7 @@ def gen_case(rng):
             add({"input": "command", "ts": ts, "command": c})
         elif r < 0.86:
             # a second create: same spec, or another one
-            other = spec if rng.random() < 0.5 else gen_spec(rng)
+            other = spec if rng.random() < 0.5 else gen_spec(rng)[0]
             add({"input": "command", "ts": ts,
                  "command": cmd(run_id, "create_run", spec=other,
                                 run_number=1)})
@@ -193,6 +392,35 @@ def gen_case(rng):
                 dup["ts"] = ts
             add(dup)
         sent = seq[:]
+    # the steps still owed, in any order, with results between: fills
+    # and cascades in parts run to their end; then sometimes a cancel of
+    # a run (a stage that ended before it is cascaded too) and its steps
+    def drain(limit, p_result):
+        nonlocal ts
+        for _ in range(limit):
+            if not steps:
+                return
+            ts += rng.choice([0, 1, 100, 1000])
+            deliver_step()
+            run_id, spec, stages, targets = rng.choice(runs)
+            if targets and rng.random() < p_result:
+                t, st, tg = rng.choice(targets)
+                add({"input": "result", "ts": ts, "result": {
+                    "result_id": rid(rng), "pipeline_run_id": run_id,
+                    "stage_run_id": st, "target_run_id": t,
+                    "command_id": srmodel.v5("%s/command" % t),
+                    "command_status": rng.choice(["SUCCESS", "SUCCESS",
+                                                  "INPROGRESS", "FAILED"]),
+                    "device_id": tg["device_id"],
+                    "device_name": tg.get("device_name", ""),
+                    "reported_at": ts}})
+
+    drain(40, 0.4)
+    if opened and rng.random() < 0.4:
+        add({"input": "command", "ts": ts, "command": cmd(
+            rng.choice(runs)[0], "set_pipeline_run_status",
+            entity_id=None, status="cancelled")})
+        drain(30, 0.1)
     return opts, seq
 
 
@@ -218,7 +446,7 @@ def run_replay(replay, cases):
 
 def run_model(case):
     opts, seq = case
-    m = srmodel.Model(opts["retention_finished"], opts["retention_inputs"])
+    m = srmodel.Model(**opts)
     outs = [m.apply(json.loads(json.dumps(i))) for i in seq]
     for inp, o in zip(seq, outs):
         o["_command"] = inp["input"] == "command"
@@ -297,9 +525,26 @@ def main():
     c_all = run_replay(args.replay, cases)
     bad = []
     n_in = n_ev = n_ret = n_forget = n_late = 0
+    n_open = n_sent = n_step_in = n_incomplete = 0
+    opened = {"append_targets": {}, "seal_targets": {}}
     for case, c_outs in zip(cases, c_all):
         m_outs = run_model(case)
         n_in += len(case[1])
+        n_open += any(o.get("step_targets") is not None and
+                      isinstance(st.get("targets"), dict)
+                      for o in [case[0]] for i in case[1]
+                      if i["input"] == "command" and
+                      i["command"]["kind"] == "create_run"
+                      for st in i["command"]["spec"]["stages"])
+        for inp, o in zip(case[1], c_outs):
+            kind = inp["input"] == "command" and inp["command"]["kind"]
+            if kind in opened and o["reply"] is not None:
+                why = o["reply"]["reason"]
+                opened[kind][why] = opened[kind].get(why, 0) + 1
+            n_step_in += kind == "stage_step"
+            n_sent += len(o.get("steps", []))
+            n_incomplete += sum(e["reason"] == "targets_incomplete"
+                                for e in o["events"])
         n_ev += sum(len(o["events"]) for o in c_outs)
         n_ret += sum(o["retired"] is not None for o in c_outs)
         n_forget += sum(o["forgotten"] for o in c_outs)
@@ -310,6 +555,12 @@ def main():
           "retired=%d forgotten=%d run_retired=%d mismatching-cases=%d"
           % (args.seed, args.cases, n_in, n_ev, n_ret, n_forget, n_late,
              len(bad)))
+    print("open stages: cases-with-open-stages=%d steps-sent=%d "
+          "steps-applied-or-stale=%d targets_incomplete=%d\n"
+          "  append replies %s\n  seal replies %s"
+          % (n_open, n_sent, n_step_in, n_incomplete,
+             json.dumps(opened["append_targets"], sort_keys=True),
+             json.dumps(opened["seal_targets"], sort_keys=True)))
     if not bad:
         return 0
     for case in sorted(bad, key=lambda c: len(c[1]))[:args.max_report]:
@@ -326,11 +577,13 @@ def main():
         for line in list(diff_fields(norm(c_outs[k]), norm(m_outs[k])))[:12]:
             print("   ", line)
         for who, o in (("C", c_outs[k]), ("model", m_outs[k])):
-            print("  %s: reply=%s dlq=%s stale=%s dispatch=%s" % (
+            print("  %s: reply=%s dlq=%s stale=%s dispatch=%s steps=%s" % (
                 who, o["reply"] and (o["reply"]["accepted"],
                                      o["reply"]["reason"]),
                 o["dlq"], o.get("stale"),
-                [x["kind"] for x in o["dispatch"]]))
+                [x["kind"] for x in o["dispatch"]],
+                [(x["stage_index"], x["step"], x["cursor"])
+                 for x in o.get("steps", [])]))
             for e in o["events"]:
                 print("     %s %s %s -> %s (%s) v%d" % (
                     e["entity_type"], e["entity_id"][:8], e["from_status"],

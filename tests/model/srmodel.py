@@ -25,7 +25,24 @@ TimerFired at forget_at = retired_at + retention_inputs (0: for ever).
 Commands for a retired run are refused run_retired and dead-lettered
 (another tenant's: not_found), results dead-lettered run_retired; none of
 these, nor the retiring or forgetting timer, leaves a dedupe entry.
+
+Open stages (docs/targets.md sections 1-4, docs/domain-decisions.md
+"Refusals of an open stage's chunks and seal", "Cascades and timeouts"):
+a stage created with "targets": {"append": true, "expected": N} gets its
+targets from AppendTargets chunks closed by a SealTargets; it waits in
+`processing` for the seal (after fill_timeout: invalid,
+targets_incomplete) and is filled step_targets target runs per input,
+the rest by the StageStep{fill} commands the run sends itself (output
+"steps"). A stage run or pipeline run cancelled or timed out changes at
+once; its target runs follow, step_targets per input
+(StageStep{cancel|timeout}), and a target run that a result, a timer or
+a PUT reaches first is caught up on the cascade it is owed, which is
+derived from its stage run's and pipeline run's status and reason.
+Model(..., step_targets=N, chunk_targets=N, fill_timeout=MS,
+max_targets=N): the worker's stage.step.targets, stage.chunk.targets,
+stage.fill.timeout and stage.max.targets (0: none).
 """
+import hashlib
 import json
 import uuid
 
@@ -66,6 +83,54 @@ def v5(name):
     return str(uuid.uuid5(NS, name))
 
 
+def _zz(n):
+    """An Avro long: zig-zag, then base-128 varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if not n:
+            out.append(b)
+            return bytes(out)
+        out.append(b | 0x80)
+
+
+def _avro_str(text):
+    b = text.encode("utf-8")
+    return _zz(len(b)) + b
+
+
+def uuid_text(u):
+    """A UUID's canonical (lower-case) text."""
+    return str(uuid.UUID(u))
+
+
+def chunk_digest(items):
+    """docs/targets.md, "Digest": SHA-256 over the chunk's targets array
+    in Avro (one block: count, the SpecTarget items, 0). Hex."""
+    enc = bytearray(_zz(len(items)) if items else b"")
+    for t in items:
+        tid = t.get("target_id")
+        enc += b"\x00" if tid is None else b"\x02" + _avro_str(uuid_text(tid))
+        enc += _avro_str(uuid_text(t["device_id"]))
+        enc += _avro_str(t.get("device_name", ""))
+        enc += _avro_str(t.get("device_alias", ""))
+    enc += b"\x00"
+    return hashlib.sha256(bytes(enc)).hexdigest()
+
+
+def seal_digest(chunk_digests):
+    """SHA-256 over the chunks' digests (their bytes) in chunk order."""
+    return hashlib.sha256(b"".join(bytes.fromhex(d)
+                                   for d in chunk_digests)).hexdigest()
+
+
+def is_open(stage_spec):
+    """An open stage: "targets": {"append": true, ...} (docs/targets.md 1)."""
+    return isinstance(stage_spec.get("targets"), dict)
+
+
 def canon(spec):
     """The run spec, normalised for the duplicate-create comparison."""
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
@@ -104,6 +169,7 @@ class Step:
         self.cause = cause
         self.events = []
         self.dispatch = []
+        self.steps = []
         self.retire = False
 
     def move(self, ent, to, reason):
@@ -141,6 +207,22 @@ class Step:
             ev["device_id"] = ent.device_id
         self.events.append(ev)
 
+    def send_step(self, st, kind, cursor):
+        """StageStep{kind, cursor} the run sends itself; its id names run,
+        stage, kind and cursor, so a replayed input sends the same one."""
+        run = self.run
+        self.steps.append({
+            "kind": "stage_step",
+            "command_id": v5("%s/stage/%d/step/%s/%d" % (run.id, st.index,
+                                                         kind, cursor)),
+            "pipeline_run_id": run.id,
+            "enterprise_id": run.enterprise_id,
+            "issued_at": self.ts,
+            "stage_index": st.index,
+            "step": kind,
+            "cursor": cursor,
+        })
+
     def send(self, tr, kind):
         self.dispatch.append({
             "kind": kind,
@@ -158,7 +240,13 @@ class Step:
 
 
 class Model:
-    def __init__(self, retention_finished=0, retention_inputs=0):
+    def __init__(self, retention_finished=0, retention_inputs=0,
+                 step_targets=0, chunk_targets=0, fill_timeout=0,
+                 max_targets=0):
+        self.step_targets = step_targets
+        self.chunk_targets = chunk_targets
+        self.fill_timeout = fill_timeout
+        self.max_targets = max_targets
         self.runs = {}
         self.dedupe = {}
         self.retired = {}  # run id -> marker (retired runs not forgotten)
@@ -179,6 +267,7 @@ class Model:
     def _out(step=None, reply=None, dlq=None, duplicate=False, stale=False):
         return {"events": step.events if step else [],
                 "dispatch": step.dispatch if step else [],
+                "steps": step.steps if step else [],
                 "reply": reply, "dlq": dlq, "duplicate": duplicate,
                 "stale": stale, "retired": None, "forgotten": False}
 
@@ -246,6 +335,10 @@ class Model:
         another tenant's command leave a dedupe entry)."""
         rid = c["pipeline_run_id"]
         marker = self.retired[rid]
+        if c["kind"] == "stage_step":
+            # the run's own step, late: stale, as a stale timer
+            self.dedupe[(rid, c["command_id"])] = None
+            return self._out()
         if c["kind"] == "timer_fired":
             if marker["forget_at"] and c["deadline"] == marker["forget_at"]:
                 del self.retired[rid]
@@ -289,8 +382,18 @@ class Model:
             return step, None
         if kind == "create_run":
             return self._create(c, ts, run)
+        if kind == "stage_step":
+            # the run's own command: a late or forged one is stale, and
+            # nobody waits for a reply
+            if run is None or run.enterprise_id != c["enterprise_id"]:
+                return None, None
+            return self._stage_step(c, ts, run), None
         if run is None or run.enterprise_id != c["enterprise_id"]:
             return None, self._reply(c, ts, False, "not_found")
+        if kind == "append_targets":
+            return self._append(c, ts, run)
+        if kind == "seal_targets":
+            return self._seal(c, ts, run)
         status = (c.get("status") or "").lower()
         # Silent in domain.md; as sr_fsm: the entity is looked up before
         # the status text is checked.
@@ -300,9 +403,18 @@ class Model:
         if (kind == "set_target_run_status" and
                 c["entity_id"] not in run.targets):
             return None, self._reply(c, ts, False, "not_found")
+        step = Step(run, ts, c["command_id"])
+        if kind == "set_target_run_status":
+            # a cascade in steps reaches the target run first. Silent in
+            # the docs; as sr_fsm: before the status text is checked, so
+            # an invalid_value refusal keeps the catch-up's events
+            tr = run.targets[c["entity_id"]]
+            self._catch_up(step, tr)
+            if status not in STATUSES:
+                return step, self._reply(c, ts, False, "invalid_value")
+            return self._set_target(step, c, ts, tr, status)
         if status not in STATUSES:
             return None, self._reply(c, ts, False, "invalid_value")
-        step = Step(run, ts, c["command_id"])
         if kind == "set_pipeline_run_status":
             if status != "cancelled" or run.status in TERMINAL:
                 return None, self._reply(c, ts, False, "illegal_transition")
@@ -324,36 +436,34 @@ class Model:
                 return step, self._reply(c, ts, True, versions=[run, st])
             if status == "cancelled" and st.status not in TERMINAL:
                 step.move(st, "cancelled", "cancelled_by_user")
-                self._cascade_cancel(step, st, "stage_run_cancelled")
+                self._cascade(step, st, 0)
                 self._rollup_run(step)
                 return step, self._reply(c, ts, True, versions=[run, st])
             return None, self._reply(c, ts, False, "illegal_transition")
-        if kind == "set_target_run_status":
-            tr = run.targets.get(c["entity_id"])
-            if tr is None:
-                return None, self._reply(c, ts, False, "not_found")
-            # decisions: restating the current status is accepted and
-            # changes nothing (sr_fsm applies it to `cancelled` too).
-            if tr.status == status:
-                return step, self._reply(c, ts, True, versions=[run, tr])
-            if status == "cancelled":
-                if tr.status not in ("pending", "queued", "processing"):
-                    return None, self._reply(c, ts, False,
-                                             "illegal_transition")
-                self._cancel_target(step, tr, "cancelled_by_user")
-                self._target_ended(step, tr)
-                return step, self._reply(c, ts, True, versions=[run, tr])
-            if status not in TARGET_PUT:
-                return None, self._reply(c, ts, False, "illegal_transition")
-            if tr.status == status:
-                return step, self._reply(c, ts, True, versions=[run, tr])
-            rank, to, reason = CMDST[TARGET_PUT[status]]
-            if tr.status not in TARGET_RANK or rank <= TARGET_RANK[tr.status]:
-                return None, self._reply(c, ts, False, "illegal_transition")
-            tr.command_status = TARGET_PUT[status]
-            self._target_to(step, tr, to, reason)
-            return step, self._reply(c, ts, True, versions=[run, tr])
         raise ValueError("unknown command kind %r" % kind)
+
+    def _set_target(self, step, c, ts, tr, status):
+        """A PUT on a target run, once caught up (a refusal keeps the
+        catch-up's events)."""
+        run = step.run
+        # decisions: restating the current status is accepted and
+        # changes nothing (sr_fsm applies it to `cancelled` too).
+        if tr.status == status:
+            return step, self._reply(c, ts, True, versions=[run, tr])
+        if status == "cancelled":
+            if tr.status not in ("pending", "queued", "processing"):
+                return step, self._reply(c, ts, False, "illegal_transition")
+            self._cancel_target(step, tr, "cancelled_by_user")
+            self._target_ended(step, tr)
+            return step, self._reply(c, ts, True, versions=[run, tr])
+        if status not in TARGET_PUT:
+            return step, self._reply(c, ts, False, "illegal_transition")
+        rank, to, reason = CMDST[TARGET_PUT[status]]
+        if tr.status not in TARGET_RANK or rank <= TARGET_RANK[tr.status]:
+            return step, self._reply(c, ts, False, "illegal_transition")
+        tr.command_status = TARGET_PUT[status]
+        self._target_to(step, tr, to, reason)
+        return step, self._reply(c, ts, True, versions=[run, tr])
 
     # ------------------------------------------------------------ create
     def _create(self, c, ts, run):
@@ -364,6 +474,12 @@ class Model:
             if run.spec_canon != canon(spec):
                 return None, self._reply(c, ts, False, "duplicate_spec")
             return None, self._reply(c, ts, True, versions=[run])
+        # stage.max.targets bounds an inline stage at its create (the
+        # limits are checked on a new run only)
+        if self.max_targets and any(
+                not is_open(s) and len(s.get("targets", [])) >
+                self.max_targets for s in spec.get("stages", [])):
+            return None, self._reply(c, ts, False, "invalid_value")
         rid = c["pipeline_run_id"]
         run = Run("pipeline_run", rid, ts)
         run.enterprise_id = c["enterprise_id"]
@@ -384,8 +500,16 @@ class Model:
         for i, s in enumerate(spec.get("stages", [])):
             st = Stage("stage_run", v5("%s/stage/%d" % (rid, i)), ts)
             st.index = i
+            st.run = run
             st.spec = s
             st.targets = []
+            st.queued_at = 0
+            st.filling = False  # operations frozen, target runs begun
+            st.open = is_open(s)
+            st.chunks = {}  # chunk index -> (digest, items)
+            st.devices = set()
+            st.appended = 0
+            st.sealed = None  # (chunks, count, digest) once sealed
             run.stages.append(st)
             step.move(st, "pending", "created")
         if not run.stages:
@@ -398,49 +522,97 @@ class Model:
         return step, self._reply(c, ts, True, versions=[run])
 
     # ------------------------------------------------------------ stages
+    @staticmethod
+    def _stage_timeout_at(st):
+        t = st.spec.get("timeout_seconds") or 0
+        return st.queued_at + (t * 1000 if t else STAGE_DEFAULT_TIMEOUT)
+
     def _queue_stage(self, step, st, reason):
         step.move(st, "queued", reason)
-        t = st.spec.get("timeout_seconds") or 0
-        st.deadline = step.ts + (t * 1000 if t else STAGE_DEFAULT_TIMEOUT)
+        st.queued_at = step.ts
+        st.deadline = self._stage_timeout_at(st)
 
     def _process_stage(self, step, st):
-        run = step.run
+        """queued -> processing, then filled; an open stage not sealed yet
+        waits for its seal, the fill timeout shortening its deadline."""
         step.move(st, "processing", "materialising")
+        if st.open and st.sealed is None:
+            if self.fill_timeout > 0:
+                st.deadline = min(st.deadline, step.ts + self.fill_timeout)
+            return
+        self._fill(step, st)
+        if st.status in TERMINAL:
+            self._rollup_run(step)
+
+    def _stage_items(self, st):
+        """The stage's target set: inline, or the sealed chunks in chunk
+        order (whatever order they came in)."""
+        if not st.open:
+            return st.spec.get("targets", [])
+        items = []
+        for k in range(st.sealed[0]):
+            items.extend(st.chunks[k][1])
+        return items
+
+    def _fill(self, step, st):
+        """Target runs of a processing stage with its whole target set,
+        operation-major (op 0: every target, then op 1, ...). An inline
+        stage in one input; an open one step_targets per input, each part
+        but the last sending StageStep{fill, cursor = target runs made},
+        the last moving the stage running."""
         ops = st.spec.get("operations", [])
-        tgts = st.spec.get("targets", [])
-        if not tgts:
-            step.move(st, "invalid", "no_targets")
-            self._rollup_run(step)
+        items = self._stage_items(st)
+        if not st.filling:
+            if not items:
+                step.move(st, "invalid", "no_targets")
+                return
+            if not ops:
+                step.move(st, "invalid", "no_operations")
+                return
+            st.filling = True
+            if st.open:  # its own timeout again, not the fill timeout
+                st.deadline = self._stage_timeout_at(st)
+        total = len(ops) * len(items)
+        frm = len(st.targets)
+        to = total
+        if st.open and self.step_targets and total - frm > self.step_targets:
+            to = frm + self.step_targets
+        for n in range(frm, to):
+            j, k = divmod(n, len(items))
+            self._create_target(step, st, j, k, ops[j], items[k])
+        if to < total:
+            step.send_step(st, "fill", to)
             return
-        if not ops:
-            step.move(st, "invalid", "no_operations")
-            self._rollup_run(step)
-            return
-        for j, op in enumerate(ops):
-            op_id = v5("%s/stage/%d/op/%d" % (run.id, st.index, j))
-            for k, t in enumerate(tgts):
-                tid = v5("%s/stage/%d/op/%d/target/%d" % (run.id, st.index,
-                                                          j, k))
-                tr = Target("target_run", tid, step.ts)
-                tr.stage = st
-                tr.op_id = op_id
-                tr.device_id = t["device_id"]
-                tr.device_name = t.get("device_name", "")
-                tr.operation_type = op["operation_type"].upper()
-                tr.args_json = json.dumps(op.get("args", {}),
-                                          separators=(",", ":"))
-                tr.command_id = None
-                tr.command_status = ""
-                tr.cancel_requested = False
-                st.targets.append(tr)
-                run.targets[tid] = tr
-                step.move(tr, "pending", "created")
-                step.move(tr, "queued", "queued")
-                tr.command_id = v5("%s/command" % tid)
-                tr.deadline = step.ts + TARGET_TIMEOUT
-                step.move(tr, "processing", "command_created")
-                step.send(tr, "COMMAND")
         step.move(st, "running", "targets_dispatched")
+
+    def _create_target(self, step, st, j, k, op, item):
+        run = step.run
+        if st.open:
+            # named by its device (decisions: open stages), not by the
+            # position the chunks gave it
+            tid = v5("%s/stage/%d/device/%s/op/%d" % (
+                run.id, st.index, uuid_text(item["device_id"]), j))
+        else:
+            tid = v5("%s/stage/%d/op/%d/target/%d" % (run.id, st.index,
+                                                      j, k))
+        tr = Target("target_run", tid, step.ts)
+        tr.stage = st
+        tr.op_id = v5("%s/stage/%d/op/%d" % (run.id, st.index, j))
+        tr.device_id = uuid_text(item["device_id"])
+        tr.device_name = item.get("device_name", "")
+        tr.operation_type = op["operation_type"].upper()
+        tr.args_json = json.dumps(op.get("args", {}), separators=(",", ":"))
+        tr.command_id = None
+        tr.command_status = ""
+        tr.cancel_requested = False
+        st.targets.append(tr)
+        run.targets[tid] = tr
+        step.move(tr, "pending", "created")
+        step.move(tr, "queued", "queued")
+        tr.command_id = v5("%s/command" % tid)
+        tr.deadline = step.ts + TARGET_TIMEOUT
+        step.move(tr, "processing", "command_created")
+        step.send(tr, "COMMAND")
 
     def _rollup_stage(self, step, st):
         """A running stage whose target runs are all terminal completes."""
@@ -481,6 +653,150 @@ class Model:
         elif run.status == "running":
             step.move(run, "waiting", "awaiting_promotion")
 
+    # ------------------------------------------------------------ open stages
+    def _open_stage(self, c, ts, run):
+        """The open stage a chunk or seal is for, or (None, the refusal)."""
+        i = c["stage_index"]
+        if i < 0 or i >= len(run.stages):
+            return None, self._reply(c, ts, False, "not_found")
+        st = run.stages[i]
+        if not st.open:
+            return None, self._reply(c, ts, False, "invalid_value")
+        if st.status in TERMINAL or run.status in TERMINAL:
+            return None, self._reply(c, ts, False, "stale_stage")
+        return st, None
+
+    def _append(self, c, ts, run):
+        st, refusal = self._open_stage(c, ts, run)
+        if st is None:
+            return None, refusal
+        items = c["targets"]
+        k = c["chunk"]
+        digest = chunk_digest(items)
+        if k in st.chunks:
+            # the same chunk again (another command id): nothing to do
+            if st.chunks[k][0] == digest:
+                return None, self._reply(c, ts, True, versions=[run, st])
+            return None, self._reply(c, ts, False, "chunk_conflict")
+        if st.sealed is not None:
+            return None, self._reply(c, ts, False, "sealed")
+        if not items or (self.chunk_targets and
+                         len(items) > self.chunk_targets):
+            return None, self._reply(c, ts, False, "invalid_value")
+        if self.max_targets and st.appended + len(items) > self.max_targets:
+            return None, self._reply(c, ts, False, "too_many_targets")
+        devs = [uuid_text(t["device_id"]) for t in items]
+        if any(uuid.UUID(d).int == 0 for d in devs):
+            return None, self._reply(c, ts, False, "invalid_value")
+        if len(set(devs)) < len(devs) or st.devices & set(devs):
+            return None, self._reply(c, ts, False, "duplicate_target")
+        st.chunks[k] = (digest, items)
+        st.devices |= set(devs)
+        st.appended += len(items)
+        # counts, not a status: no event, but a new version (decisions)
+        st.version += 1
+        return None, self._reply(c, ts, True, versions=[run, st])
+
+    def _seal(self, c, ts, run):
+        st, refusal = self._open_stage(c, ts, run)
+        if st is None:
+            return None, refusal
+        seal = (c["chunks"], c["count"], c["digest"].lower())
+        if st.sealed is not None:
+            ok = st.sealed == seal
+            return None, self._reply(c, ts, ok,
+                                     "none" if ok else "seal_mismatch",
+                                     versions=[run, st] if ok else ())
+        n, count, digest = seal
+        if (any(k not in st.chunks for k in range(n)) or
+                len(st.chunks) != n or count != st.appended or
+                digest != seal_digest([st.chunks[k][0] for k in range(n)])):
+            return None, self._reply(c, ts, False, "seal_mismatch")
+        st.sealed = seal
+        st.version += 1
+        step = Step(run, ts, c["command_id"])
+        if st.status == "processing":  # its turn came already
+            self._fill(step, st)
+            if st.status in TERMINAL:
+                self._rollup_run(step)
+        return step, self._reply(c, ts, True, versions=[run, st])
+
+    def _stage_step(self, c, ts, run):
+        """StageStep: the next part of a fill or of a cascade. Anything
+        but the part the run is waiting for is stale (None)."""
+        i = c["stage_index"]
+        if i < 0 or i >= len(run.stages):
+            return None
+        st = run.stages[i]
+        step = Step(run, ts, c["command_id"])
+        cursor = c["cursor"]
+        if c["step"] in ("cancel", "timeout"):
+            # applies while a cascade is owed, from a cursor inside the
+            # stage (docs/targets.md 4); as sr_fsm, the kind it names is
+            # not checked: what is owed is applied
+            if self._owed_any(st) is None or cursor >= len(st.targets):
+                return None
+            self._cascade(step, st, cursor)
+            return step
+        if c["step"] != "fill":
+            return None
+        if (not st.open or st.sealed is None or st.status != "processing" or
+                run.status in TERMINAL or not st.filling or
+                len(st.targets) != cursor):
+            return None
+        self._fill(step, st)
+        return step
+
+    # ------------------------------------------------------------ cascades
+    @staticmethod
+    def _owed(ent, pipeline):
+        """The cascade an ended stage or pipeline run owes its target runs,
+        from its status and reason (docs/targets.md section 4, "Built"):
+        (to, reason), or None (not ended by a cancel or a timeout)."""
+        who = "pipeline_run" if pipeline else "stage_run"
+        if ent.status == "cancelled":
+            if ent.reason == "cancelled_by_user":
+                return "cancelled", who + "_cancelled"
+            if not pipeline and ent.reason == "pipeline_run_cancelled":
+                return "cancelled", "pipeline_run_cancelled"
+        if ent.status == "timeout":
+            if ent.reason == "timeout":
+                return "timeout", who + "_timeout"
+            if not pipeline and ent.reason == "pipeline_run_timeout":
+                return "timeout", "pipeline_run_timeout"
+        return None
+
+    def _owed_any(self, st):
+        owed = self._owed(st, False)
+        return owed if owed is not None else self._owed(st.run, True)
+
+    def _catch_up(self, step, tr):
+        """What the stage run's end, then the pipeline run's, owe this
+        target run and it has not had (idempotent)."""
+        for owed in (self._owed(tr.stage, False),
+                     self._owed(step.run, True)):
+            if owed is None or tr.status in TERMINAL:
+                continue
+            to, reason = owed
+            if to == "cancelled":
+                self._cancel_target(step, tr, reason)
+            else:
+                self._timeout_target(step, tr, reason)
+
+    def _cascade(self, step, st, start):
+        """The stage's target runs from position `start`: step_targets of
+        them now (every stage, inline or open), and a StageStep for the
+        rest."""
+        end = len(st.targets)
+        if self.step_targets and end - start > self.step_targets:
+            end = start + self.step_targets
+        for tr in st.targets[start:end]:
+            self._catch_up(step, tr)
+        if end < len(st.targets):
+            owed = self._owed_any(st)
+            step.send_step(st, "timeout" if owed[0] == "timeout"
+                           else "cancel", end)
+
     # ------------------------------------------------------------ targets
     def _cancel_target(self, step, tr, reason):
         """The target-run cancel rule of a cascade or a client cancel."""
@@ -493,20 +809,18 @@ class Model:
             tr.cancel_requested = True
             step.send(tr, "CANCEL")
 
-    def _cascade_cancel(self, step, st, reason):
-        for tr in st.targets:
-            self._cancel_target(step, tr, reason)
-
     def _cancel_run(self, step):
         run = step.run
         step.move(run, "cancelled", "cancelled_by_user")
         # Silent in domain.md; as sr_fsm: every stage run first, then the
-        # target runs.
-        open_stages = [st for st in run.stages if st.status not in TERMINAL]
-        for st in open_stages:
-            step.move(st, "cancelled", "pipeline_run_cancelled")
-        for st in open_stages:
-            self._cascade_cancel(step, st, "pipeline_run_cancelled")
+        # target runs. Every stage is cascaded (what each target run is
+        # owed is derived), so one with more target runs than
+        # step_targets sends its step even when they all ended already.
+        for st in run.stages:
+            if st.status not in TERMINAL:
+                step.move(st, "cancelled", "pipeline_run_cancelled")
+        for st in run.stages:
+            self._cascade(step, st, 0)
 
     def _target_to(self, step, tr, to, reason):
         if to in ("success", "failure"):
@@ -531,13 +845,17 @@ class Model:
         tr = run.targets.get(r["target_run_id"])
         if tr is None:
             return self._out(dlq="unknown_target_run")
-        rank, to, reason = CMDST[status]
-        if (tr.command_id != r["command_id"] or
-                tr.status not in TARGET_RANK or
-                rank <= TARGET_RANK[tr.status] or
-                (status == "ERROR" and tr.status == "running")):
+        if tr.command_id != r["command_id"]:
             return self._out(stale=True)
         step = Step(run, ts, r["result_id"])
+        # a cascade in steps not there yet reaches it first
+        self._catch_up(step, tr)
+        rank, to, reason = CMDST[status]
+        if (tr.status not in TARGET_RANK or
+                rank <= TARGET_RANK[tr.status] or
+                (status == "ERROR" and tr.status == "running")):
+            self._update_next_deadline(run)
+            return self._out(step, stale=True)
         tr.command_status = status
         self._target_to(step, tr, to, reason)
         self._update_next_deadline(run)
@@ -545,46 +863,49 @@ class Model:
 
     # ------------------------------------------------------------ timers
     def _timers(self, step, now):
+        """Everything due at `now`, in this order (decisions, Retention):
+        the pipeline run with its cascade; else the stage runs due; then
+        the target runs due, whatever their stage and pipeline run (a
+        terminal stage or pipeline run does not move again)."""
         run = step.run
-        if run.status in TERMINAL:
-            # decisions: a child's own deadline fires after its pipeline
-            # run ended (a target run left running by a cancel cascade);
-            # terminal stage and pipeline runs do not move.
-            self._own_target_timeouts(step, now)
-            return
-        if run.deadline and run.deadline <= now:
+        if run.status not in TERMINAL and run.deadline and \
+                run.deadline <= now:
             step.move(run, "timeout", "timeout")
             # as the cancel cascade: stage runs first, then target runs
-            open_stages = [st for st in run.stages
-                           if st.status not in TERMINAL]
-            for st in open_stages:
-                step.move(st, "timeout", "pipeline_run_timeout")
-            for st in open_stages:
-                self._timeout_targets(step, st, "pipeline_run_timeout")
+            for st in run.stages:
+                if st.status not in TERMINAL:
+                    step.move(st, "timeout", "pipeline_run_timeout")
+            for st in run.stages:
+                self._cascade(step, st, 0)
             return
         for st in run.stages:
-            if st.status in TERMINAL:
+            if run.status in TERMINAL:
+                break
+            if st.status not in ACTIVE_STAGE or not st.deadline or \
+                    st.deadline > now:
                 continue
-            if st.status in ACTIVE_STAGE and st.deadline <= now:
+            if (st.status == "processing" and st.open and
+                    st.sealed is None and now < self._stage_timeout_at(st)):
+                # the fill timeout: never sealed, its target set unknown
+                step.move(st, "invalid", "targets_incomplete")
+            else:
                 step.move(st, "timeout", "timeout")
-                self._timeout_targets(step, st, "stage_run_timeout")
-                self._rollup_run(step)
+                self._cascade(step, st, 0)
+            self._rollup_run(step)
+        for st in run.stages:
+            # a stage with a target run due: each of its target runs is
+            # caught up on a cascade in steps first (silent in the docs;
+            # as sr_fsm: every target run of such a stage, not only those
+            # due)
+            if not any(t.status not in TERMINAL and t.deadline and
+                       t.deadline <= now for t in st.targets):
                 continue
             for tr in st.targets:
-                if tr.status not in TERMINAL and tr.deadline <= now:
-                    self._timeout_target(step, tr, "timeout")
-            self._rollup_stage(step, st)
-        if run.status in TERMINAL:
-            # a stage timeout ended the run: the target runs due at the
-            # same deadline in its (terminal) stage runs still time out
-            self._own_target_timeouts(step, now)
-
-    def _own_target_timeouts(self, step, now):
-        for st in step.run.stages:
-            for tr in st.targets:
+                self._catch_up(step, tr)
                 if (tr.status not in TERMINAL and tr.deadline and
                         tr.deadline <= now):
                     self._timeout_target(step, tr, "timeout")
+                    self._rollup_stage(step, st)
 
     def _timeout_target(self, step, tr, reason):
         outstanding = tr.status in ("processing", "dispatched", "running")
@@ -593,11 +914,6 @@ class Model:
         if outstanding and not tr.cancel_requested:
             tr.cancel_requested = True
             step.send(tr, "CANCEL")
-
-    def _timeout_targets(self, step, st, reason):
-        for tr in st.targets:
-            if tr.status not in TERMINAL:
-                self._timeout_target(step, tr, reason)
 
     # ------------------------------------------------------------ queries
     def statuses(self, run_id):

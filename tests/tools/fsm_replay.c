@@ -5,17 +5,29 @@
  *   {"input": "command", "ts": MS, "command": {...}}   (sr-cli dump shape)
  *   {"input": "result",  "ts": MS, "result":  {...}}
  *   {"input": "reset"}                 forget every run and dedupe entry
- *   {"input": "reset", "retention_finished": MS, "retention_inputs": MS}
- *                                      the same, then these options
+ *   {"input": "reset", "retention_finished": MS, "retention_inputs": MS,
+ *    "step_targets": N, "chunk_targets": N, "fill_timeout": MS,
+ *    "max_targets": N}                 the same, then these options (each
+ *                                      optional: absent keeps the last)
+ * Commands also of kinds append_targets (stage_index, chunk, targets; the
+ * digest is the decoder's, a "digest" given is ignored), seal_targets
+ * (stage_index, chunks, count, digest: 64 hex digits) and stage_step
+ * (stage_index, step, cursor).
  * stdout, one line per input (not for reset):
- *   {"events": [...], "dispatch": [...], "reply": {...} | null,
+ *   {"events": [...], "dispatch": [...], "steps": [<command>...],
+ *    "reply": {...} | null,
  *    "dlq": null | "reason", "duplicate": bool, "stale": bool,
  *    "retired": null | {"ended_at", "retired_at", "forget_at"},
  *    "forgotten": bool}
+ * "steps": the StageStep commands the run sends itself (sr_fsm_out_t.steps),
+ * in the sr-cli dump command shape.
  *
- * sr-fsm-replay [--retention-finished MS] [--retention-inputs MS]: the
- * state machine's options (sr_fsm_opts_t, retention.* of the worker) until
- * a reset line sets others; default 0 (keep every run).
+ * sr-fsm-replay [--retention-finished MS] [--retention-inputs MS]
+ * [--step-targets N] [--chunk-targets N] [--fill-timeout MS]
+ * [--max-targets N]: the state machine's options (sr_fsm_opts_t:
+ * retention.*, stage.step.targets, stage.chunk.targets,
+ * stage.fill.timeout, stage.max.targets of the worker) until a reset line
+ * sets others; default 0 (keep every run; no steps, no limits).
  *
  * As in the worker (common/status/sr_worker_input.c): every input goes
  * through the codec (encode, then decode: what the worker sees), commands are de-duplicated per (run,
@@ -39,6 +51,7 @@
 #include "sr_codec.h"
 #include "sr_fsm.h"
 #include "sr_model.h"
+#include "sr_sha256.h"
 #include "sr_spec_json.h"
 
 typedef struct run_slot {
@@ -138,7 +151,8 @@ static void parse_command(const json_t *o, sr_command_t *c)
         static const char *kinds[] = { "create_run", "set_pipeline_run_status",
                                        "set_stage_run_status",
                                        "set_target_run_status",
-                                       "timer_fired" };
+                                       "timer_fired", "append_targets",
+                                       "seal_targets", "stage_step" };
         const char *kind = jstr(o, "kind");
         sr_errctx_t ec = { 0 };
         int k;
@@ -171,6 +185,30 @@ static void parse_command(const json_t *o, sr_command_t *c)
                 c->u.timer.deadline = jint(o, "deadline");
                 break;
         }
+        case SR_CMD_APPEND_TARGETS:
+                c->u.append.stage_index = (uint32_t)jint(o, "stage_index");
+                c->u.append.chunk = (uint32_t)jint(o, "chunk");
+                if (sr_spec_json_targets(json_object_get(o, "targets"),
+                                         "targets", UINT32_MAX, "chunk",
+                                         "none", &c->u.append.targets,
+                                         &c->u.append.n_targets, &ec))
+                        die("targets", ec.msg);
+                break;
+        case SR_CMD_SEAL_TARGETS: {
+                const char *d = jstr(o, "digest");
+
+                c->u.seal.stage_index = (uint32_t)jint(o, "stage_index");
+                c->u.seal.chunks = (uint32_t)jint(o, "chunks");
+                c->u.seal.count = jint(o, "count");
+                if (!sr_sha256_parse_hex(d, strlen(d), c->u.seal.digest))
+                        die("digest", d);
+                break;
+        }
+        case SR_CMD_STAGE_STEP:
+                c->u.step.stage_index = (uint32_t)jint(o, "stage_index");
+                c->u.step.cursor = (uint32_t)jint(o, "cursor");
+                jcopy(c->u.step.step, sizeof(c->u.step.step), o, "step");
+                break;
         default:
                 juuid(o, "entity_id", &c->u.set.entity_id);
                 jcopy(c->u.set.status, sizeof(c->u.set.status), o, "status");
@@ -201,6 +239,7 @@ static void emit(const sr_fsm_out_t *out, const sr_reply_t *reply,
                  const char *dlq, bool duplicate)
 {
         json_t *o = json_object(), *evs = json_array(), *ds = json_array();
+        json_t *steps = json_array();
         char *text;
 
         for (uint32_t i = 0; out && i < out->n_events; i++)
@@ -208,8 +247,12 @@ static void emit(const sr_fsm_out_t *out, const sr_reply_t *reply,
         for (uint32_t i = 0; out && i < out->n_dispatches; i++)
                 json_array_append_new(ds,
                                       sr_recjson_dispatch(&out->dispatches[i]));
+        for (uint32_t i = 0; out && i < out->n_steps; i++)
+                json_array_append_new(steps,
+                                      sr_recjson_command(&out->steps[i]));
         json_object_set_new(o, "events", evs);
         json_object_set_new(o, "dispatch", ds);
+        json_object_set_new(o, "steps", steps);
         json_object_set_new(o, "reply", reply ? sr_recjson_reply(reply) :
                                                 json_null());
         json_object_set_new(o, "dlq", dlq ? json_string(dlq) : json_null());
@@ -352,10 +395,19 @@ static int64_t ms_arg(const char *what, const char *s)
         return (int64_t)v;
 }
 
+/* A count option (stage.*.targets): 0 .. UINT32_MAX. */
+static uint32_t count_arg(const char *what, int64_t v)
+{
+        if (v < 0 || v > (int64_t)UINT32_MAX)
+                die(what, "expects a count >= 0");
+        return (uint32_t)v;
+}
+
 static void reset_line(const json_t *in)
 {
         json_t *f = json_object_get(in, "retention_finished");
         json_t *i = json_object_get(in, "retention_inputs");
+        json_t *v;
 
         reset();
         if (f)
@@ -364,6 +416,20 @@ static void reset_line(const json_t *in)
                 opts.retention_inputs_ms = (int64_t)json_integer_value(i);
         if (opts.retention_finished_ms < 0 || opts.retention_inputs_ms < 0)
                 die("reset", "retention_* must be >= 0");
+        if ((v = json_object_get(in, "step_targets")))
+                opts.step_targets = count_arg("step_targets",
+                                              json_integer_value(v));
+        if ((v = json_object_get(in, "chunk_targets")))
+                opts.chunk_targets = count_arg("chunk_targets",
+                                               json_integer_value(v));
+        if ((v = json_object_get(in, "max_targets")))
+                opts.max.targets = count_arg("max_targets",
+                                             json_integer_value(v));
+        if ((v = json_object_get(in, "fill_timeout"))) {
+                opts.fill_timeout_ms = (int64_t)json_integer_value(v);
+                if (opts.fill_timeout_ms < 0)
+                        die("reset", "fill_timeout must be >= 0");
+        }
 }
 
 int main(int argc, char **argv)
@@ -382,9 +448,24 @@ int main(int argc, char **argv)
                          !strcmp(argv[a], "--retention-inputs"))
                         opts.retention_inputs_ms =
                                 ms_arg(argv[a], argv[a + 1]);
+                else if (a + 1 < argc && !strcmp(argv[a], "--step-targets"))
+                        opts.step_targets = count_arg(
+                                argv[a], ms_arg(argv[a], argv[a + 1]));
+                else if (a + 1 < argc &&
+                         !strcmp(argv[a], "--chunk-targets"))
+                        opts.chunk_targets = count_arg(
+                                argv[a], ms_arg(argv[a], argv[a + 1]));
+                else if (a + 1 < argc && !strcmp(argv[a], "--max-targets"))
+                        opts.max.targets = count_arg(
+                                argv[a], ms_arg(argv[a], argv[a + 1]));
+                else if (a + 1 < argc && !strcmp(argv[a], "--fill-timeout"))
+                        opts.fill_timeout_ms = ms_arg(argv[a], argv[a + 1]);
                 else
                         die("usage", "sr-fsm-replay [--retention-finished "
-                                     "MS] [--retention-inputs MS] < inputs");
+                                     "MS] [--retention-inputs MS] "
+                                     "[--step-targets N] [--chunk-targets N] "
+                                     "[--fill-timeout MS] [--max-targets N] "
+                                     "< inputs");
         }
         if (sr_codec_new(&codec, &ec))
                 die("codec", ec.msg);
