@@ -570,6 +570,9 @@ class Model:
                 step.move(st, "invalid", "no_operations")
                 return
             st.filling = True
+            # the stage's target runs share one deadline: the first
+            # part's time + 7 days, whichever part makes them (targets.md 4)
+            st.fill_since = step.ts
             if st.open:  # its own timeout again, not the fill timeout
                 st.deadline = self._stage_timeout_at(st)
         total = len(ops) * len(items)
@@ -610,7 +613,7 @@ class Model:
         step.move(tr, "pending", "created")
         step.move(tr, "queued", "queued")
         tr.command_id = v5("%s/command" % tid)
-        tr.deadline = step.ts + TARGET_TIMEOUT
+        tr.deadline = st.fill_since + TARGET_TIMEOUT
         step.move(tr, "processing", "command_created")
         step.send(tr, "COMMAND")
 
@@ -708,6 +711,11 @@ class Model:
                                      "none" if ok else "seal_mismatch",
                                      versions=[run, st] if ok else ())
         n, count, digest = seal
+        # a seal that cannot be right whatever was applied: refused before
+        # looking for what is missing (decisions, open-stage refusals)
+        if (count < 0 or (count == 0 and n) or n > count or
+                (self.max_targets and count > self.max_targets)):
+            return None, self._reply(c, ts, False, "invalid_value")
         if (any(k not in st.chunks for k in range(n)) or
                 len(st.chunks) != n or count != st.appended or
                 digest != seal_digest([st.chunks[k][0] for k in range(n)])):
@@ -787,12 +795,17 @@ class Model:
         """The stage's target runs from position `start`: step_targets of
         them now (every stage, inline or open), and a StageStep for the
         rest."""
+        def settled():  # every target run final: nothing is owed
+            return all(t.status in TERMINAL for t in st.targets)
+
+        if settled():
+            return
         end = len(st.targets)
         if self.step_targets and end - start > self.step_targets:
             end = start + self.step_targets
         for tr in st.targets[start:end]:
             self._catch_up(step, tr)
-        if end < len(st.targets):
+        if end < len(st.targets) and not settled():
             owed = self._owed_any(st)
             step.send_step(st, "timeout" if owed[0] == "timeout"
                            else "cancel", end)
