@@ -260,13 +260,28 @@ Test(open_stage, a_lost_chunk_is_named_by_the_seal_and_resent)
         run_to_success(&run, 1000);
 }
 
+/* The stage's 1,000 targets in chunk order, then the seal, each
+ * accepted. */
+static void fill_in_order(const sr_uuid_t *run)
+{
+        sr_uuid_t ids[3], seal;
+
+        send_chunk(run, 0, PER, &ids[0]);
+        send_chunk(run, 1, PER, &ids[1]);
+        send_chunk(run, 2, 200, &ids[2]);
+        for (int i = 0; i < 3; i++)
+                expect_accepted(&ids[i]);
+        send_seal(run, 3, 200, &seal);
+        expect_accepted(&seal);
+}
+
 /* stage.step.targets below the stage (docs/targets.md section 4): the
  * fill comes in parts, each StageStep going through the worker's own
  * partition of the command topic; a restart between two parts goes on
  * where the fill was, and the run's events stay gapless. */
 Test(open_stage, a_fill_in_parts_goes_through_the_worker_s_own_partition_and_a_restart)
 {
-        sr_uuid_t run, ids[3], seal;
+        sr_uuid_t run;
         kit_count_arg_t first = { NULL, 150 };
 
         kit_stop_worker(&kit);
@@ -274,13 +289,7 @@ Test(open_stage, a_fill_in_parts_goes_through_the_worker_s_own_partition_and_a_r
         kit_start_worker(&kit);
         run = create_open();
         first.run = &run;
-        send_chunk(&run, 0, PER, &ids[0]);
-        send_chunk(&run, 1, PER, &ids[1]);
-        send_chunk(&run, 2, 200, &ids[2]);
-        for (int i = 0; i < 3; i++)
-                expect_accepted(&ids[i]);
-        send_seal(&run, 3, 200, &seal);
-        expect_accepted(&seal);
+        fill_in_order(&run);
         cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &first,
                                  30000));
         kit_stop_worker(&kit);
@@ -297,7 +306,7 @@ Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
 {
         sr_metrics_t *m = sr_metrics_new();
         sr_errctx_t ec = { 0 };
-        sr_uuid_t run, ids[3], seal;
+        sr_uuid_t run;
         double loads;
 
         kit_stop_worker(&kit);
@@ -306,13 +315,7 @@ Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
         cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
                   ec.msg);
         run = create_open();
-        send_chunk(&run, 0, PER, &ids[0]);
-        send_chunk(&run, 1, PER, &ids[1]);
-        send_chunk(&run, 2, 200, &ids[2]);
-        for (int i = 0; i < 3; i++)
-                expect_accepted(&ids[i]);
-        send_seal(&run, 3, 200, &seal);
-        expect_accepted(&seal);
+        fill_in_order(&run);
         run_to_success(&run, 1000);
         loads = sr_series_value(sr_metrics_counter(m, "sr_run_loads_total",
                                                    "", NULL));
