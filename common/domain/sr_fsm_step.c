@@ -353,10 +353,11 @@ static bool create_ops(step_t *st, uint32_t si)
         return true;
 }
 
-/* Target run @p ti of stage @p si, operation @p j, target @p k, from its
- * spec item: created, queued and dispatched; its timeout counts from
- * @p since. */
-static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
+/* The next target run of run @p rid (its id's text), stage @p si,
+ * operation @p j, target @p k, from its spec item: created, queued and
+ * dispatched; its timeout counts from @p since. */
+static void create_target(step_t *st, const char *rid, uint32_t si,
+                          uint32_t j, uint32_t k,
                           const sr_spec_target_t *spec, bool open,
                           int64_t since)
 {
@@ -365,10 +366,8 @@ static void create_target(step_t *st, uint32_t si, uint32_t j, uint32_t k,
         sr_run_stage_idx_t *x = &run->sidx[si];
         uint32_t ti = run->n_targets;
         sr_target_run_t *t = &run->targets[ti];
-        char rid[SR_UUID_STR_LEN + 1], tid[SR_UUID_STR_LEN + 1];
-        char dev[SR_UUID_STR_LEN + 1];
+        char tid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
 
-        sr_uuid_fmt(&run->pr.m.id, rid);
         memset(t, 0, sizeof(*t));
         /* An open stage's target runs are named by their device
          * (docs/targets.md section 3), not by a position that depends on
@@ -433,6 +432,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
         uint32_t from, to, first_new = run->n_targets;
         uint64_t total;
         int64_t since;
+        char rid[SR_UUID_STR_LEN + 1];
 
         if (x->n_ops == 0) {
                 if (n_t == 0) {
@@ -476,6 +476,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
          * time the last open target run of one ends, its stage's are
          * scanned for the next minimum (sr_run.c): O(stage) per part. */
         since = from ? run->targets[x->first_tr].m.started_at : st->now;
+        sr_uuid_fmt(&run->pr.m.id, rid);
         for (uint32_t n = from; n < to && !st->nomem; n++) {
                 uint32_t j = n / n_t, k = n % n_t;
                 const sr_spec_target_t *spec;
@@ -487,7 +488,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
                 } else {
                         spec = &s->targets[k];
                 }
-                create_target(st, si, j, k, spec, open, since);
+                create_target(st, rid, si, j, k, spec, open, since);
         }
         if (open)
                 sr_fsm__chunks_fini(&src);
@@ -568,6 +569,19 @@ static bool owed_cascade(const sr_meta_t *m, bool pipeline, sr_status_t *to,
         return false;
 }
 
+/* The first cascade stage @p si's target runs are owed (its own end's,
+ * else its pipeline run's), SR_ST_NONE for none. */
+static sr_status_t stage_owes(const sr_run_t *run, uint32_t si)
+{
+        const char *reason;
+        sr_status_t to;
+
+        if (owed_cascade(&run->stages[si].m, false, &to, &reason) ||
+            owed_cascade(&run->pr.m, true, &to, &reason))
+                return to;
+        return SR_ST_NONE;
+}
+
 void sr_fsm__catch_up(step_t *st, uint32_t ti)
 {
         sr_run_t *run = st->run;
@@ -594,8 +608,6 @@ void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
 {
         const sr_run_stage_idx_t *x = &st->run->sidx[si];
         uint32_t step = st->opts->step_targets, end = x->n_tr;
-        const char *reason;
-        sr_status_t to;
 
         /* Every target run final (a stage that ended before its pipeline
          * run's cancel or timeout, or one a part's results finished):
@@ -607,24 +619,16 @@ void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
                 end = from + step;
         for (uint32_t i = from; i < end; i++)
                 sr_fsm__catch_up(st, x->first_tr + i);
-        if (end < x->n_tr && sr_run_stage_terminal(x) < x->n_tr) {
-                if (!owed_cascade(&st->run->stages[si].m, false, &to,
-                                  &reason) &&
-                    !owed_cascade(&st->run->pr.m, true, &to, &reason))
-                        to = SR_ST_CANCELLED; /* never: a cascade is owed */
+        if (end < x->n_tr && sr_run_stage_terminal(x) < x->n_tr)
                 sr_fsm__send_step(st, si,
-                                  to == SR_ST_TIMEOUT ? "timeout" : "cancel",
+                                  stage_owes(st->run, si) == SR_ST_TIMEOUT ?
+                                          "timeout" : "cancel",
                                   end);
-        }
 }
 
 bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si)
 {
-        const char *reason;
-        sr_status_t to;
-
-        return owed_cascade(&run->stages[si].m, false, &to, &reason) ||
-               owed_cascade(&run->pr.m, true, &to, &reason);
+        return stage_owes(run, si) != SR_ST_NONE;
 }
 
 /* A stage run ends by cancel or timeout: its targets follow (in steps

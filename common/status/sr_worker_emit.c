@@ -263,16 +263,18 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         sr_buf_free(&val);
 }
 
-/* Append an encoded phase-1 record keyed by a uuid; takes @p val. */
+/* Append an encoded phase-1 record keyed by a uuid, to partition @p to
+ * of @p topic (-1: the key's); takes @p val. */
 static void emit_keyed(sr_worker_t *w, int32_t part, sr_topic_kind_t topic,
-                       const sr_uuid_t *key_id, sr_buf_t *val, int64_t ts)
+                       int32_t to, const sr_uuid_t *key_id, sr_buf_t *val,
+                       int64_t ts)
 {
         char key[SR_UUID_STR_LEN + 1];
         sr_outrec_t rec = { 0 };
 
         sr_uuid_fmt(key_id, key);
         rec.topic = topic;
-        rec.partition = -1;
+        rec.partition = to;
         rec.key = sr_slice(key, SR_UUID_STR_LEN);
         rec.value = sr_buf_slice(val);
         rec.timestamp = ts;
@@ -288,31 +290,22 @@ static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
         if (sr_codec_encode_dispatch(w->codec, d, &val, &ec) != SR_OK)
                 sr_worker__set_fatal(w, &ec, "encode dispatch");
         else
-                emit_keyed(w, part, SR_TOPIC_DISPATCH, &d->device_id, &val,
-                           d->issued_at);
+                emit_keyed(w, part, SR_TOPIC_DISPATCH, -1, &d->device_id,
+                           &val, d->issued_at);
 }
 
 /* A command the run sends itself (StageStep), to its own partition of the
  * command topic, keyed by the run like every command. */
 static void emit_step(sr_worker_t *w, int32_t part, const sr_command_t *c)
 {
-        char key[SR_UUID_STR_LEN + 1];
-        sr_outrec_t rec = { 0 };
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
 
-        if (sr_codec_encode_command(w->codec, c, &val, &ec) != SR_OK) {
+        if (sr_codec_encode_command(w->codec, c, &val, &ec) != SR_OK)
                 sr_worker__set_fatal(w, &ec, "encode stage step");
-                return;
-        }
-        sr_uuid_fmt(&c->pipeline_run_id, key);
-        rec.topic = SR_TOPIC_COMMANDS;
-        rec.partition = part;
-        rec.key = sr_slice(key, SR_UUID_STR_LEN);
-        rec.value = sr_buf_slice(&val);
-        rec.timestamp = c->issued_at;
-        sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
-        sr_buf_free(&val);
+        else
+                emit_keyed(w, part, SR_TOPIC_COMMANDS, part,
+                           &c->pipeline_run_id, &val, c->issued_at);
 }
 
 void sr_worker__emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
@@ -323,8 +316,8 @@ void sr_worker__emit_reply(sr_worker_t *w, int32_t part, const sr_reply_t *r)
         if (sr_codec_encode_reply(w->codec, r, &val, &ec) != SR_OK)
                 sr_worker__set_fatal(w, &ec, "encode reply");
         else
-                emit_keyed(w, part, SR_TOPIC_REPLIES, &r->command_id, &val,
-                           r->occurred_at);
+                emit_keyed(w, part, SR_TOPIC_REPLIES, -1, &r->command_id,
+                           &val, r->occurred_at);
 }
 
 void sr_worker__emit_outputs(sr_worker_t *w, int32_t part)
