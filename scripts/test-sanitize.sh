@@ -38,7 +38,7 @@ export LSAN_OPTIONS="use_unaligned=1:suppressions=$supp:print_suppressions=0${LS
 export SR_TEST_GUARANTEE_KILLS=${SR_TEST_GUARANTEE_KILLS:-8}
 
 rc=0
-ctest --test-dir "$build" -L 'unit|integration' --output-on-failure \
+ctest --test-dir "$build" -j2 -L 'unit|integration' --output-on-failure \
       --timeout 1800 "$@" || rc=$?
 if compgen -G "$logs/*" >/dev/null; then
         echo "test-sanitize: sanitizer reports:" >&2
