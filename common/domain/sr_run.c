@@ -694,6 +694,8 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
         }
         run->chunk_dirty[run->n_chunks] = false;
         run->chunks[run->n_chunks++] = *c;
+        if (sr_chunk_held(c))
+                run->n_chunks_held++;
         c->targets = NULL;
         c->n_targets = 0;
         /* Positions never move (appended), so a built hash takes the new
@@ -770,7 +772,7 @@ static bool dev_rebuild(sr_run_t *run, uint32_t need)
         if (!run->dev_hash)
                 return false;
         for (uint32_t p = 0; p < run->n_chunks; p++)
-                for (uint32_t k = 0; k < run->chunks[p].n_targets; k++)
+                for (uint32_t k = 0; k < sr_chunk_held(&run->chunks[p]); k++)
                         dev_put(run, p, k);
         run->dev_hash_ok = true;
         return true;
@@ -781,8 +783,48 @@ static uint32_t chunk_items(const sr_run_t *run)
         uint32_t n = 0;
 
         for (uint32_t p = 0; p < run->n_chunks; p++)
-                n += run->chunks[p].n_targets;
+                n += sr_chunk_held(&run->chunks[p]);
         return n;
+}
+
+/* True when no fill reads stage @p si's chunks again. */
+static bool chunks_done(const sr_run_t *run, uint32_t si)
+{
+        const sr_stage_run_t *s = &run->stages[si];
+
+        if (sr_status_is_terminal(s->m.status) ||
+            sr_status_is_terminal(run->pr.m.status))
+                return true;
+        return s->sealed && run->sidx[si].n_ops &&
+               (uint64_t)run->sidx[si].n_tr ==
+                       (uint64_t)s->n_ops * s->seal_count;
+}
+
+uint32_t sr_run_release_chunks(sr_run_t *run)
+{
+        uint32_t freed = 0;
+
+        if (!run->n_chunks_held || !run->exists || !run->sidx)
+                return 0;
+        for (uint32_t p = 0; p < run->n_chunks; p++) {
+                sr_stage_chunk_t *c = &run->chunks[p];
+
+                if (!sr_chunk_held(c) || run->chunk_dirty[p] ||
+                    c->stage_index >= run->pr.n_stages ||
+                    !chunks_done(run, c->stage_index))
+                        continue;
+                freed += c->n_targets;
+                free(c->targets);
+                c->targets = NULL;
+                run->n_chunks_held--;
+        }
+        if (freed) {
+                free(run->dev_hash);
+                run->dev_hash = NULL;
+                run->dev_hash_cap = run->dev_hash_n = 0;
+                run->dev_hash_ok = false;
+        }
+        return freed;
 }
 
 static bool index_chunk(sr_run_t *run, uint32_t pos)

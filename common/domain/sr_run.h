@@ -77,6 +77,10 @@ typedef struct sr_run {
         bool *chunk_dirty;
         uint32_t n_chunks, cap_chunks;
         uint32_t n_chunks_dirty; /* a save scans the chunks only then */
+        /* Chunks that still hold their targets: a stage's fill reads
+         * them, then sr_run_release_chunks() frees them (a released
+         * chunk has targets NULL, its n_targets kept). */
+        uint32_t n_chunks_held;
         /* Devices of open stages' chunks: open addressing over (stage,
          * device id), entries (chunk position << 32 | item) + 1, 0 =
          * empty; built on first use after a load (dev_hash_ok). */
@@ -124,6 +128,23 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec);
  */
 sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                           sr_errctx_t *ec);
+/**
+ * @brief Free the targets of every chunk that no fill will read again: its
+ * stage made all its target runs (sealed, stage.n_ops x seal_count of them)
+ * or it, or its pipeline run, ended. A released chunk keeps its stage,
+ * index, digest and n_targets (a repeated append compares the digest, a
+ * seal the digests); its targets are NULL. Dirty chunks are kept whole (a
+ * save writes them): call it after the save. Drops the device hash when
+ * anything was freed (it is rebuilt on next use, from the chunks still
+ * held). O(1) when no chunk holds targets, else O(chunks + stages).
+ * @returns the number of targets freed.
+ */
+uint32_t sr_run_release_chunks(sr_run_t *run);
+/** @brief Targets chunk @p c holds in memory (0 once released). */
+static inline uint32_t sr_chunk_held(const sr_stage_chunk_t *c)
+{
+        return c->targets ? c->n_targets : 0;
+}
 /** @brief Mark chunk @p pos to be written by the next save. */
 void sr_run_mark_chunk(sr_run_t *run, uint32_t pos);
 /** @brief Position of stage @p si's chunk @p chunk in run->chunks, or -1:

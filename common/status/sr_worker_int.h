@@ -178,6 +178,7 @@ typedef struct metrics {
         sr_series_t *timers_fired, *map_grows, *resends;
         sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
         sr_series_t *run_loads; /* the run cache's misses */
+        sr_series_t *run_cache; /* entities the run cache holds */
         sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
 } metrics_t;
 

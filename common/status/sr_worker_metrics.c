@@ -144,6 +144,12 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 r, "sr_run_loads_total",
                 "Runs decoded whole from the snapshot: the run cache's "
                 "misses (cache.entities).", NULL);
+        w->m.run_cache = sr_metrics_gauge(
+                r, "sr_run_cache_entities",
+                "Entities the run cache holds after the last batch: each "
+                "cached run's pipeline, stage, operation and target runs, "
+                "and the appended targets its fills still read. At most "
+                "cache.entities plus the largest run.", NULL);
         sr_mapuse_watch_init(&w->m.map_use, r, "store", true);
 }
 

@@ -69,6 +69,8 @@ static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
         }
         if (!err && (run->exists || run->pr.n_stages))
                 err = sr_run_index(run, ec);
+        if (!err) /* as the cached copy: save_batch() */
+                sr_run_release_chunks(run);
         if (err)
                 sr_run_fini(run);
         return err;
@@ -83,13 +85,14 @@ static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)
 }
 
 /* What a run holds, for the cache's bound (cache.entities): its entities
- * and its open stages' appended targets (each as large as a target run). */
+ * and the appended targets its open stages' fills still read (each as
+ * large as a target run; sr_run_release_chunks() frees the others). */
 static uint32_t run_entities(const sr_run_t *run)
 {
         uint32_t n = 1 + run->pr.n_stages + run->n_ops + run->n_targets;
 
         for (uint32_t i = 0; i < run->n_chunks; i++)
-                n += run->chunks[i].n_targets;
+                n += sr_chunk_held(&run->chunks[i]);
         return n;
 }
 
@@ -272,6 +275,8 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                         memset(&cl, 0, sizeof(cl));
                         cl.kind = SR_CL_CHUNK;
                         cl.u.chunk = run->chunks[order[i]]; /* borrowed */
+                        /* a released chunk: its digest, not its targets */
+                        cl.u.chunk.n_targets = sr_chunk_held(&cl.u.chunk);
                         err = encode_append(w, &cl, out, ec);
                 }
                 free(order);
@@ -456,6 +461,9 @@ static void save_batch(sr_worker_t *w)
                 w->cur_in = br->last_in;
                 run_save(w, br->partition, &br->run);
                 w->cur_in = -1;
+                /* written: what no fill reads again leaves memory */
+                if (!w->fatal)
+                        sr_run_release_chunks(&br->run);
                 {
                         uint32_t n = run_entities(&br->run);
 
@@ -571,6 +579,7 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         sr_worker__outbox_committed(w);
         sr_worker__buffers_trim(w);
         runs_trim(w);
+        sr_series_set(w->m.run_cache, (double)w->cached_entities);
         sr_worker__stats_flush(w);
         return SR_OK;
 }

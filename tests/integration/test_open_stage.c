@@ -326,3 +326,37 @@ Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
         kit_stop_worker(&kit);
         sr_metrics_destroy(m);
 }
+
+/* Once a stage made all its target runs, its chunks' targets are read no
+ * more: the worker frees them after the save (sr_run_release_chunks()),
+ * so the cache holds a filled 1,000-target stage as 1,003 entities (its
+ * pipeline run, stage run, operation and target runs), not 2,003; with
+ * cache.verify every batch's first use of the cached run still equals the
+ * run loaded from the snapshot, during the fill (chunks held on both)
+ * and after it (released on both), to success. */
+Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the_snapshot)
+{
+        sr_metrics_t *m = sr_metrics_new();
+        sr_errctx_t ec = { 0 };
+        kit_count_arg_t all = { NULL, 1000 };
+        sr_uuid_t run;
+        double held;
+
+        kit_stop_worker(&kit);
+        kit_set(&kit, "cache.verify", "true");
+        kit_set(&kit, "stage.step.targets", "150");
+        cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
+                  ec.msg);
+        run = create_open();
+        all.run = &run;
+        fill_in_order(&run);
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000),
+                  "the fill did not dispatch its 1,000 target runs");
+        held = sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
+                                                "", NULL));
+        cr_assert(eq(dbl, held, 1003.0), "the cache holds %.0f entities",
+                  held);
+        run_to_success(&run, 1000);
+        kit_stop_worker(&kit);
+        sr_metrics_destroy(m);
+}

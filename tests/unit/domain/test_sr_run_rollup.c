@@ -30,6 +30,7 @@ static int counter;
 static unsigned seed, step_no;
 static unsigned open_filled; /* histories that filled an open stage */
 static unsigned stepped; /* StageSteps that made a part of a fill */
+static uint64_t released; /* chunk targets freed after a save */
 /* The StageSteps the run sent itself and not yet delivered (the command
  * topic's): delivered in any order between other inputs, sometimes twice,
  * across reloads, as a partition would. */
@@ -255,6 +256,28 @@ static void check_counts(void)
                       "run: %u stage runs %s, kept %u", st_all[s],
                       sr_status_name((sr_status_t)s), run.n_stage_status[s]);
         }
+        /* a chunk is released only once no fill reads it: its stage made
+         * all its target runs, or it or the run ended */
+        {
+                uint32_t held = 0;
+
+                for (uint32_t p = 0; p < run.n_chunks; p++) {
+                        const sr_stage_chunk_t *c = &run.chunks[p];
+                        const sr_stage_run_t *st = &run.stages[c->stage_index];
+
+                        held += sr_chunk_held(c) > 0;
+                        CHECK(sr_chunk_held(c) ||
+                                      sr_status_is_terminal(st->m.status) ||
+                                      sr_status_is_terminal(run.pr.m.status) ||
+                                      (st->sealed &&
+                                       run.sidx[c->stage_index].n_tr ==
+                                               st->n_ops * st->seal_count),
+                              "chunk %u of stage %u released while its fill "
+                              "reads it", c->chunk, c->stage_index);
+                }
+                CHECK(held == run.n_chunks_held, "%u chunks hold targets, "
+                      "kept %u", held, run.n_chunks_held);
+        }
         f_scan = scan_all_final(&e_scan);
         f_kept = sr_run_all_final(&run, &e_kept);
         CHECK(f_scan == f_kept, "all final: scan %d, kept %d", f_scan,
@@ -389,6 +412,10 @@ static void save(void)
               "save visited %u of %u dirty entities", v.n, n);
         sr_run_clear_dirty(&run);
         CHECK(run.n_dirty == 0 && !run.pr_dirty, "dirty after the clear");
+        /* as the worker after its save: what no fill reads again leaves
+         * memory; a fill that still needed it would read freed targets
+         * (ASan) or NULL */
+        released += sr_run_release_chunks(&run);
         snapshot();
 }
 
@@ -442,8 +469,13 @@ static void reload(void)
         for (uint32_t i = run.n_chunks; i-- > 0;) { /* another order */
                 sr_stage_chunk_t c = run.chunks[i];
 
-                CHECK(sr_spec_targets_copy(&c.targets, run.chunks[i].targets,
-                                           c.n_targets), "out of memory");
+                /* a released chunk comes back released (the worker's load
+                 * releases what its cached copy did) */
+                CHECK(!sr_chunk_held(&c) ||
+                              sr_spec_targets_copy(&c.targets,
+                                                   run.chunks[i].targets,
+                                                   c.n_targets),
+                      "out of memory");
                 cr_assert(eq(int, sr_run_add_chunk(&fresh, &c, &ec), SR_OK),
                           "%s", ec.msg);
         }
@@ -686,8 +718,12 @@ Test(sr_run_rollup,
 {
         open_filled = 0;
         stepped = 0;
+        released = 0;
         for (unsigned s = 1; s <= HISTORIES; s++)
                 history(s);
+        /* chunks were released, and fills after it never read them */
+        cr_assert(gt(u64, released, HISTORIES / 20), "%" PRIu64
+                  " chunk targets released", released);
         /* the generator must fill open stages, not only refuse chunks,
          * and in parts, not only at once */
         cr_assert(gt(u32, open_filled, HISTORIES / 20), "%u filled",
