@@ -315,6 +315,62 @@ schemas["TargetRun"]["examples"] = [{
     "created_at": T0, "updated_at": T1, "started_at": T0, "ended_at": T1,
     "version": 7}]
 
+schemas["TargetRunCommand"] = {
+    "type": "object",
+    "description": "A target run's device command (Esper "
+    "`CommandResponse`): the request the worker made of the device "
+    "command service for this (device, operation), and the last status "
+    "reported for it. Plus `cancel_requested`.",
+    "required": ["target_run_id", "operation_id", "enterprise_id",
+                 "command", "command_type", "device_type", "device_id",
+                 "schedule", "args", "request_id", "request_status",
+                 "request_status_reason", "cancel_requested"],
+    "properties": {
+        "target_run_id": uuid("The target run."),
+        "operation_id": uuid("The stage-run operation the command "
+                             "performs."),
+        "enterprise_id": {"type": "string", "description": "The caller's "
+                          "enterprise (a string id here; Esper types it "
+                          "as a uuid)."},
+        "command": S("OperationType"),
+        "command_type": {"type": "string", "enum": ["DEVICE"],
+                         "description": "Always `DEVICE`."},
+        "device_type": {"type": "string", "enum": ["all"],
+                        "description": "Always `all`."},
+        "device_id": uuid("The device."),
+        "schedule": {"type": "string", "enum": ["IMMEDIATE"],
+                     "description": "Always `IMMEDIATE`."},
+        "args": {"type": "object", "description": "The operation's "
+                 "arguments as given in the run spec (`{}` when none)."},
+        "request_id": uuid("The command request's id: the target run's "
+                           "`command_id`."),
+        "request_status": {"type": ["string", "null"], "maxLength": 63,
+                           "description": "The last command status "
+                           "reported for it (`QUEUED`, `INPROGRESS`, "
+                           "`SUCCESS`, ...: the target run's "
+                           "`command_status`); null until one is "
+                           "reported."},
+        "request_status_reason": {"type": ["string", "null"],
+                                  "maxLength": 63,
+                                  "description": "Why the target run last "
+                                  "moved (its `status_meta.reason`) once a "
+                                  "status was reported; else null."},
+        "cancel_requested": {"type": "boolean", "description": "Extension: "
+                             "a cancel of the command was sent to the "
+                             "device command service (the run, the stage "
+                             "run or the target run was cancelled while "
+                             "the command was out)."}}}
+schemas["TargetRunCommand"]["examples"] = [{
+    "target_run_id": "4e5f6a7b-8c9d-5e0f-a1b2-c3d4e5f6a708",
+    "operation_id": "2c3d4e5f-6a7b-5c8d-9e0f-1a2b3c4d5e07",
+    "enterprise_id": "acme", "command": "INSTALL", "command_type": "DEVICE",
+    "device_type": "all",
+    "device_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c04",
+    "schedule": "IMMEDIATE", "args": {"package_name": "com.example"},
+    "request_id": "8f9a0b1c-2d3e-4f5a-8b6c-7d8e9f0a1b09",
+    "request_status": "SUCCESS", "request_status_reason": "command_succeeded",
+    "cancel_requested": False}]
+
 # Run spec (request body of POST /v0/runs/)
 schemas["ArgValue"] = {
     "description": "Any JSON value whose strings and object keys hold no "
@@ -641,6 +697,8 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
+schemas["TargetRunCommandEnvelope"] = envelope(
+    200, S("TargetRunCommand"), "A TargetRunCommand in the envelope.")
 page("AppendedTargetPage", "AppendedTarget")
 schemas["AppendedTargetPageEnvelope"] = envelope(
     200, S("AppendedTargetPage"), "A page of AppendedTarget objects in the "
@@ -1282,6 +1340,23 @@ paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"] = {
               params=[P("IdempotencyKey")],
               body=body("TargetRunUpdate", "`{\"status\": ..., "
                         "\"device_name\": ...}`.")),
+}
+
+paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/command/"] = {
+    "parameters": [P("StageRunId"), P("TargetRunId")],
+    "get": op("Target Runs", "getTargetRunCommand",
+              "Get a target run's device command",
+              "The device command the target run sent (Esper "
+              "`CommandResponse`) and its last reported status. Only the "
+              "`GET` of the reference's command paths is served: its "
+              "`POST` (send again) and `PUT .../command/{command_id}/` "
+              "(cancel) are not (docs/api-decisions.md).",
+              api_responses("TargetRunCommandEnvelope",
+                            "The target run's device command.",
+                            write=False, e400=GET_400,
+                            e404=TR_404 + " Also when the target run has "
+                            "no device command: it is `pending` or "
+                            "`queued`, or it ended before one was sent.")),
 }
 
 # The watch API (issue 12): Server-Sent Events.

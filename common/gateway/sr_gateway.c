@@ -262,6 +262,9 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_TARGET_RUN_GET:
                 sr_gateway__get(&c);
                 break;
+        case SR_ROUTE_TARGET_RUN_COMMAND_GET:
+                sr_gateway__get_command(&c);
+                break;
         case SR_ROUTE_PIPELINE_RUN_PUT:
         case SR_ROUTE_STAGE_RUN_PUT:
         case SR_ROUTE_TARGET_RUN_PUT:

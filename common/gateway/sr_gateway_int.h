@@ -154,6 +154,10 @@ void sr_gateway__list(sr_gw_ctx_t *c);
  *  its write is visible. */
 void sr_gateway__get(sr_gw_ctx_t *c);
 
+/** @brief GET .../targetruns/{id}/command/: the target run's device
+ *  command (docs/api-decisions.md, "A target run's device command"). */
+void sr_gateway__get_command(sr_gw_ctx_t *c);
+
 /**
  * @brief Read the entity a pipeline-run, stage-run or target-run route
  * names (GET or PUT) in the caller's enterprise, without rendering it.

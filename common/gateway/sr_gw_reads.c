@@ -340,6 +340,95 @@ static void get_operation(sr_gw_ctx_t *c)
         c->resp->body.len = w.len;
 }
 
+/* The reference's CommandResponse (section 3.12) from the target run and
+ * its stage-run operation: the command the worker asked the device
+ * command service for (command_id, sent as the request's id), and the
+ * last status reported for it. A target run that has no command yet
+ * (pending, queued, or ended before one was sent) answers 404. */
+void sr_gateway__get_command(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_errctx_t ec = { 0 };
+        sr_target_run_t t;
+        sr_stage_run_op_t op;
+        sr_jw_t w = { 0 };
+
+        if (sr_proj_get_target_run(c->gw->proj, c->enterprise,
+                                   &r->stage_run_id, &r->target_run_id, &t,
+                                   &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "target run");
+                return;
+        }
+        if (sr_uuid_is_nil(&t.command_id)) {
+                char id[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&t.m.id, id);
+                sr_gateway__answer_status(c->resp, 404,
+                                          "target run %s has no device "
+                                          "command: it is %s, and a command "
+                                          "is sent when it is processing",
+                                          id, sr_status_name(t.m.status));
+                return;
+        }
+        if (sr_proj_get_operation(c->gw->proj, c->enterprise,
+                                  &r->stage_run_id, &t.stage_run_operation_id,
+                                  &op, &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "stage-run operation");
+                return;
+        }
+        if (op.args_json && !sr_jw_is_object_text(op.args_json)) {
+                free(op.args_json);
+                sr_gateway__answer_status(c->resp, 500, "stored operation "
+                                          "args are not a JSON object");
+                return;
+        }
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":"
+                      "{\"target_run_id\":");
+        sr_jw_uuid(&w, &t.m.id, false);
+        sr_jw_lit(&w, ",\"operation_id\":");
+        sr_jw_uuid(&w, &op.id, false);
+        sr_jw_lit(&w, ",\"enterprise_id\":");
+        sr_jw_str(&w, c->enterprise, strlen(c->enterprise));
+        sr_jw_lit(&w, ",\"command\":");
+        sr_jw_str(&w, op.operation_type, strlen(op.operation_type));
+        sr_jw_lit(&w, ",\"command_type\":\"DEVICE\",\"device_type\":\"all\","
+                      "\"device_id\":");
+        sr_jw_uuid(&w, &t.device_id, false);
+        sr_jw_lit(&w, ",\"schedule\":\"IMMEDIATE\",\"args\":");
+        if (op.args_json)
+                sr_jw_raw(&w, op.args_json, strlen(op.args_json));
+        else
+                sr_jw_lit(&w, "{}");
+        sr_jw_lit(&w, ",\"request_id\":");
+        sr_jw_uuid(&w, &t.command_id, false);
+        sr_jw_lit(&w, ",\"request_status\":");
+        if (t.command_status[0])
+                sr_jw_str(&w, t.command_status, strlen(t.command_status));
+        else
+                sr_jw_lit(&w, "null");
+        sr_jw_lit(&w, ",\"request_status_reason\":");
+        if (t.command_status[0] && t.m.reason[0])
+                sr_jw_str(&w, t.m.reason, strlen(t.m.reason));
+        else
+                sr_jw_lit(&w, "null");
+        sr_jw_lit(&w, ",\"cancel_requested\":");
+        if (t.cancel_requested)
+                sr_jw_lit(&w, "true");
+        else
+                sr_jw_lit(&w, "false");
+        sr_jw_lit(&w, "}}");
+        free(op.args_json);
+        if (w.oom) {
+                free(w.p);
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        c->resp->body.ptr = w.p;
+        c->resp->body.len = w.len;
+}
+
 void sr_gateway__get(sr_gw_ctx_t *c)
 {
         sr_entity_t e;

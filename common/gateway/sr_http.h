@@ -72,7 +72,8 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
          * fingerprint the fleet shares (sr_idem_fingerprint()). */     \
         X(STAGE_TARGETS_APPEND, "stage_targets_append")                 \
         X(STAGE_TARGETS_SEAL, "stage_targets_seal")                     \
-        X(STAGE_TARGETS_LIST, "stage_targets_list")
+        X(STAGE_TARGETS_LIST, "stage_targets_list")                     \
+        X(TARGET_RUN_COMMAND_GET, "target_run_command_get")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,

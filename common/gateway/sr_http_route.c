@@ -120,6 +120,11 @@ static const struct path_def api_paths[] = {
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID },
           { { "GET", SR_ROUTE_TARGET_RUN_GET },
             { "PUT", SR_ROUTE_TARGET_RUN_PUT } } },
+        /* A target run's device command (reference section 6.10; only
+         * its GET: docs/definitions.md section 9, phase D). */
+        { 5, { "stageruns", NULL, "targetruns", NULL, "command" },
+          { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID, LIT },
+          { { "GET", SR_ROUTE_TARGET_RUN_COMMAND_GET } } },
 };
 
 static const struct {

@@ -65,6 +65,10 @@ API_MD = {
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/"),
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
     ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
+    # issue 15, phase D (docs/definitions.md, section 9): the reference's
+    # section 6.10, a target run's device command, its GET
+    ("get", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
+            "command/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -512,6 +512,75 @@ Test(sr_gateway, accepted_target_run_put_answers_the_entity_as_projected)
         answer_free(&g);
 }
 
+/* GET .../targetruns/{id}/command/: the reference's CommandResponse from
+ * the target run and its operation; 404 before a command was sent, for
+ * another enterprise, and under another stage run. */
+Test(sr_gateway, a_target_runs_command_is_its_request_and_last_status)
+{
+        sr_target_run_t *tr = &target_e.u.tr;
+        char url[300], other[256], cid[SR_UUID_STR_LEN + 1];
+        char opid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
+        answer_t a;
+        json_t *c, *cancel;
+
+        snprintf(url, sizeof(url), "%scommand/", target_url());
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "has no device command"),
+                         NULL)), "%s", a.body);
+        answer_free(&a);
+
+        tr->command_id = uid("device-command");
+        tr->m.status = SR_ST_DISPATCHED;
+        tr->m.version = 2;
+        snprintf(tr->m.reason, sizeof(tr->m.reason), "command_queued");
+        put(&target_e);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        c = json_object_get(a.json, "content");
+        sr_uuid_fmt(&tr->command_id, cid);
+        sr_uuid_fmt(&op_e.u.op.id, opid);
+        sr_uuid_fmt(&tr->device_id, dev);
+        cr_assert(eq(str, (char *)content_str(&a, "target_run_id"),
+                     target_id));
+        cr_assert(eq(str, (char *)content_str(&a, "operation_id"), opid));
+        cr_assert(eq(str, (char *)content_str(&a, "enterprise_id"), ENT_A));
+        cr_assert(eq(str, (char *)content_str(&a, "command"), "INSTALL"));
+        cr_assert(eq(str, (char *)content_str(&a, "command_type"), "DEVICE"));
+        cr_assert(eq(str, (char *)content_str(&a, "device_type"), "all"));
+        cr_assert(eq(str, (char *)content_str(&a, "device_id"), dev));
+        cr_assert(eq(str, (char *)content_str(&a, "schedule"), "IMMEDIATE"));
+        cr_assert(eq(str, (char *)content_str(&a, "request_id"), cid));
+        cr_assert(eq(str, (char *)content_str(&a, "request_status"),
+                     "QUEUED"));
+        cr_assert(eq(str, (char *)content_str(&a, "request_status_reason"),
+                     "command_queued"));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_object_get(c, "args"),
+                                  "package_name")),
+                     "com.example"));
+        cancel = json_object_get(c, "cancel_requested");
+        cr_assert(eq(int, json_is_false(cancel), 1), "%s", a.body);
+        answer_free(&a);
+
+        /* another enterprise's token, another stage run: not found */
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(other, sizeof(other),
+                 "/v0/stageruns/%s/targetruns/%s/command/", run_id,
+                 target_id);
+        a = call("GET", other, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        /* the reference's POST and PUT of a command are not served */
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 405), "%s", a.body);
+        answer_free(&a);
+        /* nothing was sent for any of it */
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
 Test(sr_gateway, accepted_stage_and_pipeline_run_puts_send_their_commands)
 {
         answer_t a;

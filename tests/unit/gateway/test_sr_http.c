@@ -73,6 +73,8 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_TARGET_RUN_GET },
                 { "PUT", "/stageruns/" S_ID "/targetruns/" T_ID,
                   SR_ROUTE_TARGET_RUN_PUT },
+                { "GET", "/stageruns/" S_ID "/targetruns/" T_ID "/command",
+                  SR_ROUTE_TARGET_RUN_COMMAND_GET },
                 { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets",
                   SR_ROUTE_STAGE_TARGETS_APPEND },
                 { "GET", "/runs/" R_ID "/stageruns/" S_ID "/targets",
@@ -427,7 +429,7 @@ ParameterizedTestParameters(sr_http, unknown_path_is_404)
                 { "/v0/pipelines/" },
                 { "/v0/pipelines/" P_ID "/" },
                 { "/v0/stageruns/" S_ID "/" },
-                { "/v0/stageruns/" S_ID "/targetruns/" T_ID "/command/" },
+                { "/v0/stageruns/" S_ID "/targetruns/" T_ID "/command/x/" },
                 { "/v0/runs/" R_ID "/stageruns/" S_ID "/extra" },
                 { "/v0/runs/" R_ID "/stageruns/" S_ID "/a/b/c" },
                 { "/livez/" },
@@ -555,7 +557,12 @@ Test(sr_http, route_properties_follow_the_contract)
         cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_SEAL,
                      SR_ROUTE_STAGE_TARGETS_APPEND + 1));
         cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_LIST,
+                     SR_ROUTE_STAGE_TARGETS_SEAL + 1));
+        cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_GET,
                      SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUN_COMMAND_GET));
+        cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUN_COMMAND_GET)));
+        cr_assert(not(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_GET)));
         cr_assert(not(sr_route_has_body(SR_ROUTE_RUNS_LIST)));
         cr_assert(not(sr_route_needs_auth(SR_ROUTE_NONE)));
         cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE_STAGE_RUN_PUT),
