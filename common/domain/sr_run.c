@@ -800,6 +800,54 @@ static bool chunks_done(const sr_run_t *run, uint32_t si)
                        (uint64_t)s->n_ops * s->seal_count;
 }
 
+static uint32_t release_one(sr_run_t *run, uint32_t p)
+{
+        sr_stage_chunk_t *c = &run->chunks[p];
+
+        if (!sr_chunk_held(c) || run->chunk_dirty[p])
+                return 0;
+        free(c->targets);
+        c->targets = NULL;
+        run->n_chunks_held--;
+        return c->n_targets;
+}
+
+/* A stage still filling (sealed, its operations made, not all its target
+ * runs): the fill reads its chunks in index order once per operation, so
+ * in its last operation the chunks wholly before the fill's position are
+ * read no more. O(seal_chunks), like a fill part's own chunk index. */
+static uint32_t release_filled_part(sr_run_t *run, uint32_t si)
+{
+        const sr_stage_run_t *s = &run->stages[si];
+        uint64_t made = run->sidx[si].n_tr, end = 0, last_op;
+        uint32_t *pos, freed = 0;
+
+        if (!s->append_targets || !s->sealed || !s->n_ops ||
+            !run->sidx[si].n_ops || !s->seal_chunks)
+                return 0;
+        last_op = (uint64_t)(s->n_ops - 1) * s->seal_count;
+        if (made <= last_op)
+                return 0;
+        pos = malloc(s->seal_chunks * sizeof(*pos));
+        if (!pos)
+                return 0; /* kept: memory, not correctness */
+        for (uint32_t c = 0; c < s->seal_chunks; c++)
+                pos[c] = UINT32_MAX;
+        for (uint32_t p = 0; p < run->n_chunks; p++)
+                if (run->chunks[p].stage_index == si &&
+                    run->chunks[p].chunk < s->seal_chunks)
+                        pos[run->chunks[p].chunk] = p;
+        for (uint32_t c = 0; c < s->seal_chunks && pos[c] != UINT32_MAX;
+             c++) {
+                end += run->chunks[pos[c]].n_targets;
+                if (last_op + end > made)
+                        break;
+                freed += release_one(run, pos[c]);
+        }
+        free(pos);
+        return freed;
+}
+
 uint32_t sr_run_release_chunks(sr_run_t *run)
 {
         uint32_t freed = 0;
@@ -807,17 +855,16 @@ uint32_t sr_run_release_chunks(sr_run_t *run)
         if (!run->n_chunks_held || !run->exists || !run->sidx)
                 return 0;
         for (uint32_t p = 0; p < run->n_chunks; p++) {
-                sr_stage_chunk_t *c = &run->chunks[p];
+                const sr_stage_chunk_t *c = &run->chunks[p];
 
-                if (!sr_chunk_held(c) || run->chunk_dirty[p] ||
-                    c->stage_index >= run->pr.n_stages ||
-                    !chunks_done(run, c->stage_index))
-                        continue;
-                freed += c->n_targets;
-                free(c->targets);
-                c->targets = NULL;
-                run->n_chunks_held--;
+                if (sr_chunk_held(c) && c->stage_index < run->pr.n_stages &&
+                    chunks_done(run, c->stage_index))
+                        freed += release_one(run, p);
         }
+        for (uint32_t si = 0; si < run->pr.n_stages && run->n_chunks_held;
+             si++)
+                if (!chunks_done(run, si))
+                        freed += release_filled_part(run, si);
         if (freed) {
                 free(run->dev_hash);
                 run->dev_hash = NULL;

@@ -218,6 +218,9 @@ struct sr_worker {
                                cache.entities (runs_trim()) */
         size_t n_used;
         uint64_t cached_entities;
+        /* Bytes of chunk targets freed since memory was last given back
+         * (sr_run_release_chunks(); SR_WORKER_TRIM_AFTER). */
+        size_t released_bytes;
         batch_stats_t bs;
 
         membuf_t cur;      /* this batch's outbox records */
@@ -374,6 +377,14 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec);
  * last batch used under a quarter of it is given back between batches
  * (sr_worker__outbox_begin(), sr_worker__buffers_trim()). */
 #define SR_WORKER_BUF_KEEP ((size_t)4 << 20)
+
+/* Freed memory back to the system (glibc's malloc_trim()) when @p freed
+ * bytes were freed: glibc keeps what free() returns in its arenas. */
+void sr_worker__give_back(size_t freed);
+/* Chunk targets freed (an open stage's, as its fill passes them) are given
+ * back to the system once this much accumulates: a 1,000,000-target
+ * stage's 544 MB in a few trims, not one per fill part. */
+#define SR_WORKER_TRIM_AFTER ((size_t)64 << 20)
 
 /* A batch begins: no records yet (the records buffer of the batch before
  * last, relayed since, may be given back: SR_WORKER_BUF_KEEP). */

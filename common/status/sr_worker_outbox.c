@@ -96,7 +96,7 @@ static size_t membuf_capacity(const membuf_t *b)
  * the next large buffers come from the heap too); malloc_trim() gives the
  * free pages back. Called only after a buffer over SR_WORKER_BUF_KEEP was
  * freed, i.e. after a batch far larger than usual. */
-static void give_back(size_t freed)
+void sr_worker__give_back(size_t freed)
 {
 #ifdef __GLIBC__
         if (freed)
@@ -111,7 +111,7 @@ void sr_worker__outbox_begin(sr_worker_t *w)
 {
         for (int p = 0; p < MAX_PARTS; p++)
                 w->parts[p].last_seq = 0;
-        give_back(membuf_trim(&w->cur)); /* the batch before last's */
+        sr_worker__give_back(membuf_trim(&w->cur)); /* the batch before last's */
         w->cur.n = 0;
         w->cur.len = 0;
 }
@@ -129,7 +129,7 @@ void sr_worker__buffers_trim(sr_worker_t *w)
         w->bundle_used = 0;
         sr_fsm_out_reset(&w->out);
         freed += sr_fsm_out_trim(&w->out, SR_WORKER_BUF_KEEP);
-        give_back(freed);
+        sr_worker__give_back(freed);
         sr_series_set(w->m.buffer_bytes,
                       (double)(membuf_capacity(&w->cur) +
                                membuf_capacity(&w->held) + w->bundle_cap +

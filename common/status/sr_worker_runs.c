@@ -463,7 +463,9 @@ static void save_batch(sr_worker_t *w)
                 w->cur_in = -1;
                 /* written: what no fill reads again leaves memory */
                 if (!w->fatal)
-                        sr_run_release_chunks(&br->run);
+                        w->released_bytes +=
+                                (size_t)sr_run_release_chunks(&br->run) *
+                                sizeof(sr_spec_target_t);
                 {
                         uint32_t n = run_entities(&br->run);
 
@@ -580,6 +582,10 @@ sr_err_t sr_worker__apply_batch(sr_worker_t *w, int n, sr_errctx_t *ec)
         sr_worker__buffers_trim(w);
         runs_trim(w);
         sr_series_set(w->m.run_cache, (double)w->cached_entities);
+        if (w->released_bytes >= SR_WORKER_TRIM_AFTER) {
+                sr_worker__give_back(w->released_bytes);
+                w->released_bytes = 0;
+        }
         sr_worker__stats_flush(w);
         return SR_OK;
 }

@@ -51,6 +51,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ typedef struct bench {
         sr_run_t run;
         uint64_t cl_records, cl_bytes, ev_bytes;
         uint32_t batch;
+        size_t released; /* chunk target bytes freed, not yet trimmed */
         bool no_store; /* --store off */
         /* --open: the stage created open, its targets appended in chunks
          * of --chunk, sealed, and filled --step target runs per input by
@@ -180,6 +182,13 @@ static void txn_commit(bench_t *b)
                 sr_run_dirty_each(&b->run, save_entity, b);
         }
         sr_run_clear_dirty(&b->run);
+        /* as save_batch() after a save, and its trim */
+        b->released += (size_t)sr_run_release_chunks(&b->run) *
+                       sizeof(sr_spec_target_t);
+        if (b->released >= ((size_t)64 << 20)) {
+                malloc_trim(0);
+                b->released = 0;
+        }
         if (b->no_store)
                 return;
         if (sr_store_txn_commit(b->txn, &ec))
