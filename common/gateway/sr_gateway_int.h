@@ -93,6 +93,9 @@ typedef struct sr_gw_ctx {
  * sr_gw_answer.c. Each writes @p resp (status, content type, body) in
  * full; the body is malloc'd (the caller frees it). */
 
+/** @brief Answer 200 with the enveloped JSON @p w wrote (the response
+ *  takes its buffer), or 500 when it ran out of memory. */
+void sr_gateway__answer_jw(sr_gw_response_t *resp, sr_jw_t *w);
 /** @brief The envelope {code, message, content}; takes @p content. */
 void sr_gateway__answer_json(sr_gw_response_t *resp, int status,
                              const char *message, json_t *content);

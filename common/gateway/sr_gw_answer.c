@@ -101,15 +101,20 @@ void sr_gateway__answer_page_jw(sr_gw_ctx_t *c, const sr_http_query_t *q,
         sr_jw_lit(&w, "]}}");
         free(pt);
         free(items->p);
-        if (w.oom) {
-                free(w.p);
-                sr_gateway__answer_status(c->resp, 500, "out of memory");
+        sr_gateway__answer_jw(c->resp, &w);
+}
+
+void sr_gateway__answer_jw(sr_gw_response_t *resp, sr_jw_t *w)
+{
+        if (w->oom) {
+                free(w->p);
+                sr_gateway__answer_status(resp, 500, "out of memory");
                 return;
         }
-        c->resp->status = 200;
-        c->resp->content_type = "application/json";
-        c->resp->body.ptr = w.p;
-        c->resp->body.len = w.len;
+        resp->status = 200;
+        resp->content_type = "application/json";
+        resp->body.ptr = w->p;
+        resp->body.len = w->len;
 }
 
 bool sr_gateway__answer_retired(sr_gateway_t *gw, const char *enterprise,

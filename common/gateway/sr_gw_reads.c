@@ -326,18 +326,13 @@ static void get_operation(sr_gw_ctx_t *c)
         ok = sr_jw_stage_run_op(&w, &op);
         sr_jw_lit(&w, "}");
         free(op.args_json);
-        if (!ok || w.oom) {
+        if (!ok) {
                 free(w.p);
-                sr_gateway__answer_status(c->resp, 500,
-                                          ok ? "out of memory" :
-                                               "stored operation args are "
-                                               "not a JSON object");
+                sr_gateway__answer_status(c->resp, 500, "stored operation "
+                                          "args are not a JSON object");
                 return;
         }
-        c->resp->status = 200;
-        c->resp->content_type = "application/json";
-        c->resp->body.ptr = w.p;
-        c->resp->body.len = w.len;
+        sr_gateway__answer_jw(c->resp, &w);
 }
 
 /* The reference's CommandResponse (section 3.12) from the target run and
@@ -418,15 +413,7 @@ void sr_gateway__get_command(sr_gw_ctx_t *c)
                 sr_jw_lit(&w, "false");
         sr_jw_lit(&w, "}}");
         free(op.args_json);
-        if (w.oom) {
-                free(w.p);
-                sr_gateway__answer_status(c->resp, 500, "out of memory");
-                return;
-        }
-        c->resp->status = 200;
-        c->resp->content_type = "application/json";
-        c->resp->body.ptr = w.p;
-        c->resp->body.len = w.len;
+        sr_gateway__answer_jw(c->resp, &w);
 }
 
 void sr_gateway__get(sr_gw_ctx_t *c)

@@ -298,22 +298,31 @@ Test(open_stage, a_fill_in_parts_goes_through_the_worker_s_own_partition_and_a_r
         expect_ids_by_device(&run, 1000);
 }
 
+/* The worker again, with @p key = @p value and fills in parts of 150,
+ * and a metrics registry of its own to read. */
+static sr_metrics_t *restart_with(const char *key, const char *value)
+{
+        sr_metrics_t *m = sr_metrics_new();
+        sr_errctx_t ec = { 0 };
+
+        kit_stop_worker(&kit);
+        kit_set(&kit, key, value);
+        kit_set(&kit, "stage.step.targets", "150");
+        cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
+                  ec.msg);
+        return m;
+}
+
 /* A run larger than cache.entities (1,000 target runs and their chunks
  * against 100) stays cached while batches use it: it was in memory at
  * each batch's peak anyway, and reloading it per batch cost O(run) per
  * batch (a 100,000-target stage's cancel took 89 s for it). */
 Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
 {
-        sr_metrics_t *m = sr_metrics_new();
-        sr_errctx_t ec = { 0 };
+        sr_metrics_t *m = restart_with("cache.entities", "100");
         sr_uuid_t run;
         double loads;
 
-        kit_stop_worker(&kit);
-        kit_set(&kit, "cache.entities", "100");
-        kit_set(&kit, "stage.step.targets", "150");
-        cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
-                  ec.msg);
         run = create_open();
         fill_in_order(&run);
         run_to_success(&run, 1000);
@@ -327,26 +336,20 @@ Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
         sr_metrics_destroy(m);
 }
 
-/* Once a stage made all its target runs, its chunks' targets are read no
- * more: the worker frees them after the save (sr_run_release_chunks()),
- * so the cache holds a filled 1,000-target stage as 1,003 entities (its
- * pipeline run, stage run, operation and target runs), not 2,003; with
- * cache.verify every batch's first use of the cached run still equals the
- * run loaded from the snapshot, during the fill (chunks held on both)
- * and after it (released on both), to success. */
+/* A fill's chunks are read no more once it passed them: the worker frees
+ * their targets after the save (sr_run_release_chunks()), so the cache
+ * holds a filled 1,000-target stage as 1,003 entities (its pipeline run,
+ * stage run, operation and target runs), not 2,003; with cache.verify
+ * every batch's first use of the cached run still equals the run loaded
+ * from the snapshot, during the fill (the chunks ahead of it held on
+ * both) and after it (released on both), to success. */
 Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the_snapshot)
 {
-        sr_metrics_t *m = sr_metrics_new();
-        sr_errctx_t ec = { 0 };
+        sr_metrics_t *m = restart_with("cache.verify", "true");
         kit_count_arg_t all = { NULL, 1000 };
         sr_uuid_t run;
         double held;
 
-        kit_stop_worker(&kit);
-        kit_set(&kit, "cache.verify", "true");
-        kit_set(&kit, "stage.step.targets", "150");
-        cr_assert(sr_worker_new(kit.conf, m, &kit.w, &ec) == SR_OK, "%s",
-                  ec.msg);
         run = create_open();
         all.run = &run;
         fill_in_order(&run);
