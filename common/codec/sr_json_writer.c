@@ -162,19 +162,24 @@ void sr_jw_i64(sr_jw_t *w, int64_t v)
 }
 
 #define FIXED(w, f) sr_jw_str((w), (f), strnlen((f), sizeof(f)))
+/* A fixed-size text field, null when empty. */
+#define FIXED_OR_NULL(w, f) str_or_null((w), (f), strnlen((f), sizeof(f)))
+
+static void str_or_null(sr_jw_t *w, const char *s, size_t n)
+{
+        if (n)
+                sr_jw_str(w, s, n);
+        else
+                sr_jw_lit(w, "null");
+}
 
 static void meta(sr_jw_t *w, const sr_meta_t *m)
 {
-        size_t rl = strnlen(m->reason, sizeof(m->reason));
-
         sr_jw_lit(w, ",\"status\":\"");
         sr_jw_raw(w, sr_status_name(m->status),
                   strlen(sr_status_name(m->status)));
         sr_jw_lit(w, "\",\"status_meta\":{\"reason\":");
-        if (rl)
-                sr_jw_str(w, m->reason, rl);
-        else
-                sr_jw_lit(w, "null");
+        FIXED_OR_NULL(w, m->reason);
         sr_jw_lit(w, "},\"created_by\":null,\"updated_by\":null,"
                      "\"created_at\":");
         sr_jw_time(w, m->created_at);
@@ -226,8 +231,6 @@ void sr_jw_stage_run(sr_jw_t *w, const sr_stage_run_t *sr)
 
 void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr)
 {
-        size_t cs = strnlen(tr->command_status, sizeof(tr->command_status));
-
         sr_jw_lit(w, "{\"id\":");
         sr_jw_uuid(w, &tr->m.id, false);
         sr_jw_lit(w, ",\"target_id\":");
@@ -245,10 +248,7 @@ void sr_jw_target_run(sr_jw_t *w, const sr_target_run_t *tr)
         sr_jw_lit(w, ",\"command_id\":");
         sr_jw_uuid(w, &tr->command_id, true);
         sr_jw_lit(w, ",\"command_status\":");
-        if (cs)
-                sr_jw_str(w, tr->command_status, cs);
-        else
-                sr_jw_lit(w, "null");
+        FIXED_OR_NULL(w, tr->command_status);
         sr_jw_lit(w, ",\"command_meta\":{}");
         meta(w, &tr->m);
         sr_jw_lit(w, ",\"version\":");
@@ -266,19 +266,30 @@ bool sr_jw_is_object_text(const char *text)
         return ok;
 }
 
+/* An operation's args as stored, byte for byte; {} when none. */
+static void args(sr_jw_t *w, const sr_stage_run_op_t *op)
+{
+        if (op->args_json)
+                sr_jw_raw(w, op->args_json, strlen(op->args_json));
+        else
+                sr_jw_lit(w, "{}");
+}
+
+static bool args_ok(const sr_stage_run_op_t *op)
+{
+        return !op->args_json || sr_jw_is_object_text(op->args_json);
+}
+
 bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op)
 {
-        if (op->args_json && !sr_jw_is_object_text(op->args_json))
+        if (!args_ok(op))
                 return false;
         sr_jw_lit(w, "{\"id\":");
         sr_jw_uuid(w, &op->id, false);
         sr_jw_lit(w, ",\"operation_type\":");
         FIXED(w, op->operation_type);
         sr_jw_lit(w, ",\"args\":");
-        if (op->args_json)
-                sr_jw_raw(w, op->args_json, strlen(op->args_json));
-        else
-                sr_jw_lit(w, "{}");
+        args(w, op);
         sr_jw_lit(w, ",\"created_by\":null,\"updated_by\":null,"
                      "\"created_at\":");
         sr_jw_time(w, op->created_at);
@@ -289,6 +300,41 @@ bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op)
         sr_jw_lit(w, ",\"version\":");
         sr_jw_u64(w, op->version);
         sr_jw_lit(w, "}");
+        return true;
+}
+
+bool sr_jw_target_command(sr_jw_t *w, const sr_target_run_t *tr,
+                          const sr_stage_run_op_t *op, const char *enterprise)
+{
+        if (!args_ok(op))
+                return false;
+        sr_jw_lit(w, "{\"target_run_id\":");
+        sr_jw_uuid(w, &tr->m.id, false);
+        sr_jw_lit(w, ",\"operation_id\":");
+        sr_jw_uuid(w, &op->id, false);
+        sr_jw_lit(w, ",\"enterprise_id\":");
+        sr_jw_str(w, enterprise, strlen(enterprise));
+        sr_jw_lit(w, ",\"command\":");
+        FIXED(w, op->operation_type);
+        sr_jw_lit(w, ",\"command_type\":\"DEVICE\",\"device_type\":\"all\","
+                     "\"device_id\":");
+        sr_jw_uuid(w, &tr->device_id, false);
+        sr_jw_lit(w, ",\"schedule\":\"IMMEDIATE\",\"args\":");
+        args(w, op);
+        sr_jw_lit(w, ",\"request_id\":");
+        sr_jw_uuid(w, &tr->command_id, false);
+        sr_jw_lit(w, ",\"request_status\":");
+        FIXED_OR_NULL(w, tr->command_status);
+        /* why the target run last moved, once a status was reported */
+        sr_jw_lit(w, ",\"request_status_reason\":");
+        if (tr->command_status[0])
+                FIXED_OR_NULL(w, tr->m.reason);
+        else
+                sr_jw_lit(w, "null");
+        if (tr->cancel_requested)
+                sr_jw_lit(w, ",\"cancel_requested\":true}");
+        else
+                sr_jw_lit(w, ",\"cancel_requested\":false}");
         return true;
 }
 

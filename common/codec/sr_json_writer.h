@@ -40,4 +40,11 @@ bool sr_jw_is_object_text(const char *text);
  * same text as sr_json_stage_run_op() otherwise. false, with nothing
  * written, when the stored args are not a JSON object. */
 bool sr_jw_stage_run_op(sr_jw_t *w, const sr_stage_run_op_t *op);
+/* A target run's device command as Esper's CommandResponse (GET
+ * .../targetruns/{id}/command/): its operation @p op's command and args,
+ * the caller's @p enterprise, the request id and last reported status of
+ * @p tr. false, with nothing written, when the stored args are not a JSON
+ * object. */
+bool sr_jw_target_command(sr_jw_t *w, const sr_target_run_t *tr,
+                          const sr_stage_run_op_t *op, const char *enterprise);
 #endif

@@ -135,10 +135,10 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
  * (it reads the chunks in index order once per operation), is past every
  * target of the chunk and of the chunks before it. A released chunk
  * keeps its stage, index, digest and n_targets (a repeated append
- * compares the digest, a seal the digests); its targets are NULL. Dirty chunks are kept whole (a
- * save writes them): call it after the save. Drops the device hash when
- * anything was freed (it is rebuilt on next use, from the chunks still
- * held). O(1) when no chunk holds targets, else O(chunks + stages + the
+ * compares the digest, a seal the digests); its targets are NULL. Dirty
+ * chunks are kept whole (a save writes them): call it after the save.
+ * Drops the device hash when anything was freed (it is rebuilt on next
+ * use, from the chunks still held). O(1) when no chunk holds targets, else O(chunks + stages + the
  * seal_chunks of each stage being filled).
  * @returns the number of targets freed.
  */

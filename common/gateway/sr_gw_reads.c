@@ -305,6 +305,19 @@ bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
         }
 }
 
+/* An answer that renders a stored operation: 500 when its args were not
+ * a JSON object (@p ok false: nothing of it written), else @p w's text. */
+static void answer_op_jw(sr_gw_ctx_t *c, sr_jw_t *w, bool ok)
+{
+        if (!ok) {
+                free(w->p);
+                sr_gateway__answer_status(c->resp, 500, "stored operation "
+                                          "args are not a JSON object");
+                return;
+        }
+        sr_gateway__answer_jw(c->resp, w);
+}
+
 /* An operation is written with sr_jw, its args as stored (jansson would
  * print their numbers again). */
 static void get_operation(sr_gw_ctx_t *c)
@@ -326,13 +339,7 @@ static void get_operation(sr_gw_ctx_t *c)
         ok = sr_jw_stage_run_op(&w, &op);
         sr_jw_lit(&w, "}");
         free(op.args_json);
-        if (!ok) {
-                free(w.p);
-                sr_gateway__answer_status(c->resp, 500, "stored operation "
-                                          "args are not a JSON object");
-                return;
-        }
-        sr_gateway__answer_jw(c->resp, &w);
+        answer_op_jw(c, &w, ok);
 }
 
 /* The reference's CommandResponse (section 3.12) from the target run and
@@ -347,6 +354,7 @@ void sr_gateway__get_command(sr_gw_ctx_t *c)
         sr_target_run_t t;
         sr_stage_run_op_t op;
         sr_jw_t w = { 0 };
+        bool ok;
 
         if (sr_proj_get_target_run(c->gw->proj, c->enterprise,
                                    &r->stage_run_id, &r->target_run_id, &t,
@@ -371,49 +379,11 @@ void sr_gateway__get_command(sr_gw_ctx_t *c)
                 sr_gateway__proj_failed(c, &ec, "stage-run operation");
                 return;
         }
-        if (op.args_json && !sr_jw_is_object_text(op.args_json)) {
-                free(op.args_json);
-                sr_gateway__answer_status(c->resp, 500, "stored operation "
-                                          "args are not a JSON object");
-                return;
-        }
-        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":"
-                      "{\"target_run_id\":");
-        sr_jw_uuid(&w, &t.m.id, false);
-        sr_jw_lit(&w, ",\"operation_id\":");
-        sr_jw_uuid(&w, &op.id, false);
-        sr_jw_lit(&w, ",\"enterprise_id\":");
-        sr_jw_str(&w, c->enterprise, strlen(c->enterprise));
-        sr_jw_lit(&w, ",\"command\":");
-        sr_jw_str(&w, op.operation_type, strlen(op.operation_type));
-        sr_jw_lit(&w, ",\"command_type\":\"DEVICE\",\"device_type\":\"all\","
-                      "\"device_id\":");
-        sr_jw_uuid(&w, &t.device_id, false);
-        sr_jw_lit(&w, ",\"schedule\":\"IMMEDIATE\",\"args\":");
-        if (op.args_json)
-                sr_jw_raw(&w, op.args_json, strlen(op.args_json));
-        else
-                sr_jw_lit(&w, "{}");
-        sr_jw_lit(&w, ",\"request_id\":");
-        sr_jw_uuid(&w, &t.command_id, false);
-        sr_jw_lit(&w, ",\"request_status\":");
-        if (t.command_status[0])
-                sr_jw_str(&w, t.command_status, strlen(t.command_status));
-        else
-                sr_jw_lit(&w, "null");
-        sr_jw_lit(&w, ",\"request_status_reason\":");
-        if (t.command_status[0] && t.m.reason[0])
-                sr_jw_str(&w, t.m.reason, strlen(t.m.reason));
-        else
-                sr_jw_lit(&w, "null");
-        sr_jw_lit(&w, ",\"cancel_requested\":");
-        if (t.cancel_requested)
-                sr_jw_lit(&w, "true");
-        else
-                sr_jw_lit(&w, "false");
-        sr_jw_lit(&w, "}}");
+        sr_jw_lit(&w, "{\"code\":200,\"message\":\"ok\",\"content\":");
+        ok = sr_jw_target_command(&w, &t, &op, c->enterprise);
+        sr_jw_lit(&w, "}");
         free(op.args_json);
-        sr_gateway__answer_jw(c->resp, &w);
+        answer_op_jw(c, &w, ok);
 }
 
 void sr_gateway__get(sr_gw_ctx_t *c)

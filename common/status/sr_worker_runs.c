@@ -69,10 +69,10 @@ static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
         }
         if (!err && (run->exists || run->pr.n_stages))
                 err = sr_run_index(run, ec);
-        if (!err) /* as the cached copy: save_batch() */
-                sr_run_release_chunks(run);
         if (err)
                 sr_run_fini(run);
+        else /* as the cached copy: save_batch() */
+                sr_run_release_chunks(run);
         return err;
 }
 
