@@ -404,7 +404,7 @@ Test(sr_httpd_tls, a_streamed_answer_arrives_whole_and_ends_with_the_close)
 Test(sr_httpd_tls, pipelined_requests_across_records_are_all_answered)
 {
         enum { N = 1365 }; /* 47775 bytes: three records */
-        size_t one = sizeof(get_root) - 1, len = 0, cap = 1 << 20;
+        size_t one = sizeof(get_root) - 1, len = 0, cap = 1 << 20, from = 0;
         char *reqs = malloc(N * one), *got = malloc(cap);
         tls_client_t t;
         int answers = 0;
@@ -420,10 +420,17 @@ Test(sr_httpd_tls, pipelined_requests_across_records_are_all_answered)
                 if (r <= 0)
                         break;
                 len += (size_t)r;
-                got[len] = '\0';
-                answers = 0;
-                for (char *p = got; (p = strstr(p, "HTTP/1.1 200")); p++)
+                /* Count only what came since the last read: a rescan of
+                 * the whole buffer is quadratic, and ASan's strstr()
+                 * measures the rest of the string at every match (40 s
+                 * for this test under ASan instead of 0.1 s). */
+                for (const char *p; (p = memmem(got + from, len - from,
+                                                "HTTP/1.1 200", 12));) {
                         answers++;
+                        from = (size_t)(p - got) + 12;
+                }
+                if (len - from > 11) /* a status line cut by the read */
+                        from = len - 11;
                 cr_assert(lt(sz, len, cap - 4096));
         }
         cr_assert(eq(int, answers, N));
