@@ -556,24 +556,16 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
         }
         /* The target runs' own deadlines, whatever their stage and
          * pipeline run: a roll-up moves only a running stage run. A stage
-         * whose earliest open target deadline is later is skipped. */
+         * whose earliest open target deadline is later is skipped, and so
+         * is one whose target runs are owed a timeout cascade: its steps
+         * time them all out. The others' in parts (StageStep{deadline}). */
         for (uint32_t si = 0; si < run->pr.n_stages; si++) {
                 const sr_run_stage_idx_t *x = &run->sidx[si];
 
-                if (!x->tr_min_deadline || x->tr_min_deadline > d)
+                if (!x->tr_min_deadline || x->tr_min_deadline > d ||
+                    sr_fsm__stage_owes(run, si) == SR_ST_TIMEOUT)
                         continue;
-                for (uint32_t k = 0; k < x->n_tr; k++) {
-                        uint32_t i = x->first_tr + k;
-                        const sr_target_run_t *t = &run->targets[i];
-
-                        /* a cascade in steps not there yet comes first */
-                        sr_fsm__catch_up(st, i);
-                        if (sr_status_is_terminal(t->m.status) ||
-                            !t->m.deadline || t->m.deadline > d)
-                                continue;
-                        sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT, "timeout");
-                        sr_fsm__rollup_stage(st, si); /* may move run->targets */
-                }
+                sr_fsm__deadline_from(st, si, 0, d);
         }
         if (!st->out->applied)
                 st->out->stale = true;

@@ -86,6 +86,12 @@ void sr_fsm__catch_up(step_t *st, uint32_t ti);
 /* The cascade over stage @p si's target runs from position @p from, in
  * parts of stage.step.targets (StageStep{cancel|timeout}). */
 void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from);
+/* The first cascade stage @p si's target runs are owed (its own end's,
+ * else its pipeline run's), SR_ST_NONE for none. */
+sr_status_t sr_fsm__stage_owes(const sr_run_t *run, uint32_t si);
+/* The target runs' own deadline @p d over stage @p si from position
+ * @p from, in parts of stage.step.targets (StageStep{deadline}). */
+void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d);
 /* Stage @p si's target runs are owed a cascade (its end or its run's). */
 bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si);
 /* queued, processing or running. */

@@ -569,9 +569,7 @@ static bool owed_cascade(const sr_meta_t *m, bool pipeline, sr_status_t *to,
         return false;
 }
 
-/* The first cascade stage @p si's target runs are owed (its own end's,
- * else its pipeline run's), SR_ST_NONE for none. */
-static sr_status_t stage_owes(const sr_run_t *run, uint32_t si)
+sr_status_t sr_fsm__stage_owes(const sr_run_t *run, uint32_t si)
 {
         const char *reason;
         sr_status_t to;
@@ -621,14 +619,46 @@ void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
                 sr_fsm__catch_up(st, x->first_tr + i);
         if (end < x->n_tr && sr_run_stage_terminal(x) < x->n_tr)
                 sr_fsm__send_step(st, si,
-                                  stage_owes(st->run, si) == SR_ST_TIMEOUT ?
+                                  sr_fsm__stage_owes(st->run, si) ==
+                                                  SR_ST_TIMEOUT ?
                                           "timeout" : "cancel",
                                   end);
 }
 
+/* The target runs' own deadline over stage @p si from position @p from:
+ * stage.step.targets of them in this input, each caught up on what it is
+ * owed and timed out when open and due at @p d, and a StageStep{deadline}
+ * for the rest while one is still due. Unlike a cascade it is not owed by
+ * a status: a target run a result reaches before its part does takes the
+ * result, as it would before a late timer (docs/targets.md section 4). */
+void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d)
+{
+        sr_run_t *run = st->run;
+        const sr_run_stage_idx_t *x = &run->sidx[si];
+        uint32_t step = st->opts->step_targets, end = x->n_tr;
+
+        if (step && x->n_tr > from && x->n_tr - from > step)
+                end = from + step;
+        for (uint32_t k = from; k < end; k++) {
+                uint32_t i = x->first_tr + k;
+                const sr_target_run_t *t;
+
+                /* a cascade in steps not there yet comes first */
+                sr_fsm__catch_up(st, i);
+                t = &run->targets[i];
+                if (sr_status_is_terminal(t->m.status) || !t->m.deadline ||
+                    t->m.deadline > d)
+                        continue;
+                sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT, "timeout");
+                sr_fsm__rollup_stage(st, si); /* may move run->targets */
+        }
+        if (end < x->n_tr && x->tr_min_deadline && x->tr_min_deadline <= d)
+                sr_fsm__send_step(st, si, "deadline", end);
+}
+
 bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si)
 {
-        return stage_owes(run, si) != SR_ST_NONE;
+        return sr_fsm__stage_owes(run, si) != SR_ST_NONE;
 }
 
 /* A stage run ends by cancel or timeout: its targets follow (in steps

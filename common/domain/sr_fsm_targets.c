@@ -524,9 +524,13 @@ void sr_fsm__chunks_fini(sr_fsm_chunks_t *f)
  * continues: stage processing and sealed, and exactly @c cursor target
  * runs made so far. Anything else (the stage cancelled or timed out
  * meanwhile, a step from before a restore, a forged one) is stale and
- * changes nothing. Steps get no reply: nobody waits for one. The cascade
- * kinds (cancel, timeout) are not built (docs/targets.md section 4): a
- * cascade is still one input, and no worker sends them. */
+ * changes nothing. Steps get no reply: nobody waits for one.
+ *
+ * StageStep{cancel|timeout, cursor}: the next part of the cascade a
+ * stage's or pipeline run's end owes its target runs; stale once nothing
+ * is owed. StageStep{deadline, cursor}: the next part of the target runs'
+ * own deadline, timing out those due at the step's instant; stale once
+ * none is due, or when a timeout cascade is owed (its steps do it). */
 void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
@@ -548,6 +552,20 @@ void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd)
                         return;
                 }
                 sr_fsm__cascade_from(st, si, cmd->u.step.cursor);
+                if (!st->out->applied)
+                        st->out->stale = true;
+                return;
+        }
+        if (!strcmp(cmd->u.step.step, "deadline")) {
+                const sr_run_stage_idx_t *x = &run->sidx[si];
+
+                if (cmd->u.step.cursor >= x->n_tr || !x->tr_min_deadline ||
+                    x->tr_min_deadline > st->now ||
+                    sr_fsm__stage_owes(run, si) == SR_ST_TIMEOUT) {
+                        st->out->stale = true;
+                        return;
+                }
+                sr_fsm__deadline_from(st, si, cmd->u.step.cursor, st->now);
                 if (!st->out->applied)
                         st->out->stale = true;
                 return;

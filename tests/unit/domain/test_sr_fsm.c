@@ -35,6 +35,10 @@ TestSuite(sr_fsm, .init = setup, .fini = teardown, .timeout = 10.0);
 
 /* ---------------------------------------------------------- helpers */
 
+/* Stage timeouts (and twice that for the run) of the specs made, 0: the
+ * defaults. */
+static int64_t spec_timeout_s;
+
 static void make_spec(sr_runspec_t *spec, uint32_t n_stages, uint32_t n_ops,
                       uint32_t n_targets, bool auto_promote)
 {
@@ -42,6 +46,7 @@ static void make_spec(sr_runspec_t *spec, uint32_t n_stages, uint32_t n_ops,
         sr_uuid_v5(&spec->pipeline_id, &sr_ns, "pipeline");
         snprintf(spec->pipeline_name, sizeof(spec->pipeline_name), "canary");
         spec->auto_promote = auto_promote;
+        spec->timeout_seconds = 2 * spec_timeout_s;
         spec->n_stages = n_stages;
         spec->stages = n_stages ? calloc(n_stages, sizeof(*spec->stages)) :
                                   NULL;
@@ -49,6 +54,7 @@ static void make_spec(sr_runspec_t *spec, uint32_t n_stages, uint32_t n_ops,
                 sr_spec_stage_t *s = &spec->stages[i];
 
                 snprintf(s->name, sizeof(s->name), "stage-%u", i + 1);
+                s->timeout_seconds = spec_timeout_s;
                 s->n_ops = n_ops;
                 s->ops = n_ops ? calloc(n_ops, sizeof(*s->ops)) : NULL;
                 for (uint32_t j = 0; j < n_ops; j++) {
@@ -2082,8 +2088,14 @@ static void note_out(void)
                                          "command!");
 }
 
-/* How the stage (or its run) ends in casc_history(). */
-enum { END_STAGE_CANCEL, END_RUN_CANCEL, END_STAGE_TIMEOUT, END_RUN_TIMEOUT };
+/* How the stage (or its run) ends in casc_history(): by a cascade, or by
+ * the target runs' own deadline under a stage and run that time out
+ * later. */
+enum { END_STAGE_CANCEL, END_RUN_CANCEL, END_STAGE_TIMEOUT, END_RUN_TIMEOUT,
+       END_TARGET_DEADLINE };
+
+/* casc_history() sends the last target run's result before the steps. */
+static bool casc_early_result = true;
 
 /* An open stage of CASC_N targets filled at once, its targets in every
  * status a cascade meets (running, dispatched, processing, success,
@@ -2103,6 +2115,7 @@ static void casc_history(int how, uint32_t step)
         memset(casc_other, 0, sizeof(casc_other));
         opts.step_targets = 0;
         opts.max.targets = 0;
+        spec_timeout_s = how == END_TARGET_DEADLINE ? 30 * 86400 : 0;
         create_open(1, 0, false);
         append_all(0, CASC_N, 4);
         seal_all(0, CASC_N, 4);
@@ -2128,16 +2141,24 @@ static void casc_history(int how, uint32_t step)
         case END_RUN_TIMEOUT:
                 timer(run.pr.m.deadline);
                 break;
+        case END_TARGET_DEADLINE:
+                cr_assert(lt(i64, run.targets[0].m.deadline,
+                             run.stages[0].m.deadline));
+                now = run.targets[0].m.deadline;
+                timer(now);
+                break;
         }
         note_out();
         for (uint32_t i = 0; i < out.n_steps; i++)
                 pending[n_pending++] = out.steps[i];
         now += 1000;
         /* the last target run's result, before any step reached it */
-        cr_assert(eq(int, result(8, "SUCCESS"), SR_OK));
-        note_out();
-        for (uint32_t i = 0; i < out.n_steps; i++)
-                pending[n_pending++] = out.steps[i];
+        if (casc_early_result) {
+                cr_assert(eq(int, result(8, "SUCCESS"), SR_OK));
+                note_out();
+                for (uint32_t i = 0; i < out.n_steps; i++)
+                        pending[n_pending++] = out.steps[i];
+        }
         if (n_pending) { /* the first step twice */
                 sr_command_t again = pending[0];
 
@@ -2212,6 +2233,166 @@ Test(sr_fsm, a_stage_timeout_in_steps_ends_each_target_run_as_at_once)
 Test(sr_fsm, a_pipeline_timeout_in_steps_ends_each_target_run_as_at_once)
 {
         casc_same_as_at_once(END_RUN_TIMEOUT);
+}
+
+/* The target runs' own deadline in steps (docs/targets.md section 4):
+ * with nothing between its parts, each target run ends as at once. */
+Test(sr_fsm, a_target_deadline_in_steps_ends_each_target_run_as_at_once)
+{
+        casc_early_result = false;
+        casc_same_as_at_once(END_TARGET_DEADLINE);
+        cr_assert(eq(int, SR(0), SR_ST_FAILURE));
+        cr_assert(eq(str, run.stages[0].m.reason, "target_failed"));
+        cr_assert(eq(int, TR(8), SR_ST_TIMEOUT));
+        cr_assert(eq(str, run.targets[8].m.reason, "timeout"));
+}
+
+/* Unlike a cascade, the deadline is owed by no status: a result that
+ * reaches a target run before its part does counts, as one before a late
+ * timer would. At once, the same result finds it timed out. */
+Test(sr_fsm, a_result_before_the_deadline_part_reaches_its_target_run_counts)
+{
+        casc_history(END_TARGET_DEADLINE, 0);
+        cr_assert(eq(int, TR(8), SR_ST_TIMEOUT));
+        casc_history(END_TARGET_DEADLINE, 2);
+        cr_assert(eq(int, TR(8), SR_ST_SUCCESS));
+        cr_assert(eq(int, TR(7), SR_ST_TIMEOUT));
+        cr_assert(eq(int, SR(0), SR_ST_FAILURE));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+}
+
+/* The defect of docs/targets.md section 4 ("found 2026-12-06"): with the
+ * default timeouts a stage and its target runs time out at one instant,
+ * and that input moved every target run. Now the stage's cascade does it,
+ * in parts, and no deadline chain runs beside it. */
+Test(sr_fsm, a_stage_timing_out_with_its_target_runs_moves_one_part_per_input)
+{
+        sr_command_t c;
+        uint32_t inputs = 1;
+
+        opts.step_targets = 2;
+        create(1, 1, 7, false);
+        cr_assert(eq(i64, run.targets[0].m.deadline, run.stages[0].m.deadline));
+        now = run.stages[0].m.deadline;
+        timer(now);
+        cr_assert(eq(int, SR(0), SR_ST_TIMEOUT));
+        /* the stage, the pipeline run, two target runs */
+        expect_events("s0:timeout t0:timeout t1:timeout p:complete "
+                      "p:failure");
+        c = take_step();
+        cr_assert(eq(str, (char *)c.u.step.step, "timeout"));
+        for (;;) {
+                apply_step(&c);
+                inputs++;
+                cr_assert(le(u32, out.n_events, 2));
+                if (!out.n_steps)
+                        break;
+                c = take_step();
+                cr_assert(eq(str, (char *)c.u.step.step, "timeout"));
+        }
+        cr_assert(eq(u32, inputs, 4));
+        for (uint32_t t = 0; t < 7; t++) {
+                cr_assert(eq(int, TR(t), SR_ST_TIMEOUT));
+                cr_assert(eq(str, run.targets[t].m.reason,
+                             "stage_run_timeout"));
+        }
+}
+
+/* A stage that times out after its target runs (a longer timeout_seconds):
+ * their deadline times them out in parts, the stage rolls up at the last
+ * one. */
+Test(sr_fsm, a_target_deadline_before_the_stage_s_moves_one_part_per_input)
+{
+        sr_command_t c;
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_uuid_t id;
+
+        opts.step_targets = 2;
+        spec_timeout_s = 30 * 86400;
+        create(1, 1, 5, false);
+        now = run.targets[0].m.deadline;
+        timer(now);
+        expect_events("t0:timeout t1:timeout");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        c = take_step();
+        sr_uuid_fmt(&run.pr.m.id, rid);
+        sr_uuid_v5(&id, &sr_ns, "%s/stage/0/step/deadline/2", rid);
+        cr_assert(sr_uuid_eq(&c.command_id, &id));
+        cr_assert(eq(u32, c.u.step.cursor, 2));
+        cr_assert(eq(i64, c.issued_at, now));
+        apply_step(&c);
+        expect_events("t2:timeout t3:timeout");
+        c = take_step();
+        apply_step(&c);
+        expect_events("t4:timeout s0:complete s0:failure p:complete "
+                      "p:failure");
+        cr_assert(eq(u32, out.n_steps, 0));
+        cr_assert(eq(str, run.stages[0].m.reason, "target_failed"));
+}
+
+/* Target runs a cancel left running (their devices never answer) time out
+ * at their deadline in parts too, under a stage and run already ended. */
+Test(sr_fsm, running_target_runs_left_by_a_cancel_time_out_in_parts)
+{
+        sr_command_t c;
+        uint32_t steps = 0;
+
+        create(1, 1, 5, false);
+        for (uint32_t t = 0; t < 5; t++)
+                cr_assert(eq(int, result(t, "INPROGRESS"), SR_OK));
+        set_pipeline("CANCELLED");
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 5));
+        opts.step_targets = 2;
+        now = run.targets[0].m.deadline;
+        timer(now);
+        expect_events("t0:timeout t1:timeout");
+        cr_assert(eq(u32, out.n_dispatches, 0)); /* cancels already sent */
+        while (out.n_steps) {
+                c = take_step();
+                cr_assert(eq(str, (char *)c.u.step.step, "deadline"));
+                apply_step(&c);
+                steps++;
+        }
+        cr_assert(eq(u32, steps, 2));
+        for (uint32_t t = 0; t < 5; t++)
+                cr_assert(eq(int, TR(t), SR_ST_TIMEOUT));
+        cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+        cr_assert(eq(i64, run.pr.next_deadline, 0));
+}
+
+Test(sr_fsm, a_deadline_step_with_nothing_due_or_owed_a_timeout_is_stale)
+{
+        sr_command_t c, early;
+        int64_t dl;
+
+        opts.step_targets = 2;
+        spec_timeout_s = 30 * 86400;
+        create(1, 1, 5, false);
+        dl = run.targets[0].m.deadline;
+        now = dl;
+        timer(now);
+        c = take_step();
+        /* the same step at an instant before the deadline: nothing due */
+        early = c;
+        now = dl - 1;
+        apply_step(&early);
+        cr_assert(out.stale);
+        cr_assert(eq(int, TR(2), SR_ST_PROCESSING));
+        now = dl;
+        early = c;
+        early.u.step.cursor = 5; /* past the stage */
+        apply_step(&early);
+        cr_assert(out.stale);
+        /* the stage cancelled and timed out meanwhile: its timeout
+         * cascade's steps do the rest, the deadline's are stale */
+        timer(run.stages[0].m.deadline);
+        cr_assert(eq(int, SR(0), SR_ST_TIMEOUT));
+        apply_step(&c);
+        cr_assert(out.stale);
+        cr_assert(eq(u32, out.n_steps, 0));
 }
 
 Test(sr_fsm, a_cascade_sends_one_step_per_part_and_a_replayed_part_changes_nothing)
