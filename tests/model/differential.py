@@ -40,7 +40,8 @@ def gen_spec(rng, open_p=0.0):
     spec = {"pipeline_id": rid(rng), "pipeline_name": "p%d" % rng.randrange(9),
             "auto_promote": rng.random() < 0.4, "stages": []}
     if rng.random() < 0.3:
-        spec["timeout_seconds"] = rng.choice([30, 120, 600])
+        # 60 days: past its target runs' own 7-day deadline
+        spec["timeout_seconds"] = rng.choice([30, 120, 600, 60 * 86400])
     for i in range(n_stages):
         st = {"name": "s%d" % i, "description": "",
               "operations": [{"operation_type": rng.choice(OPS),
@@ -50,7 +51,8 @@ def gen_spec(rng, open_p=0.0):
                            "device_name": "dev-%d" % k}
                           for k in range(rng.choice([0] + [1, 1, 2, 2, 3, 4, 5, 6] * 4))]}
         if rng.random() < 0.3:
-            st["timeout_seconds"] = rng.choice([20, 60, 300])
+            # 14 days: the target runs' deadline comes first, in steps
+            st["timeout_seconds"] = rng.choice([20, 60, 300, 14 * 86400])
         spec["stages"].append(st)
     pools = {}
     for i, st in enumerate(spec["stages"]):
@@ -527,6 +529,7 @@ def main():
     n_in = n_ev = n_ret = n_forget = n_late = 0
     n_open = n_sent = n_step_in = n_incomplete = 0
     opened = {"append_targets": {}, "seal_targets": {}}
+    sent_kinds = {}
     for case, c_outs in zip(cases, c_all):
         m_outs = run_model(case)
         n_in += len(case[1])
@@ -543,6 +546,8 @@ def main():
                 opened[kind][why] = opened[kind].get(why, 0) + 1
             n_step_in += kind == "stage_step"
             n_sent += len(o.get("steps", []))
+            for x in o.get("steps", []):
+                sent_kinds[x["step"]] = sent_kinds.get(x["step"], 0) + 1
             n_incomplete += sum(e["reason"] == "targets_incomplete"
                                 for e in o["events"])
         n_ev += sum(len(o["events"]) for o in c_outs)
@@ -557,8 +562,10 @@ def main():
              len(bad)))
     print("open stages: cases-with-open-stages=%d steps-sent=%d "
           "steps-applied-or-stale=%d targets_incomplete=%d\n"
+          "  steps sent by kind %s\n"
           "  append replies %s\n  seal replies %s"
           % (n_open, n_sent, n_step_in, n_incomplete,
+             json.dumps(sent_kinds, sort_keys=True),
              json.dumps(opened["append_targets"], sort_keys=True),
              json.dumps(opened["seal_targets"], sort_keys=True)))
     if not bad:

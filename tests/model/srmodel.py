@@ -37,7 +37,10 @@ the rest by the StageStep{fill} commands the run sends itself (output
 once; its target runs follow, step_targets per input
 (StageStep{cancel|timeout}), and a target run that a result, a timer or
 a PUT reaches first is caught up on the cascade it is owed, which is
-derived from its stage run's and pipeline run's status and reason.
+derived from its stage run's and pipeline run's status and reason. The
+target runs' own deadline also times them out step_targets per input
+(StageStep{deadline}); owed by no status, it lets a result that comes
+first count.
 Model(..., step_targets=N, chunk_targets=N, fill_timeout=MS,
 max_targets=N): the worker's stage.step.targets, stage.chunk.targets,
 stage.fill.timeout and stage.max.targets (0: none).
@@ -746,6 +749,15 @@ class Model:
                 return None
             self._cascade(step, st, cursor)
             return step
+        if c["step"] == "deadline":
+            # the target runs' deadline: while one is due at the step's
+            # instant and no timeout cascade is owed
+            owed = self._owed_any(st)
+            if (cursor >= len(st.targets) or not self._any_due(st, ts) or
+                    (owed is not None and owed[0] == "timeout")):
+                return None
+            self._deadline(step, st, cursor, ts)
+            return step
         if c["step"] != "fill":
             return None
         if (not st.open or st.sealed is None or st.status != "processing" or
@@ -906,19 +918,38 @@ class Model:
                 self._cascade(step, st, 0)
             self._rollup_run(step)
         for st in run.stages:
-            # a stage with a target run due: each of its target runs is
-            # caught up on a cascade in steps first (silent in the docs;
-            # as sr_fsm: every target run of such a stage, not only those
-            # due)
-            if not any(t.status not in TERMINAL and t.deadline and
-                       t.deadline <= now for t in st.targets):
+            # a stage with a target run due, not owed a timeout cascade
+            # (its steps time them all out): its target runs' deadline in
+            # parts (docs/targets.md 4)
+            owed = self._owed_any(st)
+            if not self._any_due(st, now) or \
+                    (owed is not None and owed[0] == "timeout"):
                 continue
-            for tr in st.targets:
-                self._catch_up(step, tr)
-                if (tr.status not in TERMINAL and tr.deadline and
-                        tr.deadline <= now):
-                    self._timeout_target(step, tr, "timeout")
-                    self._rollup_stage(step, st)
+            self._deadline(step, st, 0, now)
+
+    @staticmethod
+    def _any_due(st, now):
+        return any(t.status not in TERMINAL and t.deadline and
+                   t.deadline <= now for t in st.targets)
+
+    def _deadline(self, step, st, start, now):
+        """The target runs' own deadline over the stage from position
+        `start`: step_targets of them now, each caught up on a cascade in
+        steps first (silent in the docs; as sr_fsm: every target run of
+        the part, not only those due), and StageStep{deadline} for the
+        rest while one is due. Owed by no status: a result that reaches a
+        target run first counts."""
+        end = len(st.targets)
+        if self.step_targets and end - start > self.step_targets:
+            end = start + self.step_targets
+        for tr in st.targets[start:end]:
+            self._catch_up(step, tr)
+            if (tr.status not in TERMINAL and tr.deadline and
+                    tr.deadline <= now):
+                self._timeout_target(step, tr, "timeout")
+                self._rollup_stage(step, st)
+        if end < len(st.targets) and self._any_due(st, now):
+            step.send_step(st, "deadline", end)
 
     def _timeout_target(self, step, tr, reason):
         outstanding = tr.status in ("processing", "dispatched", "running")
