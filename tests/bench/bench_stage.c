@@ -31,6 +31,12 @@
  *              inline stage's create: 3 N; an open stage's fill step:
  *              3 x --step, whatever N)
  *   c_steps    StageSteps the cancel cascade took
+ *   dl_s       wall time of the target runs' own deadline over a third
+ *              stage of N target runs, all running (devices that never
+ *              answer) under a stage timeout of 14 days: the TimerFired
+ *              at their 7-day deadline, then its StageSteps{deadline}
+ *   dl_peak    the most events one input of that made
+ *   dl_steps   StageSteps it took
  *
  * --open creates the stage open: its targets appended in chunks of
  * --chunk (default 1,000), each an input and a batch, sealed, and filled
@@ -84,6 +90,7 @@ typedef struct figures {
         double cl_records_per_target, cl_bytes_per_target, cancel_s;
         double peak_events; /* most events of one input (the fill's) */
         double cancel_steps; /* StageSteps of the cancel cascade */
+        double deadline_s, deadline_peak_events, deadline_steps;
 } figures_t;
 
 typedef struct bench {
@@ -101,6 +108,7 @@ typedef struct bench {
          * the StageSteps the run sends itself (docs/targets.md). */
         bool open;
         uint32_t chunk, step;
+        int64_t stage_timeout_s; /* the created stage's, 0: the default */
         sr_fsm_opts_t opts;
         uint32_t peak_events; /* most events one input made */
 } bench_t;
@@ -324,6 +332,8 @@ static void create(bench_t *b, const sr_uuid_t *run_id, uint32_t n,
         if (!st)
                 DIE("out of memory");
         snprintf(st->name, sizeof(st->name), "all");
+        st->timeout_seconds = b->stage_timeout_s;
+        cmd.u.create.spec.timeout_seconds = 2 * b->stage_timeout_s;
         st->n_ops = 1;
         st->ops = calloc(1, sizeof(*st->ops));
         st->n_targets = n;
@@ -462,6 +472,62 @@ static void perf_ctl(const char *cmd)
         fclose(f);
 }
 
+/* The target runs' own deadline (docs/targets.md section 4): a third run,
+ * its stage timing out after them (14 days), every target run running as
+ * if its device never answered; the TimerFired at their deadline, then the
+ * StageSteps it sends, each an input and a batch, as the worker's
+ * partition delivers them (at the timer's instant: a step's record
+ * carries its cause's). */
+static void deadline_phase(bench_t *b, uint32_t n, figures_t *f, int64_t now)
+{
+        const sr_run_stage_idx_t *x;
+        sr_command_t cmd;
+        uint64_t seq = 1u << 30;
+        double t0;
+
+        sr_run_fini(&b->run);
+        sr_run_init(&b->run);
+        memset(&cmd, 0, sizeof(cmd));
+        id_of(&cmd.pipeline_run_id, 5, 3);
+        b->stage_timeout_s = 14 * 86400;
+        create(b, &cmd.pipeline_run_id, n, ++now);
+        b->stage_timeout_s = 0;
+        x = &b->run.sidx[0];
+        for (uint32_t ti = 0; ti < x->n_tr;) {
+                txn_begin(b);
+                for (uint32_t k = 0; k < b->batch && ti < x->n_tr; k++, ti++)
+                        one_result(b, &b->run.targets[x->first_tr + ti],
+                                   "INPROGRESS", ++seq, ++now);
+                txn_commit(b);
+        }
+        cmd.kind = SR_CMD_TIMER_FIRED;
+        id_of(&cmd.command_id, 9, 1);
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "bench");
+        cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
+        cmd.u.timer.entity_id = cmd.pipeline_run_id;
+        cmd.u.timer.deadline = b->run.targets[x->first_tr].m.deadline;
+        if (cmd.u.timer.deadline >= b->run.stages[0].m.deadline)
+                DIE("the target runs' deadline is not before the stage's");
+        now = cmd.issued_at = cmd.u.timer.deadline;
+        b->peak_events = 0;
+        t0 = kit_mono_s();
+        one_command(b, &cmd, now);
+        while (b->out.n_steps) {
+                sr_command_t step = b->out.steps[0];
+
+                one_command(b, &step, step.issued_at);
+                f->deadline_steps++;
+        }
+        f->deadline_s = kit_mono_s() - t0;
+        f->deadline_peak_events = b->peak_events;
+        if (b->run.n_tr_status[SR_ST_TIMEOUT] != n ||
+            b->run.stages[0].m.status != SR_ST_FAILURE)
+                DIE("%" PRIu32 " of %" PRIu32 " target runs timed out, the "
+                    "stage %s, after the deadline",
+                    b->run.n_tr_status[SR_ST_TIMEOUT], n,
+                    sr_status_name(b->run.stages[0].m.status));
+}
+
 static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
 {
         uint32_t batch = mo->batch;
@@ -551,6 +617,7 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
                             "cancelled after the cascade",
                             b.run.n_tr_status[SR_ST_CANCELLED], n);
         }
+        deadline_phase(&b, n, &f, now);
         bench_close(&b);
         snprintf(cmdline, sizeof(cmdline), "rm -rf '%s'", dir);
         if (system(cmdline) != 0)
@@ -602,10 +669,11 @@ static double median_of(const figures_t *v, int k, size_t off)
 static void print_row(const char *label, uint32_t n, const figures_t *f)
 {
         printf("%-7s %9" PRIu32 " %9.2f %8.2f %8.2f %8.1f %8.2f %8.0f %9.3f "
-               "%9.0f %8.0f\n",
+               "%9.0f %8.0f %8.3f %8.0f %8.0f\n",
                label, n, f->cpu_us_per_result, f->wall_s, f->create_s,
                f->rss_mb, f->cl_records_per_target, f->cl_bytes_per_target,
-               f->cancel_s, f->peak_events, f->cancel_steps);
+               f->cancel_s, f->peak_events, f->cancel_steps, f->deadline_s,
+               f->deadline_peak_events, f->deadline_steps);
         fflush(stdout);
 }
 
@@ -685,9 +753,10 @@ int main(int argc, char **argv)
         else
                 printf("# inline stage: targets in the create, filled in "
                        "one input\n");
-        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s %8s\n", "",
-               "targets", "cpu_us/r", "wall_s", "create_s", "rss_mb",
-               "cl_rec/t", "cl_B/t", "cancel_s", "peak_ev", "c_steps");
+        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s %8s %8s %8s %8s\n",
+               "", "targets", "cpu_us/r", "wall_s", "create_s", "rss_mb",
+               "cl_rec/t", "cl_B/t", "cancel_s", "peak_ev", "c_steps", "dl_s",
+               "dl_peak", "dl_steps");
         for (int i = 0; i < n_ns; i++) {
                 figures_t f[MAX_REPEAT], m;
 
@@ -705,6 +774,9 @@ int main(int argc, char **argv)
                 MED(cancel_s);
                 MED(peak_events);
                 MED(cancel_steps);
+                MED(deadline_s);
+                MED(deadline_peak_events);
+                MED(deadline_steps);
 #undef MED
                 print_row("median", ns[i], &m);
         }
