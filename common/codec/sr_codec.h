@@ -320,6 +320,10 @@ typedef struct sr_changelog {
         } u;
 } sr_changelog_t;
 
+/** @brief Free what a decoded @p cl owns (an entity's heap parts, a
+ *  chunk's targets); nothing for the other kinds. */
+void sr_changelog_fini(sr_changelog_t *cl);
+
 /**
  * @brief Encode @p cl as a framed io.sr.v1.ChangelogRecord in the oldest
  * version that carries it: version 1 (built-in id 4) for every kind but

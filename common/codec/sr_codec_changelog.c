@@ -792,6 +792,14 @@ sr_err_t sr_codec__encode_changelog_avro(sr_codec_t *codec,
         return err;
 }
 
+void sr_changelog_fini(sr_changelog_t *cl)
+{
+        if (cl->kind == SR_CL_ENTITY)
+                sr_entity_fini(&cl->u.entity);
+        else if (cl->kind == SR_CL_CHUNK)
+                sr_stage_chunk_fini(&cl->u.chunk);
+}
+
 sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
                                    sr_changelog_t *out, sr_errctx_t *ec)
 {
@@ -805,10 +813,7 @@ sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
         if (!err)
                 err = changelog_from(v, &tmp, ec);
         if (err) {
-                if (tmp.kind == SR_CL_ENTITY)
-                        sr_entity_fini(&tmp.u.entity);
-                else if (tmp.kind == SR_CL_CHUNK)
-                        sr_stage_chunk_fini(&tmp.u.chunk);
+                sr_changelog_fini(&tmp);
                 sr_errctx_prefix(ec, "changelog");
                 return err;
         }

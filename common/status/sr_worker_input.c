@@ -244,10 +244,13 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
                          &ec) == SR_OK) {
                 /* Seen before: the second delivery gets the first reply. */
                 if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
-                            SR_OK &&
-                    cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
-                        sr_worker__emit_reply(w, in->partition,
-                                              &cl.u.dedupe.reply);
+                    SR_OK) {
+                        if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
+                                sr_worker__emit_reply(w, in->partition,
+                                                      &cl.u.dedupe.reply);
+                        /* another kind under a dedupe key (a defect) */
+                        sr_changelog_fini(&cl);
+                }
                 w->bs.inputs[0][OUT_DUPLICATE]++;
                 goto out;
         }

@@ -132,10 +132,8 @@ static int restore_one(const sr_inrec_t *in, void *arg)
                 if (!decoded || cl.kind != SR_CL_MARKER) {
                         /* Another kind under a marker's key: what it owns
                          * is freed before the restore stops on it. */
-                        if (decoded && cl.kind == SR_CL_ENTITY)
-                                sr_entity_fini(&cl.u.entity);
-                        else if (decoded && cl.kind == SR_CL_CHUNK)
-                                sr_stage_chunk_fini(&cl.u.chunk);
+                        if (decoded)
+                                sr_changelog_fini(&cl);
                         rc->err = sr_errctx_set(&rc->ec, SR_ERR_CORRUPT,
                                                 "changelog offset %" PRId64
                                                 ": bad marker: %s",

@@ -90,10 +90,7 @@ static int arm_one(sr_slice_t key, sr_slice_t value, void *arg)
                 sr_worker__timer_arm(ac->w, ac->part, cl.u.retired.forget_at,
                                      &cl.u.retired.pipeline_run_id);
         }
-        if (cl.kind == SR_CL_ENTITY)
-                sr_entity_fini(&cl.u.entity);
-        else if (cl.kind == SR_CL_CHUNK) /* not under these keys: a defect */
-                sr_stage_chunk_fini(&cl.u.chunk);
+        sr_changelog_fini(&cl); /* a chunk here would be a defect */
         return 0;
 }
 

@@ -206,6 +206,13 @@ def main():
                                 for u, e in regs):
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"registration with {reg_url} (event={want}): {regs}")
+        # and the ids of the older versions they still read and write
+        olds = re.findall(r'schemas registered" .* older="command=(\d+) '
+                          r'changelog=(\d+)"', errs)
+        if len(olds) < 3 or any(int(c) < 1 or int(cl) < 1 or int(c) == int(cl)
+                                for c, cl in olds):
+            fail(f"want each registration to log its older versions' ids "
+                 f"(older=\"command=N changelog=M\"): {olds}")
         events, other = sc.consume(bkv["bootstrap.servers"], reg_url,
                                    run_id, status, want_id=want)
         sc.check(events, spec, run_id, status)

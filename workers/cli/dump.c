@@ -134,10 +134,7 @@ static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
                         err = sr_codec_decode_changelog(codec, in, &cl, &ec);
                         if (!err) {
                                 v = sr_recjson_changelog(&cl);
-                                if (cl.kind == SR_CL_ENTITY)
-                                        sr_entity_fini(&cl.u.entity);
-                                else if (cl.kind == SR_CL_CHUNK)
-                                        sr_stage_chunk_fini(&cl.u.chunk);
+                                sr_changelog_fini(&cl);
                         }
                         break;
                 }
