@@ -537,6 +537,21 @@ schemas["TargetRunUpdate"] = {
         "device_name": text("When given, stored as the target run's "
                             "`device_name` (at most 255 bytes of "
                             "UTF-8).")}}
+schemas["TargetRunCommandCancel"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["request_status"],
+    "description": "Cancel a target run's device command (Esper "
+    "`CommandRequest_PUT`).",
+    "properties": {
+        "request_status": {
+            "type": "string", "enum": ["cancelled"],
+            "description": "`cancelled`, the only value. " + ANY_CASE}}}
+schemas["TargetRunCommandSend"] = {
+    "type": "object", "additionalProperties": False, "properties": {},
+    "description": "Empty: the command sent again is the target run's own "
+    "(its operation, its device, its `command_id`), so a field of Esper's "
+    "free-form `AndroidCommandRequest` would have nothing to change and is "
+    "refused (400) rather than ignored. The body may be absent."}
 schemas["TargetsChunk"] = {
     "type": "object", "additionalProperties": False,
     "required": ["chunk", "targets"],
@@ -807,6 +822,12 @@ parameters = {
                     "description": "A target run id (UUID; any case). Not "
                     "a UUID, unknown, or another enterprise's: 404.",
                     "schema": {"type": "string", "format": "uuid"}},
+    "CommandId": {"name": "command_id", "in": "path", "required": True,
+                  "description": "The target run's device command id "
+                  "(`command_id`, `request_id` of its command; UUID, any "
+                  "case). Not a UUID, or not the target run's command: "
+                  "404.",
+                  "schema": {"type": "string", "format": "uuid"}},
     "PipelineRunStatusFilter": {
         "name": "status", "in": "query", "required": False,
         "description": "Only runs with this status. " + ANY_CASE +
@@ -1347,16 +1368,62 @@ paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/command/"] = {
     "get": op("Target Runs", "getTargetRunCommand",
               "Get a target run's device command",
               "The device command the target run sent (Esper "
-              "`CommandResponse`) and its last reported status. Only the "
-              "`GET` of the reference's command paths is served: its "
-              "`POST` (send again) and `PUT .../command/{command_id}/` "
-              "(cancel) are not (docs/api-decisions.md).",
+              "`CommandResponse`) and its last reported status.",
               api_responses("TargetRunCommandEnvelope",
                             "The target run's device command.",
                             write=False, e400=GET_400,
                             e404=TR_404 + " Also when the target run has "
                             "no device command: it is `pending` or "
                             "`queued`, or it ended before one was sent.")),
+    "post": op("Target Runs", "resendTargetRunCommand",
+               "Send a target run's device command again",
+               "Publishes the target run's dispatch request again, with the "
+               "same `command_id` (the device command service dedupes by "
+               "it), while the target run is `processing` or `dispatched` "
+               "and no cancel of it was requested: the device has not been "
+               "seen to run it. No status changes. The answer is the "
+               "command as `GET` gives it after the worker's reply "
+               "(docs/domain-decisions.md, \"A target run's device "
+               "command\").",
+               api_responses(
+                   "TargetRunCommandEnvelope", "The target run's device "
+                   "command.", write=True,
+                   e400=BODY_400 + "; or the command cannot be sent again: "
+                   "the target run is `running` or final, or a cancel of "
+                   "its command was requested (`reason` "
+                   "`illegal_transition`; the message names the status).",
+                   e404=TR_404 + " Also when the target run has no device "
+                   "command yet."),
+               params=[P("IdempotencyKey")],
+               body=body("TargetRunCommandSend", "`{}`, or no body.",
+                         required=False)),
+}
+paths["/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/command/"
+      "{command_id}/"] = {
+    "parameters": [P("StageRunId"), P("TargetRunId"), P("CommandId")],
+    "put": op("Target Runs", "cancelTargetRunCommand",
+              "Cancel a target run's device command",
+              "The target-run cancel of the reference: while the target "
+              "run is `processing` (its command not out yet) it is "
+              "`cancelled` at once, as by a `PUT` of the target run; once "
+              "the command is out (`dispatched`, `running`) a cancel "
+              "request for it is published once and the device's result "
+              "ends the target run (a `CANCELLED` result: `failure`). A "
+              "cancel already requested, or of a `cancelled` target run, "
+              "is accepted and changes nothing. The answer is the command "
+              "as `GET .../command/` gives it after the worker's reply.",
+              api_responses(
+                  "TargetRunCommandEnvelope", "The target run's device "
+                  "command after the cancel.", write=True,
+                  e400=BODY_400 + "; or the target run is final (`success`, "
+                  "`failure`, `timeout`, `invalid`): its command has ended "
+                  "(`reason` `illegal_transition`).",
+                  e404=TR_404 + " Also when `command_id` is not the target "
+                  "run's device command (the message names the one it "
+                  "has), or it has none yet."),
+              params=[P("IdempotencyKey")],
+              body=body("TargetRunCommandCancel",
+                        "`{\"request_status\": \"cancelled\"}`.")),
 }
 
 # The watch API (issue 12): Server-Sent Events.

@@ -41,20 +41,23 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' version 1 (id 1) and the changelog's (id 4) are read still,
- * and written for every record they carry; version 2 (ids 7 and 8) only
- * for what needs it (docs/schemas.md, "Version history"). The indexes are
- * named in sr_codec_int.h for the writers. */
+/* Commands' versions 1 (id 1) and 2 (id 7) and the changelog's version 1
+ * (id 4) are read still, and written for every record they carry; the
+ * newest (commands' version 3, id 9; the changelog's version 2, id 8)
+ * only for what needs it (docs/schemas.md, "Version history"). Oldest
+ * first within a slot. The indexes are named in sr_codec_int.h for the
+ * writers. */
 const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
         [SR_OLDER_COMMAND_V1] = { SR_SCHEMA_COMMAND, 1 },
         [SR_OLDER_CHANGELOG_V1] = { SR_SCHEMA_CHANGELOG, 4 },
+        [SR_OLDER_COMMAND_V2] = { SR_SCHEMA_COMMAND, 7 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
         switch (slot) {
         case SR_SCHEMA_COMMAND:
-                return 7;
+                return 9;
         case SR_SCHEMA_CHANGELOG:
                 return 8;
         default:

@@ -16,6 +16,7 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_APPEND_TARGETS] = "AppendTargets",
         [SR_CMD_SEAL_TARGETS] = "SealTargets",
         [SR_CMD_STAGE_STEP] = "StageStep",
+        [SR_CMD_TARGET_COMMAND] = "TargetCommand",
 };
 
 /* ---------------------------------------------------------- spec parts */
@@ -202,7 +203,7 @@ static sr_err_t stage_to(avro_value_t *item, const sr_spec_stage_t *s,
             (err = sr_codec__targets_to(&arr, s->targets, s->n_targets, ec)))
                 return err;
         /* Version 1 has neither field: only a closed stage is written in
-         * it (fits_v1()). */
+         * it (oldest_version()). */
         if (!sr_codec__field_opt(item, "append_targets", &arr))
                 return SR_OK;
         if ((err = sr_codec__set_bool(item, "append_targets",
@@ -418,6 +419,16 @@ static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
                                              ec)))
                         return err;
                 return SR_OK;
+        case SR_CMD_TARGET_COMMAND:
+                if ((err = sr_codec__set_uuid(p, "target_run_id",
+                                              &c->u.tcmd.target_run_id,
+                                              ec)) ||
+                    (err = sr_codec__set_uuid(p, "command_id",
+                                              &c->u.tcmd.command_id, ec)) ||
+                    (err = sr_codec__set_str(p, "action", c->u.tcmd.action,
+                                             sizeof(c->u.tcmd.action), ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown kind %d",
@@ -545,6 +556,16 @@ static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
                                              ec)))
                         return err;
                 return SR_OK;
+        case SR_CMD_TARGET_COMMAND:
+                if ((err = sr_codec__get_uuid(p, "target_run_id",
+                                              &c->u.tcmd.target_run_id,
+                                              ec)) ||
+                    (err = sr_codec__get_uuid(p, "command_id",
+                                              &c->u.tcmd.command_id, ec)) ||
+                    (err = sr_codec__get_str(p, "action", c->u.tcmd.action,
+                                             sizeof(c->u.tcmd.action), ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
@@ -580,41 +601,48 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
 }
 
 /* A command is written in the oldest version that carries it, so a
- * worker of the release before version 2 still reads every command that
- * does not use what version 2 added (docs/schemas.md, "Our own readers"):
+ * worker of an earlier release still reads every command that does not
+ * use what a later version added (docs/schemas.md, "Our own readers"):
  * version 1 (sr_schema_older[SR_OLDER_COMMAND_V1]) unless it is one of
- * the new kinds or opens a stage. */
-static bool fits_v1(const sr_command_t *c)
+ * version 2's kinds (AppendTargets, SealTargets, StageStep) or opens a
+ * stage; version 2 (SR_OLDER_COMMAND_V2) unless it is TargetCommand;
+ * else version 3. Returns the index in sr_schema_older[], -1 for the
+ * newest. */
+static int oldest_version(const sr_command_t *c)
 {
+        if (c->kind == SR_CMD_TARGET_COMMAND)
+                return -1;
         if (c->kind > SR_CMD_TIMER_FIRED)
-                return false;
+                return SR_OLDER_COMMAND_V2;
         if (c->kind != SR_CMD_CREATE_RUN)
-                return true;
+                return SR_OLDER_COMMAND_V1;
         for (uint32_t i = 0; i < c->u.create.spec.n_stages; i++)
                 if (c->u.create.spec.stages &&
                     (c->u.create.spec.stages[i].append_targets ||
                      c->u.create.spec.stages[i].expected_targets))
-                        return false;
-        return true;
+                        return SR_OLDER_COMMAND_V2;
+        return SR_OLDER_COMMAND_V1;
 }
 
 sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
                                  sr_buf_t *out, sr_errctx_t *ec)
 {
-        bool v1 = fits_v1(cmd);
+        int older = oldest_version(cmd);
         avro_value_t *v;
         sr_err_t err;
 
-        err = v1 ? sr_codec__begin_encode_older(codec, SR_OLDER_COMMAND_V1,
-                                                &v, ec) :
-                   sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND, &v, ec);
+        err = older >= 0 ? sr_codec__begin_encode_older(codec, older, &v,
+                                                        ec) :
+                           sr_codec__begin_encode(codec, SR_SCHEMA_COMMAND,
+                                                  &v, ec);
         if (!err)
                 err = command_to(v, cmd, ec);
         if (!err)
-                err = v1 ? sr_codec__finish_encode_older(
-                                   codec, SR_OLDER_COMMAND_V1, out, ec) :
-                           sr_codec__finish_encode(codec, SR_SCHEMA_COMMAND,
-                                                   out, ec);
+                err = older >= 0 ? sr_codec__finish_encode_older(
+                                           codec, older, out, ec) :
+                                   sr_codec__finish_encode(
+                                           codec, SR_SCHEMA_COMMAND, out,
+                                           ec);
         if (err)
                 sr_errctx_prefix(ec, "encode command");
         return err;

@@ -34,10 +34,11 @@ struct sr_codec {
 };
 
 /* Indexes of sr_schema_older[] (sr_codec.c) the writers use: a record
- * that version 1 carries is written in it. */
+ * is written in the oldest version that carries it. */
 enum {
         SR_OLDER_COMMAND_V1 = 0,
         SR_OLDER_CHANGELOG_V1 = 1,
+        SR_OLDER_COMMAND_V2 = 2,
 };
 
 /* ---------------------------------------------------------- framing */

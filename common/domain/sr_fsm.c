@@ -381,12 +381,35 @@ static bool advance_target(step_t *st, uint32_t ti, target_step_t ts)
         return true;
 }
 
+/* The target run @p id a client's command names, caught up on any
+ * cascade in steps: its index in *@p ti (an auto-promoted stage may grow,
+ * and move, the targets array during the step: use the index). false
+ * when it is not in the run (refused not_found). */
+static bool reach_target(step_t *st, const sr_command_t *cmd,
+                         const sr_uuid_t *id, uint32_t *ti)
+{
+        sr_run_t *run = st->run;
+        sr_target_run_t *t = sr_run_find_target(run, id);
+        char tid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
+
+        if (!t) {
+                sr_uuid_fmt(id, tid);
+                sr_uuid_fmt(&run->pr.m.id, rid);
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                             "target run %s not found in pipeline run %s",
+                             tid, rid);
+                return false;
+        }
+        *ti = (uint32_t)(t - run->targets);
+        sr_fsm__catch_up(st, *ti); /* a cascade in steps first */
+        return true;
+}
+
 static void set_target_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        sr_target_run_t *t = sr_run_find_target(run, &cmd->u.set.entity_id);
-        char tid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
-        char cmdid[SR_UUID_STR_LEN + 1];
+        sr_target_run_t *t;
+        char tid[SR_UUID_STR_LEN + 1], cmdid[SR_UUID_STR_LEN + 1];
         static const char allowed[] = "\"dispatched\", \"running\", "
                                       "\"success\", \"failure\" and "
                                       "\"cancelled\"";
@@ -395,18 +418,10 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
         sr_status_t to;
         uint32_t ti;
 
-        sr_uuid_fmt(&cmd->u.set.entity_id, tid);
-        sr_uuid_fmt(&run->pr.m.id, rid);
-        if (!t) {
-                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
-                             "target run %s not found in pipeline run %s",
-                             tid, rid);
+        if (!reach_target(st, cmd, &cmd->u.set.entity_id, &ti))
                 return;
-        }
-        /* Use the index from here on: an auto-promoted stage may grow
-         * (and move) the targets array during the step. */
-        ti = (uint32_t)(t - run->targets);
-        sr_fsm__catch_up(st, ti); /* a cascade in steps first */
+        t = &run->targets[ti];
+        sr_uuid_fmt(&t->m.id, tid);
         sr_uuid_fmt(&t->command_id, cmdid);
         cur = sr_status_name(t->m.status);
         if (!parse_status(st, cmd, "target run", allowed, &to))
@@ -430,10 +445,9 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
                     t->m.status != SR_ST_PROCESSING) {
                         sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
                                      "target run %s is %s: its device "
-                                     "command %s was already sent, so the "
-                                     "target run can no longer be "
-                                     "cancelled; cancel the device command "
-                                     "instead",
+                                     "command was already sent; cancel the "
+                                     "command instead: PUT .../command/%s/ "
+                                     "{\"request_status\": \"cancelled\"}",
                                      tid, cur, cmdid);
                         return;
                 }
@@ -477,6 +491,102 @@ forward:
                              "allowed are %s",
                              tid, cur, sr_status_name(to), allowed);
                 return;
+        }
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
+}
+
+/* TargetCommand: a client's write on a target run's device command
+ * (docs/definitions.md section 9, phase D; PUT and POST
+ * .../targetruns/{id}/command/). "cancel" is the target-run cancel of
+ * domain.md: before the command went out (processing) the target run is
+ * cancelled as by a PUT of "cancelled"; once it did (dispatched,
+ * running) a cancel request is published once and the device's result
+ * ends the target run. "resend" publishes the dispatch request again,
+ * the same command id (the device command service dedupes), while the
+ * command is not known to have reached the device (processing,
+ * dispatched) and no cancel of it was requested. */
+static void target_command(step_t *st, const sr_command_t *cmd)
+{
+        sr_run_t *run = st->run;
+        sr_target_run_t *t;
+        char tid[SR_UUID_STR_LEN + 1];
+        char want[SR_UUID_STR_LEN + 1], have[SR_UUID_STR_LEN + 1];
+        const char *action = cmd->u.tcmd.action, *cur;
+        bool cancel = !strcmp(action, "cancel");
+        uint32_t ti;
+
+        if (!reach_target(st, cmd, &cmd->u.tcmd.target_run_id, &ti))
+                return;
+        t = &run->targets[ti];
+        sr_uuid_fmt(&t->m.id, tid);
+        sr_uuid_fmt(&cmd->u.tcmd.command_id, want);
+        cur = sr_status_name(t->m.status);
+        if (sr_uuid_is_nil(&t->command_id)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                             "target run %s is %s and has no device "
+                             "command yet: command %s not found",
+                             tid, cur, want);
+                return;
+        }
+        if (!sr_uuid_eq(&t->command_id, &cmd->u.tcmd.command_id)) {
+                sr_uuid_fmt(&t->command_id, have);
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                             "command %s is not target run %s's device "
+                             "command (%s)", want, tid, have);
+                return;
+        }
+        if (!cancel && strcmp(action, "resend")) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_INVALID_VALUE,
+                             "action \"%s\": want \"cancel\" or "
+                             "\"resend\"", action);
+                return;
+        }
+        if (cancel && (t->m.status == SR_ST_CANCELLED ||
+                       ((t->m.status == SR_ST_DISPATCHED ||
+                         t->m.status == SR_ST_RUNNING) &&
+                        t->cancel_requested))) {
+                /* said before: accepted, nothing more sent */
+                sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &t->m);
+                st->out->stale = true;
+                return;
+        }
+        if (sr_status_is_terminal(t->m.status)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "target run %s is %s, a final status: its "
+                             "device command %s has ended, so it cannot be "
+                             "%s",
+                             tid, cur, want,
+                             cancel ? "cancelled" : "sent again");
+                return;
+        }
+        if (cancel && t->m.status == SR_ST_PROCESSING) {
+                if (!t->cancel_requested)
+                        sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
+                sr_fsm__move_target(st, ti, SR_ST_CANCELLED,
+                                    "cancelled_by_user");
+                sr_fsm__rollup_stage(st, t->stage_index);
+        } else if (cancel) { /* dispatched, running */
+                sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
+                /* not a status: no event, but a new version, so the
+                 * client's read after the reply sees the request (as a
+                 * chunk's append does for its stage run) */
+                t = &run->targets[ti];
+                t->m.version++;
+                t->m.updated_at = st->now;
+        } else if (t->cancel_requested ||
+                   (t->m.status != SR_ST_PROCESSING &&
+                    t->m.status != SR_ST_DISPATCHED)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "target run %s is %s%s: its device command %s "
+                             "is sent again only while processing or "
+                             "dispatched, and not after a cancel of it",
+                             tid, cur,
+                             t->cancel_requested ? ", its cancel requested" :
+                                                   "",
+                             want);
+                return;
+        } else {
+                sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
         }
         sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
 }
@@ -664,6 +774,9 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 break;
         case SR_CMD_STAGE_STEP:
                 sr_fsm__stage_step(&st, cmd);
+                break;
+        case SR_CMD_TARGET_COMMAND:
+                target_command(&st, cmd);
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

@@ -339,6 +339,9 @@ typedef enum sr_cmd_kind {
         SR_CMD_APPEND_TARGETS,
         SR_CMD_SEAL_TARGETS,
         SR_CMD_STAGE_STEP,
+        /* Command v3 (docs/definitions.md section 9, phase D): a client's
+         * cancel or resend of a target run's device command. */
+        SR_CMD_TARGET_COMMAND,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
 
@@ -380,6 +383,10 @@ typedef struct sr_command {
                         uint32_t stage_index, cursor;
                         char step[SR_SHORT_MAX]; /* "fill", "cancel", ... */
                 } step;
+                struct {
+                        sr_uuid_t target_run_id, command_id;
+                        char action[SR_SHORT_MAX]; /* "cancel", "resend" */
+                } tcmd;
         } u;
 } sr_command_t;
 

@@ -125,6 +125,11 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
         }
         if (!sr_route_has_body(route->id))
                 return false;
+        /* A resend of a device command may come without a body (nothing
+         * of one is used): then without a Content-Type too. */
+        if (route->id == SR_ROUTE_TARGET_RUN_COMMAND_SEND &&
+            !req->content_type && req->body_len == 0 && !req->body_too_large)
+                return false;
         if (sr_http_check_content_type(req->content_type, &prob) != SR_OK) {
                 sr_gateway__answer_problem(resp, &prob);
                 return true;
@@ -264,6 +269,10 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 break;
         case SR_ROUTE_TARGET_RUN_COMMAND_GET:
                 sr_gateway__get_command(&c);
+                break;
+        case SR_ROUTE_TARGET_RUN_COMMAND_SEND:
+        case SR_ROUTE_TARGET_RUN_COMMAND_CANCEL:
+                sr_gateway__command_write(&c);
                 break;
         case SR_ROUTE_PIPELINE_RUN_PUT:
         case SR_ROUTE_STAGE_RUN_PUT:

@@ -203,18 +203,20 @@ void sr_gateway__registry_error(sr_gw_response_t *resp, int status,
 /** @brief PUT of a pipeline run, stage run or target run. */
 void sr_gateway__put_status(sr_gw_ctx_t *c);
 
+/** @brief POST .../command/ (send again) and PUT .../command/{id}/
+ *  (cancel) of a target run's device command. */
+void sr_gateway__command_write(sr_gw_ctx_t *c);
+
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);
 
 /**
- * @brief A write's Idempotency-Key check (the key is req->idempotency_key,
- * not NULL): true after answering 409 (the key was used with another
- * route or body), 500 or 503; false when the write may go on.
+ * @brief A write's Idempotency-Key check (the key is
+ * c->req->idempotency_key): true after answering 409 (the key was used
+ * with another route or body), 500 or 503; false when the write may go
+ * on, or came without a key.
  */
-bool sr_gateway__idem_refused(sr_gateway_t *gw, const char *enterprise,
-                              const sr_gw_request_t *req,
-                              const sr_route_t *route,
-                              sr_gw_response_t *resp);
+bool sr_gateway__idem_refused(sr_gw_ctx_t *c);
 
 /** @brief @p cmd zeroed, then its kind, enterprise, issued_at, run (NULL:
  *  none yet) and command id: of the Idempotency-Key when one came, else

@@ -97,8 +97,7 @@ void sr_gateway__append_targets(sr_gw_ctx_t *c)
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key &&
-            sr_gateway__idem_refused(gw, c->enterprise, c->req, r, c->resp))
+        if (sr_gateway__idem_refused(c))
                 goto out;
         /* The command carries the stage's index, which the path does not
          * give; the read is also the 404 of an unknown stage run. */
@@ -146,8 +145,7 @@ void sr_gateway__seal_targets(sr_gw_ctx_t *c)
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key &&
-            sr_gateway__idem_refused(gw, c->enterprise, c->req, r, c->resp))
+        if (sr_gateway__idem_refused(c))
                 return;
         if (!read_stage_run(c, &sr))
                 return;

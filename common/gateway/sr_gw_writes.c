@@ -114,15 +114,21 @@ decided:
 
 /* Idempotency: the same key of the enterprise with another route or body
  * is refused (409; 500 when it cannot be remembered, 503 when the claim
- * cannot be shared with the fleet). Returns true after answering. */
-bool sr_gateway__idem_refused(sr_gateway_t *gw, const char *enterprise,
-                              const sr_gw_request_t *req,
-                              const sr_route_t *route, sr_gw_response_t *resp)
+ * cannot be shared with the fleet). Returns true after answering; false
+ * without a key. */
+bool sr_gateway__idem_refused(sr_gw_ctx_t *c)
 {
+        sr_gateway_t *gw = c->gw;
+        const char *enterprise = c->enterprise;
+        const sr_gw_request_t *req = c->req;
+        const sr_route_t *route = c->route;
+        sr_gw_response_t *resp = c->resp;
         uint8_t fp[SR_IDEM_FP_LEN];
         sr_idem_verdict_t v;
         sr_errctx_t ec = { 0 };
 
+        if (!req->idempotency_key)
+                return false;
         sr_idem_fingerprint(route, req->body, req->body_len, fp);
         if (gw->port.claim) {
                 if (idem_fleet_verdict(gw, enterprise, req->idempotency_key,
@@ -349,9 +355,7 @@ void sr_gateway__put_status(sr_gw_ctx_t *c)
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key &&
-            sr_gateway__idem_refused(c->gw, c->enterprise, c->req, r,
-                                     c->resp))
+        if (sr_gateway__idem_refused(c))
                 return;
         if (!sr_gateway__read_entity(c, &e))
                 return;
@@ -377,6 +381,47 @@ void sr_gateway__put_status(sr_gw_ctx_t *c)
         if (sr_gateway__run_command(c->gw, &cmd, c->resp))
                 return;
         sr_gateway__get(c);
+}
+
+/* A target run's device command sent again (POST .../command/) or
+ * cancelled (PUT .../command/{command_id}/): TargetCommand to the run's
+ * worker, which decides (docs/definitions.md section 9, phase D); then
+ * the CommandResponse as GET .../command/ answers it. */
+void sr_gateway__command_write(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        bool cancel = r->id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL;
+        sr_http_problem_t prob = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_target_run_t t;
+        sr_command_t cmd;
+
+        if (sr_http_parse_command_write(
+                    r->id, c->req->body, c->req->body_len,
+                    (size_t)c->gw->conf->gateway_body_max_bytes,
+                    &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if (sr_gateway__idem_refused(c))
+                return;
+        if (sr_proj_get_target_run(c->gw->proj, c->enterprise,
+                                   &r->stage_run_id, &r->target_run_id, &t,
+                                   &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "target run");
+                return;
+        }
+        sr_gateway__command_init(&cmd, SR_CMD_TARGET_COMMAND, c->enterprise,
+                                 c->req, &t.pipeline_run_id);
+        cmd.u.tcmd.target_run_id = r->target_run_id;
+        /* a resend names the target run's own command (none yet: the
+         * worker answers 404, as GET .../command/ does) */
+        cmd.u.tcmd.command_id = cancel ? r->command_id : t.command_id;
+        snprintf(cmd.u.tcmd.action, sizeof(cmd.u.tcmd.action), "%s",
+                 cancel ? "cancel" : "resend");
+        if (sr_gateway__run_command(c->gw, &cmd, c->resp))
+                return;
+        sr_gateway__get_command(c);
 }
 
 void sr_gateway__create_run(sr_gw_ctx_t *c)
@@ -405,9 +450,7 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
-        if (c->req->idempotency_key &&
-            sr_gateway__idem_refused(c->gw, c->enterprise, c->req, c->route,
-                                     c->resp)) {
+        if (sr_gateway__idem_refused(c)) {
                 sr_command_fini(&cmd);
                 return;
         }

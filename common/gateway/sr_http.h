@@ -73,7 +73,9 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(STAGE_TARGETS_APPEND, "stage_targets_append")                 \
         X(STAGE_TARGETS_SEAL, "stage_targets_seal")                     \
         X(STAGE_TARGETS_LIST, "stage_targets_list")                     \
-        X(TARGET_RUN_COMMAND_GET, "target_run_command_get")
+        X(TARGET_RUN_COMMAND_GET, "target_run_command_get")             \
+        X(TARGET_RUN_COMMAND_SEND, "target_run_command_send")           \
+        X(TARGET_RUN_COMMAND_CANCEL, "target_run_command_cancel")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -93,6 +95,7 @@ typedef struct sr_route {
                                              STAGE_TARGETS_* */
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
+        sr_uuid_t command_id;             /* TARGET_RUN_COMMAND_CANCEL */
         /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
          * extension): no pipeline named; pipeline_id is nil here and the
          * gateway fills it in from the run before handling the request
@@ -262,6 +265,19 @@ sr_err_t sr_http_check_idempotency_key(const char *key,
  */
 sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
                              json_t **out, sr_http_problem_t *prob);
+
+/**
+ * @brief Validate the body of a write on a target run's device command:
+ * TARGET_RUN_COMMAND_CANCEL {"request_status": "cancelled"} (any case;
+ * required, no other field); TARGET_RUN_COMMAND_SEND {} or no body (the
+ * command sent again is the target run's own: a field of the reference's
+ * free-form AndroidCommandRequest is refused, not ignored). Limits as
+ * sr_http_load_object().
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM (@p prob: 400, 413, 500).
+ */
+sr_err_t sr_http_parse_command_write(sr_route_id_t route, const void *body,
+                                     size_t len, size_t max_len,
+                                     sr_http_problem_t *prob);
 
 /* Body of PUT on a pipeline run, a stage run or a target run. */
 typedef struct sr_http_put {

@@ -267,6 +267,63 @@ out_decref:
         return err;
 }
 
+sr_err_t sr_http_parse_command_write(sr_route_id_t route, const void *body,
+                                     size_t len, size_t max_len,
+                                     sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        bool have = false;
+        const char *key;
+        json_t *root, *v;
+        sr_err_t err;
+
+        /* POST: the command sent again is the target run's own, so the
+         * reference's free-form AndroidCommandRequest could only be
+         * ignored; a field in it is refused rather than silently dropped.
+         * No body is an empty one. */
+        if (route == SR_ROUTE_TARGET_RUN_COMMAND_SEND && len == 0)
+                return SR_OK;
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        if (route == SR_ROUTE_TARGET_RUN_COMMAND_SEND) {
+                json_object_foreach(root, key, v) {
+                        (void)v;
+                        sr_http__quote(shown, key, strlen(key));
+                        err = sr_http__refuse(prob, 400, "unknown field %s: "
+                                              "a resend sends the target "
+                                              "run's own command again; send "
+                                              "no body or {}", shown);
+                        break;
+                }
+                goto out_decref;
+        }
+        json_object_foreach(root, key, v) {
+                if (strcmp(key, "request_status")) {
+                        sr_http__quote(shown, key, strlen(key));
+                        err = sr_http__refuse(prob, 400, "unknown field %s; "
+                                              "allowed: request_status",
+                                              shown);
+                        goto out_decref;
+                }
+                if (!json_is_string(v) ||
+                    strcasecmp(json_string_value(v), "cancelled")) {
+                        sr_http__show_json(shown, v);
+                        err = sr_http__refuse(prob, 400, "request_status: "
+                                              "expected \"cancelled\" (any "
+                                              "case), got %s", shown);
+                        goto out_decref;
+                }
+                have = true;
+        }
+        if (!have)
+                err = sr_http__refuse(prob, 400, "request_status: required "
+                                      "field missing");
+out_decref:
+        json_decref(root);
+        return err;
+}
+
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
                                 const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob)

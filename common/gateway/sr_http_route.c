@@ -47,7 +47,9 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
                id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT ||
                id == SR_ROUTE_STAGE_TARGETS_APPEND ||
-               id == SR_ROUTE_STAGE_TARGETS_SEAL;
+               id == SR_ROUTE_STAGE_TARGETS_SEAL ||
+               id == SR_ROUTE_TARGET_RUN_COMMAND_SEND ||
+               id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL;
 }
 
 /* What an id segment of a path template fills in. */
@@ -58,6 +60,7 @@ enum slot {
         STAGE_RUN_ID,
         OPERATION_ID,
         TARGET_RUN_ID,
+        COMMAND_ID,
 };
 
 #define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
@@ -120,11 +123,16 @@ static const struct path_def api_paths[] = {
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID },
           { { "GET", SR_ROUTE_TARGET_RUN_GET },
             { "PUT", SR_ROUTE_TARGET_RUN_PUT } } },
-        /* A target run's device command (reference section 6.10; only
-         * its GET: docs/definitions.md section 9, phase D). */
+        /* A target run's device command (reference section 6.10,
+         * docs/definitions.md section 9, phase D): read, sent again,
+         * cancelled. */
         { 5, { "stageruns", NULL, "targetruns", NULL, "command" },
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID, LIT },
-          { { "GET", SR_ROUTE_TARGET_RUN_COMMAND_GET } } },
+          { { "GET", SR_ROUTE_TARGET_RUN_COMMAND_GET },
+            { "POST", SR_ROUTE_TARGET_RUN_COMMAND_SEND } } },
+        { 6, { "stageruns", NULL, "targetruns", NULL, "command", NULL },
+          { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID, LIT, COMMAND_ID },
+          { { "PUT", SR_ROUTE_TARGET_RUN_COMMAND_CANCEL } } },
 };
 
 static const struct {
@@ -194,6 +202,8 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 return &r->stage_run_operation_id;
         case TARGET_RUN_ID:
                 return &r->target_run_id;
+        case COMMAND_ID:
+                return &r->command_id;
         case LIT:
                 break;
         }

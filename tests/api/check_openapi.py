@@ -66,9 +66,14 @@ API_MD = {
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
     ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
     # issue 15, phase D (docs/definitions.md, section 9): the reference's
-    # section 6.10, a target run's device command, its GET
+    # section 6.10, a target run's device command: read, sent again,
+    # cancelled
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
             "command/"),
+    ("post", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
+             "command/"),
+    ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
+            "command/{command_id}/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),

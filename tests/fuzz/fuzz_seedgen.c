@@ -169,6 +169,51 @@ static void commands(void)
         c.u.timer.deadline = 1700000600000;
         put_buf("command-timer", sr_codec_encode_command(codec, &c, &buf,
                                                          &ec), &buf, &ec);
+
+        /* Command version 2 (docs/targets.md): an open stage's chunk, its
+         * seal and a step (the target runs' deadline's). */
+        base_command(&c, SR_CMD_APPEND_TARGETS);
+        c.u.append.stage_index = 1;
+        c.u.append.chunk = 3;
+        c.u.append.n_targets = 2;
+        c.u.append.targets = calloc(2, sizeof(*c.u.append.targets));
+        if (!c.u.append.targets)
+                die("calloc", "out of memory");
+        for (uint32_t k = 0; k < 2; k++) {
+                c.u.append.targets[k].device_id = uuid_n((int)(500 + k));
+                snprintf(c.u.append.targets[k].device_name,
+                         sizeof(c.u.append.targets[k].device_name),
+                         "open-%u", k);
+        }
+        c.u.append.targets[1].target_id = uuid_n(502);
+        strcpy(c.u.append.targets[1].device_alias, "lobby");
+        put_buf("command-append-targets", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+        sr_command_fini(&c);
+
+        base_command(&c, SR_CMD_SEAL_TARGETS);
+        c.u.seal.stage_index = 1;
+        c.u.seal.chunks = 4;
+        c.u.seal.count = 3999;
+        for (int i = 0; i < SR_DIGEST_LEN; i++)
+                c.u.seal.digest[i] = (uint8_t)(i * 7 + 1);
+        put_buf("command-seal-targets", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        base_command(&c, SR_CMD_STAGE_STEP);
+        c.u.step.stage_index = 1;
+        c.u.step.cursor = 1000;
+        strcpy(c.u.step.step, "deadline");
+        put_buf("command-stage-step", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        /* Command version 3: a target run's device command cancelled. */
+        base_command(&c, SR_CMD_TARGET_COMMAND);
+        c.u.tcmd.target_run_id = uuid_n(503);
+        c.u.tcmd.command_id = uuid_n(504);
+        strcpy(c.u.tcmd.action, "cancel");
+        put_buf("command-target-command", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
 }
 
 static void results_events_dispatch_replies(void)
@@ -484,6 +529,17 @@ static const struct {
                                       SID "/targetruns/" TID,
                                       "application/json")
           "{\"status\":\"failure\",\"device_name\":null}" },
+        /* a target run's device command: read, sent again, cancelled */
+        { "target-run-command-get", HDRS("GET", "/v0/stageruns/" SID
+                                         "/targetruns/" TID "/command/",
+                                         "-") },
+        { "target-run-command-send", HDRS("POST", "/v0/stageruns/" SID
+                                          "/targetruns/" TID "/command/",
+                                          "application/json") "{}" },
+        { "target-run-command-cancel", HDRS("PUT", "/v0/stageruns/" SID
+                                            "/targetruns/" TID "/command/"
+                                            OID "/", "application/json")
+          "{\"request_status\":\"cancelled\"}" },
         { "bad-method", "DELETE\n/v0/runs/\nToken short\n-\n-\n[::1]:80\n" },
 };
 

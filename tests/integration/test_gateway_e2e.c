@@ -386,6 +386,86 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
         }
 }
 
+/* A target run's device command through the worker (phase D): sent
+ * again while out and unseen, cancelled once running (the request goes to
+ * the device command service, the target run waits for its result),
+ * refused when it names another command or the target run ended. */
+Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
+{
+        char run[64], sr[64], tr[64], cid[64], base[256], path[400];
+        bool requested;
+        json_t *res;
+        answer_t a;
+
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/", run);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        snprintf(sr, sizeof(sr), "%s", json_string_value(json_object_get(
+                                          json_array_get(res, 0), "id")));
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", sr);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        snprintf(tr, sizeof(tr), "%s", json_string_value(json_object_get(
+                                          json_array_get(res, 0), "id")));
+        snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(
+                                          json_array_get(res, 0),
+                                          "command_id")));
+        snprintf(base, sizeof(base), "/v0/stageruns/%s/targetruns/%s/", sr,
+                 tr);
+
+        /* processing: sent again, the same request id */
+        snprintf(path, sizeof(path), "%scommand/", base);
+        http(&a, "POST", path, "tok-acme", "application/json", "{}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "request_id"),
+                     cid));
+        /* the device runs it; a resend now is refused, naming why */
+        http(&a, "PUT", base, "tok-acme", "application/json",
+             "{\"status\":\"running\"}");
+        expect(&a, 200);
+        http(&a, "POST", path, "tok-acme", "application/json", "{}");
+        expect(&a, 400);
+        cr_assert(strstr(json_string_value(json_object_get(a.json,
+                                                           "message")),
+                         "only while processing or dispatched") != NULL);
+        /* another command id: 404 naming the target run's */
+        snprintf(path, sizeof(path),
+                 "%scommand/0b7a8c7e-2222-4a0e-8f0e-00000000000f/", base);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"request_status\":\"cancelled\"}");
+        expect(&a, 404);
+        cr_assert(strstr(json_string_value(json_object_get(a.json,
+                                                           "message")),
+                         cid) != NULL);
+        /* its own: the cancel is requested, the target run still runs */
+        snprintf(path, sizeof(path), "%scommand/%s/", base, cid);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"request_status\":\"Cancelled\"}");
+        expect(&a, 200);
+        requested = json_is_true(json_object_get(
+                json_object_get(a.json, "content"), "cancel_requested"));
+        cr_assert(requested, "%s", json_dumps(a.json, 0));
+        http(&a, "GET", base, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "running"));
+        /* the device's result ends it; a cancel of an ended one: 400 */
+        http(&a, "PUT", base, "tok-acme", "application/json",
+             "{\"status\":\"failure\"}");
+        expect(&a, 200);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"request_status\":\"cancelled\"}");
+        expect(&a, 400);
+        cr_assert(strstr(json_string_value(json_object_get(a.json,
+                                                           "message")),
+                         "a final status") != NULL);
+}
+
 /* Raw request with a given body (may hold any bytes). */
 static int raw_status(const char *method, const char *target,
                       const char *ctype, const char *body, size_t len)

@@ -339,6 +339,16 @@ def gen_case(rng):
                     status=rng.choice(["cancelled", "cancelled", "running",
                                        "queued", "nope"]))
             add({"input": "command", "ts": ts, "command": c})
+        elif r < 0.63 and targets:
+            # a client's cancel or resend of a device command (phase D):
+            # mostly the target run's own command, sometimes another
+            tid = rng.choice(targets)[0]
+            c = cmd(run_id, "target_command", target_run_id=tid,
+                    device_command_id=(srmodel.v5("%s/command" % tid)
+                                       if rng.random() < 0.9 else rid(rng)),
+                    action=rng.choice(["cancel", "cancel", "resend",
+                                       "resend", "pause"]))
+            add({"input": "command", "ts": ts, "command": c})
         elif r < 0.66 and targets:
             c = cmd(run_id, "set_target_run_status",
                     entity_id=rng.choice(targets)[0],
@@ -528,7 +538,8 @@ def main():
     bad = []
     n_in = n_ev = n_ret = n_forget = n_late = 0
     n_open = n_sent = n_step_in = n_incomplete = 0
-    opened = {"append_targets": {}, "seal_targets": {}}
+    opened = {"append_targets": {}, "seal_targets": {},
+              "target_command": {}}
     sent_kinds = {}
     for case, c_outs in zip(cases, c_all):
         m_outs = run_model(case)
@@ -563,11 +574,13 @@ def main():
     print("open stages: cases-with-open-stages=%d steps-sent=%d "
           "steps-applied-or-stale=%d targets_incomplete=%d\n"
           "  steps sent by kind %s\n"
-          "  append replies %s\n  seal replies %s"
+          "  append replies %s\n  seal replies %s\n"
+          "  target-command replies %s"
           % (n_open, n_sent, n_step_in, n_incomplete,
              json.dumps(sent_kinds, sort_keys=True),
              json.dumps(opened["append_targets"], sort_keys=True),
-             json.dumps(opened["seal_targets"], sort_keys=True)))
+             json.dumps(opened["seal_targets"], sort_keys=True),
+             json.dumps(opened["target_command"], sort_keys=True)))
     if not bad:
         return 0
     for case in sorted(bad, key=lambda c: len(c[1]))[:args.max_report]:

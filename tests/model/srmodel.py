@@ -395,6 +395,8 @@ class Model:
             return None, self._reply(c, ts, False, "not_found")
         if kind == "append_targets":
             return self._append(c, ts, run)
+        if kind == "target_command":
+            return self._target_command(c, ts, run)
         if kind == "seal_targets":
             return self._seal(c, ts, run)
         status = (c.get("status") or "").lower()
@@ -466,6 +468,45 @@ class Model:
             return step, self._reply(c, ts, False, "illegal_transition")
         tr.command_status = TARGET_PUT[status]
         self._target_to(step, tr, to, reason)
+        return step, self._reply(c, ts, True, versions=[run, tr])
+
+    def _target_command(self, c, ts, run):
+        """A client's cancel or resend of a target run's device command
+        (docs/definitions.md 9, phase D): once caught up, refused unless
+        it names the target run's command; a cancel before dispatch
+        cancels the target run, after it requests the cancel once; a
+        resend sends the command again while processing or dispatched and
+        no cancel was requested."""
+        tr = run.targets.get(c["target_run_id"])
+        if tr is None:
+            return None, self._reply(c, ts, False, "not_found")
+        step = Step(run, ts, c["command_id"])
+        self._catch_up(step, tr)
+        if tr.command_id is None or tr.command_id != c["device_command_id"]:
+            return step, self._reply(c, ts, False, "not_found")
+        action = c["action"]
+        if action not in ("cancel", "resend"):
+            return step, self._reply(c, ts, False, "invalid_value")
+        if action == "cancel":
+            if tr.status == "cancelled" or (
+                    tr.status in ("dispatched", "running") and
+                    tr.cancel_requested):
+                return step, self._reply(c, ts, True, versions=[run, tr])
+            if tr.status in TERMINAL:
+                return step, self._reply(c, ts, False, "illegal_transition")
+            if tr.status == "processing":
+                self._cancel_target(step, tr, "cancelled_by_user")
+                self._target_ended(step, tr)
+            else:
+                # not a status: no event, but a new version (decisions)
+                tr.cancel_requested = True
+                tr.version += 1
+                step.send(tr, "CANCEL")
+            return step, self._reply(c, ts, True, versions=[run, tr])
+        if (tr.status in TERMINAL or tr.cancel_requested or
+                tr.status not in ("processing", "dispatched")):
+            return step, self._reply(c, ts, False, "illegal_transition")
+        step.send(tr, "COMMAND")
         return step, self._reply(c, ts, True, versions=[run, tr])
 
     # ------------------------------------------------------------ create

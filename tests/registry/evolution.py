@@ -20,13 +20,17 @@ Cases, each a check that fails if the rule does not hold:
   5. what is never allowed is refused by resolution: a field added without
      a default (a newer reader cannot read old records), a field's type
      changed, an enum symbol added to an enum without a default;
-  6. the commands' real version 2 (command.avsc, id 7) against version 1
+  6. the commands' real version 2 (command.v2.avsc, id 7) against version 1
      (command.v1.avsc, id 1, frozen: its bytes are those id 1 was
      published with): a version 1 command is read by the version 2 reader
      with the new SpecStage fields' defaults; version 2's records of the
      old branches are read by the version 1 reader; its new branches
      (AppendTargets, SealTargets, StageStep) are not (BACKWARD only:
      sr-status is upgraded before anything writes them).
+  6f-6i. the commands' version 3 (command.avsc, id 9) against version 2
+     (command.v2.avsc, id 7, frozen): a version 2 record is read by the
+     version 3 reader; version 3's records of the old branches by the
+     version 2 reader; its new branch (TargetCommand) is not.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -128,6 +132,11 @@ def plain(x):
     return x
 
 
+# SHA-256 of schemas/command.avsc as id 7 was published (commit 7a692f4
+# to 61ba550), now schemas/command.v2.avsc.
+COMMAND_V2_SHA256 = ("79bcd2027b9f05348eb4a84f13a66778"
+                     "506579b9f8106611c9ccf82a88fe5a6e")
+
 # SHA-256 of schemas/changelog.avsc as id 4 was published (commit e5362fa
 # to 134554e), now schemas/changelog.v1.avsc.
 CHANGELOG_V1_SHA256 = ("2ce6727bf0b7ea64589b4ca9023e4b76"
@@ -154,7 +163,7 @@ def commands():
     expect(digest == COMMAND_V1_SHA256,
            f"6a. command.v1.avsc is id 1's published text (sha256 "
            f"{digest[:16]}...)")
-    v1, v2 = load("command.v1.avsc"), load("command.avsc")
+    v1, v2 = load("command.v1.avsc"), load("command.v2.avsc")
     stage = {"stage_id": None, "name": "canary", "description": "1%",
              "timeout_seconds": 0,
              "operations": [{"operation_type": "REBOOT",
@@ -209,6 +218,38 @@ def commands():
         expect(why is not None,
                f"6e. commands: the version 1 reader cannot read "
                f"{payload[0]} ({why}): BACKWARD only, sr-status first")
+    commands_v3(v2, create, new)
+
+
+def commands_v3(v2, create, v2_payloads):
+    path = os.path.join(ROOT, "schemas", "command.v2.avsc")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    expect(digest == COMMAND_V2_SHA256,
+           f"6f. command.v2.avsc is id 7's published text (sha256 "
+           f"{digest[:16]}...)")
+    v3 = load("command.avsc")
+    rec = command(create)
+    rec["payload"][1]["spec"]["stages"][0].update(append_targets=True,
+                                                   expected_targets=9)
+    ok = True
+    for payload in [rec["payload"]] + v2_payloads:
+        r = command(payload)
+        ok = ok and plain(dec(enc(v2, r), v2, v3))["payload"] == \
+            plain(payload[1]) and \
+            plain(dec(enc(v3, r), v3, v2))["payload"] == plain(payload[1])
+    expect(ok, "6g. commands: version 2 and version 3 read each other's "
+           "records of version 2's branches, field for field")
+    tc = ("io.sr.v1.TargetCommand",
+          {"target_run_id": str(uuid.uuid4()),
+           "command_id": str(uuid.uuid4()), "action": "cancel"})
+    data = enc(v3, command(tc))
+    expect(plain(dec(data, v3, v3))["payload"] == tc[1],
+           "6h. commands: TargetCommand round-trips in version 3")
+    why = refused(data, v3, v2)
+    expect(why is not None,
+           f"6i. commands: the version 2 reader cannot read TargetCommand "
+           f"({why}): BACKWARD only, sr-status first")
 
 
 def changelogs():

@@ -207,12 +207,19 @@ def main():
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"registration with {reg_url} (event={want}): {regs}")
         # and the ids of the older versions they still read and write
-        olds = re.findall(r'schemas registered" .* older="command=(\d+) '
-                          r'changelog=(\d+)"', errs)
-        if len(olds) < 3 or any(int(c) < 1 or int(cl) < 1 or int(c) == int(cl)
-                                for c, cl in olds):
-            fail(f"want each registration to log its older versions' ids "
-                 f"(older=\"command=N changelog=M\"): {olds}")
+        olds = re.findall(r'schemas registered" .* older="([^"]*)"', errs)
+        want_older = ["command", "changelog", "command"]  # sr_schema_older[]
+        for o in olds:
+            pairs = [p.split("=") for p in o.split()]
+            if [k for k, _ in pairs] != want_older or \
+                    len({int(v) for _, v in pairs}) != len(pairs) or \
+                    any(int(v) < 1 for _, v in pairs):
+                fail(f"want each registration to log its older versions' "
+                     f"distinct ids (older=\"command=N changelog=M "
+                     f"command=K\"): {o!r}")
+        if len(olds) < 3:
+            fail(f"want sr-status, sr-agent and sr-gateway to log their "
+                 f"older versions' ids: {olds}")
         events, other = sc.consume(bkv["bootstrap.servers"], reg_url,
                                    run_id, status, want_id=want)
         sc.check(events, spec, run_id, status)

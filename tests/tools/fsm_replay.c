@@ -11,8 +11,9 @@
  *                                      optional: absent keeps the last)
  * Commands also of kinds append_targets (stage_index, chunk, targets; the
  * digest is the decoder's, a "digest" given is ignored), seal_targets
- * (stage_index, chunks, count, digest: 64 hex digits) and stage_step
- * (stage_index, step, cursor).
+ * (stage_index, chunks, count, digest: 64 hex digits), stage_step
+ * (stage_index, step, cursor) and target_command (target_run_id,
+ * device_command_id, action).
  * stdout, one line per input (not for reset):
  *   {"events": [...], "dispatch": [...], "steps": [<command>...],
  *    "reply": {...} | null,
@@ -152,7 +153,8 @@ static void parse_command(const json_t *o, sr_command_t *c)
                                        "set_stage_run_status",
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
-                                       "seal_targets", "stage_step" };
+                                       "seal_targets", "stage_step",
+                                       "target_command" };
         const char *kind = jstr(o, "kind");
         sr_errctx_t ec = { 0 };
         int k;
@@ -208,6 +210,12 @@ static void parse_command(const json_t *o, sr_command_t *c)
                 c->u.step.stage_index = (uint32_t)jint(o, "stage_index");
                 c->u.step.cursor = (uint32_t)jint(o, "cursor");
                 jcopy(c->u.step.step, sizeof(c->u.step.step), o, "step");
+                break;
+        case SR_CMD_TARGET_COMMAND:
+                juuid(o, "target_run_id", &c->u.tcmd.target_run_id);
+                juuid(o, "device_command_id", &c->u.tcmd.command_id);
+                jcopy(c->u.tcmd.action, sizeof(c->u.tcmd.action), o,
+                      "action");
                 break;
         default:
                 juuid(o, "entity_id", &c->u.set.entity_id);

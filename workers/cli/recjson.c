@@ -51,7 +51,8 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                                        "set_stage_run_status",
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
-                                       "seal_targets", "stage_step" };
+                                       "seal_targets", "stage_step",
+                                       "target_command" };
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
@@ -128,6 +129,13 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                     &oom);
                 put(o, "step", str(cmd->u.step.step), &oom);
                 put(o, "cursor", json_integer(cmd->u.step.cursor), &oom);
+                break;
+        case SR_CMD_TARGET_COMMAND:
+                put(o, "target_run_id",
+                    sr_recjson_uuid(&cmd->u.tcmd.target_run_id), &oom);
+                put(o, "device_command_id",
+                    sr_recjson_uuid(&cmd->u.tcmd.command_id), &oom);
+                put(o, "action", str(cmd->u.tcmd.action), &oom);
                 break;
         default:
                 break;

@@ -247,6 +247,11 @@ static void raw_command(struct wb *w, int32_t id, int version,
                 w_str(w, c->u.step.step);
                 w_long(w, c->u.step.cursor);
                 break;
+        case SR_CMD_TARGET_COMMAND:
+                w_uuid_of(w, &c->u.tcmd.target_run_id);
+                w_uuid_of(w, &c->u.tcmd.command_id);
+                w_str(w, c->u.tcmd.action);
+                break;
         default:
                 cr_fatal("raw_command: no layout for kind %d",
                          (int)c->kind);
@@ -458,6 +463,11 @@ static void fill_v2_command(sr_command_t *c, sr_cmd_kind_t kind)
                 strcpy(c->u.step.step, "cancel");
                 c->u.step.cursor = 41;
                 return;
+        case SR_CMD_TARGET_COMMAND: /* version 3 */
+                c->u.tcmd.target_run_id = uuid_n(520);
+                c->u.tcmd.command_id = uuid_n(521);
+                strcpy(c->u.tcmd.action, "resend");
+                return;
         default:
                 cr_fatal("fill_v2_command: kind %d", (int)kind);
         }
@@ -491,6 +501,12 @@ static void assert_v2_payload(const sr_command_t *a, const sr_command_t *b)
                 cr_assert(eq(str, (char *)a->u.step.step,
                              (char *)b->u.step.step));
                 cr_assert(eq(u32, a->u.step.cursor, b->u.step.cursor));
+                return;
+        case SR_CMD_TARGET_COMMAND:
+                assert_uuid(a->u.tcmd.target_run_id, b->u.tcmd.target_run_id);
+                assert_uuid(a->u.tcmd.command_id, b->u.tcmd.command_id);
+                cr_assert(eq(str, (char *)a->u.tcmd.action,
+                             (char *)b->u.tcmd.action));
                 return;
         default:
                 cr_fatal("assert_v2_payload: kind %d", (int)b->kind);
@@ -717,25 +733,28 @@ Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
         }
 }
 
-/* Commands moved to version 2 (id 7) and the changelog to version 2 (id
- * 8); their versions 1 (ids 1 and 4) are still read. Every other slot is
- * written with its own number. */
-Test(sr_codec, builtin_ids_of_version_2_and_the_version_1_still_read)
+/* Commands moved to version 3 (id 9) and the changelog to version 2 (id
+ * 8); commands' versions 1 and 2 (ids 1 and 7) and the changelog's
+ * version 1 (id 4) are still read. Every other slot is written with its
+ * own number. */
+Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
 {
         sr_schema_ids_t ids;
 
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 7));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 9));
         cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_CHANGELOG), 8));
         for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
                 if (slot != SR_SCHEMA_CHANGELOG)
                         cr_assert(eq(i32, sr_schema_builtin_id(
                                                   (sr_schema_id_t)slot),
                                      slot));
-        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 2));
+        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 3));
         cr_assert(eq(int, sr_schema_older[0].slot, SR_SCHEMA_COMMAND));
         cr_assert(eq(i32, sr_schema_older[0].id, 1));
         cr_assert(eq(int, sr_schema_older[1].slot, SR_SCHEMA_CHANGELOG));
         cr_assert(eq(i32, sr_schema_older[1].id, 4));
+        cr_assert(eq(int, sr_schema_older[2].slot, SR_SCHEMA_COMMAND));
+        cr_assert(eq(i32, sr_schema_older[2].id, 7));
 
         memset(&ids, 0xab, sizeof(ids));
         sr_schema_ids_builtin(&ids);
@@ -745,12 +764,15 @@ Test(sr_codec, builtin_ids_of_version_2_and_the_version_1_still_read)
                              sr_schema_builtin_id((sr_schema_id_t)slot)));
         cr_assert(eq(i32, ids.older[0], 1));
         cr_assert(eq(i32, ids.older[1], 4));
-        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 7));
+        cr_assert(eq(i32, ids.older[2], 7));
+        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 9));
         cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_CHANGELOG), 8));
         cr_assert(eq(str, (char *)sr_codec_schema_name(7),
                      "io.sr.v1.Command"));
         cr_assert(eq(str, (char *)sr_codec_schema_name(8),
                      "io.sr.v1.ChangelogRecord"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(9),
+                     "io.sr.v1.Command"));
 }
 
 Test(sr_codec, builtin_ids_name_the_expected_records)
@@ -772,18 +794,20 @@ Test(sr_codec, builtin_ids_name_the_expected_records)
 }
 
 /* A slot's versions are numbered as its registry subject's: commands 1
- * (id 1) and 2 (id 7), the changelog 1 (id 4) and 2 (id 8), every other
- * slot 1 (its own id). */
+ * (id 1), 2 (id 7) and 3 (id 9), the changelog 1 (id 4) and 2 (id 8),
+ * every other slot 1 (its own id). */
 Test(sr_codec, schema_versions_are_numbered_oldest_first)
 {
         sr_schema_ids_t ids;
 
-        cr_assert(eq(int, sr_schema_versions(SR_SCHEMA_COMMAND), 2));
+        cr_assert(eq(int, sr_schema_versions(SR_SCHEMA_COMMAND), 3));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 1),
                      1));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 2),
                      7));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 3),
+                     9));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 4),
                      0));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 0),
                      0));
@@ -813,10 +837,12 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
                                             100000));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 2,
                                             100001));
+        cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 3,
+                                            100002));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 1, 4));
         cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 2,
                                                 5)));
-        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 3,
+        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 4,
                                                 5)));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_CHANGELOG, 1,
                                             100003));
@@ -824,16 +850,19 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
                                             100004));
         cr_assert(eq(i32, ids.older[0], 100000));
         cr_assert(eq(i32, ids.older[1], 100003));
+        cr_assert(eq(i32, ids.older[2], 100001));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 100004));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_CHANGELOG, 1),
                      100003));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100001));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100002));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 4));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], SR_SCHEMA_EVENT));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 1),
                      100000));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 2),
                      100001));
+        cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 3),
+                     100002));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_RESULT, 1),
                      4));
 }
@@ -855,7 +884,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         static const char *const payloads[] = {
                 "CreateRun", "SetPipelineRunStatus", "SetStageRunStatus",
                 "SetTargetRunStatus", "TimerFired", "AppendTargets",
-                "SealTargets", "StageStep",
+                "SealTargets", "StageStep", "TargetCommand",
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
@@ -866,6 +895,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         avro_schema_t cmd = parse_builtin(
                 sr_schema_builtin_id(SR_SCHEMA_COMMAND));
         avro_schema_t cmd1 = parse_builtin(sr_schema_older[0].id);
+        avro_schema_t cmd2 = parse_builtin(sr_schema_older[2].id);
         avro_schema_t cl = parse_builtin(
                 sr_schema_builtin_id(SR_SCHEMA_CHANGELOG));
         avro_schema_t cl1 = parse_builtin(sr_schema_older[1].id);
@@ -902,6 +932,14 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         cr_assert(eq(sz, avro_schema_union_size(u),
                      (size_t)SR_CMD_TIMER_FIRED + 1));
         for (int i = 0; i <= SR_CMD_TIMER_FIRED; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)payloads[i]));
+        /* Version 2 has the first eight, TargetCommand appended. */
+        u = avro_schema_record_field_get(cmd2, "payload");
+        cr_assert(eq(sz, avro_schema_union_size(u),
+                     (size_t)SR_CMD_STAGE_STEP + 1));
+        for (int i = 0; i <= SR_CMD_STAGE_STEP; i++)
                 cr_assert(eq(str, (char *)avro_schema_name(
                                           avro_schema_union_branch(u, i)),
                              (char *)payloads[i]));
@@ -1121,14 +1159,47 @@ Test(sr_codec, a_command_is_written_in_the_oldest_version_that_carries_it)
         base_command(&c, SR_CMD_CREATE_RUN);
         fill_open_spec(&c.u.create.spec);
         cr_assert(eq(i32, encoded_command_id(&c), 7));
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 7));
         sr_command_fini(&c);
 
-        for (int k = SR_CMD_APPEND_TARGETS; k < SR_CMD__COUNT; k++) {
+        for (int k = SR_CMD_APPEND_TARGETS; k <= SR_CMD_STAGE_STEP; k++) {
                 fill_v2_command(&c, (sr_cmd_kind_t)k);
                 cr_assert(eq(i32, encoded_command_id(&c), 7), "kind %d", k);
                 sr_command_fini(&c);
         }
+        /* version 3 only for TargetCommand */
+        fill_v2_command(&c, SR_CMD_TARGET_COMMAND);
+        cr_assert(eq(i32, encoded_command_id(&c), 9));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 9));
+        sr_command_fini(&c);
+}
+
+/* The hand-written version 3 layout (TargetCommand appended after
+ * StageStep) is what the encoder writes, byte for byte, and reads back;
+ * framed as version 2 (which has no such branch) it is refused. */
+Test(sr_codec, a_target_command_is_written_in_version_3_and_read_back)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        struct wb w;
+
+        fill_v2_command(&in, SR_CMD_TARGET_COMMAND);
+        raw_command(&w, 9, 3, &in);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(sz, buf.len, w.n));
+        cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        assert_command_head(&out, &in);
+        assert_v2_payload(&out, &in);
+        sr_command_fini(&out);
+        sr_buf_free(&buf);
+        raw_command(&w, 7, 2, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "unknown union branch 8");
 }
 
 /* What is written in version 1 is the version 1 layout, byte for byte:
@@ -1359,12 +1430,13 @@ Test(sr_codec, both_ids_of_commands_and_of_the_changelog_map_to_their_slot)
 {
         cr_assert(eq(int, sr_codec_kind_of(codec, 1), SR_SCHEMA_COMMAND));
         cr_assert(eq(int, sr_codec_kind_of(codec, 7), SR_SCHEMA_COMMAND));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 9), SR_SCHEMA_COMMAND));
         cr_assert(eq(int, sr_codec_kind_of(codec, 8), SR_SCHEMA_CHANGELOG));
         /* Every other slot's own number, and 4 for changelog version 1. */
         for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
                 cr_assert(eq(int, sr_codec_kind_of(codec, slot), slot));
         cr_assert(eq(int, sr_codec_kind_of(codec, 0), 0));
-        cr_assert(eq(int, sr_codec_kind_of(codec, 9), 0));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 10), 0));
 }
 
 /* ------------------------------------------------------------ flat records */
@@ -2644,10 +2716,10 @@ Test(sr_codec, unknown_union_branch_is_schema_error)
         w_uuid(&w, 2);
         w_str(&w, "acme");
         w_long(&w, 1);
-        w_long(&w, SR_CMD__COUNT); /* payload branch 8 of 8 */
+        w_long(&w, SR_CMD__COUNT); /* payload branch 9 of 9 */
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        assert_msg(ec, "field payload: unknown union branch 8");
+        assert_msg(ec, "field payload: unknown union branch 9");
 }
 
 /* A version 1 record has five branches: one carrying a version 2 branch
@@ -3081,7 +3153,7 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
                 if (sr_schema_older[i].id > next)
                         next = sr_schema_older[i].id;
         next++;
-        cr_assert(eq(i32, next, 9));
+        cr_assert(eq(i32, next, 10));
         cr_assert(eq(ptr, (void *)sr_codec_schema_json(next), NULL));
         cr_assert(eq(int, sr_codec_kind_of(codec, next), 0));
         snprintf(want, sizeof(want), "unknown schema id %d", (int)next);
@@ -3123,7 +3195,8 @@ static void registry_ids(sr_schema_ids_t *ids)
         sr_schema_ids_builtin(ids);
         ids->older[0] = 100000; /* Command v1, registered first */
         ids->older[1] = 100003; /* ChangelogRecord v1 */
-        ids->wire[SR_SCHEMA_COMMAND] = 100001;
+        ids->older[2] = 100001; /* Command v2 */
+        ids->wire[SR_SCHEMA_COMMAND] = 100002;
         ids->wire[SR_SCHEMA_RESULT] = 4;
         ids->wire[SR_SCHEMA_EVENT] = 0x01020304;
         ids->wire[SR_SCHEMA_CHANGELOG] = 100004;
@@ -3277,6 +3350,23 @@ Test(sr_codec, with_registry_ids_command_versions_are_read_under_their_ids)
                                                   &ec), SR_ERR_SCHEMA));
         cr_assert(eq(str, ec.msg, "command: unknown schema id 7"));
         sr_command_fini(&in);
+
+        /* version 3 under the registry's id for it; 9 refused */
+        fill_v2_command(&in, SR_CMD_TARGET_COMMAND);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
+                                                  &ec), SR_OK));
+        cr_assert(eq(i32, id, 100002));
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        assert_v2_payload(&out, &in);
+        sr_buf_free(&buf);
+        raw_command(&w, 9, 3, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        cr_assert(eq(str, ec.msg, "command: unknown schema id 9"));
 }
 
 /* With a registry's ids, each changelog version is written and read under

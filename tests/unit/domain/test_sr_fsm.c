@@ -1269,11 +1269,18 @@ Test(sr_fsm, client_cancel_of_processing_target_cancels_and_requests_cancel)
 
 Test(sr_fsm, client_cancel_of_dispatched_target_says_to_cancel_command)
 {
+        char want[80], cid[SR_UUID_STR_LEN + 1];
+
         create(1, 1, 1, false);
         cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
         set_target(0, "cancelled");
         expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
-                      "cancel the device command instead");
+                      "cancel the command instead");
+        /* and names the path that does (phase D) */
+        sr_uuid_fmt(&run.targets[0].command_id, cid);
+        snprintf(want, sizeof(want), "PUT .../command/%s/", cid);
+        cr_assert(strstr(out.reply.message, want) != NULL, "%s",
+                  out.reply.message);
 }
 
 Test(sr_fsm, client_put_of_result_statuses_moves_target_like_a_result)
@@ -2464,4 +2471,115 @@ Test(sr_fsm, a_pipeline_cancel_sends_no_steps_over_a_stage_whose_target_runs_all
          * (the reference model's differential test found it) */
         cr_assert(eq(u32, out.n_steps, 0));
         cr_assert(eq(int, PR, SR_ST_CANCELLED));
+}
+
+/* ------------------------- a target run's device command (phase D) */
+
+/* TargetCommand{@p action} on target run @p ti, naming its command id
+ * (@p other: another one). */
+static void target_cmd(uint32_t ti, const char *action, bool other)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_TARGET_COMMAND);
+        cmd.u.tcmd.target_run_id = run.targets[ti].m.id;
+        cmd.u.tcmd.command_id = run.targets[ti].command_id;
+        if (other)
+                sr_uuid_v5(&cmd.u.tcmd.command_id, &sr_ns, "other-command");
+        snprintf(cmd.u.tcmd.action, sizeof(cmd.u.tcmd.action), "%s", action);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+}
+
+Test(sr_fsm, a_command_cancel_before_dispatch_cancels_the_target_run)
+{
+        create(1, 1, 2, false);
+        cr_assert(eq(int, TR(0), SR_ST_PROCESSING));
+        target_cmd(0, "cancel", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        expect_events("t0:cancelled");
+        cr_assert(eq(str, run.targets[0].m.reason, "cancelled_by_user"));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, SR(0), SR_ST_FAILURE)); /* a target run cancelled */
+}
+
+Test(sr_fsm, a_command_cancel_after_dispatch_requests_the_cancel_once_and_the_result_ends_it)
+{
+        uint32_t v;
+
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        v = run.targets[0].m.version;
+        target_cmd(0, "cancel", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_events, 0)); /* still running */
+        /* a new version, named by the reply: a read after it sees it */
+        cr_assert(eq(u32, run.targets[0].m.version, v + 1));
+        cr_assert(eq(u32, out.reply.versions[1].version, v + 1));
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
+        cr_assert(run.targets[0].cancel_requested);
+        cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
+                             &run.targets[0].command_id));
+        /* again: accepted, no second request */
+        target_cmd(0, "cancel", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        cr_assert(out.stale);
+        cr_assert(eq(u32, run.targets[0].m.version, v + 1));
+        cr_assert(eq(int, result(0, "CANCELLED"), SR_OK));
+        cr_assert(eq(int, TR(0), SR_ST_FAILURE));
+        cr_assert(eq(int, PR, SR_ST_FAILURE));
+        /* ended: a cancel of it is refused, naming the status */
+        target_cmd(0, "cancel", false);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "a final status");
+}
+
+Test(sr_fsm, a_command_resend_publishes_the_same_command_while_processing_or_dispatched)
+{
+        create(1, 1, 1, false);
+        target_cmd(0, "resend", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 1));
+        cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
+                             &run.targets[0].command_id));
+        cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
+        target_cmd(0, "resend", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 1));
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        target_cmd(0, "resend", false);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "only while processing or dispatched");
+}
+
+Test(sr_fsm, a_command_resend_after_its_cancel_was_requested_is_refused)
+{
+        create(1, 1, 1, false);
+        cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
+        target_cmd(0, "cancel", false);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        target_cmd(0, "resend", false);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "its cancel requested");
+}
+
+Test(sr_fsm, a_target_command_naming_another_command_or_action_is_refused)
+{
+        sr_command_t cmd;
+
+        create(1, 1, 1, false);
+        target_cmd(0, "cancel", true);
+        expect_reject(SR_REJECT_NOT_FOUND, "is not target run");
+        target_cmd(0, "pause", false);
+        expect_reject(SR_REJECT_INVALID_VALUE, "want \"cancel\" or");
+        cr_assert(eq(int, TR(0), SR_ST_PROCESSING));
+        base_cmd(&cmd, SR_CMD_TARGET_COMMAND);
+        sr_uuid_v5(&cmd.u.tcmd.target_run_id, &sr_ns, "no-such-target");
+        snprintf(cmd.u.tcmd.action, sizeof(cmd.u.tcmd.action), "cancel");
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        expect_reject(SR_REJECT_NOT_FOUND, "not found in pipeline run");
 }

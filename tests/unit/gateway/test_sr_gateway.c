@@ -573,11 +573,103 @@ Test(sr_gateway, a_target_runs_command_is_its_request_and_last_status)
         a = call("GET", other, "tok-a", NULL, NULL);
         cr_assert(eq(int, a.status, 404), "%s", a.body);
         answer_free(&a);
-        /* the reference's POST and PUT of a command are not served */
-        a = call("POST", url, "tok-a", NULL, "{}");
-        cr_assert(eq(int, a.status, 405), "%s", a.body);
-        answer_free(&a);
         /* nothing was sent for any of it */
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+/* PUT .../command/{command_id}/ {"request_status": "cancelled"} and POST
+ * .../command/: a TargetCommand to the run's worker, which decides; the
+ * answer is the CommandResponse of GET .../command/ after it. */
+Test(sr_gateway, a_command_write_sends_a_target_command_and_answers_the_command)
+{
+        sr_target_run_t *tr = &target_e.u.tr;
+        char url[300], put_url[400], cid[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        tr->command_id = uid("device-command");
+        tr->m.status = SR_ST_RUNNING;
+        tr->m.version = 3;
+        put(&target_e);
+        sr_uuid_fmt(&tr->command_id, cid);
+        snprintf(url, sizeof(url), "%scommand/", target_url());
+        snprintf(put_url, sizeof(put_url), "%s%s/", url, cid);
+        fake.after = target_e;
+        fake.after.u.tr.cancel_requested = true;
+        fake.after.u.tr.m.version = 4;
+        fake.has_after = true;
+        a = call("PUT", put_url, "tok-a", NULL,
+                 "{\"request_status\": \"CANCELLED\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "request_id"), cid));
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_TARGET_COMMAND));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.tcmd.target_run_id, &tr->m.id));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.tcmd.command_id,
+                             &tr->command_id));
+        cr_assert(eq(str, fake.cmds[0].u.tcmd.action, "cancel"));
+        answer_free(&a);
+
+        /* POST: the target run's own command; {} or no body */
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        a = (answer_free(&a), call("POST", url, "tok-a", NULL, NULL));
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 3));
+        for (int i = 1; i < 3; i++) {
+                cr_assert(eq(str, fake.cmds[i].u.tcmd.action, "resend"));
+                cr_assert(sr_uuid_eq(&fake.cmds[i].u.tcmd.command_id,
+                                     &tr->command_id));
+        }
+
+        /* the worker's refusals: another command 404, a final one 400 */
+        fake.refused = true;
+        fake.reason = SR_REJECT_NOT_FOUND;
+        a = call("PUT", put_url, "tok-a", NULL,
+                 "{\"request_status\": \"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        fake.reason = SR_REJECT_ILLEGAL_TRANSITION;
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 5));
+}
+
+/* Bodies the gateway refuses before anything is sent; an id that is not
+ * a UUID is no route. */
+Test(sr_gateway, a_command_write_with_a_bad_body_or_id_sends_nothing)
+{
+        char url[300], put_url[400];
+        static const char *const bad[] = {
+                "{}", "{\"request_status\": \"running\"}",
+                "{\"request_status\": 1}",
+                "{\"request_status\": \"cancelled\", \"why\": \"x\"}",
+                "[]", "",
+        };
+        answer_t a;
+
+        snprintf(url, sizeof(url), "%scommand/", target_url());
+        snprintf(put_url, sizeof(put_url), "%s%s/", url,
+                 "0b6b5f3a-1111-4c4c-8d8d-123456789abc");
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                a = call("PUT", put_url, "tok-a", NULL, bad[i]);
+                cr_assert(eq(int, a.status, 400), "%s: %s", bad[i], a.body);
+                answer_free(&a);
+        }
+        a = call("POST", url, "tok-a", NULL, "[1]");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        a = call("POST", url, "tok-a", NULL, "{\"command\": \"REBOOT\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        snprintf(put_url, sizeof(put_url), "%snot-a-uuid/", url);
+        a = call("PUT", put_url, "tok-a", NULL,
+                 "{\"request_status\": \"cancelled\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
         cr_assert(eq(int, fake.n_sends, 0));
 }
 
@@ -2702,46 +2794,56 @@ Test(sr_gateway, registry_config_is_the_level_the_evolution_rules_keep)
         reg_expect_error("GET", "/config/nope", 404, 40401);
 }
 
-/* @p subject holds version 1 (id @p v1, the frozen .v1.avsc) and version 2
- * (id @p v2): each by version, by id and by its text, latest being 2; with
- * an external registry's ids (use_registry_ids()), its ids for both:
- * @p ext_v1 and @p ext_v2. */
-static void subject_has_both_versions(const char *subject, int v1, int v2,
-                                      int ext_v1, int ext_v2)
+/* @p subject holds versions 1..@p n (ids @p id[0..n-1], the older ones
+ * frozen as .vN.avsc): each by version, by id and by its text, latest
+ * being n; with an external registry's ids (use_registry_ids()), its ids
+ * for each, @p ext[0..n-1]. */
+static void subject_has_versions(const char *subject, const int *id,
+                                 const int *ext, int n)
 {
-        const struct {
-                const char *version;
-                int v, id;
-        } cases[] = { { "1", 1, v1 }, { "2", 2, v2 }, { "latest", 2, v2 },
-                      { "-1", 2, v2 } };
-        char url[128], want[128];
+        char url[128], want[128], list[32] = "[";
         reg_answer_t a;
 
+        for (int v = 1; v <= n; v++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list),
+                         "%s%d", v > 1 ? "," : "", v);
+        strcat(list, "]");
         snprintf(url, sizeof(url), "/subjects/%s/versions", subject);
         a = reg_call("GET", url, NULL);
-        cr_assert(eq(str, a.body, "[1,2]"));
+        cr_assert(eq(str, a.body, list));
         reg_free(&a);
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int k = 0; k < n + 2; k++) {
+                /* each version, then "latest" and -1: the newest */
+                int v = k < n ? k + 1 : n;
+                char ver[16];
+
+                if (k < n)
+                        snprintf(ver, sizeof(ver), "%d", v);
+                else
+                        snprintf(ver, sizeof(ver), "%s",
+                                 k == n ? "latest" : "-1");
                 snprintf(url, sizeof(url), "/subjects/%s/versions/%s",
-                         subject, cases[i].version);
+                         subject, ver);
                 a = reg_call("GET", url, NULL);
                 cr_assert(eq(int, a.status, 200), "%s", a.body);
                 cr_assert(eq(int, (int)json_integer_value(json_object_get(
-                                          a.json, "version")), cases[i].v),
-                          "%s %s", subject, cases[i].version);
+                                          a.json, "version")), v),
+                          "%s %s", subject, ver);
                 cr_assert(eq(int, (int)json_integer_value(json_object_get(
-                                          a.json, "id")), cases[i].id));
+                                          a.json, "id")), id[v - 1]));
                 cr_assert(eq(str, (char *)jstr(a.json, "schema"),
-                             (char *)sr_codec_schema_json(cases[i].id)));
+                             (char *)sr_codec_schema_json(id[v - 1])));
                 reg_free(&a);
         }
-        cr_assert(not(eq(str, (char *)sr_codec_schema_json(v1),
-                         (char *)sr_codec_schema_json(v2))));
-        snprintf(url, sizeof(url), "/subjects/%s/versions/3", subject);
+        for (int v = 1; v < n; v++)
+                cr_assert(not(eq(str, (char *)sr_codec_schema_json(id[v - 1]),
+                                 (char *)sr_codec_schema_json(id[v]))));
+        snprintf(url, sizeof(url), "/subjects/%s/versions/%d", subject,
+                 n + 1);
         reg_expect_error("GET", url, 404, 40402);
-        for (int v = 1; v <= 2; v++) {
+        for (int v = 1; v <= n; v++) {
                 snprintf(url, sizeof(url), "/schemas/ids/%d/versions",
-                         v == 1 ? v1 : v2);
+                         id[v - 1]);
                 snprintf(want, sizeof(want),
                          "[{\"subject\":\"%s\",\"version\":%d}]", subject,
                          v);
@@ -2749,52 +2851,56 @@ static void subject_has_both_versions(const char *subject, int v1, int v2,
                 cr_assert(eq(str, a.body, want));
                 reg_free(&a);
         }
-        /* Registering either text answers its own id; a lookup names its
-         * version. */
+        /* Registering any version's text answers its own id; a lookup
+         * names its version. */
         snprintf(url, sizeof(url), "/subjects/%s/versions", subject);
-        for (int v = 1; v <= 2; v++) {
-                snprintf(want, sizeof(want), "{\"id\":%d}", v == 1 ? v1 : v2);
-                a = reg_post(url, sr_codec_schema_json(v == 1 ? v1 : v2),
-                             NULL);
+        for (int v = 1; v <= n; v++) {
+                snprintf(want, sizeof(want), "{\"id\":%d}", id[v - 1]);
+                a = reg_post(url, sr_codec_schema_json(id[v - 1]), NULL);
                 cr_assert(eq(str, a.body, want));
                 reg_free(&a);
         }
         snprintf(url, sizeof(url), "/subjects/%s", subject);
-        a = reg_post(url, sr_codec_schema_json(v1), NULL);
+        a = reg_post(url, sr_codec_schema_json(id[0]), NULL);
         cr_assert(eq(int, (int)json_integer_value(json_object_get(
                                   a.json, "version")), 1), "%s", a.body);
         reg_free(&a);
-        /* With an external registry's ids, its ids for both versions. */
+        /* With an external registry's ids, its ids for every version. */
         use_registry_ids();
-        for (int v = 1; v <= 2; v++) {
+        for (int v = 1; v <= n; v++) {
                 snprintf(url, sizeof(url), "/subjects/%s/versions/%d",
                          subject, v);
                 a = reg_call("GET", url, NULL);
                 cr_assert(eq(int, (int)json_integer_value(json_object_get(
-                                          a.json, "id")),
-                             v == 1 ? ext_v1 : ext_v2), "%s", a.body);
+                                          a.json, "id")), ext[v - 1]),
+                          "%s", a.body);
                 reg_free(&a);
-                snprintf(url, sizeof(url), "/schemas/ids/%d",
-                         v == 1 ? ext_v1 : ext_v2);
+                snprintf(url, sizeof(url), "/schemas/ids/%d", ext[v - 1]);
                 a = reg_call("GET", url, NULL);
                 cr_assert(eq(str, (char *)jstr(a.json, "schema"),
-                             (char *)sr_codec_schema_json(v == 1 ? v1 : v2)));
+                             (char *)sr_codec_schema_json(id[v - 1])));
                 reg_free(&a);
         }
-        snprintf(url, sizeof(url), "/schemas/ids/%d", v1);
+        snprintf(url, sizeof(url), "/schemas/ids/%d", id[0]);
         reg_expect_error("GET", url, 404, 40403);
 }
 
-Test(sr_gateway, registry_commands_subject_has_both_versions_latest_two)
+/* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc)
+ * and 3 (id 9, command.avsc). */
+Test(sr_gateway, registry_commands_subject_has_its_three_versions_latest_three)
 {
-        subject_has_both_versions("sr.commands-value", 1, 7, 2001, 1001);
+        static const int id[] = { 1, 7, 9 }, ext[] = { 2001, 2003, 1001 };
+
+        subject_has_versions("sr.commands-value", id, ext, 3);
 }
 
 /* Changelog version 1 (id 4, changelog.v1.avsc) and version 2 (id 8,
  * changelog.avsc), the same way. */
 Test(sr_gateway, registry_changelog_subject_has_both_versions_latest_two)
 {
-        subject_has_both_versions("sr.changelog-value", 4, 8, 2002, 1004);
+        static const int id[] = { 4, 8 }, ext[] = { 2002, 1004 };
+
+        subject_has_versions("sr.changelog-value", id, ext, 2);
 }
 
 /* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";

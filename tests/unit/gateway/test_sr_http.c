@@ -75,6 +75,10 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_TARGET_RUN_PUT },
                 { "GET", "/stageruns/" S_ID "/targetruns/" T_ID "/command",
                   SR_ROUTE_TARGET_RUN_COMMAND_GET },
+                { "POST", "/stageruns/" S_ID "/targetruns/" T_ID "/command",
+                  SR_ROUTE_TARGET_RUN_COMMAND_SEND },
+                { "PUT", "/stageruns/" S_ID "/targetruns/" T_ID "/command/"
+                  R_ID, SR_ROUTE_TARGET_RUN_COMMAND_CANCEL },
                 { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets",
                   SR_ROUTE_STAGE_TARGETS_APPEND },
                 { "GET", "/runs/" R_ID "/stageruns/" S_ID "/targets",
@@ -506,6 +510,10 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                 { "POST", "/v0/stageruns/" S_ID "/targetruns/", "GET" },
                 { "OPTIONS", "/v0/stageruns/" S_ID "/targetruns/" T_ID "/",
                   "GET, PUT" },
+                { "PUT", "/v0/stageruns/" S_ID "/targetruns/" T_ID
+                  "/command/", "GET, POST" },
+                { "GET", "/v0/stageruns/" S_ID "/targetruns/" T_ID
+                  "/command/" R_ID "/", "PUT" },
                 { "", "/v0/runs/", "GET, POST" },
                 { "PUT", "/metrics", "GET" },
         };
@@ -559,7 +567,14 @@ Test(sr_http, route_properties_follow_the_contract)
         cr_assert(eq(int, SR_ROUTE_STAGE_TARGETS_LIST,
                      SR_ROUTE_STAGE_TARGETS_SEAL + 1));
         cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_GET,
+                     SR_ROUTE_STAGE_TARGETS_LIST + 1));
+        cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_SEND,
+                     SR_ROUTE_TARGET_RUN_COMMAND_GET + 1));
+        cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_CANCEL,
                      SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_SEND));
+        cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_CANCEL));
+        cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUN_COMMAND_CANCEL));
         cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUN_COMMAND_GET));
         cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUN_COMMAND_GET)));
         cr_assert(not(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_GET)));
@@ -1769,4 +1784,74 @@ Test(sr_http, keyset_pages_link_next_by_cursor_and_previous_by_offset_only)
         cr_assert(eq(str, link_of(page, "next"), "null"));
         cr_assert(eq(str, link_of(page, "previous"), "null"));
         json_decref(page);
+}
+
+/* The body of a write on a target run's device command (phase D). */
+Test(sr_http, a_command_cancel_body_is_request_status_cancelled_alone)
+{
+        static const struct {
+                const char *body, *msg;
+        } bad[] = {
+                { "{}", "request_status: required field missing" },
+                { "{\"request_status\": \"queued\"}",
+                  "request_status: expected \"cancelled\" (any case), got "
+                  "\"queued\"" },
+                { "{\"request_status\": null}", "expected \"cancelled\"" },
+                { "{\"request_status\": \"cancelled\", \"x\": 1}",
+                  "unknown field \"x\"; allowed: request_status" },
+                { "[\"cancelled\"]", "expected a JSON object" },
+        };
+        sr_http_problem_t prob = { 0 };
+        const char *ok[] = { "{\"request_status\": \"cancelled\"}",
+                             "{\"request_status\":\"CANCELLED\"}" };
+        sr_route_t r;
+
+        for (size_t i = 0; i < 2; i++)
+                cr_assert(eq(int, sr_http_parse_command_write(
+                                          SR_ROUTE_TARGET_RUN_COMMAND_CANCEL,
+                                          ok[i], strlen(ok[i]), 0, &prob),
+                             SR_OK), "%s: %s", ok[i], prob.message);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&prob, 0, sizeof(prob));
+                cr_assert(eq(int, sr_http_parse_command_write(
+                                          SR_ROUTE_TARGET_RUN_COMMAND_CANCEL,
+                                          bad[i].body, strlen(bad[i].body), 0,
+                                          &prob),
+                             SR_ERR_INVALID), "%s", bad[i].body);
+                cr_assert(eq(int, prob.status, 400));
+                cr_assert(contains(prob.message, bad[i].msg), "%s: %s",
+                          bad[i].body, prob.message);
+        }
+        /* the command's id from the path */
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/stageruns/" S_ID
+                                        "/targetruns/" T_ID "/command/" R_ID
+                                        "/", &r, NULL), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_TARGET_RUN_COMMAND_CANCEL));
+        cr_assert(eq(str, uuid_text(&r.command_id), R_ID));
+        cr_assert(eq(str, uuid_text(&r.target_run_id), T_ID));
+}
+
+Test(sr_http, a_command_resend_body_is_empty_or_none)
+{
+        sr_http_problem_t prob = { 0 };
+        const char *ok[] = { "", "{}", " { } " };
+        const char *field = "{\"command\": \"REBOOT\"}";
+
+        cr_assert(eq(int, sr_http_parse_command_write(
+                                  SR_ROUTE_TARGET_RUN_COMMAND_SEND, field,
+                                  strlen(field), 0, &prob), SR_ERR_INVALID));
+        cr_assert(contains(prob.message, "unknown field \"command\": a "
+                           "resend sends the target run's own command"),
+                  "%s", prob.message);
+        for (size_t i = 0; i < 3; i++)
+                cr_assert(eq(int, sr_http_parse_command_write(
+                                          SR_ROUTE_TARGET_RUN_COMMAND_SEND,
+                                          ok[i], strlen(ok[i]), 0, &prob),
+                             SR_OK), "%s: %s", ok[i], prob.message);
+        cr_assert(eq(int, sr_http_parse_command_write(
+                                  SR_ROUTE_TARGET_RUN_COMMAND_SEND, "7", 1, 0,
+                                  &prob), SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(contains(prob.message, "expected a JSON object"), "%s",
+                  prob.message);
 }

@@ -132,30 +132,32 @@ TestSuite(sr_registry, .timeout = 20.0);
 
 Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
-        /* Subjects in name order; the changelog and commands have
-         * versions 1 and 2. */
+        /* Subjects in name order; the changelog has versions 1 and 2,
+         * commands 1, 2 and 3. */
         const char *answers[] = { OK_ID(0, 104), OK_ID(1, 108),
                                   OK_ID(2, 101), OK_ID(3, 107),
-                                  OK_ID(4, 105), OK_ID(5, 103),
-                                  OK_ID(6, 106), OK_ID(7, 102) };
+                                  OK_ID(4, 109), OK_ID(5, 105),
+                                  OK_ID(6, 103), OK_ID(7, 106),
+                                  OK_ID(8, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 8, answers);
+        fake_start(&f, 9, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
         fake_stop(&f);
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 107));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 109));
         cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
+        cr_assert(eq(i32, ids.older[2], 107)); /* commands version 2 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 108));
         cr_assert(eq(i32, ids.older[1], 104)); /* changelog version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 106));
-        cr_assert(eq(int, f.n_got, 8));
+        cr_assert(eq(int, f.n_got, 9));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
@@ -163,12 +165,12 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                   "%s", f.got[0]);
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
         cr_assert(has(f.got[1], "/subjects/sr.changelog-value/versions"));
-        cr_assert(has(f.got[5], "/subjects/sr.events-value/versions"));
+        cr_assert(has(f.got[6], "/subjects/sr.events-value/versions"));
         /* Each version's exact text: events 3, the changelog 4 then 8,
-         * commands 1 then 7. */
-        for (int i = 0; i < 5; i++) {
-                static const int req[] = { 5, 0, 1, 2, 3 },
-                                 id[] = { 3, 4, 8, 1, 7 };
+         * commands 1, 7 then 9. */
+        for (int i = 0; i < 6; i++) {
+                static const int req[] = { 6, 0, 1, 2, 3, 4 },
+                                 id[] = { 3, 4, 8, 1, 7, 9 };
                 const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
@@ -179,6 +181,7 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                 json_decref(j);
         }
         cr_assert(has(f.got[3], "/subjects/sr.commands-value/versions"));
+        cr_assert(has(f.got[4], "/subjects/sr.commands-value/versions"));
 }
 
 Test(sr_registry, an_incompatible_schema_is_a_conf_error_naming_the_subject_and_the_registry_message)
@@ -245,21 +248,22 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
         const char *answers[] = {
                 reply(0, "503 Service Unavailable", ""),
                 OK_ID(1, 111), OK_ID(2, 112), OK_ID(3, 113), OK_ID(4, 114),
-                OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118)
+                OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118),
+                OK_ID(9, 119)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 9, answers);
+        fake_start(&f, 10, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 9));
+        cr_assert(eq(int, f.n_got, 10));
         cr_assert(eq(i32, ids.older[1], 111));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 118));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 119));
 }
 
 Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
