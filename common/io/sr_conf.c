@@ -133,7 +133,8 @@ static const struct conf_prop conf_props[] = {
                   "besides the largest run a batch used, which stays and "
                   "is not counted (so a run larger than this is not "
                   "reloaded by every batch; docs/guarantee.md); 0 keeps "
-                  "only that run." },
+                  "only that run. Two such runs busy at once evict each "
+                  "other: size it to hold them." },
         { .name = "cache.verify", .type = CONF_BOOL,
           .offset = OFF(cache_verify), .def = "false",
           .desc = "Compare every cached run with its LMDB copy before "
