@@ -96,15 +96,18 @@ void sr_idem_fingerprint(const sr_route_t *route, const void *body,
         const sr_uuid_t *ids[] = {
                 &route->pipeline_id,  &route->pipeline_run_id,
                 &route->stage_run_id, &route->stage_run_operation_id,
-                &route->target_run_id,
+                &route->target_run_id, &route->command_id,
         };
+        /* The command id of PUT .../command/{command_id}/ only: every
+         * other route's fingerprint stays what the fleet's older
+         * gateways compute (the first five ids). */
+        size_t n = route->id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL ? 6 : 5;
         uint8_t ident[1 + sizeof(ids) / sizeof(ids[0]) * 16];
 
         ident[0] = (uint8_t)route->id;
-        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        for (size_t i = 0; i < n; i++)
                 memcpy(ident + 1 + 16 * i, ids[i]->b, 16);
-        sr_sha1_2(ident, sizeof(ident), body ? body : "", body ? len : 0,
-                  out);
+        sr_sha1_2(ident, 1 + 16 * n, body ? body : "", body ? len : 0, out);
 }
 
 /* Keyed: a client cannot choose keys that share a bucket. */

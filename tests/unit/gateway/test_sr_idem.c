@@ -11,6 +11,7 @@
 
 #include "sr_http.h"
 #include "sr_idem.h"
+#include "sr_sha1.h"
 
 #include "old_idem_slot.h"
 
@@ -165,6 +166,33 @@ Test(sr_idem, fingerprint_is_the_route_not_its_spelling)
                 fingerprint("PUT", put[i], "{\"status\":\"cancelled\"}", b);
                 cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0), "%s", put[i]);
         }
+}
+
+/* A device command's cancel names the command in its path: two cancels
+ * of two commands are two requests. Every other route's fingerprint is
+ * the one older gateways of the fleet compute: the route number and five
+ * ids, then the body. */
+Test(sr_idem, a_command_cancel_fingerprint_has_the_command_id_and_no_other_moved)
+{
+        static const char body[] = "{\"request_status\":\"cancelled\"}";
+        uint8_t a[SR_IDEM_FP_LEN], b[SR_IDEM_FP_LEN], ident[1 + 5 * 16];
+        sr_route_t r;
+
+        fingerprint("PUT", "/v0/stageruns/" S_ID "/targetruns/" R_ID
+                    "/command/" P_ID "/", body, a);
+        fingerprint("PUT", "/v0/stageruns/" S_ID "/targetruns/" R_ID
+                    "/command/" S_ID "/", body, b);
+        cr_assert(not(eq(int, memcmp(a, b, sizeof(a)), 0)));
+        route("PUT", "/v0/stageruns/" S_ID "/targetruns/" R_ID "/", &r);
+        ident[0] = (uint8_t)r.id;
+        memcpy(ident + 1, r.pipeline_id.b, 16);
+        memcpy(ident + 17, r.pipeline_run_id.b, 16);
+        memcpy(ident + 33, r.stage_run_id.b, 16);
+        memcpy(ident + 49, r.stage_run_operation_id.b, 16);
+        memcpy(ident + 65, r.target_run_id.b, 16);
+        sr_sha1_2(ident, sizeof(ident), body, strlen(body), a);
+        sr_idem_fingerprint(&r, body, strlen(body), b);
+        cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0));
 }
 
 Test(sr_idem, fingerprint_differs_by_route_ids_and_body)
