@@ -381,6 +381,20 @@ static bool advance_target(step_t *st, uint32_t ti, target_step_t ts)
         return true;
 }
 
+/* A client's cancel of target run @p ti before its command went out
+ * (pending, queued, processing): a cancel request for a command already
+ * created, the target run cancelled, its stage rolled up. */
+static void cancel_by_user(step_t *st, uint32_t ti)
+{
+        sr_target_run_t *t = &st->run->targets[ti];
+        uint32_t si = t->stage_index;
+
+        if (sr_fsm__target_has_command(t) && !t->cancel_requested)
+                sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
+        sr_fsm__move_target(st, ti, SR_ST_CANCELLED, "cancelled_by_user");
+        sr_fsm__rollup_stage(st, si);
+}
+
 /* The target run @p id a client's command names, caught up on any
  * cascade in steps: its index in *@p ti (an auto-promoted stage may grow,
  * and move, the targets array during the step: use the index). false
@@ -451,10 +465,7 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
                                      tid, cur, cmdid);
                         return;
                 }
-                if (sr_fsm__target_has_command(t) && !t->cancel_requested)
-                        sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
-                sr_fsm__move_target(st, ti, SR_ST_CANCELLED, "cancelled_by_user");
-                sr_fsm__rollup_stage(st, t->stage_index);
+                cancel_by_user(st, ti);
                 t = &run->targets[ti];
                 break;
         case SR_ST_DISPATCHED:
@@ -560,11 +571,7 @@ static void target_command(step_t *st, const sr_command_t *cmd)
                 return;
         }
         if (cancel && t->m.status == SR_ST_PROCESSING) {
-                if (!t->cancel_requested)
-                        sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
-                sr_fsm__move_target(st, ti, SR_ST_CANCELLED,
-                                    "cancelled_by_user");
-                sr_fsm__rollup_stage(st, t->stage_index);
+                cancel_by_user(st, ti);
         } else if (cancel) { /* dispatched, running */
                 sr_fsm__dispatch(st, ti, SR_DISPATCH_CANCEL);
                 /* not a status: no event, but a new version, so the
@@ -670,12 +677,8 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
          * is one whose target runs are owed a timeout cascade: its steps
          * time them all out. The others' in parts (StageStep{deadline}). */
         for (uint32_t si = 0; si < run->pr.n_stages; si++) {
-                const sr_run_stage_idx_t *x = &run->sidx[si];
-
-                if (!x->tr_min_deadline || x->tr_min_deadline > d ||
-                    sr_fsm__stage_owes(run, si) == SR_ST_TIMEOUT)
-                        continue;
-                sr_fsm__deadline_from(st, si, 0, d);
+                if (sr_fsm__deadline_due(run, si, d))
+                        sr_fsm__deadline_from(st, si, 0, d);
         }
         if (!st->out->applied)
                 st->out->stale = true;

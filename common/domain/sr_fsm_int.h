@@ -92,6 +92,10 @@ sr_status_t sr_fsm__stage_owes(const sr_run_t *run, uint32_t si);
 /* The target runs' own deadline @p d over stage @p si from position
  * @p from, in parts of stage.step.targets (StageStep{deadline}). */
 void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d);
+/* Stage @p si has an open target run due at @p d and is owed no timeout
+ * cascade (whose steps would time them all out): its deadline's parts
+ * apply. */
+bool sr_fsm__deadline_due(const sr_run_t *run, uint32_t si, int64_t d);
 /* Stage @p si's target runs are owed a cascade (its end or its run's). */
 bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si);
 /* queued, processing or running. */

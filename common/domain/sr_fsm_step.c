@@ -597,6 +597,19 @@ void sr_fsm__catch_up(step_t *st, uint32_t ti)
                 sr_fsm__cascade_target(st, ti, to, reason);
 }
 
+/* Where the part of stage @p si's target runs that starts at position
+ * @p from ends: stage.step.targets later, or the stage's end (0: no
+ * parts). */
+static uint32_t part_end(const step_t *st, uint32_t si, uint32_t from)
+{
+        const sr_run_stage_idx_t *x = &st->run->sidx[si];
+        uint32_t step = st->opts->step_targets;
+
+        if (step && x->n_tr > from && x->n_tr - from > step)
+                return from + step;
+        return x->n_tr;
+}
+
 /* The cascade over stage @p si's target runs from position @p from (in
  * the stage's order): stage.step.targets of them in this input, and a
  * StageStep for the rest. Each target run gets every cascade it is owed
@@ -605,7 +618,7 @@ void sr_fsm__catch_up(step_t *st, uint32_t ti)
 void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
 {
         const sr_run_stage_idx_t *x = &st->run->sidx[si];
-        uint32_t step = st->opts->step_targets, end = x->n_tr;
+        uint32_t end = part_end(st, si, from);
 
         /* Every target run final (a stage that ended before its pipeline
          * run's cancel or timeout, or one a part's results finished):
@@ -613,8 +626,6 @@ void sr_fsm__cascade_from(step_t *st, uint32_t si, uint32_t from)
          * (found by the reference model's differential test). */
         if (sr_run_stage_terminal(x) == x->n_tr)
                 return;
-        if (step && x->n_tr > from && x->n_tr - from > step)
-                end = from + step;
         for (uint32_t i = from; i < end; i++)
                 sr_fsm__catch_up(st, x->first_tr + i);
         if (end < x->n_tr && sr_run_stage_terminal(x) < x->n_tr)
@@ -635,10 +646,8 @@ void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d)
 {
         sr_run_t *run = st->run;
         const sr_run_stage_idx_t *x = &run->sidx[si];
-        uint32_t step = st->opts->step_targets, end = x->n_tr;
+        uint32_t end = part_end(st, si, from);
 
-        if (step && x->n_tr > from && x->n_tr - from > step)
-                end = from + step;
         for (uint32_t k = from; k < end; k++) {
                 uint32_t i = x->first_tr + k;
                 const sr_target_run_t *t;
@@ -652,8 +661,16 @@ void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d)
                 sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT, "timeout");
                 sr_fsm__rollup_stage(st, si); /* may move run->targets */
         }
-        if (end < x->n_tr && x->tr_min_deadline && x->tr_min_deadline <= d)
+        if (end < x->n_tr && sr_fsm__deadline_due(run, si, d))
                 sr_fsm__send_step(st, si, "deadline", end);
+}
+
+bool sr_fsm__deadline_due(const sr_run_t *run, uint32_t si, int64_t d)
+{
+        const sr_run_stage_idx_t *x = &run->sidx[si];
+
+        return x->tr_min_deadline && x->tr_min_deadline <= d &&
+               sr_fsm__stage_owes(run, si) != SR_ST_TIMEOUT;
 }
 
 bool sr_fsm__cascade_owed(const sr_run_t *run, uint32_t si)

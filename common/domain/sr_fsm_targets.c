@@ -557,11 +557,8 @@ void sr_fsm__stage_step(step_t *st, const sr_command_t *cmd)
                 return;
         }
         if (!strcmp(cmd->u.step.step, "deadline")) {
-                const sr_run_stage_idx_t *x = &run->sidx[si];
-
-                if (cmd->u.step.cursor >= x->n_tr || !x->tr_min_deadline ||
-                    x->tr_min_deadline > st->now ||
-                    sr_fsm__stage_owes(run, si) == SR_ST_TIMEOUT) {
+                if (cmd->u.step.cursor >= run->sidx[si].n_tr ||
+                    !sr_fsm__deadline_due(run, si, st->now)) {
                         st->out->stale = true;
                         return;
                 }

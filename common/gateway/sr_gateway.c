@@ -125,10 +125,8 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
         }
         if (!sr_route_has_body(route->id))
                 return false;
-        /* A resend of a device command may come without a body (nothing
-         * of one is used): then without a Content-Type too. */
-        if (route->id == SR_ROUTE_TARGET_RUN_COMMAND_SEND &&
-            !req->content_type && req->body_len == 0 && !req->body_too_large)
+        if (sr_route_body_optional(route->id) && !req->content_type &&
+            req->body_len == 0 && !req->body_too_large)
                 return false;
         if (sr_http_check_content_type(req->content_type, &prob) != SR_OK) {
                 sr_gateway__answer_problem(resp, &prob);

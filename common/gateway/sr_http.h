@@ -142,6 +142,9 @@ bool sr_route_is_registry(sr_route_id_t id);
 bool sr_route_is_list(sr_route_id_t id);
 /** @brief True for POST and PUT routes: JSON body, Content-Type checked. */
 bool sr_route_has_body(sr_route_id_t id);
+/** @brief True for the body routes whose body may be absent (then with no
+ *  Content-Type): a device command's resend, of which no body is used. */
+bool sr_route_body_optional(sr_route_id_t id);
 
 /**
  * @brief The answer to POST /v0/pipelines/{id}/runs/: stored pipeline

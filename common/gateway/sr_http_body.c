@@ -277,24 +277,22 @@ sr_err_t sr_http_parse_command_write(sr_route_id_t route, const void *body,
         json_t *root, *v;
         sr_err_t err;
 
-        /* POST: the command sent again is the target run's own, so the
-         * reference's free-form AndroidCommandRequest could only be
-         * ignored; a field in it is refused rather than silently dropped.
-         * No body is an empty one. */
-        if (route == SR_ROUTE_TARGET_RUN_COMMAND_SEND && len == 0)
-                return SR_OK;
+        if (sr_route_body_optional(route) && len == 0)
+                return SR_OK; /* no body is an empty one */
         err = sr_http_load_object(body, len, max_len, &root, prob);
         if (err)
                 return err;
+        /* POST: the command sent again is the target run's own, so the
+         * reference's free-form AndroidCommandRequest could only be
+         * ignored; a field in it is refused rather than silently dropped. */
         if (route == SR_ROUTE_TARGET_RUN_COMMAND_SEND) {
-                json_object_foreach(root, key, v) {
-                        (void)v;
+                if (json_object_size(root)) {
+                        key = json_object_iter_key(json_object_iter(root));
                         sr_http__quote(shown, key, strlen(key));
                         err = sr_http__refuse(prob, 400, "unknown field %s: "
                                               "a resend sends the target "
                                               "run's own command again; send "
                                               "no body or {}", shown);
-                        break;
                 }
                 goto out_decref;
         }

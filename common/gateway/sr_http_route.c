@@ -52,6 +52,11 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL;
 }
 
+bool sr_route_body_optional(sr_route_id_t id)
+{
+        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND;
+}
+
 /* What an id segment of a path template fills in. */
 enum slot {
         LIT = 0,

@@ -198,6 +198,16 @@ static void expect(answer_t *a, int status)
                      status));
 }
 
+/* The answer's message says @p part. */
+static void expect_message(answer_t *a, const char *part)
+{
+        const char *msg = json_string_value(json_object_get(a->json,
+                                                            "message"));
+
+        cr_assert(msg != NULL && strstr(msg, part) != NULL, "%s",
+                  msg ? msg : "(no message)");
+}
+
 static const char spec[] =
         "{\"pipeline_id\":\"7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f\","
         "\"pipeline_name\":\"e2e\",\"stages\":["
@@ -269,9 +279,7 @@ Test(gateway_e2e, full_run_with_promotion_refusals_and_tenancy)
         http(&a, "PUT", path, "tok-acme", "application/json",
              "{\"status\":\"queued\"}");
         expect(&a, 400);
-        cr_assert(strstr(json_string_value(json_object_get(a.json,
-                                                           "message")),
-                         "only while the pipeline run is waiting") != NULL);
+        expect_message(&a, "only while the pipeline run is waiting");
         finish_stage(s1);
         snprintf(path, sizeof(path), "/v0/pipelines/"
                  "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
@@ -430,18 +438,14 @@ Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
         expect(&a, 200);
         http(&a, "POST", path, "tok-acme", "application/json", "{}");
         expect(&a, 400);
-        cr_assert(strstr(json_string_value(json_object_get(a.json,
-                                                           "message")),
-                         "only while processing or dispatched") != NULL);
+        expect_message(&a, "only while processing or dispatched");
         /* another command id: 404 naming the target run's */
         snprintf(path, sizeof(path),
                  "%scommand/0b7a8c7e-2222-4a0e-8f0e-00000000000f/", base);
         http(&a, "PUT", path, "tok-acme", "application/json",
              "{\"request_status\":\"cancelled\"}");
         expect(&a, 404);
-        cr_assert(strstr(json_string_value(json_object_get(a.json,
-                                                           "message")),
-                         cid) != NULL);
+        expect_message(&a, cid);
         /* its own: the cancel is requested, the target run still runs */
         snprintf(path, sizeof(path), "%scommand/%s/", base, cid);
         http(&a, "PUT", path, "tok-acme", "application/json",
@@ -461,9 +465,7 @@ Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
         http(&a, "PUT", path, "tok-acme", "application/json",
              "{\"request_status\":\"cancelled\"}");
         expect(&a, 400);
-        cr_assert(strstr(json_string_value(json_object_get(a.json,
-                                                           "message")),
-                         "a final status") != NULL);
+        expect_message(&a, "a final status");
 }
 
 /* Raw request with a given body (may hold any bytes). */
