@@ -41,9 +41,10 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' versions 1 (id 1) and 2 (id 7) and the changelog's version 1
- * (id 4) are read still, and written for every record they carry; the
- * newest (commands' version 3, id 9; the changelog's version 2, id 8)
+/* Commands' versions 1 (id 1), 2 (id 7) and 3 (id 9) and the changelog's
+ * version 1 (id 4) are read still, and written for every record they
+ * carry; the newest (commands' version 4, id 10; the changelog's version
+ * 2, id 8)
  * only for what needs it (docs/schemas.md, "Version history"). Oldest
  * first within a slot. The indexes are named in sr_codec_int.h for the
  * writers. */
@@ -51,13 +52,14 @@ const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
         [SR_OLDER_COMMAND_V1] = { SR_SCHEMA_COMMAND, 1 },
         [SR_OLDER_CHANGELOG_V1] = { SR_SCHEMA_CHANGELOG, 4 },
         [SR_OLDER_COMMAND_V2] = { SR_SCHEMA_COMMAND, 7 },
+        [SR_OLDER_COMMAND_V3] = { SR_SCHEMA_COMMAND, 9 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
         switch (slot) {
         case SR_SCHEMA_COMMAND:
-                return 9;
+                return 10;
         case SR_SCHEMA_CHANGELOG:
                 return 8;
         default:

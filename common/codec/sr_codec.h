@@ -35,7 +35,7 @@ typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
 /* The schema slots: one per kind of record. The built-in id of each
  * slot's newest version is sr_schema_builtin_id() (the slot's own number,
- * except commands: id 9, Command version 3, and the changelog: id 8,
+ * except commands: id 10, Command version 4, and the changelog: id 8,
  * ChangelogRecord version 2); older versions a slot still reads are
  * sr_schema_older[]. A record is written in the oldest version that
  * carries it (docs/schemas.md, "Our own readers"). The table generated
@@ -60,7 +60,7 @@ typedef struct sr_schema_older {
         int32_t id; /* built-in id (schemas/registry.tsv) */
 } sr_schema_older_t;
 
-#define SR_SCHEMA_OLDER_COUNT 3
+#define SR_SCHEMA_OLDER_COUNT 4
 extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
 
 /** @brief Built-in id of the version of @p slot that is written. */
@@ -178,8 +178,8 @@ const char *sr_codec_schema_name(int32_t id);
  * @brief Encode @p cmd as a framed io.sr.v1.Command in the oldest version
  * that carries it: version 1 (built-in id 1) for the kinds and fields it
  * has, version 2 (id 7) for AppendTargets, SealTargets, StageStep and a
- * create with an open stage, version 3 (id 9) for TargetCommand
- * (docs/schemas.md, "Our own readers").
+ * create with an open stage, version 3 (id 9) for TargetCommand, version 4
+ * (id 10) for DeleteRun (docs/schemas.md, "Our own readers").
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot
  *          carry, e.g. an unknown kind) or SR_ERR_SCHEMA (avro-c refused).

@@ -17,6 +17,7 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_SEAL_TARGETS] = "SealTargets",
         [SR_CMD_STAGE_STEP] = "StageStep",
         [SR_CMD_TARGET_COMMAND] = "TargetCommand",
+        [SR_CMD_DELETE_RUN] = "DeleteRun",
 };
 
 /* ---------------------------------------------------------- spec parts */
@@ -429,6 +430,9 @@ static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
                                              sizeof(c->u.tcmd.action), ec)))
                         return err;
                 return SR_OK;
+        case SR_CMD_DELETE_RUN:
+                return sr_codec__set_uuid(p, "pipeline_id",
+                                          &c->u.del.pipeline_id, ec);
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown kind %d",
@@ -566,6 +570,9 @@ static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
                                              sizeof(c->u.tcmd.action), ec)))
                         return err;
                 return SR_OK;
+        case SR_CMD_DELETE_RUN:
+                return sr_codec__get_uuid(p, "pipeline_id",
+                                          &c->u.del.pipeline_id, ec);
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
@@ -606,12 +613,14 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * version 1 (sr_schema_older[SR_OLDER_COMMAND_V1]) unless it is one of
  * version 2's kinds (AppendTargets, SealTargets, StageStep) or opens a
  * stage; version 2 (SR_OLDER_COMMAND_V2) unless it is TargetCommand;
- * else version 3. Returns the index in sr_schema_older[], -1 for the
- * newest. */
+ * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; else version 4.
+ * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
-        if (c->kind == SR_CMD_TARGET_COMMAND)
+        if (c->kind == SR_CMD_DELETE_RUN)
                 return -1;
+        if (c->kind == SR_CMD_TARGET_COMMAND)
+                return SR_OLDER_COMMAND_V3;
         if (c->kind > SR_CMD_TIMER_FIRED)
                 return SR_OLDER_COMMAND_V2;
         if (c->kind != SR_CMD_CREATE_RUN)

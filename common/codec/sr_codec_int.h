@@ -39,6 +39,7 @@ enum {
         SR_OLDER_COMMAND_V1 = 0,
         SR_OLDER_CHANGELOG_V1 = 1,
         SR_OLDER_COMMAND_V2 = 2,
+        SR_OLDER_COMMAND_V3 = 3,
 };
 
 /* ---------------------------------------------------------- framing */

@@ -598,13 +598,13 @@ static void target_command(step_t *st, const sr_command_t *cmd)
         sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
 }
 
-/* The retirement instant has come (docs/guarantee.md, "Retention"): the
- * run keeps only its marker; the caller deletes its keys. */
-static void retire(step_t *st, int64_t ended)
+/* The retirement instant @p at has come (docs/guarantee.md, "Retention"),
+ * or a client deleted the run: the run keeps only its marker; the caller
+ * deletes its keys. */
+static void retire(step_t *st, int64_t ended, int64_t at)
 {
         sr_run_t *run = st->run;
         sr_retired_t *r = &st->out->retired;
-        int64_t at = run->pr.next_deadline;
 
         memset(r, 0, sizeof(*r));
         r->pipeline_run_id = run->pr.m.id;
@@ -622,6 +622,47 @@ static void retire(step_t *st, int64_t ended)
         st->out->applied = true;
 }
 
+/* A client's delete of a run (docs/definitions.md section 7): only a run
+ * whose every entity is final, as retention.finished would retire it, and
+ * only under the pipeline the path names; it retires now. The reply
+ * carries the run's last version (its last state, which the client
+ * gets back). */
+static void delete_run(step_t *st, const sr_command_t *cmd)
+{
+        sr_run_t *run = st->run;
+        char rid[SR_UUID_STR_LEN + 1], pid[SR_UUID_STR_LEN + 1];
+        int64_t ended;
+
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        if (!sr_uuid_eq(&cmd->u.del.pipeline_id, &run->pr.pipeline_id)) {
+                sr_uuid_fmt(&cmd->u.del.pipeline_id, pid);
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                                     "pipeline run %s not found under "
+                                     "pipeline %s", rid, pid);
+                return;
+        }
+        if (!sr_status_is_terminal(run->pr.m.status)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                                     "pipeline run %s is %s: only a finished "
+                                     "run is deleted; cancel it first", rid,
+                                     sr_status_name(run->pr.m.status));
+                return;
+        }
+        if (!sr_run_all_final(run, &ended)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                                     "pipeline run %s is %s but %u of its "
+                                     "stage and target runs are not final "
+                                     "yet (a target run waits for its "
+                                     "device's answer or its own deadline); "
+                                     "delete it after they end", rid,
+                                     sr_status_name(run->pr.m.status),
+                                     sr_run_n_open(run));
+                return;
+        }
+        sr_fsm__reply_accept(st, cmd, SR_ENT_PIPELINE_RUN, &run->pr.m);
+        retire(st, ended, st->now);
+}
+
 /* timer fired: every non-terminal entity whose deadline is at or before
  * the timer's deadline times out, the pipeline run first. A child's own
  * deadline still fires after its pipeline run ended (a target run left
@@ -637,7 +678,7 @@ static void timer_fired(step_t *st, const sr_command_t *cmd)
         if (sr_status_is_terminal(run->pr.m.status)) {
                 if (sr_run_all_final(run, &ended)) {
                         if (d && d == run->pr.next_deadline)
-                                retire(st, ended);
+                                retire(st, ended, run->pr.next_deadline);
                         else
                                 st->out->stale = true;
                         return;
@@ -719,8 +760,9 @@ static void retired_command(step_t *st, const sr_command_t *cmd,
                 snprintf(at, sizeof(at), "%" PRId64, r->retired_at);
         st->out->for_retired = true;
         sr_fsm__reply_reject(st, cmd, SR_REJECT_RUN_RETIRED,
-                             "pipeline run %s was retired at %s: it ended "
-                             "more than retention.finished before", rid, at);
+                             "pipeline run %s was retired at %s: deleted by "
+                             "a client, or it ended more than "
+                             "retention.finished before", rid, at);
 }
 
 sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
@@ -780,6 +822,9 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 break;
         case SR_CMD_TARGET_COMMAND:
                 target_command(&st, cmd);
+                break;
+        case SR_CMD_DELETE_RUN:
+                delete_run(&st, cmd);
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

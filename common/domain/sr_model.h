@@ -342,6 +342,9 @@ typedef enum sr_cmd_kind {
         /* Command v3 (docs/definitions.md section 9, phase D): a client's
          * cancel or resend of a target run's device command. */
         SR_CMD_TARGET_COMMAND,
+        /* Command v4 (docs/definitions.md section 7): a client's delete
+         * of a finished run. */
+        SR_CMD_DELETE_RUN,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
 
@@ -387,6 +390,9 @@ typedef struct sr_command {
                         sr_uuid_t target_run_id, command_id;
                         char action[SR_SHORT_MAX]; /* "cancel", "resend" */
                 } tcmd;
+                struct {
+                        sr_uuid_t pipeline_id; /* the path's */
+                } del;
         } u;
 } sr_command_t;
 

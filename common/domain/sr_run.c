@@ -524,6 +524,12 @@ bool sr_run_all_final(const sr_run_t *run, int64_t *ended_at)
         return true;
 }
 
+uint32_t sr_run_n_open(const sr_run_t *run)
+{
+        return run->pr.n_stages - n_terminal(run->n_stage_status) +
+               run->n_targets - n_terminal(run->n_tr_status);
+}
+
 int64_t sr_run_min_deadline(const sr_run_t *run)
 {
         int64_t d = 0;

@@ -212,6 +212,9 @@ uint32_t sr_run_stage_terminal(const sr_run_stage_idx_t *x);
 /** @brief True when the pipeline run, every stage run and every target run
  *  is terminal (O(1)); then *ended_at is the latest ended_at of them. */
 bool sr_run_all_final(const sr_run_t *run, int64_t *ended_at);
+/** @brief Stage runs and target runs of the run that are not terminal
+ *  (O(1)). */
+uint32_t sr_run_n_open(const sr_run_t *run);
 /** @brief The earliest deadline of any non-terminal entity of the run, 0 =
  *  none: O(stages). */
 int64_t sr_run_min_deadline(const sr_run_t *run);

@@ -12,8 +12,8 @@
  * Commands also of kinds append_targets (stage_index, chunk, targets; the
  * digest is the decoder's, a "digest" given is ignored), seal_targets
  * (stage_index, chunks, count, digest: 64 hex digits), stage_step
- * (stage_index, step, cursor) and target_command (target_run_id,
- * device_command_id, action).
+ * (stage_index, step, cursor), target_command (target_run_id,
+ * device_command_id, action) and delete_run (pipeline_id).
  * stdout, one line per input (not for reset):
  *   {"events": [...], "dispatch": [...], "steps": [<command>...],
  *    "reply": {...} | null,
@@ -154,7 +154,7 @@ static void parse_command(const json_t *o, sr_command_t *c)
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
-                                       "target_command" };
+                                       "target_command", "delete_run" };
         const char *kind = jstr(o, "kind");
         sr_errctx_t ec = { 0 };
         int k;
@@ -216,6 +216,9 @@ static void parse_command(const json_t *o, sr_command_t *c)
                 juuid(o, "device_command_id", &c->u.tcmd.command_id);
                 jcopy(c->u.tcmd.action, sizeof(c->u.tcmd.action), o,
                       "action");
+                break;
+        case SR_CMD_DELETE_RUN:
+                juuid(o, "pipeline_id", &c->u.del.pipeline_id);
                 break;
         default:
                 juuid(o, "entity_id", &c->u.set.entity_id);

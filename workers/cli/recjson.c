@@ -52,7 +52,7 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
-                                       "target_command" };
+                                       "target_command", "delete_run" };
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
@@ -136,6 +136,10 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                 put(o, "device_command_id",
                     sr_recjson_uuid(&cmd->u.tcmd.command_id), &oom);
                 put(o, "action", str(cmd->u.tcmd.action), &oom);
+                break;
+        case SR_CMD_DELETE_RUN:
+                put(o, "pipeline_id", sr_recjson_uuid(&cmd->u.del.pipeline_id),
+                    &oom);
                 break;
         default:
                 break;
