@@ -214,6 +214,12 @@ static void commands(void)
         strcpy(c.u.tcmd.action, "cancel");
         put_buf("command-target-command", sr_codec_encode_command(
                         codec, &c, &buf, &ec), &buf, &ec);
+
+        /* Command version 4: a client's delete of a finished run. */
+        base_command(&c, SR_CMD_DELETE_RUN);
+        c.u.del.pipeline_id = uuid_n(505);
+        put_buf("command-delete-run", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
 }
 
 static void results_events_dispatch_replies(void)
@@ -540,6 +546,10 @@ static const struct {
                                             "/targetruns/" TID "/command/"
                                             OID "/", "application/json")
           "{\"request_status\":\"cancelled\"}" },
+        /* a finished run deleted, under its pipeline and by id alone */
+        { "pipeline-run-delete", HDRS("DELETE", "/v0/pipelines/" PID "/runs/"
+                                      RID "/", "-") },
+        { "run-delete", HDRS("DELETE", "/api/pipelines/v0/runs/" RID, "-") },
         { "bad-method", "DELETE\n/v0/runs/\nToken short\n-\n-\n[::1]:80\n" },
 };
 

@@ -252,6 +252,9 @@ static void raw_command(struct wb *w, int32_t id, int version,
                 w_uuid_of(w, &c->u.tcmd.command_id);
                 w_str(w, c->u.tcmd.action);
                 break;
+        case SR_CMD_DELETE_RUN:
+                w_uuid_of(w, &c->u.del.pipeline_id);
+                break;
         default:
                 cr_fatal("raw_command: no layout for kind %d",
                          (int)c->kind);
@@ -468,6 +471,9 @@ static void fill_v2_command(sr_command_t *c, sr_cmd_kind_t kind)
                 c->u.tcmd.command_id = uuid_n(521);
                 strcpy(c->u.tcmd.action, "resend");
                 return;
+        case SR_CMD_DELETE_RUN: /* version 4 */
+                c->u.del.pipeline_id = uuid_n(530);
+                return;
         default:
                 cr_fatal("fill_v2_command: kind %d", (int)kind);
         }
@@ -507,6 +513,9 @@ static void assert_v2_payload(const sr_command_t *a, const sr_command_t *b)
                 assert_uuid(a->u.tcmd.command_id, b->u.tcmd.command_id);
                 cr_assert(eq(str, (char *)a->u.tcmd.action,
                              (char *)b->u.tcmd.action));
+                return;
+        case SR_CMD_DELETE_RUN:
+                assert_uuid(a->u.del.pipeline_id, b->u.del.pipeline_id);
                 return;
         default:
                 cr_fatal("assert_v2_payload: kind %d", (int)b->kind);
@@ -741,20 +750,22 @@ Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
 {
         sr_schema_ids_t ids;
 
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 9));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 10));
         cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_CHANGELOG), 8));
         for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
                 if (slot != SR_SCHEMA_CHANGELOG)
                         cr_assert(eq(i32, sr_schema_builtin_id(
                                                   (sr_schema_id_t)slot),
                                      slot));
-        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 3));
+        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 4));
         cr_assert(eq(int, sr_schema_older[0].slot, SR_SCHEMA_COMMAND));
         cr_assert(eq(i32, sr_schema_older[0].id, 1));
         cr_assert(eq(int, sr_schema_older[1].slot, SR_SCHEMA_CHANGELOG));
         cr_assert(eq(i32, sr_schema_older[1].id, 4));
         cr_assert(eq(int, sr_schema_older[2].slot, SR_SCHEMA_COMMAND));
         cr_assert(eq(i32, sr_schema_older[2].id, 7));
+        cr_assert(eq(int, sr_schema_older[3].slot, SR_SCHEMA_COMMAND));
+        cr_assert(eq(i32, sr_schema_older[3].id, 9));
 
         memset(&ids, 0xab, sizeof(ids));
         sr_schema_ids_builtin(&ids);
@@ -765,13 +776,16 @@ Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
         cr_assert(eq(i32, ids.older[0], 1));
         cr_assert(eq(i32, ids.older[1], 4));
         cr_assert(eq(i32, ids.older[2], 7));
-        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 9));
+        cr_assert(eq(i32, ids.older[3], 9));
+        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 10));
         cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_CHANGELOG), 8));
         cr_assert(eq(str, (char *)sr_codec_schema_name(7),
                      "io.sr.v1.Command"));
         cr_assert(eq(str, (char *)sr_codec_schema_name(8),
                      "io.sr.v1.ChangelogRecord"));
         cr_assert(eq(str, (char *)sr_codec_schema_name(9),
+                     "io.sr.v1.Command"));
+        cr_assert(eq(str, (char *)sr_codec_schema_name(10),
                      "io.sr.v1.Command"));
 }
 
@@ -794,13 +808,13 @@ Test(sr_codec, builtin_ids_name_the_expected_records)
 }
 
 /* A slot's versions are numbered as its registry subject's: commands 1
- * (id 1), 2 (id 7) and 3 (id 9), the changelog 1 (id 4) and 2 (id 8),
+ * (id 1), 2 (id 7), 3 (id 9) and 4 (id 10), the changelog 1 (id 4) and 2 (id 8),
  * every other slot 1 (its own id). */
 Test(sr_codec, schema_versions_are_numbered_oldest_first)
 {
         sr_schema_ids_t ids;
 
-        cr_assert(eq(int, sr_schema_versions(SR_SCHEMA_COMMAND), 3));
+        cr_assert(eq(int, sr_schema_versions(SR_SCHEMA_COMMAND), 4));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 1),
                      1));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 2),
@@ -808,6 +822,8 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 3),
                      9));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 4),
+                     10));
+        cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 5),
                      0));
         cr_assert(eq(i32, sr_schema_version_id(NULL, SR_SCHEMA_COMMAND, 0),
                      0));
@@ -839,10 +855,12 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
                                             100001));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 3,
                                             100002));
+        cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 4,
+                                            100007));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 1, 4));
         cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 2,
                                                 5)));
-        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 4,
+        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 5,
                                                 5)));
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_CHANGELOG, 1,
                                             100003));
@@ -851,10 +869,11 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
         cr_assert(eq(i32, ids.older[0], 100000));
         cr_assert(eq(i32, ids.older[1], 100003));
         cr_assert(eq(i32, ids.older[2], 100001));
+        cr_assert(eq(i32, ids.older[3], 100002));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 100004));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_CHANGELOG, 1),
                      100003));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100002));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100007));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 4));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], SR_SCHEMA_EVENT));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 1),
@@ -863,6 +882,8 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
                      100001));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 3),
                      100002));
+        cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_COMMAND, 4),
+                     100007));
         cr_assert(eq(i32, sr_schema_version_id(&ids, SR_SCHEMA_RESULT, 1),
                      4));
 }
@@ -884,7 +905,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         static const char *const payloads[] = {
                 "CreateRun", "SetPipelineRunStatus", "SetStageRunStatus",
                 "SetTargetRunStatus", "TimerFired", "AppendTargets",
-                "SealTargets", "StageStep", "TargetCommand",
+                "SealTargets", "StageStep", "TargetCommand", "DeleteRun",
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
@@ -896,6 +917,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                 sr_schema_builtin_id(SR_SCHEMA_COMMAND));
         avro_schema_t cmd1 = parse_builtin(sr_schema_older[0].id);
         avro_schema_t cmd2 = parse_builtin(sr_schema_older[2].id);
+        avro_schema_t cmd3 = parse_builtin(sr_schema_older[3].id);
         avro_schema_t cl = parse_builtin(
                 sr_schema_builtin_id(SR_SCHEMA_CHANGELOG));
         avro_schema_t cl1 = parse_builtin(sr_schema_older[1].id);
@@ -940,6 +962,14 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         cr_assert(eq(sz, avro_schema_union_size(u),
                      (size_t)SR_CMD_STAGE_STEP + 1));
         for (int i = 0; i <= SR_CMD_STAGE_STEP; i++)
+                cr_assert(eq(str, (char *)avro_schema_name(
+                                          avro_schema_union_branch(u, i)),
+                             (char *)payloads[i]));
+        /* Version 3 has the first nine, DeleteRun appended. */
+        u = avro_schema_record_field_get(cmd3, "payload");
+        cr_assert(eq(sz, avro_schema_union_size(u),
+                     (size_t)SR_CMD_TARGET_COMMAND + 1));
+        for (int i = 0; i <= SR_CMD_TARGET_COMMAND; i++)
                 cr_assert(eq(str, (char *)avro_schema_name(
                                           avro_schema_union_branch(u, i)),
                              (char *)payloads[i]));
@@ -1167,11 +1197,43 @@ Test(sr_codec, a_command_is_written_in_the_oldest_version_that_carries_it)
                 cr_assert(eq(i32, encoded_command_id(&c), 7), "kind %d", k);
                 sr_command_fini(&c);
         }
-        /* version 3 only for TargetCommand */
+        /* version 3 only for TargetCommand, version 4 for DeleteRun */
         fill_v2_command(&c, SR_CMD_TARGET_COMMAND);
         cr_assert(eq(i32, encoded_command_id(&c), 9));
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 9));
         sr_command_fini(&c);
+        fill_v2_command(&c, SR_CMD_DELETE_RUN);
+        cr_assert(eq(i32, encoded_command_id(&c), 10));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 10));
+        sr_command_fini(&c);
+}
+
+/* The hand-written version 4 layout (DeleteRun appended after
+ * TargetCommand) is what the encoder writes, byte for byte, and reads
+ * back; framed as version 3 (which has no such branch) it is refused. */
+Test(sr_codec, a_delete_run_is_written_in_version_4_and_read_back)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        struct wb w;
+
+        fill_v2_command(&in, SR_CMD_DELETE_RUN);
+        raw_command(&w, 10, 4, &in);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(sz, buf.len, w.n));
+        cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        assert_command_head(&out, &in);
+        assert_v2_payload(&out, &in);
+        sr_command_fini(&out);
+        sr_buf_free(&buf);
+        raw_command(&w, 9, 3, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "unknown union branch 9");
 }
 
 /* The hand-written version 3 layout (TargetCommand appended after
@@ -1432,12 +1494,13 @@ Test(sr_codec, both_ids_of_commands_and_of_the_changelog_map_to_their_slot)
         cr_assert(eq(int, sr_codec_kind_of(codec, 1), SR_SCHEMA_COMMAND));
         cr_assert(eq(int, sr_codec_kind_of(codec, 7), SR_SCHEMA_COMMAND));
         cr_assert(eq(int, sr_codec_kind_of(codec, 9), SR_SCHEMA_COMMAND));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 10), SR_SCHEMA_COMMAND));
         cr_assert(eq(int, sr_codec_kind_of(codec, 8), SR_SCHEMA_CHANGELOG));
         /* Every other slot's own number, and 4 for changelog version 1. */
         for (int slot = SR_SCHEMA_RESULT; slot < SR_SCHEMA__MAX; slot++)
                 cr_assert(eq(int, sr_codec_kind_of(codec, slot), slot));
         cr_assert(eq(int, sr_codec_kind_of(codec, 0), 0));
-        cr_assert(eq(int, sr_codec_kind_of(codec, 10), 0));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 11), 0));
 }
 
 /* ------------------------------------------------------------ flat records */
@@ -2717,10 +2780,10 @@ Test(sr_codec, unknown_union_branch_is_schema_error)
         w_uuid(&w, 2);
         w_str(&w, "acme");
         w_long(&w, 1);
-        w_long(&w, SR_CMD__COUNT); /* payload branch 9 of 9 */
+        w_long(&w, SR_CMD__COUNT); /* payload branch 10 of 10 */
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        assert_msg(ec, "field payload: unknown union branch 9");
+        assert_msg(ec, "field payload: unknown union branch 10");
 }
 
 /* A version 1 record has five branches: one carrying a version 2 branch
@@ -3154,7 +3217,7 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
                 if (sr_schema_older[i].id > next)
                         next = sr_schema_older[i].id;
         next++;
-        cr_assert(eq(i32, next, 10));
+        cr_assert(eq(i32, next, 11));
         cr_assert(eq(ptr, (void *)sr_codec_schema_json(next), NULL));
         cr_assert(eq(int, sr_codec_kind_of(codec, next), 0));
         snprintf(want, sizeof(want), "unknown schema id %d", (int)next);
@@ -3197,7 +3260,8 @@ static void registry_ids(sr_schema_ids_t *ids)
         ids->older[0] = 100000; /* Command v1, registered first */
         ids->older[1] = 100003; /* ChangelogRecord v1 */
         ids->older[2] = 100001; /* Command v2 */
-        ids->wire[SR_SCHEMA_COMMAND] = 100002;
+        ids->older[3] = 100002; /* Command v3 */
+        ids->wire[SR_SCHEMA_COMMAND] = 100007;
         ids->wire[SR_SCHEMA_RESULT] = 4;
         ids->wire[SR_SCHEMA_EVENT] = 0x01020304;
         ids->wire[SR_SCHEMA_CHANGELOG] = 100004;
@@ -3368,6 +3432,24 @@ Test(sr_codec, with_registry_ids_command_versions_are_read_under_their_ids)
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
         cr_assert(eq(str, ec.msg, "command: unknown schema id 9"));
+        sr_command_fini(&in);
+
+        /* version 4 under the registry's id for it; 10 refused */
+        fill_v2_command(&in, SR_CMD_DELETE_RUN);
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
+                                                  &ec), SR_OK));
+        cr_assert(eq(i32, id, 100007));
+        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
+                                                  &out, &ec), SR_OK),
+                  "%s", ec.msg);
+        assert_v2_payload(&out, &in);
+        sr_buf_free(&buf);
+        raw_command(&w, 10, 4, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        cr_assert(eq(str, ec.msg, "command: unknown schema id 10"));
 }
 
 /* With a registry's ids, each changelog version is written and read under

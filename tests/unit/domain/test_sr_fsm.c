@@ -1615,6 +1615,121 @@ Test(sr_fsm, retention_inputs_zero_keeps_the_marker_for_ever)
         cr_assert(run.retired);
 }
 
+/* ---------------------------------------------------------- delete */
+
+/* DELETE of run (docs/definitions.md section 7): a DeleteRun naming
+ * @p pipeline (NULL: the run's own pipeline), applied at now. */
+static void delete_run(const sr_uuid_t *pipeline)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_DELETE_RUN);
+        cmd.u.del.pipeline_id = pipeline ? *pipeline : run.pr.pipeline_id;
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+}
+
+Test(sr_fsm, a_finished_run_deleted_by_a_client_retires_at_once_keeping_its_marker)
+{
+        uint32_t version;
+        int64_t ended;
+
+        finished_run();
+        ended = run.pr.m.ended_at;
+        version = run.pr.m.version;
+        now += 60000; /* long before retention.finished */
+        delete_run(NULL);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, out.reply.n_versions, 1));
+        cr_assert(eq(u32, out.reply.versions[0].version, version));
+        cr_assert(out.retire);
+        cr_assert(out.applied);
+        cr_assert(eq(u32, out.n_events, 0));
+        cr_assert(eq(u32, out.n_dispatches, 0));
+        cr_assert(not(run.exists));
+        cr_assert(run.retired);
+        cr_assert(eq(i64, out.retired.ended_at, ended));
+        cr_assert(eq(i64, out.retired.retired_at, now));
+        cr_assert(eq(i64, out.retired.forget_at, now + 24 * HOUR_MS));
+        /* later inputs meet the marker; the retention timer is stale */
+        set_pipeline("cancelled");
+        expect_reject(SR_REJECT_RUN_RETIRED, "deleted by a client");
+        timer(ended + HOUR_MS);
+        cr_assert(out.stale);
+        delete_run(NULL);
+        expect_reject(SR_REJECT_RUN_RETIRED, "was retired at");
+        cr_assert(out.for_retired);
+}
+
+Test(sr_fsm, a_run_that_is_not_finished_is_not_deleted_cancel_it_first)
+{
+        create(2, 1, 1, false);
+        cr_assert(eq(int, PR, SR_ST_RUNNING));
+        delete_run(NULL);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "is running: only a "
+                      "finished run is deleted; cancel it first");
+        cr_assert(not(out.retire));
+        cr_assert(not(out.applied));
+        cr_assert(run.exists);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, PR, SR_ST_WAITING));
+        delete_run(NULL);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "is waiting");
+        cr_assert(run.exists);
+}
+
+/* Without retention (retention.finished 0: never retired by age) a
+ * delete still retires the run, once its last target run has ended: a
+ * cancelled run whose device has not answered the cancel yet waits. */
+Test(sr_fsm, a_cancelled_run_is_deleted_only_after_its_last_target_run_ends)
+{
+        sr_result_t late;
+
+        create(1, 1, 2, false);
+        cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
+        set_pipeline("cancelled");
+        cr_assert(eq(int, PR, SR_ST_CANCELLED));
+        cr_assert(eq(int, TR(0), SR_ST_RUNNING));
+        late = make_result(0, "CANCELLED");
+        delete_run(NULL);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "is cancelled but 1 of "
+                      "its stage and target runs are not final yet");
+        cr_assert(run.exists);
+        now += 1000;
+        cr_assert(eq(int, sr_fsm_apply_result(&run, &late, now, &opts, &out),
+                     SR_OK));
+        cr_assert(eq(int, TR(0), SR_ST_FAILURE));
+        now += 1000;
+        delete_run(NULL);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(out.retire);
+        cr_assert(eq(i64, out.retired.retired_at, now));
+        cr_assert(eq(i64, out.retired.forget_at, 0)); /* inputs: for ever */
+}
+
+Test(sr_fsm, a_delete_naming_another_pipeline_or_tenant_is_not_found_and_changes_nothing)
+{
+        sr_command_t cmd;
+        sr_uuid_t other;
+
+        finished_run();
+        sr_uuid_v5(&other, &sr_ns, "another-pipeline");
+        delete_run(&other);
+        expect_reject(SR_REJECT_NOT_FOUND, "not found under pipeline");
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        base_cmd(&cmd, SR_CMD_DELETE_RUN);
+        cmd.u.del.pipeline_id = run.pr.pipeline_id;
+        snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "globex");
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        expect_reject(SR_REJECT_NOT_FOUND, "not found");
+        cr_assert(not(out.retire));
+        cr_assert(run.exists);
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
 /* ---------------------------------------------------------- determinism */
 
 Test(sr_fsm, same_inputs_give_identical_events_and_ids)
