@@ -347,6 +347,116 @@ Test(retention, retirement_timer_survives_a_worker_restart)
         wait_marker(&run, false, &log, 30000);
 }
 
+/* DELETE of a run (docs/definitions.md section 7): a DeleteRun naming
+ * @p pipeline for @p run; its command id in *cmd. */
+static void send_delete(const sr_uuid_t *run, const sr_uuid_t *pipeline,
+                        sr_uuid_t *cmd)
+{
+        sr_command_t c;
+
+        memset(&c, 0, sizeof(c));
+        c.kind = SR_CMD_DELETE_RUN;
+        sr_uuid_v4(&c.command_id);
+        *cmd = c.command_id;
+        c.pipeline_run_id = *run;
+        snprintf(c.enterprise_id, sizeof(c.enterprise_id), "acme");
+        c.issued_at = kit_now_ms();
+        c.u.del.pipeline_id = *pipeline;
+        kit_send_command(&kit, &c);
+}
+
+static const sr_reply_t *wait_reply(const sr_uuid_t *cmd)
+{
+        struct reply_arg ra;
+
+        memset(&ra, 0, sizeof(ra));
+        ra.cmd = *cmd;
+        cr_assert(kit_pump_until(&kit, reply_for, &ra, 30000), "no reply");
+        return ra.r;
+}
+
+/* A client's delete retires a finished run at once, long before
+ * retention.finished, through the same path: tombstones, the marker, no
+ * event; a running run is refused; after a worker restart the run is
+ * still retired, and a late command says it may have been deleted. */
+Test(retention, a_client_deletes_a_finished_run_at_once_through_the_retirement_path)
+{
+        static cl_log_t log;
+        kit_count_arg_t ca;
+        kit_status_arg_t sa;
+        sr_runspec_t spec;
+        sr_uuid_t run, pipeline, cmd = { { 0 } };
+        const sr_reply_t *r;
+        sr_dispatch_t d;
+        int before, m, n = 0;
+
+        kit_set(&kit, "retention.finished", "1h");
+        kit_start_worker(&kit);
+        sr_uuid_v4(&run);
+        kit_spec(&spec, 1, 1, 1, false);
+        pipeline = spec.pipeline_id;
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        ca.run = &run;
+        ca.n = 1;
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &ca, 30000));
+        d = kit.dispatches[kit.n_dispatches - 1];
+        /* running: refused, nothing changes */
+        send_delete(&run, &pipeline, &cmd);
+        r = wait_reply(&cmd);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                     "illegal_transition"));
+        cr_assert(strstr(r->message, "cancel it first") != NULL, "%s",
+                  r->message);
+        kit_result_for(&kit, &d, "SUCCESS", NULL);
+        sa.id = run;
+        sa.st = SR_ST_SUCCESS;
+        cr_assert(kit_pump_until(&kit, kit_status_is, &sa, 30000));
+        kit_drain(&kit, 100);
+        before = kit.n_events;
+        /* finished: deleted at once (retention.finished is an hour) */
+        send_delete(&run, &pipeline, &cmd);
+        r = wait_reply(&cmd);
+        cr_assert(r->accepted, "%s", r->message);
+        wait_marker(&run, false, &log, 30000);
+        m = last_of(&log, marker_key);
+        cr_assert(eq(int, log.recs[m].kind, SR_CL_RETIRED));
+        cr_assert(ge(i64, log.recs[m].retired.retired_at,
+                     log.recs[m].retired.ended_at));
+        cr_assert(lt(i64, log.recs[m].retired.retired_at,
+                     log.recs[m].retired.ended_at + 3600000));
+        cr_assert(eq(i64, log.recs[m].retired.forget_at,
+                     log.recs[m].retired.retired_at + 3600000));
+        for (int i = 0; i < log.n; i++) {
+                if (!strcmp(log.recs[i].key, marker_key) ||
+                    last_of(&log, log.recs[i].key) != i)
+                        continue;
+                cr_assert(log.recs[i].tombstone, "%s not tombstoned",
+                          log.recs[i].key);
+                cr_assert(lt(int, i, m));
+                n++;
+        }
+        cr_assert(ge(int, n, 5), "tombstones: %d", n);
+        /* a worker that restarts from its snapshot keeps it retired */
+        kit_stop_worker(&kit);
+        kit_start_worker(&kit);
+        memset(&cmd, 0, sizeof(cmd));
+        kit_set_status(&kit, SR_CMD_SET_PIPELINE_RUN_STATUS, &run, NULL,
+                       "cancelled", &cmd);
+        r = wait_reply(&cmd);
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "run_retired"));
+        cr_assert(strstr(r->message, "deleted by a client") != NULL, "%s",
+                  r->message);
+        send_delete(&run, &pipeline, &cmd);
+        r = wait_reply(&cmd);
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "run_retired"));
+        kit_pump_until(&kit, NULL, NULL, 300);
+        for (int i = before; i < kit.n_events; i++)
+                cr_assert(not(sr_uuid_eq(&kit.events[i].pipeline_run_id,
+                                         &run)), "an event after the delete");
+}
+
 /* ------------------------------------------- input topics' retention.ms */
 
 #include <sys/prctl.h>
