@@ -16,7 +16,12 @@ $C promote "$R1" "$(stage2 "$R1")"       # promote: stage 2 runs to success
 $C cancel "$R2"                          # cancel a waiting run
 $C cancel "$R3" "$(stage2 "$R3")"        # cancel a pending stage: run fails
 $C promote "$R3" "$(stage2 "$R3")"       # refused: stage 2 is cancelled
+PIPE=$(python3 -c "import json; print(json.load(open('$SPEC'))['pipeline_id'])")
+$C delete "$R1" "$PIPE"                  # refused: R1 is not finished
 sleep 4
+$C delete "$R2" "$PIPE"                  # R2 cancelled, all final: deleted
+$C delete "$R3" "$R1"                    # refused: not R3's pipeline
+sleep 2
 for t in commands events dlq; do $C dump $t > "$OUT/$t.jsonl"; done
 python3 "$HERE/check_stream.py" --commands "$OUT/commands.jsonl" \
         --events "$OUT/events.jsonl" --dlq "$OUT/dlq.jsonl"

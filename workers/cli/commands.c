@@ -120,12 +120,36 @@ int sr_cli_run(struct cli *cli)
         return rc;
 }
 
+/* Send @p cmd (its run id and payload set); prints command=<id>. */
+static int send_printed(struct cli *cli, sr_command_t *cmd)
+{
+        char id[SR_UUID_STR_LEN + 1];
+        int rc = send_command(cli, cmd);
+
+        if (rc == EXIT_SUCCESS) {
+                sr_uuid_fmt(&cmd->command_id, id);
+                printf("command=%s\n", id);
+        }
+        return rc;
+}
+
+int sr_cli_delete(struct cli *cli, const char *pipeline_id)
+{
+        sr_command_t cmd;
+
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_CMD_DELETE_RUN;
+        if (!sr_cli_parse_uuid("RUN_ID", cli->run_id, &cmd.pipeline_run_id) ||
+            !sr_cli_parse_uuid("PIPELINE_ID", pipeline_id,
+                               &cmd.u.del.pipeline_id))
+                return EX_USAGE;
+        return send_printed(cli, &cmd);
+}
+
 /* promote and cancel: a SET_*_STATUS command. */
 int sr_cli_set(struct cli *cli, const char *status)
 {
-        char id[SR_UUID_STR_LEN + 1];
         sr_command_t cmd;
-        int rc;
 
         memset(&cmd, 0, sizeof(cmd));
         if (!sr_cli_parse_uuid("RUN_ID", cli->run_id, &cmd.pipeline_run_id))
@@ -138,12 +162,7 @@ int sr_cli_set(struct cli *cli, const char *status)
                         return EX_USAGE;
         }
         snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s", status);
-        rc = send_command(cli, &cmd);
-        if (rc == EXIT_SUCCESS) {
-                sr_uuid_fmt(&cmd.command_id, id);
-                printf("command=%s\n", id);
-        }
-        return rc;
+        return send_printed(cli, &cmd);
 }
 
 static void print_event(struct cli *cli, const sr_inrec_t *rec)

@@ -43,6 +43,9 @@ int sr_cli_create(struct cli *cli);
 /** @brief promote/cancel: a SetStageRunStatus or SetPipelineRunStatus
  *  command; prints command=<id>. */
 int sr_cli_set(struct cli *cli, const char *status);
+/** @brief delete: a DeleteRun command for RUN_ID under @p pipeline_id
+ *  (the worker refuses a run not finished); prints command=<id>. */
+int sr_cli_delete(struct cli *cli, const char *pipeline_id);
 /** @brief follow/replies: one line per event or reply until stopped. */
 int sr_cli_watch(struct cli *cli, sr_topic_kind_t topic);
 /** @brief Parse a UUID argument, or say which argument was bad. */

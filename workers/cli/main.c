@@ -9,6 +9,7 @@
  *                       prints run=<id>, then each sealed stage run
  *     promote RUN_ID STAGE_RUN_ID [--enterprise E]     prints command=<id>
  *     cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]    prints command=<id>
+ *     delete RUN_ID PIPELINE_ID [--enterprise E]       prints command=<id>
  *     follow [--run RUN_ID] [--from-beginning]         one line per event
  *     replies [--from-beginning]                       one line per reply
  *     dump TOPIC                  every record of TOPIC, one JSON line each
@@ -53,6 +54,8 @@ static void usage(FILE *out)
                 "      first of SR_API_TOKENS)\n"
                 "  promote RUN_ID STAGE_RUN_ID [--enterprise E]\n"
                 "  cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]\n"
+                "  delete RUN_ID PIPELINE_ID [--enterprise E]\n"
+                "      (a finished run: every entity of it final)\n"
                 "  follow [--run RUN_ID] [--from-beginning]\n"
                 "  replies [--from-beginning]\n"
                 "  dump TOPIC   (commands|results|events|dispatch|changelog|"
@@ -176,6 +179,10 @@ static int dispatch(struct cli *cli, int argc, char **argv, int argi)
                 cli->run_id = pos[0];
                 cli->stage_run_id = pos[1];
                 return sr_cli_set(cli, "cancelled");
+        }
+        if (!strcmp(sub, "delete") && n == 2) {
+                cli->run_id = pos[0];
+                return sr_cli_delete(cli, pos[1]);
         }
         if (!strcmp(sub, "follow") && n == 0)
                 return sr_cli_watch(cli, SR_TOPIC_EVENTS);
