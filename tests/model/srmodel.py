@@ -870,7 +870,8 @@ class Model:
             step.move(tr, "cancelled", reason)
         elif tr.status in ("processing", "dispatched"):
             step.move(tr, "cancelled", reason)
-            step.send(tr, "CANCEL")
+            if not tr.cancel_requested:  # a TargetCommand's cancel: once
+                step.send(tr, "CANCEL")
         elif tr.status == "running" and not tr.cancel_requested:
             tr.cancel_requested = True
             step.send(tr, "CANCEL")
