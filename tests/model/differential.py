@@ -252,6 +252,16 @@ def gen_case(rng):
         c.update(kw)
         return c
 
+    def delete(run_id, spec):
+        # a client's delete (Command version 4): mostly under the run's
+        # pipeline, sometimes under another, a few another tenant's
+        c = cmd(run_id, "delete_run",
+                pipeline_id=(spec["pipeline_id"] if rng.random() < 0.85
+                             else rid(rng)))
+        if rng.random() < 0.05:
+            c["enterprise_id"] = "other"
+        return c
+
     for run_id, spec, _, _ in runs:
         add({"input": "command", "ts": ts,
              "command": cmd(run_id, "create_run", spec=spec, run_number=1)})
@@ -397,6 +407,9 @@ def gen_case(rng):
                         entity_id=run_id, deadline=dl)
                 c["command_id"] = srmodel.v5("%s/timer/%d" % (run_id, dl))
                 add({"input": "command", "ts": ts, "command": c})
+        elif r < 0.99:
+            add({"input": "command", "ts": ts,
+                 "command": delete(run_id, spec)})
         if sent and rng.random() < 0.12:
             # redelivery: the same record again (same id), maybe later
             dup = json.loads(json.dumps(rng.choice(sent)))
@@ -433,6 +446,24 @@ def gen_case(rng):
             rng.choice(runs)[0], "set_pipeline_run_status",
             entity_id=None, status="cancelled")})
         drain(30, 0.1)
+    if rng.random() < 0.4:
+        # a delete once the case is over (its runs more often finished),
+        # then maybe late inputs for the run it retired: the delete again,
+        # a result
+        ts += rng.choice([0, 1000])
+        run_id, spec, _, targets = rng.choice(runs)
+        add({"input": "command", "ts": ts, "command": delete(run_id, spec)})
+        if rng.random() < 0.5:
+            add(json.loads(json.dumps(seq[-1])))
+        if targets and rng.random() < 0.5:
+            t, st, tg = rng.choice(targets)
+            add({"input": "result", "ts": ts, "result": {
+                "result_id": rid(rng), "pipeline_run_id": run_id,
+                "stage_run_id": st, "target_run_id": t,
+                "command_id": srmodel.v5("%s/command" % t),
+                "command_status": "SUCCESS", "device_id": tg["device_id"],
+                "device_name": tg.get("device_name", ""),
+                "reported_at": ts}})
     return opts, seq
 
 
@@ -539,7 +570,7 @@ def main():
     n_in = n_ev = n_ret = n_forget = n_late = 0
     n_open = n_sent = n_step_in = n_incomplete = 0
     opened = {"append_targets": {}, "seal_targets": {},
-              "target_command": {}}
+              "target_command": {}, "delete_run": {}}
     sent_kinds = {}
     for case, c_outs in zip(cases, c_all):
         m_outs = run_model(case)
@@ -575,12 +606,13 @@ def main():
           "steps-applied-or-stale=%d targets_incomplete=%d\n"
           "  steps sent by kind %s\n"
           "  append replies %s\n  seal replies %s\n"
-          "  target-command replies %s"
+          "  target-command replies %s\n  delete replies %s"
           % (n_open, n_sent, n_step_in, n_incomplete,
              json.dumps(sent_kinds, sort_keys=True),
              json.dumps(opened["append_targets"], sort_keys=True),
              json.dumps(opened["seal_targets"], sort_keys=True),
-             json.dumps(opened["target_command"], sort_keys=True)))
+             json.dumps(opened["target_command"], sort_keys=True),
+             json.dumps(opened["delete_run"], sort_keys=True)))
     if not bad:
         return 0
     for case in sorted(bad, key=lambda c: len(c[1]))[:args.max_report]:

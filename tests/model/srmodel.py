@@ -25,6 +25,12 @@ TimerFired at forget_at = retired_at + retention_inputs (0: for ever).
 Commands for a retired run are refused run_retired and dead-lettered
 (another tenant's: not_found), results dead-lettered run_retired; none of
 these, nor the retiring or forgetting timer, leaves a dedupe entry.
+A client's DeleteRun (Command version 4, docs/definitions.md section 7)
+retires a run at once, at the command's instant, with the same marker
+(forget_at = now + retention_inputs) and the same dedupe rules: refused
+not_found unless its pipeline_id is the run's, illegal_transition while
+the run or any entity under it is not final; accepted, it is answered
+with the run's version and leaves no dedupe entry.
 
 Open stages (docs/targets.md sections 1-4, docs/domain-decisions.md
 "Refusals of an open stage's chunks and seal", "Cascades and timeouts"):
@@ -173,7 +179,7 @@ class Step:
         self.events = []
         self.dispatch = []
         self.steps = []
-        self.retire = False
+        self.retire_at = None  # the run retires at this instant
 
     def move(self, ent, to, reason):
         run = self.run
@@ -283,8 +289,8 @@ class Model:
         if rid in self.retired:
             return self._retired_command(c, ts)
         step, reply = self._command_apply(c, ts)
-        if step is not None and step.retire:
-            return self._retire(step)
+        if step is not None and step.retire_at is not None:
+            return self._retire(step, reply)
         if step is not None:
             self._update_next_deadline(step.run)
         self.dedupe[key] = reply
@@ -316,10 +322,12 @@ class Model:
         for k in [k for k in self.dedupe if k[0] == rid]:
             del self.dedupe[k]
 
-    def _retire(self, step):
+    def _retire(self, step, reply):
+        """The run keeps only its marker: at its retention timer, or at a
+        client's delete (answered with reply)."""
         run = step.run
         ents = [run] + run.stages + list(run.targets.values())
-        at = run.next_deadline
+        at = step.retire_at
         marker = {"ended_at": max(e.ended_at for e in ents),
                   "retired_at": at,
                   "forget_at": at + self.retention_inputs
@@ -328,7 +336,7 @@ class Model:
         del self.runs[run.id]
         self._drop_dedupe(run.id)
         self.retired[run.id] = dict(marker, enterprise_id=run.enterprise_id)
-        out = self._out()
+        out = self._out(reply=reply)
         out["retired"] = marker
         return out
 
@@ -376,8 +384,8 @@ class Model:
             step = Step(run, ts, c["command_id"])
             if run.status in TERMINAL and self._all_final(run):
                 # retention: the deadline that is its next_deadline
-                step.retire = bool(c["deadline"]) and \
-                    c["deadline"] == run.next_deadline
+                if c["deadline"] and c["deadline"] == run.next_deadline:
+                    step.retire_at = run.next_deadline
                 return step, None
             # Silent in domain.md; as sr_fsm: a timer fired for deadline D
             # ends what is due at D (the worker sends it once D passed).
@@ -397,6 +405,8 @@ class Model:
             return self._append(c, ts, run)
         if kind == "target_command":
             return self._target_command(c, ts, run)
+        if kind == "delete_run":
+            return self._delete_run(c, ts, run)
         if kind == "seal_targets":
             return self._seal(c, ts, run)
         status = (c.get("status") or "").lower()
@@ -508,6 +518,21 @@ class Model:
             return step, self._reply(c, ts, False, "illegal_transition")
         step.send(tr, "COMMAND")
         return step, self._reply(c, ts, True, versions=[run, tr])
+
+    def _delete_run(self, c, ts, run):
+        """A client's delete of a finished run (docs/definitions.md 7):
+        refused unless the path's pipeline is the run's and the run and
+        every entity under it are final (nothing is caught up first: a
+        cascade still owed keeps target runs open); then answered with the
+        run's version, and the run retires now, as its retention timer
+        would retire it."""
+        if c["pipeline_id"] != run.pipeline_id:
+            return None, self._reply(c, ts, False, "not_found")
+        if run.status not in TERMINAL or not self._all_final(run):
+            return None, self._reply(c, ts, False, "illegal_transition")
+        step = Step(run, ts, c["command_id"])
+        step.retire_at = ts
+        return step, self._reply(c, ts, True, versions=[run])
 
     # ------------------------------------------------------------ create
     def _create(self, c, ts, run):
@@ -870,7 +895,8 @@ class Model:
             step.move(tr, "cancelled", reason)
         elif tr.status in ("processing", "dispatched"):
             step.move(tr, "cancelled", reason)
-            step.send(tr, "CANCEL")
+            if not tr.cancel_requested:  # a TargetCommand's cancel: once
+                step.send(tr, "CANCEL")
         elif tr.status == "running" and not tr.cancel_requested:
             tr.cancel_requested = True
             step.send(tr, "CANCEL")

@@ -27,10 +27,14 @@ Cases, each a check that fails if the rule does not hold:
      old branches are read by the version 1 reader; its new branches
      (AppendTargets, SealTargets, StageStep) are not (BACKWARD only:
      sr-status is upgraded before anything writes them).
-  6f-6i. the commands' version 3 (command.avsc, id 9) against version 2
+  6f-6i. the commands' version 3 (command.v3.avsc, id 9) against version 2
      (command.v2.avsc, id 7, frozen): a version 2 record is read by the
      version 3 reader; version 3's records of the old branches by the
      version 2 reader; its new branch (TargetCommand) is not.
+  6j-6m. the commands' version 4 (command.avsc, id 10) against version 3
+     (command.v3.avsc, id 9, frozen): a version 3 record is read by the
+     version 4 reader; version 4's records of the old branches by the
+     version 3 reader; its new branch (DeleteRun) is not.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -137,6 +141,11 @@ def plain(x):
 COMMAND_V2_SHA256 = ("79bcd2027b9f05348eb4a84f13a66778"
                      "506579b9f8106611c9ccf82a88fe5a6e")
 
+# SHA-256 of schemas/command.avsc as id 9 was published (commit 2c67e72
+# to 07c6daf), now schemas/command.v3.avsc.
+COMMAND_V3_SHA256 = ("5c2f26d50a3faa4923d6f74626ebea51"
+                     "1e8f61866a71e783e666d81ddc5e8422")
+
 # SHA-256 of schemas/changelog.avsc as id 4 was published (commit e5362fa
 # to 134554e), now schemas/changelog.v1.avsc.
 CHANGELOG_V1_SHA256 = ("2ce6727bf0b7ea64589b4ca9023e4b76"
@@ -222,34 +231,55 @@ def commands():
 
 
 def commands_v3(v2, create, v2_payloads):
-    path = os.path.join(ROOT, "schemas", "command.v2.avsc")
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    expect(digest == COMMAND_V2_SHA256,
-           f"6f. command.v2.avsc is id 7's published text (sha256 "
-           f"{digest[:16]}...)")
-    v3 = load("command.avsc")
+    frozen("command.v2.avsc", COMMAND_V2_SHA256, "6f", 7)
+    v3 = load("command.v3.avsc")
     rec = command(create)
     rec["payload"][1]["spec"]["stages"][0].update(append_targets=True,
                                                    expected_targets=9)
-    ok = True
-    for payload in [rec["payload"]] + v2_payloads:
-        r = command(payload)
-        ok = ok and plain(dec(enc(v2, r), v2, v3))["payload"] == \
-            plain(payload[1]) and \
-            plain(dec(enc(v3, r), v3, v2))["payload"] == plain(payload[1])
-    expect(ok, "6g. commands: version 2 and version 3 read each other's "
-           "records of version 2's branches, field for field")
     tc = ("io.sr.v1.TargetCommand",
           {"target_run_id": str(uuid.uuid4()),
            "command_id": str(uuid.uuid4()), "action": "cancel"})
-    data = enc(v3, command(tc))
-    expect(plain(dec(data, v3, v3))["payload"] == tc[1],
-           "6h. commands: TargetCommand round-trips in version 3")
-    why = refused(data, v3, v2)
+    newer(v2, v3, [rec["payload"]] + v2_payloads, tc, 2, 3, "ghi")
+    commands_v4(v3, [rec["payload"]] + v2_payloads + [tc])
+
+
+def commands_v4(v3, v3_payloads):
+    frozen("command.v3.avsc", COMMAND_V3_SHA256, "6j", 9)
+    v4 = load("command.avsc")
+    dr = ("io.sr.v1.DeleteRun", {"pipeline_id": str(uuid.uuid4())})
+    newer(v3, v4, v3_payloads, dr, 3, 4, "klm")
+
+
+def frozen(name, sha256, case, schema_id):
+    """An older version's file is the text its id was published with."""
+    with open(os.path.join(ROOT, "schemas", name), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    expect(digest == sha256,
+           f"{case}. {name} is id {schema_id}'s published text (sha256 "
+           f"{digest[:16]}...)")
+
+
+def newer(old, new, old_payloads, branch, n_old, n_new, cases):
+    """Version n_new of the commands (a payload branch appended) against
+    version n_old: the old branches' records read both ways, field for
+    field; the new branch round-trips in n_new and is refused by n_old."""
+    ok = True
+    for payload in old_payloads:
+        r = command(payload)
+        ok = ok and plain(dec(enc(old, r), old, new))["payload"] == \
+            plain(payload[1]) and \
+            plain(dec(enc(new, r), new, old))["payload"] == plain(payload[1])
+    expect(ok, f"6{cases[0]}. commands: version {n_old} and version {n_new} "
+           f"read each other's records of version {n_old}'s branches, "
+           f"field for field")
+    name = branch[0].rsplit(".", 1)[1]
+    data = enc(new, command(branch))
+    expect(plain(dec(data, new, new))["payload"] == branch[1],
+           f"6{cases[1]}. commands: {name} round-trips in version {n_new}")
+    why = refused(data, new, old)
     expect(why is not None,
-           f"6i. commands: the version 2 reader cannot read TargetCommand "
-           f"({why}): BACKWARD only, sr-status first")
+           f"6{cases[2]}. commands: the version {n_old} reader cannot read "
+           f"{name} ({why}): BACKWARD only, sr-status first")
 
 
 def changelogs():

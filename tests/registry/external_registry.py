@@ -208,7 +208,8 @@ def main():
                  f"registration with {reg_url} (event={want}): {regs}")
         # and the ids of the older versions they still read and write
         olds = re.findall(r'schemas registered" .* older="([^"]*)"', errs)
-        want_older = ["command", "changelog", "command"]  # sr_schema_older[]
+        # sr_schema_older[]: commands 1, changelog 1, commands 2 and 3
+        want_older = ["command", "changelog", "command", "command"]
         for o in olds:
             pairs = [p.split("=") for p in o.split()]
             if [k for k, _ in pairs] != want_older or \
@@ -216,7 +217,7 @@ def main():
                     any(int(v) < 1 for _, v in pairs):
                 fail(f"want each registration to log its older versions' "
                      f"distinct ids (older=\"command=N changelog=M "
-                     f"command=K\"): {o!r}")
+                     f"command=K command=L\"): {o!r}")
         if len(olds) < 3:
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"older versions' ids: {olds}")

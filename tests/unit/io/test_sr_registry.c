@@ -20,7 +20,7 @@
 #include "sr_conf.h"
 #include "sr_registry.h"
 
-#define MAX_CONN 10
+#define MAX_CONN 11
 
 static bool has(const char *s, const char *sub)
 {
@@ -133,31 +133,32 @@ TestSuite(sr_registry, .timeout = 20.0);
 Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
         /* Subjects in name order; the changelog has versions 1 and 2,
-         * commands 1, 2 and 3. */
+         * commands 1, 2, 3 and 4. */
         const char *answers[] = { OK_ID(0, 104), OK_ID(1, 108),
                                   OK_ID(2, 101), OK_ID(3, 107),
-                                  OK_ID(4, 109), OK_ID(5, 105),
-                                  OK_ID(6, 103), OK_ID(7, 106),
-                                  OK_ID(8, 102) };
+                                  OK_ID(4, 109), OK_ID(5, 110),
+                                  OK_ID(6, 105), OK_ID(7, 103),
+                                  OK_ID(8, 106), OK_ID(9, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 9, answers);
+        fake_start(&f, 10, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
         fake_stop(&f);
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 109));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 110));
         cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
         cr_assert(eq(i32, ids.older[2], 107)); /* commands version 2 */
+        cr_assert(eq(i32, ids.older[3], 109)); /* commands version 3 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 108));
         cr_assert(eq(i32, ids.older[1], 104)); /* changelog version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 106));
-        cr_assert(eq(int, f.n_got, 9));
+        cr_assert(eq(int, f.n_got, 10));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
@@ -165,12 +166,12 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                   "%s", f.got[0]);
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
         cr_assert(has(f.got[1], "/subjects/sr.changelog-value/versions"));
-        cr_assert(has(f.got[6], "/subjects/sr.events-value/versions"));
+        cr_assert(has(f.got[7], "/subjects/sr.events-value/versions"));
         /* Each version's exact text: events 3, the changelog 4 then 8,
-         * commands 1, 7 then 9. */
-        for (int i = 0; i < 6; i++) {
-                static const int req[] = { 6, 0, 1, 2, 3, 4 },
-                                 id[] = { 3, 4, 8, 1, 7, 9 };
+         * commands 1, 7, 9 then 10. */
+        for (int i = 0; i < 7; i++) {
+                static const int req[] = { 7, 0, 1, 2, 3, 4, 5 },
+                                 id[] = { 3, 4, 8, 1, 7, 9, 10 };
                 const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
@@ -182,6 +183,7 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
         }
         cr_assert(has(f.got[3], "/subjects/sr.commands-value/versions"));
         cr_assert(has(f.got[4], "/subjects/sr.commands-value/versions"));
+        cr_assert(has(f.got[5], "/subjects/sr.commands-value/versions"));
 }
 
 Test(sr_registry, an_incompatible_schema_is_a_conf_error_naming_the_subject_and_the_registry_message)
@@ -249,21 +251,21 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
                 reply(0, "503 Service Unavailable", ""),
                 OK_ID(1, 111), OK_ID(2, 112), OK_ID(3, 113), OK_ID(4, 114),
                 OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118),
-                OK_ID(9, 119)
+                OK_ID(9, 119), OK_ID(10, 120)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 10, answers);
+        fake_start(&f, 11, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 10));
+        cr_assert(eq(int, f.n_got, 11));
         cr_assert(eq(i32, ids.older[1], 111));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 119));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 120));
 }
 
 Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
