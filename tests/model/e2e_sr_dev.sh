@@ -12,12 +12,12 @@ R2=$($C run "$SPEC" | cut -d= -f2)
 R3=$($C run "$SPEC" | cut -d= -f2)
 sleep 3                                  # stage 1 runs, the runs wait
 stage2() { python3 -c "import sys; sys.path.insert(0, '$HERE'); import srmodel; print(srmodel.v5('$1/stage/1'))"; }
+PIPE=$(python3 -c "import json; print(json.load(open('$SPEC'))['pipeline_id'])")
+$C delete "$R1" "$PIPE"                  # refused: R1 waits, not finished
 $C promote "$R1" "$(stage2 "$R1")"       # promote: stage 2 runs to success
 $C cancel "$R2"                          # cancel a waiting run
 $C cancel "$R3" "$(stage2 "$R3")"        # cancel a pending stage: run fails
 $C promote "$R3" "$(stage2 "$R3")"       # refused: stage 2 is cancelled
-PIPE=$(python3 -c "import json; print(json.load(open('$SPEC'))['pipeline_id'])")
-$C delete "$R1" "$PIPE"                  # refused: R1 is not finished
 sleep 4
 $C delete "$R2" "$PIPE"                  # R2 cancelled, all final: deleted
 $C delete "$R3" "$R1"                    # refused: not R3's pipeline
