@@ -958,7 +958,9 @@ COMMON = {
 R = lambda name: REF("responses", name)
 
 
-def api_responses(ok_schema, ok_desc, *, write, e400, e404):
+def api_responses(ok_schema, ok_desc, *, write, e400, e404, body=True):
+    """The responses of an API operation; a write without a body (DELETE)
+    has no Content-Type to refuse (no 415)."""
     r = {"200": resp(ok_desc, S(ok_schema))}
     if write:
         r["202"] = R("Accepted")
@@ -970,7 +972,8 @@ def api_responses(ok_schema, ok_desc, *, write, e400, e404):
     if write:
         r["409"] = R("IdempotencyConflict")
         r["413"] = R("PayloadTooLarge")
-        r["415"] = R("UnsupportedMediaType")
+        if body:
+            r["415"] = R("UnsupportedMediaType")
     r["503"] = R("NotReady")
     return r
 
@@ -1042,7 +1045,11 @@ paths["/v0/runs/"] = {
                    "path of the offending value, e.g. "
                    "`stages[1].targets[0].device_id: expected a UUID "
                    "string, got 42`.",
-                   e404=None),
+                   e404="A retry (the same `Idempotency-Key` and body) of a "
+                   "create whose run was retired since (deleted, or "
+                   "`retention.finished` after it ended): the run cannot "
+                   "be given back; `reason` `run_retired`, the message "
+                   "says when. Send a new key to start a new run."),
                params=[P("IdempotencyKey")],
                body=body("RunSpec", "The run spec.")),
 }
@@ -1068,6 +1075,18 @@ paths["/v0/runs/"]["post"]["responses"]["200"]["links"] = {
         "operationId": "listStageRuns",
         "parameters": {"pipeline_run_id": RUN_ID},
         "description": "The new run's stage runs."},
+    "deleteRun": {
+        "operationId": "deleteRun",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "Delete the new run by its id alone (extension), "
+        "once it is finished."},
+    "deletePipelineRun": {
+        "operationId": "deletePipelineRun",
+        "parameters": {
+            "pipeline_id": "$response.body#/content/pipeline_id",
+            "pipeline_run_id": RUN_ID},
+        "description": "Delete the new run under its pipeline, once it is "
+        "finished."},
 }
 paths["/v0/runs/{pipeline_run_id}/"] = None  # RUN_ALONE, defined below
 paths["/v0/pipelines/{pipeline_id}/runs/"] = {
@@ -1100,8 +1119,8 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
                          required=False))),
 }
 RETIRED_404 = (" A run of the caller's enterprise that was retired "
-               "(`retention.finished` after it ended) is a 404 too, whose "
-               "`message` says so and when: `pipeline run <id> was retired "
+               "(deleted, or `retention.finished` after it ended) is a 404 "
+               "too, whose `message` says so and when: `pipeline run <id> was retired "
                "at <ISO-8601>: ...`, for as long as its retired marker is "
                "kept (`retention.inputs`); a write the worker refuses "
                "because the run was retired has `reason` `run_retired`.")
@@ -1111,12 +1130,28 @@ RUN_404 = ("No such pipeline run in the caller's enterprise (another "
 RUN_PUT_400 = (BODY_400 + "; a status other than `cancelled`; or the run "
                "is already terminal (`reason` `illegal_transition`). The "
                "message names the current status and what may be set.")
+RUN_DELETE_DESC = (
+    "Deletes a finished run (docs/definitions.md section 7): a run whose "
+    "pipeline run, stage runs and target runs are all terminal is retired "
+    "at once, as `retention.finished` would retire it later: its entities "
+    "are gone from reads and lists, and a GET of the run answers the "
+    "retired run's 404. The answer is the run as it was, once this "
+    "gateway no longer shows it. No body: a DELETE with one is a 400. A "
+    "retry with the same `Idempotency-Key` while the outcome is unknown "
+    "(202) is the same command; once the run is retired, the run it "
+    "answered with is gone and a retry answers the retired run's 404.")
+RUN_DELETE_400 = (
+    "A body was sent (a DELETE takes none); or the worker refused the "
+    "delete (`reason` `illegal_transition`): the run is not finished "
+    "(cancel it first), or some of its stage runs or target runs are not "
+    "final yet (a target run waits for its device's answer or its "
+    "deadline; delete the run after they end). The message says which.")
 
 
 def run_ops(get_id, get_summary, get_desc, put_id, put_summary, put_desc,
-            e404):
-    """GET and PUT of one pipeline run: the pipeline-scoped path and our
-    extension by the run's id alone answer alike."""
+            delete_id, delete_summary, delete_desc, e404):
+    """GET, PUT and DELETE of one pipeline run: the pipeline-scoped path
+    and our extension by the run's id alone answer alike."""
     return {
         "get": op("Pipeline Runs", get_id, get_summary, get_desc,
                   api_responses("PipelineRunEnvelope", "The pipeline run.",
@@ -1128,6 +1163,13 @@ def run_ops(get_id, get_summary, get_desc, put_id, put_summary, put_desc,
                   params=[P("IdempotencyKey")],
                   body=body("PipelineRunUpdate", "`{\"status\": "
                             "\"cancelled\"}`.")),
+        "delete": op("Pipeline Runs", delete_id, delete_summary,
+                     delete_desc,
+                     api_responses("PipelineRunEnvelope",
+                                   "The deleted run, as it was.",
+                                   write=True, e400=RUN_DELETE_400,
+                                   e404=e404, body=False),
+                     params=[P("IdempotencyKey")]),
     }
 
 
@@ -1140,7 +1182,8 @@ paths["/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"] = {
               "runs are cancelled (a cancel request is sent for commands "
               "already sent); a `running` target run gets a cancel request "
               "for its command and ends by that command's result.",
-              RUN_404),
+              "deletePipelineRun", "Delete a finished pipeline run",
+              RUN_DELETE_DESC, RUN_404),
 }
 # Our extension (docs/api-decisions.md): the run POST /v0/runs/ answered
 # with, by its id alone; its place (after /v0/runs/) is reserved above.
@@ -1161,6 +1204,13 @@ paths["/v0/runs/{pipeline_run_id}/"] = {
               "without the pipeline id, which the gateway reads from the "
               "run: the same route, so an `Idempotency-Key` used on "
               "either path is a retry on the other (another body: 409).",
+              "deleteRun",
+              "Delete a finished pipeline run by its id alone (extension)",
+              "Our extension, not in Esper Pipelines v0: the same as "
+              "`DELETE /v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/` "
+              "without the pipeline id, which the gateway reads from the "
+              "run (an `Idempotency-Key` used on either path is a retry on "
+              "the other). " + RUN_DELETE_DESC,
               RUN_ALONE_404),
 }
 paths["/v0/runs/{pipeline_run_id}/stageruns/"] = {
@@ -1799,8 +1849,9 @@ no token.
 ## Writes
 
 Writes (`POST`, `PUT`) take `application/json` bodies and refuse unknown
-fields. The gateway answers when the worker has applied the change, with the
-entity as it is then (read-your-writes). A write whose outcome does not
+fields; `DELETE` of a finished run takes no body. The gateway answers when
+the worker has applied the change, with the entity as it is then (a deleted
+run: as it was, once it is gone from reads; read-your-writes). A write whose outcome does not
 arrive in time answers 202 with the command id; it is still applied or
 refused later. Send `Idempotency-Key` to make a write safe to retry.
 
@@ -1814,7 +1865,7 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 | 405 | Method not allowed on the path; `Allow` lists the methods served. |
 | 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`). |
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
-| 415 | A write whose `Content-Type` is not JSON. |
+| 415 | A write with a body whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
 | 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. Also `Transfer-Encoding` other than `chunked` alone. |
 | 503 | Not ready (broker unreachable as librdkafka sees it, projection catching up); `Retry-After`. Nothing was written. |

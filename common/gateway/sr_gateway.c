@@ -239,9 +239,12 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 sr_gateway__registry(gw, req, resp);
                 goto done;
         }
-        if (sr_route_has_body(route.id) &&
-            sr_http_check_idempotency_key(req->idempotency_key, &prob) !=
-                    SR_OK) {
+        /* A write's key; a write without a body (DELETE) takes none. */
+        if (sr_route_is_write(route.id) &&
+            (sr_http_check_idempotency_key(req->idempotency_key, &prob) !=
+                     SR_OK ||
+             sr_http_check_no_body(route.id, req->body_len, &prob) !=
+                     SR_OK)) {
                 sr_gateway__answer_problem(resp, &prob);
                 goto done;
         }
@@ -276,6 +279,9 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_STAGE_RUN_PUT:
         case SR_ROUTE_TARGET_RUN_PUT:
                 sr_gateway__put_status(&c);
+                break;
+        case SR_ROUTE_PIPELINE_RUN_DELETE:
+                sr_gateway__delete_run(&c);
                 break;
         case SR_ROUTE_RUNS_CREATE:
                 sr_gateway__create_run(&c);
@@ -443,7 +449,8 @@ sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
         sr_err_t err;
 
         if (!proj || !port || !port->send || !port->wait_reply ||
-            !port->wait_visible || !port->claim != !port->wait_feed)
+            !port->wait_visible || !port->wait_retired ||
+            !port->claim != !port->wait_feed)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "gateway: a projection and a port "
                                      "with every call are needed (claim "

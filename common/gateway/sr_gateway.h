@@ -3,7 +3,7 @@
  *
  * sr_gateway_handle() turns one HTTP request into one answer. A read
  * (GET; the server answers HEAD as GET) never blocks: the server answers
- * it on its event loop. A write (PUT, POST) may block up to
+ * it on its event loop. A write (PUT, POST, DELETE) may block up to
  * gateway.reply.timeout.ms (it waits for the worker's reply and for the
  * projection to catch up with it), so the server calls it from a write
  * thread. Any number of threads may call it at once. Writes go through a

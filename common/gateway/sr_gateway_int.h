@@ -163,7 +163,8 @@ void sr_gateway__get_command(sr_gw_ctx_t *c);
 
 /**
  * @brief Read the entity a pipeline-run, stage-run or target-run route
- * names (GET or PUT) in the caller's enterprise, without rendering it.
+ * names (GET, PUT, or DELETE of a pipeline run) in the caller's
+ * enterprise, without rendering it.
  * @param[out] e set on true; owns nothing on the heap.
  * @returns false after answering 404 (absent, another enterprise's, or
  *          under another parent) or 500.
@@ -171,8 +172,9 @@ void sr_gateway__get_command(sr_gw_ctx_t *c);
 bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e);
 
 /**
- * @brief GET/PUT /v0/runs/{id}/ (route->any_pipeline, our extension) is
- * the pipeline-scoped run route spelled without its pipeline id: set
+ * @brief GET/PUT/DELETE /v0/runs/{id}/ (route->any_pipeline, our
+ * extension) is the pipeline-scoped run route spelled without its
+ * pipeline id: set
  * @p route->pipeline_id to the run's pipeline in @p enterprise, from the
  * projection (the run, else the note it left when it retired), so that
  * every later step (Idempotency-Key fingerprint, tenancy, retired runs,
@@ -209,6 +211,9 @@ void sr_gateway__command_write(sr_gw_ctx_t *c);
 
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);
+
+/** @brief DELETE of a pipeline run: DeleteRun, then the run as it was. */
+void sr_gateway__delete_run(sr_gw_ctx_t *c);
 
 /**
  * @brief A write's Idempotency-Key check (the key is

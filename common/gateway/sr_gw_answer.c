@@ -135,9 +135,10 @@ bool sr_gateway__answer_retired(sr_gateway_t *gw, const char *enterprise,
         }
         sr_uuid_fmt(run, id);
         sr_clock_iso8601(note.retired_at, at);
-        snprintf(msg, sizeof(msg), "pipeline run %s was retired at %s: a "
-                 "finished run is kept for retention.finished after it "
-                 "ended, then forgotten", id, at);
+        snprintf(msg, sizeof(msg), "pipeline run %s was retired at %s: "
+                 "deleted by a client, or a finished run kept for "
+                 "retention.finished after it ended, then forgotten", id,
+                 at);
         sr_gateway__answer_json(resp, 404, msg,
                                 content ? content : json_object());
         return true;

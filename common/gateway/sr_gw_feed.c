@@ -565,6 +565,36 @@ static bool kafka_wait_visible(void *ctx, const sr_reply_t *r,
         return kafka_wait_feed(ctx, versions_visible, &a, until_ms);
 }
 
+typedef struct retired_arg {
+        sr_gw_kafka_t *k;
+        const char *enterprise;
+        const sr_uuid_t *run;
+} retired_arg_t;
+
+/* The run's retired marker is applied: its note is there, and every
+ * entity of the run is gone with it. */
+static bool note_visible(void *arg)
+{
+        const retired_arg_t *a = arg;
+        sr_proj_retired_t note;
+
+        return sr_proj_get_retired(a->k->gw->proj, a->enterprise, a->run,
+                                   &note, NULL) == SR_OK;
+}
+
+/* The note, else at the deadline the run's absence: a marker tombstoned
+ * (retention.inputs) in the batch that brought it left no note. */
+static bool kafka_wait_retired(void *ctx, const char *enterprise,
+                               const sr_uuid_t *run, int64_t until_ms)
+{
+        retired_arg_t a = { ctx, enterprise, run };
+        uint32_t v;
+
+        return kafka_wait_feed(ctx, note_visible, &a, until_ms) ||
+               sr_proj_version(a.k->gw->proj, SR_ENT_PIPELINE_RUN, run, &v,
+                               NULL) == SR_ERR_NOT_FOUND;
+}
+
 static sr_err_t kafka_claim(void *ctx, sr_slice_t key, sr_slice_t value,
                             int32_t partition, int timeout_ms,
                             sr_errctx_t *ec)
@@ -732,6 +762,7 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         gw->port.send = kafka_send;
         gw->port.wait_reply = kafka_wait_reply;
         gw->port.wait_visible = kafka_wait_visible;
+        gw->port.wait_retired = kafka_wait_retired;
         gw->port.claim = kafka_claim;
         gw->port.wait_feed = kafka_wait_feed;
         return SR_OK;

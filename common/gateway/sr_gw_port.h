@@ -1,8 +1,9 @@
 /* common/gateway/sr_gw_port.h - the gateway's command port: what a write
  * needs from the outside world (send a command, wait for its reply, wait
- * until the projection holds what the reply names), as function pointers
- * and a context, h2o-style. sr_gateway_new() builds the Kafka one
- * (sr_gw_feed.c); unit tests hand sr_gateway_new_with_port() a fake one.
+ * until the projection holds what the reply names, or a deleted run's
+ * retirement), as function pointers and a context, h2o-style.
+ * sr_gateway_new() builds the Kafka one (sr_gw_feed.c); unit tests hand
+ * sr_gateway_new_with_port() a fake one.
  */
 #ifndef SR_GW_PORT_H
 #define SR_GW_PORT_H
@@ -57,6 +58,21 @@ typedef struct sr_gw_port {
          */
         bool (*wait_visible)(void *ctx, const sr_reply_t *reply,
                              int64_t until_ms);
+
+        /**
+         * @brief Read-your-writes of an accepted delete (DeleteRun): the
+         * run is retired, not at a new version. Wait until the
+         * projection holds the note of retired run @p run of
+         * @p enterprise (its marker applied: every entity of the run is
+         * gone, and a GET answers the retired run's 404), or until
+         * @p until_ms.
+         * @returns true once the note is there, or when the run is no
+         *          longer projected at @p until_ms (its note already
+         *          forgotten again); false while the run is still
+         *          projected.
+         */
+        bool (*wait_retired)(void *ctx, const char *enterprise,
+                             const sr_uuid_t *run, int64_t until_ms);
 
         /**
          * @brief Publish an Idempotency-Key's claim record (@p key,

@@ -266,6 +266,7 @@ bool sr_gateway__read_entity(sr_gw_ctx_t *c, sr_entity_t *e)
         switch (r->id) {
         case SR_ROUTE_PIPELINE_RUN_GET:
         case SR_ROUTE_PIPELINE_RUN_PUT:
+        case SR_ROUTE_PIPELINE_RUN_DELETE:
                 e->type = SR_ENT_PIPELINE_RUN;
                 if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise,
                                              &r->pipeline_run_id, &e->u.pr,

@@ -1,7 +1,8 @@
 /* common/gateway/sr_gw_writes.c - the gateway's writes: PUTs of a status,
- * run creation, Idempotency-Key checks, and the command each becomes,
- * sent through the command port (sr_gw_port.h). An open stage's chunks
- * and seal are in sr_gw_targets.c, over the same checks and sending.
+ * run creation and deletion, Idempotency-Key checks, and the command each
+ * becomes, sent through the command port (sr_gw_port.h). An open stage's
+ * chunks and seal are in sr_gw_targets.c, over the same checks and
+ * sending.
  */
 #include "sr_gateway_int.h"
 
@@ -305,7 +306,12 @@ int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                                                           reply.reason)));
                 return code;
         }
-        if (!gw->port.wait_visible(gw->port.ctx, &reply, until)) {
+        /* A deleted run is retired, not at a new version: it is visible
+         * once it is gone from the projection. */
+        if (cmd->kind == SR_CMD_DELETE_RUN ?
+                    !gw->port.wait_retired(gw->port.ctx, cmd->enterprise_id,
+                                           &cmd->pipeline_run_id, until) :
+                    !gw->port.wait_visible(gw->port.ctx, &reply, until)) {
                 sr_gateway__answer_json(resp, 202, "accepted; not yet "
                                         "visible in reads",
                                         json_pack("{s:s}", "command_id",
@@ -422,6 +428,41 @@ void sr_gateway__command_write(sr_gw_ctx_t *c)
         if (sr_gateway__run_command(c->gw, &cmd, c->resp))
                 return;
         sr_gateway__get_command(c);
+}
+
+/* DELETE of a pipeline run (docs/definitions.md section 7): the run as
+ * the projection holds it before the command (404 as GET answers it:
+ * unknown, another enterprise's, under another pipeline, retired), then
+ * DeleteRun under the route's pipeline (the run's own for
+ * /v0/runs/{id}/) to the run's worker, which retires a run whose every
+ * entity is final and refuses any other (400: cancel it first, or wait
+ * for its children); once the run is gone from the projection, the run
+ * as it was. No body: the dispatcher refused one. */
+void sr_gateway__delete_run(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_command_t cmd;
+        sr_entity_t e;
+        json_t *was;
+
+        if (sr_gateway__idem_refused(c))
+                return;
+        if (!sr_gateway__read_entity(c, &e))
+                return;
+        was = sr_json_pipeline_run(&e.u.pr);
+        sr_entity_fini(&e);
+        if (!was) {
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+                return;
+        }
+        sr_gateway__command_init(&cmd, SR_CMD_DELETE_RUN, c->enterprise,
+                                 c->req, &r->pipeline_run_id);
+        cmd.u.del.pipeline_id = r->pipeline_id;
+        if (sr_gateway__run_command(c->gw, &cmd, c->resp)) {
+                json_decref(was);
+                return;
+        }
+        sr_gateway__answer_json(c->resp, 200, "ok", was);
 }
 
 void sr_gateway__create_run(sr_gw_ctx_t *c)

@@ -75,7 +75,9 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(STAGE_TARGETS_LIST, "stage_targets_list")                     \
         X(TARGET_RUN_COMMAND_GET, "target_run_command_get")             \
         X(TARGET_RUN_COMMAND_SEND, "target_run_command_send")           \
-        X(TARGET_RUN_COMMAND_CANCEL, "target_run_command_cancel")
+        X(TARGET_RUN_COMMAND_CANCEL, "target_run_command_cancel")       \
+        /* DELETE of a pipeline run (docs/definitions.md section 7) */  \
+        X(PIPELINE_RUN_DELETE, "pipeline_run_delete")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -96,11 +98,11 @@ typedef struct sr_route {
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
         sr_uuid_t command_id;             /* TARGET_RUN_COMMAND_CANCEL */
-        /* PIPELINE_RUN_GET/PUT matched as GET/PUT /v0/runs/{id}/ (our
-         * extension): no pipeline named; pipeline_id is nil here and the
-         * gateway fills it in from the run before handling the request
-         * (sr_gateway__route_pipeline()), so both spellings are one
-         * route. */
+        /* PIPELINE_RUN_GET/PUT/DELETE matched as GET/PUT/DELETE
+         * /v0/runs/{id}/ (our extension): no pipeline named; pipeline_id
+         * is nil here and the gateway fills it in from the run before
+         * handling the request (sr_gateway__route_pipeline()), so both
+         * spellings are one route. */
         bool any_pipeline;
         /* UI: the console's file (sr_ui.h); static. NULL otherwise. */
         const struct sr_ui_file *ui_file;
@@ -142,6 +144,10 @@ bool sr_route_is_registry(sr_route_id_t id);
 bool sr_route_is_list(sr_route_id_t id);
 /** @brief True for POST and PUT routes: JSON body, Content-Type checked. */
 bool sr_route_has_body(sr_route_id_t id);
+/** @brief True for the routes that send a command (POST, PUT, DELETE):
+ *  Idempotency-Key checked. A write without a body (DELETE) takes none:
+ *  sr_http_check_no_body(). */
+bool sr_route_is_write(sr_route_id_t id);
 /** @brief True for the body routes whose body may be absent (then with no
  *  Content-Type): a device command's resend, of which no body is used. */
 bool sr_route_body_optional(sr_route_id_t id);
@@ -281,6 +287,18 @@ sr_err_t sr_http_load_object(const void *body, size_t len, size_t max_len,
 sr_err_t sr_http_parse_command_write(sr_route_id_t route, const void *body,
                                      size_t len, size_t max_len,
                                      sr_http_problem_t *prob);
+
+/**
+ * @brief 400 unless a write that takes no body (sr_route_is_write() and
+ * not sr_route_has_body(): DELETE of a pipeline run) came without one:
+ * @p len 0 (no Content-Length, "Content-Length: 0", or a chunked body of
+ * no bytes); its Content-Type, if any, is not looked at. Other routes
+ * pass whatever @p len.
+ * @param[out] prob optional; 400 saying that the route takes no body.
+ * @returns SR_OK or SR_ERR_INVALID.
+ */
+sr_err_t sr_http_check_no_body(sr_route_id_t route, size_t len,
+                               sr_http_problem_t *prob);
 
 /* Body of PUT on a pipeline run, a stage run or a target run. */
 typedef struct sr_http_put {

@@ -94,6 +94,16 @@ refused:
                                shown, len);
 }
 
+sr_err_t sr_http_check_no_body(sr_route_id_t route, size_t len,
+                               sr_http_problem_t *prob)
+{
+        if (len == 0 || !sr_route_is_write(route) || sr_route_has_body(route))
+                return SR_OK;
+        return sr_http__refuse(prob, 400, "body: a DELETE takes none (%zu "
+                               "bytes sent); send it without a body",
+                               len);
+}
+
 /* Deepest nesting of arrays and objects in @p s, counted outside strings;
  * stops counting once past @p max. Malformed text is left to jansson. */
 static size_t json_text_depth(const void *text, size_t len, size_t max)

@@ -52,6 +52,11 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL;
 }
 
+bool sr_route_is_write(sr_route_id_t id)
+{
+        return sr_route_has_body(id) || id == SR_ROUTE_PIPELINE_RUN_DELETE;
+}
+
 bool sr_route_body_optional(sr_route_id_t id)
 {
         return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND;
@@ -69,6 +74,7 @@ enum slot {
 };
 
 #define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
+#define MAX_METHODS 3 /* GET, PUT, DELETE of a pipeline run */
 
 struct method_route {
         const char *method;
@@ -81,17 +87,19 @@ struct path_def {
         unsigned n_segs;
         const char *lit[MAX_SEGS];
         enum slot slot[MAX_SEGS];
-        struct method_route m[2];
+        struct method_route m[MAX_METHODS];
 };
 
 static const struct path_def api_paths[] = {
         { 1, { "runs" }, { LIT },
           { { "GET", SR_ROUTE_RUNS_LIST }, { "POST", SR_ROUTE_RUNS_CREATE } } },
         /* Our extension (docs/api-decisions.md): the run a POST /v0/runs/
-         * answered with, read and cancelled without its pipeline id. */
+         * answered with, read, cancelled and deleted without its
+         * pipeline id. */
         { 2, { "runs", NULL }, { LIT, PIPELINE_RUN_ID },
           { { "GET", SR_ROUTE_PIPELINE_RUN_GET },
-            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT } } },
+            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT },
+            { "DELETE", SR_ROUTE_PIPELINE_RUN_DELETE } } },
         { 1, { "events" }, { LIT }, { { "GET", SR_ROUTE_EVENTS } } },
         { 3, { "runs", NULL, "events" }, { LIT, PIPELINE_RUN_ID, LIT },
           { { "GET", SR_ROUTE_RUN_EVENTS } } },
@@ -116,7 +124,8 @@ static const struct path_def api_paths[] = {
         { 4, { "pipelines", NULL, "runs", NULL },
           { LIT, PIPELINE_ID, LIT, PIPELINE_RUN_ID },
           { { "GET", SR_ROUTE_PIPELINE_RUN_GET },
-            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT } } },
+            { "PUT", SR_ROUTE_PIPELINE_RUN_PUT },
+            { "DELETE", SR_ROUTE_PIPELINE_RUN_DELETE } } },
         { 3, { "stageruns", NULL, "operations" }, { LIT, STAGE_RUN_ID, LIT },
           { { "GET", SR_ROUTE_OPERATIONS_LIST } } },
         { 4, { "stageruns", NULL, "operations", NULL },
@@ -216,10 +225,12 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
 }
 
 /* A pipeline run's route whose template names no pipeline id: the run of
- * any pipeline (GET/PUT /v0/runs/{id}/). */
+ * any pipeline (GET/PUT/DELETE /v0/runs/{id}/). */
 static bool names_no_pipeline(const struct path_def *def, sr_route_id_t id)
 {
-        if (id != SR_ROUTE_PIPELINE_RUN_GET && id != SR_ROUTE_PIPELINE_RUN_PUT)
+        if (id != SR_ROUTE_PIPELINE_RUN_GET &&
+            id != SR_ROUTE_PIPELINE_RUN_PUT &&
+            id != SR_ROUTE_PIPELINE_RUN_DELETE)
                 return false;
         for (unsigned i = 0; i < def->n_segs; i++) {
                 if (def->slot[i] == PIPELINE_ID)
@@ -355,7 +366,8 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
                         memset(&r, 0, sizeof(r));
                         if (!match_def(def, segs, n, &r))
                                 continue;
-                        for (size_t k = 0; k < 2 && def->m[k].method; k++) {
+                        for (size_t k = 0;
+                             k < MAX_METHODS && def->m[k].method; k++) {
                                 if (!strcmp(method, def->m[k].method)) {
                                         r.id = def->m[k].id;
                                         r.any_pipeline =
@@ -364,7 +376,8 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
                                         return SR_OK;
                                 }
                         }
-                        return method_not_allowed(def->m, 2, prob);
+                        return method_not_allowed(def->m, MAX_METHODS,
+                                                  prob);
                 }
                 break;
         }

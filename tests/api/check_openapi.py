@@ -19,7 +19,8 @@ Rules (the REST contract is ../shared/design/api.md):
     text/event-stream), with `code` const = the HTTP status;
     list answers carry the {count, previous, next, results} page.
   * Every API operation documents 200, 400, 401, 405, 503; every write also
-    202 (content.command_id), 409, 413, 415 and takes Idempotency-Key;
+    202 (content.command_id), 409, 413 and takes Idempotency-Key, and a
+    write with a body (not DELETE) 415;
     405 has a required Allow header, 503 a required Retry-After.
   * List operations take limit (0..1000, default 20) and offset (>= 0);
     status filters are lower-case enums said to accept any case; path
@@ -56,6 +57,9 @@ API_MD = {
     # our extension (docs/api-decisions.md): a run by its id alone
     ("get", "/v0/runs/{pipeline_run_id}/"),
     ("put", "/v0/runs/{pipeline_run_id}/"),
+    # DELETE of a finished run (reference 6.8, docs/definitions.md 7)
+    ("delete", "/v0/pipelines/{pipeline_id}/runs/{pipeline_run_id}/"),
+    ("delete", "/v0/runs/{pipeline_run_id}/"),
     ("get", "/v0/runs/{pipeline_run_id}/stageruns/"),
     ("get", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"),
     ("put", "/v0/runs/{pipeline_run_id}/stageruns/{stage_run_id}/"),
@@ -361,7 +365,9 @@ def check_codes_and_params(d, doc):
             continue
         need = {"200", "400", "401", "405", "503"}
         if method in WRITES:
-            need |= {"202", "409", "413", "415"}
+            need |= {"202", "409", "413"}
+            if "requestBody" in op:
+                need.add("415")
             if ("idempotency-key", "header") not in params:
                 bad(where, "write without the Idempotency-Key header")
         for c in sorted(need - codes):

@@ -7,14 +7,15 @@
 # Creates BUILD_DIR/venv-st once (python3 -m venv) and installs a pinned
 # schemathesis from PyPI into it; a change of the pins below reinstalls.
 # Starts BUILD_DIR/sr-dev (agent on, ephemeral port, temporary data dir),
-# seeds one pipeline run (tests/api/schemathesis_seed.py) so that by-id
-# requests find real entities, then runs schemathesis against
+# seeds a pipeline run before each pass (tests/api/schemathesis_seed.py)
+# so that by-id requests find real entities, then runs schemathesis against
 # http://127.0.0.1:PORT/openapi.json in three passes:
 #   1. server "/": every operation; phases examples, coverage, fuzzing;
 #   2. server "/": the stateful phase alone (about 15 s), which chains
 #      the document's links (createRun -> getRun, updateRun,
-#      getPipelineRun, listStageRuns) through real run ids; run together
-#      with the other phases it followed 1 of the 4 links, alone all 4;
+#      getPipelineRun, listStageRuns, deleteRun, deletePipelineRun)
+#      through real run ids; run together with the other phases it
+#      once followed 1 of 4 links, alone every one;
 #   3. server "/api/pipelines": the /v0/ operations (the operations
 #      endpoints override servers with "/" only); no stateful phase.
 # Checks: no 5xx (but the documented 501 of createPipelineRun), status
@@ -195,8 +196,14 @@ if [[ ${API_ST_HTTPS:-0} == 1 && $base != https://* ]]; then
 fi
 say "sr-dev ready: $base"
 
-{
-        cat <<'EOF'
+# The configuration with a freshly seeded run (ids bound to the path
+# parameters), written before each pass: a pass may cancel and then
+# delete the seed run (the bindings give the DELETEs a run of their own,
+# but a run's id also comes back in answers), which left the next pass
+# with 15 operations answering only 404 (6 without the DELETEs).
+write_config() {
+        {
+                cat <<'EOF'
 # Written by tests/api/schemathesis.sh.
 # Links come from the document and Location headers only: the dependency
 # analysis took the schema id that the Schema Registry's POST
@@ -212,9 +219,10 @@ include-operation-id = "createPipelineRun"
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "501"]
 
 EOF
-        env "${seed_env[@]}" "$venv/bin/python" \
-                "$here/schemathesis_seed.py" "$base" "$token"
-} >"$work/schemathesis.toml" || dev_failed "seeding failed"
+                env "${seed_env[@]}" "$venv/bin/python" \
+                        "$here/schemathesis_seed.py" "$base" "$token"
+        } >"$work/schemathesis.toml" || dev_failed "seeding failed"
+}
 
 # --workers 1: Python 3.11 before 3.11.8 can raise a spurious SystemError
 # ("AST constructor recursion depth mismatch", CPython gh-106905) when
@@ -261,9 +269,11 @@ results=()
 failed=0
 # The watch API (tag Watch) streams until a run ends or the client leaves:
 # api.watch tests it; a fuzzer waiting for whole answers cannot.
+write_config
 run_pass pass1 "server /" "$pass1_limit_s" --exclude-tag Watch \
         --phases examples,coverage,fuzzing \
         --max-examples "$examples" "${seed_args[@]}"
+write_config
 run_pass stateful "server /, stateful" "$stateful_limit_s" \
         --exclude-tag Watch --phases stateful \
         --max-examples "$examples" "${seed_args[@]}"
@@ -275,6 +285,7 @@ if [[ -z $links || ${links% *} != "${links#* }" || ${links% *} == 0 ]]; then
         failed=1
         results+=("stateful links: FAILED: covered / selected = ${links:-none}")
 fi
+write_config
 run_pass pass2 "server /api/pipelines" "$pass2_limit_s" \
         --url "$base/api/pipelines" --include-path-regex '^/v0/' \
         --exclude-tag Watch \

@@ -9,8 +9,14 @@ until the agent has finished stage 1 (the run is then `waiting` and stage 2
 one dictionary of real ids per path parameter, and a binding that makes
 schemathesis use a real id for that parameter most of the time. Without it
 nearly every by-id request is a 404 and the 200 answers of GET and PUT on a
-single entity are never checked. Standard library only. Exits 1 when the
-gateway refuses the seed.
+single entity are never checked.
+
+The two DELETE operations get a run of their own: a run without stages
+(`invalid` at once, so finished and deletable), bound to their
+`pipeline_run_id` instead of the seed run. Otherwise a DELETE would retire
+the seed run as soon as a PUT had cancelled it, and every later operation
+would meet only 404s. Standard library only. Exits 1 when the gateway
+refuses the seed.
 """
 import json
 import sys
@@ -21,6 +27,7 @@ import uuid
 
 WAIT_S = 30  # for stage 1 to end (the agent answers within a second)
 PROBABILITY = 0.75  # of a real id rather than a generated value
+DELETE_OPS = ("deletePipelineRun", "deleteRun")  # bound to a run of theirs
 
 
 def call(base, token, method, path, body=None):
@@ -65,6 +72,13 @@ def main():
     if code != 200:
         sys.exit(f"seed: POST /v0/runs/: {code} {doc.get('message')}")
     run = doc["content"]
+    code, doc = call(base, token, "POST", "/v0/runs/",
+                     {"pipeline_id": spec["pipeline_id"],
+                      "pipeline_name": "schemathesis delete", "stages": []})
+    if code != 200 or doc["content"]["status"] != "invalid":
+        sys.exit(f"seed: POST /v0/runs/ (the run to delete): {code} "
+                 f"{doc.get('message')}")
+    deletable = doc["content"]["id"]
     stages = []
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
@@ -84,7 +98,8 @@ def main():
         ids["target_run_id"] += [
             t["id"] for t in results(base, token, path + "/targetruns/")]
     print(f"# seeded by {sys.argv[0]}: run {run['id']}, stage 1 "
-          f"{stages[0]['status'] if stages else 'missing'}")
+          f"{stages[0]['status'] if stages else 'missing'}; run {deletable} "
+          "for the DELETE operations")
     bindings = []
     for name, values in ids.items():
         if not values:
@@ -93,8 +108,15 @@ def main():
         print("values = [" + ", ".join(json.dumps(v) for v in values) + "]")
         bindings.append(f'"path.{name}" = {{ dictionary = "{name}", '
                         f'probability = {PROBABILITY} }}')
+    print("[dictionaries.deletable_run_id]")
+    print(f"values = [{json.dumps(deletable)}]")
     print("[parameters]")
     print("\n".join(bindings))
+    for opid in DELETE_OPS:
+        print("[[operations]]")
+        print(f'include-operation-id = "{opid}"')
+        print('parameters = { "path.pipeline_run_id" = { dictionary = '
+              f'"deletable_run_id", probability = {PROBABILITY} }} }}')
 
 
 if __name__ == "__main__":

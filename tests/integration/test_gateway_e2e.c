@@ -314,6 +314,14 @@ Test(gateway_e2e, full_run_with_promotion_refusals_and_tenancy)
         http(&a, "PUT", path, "tok-acme", "application/json",
              "{\"status\":\"cancelled\"}");
         expect(&a, 400);
+        /* and is deleted: by its enterprise only, answered as it was */
+        http(&a, "DELETE", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "success"));
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "id"), run));
 }
 
 Test(gateway_e2e, cancel_idempotency_and_client_errors)
@@ -333,10 +341,10 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
                      "cancelled"));
         http(&a, "GET", "/v0/runs/", NULL, NULL, NULL);
         expect(&a, 401);
-        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        http(&a, "PATCH", path, "tok-acme", NULL, NULL);
         expect(&a, 405);
-        cr_assert(strstr(a.head, "Allow: GET, HEAD, PUT") != NULL, "%s",
-                  a.head);
+        cr_assert(strstr(a.head, "Allow: GET, HEAD, PUT, DELETE") != NULL,
+                  "%s", a.head);
         http(&a, "PUT", path, "tok-acme", "text/plain",
              "{\"status\":\"cancelled\"}");
         expect(&a, 415);
@@ -1029,6 +1037,56 @@ static size_t run_count(void)
         expect(&a, 200);
         return (size_t)json_integer_value(json_object_get(
                 json_object_get(a.json, "content"), "count"));
+}
+
+/* DELETE of a run through the worker (docs/definitions.md section 7): a
+ * running run is refused and left as it was; a cancelled one (every
+ * entity of it final) answers the run as it was, and is retired by then:
+ * the next GET says so. */
+Test(gateway_e2e, a_running_run_delete_is_refused_a_cancelled_one_deleted)
+{
+        char run[64], path[256], alone[128], stages[128];
+        answer_t a, before;
+
+        start_runs(1, run, sizeof(run), NULL, 0);
+        snprintf(path, sizeof(path), "/v0/pipelines/"
+                 "7d2f1a1e-3c4b-4f7a-9a61-0c3c1b2d4e5f/runs/%s/", run);
+        snprintf(alone, sizeof(alone), "/api/pipelines/v0/runs/%s", run);
+        snprintf(stages, sizeof(stages), "/v0/runs/%s/stageruns/", run);
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 400);
+        expect_message(&a, "cancel it first");
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "reason"),
+                     "illegal_transition"));
+        http(&a, "DELETE", alone, "tok-acme", "application/json", "{}");
+        expect(&a, 400);
+        expect_message(&a, "DELETE takes none");
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "running"));
+        cr_assert(eq(sz, run_count(), 1));
+
+        cancel_run(run);
+        http(&before, "GET", path, "tok-acme", NULL, NULL);
+        expect(&before, 200);
+        http(&a, "DELETE", alone, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(json_equal(json_object_get(a.json, "content"),
+                             json_object_get(before.json, "content")),
+                  "%s", json_dumps(a.json, 0));
+        /* read-your-writes: retired on this gateway when it answered */
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        expect_message(&a, "was retired at ");
+        expect_message(&a, "deleted by a client");
+        http(&a, "GET", stages, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        expect_message(&a, "was retired at ");
+        cr_assert(eq(sz, run_count(), 0));
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        expect_message(&a, "was retired at ");
 }
 
 /* Same .timeout as gateway_e2e (see tests/CMakeLists.txt). */

@@ -3,11 +3,11 @@
  *
  * Event loops (one per CPU, at most HTTP_LOOPS_MAX) answer reads on the
  * spot: a read is a short LMDB lookup and never blocks. A write (PUT,
- * POST) waits for the worker's reply and for the projection to catch up
- * with it, so the server hands it to a pool of WRITE_THREADS threads and
- * sends the answer from the loop. What can be refused from the head
- * (route, token, readiness, Content-Type, declared size) is refused before
- * any body byte is read.
+ * POST, DELETE) waits for the worker's reply and for the projection to
+ * catch up with it, so the server hands it to a pool of WRITE_THREADS
+ * threads and sends the answer from the loop. What can be refused from
+ * the head (route, token, readiness, Content-Type, declared size) is
+ * refused before any body byte is read.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -72,7 +72,8 @@ static void wake_streams(void *arg)
 
 static bool is_write(const char *method)
 {
-        return !strcmp(method, "PUT") || !strcmp(method, "POST");
+        return !strcmp(method, "PUT") || !strcmp(method, "POST") ||
+               !strcmp(method, "DELETE");
 }
 
 static bool on_head(void *arg, const sr_h1_request_t *r,

@@ -67,10 +67,12 @@ typedef struct fake {
         bool has_after;       /* applied to the projection by */
         sr_entity_t after;    /* wait_visible(), its version named by the
                                * reply */
+        bool not_retired;     /* wait_retired(): the marker not in time
+                               * (else it applies the run's retirement) */
         /* what happened */
         int n_sends;
         sr_command_t cmds[MAX_SENDS]; /* decoded from the value sent */
-        int n_wait_reply, n_wait_visible;
+        int n_wait_reply, n_wait_visible, n_wait_retired;
         uint64_t decodes_at_send, decodes_at_visible; /* projection reads */
 } fake_t;
 
@@ -161,6 +163,21 @@ static bool fake_wait_visible(void *ctx, const sr_reply_t *reply,
                 put(&f->after); /* the feed applies the changelog */
         f->decodes_at_visible = decodes();
         return !f->not_visible;
+}
+
+static bool fake_wait_retired(void *ctx, const char *enterprise,
+                              const sr_uuid_t *run, int64_t until_ms)
+{
+        fake_t *f = ctx;
+
+        (void)until_ms;
+        cr_assert(eq(str, (char *)enterprise, ENT_A));
+        cr_assert(sr_uuid_eq(run, &run_e.u.pr.m.id));
+        f->n_wait_retired++;
+        if (f->not_retired)
+                return false;
+        retire_run(); /* the feed applies the tombstones and the marker */
+        return true;
 }
 
 /* ------------------------------------------------------------ data */
@@ -327,6 +344,7 @@ static void gw_setup(void)
                 .send = fake_send,
                 .wait_reply = fake_wait_reply,
                 .wait_visible = fake_wait_visible,
+                .wait_retired = fake_wait_retired,
         };
         sr_errctx_t ec = { 0 };
 
@@ -1809,6 +1827,7 @@ static void fleet_setup(void)
                 .send = fake_send,
                 .wait_reply = fake_wait_reply,
                 .wait_visible = fake_wait_visible,
+                .wait_retired = fake_wait_retired,
                 .claim = fake_claim,
                 .wait_feed = fake_wait_feed,
         };
@@ -2214,6 +2233,193 @@ Test(sr_gateway, the_workers_run_retired_refusal_is_404_saying_when)
 Test(sr_gateway, run_retired_without_the_note_is_404_with_the_workers_message)
 {
         expect_refusal(SR_REJECT_RUN_RETIRED, 404);
+}
+
+/* ------------------------------------------------------------ delete
+ * DELETE of a pipeline run (docs/definitions.md section 7). */
+
+/* The run as the worker leaves it once it ended: the only kind it
+ * deletes (the fake's worker does not check; the state machine's tests
+ * do). */
+static void end_run(void)
+{
+        run_e.u.pr.m.status = SR_ST_SUCCESS;
+        run_e.u.pr.m.version = 2;
+        run_e.u.pr.m.ended_at = run_e.u.pr.m.updated_at = 5000;
+        put(&run_e);
+}
+
+/* DELETE on @p url: 200 with the run byte for byte as GET answered it
+ * before, one DeleteRun under the run's pipeline, answered once the run
+ * is retired in the projection (GET then says so). */
+static void expect_deleted(const char *url)
+{
+        answer_t before, a;
+
+        end_run();
+        before = call("GET", run_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, before.status, 200), "%s", before.body);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, a.body, before.body));
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "success"));
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_DELETE_RUN));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id,
+                             &run_e.u.pr.m.id));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.del.pipeline_id,
+                             &run_e.u.pr.pipeline_id));
+        cr_assert(eq(str, fake.cmds[0].enterprise_id, ENT_A));
+        /* read-your-writes: the retirement, not a version */
+        cr_assert(eq(int, fake.n_wait_retired, 1));
+        cr_assert(eq(int, fake.n_wait_visible, 0));
+        answer_free(&a);
+        answer_free(&before);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG), NULL)),
+                  "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "deleted by a client"),
+                         NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_delete_sends_delete_run_under_the_paths_pipeline_answers_the_run_as_it_was)
+{
+        expect_deleted(run_url());
+}
+
+Test(sr_gateway, a_delete_by_the_run_id_alone_names_the_runs_own_pipeline)
+{
+        expect_deleted(alone_url());
+}
+
+Test(sr_gateway, a_refused_delete_is_400_with_the_workers_message_run_unchanged)
+{
+        char cid[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        fake.refused = true;
+        fake.reason = SR_REJECT_ILLEGAL_TRANSITION;
+        a = call("DELETE", run_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "the worker says no"));
+        cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                     "illegal_transition"));
+        sr_uuid_fmt(&fake.cmds[0].command_id, cid);
+        cr_assert(eq(str, (char *)content_str(&a, "command_id"), cid));
+        cr_assert(eq(int, fake.n_wait_retired, 0));
+        answer_free(&a);
+        a = call("GET", run_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "running"));
+        answer_free(&a);
+        /* the worker's not_found (another pipeline than its run's) */
+        fake.reason = SR_REJECT_NOT_FOUND;
+        a = call("DELETE", run_url(), "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "not_found"));
+        answer_free(&a);
+}
+
+/* DELETE on @p url with @p token: the plain 404 of an unknown run. */
+static void expect_no_run(const char *url, const char *token)
+{
+        answer_t a = call("DELETE", url, token, NULL, NULL);
+
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a), "pipeline run not found"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_delete_of_an_unknown_foreign_or_retired_run_is_404_sending_nothing)
+{
+        char urls[2][256];
+        answer_t a;
+
+        snprintf(urls[0], 256, "/v0/pipelines/%s/runs/%s/", pipeline_id,
+                 stage_id); /* no such run */
+        expect_no_run(urls[0], "tok-a");
+        snprintf(urls[0], 256, "/v0/runs/%s/", stage_id);
+        expect_no_run(urls[0], "tok-a");
+        snprintf(urls[0], 256, "/v0/pipelines/%s/runs/%s/", run_id,
+                 run_id); /* under another pipeline */
+        expect_no_run(urls[0], "tok-a");
+        end_run();
+        snprintf(urls[0], 256, "%s", run_url());
+        snprintf(urls[1], 256, "%s", alone_url());
+        expect_no_run(urls[0], "tok-b"); /* another enterprise's */
+        expect_no_run(urls[1], "tok-b");
+        retire_run();
+        for (int i = 0; i < 2; i++) { /* as GET answers a retired run */
+                answer_t g = call("GET", urls[i], "tok-a", NULL, NULL);
+
+                a = call("DELETE", urls[i], "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, 404), "%s", a.body);
+                cr_assert(eq(str, a.body, g.body));
+                cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG),
+                                 NULL)),
+                          "%s", a.body);
+                answer_free(&a);
+                answer_free(&g);
+        }
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, a_delete_with_a_body_or_a_bad_key_is_400_and_sends_nothing)
+{
+        answer_t a;
+
+        end_run();
+        a = call("DELETE", run_url(), "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "DELETE takes none"),
+                         NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+        a = call("DELETE", run_url(), "tok-a", "a key", NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), "Idempotency-Key"),
+                         NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+/* A key's retry while the outcome is unknown is the same command; once
+ * the run is retired, the run it answered with is gone: a retry answers
+ * as GET does (nothing sent). The key stays the route's: a PUT with it is
+ * a 409, DELETE by the id alone a retry. */
+Test(sr_gateway, a_delete_retried_with_its_key_is_the_same_command_then_the_retired_404)
+{
+        answer_t a;
+
+        end_run();
+        fake.not_retired = true;
+        a = call("DELETE", run_url(), "tok-a", "del-1", NULL);
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "accepted; not yet visible in reads"));
+        answer_free(&a);
+        fake.not_retired = false;
+        a = call("DELETE", alone_url(), "tok-a", "del-1", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), run_id));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 2));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+        a = call("DELETE", run_url(), "tok-a", "del-1", NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(not(eq(ptr, strstr(message(&a), RETIRED_MSG), NULL)),
+                  "%s", a.body);
+        answer_free(&a);
+        a = call("PUT", run_url(), "tok-a", "del-1",
+                 "{\"status\":\"cancelled\"}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 2));
 }
 
 /* ------------------------------------------------------------ reads */

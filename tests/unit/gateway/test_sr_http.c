@@ -56,8 +56,11 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_PIPELINE_RUN_GET },
                 { "PUT", "/pipelines/" P_ID "/runs/" R_ID,
                   SR_ROUTE_PIPELINE_RUN_PUT },
+                { "DELETE", "/pipelines/" P_ID "/runs/" R_ID,
+                  SR_ROUTE_PIPELINE_RUN_DELETE },
                 { "GET", "/runs/" R_ID, SR_ROUTE_PIPELINE_RUN_GET },
                 { "PUT", "/runs/" R_ID, SR_ROUTE_PIPELINE_RUN_PUT },
+                { "DELETE", "/runs/" R_ID, SR_ROUTE_PIPELINE_RUN_DELETE },
                 { "GET", "/runs/" R_ID "/stageruns", SR_ROUTE_STAGE_RUNS_LIST },
                 { "GET", "/runs/" R_ID "/stageruns/" S_ID,
                   SR_ROUTE_STAGE_RUN_GET },
@@ -128,10 +131,29 @@ Test(sr_http, a_run_by_its_id_alone_is_the_pipeline_run_route_of_any_pipeline)
                                         "/runs/" R_ID "/", &r, NULL),
                      SR_OK));
         cr_assert(not(r.any_pipeline));
-        cr_assert(eq(int, sr_http_route("DELETE", "/v0/runs/" R_ID "/", &r,
+        cr_assert(eq(int, sr_http_route("PATCH", "/v0/runs/" R_ID "/", &r,
                                         &prob), SR_ERR_INVALID));
         cr_assert(eq(int, prob.status, 405));
-        cr_assert(eq(str, prob.allow, "GET, PUT"));
+        cr_assert(eq(str, prob.allow, "GET, PUT, DELETE"));
+}
+
+Test(sr_http, a_run_is_deleted_by_either_path_the_id_alone_of_any_pipeline)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("DELETE", "/v0/runs/" R_ID "/", &r,
+                                        NULL), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_PIPELINE_RUN_DELETE));
+        cr_assert(r.any_pipeline);
+        cr_assert(sr_uuid_is_nil(&r.pipeline_id));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
+        cr_assert(eq(int, sr_http_route("DELETE", "/api/pipelines/v0/"
+                                        "pipelines/" P_ID "/runs/" R_ID, &r,
+                                        NULL), SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_PIPELINE_RUN_DELETE));
+        cr_assert(not(r.any_pipeline));
+        cr_assert(eq(str, uuid_text(&r.pipeline_id), P_ID));
+        cr_assert(eq(str, uuid_text(&r.pipeline_run_id), R_ID));
 }
 
 Test(sr_http, an_open_stages_paths_carry_both_ids_targets_take_get_and_post)
@@ -500,7 +522,11 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                 { "get", "/v0/runs/", "GET, POST" },
                 { "HEAD", "/v0/runs/", "GET, POST" },
                 { "PUT", "/v0/pipelines/" P_ID "/runs/", "GET, POST" },
-                { "DELETE", "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                { "PATCH", "/v0/pipelines/" P_ID "/runs/" R_ID "/",
+                  "GET, PUT, DELETE" },
+                { "POST", "/api/pipelines/v0/runs/" R_ID,
+                  "GET, PUT, DELETE" },
+                { "DELETE", "/v0/runs/" R_ID "/stageruns/" S_ID "/",
                   "GET, PUT" },
                 { "POST", "/v0/runs/" R_ID "/stageruns/", "GET" },
                 { "PATCH", "/v0/runs/" R_ID "/stageruns/" S_ID, "GET, PUT" },
@@ -571,7 +597,18 @@ Test(sr_http, route_properties_follow_the_contract)
         cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_SEND,
                      SR_ROUTE_TARGET_RUN_COMMAND_GET + 1));
         cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_CANCEL,
-                     SR_ROUTE__COUNT - 1));
+                     SR_ROUTE_TARGET_RUN_COMMAND_SEND + 1));
+        cr_assert(eq(int, SR_ROUTE_PIPELINE_RUN_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE_PIPELINE_RUN_DELETE),
+                     "pipeline_run_delete"));
+        /* a write (Idempotency-Key checked) without a body */
+        cr_assert(sr_route_is_write(SR_ROUTE_PIPELINE_RUN_DELETE));
+        cr_assert(not(sr_route_has_body(SR_ROUTE_PIPELINE_RUN_DELETE)));
+        cr_assert(sr_route_needs_auth(SR_ROUTE_PIPELINE_RUN_DELETE));
+        cr_assert(sr_route_is_write(SR_ROUTE_PIPELINE_RUN_PUT));
+        cr_assert(sr_route_is_write(SR_ROUTE_TARGET_RUN_COMMAND_SEND));
+        cr_assert(not(sr_route_is_write(SR_ROUTE_PIPELINE_RUN_GET)));
+        cr_assert(not(sr_route_is_write(SR_ROUTE_RUNS_LIST)));
         cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_SEND));
         cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUN_COMMAND_CANCEL));
         cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUN_COMMAND_CANCEL));
@@ -1018,6 +1055,32 @@ Test(sr_http, idempotency_key_of_255_characters_is_the_maximum)
 Test(sr_http, absent_idempotency_key_is_ok)
 {
         cr_assert(eq(int, sr_http_check_idempotency_key(NULL, NULL), SR_OK));
+}
+
+Test(sr_http, a_delete_takes_no_body_other_routes_are_not_checked)
+{
+        sr_http_problem_t prob = { 0 };
+
+        cr_assert(eq(int, sr_http_check_no_body(SR_ROUTE_PIPELINE_RUN_DELETE,
+                                                0, &prob),
+                     SR_OK));
+        cr_assert(eq(int, sr_http_check_no_body(SR_ROUTE_PIPELINE_RUN_DELETE,
+                                                2, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 400));
+        cr_assert(contains(prob.message, "DELETE takes none"), "%s",
+                  prob.message);
+        cr_assert(contains(prob.message, "2 bytes"), "%s", prob.message);
+        cr_assert(eq(int, sr_http_check_no_body(SR_ROUTE_PIPELINE_RUN_DELETE,
+                                                1, NULL),
+                     SR_ERR_INVALID));
+        /* a body route's body is its parser's; a read's is ignored */
+        cr_assert(eq(int, sr_http_check_no_body(SR_ROUTE_PIPELINE_RUN_PUT,
+                                                2, NULL),
+                     SR_OK));
+        cr_assert(eq(int, sr_http_check_no_body(SR_ROUTE_PIPELINE_RUN_GET,
+                                                2, NULL),
+                     SR_OK));
 }
 
 static sr_http_put_t put_ok(sr_route_id_t route, const char *body)
