@@ -3091,13 +3091,14 @@ static void subject_has_versions(const char *subject, const int *id,
         reg_expect_error("GET", url, 404, 40403);
 }
 
-/* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc)
- * and 3 (id 9, command.avsc). */
-Test(sr_gateway, registry_commands_subject_has_its_three_versions_latest_three)
+/* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
+ * 3 (id 9, command.v3.avsc) and 4 (id 10, command.avsc). */
+Test(sr_gateway, registry_commands_subject_has_its_four_versions_latest_four)
 {
-        static const int id[] = { 1, 7, 9 }, ext[] = { 2001, 2003, 1001 };
+        static const int id[] = { 1, 7, 9, 10 },
+                         ext[] = { 2001, 2003, 2004, 1001 };
 
-        subject_has_versions("sr.commands-value", id, ext, 3);
+        subject_has_versions("sr.commands-value", id, ext, 4);
 }
 
 /* Changelog version 1 (id 4, changelog.v1.avsc) and version 2 (id 8,
