@@ -2,8 +2,9 @@
  * fuzz targets (see fuzz_gwpath.h): routing (sr_http_route), the query of
  * list routes (sr_http_query_parse) and the page links built from it
  * (sr_http_page), the Authorization header (sr_auth_check), Content-Type,
- * Idempotency-Key checks (Host is read and ignored, as the gateway
- * ignores it: links are relative or under gateway.public.url), the JSON
+ * the Idempotency-Key of every write and the absent body of a DELETE
+ * (Host is read and ignored, as the gateway ignores it: links are
+ * relative or under gateway.public.url), the JSON
  * bodies (run spec of POST
  * /v0/runs/, the status PUT bodies of pipeline, stage and target runs, an
  * open stage's chunk and seal) and the envelopes of answers and refusals.
@@ -178,7 +179,7 @@ int fuzz_gw_run(const fuzz_gw_req_t *r, sr_http_problem_t *first)
         sr_http_problem_t prob = { 0 }, later = { 0 };
         char enterprise[SR_SHORT_MAX];
         sr_route_t route;
-        bool authed, body_route;
+        bool authed, body_route, write_route;
 
         auth_init();
         memset(first, 0, sizeof(*first));
@@ -206,11 +207,19 @@ int fuzz_gw_run(const fuzz_gw_req_t *r, sr_http_problem_t *first)
                 if (body_route)
                         note(first, &prob);
         }
+        /* as sr_gateway_handle(): every write's key, then a DELETE's
+         * (absent) body */
+        write_route = route.id != SR_ROUTE_NONE && sr_route_is_write(route.id);
         if (sr_http_check_idempotency_key(r->idempotency_key, &prob) !=
             SR_OK) {
                 envelope_problem(&prob);
-                if (body_route)
+                if (write_route)
                         note(first, &prob);
+        }
+        if (write_route &&
+            sr_http_check_no_body(route.id, r->body_len, &prob) != SR_OK) {
+                envelope_problem(&prob);
+                note(first, &prob);
         }
         memset(&prob, 0, sizeof(prob));
         if (route.id != SR_ROUTE_NONE && sr_route_is_list(route.id)) {
