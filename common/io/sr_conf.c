@@ -332,7 +332,9 @@ static const struct conf_prop conf_props[] = {
                   "its entities and dedupe entries are deleted and "
                   "tombstoned on the changelog, a small marker stays "
                   "(docs/guarantee.md, \"Retention\"). 0 keeps every run "
-                  "for ever. Fixed per run when it ends." },
+                  "for ever. Fixed per run when it ends. A client's DELETE "
+                  "of a finished run retires it at once, whatever this "
+                  "is." },
         { .name = "retention.inputs", .type = CONF_DURATION,
           .offset = OFF(retention_inputs_ms), .min = 0,
           .max = 36500 * 86400000L, .def = "7d",
