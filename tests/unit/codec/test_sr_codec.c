@@ -3403,40 +3403,38 @@ Test(sr_codec, with_registry_ids_command_versions_are_read_under_their_ids)
         cr_assert(eq(str, ec.msg, "command: unknown schema id 7"));
         sr_command_fini(&in);
 
-        /* version 3 under the registry's id for it; 9 refused */
-        fill_v2_command(&in, SR_CMD_TARGET_COMMAND);
-        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
-                     SR_OK), "%s", ec.msg);
-        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
-                                                  &ec), SR_OK));
-        cr_assert(eq(i32, id, 100002));
-        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
-                                                  &out, &ec), SR_OK),
-                  "%s", ec.msg);
-        assert_v2_payload(&out, &in);
-        sr_buf_free(&buf);
-        raw_command(&w, 9, 3, &in);
-        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
-                                                  &ec), SR_ERR_SCHEMA));
-        cr_assert(eq(str, ec.msg, "command: unknown schema id 9"));
-        sr_command_fini(&in);
+        /* versions 3 and 4 under the registry's ids for them; their
+         * built-in ids refused */
+        for (int k = 0; k < 2; k++) {
+                static const struct {
+                        sr_cmd_kind_t kind;
+                        int32_t reg, builtin;
+                        int version;
+                } v[] = { { SR_CMD_TARGET_COMMAND, 100002, 9, 3 },
+                          { SR_CMD_DELETE_RUN, 100007, 10, 4 } };
+                char want[64];
 
-        /* version 4 under the registry's id for it; 10 refused */
-        fill_v2_command(&in, SR_CMD_DELETE_RUN);
-        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
-                     SR_OK), "%s", ec.msg);
-        cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf), &id,
-                                                  &ec), SR_OK));
-        cr_assert(eq(i32, id, 100007));
-        cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
-                                                  &out, &ec), SR_OK),
-                  "%s", ec.msg);
-        assert_v2_payload(&out, &in);
-        sr_buf_free(&buf);
-        raw_command(&w, 10, 4, &in);
-        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
-                                                  &ec), SR_ERR_SCHEMA));
-        cr_assert(eq(str, ec.msg, "command: unknown schema id 10"));
+                fill_v2_command(&in, v[k].kind);
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "%s", ec.msg);
+                cr_assert(eq(int, sr_codec_peek_schema_id(sr_buf_slice(&buf),
+                                                          &id, &ec), SR_OK));
+                cr_assert(eq(i32, id, v[k].reg));
+                cr_assert(eq(int, sr_codec_decode_command(
+                                          codec, sr_buf_slice(&buf), &out,
+                                          &ec), SR_OK), "%s", ec.msg);
+                assert_v2_payload(&out, &in);
+                sr_buf_free(&buf);
+                raw_command(&w, v[k].builtin, v[k].version, &in);
+                cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w),
+                                                          &out, &ec),
+                             SR_ERR_SCHEMA));
+                snprintf(want, sizeof(want), "command: unknown schema id %d",
+                         (int)v[k].builtin);
+                cr_assert(eq(str, ec.msg, want));
+                sr_command_fini(&in);
+        }
 }
 
 /* With a registry's ids, each changelog version is written and read under
