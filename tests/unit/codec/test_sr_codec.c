@@ -992,6 +992,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         avro_schema_decref(cmd);
         avro_schema_decref(cmd1);
         avro_schema_decref(cmd2);
+        avro_schema_decref(cmd3);
         avro_schema_decref(cl);
         avro_schema_decref(cl1);
         avro_schema_decref(disp);
