@@ -627,13 +627,12 @@ static void retire(step_t *st, int64_t ended, int64_t at)
  * only under the pipeline the path names; it retires now. The reply
  * carries the run's last version (its last state, which the client
  * gets back). */
-static void delete_run(step_t *st, const sr_command_t *cmd)
+static void delete_run(step_t *st, const sr_command_t *cmd, const char *rid)
 {
         sr_run_t *run = st->run;
-        char rid[SR_UUID_STR_LEN + 1], pid[SR_UUID_STR_LEN + 1];
+        char pid[SR_UUID_STR_LEN + 1];
         int64_t ended;
 
-        sr_uuid_fmt(&run->pr.m.id, rid);
         if (!sr_uuid_eq(&cmd->u.del.pipeline_id, &run->pr.pipeline_id)) {
                 sr_uuid_fmt(&cmd->u.del.pipeline_id, pid);
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
@@ -824,7 +823,7 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 target_command(&st, cmd);
                 break;
         case SR_CMD_DELETE_RUN:
-                delete_run(&st, cmd);
+                delete_run(&st, cmd, rid);
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

@@ -942,37 +942,31 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         cr_assert(eq(str, (char *)avro_schema_enum_get(
                                   e, SR_DISPATCH_CANCEL), "CANCEL"));
 
-        u = avro_schema_record_field_get(cmd, "payload");
-        cr_assert(eq(sz, avro_schema_union_size(u), (size_t)SR_CMD__COUNT));
-        for (int i = 0; i < SR_CMD__COUNT; i++)
-                cr_assert(eq(str, (char *)avro_schema_name(
-                                          avro_schema_union_branch(u, i)),
-                             (char *)payloads[i]));
-        /* Version 1 has the first five, at the same positions: the new
-         * branches were appended. */
-        u = avro_schema_record_field_get(cmd1, "payload");
-        cr_assert(eq(sz, avro_schema_union_size(u),
-                     (size_t)SR_CMD_TIMER_FIRED + 1));
-        for (int i = 0; i <= SR_CMD_TIMER_FIRED; i++)
-                cr_assert(eq(str, (char *)avro_schema_name(
-                                          avro_schema_union_branch(u, i)),
-                             (char *)payloads[i]));
-        /* Version 2 has the first eight, TargetCommand appended. */
-        u = avro_schema_record_field_get(cmd2, "payload");
-        cr_assert(eq(sz, avro_schema_union_size(u),
-                     (size_t)SR_CMD_STAGE_STEP + 1));
-        for (int i = 0; i <= SR_CMD_STAGE_STEP; i++)
-                cr_assert(eq(str, (char *)avro_schema_name(
-                                          avro_schema_union_branch(u, i)),
-                             (char *)payloads[i]));
-        /* Version 3 has the first nine, DeleteRun appended. */
-        u = avro_schema_record_field_get(cmd3, "payload");
-        cr_assert(eq(sz, avro_schema_union_size(u),
-                     (size_t)SR_CMD_TARGET_COMMAND + 1));
-        for (int i = 0; i <= SR_CMD_TARGET_COMMAND; i++)
-                cr_assert(eq(str, (char *)avro_schema_name(
-                                          avro_schema_union_branch(u, i)),
-                             (char *)payloads[i]));
+        /* Each version has the branches of the one before at the same
+         * positions, the new ones appended: version 1 the first five,
+         * 2 the first eight, 3 the first nine (TargetCommand), 4 all
+         * (DeleteRun). */
+        {
+                const struct {
+                        avro_schema_t s;
+                        int n;
+                } ver[] = { { cmd1, SR_CMD_TIMER_FIRED + 1 },
+                            { cmd2, SR_CMD_STAGE_STEP + 1 },
+                            { cmd3, SR_CMD_TARGET_COMMAND + 1 },
+                            { cmd, SR_CMD__COUNT } };
+
+                for (size_t k = 0; k < sizeof(ver) / sizeof(ver[0]); k++) {
+                        u = avro_schema_record_field_get(ver[k].s, "payload");
+                        cr_assert(eq(sz, avro_schema_union_size(u),
+                                     (size_t)ver[k].n));
+                        for (int i = 0; i < ver[k].n; i++)
+                                cr_assert(eq(str,
+                                             (char *)avro_schema_name(
+                                                     avro_schema_union_branch(
+                                                             u, i)),
+                                             (char *)payloads[i]));
+                }
+        }
 
         u = avro_schema_record_field_get(cl, "state");
         cr_assert(eq(sz, avro_schema_union_size(u), (size_t)8));
