@@ -474,7 +474,16 @@ typedef struct sr_retired {
         X(TOO_MANY_TARGETS, "too_many_targets")                         \
         X(SEALED, "sealed")                                             \
         X(SEAL_MISMATCH, "seal_mismatch")                               \
-        X(STALE_STAGE, "stale_stage")
+        X(STALE_STAGE, "stale_stage")                                   \
+        /* stored definitions (docs/definitions.md, section 2) */        \
+        X(STALE_VERSION, "stale_version")                               \
+        X(NAME_TAKEN, "name_taken")                                     \
+        X(ORDER_TAKEN, "order_taken")                                   \
+        X(IN_USE, "in_use")                                             \
+        X(NOT_SUPPORTED, "not_supported")                               \
+        X(RUN_STARTING, "run_starting")                                 \
+        X(PIPELINE_DELETED, "pipeline_deleted")                         \
+        X(WRONG_TYPE, "wrong_type")
 
 typedef enum sr_reject {
 #define SR_REJECT_ENUM(name, text) SR_REJECT_##name,

@@ -1,0 +1,450 @@
+/* common/domain/sr_defs.h - stored pipeline definitions: the pipeline
+ * aggregate and its owner's rules (docs/definitions.md, sections 1-5, 7).
+ *
+ * Pure, as the state machine of runs (sr_fsm.h): no I/O, no clock (the
+ * input's timestamp is a parameter), no configuration of its own, no
+ * logging. One definition command is applied to one aggregate, the
+ * pipeline and everything under it except its targets (section 1: a
+ * target is an entity of its own, read by key, so no input loads a whole
+ * list); the result is a reply (accepted, or refused with a reason and a
+ * message that names the value, the entity and what to do) and the list
+ * of entity changes, in order, from which the caller writes one changelog
+ * record and one definition event per change. A refusal changes nothing.
+ *
+ * Not wired yet (2026-12-06): no command, changelog record or event of
+ * the wire carries these types; the codec's Esper JSON for them is
+ * sr_defs_json.h. The worker's path, the gateway's projection and routes
+ * are the next step of issue 15's phase A (docs/definitions.md, section 9).
+ */
+#ifndef SR_DEFS_H
+#define SR_DEFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sr_err.h"
+#include "sr_model.h"
+
+/* ------------------------------------------------------------ entities */
+
+/* The kinds of definition entity, with their changelog key letters
+ * (`P<pipeline_id>/<letter>/<id>`, docs/definitions.md section 2). */
+#define SR_DEF_KIND_MAP(X)                                              \
+        X(PIPELINE, "pipeline", 'p')                                    \
+        X(STAGE, "stage", 's')                                          \
+        X(TARGET_LIST, "target_list", 'l')                              \
+        X(ATTACHMENT, "attachment", 'a')                                \
+        X(OPERATION_LIST, "operation_list", 'o')                        \
+        X(OPERATION, "operation", 'x')                                  \
+        X(GROUP_LINK, "device_group_link", 'g')                         \
+        X(ACTIVE_RUN, "active_run", 'r')                                \
+        X(TARGET, "target", 't')
+
+typedef enum sr_def_kind {
+#define SR_DEF_KIND_ENUM(name, text, letter) SR_DEF_##name,
+        SR_DEF_KIND_MAP(SR_DEF_KIND_ENUM)
+#undef SR_DEF_KIND_ENUM
+        SR_DEF__COUNT
+} sr_def_kind_t;
+
+/** @brief "pipeline", "stage", ... (the event's entity_type). Static;
+ *  NULL when out of range. */
+const char *sr_def_kind_name(sr_def_kind_t k);
+/** @brief The key letter of @p k ('p', 's', ...); 0 when out of range. */
+char sr_def_kind_letter(sr_def_kind_t k);
+
+/* Esper's target_list_type (create enum; the list filter takes them in
+ * lower case). */
+typedef enum sr_tl_type {
+        SR_TL_DEVICES = 0,
+        SR_TL_GROUPS,
+        SR_TL_COLLECTIONS,
+        SR_TL__COUNT
+} sr_tl_type_t;
+
+/** @brief "DEVICES", "GROUPS", "COLLECTIONS". Static; NULL out of range. */
+const char *sr_tl_type_name(sr_tl_type_t t);
+/** @brief Parse @p s (exactly upper case when @p upper, else exactly
+ *  lower case, as the list filter `type`). @returns false when unknown. */
+bool sr_tl_type_parse(const char *s, bool upper, sr_tl_type_t *out);
+
+/* What every definition entity records beside its own fields. version
+ * starts at 1 and grows by one per change; the times are the applying
+ * input's timestamps (ms since the epoch). Esper's created_by/updated_by
+ * are user ids we do not have (answered null). */
+typedef struct sr_def_audit {
+        uint32_t version;
+        int64_t created_at;
+        int64_t updated_at;
+} sr_def_audit_t;
+
+typedef struct sr_def_pipeline {
+        sr_uuid_t id;
+        char enterprise_id[SR_SHORT_MAX];
+        char name[SR_NAME_MAX];
+        char description[SR_NAME_MAX];
+        bool is_active;          /* create default true */
+        bool is_default;         /* create default false */
+        int64_t timeout_seconds; /* create default 86400 */
+        int64_t deleted_at;      /* 0: not deleted (section 7) */
+        /* Runs started from this pipeline so far: StartPipelineRun numbers
+         * a run with it (section 2), so two gateways never give one
+         * number twice. */
+        uint64_t runs_started;
+        /* The last definition event's seq (gapless per pipeline). */
+        uint64_t last_seq;
+        /* Creation order counter: each new stage, operation list and
+         * operation takes the next value (stable orders, section 5). */
+        uint64_t next_ordinal;
+        sr_def_audit_t a;
+} sr_def_pipeline_t;
+
+typedef struct sr_def_stage {
+        sr_uuid_t id;
+        char name[SR_NAME_MAX];
+        char description[SR_NAME_MAX];
+        int64_t timeout_seconds; /* 0: the stage-run default (7 days) */
+        uint32_t order;          /* >= 1, unique in the pipeline */
+        sr_def_audit_t a;
+} sr_def_stage_t;
+
+typedef struct sr_def_target_list {
+        sr_uuid_t id;
+        char name[SR_NAME_MAX];
+        sr_tl_type_t type;
+        uint32_t n_targets; /* DEVICES: targets in the list (kept by the
+                             * rules from AddTargets/RemoveTarget) */
+        uint32_t n_groups;  /* GROUPS: device-group links */
+        sr_def_audit_t a;
+} sr_def_target_list_t;
+
+/* A target list attached to a stage; id = UUID v5 of (stage, list). */
+typedef struct sr_def_attachment {
+        sr_uuid_t id;
+        sr_uuid_t stage_id;
+        sr_uuid_t target_list_id;
+        sr_def_audit_t a;
+} sr_def_attachment_t;
+
+typedef struct sr_def_oplist {
+        sr_uuid_t id;
+        sr_uuid_t stage_id;
+        char name[SR_NAME_MAX];
+        char description[SR_NAME_MAX];
+        uint64_t ordinal; /* creation order */
+        sr_def_audit_t a;
+} sr_def_oplist_t;
+
+typedef struct sr_def_operation {
+        sr_uuid_t id;
+        sr_uuid_t operation_list_id;
+        char operation_type[SR_SHORT_MAX];
+        char *args_json; /* owned; JSON object text; NULL means "{}" */
+        uint64_t ordinal; /* creation order */
+        sr_def_audit_t a;
+} sr_def_operation_t;
+
+/* A device group linked to a GROUPS list (phase C resolves its members). */
+typedef struct sr_def_group_link {
+        sr_uuid_t id; /* UUID v5 of (list, group) */
+        sr_uuid_t target_list_id;
+        sr_uuid_t device_group_id;
+        sr_def_audit_t a;
+} sr_def_group_link_t;
+
+/* A run started from the pipeline and not ended (section 3, "Runs in
+ * progress"): the stages it uses cannot be deleted, and while it is
+ * filling the pipeline's target writes are refused run_starting. */
+typedef struct sr_def_active_run {
+        sr_uuid_t run_id;
+        uint64_t definition_seq; /* the pipeline's last_seq at its start */
+        bool filling;
+        uint32_t n_stage_ids;
+        sr_uuid_t *stage_ids; /* owned */
+        sr_def_audit_t a;
+} sr_def_active_run_t;
+
+/* A target: not part of the aggregate (read by key); the type is here for
+ * the rules of AddTargets/UpdateTarget/RemoveTarget, which take the
+ * targets the command names as the caller read them. */
+typedef struct sr_def_target {
+        sr_uuid_t id; /* UUID v5 of (target_list_id, device_id) */
+        sr_uuid_t target_list_id;
+        sr_uuid_t device_id;
+        char device_name[SR_NAME_MAX];
+        char device_alias[SR_NAME_MAX];
+        bool is_active;
+        char *device_meta_json; /* owned; NULL: none */
+        char *args_json;        /* owned; NULL: none */
+        sr_def_audit_t a;
+} sr_def_target_t;
+
+/* The aggregate: one pipeline and its children, arrays owned, each kept in
+ * creation order (stages also by order through sr_defs_stages_by_order).
+ * exists false: no such pipeline (every array empty). */
+typedef struct sr_defs {
+        bool exists;
+        sr_def_pipeline_t p;
+        uint32_t n_stages, n_lists, n_attachments, n_oplists, n_operations,
+                n_group_links, n_active_runs;
+        sr_def_stage_t *stages;
+        sr_def_target_list_t *lists;
+        sr_def_attachment_t *attachments;
+        sr_def_oplist_t *oplists;
+        sr_def_operation_t *operations;
+        sr_def_group_link_t *group_links;
+        sr_def_active_run_t *active_runs;
+} sr_defs_t;
+
+/** @brief Free everything @p d owns and zero it. NULL ok. */
+void sr_defs_fini(sr_defs_t *d);
+/** @brief Free what a target owns (not @p t itself). NULL ok. */
+void sr_def_target_fini(sr_def_target_t *t);
+
+/* ------------------------------------------------------------ commands */
+
+#define SR_DEFCMD_MAP(X)                                                \
+        X(PUT_PIPELINE, "PutPipeline")                                  \
+        X(DELETE_PIPELINE, "DeletePipeline")                            \
+        X(PUT_STAGE, "PutStage")                                        \
+        X(DELETE_STAGE, "DeleteStage")                                  \
+        X(PUT_TARGET_LIST, "PutTargetList")                             \
+        X(DELETE_TARGET_LIST, "DeleteTargetList")                       \
+        X(ATTACH_TARGET_LIST, "AttachTargetList")                       \
+        X(DETACH_TARGET_LIST, "DetachTargetList")                       \
+        X(ADD_TARGETS, "AddTargets")                                    \
+        X(UPDATE_TARGET, "UpdateTarget")                                \
+        X(REMOVE_TARGET, "RemoveTarget")                                \
+        X(LINK_DEVICE_GROUP, "LinkDeviceGroup")                         \
+        X(UNLINK_DEVICE_GROUP, "UnlinkDeviceGroup")                     \
+        X(PUT_OPERATION_LIST, "PutOperationList")                       \
+        X(DELETE_OPERATION_LIST, "DeleteOperationList")                 \
+        X(PUT_OPERATION, "PutOperation")                                \
+        X(DELETE_OPERATION, "DeleteOperation")                          \
+        X(START_PIPELINE_RUN, "StartPipelineRun")                       \
+        X(RUN_ENDED, "RunEnded")
+
+typedef enum sr_defcmd_kind {
+#define SR_DEFCMD_ENUM(name, text) SR_DEFCMD_##name,
+        SR_DEFCMD_MAP(SR_DEFCMD_ENUM)
+#undef SR_DEFCMD_ENUM
+        SR_DEFCMD__COUNT
+} sr_defcmd_kind_t;
+
+/** @brief "PutPipeline", ... (the command's record name). Static; NULL
+ *  out of range. */
+const char *sr_defcmd_name(sr_defcmd_kind_t k);
+
+/* One item of AddTargets (section 2: at most definition.chunk.targets). */
+typedef struct sr_defcmd_target {
+        sr_uuid_t device_id;
+        char device_name[SR_NAME_MAX];
+        char device_alias[SR_NAME_MAX];
+        bool is_active;
+        char *device_meta_json; /* owned; NULL: none */
+        char *args_json;        /* owned; NULL: none */
+} sr_defcmd_target_t;
+
+/* A definition command. A Put of an existing entity (create false) is a
+ * partial update: only the fields whose has_ flag is set change (Esper's
+ * PUT bodies are all optional). On create (create true) the absent
+ * fields take Esper's defaults. */
+typedef struct sr_defcmd {
+        sr_defcmd_kind_t kind;
+        sr_uuid_t command_id;
+        char enterprise_id[SR_SHORT_MAX];
+        int64_t issued_at;
+        sr_uuid_t pipeline_id; /* the key: every command names it */
+        bool has_expected_version; /* section 4: refused stale_version */
+        uint32_t expected_version; /* of the entity the command names */
+        bool create;
+        union {
+                struct {
+                        bool has_name, has_description, has_is_active,
+                                has_is_default, has_timeout_seconds;
+                        char name[SR_NAME_MAX];
+                        char description[SR_NAME_MAX];
+                        bool is_active, is_default;
+                        int64_t timeout_seconds;
+                } pipeline;
+                struct {
+                        sr_uuid_t stage_id;
+                        bool has_name, has_description,
+                                has_timeout_seconds, has_order;
+                        char name[SR_NAME_MAX];
+                        char description[SR_NAME_MAX];
+                        int64_t timeout_seconds;
+                        uint32_t order;
+                } stage; /* PUT_STAGE, DELETE_STAGE (stage_id only) */
+                struct {
+                        sr_uuid_t target_list_id;
+                        bool has_name, has_type;
+                        char name[SR_NAME_MAX];
+                        sr_tl_type_t type;
+                } list; /* PUT/DELETE_TARGET_LIST */
+                struct {
+                        sr_uuid_t stage_id;
+                        sr_uuid_t target_list_id;
+                } attach; /* ATTACH/DETACH_TARGET_LIST */
+                struct {
+                        sr_uuid_t target_list_id;
+                        uint32_t chunk_index;
+                        uint32_t n_items;
+                        sr_defcmd_target_t *items; /* owned */
+                } add; /* ADD_TARGETS */
+                struct {
+                        sr_uuid_t target_list_id;
+                        sr_uuid_t target_id;
+                        bool has_device_name, has_is_active;
+                        char device_name[SR_NAME_MAX];
+                        bool is_active;
+                } target; /* UPDATE_TARGET, REMOVE_TARGET */
+                struct {
+                        sr_uuid_t target_list_id;
+                        sr_uuid_t device_group_id;
+                } group; /* LINK/UNLINK_DEVICE_GROUP */
+                struct {
+                        sr_uuid_t stage_id;
+                        sr_uuid_t operation_list_id;
+                        bool has_name, has_description;
+                        char name[SR_NAME_MAX];
+                        char description[SR_NAME_MAX];
+                } oplist; /* PUT/DELETE_OPERATION_LIST */
+                struct {
+                        sr_uuid_t operation_list_id;
+                        sr_uuid_t operation_id;
+                        bool has_operation_type, has_args;
+                        char operation_type[SR_SHORT_MAX];
+                        char *args_json; /* owned; NULL: "{}" */
+                } op; /* PUT/DELETE_OPERATION */
+                struct {
+                        sr_uuid_t pipeline_run_id;
+                        sr_status_t status; /* RUN_ENDED only */
+                } run; /* START_PIPELINE_RUN, RUN_ENDED */
+        } u;
+} sr_defcmd_t;
+
+/** @brief Free what @p c owns (not @p c itself). NULL ok. */
+void sr_defcmd_fini(sr_defcmd_t *c);
+
+/* ------------------------------------------------------------ applying */
+
+/* What the rules take from the configuration (NULL: all zero = no limit). */
+typedef struct sr_defs_opts {
+        /* run.max.stages (stages per pipeline), stage.max.operations
+         * (operations over a stage's operation lists), stage.max.targets
+         * (DEVICES targets over a stage's attached lists, before group
+         * expansion); 0 = no limit. */
+        sr_spec_limits_t max;
+        /* definition.chunk.targets: most items in one AddTargets. */
+        uint32_t chunk_targets;
+} sr_defs_opts_t;
+
+/* One entity change, in the order the caller writes them. For a target
+ * the new record is in sr_defs_out_t.targets[target_index]. */
+typedef enum sr_def_change {
+        SR_DEF_CREATED = 0,
+        SR_DEF_UPDATED,
+        SR_DEF_DELETED
+} sr_def_change_t;
+
+/** @brief "created", "updated", "deleted". Static; NULL out of range. */
+const char *sr_def_change_name(sr_def_change_t c);
+
+typedef struct sr_def_change_rec {
+        sr_def_kind_t kind;
+        sr_uuid_t id;
+        sr_uuid_t parent_id; /* stage of an operation list, list of a
+                              * target, ...; nil for the pipeline */
+        sr_def_change_t change;
+        uint32_t version;    /* the entity's version after the change */
+        uint64_t seq;        /* its definition event's seq */
+        int32_t target_index; /* TARGET: index in out->targets, else -1 */
+} sr_def_change_rec_t;
+
+/* What one command did. accepted false: reason and message say why, and
+ * the aggregate and the targets are unchanged. */
+typedef struct sr_defs_out {
+        bool accepted;
+        sr_reject_t reason;
+        char message[SR_NAME_MAX];
+        /* The entity the command named, and its version after it (the
+         * reply's version; on stale_version the current one). */
+        sr_def_kind_t entity_kind;
+        sr_uuid_t entity_id;
+        uint32_t entity_version;
+        /* ADD_TARGETS: Esper's counts (created and added are equal here:
+         * a target record is its list membership; skipped: already in). */
+        uint32_t created, added, skipped;
+        uint32_t n_changes, cap_changes;
+        sr_def_change_rec_t *changes; /* owned */
+        /* Target records to write (ADD/UPDATE/REMOVE_TARGET): owned. */
+        uint32_t n_targets, cap_targets;
+        sr_def_target_t *targets;
+} sr_defs_out_t;
+
+/** @brief Free what @p out owns and zero it. NULL ok. */
+void sr_defs_out_fini(sr_defs_out_t *out);
+
+/* The targets a target command names, as the caller read them by key
+ * before the rules run: for ADD_TARGETS found[i] is the stored target of
+ * items[i] (NULL: not in the list); for UPDATE/REMOVE_TARGET found[0]. */
+typedef struct sr_defs_targets_in {
+        uint32_t n;
+        const sr_def_target_t *const *found;
+} sr_defs_targets_in_t;
+
+/**
+ * Apply one definition command to its pipeline's aggregate.
+ *
+ * @param d      the aggregate of cmd->pipeline_id (exists false when the
+ *               pipeline is unknown); changed in place only when accepted.
+ * @param cmd    the command (its enterprise_id must be the pipeline's,
+ *               else not_found, as for another tenant's run).
+ * @param tin    the targets the command names (target commands), or NULL.
+ * @param now    the input's timestamp (ms): audit times, deleted_at.
+ * @param opts   limits; NULL: none.
+ * @param out    zeroed by the caller, or reused after sr_defs_out_fini.
+ * @returns SR_OK (accepted or refused: see out), SR_ERR_NOMEM (nothing
+ *          changed), SR_ERR_INVALID for a command kind out of range.
+ */
+sr_err_t sr_defs_apply(sr_defs_t *d, const sr_defcmd_t *cmd,
+                       const sr_defs_targets_in_t *tin, int64_t now,
+                       const sr_defs_opts_t *opts, sr_defs_out_t *out);
+
+/* ------------------------------------------------------------ reading */
+
+const sr_def_stage_t *sr_defs_stage(const sr_defs_t *d, const sr_uuid_t *id);
+const sr_def_target_list_t *sr_defs_list(const sr_defs_t *d,
+                                         const sr_uuid_t *id);
+const sr_def_oplist_t *sr_defs_oplist(const sr_defs_t *d, const sr_uuid_t *id);
+const sr_def_operation_t *sr_defs_operation(const sr_defs_t *d,
+                                            const sr_uuid_t *id);
+
+/** @brief The stages' indexes in @p d->stages sorted by order, into
+ *  @p idx (room for d->n_stages). */
+void sr_defs_stages_by_order(const sr_defs_t *d, uint32_t *idx);
+
+/** @brief UUID v5 ids of the derived entities: an attachment (stage,
+ *  list), a group link (list, group), a target (list, device). */
+void sr_def_attachment_id(const sr_uuid_t *stage, const sr_uuid_t *list,
+                          sr_uuid_t *out);
+void sr_def_group_link_id(const sr_uuid_t *list, const sr_uuid_t *group,
+                          sr_uuid_t *out);
+void sr_def_target_id(const sr_uuid_t *list, const sr_uuid_t *device,
+                      sr_uuid_t *out);
+
+/**
+ * Resolve the aggregate into the skeleton of a run (section 5): stages in
+ * order, each with its operation lists' operations (list creation order,
+ * then operation creation order), no targets, every stage open
+ * (append_targets) when it has a target list attached. Refused (false,
+ * @p why set) for a deleted pipeline, a stage with a COLLECTIONS list
+ * (not_supported, naming the list) or a fill in progress (run_starting).
+ * @p spec is filled on success (caller frees it with sr_runspec_fini).
+ */
+bool sr_defs_resolve(const sr_defs_t *d, sr_runspec_t *spec,
+                     sr_reject_t *reason, char *why, size_t why_len);
+
+#endif /* SR_DEFS_H */
