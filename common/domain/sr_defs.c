@@ -660,11 +660,10 @@ static bool runs_use(ctx_t *c, const sr_uuid_t *stage, const char *what)
         if (!n)
                 return false;
         list_runs(runs, sizeof(runs), ids, n);
-        /* The runs first: the message is 255 bytes and they are what the
-         * client acts on; the entity is the reply's. */
-        reject(c, SR_REJECT_IN_USE, "%" PRIu32 " run%s in progress: %s; "
-               "%s in use: cancel them or wait for their end", n,
-               n == 1 ? "" : "s", runs, what);
+        /* Short: five ids fill most of the 255 bytes of a message, and
+         * they are what the client acts on (the entity is the reply's). */
+        reject(c, SR_REJECT_IN_USE, "%s in use by %" PRIu32 " run%s: %s; "
+               "cancel them first", what, n, n == 1 ? "" : "s", runs);
         return true;
 }
 
@@ -794,7 +793,7 @@ static sr_err_t delete_pipeline(ctx_t *c)
 
         if (is_stale(c, "pipeline", &p->id, p->a.version))
                 return SR_OK;
-        if (runs_use(c, NULL, "the pipeline is"))
+        if (runs_use(c, NULL, "pipeline"))
                 return SR_OK;
         if (!reserve_out(c, 1, 0))
                 return SR_ERR_NOMEM;
@@ -1050,7 +1049,7 @@ static sr_err_t delete_stage(ctx_t *c)
         s = d->stages[i];
         if (is_stale(c, "stage", &s.id, s.a.version))
                 return SR_OK;
-        if (runs_use(c, &s.id, "the stage is"))
+        if (runs_use(c, &s.id, "stage"))
                 return SR_OK;
         if (!reserve_out(c, stage_cascade(d, &s.id), 0))
                 return SR_ERR_NOMEM;
@@ -2053,6 +2052,7 @@ static sr_err_t start_run(ctx_t *c)
         const sr_defcmd_t *cmd = c->cmd;
         sr_defs_t *d = c->d;
         sr_def_active_run_t r;
+        char msg[SR_NAME_MAX];
         sr_reject_t why;
         int64_t i;
 
@@ -2064,8 +2064,8 @@ static sr_err_t start_run(ctx_t *c)
         i = FIND(d, active_runs, n_active_runs, &cmd->u.run.pipeline_run_id);
         if (i >= 0)
                 return accept(c, d->active_runs[i].a.version);
-        if (start_refused(d, &why, c->out->message, sizeof(c->out->message)))
-                return reject(c, why, "%s", c->out->message);
+        if (start_refused(d, &why, msg, sizeof(msg)))
+                return reject(c, why, "%s", msg);
         memset(&r, 0, sizeof(r));
         r.run_id = cmd->u.run.pipeline_run_id;
         r.definition_seq = d->p.last_seq;
