@@ -1071,7 +1071,7 @@ static sr_err_t delete_stage(ctx_t *c)
         return accept(c, s.a.version + 1);
 }
 
-/* ------------------------------------------------------------ target lists */
+/* ------------------------------------------------------- target lists */
 
 static bool list_name_taken(ctx_t *c, const char *name, const sr_uuid_t *self)
 {
@@ -1243,7 +1243,7 @@ static sr_err_t delete_list(ctx_t *c)
         return accept(c, l.a.version + 1);
 }
 
-/* ------------------------------------------------------------ attachments */
+/* -------------------------------------------------------- attachments */
 
 /* Refused when @p extra more DEVICES targets would put a stage over
  * stage.max.targets; @p extra 0 checks nothing. */
@@ -1476,11 +1476,11 @@ static sr_err_t add_targets(ctx_t *c)
         l = target_list_of(c, &cmd->u.add.target_list_id, SR_TL_DEVICES);
         if (!l)
                 return SR_OK;
-        if (!c->tin || c->tin->n != n || (n && !c->tin->found))
-                return SR_ERR_INVALID; /* the caller read other items */
         if (n == 0)
                 return reject(c, SR_REJECT_INVALID_VALUE, "items: at least "
                               "one target");
+        if (!c->tin || c->tin->n != n || !c->tin->found)
+                return SR_ERR_INVALID; /* the caller read other items */
         if (c->opts.chunk_targets && n > c->opts.chunk_targets)
                 return reject(c, SR_REJECT_INVALID_VALUE, "items: %" PRIu32
                               " targets in one command, at most %" PRIu32
@@ -1609,7 +1609,7 @@ static sr_err_t remove_target(ctx_t *c)
         return accept(c, nt->a.version);
 }
 
-/* ------------------------------------------------------------ group links */
+/* -------------------------------------------------------- group links */
 
 /* Links are target sources as targets are: while a fill is in progress
  * they wait too (section 5, step 3: the fill snapshots each link). */
@@ -1684,7 +1684,7 @@ static sr_err_t unlink_group(ctx_t *c)
         return accept(c, version + 1);
 }
 
-/* ------------------------------------------------------------ operation lists */
+/* ---------------------------------------------------- operation lists */
 
 static bool oplist_name_taken(ctx_t *c, const sr_uuid_t *stage,
                               const char *name, const sr_uuid_t *self)
@@ -1836,7 +1836,7 @@ static sr_err_t delete_oplist(ctx_t *c)
         return accept(c, version + 1);
 }
 
-/* ------------------------------------------------------------ operations */
+/* --------------------------------------------------------- operations */
 
 /* The gateway checks that args are a JSON object; the owner only keeps
  * "" out, so that NULL stays the one spelling of "{}". */

@@ -94,8 +94,12 @@ typedef struct sr_def_pipeline {
         uint64_t runs_started;
         /* The last definition event's seq (gapless per pipeline). */
         uint64_t last_seq;
-        /* Creation order counter: each new stage, operation list and
-         * operation takes the next value (stable orders, section 5). */
+        /* Creation order counter: each new operation list and operation
+         * takes the next value (stable orders, section 5; stages are
+         * ordered by their order field). runs_started, last_seq and
+         * next_ordinal are the owner's bookkeeping: they change without a
+         * new version or a change record of the pipeline (see
+         * sr_defs_apply). */
         uint64_t next_ordinal;
         sr_def_audit_t a;
 } sr_def_pipeline_t;
@@ -113,6 +117,9 @@ typedef struct sr_def_target_list {
         sr_uuid_t id;
         char name[SR_NAME_MAX];
         sr_tl_type_t type;
+        /* Fields of the list's record: a command that changes a count
+         * makes the list a new version with a change record, after its
+         * targets' or links' records. */
         uint32_t n_targets; /* DEVICES: targets in the list (kept by the
                              * rules from AddTargets/RemoveTarget) */
         uint32_t n_groups;  /* GROUPS: device-group links */
@@ -355,10 +362,15 @@ const char *sr_def_change_name(sr_def_change_t c);
 typedef struct sr_def_change_rec {
         sr_def_kind_t kind;
         sr_uuid_t id;
-        sr_uuid_t parent_id; /* stage of an operation list, list of a
-                              * target, ...; nil for the pipeline */
+        /* The direct parent: the pipeline of a stage, target list or
+         * active run; the stage of an operation list or attachment; the
+         * operation list of an operation; the list of a target or
+         * device-group link; nil for the pipeline. */
+        sr_uuid_t parent_id;
         sr_def_change_t change;
-        uint32_t version;    /* the entity's version after the change */
+        /* The entity's version after the change; a deleted entity's
+         * tombstone carries its last version + 1. */
+        uint32_t version;
         uint64_t seq;        /* its definition event's seq */
         int32_t target_index; /* TARGET: index in out->targets, else -1 */
 } sr_def_change_rec_t;
@@ -397,6 +409,28 @@ typedef struct sr_defs_targets_in {
 
 /**
  * Apply one definition command to its pipeline's aggregate.
+ *
+ * Every change record takes the pipeline's next seq (last_seq), so after
+ * an accepted command with changes (n_changes > 0) the caller writes the
+ * pipeline record too, even when it is not among the changes: last_seq,
+ * next_ordinal and runs_started are kept on it without a version (a
+ * client's read-modify-write of the pipeline does not go stale because a
+ * stage was added or a run started). An accepted command without changes
+ * (a retried create, a second attach, a Put that changes nothing, a late
+ * RunEnded) changes nothing at all.
+ *
+ * Deleting: a stage takes its attachments, operation lists and their
+ * operations with it (children first, creation order); a target list its
+ * attachments and device-group links, but a DEVICES list that holds
+ * targets is refused in_use (its targets are not in the aggregate and
+ * no input may load them: remove them first); the pipeline is soft-deleted
+ * (deleted_at), its children kept. Under a deleted pipeline every command
+ * is refused pipeline_deleted except RUN_ENDED.
+ *
+ * START_PIPELINE_RUN: the caller resolves the run (sr_defs_resolve) on
+ * the aggregate before applying it; after it the new run's fill is in
+ * progress and the resolution is refused run_starting. The run's number
+ * is d->p.runs_started after an accepted start that created the run.
  *
  * @param d      the aggregate of cmd->pipeline_id (exists false when the
  *               pipeline is unknown); changed in place only when accepted.

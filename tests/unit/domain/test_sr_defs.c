@@ -1821,3 +1821,28 @@ Test(sr_defs, every_kind_of_refusal_leaves_the_aggregate_as_it_was)
         cr_assert(1 == !out.accepted);
         snap_check(&s);
 }
+
+Test(sr_defs, add_targets_without_items_is_refused)
+{
+        sr_uuid_t l;
+
+        mk_pipeline();
+        l = mk_list("l", SR_TL_DEVICES);
+        cr_assert(eq(int, add_targets(l, 0, 0, NULL), SR_OK));
+        expect_refused(SR_REJECT_INVALID_VALUE, "items: at least one");
+}
+
+Test(sr_defs, stage_added_after_a_run_started_is_not_pinned_by_it)
+{
+        sr_defcmd_t c;
+
+        mk_pipeline();
+        mk_stage("a", 0);
+        start_run("r");
+        mk_stage("late", 0);
+        cmd_init(&c, SR_DEFCMD_DELETE_STAGE);
+        c.u.stage.stage_id = uid("late");
+        cr_assert(eq(int, apply(&c), SR_OK));
+        expect_accepted();
+        cr_assert(eq(u32, d.n_stages, 1));
+}
