@@ -441,7 +441,9 @@ typedef struct sr_defs_targets_in {
  * @param opts   limits; NULL: none.
  * @param out    zeroed by the caller, or reused after sr_defs_out_fini.
  * @returns SR_OK (accepted or refused: see out), SR_ERR_NOMEM (nothing
- *          changed), SR_ERR_INVALID for a command kind out of range.
+ *          changed), SR_ERR_INVALID (nothing changed) for a caller's bug:
+ *          a command kind out of range, an aggregate of another pipeline,
+ *          an ADD_TARGETS whose @p tin does not hold one entry per item.
  */
 sr_err_t sr_defs_apply(sr_defs_t *d, const sr_defcmd_t *cmd,
                        const sr_defs_targets_in_t *tin, int64_t now,

@@ -319,11 +319,17 @@ static void snap_take(snap_t *s)
                               d.n_active_runs * sizeof(*d.active_runs));
 }
 
+/* memcmp() of @p n bytes, which may be none at NULL (an empty array). */
+static bool same(const void *a, const void *b, size_t n)
+{
+        return n == 0 || memcmp(a, b, n) == 0;
+}
+
 /* Every field of the aggregate as it was (and frees the copy). */
 static void snap_check(snap_t *s)
 {
         cr_assert(eq(int, d.exists, s->d.exists));
-        cr_assert(1 == !memcmp(&d.p, &s->d.p, sizeof(d.p)), "pipeline changed");
+        cr_assert(same(&d.p, &s->d.p, sizeof(d.p)), "pipeline changed");
         cr_assert(eq(u32, d.n_stages, s->d.n_stages));
         cr_assert(eq(u32, d.n_lists, s->d.n_lists));
         cr_assert(eq(u32, d.n_attachments, s->d.n_attachments));
@@ -331,19 +337,19 @@ static void snap_check(snap_t *s)
         cr_assert(eq(u32, d.n_operations, s->d.n_operations));
         cr_assert(eq(u32, d.n_group_links, s->d.n_group_links));
         cr_assert(eq(u32, d.n_active_runs, s->d.n_active_runs));
-        cr_assert(1 == !memcmp(d.stages, s->arr[0],
-                          d.n_stages * sizeof(*d.stages)));
-        cr_assert(1 == !memcmp(d.lists, s->arr[1], d.n_lists * sizeof(*d.lists)));
-        cr_assert(1 == !memcmp(d.attachments, s->arr[2],
-                          d.n_attachments * sizeof(*d.attachments)));
-        cr_assert(1 == !memcmp(d.oplists, s->arr[3],
-                          d.n_oplists * sizeof(*d.oplists)));
-        cr_assert(1 == !memcmp(d.operations, s->arr[4],
-                          d.n_operations * sizeof(*d.operations)));
-        cr_assert(1 == !memcmp(d.group_links, s->arr[5],
-                          d.n_group_links * sizeof(*d.group_links)));
-        cr_assert(1 == !memcmp(d.active_runs, s->arr[6],
-                          d.n_active_runs * sizeof(*d.active_runs)));
+        cr_assert(same(d.stages, s->arr[0],
+                       d.n_stages * sizeof(*d.stages)));
+        cr_assert(same(d.lists, s->arr[1], d.n_lists * sizeof(*d.lists)));
+        cr_assert(same(d.attachments, s->arr[2],
+                       d.n_attachments * sizeof(*d.attachments)));
+        cr_assert(same(d.oplists, s->arr[3],
+                       d.n_oplists * sizeof(*d.oplists)));
+        cr_assert(same(d.operations, s->arr[4],
+                       d.n_operations * sizeof(*d.operations)));
+        cr_assert(same(d.group_links, s->arr[5],
+                       d.n_group_links * sizeof(*d.group_links)));
+        cr_assert(same(d.active_runs, s->arr[6],
+                       d.n_active_runs * sizeof(*d.active_runs)));
         for (int i = 0; i < 7; i++)
                 free(s->arr[i]);
 }
