@@ -1088,3 +1088,44 @@ Test(sr_defs_json, type_filter_takes_the_lower_case_names_only)
         cr_assert(true && !sr_defs_json_type_filter("GROUPS", 6, &t));
         cr_assert(true && !sr_defs_json_type_filter("group", 5, &t));
 }
+
+Test(sr_defs_json, args_under_an_escaped_key_are_printed_again_with_sorted_keys)
+{
+        sr_defcmd_t c;
+
+        accepted(SR_DEFCMD_PUT_OPERATION, true,
+                 "{\"operation_type\": \"LOCK\", \"\\u0061rgs\": "
+                 "{\"b\": 1, \"a\": 2}}",
+                 &c);
+        cr_assert(eq(str, c.u.op.args_json, "{\"a\":2,\"b\":1}"));
+        cmd_free(&c);
+}
+
+Test(sr_defs_json, description_over_255_bytes_is_refused)
+{
+        char body[400];
+
+        snprintf(body, sizeof(body),
+                 "{\"name\": \"s\", \"description\": \"%0256d\"}", 0);
+        refused(SR_DEFCMD_PUT_STAGE, true, body,
+                "description: too long (256 bytes, at most 255)");
+}
+
+Test(sr_defs_json, bulk_item_with_a_wrong_type_is_an_error_of_its_own)
+{
+        sr_defs_bulk_t b = bulk_ok(
+                "[{\"device_id\": \"" DV_ID "\", \"is_active\": \"no\"}, "
+                "{\"device_id\": \"" DV2_ID "\", \"args\": [1]}, "
+                "{\"device_id\": \"" OTHER "\", \"is_active\": false}]",
+                0);
+
+        cr_assert(eq(u32, b.n_items, 1));
+        cr_assert(eq(u32, b.index[0], 2));
+        cr_assert(eq(u32, b.n_errors, 2));
+        cr_assert(eq(str, b.errors[0].message,
+                     "is_active: expected true or false, got \"no\""));
+        cr_assert(eq(str, b.errors[0].device_id, DV_ID));
+        cr_assert(eq(str, b.errors[1].message,
+                     "args: expected an object, got [1]"));
+        sr_defs_bulk_fini(&b);
+}
