@@ -798,6 +798,13 @@ static bool takes_version(sr_defcmd_kind_t kind, bool create)
         }
 }
 
+/* Our own names of the commands (sr_defcmd_name() is sr_defs.c's). */
+static const char *const defcmd_names[SR_DEFCMD__COUNT] = {
+#define DEFCMD_NAME(name, text) text,
+        SR_DEFCMD_MAP(DEFCMD_NAME)
+#undef DEFCMD_NAME
+};
+
 static const struct family *family_of(sr_defcmd_kind_t kind, bool *no_body_ok)
 {
         *no_body_ok = false;
@@ -924,8 +931,10 @@ sr_err_t sr_defs_json_parse(sr_defcmd_kind_t kind, bool create,
 
         c.fam = family_of(kind, &no_body_ok);
         if (!c.fam)
-                return sr_errctx_set(ec, SR_ERR_INVALID, "body: command %d "
-                                     "takes no body", (int)kind);
+                return sr_errctx_set(ec, SR_ERR_INVALID, "body: %s takes no "
+                                     "body", (unsigned)kind < SR_DEFCMD__COUNT ?
+                                             defcmd_names[kind] :
+                                             "a command out of range");
         copy = *cmd;
         copy.kind = kind;
         copy.create = create;

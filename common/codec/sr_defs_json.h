@@ -75,24 +75,37 @@
  * @p cmd is unchanged). @p kind and @p create are cmd->kind and
  * cmd->create; they choose the body:
  *
- * | kind | create | body (read-only, ignored) |
- * |---|---|---|
- * | PUT_PIPELINE | true | Pipeline_POST {name*, description, is_active, is_default, timeout_seconds} |
- * | PUT_PIPELINE | false | Pipeline_PUT: the same, all optional, + version |
- * |  | | (id, enterprise_id, is_valid, is_visible, is_archived, created_by, updated_by, created_at, updated_at, deleted_at) |
- * | PUT_STAGE | t / f | Stage_POST / Stage_PUT {name* (create), description, timeout_seconds, order} (id, enterprise_id, pipeline_id, audit) |
- * | PUT_TARGET_LIST | t / f | {name*, target_list_type*} (both required on create; on update has_type when given: the rules decide a change) (id, pipeline_id, audit) |
- * | ATTACH_TARGET_LIST | – | {target_list_id*} into u.attach.target_list_id |
- * | ADD_TARGETS | – | Target_POST {device_id*, device_name*, device_alias, is_active (default true)}: u.add.items, one item (calloc'd; the caller owns it) (id, pipeline_id, target_list_id, audit) |
- * | UPDATE_TARGET | – | Target_PUT {device_name, is_active} + version (id, pipeline_id, target_list_id, device_id, device_alias, device_meta, args, audit) |
- * | LINK_DEVICE_GROUP | – | {device_group_id*} |
- * | PUT_OPERATION_LIST | t / f | {name* (create), description, pipeline_id}: pipeline_id, when given, must be cmd->pipeline_id (unless that is nil) (id, stage_id, audit) |
- * | PUT_OPERATION | t / f | {operation_type* (create), args (object)} (id, operation_list_id, pipeline_id, audit) |
- * | the deletes | – | empty, or {version} |
- * | START_PIPELINE_RUN | – | empty, or {} |
+ * - PUT_PIPELINE, create: Pipeline_POST {name*, description, is_active,
+ *   is_default, timeout_seconds}; update: Pipeline_PUT, the same all
+ *   optional, + version. Read-only: id, enterprise_id, is_valid,
+ *   is_visible, is_archived, created_by, updated_by, created_at,
+ *   updated_at, deleted_at.
+ * - PUT_STAGE: Stage_POST / Stage_PUT {name* (create), description,
+ *   timeout_seconds, order}. Read-only: id, enterprise_id, pipeline_id,
+ *   the audit fields.
+ * - PUT_TARGET_LIST: {name*, target_list_type*} (both required on create;
+ *   on update has_type when given: the rules decide whether the type may
+ *   change). Read-only: id, pipeline_id, the audit fields.
+ * - ATTACH_TARGET_LIST: {target_list_id*} into u.attach.target_list_id.
+ * - ADD_TARGETS: Target_POST {device_id*, device_name*, device_alias,
+ *   is_active (default true)} as u.add.items, one item (malloc'd; the
+ *   caller owns it). Read-only: id, pipeline_id, target_list_id, audit.
+ * - UPDATE_TARGET: Target_PUT {device_name, is_active} + version.
+ *   Read-only: id, pipeline_id, target_list_id, device_id, device_alias,
+ *   device_meta, args, the audit fields.
+ * - LINK_DEVICE_GROUP: {device_group_id*}. Read-only: id, target_list_id,
+ *   the audit fields.
+ * - PUT_OPERATION_LIST: {name* (create), description, pipeline_id}:
+ *   pipeline_id, when given, must be cmd->pipeline_id (unless that is
+ *   nil) and is not stored. Read-only: id, stage_id, the audit fields.
+ * - PUT_OPERATION: {operation_type* (create), args (object)}. Read-only:
+ *   id, operation_list_id, pipeline_id, the audit fields.
+ * - the deletes: no body, or {version}.
+ * - START_PIPELINE_RUN: no body, or {}.
  *
- * RUN_ENDED has no body (SR_ERR_INVALID). Owned results (u.add.items,
- * u.op.args_json) are malloc'd; the caller frees them (sr_defcmd_fini()).
+ * RUN_ENDED has no body (SR_ERR_INVALID, "body: RunEnded takes no
+ * body"). Owned results (u.add.items, u.op.args_json) are malloc'd; the
+ * caller frees them (sr_defcmd_fini()).
  *
  * @param body borrowed, @p len bytes, need not be NUL-terminated; NULL or
  *             len 0 is "no body".

@@ -242,11 +242,13 @@ Test(sr_defs_json, pipeline_put_is_partial_only_given_fields_have_flags)
 
         accepted(SR_DEFCMD_PUT_PIPELINE, false, "{\"is_active\": false}", &c);
         cr_assert(c.u.pipeline.has_is_active && !c.u.pipeline.is_active);
-        cr_assert(true && !c.u.pipeline.has_name && !c.u.pipeline.has_description &&
+        cr_assert(true && !c.u.pipeline.has_name &&
+                  !c.u.pipeline.has_description &&
                   !c.u.pipeline.has_is_default &&
                   !c.u.pipeline.has_timeout_seconds);
         accepted(SR_DEFCMD_PUT_PIPELINE, false, "{}", &c);
-        cr_assert(true && !c.u.pipeline.has_name && !c.u.pipeline.has_is_active);
+        cr_assert(true && !c.u.pipeline.has_name &&
+                  !c.u.pipeline.has_is_active);
 }
 
 Test(sr_defs_json, null_for_an_optional_field_is_the_field_absent)
@@ -257,7 +259,8 @@ Test(sr_defs_json, null_for_an_optional_field_is_the_field_absent)
                  "{\"name\": null, \"description\": null, "
                  "\"timeout_seconds\": null, \"version\": null}",
                  &c);
-        cr_assert(true && !c.u.pipeline.has_name && !c.u.pipeline.has_description &&
+        cr_assert(true && !c.u.pipeline.has_name &&
+                  !c.u.pipeline.has_description &&
                   !c.u.pipeline.has_timeout_seconds);
         cr_assert(true && !c.has_expected_version);
 }
@@ -530,7 +533,8 @@ Test(sr_defs_json, target_put_reads_name_and_active_ignores_device_id)
         cr_assert(true && !c.u.target.is_active);
         cr_assert(c.has_expected_version && c.expected_version == 2);
         accepted(SR_DEFCMD_UPDATE_TARGET, false, "{\"is_active\": true}", &c);
-        cr_assert(true && !c.u.target.has_device_name && c.u.target.has_is_active);
+        cr_assert(true && !c.u.target.has_device_name &&
+                  c.u.target.has_is_active);
         refused(SR_DEFCMD_UPDATE_TARGET, false, "{\"status\": \"x\"}",
                 "unknown field \"status\"; allowed: device_name, is_active, "
                 "version");
@@ -677,7 +681,8 @@ Test(sr_defs_json, start_run_takes_an_empty_object_and_run_ended_no_body)
         accepted(SR_DEFCMD_START_PIPELINE_RUN, true, NULL, &c);
         refused(SR_DEFCMD_START_PIPELINE_RUN, true, "{\"version\": 1}",
                 "body: unknown field \"version\"; allowed: none");
-        refused(SR_DEFCMD_RUN_ENDED, false, "{}", "takes no body");
+        refused(SR_DEFCMD_RUN_ENDED, false, "{}",
+                "body: RunEnded takes no body");
 }
 
 /* ------------------------------------------------------------ bulk */
@@ -706,7 +711,7 @@ Test(sr_defs_json, bulk_of_device_id_strings_keeps_them_all)
         cr_assert(eq(ptr, b.items, NULL));
 }
 
-Test(sr_defs_json, bulk_of_objects_reads_every_field_and_keeps_objects_as_written)
+Test(sr_defs_json, bulk_of_objects_reads_every_field_keeping_objects_as_written)
 {
         sr_defs_bulk_t b = bulk_ok(
                 "[{\"device_id\": \"" DV_ID "\", \"device_name\": \"pos\", "
@@ -755,12 +760,14 @@ Test(sr_defs_json, bulk_invalid_items_are_reported_by_index_and_left_out)
         cr_assert(eq(u32, b.errors[0].index, 1));
         cr_assert(b.errors[0].has_device_id);
         cr_assert(eq(str, b.errors[0].device_id, "not-a-uuid"));
-        cr_assert(strstr(b.errors[0].message, "device_id: expected a UUID "
-                                              "string, got \"not-a-uuid\"") != NULL,
+        cr_assert(strstr(b.errors[0].message,
+                         "device_id: expected a UUID string, got "
+                         "\"not-a-uuid\"") != NULL,
                   "%s", b.errors[0].message);
         cr_assert(eq(u32, b.errors[1].index, 2));
         cr_assert(eq(str, b.errors[1].device_id, DV2_ID));
-        cr_assert(strstr(b.errors[1].message, "device_name: too long (256") != NULL,
+        cr_assert(strstr(b.errors[1].message,
+                         "device_name: too long (256") != NULL,
                   "%s", b.errors[1].message);
         cr_assert(eq(u32, b.errors[2].index, 3));
         cr_assert(eq(str, b.errors[2].device_id, DV_ID));
