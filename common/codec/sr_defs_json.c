@@ -1,0 +1,1489 @@
+/* common/codec/sr_defs_json.c - stored pipeline definitions as JSON.
+ *
+ * Bodies are read with jansson (duplicate keys refused), then walked field
+ * by field against a table per body family (struct family): each field's
+ * type, whether it is required, and where it goes in the command. The
+ * entity's read-only fields are accepted and ignored, anything else is an
+ * unknown field. args and device_meta are kept as written: a structural
+ * pass over the text finds their bytes (as sr_spec_args.c does for a run
+ * spec), which are stored minified.
+ */
+#include "sr_defs_json.h"
+
+#include "sr_entity_json.h"
+#include "sr_spec_json.h"
+#include "sr_utf8.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+_Static_assert(SR_DEFS_JSON_MAX_ARGS == SR_SPEC_MAX_ARGS, "args limit");
+_Static_assert(SR_DEFS_JSON_MAX_TIMEOUT == SR_SPEC_MAX_TIMEOUT,
+               "timeout limit");
+
+/* Our own names of sr_tl_type_t (sr_defs.c is not called from here). */
+static const char *const tl_upper[SR_TL__COUNT] = { "DEVICES", "GROUPS",
+                                                    "COLLECTIONS" };
+static const char *const tl_lower[SR_TL__COUNT] = { "devices", "groups",
+                                                    "collections" };
+
+bool sr_defs_json_type_filter(const char *s, size_t len, sr_tl_type_t *out)
+{
+        for (int i = 0; i < SR_TL__COUNT; i++)
+                if (s && strlen(tl_lower[i]) == len &&
+                    !memcmp(tl_lower[i], s, len)) {
+                        *out = (sr_tl_type_t)i;
+                        return true;
+                }
+        return false;
+}
+
+/* ------------------------------------------------------------ messages */
+
+#define SHOWN 40                 /* bytes of client input echoed */
+#define QMAX (SHOWN * 4 + 8)
+
+/* Client input as printable ASCII in quotes, shortened after SHOWN bytes
+ * (docs/api-decisions.md, "Messages"). */
+static void quote(char out[QMAX], const char *s, size_t len)
+{
+        static const char hex[] = "0123456789abcdef";
+        size_t o = 0, n = len < SHOWN ? len : SHOWN;
+        unsigned char c;
+
+        out[o++] = '"';
+        for (size_t i = 0; i < n; i++) {
+                c = (unsigned char)s[i];
+                if (c == '"' || c == '\\') {
+                        out[o++] = '\\';
+                        out[o++] = (char)c;
+                } else if (c >= 0x20 && c < 0x7f) {
+                        out[o++] = (char)c;
+                } else {
+                        out[o++] = '\\';
+                        out[o++] = 'x';
+                        out[o++] = hex[c >> 4];
+                        out[o++] = hex[c & 15];
+                }
+        }
+        if (len > n) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+        }
+        out[o++] = '"';
+        out[o] = '\0';
+}
+
+/* A JSON value as compact ASCII text, shortened: for "got <value>". */
+static void show_json(char out[QMAX], const json_t *v)
+{
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+                                           JSON_ENSURE_ASCII);
+
+        if (!text) {
+                snprintf(out, QMAX, "%s", "(unprintable)");
+                return;
+        }
+        if (strlen(text) > SHOWN)
+                snprintf(out, QMAX, "%.*s...", SHOWN, text);
+        else
+                snprintf(out, QMAX, "%s", text);
+        free(text);
+}
+
+/* "<field>: <what>" */
+static sr_err_t bad(sr_errctx_t *ec, const char *field, const char *fmt, ...)
+        SR_PRINTF(3, 4);
+
+static sr_err_t bad(sr_errctx_t *ec, const char *field, const char *fmt, ...)
+{
+        char what[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        return sr_errctx_set(ec, SR_ERR_INVALID, "%s: %s", field, what);
+}
+
+/* "<field>: expected <what>, got <value>" */
+static sr_err_t bad_got(sr_errctx_t *ec, const char *field,
+                        const char *expected, const json_t *v)
+{
+        char shown[QMAX];
+
+        show_json(shown, v);
+        return bad(ec, field, "expected %s, got %s", expected, shown);
+}
+
+static sr_err_t oom(sr_errctx_t *ec, const char *what)
+{
+        return sr_errctx_set(ec, SR_ERR_NOMEM, "definitions: %s", what);
+}
+
+/* ------------------------------------------------------------ the text */
+
+/* Where a value is in the body's text. */
+struct tspan {
+        size_t at, len;
+        bool found;
+};
+
+struct scan {
+        const char *p, *end;
+};
+
+/* JSON's white space, and NUL (jansson takes one after a number). */
+static bool is_space(char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+}
+
+static void skip_ws(struct scan *s)
+{
+        while (s->p < s->end && is_space(*s->p))
+                s->p++;
+}
+
+/* At '"': past the closing quote. */
+static bool skip_string(struct scan *s)
+{
+        for (s->p++; s->p < s->end; s->p++) {
+                if (*s->p == '\\')
+                        s->p++;
+                else if (*s->p == '"')
+                        return ++s->p <= s->end;
+        }
+        return false;
+}
+
+/* Past one value of text jansson accepted. */
+static bool skip_value(struct scan *s)
+{
+        size_t depth = 0;
+
+        skip_ws(s);
+        do {
+                if (s->p >= s->end)
+                        return false;
+                if (*s->p == '"') {
+                        if (!skip_string(s))
+                                return false;
+                        continue;
+                }
+                if (*s->p == '{' || *s->p == '[') {
+                        depth++;
+                } else if (*s->p == '}' || *s->p == ']') {
+                        if (depth-- == 0)
+                                return false;
+                } else if (depth == 0) { /* number, true, false, null */
+                        const char *start = s->p;
+
+                        while (s->p < s->end && !is_space(*s->p) &&
+                               *s->p != ',' && *s->p != '}' && *s->p != ']')
+                                s->p++;
+                        return s->p > start;
+                }
+                s->p++;
+        } while (depth > 0);
+        return true;
+}
+
+/* The members "args" (spans[0]) and "device_meta" (spans[1]) of the object
+ * at s->p, by their raw key bytes (a key written with escapes is not
+ * found: its value is then printed again by jansson). Skips a value that
+ * is not an object. Duplicate keys were refused by jansson. */
+static bool scan_members(struct scan *s, const char *text,
+                         struct tspan spans[2])
+{
+        static const char *const keys[2] = { "args", "device_meta" };
+
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '{')
+                return skip_value(s);
+        s->p++;
+        for (;;) {
+                const char *key, *at;
+                size_t klen;
+
+                skip_ws(s);
+                if (s->p < s->end && *s->p == '}') {
+                        s->p++;
+                        return true;
+                }
+                if (s->p >= s->end || *s->p != '"')
+                        return false;
+                key = s->p + 1;
+                if (!skip_string(s))
+                        return false;
+                klen = (size_t)(s->p - 1 - key);
+                skip_ws(s);
+                if (s->p >= s->end || *s->p++ != ':')
+                        return false;
+                skip_ws(s);
+                at = s->p;
+                if (!skip_value(s))
+                        return false;
+                for (int k = 0; k < 2; k++)
+                        if (klen == strlen(keys[k]) &&
+                            !memcmp(key, keys[k], klen))
+                                spans[k] = (struct tspan){
+                                        (size_t)(at - text),
+                                        (size_t)(s->p - at), true };
+                skip_ws(s);
+                if (s->p < s->end && *s->p == ',')
+                        s->p++;
+        }
+}
+
+/* @p n bytes of JSON without the white space outside strings; caller
+ * frees. */
+static char *minify(const char *p, size_t n, size_t *out_len)
+{
+        char *out = malloc(n + 1), *o = out;
+        bool in_str = false;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                char c = p[i];
+
+                if (in_str) {
+                        *o++ = c;
+                        if (c == '\\' && i + 1 < n)
+                                *o++ = p[++i];
+                        else if (c == '"')
+                                in_str = false;
+                } else if (c == '"') {
+                        in_str = true;
+                        *o++ = c;
+                } else if (!is_space(c)) {
+                        *o++ = c;
+                }
+        }
+        *o = '\0';
+        *out_len = (size_t)(o - out);
+        return out;
+}
+
+static size_t json_depth(const json_t *v)
+{
+        size_t d = 0, sub, i;
+        const char *key;
+        json_t *item;
+
+        if (json_is_object(v)) {
+                json_object_foreach((json_t *)v, key, item) {
+                        sub = json_depth(item);
+                        d = sub > d ? sub : d;
+                }
+                return d + 1;
+        }
+        if (json_is_array(v)) {
+                json_array_foreach(v, i, item) {
+                        sub = json_depth(item);
+                        d = sub > d ? sub : d;
+                }
+                return d + 1;
+        }
+        return 0;
+}
+
+/* Load @p body: JSON, no duplicate keys, nesting bounded. */
+static sr_err_t load(const char *body, size_t len, json_t **out,
+                     sr_errctx_t *ec)
+{
+        json_error_t jerr;
+        json_t *root;
+
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                          &jerr);
+        /* An integer past int64 (in args): read as a real; the args keep
+         * its digits. */
+        if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+                root = json_loadb(body, len,
+                                  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+                                          JSON_DECODE_INT_AS_REAL,
+                                  &jerr);
+        if (!root) {
+                if (json_error_code(&jerr) == json_error_out_of_memory)
+                        return oom(ec, "json_loadb");
+                return bad(ec, "body", "malformed JSON at line %d column %d: "
+                           "%s", jerr.line, jerr.column, jerr.text);
+        }
+        if (json_depth(root) > SR_DEFS_JSON_MAX_DEPTH) {
+                json_decref(root);
+                return bad(ec, "body", "nested too deeply (at most %d levels "
+                           "of arrays and objects)", SR_DEFS_JSON_MAX_DEPTH);
+        }
+        *out = root;
+        return SR_OK;
+}
+
+/* ------------------------------------------------------------ fields */
+
+enum ftype {
+        F_NAME,     /* trimmed, 1..255 bytes, one line */
+        F_ALIAS,    /* trimmed, 0..255 bytes, one line */
+        F_DESC,     /* 0..255 bytes as written */
+        F_BOOL,
+        F_TIMEOUT,  /* int64 seconds 1..SR_DEFS_JSON_MAX_TIMEOUT */
+        F_ORDER,    /* uint32 1..SR_DEFS_JSON_MAX_ORDER */
+        F_UUID,
+        F_TLTYPE,   /* sr_tl_type_t, any case */
+        F_OPTYPE,   /* char[SR_SHORT_MAX], canonical */
+        F_OBJECT,   /* char * (owned): an object kept as written */
+        F_PIPELINE, /* a UUID that must be cmd->pipeline_id; not stored */
+};
+
+enum req { OPT, REQ_CREATE, REQ };
+
+#define NO_HAS ((size_t)-1)
+
+struct fdef {
+        const char *key;
+        enum ftype t;
+        enum req req;
+        size_t off; /* in the base (sr_defcmd_t or sr_defcmd_target_t) */
+        size_t has; /* bool in the base, or NO_HAS */
+};
+
+struct family {
+        const char *entity; /* "a Pipeline", in messages */
+        const struct fdef *f;
+        size_t n;
+        const char *const *ro; /* NULL-ended */
+        bool version;          /* an entity: "version" read-only on create */
+};
+
+#define C(field) offsetof(sr_defcmd_t, field)
+#define T(field) offsetof(sr_defcmd_target_t, field)
+
+#define AUDIT "created_by", "updated_by", "created_at", "updated_at"
+
+static const struct fdef f_pipeline[] = {
+        { "name", F_NAME, REQ_CREATE, C(u.pipeline.name),
+          C(u.pipeline.has_name) },
+        { "description", F_DESC, OPT, C(u.pipeline.description),
+          C(u.pipeline.has_description) },
+        { "is_active", F_BOOL, OPT, C(u.pipeline.is_active),
+          C(u.pipeline.has_is_active) },
+        { "is_default", F_BOOL, OPT, C(u.pipeline.is_default),
+          C(u.pipeline.has_is_default) },
+        { "timeout_seconds", F_TIMEOUT, OPT, C(u.pipeline.timeout_seconds),
+          C(u.pipeline.has_timeout_seconds) },
+};
+static const char *const ro_pipeline[] = {
+        "id", "enterprise_id", "is_valid", "is_visible", "is_archived",
+        AUDIT, "deleted_at", NULL
+};
+
+static const struct fdef f_stage[] = {
+        { "name", F_NAME, REQ_CREATE, C(u.stage.name), C(u.stage.has_name) },
+        { "description", F_DESC, OPT, C(u.stage.description),
+          C(u.stage.has_description) },
+        { "timeout_seconds", F_TIMEOUT, OPT, C(u.stage.timeout_seconds),
+          C(u.stage.has_timeout_seconds) },
+        { "order", F_ORDER, OPT, C(u.stage.order), C(u.stage.has_order) },
+};
+static const char *const ro_stage[] = {
+        "id", "enterprise_id", "pipeline_id", AUDIT, NULL
+};
+
+static const struct fdef f_list[] = {
+        { "name", F_NAME, REQ_CREATE, C(u.list.name), C(u.list.has_name) },
+        { "target_list_type", F_TLTYPE, REQ_CREATE, C(u.list.type),
+          C(u.list.has_type) },
+};
+static const char *const ro_list[] = { "id", "pipeline_id", AUDIT, NULL };
+
+static const struct fdef f_attach[] = {
+        { "target_list_id", F_UUID, REQ, C(u.attach.target_list_id),
+          NO_HAS },
+};
+static const char *const ro_none[] = { NULL };
+
+static const struct fdef f_group[] = {
+        { "device_group_id", F_UUID, REQ, C(u.group.device_group_id),
+          NO_HAS },
+};
+static const char *const ro_group[] = { "id", "target_list_id", AUDIT,
+                                        NULL };
+
+/* Target_POST, into a sr_defcmd_target_t */
+static const struct fdef f_target_post[] = {
+        { "device_id", F_UUID, REQ, T(device_id), NO_HAS },
+        { "device_name", F_NAME, REQ, T(device_name), NO_HAS },
+        { "device_alias", F_ALIAS, OPT, T(device_alias), NO_HAS },
+        { "is_active", F_BOOL, OPT, T(is_active), NO_HAS },
+};
+static const char *const ro_target[] = {
+        "id", "pipeline_id", "target_list_id", AUDIT, NULL
+};
+
+/* An object item of targets-bulk, into a sr_defcmd_target_t */
+static const struct fdef f_target_bulk[] = {
+        { "device_id", F_UUID, REQ, T(device_id), NO_HAS },
+        { "device_name", F_ALIAS, OPT, T(device_name), NO_HAS },
+        { "device_alias", F_ALIAS, OPT, T(device_alias), NO_HAS },
+        { "device_meta", F_OBJECT, OPT, T(device_meta_json), NO_HAS },
+        { "args", F_OBJECT, OPT, T(args_json), NO_HAS },
+        { "is_active", F_BOOL, OPT, T(is_active), NO_HAS },
+};
+
+/* Target_PUT */
+static const struct fdef f_target_put[] = {
+        { "device_name", F_NAME, OPT, C(u.target.device_name),
+          C(u.target.has_device_name) },
+        { "is_active", F_BOOL, OPT, C(u.target.is_active),
+          C(u.target.has_is_active) },
+};
+static const char *const ro_target_put[] = {
+        "id", "pipeline_id", "target_list_id", "device_id", "device_alias",
+        "device_meta", "args", AUDIT, NULL
+};
+
+static const struct fdef f_oplist[] = {
+        { "name", F_NAME, REQ_CREATE, C(u.oplist.name),
+          C(u.oplist.has_name) },
+        { "description", F_DESC, OPT, C(u.oplist.description),
+          C(u.oplist.has_description) },
+        { "pipeline_id", F_PIPELINE, OPT, 0, NO_HAS },
+};
+static const char *const ro_oplist[] = { "id", "stage_id", AUDIT, NULL };
+
+static const struct fdef f_op[] = {
+        { "operation_type", F_OPTYPE, REQ_CREATE, C(u.op.operation_type),
+          C(u.op.has_operation_type) },
+        { "args", F_OBJECT, OPT, C(u.op.args_json), C(u.op.has_args) },
+};
+static const char *const ro_op[] = {
+        "id", "operation_list_id", "pipeline_id", AUDIT, NULL
+};
+
+#define FAM(name, ent, f, ro, ver) \
+        static const struct family name = { ent, f, sizeof(f) / sizeof(f[0]), \
+                                            ro, ver }
+
+FAM(fam_pipeline, "a Pipeline", f_pipeline, ro_pipeline, true);
+FAM(fam_stage, "a Stage", f_stage, ro_stage, true);
+FAM(fam_list, "a TargetList", f_list, ro_list, true);
+FAM(fam_attach, NULL, f_attach, ro_none, false);
+FAM(fam_group, "a TargetListDeviceGroup", f_group, ro_group, true);
+FAM(fam_target_post, "a Target", f_target_post, ro_target, true);
+FAM(fam_target_bulk, "a Target", f_target_bulk, ro_target, true);
+FAM(fam_target_put, "a Target", f_target_put, ro_target_put, true);
+FAM(fam_oplist, "an OperationList", f_oplist, ro_oplist, true);
+FAM(fam_op, "an Operation", f_op, ro_op, true);
+
+static const struct family fam_empty = { NULL, NULL, 0, ro_none, false };
+
+/* What one walk over an object needs beside the table. */
+struct ctx {
+        const struct family *fam;
+        bool create;       /* REQ_CREATE fields are required */
+        bool take_version; /* "version" is read (an update or a delete) */
+        void *base;        /* where the fields go */
+        sr_defcmd_t *cmd;  /* version, the pipeline check */
+        const char *text;  /* the body, for objects kept as written */
+        struct tspan spans[2]; /* "args", "device_meta" of this object */
+        sr_errctx_t *ec;
+        const char *where; /* "body", or "item" of a bulk */
+};
+
+/* JSON Schema counts 600.0 and 6e2 as integers (as sr_spec_json.c). */
+static bool integral(const json_t *v, json_int_t *out)
+{
+        double d, whole;
+
+        if (json_is_integer(v)) {
+                *out = json_integer_value(v);
+                return true;
+        }
+        if (!json_is_real(v))
+                return false;
+        d = json_real_value(v);
+        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+                return false;
+        *out = (json_int_t)d;
+        return true;
+}
+
+static bool is_trim(char c)
+{
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+               c == '\f' || c == '\v';
+}
+
+/* A name: trimmed, at most 255 bytes, no C0, DEL or C1 character; empty
+ * only when @p may_be_empty. */
+static sr_err_t get_name(struct ctx *c, const char *key, const json_t *v,
+                         bool may_be_empty, char *out)
+{
+        const char *s;
+        size_t len;
+
+        if (!json_is_string(v))
+                return bad_got(c->ec, key, "a string", v);
+        s = json_string_value(v);
+        len = json_string_length(v);
+        while (len && is_trim(*s)) {
+                s++;
+                len--;
+        }
+        while (len && is_trim(s[len - 1]))
+                len--;
+        if (!len && !may_be_empty)
+                return bad(c->ec, key, "empty; give 1 to %d bytes of text",
+                           SR_NAME_MAX - 1);
+        if (len >= SR_NAME_MAX)
+                return bad(c->ec, key, "too long (%zu bytes after trimming, "
+                           "at most %d)", len, SR_NAME_MAX - 1);
+        for (size_t i = 0; i < len; i++) {
+                unsigned char b = (unsigned char)s[i];
+
+                if (b < 0x20 || b == 0x7f ||
+                    (b == 0xc2 && i + 1 < len &&
+                     (unsigned char)s[i + 1] >= 0x80 &&
+                     (unsigned char)s[i + 1] <= 0x9f))
+                        return bad(c->ec, key, "control character at byte "
+                                   "%zu; a name is one line of printable "
+                                   "text", i);
+        }
+        memcpy(out, s, len);
+        out[len] = '\0';
+        return SR_OK;
+}
+
+/* An object kept as written (or printed by jansson when its text was not
+ * found), into a malloc'd text. */
+static sr_err_t get_object(struct ctx *c, const char *key, const json_t *v,
+                           char **out)
+{
+        const struct tspan *sp = NULL;
+        size_t len;
+        char *text;
+
+        if (!json_is_object(v))
+                return bad_got(c->ec, key, "an object", v);
+        if (json_depth(v) > SR_SPEC_MAX_DEPTH)
+                return bad(c->ec, key, "nested too deeply (at most %d "
+                           "levels)", SR_SPEC_MAX_DEPTH);
+        if (!strcmp(key, "args") && c->spans[0].found)
+                sp = &c->spans[0];
+        else if (!strcmp(key, "device_meta") && c->spans[1].found)
+                sp = &c->spans[1];
+        if (sp && c->text) {
+                text = minify(c->text + sp->at, sp->len, &len);
+        } else {
+                text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+                len = text ? strlen(text) : 0;
+        }
+        if (!text)
+                return oom(c->ec, "object text");
+        if (len > SR_DEFS_JSON_MAX_ARGS) {
+                free(text);
+                return bad(c->ec, key, "too large (%zu bytes, at most %d)",
+                           len, SR_DEFS_JSON_MAX_ARGS);
+        }
+        *out = text;
+        return SR_OK;
+}
+
+static sr_err_t get_field(struct ctx *c, const struct fdef *f,
+                          const json_t *v)
+{
+        char *at = (char *)c->base + f->off;
+        char shown[QMAX], ids[2][SR_UUID_STR_LEN + 1];
+        const char *canon;
+        json_int_t n;
+        sr_uuid_t u;
+
+        switch (f->t) {
+        case F_NAME:
+                return get_name(c, f->key, v, false, at);
+        case F_ALIAS:
+                return get_name(c, f->key, v, true, at);
+        case F_DESC:
+                if (!json_is_string(v))
+                        return bad_got(c->ec, f->key, "a string", v);
+                if (json_string_length(v) >= SR_NAME_MAX)
+                        return bad(c->ec, f->key, "too long (%zu bytes, at "
+                                   "most %d)", json_string_length(v),
+                                   SR_NAME_MAX - 1);
+                memcpy(at, json_string_value(v), json_string_length(v) + 1);
+                return SR_OK;
+        case F_BOOL:
+                if (!json_is_boolean(v))
+                        return bad_got(c->ec, f->key, "true or false", v);
+                *(bool *)(void *)at = json_is_true(v);
+                return SR_OK;
+        case F_TIMEOUT:
+                if (!integral(v, &n) || n < 1 ||
+                    n > SR_DEFS_JSON_MAX_TIMEOUT)
+                        return bad_got(c->ec, f->key, "an integer from 1 to "
+                                       "315360000 (seconds)", v);
+                *(int64_t *)(void *)at = (int64_t)n;
+                return SR_OK;
+        case F_ORDER:
+                if (!integral(v, &n) || n < 1 || n > SR_DEFS_JSON_MAX_ORDER)
+                        return bad_got(c->ec, f->key, "an integer from 1 to "
+                                       "2147483647", v);
+                *(uint32_t *)(void *)at = (uint32_t)n;
+                return SR_OK;
+        case F_UUID:
+                if (!json_is_string(v) ||
+                    !sr_uuid_parse(json_string_value(v),
+                                   json_string_length(v), &u))
+                        return bad_got(c->ec, f->key, "a UUID string", v);
+                memcpy(at, &u, sizeof(u));
+                return SR_OK;
+        case F_TLTYPE:
+                if (json_is_string(v))
+                        for (int i = 0; i < SR_TL__COUNT; i++)
+                                if (!strcasecmp(json_string_value(v),
+                                                tl_upper[i]) &&
+                                    json_string_length(v) ==
+                                            strlen(tl_upper[i])) {
+                                        *(sr_tl_type_t *)(void *)at =
+                                                (sr_tl_type_t)i;
+                                        return SR_OK;
+                                }
+                return bad_got(c->ec, f->key, "one of DEVICES, GROUPS, "
+                               "COLLECTIONS", v);
+        case F_OPTYPE:
+                canon = json_is_string(v) ?
+                                sr_spec_operation_type(json_string_value(v),
+                                                       json_string_length(v)) :
+                                NULL;
+                if (!canon)
+                        return bad_got(c->ec, f->key, "an Esper command name "
+                                       "such as INSTALL, REBOOT or LOCK", v);
+                snprintf(at, SR_SHORT_MAX, "%s", canon);
+                return SR_OK;
+        case F_OBJECT:
+                return get_object(c, f->key, v, (char **)(void *)at);
+        case F_PIPELINE:
+                if (!json_is_string(v) ||
+                    !sr_uuid_parse(json_string_value(v),
+                                   json_string_length(v), &u))
+                        return bad_got(c->ec, f->key, "a UUID string", v);
+                if (!sr_uuid_is_nil(&c->cmd->pipeline_id) &&
+                    memcmp(&u, &c->cmd->pipeline_id, sizeof(u))) {
+                        sr_uuid_fmt(&u, ids[0]);
+                        sr_uuid_fmt(&c->cmd->pipeline_id, ids[1]);
+                        quote(shown, ids[0], strlen(ids[0]));
+                        return bad(c->ec, f->key, "%s is not the stage's "
+                                   "pipeline (%s); leave it out or send "
+                                   "that one", shown, ids[1]);
+                }
+                return SR_OK;
+        }
+        return bad(c->ec, f->key, "internal: field type %d", (int)f->t);
+}
+
+static bool in_list(const char *const *list, const char *key)
+{
+        for (; *list; list++)
+                if (!strcmp(*list, key))
+                        return true;
+        return false;
+}
+
+static sr_err_t unknown(struct ctx *c, const char *key)
+{
+        char shown[QMAX], allowed[300];
+        size_t o = 0;
+
+        allowed[0] = '\0';
+        for (size_t i = 0; i < c->fam->n && o < sizeof(allowed); i++)
+                o += (size_t)snprintf(allowed + o, sizeof(allowed) - o,
+                                      "%s%s", i ? ", " : "",
+                                      c->fam->f[i].key);
+        if (c->take_version && o < sizeof(allowed))
+                o += (size_t)snprintf(allowed + o, sizeof(allowed) - o,
+                                      "%sversion", o ? ", " : "");
+        if (!o)
+                snprintf(allowed, sizeof(allowed), "%s", "none");
+        quote(shown, key, strlen(key));
+        if (c->fam->entity && c->fam->ro[0])
+                return bad(c->ec, c->where, "unknown field %s; allowed: %s "
+                           "(read-only fields of %s are ignored)", shown,
+                           allowed, c->fam->entity);
+        return bad(c->ec, c->where, "unknown field %s; allowed: %s", shown,
+                   allowed);
+}
+
+/* Every member of @p obj against c->fam; then the required ones. */
+static sr_err_t walk(struct ctx *c, const json_t *obj)
+{
+        bool seen[8] = { false };
+        const char *key;
+        json_t *v;
+        json_int_t n;
+        sr_err_t err;
+        size_t i;
+
+        json_object_foreach((json_t *)obj, key, v) {
+                for (i = 0; i < c->fam->n; i++)
+                        if (!strcmp(key, c->fam->f[i].key))
+                                break;
+                if (i < c->fam->n) {
+                        const struct fdef *f = &c->fam->f[i];
+                        bool required = f->req == REQ ||
+                                        (f->req == REQ_CREATE && c->create);
+
+                        if (json_is_null(v) && !required)
+                                continue; /* null: as absent */
+                        err = get_field(c, f, v);
+                        if (err)
+                                return err;
+                        seen[i] = true;
+                        if (f->has != NO_HAS)
+                                *(bool *)(void *)((char *)c->base + f->has) =
+                                        true;
+                } else if (!strcmp(key, "version") && c->take_version) {
+                        if (json_is_null(v))
+                                continue;
+                        if (!integral(v, &n) || n < 1 || n > UINT32_MAX)
+                                return bad_got(c->ec, "version", "an integer "
+                                               "from 1 to 4294967295 (the "
+                                               "version you read)", v);
+                        c->cmd->has_expected_version = true;
+                        c->cmd->expected_version = (uint32_t)n;
+                } else if (in_list(c->fam->ro, key) ||
+                           (!strcmp(key, "version") && c->fam->version)) {
+                        continue; /* read-only: ignored */
+                } else {
+                        return unknown(c, key);
+                }
+        }
+        for (i = 0; i < c->fam->n; i++)
+                if (!seen[i] && (c->fam->f[i].req == REQ ||
+                                 (c->fam->f[i].req == REQ_CREATE &&
+                                  c->create)))
+                        return bad(c->ec, c->fam->f[i].key, "required field "
+                                   "missing");
+        return SR_OK;
+}
+
+/* ------------------------------------------------------------ bodies */
+
+static bool takes_version(sr_defcmd_kind_t kind, bool create)
+{
+        switch (kind) {
+        case SR_DEFCMD_PUT_PIPELINE:
+        case SR_DEFCMD_PUT_STAGE:
+        case SR_DEFCMD_PUT_TARGET_LIST:
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+        case SR_DEFCMD_PUT_OPERATION:
+                return !create;
+        case SR_DEFCMD_UPDATE_TARGET:
+        case SR_DEFCMD_DELETE_PIPELINE:
+        case SR_DEFCMD_DELETE_STAGE:
+        case SR_DEFCMD_DELETE_TARGET_LIST:
+        case SR_DEFCMD_DETACH_TARGET_LIST:
+        case SR_DEFCMD_REMOVE_TARGET:
+        case SR_DEFCMD_UNLINK_DEVICE_GROUP:
+        case SR_DEFCMD_DELETE_OPERATION_LIST:
+        case SR_DEFCMD_DELETE_OPERATION:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Our own names of the commands (sr_defcmd_name() is sr_defs.c's). */
+static const char *const defcmd_names[SR_DEFCMD__COUNT] = {
+#define DEFCMD_NAME(name, text) text,
+        SR_DEFCMD_MAP(DEFCMD_NAME)
+#undef DEFCMD_NAME
+};
+
+static const struct family *family_of(sr_defcmd_kind_t kind, bool *no_body_ok)
+{
+        *no_body_ok = false;
+        switch (kind) {
+        case SR_DEFCMD_PUT_PIPELINE:
+                return &fam_pipeline;
+        case SR_DEFCMD_PUT_STAGE:
+                return &fam_stage;
+        case SR_DEFCMD_PUT_TARGET_LIST:
+                return &fam_list;
+        case SR_DEFCMD_ATTACH_TARGET_LIST:
+                return &fam_attach;
+        case SR_DEFCMD_ADD_TARGETS:
+                return &fam_target_post;
+        case SR_DEFCMD_UPDATE_TARGET:
+                return &fam_target_put;
+        case SR_DEFCMD_LINK_DEVICE_GROUP:
+                return &fam_group;
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+                return &fam_oplist;
+        case SR_DEFCMD_PUT_OPERATION:
+                return &fam_op;
+        case SR_DEFCMD_DELETE_PIPELINE:
+        case SR_DEFCMD_DELETE_STAGE:
+        case SR_DEFCMD_DELETE_TARGET_LIST:
+        case SR_DEFCMD_DETACH_TARGET_LIST:
+        case SR_DEFCMD_REMOVE_TARGET:
+        case SR_DEFCMD_UNLINK_DEVICE_GROUP:
+        case SR_DEFCMD_DELETE_OPERATION_LIST:
+        case SR_DEFCMD_DELETE_OPERATION:
+        case SR_DEFCMD_START_PIPELINE_RUN:
+                *no_body_ok = true;
+                return &fam_empty;
+        default:
+                return NULL;
+        }
+}
+
+/* A create's defaults, every has_ flag of the family set (has_order only
+ * when given). */
+static void create_defaults(sr_defcmd_t *c)
+{
+        switch (c->kind) {
+        case SR_DEFCMD_PUT_PIPELINE:
+                c->u.pipeline.is_active = true;
+                c->u.pipeline.timeout_seconds = SR_DEFS_JSON_PIPELINE_TIMEOUT;
+                c->u.pipeline.has_name = c->u.pipeline.has_description =
+                        c->u.pipeline.has_is_active =
+                                c->u.pipeline.has_is_default =
+                                        c->u.pipeline.has_timeout_seconds =
+                                                true;
+                break;
+        case SR_DEFCMD_PUT_STAGE:
+                c->u.stage.has_name = c->u.stage.has_description =
+                        c->u.stage.has_timeout_seconds = true;
+                break;
+        case SR_DEFCMD_PUT_TARGET_LIST:
+                c->u.list.has_name = c->u.list.has_type = true;
+                break;
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+                c->u.oplist.has_name = c->u.oplist.has_description = true;
+                break;
+        case SR_DEFCMD_PUT_OPERATION:
+                c->u.op.has_operation_type = c->u.op.has_args = true;
+                break;
+        default:
+                break;
+        }
+}
+
+/* Clear the body's fields of the union (not the path ids). */
+static void clear_body(sr_defcmd_t *c)
+{
+        switch (c->kind) {
+        case SR_DEFCMD_PUT_PIPELINE:
+                memset(&c->u.pipeline, 0, sizeof(c->u.pipeline));
+                break;
+        case SR_DEFCMD_PUT_STAGE: {
+                sr_uuid_t id = c->u.stage.stage_id;
+
+                memset(&c->u.stage, 0, sizeof(c->u.stage));
+                c->u.stage.stage_id = id;
+                break;
+        }
+        case SR_DEFCMD_PUT_TARGET_LIST:
+                c->u.list.has_name = c->u.list.has_type = false;
+                c->u.list.name[0] = '\0';
+                c->u.list.type = SR_TL_DEVICES;
+                break;
+        case SR_DEFCMD_ADD_TARGETS:
+                c->u.add.n_items = 0;
+                c->u.add.items = NULL;
+                break;
+        case SR_DEFCMD_UPDATE_TARGET:
+                c->u.target.has_device_name = c->u.target.has_is_active =
+                        false;
+                c->u.target.device_name[0] = '\0';
+                c->u.target.is_active = false;
+                break;
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+                c->u.oplist.has_name = c->u.oplist.has_description = false;
+                c->u.oplist.name[0] = c->u.oplist.description[0] = '\0';
+                break;
+        case SR_DEFCMD_PUT_OPERATION:
+                c->u.op.has_operation_type = c->u.op.has_args = false;
+                c->u.op.operation_type[0] = '\0';
+                c->u.op.args_json = NULL;
+                break;
+        default:
+                break;
+        }
+}
+
+sr_err_t sr_defs_json_parse(sr_defcmd_kind_t kind, bool create,
+                            const char *body, size_t len, sr_defcmd_t *cmd,
+                            sr_errctx_t *ec)
+{
+        sr_defcmd_target_t item;
+        struct ctx c = { 0 };
+        sr_defcmd_t copy;
+        bool no_body_ok;
+        json_t *root = NULL;
+        sr_err_t err;
+
+        c.fam = family_of(kind, &no_body_ok);
+        if (!c.fam)
+                return sr_errctx_set(ec, SR_ERR_INVALID, "body: %s takes no "
+                                     "body", (unsigned)kind < SR_DEFCMD__COUNT ?
+                                             defcmd_names[kind] :
+                                             "a command out of range");
+        copy = *cmd;
+        copy.kind = kind;
+        copy.create = create;
+        copy.has_expected_version = false;
+        copy.expected_version = 0;
+        clear_body(&copy);
+        if (!body || len == 0) {
+                if (!no_body_ok)
+                        return bad(ec, "body", "empty; expected a JSON "
+                                   "object");
+                *cmd = copy;
+                return SR_OK;
+        }
+        err = load(body, len, &root, ec);
+        if (err)
+                return err;
+        if (!json_is_object(root)) {
+                err = bad_got(ec, "body", "a JSON object", root);
+                goto out;
+        }
+        c.where = "body";
+        c.create = create;
+        c.take_version = takes_version(kind, create);
+        c.cmd = &copy;
+        c.text = body;
+        c.ec = ec;
+        c.base = &copy;
+        if (kind == SR_DEFCMD_PUT_OPERATION) {
+                struct scan s = { body, body + len };
+
+                if (!scan_members(&s, body, c.spans))
+                        memset(c.spans, 0, sizeof(c.spans));
+        }
+        if (create)
+                create_defaults(&copy);
+        if (kind == SR_DEFCMD_ADD_TARGETS) {
+                memset(&item, 0, sizeof(item));
+                item.is_active = true;
+                c.base = &item;
+                c.create = true;
+        }
+        err = walk(&c, root);
+        if (!err && kind == SR_DEFCMD_ADD_TARGETS) {
+                copy.u.add.items = malloc(sizeof(item));
+                if (!copy.u.add.items) {
+                        err = oom(ec, "target");
+                } else {
+                        copy.u.add.items[0] = item;
+                        copy.u.add.n_items = 1;
+                }
+        }
+        if (err) {
+                if (kind == SR_DEFCMD_PUT_OPERATION)
+                        free(copy.u.op.args_json);
+                goto out;
+        }
+        *cmd = copy;
+out:
+        json_decref(root);
+        return err;
+}
+
+/* ------------------------------------------------------------ bulk */
+
+void sr_defs_bulk_fini(sr_defs_bulk_t *b)
+{
+        if (!b)
+                return;
+        for (uint32_t i = 0; i < b->n_items; i++) {
+                free(b->items[i].device_meta_json);
+                free(b->items[i].args_json);
+        }
+        free(b->items);
+        free(b->index);
+        free(b->errors);
+        memset(b, 0, sizeof(*b));
+}
+
+struct bulk_build {
+        sr_defs_bulk_t b;
+        uint32_t cap_errors;
+};
+
+static sr_err_t add_error(struct bulk_build *bb, uint32_t index,
+                          const json_t *device_id, const char *msg)
+{
+        sr_defs_bulk_error_t *e;
+        sr_uuid_t u;
+
+        if (bb->b.n_errors == bb->cap_errors) {
+                uint32_t cap = bb->cap_errors ? bb->cap_errors * 2 : 16;
+                sr_defs_bulk_error_t *p = realloc(bb->b.errors,
+                                                  cap * sizeof(*p));
+
+                if (!p)
+                        return SR_ERR_NOMEM;
+                bb->b.errors = p;
+                bb->cap_errors = cap;
+        }
+        e = &bb->b.errors[bb->b.n_errors++];
+        memset(e, 0, sizeof(*e));
+        e->index = index;
+        if (device_id && json_is_string(device_id)) {
+                const char *s = json_string_value(device_id);
+                size_t len = json_string_length(device_id);
+
+                e->has_device_id = true;
+                if (sr_uuid_parse(s, len, &u)) {
+                        sr_uuid_fmt(&u, e->device_id);
+                } else {
+                        if (len > 60)
+                                len = sr_utf8_cut(s, 60);
+                        memcpy(e->device_id, s, len);
+                        e->device_id[len] = '\0';
+                }
+        }
+        snprintf(e->message, sizeof(e->message), "%s", msg);
+        return SR_OK;
+}
+
+struct dup_key {
+        sr_uuid_t id;
+        uint32_t k; /* in items */
+};
+
+static int dup_cmp(const void *a, const void *b)
+{
+        const struct dup_key *x = a, *y = b;
+        int c = memcmp(&x->id, &y->id, sizeof(x->id));
+
+        return c ? c : (x->k > y->k) - (x->k < y->k);
+}
+
+static int err_cmp(const void *a, const void *b)
+{
+        const sr_defs_bulk_error_t *x = a, *y = b;
+
+        return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Items whose device is earlier in the body: errors, left out. */
+static sr_err_t drop_duplicates(struct bulk_build *bb)
+{
+        sr_defs_bulk_t *b = &bb->b;
+        struct dup_key *keys;
+        bool *drop;
+        uint32_t n = b->n_items, o = 0;
+        char msg[200], id[SR_UUID_STR_LEN + 1];
+        sr_err_t err = SR_OK;
+
+        if (n < 2)
+                return SR_OK;
+        keys = malloc(n * sizeof(*keys));
+        drop = calloc(n, sizeof(*drop));
+        if (!keys || !drop) {
+                free(keys);
+                free(drop);
+                return SR_ERR_NOMEM;
+        }
+        for (uint32_t k = 0; k < n; k++)
+                keys[k] = (struct dup_key){ b->items[k].device_id, k };
+        qsort(keys, n, sizeof(*keys), dup_cmp);
+        for (uint32_t j = 1, first = 0; j < n && !err; j++) {
+                if (memcmp(&keys[j - 1].id, &keys[j].id, sizeof(keys[j].id))) {
+                        first = j; /* a new device */
+                        continue;
+                }
+                sr_uuid_fmt(&keys[j].id, id);
+                snprintf(msg, sizeof(msg), "device_id: device %s is already "
+                         "item %u of this body; a device is at most once in "
+                         "a list", id, b->index[keys[first].k]);
+                drop[keys[j].k] = true;
+                {
+                        json_t *s = json_string(id);
+
+                        err = s ? add_error(bb, b->index[keys[j].k], s, msg) :
+                                  SR_ERR_NOMEM;
+                        json_decref(s);
+                }
+        }
+        for (uint32_t k = 0; k < n; k++) {
+                if (drop[k]) {
+                        free(b->items[k].device_meta_json);
+                        free(b->items[k].args_json);
+                        continue;
+                }
+                b->items[o] = b->items[k];
+                b->index[o++] = b->index[k];
+        }
+        b->n_items = o;
+        free(keys);
+        free(drop);
+        return err;
+}
+
+sr_err_t sr_defs_json_bulk(const char *body, size_t len, uint32_t max_items,
+                           sr_defs_bulk_t *out, sr_errctx_t *ec)
+{
+        struct bulk_build bb;
+        struct tspan (*spans)[2] = NULL;
+        sr_errctx_t item_ec;
+        json_t *root = NULL, *v;
+        size_t n, i;
+        sr_err_t err;
+
+        memset(&bb, 0, sizeof(bb));
+        if (!body || len == 0)
+                return bad(ec, "body", "empty; expected an array of device "
+                           "ids or of targets");
+        err = load(body, len, &root, ec);
+        if (err)
+                return err;
+        if (!json_is_array(root)) {
+                err = bad_got(ec, "body", "an array of device ids or of "
+                              "targets", root);
+                goto out;
+        }
+        n = json_array_size(root);
+        if ((max_items && n > max_items) || n > UINT32_MAX) {
+                err = bad(ec, "body", "%zu items, at most %u per call "
+                          "(gateway.bulk.max.items); send the rest in "
+                          "another call", n, max_items);
+                goto out;
+        }
+        if (n == 0) {
+                *out = bb.b;
+                goto out;
+        }
+        spans = calloc(n, sizeof(*spans));
+        bb.b.items = calloc(n, sizeof(*bb.b.items));
+        bb.b.index = calloc(n, sizeof(*bb.b.index));
+        if (!spans || !bb.b.items || !bb.b.index) {
+                err = oom(ec, "bulk items");
+                goto out;
+        }
+        {
+                struct scan s = { body, body + len };
+
+                skip_ws(&s);
+                if (s.p < s.end && *s.p == '[') {
+                        s.p++;
+                        for (i = 0; i < n; i++) {
+                                if (!scan_members(&s, body, spans[i]))
+                                        break;
+                                skip_ws(&s);
+                                if (s.p < s.end && *s.p == ',')
+                                        s.p++;
+                        }
+                        if (i < n) /* not found: printed by jansson */
+                                memset(spans, 0, n * sizeof(*spans));
+                }
+        }
+        json_array_foreach(root, i, v) {
+                sr_defcmd_target_t t;
+                const json_t *id = NULL;
+
+                memset(&t, 0, sizeof(t));
+                t.is_active = true;
+                err = SR_OK;
+                memset(&item_ec, 0, sizeof(item_ec));
+                if (json_is_string(v)) {
+                        id = v;
+                        if (!sr_uuid_parse(json_string_value(v),
+                                           json_string_length(v),
+                                           &t.device_id))
+                                err = bad_got(&item_ec, "device_id",
+                                              "a UUID string", v);
+                } else if (json_is_object(v)) {
+                        struct ctx c = { 0 };
+
+                        id = json_object_get(v, "device_id");
+                        c.fam = &fam_target_bulk;
+                        c.where = "item";
+                        c.create = true;
+                        c.base = &t;
+                        c.text = body;
+                        c.spans[0] = spans[i][0];
+                        c.spans[1] = spans[i][1];
+                        c.ec = &item_ec;
+                        err = walk(&c, v);
+                } else {
+                        err = bad_got(&item_ec, "item", "a device id string "
+                                      "or a target object", v);
+                }
+                if (err == SR_ERR_NOMEM)
+                        goto oom_item;
+                if (err) {
+                        free(t.device_meta_json);
+                        free(t.args_json);
+                        err = add_error(&bb, (uint32_t)i, id, item_ec.msg);
+                        if (err)
+                                goto oom_item;
+                        continue;
+                }
+                bb.b.index[bb.b.n_items] = (uint32_t)i;
+                bb.b.items[bb.b.n_items++] = t;
+                continue;
+oom_item:
+                free(t.device_meta_json);
+                free(t.args_json);
+                err = oom(ec, "bulk item");
+                goto out;
+        }
+        err = drop_duplicates(&bb);
+        if (err) {
+                err = oom(ec, "bulk duplicates");
+                goto out;
+        }
+        if (bb.b.n_errors > 1)
+                qsort(bb.b.errors, bb.b.n_errors, sizeof(*bb.b.errors),
+                      err_cmp);
+        *out = bb.b;
+        memset(&bb, 0, sizeof(bb));
+out:
+        sr_defs_bulk_fini(&bb.b);
+        free(spans);
+        json_decref(root);
+        return err;
+}
+
+/* ------------------------------------------------------------ entities */
+
+/* Takes @p v in every case; a NULL @p v is an earlier allocation failure. */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+        return v && json_object_set_new(obj, key, v) == 0;
+}
+
+static json_t *fixed_str(const char *s, size_t size)
+{
+        return sr_json_string_lossy(s, strnlen(s, size));
+}
+
+#define FIXED_STR(field) fixed_str((field), sizeof(field))
+
+/* A stored object text as a JSON object; NULL text: {} when
+ * @p empty_when_null, else null. */
+static json_t *stored_object(const char *text, bool empty_when_null)
+{
+        json_error_t jerr;
+        json_t *v;
+
+        if (!text)
+                return empty_when_null ? json_object() : json_null();
+        v = json_loads(text, 0, &jerr);
+        if (!v && json_error_code(&jerr) == json_error_numeric_overflow)
+                v = json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
+        if (v && !json_is_object(v)) {
+                json_decref(v);
+                return NULL;
+        }
+        return v;
+}
+
+static bool put_audit(json_t *o, const sr_def_audit_t *a)
+{
+        return put(o, "created_by", json_null()) &&
+               put(o, "updated_by", json_null()) &&
+               put(o, "created_at", sr_json_time(a->created_at)) &&
+               put(o, "updated_at", sr_json_time(a->updated_at));
+}
+
+static json_t *done(json_t *o, bool ok)
+{
+        if (!ok) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+json_t *sr_json_def_pipeline(const sr_def_pipeline_t *p,
+                             const bool *is_valid)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&p->id, false)) &&
+                    put(o, "enterprise_id", FIXED_STR(p->enterprise_id)) &&
+                    put(o, "name", FIXED_STR(p->name)) &&
+                    put(o, "description", FIXED_STR(p->description)) &&
+                    put(o, "is_active", json_boolean(p->is_active)) &&
+                    put(o, "is_valid", is_valid ? json_boolean(*is_valid) :
+                                                  json_null()) &&
+                    put(o, "is_visible", json_true()) &&
+                    put(o, "is_archived", json_boolean(p->deleted_at != 0)) &&
+                    put(o, "is_default", json_boolean(p->is_default)) &&
+                    put(o, "timeout_seconds",
+                        json_integer((json_int_t)p->timeout_seconds)) &&
+                    put_audit(o, &p->a) &&
+                    put(o, "version", json_integer(p->a.version)) &&
+                    put(o, "deleted_at", sr_json_time(p->deleted_at)));
+}
+
+json_t *sr_json_def_stage(const sr_def_stage_t *s, const char *enterprise_id,
+                          const sr_uuid_t *pipeline_id)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&s->id, false)) &&
+                    put(o, "enterprise_id",
+                        enterprise_id ?
+                                fixed_str(enterprise_id, SR_SHORT_MAX) :
+                                json_null()) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
+                    put(o, "name", FIXED_STR(s->name)) &&
+                    put(o, "description", FIXED_STR(s->description)) &&
+                    put(o, "timeout_seconds",
+                        s->timeout_seconds ?
+                                json_integer((json_int_t)s->timeout_seconds) :
+                                json_null()) &&
+                    put(o, "order", json_integer(s->order)) &&
+                    put_audit(o, &s->a) &&
+                    put(o, "version", json_integer(s->a.version)));
+}
+
+json_t *sr_json_def_target_list(const sr_def_target_list_t *l,
+                                const sr_uuid_t *pipeline_id)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&l->id, false)) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
+                    put(o, "name", FIXED_STR(l->name)) &&
+                    put(o, "target_list_type",
+                        (unsigned)l->type < SR_TL__COUNT ?
+                                json_string(tl_upper[l->type]) :
+                                json_null()) &&
+                    put_audit(o, &l->a) &&
+                    put(o, "version", json_integer(l->a.version)));
+}
+
+json_t *sr_json_def_target(const sr_def_target_t *t,
+                           const sr_uuid_t *pipeline_id)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&t->id, false)) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
+                    put(o, "target_list_id",
+                        sr_json_uuid(&t->target_list_id, false)) &&
+                    put(o, "device_id", sr_json_uuid(&t->device_id, false)) &&
+                    put(o, "device_name", FIXED_STR(t->device_name)) &&
+                    put(o, "device_alias", FIXED_STR(t->device_alias)) &&
+                    put(o, "is_active", json_boolean(t->is_active)) &&
+                    put(o, "device_meta",
+                        stored_object(t->device_meta_json, false)) &&
+                    put(o, "args", stored_object(t->args_json, false)) &&
+                    put_audit(o, &t->a) &&
+                    put(o, "version", json_integer(t->a.version)));
+}
+
+json_t *sr_json_def_group_link(const sr_def_group_link_t *g)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&g->id, false)) &&
+                    put(o, "device_group_id",
+                        sr_json_uuid(&g->device_group_id, false)) &&
+                    put(o, "target_list_id",
+                        sr_json_uuid(&g->target_list_id, false)) &&
+                    put_audit(o, &g->a) &&
+                    put(o, "version", json_integer(g->a.version)));
+}
+
+json_t *sr_json_def_oplist(const sr_def_oplist_t *l,
+                           const sr_uuid_t *pipeline_id)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&l->id, false)) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
+                    put(o, "stage_id", sr_json_uuid(&l->stage_id, false)) &&
+                    put(o, "name", FIXED_STR(l->name)) &&
+                    put(o, "description", FIXED_STR(l->description)) &&
+                    put_audit(o, &l->a) &&
+                    put(o, "version", json_integer(l->a.version)));
+}
+
+json_t *sr_json_def_operation(const sr_def_operation_t *x,
+                              const sr_uuid_t *pipeline_id)
+{
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        return done(o,
+                    put(o, "id", sr_json_uuid(&x->id, false)) &&
+                    put(o, "operation_list_id",
+                        sr_json_uuid(&x->operation_list_id, false)) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
+                    put(o, "operation_type", FIXED_STR(x->operation_type)) &&
+                    put(o, "args", stored_object(x->args_json, true)) &&
+                    put_audit(o, &x->a) &&
+                    put(o, "version", json_integer(x->a.version)));
+}
+
+json_t *sr_json_def_bulk_answer(uint32_t created, uint32_t added,
+                                uint32_t skipped, const sr_defs_bulk_t *b)
+{
+        json_t *o, *errs = json_array(), *e;
+
+        for (uint32_t i = 0; errs && b && i < b->n_errors; i++) {
+                const sr_defs_bulk_error_t *x = &b->errors[i];
+
+                e = json_object();
+                if (!e || !put(e, "index", json_integer(x->index)) ||
+                    !put(e, "device_id",
+                         x->has_device_id ? FIXED_STR(x->device_id) :
+                                            json_null()) ||
+                    !put(e, "message", FIXED_STR(x->message))) {
+                        json_decref(e);
+                        json_decref(errs);
+                        return NULL;
+                }
+                if (json_array_append_new(errs, e)) { /* took e */
+                        json_decref(errs);
+                        return NULL;
+                }
+        }
+        o = json_object();
+        if (!o || !errs) {
+                json_decref(o);
+                json_decref(errs);
+                return NULL;
+        }
+        if (!put(o, "created_count", json_integer(created)) ||
+            !put(o, "added_count", json_integer(added)) ||
+            !put(o, "skipped_count", json_integer(skipped))) {
+                json_decref(errs);
+                json_decref(o);
+                return NULL;
+        }
+        return done(o, put(o, "errors", errs));
+}
