@@ -843,8 +843,8 @@ static const struct family *family_of(sr_defcmd_kind_t kind, bool *no_body_ok)
         }
 }
 
-/* A create's defaults, every has_ flag of the family set (has_order only
- * when given). */
+/* A create's defaults, every has_ flag of the family set (a stage's
+ * has_order and has_timeout_seconds only when given). */
 static void create_defaults(sr_defcmd_t *c)
 {
         switch (c->kind) {
@@ -858,8 +858,10 @@ static void create_defaults(sr_defcmd_t *c)
                                                 true;
                 break;
         case SR_DEFCMD_PUT_STAGE:
-                c->u.stage.has_name = c->u.stage.has_description =
-                        c->u.stage.has_timeout_seconds = true;
+                /* timeout_seconds absent stays absent: the stage then
+                 * keeps the stage-run default (0), which the rules do not
+                 * take as a given timeout (at least 1 second). */
+                c->u.stage.has_name = c->u.stage.has_description = true;
                 break;
         case SR_DEFCMD_PUT_TARGET_LIST:
                 c->u.list.has_name = c->u.list.has_type = true;

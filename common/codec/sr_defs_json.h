@@ -28,11 +28,11 @@
  *   upper case (operation types canonical, sr_spec_operation_type()).
  * - A create sets every has_ flag of its family (absent fields take
  *   Esper's defaults: pipeline is_active true, is_default false,
- *   timeout_seconds 86400, description ""; stage description "",
- *   timeout_seconds 0 = the stage-run default; operation list description
- *   ""; operation args NULL = {}), so the rules see full values; except a
- *   stage's has_order, set only when "order" is given (omitted: the rules
- *   take the largest order + 1).
+ *   timeout_seconds 86400, description ""; stage description "";
+ *   operation list description ""; operation args NULL = {}), so the rules
+ *   see full values; except a stage's has_order and has_timeout_seconds,
+ *   set only when given (omitted: the rules take the largest order + 1,
+ *   and the stage-run default, stored as 0; a given timeout is 1 or more).
  * - "version" (integer 1..4294967295, our extension) is read on every
  *   update (a Put with create false, UpdateTarget) and every delete
  *   (DeletePipeline, DeleteStage, DeleteTargetList, DetachTargetList,

@@ -359,14 +359,16 @@ Test(sr_defs_json, stage_post_with_all_fields_is_read_and_keeps_the_path_id)
                   c.u.stage.has_timeout_seconds && c.u.stage.has_order);
 }
 
-Test(sr_defs_json, stage_post_without_order_leaves_it_to_the_rules)
+Test(sr_defs_json, stage_post_without_order_or_timeout_leaves_them_to_the_rules)
 {
         sr_defcmd_t c;
 
         accepted(SR_DEFCMD_PUT_STAGE, true, "{\"name\": \"s\"}", &c);
         cr_assert(true && !c.u.stage.has_order);
+        /* no timeout given: none for the rules (the stage keeps the
+         * stage-run default, 0), not a given 0 they would refuse */
         cr_assert(c.u.stage.has_name && c.u.stage.has_description &&
-                  c.u.stage.has_timeout_seconds);
+                  !c.u.stage.has_timeout_seconds);
         cr_assert(eq(i64, c.u.stage.timeout_seconds, 0));
 }
 
