@@ -916,6 +916,7 @@ static sr_err_t create_stage(ctx_t *c)
                 copy_text(s.description, cmd->u.stage.description);
         if (!reserve_out(c, 1, 0) || !GROW(d, stages, n_stages))
                 return SR_ERR_NOMEM;
+        s.ordinal = d->p.next_ordinal++;
         audit_new(&s.a, c->now);
         d->stages[d->n_stages++] = s;
         emit(c, SR_DEF_STAGE, &s.id, &d->p.id, SR_DEF_CREATED, 1, -1);
@@ -1135,6 +1136,7 @@ static sr_err_t create_list(ctx_t *c, int64_t i, const char *lid)
         l.type = cmd->u.list.type;
         if (!reserve_out(c, 1, 0) || !GROW(d, lists, n_lists))
                 return SR_ERR_NOMEM;
+        l.ordinal = d->p.next_ordinal++;
         audit_new(&l.a, c->now);
         d->lists[d->n_lists++] = l;
         emit(c, SR_DEF_TARGET_LIST, &l.id, &d->p.id, SR_DEF_CREATED, 1, -1);
@@ -1310,6 +1312,7 @@ static sr_err_t attach_list(ctx_t *c)
         at.target_list_id = l->id;
         if (!reserve_out(c, 1, 0) || !GROW(d, attachments, n_attachments))
                 return SR_ERR_NOMEM;
+        at.ordinal = d->p.next_ordinal++;
         audit_new(&at.a, c->now);
         d->attachments[d->n_attachments++] = at;
         emit(c, SR_DEF_ATTACHMENT, &at.id, &at.stage_id, SR_DEF_CREATED, 1,
@@ -1640,6 +1643,7 @@ static sr_err_t link_group(ctx_t *c)
         g.device_group_id = cmd->u.group.device_group_id;
         if (!reserve_out(c, 2, 0) || !GROW(d, group_links, n_group_links))
                 return SR_ERR_NOMEM;
+        g.ordinal = d->p.next_ordinal++;
         audit_new(&g.a, c->now);
         d->group_links[d->n_group_links++] = g;
         emit(c, SR_DEF_GROUP_LINK, &g.id, &l->id, SR_DEF_CREATED, 1, -1);
@@ -2078,6 +2082,7 @@ static sr_err_t start_run(ctx_t *c)
                 free(r.stage_ids);
                 return SR_ERR_NOMEM;
         }
+        r.ordinal = d->p.next_ordinal++;
         audit_new(&r.a, c->now);
         d->active_runs[d->n_active_runs++] = r;
         d->p.runs_started++;

@@ -94,9 +94,11 @@ typedef struct sr_def_pipeline {
         uint64_t runs_started;
         /* The last definition event's seq (gapless per pipeline). */
         uint64_t last_seq;
-        /* Creation order counter: each new operation list and operation
-         * takes the next value (stable orders, section 5; stages are
-         * ordered by their order field). runs_started, last_seq and
+        /* Creation order counter: each new entity of the aggregate takes
+         * the next value as its ordinal, so the aggregate loaded from its
+         * records has its arrays in the order the rules appended them
+         * (sr_defs_loaded): an input applied again after a restore meets
+         * the same order (cascades, resolve). runs_started, last_seq and
          * next_ordinal are the owner's bookkeeping: they change without a
          * new version or a change record of the pipeline (see
          * sr_defs_apply). */
@@ -110,6 +112,7 @@ typedef struct sr_def_stage {
         char description[SR_NAME_MAX];
         int64_t timeout_seconds; /* 0: the stage-run default (7 days) */
         uint32_t order;          /* >= 1, unique in the pipeline */
+        uint64_t ordinal;        /* creation order (sr_defs_loaded) */
         sr_def_audit_t a;
 } sr_def_stage_t;
 
@@ -117,6 +120,7 @@ typedef struct sr_def_target_list {
         sr_uuid_t id;
         char name[SR_NAME_MAX];
         sr_tl_type_t type;
+        uint64_t ordinal;   /* creation order */
         /* Fields of the list's record: a command that changes a count
          * makes the list a new version with a change record, after its
          * targets' or links' records. */
@@ -131,6 +135,7 @@ typedef struct sr_def_attachment {
         sr_uuid_t id;
         sr_uuid_t stage_id;
         sr_uuid_t target_list_id;
+        uint64_t ordinal; /* creation order */
         sr_def_audit_t a;
 } sr_def_attachment_t;
 
@@ -157,6 +162,7 @@ typedef struct sr_def_group_link {
         sr_uuid_t id; /* UUID v5 of (list, group) */
         sr_uuid_t target_list_id;
         sr_uuid_t device_group_id;
+        uint64_t ordinal; /* creation order */
         sr_def_audit_t a;
 } sr_def_group_link_t;
 
@@ -167,6 +173,7 @@ typedef struct sr_def_active_run {
         sr_uuid_t run_id;
         uint64_t definition_seq; /* the pipeline's last_seq at its start */
         bool filling;
+        uint64_t ordinal; /* creation order */
         uint32_t n_stage_ids;
         sr_uuid_t *stage_ids; /* owned */
         sr_def_audit_t a;
@@ -448,6 +455,113 @@ typedef struct sr_defs_targets_in {
 sr_err_t sr_defs_apply(sr_defs_t *d, const sr_defcmd_t *cmd,
                        const sr_defs_targets_in_t *tin, int64_t now,
                        const sr_defs_opts_t *opts, sr_defs_out_t *out);
+
+/* ------------------------------------------------------------ records */
+
+/* One changelog record of a definition entity (ChangelogRecord version 3,
+ * docs/definitions.md section 2): the entity's own fields with its
+ * pipeline and enterprise, under the key sr_def_key(kind, pipeline_id,
+ * id). A tombstone (null value) deletes it. The pipeline's record also
+ * carries the owner's bookkeeping (last_seq, next_ordinal, runs_started). */
+typedef struct sr_def_record {
+        sr_def_kind_t kind;
+        sr_uuid_t pipeline_id;
+        char enterprise_id[SR_SHORT_MAX];
+        union {
+                sr_def_pipeline_t pipeline;
+                sr_def_stage_t stage;
+                sr_def_target_list_t list;
+                sr_def_attachment_t attachment;
+                sr_def_oplist_t oplist;
+                sr_def_operation_t operation;   /* args_json owned */
+                sr_def_group_link_t group_link;
+                sr_def_active_run_t active_run; /* stage_ids owned */
+                sr_def_target_t target;         /* its strings owned */
+        } u;
+} sr_def_record_t;
+
+/** @brief Free what @p r owns (not @p r itself). NULL ok. */
+void sr_def_record_fini(sr_def_record_t *r);
+
+/** @brief The id of the entity @p r holds (the pipeline's for a
+ *  pipeline, the run's for an active run). */
+const sr_uuid_t *sr_def_record_id(const sr_def_record_t *r);
+
+/**
+ * @brief Add the entity of record @p r to aggregate @p d, as loaded from
+ * the store (records of one pipeline in any order; the pipeline's own
+ * record sets d->exists and d->p). Ownership of what @p r owns moves to
+ * @p d (r is zeroed). Arrays are kept in creation order: after the last
+ * record, call sr_defs_loaded(). A target record is not part of the
+ * aggregate: SR_ERR_INVALID.
+ * @returns SR_OK, SR_ERR_NOMEM (r untouched), SR_ERR_INVALID.
+ */
+sr_err_t sr_defs_load_record(sr_defs_t *d, sr_def_record_t *r);
+/** @brief Sort what sr_defs_load_record() added into creation order
+ *  (created_at, then id: the order the rules appended them). */
+void sr_defs_loaded(sr_defs_t *d);
+
+/**
+ * @brief The record to write for change @p c of an accepted command:
+ * the entity as it is now in @p d (or out->targets[c->target_index] for a
+ * target). @p out is deep-copied (the caller frees it with
+ * sr_def_record_fini). For SR_DEF_DELETED the caller writes a tombstone
+ * instead, except for the pipeline (soft-deleted: its record stays).
+ * @returns SR_OK, SR_ERR_NOT_FOUND (the entity is no longer in @p d: a
+ *          tombstone), SR_ERR_NOMEM.
+ */
+sr_err_t sr_defs_record_of(const sr_defs_t *d, const sr_defs_out_t *o,
+                           const sr_def_change_rec_t *c,
+                           sr_def_record_t *out);
+
+/* Keys on sr.changelog and in the store (section 2): "P<pipeline>/<letter>/
+ * <id>" for an entity, "P<pipeline>/d/<command id>" for a definition
+ * command's dedupe entry. The first byte is not a hex digit, so no run's
+ * key ("<run>/...") is ever one of them. 76 bytes, no NUL. */
+#define SR_DEF_KEY_LEN (1 + SR_UUID_STR_LEN + 3 + SR_UUID_STR_LEN)
+
+/** @brief "P<pipeline>/": the prefix of every key of a pipeline (39
+ *  bytes, no NUL). @returns its length. */
+size_t sr_def_key_prefix(const sr_uuid_t *pipeline,
+                         char out[SR_DEF_KEY_LEN]);
+/** @brief The key of entity @p id of kind @p k. @returns SR_DEF_KEY_LEN. */
+size_t sr_def_key(sr_def_kind_t k, const sr_uuid_t *pipeline,
+                  const sr_uuid_t *id, char out[SR_DEF_KEY_LEN]);
+/** @brief The dedupe key of definition command @p command_id. */
+size_t sr_def_dedupe_key(const sr_uuid_t *pipeline,
+                         const sr_uuid_t *command_id,
+                         char out[SR_DEF_KEY_LEN]);
+/**
+ * @brief Parse a definition key. @p kind is the entity's kind, or
+ * SR_DEF__COUNT for a dedupe key. @returns false when @p key is not a
+ * definition key (any run key included).
+ */
+bool sr_def_key_parse(const char *key, size_t len, sr_uuid_t *pipeline,
+                      sr_def_kind_t *kind, sr_uuid_t *id);
+
+/* ------------------------------------------------------------ events */
+
+/* One definition event (definition_event.avsc, DefinitionChanged, topic
+ * <prefix>definition-events keyed by pipeline id; section 2): one per
+ * change record, seq gapless per pipeline. */
+typedef struct sr_def_event {
+        sr_uuid_t event_id; /* sr_def_event_id(pipeline_id, seq) */
+        uint64_t seq;
+        sr_uuid_t pipeline_id;
+        char enterprise_id[SR_SHORT_MAX];
+        sr_def_kind_t entity_type;
+        sr_uuid_t entity_id;
+        sr_uuid_t parent_id; /* nil: none (the pipeline itself) */
+        sr_def_change_t change;
+        uint32_t version;
+        int64_t occurred_at;  /* the command's timestamp */
+        sr_uuid_t causation_id; /* the command's id */
+} sr_def_event_t;
+
+/** @brief UUID v5 of "<pipeline>/definition/<seq>" (the run events'
+ *  "<run>/event/<seq>" with another word, so no two ids meet). */
+void sr_def_event_id(const sr_uuid_t *pipeline, uint64_t seq,
+                     sr_uuid_t *out);
 
 /* ------------------------------------------------------------ reading */
 

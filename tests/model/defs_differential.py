@@ -7,6 +7,11 @@ whole aggregate after each command; not the message's wording). On a
 mismatch it prints the case and both outputs and exits 1.
 
     defs_differential.py --replay build/tests/sr-defs-replay --seed 1 --cases 1000
+    defs_differential.py --replay build/tests/sr-defs-replay --reload ...
+
+With --reload the C side writes every accepted command's records to a
+store by key and loads the aggregate back from it before the next command
+(what the worker's store and restore will do): the outputs must not change.
 """
 import argparse
 import json
@@ -234,9 +239,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--length", type=int, default=60)
+    ap.add_argument("--reload", action="store_true",
+                    help="sr-defs-replay --reload: every accepted command's "
+                    "records written and the aggregate loaded back from them")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    proc = subprocess.Popen([a.replay], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([a.replay] + (["--reload"] if a.reload else []),
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, bufsize=1)
     accepted = refused = 0
     reasons = {}
@@ -268,8 +277,9 @@ def main():
                 reasons[got["reason"]] = reasons.get(got["reason"], 0) + 1
     proc.stdin.close()
     proc.wait()
-    print("defs_differential seed=%d cases=%d accepted=%d refused=%d %s "
-          "mismatches=0" % (a.seed, a.cases, accepted, refused,
+    print("defs_differential%s seed=%d cases=%d accepted=%d refused=%d %s "
+          "mismatches=0" % (" --reload" if a.reload else "", a.seed,
+                            a.cases, accepted, refused,
                             " ".join("%s=%d" % kv
                                      for kv in sorted(reasons.items()))))
     need = {"not_found", "invalid_value", "stale_version", "name_taken",

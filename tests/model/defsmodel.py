@@ -90,21 +90,24 @@ class Pipelines:
             "runs_started": p["runs_started"], "last_seq": p["last_seq"],
             "audit": list(p["audit"]),
             "stages": [[s["id"], s["name"], s["description"], s["timeout"],
-                        s["order"], list(s["audit"])] for s in d["stages"]],
+                        s["order"], s["ordinal"], list(s["audit"])]
+                       for s in d["stages"]],
             "lists": [[x["id"], x["name"], x["type"], x["n_targets"],
-                       x["n_groups"], list(x["audit"])] for x in d["lists"]],
-            "attachments": [[x["id"], x["stage"], x["list"], list(x["audit"])]
-                            for x in d["attachments"]],
+                       x["n_groups"], x["ordinal"], list(x["audit"])]
+                      for x in d["lists"]],
+            "attachments": [[x["id"], x["stage"], x["list"], x["ordinal"],
+                             list(x["audit"])] for x in d["attachments"]],
             "oplists": [[x["id"], x["stage"], x["name"], x["description"],
                          x["ordinal"], list(x["audit"])]
                         for x in d["oplists"]],
             "operations": [[x["id"], x["oplist"], x["type"], x["args"],
                             x["ordinal"], list(x["audit"])]
                            for x in d["operations"]],
-            "group_links": [[x["id"], x["list"], x["group"],
+            "group_links": [[x["id"], x["list"], x["group"], x["ordinal"],
                              list(x["audit"])] for x in d["group_links"]],
             "active_runs": [[x["id"], x["seq"], x["filling"],
-                             list(x["stages"]), list(x["audit"])]
+                             list(x["stages"]), x["ordinal"],
+                             list(x["audit"])]
                             for x in d["active_runs"]],
         }
 
@@ -343,7 +346,8 @@ class Pipelines:
                 raise Refused("invalid_value")
             s = {"id": sid, "name": name,
                  "description": cmd.get("description", ""), "timeout": t,
-                 "order": order, "audit": audit(now)}
+                 "order": order, "ordinal": self.next_ordinal(d),
+                 "audit": audit(now)}
             d["stages"].append(s)
             ctx["entity"] = ("stage", sid, 1)
             self.change(ctx, "stage", sid, d["p"]["id"], "created", 1)
@@ -417,7 +421,8 @@ class Pipelines:
             name = check_name(cmd["name"])
             self.name_free(d["lists"], name, lid)
             x = {"id": lid, "name": name, "type": cmd["type"],
-                 "n_targets": 0, "n_groups": 0, "audit": audit(now)}
+                 "n_targets": 0, "n_groups": 0,
+                 "ordinal": self.next_ordinal(d), "audit": audit(now)}
             d["lists"].append(x)
             ctx["entity"] = ("target_list", lid, 1)
             self.change(ctx, "target_list", lid, d["p"]["id"], "created", 1)
@@ -489,6 +494,7 @@ class Pipelines:
             raise Refused("invalid_value")
         d["attachments"].append({"id": aid, "stage": s["id"],
                                  "list": x["id"],
+                                 "ordinal": self.next_ordinal(d),
                                  "audit": audit(ctx["now"])})
         ctx["entity"] = ("attachment", aid, 1)
         self.change(ctx, "attachment", aid, s["id"], "created", 1)
@@ -616,6 +622,7 @@ class Pipelines:
         if self.filling(d):
             raise Refused("run_starting")
         d["group_links"].append({"id": glid, "list": lid, "group": gid,
+                                 "ordinal": self.next_ordinal(d),
                                  "audit": audit(ctx["now"])})
         self.change(ctx, "device_group_link", glid, lid, "created", 1)
         x["n_groups"] += 1
@@ -791,6 +798,7 @@ class Pipelines:
                       "COLLECTIONS" for a in d["attachments"])
         d["active_runs"].append({"id": rid, "seq": p["last_seq"],
                                  "filling": filling, "stages": stages,
+                                 "ordinal": self.next_ordinal(d),
                                  "audit": audit(ctx["now"])})
         p["runs_started"] += 1
         ctx["entity"] = ("active_run", rid, 1)

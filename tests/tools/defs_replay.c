@@ -25,6 +25,14 @@
  *    "changes": [[KIND, ID, PARENT|null, CHANGE, VERSION, SEQ], ...],
  *    "targets": [{...}], "state": {...} | null}
  * "state" is the whole aggregate of the command's pipeline after it.
+ *
+ * sr-defs-replay --reload: as the worker will keep them, the outputs of
+ * every accepted command go to a store of records by key (sr_defs_record_of
+ * for each change, a tombstone for an entity gone, the pipeline's record
+ * after every command with changes), and the aggregate is dropped and
+ * loaded again from that store (sr_defs_load_record, sr_defs_loaded)
+ * before the next command; targets are read from the same store by key.
+ * Its output must be the same as without --reload.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -75,6 +83,157 @@ static sr_def_target_t *target_of(const sr_uuid_t *id)
         return NULL;
 }
 
+/* --reload: records by key, as the worker's store will hold them. */
+#define MAX_RECORDS 65536
+static bool reload;
+static struct {
+        char key[SR_DEF_KEY_LEN];
+        sr_def_record_t rec;
+} records[MAX_RECORDS];
+static uint32_t n_records;
+
+static int32_t record_at(const char key[SR_DEF_KEY_LEN])
+{
+        for (uint32_t i = 0; i < n_records; i++)
+                if (!memcmp(records[i].key, key, SR_DEF_KEY_LEN))
+                        return (int32_t)i;
+        return -1;
+}
+
+static void record_del(const char key[SR_DEF_KEY_LEN])
+{
+        int32_t i = record_at(key);
+
+        if (i < 0)
+                return;
+        sr_def_record_fini(&records[i].rec);
+        records[i] = records[--n_records];
+}
+
+/* Takes what @p r owns. */
+static void record_put(const char key[SR_DEF_KEY_LEN], sr_def_record_t *r)
+{
+        int32_t i = record_at(key);
+
+        if (i < 0) {
+                if (n_records == MAX_RECORDS)
+                        die("too many records");
+                i = (int32_t)n_records++;
+                memcpy(records[i].key, key, SR_DEF_KEY_LEN);
+        } else {
+                sr_def_record_fini(&records[i].rec);
+        }
+        records[i].rec = *r;
+        memset(r, 0, sizeof(*r));
+}
+
+static char *dup_or_null(const char *s)
+{
+        char *d = s ? strdup(s) : NULL;
+
+        if (s && !d)
+                die("out of memory");
+        return d;
+}
+
+/* A deep copy of a stored record, for loading (the load takes it). */
+static void record_dup(sr_def_record_t *dst, const sr_def_record_t *src)
+{
+        *dst = *src;
+        switch (src->kind) {
+        case SR_DEF_OPERATION:
+                dst->u.operation.args_json =
+                        dup_or_null(src->u.operation.args_json);
+                break;
+        case SR_DEF_ACTIVE_RUN:
+                dst->u.active_run.stage_ids = NULL;
+                if (src->u.active_run.n_stage_ids) {
+                        size_t n = src->u.active_run.n_stage_ids *
+                                   sizeof(sr_uuid_t);
+
+                        dst->u.active_run.stage_ids = malloc(n);
+                        if (!dst->u.active_run.stage_ids)
+                                die("out of memory");
+                        memcpy(dst->u.active_run.stage_ids,
+                               src->u.active_run.stage_ids, n);
+                }
+                break;
+        case SR_DEF_TARGET:
+                dst->u.target.device_meta_json =
+                        dup_or_null(src->u.target.device_meta_json);
+                dst->u.target.args_json = dup_or_null(src->u.target.args_json);
+                break;
+        default:
+                break;
+        }
+}
+
+/* What the worker will write for an accepted command. */
+static void store_outputs(const sr_defs_t *d, const sr_defs_out_t *out)
+{
+        char key[SR_DEF_KEY_LEN];
+        sr_def_change_rec_t pc = { .kind = SR_DEF_PIPELINE,
+                                   .target_index = -1 };
+        sr_def_record_t r;
+        sr_err_t err;
+
+        if (!out->n_changes)
+                return;
+        for (uint32_t i = 0; i < out->n_changes; i++) {
+                const sr_def_change_rec_t *c = &out->changes[i];
+
+                sr_def_key(c->kind, &d->p.id, &c->id, key);
+                err = sr_defs_record_of(d, out, c, &r);
+                if (err == SR_ERR_NOT_FOUND)
+                        record_del(key);
+                else if (err == SR_OK)
+                        record_put(key, &r);
+                else
+                        die("sr_defs_record_of failed");
+        }
+        pc.id = d->p.id;
+        sr_def_key(SR_DEF_PIPELINE, &d->p.id, &d->p.id, key);
+        if (sr_defs_record_of(d, out, &pc, &r) != SR_OK)
+                die("no pipeline record");
+        record_put(key, &r);
+}
+
+/* The aggregate of @p pipeline from the records, as a restore loads it. */
+static void load(sr_defs_t *d, const sr_uuid_t *pipeline)
+{
+        char prefix[SR_DEF_KEY_LEN];
+        size_t n = sr_def_key_prefix(pipeline, prefix);
+
+        sr_defs_fini(d);
+        for (uint32_t i = 0; i < n_records; i++) {
+                sr_def_record_t r;
+                sr_def_kind_t k;
+                sr_uuid_t p, id;
+
+                if (memcmp(records[i].key, prefix, n) ||
+                    !sr_def_key_parse(records[i].key, SR_DEF_KEY_LEN, &p, &k,
+                                      &id) ||
+                    k == SR_DEF_TARGET)
+                        continue;
+                record_dup(&r, &records[i].rec);
+                if (sr_defs_load_record(d, &r) != SR_OK)
+                        die("load record");
+                sr_def_record_fini(&r);
+        }
+        sr_defs_loaded(d);
+}
+
+static const sr_def_target_t *stored_target(const sr_uuid_t *pipeline,
+                                            const sr_uuid_t *id)
+{
+        char key[SR_DEF_KEY_LEN];
+        int32_t i;
+
+        sr_def_key(SR_DEF_TARGET, pipeline, id, key);
+        i = record_at(key);
+        return i < 0 ? NULL : &records[i].rec.u.target;
+}
+
 static void reset(json_t *r)
 {
         for (uint32_t i = 0; i < n_pipes; i++)
@@ -83,6 +242,9 @@ static void reset(json_t *r)
         for (uint32_t i = 0; i < n_targets; i++)
                 sr_def_target_fini(&targets[i]);
         n_targets = 0;
+        for (uint32_t i = 0; i < n_records; i++)
+                sr_def_record_fini(&records[i].rec);
+        n_records = 0;
         memset(&opts, 0, sizeof(opts));
         opts.max.stages = (uint32_t)json_integer_value(
                 json_object_get(r, "max_stages"));
@@ -346,10 +508,11 @@ static json_t *jstate(const sr_defs_t *d)
                 const sr_def_stage_t *x = &d->stages[i];
 
                 json_array_append_new(
-                        a, json_pack("[o,s,s,I,I,o]", jid(&x->id), x->name,
-                                     x->description,
+                        a, json_pack("[o,s,s,I,I,I,o]", jid(&x->id),
+                                     x->name, x->description,
                                      (json_int_t)x->timeout_seconds,
-                                     (json_int_t)x->order, jaudit(&x->a)));
+                                     (json_int_t)x->order,
+                                     (json_int_t)x->ordinal, jaudit(&x->a)));
         }
         json_object_set_new(s, "stages", a);
         a = json_array();
@@ -357,10 +520,11 @@ static json_t *jstate(const sr_defs_t *d)
                 const sr_def_target_list_t *x = &d->lists[i];
 
                 json_array_append_new(
-                        a, json_pack("[o,s,s,I,I,o]", jid(&x->id), x->name,
-                                     sr_tl_type_name(x->type),
+                        a, json_pack("[o,s,s,I,I,I,o]", jid(&x->id),
+                                     x->name, sr_tl_type_name(x->type),
                                      (json_int_t)x->n_targets,
-                                     (json_int_t)x->n_groups, jaudit(&x->a)));
+                                     (json_int_t)x->n_groups,
+                                     (json_int_t)x->ordinal, jaudit(&x->a)));
         }
         json_object_set_new(s, "lists", a);
         a = json_array();
@@ -368,9 +532,10 @@ static json_t *jstate(const sr_defs_t *d)
                 const sr_def_attachment_t *x = &d->attachments[i];
 
                 json_array_append_new(
-                        a, json_pack("[o,o,o,o]", jid(&x->id),
+                        a, json_pack("[o,o,o,I,o]", jid(&x->id),
                                      jid(&x->stage_id),
-                                     jid(&x->target_list_id), jaudit(&x->a)));
+                                     jid(&x->target_list_id),
+                                     (json_int_t)x->ordinal, jaudit(&x->a)));
         }
         json_object_set_new(s, "attachments", a);
         a = json_array();
@@ -400,10 +565,10 @@ static json_t *jstate(const sr_defs_t *d)
                 const sr_def_group_link_t *x = &d->group_links[i];
 
                 json_array_append_new(
-                        a, json_pack("[o,o,o,o]", jid(&x->id),
+                        a, json_pack("[o,o,o,I,o]", jid(&x->id),
                                      jid(&x->target_list_id),
                                      jid(&x->device_group_id),
-                                     jaudit(&x->a)));
+                                     (json_int_t)x->ordinal, jaudit(&x->a)));
         }
         json_object_set_new(s, "group_links", a);
         a = json_array();
@@ -414,9 +579,10 @@ static json_t *jstate(const sr_defs_t *d)
                 for (uint32_t j = 0; j < x->n_stage_ids; j++)
                         json_array_append_new(st, jid(&x->stage_ids[j]));
                 json_array_append_new(
-                        a, json_pack("[o,I,b,o,o]", jid(&x->run_id),
+                        a, json_pack("[o,I,b,o,I,o]", jid(&x->run_id),
                                      (json_int_t)x->definition_seq,
-                                     x->filling, st, jaudit(&x->a)));
+                                     x->filling, st, (json_int_t)x->ordinal,
+                                     jaudit(&x->a)));
         }
         json_object_set_new(s, "active_runs", a);
         return s;
@@ -467,6 +633,8 @@ static void apply(json_t *line)
 
         parse_cmd(json_object_get(line, "cmd"), &cmd);
         d = pipe_of(&cmd.pipeline_id);
+        if (reload)
+                load(d, &cmd.pipeline_id);
         if (cmd.kind == SR_DEFCMD_ADD_TARGETS) {
                 if (cmd.u.add.n_items > 4096)
                         die("too many items");
@@ -475,12 +643,17 @@ static void apply(json_t *line)
 
                         sr_def_target_id(&cmd.u.add.target_list_id,
                                          &cmd.u.add.items[i].device_id, &tid);
-                        found[i] = target_of(&tid);
+                        found[i] = reload ?
+                                           stored_target(&cmd.pipeline_id,
+                                                         &tid) :
+                                           target_of(&tid);
                 }
                 tin.n = cmd.u.add.n_items;
         } else if (cmd.kind == SR_DEFCMD_UPDATE_TARGET ||
                    cmd.kind == SR_DEFCMD_REMOVE_TARGET) {
-                found[0] = target_of(&cmd.u.target.target_id);
+                found[0] = reload ? stored_target(&cmd.pipeline_id,
+                                                  &cmd.u.target.target_id) :
+                                    target_of(&cmd.u.target.target_id);
                 tin.n = 1;
         }
         memset(&out, 0, sizeof(out));
@@ -488,7 +661,9 @@ static void apply(json_t *line)
                           json_integer_value(json_object_get(line, "now")),
                           &opts, &out) != SR_OK)
                 die("sr_defs_apply failed");
-        if (out.accepted)
+        if (out.accepted && reload)
+                store_outputs(d, &out);
+        else if (out.accepted)
                 store_targets(&out);
         o = json_pack("{s:b,s:s,s:[s,o,I],s:[I,I,I]}", "accepted",
                       out.accepted, "reason", sr_reject_name(out.reason),
@@ -523,11 +698,12 @@ static void apply(json_t *line)
         sr_defcmd_fini(&cmd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         char *line = NULL;
         size_t cap = 0;
 
+        reload = argc > 1 && !strcmp(argv[1], "--reload");
         while (getline(&line, &cap, stdin) > 0) {
                 json_error_t err;
                 json_t *in = json_loads(line, 0, &err);
