@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "sr_err.h"
+#include "sr_defs.h"
 #include "sr_model.h"
 #include "sr_slice.h"
 
@@ -287,7 +288,11 @@ typedef enum sr_cl_kind {
         SR_CL_DEDUPE,
         SR_CL_MARKER,
         SR_CL_RETIRED,
-        SR_CL_CHUNK /* an open stage's applied chunk (changelog v2) */
+        SR_CL_CHUNK, /* an open stage's applied chunk (changelog v2) */
+        /* A stored definition's entity (changelog v3, docs/definitions.md
+         * section 2): key sr_def_key(); its dedupe entries are SR_CL_DEDUPE
+         * under sr_def_dedupe_key() with pipeline_run_id the pipeline id. */
+        SR_CL_DEF
 } sr_cl_kind_t;
 
 /* A processed input id (command or result) and the reply it produced. */
@@ -318,6 +323,7 @@ typedef struct sr_changelog {
                 sr_cl_marker_t marker;
                 sr_cl_retired_t retired;
                 sr_stage_chunk_t chunk; /* owns its targets */
+                sr_def_record_t def;    /* owns what its entity owns */
         } u;
 } sr_changelog_t;
 

@@ -11,6 +11,7 @@
  *   event                v5(NS, "<run>/event/<seq>")
  */
 #include "sr_model.h"
+#include "sr_defs.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -462,5 +463,10 @@ void sr_command_fini(sr_command_t *cmd)
                 free(cmd->u.append.targets);
                 cmd->u.append.targets = NULL;
                 cmd->u.append.n_targets = 0;
+        }
+        if (cmd && cmd->kind == SR_CMD_DEFINITION) {
+                sr_defcmd_fini(cmd->u.def);
+                free(cmd->u.def);
+                cmd->u.def = NULL;
         }
 }

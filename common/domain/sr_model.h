@@ -345,8 +345,14 @@ typedef enum sr_cmd_kind {
         /* Command v4 (docs/definitions.md section 7): a client's delete
          * of a finished run. */
         SR_CMD_DELETE_RUN,
+        /* Command v5 (docs/definitions.md section 2): a definition command,
+         * keyed by its pipeline id (pipeline_run_id holds it), applied by
+         * the rules of sr_defs.h, never by the state machine of runs. */
+        SR_CMD_DEFINITION,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
+
+struct sr_defcmd; /* sr_defs.h */
 
 typedef struct sr_command {
         sr_cmd_kind_t kind;
@@ -393,6 +399,10 @@ typedef struct sr_command {
                 struct {
                         sr_uuid_t pipeline_id; /* the path's */
                 } del;
+                /* owned (sr_command_fini frees it); its pipeline_id is
+                 * the command's pipeline_run_id, its command_id,
+                 * enterprise_id and issued_at the command's */
+                struct sr_defcmd *def;
         } u;
 } sr_command_t;
 

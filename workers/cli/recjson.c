@@ -52,7 +52,8 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
-                                       "target_command", "delete_run" };
+                                       "target_command", "delete_run",
+                                       "definition" };
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
@@ -484,6 +485,15 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "results_offset",
                     json_integer(cl->u.marker.results_offset), &oom);
                 put(o, "written_at", json_integer(cl->u.marker.written_at),
+                    &oom);
+                break;
+        case SR_CL_DEF:
+                put(o, "kind", json_string("definition"), &oom);
+                put(o, "entity_type",
+                    str(sr_def_kind_name(cl->u.def.kind)), &oom);
+                put(o, "pipeline_id", sr_recjson_uuid(&cl->u.def.pipeline_id),
+                    &oom);
+                put(o, "id", sr_recjson_uuid(sr_def_record_id(&cl->u.def)),
                     &oom);
                 break;
         case SR_CL_RETIRED:
