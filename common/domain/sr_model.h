@@ -512,15 +512,31 @@ typedef struct sr_version_ref {
 
 #define SR_REPLY_MAX_VERSIONS 8
 
+/* What a definition command's reply adds (Reply version 2, written only
+ * when has_def; docs/definitions.md section 2): the entity the command
+ * named and its version after it (on stale_version the current one), the
+ * pipeline's last definition seq after it (a gateway's read of the
+ * pipeline at that seq or later shows every change of the command), and
+ * AddTargets' counts. entity_kind is an sr_def_kind_t (sr_defs.h). */
+typedef struct sr_reply_def {
+        int entity_kind;
+        sr_uuid_t entity_id;
+        uint32_t version;
+        uint64_t seq;
+        uint32_t created, added, skipped;
+} sr_reply_def_t;
+
 typedef struct sr_reply {
         sr_uuid_t command_id;
-        sr_uuid_t pipeline_run_id;
+        sr_uuid_t pipeline_run_id; /* a definition command's: its pipeline */
         bool accepted;
         sr_reject_t reason;
         char message[SR_NAME_MAX];
         uint32_t n_versions;
         sr_version_ref_t versions[SR_REPLY_MAX_VERSIONS];
         int64_t occurred_at;
+        bool has_def;
+        sr_reply_def_t def; /* valid when has_def */
 } sr_reply_t;
 
 #endif /* SR_MODEL_H */
