@@ -10,7 +10,7 @@ No Confluent-compatible registry that someone else wrote can be started
 from the registries this machine reaches (docs/schemas.md says why), so
 the registry is our own: the gateway of a first sr-dev (A), whose
 registry API answers registrations of our schemas with their ids. So
-that those ids are not the built-in 1-6, A itself runs with
+that those ids are not the built-in 1-14, A itself runs with
 schema.registry.url pointing at a stand-in here (NumberingRegistry: ids
 from 1001 in the order schemas arrive, the same schema the same id), and
 A's gateway serves and answers the ids it got. A second sr-dev (B) runs
