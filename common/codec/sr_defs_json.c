@@ -5,16 +5,16 @@
  * type, whether it is required, and where it goes in the command. The
  * entity's read-only fields are accepted and ignored, anything else is an
  * unknown field. args and device_meta are kept as written: a structural
- * pass over the text finds their bytes (as sr_spec_args.c does for a run
- * spec), which are stored minified.
+ * pass over the text (sr_json_text.c, as sr_spec_args.c does for a run
+ * spec) finds their bytes, which are stored minified.
  */
 #include "sr_defs_json.h"
 
 #include "sr_entity_json.h"
+#include "sr_json_text.h"
 #include "sr_spec_json.h"
 #include "sr_utf8.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,164 +133,39 @@ struct tspan {
         bool found;
 };
 
-struct scan {
-        const char *p, *end;
+struct members {
+        const char *text;
+        struct tspan *spans; /* [2] */
 };
 
-/* JSON's white space, and NUL (jansson takes one after a number). */
-static bool is_space(char c)
+static bool object_member(const char *key, const char *key_end,
+                          sr_jt_scan_t *s, void *arg)
 {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
-}
+        static const char *const keys[2] = { "args", "device_meta" };
+        struct members *m = arg;
+        const char *at;
 
-static void skip_ws(struct scan *s)
-{
-        while (s->p < s->end && is_space(*s->p))
-                s->p++;
-}
-
-/* At '"': past the closing quote. */
-static bool skip_string(struct scan *s)
-{
-        for (s->p++; s->p < s->end; s->p++) {
-                if (*s->p == '\\')
-                        s->p++;
-                else if (*s->p == '"')
-                        return ++s->p <= s->end;
-        }
-        return false;
-}
-
-/* Past one value of text jansson accepted. */
-static bool skip_value(struct scan *s)
-{
-        size_t depth = 0;
-
-        skip_ws(s);
-        do {
-                if (s->p >= s->end)
-                        return false;
-                if (*s->p == '"') {
-                        if (!skip_string(s))
-                                return false;
-                        continue;
-                }
-                if (*s->p == '{' || *s->p == '[') {
-                        depth++;
-                } else if (*s->p == '}' || *s->p == ']') {
-                        if (depth-- == 0)
-                                return false;
-                } else if (depth == 0) { /* number, true, false, null */
-                        const char *start = s->p;
-
-                        while (s->p < s->end && !is_space(*s->p) &&
-                               *s->p != ',' && *s->p != '}' && *s->p != ']')
-                                s->p++;
-                        return s->p > start;
-                }
-                s->p++;
-        } while (depth > 0);
+        sr_json_text_skip_ws(s);
+        at = s->p;
+        if (!sr_json_text_skip_value(s))
+                return false;
+        for (int k = 0; k < 2; k++)
+                if (sr_json_text_key_is(key, key_end, keys[k]))
+                        m->spans[k] = (struct tspan){
+                                (size_t)(at - m->text),
+                                (size_t)(s->p - at), true };
         return true;
 }
 
 /* The members "args" (spans[0]) and "device_meta" (spans[1]) of the object
- * at s->p, by their raw key bytes (a key written with escapes is not
- * found: its value is then printed again by jansson). Skips a value that
- * is not an object. Duplicate keys were refused by jansson. */
-static bool scan_members(struct scan *s, const char *text,
+ * at s->p, by their keys once decoded (as jansson reads them). Skips a
+ * value that is not an object. Duplicate keys were refused by jansson. */
+static bool scan_members(sr_jt_scan_t *s, const char *text,
                          struct tspan spans[2])
 {
-        static const char *const keys[2] = { "args", "device_meta" };
+        struct members m = { text, spans };
 
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != '{')
-                return skip_value(s);
-        s->p++;
-        for (;;) {
-                const char *key, *at;
-                size_t klen;
-
-                skip_ws(s);
-                if (s->p < s->end && *s->p == '}') {
-                        s->p++;
-                        return true;
-                }
-                if (s->p >= s->end || *s->p != '"')
-                        return false;
-                key = s->p + 1;
-                if (!skip_string(s))
-                        return false;
-                klen = (size_t)(s->p - 1 - key);
-                skip_ws(s);
-                if (s->p >= s->end || *s->p++ != ':')
-                        return false;
-                skip_ws(s);
-                at = s->p;
-                if (!skip_value(s))
-                        return false;
-                for (int k = 0; k < 2; k++)
-                        if (klen == strlen(keys[k]) &&
-                            !memcmp(key, keys[k], klen))
-                                spans[k] = (struct tspan){
-                                        (size_t)(at - text),
-                                        (size_t)(s->p - at), true };
-                skip_ws(s);
-                if (s->p < s->end && *s->p == ',')
-                        s->p++;
-        }
-}
-
-/* @p n bytes of JSON without the white space outside strings; caller
- * frees. */
-static char *minify(const char *p, size_t n, size_t *out_len)
-{
-        char *out = malloc(n + 1), *o = out;
-        bool in_str = false;
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                char c = p[i];
-
-                if (in_str) {
-                        *o++ = c;
-                        if (c == '\\' && i + 1 < n)
-                                *o++ = p[++i];
-                        else if (c == '"')
-                                in_str = false;
-                } else if (c == '"') {
-                        in_str = true;
-                        *o++ = c;
-                } else if (!is_space(c)) {
-                        *o++ = c;
-                }
-        }
-        *o = '\0';
-        *out_len = (size_t)(o - out);
-        return out;
-}
-
-static size_t json_depth(const json_t *v)
-{
-        size_t d = 0, sub, i;
-        const char *key;
-        json_t *item;
-
-        if (json_is_object(v)) {
-                json_object_foreach((json_t *)v, key, item) {
-                        sub = json_depth(item);
-                        d = sub > d ? sub : d;
-                }
-                return d + 1;
-        }
-        if (json_is_array(v)) {
-                json_array_foreach(v, i, item) {
-                        sub = json_depth(item);
-                        d = sub > d ? sub : d;
-                }
-                return d + 1;
-        }
-        return 0;
+        return sr_json_text_each_member(s, object_member, &m);
 }
 
 /* Load @p body: JSON, no duplicate keys, nesting bounded. */
@@ -315,7 +190,7 @@ static sr_err_t load(const char *body, size_t len, json_t **out,
                 return bad(ec, "body", "malformed JSON at line %d column %d: "
                            "%s", jerr.line, jerr.column, jerr.text);
         }
-        if (json_depth(root) > SR_DEFS_JSON_MAX_DEPTH) {
+        if (sr_json_text_depth(root) > SR_DEFS_JSON_MAX_DEPTH) {
                 json_decref(root);
                 return bad(ec, "body", "nested too deeply (at most %d levels "
                            "of arrays and objects)", SR_DEFS_JSON_MAX_DEPTH);
@@ -495,25 +370,6 @@ struct ctx {
         const char *where; /* "body", or "item" of a bulk */
 };
 
-/* JSON Schema counts 600.0 and 6e2 as integers (as sr_spec_json.c). */
-static bool integral(const json_t *v, json_int_t *out)
-{
-        double d, whole;
-
-        if (json_is_integer(v)) {
-                *out = json_integer_value(v);
-                return true;
-        }
-        if (!json_is_real(v))
-                return false;
-        d = json_real_value(v);
-        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
-            d >= 9223372036854775808.0)
-                return false;
-        *out = (json_int_t)d;
-        return true;
-}
-
 static bool is_trim(char c)
 {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
@@ -560,8 +416,7 @@ static sr_err_t get_name(struct ctx *c, const char *key, const json_t *v,
         return SR_OK;
 }
 
-/* An object kept as written (or printed by jansson when its text was not
- * found), into a malloc'd text. */
+/* An object kept as written, into a malloc'd text. */
 static sr_err_t get_object(struct ctx *c, const char *key, const json_t *v,
                            char **out)
 {
@@ -571,19 +426,16 @@ static sr_err_t get_object(struct ctx *c, const char *key, const json_t *v,
 
         if (!json_is_object(v))
                 return bad_got(c->ec, key, "an object", v);
-        if (json_depth(v) > SR_SPEC_MAX_DEPTH)
+        if (sr_json_text_depth(v) > SR_SPEC_MAX_DEPTH)
                 return bad(c->ec, key, "nested too deeply (at most %d "
                            "levels)", SR_SPEC_MAX_DEPTH);
         if (!strcmp(key, "args") && c->spans[0].found)
                 sp = &c->spans[0];
         else if (!strcmp(key, "device_meta") && c->spans[1].found)
                 sp = &c->spans[1];
-        if (sp && c->text) {
-                text = minify(c->text + sp->at, sp->len, &len);
-        } else {
-                text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-                len = text ? strlen(text) : 0;
-        }
+        if (!sp)
+                return bad(c->ec, key, "not found in the text (a defect)");
+        text = sr_json_text_minify(c->text + sp->at, sp->len, &len);
         if (!text)
                 return oom(c->ec, "object text");
         if (len > SR_DEFS_JSON_MAX_ARGS) {
@@ -624,14 +476,15 @@ static sr_err_t get_field(struct ctx *c, const struct fdef *f,
                 *(bool *)(void *)at = json_is_true(v);
                 return SR_OK;
         case F_TIMEOUT:
-                if (!integral(v, &n) || n < 1 ||
+                if (!sr_json_text_integral(v, &n) || n < 1 ||
                     n > SR_DEFS_JSON_MAX_TIMEOUT)
                         return bad_got(c->ec, f->key, "an integer from 1 to "
                                        "315360000 (seconds)", v);
                 *(int64_t *)(void *)at = (int64_t)n;
                 return SR_OK;
         case F_ORDER:
-                if (!integral(v, &n) || n < 1 || n > SR_DEFS_JSON_MAX_ORDER)
+                if (!sr_json_text_integral(v, &n) || n < 1 ||
+                    n > SR_DEFS_JSON_MAX_ORDER)
                         return bad_got(c->ec, f->key, "an integer from 1 to "
                                        "2147483647", v);
                 *(uint32_t *)(void *)at = (uint32_t)n;
@@ -750,7 +603,8 @@ static sr_err_t walk(struct ctx *c, const json_t *obj)
                 } else if (!strcmp(key, "version") && c->take_version) {
                         if (json_is_null(v))
                                 continue;
-                        if (!integral(v, &n) || n < 1 || n > UINT32_MAX)
+                        if (!sr_json_text_integral(v, &n) || n < 1 ||
+                            n > UINT32_MAX)
                                 return bad_got(c->ec, "version", "an integer "
                                                "from 1 to 4294967295 (the "
                                                "version you read)", v);
@@ -965,9 +819,9 @@ sr_err_t sr_defs_json_parse(sr_defcmd_kind_t kind, bool create,
         c.ec = ec;
         c.base = &copy;
         if (kind == SR_DEFCMD_PUT_OPERATION) {
-                struct scan s = { body, body + len };
+                sr_jt_scan_t s = { body, body + len };
 
-                if (!scan_members(&s, body, c.spans))
+                if (!scan_members(&s, body, c.spans)) /* a defect */
                         memset(c.spans, 0, sizeof(c.spans));
         }
         if (create)
@@ -1132,6 +986,19 @@ static sr_err_t drop_duplicates(struct bulk_build *bb)
         return err;
 }
 
+struct bulk_scan {
+        const char *text;
+        struct tspan (*spans)[2]; /* one an item */
+        size_t n;
+};
+
+static bool bulk_item(size_t i, sr_jt_scan_t *s, void *arg)
+{
+        struct bulk_scan *b = arg;
+
+        return i < b->n && scan_members(s, b->text, b->spans[i]);
+}
+
 sr_err_t sr_defs_json_bulk(const char *body, size_t len, uint32_t max_items,
                            sr_defs_bulk_t *out, sr_errctx_t *ec)
 {
@@ -1173,21 +1040,11 @@ sr_err_t sr_defs_json_bulk(const char *body, size_t len, uint32_t max_items,
                 goto out;
         }
         {
-                struct scan s = { body, body + len };
+                sr_jt_scan_t s = { body, body + len };
+                struct bulk_scan bs = { body, spans, n };
 
-                skip_ws(&s);
-                if (s.p < s.end && *s.p == '[') {
-                        s.p++;
-                        for (i = 0; i < n; i++) {
-                                if (!scan_members(&s, body, spans[i]))
-                                        break;
-                                skip_ws(&s);
-                                if (s.p < s.end && *s.p == ',')
-                                        s.p++;
-                        }
-                        if (i < n) /* not found: printed by jansson */
-                                memset(spans, 0, n * sizeof(*spans));
-                }
+                if (!sr_json_text_each_item(&s, bulk_item, &bs)) /* a defect */
+                        memset(spans, 0, n * sizeof(*spans));
         }
         json_array_foreach(root, i, v) {
                 sr_defcmd_target_t t;

@@ -9,9 +9,9 @@
 #include "sr_spec_json.h"
 #include "sr_json_writer.h"
 #include "sr_spec_json_int.h"
+#include "sr_json_text.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -150,27 +150,6 @@ static sr_err_t get_str(struct walk *w, const json_t *v, char *out,
         return SR_OK;
 }
 
-/* JSON Schema, and so the OpenAPI document, counts a number with a zero
- * fraction (600.0, 6e2) as an integer; jansson reads it as a real (and
- * every number as one when the text holds an integer past int64). */
-static bool integral(const json_t *v, json_int_t *out)
-{
-        double d, whole;
-
-        if (json_is_integer(v)) {
-                *out = json_integer_value(v);
-                return true;
-        }
-        if (!json_is_real(v))
-                return false;
-        d = json_real_value(v);
-        if (modf(d, &whole) != 0.0 || d < -9223372036854775808.0 ||
-            d >= 9223372036854775808.0)
-                return false;
-        *out = (json_int_t)d;
-        return true;
-}
-
 static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
 {
         json_int_t t;
@@ -179,7 +158,7 @@ static sr_err_t get_timeout(struct walk *w, const json_t *v, int64_t *out)
                 *out = 0;
                 return SR_OK;
         }
-        if (!integral(v, &t))
+        if (!sr_json_text_integral(v, &t))
                 return fail_got(w, "an integer number of seconds", v);
         if (t < 1 || t > SR_SPEC_MAX_TIMEOUT)
                 return fail(w, "expected 1..%d seconds, got %lld",
@@ -207,30 +186,6 @@ static sr_err_t get_array(struct walk *w, const json_t *v, size_t max,
         return SR_OK;
 }
 
-static size_t json_depth(const json_t *v)
-{
-        size_t d = 0, sub;
-        const char *key;
-        json_t *item;
-        size_t i;
-
-        if (json_is_object(v)) {
-                json_object_foreach((json_t *)v, key, item) {
-                        sub = json_depth(item);
-                        d = sub > d ? sub : d;
-                }
-                return d + 1;
-        }
-        if (json_is_array(v)) {
-                json_array_foreach(v, i, item) {
-                        sub = json_depth(item);
-                        d = sub > d ? sub : d;
-                }
-                return d + 1;
-        }
-        return 0;
-}
-
 static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
 {
         size_t len;
@@ -241,7 +196,7 @@ static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
                 return SR_OK;
         if (!json_is_object(v))
                 return fail_got(w, "an object", v);
-        if (json_depth(v) > SR_SPEC_MAX_DEPTH)
+        if (sr_json_text_depth(v) > SR_SPEC_MAX_DEPTH)
                 return fail(w, "nested too deeply (at most %d levels)",
                             SR_SPEC_MAX_DEPTH);
         if (w->text) {
@@ -250,7 +205,7 @@ static sr_err_t parse_args(struct walk *w, const json_t *v, char **out)
 
                 if (!sp)
                         return fail(w, "not found in the text (a defect)");
-                text = sr_spec__minify(w->text + sp->at, sp->len, &len);
+                text = sr_json_text_minify(w->text + sp->at, sp->len, &len);
         } else {
                 /* No text: sorted keys, so the same args always give the
                  * same text and a re-sent create hashes the same. */
@@ -428,7 +383,7 @@ static sr_err_t parse_open_targets(struct walk *w, const json_t *v,
                         have_append = true;
                 } else if (!strcmp(key, "expected")) {
                         if (!json_is_null(item) &&
-                            (!integral(item, &n) || n < 0))
+                            (!sr_json_text_integral(item, &n) || n < 0))
                                 err = fail_got(w, "a count of targets (an "
                                                "integer >= 0)", item);
                         if (!err)

@@ -34,8 +34,4 @@ bool sr_spec__locate_args(const char *text, size_t len, spans_t *spans,
 const struct span *sr_spec__find_args(const spans_t *spans, size_t stage,
                                       size_t op);
 
-/** @p n bytes of JSON without the whitespace outside strings, NUL-ended;
- * caller frees. @returns NULL when out of memory. */
-char *sr_spec__minify(const char *p, size_t n, size_t *out_len);
-
 #endif /* SR_SPEC_JSON_INT_H */
