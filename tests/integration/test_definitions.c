@@ -70,7 +70,7 @@ static bool reply_for(kit_t *k, void *arg)
 }
 
 /* Send @p c (then freed) and wait for its reply. */
-static const sr_reply_t *send(sr_command_t *c)
+static const sr_reply_t *send_cmd(sr_command_t *c)
 {
         struct reply_arg ra;
 
@@ -93,7 +93,7 @@ static const sr_reply_t *put_pipeline(bool create, const char *name,
         snprintf(c.u.def->u.pipeline.name, SR_NAME_MAX, "%s", name);
         c.u.def->has_expected_version = with_version;
         c.u.def->expected_version = version;
-        return send(&c);
+        return send_cmd(&c);
 }
 
 static const sr_reply_t *put_stage(const sr_uuid_t *id, const char *name)
@@ -105,7 +105,7 @@ static const sr_reply_t *put_stage(const sr_uuid_t *id, const char *name)
         c.u.def->u.stage.stage_id = *id;
         c.u.def->u.stage.has_name = true;
         snprintf(c.u.def->u.stage.name, SR_NAME_MAX, "%s", name);
-        return send(&c);
+        return send_cmd(&c);
 }
 
 /* ---------------------------------------------------------- the topics */
@@ -121,6 +121,7 @@ typedef struct def_log {
         bool tomb[LOG_MAX];
         sr_def_kind_t kind[LOG_MAX];
         int nk;
+        int n_dedupe; /* P<pid>/d/ records */
 } def_log_t;
 
 static def_log_t lg;
@@ -156,6 +157,10 @@ static int read_record(const sr_inrec_t *in, void *arg)
 
         if (in->key.len != SR_DEF_KEY_LEN || memcmp(in->key.ptr, prefix, pn))
                 return 0;
+        if (((const char *)in->key.ptr)[pn] == 'd') { /* a dedupe entry */
+                l->n_dedupe++;
+                return 0;
+        }
         for (i = 0; i < l->nk; i++)
                 if (!memcmp(l->keys[i], in->key.ptr, SR_DEF_KEY_LEN))
                         break;
@@ -239,13 +244,13 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
         c.u.def->u.list.has_name = c.u.def->u.list.has_type = true;
         snprintf(c.u.def->u.list.name, SR_NAME_MAX, "fleet");
         c.u.def->u.list.type = SR_TL_DEVICES;
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(r->accepted, "%s", r->message);
 
         def_cmd(&c, SR_DEFCMD_ATTACH_TARGET_LIST);
         c.u.def->u.attach.stage_id = s1;
         c.u.def->u.attach.target_list_id = l1;
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(r->accepted, "%s", r->message);
 
         /* two targets, then the same two again: skipped, read by key */
@@ -260,7 +265,7 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
                         snprintf(c.u.def->u.add.items[i].device_name,
                                  SR_NAME_MAX, "dev-%d", i);
                 }
-                r = send(&c);
+                r = send_cmd(&c);
                 cr_assert(r->accepted, "%s", r->message);
                 cr_assert(eq(u32, r->def.created, round ? 0 : 2));
                 cr_assert(eq(u32, r->def.skipped, round ? 2 : 0));
@@ -286,7 +291,7 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
         again = c;
         again.u.def = calloc(1, sizeof(*again.u.def));
         *again.u.def = *c.u.def;
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(r->accepted, "%s", r->message);
         {
                 struct reply_arg ra;
@@ -306,7 +311,7 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
         /* runs of stored pipelines are phase B: refused, not pinned */
         def_cmd(&c, SR_DEFCMD_START_PIPELINE_RUN);
         sr_uuid_v4(&c.u.def->u.run.pipeline_run_id);
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(not(r->accepted));
         cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_supported"));
 
@@ -327,6 +332,10 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
         /* records: the pipeline, two stages, the list, the attachment and
          * two targets; the pipeline's record says its last seq */
         cr_assert(eq(int, lg.nk, 7), "keys: %d", lg.nk);
+        /* one dedupe entry per command, refused ones included, the
+         * duplicate delivery none more: 11 commands */
+        cr_assert(eq(int, lg.n_dedupe, 11), "dedupe entries: %d",
+                  lg.n_dedupe);
         sr_def_key(SR_DEF_PIPELINE, &pid, &pid, key);
         key[SR_DEF_KEY_LEN] = '\0';
         {
@@ -335,7 +344,7 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
                 for (int i = 0; i < lg.nk; i++) {
                         cr_assert(not(lg.tomb[i]));
                         found += !strcmp(lg.keys[i], key);
-                        cr_assert(neq(int, lg.kind[i], SR_DEF__COUNT));
+                        cr_assert(ne(int, lg.kind[i], SR_DEF__COUNT));
                 }
                 cr_assert(eq(int, found, 1));
         }
@@ -364,7 +373,7 @@ Test(definitions, a_restarted_worker_and_a_fresh_one_meet_the_same_aggregate)
 
         /* the soft delete; then nothing under it can change */
         def_cmd(&c, SR_DEFCMD_DELETE_PIPELINE);
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(r->accepted, "%s", r->message);
         r = put_stage(&s2, "two");
         cr_assert(eq(str, (char *)sr_reject_name(r->reason),
@@ -392,6 +401,6 @@ Test(definitions, a_restarted_worker_and_a_fresh_one_meet_the_same_aggregate)
         c.u.def->u.stage.stage_id = s2;
         c.u.def->u.stage.has_name = true;
         snprintf(c.u.def->u.stage.name, SR_NAME_MAX, "x");
-        r = send(&c);
+        r = send_cmd(&c);
         cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_found"));
 }
