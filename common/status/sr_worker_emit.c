@@ -108,6 +108,17 @@ void sr_worker__changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
         sr_worker__emit(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
 }
 
+/* A tombstone of @p key on the changelog (the caller deleted it from the
+ * snapshot). */
+void sr_worker__changelog_tombstone(sr_worker_t *w, int32_t part,
+                                    sr_slice_t key)
+{
+        sr_outrec_t rec;
+
+        changelog_rec(w, part, key, sr_slice(NULL, 0), &rec);
+        sr_worker__emit(w, part, SR_STORE_PHASE_CHANGELOG, &rec);
+}
+
 typedef struct del_ctx {
         char (*keys)[SR_ENTITY_KEY_MAX];
         size_t *lens;
@@ -257,6 +268,52 @@ static void emit_event(sr_worker_t *w, int32_t part, const sr_event_t *ev)
         if (sr_conf_dataschema_url(w->conf,
                                    sr_codec_wire_id(w->codec,
                                                     SR_SCHEMA_EVENT),
+                                   schema_url, sizeof(schema_url)))
+                sr_outrec_add_header(&rec, "ce_dataschema", schema_url);
+        sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);
+        sr_buf_free(&val);
+}
+
+/* A definition event (docs/definitions.md section 2) on
+ * <prefix>definition-events, keyed by its pipeline, with the CloudEvents
+ * headers of a run's events (type io.sr.definition.changed). */
+void sr_worker__emit_def_event(sr_worker_t *w, int32_t part,
+                               const sr_def_event_t *ev)
+{
+        char schema_url[1100];
+        char key[SR_UUID_STR_LEN + 1], id[SR_UUID_STR_LEN + 1];
+        char subject[96], when[32], ent[SR_UUID_STR_LEN + 1];
+        sr_outrec_t rec = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+
+        if (w->fatal || w->redo)
+                return;
+        if (sr_codec_encode_def_event(w->codec, ev, &val, &ec) != SR_OK) {
+                sr_worker__set_fatal(w, &ec, "encode definition event");
+                return;
+        }
+        sr_uuid_fmt(&ev->pipeline_id, key);
+        sr_uuid_fmt(&ev->event_id, id);
+        sr_uuid_fmt(&ev->entity_id, ent);
+        snprintf(subject, sizeof(subject), "%s/%s",
+                 sr_def_kind_name(ev->entity_type), ent);
+        iso_time(ev->occurred_at, when);
+        rec.topic = SR_TOPIC_DEF_EVENTS;
+        rec.partition = -1;
+        rec.key = sr_slice(key, SR_UUID_STR_LEN);
+        rec.value = sr_buf_slice(&val);
+        rec.timestamp = ev->occurred_at;
+        sr_outrec_add_header(&rec, "ce_specversion", "1.0");
+        sr_outrec_add_header(&rec, "ce_id", id);
+        sr_outrec_add_header(&rec, "ce_source", "/sr-status");
+        sr_outrec_add_header(&rec, "ce_type", "io.sr.definition.changed");
+        sr_outrec_add_header(&rec, "ce_subject", subject);
+        sr_outrec_add_header(&rec, "ce_time", when);
+        sr_outrec_add_header(&rec, "content-type", "application/avro");
+        if (sr_conf_dataschema_url(w->conf,
+                                   sr_codec_wire_id(w->codec,
+                                                    SR_SCHEMA_DEF_EVENT),
                                    schema_url, sizeof(schema_url)))
                 sr_outrec_add_header(&rec, "ce_dataschema", schema_url);
         sr_worker__emit(w, part, SR_STORE_PHASE_EMIT, &rec);

@@ -327,6 +327,14 @@ void sr_worker__map_use(sr_worker_t *w);
 
 /* Apply a record of sr.commands (a command, or a result forwarded there). */
 void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in);
+/* A definition command (sr_worker_defs.c), decoded, not a duplicate run
+ * command: applied with the rules of sr_defs.h. */
+void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
+                              const sr_command_t *cmd);
+void sr_worker__emit_def_event(sr_worker_t *w, int32_t part,
+                               const sr_def_event_t *ev);
+void sr_worker__changelog_tombstone(sr_worker_t *w, int32_t part,
+                                    sr_slice_t key);
 /* Validate a record of sr.results and forward it into the command log. */
 void sr_worker__on_result(sr_worker_t *w, const sr_inrec_t *in);
 /* Refuse the input being applied (w->cur_in) after the fact: record why

@@ -1,0 +1,406 @@
+/* tests/integration/test_definitions.c - stored definitions through the
+ * worker (docs/definitions.md sections 1-4, 7): definition commands on the
+ * mock cluster, answered with Reply version 2, recorded on the changelog
+ * under P<pipeline>/ keys, published as DefinitionChanged events with a
+ * gapless seq, deduplicated by command id, and still there after the
+ * worker restarts from its snapshot and after a fresh worker restores
+ * from the changelog. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "sr_defs.h"
+#include "testkit.h"
+
+static kit_t kit;
+
+static void setup(void)
+{
+        kit_open(&kit, 4);
+}
+
+static void teardown(void)
+{
+        kit_close(&kit);
+}
+
+TestSuite(definitions, .init = setup, .fini = teardown, .timeout = 180.0);
+
+#define ENT "acme"
+
+static sr_uuid_t pid;
+
+/* A definition command of @p kind under pipeline pid; the caller fills
+ * u.def's union, then send(). */
+static sr_command_t *def_cmd(sr_command_t *c, sr_defcmd_kind_t kind)
+{
+        memset(c, 0, sizeof(*c));
+        c->kind = SR_CMD_DEFINITION;
+        sr_uuid_v4(&c->command_id);
+        c->pipeline_run_id = pid;
+        snprintf(c->enterprise_id, sizeof(c->enterprise_id), ENT);
+        c->issued_at = kit_now_ms();
+        c->u.def = calloc(1, sizeof(*c->u.def));
+        cr_assert(c->u.def != NULL);
+        c->u.def->kind = kind;
+        c->u.def->command_id = c->command_id;
+        c->u.def->pipeline_id = pid;
+        snprintf(c->u.def->enterprise_id, sizeof(c->u.def->enterprise_id),
+                 ENT);
+        c->u.def->issued_at = c->issued_at;
+        return c;
+}
+
+struct reply_arg {
+        sr_uuid_t cmd;
+        const sr_reply_t *r;
+        int seen; /* replies of that command */
+};
+
+static bool reply_for(kit_t *k, void *arg)
+{
+        struct reply_arg *ra = arg;
+
+        ra->seen = 0;
+        for (int i = 0; i < k->n_replies; i++)
+                if (sr_uuid_eq(&k->replies[i].command_id, &ra->cmd)) {
+                        ra->r = &k->replies[i];
+                        ra->seen++;
+                }
+        return ra->r != NULL;
+}
+
+/* Send @p c (then freed) and wait for its reply. */
+static const sr_reply_t *send_cmd(sr_command_t *c)
+{
+        struct reply_arg ra;
+
+        memset(&ra, 0, sizeof(ra));
+        ra.cmd = c->command_id;
+        kit_send_command(&kit, c);
+        sr_command_fini(c);
+        cr_assert(kit_pump_until(&kit, reply_for, &ra, 30000), "no reply");
+        return ra.r;
+}
+
+static const sr_reply_t *put_pipeline(bool create, const char *name,
+                                      bool with_version, uint32_t version)
+{
+        sr_command_t c;
+
+        def_cmd(&c, SR_DEFCMD_PUT_PIPELINE);
+        c.u.def->create = create;
+        c.u.def->u.pipeline.has_name = true;
+        snprintf(c.u.def->u.pipeline.name, SR_NAME_MAX, "%s", name);
+        c.u.def->has_expected_version = with_version;
+        c.u.def->expected_version = version;
+        return send_cmd(&c);
+}
+
+static const sr_reply_t *put_stage(const sr_uuid_t *id, const char *name)
+{
+        sr_command_t c;
+
+        def_cmd(&c, SR_DEFCMD_PUT_STAGE);
+        c.u.def->create = true;
+        c.u.def->u.stage.stage_id = *id;
+        c.u.def->u.stage.has_name = true;
+        snprintf(c.u.def->u.stage.name, SR_NAME_MAX, "%s", name);
+        return send_cmd(&c);
+}
+
+/* ---------------------------------------------------------- the topics */
+
+#define LOG_MAX 512
+
+typedef struct def_log {
+        sr_def_event_t ev[LOG_MAX];
+        char ce_type[LOG_MAX][48];
+        int n;
+        /* changelog: the last record of each P<pid>/ key seen */
+        char keys[LOG_MAX][SR_DEF_KEY_LEN + 1];
+        bool tomb[LOG_MAX];
+        sr_def_kind_t kind[LOG_MAX];
+        int nk;
+        int n_dedupe; /* P<pid>/d/ records */
+} def_log_t;
+
+static def_log_t lg;
+
+static int read_event(const sr_inrec_t *in, void *arg)
+{
+        def_log_t *l = arg;
+        sr_errctx_t ec = { 0 };
+        sr_slice_t h;
+
+        if (l->n == LOG_MAX)
+                return 0;
+        cr_assert(eq(int, sr_codec_decode_def_event(kit.codec, in->value,
+                                                    &l->ev[l->n], &ec),
+                     SR_OK), "%s", ec.msg);
+        l->ce_type[l->n][0] = '\0';
+        if (sr_inrec_header(in, "ce_type", &h) && h.len < 48) {
+                memcpy(l->ce_type[l->n], h.ptr, h.len);
+                l->ce_type[l->n][h.len] = '\0';
+        }
+        l->n++;
+        return 0;
+}
+
+static int read_record(const sr_inrec_t *in, void *arg)
+{
+        def_log_t *l = arg;
+        char prefix[SR_DEF_KEY_LEN];
+        size_t pn = sr_def_key_prefix(&pid, prefix);
+        sr_changelog_t cl;
+        sr_errctx_t ec = { 0 };
+        int i;
+
+        if (in->key.len != SR_DEF_KEY_LEN || memcmp(in->key.ptr, prefix, pn))
+                return 0;
+        if (((const char *)in->key.ptr)[pn] == 'd') { /* a dedupe entry */
+                l->n_dedupe++;
+                return 0;
+        }
+        for (i = 0; i < l->nk; i++)
+                if (!memcmp(l->keys[i], in->key.ptr, SR_DEF_KEY_LEN))
+                        break;
+        if (i == l->nk) {
+                cr_assert(lt(int, l->nk, LOG_MAX));
+                memcpy(l->keys[l->nk], in->key.ptr, SR_DEF_KEY_LEN);
+                l->keys[l->nk++][SR_DEF_KEY_LEN] = '\0';
+        }
+        l->tomb[i] = !in->value.ptr;
+        if (l->tomb[i])
+                return 0;
+        cr_assert(eq(int, sr_codec_decode_changelog(kit.codec, in->value, &cl,
+                                                    &ec), SR_OK), "%s",
+                  ec.msg);
+        l->kind[i] = cl.kind == SR_CL_DEF ? cl.u.def.kind : SR_DEF__COUNT;
+        sr_changelog_fini(&cl);
+        return 0;
+}
+
+static void read_topic(sr_topic_kind_t t, sr_kafka_read_cb cb)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (int32_t p = 0; p < kit.parts; p++) {
+                int64_t lo, hi;
+
+                cr_assert(eq(int, sr_kafka_watermarks(kit.conf, t, p, &lo,
+                                                      &hi, 5000, &ec),
+                             SR_OK), "%s", ec.msg);
+                if (hi > 0)
+                        cr_assert(eq(int, sr_kafka_read_partition(
+                                                  kit.conf, t, p, hi, cb,
+                                                  &lg, 10000, &ec),
+                                     SR_OK), "%s", ec.msg);
+        }
+}
+
+static void read_all(void)
+{
+        memset(&lg, 0, sizeof(lg));
+        kit_pump_until(&kit, NULL, NULL, 300); /* the relay's phases */
+        read_topic(SR_TOPIC_DEF_EVENTS, read_event);
+        read_topic(SR_TOPIC_CHANGELOG, read_record);
+}
+
+/* ---------------------------------------------------------- tests */
+
+Test(definitions, commands_are_answered_recorded_and_published_in_order)
+{
+        const sr_reply_t *r;
+        sr_uuid_t s1, s2, l1, dev[2];
+        sr_command_t c, again;
+        char key[SR_DEF_KEY_LEN + 1];
+
+        sr_uuid_v4(&pid);
+        sr_uuid_v4(&s1);
+        sr_uuid_v4(&s2);
+        sr_uuid_v4(&l1);
+        sr_uuid_v4(&dev[0]);
+        sr_uuid_v4(&dev[1]);
+        kit_start_worker(&kit);
+
+        r = put_pipeline(true, "rollout", false, 0);
+        cr_assert(r->accepted, "%s", r->message);
+        cr_assert(r->has_def);
+        cr_assert(eq(u32, r->def.version, 1));
+        cr_assert(eq(u64, r->def.seq, 1));
+        cr_assert(sr_uuid_eq(&r->pipeline_run_id, &pid));
+
+        r = put_stage(&s1, "canary");
+        cr_assert(r->accepted, "%s", r->message);
+        r = put_stage(&s2, "CANARY");
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "name_taken"));
+        cr_assert(strstr(r->message, "taken by stage") != NULL, "%s",
+                  r->message);
+
+        def_cmd(&c, SR_DEFCMD_PUT_TARGET_LIST);
+        c.u.def->create = true;
+        c.u.def->u.list.target_list_id = l1;
+        c.u.def->u.list.has_name = c.u.def->u.list.has_type = true;
+        snprintf(c.u.def->u.list.name, SR_NAME_MAX, "fleet");
+        c.u.def->u.list.type = SR_TL_DEVICES;
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+
+        def_cmd(&c, SR_DEFCMD_ATTACH_TARGET_LIST);
+        c.u.def->u.attach.stage_id = s1;
+        c.u.def->u.attach.target_list_id = l1;
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+
+        /* two targets, then the same two again: skipped, read by key */
+        for (int round = 0; round < 2; round++) {
+                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
+                c.u.def->u.add.target_list_id = l1;
+                c.u.def->u.add.n_items = 2;
+                c.u.def->u.add.items = calloc(2, sizeof(sr_defcmd_target_t));
+                for (int i = 0; i < 2; i++) {
+                        c.u.def->u.add.items[i].device_id = dev[i];
+                        c.u.def->u.add.items[i].is_active = true;
+                        snprintf(c.u.def->u.add.items[i].device_name,
+                                 SR_NAME_MAX, "dev-%d", i);
+                }
+                r = send_cmd(&c);
+                cr_assert(r->accepted, "%s", r->message);
+                cr_assert(eq(u32, r->def.created, round ? 0 : 2));
+                cr_assert(eq(u32, r->def.skipped, round ? 2 : 0));
+        }
+
+        /* a stale version is refused with the current one */
+        r = put_pipeline(false, "rollout-2", true, 7);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "stale_version"));
+        cr_assert(eq(u32, r->def.version, 1));
+        r = put_pipeline(false, "rollout-2", true, 1);
+        cr_assert(r->accepted, "%s", r->message);
+        cr_assert(eq(u32, r->def.version, 2));
+
+        /* the same command twice: the first reply again, nothing else */
+        def_cmd(&c, SR_DEFCMD_PUT_STAGE);
+        c.u.def->create = true;
+        c.u.def->u.stage.stage_id = s2;
+        c.u.def->u.stage.has_name = true;
+        snprintf(c.u.def->u.stage.name, SR_NAME_MAX, "wide");
+        def_cmd(&again, SR_DEFCMD_PUT_STAGE);
+        free(again.u.def);
+        again = c;
+        again.u.def = calloc(1, sizeof(*again.u.def));
+        *again.u.def = *c.u.def;
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+        {
+                struct reply_arg ra;
+
+                memset(&ra, 0, sizeof(ra));
+                ra.cmd = again.command_id;
+                kit_send_command(&kit, &again);
+                sr_command_fini(&again);
+                cr_assert(kit_pump_until(&kit, reply_for, &ra, 30000));
+                while (ra.seen < 2 &&
+                       kit_pump_until(&kit, NULL, NULL, 100))
+                        reply_for(&kit, &ra);
+                cr_assert(eq(int, ra.seen, 2));
+                cr_assert(ra.r->accepted);
+        }
+
+        /* runs of stored pipelines are phase B: refused, not pinned */
+        def_cmd(&c, SR_DEFCMD_START_PIPELINE_RUN);
+        sr_uuid_v4(&c.u.def->u.run.pipeline_run_id);
+        r = send_cmd(&c);
+        cr_assert(not(r->accepted));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_supported"));
+
+        read_all();
+        /* events: one per change, seq 1..n gapless, in order */
+        cr_assert(ge(int, lg.n, 8), "events: %d", lg.n);
+        for (int i = 0; i < lg.n; i++) {
+                sr_uuid_t want;
+
+                cr_assert(eq(u64, lg.ev[i].seq, (uint64_t)i + 1));
+                sr_def_event_id(&pid, lg.ev[i].seq, &want);
+                cr_assert(sr_uuid_eq(&lg.ev[i].event_id, &want));
+                cr_assert(eq(str, lg.ce_type[i], "io.sr.definition.changed"));
+                cr_assert(eq(str, lg.ev[i].enterprise_id, ENT));
+        }
+        cr_assert(eq(int, lg.ev[0].entity_type, SR_DEF_PIPELINE));
+        cr_assert(eq(int, lg.ev[0].change, SR_DEF_CREATED));
+        /* records: the pipeline, two stages, the list, the attachment and
+         * two targets; the pipeline's record says its last seq */
+        cr_assert(eq(int, lg.nk, 7), "keys: %d", lg.nk);
+        /* one dedupe entry per command, refused ones included, the
+         * duplicate delivery none more: 11 commands */
+        cr_assert(eq(int, lg.n_dedupe, 11), "dedupe entries: %d",
+                  lg.n_dedupe);
+        sr_def_key(SR_DEF_PIPELINE, &pid, &pid, key);
+        key[SR_DEF_KEY_LEN] = '\0';
+        {
+                int found = 0;
+
+                for (int i = 0; i < lg.nk; i++) {
+                        cr_assert(not(lg.tomb[i]));
+                        found += !strcmp(lg.keys[i], key);
+                        cr_assert(ne(int, lg.kind[i], SR_DEF__COUNT));
+                }
+                cr_assert(eq(int, found, 1));
+        }
+}
+
+Test(definitions, a_restarted_worker_and_a_fresh_one_meet_the_same_aggregate)
+{
+        const sr_reply_t *r;
+        sr_uuid_t s1, s2;
+        sr_command_t c;
+
+        sr_uuid_v4(&pid);
+        sr_uuid_v4(&s1);
+        sr_uuid_v4(&s2);
+        kit_start_worker(&kit);
+        r = put_pipeline(true, "p", false, 0);
+        cr_assert(r->accepted, "%s", r->message);
+        r = put_stage(&s1, "one");
+        cr_assert(r->accepted, "%s", r->message);
+
+        /* from its own snapshot */
+        kit_stop_worker(&kit);
+        kit_start_worker(&kit);
+        r = put_stage(&s2, "ONE");
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "name_taken"));
+
+        /* the soft delete; then nothing under it can change */
+        def_cmd(&c, SR_DEFCMD_DELETE_PIPELINE);
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+        r = put_stage(&s2, "two");
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                     "pipeline_deleted"));
+
+        /* a fresh worker (no snapshot) restores the partition from the
+         * changelog and meets the same deleted pipeline */
+        kit_stop_worker(&kit);
+        {
+                char rm[128];
+
+                snprintf(rm, sizeof(rm), "rm -rf %s/*", kit.dir);
+                cr_assert(eq(int, system(rm), 0));
+        }
+        kit_start_worker(&kit);
+        r = put_stage(&s2, "two");
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                     "pipeline_deleted"));
+        /* and another tenant does not see it */
+        def_cmd(&c, SR_DEFCMD_PUT_STAGE);
+        snprintf(c.enterprise_id, sizeof(c.enterprise_id), "other");
+        snprintf(c.u.def->enterprise_id, sizeof(c.u.def->enterprise_id),
+                 "other");
+        c.u.def->create = true;
+        c.u.def->u.stage.stage_id = s2;
+        c.u.def->u.stage.has_name = true;
+        snprintf(c.u.def->u.stage.name, SR_NAME_MAX, "x");
+        r = send_cmd(&c);
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_found"));
+}
