@@ -242,6 +242,18 @@ void sr_gateway__command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
  */
 int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                             sr_gw_response_t *resp);
+/** @brief sr_gateway__run_command() that also copies the worker's reply
+ *  to @p out (when one arrived; NULL: not wanted). */
+int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
+                                  sr_gw_response_t *resp, sr_reply_t *out);
+
+/* ------------------------------------------------------------ definitions
+ * sr_gw_defs.c: the routes of stored definitions (docs/definitions.md,
+ * phase A): lists and gets from the projection, writes as definition
+ * commands keyed by the pipeline. */
+
+/** @brief Any DEF_* route (sr_route_is_definition()). */
+void sr_gateway__def(sr_gw_ctx_t *c);
 
 /* sr_gw_targets.c: an open stage's targets (docs/targets.md, 5). */
 /** @brief POST /v0/runs/{run}/stageruns/{stage_run}/targets/. */

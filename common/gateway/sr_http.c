@@ -183,8 +183,15 @@ static json_t *page_link(const char *base, const char *path,
                 tb_pct(&b, cursor, strlen(cursor), "");
                 tb_str(&b, "&");
         }
+        if (q->is_default)
+                tb_str(&b, q->is_default == 2 ? "default=true&" :
+                                           "default=false&");
         tb_str(&b, "limit=");
         tb_str(&b, num);
+        if (q->name[0]) {
+                tb_str(&b, "&name=");
+                tb_pct(&b, q->name, strnlen(q->name, sizeof(q->name)), "");
+        }
         if (offset) {
                 snprintf(num, sizeof(num), "%llu", (unsigned long long)offset);
                 tb_str(&b, "&offset=");

@@ -37,12 +37,25 @@ bool sr_route_is_list(sr_route_id_t id)
                id == SR_ROUTE_STAGE_RUNS_LIST ||
                id == SR_ROUTE_OPERATIONS_LIST ||
                id == SR_ROUTE_TARGET_RUNS_LIST ||
-               id == SR_ROUTE_STAGE_TARGETS_LIST;
+               id == SR_ROUTE_STAGE_TARGETS_LIST ||
+               id == SR_ROUTE_DEF_PIPELINES_LIST ||
+               id == SR_ROUTE_DEF_STAGES_LIST;
+}
+
+/* A stored definition's DELETE: its body is absent or {"version": N}. */
+static bool is_def_delete(sr_route_id_t id)
+{
+        return id == SR_ROUTE_DEF_PIPELINE_DELETE ||
+               id == SR_ROUTE_DEF_STAGE_DELETE;
 }
 
 bool sr_route_has_body(sr_route_id_t id)
 {
-        return id == SR_ROUTE_RUNS_CREATE ||
+        return is_def_delete(id) || id == SR_ROUTE_DEF_PIPELINES_CREATE ||
+               id == SR_ROUTE_DEF_PIPELINE_PUT ||
+               id == SR_ROUTE_DEF_STAGES_CREATE ||
+               id == SR_ROUTE_DEF_STAGE_PUT ||
+               id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
                id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT ||
@@ -57,9 +70,14 @@ bool sr_route_is_write(sr_route_id_t id)
         return sr_route_has_body(id) || id == SR_ROUTE_PIPELINE_RUN_DELETE;
 }
 
+bool sr_route_is_definition(sr_route_id_t id)
+{
+        return id >= SR_ROUTE_DEF_PIPELINES_LIST && id < SR_ROUTE__COUNT;
+}
+
 bool sr_route_body_optional(sr_route_id_t id)
 {
-        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND;
+        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND || is_def_delete(id);
 }
 
 /* What an id segment of a path template fills in. */
@@ -71,6 +89,7 @@ enum slot {
         OPERATION_ID,
         TARGET_RUN_ID,
         COMMAND_ID,
+        STAGE_ID,
 };
 
 #define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
@@ -147,6 +166,22 @@ static const struct path_def api_paths[] = {
         { 6, { "stageruns", NULL, "targetruns", NULL, "command", NULL },
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID, LIT, COMMAND_ID },
           { { "PUT", SR_ROUTE_TARGET_RUN_COMMAND_CANCEL } } },
+        /* Stored definitions (docs/definitions.md section 9, phase A). */
+        { 1, { "pipelines" }, { LIT },
+          { { "GET", SR_ROUTE_DEF_PIPELINES_LIST },
+            { "POST", SR_ROUTE_DEF_PIPELINES_CREATE } } },
+        { 2, { "pipelines", NULL }, { LIT, PIPELINE_ID },
+          { { "GET", SR_ROUTE_DEF_PIPELINE_GET },
+            { "PUT", SR_ROUTE_DEF_PIPELINE_PUT },
+            { "DELETE", SR_ROUTE_DEF_PIPELINE_DELETE } } },
+        { 3, { "pipelines", NULL, "stages" }, { LIT, PIPELINE_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_STAGES_LIST },
+            { "POST", SR_ROUTE_DEF_STAGES_CREATE } } },
+        { 4, { "pipelines", NULL, "stages", NULL },
+          { LIT, PIPELINE_ID, LIT, STAGE_ID },
+          { { "GET", SR_ROUTE_DEF_STAGE_GET },
+            { "PUT", SR_ROUTE_DEF_STAGE_PUT },
+            { "DELETE", SR_ROUTE_DEF_STAGE_DELETE } } },
 };
 
 static const struct {
@@ -218,6 +253,8 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 return &r->target_run_id;
         case COMMAND_ID:
                 return &r->command_id;
+        case STAGE_ID:
+                return &r->stage_id;
         case LIT:
                 break;
         }
