@@ -41,27 +41,34 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' versions 1 (id 1), 2 (id 7) and 3 (id 9) and the changelog's
- * version 1 (id 4) are read still, and written for every record they
- * carry; the newest (commands' version 4, id 10; the changelog's version
- * 2, id 8)
- * only for what needs it (docs/schemas.md, "Version history"). Oldest
- * first within a slot. The indexes are named in sr_codec_int.h for the
- * writers. */
+/* Commands' versions 1 (id 1), 2 (id 7), 3 (id 9) and 4 (id 10), the
+ * changelog's versions 1 (id 4) and 2 (id 8) and replies' version 1 (id 6)
+ * are read still, and written for every record they carry; the newest
+ * (commands' version 5, id 11; the changelog's version 3, id 12; replies'
+ * version 2, id 13) only for what needs it (docs/schemas.md, "Version
+ * history"). Oldest first within a slot. The indexes are named in
+ * sr_codec_int.h for the writers. */
 const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
         [SR_OLDER_COMMAND_V1] = { SR_SCHEMA_COMMAND, 1 },
         [SR_OLDER_CHANGELOG_V1] = { SR_SCHEMA_CHANGELOG, 4 },
         [SR_OLDER_COMMAND_V2] = { SR_SCHEMA_COMMAND, 7 },
         [SR_OLDER_COMMAND_V3] = { SR_SCHEMA_COMMAND, 9 },
+        [SR_OLDER_COMMAND_V4] = { SR_SCHEMA_COMMAND, 10 },
+        [SR_OLDER_CHANGELOG_V2] = { SR_SCHEMA_CHANGELOG, 8 },
+        [SR_OLDER_REPLY_V1] = { SR_SCHEMA_REPLY, 6 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
         switch (slot) {
         case SR_SCHEMA_COMMAND:
-                return 10;
+                return 11;
         case SR_SCHEMA_CHANGELOG:
-                return 8;
+                return 12;
+        case SR_SCHEMA_REPLY:
+                return 13;
+        case SR_SCHEMA_DEF_EVENT:
+                return 14;
         default:
                 return (int32_t)slot;
         }
@@ -949,6 +956,18 @@ static sr_err_t val_set_uuid(avro_value_t *f, const char *name,
         if (rc)
                 return sr_codec__avro_err(ec, rc, name, "set string");
         return SR_OK;
+}
+
+sr_err_t sr_codec__val_uuid(avro_value_t *f, const char *name, sr_uuid_t *dst,
+                            sr_errctx_t *ec)
+{
+        return val_uuid(f, name, dst, ec);
+}
+
+sr_err_t sr_codec__val_set_uuid(avro_value_t *f, const char *name,
+                                const sr_uuid_t *u, sr_errctx_t *ec)
+{
+        return val_set_uuid(f, name, u, ec);
 }
 
 sr_err_t sr_codec__set_str(avro_value_t *rec, const char *name,

@@ -36,8 +36,9 @@ typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
 /* The schema slots: one per kind of record. The built-in id of each
  * slot's newest version is sr_schema_builtin_id() (the slot's own number,
- * except commands: id 10, Command version 4, and the changelog: id 8,
- * ChangelogRecord version 2); older versions a slot still reads are
+ * except commands: id 11, Command version 5, the changelog: id 12,
+ * ChangelogRecord version 3, replies: id 13, CommandReply version 2, and
+ * definition events: id 14); older versions a slot still reads are
  * sr_schema_older[]. A record is written in the oldest version that
  * carries it (docs/schemas.md, "Our own readers"). The table generated
  * from schemas/registry.tsv must agree (a unit test checks it). */
@@ -48,6 +49,9 @@ typedef enum sr_schema_id {
         SR_SCHEMA_CHANGELOG = 4,
         SR_SCHEMA_DISPATCH = 5,
         SR_SCHEMA_REPLY = 6,
+        /* io.sr.v1.DefinitionChanged (definition_event.avsc, built-in id
+         * 14), on <prefix>definition-events. */
+        SR_SCHEMA_DEF_EVENT = 7,
         SR_SCHEMA__MAX
 } sr_schema_id_t;
 
@@ -61,7 +65,7 @@ typedef struct sr_schema_older {
         int32_t id; /* built-in id (schemas/registry.tsv) */
 } sr_schema_older_t;
 
-#define SR_SCHEMA_OLDER_COUNT 4
+#define SR_SCHEMA_OLDER_COUNT 7
 extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
 
 /** @brief Built-in id of the version of @p slot that is written. */
@@ -180,7 +184,10 @@ const char *sr_codec_schema_name(int32_t id);
  * that carries it: version 1 (built-in id 1) for the kinds and fields it
  * has, version 2 (id 7) for AppendTargets, SealTargets, StageStep and a
  * create with an open stage, version 3 (id 9) for TargetCommand, version 4
- * (id 10) for DeleteRun (docs/schemas.md, "Our own readers").
+ * (id 10) for DeleteRun, version 5 (id 11) for a definition command
+ * (SR_CMD_DEFINITION: one branch per sr_defcmd_kind_t, appended in
+ * SR_DEFCMD_MAP order; its pipeline_id is the command's pipeline_run_id)
+ * (docs/schemas.md, "Our own readers").
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot
  *          carry, e.g. an unknown kind) or SR_ERR_SCHEMA (avro-c refused).
@@ -191,6 +198,11 @@ sr_err_t sr_codec_encode_command(sr_codec_t *codec, const sr_command_t *cmd,
 /**
  * @brief Decode a framed io.sr.v1.Command. The status text of SET_*
  *        commands is kept verbatim (any case); the state machine checks it.
+ *        A version 5 definition branch gives SR_CMD_DEFINITION with u.def a
+ *        malloc'd sr_defcmd_t (command_id, enterprise_id, issued_at copied
+ *        from the envelope; its pipeline_id must equal pipeline_run_id, and
+ *        a target list type must be DEVICES, GROUPS or COLLECTIONS, a
+ *        RunEnded status a known status, else SR_ERR_SCHEMA).
  * @param[in]  in  borrowed bytes; nothing points into them afterwards.
  * @param[out] out set on SR_OK only. The caller owns what it holds (the
  *                 create spec) and releases it with sr_command_fini().
@@ -264,7 +276,9 @@ sr_err_t sr_codec_decode_dispatch(sr_codec_t *codec, sr_slice_t in,
 /* ------------------------------------------------------------ replies */
 
 /**
- * @brief Encode @p reply as a framed io.sr.v1.CommandReply (schema 6).
+ * @brief Encode @p reply as a framed io.sr.v1.CommandReply in the oldest
+ * version that carries it: version 1 (built-in id 6) unless has_def,
+ * version 2 (id 13, its `definition` part) when has_def.
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID or SR_ERR_SCHEMA.
  */
@@ -272,8 +286,10 @@ sr_err_t sr_codec_encode_reply(sr_codec_t *codec, const sr_reply_t *reply,
                                sr_buf_t *out, sr_errctx_t *ec);
 
 /**
- * @brief Decode a framed io.sr.v1.CommandReply. More than
- *        SR_REPLY_MAX_VERSIONS versions is SR_ERR_SCHEMA.
+ * @brief Decode a framed io.sr.v1.CommandReply of either version (a
+ *        version 1 body, or a version 2 one whose definition is null,
+ *        gives has_def false). More than SR_REPLY_MAX_VERSIONS versions,
+ *        an unknown definition entity_type is SR_ERR_SCHEMA.
  * @param[out] out set on SR_OK only; owns nothing on the heap.
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
  */
@@ -334,7 +350,9 @@ void sr_changelog_fini(sr_changelog_t *cl);
 /**
  * @brief Encode @p cl as a framed io.sr.v1.ChangelogRecord in the oldest
  * version that carries it: version 1 (built-in id 4) for every kind but
- * an open stage's stage run and a chunk, which take version 2 (id 8). A
+ * an open stage's stage run and a chunk, which take version 2 (id 8), and
+ * a definition's entity (SR_CL_DEF) or a dedupe entry whose reply has_def,
+ * which take version 3 (id 12). A
  * stage run is open when append_targets is set or any other open-stage
  * field (counts, seal, digest) is not zero (docs/schemas.md, "Our own
  * readers").
@@ -358,11 +376,37 @@ sr_err_t sr_codec_encode_entity(sr_codec_t *codec, const sr_entity_t *ent,
  *                 them with sr_entity_fini(&out->u.entity); for
  *                 SR_CL_CHUNK it owns the chunk's targets (a malloc'd
  *                 array, NULL when empty) and releases them with
- *                 sr_stage_chunk_fini(&out->u.chunk); the other kinds own
- *                 nothing.
+ *                 sr_stage_chunk_fini(&out->u.chunk); for SR_CL_DEF what
+ *                 the entity owns (an operation's args, an active run's
+ *                 stage_ids, a target's strings), released with
+ *                 sr_def_record_fini(&out->u.def). sr_changelog_fini()
+ *                 releases any of them. The other kinds own nothing.
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
  */
 sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
                                    sr_changelog_t *out, sr_errctx_t *ec);
+
+/* ------------------------------------------------------------ definitions */
+
+/**
+ * @brief Encode @p ev as a framed io.sr.v1.DefinitionChanged (definition
+ * events, built-in id 14). A nil parent_id is written as null.
+ * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (an entity kind or change
+ *          out of range, a seq above 2^63-1) or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_encode_def_event(sr_codec_t *codec,
+                                   const sr_def_event_t *ev, sr_buf_t *out,
+                                   sr_errctx_t *ec);
+
+/**
+ * @brief Decode a framed io.sr.v1.DefinitionChanged. An unknown
+ *        entity_type or change text, a negative seq or version is
+ *        SR_ERR_SCHEMA; a null parent_id gives the nil uuid.
+ * @param[out] out set on SR_OK only; owns nothing on the heap.
+ * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_CORRUPT or SR_ERR_SCHEMA.
+ */
+sr_err_t sr_codec_decode_def_event(sr_codec_t *codec, sr_slice_t in,
+                                   sr_def_event_t *out, sr_errctx_t *ec);
 
 #endif /* SR_CODEC_H */

@@ -2,11 +2,14 @@
  * field, internal ones included, so a restore is exact), dedupe entries,
  * batch markers, retired runs' markers and open stages' chunks.
  *
- * Two versions: 1 (id 4, changelog.v1.avsc) and 2 (id 8, changelog.avsc:
+ * Three versions: 1 (id 4, changelog.v1.avsc), 2 (id 8, changelog.v2.avsc:
  * the open-stage fields appended to StageRun, StageChunk appended to the
- * state union). A record is written in the oldest version that carries it
- * (sr_codec__cl_fits_v1()); a version 1 record is read with its own text,
- * what it lacks taking version 2's defaults.
+ * state union) and 3 (id 12, changelog.avsc: the definition entities
+ * DefPipeline ... DefTarget appended to the union, sr_codec_defs.c, and a
+ * dedupe entry's reply's definition part). A record is written in the
+ * oldest version that carries it (sr_codec__cl_needs_v3(),
+ * sr_codec__cl_fits_v1()); an older record is read with its own text,
+ * what it lacks taking the newest version's defaults.
  */
 #include "sr_codec_int.h"
 
@@ -17,6 +20,7 @@ enum {
         BR_MARKER = SR_CL_BR_MARKER,
         BR_RETIRED = SR_CL_BR_RETIRED,
         BR_CHUNK = SR_CL_BR_CHUNK,
+        BR_DEF = SR_CL_BR_DEF,
         BR__COUNT = SR_CL_BR__COUNT
 };
 
@@ -29,6 +33,15 @@ const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT] = {
         [SR_CL_BR_MARKER] = "BatchMarker",
         [SR_CL_BR_RETIRED] = "RetiredRun",
         [SR_CL_BR_CHUNK] = "StageChunk",
+        [SR_CL_BR_DEF + SR_DEF_PIPELINE] = "DefPipeline",
+        [SR_CL_BR_DEF + SR_DEF_STAGE] = "DefStage",
+        [SR_CL_BR_DEF + SR_DEF_TARGET_LIST] = "DefTargetList",
+        [SR_CL_BR_DEF + SR_DEF_ATTACHMENT] = "DefAttachment",
+        [SR_CL_BR_DEF + SR_DEF_OPERATION_LIST] = "DefOperationList",
+        [SR_CL_BR_DEF + SR_DEF_OPERATION] = "DefOperation",
+        [SR_CL_BR_DEF + SR_DEF_GROUP_LINK] = "DefGroupLink",
+        [SR_CL_BR_DEF + SR_DEF_ACTIVE_RUN] = "DefActiveRun",
+        [SR_CL_BR_DEF + SR_DEF_TARGET] = "DefTarget",
 };
 #define branch_names sr_codec__cl_branch_names
 
@@ -642,9 +655,19 @@ int sr_codec__cl_branch(const sr_changelog_t *cl)
                 return BR_RETIRED;
         case SR_CL_CHUNK:
                 return BR_CHUNK;
+        case SR_CL_DEF:
+                return (unsigned)cl->u.def.kind < SR_DEF__COUNT ?
+                       BR_DEF + (int)cl->u.def.kind : -1;
         default:
                 return -1;
         }
+}
+
+bool sr_codec__cl_needs_v3(const sr_changelog_t *cl)
+{
+        return cl->kind == SR_CL_DEF ||
+               (cl->kind == SR_CL_DEDUPE && cl->u.dedupe.has_reply &&
+                cl->u.dedupe.reply.has_def);
 }
 
 /* A record is written in the oldest version that carries it, so a worker
@@ -654,7 +677,7 @@ bool sr_codec__cl_fits_v1(const sr_changelog_t *cl)
 {
         const sr_stage_run_t *st = &cl->u.entity.u.sr;
 
-        if (cl->kind == SR_CL_CHUNK)
+        if (cl->kind == SR_CL_CHUNK || sr_codec__cl_needs_v3(cl))
                 return false;
         if (cl->kind != SR_CL_ENTITY || cl->u.entity.type != SR_ENT_STAGE_RUN)
                 return true;
@@ -701,8 +724,11 @@ static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
         case BR_CHUNK:
                 err = chunk_to(&b, &cl->u.chunk, ec);
                 break;
-        default:
+        case BR_MARKER:
                 err = marker_to(&b, &cl->u.marker, ec);
+                break;
+        default:
+                err = sr_codec__def_record_to(&b, &cl->u.def, ec);
                 break;
         }
         if (err)
@@ -730,6 +756,9 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
         if (br < SR_ENT__COUNT) {
                 cl->kind = SR_CL_ENTITY;
                 cl->u.entity.type = (sr_entity_type_t)br;
+        } else if (br >= BR_DEF) {
+                cl->kind = SR_CL_DEF;
+                cl->u.def.kind = (sr_def_kind_t)(br - BR_DEF);
         } else {
                 cl->kind = br == BR_DEDUPE ? SR_CL_DEDUPE :
                            br == BR_RETIRED ? SR_CL_RETIRED :
@@ -757,8 +786,11 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
         case BR_CHUNK:
                 err = chunk_from(&b, &cl->u.chunk, ec);
                 break;
-        default:
+        case BR_MARKER:
                 err = marker_from(&b, &cl->u.marker, ec);
+                break;
+        default:
+                err = sr_codec__def_record_from(&b, &cl->u.def, ec);
                 break;
         }
         if (err)
@@ -773,20 +805,25 @@ sr_err_t sr_codec__encode_changelog_avro(sr_codec_t *codec,
                                          const sr_changelog_t *cl,
                                          sr_buf_t *out, sr_errctx_t *ec)
 {
-        bool v1 = sr_codec__cl_fits_v1(cl);
+        /* The older version's index, or -1 for the newest (version 3). */
+        int older = sr_codec__cl_needs_v3(cl) ? -1 :
+                    sr_codec__cl_fits_v1(cl) ? SR_OLDER_CHANGELOG_V1 :
+                                               SR_OLDER_CHANGELOG_V2;
         avro_value_t *v;
         sr_err_t err;
 
-        err = v1 ? sr_codec__begin_encode_older(codec, SR_OLDER_CHANGELOG_V1,
-                                                &v, ec) :
-                   sr_codec__begin_encode(codec, SR_SCHEMA_CHANGELOG, &v, ec);
+        err = older >= 0 ?
+                      sr_codec__begin_encode_older(codec, older, &v, ec) :
+                      sr_codec__begin_encode(codec, SR_SCHEMA_CHANGELOG, &v,
+                                             ec);
         if (!err)
                 err = changelog_to(v, cl, ec);
         if (!err)
-                err = v1 ? sr_codec__finish_encode_older(
-                                   codec, SR_OLDER_CHANGELOG_V1, out, ec) :
-                           sr_codec__finish_encode(codec, SR_SCHEMA_CHANGELOG,
-                                                   out, ec);
+                err = older >= 0 ? sr_codec__finish_encode_older(
+                                           codec, older, out, ec) :
+                                   sr_codec__finish_encode(
+                                           codec, SR_SCHEMA_CHANGELOG, out,
+                                           ec);
         if (err)
                 sr_errctx_prefix(ec, "encode changelog");
         return err;
@@ -798,6 +835,8 @@ void sr_changelog_fini(sr_changelog_t *cl)
                 sr_entity_fini(&cl->u.entity);
         else if (cl->kind == SR_CL_CHUNK)
                 sr_stage_chunk_fini(&cl->u.chunk);
+        else if (cl->kind == SR_CL_DEF)
+                sr_def_record_fini(&cl->u.def);
 }
 
 sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,

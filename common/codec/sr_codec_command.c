@@ -6,7 +6,12 @@
 
 #include <string.h>
 
-/* Union branches of Command.payload, in sr_cmd_kind_t order. */
+/* Union branches of Command.payload, in sr_cmd_kind_t order up to
+ * DeleteRun; then (version 5) one per definition command, in
+ * sr_defcmd_kind_t order: branch SR_CMD_DEFINITION + kind. */
+#define BR_DEF_FIRST ((int)SR_CMD_DEFINITION)
+#define BR__COUNT (BR_DEF_FIRST + SR_DEFCMD__COUNT)
+
 static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_CREATE_RUN] = "CreateRun",
         [SR_CMD_SET_PIPELINE_RUN_STATUS] = "SetPipelineRunStatus",
@@ -18,7 +23,16 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_STAGE_STEP] = "StageStep",
         [SR_CMD_TARGET_COMMAND] = "TargetCommand",
         [SR_CMD_DELETE_RUN] = "DeleteRun",
+        [SR_CMD_DEFINITION] = "definition",
 };
+
+static const char *branch_name(int br)
+{
+        if (br >= BR_DEF_FIRST && br < BR__COUNT)
+                return sr_defcmd_name((sr_defcmd_kind_t)(br - BR_DEF_FIRST));
+        return br >= 0 && br < BR_DEF_FIRST ? payload_names[br] : "?";
+}
+
 
 /* ---------------------------------------------------------- spec parts */
 
@@ -445,11 +459,22 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
 {
         avro_value_t p;
         sr_err_t err;
+        int br = (int)c->kind;
 
         if ((unsigned)c->kind >= SR_CMD__COUNT)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown kind %d",
                                      (int)c->kind);
+        if (c->kind == SR_CMD_DEFINITION) {
+                if (!c->u.def ||
+                    (unsigned)c->u.def->kind >= SR_DEFCMD__COUNT)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field payload: definition "
+                                             "command %s",
+                                             c->u.def ? "of an unknown kind" :
+                                                        "missing");
+                br = BR_DEF_FIRST + (int)c->u.def->kind;
+        }
         if ((err = sr_codec__set_uuid(v, "command_id", &c->command_id,
                                       ec)) ||
             (err = sr_codec__set_uuid(v, "pipeline_run_id",
@@ -457,11 +482,12 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
             (err = sr_codec__set_str(v, "enterprise_id", c->enterprise_id,
                                      sizeof(c->enterprise_id), ec)) ||
             (err = sr_codec__set_long(v, "issued_at", c->issued_at, ec)) ||
-            (err = sr_codec__set_branch(v, "payload", (int)c->kind, &p, ec)))
+            (err = sr_codec__set_branch(v, "payload", br, &p, ec)))
                 return err;
-        err = payload_to(&p, c, ec);
+        err = c->kind == SR_CMD_DEFINITION ? sr_codec__defcmd_to(&p, c, ec) :
+                                             payload_to(&p, c, ec);
         if (err)
-                sr_errctx_prefix(ec, "payload %s", payload_names[c->kind]);
+                sr_errctx_prefix(ec, "payload %s", branch_name(br));
         return err;
 }
 
@@ -596,14 +622,31 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
             (err = sr_codec__get_long(v, "issued_at", &c->issued_at, ec)) ||
             (err = sr_codec__get_branch(v, "payload", &disc, &p, ec)))
                 return err;
-        if (disc < 0 || disc >= SR_CMD__COUNT)
+        if (disc < 0 || disc >= BR__COUNT)
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
                                      disc);
-        c->kind = (sr_cmd_kind_t)disc;
-        err = payload_from(&p, c, ec);
+        if (disc >= BR_DEF_FIRST) {
+                sr_defcmd_t *d = calloc(1, sizeof(*d));
+
+                if (!d)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                             "field payload: calloc");
+                /* c owns it from here: sr_command_fini() frees it. */
+                d->kind = (sr_defcmd_kind_t)(disc - BR_DEF_FIRST);
+                d->command_id = c->command_id;
+                memcpy(d->enterprise_id, c->enterprise_id,
+                       sizeof(d->enterprise_id));
+                d->issued_at = c->issued_at;
+                c->kind = SR_CMD_DEFINITION;
+                c->u.def = d;
+                err = sr_codec__defcmd_from(&p, c, d, ec);
+        } else {
+                c->kind = (sr_cmd_kind_t)disc;
+                err = payload_from(&p, c, ec);
+        }
         if (err)
-                sr_errctx_prefix(ec, "payload %s", payload_names[disc]);
+                sr_errctx_prefix(ec, "payload %s", branch_name(disc));
         return err;
 }
 
@@ -613,12 +656,15 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * version 1 (sr_schema_older[SR_OLDER_COMMAND_V1]) unless it is one of
  * version 2's kinds (AppendTargets, SealTargets, StageStep) or opens a
  * stage; version 2 (SR_OLDER_COMMAND_V2) unless it is TargetCommand;
- * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; else version 4.
+ * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; version 4
+ * (SR_OLDER_COMMAND_V4) unless it is a definition command; else version 5.
  * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
-        if (c->kind == SR_CMD_DELETE_RUN)
+        if (c->kind == SR_CMD_DEFINITION)
                 return -1;
+        if (c->kind == SR_CMD_DELETE_RUN)
+                return SR_OLDER_COMMAND_V4;
         if (c->kind == SR_CMD_TARGET_COMMAND)
                 return SR_OLDER_COMMAND_V3;
         if (c->kind > SR_CMD_TIMER_FIRED)

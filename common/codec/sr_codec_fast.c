@@ -1,7 +1,9 @@
 /* common/codec/sr_codec_fast.c - hand-written Avro encoders of the worker's hot
  * records: io.sr.v1.StatusChangeEvent and io.sr.v1.ChangelogRecord (every
  * branch, in the version sr_codec__cl_fits_v1() picks: version 1 for all
- * but an open stage's stage run and a chunk, version 2 for those). They
+ * but an open stage's stage run and a chunk, version 2 for those; what
+ * only version 3 carries, a definition's entity or a dedupe entry whose
+ * reply has a definition part, is handed to the avro-c path). They
  * write with sr_avro_enc.h instead of building an avro-c generic value
  * (by-name field lookups, copies, allocations) and writing it.
  *
@@ -578,12 +580,15 @@ sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
         uint8_t stack[FAST_INLINE_CAP];
         sr_avro_enc_t e;
 
+        /* Version 3's records (definitions) are not the worker's hot path:
+         * the avro-c one writes them. */
+        if (sr_codec__cl_needs_v3(cl))
+                return sr_codec__encode_changelog_avro(codec, cl, out, ec);
         /* the fast path needs none of its avro-c state, only its ids */
         sr_avro_enc_init(&e, stack, sizeof(stack));
         sr_avro_put_confluent_header(
                 &e, (uint32_t)(v1 ? codec->ids.older[SR_OLDER_CHANGELOG_V1] :
-                                    sr_codec_wire_id(codec,
-                                                     SR_SCHEMA_CHANGELOG)));
+                                    codec->ids.older[SR_OLDER_CHANGELOG_V2]));
         return finish(&e, changelog_put(&e, cl, !v1, ec), "encode changelog",
                       out, ec);
 }

@@ -40,6 +40,9 @@ enum {
         SR_OLDER_CHANGELOG_V1 = 1,
         SR_OLDER_COMMAND_V2 = 2,
         SR_OLDER_COMMAND_V3 = 3,
+        SR_OLDER_COMMAND_V4 = 4,
+        SR_OLDER_CHANGELOG_V2 = 5,
+        SR_OLDER_REPLY_V1 = 6,
 };
 
 /* ---------------------------------------------------------- framing */
@@ -165,6 +168,11 @@ sr_err_t sr_codec__set_status(avro_value_t *rec, const char *name,
 /* ["null","string"] status; SR_ST_NONE gives null. */
 sr_err_t sr_codec__set_opt_status(avro_value_t *rec, const char *name,
                                   sr_status_t st, sr_errctx_t *ec);
+/* A uuid string value that is no record's field (an array item). */
+sr_err_t sr_codec__val_uuid(avro_value_t *f, const char *name, sr_uuid_t *dst,
+                            sr_errctx_t *ec);
+sr_err_t sr_codec__val_set_uuid(avro_value_t *f, const char *name,
+                                const sr_uuid_t *u, sr_errctx_t *ec);
 /* Append one item to the array @p arr; *item borrowed. */
 sr_err_t sr_codec__append(avro_value_t *arr, const char *name,
                           avro_value_t *item, sr_errctx_t *ec);
@@ -176,6 +184,30 @@ sr_err_t sr_codec__reply_to(avro_value_t *rec, const sr_reply_t *reply,
                             sr_errctx_t *ec);
 sr_err_t sr_codec__reply_from(avro_value_t *rec, sr_reply_t *reply,
                               sr_errctx_t *ec);
+
+/* Stored definitions (sr_codec_defs.c, since Command version 5,
+ * ChangelogRecord version 3, CommandReply version 2). */
+/* The payload branch of definition command @p c (SR_CMD_DEFINITION) into
+ * @p p, a branch of Command version 5's union: its record's fields. */
+sr_err_t sr_codec__defcmd_to(avro_value_t *p, const sr_command_t *c,
+                             sr_errctx_t *ec);
+/* Read branch @p kind (an sr_defcmd_kind_t) @p p into c->u.def, which the
+ * caller allocated zeroed with its kind set and the envelope's fields
+ * copied; on failure the caller frees it (sr_command_fini()). */
+sr_err_t sr_codec__defcmd_from(avro_value_t *p, const sr_command_t *c,
+                               sr_defcmd_t *def, sr_errctx_t *ec);
+/* A Def* branch of ChangelogRecord version 3 <-> sr_def_record_t (kind
+ * set by the caller on decode; on failure the caller frees what @p r
+ * owns with sr_def_record_fini()). */
+sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
+                                 sr_errctx_t *ec);
+sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
+                                   sr_errctx_t *ec);
+/* DefinitionReply record <-> sr_reply_def_t. */
+sr_err_t sr_codec__reply_def_to(avro_value_t *rec, const sr_reply_def_t *d,
+                                sr_errctx_t *ec);
+sr_err_t sr_codec__reply_def_from(avro_value_t *rec, sr_reply_def_t *d,
+                                  sr_errctx_t *ec);
 
 /* SpecOperation / SpecTarget arrays (command spec, changelog stage run).
  * @p nullable_args: args_json is ["null","string"] (changelog), else a
@@ -217,14 +249,16 @@ bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
 /* ---------------------------------------------------------- changelog
  * Union branches of ChangelogRecord.state: the four entity types in
  * sr_entity_type_t order, then the internal kinds (StageChunk since
- * version 2). Shared by the avro-c path (sr_codec_changelog.c) and the
- * hand-written one (sr_codec_fast.c). */
+ * version 2), then the definition entities in sr_def_kind_t order (since
+ * version 3: SR_CL_BR_DEF + kind). Shared by the avro-c path
+ * (sr_codec_changelog.c) and the hand-written one (sr_codec_fast.c). */
 enum {
         SR_CL_BR_DEDUPE = SR_ENT__COUNT,
         SR_CL_BR_MARKER,
         SR_CL_BR_RETIRED,
         SR_CL_BR_CHUNK,
-        SR_CL_BR__COUNT
+        SR_CL_BR_DEF,
+        SR_CL_BR__COUNT = SR_CL_BR_DEF + SR_DEF__COUNT
 };
 
 /** Avro name of a branch, for error messages. */
@@ -237,6 +271,11 @@ int sr_codec__cl_branch(const sr_changelog_t *cl);
  * kind but a chunk and an open stage's stage run (any open-stage field
  * not zero). An unknown kind "fits": version 1's writer refuses it. */
 bool sr_codec__cl_fits_v1(const sr_changelog_t *cl);
+
+/** Whether only version 3 carries @p cl: a definition's entity, or a
+ * dedupe entry whose reply has a definition part (the hand-written path
+ * hands these to the avro-c one). */
+bool sr_codec__cl_needs_v3(const sr_changelog_t *cl);
 
 /** Whether a version 2 stage run's seal_digest is written as a Sha256
  * (else null): when sealed, or when the digest is not all zero, so that

@@ -340,6 +340,39 @@ sr_err_t sr_codec_decode_dispatch(sr_codec_t *codec, sr_slice_t in,
 
 /* ---------------------------------------------------------- replies */
 
+/* The definition part (CommandReply version 2, changelog version 3):
+ * null unless has_def. A version without the field carries no such reply
+ * (the writers pick the version; a reply with one never gets here). */
+static sr_err_t reply_def_to(avro_value_t *rec, const sr_reply_t *reply,
+                             sr_errctx_t *ec)
+{
+        avro_value_t f;
+        sr_err_t err;
+        int rc;
+
+        if (!sr_codec__field_opt(rec, "definition", &f)) {
+                if (!reply->has_def)
+                        return SR_OK;
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field definition: not in this "
+                                     "version");
+        }
+        err = sr_codec__set_branch(rec, "definition", reply->has_def ? 1 : 0,
+                                   &f, ec);
+        if (err)
+                return err;
+        if (!reply->has_def) {
+                rc = avro_value_set_null(&f);
+                return rc ? sr_codec__avro_err(ec, rc, "definition",
+                                               "set null") :
+                            SR_OK;
+        }
+        err = sr_codec__reply_def_to(&f, &reply->def, ec);
+        if (err)
+                sr_errctx_prefix(ec, "definition");
+        return err;
+}
+
 sr_err_t sr_codec__reply_to(avro_value_t *rec, const sr_reply_t *reply,
                             sr_errctx_t *ec)
 {
@@ -385,7 +418,7 @@ sr_err_t sr_codec__reply_to(avro_value_t *rec, const sr_reply_t *reply,
                         return err;
                 }
         }
-        return SR_OK;
+        return reply_def_to(rec, reply, ec);
 }
 
 static sr_err_t reason_parse(avro_value_t *rec, sr_reject_t *out,
@@ -453,6 +486,18 @@ sr_err_t sr_codec__reply_from(avro_value_t *rec, sr_reply_t *reply,
                 vr->entity_type = (sr_entity_type_t)type;
         }
         reply->n_versions = (uint32_t)n;
+        /* Since reply version 2 / changelog version 3. */
+        if (!sr_codec__field_opt(rec, "definition", &item))
+                return SR_OK;
+        err = sr_codec__get_branch(rec, "definition", &type, &item, ec);
+        if (err || type == 0)
+                return err;
+        err = sr_codec__reply_def_from(&item, &reply->def, ec);
+        if (err) {
+                sr_errctx_prefix(ec, "definition");
+                return err;
+        }
+        reply->has_def = true;
         return SR_OK;
 }
 
@@ -462,6 +507,20 @@ sr_err_t sr_codec_encode_reply(sr_codec_t *codec, const sr_reply_t *reply,
         avro_value_t *v;
         sr_err_t err;
 
+        /* The oldest version that carries it: version 1 unless it has a
+         * definition part (docs/schemas.md, "Our own readers"). */
+        if (!reply->has_def) {
+                err = sr_codec__begin_encode_older(codec, SR_OLDER_REPLY_V1,
+                                                   &v, ec);
+                if (!err)
+                        err = sr_codec__reply_to(v, reply, ec);
+                if (!err)
+                        err = sr_codec__finish_encode_older(
+                                codec, SR_OLDER_REPLY_V1, out, ec);
+                if (err)
+                        sr_errctx_prefix(ec, "encode reply");
+                return err;
+        }
         err = sr_codec__begin_encode(codec, SR_SCHEMA_REPLY, &v, ec);
         if (!err)
                 err = sr_codec__reply_to(v, reply, ec);
