@@ -38,7 +38,7 @@
 #define ENT_A "acme"
 #define ENT_B "globex"
 #define TOKENS "tok-a:" ENT_A ",tok-b:" ENT_B
-#define MAX_SENDS 8
+#define MAX_SENDS 16
 
 static char dir[] = "/tmp/sr_gateway_test.XXXXXX";
 static sr_proj_t *proj;
@@ -2927,7 +2927,7 @@ Test(sr_gateway, registry_answers_with_the_external_registry_ids)
         reg_free(&a);
         a = reg_call("GET", "/schemas/ids/1004/versions", NULL);
         cr_assert(eq(str, a.body,
-                     "[{\"subject\":\"sr.changelog-value\",\"version\":2}]"));
+                     "[{\"subject\":\"sr.changelog-value\",\"version\":3}]"));
         reg_free(&a);
         a = reg_call("GET", "/schemas/ids/2002/versions", NULL);
         cr_assert(eq(str, a.body,
@@ -3042,11 +3042,11 @@ Test(sr_gateway, registry_subject_versions_latest_one_and_raw_schema)
                 reg_free(&a);
         }
         /* A client quotes the subject: %2D is '-'. The latest changelog
-         * is version 2, id 8. */
+         * is version 3, id 12. */
         a = reg_call("GET", "/subjects/sr.changelog%2Dvalue/versions/latest/"
                      "schema", NULL);
         cr_assert(eq(int, a.status, 200), "%s", a.body);
-        cr_assert(eq(str, a.body, (char *)sr_codec_schema_json(8)));
+        cr_assert(eq(str, a.body, (char *)sr_codec_schema_json(12)));
         reg_free(&a);
 }
 
@@ -3222,22 +3222,24 @@ static void subject_has_versions(const char *subject, const int *id,
 }
 
 /* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
- * 3 (id 9, command.v3.avsc) and 4 (id 10, command.avsc). */
-Test(sr_gateway, registry_commands_subject_has_its_four_versions_latest_four)
+ * 3 (id 9, command.v3.avsc), 4 (id 10, command.v4.avsc) and 5 (id 11,
+ * command.avsc: the definition commands). */
+Test(sr_gateway, registry_commands_subject_has_its_five_versions_latest_five)
 {
-        static const int id[] = { 1, 7, 9, 10 },
-                         ext[] = { 2001, 2003, 2004, 1001 };
+        static const int id[] = { 1, 7, 9, 10, 11 },
+                         ext[] = { 2001, 2003, 2004, 2005, 1001 };
 
-        subject_has_versions("sr.commands-value", id, ext, 4);
+        subject_has_versions("sr.commands-value", id, ext, 5);
 }
 
-/* Changelog version 1 (id 4, changelog.v1.avsc) and version 2 (id 8,
- * changelog.avsc), the same way. */
-Test(sr_gateway, registry_changelog_subject_has_both_versions_latest_two)
+/* Changelog version 1 (id 4, changelog.v1.avsc), version 2 (id 8,
+ * changelog.v2.avsc) and version 3 (id 12, changelog.avsc: the
+ * definitions' records), the same way. */
+Test(sr_gateway, registry_changelog_subject_has_three_versions_latest_three)
 {
-        static const int id[] = { 4, 8 }, ext[] = { 2002, 1004 };
+        static const int id[] = { 4, 8, 12 }, ext[] = { 2002, 2006, 1004 };
 
-        subject_has_versions("sr.changelog-value", id, ext, 2);
+        subject_has_versions("sr.changelog-value", id, ext, 3);
 }
 
 /* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";
