@@ -1093,8 +1093,10 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
     "parameters": [P("PipelineId")],
     "get": op("Pipeline Runs", "listPipelineRuns",
               "List the runs of one pipeline",
-              "The caller's runs of one pipeline. Pipelines are not stored, "
-              "so a pipeline without runs gives an empty page, not 404.",
+              "The caller's runs of one pipeline. The pipeline is not "
+              "looked up (runs started with `POST /v0/runs/` name "
+              "pipelines that are not stored), so a pipeline without runs "
+              "gives an empty page, not 404.",
               api_responses("PipelineRunPageEnvelope", "A page of runs.",
                             write=False,
                             e400=LIST_400.format("`status`, `ordering`, "
@@ -1785,6 +1787,417 @@ paths["/config/{subject}"] = reg_op(
     reg_resp("The level.", S("RegistryConfig")), {"404": SUBJECT_404},
     ("subject",))
 
+
+# ------------------------------------------------------------ definitions
+# Stored pipeline definitions (docs/definitions.md, phase A; reference
+# sections 3.1-3.2, 6.1-6.2): pipelines and stages, written as definition
+# commands keyed by the pipeline, answered once the projection shows them.
+
+NAME_PATTERN = ("^[ \\t\\n\\r\\u000b\\u000c]*[^\\u0000-\\u0020\\u007f-\\u009f]"
+                "[^\\u0000-\\u001f\\u007f-\\u009f]*$")
+
+
+def def_name(desc, nullable):
+    return {"type": ["string", "null"] if nullable else "string",
+            "minLength": 1, "maxLength": MAX_TEXT, "pattern": NAME_PATTERN,
+            "description": desc + " 1 to 255 bytes of UTF-8 after ASCII "
+            "white space is trimmed, no control character."}
+
+
+def def_text(desc):
+    return {"type": ["string", "null"], "maxLength": MAX_TEXT,
+            "pattern": NO_NUL, "description": desc + " At most 255 bytes; "
+            "null is the same as absent."}
+
+
+READ_ONLY = {"description": "Read-only: accepted with any value and "
+             "ignored, so an entity read may be sent back whole."}
+DEF_VERSION_IN = {"type": ["integer", "null"], "minimum": 1,
+                  "maximum": 4294967295,
+                  "description": "Extension: the `version` the client read. "
+                  "When given and not the entity's current version, the "
+                  "write is refused (409, `reason` `stale_version`, "
+                  "`content.current_version`) and nothing changes; absent "
+                  "or null, the last write wins."}
+DEF_AUDIT = {
+    "created_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "Esper's user id of the creator. Always "
+                   "null: API tokens are bound to an enterprise, not to a "
+                   "user."},
+    "updated_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "As `created_by`: always null."},
+    "created_at": time("When the entity was created (ISO-8601 UTC, "
+                       "milliseconds).", False),
+    "updated_at": time("When the entity last changed (ISO-8601 UTC, "
+                       "milliseconds).", False),
+}
+DEF_VERSION = {"type": "integer", "minimum": 1,
+               "description": "Grows by one on every change of this entity "
+               "(extension: not in Esper). Send it back as `version` in a "
+               "`PUT` or `DELETE` to have a concurrent change refused "
+               "instead of overwritten."}
+
+schemas["Pipeline"] = {
+    "type": "object",
+    "description": "A stored pipeline (Esper `Pipeline`), plus `version` "
+    "and `deleted_at`.",
+    "required": ["id", "enterprise_id", "name", "description", "is_active",
+                 "is_valid", "is_visible", "is_archived", "is_default",
+                 "timeout_seconds", "created_by", "updated_by",
+                 "created_at", "updated_at", "version", "deleted_at"],
+    "properties": {
+        "id": uuid("The pipeline id (chosen by the gateway on create)."),
+        "enterprise_id": {"type": "string", "description": "The "
+                          "enterprise of the token that created it."},
+        "name": {"type": "string", "description": "The name (not unique: "
+                 "pipelines are identified by id)."},
+        "description": {"type": "string", "description": "As written; "
+                        "`\"\"` when none."},
+        "is_active": {"type": "boolean", "description": "Create default "
+                      "true."},
+        "is_valid": {"type": ["boolean", "null"], "description": "Esper's "
+                     "server-computed flag; null: not computed here."},
+        "is_visible": {"type": "boolean", "description": "Always true."},
+        "is_archived": {"type": "boolean", "description": "True once "
+                        "deleted (then only a `DELETE`'s answer shows "
+                        "it)."},
+        "is_default": {"type": "boolean", "description": "Create default "
+                       "false."},
+        "timeout_seconds": {"type": "integer", "minimum": 1,
+                            "description": "Create default 86400."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION,
+        "deleted_at": time("When the pipeline was deleted (extension); "
+                           "null while it is not.", True)}}
+schemas["Pipeline"]["examples"] = [{
+    "id": "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d", "enterprise_id": "acme",
+    "name": "canary", "description": "", "is_active": True,
+    "is_valid": None, "is_visible": True, "is_archived": False,
+    "is_default": False, "timeout_seconds": 86400, "created_by": None,
+    "updated_by": None, "created_at": "2026-12-06T10:00:00.000Z",
+    "updated_at": "2026-12-06T10:00:00.000Z", "version": 1,
+    "deleted_at": None}]
+PIPELINE_RO = ["id", "enterprise_id", "is_valid", "is_visible",
+               "is_archived", "created_by", "updated_by", "created_at",
+               "updated_at", "deleted_at"]
+schemas["PipelineCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `Pipeline_POST`. Absent fields take Esper's "
+    "defaults. The read-only fields of a `Pipeline` (and `version`) are "
+    "accepted and ignored; any other field: 400.",
+    "properties": {
+        "name": def_name("The name.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        "is_default": {"type": ["boolean", "null"], "description":
+                       "Default false."},
+        "timeout_seconds": timeout("Default 86400."),
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in PIPELINE_RO}}}
+schemas["PipelineUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Pipeline_PUT`: every field optional, a partial "
+    "update (only the fields given change), plus `version`. The read-only "
+    "fields of a `Pipeline` are accepted and ignored.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "is_active": {"type": ["boolean", "null"]},
+        "is_default": {"type": ["boolean", "null"]},
+        "timeout_seconds": timeout("The new timeout."),
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in PIPELINE_RO}}}
+
+schemas["Stage"] = {
+    "type": "object",
+    "description": "A stage of a stored pipeline (Esper `Stage`), plus "
+    "`order` and `version`.",
+    "required": ["id", "enterprise_id", "pipeline_id", "name",
+                 "description", "timeout_seconds", "order", "created_by",
+                 "updated_by", "created_at", "updated_at", "version"],
+    "properties": {
+        "id": uuid("The stage id (chosen by the gateway on create)."),
+        "enterprise_id": {"type": "string", "description": "The "
+                          "pipeline's enterprise."},
+        "pipeline_id": uuid("Its pipeline."),
+        "name": {"type": "string", "description": "Unique in the pipeline "
+                 "(ASCII case folded)."},
+        "description": {"type": "string"},
+        "timeout_seconds": {"type": ["integer", "null"], "minimum": 1,
+                            "description": "Null: the stage-run default "
+                            "(7 days)."},
+        "order": {"type": "integer", "minimum": 1, "description":
+                  "Extension: the position of the stage in its pipeline's "
+                  "runs, unique in the pipeline."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+schemas["Stage"]["examples"] = [{
+    "id": "11111111-2222-4333-8444-555555555555", "enterprise_id": "acme",
+    "pipeline_id": "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d", "name": "canary",
+    "description": "", "timeout_seconds": None, "order": 1,
+    "created_by": None, "updated_by": None,
+    "created_at": "2026-12-06T10:00:00.000Z",
+    "updated_at": "2026-12-06T10:00:00.000Z", "version": 1}]
+STAGE_RO = ["id", "enterprise_id", "pipeline_id", "created_by",
+            "updated_by", "created_at", "updated_at"]
+STAGE_ORDER = {"type": ["integer", "null"], "minimum": 1,
+               "maximum": 2147483647,
+               "description": "Extension: the stage's position, unique in "
+               "the pipeline (a taken order: 400 `order_taken`; swap "
+               "through a free value). Omitted on create: the largest "
+               "order + 1."}
+schemas["StageCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `Stage_POST`, plus `order`. The read-only fields "
+    "of a `Stage` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the pipeline.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "timeout_seconds": timeout("The stage runs' timeout; absent: the "
+                                   "stage-run default (7 days)."),
+        "order": STAGE_ORDER,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in STAGE_RO}}}
+schemas["StageUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Stage_PUT`: every field optional (a partial "
+    "update), plus `order` and `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "timeout_seconds": timeout("The new timeout."),
+        "order": STAGE_ORDER,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in STAGE_RO}}}
+schemas["DefinitionDelete"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "The optional body of a definition's `DELETE`: "
+    "`version` alone (or no body at all).",
+    "properties": {"version": DEF_VERSION_IN}}
+for ent in ["Pipeline", "Stage"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}Envelope"] = envelope(200, S(ent), f"A {ent} in the "
+                                         "envelope.")
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+schemas["DefinitionErrorContent"] = {
+    "type": "object",
+    "description": "What a refused definition write tells: `reason` (the "
+    "owner's word: `stale_version`, `in_use`, `run_starting`, "
+    "`name_taken`, `order_taken`, `not_found`, `pipeline_deleted`, "
+    "`not_supported`, `wrong_type`, ...), `command_id`, and with "
+    "`stale_version` the entity's `current_version`.",
+    "properties": {
+        "reason": {"type": "string"},
+        "command_id": uuid("The refused command."),
+        "current_version": {"type": "integer", "minimum": 1}}}
+schemas["DefinitionError409"] = envelope(
+    409, S("DefinitionErrorContent"), "A 409 refusal of a definition "
+    "write in the envelope.")
+
+parameters["StageId"] = {
+    "name": "stage_id", "in": "path", "required": True,
+    "description": "A stage id (UUID; any case). Not a UUID, unknown, "
+    "another pipeline's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["StoredPipelineId"] = {
+    "name": "pipeline_id", "in": "path", "required": True,
+    "description": "A stored pipeline's id (UUID; any case). Not a UUID, "
+    "unknown, another enterprise's, or deleted: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["PipelineNameExact"] = {
+    "name": "name", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only pipelines whose `name` equals this (exact, "
+    "case-sensitive).",
+    "schema": {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL}}
+parameters["DefaultFilter"] = {
+    "name": "default", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "`true`: only default pipelines; `false`: only the "
+    "others (also `True`, `False`, `1`, `0`). Any other value: 400.",
+    "schema": {"type": "string", "enum": ["true", "false"]}}
+parameters["PipelinesOrdering"] = {
+    "name": "ordering", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "`name` or `-name` (byte order of the names; equal "
+    "names in creation order). Without it: creation order. Any other key: "
+    "400.",
+    "schema": {"type": "string", "enum": ["name", "-name"]}}
+
+DEF_404_PIPE = ("No such pipeline in the caller's enterprise (another "
+                "enterprise's is answered the same way), it was deleted "
+                "(`message`: `pipeline <id> was deleted at <ISO-8601>`), "
+                "or an id is not a UUID.")
+DEF_BODY_400 = ("Malformed JSON, a body that is not an object, a duplicate "
+                "key, a value of the wrong type or out of range, or an "
+                "unknown field: the message starts with the field and says "
+                "what it takes")
+DEF_RULES_400 = ("; or the owner's rules refuse it (`reason` `name_taken`, "
+                 "`order_taken`, `not_supported`, `wrong_type`, "
+                 "`invalid_value`, `too_large`): the message names the "
+                 "value, the entity and what to do. Nothing changed.")
+
+
+def def_responses(ok_schema, ok_desc, *, write, e400, e404, body=True,
+                  e409=None):
+    r = api_responses(ok_schema, ok_desc, write=write, e400=e400, e404=e404,
+                      body=body)
+    if write:
+        r["409"] = resp(
+            "This `Idempotency-Key` was already used with a different "
+            "request; or the owner refused the write because of the "
+            "entity's state: " + (e409 or "`stale_version` (the `version` "
+            "sent is not the entity's: `content.current_version`)") +
+            ". Nothing changed.", S("DefinitionError409"))
+    return r
+
+
+paths["/v0/pipelines/"] = {
+    "get": op("Pipelines", "listPipelines", "List the stored pipelines",
+              "The caller's pipelines that are not deleted, in creation "
+              "order unless `ordering` says otherwise.",
+              def_responses("PipelinePageEnvelope", "A page of pipelines.",
+                            write=False,
+                            e400=LIST_400.format("`default`, `ordering`, "
+                                                 "`limit`, `offset`"),
+                            e404=None),
+              params=[P("PipelineNameExact"), P("DefaultFilter"),
+                      P("PipelinesOrdering"), P("Limit"), P("Offset")]),
+    "post": op("Pipelines", "createPipeline", "Create a pipeline",
+               "Creates a pipeline of the caller's enterprise; its id is "
+               "chosen by the gateway (UUID v5 of the `Idempotency-Key`, "
+               "so a retry creates nothing more). The answer is the new "
+               "pipeline, once this gateway shows it.",
+               def_responses("PipelineEnvelope", "The new pipeline.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=None),
+               params=[P("IdempotencyKey")],
+               body=body("PipelineCreate", "Esper `Pipeline_POST`.")),
+}
+PIPE_ID = "$response.body#/content/id"
+paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"] = {
+    "getPipeline": {"operationId": "getPipeline",
+                    "parameters": {"pipeline_id": PIPE_ID},
+                    "description": "Read the new pipeline."},
+    "updatePipeline": {"operationId": "updatePipeline",
+                       "parameters": {"pipeline_id": PIPE_ID},
+                       "description": "Change the new pipeline."},
+    "deletePipeline": {"operationId": "deletePipeline",
+                       "parameters": {"pipeline_id": PIPE_ID},
+                       "description": "Delete the new pipeline."},
+    "listStages": {"operationId": "listStages",
+                   "parameters": {"pipeline_id": PIPE_ID},
+                   "description": "The new pipeline's stages."},
+    "createStage": {"operationId": "createStage",
+                    "parameters": {"pipeline_id": PIPE_ID},
+                    "description": "Add a stage to the new pipeline."},
+    "listPipelineRuns": {"operationId": "listPipelineRuns",
+                         "parameters": {"pipeline_id": PIPE_ID},
+                         "description": "The new pipeline's runs."},
+}
+paths["/v0/pipelines/{pipeline_id}/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Pipelines", "getPipeline", "Get a pipeline",
+              "One stored pipeline.",
+              def_responses("PipelineEnvelope", "The pipeline.",
+                            write=False, e400=GET_400, e404=DEF_404_PIPE)),
+    "put": op("Pipelines", "updatePipeline", "Update a pipeline",
+              "A partial update: only the fields given change. The answer "
+              "is the pipeline after the change.",
+              def_responses("PipelineEnvelope", "The pipeline after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400,
+                            e404=DEF_404_PIPE),
+              params=[P("IdempotencyKey")],
+              body=body("PipelineUpdate", "Esper `Pipeline_PUT`, plus "
+                        "`version`.")),
+    "delete": op("Pipelines", "deletePipeline", "Delete a pipeline",
+                 "Soft-deletes the pipeline (docs/definitions.md, section "
+                 "7): it leaves the lists, and its paths and everything "
+                 "under it answer 404 `pipeline <id> was deleted at ...`; "
+                 "its runs stay readable. Refused while runs started from "
+                 "it are in progress (409 `in_use`). The answer is the "
+                 "deleted pipeline (`deleted_at` set, `is_archived` "
+                 "true). The body is absent or `{\"version\": N}`.",
+                 def_responses("PipelineEnvelope", "The deleted pipeline.",
+                               write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=DEF_404_PIPE,
+                               e409="`stale_version`, `in_use` (runs of "
+                               "the pipeline in progress: cancel them "
+                               "first)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/pipelines/{pipeline_id}/stages/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Stages", "listStages", "List the stages of a pipeline",
+              "The pipeline's stages, in `order`.",
+              def_responses("StagePageEnvelope", "A page of stages.",
+                            write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=DEF_404_PIPE),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Stages", "createStage", "Add a stage to a pipeline",
+               "Creates a stage; its id is chosen by the gateway (UUID v5 "
+               "of the `Idempotency-Key`). The answer is the new stage.",
+               def_responses("StageEnvelope", "The new stage.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=DEF_404_PIPE),
+               params=[P("IdempotencyKey")],
+               body=body("StageCreate", "Esper `Stage_POST`, plus "
+                         "`order`.")),
+}
+STAGE_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+              "stage_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/stages/"]["post"]["responses"]["200"][
+    "links"] = {
+    "getStage": {"operationId": "getStage", "parameters": STAGE_LINK,
+                 "description": "Read the new stage."},
+    "updateStage": {"operationId": "updateStage", "parameters": STAGE_LINK,
+                    "description": "Change the new stage."},
+    "deleteStage": {"operationId": "deleteStage", "parameters": STAGE_LINK,
+                    "description": "Delete the new stage."},
+}
+STAGE_404 = ("No such stage in this pipeline of the caller's enterprise, "
+             "or " + DEF_404_PIPE[0].lower() + DEF_404_PIPE[1:])
+paths["/v0/pipelines/{pipeline_id}/stages/{stage_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("StageId")],
+    "get": op("Stages", "getStage", "Get a stage", "One stage.",
+              def_responses("StageEnvelope", "The stage.", write=False,
+                            e400=GET_400, e404=STAGE_404)),
+    "put": op("Stages", "updateStage", "Update a stage",
+              "A partial update: only the fields given change. Runs "
+              "already started keep the stage as they froze it.",
+              def_responses("StageEnvelope", "The stage after the change.",
+                            write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                            e404=STAGE_404),
+              params=[P("IdempotencyKey")],
+              body=body("StageUpdate", "Esper `Stage_PUT`, plus `order` "
+                        "and `version`.")),
+    "delete": op("Stages", "deleteStage", "Delete a stage",
+                 "Deletes the stage with its operation lists, their "
+                 "operations and its target-list attachments (the lists "
+                 "stay). Refused while a run of the pipeline uses it "
+                 "(409 `in_use`). The answer is the stage as it was. The "
+                 "body is absent or `{\"version\": N}`.",
+                 def_responses("StageEnvelope", "The deleted stage, as it "
+                               "was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=STAGE_404,
+                               e409="`stale_version`, `in_use` (a run in "
+                               "progress uses the stage)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -1861,9 +2274,9 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 |---|---|
 | 400 | Malformed JSON, wrong types, an unknown status value, an unknown field in a write, a bad query value, or a transition the rules refuse (the message names the current status and what may be set). Nothing changed. |
 | 401 | Missing or unknown token. |
-| 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's. |
+| 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's; a deleted stored pipeline and everything under it (`pipeline <id> was deleted at <ISO-8601>`). |
 | 405 | Method not allowed on the path; `Allow` lists the methods served. |
-| 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`). |
+| 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`); or a stored definition's write meets a state that refuses it (`stale_version` with `content.current_version`, `in_use`, `run_starting` with `Retry-After: 1`). |
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write with a body whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
@@ -1895,6 +2308,10 @@ doc = {
          "`/api/pipelines/v0/...`."},
     ],
     "tags": [
+        {"name": "Pipelines", "description": "Stored pipeline "
+         "definitions."},
+        {"name": "Stages", "description": "The stages of a stored "
+         "pipeline."},
         {"name": "Pipeline Runs", "description": "Runs of pipelines."},
         {"name": "Stage Runs", "description": "Stage runs and their frozen "
          "operations; promotion."},

@@ -78,6 +78,18 @@ API_MD = {
              "command/"),
     ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
             "command/{command_id}/"),
+    # issue 15, phase A (docs/definitions.md, section 9): stored
+    # pipelines and their stages
+    ("get", "/v0/pipelines/"),
+    ("post", "/v0/pipelines/"),
+    ("get", "/v0/pipelines/{pipeline_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/stages/"),
+    ("post", "/v0/pipelines/{pipeline_id}/stages/"),
+    ("get", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),
