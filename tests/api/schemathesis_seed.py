@@ -17,6 +17,15 @@ The two DELETE operations get a run of their own: a run without stages
 the seed run as soon as a PUT had cancelled it, and every later operation
 would meet only 404s. Standard library only. Exits 1 when the gateway
 refuses the seed.
+
+Stored definitions (docs/definitions.md, phase A): a pipeline with two
+stages is created through the API and bound to the `pipeline_id` and
+`stage_id` of the Pipelines and Stages operations; `deletePipeline` and
+`deleteStage` get a pipeline and a stage of their own, as the run DELETEs
+do. While the workers do not apply definition commands yet (the
+pipeline's create is not a 200), the seed says so in a comment line
+`# definitions: unavailable (...)`, and tests/api/schemathesis.sh leaves
+the Pipelines and Stages tags out of its passes.
 """
 import json
 import sys
@@ -28,6 +37,10 @@ import uuid
 WAIT_S = 30  # for stage 1 to end (the agent answers within a second)
 PROBABILITY = 0.75  # of a real id rather than a generated value
 DELETE_OPS = ("deletePipelineRun", "deleteRun")  # bound to a run of theirs
+# The definition operations bound to the seed pipeline (and its stage).
+PIPELINE_OPS = ("getPipeline", "updatePipeline", "listStages",
+                "createStage")
+STAGE_OPS = ("getStage", "updateStage")
 
 
 def call(base, token, method, path, body=None):
@@ -48,6 +61,35 @@ def results(base, token, path):
     if code != 200:
         sys.exit(f"seed: GET {path}: {code} {doc.get('message')}")
     return doc["content"]["results"]
+
+
+def seed_definitions(base, token):
+    """A pipeline with two stages, a pipeline and a stage to delete; None
+    when the workers do not apply definition commands (yet)."""
+    made = {}
+    for name in ("pipeline", "deletable_pipeline"):
+        code, doc = call(base, token, "POST", "/v0/pipelines/",
+                         {"name": f"schemathesis {name}"})
+        if code != 200:
+            return None, f"POST /v0/pipelines/: {code} {doc.get('message')}"
+        made[name] = doc["content"]["id"]
+    for name, order in (("stage", 1), ("deletable_stage", 2)):
+        code, doc = call(base, token, "POST",
+                         f"/v0/pipelines/{made['pipeline']}/stages/",
+                         {"name": f"schemathesis {name}", "order": order})
+        if code != 200:
+            return None, (f"POST .../stages/: {code} "
+                          f"{doc.get('message')}")
+        made[name] = doc["content"]["id"]
+    return made, None
+
+
+def bind(opid, params):
+    print("[[operations]]")
+    print(f'include-operation-id = "{opid}"')
+    print("parameters = { " + ", ".join(
+        f'"path.{p}" = {{ dictionary = "{d}", probability = {PROBABILITY} }}'
+        for p, d in params.items()) + " }")
 
 
 def main():
@@ -110,6 +152,15 @@ def main():
                         f'probability = {PROBABILITY} }}')
     print("[dictionaries.deletable_run_id]")
     print(f"values = [{json.dumps(deletable)}]")
+    defs, why = seed_definitions(base, token)
+    if defs is None:
+        print(f"# definitions: unavailable ({why})")
+    else:
+        print(f"# definitions: pipeline {defs['pipeline']}, stage "
+              f"{defs['stage']}")
+        for name, value in defs.items():
+            print(f"[dictionaries.{name}_id]")
+            print(f"values = [{json.dumps(value)}]")
     print("[parameters]")
     print("\n".join(bindings))
     for opid in DELETE_OPS:
@@ -117,6 +168,15 @@ def main():
         print(f'include-operation-id = "{opid}"')
         print('parameters = { "path.pipeline_run_id" = { dictionary = '
               f'"deletable_run_id", probability = {PROBABILITY} }} }}')
+    if defs is None:
+        return
+    for opid in PIPELINE_OPS:
+        bind(opid, {"pipeline_id": "pipeline_id"})
+    for opid in STAGE_OPS:
+        bind(opid, {"pipeline_id": "pipeline_id", "stage_id": "stage_id"})
+    bind("deletePipeline", {"pipeline_id": "deletable_pipeline_id"})
+    bind("deleteStage", {"pipeline_id": "pipeline_id",
+                         "stage_id": "deletable_stage_id"})
 
 
 if __name__ == "__main__":
