@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sr_clock.h"
 #include "sr_defs_json.h"
 #include "sr_idem.h"
 
-enum dop { DOP_LIST, DOP_GET, DOP_CREATE, DOP_UPDATE, DOP_DELETE };
+enum dop { DOP_LIST, DOP_GET, DOP_CREATE, DOP_UPDATE, DOP_DELETE,
+           DOP_ATTACH, DOP_DETACH };
 
 /* What a DEF_* route does: the entity kind it answers, and for a write
  * the definition command it sends. */
@@ -50,6 +52,36 @@ static const struct def_route def_routes[] = {
           SR_DEFCMD_PUT_STAGE },
         { SR_ROUTE_DEF_STAGE_DELETE, SR_DEF_STAGE, DOP_DELETE,
           SR_DEFCMD_DELETE_STAGE },
+        { SR_ROUTE_DEF_TARGETLISTS_LIST, SR_DEF_TARGET_LIST, DOP_LIST, 0 },
+        { SR_ROUTE_DEF_TARGETLISTS_CREATE, SR_DEF_TARGET_LIST, DOP_CREATE,
+          SR_DEFCMD_PUT_TARGET_LIST },
+        { SR_ROUTE_DEF_TARGETLIST_GET, SR_DEF_TARGET_LIST, DOP_GET, 0 },
+        { SR_ROUTE_DEF_TARGETLIST_PUT, SR_DEF_TARGET_LIST, DOP_UPDATE,
+          SR_DEFCMD_PUT_TARGET_LIST },
+        { SR_ROUTE_DEF_TARGETLIST_DELETE, SR_DEF_TARGET_LIST, DOP_DELETE,
+          SR_DEFCMD_DELETE_TARGET_LIST },
+        /* a stage's lists: the answers are target lists */
+        { SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST, SR_DEF_TARGET_LIST, DOP_LIST,
+          0 },
+        { SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH, SR_DEF_TARGET_LIST,
+          DOP_ATTACH, SR_DEFCMD_ATTACH_TARGET_LIST },
+        { SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH, SR_DEF_TARGET_LIST,
+          DOP_DETACH, SR_DEFCMD_DETACH_TARGET_LIST },
+        { SR_ROUTE_DEF_OPLISTS_LIST, SR_DEF_OPERATION_LIST, DOP_LIST, 0 },
+        { SR_ROUTE_DEF_OPLISTS_CREATE, SR_DEF_OPERATION_LIST, DOP_CREATE,
+          SR_DEFCMD_PUT_OPERATION_LIST },
+        { SR_ROUTE_DEF_OPLIST_PUT, SR_DEF_OPERATION_LIST, DOP_UPDATE,
+          SR_DEFCMD_PUT_OPERATION_LIST },
+        { SR_ROUTE_DEF_OPLIST_DELETE, SR_DEF_OPERATION_LIST, DOP_DELETE,
+          SR_DEFCMD_DELETE_OPERATION_LIST },
+        { SR_ROUTE_DEF_OPERATIONS_LIST, SR_DEF_OPERATION, DOP_LIST, 0 },
+        { SR_ROUTE_DEF_OPERATIONS_CREATE, SR_DEF_OPERATION, DOP_CREATE,
+          SR_DEFCMD_PUT_OPERATION },
+        { SR_ROUTE_DEF_OPERATION_GET, SR_DEF_OPERATION, DOP_GET, 0 },
+        { SR_ROUTE_DEF_OPERATION_PUT, SR_DEF_OPERATION, DOP_UPDATE,
+          SR_DEFCMD_PUT_OPERATION },
+        { SR_ROUTE_DEF_OPERATION_DELETE, SR_DEF_OPERATION, DOP_DELETE,
+          SR_DEFCMD_DELETE_OPERATION },
 };
 
 static const struct def_route *find_route(sr_route_id_t id)
@@ -85,6 +117,12 @@ static sr_uuid_t path_entity_id(const sr_route_t *r, sr_def_kind_t k)
                 return r->pipeline_id;
         case SR_DEF_STAGE:
                 return r->stage_id;
+        case SR_DEF_TARGET_LIST:
+                return r->target_list_id;
+        case SR_DEF_OPERATION_LIST:
+                return r->operation_list_id;
+        case SR_DEF_OPERATION:
+                return r->def_operation_id;
         default:
                 return nil;
         }
@@ -128,11 +166,43 @@ static bool usable_pipeline(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
 }
 
 /* The pipeline of the route: its path's, or for the paths without one
- * the projection's (404 when unknown in the caller's enterprise). */
+ * (/stages/{id}/..., /operationlists/{id}/...) the projection's: 404
+ * when the stage or the operation list is unknown in the caller's
+ * enterprise. */
 static bool route_pipeline(sr_gw_ctx_t *c, sr_uuid_t *pipeline)
 {
-        *pipeline = c->route->pipeline_id;
-        return true;
+        const sr_route_t *r = c->route;
+        char id[SR_UUID_STR_LEN + 1];
+        sr_errctx_t ec = { 0 };
+        sr_def_kind_t k;
+        const sr_uuid_t *by;
+
+        if (!sr_uuid_is_nil(&r->pipeline_id)) {
+                *pipeline = r->pipeline_id;
+                return true;
+        }
+        if (!sr_uuid_is_nil(&r->stage_id)) {
+                k = SR_DEF_STAGE;
+                by = &r->stage_id;
+        } else if (!sr_uuid_is_nil(&r->operation_list_id)) {
+                k = SR_DEF_OPERATION_LIST;
+                by = &r->operation_list_id;
+        } else {
+                /* the pipelines' own paths: none */
+                memset(pipeline, 0, sizeof(*pipeline));
+                return true;
+        }
+        if (sr_proj_def_pipeline_of(c->gw->proj, c->enterprise, k, by,
+                                    pipeline, &ec) == SR_OK)
+                return true;
+        sr_uuid_fmt(by, id);
+        if (ec.code == SR_ERR_NOT_FOUND)
+                sr_gateway__answer_status(c->resp, 404, "%s %s not found",
+                                          kind_word(k), id);
+        else
+                sr_gateway__answer_status(c->resp, 500, "%s: %s",
+                                          kind_word(k), ec.msg);
+        return false;
 }
 
 /* The entity as Esper JSON (NULL: out of memory or a damaged record). */
@@ -191,43 +261,109 @@ static bool read_entity(sr_gw_ctx_t *c, sr_def_kind_t kind,
         return false;
 }
 
-/* ------------------------------------------------------------ lists */
-
-/* The pipelines' default order is creation order (created_at, then id),
- * `ordering` name or -name (byte order of the names, then creation
- * order). */
-static int cmp_created(const sr_def_audit_t *a, const sr_uuid_t *ia,
-                       const sr_def_audit_t *b, const sr_uuid_t *ib)
+/* The parent the route's path names (a stage for /stages/{id}/...,
+ * an operation list for /operationlists/{id}/...) is the entity's: a
+ * child of another parent is not found. */
+static bool parent_matches(const sr_route_t *r, const sr_def_record_t *e)
 {
-        if (a->created_at != b->created_at)
-                return a->created_at < b->created_at ? -1 : 1;
-        return memcmp(ia->b, ib->b, sizeof(ia->b));
+        switch (e->kind) {
+        case SR_DEF_OPERATION_LIST:
+                return sr_uuid_is_nil(&r->stage_id) ||
+                       sr_uuid_eq(&e->u.oplist.stage_id, &r->stage_id);
+        case SR_DEF_OPERATION:
+                return sr_uuid_is_nil(&r->operation_list_id) ||
+                       sr_uuid_eq(&e->u.operation.operation_list_id,
+                                  &r->operation_list_id);
+        default:
+                return true;
+        }
 }
 
-static int cmp_pipeline_created(const void *x, const void *y)
+/* The entity the path names, under its parent (404 otherwise). */
+static bool read_path_entity(sr_gw_ctx_t *c, sr_def_kind_t kind,
+                             const sr_uuid_t *pipeline, const sr_uuid_t *id,
+                             sr_def_record_t *out)
 {
-        const sr_def_pipeline_t *a = &((const sr_def_record_t *)x)->u.pipeline,
-                                *b = &((const sr_def_record_t *)y)->u.pipeline;
+        char text[SR_UUID_STR_LEN + 1];
 
-        return cmp_created(&a->a, &a->id, &b->a, &b->id);
+        if (!read_entity(c, kind, pipeline, id, out))
+                return false;
+        if (parent_matches(c->route, out))
+                return true;
+        sr_def_record_fini(out);
+        sr_uuid_fmt(id, text);
+        sr_gateway__answer_status(c->resp, 404, "%s %s not found",
+                                  kind_word(kind), text);
+        return false;
+}
+
+/* The pipeline of the route, usable (404 otherwise), and the parent of a
+ * path under /stages/{id}/ or /operationlists/{id}/ checked through
+ * route_pipeline(). */
+static bool open_pipeline(sr_gw_ctx_t *c, sr_uuid_t *pipeline)
+{
+        sr_def_record_t p;
+
+        if (!route_pipeline(c, pipeline) || !usable_pipeline(c, pipeline, &p))
+                return false;
+        sr_def_record_fini(&p);
+        return true;
+}
+
+/* ------------------------------------------------------------ lists */
+
+/* Default orders: creation order (created_at, then id); stages by
+ * `order`; pipelines by `ordering` name or -name (byte order of the names,
+ * then creation order). */
+static const sr_def_audit_t *audit_of(const sr_def_record_t *r)
+{
+        switch (r->kind) {
+        case SR_DEF_PIPELINE:
+                return &r->u.pipeline.a;
+        case SR_DEF_STAGE:
+                return &r->u.stage.a;
+        case SR_DEF_TARGET_LIST:
+                return &r->u.list.a;
+        case SR_DEF_ATTACHMENT:
+                return &r->u.attachment.a;
+        case SR_DEF_OPERATION_LIST:
+                return &r->u.oplist.a;
+        case SR_DEF_OPERATION:
+                return &r->u.operation.a;
+        case SR_DEF_GROUP_LINK:
+                return &r->u.group_link.a;
+        case SR_DEF_ACTIVE_RUN:
+                return &r->u.active_run.a;
+        default:
+                return &r->u.target.a;
+        }
+}
+
+static int cmp_created(const void *x, const void *y)
+{
+        const sr_def_record_t *a = x, *b = y;
+        const sr_def_audit_t *aa = audit_of(a), *ab = audit_of(b);
+
+        if (aa->created_at != ab->created_at)
+                return aa->created_at < ab->created_at ? -1 : 1;
+        return memcmp(sr_def_record_id(a)->b, sr_def_record_id(b)->b,
+                      sizeof(a->pipeline_id.b));
 }
 
 static int cmp_pipeline_name(const void *x, const void *y)
 {
-        const sr_def_pipeline_t *a = &((const sr_def_record_t *)x)->u.pipeline,
-                                *b = &((const sr_def_record_t *)y)->u.pipeline;
-        int d = strcmp(a->name, b->name);
+        int d = strcmp(((const sr_def_record_t *)x)->u.pipeline.name,
+                       ((const sr_def_record_t *)y)->u.pipeline.name);
 
-        return d ? d : cmp_created(&a->a, &a->id, &b->a, &b->id);
+        return d ? d : cmp_created(x, y);
 }
 
 static int cmp_pipeline_name_desc(const void *x, const void *y)
 {
-        const sr_def_pipeline_t *a = &((const sr_def_record_t *)x)->u.pipeline,
-                                *b = &((const sr_def_record_t *)y)->u.pipeline;
-        int d = strcmp(b->name, a->name);
+        int d = strcmp(((const sr_def_record_t *)y)->u.pipeline.name,
+                       ((const sr_def_record_t *)x)->u.pipeline.name);
 
-        return d ? d : cmp_created(&a->a, &a->id, &b->a, &b->id);
+        return d ? d : cmp_created(x, y);
 }
 
 static int cmp_stage_order(const void *x, const void *y)
@@ -237,19 +373,58 @@ static int cmp_stage_order(const void *x, const void *y)
 
         if (a->order != b->order)
                 return a->order < b->order ? -1 : 1;
-        return cmp_created(&a->a, &a->id, &b->a, &b->id);
+        return cmp_created(x, y);
 }
 
-/* Keep the items @p keep says yes to, in place. */
+/* What a list keeps: the filters of its query, and its parent. */
+struct keep_ctx {
+        const sr_http_query_t *q;
+        const sr_route_t *r;
+};
+
+static bool keep_item(const sr_def_record_t *r, const struct keep_ctx *k)
+{
+        const sr_http_query_t *q = k->q;
+
+        switch (r->kind) {
+        case SR_DEF_PIPELINE:
+                if (r->u.pipeline.deleted_at)
+                        return false; /* "non-deleted pipelines only" */
+                if (q->name[0] && strcmp(r->u.pipeline.name, q->name))
+                        return false;
+                return !q->is_default ||
+                       r->u.pipeline.is_default == (q->is_default == 2);
+        case SR_DEF_ATTACHMENT:
+                return sr_uuid_eq(&r->u.attachment.stage_id, &k->r->stage_id);
+        case SR_DEF_TARGET_LIST: {
+                sr_tl_type_t t;
+
+                return !q->tl_type[0] ||
+                       (sr_defs_json_type_filter(q->tl_type,
+                                                 strlen(q->tl_type), &t) &&
+                        r->u.list.type == t);
+        }
+        case SR_DEF_OPERATION_LIST:
+                return sr_uuid_eq(&r->u.oplist.stage_id, &k->r->stage_id);
+        case SR_DEF_OPERATION:
+                return sr_uuid_eq(&r->u.operation.operation_list_id,
+                                  &k->r->operation_list_id) &&
+                       (!q->operation_type[0] ||
+                        !strcasecmp(r->u.operation.operation_type,
+                                    q->operation_type));
+        default:
+                return true;
+        }
+}
+
+/* Keep the items keep_item() says yes to, in place. */
 static size_t filter_items(sr_def_record_t *items, size_t n,
-                           bool (*keep)(const sr_def_record_t *,
-                                        const sr_http_query_t *),
-                           const sr_http_query_t *q)
+                           const struct keep_ctx *k)
 {
         size_t w = 0;
 
         for (size_t i = 0; i < n; i++) {
-                if (keep(&items[i], q))
+                if (keep_item(&items[i], k))
                         items[w++] = items[i];
                 else
                         sr_def_record_fini(&items[i]);
@@ -257,27 +432,52 @@ static size_t filter_items(sr_def_record_t *items, size_t n,
         return w;
 }
 
-static bool keep_pipeline(const sr_def_record_t *r, const sr_http_query_t *q)
+/* A stage's target lists: its attachments, in their creation order, each
+ * replaced by its list (an attachment whose list is gone is skipped). */
+static sr_err_t stage_lists(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
+                            sr_def_record_t *items, size_t *n,
+                            sr_errctx_t *ec)
 {
-        const sr_def_pipeline_t *p = &r->u.pipeline;
+        size_t w = 0;
+        sr_def_record_t l;
+        sr_err_t err = SR_OK;
 
-        if (p->deleted_at)
-                return false; /* "non-deleted pipelines only" */
-        if (q->name[0] && strcmp(p->name, q->name))
-                return false;
-        if (q->is_default && p->is_default != (q->is_default == 2))
-                return false;
-        return true;
+        qsort(items, *n, sizeof(*items), cmp_created);
+        for (size_t i = 0; i < *n; i++) {
+                sr_uuid_t list = items[i].u.attachment.target_list_id;
+
+                sr_def_record_fini(&items[i]);
+                if (err)
+                        continue;
+                err = sr_proj_def_get(c->gw->proj, c->enterprise,
+                                      SR_DEF_TARGET_LIST, pipeline, &list, &l,
+                                      ec);
+                if (err == SR_ERR_NOT_FOUND) {
+                        err = SR_OK;
+                        continue;
+                }
+                if (!err)
+                        items[w++] = l;
+        }
+        if (err) {
+                for (size_t i = 0; i < w; i++)
+                        sr_def_record_fini(&items[i]);
+                w = 0;
+        }
+        *n = w;
+        return err;
 }
 
 static void list(sr_gw_ctx_t *c, const struct def_route *dr)
 {
         const char *qs = strchr(c->req->target, '?');
         sr_http_problem_t prob = { 0 };
-        sr_def_record_t *items = NULL, p;
+        sr_def_record_t *items = NULL;
         sr_errctx_t ec = { 0 };
         sr_http_query_t q;
         sr_uuid_t pipeline;
+        struct keep_ctx k;
+        bool by_stage = c->route->id == SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST;
         size_t n = 0;
         json_t *arr;
         sr_err_t err;
@@ -287,36 +487,38 @@ static void list(sr_gw_ctx_t *c, const struct def_route *dr)
                 sr_gateway__answer_problem(c->resp, &prob);
                 return;
         }
+        k.q = &q;
+        k.r = c->route;
         if (dr->kind == SR_DEF_PIPELINE) {
                 err = sr_proj_def_pipelines(c->gw->proj, c->enterprise,
                                             &items, &n, &ec);
         } else {
-                if (!route_pipeline(c, &pipeline) ||
-                    !usable_pipeline(c, &pipeline, &p))
+                if (!open_pipeline(c, &pipeline))
                         return;
-                sr_def_record_fini(&p);
-                err = sr_proj_def_list(c->gw->proj, c->enterprise, dr->kind,
+                err = sr_proj_def_list(c->gw->proj, c->enterprise,
+                                       by_stage ? SR_DEF_ATTACHMENT :
+                                                  dr->kind,
                                        &pipeline, &items, &n, &ec);
         }
+        if (!err && by_stage) {
+                n = filter_items(items, n, &k);
+                err = stage_lists(c, &pipeline, items, &n, &ec);
+        }
         if (err) {
+                sr_proj_def_free(items, n);
                 sr_gateway__answer_status(c->resp, 500, "%s: %s",
                                           kind_word(dr->kind), ec.msg);
                 return;
         }
-        switch (dr->kind) {
-        case SR_DEF_PIPELINE:
-                n = filter_items(items, n, keep_pipeline, &q);
+        n = filter_items(items, n, &k);
+        if (dr->kind == SR_DEF_PIPELINE && q.n_order)
                 qsort(items, n, sizeof(*items),
-                      !q.n_order           ? cmp_pipeline_created :
                       q.order[0].desc ? cmp_pipeline_name_desc :
                                         cmp_pipeline_name);
-                break;
-        case SR_DEF_STAGE:
+        else if (dr->kind == SR_DEF_STAGE)
                 qsort(items, n, sizeof(*items), cmp_stage_order);
-                break;
-        default:
-                break;
-        }
+        else if (!by_stage)
+                qsort(items, n, sizeof(*items), cmp_created);
         arr = json_array();
         for (uint64_t i = q.offset; arr && i < n && i - q.offset < q.limit;
              i++) {
@@ -353,7 +555,7 @@ static void get(sr_gw_ctx_t *c, const struct def_route *dr)
                 return;
         }
         sr_def_record_fini(&p);
-        if (!read_entity(c, dr->kind, &pipeline, &id, &e))
+        if (!read_path_entity(c, dr->kind, &pipeline, &id, &e))
                 return;
         answer_entity(c, &e);
         sr_def_record_fini(&e);
@@ -377,28 +579,79 @@ static void new_id(sr_gw_ctx_t *c, sr_def_kind_t kind, sr_uuid_t *out)
         }
 }
 
-/* The path's ids into the command's union. */
-static void set_path_ids(sr_defcmd_t *d, sr_def_kind_t kind,
+/* The path's ids (and the new entity's) into the command's union, before
+ * the body is parsed. */
+static void set_path_ids(sr_defcmd_t *d, const sr_route_t *r,
                          const sr_uuid_t *id)
 {
-        switch (kind) {
-        case SR_DEF_STAGE:
+        switch (d->kind) {
+        case SR_DEFCMD_PUT_STAGE:
+        case SR_DEFCMD_DELETE_STAGE:
                 d->u.stage.stage_id = *id;
+                break;
+        case SR_DEFCMD_PUT_TARGET_LIST:
+        case SR_DEFCMD_DELETE_TARGET_LIST:
+                d->u.list.target_list_id = *id;
+                break;
+        case SR_DEFCMD_ATTACH_TARGET_LIST:
+        case SR_DEFCMD_DETACH_TARGET_LIST:
+                d->u.attach.stage_id = r->stage_id;
+                d->u.attach.target_list_id = r->target_list_id;
+                break;
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+        case SR_DEFCMD_DELETE_OPERATION_LIST:
+                d->u.oplist.stage_id = r->stage_id;
+                d->u.oplist.operation_list_id = *id;
+                break;
+        case SR_DEFCMD_PUT_OPERATION:
+        case SR_DEFCMD_DELETE_OPERATION:
+                d->u.op.operation_list_id = r->operation_list_id;
+                d->u.op.operation_id = *id;
                 break;
         default:
                 break;
         }
 }
 
+/* A detach names an attachment that must exist (404 before anything is
+ * sent: the list is not attached to the stage). */
+static bool attached(sr_gw_ctx_t *c, const sr_uuid_t *pipeline)
+{
+        const sr_route_t *r = c->route;
+        char sid[SR_UUID_STR_LEN + 1], lid[SR_UUID_STR_LEN + 1];
+        sr_def_record_t a;
+        sr_errctx_t ec = { 0 };
+        sr_uuid_t id;
+
+        sr_def_attachment_id(&r->stage_id, &r->target_list_id, &id);
+        if (sr_proj_def_get(c->gw->proj, c->enterprise, SR_DEF_ATTACHMENT,
+                            pipeline, &id, &a, &ec) == SR_OK) {
+                sr_def_record_fini(&a);
+                return true;
+        }
+        sr_uuid_fmt(&r->stage_id, sid);
+        sr_uuid_fmt(&r->target_list_id, lid);
+        if (ec.code == SR_ERR_NOT_FOUND)
+                sr_gateway__answer_status(c->resp, 404, "target list %s is "
+                                          "not attached to stage %s",
+                                          lid, sid);
+        else
+                sr_gateway__answer_status(c->resp, 500, "attachment: %s",
+                                          ec.msg);
+        return false;
+}
+
 static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
 {
-        sr_uuid_t pipeline, id = path_entity_id(c->route, dr->kind);
+        const sr_route_t *r = c->route;
+        sr_uuid_t pipeline, id = path_entity_id(r, dr->kind);
         sr_def_record_t p, was, now;
-        bool create = dr->op == DOP_CREATE, have_was = false;
+        bool create = dr->op == DOP_CREATE, have_was = false,
+             new_pipeline = dr->kind == SR_DEF_PIPELINE && create,
+             pipeline_known;
         sr_errctx_t ec = { 0 };
         sr_command_t cmd;
         sr_defcmd_t *d;
-        sr_uuid_t cid;
         int rc;
 
         d = calloc(1, sizeof(*d));
@@ -408,16 +661,33 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
         }
         d->kind = dr->cmd;
         d->create = create;
-        if (dr->kind == SR_DEF_PIPELINE && create) {
+        /* The pipeline: the path's, the new one's, or (paths without it)
+         * the projection's; an unknown parent answers 404 only after the
+         * body and the Idempotency-Key (order of checks). */
+        memset(&pipeline, 0, sizeof(pipeline));
+        if (new_pipeline) {
                 new_id(c, SR_DEF_PIPELINE, &pipeline);
                 id = pipeline;
+                pipeline_known = true;
+        } else if (!sr_uuid_is_nil(&r->pipeline_id)) {
+                pipeline = r->pipeline_id;
+                pipeline_known = true;
+        } else if (!sr_uuid_is_nil(&r->stage_id)) {
+                pipeline_known = sr_proj_def_pipeline_of(
+                                         c->gw->proj, c->enterprise,
+                                         SR_DEF_STAGE, &r->stage_id,
+                                         &pipeline, NULL) == SR_OK;
         } else {
-                pipeline = c->route->pipeline_id;
-                if (create)
-                        new_id(c, dr->kind, &id);
+                pipeline_known = sr_proj_def_pipeline_of(
+                                         c->gw->proj, c->enterprise,
+                                         SR_DEF_OPERATION_LIST,
+                                         &r->operation_list_id, &pipeline,
+                                         NULL) == SR_OK;
         }
+        if (create && !new_pipeline)
+                new_id(c, dr->kind, &id);
         d->pipeline_id = pipeline;
-        set_path_ids(d, dr->kind, &id);
+        set_path_ids(d, r, &id);
         if (sr_defs_json_parse(d->kind, create, c->req->body,
                                c->req->body_len, d, &ec) != SR_OK) {
                 sr_gateway__answer_status(c->resp,
@@ -425,10 +695,16 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
                                           "%s", ec.msg);
                 goto free_d;
         }
+        if (dr->op == DOP_ATTACH)
+                id = d->u.attach.target_list_id; /* the answer: the list */
         if (sr_gateway__idem_refused(c))
                 goto free_d;
         /* Existence in the caller's enterprise, before anything is sent. */
-        if (!(dr->kind == SR_DEF_PIPELINE && create)) {
+        if (!new_pipeline) {
+                if (!pipeline_known) {
+                        route_pipeline(c, &pipeline); /* answers its 404 */
+                        goto free_d;
+                }
                 if (!usable_pipeline(c, &pipeline, &p))
                         goto free_d;
                 if (dr->kind == SR_DEF_PIPELINE) {
@@ -438,15 +714,18 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
                         sr_def_record_fini(&p);
                 }
         }
-        if (!create && dr->kind != SR_DEF_PIPELINE) {
-                if (!read_entity(c, dr->kind, &pipeline, &id, &was))
-                        goto free_d;
+        if (dr->op == DOP_DETACH && !attached(c, &pipeline))
+                goto free_have;
+        if ((dr->op == DOP_UPDATE || dr->op == DOP_DELETE ||
+             dr->op == DOP_DETACH) &&
+            dr->kind != SR_DEF_PIPELINE) {
+                if (!read_path_entity(c, dr->kind, &pipeline, &id, &was))
+                        goto free_have;
                 have_was = true;
         }
         sr_gateway__command_init(&cmd, SR_CMD_DEFINITION, c->enterprise,
                                  c->req, &pipeline);
-        cid = cmd.command_id;
-        d->command_id = cid;
+        d->command_id = cmd.command_id;
         snprintf(d->enterprise_id, sizeof(d->enterprise_id), "%s",
                  c->enterprise);
         d->issued_at = cmd.issued_at;
@@ -455,29 +734,29 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
         rc = sr_gateway__run_command(c->gw, &cmd, c->resp);
         sr_command_fini(&cmd);
         if (rc)
-                goto free_was;
-        /* Visible: the answer. A delete answers the entity as it was
-         * before (a pipeline: as it is now, deleted_at set, Esper's "the
-         * deleted record"). */
-        if (dr->op == DOP_DELETE && dr->kind != SR_DEF_PIPELINE) {
+                goto free_have;
+        /* Visible: the answer. A delete or a detach answers the entity as
+         * it was before (a pipeline: as it is now, deleted_at set, Esper's
+         * "the deleted record"). */
+        if ((dr->op == DOP_DELETE && dr->kind != SR_DEF_PIPELINE) ||
+            dr->op == DOP_DETACH) {
                 answer_entity(c, &was);
-                goto free_was;
+                goto free_have;
         }
         if (sr_proj_def_get(c->gw->proj, c->enterprise, dr->kind, &pipeline,
                             &id, &now, &ec) != SR_OK) {
-                /* Accepted and its seq visible, yet not there: a create
-                 * the rules took as done before (another entity's id) or
-                 * a damaged record. */
+                /* Accepted and its seq visible, yet not there: a record
+                 * the projection could not read. */
                 sr_gateway__answer_status(c->resp,
                                           ec.code == SR_ERR_NOT_FOUND ? 404 :
                                                                         500,
                                           "%s: accepted, but %s",
                                           kind_word(dr->kind), ec.msg);
-                goto free_was;
+                goto free_have;
         }
         answer_entity(c, &now);
         sr_def_record_fini(&now);
-free_was:
+free_have:
         if (have_was)
                 sr_def_record_fini(&was);
 free_d:

@@ -197,6 +197,12 @@ static json_t *page_link(const char *base, const char *path,
                 tb_str(&b, "&offset=");
                 tb_str(&b, num);
         }
+        if (q->operation_type[0]) {
+                tb_str(&b, "&operation_type=");
+                tb_pct(&b, q->operation_type,
+                       strnlen(q->operation_type, sizeof(q->operation_type)),
+                       "");
+        }
         if (q->n_order) {
                 tb_str(&b, "&ordering=");
                 for (uint32_t i = 0; i < q->n_order && i < SR_HTTP_MAX_ORDER;
@@ -222,6 +228,11 @@ static json_t *page_link(const char *base, const char *path,
         if (q->status != SR_ST_NONE) {
                 tb_str(&b, "&status=");
                 tb_str(&b, sr_status_name(q->status));
+        }
+        if (q->tl_type[0]) {
+                tb_str(&b, "&type=");
+                tb_pct(&b, q->tl_type, strnlen(q->tl_type, sizeof(q->tl_type)),
+                       "");
         }
         v = b.oom ? NULL : sr_json_string_lossy(b.p, b.len);
         free(b.p);

@@ -88,7 +88,24 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(DEF_STAGES_CREATE, "def_stages_create")                       \
         X(DEF_STAGE_GET, "def_stage_get")                               \
         X(DEF_STAGE_PUT, "def_stage_put")                               \
-        X(DEF_STAGE_DELETE, "def_stage_delete")
+        X(DEF_STAGE_DELETE, "def_stage_delete")                         \
+        X(DEF_TARGETLISTS_LIST, "def_targetlists_list")                 \
+        X(DEF_TARGETLISTS_CREATE, "def_targetlists_create")             \
+        X(DEF_TARGETLIST_GET, "def_targetlist_get")                     \
+        X(DEF_TARGETLIST_PUT, "def_targetlist_put")                     \
+        X(DEF_TARGETLIST_DELETE, "def_targetlist_delete")               \
+        X(DEF_STAGE_TARGETLISTS_LIST, "def_stage_targetlists_list")     \
+        X(DEF_STAGE_TARGETLISTS_ATTACH, "def_stage_targetlists_attach") \
+        X(DEF_STAGE_TARGETLIST_DETACH, "def_stage_targetlist_detach")   \
+        X(DEF_OPLISTS_LIST, "def_oplists_list")                         \
+        X(DEF_OPLISTS_CREATE, "def_oplists_create")                     \
+        X(DEF_OPLIST_PUT, "def_oplist_put")                             \
+        X(DEF_OPLIST_DELETE, "def_oplist_delete")                       \
+        X(DEF_OPERATIONS_LIST, "def_operations_list")                   \
+        X(DEF_OPERATIONS_CREATE, "def_operations_create")               \
+        X(DEF_OPERATION_GET, "def_operation_get")                       \
+        X(DEF_OPERATION_PUT, "def_operation_put")                       \
+        X(DEF_OPERATION_DELETE, "def_operation_delete")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -111,7 +128,10 @@ typedef struct sr_route {
         sr_uuid_t command_id;             /* TARGET_RUN_COMMAND_CANCEL */
         /* Stored definitions (DEF_*): the path's ids; pipeline_id above
          * for the paths under /pipelines/{id}/. */
-        sr_uuid_t stage_id;               /* DEF_STAGE_* */
+        sr_uuid_t stage_id;               /* DEF_STAGE_*, /stages/{id}/ */
+        sr_uuid_t target_list_id;         /* DEF_*TARGETLIST* */
+        sr_uuid_t operation_list_id;      /* DEF_OPLIST*, DEF_OPERATION* */
+        sr_uuid_t def_operation_id;       /* DEF_OPERATION_* */
         /* PIPELINE_RUN_GET/PUT/DELETE matched as GET/PUT/DELETE
          * /v0/runs/{id}/ (our extension): no pipeline named; pipeline_id
          * is nil here and the gateway fills it in from the run before
@@ -217,6 +237,11 @@ typedef struct sr_http_query {
          * query has no filter). */
         char name[SR_NAME_MAX];          /* "": none */
         uint8_t is_default;
+        /* a stage's target lists' `type` (groups, devices, collections:
+         * exactly lower case) and operations' `operation_type` (exact,
+         * any case); "": none */
+        char tl_type[16];
+        char operation_type[SR_SHORT_MAX];
         uint32_t seen;       /* internal: keys given, to refuse repeats */
 } sr_http_query_t;
 

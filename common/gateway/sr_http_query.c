@@ -18,10 +18,12 @@ enum qkey {
         QK_LIMIT,
         QK_NAME,
         QK_OFFSET,
+        QK_OPERATION_TYPE,
         QK_ORDERING,
         QK_PIPELINE_NAME,
         QK_OPERATION_ID,
         QK_STATUS,
+        QK_TYPE,
         QK__COUNT
 };
 
@@ -31,10 +33,12 @@ static const char *const qkey_names[QK__COUNT] = {
         [QK_LIMIT] = "limit",
         [QK_NAME] = "name",
         [QK_OFFSET] = "offset",
+        [QK_OPERATION_TYPE] = "operation_type",
         [QK_ORDERING] = "ordering",
         [QK_PIPELINE_NAME] = "pipeline_name",
         [QK_OPERATION_ID] = "stage_run_operation_id",
         [QK_STATUS] = "status",
+        [QK_TYPE] = "type",
 };
 
 static const char *const order_names[SR_HTTP_ORDER__COUNT] = {
@@ -103,6 +107,12 @@ static const struct list_def *list_def(sr_route_id_t route)
         static const struct list_def def_plain = {
                 QK(LIMIT) | QK(OFFSET), 0, 0,
         };
+        static const struct list_def def_stage_lists = {
+                QK(LIMIT) | QK(OFFSET) | QK(TYPE), 0, 0,
+        };
+        static const struct list_def def_operations = {
+                QK(LIMIT) | QK(OFFSET) | QK(OPERATION_TYPE), 0, 0,
+        };
         static const struct list_def none = { 0, 0, 0 };
 
         switch (route) {
@@ -121,7 +131,13 @@ static const struct list_def *list_def(sr_route_id_t route)
         case SR_ROUTE_DEF_PIPELINES_LIST:
                 return &def_pipelines;
         case SR_ROUTE_DEF_STAGES_LIST:
+        case SR_ROUTE_DEF_TARGETLISTS_LIST:
+        case SR_ROUTE_DEF_OPLISTS_LIST:
                 return &def_plain;
+        case SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST:
+                return &def_stage_lists;
+        case SR_ROUTE_DEF_OPERATIONS_LIST:
+                return &def_operations;
         default:
                 return &none;
         }
@@ -360,6 +376,28 @@ sr_err_t sr_http_query_add(sr_http_query_t *q, sr_route_id_t route,
                                                shown);
                 memcpy(q->name, value, vlen);
                 q->name[vlen] = '\0';
+                break;
+        case QK_TYPE:
+                if (!((vlen == 6 && !memcmp(value, "groups", 6)) ||
+                      (vlen == 7 && !memcmp(value, "devices", 7)) ||
+                      (vlen == 11 && !memcmp(value, "collections", 11))))
+                        return sr_http__refuse(prob, 400, "type: expected "
+                                               "groups, devices or "
+                                               "collections (lower case), "
+                                               "got %s", shown);
+                memcpy(q->tl_type, value, vlen);
+                q->tl_type[vlen] = '\0';
+                break;
+        case QK_OPERATION_TYPE:
+                if (vlen >= sizeof(q->operation_type) ||
+                    memchr(value, '\0', vlen))
+                        return sr_http__refuse(prob, 400, "operation_type: "
+                                               "expected an operation type "
+                                               "(at most %zu bytes), got %s",
+                                               sizeof(q->operation_type) - 1,
+                                               shown);
+                memcpy(q->operation_type, value, vlen);
+                q->operation_type[vlen] = '\0';
                 break;
         case QK_DEFAULT:
                 /* django-filter's BooleanFilter: true/false (and the

@@ -4145,3 +4145,206 @@ Test(sr_gateway, stages_are_created_listed_in_order_updated_and_deleted)
         cr_assert(eq(int, a.status, 404), "%s", a.body);
         answer_free(&a);
 }
+
+/* POST @p url of @p body, 200; the answer's id into @p id. */
+static void create_at(const char *url, const char *body,
+                      char id[SR_UUID_STR_LEN + 1])
+{
+        answer_t a = call("POST", url, "tok-a", NULL, body);
+
+        cr_assert(eq(int, a.status, 200), "POST %s: %s", url, a.body);
+        snprintf(id, SR_UUID_STR_LEN + 1, "%s", content_str(&a, "id"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, target_lists_are_created_attached_filtered_detached_deleted)
+{
+        char pipe[SR_UUID_STR_LEN + 1], stage[SR_UUID_STR_LEN + 1],
+                tl[SR_UUID_STR_LEN + 1], url[200], body[128];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", stage);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"devices\"}", tl);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "target_list_type"),
+                     "DEVICES"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/", pipe,
+                 tl);
+        a = call("PUT", url, "tok-a", NULL, "{\"name\": \"fleet 2\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "fleet 2"));
+        answer_free(&a);
+
+        /* attach: the answer is the list */
+        snprintf(url, sizeof(url), "/api/pipelines/v0/stages/%s/targetlists/",
+                 stage);
+        snprintf(body, sizeof(body), "{\"target_list_id\": \"%s\"}", tl);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), tl));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), tl));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/?type=groups",
+                 stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/?type=devices",
+                 stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        answer_free(&a);
+        /* another enterprise: the stage is not found */
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "stage") != NULL, "%s", a.body);
+        answer_free(&a);
+
+        /* the list is in use by the stage: its delete is the owner's to
+         * refuse or cascade; detach first */
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/%s/", stage, tl);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), tl));
+        answer_free(&a);
+        sends = fake.n_sends;
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "not attached") != NULL, "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/", stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/", pipe,
+                 tl);
+        a = call("DELETE", url, "tok-a", NULL, "{\"version\": 2}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "fleet 2"));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        /* an unknown stage: 404, nothing sent */
+        sends = fake.n_sends;
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/", pipe);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}
+
+Test(sr_gateway, operation_lists_and_operations_under_their_parents)
+{
+        char pipe[SR_UUID_STR_LEN + 1], stage[SR_UUID_STR_LEN + 1],
+                other[SR_UUID_STR_LEN + 1], ol[SR_UUID_STR_LEN + 1],
+                ol2[SR_UUID_STR_LEN + 1], op[SR_UUID_STR_LEN + 1],
+                url[220];
+        answer_t a;
+        json_t *args;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", stage);
+        create_stage(pipe, "{\"name\": \"two\"}", other);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", stage);
+        create_at(url, "{\"name\": \"installs\"}", ol);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", other);
+        create_at(url, "{\"name\": \"reboots\"}", ol2);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), ol));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "stage_id"), stage));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", stage,
+                 ol);
+        a = call("PUT", url, "tok-a", NULL, "{\"description\": \"apps\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "description"), "apps"));
+        answer_free(&a);
+        /* an operation list under another stage's path */
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", other,
+                 ol);
+        a = call("PUT", url, "tok-a", NULL, "{\"description\": \"x\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol);
+        create_at(url, "{\"operation_type\": \"REBOOT\"}", op);
+        a = call("POST", url, "tok-a", NULL,
+                 "{\"operation_type\": \"LOCK\", \"args\": {\"n\": 1}}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        args = json_object_get(json_object_get(a.json, "content"), "args");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(args, "n")),
+                     1), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 2), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), op));
+        answer_free(&a);
+        snprintf(url, sizeof(url),
+                 "/v0/operationlists/%s/operations/?operation_type=reboot",
+                 ol);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "operation_type"),
+                     "REBOOT"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol2);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/", ol,
+                 op);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "pipeline_id"), pipe));
+        answer_free(&a);
+        a = call("PUT", url, "tok-a", NULL,
+                 "{\"args\": {\"delay\": 5}, \"version\": 1}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "version"), 2));
+        answer_free(&a);
+        /* under the other list's path: not found */
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/",
+                 ol2, op);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/", ol,
+                 op);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), op));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", stage,
+                 ol);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        /* its operations went with it: the list path is unknown now */
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "operation list") != NULL, "%s",
+                  a.body);
+        answer_free(&a);
+}

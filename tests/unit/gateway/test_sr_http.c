@@ -105,6 +105,40 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_DEF_STAGE_PUT },
                 { "DELETE", "/pipelines/" P_ID "/stages/" S_ID,
                   SR_ROUTE_DEF_STAGE_DELETE },
+                { "GET", "/pipelines/" P_ID "/targetlists",
+                  SR_ROUTE_DEF_TARGETLISTS_LIST },
+                { "POST", "/pipelines/" P_ID "/targetlists",
+                  SR_ROUTE_DEF_TARGETLISTS_CREATE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_GET },
+                { "PUT", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_PUT },
+                { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_DELETE },
+                { "GET", "/stages/" S_ID "/targetlists",
+                  SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST },
+                { "POST", "/stages/" S_ID "/targetlists",
+                  SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH },
+                { "DELETE", "/stages/" S_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH },
+                { "GET", "/stages/" S_ID "/operationlists",
+                  SR_ROUTE_DEF_OPLISTS_LIST },
+                { "POST", "/stages/" S_ID "/operationlists",
+                  SR_ROUTE_DEF_OPLISTS_CREATE },
+                { "PUT", "/stages/" S_ID "/operationlists/" O_ID,
+                  SR_ROUTE_DEF_OPLIST_PUT },
+                { "DELETE", "/stages/" S_ID "/operationlists/" O_ID,
+                  SR_ROUTE_DEF_OPLIST_DELETE },
+                { "GET", "/operationlists/" O_ID "/operations",
+                  SR_ROUTE_DEF_OPERATIONS_LIST },
+                { "POST", "/operationlists/" O_ID "/operations",
+                  SR_ROUTE_DEF_OPERATIONS_CREATE },
+                { "GET", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_GET },
+                { "PUT", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_PUT },
+                { "DELETE", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_DELETE },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -566,6 +600,15 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                 { "PUT", "/v0/pipelines/" P_ID "/stages/", "GET, POST" },
                 { "POST", "/v0/pipelines/" P_ID "/stages/" S_ID "/",
                   "GET, PUT, DELETE" },
+                { "PATCH", "/v0/pipelines/" P_ID "/targetlists/" T_ID,
+                  "GET, PUT, DELETE" },
+                { "GET", "/v0/stages/" S_ID "/targetlists/" T_ID "/",
+                  "DELETE" },
+                { "PUT", "/v0/stages/" S_ID "/targetlists/", "GET, POST" },
+                { "GET", "/v0/stages/" S_ID "/operationlists/" O_ID "/",
+                  "PUT, DELETE" },
+                { "DELETE", "/v0/operationlists/" O_ID "/operations/",
+                  "GET, POST" },
         };
         return cr_make_param_array(struct allow_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -624,7 +667,15 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_TARGET_RUN_COMMAND_SEND + 1));
         cr_assert(eq(int, SR_ROUTE_DEF_PIPELINES_LIST,
                      SR_ROUTE_PIPELINE_RUN_DELETE + 1));
-        cr_assert(eq(int, SR_ROUTE_DEF_STAGE_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
+                     SR_ROUTE_DEF_STAGE_DELETE + 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_OPERATION_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
+        cr_assert(not(sr_route_body_optional(
+                SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH)));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_OPERATION_PUT));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_OPERATIONS_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST));
         /* stored definitions: lists, bodies, the deletes' optional
          * {"version"} */
         cr_assert(sr_route_is_definition(SR_ROUTE_DEF_PIPELINES_LIST));
@@ -2015,4 +2066,55 @@ Test(sr_http, pipelines_list_filters_name_default_and_orders_by_name)
                      BASE "/v0/pipelines/?default=false&limit=1&name=a%26b"
                      "&offset=1&ordering=name"));
         json_decref(page);
+}
+
+Test(sr_http, stage_lists_filter_type_operations_filter_operation_type)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST,
+                                     "type=devices&limit=2");
+        sr_http_problem_t prob;
+        json_t *page;
+
+        cr_assert(eq(str, q.tl_type, "devices"));
+        prob = query_bad(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST, "type=DEVICES");
+        cr_assert(contains(prob.message, "type: expected groups, devices"),
+                  "%s", prob.message);
+        page = sr_http_page(BASE, "/v0/stages/" S_ID "/targetlists/", &q, 3,
+                            json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/stages/" S_ID "/targetlists/?limit=2&offset=2"
+                     "&type=devices"));
+        json_decref(page);
+        q = query_ok(SR_ROUTE_DEF_OPERATIONS_LIST,
+                     "operation_type=install&type=devices");
+        cr_assert(eq(str, q.operation_type, "install"));
+        cr_assert(eq(str, q.tl_type, ""));
+        page = sr_http_page(BASE, "/v0/operationlists/" O_ID "/operations/",
+                            &q, 30, json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/operationlists/" O_ID "/operations/?limit=20"
+                     "&offset=20&operation_type=install"));
+        json_decref(page);
+        /* the pipeline's lists take neither */
+        q = query_ok(SR_ROUTE_DEF_TARGETLISTS_LIST, "type=x&operation_type=y");
+        cr_assert(eq(str, q.tl_type, ""));
+}
+
+Test(sr_http, paths_without_a_pipeline_carry_their_parent)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("DELETE", "/api/pipelines/v0/stages/"
+                                        S_ID "/targetlists/" T_ID "/", &r,
+                                        NULL),
+                     SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
+        cr_assert(sr_uuid_is_nil(&r.pipeline_id));
+        cr_assert(eq(str, uuid_text(&r.stage_id), S_ID));
+        cr_assert(eq(str, uuid_text(&r.target_list_id), T_ID));
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/operationlists/" O_ID
+                                        "/operations/" R_ID, &r, NULL),
+                     SR_OK));
+        cr_assert(eq(str, uuid_text(&r.operation_list_id), O_ID));
+        cr_assert(eq(str, uuid_text(&r.def_operation_id), R_ID));
 }
