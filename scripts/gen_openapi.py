@@ -2198,6 +2198,460 @@ paths["/v0/pipelines/{pipeline_id}/stages/{stage_id}/"] = {
                            "no body.", required=False)),
 }
 
+
+# Target lists, a stage's lists, operation lists, operations (phase A).
+TL_TYPE_IN = {"type": "string", "enum": ["DEVICES", "GROUPS", "COLLECTIONS"],
+              "description": "`DEVICES` (targets), `GROUPS` (device groups) "
+              "or `COLLECTIONS` (can be created, holds nothing; a run of a "
+              "stage with one is refused `not_supported`). Input is "
+              "accepted in any case; stored upper case."}
+schemas["TargetList"] = {
+    "type": "object",
+    "description": "A target list of a stored pipeline (Esper "
+    "`TargetList`), plus `version`.",
+    "required": ["id", "pipeline_id", "name", "target_list_type",
+                 "created_by", "updated_by", "created_at", "updated_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The target list id (chosen by the gateway on create)."),
+        "pipeline_id": uuid("Its pipeline."),
+        "name": {"type": "string", "description": "Unique in the pipeline "
+                 "(ASCII case folded)."},
+        "target_list_type": {"type": "string",
+                             "enum": ["DEVICES", "GROUPS", "COLLECTIONS"]},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+TL_RO = ["id", "pipeline_id", "created_by", "updated_by", "created_at",
+         "updated_at"]
+schemas["TargetListCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["name", "target_list_type"],
+    "description": "Esper `TargetList_POST`. The read-only fields of a "
+    "`TargetList` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the pipeline.", False),
+        "target_list_type": TL_TYPE_IN,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in TL_RO}}}
+schemas["TargetListUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `TargetList` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "target_list_type": dict(TL_TYPE_IN, type=["string", "null"],
+                                 enum=["DEVICES", "GROUPS", "COLLECTIONS",
+                                       None],
+                                 description="Whether the type may change "
+                                 "is the owner's rule (a list holding "
+                                 "targets or links keeps its type: 400)."),
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in TL_RO}}}
+schemas["StageTargetListAttach"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["target_list_id"],
+    "description": "Esper `StageTargetList_POST`: the list to attach (of "
+    "the stage's pipeline). Attaching twice changes nothing.",
+    "properties": {"target_list_id": uuid("The target list.")}}
+
+schemas["OperationList"] = {
+    "type": "object",
+    "description": "An operation list of a stage (Esper `OperationList`), "
+    "plus `version`.",
+    "required": ["id", "pipeline_id", "stage_id", "name", "description",
+                 "created_by", "updated_by", "created_at", "updated_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The operation list id (chosen by the gateway on "
+                   "create)."),
+        "pipeline_id": uuid("Its stage's pipeline."),
+        "stage_id": uuid("Its stage."),
+        "name": {"type": "string", "description": "Unique in the stage "
+                 "(ASCII case folded)."},
+        "description": {"type": "string"},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+OL_RO = ["id", "stage_id", "created_by", "updated_by", "created_at",
+         "updated_at"]
+OL_PIPELINE = uuid("Esper's field: when given, the stage's pipeline (any "
+                   "other: 400); not stored.", nullable=True)
+schemas["OperationListCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `OperationList_POST`. The read-only fields of an "
+    "`OperationList` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the stage.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "pipeline_id": OL_PIPELINE,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in OL_RO}}}
+schemas["OperationListUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `OperationList` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "pipeline_id": OL_PIPELINE,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in OL_RO}}}
+
+schemas["Operation"] = {
+    "type": "object",
+    "description": "An operation of an operation list (Esper "
+    "`Operation`), plus `version`.",
+    "required": ["id", "operation_list_id", "pipeline_id",
+                 "operation_type", "args", "created_by", "updated_by",
+                 "created_at", "updated_at", "version"],
+    "properties": {
+        "id": uuid("The operation id (chosen by the gateway on create)."),
+        "operation_list_id": uuid("Its operation list."),
+        "pipeline_id": uuid("Its pipeline."),
+        "operation_type": S("OperationType"),
+        "args": {"type": "object", "description": "The device command's "
+                 "arguments as written (`{}` when none)."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+OP_RO = ["id", "operation_list_id", "pipeline_id", "created_by",
+         "updated_by", "created_at", "updated_at"]
+OP_ARGS = {"type": ["object", "null"], "description": "The device "
+           "command's arguments, kept as written (at most 65536 bytes); "
+           "null or absent: `{}` on create, unchanged on update."}
+schemas["OperationCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["operation_type"],
+    "description": "Esper `Operation_POST`. The read-only fields of an "
+    "`Operation` (and `version`) are accepted and ignored.",
+    "properties": {
+        "operation_type": S("OperationType"),
+        "args": OP_ARGS,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in OP_RO}}}
+schemas["OperationUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `Operation` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`; send back the operation "
+    "read, with its `version`, for lost-update protection.",
+    "properties": {
+        "operation_type": {"anyOf": [S("OperationType"), {"type": "null"}]},
+        "args": OP_ARGS,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in OP_RO}}}
+for ent in ["TargetList", "OperationList", "Operation"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}Envelope"] = envelope(200, S(ent), f"A {ent} in the "
+                                         "envelope.")
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+
+parameters["TargetListId"] = {
+    "name": "targetlist_id", "in": "path", "required": True,
+    "description": "A target list id (UUID; any case). Not a UUID, "
+    "unknown, another pipeline's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["StageIdAlone"] = {
+    "name": "stage_id", "in": "path", "required": True,
+    "description": "A stage id (UUID; any case); the gateway reads its "
+    "pipeline from it. Not a UUID, unknown, another enterprise's, or of a "
+    "deleted pipeline: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationListId"] = {
+    "name": "operationlist_id", "in": "path", "required": True,
+    "description": "An operation list id (UUID; any case). Not a UUID, "
+    "unknown, another stage's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationListIdAlone"] = {
+    "name": "operationlist_id", "in": "path", "required": True,
+    "description": "An operation list id (UUID; any case); the gateway "
+    "reads its pipeline from it. Not a UUID, unknown, another "
+    "enterprise's, or of a deleted pipeline: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationId"] = {
+    "name": "operation_id", "in": "path", "required": True,
+    "description": "An operation id (UUID; any case). Not a UUID, "
+    "unknown, another list's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["TargetListTypeFilter"] = {
+    "name": "type", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only lists of this type, lower case (`devices` for "
+    "`DEVICES`). Any other value: 400.",
+    "schema": {"type": "string", "enum": ["groups", "devices",
+                                          "collections"]}}
+parameters["OperationTypeFilter"] = {
+    "name": "operation_type", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only operations of this type (any case).",
+    "schema": {"type": "string", "maxLength": 63, "pattern": NO_NUL}}
+
+TL_404 = ("No such target list in this pipeline of the caller's "
+          "enterprise, or " + DEF_404_PIPE[0].lower() + DEF_404_PIPE[1:])
+STAGE_ALONE_404 = ("No such stage in the caller's enterprise (another "
+                   "enterprise's is answered the same way), its pipeline "
+                   "was deleted (`pipeline <id> was deleted at ...`), or "
+                   "an id is not a UUID.")
+OL_ALONE_404 = ("No such operation list in the caller's enterprise, its "
+                "pipeline was deleted, or an id is not a UUID.")
+paths["/v0/pipelines/{pipeline_id}/targetlists/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Target Lists", "listTargetLists",
+              "List the target lists of a pipeline",
+              "The pipeline's target lists, in creation order.",
+              def_responses("TargetListPageEnvelope", "A page of target "
+                            "lists.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=DEF_404_PIPE),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Target Lists", "createTargetList", "Create a target list",
+               "Creates a target list of the pipeline; its id is chosen by "
+               "the gateway. The answer is the new list.",
+               def_responses("TargetListEnvelope", "The new target list.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=DEF_404_PIPE),
+               params=[P("IdempotencyKey")],
+               body=body("TargetListCreate", "Esper `TargetList_POST`.")),
+}
+TL_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+           "targetlist_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"] = {
+    "getTargetList": {"operationId": "getTargetList",
+                      "parameters": TL_LINK,
+                      "description": "Read the new list."},
+    "updateTargetList": {"operationId": "updateTargetList",
+                         "parameters": TL_LINK,
+                         "description": "Change the new list."},
+    "deleteTargetList": {"operationId": "deleteTargetList",
+                         "parameters": TL_LINK,
+                         "description": "Delete the new list."},
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "get": op("Target Lists", "getTargetList", "Get a target list",
+              "One target list.",
+              def_responses("TargetListEnvelope", "The target list.",
+                            write=False, e400=GET_400, e404=TL_404)),
+    "put": op("Target Lists", "updateTargetList", "Update a target list",
+              "A partial update: only the fields given change.",
+              def_responses("TargetListEnvelope", "The list after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=TL_404),
+              params=[P("IdempotencyKey")],
+              body=body("TargetListUpdate", "Esper's `TargetList`, plus "
+                        "`version`.")),
+    "delete": op("Target Lists", "deleteTargetList", "Delete a target list",
+                 "Deletes the list with its attachments to stages and its "
+                 "device-group links; a `DEVICES` list that still holds "
+                 "targets is refused (409 `in_use`: remove them first). The "
+                 "answer is the list as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("TargetListEnvelope", "The deleted list, as "
+                               "it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=TL_404,
+                               e409="`stale_version`, `in_use` (targets "
+                               "left in the list)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/stages/{stage_id}/targetlists/"] = {
+    "parameters": [P("StageIdAlone")],
+    "get": op("Stages", "listStageTargetLists",
+              "List the target lists attached to a stage",
+              "The lists attached to the stage, in the order they were "
+              "attached.",
+              def_responses("TargetListPageEnvelope", "A page of target "
+                            "lists.", write=False,
+                            e400=LIST_400.format("`type`, `limit`, "
+                                                 "`offset`"),
+                            e404=STAGE_ALONE_404),
+              params=[P("TargetListTypeFilter"), P("Limit"), P("Offset")]),
+    "post": op("Stages", "attachTargetList", "Attach a target list to a "
+               "stage",
+               "Attaches a target list of the stage's pipeline; attaching "
+               "it again changes nothing. The answer is the list.",
+               def_responses("TargetListEnvelope", "The attached list.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=STAGE_ALONE_404 + " Also: the list is "
+                             "not one of the stage's pipeline (`reason` "
+                             "`not_found`)."),
+               params=[P("IdempotencyKey")],
+               body=body("StageTargetListAttach", "Esper "
+                         "`StageTargetList_POST`.")),
+}
+paths["/v0/stages/{stage_id}/targetlists/{targetlist_id}/"] = {
+    "parameters": [P("StageIdAlone"), P("TargetListId")],
+    "delete": op("Stages", "detachTargetList", "Detach a target list from "
+                 "a stage",
+                 "Detaches the list (the list itself stays). The answer is "
+                 "the list. The body is absent or `{\"version\": N}`.",
+                 def_responses("TargetListEnvelope", "The detached list.",
+                               write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=STAGE_ALONE_404 + " Also: the list is "
+                               "not attached to the stage."),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/stages/{stage_id}/operationlists/"] = {
+    "parameters": [P("StageIdAlone")],
+    "get": op("Operation Lists", "listOperationLists",
+              "List the operation lists of a stage",
+              "The stage's operation lists, in creation order.",
+              def_responses("OperationListPageEnvelope", "A page of "
+                            "operation lists.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=STAGE_ALONE_404),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Operation Lists", "createOperationList",
+               "Create an operation list",
+               "Creates an operation list of the stage; its id is chosen "
+               "by the gateway. The answer is the new list.",
+               def_responses("OperationListEnvelope", "The new operation "
+                             "list.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=STAGE_ALONE_404),
+               params=[P("IdempotencyKey")],
+               body=body("OperationListCreate", "Esper "
+                         "`OperationList_POST`.")),
+}
+OL_LINK = {"stage_id": "$response.body#/content/stage_id",
+           "operationlist_id": "$response.body#/content/id"}
+OL_ALONE_LINK = {"operationlist_id": "$response.body#/content/id"}
+paths["/v0/stages/{stage_id}/operationlists/"]["post"]["responses"]["200"][
+    "links"] = {
+    "updateOperationList": {"operationId": "updateOperationList",
+                            "parameters": OL_LINK,
+                            "description": "Change the new list."},
+    "deleteOperationList": {"operationId": "deleteOperationList",
+                            "parameters": OL_LINK,
+                            "description": "Delete the new list."},
+    "listOperations": {"operationId": "listOperations",
+                       "parameters": OL_ALONE_LINK,
+                       "description": "The new list's operations."},
+    "createOperation": {"operationId": "createOperation",
+                        "parameters": OL_ALONE_LINK,
+                        "description": "Add an operation to the new "
+                        "list."},
+}
+OL_404 = ("No such operation list of this stage, or " +
+          STAGE_ALONE_404[0].lower() + STAGE_ALONE_404[1:])
+paths["/v0/stages/{stage_id}/operationlists/{operationlist_id}/"] = {
+    "parameters": [P("StageIdAlone"), P("OperationListId")],
+    "put": op("Operation Lists", "updateOperationList",
+              "Update an operation list",
+              "A partial update: only the fields given change.",
+              def_responses("OperationListEnvelope", "The list after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=OL_404),
+              params=[P("IdempotencyKey")],
+              body=body("OperationListUpdate", "Esper's `OperationList`, "
+                        "plus `version`.")),
+    "delete": op("Operation Lists", "deleteOperationList",
+                 "Delete an operation list",
+                 "Deletes the list with its operations. The answer is the "
+                 "list as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("OperationListEnvelope", "The deleted list, "
+                               "as it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=OL_404),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/operationlists/{operationlist_id}/operations/"] = {
+    "parameters": [P("OperationListIdAlone")],
+    "get": op("Pipeline Operations", "listOperations",
+              "List the operations of an operation list",
+              "The list's operations, in creation order.",
+              def_responses("OperationPageEnvelope", "A page of "
+                            "operations.", write=False,
+                            e400=LIST_400.format("`operation_type`, "
+                                                 "`limit`, `offset`"),
+                            e404=OL_ALONE_404),
+              params=[P("OperationTypeFilter"), P("Limit"), P("Offset")]),
+    "post": op("Pipeline Operations", "createOperation", "Create an operation",
+               "Adds an operation to the list; its id is chosen by the "
+               "gateway. The answer is the new operation.",
+               def_responses("OperationEnvelope", "The new operation.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=OL_ALONE_404),
+               params=[P("IdempotencyKey")],
+               body=body("OperationCreate", "Esper `Operation_POST`.")),
+}
+OP_LINK = {"operationlist_id": "$response.body#/content/operation_list_id",
+           "operation_id": "$response.body#/content/id"}
+paths["/v0/operationlists/{operationlist_id}/operations/"]["post"][
+    "responses"]["200"]["links"] = {
+    "getOperation": {"operationId": "getOperation", "parameters": OP_LINK,
+                     "description": "Read the new operation."},
+    "updateOperation": {"operationId": "updateOperation",
+                        "parameters": OP_LINK,
+                        "description": "Change the new operation."},
+    "deleteOperation": {"operationId": "deleteOperation",
+                        "parameters": OP_LINK,
+                        "description": "Delete the new operation."},
+}
+OP_404 = ("No such operation in this operation list, or " +
+          OL_ALONE_404[0].lower() + OL_ALONE_404[1:])
+paths["/v0/operationlists/{operationlist_id}/operations/{operation_id}/"] = {
+    "parameters": [P("OperationListIdAlone"), P("OperationId")],
+    "get": op("Pipeline Operations", "getOperation", "Get an operation",
+              "One operation.",
+              def_responses("OperationEnvelope", "The operation.",
+                            write=False, e400=GET_400, e404=OP_404)),
+    "put": op("Pipeline Operations", "updateOperation", "Update an operation",
+              "A partial update: only the fields given change. Runs "
+              "already started keep the operation as they froze it.",
+              def_responses("OperationEnvelope", "The operation after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=OP_404),
+              params=[P("IdempotencyKey")],
+              body=body("OperationUpdate", "Esper's `Operation`, plus "
+                        "`version`.")),
+    "delete": op("Pipeline Operations", "deleteOperation", "Delete an operation",
+                 "The answer is the operation as it was. The body is "
+                 "absent or `{\"version\": N}`.",
+                 def_responses("OperationEnvelope", "The deleted "
+                               "operation, as it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=OP_404),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+# The pipeline's and the stage's links reach the lists.
+paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"].update({
+    "listTargetLists": {"operationId": "listTargetLists",
+                        "parameters": {"pipeline_id": PIPE_ID},
+                        "description": "The new pipeline's target lists."},
+    "createTargetList": {"operationId": "createTargetList",
+                         "parameters": {"pipeline_id": PIPE_ID},
+                         "description": "Add a target list to the new "
+                         "pipeline."},
+})
+STAGE_ALONE_LINK = {"stage_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/stages/"]["post"]["responses"]["200"][
+    "links"].update({
+    "listOperationLists": {"operationId": "listOperationLists",
+                           "parameters": STAGE_ALONE_LINK,
+                           "description": "The new stage's operation "
+                           "lists."},
+    "createOperationList": {"operationId": "createOperationList",
+                            "parameters": STAGE_ALONE_LINK,
+                            "description": "Add an operation list to the "
+                            "new stage."},
+    "listStageTargetLists": {"operationId": "listStageTargetLists",
+                             "parameters": STAGE_ALONE_LINK,
+                             "description": "The lists attached to the new "
+                             "stage."},
+})
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -2311,7 +2765,14 @@ doc = {
         {"name": "Pipelines", "description": "Stored pipeline "
          "definitions."},
         {"name": "Stages", "description": "The stages of a stored "
-         "pipeline."},
+         "pipeline, and the target lists attached to them."},
+        {"name": "Target Lists", "description": "The target lists of a "
+         "stored pipeline."},
+        {"name": "Operation Lists", "description": "The operation lists of "
+         "a stage."},
+        {"name": "Pipeline Operations", "description": "The operations of "
+         "an operation list (Esper's tag `Operations`; ours names the "
+         "liveness and metrics endpoints)."},
         {"name": "Pipeline Runs", "description": "Runs of pipelines."},
         {"name": "Stage Runs", "description": "Stage runs and their frozen "
          "operations; promotion."},

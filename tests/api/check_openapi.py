@@ -90,6 +90,26 @@ API_MD = {
     ("get", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
     ("put", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
     ("delete", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("get", "/v0/stages/{stage_id}/targetlists/"),
+    ("post", "/v0/stages/{stage_id}/targetlists/"),
+    ("delete", "/v0/stages/{stage_id}/targetlists/{targetlist_id}/"),
+    ("get", "/v0/stages/{stage_id}/operationlists/"),
+    ("post", "/v0/stages/{stage_id}/operationlists/"),
+    ("put", "/v0/stages/{stage_id}/operationlists/{operationlist_id}/"),
+    ("delete", "/v0/stages/{stage_id}/operationlists/{operationlist_id}/"),
+    ("get", "/v0/operationlists/{operationlist_id}/operations/"),
+    ("post", "/v0/operationlists/{operationlist_id}/operations/"),
+    ("get", "/v0/operationlists/{operationlist_id}/operations/"
+            "{operation_id}/"),
+    ("put", "/v0/operationlists/{operationlist_id}/operations/"
+            "{operation_id}/"),
+    ("delete", "/v0/operationlists/{operationlist_id}/operations/"
+               "{operation_id}/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -443,7 +463,8 @@ def walk_objects(d, schema, where, seen):
 
 
 # Free-form objects inside a write body whose keys are the client's own.
-FREE_FORM = {"RunSpecOperation.args"}
+FREE_FORM = {"RunSpecOperation.args", "OperationCreate.args",
+             "OperationUpdate.args"}
 
 
 def check_write_bodies(d, doc):

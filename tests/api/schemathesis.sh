@@ -228,7 +228,10 @@ EOF
         def_excludes=()
         if grep -q '^# definitions: unavailable' "$work/schemathesis.toml"
         then
-                def_excludes=(--exclude-tag Pipelines --exclude-tag Stages)
+                def_excludes=(--exclude-tag Pipelines --exclude-tag Stages
+                        --exclude-tag "Target Lists"
+                        --exclude-tag "Operation Lists"
+                        --exclude-tag "Pipeline Operations")
                 say "stored definitions not applied by the workers: $(
                         sed -n 's/^# definitions: unavailable //p' \
                                 "$work/schemathesis.toml"); their operations are left out"

@@ -18,14 +18,14 @@ the seed run as soon as a PUT had cancelled it, and every later operation
 would meet only 404s. Standard library only. Exits 1 when the gateway
 refuses the seed.
 
-Stored definitions (docs/definitions.md, phase A): a pipeline with two
-stages is created through the API and bound to the `pipeline_id` and
-`stage_id` of the Pipelines and Stages operations; `deletePipeline` and
-`deleteStage` get a pipeline and a stage of their own, as the run DELETEs
-do. While the workers do not apply definition commands yet (the
+Stored definitions (docs/definitions.md, phase A): a pipeline with
+stages, target lists (one attached), operation lists and operations is
+created through the API and its ids are bound to the path parameters of
+the definition operations (DEF_BINDINGS); each DELETE gets an entity of
+its own, as the run DELETEs do. While the workers do not apply definition commands yet (the
 pipeline's create is not a 200), the seed says so in a comment line
 `# definitions: unavailable (...)`, and tests/api/schemathesis.sh leaves
-the Pipelines and Stages tags out of its passes.
+the definition tags out of its passes.
 """
 import json
 import sys
@@ -37,10 +37,46 @@ import uuid
 WAIT_S = 30  # for stage 1 to end (the agent answers within a second)
 PROBABILITY = 0.75  # of a real id rather than a generated value
 DELETE_OPS = ("deletePipelineRun", "deleteRun")  # bound to a run of theirs
-# The definition operations bound to the seed pipeline (and its stage).
-PIPELINE_OPS = ("getPipeline", "updatePipeline", "listStages",
-                "createStage")
-STAGE_OPS = ("getStage", "updateStage")
+# The definition operations and the seeded ids each path parameter is
+# bound to (the deletes get entities of their own).
+DEF_BINDINGS = {
+    "getPipeline": {"pipeline_id": "pipeline_id"},
+    "updatePipeline": {"pipeline_id": "pipeline_id"},
+    "listStages": {"pipeline_id": "pipeline_id"},
+    "createStage": {"pipeline_id": "pipeline_id"},
+    "listTargetLists": {"pipeline_id": "pipeline_id"},
+    "createTargetList": {"pipeline_id": "pipeline_id"},
+    "getStage": {"pipeline_id": "pipeline_id", "stage_id": "stage_id"},
+    "updateStage": {"pipeline_id": "pipeline_id", "stage_id": "stage_id"},
+    "getTargetList": {"pipeline_id": "pipeline_id",
+                      "targetlist_id": "targetlist_id"},
+    "updateTargetList": {"pipeline_id": "pipeline_id",
+                         "targetlist_id": "targetlist_id"},
+    "listStageTargetLists": {"stage_id": "stage_id"},
+    "attachTargetList": {"stage_id": "stage_id"},
+    "detachTargetList": {"stage_id": "stage_id",
+                         "targetlist_id": "targetlist_id"},
+    "listOperationLists": {"stage_id": "stage_id"},
+    "createOperationList": {"stage_id": "stage_id"},
+    "updateOperationList": {"stage_id": "stage_id",
+                            "operationlist_id": "operationlist_id"},
+    "listOperations": {"operationlist_id": "operationlist_id"},
+    "createOperation": {"operationlist_id": "operationlist_id"},
+    "getOperation": {"operationlist_id": "operationlist_id",
+                     "operation_id": "operation_id"},
+    "updateOperation": {"operationlist_id": "operationlist_id",
+                        "operation_id": "operation_id"},
+    "deletePipeline": {"pipeline_id": "deletable_pipeline_id"},
+    "deleteStage": {"pipeline_id": "pipeline_id",
+                    "stage_id": "deletable_stage_id"},
+    "deleteTargetList": {"pipeline_id": "pipeline_id",
+                         "targetlist_id": "deletable_targetlist_id"},
+    "deleteOperationList": {"stage_id": "stage_id",
+                            "operationlist_id":
+                            "deletable_operationlist_id"},
+    "deleteOperation": {"operationlist_id": "operationlist_id",
+                        "operation_id": "deletable_operation_id"},
+}
 
 
 def call(base, token, method, path, body=None):
@@ -64,23 +100,45 @@ def results(base, token, path):
 
 
 def seed_definitions(base, token):
-    """A pipeline with two stages, a pipeline and a stage to delete; None
-    when the workers do not apply definition commands (yet)."""
+    """A pipeline with two stages, two target lists (one attached to the
+    first stage), two operation lists with two operations, and a pipeline
+    to delete; None when the workers do not apply definition commands
+    (yet)."""
     made = {}
-    for name in ("pipeline", "deletable_pipeline"):
-        code, doc = call(base, token, "POST", "/v0/pipelines/",
-                         {"name": f"schemathesis {name}"})
+
+    def post(name, path, body):
+        code, doc = call(base, token, "POST", path, body)
         if code != 200:
-            return None, f"POST /v0/pipelines/: {code} {doc.get('message')}"
+            raise LookupError(f"POST {path}: {code} {doc.get('message')}")
         made[name] = doc["content"]["id"]
-    for name, order in (("stage", 1), ("deletable_stage", 2)):
-        code, doc = call(base, token, "POST",
-                         f"/v0/pipelines/{made['pipeline']}/stages/",
-                         {"name": f"schemathesis {name}", "order": order})
-        if code != 200:
-            return None, (f"POST .../stages/: {code} "
-                          f"{doc.get('message')}")
-        made[name] = doc["content"]["id"]
+
+    try:
+        post("pipeline", "/v0/pipelines/", {"name": "schemathesis seed"})
+        post("deletable_pipeline", "/v0/pipelines/",
+             {"name": "schemathesis delete"})
+        pipe = made["pipeline"]
+        post("stage", f"/v0/pipelines/{pipe}/stages/",
+             {"name": "one", "order": 1})
+        post("deletable_stage", f"/v0/pipelines/{pipe}/stages/",
+             {"name": "two", "order": 2})
+        post("targetlist", f"/v0/pipelines/{pipe}/targetlists/",
+             {"name": "fleet", "target_list_type": "DEVICES"})
+        post("deletable_targetlist", f"/v0/pipelines/{pipe}/targetlists/",
+             {"name": "spare", "target_list_type": "GROUPS"})
+        post("attached", f"/v0/stages/{made['stage']}/targetlists/",
+             {"target_list_id": made["targetlist"]})
+        post("operationlist",
+             f"/v0/stages/{made['stage']}/operationlists/",
+             {"name": "installs"})
+        post("deletable_operationlist",
+             f"/v0/stages/{made['stage']}/operationlists/",
+             {"name": "spare"})
+        ops = f"/v0/operationlists/{made['operationlist']}/operations/"
+        post("operation", ops, {"operation_type": "REBOOT"})
+        post("deletable_operation", ops, {"operation_type": "LOCK"})
+    except LookupError as e:
+        return None, str(e)
+    del made["attached"]
     return made, None
 
 
@@ -170,13 +228,8 @@ def main():
               f'"deletable_run_id", probability = {PROBABILITY} }} }}')
     if defs is None:
         return
-    for opid in PIPELINE_OPS:
-        bind(opid, {"pipeline_id": "pipeline_id"})
-    for opid in STAGE_OPS:
-        bind(opid, {"pipeline_id": "pipeline_id", "stage_id": "stage_id"})
-    bind("deletePipeline", {"pipeline_id": "deletable_pipeline_id"})
-    bind("deleteStage", {"pipeline_id": "pipeline_id",
-                         "stage_id": "deletable_stage_id"})
+    for opid, params in DEF_BINDINGS.items():
+        bind(opid, params)
 
 
 if __name__ == "__main__":
