@@ -82,6 +82,14 @@ static const struct def_route def_routes[] = {
           SR_DEFCMD_PUT_OPERATION },
         { SR_ROUTE_DEF_OPERATION_DELETE, SR_DEF_OPERATION, DOP_DELETE,
           SR_DEFCMD_DELETE_OPERATION },
+        { SR_ROUTE_DEF_TARGETS_LIST, SR_DEF_TARGET, DOP_LIST, 0 },
+        { SR_ROUTE_DEF_TARGETS_CREATE, SR_DEF_TARGET, DOP_CREATE,
+          SR_DEFCMD_ADD_TARGETS },
+        { SR_ROUTE_DEF_TARGET_GET, SR_DEF_TARGET, DOP_GET, 0 },
+        { SR_ROUTE_DEF_TARGET_PUT, SR_DEF_TARGET, DOP_UPDATE,
+          SR_DEFCMD_UPDATE_TARGET },
+        { SR_ROUTE_DEF_TARGET_DELETE, SR_DEF_TARGET, DOP_DELETE,
+          SR_DEFCMD_REMOVE_TARGET },
 };
 
 static const struct def_route *find_route(sr_route_id_t id)
@@ -123,6 +131,8 @@ static sr_uuid_t path_entity_id(const sr_route_t *r, sr_def_kind_t k)
                 return r->operation_list_id;
         case SR_DEF_OPERATION:
                 return r->def_operation_id;
+        case SR_DEF_TARGET:
+                return r->def_target_id;
         default:
                 return nil;
         }
@@ -274,6 +284,9 @@ static bool parent_matches(const sr_route_t *r, const sr_def_record_t *e)
                 return sr_uuid_is_nil(&r->operation_list_id) ||
                        sr_uuid_eq(&e->u.operation.operation_list_id,
                                   &r->operation_list_id);
+        case SR_DEF_TARGET:
+                return sr_uuid_eq(&e->u.target.target_list_id,
+                                  &r->target_list_id);
         default:
                 return true;
         }
@@ -307,6 +320,25 @@ static bool open_pipeline(sr_gw_ctx_t *c, sr_uuid_t *pipeline)
         if (!route_pipeline(c, pipeline) || !usable_pipeline(c, pipeline, &p))
                 return false;
         sr_def_record_fini(&p);
+        return true;
+}
+
+/* The target list a targets path names, in the pipeline (404 when
+ * not); its record into @p out when given. True for the other routes. */
+static bool parent_list(sr_gw_ctx_t *c, const struct def_route *dr,
+                        const sr_uuid_t *pipeline, sr_def_record_t *out)
+{
+        sr_def_record_t l;
+
+        if (dr->kind != SR_DEF_TARGET)
+                return true;
+        if (!read_entity(c, SR_DEF_TARGET_LIST, pipeline,
+                         &c->route->target_list_id, &l))
+                return false;
+        if (out)
+                *out = l;
+        else
+                sr_def_record_fini(&l);
         return true;
 }
 
@@ -468,6 +500,76 @@ static sr_err_t stage_lists(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
         return err;
 }
 
+/* A list's targets: keyset pages in target id order (the cursor is the
+ * last id of the page before, 32 hex digits), or offset; the count is the
+ * list's own (n_targets, kept by the owner). */
+static void list_targets(sr_gw_ctx_t *c, const sr_http_query_t *q)
+{
+        char next[2 * 16 + 1];
+        sr_def_record_t l, *items = NULL;
+        sr_uuid_t pipeline, after;
+        sr_errctx_t ec = { 0 };
+        bool more = false;
+        size_t n = 0;
+        json_t *arr;
+
+        if (q->cursor[0]) {
+                if (strlen(q->cursor) != 32) {
+                        sr_gateway__answer_status(c->resp, 400, "cursor: "
+                                                  "expected the cursor of a "
+                                                  "`next` link of this list, "
+                                                  "unchanged");
+                        return;
+                }
+                for (int i = 0; i < 16; i++)
+                        after.b[i] = (uint8_t)(sr_hex_value(q->cursor[2 * i])
+                                               << 4 |
+                                       sr_hex_value(q->cursor[2 * i + 1]));
+        }
+        if (!open_pipeline(c, &pipeline) ||
+            !parent_list(c, find_route(SR_ROUTE_DEF_TARGETS_LIST), &pipeline,
+                         &l))
+                return;
+        if (sr_proj_def_targets(c->gw->proj, c->enterprise, &pipeline,
+                                &c->route->target_list_id, q->offset,
+                                q->cursor[0] ? &after : NULL, q->limit,
+                                &items, &n, &more, &ec) != SR_OK) {
+                sr_def_record_fini(&l);
+                sr_gateway__answer_status(c->resp, 500, "targets: %s",
+                                          ec.msg);
+                return;
+        }
+        arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                json_t *j = entity_json(&items[i]);
+
+                if (!j || json_array_append_new(arr, j)) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        next[0] = '\0';
+        if (more && n) {
+                static const char hex[] = "0123456789abcdef";
+                const uint8_t *b = items[n - 1].u.target.id.b;
+
+                for (int i = 0; i < 16; i++) {
+                        next[2 * i] = hex[b[i] >> 4];
+                        next[2 * i + 1] = hex[b[i] & 15];
+                }
+                next[32] = '\0';
+        }
+        sr_proj_def_free(items, n);
+        if (!arr) {
+                sr_def_record_fini(&l);
+                sr_gateway__answer_status(c->resp, 500, "targets: out of "
+                                          "memory or a damaged record");
+                return;
+        }
+        sr_gateway__answer_page(c, q, l.u.list.n_targets, next, arr);
+        sr_def_record_fini(&l);
+}
+
 static void list(sr_gw_ctx_t *c, const struct def_route *dr)
 {
         const char *qs = strchr(c->req->target, '?');
@@ -489,6 +591,10 @@ static void list(sr_gw_ctx_t *c, const struct def_route *dr)
         }
         k.q = &q;
         k.r = c->route;
+        if (dr->kind == SR_DEF_TARGET) {
+                list_targets(c, &q);
+                return;
+        }
         if (dr->kind == SR_DEF_PIPELINE) {
                 err = sr_proj_def_pipelines(c->gw->proj, c->enterprise,
                                             &items, &n, &ec);
@@ -555,7 +661,8 @@ static void get(sr_gw_ctx_t *c, const struct def_route *dr)
                 return;
         }
         sr_def_record_fini(&p);
-        if (!read_path_entity(c, dr->kind, &pipeline, &id, &e))
+        if (!parent_list(c, dr, &pipeline, NULL) ||
+            !read_path_entity(c, dr->kind, &pipeline, &id, &e))
                 return;
         answer_entity(c, &e);
         sr_def_record_fini(&e);
@@ -607,6 +714,15 @@ static void set_path_ids(sr_defcmd_t *d, const sr_route_t *r,
         case SR_DEFCMD_DELETE_OPERATION:
                 d->u.op.operation_list_id = r->operation_list_id;
                 d->u.op.operation_id = *id;
+                break;
+        case SR_DEFCMD_ADD_TARGETS:
+                d->u.add.target_list_id = r->target_list_id;
+                d->u.add.chunk_index = 0;
+                break;
+        case SR_DEFCMD_UPDATE_TARGET:
+        case SR_DEFCMD_REMOVE_TARGET:
+                d->u.target.target_list_id = r->target_list_id;
+                d->u.target.target_id = *id;
                 break;
         default:
                 break;
@@ -697,6 +813,10 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
         }
         if (dr->op == DOP_ATTACH)
                 id = d->u.attach.target_list_id; /* the answer: the list */
+        if (d->kind == SR_DEFCMD_ADD_TARGETS && d->u.add.n_items == 1)
+                /* a target's id is the list's and the device's */
+                sr_def_target_id(&r->target_list_id,
+                                 &d->u.add.items[0].device_id, &id);
         if (sr_gateway__idem_refused(c))
                 goto free_d;
         /* Existence in the caller's enterprise, before anything is sent. */
@@ -714,7 +834,8 @@ static void write_def(sr_gw_ctx_t *c, const struct def_route *dr)
                         sr_def_record_fini(&p);
                 }
         }
-        if (dr->op == DOP_DETACH && !attached(c, &pipeline))
+        if ((dr->op == DOP_DETACH && !attached(c, &pipeline)) ||
+            !parent_list(c, dr, &pipeline, NULL))
                 goto free_have;
         if ((dr->op == DOP_UPDATE || dr->op == DOP_DELETE ||
              dr->op == DOP_DETACH) &&

@@ -105,7 +105,12 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(DEF_OPERATIONS_CREATE, "def_operations_create")               \
         X(DEF_OPERATION_GET, "def_operation_get")                       \
         X(DEF_OPERATION_PUT, "def_operation_put")                       \
-        X(DEF_OPERATION_DELETE, "def_operation_delete")
+        X(DEF_OPERATION_DELETE, "def_operation_delete")                 \
+        X(DEF_TARGETS_LIST, "def_targets_list")                         \
+        X(DEF_TARGETS_CREATE, "def_targets_create")                     \
+        X(DEF_TARGET_GET, "def_target_get")                             \
+        X(DEF_TARGET_PUT, "def_target_put")                             \
+        X(DEF_TARGET_DELETE, "def_target_delete")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -132,6 +137,7 @@ typedef struct sr_route {
         sr_uuid_t target_list_id;         /* DEF_*TARGETLIST* */
         sr_uuid_t operation_list_id;      /* DEF_OPLIST*, DEF_OPERATION* */
         sr_uuid_t def_operation_id;       /* DEF_OPERATION_* */
+        sr_uuid_t def_target_id;          /* DEF_TARGET_* */
         /* PIPELINE_RUN_GET/PUT/DELETE matched as GET/PUT/DELETE
          * /v0/runs/{id}/ (our extension): no pipeline named; pipeline_id
          * is nil here and the gateway fills it in from the run before

@@ -113,6 +113,10 @@ static const struct list_def *list_def(sr_route_id_t route)
         static const struct list_def def_operations = {
                 QK(LIMIT) | QK(OFFSET) | QK(OPERATION_TYPE), 0, 0,
         };
+        /* a list's targets: keyset pages (cursor) or offset */
+        static const struct list_def def_targets = {
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET), 0, 0,
+        };
         static const struct list_def none = { 0, 0, 0 };
 
         switch (route) {
@@ -138,6 +142,8 @@ static const struct list_def *list_def(sr_route_id_t route)
                 return &def_stage_lists;
         case SR_ROUTE_DEF_OPERATIONS_LIST:
                 return &def_operations;
+        case SR_ROUTE_DEF_TARGETS_LIST:
+                return &def_targets;
         default:
                 return &none;
         }

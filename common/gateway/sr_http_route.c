@@ -43,7 +43,8 @@ bool sr_route_is_list(sr_route_id_t id)
                id == SR_ROUTE_DEF_TARGETLISTS_LIST ||
                id == SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST ||
                id == SR_ROUTE_DEF_OPLISTS_LIST ||
-               id == SR_ROUTE_DEF_OPERATIONS_LIST;
+               id == SR_ROUTE_DEF_OPERATIONS_LIST ||
+               id == SR_ROUTE_DEF_TARGETS_LIST;
 }
 
 /* A stored definition's DELETE: its body is absent or {"version": N}. */
@@ -54,7 +55,8 @@ static bool is_def_delete(sr_route_id_t id)
                id == SR_ROUTE_DEF_TARGETLIST_DELETE ||
                id == SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH ||
                id == SR_ROUTE_DEF_OPLIST_DELETE ||
-               id == SR_ROUTE_DEF_OPERATION_DELETE;
+               id == SR_ROUTE_DEF_OPERATION_DELETE ||
+               id == SR_ROUTE_DEF_TARGET_DELETE;
 }
 
 bool sr_route_has_body(sr_route_id_t id)
@@ -70,6 +72,8 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_DEF_OPLIST_PUT ||
                id == SR_ROUTE_DEF_OPERATIONS_CREATE ||
                id == SR_ROUTE_DEF_OPERATION_PUT ||
+               id == SR_ROUTE_DEF_TARGETS_CREATE ||
+               id == SR_ROUTE_DEF_TARGET_PUT ||
                id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
@@ -108,6 +112,7 @@ enum slot {
         TARGET_LIST_ID,
         OPERATION_LIST_ID,
         DEF_OPERATION_ID,
+        DEF_TARGET_ID,
 };
 
 #define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
@@ -232,6 +237,15 @@ static const struct path_def api_paths[] = {
           { { "GET", SR_ROUTE_DEF_OPERATION_GET },
             { "PUT", SR_ROUTE_DEF_OPERATION_PUT },
             { "DELETE", SR_ROUTE_DEF_OPERATION_DELETE } } },
+        { 5, { "pipelines", NULL, "targetlists", NULL, "targets" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_TARGETS_LIST },
+            { "POST", SR_ROUTE_DEF_TARGETS_CREATE } } },
+        { 6, { "pipelines", NULL, "targetlists", NULL, "targets", NULL },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT, DEF_TARGET_ID },
+          { { "GET", SR_ROUTE_DEF_TARGET_GET },
+            { "PUT", SR_ROUTE_DEF_TARGET_PUT },
+            { "DELETE", SR_ROUTE_DEF_TARGET_DELETE } } },
 };
 
 static const struct {
@@ -311,6 +325,8 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 return &r->operation_list_id;
         case DEF_OPERATION_ID:
                 return &r->def_operation_id;
+        case DEF_TARGET_ID:
+                return &r->def_target_id;
         case LIT:
                 break;
         }

@@ -512,6 +512,21 @@ sr_err_t sr_proj_def_pipelines(sr_proj_t *proj, const char *enterprise_id,
                                sr_def_record_t **items, size_t *n,
                                sr_errctx_t *ec);
 
+/**
+ * @brief A page of the targets of target list @p list_id of pipeline
+ * @p pipeline_id that are @p enterprise_id's, in target id order (byte
+ * order of the UUID): after target @p after (a keyset cursor: the last id
+ * of the page before; NULL: from the first), then @p offset skipped, at
+ * most @p limit. *more: another target follows. One seek and offset +
+ * limit + 1 key steps, limit record reads. Free with sr_proj_def_free().
+ */
+sr_err_t sr_proj_def_targets(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *pipeline_id,
+                             const sr_uuid_t *list_id, uint64_t offset,
+                             const sr_uuid_t *after, uint32_t limit,
+                             sr_def_record_t **items, size_t *n, bool *more,
+                             sr_errctx_t *ec);
+
 /** @brief Free an array of records (each one's owned parts, then it). */
 void sr_proj_def_free(sr_def_record_t *items, size_t n);
 

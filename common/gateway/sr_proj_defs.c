@@ -253,6 +253,16 @@ static size_t tenant_key(uint8_t *out, const char *enterprise,
         return 2 + elen + (pipeline ? ID_LEN : 0);
 }
 
+/* 'L' | list | target: the targets of a list, in target id order. */
+#define LIST_KEY_LEN (1 + 2 * ID_LEN)
+static void list_key(uint8_t out[LIST_KEY_LEN], const sr_uuid_t *list,
+                     const sr_uuid_t *target)
+{
+        out[0] = 'L';
+        memcpy(out + 1, list->b, ID_LEN);
+        memcpy(out + 1 + ID_LEN, target->b, ID_LEN);
+}
+
 static bool indexed_by_id(sr_def_kind_t k)
 {
         return k == SR_DEF_STAGE || k == SR_DEF_OPERATION_LIST;
@@ -284,6 +294,23 @@ static int stored_enterprise(MDB_txn *txn, MDB_dbi dbi, sr_slice_t key,
         return 0;
 }
 
+/* The list of the stored target under @p key. */
+static int stored_target_list(MDB_txn *txn, MDB_dbi dbi, sr_slice_t key,
+                              const sr_uuid_t *pipeline, sr_uuid_t *list)
+{
+        MDB_val k = sr_lmdb_val(key.ptr, key.len), v;
+        sr_def_record_t r;
+        int rc = mdb_get(txn, dbi, &k, &v);
+
+        if (rc)
+                return rc;
+        if (dec_def(&v, SR_DEF_TARGET, pipeline, &r) != SR_OK)
+                return MDB_CORRUPTED;
+        *list = r.u.target.target_list_id;
+        sr_def_record_fini(&r);
+        return 0;
+}
+
 sr_err_t sr_proj__apply_def(sr_proj_txn_t *txn, sr_slice_t key,
                             const sr_def_record_t *r, sr_errctx_t *ec)
 {
@@ -292,7 +319,9 @@ sr_err_t sr_proj__apply_def(sr_proj_txn_t *txn, sr_slice_t key,
         char want[SR_DEF_KEY_LEN], old_ent[SR_SHORT_MAX];
         uint8_t ik[1 + ID_LEN], iv[ID_LEN + 1],
                 tk[2 + SR_SHORT_MAX + ID_LEN];
-        sr_uuid_t pipeline, id;
+        uint8_t lk[LIST_KEY_LEN];
+        sr_uuid_t pipeline, id, old_list;
+        bool has_old_list = false;
         sr_def_kind_t kind;
         const char *op = "read";
         MDB_val k, v;
@@ -340,11 +369,21 @@ sr_err_t sr_proj__apply_def(sr_proj_txn_t *txn, sr_slice_t key,
                         rc = 0;
                 }
         }
+        if (!rc && kind == SR_DEF_TARGET) {
+                rc = stored_target_list(txn->mtxn, dbi, key, &pipeline,
+                                        &old_list);
+                if (rc == MDB_NOTFOUND) {
+                        has_old_list = false;
+                        rc = 0;
+                } else if (!rc) {
+                        has_old_list = true;
+                }
+        }
         if (rc == MDB_CORRUPTED)
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                     "proj %s: stored pipeline record does "
+                                     "proj %s: stored %s record does "
                                      "not decode",
-                                     proj->dir);
+                                     proj->dir, sr_def_kind_name(kind));
         if (rc)
                 return sr_lmdb_err(ec, rc, "proj", proj->dir, "read");
         if (r) {
@@ -361,6 +400,20 @@ sr_err_t sr_proj__apply_def(sr_proj_txn_t *txn, sr_slice_t key,
                 op = "tenant index";
                 k = sr_lmdb_val(tk, tenant_key(tk, old_ent, &pipeline));
                 rc = del_ok(mdb_del(txn->mtxn, dbi, &k, NULL));
+        }
+        if (!rc && has_old_list &&
+            (!r || !sr_uuid_eq(&old_list, &r->u.target.target_list_id))) {
+                op = "list index";
+                list_key(lk, &old_list, &id);
+                k = sr_lmdb_val(lk, sizeof(lk));
+                rc = del_ok(mdb_del(txn->mtxn, dbi, &k, NULL));
+        }
+        if (!rc && r && kind == SR_DEF_TARGET) {
+                op = "list index";
+                list_key(lk, &r->u.target.target_list_id, &id);
+                k = sr_lmdb_val(lk, sizeof(lk));
+                v = sr_lmdb_val("", 0);
+                rc = mdb_put(txn->mtxn, dbi, &k, &v, 0);
         }
         if (!rc && !r) {
                 op = "delete";
@@ -717,4 +770,81 @@ sr_err_t sr_proj_def_last_seq(sr_proj_t *proj, const sr_uuid_t *pipeline_id,
         }
         sr_proj__rd_end(&rc);
         return err;
+}
+
+sr_err_t sr_proj_def_targets(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *pipeline_id,
+                             const sr_uuid_t *list_id, uint64_t offset,
+                             const sr_uuid_t *after, uint32_t limit,
+                             sr_def_record_t **items, size_t *n, bool *more,
+                             sr_errctx_t *ec)
+{
+        uint8_t lk[LIST_KEY_LEN];
+        sr_def_record_t rec, *out = NULL;
+        sr_uuid_t tid, zero = { { 0 } };
+        size_t cap = 0;
+        uint64_t skipped = 0;
+        struct rctx rc;
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        sr_err_t err;
+        int r;
+
+        CHECK_ARGS(proj && enterprise_id && pipeline_id && list_id && items &&
+                   n && more);
+        *items = NULL;
+        *n = 0;
+        *more = false;
+        list_key(lk, list_id, after ? after : &zero);
+        err = sr_proj__rd_begin(proj, &rc, ec);
+        if (err)
+                return err;
+        r = mdb_cursor_open(rc.txn, proj->dbi[DBI_DEF], &cur);
+        k = sr_lmdb_val(lk, sizeof(lk));
+        if (!r)
+                r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        /* A cursor names the last target of the page before: after it. */
+        if (!r && after && k.mv_size == sizeof(lk) &&
+            !memcmp(k.mv_data, lk, sizeof(lk)))
+                r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        while (!r && !err) {
+                if (k.mv_size != sizeof(lk) ||
+                    memcmp(k.mv_data, lk, 1 + ID_LEN))
+                        break;
+                rc.steps++;
+                if (skipped < offset) {
+                        skipped++;
+                } else if (*n == limit) {
+                        *more = true;
+                        break;
+                } else {
+                        memcpy(tid.b, (const uint8_t *)k.mv_data + 1 + ID_LEN,
+                               ID_LEN);
+                        err = rd_def(&rc, enterprise_id, SR_DEF_TARGET,
+                                     pipeline_id, &tid, &rec, ec);
+                        if (err == SR_ERR_NOT_FOUND) {
+                                /* another pipeline's list id, or tenant:
+                                 * not ours */
+                                err = SR_OK;
+                        } else if (!err && push(&out, n, &cap, &rec)) {
+                                sr_def_record_fini(&rec);
+                                err = sr_errctx_set(ec, SR_ERR_NOMEM,
+                                                    "proj: malloc");
+                        }
+                }
+                if (!err)
+                        r = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (!err && r && r != MDB_NOTFOUND)
+                err = sr_lmdb_err(ec, r, "proj", proj->dir, "scan");
+        if (cur)
+                mdb_cursor_close(cur);
+        sr_proj__rd_end(&rc);
+        if (err) {
+                sr_proj_def_free(out, *n);
+                *n = 0;
+                return err;
+        }
+        *items = out;
+        return SR_OK;
 }

@@ -42,6 +42,8 @@
  *                                   /operationlists/{id}/...)
  *          'E' | E | pipeline_id -> (empty): the pipelines of a tenant,
  *                                   deleted ones included
+ *          'L' | list_id | target_id -> (empty): the targets of a list, in
+ *                                   target id order (keyset pages)
  *          A stored record is enterprise (u8 length + bytes) | the
  *          record's union member as the build lays it out (its pointers
  *          zeroed) | the strings or arrays it owns, each u32 length

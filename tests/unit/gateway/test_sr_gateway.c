@@ -165,10 +165,43 @@ static void fake_worker(fake_t *f, const sr_command_t *cmd, sr_reply_t *out)
                 out->def.seq = d->p.last_seq;
                 return;
         }
+        /* The targets the command names, read by key as the owner
+         * reads its store (here: the projection the fake feed fills). */
+        const sr_defcmd_t *dc = cmd->u.def;
+        sr_def_record_t got[4];
+        bool have[4] = { false };
+        const sr_def_target_t *found[4] = { NULL };
+        sr_defs_targets_in_t tin = { 0, found };
+        uint32_t nt = 0;
+
+        if (dc->kind == SR_DEFCMD_ADD_TARGETS)
+                nt = dc->u.add.n_items;
+        else if (dc->kind == SR_DEFCMD_UPDATE_TARGET ||
+                 dc->kind == SR_DEFCMD_REMOVE_TARGET)
+                nt = 1;
+        cr_assert(nt <= 4);
+        for (uint32_t i = 0; i < nt; i++) {
+                sr_uuid_t tid;
+
+                if (dc->kind == SR_DEFCMD_ADD_TARGETS)
+                        sr_def_target_id(&dc->u.add.target_list_id,
+                                         &dc->u.add.items[i].device_id,
+                                         &tid);
+                else
+                        tid = dc->u.target.target_id;
+                have[i] = sr_proj_def_get(proj, cmd->enterprise_id,
+                                          SR_DEF_TARGET, &dc->pipeline_id,
+                                          &tid, &got[i], NULL) == SR_OK;
+                found[i] = have[i] ? &got[i].u.target : NULL;
+        }
+        tin.n = nt;
         memset(&o, 0, sizeof(o));
-        cr_assert(eq(int, sr_defs_apply(d, cmd->u.def, NULL,
+        cr_assert(eq(int, sr_defs_apply(d, cmd->u.def, nt ? &tin : NULL,
                                         sr_clock_wall_ms(), NULL, &o),
                      SR_OK));
+        for (uint32_t i = 0; i < nt; i++)
+                if (have[i])
+                        sr_def_record_fini(&got[i]);
         out->accepted = o.accepted;
         out->reason = o.reason;
         snprintf(out->message, sizeof(out->message), "%s",
@@ -177,6 +210,9 @@ static void fake_worker(fake_t *f, const sr_command_t *cmd, sr_reply_t *out)
         out->def.entity_id = o.entity_id;
         out->def.version = o.entity_version;
         out->def.seq = d->p.last_seq;
+        out->def.created = o.created;
+        out->def.added = o.added;
+        out->def.skipped = o.skipped;
         for (uint32_t i = 0; o.accepted && i < o.n_changes; i++)
                 fake_pend(f, d, &o, &o.changes[i]);
         if (o.accepted && o.n_changes) {
@@ -4346,5 +4382,120 @@ Test(sr_gateway, operation_lists_and_operations_under_their_parents)
         cr_assert(eq(int, a.status, 404), "%s", a.body);
         cr_assert(strstr(message(&a), "operation list") != NULL, "%s",
                   a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, targets_are_added_paged_updated_and_removed)
+{
+        char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],
+                groups[SR_UUID_STR_LEN + 1], url[240], body[200],
+                dev[SR_UUID_STR_LEN + 1], first[SR_UUID_STR_LEN + 1],
+                next[300];
+        sr_uuid_t d, want;
+        answer_t a;
+        const char *link;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"DEVICES\"}", tl);
+        create_at(url, "{\"name\": \"groups\", \"target_list_type\": "
+                  "\"GROUPS\"}", groups);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/targets/",
+                 pipe, tl);
+        for (int i = 0; i < 3; i++) {
+                d = uid(i == 0 ? "dev-a" : i == 1 ? "dev-b" : "dev-c");
+                sr_uuid_fmt(&d, dev);
+                snprintf(body, sizeof(body), "{\"device_id\": \"%s\", "
+                         "\"device_name\": \"d-%d\"}", dev, i);
+                a = call("POST", url, "tok-a", NULL, body);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                /* the id is the list's and the device's */
+                sr_uuid_t l;
+
+                sr_uuid_parse(tl, SR_UUID_STR_LEN, &l);
+                sr_def_target_id(&l, &d, &want);
+                sr_uuid_fmt(&want, dev);
+                cr_assert(eq(str, (char *)content_str(&a, "id"), dev));
+                cr_assert(eq(str, (char *)content_str(&a, "target_list_id"),
+                             tl));
+                if (i == 0)
+                        snprintf(first, sizeof(first), "%s", dev);
+                answer_free(&a);
+        }
+        /* the same device again: skipped, the same target */
+        d = uid("dev-a");
+        sr_uuid_fmt(&d, dev);
+        snprintf(body, sizeof(body), "{\"device_id\": \"%s\", "
+                 "\"device_name\": \"d-0\"}", dev);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), first));
+        answer_free(&a);
+        /* pages of 2 by cursor */
+        snprintf(next, sizeof(next), "%s?limit=2", url);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 3), "%s", a.body);
+        cr_assert(eq(sz, results_n(&a), 2));
+        link = json_string_value(json_object_get(
+                json_object_get(a.json, "content"), "next"));
+        cr_assert(link != NULL && strstr(link, "cursor=") != NULL, "%s",
+                  a.body);
+        snprintf(next, sizeof(next), "%s", link);
+        answer_free(&a);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(sz, results_n(&a), 1), "%s", a.body);
+        link = json_string_value(json_object_get(
+                json_object_get(a.json, "content"), "next"));
+        cr_assert(eq(ptr, (void *)link, NULL), "%s", a.body);
+        answer_free(&a);
+        snprintf(next, sizeof(next), "%s?cursor=abc", url);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+
+        /* a GROUPS list holds no targets: the owner's wrong_type, 400 */
+        snprintf(next, sizeof(next),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, groups);
+        a = call("POST", next, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "wrong_type"));
+        answer_free(&a);
+
+        /* one target: read, updated (the envelope, not Esper's bare
+         * Target), removed */
+        snprintf(next, sizeof(next), "%s%s/", url, first);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"), "d-0"));
+        answer_free(&a);
+        a = call("PUT", next, "tok-a", NULL,
+                 "{\"device_name\": \"renamed\", \"is_active\": false}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"),
+                     "renamed"));
+        answer_free(&a);
+        a = call("GET", next, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("DELETE", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"),
+                     "renamed"));
+        answer_free(&a);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 2), "%s", a.body);
+        answer_free(&a);
+        /* the target under the other list's path */
+        snprintf(next, sizeof(next),
+                 "/v0/pipelines/%s/targetlists/%s/targets/%s/", pipe, groups,
+                 first);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
         answer_free(&a);
 }

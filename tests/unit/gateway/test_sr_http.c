@@ -139,6 +139,16 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_DEF_OPERATION_PUT },
                 { "DELETE", "/operationlists/" O_ID "/operations/" R_ID,
                   SR_ROUTE_DEF_OPERATION_DELETE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID "/targets",
+                  SR_ROUTE_DEF_TARGETS_LIST },
+                { "POST", "/pipelines/" P_ID "/targetlists/" T_ID "/targets",
+                  SR_ROUTE_DEF_TARGETS_CREATE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID "/targets/"
+                  R_ID, SR_ROUTE_DEF_TARGET_GET },
+                { "PUT", "/pipelines/" P_ID "/targetlists/" T_ID "/targets/"
+                  R_ID, SR_ROUTE_DEF_TARGET_PUT },
+                { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/" R_ID, SR_ROUTE_DEF_TARGET_DELETE },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -609,6 +619,10 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                   "PUT, DELETE" },
                 { "DELETE", "/v0/operationlists/" O_ID "/operations/",
                   "GET, POST" },
+                { "PUT", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/", "GET, POST" },
+                { "POST", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/" R_ID "/", "GET, PUT, DELETE" },
         };
         return cr_make_param_array(struct allow_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -669,7 +683,9 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_PIPELINE_RUN_DELETE + 1));
         cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
                      SR_ROUTE_DEF_STAGE_DELETE + 1));
-        cr_assert(eq(int, SR_ROUTE_DEF_OPERATION_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGET_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_TARGETS_LIST));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_TARGET_DELETE));
         cr_assert(sr_route_body_optional(SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
         cr_assert(not(sr_route_body_optional(
                 SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH)));
@@ -2117,4 +2133,14 @@ Test(sr_http, paths_without_a_pipeline_carry_their_parent)
                      SR_OK));
         cr_assert(eq(str, uuid_text(&r.operation_list_id), O_ID));
         cr_assert(eq(str, uuid_text(&r.def_operation_id), R_ID));
+}
+
+Test(sr_http, a_lists_targets_page_by_cursor)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_DEF_TARGETS_LIST,
+                                     "cursor=00ff&limit=3&offset=1");
+
+        cr_assert(eq(str, q.cursor, "00ff"));
+        cr_assert(eq(u32, q.limit, 3));
+        cr_assert(eq(u64, q.offset, 1));
 }

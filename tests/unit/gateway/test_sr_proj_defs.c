@@ -406,3 +406,92 @@ Test(sr_proj_defs, a_stale_offset_is_not_applied_again)
         cr_assert(eq(str, got.u.pipeline.name, "one"));
         sr_def_record_fini(&got);
 }
+
+static sr_def_record_t target(const char *pipe, const char *list,
+                              const char *device)
+{
+        sr_def_record_t r;
+        sr_uuid_t l = uid(list), d = uid(device);
+
+        memset(&r, 0, sizeof(r));
+        r.kind = SR_DEF_TARGET;
+        r.pipeline_id = uid(pipe);
+        snprintf(r.enterprise_id, sizeof(r.enterprise_id), ENT_A);
+        r.u.target.target_list_id = l;
+        r.u.target.device_id = d;
+        sr_def_target_id(&l, &d, &r.u.target.id);
+        snprintf(r.u.target.device_name, sizeof(r.u.target.device_name),
+                 "%s", device);
+        r.u.target.is_active = true;
+        r.u.target.a.version = 1;
+        return r;
+}
+
+Test(sr_proj_defs, targets_of_a_list_page_by_keyset_and_offset)
+{
+        sr_def_record_t p = pipeline("p1", ENT_A, "one", 3), t[5], other,
+                        *items;
+        sr_uuid_t list = uid("l1");
+        sr_errctx_t ec = { 0 };
+        size_t n = 0, seen = 0;
+        sr_uuid_t last;
+        bool more = false, first = true;
+        char name[16];
+
+        put_rec(&p);
+        for (int i = 0; i < 5; i++) {
+                snprintf(name, sizeof(name), "dev-%d", i);
+                t[i] = target("p1", "l1", name);
+                put_rec(&t[i]);
+        }
+        other = target("p1", "l2", "dev-0");
+        put_rec(&other);
+        /* pages of 2, by cursor: every target once, in id order */
+        do {
+                cr_assert(eq(int, sr_proj_def_targets(proj, ENT_A,
+                                                      &p.pipeline_id, &list,
+                                                      0, first ? NULL : &last,
+                                                      2, &items, &n, &more,
+                                                      &ec),
+                             SR_OK), "%s", ec.msg);
+                for (size_t i = 0; i < n; i++) {
+                        cr_assert(sr_uuid_eq(&items[i].u.target.target_list_id,
+                                             &list));
+                        if (!first || i)
+                                cr_assert(memcmp(last.b,
+                                                 items[i].u.target.id.b,
+                                                 16) < 0);
+                        last = items[i].u.target.id;
+                        seen++;
+                }
+                first = false;
+                sr_proj_def_free(items, n);
+        } while (more);
+        cr_assert(eq(sz, seen, 5));
+        /* offset */
+        cr_assert(eq(int, sr_proj_def_targets(proj, ENT_A, &p.pipeline_id,
+                                              &list, 4, NULL, 10, &items, &n,
+                                              &more, &ec),
+                     SR_OK));
+        cr_assert(eq(sz, n, 1));
+        cr_assert(not(more));
+        sr_proj_def_free(items, n);
+        /* another tenant: none */
+        cr_assert(eq(int, sr_proj_def_targets(proj, ENT_B, &p.pipeline_id,
+                                              &list, 0, NULL, 10, &items, &n,
+                                              &more, &ec),
+                     SR_OK));
+        cr_assert(eq(sz, n, 0));
+        sr_proj_def_free(items, n);
+        /* a tombstone leaves the list */
+        tombstone(SR_DEF_TARGET, &p.pipeline_id, &t[2].u.target.id);
+        cr_assert(eq(int, sr_proj_def_targets(proj, ENT_A, &p.pipeline_id,
+                                              &list, 0, NULL, 10, &items, &n,
+                                              &more, &ec),
+                     SR_OK));
+        cr_assert(eq(sz, n, 4));
+        for (size_t i = 0; i < n; i++)
+                cr_assert(not(sr_uuid_eq(&items[i].u.target.id,
+                                         &t[2].u.target.id)));
+        sr_proj_def_free(items, n);
+}
