@@ -2652,6 +2652,153 @@ paths["/v0/pipelines/{pipeline_id}/stages/"]["post"]["responses"]["200"][
                              "stage."},
 })
 
+
+# Targets of a DEVICES list (phase A).
+schemas["Target"] = {
+    "type": "object",
+    "description": "A device in a target list (Esper `Target`), plus "
+    "`version`. Its id is the list's and the device's (UUID v5): a device "
+    "is at most once in a list.",
+    "required": ["id", "pipeline_id", "target_list_id", "device_id",
+                 "device_name", "device_alias", "is_active", "device_meta",
+                 "args", "created_by", "updated_by", "created_at",
+                 "updated_at", "version"],
+    "properties": {
+        "id": uuid("The target id."),
+        "pipeline_id": uuid("Its pipeline."),
+        "target_list_id": uuid("Its list."),
+        "device_id": uuid("The device."),
+        "device_name": {"type": "string"},
+        "device_alias": {"type": "string", "description": "`\"\"` when "
+                         "none."},
+        "is_active": {"type": "boolean"},
+        "device_meta": {"type": ["object", "null"]},
+        "args": {"type": ["object", "null"]},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+TGT_RO = ["id", "pipeline_id", "target_list_id", "created_by",
+          "updated_by", "created_at", "updated_at"]
+schemas["TargetCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_id", "device_name"],
+    "description": "Esper `Target_POST`. The read-only fields of a "
+    "`Target` (and `version`) are accepted and ignored. A device already "
+    "in the list is left as it is (the answer is its target).",
+    "properties": {
+        "device_id": uuid("The device."),
+        "device_name": def_name("The device's name.", False),
+        "device_alias": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                         "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+                         "description": "The device's alias (may be "
+                         "empty)."},
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in TGT_RO}}}
+schemas["TargetUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Target_PUT`: `device_name` and `is_active`, "
+    "both optional, plus `version`. The other fields of a `Target` are "
+    "accepted and ignored.",
+    "properties": {
+        "device_name": def_name("The new name.", True),
+        "is_active": {"type": ["boolean", "null"]},
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in TGT_RO + ["device_id", "device_alias",
+                                            "device_meta", "args"]}}}
+page("TargetPage", "Target")
+schemas["TargetEnvelope"] = envelope(200, S("Target"), "A Target in the "
+                                     "envelope.")
+schemas["TargetPageEnvelope"] = envelope(200, S("TargetPage"), "A page of "
+                                         "Target objects in the envelope.")
+parameters["TargetId"] = {
+    "name": "target_id", "in": "path", "required": True,
+    "description": "A target id (UUID; any case). Not a UUID, unknown, "
+    "another list's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+TGT_404 = ("No such target in this list, or " + TL_404[0].lower() +
+           TL_404[1:])
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "get": op("Targets", "listTargets", "List the targets of a list",
+              "The list's targets in target id order. Pages by cursor: "
+              "`next` carries one (the last target id of the page); "
+              "`count` is the list's number of targets.",
+              def_responses("TargetPageEnvelope", "A page of targets.",
+                            write=False,
+                            e400=LIST_400.format("`limit`, `offset`, "
+                                                 "`cursor`"),
+                            e404=TL_404),
+              params=[P("Limit"), P("Offset"), P("Cursor")]),
+    "post": op("Targets", "createTarget", "Add a target to a list",
+               "Adds a device to a `DEVICES` list (another type: 400 "
+               "`wrong_type`). A device already in the list is skipped and "
+               "left unchanged; the answer is its target either way. "
+               "Refused while a run of the pipeline is being filled (409 "
+               "`run_starting`, `Retry-After: 1`).",
+               def_responses("TargetEnvelope", "The target.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=TL_404,
+                             e409="`run_starting` (a run of the pipeline "
+                             "is being filled: retry after `Retry-After` "
+                             "seconds)"),
+               params=[P("IdempotencyKey")],
+               body=body("TargetCreate", "Esper `Target_POST`.")),
+}
+TGT_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+            "targetlist_id": "$response.body#/content/target_list_id",
+            "target_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"][
+    "post"]["responses"]["200"]["links"] = {
+    "getTarget": {"operationId": "getTarget", "parameters": TGT_LINK,
+                  "description": "Read the target."},
+    "updateTarget": {"operationId": "updateTarget", "parameters": TGT_LINK,
+                     "description": "Change the target."},
+    "deleteTarget": {"operationId": "deleteTarget", "parameters": TGT_LINK,
+                     "description": "Remove the target."},
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"
+      "{target_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId"), P("TargetId")],
+    "get": op("Targets", "getTarget", "Get a target", "One target.",
+              def_responses("TargetEnvelope", "The target.", write=False,
+                            e400=GET_400, e404=TGT_404)),
+    "put": op("Targets", "updateTarget", "Update a target",
+              "Changes `device_name` and `is_active`. The answer is the "
+              "target in the envelope, as every answer here (Esper's "
+              "reference shows a bare `Target`; docs/api-decisions.md, "
+              "\"Stored definitions\").",
+              def_responses("TargetEnvelope", "The target after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=TGT_404,
+                            e409="`stale_version`, `run_starting`"),
+              params=[P("IdempotencyKey")],
+              body=body("TargetUpdate", "Esper `Target_PUT`, plus "
+                        "`version`.")),
+    "delete": op("Targets", "deleteTarget", "Remove a target",
+                 "Removes the device from the list. The answer is the "
+                 "target as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("TargetEnvelope", "The removed target, as "
+                               "it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=TGT_404,
+                               e409="`stale_version`, `run_starting`"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+TL_TGT_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+               "targetlist_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"].update({
+    "listTargets": {"operationId": "listTargets", "parameters": TL_TGT_LINK,
+                    "description": "The new list's targets."},
+    "createTarget": {"operationId": "createTarget",
+                     "parameters": TL_TGT_LINK,
+                     "description": "Add a target to the new list."},
+})
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -2770,6 +2917,8 @@ doc = {
          "stored pipeline."},
         {"name": "Operation Lists", "description": "The operation lists of "
          "a stage."},
+        {"name": "Targets", "description": "The devices of a `DEVICES` "
+         "target list."},
         {"name": "Pipeline Operations", "description": "The operations of "
          "an operation list (Esper's tag `Operations`; ours names the "
          "liveness and metrics endpoints)."},

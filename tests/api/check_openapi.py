@@ -110,6 +110,16 @@ API_MD = {
             "{operation_id}/"),
     ("delete", "/v0/operationlists/{operationlist_id}/operations/"
                "{operation_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+             "targets/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/{target_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/{target_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+               "targets/{target_id}/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -231,7 +231,8 @@ EOF
                 def_excludes=(--exclude-tag Pipelines --exclude-tag Stages
                         --exclude-tag "Target Lists"
                         --exclude-tag "Operation Lists"
-                        --exclude-tag "Pipeline Operations")
+                        --exclude-tag "Pipeline Operations"
+                        --exclude-tag Targets)
                 say "stored definitions not applied by the workers: $(
                         sed -n 's/^# definitions: unavailable //p' \
                                 "$work/schemathesis.toml"); their operations are left out"

@@ -66,6 +66,18 @@ DEF_BINDINGS = {
                      "operation_id": "operation_id"},
     "updateOperation": {"operationlist_id": "operationlist_id",
                         "operation_id": "operation_id"},
+    "listTargets": {"pipeline_id": "pipeline_id",
+                    "targetlist_id": "targetlist_id"},
+    "createTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id"},
+    "getTarget": {"pipeline_id": "pipeline_id",
+                  "targetlist_id": "targetlist_id", "target_id": "target_id"},
+    "updateTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id",
+                     "target_id": "target_id"},
+    "deleteTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id",
+                     "target_id": "deletable_target_id"},
     "deletePipeline": {"pipeline_id": "deletable_pipeline_id"},
     "deleteStage": {"pipeline_id": "pipeline_id",
                     "stage_id": "deletable_stage_id"},
@@ -136,6 +148,11 @@ def seed_definitions(base, token):
         ops = f"/v0/operationlists/{made['operationlist']}/operations/"
         post("operation", ops, {"operation_type": "REBOOT"})
         post("deletable_operation", ops, {"operation_type": "LOCK"})
+        tgts = f"/v0/pipelines/{pipe}/targetlists/{made['targetlist']}/targets/"
+        post("target", tgts, {"device_id": str(uuid.uuid4()),
+                              "device_name": "st-def-1"})
+        post("deletable_target", tgts, {"device_id": str(uuid.uuid4()),
+                                        "device_name": "st-def-2"})
     except LookupError as e:
         return None, str(e)
     del made["attached"]
