@@ -2799,6 +2799,94 @@ paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
                      "description": "Add a target to the new list."},
 })
 
+
+# targets-bulk (docs/definitions.md, section 8).
+schemas["TargetBulkItem"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_id"],
+    "description": "One target of a bulk body (the read-only fields of a "
+    "`Target` are accepted and ignored).",
+    "properties": {
+        "device_id": uuid("The device."),
+        "device_name": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                        "pattern": NO_NUL},
+        "device_alias": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                         "pattern": NO_NUL},
+        "device_meta": {"type": ["object", "null"]},
+        "args": {"type": ["object", "null"]},
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        **{f: READ_ONLY for f in TGT_RO + ["version"]}}}
+schemas["TargetsBulk"] = {
+    "type": "array", "maxItems": 100000,
+    "description": "Device ids, or targets, or both mixed; at most "
+    "`gateway.bulk.max.items` (default 100,000) items within "
+    "`gateway.body.max.bytes`. An item that is not valid (not a UUID, a "
+    "name over 255 bytes, a device already earlier in the body, ...) is "
+    "left out and reported in `errors`; the others are sent.",
+    "items": {"anyOf": [{"type": "string", "format": "uuid"},
+                        S("TargetBulkItem")]}}
+schemas["TargetsBulkResult"] = {
+    "type": "object",
+    "required": ["created_count", "added_count", "skipped_count", "errors"],
+    "description": "Esper's bulk summary: the replies' counts summed.",
+    "properties": {
+        "created_count": {"type": "integer", "minimum": 0},
+        "added_count": {"type": "integer", "minimum": 0},
+        "skipped_count": {"type": "integer", "minimum": 0,
+                          "description": "Devices already in the list, "
+                          "left unchanged."},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["index", "device_id", "message"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "device_id": {"type": ["string", "null"]},
+                "message": {"type": "string"}}}}}}
+schemas["TargetsBulkEnvelope"] = envelope(200, S("TargetsBulkResult"),
+                                          "A bulk summary in the "
+                                          "envelope; `message` is "
+                                          "\"created N, added N, skipped "
+                                          "N\".")
+schemas["BulkAcceptedEnvelope"] = envelope(202, {
+    "type": "object", "required": ["command_id", "missing_command_ids"],
+    "properties": {
+        "command_id": uuid("The request's command id (its chunks' ids "
+                           "derive from it)."),
+        "missing_command_ids": {"type": "array", "items": uuid(
+            "A chunk whose outcome did not arrive in time.")}}},
+    "Some chunks' outcome did not arrive in time (or the outcome is not "
+    "visible yet): retry with the same `Idempotency-Key`; the applied "
+    "chunks are answered by the owner's dedupe.")
+_bulk = def_responses("TargetsBulkEnvelope", "The summary.", write=True,
+                      e400=("Not JSON, not an array, or more items than "
+                            "`gateway.bulk.max.items`; or a chunk the owner "
+                            "refused (`wrong_type`: not a `DEVICES` list, "
+                            "...; the message names the chunk: the chunks "
+                            "before it may be applied, each chunk is "
+                            "atomic, the bulk is not). Invalid items alone "
+                            "are no 400: they are the `errors` of a 200."),
+                      e404=TL_404,
+                      e409="`run_starting` (a run of the pipeline is "
+                      "being filled: retry after `Retry-After` seconds)")
+_bulk["202"] = resp("Accepted, outcome of some chunks unknown.",
+                    S("BulkAcceptedEnvelope"))
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+      "targets-bulk/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "post": op("Targets", "bulkAddTargets", "Add many targets to a list",
+               "Validates every item, sends the valid ones as `AddTargets` "
+               "commands of `definition.chunk.targets` (default 1,000) "
+               "each, all at once, then awaits every reply; the same as "
+               "adding each device with `POST .../targets/`. The answer "
+               "sums the counts, with the items left out.",
+               _bulk, params=[P("IdempotencyKey")],
+               body=body("TargetsBulk", "Device ids or targets.")),
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"]["bulkAddTargets"] = {
+    "operationId": "bulkAddTargets", "parameters": TL_TGT_LINK,
+    "description": "Add many targets to the new list."}
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sr_budget.h"
 #include "sr_clock.h"
 #include "sr_defs_json.h"
 #include "sr_idem.h"
@@ -90,6 +91,8 @@ static const struct def_route def_routes[] = {
           SR_DEFCMD_UPDATE_TARGET },
         { SR_ROUTE_DEF_TARGET_DELETE, SR_DEF_TARGET, DOP_DELETE,
           SR_DEFCMD_REMOVE_TARGET },
+        { SR_ROUTE_DEF_TARGETS_BULK, SR_DEF_TARGET, DOP_CREATE,
+          SR_DEFCMD_ADD_TARGETS },
 };
 
 static const struct def_route *find_route(sr_route_id_t id)
@@ -887,12 +890,220 @@ free_d:
         }
 }
 
+/* ------------------------------------------------------------ bulk */
+
+/* POST .../targets-bulk/ (docs/definitions.md, section 8): the body's
+ * valid items in AddTargets chunks of definition.chunk.targets, every
+ * chunk encoded first (one over command.max.bytes: 413, nothing sent),
+ * then all sent, then every reply awaited (pipelined); command ids UUID v5
+ * of (the request's command id, chunk index), so a retry with the same
+ * Idempotency-Key resends the same commands and the owner's dedupe answers
+ * the applied ones. The answer sums the replies' counts, with the items
+ * left out (`errors`). A chunk refused: its refusal (the chunks before it
+ * may be applied; each chunk is atomic, the bulk is not). A chunk without
+ * reply in time: 202 with the missing chunks' command ids. */
+struct bulk_chunk {
+        sr_command_t cmd;
+        sr_buf_t val;
+        int ticket;
+        bool sent, replied;
+        sr_reply_t reply;
+};
+
+static void bulk(sr_gw_ctx_t *c)
+{
+        sr_gateway_t *gw = c->gw;
+        const sr_route_t *r = c->route;
+        int timeout = gw->conf->gateway_reply_timeout_ms;
+        uint32_t per = (uint32_t)gw->conf->definition_chunk_targets, nch,
+                 created = 0, added = 0, skipped = 0;
+        char base[SR_UUID_STR_LEN + 1], cid[SR_UUID_STR_LEN + 1],
+                msg[160], text[SR_NAME_MAX + 64];
+        struct bulk_chunk *ch = NULL;
+        sr_defs_bulk_t b = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_command_t first;
+        sr_uuid_t pipeline;
+        uint64_t seq = 0;
+        int64_t until;
+        json_t *missing;
+        sr_err_t err;
+        uint32_t i;
+
+        if (sr_defs_json_bulk(c->req->body, c->req->body_len,
+                              (uint32_t)gw->conf->gateway_bulk_max_items, &b,
+                              &ec) != SR_OK) {
+                sr_gateway__answer_status(c->resp,
+                                          ec.code == SR_ERR_NOMEM ? 500 : 400,
+                                          "%s", ec.msg);
+                return;
+        }
+        if (sr_gateway__idem_refused(c) || !open_pipeline(c, &pipeline) ||
+            !parent_list(c, find_route(SR_ROUTE_DEF_TARGETS_CREATE),
+                         &pipeline, NULL))
+                goto out;
+        per = per ? per : 1;
+        nch = (b.n_items + per - 1) / per;
+        ch = calloc(nch ? nch : 1, sizeof(*ch));
+        if (!ch) {
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+                goto out;
+        }
+        /* The request's own command id names its chunks. */
+        sr_gateway__command_init(&first, SR_CMD_DEFINITION, c->enterprise,
+                                 c->req, &pipeline);
+        sr_uuid_fmt(&first.command_id, base);
+        for (i = 0; i < nch; i++) {
+                uint32_t from = i * per,
+                         n = b.n_items - from < per ? b.n_items - from : per;
+                sr_defcmd_t *d = calloc(1, sizeof(*d));
+
+                ch[i].cmd = first;
+                ch[i].ticket = -1;
+                sr_uuid_v5(&ch[i].cmd.command_id, &sr_ns, "%s/bulk/%u", base,
+                           i);
+                if (!d) {
+                        sr_gateway__answer_status(c->resp, 500, "out of "
+                                                  "memory");
+                        goto out;
+                }
+                ch[i].cmd.u.def = d;
+                d->kind = SR_DEFCMD_ADD_TARGETS;
+                d->command_id = ch[i].cmd.command_id;
+                snprintf(d->enterprise_id, sizeof(d->enterprise_id), "%s",
+                         c->enterprise);
+                d->issued_at = first.issued_at;
+                d->pipeline_id = pipeline;
+                d->u.add.target_list_id = r->target_list_id;
+                d->u.add.chunk_index = i;
+                /* the items move to the chunk (b keeps no pointer) */
+                d->u.add.n_items = n;
+                d->u.add.items = malloc((size_t)n * sizeof(*d->u.add.items));
+                if (!d->u.add.items) {
+                        d->u.add.n_items = 0;
+                        sr_gateway__answer_status(c->resp, 500, "out of "
+                                                  "memory");
+                        goto out;
+                }
+                memcpy(d->u.add.items, b.items + from,
+                       (size_t)n * sizeof(*d->u.add.items));
+                memset(b.items + from, 0, (size_t)n * sizeof(*b.items));
+                pthread_mutex_lock(&gw->codec_mu);
+                err = sr_codec_encode_command(gw->codec, &ch[i].cmd,
+                                              &ch[i].val, &ec);
+                pthread_mutex_unlock(&gw->codec_mu);
+                if (err) {
+                        sr_gateway__answer_status(c->resp, 500, "could not "
+                                                  "encode the command: %s",
+                                                  ec.msg);
+                        goto out;
+                }
+                if (!sr_budget_input_fits((size_t)gw->conf->command_max_bytes,
+                                          SR_UUID_STR_LEN, ch[i].val.len)) {
+                        sr_gateway__answer_status(
+                                c->resp, 413, "chunk %u of the bulk would be "
+                                "a command of %zu bytes, over "
+                                "command.max.bytes (%d); nothing was sent: "
+                                "send fewer targets per call, or lower "
+                                "definition.chunk.targets",
+                                i, SR_UUID_STR_LEN + ch[i].val.len,
+                                gw->conf->command_max_bytes);
+                        goto out;
+                }
+        }
+        for (i = 0; i < nch; i++) {
+                sr_gw_sent_t sent = gw->port.send(gw->port.ctx, &ch[i].cmd,
+                                                  sr_buf_slice(&ch[i].val),
+                                                  timeout > 0 ? timeout : 1,
+                                                  &ch[i].ticket, &ec);
+
+                if (sent != SR_GW_SENT) {
+                        /* the chunks sent are still awaited (tickets) */
+                        sr_gateway__send_failed(sent, &ec, c->resp);
+                        break;
+                }
+                ch[i].sent = true;
+        }
+        until = sr_clock_mono_ms() + timeout;
+        for (uint32_t k = 0; k < nch && ch[k].sent; k++) {
+                double t_read;
+
+                ch[k].replied = gw->port.wait_reply(gw->port.ctx,
+                                                    ch[k].ticket, until,
+                                                    &ch[k].reply, &t_read);
+        }
+        if (c->resp->status) /* a send failed */
+                goto out;
+        for (i = 0; i < nch; i++) {
+                if (!ch[i].replied || ch[i].reply.accepted)
+                        continue;
+                sr_uuid_fmt(&ch[i].cmd.command_id, cid);
+                if (ch[i].reply.reason == SR_REJECT_RUN_STARTING)
+                        c->resp->retry_after = 1;
+                /* which chunk (of the valid items, in body order), and
+                 * the owner's message */
+                snprintf(text, sizeof(text), "chunk %u of %u: %s", i, nch,
+                         ch[i].reply.message);
+                sr_gateway__answer_json(
+                        c->resp,
+                        sr_gateway__refusal_status(ch[i].reply.reason), text,
+                        sr_gateway__refusal_content(cid, &ch[i].reply));
+                goto out;
+        }
+        missing = json_array();
+        for (i = 0; i < nch; i++) {
+                if (!ch[i].replied) {
+                        sr_uuid_fmt(&ch[i].cmd.command_id, cid);
+                        json_array_append_new(missing, json_string(cid));
+                        continue;
+                }
+                if (ch[i].reply.has_def) {
+                        created += ch[i].reply.def.created;
+                        added += ch[i].reply.def.added;
+                        skipped += ch[i].reply.def.skipped;
+                        if (ch[i].reply.def.seq > seq)
+                                seq = ch[i].reply.def.seq;
+                }
+        }
+        if (json_array_size(missing) ||
+            (nch && !gw->port.wait_def_seq(gw->port.ctx, c->enterprise,
+                                           &pipeline, seq, until))) {
+                c->resp->retry_after = 1;
+                sr_gateway__answer_json(
+                        c->resp, 202, json_array_size(missing) ?
+                        "accepted; the outcome of some chunks did not "
+                        "arrive in time: retry with the same "
+                        "Idempotency-Key" :
+                        "accepted; not yet visible in reads",
+                        json_pack("{s:s,s:o}", "command_id", base,
+                                  "missing_command_ids", missing));
+                goto out;
+        }
+        json_decref(missing);
+        snprintf(msg, sizeof(msg), "created %u, added %u, skipped %u",
+                 created, added, skipped);
+        sr_gateway__answer_json(c->resp, 200, msg,
+                                sr_json_def_bulk_answer(created, added,
+                                                        skipped, &b));
+out:
+        for (i = 0; ch && i < nch; i++) {
+                sr_command_fini(&ch[i].cmd);
+                sr_buf_free(&ch[i].val);
+        }
+        free(ch);
+        sr_defs_bulk_fini(&b);
+}
+
 void sr_gateway__def(sr_gw_ctx_t *c)
 {
         const struct def_route *dr = find_route(c->route->id);
 
         if (!dr) {
                 sr_gateway__answer_status(c->resp, 404, "unknown path or id");
+                return;
+        }
+        if (c->route->id == SR_ROUTE_DEF_TARGETS_BULK) {
+                bulk(c);
                 return;
         }
         switch (dr->op) {

@@ -165,8 +165,8 @@ sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec)
 }
 
 /* The answer to a send that did not go out. */
-static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
-                       sr_gw_response_t *resp)
+int sr_gateway__send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
+                            sr_gw_response_t *resp)
 {
         if (sent == SR_GW_SEND_BUSY) {
                 resp->retry_after = 1;
@@ -203,7 +203,7 @@ static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
  * version, an entity in use, a run of the pipeline starting: the request
  * was well formed, the state is not one to take it), else 400 (the
  * state machine's or the definition rules' message). */
-static int refusal_status(sr_reject_t reason)
+int sr_gateway__refusal_status(sr_reject_t reason)
 {
         switch (reason) {
         case SR_REJECT_NOT_FOUND:
@@ -235,7 +235,8 @@ static int refusal_status(sr_reject_t reason)
 
 /* The content of a refusal: the command id and the reason, and for a
  * stale version of a definition the entity's current one. */
-static json_t *refusal_content(const char *cid, const sr_reply_t *reply)
+json_t *sr_gateway__refusal_content(const char *cid,
+                                     const sr_reply_t *reply)
 {
         json_t *j = json_pack("{s:s,s:s}", "command_id", cid, "reason",
                               sr_reject_name(reply->reason));
@@ -303,7 +304,7 @@ int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
                              timeout > 0 ? timeout : 1, &ticket, &ec);
         sr_buf_free(&val);
         if (sent != SR_GW_SENT)
-                return send_failed(sent, &ec, resp);
+                return sr_gateway__send_failed(sent, &ec, resp);
         t_acked = sr_clock_mono_s();
         sr_series_observe(gw->phase[SR_GW_PHASE_PRODUCE], t_acked - t0);
         until = sr_clock_mono_ms() + timeout;
@@ -320,7 +321,7 @@ int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
         if (out)
                 *out = reply;
         if (!reply.accepted) {
-                code = refusal_status(reply.reason);
+                code = sr_gateway__refusal_status(reply.reason);
                 /* A retired run: when and why, from the projection's note
                  * (else the worker's message says it). */
                 if (reply.reason == SR_REJECT_RUN_RETIRED &&
@@ -335,7 +336,7 @@ int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
                 if (reply.reason == SR_REJECT_RUN_STARTING)
                         resp->retry_after = 1;
                 sr_gateway__answer_json(resp, code, reply.message,
-                                        refusal_content(cid, &reply));
+                                        sr_gateway__refusal_content(cid, &reply));
                 return code;
         }
         /* A deleted run is retired, not at a new version: it is visible

@@ -110,7 +110,8 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(DEF_TARGETS_CREATE, "def_targets_create")                     \
         X(DEF_TARGET_GET, "def_target_get")                             \
         X(DEF_TARGET_PUT, "def_target_put")                             \
-        X(DEF_TARGET_DELETE, "def_target_delete")
+        X(DEF_TARGET_DELETE, "def_target_delete")                       \
+        X(DEF_TARGETS_BULK, "def_targets_bulk")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,

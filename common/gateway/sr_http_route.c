@@ -74,6 +74,7 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_DEF_OPERATION_PUT ||
                id == SR_ROUTE_DEF_TARGETS_CREATE ||
                id == SR_ROUTE_DEF_TARGET_PUT ||
+               id == SR_ROUTE_DEF_TARGETS_BULK ||
                id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
@@ -246,6 +247,9 @@ static const struct path_def api_paths[] = {
           { { "GET", SR_ROUTE_DEF_TARGET_GET },
             { "PUT", SR_ROUTE_DEF_TARGET_PUT },
             { "DELETE", SR_ROUTE_DEF_TARGET_DELETE } } },
+        { 5, { "pipelines", NULL, "targetlists", NULL, "targets-bulk" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
+          { { "POST", SR_ROUTE_DEF_TARGETS_BULK } } },
 };
 
 static const struct {

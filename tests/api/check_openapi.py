@@ -120,6 +120,8 @@ API_MD = {
             "targets/{target_id}/"),
     ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
                "targets/{target_id}/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+             "targets-bulk/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -474,7 +476,8 @@ def walk_objects(d, schema, where, seen):
 
 # Free-form objects inside a write body whose keys are the client's own.
 FREE_FORM = {"RunSpecOperation.args", "OperationCreate.args",
-             "OperationUpdate.args"}
+             "OperationUpdate.args", "TargetBulkItem.device_meta",
+             "TargetBulkItem.args"}
 
 
 def check_write_bodies(d, doc):

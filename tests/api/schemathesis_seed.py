@@ -78,6 +78,8 @@ DEF_BINDINGS = {
     "deleteTarget": {"pipeline_id": "pipeline_id",
                      "targetlist_id": "targetlist_id",
                      "target_id": "deletable_target_id"},
+    "bulkAddTargets": {"pipeline_id": "pipeline_id",
+                       "targetlist_id": "targetlist_id"},
     "deletePipeline": {"pipeline_id": "deletable_pipeline_id"},
     "deleteStage": {"pipeline_id": "pipeline_id",
                     "stage_id": "deletable_stage_id"},

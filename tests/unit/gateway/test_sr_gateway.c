@@ -4499,3 +4499,120 @@ Test(sr_gateway, targets_are_added_paged_updated_and_removed)
         cr_assert(eq(int, a.status, 404), "%s", a.body);
         answer_free(&a);
 }
+
+Test(sr_gateway, targets_bulk_sends_chunks_sums_counts_and_reports_errors)
+{
+        char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],
+                groups[SR_UUID_STR_LEN + 1], url[240], body[600],
+                u[4][SR_UUID_STR_LEN + 1];
+        sr_errctx_t ec = { 0 };
+        json_t *errors;
+        answer_t a;
+        int sends;
+
+        cr_assert(eq(int, sr_conf_set(conf, "definition.chunk.targets", "2",
+                                      &ec),
+                     SR_OK), "%s", ec.msg);
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"DEVICES\"}", tl);
+        create_at(url, "{\"name\": \"groups\", \"target_list_type\": "
+                  "\"GROUPS\"}", groups);
+        for (int i = 0; i < 4; i++) {
+                char name[16];
+                sr_uuid_t d;
+
+                snprintf(name, sizeof(name), "bulk-%d", i);
+                d = uid(name);
+                sr_uuid_fmt(&d, u[i]);
+        }
+        snprintf(body, sizeof(body),
+                 "[\"%s\", {\"device_id\": \"%s\", \"device_name\": \"n1\"},"
+                 " \"not-a-uuid\", \"%s\", \"%s\", \"%s\"]",
+                 u[0], u[1], u[0], u[2], u[3]);
+        snprintf(url, sizeof(url),
+                 "/api/pipelines/v0/pipelines/%s/targetlists/%s/targets-bulk/",
+                 pipe, tl);
+        sends = fake.n_sends;
+        a = call("POST", url, "tok-a", "bulk-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "created 4, added 4, skipped 0"));
+        cr_assert(eq(int, content_int(&a, "created_count"), 4));
+        cr_assert(eq(int, content_int(&a, "added_count"), 4));
+        cr_assert(eq(int, content_int(&a, "skipped_count"), 0));
+        errors = json_object_get(json_object_get(a.json, "content"),
+                                 "errors");
+        cr_assert(eq(sz, json_array_size(errors), 2), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(errors, 0), "index")),
+                     2));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(errors, 1), "index")),
+                     3));
+        answer_free(&a);
+        /* two chunks of two, one command each, ids of the request's */
+        cr_assert(eq(int, fake.n_sends, sends + 2));
+        cr_assert(eq(int, fake.cmds[sends].u.def->kind,
+                     SR_DEFCMD_ADD_TARGETS));
+        cr_assert(eq(u32, fake.cmds[sends].u.def->u.add.n_items, 2));
+        cr_assert(eq(u32, fake.cmds[sends + 1].u.def->u.add.chunk_index, 1));
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/targets/",
+                 pipe, tl);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 4), "%s", a.body);
+        answer_free(&a);
+
+        /* a retry with the key: the same commands (the owner's dedupe
+         * answers the applied ones) */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe, tl);
+        a = call("POST", url, "tok-a", "bulk-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends + 4));
+        cr_assert(sr_uuid_eq(&fake.cmds[sends].command_id,
+                             &fake.cmds[sends + 2].command_id));
+        cr_assert(sr_uuid_eq(&fake.cmds[sends + 1].command_id,
+                             &fake.cmds[sends + 3].command_id));
+        cr_assert(not(sr_uuid_eq(&fake.cmds[sends].command_id,
+                                 &fake.cmds[sends + 1].command_id)));
+
+        /* no reply in time: 202 naming the missing chunks */
+        fake.no_reply = true;
+        a = call("POST", url, "tok-a", NULL, "[\"" "00000000-0000-4000-8000-"
+                 "000000000001\"]");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(eq(sz, json_array_size(json_object_get(
+                                 json_object_get(a.json, "content"),
+                                 "missing_command_ids")),
+                     1), "%s", a.body);
+        answer_free(&a);
+        fake.no_reply = false;
+
+        /* a GROUPS list: the owner refuses the chunk */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe,
+                 groups);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "wrong_type"));
+        cr_assert(strstr(message(&a), "chunk 0 of 2") != NULL, "%s", a.body);
+        answer_free(&a);
+
+        /* not an array; too many items: 400, nothing sent */
+        sends = fake.n_sends;
+        a = call("POST", url, "tok-a", NULL, "{\"device_id\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.bulk.max.items", "3",
+                                      &ec),
+                     SR_OK));
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "gateway.bulk.max.items") != NULL,
+                  "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}

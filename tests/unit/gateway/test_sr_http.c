@@ -149,6 +149,8 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   R_ID, SR_ROUTE_DEF_TARGET_PUT },
                 { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID
                   "/targets/" R_ID, SR_ROUTE_DEF_TARGET_DELETE },
+                { "POST", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets-bulk", SR_ROUTE_DEF_TARGETS_BULK },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -623,6 +625,8 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                   "/targets/", "GET, POST" },
                 { "POST", "/v0/pipelines/" P_ID "/targetlists/" T_ID
                   "/targets/" R_ID "/", "GET, PUT, DELETE" },
+                { "GET", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets-bulk/", "POST" },
         };
         return cr_make_param_array(struct allow_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -683,7 +687,9 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_PIPELINE_RUN_DELETE + 1));
         cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
                      SR_ROUTE_DEF_STAGE_DELETE + 1));
-        cr_assert(eq(int, SR_ROUTE_DEF_TARGET_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_TARGETS_BULK));
+        cr_assert(not(sr_route_body_optional(SR_ROUTE_DEF_TARGETS_BULK)));
         cr_assert(sr_route_is_list(SR_ROUTE_DEF_TARGETS_LIST));
         cr_assert(sr_route_body_optional(SR_ROUTE_DEF_TARGET_DELETE));
         cr_assert(sr_route_body_optional(SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
