@@ -477,7 +477,8 @@ static sr_err_t stage_lists(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
         sr_def_record_t l;
         sr_err_t err = SR_OK;
 
-        qsort(items, *n, sizeof(*items), cmp_created);
+        if (*n > 1) /* qsort() of a NULL array is undefined */
+                qsort(items, *n, sizeof(*items), cmp_created);
         for (size_t i = 0; i < *n; i++) {
                 sr_uuid_t list = items[i].u.attachment.target_list_id;
 
@@ -620,7 +621,9 @@ static void list(sr_gw_ctx_t *c, const struct def_route *dr)
                 return;
         }
         n = filter_items(items, n, &k);
-        if (dr->kind == SR_DEF_PIPELINE && q.n_order)
+        if (n < 2)
+                ; /* nothing to sort (qsort() of a NULL array is undefined) */
+        else if (dr->kind == SR_DEF_PIPELINE && q.n_order)
                 qsort(items, n, sizeof(*items),
                       q.order[0].desc ? cmp_pipeline_name_desc :
                                         cmp_pipeline_name);
