@@ -11,10 +11,13 @@
  * of entity changes, in order, from which the caller writes one changelog
  * record and one definition event per change. A refusal changes nothing.
  *
- * Not wired yet (2026-12-06): no command, changelog record or event of
- * the wire carries these types; the codec's Esper JSON for them is
- * sr_defs_json.h. The worker's path, the gateway's projection and routes
- * are the next step of issue 15's phase A (docs/definitions.md, section 9).
+ * On the wire since 2026-12-07 (common/codec/sr_codec_defs.c): the
+ * commands as Command version 5, the records as ChangelogRecord version 3,
+ * the reply's part as CommandReply version 2, the events as
+ * DefinitionChanged on <prefix>definition-events; the codec's Esper JSON
+ * for them is sr_defs_json.h. The worker's path, the gateway's projection
+ * and routes are the next step of issue 15's phase A (docs/definitions.md,
+ * section 9).
  */
 #ifndef SR_DEFS_H
 #define SR_DEFS_H

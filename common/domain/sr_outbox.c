@@ -25,6 +25,7 @@ static const char *const topic_suffixes[SR_TOPIC__COUNT] = {
         [SR_TOPIC_CHANGELOG] = "changelog", [SR_TOPIC_REPLIES] = "replies",
         [SR_TOPIC_DLQ] = "dlq",
         [SR_TOPIC_IDEMPOTENCY] = "idempotency",
+        [SR_TOPIC_DEF_EVENTS] = "definition-events",
 };
 
 const char *sr_topic_suffix(sr_topic_kind_t t)

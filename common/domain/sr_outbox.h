@@ -21,12 +21,16 @@ typedef enum sr_topic_kind {
         SR_TOPIC_REPLIES,
         SR_TOPIC_DLQ,
         SR_TOPIC_IDEMPOTENCY, /* the gateways' Idempotency-Key claims */
+        /* Stored definitions' changes (definition_event.avsc, keyed by
+         * pipeline id; docs/definitions.md section 2). */
+        SR_TOPIC_DEF_EVENTS,
         SR_TOPIC__COUNT
 } sr_topic_kind_t;
 
 /**
  * @brief Topic name suffix: "commands", "results", "events", "dispatch",
- * "changelog", "replies", "dlq", "idempotency". Static text; NULL if @p t is out of range.
+ * "changelog", "replies", "dlq", "idempotency", "definition-events".
+ * Static text; NULL if @p t is out of range.
  */
 const char *sr_topic_suffix(sr_topic_kind_t t);
 

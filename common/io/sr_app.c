@@ -89,25 +89,28 @@ sr_err_t sr_app_register_schemas(sr_conf_t *conf, sr_errctx_t *ec)
                 return err;
         }
         /* the versions still read (and written for what they carry),
-         * oldest first: "command=1 changelog=4" */
+         * oldest first: "command=1 changelog=4 command=7 ..." */
         for (int i = 0; i < SR_SCHEMA_OLDER_COUNT && n < sizeof(older); i++)
                 n += (size_t)snprintf(older + n, sizeof(older) - n, "%s%s=%d",
                               i ? " " : "",
                               sr_schema_older[i].slot == SR_SCHEMA_COMMAND ?
                                       "command" :
                               sr_schema_older[i].slot == SR_SCHEMA_CHANGELOG ?
-                                      "changelog" : "other",
+                                      "changelog" :
+                              sr_schema_older[i].slot == SR_SCHEMA_REPLY ?
+                                      "reply" : "other",
                               (int)conf->schema_ids.older[i]);
         SR_INFO("REGISTRY", "schemas registered url=%s command=%d "
                 "result=%d event=%d changelog=%d dispatch=%d reply=%d "
-                "older=\"%s\"",
+                "definition_events=%d older=\"%s\"",
                 conf->schema_registry_url,
                 (int)conf->schema_ids.wire[SR_SCHEMA_COMMAND],
                 (int)conf->schema_ids.wire[SR_SCHEMA_RESULT],
                 (int)conf->schema_ids.wire[SR_SCHEMA_EVENT],
                 (int)conf->schema_ids.wire[SR_SCHEMA_CHANGELOG],
                 (int)conf->schema_ids.wire[SR_SCHEMA_DISPATCH],
-                (int)conf->schema_ids.wire[SR_SCHEMA_REPLY], older);
+                (int)conf->schema_ids.wire[SR_SCHEMA_REPLY],
+                (int)conf->schema_ids.wire[SR_SCHEMA_DEF_EVENT], older);
         return SR_OK;
 }
 

@@ -66,7 +66,7 @@ static const struct conf_prop conf_props[] = {
           .offset = OFF(topic_prefix), .min = 0, .max = 200, .def = "sr.",
           .desc = "Prefix of every topic name: prefix + commands, results, "
                   "events, dispatch, changelog, replies, dlq, "
-                  "idempotency." },
+                  "idempotency, definition-events." },
         { .name = "partitions", .type = CONF_INT, .offset = OFF(partitions),
           .min = 1, .max = 1024, .def = "12",
           .desc = "Partition count of the topics sr-dev creates." },

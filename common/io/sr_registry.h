@@ -31,7 +31,7 @@ typedef struct sr_registry_subject {
 } sr_registry_subject_t;
 
 extern const sr_registry_subject_t sr_registry_subjects[];
-#define SR_REGISTRY_N_SUBJECTS 6
+#define SR_REGISTRY_N_SUBJECTS 7
 
 #define SR_REGISTRY_HOST_MAX 256
 #define SR_REGISTRY_PATH_MAX 1024

@@ -26,7 +26,7 @@ import org.apache.kafka.common.errors.TopicExistsException;
 public final class SrKafkaAdmin {
         private static final String[] SUFFIXES = {
                 "commands", "results", "events", "dispatch", "changelog", "replies", "dlq",
-                "idempotency"
+                "idempotency", "definition-events"
         };
 
         private static Admin admin(String bootstrap) {

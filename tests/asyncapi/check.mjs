@@ -42,7 +42,7 @@ function must(re, text, what) {
 const outbox = read('common/domain/sr_outbox.c');
 const suffixes = [...must(/topic_suffixes\[SR_TOPIC__COUNT\] = \{([^}]*)\}/,
   outbox, 'topic_suffixes in sr_outbox.c')[1]
-  .matchAll(/\[SR_TOPIC_([A-Z]+)\]\s*=\s*"([a-z]+)"/g)]
+  .matchAll(/\[SR_TOPIC_([A-Z_]+)\]\s*=\s*"([a-z-]+)"/g)]
   .map((m) => ({ kind: m[1], suffix: m[2] }));
 const prefix = must(/"topic\.prefix"[\s\S]*?\.def = "([^"]*)"/,
   read('common/io/sr_conf.c'), 'topic.prefix in sr_conf.c')[1];
@@ -51,11 +51,16 @@ const registry = read('schemas/registry.tsv').split('\n')
   .map((l) => { const [id, file] = l.split('\t'); return { id: +id, file }; });
 const schemaIds = Object.fromEntries([...must(
   /enum sr_schema_id \{([^}]*)\}/, read('common/codec/sr_codec.h'),
-  'sr_schema_id_t')[1].matchAll(/SR_SCHEMA_([A-Z]+) = (\d+)/g)]
+  'sr_schema_id_t')[1].matchAll(/SR_SCHEMA_([A-Z_]+) = (\d+)/g)]
   .map((m) => [m[1], +m[2]]));
+// A slot's built-in id is its number unless sr_schema_builtin_id() says
+// otherwise (a slot with newer versions: commands, the changelog, ...).
+for (const m of read('common/codec/sr_codec.c').matchAll(
+  /case SR_SCHEMA_([A-Z_]+):\s*return (\d+);/g))
+  schemaIds[m[1]] = +m[2];
 const topicSchema = Object.fromEntries([...read(
   'common/io/sr_registry.c').matchAll(
-  /\{ SR_TOPIC_([A-Z]+), SR_SCHEMA_([A-Z]+) \}/g)]
+  /\{ SR_TOPIC_([A-Z_]+), SR_SCHEMA_([A-Z_]+) \}/g)]
   .map((m) => [m[1], schemaIds[m[2]]]));
 if (suffixes.length < 7 || registry.length < 6 ||
     Object.keys(topicSchema).length < 6) {
@@ -90,7 +95,7 @@ if (got.size !== channels.length) fail('two channels share an address');
 
 // The .avsc files as written in the source (the parser replaces $refs).
 const srcText = readFileSync(doc, 'utf8');
-const refd = new Set([...srcText.matchAll(/\$ref: '\.\/([a-z0-9.]+\.avsc)'/g)]
+const refd = new Set([...srcText.matchAll(/\$ref: '\.\/([a-z0-9_.]+\.avsc)'/g)]
   .map((m) => m[1]));
 const files = new Set(registry.map((r) => r.file));
 for (const f of files) if (!refd.has(f)) fail(`${f} (registry.tsv) is no payload`);

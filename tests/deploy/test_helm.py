@@ -92,7 +92,7 @@ class Checker:
         java = open(os.path.join(src, "deploy", "kafka",
                                  "SrKafkaAdmin.java")).read()
         m = re.search(r"SUFFIXES = \{([^}]*)\}", java)
-        self.topics = re.findall(r'"(\w+)"', m.group(1))
+        self.topics = re.findall(r'"([\w-]+)"', m.group(1))
 
     def fail(self, where, msg):
         self.failures.append("%s: %s" % (where, msg))

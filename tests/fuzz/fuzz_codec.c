@@ -5,8 +5,8 @@
  * as the workers receive it: the header's schema id picks the decoder that
  * goes past the framing, so one corpus covers commands, target-run results
  * and changelog records (the worker's inputs, the changelog on restore)
- * and, for good measure, events, dispatch requests and replies. The other
- * decoders refuse the id, which checks that path too.
+ * and, for good measure, events, dispatch requests, replies and definition
+ * events. The other decoders refuse the id, which checks that path too.
  *
  * Properties beyond "no crash, no leak, no UB":
  * - a decoder either succeeds or fails with SR_ERR_CORRUPT/SR_ERR_SCHEMA
@@ -160,18 +160,14 @@ static int try_changelog(sr_slice_t in)
                         fail("changelog re-decode", ec.msg);
                 if (again.kind != cl.kind)
                         fail("changelog re-decode", "kind differs");
-                if (again.kind == SR_CL_ENTITY)
-                        sr_entity_fini(&again.u.entity);
-                else if (again.kind == SR_CL_CHUNK)
-                        sr_stage_chunk_fini(&again.u.chunk);
+                /* whatever it owns: an entity's parts, a chunk's targets,
+                 * a definition entity's texts and ids */
+                sr_changelog_fini(&again);
                 sr_buf_free(&buf);
         }
-        if (cl.kind == SR_CL_ENTITY) {
+        if (cl.kind == SR_CL_ENTITY)
                 render_entity(&cl.u.entity);
-                sr_entity_fini(&cl.u.entity);
-        } else if (cl.kind == SR_CL_CHUNK) {
-                sr_stage_chunk_fini(&cl.u.chunk);
-        }
+        sr_changelog_fini(&cl);
         return 1;
 }
 
@@ -238,6 +234,26 @@ static int try_reply(sr_slice_t in)
         return 1;
 }
 
+static int try_def_event(sr_slice_t in)
+{
+        sr_errctx_t ec = { 0 };
+        sr_def_event_t ev, again;
+        sr_buf_t buf = { 0 };
+        sr_err_t err = sr_codec_decode_def_event(codec, in, &ev, &ec);
+
+        if (err != SR_OK) {
+                check_refusal("definition event", err, &ec);
+                return 0;
+        }
+        if (sr_codec_encode_def_event(codec, &ev, &buf, &ec) == SR_OK) {
+                if (sr_codec_decode_def_event(codec, sr_buf_slice(&buf),
+                                              &again, &ec) != SR_OK)
+                        fail("definition event re-decode", ec.msg);
+                sr_buf_free(&buf);
+        }
+        return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         sr_slice_t in = { .ptr = data, .len = size };
@@ -250,6 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         accepted += try_event(in);
         accepted += try_dispatch(in);
         accepted += try_reply(in);
+        accepted += try_def_event(in);
         if (accepted > 1)
                 fail("decoders", "more than one decoder accepted the input");
         return 0;

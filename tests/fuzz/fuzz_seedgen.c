@@ -54,6 +54,10 @@ static void put_buf(const char *name, sr_err_t err, sr_buf_t *buf,
         sr_buf_free(buf);
 }
 
+static void def_commands(void);
+static void def_events(void);
+static void def_records(void);
+
 static sr_uuid_t uuid_n(int n)
 {
         sr_uuid_t u;
@@ -220,6 +224,111 @@ static void commands(void)
         c.u.del.pipeline_id = uuid_n(505);
         put_buf("command-delete-run", sr_codec_encode_command(
                         codec, &c, &buf, &ec), &buf, &ec);
+        def_commands();
+}
+
+/* Command version 5: definition commands, keyed by their pipeline. */
+static void def_command(sr_command_t *c, sr_defcmd_t *d, sr_defcmd_kind_t k)
+{
+        base_command(c, SR_CMD_DEFINITION);
+        c->pipeline_run_id = uuid_n(600);
+        memset(d, 0, sizeof(*d));
+        c->u.def = d;
+        d->kind = k;
+        d->pipeline_id = c->pipeline_run_id;
+        d->has_expected_version = true;
+        d->expected_version = 3;
+}
+
+static void def_commands(void)
+{
+        sr_defcmd_target_t items[2];
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t c;
+        sr_defcmd_t d;
+
+        def_command(&c, &d, SR_DEFCMD_PUT_PIPELINE);
+        d.create = true;
+        d.u.pipeline.has_name = d.u.pipeline.has_timeout_seconds = true;
+        d.u.pipeline.has_is_active = true;
+        strcpy(d.u.pipeline.name, "canary rollout");
+        d.u.pipeline.timeout_seconds = 3600;
+        d.u.pipeline.is_active = true;
+        put_buf("command-def-put-pipeline", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        def_command(&c, &d, SR_DEFCMD_PUT_STAGE);
+        d.has_expected_version = false;
+        d.u.stage.stage_id = uuid_n(601);
+        d.u.stage.has_order = d.u.stage.has_name = true;
+        d.u.stage.order = 2;
+        strcpy(d.u.stage.name, "beta");
+        put_buf("command-def-put-stage", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        def_command(&c, &d, SR_DEFCMD_PUT_TARGET_LIST);
+        d.create = true;
+        d.u.list.target_list_id = uuid_n(602);
+        d.u.list.has_type = true;
+        d.u.list.type = SR_TL_DEVICES;
+        put_buf("command-def-put-target-list", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        memset(items, 0, sizeof(items));
+        def_command(&c, &d, SR_DEFCMD_ADD_TARGETS);
+        d.u.add.target_list_id = uuid_n(602);
+        d.u.add.chunk_index = 1;
+        d.u.add.n_items = 2;
+        d.u.add.items = items;
+        items[0].device_id = uuid_n(603);
+        strcpy(items[0].device_name, "edge-gw-1");
+        items[0].is_active = true;
+        items[0].device_meta_json = (char *)"{\"rack\":4}";
+        items[1].device_id = uuid_n(604);
+        strcpy(items[1].device_name, "edge-gw-2");
+        items[1].args_json = (char *)"{\"v\":\"2.1\"}";
+        put_buf("command-def-add-targets", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        def_command(&c, &d, SR_DEFCMD_PUT_OPERATION);
+        d.create = true;
+        d.u.op.operation_list_id = uuid_n(605);
+        d.u.op.operation_id = uuid_n(606);
+        d.u.op.has_operation_type = d.u.op.has_args = true;
+        strcpy(d.u.op.operation_type, "INSTALL");
+        d.u.op.args_json = (char *)"{\"package_name\":\"a.b\"}";
+        put_buf("command-def-put-operation", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        def_command(&c, &d, SR_DEFCMD_RUN_ENDED);
+        d.has_expected_version = false;
+        d.u.run.pipeline_run_id = uuid_n(607);
+        d.u.run.status = SR_ST_SUCCESS;
+        put_buf("command-def-run-ended", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+}
+
+static void def_events(void)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_def_event_t ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.pipeline_id = uuid_n(610);
+        ev.seq = 5;
+        sr_def_event_id(&ev.pipeline_id, ev.seq, &ev.event_id);
+        strcpy(ev.enterprise_id, "acme");
+        ev.entity_type = SR_DEF_STAGE;
+        ev.entity_id = uuid_n(611);
+        ev.parent_id = ev.pipeline_id;
+        ev.change = SR_DEF_UPDATED;
+        ev.version = 2;
+        ev.occurred_at = 1700000003000;
+        ev.causation_id = uuid_n(612);
+        put_buf("definition-event", sr_codec_encode_def_event(codec, &ev, &buf,
+                                                              &ec), &buf, &ec);
 }
 
 static void results_events_dispatch_replies(void)
@@ -300,6 +409,17 @@ static void results_events_dispatch_replies(void)
         strcpy(rep.message, "target run is already success");
         put_buf("reply-rejected", sr_codec_encode_reply(codec, &rep, &buf,
                                                         &ec), &buf, &ec);
+        /* Reply version 2: a definition command's, with its part. */
+        rep.reason = SR_REJECT_STALE_VERSION;
+        strcpy(rep.message, "stage beta: version 2 is not the current 3");
+        rep.has_def = true;
+        rep.def.entity_kind = SR_DEF_STAGE;
+        rep.def.entity_id = uuid_n(34);
+        rep.def.version = 3;
+        rep.def.seq = 17;
+        put_buf("reply-definition", sr_codec_encode_reply(codec, &rep, &buf,
+                                                          &ec), &buf, &ec);
+        def_events();
 }
 
 static void fill_meta(sr_meta_t *m, int n)
@@ -312,6 +432,94 @@ static void fill_meta(sr_meta_t *m, int n)
         m->started_at = 1700000000003;
         m->version = 4000000000u;
         m->deadline = 1700000600000;
+}
+
+/* ChangelogRecord version 3: definition entities. */
+static void def_record(sr_changelog_t *cl, sr_def_kind_t k)
+{
+        memset(cl, 0, sizeof(*cl));
+        cl->kind = SR_CL_DEF;
+        cl->u.def.kind = k;
+        cl->u.def.pipeline_id = uuid_n(620);
+        strcpy(cl->u.def.enterprise_id, "acme");
+}
+
+static void def_records(void)
+{
+        sr_uuid_t stages[2] = { uuid_n(622), uuid_n(623) };
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+
+        def_record(&cl, SR_DEF_PIPELINE);
+        cl.u.def.u.pipeline.id = cl.u.def.pipeline_id;
+        strcpy(cl.u.def.u.pipeline.enterprise_id, "acme");
+        strcpy(cl.u.def.u.pipeline.name, "canary rollout");
+        cl.u.def.u.pipeline.is_active = true;
+        cl.u.def.u.pipeline.timeout_seconds = 86400;
+        cl.u.def.u.pipeline.runs_started = 2;
+        cl.u.def.u.pipeline.last_seq = 9;
+        cl.u.def.u.pipeline.next_ordinal = 5;
+        cl.u.def.u.pipeline.a.version = 3;
+        cl.u.def.u.pipeline.a.created_at = 1700000000000;
+        cl.u.def.u.pipeline.a.updated_at = 1700000005000;
+        put_buf("changelog-def-pipeline", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        def_record(&cl, SR_DEF_OPERATION);
+        cl.u.def.u.operation.id = uuid_n(621);
+        cl.u.def.u.operation.operation_list_id = uuid_n(624);
+        strcpy(cl.u.def.u.operation.operation_type, "INSTALL");
+        cl.u.def.u.operation.args_json = (char *)"{\"package_name\":\"a\"}";
+        cl.u.def.u.operation.a.version = 1;
+        put_buf("changelog-def-operation", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        def_record(&cl, SR_DEF_ACTIVE_RUN);
+        cl.u.def.u.active_run.run_id = uuid_n(625);
+        cl.u.def.u.active_run.definition_seq = 9;
+        cl.u.def.u.active_run.filling = true;
+        cl.u.def.u.active_run.n_stage_ids = 2;
+        cl.u.def.u.active_run.stage_ids = stages;
+        cl.u.def.u.active_run.a.version = 1;
+        put_buf("changelog-def-active-run", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        def_record(&cl, SR_DEF_TARGET);
+        cl.u.def.u.target.id = uuid_n(626);
+        cl.u.def.u.target.target_list_id = uuid_n(627);
+        cl.u.def.u.target.device_id = uuid_n(628);
+        strcpy(cl.u.def.u.target.device_name, "edge-gw-1");
+        cl.u.def.u.target.is_active = true;
+        cl.u.def.u.target.device_meta_json = (char *)"{\"rack\":4}";
+        cl.u.def.u.target.a.version = 1;
+        put_buf("changelog-def-target", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        def_record(&cl, SR_DEF_TARGET_LIST);
+        cl.u.def.u.list.id = uuid_n(627);
+        strcpy(cl.u.def.u.list.name, "beta devices");
+        cl.u.def.u.list.type = SR_TL_DEVICES;
+        cl.u.def.u.list.n_targets = 1;
+        put_buf("changelog-def-target-list", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
+
+        memset(&cl, 0, sizeof(cl));
+        cl.kind = SR_CL_DEDUPE;
+        cl.u.dedupe.input_id = uuid_n(629);
+        cl.u.dedupe.pipeline_run_id = uuid_n(620);
+        cl.u.dedupe.has_reply = true;
+        cl.u.dedupe.reply.command_id = uuid_n(629);
+        cl.u.dedupe.reply.pipeline_run_id = uuid_n(620);
+        cl.u.dedupe.reply.accepted = true;
+        cl.u.dedupe.reply.has_def = true;
+        cl.u.dedupe.reply.def.entity_kind = SR_DEF_TARGET_LIST;
+        cl.u.dedupe.reply.def.entity_id = uuid_n(627);
+        cl.u.dedupe.reply.def.version = 2;
+        cl.u.dedupe.reply.def.seq = 10;
+        cl.u.dedupe.reply.def.created = cl.u.dedupe.reply.def.added = 1;
+        put_buf("changelog-dedupe-def-reply", sr_codec_encode_changelog(
+                        codec, &cl, &buf, &ec), &buf, &ec);
 }
 
 static void changelogs(void)
@@ -462,6 +670,7 @@ static void changelogs(void)
         cl.u.retired.forget_at = 1703196801000;
         put_buf("changelog-retired", sr_codec_encode_changelog(
                         codec, &cl, &buf, &ec), &buf, &ec);
+        def_records();
 }
 
 #define PID "0b0e5b6e-6a8c-4b8e-9d2f-1c2d3e4f5a6b"

@@ -31,10 +31,15 @@ Cases, each a check that fails if the rule does not hold:
      (command.v2.avsc, id 7, frozen): a version 2 record is read by the
      version 3 reader; version 3's records of the old branches by the
      version 2 reader; its new branch (TargetCommand) is not.
-  6j-6m. the commands' version 4 (command.avsc, id 10) against version 3
-     (command.v3.avsc, id 9, frozen): a version 3 record is read by the
+  6j-6m. the commands' version 4 (command.v4.avsc, id 10) against version
+     3 (command.v3.avsc, id 9, frozen): a version 3 record is read by the
      version 4 reader; version 4's records of the old branches by the
      version 3 reader; its new branch (DeleteRun) is not.
+  6n-6q. the commands' version 5 (command.avsc, id 11) against version 4
+     (command.v4.avsc, id 10, frozen): version 4's records read both ways;
+     each of the 19 definition commands (PutPipeline ... RunEnded, every
+     field set, then every optional one null) round-trips in version 5
+     and is refused by the version 4 reader.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -43,6 +48,20 @@ Cases, each a check that fails if the rule does not hold:
      are read by the version 1 reader, the new fields ignored; its
      StageChunk branch is not (BACKWARD only: every sr process is upgraded
      before one writes it).
+  7f-7j. the changelog's version 3 (changelog.avsc, id 12) against version
+     2 (changelog.v2.avsc, id 8, frozen): version 2's records (a dedupe
+     entry's reply included, which takes definition null) are read by the
+     version 3 reader and version 3's records of the old branches by the
+     version 2 reader (a reply's definition ignored); each of the 9
+     definition records (DefPipeline ... DefTarget) round-trips in version
+     3 and is refused by the version 2 reader.
+  8a-8d. replies' version 2 (reply.avsc, id 13) against version 1
+     (reply.v1.avsc, id 6, frozen): FULL, both ways: a version 1 reply is
+     read by the version 2 reader (definition null), a version 2 reply with
+     a definition by the version 1 reader (the field ignored), and it
+     round-trips in version 2.
+  9. definition_event.avsc (id 14) parses as io.sr.v1.DefinitionChanged
+     and round-trips a record with and without a parent.
 Exits 0 when every case holds, 1 otherwise.
 """
 import copy
@@ -245,9 +264,78 @@ def commands_v3(v2, create, v2_payloads):
 
 def commands_v4(v3, v3_payloads):
     frozen("command.v3.avsc", COMMAND_V3_SHA256, "6j", 9)
-    v4 = load("command.avsc")
+    v4 = load("command.v4.avsc")
     dr = ("io.sr.v1.DeleteRun", {"pipeline_id": str(uuid.uuid4())})
     newer(v3, v4, v3_payloads, dr, 3, 4, "klm")
+    commands_v5(v4, v3_payloads + [dr])
+
+
+DEFCMDS = ["PutPipeline", "DeletePipeline", "PutStage", "DeleteStage",
+           "PutTargetList", "DeleteTargetList", "AttachTargetList",
+           "DetachTargetList", "AddTargets", "UpdateTarget", "RemoveTarget",
+           "LinkDeviceGroup", "UnlinkDeviceGroup", "PutOperationList",
+           "DeleteOperationList", "PutOperation", "DeleteOperation",
+           "StartPipelineRun", "RunEnded"]
+DEFRECORDS = ["DefPipeline", "DefStage", "DefTargetList", "DefAttachment",
+              "DefOperationList", "DefOperation", "DefGroupLink",
+              "DefActiveRun", "DefTarget"]
+
+
+def sample(t, nulls=False):
+    """A value of Avro type @p t with every field set (uuid text, ms for
+    timestamps); @p nulls: every ["null", T] null instead."""
+    if isinstance(t, list):
+        if nulls and t[0] == "null":
+            return None
+        return sample(t[1] if t[0] == "null" else t[0], nulls)
+    if isinstance(t, dict):
+        if t.get("logicalType") == "uuid":
+            return str(uuid.uuid4())
+        if t.get("logicalType") == "timestamp-millis":
+            return 1764950400123
+        if t["type"] == "record":
+            return {f["name"]: sample(f["type"], nulls) for f in t["fields"]}
+        if t["type"] == "array":
+            return [sample(t["items"], nulls), sample(t["items"], nulls)]
+        return sample(t["type"], nulls)
+    return {"string": "DEVICES", "long": 4000000000, "int": 7,
+            "boolean": True}[t]
+
+
+def branch(schema, field, name):
+    return next(b for b in next(f for f in schema["fields"]
+                                if f["name"] == field)["type"]
+                if isinstance(b, dict) and b.get("name") == name)
+
+
+# SHA-256 of schemas/command.avsc as id 10 was published (commit c9b9144
+# to ff78e89), now schemas/command.v4.avsc.
+COMMAND_V4_SHA256 = ("317ffe9abfb3cf105de573ffaf73f25a"
+                     "bf9cab7c034103a08100b145e8949635")
+
+
+def commands_v5(v4, v4_payloads):
+    frozen("command.v4.avsc", COMMAND_V4_SHA256, "6n", 10)
+    v5 = load("command.avsc")
+    ok = True
+    for payload in v4_payloads:
+        r = command(payload)
+        ok = ok and plain(dec(enc(v4, r), v4, v5))["payload"] == \
+            plain(payload[1]) and \
+            plain(dec(enc(v5, r), v5, v4))["payload"] == plain(payload[1])
+    expect(ok, "6o. commands: version 4 and version 5 read each other's "
+           "records of version 4's branches, field for field")
+    for name in DEFCMDS:
+        for nulls in (False, True):
+            rec = sample(branch(v5, "payload", name), nulls)
+            data = enc(v5, command(("io.sr.v1." + name, rec)))
+            expect(plain(dec(data, v5, v5))["payload"] == rec,
+                   f"6p. commands: {name} round-trips in version 5 "
+                   f"({'optional fields null' if nulls else 'every field'})")
+            why = refused(data, v5, v4)
+            expect(why is not None,
+                   f"6q. commands: the version 4 reader cannot read {name} "
+                   f"({why}): BACKWARD only, sr-status first")
 
 
 def frozen(name, sha256, case, schema_id):
@@ -289,7 +377,7 @@ def changelogs():
     expect(digest == CHANGELOG_V1_SHA256,
            f"7a. changelog.v1.avsc is id 4's published text (sha256 "
            f"{digest[:16]}...)")
-    v1, v2 = load("changelog.v1.avsc"), load("changelog.avsc")
+    v1, v2 = load("changelog.v1.avsc"), load("changelog.v2.avsc")
     run = str(uuid.uuid4())
     meta = {"id": str(uuid.uuid4()), "status": "processing", "reason": "",
             "created_at": 1764950400000, "updated_at": 1764950400001,
@@ -350,6 +438,94 @@ def changelogs():
     expect(why is not None,
            f"7e. changelog: the version 1 reader cannot read StageChunk "
            f"({why}): BACKWARD only, every sr process first")
+    changelogs_v3(v2, [("io.sr.v1.StageRun", open_stage)] + old[1:] +
+                  [chunk])
+
+
+# SHA-256 of schemas/changelog.avsc as id 8 was published (commit 32a61ad
+# to ff78e89), now schemas/changelog.v2.avsc.
+CHANGELOG_V2_SHA256 = ("ba23cfd489fcba5f45ca2a5a3a2a03d5"
+                       "2792379e9345836534037b8eaf54682e")
+
+REPLY = {"command_id": str(uuid.uuid4()), "pipeline_run_id":
+         str(uuid.uuid4()), "accepted": False, "reason": "stale_version",
+         "message": "stage 3f0e...: version 4 is not the current 5",
+         "versions": [], "occurred_at": 1764950400000}
+DEF_REPLY = {"entity_type": "stage", "entity_id": str(uuid.uuid4()),
+             "version": 5, "seq": 40, "created": 0, "added": 0,
+             "skipped": 0}
+
+
+def changelogs_v3(v2, v2_states):
+    frozen("changelog.v2.avsc", CHANGELOG_V2_SHA256, "7f", 8)
+    v3 = load("changelog.avsc")
+    dedupe = ("io.sr.v1.DedupeEntry",
+              {"input_id": str(uuid.uuid4()),
+               "pipeline_run_id": str(uuid.uuid4()), "reply": REPLY})
+    ok = True
+    for state in v2_states + [dedupe]:
+        got = plain(dec(enc(v2, {"state": state}), v2, v3))["state"]
+        want = copy.deepcopy(state[1])
+        if state[0] == "io.sr.v1.DedupeEntry" and want["reply"]:
+            want["reply"]["definition"] = None
+        ok = ok and got == want
+    expect(ok, "7g. changelog: version 2 records are read by the version 3 "
+           "reader (a dedupe entry's reply: definition null)")
+    ok = True
+    with_def = copy.deepcopy(dedupe)
+    with_def[1]["reply"]["definition"] = DEF_REPLY
+    for state in v2_states + [with_def]:
+        got = plain(dec(enc(v3, {"state": state}), v3, v2))["state"]
+        ok = ok and got == (dedupe[1] if state is with_def else state[1])
+    expect(ok, "7h. changelog: the version 2 reader reads version 3 records "
+           "of the old branches (a reply's definition ignored)")
+    for name in DEFRECORDS:
+        rec = sample(branch(v3, "state", name))
+        data = enc(v3, {"state": ("io.sr.v1." + name, rec)})
+        expect(plain(dec(data, v3, v3))["state"] == rec,
+               f"7i. changelog: {name} round-trips in version 3")
+        why = refused(data, v3, v2)
+        expect(why is not None,
+               f"7j. changelog: the version 2 reader cannot read {name} "
+               f"({why}): BACKWARD only, every sr process first")
+
+
+# SHA-256 of schemas/reply.avsc as id 6 was published (its text from
+# commit b719fae to ff78e89), now schemas/reply.v1.avsc.
+REPLY_V1_SHA256 = ("aa12bbf7c2007819cdaf60a406c46ab3"
+                   "2f944b54dfc55aef1f26d3543a61e896")
+
+
+def replies():
+    frozen("reply.v1.avsc", REPLY_V1_SHA256, "8a", 6)
+    v1, v2 = load("reply.v1.avsc"), load("reply.avsc")
+    got = plain(dec(enc(v1, REPLY), v1, v2))
+    expect(got == dict(REPLY, definition=None),
+           "8b. replies: a version 1 reply is read by the version 2 reader, "
+           "definition null")
+    rec = dict(REPLY, reason="none", accepted=True, definition=DEF_REPLY)
+    got = plain(dec(enc(v2, rec), v2, v1))
+    expect(got == dict(REPLY, reason="none", accepted=True),
+           "8c. replies: the version 1 reader reads a version 2 reply with "
+           "a definition, the field ignored (FULL: a gateway of the "
+           "release before still reads it)")
+    expect(plain(dec(enc(v2, rec), v2, v2)) == rec,
+           "8d. replies: a definition reply round-trips in version 2")
+
+
+def definition_events():
+    s = load("definition_event.avsc")
+    expect(parse_schema(copy.deepcopy(s))["name"] ==
+           "io.sr.v1.DefinitionChanged",
+           "9a. definition_event.avsc parses as io.sr.v1.DefinitionChanged")
+    ok = True
+    for parent in (str(uuid.uuid4()), None):
+        rec = sample(s)
+        rec["parent_id"] = parent
+        rec["change"] = "deleted"
+        ok = ok and plain(dec(enc(s, rec), s, s)) == rec
+    expect(ok, "9b. a DefinitionChanged round-trips with and without a "
+           "parent")
 
 
 def main():
@@ -449,6 +625,8 @@ def main():
 
     commands()
     changelogs()
+    replies()
+    definition_events()
 
     if failures:
         print(f"evolution: FAILED: {len(failures)} case(s)")

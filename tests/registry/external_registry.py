@@ -10,12 +10,12 @@ No Confluent-compatible registry that someone else wrote can be started
 from the registries this machine reaches (docs/schemas.md says why), so
 the registry is our own: the gateway of a first sr-dev (A), whose
 registry API answers registrations of our schemas with their ids. So
-that those ids are not the built-in 1-6, A itself runs with
+that those ids are not the built-in 1-14, A itself runs with
 schema.registry.url pointing at a stand-in here (NumberingRegistry: ids
 from 1001 in the order schemas arrive, the same schema the same id), and
 A's gateway serves and answers the ids it got. A second sr-dev (B) runs
 with -D schema.registry.url=<A>: its sr-status, sr-agent and sr-gateway
-each register the six schemas with A at start-up (their logs say so,
+each register the seven schemas (every version) with A at start-up (their logs say so,
 with the ids), a run goes through B (commands, dispatches, results,
 replies, changelog and events all framed with A's ids), and
 confluent_kafka's AvroDeserializer over SchemaRegistryClient(<A>) decodes
@@ -208,8 +208,10 @@ def main():
                  f"registration with {reg_url} (event={want}): {regs}")
         # and the ids of the older versions they still read and write
         olds = re.findall(r'schemas registered" .* older="([^"]*)"', errs)
-        # sr_schema_older[]: commands 1, changelog 1, commands 2 and 3
-        want_older = ["command", "changelog", "command", "command"]
+        # sr_schema_older[]: commands 1, changelog 1, commands 2, 3 and
+        # 4, changelog 2, replies 1
+        want_older = ["command", "changelog", "command", "command",
+                      "command", "changelog", "reply"]
         for o in olds:
             pairs = [p.split("=") for p in o.split()]
             if [k for k, _ in pairs] != want_older or \
@@ -217,7 +219,8 @@ def main():
                     any(int(v) < 1 for _, v in pairs):
                 fail(f"want each registration to log its older versions' "
                      f"distinct ids (older=\"command=N changelog=M "
-                     f"command=K command=L\"): {o!r}")
+                     f"command=K command=L command=O changelog=P "
+                     f"reply=Q\"): {o!r}")
         if len(olds) < 3:
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"older versions' ids: {olds}")
@@ -242,7 +245,7 @@ def main():
         bad = [r for r in recs if r.get("value") is not None and
                (r.get("error") or r["schema_id"] not in cl_ids or
                 r["type"] != "changelog")]
-        if cli.returncode or not recs or bad or len(cl_ids) != 2:
+        if cli.returncode or not recs or bad or len(cl_ids) != 3:
             fail(f"sr-cli dump changelog: exit {cli.returncode}, "
                  f"{len(recs)} records, want a schema_id of "
                  f"{sorted(cl_ids)}: {bad[:1]} {cli.stderr[-500:]}")

@@ -59,7 +59,9 @@ static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
         sr_slice_t in = m->value;
         static const char *types[] = { NULL,       "command",  "result",
                                        "event",    "changelog", "dispatch",
-                                       "reply" };
+                                       "reply",    "definition_event" };
+        _Static_assert(sizeof(types) / sizeof(types[0]) == SR_SCHEMA__MAX,
+                       "a type name for every schema slot");
         sr_errctx_t ec = { 0 };
         json_t *v = NULL;
         int32_t id;
@@ -136,6 +138,14 @@ static void decode_value(sr_codec_t *codec, const sr_inrec_t *m, json_t *o)
                                 v = sr_recjson_changelog(&cl);
                                 sr_changelog_fini(&cl);
                         }
+                        break;
+                }
+                case SR_SCHEMA_DEF_EVENT: {
+                        sr_def_event_t de;
+
+                        err = sr_codec_decode_def_event(codec, in, &de, &ec);
+                        if (!err)
+                                v = sr_recjson_def_event(&de);
                         break;
                 }
                 default:
@@ -266,7 +276,8 @@ int sr_cli_dump(const sr_conf_t *conf, sr_codec_t *codec, const char *topic,
         if (!topic_kind(conf, topic, &kind)) {
                 fprintf(stderr, "sr-cli dump: unknown topic \"%s\" (one of "
                         "commands results events dispatch changelog replies "
-                        "dlq idempotency, with or without the prefix)\n",
+                        "dlq idempotency definition-events, with or without "
+                        "the prefix)\n",
                         topic);
                 return EX_USAGE;
         }

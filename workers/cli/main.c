@@ -59,7 +59,7 @@ static void usage(FILE *out)
                 "  follow [--run RUN_ID] [--from-beginning]\n"
                 "  replies [--from-beginning]\n"
                 "  dump TOPIC   (commands|results|events|dispatch|changelog|"
-                "replies|dlq|idempotency)\n");
+                "replies|dlq|idempotency|definition-events)\n");
 }
 
 /* An integer option's value within lo..hi, or -1 after saying why. */

@@ -25,6 +25,8 @@ json_t *sr_recjson_event(const sr_event_t *ev);
 json_t *sr_recjson_dispatch(const sr_dispatch_t *d);
 json_t *sr_recjson_reply(const sr_reply_t *r);
 json_t *sr_recjson_changelog(const sr_changelog_t *cl);
+/* A definition event (DefinitionChanged, <prefix>definition-events). */
+json_t *sr_recjson_def_event(const sr_def_event_t *ev);
 
 /** @brief Standard base64 (with padding) of @p n bytes; NULL on OOM.
  *  The caller frees the text with free(). */

@@ -270,3 +270,330 @@ Test(recjson, a_chunk_record_shows_run_stage_chunk_digest_count_and_targets)
                      "d2"));
         json_decref(j);
 }
+
+/* ------------------------------------------------------------ definitions
+ * (Command version 5, ChangelogRecord version 3, Reply version 2,
+ * DefinitionChanged): every field of the record as the .avsc names it,
+ * checked against the built-in schema's own field list. */
+
+/* The fields of the record named @p name in the schema of id @p id. */
+static json_t *avsc_fields(int32_t id, const char *name)
+{
+        json_t *root = json_loads(sr_codec_schema_json(id), 0, NULL);
+        json_t *stack[64], *found = NULL;
+        int n = 0;
+
+        cr_assert(not(eq(ptr, root, NULL)));
+        stack[n++] = root;
+        while (n && !found) {
+                json_t *v = stack[--n], *x;
+                const char *k;
+                size_t i;
+
+                if (json_is_object(v)) {
+                        if (json_is_string(json_object_get(v, "name")) &&
+                            !strcmp(jstr(v, "name"), name) &&
+                            json_is_array(json_object_get(v, "fields"))) {
+                                found = json_object_get(v, "fields");
+                                break;
+                        }
+                        json_object_foreach(v, k, x)
+                                if (n < 64 && (json_is_object(x) ||
+                                               json_is_array(x)))
+                                        stack[n++] = x;
+                } else if (json_is_array(v)) {
+                        json_array_foreach(v, i, x)
+                                if (n < 64 && (json_is_object(x) ||
+                                               json_is_array(x)))
+                                        stack[n++] = x;
+                }
+        }
+        cr_assert(not(eq(ptr, found, NULL)), "no record %s in schema %d",
+                  name, (int)id);
+        json_incref(found);
+        json_decref(root);
+        return found;
+}
+
+/* Every field of record @p name (schema @p id) is a key of @p o. */
+static void has_every_field(const json_t *o, int32_t id, const char *name)
+{
+        json_t *fields = avsc_fields(id, name), *f;
+        size_t i;
+
+        json_array_foreach(fields, i, f)
+                cr_assert(not(eq(ptr, json_object_get(o, jstr(f, "name")),
+                                 NULL)),
+                          "%s: no %s in %s", name, jstr(f, "name"),
+                          json_dumps(o, JSON_COMPACT));
+        json_decref(fields);
+}
+
+/* Functions, not jansson's macros: criterion's cr_assert() reads its
+ * first token. */
+static bool is_object(const json_t *v) { return json_is_object(v); }
+static bool is_null(const json_t *v) { return json_is_null(v); }
+static bool is_true(const json_t *v) { return json_is_true(v); }
+static bool is_false(const json_t *v) { return json_is_false(v); }
+
+static void uuid_of(sr_uuid_t *u, const char *what)
+{
+        sr_uuid_v5(u, &sr_ns, "%s", what);
+}
+
+/* A definition command of @p kind with every field set (the union member
+ * is filled as a whole: each kind reads its own fields). */
+static void fill_defcmd(sr_command_t *c, sr_defcmd_t *d, sr_defcmd_kind_t k,
+                        sr_defcmd_target_t *items)
+{
+        base(c, SR_CMD_DEFINITION);
+        uuid_of(&c->pipeline_run_id, "pipeline");
+        memset(d, 0, sizeof(*d));
+        c->u.def = d;
+        d->kind = k;
+        d->pipeline_id = c->pipeline_run_id;
+        d->has_expected_version = true;
+        d->expected_version = 3;
+        d->create = true;
+        switch (k) {
+        case SR_DEFCMD_PUT_PIPELINE:
+                d->u.pipeline.has_name = d->u.pipeline.has_description = true;
+                d->u.pipeline.has_is_active = true;
+                d->u.pipeline.has_is_default = false; /* absent: null */
+                d->u.pipeline.has_timeout_seconds = true;
+                strcpy(d->u.pipeline.name, "canary");
+                d->u.pipeline.timeout_seconds = 3600;
+                break;
+        case SR_DEFCMD_PUT_STAGE:
+        case SR_DEFCMD_DELETE_STAGE:
+                uuid_of(&d->u.stage.stage_id, "stage");
+                d->u.stage.has_name = d->u.stage.has_order = true;
+                strcpy(d->u.stage.name, "beta");
+                d->u.stage.order = 2;
+                break;
+        case SR_DEFCMD_PUT_TARGET_LIST:
+        case SR_DEFCMD_DELETE_TARGET_LIST:
+                uuid_of(&d->u.list.target_list_id, "list");
+                d->u.list.has_type = true;
+                d->u.list.type = SR_TL_GROUPS;
+                break;
+        case SR_DEFCMD_ATTACH_TARGET_LIST:
+        case SR_DEFCMD_DETACH_TARGET_LIST:
+                uuid_of(&d->u.attach.stage_id, "stage");
+                uuid_of(&d->u.attach.target_list_id, "list");
+                break;
+        case SR_DEFCMD_ADD_TARGETS:
+                uuid_of(&d->u.add.target_list_id, "list");
+                d->u.add.chunk_index = 4;
+                memset(items, 0, 2 * sizeof(*items));
+                uuid_of(&items[0].device_id, "dev-0");
+                uuid_of(&items[1].device_id, "dev-1");
+                strcpy(items[1].device_name, "gw-1");
+                items[1].args_json = (char *)"{\"v\":2}";
+                d->u.add.items = items;
+                d->u.add.n_items = 2;
+                break;
+        case SR_DEFCMD_UPDATE_TARGET:
+        case SR_DEFCMD_REMOVE_TARGET:
+                uuid_of(&d->u.target.target_list_id, "list");
+                uuid_of(&d->u.target.target_id, "target");
+                d->u.target.has_is_active = true;
+                break;
+        case SR_DEFCMD_LINK_DEVICE_GROUP:
+        case SR_DEFCMD_UNLINK_DEVICE_GROUP:
+                uuid_of(&d->u.group.target_list_id, "list");
+                uuid_of(&d->u.group.device_group_id, "group");
+                break;
+        case SR_DEFCMD_PUT_OPERATION_LIST:
+        case SR_DEFCMD_DELETE_OPERATION_LIST:
+                uuid_of(&d->u.oplist.stage_id, "stage");
+                uuid_of(&d->u.oplist.operation_list_id, "oplist");
+                break;
+        case SR_DEFCMD_PUT_OPERATION:
+        case SR_DEFCMD_DELETE_OPERATION:
+                uuid_of(&d->u.op.operation_list_id, "oplist");
+                uuid_of(&d->u.op.operation_id, "op");
+                d->u.op.has_operation_type = d->u.op.has_args = true;
+                strcpy(d->u.op.operation_type, "reboot");
+                break;
+        case SR_DEFCMD_START_PIPELINE_RUN:
+        case SR_DEFCMD_RUN_ENDED:
+                uuid_of(&d->u.run.pipeline_run_id, "run");
+                d->u.run.status = SR_ST_SUCCESS;
+                break;
+        default:
+                break;
+        }
+}
+
+Test(recjson, every_definition_command_shows_every_field_of_its_record)
+{
+        for (int k = 0; k < SR_DEFCMD__COUNT; k++) {
+                sr_defcmd_target_t items[2];
+                sr_command_t c;
+                sr_defcmd_t d;
+                json_t *j, *p;
+
+                fill_defcmd(&c, &d, (sr_defcmd_kind_t)k, items);
+                j = sr_recjson_command(&c);
+                cr_assert(not(eq(ptr, j, NULL)));
+                cr_assert(eq(str, (char *)jstr(j, "kind"), "definition"));
+                p = json_object_get(j, "definition");
+                cr_assert(is_object(p));
+                cr_assert(eq(str, (char *)jstr(p, "command"),
+                             (char *)sr_defcmd_name((sr_defcmd_kind_t)k)));
+                has_every_field(p, 11, sr_defcmd_name((sr_defcmd_kind_t)k));
+                cr_assert(eq(i64, jint(p, "expected_version"), 3));
+                cr_assert(eq(str, (char *)jstr(p, "pipeline_id"),
+                             (char *)jstr(j, "pipeline_run_id")));
+                json_decref(j);
+        }
+}
+
+Test(recjson, definition_command_values_null_when_absent)
+{
+        sr_defcmd_target_t items[2];
+        sr_command_t c;
+        sr_defcmd_t d;
+        json_t *j, *p, *a;
+
+        fill_defcmd(&c, &d, SR_DEFCMD_PUT_PIPELINE, items);
+        d.has_expected_version = false;
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(is_null(json_object_get(p, "expected_version")));
+        cr_assert(is_true(json_object_get(p, "create")));
+        cr_assert(eq(str, (char *)jstr(p, "name"), "canary"));
+        cr_assert(eq(str, (char *)jstr(p, "description"), ""));
+        cr_assert(is_false(json_object_get(p, "is_active")));
+        cr_assert(is_null(json_object_get(p, "is_default")));
+        cr_assert(eq(i64, jint(p, "timeout_seconds"), 3600));
+        json_decref(j);
+
+        fill_defcmd(&c, &d, SR_DEFCMD_PUT_TARGET_LIST, items);
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(eq(str, (char *)jstr(p, "type"), "GROUPS"));
+        cr_assert(is_null(json_object_get(p, "name")));
+        json_decref(j);
+
+        fill_defcmd(&c, &d, SR_DEFCMD_ADD_TARGETS, items);
+        j = sr_recjson_command(&c);
+        a = json_object_get(json_object_get(j, "definition"), "items");
+        cr_assert(eq(sz, json_array_size(a), 2));
+        has_every_field(json_array_get(a, 1), 11, "DefinitionTarget");
+        cr_assert(eq(str, (char *)jstr(json_array_get(a, 1), "device_name"),
+                     "gw-1"));
+        cr_assert(eq(str, (char *)jstr(json_array_get(a, 1), "args_json"),
+                     "{\"v\":2}"));
+        cr_assert(is_null(json_object_get(json_array_get(a, 0),
+                                               "args_json")));
+        json_decref(j);
+
+        fill_defcmd(&c, &d, SR_DEFCMD_RUN_ENDED, items);
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(eq(str, (char *)jstr(p, "status"), "success"));
+        cr_assert(not(eq(str, (char *)jstr(p, "pipeline_run_id"),
+                         (char *)jstr(j, "pipeline_run_id"))));
+        json_decref(j);
+
+        /* has_args without a text: "{}" (sr_defs.h) */
+        fill_defcmd(&c, &d, SR_DEFCMD_PUT_OPERATION, items);
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(eq(str, (char *)jstr(p, "args_json"), "{}"));
+        cr_assert(eq(str, (char *)jstr(p, "operation_type"), "reboot"));
+        json_decref(j);
+}
+
+Test(recjson, every_definition_record_shows_every_field_of_its_record)
+{
+        static const char *const names[SR_DEF__COUNT] = {
+                "DefPipeline", "DefStage", "DefTargetList", "DefAttachment",
+                "DefOperationList", "DefOperation", "DefGroupLink",
+                "DefActiveRun", "DefTarget",
+        };
+
+        for (int k = 0; k < SR_DEF__COUNT; k++) {
+                sr_uuid_t stages[2];
+                sr_changelog_t cl;
+                json_t *j, *o;
+
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_DEF;
+                cl.u.def.kind = (sr_def_kind_t)k;
+                uuid_of(&cl.u.def.pipeline_id, "pipeline");
+                strcpy(cl.u.def.enterprise_id, "acme");
+                if (k == SR_DEF_ACTIVE_RUN) {
+                        uuid_of(&stages[0], "stage-0");
+                        uuid_of(&stages[1], "stage-1");
+                        cl.u.def.u.active_run.stage_ids = stages;
+                        cl.u.def.u.active_run.n_stage_ids = 2;
+                        cl.u.def.u.active_run.a.version = 5;
+                }
+                j = sr_recjson_changelog(&cl);
+                cr_assert(not(eq(ptr, j, NULL)));
+                cr_assert(eq(str, (char *)jstr(j, "kind"), "definition"));
+                cr_assert(eq(str, (char *)jstr(j, "entity_type"),
+                             (char *)sr_def_kind_name((sr_def_kind_t)k)));
+                /* the record's own id is "id"; an active run's "run_id"
+                 * is the run's (its key's id) */
+                o = json_deep_copy(j);
+                if (k == SR_DEF_ACTIVE_RUN)
+                        json_object_set(o, "run_id", json_object_get(j, "id"));
+                has_every_field(o, 12, names[k]);
+                if (k == SR_DEF_ACTIVE_RUN) {
+                        cr_assert(eq(sz, json_array_size(json_object_get(
+                                                 j, "stage_ids")), 2));
+                        cr_assert(eq(i64, jint(j, "version"), 5));
+                }
+                json_decref(o);
+                json_decref(j);
+        }
+}
+
+Test(recjson, a_definition_reply_and_event_show_every_field)
+{
+        sr_def_event_t ev;
+        sr_reply_t r;
+        json_t *j, *d;
+
+        memset(&r, 0, sizeof(r));
+        uuid_of(&r.command_id, "cmd");
+        uuid_of(&r.pipeline_run_id, "pipeline");
+        r.accepted = true;
+        j = sr_recjson_reply(&r);
+        /* a run command's reply reads as before: no definition key */
+        cr_assert(eq(ptr, json_object_get(j, "definition"), NULL));
+        json_decref(j);
+        r.has_def = true;
+        r.def.entity_kind = SR_DEF_TARGET_LIST;
+        uuid_of(&r.def.entity_id, "list");
+        r.def.version = 2;
+        r.def.seq = 17;
+        r.def.created = r.def.added = 998;
+        r.def.skipped = 2;
+        j = sr_recjson_reply(&r);
+        d = json_object_get(j, "definition");
+        has_every_field(d, 13, "DefinitionReply");
+        cr_assert(eq(str, (char *)jstr(d, "entity_type"), "target_list"));
+        cr_assert(eq(i64, jint(d, "seq"), 17));
+        cr_assert(eq(i64, jint(d, "skipped"), 2));
+        json_decref(j);
+
+        memset(&ev, 0, sizeof(ev));
+        uuid_of(&ev.pipeline_id, "pipeline");
+        ev.seq = 9;
+        sr_def_event_id(&ev.pipeline_id, ev.seq, &ev.event_id);
+        ev.entity_type = SR_DEF_PIPELINE;
+        ev.entity_id = ev.pipeline_id;
+        ev.change = SR_DEF_UPDATED;
+        ev.version = 4;
+        j = sr_recjson_def_event(&ev);
+        has_every_field(j, 14, "DefinitionChanged");
+        cr_assert(is_null(json_object_get(j, "parent_id")));
+        cr_assert(eq(str, (char *)jstr(j, "change"), "updated"));
+        cr_assert(eq(str, (char *)jstr(j, "entity_type"), "pipeline"));
+        json_decref(j);
+}

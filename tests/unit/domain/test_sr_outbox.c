@@ -278,5 +278,7 @@ Test(sr_outbox, topic_suffixes_name_every_topic)
         cr_assert(eq(str, (char *)sr_topic_suffix(SR_TOPIC_DLQ), "dlq"));
         cr_assert(eq(str, (char *)sr_topic_suffix(SR_TOPIC_IDEMPOTENCY),
                      "idempotency"));
+        cr_assert(eq(str, (char *)sr_topic_suffix(SR_TOPIC_DEF_EVENTS),
+                     "definition-events"));
         cr_assert(eq(ptr, (void *)sr_topic_suffix(SR_TOPIC__COUNT), NULL));
 }

@@ -2965,6 +2965,10 @@ Test(sr_gateway, registry_answers_with_the_external_registry_ids)
         cr_assert(eq(str, a.body,
                      "[{\"subject\":\"sr.changelog-value\",\"version\":3}]"));
         reg_free(&a);
+        a = reg_call("GET", "/schemas/ids/2006/versions", NULL);
+        cr_assert(eq(str, a.body,
+                     "[{\"subject\":\"sr.changelog-value\",\"version\":2}]"));
+        reg_free(&a);
         a = reg_call("GET", "/schemas/ids/2002/versions", NULL);
         cr_assert(eq(str, a.body,
                      "[{\"subject\":\"sr.changelog-value\",\"version\":1}]"));
@@ -2988,10 +2992,9 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         cr_assert(eq(ptr, json_object_get(a.json, "schemaType"), NULL));
         reg_free(&a);
 
-        /* Every id of schemas/registry.tsv: the six schemas and the
-         * version 1 of commands (1) and of the changelog (4) beside their
-         * version 2 (7, 8). */
-        for (int id = 1; id <= 8; id++) {
+        /* Every id of schemas/registry.tsv: the seven schemas' newest and
+         * every older version they still read (ids 1 to 14). */
+        for (int id = 1; id <= 14; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -3008,6 +3011,7 @@ Test(sr_gateway, registry_subjects_are_topic_name_strategy_with_the_prefix)
 {
         static const char *const want[] = {
                 "sr.changelog-value", "sr.commands-value",
+                "sr.definition-events-value",
                 "sr.dispatch-value",  "sr.events-value",
                 "sr.replies-value",   "sr.results-value",
         };
@@ -3016,8 +3020,8 @@ Test(sr_gateway, registry_subjects_are_topic_name_strategy_with_the_prefix)
 
         a = reg_call("GET", "/subjects", NULL);
         cr_assert(eq(int, a.status, 200), "%s", a.body);
-        cr_assert(eq(sz, json_array_size(a.json), 6), "%s", a.body);
-        for (size_t i = 0; i < 6; i++)
+        cr_assert(eq(sz, json_array_size(a.json), 7), "%s", a.body);
+        for (size_t i = 0; i < 7; i++)
                 cr_assert(eq(str, (char *)json_string_value(
                                           json_array_get(a.json, i)),
                              (char *)want[i]), "%s", a.body);
@@ -3038,7 +3042,7 @@ Test(sr_gateway, registry_subjects_are_topic_name_strategy_with_the_prefix)
                      SR_OK), "%s", ec.msg);
         a = reg_call("GET", "/subjects/", NULL);
         cr_assert(eq(str, (char *)json_string_value(json_array_get(a.json,
-                                                                   3)),
+                                                                   4)),
                      "prod.events-value"), "%s", a.body);
         reg_free(&a);
         a = reg_call("GET", "/subjects/prod.events-value/versions", NULL);
@@ -3259,7 +3263,7 @@ static void subject_has_versions(const char *subject, const int *id,
 
 /* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
  * 3 (id 9, command.v3.avsc), 4 (id 10, command.v4.avsc) and 5 (id 11,
- * command.avsc: the definition commands). */
+ * command.avsc). */
 Test(sr_gateway, registry_commands_subject_has_its_five_versions_latest_five)
 {
         static const int id[] = { 1, 7, 9, 10, 11 },
@@ -3268,14 +3272,29 @@ Test(sr_gateway, registry_commands_subject_has_its_five_versions_latest_five)
         subject_has_versions("sr.commands-value", id, ext, 5);
 }
 
-/* Changelog version 1 (id 4, changelog.v1.avsc), version 2 (id 8,
- * changelog.v2.avsc) and version 3 (id 12, changelog.avsc: the
- * definitions' records), the same way. */
+/* Changelog version 1 (id 4, changelog.v1.avsc), 2 (id 8,
+ * changelog.v2.avsc) and 3 (id 12, changelog.avsc), the same way. */
 Test(sr_gateway, registry_changelog_subject_has_three_versions_latest_three)
 {
         static const int id[] = { 4, 8, 12 }, ext[] = { 2002, 2006, 1004 };
 
         subject_has_versions("sr.changelog-value", id, ext, 3);
+}
+
+/* Replies version 1 (id 6, reply.v1.avsc) and 2 (id 13, reply.avsc). */
+Test(sr_gateway, registry_replies_subject_has_two_versions_latest_two)
+{
+        static const int id[] = { 6, 13 }, ext[] = { 2007, 1006 };
+
+        subject_has_versions("sr.replies-value", id, ext, 2);
+}
+
+/* Definition events: one version (id 14, definition_event.avsc). */
+Test(sr_gateway, registry_definition_events_subject_has_one_version)
+{
+        static const int id[] = { 14 }, ext[] = { 1007 };
+
+        subject_has_versions("sr.definition-events-value", id, ext, 1);
 }
 
 /* A 401 says how to authenticate (RFC 9110 11.6.1): Bearer, realm "sr";

@@ -20,7 +20,7 @@
 #include "sr_conf.h"
 #include "sr_registry.h"
 
-#define MAX_CONN 11
+#define MAX_CONN 15
 
 static bool has(const char *s, const char *sub)
 {
@@ -31,7 +31,8 @@ struct fake {
         int fd, port;
         const char *answers[MAX_CONN]; /* per connection; NULL: silence 3 s */
         int n_answers;
-        char got[MAX_CONN][32768]; /* each request as received */
+        char got[MAX_CONN][81920]; /* each request as received (a schema is
+                                    * over 32 KiB, JSON-escaped) */
         int n_got;
         pthread_t thread;
 };
@@ -132,33 +133,39 @@ TestSuite(sr_registry, .timeout = 20.0);
 
 Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
-        /* Subjects in name order; the changelog has versions 1 and 2,
-         * commands 1, 2, 3 and 4. */
-        const char *answers[] = { OK_ID(0, 104), OK_ID(1, 108),
-                                  OK_ID(2, 101), OK_ID(3, 107),
-                                  OK_ID(4, 109), OK_ID(5, 110),
-                                  OK_ID(6, 105), OK_ID(7, 103),
-                                  OK_ID(8, 106), OK_ID(9, 102) };
+        /* Subjects in name order; the changelog has versions 1, 2 and 3,
+         * commands 1 to 5, replies 1 and 2, definition events 1. */
+        const char *answers[] = { OK_ID(0, 104),  OK_ID(1, 108),
+                                  OK_ID(2, 112),  OK_ID(3, 101),
+                                  OK_ID(4, 107),  OK_ID(5, 109),
+                                  OK_ID(6, 110),  OK_ID(7, 111),
+                                  OK_ID(8, 114),  OK_ID(9, 105),
+                                  OK_ID(10, 103), OK_ID(11, 106),
+                                  OK_ID(12, 113), OK_ID(13, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 10, answers);
+        fake_start(&f, 14, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
         fake_stop(&f);
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 110));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 111));
         cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
         cr_assert(eq(i32, ids.older[2], 107)); /* commands version 2 */
         cr_assert(eq(i32, ids.older[3], 109)); /* commands version 3 */
+        cr_assert(eq(i32, ids.older[4], 110)); /* commands version 4 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 108));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
         cr_assert(eq(i32, ids.older[1], 104)); /* changelog version 1 */
+        cr_assert(eq(i32, ids.older[5], 108)); /* changelog version 2 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 106));
-        cr_assert(eq(int, f.n_got, 10));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 113));
+        cr_assert(eq(i32, ids.older[6], 106)); /* replies version 1 */
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_DEF_EVENT], 114));
+        cr_assert(eq(int, f.n_got, 14));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
@@ -166,24 +173,32 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                   "%s", f.got[0]);
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
         cr_assert(has(f.got[1], "/subjects/sr.changelog-value/versions"));
-        cr_assert(has(f.got[7], "/subjects/sr.events-value/versions"));
-        /* Each version's exact text: events 3, the changelog 4 then 8,
-         * commands 1, 7, 9 then 10. */
-        for (int i = 0; i < 7; i++) {
-                static const int req[] = { 7, 0, 1, 2, 3, 4, 5 },
-                                 id[] = { 3, 4, 8, 1, 7, 9, 10 };
+        cr_assert(has(f.got[2], "/subjects/sr.changelog-value/versions"));
+        cr_assert(has(f.got[8],
+                      "/subjects/sr.definition-events-value/versions"));
+        cr_assert(has(f.got[10], "/subjects/sr.events-value/versions"));
+        cr_assert(has(f.got[11], "/subjects/sr.replies-value/versions"));
+        cr_assert(has(f.got[12], "/subjects/sr.replies-value/versions"));
+        /* Each version's exact text: the changelog 4, 8 then 12, commands
+         * 1, 7, 9, 10 then 11, definition events 14, events 3, replies 6
+         * then 13. */
+        for (int i = 0; i < 13; i++) {
+                static const int req[] = { 0, 1, 2, 3, 4, 5, 6,
+                                           7, 8, 10, 11, 12, 13 },
+                                 id[] = { 4, 8, 12, 1, 7, 9, 10,
+                                          11, 14, 3, 6, 13, 2 };
                 const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
                 cr_assert(j != NULL, "body %s", body);
                 cr_assert(eq(str, (char *)json_string_value(
                                           json_object_get(j, "schema")),
-                             (char *)sr_codec_schema_json(id[i])));
+                             (char *)sr_codec_schema_json(id[i])),
+                          "request %d", req[i]);
                 json_decref(j);
         }
-        cr_assert(has(f.got[3], "/subjects/sr.commands-value/versions"));
-        cr_assert(has(f.got[4], "/subjects/sr.commands-value/versions"));
-        cr_assert(has(f.got[5], "/subjects/sr.commands-value/versions"));
+        for (int i = 3; i <= 7; i++)
+                cr_assert(has(f.got[i], "/subjects/sr.commands-value/versions"));
 }
 
 Test(sr_registry, an_incompatible_schema_is_a_conf_error_naming_the_subject_and_the_registry_message)
@@ -251,21 +266,23 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
                 reply(0, "503 Service Unavailable", ""),
                 OK_ID(1, 111), OK_ID(2, 112), OK_ID(3, 113), OK_ID(4, 114),
                 OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118),
-                OK_ID(9, 119), OK_ID(10, 120)
+                OK_ID(9, 119), OK_ID(10, 120), OK_ID(11, 121), OK_ID(12, 122),
+                OK_ID(13, 123), OK_ID(14, 124)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 11, answers);
+        fake_start(&f, 15, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 11));
+        cr_assert(eq(int, f.n_got, 15));
         cr_assert(eq(i32, ids.older[1], 111));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 120));
+        cr_assert(eq(i32, ids.older[5], 112));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 113));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 124));
 }
 
 Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
@@ -273,7 +290,7 @@ Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
         /* Two versions of one subject, then versions of two subjects. */
         const char *same[] = { OK_ID(0, 107), OK_ID(1, 107) };
         const char *across[] = { OK_ID(2, 104), OK_ID(3, 108),
-                                 OK_ID(4, 108) };
+                                 OK_ID(4, 112), OK_ID(5, 108) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
@@ -285,7 +302,7 @@ Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
         cr_assert(has(ec.msg, "subject sr.changelog-value: the registry gave "
                               "id 107 to version 2 and to another"),
                   "%s", ec.msg);
-        fake_start(&f, 3, across);
+        fake_start(&f, 4, across);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_ERR_CORRUPT));
         fake_stop(&f);
