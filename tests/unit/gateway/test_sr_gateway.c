@@ -4635,3 +4635,25 @@ Test(sr_gateway, targets_bulk_sends_chunks_sums_counts_and_reports_errors)
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, sends));
 }
+
+Test(sr_gateway, a_key_used_on_another_stage_is_409_not_a_retry)
+{
+        char pipe[SR_UUID_STR_LEN + 1], s1[SR_UUID_STR_LEN + 1],
+                s2[SR_UUID_STR_LEN + 1], url[200];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", s1);
+        create_stage(pipe, "{\"name\": \"two\"}", s2);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", pipe, s1);
+        a = call("PUT", url, "tok-a", "rename", "{\"description\": \"d\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        sends = fake.n_sends;
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", pipe, s2);
+        a = call("PUT", url, "tok-a", "rename", "{\"description\": \"d\"}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}
