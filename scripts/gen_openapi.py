@@ -1093,8 +1093,10 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
     "parameters": [P("PipelineId")],
     "get": op("Pipeline Runs", "listPipelineRuns",
               "List the runs of one pipeline",
-              "The caller's runs of one pipeline. Pipelines are not stored, "
-              "so a pipeline without runs gives an empty page, not 404.",
+              "The caller's runs of one pipeline. The pipeline is not "
+              "looked up (runs started with `POST /v0/runs/` name "
+              "pipelines that are not stored), so a pipeline without runs "
+              "gives an empty page, not 404.",
               api_responses("PipelineRunPageEnvelope", "A page of runs.",
                             write=False,
                             e400=LIST_400.format("`status`, `ordering`, "
@@ -1785,6 +1787,1106 @@ paths["/config/{subject}"] = reg_op(
     reg_resp("The level.", S("RegistryConfig")), {"404": SUBJECT_404},
     ("subject",))
 
+
+# ------------------------------------------------------------ definitions
+# Stored pipeline definitions (docs/definitions.md, phase A; reference
+# sections 3.1-3.2, 6.1-6.2): pipelines and stages, written as definition
+# commands keyed by the pipeline, answered once the projection shows them.
+
+NAME_PATTERN = ("^[ \\t\\n\\r\\u000b\\u000c]*[^\\u0000-\\u0020\\u007f-\\u009f]"
+                "[^\\u0000-\\u001f\\u007f-\\u009f]*$")
+
+
+def def_name(desc, nullable):
+    return {"type": ["string", "null"] if nullable else "string",
+            "minLength": 1, "maxLength": MAX_TEXT, "pattern": NAME_PATTERN,
+            "description": desc + " 1 to 255 bytes of UTF-8 after ASCII "
+            "white space is trimmed, no control character."}
+
+
+def def_text(desc):
+    return {"type": ["string", "null"], "maxLength": MAX_TEXT,
+            "pattern": NO_NUL, "description": desc + " At most 255 bytes; "
+            "null is the same as absent."}
+
+
+READ_ONLY = {"description": "Read-only: accepted with any value and "
+             "ignored, so an entity read may be sent back whole."}
+DEF_VERSION_IN = {"type": ["integer", "null"], "minimum": 1,
+                  "maximum": 4294967295,
+                  "description": "Extension: the `version` the client read. "
+                  "When given and not the entity's current version, the "
+                  "write is refused (409, `reason` `stale_version`, "
+                  "`content.current_version`) and nothing changes; absent "
+                  "or null, the last write wins."}
+DEF_AUDIT = {
+    "created_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "Esper's user id of the creator. Always "
+                   "null: API tokens are bound to an enterprise, not to a "
+                   "user."},
+    "updated_by": {"type": ["integer", "null"], "format": "int32",
+                   "description": "As `created_by`: always null."},
+    "created_at": time("When the entity was created (ISO-8601 UTC, "
+                       "milliseconds).", False),
+    "updated_at": time("When the entity last changed (ISO-8601 UTC, "
+                       "milliseconds).", False),
+}
+DEF_VERSION = {"type": "integer", "minimum": 1,
+               "description": "Grows by one on every change of this entity "
+               "(extension: not in Esper). Send it back as `version` in a "
+               "`PUT` or `DELETE` to have a concurrent change refused "
+               "instead of overwritten."}
+
+schemas["Pipeline"] = {
+    "type": "object",
+    "description": "A stored pipeline (Esper `Pipeline`), plus `version` "
+    "and `deleted_at`.",
+    "required": ["id", "enterprise_id", "name", "description", "is_active",
+                 "is_valid", "is_visible", "is_archived", "is_default",
+                 "timeout_seconds", "created_by", "updated_by",
+                 "created_at", "updated_at", "version", "deleted_at"],
+    "properties": {
+        "id": uuid("The pipeline id (chosen by the gateway on create)."),
+        "enterprise_id": {"type": "string", "description": "The "
+                          "enterprise of the token that created it."},
+        "name": {"type": "string", "description": "The name (not unique: "
+                 "pipelines are identified by id)."},
+        "description": {"type": "string", "description": "As written; "
+                        "`\"\"` when none."},
+        "is_active": {"type": "boolean", "description": "Create default "
+                      "true."},
+        "is_valid": {"type": ["boolean", "null"], "description": "Esper's "
+                     "server-computed flag; null: not computed here."},
+        "is_visible": {"type": "boolean", "description": "Always true."},
+        "is_archived": {"type": "boolean", "description": "True once "
+                        "deleted (then only a `DELETE`'s answer shows "
+                        "it)."},
+        "is_default": {"type": "boolean", "description": "Create default "
+                       "false."},
+        "timeout_seconds": {"type": "integer", "minimum": 1,
+                            "description": "Create default 86400."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION,
+        "deleted_at": time("When the pipeline was deleted (extension); "
+                           "null while it is not.", True)}}
+schemas["Pipeline"]["examples"] = [{
+    "id": "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d", "enterprise_id": "acme",
+    "name": "canary", "description": "", "is_active": True,
+    "is_valid": None, "is_visible": True, "is_archived": False,
+    "is_default": False, "timeout_seconds": 86400, "created_by": None,
+    "updated_by": None, "created_at": "2026-12-06T10:00:00.000Z",
+    "updated_at": "2026-12-06T10:00:00.000Z", "version": 1,
+    "deleted_at": None}]
+PIPELINE_RO = ["id", "enterprise_id", "is_valid", "is_visible",
+               "is_archived", "created_by", "updated_by", "created_at",
+               "updated_at", "deleted_at"]
+schemas["PipelineCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `Pipeline_POST`. Absent fields take Esper's "
+    "defaults. The read-only fields of a `Pipeline` (and `version`) are "
+    "accepted and ignored; any other field: 400.",
+    "properties": {
+        "name": def_name("The name.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        "is_default": {"type": ["boolean", "null"], "description":
+                       "Default false."},
+        "timeout_seconds": timeout("Default 86400."),
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in PIPELINE_RO}}}
+schemas["PipelineUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Pipeline_PUT`: every field optional, a partial "
+    "update (only the fields given change), plus `version`. The read-only "
+    "fields of a `Pipeline` are accepted and ignored.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "is_active": {"type": ["boolean", "null"]},
+        "is_default": {"type": ["boolean", "null"]},
+        "timeout_seconds": timeout("The new timeout."),
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in PIPELINE_RO}}}
+
+schemas["Stage"] = {
+    "type": "object",
+    "description": "A stage of a stored pipeline (Esper `Stage`), plus "
+    "`order` and `version`.",
+    "required": ["id", "enterprise_id", "pipeline_id", "name",
+                 "description", "timeout_seconds", "order", "created_by",
+                 "updated_by", "created_at", "updated_at", "version"],
+    "properties": {
+        "id": uuid("The stage id (chosen by the gateway on create)."),
+        "enterprise_id": {"type": "string", "description": "The "
+                          "pipeline's enterprise."},
+        "pipeline_id": uuid("Its pipeline."),
+        "name": {"type": "string", "description": "Unique in the pipeline "
+                 "(ASCII case folded)."},
+        "description": {"type": "string"},
+        "timeout_seconds": {"type": ["integer", "null"], "minimum": 1,
+                            "description": "Null: the stage-run default "
+                            "(7 days)."},
+        "order": {"type": "integer", "minimum": 1, "description":
+                  "Extension: the position of the stage in its pipeline's "
+                  "runs, unique in the pipeline."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+schemas["Stage"]["examples"] = [{
+    "id": "11111111-2222-4333-8444-555555555555", "enterprise_id": "acme",
+    "pipeline_id": "6f1c1d1e-0b7a-4c1e-9a7e-3c2b1a0f9e8d", "name": "canary",
+    "description": "", "timeout_seconds": None, "order": 1,
+    "created_by": None, "updated_by": None,
+    "created_at": "2026-12-06T10:00:00.000Z",
+    "updated_at": "2026-12-06T10:00:00.000Z", "version": 1}]
+STAGE_RO = ["id", "enterprise_id", "pipeline_id", "created_by",
+            "updated_by", "created_at", "updated_at"]
+STAGE_ORDER = {"type": ["integer", "null"], "minimum": 1,
+               "maximum": 2147483647,
+               "description": "Extension: the stage's position, unique in "
+               "the pipeline (a taken order: 400 `order_taken`; swap "
+               "through a free value). Omitted on create: the largest "
+               "order + 1."}
+schemas["StageCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `Stage_POST`, plus `order`. The read-only fields "
+    "of a `Stage` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the pipeline.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "timeout_seconds": timeout("The stage runs' timeout; absent: the "
+                                   "stage-run default (7 days)."),
+        "order": STAGE_ORDER,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in STAGE_RO}}}
+schemas["StageUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Stage_PUT`: every field optional (a partial "
+    "update), plus `order` and `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "timeout_seconds": timeout("The new timeout."),
+        "order": STAGE_ORDER,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in STAGE_RO}}}
+schemas["DefinitionDelete"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "The optional body of a definition's `DELETE`: "
+    "`version` alone (or no body at all).",
+    "properties": {"version": DEF_VERSION_IN}}
+for ent in ["Pipeline", "Stage"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}Envelope"] = envelope(200, S(ent), f"A {ent} in the "
+                                         "envelope.")
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+schemas["DefinitionErrorContent"] = {
+    "type": "object",
+    "description": "What a refused definition write tells: `reason` (the "
+    "owner's word: `stale_version`, `in_use`, `run_starting`, "
+    "`name_taken`, `order_taken`, `not_found`, `pipeline_deleted`, "
+    "`not_supported`, `wrong_type`, ...), `command_id`, and with "
+    "`stale_version` the entity's `current_version`.",
+    "properties": {
+        "reason": {"type": "string"},
+        "command_id": uuid("The refused command."),
+        "current_version": {"type": "integer", "minimum": 1}}}
+schemas["DefinitionError409"] = envelope(
+    409, S("DefinitionErrorContent"), "A 409 refusal of a definition "
+    "write in the envelope.")
+
+parameters["StageId"] = {
+    "name": "stage_id", "in": "path", "required": True,
+    "description": "A stage id (UUID; any case). Not a UUID, unknown, "
+    "another pipeline's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["StoredPipelineId"] = {
+    "name": "pipeline_id", "in": "path", "required": True,
+    "description": "A stored pipeline's id (UUID; any case). Not a UUID, "
+    "unknown, another enterprise's, or deleted: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["PipelineNameExact"] = {
+    "name": "name", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only pipelines whose `name` equals this (exact, "
+    "case-sensitive).",
+    "schema": {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL}}
+parameters["DefaultFilter"] = {
+    "name": "default", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "`true`: only default pipelines; `false`: only the "
+    "others (also `True`, `False`, `1`, `0`). Any other value: 400.",
+    "schema": {"type": "string", "enum": ["true", "false"]}}
+parameters["PipelinesOrdering"] = {
+    "name": "ordering", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "`name` or `-name` (byte order of the names; equal "
+    "names in creation order). Without it: creation order. Any other key: "
+    "400.",
+    "schema": {"type": "string", "enum": ["name", "-name"]}}
+
+DEF_404_PIPE = ("No such pipeline in the caller's enterprise (another "
+                "enterprise's is answered the same way), it was deleted "
+                "(`message`: `pipeline <id> was deleted at <ISO-8601>`), "
+                "or an id is not a UUID.")
+DEF_BODY_400 = ("Malformed JSON, a body that is not an object, a duplicate "
+                "key, a value of the wrong type or out of range, or an "
+                "unknown field: the message starts with the field and says "
+                "what it takes")
+DEF_RULES_400 = ("; or the owner's rules refuse it (`reason` `name_taken`, "
+                 "`order_taken`, `not_supported`, `wrong_type`, "
+                 "`invalid_value`, `too_large`): the message names the "
+                 "value, the entity and what to do. Nothing changed.")
+
+
+def def_responses(ok_schema, ok_desc, *, write, e400, e404, body=True,
+                  e409=None):
+    r = api_responses(ok_schema, ok_desc, write=write, e400=e400, e404=e404,
+                      body=body)
+    if write:
+        r["409"] = resp(
+            "This `Idempotency-Key` was already used with a different "
+            "request; or the owner refused the write because of the "
+            "entity's state: " + (e409 or "`stale_version` (the `version` "
+            "sent is not the entity's: `content.current_version`)") +
+            ". Nothing changed.", S("DefinitionError409"))
+    return r
+
+
+paths["/v0/pipelines/"] = {
+    "get": op("Pipelines", "listPipelines", "List the stored pipelines",
+              "The caller's pipelines that are not deleted, in creation "
+              "order unless `ordering` says otherwise.",
+              def_responses("PipelinePageEnvelope", "A page of pipelines.",
+                            write=False,
+                            e400=LIST_400.format("`default`, `ordering`, "
+                                                 "`limit`, `offset`"),
+                            e404=None),
+              params=[P("PipelineNameExact"), P("DefaultFilter"),
+                      P("PipelinesOrdering"), P("Limit"), P("Offset")]),
+    "post": op("Pipelines", "createPipeline", "Create a pipeline",
+               "Creates a pipeline of the caller's enterprise; its id is "
+               "chosen by the gateway (UUID v5 of the `Idempotency-Key`, "
+               "so a retry creates nothing more). The answer is the new "
+               "pipeline, once this gateway shows it.",
+               def_responses("PipelineEnvelope", "The new pipeline.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=None),
+               params=[P("IdempotencyKey")],
+               body=body("PipelineCreate", "Esper `Pipeline_POST`.")),
+}
+PIPE_ID = "$response.body#/content/id"
+paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"] = {
+    "getPipeline": {"operationId": "getPipeline",
+                    "parameters": {"pipeline_id": PIPE_ID},
+                    "description": "Read the new pipeline."},
+    "updatePipeline": {"operationId": "updatePipeline",
+                       "parameters": {"pipeline_id": PIPE_ID},
+                       "description": "Change the new pipeline."},
+    "deletePipeline": {"operationId": "deletePipeline",
+                       "parameters": {"pipeline_id": PIPE_ID},
+                       "description": "Delete the new pipeline."},
+    "listStages": {"operationId": "listStages",
+                   "parameters": {"pipeline_id": PIPE_ID},
+                   "description": "The new pipeline's stages."},
+    "createStage": {"operationId": "createStage",
+                    "parameters": {"pipeline_id": PIPE_ID},
+                    "description": "Add a stage to the new pipeline."},
+    "listPipelineRuns": {"operationId": "listPipelineRuns",
+                         "parameters": {"pipeline_id": PIPE_ID},
+                         "description": "The new pipeline's runs."},
+}
+paths["/v0/pipelines/{pipeline_id}/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Pipelines", "getPipeline", "Get a pipeline",
+              "One stored pipeline.",
+              def_responses("PipelineEnvelope", "The pipeline.",
+                            write=False, e400=GET_400, e404=DEF_404_PIPE)),
+    "put": op("Pipelines", "updatePipeline", "Update a pipeline",
+              "A partial update: only the fields given change. The answer "
+              "is the pipeline after the change.",
+              def_responses("PipelineEnvelope", "The pipeline after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400,
+                            e404=DEF_404_PIPE),
+              params=[P("IdempotencyKey")],
+              body=body("PipelineUpdate", "Esper `Pipeline_PUT`, plus "
+                        "`version`.")),
+    "delete": op("Pipelines", "deletePipeline", "Delete a pipeline",
+                 "Soft-deletes the pipeline (docs/definitions.md, section "
+                 "7): it leaves the lists, and its paths and everything "
+                 "under it answer 404 `pipeline <id> was deleted at ...`; "
+                 "its runs stay readable. Refused while runs started from "
+                 "it are in progress (409 `in_use`). The answer is the "
+                 "deleted pipeline (`deleted_at` set, `is_archived` "
+                 "true). The body is absent or `{\"version\": N}`.",
+                 def_responses("PipelineEnvelope", "The deleted pipeline.",
+                               write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=DEF_404_PIPE,
+                               e409="`stale_version`, `in_use` (runs of "
+                               "the pipeline in progress: cancel them "
+                               "first)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/pipelines/{pipeline_id}/stages/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Stages", "listStages", "List the stages of a pipeline",
+              "The pipeline's stages, in `order`.",
+              def_responses("StagePageEnvelope", "A page of stages.",
+                            write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=DEF_404_PIPE),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Stages", "createStage", "Add a stage to a pipeline",
+               "Creates a stage; its id is chosen by the gateway (UUID v5 "
+               "of the `Idempotency-Key`). The answer is the new stage.",
+               def_responses("StageEnvelope", "The new stage.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=DEF_404_PIPE),
+               params=[P("IdempotencyKey")],
+               body=body("StageCreate", "Esper `Stage_POST`, plus "
+                         "`order`.")),
+}
+STAGE_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+              "stage_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/stages/"]["post"]["responses"]["200"][
+    "links"] = {
+    "getStage": {"operationId": "getStage", "parameters": STAGE_LINK,
+                 "description": "Read the new stage."},
+    "updateStage": {"operationId": "updateStage", "parameters": STAGE_LINK,
+                    "description": "Change the new stage."},
+    "deleteStage": {"operationId": "deleteStage", "parameters": STAGE_LINK,
+                    "description": "Delete the new stage."},
+}
+STAGE_404 = ("No such stage in this pipeline of the caller's enterprise, "
+             "or " + DEF_404_PIPE[0].lower() + DEF_404_PIPE[1:])
+paths["/v0/pipelines/{pipeline_id}/stages/{stage_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("StageId")],
+    "get": op("Stages", "getStage", "Get a stage", "One stage.",
+              def_responses("StageEnvelope", "The stage.", write=False,
+                            e400=GET_400, e404=STAGE_404)),
+    "put": op("Stages", "updateStage", "Update a stage",
+              "A partial update: only the fields given change. Runs "
+              "already started keep the stage as they froze it.",
+              def_responses("StageEnvelope", "The stage after the change.",
+                            write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                            e404=STAGE_404),
+              params=[P("IdempotencyKey")],
+              body=body("StageUpdate", "Esper `Stage_PUT`, plus `order` "
+                        "and `version`.")),
+    "delete": op("Stages", "deleteStage", "Delete a stage",
+                 "Deletes the stage with its operation lists, their "
+                 "operations and its target-list attachments (the lists "
+                 "stay). Refused while a run of the pipeline uses it "
+                 "(409 `in_use`). The answer is the stage as it was. The "
+                 "body is absent or `{\"version\": N}`.",
+                 def_responses("StageEnvelope", "The deleted stage, as it "
+                               "was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=STAGE_404,
+                               e409="`stale_version`, `in_use` (a run in "
+                               "progress uses the stage)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+
+
+# Target lists, a stage's lists, operation lists, operations (phase A).
+TL_TYPE_IN = {"type": "string", "enum": ["DEVICES", "GROUPS", "COLLECTIONS"],
+              "description": "`DEVICES` (targets), `GROUPS` (device groups) "
+              "or `COLLECTIONS` (can be created, holds nothing; a run of a "
+              "stage with one is refused `not_supported`). Input is "
+              "accepted in any case; stored upper case."}
+schemas["TargetList"] = {
+    "type": "object",
+    "description": "A target list of a stored pipeline (Esper "
+    "`TargetList`), plus `version`.",
+    "required": ["id", "pipeline_id", "name", "target_list_type",
+                 "created_by", "updated_by", "created_at", "updated_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The target list id (chosen by the gateway on create)."),
+        "pipeline_id": uuid("Its pipeline."),
+        "name": {"type": "string", "description": "Unique in the pipeline "
+                 "(ASCII case folded)."},
+        "target_list_type": {"type": "string",
+                             "enum": ["DEVICES", "GROUPS", "COLLECTIONS"]},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+TL_RO = ["id", "pipeline_id", "created_by", "updated_by", "created_at",
+         "updated_at"]
+schemas["TargetListCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["name", "target_list_type"],
+    "description": "Esper `TargetList_POST`. The read-only fields of a "
+    "`TargetList` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the pipeline.", False),
+        "target_list_type": TL_TYPE_IN,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in TL_RO}}}
+schemas["TargetListUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `TargetList` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "target_list_type": dict(TL_TYPE_IN, type=["string", "null"],
+                                 enum=["DEVICES", "GROUPS", "COLLECTIONS",
+                                       None],
+                                 description="Whether the type may change "
+                                 "is the owner's rule (a list holding "
+                                 "targets or links keeps its type: 400)."),
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in TL_RO}}}
+schemas["StageTargetListAttach"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["target_list_id"],
+    "description": "Esper `StageTargetList_POST`: the list to attach (of "
+    "the stage's pipeline). Attaching twice changes nothing.",
+    "properties": {"target_list_id": uuid("The target list.")}}
+
+schemas["OperationList"] = {
+    "type": "object",
+    "description": "An operation list of a stage (Esper `OperationList`), "
+    "plus `version`.",
+    "required": ["id", "pipeline_id", "stage_id", "name", "description",
+                 "created_by", "updated_by", "created_at", "updated_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The operation list id (chosen by the gateway on "
+                   "create)."),
+        "pipeline_id": uuid("Its stage's pipeline."),
+        "stage_id": uuid("Its stage."),
+        "name": {"type": "string", "description": "Unique in the stage "
+                 "(ASCII case folded)."},
+        "description": {"type": "string"},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+OL_RO = ["id", "stage_id", "created_by", "updated_by", "created_at",
+         "updated_at"]
+OL_PIPELINE = uuid("Esper's field: when given, the stage's pipeline (any "
+                   "other: 400); not stored.", nullable=True)
+schemas["OperationListCreate"] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "description": "Esper `OperationList_POST`. The read-only fields of an "
+    "`OperationList` (and `version`) are accepted and ignored.",
+    "properties": {
+        "name": def_name("The name, unique in the stage.", False),
+        "description": def_text("Description (default `\"\"`)."),
+        "pipeline_id": OL_PIPELINE,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in OL_RO}}}
+schemas["OperationListUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `OperationList` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`.",
+    "properties": {
+        "name": def_name("The new name.", True),
+        "description": def_text("The new description."),
+        "pipeline_id": OL_PIPELINE,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in OL_RO}}}
+
+schemas["Operation"] = {
+    "type": "object",
+    "description": "An operation of an operation list (Esper "
+    "`Operation`), plus `version`.",
+    "required": ["id", "operation_list_id", "pipeline_id",
+                 "operation_type", "args", "created_by", "updated_by",
+                 "created_at", "updated_at", "version"],
+    "properties": {
+        "id": uuid("The operation id (chosen by the gateway on create)."),
+        "operation_list_id": uuid("Its operation list."),
+        "pipeline_id": uuid("Its pipeline."),
+        "operation_type": S("OperationType"),
+        "args": {"type": "object", "description": "The device command's "
+                 "arguments as written (`{}` when none)."},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+OP_RO = ["id", "operation_list_id", "pipeline_id", "created_by",
+         "updated_by", "created_at", "updated_at"]
+OP_ARGS = {"type": ["object", "null"], "description": "The device "
+           "command's arguments, kept as written (at most 65536 bytes); "
+           "null or absent: `{}` on create, unchanged on update."}
+schemas["OperationCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["operation_type"],
+    "description": "Esper `Operation_POST`. The read-only fields of an "
+    "`Operation` (and `version`) are accepted and ignored.",
+    "properties": {
+        "operation_type": S("OperationType"),
+        "args": OP_ARGS,
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in OP_RO}}}
+schemas["OperationUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper's `Operation` as a `PUT` body: every field "
+    "optional (a partial update), plus `version`; send back the operation "
+    "read, with its `version`, for lost-update protection.",
+    "properties": {
+        "operation_type": {"anyOf": [S("OperationType"), {"type": "null"}]},
+        "args": OP_ARGS,
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in OP_RO}}}
+for ent in ["TargetList", "OperationList", "Operation"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}Envelope"] = envelope(200, S(ent), f"A {ent} in the "
+                                         "envelope.")
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+
+parameters["TargetListId"] = {
+    "name": "targetlist_id", "in": "path", "required": True,
+    "description": "A target list id (UUID; any case). Not a UUID, "
+    "unknown, another pipeline's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["StageIdAlone"] = {
+    "name": "stage_id", "in": "path", "required": True,
+    "description": "A stage id (UUID; any case); the gateway reads its "
+    "pipeline from it. Not a UUID, unknown, another enterprise's, or of a "
+    "deleted pipeline: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationListId"] = {
+    "name": "operationlist_id", "in": "path", "required": True,
+    "description": "An operation list id (UUID; any case). Not a UUID, "
+    "unknown, another stage's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationListIdAlone"] = {
+    "name": "operationlist_id", "in": "path", "required": True,
+    "description": "An operation list id (UUID; any case); the gateway "
+    "reads its pipeline from it. Not a UUID, unknown, another "
+    "enterprise's, or of a deleted pipeline: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["OperationId"] = {
+    "name": "operation_id", "in": "path", "required": True,
+    "description": "An operation id (UUID; any case). Not a UUID, "
+    "unknown, another list's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["TargetListTypeFilter"] = {
+    "name": "type", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only lists of this type, lower case (`devices` for "
+    "`DEVICES`). Any other value: 400.",
+    "schema": {"type": "string", "enum": ["groups", "devices",
+                                          "collections"]}}
+parameters["OperationTypeFilter"] = {
+    "name": "operation_type", "in": "query", "required": False,
+    "allowEmptyValue": True,
+    "description": "Only operations of this type (any case).",
+    "schema": {"type": "string", "maxLength": 63, "pattern": NO_NUL}}
+
+TL_404 = ("No such target list in this pipeline of the caller's "
+          "enterprise, or " + DEF_404_PIPE[0].lower() + DEF_404_PIPE[1:])
+STAGE_ALONE_404 = ("No such stage in the caller's enterprise (another "
+                   "enterprise's is answered the same way), its pipeline "
+                   "was deleted (`pipeline <id> was deleted at ...`), or "
+                   "an id is not a UUID.")
+OL_ALONE_404 = ("No such operation list in the caller's enterprise, its "
+                "pipeline was deleted, or an id is not a UUID.")
+paths["/v0/pipelines/{pipeline_id}/targetlists/"] = {
+    "parameters": [P("StoredPipelineId")],
+    "get": op("Target Lists", "listTargetLists",
+              "List the target lists of a pipeline",
+              "The pipeline's target lists, in creation order.",
+              def_responses("TargetListPageEnvelope", "A page of target "
+                            "lists.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=DEF_404_PIPE),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Target Lists", "createTargetList", "Create a target list",
+               "Creates a target list of the pipeline; its id is chosen by "
+               "the gateway. The answer is the new list.",
+               def_responses("TargetListEnvelope", "The new target list.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=DEF_404_PIPE),
+               params=[P("IdempotencyKey")],
+               body=body("TargetListCreate", "Esper `TargetList_POST`.")),
+}
+TL_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+           "targetlist_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"] = {
+    "getTargetList": {"operationId": "getTargetList",
+                      "parameters": TL_LINK,
+                      "description": "Read the new list."},
+    "updateTargetList": {"operationId": "updateTargetList",
+                         "parameters": TL_LINK,
+                         "description": "Change the new list."},
+    "deleteTargetList": {"operationId": "deleteTargetList",
+                         "parameters": TL_LINK,
+                         "description": "Delete the new list."},
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "get": op("Target Lists", "getTargetList", "Get a target list",
+              "One target list.",
+              def_responses("TargetListEnvelope", "The target list.",
+                            write=False, e400=GET_400, e404=TL_404)),
+    "put": op("Target Lists", "updateTargetList", "Update a target list",
+              "A partial update: only the fields given change.",
+              def_responses("TargetListEnvelope", "The list after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=TL_404),
+              params=[P("IdempotencyKey")],
+              body=body("TargetListUpdate", "Esper's `TargetList`, plus "
+                        "`version`.")),
+    "delete": op("Target Lists", "deleteTargetList", "Delete a target list",
+                 "Deletes the list with its attachments to stages and its "
+                 "device-group links; a `DEVICES` list that still holds "
+                 "targets is refused (409 `in_use`: remove them first). The "
+                 "answer is the list as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("TargetListEnvelope", "The deleted list, as "
+                               "it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=TL_404,
+                               e409="`stale_version`, `in_use` (targets "
+                               "left in the list)"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/stages/{stage_id}/targetlists/"] = {
+    "parameters": [P("StageIdAlone")],
+    "get": op("Stages", "listStageTargetLists",
+              "List the target lists attached to a stage",
+              "The lists attached to the stage, in the order they were "
+              "attached.",
+              def_responses("TargetListPageEnvelope", "A page of target "
+                            "lists.", write=False,
+                            e400=LIST_400.format("`type`, `limit`, "
+                                                 "`offset`"),
+                            e404=STAGE_ALONE_404),
+              params=[P("TargetListTypeFilter"), P("Limit"), P("Offset")]),
+    "post": op("Stages", "attachTargetList", "Attach a target list to a "
+               "stage",
+               "Attaches a target list of the stage's pipeline; attaching "
+               "it again changes nothing. The answer is the list.",
+               def_responses("TargetListEnvelope", "The attached list.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=STAGE_ALONE_404 + " Also: the list is "
+                             "not one of the stage's pipeline (`reason` "
+                             "`not_found`)."),
+               params=[P("IdempotencyKey")],
+               body=body("StageTargetListAttach", "Esper "
+                         "`StageTargetList_POST`.")),
+}
+paths["/v0/stages/{stage_id}/targetlists/{targetlist_id}/"] = {
+    "parameters": [P("StageIdAlone"), P("TargetListId")],
+    "delete": op("Stages", "detachTargetList", "Detach a target list from "
+                 "a stage",
+                 "Detaches the list (the list itself stays). The answer is "
+                 "the list. The body is absent or `{\"version\": N}`.",
+                 def_responses("TargetListEnvelope", "The detached list.",
+                               write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).",
+                               e404=STAGE_ALONE_404 + " Also: the list is "
+                               "not attached to the stage."),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/stages/{stage_id}/operationlists/"] = {
+    "parameters": [P("StageIdAlone")],
+    "get": op("Operation Lists", "listOperationLists",
+              "List the operation lists of a stage",
+              "The stage's operation lists, in creation order.",
+              def_responses("OperationListPageEnvelope", "A page of "
+                            "operation lists.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=STAGE_ALONE_404),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Operation Lists", "createOperationList",
+               "Create an operation list",
+               "Creates an operation list of the stage; its id is chosen "
+               "by the gateway. The answer is the new list.",
+               def_responses("OperationListEnvelope", "The new operation "
+                             "list.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=STAGE_ALONE_404),
+               params=[P("IdempotencyKey")],
+               body=body("OperationListCreate", "Esper "
+                         "`OperationList_POST`.")),
+}
+OL_LINK = {"stage_id": "$response.body#/content/stage_id",
+           "operationlist_id": "$response.body#/content/id"}
+OL_ALONE_LINK = {"operationlist_id": "$response.body#/content/id"}
+paths["/v0/stages/{stage_id}/operationlists/"]["post"]["responses"]["200"][
+    "links"] = {
+    "updateOperationList": {"operationId": "updateOperationList",
+                            "parameters": OL_LINK,
+                            "description": "Change the new list."},
+    "deleteOperationList": {"operationId": "deleteOperationList",
+                            "parameters": OL_LINK,
+                            "description": "Delete the new list."},
+    "listOperations": {"operationId": "listOperations",
+                       "parameters": OL_ALONE_LINK,
+                       "description": "The new list's operations."},
+    "createOperation": {"operationId": "createOperation",
+                        "parameters": OL_ALONE_LINK,
+                        "description": "Add an operation to the new "
+                        "list."},
+}
+OL_404 = ("No such operation list of this stage, or " +
+          STAGE_ALONE_404[0].lower() + STAGE_ALONE_404[1:])
+paths["/v0/stages/{stage_id}/operationlists/{operationlist_id}/"] = {
+    "parameters": [P("StageIdAlone"), P("OperationListId")],
+    "put": op("Operation Lists", "updateOperationList",
+              "Update an operation list",
+              "A partial update: only the fields given change.",
+              def_responses("OperationListEnvelope", "The list after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=OL_404),
+              params=[P("IdempotencyKey")],
+              body=body("OperationListUpdate", "Esper's `OperationList`, "
+                        "plus `version`.")),
+    "delete": op("Operation Lists", "deleteOperationList",
+                 "Delete an operation list",
+                 "Deletes the list with its operations. The answer is the "
+                 "list as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("OperationListEnvelope", "The deleted list, "
+                               "as it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=OL_404),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths["/v0/operationlists/{operationlist_id}/operations/"] = {
+    "parameters": [P("OperationListIdAlone")],
+    "get": op("Pipeline Operations", "listOperations",
+              "List the operations of an operation list",
+              "The list's operations, in creation order.",
+              def_responses("OperationPageEnvelope", "A page of "
+                            "operations.", write=False,
+                            e400=LIST_400.format("`operation_type`, "
+                                                 "`limit`, `offset`"),
+                            e404=OL_ALONE_404),
+              params=[P("OperationTypeFilter"), P("Limit"), P("Offset")]),
+    "post": op("Pipeline Operations", "createOperation", "Create an operation",
+               "Adds an operation to the list; its id is chosen by the "
+               "gateway. The answer is the new operation.",
+               def_responses("OperationEnvelope", "The new operation.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=OL_ALONE_404),
+               params=[P("IdempotencyKey")],
+               body=body("OperationCreate", "Esper `Operation_POST`.")),
+}
+OP_LINK = {"operationlist_id": "$response.body#/content/operation_list_id",
+           "operation_id": "$response.body#/content/id"}
+paths["/v0/operationlists/{operationlist_id}/operations/"]["post"][
+    "responses"]["200"]["links"] = {
+    "getOperation": {"operationId": "getOperation", "parameters": OP_LINK,
+                     "description": "Read the new operation."},
+    "updateOperation": {"operationId": "updateOperation",
+                        "parameters": OP_LINK,
+                        "description": "Change the new operation."},
+    "deleteOperation": {"operationId": "deleteOperation",
+                        "parameters": OP_LINK,
+                        "description": "Delete the new operation."},
+}
+OP_404 = ("No such operation in this operation list, or " +
+          OL_ALONE_404[0].lower() + OL_ALONE_404[1:])
+paths["/v0/operationlists/{operationlist_id}/operations/{operation_id}/"] = {
+    "parameters": [P("OperationListIdAlone"), P("OperationId")],
+    "get": op("Pipeline Operations", "getOperation", "Get an operation",
+              "One operation.",
+              def_responses("OperationEnvelope", "The operation.",
+                            write=False, e400=GET_400, e404=OP_404)),
+    "put": op("Pipeline Operations", "updateOperation", "Update an operation",
+              "A partial update: only the fields given change. Runs "
+              "already started keep the operation as they froze it.",
+              def_responses("OperationEnvelope", "The operation after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=OP_404),
+              params=[P("IdempotencyKey")],
+              body=body("OperationUpdate", "Esper's `Operation`, plus "
+                        "`version`.")),
+    "delete": op("Pipeline Operations", "deleteOperation", "Delete an operation",
+                 "The answer is the operation as it was. The body is "
+                 "absent or `{\"version\": N}`.",
+                 def_responses("OperationEnvelope", "The deleted "
+                               "operation, as it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=OP_404),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+# The pipeline's and the stage's links reach the lists.
+paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"].update({
+    "listTargetLists": {"operationId": "listTargetLists",
+                        "parameters": {"pipeline_id": PIPE_ID},
+                        "description": "The new pipeline's target lists."},
+    "createTargetList": {"operationId": "createTargetList",
+                         "parameters": {"pipeline_id": PIPE_ID},
+                         "description": "Add a target list to the new "
+                         "pipeline."},
+})
+STAGE_ALONE_LINK = {"stage_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/stages/"]["post"]["responses"]["200"][
+    "links"].update({
+    "listOperationLists": {"operationId": "listOperationLists",
+                           "parameters": STAGE_ALONE_LINK,
+                           "description": "The new stage's operation "
+                           "lists."},
+    "createOperationList": {"operationId": "createOperationList",
+                            "parameters": STAGE_ALONE_LINK,
+                            "description": "Add an operation list to the "
+                            "new stage."},
+    "listStageTargetLists": {"operationId": "listStageTargetLists",
+                             "parameters": STAGE_ALONE_LINK,
+                             "description": "The lists attached to the new "
+                             "stage."},
+})
+
+
+# Targets of a DEVICES list (phase A).
+schemas["Target"] = {
+    "type": "object",
+    "description": "A device in a target list (Esper `Target`), plus "
+    "`version`. Its id is the list's and the device's (UUID v5): a device "
+    "is at most once in a list.",
+    "required": ["id", "pipeline_id", "target_list_id", "device_id",
+                 "device_name", "device_alias", "is_active", "device_meta",
+                 "args", "created_by", "updated_by", "created_at",
+                 "updated_at", "version"],
+    "properties": {
+        "id": uuid("The target id."),
+        "pipeline_id": uuid("Its pipeline."),
+        "target_list_id": uuid("Its list."),
+        "device_id": uuid("The device."),
+        "device_name": {"type": "string"},
+        "device_alias": {"type": "string", "description": "`\"\"` when "
+                         "none."},
+        "is_active": {"type": "boolean"},
+        "device_meta": {"type": ["object", "null"]},
+        "args": {"type": ["object", "null"]},
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+TGT_RO = ["id", "pipeline_id", "target_list_id", "created_by",
+          "updated_by", "created_at", "updated_at"]
+schemas["TargetCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_id", "device_name"],
+    "description": "Esper `Target_POST`. The read-only fields of a "
+    "`Target` (and `version`) are accepted and ignored. A device already "
+    "in the list is left as it is (the answer is its target).",
+    "properties": {
+        "device_id": uuid("The device."),
+        "device_name": def_name("The device's name.", False),
+        "device_alias": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                         "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+                         "description": "The device's alias (may be "
+                         "empty)."},
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in TGT_RO}}}
+schemas["TargetUpdate"] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Esper `Target_PUT`: `device_name` and `is_active`, "
+    "both optional, plus `version`. The other fields of a `Target` are "
+    "accepted and ignored.",
+    "properties": {
+        "device_name": def_name("The new name.", True),
+        "is_active": {"type": ["boolean", "null"]},
+        "version": DEF_VERSION_IN,
+        **{f: READ_ONLY for f in TGT_RO + ["device_id", "device_alias",
+                                            "device_meta", "args"]}}}
+page("TargetPage", "Target")
+schemas["TargetEnvelope"] = envelope(200, S("Target"), "A Target in the "
+                                     "envelope.")
+schemas["TargetPageEnvelope"] = envelope(200, S("TargetPage"), "A page of "
+                                         "Target objects in the envelope.")
+parameters["TargetId"] = {
+    "name": "target_id", "in": "path", "required": True,
+    "description": "A target id (UUID; any case). Not a UUID, unknown, "
+    "another list's or another enterprise's: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+TGT_404 = ("No such target in this list, or " + TL_404[0].lower() +
+           TL_404[1:])
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "get": op("Targets", "listTargets", "List the targets of a list",
+              "The list's targets in target id order. Pages by cursor: "
+              "`next` carries one (the last target id of the page); "
+              "`count` is the list's number of targets.",
+              def_responses("TargetPageEnvelope", "A page of targets.",
+                            write=False,
+                            e400=LIST_400.format("`limit`, `offset`, "
+                                                 "`cursor`"),
+                            e404=TL_404),
+              params=[P("Limit"), P("Offset"), P("Cursor")]),
+    "post": op("Targets", "createTarget", "Add a target to a list",
+               "Adds a device to a `DEVICES` list (another type: 400 "
+               "`wrong_type`). A device already in the list is skipped and "
+               "left unchanged; the answer is its target either way. "
+               "Refused while a run of the pipeline is being filled (409 "
+               "`run_starting`, `Retry-After: 1`).",
+               def_responses("TargetEnvelope", "The target.", write=True,
+                             e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=TL_404,
+                             e409="`run_starting` (a run of the pipeline "
+                             "is being filled: retry after `Retry-After` "
+                             "seconds)"),
+               params=[P("IdempotencyKey")],
+               body=body("TargetCreate", "Esper `Target_POST`.")),
+}
+TGT_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+            "targetlist_id": "$response.body#/content/target_list_id",
+            "target_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"][
+    "post"]["responses"]["200"]["links"] = {
+    "getTarget": {"operationId": "getTarget", "parameters": TGT_LINK,
+                  "description": "Read the target."},
+    "updateTarget": {"operationId": "updateTarget", "parameters": TGT_LINK,
+                     "description": "Change the target."},
+    "deleteTarget": {"operationId": "deleteTarget", "parameters": TGT_LINK,
+                     "description": "Remove the target."},
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/targets/"
+      "{target_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId"), P("TargetId")],
+    "get": op("Targets", "getTarget", "Get a target", "One target.",
+              def_responses("TargetEnvelope", "The target.", write=False,
+                            e400=GET_400, e404=TGT_404)),
+    "put": op("Targets", "updateTarget", "Update a target",
+              "Changes `device_name` and `is_active`. The answer is the "
+              "target in the envelope, as every answer here (Esper's "
+              "reference shows a bare `Target`; docs/api-decisions.md, "
+              "\"Stored definitions\").",
+              def_responses("TargetEnvelope", "The target after the "
+                            "change.", write=True,
+                            e400=DEF_BODY_400 + DEF_RULES_400, e404=TGT_404,
+                            e409="`stale_version`, `run_starting`"),
+              params=[P("IdempotencyKey")],
+              body=body("TargetUpdate", "Esper `Target_PUT`, plus "
+                        "`version`.")),
+    "delete": op("Targets", "deleteTarget", "Remove a target",
+                 "Removes the device from the list. The answer is the "
+                 "target as it was. The body is absent or "
+                 "`{\"version\": N}`.",
+                 def_responses("TargetEnvelope", "The removed target, as "
+                               "it was.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=TGT_404,
+                               e409="`stale_version`, `run_starting`"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+TL_TGT_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+               "targetlist_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"].update({
+    "listTargets": {"operationId": "listTargets", "parameters": TL_TGT_LINK,
+                    "description": "The new list's targets."},
+    "createTarget": {"operationId": "createTarget",
+                     "parameters": TL_TGT_LINK,
+                     "description": "Add a target to the new list."},
+})
+
+
+# targets-bulk (docs/definitions.md, section 8).
+schemas["TargetBulkItem"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_id"],
+    "description": "One target of a bulk body (the read-only fields of a "
+    "`Target` are accepted and ignored).",
+    "properties": {
+        "device_id": uuid("The device."),
+        "device_name": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                        "pattern": NO_NUL},
+        "device_alias": {"type": ["string", "null"], "maxLength": MAX_TEXT,
+                         "pattern": NO_NUL},
+        "device_meta": {"type": ["object", "null"]},
+        "args": {"type": ["object", "null"]},
+        "is_active": {"type": ["boolean", "null"], "description":
+                      "Default true."},
+        **{f: READ_ONLY for f in TGT_RO + ["version"]}}}
+schemas["TargetsBulk"] = {
+    "type": "array", "maxItems": 100000,
+    "description": "Device ids, or targets, or both mixed; at most "
+    "`gateway.bulk.max.items` (default 100,000) items within "
+    "`gateway.body.max.bytes`. An item that is not valid (not a UUID, a "
+    "name over 255 bytes, a device already earlier in the body, ...) is "
+    "left out and reported in `errors`; the others are sent.",
+    "items": {"anyOf": [{"type": "string", "format": "uuid"},
+                        S("TargetBulkItem")]}}
+schemas["TargetsBulkResult"] = {
+    "type": "object",
+    "required": ["created_count", "added_count", "skipped_count", "errors"],
+    "description": "Esper's bulk summary: the replies' counts summed.",
+    "properties": {
+        "created_count": {"type": "integer", "minimum": 0},
+        "added_count": {"type": "integer", "minimum": 0},
+        "skipped_count": {"type": "integer", "minimum": 0,
+                          "description": "Devices already in the list, "
+                          "left unchanged."},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["index", "device_id", "message"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "device_id": {"type": ["string", "null"]},
+                "message": {"type": "string"}}}}}}
+schemas["TargetsBulkEnvelope"] = envelope(200, S("TargetsBulkResult"),
+                                          "A bulk summary in the "
+                                          "envelope; `message` is "
+                                          "\"created N, added N, skipped "
+                                          "N\".")
+schemas["BulkAcceptedEnvelope"] = envelope(202, {
+    "type": "object", "required": ["command_id", "missing_command_ids"],
+    "properties": {
+        "command_id": uuid("The request's command id (its chunks' ids "
+                           "derive from it)."),
+        "missing_command_ids": {"type": "array", "items": uuid(
+            "A chunk whose outcome did not arrive in time.")}}},
+    "Some chunks' outcome did not arrive in time (or the outcome is not "
+    "visible yet): retry with the same `Idempotency-Key`; the applied "
+    "chunks are answered by the owner's dedupe.")
+_bulk = def_responses("TargetsBulkEnvelope", "The summary.", write=True,
+                      e400=("Not JSON, not an array, or more items than "
+                            "`gateway.bulk.max.items`; or a chunk the owner "
+                            "refused (`wrong_type`: not a `DEVICES` list, "
+                            "...; the message names the chunk: the chunks "
+                            "before it may be applied, each chunk is "
+                            "atomic, the bulk is not). Invalid items alone "
+                            "are no 400: they are the `errors` of a 200."),
+                      e404=TL_404,
+                      e409="`run_starting` (a run of the pipeline is "
+                      "being filled: retry after `Retry-After` seconds)")
+_bulk["202"] = resp("Accepted, outcome of some chunks unknown.",
+                    S("BulkAcceptedEnvelope"))
+paths["/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+      "targets-bulk/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "post": op("Targets", "bulkAddTargets", "Add many targets to a list",
+               "Validates every item, sends the valid ones as `AddTargets` "
+               "commands of `definition.chunk.targets` (default 1,000) "
+               "each, all at once, then awaits every reply; the same as "
+               "adding each device with `POST .../targets/`. The answer "
+               "sums the counts, with the items left out.",
+               _bulk, params=[P("IdempotencyKey")],
+               body=body("TargetsBulk", "Device ids or targets.")),
+}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"]["bulkAddTargets"] = {
+    "operationId": "bulkAddTargets", "parameters": TL_TGT_LINK,
+    "description": "Add many targets to the new list."}
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -1861,9 +2963,9 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 |---|---|
 | 400 | Malformed JSON, wrong types, an unknown status value, an unknown field in a write, a bad query value, or a transition the rules refuse (the message names the current status and what may be set). Nothing changed. |
 | 401 | Missing or unknown token. |
-| 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's. |
+| 404 | Unknown path or id (an id that is not a UUID included), or another enterprise's; a deleted stored pipeline and everything under it (`pipeline <id> was deleted at <ISO-8601>`). |
 | 405 | Method not allowed on the path; `Allow` lists the methods served. |
-| 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`). |
+| 409 | The `Idempotency-Key` was already used with a different request; or an open stage's chunk or seal conflicts with the stage's state (`reason` `chunk_conflict`, `duplicate_target`, `too_many_targets`, `sealed`, `stale_stage`, `seal_mismatch`); or a stored definition's write meets a state that refuses it (`stale_version` with `content.current_version`, `in_use`, `run_starting` with `Retry-After: 1`). |
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write with a body whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
@@ -1895,6 +2997,19 @@ doc = {
          "`/api/pipelines/v0/...`."},
     ],
     "tags": [
+        {"name": "Pipelines", "description": "Stored pipeline "
+         "definitions."},
+        {"name": "Stages", "description": "The stages of a stored "
+         "pipeline, and the target lists attached to them."},
+        {"name": "Target Lists", "description": "The target lists of a "
+         "stored pipeline."},
+        {"name": "Operation Lists", "description": "The operation lists of "
+         "a stage."},
+        {"name": "Targets", "description": "The devices of a `DEVICES` "
+         "target list."},
+        {"name": "Pipeline Operations", "description": "The operations of "
+         "an operation list (Esper's tag `Operations`; ours names the "
+         "liveness and metrics endpoints)."},
         {"name": "Pipeline Runs", "description": "Runs of pipelines."},
         {"name": "Stage Runs", "description": "Stage runs and their frozen "
          "operations; promotion."},

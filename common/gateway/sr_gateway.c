@@ -299,7 +299,11 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
                 sr_gateway__watch_all(&c);
                 break;
         default:
-                sr_gateway__answer_status(resp, 404, "unknown path or id");
+                if (sr_route_is_definition(route.id))
+                        sr_gateway__def(&c);
+                else
+                        sr_gateway__answer_status(resp, 404,
+                                                  "unknown path or id");
                 break;
         }
 done:
@@ -450,6 +454,7 @@ sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
 
         if (!proj || !port || !port->send || !port->wait_reply ||
             !port->wait_visible || !port->wait_retired ||
+            !port->wait_def_seq ||
             !port->claim != !port->wait_feed)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "gateway: a projection and a port "

@@ -242,6 +242,27 @@ void sr_gateway__command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
  */
 int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                             sr_gw_response_t *resp);
+/** @brief sr_gateway__run_command() that also copies the worker's reply
+ *  to @p out (when one arrived; NULL: not wanted). */
+int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
+                                  sr_gw_response_t *resp, sr_reply_t *out);
+
+/* ------------------------------------------------------------ definitions
+ * sr_gw_defs.c: the routes of stored definitions (docs/definitions.md,
+ * phase A): lists and gets from the projection, writes as definition
+ * commands keyed by the pipeline. */
+
+/** @brief The answer to a send that did not go out (503, 413, 500). */
+int sr_gateway__send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
+                            sr_gw_response_t *resp);
+/** @brief The HTTP status of a refused command's reason. */
+int sr_gateway__refusal_status(sr_reject_t reason);
+/** @brief A refusal's content: command_id, reason, and current_version
+ *  with a definition's stale_version. New reference (NULL: no memory). */
+json_t *sr_gateway__refusal_content(const char *cid, const sr_reply_t *reply);
+
+/** @brief Any DEF_* route (sr_route_is_definition()). */
+void sr_gateway__def(sr_gw_ctx_t *c);
 
 /* sr_gw_targets.c: an open stage's targets (docs/targets.md, 5). */
 /** @brief POST /v0/runs/{run}/stageruns/{stage_run}/targets/. */

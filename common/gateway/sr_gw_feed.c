@@ -595,6 +595,33 @@ static bool kafka_wait_retired(void *ctx, const char *enterprise,
                                NULL) == SR_ERR_NOT_FOUND;
 }
 
+typedef struct def_seq_arg {
+        sr_gw_kafka_t *k;
+        const sr_uuid_t *pipeline;
+        uint64_t seq;
+} def_seq_arg_t;
+
+/* The pipeline's record holds the command's seq or a later one. */
+static bool def_seq_visible(void *arg)
+{
+        const def_seq_arg_t *a = arg;
+        uint64_t seq = 0;
+
+        return sr_proj_def_last_seq(a->k->gw->proj, a->pipeline, &seq,
+                                    NULL) == SR_OK &&
+               seq >= a->seq;
+}
+
+static bool kafka_wait_def_seq(void *ctx, const char *enterprise,
+                               const sr_uuid_t *pipeline, uint64_t seq,
+                               int64_t until_ms)
+{
+        def_seq_arg_t a = { ctx, pipeline, seq };
+
+        (void)enterprise;
+        return kafka_wait_feed(ctx, def_seq_visible, &a, until_ms);
+}
+
 static sr_err_t kafka_claim(void *ctx, sr_slice_t key, sr_slice_t value,
                             int32_t partition, int timeout_ms,
                             sr_errctx_t *ec)
@@ -763,6 +790,7 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         gw->port.wait_reply = kafka_wait_reply;
         gw->port.wait_visible = kafka_wait_visible;
         gw->port.wait_retired = kafka_wait_retired;
+        gw->port.wait_def_seq = kafka_wait_def_seq;
         gw->port.claim = kafka_claim;
         gw->port.wait_feed = kafka_wait_feed;
         return SR_OK;

@@ -1,7 +1,7 @@
 /* common/gateway/sr_gw_port.h - the gateway's command port: what a write
  * needs from the outside world (send a command, wait for its reply, wait
- * until the projection holds what the reply names, or a deleted run's
- * retirement), as function pointers and a context, h2o-style.
+ * until the projection holds what the reply names, a deleted run's
+ * retirement, or a definition command's seq), as function pointers and a context, h2o-style.
  * sr_gateway_new() builds the Kafka one (sr_gw_feed.c); unit tests hand
  * sr_gateway_new_with_port() a fake one.
  */
@@ -73,6 +73,20 @@ typedef struct sr_gw_port {
          */
         bool (*wait_retired)(void *ctx, const char *enterprise,
                              const sr_uuid_t *run, int64_t until_ms);
+
+        /**
+         * @brief Read-your-writes of an accepted definition command
+         * (docs/definitions.md): wait until the projection's record of
+         * pipeline @p pipeline has last_seq >= @p seq (the reply's
+         * sr_reply_def_t.seq: every change of the command is then
+         * projected), or until @p until_ms. @p enterprise is the
+         * caller's (the record is the pipeline's whatever its tenant:
+         * the owner refused another tenant's command).
+         * @returns false when it was not there in time.
+         */
+        bool (*wait_def_seq)(void *ctx, const char *enterprise,
+                             const sr_uuid_t *pipeline, uint64_t seq,
+                             int64_t until_ms);
 
         /**
          * @brief Publish an Idempotency-Key's claim record (@p key,

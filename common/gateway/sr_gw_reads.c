@@ -33,6 +33,8 @@ static void to_proj_query(const sr_http_query_t *hq, sr_proj_query_t *pq)
                                 SR_PROJ_ORDER_PIPELINE_NAME,
                         [SR_HTTP_ORDER_STARTED_AT] = SR_PROJ_ORDER_STARTED_AT,
                         [SR_HTTP_ORDER_ENDED_AT] = SR_PROJ_ORDER_ENDED_AT,
+                        /* stored pipelines: never a run list's */
+                        [SR_HTTP_ORDER_NAME] = SR_PROJ_ORDER_DEFAULT,
                 };
 
                 if (i == 0) {

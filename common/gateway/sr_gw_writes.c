@@ -165,8 +165,8 @@ sr_err_t sr_gateway__idem_open(sr_gateway_t *gw, sr_errctx_t *ec)
 }
 
 /* The answer to a send that did not go out. */
-static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
-                       sr_gw_response_t *resp)
+int sr_gateway__send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
+                            sr_gw_response_t *resp)
 {
         if (sent == SR_GW_SEND_BUSY) {
                 resp->retry_after = 1;
@@ -195,19 +195,21 @@ static int send_failed(sr_gw_sent_t sent, const sr_errctx_t *ec,
         return 503;
 }
 
-/* The status of a refused command: 404 for an unknown or foreign id or
- * a retired run, 413 for a command too large, 500 for the worker's
+/* The status of a refused command: 404 for an unknown or foreign id, a
+ * retired run or a deleted pipeline, 413 for a command too large, 500 for the worker's
  * internal error, 409 for what an open stage's state refuses (a chunk
  * index taken by other items, a device already in the stage, too many
- * targets, a sealed or ended stage, a seal that does not match: the
- * request was well formed, the stage is not in a state to take it), else
- * 400 (the state machine's message). */
-static int refusal_status(sr_reject_t reason)
+ * targets, a sealed or ended stage, a seal that does not match; a stale
+ * version, an entity in use, a run of the pipeline starting: the request
+ * was well formed, the state is not one to take it), else 400 (the
+ * state machine's or the definition rules' message). */
+int sr_gateway__refusal_status(sr_reject_t reason)
 {
         switch (reason) {
         case SR_REJECT_NOT_FOUND:
         case SR_REJECT_TENANT:
         case SR_REJECT_RUN_RETIRED:
+        case SR_REJECT_PIPELINE_DELETED:
                 return 404;
         case SR_REJECT_TOO_LARGE:
                 return 413;
@@ -219,18 +221,45 @@ static int refusal_status(sr_reject_t reason)
         case SR_REJECT_SEALED:
         case SR_REJECT_SEAL_MISMATCH:
         case SR_REJECT_STALE_STAGE:
+        /* stored definitions (docs/definitions.md, section 2): a version
+         * not the entity's, an entity a run or a list still uses, a fill
+         * of the pipeline's run in progress */
+        case SR_REJECT_STALE_VERSION:
+        case SR_REJECT_IN_USE:
+        case SR_REJECT_RUN_STARTING:
                 return 409;
         default:
                 return 400;
         }
 }
 
-/* Send @p cmd through the port and wait for its reply and its
- * visibility. Returns 0 when the command was accepted and is visible;
- * otherwise the response is written and the HTTP status returned. */
+/* The content of a refusal: the command id and the reason, and for a
+ * stale version of a definition the entity's current one. */
+json_t *sr_gateway__refusal_content(const char *cid,
+                                     const sr_reply_t *reply)
+{
+        json_t *j = json_pack("{s:s,s:s}", "command_id", cid, "reason",
+                              sr_reject_name(reply->reason));
+
+        if (j && reply->reason == SR_REJECT_STALE_VERSION && reply->has_def)
+                json_object_set_new(j, "current_version",
+                                    json_integer(reply->def.version));
+        return j;
+}
+
 int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                             sr_gw_response_t *resp)
 {
+        return sr_gateway__run_command_reply(gw, cmd, resp, NULL);
+}
+
+/* Send @p cmd through the port and wait for its reply and its
+ * visibility. Returns 0 when the command was accepted and is visible;
+ * otherwise the response is written and the HTTP status returned. */
+int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
+                                  sr_gw_response_t *resp, sr_reply_t *out)
+{
+        bool visible;
         char cid[SR_UUID_STR_LEN + 1];
         int timeout = gw->conf->gateway_reply_timeout_ms;
         sr_errctx_t ec = { 0 };
@@ -264,6 +293,8 @@ int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                                           cmd->kind == SR_CMD_APPEND_TARGETS ?
                                                   "fewer targets in the "
                                                   "chunk" :
+                                          cmd->kind == SR_CMD_DEFINITION ?
+                                                  "a smaller body" :
                                                   "a smaller run spec");
                 sr_buf_free(&val);
                 return 413;
@@ -273,7 +304,7 @@ int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                              timeout > 0 ? timeout : 1, &ticket, &ec);
         sr_buf_free(&val);
         if (sent != SR_GW_SENT)
-                return send_failed(sent, &ec, resp);
+                return sr_gateway__send_failed(sent, &ec, resp);
         t_acked = sr_clock_mono_s();
         sr_series_observe(gw->phase[SR_GW_PHASE_PRODUCE], t_acked - t0);
         until = sr_clock_mono_ms() + timeout;
@@ -287,8 +318,10 @@ int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                 return 202;
         }
         sr_series_observe(gw->phase[SR_GW_PHASE_REPLY], t_reply - t_acked);
+        if (out)
+                *out = reply;
         if (!reply.accepted) {
-                code = refusal_status(reply.reason);
+                code = sr_gateway__refusal_status(reply.reason);
                 /* A retired run: when and why, from the projection's note
                  * (else the worker's message says it). */
                 if (reply.reason == SR_REJECT_RUN_RETIRED &&
@@ -299,19 +332,30 @@ int sr_gateway__run_command(sr_gateway_t *gw, sr_command_t *cmd,
                                       "reason",
                                       sr_reject_name(reply.reason))))
                         return code;
+                /* A run of the pipeline is being filled: retry soon. */
+                if (reply.reason == SR_REJECT_RUN_STARTING)
+                        resp->retry_after = 1;
                 sr_gateway__answer_json(resp, code, reply.message,
-                                        json_pack("{s:s,s:s}", "command_id",
-                                                  cid, "reason",
-                                                  sr_reject_name(
-                                                          reply.reason)));
+                                        sr_gateway__refusal_content(cid, &reply));
                 return code;
         }
         /* A deleted run is retired, not at a new version: it is visible
-         * once it is gone from the projection. */
-        if (cmd->kind == SR_CMD_DELETE_RUN ?
-                    !gw->port.wait_retired(gw->port.ctx, cmd->enterprise_id,
-                                           &cmd->pipeline_run_id, until) :
-                    !gw->port.wait_visible(gw->port.ctx, &reply, until)) {
+         * once it is gone from the projection. A definition command is
+         * visible once its pipeline's record holds the reply's seq (a
+         * reply without its definition part names no seq: nothing to
+         * wait for). */
+        if (cmd->kind == SR_CMD_DELETE_RUN)
+                visible = gw->port.wait_retired(gw->port.ctx,
+                                                cmd->enterprise_id,
+                                                &cmd->pipeline_run_id, until);
+        else if (cmd->kind == SR_CMD_DEFINITION)
+                visible = gw->port.wait_def_seq(
+                        gw->port.ctx, cmd->enterprise_id,
+                        &cmd->pipeline_run_id,
+                        reply.has_def ? reply.def.seq : 0, until);
+        else
+                visible = gw->port.wait_visible(gw->port.ctx, &reply, until);
+        if (!visible) {
                 sr_gateway__answer_json(resp, 202, "accepted; not yet "
                                         "visible in reads",
                                         json_pack("{s:s}", "command_id",

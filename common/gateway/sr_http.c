@@ -183,12 +183,25 @@ static json_t *page_link(const char *base, const char *path,
                 tb_pct(&b, cursor, strlen(cursor), "");
                 tb_str(&b, "&");
         }
+        if (q->is_default)
+                tb_str(&b, q->is_default == 2 ? "default=true&" :
+                                           "default=false&");
         tb_str(&b, "limit=");
         tb_str(&b, num);
+        if (q->name[0]) {
+                tb_str(&b, "&name=");
+                tb_pct(&b, q->name, strnlen(q->name, sizeof(q->name)), "");
+        }
         if (offset) {
                 snprintf(num, sizeof(num), "%llu", (unsigned long long)offset);
                 tb_str(&b, "&offset=");
                 tb_str(&b, num);
+        }
+        if (q->operation_type[0]) {
+                tb_str(&b, "&operation_type=");
+                tb_pct(&b, q->operation_type,
+                       strnlen(q->operation_type, sizeof(q->operation_type)),
+                       "");
         }
         if (q->n_order) {
                 tb_str(&b, "&ordering=");
@@ -215,6 +228,11 @@ static json_t *page_link(const char *base, const char *path,
         if (q->status != SR_ST_NONE) {
                 tb_str(&b, "&status=");
                 tb_str(&b, sr_status_name(q->status));
+        }
+        if (q->tl_type[0]) {
+                tb_str(&b, "&type=");
+                tb_pct(&b, q->tl_type, strnlen(q->tl_type, sizeof(q->tl_type)),
+                       "");
         }
         v = b.oom ? NULL : sr_json_string_lossy(b.p, b.len);
         free(b.p);

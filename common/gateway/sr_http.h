@@ -77,7 +77,41 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(TARGET_RUN_COMMAND_SEND, "target_run_command_send")           \
         X(TARGET_RUN_COMMAND_CANCEL, "target_run_command_cancel")       \
         /* DELETE of a pipeline run (docs/definitions.md section 7) */  \
-        X(PIPELINE_RUN_DELETE, "pipeline_run_delete")
+        X(PIPELINE_RUN_DELETE, "pipeline_run_delete")                   \
+        /* Stored definitions (docs/definitions.md, phase A) */          \
+        X(DEF_PIPELINES_LIST, "def_pipelines_list")                     \
+        X(DEF_PIPELINES_CREATE, "def_pipelines_create")                 \
+        X(DEF_PIPELINE_GET, "def_pipeline_get")                         \
+        X(DEF_PIPELINE_PUT, "def_pipeline_put")                         \
+        X(DEF_PIPELINE_DELETE, "def_pipeline_delete")                   \
+        X(DEF_STAGES_LIST, "def_stages_list")                           \
+        X(DEF_STAGES_CREATE, "def_stages_create")                       \
+        X(DEF_STAGE_GET, "def_stage_get")                               \
+        X(DEF_STAGE_PUT, "def_stage_put")                               \
+        X(DEF_STAGE_DELETE, "def_stage_delete")                         \
+        X(DEF_TARGETLISTS_LIST, "def_targetlists_list")                 \
+        X(DEF_TARGETLISTS_CREATE, "def_targetlists_create")             \
+        X(DEF_TARGETLIST_GET, "def_targetlist_get")                     \
+        X(DEF_TARGETLIST_PUT, "def_targetlist_put")                     \
+        X(DEF_TARGETLIST_DELETE, "def_targetlist_delete")               \
+        X(DEF_STAGE_TARGETLISTS_LIST, "def_stage_targetlists_list")     \
+        X(DEF_STAGE_TARGETLISTS_ATTACH, "def_stage_targetlists_attach") \
+        X(DEF_STAGE_TARGETLIST_DETACH, "def_stage_targetlist_detach")   \
+        X(DEF_OPLISTS_LIST, "def_oplists_list")                         \
+        X(DEF_OPLISTS_CREATE, "def_oplists_create")                     \
+        X(DEF_OPLIST_PUT, "def_oplist_put")                             \
+        X(DEF_OPLIST_DELETE, "def_oplist_delete")                       \
+        X(DEF_OPERATIONS_LIST, "def_operations_list")                   \
+        X(DEF_OPERATIONS_CREATE, "def_operations_create")               \
+        X(DEF_OPERATION_GET, "def_operation_get")                       \
+        X(DEF_OPERATION_PUT, "def_operation_put")                       \
+        X(DEF_OPERATION_DELETE, "def_operation_delete")                 \
+        X(DEF_TARGETS_LIST, "def_targets_list")                         \
+        X(DEF_TARGETS_CREATE, "def_targets_create")                     \
+        X(DEF_TARGET_GET, "def_target_get")                             \
+        X(DEF_TARGET_PUT, "def_target_put")                             \
+        X(DEF_TARGET_DELETE, "def_target_delete")                       \
+        X(DEF_TARGETS_BULK, "def_targets_bulk")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -98,6 +132,13 @@ typedef struct sr_route {
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
         sr_uuid_t command_id;             /* TARGET_RUN_COMMAND_CANCEL */
+        /* Stored definitions (DEF_*): the path's ids; pipeline_id above
+         * for the paths under /pipelines/{id}/. */
+        sr_uuid_t stage_id;               /* DEF_STAGE_*, /stages/{id}/ */
+        sr_uuid_t target_list_id;         /* DEF_*TARGETLIST* */
+        sr_uuid_t operation_list_id;      /* DEF_OPLIST*, DEF_OPERATION* */
+        sr_uuid_t def_operation_id;       /* DEF_OPERATION_* */
+        sr_uuid_t def_target_id;          /* DEF_TARGET_* */
         /* PIPELINE_RUN_GET/PUT/DELETE matched as GET/PUT/DELETE
          * /v0/runs/{id}/ (our extension): no pipeline named; pipeline_id
          * is nil here and the gateway fills it in from the run before
@@ -148,8 +189,11 @@ bool sr_route_has_body(sr_route_id_t id);
  *  Idempotency-Key checked. A write without a body (DELETE) takes none:
  *  sr_http_check_no_body(). */
 bool sr_route_is_write(sr_route_id_t id);
+/** @brief True for the routes of stored definitions (DEF_*). */
+bool sr_route_is_definition(sr_route_id_t id);
 /** @brief True for the body routes whose body may be absent (then with no
- *  Content-Type): a device command's resend, of which no body is used. */
+ *  Content-Type): a device command's resend, of which no body is used,
+ *  and a stored definition's DELETE (no body, or {"version": N}). */
 bool sr_route_body_optional(sr_route_id_t id);
 
 /**
@@ -175,6 +219,7 @@ typedef enum sr_http_order_key {
         SR_HTTP_ORDER_PIPELINE_NAME,  /* "pipeline__name" */
         SR_HTTP_ORDER_STARTED_AT,     /* "started_at" */
         SR_HTTP_ORDER_ENDED_AT,       /* "ended_at" */
+        SR_HTTP_ORDER_NAME,           /* "name": stored pipelines */
         SR_HTTP_ORDER__COUNT
 } sr_http_order_key_t;
 
@@ -194,6 +239,16 @@ typedef struct sr_http_query {
         uint32_t n_order;    /* 0: the route's natural order */
         sr_http_order_t order[SR_HTTP_MAX_ORDER]; /* most significant first */
         char cursor[SR_HTTP_CURSOR_MAX]; /* keyset paging; "": none */
+        /* Stored definitions' filters: pipelines' `name` (exact) and
+         * `default` (0: none, 1: false, 2: true; 0 so that a zeroed
+         * query has no filter). */
+        char name[SR_NAME_MAX];          /* "": none */
+        uint8_t is_default;
+        /* a stage's target lists' `type` (groups, devices, collections:
+         * exactly lower case) and operations' `operation_type` (exact,
+         * any case); "": none */
+        char tl_type[16];
+        char operation_type[SR_SHORT_MAX];
         uint32_t seen;       /* internal: keys given, to refuse repeats */
 } sr_http_query_t;
 

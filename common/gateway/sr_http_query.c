@@ -14,23 +14,31 @@
 /* Query keys, in alphabetical order: links list them in this order. */
 enum qkey {
         QK_CURSOR = 0,
+        QK_DEFAULT,
         QK_LIMIT,
+        QK_NAME,
         QK_OFFSET,
+        QK_OPERATION_TYPE,
         QK_ORDERING,
         QK_PIPELINE_NAME,
         QK_OPERATION_ID,
         QK_STATUS,
+        QK_TYPE,
         QK__COUNT
 };
 
 static const char *const qkey_names[QK__COUNT] = {
         [QK_CURSOR] = "cursor",
+        [QK_DEFAULT] = "default",
         [QK_LIMIT] = "limit",
+        [QK_NAME] = "name",
         [QK_OFFSET] = "offset",
+        [QK_OPERATION_TYPE] = "operation_type",
         [QK_ORDERING] = "ordering",
         [QK_PIPELINE_NAME] = "pipeline_name",
         [QK_OPERATION_ID] = "stage_run_operation_id",
         [QK_STATUS] = "status",
+        [QK_TYPE] = "type",
 };
 
 static const char *const order_names[SR_HTTP_ORDER__COUNT] = {
@@ -39,6 +47,7 @@ static const char *const order_names[SR_HTTP_ORDER__COUNT] = {
         [SR_HTTP_ORDER_PIPELINE_NAME] = "pipeline__name",
         [SR_HTTP_ORDER_STARTED_AT] = "started_at",
         [SR_HTTP_ORDER_ENDED_AT] = "ended_at",
+        [SR_HTTP_ORDER_NAME] = "name",
 };
 
 const char *sr_http_order_key_name(sr_http_order_key_t key)
@@ -87,6 +96,27 @@ static const struct list_def *list_def(sr_route_id_t route)
         static const struct list_def stage_targets = {
                 QK(CURSOR) | QK(LIMIT) | QK(OFFSET), 0, 0,
         };
+        /* Stored definitions (reference section 6.1-6.2): pipelines
+         * filter on name and default and order by name; stages are in
+         * their order. */
+        static const struct list_def def_pipelines = {
+                QK(LIMIT) | QK(OFFSET) | QK(NAME) | QK(DEFAULT) |
+                        QK(ORDERING),
+                0, ORD(NAME),
+        };
+        static const struct list_def def_plain = {
+                QK(LIMIT) | QK(OFFSET), 0, 0,
+        };
+        static const struct list_def def_stage_lists = {
+                QK(LIMIT) | QK(OFFSET) | QK(TYPE), 0, 0,
+        };
+        static const struct list_def def_operations = {
+                QK(LIMIT) | QK(OFFSET) | QK(OPERATION_TYPE), 0, 0,
+        };
+        /* a list's targets: keyset pages (cursor) or offset */
+        static const struct list_def def_targets = {
+                QK(CURSOR) | QK(LIMIT) | QK(OFFSET), 0, 0,
+        };
         static const struct list_def none = { 0, 0, 0 };
 
         switch (route) {
@@ -102,6 +132,18 @@ static const struct list_def *list_def(sr_route_id_t route)
                 return &target_runs;
         case SR_ROUTE_STAGE_TARGETS_LIST:
                 return &stage_targets;
+        case SR_ROUTE_DEF_PIPELINES_LIST:
+                return &def_pipelines;
+        case SR_ROUTE_DEF_STAGES_LIST:
+        case SR_ROUTE_DEF_TARGETLISTS_LIST:
+        case SR_ROUTE_DEF_OPLISTS_LIST:
+                return &def_plain;
+        case SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST:
+                return &def_stage_lists;
+        case SR_ROUTE_DEF_OPERATIONS_LIST:
+                return &def_operations;
+        case SR_ROUTE_DEF_TARGETS_LIST:
+                return &def_targets;
         default:
                 return &none;
         }
@@ -329,6 +371,56 @@ sr_err_t sr_http_query_add(sr_http_query_t *q, sr_route_id_t route,
                 break;
         case QK_ORDERING:
                 return parse_ordering(q, def->orders, value, vlen, prob);
+        case QK_NAME:
+                if (vlen >= sizeof(q->name))
+                        return sr_http__refuse(prob, 400, "name: too long "
+                                               "(%zu bytes, at most %zu)",
+                                               vlen, sizeof(q->name) - 1);
+                if (memchr(value, '\0', vlen))
+                        return sr_http__refuse(prob, 400, "name: must not "
+                                               "contain a NUL byte, got %s",
+                                               shown);
+                memcpy(q->name, value, vlen);
+                q->name[vlen] = '\0';
+                break;
+        case QK_TYPE:
+                if (!((vlen == 6 && !memcmp(value, "groups", 6)) ||
+                      (vlen == 7 && !memcmp(value, "devices", 7)) ||
+                      (vlen == 11 && !memcmp(value, "collections", 11))))
+                        return sr_http__refuse(prob, 400, "type: expected "
+                                               "groups, devices or "
+                                               "collections (lower case), "
+                                               "got %s", shown);
+                memcpy(q->tl_type, value, vlen);
+                q->tl_type[vlen] = '\0';
+                break;
+        case QK_OPERATION_TYPE:
+                if (vlen >= sizeof(q->operation_type) ||
+                    memchr(value, '\0', vlen))
+                        return sr_http__refuse(prob, 400, "operation_type: "
+                                               "expected an operation type "
+                                               "(at most %zu bytes), got %s",
+                                               sizeof(q->operation_type) - 1,
+                                               shown);
+                memcpy(q->operation_type, value, vlen);
+                q->operation_type[vlen] = '\0';
+                break;
+        case QK_DEFAULT:
+                /* django-filter's BooleanFilter: true/false (and the
+                 * Python spellings it also takes). */
+                if ((vlen == 4 && !memcmp(value, "true", 4)) ||
+                    (vlen == 4 && !memcmp(value, "True", 4)) ||
+                    (vlen == 1 && value[0] == '1'))
+                        q->is_default = 2;
+                else if ((vlen == 5 && !memcmp(value, "false", 5)) ||
+                         (vlen == 5 && !memcmp(value, "False", 5)) ||
+                         (vlen == 1 && value[0] == '0'))
+                        q->is_default = 1;
+                else
+                        return sr_http__refuse(prob, 400, "default: expected "
+                                               "true or false, got %s",
+                                               shown);
+                break;
         case QK__COUNT:
                 break;
         }

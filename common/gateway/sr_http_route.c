@@ -37,12 +37,45 @@ bool sr_route_is_list(sr_route_id_t id)
                id == SR_ROUTE_STAGE_RUNS_LIST ||
                id == SR_ROUTE_OPERATIONS_LIST ||
                id == SR_ROUTE_TARGET_RUNS_LIST ||
-               id == SR_ROUTE_STAGE_TARGETS_LIST;
+               id == SR_ROUTE_STAGE_TARGETS_LIST ||
+               id == SR_ROUTE_DEF_PIPELINES_LIST ||
+               id == SR_ROUTE_DEF_STAGES_LIST ||
+               id == SR_ROUTE_DEF_TARGETLISTS_LIST ||
+               id == SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST ||
+               id == SR_ROUTE_DEF_OPLISTS_LIST ||
+               id == SR_ROUTE_DEF_OPERATIONS_LIST ||
+               id == SR_ROUTE_DEF_TARGETS_LIST;
+}
+
+/* A stored definition's DELETE: its body is absent or {"version": N}. */
+static bool is_def_delete(sr_route_id_t id)
+{
+        return id == SR_ROUTE_DEF_PIPELINE_DELETE ||
+               id == SR_ROUTE_DEF_STAGE_DELETE ||
+               id == SR_ROUTE_DEF_TARGETLIST_DELETE ||
+               id == SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH ||
+               id == SR_ROUTE_DEF_OPLIST_DELETE ||
+               id == SR_ROUTE_DEF_OPERATION_DELETE ||
+               id == SR_ROUTE_DEF_TARGET_DELETE;
 }
 
 bool sr_route_has_body(sr_route_id_t id)
 {
-        return id == SR_ROUTE_RUNS_CREATE ||
+        return is_def_delete(id) || id == SR_ROUTE_DEF_PIPELINES_CREATE ||
+               id == SR_ROUTE_DEF_PIPELINE_PUT ||
+               id == SR_ROUTE_DEF_STAGES_CREATE ||
+               id == SR_ROUTE_DEF_STAGE_PUT ||
+               id == SR_ROUTE_DEF_TARGETLISTS_CREATE ||
+               id == SR_ROUTE_DEF_TARGETLIST_PUT ||
+               id == SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH ||
+               id == SR_ROUTE_DEF_OPLISTS_CREATE ||
+               id == SR_ROUTE_DEF_OPLIST_PUT ||
+               id == SR_ROUTE_DEF_OPERATIONS_CREATE ||
+               id == SR_ROUTE_DEF_OPERATION_PUT ||
+               id == SR_ROUTE_DEF_TARGETS_CREATE ||
+               id == SR_ROUTE_DEF_TARGET_PUT ||
+               id == SR_ROUTE_DEF_TARGETS_BULK ||
+               id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
                id == SR_ROUTE_STAGE_RUN_PUT || id == SR_ROUTE_TARGET_RUN_PUT ||
@@ -57,9 +90,14 @@ bool sr_route_is_write(sr_route_id_t id)
         return sr_route_has_body(id) || id == SR_ROUTE_PIPELINE_RUN_DELETE;
 }
 
+bool sr_route_is_definition(sr_route_id_t id)
+{
+        return id >= SR_ROUTE_DEF_PIPELINES_LIST && id < SR_ROUTE__COUNT;
+}
+
 bool sr_route_body_optional(sr_route_id_t id)
 {
-        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND;
+        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND || is_def_delete(id);
 }
 
 /* What an id segment of a path template fills in. */
@@ -71,6 +109,11 @@ enum slot {
         OPERATION_ID,
         TARGET_RUN_ID,
         COMMAND_ID,
+        STAGE_ID,
+        TARGET_LIST_ID,
+        OPERATION_LIST_ID,
+        DEF_OPERATION_ID,
+        DEF_TARGET_ID,
 };
 
 #define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
@@ -147,6 +190,66 @@ static const struct path_def api_paths[] = {
         { 6, { "stageruns", NULL, "targetruns", NULL, "command", NULL },
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID, LIT, COMMAND_ID },
           { { "PUT", SR_ROUTE_TARGET_RUN_COMMAND_CANCEL } } },
+        /* Stored definitions (docs/definitions.md section 9, phase A). */
+        { 1, { "pipelines" }, { LIT },
+          { { "GET", SR_ROUTE_DEF_PIPELINES_LIST },
+            { "POST", SR_ROUTE_DEF_PIPELINES_CREATE } } },
+        { 2, { "pipelines", NULL }, { LIT, PIPELINE_ID },
+          { { "GET", SR_ROUTE_DEF_PIPELINE_GET },
+            { "PUT", SR_ROUTE_DEF_PIPELINE_PUT },
+            { "DELETE", SR_ROUTE_DEF_PIPELINE_DELETE } } },
+        { 3, { "pipelines", NULL, "stages" }, { LIT, PIPELINE_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_STAGES_LIST },
+            { "POST", SR_ROUTE_DEF_STAGES_CREATE } } },
+        { 4, { "pipelines", NULL, "stages", NULL },
+          { LIT, PIPELINE_ID, LIT, STAGE_ID },
+          { { "GET", SR_ROUTE_DEF_STAGE_GET },
+            { "PUT", SR_ROUTE_DEF_STAGE_PUT },
+            { "DELETE", SR_ROUTE_DEF_STAGE_DELETE } } },
+        { 3, { "pipelines", NULL, "targetlists" }, { LIT, PIPELINE_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_TARGETLISTS_LIST },
+            { "POST", SR_ROUTE_DEF_TARGETLISTS_CREATE } } },
+        { 4, { "pipelines", NULL, "targetlists", NULL },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID },
+          { { "GET", SR_ROUTE_DEF_TARGETLIST_GET },
+            { "PUT", SR_ROUTE_DEF_TARGETLIST_PUT },
+            { "DELETE", SR_ROUTE_DEF_TARGETLIST_DELETE } } },
+        /* Without the pipeline id: the gateway reads it from the stage or
+         * the operation list (docs/definitions.md, section 9). */
+        { 3, { "stages", NULL, "targetlists" }, { LIT, STAGE_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST },
+            { "POST", SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH } } },
+        { 4, { "stages", NULL, "targetlists", NULL },
+          { LIT, STAGE_ID, LIT, TARGET_LIST_ID },
+          { { "DELETE", SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH } } },
+        { 3, { "stages", NULL, "operationlists" }, { LIT, STAGE_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_OPLISTS_LIST },
+            { "POST", SR_ROUTE_DEF_OPLISTS_CREATE } } },
+        { 4, { "stages", NULL, "operationlists", NULL },
+          { LIT, STAGE_ID, LIT, OPERATION_LIST_ID },
+          { { "PUT", SR_ROUTE_DEF_OPLIST_PUT },
+            { "DELETE", SR_ROUTE_DEF_OPLIST_DELETE } } },
+        { 3, { "operationlists", NULL, "operations" },
+          { LIT, OPERATION_LIST_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_OPERATIONS_LIST },
+            { "POST", SR_ROUTE_DEF_OPERATIONS_CREATE } } },
+        { 4, { "operationlists", NULL, "operations", NULL },
+          { LIT, OPERATION_LIST_ID, LIT, DEF_OPERATION_ID },
+          { { "GET", SR_ROUTE_DEF_OPERATION_GET },
+            { "PUT", SR_ROUTE_DEF_OPERATION_PUT },
+            { "DELETE", SR_ROUTE_DEF_OPERATION_DELETE } } },
+        { 5, { "pipelines", NULL, "targetlists", NULL, "targets" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_TARGETS_LIST },
+            { "POST", SR_ROUTE_DEF_TARGETS_CREATE } } },
+        { 6, { "pipelines", NULL, "targetlists", NULL, "targets", NULL },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT, DEF_TARGET_ID },
+          { { "GET", SR_ROUTE_DEF_TARGET_GET },
+            { "PUT", SR_ROUTE_DEF_TARGET_PUT },
+            { "DELETE", SR_ROUTE_DEF_TARGET_DELETE } } },
+        { 5, { "pipelines", NULL, "targetlists", NULL, "targets-bulk" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
+          { { "POST", SR_ROUTE_DEF_TARGETS_BULK } } },
 };
 
 static const struct {
@@ -218,6 +321,16 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 return &r->target_run_id;
         case COMMAND_ID:
                 return &r->command_id;
+        case STAGE_ID:
+                return &r->stage_id;
+        case TARGET_LIST_ID:
+                return &r->target_list_id;
+        case OPERATION_LIST_ID:
+                return &r->operation_list_id;
+        case DEF_OPERATION_ID:
+                return &r->def_operation_id;
+        case DEF_TARGET_ID:
+                return &r->def_target_id;
         case LIT:
                 break;
         }

@@ -97,11 +97,18 @@ void sr_idem_fingerprint(const sr_route_t *route, const void *body,
                 &route->pipeline_id,  &route->pipeline_run_id,
                 &route->stage_run_id, &route->stage_run_operation_id,
                 &route->target_run_id, &route->command_id,
+                /* stored definitions' path ids (DEF_* routes only) */
+                &route->stage_id, &route->target_list_id,
+                &route->operation_list_id, &route->def_operation_id,
+                &route->def_target_id,
         };
-        /* The command id of PUT .../command/{command_id}/ only: every
-         * other route's fingerprint stays what the fleet's older
-         * gateways compute (the first five ids). */
-        size_t n = route->id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL ? 6 : 5;
+        /* The command id of PUT .../command/{command_id}/ only, and the
+         * definitions' ids on their routes only: every other route's
+         * fingerprint stays what the fleet's older gateways compute (the
+         * first five ids). */
+        size_t n = sr_route_is_definition(route->id) ? 11 :
+                   route->id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL ? 6 :
+                                                                     5;
         uint8_t ident[1 + sizeof(ids) / sizeof(ids[0]) * 16];
 
         ident[0] = (uint8_t)route->id;

@@ -19,6 +19,7 @@ static const char *const dbi_names[DBI__COUNT] = {
         [DBI_RET] = "ret",
         [DBI_EVT] = "evt",
         [DBI_CHK] = "chk",
+        [DBI_DEF] = "def",
 };
 
 static const char *uuid_text(const sr_uuid_t *id, char buf[SR_UUID_STR_LEN + 1])
@@ -40,7 +41,7 @@ static int empty_all(sr_proj_t *proj, MDB_txn *txn)
                 rc = mdb_drop(txn, proj->dbi[i], 0);
         if (rc)
                 return rc;
-        sr_lmdb_put_be32(fmt, PROJ_FORMAT);
+        sr_lmdb_put_be32(fmt, PROJ_FORMAT_STORED);
         v = sr_lmdb_val(fmt, 4);
         return mdb_put(txn, proj->dbi[DBI_META], &k, &v, 0);
 }
@@ -66,7 +67,7 @@ static sr_err_t proj_init(sr_proj_t *proj, sr_errctx_t *ec)
         if (rc && rc != MDB_NOTFOUND)
                 goto err_abort;
         if (rc || v.mv_size != 4 ||
-            sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT) {
+            sr_lmdb_get_be32(v.mv_data) != PROJ_FORMAT_STORED) {
                 /* New, or another format: a cache, so start over. */
                 op = "empty";
                 rc = empty_all(proj, txn);
@@ -522,7 +523,7 @@ void sr_proj_stats(sr_proj_t *proj, sr_proj_stats_t *out)
 sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
 {
         static const int dbis[] = { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT,
-                                    DBI_RET, DBI_EVT, DBI_CHK };
+                                    DBI_RET, DBI_EVT, DBI_CHK, DBI_DEF };
         uint64_t n[sizeof(dbis) / sizeof(dbis[0])];
         struct rctx rc;
         MDB_stat st;
@@ -550,5 +551,6 @@ sr_err_t sr_proj_size(sr_proj_t *proj, sr_proj_size_t *out, sr_errctx_t *ec)
         out->retired = n[4];
         out->events = n[5];
         out->chunks = n[6];
+        out->definitions = n[7];
         return SR_OK;
 }

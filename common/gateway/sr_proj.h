@@ -450,6 +450,95 @@ sr_err_t sr_proj_list_stage_targets(sr_proj_t *proj,
                                     sr_proj_target_t **items, size_t *n,
                                     uint64_t *count, sr_errctx_t *ec);
 
+/* ------------------------------------------------------------ definitions
+ * Stored pipeline definitions (docs/definitions.md; sr_proj_defs.c): one
+ * record per entity under its changelog key P<pipeline>/<letter>/<id>,
+ * replaced on change, removed by its tombstone. Reads check the tenant
+ * (a record of another enterprise is NOT_FOUND) but not deleted_at: the
+ * gateway answers a soft-deleted pipeline's 404 itself. */
+
+/**
+ * @brief Apply one definition record (SR_CL_DEF) at @p offset of
+ * @p partition, as sr_proj_apply() does after decoding it; @p r NULL is
+ * the tombstone of @p key. A record whose key is not sr_def_key() of its
+ * kind, pipeline and id is SR_ERR_CORRUPT. Target records (kind
+ * SR_DEF_TARGET) are stored like the others. For tests and for
+ * sr_proj_apply(); the offset rules are sr_proj_apply()'s.
+ */
+sr_err_t sr_proj_apply_def(sr_proj_txn_t *txn, int32_t partition,
+                           int64_t offset, sr_slice_t key,
+                           const sr_def_record_t *r, sr_errctx_t *ec);
+
+/**
+ * @brief The record of entity @p id of @p kind under pipeline
+ * @p pipeline_id, if @p enterprise_id's. For a pipeline @p id is the
+ * pipeline id. Release @p out with sr_def_record_fini().
+ * @returns SR_OK, SR_ERR_NOT_FOUND, SR_ERR_CORRUPT, SR_ERR_NOMEM, ...
+ */
+sr_err_t sr_proj_def_get(sr_proj_t *proj, const char *enterprise_id,
+                         sr_def_kind_t kind, const sr_uuid_t *pipeline_id,
+                         const sr_uuid_t *id, sr_def_record_t *out,
+                         sr_errctx_t *ec);
+
+/**
+ * @brief The pipeline of stage or operation list @p id (@p kind
+ * SR_DEF_STAGE or SR_DEF_OPERATION_LIST), if @p enterprise_id's: the
+ * paths without a pipeline id (/stages/{id}/..., /operationlists/{id}/...).
+ * @returns SR_OK, SR_ERR_NOT_FOUND (unknown, another kind, another
+ *          tenant's), SR_ERR_CORRUPT, ...
+ */
+sr_err_t sr_proj_def_pipeline_of(sr_proj_t *proj, const char *enterprise_id,
+                                 sr_def_kind_t kind, const sr_uuid_t *id,
+                                 sr_uuid_t *pipeline_id, sr_errctx_t *ec);
+
+/**
+ * @brief Every record of @p kind under pipeline @p pipeline_id that is
+ * @p enterprise_id's, in key (id) order; the caller filters, sorts and
+ * pages (each kind is bounded by the owner's limits: stages, lists,
+ * attachments, operation lists, operations). Free with
+ * sr_proj_def_free().
+ */
+sr_err_t sr_proj_def_list(sr_proj_t *proj, const char *enterprise_id,
+                          sr_def_kind_t kind, const sr_uuid_t *pipeline_id,
+                          sr_def_record_t **items, size_t *n,
+                          sr_errctx_t *ec);
+
+/**
+ * @brief Every pipeline record of @p enterprise_id (deleted ones
+ * included: the caller leaves them out), in pipeline id order. Free with
+ * sr_proj_def_free().
+ */
+sr_err_t sr_proj_def_pipelines(sr_proj_t *proj, const char *enterprise_id,
+                               sr_def_record_t **items, size_t *n,
+                               sr_errctx_t *ec);
+
+/**
+ * @brief A page of the targets of target list @p list_id of pipeline
+ * @p pipeline_id that are @p enterprise_id's, in target id order (byte
+ * order of the UUID): after target @p after (a keyset cursor: the last id
+ * of the page before; NULL: from the first), then @p offset skipped, at
+ * most @p limit. *more: another target follows. One seek and offset +
+ * limit + 1 key steps, limit record reads. Free with sr_proj_def_free().
+ */
+sr_err_t sr_proj_def_targets(sr_proj_t *proj, const char *enterprise_id,
+                             const sr_uuid_t *pipeline_id,
+                             const sr_uuid_t *list_id, uint64_t offset,
+                             const sr_uuid_t *after, uint32_t limit,
+                             sr_def_record_t **items, size_t *n, bool *more,
+                             sr_errctx_t *ec);
+
+/** @brief Free an array of records (each one's owned parts, then it). */
+void sr_proj_def_free(sr_def_record_t *items, size_t n);
+
+/**
+ * @brief The last definition seq of pipeline @p pipeline_id as its record
+ * in the projection says (read-your-writes of a definition command: its
+ * reply's seq is visible once this is at least that).
+ * @returns SR_OK, SR_ERR_NOT_FOUND (no record yet), ...
+ */
+sr_err_t sr_proj_def_last_seq(sr_proj_t *proj, const sr_uuid_t *pipeline_id,
+                              uint64_t *seq, sr_errctx_t *ec);
+
 /* ------------------------------------------------------------ events
  * sr.events into the projection: each run's status-change events by seq,
  * for its watchers (GET /v0/runs/{id}/events/), kept until the run
@@ -541,6 +630,8 @@ typedef struct sr_proj_size {
         uint64_t events;        /* runs' events kept for watchers */
         uint64_t chunks;        /* open stages' chunks (their targets are
                                  * index entries) */
+        uint64_t definitions;   /* stored definitions' records and their
+                                 * two indexes' entries */
         sr_mapuse_t use;        /* the LMDB map (sr_mapuse.h) */
 } sr_proj_size_t;
 

@@ -455,7 +455,11 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
         if (err || stale)
                 return err;
         if (!value.ptr) {
-                err = apply_tombstone(txn, key, ec);
+                /* A definition's key is no run entity's (its first byte
+                 * is not a hex digit). */
+                err = sr_proj__is_def_key(key) ?
+                              sr_proj__apply_def(txn, key, NULL, ec) :
+                              apply_tombstone(txn, key, ec);
         } else {
                 err = sr_codec_decode_changelog(proj->codec, value, &cl, ec);
                 /* Undecodable, whatever the codec's class: CORRUPT. */
@@ -474,6 +478,11 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                         err = sr_proj__apply_chunk(txn, key, &cl.u.chunk,
                                                    ec);
                         sr_stage_chunk_fini(&cl.u.chunk);
+                } else if (!err && cl.kind == SR_CL_DEF) {
+                        /* A stored definition's entity
+                         * (docs/definitions.md, section 2). */
+                        err = sr_proj__apply_def(txn, key, &cl.u.def, ec);
+                        sr_def_record_fini(&cl.u.def);
                 }
         }
         if (err) {

@@ -33,6 +33,26 @@
  *                                   what its tombstone (or its run's
  *                                   retirement) removes from the 'D'
  *                                   index (sr_proj_chunks.c)
+ *   def    stored definitions (docs/definitions.md; sr_proj_defs.c):
+ *          changelog key "P<pipeline>/<letter>/<id>"
+ *                                -> the sr_def_record_t (below)
+ *          'I' | id (16)         -> pipeline_id (16) | letter: a stage or
+ *                                   an operation list by id alone (the
+ *                                   paths /stages/{id}/..., and
+ *                                   /operationlists/{id}/...)
+ *          'E' | E | pipeline_id -> (empty): the pipelines of a tenant,
+ *                                   deleted ones included
+ *          'L' | list_id | target_id -> (empty): the targets of a list, in
+ *                                   target id order (keyset pages)
+ *          A stored record is enterprise (u8 length + bytes) | the
+ *          record's union member as the build lays it out (its pointers
+ *          zeroed) | the strings or arrays it owns, each u32 length
+ *          (0xffffffff: NULL) + bytes. The layout is the build's (the
+ *          projection is a cache of one gateway): PROJ_DEF_LAYOUT, a
+ *          weighted sum of the structs' sizes, is stored with the format
+ *          (PROJ_FORMAT_STORED), so a build whose structs differ in size
+ *          rebuilds the projection at open; a change that keeps every
+ *          size (fields swapped) must bump PROJ_FORMAT.
  *
  * Index keys (E = enterprise as u8 length + bytes, N = pipeline name the
  * same way, rank = alphabetical status rank, u8; "|" separates fields;
@@ -87,12 +107,29 @@
 #include "sr_codec.h"
 #include "sr_proj.h"
 
-#define PROJ_FORMAT 4 /* 2: the evt database and the events offsets;
+#define PROJ_FORMAT 5 /* 2: the evt database and the events offsets;
                        * 3: an open stage run's tail (below);
                        * 4: the chk database and the 'D' index. Formats 2
                        * and 3 applied chunk records as no-ops and moved
                        * their offsets past them, so they hold no chunks
-                       * and are rebuilt (emptied at open), not upgraded */
+                       * and are rebuilt (emptied at open), not upgraded;
+                       * 5: the def database (stored definitions: a
+                       * projection of format 4 never applied their
+                       * records, so it is rebuilt) */
+/* What the meta "format" holds: the format and the layout of the stored
+ * definition records (sr_proj_defs.c). */
+#define PROJ_DEF_LAYOUT                                                  \
+        ((uint32_t)(sizeof(sr_def_record_t) * 31u +                      \
+                    sizeof(sr_def_pipeline_t) * 29u +                    \
+                    sizeof(sr_def_stage_t) * 23u +                       \
+                    sizeof(sr_def_target_list_t) * 19u +                 \
+                    sizeof(sr_def_attachment_t) * 17u +                  \
+                    sizeof(sr_def_oplist_t) * 13u +                      \
+                    sizeof(sr_def_operation_t) * 11u +                   \
+                    sizeof(sr_def_group_link_t) * 7u +                   \
+                    sizeof(sr_def_active_run_t) * 5u +                   \
+                    sizeof(sr_def_target_t) * 3u))
+#define PROJ_FORMAT_STORED ((uint32_t)PROJ_FORMAT ^ (PROJ_DEF_LAYOUT << 8))
 #define ENC_FORMAT 1 /* first byte of every stored entity */
 #define IK_MAX 400   /* index key bytes; LMDB's limit is 511 */
 #define IV_MAX 300   /* index value bytes */
@@ -101,7 +138,7 @@
 #define NOTE_FIXED 33 /* a retired run's note before its enterprise */
 
 enum { DBI_ENT, DBI_CLKEY, DBI_IDX, DBI_CNT, DBI_META, DBI_RET, DBI_EVT,
-       DBI_CHK, DBI__COUNT };
+       DBI_CHK, DBI_DEF, DBI__COUNT };
 
 /* The first byte of an offset's key in meta: which topic. */
 #define PROJ_OFF_CHANGELOG 'o'
@@ -302,6 +339,17 @@ int sr_proj__chunk_forget(const sr_proj_t *proj, MDB_txn *txn,
  * ("<run>/"); an LMDB code. */
 int sr_proj__chunks_forget_run(const sr_proj_t *proj, MDB_txn *txn,
                                const char *prefix, size_t plen);
+
+/* sr_proj_defs.c */
+/* Apply a definition record (@p r) or a tombstone (@p r NULL) under
+ * definition key @p key ("P..."). */
+sr_err_t sr_proj__apply_def(sr_proj_txn_t *txn, sr_slice_t key,
+                            const sr_def_record_t *r, sr_errctx_t *ec);
+/* Is @p key a definition key (first byte 'P')? */
+static inline bool sr_proj__is_def_key(sr_slice_t key)
+{
+        return key.len > 0 && ((const char *)key.ptr)[0] == 'P';
+}
 
 /* sr_proj_events.c */
 /* Remove every stored event of @p run; an LMDB code. */

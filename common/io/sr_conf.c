@@ -308,6 +308,20 @@ static const struct conf_prop conf_props[] = {
                   "400 above it, sr-status refuses it (invalid_value); set "
                   "it on both, the worker's no lower. A chunk must also "
                   "fit command.max.bytes." },
+        { .name = "definition.chunk.targets", .type = CONF_INT,
+          .offset = OFF(definition_chunk_targets), .min = 1, .max = 10000,
+          .def = "1000",
+          .desc = "Most targets in one AddTargets command of a stored "
+                  "target list (docs/definitions.md, section 8): sr-gateway "
+                  "cuts POST .../targets-bulk/ into chunks of this many, "
+                  "each one command. A chunk must also fit "
+                  "command.max.bytes (413 otherwise, nothing sent)." },
+        { .name = "gateway.bulk.max.items", .type = CONF_INT,
+          .offset = OFF(gateway_bulk_max_items), .min = 1, .max = 10000000,
+          .def = "100000",
+          .desc = "sr-gateway: most items in one POST .../targets-bulk/ "
+                  "body (400 above); the body is also bounded by "
+                  "gateway.body.max.bytes." },
         { .name = "stage.step.targets", .type = CONF_INT,
           .offset = OFF(stage_step_targets), .min = 1, .max = 100000,
           .def = "1000",

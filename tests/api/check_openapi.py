@@ -78,6 +78,50 @@ API_MD = {
              "command/"),
     ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"
             "command/{command_id}/"),
+    # issue 15, phase A (docs/definitions.md, section 9): stored
+    # pipelines and their stages
+    ("get", "/v0/pipelines/"),
+    ("post", "/v0/pipelines/"),
+    ("get", "/v0/pipelines/{pipeline_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/stages/"),
+    ("post", "/v0/pipelines/{pipeline_id}/stages/"),
+    ("get", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/stages/{stage_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"),
+    ("get", "/v0/stages/{stage_id}/targetlists/"),
+    ("post", "/v0/stages/{stage_id}/targetlists/"),
+    ("delete", "/v0/stages/{stage_id}/targetlists/{targetlist_id}/"),
+    ("get", "/v0/stages/{stage_id}/operationlists/"),
+    ("post", "/v0/stages/{stage_id}/operationlists/"),
+    ("put", "/v0/stages/{stage_id}/operationlists/{operationlist_id}/"),
+    ("delete", "/v0/stages/{stage_id}/operationlists/{operationlist_id}/"),
+    ("get", "/v0/operationlists/{operationlist_id}/operations/"),
+    ("post", "/v0/operationlists/{operationlist_id}/operations/"),
+    ("get", "/v0/operationlists/{operationlist_id}/operations/"
+            "{operation_id}/"),
+    ("put", "/v0/operationlists/{operationlist_id}/operations/"
+            "{operation_id}/"),
+    ("delete", "/v0/operationlists/{operationlist_id}/operations/"
+               "{operation_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+             "targets/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/{target_id}/"),
+    ("put", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "targets/{target_id}/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+               "targets/{target_id}/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+             "targets-bulk/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -431,7 +475,9 @@ def walk_objects(d, schema, where, seen):
 
 
 # Free-form objects inside a write body whose keys are the client's own.
-FREE_FORM = {"RunSpecOperation.args"}
+FREE_FORM = {"RunSpecOperation.args", "OperationCreate.args",
+             "OperationUpdate.args", "TargetBulkItem.device_meta",
+             "TargetBulkItem.args"}
 
 
 def check_write_bodies(d, doc):

@@ -17,6 +17,15 @@ The two DELETE operations get a run of their own: a run without stages
 the seed run as soon as a PUT had cancelled it, and every later operation
 would meet only 404s. Standard library only. Exits 1 when the gateway
 refuses the seed.
+
+Stored definitions (docs/definitions.md, phase A): a pipeline with
+stages, target lists (one attached), operation lists and operations is
+created through the API and its ids are bound to the path parameters of
+the definition operations (DEF_BINDINGS); each DELETE gets an entity of
+its own, as the run DELETEs do. While the workers do not apply definition commands yet (the
+pipeline's create is not a 200), the seed says so in a comment line
+`# definitions: unavailable (...)`, and tests/api/schemathesis.sh leaves
+the definition tags out of its passes.
 """
 import json
 import sys
@@ -28,6 +37,60 @@ import uuid
 WAIT_S = 30  # for stage 1 to end (the agent answers within a second)
 PROBABILITY = 0.75  # of a real id rather than a generated value
 DELETE_OPS = ("deletePipelineRun", "deleteRun")  # bound to a run of theirs
+# The definition operations and the seeded ids each path parameter is
+# bound to (the deletes get entities of their own).
+DEF_BINDINGS = {
+    "getPipeline": {"pipeline_id": "pipeline_id"},
+    "updatePipeline": {"pipeline_id": "pipeline_id"},
+    "listStages": {"pipeline_id": "pipeline_id"},
+    "createStage": {"pipeline_id": "pipeline_id"},
+    "listTargetLists": {"pipeline_id": "pipeline_id"},
+    "createTargetList": {"pipeline_id": "pipeline_id"},
+    "getStage": {"pipeline_id": "pipeline_id", "stage_id": "stage_id"},
+    "updateStage": {"pipeline_id": "pipeline_id", "stage_id": "stage_id"},
+    "getTargetList": {"pipeline_id": "pipeline_id",
+                      "targetlist_id": "targetlist_id"},
+    "updateTargetList": {"pipeline_id": "pipeline_id",
+                         "targetlist_id": "targetlist_id"},
+    "listStageTargetLists": {"stage_id": "stage_id"},
+    "attachTargetList": {"stage_id": "stage_id"},
+    "detachTargetList": {"stage_id": "stage_id",
+                         "targetlist_id": "targetlist_id"},
+    "listOperationLists": {"stage_id": "stage_id"},
+    "createOperationList": {"stage_id": "stage_id"},
+    "updateOperationList": {"stage_id": "stage_id",
+                            "operationlist_id": "operationlist_id"},
+    "listOperations": {"operationlist_id": "operationlist_id"},
+    "createOperation": {"operationlist_id": "operationlist_id"},
+    "getOperation": {"operationlist_id": "operationlist_id",
+                     "operation_id": "operation_id"},
+    "updateOperation": {"operationlist_id": "operationlist_id",
+                        "operation_id": "operation_id"},
+    "listTargets": {"pipeline_id": "pipeline_id",
+                    "targetlist_id": "targetlist_id"},
+    "createTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id"},
+    "getTarget": {"pipeline_id": "pipeline_id",
+                  "targetlist_id": "targetlist_id", "target_id": "target_id"},
+    "updateTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id",
+                     "target_id": "target_id"},
+    "deleteTarget": {"pipeline_id": "pipeline_id",
+                     "targetlist_id": "targetlist_id",
+                     "target_id": "deletable_target_id"},
+    "bulkAddTargets": {"pipeline_id": "pipeline_id",
+                       "targetlist_id": "targetlist_id"},
+    "deletePipeline": {"pipeline_id": "deletable_pipeline_id"},
+    "deleteStage": {"pipeline_id": "pipeline_id",
+                    "stage_id": "deletable_stage_id"},
+    "deleteTargetList": {"pipeline_id": "pipeline_id",
+                         "targetlist_id": "deletable_targetlist_id"},
+    "deleteOperationList": {"stage_id": "stage_id",
+                            "operationlist_id":
+                            "deletable_operationlist_id"},
+    "deleteOperation": {"operationlist_id": "operationlist_id",
+                        "operation_id": "deletable_operation_id"},
+}
 
 
 def call(base, token, method, path, body=None):
@@ -48,6 +111,62 @@ def results(base, token, path):
     if code != 200:
         sys.exit(f"seed: GET {path}: {code} {doc.get('message')}")
     return doc["content"]["results"]
+
+
+def seed_definitions(base, token):
+    """A pipeline with two stages, two target lists (one attached to the
+    first stage), two operation lists with two operations, and a pipeline
+    to delete; None when the workers do not apply definition commands
+    (yet)."""
+    made = {}
+
+    def post(name, path, body):
+        code, doc = call(base, token, "POST", path, body)
+        if code != 200:
+            raise LookupError(f"POST {path}: {code} {doc.get('message')}")
+        made[name] = doc["content"]["id"]
+
+    try:
+        post("pipeline", "/v0/pipelines/", {"name": "schemathesis seed"})
+        post("deletable_pipeline", "/v0/pipelines/",
+             {"name": "schemathesis delete"})
+        pipe = made["pipeline"]
+        post("stage", f"/v0/pipelines/{pipe}/stages/",
+             {"name": "one", "order": 1})
+        post("deletable_stage", f"/v0/pipelines/{pipe}/stages/",
+             {"name": "two", "order": 2})
+        post("targetlist", f"/v0/pipelines/{pipe}/targetlists/",
+             {"name": "fleet", "target_list_type": "DEVICES"})
+        post("deletable_targetlist", f"/v0/pipelines/{pipe}/targetlists/",
+             {"name": "spare", "target_list_type": "GROUPS"})
+        post("attached", f"/v0/stages/{made['stage']}/targetlists/",
+             {"target_list_id": made["targetlist"]})
+        post("operationlist",
+             f"/v0/stages/{made['stage']}/operationlists/",
+             {"name": "installs"})
+        post("deletable_operationlist",
+             f"/v0/stages/{made['stage']}/operationlists/",
+             {"name": "spare"})
+        ops = f"/v0/operationlists/{made['operationlist']}/operations/"
+        post("operation", ops, {"operation_type": "REBOOT"})
+        post("deletable_operation", ops, {"operation_type": "LOCK"})
+        tgts = f"/v0/pipelines/{pipe}/targetlists/{made['targetlist']}/targets/"
+        post("target", tgts, {"device_id": str(uuid.uuid4()),
+                              "device_name": "st-def-1"})
+        post("deletable_target", tgts, {"device_id": str(uuid.uuid4()),
+                                        "device_name": "st-def-2"})
+    except LookupError as e:
+        return None, str(e)
+    del made["attached"]
+    return made, None
+
+
+def bind(opid, params):
+    print("[[operations]]")
+    print(f'include-operation-id = "{opid}"')
+    print("parameters = { " + ", ".join(
+        f'"path.{p}" = {{ dictionary = "{d}", probability = {PROBABILITY} }}'
+        for p, d in params.items()) + " }")
 
 
 def main():
@@ -110,6 +229,15 @@ def main():
                         f'probability = {PROBABILITY} }}')
     print("[dictionaries.deletable_run_id]")
     print(f"values = [{json.dumps(deletable)}]")
+    defs, why = seed_definitions(base, token)
+    if defs is None:
+        print(f"# definitions: unavailable ({why})")
+    else:
+        print(f"# definitions: pipeline {defs['pipeline']}, stage "
+              f"{defs['stage']}")
+        for name, value in defs.items():
+            print(f"[dictionaries.{name}_id]")
+            print(f"values = [{json.dumps(value)}]")
     print("[parameters]")
     print("\n".join(bindings))
     for opid in DELETE_OPS:
@@ -117,6 +245,10 @@ def main():
         print(f'include-operation-id = "{opid}"')
         print('parameters = { "path.pipeline_run_id" = { dictionary = '
               f'"deletable_run_id", probability = {PROBABILITY} }} }}')
+    if defs is None:
+        return
+    for opid, params in DEF_BINDINGS.items():
+        bind(opid, params)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@
 
 #include "sr_clock.h"
 #include "sr_codec.h"
+#include "sr_defs.h"
 #include "sr_digest.h"
 #include "sr_gateway.h"
 #include "sr_gateway_int.h" /* gw->idem (the fake feed fills it), the
@@ -37,7 +38,7 @@
 #define ENT_A "acme"
 #define ENT_B "globex"
 #define TOKENS "tok-a:" ENT_A ",tok-b:" ENT_B
-#define MAX_SENDS 8
+#define MAX_SENDS 16
 
 static char dir[] = "/tmp/sr_gateway_test.XXXXXX";
 static sr_proj_t *proj;
@@ -69,6 +70,20 @@ typedef struct fake {
                                * reply */
         bool not_retired;     /* wait_retired(): the marker not in time
                                * (else it applies the run's retirement) */
+        /* Definition commands: the fake applies them with the owner's
+         * rules (sr_defs_apply) to its own aggregates, unless refused is
+         * scripted (then reason, and def_version as the reply's current
+         * version); their records wait in pend until wait_def_seq(),
+         * which applies them as the feed would. */
+        uint32_t def_version;
+        int n_aggs;
+        sr_defs_t aggs[4];
+        int n_pend;
+        char pend_key[64][SR_DEF_KEY_LEN];
+        bool pend_tomb[64];
+        sr_def_record_t pend[64];
+        int n_wait_def_seq;
+        uint64_t waited_seq;
         /* what happened */
         int n_sends;
         sr_command_t cmds[MAX_SENDS]; /* decoded from the value sent */
@@ -114,6 +129,142 @@ static sr_gw_sent_t fake_send(void *ctx, const sr_command_t *cmd,
 
 static void retire_run(void);
 
+/* The aggregate of pipeline @p id (a new one when unknown). */
+static sr_defs_t *fake_agg(fake_t *f, const sr_uuid_t *id)
+{
+        for (int i = 0; i < f->n_aggs; i++)
+                if (sr_uuid_eq(&f->aggs[i].p.id, id))
+                        return &f->aggs[i];
+        cr_assert(f->n_aggs < 4);
+        memset(&f->aggs[f->n_aggs], 0, sizeof(f->aggs[0]));
+        return &f->aggs[f->n_aggs++];
+}
+
+static void fake_pend(fake_t *f, const sr_defs_t *d, const sr_defs_out_t *o,
+                      const sr_def_change_rec_t *c)
+{
+        int i = f->n_pend++;
+
+        cr_assert(i < 64);
+        sr_def_key(c->kind, &d->p.id, &c->id, f->pend_key[i]);
+        f->pend_tomb[i] = sr_defs_record_of(d, o, c, &f->pend[i]) ==
+                          SR_ERR_NOT_FOUND;
+}
+
+/* The owner of the pipeline: the rules, the reply, the records. */
+static void fake_worker(fake_t *f, const sr_command_t *cmd, sr_reply_t *out)
+{
+        sr_defs_t *d = fake_agg(f, &cmd->pipeline_run_id);
+        sr_defs_out_t o;
+        sr_def_change_rec_t pc = { .kind = SR_DEF_PIPELINE,
+                                   .change = SR_DEF_UPDATED };
+
+        out->has_def = true;
+        if (f->refused) {
+                out->def.version = f->def_version;
+                out->def.seq = d->p.last_seq;
+                return;
+        }
+        /* The targets the command names, read by key as the owner
+         * reads its store (here: the projection the fake feed fills). */
+        const sr_defcmd_t *dc = cmd->u.def;
+        sr_def_record_t got[4];
+        bool have[4] = { false };
+        const sr_def_target_t *found[4] = { NULL };
+        sr_defs_targets_in_t tin = { 0, found };
+        uint32_t nt = 0;
+
+        if (dc->kind == SR_DEFCMD_ADD_TARGETS)
+                nt = dc->u.add.n_items;
+        else if (dc->kind == SR_DEFCMD_UPDATE_TARGET ||
+                 dc->kind == SR_DEFCMD_REMOVE_TARGET)
+                nt = 1;
+        cr_assert(nt <= 4);
+        for (uint32_t i = 0; i < nt; i++) {
+                sr_uuid_t tid;
+
+                if (dc->kind == SR_DEFCMD_ADD_TARGETS)
+                        sr_def_target_id(&dc->u.add.target_list_id,
+                                         &dc->u.add.items[i].device_id,
+                                         &tid);
+                else
+                        tid = dc->u.target.target_id;
+                have[i] = sr_proj_def_get(proj, cmd->enterprise_id,
+                                          SR_DEF_TARGET, &dc->pipeline_id,
+                                          &tid, &got[i], NULL) == SR_OK;
+                found[i] = have[i] ? &got[i].u.target : NULL;
+        }
+        tin.n = nt;
+        memset(&o, 0, sizeof(o));
+        cr_assert(eq(int, sr_defs_apply(d, cmd->u.def, nt ? &tin : NULL,
+                                        sr_clock_wall_ms(), NULL, &o),
+                     SR_OK));
+        for (uint32_t i = 0; i < nt; i++)
+                if (have[i])
+                        sr_def_record_fini(&got[i]);
+        out->accepted = o.accepted;
+        out->reason = o.reason;
+        snprintf(out->message, sizeof(out->message), "%s",
+                 o.accepted ? "ok" : o.message);
+        out->def.entity_kind = (int)o.entity_kind;
+        out->def.entity_id = o.entity_id;
+        out->def.version = o.entity_version;
+        out->def.seq = d->p.last_seq;
+        out->def.created = o.created;
+        out->def.added = o.added;
+        out->def.skipped = o.skipped;
+        for (uint32_t i = 0; o.accepted && i < o.n_changes; i++)
+                fake_pend(f, d, &o, &o.changes[i]);
+        if (o.accepted && o.n_changes) {
+                pc.id = d->p.id;
+                fake_pend(f, d, &o, &pc);
+        }
+        sr_defs_out_fini(&o);
+}
+
+static void fake_defs_fini(fake_t *f)
+{
+        for (int i = 0; i < f->n_aggs; i++)
+                sr_defs_fini(&f->aggs[i]);
+        for (int i = 0; i < f->n_pend; i++)
+                if (!f->pend_tomb[i])
+                        sr_def_record_fini(&f->pend[i]);
+        f->n_aggs = f->n_pend = 0;
+}
+
+static bool fake_wait_def_seq(void *ctx, const char *enterprise,
+                              const sr_uuid_t *pipeline, uint64_t seq,
+                              int64_t until_ms)
+{
+        fake_t *f = ctx;
+        sr_proj_txn_t *txn = NULL;
+        sr_errctx_t ec = { 0 };
+
+        (void)enterprise;
+        (void)pipeline;
+        (void)until_ms;
+        f->n_wait_def_seq++;
+        f->waited_seq = seq;
+        /* the feed applies the changelog records */
+        for (int i = 0; i < f->n_pend; i++) {
+                cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
+                cr_assert(eq(int, sr_proj_apply_def(
+                                          txn, 0, next_off++,
+                                          sr_slice(f->pend_key[i],
+                                                   SR_DEF_KEY_LEN),
+                                          f->pend_tomb[i] ? NULL :
+                                                            &f->pend[i],
+                                          &ec),
+                             SR_OK),
+                          "%s", ec.msg);
+                cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK));
+                if (!f->pend_tomb[i])
+                        sr_def_record_fini(&f->pend[i]);
+        }
+        f->n_pend = 0;
+        return !f->not_visible;
+}
+
 static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
                             sr_reply_t *out, double *t_read)
 {
@@ -124,6 +275,18 @@ static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
         f->n_wait_reply++;
         if (f->no_reply)
                 return false;
+        if (f->cmds[ticket].kind == SR_CMD_DEFINITION) {
+                memset(out, 0, sizeof(*out));
+                out->command_id = f->cmds[ticket].command_id;
+                out->pipeline_run_id = f->cmds[ticket].pipeline_run_id;
+                out->accepted = !f->refused;
+                out->reason = f->refused ? f->reason : SR_REJECT_NONE;
+                snprintf(out->message, sizeof(out->message), "%s",
+                         f->refused ? "the worker says no" : "ok");
+                fake_worker(f, &f->cmds[ticket], out);
+                *t_read = 0;
+                return true;
+        }
         if (f->retire_on_reply)
                 retire_run();
         memset(out, 0, sizeof(*out));
@@ -345,6 +508,7 @@ static void gw_setup(void)
                 .wait_reply = fake_wait_reply,
                 .wait_visible = fake_wait_visible,
                 .wait_retired = fake_wait_retired,
+                .wait_def_seq = fake_wait_def_seq,
         };
         sr_errctx_t ec = { 0 };
 
@@ -376,6 +540,7 @@ static void gw_teardown(void)
         gw = NULL;
         for (int i = 0; i < fake.n_sends; i++)
                 sr_command_fini(&fake.cmds[i]);
+        fake_defs_fini(&fake);
         sr_proj_close(proj);
         proj = NULL;
         sr_codec_destroy(codec);
@@ -1828,6 +1993,7 @@ static void fleet_setup(void)
                 .wait_reply = fake_wait_reply,
                 .wait_visible = fake_wait_visible,
                 .wait_retired = fake_wait_retired,
+                .wait_def_seq = fake_wait_def_seq,
                 .claim = fake_claim,
                 .wait_feed = fake_wait_feed,
         };
@@ -3637,4 +3803,857 @@ Test(sr_gateway, watch_says_which_events_were_not_kept_then_goes_on)
         watch_pull(&w, out, sizeof(out));
         cr_assert(eq(int, strncmp(out, "id: 3\n", 6), 0), "%s", out);
         watch_close(&w);
+}
+
+/* ------------------------------------------------------------ definitions
+ * Stored definitions (docs/definitions.md, phase A): the fake port's
+ * worker applies each definition command with the owner's rules
+ * (sr_defs_apply), and its wait_def_seq() applies the records the command
+ * wrote, as the feed would. */
+
+static char *content_of(const answer_t *a, const char *field,
+                              char *buf, size_t size)
+{
+        json_t *v = json_object_get(json_object_get(a->json, "content"),
+                                    field);
+
+        if (json_is_string(v))
+                snprintf(buf, size, "%s", json_string_value(v));
+        else if (json_is_integer(v))
+                snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+        else
+                snprintf(buf, size, "%s", v ? "(other)" : "(absent)");
+        return buf;
+}
+
+static long long content_int(const answer_t *a, const char *field)
+{
+        return (long long)json_integer_value(json_object_get(
+                json_object_get(a->json, "content"), field));
+}
+
+static size_t results_n(const answer_t *a)
+{
+        return json_array_size(json_object_get(
+                json_object_get(a->json, "content"), "results"));
+}
+
+static const char *result_str(const answer_t *a, size_t i, const char *field)
+{
+        const char *s = json_string_value(json_object_get(
+                json_array_get(json_object_get(json_object_get(a->json,
+                                                               "content"),
+                                               "results"),
+                               i),
+                field));
+
+        return s ? s : "(absent)";
+}
+
+/* POST /v0/pipelines/ of @p body, 200; the new id into @p id. */
+static void create_pipeline(const char *idem, const char *body,
+                            char id[SR_UUID_STR_LEN + 1])
+{
+        answer_t a = call("POST", "/v0/pipelines/", "tok-a", idem, body);
+
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        snprintf(id, SR_UUID_STR_LEN + 1, "%s", content_str(&a, "id"));
+        answer_free(&a);
+}
+
+static void create_stage(const char *pipe, const char *body,
+                         char id[SR_UUID_STR_LEN + 1])
+{
+        char url[160];
+        answer_t a;
+
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/", pipe);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        snprintf(id, SR_UUID_STR_LEN + 1, "%s", content_str(&a, "id"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_pipeline_is_created_read_and_listed)
+{
+        char id[SR_UUID_STR_LEN + 1], url[128], buf[64];
+        sr_uuid_t want;
+        answer_t a;
+
+        a = call("POST", "/v0/pipelines/", "tok-a", "key-p1",
+                 "{\"name\": \"canary\", \"description\": \"first\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "canary"));
+        cr_assert(eq(str, (char *)content_str(&a, "enterprise_id"), ENT_A));
+        cr_assert(eq(str, content_of(&a, "version", buf, sizeof(buf)), "1"));
+        cr_assert(eq(str, content_of(&a, "timeout_seconds", buf,
+                                     sizeof(buf)),
+                     "86400"));
+        /* the id is the gateway's: UUID v5 of the Idempotency-Key */
+        sr_idem_uuid(&want, "idem-def-pipeline", ENT_A, "key-p1");
+        sr_uuid_fmt(&want, id);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), id));
+        answer_free(&a);
+        /* one command, keyed by the pipeline; visible at its seq */
+        cr_assert(eq(int, fake.n_sends, 1));
+        cr_assert(eq(int, fake.cmds[0].kind, SR_CMD_DEFINITION));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].pipeline_run_id, &want));
+        cr_assert(eq(int, fake.cmds[0].u.def->kind, SR_DEFCMD_PUT_PIPELINE));
+        cr_assert(fake.cmds[0].u.def->create);
+        cr_assert(eq(int, fake.n_wait_def_seq, 1));
+        cr_assert(eq(u64, fake.waited_seq, 1));
+        cr_assert(eq(int, fake.n_wait_visible, 0));
+
+        snprintf(url, sizeof(url), "/api/pipelines/v0/pipelines/%s/", id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "description"), "first"));
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/", "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 1));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), id));
+        answer_free(&a);
+        /* another enterprise sees none of it */
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/", "tok-b", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0));
+        answer_free(&a);
+}
+
+Test(sr_gateway, pipelines_list_filters_orders_pages_and_leaves_deleted_out)
+{
+        char a_id[SR_UUID_STR_LEN + 1], b_id[SR_UUID_STR_LEN + 1],
+                c_id[SR_UUID_STR_LEN + 1], url[128];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"bravo\"}", b_id);
+        create_pipeline(NULL, "{\"name\": \"alpha\", \"is_default\": true}",
+                        a_id);
+        create_pipeline(NULL, "{\"name\": \"charlie\"}", c_id);
+        a = call("GET", "/v0/pipelines/?ordering=name", "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 3));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "name"), "alpha"));
+        cr_assert(eq(str, (char *)result_str(&a, 2, "name"), "charlie"));
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/?ordering=-name&limit=1&offset=1",
+                 "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 3));
+        cr_assert(eq(sz, results_n(&a), 1));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "name"), "bravo"));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "next")),
+                     "/v0/pipelines/?limit=1&offset=2&ordering=-name"));
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/?default=true", "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), a_id));
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/?name=charlie", "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), c_id));
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/?default=maybe", "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        /* deleted: out of the list */
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", b_id);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", "/v0/pipelines/", "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 2));
+        /* creation order by default */
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), a_id));
+        cr_assert(eq(str, (char *)result_str(&a, 1, "id"), c_id));
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_pipeline_is_updated_and_a_stale_version_is_409)
+{
+        char id[SR_UUID_STR_LEN + 1], url[128], buf[64];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", id);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", id);
+        a = call("PUT", url, "tok-a", NULL,
+                 "{\"name\": \"canary 2\", \"version\": 1}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "canary 2"));
+        cr_assert(eq(str, content_of(&a, "version", buf, sizeof(buf)), "2"));
+        answer_free(&a);
+        cr_assert(fake.cmds[1].u.def->has_expected_version);
+        cr_assert(not(fake.cmds[1].u.def->create));
+        /* the owner refuses a version that is not the entity's */
+        a = call("PUT", url, "tok-a", NULL,
+                 "{\"timeout_seconds\": 60, \"version\": 1}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "stale_version"));
+        cr_assert(eq(int, content_int(&a, "current_version"), 2));
+        answer_free(&a);
+        /* without a version: the last write wins */
+        a = call("PUT", url, "tok-a", NULL, "{\"timeout_seconds\": 60}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "timeout_seconds"), 60));
+        answer_free(&a);
+        /* a body the JSON module refuses: 400, nothing sent */
+        a = call("PUT", url, "tok-a", NULL, "{\"nme\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "nme") != NULL, "%s", a.body);
+        answer_free(&a);
+        a = call("POST", "/v0/pipelines/", "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "name") != NULL, "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 4));
+}
+
+Test(sr_gateway, a_deleted_pipeline_answers_404_with_when_and_refuses_children)
+{
+        char id[SR_UUID_STR_LEN + 1], url[160];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", id);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", id);
+        /* a delete's body: none or {"version"} alone */
+        a = call("DELETE", url, "tok-a", NULL, "{\"name\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        a = call("DELETE", url, "tok-a", NULL, "{\"version\": 1}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        /* the deleted record, as Esper answers it */
+        cr_assert(not(eq(str, (char *)content_str(&a, "deleted_at"),
+                         "(absent)")));
+        cr_assert(eq(int, json_is_true(json_object_get(
+                                  json_object_get(a.json, "content"),
+                                  "is_archived")),
+                     1));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "was deleted at") != NULL, "%s", a.body);
+        answer_free(&a);
+        sends = fake.n_sends;
+        a = call("PUT", url, "tok-a", NULL, "{\"name\": \"y\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/", id);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "was deleted at") != NULL, "%s", a.body);
+        answer_free(&a);
+        a = call("POST", url, "tok-a", NULL, "{\"name\": \"s\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}
+
+Test(sr_gateway, definition_refusals_map_to_their_statuses)
+{
+        static const struct {
+                sr_reject_t reason;
+                int status;
+        } cases[] = {
+                { SR_REJECT_IN_USE, 409 },
+                { SR_REJECT_RUN_STARTING, 409 },
+                { SR_REJECT_PIPELINE_DELETED, 404 },
+                { SR_REJECT_NOT_FOUND, 404 },
+                { SR_REJECT_NAME_TAKEN, 400 },
+                { SR_REJECT_ORDER_TAKEN, 400 },
+                { SR_REJECT_NOT_SUPPORTED, 400 },
+                { SR_REJECT_WRONG_TYPE, 400 },
+                { SR_REJECT_STALE_VERSION, 409 },
+        };
+        char id[SR_UUID_STR_LEN + 1], url[128];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", id);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", id);
+        fake.refused = true;
+        fake.def_version = 7;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                fake.reason = cases[i].reason;
+                a = call("PUT", url, "tok-a", NULL, "{\"name\": \"x\"}");
+                cr_assert(eq(int, a.status, cases[i].status), "%s: %s",
+                          sr_reject_name(cases[i].reason), a.body);
+                cr_assert(eq(str, (char *)message(&a), "the worker says no"));
+                cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                             (char *)sr_reject_name(cases[i].reason)));
+                cr_assert(eq(int, a.retry_after,
+                             cases[i].reason == SR_REJECT_RUN_STARTING ? 1 :
+                                                                         0));
+                if (cases[i].reason == SR_REJECT_STALE_VERSION)
+                        cr_assert(eq(int, content_int(&a, "current_version"),
+                                     7));
+                else
+                        cr_assert(eq(ptr,
+                                     json_object_get(json_object_get(
+                                                             a.json,
+                                                             "content"),
+                                                     "current_version"),
+                                     NULL));
+                answer_free(&a);
+        }
+}
+
+Test(sr_gateway, a_definition_write_not_visible_or_unanswered_is_202)
+{
+        char id[SR_UUID_STR_LEN + 1], url[128];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", id);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", id);
+        fake.not_visible = true;
+        a = call("PUT", url, "tok-a", NULL, "{\"name\": \"x\"}");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(not(eq(str, (char *)content_str(&a, "command_id"),
+                         "(absent)")));
+        answer_free(&a);
+        fake.not_visible = false;
+        fake.no_reply = true;
+        a = call("POST", "/v0/pipelines/", "tok-a", NULL,
+                 "{\"name\": \"y\"}");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, a_definition_create_retried_with_its_key_is_the_same)
+{
+        char id[SR_UUID_STR_LEN + 1], again[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        create_pipeline("same-key", "{\"name\": \"canary\"}", id);
+        create_pipeline("same-key", "{\"name\": \"canary\"}", again);
+        cr_assert(eq(str, id, again));
+        cr_assert(eq(int, fake.n_sends, 2));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+        a = call("GET", "/v0/pipelines/", "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1));
+        answer_free(&a);
+        /* the key with another body */
+        a = call("POST", "/v0/pipelines/", "tok-a", "same-key",
+                 "{\"name\": \"other\"}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 2));
+}
+
+Test(sr_gateway, stages_are_created_listed_in_order_updated_and_deleted)
+{
+        char pipe[SR_UUID_STR_LEN + 1], s1[SR_UUID_STR_LEN + 1],
+                s2[SR_UUID_STR_LEN + 1], url[200], buf[64];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"late\", \"order\": 5}", s1);
+        create_stage(pipe, "{\"name\": \"early\", \"order\": 2}", s2);
+        snprintf(url, sizeof(url), "/api/pipelines/v0/pipelines/%s/stages/",
+                 pipe);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 2));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "name"), "early"));
+        cr_assert(eq(str, (char *)result_str(&a, 1, "name"), "late"));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "pipeline_id"), pipe));
+        answer_free(&a);
+        /* the owner's rule: a taken order */
+        a = call("POST", url, "tok-a", NULL,
+                 "{\"name\": \"clash\", \"order\": 2}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "order_taken"));
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", pipe, s1);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "late"));
+        answer_free(&a);
+        a = call("PUT", url, "tok-a", NULL, "{\"name\": \"later\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "later"));
+        cr_assert(eq(str, content_of(&a, "version", buf, sizeof(buf)), "2"));
+        answer_free(&a);
+        /* another enterprise: 404, nothing sent */
+        sends = fake.n_sends;
+        a = call("PUT", url, "tok-b", NULL, "{\"name\": \"x\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+        /* the delete answers the stage as it was */
+        a = call("DELETE", url, "tok-a", "del-1", NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "later"));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        /* a stage of this pipeline under another pipeline's path */
+        create_pipeline(NULL, "{\"name\": \"other\"}", s1);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", s1, s2);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+}
+
+/* POST @p url of @p body, 200; the answer's id into @p id. */
+static void create_at(const char *url, const char *body,
+                      char id[SR_UUID_STR_LEN + 1])
+{
+        answer_t a = call("POST", url, "tok-a", NULL, body);
+
+        cr_assert(eq(int, a.status, 200), "POST %s: %s", url, a.body);
+        snprintf(id, SR_UUID_STR_LEN + 1, "%s", content_str(&a, "id"));
+        answer_free(&a);
+}
+
+Test(sr_gateway, target_lists_are_created_attached_filtered_detached_deleted)
+{
+        char pipe[SR_UUID_STR_LEN + 1], stage[SR_UUID_STR_LEN + 1],
+                tl[SR_UUID_STR_LEN + 1], url[200], body[128];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", stage);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"devices\"}", tl);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "target_list_type"),
+                     "DEVICES"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/", pipe,
+                 tl);
+        a = call("PUT", url, "tok-a", NULL, "{\"name\": \"fleet 2\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "fleet 2"));
+        answer_free(&a);
+
+        /* attach: the answer is the list */
+        snprintf(url, sizeof(url), "/api/pipelines/v0/stages/%s/targetlists/",
+                 stage);
+        snprintf(body, sizeof(body), "{\"target_list_id\": \"%s\"}", tl);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), tl));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), tl));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/?type=groups",
+                 stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/?type=devices",
+                 stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        answer_free(&a);
+        /* another enterprise: the stage is not found */
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "stage") != NULL, "%s", a.body);
+        answer_free(&a);
+
+        /* the list is in use by the stage: its delete is the owner's to
+         * refuse or cascade; detach first */
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/%s/", stage, tl);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), tl));
+        answer_free(&a);
+        sends = fake.n_sends;
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "not attached") != NULL, "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/", stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/", pipe,
+                 tl);
+        a = call("DELETE", url, "tok-a", NULL, "{\"version\": 2}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "name"), "fleet 2"));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        /* an unknown stage: 404, nothing sent */
+        sends = fake.n_sends;
+        snprintf(url, sizeof(url), "/v0/stages/%s/targetlists/", pipe);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}
+
+Test(sr_gateway, operation_lists_and_operations_under_their_parents)
+{
+        char pipe[SR_UUID_STR_LEN + 1], stage[SR_UUID_STR_LEN + 1],
+                other[SR_UUID_STR_LEN + 1], ol[SR_UUID_STR_LEN + 1],
+                ol2[SR_UUID_STR_LEN + 1], op[SR_UUID_STR_LEN + 1],
+                url[220];
+        answer_t a;
+        json_t *args;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", stage);
+        create_stage(pipe, "{\"name\": \"two\"}", other);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", stage);
+        create_at(url, "{\"name\": \"installs\"}", ol);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", other);
+        create_at(url, "{\"name\": \"reboots\"}", ol2);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/", stage);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), ol));
+        cr_assert(eq(str, (char *)result_str(&a, 0, "stage_id"), stage));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", stage,
+                 ol);
+        a = call("PUT", url, "tok-a", NULL, "{\"description\": \"apps\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "description"), "apps"));
+        answer_free(&a);
+        /* an operation list under another stage's path */
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", other,
+                 ol);
+        a = call("PUT", url, "tok-a", NULL, "{\"description\": \"x\"}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol);
+        create_at(url, "{\"operation_type\": \"REBOOT\"}", op);
+        a = call("POST", url, "tok-a", NULL,
+                 "{\"operation_type\": \"LOCK\", \"args\": {\"n\": 1}}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        args = json_object_get(json_object_get(a.json, "content"), "args");
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(args, "n")),
+                     1), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 2), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "id"), op));
+        answer_free(&a);
+        snprintf(url, sizeof(url),
+                 "/v0/operationlists/%s/operations/?operation_type=reboot",
+                 ol);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 1), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "operation_type"),
+                     "REBOOT"));
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol2);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/", ol,
+                 op);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "pipeline_id"), pipe));
+        answer_free(&a);
+        a = call("PUT", url, "tok-a", NULL,
+                 "{\"args\": {\"delay\": 5}, \"version\": 1}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "version"), 2));
+        answer_free(&a);
+        /* under the other list's path: not found */
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/",
+                 ol2, op);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/%s/", ol,
+                 op);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), op));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stages/%s/operationlists/%s/", stage,
+                 ol);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        /* its operations went with it: the list path is unknown now */
+        snprintf(url, sizeof(url), "/v0/operationlists/%s/operations/", ol);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "operation list") != NULL, "%s",
+                  a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, targets_are_added_paged_updated_and_removed)
+{
+        char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],
+                groups[SR_UUID_STR_LEN + 1], url[240], body[200],
+                dev[SR_UUID_STR_LEN + 1], first[SR_UUID_STR_LEN + 1],
+                next[300];
+        sr_uuid_t d, want;
+        answer_t a;
+        const char *link;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"DEVICES\"}", tl);
+        create_at(url, "{\"name\": \"groups\", \"target_list_type\": "
+                  "\"GROUPS\"}", groups);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/targets/",
+                 pipe, tl);
+        for (int i = 0; i < 3; i++) {
+                d = uid(i == 0 ? "dev-a" : i == 1 ? "dev-b" : "dev-c");
+                sr_uuid_fmt(&d, dev);
+                snprintf(body, sizeof(body), "{\"device_id\": \"%s\", "
+                         "\"device_name\": \"d-%d\"}", dev, i);
+                a = call("POST", url, "tok-a", NULL, body);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                /* the id is the list's and the device's */
+                sr_uuid_t l;
+
+                sr_uuid_parse(tl, SR_UUID_STR_LEN, &l);
+                sr_def_target_id(&l, &d, &want);
+                sr_uuid_fmt(&want, dev);
+                cr_assert(eq(str, (char *)content_str(&a, "id"), dev));
+                cr_assert(eq(str, (char *)content_str(&a, "target_list_id"),
+                             tl));
+                if (i == 0)
+                        snprintf(first, sizeof(first), "%s", dev);
+                answer_free(&a);
+        }
+        /* the same device again: skipped, the same target */
+        d = uid("dev-a");
+        sr_uuid_fmt(&d, dev);
+        snprintf(body, sizeof(body), "{\"device_id\": \"%s\", "
+                 "\"device_name\": \"d-0\"}", dev);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), first));
+        answer_free(&a);
+        /* pages of 2 by cursor */
+        snprintf(next, sizeof(next), "%s?limit=2", url);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 3), "%s", a.body);
+        cr_assert(eq(sz, results_n(&a), 2));
+        link = json_string_value(json_object_get(
+                json_object_get(a.json, "content"), "next"));
+        cr_assert(link != NULL && strstr(link, "cursor=") != NULL, "%s",
+                  a.body);
+        snprintf(next, sizeof(next), "%s", link);
+        answer_free(&a);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(sz, results_n(&a), 1), "%s", a.body);
+        link = json_string_value(json_object_get(
+                json_object_get(a.json, "content"), "next"));
+        cr_assert(eq(ptr, (void *)link, NULL), "%s", a.body);
+        answer_free(&a);
+        snprintf(next, sizeof(next), "%s?cursor=abc", url);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+
+        /* a GROUPS list holds no targets: the owner's wrong_type, 400 */
+        snprintf(next, sizeof(next),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, groups);
+        a = call("POST", next, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "wrong_type"));
+        answer_free(&a);
+
+        /* one target: read, updated (the envelope, not Esper's bare
+         * Target), removed */
+        snprintf(next, sizeof(next), "%s%s/", url, first);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"), "d-0"));
+        answer_free(&a);
+        a = call("PUT", next, "tok-a", NULL,
+                 "{\"device_name\": \"renamed\", \"is_active\": false}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"),
+                     "renamed"));
+        answer_free(&a);
+        a = call("GET", next, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("DELETE", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_name"),
+                     "renamed"));
+        answer_free(&a);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 2), "%s", a.body);
+        answer_free(&a);
+        /* the target under the other list's path */
+        snprintf(next, sizeof(next),
+                 "/v0/pipelines/%s/targetlists/%s/targets/%s/", pipe, groups,
+                 first);
+        a = call("GET", next, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+}
+
+Test(sr_gateway, targets_bulk_sends_chunks_sums_counts_and_reports_errors)
+{
+        char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],
+                groups[SR_UUID_STR_LEN + 1], url[240], body[600],
+                u[4][SR_UUID_STR_LEN + 1];
+        sr_errctx_t ec = { 0 };
+        json_t *errors;
+        answer_t a;
+        int sends;
+
+        cr_assert(eq(int, sr_conf_set(conf, "definition.chunk.targets", "2",
+                                      &ec),
+                     SR_OK), "%s", ec.msg);
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"fleet\", \"target_list_type\": "
+                  "\"DEVICES\"}", tl);
+        create_at(url, "{\"name\": \"groups\", \"target_list_type\": "
+                  "\"GROUPS\"}", groups);
+        for (int i = 0; i < 4; i++) {
+                char name[16];
+                sr_uuid_t d;
+
+                snprintf(name, sizeof(name), "bulk-%d", i);
+                d = uid(name);
+                sr_uuid_fmt(&d, u[i]);
+        }
+        snprintf(body, sizeof(body),
+                 "[\"%s\", {\"device_id\": \"%s\", \"device_name\": \"n1\"},"
+                 " \"not-a-uuid\", \"%s\", \"%s\", \"%s\"]",
+                 u[0], u[1], u[0], u[2], u[3]);
+        snprintf(url, sizeof(url),
+                 "/api/pipelines/v0/pipelines/%s/targetlists/%s/targets-bulk/",
+                 pipe, tl);
+        sends = fake.n_sends;
+        a = call("POST", url, "tok-a", "bulk-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "created 4, added 4, skipped 0"));
+        cr_assert(eq(int, content_int(&a, "created_count"), 4));
+        cr_assert(eq(int, content_int(&a, "added_count"), 4));
+        cr_assert(eq(int, content_int(&a, "skipped_count"), 0));
+        errors = json_object_get(json_object_get(a.json, "content"),
+                                 "errors");
+        cr_assert(eq(sz, json_array_size(errors), 2), "%s", a.body);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(errors, 0), "index")),
+                     2));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                                  json_array_get(errors, 1), "index")),
+                     3));
+        answer_free(&a);
+        /* two chunks of two, one command each, ids of the request's */
+        cr_assert(eq(int, fake.n_sends, sends + 2));
+        cr_assert(eq(int, fake.cmds[sends].u.def->kind,
+                     SR_DEFCMD_ADD_TARGETS));
+        cr_assert(eq(u32, fake.cmds[sends].u.def->u.add.n_items, 2));
+        cr_assert(eq(u32, fake.cmds[sends + 1].u.def->u.add.chunk_index, 1));
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/%s/targets/",
+                 pipe, tl);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 4), "%s", a.body);
+        answer_free(&a);
+
+        /* a retry with the key: the same commands (the owner's dedupe
+         * answers the applied ones) */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe, tl);
+        a = call("POST", url, "tok-a", "bulk-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends + 4));
+        cr_assert(sr_uuid_eq(&fake.cmds[sends].command_id,
+                             &fake.cmds[sends + 2].command_id));
+        cr_assert(sr_uuid_eq(&fake.cmds[sends + 1].command_id,
+                             &fake.cmds[sends + 3].command_id));
+        cr_assert(not(sr_uuid_eq(&fake.cmds[sends].command_id,
+                                 &fake.cmds[sends + 1].command_id)));
+
+        /* no reply in time: 202 naming the missing chunks */
+        fake.no_reply = true;
+        a = call("POST", url, "tok-a", NULL, "[\"" "00000000-0000-4000-8000-"
+                 "000000000001\"]");
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(eq(sz, json_array_size(json_object_get(
+                                 json_object_get(a.json, "content"),
+                                 "missing_command_ids")),
+                     1), "%s", a.body);
+        answer_free(&a);
+        fake.no_reply = false;
+
+        /* a GROUPS list: the owner refuses the chunk */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe,
+                 groups);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "reason"), "wrong_type"));
+        cr_assert(strstr(message(&a), "chunk 0 of 2") != NULL, "%s", a.body);
+        answer_free(&a);
+
+        /* not an array; too many items: 400, nothing sent */
+        sends = fake.n_sends;
+        a = call("POST", url, "tok-a", NULL, "{\"device_id\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, sr_conf_set(conf, "gateway.bulk.max.items", "3",
+                                      &ec),
+                     SR_OK));
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "gateway.bulk.max.items") != NULL,
+                  "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+}
+
+Test(sr_gateway, a_key_used_on_another_stage_is_409_not_a_retry)
+{
+        char pipe[SR_UUID_STR_LEN + 1], s1[SR_UUID_STR_LEN + 1],
+                s2[SR_UUID_STR_LEN + 1], url[200];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_stage(pipe, "{\"name\": \"one\"}", s1);
+        create_stage(pipe, "{\"name\": \"two\"}", s2);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", pipe, s1);
+        a = call("PUT", url, "tok-a", "rename", "{\"description\": \"d\"}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        sends = fake.n_sends;
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/stages/%s/", pipe, s2);
+        a = call("PUT", url, "tok-a", "rename", "{\"description\": \"d\"}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
 }

@@ -88,6 +88,69 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_STAGE_TARGETS_LIST },
                 { "POST", "/runs/" R_ID "/stageruns/" S_ID "/targets/seal",
                   SR_ROUTE_STAGE_TARGETS_SEAL },
+                /* stored definitions (docs/definitions.md, phase A) */
+                { "GET", "/pipelines", SR_ROUTE_DEF_PIPELINES_LIST },
+                { "POST", "/pipelines", SR_ROUTE_DEF_PIPELINES_CREATE },
+                { "GET", "/pipelines/" P_ID, SR_ROUTE_DEF_PIPELINE_GET },
+                { "PUT", "/pipelines/" P_ID, SR_ROUTE_DEF_PIPELINE_PUT },
+                { "DELETE", "/pipelines/" P_ID,
+                  SR_ROUTE_DEF_PIPELINE_DELETE },
+                { "GET", "/pipelines/" P_ID "/stages",
+                  SR_ROUTE_DEF_STAGES_LIST },
+                { "POST", "/pipelines/" P_ID "/stages",
+                  SR_ROUTE_DEF_STAGES_CREATE },
+                { "GET", "/pipelines/" P_ID "/stages/" S_ID,
+                  SR_ROUTE_DEF_STAGE_GET },
+                { "PUT", "/pipelines/" P_ID "/stages/" S_ID,
+                  SR_ROUTE_DEF_STAGE_PUT },
+                { "DELETE", "/pipelines/" P_ID "/stages/" S_ID,
+                  SR_ROUTE_DEF_STAGE_DELETE },
+                { "GET", "/pipelines/" P_ID "/targetlists",
+                  SR_ROUTE_DEF_TARGETLISTS_LIST },
+                { "POST", "/pipelines/" P_ID "/targetlists",
+                  SR_ROUTE_DEF_TARGETLISTS_CREATE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_GET },
+                { "PUT", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_PUT },
+                { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_TARGETLIST_DELETE },
+                { "GET", "/stages/" S_ID "/targetlists",
+                  SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST },
+                { "POST", "/stages/" S_ID "/targetlists",
+                  SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH },
+                { "DELETE", "/stages/" S_ID "/targetlists/" T_ID,
+                  SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH },
+                { "GET", "/stages/" S_ID "/operationlists",
+                  SR_ROUTE_DEF_OPLISTS_LIST },
+                { "POST", "/stages/" S_ID "/operationlists",
+                  SR_ROUTE_DEF_OPLISTS_CREATE },
+                { "PUT", "/stages/" S_ID "/operationlists/" O_ID,
+                  SR_ROUTE_DEF_OPLIST_PUT },
+                { "DELETE", "/stages/" S_ID "/operationlists/" O_ID,
+                  SR_ROUTE_DEF_OPLIST_DELETE },
+                { "GET", "/operationlists/" O_ID "/operations",
+                  SR_ROUTE_DEF_OPERATIONS_LIST },
+                { "POST", "/operationlists/" O_ID "/operations",
+                  SR_ROUTE_DEF_OPERATIONS_CREATE },
+                { "GET", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_GET },
+                { "PUT", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_PUT },
+                { "DELETE", "/operationlists/" O_ID "/operations/" R_ID,
+                  SR_ROUTE_DEF_OPERATION_DELETE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID "/targets",
+                  SR_ROUTE_DEF_TARGETS_LIST },
+                { "POST", "/pipelines/" P_ID "/targetlists/" T_ID "/targets",
+                  SR_ROUTE_DEF_TARGETS_CREATE },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID "/targets/"
+                  R_ID, SR_ROUTE_DEF_TARGET_GET },
+                { "PUT", "/pipelines/" P_ID "/targetlists/" T_ID "/targets/"
+                  R_ID, SR_ROUTE_DEF_TARGET_PUT },
+                { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/" R_ID, SR_ROUTE_DEF_TARGET_DELETE },
+                { "POST", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets-bulk", SR_ROUTE_DEF_TARGETS_BULK },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -452,8 +515,9 @@ ParameterizedTestParameters(sr_http, unknown_path_is_404)
                 { "/v0//runs/" },
                 { "/v0/runs//" },
                 { "/v0/runs/" R_ID "/nothing/" },
-                { "/v0/pipelines/" },
-                { "/v0/pipelines/" P_ID "/" },
+                { "/v0/pipelines/" P_ID "/nothing/" },
+                { "/v0/pipelines/not-a-uuid/" },
+                { "/v0/pipelines/" P_ID "/stages/x/" },
                 { "/v0/stageruns/" S_ID "/" },
                 { "/v0/stageruns/" S_ID "/targetruns/" T_ID "/command/x/" },
                 { "/v0/runs/" R_ID "/stageruns/" S_ID "/extra" },
@@ -542,6 +606,27 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                   "/command/" R_ID "/", "PUT" },
                 { "", "/v0/runs/", "GET, POST" },
                 { "PUT", "/metrics", "GET" },
+                { "DELETE", "/v0/pipelines/", "GET, POST" },
+                { "POST", "/api/pipelines/v0/pipelines/" P_ID "/",
+                  "GET, PUT, DELETE" },
+                { "PUT", "/v0/pipelines/" P_ID "/stages/", "GET, POST" },
+                { "POST", "/v0/pipelines/" P_ID "/stages/" S_ID "/",
+                  "GET, PUT, DELETE" },
+                { "PATCH", "/v0/pipelines/" P_ID "/targetlists/" T_ID,
+                  "GET, PUT, DELETE" },
+                { "GET", "/v0/stages/" S_ID "/targetlists/" T_ID "/",
+                  "DELETE" },
+                { "PUT", "/v0/stages/" S_ID "/targetlists/", "GET, POST" },
+                { "GET", "/v0/stages/" S_ID "/operationlists/" O_ID "/",
+                  "PUT, DELETE" },
+                { "DELETE", "/v0/operationlists/" O_ID "/operations/",
+                  "GET, POST" },
+                { "PUT", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/", "GET, POST" },
+                { "POST", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets/" R_ID "/", "GET, PUT, DELETE" },
+                { "GET", "/v0/pipelines/" P_ID "/targetlists/" T_ID
+                  "/targets-bulk/", "POST" },
         };
         return cr_make_param_array(struct allow_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -598,7 +683,36 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_TARGET_RUN_COMMAND_GET + 1));
         cr_assert(eq(int, SR_ROUTE_TARGET_RUN_COMMAND_CANCEL,
                      SR_ROUTE_TARGET_RUN_COMMAND_SEND + 1));
-        cr_assert(eq(int, SR_ROUTE_PIPELINE_RUN_DELETE, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_PIPELINES_LIST,
+                     SR_ROUTE_PIPELINE_RUN_DELETE + 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
+                     SR_ROUTE_DEF_STAGE_DELETE + 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 1));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_TARGETS_BULK));
+        cr_assert(not(sr_route_body_optional(SR_ROUTE_DEF_TARGETS_BULK)));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_TARGETS_LIST));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_TARGET_DELETE));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
+        cr_assert(not(sr_route_body_optional(
+                SR_ROUTE_DEF_STAGE_TARGETLISTS_ATTACH)));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_OPERATION_PUT));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_OPERATIONS_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST));
+        /* stored definitions: lists, bodies, the deletes' optional
+         * {"version"} */
+        cr_assert(sr_route_is_definition(SR_ROUTE_DEF_PIPELINES_LIST));
+        cr_assert(not(sr_route_is_definition(SR_ROUTE_PIPELINE_RUN_DELETE)));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_PIPELINES_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_STAGES_LIST));
+        cr_assert(not(sr_route_is_write(SR_ROUTE_DEF_PIPELINE_GET)));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_PIPELINES_CREATE));
+        cr_assert(not(sr_route_body_optional(SR_ROUTE_DEF_PIPELINES_CREATE)));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_STAGE_PUT));
+        cr_assert(sr_route_is_write(SR_ROUTE_DEF_PIPELINE_DELETE));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_PIPELINE_DELETE));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_PIPELINE_DELETE));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_STAGE_DELETE));
+        cr_assert(sr_route_needs_auth(SR_ROUTE_DEF_STAGE_DELETE));
         cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE_PIPELINE_RUN_DELETE),
                      "pipeline_run_delete"));
         /* a write (Idempotency-Key checked) without a body */
@@ -1917,4 +2031,122 @@ Test(sr_http, a_command_resend_body_is_empty_or_none)
         cr_assert(eq(int, prob.status, 400));
         cr_assert(contains(prob.message, "expected a JSON object"), "%s",
                   prob.message);
+}
+
+/* ------------------------------------------------------------ definitions */
+
+Test(sr_http, a_stage_route_carries_its_pipeline_and_stage)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/pipelines/" P_ID
+                                        "/stages/" S_ID "/", &r, NULL),
+                     SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_DEF_STAGE_PUT));
+        cr_assert(eq(str, uuid_text(&r.pipeline_id), P_ID));
+        cr_assert(eq(str, uuid_text(&r.stage_id), S_ID));
+        cr_assert(not(r.any_pipeline));
+}
+
+Test(sr_http, pipelines_list_filters_name_default_and_orders_by_name)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_DEF_PIPELINES_LIST,
+                                     "name=canary%20one&default=true&"
+                                     "ordering=-name&limit=5&status=x");
+        sr_http_problem_t prob;
+        json_t *page;
+
+        cr_assert(eq(str, q.name, "canary one"));
+        cr_assert(eq(u8, q.is_default, 2));
+        cr_assert(eq(u32, q.n_order, 1));
+        cr_assert(eq(int, q.order[0].key, SR_HTTP_ORDER_NAME));
+        cr_assert(q.order[0].desc);
+        cr_assert(eq(u32, q.limit, 5));
+        q = query_ok(SR_ROUTE_DEF_PIPELINES_LIST, "default=false");
+        cr_assert(eq(u8, q.is_default, 1));
+        q = query_ok(SR_ROUTE_DEF_PIPELINES_LIST, "default=");
+        cr_assert(eq(u8, q.is_default, 0));
+        prob = query_bad(SR_ROUTE_DEF_PIPELINES_LIST, "default=yes");
+        cr_assert(contains(prob.message, "default: expected true or false"),
+                  "%s", prob.message);
+        prob = query_bad(SR_ROUTE_DEF_PIPELINES_LIST, "ordering=run_number");
+        cr_assert(contains(prob.message, "allowed: name"), "%s",
+                  prob.message);
+        /* the runs' lists take no name or default filter (ignored) */
+        q = query_ok(SR_ROUTE_RUNS_LIST, "name=x&default=true");
+        cr_assert(eq(str, q.name, ""));
+        cr_assert(eq(u8, q.is_default, 0));
+        /* the stages' list: limit and offset only */
+        q = query_ok(SR_ROUTE_DEF_STAGES_LIST, "name=x&offset=2");
+        cr_assert(eq(str, q.name, ""));
+        cr_assert(eq(u64, q.offset, 2));
+
+        q = query_ok(SR_ROUTE_DEF_PIPELINES_LIST,
+                     "name=a%26b&default=false&ordering=name&limit=1");
+        page = sr_http_page(BASE, "/v0/pipelines/", &q, 3, json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/pipelines/?default=false&limit=1&name=a%26b"
+                     "&offset=1&ordering=name"));
+        json_decref(page);
+}
+
+Test(sr_http, stage_lists_filter_type_operations_filter_operation_type)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST,
+                                     "type=devices&limit=2");
+        sr_http_problem_t prob;
+        json_t *page;
+
+        cr_assert(eq(str, q.tl_type, "devices"));
+        prob = query_bad(SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST, "type=DEVICES");
+        cr_assert(contains(prob.message, "type: expected groups, devices"),
+                  "%s", prob.message);
+        page = sr_http_page(BASE, "/v0/stages/" S_ID "/targetlists/", &q, 3,
+                            json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/stages/" S_ID "/targetlists/?limit=2&offset=2"
+                     "&type=devices"));
+        json_decref(page);
+        q = query_ok(SR_ROUTE_DEF_OPERATIONS_LIST,
+                     "operation_type=install&type=devices");
+        cr_assert(eq(str, q.operation_type, "install"));
+        cr_assert(eq(str, q.tl_type, ""));
+        page = sr_http_page(BASE, "/v0/operationlists/" O_ID "/operations/",
+                            &q, 30, json_array());
+        cr_assert(eq(str, link_of(page, "next"),
+                     BASE "/v0/operationlists/" O_ID "/operations/?limit=20"
+                     "&offset=20&operation_type=install"));
+        json_decref(page);
+        /* the pipeline's lists take neither */
+        q = query_ok(SR_ROUTE_DEF_TARGETLISTS_LIST, "type=x&operation_type=y");
+        cr_assert(eq(str, q.tl_type, ""));
+}
+
+Test(sr_http, paths_without_a_pipeline_carry_their_parent)
+{
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("DELETE", "/api/pipelines/v0/stages/"
+                                        S_ID "/targetlists/" T_ID "/", &r,
+                                        NULL),
+                     SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH));
+        cr_assert(sr_uuid_is_nil(&r.pipeline_id));
+        cr_assert(eq(str, uuid_text(&r.stage_id), S_ID));
+        cr_assert(eq(str, uuid_text(&r.target_list_id), T_ID));
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/operationlists/" O_ID
+                                        "/operations/" R_ID, &r, NULL),
+                     SR_OK));
+        cr_assert(eq(str, uuid_text(&r.operation_list_id), O_ID));
+        cr_assert(eq(str, uuid_text(&r.def_operation_id), R_ID));
+}
+
+Test(sr_http, a_lists_targets_page_by_cursor)
+{
+        sr_http_query_t q = query_ok(SR_ROUTE_DEF_TARGETS_LIST,
+                                     "cursor=00ff&limit=3&offset=1");
+
+        cr_assert(eq(str, q.cursor, "00ff"));
+        cr_assert(eq(u32, q.limit, 3));
+        cr_assert(eq(u64, q.offset, 1));
 }

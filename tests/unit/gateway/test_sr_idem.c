@@ -568,3 +568,36 @@ Test(sr_idem, a_claim_read_late_is_forgotten_ttl_after_its_own_first_use)
         cr_assert(eq(int, peek("acme", "o", fp_n(2), mono + 1099),
                      SR_IDEM_SAME));
 }
+
+/* A stored definition's paths name stages, lists, operation lists,
+ * operations and targets: the same key on another of them (with the same
+ * body) is another request, a 409, not a retry. */
+Test(sr_idem, a_definition_fingerprint_has_its_path_ids)
+{
+        static const char body[] = "{\"name\":\"x\"}";
+        static const char *const pairs[][2] = {
+                { "/v0/pipelines/" P_ID "/stages/" S_ID "/",
+                  "/v0/pipelines/" P_ID "/stages/" R_ID "/" },
+                { "/v0/stages/" S_ID "/operationlists/" R_ID "/",
+                  "/v0/stages/" S_ID "/operationlists/" P_ID "/" },
+                { "/v0/operationlists/" S_ID "/operations/" R_ID "/",
+                  "/v0/operationlists/" R_ID "/operations/" R_ID "/" },
+                { "/v0/pipelines/" P_ID "/targetlists/" S_ID "/targets/"
+                  R_ID "/",
+                  "/v0/pipelines/" P_ID "/targetlists/" S_ID "/targets/"
+                  P_ID "/" },
+                { "/v0/pipelines/" P_ID "/targetlists/" S_ID "/",
+                  "/v0/pipelines/" P_ID "/targetlists/" R_ID "/" },
+        };
+        uint8_t a[SR_IDEM_FP_LEN], b[SR_IDEM_FP_LEN];
+
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+                fingerprint("PUT", pairs[i][0], body, a);
+                fingerprint("PUT", pairs[i][1], body, b);
+                cr_assert(not(eq(int, memcmp(a, b, sizeof(a)), 0)), "%s",
+                          pairs[i][0]);
+                /* the spelling still does not count */
+                fingerprint("PUT", pairs[i][0] + 0, body, b);
+                cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0));
+        }
+}

@@ -506,18 +506,20 @@ static uint32_t get_format(void)
 }
 
 /* Formats 2 and 3 applied chunk records as no-ops and moved past them:
- * they hold no appended targets, so they are rebuilt (emptied, offsets
- * too), as any other format; the current one is kept. */
+ * they hold no appended targets, and format 4 no stored definitions, so
+ * they are rebuilt (emptied, offsets too), as any other format; the
+ * current one (with this build's layout of definition records) is kept. */
 Test(sr_proj, a_projection_of_an_older_format_is_emptied_the_current_kept)
 {
-        static const uint32_t older[] = { 3, 2, 1 };
+        static const uint32_t older[] = { 4, 3, 2, 1 };
         sr_entity_t run = mk_run("r1", ENT_A, "canary", 1, SR_ST_RUNNING,
                                  100);
         sr_pipeline_run_t pr;
         sr_errctx_t ec = { 0 };
 
-        cr_assert(eq(u32, get_format(), PROJ_FORMAT));
-        cr_assert(eq(u32, PROJ_FORMAT, 4));
+        cr_assert(eq(u32, get_format(), PROJ_FORMAT_STORED));
+        cr_assert(eq(u32, PROJ_FORMAT, 5));
+        cr_assert(eq(u32, PROJ_FORMAT_STORED & 0xff, 5));
         for (size_t i = 0; i < sizeof(older) / sizeof(older[0]); i++) {
                 put(&run);
                 proj_reopen();
@@ -527,7 +529,7 @@ Test(sr_proj, a_projection_of_an_older_format_is_emptied_the_current_kept)
                              SR_OK), "%s", ec.msg);
                 set_format(older[i]);
                 proj_reopen();
-                cr_assert(eq(u32, get_format(), PROJ_FORMAT));
+                cr_assert(eq(u32, get_format(), PROJ_FORMAT_STORED));
                 cr_assert(eq(int, sr_proj_get_pipeline_run(proj, ENT_A,
                                                            &run.u.pr.m.id,
                                                            &pr, &ec),
