@@ -314,7 +314,8 @@ static const struct conf_prop conf_props[] = {
           .desc = "Most targets in one AddTargets command of a stored "
                   "target list (docs/definitions.md, section 8): sr-gateway "
                   "cuts POST .../targets-bulk/ into chunks of this many, "
-                  "each one command. A chunk must also fit "
+                  "each one command, and sr-status refuses an AddTargets "
+                  "of more (invalid_value). A chunk must also fit "
                   "command.max.bytes (413 otherwise, nothing sent)." },
         { .name = "gateway.bulk.max.items", .type = CONF_INT,
           .offset = OFF(gateway_bulk_max_items), .min = 1, .max = 10000000,

@@ -313,9 +313,9 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         memset(&reply, 0, sizeof(reply));
         memset(&opts, 0, sizeof(opts));
         opts.max = w->fsm_opts.max;
-        /* AddTargets' chunks are bounded as a run's appended chunks are
-         * (stage.chunk.targets): one size budget for both */
-        opts.chunk_targets = w->fsm_opts.chunk_targets;
+        /* definition.chunk.targets: the gateway's targets-bulk sends
+         * chunks of this size, so both sides hold one bound */
+        opts.chunk_targets = (uint32_t)w->conf->definition_chunk_targets;
         reply.command_id = cmd->command_id;
         reply.pipeline_run_id = cmd->pipeline_run_id;
         reply.occurred_at = in->timestamp;
