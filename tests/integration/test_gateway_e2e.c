@@ -1089,6 +1089,182 @@ Test(gateway_e2e, a_running_run_delete_is_refused_a_cancelled_one_deleted)
         expect_message(&a, "was retired at ");
 }
 
+/* The content's "id" of an answer. */
+static void content_id(answer_t *a, char *out, size_t n)
+{
+        const char *id = str_at(a->json, "content", "id");
+
+        cr_assert(id != NULL, "%s", json_dumps(a->json, 0));
+        snprintf(out, n, "%s", id);
+}
+
+/* Stored definitions through the API only (docs/definitions.md, phase A),
+ * applied by the fleet's workers: a pipeline, its stages in order, a
+ * target list attached to a stage with targets added in bulk and one by
+ * one, an operation list and its operation; read-your-writes on every
+ * write; a stale version, a taken name, a type that holds no targets;
+ * tenancy; the soft delete and its 404s. */
+Test(gateway_e2e, a_pipeline_is_built_read_changed_and_deleted_through_the_api)
+{
+        char pipe[64], s1[64], s2[64], tl[64], gl[64], ol[64], op[64];
+        char path[320], body[512];
+        answer_t a;
+        json_t *res;
+
+        http(&a, "POST", "/v0/pipelines/", "tok-acme", "application/json",
+             "{\"name\":\"rollout\",\"description\":\"canary first\"}");
+        expect(&a, 200);
+        content_id(&a, pipe, sizeof(pipe));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"), "version")),
+                     1));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"),
+                             "timeout_seconds")), 86400));
+        /* read at once, on the list too */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/", pipe);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "name"),
+                     "rollout"));
+        http(&a, "GET", "/api/pipelines/v0/pipelines/?name=rollout",
+             "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(ge(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"), "count")),
+                     1));
+        /* another tenant sees nothing */
+        http(&a, "GET", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+
+        /* stages: the second created first in order 2, then order 1 */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/", pipe);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"wide\",\"order\":2}");
+        expect(&a, 200);
+        content_id(&a, s2, sizeof(s2));
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"canary\",\"order\":1}");
+        expect(&a, 200);
+        content_id(&a, s1, sizeof(s1));
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"CANARY\"}");
+        expect(&a, 400);
+        expect_message(&a, "taken by stage");
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(sz, json_array_size(res), 2));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                             json_array_get(res, 0), "name")), "canary"));
+
+        /* a DEVICES list, attached to the canary, filled in bulk */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/targetlists/", pipe);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"fleet\",\"target_list_type\":\"DEVICES\"}");
+        expect(&a, 200);
+        content_id(&a, tl, sizeof(tl));
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"groups\",\"target_list_type\":\"GROUPS\"}");
+        expect(&a, 200);
+        content_id(&a, gl, sizeof(gl));
+        snprintf(path, sizeof(path), "/v0/stages/%s/targetlists/", s1);
+        snprintf(body, sizeof(body), "{\"target_list_id\":\"%s\"}", tl);
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(sz, json_array_size(json_object_get(
+                             json_object_get(a.json, "content"), "results")),
+                     1));
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe, tl);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "[\"0b7a8c7e-2222-4a0e-8f0e-000000000001\","
+             "{\"device_id\":\"0b7a8c7e-2222-4a0e-8f0e-000000000002\","
+             "\"device_name\":\"kiosk-2\"},\"not-a-uuid\"]");
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"),
+                             "created_count")), 2));
+        cr_assert(eq(sz, json_array_size(json_object_get(
+                             json_object_get(a.json, "content"), "errors")),
+                     1));
+        /* the same again: skipped */
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "[\"0b7a8c7e-2222-4a0e-8f0e-000000000001\"]");
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"),
+                             "skipped_count")), 1));
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, tl);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"), "count")),
+                     2));
+        /* a GROUPS list holds no targets */
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, gl);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"device_id\":\"0b7a8c7e-2222-4a0e-8f0e-000000000003\","
+             "\"device_name\":\"d3\"}");
+        expect(&a, 400);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "reason"),
+                     "wrong_type"));
+
+        /* an operation list and an operation */
+        snprintf(path, sizeof(path), "/v0/stages/%s/operationlists/", s1);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"name\":\"install\"}");
+        expect(&a, 200);
+        content_id(&a, ol, sizeof(ol));
+        snprintf(path, sizeof(path), "/v0/operationlists/%s/operations/", ol);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"operation_type\":\"INSTALL\","
+             "\"args\":{\"package_name\":\"com.example\",\"v\":0.1}}");
+        expect(&a, 200);
+        content_id(&a, op, sizeof(op));
+        snprintf(path, sizeof(path), "/v0/operationlists/%s/operations/%s/",
+                 ol, op);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "operation_type"),
+                     "INSTALL"));
+
+        /* a stale version is refused with the current one; the right one
+         * is applied */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/", pipe);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"name\":\"rollout-2\",\"version\":9}");
+        expect(&a, 409);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "reason"),
+                     "stale_version"));
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"name\":\"rollout-2\",\"version\":1}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "name"),
+                     "rollout-2"));
+        cr_assert(eq(int, (int)json_integer_value(json_object_get(
+                             json_object_get(a.json, "content"), "version")),
+                     2));
+
+        /* the soft delete: the pipeline as it was; then 404 "was deleted"
+         * on it and under it */
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "name"),
+                     "rollout-2"));
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        expect_message(&a, "was deleted at");
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/%s/", pipe, s1);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 404);
+        expect_message(&a, "was deleted at");
+}
+
 /* Same .timeout as gateway_e2e (see tests/CMakeLists.txt). */
 TestSuite(gateway_retention, .init = start_dev_retention, .fini = teardown,
           .timeout = 120.0);
