@@ -2017,8 +2017,10 @@ parameters["DefaultFilter"] = {
     "name": "default", "in": "query", "required": False,
     "allowEmptyValue": True,
     "description": "`true`: only default pipelines; `false`: only the "
-    "others (also `True`, `False`, `1`, `0`). Any other value: 400.",
-    "schema": {"type": "string", "enum": ["true", "false"]}}
+    "others (also `True`, `False`, `1`, `0`, as django-filter's "
+    "BooleanFilter takes them). Any other value: 400.",
+    "schema": {"type": "string",
+               "enum": ["true", "false", "True", "False", "1", "0"]}}
 parameters["PipelinesOrdering"] = {
     "name": "ordering", "in": "query", "required": False,
     "allowEmptyValue": True,

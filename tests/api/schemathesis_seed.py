@@ -161,11 +161,14 @@ def seed_definitions(base, token):
     return made, None
 
 
-def bind(opid, params):
+def bind(opid, params, prefix=""):
+    """Bind @p opid's path parameters to dictionaries (named @p prefix +
+    the dictionary)."""
     print("[[operations]]")
     print(f'include-operation-id = "{opid}"')
     print("parameters = { " + ", ".join(
-        f'"path.{p}" = {{ dictionary = "{d}", probability = {PROBABILITY} }}'
+        f'"path.{p}" = {{ dictionary = "{prefix}{d}", '
+        f'probability = {PROBABILITY} }}'
         for p, d in params.items()) + " }")
 
 
@@ -235,8 +238,10 @@ def main():
     else:
         print(f"# definitions: pipeline {defs['pipeline']}, stage "
               f"{defs['stage']}")
+        # "def_": the run's pipeline has the dictionary pipeline_id (a
+        # stored pipeline is another one; TOML refuses a name twice)
         for name, value in defs.items():
-            print(f"[dictionaries.{name}_id]")
+            print(f"[dictionaries.def_{name}_id]")
             print(f"values = [{json.dumps(value)}]")
     print("[parameters]")
     print("\n".join(bindings))
@@ -248,7 +253,7 @@ def main():
     if defs is None:
         return
     for opid, params in DEF_BINDINGS.items():
-        bind(opid, params)
+        bind(opid, params, "def_")
 
 
 if __name__ == "__main__":
