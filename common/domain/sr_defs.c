@@ -14,6 +14,7 @@
  *   target            v5(NS, "<list>/device/<device>/target")
  */
 #include "sr_defs.h"
+#include "sr_defs_int.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -156,11 +157,8 @@ void sr_defs_out_fini(sr_defs_out_t *out)
 
 /* ------------------------------------------------------------ finding */
 
-/* Index of the entity with @p id in @p arr (elements of @p size whose
- * first member is the id), -1 when none. Every entity type of the
- * aggregate starts with its id. */
-static int64_t find_id(const void *arr, uint32_t n, size_t size,
-                       const sr_uuid_t *id)
+int64_t sr_defs__find(const void *arr, uint32_t n, size_t size,
+                      const sr_uuid_t *id)
 {
         const unsigned char *p = arr;
 
@@ -171,7 +169,7 @@ static int64_t find_id(const void *arr, uint32_t n, size_t size,
         return -1;
 }
 
-#define FIND(d, arr, n, id) find_id((d)->arr, (d)->n, sizeof(*(d)->arr), id)
+#define FIND SR_DEFS_FIND
 
 const sr_def_stage_t *sr_defs_stage(const sr_defs_t *d, const sr_uuid_t *id)
 {

@@ -11,6 +11,7 @@
  * aggregate, arrays in the same order.
  */
 #include "sr_defs.h"
+#include "sr_defs_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -231,17 +232,13 @@ static bool dup_text(char **dst, const char *src)
         return !src || (*dst = strdup(src)) != NULL;
 }
 
-/* Entity @p id of array @p arr (first member the id), or NULL. */
+/* Entity @p id of one of the aggregate's arrays, or NULL. */
 static const void *find(const void *arr, uint32_t n, size_t size,
                         const sr_uuid_t *id)
 {
-        const unsigned char *p = arr;
+        int64_t i = sr_defs__find(arr, n, size, id);
 
-        for (uint32_t i = 0; i < n; i++)
-                if (sr_uuid_eq((const sr_uuid_t *)(const void *)(p + i * size),
-                               id))
-                        return p + i * size;
-        return NULL;
+        return i < 0 ? NULL : (const unsigned char *)arr + i * (int64_t)size;
 }
 
 #define FIND(d, arr, n, id) find((d)->arr, (d)->n, sizeof(*(d)->arr), id)
