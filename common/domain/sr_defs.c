@@ -309,6 +309,25 @@ static const sr_def_target_list_t *collections_list(const sr_defs_t *d,
         return NULL;
 }
 
+/* A stage with a GROUPS list that links device groups attached: the
+ * first such attachment's list, NULL when none. Runs of device groups come
+ * with the directory (section 6, phase C). */
+static const sr_def_target_list_t *grouped_list(const sr_defs_t *d,
+                                                const sr_def_stage_t **s)
+{
+        for (uint32_t i = 0; i < d->n_attachments; i++) {
+                const sr_def_attachment_t *at = &d->attachments[i];
+                const sr_def_target_list_t *l =
+                        sr_defs_list(d, &at->target_list_id);
+
+                if (l && l->type == SR_TL_GROUPS && l->n_groups) {
+                        *s = sr_defs_stage(d, &at->stage_id);
+                        return l;
+                }
+        }
+        return NULL;
+}
+
 /* The refusals a run's start and its resolution share (section 5, step
  * 2): a deleted pipeline, a stage with a COLLECTIONS list, a fill in
  * progress. False when none applies. */
@@ -333,6 +352,18 @@ static bool start_refused(const sr_defs_t *d, sr_reject_t *reason, char *why,
                 *reason = SR_REJECT_PIPELINE_DELETED;
                 sr_utf8_format(why, why_len, "pipeline %s was deleted at %s",
                                pid, at);
+                return true;
+        }
+        l = grouped_list(d, &s);
+        if (l) {
+                sr_uuid_fmt(&l->id, lid);
+                *reason = SR_REJECT_NOT_SUPPORTED;
+                sr_utf8_format(why, why_len, "stage \"%s\" has the GROUPS "
+                               "target list \"%s\" (%s) with device groups "
+                               "linked: runs of device groups are not "
+                               "served yet (docs/definitions.md section 6); "
+                               "detach it to start a run",
+                               s ? s->name : "?", l->name, lid);
                 return true;
         }
         l = collections_list(d, &s);
@@ -1306,6 +1337,9 @@ static sr_err_t attach_list(ctx_t *c)
                 return accept(c, d->attachments[i].a.version);
         if (l->type == SR_TL_DEVICES && stage_targets_over(c, s, l->n_targets))
                 return SR_OK;
+        /* a fill reads the stages' attachments at every step */
+        if (filling_refused(c))
+                return SR_OK;
         at.stage_id = s->id;
         at.target_list_id = l->id;
         if (!reserve_out(c, 1, 0) || !GROW(d, attachments, n_attachments))
@@ -1336,7 +1370,7 @@ static sr_err_t detach_list(ctx_t *c)
                               "not attached to stage \"%s\"", l->name,
                               s->name);
         version = d->attachments[i].a.version;
-        if (is_stale(c, "attachment", &id, version))
+        if (is_stale(c, "attachment", &id, version) || filling_refused(c))
                 return SR_OK;
         if (!reserve_out(c, 1, 0))
                 return SR_ERR_NOMEM;
@@ -2114,6 +2148,58 @@ static sr_err_t run_ended(ctx_t *c)
         return accept(c, version + 1);
 }
 
+/* A FillStep is not a client's change: the pipeline's owner reads the
+ * targets it sends (sr_worker_fill.c) and ends the fill with
+ * sr_defs_fill_done(). Through the rules it changes nothing. */
+static sr_err_t fill_step(ctx_t *c)
+{
+        return reject(c, SR_REJECT_INVALID_VALUE, "FillStep: a step of a "
+                      "run's fill, applied by the pipeline's owner, not a "
+                      "change of the definition");
+}
+
+const sr_def_active_run_t *sr_defs_active_run(const sr_defs_t *d,
+                                              const sr_uuid_t *run)
+{
+        int64_t i = FIND(d, active_runs, n_active_runs, run);
+
+        return i < 0 ? NULL : &d->active_runs[i];
+}
+
+sr_err_t sr_defs_fill_done(sr_defs_t *d, const sr_uuid_t *run, int64_t now,
+                           sr_defs_out_t *out)
+{
+        int64_t i = FIND(d, active_runs, n_active_runs, run);
+        sr_defcmd_t cmd;
+        sr_def_active_run_t *r;
+        ctx_t c;
+
+        if (i < 0 || !d->active_runs[i].filling)
+                return SR_ERR_NOT_FOUND;
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.kind = SR_DEFCMD_FILL_STEP;
+        cmd.pipeline_id = d->p.id;
+        cmd.u.fill.pipeline_run_id = *run;
+        memset(&c, 0, sizeof(c));
+        c.d = d;
+        c.cmd = &cmd;
+        c.now = now;
+        c.out = out;
+        sr_uuid_fmt(&d->p.id, c.pid);
+        out->entity_kind = SR_DEF_ACTIVE_RUN;
+        out->entity_id = *run;
+        if (!reserve_out(&c, 1, 0))
+                return SR_ERR_NOMEM;
+        r = &d->active_runs[i];
+        r->filling = false;
+        r->a.version++;
+        r->a.updated_at = now;
+        emit(&c, SR_DEF_ACTIVE_RUN, &r->run_id, &d->p.id, SR_DEF_UPDATED,
+             r->a.version, -1);
+        accept(&c, r->a.version);
+        return SR_OK;
+}
+
 /* ------------------------------------------------------------ applying */
 
 /* The entity a command names (the reply's). */
@@ -2167,6 +2253,10 @@ static void named_entity(const sr_defcmd_t *cmd, sr_def_kind_t *kind,
                 *kind = SR_DEF_ACTIVE_RUN;
                 *id = cmd->u.run.pipeline_run_id;
                 break;
+        case SR_DEFCMD_FILL_STEP:
+                *kind = SR_DEF_ACTIVE_RUN;
+                *id = cmd->u.fill.pipeline_run_id;
+                break;
         default:
                 *kind = SR_DEF_PIPELINE;
                 *id = cmd->pipeline_id;
@@ -2196,6 +2286,7 @@ static const rule_fn rules[] = {
         [SR_DEFCMD_DELETE_OPERATION] = delete_op,
         [SR_DEFCMD_START_PIPELINE_RUN] = start_run,
         [SR_DEFCMD_RUN_ENDED] = run_ended,
+        [SR_DEFCMD_FILL_STEP] = fill_step,
 };
 _Static_assert(sizeof(rules) / sizeof(rules[0]) == SR_DEFCMD__COUNT,
                "rules out of sync with SR_DEFCMD_MAP");

@@ -240,7 +240,8 @@ void sr_def_target_fini(sr_def_target_t *t);
         X(PUT_OPERATION, "PutOperation")                                \
         X(DELETE_OPERATION, "DeleteOperation")                          \
         X(START_PIPELINE_RUN, "StartPipelineRun")                       \
-        X(RUN_ENDED, "RunEnded")
+        X(RUN_ENDED, "RunEnded")                                        \
+        X(FILL_STEP, "FillStep")
 
 typedef enum sr_defcmd_kind {
 #define SR_DEFCMD_ENUM(name, text) SR_DEFCMD_##name,
@@ -339,6 +340,24 @@ typedef struct sr_defcmd {
                         sr_uuid_t pipeline_run_id;
                         sr_status_t status; /* RUN_ENDED only */
                 } run; /* START_PIPELINE_RUN, RUN_ENDED */
+                /* FILL_STEP (Command version 6): the pipeline's owner to
+                 * its own partition, one step of a run's fill
+                 * (docs/definitions.md section 5): the cursor of one
+                 * stage's pass over the pipeline's targets. */
+                struct {
+                        sr_uuid_t pipeline_run_id;
+                        uint32_t stage_index; /* in the run (its order) */
+                        sr_uuid_t after; /* last target key passed; nil:
+                                            from the first */
+                        uint32_t chunk;  /* the stage's next chunk index */
+                        uint64_t count;  /* targets sent in the stage */
+                        /* SHA-256 over the chunks' digests so far, as
+                         * sr_fill_state_t's bytes (sr_defs.h): the eight
+                         * state words big-endian, then the last chunk's
+                         * digest when the count of chunks is odd. */
+                        uint32_t seal_state_len; /* 32 or 64 */
+                        uint8_t seal_state[64];
+                } fill;
         } u;
 } sr_defcmd_t;
 
@@ -458,6 +477,22 @@ typedef struct sr_defs_targets_in {
 sr_err_t sr_defs_apply(sr_defs_t *d, const sr_defcmd_t *cmd,
                        const sr_defs_targets_in_t *tin, int64_t now,
                        const sr_defs_opts_t *opts, sr_defs_out_t *out);
+
+/** @brief The active run @p run of @p d, NULL when there is none. */
+const sr_def_active_run_t *sr_defs_active_run(const sr_defs_t *d,
+                                              const sr_uuid_t *run);
+
+/**
+ * The fill of @p run is complete (its last stage sealed): the run stops
+ * filling, so the pipeline's target writes and new runs are accepted
+ * again. One change (the active run's update) into @p out, as
+ * sr_defs_apply() gives them; the caller writes it and the pipeline's
+ * record.
+ * @returns SR_OK; SR_ERR_NOT_FOUND when @p run is not active or not
+ *          filling (nothing changed); SR_ERR_NOMEM (nothing changed).
+ */
+sr_err_t sr_defs_fill_done(sr_defs_t *d, const sr_uuid_t *run, int64_t now,
+                           sr_defs_out_t *out);
 
 /* ------------------------------------------------------------ records */
 

@@ -492,6 +492,8 @@ class Pipelines:
         if mx and x["type"] == "DEVICES" and x["n_targets"] and \
                 self.stage_targets(d, s["id"]) + x["n_targets"] > mx:
             raise Refused("invalid_value")
+        if self.filling(d):
+            raise Refused("run_starting")
         d["attachments"].append({"id": aid, "stage": s["id"],
                                  "list": x["id"],
                                  "ordinal": self.next_ordinal(d),
@@ -506,6 +508,8 @@ class Pipelines:
         if a is None:
             raise Refused("not_found")
         self.expect(cmd, "attachment", aid, a["audit"][0])
+        if self.filling(d):
+            raise Refused("run_starting")
         d["attachments"].remove(a)
         ctx["entity"] = ("attachment", aid, a["audit"][0] + 1)
         self.change(ctx, "attachment", aid, s["id"], "deleted",
@@ -785,6 +789,10 @@ class Pipelines:
         if r is not None:
             ctx["entity"] = ("active_run", rid, r["audit"][0])
             return
+        for a in d["attachments"]:
+            x = self.find(d["lists"], a["list"])
+            if x["type"] == "GROUPS" and x["n_groups"]:
+                raise Refused("not_supported")
         for a in d["attachments"]:
             x = self.find(d["lists"], a["list"])
             if x["type"] == "COLLECTIONS":
