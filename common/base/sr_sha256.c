@@ -156,3 +156,32 @@ bool sr_sha256_parse_hex(const char *s, size_t len,
         }
         return true;
 }
+
+size_t sr_sha256_save(const sr_sha256_ctx_t *c,
+                      uint8_t out[SR_SHA256_SAVED_MAX])
+{
+        for (int i = 0; i < 8; i++) {
+                out[4 * i] = (uint8_t)(c->h[i] >> 24);
+                out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+                out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+                out[4 * i + 3] = (uint8_t)c->h[i];
+        }
+        memcpy(out + 32, c->buf, c->n);
+        return 32 + c->n;
+}
+
+bool sr_sha256_restore(sr_sha256_ctx_t *c, const uint8_t *saved, size_t n,
+                       uint64_t len)
+{
+        if (n < 32 || n - 32 != len % 64)
+                return false;
+        for (int i = 0; i < 8; i++)
+                c->h[i] = (uint32_t)saved[4 * i] << 24 |
+                          (uint32_t)saved[4 * i + 1] << 16 |
+                          (uint32_t)saved[4 * i + 2] << 8 |
+                          (uint32_t)saved[4 * i + 3];
+        c->len = len;
+        c->n = n - 32;
+        memcpy(c->buf, saved + 32, c->n);
+        return true;
+}

@@ -28,6 +28,23 @@ void sr_sha256_final(sr_sha256_ctx_t *c, uint8_t out[SR_SHA256_LEN]);
 /** @brief SHA-256 of @p data[0..len) in one call. */
 void sr_sha256(const void *data, size_t len, uint8_t out[SR_SHA256_LEN]);
 
+/* A hash in progress as bytes, so that an input can carry it to the next
+ * (the fill of a run started from a stored pipeline hashes its chunks'
+ * digests one FillStep at a time): the eight state words big-endian, then
+ * the bytes not yet hashed (fewer than 64). */
+#define SR_SHA256_SAVED_MAX (32 + 63)
+
+/** @brief @p c as bytes into @p out. @returns their count (32 + c->n). */
+size_t sr_sha256_save(const sr_sha256_ctx_t *c,
+                      uint8_t out[SR_SHA256_SAVED_MAX]);
+/**
+ * @brief A hash saved by sr_sha256_save() after @p len bytes were hashed.
+ * @returns false, @p c unchanged, when @p n does not fit @p len (the bytes
+ *          not yet hashed must be len % 64).
+ */
+bool sr_sha256_restore(sr_sha256_ctx_t *c, const uint8_t *saved, size_t n,
+                       uint64_t len);
+
 /** @brief A digest as 64 lower-case hex digits and a NUL (messages, JSON,
  *  command-id names). */
 void sr_sha256_hex(const uint8_t d[SR_SHA256_LEN],

@@ -11,6 +11,7 @@
  */
 #include "sr_digest.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,4 +114,15 @@ sr_err_t sr_seal_digest(const uint8_t (*chunk_digests)[SR_DIGEST_LEN],
                                      n);
         sr_sha256(chunk_digests, (size_t)n * SR_DIGEST_LEN, out);
         return SR_OK;
+}
+
+void sr_chunk_command_id(const sr_uuid_t *run, uint32_t stage, uint32_t chunk,
+                         const uint8_t digest[SR_DIGEST_LEN], sr_uuid_t *out)
+{
+        char rid[SR_UUID_STR_LEN + 1], hex[2 * SR_SHA256_LEN + 1];
+
+        sr_uuid_fmt(run, rid);
+        sr_sha256_hex(digest, hex);
+        sr_uuid_v5(out, &sr_ns, "%s/stage/%" PRIu32 "/chunk/%" PRIu32 "/%s",
+                   rid, stage, chunk, hex);
 }

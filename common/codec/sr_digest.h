@@ -53,4 +53,14 @@ sr_err_t sr_seal_digest(const uint8_t (*chunk_digests)[SR_DIGEST_LEN],
                         uint32_t n, uint8_t out[SR_DIGEST_LEN],
                         sr_errctx_t *ec);
 
+/**
+ * @brief The command id of an AppendTargets chunk: UUID v5 of
+ * "<run>/stage/<stage>/chunk/<chunk>/<the chunk's digest in hex>", so the
+ * same chunk from any sender (a client through any gateway, or the fill
+ * of a run started from a stored pipeline) is the same command, and the
+ * same index with other items another one (docs/targets.md section 2).
+ */
+void sr_chunk_command_id(const sr_uuid_t *run, uint32_t stage, uint32_t chunk,
+                         const uint8_t digest[SR_DIGEST_LEN], sr_uuid_t *out);
+
 #endif /* SR_DIGEST_H */

@@ -81,7 +81,6 @@ void sr_gateway__append_targets(sr_gw_ctx_t *c)
 {
         sr_gateway_t *gw = c->gw;
         const sr_route_t *r = c->route;
-        char run[SR_UUID_STR_LEN + 1], hex[2 * SR_DIGEST_LEN + 1];
         uint8_t digest[SR_DIGEST_LEN];
         sr_http_problem_t prob = { 0 };
         sr_http_append_t ap = { 0 };
@@ -111,12 +110,10 @@ void sr_gateway__append_targets(sr_gw_ctx_t *c)
                                           "%s", ec.msg);
                 goto out;
         }
-        sr_sha256_hex(digest, hex);
-        sr_uuid_fmt(&r->pipeline_run_id, run);
         sr_gateway__command_init(&cmd, SR_CMD_APPEND_TARGETS, c->enterprise,
                                  c->req, &r->pipeline_run_id);
-        sr_uuid_v5(&cmd.command_id, &sr_ns, "%s/stage/%" PRIu32 "/chunk/%"
-                   PRIu32 "/%s", run, sr.index, ap.chunk, hex);
+        sr_chunk_command_id(&r->pipeline_run_id, sr.index, ap.chunk, digest,
+                            &cmd.command_id);
         cmd.u.append.stage_index = sr.index;
         cmd.u.append.chunk = ap.chunk;
         cmd.u.append.n_targets = ap.n_targets;

@@ -109,3 +109,51 @@ Test(sr_sha256, hex_text_round_trips_and_refuses_anything_else)
         cr_expect(not(sr_sha256_parse_hex(hex, strlen(hex), back)));
         cr_expect(not(sr_sha256_parse_hex(NULL, 0, back)));
 }
+
+/* A hash saved after every piece and restored into a fresh context, as a
+ * run's fill carries it from one FillStep to the next, gives the digest
+ * of the whole input fed at once. */
+Test(sr_sha256, a_hash_saved_and_restored_between_pieces_gives_the_same_digest)
+{
+        uint8_t msg[1000], want[SR_SHA256_LEN], got[SR_SHA256_LEN];
+        uint8_t saved[SR_SHA256_SAVED_MAX];
+        static const size_t pieces[] = { 32, 32, 1, 63, 64, 65, 100, 7 };
+
+        for (size_t i = 0; i < sizeof(msg); i++)
+                msg[i] = (uint8_t)(i * 31 + 7);
+        for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+                size_t step = pieces[p], at = 0, n;
+                sr_sha256_ctx_t c;
+
+                sr_sha256(msg, sizeof(msg), want);
+                sr_sha256_init(&c);
+                n = sr_sha256_save(&c, saved);
+                while (at < sizeof(msg)) {
+                        size_t k = sizeof(msg) - at < step ?
+                                           sizeof(msg) - at : step;
+                        sr_sha256_ctx_t next;
+
+                        cr_assert(sr_sha256_restore(&next, saved, n, at));
+                        sr_sha256_update(&next, msg + at, k);
+                        at += k;
+                        n = sr_sha256_save(&next, saved);
+                        cr_assert(eq(sz, n, 32 + at % 64));
+                }
+                sr_sha256_restore(&c, saved, n, at);
+                sr_sha256_final(&c, got);
+                cr_expect(memcmp(got, want, sizeof(want)) == 0, "pieces of %zu",
+                          step);
+        }
+}
+
+Test(sr_sha256, a_saved_hash_that_does_not_fit_its_length_is_refused)
+{
+        uint8_t saved[SR_SHA256_SAVED_MAX] = { 0 };
+        sr_sha256_ctx_t c;
+
+        cr_expect(sr_sha256_restore(&c, saved, 31, 0) == false);
+        cr_expect(sr_sha256_restore(&c, saved, 64, 0) == false);
+        cr_expect(sr_sha256_restore(&c, saved, 32, 32) == false);
+        cr_expect(sr_sha256_restore(&c, saved, 64, 96));
+        cr_expect(sr_sha256_restore(&c, saved, 32, 128));
+}
