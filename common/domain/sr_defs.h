@@ -614,6 +614,14 @@ const sr_def_operation_t *sr_defs_operation(const sr_defs_t *d,
  *  @p idx (room for d->n_stages). */
 void sr_defs_stages_by_order(const sr_defs_t *d, uint32_t *idx);
 
+/** @brief The id of the CreateRun of a run started from stored pipeline
+ *  @p pipeline: UUID v5 of "<pipeline>/run/<run>/start". Only the
+ *  pipeline's owner sends it (a gateway's command ids are v4, or v5 of
+ *  other names), so the run's owner knows such a run by its
+ *  created_by_command and tells the pipeline when it ends (RunEnded). */
+void sr_def_start_command_id(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                             sr_uuid_t *out);
+
 /** @brief UUID v5 ids of the derived entities: an attachment (stage,
  *  list), a group link (list, group), a target (list, device). */
 void sr_def_attachment_id(const sr_uuid_t *stage, const sr_uuid_t *list,

@@ -84,6 +84,16 @@ void sr_def_event_id(const sr_uuid_t *pipeline, uint64_t seq, sr_uuid_t *out)
                    (unsigned long long)seq);
 }
 
+void sr_def_start_command_id(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                             sr_uuid_t *out)
+{
+        char pid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(pipeline, pid);
+        sr_uuid_fmt(run, rid);
+        sr_uuid_v5(out, &sr_ns, "%s/run/%s/start", pid, rid);
+}
+
 /* ------------------------------------------------------------ records */
 
 void sr_def_record_fini(sr_def_record_t *r)

@@ -674,22 +674,30 @@ sr_err_t sr_store_del(sr_txn_t *txn, int32_t partition, sr_slice_t key,
         return SR_OK;
 }
 
-sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
-                       sr_store_scan_cb cb, void *arg, sr_errctx_t *ec)
+sr_err_t sr_store_scan_from(sr_txn_t *txn, int32_t partition,
+                            sr_slice_t prefix, sr_slice_t from,
+                            sr_store_scan_cb cb, void *arg, sr_errctx_t *ec)
 {
-        uint8_t kb[4 + SR_STORE_KEY_MAX];
+        uint8_t kb[4 + SR_STORE_KEY_MAX], fb[4 + SR_STORE_KEY_MAX];
         MDB_cursor *cur;
         MDB_val k, v;
         size_t plen;
         sr_err_t err;
         int rc;
 
+        if (from.len < prefix.len ||
+            (prefix.len && memcmp(from.ptr, prefix.ptr, prefix.len)))
+                return sr_errctx_set(ec, SR_ERR_INVALID, "store scan: the "
+                                     "start key is not under the prefix");
         err = sr_store__check_read(txn, partition, "scan", ec);
         if (!err)
                 err = make_key(txn, kb, partition, prefix, &k, "scan", ec);
         if (err)
                 return err;
         plen = k.mv_size;
+        err = make_key(txn, fb, partition, from, &k, "scan", ec);
+        if (err)
+                return err;
         rc = mdb_cursor_open(txn->mtxn, txn->store->dbi[DBI_ENT], &cur);
         if (rc)
                 return sr_lmdb_err(ec, rc, "store", txn->store->dir, "scan");
@@ -707,6 +715,13 @@ sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
         if (rc && rc != MDB_NOTFOUND)
                 return sr_lmdb_err(ec, rc, "store", txn->store->dir, "scan");
         return SR_OK;
+}
+
+sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
+                       sr_store_scan_cb cb, void *arg, sr_errctx_t *ec)
+{
+        return sr_store_scan_from(txn, partition, prefix, prefix, cb, arg,
+                                  ec);
 }
 
 /* ---------------------------------------------- per-partition meta */

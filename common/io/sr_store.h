@@ -178,6 +178,15 @@ typedef int (*sr_store_scan_cb)(sr_slice_t key, sr_slice_t value, void *arg);
 sr_err_t sr_store_scan(sr_txn_t *txn, int32_t partition, sr_slice_t prefix,
                        sr_store_scan_cb cb, void *arg, sr_errctx_t *ec);
 
+/**
+ * @brief sr_store_scan() from the first key at or after @p from (which
+ * starts with @p prefix) instead of the prefix's first: a scan continued
+ * from a cursor.
+ */
+sr_err_t sr_store_scan_from(sr_txn_t *txn, int32_t partition,
+                            sr_slice_t prefix, sr_slice_t from,
+                            sr_store_scan_cb cb, void *arg, sr_errctx_t *ec);
+
 /* ---------------------------------------------- per-partition meta */
 
 typedef struct sr_store_pmeta {

@@ -83,8 +83,9 @@ static sr_err_t defs_load(sr_worker_t *w, int32_t part,
 }
 
 /* A stored target by key, decoded into @p t; false when there is none. */
-static bool target_get(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
-                       const sr_uuid_t *id, sr_def_target_t *t)
+bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *pipeline, const sr_uuid_t *id,
+                               sr_def_target_t *t)
 {
         char key[SR_DEF_KEY_LEN];
         sr_errctx_t ec = { 0 };
@@ -141,7 +142,8 @@ static bool targets_read(sr_worker_t *w, int32_t part, const sr_defcmd_t *c,
                                          &c->u.add.items[i].device_id, &id);
                 else
                         id = c->u.target.target_id;
-                if (target_get(w, part, &c->pipeline_id, &id, &tr->got[i]))
+                if (sr_worker__def_target_get(w, part, &c->pipeline_id, &id,
+                                              &tr->got[i]))
                         tr->found[i] = &tr->got[i];
         }
         return true;
@@ -194,9 +196,9 @@ static void put_record(sr_worker_t *w, int32_t part, const char *key,
 /* The records of an accepted command's changes, in order, then the
  * pipeline's record (its last_seq and counters), and one event per
  * change. */
-static void write_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
-                          const sr_defs_out_t *o, const sr_command_t *cmd,
-                          int64_t ts)
+void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                            const sr_defs_out_t *o, const sr_command_t *cmd,
+                            int64_t ts)
 {
         sr_def_change_rec_t pc = { .kind = SR_DEF_PIPELINE,
                                    .target_index = -1 };
@@ -246,8 +248,10 @@ static void write_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
 }
 
+/* The dedupe entry of a command: its reply, or none (a FillStep, which
+ * no client waits for). */
 static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
-                         const sr_reply_t *reply)
+                         const sr_command_t *cmd, const sr_reply_t *reply)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
@@ -255,10 +259,11 @@ static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
 
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_DEDUPE;
-        cl.u.dedupe.input_id = reply->command_id;
-        cl.u.dedupe.pipeline_run_id = reply->pipeline_run_id;
-        cl.u.dedupe.has_reply = true;
-        cl.u.dedupe.reply = *reply;
+        cl.u.dedupe.input_id = cmd->command_id;
+        cl.u.dedupe.pipeline_run_id = cmd->pipeline_run_id;
+        cl.u.dedupe.has_reply = reply != NULL;
+        if (reply)
+                cl.u.dedupe.reply = *reply;
         if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec) != SR_OK) {
                 sr_worker__set_fatal(w, &ec, "encode dedupe");
                 return;
@@ -266,15 +271,6 @@ static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
         sr_worker__changelog_put(w, part, sr_slice(key, SR_DEF_KEY_LEN),
                                  sr_buf_slice(&val));
         sr_buf_free(&val);
-}
-
-/* Runs of stored pipelines (StartPipelineRun, RunEnded) come with their
- * fill (docs/definitions.md section 5, phase B): until then the worker
- * refuses them, so no pipeline pins a run that never starts. */
-static bool not_yet(const sr_defcmd_t *c)
-{
-        return c->kind == SR_DEFCMD_START_PIPELINE_RUN ||
-               c->kind == SR_DEFCMD_RUN_ENDED;
 }
 
 void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
@@ -292,6 +288,8 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         sr_changelog_t cl;
         sr_reply_t reply;
         sr_slice_t prev;
+        sr_command_t create;
+        bool has_create = false;
         sr_err_t err;
 
         sr_def_dedupe_key(&cmd->pipeline_run_id, &cmd->command_id, key);
@@ -336,24 +334,49 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         }
         tin.n = tr.n;
         tin.found = tr.found;
-        if (not_yet(dc)) {
-                out.accepted = false;
-                out.reason = SR_REJECT_NOT_SUPPORTED;
-                snprintf(out.message, sizeof(out.message), "%s: runs of "
-                         "stored pipelines are not served yet "
-                         "(docs/definitions.md section 5)",
-                         sr_defcmd_name(dc->kind));
-                out.entity_kind = SR_DEF_ACTIVE_RUN;
-                out.entity_id = dc->u.run.pipeline_run_id;
-        } else {
-                err = sr_defs_apply(&d, dc, &tin, in->timestamp, &opts, &out);
-                if (err) {
-                        sr_errctx_set(&ec, err, "%s",
-                                      sr_defcmd_name(dc->kind));
-                        sr_worker__set_fatal(w, &ec, "definition rules");
+        if (dc->kind == SR_DEFCMD_FILL_STEP) {
+                /* the owner's own step: no reply, no rules; its dedupe
+                 * entry makes a second delivery send nothing */
+                if (!sr_worker__fill_step(w, part, &d, dc, cmd,
+                                          in->timestamp))
+                        w->bs.inputs[0][OUT_STALE]++;
+                else
+                        w->bs.inputs[0][OUT_APPLIED]++;
+                write_dedupe(w, part, key, cmd, NULL);
+                goto out;
+        }
+        if (dc->kind == SR_DEFCMD_START_PIPELINE_RUN && d.exists &&
+            !sr_defs_active_run(&d, &dc->u.run.pipeline_run_id)) {
+                sr_runspec_t spec;
+                sr_reject_t why;
+                char msg[8];
+
+                /* The skeleton is resolved before the rules mark the run
+                 * filling (after which resolving is refused); a refusal
+                 * here the rules give again, with their message. */
+                why = SR_REJECT_NONE;
+                if (sr_defs_resolve(&d, &spec, &why, msg, sizeof(msg))) {
+                        has_create = true;
+                        if (!sr_worker__run_create(w, &d, dc, &spec,
+                                                   in->timestamp, &create,
+                                                   &out)) {
+                                out.entity_kind = SR_DEF_ACTIVE_RUN;
+                                out.entity_id = dc->u.run.pipeline_run_id;
+                                goto answer;
+                        }
+                } else if (why == SR_REJECT_INTERNAL) {
+                        sr_errctx_set(&ec, SR_ERR_NOMEM, "resolve the run");
+                        sr_worker__set_fatal(w, &ec, "StartPipelineRun");
                         goto out;
                 }
         }
+        err = sr_defs_apply(&d, dc, &tin, in->timestamp, &opts, &out);
+        if (err) {
+                sr_errctx_set(&ec, err, "%s", sr_defcmd_name(dc->kind));
+                sr_worker__set_fatal(w, &ec, "definition rules");
+                goto out;
+        }
+answer:
         reply.accepted = out.accepted;
         reply.reason = out.reason;
         snprintf(reply.message, sizeof(reply.message), "%s", out.message);
@@ -365,7 +388,10 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         reply.def.added = out.added;
         reply.def.skipped = out.skipped;
         if (out.accepted && out.n_changes)
-                write_changes(w, part, &d, &out, cmd, in->timestamp);
+                sr_worker__def_changes(w, part, &d, &out, cmd,
+                                       in->timestamp);
+        if (out.accepted && has_create && out.n_changes)
+                sr_worker__run_start(w, part, &d, &create, in->timestamp);
         if (out.accepted) {
                 w->bs.inputs[0][OUT_APPLIED]++;
         } else {
@@ -373,9 +399,10 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
                 w->bs.rejections[out.reason]++;
         }
         sr_worker__emit_reply(w, part, &reply);
-        sr_def_dedupe_key(&cmd->pipeline_run_id, &cmd->command_id, key);
-        write_dedupe(w, part, key, &reply);
+        write_dedupe(w, part, key, cmd, &reply);
 out:
+        if (has_create)
+                sr_command_fini(&create);
         targets_free(&tr);
         sr_defs_out_fini(&out);
         sr_defs_fini(&d);

@@ -351,17 +351,16 @@ static void emit_dispatch(sr_worker_t *w, int32_t part, const sr_dispatch_t *d)
                            &val, d->issued_at);
 }
 
-/* A command the run sends itself (StageStep), to its own partition of the
- * command topic, keyed by the run like every command. */
-static void emit_step(sr_worker_t *w, int32_t part, const sr_command_t *c)
+void sr_worker__emit_command(sr_worker_t *w, int32_t part,
+                             const sr_command_t *c, int32_t to)
 {
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
 
         if (sr_codec_encode_command(w->codec, c, &val, &ec) != SR_OK)
-                sr_worker__set_fatal(w, &ec, "encode stage step");
+                sr_worker__set_fatal(w, &ec, "encode command");
         else
-                emit_keyed(w, part, SR_TOPIC_COMMANDS, part,
+                emit_keyed(w, part, SR_TOPIC_COMMANDS, to,
                            &c->pipeline_run_id, &val, c->issued_at);
 }
 
@@ -410,7 +409,8 @@ void sr_worker__emit_outputs(sr_worker_t *w, int32_t part)
         for (uint32_t i = 0; i < out->n_dispatches; i++)
                 emit_dispatch(w, part, &out->dispatches[i]);
         for (uint32_t i = 0; i < out->n_steps; i++)
-                emit_step(w, part, &out->steps[i]);
+                /* a StageStep: to the run's own partition */
+                sr_worker__emit_command(w, part, &out->steps[i], part);
         if (out->has_reply) {
                 sr_worker__emit_reply(w, part, &out->reply);
                 if (!out->reply.accepted)

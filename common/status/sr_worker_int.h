@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "sr_codec.h"
+#include "sr_defs.h"
 #include "sr_fsm.h"
 #include "sr_kafka.h"
 #include "sr_outbox.h"
@@ -331,6 +332,34 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in);
  * command: applied with the rules of sr_defs.h. */
 void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
                               const sr_command_t *cmd);
+/* sr_worker_defs.c, shared with sr_worker_fill.c: the records and events
+ * of a definition's changes (the pipeline's record last); a stored target
+ * by key (false when there is none). */
+void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                            const sr_defs_out_t *o, const sr_command_t *cmd,
+                            int64_t ts);
+bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *pipeline, const sr_uuid_t *id,
+                               sr_def_target_t *t);
+/* sr_worker_fill.c: runs of stored pipelines (docs/definitions.md section
+ * 5). run_create builds the CreateRun of an accepted StartPipelineRun
+ * from @p spec (moved) and checks its size (false: @p out refused);
+ * run_start sends it and the first FillStep after the rules accepted;
+ * fill_step applies one FillStep (false: a late or foreign step, nothing
+ * sent); run_ended_check sends RunEnded when @p run, started from a stored
+ * pipeline, ended in this input, or its CreateRun was refused. */
+bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
+                           const sr_defcmd_t *dc, sr_runspec_t *spec,
+                           int64_t ts, sr_command_t *create,
+                           sr_defs_out_t *out);
+void sr_worker__run_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                          const sr_command_t *create, int64_t ts);
+bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
+                          const sr_defcmd_t *dc, const sr_command_t *cmd,
+                          int64_t ts);
+void sr_worker__run_ended_check(sr_worker_t *w, int32_t part,
+                                const sr_run_t *run, const sr_command_t *cmd,
+                                int64_t ts);
 void sr_worker__emit_def_event(sr_worker_t *w, int32_t part,
                                const sr_def_event_t *ev);
 void sr_worker__changelog_tombstone(sr_worker_t *w, int32_t part,
@@ -355,6 +384,10 @@ void sr_worker__changelog_put(sr_worker_t *w, int32_t part, sr_slice_t key,
 /* The batch's marker record of partition @p p (input offsets @p pm). */
 void sr_worker__emit_marker(sr_worker_t *w, int32_t p,
                             const sr_store_pmeta_t *pm);
+/* A command to the command topic, keyed by its pipeline_run_id, to
+ * partition @p to (-1: the key's, by the producer's partitioner). */
+void sr_worker__emit_command(sr_worker_t *w, int32_t part,
+                             const sr_command_t *c, int32_t to);
 void sr_worker__emit_reply(sr_worker_t *w, int32_t part,
                            const sr_reply_t *r);
 /* Delete every key of run @p run from the snapshot and tombstone each on

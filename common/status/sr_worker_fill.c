@@ -1,0 +1,533 @@
+/* common/status/sr_worker_fill.c - runs of stored pipelines
+ * (docs/definitions.md section 5), the worker's side:
+ *
+ * - the pipeline's owner, when it accepts a StartPipelineRun, sends the
+ *   run's CreateRun (keyed by the run: its owner may be another worker)
+ *   with the skeleton sr_defs_resolve() gives (every stage with a target
+ *   list attached is open: its targets come in chunks), and the first
+ *   FillStep to its own partition;
+ * - each FillStep passes over the pipeline's targets in key order from its
+ *   cursor, at most FILL_SCAN_FACTOR x definition.chunk.targets keys, and
+ *   sends the run one AppendTargets chunk of the stage's targets it met;
+ *   at the end of the targets it sends the stage's SealTargets (count and
+ *   digest, the digest carried from step to step in the FillStep), then
+ *   the next open stage's first step, and after the last stage it ends
+ *   the fill (sr_defs_fill_done(): the pipeline's target writes and new
+ *   runs are accepted again);
+ * - the run's owner, when such a run ends (or its CreateRun is refused),
+ *   sends the pipeline's owner RunEnded, which drops the active run.
+ *
+ * Every command sent has an id derived from what it carries, so a step
+ * applied again after a crash sends the same commands, which their
+ * owners' dedupe answers. No batch grows with the stage: one step is one
+ * chunk. The run freezes the definition at its start: the targets cannot
+ * change while the fill holds the pipeline (run_starting), and the
+ * stages, operations and attachments are in the CreateRun or cannot
+ * change during it either (attach and detach wait for the fill too).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_budget.h"
+#include "sr_defs.h"
+#include "sr_digest.h"
+#include "sr_log.h"
+#include "sr_sha256.h"
+#include "sr_utf8.h"
+#include "sr_worker_int.h"
+
+/* Keys a step examines: a stage's lists may hold a small part of the
+ * pipeline's targets, so a step passes more keys than it sends. */
+#define FILL_SCAN_FACTOR 4
+
+/* ------------------------------------------------------------ ids */
+
+static void fill_step_id(const sr_uuid_t *run, uint32_t stage,
+                         const sr_uuid_t *after, uint32_t chunk,
+                         sr_uuid_t *out)
+{
+        char rid[SR_UUID_STR_LEN + 1], aid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(run, rid);
+        sr_uuid_fmt(after, aid);
+        sr_uuid_v5(out, &sr_ns, "%s/fill/%" PRIu32 "/%s/%" PRIu32, rid, stage,
+                   aid, chunk);
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* A FillStep of @p run at stage @p stage, cursor @p after, the stage's
+ * @p chunk, @p count and digest in progress @p h, to this partition. */
+static void send_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                      const sr_uuid_t *run, uint32_t stage,
+                      const sr_uuid_t *after, uint32_t chunk, uint64_t count,
+                      const sr_sha256_ctx_t *h, int64_t ts)
+{
+        sr_command_t c;
+        sr_defcmd_t *f = calloc(1, sizeof(*f));
+        uint8_t saved[SR_SHA256_SAVED_MAX];
+        sr_errctx_t ec = { 0 };
+
+        if (!f) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "fill step");
+                sr_worker__set_fatal(w, &ec, "run fill");
+                return;
+        }
+        memset(&c, 0, sizeof(c));
+        c.kind = SR_CMD_DEFINITION;
+        c.pipeline_run_id = d->p.id; /* the key */
+        memcpy(c.enterprise_id, d->p.enterprise_id, sizeof(c.enterprise_id));
+        c.issued_at = ts;
+        fill_step_id(run, stage, after, chunk, &c.command_id);
+        f->kind = SR_DEFCMD_FILL_STEP;
+        f->command_id = c.command_id;
+        memcpy(f->enterprise_id, d->p.enterprise_id, sizeof(f->enterprise_id));
+        f->issued_at = ts;
+        f->pipeline_id = d->p.id;
+        f->u.fill.pipeline_run_id = *run;
+        f->u.fill.stage_index = stage;
+        f->u.fill.after = *after;
+        f->u.fill.chunk = chunk;
+        f->u.fill.count = count;
+        f->u.fill.seal_state_len = (uint32_t)sr_sha256_save(h, saved);
+        memcpy(f->u.fill.seal_state, saved, f->u.fill.seal_state_len);
+        c.u.def = f;
+        sr_worker__emit_command(w, part, &c, part);
+        sr_command_fini(&c);
+}
+
+/* The first open stage of the run at or after @p from (a stage with a
+ * target list attached: at the start every attached list was DEVICES or
+ * GROUPS, and attachments cannot change during the fill, so this is the
+ * stage the skeleton opened), or n when none is left. */
+static uint32_t next_open_stage(const sr_defs_t *d,
+                                const sr_def_active_run_t *r, uint32_t from)
+{
+        for (uint32_t i = from; i < r->n_stage_ids; i++)
+                for (uint32_t j = 0; j < d->n_attachments; j++)
+                        if (sr_uuid_eq(&d->attachments[j].stage_id,
+                                       &r->stage_ids[i]))
+                                return i;
+        return r->n_stage_ids;
+}
+
+static void first_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                       const sr_uuid_t *run, uint32_t stage, int64_t ts)
+{
+        sr_uuid_t nil;
+        sr_sha256_ctx_t h;
+
+        memset(&nil, 0, sizeof(nil));
+        sr_sha256_init(&h);
+        send_step(w, part, d, run, stage, &nil, 0, 0, &h, ts);
+}
+
+/* ------------------------------------------------------------ start */
+
+bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
+                           const sr_defcmd_t *dc, sr_runspec_t *spec,
+                           int64_t ts, sr_command_t *create,
+                           sr_defs_out_t *out)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t val = { 0 };
+        uint32_t n_ops = 0;
+
+        memset(create, 0, sizeof(*create));
+        create->kind = SR_CMD_CREATE_RUN;
+        sr_def_start_command_id(&d->p.id, &dc->u.run.pipeline_run_id,
+                                &create->command_id);
+        create->pipeline_run_id = dc->u.run.pipeline_run_id;
+        memcpy(create->enterprise_id, d->p.enterprise_id,
+               sizeof(create->enterprise_id));
+        create->issued_at = ts;
+        create->u.create.spec = *spec; /* moved */
+        memset(spec, 0, sizeof(*spec));
+        create->u.create.run_number = (int32_t)(d->p.runs_started + 1);
+        if (sr_codec_encode_command(w->codec, create, &val, &ec) != SR_OK) {
+                /* the rules keep names, types and args within the codec's
+                 * bounds, so this is the skeleton's size or a defect */
+                out->accepted = false;
+                out->reason = SR_REJECT_INVALID_VALUE;
+                sr_utf8_format(out->message, sizeof(out->message),
+                               "the run's skeleton cannot be encoded: %s",
+                               ec.msg);
+                return false;
+        }
+        for (uint32_t i = 0; i < create->u.create.spec.n_stages; i++)
+                n_ops += create->u.create.spec.stages[i].n_ops;
+        if (!sr_budget_input_fits(w->in_max, SR_UUID_STR_LEN, val.len)) {
+                out->accepted = false;
+                out->reason = SR_REJECT_TOO_LARGE;
+                sr_utf8_format(out->message, sizeof(out->message),
+                               "the run's skeleton (%" PRIu32 " stages, %"
+                               PRIu32 " operations) is %zu bytes, over "
+                               "command.max.bytes (%zu): shorten the "
+                               "operations' args or split the pipeline",
+                               create->u.create.spec.n_stages, n_ops,
+                               val.len, w->in_max);
+                sr_buf_free(&val);
+                return false;
+        }
+        sr_buf_free(&val);
+        return true;
+}
+
+void sr_worker__run_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                          const sr_command_t *create, int64_t ts)
+{
+        const sr_runspec_t *spec = &create->u.create.spec;
+        const sr_def_active_run_t *r =
+                sr_defs_active_run(d, &create->pipeline_run_id);
+
+        sr_worker__emit_command(w, part, create, -1);
+        if (!r || !r->filling)
+                return;
+        for (uint32_t i = 0; i < spec->n_stages; i++)
+                if (spec->stages[i].append_targets) {
+                        first_step(w, part, d, &create->pipeline_run_id, i,
+                                   ts);
+                        return;
+                }
+}
+
+/* ------------------------------------------------------------ a step */
+
+typedef struct fill_scan {
+        sr_worker_t *w;
+        int32_t part;
+        const sr_defs_t *d;
+        sr_uuid_t *lists; /* owned: the stage's DEVICES lists, in order */
+        uint32_t n_lists;
+        sr_uuid_t after;
+        uint32_t budget; /* keys left to examine */
+        uint32_t max;    /* items per chunk */
+        sr_spec_target_t *items;
+        uint32_t n;
+        sr_uuid_t last; /* the last key examined */
+        bool more;      /* stopped before the end of the targets */
+        sr_err_t err;
+        sr_errctx_t ec;
+} fill_scan_t;
+
+/* Is the device of list @p k also in an earlier list of the stage, and
+ * active there? Then that list gave it: one target run per device. */
+static bool in_earlier_list(fill_scan_t *fs, uint32_t k,
+                            const sr_uuid_t *device)
+{
+        for (uint32_t j = 0; j < k; j++) {
+                sr_def_target_t t;
+                sr_uuid_t id;
+                bool active;
+
+                sr_def_target_id(&fs->lists[j], device, &id);
+                if (!sr_worker__def_target_get(fs->w, fs->part, &fs->d->p.id,
+                                               &id, &t))
+                        continue;
+                active = t.is_active;
+                sr_def_target_fini(&t);
+                if (active)
+                        return true;
+        }
+        return false;
+}
+
+static int scan_one(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        fill_scan_t *fs = arg;
+        sr_changelog_t cl;
+        const sr_def_target_t *t;
+        sr_uuid_t id;
+        uint32_t k;
+
+        if (key.len != SR_DEF_KEY_LEN ||
+            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
+                           SR_UUID_STR_LEN, &id)) {
+                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
+                                        "a key of another form among the "
+                                        "pipeline's targets");
+                return 1;
+        }
+        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
+                return 0; /* the cursor itself: passed by the last step */
+        if (fs->n == fs->max || fs->budget == 0) {
+                fs->more = true;
+                return 1;
+        }
+        fs->budget--;
+        fs->last = id;
+        fs->err = sr_codec_decode_changelog(fs->w->codec, value, &cl, &fs->ec);
+        if (fs->err)
+                return 1;
+        if (cl.kind != SR_CL_DEF || cl.u.def.kind != SR_DEF_TARGET) {
+                sr_changelog_fini(&cl);
+                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
+                                        "not a target under a target key");
+                return 1;
+        }
+        t = &cl.u.def.u.target;
+        for (k = 0; k < fs->n_lists; k++)
+                if (sr_uuid_eq(&fs->lists[k], &t->target_list_id))
+                        break;
+        if (k < fs->n_lists && t->is_active &&
+            !in_earlier_list(fs, k, &t->device_id)) {
+                sr_spec_target_t *it = &fs->items[fs->n++];
+
+                it->target_id = t->id;
+                it->device_id = t->device_id;
+                memcpy(it->device_name, t->device_name,
+                       sizeof(it->device_name));
+                memcpy(it->device_alias, t->device_alias,
+                       sizeof(it->device_alias));
+        }
+        sr_changelog_fini(&cl);
+        return 0;
+}
+
+/* The stage's DEVICES lists in attachment order (owned; NULL when none). */
+static sr_uuid_t *stage_lists(const sr_defs_t *d, const sr_uuid_t *stage,
+                              uint32_t *n)
+{
+        sr_uuid_t *ids = malloc((d->n_attachments + 1) * sizeof(*ids));
+
+        *n = 0;
+        if (!ids)
+                return NULL;
+        for (uint32_t i = 0; i < d->n_attachments; i++) {
+                const sr_def_attachment_t *at = &d->attachments[i];
+                const sr_def_target_list_t *l;
+
+                if (!sr_uuid_eq(&at->stage_id, stage))
+                        continue;
+                l = sr_defs_list(d, &at->target_list_id);
+                if (l && l->type == SR_TL_DEVICES)
+                        ids[(*n)++] = l->id;
+        }
+        return ids;
+}
+
+static void send_chunk(sr_worker_t *w, const sr_defs_t *d,
+                       const sr_uuid_t *run, uint32_t stage, uint32_t chunk,
+                       fill_scan_t *fs, uint8_t digest[SR_DIGEST_LEN],
+                       int64_t ts, int32_t part)
+{
+        sr_errctx_t ec = { 0 };
+        sr_command_t c;
+
+        memset(&c, 0, sizeof(c));
+        if (sr_targets_digest(fs->items, fs->n, digest, &ec) != SR_OK) {
+                sr_worker__set_fatal(w, &ec, "run fill: chunk digest");
+                return;
+        }
+        c.kind = SR_CMD_APPEND_TARGETS;
+        c.pipeline_run_id = *run;
+        memcpy(c.enterprise_id, d->p.enterprise_id, sizeof(c.enterprise_id));
+        c.issued_at = ts;
+        sr_chunk_command_id(run, stage, chunk, digest, &c.command_id);
+        c.u.append.stage_index = stage;
+        c.u.append.chunk = chunk;
+        c.u.append.n_targets = fs->n;
+        c.u.append.targets = fs->items; /* borrowed: not freed below */
+        memcpy(c.u.append.digest, digest, SR_DIGEST_LEN);
+        sr_worker__emit_command(w, part, &c, -1);
+}
+
+static void send_seal(sr_worker_t *w, const sr_defs_t *d, const sr_uuid_t *run,
+                      uint32_t stage, uint32_t chunks, uint64_t count,
+                      sr_sha256_ctx_t *h, int64_t ts, int32_t part)
+{
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_command_t c;
+
+        memset(&c, 0, sizeof(c));
+        sr_uuid_fmt(run, rid);
+        c.kind = SR_CMD_SEAL_TARGETS;
+        c.pipeline_run_id = *run;
+        memcpy(c.enterprise_id, d->p.enterprise_id, sizeof(c.enterprise_id));
+        c.issued_at = ts;
+        sr_uuid_v5(&c.command_id, &sr_ns, "%s/stage/%" PRIu32 "/seal/fill",
+                   rid, stage);
+        c.u.seal.stage_index = stage;
+        c.u.seal.chunks = chunks;
+        c.u.seal.count = (int64_t)count;
+        sr_sha256_final(h, c.u.seal.digest);
+        sr_worker__emit_command(w, part, &c, -1);
+}
+
+bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
+                          const sr_defcmd_t *dc, const sr_command_t *cmd,
+                          int64_t ts)
+{
+        const sr_def_active_run_t *r;
+        const sr_uuid_t *run = &dc->u.fill.pipeline_run_id;
+        uint32_t si = dc->u.fill.stage_index, chunk = dc->u.fill.chunk;
+        uint64_t count = dc->u.fill.count;
+        char prefix[SR_DEF_KEY_LEN], from[SR_DEF_KEY_LEN];
+        uint8_t digest[SR_DIGEST_LEN];
+        sr_errctx_t ec = { 0 };
+        sr_sha256_ctx_t h;
+        sr_defs_out_t out;
+        fill_scan_t fs;
+        size_t np;
+        uint32_t next;
+        sr_err_t err;
+
+        r = sr_defs_active_run(d, run);
+        if (!r || !r->filling || si >= r->n_stage_ids)
+                return false; /* late: the fill ended, or the run did */
+        if (!sr_sha256_restore(&h, dc->u.fill.seal_state,
+                               dc->u.fill.seal_state_len,
+                               (uint64_t)chunk * SR_SHA256_LEN))
+                return false; /* not a step this owner sent */
+        memset(&fs, 0, sizeof(fs));
+        fs.w = w;
+        fs.part = part;
+        fs.d = d;
+        fs.after = dc->u.fill.after;
+        fs.max = (uint32_t)w->conf->definition_chunk_targets;
+        fs.budget = fs.max * FILL_SCAN_FACTOR;
+        fs.lists = stage_lists(d, &r->stage_ids[si], &fs.n_lists);
+        fs.items = calloc(fs.max ? fs.max : 1, sizeof(*fs.items));
+        if (!fs.lists || !fs.items) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "fill step");
+                sr_worker__set_fatal(w, &ec, "run fill");
+                goto out;
+        }
+        /* The pipeline's targets from the cursor on ("P<p>/t/<after>"),
+         * or from the first ("P<p>/t/"). */
+        sr_def_key(SR_DEF_TARGET, &d->p.id, &fs.after, from);
+        np = sr_def_key_prefix(&d->p.id, prefix);
+        prefix[np] = sr_def_kind_letter(SR_DEF_TARGET);
+        prefix[np + 1] = '/';
+        if (fs.n_lists) {
+                err = sr_store_scan_from(
+                        w->txn, part, sr_slice(prefix, np + 2),
+                        sr_uuid_is_nil(&fs.after) ?
+                                sr_slice(prefix, np + 2) :
+                                sr_slice(from, SR_DEF_KEY_LEN),
+                        scan_one, &fs, &ec);
+                if (!err && fs.err) {
+                        ec = fs.ec;
+                        err = fs.err;
+                }
+                if (err) {
+                        sr_worker__set_fatal(w, &ec, "run fill: targets");
+                        goto out;
+                }
+        }
+        if (fs.n) {
+                send_chunk(w, d, run, si, chunk, &fs, digest, ts, part);
+                sr_sha256_update(&h, digest, SR_DIGEST_LEN);
+                chunk++;
+                count += fs.n;
+        }
+        if (fs.more) {
+                send_step(w, part, d, run, si, &fs.last, chunk, count, &h,
+                          ts);
+                goto out;
+        }
+        send_seal(w, d, run, si, chunk, count, &h, ts, part);
+        next = next_open_stage(d, r, si + 1);
+        if (next < r->n_stage_ids) {
+                first_step(w, part, d, run, next, ts);
+                goto out;
+        }
+        memset(&out, 0, sizeof(out));
+        err = sr_defs_fill_done(d, run, ts, &out);
+        if (err == SR_OK)
+                sr_worker__def_changes(w, part, d, &out, cmd, ts);
+        else if (err != SR_ERR_NOT_FOUND) {
+                sr_errctx_set(&ec, err, "fill done");
+                sr_worker__set_fatal(w, &ec, "run fill");
+        }
+        sr_defs_out_fini(&out);
+out:
+        free(fs.lists);
+        free(fs.items);
+        return true;
+}
+
+/* ------------------------------------------------------------ ended */
+
+static void send_run_ended(sr_worker_t *w, int32_t part,
+                           const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                           const char *enterprise, sr_status_t status,
+                           int64_t ts)
+{
+        char rid[SR_UUID_STR_LEN + 1];
+        sr_defcmd_t *f = calloc(1, sizeof(*f));
+        sr_errctx_t ec = { 0 };
+        sr_command_t c;
+
+        if (!f) {
+                sr_errctx_set(&ec, SR_ERR_NOMEM, "run ended");
+                sr_worker__set_fatal(w, &ec, "run ended");
+                return;
+        }
+        memset(&c, 0, sizeof(c));
+        sr_uuid_fmt(run, rid);
+        c.kind = SR_CMD_DEFINITION;
+        c.pipeline_run_id = *pipeline; /* the key */
+        snprintf(c.enterprise_id, sizeof(c.enterprise_id), "%s", enterprise);
+        c.issued_at = ts;
+        sr_uuid_v5(&c.command_id, &sr_ns, "%s/ended", rid);
+        f->kind = SR_DEFCMD_RUN_ENDED;
+        f->command_id = c.command_id;
+        memcpy(f->enterprise_id, c.enterprise_id, sizeof(f->enterprise_id));
+        f->issued_at = ts;
+        f->pipeline_id = *pipeline;
+        f->u.run.pipeline_run_id = *run;
+        f->u.run.status = status;
+        c.u.def = f;
+        sr_worker__emit_command(w, part, &c, -1);
+        sr_command_fini(&c);
+}
+
+/* Was @p run started from a stored pipeline? Its CreateRun then came from
+ * the pipeline's owner, with the id only that owner gives. */
+static bool from_stored(const sr_run_t *run)
+{
+        sr_uuid_t id;
+
+        sr_def_start_command_id(&run->pr.pipeline_id, &run->pr.m.id, &id);
+        return sr_uuid_eq(&id, &run->pr.created_by_command);
+}
+
+void sr_worker__run_ended_check(sr_worker_t *w, int32_t part,
+                                const sr_run_t *run, const sr_command_t *cmd,
+                                int64_t ts)
+{
+        const sr_fsm_out_t *o = &w->out;
+
+        if (cmd && cmd->kind == SR_CMD_CREATE_RUN && o->has_reply &&
+            !o->reply.accepted && !o->applied) {
+                sr_uuid_t id;
+
+                /* A run the pipeline's owner started that will never
+                 * exist: its pin must go. */
+                sr_def_start_command_id(&cmd->u.create.spec.pipeline_id,
+                                        &cmd->pipeline_run_id, &id);
+                if (sr_uuid_eq(&id, &cmd->command_id))
+                        send_run_ended(w, part,
+                                       &cmd->u.create.spec.pipeline_id,
+                                       &cmd->pipeline_run_id,
+                                       cmd->enterprise_id, SR_ST_INVALID, ts);
+                return;
+        }
+        if (!run || !run->exists || !from_stored(run))
+                return;
+        for (uint32_t i = 0; i < o->n_events; i++) {
+                const sr_event_t *ev = &o->events[i];
+
+                if (ev->entity_type == SR_ENT_PIPELINE_RUN &&
+                    sr_status_is_terminal(ev->to_status) &&
+                    !sr_status_is_terminal(ev->from_status)) {
+                        send_run_ended(w, part, &run->pr.pipeline_id,
+                                       &run->pr.m.id, run->pr.enterprise_id,
+                                       ev->to_status, ts);
+                        return;
+                }
+        }
+}
