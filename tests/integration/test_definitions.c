@@ -404,3 +404,261 @@ Test(definitions, a_restarted_worker_and_a_fresh_one_meet_the_same_aggregate)
         r = send_cmd(&c);
         cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_found"));
 }
+
+/* ------------------------------------------------- runs of the pipeline */
+
+static const sr_reply_t *put_list(const sr_uuid_t *id, const char *name)
+{
+        sr_command_t c;
+
+        def_cmd(&c, SR_DEFCMD_PUT_TARGET_LIST);
+        c.u.def->create = true;
+        c.u.def->u.list.target_list_id = *id;
+        c.u.def->u.list.has_name = true;
+        snprintf(c.u.def->u.list.name, SR_NAME_MAX, "%s", name);
+        c.u.def->u.list.has_type = true;
+        c.u.def->u.list.type = SR_TL_DEVICES;
+        return send_cmd(&c);
+}
+
+static const sr_reply_t *attach(const sr_uuid_t *stage, const sr_uuid_t *list)
+{
+        sr_command_t c;
+
+        def_cmd(&c, SR_DEFCMD_ATTACH_TARGET_LIST);
+        c.u.def->u.attach.stage_id = *stage;
+        c.u.def->u.attach.target_list_id = *list;
+        return send_cmd(&c);
+}
+
+/* Device @p i of the test (the same device in every list). */
+static void device(unsigned i, sr_uuid_t *out)
+{
+        sr_uuid_v5(out, &sr_ns, "it-defs-device/%u", i);
+}
+
+/* Devices [from, to) into @p list, in AddTargets chunks of 100. */
+static void add_devices(const sr_uuid_t *list, unsigned from, unsigned to)
+{
+        for (unsigned at = from; at < to; at += 100) {
+                unsigned n = to - at < 100 ? to - at : 100;
+                const sr_reply_t *r;
+                sr_command_t c;
+
+                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
+                c.u.def->u.add.target_list_id = *list;
+                c.u.def->u.add.chunk_index = (at - from) / 100;
+                c.u.def->u.add.n_items = n;
+                c.u.def->u.add.items = calloc(n, sizeof(sr_defcmd_target_t));
+                for (unsigned i = 0; i < n; i++) {
+                        sr_defcmd_target_t *t = &c.u.def->u.add.items[i];
+
+                        device(at + i, &t->device_id);
+                        snprintf(t->device_name, SR_NAME_MAX, "dev-%u",
+                                 at + i);
+                        t->is_active = true;
+                }
+                r = send_cmd(&c);
+                cr_assert(r->accepted, "%s", r->message);
+        }
+}
+
+static void add_operation(const sr_uuid_t *stage, const char *type)
+{
+        sr_uuid_t ol, op;
+        const sr_reply_t *r;
+        sr_command_t c;
+
+        sr_uuid_v4(&ol);
+        sr_uuid_v4(&op);
+        def_cmd(&c, SR_DEFCMD_PUT_OPERATION_LIST);
+        c.u.def->create = true;
+        c.u.def->u.oplist.stage_id = *stage;
+        c.u.def->u.oplist.operation_list_id = ol;
+        c.u.def->u.oplist.has_name = true;
+        snprintf(c.u.def->u.oplist.name, SR_NAME_MAX, "ops");
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+        def_cmd(&c, SR_DEFCMD_PUT_OPERATION);
+        c.u.def->create = true;
+        c.u.def->u.op.operation_list_id = ol;
+        c.u.def->u.op.operation_id = op;
+        c.u.def->u.op.has_operation_type = true;
+        snprintf(c.u.def->u.op.operation_type, SR_SHORT_MAX, "%s", type);
+        r = send_cmd(&c);
+        cr_assert(r->accepted, "%s", r->message);
+}
+
+static const sr_reply_t *start_run(const sr_uuid_t *run)
+{
+        sr_command_t c;
+
+        def_cmd(&c, SR_DEFCMD_START_PIPELINE_RUN);
+        c.u.def->u.run.pipeline_run_id = *run;
+        return send_cmd(&c);
+}
+
+/* Dispatched device commands of @p run's stage run @p sid, and of them
+ * how many name device @p dev. */
+static int stage_dispatches(const sr_uuid_t *run, const sr_uuid_t *sid,
+                            const sr_uuid_t *dev, int *of_dev)
+{
+        int n = 0;
+
+        *of_dev = 0;
+        for (int i = 0; i < kit.n_dispatches; i++) {
+                const sr_dispatch_t *d = &kit.dispatches[i];
+
+                if (!sr_uuid_eq(&d->pipeline_run_id, run) ||
+                    !sr_uuid_eq(&d->stage_run_id, sid) ||
+                    d->kind != SR_DISPATCH_COMMAND)
+                        continue;
+                n++;
+                *of_dev += sr_uuid_eq(&d->device_id, dev);
+        }
+        return n;
+}
+
+typedef struct stage_arg {
+        const sr_uuid_t *run, *sid;
+        int n;
+} stage_arg_t;
+
+static bool stage_dispatched(kit_t *k, void *arg)
+{
+        stage_arg_t *a = arg;
+        sr_uuid_t none;
+        int of;
+
+        (void)k;
+        memset(&none, 0, sizeof(none));
+        return stage_dispatches(a->run, a->sid, &none, &of) >= a->n;
+}
+
+static void answer_stage(const sr_uuid_t *run, const sr_uuid_t *sid)
+{
+        for (int i = 0; i < kit.n_dispatches; i++) {
+                const sr_dispatch_t *d = &kit.dispatches[i];
+
+                if (sr_uuid_eq(&d->pipeline_run_id, run) &&
+                    sr_uuid_eq(&d->stage_run_id, sid) &&
+                    d->kind == SR_DISPATCH_COMMAND)
+                        kit_result_for(&kit, d, "SUCCESS", NULL);
+        }
+}
+
+static void wait_status(const sr_uuid_t *id, sr_status_t st)
+{
+        kit_status_arg_t a = { *id, st };
+
+        cr_assert(kit_pump_until(&kit, kit_status_is, &a, 60000),
+                  "status %s, wanted %s", sr_status_name(kit_status(&kit, id)),
+                  sr_status_name(st));
+}
+
+/* docs/definitions.md section 5: the owner resolves the pipeline into the
+ * run's skeleton, fills its open stages in chunks of
+ * definition.chunk.targets (a device in two lists of a stage once), holds
+ * the pipeline's target writes until the fill ends, and the run, frozen
+ * at its start, runs to success while the definition changes; its end
+ * frees the stages it used. */
+Test(definitions, a_run_of_the_stored_pipeline_is_filled_in_chunks_and_runs_frozen)
+{
+        sr_uuid_t s1, s2, l1, l2, run, sid, dev, none;
+        stage_arg_t sa;
+        const sr_reply_t *r;
+        sr_command_t c;
+        int of;
+
+        kit_set(&kit, "definition.chunk.targets", "100");
+        sr_uuid_v4(&pid);
+        sr_uuid_v4(&s1);
+        sr_uuid_v4(&s2);
+        sr_uuid_v4(&l1);
+        sr_uuid_v4(&l2);
+        sr_uuid_v4(&run);
+        memset(&none, 0, sizeof(none));
+        kit_start_worker(&kit);
+        cr_assert(put_pipeline(true, "fleet", false, 0)->accepted);
+        cr_assert(put_stage(&s1, "canary")->accepted);
+        cr_assert(put_stage(&s2, "rest")->accepted);
+        cr_assert(put_list(&l1, "all")->accepted);
+        cr_assert(put_list(&l2, "extra")->accepted);
+        add_devices(&l1, 0, 250);
+        add_devices(&l2, 230, 280); /* 20 devices in both lists */
+        cr_assert(attach(&s1, &l1)->accepted);
+        cr_assert(attach(&s1, &l2)->accepted);
+        cr_assert(attach(&s2, &l1)->accepted);
+        add_operation(&s1, "REBOOT");
+        add_operation(&s2, "UPGRADE");
+
+        r = start_run(&run);
+        cr_assert(r->accepted, "%s", r->message);
+        cr_assert(eq(int, r->def.entity_kind, SR_DEF_ACTIVE_RUN));
+        cr_assert(sr_uuid_eq(&r->def.entity_id, &run));
+        /* a retry is the same run, not a second one */
+        r = start_run(&run);
+        cr_assert(r->accepted, "%s", r->message);
+
+        /* stage one: 250 + 30 devices, each once */
+        sid = kit_stage_id(&run, 0);
+        sa = (stage_arg_t){ &run, &sid, 280 };
+        cr_assert(kit_pump_until(&kit, stage_dispatched, &sa, 60000),
+                  "stage one dispatched %d",
+                  stage_dispatches(&run, &sid, &none, &of));
+        device(240, &dev);
+        cr_assert(eq(int, stage_dispatches(&run, &sid, &dev, &of), 280));
+        cr_assert(eq(int, of, 1), "a device in both lists ran %d times", of);
+
+        /* once the fill has ended (stage two is filled after stage one)
+         * the targets change again; the run does not see it */
+        for (int tries = 0;; tries++) {
+                sr_defcmd_target_t *t;
+
+                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
+                c.u.def->u.add.target_list_id = l1;
+                c.u.def->u.add.n_items = 1;
+                t = c.u.def->u.add.items = calloc(1, sizeof(*t));
+                device(1000, &t->device_id);
+                snprintf(t->device_name, SR_NAME_MAX, "late");
+                t->is_active = true;
+                r = send_cmd(&c);
+                if (r->accepted)
+                        break;
+                cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                             "run_starting"), "%s", r->message);
+                cr_assert(lt(int, tries, 100), "the fill never ended");
+                kit_drain(&kit, 100);
+        }
+        def_cmd(&c, SR_DEFCMD_DELETE_STAGE);
+        c.u.def->u.stage.stage_id = s2;
+        r = send_cmd(&c);
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "in_use"),
+                  "%s", r->message);
+
+        answer_stage(&run, &sid);
+        wait_status(&sid, SR_ST_SUCCESS);
+        sid = kit_stage_id(&run, 1);
+        wait_status(&sid, SR_ST_WAITING);
+        kit_set_status(&kit, SR_CMD_SET_STAGE_RUN_STATUS, &run, &sid,
+                       "queued", NULL);
+        sa = (stage_arg_t){ &run, &sid, 250 };
+        cr_assert(kit_pump_until(&kit, stage_dispatched, &sa, 60000));
+        answer_stage(&run, &sid);
+        wait_status(&run, SR_ST_SUCCESS);
+        cr_assert(eq(int, stage_dispatches(&run, &sid, &none, &of), 250),
+                  "the targets added after the start reached the run");
+
+        /* its end (RunEnded from the run's owner) frees the stage */
+        for (int tries = 0; tries < 100; tries++) {
+                def_cmd(&c, SR_DEFCMD_DELETE_STAGE);
+                c.u.def->u.stage.stage_id = s2;
+                r = send_cmd(&c);
+                if (r->accepted)
+                        break;
+                cr_assert(eq(str, (char *)sr_reject_name(r->reason), "in_use"),
+                          "%s", r->message);
+                kit_drain(&kit, 100);
+        }
+        cr_assert(r->accepted, "the ended run still holds its stage");
+}
