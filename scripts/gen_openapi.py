@@ -712,6 +712,8 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
+schemas["PipelineRunCreatedEnvelope"] = envelope(
+    201, S("PipelineRun"), "A new PipelineRun in the envelope (201).")
 schemas["TargetRunCommandEnvelope"] = envelope(
     200, S("TargetRunCommand"), "A TargetRunCommand in the envelope.")
 page("AppendedTargetPage", "AppendedTarget")
@@ -726,7 +728,7 @@ schemas["AcceptedEnvelope"] = envelope(202, {
     "properties": {"command_id": uuid("Id of the command that was "
                                       "written.")}},
     "The write was accepted; its outcome is not known yet.")
-for code in [400, 401, 404, 405, 409, 413, 415, 501, 503]:
+for code in [400, 401, 404, 405, 409, 413, 415, 503]:
     schemas[f"Error{code}"] = envelope(code, S("ErrorContent"),
                                        f"A {code} refusal in the envelope.")
 
@@ -1004,15 +1006,6 @@ def op(tag, opid, summary, desc, responses, params=None, body=None):
     return o
 
 
-def with_501(o):
-    o["responses"]["501"] = resp(
-        "Not implemented: pipeline definitions are not stored, so there is "
-        "no definition to start a run from. Use `POST /v0/runs/` with a "
-        "run spec. Nothing was written.", S("Error501"))
-    o["responses"] = dict(sorted(o["responses"].items()))
-    return o
-
-
 def body(schema, desc, required=True):
     return {"description": desc, "required": required,
             "content": {JSON: {"schema": S(schema)}}}
@@ -1104,21 +1097,8 @@ paths["/v0/pipelines/{pipeline_id}/runs/"] = {
                             e404="`pipeline_id` is not a UUID."),
               params=[P("PipelineRunStatusFilter"),
                       P("PipelineRunsOrdering"), P("Limit"), P("Offset"), P("Cursor")]),
-    "post": with_501(op("Pipeline Runs", "createPipelineRun",
-               "Start a run of a stored pipeline definition",
-               "Esper's way to start a run, from the pipeline's stored "
-               "definition. The gateway stores no pipeline definitions "
-               "yet: once the token is accepted, this answers 501 whatever "
-               "the `pipeline_id` and body; start runs with "
-               "`POST /v0/runs/` and a run spec instead.",
-               api_responses(
-                   "PipelineRunEnvelope", "The new pipeline run (once "
-                   "pipeline definitions are stored).", write=True,
-                   e400=BODY_400 + " (the body must be `{}` or absent).",
-                   e404="`pipeline_id` is not a UUID."),
-               params=[P("IdempotencyKey")],
-               body=body("PipelineRunCreate", "`{}`, or no body.",
-                         required=False))),
+    # "post": createPipelineRun, below (after the stored definitions'
+    # responses it shares)
 }
 RETIRED_404 = (" A run of the caller's enterprise that was retired "
                "(deleted, or `retention.finished` after it ended) is a 404 "
@@ -2099,7 +2079,93 @@ paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"] = {
     "listPipelineRuns": {"operationId": "listPipelineRuns",
                          "parameters": {"pipeline_id": PIPE_ID},
                          "description": "The new pipeline's runs."},
+    "createPipelineRun": {"operationId": "createPipelineRun",
+                          "parameters": {"pipeline_id": PIPE_ID},
+                          "description": "Start a run of the new "
+                          "pipeline."},
 }
+# Runs of a stored pipeline (docs/definitions.md section 5): 201 with the
+# run, as POST /v0/runs/ gives it.
+DEF_404_PIPE_RUNS = DEF_404_PIPE[:-1] + (
+    "; or the owner found it unknown or deleted when the command reached "
+    "it (`reason` `not_found` or `pipeline_deleted`). Nothing was started.")
+CREATE_PIPELINE_RUN = op("Pipeline Runs", "createPipelineRun",
+               "Start a run of a stored pipeline",
+               "Esper's way to start a run: from the stored pipeline's "
+               "definition at its current version (docs/definitions.md "
+               "section 5). The gateway checks the pipeline (404: unknown, "
+               "another enterprise's, or deleted), picks the run id as "
+               "`POST /v0/runs/` does (UUID v5 of the `Idempotency-Key`, "
+               "else UUID v4: a retry with the key names the same run) and "
+               "sends `StartPipelineRun` to the pipeline's owner, which "
+               "creates the run and fills its stages' targets from the "
+               "pipeline's lists after the answer. The answer is the new "
+               "run once this gateway shows it (normally `queued` while "
+               "its targets arrive), as `POST /v0/runs/` gives a run; a "
+               "run already started under that id (a retry) is answered "
+               "the same way.",
+               def_responses(
+                   "PipelineRunCreatedEnvelope", "(unused)", write=True,
+                   e400=BODY_400 + " (the body must be `{}` or absent: "
+                   "any member is refused, named); or the owner refuses "
+                   "the start (`reason` `not_supported`: a stage has a "
+                   "`COLLECTIONS` list attached, or a `GROUPS` list with "
+                   "device groups linked; the message names the stage and "
+                   "the list). Nothing was started.",
+                   e404=DEF_404_PIPE_RUNS,
+                   e409="`run_starting` (a run of this pipeline is still "
+                   "being filled with its targets: retry after "
+                   "`Retry-After` seconds)"),
+               params=[P("IdempotencyKey")],
+               body=body("PipelineRunCreate", "`{}`, or no body.",
+                         required=False))
+CREATE_PIPELINE_RUN["responses"].pop("200")
+CREATE_PIPELINE_RUN["responses"]["201"] = resp(
+    "The new pipeline run, as this gateway's projection holds it once the "
+    "pipeline's owner created it: the `PipelineRun` `POST /v0/runs/` "
+    "answers (without a `Location` header, as there).",
+    S("PipelineRunCreatedEnvelope"))
+CREATE_PIPELINE_RUN["responses"]["202"] = resp(
+    "Accepted, outcome unknown: the start was sent but its reply, or the "
+    "run it created, did not reach this gateway within "
+    "`gateway.reply.timeout.ms`. The run may still start: repeat the "
+    "request with the same `Idempotency-Key` to get that run (201), or "
+    "read the pipeline's runs later.", S("AcceptedEnvelope"),
+    ("Retry-After",))
+CREATE_PIPELINE_RUN["responses"]["409"]["headers"] = {
+    "Retry-After": {"description": "With `reason` `run_starting` only: "
+                    "seconds to wait before retrying (1).",
+                    "schema": {"type": "integer", "minimum": 0}}}
+# The new run's reads, as createRun's links give them (section 10).
+CREATE_PIPELINE_RUN["responses"]["201"]["links"] = {
+    "getPipelineRun": {
+        "operationId": "getPipelineRun",
+        "parameters": {"pipeline_id": "$response.body#/content/pipeline_id",
+                       "pipeline_run_id": RUN_ID},
+        "description": "Read the new run under its pipeline."},
+    "updatePipelineRun": {
+        "operationId": "updatePipelineRun",
+        "parameters": {"pipeline_id": "$response.body#/content/pipeline_id",
+                       "pipeline_run_id": RUN_ID},
+        "description": "Cancel the new run."},
+    "deletePipelineRun": {
+        "operationId": "deletePipelineRun",
+        "parameters": {"pipeline_id": "$response.body#/content/pipeline_id",
+                       "pipeline_run_id": RUN_ID},
+        "description": "Delete the new run, once it is finished."},
+    "getRun": {
+        "operationId": "getRun",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "Read the new run by its id alone (extension)."},
+    "listStageRuns": {
+        "operationId": "listStageRuns",
+        "parameters": {"pipeline_run_id": RUN_ID},
+        "description": "The new run's stage runs."},
+}
+CREATE_PIPELINE_RUN["responses"] = dict(sorted(
+    CREATE_PIPELINE_RUN["responses"].items()))
+paths["/v0/pipelines/{pipeline_id}/runs/"]["post"] = CREATE_PIPELINE_RUN
+
 paths["/v0/pipelines/{pipeline_id}/"] = {
     "parameters": [P("StoredPipelineId")],
     "get": op("Pipelines", "getPipeline", "Get a pipeline",
@@ -2627,6 +2693,11 @@ paths["/v0/operationlists/{operationlist_id}/operations/{operation_id}/"] = {
                  body=body("DefinitionDelete", "`{\"version\": N}`, or "
                            "no body.", required=False)),
 }
+paths["/v0/pipelines/{pipeline_id}/"]["get"]["responses"]["200"]["links"] = {
+    "createPipelineRun": {"operationId": "createPipelineRun",
+                          "parameters": {"pipeline_id": PIPE_ID},
+                          "description": "Start a run of the pipeline."},
+}
 # The pipeline's and the stage's links reach the lists.
 paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"].update({
     "listTargetLists": {"operationId": "listTargetLists",
@@ -2971,7 +3042,7 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 | 413 | Body over the configured limit (default 1 MiB), or a command over `command.max.bytes` (default 983040 bytes: a run spec whose args are that large); the message names the limit. Nothing changed. |
 | 415 | A write with a body whose `Content-Type` is not JSON. |
 | 202 | Accepted, outcome not known in time; `content.command_id`. |
-| 501 | `POST /v0/pipelines/{pipeline_id}/runs/`: pipeline definitions are not stored; use `POST /v0/runs/`. Also `Transfer-Encoding` other than `chunked` alone. |
+| 501 | `Transfer-Encoding` other than `chunked` alone (from the HTTP server). |
 | 503 | Not ready (broker unreachable as librdkafka sees it, projection catching up); `Retry-After`. Nothing was written. |
 | 408, 414, 417, 431, 505 | From the HTTP server itself: head or body not received in time, request line over 8 KiB, `Expect` other than `100-continue`, header section over 16 KiB or 100 fields, HTTP version other than 1.x. Malformed or ambiguous framing (two `Content-Length`s, a repeated `Host`, `Authorization` or `Content-Type`, control characters in a field) is a 400. Every one with the envelope; the connection closes. |
 
@@ -2980,8 +3051,9 @@ refused later. Send `Idempotency-Key` to make a write safe to retry.
 The gateway checks a request in this order: path (404), method (405), token
 (401), readiness (503), `Content-Type` (415), size (413), body and query
 values (400), `Idempotency-Key` reuse (409), existence (404), then the
-worker's rules (400; 409 for an open stage's chunk or seal). `POST /v0/pipelines/{pipeline_id}/runs/` answers 501
-right after the token check.
+worker's rules (400; 409 for an open stage's chunk or seal).
+`POST /v0/pipelines/{pipeline_id}/runs/` starts a run of a stored pipeline
+and answers 201 with the run once this gateway shows it.
 """
 
 doc = {

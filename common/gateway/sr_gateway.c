@@ -4,8 +4,8 @@
  * and sr_gw_feed.c (sr_gateway_int.h).
  *
  * Checks run in this order, so a client always learns the first thing to
- * fix: route (404, 405), auth (401), the 501 of starting a stored
- * definition, readiness (503), content type (415), body size (413), body
+ * fix: route (404, 405), auth (401), readiness (503), content type
+ * (415), body size (413), body
  * and query (400), Idempotency-Key reuse (409), existence in the caller's
  * enterprise (404), the size of the command (413: command.max.bytes, what
  * the workers accept), then the worker's verdict (400/404 from its reply;
@@ -75,7 +75,7 @@ static const char *www_authenticate(const sr_gw_request_t *req)
 }
 
 /* The checks that need no body, in the order of checks: route (404, 405),
- * auth (401), the 501 of a stored definition, readiness (503), and for
+ * auth (401), readiness (503), and for
  * writes Content-Type (415) and the declared body size (413). True when
  * @p resp holds their answer; the operations routes pass. */
 static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
@@ -109,13 +109,6 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                                           "token: send \"Authorization: "
                                           "Bearer <token>\"");
                 resp->headers = www_authenticate(req);
-                return true;
-        }
-        /* Whatever the body and its Content-Type (it may have none): there
-         * is no stored definition to start, and nothing is written. */
-        if (route->id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
-                sr_http_stored_definition_problem(&route->pipeline_id, &prob);
-                sr_gateway__answer_problem(resp, &prob);
                 return true;
         }
         if (!sr_gateway_is_ready(gw, why, sizeof(why))) {
@@ -286,6 +279,9 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_RUNS_CREATE:
                 sr_gateway__create_run(&c);
                 break;
+        case SR_ROUTE_PIPELINE_RUNS_CREATE:
+                sr_gateway__start_pipeline_run(&c);
+                break;
         case SR_ROUTE_STAGE_TARGETS_APPEND:
                 sr_gateway__append_targets(&c);
                 break;
@@ -454,7 +450,7 @@ sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
 
         if (!proj || !port || !port->send || !port->wait_reply ||
             !port->wait_visible || !port->wait_retired ||
-            !port->wait_def_seq ||
+            !port->wait_def_seq || !port->wait_run ||
             !port->claim != !port->wait_feed)
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "gateway: a projection and a port "

@@ -212,6 +212,11 @@ void sr_gateway__command_write(sr_gw_ctx_t *c);
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);
 
+/** @brief The id of a run a write creates (POST /v0/runs/, POST
+ *  /v0/pipelines/{id}/runs/): UUID v5 of the caller's Idempotency-Key
+ *  (a retry names the same run), else UUID v4. */
+void sr_gateway__new_run_id(const sr_gw_ctx_t *c, sr_uuid_t *out);
+
 /** @brief DELETE of a pipeline run: DeleteRun, then the run as it was. */
 void sr_gateway__delete_run(sr_gw_ctx_t *c);
 
@@ -234,7 +239,7 @@ void sr_gateway__command_init(sr_command_t *cmd, sr_cmd_kind_t kind,
 /**
  * @brief Encode @p cmd (413 over command.max.bytes), send it through the
  * port, wait for its reply and until the projection holds what the reply
- * names. @returns 0 when accepted and visible (nothing answered yet);
+ * names (a StartPipelineRun's: the run it started, port call wait_run). @returns 0 when accepted and visible (nothing answered yet);
  * else the HTTP status of the answer written: the worker's refusal
  * (400/404/409/413/500 with its message, reason and the command id), 202
  * when the reply or the visibility did not come in time, 413/500/503
@@ -263,6 +268,11 @@ json_t *sr_gateway__refusal_content(const char *cid, const sr_reply_t *reply);
 
 /** @brief Any DEF_* route (sr_route_is_definition()). */
 void sr_gateway__def(sr_gw_ctx_t *c);
+
+/** @brief POST /v0/pipelines/{id}/runs/: StartPipelineRun keyed by the
+ *  pipeline, then 201 with the run once the projection holds it
+ *  (docs/definitions.md section 5). */
+void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c);
 
 /* sr_gw_targets.c: an open stage's targets (docs/targets.md, 5). */
 /** @brief POST /v0/runs/{run}/stageruns/{stage_run}/targets/. */

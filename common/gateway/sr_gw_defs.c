@@ -11,6 +11,8 @@
  * soft-deleted; the entity an update or a delete names), then the
  * worker's verdict. A soft-deleted pipeline and everything under it
  * answer 404 "pipeline <id> was deleted at <ISO-8601>" (section 7).
+ * POST /pipelines/{id}/runs/ (section 5) starts a run of the stored
+ * pipeline the same way (sr_gateway__start_pipeline_run()).
  */
 #include "sr_gateway_int.h"
 
@@ -22,6 +24,7 @@
 #include "sr_budget.h"
 #include "sr_clock.h"
 #include "sr_defs_json.h"
+#include "sr_entity_json.h"
 #include "sr_idem.h"
 
 enum dop { DOP_LIST, DOP_GET, DOP_CREATE, DOP_UPDATE, DOP_DELETE,
@@ -1095,6 +1098,71 @@ out:
         }
         free(ch);
         sr_defs_bulk_fini(&b);
+}
+
+/* ------------------------------------------------------------ runs */
+
+/* POST /v0/pipelines/{id}/runs/ (docs/definitions.md section 5): the body
+ * ({} or none: 400), the Idempotency-Key (409; its fingerprint holds the
+ * path's pipeline id), the pipeline in the caller's enterprise, not
+ * deleted (404), then StartPipelineRun keyed by the pipeline, naming the
+ * run id POST /v0/runs/ would pick (UUID v5 of the key, else v4). The
+ * owner's refusals map as every definition write's (run_starting 409
+ * with Retry-After, not_supported 400, pipeline_deleted and not_found
+ * 404). Accepted, or a run already active under that id (a retry): the
+ * run is created by the CreateRun the owner emits, so the answer waits
+ * until the projection holds the run, then is 201 with it as POST
+ * /v0/runs/ gives a run; not in gateway.reply.timeout.ms: 202 with the
+ * command id, and a retry with the key answers the same run. */
+void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_http_problem_t prob = { 0 };
+        sr_errctx_t ec = { 0 };
+        sr_pipeline_run_t pr;
+        sr_def_record_t p;
+        sr_command_t cmd;
+        sr_defcmd_t *d;
+        sr_uuid_t run;
+        int rc;
+
+        if (sr_http_parse_start_run(c->req->body, c->req->body_len,
+                                    (size_t)c->gw->conf->gateway_body_max_bytes,
+                                    &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if (sr_gateway__idem_refused(c) ||
+            !usable_pipeline(c, &r->pipeline_id, &p))
+                return;
+        sr_def_record_fini(&p);
+        d = calloc(1, sizeof(*d));
+        if (!d) {
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+                return;
+        }
+        sr_gateway__new_run_id(c, &run);
+        sr_gateway__command_init(&cmd, SR_CMD_DEFINITION, c->enterprise,
+                                 c->req, &r->pipeline_id);
+        d->kind = SR_DEFCMD_START_PIPELINE_RUN;
+        d->command_id = cmd.command_id;
+        snprintf(d->enterprise_id, sizeof(d->enterprise_id), "%s",
+                 c->enterprise);
+        d->issued_at = cmd.issued_at;
+        d->pipeline_id = r->pipeline_id;
+        d->u.run.pipeline_run_id = run;
+        cmd.u.def = d; /* owned by cmd from here */
+        rc = sr_gateway__run_command(c->gw, &cmd, c->resp);
+        sr_command_fini(&cmd);
+        if (rc)
+                return;
+        if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise, &run, &pr,
+                                     &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "pipeline run");
+                return;
+        }
+        sr_gateway__answer_json(c->resp, 201, "ok",
+                                sr_json_pipeline_run(&pr));
 }
 
 void sr_gateway__def(sr_gw_ctx_t *c)

@@ -622,6 +622,30 @@ static bool kafka_wait_def_seq(void *ctx, const char *enterprise,
         return kafka_wait_feed(ctx, def_seq_visible, &a, until_ms);
 }
 
+typedef struct run_arg {
+        sr_gw_kafka_t *k;
+        const sr_uuid_t *run;
+} run_arg_t;
+
+/* The run is projected (at any version). */
+static bool run_visible(void *arg)
+{
+        const run_arg_t *a = arg;
+        uint32_t v = 0;
+
+        return sr_proj_version(a->k->gw->proj, SR_ENT_PIPELINE_RUN, a->run,
+                               &v, NULL) == SR_OK;
+}
+
+static bool kafka_wait_run(void *ctx, const char *enterprise,
+                           const sr_uuid_t *run, int64_t until_ms)
+{
+        run_arg_t a = { ctx, run };
+
+        (void)enterprise;
+        return kafka_wait_feed(ctx, run_visible, &a, until_ms);
+}
+
 static sr_err_t kafka_claim(void *ctx, sr_slice_t key, sr_slice_t value,
                             int32_t partition, int timeout_ms,
                             sr_errctx_t *ec)
@@ -791,6 +815,7 @@ sr_err_t sr_gateway__kafka_start(sr_gateway_t *gw, sr_errctx_t *ec)
         gw->port.wait_visible = kafka_wait_visible;
         gw->port.wait_retired = kafka_wait_retired;
         gw->port.wait_def_seq = kafka_wait_def_seq;
+        gw->port.wait_run = kafka_wait_run;
         gw->port.claim = kafka_claim;
         gw->port.wait_feed = kafka_wait_feed;
         return SR_OK;

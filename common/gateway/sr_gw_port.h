@@ -1,7 +1,8 @@
 /* common/gateway/sr_gw_port.h - the gateway's command port: what a write
  * needs from the outside world (send a command, wait for its reply, wait
  * until the projection holds what the reply names, a deleted run's
- * retirement, or a definition command's seq), as function pointers and a context, h2o-style.
+ * retirement, a definition command's seq, or a run a stored pipeline
+ * started), as function pointers and a context, h2o-style.
  * sr_gateway_new() builds the Kafka one (sr_gw_feed.c); unit tests hand
  * sr_gateway_new_with_port() a fake one.
  */
@@ -87,6 +88,18 @@ typedef struct sr_gw_port {
         bool (*wait_def_seq)(void *ctx, const char *enterprise,
                              const sr_uuid_t *pipeline, uint64_t seq,
                              int64_t until_ms);
+
+        /**
+         * @brief Read-your-writes of an accepted StartPipelineRun
+         * (docs/definitions.md section 5): the run is created apart from
+         * the reply, by the CreateRun the pipeline's owner emits (keyed
+         * by the run). Wait until the projection holds pipeline run
+         * @p run (any version), or until @p until_ms. @p enterprise is
+         * the caller's (the owner refused another tenant's pipeline).
+         * @returns false when it was not there in time.
+         */
+        bool (*wait_run)(void *ctx, const char *enterprise,
+                         const sr_uuid_t *run, int64_t until_ms);
 
         /**
          * @brief Publish an Idempotency-Key's claim record (@p key,

@@ -12,6 +12,7 @@
 
 #include "sr_budget.h"
 #include "sr_clock.h"
+#include "sr_defs.h"
 #include "sr_entity_json.h"
 
 void sr_gateway__idem_stats_publish(sr_gateway_t *gw)
@@ -340,7 +341,9 @@ int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
                 return code;
         }
         /* A deleted run is retired, not at a new version: it is visible
-         * once it is gone from the projection. A definition command is
+         * once it is gone from the projection. A started run of a stored
+         * pipeline once the projection holds the run. A definition
+         * command is
          * visible once its pipeline's record holds the reply's seq (a
          * reply without its definition part names no seq: nothing to
          * wait for). */
@@ -348,6 +351,14 @@ int sr_gateway__run_command_reply(sr_gateway_t *gw, sr_command_t *cmd,
                 visible = gw->port.wait_retired(gw->port.ctx,
                                                 cmd->enterprise_id,
                                                 &cmd->pipeline_run_id, until);
+        else if (cmd->kind == SR_CMD_DEFINITION &&
+                 cmd->u.def->kind == SR_DEFCMD_START_PIPELINE_RUN)
+                /* the run the owner started: its CreateRun is applied
+                 * apart from the reply (docs/definitions.md section 5) */
+                visible = gw->port.wait_run(gw->port.ctx,
+                                            cmd->enterprise_id,
+                                            &cmd->u.def->u.run.pipeline_run_id,
+                                            until);
         else if (cmd->kind == SR_CMD_DEFINITION)
                 visible = gw->port.wait_def_seq(
                         gw->port.ctx, cmd->enterprise_id,
@@ -509,6 +520,15 @@ void sr_gateway__delete_run(sr_gw_ctx_t *c)
         sr_gateway__answer_json(c->resp, 200, "ok", was);
 }
 
+void sr_gateway__new_run_id(const sr_gw_ctx_t *c, sr_uuid_t *out)
+{
+        if (c->req->idempotency_key)
+                sr_idem_uuid(out, "idem-run", c->enterprise,
+                             c->req->idempotency_key);
+        else
+                sr_uuid_v4(out);
+}
+
 void sr_gateway__create_run(sr_gw_ctx_t *c)
 {
         sr_http_problem_t prob = { 0 };
@@ -539,11 +559,7 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
                 sr_command_fini(&cmd);
                 return;
         }
-        if (c->req->idempotency_key)
-                sr_idem_uuid(&run, "idem-run", c->enterprise,
-                             c->req->idempotency_key);
-        else
-                sr_uuid_v4(&run);
+        sr_gateway__new_run_id(c, &run);
         cmd.pipeline_run_id = run;
         /* run_number: this gateway's count of the pipeline's runs + 1 */
         pq.pipeline_id = &cmd.u.create.spec.pipeline_id;

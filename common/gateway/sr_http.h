@@ -193,17 +193,9 @@ bool sr_route_is_write(sr_route_id_t id);
 bool sr_route_is_definition(sr_route_id_t id);
 /** @brief True for the body routes whose body may be absent (then with no
  *  Content-Type): a device command's resend, of which no body is used,
- *  and a stored definition's DELETE (no body, or {"version": N}). */
+ *  a stored definition's DELETE (no body, or {"version": N}), and the
+ *  start of a stored pipeline's run (no body, or {}). */
 bool sr_route_body_optional(sr_route_id_t id);
-
-/**
- * @brief The answer to POST /v0/pipelines/{id}/runs/: stored pipeline
- * definitions do not exist in sr, so this is 501 with a message pointing
- * at POST /v0/runs/. Call it after authentication.
- * @param[out] prob filled with 501 and the message.
- */
-void sr_http_stored_definition_problem(const sr_uuid_t *pipeline_id,
-                                       sr_http_problem_t *prob);
 
 /* ------------------------------------------------------------ queries */
 
@@ -354,6 +346,19 @@ sr_err_t sr_http_parse_command_write(sr_route_id_t route, const void *body,
  */
 sr_err_t sr_http_check_no_body(sr_route_id_t route, size_t len,
                                sr_http_problem_t *prob);
+
+/**
+ * @brief Validate the body of POST /v0/pipelines/{id}/runs/ (start a run
+ * of a stored pipeline, docs/definitions.md section 5): absent (@p len
+ * 0) or {}. The run is the pipeline's definition at its current version;
+ * a field (Esper's PipelineRunCreate has none that sr takes) is refused,
+ * naming it, not ignored. Limits as sr_http_load_object().
+ * @param[out] prob optional; 400 (not an object, malformed, a member
+ *                  named), 413, or 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_start_run(const void *body, size_t len,
+                                 size_t max_len, sr_http_problem_t *prob);
 
 /* Body of PUT on a pipeline run, a stage run or a target run. */
 typedef struct sr_http_put {

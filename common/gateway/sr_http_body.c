@@ -332,6 +332,34 @@ out_decref:
         return err;
 }
 
+sr_err_t sr_http_parse_start_run(const void *body, size_t len,
+                                 size_t max_len, sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        const char *key;
+        json_t *root;
+        sr_err_t err;
+
+        if (len == 0)
+                return SR_OK; /* no body is an empty one */
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        /* The run is the stored definition at its current version: there
+         * is nothing to choose, and a field is refused rather than
+         * silently dropped. */
+        if (json_object_size(root)) {
+                key = json_object_iter_key(json_object_iter(root));
+                sr_http__quote(shown, key, strlen(key));
+                err = sr_http__refuse(prob, 400, "unknown field %s: a run "
+                                      "of a stored pipeline starts from "
+                                      "its definition as it is; send no "
+                                      "body or {}", shown);
+        }
+        json_decref(root);
+        return err;
+}
+
 sr_err_t sr_http_parse_run_spec(const void *body, size_t len, size_t max_len,
                                 const sr_spec_limits_t *lim,
                                 sr_runspec_t *out, sr_http_problem_t *prob)

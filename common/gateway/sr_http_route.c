@@ -97,7 +97,8 @@ bool sr_route_is_definition(sr_route_id_t id)
 
 bool sr_route_body_optional(sr_route_id_t id)
 {
-        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND || is_def_delete(id);
+        return id == SR_ROUTE_TARGET_RUN_COMMAND_SEND ||
+               id == SR_ROUTE_PIPELINE_RUNS_CREATE || is_def_delete(id);
 }
 
 /* What an id segment of a path template fills in. */
@@ -495,17 +496,4 @@ sr_err_t sr_http_route(const char *method, const char *path, sr_route_t *out,
                 break;
         }
         return sr_http__refuse(prob, 404, "unknown path or id");
-}
-
-void sr_http_stored_definition_problem(const sr_uuid_t *pipeline_id,
-                                       sr_http_problem_t *prob)
-{
-        char id[SR_UUID_STR_LEN + 1];
-
-        sr_uuid_fmt(pipeline_id, id);
-        sr_http_problem_set(prob, 501,
-                            "pipeline %s: starting a stored pipeline "
-                            "definition is not supported, sr keeps no "
-                            "definitions; POST the run spec to /v0/runs/",
-                            id);
 }

@@ -7,7 +7,7 @@
  * relative or under gateway.public.url), the JSON
  * bodies (run spec of POST
  * /v0/runs/, the status PUT bodies of pipeline, stage and target runs, an
- * open stage's chunk and seal) and the envelopes of answers and refusals.
+ * open stage's chunk and seal, the {} of a stored pipeline's run) and the envelopes of answers and refusals.
  * A run spec that parses is re-encoded (sr_runspec_to_json) and must parse
  * again to the same spec hash; a chunk that parses must have a digest
  * (every item as the command's encoder takes it).
@@ -196,11 +196,6 @@ int fuzz_gw_run(const fuzz_gw_req_t *r, sr_http_problem_t *first)
             !authed)
                 sr_http_problem_set(&later, 401, "missing or unknown token");
         note(first, &later);
-        if (route.id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
-                sr_http_stored_definition_problem(&route.pipeline_id, &prob);
-                envelope_problem(&prob);
-                note(first, &prob);
-        }
         body_route = route.id != SR_ROUTE_NONE && sr_route_has_body(route.id);
         if (sr_http_check_content_type(r->content_type, &prob) != SR_OK) {
                 envelope_problem(&prob);
@@ -230,6 +225,10 @@ int fuzz_gw_run(const fuzz_gw_req_t *r, sr_http_problem_t *first)
                    route.id == SR_ROUTE_STAGE_RUN_PUT ||
                    route.id == SR_ROUTE_TARGET_RUN_PUT) {
                 put_body(route.id, r->body, r->body_len, &prob);
+        } else if (route.id == SR_ROUTE_PIPELINE_RUNS_CREATE) {
+                if (sr_http_parse_start_run(r->body, r->body_len, 0,
+                                            &prob) != SR_OK)
+                        envelope_problem(&prob);
         } else if (route.id == SR_ROUTE_STAGE_TARGETS_APPEND ||
                    route.id == SR_ROUTE_STAGE_TARGETS_SEAL) {
                 targets_body(route.id, r->body, r->body_len, &prob);

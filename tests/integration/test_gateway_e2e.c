@@ -1136,6 +1136,20 @@ Test(gateway_e2e, a_pipeline_is_built_read_changed_and_deleted_through_the_api)
         /* another tenant sees nothing */
         http(&a, "GET", path, "tok-other", NULL, NULL);
         expect(&a, 404);
+        /* a run of it (POST .../runs/): the body is {} or none, a member
+         * named (400); another tenant's pipeline or an unknown one is 404;
+         * all before anything is sent */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/runs/", pipe);
+        http(&a, "POST", path, "tok-acme", "application/json", "{\"x\":1}");
+        expect(&a, 400);
+        expect_message(&a, "unknown field \"x\"");
+        http(&a, "POST", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+        http(&a, "POST", "/api/pipelines/v0/pipelines/"
+             "00000000-0000-4000-8000-00000000beef/runs", "tok-acme",
+             "application/json", "{}");
+        expect(&a, 404);
+        expect_message(&a, "not found");
 
         /* stages: the second created first in order 2, then order 1 */
         snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/", pipe);

@@ -84,6 +84,11 @@ typedef struct fake {
         sr_def_record_t pend[64];
         int n_wait_def_seq;
         uint64_t waited_seq;
+        /* StartPipelineRun: wait_run() applies the pending records and
+         * then the run the owner's CreateRun made (status queued), unless
+         * run_not_created (not in time) */
+        bool run_not_created;
+        int n_wait_run;
         /* what happened */
         int n_sends;
         sr_command_t cmds[MAX_SENDS]; /* decoded from the value sent */
@@ -232,20 +237,12 @@ static void fake_defs_fini(fake_t *f)
         f->n_aggs = f->n_pend = 0;
 }
 
-static bool fake_wait_def_seq(void *ctx, const char *enterprise,
-                              const sr_uuid_t *pipeline, uint64_t seq,
-                              int64_t until_ms)
+/* The feed applies the definition records the fake owner wrote. */
+static void fake_apply_pend(fake_t *f)
 {
-        fake_t *f = ctx;
         sr_proj_txn_t *txn = NULL;
         sr_errctx_t ec = { 0 };
 
-        (void)enterprise;
-        (void)pipeline;
-        (void)until_ms;
-        f->n_wait_def_seq++;
-        f->waited_seq = seq;
-        /* the feed applies the changelog records */
         for (int i = 0; i < f->n_pend; i++) {
                 cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
                 cr_assert(eq(int, sr_proj_apply_def(
@@ -262,7 +259,57 @@ static bool fake_wait_def_seq(void *ctx, const char *enterprise,
                         sr_def_record_fini(&f->pend[i]);
         }
         f->n_pend = 0;
+}
+
+static bool fake_wait_def_seq(void *ctx, const char *enterprise,
+                              const sr_uuid_t *pipeline, uint64_t seq,
+                              int64_t until_ms)
+{
+        fake_t *f = ctx;
+
+        (void)enterprise;
+        (void)pipeline;
+        (void)until_ms;
+        f->n_wait_def_seq++;
+        f->waited_seq = seq;
+        fake_apply_pend(f); /* the feed applies the changelog records */
         return !f->not_visible;
+}
+
+static void put(const sr_entity_t *e);
+
+/* The owner's CreateRun applied by the run's worker, and its changelog
+ * record read by the feed: the run of the last StartPipelineRun sent. */
+static bool fake_wait_run(void *ctx, const char *enterprise,
+                          const sr_uuid_t *run, int64_t until_ms)
+{
+        fake_t *f = ctx;
+        const sr_command_t *cmd = &f->cmds[f->n_sends - 1];
+        sr_entity_t e;
+
+        (void)until_ms;
+        cr_assert(eq(str, (char *)enterprise, ENT_A));
+        cr_assert(eq(int, cmd->kind, SR_CMD_DEFINITION));
+        cr_assert(eq(int, cmd->u.def->kind, SR_DEFCMD_START_PIPELINE_RUN));
+        cr_assert(sr_uuid_eq(run, &cmd->u.def->u.run.pipeline_run_id));
+        f->n_wait_run++;
+        fake_apply_pend(f);
+        if (f->run_not_created)
+                return false;
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_PIPELINE_RUN;
+        e.u.pr.m.id = *run;
+        e.u.pr.m.status = SR_ST_QUEUED;
+        e.u.pr.m.created_at = e.u.pr.m.updated_at = 3000;
+        e.u.pr.m.version = 1;
+        e.u.pr.pipeline_id = cmd->u.def->pipeline_id;
+        snprintf(e.u.pr.pipeline_name, sizeof(e.u.pr.pipeline_name),
+                 "stored");
+        snprintf(e.u.pr.enterprise_id, sizeof(e.u.pr.enterprise_id), ENT_A);
+        e.u.pr.run_number = 1;
+        e.u.pr.created_by_command = cmd->command_id;
+        put(&e);
+        return true;
 }
 
 static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
@@ -311,8 +358,6 @@ static bool fake_wait_reply(void *ctx, int ticket, int64_t until_ms,
         *t_read = 0;
         return true;
 }
-
-static void put(const sr_entity_t *e);
 
 static bool fake_wait_visible(void *ctx, const sr_reply_t *reply,
                               int64_t until_ms)
@@ -509,6 +554,7 @@ static void gw_setup(void)
                 .wait_visible = fake_wait_visible,
                 .wait_retired = fake_wait_retired,
                 .wait_def_seq = fake_wait_def_seq,
+                .wait_run = fake_wait_run,
         };
         sr_errctx_t ec = { 0 };
 
@@ -1994,6 +2040,7 @@ static void fleet_setup(void)
                 .wait_visible = fake_wait_visible,
                 .wait_retired = fake_wait_retired,
                 .wait_def_seq = fake_wait_def_seq,
+                .wait_run = fake_wait_run,
                 .claim = fake_claim,
                 .wait_feed = fake_wait_feed,
         };
@@ -4141,6 +4188,173 @@ Test(sr_gateway, a_definition_create_retried_with_its_key_is_the_same)
         cr_assert(eq(int, a.status, 409), "%s", a.body);
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, 2));
+}
+
+/* POST /v0/pipelines/{id}/runs/ (docs/definitions.md section 5): the
+ * fake owner applies StartPipelineRun with the rules, and its wait_run()
+ * projects the run the owner's CreateRun made. */
+Test(sr_gateway, a_stored_pipeline_run_starts_and_answers_201_with_the_run)
+{
+        char pipe[SR_UUID_STR_LEN + 1], other[SR_UUID_STR_LEN + 1],
+                run[SR_UUID_STR_LEN + 1], url[200], alone[200];
+        sr_uuid_t want, pid;
+        json_t *got;
+        answer_t a, g;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        create_pipeline(NULL, "{\"name\": \"other\"}", other);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", pipe);
+        a = call("POST", url, "tok-a", "start-1", NULL);
+        cr_assert(eq(int, a.status, 201), "%s", a.body);
+        /* the run id as POST /v0/runs/ picks it: v5 of the key */
+        sr_idem_uuid(&want, "idem-run", ENT_A, "start-1");
+        sr_uuid_fmt(&want, run);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), run));
+        cr_assert(eq(str, (char *)content_str(&a, "pipeline_id"), pipe));
+        cr_assert(eq(str, (char *)content_str(&a, "status"), "queued"));
+        /* StartPipelineRun keyed by the pipeline, naming the run */
+        cr_assert(eq(int, fake.n_sends, 3));
+        cr_assert(eq(int, fake.cmds[2].kind, SR_CMD_DEFINITION));
+        cr_assert(eq(int, fake.cmds[2].u.def->kind,
+                     SR_DEFCMD_START_PIPELINE_RUN));
+        cr_assert(sr_uuid_parse(pipe, SR_UUID_STR_LEN, &pid));
+        cr_assert(sr_uuid_eq(&fake.cmds[2].pipeline_run_id, &pid));
+        cr_assert(sr_uuid_eq(&fake.cmds[2].u.def->pipeline_id, &pid));
+        cr_assert(sr_uuid_eq(&fake.cmds[2].u.def->u.run.pipeline_run_id,
+                             &want));
+        cr_assert(eq(str, fake.cmds[2].u.def->enterprise_id, ENT_A));
+        cr_assert(eq(int, fake.n_wait_run, 1));
+        /* the run as POST /v0/runs/ and GET answer a run */
+        snprintf(alone, sizeof(alone), "/v0/runs/%s/", run);
+        g = call("GET", alone, "tok-a", NULL, NULL);
+        cr_assert(eq(int, g.status, 200), "%s", g.body);
+        got = json_object_get(a.json, "content");
+        cr_assert(json_equal(got, json_object_get(g.json, "content")),
+                  "%s\n%s", a.body, g.body);
+        answer_free(&g);
+        answer_free(&a);
+        /* a retry with the key: the same command, the same run */
+        a = call("POST", url, "tok-a", "start-1", NULL);
+        cr_assert(eq(int, a.status, 201), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "id"), run));
+        cr_assert(eq(int, fake.n_sends, 4));
+        cr_assert(sr_uuid_eq(&fake.cmds[3].command_id,
+                             &fake.cmds[2].command_id));
+        answer_free(&a);
+        /* the key on another pipeline's path: another request */
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", other);
+        a = call("POST", url, "tok-a", "start-1", NULL);
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 4));
+        /* the other prefix, body {}, no key: a new run (v4) */
+        snprintf(url, sizeof(url), "/api/pipelines/v0/pipelines/%s/runs",
+                 other);
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 201), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "pipeline_id"), other));
+        cr_assert(not(eq(str, (char *)content_str(&a, "id"), run)));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_wait_run, 3));
+}
+
+Test(sr_gateway, a_stored_pipeline_run_checks_body_then_pipeline_before_sending)
+{
+        char pipe[SR_UUID_STR_LEN + 1], url[200];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", pipe);
+        /* the body: {} or none */
+        a = call("POST", url, "tok-a", NULL, "{\"name\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "unknown field \"name\"") != NULL,
+                  "%s", a.body);
+        answer_free(&a);
+        a = call("POST", url, "tok-a", NULL, "[]");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        /* an unknown pipeline: 404 (a bad body first: 400) */
+        a = call("POST", "/v0/pipelines/00000000-0000-4000-8000-000000000001"
+                 "/runs/", "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "not found") != NULL, "%s", a.body);
+        answer_free(&a);
+        a = call("POST", "/v0/pipelines/00000000-0000-4000-8000-000000000001"
+                 "/runs/", "tok-a", NULL, "{\"x\": 1}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        /* another enterprise's: the same 404 */
+        a = call("POST", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 1));
+        /* deleted: 404 saying when */
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/", pipe);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", pipe);
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "was deleted at") != NULL, "%s",
+                  a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 2));
+        cr_assert(eq(int, fake.n_wait_run, 0));
+}
+
+Test(sr_gateway, a_stored_pipeline_run_refused_or_late_maps_as_definition_writes)
+{
+        static const struct {
+                sr_reject_t reason;
+                int status;
+        } cases[] = {
+                { SR_REJECT_RUN_STARTING, 409 },
+                { SR_REJECT_NOT_SUPPORTED, 400 },
+                { SR_REJECT_PIPELINE_DELETED, 404 },
+                { SR_REJECT_NOT_FOUND, 404 },
+        };
+        char pipe[SR_UUID_STR_LEN + 1], url[200];
+        answer_t a;
+
+        create_pipeline(NULL, "{\"name\": \"canary\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", pipe);
+        fake.refused = true;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                fake.reason = cases[i].reason;
+                a = call("POST", url, "tok-a", NULL, NULL);
+                cr_assert(eq(int, a.status, cases[i].status), "%s: %s",
+                          sr_reject_name(cases[i].reason), a.body);
+                cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                             (char *)sr_reject_name(cases[i].reason)));
+                cr_assert(not(eq(str, (char *)content_str(&a, "command_id"),
+                                 "(absent)")));
+                cr_assert(eq(int, a.retry_after,
+                             cases[i].reason == SR_REJECT_RUN_STARTING ? 1 :
+                                                                         0));
+                answer_free(&a);
+        }
+        cr_assert(eq(int, fake.n_wait_run, 0));
+        fake.refused = false;
+        /* accepted, the run not projected in time: 202 */
+        fake.run_not_created = true;
+        a = call("POST", url, "tok-a", "late", NULL);
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        cr_assert(not(eq(str, (char *)content_str(&a, "command_id"),
+                         "(absent)")));
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_wait_run, 1));
+        /* its retry once the run is there: 201 with that run */
+        fake.run_not_created = false;
+        a = call("POST", url, "tok-a", "late", NULL);
+        cr_assert(eq(int, a.status, 201), "%s", a.body);
+        answer_free(&a);
+        /* no reply in time: 202 */
+        fake.no_reply = true;
+        a = call("POST", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        answer_free(&a);
 }
 
 Test(sr_gateway, stages_are_created_listed_in_order_updated_and_deleted)

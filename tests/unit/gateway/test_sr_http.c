@@ -736,18 +736,59 @@ Test(sr_http, route_properties_follow_the_contract)
         cr_assert(eq(str, (char *)sr_route_name(SR_ROUTE__COUNT), "unknown"));
 }
 
-Test(sr_http, start_of_stored_definition_is_501_pointing_at_runs)
+Test(sr_http, start_of_a_stored_pipeline_takes_no_body_or_an_empty_one)
 {
+        static const struct {
+                const char *body, *msg;
+        } bad[] = {
+                { "{\"pipeline_version\": 3}",
+                  "unknown field \"pipeline_version\": a run of a stored "
+                  "pipeline starts from its definition as it is; send no "
+                  "body or {}" },
+                { "{\"stages\": []}", "unknown field \"stages\"" },
+                { "[]", "expected a JSON object" },
+                { "null", "expected a JSON object" },
+                { "\"{}\"", "expected a JSON object" },
+                { "{", "" },
+                { "{} {}", "" },
+        };
+        const char *ok[] = { "", "{}", " { } " };
         sr_http_problem_t prob = { 0 };
         sr_route_t r;
 
-        cr_assert(eq(int, sr_http_route("POST", "/v0/pipelines/" P_ID
-                                        "/runs/", &r, NULL), SR_OK));
-        cr_assert(eq(int, r.id, SR_ROUTE_PIPELINE_RUNS_CREATE));
-        sr_http_stored_definition_problem(&r.pipeline_id, &prob);
-        cr_assert(eq(int, prob.status, 501));
-        cr_assert(contains(prob.message, P_ID), "%s", prob.message);
-        cr_assert(contains(prob.message, "/v0/runs/"), "%s", prob.message);
+        for (size_t i = 0; i < 2; i++) {
+                cr_assert(eq(int, sr_http_route("POST", i ?
+                                                "/api/pipelines/v0/pipelines/"
+                                                P_ID "/runs" :
+                                                "/v0/pipelines/" P_ID
+                                                "/runs/", &r, NULL),
+                             SR_OK));
+                cr_assert(eq(int, r.id, SR_ROUTE_PIPELINE_RUNS_CREATE));
+                cr_assert(eq(str, uuid_text(&r.pipeline_id), P_ID));
+        }
+        cr_assert(sr_route_is_write(SR_ROUTE_PIPELINE_RUNS_CREATE));
+        cr_assert(sr_route_has_body(SR_ROUTE_PIPELINE_RUNS_CREATE));
+        cr_assert(sr_route_body_optional(SR_ROUTE_PIPELINE_RUNS_CREATE));
+        cr_assert(not(sr_route_is_definition(SR_ROUTE_PIPELINE_RUNS_CREATE)));
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+                cr_assert(eq(int, sr_http_parse_start_run(ok[i], strlen(ok[i]),
+                                                          0, &prob),
+                             SR_OK), "%s: %s", ok[i], prob.message);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&prob, 0, sizeof(prob));
+                cr_assert(eq(int, sr_http_parse_start_run(bad[i].body,
+                                                          strlen(bad[i].body),
+                                                          0, &prob),
+                             SR_ERR_INVALID), "%s", bad[i].body);
+                cr_assert(eq(int, prob.status, 400), "%s", bad[i].body);
+                cr_assert(contains(prob.message, bad[i].msg), "%s: %s",
+                          bad[i].body, prob.message);
+        }
+        /* over the limit: 413 */
+        memset(&prob, 0, sizeof(prob));
+        cr_assert(eq(int, sr_http_parse_start_run("{ }", 3, 2, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 413), "%s", prob.message);
 }
 
 /* ------------------------------------------------------------ queries */
