@@ -377,13 +377,42 @@ static const sr_def_audit_t *audit_of(const sr_def_record_t *r)
         }
 }
 
+/* Creation order within a pipeline (0 for a pipeline or a target, which
+ * have none). */
+static uint64_t ordinal_of(const sr_def_record_t *r)
+{
+        switch (r->kind) {
+        case SR_DEF_STAGE:
+                return r->u.stage.ordinal;
+        case SR_DEF_TARGET_LIST:
+                return r->u.list.ordinal;
+        case SR_DEF_ATTACHMENT:
+                return r->u.attachment.ordinal;
+        case SR_DEF_OPERATION_LIST:
+                return r->u.oplist.ordinal;
+        case SR_DEF_OPERATION:
+                return r->u.operation.ordinal;
+        case SR_DEF_GROUP_LINK:
+                return r->u.group_link.ordinal;
+        case SR_DEF_ACTIVE_RUN:
+                return r->u.active_run.ordinal;
+        default:
+                return 0;
+        }
+}
+
+/* Creation time, then (two entities of one pipeline created in the same
+ * millisecond) creation order, then id. */
 static int cmp_created(const void *x, const void *y)
 {
         const sr_def_record_t *a = x, *b = y;
         const sr_def_audit_t *aa = audit_of(a), *ab = audit_of(b);
+        uint64_t oa = ordinal_of(a), ob = ordinal_of(b);
 
         if (aa->created_at != ab->created_at)
                 return aa->created_at < ab->created_at ? -1 : 1;
+        if (oa != ob && sr_uuid_eq(&a->pipeline_id, &b->pipeline_id))
+                return oa < ob ? -1 : 1;
         return memcmp(sr_def_record_id(a)->b, sr_def_record_id(b)->b,
                       sizeof(a->pipeline_id.b));
 }
