@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sr_clock.h"
 #include "sr_codec.h"
@@ -3976,9 +3977,13 @@ Test(sr_gateway, pipelines_list_filters_orders_pages_and_leaves_deleted_out)
                 c_id[SR_UUID_STR_LEN + 1], url[128];
         answer_t a;
 
+        /* 2 ms apart: pipelines created in one millisecond list by id
+         * (they share no creation counter) */
         create_pipeline(NULL, "{\"name\": \"bravo\"}", b_id);
+        usleep(2000);
         create_pipeline(NULL, "{\"name\": \"alpha\", \"is_default\": true}",
                         a_id);
+        usleep(2000);
         create_pipeline(NULL, "{\"name\": \"charlie\"}", c_id);
         a = call("GET", "/v0/pipelines/?ordering=name", "tok-a", NULL, NULL);
         cr_assert(eq(int, content_int(&a, "count"), 3));
