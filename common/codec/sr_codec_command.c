@@ -8,7 +8,8 @@
 
 /* Union branches of Command.payload, in sr_cmd_kind_t order up to
  * DeleteRun; then (version 5) one per definition command, in
- * sr_defcmd_kind_t order: branch SR_CMD_DEFINITION + kind. */
+ * sr_defcmd_kind_t order: branch SR_CMD_DEFINITION + kind (FillStep, the
+ * last, since version 6). */
 #define BR_DEF_FIRST ((int)SR_CMD_DEFINITION)
 #define BR__COUNT (BR_DEF_FIRST + SR_DEFCMD__COUNT)
 
@@ -657,12 +658,15 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * version 2's kinds (AppendTargets, SealTargets, StageStep) or opens a
  * stage; version 2 (SR_OLDER_COMMAND_V2) unless it is TargetCommand;
  * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; version 4
- * (SR_OLDER_COMMAND_V4) unless it is a definition command; else version 5.
+ * (SR_OLDER_COMMAND_V4) unless it is a definition command; version 5
+ * (SR_OLDER_COMMAND_V5) unless it is FillStep; else version 6.
  * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
         if (c->kind == SR_CMD_DEFINITION)
-                return -1;
+                return c->u.def && c->u.def->kind == SR_DEFCMD_FILL_STEP ?
+                               -1 :
+                               SR_OLDER_COMMAND_V5;
         if (c->kind == SR_CMD_DELETE_RUN)
                 return SR_OLDER_COMMAND_V4;
         if (c->kind == SR_CMD_TARGET_COMMAND)

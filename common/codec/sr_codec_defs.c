@@ -1,6 +1,7 @@
 /* common/codec/sr_codec_defs.c - stored pipeline definitions on the wire
- * (docs/definitions.md section 2): the 19 definition commands (Command
- * version 5's payload branches PutPipeline ... RunEnded), the 9 entity
+ * (docs/definitions.md section 2): the 20 definition commands (Command
+ * version 5's payload branches PutPipeline ... RunEnded, and version 6's
+ * FillStep), the 9 entity
  * records (ChangelogRecord version 3's DefPipeline ... DefTarget), the
  * reply's DefinitionReply (CommandReply version 2, and the changelog's
  * dedupe entries since version 3) and io.sr.v1.DefinitionChanged (the
@@ -208,6 +209,62 @@ static sr_err_t get_u64(avro_value_t *rec, const char *name, uint64_t *v,
                                      "field %s: negative (%" PRId64 ")", name,
                                      x);
         *v = (uint64_t)x;
+        return SR_OK;
+}
+
+/* ---------------------------------------------------------- bytes */
+
+/* FillStep.seal_state: sr_fill_state_t's bytes, 32 (the eight state words
+ * big-endian) or 64 (then the last chunk's digest, when the count of
+ * chunks is odd); any other length is refused both ways. */
+static bool seal_state_len_ok(size_t n)
+{
+        return n == 32 || n == 64;
+}
+
+static sr_err_t set_seal_state(avro_value_t *rec, const char *name,
+                               const uint8_t *src, uint32_t len,
+                               sr_errctx_t *ec)
+{
+        avro_value_t f;
+        sr_err_t err;
+        int rc;
+
+        if (!seal_state_len_ok(len))
+                return sr_errctx_set(ec, SR_ERR_INVALID,
+                                     "field %s: %" PRIu32 " bytes (32 or "
+                                     "64)", name, len);
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_set_bytes(&f, (void *)src, len);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "set bytes");
+        return SR_OK;
+}
+
+static sr_err_t get_seal_state(avro_value_t *rec, const char *name,
+                               uint8_t *dst, size_t cap, uint32_t *len,
+                               sr_errctx_t *ec)
+{
+        avro_value_t f;
+        const void *p = NULL;
+        size_t n = 0;
+        sr_err_t err;
+        int rc;
+
+        err = sr_codec__field(rec, name, &f, ec);
+        if (err)
+                return err;
+        rc = avro_value_get_bytes(&f, &p, &n);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, name, "get bytes");
+        if (!seal_state_len_ok(n) || n > cap)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                     "field %s: %zu bytes (32 or 64)", name,
+                                     n);
+        memcpy(dst, p, n);
+        *len = (uint32_t)n;
         return SR_OK;
 }
 
@@ -557,6 +614,22 @@ sr_err_t sr_codec__defcmd_to(avro_value_t *p, const sr_command_t *c,
                                                 false, ec)))
                         return err;
                 return SR_OK;
+        case SR_DEFCMD_FILL_STEP:
+                if ((err = sr_codec__set_uuid(p, "pipeline_run_id",
+                                              &d->u.fill.pipeline_run_id,
+                                              ec)) ||
+                    (err = sr_codec__set_u32(p, "stage_index",
+                                             d->u.fill.stage_index, ec)) ||
+                    (err = sr_codec__set_uuid(p, "after", &d->u.fill.after,
+                                              ec)) ||
+                    (err = sr_codec__set_u32(p, "chunk", d->u.fill.chunk,
+                                             ec)) ||
+                    (err = set_u64(p, "count", d->u.fill.count, ec)) ||
+                    (err = set_seal_state(p, "seal_state",
+                                          d->u.fill.seal_state,
+                                          d->u.fill.seal_state_len, ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown definition "
@@ -746,6 +819,23 @@ sr_err_t sr_codec__defcmd_from(avro_value_t *p, const sr_command_t *c,
                                               ec)) ||
                     (err = sr_codec__get_status(p, "status", false,
                                                 &d->u.run.status, ec)))
+                        return err;
+                return SR_OK;
+        case SR_DEFCMD_FILL_STEP:
+                if ((err = sr_codec__get_uuid(p, "pipeline_run_id",
+                                              &d->u.fill.pipeline_run_id,
+                                              ec)) ||
+                    (err = sr_codec__get_u32(p, "stage_index",
+                                             &d->u.fill.stage_index, ec)) ||
+                    (err = sr_codec__get_uuid(p, "after", &d->u.fill.after,
+                                              ec)) ||
+                    (err = sr_codec__get_u32(p, "chunk", &d->u.fill.chunk,
+                                             ec)) ||
+                    (err = get_u64(p, "count", &d->u.fill.count, ec)) ||
+                    (err = get_seal_state(p, "seal_state",
+                                          d->u.fill.seal_state,
+                                          sizeof(d->u.fill.seal_state),
+                                          &d->u.fill.seal_state_len, ec)))
                         return err;
                 return SR_OK;
         default:

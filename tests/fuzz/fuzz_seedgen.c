@@ -227,7 +227,8 @@ static void commands(void)
         def_commands();
 }
 
-/* Command version 5: definition commands, keyed by their pipeline. */
+/* Command version 5: definition commands, keyed by their pipeline
+ * (FillStep: version 6). */
 static void def_command(sr_command_t *c, sr_defcmd_t *d, sr_defcmd_kind_t k)
 {
         base_command(c, SR_CMD_DEFINITION);
@@ -306,6 +307,21 @@ static void def_commands(void)
         d.u.run.pipeline_run_id = uuid_n(607);
         d.u.run.status = SR_ST_SUCCESS;
         put_buf("command-def-run-ended", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
+
+        /* Command version 6: one step of a run's fill, a 64-byte seal
+         * state (an odd count of chunks). */
+        def_command(&c, &d, SR_DEFCMD_FILL_STEP);
+        d.has_expected_version = false;
+        d.u.fill.pipeline_run_id = uuid_n(607);
+        d.u.fill.stage_index = 1;
+        d.u.fill.after = uuid_n(604);
+        d.u.fill.chunk = 3;
+        d.u.fill.count = 2500;
+        d.u.fill.seal_state_len = 64;
+        for (int i = 0; i < 64; i++)
+                d.u.fill.seal_state[i] = (uint8_t)(17 * i + 5);
+        put_buf("command-def-fill-step", sr_codec_encode_command(
                         codec, &c, &buf, &ec), &buf, &ec);
 }
 

@@ -35,11 +35,17 @@ Cases, each a check that fails if the rule does not hold:
      3 (command.v3.avsc, id 9, frozen): a version 3 record is read by the
      version 4 reader; version 4's records of the old branches by the
      version 3 reader; its new branch (DeleteRun) is not.
-  6n-6q. the commands' version 5 (command.avsc, id 11) against version 4
-     (command.v4.avsc, id 10, frozen): version 4's records read both ways;
-     each of the 19 definition commands (PutPipeline ... RunEnded, every
-     field set, then every optional one null) round-trips in version 5
-     and is refused by the version 4 reader.
+  6n-6q. the commands' version 5 (command.v5.avsc, id 11) against version
+     4 (command.v4.avsc, id 10, frozen): version 4's records read both
+     ways; each of the 19 definition commands (PutPipeline ... RunEnded,
+     every field set, then every optional one null) round-trips in version
+     5 and is refused by the version 4 reader.
+  6r-6u. the commands' version 6 (command.avsc, id 15) against version 5
+     (command.v5.avsc, id 11, frozen): version 5's records, the 19
+     definition commands included, read both ways; FillStep (a 64-byte
+     seal_state, then a 32-byte one with the nil after and a null
+     expected_version) round-trips in version 6 and is refused by the
+     version 5 reader.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -316,7 +322,8 @@ COMMAND_V4_SHA256 = ("317ffe9abfb3cf105de573ffaf73f25a"
 
 def commands_v5(v4, v4_payloads):
     frozen("command.v4.avsc", COMMAND_V4_SHA256, "6n", 10)
-    v5 = load("command.avsc")
+    v5 = load("command.v5.avsc")
+    v5_defs = []
     ok = True
     for payload in v4_payloads:
         r = command(payload)
@@ -328,6 +335,7 @@ def commands_v5(v4, v4_payloads):
     for name in DEFCMDS:
         for nulls in (False, True):
             rec = sample(branch(v5, "payload", name), nulls)
+            v5_defs.append(("io.sr.v1." + name, rec))
             data = enc(v5, command(("io.sr.v1." + name, rec)))
             expect(plain(dec(data, v5, v5))["payload"] == rec,
                    f"6p. commands: {name} round-trips in version 5 "
@@ -336,6 +344,48 @@ def commands_v5(v4, v4_payloads):
             expect(why is not None,
                    f"6q. commands: the version 4 reader cannot read {name} "
                    f"({why}): BACKWARD only, sr-status first")
+    commands_v6(v5, v4_payloads + v5_defs)
+
+
+# SHA-256 of schemas/command.avsc as id 11 was published (commit 1f94497
+# to 94684e2), now schemas/command.v5.avsc.
+COMMAND_V5_SHA256 = ("1558ded68f9a7ff1f19b61b417221957"
+                     "9d08f3b641fbeb59074ce48ab14606f6")
+
+
+def commands_v6(v5, v5_payloads):
+    frozen("command.v5.avsc", COMMAND_V5_SHA256, "6r", 11)
+    v6 = load("command.avsc")
+    ok = True
+    for payload in v5_payloads:
+        r = command(payload)
+        ok = ok and plain(dec(enc(v5, r), v5, v6))["payload"] == \
+            plain(payload[1]) and \
+            plain(dec(enc(v6, r), v6, v5))["payload"] == plain(payload[1])
+    expect(ok, "6s. commands: version 5 and version 6 read each other's "
+           "records of version 5's branches (the 19 definition commands "
+           "included), field for field")
+    run = str(uuid.uuid4())
+    steps = [{"pipeline_id": run, "expected_version": 4000000000,
+              "pipeline_run_id": str(uuid.uuid4()), "stage_index": 2,
+              "after": str(uuid.uuid4()), "chunk": 300,
+              "count": 5000000000, "seal_state": bytes(range(64))},
+             {"pipeline_id": run, "expected_version": None,
+              "pipeline_run_id": str(uuid.uuid4()), "stage_index": 0,
+              "after": "00000000-0000-0000-0000-000000000000", "chunk": 0,
+              "count": 0, "seal_state": bytes(range(100, 132))}]
+    expect([f["name"] for f in branch(v6, "payload", "FillStep")["fields"]]
+           == list(steps[0]),
+           "6t. commands: FillStep's fields in their order")
+    for rec in steps:
+        what = f"a {len(rec['seal_state'])}-byte seal_state"
+        data = enc(v6, command(("io.sr.v1.FillStep", rec)))
+        expect(plain(dec(data, v6, v6))["payload"] == rec,
+               f"6t. commands: FillStep round-trips in version 6 ({what})")
+        why = refused(data, v6, v5)
+        expect(why is not None,
+               f"6u. commands: the version 5 reader cannot read FillStep "
+               f"({what}; {why}): BACKWARD only, sr-status first")
 
 
 def frozen(name, sha256, case, schema_id):

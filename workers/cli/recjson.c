@@ -99,9 +99,26 @@ static json_t *def_items(const sr_defcmd_target_t *items, uint32_t n)
         return finish(a, oom);
 }
 
-/* A definition command's payload (Command version 5): "command" its record's
- * name (PutPipeline, ...), then the record's fields with the .avsc names
- * (absent optional ones null), into @p o (the command's "definition"). */
+/* Bytes as lower-case hex digits (FillStep's seal_state). */
+static json_t *hex_bytes(const uint8_t *b, size_t n)
+{
+        static const char digits[] = "0123456789abcdef";
+        char s[2 * 64 + 1];
+
+        if (n > 64)
+                n = 64;
+        for (size_t i = 0; i < n; i++) {
+                s[2 * i] = digits[b[i] >> 4];
+                s[2 * i + 1] = digits[b[i] & 15];
+        }
+        s[2 * n] = '\0';
+        return json_string(s);
+}
+
+/* A definition command's payload (Command version 5; FillStep, version 6):
+ * "command" its record's name (PutPipeline, ...), then the record's fields
+ * with the .avsc names (absent optional ones null), into @p o (the
+ * command's "definition"). */
 static void put_defcmd(json_t *o, const sr_defcmd_t *d, bool *oom)
 {
         const char *tl;
@@ -223,6 +240,29 @@ static void put_defcmd(json_t *o, const sr_defcmd_t *d, bool *oom)
                 put(o, "pipeline_run_id",
                     sr_recjson_uuid(&d->u.run.pipeline_run_id), oom);
                 break;
+        case SR_DEFCMD_FILL_STEP: {
+                /* after is a plain uuid on the wire: the nil one (from the
+                 * first target) is shown as such, not as null. */
+                char u[SR_UUID_STR_LEN + 1];
+
+                sr_uuid_fmt(&d->u.fill.after, u);
+                put(o, "pipeline_run_id",
+                    sr_recjson_uuid(&d->u.fill.pipeline_run_id), oom);
+                put(o, "stage_index", json_integer(d->u.fill.stage_index),
+                    oom);
+                put(o, "after", json_string(u), oom);
+                put(o, "chunk", json_integer(d->u.fill.chunk), oom);
+                put(o, "count", json_integer((json_int_t)d->u.fill.count),
+                    oom);
+                put(o, "seal_state",
+                    hex_bytes(d->u.fill.seal_state,
+                              d->u.fill.seal_state_len <=
+                                              sizeof(d->u.fill.seal_state) ?
+                                      d->u.fill.seal_state_len :
+                                      sizeof(d->u.fill.seal_state)),
+                    oom);
+                break;
+        }
         default:
                 break;
         }

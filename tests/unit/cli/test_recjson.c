@@ -421,6 +421,16 @@ static void fill_defcmd(sr_command_t *c, sr_defcmd_t *d, sr_defcmd_kind_t k,
                 uuid_of(&d->u.run.pipeline_run_id, "run");
                 d->u.run.status = SR_ST_SUCCESS;
                 break;
+        case SR_DEFCMD_FILL_STEP:
+                uuid_of(&d->u.fill.pipeline_run_id, "run");
+                d->u.fill.stage_index = 1;
+                uuid_of(&d->u.fill.after, "target");
+                d->u.fill.chunk = 6;
+                d->u.fill.count = 5000000000ull;
+                d->u.fill.seal_state_len = 64;
+                for (int i = 0; i < 64; i++)
+                        d->u.fill.seal_state[i] = (uint8_t)i;
+                break;
         default:
                 break;
         }
@@ -442,12 +452,56 @@ Test(recjson, every_definition_command_shows_every_field_of_its_record)
                 cr_assert(is_object(p));
                 cr_assert(eq(str, (char *)jstr(p, "command"),
                              (char *)sr_defcmd_name((sr_defcmd_kind_t)k)));
-                has_every_field(p, 11, sr_defcmd_name((sr_defcmd_kind_t)k));
+                /* the newest Command (id 15): version 5's records and
+                 * FillStep */
+                has_every_field(p, 15, sr_defcmd_name((sr_defcmd_kind_t)k));
                 cr_assert(eq(i64, jint(p, "expected_version"), 3));
                 cr_assert(eq(str, (char *)jstr(p, "pipeline_id"),
                              (char *)jstr(j, "pipeline_run_id")));
                 json_decref(j);
         }
+}
+
+/* FillStep (Command version 6): its numbers, after as a uuid (the nil
+ * one too: from the first, not null) and seal_state in hex, 32 or 64
+ * bytes. */
+Test(recjson, a_fill_step_shows_its_cursor_and_seal_state_in_hex)
+{
+        sr_defcmd_target_t items[2];
+        char run[SR_UUID_STR_LEN + 1], after[SR_UUID_STR_LEN + 1];
+        char want[2 * 64 + 1];
+        sr_command_t c;
+        sr_defcmd_t d;
+        json_t *j, *p;
+
+        fill_defcmd(&c, &d, SR_DEFCMD_FILL_STEP, items);
+        d.has_expected_version = false;
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(is_object(p));
+        cr_assert(eq(str, (char *)jstr(p, "command"), "FillStep"));
+        cr_assert(is_null(json_object_get(p, "expected_version")));
+        sr_uuid_fmt(&d.u.fill.pipeline_run_id, run);
+        sr_uuid_fmt(&d.u.fill.after, after);
+        cr_assert(eq(str, (char *)jstr(p, "pipeline_run_id"), run));
+        cr_assert(eq(str, (char *)jstr(p, "after"), after));
+        cr_assert(eq(i64, jint(p, "stage_index"), 1));
+        cr_assert(eq(i64, jint(p, "chunk"), 6));
+        cr_assert(eq(i64, jint(p, "count"), 5000000000ll));
+        for (int i = 0; i < 64; i++)
+                snprintf(want + 2 * i, 3, "%02x", i);
+        cr_assert(eq(str, (char *)jstr(p, "seal_state"), want));
+        json_decref(j);
+
+        d.u.fill.after = (sr_uuid_t){ { 0 } };
+        d.u.fill.seal_state_len = 32;
+        j = sr_recjson_command(&c);
+        p = json_object_get(j, "definition");
+        cr_assert(eq(str, (char *)jstr(p, "after"),
+                     "00000000-0000-0000-0000-000000000000"));
+        want[64] = '\0';
+        cr_assert(eq(str, (char *)jstr(p, "seal_state"), want));
+        json_decref(j);
 }
 
 Test(recjson, definition_command_values_null_when_absent)
