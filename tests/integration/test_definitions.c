@@ -308,12 +308,13 @@ Test(definitions, commands_are_answered_recorded_and_published_in_order)
                 cr_assert(ra.r->accepted);
         }
 
-        /* runs of stored pipelines are phase B: refused, not pinned */
+        /* a run without its id: refused, nothing pinned (the runs
+         * themselves: a_run_of_the_stored_pipeline_...) */
         def_cmd(&c, SR_DEFCMD_START_PIPELINE_RUN);
-        sr_uuid_v4(&c.u.def->u.run.pipeline_run_id);
         r = send_cmd(&c);
         cr_assert(not(r->accepted));
-        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "not_supported"));
+        cr_assert(eq(str, (char *)sr_reject_name(r->reason), "invalid_value"),
+                  "%s", r->message);
 
         read_all();
         /* events: one per change, seq 1..n gapless, in order */
@@ -639,7 +640,7 @@ Test(definitions, a_run_of_the_stored_pipeline_is_filled_in_chunks_and_runs_froz
         answer_stage(&run, &sid);
         wait_status(&sid, SR_ST_SUCCESS);
         sid = kit_stage_id(&run, 1);
-        wait_status(&sid, SR_ST_WAITING);
+        wait_status(&run, SR_ST_WAITING);
         kit_set_status(&kit, SR_CMD_SET_STAGE_RUN_STATUS, &run, &sid,
                        "queued", NULL);
         sa = (stage_arg_t){ &run, &sid, 250 };
