@@ -712,8 +712,6 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
-schemas["PipelineRunCreatedEnvelope"] = envelope(
-    201, S("PipelineRun"), "A new PipelineRun in the envelope (201).")
 schemas["TargetRunCommandEnvelope"] = envelope(
     200, S("TargetRunCommand"), "A TargetRunCommand in the envelope.")
 page("AppendedTargetPage", "AppendedTarget")
@@ -2084,8 +2082,8 @@ paths["/v0/pipelines/"]["post"]["responses"]["200"]["links"] = {
                           "description": "Start a run of the new "
                           "pipeline."},
 }
-# Runs of a stored pipeline (docs/definitions.md section 5): 201 with the
-# run, as POST /v0/runs/ gives it.
+# Runs of a stored pipeline (docs/definitions.md section 5): 200 with the
+# run, as POST /v0/runs/ gives it (Esper documents 200 for every create).
 DEF_404_PIPE_RUNS = DEF_404_PIPE[:-1] + (
     "; or the owner found it unknown or deleted when the command reached "
     "it (`reason` `not_found` or `pipeline_deleted`). Nothing was started.")
@@ -2105,7 +2103,7 @@ CREATE_PIPELINE_RUN = op("Pipeline Runs", "createPipelineRun",
                "run already started under that id (a retry) is answered "
                "the same way.",
                def_responses(
-                   "PipelineRunCreatedEnvelope", "(unused)", write=True,
+                   "PipelineRunEnvelope", "(unused)", write=True,
                    e400=BODY_400 + " (the body must be `{}` or absent: "
                    "any member is refused, named); or the owner refuses "
                    "the start (`reason` `not_supported`: a stage has a "
@@ -2119,17 +2117,17 @@ CREATE_PIPELINE_RUN = op("Pipeline Runs", "createPipelineRun",
                params=[P("IdempotencyKey")],
                body=body("PipelineRunCreate", "`{}`, or no body.",
                          required=False))
-CREATE_PIPELINE_RUN["responses"].pop("200")
-CREATE_PIPELINE_RUN["responses"]["201"] = resp(
+CREATE_PIPELINE_RUN["responses"]["200"] = resp(
     "The new pipeline run, as this gateway's projection holds it once the "
     "pipeline's owner created it: the `PipelineRun` `POST /v0/runs/` "
-    "answers (without a `Location` header, as there).",
-    S("PipelineRunCreatedEnvelope"))
+    "answers (200 as every create of the reference; no `Location` "
+    "header, as there).",
+    S("PipelineRunEnvelope"))
 CREATE_PIPELINE_RUN["responses"]["202"] = resp(
     "Accepted, outcome unknown: the start was sent but its reply, or the "
     "run it created, did not reach this gateway within "
     "`gateway.reply.timeout.ms`. The run may still start: repeat the "
-    "request with the same `Idempotency-Key` to get that run (201), or "
+    "request with the same `Idempotency-Key` to get that run (200), or "
     "read the pipeline's runs later.", S("AcceptedEnvelope"),
     ("Retry-After",))
 CREATE_PIPELINE_RUN["responses"]["409"]["headers"] = {
@@ -2137,7 +2135,7 @@ CREATE_PIPELINE_RUN["responses"]["409"]["headers"] = {
                     "seconds to wait before retrying (1).",
                     "schema": {"type": "integer", "minimum": 0}}}
 # The new run's reads, as createRun's links give them (section 10).
-CREATE_PIPELINE_RUN["responses"]["201"]["links"] = {
+CREATE_PIPELINE_RUN["responses"]["200"]["links"] = {
     "getPipelineRun": {
         "operationId": "getPipelineRun",
         "parameters": {"pipeline_id": "$response.body#/content/pipeline_id",
@@ -3053,7 +3051,7 @@ The gateway checks a request in this order: path (404), method (405), token
 values (400), `Idempotency-Key` reuse (409), existence (404), then the
 worker's rules (400; 409 for an open stage's chunk or seal).
 `POST /v0/pipelines/{pipeline_id}/runs/` starts a run of a stored pipeline
-and answers 201 with the run once this gateway shows it.
+and answers 200 with the run once this gateway shows it.
 """
 
 doc = {

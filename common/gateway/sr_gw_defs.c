@@ -1140,7 +1140,7 @@ out:
  * with Retry-After, not_supported 400, pipeline_deleted and not_found
  * 404). Accepted, or a run already active under that id (a retry): the
  * run is created by the CreateRun the owner emits, so the answer waits
- * until the projection holds the run, then is 201 with it as POST
+ * until the projection holds the run, then is 200 with it as POST
  * /v0/runs/ gives a run; not in gateway.reply.timeout.ms: 202 with the
  * command id, and a retry with the key answers the same run. */
 void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
@@ -1190,7 +1190,7 @@ void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
                 sr_gateway__proj_failed(c, &ec, "pipeline run");
                 return;
         }
-        sr_gateway__answer_json(c->resp, 201, "ok",
+        sr_gateway__answer_json(c->resp, 200, "ok",
                                 sr_json_pipeline_run(&pr));
 }
 

@@ -1280,6 +1280,162 @@ Test(gateway_e2e, a_pipeline_is_built_read_changed_and_deleted_through_the_api)
 }
 
 /* Same .timeout as gateway_e2e (see tests/CMakeLists.txt). */
+/* A POST and its content's id, 200 expected. */
+static void create_at(const char *path, const char *body, char *id, size_t n)
+{
+        answer_t a;
+
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        content_id(&a, id, n);
+}
+
+/* The ids of a stage run list's results into @p ids (at most 4). */
+static size_t stage_run_ids(const char *run, char ids[4][64])
+{
+        char path[256];
+        answer_t a;
+        json_t *res;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/", run);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        n = json_array_size(res);
+        for (size_t i = 0; i < n && i < 4; i++)
+                snprintf(ids[i], 64, "%s", json_string_value(json_object_get(
+                                 json_array_get(res, i), "id")));
+        return n;
+}
+
+/* How many target runs stage run @p sid has (one page holds them). */
+static int target_run_count(const char *sid)
+{
+        char path[256];
+        answer_t a;
+
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", sid);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        return (int)json_integer_value(json_object_get(
+                json_object_get(a.json, "content"), "count"));
+}
+
+/* Issue 15, docs/definitions.md section 5: a client of the reference
+ * builds a pipeline through the API only, starts a run of it with
+ * POST /pipelines/{id}/runs/ and {}, and runs it to success while the
+ * definition changes under it: the run keeps what it froze at its start
+ * (its targets, its stages' names). */
+Test(gateway_e2e, a_stored_pipeline_is_run_to_success_frozen_against_edits)
+{
+        char pipe[64], s1[64], s2[64], tl[64], ol[64], op[64], run[64];
+        char path[320], body[512], sr[4][64];
+        answer_t a;
+
+        create_at("/v0/pipelines/", "{\"name\":\"stored-run\"}", pipe,
+                  sizeof(pipe));
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/", pipe);
+        create_at(path, "{\"name\":\"canary\",\"order\":1}", s1,
+                  sizeof(s1));
+        create_at(path, "{\"name\":\"rest\",\"order\":2}", s2, sizeof(s2));
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(path, "{\"name\":\"fleet\",\"target_list_type\":"
+                  "\"DEVICES\"}", tl, sizeof(tl));
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets-bulk/", pipe, tl);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "[\"0b7a8c7e-3333-4a0e-8f0e-000000000001\","
+             "\"0b7a8c7e-3333-4a0e-8f0e-000000000002\","
+             "\"0b7a8c7e-3333-4a0e-8f0e-000000000003\"]");
+        expect(&a, 200);
+        snprintf(body, sizeof(body), "{\"target_list_id\":\"%s\"}", tl);
+        snprintf(path, sizeof(path), "/v0/stages/%s/targetlists/", s1);
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        snprintf(path, sizeof(path), "/v0/stages/%s/targetlists/", s2);
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        snprintf(path, sizeof(path), "/v0/stages/%s/operationlists/", s1);
+        create_at(path, "{\"name\":\"ops\"}", ol, sizeof(ol));
+        snprintf(path, sizeof(path), "/v0/operationlists/%s/operations/", ol);
+        create_at(path, "{\"operation_type\":\"INSTALL\",\"args\":"
+                  "{\"package_name\":\"x\"}}", op, sizeof(op));
+        snprintf(path, sizeof(path), "/v0/stages/%s/operationlists/", s2);
+        create_at(path, "{\"name\":\"ops\"}", ol, sizeof(ol));
+        snprintf(path, sizeof(path), "/v0/operationlists/%s/operations/", ol);
+        create_at(path, "{\"operation_type\":\"REBOOT\"}", op, sizeof(op));
+
+        /* the run: 200 with it, under its pipeline */
+        snprintf(path, sizeof(path), "/api/pipelines/v0/pipelines/%s/runs/",
+                 pipe);
+        http(&a, "POST", path, "tok-acme", "application/json", "{}");
+        expect(&a, 200);
+        content_id(&a, run, sizeof(run));
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "pipeline_id"),
+                     pipe));
+        cr_assert(eq(sz, stage_run_ids(run, sr), 2));
+        /* its targets arrive in chunks after the answer */
+        for (int i = 0; i < 100 && target_run_count(sr[0]) < 3; i++)
+                usleep(100 * 1000);
+        cr_assert(eq(int, target_run_count(sr[0]), 3));
+
+        /* the definition changes: a fourth device (once the fill lets
+         * target writes in again), the second stage renamed */
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, tl);
+        for (int i = 0;; i++) {
+                http(&a, "POST", path, "tok-acme", "application/json",
+                     "{\"device_id\":\"0b7a8c7e-3333-4a0e-8f0e-000000000004\","
+                     "\"device_name\":\"late\"}");
+                if (a.status == 200)
+                        break;
+                expect(&a, 409); /* run_starting: the fill holds them */
+                cr_assert(lt(int, i, 100));
+                usleep(100 * 1000);
+        }
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/%s/", pipe, s2);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"name\":\"everyone\"}");
+        expect(&a, 200);
+        /* a stage a run uses cannot go */
+        http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+        expect(&a, 409);
+
+        finish_stage(sr[0]);
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/%s/", run, sr[1]);
+        for (int i = 0;; i++) {
+                http(&a, "PUT", path, "tok-acme", "application/json",
+                     "{\"status\":\"queued\"}");
+                if (a.status == 200)
+                        break;
+                cr_assert(lt(int, i, 100), "%d", a.status);
+                usleep(100 * 1000);
+        }
+        /* the name it froze, not the stage's new one */
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                             json_object_get(json_object_get(a.json,
+                                                             "content"),
+                                             "stage_meta"), "name")),
+                     "rest"), "%s", json_dumps(a.json, 0));
+        cr_assert(eq(int, target_run_count(sr[1]), 3));
+        finish_stage(sr[1]);
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/runs/%s/", pipe, run);
+        get_until(&a, path, 200, 5000);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "success"));
+        /* the ended run frees its stage */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/%s/", pipe, s2);
+        for (int i = 0;; i++) {
+                http(&a, "DELETE", path, "tok-acme", NULL, NULL);
+                if (a.status == 200)
+                        break;
+                expect(&a, 409);
+                cr_assert(lt(int, i, 100));
+                usleep(100 * 1000);
+        }
+}
+
 TestSuite(gateway_retention, .init = start_dev_retention, .fini = teardown,
           .timeout = 120.0);
 
