@@ -216,6 +216,9 @@ void sr_gateway__create_run(sr_gw_ctx_t *c);
  *  /v0/pipelines/{id}/runs/): UUID v5 of the caller's Idempotency-Key
  *  (a retry names the same run), else UUID v4. */
 void sr_gateway__new_run_id(const sr_gw_ctx_t *c, sr_uuid_t *out);
+/* The new run @p run as this gateway's projection holds it: 200 with it
+ * (POST /v0/runs/, POST /pipelines/{id}/runs/), or 500. */
+void sr_gateway__answer_new_run(sr_gw_ctx_t *c, const sr_uuid_t *run);
 
 /** @brief DELETE of a pipeline run: DeleteRun, then the run as it was. */
 void sr_gateway__delete_run(sr_gw_ctx_t *c);

@@ -1147,8 +1147,6 @@ void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
 {
         const sr_route_t *r = c->route;
         sr_http_problem_t prob = { 0 };
-        sr_errctx_t ec = { 0 };
-        sr_pipeline_run_t pr;
         sr_def_record_t p;
         sr_command_t cmd;
         sr_defcmd_t *d;
@@ -1183,15 +1181,8 @@ void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
         cmd.u.def = d; /* owned by cmd from here */
         rc = sr_gateway__run_command(c->gw, &cmd, c->resp);
         sr_command_fini(&cmd);
-        if (rc)
-                return;
-        if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise, &run, &pr,
-                                     &ec) != SR_OK) {
-                sr_gateway__proj_failed(c, &ec, "pipeline run");
-                return;
-        }
-        sr_gateway__answer_json(c->resp, 200, "ok",
-                                sr_json_pipeline_run(&pr));
+        if (!rc)
+                sr_gateway__answer_new_run(c, &run);
 }
 
 void sr_gateway__def(sr_gw_ctx_t *c)

@@ -534,7 +534,6 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
         sr_http_problem_t prob = { 0 };
         sr_proj_query_t pq = { 0 };
         sr_errctx_t ec = { 0 };
-        sr_pipeline_run_t pr;
         sr_command_t cmd;
         sr_uuid_t run;
         uint64_t count = 0;
@@ -569,9 +568,16 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
         cmd.u.create.run_number = (int32_t)(count + 1);
         rc = sr_gateway__run_command(c->gw, &cmd, c->resp);
         sr_command_fini(&cmd);
-        if (rc)
-                return;
-        if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise, &run, &pr,
+        if (!rc)
+                sr_gateway__answer_new_run(c, &run);
+}
+
+void sr_gateway__answer_new_run(sr_gw_ctx_t *c, const sr_uuid_t *run)
+{
+        sr_errctx_t ec = { 0 };
+        sr_pipeline_run_t pr;
+
+        if (sr_proj_get_pipeline_run(c->gw->proj, c->enterprise, run, &pr,
                                      &ec) != SR_OK) {
                 sr_gateway__proj_failed(c, &ec, "pipeline run");
                 return;
