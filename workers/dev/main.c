@@ -137,7 +137,7 @@ static void add_child(sr_fleet_t *f, const struct dev_opts *o,
                       const char *bin, const char *name, const char *boot,
                       int http_port)
 {
-        char strs[10][PATH_MAX + 64], *av[MAX_ARGS + 24];
+        char strs[12][PATH_MAX + 64], *av[MAX_ARGS + 24];
         int k = 0, s = 0;
 
 #define DEF(...)                                                        \
@@ -148,10 +148,17 @@ static void add_child(sr_fleet_t *f, const struct dev_opts *o,
         } while (0)
         av[k++] = (char *)bin;
         /* The 2.0.2 mock does not wake a waiting fetch (a real broker
-         * answers a fetch as soon as data arrives); a short session
-         * timeout makes a restarted child rejoin quickly. */
-        if (!o->bootstrap)
+         * answers a fetch as soon as data arrives), and a fetch it
+         * answers with an error waits fetch.error.backoff.ms (500) before
+         * the next: a command one worker sends another partition (a
+         * stored pipeline's run, docs/definitions.md section 5) then
+         * waited up to a second, measured 2026-12-07 (one POST
+         * /pipelines/{id}/runs/ in 20 over 0.9 s; none at 10 ms). A short
+         * session timeout makes a restarted child rejoin quickly. */
+        if (!o->bootstrap) {
                 DEF("kafka.fetch.wait.max.ms=1");
+                DEF("kafka.fetch.error.backoff.ms=10");
+        }
         DEF("kafka.session.timeout.ms=6000");
         for (int i = 0; i < o->n_fwd; i++)
                 av[k++] = o->fwd[i];
@@ -163,9 +170,9 @@ static void add_child(sr_fleet_t *f, const struct dev_opts *o,
         DEF("partitions=%d", o->partitions);
         av[k] = NULL;
 #undef DEF
-        snprintf(strs[9], sizeof(strs[9]), "%s/%s", o->data_dir, name);
-        if (mkdir(strs[9], 0750) && errno != EEXIST)
-                SR_WARN("DEV", "mkdir failed dir=%s err=\"%s\"", strs[9],
+        snprintf(strs[11], sizeof(strs[11]), "%s/%s", o->data_dir, name);
+        if (mkdir(strs[11], 0750) && errno != EEXIST)
+                SR_WARN("DEV", "mkdir failed dir=%s err=\"%s\"", strs[11],
                         strerror(errno));
         if (sr_fleet_add(f, name, av) < 0)
                 SR_ERROR("DEV", "cannot add %s", name);
