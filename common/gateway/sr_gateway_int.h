@@ -212,10 +212,12 @@ void sr_gateway__command_write(sr_gw_ctx_t *c);
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);
 
-/** @brief The id of a run a write creates (POST /v0/runs/, POST
- *  /v0/pipelines/{id}/runs/): UUID v5 of the caller's Idempotency-Key
- *  (a retry names the same run), else UUID v4. */
-void sr_gateway__new_run_id(const sr_gw_ctx_t *c, sr_uuid_t *out);
+/** @brief The id of a run a write creates (POST /v0/runs/, @p pipeline
+ *  NULL; POST /v0/pipelines/{id}/runs/, its pipeline): UUID v5 of the
+ *  caller's Idempotency-Key and, for a stored pipeline's run, the
+ *  pipeline (a retry names the same run), else UUID v4. */
+void sr_gateway__new_run_id(const sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
+                            sr_uuid_t *out);
 /* The new run @p run as this gateway's projection holds it: 200 with it
  * (POST /v0/runs/, POST /pipelines/{id}/runs/), or 500. */
 void sr_gateway__answer_new_run(sr_gw_ctx_t *c, const sr_uuid_t *run);

@@ -1168,7 +1168,7 @@ void sr_gateway__start_pipeline_run(sr_gw_ctx_t *c)
                 sr_gateway__answer_status(c->resp, 500, "out of memory");
                 return;
         }
-        sr_gateway__new_run_id(c, &run);
+        sr_gateway__new_run_id(c, &r->pipeline_id, &run);
         sr_gateway__command_init(&cmd, SR_CMD_DEFINITION, c->enterprise,
                                  c->req, &r->pipeline_id);
         d->kind = SR_DEFCMD_START_PIPELINE_RUN;

@@ -520,13 +520,24 @@ void sr_gateway__delete_run(sr_gw_ctx_t *c)
         sr_gateway__answer_json(c->resp, 200, "ok", was);
 }
 
-void sr_gateway__new_run_id(const sr_gw_ctx_t *c, sr_uuid_t *out)
+void sr_gateway__new_run_id(const sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
+                            sr_uuid_t *out)
 {
-        if (c->req->idempotency_key)
-                sr_idem_uuid(out, "idem-run", c->enterprise,
-                             c->req->idempotency_key);
-        else
+        char label[16 + SR_UUID_STR_LEN];
+
+        if (!c->req->idempotency_key) {
                 sr_uuid_v4(out);
+                return;
+        }
+        /* A stored pipeline's run: the pipeline in the name, so one key
+         * never names the same run from two paths or two pipelines, even
+         * once the key itself is forgotten. */
+        snprintf(label, sizeof(label), "idem-run");
+        if (pipeline) {
+                memcpy(label, "idem-run/", 9);
+                sr_uuid_fmt(pipeline, label + 9);
+        }
+        sr_idem_uuid(out, label, c->enterprise, c->req->idempotency_key);
 }
 
 void sr_gateway__create_run(sr_gw_ctx_t *c)
@@ -558,7 +569,7 @@ void sr_gateway__create_run(sr_gw_ctx_t *c)
                 sr_command_fini(&cmd);
                 return;
         }
-        sr_gateway__new_run_id(c, &run);
+        sr_gateway__new_run_id(c, NULL, &run);
         cmd.pipeline_run_id = run;
         /* run_number: this gateway's count of the pipeline's runs + 1 */
         pq.pipeline_id = &cmd.u.create.spec.pipeline_id;

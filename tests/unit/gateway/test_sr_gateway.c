@@ -4211,8 +4211,14 @@ Test(sr_gateway, a_stored_pipeline_run_starts_and_answers_200_with_the_run)
         snprintf(url, sizeof(url), "/v0/pipelines/%s/runs/", pipe);
         a = call("POST", url, "tok-a", "start-1", NULL);
         cr_assert(eq(int, a.status, 200), "%s", a.body);
-        /* the run id as POST /v0/runs/ picks it: v5 of the key */
-        sr_idem_uuid(&want, "idem-run", ENT_A, "start-1");
+        /* the run id: v5 of the key and the pipeline (never the id POST
+         * /v0/runs/ gives the same key, nor another pipeline's) */
+        {
+                char label[16 + SR_UUID_STR_LEN];
+
+                snprintf(label, sizeof(label), "idem-run/%s", pipe);
+                sr_idem_uuid(&want, label, ENT_A, "start-1");
+        }
         sr_uuid_fmt(&want, run);
         cr_assert(eq(str, (char *)content_str(&a, "id"), run));
         cr_assert(eq(str, (char *)content_str(&a, "pipeline_id"), pipe));
