@@ -53,7 +53,9 @@ examples=${API_ST_EXAMPLES:-100}
 # deep (pipeline -> stage -> list or operation list -> targets or
 # operations), which 100 scenarios did not all reach (19 of 36 links).
 stateful_examples=${API_ST_STATEFUL_EXAMPLES:-$((examples * 5))}
-pass1_limit_s=170
+# pass1 took 130-150 s on this machine (2026-12-07, with the stored
+# pipelines' runs); 240 leaves room for a slower one.
+pass1_limit_s=240
 stateful_limit_s=90
 pass2_limit_s=110
 
