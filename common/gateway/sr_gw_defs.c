@@ -350,7 +350,8 @@ static bool parent_list(sr_gw_ctx_t *c, const struct def_route *dr,
 
 /* ------------------------------------------------------------ lists */
 
-/* Default orders: creation order (created_at, then id); stages by
+/* Default orders: creation order (created_at, then the pipeline's
+ * creation ordinal, then id); stages by
  * `order`; pipelines by `ordering` name or -name (byte order of the names,
  * then creation order). */
 static const sr_def_audit_t *audit_of(const sr_def_record_t *r)
