@@ -291,36 +291,21 @@ static bool any_filling(const sr_defs_t *d)
         return false;
 }
 
-/* A stage with a COLLECTIONS list attached: the first such attachment's
- * list, NULL when none. */
-static const sr_def_target_list_t *collections_list(const sr_defs_t *d,
-                                                    const sr_def_stage_t **s)
+/* The first attached list of @p type (with device groups linked, when
+ * @p linked), and its stage into @p s; NULL when none. A start refuses a
+ * COLLECTIONS list, and a GROUPS list linking groups until phase C
+ * (section 6). */
+static const sr_def_target_list_t *attached_list(const sr_defs_t *d,
+                                                 sr_tl_type_t type,
+                                                 bool linked,
+                                                 const sr_def_stage_t **s)
 {
         for (uint32_t i = 0; i < d->n_attachments; i++) {
                 const sr_def_attachment_t *at = &d->attachments[i];
                 const sr_def_target_list_t *l =
                         sr_defs_list(d, &at->target_list_id);
 
-                if (l && l->type == SR_TL_COLLECTIONS) {
-                        *s = sr_defs_stage(d, &at->stage_id);
-                        return l;
-                }
-        }
-        return NULL;
-}
-
-/* A stage with a GROUPS list that links device groups attached: the
- * first such attachment's list, NULL when none. Runs of device groups come
- * with the directory (section 6, phase C). */
-static const sr_def_target_list_t *grouped_list(const sr_defs_t *d,
-                                                const sr_def_stage_t **s)
-{
-        for (uint32_t i = 0; i < d->n_attachments; i++) {
-                const sr_def_attachment_t *at = &d->attachments[i];
-                const sr_def_target_list_t *l =
-                        sr_defs_list(d, &at->target_list_id);
-
-                if (l && l->type == SR_TL_GROUPS && l->n_groups) {
+                if (l && l->type == type && (!linked || l->n_groups)) {
                         *s = sr_defs_stage(d, &at->stage_id);
                         return l;
                 }
@@ -354,7 +339,7 @@ static bool start_refused(const sr_defs_t *d, sr_reject_t *reason, char *why,
                                pid, at);
                 return true;
         }
-        l = grouped_list(d, &s);
+        l = attached_list(d, SR_TL_GROUPS, true, &s);
         if (l) {
                 sr_uuid_fmt(&l->id, lid);
                 *reason = SR_REJECT_NOT_SUPPORTED;
@@ -366,7 +351,7 @@ static bool start_refused(const sr_defs_t *d, sr_reject_t *reason, char *why,
                                s ? s->name : "?", l->name, lid);
                 return true;
         }
-        l = collections_list(d, &s);
+        l = attached_list(d, SR_TL_COLLECTIONS, false, &s);
         if (l) {
                 sr_uuid_fmt(&l->id, lid);
                 *reason = SR_REJECT_NOT_SUPPORTED;

@@ -523,7 +523,7 @@ void sr_gateway__delete_run(sr_gw_ctx_t *c)
 void sr_gateway__new_run_id(const sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
                             sr_uuid_t *out)
 {
-        char label[16 + SR_UUID_STR_LEN];
+        char label[16 + SR_UUID_STR_LEN] = "idem-run";
 
         if (!c->req->idempotency_key) {
                 sr_uuid_v4(out);
@@ -532,9 +532,8 @@ void sr_gateway__new_run_id(const sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
         /* A stored pipeline's run: the pipeline in the name, so one key
          * never names the same run from two paths or two pipelines, even
          * once the key itself is forgotten. */
-        snprintf(label, sizeof(label), "idem-run");
         if (pipeline) {
-                memcpy(label, "idem-run/", 9);
+                label[8] = '/';
                 sr_uuid_fmt(pipeline, label + 9);
         }
         sr_idem_uuid(out, label, c->enterprise, c->req->idempotency_key);
