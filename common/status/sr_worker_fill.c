@@ -4,8 +4,12 @@
  * - the pipeline's owner, when it accepts a StartPipelineRun, sends the
  *   run's CreateRun (keyed by the run: its owner may be another worker)
  *   with the skeleton sr_defs_resolve() gives (every stage with a target
- *   list attached is open: its targets come in chunks), and the first
- *   FillStep to its own partition;
+ *   list attached is open: its targets come in chunks);
+ * - the run's owner, when it creates such a run with an open stage, sends
+ *   the fill's first FillStep to the pipeline's partition, so every chunk
+ *   the fill sends the run is sent after the run exists: after a
+ *   rebalance, a chunk from the pipeline's new owner cannot overtake a
+ *   CreateRun still on its way from the old one;
  * - each FillStep passes over the pipeline's targets in key order from its
  *   cursor, at most FILL_SCAN_FACTOR x definition.chunk.targets keys, and
  *   sends the run one AppendTargets chunk of the stage's targets it met;
@@ -59,11 +63,13 @@ static void fill_step_id(const sr_uuid_t *run, uint32_t stage,
 /* ------------------------------------------------------------ sending */
 
 /* A FillStep of @p run at stage @p stage, cursor @p after, the stage's
- * @p chunk, @p count and digest in progress @p h, to this partition. */
-static void send_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
-                      const sr_uuid_t *run, uint32_t stage,
-                      const sr_uuid_t *after, uint32_t chunk, uint64_t count,
-                      const sr_sha256_ctx_t *h, int64_t ts)
+ * @p chunk, @p count and digest in progress @p h, keyed by @p pipeline of
+ * @p enterprise, to partition @p to (-1: the key's). */
+static void send_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
+                      const char *enterprise, const sr_uuid_t *run,
+                      uint32_t stage, const sr_uuid_t *after, uint32_t chunk,
+                      uint64_t count, const sr_sha256_ctx_t *h, int64_t ts,
+                      int32_t to)
 {
         sr_command_t c;
         sr_defcmd_t *f = calloc(1, sizeof(*f));
@@ -77,15 +83,15 @@ static void send_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
         memset(&c, 0, sizeof(c));
         c.kind = SR_CMD_DEFINITION;
-        c.pipeline_run_id = d->p.id; /* the key */
-        memcpy(c.enterprise_id, d->p.enterprise_id, sizeof(c.enterprise_id));
+        c.pipeline_run_id = *pipeline; /* the key */
+        snprintf(c.enterprise_id, sizeof(c.enterprise_id), "%s", enterprise);
         c.issued_at = ts;
         fill_step_id(run, stage, after, chunk, &c.command_id);
         f->kind = SR_DEFCMD_FILL_STEP;
         f->command_id = c.command_id;
-        memcpy(f->enterprise_id, d->p.enterprise_id, sizeof(f->enterprise_id));
+        memcpy(f->enterprise_id, c.enterprise_id, sizeof(f->enterprise_id));
         f->issued_at = ts;
-        f->pipeline_id = d->p.id;
+        f->pipeline_id = *pipeline;
         f->u.fill.pipeline_run_id = *run;
         f->u.fill.stage_index = stage;
         f->u.fill.after = *after;
@@ -94,7 +100,7 @@ static void send_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         f->u.fill.seal_state_len = (uint32_t)sr_sha256_save(h, saved);
         memcpy(f->u.fill.seal_state, saved, f->u.fill.seal_state_len);
         c.u.def = f;
-        sr_worker__emit_command(w, part, &c, part);
+        sr_worker__emit_command(w, part, &c, to);
         sr_command_fini(&c);
 }
 
@@ -113,15 +119,18 @@ static uint32_t next_open_stage(const sr_defs_t *d,
         return r->n_stage_ids;
 }
 
-static void first_step(sr_worker_t *w, int32_t part, const sr_defs_t *d,
-                       const sr_uuid_t *run, uint32_t stage, int64_t ts)
+/* The first step of a stage: from the first target, nothing counted. */
+static void first_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
+                       const char *enterprise, const sr_uuid_t *run,
+                       uint32_t stage, int64_t ts, int32_t to)
 {
         sr_uuid_t nil;
         sr_sha256_ctx_t h;
 
         memset(&nil, 0, sizeof(nil));
         sr_sha256_init(&h);
-        send_step(w, part, d, run, stage, &nil, 0, 0, &h, ts);
+        send_step(w, part, pipeline, enterprise, run, stage, &nil, 0, 0, &h,
+                  ts, to);
 }
 
 /* ------------------------------------------------------------ start */
@@ -175,20 +184,29 @@ bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
         return true;
 }
 
+/* The CreateRun alone: the fill's first step comes from the run's owner
+ * once it has created the run (start_fill()). */
 void sr_worker__run_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
                           const sr_command_t *create, int64_t ts)
 {
-        const sr_runspec_t *spec = &create->u.create.spec;
-        const sr_def_active_run_t *r =
-                sr_defs_active_run(d, &create->pipeline_run_id);
-
+        (void)d;
+        (void)ts;
         sr_worker__emit_command(w, part, create, -1);
-        if (!r || !r->filling)
-                return;
+}
+
+/* The run's owner created a run of a stored pipeline: its first open
+ * stage's first FillStep, keyed by the pipeline (no open stage: the
+ * pipeline's owner did not mark the run filling, nothing to fill). */
+static void start_fill(sr_worker_t *w, int32_t part, const sr_command_t *create,
+                       int64_t ts)
+{
+        const sr_runspec_t *spec = &create->u.create.spec;
+
         for (uint32_t i = 0; i < spec->n_stages; i++)
                 if (spec->stages[i].append_targets) {
-                        first_step(w, part, d, &create->pipeline_run_id, i,
-                                   ts);
+                        first_step(w, part, &spec->pipeline_id,
+                                   create->enterprise_id,
+                                   &create->pipeline_run_id, i, ts, -1);
                         return;
                 }
 }
@@ -424,14 +442,15 @@ bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
                 count += fs.n;
         }
         if (fs.more) {
-                send_step(w, part, d, run, si, &fs.last, chunk, count, &h,
-                          ts);
+                send_step(w, part, &d->p.id, d->p.enterprise_id, run, si,
+                          &fs.last, chunk, count, &h, ts, part);
                 goto out;
         }
         send_seal(w, d, run, si, chunk, count, &h, ts, part);
         next = next_open_stage(d, r, si + 1);
         if (next < r->n_stage_ids) {
-                first_step(w, part, d, run, next, ts);
+                first_step(w, part, &d->p.id, d->p.enterprise_id, run, next,
+                           ts, part);
                 goto out;
         }
         memset(&out, 0, sizeof(out));
@@ -501,20 +520,24 @@ void sr_worker__run_ended_check(sr_worker_t *w, int32_t part,
 {
         const sr_fsm_out_t *o = &w->out;
 
-        if (cmd && cmd->kind == SR_CMD_CREATE_RUN && o->has_reply &&
-            !o->reply.accepted && !o->applied) {
+        if (cmd && cmd->kind == SR_CMD_CREATE_RUN) {
                 sr_uuid_t id;
 
-                /* A run the pipeline's owner started that will never
-                 * exist: its pin must go. */
                 sr_def_start_command_id(&cmd->u.create.spec.pipeline_id,
                                         &cmd->pipeline_run_id, &id);
-                if (sr_uuid_eq(&id, &cmd->command_id))
+                if (!sr_uuid_eq(&id, &cmd->command_id))
+                        return; /* not a run of a stored pipeline */
+                if (o->has_reply && !o->reply.accepted && !o->applied) {
+                        /* A run the pipeline's owner started that will
+                         * never exist: its pin must go. */
                         send_run_ended(w, part,
                                        &cmd->u.create.spec.pipeline_id,
                                        &cmd->pipeline_run_id,
                                        cmd->enterprise_id, SR_ST_INVALID, ts);
-                return;
+                        return;
+                }
+                if (o->applied)
+                        start_fill(w, part, cmd, ts);
         }
         if (!run || !run->exists || !from_stored(run))
                 return;

@@ -663,3 +663,113 @@ Test(definitions, a_run_of_the_stored_pipeline_is_filled_in_chunks_and_runs_froz
         }
         cr_assert(r->accepted, "the ended run still holds its stage");
 }
+
+/* What the command topic holds for one run: the fill's commands. */
+typedef struct fill_sent {
+        sr_uuid_t run;
+        int appends, seals, steps;
+} fill_sent_t;
+
+static int read_fill_command(const sr_inrec_t *in, void *arg)
+{
+        fill_sent_t *f = arg;
+        sr_errctx_t ec = { 0 };
+        sr_command_t c;
+
+        if (sr_codec_decode_command(kit.codec, in->value, &c, &ec) != SR_OK)
+                return 0; /* not ours to judge here */
+        if (sr_uuid_eq(&c.pipeline_run_id, &f->run)) {
+                f->appends += c.kind == SR_CMD_APPEND_TARGETS;
+                f->seals += c.kind == SR_CMD_SEAL_TARGETS;
+        }
+        if (c.kind == SR_CMD_DEFINITION &&
+            c.u.def->kind == SR_DEFCMD_FILL_STEP &&
+            sr_uuid_eq(&c.u.def->u.fill.pipeline_run_id, &f->run))
+                f->steps++;
+        sr_command_fini(&c);
+        return 0;
+}
+
+static bool run_known(kit_t *k, void *arg)
+{
+        return kit_status(k, arg) != SR_ST_NONE;
+}
+
+/* The fill's first step comes from the run's owner once it has created
+ * the run (docs/guarantee.md): a start whose CreateRun is refused (its
+ * run id taken by another run) sends the taken run nothing, and its
+ * RunEnded frees the pipeline. */
+Test(definitions, a_start_whose_run_id_is_taken_fills_nothing)
+{
+        sr_uuid_t s1, l1, run;
+        sr_errctx_t ec = { 0 };
+        const sr_reply_t *r;
+        sr_runspec_t spec;
+        fill_sent_t f;
+        sr_command_t c;
+
+        sr_uuid_v4(&pid);
+        sr_uuid_v4(&s1);
+        sr_uuid_v4(&l1);
+        sr_uuid_v4(&run);
+        kit_start_worker(&kit);
+        cr_assert(put_pipeline(true, "fleet", false, 0)->accepted);
+        cr_assert(put_stage(&s1, "all")->accepted);
+        cr_assert(put_list(&l1, "all")->accepted);
+        add_devices(&l1, 0, 50);
+        cr_assert(attach(&s1, &l1)->accepted);
+        add_operation(&s1, "REBOOT");
+
+        /* another run holds the id (an inline run, one stage) */
+        kit_spec(&spec, 1, 1, 2, false);
+        kit_create(&kit, &run, &spec, NULL);
+        sr_runspec_fini(&spec);
+        cr_assert(kit_pump_until(&kit, run_known, &run, 30000),
+                  "the other run was not created");
+
+        /* the pipeline's owner cannot see the run: it accepts the start */
+        r = start_run(&run);
+        cr_assert(r->accepted, "%s", r->message);
+        /* the refused CreateRun's RunEnded ends the fill: targets can be
+         * written again */
+        for (int tries = 0;; tries++) {
+                sr_defcmd_target_t *t;
+
+                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
+                c.u.def->u.add.target_list_id = l1;
+                c.u.def->u.add.n_items = 1;
+                t = c.u.def->u.add.items = calloc(1, sizeof(*t));
+                device(1000, &t->device_id);
+                snprintf(t->device_name, SR_NAME_MAX, "late");
+                t->is_active = true;
+                r = send_cmd(&c);
+                if (r->accepted)
+                        break;
+                cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                             "run_starting"), "%s", r->message);
+                cr_assert(lt(int, tries, 100), "the fill never ended");
+                kit_drain(&kit, 100);
+        }
+        kit_pump_until(&kit, NULL, NULL, 300);
+        memset(&f, 0, sizeof(f));
+        f.run = run;
+        for (int32_t p = 0; p < kit.parts; p++) {
+                int64_t lo, hi;
+
+                cr_assert(eq(int, sr_kafka_watermarks(kit.conf,
+                                                      SR_TOPIC_COMMANDS, p,
+                                                      &lo, &hi, 5000, &ec),
+                             SR_OK), "%s", ec.msg);
+                if (hi > 0)
+                        cr_assert(eq(int, sr_kafka_read_partition(
+                                                  kit.conf, SR_TOPIC_COMMANDS,
+                                                  p, hi, read_fill_command, &f,
+                                                  10000, &ec),
+                                     SR_OK), "%s", ec.msg);
+        }
+        cr_assert(eq(int, f.steps, 0), "fill steps sent: %d", f.steps);
+        cr_assert(eq(int, f.appends, 0), "chunks sent the taken run: %d",
+                  f.appends);
+        cr_assert(eq(int, f.seals, 0), "seals sent the taken run: %d",
+                  f.seals);
+}
