@@ -391,7 +391,7 @@ answer:
                 sr_worker__def_changes(w, part, &d, &out, cmd,
                                        in->timestamp);
         if (out.accepted && has_create && out.n_changes)
-                sr_worker__run_start(w, part, &d, &create, in->timestamp);
+                sr_worker__run_start(w, part, &create);
         if (out.accepted) {
                 w->bs.inputs[0][OUT_APPLIED]++;
         } else {

@@ -186,11 +186,9 @@ bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
 
 /* The CreateRun alone: the fill's first step comes from the run's owner
  * once it has created the run (start_fill()). */
-void sr_worker__run_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
-                          const sr_command_t *create, int64_t ts)
+void sr_worker__run_start(sr_worker_t *w, int32_t part,
+                          const sr_command_t *create)
 {
-        (void)d;
-        (void)ts;
         sr_worker__emit_command(w, part, create, -1);
 }
 
@@ -514,7 +512,7 @@ static bool from_stored(const sr_run_t *run)
         return sr_uuid_eq(&id, &run->pr.created_by_command);
 }
 
-void sr_worker__run_ended_check(sr_worker_t *w, int32_t part,
+void sr_worker__stored_run_check(sr_worker_t *w, int32_t part,
                                 const sr_run_t *run, const sr_command_t *cmd,
                                 int64_t ts)
 {

@@ -275,7 +275,7 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
         if (cmd.kind == SR_CMD_CREATE_RUN && w->out.applied)
                 sr_worker__check_created(w, in->partition, run);
         sr_worker__emit_outputs(w, in->partition);
-        sr_worker__run_ended_check(w, in->partition, run, &cmd,
+        sr_worker__stored_run_check(w, in->partition, run, &cmd,
                                    in->timestamp);
         if (w->out.retire || w->out.forget || w->out.for_retired) {
                 /* No dedupe entry: it would be a key of the retired run
@@ -331,7 +331,7 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
         switch (err) {
         case SR_OK:
                 sr_worker__emit_outputs(w, in->partition);
-                sr_worker__run_ended_check(w, in->partition, run, NULL,
+                sr_worker__stored_run_check(w, in->partition, run, NULL,
                                            in->timestamp);
                 w->bs.inputs[1][w->out.stale ? OUT_STALE : OUT_APPLIED]++;
                 if (w->out.stale)

@@ -344,20 +344,22 @@ bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
 /* sr_worker_fill.c: runs of stored pipelines (docs/definitions.md section
  * 5). run_create builds the CreateRun of an accepted StartPipelineRun
  * from @p spec (moved) and checks its size (false: @p out refused);
- * run_start sends it and the first FillStep after the rules accepted;
- * fill_step applies one FillStep (false: a late or foreign step, nothing
- * sent); run_ended_check sends RunEnded when @p run, started from a stored
- * pipeline, ended in this input, or its CreateRun was refused. */
+ * run_start sends it after the rules accepted; fill_step applies one
+ * FillStep (false: a late or foreign step, nothing sent);
+ * stored_run_check, on the run's owner after a run input, sends the fill's
+ * first FillStep when the input created a run of a stored pipeline with an
+ * open stage, and RunEnded when such a run ended in this input or its
+ * CreateRun was refused. */
 bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
                            const sr_defcmd_t *dc, sr_runspec_t *spec,
                            int64_t ts, sr_command_t *create,
                            sr_defs_out_t *out);
-void sr_worker__run_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
-                          const sr_command_t *create, int64_t ts);
+void sr_worker__run_start(sr_worker_t *w, int32_t part,
+                          const sr_command_t *create);
 bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
                           const sr_defcmd_t *dc, const sr_command_t *cmd,
                           int64_t ts);
-void sr_worker__run_ended_check(sr_worker_t *w, int32_t part,
+void sr_worker__stored_run_check(sr_worker_t *w, int32_t part,
                                 const sr_run_t *run, const sr_command_t *cmd,
                                 int64_t ts);
 void sr_worker__emit_def_event(sr_worker_t *w, int32_t part,
