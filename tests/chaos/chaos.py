@@ -490,6 +490,7 @@ class Scenario:
         else:
             args += ["--seed", str(a.seed), "--duration", "100000",
                      "--drain-timeout", "300", "--poison-every", "2",
+                     "--stored", str(a.stored),
                      "--manifest", os.path.join(self.work, "manifest.jsonl")]
         self.loadgen = subprocess.Popen(
             args, stdout=self.lg_out, stderr=self.lg_out,
@@ -803,9 +804,13 @@ class Scenario:
         self.pids.discard(self.loadgen.pid)
         tail = open(os.path.join(self.work, "loadgen.log")).read()
         done = [l for l in tail.splitlines() if "loadgen: done" in l or
-                " still " in l]
+                " still " in l or "stored pipeline" in l]
         for line in done[-21:]:
             log(line)
+        if self.loadgen.returncode == 4:
+            raise Fail("loadgen: runs of stored pipelines went wrong (a "
+                       "success with the wrong device commands, or none "
+                       "succeeded: the lines above)")
         if self.loadgen.returncode != 0:
             self.diagnose_stuck(done, active)
             raise Fail(f"loadgen: not every run reached a final status "
@@ -1057,6 +1062,9 @@ def main():
     ap.add_argument("--min-in-flight", type=float, default=0.25,
                     help="fail if fewer than this share of the kills "
                     "landed with a batch in flight")
+    ap.add_argument("--stored", type=int, default=8,
+                    help="stored pipelines the loadgen defines and starts "
+                         "about a fifth of its runs from (0: none)")
     ap.add_argument("--targets", type=int, default=8,
                     help="a stage has 1..N targets")
     ap.add_argument("--calib-s", type=float, default=15,

@@ -4,7 +4,7 @@
  *   sr-chaos-loadgen run -b HOST:PORT [--partitions N] [--seed S]
  *                    [--rate RUNS_PER_S] [--duration S] [--drain-timeout S]
  *                    [--poison-every S] [--manifest FILE] [--stats FILE]
- *                    [--targets N] [--max-open N]
+ *                    [--targets N] [--max-open N] [--stored N]
  *   sr-chaos-loadgen lag -b HOST:PORT [--partitions N] [--group G]
  *
  * run: creates pipeline runs on sr.commands at a steady rate (seeded mix:
@@ -21,6 +21,17 @@
  * partition, offset, key, raw value, and what the worker must do with it
  * (dead-letter with a reason, or a refusal reply with a reason).
  * --poison-every 0: no poison records.
+ * --stored N: N stored pipelines are defined at the start (Command version
+ * 5's definition commands: 1 or 2 stages, two DEVICES lists sharing two
+ * devices attached to the first stage, one of them to the second, one
+ * operation a stage), and about a fifth of the runs are started from a
+ * free one with StartPipelineRun (one run in flight a pipeline: a second
+ * start while the first fills is refused run_starting); their targets
+ * come through the pipeline's owner's fill (docs/definitions.md section
+ * 5). Each definition command must be accepted (exit 2 otherwise); a
+ * refused start is counted, not waited for; a run of a stored pipeline
+ * that succeeds must have dispatched each of its devices exactly once per
+ * stage (exit 4 otherwise, and when N > 0 but none succeeded).
  * --targets N: a stage has 1..N targets (default 4). --max-open N: no run
  * is created while N runs are not final (default 0: no cap), so a rate
  * above what the workers sustain measures their ceiling (chaos.py's
@@ -68,7 +79,23 @@ typedef struct lg_run {
         uint64_t acted_seq;  /* seq of the last waiting event acted upon */
         uint64_t status_seq;
         sr_status_t status;
+        int stored;          /* its stored pipeline's index + 1; 0: inline */
+        bool refused;        /* a start the pipeline's owner refused */
+        sr_uuid_t start_cmd; /* the StartPipelineRun's id */
+        uint32_t n_dispatched; /* first dispatches of its devices */
 } lg_run_t;
+
+/* A stored pipeline (--stored): lists A and B share two devices; stage 1
+ * takes A and B, stage 2 (if any) takes A, one operation each. */
+#define MAX_STORED 16
+#define STORED_DEVICES 12 /* devices of A and B together, at most */
+
+typedef struct lg_pipeline {
+        sr_uuid_t id;
+        uint32_t n_stages;
+        uint32_t n_a, n_b;  /* devices of list A, of list B (2 shared) */
+        int busy;           /* its run in flight: run index + 1; 0: none */
+} lg_pipeline_t;
 
 typedef struct lg {
         sr_conf_t *conf;
@@ -88,6 +115,13 @@ typedef struct lg {
         uint32_t n_answered;
         int n_final;      /* runs seen in a terminal status */
         uint32_t max_targets; /* targets per stage: 1..max_targets */
+
+        lg_pipeline_t pipes[MAX_STORED];
+        int n_pipes;
+        sr_uuid_t *setup_cmds; /* definition commands awaiting a reply */
+        int n_setup, n_setup_left;
+        uint64_t n_stored, n_stored_refused, n_stored_success,
+                n_stored_wrong;
 
         /* figures */
         uint64_t n_results, n_dispatch, n_cancel_req, n_events, n_promote,
@@ -273,6 +307,222 @@ static void send_result(lg_t *g, const sr_dispatch_t *d, const char *status,
         g->n_results++;
 }
 
+/* ------------------------------------------------------------ stored */
+
+static sr_command_t *def_cmd(lg_t *g, sr_command_t *c, const lg_pipeline_t *pp,
+                             sr_defcmd_kind_t kind)
+{
+        memset(c, 0, sizeof(*c));
+        c->kind = SR_CMD_DEFINITION;
+        rnd_uuid(g, &c->command_id);
+        c->pipeline_run_id = pp->id; /* the key */
+        snprintf(c->enterprise_id, sizeof(c->enterprise_id), "acme");
+        c->issued_at = now_ms();
+        c->u.def = calloc(1, sizeof(*c->u.def));
+        if (!c->u.def)
+                die("out of memory", NULL);
+        c->u.def->kind = kind;
+        c->u.def->command_id = c->command_id;
+        c->u.def->pipeline_id = pp->id;
+        snprintf(c->u.def->enterprise_id, sizeof(c->u.def->enterprise_id),
+                 "acme");
+        c->u.def->issued_at = c->issued_at;
+        c->u.def->create = true;
+        return c;
+}
+
+/* A definition command that must be accepted before runs start. */
+static void send_setup(lg_t *g, sr_command_t *c)
+{
+        g->setup_cmds[g->n_setup++] = c->command_id;
+        g->n_setup_left++;
+        send_command(g, c);
+        sr_command_fini(c);
+}
+
+/* Stored pipeline @p i's device @p k (lists A and B share k = n_a - 2 and
+ * n_a - 1). */
+static void stored_device(const lg_pipeline_t *pp, uint32_t k, sr_uuid_t *out)
+{
+        char pid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(&pp->id, pid);
+        sr_uuid_v5(out, &sr_ns, "chaos/%s/device/%u", pid, k);
+}
+
+static void define_pipelines(lg_t *g, int n)
+{
+        /* per pipeline: pipeline, 2 lists, 2 target chunks, and per stage
+         * the stage, its attachments (1 or 2), operation list, operation */
+        g->setup_cmds = calloc((size_t)n * 16 + 1, sizeof(*g->setup_cmds));
+        if (!g->setup_cmds)
+                die("out of memory", NULL);
+        for (int i = 0; i < n; i++) {
+                lg_pipeline_t *pp = &g->pipes[g->n_pipes++];
+                sr_uuid_t list[2];
+                sr_command_t c;
+
+                rnd_uuid(g, &pp->id);
+                pp->n_stages = 1 + (uint32_t)(i % 2);
+                pp->n_a = 3 + (uint32_t)(rnd(g) % 5);
+                pp->n_b = 2 + (uint32_t)(rnd(g) % 4);
+                def_cmd(g, &c, pp, SR_DEFCMD_PUT_PIPELINE);
+                c.u.def->u.pipeline.has_name = true;
+                snprintf(c.u.def->u.pipeline.name, SR_NAME_MAX,
+                         "chaos-stored-%d", i);
+                send_setup(g, &c);
+                for (int l = 0; l < 2; l++) {
+                        uint32_t from = l ? pp->n_a - 2 : 0,
+                                 n_items = l ? pp->n_b : pp->n_a;
+
+                        rnd_uuid(g, &list[l]);
+                        def_cmd(g, &c, pp, SR_DEFCMD_PUT_TARGET_LIST);
+                        c.u.def->u.list.target_list_id = list[l];
+                        c.u.def->u.list.has_name = true;
+                        snprintf(c.u.def->u.list.name, SR_NAME_MAX, "%s",
+                                 l ? "B" : "A");
+                        c.u.def->u.list.has_type = true;
+                        c.u.def->u.list.type = SR_TL_DEVICES;
+                        send_setup(g, &c);
+                        def_cmd(g, &c, pp, SR_DEFCMD_ADD_TARGETS);
+                        c.u.def->create = false;
+                        c.u.def->u.add.target_list_id = list[l];
+                        c.u.def->u.add.n_items = n_items;
+                        c.u.def->u.add.items =
+                                calloc(n_items, sizeof(sr_defcmd_target_t));
+                        if (!c.u.def->u.add.items)
+                                die("out of memory", NULL);
+                        for (uint32_t k = 0; k < n_items; k++) {
+                                sr_defcmd_target_t *t =
+                                        &c.u.def->u.add.items[k];
+
+                                stored_device(pp, from + k, &t->device_id);
+                                snprintf(t->device_name, SR_NAME_MAX,
+                                         "p%d-dev-%u", i, from + k);
+                                t->is_active = true;
+                        }
+                        send_setup(g, &c);
+                }
+                for (uint32_t si = 0; si < pp->n_stages; si++) {
+                        sr_uuid_t stage, ol, op;
+
+                        rnd_uuid(g, &stage);
+                        rnd_uuid(g, &ol);
+                        rnd_uuid(g, &op);
+                        def_cmd(g, &c, pp, SR_DEFCMD_PUT_STAGE);
+                        c.u.def->u.stage.stage_id = stage;
+                        c.u.def->u.stage.has_name = true;
+                        snprintf(c.u.def->u.stage.name, SR_NAME_MAX,
+                                 "stage-%u", si + 1);
+                        send_setup(g, &c);
+                        for (int l = 0; l < (si ? 1 : 2); l++) {
+                                def_cmd(g, &c, pp,
+                                        SR_DEFCMD_ATTACH_TARGET_LIST);
+                                c.u.def->create = false;
+                                c.u.def->u.attach.stage_id = stage;
+                                c.u.def->u.attach.target_list_id = list[l];
+                                send_setup(g, &c);
+                        }
+                        def_cmd(g, &c, pp, SR_DEFCMD_PUT_OPERATION_LIST);
+                        c.u.def->u.oplist.stage_id = stage;
+                        c.u.def->u.oplist.operation_list_id = ol;
+                        c.u.def->u.oplist.has_name = true;
+                        snprintf(c.u.def->u.oplist.name, SR_NAME_MAX, "ops");
+                        send_setup(g, &c);
+                        def_cmd(g, &c, pp, SR_DEFCMD_PUT_OPERATION);
+                        c.u.def->u.op.operation_list_id = ol;
+                        c.u.def->u.op.operation_id = op;
+                        c.u.def->u.op.has_operation_type = true;
+                        snprintf(c.u.def->u.op.operation_type, SR_SHORT_MAX,
+                                 "INSTALL");
+                        send_setup(g, &c);
+                }
+        }
+}
+
+/* Dispatches a successful run of @p pp makes: stage 1 its A and B devices
+ * once each, stage 2 its A devices; one operation a stage. */
+static uint32_t stored_expected(const lg_pipeline_t *pp)
+{
+        return pp->n_a + pp->n_b - 2 + (pp->n_stages > 1 ? pp->n_a : 0);
+}
+
+/* A run of a free stored pipeline (false: none is free yet). */
+static bool create_stored_run(lg_t *g)
+{
+        lg_pipeline_t *pp = NULL;
+        int from = (int)(rnd(g) % (uint64_t)g->n_pipes);
+        lg_run_t *r;
+        sr_command_t c;
+
+        if (g->n_setup_left)
+                return false;
+        for (int k = 0; k < g->n_pipes && !pp; k++)
+                if (!g->pipes[(from + k) % g->n_pipes].busy)
+                        pp = &g->pipes[(from + k) % g->n_pipes];
+        if (!pp)
+                return false;
+        r = &g->runs[g->n_runs];
+        memset(r, 0, sizeof(*r));
+        rnd_uuid(g, &r->id);
+        r->created_ms = now_ms();
+        r->n_stages = pp->n_stages;
+        r->auto_promote = false; /* a stored run's: stages promoted */
+        r->cancel_at_wait = rnd(g) % 4 == 0;
+        r->cancel_early = rnd(g) % 10 == 0;
+        r->stored = (int)(pp - g->pipes) + 1;
+        index_run(g, g->n_runs++);
+        pp->busy = g->n_runs;
+        def_cmd(g, &c, pp, SR_DEFCMD_START_PIPELINE_RUN);
+        c.u.def->create = false;
+        c.u.def->u.run.pipeline_run_id = r->id;
+        r->start_cmd = c.command_id;
+        send_command(g, &c);
+        sr_command_fini(&c);
+        g->n_stored++;
+        return true;
+}
+
+static void on_reply(lg_t *g, const sr_reply_t *rep)
+{
+        char m[64];
+
+        for (int i = 0; i < g->n_setup; i++)
+                if (sr_uuid_eq(&g->setup_cmds[i], &rep->command_id)) {
+                        if (!rep->accepted) {
+                                snprintf(m, sizeof(m), "%s",
+                                         sr_reject_name(rep->reason));
+                                fprintf(stderr, "loadgen: a stored "
+                                        "pipeline's definition command "
+                                        "refused: %s: %s\n", m,
+                                        rep->message);
+                                exit(2);
+                        }
+                        g->setup_cmds[i].b[0] ^= 0xff; /* answered */
+                        g->n_setup_left--;
+                        return;
+                }
+        for (int i = 0; i < g->n_pipes; i++) {
+                lg_run_t *r;
+
+                if (!g->pipes[i].busy)
+                        continue;
+                r = &g->runs[g->pipes[i].busy - 1];
+                if (!sr_uuid_eq(&r->start_cmd, &rep->command_id) ||
+                    rep->accepted)
+                        continue;
+                /* run_starting when the last run's fill still held the
+                 * pipeline (its cancel came before the fill's end) */
+                printf("loadgen: start of a stored pipeline's run refused: "
+                       "%s: %s\n", sr_reject_name(rep->reason),
+                       rep->message);
+                r->refused = true;
+                g->pipes[i].busy = 0;
+                g->n_stored_refused++;
+                return;
+        }
+}
+
 static void create_run(lg_t *g)
 {
         lg_run_t *r;
@@ -281,6 +531,8 @@ static void create_run(lg_t *g)
         uint64_t mix = rnd(g) % 100;
 
         if (g->n_runs >= MAX_RUNS)
+                return;
+        if (g->n_pipes && mix % 5 == 0 && create_stored_run(g))
                 return;
         r = &g->runs[g->n_runs];
         memset(r, 0, sizeof(*r));
@@ -359,6 +611,7 @@ static void on_dispatch(lg_t *g, const sr_dispatch_t *d)
         if (!first_answer(g, &d->command_id))
                 return; /* a re-published device command */
         g->n_dispatch++;
+        r->n_dispatched++;
         if (r->cancel_early && !r->early_sent) {
                 r->early_sent = true;
                 set_status(g, SR_CMD_SET_PIPELINE_RUN_STATUS, &r->id, NULL,
@@ -382,6 +635,27 @@ static void on_dispatch(lg_t *g, const sr_dispatch_t *d)
         }
 }
 
+/* A run of a stored pipeline ended: the pipeline is free again; a
+ * success dispatched each of its devices once per stage. */
+static void stored_ended(lg_t *g, lg_run_t *r, sr_status_t st)
+{
+        lg_pipeline_t *pp = &g->pipes[r->stored - 1];
+        char rid[SR_UUID_STR_LEN + 1];
+
+        if (pp->busy == (int)(r - g->runs) + 1)
+                pp->busy = 0;
+        if (st != SR_ST_SUCCESS)
+                return;
+        g->n_stored_success++;
+        if (r->n_dispatched == stored_expected(pp))
+                return;
+        g->n_stored_wrong++;
+        sr_uuid_fmt(&r->id, rid);
+        printf("loadgen: run %s of a stored pipeline succeeded with %u "
+               "device commands, %u expected\n", rid, r->n_dispatched,
+               stored_expected(pp));
+}
+
 static void on_event(lg_t *g, const sr_event_t *ev)
 {
         lg_run_t *r;
@@ -394,8 +668,11 @@ static void on_event(lg_t *g, const sr_event_t *ev)
                 return;
         if (ev->seq >= r->status_seq) {
                 if (!sr_status_is_terminal(r->status) &&
-                    sr_status_is_terminal(ev->to_status))
+                    sr_status_is_terminal(ev->to_status)) {
                         g->n_final++;
+                        if (r->stored)
+                                stored_ended(g, r, ev->to_status);
+                }
                 r->status_seq = ev->seq;
                 r->status = ev->to_status;
         }
@@ -443,6 +720,13 @@ static void pump(lg_t *g, int timeout_ms)
                                 die("decode dispatch", &dec);
                         on_dispatch(g, &d);
                         free(args);
+                } else if (in[i].topic == SR_TOPIC_REPLIES) {
+                        sr_reply_t rep;
+
+                        if (sr_codec_decode_reply(g->codec, in[i].value, &rep,
+                                                  &dec) != SR_OK)
+                                die("decode reply", &dec);
+                        on_reply(g, &rep);
                 } else {
                         sr_event_t ev;
 
@@ -929,15 +1213,17 @@ int main(int argc, char **argv)
                 { "prefix", required_argument, NULL, 'x' },
                 { "targets", required_argument, NULL, 't' },
                 { "max-open", required_argument, NULL, 'o' },
+                { "stored", required_argument, NULL, 'T' },
                 { NULL, 0, NULL, 0 }
         };
         const char *bootstrap = NULL, *manifest = "manifest.jsonl",
                    *stats = NULL, *group = "sr-status", *prefix = "sr.";
         double rate = 3.0, duration = 300, drain = 240, poison_every = 2.0;
         uint64_t seed = 1;
-        int parts = 12, c, open_runs = 0, max_open = 0, max_targets = 4;
+        int parts = 12, c, open_runs = 0, max_open = 0, max_targets = 4,
+            stored = 0, rc;
         sr_errctx_t ec = { 0 };
-        sr_reader_part_t rp[2048];
+        sr_reader_part_t rp[3 * 1024];
         lg_t g;
         int64_t start, next_poison, next_report, stop_at = 0;
         double next_create; /* ms; rates above 1000 runs/s */
@@ -963,11 +1249,13 @@ int main(int argc, char **argv)
                 case 'x': prefix = optarg; break;
                 case 't': max_targets = atoi(optarg); break;
                 case 'o': max_open = atoi(optarg); break;
+                case 'T': stored = atoi(optarg); break;
                 default: usage();
                 }
         }
         if (!bootstrap || parts < 1 || parts > 1024 || rate <= 0 ||
-            max_targets < 1 || max_targets > 1000 || max_open < 0)
+            max_targets < 1 || max_targets > 1000 || max_open < 0 ||
+            stored < 0 || stored > MAX_STORED)
                 usage();
         if (!strcmp(mode, "lag"))
                 return cmd_lag(bootstrap, parts, group, prefix);
@@ -995,12 +1283,14 @@ int main(int argc, char **argv)
             sr_producer_new(g.conf, "chaos-poison", &g.poison, &ec))
                 die("setup", &ec);
         for (int p = 0; p < parts; p++) {
-                rp[2 * p] = (sr_reader_part_t){ SR_TOPIC_DISPATCH, p,
+                rp[3 * p] = (sr_reader_part_t){ SR_TOPIC_DISPATCH, p,
                                                 SR_READER_BEGINNING };
-                rp[2 * p + 1] = (sr_reader_part_t){ SR_TOPIC_EVENTS, p,
+                rp[3 * p + 1] = (sr_reader_part_t){ SR_TOPIC_EVENTS, p,
+                                                    SR_READER_BEGINNING };
+                rp[3 * p + 2] = (sr_reader_part_t){ SR_TOPIC_REPLIES, p,
                                                     SR_READER_BEGINNING };
         }
-        if (sr_reader_new(g.conf, rp, 2 * parts, &g.reader, &ec))
+        if (sr_reader_new(g.conf, rp, 3 * parts, &g.reader, &ec))
                 die("reader", &ec);
         g.runs = calloc(MAX_RUNS, sizeof(*g.runs));
         g.run_idx = calloc(RUN_HASH, sizeof(*g.run_idx));
@@ -1012,6 +1302,7 @@ int main(int argc, char **argv)
                 die("setup: memory or manifest file", NULL);
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
+        define_pipelines(&g, stored);
 
         start = now_ms();
         next_create = (double)start;
@@ -1051,8 +1342,9 @@ int main(int argc, char **argv)
                 if (t >= next_report || !creating) {
                         open_runs = 0;
                         for (int i = 0; i < g.n_runs; i++)
-                                open_runs += !sr_status_is_terminal(
-                                        g.runs[i].status);
+                                open_runs += !g.runs[i].refused &&
+                                             !sr_status_is_terminal(
+                                                     g.runs[i].status);
                 }
                 if (t >= next_report) {
                         printf("loadgen: t=%" PRId64 "s runs=%d open=%d "
@@ -1071,7 +1363,8 @@ int main(int argc, char **argv)
         if (sr_producer_wait(g.prod, 60000, &ec) != SR_OK)
                 fprintf(stderr, "loadgen: producer wait: %s\n", ec.msg);
         for (int i = 0, shown = 0; i < g.n_runs && shown < 20; i++)
-                if (!sr_status_is_terminal(g.runs[i].status)) {
+                if (!g.runs[i].refused &&
+                    !sr_status_is_terminal(g.runs[i].status)) {
                         char rid[SR_UUID_STR_LEN + 1];
 
                         sr_uuid_fmt(&g.runs[i].id, rid);
@@ -1088,6 +1381,20 @@ int main(int argc, char **argv)
                g.n_dup_results, g.n_stale_results, g.n_cancel_req,
                g.n_promote, g.n_cancel, g.n_events, g.n_poison,
                g.n_poison_uncertain);
+        printf("loadgen: stored pipelines=%d runs=%" PRIu64
+               " refused_starts=%" PRIu64 " success=%" PRIu64
+               " wrong_targets=%" PRIu64 "\n", g.n_pipes, g.n_stored,
+               g.n_stored_refused, g.n_stored_success, g.n_stored_wrong);
+        rc = open_runs ? 3 : 0;
+        if (!rc && (g.n_stored_wrong || g.n_setup_left ||
+                    (g.n_pipes && !g.n_stored_success))) {
+                printf("loadgen: runs of stored pipelines: %" PRIu64
+                       " with the wrong targets, %d definition commands "
+                       "unanswered, %" PRIu64 " succeeded\n",
+                       g.n_stored_wrong, g.n_setup_left,
+                       g.n_stored_success);
+                rc = 4;
+        }
         if (stats) {
                 FILE *f = fopen(stats, "w");
 
@@ -1100,12 +1407,16 @@ int main(int argc, char **argv)
                                 ",\"cancel_requests\":%" PRIu64
                                 ",\"promotions\":%" PRIu64
                                 ",\"cancels\":%" PRIu64 ",\"poison\":%" PRIu64
-                                ",\"poison_uncertain\":%" PRIu64 "}\n",
+                                ",\"poison_uncertain\":%" PRIu64
+                                ",\"stored_runs\":%" PRIu64
+                                ",\"stored_refused\":%" PRIu64
+                                ",\"stored_success\":%" PRIu64 "}\n",
                                 g.n_runs, open_runs, g.n_dispatch,
                                 g.n_results, g.n_dup_results,
                                 g.n_stale_results, g.n_cancel_req,
                                 g.n_promote, g.n_cancel, g.n_poison,
-                                g.n_poison_uncertain);
+                                g.n_poison_uncertain, g.n_stored,
+                                g.n_stored_refused, g.n_stored_success);
                         fclose(f);
                 }
         }
@@ -1119,5 +1430,6 @@ int main(int argc, char **argv)
         free(g.run_idx);
         free(g.answered);
         free(g.answered_used);
-        return open_runs ? 3 : 0;
+        free(g.setup_cmds);
+        return rc;
 }
