@@ -248,8 +248,7 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
 }
 
-/* The dedupe entry of a command: its reply, or none (a FillStep, which
- * no client waits for). */
+/* The dedupe entry of a command, with its reply. */
 static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
                          const sr_command_t *cmd, const sr_reply_t *reply)
 {
@@ -261,9 +260,8 @@ static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
         cl.kind = SR_CL_DEDUPE;
         cl.u.dedupe.input_id = cmd->command_id;
         cl.u.dedupe.pipeline_run_id = cmd->pipeline_run_id;
-        cl.u.dedupe.has_reply = reply != NULL;
-        if (reply)
-                cl.u.dedupe.reply = *reply;
+        cl.u.dedupe.has_reply = true;
+        cl.u.dedupe.reply = *reply;
         if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec) != SR_OK) {
                 sr_worker__set_fatal(w, &ec, "encode dedupe");
                 return;
@@ -335,14 +333,18 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         tin.n = tr.n;
         tin.found = tr.found;
         if (dc->kind == SR_DEFCMD_FILL_STEP) {
-                /* the owner's own step: no reply, no rules; its dedupe
-                 * entry makes a second delivery send nothing */
+                /* The owner's own step: no reply, no rules, and no dedupe
+                 * entry (one a chunk would grow the pipeline's keys with
+                 * every run, as no definition's entry retires). A second
+                 * delivery during the fill sends the same commands again,
+                 * which their owners deduplicate (a second chain of steps
+                 * that ends with the fill: docs/definitions.md section 5);
+                 * after the fill it is stale. */
                 if (!sr_worker__fill_step(w, part, &d, dc, cmd,
                                           in->timestamp))
                         w->bs.inputs[0][OUT_STALE]++;
                 else
                         w->bs.inputs[0][OUT_APPLIED]++;
-                write_dedupe(w, part, key, cmd, NULL);
                 goto out;
         }
         if (dc->kind == SR_DEFCMD_START_PIPELINE_RUN && d.exists &&

@@ -69,11 +69,14 @@ static bool reply_for(kit_t *k, void *arg)
         return ra->r != NULL;
 }
 
+static int n_sent; /* definition commands sent by the test */
+
 /* Send @p c (then freed) and wait for its reply. */
 static const sr_reply_t *send_cmd(sr_command_t *c)
 {
         struct reply_arg ra;
 
+        n_sent++;
         memset(&ra, 0, sizeof(ra));
         ra.cmd = c->command_id;
         kit_send_command(&kit, c);
@@ -662,6 +665,13 @@ Test(definitions, a_run_of_the_stored_pipeline_is_filled_in_chunks_and_runs_froz
                 kit_drain(&kit, 100);
         }
         cr_assert(r->accepted, "the ended run still holds its stage");
+
+        /* one dedupe entry a command the test sent and one for the run's
+         * RunEnded: the fill's steps (six here) leave none */
+        read_all();
+        cr_assert(eq(int, lg.n_dedupe, n_sent + 1),
+                  "dedupe entries of the pipeline: %d for %d commands",
+                  lg.n_dedupe, n_sent);
 }
 
 /* What the command topic holds for one run: the fill's commands. */
