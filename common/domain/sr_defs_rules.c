@@ -159,8 +159,8 @@ static bool stage_name_taken(sr_defs_ctx_t *c, const char *name,
         for (uint32_t i = 0; i < c->d->n_stages; i++) {
                 const sr_def_stage_t *s = &c->d->stages[i];
 
-                if (sr_uuid_eq(&s->id, self) || !sr_defs__name_eq_fold(s->name,
-                                                                       name))
+                if (sr_uuid_eq(&s->id, self) ||
+                    !sr_defs__name_eq_fold(s->name, name))
                         continue;
                 sr_uuid_fmt(&s->id, hid);
                 sr_defs__reject(c, SR_REJECT_NAME_TAKEN, "stage \"%s\": the "
@@ -209,8 +209,8 @@ static bool stage_same(const sr_def_stage_t *s, const sr_defcmd_t *cmd)
         char name[SR_NAME_MAX];
 
         if (cmd->u.stage.has_name &&
-            (sr_defs__trim_name(cmd->u.stage.name, name) || strcmp(name,
-                                                                   s->name)))
+            (sr_defs__trim_name(cmd->u.stage.name, name) ||
+             strcmp(name, s->name)))
                 return false;
         if (cmd->u.stage.has_description &&
             strcmp(cmd->u.stage.description, s->description))
@@ -268,8 +268,8 @@ static sr_err_t create_stage(sr_defs_ctx_t *c)
                                        d->n_stages, c->opts.max.stages);
         if (cmd->u.stage.has_description)
                 sr_defs__copy_text(s.description, cmd->u.stage.description);
-        if (!sr_defs__reserve_out(c, 1, 0) || !SR_DEFS_GROW(d, stages,
-                                                            n_stages))
+        if (!sr_defs__reserve_out(c, 1, 0) ||
+            !SR_DEFS_GROW(d, stages, n_stages))
                 return SR_ERR_NOMEM;
         s.ordinal = d->p.next_ordinal++;
         sr_defs__audit_new(&s.a, c->now);
@@ -514,8 +514,8 @@ static sr_err_t create_oplist(sr_defs_ctx_t *c, int64_t i)
                 return SR_OK;
         if (cmd->u.oplist.has_description)
                 sr_defs__copy_text(ol.description, cmd->u.oplist.description);
-        if (!sr_defs__reserve_out(c, 1, 0) || !SR_DEFS_GROW(d, oplists,
-                                                            n_oplists))
+        if (!sr_defs__reserve_out(c, 1, 0) ||
+            !SR_DEFS_GROW(d, oplists, n_oplists))
                 return SR_ERR_NOMEM;
         ol.ordinal = d->p.next_ordinal++;
         sr_defs__audit_new(&ol.a, c->now);
@@ -735,8 +735,8 @@ sr_err_t sr_defs__put_op(sr_defs_ctx_t *c)
                                                 op->args_json)))
                 return sr_defs__accept(c, op->a.version);
         if (!sr_defs__reserve_out(c, 1, 0) ||
-            (cmd->u.op.has_args && !sr_defs__dup_opt(&args,
-                                                     cmd->u.op.args_json)))
+            (cmd->u.op.has_args &&
+             !sr_defs__dup_opt(&args, cmd->u.op.args_json)))
                 return SR_ERR_NOMEM;
         if (cmd->u.op.has_operation_type)
                 sr_defs__copy_str(op->operation_type, SR_SHORT_MAX,

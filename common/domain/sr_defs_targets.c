@@ -26,8 +26,8 @@ static bool list_name_taken(sr_defs_ctx_t *c, const char *name,
         for (uint32_t i = 0; i < c->d->n_lists; i++) {
                 const sr_def_target_list_t *l = &c->d->lists[i];
 
-                if (sr_uuid_eq(&l->id, self) || !sr_defs__name_eq_fold(l->name,
-                                                                       name))
+                if (sr_uuid_eq(&l->id, self) ||
+                    !sr_defs__name_eq_fold(l->name, name))
                         continue;
                 sr_uuid_fmt(&l->id, hid);
                 sr_defs__reject(c, SR_REJECT_NAME_TAKEN, "target list \"%s\": "
@@ -258,8 +258,8 @@ sr_err_t sr_defs__attach_list(sr_defs_ctx_t *c)
         sr_def_attachment_t at;
         int64_t i;
 
-        if (sr_defs__expects_on_create(c, "attachment") || !attach_pair(c, &s,
-                                                                        &l))
+        if (sr_defs__expects_on_create(c, "attachment") ||
+            !attach_pair(c, &s, &l))
                 return SR_OK;
         memset(&at, 0, sizeof(at));
         sr_def_attachment_id(&s->id, &l->id, &at.id);
@@ -273,8 +273,8 @@ sr_err_t sr_defs__attach_list(sr_defs_ctx_t *c)
                 return SR_OK;
         at.stage_id = s->id;
         at.target_list_id = l->id;
-        if (!sr_defs__reserve_out(c, 1, 0) || !SR_DEFS_GROW(d, attachments,
-                                                            n_attachments))
+        if (!sr_defs__reserve_out(c, 1, 0) ||
+            !SR_DEFS_GROW(d, attachments, n_attachments))
                 return SR_ERR_NOMEM;
         at.ordinal = d->p.next_ordinal++;
         sr_defs__audit_new(&at.a, c->now);
@@ -488,8 +488,8 @@ sr_err_t sr_defs__add_targets(sr_defs_ctx_t *c)
         if (!fresh)
                 return sr_defs__accept(c, l->a.version);
         first = c->out->n_targets;
-        if (!sr_defs__reserve_out(c, fresh + 1, fresh) || !build_targets(c,
-                                                                         l)) {
+        if (!sr_defs__reserve_out(c, fresh + 1, fresh) ||
+            !build_targets(c, l)) {
                 c->out->created = c->out->added = c->out->skipped = 0;
                 return SR_ERR_NOMEM;
         }
@@ -622,8 +622,8 @@ sr_err_t sr_defs__link_group(sr_defs_ctx_t *c)
                 return SR_OK;
         g.target_list_id = l->id;
         g.device_group_id = cmd->u.group.device_group_id;
-        if (!sr_defs__reserve_out(c, 2, 0) || !SR_DEFS_GROW(d, group_links,
-                                                            n_group_links))
+        if (!sr_defs__reserve_out(c, 2, 0) ||
+            !SR_DEFS_GROW(d, group_links, n_group_links))
                 return SR_ERR_NOMEM;
         g.ordinal = d->p.next_ordinal++;
         sr_defs__audit_new(&g.a, c->now);
