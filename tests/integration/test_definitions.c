@@ -467,6 +467,33 @@ static void add_devices(const sr_uuid_t *list, unsigned from, unsigned to)
         }
 }
 
+/* Device 1000 into @p list once the fill holding the pipeline's targets
+ * has ended (run_starting until then). */
+static void add_late_target(const sr_uuid_t *list)
+{
+        const sr_reply_t *r;
+        sr_command_t c;
+
+        for (int tries = 0;; tries++) {
+                sr_defcmd_target_t *t;
+
+                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
+                c.u.def->u.add.target_list_id = *list;
+                c.u.def->u.add.n_items = 1;
+                t = c.u.def->u.add.items = calloc(1, sizeof(*t));
+                device(1000, &t->device_id);
+                snprintf(t->device_name, SR_NAME_MAX, "late");
+                t->is_active = true;
+                r = send_cmd(&c);
+                if (r->accepted)
+                        return;
+                cr_assert(eq(str, (char *)sr_reject_name(r->reason),
+                             "run_starting"), "%s", r->message);
+                cr_assert(lt(int, tries, 100), "the fill never ended");
+                kit_drain(&kit, 100);
+        }
+}
+
 static void add_operation(const sr_uuid_t *stage, const char *type)
 {
         sr_uuid_t ol, op;
@@ -616,24 +643,7 @@ Test(definitions, a_run_of_the_stored_pipeline_is_filled_in_chunks_and_runs_froz
 
         /* once the fill has ended (stage two is filled after stage one)
          * the targets change again; the run does not see it */
-        for (int tries = 0;; tries++) {
-                sr_defcmd_target_t *t;
-
-                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
-                c.u.def->u.add.target_list_id = l1;
-                c.u.def->u.add.n_items = 1;
-                t = c.u.def->u.add.items = calloc(1, sizeof(*t));
-                device(1000, &t->device_id);
-                snprintf(t->device_name, SR_NAME_MAX, "late");
-                t->is_active = true;
-                r = send_cmd(&c);
-                if (r->accepted)
-                        break;
-                cr_assert(eq(str, (char *)sr_reject_name(r->reason),
-                             "run_starting"), "%s", r->message);
-                cr_assert(lt(int, tries, 100), "the fill never ended");
-                kit_drain(&kit, 100);
-        }
+        add_late_target(&l1);
         def_cmd(&c, SR_DEFCMD_DELETE_STAGE);
         c.u.def->u.stage.stage_id = s2;
         r = send_cmd(&c);
@@ -716,7 +726,6 @@ Test(definitions, a_start_whose_run_id_is_taken_fills_nothing)
         const sr_reply_t *r;
         sr_runspec_t spec;
         fill_sent_t f;
-        sr_command_t c;
 
         sr_uuid_v4(&pid);
         sr_uuid_v4(&s1);
@@ -742,24 +751,7 @@ Test(definitions, a_start_whose_run_id_is_taken_fills_nothing)
         cr_assert(r->accepted, "%s", r->message);
         /* the refused CreateRun's RunEnded ends the fill: targets can be
          * written again */
-        for (int tries = 0;; tries++) {
-                sr_defcmd_target_t *t;
-
-                def_cmd(&c, SR_DEFCMD_ADD_TARGETS);
-                c.u.def->u.add.target_list_id = l1;
-                c.u.def->u.add.n_items = 1;
-                t = c.u.def->u.add.items = calloc(1, sizeof(*t));
-                device(1000, &t->device_id);
-                snprintf(t->device_name, SR_NAME_MAX, "late");
-                t->is_active = true;
-                r = send_cmd(&c);
-                if (r->accepted)
-                        break;
-                cr_assert(eq(str, (char *)sr_reject_name(r->reason),
-                             "run_starting"), "%s", r->message);
-                cr_assert(lt(int, tries, 100), "the fill never ended");
-                kit_drain(&kit, 100);
-        }
+        add_late_target(&l1);
         kit_pump_until(&kit, NULL, NULL, 300);
         memset(&f, 0, sizeof(f));
         f.run = run;
