@@ -164,6 +164,10 @@ void sr_defs_bulk_fini(sr_defs_bulk_t *b);
  *  lower case). @returns false when @p s is none of them. */
 bool sr_defs_json_type_filter(const char *s, size_t len, sr_tl_type_t *out);
 
+/** @brief A target list type as Esper writes it (DEVICES, GROUPS,
+ *  COLLECTIONS); NULL when @p t is none of them. */
+const char *sr_defs_json_type_name(sr_tl_type_t t);
+
 /* ------------------------------------------------------------ entities
  *
  * As sr_entity_json.h: field order of the reference, ids as strings, times
