@@ -36,6 +36,10 @@ void sr_fsm__process_stage(step_t *st, uint32_t si);
 /* A processing stage with its whole target set: freeze the operations,
  * create and dispatch the target runs (sr_fsm_step.c). */
 void sr_fsm__fill_stage(step_t *st, uint32_t si);
+/* AddTargetRun's change: one target run per operation of filled stage
+ * @p si for @p spec's device, created, dispatched and put in the order a
+ * load gives (sr_fsm_step.c). false: out of memory or a defect. */
+bool sr_fsm__add_device(step_t *st, uint32_t si, const sr_spec_target_t *spec);
 
 /* Open stages (sr_fsm_targets.c, docs/targets.md section 3). */
 void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd);

@@ -431,7 +431,7 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
                                        "target_command", "delete_run",
-                                       "definition" };
+                                       "definition", "add_target_run" };
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
@@ -518,6 +518,20 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                 break;
         case SR_CMD_DELETE_RUN:
                 put(o, "pipeline_id", sr_recjson_uuid(&cmd->u.del.pipeline_id),
+                    &oom);
+                break;
+        case SR_CMD_ADD_TARGET_RUN:
+                put(o, "stage_run_id",
+                    sr_recjson_uuid(&cmd->u.add.stage_run_id), &oom);
+                put(o, "target_id", sr_recjson_uuid(&cmd->u.add.target_id),
+                    &oom);
+                put(o, "device_id", sr_recjson_uuid(&cmd->u.add.device_id),
+                    &oom);
+                put(o, "device_name", str(cmd->u.add.device_name), &oom);
+                put(o, "device_alias",
+                    cmd->u.add.device_alias[0] ?
+                            str(cmd->u.add.device_alias) :
+                            json_null(),
                     &oom);
                 break;
         case SR_CMD_DEFINITION: {

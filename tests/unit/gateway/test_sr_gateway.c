@@ -3041,8 +3041,8 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         reg_free(&a);
 
         /* Every id of schemas/registry.tsv: the seven schemas' newest and
-         * every older version they still read (ids 1 to 15). */
-        for (int id = 1; id <= 15; id++) {
+         * every older version they still read (ids 1 to 16). */
+        for (int id = 1; id <= 16; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -3311,13 +3311,14 @@ static void subject_has_versions(const char *subject, const int *id,
 
 /* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
  * 3 (id 9, command.v3.avsc), 4 (id 10, command.v4.avsc), 5 (id 11,
- * command.v5.avsc) and 6 (id 15, command.avsc). */
-Test(sr_gateway, registry_commands_subject_has_its_six_versions_latest_six)
+ * command.v5.avsc), 6 (id 15, command.v6.avsc) and 7 (id 16,
+ * command.avsc). */
+Test(sr_gateway, registry_commands_subject_has_its_seven_versions_latest_seven)
 {
-        static const int id[] = { 1, 7, 9, 10, 11, 15 },
-                         ext[] = { 2001, 2003, 2004, 2005, 2008, 1001 };
+        static const int id[] = { 1, 7, 9, 10, 11, 15, 16 },
+                         ext[] = { 2001, 2003, 2004, 2005, 2008, 2009, 1001 };
 
-        subject_has_versions("sr.commands-value", id, ext, 6);
+        subject_has_versions("sr.commands-value", id, ext, 7);
 }
 
 /* Changelog version 1 (id 4, changelog.v1.avsc), 2 (id 8,
