@@ -40,12 +40,17 @@ Cases, each a check that fails if the rule does not hold:
      ways; each of the 19 definition commands (PutPipeline ... RunEnded,
      every field set, then every optional one null) round-trips in version
      5 and is refused by the version 4 reader.
-  6r-6u. the commands' version 6 (command.avsc, id 15) against version 5
+  6r-6u. the commands' version 6 (command.v6.avsc, id 15) against version 5
      (command.v5.avsc, id 11, frozen): version 5's records, the 19
      definition commands included, read both ways; FillStep (a 64-byte
      seal_state, then a 32-byte one with the nil after and a null
      expected_version) round-trips in version 6 and is refused by the
      version 5 reader.
+  6v-6y. the commands' version 7 (command.avsc, id 16) against version 6
+     (command.v6.avsc, id 15, frozen, sha256 pinned): version 6's records,
+     FillStep included, read both ways; AddTargetRun's fields in their
+     order; AddTargetRun (with an alias, then with a null one)
+     round-trips in version 7 and is refused by the version 6 reader.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -355,7 +360,8 @@ COMMAND_V5_SHA256 = ("1558ded68f9a7ff1f19b61b417221957"
 
 def commands_v6(v5, v5_payloads):
     frozen("command.v5.avsc", COMMAND_V5_SHA256, "6r", 11)
-    v6 = load("command.avsc")
+    v6 = load("command.v6.avsc")
+    v6_fills = []
     ok = True
     for payload in v5_payloads:
         r = command(payload)
@@ -380,12 +386,54 @@ def commands_v6(v5, v5_payloads):
     for rec in steps:
         what = f"a {len(rec['seal_state'])}-byte seal_state"
         data = enc(v6, command(("io.sr.v1.FillStep", rec)))
+        v6_fills.append(("io.sr.v1.FillStep", rec))
         expect(plain(dec(data, v6, v6))["payload"] == rec,
                f"6t. commands: FillStep round-trips in version 6 ({what})")
         why = refused(data, v6, v5)
         expect(why is not None,
                f"6u. commands: the version 5 reader cannot read FillStep "
                f"({what}; {why}): BACKWARD only, sr-status first")
+    commands_v7(v6, v5_payloads + v6_fills)
+
+
+# SHA-256 of schemas/command.avsc as id 15 was published (commit 9f56294
+# to f574037), now schemas/command.v6.avsc.
+COMMAND_V6_SHA256 = ("5f8152e92c2d5c11439b44aae13bd59a"
+                     "f95d65fbd75bc91e3d512a4527a33e67")
+
+
+def commands_v7(v6, v6_payloads):
+    frozen("command.v6.avsc", COMMAND_V6_SHA256, "6v", 15)
+    v7 = load("command.avsc")
+    ok = True
+    for payload in v6_payloads:
+        r = command(payload)
+        ok = ok and plain(dec(enc(v6, r), v6, v7))["payload"] == \
+            plain(payload[1]) and \
+            plain(dec(enc(v7, r), v7, v6))["payload"] == plain(payload[1])
+    expect(ok, "6w. commands: version 6 and version 7 read each other's "
+           "records of version 6's branches (FillStep included), field "
+           "for field")
+    adds = [{"stage_run_id": str(uuid.uuid4()),
+             "target_id": str(uuid.uuid4()), "device_id": str(uuid.uuid4()),
+             "device_name": "late-device", "device_alias": "rack 9"},
+            {"stage_run_id": str(uuid.uuid4()),
+             "target_id": str(uuid.uuid4()), "device_id": str(uuid.uuid4()),
+             "device_name": "d", "device_alias": None}]
+    expect([f["name"] for f in branch(v7, "payload", "AddTargetRun")["fields"]]
+           == list(adds[0]),
+           "6x. commands: AddTargetRun's fields in their order")
+    for rec in adds:
+        what = "an alias" if rec["device_alias"] else "no alias"
+        data = enc(v7, command(("io.sr.v1.AddTargetRun", rec)))
+        expect(plain(dec(data, v7, v7))["payload"] == rec,
+               f"6x. commands: AddTargetRun round-trips in version 7 "
+               f"({what})")
+        why = refused(data, v7, v6)
+        expect(why is not None,
+               f"6y. commands: the version 6 reader cannot read "
+               f"AddTargetRun ({what}; {why}): BACKWARD only, sr-status "
+               f"first")
 
 
 def frozen(name, sha256, case, schema_id):
