@@ -2961,7 +2961,11 @@ schemas["TargetsBulk"] = {
     "name over 255 bytes, a device already earlier in the body, ...) is "
     "left out and reported in `errors`; the others are sent.",
     "items": {"anyOf": [{"type": "string", "format": "uuid"},
-                        S("TargetBulkItem")]}}
+                        S("TargetBulkItem"),
+                        {"description": "Any other item is not refused: "
+                         "it is left out and reported in `errors` (its "
+                         "index and what to fix), the valid items are "
+                         "sent."}]}}
 schemas["TargetsBulkResult"] = {
     "type": "object",
     "required": ["created_count", "added_count", "skipped_count", "errors"],
