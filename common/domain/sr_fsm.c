@@ -218,23 +218,37 @@ static void set_pipeline_run(step_t *st, const sr_command_t *cmd)
         sr_fsm__reply_accept(st, cmd, SR_ENT_PIPELINE_RUN, NULL);
 }
 
+/* The stage run @p id a client's command names; NULL when it is not in
+ * the run (refused not_found, naming both ids). */
+static sr_stage_run_t *reach_stage(step_t *st, const sr_command_t *cmd,
+                                   const sr_uuid_t *id)
+{
+        sr_stage_run_t *s = sr_run_find_stage(st->run, id);
+        char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
+
+        if (s)
+                return s;
+        sr_uuid_fmt(id, sid);
+        sr_uuid_fmt(&st->run->pr.m.id, rid);
+        sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                             "stage run %s not found in pipeline run %s", sid,
+                             rid);
+        return NULL;
+}
+
 static void set_stage_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        sr_stage_run_t *s = sr_run_find_stage(run, &cmd->u.set.entity_id);
+        sr_stage_run_t *s = reach_stage(st, cmd, &cmd->u.set.entity_id);
         char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
         const char *cur;
         sr_status_t to;
         uint32_t si;
 
+        if (!s)
+                return;
         sr_uuid_fmt(&cmd->u.set.entity_id, sid);
         sr_uuid_fmt(&run->pr.m.id, rid);
-        if (!s) {
-                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
-                             "stage run %s not found in pipeline run %s", sid,
-                             rid);
-                return;
-        }
         si = s->index;
         cur = sr_status_name(s->m.status);
         if (!parse_status(st, cmd, "stage run",
@@ -613,7 +627,7 @@ static void target_command(step_t *st, const sr_command_t *cmd)
 static void add_target_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        sr_stage_run_t *s = sr_run_find_stage(run, &cmd->u.add.stage_run_id);
+        sr_stage_run_t *s = reach_stage(st, cmd, &cmd->u.add.stage_run_id);
         const sr_run_stage_idx_t *x;
         char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
         char dev[SR_UUID_STR_LEN + 1];
@@ -621,15 +635,11 @@ static void add_target_run(step_t *st, const sr_command_t *cmd)
         sr_spec_target_t spec;
         const char *cur;
 
+        if (!s)
+                return;
         sr_uuid_fmt(&cmd->u.add.stage_run_id, sid);
         sr_uuid_fmt(&run->pr.m.id, rid);
         sr_uuid_fmt(&cmd->u.add.device_id, dev);
-        if (!s) {
-                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
-                             "stage run %s not found in pipeline run %s", sid,
-                             rid);
-                return;
-        }
         si = s->index;
         x = &run->sidx[si];
         cur = sr_status_name(s->m.status);
