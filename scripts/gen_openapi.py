@@ -537,6 +537,26 @@ schemas["TargetRunUpdate"] = {
         "device_name": text("When given, stored as the target run's "
                             "`device_name` (at most 255 bytes of "
                             "UTF-8).")}}
+schemas["TargetRunAdd"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["target_id"],
+    "description": "A device joins a running stage run (Esper "
+    "`TargetRun_POST`). A member not listed is refused (400), naming it.",
+    "properties": {
+        "target_id": {
+            "type": "string", "format": "uuid",
+            "description": "A stored target of the run's pipeline (its "
+            "device, name and alias are taken), else the device id itself "
+            "(an inline run's targets are named by device)."},
+        "device_name": {
+            "type": ["string", "null"], "minLength": 1, "maxLength": 255,
+            "description": "The device's name (1 to 255 bytes of UTF-8); "
+            "overrides a stored target's; required when `target_id` is not "
+            "a stored target (400 naming it). null: not given."},
+        "device_alias": {
+            "type": ["string", "null"], "maxLength": 255,
+            "description": "The device's alias (at most 255 bytes); "
+            "overrides a stored target's. null: not given."}}}
 schemas["TargetRunCommandCancel"] = {
     "type": "object", "additionalProperties": False,
     "required": ["request_status"],
@@ -712,6 +732,9 @@ for ent in ["PipelineRun", "StageRun", "StageRunOperation", "TargetRun"]:
     schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
                                              f"A page of {ent} objects "
                                              "in the envelope.")
+schemas["TargetRunListEnvelope"] = envelope(
+    200, {"type": "array", "items": S("TargetRun")},
+    "The new target runs, one per stage-run operation, in the envelope.")
 schemas["TargetRunCommandEnvelope"] = envelope(
     200, S("TargetRunCommand"), "A TargetRunCommand in the envelope.")
 page("AppendedTargetPage", "AppendedTarget")
@@ -1358,6 +1381,49 @@ paths["/v0/stageruns/{stage_run_id}/targetruns/"] = {
               params=[P("TargetRunStatusFilter"),
                       P("StageRunOperationIdFilter"),
                       P("TargetRunsOrdering"), P("Limit"), P("Offset"), P("Cursor")]),
+    "post": op("Target Runs", "addTargetRun",
+               "Add a device to a running stage run",
+               "How a target added late joins a running stage (Esper "
+               "section 6.10): one target run per stage-run operation for "
+               "the device, created and dispatched as the stage's others "
+               "(an `AddTargetRun` command, docs/domain-decisions.md, \"A "
+               "target run added late\"); the stage run waits for them "
+               "before it completes. The device: a stored target of the "
+               "run's pipeline named by `target_id` (its device id, name "
+               "and alias; the body's `device_name` and `device_alias` "
+               "override), else `target_id` is the device id and "
+               "`device_name` is required. The answer is the array of the "
+               "new target runs once reads show them.",
+               {**api_responses(
+                   "TargetRunListEnvelope", "The new target runs, one per "
+                   "operation of the stage, in operation order.",
+                   write=True,
+                   e400=BODY_400 + "; `device_name` missing when "
+                   "`target_id` is not a stored target; or the stage run "
+                   "cannot take a device (`reason` `illegal_transition`, "
+                   "the message says why: `pending` or `queued` (its "
+                   "target runs are created when it is processed: add the "
+                   "device to the run spec or the stored target list), an "
+                   "open stage not sealed (its targets come in chunks), "
+                   "target runs still being created, a final stage run or "
+                   "pipeline run (named), a cancel or timeout under way).",
+                   e404="No such stage run in the caller's enterprise "
+                   "(another enterprise's is answered the same way), or "
+                   "the id is not a UUID."),
+                "409": resp(
+                    "A conflict: the `Idempotency-Key` was already used "
+                    "with a different request (nothing was written), or "
+                    "the device is already a target of the stage run "
+                    "(`reason` `duplicate_target`).", S("Error409")),
+                "413": resp(
+                    "The body is over `gateway.body.max.bytes` or the "
+                    "command over `command.max.bytes` (nothing was "
+                    "written), or the stage run already has "
+                    "`stage.max.targets` targets (`reason` `too_large`).",
+                    S("Error413"))},
+               params=[P("IdempotencyKey")],
+               body=body("TargetRunAdd", "`{\"target_id\": \"...\", "
+                         "\"device_name\": \"...\"}`.")),
 }
 TR_404 = ("No such target run of this stage run in the caller's enterprise "
           "(another enterprise's is answered the same way), or an id is "
@@ -2895,7 +2961,11 @@ schemas["TargetsBulk"] = {
     "name over 255 bytes, a device already earlier in the body, ...) is "
     "left out and reported in `errors`; the others are sent.",
     "items": {"anyOf": [{"type": "string", "format": "uuid"},
-                        S("TargetBulkItem")]}}
+                        S("TargetBulkItem"),
+                        {"description": "Any other item is not refused: "
+                         "it is left out and reported in `errors` (its "
+                         "index and what to fix), the valid items are "
+                         "sent."}]}}
 schemas["TargetsBulkResult"] = {
     "type": "object",
     "required": ["created_count", "added_count", "skipped_count", "errors"],

@@ -41,10 +41,11 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' versions 1 (id 1), 2 (id 7), 3 (id 9), 4 (id 10) and 5 (id
- * 11), the changelog's versions 1 (id 4) and 2 (id 8) and replies' version
- * 1 (id 6) are read still, and written for every record they carry; the
- * newest (commands' version 6, id 15; the changelog's version 3, id 12;
+/* Commands' versions 1 (id 1), 2 (id 7), 3 (id 9), 4 (id 10), 5 (id 11)
+ * and 6 (id 15), the changelog's versions 1 (id 4) and 2 (id 8) and
+ * replies' version 1 (id 6) are read still, and written for every record
+ * they carry; the newest (commands' version 7, id 16; the changelog's
+ * version 3, id 12;
  * replies' version 2, id 13) only for what needs it (docs/schemas.md, "Version
  * history"). Oldest first within a slot. The indexes are named in
  * sr_codec_int.h for the writers. */
@@ -57,13 +58,14 @@ const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
         [SR_OLDER_CHANGELOG_V2] = { SR_SCHEMA_CHANGELOG, 8 },
         [SR_OLDER_REPLY_V1] = { SR_SCHEMA_REPLY, 6 },
         [SR_OLDER_COMMAND_V5] = { SR_SCHEMA_COMMAND, 11 },
+        [SR_OLDER_COMMAND_V6] = { SR_SCHEMA_COMMAND, 15 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
         switch (slot) {
         case SR_SCHEMA_COMMAND:
-                return 15;
+                return 16;
         case SR_SCHEMA_CHANGELOG:
                 return 12;
         case SR_SCHEMA_REPLY:

@@ -36,7 +36,7 @@ typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
 /* The schema slots: one per kind of record. The built-in id of each
  * slot's newest version is sr_schema_builtin_id() (the slot's own number,
- * except commands: id 15, Command version 6, the changelog: id 12,
+ * except commands: id 16, Command version 7, the changelog: id 12,
  * ChangelogRecord version 3, replies: id 13, CommandReply version 2, and
  * definition events: id 14); older versions a slot still reads are
  * sr_schema_older[]. A record is written in the oldest version that
@@ -65,7 +65,7 @@ typedef struct sr_schema_older {
         int32_t id; /* built-in id (schemas/registry.tsv) */
 } sr_schema_older_t;
 
-#define SR_SCHEMA_OLDER_COUNT 8
+#define SR_SCHEMA_OLDER_COUNT 9
 extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
 
 /** @brief Built-in id of the version of @p slot that is written. */
@@ -187,8 +187,8 @@ const char *sr_codec_schema_name(int32_t id);
  * (id 10) for DeleteRun, version 5 (id 11) for a definition command
  * (SR_CMD_DEFINITION: one branch per sr_defcmd_kind_t, appended in
  * SR_DEFCMD_MAP order; its pipeline_id is the command's pipeline_run_id)
- * but FillStep, version 6 (id 15) for FillStep (docs/schemas.md, "Our own
- * readers"). A FillStep's seal_state_len other than 32 or 64 is
+ * but FillStep, version 6 (id 15) for FillStep, version 7 (id 16) for
+ * AddTargetRun (docs/schemas.md, "Our own readers"). A FillStep's seal_state_len other than 32 or 64 is
  * SR_ERR_INVALID.
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot

@@ -9,9 +9,10 @@
 /* Union branches of Command.payload, in sr_cmd_kind_t order up to
  * DeleteRun; then (version 5) one per definition command, in
  * sr_defcmd_kind_t order: branch SR_CMD_DEFINITION + kind (FillStep, the
- * last, since version 6). */
+ * last, since version 6); then (version 7) AddTargetRun. */
 #define BR_DEF_FIRST ((int)SR_CMD_DEFINITION)
-#define BR__COUNT (BR_DEF_FIRST + SR_DEFCMD__COUNT)
+#define BR_ADD_TARGET_RUN (BR_DEF_FIRST + SR_DEFCMD__COUNT)
+#define BR__COUNT (BR_ADD_TARGET_RUN + 1)
 
 static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_CREATE_RUN] = "CreateRun",
@@ -25,10 +26,13 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_TARGET_COMMAND] = "TargetCommand",
         [SR_CMD_DELETE_RUN] = "DeleteRun",
         [SR_CMD_DEFINITION] = "definition",
+        [SR_CMD_ADD_TARGET_RUN] = "AddTargetRun",
 };
 
 static const char *branch_name(int br)
 {
+        if (br == BR_ADD_TARGET_RUN)
+                return payload_names[SR_CMD_ADD_TARGET_RUN];
         if (br >= BR_DEF_FIRST && br < BR__COUNT)
                 return sr_defcmd_name((sr_defcmd_kind_t)(br - BR_DEF_FIRST));
         return br >= 0 && br < BR_DEF_FIRST ? payload_names[br] : "?";
@@ -448,6 +452,28 @@ static sr_err_t payload_to(avro_value_t *p, const sr_command_t *c,
         case SR_CMD_DELETE_RUN:
                 return sr_codec__set_uuid(p, "pipeline_id",
                                           &c->u.del.pipeline_id, ec);
+        case SR_CMD_ADD_TARGET_RUN:
+                /* the reader refuses an empty name: never write one */
+                if (!c->u.add.device_name[0])
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field device_name: empty");
+                if ((err = sr_codec__set_uuid(p, "stage_run_id",
+                                              &c->u.add.stage_run_id, ec)) ||
+                    (err = sr_codec__set_uuid(p, "target_id",
+                                              &c->u.add.target_id, ec)) ||
+                    (err = sr_codec__set_uuid(p, "device_id",
+                                              &c->u.add.device_id, ec)) ||
+                    (err = sr_codec__set_str(p, "device_name",
+                                             c->u.add.device_name,
+                                             sizeof(c->u.add.device_name),
+                                             ec)) ||
+                    (err = sr_codec__set_opt_str(
+                             p, "device_alias",
+                             c->u.add.device_alias[0] ? c->u.add.device_alias :
+                                                        NULL,
+                             sizeof(c->u.add.device_alias), ec)))
+                        return err;
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown kind %d",
@@ -475,6 +501,8 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
                                              c->u.def ? "of an unknown kind" :
                                                         "missing");
                 br = BR_DEF_FIRST + (int)c->u.def->kind;
+        } else if (c->kind == SR_CMD_ADD_TARGET_RUN) {
+                br = BR_ADD_TARGET_RUN;
         }
         if ((err = sr_codec__set_uuid(v, "command_id", &c->command_id,
                                       ec)) ||
@@ -600,6 +628,25 @@ static sr_err_t payload_from(avro_value_t *p, sr_command_t *c,
         case SR_CMD_DELETE_RUN:
                 return sr_codec__get_uuid(p, "pipeline_id",
                                           &c->u.del.pipeline_id, ec);
+        case SR_CMD_ADD_TARGET_RUN:
+                if ((err = sr_codec__get_uuid(p, "stage_run_id",
+                                              &c->u.add.stage_run_id, ec)) ||
+                    (err = sr_codec__get_uuid(p, "target_id",
+                                              &c->u.add.target_id, ec)) ||
+                    (err = sr_codec__get_uuid(p, "device_id",
+                                              &c->u.add.device_id, ec)) ||
+                    (err = sr_codec__get_str(p, "device_name",
+                                             c->u.add.device_name,
+                                             sizeof(c->u.add.device_name),
+                                             ec)) ||
+                    (err = sr_codec__get_opt_str(
+                             p, "device_alias", c->u.add.device_alias,
+                             sizeof(c->u.add.device_alias), ec)))
+                        return err;
+                if (!c->u.add.device_name[0])
+                        return sr_errctx_set(ec, SR_ERR_SCHEMA,
+                                             "field device_name: empty");
+                return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
@@ -627,7 +674,10 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown branch %d",
                                      disc);
-        if (disc >= BR_DEF_FIRST) {
+        if (disc == BR_ADD_TARGET_RUN) {
+                c->kind = SR_CMD_ADD_TARGET_RUN;
+                err = payload_from(&p, c, ec);
+        } else if (disc >= BR_DEF_FIRST) {
                 sr_defcmd_t *d = calloc(1, sizeof(*d));
 
                 if (!d)
@@ -659,13 +709,16 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * stage; version 2 (SR_OLDER_COMMAND_V2) unless it is TargetCommand;
  * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; version 4
  * (SR_OLDER_COMMAND_V4) unless it is a definition command; version 5
- * (SR_OLDER_COMMAND_V5) unless it is FillStep; else version 6.
+ * (SR_OLDER_COMMAND_V5) unless it is FillStep; version 6
+ * (SR_OLDER_COMMAND_V6) unless it is AddTargetRun; else version 7.
  * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
+        if (c->kind == SR_CMD_ADD_TARGET_RUN)
+                return -1;
         if (c->kind == SR_CMD_DEFINITION)
                 return c->u.def && c->u.def->kind == SR_DEFCMD_FILL_STEP ?
-                               -1 :
+                               SR_OLDER_COMMAND_V6 :
                                SR_OLDER_COMMAND_V5;
         if (c->kind == SR_CMD_DELETE_RUN)
                 return SR_OLDER_COMMAND_V4;

@@ -44,6 +44,7 @@ enum {
         SR_OLDER_CHANGELOG_V2 = 5,
         SR_OLDER_REPLY_V1 = 6,
         SR_OLDER_COMMAND_V5 = 7,
+        SR_OLDER_COMMAND_V6 = 8,
 };
 
 /* ---------------------------------------------------------- framing */

@@ -218,23 +218,37 @@ static void set_pipeline_run(step_t *st, const sr_command_t *cmd)
         sr_fsm__reply_accept(st, cmd, SR_ENT_PIPELINE_RUN, NULL);
 }
 
+/* The stage run @p id a client's command names; NULL when it is not in
+ * the run (refused not_found, naming both ids). */
+sr_stage_run_t *sr_fsm__reach_stage(step_t *st, const sr_command_t *cmd,
+                                    const sr_uuid_t *id)
+{
+        sr_stage_run_t *s = sr_run_find_stage(st->run, id);
+        char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
+
+        if (s)
+                return s;
+        sr_uuid_fmt(id, sid);
+        sr_uuid_fmt(&st->run->pr.m.id, rid);
+        sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
+                             "stage run %s not found in pipeline run %s", sid,
+                             rid);
+        return NULL;
+}
+
 static void set_stage_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        sr_stage_run_t *s = sr_run_find_stage(run, &cmd->u.set.entity_id);
+        sr_stage_run_t *s = sr_fsm__reach_stage(st, cmd, &cmd->u.set.entity_id);
         char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
         const char *cur;
         sr_status_t to;
         uint32_t si;
 
+        if (!s)
+                return;
         sr_uuid_fmt(&cmd->u.set.entity_id, sid);
         sr_uuid_fmt(&run->pr.m.id, rid);
-        if (!s) {
-                sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
-                             "stage run %s not found in pipeline run %s", sid,
-                             rid);
-                return;
-        }
         si = s->index;
         cur = sr_status_name(s->m.status);
         if (!parse_status(st, cmd, "stage run",
@@ -824,6 +838,9 @@ sr_err_t sr_fsm_apply_command(sr_run_t *run, const sr_command_t *cmd,
                 break;
         case SR_CMD_DELETE_RUN:
                 delete_run(&st, cmd, rid);
+                break;
+        case SR_CMD_ADD_TARGET_RUN:
+                sr_fsm__add_target_run(&st, cmd);
                 break;
         default:
                 sr_fsm__reply_reject(&st, cmd, SR_REJECT_INVALID_VALUE,

@@ -36,6 +36,16 @@ void sr_fsm__process_stage(step_t *st, uint32_t si);
 /* A processing stage with its whole target set: freeze the operations,
  * create and dispatch the target runs (sr_fsm_step.c). */
 void sr_fsm__fill_stage(step_t *st, uint32_t si);
+/* AddTargetRun's change: one target run per operation of filled stage
+ * @p si for @p spec's device, created, dispatched and put in the order a
+ * load gives (sr_fsm_step.c). false: out of memory or a defect. */
+bool sr_fsm__add_device(step_t *st, uint32_t si, const sr_spec_target_t *spec);
+/* AddTargetRun: the rule (sr_fsm_targets.c), over sr_fsm__add_device(). */
+void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd);
+/* The stage run @p id a client's command names; NULL when it is not in
+ * the run (refused not_found, naming both ids; sr_fsm.c). */
+sr_stage_run_t *sr_fsm__reach_stage(step_t *st, const sr_command_t *cmd,
+                                    const sr_uuid_t *id);
 
 /* Open stages (sr_fsm_targets.c, docs/targets.md section 3). */
 void sr_fsm__append_targets(step_t *st, const sr_command_t *cmd);

@@ -503,6 +503,91 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
         sr_fsm__move_stage(st, si, SR_ST_RUNNING, "targets_dispatched");
 }
 
+/* Where a target run of the filled stage block moves when the block
+ * (n_ops operations of m target runs each, operation-major) gains one
+ * target run per operation at its end, then put in place: position
+ * j*m + k becomes j*(m+1) + k, and the new one of operation j (block
+ * position n_ops*m + j) becomes j*(m+1) + m. */
+static uint32_t added_pos(uint32_t p, uint32_t n_ops, uint32_t m)
+{
+        if (p >= n_ops * m)
+                return (p - n_ops * m) * (m + 1) + m;
+        return (p / m) * (m + 1) + p % m;
+}
+
+/* AddTargetRun (docs/domain-decisions.md, "A target run added late"):
+ * one target run per operation of filled stage @p si for the device of
+ * @p spec, each created and dispatched as a fill creates them (named by
+ * the device, as an open stage's are; the stage's shared deadline), then
+ * put where a load would sort it: operation j's after its others, with
+ * target index m (the stage's count of targets before). The stage's
+ * target runs are the run's last (stages fill in turn). O(stage): the
+ * block is moved, the dirty list's entries in it renumbered, the hash
+ * rebuilt. false when out of memory or a defect (st says which). */
+bool sr_fsm__add_device(step_t *st, uint32_t si, const sr_spec_target_t *spec)
+{
+        sr_run_t *run = st->run;
+        sr_run_stage_idx_t *x = &run->sidx[si];
+        uint32_t n_ops = x->n_ops, first = x->first_tr;
+        uint32_t m = n_ops ? x->n_tr / n_ops : 0, n_block;
+        sr_target_run_t *tmp;
+        bool *dtmp;
+        int64_t since;
+        char rid[SR_UUID_STR_LEN + 1];
+
+        if (!n_ops || x->n_tr != n_ops * m ||
+            first + x->n_tr != run->n_targets) {
+                sr_fsm__defect(st, "stage run %u: %u target runs over %u "
+                               "operations from %u of %u: not a filled "
+                               "stage at the run's end", si, x->n_tr,
+                               n_ops, first, run->n_targets);
+                return false;
+        }
+        if (!sr_run_reserve_targets(run, run->n_targets + n_ops)) {
+                st->nomem = true;
+                return false;
+        }
+        since = m ? run->targets[first].m.started_at : st->now;
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        for (uint32_t j = 0; j < n_ops && !st->nomem; j++)
+                create_target(st, rid, si, j, m, spec, true, since);
+        if (st->nomem)
+                return false;
+        n_block = n_ops * (m + 1);
+        tmp = malloc((size_t)n_block * sizeof(*tmp));
+        dtmp = malloc((size_t)n_block * sizeof(*dtmp));
+        if (!tmp || !dtmp) {
+                free(tmp);
+                free(dtmp);
+                st->nomem = true;
+                return false;
+        }
+        for (uint32_t p = 0; p < n_block; p++) {
+                tmp[added_pos(p, n_ops, m)] = run->targets[first + p];
+                dtmp[added_pos(p, n_ops, m)] = run->target_dirty[first + p];
+        }
+        memcpy(run->targets + first, tmp, (size_t)n_block * sizeof(*tmp));
+        memcpy(run->target_dirty + first, dtmp,
+               (size_t)n_block * sizeof(*dtmp));
+        free(tmp);
+        free(dtmp);
+        for (uint32_t k = 0; k < run->n_dirty; k++) {
+                uint64_t e = run->dirty[k];
+                uint32_t i = (uint32_t)e;
+
+                if ((sr_entity_type_t)(e >> 32) == SR_ENT_TARGET_RUN &&
+                    i >= first)
+                        run->dirty[k] = SR_RUN_DIRTY(
+                                SR_ENT_TARGET_RUN,
+                                first + added_pos(i - first, n_ops, m));
+        }
+        if (!sr_run_rehash(run)) {
+                st->nomem = true;
+                return false;
+        }
+        return true;
+}
+
 /* pending -> queued, and at once on through processing. */
 void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason)
 {

@@ -3,7 +3,8 @@
  * after comparing chunks, count and digest, and a stage run that is
  * processing and sealed is filled from its chunks in chunk order. Every
  * refusal changes nothing and names what was wrong (section 8 lists what
- * each lost, repeated or late input gets). */
+ * each lost, repeated or late input gets). Also AddTargetRun: a device
+ * added late to a running stage run (docs/domain-decisions.md). */
 #include "sr_fsm_int.h"
 #include "sr_sha256.h"
 
@@ -603,4 +604,115 @@ bool sr_fsm__fill_timed_out(const sr_stage_run_t *s, int64_t d)
 {
         return s->m.status == SR_ST_PROCESSING && s->append_targets &&
                !s->sealed && d < sr_fsm__stage_timeout_at(s);
+}
+
+/* ------------------------------------------------------------ a target run
+ * added late (docs/domain-decisions.md, "A target run added late") */
+
+/* AddTargetRun: a client adds a device to a stage run (POST
+ * /stageruns/{id}/targetruns/, docs/domain-decisions.md, "A target run
+ * added late"). Accepted while the stage is running (every target run
+ * made: a stage is running once its fill ends) and nothing ends it: one target
+ * run per operation, created and dispatched as the stage's others
+ * (sr_fsm__add_device()); the stage then waits for them too. Refused:
+ * a stage not processed yet, or one whose target runs are still being
+ * made (an open stage's chunks before its seal, a fill in steps); a
+ * final stage or pipeline run, a cascade or the target runs' deadline
+ * under way; a device already in the stage (duplicate_target: a scan of
+ * the stage's first operation, O(stage)); a stage at stage.max.targets
+ * (too_large). The reply names the last new target run. */
+void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
+{
+        sr_run_t *run = st->run;
+        sr_stage_run_t *s = sr_fsm__reach_stage(st, cmd, &cmd->u.add.stage_run_id);
+        const sr_run_stage_idx_t *x;
+        char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
+        char dev[SR_UUID_STR_LEN + 1];
+        uint32_t si, m, max = st->opts->max.targets;
+        sr_spec_target_t spec;
+        const char *cur;
+
+        if (!s)
+                return;
+        sr_uuid_fmt(&cmd->u.add.stage_run_id, sid);
+        sr_uuid_fmt(&run->pr.m.id, rid);
+        sr_uuid_fmt(&cmd->u.add.device_id, dev);
+        si = s->index;
+        x = &run->sidx[si];
+        cur = sr_status_name(s->m.status);
+        if (sr_status_is_terminal(run->pr.m.status)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "pipeline run %s is %s, a final status: no "
+                             "target run may be added",
+                             rid, sr_status_name(run->pr.m.status));
+                return;
+        }
+        if (sr_status_is_terminal(s->m.status) ||
+            s->m.status == SR_ST_COMPLETE) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is %s, a final status: no "
+                             "target run may be added", sid, cur);
+                return;
+        }
+        if (s->m.status == SR_ST_PENDING || s->m.status == SR_ST_QUEUED) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is %s: its target runs are "
+                             "created when it is processed; add the device "
+                             "to the run spec's stage or to the stored "
+                             "pipeline's target list instead", sid, cur);
+                return;
+        }
+        if (s->append_targets && !s->sealed) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is %s and open, not sealed: its "
+                             "targets come in chunks; append the device to "
+                             "a chunk (POST .../targets/) before the seal",
+                             sid, cur);
+                return;
+        }
+        if (s->m.status != SR_ST_RUNNING) {
+                /* processing: filled in steps (an inline stage is filled
+                 * within the input that processes it) */
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is %s: its target runs are being "
+                             "created (%u so far); add the device once it "
+                             "is running", sid, cur, x->n_tr);
+                return;
+        }
+        if (sr_fsm__cascade_owed(run, si) ||
+            sr_fsm__deadline_due(run, si, st->now)) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
+                             "stage run %s is %s and its target runs are "
+                             "being ended (a cancel or a timeout under "
+                             "way): no target run may be added", sid, cur);
+                return;
+        }
+        m = x->n_tr / x->n_ops;
+        for (uint32_t k = 0; k < m; k++)
+                if (sr_uuid_eq(&run->targets[x->first_tr + k].device_id,
+                               &cmd->u.add.device_id)) {
+                        sr_fsm__reply_reject(st, cmd,
+                                     SR_REJECT_DUPLICATE_TARGET,
+                                     "device %s is already a target of "
+                                     "stage run %s", dev, sid);
+                        return;
+                }
+        if (max && m >= max) {
+                sr_fsm__reply_reject(st, cmd, SR_REJECT_TOO_LARGE,
+                             "stage run %s has %u targets, the most "
+                             "stage.max.targets (%u) allows: no target run "
+                             "may be added", sid, m, max);
+                return;
+        }
+        memset(&spec, 0, sizeof(spec));
+        spec.target_id = cmd->u.add.target_id;
+        spec.device_id = cmd->u.add.device_id;
+        memcpy(spec.device_name, cmd->u.add.device_name,
+               sizeof(spec.device_name));
+        memcpy(spec.device_alias, cmd->u.add.device_alias,
+               sizeof(spec.device_alias));
+        if (!sr_fsm__add_device(st, si, &spec))
+                return;
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN,
+                             &run->targets[run->n_targets - 1].m);
 }

@@ -349,6 +349,10 @@ typedef enum sr_cmd_kind {
          * keyed by its pipeline id (pipeline_run_id holds it), applied by
          * the rules of sr_defs.h, never by the state machine of runs. */
         SR_CMD_DEFINITION,
+        /* Command v7 (docs/definitions.md section 9, phase D): a client
+         * adds a device to a running stage run (its payload branch comes
+         * after version 5's and 6's definition branches). */
+        SR_CMD_ADD_TARGET_RUN,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
 
@@ -399,6 +403,11 @@ typedef struct sr_command {
                 struct {
                         sr_uuid_t pipeline_id; /* the path's */
                 } del;
+                struct {
+                        sr_uuid_t stage_run_id, target_id, device_id;
+                        char device_name[SR_NAME_MAX];
+                        char device_alias[SR_NAME_MAX]; /* "" = none */
+                } add;
                 /* owned (sr_command_fini frees it); its pipeline_id is
                  * the command's pipeline_run_id, its command_id,
                  * enterprise_id and issued_at the command's */

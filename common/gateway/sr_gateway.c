@@ -268,6 +268,9 @@ void sr_gateway_handle(sr_gateway_t *gw, const sr_gw_request_t *req,
         case SR_ROUTE_TARGET_RUN_COMMAND_CANCEL:
                 sr_gateway__command_write(&c);
                 break;
+        case SR_ROUTE_TARGET_RUNS_ADD:
+                sr_gateway__add_target_run(&c);
+                break;
         case SR_ROUTE_PIPELINE_RUN_PUT:
         case SR_ROUTE_STAGE_RUN_PUT:
         case SR_ROUTE_TARGET_RUN_PUT:

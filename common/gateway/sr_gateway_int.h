@@ -208,6 +208,9 @@ void sr_gateway__put_status(sr_gw_ctx_t *c);
 /** @brief POST .../command/ (send again) and PUT .../command/{id}/
  *  (cancel) of a target run's device command. */
 void sr_gateway__command_write(sr_gw_ctx_t *c);
+/** @brief POST /stageruns/{id}/targetruns/: AddTargetRun, then the new
+ *  target runs as an array (sr_gw_writes.c). */
+void sr_gateway__add_target_run(sr_gw_ctx_t *c);
 
 /** @brief POST /v0/runs/. */
 void sr_gateway__create_run(sr_gw_ctx_t *c);

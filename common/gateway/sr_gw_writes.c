@@ -485,6 +485,120 @@ void sr_gateway__command_write(sr_gw_ctx_t *c)
         sr_gateway__get_command(c);
 }
 
+/* The device POST /stageruns/{id}/targetruns/ adds (docs/api-decisions.md,
+ * "A target run added late"): a stored target of the stage run's pipeline
+ * when @p body's target_id is one (its device, name and alias), else the
+ * target id is the device id (an inline run's targets are named by
+ * device) and the body's device_name is required; the body's name and
+ * alias override. false: the answer is written (400, 500). */
+static bool resolve_device(sr_gw_ctx_t *c, const sr_stage_run_t *s,
+                           const sr_http_add_target_t *body, sr_command_t *cmd)
+{
+        sr_errctx_t ec = { 0 };
+        sr_def_record_t rec;
+
+        memset(&rec, 0, sizeof(rec));
+        cmd->u.add.target_id = body->target_id;
+        cmd->u.add.device_id = body->target_id;
+        if (sr_proj_def_get(c->gw->proj, c->enterprise, SR_DEF_TARGET,
+                            &s->pipeline_id, &body->target_id, &rec,
+                            &ec) == SR_OK) {
+                cmd->u.add.device_id = rec.u.target.device_id;
+                snprintf(cmd->u.add.device_name,
+                         sizeof(cmd->u.add.device_name), "%s",
+                         rec.u.target.device_name);
+                snprintf(cmd->u.add.device_alias,
+                         sizeof(cmd->u.add.device_alias), "%s",
+                         rec.u.target.device_alias);
+                sr_def_record_fini(&rec);
+        } else if (ec.code != SR_ERR_NOT_FOUND) {
+                sr_gateway__answer_status(c->resp, 500, "target: %s",
+                                          ec.msg);
+                return false;
+        }
+        if (body->has_device_name)
+                snprintf(cmd->u.add.device_name,
+                         sizeof(cmd->u.add.device_name), "%s",
+                         body->device_name);
+        if (body->has_device_alias)
+                snprintf(cmd->u.add.device_alias,
+                         sizeof(cmd->u.add.device_alias), "%s",
+                         body->device_alias);
+        if (!cmd->u.add.device_name[0]) {
+                sr_gateway__answer_status(c->resp, 400, "device_name: "
+                                          "required: target_id is not a "
+                                          "stored target of the run's "
+                                          "pipeline, so it is taken as the "
+                                          "device id, and the device needs "
+                                          "its name");
+                return false;
+        }
+        return true;
+}
+
+/* POST /stageruns/{id}/targetruns/ (Esper's TargetRun_POST): a device
+ * joins a running stage run. The stage run in the caller's enterprise
+ * (else 404), the device resolved (resolve_device()), AddTargetRun to the
+ * run's worker, which decides (docs/domain-decisions.md, "A target run
+ * added late"); then the new target runs, one per operation (their ids
+ * the worker's: v5 of run, stage, device and operation), as an array,
+ * once the projection holds them. */
+void sr_gateway__add_target_run(sr_gw_ctx_t *c)
+{
+        const sr_route_t *r = c->route;
+        sr_http_problem_t prob = { 0 };
+        sr_http_add_target_t body;
+        sr_errctx_t ec = { 0 };
+        char rid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
+        sr_stage_run_t s;
+        sr_command_t cmd;
+        json_t *arr;
+
+        if (sr_http_parse_add_target(c->req->body, c->req->body_len,
+                                     (size_t)c->gw->conf->gateway_body_max_bytes,
+                                     &body, &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if (sr_gateway__idem_refused(c))
+                return;
+        if (sr_proj_get_stage_run(c->gw->proj, c->enterprise, NULL,
+                                  &r->stage_run_id, &s, &ec) != SR_OK) {
+                sr_gateway__proj_failed(c, &ec, "stage run");
+                return;
+        }
+        sr_gateway__command_init(&cmd, SR_CMD_ADD_TARGET_RUN, c->enterprise,
+                                 c->req, &s.pipeline_run_id);
+        cmd.u.add.stage_run_id = r->stage_run_id;
+        if (!resolve_device(c, &s, &body, &cmd))
+                return;
+        if (sr_gateway__run_command(c->gw, &cmd, c->resp))
+                return;
+        arr = json_array();
+        sr_uuid_fmt(&s.pipeline_run_id, rid);
+        sr_uuid_fmt(&cmd.u.add.device_id, dev);
+        /* one per operation, in operation order, until the first absent */
+        for (uint32_t j = 0; arr; j++) {
+                sr_target_run_t t;
+                sr_uuid_t id;
+
+                sr_uuid_v5(&id, &sr_ns, "%s/stage/%u/device/%s/op/%u", rid,
+                           s.index, dev, j);
+                if (sr_proj_get_target_run(c->gw->proj, c->enterprise,
+                                           &r->stage_run_id, &id, &t,
+                                           &ec) != SR_OK)
+                        break;
+                if (json_array_append_new(arr, sr_json_target_run(&t))) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        if (!arr)
+                sr_gateway__answer_status(c->resp, 500, "out of memory");
+        else
+                sr_gateway__answer_json(c->resp, 200, "ok", arr);
+}
+
 /* DELETE of a pipeline run (docs/definitions.md section 7): the run as
  * the projection holds it before the command (404 as GET answers it:
  * unknown, another enterprise's, under another pipeline, retired), then

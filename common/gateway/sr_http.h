@@ -111,7 +111,10 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(DEF_TARGET_GET, "def_target_get")                             \
         X(DEF_TARGET_PUT, "def_target_put")                             \
         X(DEF_TARGET_DELETE, "def_target_delete")                       \
-        X(DEF_TARGETS_BULK, "def_targets_bulk")
+        X(DEF_TARGETS_BULK, "def_targets_bulk")                         \
+        /* A device added to a running stage run (docs/definitions.md   \
+         * section 9, phase D): appended after the definitions' routes. */ \
+        X(TARGET_RUNS_ADD, "target_runs_add")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -127,7 +130,7 @@ typedef struct sr_route {
         sr_uuid_t pipeline_run_id;        /* PIPELINE_RUN_*, STAGE_RUN(S)_*,
                                              STAGE_TARGETS_* */
         sr_uuid_t stage_run_id;           /* STAGE_RUN_*, OPERATION(S)_*,
-                                             TARGET_RUN(S)_*,
+                                             TARGET_RUN(S)_* (and _ADD),
                                              STAGE_TARGETS_* */
         sr_uuid_t stage_run_operation_id; /* OPERATION_GET */
         sr_uuid_t target_run_id;          /* TARGET_RUN_* */
@@ -359,6 +362,28 @@ sr_err_t sr_http_check_no_body(sr_route_id_t route, size_t len,
  */
 sr_err_t sr_http_parse_start_run(const void *body, size_t len,
                                  size_t max_len, sr_http_problem_t *prob);
+
+/* Body of POST /stageruns/{id}/targetruns/ (Esper's TargetRun_POST). */
+typedef struct sr_http_add_target {
+        sr_uuid_t target_id;               /* required */
+        bool has_device_name, has_device_alias;
+        char device_name[SR_NAME_MAX];     /* 1..255 bytes when given */
+        char device_alias[SR_NAME_MAX];    /* 0..255 bytes when given */
+} sr_http_add_target_t;
+
+/**
+ * @brief Validate the body of POST /stageruns/{id}/targetruns/: a JSON
+ * object {"target_id": uuid (required), "device_name": string or null,
+ * "device_alias": string or null}; a name 1 to 255 bytes, an alias at
+ * most 255; any other member refused, naming it. Limits as
+ * sr_http_load_object().
+ * @param[out] out  set on SR_OK only.
+ * @param[out] prob optional; 400 "<field>: <what to fix>", 413, or 500.
+ * @returns SR_OK, SR_ERR_INVALID or SR_ERR_NOMEM.
+ */
+sr_err_t sr_http_parse_add_target(const void *body, size_t len,
+                                  size_t max_len, sr_http_add_target_t *out,
+                                  sr_http_problem_t *prob);
 
 /* Body of PUT on a pipeline run, a stage run or a target run. */
 typedef struct sr_http_put {

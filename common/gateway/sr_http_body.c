@@ -546,3 +546,91 @@ out_decref:
         json_decref(root);
         return err;
 }
+
+/* A name field of the add-target body: a string (at most 255 bytes, at
+ * least @p min) or null (not given). */
+static sr_err_t add_name(const char *field, const json_t *v, size_t min,
+                         char dst[SR_NAME_MAX], bool *has,
+                         sr_http_problem_t *prob)
+{
+        char shown[QUOTE_MAX];
+        size_t len;
+
+        if (json_is_null(v))
+                return SR_OK;
+        if (!json_is_string(v)) {
+                sr_http__show_json(shown, v);
+                return sr_http__refuse(prob, 400, "%s: expected a string or "
+                                       "null, got %s", field, shown);
+        }
+        len = json_string_length(v);
+        if (len >= SR_NAME_MAX)
+                return sr_http__refuse(prob, 400, "%s: too long (%zu bytes, "
+                                       "at most %d)", field, len,
+                                       SR_NAME_MAX - 1);
+        if (len < min)
+                return sr_http__refuse(prob, 400, "%s: empty; give the "
+                                       "device's name or leave it out",
+                                       field);
+        if (memchr(json_string_value(v), '\0', len))
+                return sr_http__refuse(prob, 400, "%s: holds a NUL", field);
+        memcpy(dst, json_string_value(v), len + 1);
+        *has = true;
+        return SR_OK;
+}
+
+sr_err_t sr_http_parse_add_target(const void *body, size_t len,
+                                  size_t max_len, sr_http_add_target_t *out,
+                                  sr_http_problem_t *prob)
+{
+        sr_http_add_target_t add;
+        char shown[QUOTE_MAX];
+        bool have_target = false;
+        const char *key;
+        json_t *root, *v;
+        sr_err_t err;
+
+        err = sr_http_load_object(body, len, max_len, &root, prob);
+        if (err)
+                return err;
+        memset(&add, 0, sizeof(add));
+        json_object_foreach(root, key, v) {
+                if (!strcmp(key, "target_id")) {
+                        if (!json_is_string(v) ||
+                            !sr_uuid_parse(json_string_value(v),
+                                           json_string_length(v),
+                                           &add.target_id)) {
+                                sr_http__show_json(shown, v);
+                                err = sr_http__refuse(prob, 400, "target_id: "
+                                                      "expected a UUID, got "
+                                                      "%s", shown);
+                                goto out_decref;
+                        }
+                        have_target = true;
+                } else if (!strcmp(key, "device_name")) {
+                        err = add_name("device_name", v, 1, add.device_name,
+                                       &add.has_device_name, prob);
+                } else if (!strcmp(key, "device_alias")) {
+                        err = add_name("device_alias", v, 0,
+                                       add.device_alias,
+                                       &add.has_device_alias, prob);
+                } else {
+                        sr_http__quote(shown, key, strlen(key));
+                        err = sr_http__refuse(prob, 400, "unknown field %s; "
+                                              "allowed: target_id, "
+                                              "device_name, device_alias",
+                                              shown);
+                }
+                if (err)
+                        goto out_decref;
+        }
+        if (!have_target) {
+                err = sr_http__refuse(prob, 400, "target_id: required field "
+                                      "missing");
+                goto out_decref;
+        }
+        *out = add;
+out_decref:
+        json_decref(root);
+        return err;
+}

@@ -82,7 +82,8 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_STAGE_TARGETS_APPEND ||
                id == SR_ROUTE_STAGE_TARGETS_SEAL ||
                id == SR_ROUTE_TARGET_RUN_COMMAND_SEND ||
-               id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL;
+               id == SR_ROUTE_TARGET_RUN_COMMAND_CANCEL ||
+               id == SR_ROUTE_TARGET_RUNS_ADD;
 }
 
 bool sr_route_is_write(sr_route_id_t id)
@@ -92,7 +93,8 @@ bool sr_route_is_write(sr_route_id_t id)
 
 bool sr_route_is_definition(sr_route_id_t id)
 {
-        return id >= SR_ROUTE_DEF_PIPELINES_LIST && id < SR_ROUTE__COUNT;
+        return id >= SR_ROUTE_DEF_PIPELINES_LIST &&
+               id <= SR_ROUTE_DEF_TARGETS_BULK;
 }
 
 bool sr_route_body_optional(sr_route_id_t id)
@@ -176,7 +178,8 @@ static const struct path_def api_paths[] = {
           { LIT, STAGE_RUN_ID, LIT, OPERATION_ID },
           { { "GET", SR_ROUTE_OPERATION_GET } } },
         { 3, { "stageruns", NULL, "targetruns" }, { LIT, STAGE_RUN_ID, LIT },
-          { { "GET", SR_ROUTE_TARGET_RUNS_LIST } } },
+          { { "GET", SR_ROUTE_TARGET_RUNS_LIST },
+            { "POST", SR_ROUTE_TARGET_RUNS_ADD } } },
         { 4, { "stageruns", NULL, "targetruns", NULL },
           { LIT, STAGE_RUN_ID, LIT, TARGET_RUN_ID },
           { { "GET", SR_ROUTE_TARGET_RUN_GET },

@@ -67,6 +67,9 @@ API_MD = {
     ("get", "/v0/stageruns/{stage_run_id}/operations/"
             "{stage_run_operation_id}/"),
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/"),
+    # issue 15, phase D: a device added to a running stage run (the
+    # reference's TargetRun_POST, section 6.10)
+    ("post", "/v0/stageruns/{stage_run_id}/targetruns/"),
     ("get", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
     ("put", "/v0/stageruns/{stage_run_id}/targetruns/{target_run_id}/"),
     # issue 15, phase D (docs/definitions.md, section 9): the reference's

@@ -224,6 +224,16 @@ static void commands(void)
         c.u.del.pipeline_id = uuid_n(505);
         put_buf("command-delete-run", sr_codec_encode_command(
                         codec, &c, &buf, &ec), &buf, &ec);
+
+        /* Command version 7: a device added to a running stage run. */
+        base_command(&c, SR_CMD_ADD_TARGET_RUN);
+        c.u.add.stage_run_id = uuid_n(506);
+        c.u.add.target_id = uuid_n(507);
+        c.u.add.device_id = uuid_n(508);
+        strcpy(c.u.add.device_name, "late-device");
+        strcpy(c.u.add.device_alias, "rack 9");
+        put_buf("command-add-target-run", sr_codec_encode_command(
+                        codec, &c, &buf, &ec), &buf, &ec);
         def_commands();
 }
 
@@ -776,6 +786,12 @@ static const struct {
                                       RID "/", "-") },
         { "run-delete", HDRS("DELETE", "/api/pipelines/v0/runs/" RID, "-") },
         { "bad-method", "DELETE\n/v0/runs/\nToken short\n-\n-\n[::1]:80\n" },
+        /* a device added to a running stage run (appended: the seeds
+         * before keep their bytes) */
+        { "target-runs-add", HDRS("POST", "/v0/stageruns/" SID
+                                  "/targetruns/", "application/json")
+          "{\"target_id\":\"" TID "\",\"device_name\":\"late\","
+          "\"device_alias\":null}" },
 };
 
 /* fuzz_http1: 4 split bytes, then the raw bytes of a connection. */

@@ -406,22 +406,46 @@ Test(gateway_e2e, cancel_idempotency_and_client_errors)
  * again while out and unseen, cancelled once running (the request goes to
  * the device command service, the target run waits for its result),
  * refused when it names another command or the target run ended. */
-Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
+/* The ids of a stage run list's results into @p ids (at most 4). */
+static size_t stage_run_ids(const char *run, char ids[4][64])
 {
-        char run[64], sr[64], tr[64], cid[64], base[256], path[400];
-        bool requested;
-        json_t *res;
+        char path[256];
         answer_t a;
+        json_t *res;
+        size_t n;
 
-        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
-        expect(&a, 200);
-        snprintf(run, sizeof(run), "%s", str_at(a.json, "content", "id"));
         snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/", run);
         http(&a, "GET", path, "tok-acme", NULL, NULL);
         expect(&a, 200);
         res = json_object_get(json_object_get(a.json, "content"), "results");
-        snprintf(sr, sizeof(sr), "%s", json_string_value(json_object_get(
-                                          json_array_get(res, 0), "id")));
+        n = json_array_size(res);
+        for (size_t i = 0; i < n && i < 4; i++)
+                snprintf(ids[i], 64, "%s", json_string_value(json_object_get(
+                                 json_array_get(res, i), "id")));
+        return n;
+}
+
+/* A run of the inline spec (two stages) created; its id into @p run, its
+ * stage runs' into @p ids. */
+static void start_spec_run(char run[64], char ids[4][64])
+{
+        answer_t a;
+
+        http(&a, "POST", "/v0/runs/", "tok-acme", "application/json", spec);
+        expect(&a, 200);
+        snprintf(run, 64, "%s", str_at(a.json, "content", "id"));
+        cr_assert(eq(sz, stage_run_ids(run, ids), 2));
+}
+
+Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
+{
+        char run[64], ids[4][64], tr[64], cid[64], base[256], path[400];
+        const char *sr = ids[0];
+        bool requested;
+        json_t *res;
+        answer_t a;
+
+        start_spec_run(run, ids);
         snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", sr);
         http(&a, "GET", path, "tok-acme", NULL, NULL);
         expect(&a, 200);
@@ -472,6 +496,126 @@ Test(gateway_e2e, a_device_command_is_sent_again_and_cancelled_by_the_worker)
         expect(&a, 200);
         http(&a, "PUT", path, "tok-acme", "application/json",
              "{\"request_status\":\"cancelled\"}");
+        expect(&a, 400);
+        expect_message(&a, "a final status");
+}
+
+static void idem_header(char *out, size_t size, const char *key);
+
+/* Phase D's POST .../targetruns/: a device added late joins the running
+ * first stage (one target run per operation, dispatched: it has its
+ * device command), the stage waits for it, then succeeds; the refusals
+ * through the real worker. */
+Test(gateway_e2e, a_device_added_late_joins_a_running_stage)
+{
+        static const char late[] = "0b7a8c7e-1111-4a0e-8f0e-0000000000aa";
+        char run[64], ids[4][64], tr[64], path[400], hdr[256];
+        const char *s1 = ids[0], *s2 = ids[1];
+        json_t *res;
+        answer_t a;
+
+        start_spec_run(run, ids);
+
+        /* the device joins stage 1, under the alias prefix, with a key */
+        snprintf(path, sizeof(path),
+                 "/api/pipelines/v0/stageruns/%s/targetruns/", s1);
+        idem_header(hdr, sizeof(hdr), "late-1");
+        http_with(&a, "POST", path, "tok-acme", "application/json", hdr,
+                  "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000aa\","
+                  "\"device_name\":\"late\"}");
+        expect(&a, 200);
+        res = json_object_get(a.json, "content");
+        cr_assert(eq(sz, json_array_size(res), 1), "%s",
+                  json_dumps(a.json, 0));
+        snprintf(tr, sizeof(tr), "%s", json_string_value(json_object_get(
+                                          json_array_get(res, 0), "id")));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_array_get(res, 0), "device_id")),
+                     (char *)late));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_array_get(res, 0), "status")),
+                     "processing"));
+        /* the same key again: the same command, the same target run */
+        http_with(&a, "POST", path, "tok-acme", "application/json", hdr,
+                  "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000aa\","
+                  "\"device_name\":\"late\"}");
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                  json_array_get(json_object_get(
+                                                         a.json, "content"),
+                                                 0),
+                                  "id")),
+                     tr));
+        /* dispatched: it has its device command */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/%s/command/",
+                 s1, tr);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+
+        /* refusals: a device already there, no name, another tenant */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", s1);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-000000000001\","
+             "\"device_name\":\"again\"}");
+        expect(&a, 409);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "reason"),
+                     "duplicate_target"));
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000ab\"}");
+        expect(&a, 400);
+        expect_message(&a, "device_name");
+        http(&a, "POST", path, "tok-other", "application/json",
+             "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000ab\","
+             "\"device_name\":\"x\"}");
+        expect(&a, 404);
+        /* the pending stage: its target runs come when it is processed */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", s2);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000ab\","
+             "\"device_name\":\"x\"}");
+        expect(&a, 400);
+        expect_message(&a, "created when it is processed");
+
+        /* the first two answer: the stage waits for the late one */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", s1);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        cr_assert(eq(sz, json_array_size(res), 3));
+        for (size_t i = 0; i < 3; i++) {
+                const char *id = json_string_value(json_object_get(
+                        json_array_get(res, i), "id"));
+                answer_t b;
+
+                if (!strcmp(id, tr))
+                        continue;
+                snprintf(path, sizeof(path),
+                         "/v0/stageruns/%s/targetruns/%s/", s1, id);
+                http(&b, "PUT", path, "tok-acme", "application/json",
+                     "{\"status\":\"success\"}");
+                expect(&b, 200);
+        }
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/%s/", run, s1);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "running"));
+        /* then the late one: the stage succeeds */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/%s/", s1,
+                 tr);
+        http(&a, "PUT", path, "tok-acme", "application/json",
+             "{\"status\":\"success\"}");
+        expect(&a, 200);
+        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/%s/", run, s1);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "success"));
+        /* a final stage takes no device */
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/", s1);
+        http(&a, "POST", path, "tok-acme", "application/json",
+             "{\"target_id\":\"0b7a8c7e-1111-4a0e-8f0e-0000000000ab\","
+             "\"device_name\":\"x\"}");
         expect(&a, 400);
         expect_message(&a, "a final status");
 }
@@ -1288,25 +1432,6 @@ static void create_at(const char *path, const char *body, char *id, size_t n)
         http(&a, "POST", path, "tok-acme", "application/json", body);
         expect(&a, 200);
         content_id(&a, id, n);
-}
-
-/* The ids of a stage run list's results into @p ids (at most 4). */
-static size_t stage_run_ids(const char *run, char ids[4][64])
-{
-        char path[256];
-        answer_t a;
-        json_t *res;
-        size_t n;
-
-        snprintf(path, sizeof(path), "/v0/runs/%s/stageruns/", run);
-        http(&a, "GET", path, "tok-acme", NULL, NULL);
-        expect(&a, 200);
-        res = json_object_get(json_object_get(a.json, "content"), "results");
-        n = json_array_size(res);
-        for (size_t i = 0; i < n && i < 4; i++)
-                snprintf(ids[i], 64, "%s", json_string_value(json_object_get(
-                                 json_array_get(res, i), "id")));
-        return n;
 }
 
 /* How many target runs stage run @p sid has (one page holds them). */

@@ -359,6 +359,31 @@ def gen_case(rng):
                     action=rng.choice(["cancel", "cancel", "resend",
                                        "resend", "pause"]))
             add({"input": "command", "ts": ts, "command": c})
+        elif r < 0.645 and stages:
+            # a device added late to a stage run (phase D): mostly a new
+            # device, sometimes one the stage has; its target runs join
+            # the ones results are drawn for
+            si = rng.randrange(len(stages))
+            old = [tg for t, s, tg in targets if s == stages[si]]
+            if old and rng.random() < 0.15:
+                tg = dict(rng.choice(old))
+            else:
+                tg = {"device_id": rid(rng), "device_name": "late"}
+            c = cmd(run_id, "add_target_run",
+                    stage_run_id=(stages[si] if rng.random() < 0.95
+                                  else rid(rng)),
+                    target_id=tg["device_id"], device_id=tg["device_id"],
+                    device_name=tg.get("device_name") or "late",
+                    device_alias="")
+            if rng.random() < 0.03:
+                c["enterprise_id"] = "other"
+            add({"input": "command", "ts": ts, "command": c})
+            if (gm.dedupe.get((run_id, c["command_id"])) or {}).get(
+                    "accepted"):
+                for j in range(len(spec["stages"][si]["operations"])):
+                    t = srmodel.v5("%s/stage/%d/device/%s/op/%d" % (
+                        run_id, si, srmodel.uuid_text(tg["device_id"]), j))
+                    targets.append((t, stages[si], tg))
         elif r < 0.66 and targets:
             c = cmd(run_id, "set_target_run_status",
                     entity_id=rng.choice(targets)[0],
@@ -570,7 +595,7 @@ def main():
     n_in = n_ev = n_ret = n_forget = n_late = 0
     n_open = n_sent = n_step_in = n_incomplete = 0
     opened = {"append_targets": {}, "seal_targets": {},
-              "target_command": {}, "delete_run": {}}
+              "target_command": {}, "delete_run": {}, "add_target_run": {}}
     sent_kinds = {}
     for case, c_outs in zip(cases, c_all):
         m_outs = run_model(case)
@@ -606,13 +631,15 @@ def main():
           "steps-applied-or-stale=%d targets_incomplete=%d\n"
           "  steps sent by kind %s\n"
           "  append replies %s\n  seal replies %s\n"
-          "  target-command replies %s\n  delete replies %s"
+          "  target-command replies %s\n  delete replies %s\n"
+          "  add-target-run replies %s"
           % (n_open, n_sent, n_step_in, n_incomplete,
              json.dumps(sent_kinds, sort_keys=True),
              json.dumps(opened["append_targets"], sort_keys=True),
              json.dumps(opened["seal_targets"], sort_keys=True),
              json.dumps(opened["target_command"], sort_keys=True),
-             json.dumps(opened["delete_run"], sort_keys=True)))
+             json.dumps(opened["delete_run"], sort_keys=True),
+             json.dumps(opened["add_target_run"], sort_keys=True)))
     if not bad:
         return 0
     for case in sorted(bad, key=lambda c: len(c[1]))[:args.max_report]:

@@ -407,6 +407,8 @@ class Model:
             return self._target_command(c, ts, run)
         if kind == "delete_run":
             return self._delete_run(c, ts, run)
+        if kind == "add_target_run":
+            return self._add_target_run(c, ts, run)
         if kind == "seal_targets":
             return self._seal(c, ts, run)
         status = (c.get("status") or "").lower()
@@ -517,6 +519,38 @@ class Model:
                 tr.status not in ("processing", "dispatched")):
             return step, self._reply(c, ts, False, "illegal_transition")
         step.send(tr, "COMMAND")
+        return step, self._reply(c, ts, True, versions=[run, tr])
+
+    def _add_target_run(self, c, ts, run):
+        """A device added to a running stage run (docs/domain-decisions.md,
+        "A target run added late"): refused while the stage is not running
+        or anything ends it (a final run or stage, a cascade owed, target
+        runs due now), for a device already in the stage
+        (duplicate_target) and at stage.max.targets (too_large); else one
+        target run per operation, named by the device, created and
+        dispatched as a fill makes them, operation j's put after its
+        others (the order the C run keeps and reloads)."""
+        st = next((s for s in run.stages if s.id == c["stage_run_id"]),
+                  None)
+        if st is None:
+            return None, self._reply(c, ts, False, "not_found")
+        if (run.status in TERMINAL or st.status in TERMINAL or
+                st.status != "running" or
+                self._owed_any(st) is not None or self._any_due(st, ts)):
+            return None, self._reply(c, ts, False, "illegal_transition")
+        ops = st.spec.get("operations", [])
+        m = len(st.targets) // len(ops)
+        dev = uuid_text(c["device_id"])
+        if any(t.device_id == dev for t in st.targets[:m]):
+            return None, self._reply(c, ts, False, "duplicate_target")
+        if self.max_targets and m >= self.max_targets:
+            return None, self._reply(c, ts, False, "too_large")
+        step = Step(run, ts, c["command_id"])
+        item = {"device_id": dev, "device_name": c["device_name"]}
+        tr = None
+        for j, op in enumerate(ops):
+            tr = self._create_target(step, st, j, m, op, item,
+                                     by_device=True, at=j * (m + 1) + m)
         return step, self._reply(c, ts, True, versions=[run, tr])
 
     def _delete_run(self, c, ts, run):
@@ -657,9 +691,12 @@ class Model:
             return
         step.move(st, "running", "targets_dispatched")
 
-    def _create_target(self, step, st, j, k, op, item):
+    def _create_target(self, step, st, j, k, op, item, by_device=False,
+                       at=None):
+        """Target run (op j, target k) of stage st, created and dispatched;
+        appended, or inserted at position `at` (a device added late)."""
         run = step.run
-        if st.open:
+        if st.open or by_device:
             # named by its device (decisions: open stages), not by the
             # position the chunks gave it
             tid = v5("%s/stage/%d/device/%s/op/%d" % (
@@ -677,7 +714,10 @@ class Model:
         tr.command_id = None
         tr.command_status = ""
         tr.cancel_requested = False
-        st.targets.append(tr)
+        if at is None:
+            st.targets.append(tr)
+        else:
+            st.targets.insert(at, tr)
         run.targets[tid] = tr
         step.move(tr, "pending", "created")
         step.move(tr, "queued", "queued")
@@ -685,6 +725,7 @@ class Model:
         tr.deadline = st.fill_since + TARGET_TIMEOUT
         step.move(tr, "processing", "command_created")
         step.send(tr, "COMMAND")
+        return tr
 
     def _rollup_stage(self, step, st):
         """A running stage whose target runs are all terminal completes."""

@@ -40,12 +40,17 @@ Cases, each a check that fails if the rule does not hold:
      ways; each of the 19 definition commands (PutPipeline ... RunEnded,
      every field set, then every optional one null) round-trips in version
      5 and is refused by the version 4 reader.
-  6r-6u. the commands' version 6 (command.avsc, id 15) against version 5
+  6r-6u. the commands' version 6 (command.v6.avsc, id 15) against version 5
      (command.v5.avsc, id 11, frozen): version 5's records, the 19
      definition commands included, read both ways; FillStep (a 64-byte
      seal_state, then a 32-byte one with the nil after and a null
      expected_version) round-trips in version 6 and is refused by the
      version 5 reader.
+  6v-6y. the commands' version 7 (command.avsc, id 16) against version 6
+     (command.v6.avsc, id 15, frozen, sha256 pinned): version 6's records,
+     FillStep included, read both ways; AddTargetRun's fields in their
+     order; AddTargetRun (with an alias, then with a null one)
+     round-trips in version 7 and is refused by the version 6 reader.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -264,7 +269,7 @@ def commands_v3(v2, create, v2_payloads):
     tc = ("io.sr.v1.TargetCommand",
           {"target_run_id": str(uuid.uuid4()),
            "command_id": str(uuid.uuid4()), "action": "cancel"})
-    newer(v2, v3, [rec["payload"]] + v2_payloads, tc, 2, 3, "ghi")
+    newer(v2, v3, [rec["payload"]] + v2_payloads, [tc], 2, 3, "ghi")
     commands_v4(v3, [rec["payload"]] + v2_payloads + [tc])
 
 
@@ -272,7 +277,7 @@ def commands_v4(v3, v3_payloads):
     frozen("command.v3.avsc", COMMAND_V3_SHA256, "6j", 9)
     v4 = load("command.v4.avsc")
     dr = ("io.sr.v1.DeleteRun", {"pipeline_id": str(uuid.uuid4())})
-    newer(v3, v4, v3_payloads, dr, 3, 4, "klm")
+    newer(v3, v4, v3_payloads, [dr], 3, 4, "klm")
     commands_v5(v4, v3_payloads + [dr])
 
 
@@ -355,7 +360,8 @@ COMMAND_V5_SHA256 = ("1558ded68f9a7ff1f19b61b417221957"
 
 def commands_v6(v5, v5_payloads):
     frozen("command.v5.avsc", COMMAND_V5_SHA256, "6r", 11)
-    v6 = load("command.avsc")
+    v6 = load("command.v6.avsc")
+    v6_fills = []
     ok = True
     for payload in v5_payloads:
         r = command(payload)
@@ -380,12 +386,36 @@ def commands_v6(v5, v5_payloads):
     for rec in steps:
         what = f"a {len(rec['seal_state'])}-byte seal_state"
         data = enc(v6, command(("io.sr.v1.FillStep", rec)))
+        v6_fills.append(("io.sr.v1.FillStep", rec))
         expect(plain(dec(data, v6, v6))["payload"] == rec,
                f"6t. commands: FillStep round-trips in version 6 ({what})")
         why = refused(data, v6, v5)
         expect(why is not None,
                f"6u. commands: the version 5 reader cannot read FillStep "
                f"({what}; {why}): BACKWARD only, sr-status first")
+    commands_v7(v6, v5_payloads + v6_fills)
+
+
+# SHA-256 of schemas/command.avsc as id 15 was published (commit 9f56294
+# to f574037), now schemas/command.v6.avsc.
+COMMAND_V6_SHA256 = ("5f8152e92c2d5c11439b44aae13bd59a"
+                     "f95d65fbd75bc91e3d512a4527a33e67")
+
+
+def commands_v7(v6, v6_payloads):
+    frozen("command.v6.avsc", COMMAND_V6_SHA256, "6v", 15)
+    v7 = load("command.avsc")
+    adds = [{"stage_run_id": str(uuid.uuid4()),
+             "target_id": str(uuid.uuid4()), "device_id": str(uuid.uuid4()),
+             "device_name": "late-device", "device_alias": "rack 9"},
+            {"stage_run_id": str(uuid.uuid4()),
+             "target_id": str(uuid.uuid4()), "device_id": str(uuid.uuid4()),
+             "device_name": "d", "device_alias": None}]
+    expect([f["name"] for f in branch(v7, "payload", "AddTargetRun")["fields"]]
+           == list(adds[0]),
+           "6x. commands: AddTargetRun's fields in their order")
+    newer(v6, v7, v6_payloads,
+          [("io.sr.v1.AddTargetRun", rec) for rec in adds], 6, 7, "wxy")
 
 
 def frozen(name, sha256, case, schema_id):
@@ -397,10 +427,11 @@ def frozen(name, sha256, case, schema_id):
            f"{digest[:16]}...)")
 
 
-def newer(old, new, old_payloads, branch, n_old, n_new, cases):
+def newer(old, new, old_payloads, branches, n_old, n_new, cases):
     """Version n_new of the commands (a payload branch appended) against
     version n_old: the old branches' records read both ways, field for
-    field; the new branch round-trips in n_new and is refused by n_old."""
+    field; each record of the new branch (`branches`: (name, record)
+    pairs) round-trips in n_new and is refused by n_old."""
     ok = True
     for payload in old_payloads:
         r = command(payload)
@@ -410,14 +441,16 @@ def newer(old, new, old_payloads, branch, n_old, n_new, cases):
     expect(ok, f"6{cases[0]}. commands: version {n_old} and version {n_new} "
            f"read each other's records of version {n_old}'s branches, "
            f"field for field")
-    name = branch[0].rsplit(".", 1)[1]
-    data = enc(new, command(branch))
-    expect(plain(dec(data, new, new))["payload"] == branch[1],
-           f"6{cases[1]}. commands: {name} round-trips in version {n_new}")
-    why = refused(data, new, old)
-    expect(why is not None,
-           f"6{cases[2]}. commands: the version {n_old} reader cannot read "
-           f"{name} ({why}): BACKWARD only, sr-status first")
+    for branch in branches:
+        name = branch[0].rsplit(".", 1)[1]
+        data = enc(new, command(branch))
+        expect(plain(dec(data, new, new))["payload"] == branch[1],
+               f"6{cases[1]}. commands: {name} round-trips in version "
+               f"{n_new}")
+        why = refused(data, new, old)
+        expect(why is not None,
+               f"6{cases[2]}. commands: the version {n_old} reader cannot "
+               f"read {name} ({why}): BACKWARD only, sr-status first")
 
 
 def changelogs():

@@ -13,7 +13,8 @@
  * digest is the decoder's, a "digest" given is ignored), seal_targets
  * (stage_index, chunks, count, digest: 64 hex digits), stage_step
  * (stage_index, step, cursor), target_command (target_run_id,
- * device_command_id, action) and delete_run (pipeline_id).
+ * device_command_id, action), delete_run (pipeline_id) and add_target_run
+ * (stage_run_id, target_id, device_id, device_name, device_alias).
  * stdout, one line per input (not for reset):
  *   {"events": [...], "dispatch": [...], "steps": [<command>...],
  *    "reply": {...} | null,
@@ -154,14 +155,16 @@ static void parse_command(const json_t *o, sr_command_t *c)
                                        "set_target_run_status",
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
-                                       "target_command", "delete_run" };
+                                       "target_command", "delete_run",
+                                       NULL /* definition */,
+                                       "add_target_run" };
         const char *kind = jstr(o, "kind");
         sr_errctx_t ec = { 0 };
         int k;
 
         memset(c, 0, sizeof(*c));
         for (k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])) &&
-                    strcmp(kind, kinds[k]); k++)
+                    (!kinds[k] || strcmp(kind, kinds[k])); k++)
                 ;
         if (k == (int)(sizeof(kinds) / sizeof(kinds[0])))
                 die("unknown command kind", kind);
@@ -219,6 +222,15 @@ static void parse_command(const json_t *o, sr_command_t *c)
                 break;
         case SR_CMD_DELETE_RUN:
                 juuid(o, "pipeline_id", &c->u.del.pipeline_id);
+                break;
+        case SR_CMD_ADD_TARGET_RUN:
+                juuid(o, "stage_run_id", &c->u.add.stage_run_id);
+                juuid(o, "target_id", &c->u.add.target_id);
+                juuid(o, "device_id", &c->u.add.device_id);
+                jcopy(c->u.add.device_name, sizeof(c->u.add.device_name), o,
+                      "device_name");
+                jcopy(c->u.add.device_alias, sizeof(c->u.add.device_alias), o,
+                      "device_alias");
                 break;
         default:
                 juuid(o, "entity_id", &c->u.set.entity_id);

@@ -651,3 +651,38 @@ Test(recjson, a_definition_reply_and_event_show_every_field)
         cr_assert(eq(str, (char *)jstr(j, "entity_type"), "pipeline"));
         json_decref(j);
 }
+
+/* AddTargetRun (Command version 7): its record's fields by their .avsc
+ * names (id 16's AddTargetRun branch), the alias null when there is none. */
+Test(recjson, an_add_target_run_shows_every_field_of_its_record)
+{
+        char sid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
+        json_t *fields, *j;
+        sr_command_t c;
+
+        base(&c, SR_CMD_ADD_TARGET_RUN);
+        sr_uuid_v5(&c.u.add.stage_run_id, &sr_ns, "stage");
+        sr_uuid_v5(&c.u.add.device_id, &sr_ns, "device");
+        c.u.add.target_id = c.u.add.device_id;
+        snprintf(c.u.add.device_name, sizeof(c.u.add.device_name), "late");
+        snprintf(c.u.add.device_alias, sizeof(c.u.add.device_alias), "r9");
+        j = sr_recjson_command(&c);
+        sr_uuid_fmt(&c.u.add.stage_run_id, sid);
+        sr_uuid_fmt(&c.u.add.device_id, dev);
+        cr_assert(eq(str, (char *)jstr(j, "kind"), "add_target_run"));
+        cr_assert(eq(str, (char *)jstr(j, "stage_run_id"), sid));
+        cr_assert(eq(str, (char *)jstr(j, "target_id"), dev));
+        cr_assert(eq(str, (char *)jstr(j, "device_id"), dev));
+        cr_assert(eq(str, (char *)jstr(j, "device_name"), "late"));
+        cr_assert(eq(str, (char *)jstr(j, "device_alias"), "r9"));
+        /* every field of the record, by its name */
+        fields = avsc_fields(16, "AddTargetRun");
+        cr_assert(eq(sz, json_array_size(fields), 5));
+        json_decref(fields);
+        has_every_field(j, 16, "AddTargetRun");
+        json_decref(j);
+        c.u.add.device_alias[0] = '\0';
+        j = sr_recjson_command(&c);
+        cr_assert(is_null(json_object_get(j, "device_alias")));
+        json_decref(j);
+}

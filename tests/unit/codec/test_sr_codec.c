@@ -352,8 +352,18 @@ static void raw_defcmd(struct wb *w, const sr_defcmd_t *d)
         }
 }
 
+/* The payload branch of run command kind @p k: its own number up to
+ * DeleteRun, then (version 7) AddTargetRun after the 20 definition
+ * commands' branches. */
+static int payload_branch(sr_cmd_kind_t k)
+{
+        return k == SR_CMD_ADD_TARGET_RUN ? SR_CMD_DEFINITION +
+                                                    SR_DEFCMD__COUNT :
+                                            (int)k;
+}
+
 /* A Command body framed with @p id and laid out as Command version
- * @p version; the payload branch is c->kind whatever the version has. */
+ * @p version; the payload branch is c->kind's whatever the version has. */
 static void raw_command(struct wb *w, int32_t id, int version,
                         const sr_command_t *c)
 {
@@ -371,7 +381,7 @@ static void raw_command(struct wb *w, int32_t id, int version,
                 raw_defcmd(w, c->u.def);
                 return;
         }
-        w_long(w, c->kind);
+        w_long(w, payload_branch(c->kind));
         switch (c->kind) {
         case SR_CMD_CREATE_RUN:
                 w_uuid_of(w, &spec->pipeline_id);
@@ -416,6 +426,14 @@ static void raw_command(struct wb *w, int32_t id, int version,
                 break;
         case SR_CMD_DELETE_RUN:
                 w_uuid_of(w, &c->u.del.pipeline_id);
+                break;
+        case SR_CMD_ADD_TARGET_RUN:
+                w_uuid_of(w, &c->u.add.stage_run_id);
+                w_uuid_of(w, &c->u.add.target_id);
+                w_uuid_of(w, &c->u.add.device_id);
+                w_str(w, c->u.add.device_name);
+                w_opt_str(w, c->u.add.device_alias[0] != '\0',
+                          c->u.add.device_alias);
                 break;
         default:
                 cr_fatal("raw_command: no layout for kind %d",
@@ -636,6 +654,13 @@ static void fill_v2_command(sr_command_t *c, sr_cmd_kind_t kind)
         case SR_CMD_DELETE_RUN: /* version 4 */
                 c->u.del.pipeline_id = uuid_n(530);
                 return;
+        case SR_CMD_ADD_TARGET_RUN: /* version 7 */
+                c->u.add.stage_run_id = uuid_n(540);
+                c->u.add.target_id = uuid_n(541);
+                c->u.add.device_id = uuid_n(542);
+                strcpy(c->u.add.device_name, "late-device-7");
+                strcpy(c->u.add.device_alias, "rack 9");
+                return;
         default:
                 cr_fatal("fill_v2_command: kind %d", (int)kind);
         }
@@ -678,6 +703,15 @@ static void assert_v2_payload(const sr_command_t *a, const sr_command_t *b)
                 return;
         case SR_CMD_DELETE_RUN:
                 assert_uuid(a->u.del.pipeline_id, b->u.del.pipeline_id);
+                return;
+        case SR_CMD_ADD_TARGET_RUN:
+                assert_uuid(a->u.add.stage_run_id, b->u.add.stage_run_id);
+                assert_uuid(a->u.add.target_id, b->u.add.target_id);
+                assert_uuid(a->u.add.device_id, b->u.add.device_id);
+                cr_assert(eq(str, (char *)a->u.add.device_name,
+                             (char *)b->u.add.device_name));
+                cr_assert(eq(str, (char *)a->u.add.device_alias,
+                             (char *)b->u.add.device_alias));
                 return;
         default:
                 cr_fatal("assert_v2_payload: kind %d", (int)b->kind);
@@ -1084,9 +1118,9 @@ Test(sr_codec, every_builtin_schema_parses_and_matches_registry)
         }
 }
 
-/* Commands moved to version 6 (id 15), the changelog to version 3 (id
+/* Commands moved to version 7 (id 16), the changelog to version 3 (id
  * 12), replies to version 2 (id 13); definition events are id 14.
- * Commands' versions 1 to 5 (ids 1, 7, 9, 10, 11), the changelog's 1 and 2
+ * Commands' versions 1 to 6 (ids 1, 7, 9, 10, 11, 15), the changelog's 1 and 2
  * (ids 4, 8) and replies' version 1 (id 6) are still read. Every other
  * slot is written with its own number. */
 Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
@@ -1097,10 +1131,11 @@ Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
         } older[] = { { SR_SCHEMA_COMMAND, 1 },   { SR_SCHEMA_CHANGELOG, 4 },
                       { SR_SCHEMA_COMMAND, 7 },   { SR_SCHEMA_COMMAND, 9 },
                       { SR_SCHEMA_COMMAND, 10 },  { SR_SCHEMA_CHANGELOG, 8 },
-                      { SR_SCHEMA_REPLY, 6 },     { SR_SCHEMA_COMMAND, 11 } };
+                      { SR_SCHEMA_REPLY, 6 },     { SR_SCHEMA_COMMAND, 11 },
+                      { SR_SCHEMA_COMMAND, 15 } };
         sr_schema_ids_t ids;
 
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 15));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 16));
         cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_CHANGELOG), 12));
         cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_REPLY), 13));
         cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_DEF_EVENT), 14));
@@ -1110,7 +1145,7 @@ Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
                         cr_assert(eq(i32, sr_schema_builtin_id(
                                                   (sr_schema_id_t)slot),
                                      slot));
-        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 8));
+        cr_assert(eq(int, SR_SCHEMA_OLDER_COUNT, 9));
         for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++) {
                 cr_assert(eq(int, sr_schema_older[i].slot, older[i].slot),
                           "older[%d]", i);
@@ -1126,17 +1161,17 @@ Test(sr_codec, builtin_ids_of_the_newest_versions_and_the_older_still_read)
                              sr_schema_builtin_id((sr_schema_id_t)slot)));
         for (int i = 0; i < SR_SCHEMA_OLDER_COUNT; i++)
                 cr_assert(eq(i32, ids.older[i], older[i].id));
-        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 15));
+        cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_COMMAND), 16));
         cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_CHANGELOG), 12));
         cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_REPLY), 13));
         cr_assert(eq(i32, sr_codec_wire_id(codec, SR_SCHEMA_DEF_EVENT), 14));
-        for (int id = 7; id <= 15; id++) {
+        for (int id = 7; id <= 16; id++) {
                 static const char *const names[] = {
                         "io.sr.v1.Command", "io.sr.v1.ChangelogRecord",
                         "io.sr.v1.Command", "io.sr.v1.Command",
                         "io.sr.v1.Command", "io.sr.v1.ChangelogRecord",
                         "io.sr.v1.CommandReply", "io.sr.v1.DefinitionChanged",
-                        "io.sr.v1.Command"
+                        "io.sr.v1.Command", "io.sr.v1.Command"
                 };
 
                 cr_assert(eq(str, (char *)sr_codec_schema_name(id),
@@ -1165,16 +1200,16 @@ Test(sr_codec, builtin_ids_name_the_expected_records)
 }
 
 /* A slot's versions are numbered as its registry subject's: commands 1
- * (id 1), 2 (id 7), 3 (id 9), 4 (id 10), 5 (id 11) and 6 (id 15), the changelog 1
- * (id 4), 2 (id 8) and 3 (id 12), replies 1 (id 6) and 2 (id 13), every
+ * (id 1), 2 (id 7), 3 (id 9), 4 (id 10), 5 (id 11), 6 (id 15) and 7 (id
+ * 16), the changelog 1 (id 4), 2 (id 8) and 3 (id 12), replies 1 (id 6) and 2 (id 13), every
  * other slot 1 (its own id; definition events id 14). */
 Test(sr_codec, schema_versions_are_numbered_oldest_first)
 {
         static const struct {
                 sr_schema_id_t slot;
                 int n;
-                int32_t id[6];
-        } vs[] = { { SR_SCHEMA_COMMAND, 6, { 1, 7, 9, 10, 11, 15 } },
+                int32_t id[7];
+        } vs[] = { { SR_SCHEMA_COMMAND, 7, { 1, 7, 9, 10, 11, 15, 16 } },
                    { SR_SCHEMA_CHANGELOG, 3, { 4, 8, 12 } },
                    { SR_SCHEMA_REPLY, 2, { 6, 13 } },
                    { SR_SCHEMA_DEF_EVENT, 1, { 14 } },
@@ -1204,7 +1239,7 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
 
         /* The same numbering in a table of registry ids. */
         sr_schema_ids_builtin(&ids);
-        for (int v = 1; v <= 6; v++)
+        for (int v = 1; v <= 7; v++)
                 cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND,
                                                     v, 100000 + v));
         for (int v = 1; v <= 3; v++)
@@ -1216,12 +1251,12 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
         cr_assert(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 1, 4));
         cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_RESULT, 2,
                                                 5)));
-        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 7,
+        cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_COMMAND, 8,
                                                 5)));
         cr_assert(not(sr_schema_ids_set_version(&ids, SR_SCHEMA_REPLY, 3,
                                                 5)));
         /* sr_schema_older[]'s order: commands 1, changelog 1, commands 2,
-         * 3, 4, changelog 2, replies 1, commands 5. */
+         * 3, 4, changelog 2, replies 1, commands 5, 6. */
         cr_assert(eq(i32, ids.older[0], 100001));
         cr_assert(eq(i32, ids.older[1], 100011));
         cr_assert(eq(i32, ids.older[2], 100002));
@@ -1230,13 +1265,14 @@ Test(sr_codec, schema_versions_are_numbered_oldest_first)
         cr_assert(eq(i32, ids.older[5], 100012));
         cr_assert(eq(i32, ids.older[6], 100021));
         cr_assert(eq(i32, ids.older[7], 100005));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100006));
+        cr_assert(eq(i32, ids.older[8], 100006));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 100007));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 100013));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 100022));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 4));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], SR_SCHEMA_EVENT));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DEF_EVENT], 14));
-        for (int v = 1; v <= 6; v++)
+        for (int v = 1; v <= 7; v++)
                 cr_assert(eq(i32, sr_schema_version_id(&ids,
                                                        SR_SCHEMA_COMMAND, v),
                              100000 + v));
@@ -1278,7 +1314,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                 "RemoveTarget", "LinkDeviceGroup", "UnlinkDeviceGroup",
                 "PutOperationList", "DeleteOperationList", "PutOperation",
                 "DeleteOperation", "StartPipelineRun", "RunEnded",
-                "FillStep",
+                "FillStep", "AddTargetRun",
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
@@ -1287,7 +1323,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                 "DefOperationList", "DefOperation", "DefGroupLink",
                 "DefActiveRun", "DefTarget",
         };
-        const int n_payloads = SR_CMD_DEFINITION + SR_DEFCMD__COUNT;
+        const int n_payloads = SR_CMD_DEFINITION + SR_DEFCMD__COUNT + 1;
         const int n_states = SR_ENT__COUNT + 4 + SR_DEF__COUNT;
         avro_schema_t ev = parse_builtin(
                 sr_schema_builtin_id(SR_SCHEMA_EVENT));
@@ -1298,6 +1334,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         avro_schema_t cmd3 = parse_builtin(sr_schema_older[3].id);
         avro_schema_t cmd4 = parse_builtin(sr_schema_older[4].id);
         avro_schema_t cmd5 = parse_builtin(sr_schema_older[7].id);
+        avro_schema_t cmd6 = parse_builtin(sr_schema_older[8].id);
         avro_schema_t cl = parse_builtin(
                 sr_schema_builtin_id(SR_SCHEMA_CHANGELOG));
         avro_schema_t cl1 = parse_builtin(sr_schema_older[1].id);
@@ -1310,7 +1347,8 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
          * sr_defcmd_name() and sr_def_kind_t's order after. */
         cr_assert(eq(sz, sizeof(payloads) / sizeof(payloads[0]),
                      (size_t)n_payloads));
-        cr_assert(eq(int, SR_CMD_DEFINITION, SR_CMD__COUNT - 1));
+        cr_assert(eq(int, SR_CMD_DEFINITION, SR_CMD__COUNT - 2));
+        cr_assert(eq(int, SR_CMD_ADD_TARGET_RUN, SR_CMD__COUNT - 1));
         for (int k = 0; k < SR_DEFCMD__COUNT; k++)
                 cr_assert(eq(str, (char *)payloads[SR_CMD_DEFINITION + k],
                              (char *)sr_defcmd_name((sr_defcmd_kind_t)k)));
@@ -1341,8 +1379,8 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         /* Each version has the branches of the one before at the same
          * positions, the new ones appended: version 1 the first five,
          * 2 the first eight, 3 the first nine (TargetCommand), 4 ten
-         * (DeleteRun), 5 the definition commands up to RunEnded, 6 all
-         * (FillStep). */
+         * (DeleteRun), 5 the definition commands up to RunEnded, 6 up to
+         * FillStep, 7 all (AddTargetRun). */
         {
                 const struct {
                         avro_schema_t s;
@@ -1353,6 +1391,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                             { cmd4, SR_CMD_DELETE_RUN + 1 },
                             { cmd5, SR_CMD_DEFINITION +
                                             SR_DEFCMD_RUN_ENDED + 1 },
+                            { cmd6, SR_CMD_DEFINITION + SR_DEFCMD__COUNT },
                             { cmd, n_payloads } };
 
                 for (size_t k = 0; k < sizeof(ver) / sizeof(ver[0]); k++) {
@@ -1620,39 +1659,56 @@ Test(sr_codec, a_command_is_written_in_the_oldest_version_that_carries_it)
                           "kind %d", k);
                 sr_command_fini(&c);
         }
-        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 15));
+        cr_assert(eq(i32, sr_schema_builtin_id(SR_SCHEMA_COMMAND), 16));
+        /* version 7 only for AddTargetRun */
+        fill_v2_command(&c, SR_CMD_ADD_TARGET_RUN);
+        cr_assert(eq(i32, encoded_command_id(&c), 16));
+        sr_command_fini(&c);
 }
 
 /* A kind appended in version @p version (built-in id @p id): the
  * hand-written layout is what the encoder writes, byte for byte, and reads
  * back; framed as the version before (@p prev_id, which has no such
  * branch) it is refused, naming the branch. */
-static void appended_kind_round_trips(sr_cmd_kind_t kind, int32_t id,
-                                      int version, int32_t prev_id)
+/* @p in is written as the hand-written layout of @p version under @p id,
+ * byte for byte, and reads back the same. */
+static void layout_round_trips(const sr_command_t *in, int32_t id,
+                               int version)
 {
         sr_errctx_t ec = { 0 };
         sr_buf_t buf = { 0 };
-        sr_command_t in, out;
-        char want[64];
+        sr_command_t out;
         struct wb w;
 
-        fill_v2_command(&in, kind);
-        raw_command(&w, id, version, &in);
-        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+        raw_command(&w, id, version, in);
+        cr_assert(eq(int, sr_codec_encode_command(codec, in, &buf, &ec),
                      SR_OK), "%s", ec.msg);
         cr_assert(eq(sz, buf.len, w.n));
         cr_assert(eq(int, memcmp(buf.ptr, w.b, w.n), 0));
         cr_assert(eq(int, sr_codec_decode_command(codec, sr_buf_slice(&buf),
                                                   &out, &ec), SR_OK),
                   "%s", ec.msg);
-        assert_command_head(&out, &in);
-        assert_v2_payload(&out, &in);
+        assert_command_head(&out, in);
+        assert_v2_payload(&out, in);
         sr_command_fini(&out);
         sr_buf_free(&buf);
+}
+
+static void appended_kind_round_trips(sr_cmd_kind_t kind, int32_t id,
+                                      int version, int32_t prev_id)
+{
+        sr_errctx_t ec = { 0 };
+        sr_command_t in, out;
+        char want[64];
+        struct wb w;
+
+        fill_v2_command(&in, kind);
+        layout_round_trips(&in, id, version);
         raw_command(&w, prev_id, version - 1, &in);
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        snprintf(want, sizeof(want), "unknown union branch %d", (int)kind);
+        snprintf(want, sizeof(want), "unknown union branch %d",
+                 payload_branch(kind));
         assert_msg(ec, want);
 }
 
@@ -1666,6 +1722,35 @@ Test(sr_codec, a_target_command_is_written_in_version_3_and_read_back)
 Test(sr_codec, a_delete_run_is_written_in_version_4_and_read_back)
 {
         appended_kind_round_trips(SR_CMD_DELETE_RUN, 10, 4, 9);
+}
+
+/* AddTargetRun, appended after FillStep in version 7 (branch 30): its
+ * layout byte for byte, read back, refused by version 6 (id 15). */
+Test(sr_codec, an_add_target_run_is_written_in_version_7_and_read_back)
+{
+        appended_kind_round_trips(SR_CMD_ADD_TARGET_RUN, 16, 7, 15);
+}
+
+/* Its alias is optional (null on the wire), its name is not: an empty
+ * one is never written. */
+Test(sr_codec, an_add_target_run_without_alias_is_null_and_without_name_refused)
+{
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_command_t in, out;
+        struct wb w;
+
+        fill_v2_command(&in, SR_CMD_ADD_TARGET_RUN);
+        in.u.add.device_alias[0] = '\0';
+        layout_round_trips(&in, 16, 7);
+        in.u.add.device_name[0] = '\0';
+        cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf, &ec),
+                     SR_ERR_INVALID));
+        assert_msg(ec, "field device_name: empty");
+        raw_command(&w, 16, 7, &in);
+        cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
+                                                  &ec), SR_ERR_SCHEMA));
+        assert_msg(ec, "field device_name: empty");
 }
 
 /* What is written in version 1 is the version 1 layout, byte for byte:
@@ -1894,7 +1979,7 @@ Test(sr_codec, peek_command_ids_reads_both_command_versions)
 
 Test(sr_codec, both_ids_of_commands_and_of_the_changelog_map_to_their_slot)
 {
-        static const int cmd_ids[] = { 1, 7, 9, 10, 11, 15 };
+        static const int cmd_ids[] = { 1, 7, 9, 10, 11, 15, 16 };
 
         for (size_t i = 0; i < sizeof(cmd_ids) / sizeof(cmd_ids[0]); i++)
                 cr_assert(eq(int, sr_codec_kind_of(codec, cmd_ids[i]),
@@ -1910,7 +1995,7 @@ Test(sr_codec, both_ids_of_commands_and_of_the_changelog_map_to_their_slot)
         cr_assert(eq(int, sr_codec_kind_of(codec, 3), SR_SCHEMA_EVENT));
         cr_assert(eq(int, sr_codec_kind_of(codec, 5), SR_SCHEMA_DISPATCH));
         cr_assert(eq(int, sr_codec_kind_of(codec, 0), 0));
-        cr_assert(eq(int, sr_codec_kind_of(codec, 16), 0));
+        cr_assert(eq(int, sr_codec_kind_of(codec, 17), 0));
 }
 
 /* ------------------------------------------------------------ flat records */
@@ -3190,12 +3275,12 @@ Test(sr_codec, unknown_union_branch_is_schema_error)
         w_uuid(&w, 2);
         w_str(&w, "acme");
         w_long(&w, 1);
-        /* payload branch 30 of 30: DeleteRun's 10, then the 20
-         * definition commands (FillStep the last) */
-        w_long(&w, SR_CMD_DEFINITION + SR_DEFCMD__COUNT);
+        /* payload branch 31 of 31: DeleteRun's 10, then the 20
+         * definition commands (FillStep the last), then AddTargetRun */
+        w_long(&w, SR_CMD_DEFINITION + SR_DEFCMD__COUNT + 1);
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        assert_msg(ec, "field payload: unknown union branch 30");
+        assert_msg(ec, "field payload: unknown union branch 31");
 }
 
 /* A version 1 record has five branches: one carrying a version 2 branch
@@ -3629,7 +3714,7 @@ Test(sr_codec, a_newer_event_version_is_refused_never_misread)
                 if (sr_schema_older[i].id > next)
                         next = sr_schema_older[i].id;
         next++;
-        cr_assert(eq(i32, next, 16));
+        cr_assert(eq(i32, next, 17));
         cr_assert(eq(ptr, (void *)sr_codec_schema_json(next), NULL));
         cr_assert(eq(int, sr_codec_kind_of(codec, next), 0));
         snprintf(want, sizeof(want), "unknown schema id %d", (int)next);

@@ -2698,3 +2698,197 @@ Test(sr_fsm, a_target_command_naming_another_command_or_action_is_refused)
                      SR_OK));
         expect_reject(SR_REJECT_NOT_FOUND, "not found in pipeline run");
 }
+
+/* ------------------------------------------- AddTargetRun (phase D) */
+
+/* AddTargetRun of device "late-@p n" to stage run @p si. */
+static void add_device(uint32_t si, int n)
+{
+        sr_command_t cmd;
+
+        base_cmd(&cmd, SR_CMD_ADD_TARGET_RUN);
+        cmd.u.add.stage_run_id = run.stages[si].m.id;
+        sr_uuid_v5(&cmd.u.add.device_id, &sr_ns, "late-%d", n);
+        sr_uuid_v5(&cmd.u.add.target_id, &sr_ns, "late-target-%d", n);
+        snprintf(cmd.u.add.device_name, sizeof(cmd.u.add.device_name),
+                 "late-%d", n);
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        cr_assert(out.has_reply);
+}
+
+/* The order a load gives (stage, operation, target index), and the hash
+ * finds every target run where it is. */
+static void expect_load_order(void)
+{
+        for (uint32_t i = 0; i < run.n_targets; i++) {
+                const sr_target_run_t *t = &run.targets[i];
+
+                cr_assert(eq(ptr, sr_run_find_target(&run, &t->m.id),
+                             (void *)t), "target run %u", i);
+                if (!i)
+                        continue;
+                cr_assert(t[-1].stage_index < t->stage_index ||
+                                  (t[-1].stage_index == t->stage_index &&
+                                   (t[-1].op_index < t->op_index ||
+                                    (t[-1].op_index == t->op_index &&
+                                     t[-1].target_index < t->target_index))),
+                          "target runs %u and %u out of order", i - 1, i);
+        }
+}
+
+Test(sr_fsm, a_device_added_to_a_running_stage_gets_a_target_run_per_operation_dispatched)
+{
+        sr_uuid_t dev, want;
+        char rid[SR_UUID_STR_LEN + 1], d[SR_UUID_STR_LEN + 1];
+
+        create(1, 2, 2, false);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        add_device(0, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        /* op 0's new one at position 2, op 1's at 5 (target index 2) */
+        cr_assert(eq(u32, run.n_targets, 6));
+        cr_assert(eq(u32, run.sidx[0].n_tr, 6));
+        expect_events("t2:pending t2:queued t2:processing t5:pending "
+                      "t5:queued t5:processing");
+        cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 2));
+        sr_uuid_v5(&dev, &sr_ns, "late-1");
+        sr_uuid_fmt(&run.pr.m.id, rid);
+        sr_uuid_fmt(&dev, d);
+        for (uint32_t j = 0; j < 2; j++) {
+                const sr_target_run_t *t = &run.targets[j ? 5 : 2];
+
+                cr_assert(eq(u32, t->op_index, j));
+                cr_assert(eq(u32, t->target_index, 2));
+                cr_assert(sr_uuid_eq(&t->device_id, &dev));
+                cr_assert(eq(str, (char *)t->device_name, "late-1"));
+                /* named by the device, as an open stage's are */
+                sr_uuid_v5(&want, &sr_ns, "%s/stage/0/device/%s/op/%u", rid,
+                           d, j);
+                cr_assert(sr_uuid_eq(&t->m.id, &want));
+                /* the stage's shared deadline */
+                cr_assert(eq(i64, t->m.deadline, run.targets[0].m.deadline));
+        }
+        cr_assert(sr_uuid_eq(&out.reply.versions[1].entity_id,
+                             &run.targets[5].m.id));
+        cr_assert(eq(u32, run.n_tr_status[SR_ST_PROCESSING], 6));
+        expect_load_order();
+        /* a second device: target index 3 */
+        add_device(0, 2);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, run.targets[3].target_index, 3));
+        cr_assert(eq(u32, run.targets[7].target_index, 3));
+        expect_load_order();
+}
+
+Test(sr_fsm, a_stage_with_a_late_device_waits_for_its_target_runs_then_succeeds)
+{
+        create(1, 1, 2, false);
+        add_device(0, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(int, result(0, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        cr_assert(eq(int, result(2, "SUCCESS"), SR_OK));
+        cr_assert(eq(int, SR(0), SR_ST_SUCCESS));
+        cr_assert(eq(int, PR, SR_ST_SUCCESS));
+}
+
+Test(sr_fsm, a_late_device_added_to_a_pending_stage_is_refused_naming_where_to_add_it)
+{
+        create(2, 1, 1, false);
+        add_device(1, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "created when it is processed");
+        cr_assert(strstr(out.reply.message, "run spec") != NULL);
+}
+
+Test(sr_fsm, a_late_device_added_to_a_final_stage_is_refused_naming_its_status)
+{
+        create(2, 1, 1, false);
+        finish_stage(0, "SUCCESS");
+        cr_assert(eq(int, SR(0), SR_ST_SUCCESS));
+        add_device(0, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "is success, a final");
+}
+
+Test(sr_fsm, a_late_device_added_to_a_final_pipeline_run_is_refused_naming_its_status)
+{
+        create(1, 1, 1, false);
+        set_pipeline("cancelled");
+        add_device(0, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "is cancelled, a final status");
+}
+
+Test(sr_fsm, a_late_device_added_to_an_open_stage_before_its_seal_is_refused)
+{
+        create_open(1, 0, false);
+        cr_assert(eq(int, SR(0), SR_ST_PROCESSING));
+        add_device(0, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
+                      "its targets come in chunks");
+}
+
+Test(sr_fsm, a_late_device_added_while_an_open_stage_is_filled_in_steps_is_refused)
+{
+        opts.step_targets = 2;
+        create_open(1, 0, false);
+        append_all(0, 5, 5);
+        seal_all(0, 5, 5);
+        cr_assert(eq(int, SR(0), SR_ST_PROCESSING));
+        add_device(0, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "being created");
+}
+
+Test(sr_fsm, a_late_device_added_to_a_sealed_running_open_stage_is_accepted)
+{
+        create_open(1, 0, false);
+        append_all(0, 3, 2);
+        seal_all(0, 3, 2);
+        cr_assert(eq(int, SR(0), SR_ST_RUNNING));
+        add_device(0, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        cr_assert(eq(u32, run.sidx[0].n_tr, 4));
+        expect_load_order();
+}
+
+Test(sr_fsm, a_device_already_in_the_stage_is_a_duplicate_target)
+{
+        create(1, 2, 2, false);
+        add_device(0, 1);
+        cr_assert(out.reply.accepted, "%s", out.reply.message);
+        add_device(0, 1);
+        expect_reject(SR_REJECT_DUPLICATE_TARGET, "already a target");
+        cr_assert(eq(u32, run.n_targets, 6));
+}
+
+Test(sr_fsm, a_late_device_over_stage_max_targets_is_too_large)
+{
+        opts.max.targets = 2;
+        create(1, 1, 2, false);
+        add_device(0, 1);
+        expect_reject(SR_REJECT_TOO_LARGE, "stage.max.targets (2)");
+        cr_assert(eq(u32, run.n_targets, 2));
+}
+
+Test(sr_fsm, a_late_device_while_the_stages_target_runs_time_out_is_refused)
+{
+        create(1, 1, 1, false);
+        now += SR_TARGET_RUN_TIMEOUT_MS;
+        add_device(0, 1);
+        expect_reject(SR_REJECT_ILLEGAL_TRANSITION, "being ended");
+}
+
+Test(sr_fsm, a_late_device_for_an_unknown_stage_run_is_not_found)
+{
+        sr_command_t cmd;
+
+        create(1, 1, 1, false);
+        base_cmd(&cmd, SR_CMD_ADD_TARGET_RUN);
+        sr_uuid_v5(&cmd.u.add.stage_run_id, &sr_ns, "no-such-stage");
+        snprintf(cmd.u.add.device_name, sizeof(cmd.u.add.device_name), "x");
+        cr_assert(eq(int, sr_fsm_apply_command(&run, &cmd, now, &opts, &out),
+                     SR_OK));
+        expect_reject(SR_REJECT_NOT_FOUND, "not found in pipeline run");
+}

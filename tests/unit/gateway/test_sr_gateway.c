@@ -3041,8 +3041,8 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         reg_free(&a);
 
         /* Every id of schemas/registry.tsv: the seven schemas' newest and
-         * every older version they still read (ids 1 to 15). */
-        for (int id = 1; id <= 15; id++) {
+         * every older version they still read (ids 1 to 16). */
+        for (int id = 1; id <= 16; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -3311,13 +3311,14 @@ static void subject_has_versions(const char *subject, const int *id,
 
 /* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
  * 3 (id 9, command.v3.avsc), 4 (id 10, command.v4.avsc), 5 (id 11,
- * command.v5.avsc) and 6 (id 15, command.avsc). */
-Test(sr_gateway, registry_commands_subject_has_its_six_versions_latest_six)
+ * command.v5.avsc), 6 (id 15, command.v6.avsc) and 7 (id 16,
+ * command.avsc). */
+Test(sr_gateway, registry_commands_subject_has_its_seven_versions_latest_seven)
 {
-        static const int id[] = { 1, 7, 9, 10, 11, 15 },
-                         ext[] = { 2001, 2003, 2004, 2005, 2008, 1001 };
+        static const int id[] = { 1, 7, 9, 10, 11, 15, 16 },
+                         ext[] = { 2001, 2003, 2004, 2005, 2008, 2009, 1001 };
 
-        subject_has_versions("sr.commands-value", id, ext, 6);
+        subject_has_versions("sr.commands-value", id, ext, 7);
 }
 
 /* Changelog version 1 (id 4, changelog.v1.avsc), 2 (id 8,
@@ -4881,4 +4882,211 @@ Test(sr_gateway, a_key_used_on_another_stage_is_409_not_a_retry)
         cr_assert(eq(int, a.status, 409), "%s", a.body);
         answer_free(&a);
         cr_assert(eq(int, fake.n_sends, sends));
+}
+
+/* ------------------------------------------------ a target run added late
+ * POST /stageruns/{id}/targetruns/ (docs/api-decisions.md, "A target run
+ * added late"). */
+
+static char add_path[256];
+
+static const char *add_url(const char *prefix)
+{
+        snprintf(add_path, sizeof(add_path), "%s/stageruns/%s/targetruns/",
+                 prefix, stage_id);
+        return add_path;
+}
+
+/* The target run the worker makes for device @p dev, operation 0 of the
+ * stage (index 0), as the fake feed applies it. */
+static void script_added(const sr_uuid_t *dev, const sr_uuid_t *target,
+                         const char *name)
+{
+        sr_target_run_t *tr = &fake.after.u.tr;
+        char d[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(dev, d);
+        fake.after = target_e;
+        sr_uuid_v5(&tr->m.id, &sr_ns, "%s/stage/0/device/%s/op/0", run_id, d);
+        tr->m.status = SR_ST_PROCESSING;
+        tr->m.version = 3;
+        tr->device_id = *dev;
+        tr->target_id = *target;
+        tr->target_index = 1;
+        snprintf(tr->device_name, sizeof(tr->device_name), "%s", name);
+        fake.has_after = true;
+}
+
+/* A stored target of the stage run's pipeline, in the projection. */
+static void put_stored_target(const sr_uuid_t *id, const sr_uuid_t *dev)
+{
+        char key[SR_DEF_KEY_LEN];
+        sr_proj_txn_t *txn = NULL;
+        sr_errctx_t ec = { 0 };
+        sr_def_record_t r;
+
+        memset(&r, 0, sizeof(r));
+        r.kind = SR_DEF_TARGET;
+        r.pipeline_id = stage_e.u.sr.pipeline_id;
+        snprintf(r.enterprise_id, sizeof(r.enterprise_id), ENT_A);
+        r.u.target.id = *id;
+        r.u.target.target_list_id = uid("list");
+        r.u.target.device_id = *dev;
+        snprintf(r.u.target.device_name, sizeof(r.u.target.device_name),
+                 "stored-name");
+        snprintf(r.u.target.device_alias, sizeof(r.u.target.device_alias),
+                 "stored-alias");
+        r.u.target.is_active = true;
+        sr_def_key(SR_DEF_TARGET, &r.pipeline_id, id, key);
+        cr_assert(eq(int, sr_proj_begin(proj, &txn, &ec), SR_OK));
+        cr_assert(eq(int, sr_proj_apply_def(txn, 0, next_off++,
+                                            sr_slice(key, SR_DEF_KEY_LEN), &r,
+                                            &ec),
+                     SR_OK), "%s", ec.msg);
+        cr_assert(eq(int, sr_proj_commit(txn, &ec), SR_OK));
+}
+
+Test(sr_gateway, a_device_id_target_is_added_to_a_stage_run_and_answered_as_an_array)
+{
+        sr_uuid_t dev = uid("late-device");
+        char body[200], d[SR_UUID_STR_LEN + 1], want[SR_UUID_STR_LEN + 1];
+        const char *prefixes[] = { "/v0", "/api/pipelines/v0" };
+        json_t *arr;
+        answer_t a;
+
+        sr_uuid_fmt(&dev, d);
+        script_added(&dev, &dev, "late");
+        sr_uuid_fmt(&fake.after.u.tr.m.id, want);
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\", "
+                 "\"device_name\": \"late\", \"device_alias\": \"rack\"}", d);
+        for (int i = 0; i < 2; i++) {
+                a = call("POST", add_url(prefixes[i]), "tok-a", NULL, body);
+                cr_assert(eq(int, a.status, 200), "%s", a.body);
+                arr = json_object_get(a.json, "content");
+                cr_assert(eq(int, json_is_array(arr) ? 1 : 0, 1), "%s", a.body);
+                cr_assert(eq(sz, json_array_size(arr), 1));
+                cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                                          json_array_get(arr, 0), "id")),
+                             want));
+                answer_free(&a);
+                cr_assert(eq(int, fake.cmds[i].kind, SR_CMD_ADD_TARGET_RUN));
+                cr_assert(sr_uuid_eq(&fake.cmds[i].pipeline_run_id,
+                                     &run_e.u.pr.m.id));
+                cr_assert(sr_uuid_eq(&fake.cmds[i].u.add.stage_run_id,
+                                     &stage_e.u.sr.m.id));
+                /* not a stored target: the target id is the device id */
+                cr_assert(sr_uuid_eq(&fake.cmds[i].u.add.device_id, &dev));
+                cr_assert(sr_uuid_eq(&fake.cmds[i].u.add.target_id, &dev));
+                cr_assert(eq(str, fake.cmds[i].u.add.device_name, "late"));
+                cr_assert(eq(str, fake.cmds[i].u.add.device_alias, "rack"));
+        }
+}
+
+Test(sr_gateway, a_device_id_target_without_device_name_is_400_and_sends_nothing)
+{
+        sr_uuid_t dev = uid("late-device");
+        char body[200], d[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        sr_uuid_fmt(&dev, d);
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\"}", d);
+        a = call("POST", add_url("/v0"), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        cr_assert(strstr(message(&a), "device_name: required") != NULL,
+                  "%s", a.body);
+        answer_free(&a);
+        a = call("POST", add_url("/v0"), "tok-a", NULL,
+                 "{\"target_id\": \"x\"}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, a_stored_target_gives_its_device_name_and_alias_the_body_overrides)
+{
+        sr_uuid_t tid = uid("stored-target"), dev = uid("stored-device");
+        char body[200], t[SR_UUID_STR_LEN + 1];
+        answer_t a;
+
+        put_stored_target(&tid, &dev);
+        sr_uuid_fmt(&tid, t);
+        script_added(&dev, &tid, "stored-name");
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\"}", t);
+        a = call("POST", add_url("/v0"), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.add.target_id, &tid));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].u.add.device_id, &dev));
+        cr_assert(eq(str, fake.cmds[0].u.add.device_name, "stored-name"));
+        cr_assert(eq(str, fake.cmds[0].u.add.device_alias, "stored-alias"));
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\", "
+                 "\"device_name\": \"mine\", \"device_alias\": \"\"}", t);
+        a = call("POST", add_url("/v0"), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        answer_free(&a);
+        cr_assert(sr_uuid_eq(&fake.cmds[1].u.add.device_id, &dev));
+        cr_assert(eq(str, fake.cmds[1].u.add.device_name, "mine"));
+        cr_assert(eq(str, fake.cmds[1].u.add.device_alias, ""));
+}
+
+Test(sr_gateway, another_enterprises_or_an_unknown_stage_run_is_404_and_sends_nothing)
+{
+        sr_uuid_t dev = uid("late-device");
+        char body[200], d[SR_UUID_STR_LEN + 1], url[256];
+        answer_t a;
+
+        sr_uuid_fmt(&dev, d);
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\", "
+                 "\"device_name\": \"late\"}", d);
+        a = call("POST", add_url("/v0"), "tok-b", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url), "/v0/stageruns/%s/targetruns/", d);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, 0));
+}
+
+Test(sr_gateway, an_added_target_is_the_same_command_under_the_same_key_and_refusals_map)
+{
+        sr_uuid_t dev = uid("late-device");
+        char body[200], d[SR_UUID_STR_LEN + 1];
+        static const struct {
+                sr_reject_t reason;
+                int status;
+        } refusals[] = { { SR_REJECT_DUPLICATE_TARGET, 409 },
+                         { SR_REJECT_ILLEGAL_TRANSITION, 400 },
+                         { SR_REJECT_TOO_LARGE, 413 },
+                         { SR_REJECT_NOT_FOUND, 404 } };
+        answer_t a, b;
+
+        sr_uuid_fmt(&dev, d);
+        script_added(&dev, &dev, "late");
+        snprintf(body, sizeof(body), "{\"target_id\": \"%s\", "
+                 "\"device_name\": \"late\"}", d);
+        a = call("POST", add_url("/v0"), "tok-a", "add-1", body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        b = call("POST", add_url("/v0"), "tok-a", "add-1", body);
+        cr_assert(eq(int, b.status, 200), "%s", b.body);
+        cr_assert(eq(str, a.body, b.body));
+        cr_assert(sr_uuid_eq(&fake.cmds[0].command_id,
+                             &fake.cmds[1].command_id));
+        answer_free(&a);
+        answer_free(&b);
+        fake.refused = true;
+        for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+                fake.reason = refusals[i].reason;
+                a = call("POST", add_url("/v0"), "tok-a", NULL, body);
+                cr_assert(eq(int, a.status, refusals[i].status), "%s",
+                          a.body);
+                cr_assert(eq(str, (char *)content_str(&a, "reason"),
+                             (char *)sr_reject_name(refusals[i].reason)));
+                answer_free(&a);
+        }
+        fake.refused = false;
+        fake.no_reply = true;
+        a = call("POST", add_url("/v0"), "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 202), "%s", a.body);
+        answer_free(&a);
 }

@@ -72,6 +72,8 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   SR_ROUTE_OPERATION_GET },
                 { "GET", "/stageruns/" S_ID "/targetruns",
                   SR_ROUTE_TARGET_RUNS_LIST },
+                { "POST", "/stageruns/" S_ID "/targetruns",
+                  SR_ROUTE_TARGET_RUNS_ADD },
                 { "GET", "/stageruns/" S_ID "/targetruns/" T_ID,
                   SR_ROUTE_TARGET_RUN_GET },
                 { "PUT", "/stageruns/" S_ID "/targetruns/" T_ID,
@@ -597,7 +599,7 @@ ParameterizedTestParameters(sr_http, wrong_method_is_405_with_exact_allow)
                 { "PUT", "/v0/stageruns/" S_ID "/operations/", "GET" },
                 { "DELETE", "/v0/stageruns/" S_ID "/operations/" O_ID "/",
                   "GET" },
-                { "POST", "/v0/stageruns/" S_ID "/targetruns/", "GET" },
+                { "PUT", "/v0/stageruns/" S_ID "/targetruns/", "GET, POST" },
                 { "OPTIONS", "/v0/stageruns/" S_ID "/targetruns/" T_ID "/",
                   "GET, PUT" },
                 { "PUT", "/v0/stageruns/" S_ID "/targetruns/" T_ID
@@ -687,7 +689,14 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_PIPELINE_RUN_DELETE + 1));
         cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
                      SR_ROUTE_DEF_STAGE_DELETE + 1));
-        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_TARGET_RUNS_ADD, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 2));
+        cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUNS_ADD));
+        cr_assert(sr_route_is_write(SR_ROUTE_TARGET_RUNS_ADD));
+        cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUNS_ADD));
+        cr_assert(not(sr_route_body_optional(SR_ROUTE_TARGET_RUNS_ADD)));
+        cr_assert(not(sr_route_is_definition(SR_ROUTE_TARGET_RUNS_ADD)));
+        cr_assert(not(sr_route_is_list(SR_ROUTE_TARGET_RUNS_ADD)));
         cr_assert(sr_route_has_body(SR_ROUTE_DEF_TARGETS_BULK));
         cr_assert(not(sr_route_body_optional(SR_ROUTE_DEF_TARGETS_BULK)));
         cr_assert(sr_route_is_list(SR_ROUTE_DEF_TARGETS_LIST));
@@ -2190,4 +2199,72 @@ Test(sr_http, a_lists_targets_page_by_cursor)
         cr_assert(eq(str, q.cursor, "00ff"));
         cr_assert(eq(u32, q.limit, 3));
         cr_assert(eq(u64, q.offset, 1));
+}
+
+/* POST /stageruns/{id}/targetruns/ (TargetRun_POST): target_id a UUID,
+ * required; device_name 1..255 bytes or null; device_alias at most 255
+ * bytes or null; any other member refused naming it. */
+Test(sr_http, an_added_target_body_takes_target_id_and_optional_names)
+{
+        static const struct {
+                const char *body, *msg;
+        } bad[] = {
+                { "{}", "target_id: required field missing" },
+                { "{\"device_name\": \"d\"}",
+                  "target_id: required field missing" },
+                { "{\"target_id\": \"nope\"}",
+                  "target_id: expected a UUID, got \"nope\"" },
+                { "{\"target_id\": 7}", "target_id: expected a UUID" },
+                { "{\"target_id\": \"" T_ID "\", \"device_name\": \"\"}",
+                  "device_name: empty" },
+                { "{\"target_id\": \"" T_ID "\", \"device_name\": 3}",
+                  "device_name: expected a string or null" },
+                { "{\"target_id\": \"" T_ID "\", \"device_alias\": []}",
+                  "device_alias: expected a string or null" },
+                { "{\"target_id\": \"" T_ID "\", \"device_id\": \"x\"}",
+                  "unknown field \"device_id\"; allowed: target_id, "
+                  "device_name, device_alias" },
+                { "[1]", "expected a JSON object" },
+        };
+        sr_http_problem_t prob = { 0 };
+        sr_http_add_target_t add;
+        char body[600], name[300];
+        const char *ok = "{\"target_id\": \"" T_ID "\", \"device_name\": "
+                         "\"late\", \"device_alias\": null}";
+
+        cr_assert(eq(int, sr_http_parse_add_target(ok, strlen(ok), 0, &add,
+                                                   &prob), SR_OK),
+                  "%s", prob.message);
+        cr_assert(eq(str, uuid_text(&add.target_id), T_ID));
+        cr_assert(add.has_device_name);
+        cr_assert(eq(str, add.device_name, "late"));
+        cr_assert(not(add.has_device_alias));
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&prob, 0, sizeof(prob));
+                cr_assert(eq(int, sr_http_parse_add_target(
+                                          bad[i].body, strlen(bad[i].body), 0,
+                                          &add, &prob),
+                             SR_ERR_INVALID), "%s", bad[i].body);
+                cr_assert(eq(int, prob.status, 400));
+                cr_assert(contains(prob.message, bad[i].msg), "%s: %s",
+                          bad[i].body, prob.message);
+        }
+        /* the model's name limit: 255 bytes */
+        memset(name, 'n', 256);
+        name[256] = '\0';
+        snprintf(body, sizeof(body), "{\"target_id\": \"" T_ID "\", "
+                 "\"device_alias\": \"%s\"}", name);
+        cr_assert(eq(int, sr_http_parse_add_target(body, strlen(body), 0,
+                                                   &add, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(contains(prob.message, "device_alias: too long (256 "
+                           "bytes, at most 255)"), "%s", prob.message);
+        name[255] = '\0';
+        snprintf(body, sizeof(body), "{\"target_id\": \"" T_ID "\", "
+                 "\"device_alias\": \"%s\"}", name);
+        cr_assert(eq(int, sr_http_parse_add_target(body, strlen(body), 0,
+                                                   &add, &prob),
+                     SR_OK), "%s", prob.message);
+        cr_assert(add.has_device_alias);
+        cr_assert(not(add.has_device_name));
 }
