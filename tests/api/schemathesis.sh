@@ -65,10 +65,12 @@ done
 # operations), which 100 scenarios did not all reach (19 of 36 links).
 stateful_examples=${API_ST_STATEFUL_EXAMPLES:-$((examples * 5))}
 # pass1 took 130-150 s on this machine (2026-12-07, with the stored
-# pipelines' runs); 240 leaves room for a slower one.
-pass1_limit_s=240
+# pipelines' runs), 206 s alone once POST .../targetruns/ was added, and
+# pass2 83 s; beside the integration tests of the test command (ctest
+# -j2) pass2 ran over its 110 s. The limits leave room for that.
+pass1_limit_s=330
 stateful_limit_s=90
-pass2_limit_s=110
+pass2_limit_s=180
 
 # schemathesis and everything it pulls in, pinned (pip freeze of a clean
 # install on Python 3.11), so every run tests with the same generator.
@@ -280,10 +282,13 @@ run_pass() { # LOG NAME LIMIT_S ARGS...
         0) ;;
         124|137) echo "(killed after $limit s)" >>"$log" ;;
         esac
+        # A pass killed by its limit printed no summary: the grep finds
+        # nothing, which must not end the script (set -e) before it says
+        # so and shows the pass's output.
         results+=("$name: $(pass_verdict "$rc") in $((SECONDS - t0)) s; $(
-                grep -E '^ *([0-9]+ generated|Scenarios:|API Links:)' \
-                        "$log" | sed 's/^ *//; s/  */ /g' | tail -n 2 |
-                paste -sd ';' - | sed 's/;/; /g')")
+                { grep -E '^ *([0-9]+ generated|Scenarios:|API Links:)' \
+                        "$log" || true; } | sed 's/^ *//; s/  */ /g' |
+                tail -n 2 | paste -sd ';' - | sed 's/;/; /g')")
         if [[ $rc != 0 ]]; then
                 failed=1
                 echo "=== $name: schemathesis output"
