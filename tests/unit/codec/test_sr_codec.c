@@ -1437,6 +1437,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
         avro_schema_decref(cmd3);
         avro_schema_decref(cmd4);
         avro_schema_decref(cmd5);
+        avro_schema_decref(cmd6);
         avro_schema_decref(cl);
         avro_schema_decref(cl1);
         avro_schema_decref(cl2);
