@@ -26,7 +26,7 @@
 # status does not allow it, which random data hits all the time.
 #
 # Bounded: --max-examples per operation, each pass under a hard timeout;
-# about 2 minutes on 2 cores once the venv exists. sr-dev is always
+# about 5 minutes on 2 cores once the venv exists. sr-dev is always
 # stopped. Prints a summary; exits 0 when no pass found anything, 1
 # otherwise (2 on a setup failure). Needs python3 with venv, and PyPI the
 # first time.
