@@ -624,7 +624,8 @@ bool sr_fsm__fill_timed_out(const sr_stage_run_t *s, int64_t d)
 void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
 {
         sr_run_t *run = st->run;
-        sr_stage_run_t *s = sr_fsm__reach_stage(st, cmd, &cmd->u.add.stage_run_id);
+        sr_stage_run_t *s =
+                sr_fsm__reach_stage(st, cmd, &cmd->u.add.stage_run_id);
         const sr_run_stage_idx_t *x;
         char sid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
         char dev[SR_UUID_STR_LEN + 1];
@@ -642,49 +643,52 @@ void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
         cur = sr_status_name(s->m.status);
         if (sr_status_is_terminal(run->pr.m.status)) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "pipeline run %s is %s, a final status: no "
-                             "target run may be added",
-                             rid, sr_status_name(run->pr.m.status));
+                                     "pipeline run %s is %s, a final status: "
+                                     "no target run may be added", rid,
+                                     sr_status_name(run->pr.m.status));
                 return;
         }
         if (sr_status_is_terminal(s->m.status) ||
             s->m.status == SR_ST_COMPLETE) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is %s, a final status: no "
-                             "target run may be added", sid, cur);
+                                     "stage run %s is %s, a final status: no "
+                                     "target run may be added", sid, cur);
                 return;
         }
         if (s->m.status == SR_ST_PENDING || s->m.status == SR_ST_QUEUED) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is %s: its target runs are "
-                             "created when it is processed; add the device "
-                             "to the run spec's stage or to the stored "
-                             "pipeline's target list instead", sid, cur);
+                                     "stage run %s is %s: its target runs are "
+                                     "created when it is processed; add the "
+                                     "device to the run spec's stage or to the "
+                                     "stored pipeline's target list instead",
+                                     sid, cur);
                 return;
         }
         if (s->append_targets && !s->sealed) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is %s and open, not sealed: its "
-                             "targets come in chunks; append the device to "
-                             "a chunk (POST .../targets/) before the seal",
-                             sid, cur);
+                                     "stage run %s is %s and open, not sealed: "
+                                     "its targets come in chunks; append the "
+                                     "device to a chunk (POST .../targets/) "
+                                     "before the seal", sid, cur);
                 return;
         }
         if (s->m.status != SR_ST_RUNNING) {
                 /* processing: filled in steps (an inline stage is filled
                  * within the input that processes it) */
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is %s: its target runs are being "
-                             "created (%u so far); add the device once it "
-                             "is running", sid, cur, x->n_tr);
+                                     "stage run %s is %s: its target runs are "
+                                     "being created (%u so far); add the "
+                                     "device once it is running", sid, cur,
+                                     x->n_tr);
                 return;
         }
         if (sr_fsm__cascade_owed(run, si) ||
             sr_fsm__deadline_due(run, si, st->now)) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
-                             "stage run %s is %s and its target runs are "
-                             "being ended (a cancel or a timeout under "
-                             "way): no target run may be added", sid, cur);
+                                     "stage run %s is %s and its target runs "
+                                     "are being ended (a cancel or a timeout "
+                                     "under way): no target run may be added",
+                                     sid, cur);
                 return;
         }
         m = x->n_tr / x->n_ops;
@@ -692,16 +696,16 @@ void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
                 if (sr_uuid_eq(&run->targets[x->first_tr + k].device_id,
                                &cmd->u.add.device_id)) {
                         sr_fsm__reply_reject(st, cmd,
-                                     SR_REJECT_DUPLICATE_TARGET,
-                                     "device %s is already a target of "
-                                     "stage run %s", dev, sid);
+                                             SR_REJECT_DUPLICATE_TARGET,
+                                             "device %s is already a target of "
+                                             "stage run %s", dev, sid);
                         return;
                 }
         if (max && m >= max) {
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_TOO_LARGE,
-                             "stage run %s has %u targets, the most "
-                             "stage.max.targets (%u) allows: no target run "
-                             "may be added", sid, m, max);
+                                     "stage run %s has %u targets, the most "
+                                     "stage.max.targets (%u) allows: no target "
+                                     "run may be added", sid, m, max);
                 return;
         }
         memset(&spec, 0, sizeof(spec));
