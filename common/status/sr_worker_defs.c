@@ -393,7 +393,9 @@ answer:
                 sr_worker__def_changes(w, part, &d, &out, cmd,
                                        in->timestamp);
         if (out.accepted && has_create && out.n_changes)
-                sr_worker__run_start(w, part, &create);
+                /* the CreateRun alone, to the run's owner: it sends the
+                 * fill's first step once it has created the run */
+                sr_worker__emit_command(w, part, &create, -1);
         if (out.accepted) {
                 w->bs.inputs[0][OUT_APPLIED]++;
         } else {

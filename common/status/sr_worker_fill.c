@@ -184,14 +184,6 @@ bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
         return true;
 }
 
-/* The CreateRun alone: the fill's first step comes from the run's owner
- * once it has created the run (start_fill()). */
-void sr_worker__run_start(sr_worker_t *w, int32_t part,
-                          const sr_command_t *create)
-{
-        sr_worker__emit_command(w, part, create, -1);
-}
-
 /* The run's owner created a run of a stored pipeline: its first open
  * stage's first FillStep, keyed by the pipeline (no open stage: the
  * pipeline's owner did not mark the run filling, nothing to fill). */

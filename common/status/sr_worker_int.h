@@ -343,8 +343,8 @@ bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
                                sr_def_target_t *t);
 /* sr_worker_fill.c: runs of stored pipelines (docs/definitions.md section
  * 5). run_create builds the CreateRun of an accepted StartPipelineRun
- * from @p spec (moved) and checks its size (false: @p out refused);
- * run_start sends it after the rules accepted; fill_step applies one
+ * from @p spec (moved) and checks its size (false: @p out refused), sent
+ * keyed by the run once the rules accepted; fill_step applies one
  * FillStep (false: a late or foreign step, nothing sent);
  * stored_run_check, on the run's owner after a run input, sends the fill's
  * first FillStep when the input created a run of a stored pipeline with an
@@ -354,8 +354,6 @@ bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
                            const sr_defcmd_t *dc, sr_runspec_t *spec,
                            int64_t ts, sr_command_t *create,
                            sr_defs_out_t *out);
-void sr_worker__run_start(sr_worker_t *w, int32_t part,
-                          const sr_command_t *create);
 bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
                           const sr_defcmd_t *dc, const sr_command_t *cmd,
                           int64_t ts);

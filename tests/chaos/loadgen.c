@@ -119,7 +119,7 @@ typedef struct lg {
         lg_pipeline_t pipes[MAX_STORED];
         int n_pipes;
         sr_uuid_t *setup_cmds; /* definition commands awaiting a reply */
-        int n_setup, n_setup_left;
+        int n_setup;
         uint64_t n_stored, n_stored_refused, n_stored_success,
                 n_stored_wrong;
 
@@ -335,7 +335,6 @@ static sr_command_t *def_cmd(lg_t *g, sr_command_t *c, const lg_pipeline_t *pp,
 static void send_setup(lg_t *g, sr_command_t *c)
 {
         g->setup_cmds[g->n_setup++] = c->command_id;
-        g->n_setup_left++;
         send_command(g, c);
         sr_command_fini(c);
 }
@@ -455,8 +454,8 @@ static bool create_stored_run(lg_t *g)
         lg_run_t *r;
         sr_command_t c;
 
-        if (g->n_setup_left)
-                return false;
+        if (g->n_setup)
+                return false; /* a definition command not answered yet */
         for (int k = 0; k < g->n_pipes && !pp; k++)
                 if (!g->pipes[(from + k) % g->n_pipes].busy)
                         pp = &g->pipes[(from + k) % g->n_pipes];
@@ -485,21 +484,18 @@ static bool create_stored_run(lg_t *g)
 
 static void on_reply(lg_t *g, const sr_reply_t *rep)
 {
-        char m[64];
-
         for (int i = 0; i < g->n_setup; i++)
                 if (sr_uuid_eq(&g->setup_cmds[i], &rep->command_id)) {
                         if (!rep->accepted) {
-                                snprintf(m, sizeof(m), "%s",
-                                         sr_reject_name(rep->reason));
                                 fprintf(stderr, "loadgen: a stored "
                                         "pipeline's definition command "
-                                        "refused: %s: %s\n", m,
+                                        "refused: %s: %s\n",
+                                        sr_reject_name(rep->reason),
                                         rep->message);
                                 exit(2);
                         }
-                        g->setup_cmds[i].b[0] ^= 0xff; /* answered */
-                        g->n_setup_left--;
+                        /* answered: out of the pending ones */
+                        g->setup_cmds[i] = g->setup_cmds[--g->n_setup];
                         return;
                 }
         for (int i = 0; i < g->n_pipes; i++) {
@@ -1386,12 +1382,12 @@ int main(int argc, char **argv)
                " wrong_targets=%" PRIu64 "\n", g.n_pipes, g.n_stored,
                g.n_stored_refused, g.n_stored_success, g.n_stored_wrong);
         rc = open_runs ? 3 : 0;
-        if (!rc && (g.n_stored_wrong || g.n_setup_left ||
+        if (!rc && (g.n_stored_wrong || g.n_setup ||
                     (g.n_pipes && !g.n_stored_success))) {
                 printf("loadgen: runs of stored pipelines: %" PRIu64
                        " with the wrong targets, %d definition commands "
                        "unanswered, %" PRIu64 " succeeded\n",
-                       g.n_stored_wrong, g.n_setup_left,
+                       g.n_stored_wrong, g.n_setup,
                        g.n_stored_success);
                 rc = 4;
         }
