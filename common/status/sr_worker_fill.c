@@ -529,17 +529,22 @@ void sr_worker__stored_run_check(sr_worker_t *w, int32_t part,
                 if (o->applied)
                         start_fill(w, part, cmd, ts);
         }
-        if (!run || !run->exists || !from_stored(run))
+        if (!run || !run->exists)
                 return;
+        /* The run's end first: it is rare, and asking whether the run is a
+         * stored pipeline's costs a UUID v5 (SHA-1), which every result
+         * would otherwise pay. */
         for (uint32_t i = 0; i < o->n_events; i++) {
                 const sr_event_t *ev = &o->events[i];
 
                 if (ev->entity_type == SR_ENT_PIPELINE_RUN &&
                     sr_status_is_terminal(ev->to_status) &&
                     !sr_status_is_terminal(ev->from_status)) {
-                        send_run_ended(w, part, &run->pr.pipeline_id,
-                                       &run->pr.m.id, run->pr.enterprise_id,
-                                       ev->to_status, ts);
+                        if (from_stored(run))
+                                send_run_ended(w, part, &run->pr.pipeline_id,
+                                               &run->pr.m.id,
+                                               run->pr.enterprise_id,
+                                               ev->to_status, ts);
                         return;
                 }
         }
