@@ -9,12 +9,11 @@
  * spec) finds their bytes, which are stored minified. The entities are
  * written as JSON in sr_defs_json_render.c.
  */
-#include "sr_defs_json.h"
+#include "sr_defs_json_int.h"
 
 #include "sr_entity_json.h"
 #include "sr_json_text.h"
 #include "sr_spec_json.h"
-#include "sr_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,18 +101,42 @@ static void show_json(char out[QMAX], const json_t *v)
 }
 
 /* "<field>: <what>" */
+static sr_err_t vbad(sr_errctx_t *ec, const char *field, const char *fmt,
+                     va_list ap) SR_PRINTF(3, 0);
+
+static sr_err_t vbad(sr_errctx_t *ec, const char *field, const char *fmt,
+                     va_list ap)
+{
+        char what[400];
+
+        vsnprintf(what, sizeof(what), fmt, ap);
+        return sr_errctx_set(ec, SR_ERR_INVALID, "%s: %s", field, what);
+}
+
 static sr_err_t bad(sr_errctx_t *ec, const char *field, const char *fmt, ...)
         SR_PRINTF(3, 4);
 
 static sr_err_t bad(sr_errctx_t *ec, const char *field, const char *fmt, ...)
 {
-        char what[400];
         va_list ap;
+        sr_err_t err;
 
         va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
+        err = vbad(ec, field, fmt, ap);
         va_end(ap);
-        return sr_errctx_set(ec, SR_ERR_INVALID, "%s: %s", field, what);
+        return err;
+}
+
+sr_err_t sr_defs_json__bad(sr_errctx_t *ec, const char *field,
+                           const char *fmt, ...)
+{
+        va_list ap;
+        sr_err_t err;
+
+        va_start(ap, fmt);
+        err = vbad(ec, field, fmt, ap);
+        va_end(ap);
+        return err;
 }
 
 /* "<field>: expected <what>, got <value>" */
@@ -132,12 +155,6 @@ static sr_err_t oom(sr_errctx_t *ec, const char *what)
 }
 
 /* ------------------------------------------------------------ the text */
-
-/* Where a value is in the body's text. */
-struct tspan {
-        size_t at, len;
-        bool found;
-};
 
 struct members {
         const char *text;
@@ -859,263 +876,44 @@ out:
         return err;
 }
 
-/* ------------------------------------------------------------ bulk */
+/* ------------------------------------------------ for the bulk's file */
 
-void sr_defs_bulk_fini(sr_defs_bulk_t *b)
+sr_err_t sr_defs_json__bad_got(sr_errctx_t *ec, const char *field,
+                               const char *expected, const json_t *v)
 {
-        if (!b)
-                return;
-        for (uint32_t i = 0; i < b->n_items; i++) {
-                free(b->items[i].device_meta_json);
-                free(b->items[i].args_json);
-        }
-        free(b->items);
-        free(b->index);
-        free(b->errors);
-        memset(b, 0, sizeof(*b));
+        return bad_got(ec, field, expected, v);
 }
 
-struct bulk_build {
-        sr_defs_bulk_t b;
-        uint32_t cap_errors;
-};
-
-static sr_err_t add_error(struct bulk_build *bb, uint32_t index,
-                          const json_t *device_id, const char *msg)
+sr_err_t sr_defs_json__oom(sr_errctx_t *ec, const char *what)
 {
-        sr_defs_bulk_error_t *e;
-        sr_uuid_t u;
-
-        if (bb->b.n_errors == bb->cap_errors) {
-                uint32_t cap = bb->cap_errors ? bb->cap_errors * 2 : 16;
-                sr_defs_bulk_error_t *p = realloc(bb->b.errors,
-                                                  cap * sizeof(*p));
-
-                if (!p)
-                        return SR_ERR_NOMEM;
-                bb->b.errors = p;
-                bb->cap_errors = cap;
-        }
-        e = &bb->b.errors[bb->b.n_errors++];
-        memset(e, 0, sizeof(*e));
-        e->index = index;
-        if (device_id && json_is_string(device_id)) {
-                const char *s = json_string_value(device_id);
-                size_t len = json_string_length(device_id);
-
-                e->has_device_id = true;
-                if (sr_uuid_parse(s, len, &u)) {
-                        sr_uuid_fmt(&u, e->device_id);
-                } else {
-                        if (len > 60)
-                                len = sr_utf8_cut(s, 60);
-                        memcpy(e->device_id, s, len);
-                        e->device_id[len] = '\0';
-                }
-        }
-        snprintf(e->message, sizeof(e->message), "%s", msg);
-        return SR_OK;
+        return oom(ec, what);
 }
 
-struct dup_key {
-        sr_uuid_t id;
-        uint32_t k; /* in items */
-};
-
-static int dup_cmp(const void *a, const void *b)
+sr_err_t sr_defs_json__load(const char *body, size_t len, json_t **out,
+                            sr_errctx_t *ec)
 {
-        const struct dup_key *x = a, *y = b;
-        int c = memcmp(&x->id, &y->id, sizeof(x->id));
-
-        return c ? c : (x->k > y->k) - (x->k < y->k);
+        return load(body, len, out, ec);
 }
 
-static int err_cmp(const void *a, const void *b)
+bool sr_defs_json__scan_members(sr_jt_scan_t *s, const char *text,
+                                struct tspan spans[2])
 {
-        const sr_defs_bulk_error_t *x = a, *y = b;
-
-        return (x->index > y->index) - (x->index < y->index);
+        return scan_members(s, text, spans);
 }
 
-/* Items whose device is earlier in the body: errors, left out. */
-static sr_err_t drop_duplicates(struct bulk_build *bb)
+sr_err_t sr_defs_json__bulk_target(const json_t *v, const char *text,
+                                   const struct tspan spans[2],
+                                   sr_defcmd_target_t *t, sr_errctx_t *ec)
 {
-        sr_defs_bulk_t *b = &bb->b;
-        struct dup_key *keys;
-        bool *drop;
-        uint32_t n = b->n_items, o = 0;
-        char msg[200], id[SR_UUID_STR_LEN + 1];
-        sr_err_t err = SR_OK;
+        struct ctx c = { 0 };
 
-        if (n < 2)
-                return SR_OK;
-        keys = malloc(n * sizeof(*keys));
-        drop = calloc(n, sizeof(*drop));
-        if (!keys || !drop) {
-                free(keys);
-                free(drop);
-                return SR_ERR_NOMEM;
-        }
-        for (uint32_t k = 0; k < n; k++)
-                keys[k] = (struct dup_key){ b->items[k].device_id, k };
-        qsort(keys, n, sizeof(*keys), dup_cmp);
-        for (uint32_t j = 1, first = 0; j < n && !err; j++) {
-                if (memcmp(&keys[j - 1].id, &keys[j].id, sizeof(keys[j].id))) {
-                        first = j; /* a new device */
-                        continue;
-                }
-                sr_uuid_fmt(&keys[j].id, id);
-                snprintf(msg, sizeof(msg), "device_id: device %s is already "
-                         "item %u of this body; a device is at most once in "
-                         "a list", id, b->index[keys[first].k]);
-                drop[keys[j].k] = true;
-                {
-                        json_t *s = json_string(id);
-
-                        err = s ? add_error(bb, b->index[keys[j].k], s, msg) :
-                                  SR_ERR_NOMEM;
-                        json_decref(s);
-                }
-        }
-        for (uint32_t k = 0; k < n; k++) {
-                if (drop[k]) {
-                        free(b->items[k].device_meta_json);
-                        free(b->items[k].args_json);
-                        continue;
-                }
-                b->items[o] = b->items[k];
-                b->index[o++] = b->index[k];
-        }
-        b->n_items = o;
-        free(keys);
-        free(drop);
-        return err;
-}
-
-struct bulk_scan {
-        const char *text;
-        struct tspan (*spans)[2]; /* one an item */
-        size_t n;
-};
-
-static bool bulk_item(size_t i, sr_jt_scan_t *s, void *arg)
-{
-        struct bulk_scan *b = arg;
-
-        return i < b->n && scan_members(s, b->text, b->spans[i]);
-}
-
-sr_err_t sr_defs_json_bulk(const char *body, size_t len, uint32_t max_items,
-                           sr_defs_bulk_t *out, sr_errctx_t *ec)
-{
-        struct bulk_build bb;
-        struct tspan (*spans)[2] = NULL;
-        sr_errctx_t item_ec;
-        json_t *root = NULL, *v;
-        size_t n, i;
-        sr_err_t err;
-
-        memset(&bb, 0, sizeof(bb));
-        if (!body || len == 0)
-                return bad(ec, "body", "empty; expected an array of device "
-                           "ids or of targets");
-        err = load(body, len, &root, ec);
-        if (err)
-                return err;
-        if (!json_is_array(root)) {
-                err = bad_got(ec, "body", "an array of device ids or of "
-                              "targets", root);
-                goto out;
-        }
-        n = json_array_size(root);
-        if ((max_items && n > max_items) || n > UINT32_MAX) {
-                err = bad(ec, "body", "%zu items, at most %u per call "
-                          "(gateway.bulk.max.items); send the rest in "
-                          "another call", n, max_items);
-                goto out;
-        }
-        if (n == 0) {
-                *out = bb.b;
-                goto out;
-        }
-        spans = calloc(n, sizeof(*spans));
-        bb.b.items = calloc(n, sizeof(*bb.b.items));
-        bb.b.index = calloc(n, sizeof(*bb.b.index));
-        if (!spans || !bb.b.items || !bb.b.index) {
-                err = oom(ec, "bulk items");
-                goto out;
-        }
-        {
-                sr_jt_scan_t s = { body, body + len };
-                struct bulk_scan bs = { body, spans, n };
-
-                if (!sr_json_text_each_item(&s, bulk_item, &bs)) /* a defect */
-                        memset(spans, 0, n * sizeof(*spans));
-        }
-        json_array_foreach(root, i, v) {
-                sr_defcmd_target_t t;
-                const json_t *id = NULL;
-
-                memset(&t, 0, sizeof(t));
-                t.is_active = true;
-                err = SR_OK;
-                memset(&item_ec, 0, sizeof(item_ec));
-                if (json_is_string(v)) {
-                        id = v;
-                        if (!sr_uuid_parse(json_string_value(v),
-                                           json_string_length(v),
-                                           &t.device_id))
-                                err = bad_got(&item_ec, "device_id",
-                                              "a UUID string", v);
-                } else if (json_is_object(v)) {
-                        struct ctx c = { 0 };
-
-                        id = json_object_get(v, "device_id");
-                        c.fam = &fam_target_bulk;
-                        c.where = "item";
-                        c.create = true;
-                        c.base = &t;
-                        c.text = body;
-                        c.spans[0] = spans[i][0];
-                        c.spans[1] = spans[i][1];
-                        c.ec = &item_ec;
-                        err = walk(&c, v);
-                } else {
-                        err = bad_got(&item_ec, "item", "a device id string "
-                                      "or a target object", v);
-                }
-                if (err == SR_ERR_NOMEM)
-                        goto oom_item;
-                if (err) {
-                        free(t.device_meta_json);
-                        free(t.args_json);
-                        err = add_error(&bb, (uint32_t)i, id, item_ec.msg);
-                        if (err)
-                                goto oom_item;
-                        continue;
-                }
-                bb.b.index[bb.b.n_items] = (uint32_t)i;
-                bb.b.items[bb.b.n_items++] = t;
-                continue;
-oom_item:
-                free(t.device_meta_json);
-                free(t.args_json);
-                err = oom(ec, "bulk item");
-                goto out;
-        }
-        err = drop_duplicates(&bb);
-        if (err) {
-                err = oom(ec, "bulk duplicates");
-                goto out;
-        }
-        if (bb.b.n_errors > 1)
-                qsort(bb.b.errors, bb.b.n_errors, sizeof(*bb.b.errors),
-                      err_cmp);
-        *out = bb.b;
-        memset(&bb, 0, sizeof(bb));
-out:
-        sr_defs_bulk_fini(&bb.b);
-        free(spans);
-        json_decref(root);
-        return err;
+        c.fam = &fam_target_bulk;
+        c.where = "item";
+        c.create = true;
+        c.base = t;
+        c.text = text;
+        c.spans[0] = spans[0];
+        c.spans[1] = spans[1];
+        c.ec = ec;
+        return walk(&c, v);
 }
