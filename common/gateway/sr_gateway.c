@@ -74,6 +74,23 @@ static const char *www_authenticate(const sr_gw_request_t *req)
                        "WWW-Authenticate: Bearer realm=\"sr\"\r\n";
 }
 
+static size_t route_body_max(const sr_gateway_t *gw, sr_route_id_t id)
+{
+        return (size_t)(id == SR_ROUTE_DEF_TARGETS_BULK ?
+                                gw->conf->gateway_bulk_max_bytes :
+                                gw->conf->gateway_body_max_bytes);
+}
+
+size_t sr_gateway_body_max(sr_gateway_t *gw, const char *method,
+                           const char *target)
+{
+        sr_route_t route;
+
+        if (sr_http_route(method, target, &route, NULL) != SR_OK)
+                return (size_t)gw->conf->gateway_body_max_bytes;
+        return route_body_max(gw, route.id);
+}
+
 /* The checks that need no body, in the order of checks: route (404, 405),
  * auth (401), readiness (503), and for
  * writes Content-Type (415) and the declared body size (413). True when
@@ -126,9 +143,13 @@ static bool answer_from_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                 return true;
         }
         if (req->body_too_large) {
-                sr_gateway__answer_status(resp, 413, "request body over %d "
-                                          "bytes",
-                                          gw->conf->gateway_body_max_bytes);
+                bool bulk = route->id == SR_ROUTE_DEF_TARGETS_BULK;
+
+                sr_gateway__answer_status(resp, 413, "request body over %zu "
+                                          "bytes (%s)",
+                                          route_body_max(gw, route->id),
+                                          bulk ? "gateway.bulk.max.bytes" :
+                                                 "gateway.body.max.bytes");
                 return true;
         }
         return false;

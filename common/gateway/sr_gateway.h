@@ -41,7 +41,8 @@ typedef struct sr_gw_request {
                                     * (links: gateway.public.url) */
         const void *body;
         size_t body_len;
-        bool body_too_large; /* over gateway.body.max.bytes: 413 */
+        bool body_too_large; /* over the route's limit (sr_gateway_body_max()):
+                                413 */
 } sr_gw_request_t;
 
 /** One answer. The caller frees body with sr_buf_free(). */
@@ -113,6 +114,16 @@ sr_err_t sr_gateway_new_with_port(const sr_conf_t *conf,
  * @returns true when @p resp holds the answer (counted in the metrics);
  *          false: read the body and call sr_gateway_handle().
  */
+/**
+ * @brief The largest body of a request of @p method to @p target, by its
+ * route: gateway.bulk.max.bytes for POST .../targets-bulk/, else
+ * gateway.body.max.bytes (also for a path that matches no route: its
+ * answer is a 404 or a 405 anyway). For the server to call once the head
+ * is read; thread-safe, never blocks.
+ */
+size_t sr_gateway_body_max(sr_gateway_t *gw, const char *method,
+                           const char *target);
+
 bool sr_gateway_check_head(sr_gateway_t *gw, const sr_gw_request_t *req,
                            sr_gw_response_t *resp);
 

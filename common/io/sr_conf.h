@@ -83,6 +83,7 @@ typedef struct sr_conf {
         int stage_chunk_targets;  /* stage.chunk.targets */
         int definition_chunk_targets; /* definition.chunk.targets */
         int gateway_bulk_max_items;   /* gateway.bulk.max.items */
+        int gateway_bulk_max_bytes;   /* gateway.bulk.max.bytes */
         int64_t stage_fill_timeout_ms; /* stage.fill.timeout: 0 = none */
         int stage_step_targets;   /* stage.step.targets */
         int64_t retention_finished_ms; /* retention.finished: 0 = keep */

@@ -147,7 +147,9 @@ typedef struct sr_h1_request {
         const sr_h1_head_t *head; /* every field */
         bool has_body;            /* Content-Length > 0, or chunked */
         uint64_t declared_length; /* Content-Length, else 0 */
-        bool body_too_large;      /* Content-Length over the body limit */
+        bool body_too_large;      /* Content-Length over its body limit */
+        size_t body_max;          /* that limit (app's body_max, or the
+                                     connection's) */
         const void *body;         /* on_request only: the whole body */
         size_t body_len;
 } sr_h1_request_t;
@@ -211,6 +213,11 @@ typedef struct sr_h1_app {
          * NULL: never answers, never blocking. */
         bool (*on_head)(void *arg, const sr_h1_request_t *req,
                         sr_h1_response_t *resp, bool *blocking);
+        /* Once the head is parsed, before on_head: the largest body this
+         * request may have (e.g. by its route), which body_too_large and
+         * the 413 of a body growing past it then use. NULL, or 0: the
+         * connection's body_max. */
+        size_t (*body_max)(void *arg, const sr_h1_request_t *req);
         /* The whole request, body included. */
         void (*on_request)(void *arg, const sr_h1_request_t *req,
                            sr_h1_response_t *resp);

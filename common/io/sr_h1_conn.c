@@ -378,7 +378,7 @@ static void refuse_too_large(sr_h1_conn_t *c)
         char msg[64];
 
         snprintf(msg, sizeof(msg), "request body over %zu bytes",
-                 c->body_max);
+                 c->req.body_max);
         set_error(c, 413, 0, msg);
         make_answer(c);
 }
@@ -403,7 +403,14 @@ static void begin_request(sr_h1_conn_t *c)
         r->declared_length = h->framing == SR_H1_FRAMING_LENGTH ?
                                      h->content_length :
                                      0;
-        r->body_too_large = r->declared_length > c->body_max;
+        r->body_max = c->body_max;
+        if (c->app->body_max) {
+                size_t m = c->app->body_max(c->app->arg, r);
+
+                if (m)
+                        r->body_max = m;
+        }
+        r->body_too_large = r->declared_length > r->body_max;
         if (c->app->on_head &&
             c->app->on_head(c->app->arg, r, &c->resp, &blocking)) {
                 /* Answered from the head: a body is never read. */
@@ -437,7 +444,7 @@ static void begin_request(sr_h1_conn_t *c)
 
 static void add_body(sr_h1_conn_t *c, sr_slice_t s)
 {
-        if (s.len > c->body_max - c->body.len) {
+        if (s.len > c->req.body_max - c->body.len) {
                 refuse_too_large(c);
                 return;
         }
@@ -447,8 +454,8 @@ static void add_body(sr_h1_conn_t *c, sr_slice_t s)
 
                 while (cap < c->body.len + s.len)
                         cap *= 2;
-                if (cap > c->body_max)
-                        cap = c->body_max;
+                if (cap > c->req.body_max)
+                        cap = c->req.body_max;
                 p = realloc(c->body.ptr, cap);
                 if (!p) {
                         set_error(c, 503, 1, "out of memory for the body; "

@@ -94,6 +94,11 @@ static bool on_head(void *arg, const sr_h1_request_t *r,
         return true;
 }
 
+static size_t body_max(void *arg, const sr_h1_request_t *r)
+{
+        return sr_gateway_body_max(arg, r->method, r->target);
+}
+
 static void on_request(void *arg, const sr_h1_request_t *r,
                        sr_h1_response_t *resp)
 {
@@ -126,7 +131,8 @@ static int http_loops(void)
 
 int main(int argc, char **argv)
 {
-        sr_h1_app_t app = { .on_head = on_head, .on_request = on_request };
+        sr_h1_app_t app = { .on_head = on_head, .body_max = body_max,
+                            .on_request = on_request };
         sr_httpd_opts_t opts = { 0 };
         sr_errctx_t ec = { 0 };
         sr_metrics_t *metrics = NULL;

@@ -4745,6 +4745,49 @@ Test(sr_gateway, targets_are_added_paged_updated_and_removed)
         answer_free(&a);
 }
 
+Test(sr_gateway, a_bulk_body_has_its_own_limit_and_its_413_names_it)
+{
+        static const char bulk[] =
+                "/api/pipelines/v0/pipelines/"
+                "0b7a8c7e-3333-4a0e-8f0e-000000000001/targetlists/"
+                "0b7a8c7e-3333-4a0e-8f0e-000000000002/targets-bulk/";
+        sr_gw_request_t req = { 0 };
+        sr_gw_response_t resp;
+        answer_t a = { 0 };
+
+        /* the defaults: 16 MiB for the bulk, 1 MiB for the rest, and for
+         * a path of no route */
+        cr_assert(eq(sz, sr_gateway_body_max(gw, "POST", bulk), 16u << 20));
+        cr_assert(eq(sz, sr_gateway_body_max(gw, "POST", "/v0/runs/"),
+                     1u << 20));
+        cr_assert(eq(sz, sr_gateway_body_max(gw, "POST", "/v0/nothing/"),
+                     1u << 20));
+        cr_assert(eq(sz, sr_gateway_body_max(gw, "GET", bulk), 1u << 20));
+        /* over it, from the head: 413 naming the bulk's key */
+        req.method = "POST";
+        req.target = bulk;
+        req.authorization = "Bearer tok-a";
+        req.content_type = "application/json";
+        req.body = "";
+        req.body_too_large = true;
+        cr_assert(sr_gateway_check_head(gw, &req, &resp));
+        a.json = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
+        sr_buf_free(&resp.body);
+        cr_assert(eq(int, resp.status, 413));
+        cr_assert(eq(str, (char *)message(&a),
+                     "request body over 16777216 bytes "
+                     "(gateway.bulk.max.bytes)"));
+        json_decref(a.json);
+        req.target = "/v0/runs/";
+        cr_assert(sr_gateway_check_head(gw, &req, &resp));
+        a.json = json_loadb(resp.body.ptr, resp.body.len, 0, NULL);
+        sr_buf_free(&resp.body);
+        cr_assert(eq(str, (char *)message(&a),
+                     "request body over 1048576 bytes "
+                     "(gateway.body.max.bytes)"));
+        json_decref(a.json);
+}
+
 Test(sr_gateway, targets_bulk_sends_chunks_sums_counts_and_reports_errors)
 {
         char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],

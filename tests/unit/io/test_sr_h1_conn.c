@@ -132,8 +132,17 @@ static void fake_request(void *arg, const sr_h1_request_t *r,
         set_text(resp, 200, text);
 }
 
+/* "/big" takes bodies of up to 200 bytes; the others the connection's
+ * BODY_MAX. */
+static size_t fake_body_max(void *arg, const sr_h1_request_t *r)
+{
+        (void)arg;
+        return !strcmp(r->target, "/big") ? 200 : 0;
+}
+
 static const sr_h1_app_t app = {
-        .on_head = fake_head, .on_request = fake_request, .arg = &fake,
+        .on_head = fake_head, .body_max = fake_body_max,
+        .on_request = fake_request, .arg = &fake,
 };
 
 #define BODY_MAX 64
@@ -346,6 +355,65 @@ Test(sr_h1_conn, content_length_over_the_limit_is_413_from_the_head)
         cr_assert(strstr(o.text, "Connection: close\r\n\r\n{\"code\":413,"
                                  "\"message\":\"request body over 64 bytes\","
                                  "\"content\":{}}") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, a_route_with_a_larger_limit_takes_a_body_over_the_connections)
+{
+        char req[512];
+        out_t o;
+        int n;
+
+        n = snprintf(req, sizeof(req), "PUT /big HTTP/1.1\r\nHost: h\r\n"
+                     "Authorization: t\r\nContent-Length: 150\r\n\r\n"
+                     "%0150d", 7);
+        cr_assert(eq(int, feed(req, (size_t)n, 0, &o), SR_H1_PHASE_IDLE));
+        cr_assert(not(fake.last_too_large));
+        cr_assert(eq(sz, fake.last_body_len, 150));
+        cr_assert(strstr(o.text, "HTTP/1.1 200 OK\r\n") == o.text, "%s",
+                  o.text);
+        cr_assert(strstr(o.text, "PUT /big 150\n") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, a_routes_own_limit_refuses_above_it_and_says_it)
+{
+        out_t o;
+
+        cr_assert(eq(int, feed_str("PUT /big HTTP/1.1\r\nHost: h\r\n"
+                                   "Authorization: t\r\n"
+                                   "Content-Length: 201\r\n\r\n", &o),
+                     SR_H1_PHASE_CLOSE));
+        cr_assert(fake.last_too_large);
+        cr_assert(eq(int, fake.requests, 0));
+        cr_assert(strstr(o.text, "\"message\":\"request body over 200 "
+                                 "bytes\"") != NULL, "%s", o.text);
+}
+
+Test(sr_h1_conn, a_chunked_body_grows_to_its_routes_limit_not_further)
+{
+        char req[1024];
+        out_t o;
+        int n;
+
+        /* 180 bytes in two chunks: over the connection's 64, within 200 */
+        n = snprintf(req, sizeof(req), "PUT /big HTTP/1.1\r\nHost: h\r\n"
+                     "Authorization: t\r\nTransfer-Encoding: chunked\r\n"
+                     "\r\n5a\r\n%090d\r\n5a\r\n%090d\r\n0\r\n\r\n", 1,
+                     2);
+        cr_assert(eq(int, feed(req, (size_t)n, 0, &o), SR_H1_PHASE_IDLE));
+        cr_assert(eq(sz, fake.last_body_len, 180));
+        teardown();
+        setup();
+        memset(&o, 0, sizeof(o));
+        /* 270: past 200 while it arrives */
+        n = snprintf(req, sizeof(req), "PUT /big HTTP/1.1\r\nHost: h\r\n"
+                     "Authorization: t\r\nTransfer-Encoding: chunked\r\n"
+                     "\r\n5a\r\n%090d\r\n5a\r\n%090d\r\n5a\r\n%090d\r\n"
+                     "0\r\n\r\n", 1, 2, 3);
+        feed(req, (size_t)n, 0, &o);
+        cr_assert(eq(int, fake.requests, 0));
+        cr_assert(strstr(o.text, "HTTP/1.1 413 ") == o.text, "%s", o.text);
+        cr_assert(strstr(o.text, "request body over 200 bytes") != NULL,
+                  "%s", o.text);
 }
 
 Test(sr_h1_conn, expect_100_continue_gets_100_only_when_not_answered)
