@@ -3027,6 +3027,183 @@ paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
     "operationId": "bulkAddTargets", "parameters": TL_TGT_LINK,
     "description": "Add many targets to the new list."}
 
+# Device groups of a GROUPS list (docs/definitions.md, section 6; phase C).
+schemas["TargetListDeviceGroup"] = {
+    "type": "object",
+    "description": "Esper `TargetListDeviceGroup`: a device group linked to "
+    "a `GROUPS` target list, plus `version`. Its members come from the "
+    "device directory the platform feeds (`sr-cli groups`, or the "
+    "directory commands on `sr.commands`); a run of the pipeline freezes "
+    "them at its start.",
+    "required": ["id", "pipeline_id", "device_group_id", "target_list_id",
+                 "created_by", "updated_by", "created_at", "updated_at",
+                 "version"],
+    "properties": {
+        "id": uuid("The link's id: UUID v5 of the list and the group, so a "
+                   "group is linked to a list at most once."),
+        "pipeline_id": uuid("Its pipeline (extension, as a `Target`'s)."),
+        "device_group_id": uuid("The device group."),
+        "target_list_id": uuid("Its list."),
+        **DEF_AUDIT,
+        "version": DEF_VERSION}}
+schemas["TargetListDeviceGroupCreate"] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["device_group_id"],
+    "description": "Esper's `{device_group_id}`. The read-only fields of a "
+    "`TargetListDeviceGroup` (and `version`) are accepted and ignored. A "
+    "group already linked to the list is left as it is (the answer is its "
+    "link).",
+    "properties": {
+        "device_group_id": uuid("The device group to link."),
+        "version": READ_ONLY,
+        **{f: READ_ONLY for f in ["id", "pipeline_id", "target_list_id",
+                                  "created_by", "updated_by", "created_at",
+                                  "updated_at"]}}}
+schemas["DeviceGroupUnlinked"] = {
+    "type": "object", "required": ["target_list", "device_group"],
+    "description": "Esper's answer to a link's delete: the two ids.",
+    "properties": {
+        "target_list": uuid("The list."),
+        "device_group": uuid("The group, no longer linked.")}}
+schemas["Device"] = {
+    "type": "object",
+    "description": "Esper's `Device` projection of a linked group's member. "
+    "The directory carries a device's id, name and alias; the other fields "
+    "are always null here.",
+    "required": ["id", "device_name", "alias_name", "serial",
+                 "template_name", "manufacturer", "android_version",
+                 "api_level", "is_gms", "is_active", "model",
+                 "esper_client"],
+    "properties": {
+        "id": uuid("The device."),
+        "device_name": {"type": "string"},
+        "alias_name": {"type": ["string", "null"], "description": "Null "
+                       "when the directory has no alias."},
+        **{f: {"type": "null", "description": "Not carried by the "
+               "directory: always null."}
+           for f in ["serial", "template_name", "manufacturer",
+                     "android_version", "api_level", "is_gms", "is_active",
+                     "model", "esper_client"]}}}
+for ent in ["TargetListDeviceGroup", "Device"]:
+    page(f"{ent}Page", ent)
+    schemas[f"{ent}PageEnvelope"] = envelope(200, S(f"{ent}Page"),
+                                             f"A page of {ent} objects "
+                                             "in the envelope.")
+schemas["TargetListDeviceGroupEnvelope"] = envelope(
+    200, S("TargetListDeviceGroup"), "A TargetListDeviceGroup in the "
+    "envelope (Esper's older rendering shows it bare).")
+schemas["DeviceGroupUnlinkedEnvelope"] = envelope(
+    200, S("DeviceGroupUnlinked"), "The list and the group in the "
+    "envelope.")
+parameters["DeviceGroupOrLinkId"] = {
+    "name": "devicegroup_id", "in": "path", "required": True,
+    "description": "The device group's id (Esper's), or the link's own "
+    "`id` (UUID; any case). Not a UUID, or neither linked to this list: "
+    "404.",
+    "schema": {"type": "string", "format": "uuid"}}
+parameters["DeviceGroupId"] = {
+    "name": "device_group_id", "in": "path", "required": True,
+    "description": "A device group linked to the list (UUID; any case). "
+    "Not a UUID, or not linked to this list: 404.",
+    "schema": {"type": "string", "format": "uuid"}}
+LINK_404 = ("The group is not linked to this list, or " + TL_404[0].lower()
+            + TL_404[1:])
+GROUPS_PATH = ("/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+               "devicegroups/")
+paths[GROUPS_PATH] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId")],
+    "get": op("Device Groups", "listDeviceGroups",
+              "List the device groups linked to a list",
+              "The list's device-group links, in creation order.",
+              def_responses("TargetListDeviceGroupPageEnvelope", "A page of "
+                            "links.", write=False,
+                            e400=LIST_400.format("`limit`, `offset`"),
+                            e404=TL_404),
+              params=[P("Limit"), P("Offset")]),
+    "post": op("Device Groups", "linkDeviceGroup",
+               "Link a device group to a list",
+               "Links a device group to a `GROUPS` list (another type: 400 "
+               "`wrong_type`). The group need not be in the directory yet: "
+               "until the platform feeds it, it has no members, and a run "
+               "started then gets none from it. Refused while a run of the "
+               "pipeline is being filled (409 `run_starting`, "
+               "`Retry-After: 1`).",
+               def_responses("TargetListDeviceGroupEnvelope", "The link.",
+                             write=True, e400=DEF_BODY_400 + DEF_RULES_400,
+                             e404=TL_404,
+                             e409="`run_starting` (a run of the pipeline "
+                             "is being filled: retry after `Retry-After` "
+                             "seconds)"),
+               params=[P("IdempotencyKey")],
+               body=body("TargetListDeviceGroupCreate",
+                         "`{device_group_id}`.")),
+}
+GROUP_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+              "targetlist_id": "$response.body#/content/target_list_id",
+              "device_group_id": "$response.body#/content/device_group_id"}
+paths[GROUPS_PATH]["post"]["responses"]["200"]["links"] = {
+    "listDeviceGroupDevices": {"operationId": "listDeviceGroupDevices",
+                               "parameters": GROUP_LINK,
+                               "description": "The linked group's "
+                               "devices."},
+    "unlinkDeviceGroup": {"operationId": "unlinkDeviceGroup",
+                          "parameters": {
+                              "pipeline_id":
+                                  "$response.body#/content/pipeline_id",
+                              "targetlist_id":
+                                  "$response.body#/content/target_list_id",
+                              "devicegroup_id":
+                                  "$response.body#/content/device_group_id"},
+                          "description": "Unlink the group."},
+}
+paths[GROUPS_PATH + "{devicegroup_id}/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId"),
+                   P("DeviceGroupOrLinkId")],
+    "delete": op("Device Groups", "unlinkDeviceGroup",
+                 "Unlink a device group from a list",
+                 "Removes the link; the directory's group is not touched. "
+                 "The answer is Esper's: the list's and the group's ids. "
+                 "The body is absent or `{\"version\": N}` (the link's).",
+                 def_responses("DeviceGroupUnlinkedEnvelope", "The list "
+                               "and the group.", write=True,
+                               e400=DEF_BODY_400 + " (a delete takes "
+                               "`version` alone).", e404=LINK_404,
+                               e409="`stale_version`, `run_starting`"),
+                 params=[P("IdempotencyKey")],
+                 body=body("DefinitionDelete", "`{\"version\": N}`, or "
+                           "no body.", required=False)),
+}
+paths[GROUPS_PATH + "{device_group_id}/devices/"] = {
+    "parameters": [P("StoredPipelineId"), P("TargetListId"),
+                   P("DeviceGroupId")],
+    "get": op("Device Groups", "listDeviceGroupDevices",
+              "List the devices of a linked group",
+              "The group's members as the directory holds them now (a run "
+              "keeps the members of its start), in device id order. Pages "
+              "by cursor: `next` carries one (the last device id of the "
+              "page); `count` is the group's number of members. A linked "
+              "group the directory does not hold (not fed yet, or another "
+              "enterprise's) is an empty page.",
+              def_responses("DevicePageEnvelope", "A page of devices.",
+                            write=False,
+                            e400=LIST_400.format("`limit`, `offset`, "
+                                                 "`cursor`"),
+                            e404=LINK_404),
+              params=[P("Limit"), P("Offset"), P("Cursor")]),
+}
+TL_GROUP_LINK = {"pipeline_id": "$response.body#/content/pipeline_id",
+                 "targetlist_id": "$response.body#/content/id"}
+paths["/v0/pipelines/{pipeline_id}/targetlists/"]["post"]["responses"][
+    "200"]["links"].update({
+    "listDeviceGroups": {"operationId": "listDeviceGroups",
+                         "parameters": TL_GROUP_LINK,
+                         "description": "The new list's device groups."},
+    "linkDeviceGroup": {"operationId": "linkDeviceGroup",
+                        "parameters": TL_GROUP_LINK,
+                        "description": "Link a device group to the new "
+                        "list."},
+})
+
 DESCRIPTION = """\
 REST API of `sr-gateway`: the Esper Pipelines v0 API for pipeline, stage and
 target runs, plus `POST /v0/runs/`, which starts a run from an inline run spec.
@@ -3148,6 +3325,8 @@ doc = {
          "a stage."},
         {"name": "Targets", "description": "The devices of a `DEVICES` "
          "target list."},
+        {"name": "Device Groups", "description": "The device groups of a "
+         "`GROUPS` target list, and their devices from the directory."},
         {"name": "Pipeline Operations", "description": "The operations of "
          "an operation list (Esper's tag `Operations`; ours names the "
          "liveness and metrics endpoints)."},

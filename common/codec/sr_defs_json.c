@@ -309,8 +309,8 @@ static const struct fdef f_group[] = {
         { "device_group_id", F_UUID, REQ, C(u.group.device_group_id),
           NO_HAS },
 };
-static const char *const ro_group[] = { "id", "target_list_id", AUDIT,
-                                        NULL };
+static const char *const ro_group[] = { "id", "pipeline_id",
+                                        "target_list_id", AUDIT, NULL };
 
 /* Target_POST, into a sr_defcmd_target_t */
 static const struct fdef f_target_post[] = {

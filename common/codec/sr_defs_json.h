@@ -204,9 +204,17 @@ json_t *sr_json_def_target_list(const sr_def_target_list_t *l,
 json_t *sr_json_def_target(const sr_def_target_t *t,
                            const sr_uuid_t *pipeline_id);
 
-/** TargetListDeviceGroup: id, device_group_id, target_list_id, audit,
- *  version. */
-json_t *sr_json_def_group_link(const sr_def_group_link_t *g);
+/** TargetListDeviceGroup: id, pipeline_id (extension, as a Target's),
+ *  device_group_id, target_list_id, audit, version. */
+json_t *sr_json_def_group_link(const sr_def_group_link_t *g,
+                               const sr_uuid_t *pipeline_id);
+
+/** Device, as Esper's device-group devices list answers it (reference
+ *  section 3.5): id, device_name and alias_name from the directory's
+ *  member record (alias null when none); serial, template_name,
+ *  manufacturer, android_version, api_level, is_gms, is_active, model and
+ *  esper_client null: the directory does not carry them. */
+json_t *sr_json_group_device(const sr_def_group_member_t *m);
 
 /** OperationList: id, pipeline_id, stage_id, name, description, audit,
  *  version. */

@@ -154,7 +154,30 @@ json_t *sr_json_def_target(const sr_def_target_t *t,
                     put(o, "version", json_integer(t->a.version)));
 }
 
-json_t *sr_json_def_group_link(const sr_def_group_link_t *g)
+json_t *sr_json_group_device(const sr_def_group_member_t *m)
+{
+        static const char *const unknown[] = {
+                "serial", "template_name", "manufacturer", "android_version",
+                "api_level", "is_gms", "is_active", "model", "esper_client",
+        };
+        json_t *o = json_object();
+        bool ok;
+
+        if (!o)
+                return NULL;
+        ok = put(o, "id", sr_json_uuid(&m->device_id, false)) &&
+             put(o, "device_name", FIXED_STR(m->device_name)) &&
+             put(o, "alias_name", m->device_alias[0] ?
+                                          FIXED_STR(m->device_alias) :
+                                          json_null());
+        for (size_t i = 0; ok && i < sizeof(unknown) / sizeof(unknown[0]);
+             i++)
+                ok = put(o, unknown[i], json_null());
+        return done(o, ok);
+}
+
+json_t *sr_json_def_group_link(const sr_def_group_link_t *g,
+                               const sr_uuid_t *pipeline_id)
 {
         json_t *o = json_object();
 
@@ -162,6 +185,7 @@ json_t *sr_json_def_group_link(const sr_def_group_link_t *g)
                 return NULL;
         return done(o,
                     put(o, "id", sr_json_uuid(&g->id, false)) &&
+                    put(o, "pipeline_id", sr_json_uuid(pipeline_id, false)) &&
                     put(o, "device_group_id",
                         sr_json_uuid(&g->device_group_id, false)) &&
                     put(o, "target_list_id",

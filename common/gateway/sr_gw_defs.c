@@ -82,6 +82,13 @@ static const struct def_route def_routes[] = {
           SR_DEFCMD_REMOVE_TARGET },
         { SR_ROUTE_DEF_TARGETS_BULK, SR_DEF_TARGET, DOP_CREATE,
           SR_DEFCMD_ADD_TARGETS },
+        /* a GROUPS list's device groups (phase C) */
+        { SR_ROUTE_DEF_GROUPS_LIST, SR_DEF_GROUP_LINK, DOP_LIST, 0 },
+        { SR_ROUTE_DEF_GROUPS_LINK, SR_DEF_GROUP_LINK, DOP_CREATE,
+          SR_DEFCMD_LINK_DEVICE_GROUP },
+        { SR_ROUTE_DEF_GROUP_UNLINK, SR_DEF_GROUP_LINK, DOP_DELETE,
+          SR_DEFCMD_UNLINK_DEVICE_GROUP },
+        { SR_ROUTE_DEF_GROUP_DEVICES, SR_DEF_GROUP_LINK, DOP_LIST, 0 },
 };
 
 const struct def_route *sr_gwdef__find_route(sr_route_id_t id)
@@ -101,6 +108,8 @@ const char *sr_gwdef__kind_word(sr_def_kind_t k)
                 return "target list";
         case SR_DEF_OPERATION_LIST:
                 return "operation list";
+        case SR_DEF_GROUP_LINK:
+                return "device-group link";
         default:
                 return sr_def_kind_name(k);
         }
@@ -225,6 +234,9 @@ json_t *sr_gwdef__entity_json(const sr_def_record_t *r)
                                              &r->pipeline_id);
         case SR_DEF_TARGET:
                 return sr_json_def_target(&r->u.target, &r->pipeline_id);
+        case SR_DEF_GROUP_LINK:
+                return sr_json_def_group_link(&r->u.group_link,
+                                              &r->pipeline_id);
         default:
                 return NULL;
         }
@@ -279,6 +291,9 @@ static bool parent_matches(const sr_route_t *r, const sr_def_record_t *e)
         case SR_DEF_TARGET:
                 return sr_uuid_eq(&e->u.target.target_list_id,
                                   &r->target_list_id);
+        case SR_DEF_GROUP_LINK:
+                return sr_uuid_eq(&e->u.group_link.target_list_id,
+                                  &r->target_list_id);
         default:
                 return true;
         }
@@ -316,14 +331,15 @@ bool sr_gwdef__open_pipeline(sr_gw_ctx_t *c, sr_uuid_t *pipeline)
         return true;
 }
 
-/* The target list a targets path names, in the pipeline (404 when
- * not); its record into @p out when given. True for the other routes. */
+/* The target list a targets or device-groups path names, in the pipeline
+ * (404 when not); its record into @p out when given. True for the other
+ * routes. */
 bool sr_gwdef__parent_list(sr_gw_ctx_t *c, const struct def_route *dr,
                            const sr_uuid_t *pipeline, sr_def_record_t *out)
 {
         sr_def_record_t l;
 
-        if (dr->kind != SR_DEF_TARGET)
+        if (dr->kind != SR_DEF_TARGET && dr->kind != SR_DEF_GROUP_LINK)
                 return true;
         if (!sr_gwdef__read_entity(c, SR_DEF_TARGET_LIST, pipeline,
                                    &c->route->target_list_id, &l))
@@ -333,6 +349,46 @@ bool sr_gwdef__parent_list(sr_gw_ctx_t *c, const struct def_route *dr,
         else
                 sr_def_record_fini(&l);
         return true;
+}
+
+/* The link of the path's list that `{devicegroup_id}` names: Esper's
+ * path names the device group (its DELETE answers the list and the
+ * group), so the id is taken as the group's, and else as the link's own
+ * (the `id` our links answer with). 404 when neither is linked. */
+bool sr_gwdef__path_link(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
+                         sr_def_record_t *out)
+{
+        const sr_route_t *r = c->route;
+        char gid[SR_UUID_STR_LEN + 1], lid[SR_UUID_STR_LEN + 1];
+        sr_errctx_t ec = { 0 };
+        sr_uuid_t ids[2];
+
+        sr_def_group_link_id(&r->target_list_id, &r->device_group_id,
+                             &ids[0]);
+        ids[1] = r->device_group_id;
+        for (int i = 0; i < 2; i++) {
+                sr_err_t err = sr_proj_def_get(c->gw->proj, c->enterprise,
+                                               SR_DEF_GROUP_LINK, pipeline,
+                                               &ids[i], out, &ec);
+
+                if (err == SR_OK && parent_matches(r, out))
+                        return true;
+                if (err == SR_OK)
+                        sr_def_record_fini(out);
+                else if (err != SR_ERR_NOT_FOUND)
+                        goto failed;
+                memset(&ec, 0, sizeof(ec));
+        }
+        sr_uuid_fmt(&r->device_group_id, gid);
+        sr_uuid_fmt(&r->target_list_id, lid);
+        sr_gateway__answer_status(c->resp, 404, "device group %s is not "
+                                  "linked to target list %s",
+                                  gid, lid);
+        return false;
+failed:
+        sr_gateway__answer_status(c->resp, 500, "device-group link: %s",
+                                  ec.msg);
+        return false;
 }
 
 void sr_gateway__def(sr_gw_ctx_t *c)
@@ -345,6 +401,10 @@ void sr_gateway__def(sr_gw_ctx_t *c)
         }
         if (c->route->id == SR_ROUTE_DEF_TARGETS_BULK) {
                 sr_gwdef__bulk(c);
+                return;
+        }
+        if (c->route->id == SR_ROUTE_DEF_GROUP_DEVICES) {
+                sr_gwdef__group_devices(c);
                 return;
         }
         switch (dr->op) {

@@ -67,10 +67,17 @@ bool sr_gwdef__read_path_entity(sr_gw_ctx_t *c, sr_def_kind_t kind,
 bool sr_gwdef__parent_list(sr_gw_ctx_t *c, const struct def_route *dr,
                            const sr_uuid_t *pipeline, sr_def_record_t *out);
 
+/** @brief The device-group link of the path's list that the path's
+ *  `{devicegroup_id}` names, as the group's id or else the link's own
+ *  (404 answered when neither). */
+bool sr_gwdef__path_link(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
+                         sr_def_record_t *out);
+
 /* The handlers (sr_gw_defs_reads.c, sr_gw_defs_writes.c). */
 void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr);
 void sr_gwdef__get(sr_gw_ctx_t *c, const struct def_route *dr);
 void sr_gwdef__write_def(sr_gw_ctx_t *c, const struct def_route *dr);
 void sr_gwdef__bulk(sr_gw_ctx_t *c);
+void sr_gwdef__group_devices(sr_gw_ctx_t *c);
 
 #endif /* SR_GW_DEFS_INT_H */

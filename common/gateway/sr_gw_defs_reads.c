@@ -136,6 +136,9 @@ static bool keep_item(const sr_def_record_t *r, const struct keep_ctx *k)
         }
         case SR_DEF_OPERATION_LIST:
                 return sr_uuid_eq(&r->u.oplist.stage_id, &k->r->stage_id);
+        case SR_DEF_GROUP_LINK:
+                return sr_uuid_eq(&r->u.group_link.target_list_id,
+                                  &k->r->target_list_id);
         case SR_DEF_OPERATION:
                 return sr_uuid_eq(&r->u.operation.operation_list_id,
                                   &k->r->operation_list_id) &&
@@ -199,6 +202,40 @@ static sr_err_t stage_lists(sr_gw_ctx_t *c, const sr_uuid_t *pipeline,
         return err;
 }
 
+/* A keyset page's cursor: the last id of the page before, 32 hex digits
+ * (400 answered when it is not). */
+static bool parse_cursor(sr_gw_ctx_t *c, const sr_http_query_t *q,
+                         sr_uuid_t *after)
+{
+        if (strlen(q->cursor) != 32) {
+                sr_gateway__answer_status(c->resp, 400, "cursor: expected "
+                                          "the cursor of a `next` link of "
+                                          "this list, unchanged");
+                return false;
+        }
+        for (int i = 0; i < 16; i++)
+                after->b[i] = (uint8_t)(sr_hex_value(q->cursor[2 * i]) << 4 |
+                                        sr_hex_value(q->cursor[2 * i + 1]));
+        return true;
+}
+
+/* The cursor of the page after the one ending at @p last ("" when
+ * @p more is false: no next page). */
+static void format_cursor(bool more, const sr_uuid_t *last,
+                          char next[2 * 16 + 1])
+{
+        static const char hex[] = "0123456789abcdef";
+
+        next[0] = '\0';
+        if (!more || !last)
+                return;
+        for (int i = 0; i < 16; i++) {
+                next[2 * i] = hex[last->b[i] >> 4];
+                next[2 * i + 1] = hex[last->b[i] & 15];
+        }
+        next[32] = '\0';
+}
+
 /* A list's targets: keyset pages in target id order (the cursor is the
  * last id of the page before, 32 hex digits), or offset; the count is the
  * list's own (n_targets, kept by the owner). */
@@ -212,19 +249,8 @@ static void list_targets(sr_gw_ctx_t *c, const sr_http_query_t *q)
         size_t n = 0;
         json_t *arr;
 
-        if (q->cursor[0]) {
-                if (strlen(q->cursor) != 32) {
-                        sr_gateway__answer_status(c->resp, 400, "cursor: "
-                                                  "expected the cursor of a "
-                                                  "`next` link of this list, "
-                                                  "unchanged");
-                        return;
-                }
-                for (int i = 0; i < 16; i++)
-                        after.b[i] = (uint8_t)(sr_hex_value(q->cursor[2 * i])
-                                               << 4 |
-                                       sr_hex_value(q->cursor[2 * i + 1]));
-        }
+        if (q->cursor[0] && !parse_cursor(c, q, &after))
+                return;
         if (!sr_gwdef__open_pipeline(c, &pipeline) ||
             !sr_gwdef__parent_list(
                     c, sr_gwdef__find_route(SR_ROUTE_DEF_TARGETS_LIST),
@@ -248,17 +274,7 @@ static void list_targets(sr_gw_ctx_t *c, const sr_http_query_t *q)
                         arr = NULL;
                 }
         }
-        next[0] = '\0';
-        if (more && n) {
-                static const char hex[] = "0123456789abcdef";
-                const uint8_t *b = items[n - 1].u.target.id.b;
-
-                for (int i = 0; i < 16; i++) {
-                        next[2 * i] = hex[b[i] >> 4];
-                        next[2 * i + 1] = hex[b[i] & 15];
-                }
-                next[32] = '\0';
-        }
+        format_cursor(more, n ? &items[n - 1].u.target.id : NULL, next);
         sr_proj_def_free(items, n);
         if (!arr) {
                 sr_def_record_fini(&l);
@@ -299,7 +315,8 @@ void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr)
                 err = sr_proj_def_pipelines(c->gw->proj, c->enterprise,
                                             &items, &n, &ec);
         } else {
-                if (!sr_gwdef__open_pipeline(c, &pipeline))
+                if (!sr_gwdef__open_pipeline(c, &pipeline) ||
+                    !sr_gwdef__parent_list(c, dr, &pipeline, NULL))
                         return;
                 err = sr_proj_def_list(c->gw->proj, c->enterprise,
                                        by_stage ? SR_DEF_ATTACHMENT :
@@ -369,4 +386,81 @@ void sr_gwdef__get(sr_gw_ctx_t *c, const struct def_route *dr)
                 return;
         sr_gwdef__answer_entity(c, &e);
         sr_def_record_fini(&e);
+}
+
+/* ------------------------------------------------------- device groups */
+
+/* GET .../devicegroups/{device_group_id}/devices/ (reference section 6.6,
+ * docs/definitions.md section 6): the members of a group linked to the
+ * path's list, from the directory's records in the projection, as
+ * Esper's Device; keyset pages in device id order (cursor) or offset. A
+ * group not linked to the list is 404; a linked group the directory does
+ * not hold (yet: a link may come before the platform feeds the group, or
+ * the group is another enterprise's) is an empty page, as a run's
+ * snapshot of it is empty. */
+void sr_gwdef__group_devices(sr_gw_ctx_t *c)
+{
+        const char *qs = strchr(c->req->target, '?');
+        sr_http_problem_t prob = { 0 };
+        sr_def_group_member_t *items = NULL;
+        sr_def_record_t link;
+        sr_errctx_t ec = { 0 };
+        sr_http_query_t q;
+        sr_uuid_t pipeline, after, link_id;
+        uint64_t total = 0;
+        bool more = false;
+        char next[2 * 16 + 1];
+        size_t n = 0;
+        json_t *arr;
+        sr_err_t err;
+
+        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
+                                qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
+                sr_gateway__answer_problem(c->resp, &prob);
+                return;
+        }
+        if ((q.cursor[0] && !parse_cursor(c, &q, &after)) ||
+            !sr_gwdef__open_pipeline(c, &pipeline) ||
+            !sr_gwdef__parent_list(
+                    c, sr_gwdef__find_route(SR_ROUTE_DEF_GROUPS_LIST),
+                    &pipeline, NULL))
+                return;
+        /* the path names the group: linked to this list, or 404 */
+        sr_def_group_link_id(&c->route->target_list_id,
+                             &c->route->device_group_id, &link_id);
+        if (!sr_gwdef__read_entity(c, SR_DEF_GROUP_LINK, &pipeline, &link_id,
+                                   &link))
+                return;
+        sr_def_record_fini(&link);
+        err = sr_proj_group_members(c->gw->proj, c->enterprise,
+                                    &c->route->device_group_id, q.offset,
+                                    q.cursor[0] ? &after : NULL, q.limit,
+                                    &items, &n, &more, &total, &ec);
+        if (err == SR_ERR_NOT_FOUND) {
+                items = NULL;
+                n = 0;
+                more = false;
+                total = 0;
+        } else if (err) {
+                sr_gateway__answer_status(c->resp, 500, "device group: %s",
+                                          ec.msg);
+                return;
+        }
+        arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                json_t *j = sr_json_group_device(&items[i]);
+
+                if (!j || json_array_append_new(arr, j)) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        format_cursor(more, n ? &items[n - 1].device_id : NULL, next);
+        free(items);
+        if (!arr) {
+                sr_gateway__answer_status(c->resp, 500, "device group: out "
+                                          "of memory");
+                return;
+        }
+        sr_gateway__answer_page(c, &q, total, next, arr);
 }

@@ -70,6 +70,10 @@ static void set_path_ids(sr_defcmd_t *d, const sr_route_t *r,
                 d->u.target.target_list_id = r->target_list_id;
                 d->u.target.target_id = *id;
                 break;
+        case SR_DEFCMD_LINK_DEVICE_GROUP:
+        case SR_DEFCMD_UNLINK_DEVICE_GROUP:
+                d->u.group.target_list_id = r->target_list_id;
+                break;
         default:
                 break;
         }
@@ -101,6 +105,19 @@ static bool attached(sr_gw_ctx_t *c, const sr_uuid_t *pipeline)
                 sr_gateway__answer_status(c->resp, 500, "attachment: %s",
                                           ec.msg);
         return false;
+}
+
+/* A link removed: Esper answers `{target_list, device_group}`, the two
+ * ids (reference section 6.6). */
+static void answer_unlinked(sr_gw_ctx_t *c, const sr_def_group_link_t *g)
+{
+        char lid[SR_UUID_STR_LEN + 1], gid[SR_UUID_STR_LEN + 1];
+
+        sr_uuid_fmt(&g->target_list_id, lid);
+        sr_uuid_fmt(&g->device_group_id, gid);
+        sr_gateway__answer_json(c->resp, 200, "ok",
+                                json_pack("{s:s,s:s}", "target_list", lid,
+                                          "device_group", gid));
 }
 
 void sr_gwdef__write_def(sr_gw_ctx_t *c, const struct def_route *dr)
@@ -163,6 +180,10 @@ void sr_gwdef__write_def(sr_gw_ctx_t *c, const struct def_route *dr)
                 /* a target's id is the list's and the device's */
                 sr_def_target_id(&r->target_list_id,
                                  &d->u.add.items[0].device_id, &id);
+        if (d->kind == SR_DEFCMD_LINK_DEVICE_GROUP)
+                /* a link's id is the list's and the group's */
+                sr_def_group_link_id(&r->target_list_id,
+                                     &d->u.group.device_group_id, &id);
         if (sr_gateway__idem_refused(c))
                 goto free_d;
         /* Existence in the caller's enterprise, before anything is sent. */
@@ -184,9 +205,16 @@ void sr_gwdef__write_def(sr_gw_ctx_t *c, const struct def_route *dr)
         if ((dr->op == DOP_DETACH && !attached(c, &pipeline)) ||
             !sr_gwdef__parent_list(c, dr, &pipeline, NULL))
                 goto free_have;
-        if ((dr->op == DOP_UPDATE || dr->op == DOP_DELETE ||
-             dr->op == DOP_DETACH) &&
-            dr->kind != SR_DEF_PIPELINE) {
+        if (dr->op == DOP_DELETE && dr->kind == SR_DEF_GROUP_LINK) {
+                /* named by its group's id or its own */
+                if (!sr_gwdef__path_link(c, &pipeline, &was))
+                        goto free_have;
+                have_was = true;
+                d->u.group.device_group_id =
+                        was.u.group_link.device_group_id;
+        } else if ((dr->op == DOP_UPDATE || dr->op == DOP_DELETE ||
+                    dr->op == DOP_DETACH) &&
+                   dr->kind != SR_DEF_PIPELINE) {
                 if (!sr_gwdef__read_path_entity(c, dr->kind, &pipeline, &id,
                                                 &was))
                         goto free_have;
@@ -207,6 +235,11 @@ void sr_gwdef__write_def(sr_gw_ctx_t *c, const struct def_route *dr)
         /* Visible: the answer. A delete or a detach answers the entity as
          * it was before (a pipeline: as it is now, deleted_at set, Esper's
          * "the deleted record"). */
+        if (dr->op == DOP_DELETE && dr->kind == SR_DEF_GROUP_LINK) {
+                /* Esper's answer: the list and the group, no more */
+                answer_unlinked(c, &was.u.group_link);
+                goto free_have;
+        }
         if ((dr->op == DOP_DELETE && dr->kind != SR_DEF_PIPELINE) ||
             dr->op == DOP_DETACH) {
                 sr_gwdef__answer_entity(c, &was);

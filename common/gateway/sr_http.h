@@ -114,7 +114,13 @@ void sr_http_problem_set(sr_http_problem_t *prob, int status,
         X(DEF_TARGETS_BULK, "def_targets_bulk")                         \
         /* A device added to a running stage run (docs/definitions.md   \
          * section 9, phase D): appended after the definitions' routes. */ \
-        X(TARGET_RUNS_ADD, "target_runs_add")
+        X(TARGET_RUNS_ADD, "target_runs_add")                           \
+        /* A GROUPS list's device groups (docs/definitions.md section 6, \
+         * phase C): appended, definitions again. */                    \
+        X(DEF_GROUPS_LIST, "def_groups_list")                           \
+        X(DEF_GROUPS_LINK, "def_groups_link")                           \
+        X(DEF_GROUP_UNLINK, "def_group_unlink")                         \
+        X(DEF_GROUP_DEVICES, "def_group_devices")
 
 typedef enum sr_route_id {
 #define SR_ROUTE_ENUM(name, text) SR_ROUTE_##name,
@@ -142,6 +148,9 @@ typedef struct sr_route {
         sr_uuid_t operation_list_id;      /* DEF_OPLIST*, DEF_OPERATION* */
         sr_uuid_t def_operation_id;       /* DEF_OPERATION_* */
         sr_uuid_t def_target_id;          /* DEF_TARGET_* */
+        sr_uuid_t device_group_id;        /* DEF_GROUP_UNLINK (the group's
+                                             or the link's id),
+                                             DEF_GROUP_DEVICES */
         /* PIPELINE_RUN_GET/PUT/DELETE matched as GET/PUT/DELETE
          * /v0/runs/{id}/ (our extension): no pipeline named; pipeline_id
          * is nil here and the gateway fills it in from the run before

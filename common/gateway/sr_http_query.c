@@ -137,12 +137,14 @@ static const struct list_def *list_def(sr_route_id_t route)
         case SR_ROUTE_DEF_STAGES_LIST:
         case SR_ROUTE_DEF_TARGETLISTS_LIST:
         case SR_ROUTE_DEF_OPLISTS_LIST:
+        case SR_ROUTE_DEF_GROUPS_LIST:
                 return &def_plain;
         case SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST:
                 return &def_stage_lists;
         case SR_ROUTE_DEF_OPERATIONS_LIST:
                 return &def_operations;
         case SR_ROUTE_DEF_TARGETS_LIST:
+        case SR_ROUTE_DEF_GROUP_DEVICES:
                 return &def_targets;
         default:
                 return &none;

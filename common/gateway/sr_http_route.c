@@ -44,7 +44,9 @@ bool sr_route_is_list(sr_route_id_t id)
                id == SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST ||
                id == SR_ROUTE_DEF_OPLISTS_LIST ||
                id == SR_ROUTE_DEF_OPERATIONS_LIST ||
-               id == SR_ROUTE_DEF_TARGETS_LIST;
+               id == SR_ROUTE_DEF_TARGETS_LIST ||
+               id == SR_ROUTE_DEF_GROUPS_LIST ||
+               id == SR_ROUTE_DEF_GROUP_DEVICES;
 }
 
 /* A stored definition's DELETE: its body is absent or {"version": N}. */
@@ -56,7 +58,8 @@ static bool is_def_delete(sr_route_id_t id)
                id == SR_ROUTE_DEF_STAGE_TARGETLIST_DETACH ||
                id == SR_ROUTE_DEF_OPLIST_DELETE ||
                id == SR_ROUTE_DEF_OPERATION_DELETE ||
-               id == SR_ROUTE_DEF_TARGET_DELETE;
+               id == SR_ROUTE_DEF_TARGET_DELETE ||
+               id == SR_ROUTE_DEF_GROUP_UNLINK;
 }
 
 bool sr_route_has_body(sr_route_id_t id)
@@ -75,6 +78,7 @@ bool sr_route_has_body(sr_route_id_t id)
                id == SR_ROUTE_DEF_TARGETS_CREATE ||
                id == SR_ROUTE_DEF_TARGET_PUT ||
                id == SR_ROUTE_DEF_TARGETS_BULK ||
+               id == SR_ROUTE_DEF_GROUPS_LINK ||
                id == SR_ROUTE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUNS_CREATE ||
                id == SR_ROUTE_PIPELINE_RUN_PUT ||
@@ -93,8 +97,10 @@ bool sr_route_is_write(sr_route_id_t id)
 
 bool sr_route_is_definition(sr_route_id_t id)
 {
-        return id >= SR_ROUTE_DEF_PIPELINES_LIST &&
-               id <= SR_ROUTE_DEF_TARGETS_BULK;
+        return (id >= SR_ROUTE_DEF_PIPELINES_LIST &&
+                id <= SR_ROUTE_DEF_TARGETS_BULK) ||
+               (id >= SR_ROUTE_DEF_GROUPS_LIST &&
+                id <= SR_ROUTE_DEF_GROUP_DEVICES);
 }
 
 bool sr_route_body_optional(sr_route_id_t id)
@@ -117,9 +123,11 @@ enum slot {
         OPERATION_LIST_ID,
         DEF_OPERATION_ID,
         DEF_TARGET_ID,
+        DEVICE_GROUP_ID,
 };
 
-#define MAX_SEGS 6 /* runs/{id}/stageruns/{id}/targets/seal */
+#define MAX_SEGS 7 /* pipelines/{id}/targetlists/{id}/devicegroups/{id}/
+                    devices */
 #define MAX_METHODS 3 /* GET, PUT, DELETE of a pipeline run */
 
 struct method_route {
@@ -254,6 +262,22 @@ static const struct path_def api_paths[] = {
         { 5, { "pipelines", NULL, "targetlists", NULL, "targets-bulk" },
           { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
           { { "POST", SR_ROUTE_DEF_TARGETS_BULK } } },
+        /* A GROUPS list's device groups (phase C): the links, one link
+         * removed (named by its group's id or its own), a linked group's
+         * member devices. */
+        { 5, { "pipelines", NULL, "targetlists", NULL, "devicegroups" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT },
+          { { "GET", SR_ROUTE_DEF_GROUPS_LIST },
+            { "POST", SR_ROUTE_DEF_GROUPS_LINK } } },
+        { 6, { "pipelines", NULL, "targetlists", NULL, "devicegroups", NULL },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT, DEVICE_GROUP_ID },
+          { { "DELETE", SR_ROUTE_DEF_GROUP_UNLINK } } },
+        { 7,
+          { "pipelines", NULL, "targetlists", NULL, "devicegroups", NULL,
+            "devices" },
+          { LIT, PIPELINE_ID, LIT, TARGET_LIST_ID, LIT, DEVICE_GROUP_ID,
+            LIT },
+          { { "GET", SR_ROUTE_DEF_GROUP_DEVICES } } },
 };
 
 static const struct {
@@ -335,6 +359,8 @@ static sr_uuid_t *slot_field(sr_route_t *r, enum slot slot)
                 return &r->def_operation_id;
         case DEF_TARGET_ID:
                 return &r->def_target_id;
+        case DEVICE_GROUP_ID:
+                return &r->device_group_id;
         case LIT:
                 break;
         }

@@ -125,6 +125,16 @@ API_MD = {
                "targets/{target_id}/"),
     ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
              "targets-bulk/"),
+    # issue 15, phase C (docs/definitions.md, section 6): a GROUPS list's
+    # device groups and a linked group's devices
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "devicegroups/"),
+    ("post", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+             "devicegroups/"),
+    ("delete", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+               "devicegroups/{devicegroup_id}/"),
+    ("get", "/v0/pipelines/{pipeline_id}/targetlists/{targetlist_id}/"
+            "devicegroups/{device_group_id}/devices/"),
     ("get", "/livez"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -255,7 +255,8 @@ EOF
                         --exclude-tag "Target Lists"
                         --exclude-tag "Operation Lists"
                         --exclude-tag "Pipeline Operations"
-                        --exclude-tag Targets)
+                        --exclude-tag Targets
+                        --exclude-tag "Device Groups")
                 say "stored definitions not applied by the workers: $(
                         sed -n 's/^# definitions: unavailable //p' \
                                 "$work/schemathesis.toml"); their operations are left out"

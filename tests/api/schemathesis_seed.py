@@ -80,6 +80,18 @@ DEF_BINDINGS = {
                      "target_id": "deletable_target_id"},
     "bulkAddTargets": {"pipeline_id": "pipeline_id",
                        "targetlist_id": "targetlist_id"},
+    # a GROUPS list with two linked groups (phase C): one to list the
+    # devices of, one to unlink
+    "listDeviceGroups": {"pipeline_id": "pipeline_id",
+                         "targetlist_id": "grouplist_id"},
+    "linkDeviceGroup": {"pipeline_id": "pipeline_id",
+                        "targetlist_id": "grouplist_id"},
+    "unlinkDeviceGroup": {"pipeline_id": "pipeline_id",
+                          "targetlist_id": "grouplist_id",
+                          "devicegroup_id": "deletable_group_id"},
+    "listDeviceGroupDevices": {"pipeline_id": "pipeline_id",
+                               "targetlist_id": "grouplist_id",
+                               "device_group_id": "group_id"},
     "deletePipeline": {"pipeline_id": "deletable_pipeline_id"},
     "deleteStage": {"pipeline_id": "pipeline_id",
                     "stage_id": "deletable_stage_id"},
@@ -155,9 +167,17 @@ def seed_definitions(base, token):
                               "device_name": "st-def-1"})
         post("deletable_target", tgts, {"device_id": str(uuid.uuid4()),
                                         "device_name": "st-def-2"})
+        post("grouplist", f"/v0/pipelines/{pipe}/targetlists/",
+             {"name": "by group", "target_list_type": "GROUPS"})
+        groups = (f"/v0/pipelines/{pipe}/targetlists/{made['grouplist']}"
+                  "/devicegroups/")
+        for name in ("group", "deletable_group"):
+            gid = str(uuid.uuid4())
+            post("link", groups, {"device_group_id": gid})
+            made[name] = gid  # the path names the group, not the link
     except LookupError as e:
         return None, str(e)
-    del made["attached"]
+    del made["attached"], made["link"]
     return made, None
 
 

@@ -26,6 +26,8 @@ static char dev_dir[64];
 static int port;
 static const char *dev_public_url; /* gateway.public.url of sr-dev */
 static const char *dev_extra[5]; /* more -D flags of sr-dev, NULL-ended */
+static char dev_bootstrap[256]; /* its broker, for sr-cli */
+static char dev_prefix[128];    /* "topic.prefix=..." under SR_TEST_KAFKA */
 
 static void start_dev(void)
 {
@@ -41,6 +43,7 @@ static void start_dev(void)
 
                 snprintf(dp, sizeof(dp), "topic.prefix=it-gw-%d-%lld.",
                          (int)getpid(), now);
+                snprintf(dev_prefix, sizeof(dev_prefix), "%s", dp);
                 snprintf(gp, sizeof(gp), "group.id=it-gw-%d-%lld.status",
                          (int)getpid(), now);
                 snprintf(ap, sizeof(ap), "agent.group.id=it-gw-%d-%lld.agent",
@@ -79,6 +82,9 @@ static void start_dev(void)
         while (!ready && fgets(line, sizeof(line), out)) {
                 if (!strncmp(line, "http=http://127.0.0.1:", 22))
                         port = atoi(line + 22);
+                if (!strncmp(line, "bootstrap.servers=", 18))
+                        snprintf(dev_bootstrap, sizeof(dev_bootstrap), "%.*s",
+                                 (int)strcspn(line + 18, "\r\n"), line + 18);
                 if (!strncmp(line, "ready ", 6))
                         ready = true;
         }
@@ -1559,6 +1565,196 @@ Test(gateway_e2e, a_stored_pipeline_is_run_to_success_frozen_against_edits)
                 cr_assert(lt(int, i, 100));
                 usleep(100 * 1000);
         }
+}
+
+/* `sr-cli groups put` of group @p group of enterprise acme, its members
+ * the CSV lines of @p csv (device_id,device_name,device_alias). */
+static void groups_put(const char *group, const char *csv)
+{
+        char file[128], cmd[1024];
+        FILE *f;
+
+        snprintf(file, sizeof(file), "%s/group-%s.csv", dev_dir, group);
+        f = fopen(file, "w");
+        cr_assert(f != NULL);
+        fputs(csv, f);
+        fclose(f);
+        cr_assert(dev_bootstrap[0], "sr-dev printed no bootstrap.servers");
+        snprintf(cmd, sizeof(cmd),
+                 "'%s/sr-cli' -b '%s' %s%s groups put --enterprise acme "
+                 "--group %s --name 'group %.8s' '%s' >>'%s/cli.log' 2>&1",
+                 SR_BUILD_DIR, dev_bootstrap, dev_prefix[0] ? "-D " : "",
+                 dev_prefix, group, group, file, dev_dir);
+        cr_assert(eq(int, system(cmd), 0), "%s (see %s/cli.log)", cmd,
+                  dev_dir);
+}
+
+/* The device ids of stage run @p sid's target runs, sorted, joined by
+ * ','; their count. */
+static int stage_devices(const char *sid, char *out, size_t size)
+{
+        char path[256], *ids[64];
+        json_t *res;
+        answer_t a;
+        size_t n, len = 0;
+
+        snprintf(path, sizeof(path), "/v0/stageruns/%s/targetruns/?limit=64",
+                 sid);
+        http(&a, "GET", path, "tok-acme", NULL, NULL);
+        expect(&a, 200);
+        res = json_object_get(json_object_get(a.json, "content"), "results");
+        n = json_array_size(res);
+        cr_assert(lt(sz, n, 64));
+        for (size_t i = 0; i < n; i++)
+                ids[i] = (char *)json_string_value(json_object_get(
+                        json_array_get(res, i), "device_id"));
+        for (size_t i = 1; i < n; i++) /* insertion sort: a handful */
+                for (size_t j = i; j > 0 && strcmp(ids[j - 1], ids[j]) > 0;
+                     j--) {
+                        char *x = ids[j];
+
+                        ids[j] = ids[j - 1];
+                        ids[j - 1] = x;
+                }
+        out[0] = '\0';
+        for (size_t i = 0; i < n; i++)
+                len += (size_t)snprintf(out + len, size - len, "%s%.4s",
+                                        i ? "," : "", ids[i] + 32);
+        return (int)n;
+}
+
+/* Issue 15 phase C, docs/definitions.md section 6: device groups fed to
+ * the directory by `sr-cli groups put`, linked to a GROUPS list; a run
+ * of the pipeline freezes their members at its start, once each beside a
+ * DEVICES list's devices (the DEVICES entry wins), and a member added
+ * after the start is not in the run. */
+Test(gateway_e2e, a_run_of_device_groups_freezes_their_members_at_its_start)
+{
+        static const char g1[] = "5e1d0a2c-0000-4000-8000-0000000000a1",
+                          g2[] = "5e1d0a2c-0000-4000-8000-0000000000a2",
+                          dev[] = "0c0ffee0-0000-4000-8000-00000000";
+        char pipe[64], st[64], gl[64], dl[64], ol[64], op[64], run[64];
+        char path[400], body[512], sr[4][64], got[512], csv[1024];
+        const char *next;
+        answer_t a;
+        int n = 0;
+
+        /* the directory: g1 = d1 d2 d3, g2 = d3 d4 */
+        snprintf(csv, sizeof(csv),
+                 "device_id,device_name,device_alias\n"
+                 "%s0001,m-1,\n%s0002,m-2,front\n%s0003,m-3,\n",
+                 dev, dev, dev);
+        groups_put(g1, csv);
+        snprintf(csv, sizeof(csv), "%s0003,m-3,\n%s0004,m-4,\n", dev, dev);
+        groups_put(g2, csv);
+
+        create_at("/v0/pipelines/", "{\"name\":\"by-groups\"}", pipe,
+                  sizeof(pipe));
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/stages/", pipe);
+        create_at(path, "{\"name\":\"all\",\"order\":1}", st, sizeof(st));
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(path, "{\"name\":\"named\",\"target_list_type\":"
+                  "\"DEVICES\"}", dl, sizeof(dl));
+        create_at(path, "{\"name\":\"groups\",\"target_list_type\":"
+                  "\"GROUPS\"}", gl, sizeof(gl));
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/targets/", pipe, dl);
+        snprintf(body, sizeof(body), "{\"device_id\":\"%s0001\","
+                 "\"device_name\":\"listed-1\"}", dev);
+        create_at(path, body, op, sizeof(op));
+        snprintf(body, sizeof(body), "{\"device_id\":\"%s0005\","
+                 "\"device_name\":\"listed-5\"}", dev);
+        create_at(path, body, op, sizeof(op));
+        snprintf(path, sizeof(path),
+                 "/api/pipelines/v0/pipelines/%s/targetlists/%s/"
+                 "devicegroups/", pipe, gl);
+        for (int i = 0; i < 2; i++) {
+                snprintf(body, sizeof(body), "{\"device_group_id\":\"%s\"}",
+                         i ? g2 : g1);
+                create_at(path, body, op, sizeof(op));
+        }
+        snprintf(path, sizeof(path), "/v0/stages/%s/targetlists/", st);
+        snprintf(body, sizeof(body), "{\"target_list_id\":\"%s\"}", dl);
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        snprintf(body, sizeof(body), "{\"target_list_id\":\"%s\"}", gl);
+        http(&a, "POST", path, "tok-acme", "application/json", body);
+        expect(&a, 200);
+        snprintf(path, sizeof(path), "/v0/stages/%s/operationlists/", st);
+        create_at(path, "{\"name\":\"ops\"}", ol, sizeof(ol));
+        snprintf(path, sizeof(path), "/v0/operationlists/%s/operations/", ol);
+        create_at(path, "{\"operation_type\":\"REBOOT\"}", op, sizeof(op));
+
+        /* the linked group's devices, as the directory holds them (its
+         * records reach the gateway's projection on their own time) */
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/devices/"
+                 "?limit=2", pipe, gl, g1);
+        for (int i = 0; i < 100; i++) {
+                http(&a, "GET", path, "tok-acme", NULL, NULL);
+                expect(&a, 200);
+                n = (int)json_integer_value(json_object_get(
+                        json_object_get(a.json, "content"), "count"));
+                if (n == 3)
+                        break;
+                usleep(100 * 1000);
+        }
+        cr_assert(eq(int, n, 3), "%s", json_dumps(a.json, 0));
+        cr_assert(eq(str, (char *)json_string_value(json_object_get(
+                             json_array_get(json_object_get(
+                                     json_object_get(a.json, "content"),
+                                     "results"), 1), "alias_name")),
+                     "front"));
+        next = json_string_value(json_object_get(json_object_get(a.json,
+                                                                 "content"),
+                                                 "next"));
+        cr_assert(next != NULL, "a second page: %s", json_dumps(a.json, 0));
+        /* another enterprise sees no such pipeline */
+        http(&a, "GET", path, "tok-other", NULL, NULL);
+        expect(&a, 404);
+
+        /* the run: d1 (listed) d2 d3 (g1) d4 (g2) d5 (listed), each once */
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/runs/", pipe);
+        http(&a, "POST", path, "tok-acme", "application/json", "{}");
+        expect(&a, 200);
+        content_id(&a, run, sizeof(run));
+        cr_assert(eq(sz, stage_run_ids(run, sr), 1));
+        for (int i = 0; i < 100 && stage_devices(sr[0], got, sizeof(got)) < 5;
+             i++)
+                usleep(100 * 1000);
+        cr_assert(eq(int, stage_devices(sr[0], got, sizeof(got)), 5), "%s",
+                  got);
+        cr_assert(eq(str, got, "0001,0002,0003,0004,0005"));
+
+        /* a member added to g1 after the start is not the run's */
+        snprintf(csv, sizeof(csv), "%s0001,m-1,\n%s0002,m-2,front\n"
+                 "%s0003,m-3,\n%s0006,m-6,\n", dev, dev, dev, dev);
+        groups_put(g1, csv);
+        snprintf(path, sizeof(path),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/devices/",
+                 pipe, gl, g1);
+        for (int i = 0; i < 100; i++) {
+                http(&a, "GET", path, "tok-acme", NULL, NULL);
+                n = (int)json_integer_value(json_object_get(
+                        json_object_get(a.json, "content"), "count"));
+                if (n == 4)
+                        break;
+                usleep(100 * 1000);
+        }
+        cr_assert(eq(int, n, 4));
+        cr_assert(eq(int, stage_devices(sr[0], got, sizeof(got)), 5), "%s",
+                  got);
+        finish_stage(sr[0]);
+        snprintf(path, sizeof(path), "/v0/pipelines/%s/runs/%s/", pipe, run);
+        get_until(&a, path, 200, 5000);
+        for (int i = 0; i < 50 && strcmp(str_at(a.json, "content", "status"),
+                                         "success");
+             i++) {
+                usleep(100 * 1000);
+                http(&a, "GET", path, "tok-acme", NULL, NULL);
+        }
+        cr_assert(eq(str, (char *)str_at(a.json, "content", "status"),
+                     "success"));
 }
 
 TestSuite(gateway_retention, .init = start_dev_retention, .fini = teardown,

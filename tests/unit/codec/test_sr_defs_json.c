@@ -997,8 +997,9 @@ Test(sr_defs_json, group_link_and_operation_list_render)
         g.target_list_id = uuid(TL_ID);
         g.device_group_id = uuid(GR_ID);
         g.a = audit(1);
-        assert_renders(sr_json_def_group_link(&g),
-                       "{\"id\":\"" OTHER "\",\"device_group_id\":\"" GR_ID
+        assert_renders(sr_json_def_group_link(&g, &pl),
+                       "{\"id\":\"" OTHER "\",\"pipeline_id\":\"" PL_ID
+                       "\",\"device_group_id\":\"" GR_ID
                        "\",\"target_list_id\":\"" TL_ID "\"," AUDIT_JSON
                        ",\"version\":1}");
         memset(&o, 0, sizeof(o));
@@ -1010,6 +1011,31 @@ Test(sr_defs_json, group_link_and_operation_list_render)
                        "{\"id\":\"" OL_ID "\",\"pipeline_id\":\"" PL_ID "\","
                        "\"stage_id\":\"" ST_ID "\",\"name\":\"ops\","
                        "\"description\":\"\"," AUDIT_JSON ",\"version\":5}");
+}
+
+Test(sr_defs_json, a_group_member_renders_as_espers_device_nulls_for_the_rest)
+{
+        static const char tail[] =
+                "\"serial\":null,\"template_name\":null,"
+                "\"manufacturer\":null,\"android_version\":null,"
+                "\"api_level\":null,\"is_gms\":null,\"is_active\":null,"
+                "\"model\":null,\"esper_client\":null}";
+        char want[512];
+        sr_def_group_member_t m;
+
+        memset(&m, 0, sizeof(m));
+        m.group_id = uuid(GR_ID);
+        m.device_id = uuid(OTHER);
+        snprintf(m.device_name, sizeof(m.device_name), "kiosk \"7\"");
+        snprintf(want, sizeof(want),
+                 "{\"id\":\"" OTHER "\",\"device_name\":\"kiosk \\\"7\\\"\","
+                 "\"alias_name\":null,%s", tail);
+        assert_renders(sr_json_group_device(&m), want);
+        snprintf(m.device_alias, sizeof(m.device_alias), "front desk");
+        snprintf(want, sizeof(want),
+                 "{\"id\":\"" OTHER "\",\"device_name\":\"kiosk \\\"7\\\"\","
+                 "\"alias_name\":\"front desk\",%s", tail);
+        assert_renders(sr_json_group_device(&m), want);
 }
 
 Test(sr_defs_json, operation_renders_args_object_and_empty_object_when_null)

@@ -4526,6 +4526,126 @@ Test(sr_gateway, target_lists_are_created_attached_filtered_detached_deleted)
         cr_assert(eq(int, fake.n_sends, sends));
 }
 
+Test(sr_gateway, device_groups_are_linked_listed_and_unlinked_by_group_or_link_id)
+{
+        static const char g1[] = "6f1c1d52-1b0e-4a51-9d7e-0a1b2c3d4e01",
+                          g2[] = "6f1c1d52-1b0e-4a51-9d7e-0a1b2c3d4e02";
+        char pipe[SR_UUID_STR_LEN + 1], tl[SR_UUID_STR_LEN + 1],
+                dl[SR_UUID_STR_LEN + 1], link2[SR_UUID_STR_LEN + 1],
+                url[256], body[128];
+        answer_t a;
+        int sends;
+
+        create_pipeline(NULL, "{\"name\": \"groups\"}", pipe);
+        snprintf(url, sizeof(url), "/v0/pipelines/%s/targetlists/", pipe);
+        create_at(url, "{\"name\": \"by group\", \"target_list_type\": "
+                  "\"GROUPS\"}", tl);
+        create_at(url, "{\"name\": \"by device\", \"target_list_type\": "
+                  "\"DEVICES\"}", dl);
+
+        /* link two groups: each answers its link, id v5(list, group) */
+        snprintf(url, sizeof(url),
+                 "/api/pipelines/v0/pipelines/%s/targetlists/%s/devicegroups/",
+                 pipe, tl);
+        snprintf(body, sizeof(body), "{\"device_group_id\": \"%s\"}", g1);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_group_id"),
+                     (char *)g1));
+        cr_assert(eq(str, (char *)content_str(&a, "target_list_id"), tl));
+        answer_free(&a);
+        /* linked again: the same link, same version */
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "version"), 1), "%s", a.body);
+        answer_free(&a);
+        snprintf(body, sizeof(body), "{\"device_group_id\": \"%s\"}", g2);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        snprintf(link2, sizeof(link2), "%s", content_str(&a, "id"));
+        answer_free(&a);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 2), "%s", a.body);
+        cr_assert(eq(str, (char *)result_str(&a, 0, "device_group_id"),
+                     (char *)g1));
+        cr_assert(eq(str, (char *)result_str(&a, 1, "device_group_id"),
+                     (char *)g2));
+        answer_free(&a);
+        /* another enterprise: the pipeline is not found */
+        a = call("GET", url, "tok-b", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        answer_free(&a);
+
+        /* a DEVICES list takes no group: the owner's wrong_type */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/", pipe, dl);
+        a = call("POST", url, "tok-a", NULL, body);
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        /* a body without the group, or with another member: 400, nothing
+         * sent */
+        sends = fake.n_sends;
+        a = call("POST", url, "tok-a", NULL, "{}");
+        cr_assert(eq(int, a.status, 400), "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+
+        /* a linked group's devices: none while the directory has not the
+         * group; a group not linked: 404 */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/devices/",
+                 pipe, tl, g1);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        cr_assert(eq(sz, results_n(&a), 0), "%s", a.body);
+        answer_free(&a);
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/devices/",
+                 pipe, dl, g1);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "device-group link") != NULL, "%s",
+                  a.body);
+        answer_free(&a);
+
+        /* unlinked by the group's id: Esper's answer, the two ids */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/", pipe, tl,
+                 g1);
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "target_list"), tl));
+        cr_assert(eq(str, (char *)content_str(&a, "device_group"),
+                     (char *)g1));
+        answer_free(&a);
+        /* again: not linked, 404, nothing sent */
+        sends = fake.n_sends;
+        a = call("DELETE", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, a.status, 404), "%s", a.body);
+        cr_assert(strstr(message(&a), "not linked") != NULL, "%s", a.body);
+        answer_free(&a);
+        cr_assert(eq(int, fake.n_sends, sends));
+        /* by the link's own id, with a stale version: 409; then right */
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/%s/", pipe, tl,
+                 link2);
+        a = call("DELETE", url, "tok-a", NULL, "{\"version\": 7}");
+        cr_assert(eq(int, a.status, 409), "%s", a.body);
+        answer_free(&a);
+        a = call("DELETE", url, "tok-a", NULL, "{\"version\": 1}");
+        cr_assert(eq(int, a.status, 200), "%s", a.body);
+        cr_assert(eq(str, (char *)content_str(&a, "device_group"),
+                     (char *)g2));
+        answer_free(&a);
+        snprintf(url, sizeof(url),
+                 "/v0/pipelines/%s/targetlists/%s/devicegroups/", pipe, tl);
+        a = call("GET", url, "tok-a", NULL, NULL);
+        cr_assert(eq(int, content_int(&a, "count"), 0), "%s", a.body);
+        answer_free(&a);
+}
+
 Test(sr_gateway, operation_lists_and_operations_under_their_parents)
 {
         char pipe[SR_UUID_STR_LEN + 1], stage[SR_UUID_STR_LEN + 1],

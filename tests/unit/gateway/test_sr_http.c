@@ -153,6 +153,15 @@ ParameterizedTestParameters(sr_http, every_route_matches_under_both_prefixes)
                   "/targets/" R_ID, SR_ROUTE_DEF_TARGET_DELETE },
                 { "POST", "/pipelines/" P_ID "/targetlists/" T_ID
                   "/targets-bulk", SR_ROUTE_DEF_TARGETS_BULK },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/devicegroups", SR_ROUTE_DEF_GROUPS_LIST },
+                { "POST", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/devicegroups", SR_ROUTE_DEF_GROUPS_LINK },
+                { "DELETE", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/devicegroups/" R_ID, SR_ROUTE_DEF_GROUP_UNLINK },
+                { "GET", "/pipelines/" P_ID "/targetlists/" T_ID
+                  "/devicegroups/" R_ID "/devices",
+                  SR_ROUTE_DEF_GROUP_DEVICES },
         };
         return cr_make_param_array(struct route_case, cases,
                                    sizeof(cases) / sizeof(cases[0]));
@@ -181,6 +190,33 @@ ParameterizedTest(struct route_case *c, sr_http,
                         cr_assert(sr_route_needs_auth(r.id));
                 }
         }
+}
+
+Test(sr_http, a_linked_groups_devices_take_get_only_and_a_link_no_put)
+{
+        sr_http_problem_t prob = { 0 };
+        sr_route_t r;
+
+        cr_assert(eq(int, sr_http_route("POST", "/v0/pipelines/" P_ID
+                                        "/targetlists/" T_ID "/devicegroups/"
+                                        R_ID "/devices/", &r, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "GET"));
+        cr_assert(eq(int, sr_http_route("PUT", "/v0/pipelines/" P_ID
+                                        "/targetlists/" T_ID "/devicegroups/"
+                                        R_ID "/", &r, &prob),
+                     SR_ERR_INVALID));
+        cr_assert(eq(int, prob.status, 405));
+        cr_assert(eq(str, prob.allow, "DELETE"));
+        /* the path's group id */
+        cr_assert(eq(int, sr_http_route("GET", "/v0/pipelines/" P_ID
+                                        "/targetlists/" T_ID "/devicegroups/"
+                                        R_ID "/devices", &r, NULL),
+                     SR_OK));
+        cr_assert(eq(int, r.id, SR_ROUTE_DEF_GROUP_DEVICES));
+        cr_assert(not(sr_uuid_is_nil(&r.device_group_id)));
+        cr_assert(not(sr_uuid_is_nil(&r.target_list_id)));
 }
 
 Test(sr_http, a_run_by_its_id_alone_is_the_pipeline_run_route_of_any_pipeline)
@@ -689,8 +725,20 @@ Test(sr_http, route_properties_follow_the_contract)
                      SR_ROUTE_PIPELINE_RUN_DELETE + 1));
         cr_assert(eq(int, SR_ROUTE_DEF_TARGETLISTS_LIST,
                      SR_ROUTE_DEF_STAGE_DELETE + 1));
-        cr_assert(eq(int, SR_ROUTE_TARGET_RUNS_ADD, SR_ROUTE__COUNT - 1));
-        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 2));
+        /* appended: the ids before them keep their numbers */
+        cr_assert(eq(int, SR_ROUTE_DEF_GROUP_DEVICES, SR_ROUTE__COUNT - 1));
+        cr_assert(eq(int, SR_ROUTE_DEF_GROUPS_LIST, SR_ROUTE__COUNT - 4));
+        cr_assert(eq(int, SR_ROUTE_TARGET_RUNS_ADD, SR_ROUTE__COUNT - 5));
+        cr_assert(eq(int, SR_ROUTE_DEF_TARGETS_BULK, SR_ROUTE__COUNT - 6));
+        cr_assert(sr_route_is_definition(SR_ROUTE_DEF_GROUPS_LIST));
+        cr_assert(sr_route_is_definition(SR_ROUTE_DEF_GROUP_DEVICES));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_GROUPS_LIST));
+        cr_assert(sr_route_is_list(SR_ROUTE_DEF_GROUP_DEVICES));
+        cr_assert(sr_route_has_body(SR_ROUTE_DEF_GROUPS_LINK));
+        cr_assert(not(sr_route_body_optional(SR_ROUTE_DEF_GROUPS_LINK)));
+        cr_assert(sr_route_body_optional(SR_ROUTE_DEF_GROUP_UNLINK));
+        cr_assert(sr_route_is_write(SR_ROUTE_DEF_GROUP_UNLINK));
+        cr_assert(not(sr_route_is_write(SR_ROUTE_DEF_GROUP_DEVICES)));
         cr_assert(sr_route_has_body(SR_ROUTE_TARGET_RUNS_ADD));
         cr_assert(sr_route_is_write(SR_ROUTE_TARGET_RUNS_ADD));
         cr_assert(sr_route_needs_auth(SR_ROUTE_TARGET_RUNS_ADD));
