@@ -191,7 +191,7 @@ Test(sr_proj_groups, a_member_is_replaced_and_tombstoned)
         free(items);
 }
 
-Test(sr_proj_groups, another_enterprise_or_an_unknown_or_deleted_group_is_not_found)
+Test(sr_proj_groups, unknown_foreign_or_deleted_group_is_not_found)
 {
         char key[SR_GROUP_KEY_LEN];
         sr_def_group_member_t *items = NULL;
