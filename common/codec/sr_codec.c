@@ -41,11 +41,11 @@ const char *sr_codec_schema_name(int32_t id)
 
 /* ---------------------------------------------------------- wire ids */
 
-/* Commands' versions 1 (id 1), 2 (id 7), 3 (id 9), 4 (id 10), 5 (id 11)
- * and 6 (id 15), the changelog's versions 1 (id 4) and 2 (id 8) and
- * replies' version 1 (id 6) are read still, and written for every record
- * they carry; the newest (commands' version 7, id 16; the changelog's
- * version 3, id 12;
+/* Commands' versions 1 (id 1), 2 (id 7), 3 (id 9), 4 (id 10), 5 (id 11),
+ * 6 (id 15) and 7 (id 16), the changelog's versions 1 (id 4), 2 (id 8)
+ * and 3 (id 12) and replies' version 1 (id 6) are read still, and written
+ * for every record they carry; the newest (commands' version 8, id 17;
+ * the changelog's version 4, id 18;
  * replies' version 2, id 13) only for what needs it (docs/schemas.md, "Version
  * history"). Oldest first within a slot. The indexes are named in
  * sr_codec_int.h for the writers. */
@@ -59,15 +59,17 @@ const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT] = {
         [SR_OLDER_REPLY_V1] = { SR_SCHEMA_REPLY, 6 },
         [SR_OLDER_COMMAND_V5] = { SR_SCHEMA_COMMAND, 11 },
         [SR_OLDER_COMMAND_V6] = { SR_SCHEMA_COMMAND, 15 },
+        [SR_OLDER_COMMAND_V7] = { SR_SCHEMA_COMMAND, 16 },
+        [SR_OLDER_CHANGELOG_V3] = { SR_SCHEMA_CHANGELOG, 12 },
 };
 
 int32_t sr_schema_builtin_id(sr_schema_id_t slot)
 {
         switch (slot) {
         case SR_SCHEMA_COMMAND:
-                return 16;
+                return 17;
         case SR_SCHEMA_CHANGELOG:
-                return 12;
+                return 18;
         case SR_SCHEMA_REPLY:
                 return 13;
         case SR_SCHEMA_DEF_EVENT:

@@ -29,6 +29,7 @@
 
 #include "sr_err.h"
 #include "sr_defs.h"
+#include "sr_groups.h"
 #include "sr_model.h"
 #include "sr_slice.h"
 
@@ -36,8 +37,8 @@ typedef struct sr_codec sr_codec_t; /* opaque; one per thread */
 
 /* The schema slots: one per kind of record. The built-in id of each
  * slot's newest version is sr_schema_builtin_id() (the slot's own number,
- * except commands: id 16, Command version 7, the changelog: id 12,
- * ChangelogRecord version 3, replies: id 13, CommandReply version 2, and
+ * except commands: id 17, Command version 8, the changelog: id 18,
+ * ChangelogRecord version 4, replies: id 13, CommandReply version 2, and
  * definition events: id 14); older versions a slot still reads are
  * sr_schema_older[]. A record is written in the oldest version that
  * carries it (docs/schemas.md, "Our own readers"). The table generated
@@ -65,7 +66,7 @@ typedef struct sr_schema_older {
         int32_t id; /* built-in id (schemas/registry.tsv) */
 } sr_schema_older_t;
 
-#define SR_SCHEMA_OLDER_COUNT 9
+#define SR_SCHEMA_OLDER_COUNT 11
 extern const sr_schema_older_t sr_schema_older[SR_SCHEMA_OLDER_COUNT];
 
 /** @brief Built-in id of the version of @p slot that is written. */
@@ -188,7 +189,10 @@ const char *sr_codec_schema_name(int32_t id);
  * (SR_CMD_DEFINITION: one branch per sr_defcmd_kind_t, appended in
  * SR_DEFCMD_MAP order; its pipeline_id is the command's pipeline_run_id)
  * but FillStep, version 6 (id 15) for FillStep, version 7 (id 16) for
- * AddTargetRun (docs/schemas.md, "Our own readers"). A FillStep's seal_state_len other than 32 or 64 is
+ * AddTargetRun, version 8 (id 17) for a device-group command
+ * (SR_CMD_GROUP: one branch per sr_grpcmd_kind_t after AddTargetRun's;
+ * its key, the group or for GroupMembers the pipeline, is the command's
+ * pipeline_run_id) (docs/schemas.md, "Our own readers"). A FillStep's seal_state_len other than 32 or 64 is
  * SR_ERR_INVALID.
  * @param[out] out set on SR_OK only; caller owns it (sr_buf_free()).
  * @returns SR_OK, SR_ERR_NOMEM, SR_ERR_INVALID (a field the schema cannot
@@ -312,7 +316,12 @@ typedef enum sr_cl_kind {
         /* A stored definition's entity (changelog v3, docs/definitions.md
          * section 2): key sr_def_key(); its dedupe entries are SR_CL_DEDUPE
          * under sr_def_dedupe_key() with pipeline_run_id the pipeline id. */
-        SR_CL_DEF
+        SR_CL_DEF,
+        /* A device group's record, its member's, or a run's frozen copy
+         * of a group (changelog v4, docs/definitions.md section 6): keys
+         * sr_group_key() ...; a group command's dedupe entry is
+         * SR_CL_DEDUPE under sr_group_dedupe_key(). */
+        SR_CL_GROUP
 } sr_cl_kind_t;
 
 /* A processed input id (command or result) and the reply it produced. */
@@ -344,6 +353,7 @@ typedef struct sr_changelog {
                 sr_cl_retired_t retired;
                 sr_stage_chunk_t chunk; /* owns its targets */
                 sr_def_record_t def;    /* owns what its entity owns */
+                sr_group_record_t grp;  /* owns nothing */
         } u;
 } sr_changelog_t;
 
@@ -356,7 +366,8 @@ void sr_changelog_fini(sr_changelog_t *cl);
  * version that carries it: version 1 (built-in id 4) for every kind but
  * an open stage's stage run and a chunk, which take version 2 (id 8), and
  * a definition's entity (SR_CL_DEF) or a dedupe entry whose reply has_def,
- * which take version 3 (id 12). A
+ * which take version 3 (id 12), and a device group's record
+ * (SR_CL_GROUP), which takes version 4 (id 18). A
  * stage run is open when append_targets is set or any other open-stage
  * field (counts, seal, digest) is not zero (docs/schemas.md, "Our own
  * readers").

@@ -6,8 +6,11 @@
  * the open-stage fields appended to StageRun, StageChunk appended to the
  * state union) and 3 (id 12, changelog.avsc: the definition entities
  * DefPipeline ... DefTarget appended to the union, sr_codec_defs.c, and a
- * dedupe entry's reply's definition part). A record is written in the
- * oldest version that carries it (sr_codec__cl_needs_v3(),
+ * dedupe entry's reply's definition part) and 4 (id 18, changelog.avsc;
+ * version 3 frozen as changelog.v3.avsc: the device groups' records
+ * DeviceGroup ... RunGroupCopy, sr_codec_groups.c). A record is written
+ * in the oldest version that carries it (sr_codec__cl_needs_v4(),
+ * sr_codec__cl_needs_v3(),
  * sr_codec__cl_fits_v1()); an older record is read with its own text,
  * what it lacks taking the newest version's defaults.
  */
@@ -21,6 +24,7 @@ enum {
         BR_RETIRED = SR_CL_BR_RETIRED,
         BR_CHUNK = SR_CL_BR_CHUNK,
         BR_DEF = SR_CL_BR_DEF,
+        BR_GROUP = SR_CL_BR_GROUP,
         BR__COUNT = SR_CL_BR__COUNT
 };
 
@@ -42,6 +46,10 @@ const char *const sr_codec__cl_branch_names[SR_CL_BR__COUNT] = {
         [SR_CL_BR_DEF + SR_DEF_GROUP_LINK] = "DefGroupLink",
         [SR_CL_BR_DEF + SR_DEF_ACTIVE_RUN] = "DefActiveRun",
         [SR_CL_BR_DEF + SR_DEF_TARGET] = "DefTarget",
+        [SR_CL_BR_GROUP + SR_GREC_GROUP] = "DeviceGroup",
+        [SR_CL_BR_GROUP + SR_GREC_MEMBER] = "DeviceGroupMember",
+        [SR_CL_BR_GROUP + SR_GREC_COPY_MEMBER] = "RunGroupMember",
+        [SR_CL_BR_GROUP + SR_GREC_COPY_CLOSE] = "RunGroupCopy",
 };
 #define branch_names sr_codec__cl_branch_names
 
@@ -658,6 +666,9 @@ int sr_codec__cl_branch(const sr_changelog_t *cl)
         case SR_CL_DEF:
                 return (unsigned)cl->u.def.kind < SR_DEF__COUNT ?
                        BR_DEF + (int)cl->u.def.kind : -1;
+        case SR_CL_GROUP:
+                return (unsigned)cl->u.grp.kind < SR_GREC__COUNT ?
+                       BR_GROUP + (int)cl->u.grp.kind : -1;
         default:
                 return -1;
         }
@@ -670,6 +681,11 @@ bool sr_codec__cl_needs_v3(const sr_changelog_t *cl)
                 cl->u.dedupe.reply.has_def);
 }
 
+bool sr_codec__cl_needs_v4(const sr_changelog_t *cl)
+{
+        return cl->kind == SR_CL_GROUP;
+}
+
 /* A record is written in the oldest version that carries it, so a worker
  * rolled back to the release before version 2 still restores a changelog
  * without open stages (docs/schemas.md, "Our own readers"). */
@@ -677,7 +693,8 @@ bool sr_codec__cl_fits_v1(const sr_changelog_t *cl)
 {
         const sr_stage_run_t *st = &cl->u.entity.u.sr;
 
-        if (cl->kind == SR_CL_CHUNK || sr_codec__cl_needs_v3(cl))
+        if (cl->kind == SR_CL_CHUNK || sr_codec__cl_needs_v3(cl) ||
+            sr_codec__cl_needs_v4(cl))
                 return false;
         if (cl->kind != SR_CL_ENTITY || cl->u.entity.type != SR_ENT_STAGE_RUN)
                 return true;
@@ -727,6 +744,12 @@ static sr_err_t changelog_to(avro_value_t *v, const sr_changelog_t *cl,
         case BR_MARKER:
                 err = marker_to(&b, &cl->u.marker, ec);
                 break;
+        case BR_GROUP + SR_GREC_GROUP:
+        case BR_GROUP + SR_GREC_MEMBER:
+        case BR_GROUP + SR_GREC_COPY_MEMBER:
+        case BR_GROUP + SR_GREC_COPY_CLOSE:
+                err = sr_codec__group_record_to(&b, &cl->u.grp, ec);
+                break;
         default:
                 err = sr_codec__def_record_to(&b, &cl->u.def, ec);
                 break;
@@ -756,6 +779,9 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
         if (br < SR_ENT__COUNT) {
                 cl->kind = SR_CL_ENTITY;
                 cl->u.entity.type = (sr_entity_type_t)br;
+        } else if (br >= BR_GROUP) {
+                cl->kind = SR_CL_GROUP;
+                cl->u.grp.kind = (sr_group_rec_kind_t)(br - BR_GROUP);
         } else if (br >= BR_DEF) {
                 cl->kind = SR_CL_DEF;
                 cl->u.def.kind = (sr_def_kind_t)(br - BR_DEF);
@@ -789,6 +815,12 @@ static sr_err_t changelog_from(avro_value_t *v, sr_changelog_t *cl,
         case BR_MARKER:
                 err = marker_from(&b, &cl->u.marker, ec);
                 break;
+        case BR_GROUP + SR_GREC_GROUP:
+        case BR_GROUP + SR_GREC_MEMBER:
+        case BR_GROUP + SR_GREC_COPY_MEMBER:
+        case BR_GROUP + SR_GREC_COPY_CLOSE:
+                err = sr_codec__group_record_from(&b, &cl->u.grp, ec);
+                break;
         default:
                 err = sr_codec__def_record_from(&b, &cl->u.def, ec);
                 break;
@@ -805,8 +837,9 @@ sr_err_t sr_codec__encode_changelog_avro(sr_codec_t *codec,
                                          const sr_changelog_t *cl,
                                          sr_buf_t *out, sr_errctx_t *ec)
 {
-        /* The older version's index, or -1 for the newest (version 3). */
-        int older = sr_codec__cl_needs_v3(cl) ? -1 :
+        /* The older version's index, or -1 for the newest (version 4). */
+        int older = sr_codec__cl_needs_v4(cl) ? -1 :
+                    sr_codec__cl_needs_v3(cl) ? SR_OLDER_CHANGELOG_V3 :
                     sr_codec__cl_fits_v1(cl) ? SR_OLDER_CHANGELOG_V1 :
                                                SR_OLDER_CHANGELOG_V2;
         avro_value_t *v;

@@ -9,10 +9,12 @@
 /* Union branches of Command.payload, in sr_cmd_kind_t order up to
  * DeleteRun; then (version 5) one per definition command, in
  * sr_defcmd_kind_t order: branch SR_CMD_DEFINITION + kind (FillStep, the
- * last, since version 6); then (version 7) AddTargetRun. */
+ * last, since version 6); then (version 7) AddTargetRun; then (version
+ * 8) one per device-group command, in sr_grpcmd_kind_t order. */
 #define BR_DEF_FIRST ((int)SR_CMD_DEFINITION)
 #define BR_ADD_TARGET_RUN (BR_DEF_FIRST + SR_DEFCMD__COUNT)
-#define BR__COUNT (BR_ADD_TARGET_RUN + 1)
+#define BR_GROUP_FIRST (BR_ADD_TARGET_RUN + 1)
+#define BR__COUNT (BR_GROUP_FIRST + SR_GRPCMD__COUNT)
 
 static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_CREATE_RUN] = "CreateRun",
@@ -27,13 +29,16 @@ static const char *const payload_names[SR_CMD__COUNT] = {
         [SR_CMD_DELETE_RUN] = "DeleteRun",
         [SR_CMD_DEFINITION] = "definition",
         [SR_CMD_ADD_TARGET_RUN] = "AddTargetRun",
+        [SR_CMD_GROUP] = "group",
 };
 
 static const char *branch_name(int br)
 {
         if (br == BR_ADD_TARGET_RUN)
                 return payload_names[SR_CMD_ADD_TARGET_RUN];
-        if (br >= BR_DEF_FIRST && br < BR__COUNT)
+        if (br >= BR_GROUP_FIRST && br < BR__COUNT)
+                return sr_grpcmd_name((sr_grpcmd_kind_t)(br - BR_GROUP_FIRST));
+        if (br >= BR_DEF_FIRST && br < BR_ADD_TARGET_RUN)
                 return sr_defcmd_name((sr_defcmd_kind_t)(br - BR_DEF_FIRST));
         return br >= 0 && br < BR_DEF_FIRST ? payload_names[br] : "?";
 }
@@ -503,6 +508,15 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
                 br = BR_DEF_FIRST + (int)c->u.def->kind;
         } else if (c->kind == SR_CMD_ADD_TARGET_RUN) {
                 br = BR_ADD_TARGET_RUN;
+        } else if (c->kind == SR_CMD_GROUP) {
+                if (!c->u.grp ||
+                    (unsigned)c->u.grp->kind >= SR_GRPCMD__COUNT)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field payload: group command "
+                                             "%s",
+                                             c->u.grp ? "of an unknown kind" :
+                                                        "missing");
+                br = BR_GROUP_FIRST + (int)c->u.grp->kind;
         }
         if ((err = sr_codec__set_uuid(v, "command_id", &c->command_id,
                                       ec)) ||
@@ -514,7 +528,8 @@ static sr_err_t command_to(avro_value_t *v, const sr_command_t *c,
             (err = sr_codec__set_branch(v, "payload", br, &p, ec)))
                 return err;
         err = c->kind == SR_CMD_DEFINITION ? sr_codec__defcmd_to(&p, c, ec) :
-                                             payload_to(&p, c, ec);
+              c->kind == SR_CMD_GROUP ? sr_codec__grpcmd_to(&p, c, ec) :
+                                        payload_to(&p, c, ec);
         if (err)
                 sr_errctx_prefix(ec, "payload %s", branch_name(br));
         return err;
@@ -677,6 +692,21 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
         if (disc == BR_ADD_TARGET_RUN) {
                 c->kind = SR_CMD_ADD_TARGET_RUN;
                 err = payload_from(&p, c, ec);
+        } else if (disc >= BR_GROUP_FIRST) {
+                sr_grpcmd_t *g = calloc(1, sizeof(*g));
+
+                if (!g)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                             "field payload: calloc");
+                /* c owns it from here: sr_command_fini() frees it. */
+                g->kind = (sr_grpcmd_kind_t)(disc - BR_GROUP_FIRST);
+                g->command_id = c->command_id;
+                memcpy(g->enterprise_id, c->enterprise_id,
+                       sizeof(g->enterprise_id));
+                g->issued_at = c->issued_at;
+                c->kind = SR_CMD_GROUP;
+                c->u.grp = g;
+                err = sr_codec__grpcmd_from(&p, c, g, ec);
         } else if (disc >= BR_DEF_FIRST) {
                 sr_defcmd_t *d = calloc(1, sizeof(*d));
 
@@ -710,12 +740,16 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * version 3 (SR_OLDER_COMMAND_V3) unless it is DeleteRun; version 4
  * (SR_OLDER_COMMAND_V4) unless it is a definition command; version 5
  * (SR_OLDER_COMMAND_V5) unless it is FillStep; version 6
- * (SR_OLDER_COMMAND_V6) unless it is AddTargetRun; else version 7.
+ * (SR_OLDER_COMMAND_V6) unless it is AddTargetRun; version 7
+ * (SR_OLDER_COMMAND_V7) unless it is a device-group command; else
+ * version 8.
  * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
-        if (c->kind == SR_CMD_ADD_TARGET_RUN)
+        if (c->kind == SR_CMD_GROUP)
                 return -1;
+        if (c->kind == SR_CMD_ADD_TARGET_RUN)
+                return SR_OLDER_COMMAND_V7;
         if (c->kind == SR_CMD_DEFINITION)
                 return c->u.def && c->u.def->kind == SR_DEFCMD_FILL_STEP ?
                                SR_OLDER_COMMAND_V6 :

@@ -268,13 +268,52 @@ static sr_err_t get_seal_state(avro_value_t *rec, const char *name,
         return SR_OK;
 }
 
+/* The helpers above, for the device groups' codec (sr_codec_groups.c,
+ * sr_codec_int.h). */
+sr_err_t sr_codec__set_opt_long(avro_value_t *rec, const char *name,
+                                bool has, int64_t v, sr_errctx_t *ec)
+{
+        return set_opt_long(rec, name, has, v, ec);
+}
+
+sr_err_t sr_codec__get_opt_long(avro_value_t *rec, const char *name,
+                                bool *has, int64_t *v, sr_errctx_t *ec)
+{
+        return get_opt_long(rec, name, has, v, ec);
+}
+
+sr_err_t sr_codec__set_u64(avro_value_t *rec, const char *name, uint64_t v,
+                           sr_errctx_t *ec)
+{
+        return set_u64(rec, name, v, ec);
+}
+
+sr_err_t sr_codec__get_u64(avro_value_t *rec, const char *name, uint64_t *v,
+                           sr_errctx_t *ec)
+{
+        return get_u64(rec, name, v, ec);
+}
+
+sr_err_t sr_codec__set_seal_state(avro_value_t *rec, const char *name,
+                                  const uint8_t *src, uint32_t len,
+                                  sr_errctx_t *ec)
+{
+        return set_seal_state(rec, name, src, len, ec);
+}
+
+sr_err_t sr_codec__get_seal_state(avro_value_t *rec, const char *name,
+                                  uint8_t *dst, size_t cap, uint32_t *len,
+                                  sr_errctx_t *ec)
+{
+        return get_seal_state(rec, name, dst, cap, len, ec);
+}
+
 /* ---------------------------------------------------------- texts */
 
 static sr_err_t kind_of_text(const char *field, const char *text,
                              sr_def_kind_t *out, sr_errctx_t *ec)
 {
         char q[64];
-
         for (int k = 0; k < SR_DEF__COUNT; k++)
                 if (!strcmp(text, sr_def_kind_name((sr_def_kind_t)k))) {
                         *out = (sr_def_kind_t)k;
@@ -1235,7 +1274,13 @@ sr_err_t sr_codec__reply_def_to(avro_value_t *rec, const sr_reply_def_t *d,
 {
         sr_err_t err;
 
-        if ((err = set_kind(rec, "entity_type", d->entity_kind, ec)) ||
+        /* A device group's reply (sr_groups.h) names it beside the
+         * definition kinds: the field is text, so version 2 carries it. */
+        err = d->entity_kind == SR_REPLY_KIND_DEVICE_GROUP ?
+                      sr_codec__set_str(rec, "entity_type", "device_group", 0,
+                                        ec) :
+                      set_kind(rec, "entity_type", d->entity_kind, ec);
+        if (err ||
             (err = sr_codec__set_uuid(rec, "entity_id", &d->entity_id, ec)) ||
             (err = sr_codec__set_u32(rec, "version", d->version, ec)) ||
             (err = set_u64(rec, "seq", d->seq, ec)) ||
@@ -1249,10 +1294,16 @@ sr_err_t sr_codec__reply_def_to(avro_value_t *rec, const sr_reply_def_t *d,
 sr_err_t sr_codec__reply_def_from(avro_value_t *rec, sr_reply_def_t *d,
                                   sr_errctx_t *ec)
 {
+        char text[SR_SHORT_MAX];
         sr_def_kind_t k;
         sr_err_t err;
 
-        if ((err = get_kind(rec, "entity_type", &k, ec)) ||
+        err = sr_codec__get_str(rec, "entity_type", text, sizeof(text), ec);
+        if (!err && !strcmp(text, "device_group"))
+                k = (sr_def_kind_t)SR_REPLY_KIND_DEVICE_GROUP;
+        else if (!err)
+                err = kind_of_text("entity_type", text, &k, ec);
+        if (err ||
             (err = sr_codec__get_uuid(rec, "entity_id", &d->entity_id, ec)) ||
             (err = sr_codec__get_u32(rec, "version", &d->version, ec)) ||
             (err = get_u64(rec, "seq", &d->seq, ec)) ||

@@ -580,9 +580,9 @@ sr_err_t sr_codec_encode_changelog(sr_codec_t *codec, const sr_changelog_t *cl,
         uint8_t stack[FAST_INLINE_CAP];
         sr_avro_enc_t e;
 
-        /* Version 3's records (definitions) are not the worker's hot path:
+        /* Version 3's and 4's records (definitions, groups) are not the worker's hot path:
          * the avro-c one writes them. */
-        if (sr_codec__cl_needs_v3(cl))
+        if (sr_codec__cl_needs_v3(cl) || sr_codec__cl_needs_v4(cl))
                 return sr_codec__encode_changelog_avro(codec, cl, out, ec);
         /* the fast path needs none of its avro-c state, only its ids */
         sr_avro_enc_init(&e, stack, sizeof(stack));

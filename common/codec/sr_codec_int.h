@@ -45,6 +45,8 @@ enum {
         SR_OLDER_REPLY_V1 = 6,
         SR_OLDER_COMMAND_V5 = 7,
         SR_OLDER_COMMAND_V6 = 8,
+        SR_OLDER_COMMAND_V7 = 9,
+        SR_OLDER_CHANGELOG_V3 = 10,
 };
 
 /* ---------------------------------------------------------- framing */
@@ -252,7 +254,9 @@ bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
  * Union branches of ChangelogRecord.state: the four entity types in
  * sr_entity_type_t order, then the internal kinds (StageChunk since
  * version 2), then the definition entities in sr_def_kind_t order (since
- * version 3: SR_CL_BR_DEF + kind). Shared by the avro-c path
+ * version 3: SR_CL_BR_DEF + kind), then the device-group records in
+ * sr_group_rec_kind_t order (since version 4: SR_CL_BR_GROUP + kind).
+ * Shared by the avro-c path
  * (sr_codec_changelog.c) and the hand-written one (sr_codec_fast.c). */
 enum {
         SR_CL_BR_DEDUPE = SR_ENT__COUNT,
@@ -260,7 +264,8 @@ enum {
         SR_CL_BR_RETIRED,
         SR_CL_BR_CHUNK,
         SR_CL_BR_DEF,
-        SR_CL_BR__COUNT = SR_CL_BR_DEF + SR_DEF__COUNT
+        SR_CL_BR_GROUP = SR_CL_BR_DEF + SR_DEF__COUNT,
+        SR_CL_BR__COUNT = SR_CL_BR_GROUP + SR_GREC__COUNT
 };
 
 /** Avro name of a branch, for error messages. */
@@ -278,6 +283,38 @@ bool sr_codec__cl_fits_v1(const sr_changelog_t *cl);
  * dedupe entry whose reply has a definition part (the hand-written path
  * hands these to the avro-c one). */
 bool sr_codec__cl_needs_v3(const sr_changelog_t *cl);
+
+/** Whether only version 4 carries @p cl: a device group's record
+ * (SR_CL_GROUP; the avro-c path writes them). */
+bool sr_codec__cl_needs_v4(const sr_changelog_t *cl);
+
+/* sr_codec_defs.c's helpers: ["null", long], a long holding 0 ..
+ * INT64_MAX, a FillStep's seal_state (32 or 64 bytes). */
+sr_err_t sr_codec__set_opt_long(avro_value_t *rec, const char *name,
+                                bool has, int64_t v, sr_errctx_t *ec);
+sr_err_t sr_codec__get_opt_long(avro_value_t *rec, const char *name,
+                                bool *has, int64_t *v, sr_errctx_t *ec);
+sr_err_t sr_codec__set_u64(avro_value_t *rec, const char *name, uint64_t v,
+                           sr_errctx_t *ec);
+sr_err_t sr_codec__get_u64(avro_value_t *rec, const char *name, uint64_t *v,
+                           sr_errctx_t *ec);
+sr_err_t sr_codec__set_seal_state(avro_value_t *rec, const char *name,
+                                  const uint8_t *src, uint32_t len,
+                                  sr_errctx_t *ec);
+sr_err_t sr_codec__get_seal_state(avro_value_t *rec, const char *name,
+                                  uint8_t *dst, size_t cap, uint32_t *len,
+                                  sr_errctx_t *ec);
+
+/* Device-group payloads and records (sr_codec_groups.c). */
+sr_err_t sr_codec__grpcmd_to(avro_value_t *p, const sr_command_t *c,
+                             sr_errctx_t *ec);
+sr_err_t sr_codec__grpcmd_from(avro_value_t *p, const sr_command_t *c,
+                               sr_grpcmd_t *g, sr_errctx_t *ec);
+sr_err_t sr_codec__group_record_to(avro_value_t *b,
+                                   const sr_group_record_t *r,
+                                   sr_errctx_t *ec);
+sr_err_t sr_codec__group_record_from(avro_value_t *b, sr_group_record_t *r,
+                                     sr_errctx_t *ec);
 
 /** Whether a version 2 stage run's seal_digest is written as a Sha256
  * (else null): when sealed, or when the digest is not all zero, so that

@@ -169,6 +169,16 @@ typedef struct sr_def_group_link {
         sr_def_audit_t a;
 } sr_def_group_link_t;
 
+/* A member of a device group of the directory (docs/definitions.md
+ * section 6), as the gateway's projection pages it and the group
+ * commands carry it; device_alias "" when none. */
+typedef struct sr_def_group_member {
+        sr_uuid_t group_id;
+        sr_uuid_t device_id;
+        char device_name[SR_NAME_MAX];
+        char device_alias[SR_NAME_MAX];
+} sr_def_group_member_t;
+
 /* A run started from the pipeline and not ended (section 3, "Runs in
  * progress"): the stages it uses cannot be deleted, and while it is
  * filling the pipeline's target writes are refused run_starting. */

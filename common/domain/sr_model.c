@@ -12,6 +12,7 @@
  */
 #include "sr_model.h"
 #include "sr_defs.h"
+#include "sr_groups.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -468,5 +469,10 @@ void sr_command_fini(sr_command_t *cmd)
                 sr_defcmd_fini(cmd->u.def);
                 free(cmd->u.def);
                 cmd->u.def = NULL;
+        }
+        if (cmd && cmd->kind == SR_CMD_GROUP) {
+                sr_grpcmd_fini(cmd->u.grp);
+                free(cmd->u.grp);
+                cmd->u.grp = NULL;
         }
 }

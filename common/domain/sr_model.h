@@ -353,10 +353,16 @@ typedef enum sr_cmd_kind {
          * adds a device to a running stage run (its payload branch comes
          * after version 5's and 6's definition branches). */
         SR_CMD_ADD_TARGET_RUN,
+        /* Command v8 (docs/definitions.md section 6): a device-group
+         * command (the directory's, keyed by the group, and a run-start
+         * snapshot's), applied by the rules of sr_groups.h; its payload
+         * branches come after AddTargetRun's. */
+        SR_CMD_GROUP,
         SR_CMD__COUNT
 } sr_cmd_kind_t;
 
 struct sr_defcmd; /* sr_defs.h */
+struct sr_grpcmd; /* sr_groups.h */
 
 typedef struct sr_command {
         sr_cmd_kind_t kind;
@@ -412,6 +418,8 @@ typedef struct sr_command {
                  * the command's pipeline_run_id, its command_id,
                  * enterprise_id and issued_at the command's */
                 struct sr_defcmd *def;
+                /* owned (sr_command_fini frees it), as def */
+                struct sr_grpcmd *grp;
         } u;
 } sr_command_t;
 

@@ -459,6 +459,8 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                  * is not a hex digit). */
                 err = sr_proj__is_def_key(key) ?
                               sr_proj__apply_def(txn, key, NULL, ec) :
+                      sr_proj__is_group_key(key) ?
+                              sr_proj__apply_group(txn, key, NULL, ec) :
                               apply_tombstone(txn, key, ec);
         } else {
                 err = sr_codec_decode_changelog(proj->codec, value, &cl, ec);
@@ -483,6 +485,13 @@ sr_err_t sr_proj_apply(sr_proj_txn_t *txn, int32_t partition, int64_t offset,
                          * (docs/definitions.md, section 2). */
                         err = sr_proj__apply_def(txn, key, &cl.u.def, ec);
                         sr_def_record_fini(&cl.u.def);
+                } else if (!err && cl.kind == SR_CL_GROUP &&
+                           (cl.u.grp.kind == SR_GREC_GROUP ||
+                            cl.u.grp.kind == SR_GREC_MEMBER)) {
+                        /* The device-group directory (docs/definitions.md
+                         * section 6); a run's copy of a group is the
+                         * worker's alone. */
+                        err = sr_proj__apply_group(txn, key, &cl.u.grp, ec);
                 }
         }
         if (err) {

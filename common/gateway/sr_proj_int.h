@@ -351,6 +351,18 @@ static inline bool sr_proj__is_def_key(sr_slice_t key)
         return key.len > 0 && ((const char *)key.ptr)[0] == 'P';
 }
 
+/* sr_proj_groups.c: the device-group directory's records (docs/
+ * definitions.md section 6): a G<group>/... key's record, or its tombstone
+ * (@p r NULL). */
+static inline bool sr_proj__is_group_key(sr_slice_t key)
+{
+        return key.len > 0 && ((const char *)key.ptr)[0] == 'G';
+}
+struct sr_group_record;
+sr_err_t sr_proj__apply_group(sr_proj_txn_t *txn, sr_slice_t key,
+                              const struct sr_group_record *r,
+                              sr_errctx_t *ec);
+
 /* sr_proj_events.c */
 /* Remove every stored event of @p run; an LMDB code. */
 int sr_proj__events_forget(const sr_proj_t *proj, MDB_txn *txn,

@@ -158,7 +158,7 @@ static void targets_free(targets_read_t *tr)
 }
 
 /* Tombstone one key in the snapshot and on the changelog. */
-static void changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key)
+void sr_worker__changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key)
 {
         sr_errctx_t ec = { 0 };
 
@@ -215,7 +215,9 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
                 sr_def_key(c->kind, &d->p.id, &c->id, key);
                 err = sr_defs_record_of(d, o, c, &r);
                 if (err == SR_ERR_NOT_FOUND) {
-                        changelog_del(w, part, sr_slice(key, SR_DEF_KEY_LEN));
+                        sr_worker__changelog_del(w, part,
+                                                 sr_slice(key,
+                                                          SR_DEF_KEY_LEN));
                 } else if (err == SR_OK) {
                         put_record(w, part, key, &r);
                         sr_def_record_fini(&r);
@@ -248,9 +250,10 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
 }
 
-/* The dedupe entry of a command, with its reply. */
-static void write_dedupe(sr_worker_t *w, int32_t part, const char *key,
-                         const sr_command_t *cmd, const sr_reply_t *reply)
+/* The dedupe entry of a command, with its reply, under @p key (a
+ * definition's or a device group's: SR_DEF_KEY_LEN bytes both). */
+void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
+                           const sr_command_t *cmd, const sr_reply_t *reply)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
@@ -403,7 +406,7 @@ answer:
                 w->bs.rejections[out.reason]++;
         }
         sr_worker__emit_reply(w, part, &reply);
-        write_dedupe(w, part, key, cmd, &reply);
+        sr_worker__def_dedupe(w, part, key, cmd, &reply);
 out:
         if (has_create)
                 sr_command_fini(&create);

@@ -243,6 +243,10 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
                 sr_worker__on_definition(w, in, &cmd);
                 goto out;
         }
+        if (cmd.kind == SR_CMD_GROUP) {
+                sr_worker__on_group(w, in, &cmd);
+                goto out;
+        }
         kn = sr_dedupe_key(&cmd.pipeline_run_id, &cmd.command_id, key);
         if (sr_store_get(w->txn, in->partition, sr_slice(key, kn), &prev,
                          &ec) == SR_OK) {

@@ -341,6 +341,16 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
 bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
                                const sr_uuid_t *pipeline, const sr_uuid_t *id,
                                sr_def_target_t *t);
+/* sr_worker_defs.c, shared with sr_worker_groups.c: tombstone one key in
+ * the snapshot and on the changelog; a command's dedupe entry with its
+ * reply under @p key (SR_DEF_KEY_LEN = SR_GROUP_KEY_LEN bytes). */
+void sr_worker__changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key);
+void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
+                           const sr_command_t *cmd, const sr_reply_t *reply);
+/* A device-group command (sr_worker_groups.c): the directory's commands
+ * applied with the rules of sr_groups.h, a run-start snapshot's steps. */
+void sr_worker__on_group(sr_worker_t *w, const sr_inrec_t *in,
+                         const sr_command_t *cmd);
 /* sr_worker_fill.c: runs of stored pipelines (docs/definitions.md section
  * 5). run_create builds the CreateRun of an accepted StartPipelineRun
  * from @p spec (moved) and checks its size (false: @p out refused), sent

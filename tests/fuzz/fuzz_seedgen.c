@@ -884,6 +884,88 @@ static void raw_requests(void)
         }
 }
 
+/* Command version 8 and ChangelogRecord version 4: the device groups'
+ * commands and records (docs/definitions.md section 6). */
+static void group_command(sr_command_t *c, sr_grpcmd_t *g,
+                          sr_grpcmd_kind_t k)
+{
+        base_command(c, SR_CMD_GROUP);
+        memset(g, 0, sizeof(*g));
+        c->u.grp = g;
+        g->kind = k;
+        g->group_id = uuid_n(700);
+        g->pipeline_id = uuid_n(701);
+        c->pipeline_run_id = k == SR_GRPCMD_MEMBERS ? g->pipeline_id :
+                                                      g->group_id;
+}
+
+static void group_seeds(void)
+{
+        static const char *const names[SR_GRPCMD__COUNT] = {
+                "command-group-put", "command-group-put-members",
+                "command-group-remove-members", "command-group-delete",
+                "command-group-snapshot", "command-group-members",
+        };
+        static const char *const recs[SR_GREC__COUNT] = {
+                "changelog-device-group", "changelog-device-group-member",
+                "changelog-run-group-member", "changelog-run-group-copy",
+        };
+        sr_def_group_member_t items[2];
+        sr_errctx_t ec = { 0 };
+        sr_buf_t buf = { 0 };
+        sr_changelog_t cl;
+        sr_command_t c;
+        sr_grpcmd_t g;
+
+        memset(items, 0, sizeof(items));
+        for (int i = 0; i < 2; i++) {
+                items[i].device_id = uuid_n(710 + i);
+                snprintf(items[i].device_name, sizeof(items[i].device_name),
+                         "member-%d", i);
+        }
+        strcpy(items[1].device_alias, "rack 7");
+        for (int k = 0; k < SR_GRPCMD__COUNT; k++) {
+                group_command(&c, &g, (sr_grpcmd_kind_t)k);
+                g.has_expected_version = k <= SR_GRPCMD_DELETE_GROUP;
+                g.expected_version = 2;
+                g.has_name = k == SR_GRPCMD_PUT_GROUP;
+                strcpy(g.name, g.has_name ? "canaries" : "");
+                if (k == SR_GRPCMD_PUT_MEMBERS ||
+                    k == SR_GRPCMD_REMOVE_MEMBERS ||
+                    k == SR_GRPCMD_MEMBERS) {
+                        g.items = items;
+                        g.n_items = 2;
+                }
+                g.pipeline_run_id = uuid_n(702);
+                g.after = k == SR_GRPCMD_SNAPSHOT ? uuid_n(710) :
+                                                    g.after;
+                g.seal_state_len = 32;
+                g.chunk = 1;
+                g.count = 2;
+                put_buf(names[k], sr_codec_encode_command(codec, &c, &buf,
+                                                          &ec), &buf, &ec);
+        }
+        for (int k = 0; k < SR_GREC__COUNT; k++) {
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_GROUP;
+                cl.u.grp.kind = (sr_group_rec_kind_t)k;
+                strcpy(cl.u.grp.enterprise_id, "acme");
+                cl.u.grp.group.id = uuid_n(700);
+                strcpy(cl.u.grp.group.name, "canaries");
+                cl.u.grp.group.n_members = 2;
+                cl.u.grp.group.a.version = 3;
+                cl.u.grp.member = items[1];
+                cl.u.grp.member.group_id = uuid_n(700);
+                cl.u.grp.pipeline_id = uuid_n(701);
+                cl.u.grp.pipeline_run_id = uuid_n(702);
+                cl.u.grp.group_id = uuid_n(700);
+                cl.u.grp.count = 2;
+                cl.u.grp.chunks = 1;
+                put_buf(recs[k], sr_codec_encode_changelog(codec, &cl, &buf,
+                                                           &ec), &buf, &ec);
+        }
+}
+
 int main(int argc, char **argv)
 {
         sr_errctx_t ec = { 0 };
@@ -899,6 +981,7 @@ int main(int argc, char **argv)
         commands();
         results_events_dispatch_replies();
         changelogs();
+        group_seeds();
         sr_codec_destroy(codec);
         for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
                 write_file("fuzz_http", requests[i].name, requests[i].text,

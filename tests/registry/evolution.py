@@ -51,6 +51,13 @@ Cases, each a check that fails if the rule does not hold:
      FillStep included, read both ways; AddTargetRun's fields in their
      order; AddTargetRun (with an alias, then with a null one)
      round-trips in version 7 and is refused by the version 6 reader.
+  6z-6c'. the commands' version 8 (command.avsc, id 17) against version 7
+     (command.v7.avsc, id 16, frozen, sha256 pinned): version 7's records,
+     AddTargetRun included, read both ways; each of the 6 device-group
+     commands (PutGroup with and without a name, PutGroupMembers with and
+     without an alias, RemoveGroupMembers, DeleteGroup, SnapshotGroup,
+     GroupMembers as a chunk and as the closing record) round-trips in
+     version 8 and is refused by the version 7 reader.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -66,6 +73,11 @@ Cases, each a check that fails if the rule does not hold:
      version 2 reader (a reply's definition ignored); each of the 9
      definition records (DefPipeline ... DefTarget) round-trips in version
      3 and is refused by the version 2 reader.
+  7k-7n. the changelog's version 4 (changelog.avsc, id 18) against version
+     3 (changelog.v3.avsc, id 12, frozen, sha256 pinned): version 3's
+     records read both ways; each of the 4 device-group records
+     (DeviceGroup, DeviceGroupMember, RunGroupMember, RunGroupCopy)
+     round-trips in version 4 and is refused by the version 3 reader.
   8a-8d. replies' version 2 (reply.avsc, id 13) against version 1
      (reply.v1.avsc, id 6, frozen): FULL, both ways: a version 1 reply is
      read by the version 2 reader (definition null), a version 2 reply with
@@ -310,7 +322,7 @@ def sample(t, nulls=False):
             return [sample(t["items"], nulls), sample(t["items"], nulls)]
         return sample(t["type"], nulls)
     return {"string": "DEVICES", "long": 4000000000, "int": 7,
-            "boolean": True}[t]
+            "boolean": True, "bytes": bytes(range(32))}[t]
 
 
 def branch(schema, field, name):
@@ -404,7 +416,7 @@ COMMAND_V6_SHA256 = ("5f8152e92c2d5c11439b44aae13bd59a"
 
 def commands_v7(v6, v6_payloads):
     frozen("command.v6.avsc", COMMAND_V6_SHA256, "6v", 15)
-    v7 = load("command.avsc")
+    v7 = load("command.v7.avsc")
     adds = [{"stage_run_id": str(uuid.uuid4()),
              "target_id": str(uuid.uuid4()), "device_id": str(uuid.uuid4()),
              "device_name": "late-device", "device_alias": "rack 9"},
@@ -414,8 +426,50 @@ def commands_v7(v6, v6_payloads):
     expect([f["name"] for f in branch(v7, "payload", "AddTargetRun")["fields"]]
            == list(adds[0]),
            "6x. commands: AddTargetRun's fields in their order")
-    newer(v6, v7, v6_payloads,
-          [("io.sr.v1.AddTargetRun", rec) for rec in adds], 6, 7, "wxy")
+    adds = [("io.sr.v1.AddTargetRun", rec) for rec in adds]
+    newer(v6, v7, v6_payloads, adds, 6, 7, "wxy")
+    commands_v8(v7, v6_payloads + adds)
+
+
+# SHA-256 of schemas/command.avsc as id 16 was published (commit 17f7b49
+# to 20a1282), now schemas/command.v7.avsc.
+COMMAND_V7_SHA256 = ("abb80d2f458a8597495889da759c891c"
+                     "05882c3a156d7fb41760175d72d45b79")
+
+
+def commands_v8(v7, v7_payloads):
+    frozen("command.v7.avsc", COMMAND_V7_SHA256, "6z", 16)
+    v8 = load("command.avsc")
+    g, p, r = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    dev = [{"device_id": str(uuid.uuid4()), "device_name": "d1",
+            "device_alias": "rack 1"},
+           {"device_id": str(uuid.uuid4()), "device_name": "d2",
+            "device_alias": None}]
+    recs = [("PutGroup", {"group_id": g, "expected_version": 3,
+                          "name": "canaries"}),
+            ("PutGroup", {"group_id": g, "expected_version": None,
+                          "name": None}),
+            ("PutGroupMembers", {"group_id": g, "expected_version": None,
+                                 "chunk_index": 0, "items": dev}),
+            ("RemoveGroupMembers", {"group_id": g, "expected_version": 9,
+                                    "chunk_index": 1,
+                                    "device_ids": [dev[0]["device_id"]]}),
+            ("DeleteGroup", {"group_id": g, "expected_version": None}),
+            ("SnapshotGroup", {"group_id": g, "expected_version": None,
+                               "pipeline_id": p, "pipeline_run_id": r,
+                               "after": dev[1]["device_id"], "chunk": 2,
+                               "count": 2000, "seal_state": bytes(64)}),
+            ("GroupMembers", {"pipeline_id": p, "expected_version": None,
+                              "pipeline_run_id": r, "group_id": g,
+                              "chunk": 0, "items": dev, "closing": False,
+                              "count": 0, "digest": b""}),
+            ("GroupMembers", {"pipeline_id": p, "expected_version": None,
+                              "pipeline_run_id": r, "group_id": g,
+                              "chunk": 1, "items": [], "closing": True,
+                              "count": 2, "digest": bytes(range(32))})]
+    newer(v7, v8, v7_payloads,
+          [("io.sr.v1." + n, rec) for n, rec in recs], 7, 8,
+          ["z", "a'", "b'"])
 
 
 def frozen(name, sha256, case, schema_id):
@@ -541,7 +595,7 @@ DEF_REPLY = {"entity_type": "stage", "entity_id": str(uuid.uuid4()),
 
 def changelogs_v3(v2, v2_states):
     frozen("changelog.v2.avsc", CHANGELOG_V2_SHA256, "7f", 8)
-    v3 = load("changelog.avsc")
+    v3 = load("changelog.v3.avsc")
     dedupe = ("io.sr.v1.DedupeEntry",
               {"input_id": str(uuid.uuid4()),
                "pipeline_run_id": str(uuid.uuid4()), "reply": REPLY})
@@ -571,6 +625,44 @@ def changelogs_v3(v2, v2_states):
         expect(why is not None,
                f"7j. changelog: the version 2 reader cannot read {name} "
                f"({why}): BACKWARD only, every sr process first")
+    with_def[1]["reply"]["definition"]["entity_type"] = "device_group"
+    changelogs_v4(v3, v2_states + [dedupe, with_def] +
+                  [("io.sr.v1." + n,
+                    sample(branch(v3, "state", n))) for n in DEFRECORDS])
+
+
+# SHA-256 of schemas/changelog.avsc as id 12 was published (commit
+# 1f94497 to 20a1282), now schemas/changelog.v3.avsc.
+CHANGELOG_V3_SHA256 = ("588a26cd9cabef080b529f624cd5ac2c"
+                       "4f7d0abea0a1cfeaf88d9d6be1484f9c")
+GROUPRECORDS = ["DeviceGroup", "DeviceGroupMember", "RunGroupMember",
+                "RunGroupCopy"]
+
+
+def changelogs_v4(v3, v3_states):
+    frozen("changelog.v3.avsc", CHANGELOG_V3_SHA256, "7k", 12)
+    v4 = load("changelog.avsc")
+    ok = True
+    for state in v3_states:
+        # as version 3 writes and reads it (the defaults it fills in)
+        want = plain(dec(enc(v3, {"state": state}), v3, v3))["state"]
+        ok = ok and \
+            plain(dec(enc(v3, {"state": state}), v3, v4))["state"] == \
+            want and \
+            plain(dec(enc(v4, {"state": state}), v4, v3))["state"] == want
+    expect(ok, "7l. changelog: version 3 and version 4 read each other's "
+           "records of version 3's branches (a group's dedupe entry "
+           "included), field for field")
+    for name in GROUPRECORDS:
+        for nulls in (False, True):
+            rec = sample(branch(v4, "state", name), nulls)
+            data = enc(v4, {"state": ("io.sr.v1." + name, rec)})
+            expect(plain(dec(data, v4, v4))["state"] == rec,
+                   f"7m. changelog: {name} round-trips in version 4")
+            why = refused(data, v4, v3)
+            expect(why is not None,
+                   f"7n. changelog: the version 3 reader cannot read {name} "
+                   f"({why}): BACKWARD only, every sr process first")
 
 
 # SHA-256 of schemas/reply.avsc as id 6 was published (its text from

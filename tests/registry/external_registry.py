@@ -209,10 +209,10 @@ def main():
         # and the ids of the older versions they still read and write
         olds = re.findall(r'schemas registered" .* older="([^"]*)"', errs)
         # sr_schema_older[]: commands 1, changelog 1, commands 2, 3 and
-        # 4, changelog 2, replies 1, commands 5 and 6
+        # 4, changelog 2, replies 1, commands 5, 6 and 7, changelog 3
         want_older = ["command", "changelog", "command", "command",
                       "command", "changelog", "reply", "command",
-                      "command"]
+                      "command", "command", "changelog"]
         for o in olds:
             pairs = [p.split("=") for p in o.split()]
             if [k for k, _ in pairs] != want_older or \
@@ -221,7 +221,8 @@ def main():
                 fail(f"want each registration to log its older versions' "
                      f"distinct ids (older=\"command=N changelog=M "
                      f"command=K command=L command=O changelog=P "
-                     f"reply=Q command=R command=S\"): {o!r}")
+                     f"reply=Q command=R command=S command=T "
+                     f"changelog=U\"): {o!r}")
         if len(olds) < 3:
             fail(f"want sr-status, sr-agent and sr-gateway to log their "
                  f"older versions' ids: {olds}")
@@ -246,7 +247,7 @@ def main():
         bad = [r for r in recs if r.get("value") is not None and
                (r.get("error") or r["schema_id"] not in cl_ids or
                 r["type"] != "changelog")]
-        if cli.returncode or not recs or bad or len(cl_ids) != 3:
+        if cli.returncode or not recs or bad or len(cl_ids) != 4:
             fail(f"sr-cli dump changelog: exit {cli.returncode}, "
                  f"{len(recs)} records, want a schema_id of "
                  f"{sorted(cl_ids)}: {bad[:1]} {cli.stderr[-500:]}")

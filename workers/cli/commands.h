@@ -30,6 +30,9 @@ struct cli {
         int n_targets_files;
         int chunk_targets; /* --chunk-targets, 1..10000 (1000) */
         int in_flight;     /* --in-flight, 1..64 (4) */
+        /* groups put / rm */
+        const char *group;      /* --group G */
+        const char *group_name; /* --name N */
 };
 
 /* Each returns main()'s exit code and prints what it did. */

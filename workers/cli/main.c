@@ -13,6 +13,12 @@
  *     follow [--run RUN_ID] [--from-beginning]         one line per event
  *     replies [--from-beginning]                       one line per reply
  *     dump TOPIC                  every record of TOPIC, one JSON line each
+ *     groups put --group G [--name N] FILE [--enterprise E]
+ *                       the device group's members made FILE's (a CSV of
+ *                       device_id,device_name[,device_alias]); prints
+ *                       the counts
+ *     groups rm --group G [--enterprise E]   every member removed, then
+ *                       the group deleted
  *   --bootstrap BOOTSTRAP is the same as -b.
  */
 #include <signal.h>
@@ -22,6 +28,7 @@
 #include <sysexits.h>
 
 #include "commands.h"
+#include "groups.h"
 #include "sr_app.h"
 #include "dump.h"
 #include "sr_codec.h"
@@ -56,6 +63,12 @@ static void usage(FILE *out)
                 "  cancel RUN_ID [STAGE_RUN_ID] [--enterprise E]\n"
                 "  delete RUN_ID PIPELINE_ID [--enterprise E]\n"
                 "      (a finished run: every entity of it final)\n"
+                "  groups put --group G [--name N] FILE [--enterprise E]\n"
+                "      (the device group's members made FILE's: a CSV of\n"
+                "      device_id,device_name[,device_alias], header\n"
+                "      optional; --name needed to create the group)\n"
+                "  groups rm --group G [--enterprise E]\n"
+                "      (every member removed, then the group deleted)\n"
                 "  follow [--run RUN_ID] [--from-beginning]\n"
                 "  replies [--from-beginning]\n"
                 "  dump TOPIC   (commands|results|events|dispatch|changelog|"
@@ -123,12 +136,17 @@ static int parse_sub(struct cli *cli, int argc, char **argv, int i,
                 } else if (!strcmp(a, "--from-beginning")) {
                         cli->from_beginning = true;
                 } else if (!strcmp(a, "--run-id") || !strcmp(a, "--run") ||
-                           !strcmp(a, "--enterprise")) {
+                           !strcmp(a, "--enterprise") ||
+                           !strcmp(a, "--group") || !strcmp(a, "--name")) {
                         if (++i >= argc)
                                 return fprintf(stderr, "sr-cli: %s needs a "
                                                "value\n", a), -1;
                         if (!strcmp(a, "--enterprise"))
                                 cli->enterprise = argv[i];
+                        else if (!strcmp(a, "--group"))
+                                cli->group = argv[i];
+                        else if (!strcmp(a, "--name"))
+                                cli->group_name = argv[i];
                         else if (!strcmp(a, "--run-id"))
                                 cli->run_id = argv[i];
                         else if (!sr_cli_parse_uuid("--run", argv[i],
@@ -188,6 +206,12 @@ static int dispatch(struct cli *cli, int argc, char **argv, int argi)
                 return sr_cli_watch(cli, SR_TOPIC_EVENTS);
         if (!strcmp(sub, "replies") && n == 0)
                 return sr_cli_watch(cli, SR_TOPIC_REPLIES);
+        if (!strcmp(sub, "groups") && n == 2 && !strcmp(pos[0], "put"))
+                return sr_cli_groups_put(cli, cli->group, cli->group_name,
+                                         pos[1]);
+        if (!strcmp(sub, "groups") && n == 1 && !strcmp(pos[0], "rm") &&
+            !cli->group_name)
+                return sr_cli_groups_rm(cli, cli->group);
         if (!strcmp(sub, "dump") && n == 1)
                 return sr_cli_dump(cli->conf, cli->codec, pos[0], stdout);
         usage(stderr);

@@ -28,7 +28,8 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                                        "timer_fired", "append_targets",
                                        "seal_targets", "stage_step",
                                        "target_command", "delete_run",
-                                       "definition", "add_target_run" };
+                                       "definition", "add_target_run",
+                                       "group" };
         _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == SR_CMD__COUNT,
                        "a name for every command kind");
         char hex[2 * SR_DIGEST_LEN + 1];
@@ -137,6 +138,14 @@ json_t *sr_recjson_command(const sr_command_t *cmd)
                 put(o, "definition", d, &oom);
                 if (d && cmd->u.def)
                         sr_recjson__put_defcmd(d, cmd->u.def, &oom);
+                break;
+        }
+        case SR_CMD_GROUP: {
+                json_t *g = cmd->u.grp ? json_object() : json_null();
+
+                put(o, "group", g, &oom);
+                if (g && cmd->u.grp)
+                        sr_recjson__put_grpcmd(g, cmd->u.grp, &oom);
                 break;
         }
         default:
@@ -253,8 +262,11 @@ json_t *sr_recjson_reply(const sr_reply_t *r)
          * key is left out otherwise, so a run command's reply reads as
          * before). */
         if (r->has_def) {
-                const char *kind = sr_def_kind_name(
-                        (sr_def_kind_t)r->def.entity_kind);
+                const char *kind =
+                        r->def.entity_kind == SR_REPLY_KIND_DEVICE_GROUP ?
+                                "device_group" :
+                                sr_def_kind_name(
+                                        (sr_def_kind_t)r->def.entity_kind);
                 json_t *d = json_object();
 
                 put(o, "definition", d, &oom);
@@ -515,6 +527,10 @@ json_t *sr_recjson_changelog(const sr_changelog_t *cl)
                 put(o, "id", sr_recjson_uuid(sr_def_record_id(&cl->u.def)),
                     &oom);
                 sr_recjson__put_def_record(o, &cl->u.def, &oom);
+                break;
+        case SR_CL_GROUP:
+                put(o, "kind", json_string("group"), &oom);
+                sr_recjson__put_group_record(o, &cl->u.grp, &oom);
                 break;
         case SR_CL_RETIRED:
                 put(o, "kind", json_string("retired"), &oom);

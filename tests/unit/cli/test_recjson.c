@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "recjson.h"
+#include "sr_groups.h"
 #include "sr_digest.h"
 
 static void base(sr_command_t *c, sr_cmd_kind_t kind)
@@ -685,4 +686,53 @@ Test(recjson, an_add_target_run_shows_every_field_of_its_record)
         j = sr_recjson_command(&c);
         cr_assert(is_null(json_object_get(j, "device_alias")));
         json_decref(j);
+}
+
+/* The device groups (Command version 8, ChangelogRecord version 4): each
+ * command's payload and each record shows every field of its record by
+ * its .avsc name (ids 17 and 18). */
+Test(recjson, group_commands_and_records_show_every_field_of_their_record)
+{
+        static const char *const recs[SR_GREC__COUNT] = {
+                "DeviceGroup", "DeviceGroupMember", "RunGroupMember",
+                "RunGroupCopy",
+        };
+        sr_def_group_member_t items[1];
+        sr_changelog_t cl;
+        sr_command_t c;
+        sr_grpcmd_t g;
+        json_t *j;
+
+        memset(items, 0, sizeof(items));
+        uuid_of(&items[0].device_id, "device");
+        snprintf(items[0].device_name, sizeof(items[0].device_name), "d");
+        for (int k = 0; k < SR_GRPCMD__COUNT; k++) {
+                base(&c, SR_CMD_GROUP);
+                memset(&g, 0, sizeof(g));
+                c.u.grp = &g;
+                g.kind = (sr_grpcmd_kind_t)k;
+                uuid_of(&g.group_id, "group");
+                g.items = items;
+                g.n_items = 1;
+                g.seal_state_len = 32;
+                g.closing = true;
+                j = sr_recjson_command(&c);
+                cr_assert(eq(str, (char *)jstr(j, "kind"), "group"));
+                cr_assert(eq(str, (char *)jstr(json_object_get(j, "group"),
+                                               "command"),
+                             (char *)sr_grpcmd_name((sr_grpcmd_kind_t)k)));
+                has_every_field(json_object_get(j, "group"), 17,
+                                sr_grpcmd_name((sr_grpcmd_kind_t)k));
+                json_decref(j);
+        }
+        for (int k = 0; k < SR_GREC__COUNT; k++) {
+                memset(&cl, 0, sizeof(cl));
+                cl.kind = SR_CL_GROUP;
+                cl.u.grp.kind = (sr_group_rec_kind_t)k;
+                cl.u.grp.member = items[0];
+                j = sr_recjson_changelog(&cl);
+                cr_assert(eq(str, (char *)jstr(j, "kind"), "group"));
+                has_every_field(j, 18, recs[k]);
+                json_decref(j);
+        }
 }

@@ -3011,7 +3011,7 @@ Test(sr_gateway, registry_answers_with_the_external_registry_ids)
         reg_free(&a);
         a = reg_call("GET", "/schemas/ids/1004/versions", NULL);
         cr_assert(eq(str, a.body,
-                     "[{\"subject\":\"sr.changelog-value\",\"version\":3}]"));
+                     "[{\"subject\":\"sr.changelog-value\",\"version\":4}]"));
         reg_free(&a);
         a = reg_call("GET", "/schemas/ids/2006/versions", NULL);
         cr_assert(eq(str, a.body,
@@ -3041,8 +3041,8 @@ Test(sr_gateway, registry_schema_by_id_is_the_built_in_avsc_without_a_token)
         reg_free(&a);
 
         /* Every id of schemas/registry.tsv: the seven schemas' newest and
-         * every older version they still read (ids 1 to 16). */
-        for (int id = 1; id <= 16; id++) {
+         * every older version they still read (ids 1 to 18). */
+        for (int id = 1; id <= 18; id++) {
                 char url[64];
 
                 snprintf(url, sizeof(url), "/schemas/ids/%d", id);
@@ -3130,11 +3130,11 @@ Test(sr_gateway, registry_subject_versions_latest_one_and_raw_schema)
                 reg_free(&a);
         }
         /* A client quotes the subject: %2D is '-'. The latest changelog
-         * is version 3, id 12. */
+         * is version 4, id 18. */
         a = reg_call("GET", "/subjects/sr.changelog%2Dvalue/versions/latest/"
                      "schema", NULL);
         cr_assert(eq(int, a.status, 200), "%s", a.body);
-        cr_assert(eq(str, a.body, (char *)sr_codec_schema_json(12)));
+        cr_assert(eq(str, a.body, (char *)sr_codec_schema_json(18)));
         reg_free(&a);
 }
 
@@ -3311,23 +3311,26 @@ static void subject_has_versions(const char *subject, const int *id,
 
 /* Commands: version 1 (id 1, command.v1.avsc), 2 (id 7, command.v2.avsc),
  * 3 (id 9, command.v3.avsc), 4 (id 10, command.v4.avsc), 5 (id 11,
- * command.v5.avsc), 6 (id 15, command.v6.avsc) and 7 (id 16,
- * command.avsc). */
-Test(sr_gateway, registry_commands_subject_has_its_seven_versions_latest_seven)
+ * command.v5.avsc), 6 (id 15, command.v6.avsc), 7 (id 16,
+ * command.v7.avsc) and 8 (id 17, command.avsc). */
+Test(sr_gateway, registry_commands_subject_has_its_eight_versions_latest_eight)
 {
-        static const int id[] = { 1, 7, 9, 10, 11, 15, 16 },
-                         ext[] = { 2001, 2003, 2004, 2005, 2008, 2009, 1001 };
+        static const int id[] = { 1, 7, 9, 10, 11, 15, 16, 17 },
+                         ext[] = { 2001, 2003, 2004, 2005,
+                                   2008, 2009, 2010, 1001 };
 
-        subject_has_versions("sr.commands-value", id, ext, 7);
+        subject_has_versions("sr.commands-value", id, ext, 8);
 }
 
 /* Changelog version 1 (id 4, changelog.v1.avsc), 2 (id 8,
- * changelog.v2.avsc) and 3 (id 12, changelog.avsc), the same way. */
-Test(sr_gateway, registry_changelog_subject_has_three_versions_latest_three)
+ * changelog.v2.avsc), 3 (id 12, changelog.v3.avsc) and 4 (id 18,
+ * changelog.avsc), the same way. */
+Test(sr_gateway, registry_changelog_subject_has_four_versions_latest_four)
 {
-        static const int id[] = { 4, 8, 12 }, ext[] = { 2002, 2006, 1004 };
+        static const int id[] = { 4, 8, 12, 18 },
+                         ext[] = { 2002, 2006, 2011, 1004 };
 
-        subject_has_versions("sr.changelog-value", id, ext, 3);
+        subject_has_versions("sr.changelog-value", id, ext, 4);
 }
 
 /* Replies version 1 (id 6, reply.v1.avsc) and 2 (id 13, reply.avsc). */

@@ -20,7 +20,7 @@
 #include "sr_conf.h"
 #include "sr_registry.h"
 
-#define MAX_CONN 17
+#define MAX_CONN 19
 
 static bool has(const char *s, const char *sub)
 {
@@ -133,42 +133,45 @@ TestSuite(sr_registry, .timeout = 20.0);
 
 Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_and_the_answered_ids_are_kept)
 {
-        /* Subjects in name order; the changelog has versions 1, 2 and 3,
-         * commands 1 to 7, replies 1 and 2, definition events 1. */
+        /* Subjects in name order; the changelog has versions 1 to 4,
+         * commands 1 to 8, replies 1 and 2, definition events 1. */
         const char *answers[] = { OK_ID(0, 104),  OK_ID(1, 108),
-                                  OK_ID(2, 112),  OK_ID(3, 101),
-                                  OK_ID(4, 107),  OK_ID(5, 109),
-                                  OK_ID(6, 110),  OK_ID(7, 111),
-                                  OK_ID(8, 115),  OK_ID(9, 116),
-                                  OK_ID(10, 114), OK_ID(11, 105),
-                                  OK_ID(12, 103), OK_ID(13, 106),
-                                  OK_ID(14, 113), OK_ID(15, 102) };
+                                  OK_ID(2, 112),  OK_ID(3, 117),
+                                  OK_ID(4, 101),  OK_ID(5, 107),
+                                  OK_ID(6, 109),  OK_ID(7, 110),
+                                  OK_ID(8, 111),  OK_ID(9, 115),
+                                  OK_ID(10, 116), OK_ID(11, 118),
+                                  OK_ID(12, 114), OK_ID(13, 105),
+                                  OK_ID(14, 103), OK_ID(15, 106),
+                                  OK_ID(16, 113), OK_ID(17, 102) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 16, answers);
+        fake_start(&f, 18, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, "/apis/ccompat/v7/"),
                                                "sr.", 5000, &ids, &ec),
                      SR_OK), "%s", ec.msg);
         fake_stop(&f);
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 116));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_COMMAND], 118));
         cr_assert(eq(i32, ids.older[0], 101)); /* commands version 1 */
         cr_assert(eq(i32, ids.older[2], 107)); /* commands version 2 */
         cr_assert(eq(i32, ids.older[3], 109)); /* commands version 3 */
         cr_assert(eq(i32, ids.older[4], 110)); /* commands version 4 */
         cr_assert(eq(i32, ids.older[7], 111)); /* commands version 5 */
         cr_assert(eq(i32, ids.older[8], 115)); /* commands version 6 */
+        cr_assert(eq(i32, ids.older[9], 116)); /* commands version 7 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 102));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_EVENT], 103));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 112));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 117));
+        cr_assert(eq(i32, ids.older[10], 112)); /* changelog version 3 */
         cr_assert(eq(i32, ids.older[1], 104)); /* changelog version 1 */
         cr_assert(eq(i32, ids.older[5], 108)); /* changelog version 2 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DISPATCH], 105));
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_REPLY], 113));
         cr_assert(eq(i32, ids.older[6], 106)); /* replies version 1 */
         cr_assert(eq(i32, ids.wire[SR_SCHEMA_DEF_EVENT], 114));
-        cr_assert(eq(int, f.n_got, 16));
+        cr_assert(eq(int, f.n_got, 18));
         /* The first request, whole: path prefix kept, subject by
          * TopicNameStrategy, our schema's exact text as "schema". */
         cr_assert(has(f.got[0], "POST /apis/ccompat/v7/subjects/"
@@ -177,19 +180,22 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
         cr_assert(eq(int, strncmp(f.got[0], "POST ", 5), 0));
         cr_assert(has(f.got[1], "/subjects/sr.changelog-value/versions"));
         cr_assert(has(f.got[2], "/subjects/sr.changelog-value/versions"));
-        cr_assert(has(f.got[10],
+        cr_assert(has(f.got[3], "/subjects/sr.changelog-value/versions"));
+        cr_assert(has(f.got[12],
                       "/subjects/sr.definition-events-value/versions"));
-        cr_assert(has(f.got[12], "/subjects/sr.events-value/versions"));
-        cr_assert(has(f.got[13], "/subjects/sr.replies-value/versions"));
-        cr_assert(has(f.got[14], "/subjects/sr.replies-value/versions"));
-        /* Each version's exact text: the changelog 4, 8 then 12, commands
-         * 1, 7, 9, 10, 11, 15 then 16, definition events 14, events 3,
-         * replies 6 then 13. */
-        for (int i = 0; i < 15; i++) {
-                static const int req[] = { 0, 1, 2, 3, 4, 5, 6, 7,
-                                           8, 9, 10, 12, 13, 14, 15 },
-                                 id[] = { 4, 8, 12, 1, 7, 9, 10, 11,
-                                          15, 16, 14, 3, 6, 13, 2 };
+        cr_assert(has(f.got[14], "/subjects/sr.events-value/versions"));
+        cr_assert(has(f.got[15], "/subjects/sr.replies-value/versions"));
+        cr_assert(has(f.got[16], "/subjects/sr.replies-value/versions"));
+        /* Each version's exact text: the changelog 4, 8, 12 then 18,
+         * commands 1, 7, 9, 10, 11, 15, 16 then 17, definition events 14,
+         * events 3, replies 6 then 13. */
+        for (int i = 0; i < 17; i++) {
+                static const int req[] = { 0,  1,  2,  3,  4,  5,
+                                           6,  7,  8,  9,  10, 11,
+                                           12, 14, 15, 16, 17 },
+                                 id[] = { 4,  8,  12, 18, 1,  7,
+                                          9,  10, 11, 15, 16, 17,
+                                          14, 3,  6,  13, 2 };
                 const char *body = strstr(f.got[req[i]], "\r\n\r\n") + 4;
                 json_t *j = json_loads(body, 0, NULL);
 
@@ -200,7 +206,7 @@ Test(sr_registry, each_schema_version_is_posted_under_its_subject_oldest_first_a
                           "request %d", req[i]);
                 json_decref(j);
         }
-        for (int i = 3; i <= 9; i++)
+        for (int i = 4; i <= 11; i++)
                 cr_assert(has(f.got[i], "/subjects/sr.commands-value/versions"));
 }
 
@@ -271,22 +277,23 @@ Test(sr_registry, a_5xx_is_retried_then_the_registration_goes_on)
                 OK_ID(5, 115), OK_ID(6, 116), OK_ID(7, 117), OK_ID(8, 118),
                 OK_ID(9, 119), OK_ID(10, 120), OK_ID(11, 121), OK_ID(12, 122),
                 OK_ID(13, 123), OK_ID(14, 124), OK_ID(15, 125),
-                OK_ID(16, 126)
+                OK_ID(16, 126), OK_ID(17, 127), OK_ID(18, 128)
         };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
 
-        fake_start(&f, 17, answers);
+        fake_start(&f, 19, answers);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_OK), "%s",
                   ec.msg);
         fake_stop(&f);
-        cr_assert(eq(int, f.n_got, 17));
+        cr_assert(eq(int, f.n_got, 19));
         cr_assert(eq(i32, ids.older[1], 111));
         cr_assert(eq(i32, ids.older[5], 112));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 113));
-        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 126));
+        cr_assert(eq(i32, ids.older[10], 113));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_CHANGELOG], 114));
+        cr_assert(eq(i32, ids.wire[SR_SCHEMA_RESULT], 128));
 }
 
 Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
@@ -294,7 +301,8 @@ Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
         /* Two versions of one subject, then versions of two subjects. */
         const char *same[] = { OK_ID(0, 107), OK_ID(1, 107) };
         const char *across[] = { OK_ID(2, 104), OK_ID(3, 108),
-                                 OK_ID(4, 112), OK_ID(5, 108) };
+                                 OK_ID(4, 112), OK_ID(5, 117),
+                                 OK_ID(6, 108) };
         sr_errctx_t ec = { 0 };
         sr_schema_ids_t ids;
         struct fake f;
@@ -306,7 +314,7 @@ Test(sr_registry, two_of_our_schema_versions_given_one_id_is_corrupt)
         cr_assert(has(ec.msg, "subject sr.changelog-value: the registry gave "
                               "id 107 to version 2 and to another"),
                   "%s", ec.msg);
-        fake_start(&f, 4, across);
+        fake_start(&f, 5, across);
         cr_assert(eq(int, sr_registry_register(url_of(&f, ""), "sr.", 5000,
                                                &ids, &ec), SR_ERR_CORRUPT));
         fake_stop(&f);
