@@ -207,15 +207,6 @@ typedef struct sr_def_target {
         sr_def_audit_t a;
 } sr_def_target_t;
 
-/* One member of a device group of the directory (section 6): its device;
- * device_alias empty when none. */
-typedef struct sr_def_group_member {
-        sr_uuid_t group_id;
-        sr_uuid_t device_id;
-        char device_name[SR_NAME_MAX];
-        char device_alias[SR_NAME_MAX];
-} sr_def_group_member_t;
-
 /* The aggregate: one pipeline and its children, arrays owned, each kept in
  * creation order (stages also by order through sr_defs_stages_by_order).
  * exists false: no such pipeline (every array empty). */

@@ -527,21 +527,6 @@ sr_err_t sr_proj_def_targets(sr_proj_t *proj, const char *enterprise_id,
                              sr_def_record_t **items, size_t *n, bool *more,
                              sr_errctx_t *ec);
 
-/**
- * @brief The members of device group @p group_id of enterprise
- * @p enterprise_id, in device id order: from @p after (exclusive; NULL:
- * the first) or else skipping @p offset, at most @p limit into a new
- * array *items (free()), *n of them; *more: another follows; *total: the
- * group's member count (its record's n_members).
- * @returns SR_OK; SR_ERR_NOT_FOUND when the directory has no such group
- *          in that enterprise; others with @p ec.
- */
-sr_err_t sr_proj_group_members(sr_proj_t *proj, const char *enterprise_id,
-                               const sr_uuid_t *group_id, uint64_t offset,
-                               const sr_uuid_t *after, uint32_t limit,
-                               sr_def_group_member_t **items, size_t *n,
-                               bool *more, uint64_t *total, sr_errctx_t *ec);
-
 /** @brief Free an array of records (each one's owned parts, then it). */
 void sr_proj_def_free(sr_def_record_t *items, size_t n);
 
