@@ -1579,7 +1579,8 @@ static void groups_put(const char *group, const char *csv)
         cr_assert(f != NULL);
         fputs(csv, f);
         fclose(f);
-        cr_assert(dev_bootstrap[0], "sr-dev printed no bootstrap.servers");
+        cr_assert(strlen(dev_bootstrap) > 0,
+                  "sr-dev printed no bootstrap.servers");
         snprintf(cmd, sizeof(cmd),
                  "'%s/sr-cli' -b '%s' %s%s groups put --enterprise acme "
                  "--group %s --name 'group %.8s' '%s' >>'%s/cli.log' 2>&1",
