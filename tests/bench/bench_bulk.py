@@ -19,8 +19,11 @@ runs. Printed per N, medians of the rounds (min-max):
   wk CPU s  sr-status's CPU over the call
   fill s    POST .../runs/ until the stage run counts N target runs
   gw MB     sr-gateway's peak RSS so far (VmHWM: a fresh fleet per N, so
-            it is the peak of that N's rounds and of nothing larger)
-  wk MB     sr-status's, the same way
+            it is the peak of that N's rounds and of nothing larger; it
+            counts the projection's LMDB pages the process mapped)
+  gw anon   sr-gateway's anonymous RSS after the round (RssAnon: its heap,
+            without the mapped files)
+  wk MB, wk anon  sr-status's, the same way
 
 The answer's counts are checked (created N, no errors): exit 1 otherwise.
 
@@ -122,7 +125,9 @@ def one_round(api, fleet, n, rnd, run):
             time.sleep(0.02)
         row["fill s"] = time.perf_counter() - t0
     row["gw MB"] = e2e.status_mb(gw)
+    row["gw anon"] = e2e.status_mb(gw, "RssAnon")
     row["wk MB"] = e2e.status_mb(wk)
+    row["wk anon"] = e2e.status_mb(wk, "RssAnon")
     return row
 
 
@@ -142,7 +147,8 @@ def main():
     a.define = ["stage.max.targets=%d" % max(max(sizes), 1000)] + a.define
     work = tempfile.mkdtemp(prefix="bench-bulk.")
     cols = ["bytes", "bulk s", "gw CPU s", "wk CPU s"] + \
-        ([] if a.no_run else ["fill s"]) + ["gw MB", "wk MB"]
+        ([] if a.no_run else ["fill s"]) + ["gw MB", "gw anon", "wk MB",
+                                            "wk anon"]
     print("bench_bulk: %s broker, %s, load %s" % (
         "real" if a.bootstrap else "embedded",
         time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
