@@ -668,6 +668,15 @@ sr_err_t sr_codec__defcmd_to(avro_value_t *p, const sr_command_t *c,
                                           d->u.fill.seal_state,
                                           d->u.fill.seal_state_len, ec)))
                         return err;
+                /* version 8's source: version 6 (source 0) has none */
+                if (sr_codec__field_opt(p, "source", &(avro_value_t){ 0 }))
+                        return sr_codec__set_u32(p, "source",
+                                                 d->u.fill.source, ec);
+                if (d->u.fill.source)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field source: %u, not in "
+                                             "this version",
+                                             d->u.fill.source);
                 return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
@@ -876,6 +885,10 @@ sr_err_t sr_codec__defcmd_from(avro_value_t *p, const sr_command_t *c,
                                           sizeof(d->u.fill.seal_state),
                                           &d->u.fill.seal_state_len, ec)))
                         return err;
+                /* version 8's source; version 6's FillStep is source 0 */
+                if (sr_codec__field_opt(p, "source", &(avro_value_t){ 0 }))
+                        return sr_codec__get_u32(p, "source",
+                                                 &d->u.fill.source, ec);
                 return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,

@@ -34,7 +34,10 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
         defs_load_t *dl = arg;
         sr_changelog_t cl;
 
-        (void)key;
+        /* "P<p>/r/<run>/...": a run's copies of its device groups, under
+         * the active run's key (sr_worker_snap.c), not the aggregate's */
+        if (key.len != SR_DEF_KEY_LEN)
+                return 0;
         dl->err = sr_codec_decode_changelog(dl->w->codec, value, &cl, &dl->ec);
         if (dl->err)
                 return 1;
@@ -54,9 +57,9 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
 
 /* The aggregate of @p pipeline: one scan per kind of entity it holds
  * ("P<pipeline>/<letter>/"), so the keys of its targets are never read. */
-static sr_err_t defs_load(sr_worker_t *w, int32_t part,
-                          const sr_uuid_t *pipeline, sr_defs_t *d,
-                          sr_errctx_t *ec)
+sr_err_t sr_worker__defs_load(sr_worker_t *w, int32_t part,
+                              const sr_uuid_t *pipeline, sr_defs_t *d,
+                              sr_errctx_t *ec)
 {
         defs_load_t dl = { w, d, SR_OK, { 0 } };
         char prefix[SR_DEF_KEY_LEN];
@@ -319,7 +322,8 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         reply.pipeline_run_id = cmd->pipeline_run_id;
         reply.occurred_at = in->timestamp;
         reply.has_def = true;
-        if (defs_load(w, part, &cmd->pipeline_run_id, &d, &ec) != SR_OK) {
+        if (sr_worker__defs_load(w, part, &cmd->pipeline_run_id, &d, &ec) !=
+            SR_OK) {
                 char op[96], pid[SR_UUID_STR_LEN + 1];
 
                 sr_uuid_fmt(&cmd->pipeline_run_id, pid);
@@ -362,9 +366,10 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
                 why = SR_REJECT_NONE;
                 if (sr_defs_resolve(&d, &spec, &why, msg, sizeof(msg))) {
                         has_create = true;
-                        if (!sr_worker__run_create(w, &d, dc, &spec,
-                                                   in->timestamp, &create,
-                                                   &out)) {
+                        if (!sr_worker__run_create(
+                                    w, &d, &dc->u.run.pipeline_run_id,
+                                    (int32_t)(d.p.runs_started + 1), &spec,
+                                    in->timestamp, &create, &out)) {
                                 out.entity_kind = SR_DEF_ACTIVE_RUN;
                                 out.entity_id = dc->u.run.pipeline_run_id;
                                 goto answer;
@@ -395,10 +400,19 @@ answer:
         if (out.accepted && out.n_changes)
                 sr_worker__def_changes(w, part, &d, &out, cmd,
                                        in->timestamp);
-        if (out.accepted && has_create && out.n_changes)
+        if (out.accepted && has_create && out.n_changes &&
+            !sr_worker__snap_start(w, part, &d, &dc->u.run.pipeline_run_id,
+                                   in->timestamp))
                 /* the CreateRun alone, to the run's owner: it sends the
-                 * fill's first step once it has created the run */
+                 * fill's first step once it has created the run (a run
+                 * linking device groups: once their copies are closed,
+                 * sr_worker_snap.c) */
                 sr_worker__emit_command(w, part, &create, -1);
+        if (out.accepted && dc->kind == SR_DEFCMD_RUN_ENDED)
+                /* the run's copies of its device groups go too */
+                sr_worker__drop_copies(w, part, &cmd->pipeline_run_id,
+                                       &dc->u.run.pipeline_run_id,
+                                       cmd->enterprise_id, 0, in->timestamp);
         if (out.accepted) {
                 w->bs.inputs[0][OUT_APPLIED]++;
         } else {
