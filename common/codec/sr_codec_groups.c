@@ -330,30 +330,6 @@ sr_err_t sr_codec__grpcmd_from(avro_value_t *p, const sr_command_t *c,
 
 /* ---------------------------------------------------------- records */
 
-static sr_err_t audit_to(avro_value_t *b, const sr_def_audit_t *a,
-                         sr_errctx_t *ec)
-{
-        sr_err_t err;
-
-        if ((err = sr_codec__set_u32(b, "version", a->version, ec)) ||
-            (err = sr_codec__set_long(b, "created_at", a->created_at, ec)) ||
-            (err = sr_codec__set_long(b, "updated_at", a->updated_at, ec)))
-                return err;
-        return SR_OK;
-}
-
-static sr_err_t audit_from(avro_value_t *b, sr_def_audit_t *a,
-                           sr_errctx_t *ec)
-{
-        sr_err_t err;
-
-        if ((err = sr_codec__get_u32(b, "version", &a->version, ec)) ||
-            (err = sr_codec__get_long(b, "created_at", &a->created_at, ec)) ||
-            (err = sr_codec__get_long(b, "updated_at", &a->updated_at, ec)))
-                return err;
-        return SR_OK;
-}
-
 /* A member's device fields (DeviceGroupMember, RunGroupMember). */
 static sr_err_t device_to(avro_value_t *b, const sr_def_group_member_t *m,
                           sr_errctx_t *ec)
@@ -462,7 +438,7 @@ sr_err_t sr_codec__group_record_to(avro_value_t *b,
                     (err = sr_codec__set_u64(b, "n_members", g->n_members,
                                              ec)))
                         return err;
-                return audit_to(b, &g->a, ec);
+                return sr_codec__audit_to(b, &g->a, ec);
         case SR_GREC_MEMBER:
                 if ((err = sr_codec__set_uuid(b, "group_id",
                                               &r->member.group_id, ec)) ||
@@ -514,7 +490,7 @@ sr_err_t sr_codec__group_record_from(avro_value_t *b, sr_group_record_t *r,
                                              sizeof(g->name), ec)) ||
                     (err = sr_codec__get_u64(b, "n_members", &g->n_members,
                                              ec)) ||
-                    (err = audit_from(b, &g->a, ec)))
+                    (err = sr_codec__audit_from(b, &g->a, ec)))
                         return err;
                 g->exists = true;
                 memcpy(g->enterprise_id, r->enterprise_id,

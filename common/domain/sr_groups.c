@@ -32,6 +32,33 @@ void sr_grpcmd_fini(sr_grpcmd_t *c)
         c->n_items = 0;
 }
 
+sr_grpcmd_t *sr_grpcmd_new(sr_command_t *c, sr_grpcmd_kind_t kind,
+                           const sr_uuid_t *key, const sr_uuid_t *command_id,
+                           const char *enterprise, int64_t ts)
+{
+        sr_grpcmd_t *g = calloc(1, sizeof(*g));
+
+        memset(c, 0, sizeof(*c));
+        if (!g)
+                return NULL;
+        c->kind = SR_CMD_GROUP;
+        c->u.grp = g;
+        c->command_id = *command_id;
+        c->pipeline_run_id = *key;
+        sr_defs__copy_str(c->enterprise_id, sizeof(c->enterprise_id),
+                          enterprise);
+        c->issued_at = ts;
+        g->kind = kind;
+        g->command_id = *command_id;
+        memcpy(g->enterprise_id, c->enterprise_id, sizeof(g->enterprise_id));
+        g->issued_at = ts;
+        if (kind == SR_GRPCMD_MEMBERS || kind == SR_GRPCMD_DROP_COPIES)
+                g->pipeline_id = *key;
+        else
+                g->group_id = *key;
+        return g;
+}
+
 void sr_groups_out_fini(sr_groups_out_t *out)
 {
         if (!out)
@@ -416,19 +443,28 @@ size_t sr_group_copy_prefix(const sr_uuid_t *pipeline, const sr_uuid_t *run,
         return copy_head(pipeline, run, out);
 }
 
+/* "P<pipeline>/r/<run>/<kind>/<group>". @returns its length. */
+static size_t copy_group(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                         char kind, const sr_uuid_t *group, char *out)
+{
+        char s[SR_UUID_STR_LEN + 1];
+        size_t n = copy_head(pipeline, run, out);
+
+        out[n++] = kind;
+        out[n++] = '/';
+        sr_uuid_fmt(group, s);
+        memcpy(out + n, s, SR_UUID_STR_LEN);
+        return n + SR_UUID_STR_LEN;
+}
+
 size_t sr_group_copy_member_key(const sr_uuid_t *pipeline,
                                 const sr_uuid_t *run, const sr_uuid_t *group,
                                 const sr_uuid_t *device,
                                 char out[SR_GROUP_COPY_KEY_LEN])
 {
+        size_t n = copy_group(pipeline, run, 'm', group, out);
         char s[SR_UUID_STR_LEN + 1];
-        size_t n = copy_head(pipeline, run, out);
 
-        out[n++] = 'm';
-        out[n++] = '/';
-        sr_uuid_fmt(group, s);
-        memcpy(out + n, s, SR_UUID_STR_LEN);
-        n += SR_UUID_STR_LEN;
         out[n++] = '/';
         if (!device)
                 return n;
@@ -441,14 +477,7 @@ size_t sr_group_copy_state_key(const sr_uuid_t *pipeline,
                                const sr_uuid_t *run, const sr_uuid_t *group,
                                char out[SR_GROUP_COPY_KEY_LEN])
 {
-        char s[SR_UUID_STR_LEN + 1];
-        size_t n = copy_head(pipeline, run, out);
-
-        out[n++] = 's';
-        out[n++] = '/';
-        sr_uuid_fmt(group, s);
-        memcpy(out + n, s, SR_UUID_STR_LEN);
-        return n + SR_UUID_STR_LEN;
+        return copy_group(pipeline, run, 's', group, out);
 }
 
 void sr_group_chunk_digest(const sr_def_group_member_t *items, uint32_t n,

@@ -86,6 +86,18 @@ typedef struct sr_grpcmd {
 /** @brief Free what @p c owns (not @p c itself). NULL ok. */
 void sr_grpcmd_fini(sr_grpcmd_t *c);
 
+/**
+ * @brief A group command of @p kind in @p c (zeroed first): the envelope
+ * (kind SR_CMD_GROUP, @p command_id, the key @p key as pipeline_run_id,
+ * @p enterprise, @p ts) and a new sr_grpcmd_t with the same fields, its
+ * group_id (or, GroupMembers and DropRunCopies, its pipeline_id) the key.
+ * The caller fills the rest and frees it with sr_command_fini().
+ * @returns the command's sr_grpcmd_t, NULL when out of memory.
+ */
+sr_grpcmd_t *sr_grpcmd_new(sr_command_t *c, sr_grpcmd_kind_t kind,
+                           const sr_uuid_t *key, const sr_uuid_t *command_id,
+                           const char *enterprise, int64_t ts);
+
 /* ------------------------------------------------------------ the group */
 
 /* The group aggregate: its record. exists false: not in the directory. */

@@ -253,6 +253,25 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
 }
 
+bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key)
+{
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_slice_t prev;
+
+        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &prev,
+                         &ec) != SR_OK)
+                return false;
+        /* Seen before: the second delivery gets the first reply. */
+        if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) == SR_OK) {
+                if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
+                        sr_worker__emit_reply(w, part, &cl.u.dedupe.reply);
+                sr_changelog_fini(&cl);
+        }
+        w->bs.inputs[0][OUT_DUPLICATE]++;
+        return true;
+}
+
 /* The dedupe entry of a command, with its reply, under @p key (a
  * definition's or a device group's: SR_DEF_KEY_LEN bytes both). */
 void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
@@ -289,27 +308,14 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         sr_defs_targets_in_t tin;
         sr_defs_out_t out;
         sr_defs_t d;
-        sr_changelog_t cl;
         sr_reply_t reply;
-        sr_slice_t prev;
         sr_command_t create;
         bool has_create = false;
         sr_err_t err;
 
         sr_def_dedupe_key(&cmd->pipeline_run_id, &cmd->command_id, key);
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &prev,
-                         &ec) == SR_OK) {
-                /* Seen before: the second delivery gets the first reply. */
-                if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
-                    SR_OK) {
-                        if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
-                                sr_worker__emit_reply(w, part,
-                                                      &cl.u.dedupe.reply);
-                        sr_changelog_fini(&cl);
-                }
-                w->bs.inputs[0][OUT_DUPLICATE]++;
+        if (sr_worker__def_seen(w, part, key))
                 return;
-        }
         memset(&d, 0, sizeof(d));
         memset(&out, 0, sizeof(out));
         memset(&reply, 0, sizeof(reply));

@@ -256,33 +256,45 @@ static bool in_earlier_list(fill_scan_t *fs, uint32_t k,
         return false;
 }
 
+/* A source's key of @p len bytes ending in an id: -1 stop (a key of
+ * another form: fs->err; the chunk full or the step's keys spent:
+ * fs->more), 0 skip (the cursor itself, passed by the last step), 1 take
+ * it (fs->last) and decode its record into @p cl (-1 when it does not). */
+static int scan_key(fill_scan_t *fs, sr_slice_t key, sr_slice_t value,
+                    size_t len, sr_changelog_t *cl)
+{
+        sr_uuid_t id;
+
+        if (key.len != len ||
+            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
+                           SR_UUID_STR_LEN, &id)) {
+                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
+                                        "a key of another form among a "
+                                        "stage's source's keys");
+                return -1;
+        }
+        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
+                return 0;
+        if (fs->n == fs->max || fs->budget == 0) {
+                fs->more = true;
+                return -1;
+        }
+        fs->budget--;
+        fs->last = id;
+        fs->err = sr_codec_decode_changelog(fs->w->codec, value, cl, &fs->ec);
+        return fs->err ? -1 : 1;
+}
+
 static int scan_one(sr_slice_t key, sr_slice_t value, void *arg)
 {
         fill_scan_t *fs = arg;
         sr_changelog_t cl;
         const sr_def_target_t *t;
-        sr_uuid_t id;
         uint32_t k;
+        int r = scan_key(fs, key, value, SR_DEF_KEY_LEN, &cl);
 
-        if (key.len != SR_DEF_KEY_LEN ||
-            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
-                           SR_UUID_STR_LEN, &id)) {
-                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
-                                        "a key of another form among the "
-                                        "pipeline's targets");
-                return 1;
-        }
-        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
-                return 0; /* the cursor itself: passed by the last step */
-        if (fs->n == fs->max || fs->budget == 0) {
-                fs->more = true;
-                return 1;
-        }
-        fs->budget--;
-        fs->last = id;
-        fs->err = sr_codec_decode_changelog(fs->w->codec, value, &cl, &fs->ec);
-        if (fs->err)
-                return 1;
+        if (r <= 0)
+                return -r;
         if (cl.kind != SR_CL_DEF || cl.u.def.kind != SR_DEF_TARGET) {
                 sr_changelog_fini(&cl);
                 fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
@@ -335,27 +347,10 @@ static int scan_copy(sr_slice_t key, sr_slice_t value, void *arg)
         fill_scan_t *fs = arg;
         const sr_def_group_member_t *m;
         sr_changelog_t cl;
-        sr_uuid_t id;
+        int r = scan_key(fs, key, value, SR_GROUP_COPY_KEY_LEN, &cl);
 
-        if (key.len != SR_GROUP_COPY_KEY_LEN ||
-            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
-                           SR_UUID_STR_LEN, &id)) {
-                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
-                                        "a key of another form in a run's "
-                                        "copy of a device group");
-                return 1;
-        }
-        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
-                return 0;
-        if (fs->n == fs->max || fs->budget == 0) {
-                fs->more = true;
-                return 1;
-        }
-        fs->budget--;
-        fs->last = id;
-        fs->err = sr_codec_decode_changelog(fs->w->codec, value, &cl, &fs->ec);
-        if (fs->err)
-                return 1;
+        if (r <= 0)
+                return -r;
         if (cl.kind != SR_CL_GROUP || cl.u.grp.kind != SR_GREC_COPY_MEMBER) {
                 sr_changelog_fini(&cl);
                 fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,

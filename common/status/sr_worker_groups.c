@@ -58,8 +58,8 @@ bool sr_worker__group_get(sr_worker_t *w, int32_t part,
         return true;
 }
 
-static void put_group_rec(sr_worker_t *w, int32_t part, sr_slice_t key,
-                          const sr_group_record_t *r)
+void sr_worker__group_rec_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              const sr_group_record_t *r)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
@@ -88,13 +88,11 @@ static void group_changes(sr_worker_t *w, int32_t part, const sr_grpcmd_t *c,
         memcpy(r.enterprise_id, c->enterprise_id, sizeof(r.enterprise_id));
         r.kind = SR_GREC_MEMBER;
         for (uint32_t i = 0; i < o->n_put && !w->fatal && !w->redo; i++) {
+                size_t n = sr_group_member_key(&c->group_id,
+                                               &o->put[i].device_id, key);
+
                 r.member = o->put[i];
-                put_group_rec(w, part,
-                              sr_slice(key, sr_group_member_key(
-                                                    &c->group_id,
-                                                    &o->put[i].device_id,
-                                                    key)),
-                              &r);
+                sr_worker__group_rec_put(w, part, sr_slice(key, n), &r);
         }
         for (uint32_t i = 0; i < o->n_del && !w->fatal && !w->redo; i++)
                 sr_worker__changelog_del(
@@ -111,9 +109,9 @@ static void group_changes(sr_worker_t *w, int32_t part, const sr_grpcmd_t *c,
                 memset(&r.member, 0, sizeof(r.member));
                 r.kind = SR_GREC_GROUP;
                 r.group = *g;
-                put_group_rec(w, part,
-                              sr_slice(key, sr_group_key(&c->group_id, key)),
-                              &r);
+                sr_worker__group_rec_put(
+                        w, part, sr_slice(key, sr_group_key(&c->group_id,
+                                                            key)), &r);
         }
 }
 
@@ -162,26 +160,13 @@ static void on_directory(sr_worker_t *w, const sr_inrec_t *in,
         sr_errctx_t ec = { 0 };
         members_read_t mr;
         sr_groups_out_t out;
-        sr_changelog_t cl;
         sr_reply_t reply;
-        sr_slice_t prev;
         sr_group_t g;
         sr_err_t err;
 
         sr_group_dedupe_key(&c->group_id, &cmd->command_id, key);
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_GROUP_KEY_LEN), &prev,
-                         &ec) == SR_OK) {
-                /* Seen before: the second delivery gets the first reply. */
-                if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
-                    SR_OK) {
-                        if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
-                                sr_worker__emit_reply(w, part,
-                                                      &cl.u.dedupe.reply);
-                        sr_changelog_fini(&cl);
-                }
-                w->bs.inputs[0][OUT_DUPLICATE]++;
+        if (sr_worker__def_seen(w, part, key))
                 return;
-        }
         memset(&out, 0, sizeof(out));
         memset(&reply, 0, sizeof(reply));
         sr_worker__group_get(w, part, &c->group_id, &g);

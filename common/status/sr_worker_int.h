@@ -345,6 +345,9 @@ bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
  * the snapshot and on the changelog; a command's dedupe entry with its
  * reply under @p key (SR_DEF_KEY_LEN = SR_GROUP_KEY_LEN bytes). */
 void sr_worker__changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key);
+/* A command met before under dedupe @p key (SR_DEF_KEY_LEN bytes): its
+ * first reply sent again, counted a duplicate; false when new. */
+bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key);
 void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
                            const sr_command_t *cmd, const sr_reply_t *reply);
 /* A device-group command (sr_worker_groups.c): the directory's commands
@@ -394,6 +397,10 @@ bool sr_worker__group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
                               sr_group_rec_kind_t kind, sr_group_record_t *r);
 bool sr_worker__group_get(sr_worker_t *w, int32_t part,
                           const sr_uuid_t *group, sr_group_t *g);
+/* The record @p r (SR_CL_GROUP) under @p key, in the snapshot and on the
+ * changelog. */
+void sr_worker__group_rec_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              const sr_group_record_t *r);
 /* sr_worker_defs.c: the aggregate of @p pipeline from the batch's
  * transaction (sr_defs_fini() it). */
 sr_err_t sr_worker__defs_load(sr_worker_t *w, int32_t part,

@@ -43,33 +43,9 @@
 
 /* ------------------------------------------------------------ sending */
 
-/* A group command of @p kind keyed by @p key (sent, then freed); the
- * caller fills *g's fields but kind, ids and envelope. */
-static sr_grpcmd_t *grp_new(sr_command_t *c, sr_grpcmd_kind_t kind,
-                            const sr_uuid_t *key, const char *enterprise,
-                            int64_t ts)
-{
-        sr_grpcmd_t *g = calloc(1, sizeof(*g));
-
-        memset(c, 0, sizeof(*c));
-        if (!g)
-                return NULL;
-        c->kind = SR_CMD_GROUP;
-        c->u.grp = g;
-        c->pipeline_run_id = *key;
-        snprintf(c->enterprise_id, sizeof(c->enterprise_id), "%s",
-                 enterprise);
-        c->issued_at = ts;
-        g->kind = kind;
-        memcpy(g->enterprise_id, c->enterprise_id, sizeof(g->enterprise_id));
-        g->issued_at = ts;
-        return g;
-}
-
 static void grp_send(sr_worker_t *w, int32_t part, sr_command_t *c,
                      int32_t to)
 {
-        c->u.grp->command_id = c->command_id;
         sr_worker__emit_command(w, part, c, to);
         sr_command_fini(c);
 }
@@ -106,19 +82,20 @@ static void send_snapshot(sr_worker_t *w, int32_t part,
         char rid[SR_UUID_STR_LEN + 1], gid[SR_UUID_STR_LEN + 1],
                 aid[SR_UUID_STR_LEN + 1];
         sr_command_t c;
-        sr_grpcmd_t *g = grp_new(&c, SR_GRPCMD_SNAPSHOT, group, enterprise,
-                                 ts);
+        sr_grpcmd_t *g;
+        sr_uuid_t id;
 
+        sr_uuid_fmt(run, rid);
+        sr_uuid_fmt(group, gid);
+        sr_uuid_fmt(after, aid);
+        sr_uuid_v5(&id, &sr_ns, "%s/group/%s/snapshot/%s/%" PRIu32, rid, gid,
+                   aid, chunk);
+        g = sr_grpcmd_new(&c, SR_GRPCMD_SNAPSHOT, group, &id, enterprise,
+                          ts);
         if (!g) {
                 nomem(w, "snapshot step");
                 return;
         }
-        sr_uuid_fmt(run, rid);
-        sr_uuid_fmt(group, gid);
-        sr_uuid_fmt(after, aid);
-        sr_uuid_v5(&c.command_id, &sr_ns, "%s/group/%s/snapshot/%s/%" PRIu32,
-                   rid, gid, aid, chunk);
-        g->group_id = *group;
         g->pipeline_id = *pipeline;
         g->pipeline_run_id = *run;
         g->after = *after;
@@ -204,25 +181,25 @@ static void send_members(sr_worker_t *w, int32_t part, const sr_grpcmd_t *s,
 {
         char rid[SR_UUID_STR_LEN + 1], gid[SR_UUID_STR_LEN + 1];
         sr_command_t c;
-        sr_grpcmd_t *g = grp_new(&c, SR_GRPCMD_MEMBERS, &s->pipeline_id,
-                                 enterprise, ts);
+        sr_grpcmd_t *g;
+        sr_uuid_t id;
 
+        sr_uuid_fmt(&s->pipeline_run_id, rid);
+        sr_uuid_fmt(&s->group_id, gid);
+        if (closing)
+                sr_uuid_v5(&id, &sr_ns, "%s/group/%s/close", rid, gid);
+        else
+                sr_uuid_v5(&id, &sr_ns, "%s/group/%s/chunk/%" PRIu32, rid,
+                           gid, chunk);
+        g = sr_grpcmd_new(&c, SR_GRPCMD_MEMBERS, &s->pipeline_id, &id,
+                          enterprise, ts);
         if (!g || (n && !(g->items = malloc(n * sizeof(*items))))) {
                 if (g)
                         sr_command_fini(&c);
                 nomem(w, "group members");
                 return;
         }
-        sr_uuid_fmt(&s->pipeline_run_id, rid);
-        sr_uuid_fmt(&s->group_id, gid);
-        if (closing)
-                sr_uuid_v5(&c.command_id, &sr_ns, "%s/group/%s/close", rid,
-                           gid);
-        else
-                sr_uuid_v5(&c.command_id, &sr_ns, "%s/group/%s/chunk/%"
-                           PRIu32, rid, gid, chunk);
         g->group_id = s->group_id;
-        g->pipeline_id = s->pipeline_id;
         g->pipeline_run_id = s->pipeline_run_id;
         g->chunk = chunk;
         if (n)
@@ -323,24 +300,6 @@ static void progress_get(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         r->kind = SR_GREC_COPY_CLOSE;
         sr_sha256_init(&h);
         r->state_len = save_state(&h, r->state);
-}
-
-static void put_copy_rec(sr_worker_t *w, int32_t part, sr_slice_t key,
-                         const sr_group_record_t *r)
-{
-        sr_errctx_t ec = { 0 };
-        sr_changelog_t cl;
-        sr_buf_t val = { 0 };
-
-        memset(&cl, 0, sizeof(cl));
-        cl.kind = SR_CL_GROUP;
-        cl.u.grp = *r;
-        if (sr_codec_encode_changelog(w->codec, &cl, &val, &ec) != SR_OK) {
-                sr_worker__set_fatal(w, &ec, "encode group copy");
-                return;
-        }
-        sr_worker__changelog_put(w, part, key, sr_buf_slice(&val));
-        sr_buf_free(&val);
 }
 
 /* Is every linked group's copy of @p run closed? */
@@ -444,15 +403,14 @@ static void apply_members(sr_worker_t *w, int32_t part, sr_defs_t *d,
                 m.pipeline_run_id = *run;
                 m.group_id = g->group_id;
                 for (uint32_t i = 0; i < g->n_items && !w->fatal; i++) {
+                        size_t n = sr_group_copy_member_key(
+                                &d->p.id, run, &g->group_id,
+                                &g->items[i].device_id, key);
+
                         m.member = g->items[i];
                         m.member.group_id = g->group_id;
-                        put_copy_rec(w, part,
-                                     sr_slice(key, sr_group_copy_member_key(
-                                                           &d->p.id, run,
-                                                           &g->group_id,
-                                                           &m.member.device_id,
-                                                           key)),
-                                     &m);
+                        sr_worker__group_rec_put(w, part, sr_slice(key, n),
+                                                 &m);
                 }
                 sr_group_chunk_digest(g->items, g->n_items, digest);
                 sr_sha256_update(&h, digest, SR_DIGEST_LEN);
@@ -464,11 +422,10 @@ static void apply_members(sr_worker_t *w, int32_t part, sr_defs_t *d,
         r->pipeline_id = d->p.id;
         r->pipeline_run_id = *run;
         r->group_id = g->group_id;
-        put_copy_rec(w, part,
-                     sr_slice(key, sr_group_copy_state_key(&d->p.id, run,
-                                                           &g->group_id,
-                                                           key)),
-                     r);
+        sr_worker__group_rec_put(
+                w, part, sr_slice(key, sr_group_copy_state_key(
+                                               &d->p.id, run, &g->group_id,
+                                               key)), r);
         if (r->closed && !w->fatal && all_closed(w, part, d, run))
                 create_run(w, part, d, ar, ts);
 }
@@ -542,6 +499,7 @@ void sr_worker__drop_copies(sr_worker_t *w, int32_t part,
         sr_errctx_t ec = { 0 };
         sr_command_t c;
         sr_grpcmd_t *g;
+        sr_uuid_t id;
 
         if (w->fatal || w->redo)
                 return;
@@ -566,15 +524,14 @@ void sr_worker__drop_copies(sr_worker_t *w, int32_t part,
                 goto out;
         /* more than one step's keys: the rest in the next step, sent to
          * this partition (a step met again deletes what is left) */
-        g = grp_new(&c, SR_GRPCMD_DROP_COPIES, pipeline, enterprise, ts);
+        sr_uuid_fmt(run, rid);
+        sr_uuid_v5(&id, &sr_ns, "%s/copies/drop/%" PRIu32, rid, step + 1);
+        g = sr_grpcmd_new(&c, SR_GRPCMD_DROP_COPIES, pipeline, &id,
+                          enterprise, ts);
         if (!g) {
                 nomem(w, "drop copies");
                 goto out;
         }
-        sr_uuid_fmt(run, rid);
-        sr_uuid_v5(&c.command_id, &sr_ns, "%s/copies/drop/%" PRIu32, rid,
-                   step + 1);
-        g->pipeline_id = *pipeline;
         g->pipeline_run_id = *run;
         g->chunk = step + 1;
         grp_send(w, part, &c, part);

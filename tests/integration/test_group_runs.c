@@ -36,26 +36,20 @@ static sr_uuid_t pid;
 
 static bool reply_for(kit_t *k, void *arg)
 {
-        const sr_uuid_t *cmd = arg;
-
-        for (int i = 0; i < k->n_replies; i++)
-                if (sr_uuid_eq(&k->replies[i].command_id, cmd))
-                        return true;
-        return false;
+        return kit_reply_of(k, arg, NULL) != NULL;
 }
 
 /* Send @p c (then freed), wait for its reply, which must be accepted. */
 static void send_ok(sr_command_t *c)
 {
         sr_uuid_t id = c->command_id;
+        const sr_reply_t *r;
 
         kit_send_command(&kit, c);
         sr_command_fini(c);
         cr_assert(kit_pump_until(&kit, reply_for, &id, 30000), "no reply");
-        for (int i = 0; i < kit.n_replies; i++)
-                if (sr_uuid_eq(&kit.replies[i].command_id, &id))
-                        cr_assert(kit.replies[i].accepted, "%s",
-                                  kit.replies[i].message);
+        r = kit_reply_of(&kit, &id, NULL);
+        cr_assert(r->accepted, "%s", r->message);
 }
 
 static void envelope(sr_command_t *c, sr_cmd_kind_t kind,
@@ -322,26 +316,12 @@ static int copy_key(const sr_inrec_t *in, void *arg)
 static int live_copies(const sr_uuid_t *run, int *seen)
 {
         static copies_t c;
-        sr_errctx_t ec = { 0 };
         int n = 0;
 
         memset(&c, 0, sizeof(c));
         c.np = sr_group_copy_prefix(&pid, run, c.prefix);
         kit_pump_until(&kit, NULL, NULL, 300);
-        for (int32_t p = 0; p < kit.parts; p++) {
-                int64_t lo, hi;
-
-                cr_assert(eq(int, sr_kafka_watermarks(kit.conf,
-                                                      SR_TOPIC_CHANGELOG, p,
-                                                      &lo, &hi, 5000, &ec),
-                             SR_OK), "%s", ec.msg);
-                if (hi > 0)
-                        cr_assert(eq(int, sr_kafka_read_partition(
-                                                  kit.conf,
-                                                  SR_TOPIC_CHANGELOG, p, hi,
-                                                  copy_key, &c, 10000, &ec),
-                                     SR_OK), "%s", ec.msg);
-        }
+        kit_read_topic(&kit, SR_TOPIC_CHANGELOG, copy_key, &c);
         for (int i = 0; i < c.n; i++)
                 n += c.live[i];
         *seen = c.n;
