@@ -741,8 +741,8 @@ static sr_err_t command_from(avro_value_t *v, sr_command_t *c,
  * (SR_OLDER_COMMAND_V4) unless it is a definition command; version 5
  * (SR_OLDER_COMMAND_V5) unless it is FillStep; version 6
  * (SR_OLDER_COMMAND_V6) unless it is AddTargetRun; version 7
- * (SR_OLDER_COMMAND_V7) unless it is a device-group command; else
- * version 8.
+ * (SR_OLDER_COMMAND_V7) unless it is a device-group command or a FillStep
+ * of a group copy (source > 0); else version 8.
  * Returns the index in sr_schema_older[], -1 for the newest. */
 static int oldest_version(const sr_command_t *c)
 {
@@ -750,10 +750,12 @@ static int oldest_version(const sr_command_t *c)
                 return -1;
         if (c->kind == SR_CMD_ADD_TARGET_RUN)
                 return SR_OLDER_COMMAND_V7;
+        if (c->kind == SR_CMD_DEFINITION && c->u.def &&
+            c->u.def->kind == SR_DEFCMD_FILL_STEP)
+                /* a group copy's source only version 8 carries */
+                return c->u.def->u.fill.source ? -1 : SR_OLDER_COMMAND_V6;
         if (c->kind == SR_CMD_DEFINITION)
-                return c->u.def && c->u.def->kind == SR_DEFCMD_FILL_STEP ?
-                               SR_OLDER_COMMAND_V6 :
-                               SR_OLDER_COMMAND_V5;
+                return SR_OLDER_COMMAND_V5;
         if (c->kind == SR_CMD_DELETE_RUN)
                 return SR_OLDER_COMMAND_V4;
         if (c->kind == SR_CMD_TARGET_COMMAND)

@@ -668,6 +668,15 @@ sr_err_t sr_codec__defcmd_to(avro_value_t *p, const sr_command_t *c,
                                           d->u.fill.seal_state,
                                           d->u.fill.seal_state_len, ec)))
                         return err;
+                /* version 8's source: version 6 (source 0) has none */
+                if (sr_codec__field_opt(p, "source", &(avro_value_t){ 0 }))
+                        return sr_codec__set_u32(p, "source",
+                                                 d->u.fill.source, ec);
+                if (d->u.fill.source)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field source: %u, not in "
+                                             "this version",
+                                             d->u.fill.source);
                 return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
@@ -876,6 +885,10 @@ sr_err_t sr_codec__defcmd_from(avro_value_t *p, const sr_command_t *c,
                                           sizeof(d->u.fill.seal_state),
                                           &d->u.fill.seal_state_len, ec)))
                         return err;
+                /* version 8's source; version 6's FillStep is source 0 */
+                if (sr_codec__field_opt(p, "source", &(avro_value_t){ 0 }))
+                        return sr_codec__get_u32(p, "source",
+                                                 &d->u.fill.source, ec);
                 return SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
@@ -886,8 +899,9 @@ sr_err_t sr_codec__defcmd_from(avro_value_t *p, const sr_command_t *c,
 
 /* ---------------------------------------------------------- records */
 
-static sr_err_t audit_to(avro_value_t *b, const sr_def_audit_t *a,
-                         sr_errctx_t *ec)
+/* The audit fields of a definition's or a device group's record. */
+sr_err_t sr_codec__audit_to(avro_value_t *b, const sr_def_audit_t *a,
+                            sr_errctx_t *ec)
 {
         sr_err_t err;
 
@@ -898,8 +912,8 @@ static sr_err_t audit_to(avro_value_t *b, const sr_def_audit_t *a,
         return SR_OK;
 }
 
-static sr_err_t audit_from(avro_value_t *b, sr_def_audit_t *a,
-                           sr_errctx_t *ec)
+sr_err_t sr_codec__audit_from(avro_value_t *b, sr_def_audit_t *a,
+                              sr_errctx_t *ec)
 {
         sr_err_t err;
 
@@ -999,7 +1013,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                     (err = set_u64(b, "last_seq", p->last_seq, ec)) ||
                     (err = set_u64(b, "next_ordinal", p->next_ordinal, ec)))
                         return err;
-                return audit_to(b, &p->a, ec);
+                return sr_codec__audit_to(b, &p->a, ec);
         }
         case SR_DEF_STAGE: {
                 const sr_def_stage_t *s = &r->u.stage;
@@ -1012,7 +1026,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                     (err = sr_codec__set_u32(b, "order", s->order, ec)) ||
                     (err = set_u64(b, "ordinal", s->ordinal, ec)))
                         return err;
-                return audit_to(b, &s->a, ec);
+                return sr_codec__audit_to(b, &s->a, ec);
         }
         case SR_DEF_TARGET_LIST: {
                 const sr_def_target_list_t *l = &r->u.list;
@@ -1026,7 +1040,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                                              ec)) ||
                     (err = sr_codec__set_u32(b, "n_groups", l->n_groups, ec)))
                         return err;
-                return audit_to(b, &l->a, ec);
+                return sr_codec__audit_to(b, &l->a, ec);
         }
         case SR_DEF_ATTACHMENT: {
                 const sr_def_attachment_t *a = &r->u.attachment;
@@ -1038,7 +1052,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                                               &a->target_list_id, ec)) ||
                     (err = set_u64(b, "ordinal", a->ordinal, ec)))
                         return err;
-                return audit_to(b, &a->a, ec);
+                return sr_codec__audit_to(b, &a->a, ec);
         }
         case SR_DEF_OPERATION_LIST: {
                 const sr_def_oplist_t *o = &r->u.oplist;
@@ -1050,7 +1064,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                     (err = STR_TO(b, "description", o->description)) ||
                     (err = set_u64(b, "ordinal", o->ordinal, ec)))
                         return err;
-                return audit_to(b, &o->a, ec);
+                return sr_codec__audit_to(b, &o->a, ec);
         }
         case SR_DEF_OPERATION: {
                 const sr_def_operation_t *o = &r->u.operation;
@@ -1063,7 +1077,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                                                  0, ec)) ||
                     (err = set_u64(b, "ordinal", o->ordinal, ec)))
                         return err;
-                return audit_to(b, &o->a, ec);
+                return sr_codec__audit_to(b, &o->a, ec);
         }
         case SR_DEF_GROUP_LINK: {
                 const sr_def_group_link_t *g = &r->u.group_link;
@@ -1075,7 +1089,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                                               &g->device_group_id, ec)) ||
                     (err = set_u64(b, "ordinal", g->ordinal, ec)))
                         return err;
-                return audit_to(b, &g->a, ec);
+                return sr_codec__audit_to(b, &g->a, ec);
         }
         case SR_DEF_ACTIVE_RUN: {
                 const sr_def_active_run_t *a = &r->u.active_run;
@@ -1087,7 +1101,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                     (err = set_u64(b, "ordinal", a->ordinal, ec)) ||
                     (err = stage_ids_to(b, a, ec)))
                         return err;
-                return audit_to(b, &a->a, ec);
+                return sr_codec__audit_to(b, &a->a, ec);
         }
         case SR_DEF_TARGET: {
                 const sr_def_target_t *t = &r->u.target;
@@ -1107,7 +1121,7 @@ sr_err_t sr_codec__def_record_to(avro_value_t *b, const sr_def_record_t *r,
                     (err = sr_codec__set_opt_str(b, "args_json", t->args_json,
                                                  0, ec)))
                         return err;
-                return audit_to(b, &t->a, ec);
+                return sr_codec__audit_to(b, &t->a, ec);
         }
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
@@ -1147,7 +1161,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = get_u64(b, "last_seq", &p->last_seq, ec)) ||
                     (err = get_u64(b, "next_ordinal", &p->next_ordinal, ec)))
                         return err;
-                return audit_from(b, &p->a, ec);
+                return sr_codec__audit_from(b, &p->a, ec);
         }
         case SR_DEF_STAGE: {
                 sr_def_stage_t *s = &r->u.stage;
@@ -1160,7 +1174,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = sr_codec__get_u32(b, "order", &s->order, ec)) ||
                     (err = get_u64(b, "ordinal", &s->ordinal, ec)))
                         return err;
-                return audit_from(b, &s->a, ec);
+                return sr_codec__audit_from(b, &s->a, ec);
         }
         case SR_DEF_TARGET_LIST: {
                 sr_def_target_list_t *l = &r->u.list;
@@ -1175,7 +1189,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = sr_codec__get_u32(b, "n_groups", &l->n_groups,
                                              ec)))
                         return err;
-                return audit_from(b, &l->a, ec);
+                return sr_codec__audit_from(b, &l->a, ec);
         }
         case SR_DEF_ATTACHMENT: {
                 sr_def_attachment_t *a = &r->u.attachment;
@@ -1187,7 +1201,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                                               &a->target_list_id, ec)) ||
                     (err = get_u64(b, "ordinal", &a->ordinal, ec)))
                         return err;
-                return audit_from(b, &a->a, ec);
+                return sr_codec__audit_from(b, &a->a, ec);
         }
         case SR_DEF_OPERATION_LIST: {
                 sr_def_oplist_t *o = &r->u.oplist;
@@ -1199,7 +1213,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = STR_FROM(b, "description", o->description)) ||
                     (err = get_u64(b, "ordinal", &o->ordinal, ec)))
                         return err;
-                return audit_from(b, &o->a, ec);
+                return sr_codec__audit_from(b, &o->a, ec);
         }
         case SR_DEF_OPERATION: {
                 sr_def_operation_t *o = &r->u.operation;
@@ -1209,7 +1223,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                                               &o->operation_list_id, ec)) ||
                     (err = STR_FROM(b, "operation_type", o->operation_type)) ||
                     (err = get_u64(b, "ordinal", &o->ordinal, ec)) ||
-                    (err = audit_from(b, &o->a, ec)))
+                    (err = sr_codec__audit_from(b, &o->a, ec)))
                         return err;
                 /* Last: the only allocation. */
                 return sr_codec__get_str_dup(b, "args_json", true,
@@ -1225,7 +1239,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                                               &g->device_group_id, ec)) ||
                     (err = get_u64(b, "ordinal", &g->ordinal, ec)))
                         return err;
-                return audit_from(b, &g->a, ec);
+                return sr_codec__audit_from(b, &g->a, ec);
         }
         case SR_DEF_ACTIVE_RUN: {
                 sr_def_active_run_t *a = &r->u.active_run;
@@ -1236,7 +1250,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = sr_codec__get_bool(b, "filling", &a->filling,
                                               ec)) ||
                     (err = get_u64(b, "ordinal", &a->ordinal, ec)) ||
-                    (err = audit_from(b, &a->a, ec)))
+                    (err = sr_codec__audit_from(b, &a->a, ec)))
                         return err;
                 return stage_ids_from(b, a, ec);
         }
@@ -1252,7 +1266,7 @@ sr_err_t sr_codec__def_record_from(avro_value_t *b, sr_def_record_t *r,
                     (err = STR_FROM(b, "device_alias", t->device_alias)) ||
                     (err = sr_codec__get_bool(b, "is_active", &t->is_active,
                                               ec)) ||
-                    (err = audit_from(b, &t->a, ec)) ||
+                    (err = sr_codec__audit_from(b, &t->a, ec)) ||
                     (err = sr_codec__get_str_dup(b, "device_meta_json", true,
                                                  &t->device_meta_json, ec)) ||
                     (err = sr_codec__get_str_dup(b, "args_json", true,

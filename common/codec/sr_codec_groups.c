@@ -12,15 +12,21 @@
 
 /* ---------------------------------------------------------- commands */
 
-/* The key's field: the group, but for GroupMembers the pipeline. */
+/* The key's field: the group, but for GroupMembers and DropRunCopies the
+ * pipeline. */
+static bool pipeline_keyed(sr_grpcmd_kind_t k)
+{
+        return k == SR_GRPCMD_MEMBERS || k == SR_GRPCMD_DROP_COPIES;
+}
+
 static const char *key_field(sr_grpcmd_kind_t k)
 {
-        return k == SR_GRPCMD_MEMBERS ? "pipeline_id" : "group_id";
+        return pipeline_keyed(k) ? "pipeline_id" : "group_id";
 }
 
 static const sr_uuid_t *key_of(const sr_grpcmd_t *g)
 {
-        return g->kind == SR_GRPCMD_MEMBERS ? &g->pipeline_id : &g->group_id;
+        return pipeline_keyed(g->kind) ? &g->pipeline_id : &g->group_id;
 }
 
 static sr_err_t members_to(avro_value_t *p, const sr_grpcmd_t *g,
@@ -219,6 +225,11 @@ sr_err_t sr_codec__grpcmd_to(avro_value_t *p, const sr_command_t *c,
                     (err = sr_codec__set_u64(p, "count", g->count, ec)))
                         return err;
                 return digest_to(p, g, ec);
+        case SR_GRPCMD_DROP_COPIES:
+                if ((err = sr_codec__set_uuid(p, "pipeline_run_id",
+                                              &g->pipeline_run_id, ec)))
+                        return err;
+                return sr_codec__set_u32(p, "step", g->chunk, ec);
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
                                      "field payload: unknown group command "
@@ -248,7 +259,7 @@ sr_err_t sr_codec__grpcmd_from(avro_value_t *p, const sr_command_t *c,
                                      "field expected_version: %" PRId64
                                      " out of range (0 .. 2^32-1)", ev);
         g->expected_version = (uint32_t)ev;
-        if (g->kind == SR_GRPCMD_MEMBERS)
+        if (pipeline_keyed(g->kind))
                 g->pipeline_id = key;
         else
                 g->group_id = key;
@@ -305,6 +316,11 @@ sr_err_t sr_codec__grpcmd_from(avro_value_t *p, const sr_command_t *c,
                     (err = sr_codec__get_u64(p, "count", &g->count, ec)))
                         return err;
                 return digest_from(p, "digest", g->closing, g->digest, ec);
+        case SR_GRPCMD_DROP_COPIES:
+                if ((err = sr_codec__get_uuid(p, "pipeline_run_id",
+                                              &g->pipeline_run_id, ec)))
+                        return err;
+                return sr_codec__get_u32(p, "step", &g->chunk, ec);
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field payload: unknown group command "
@@ -313,30 +329,6 @@ sr_err_t sr_codec__grpcmd_from(avro_value_t *p, const sr_command_t *c,
 }
 
 /* ---------------------------------------------------------- records */
-
-static sr_err_t audit_to(avro_value_t *b, const sr_def_audit_t *a,
-                         sr_errctx_t *ec)
-{
-        sr_err_t err;
-
-        if ((err = sr_codec__set_u32(b, "version", a->version, ec)) ||
-            (err = sr_codec__set_long(b, "created_at", a->created_at, ec)) ||
-            (err = sr_codec__set_long(b, "updated_at", a->updated_at, ec)))
-                return err;
-        return SR_OK;
-}
-
-static sr_err_t audit_from(avro_value_t *b, sr_def_audit_t *a,
-                           sr_errctx_t *ec)
-{
-        sr_err_t err;
-
-        if ((err = sr_codec__get_u32(b, "version", &a->version, ec)) ||
-            (err = sr_codec__get_long(b, "created_at", &a->created_at, ec)) ||
-            (err = sr_codec__get_long(b, "updated_at", &a->updated_at, ec)))
-                return err;
-        return SR_OK;
-}
 
 /* A member's device fields (DeviceGroupMember, RunGroupMember). */
 static sr_err_t device_to(avro_value_t *b, const sr_def_group_member_t *m,
@@ -402,6 +394,30 @@ static sr_err_t run_from(avro_value_t *b, sr_group_record_t *r,
         return SR_OK;
 }
 
+/* RunGroupCopy.state: 32 bytes closed, else 32 or 64. */
+static sr_err_t state_from(avro_value_t *b, sr_group_record_t *r,
+                           sr_errctx_t *ec)
+{
+        const void *p = NULL;
+        avro_value_t f;
+        size_t n = 0;
+        sr_err_t err;
+        int rc;
+
+        if ((err = sr_codec__field(b, "state", &f, ec)))
+                return err;
+        rc = avro_value_get_bytes(&f, &p, &n);
+        if (rc)
+                return sr_codec__avro_err(ec, rc, "state", "get bytes");
+        if (r->closed ? n != SR_DIGEST_LEN : n != 32 && n != 64)
+                return sr_errctx_set(ec, SR_ERR_SCHEMA, "field state: %zu "
+                                     "bytes (%s)", n, r->closed ? "32" :
+                                     "32 or 64");
+        memcpy(r->state, p, n);
+        r->state_len = (uint32_t)n;
+        return SR_OK;
+}
+
 sr_err_t sr_codec__group_record_to(avro_value_t *b,
                                    const sr_group_record_t *r,
                                    sr_errctx_t *ec)
@@ -422,7 +438,7 @@ sr_err_t sr_codec__group_record_to(avro_value_t *b,
                     (err = sr_codec__set_u64(b, "n_members", g->n_members,
                                              ec)))
                         return err;
-                return audit_to(b, &g->a, ec);
+                return sr_codec__audit_to(b, &g->a, ec);
         case SR_GREC_MEMBER:
                 if ((err = sr_codec__set_uuid(b, "group_id",
                                               &r->member.group_id, ec)) ||
@@ -436,14 +452,20 @@ sr_err_t sr_codec__group_record_to(avro_value_t *b,
                         return err;
                 return device_to(b, &r->member, ec);
         case SR_GREC_COPY_CLOSE:
+                if (r->closed ? r->state_len != SR_DIGEST_LEN :
+                                r->state_len != 32 && r->state_len != 64)
+                        return sr_errctx_set(ec, SR_ERR_INVALID,
+                                             "field state: %u bytes",
+                                             r->state_len);
                 if ((err = run_to(b, r, &r->group_id, ec)) ||
                     (err = sr_codec__set_u64(b, "count", r->count, ec)) ||
                     (err = sr_codec__set_u32(b, "chunks", r->chunks, ec)) ||
-                    (err = sr_codec__field(b, "digest", &f, ec)))
+                    (err = sr_codec__set_bool(b, "closed", r->closed, ec)) ||
+                    (err = sr_codec__field(b, "state", &f, ec)))
                         return err;
-                rc = avro_value_set_bytes(&f, (void *)r->digest,
-                                          SR_DIGEST_LEN);
-                return rc ? sr_codec__avro_err(ec, rc, "digest",
+                rc = avro_value_set_bytes(&f, (void *)r->state,
+                                          r->state_len);
+                return rc ? sr_codec__avro_err(ec, rc, "state",
                                                "set bytes") : SR_OK;
         default:
                 return sr_errctx_set(ec, SR_ERR_INVALID,
@@ -468,7 +490,7 @@ sr_err_t sr_codec__group_record_from(avro_value_t *b, sr_group_record_t *r,
                                              sizeof(g->name), ec)) ||
                     (err = sr_codec__get_u64(b, "n_members", &g->n_members,
                                              ec)) ||
-                    (err = audit_from(b, &g->a, ec)))
+                    (err = sr_codec__audit_from(b, &g->a, ec)))
                         return err;
                 g->exists = true;
                 memcpy(g->enterprise_id, r->enterprise_id,
@@ -490,9 +512,10 @@ sr_err_t sr_codec__group_record_from(avro_value_t *b, sr_group_record_t *r,
         case SR_GREC_COPY_CLOSE:
                 if ((err = run_from(b, r, &r->group_id, ec)) ||
                     (err = sr_codec__get_u64(b, "count", &r->count, ec)) ||
-                    (err = sr_codec__get_u32(b, "chunks", &r->chunks, ec)))
+                    (err = sr_codec__get_u32(b, "chunks", &r->chunks, ec)) ||
+                    (err = sr_codec__get_bool(b, "closed", &r->closed, ec)))
                         return err;
-                return digest_from(b, "digest", true, r->digest, ec);
+                return state_from(b, r, ec);
         default:
                 return sr_errctx_set(ec, SR_ERR_SCHEMA,
                                      "field state: unknown group record "

@@ -305,6 +305,12 @@ sr_err_t sr_codec__get_seal_state(avro_value_t *rec, const char *name,
                                   uint8_t *dst, size_t cap, uint32_t *len,
                                   sr_errctx_t *ec);
 
+/* A record's version, created_at and updated_at (sr_codec_defs.c). */
+sr_err_t sr_codec__audit_to(avro_value_t *b, const sr_def_audit_t *a,
+                            sr_errctx_t *ec);
+sr_err_t sr_codec__audit_from(avro_value_t *b, sr_def_audit_t *a,
+                              sr_errctx_t *ec);
+
 /* Device-group payloads and records (sr_codec_groups.c). */
 sr_err_t sr_codec__grpcmd_to(avro_value_t *p, const sr_command_t *c,
                              sr_errctx_t *ec);

@@ -295,13 +295,10 @@ static bool any_filling(const sr_defs_t *d)
         return false;
 }
 
-/* The first attached list of @p type (with device groups linked, when
- * @p linked), and its stage into @p s; NULL when none. A start refuses a
- * COLLECTIONS list, and a GROUPS list linking groups until phase C
- * (section 6). */
+/* The first attached list of @p type, and its stage into @p s; NULL when
+ * none. A start refuses a COLLECTIONS list. */
 static const sr_def_target_list_t *attached_list(const sr_defs_t *d,
                                                  sr_tl_type_t type,
-                                                 bool linked,
                                                  const sr_def_stage_t **s)
 {
         for (uint32_t i = 0; i < d->n_attachments; i++) {
@@ -309,7 +306,7 @@ static const sr_def_target_list_t *attached_list(const sr_defs_t *d,
                 const sr_def_target_list_t *l =
                         sr_defs_list(d, &at->target_list_id);
 
-                if (l && l->type == type && (!linked || l->n_groups)) {
+                if (l && l->type == type) {
                         *s = sr_defs_stage(d, &at->stage_id);
                         return l;
                 }
@@ -343,19 +340,9 @@ static bool start_refused(const sr_defs_t *d, sr_reject_t *reason, char *why,
                                pid, at);
                 return true;
         }
-        l = attached_list(d, SR_TL_GROUPS, true, &s);
-        if (l) {
-                sr_uuid_fmt(&l->id, lid);
-                *reason = SR_REJECT_NOT_SUPPORTED;
-                sr_utf8_format(why, why_len, "stage \"%s\" has the GROUPS "
-                               "target list \"%s\" (%s) with device groups "
-                               "linked: runs of device groups are not "
-                               "served yet (docs/definitions.md section 6); "
-                               "detach it to start a run",
-                               s ? s->name : "?", l->name, lid);
-                return true;
-        }
-        l = attached_list(d, SR_TL_COLLECTIONS, false, &s);
+        /* A GROUPS list's linked groups are copied into the run before
+         * its CreateRun (docs/definitions.md section 6, since phase C). */
+        l = attached_list(d, SR_TL_COLLECTIONS, &s);
         if (l) {
                 sr_uuid_fmt(&l->id, lid);
                 *reason = SR_REJECT_NOT_SUPPORTED;

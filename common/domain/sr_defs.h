@@ -367,6 +367,11 @@ typedef struct sr_defcmd {
                          * digest when the count of chunks is odd. */
                         uint32_t seal_state_len; /* 32 or 64 */
                         uint8_t seal_state[64];
+                        /* The source passed (Command version 8): 0 the
+                         * pipeline's DEVICES targets, k >= 1 the copy of
+                         * the stage's k-th linked device group
+                         * (sr_defs_linked_groups() order). */
+                        uint32_t source;
                 } fill;
         } u;
 } sr_defcmd_t;

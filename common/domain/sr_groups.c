@@ -9,6 +9,7 @@
 
 #include "sr_defs_int.h"
 #include "sr_groups.h"
+#include "sr_sha256.h"
 #include "sr_utf8.h"
 
 static const char *const grpcmd_names[SR_GRPCMD__COUNT] = {
@@ -29,6 +30,33 @@ void sr_grpcmd_fini(sr_grpcmd_t *c)
         free(c->items);
         c->items = NULL;
         c->n_items = 0;
+}
+
+sr_grpcmd_t *sr_grpcmd_new(sr_command_t *c, sr_grpcmd_kind_t kind,
+                           const sr_uuid_t *key, const sr_uuid_t *command_id,
+                           const char *enterprise, int64_t ts)
+{
+        sr_grpcmd_t *g = calloc(1, sizeof(*g));
+
+        memset(c, 0, sizeof(*c));
+        if (!g)
+                return NULL;
+        c->kind = SR_CMD_GROUP;
+        c->u.grp = g;
+        c->command_id = *command_id;
+        c->pipeline_run_id = *key;
+        sr_defs__copy_str(c->enterprise_id, sizeof(c->enterprise_id),
+                          enterprise);
+        c->issued_at = ts;
+        g->kind = kind;
+        g->command_id = *command_id;
+        memcpy(g->enterprise_id, c->enterprise_id, sizeof(g->enterprise_id));
+        g->issued_at = ts;
+        if (kind == SR_GRPCMD_MEMBERS || kind == SR_GRPCMD_DROP_COPIES)
+                g->pipeline_id = *key;
+        else
+                g->group_id = *key;
+        return g;
 }
 
 void sr_groups_out_fini(sr_groups_out_t *out)
@@ -396,4 +424,122 @@ sr_err_t sr_groups_apply(sr_group_t *g, const sr_grpcmd_t *cmd,
         }
         *g = work;
         return SR_OK;
+}
+
+/* ------------------------------------------------------------ copies */
+
+static size_t copy_head(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                        char *out)
+{
+        size_t n = key_of('P', pipeline, 'r', run, out);
+
+        out[n++] = '/';
+        return n;
+}
+
+size_t sr_group_copy_prefix(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                            char out[SR_GROUP_COPY_KEY_LEN])
+{
+        return copy_head(pipeline, run, out);
+}
+
+/* "P<pipeline>/r/<run>/<kind>/<group>". @returns its length. */
+static size_t copy_group(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                         char kind, const sr_uuid_t *group, char *out)
+{
+        char s[SR_UUID_STR_LEN + 1];
+        size_t n = copy_head(pipeline, run, out);
+
+        out[n++] = kind;
+        out[n++] = '/';
+        sr_uuid_fmt(group, s);
+        memcpy(out + n, s, SR_UUID_STR_LEN);
+        return n + SR_UUID_STR_LEN;
+}
+
+size_t sr_group_copy_member_key(const sr_uuid_t *pipeline,
+                                const sr_uuid_t *run, const sr_uuid_t *group,
+                                const sr_uuid_t *device,
+                                char out[SR_GROUP_COPY_KEY_LEN])
+{
+        size_t n = copy_group(pipeline, run, 'm', group, out);
+        char s[SR_UUID_STR_LEN + 1];
+
+        out[n++] = '/';
+        if (!device)
+                return n;
+        sr_uuid_fmt(device, s);
+        memcpy(out + n, s, SR_UUID_STR_LEN);
+        return n + SR_UUID_STR_LEN;
+}
+
+size_t sr_group_copy_state_key(const sr_uuid_t *pipeline,
+                               const sr_uuid_t *run, const sr_uuid_t *group,
+                               char out[SR_GROUP_COPY_KEY_LEN])
+{
+        return copy_group(pipeline, run, 's', group, out);
+}
+
+void sr_group_chunk_digest(const sr_def_group_member_t *items, uint32_t n,
+                           uint8_t out[SR_DIGEST_LEN])
+{
+        sr_sha256_ctx_t h;
+
+        sr_sha256_init(&h);
+        for (uint32_t i = 0; i < n; i++) {
+                sr_sha256_update(&h, items[i].device_id.b,
+                                 sizeof(items[i].device_id.b));
+                sr_sha256_update(&h, items[i].device_name,
+                                 strnlen(items[i].device_name,
+                                         SR_NAME_MAX - 1) + 1);
+                sr_sha256_update(&h, items[i].device_alias,
+                                 strnlen(items[i].device_alias,
+                                         SR_NAME_MAX - 1) + 1);
+        }
+        sr_sha256_final(&h, out);
+}
+
+uint32_t sr_defs_linked_groups(const sr_defs_t *d, const sr_uuid_t *stage,
+                               sr_uuid_t **groups, bool *nomem)
+{
+        sr_uuid_t *g = NULL;
+        uint32_t n = 0;
+
+        *groups = NULL;
+        *nomem = false;
+        if (!d->n_group_links)
+                return 0;
+        g = malloc(d->n_group_links * sizeof(*g));
+        if (!g) {
+                *nomem = true;
+                return 0;
+        }
+        for (uint32_t i = 0; i < d->n_attachments; i++) {
+                const sr_def_attachment_t *at = &d->attachments[i];
+                const sr_def_target_list_t *l;
+
+                if (stage && !sr_uuid_eq(&at->stage_id, stage))
+                        continue;
+                l = sr_defs_list(d, &at->target_list_id);
+                if (!l || l->type != SR_TL_GROUPS)
+                        continue;
+                for (uint32_t j = 0; j < d->n_group_links; j++) {
+                        const sr_def_group_link_t *gl = &d->group_links[j];
+                        uint32_t k;
+
+                        if (!sr_uuid_eq(&gl->target_list_id, &l->id))
+                                continue;
+                        for (k = 0; k < n; k++)
+                                if (sr_uuid_eq(&g[k], &gl->device_group_id))
+                                        break;
+                        if (k == n)
+                                g[n++] = gl->device_group_id;
+                }
+        }
+        if (!n) {
+                free(g);
+                return 0;
+        }
+        *groups = g;
+        return n;
 }

@@ -33,7 +33,8 @@
         X(REMOVE_MEMBERS, "RemoveGroupMembers")                         \
         X(DELETE_GROUP, "DeleteGroup")                                  \
         X(SNAPSHOT, "SnapshotGroup")                                    \
-        X(MEMBERS, "GroupMembers")
+        X(MEMBERS, "GroupMembers")                                      \
+        X(DROP_COPIES, "DropRunCopies")
 
 typedef enum sr_grpcmd_kind {
 #define SR_GRPCMD_ENUM(name, text) SR_GRPCMD_##name,
@@ -47,8 +48,8 @@ typedef enum sr_grpcmd_kind {
 const char *sr_grpcmd_name(sr_grpcmd_kind_t k);
 
 /* A device-group command (SR_CMD_GROUP's u.grp). The key, the command's
- * pipeline_run_id, is the group for every kind but GroupMembers (the
- * pipeline). */
+ * pipeline_run_id, is the group for every kind but GroupMembers and
+ * DropRunCopies (the pipeline). */
 typedef struct sr_grpcmd {
         sr_grpcmd_kind_t kind;
         sr_uuid_t command_id;
@@ -66,7 +67,8 @@ typedef struct sr_grpcmd {
         uint32_t chunk;
         uint32_t n_items;
         sr_def_group_member_t *items; /* owned */
-        /* SNAPSHOT, MEMBERS: the run being started from the pipeline. */
+        /* SNAPSHOT, MEMBERS, DROP_COPIES: the run started from the
+         * pipeline (DROP_COPIES: its step number in chunk). */
         sr_uuid_t pipeline_id;
         sr_uuid_t pipeline_run_id;
         /* SNAPSHOT: the cursor (the last device id sent; nil: the first),
@@ -83,6 +85,18 @@ typedef struct sr_grpcmd {
 
 /** @brief Free what @p c owns (not @p c itself). NULL ok. */
 void sr_grpcmd_fini(sr_grpcmd_t *c);
+
+/**
+ * @brief A group command of @p kind in @p c (zeroed first): the envelope
+ * (kind SR_CMD_GROUP, @p command_id, the key @p key as pipeline_run_id,
+ * @p enterprise, @p ts) and a new sr_grpcmd_t with the same fields, its
+ * group_id (or, GroupMembers and DropRunCopies, its pipeline_id) the key.
+ * The caller fills the rest and frees it with sr_command_fini().
+ * @returns the command's sr_grpcmd_t, NULL when out of memory.
+ */
+sr_grpcmd_t *sr_grpcmd_new(sr_command_t *c, sr_grpcmd_kind_t kind,
+                           const sr_uuid_t *key, const sr_uuid_t *command_id,
+                           const char *enterprise, int64_t ts);
 
 /* ------------------------------------------------------------ the group */
 
@@ -117,9 +131,14 @@ typedef struct sr_group_record {
         sr_uuid_t pipeline_id;
         sr_uuid_t pipeline_run_id;
         sr_uuid_t group_id; /* COPY_CLOSE (COPY_MEMBER: member.group_id) */
-        uint64_t count;     /* COPY_CLOSE */
-        uint32_t chunks;    /* COPY_CLOSE */
-        uint8_t digest[SR_DIGEST_LEN]; /* COPY_CLOSE */
+        uint64_t count;     /* COPY_CLOSE: members stored so far */
+        uint32_t chunks;    /* COPY_CLOSE: chunks stored so far */
+        bool closed;        /* COPY_CLOSE: count and digest matched */
+        /* COPY_CLOSE: open, the SHA-256 state over the stored chunks'
+         * digests (sr_sha256_save(): 32 or 64 bytes); closed, the digest
+         * (32). */
+        uint32_t state_len;
+        uint8_t state[64];
 } sr_group_record_t;
 
 /* Keys (docs/definitions.md section 6). The first byte 'G' is not a hex
@@ -193,6 +212,47 @@ sr_err_t sr_groups_apply(sr_group_t *g, const sr_grpcmd_t *cmd,
                          const sr_def_group_member_t *const *found,
                          int64_t now, uint32_t chunk_targets,
                          sr_groups_out_t *out);
+
+/* ------------------------------------------------------------ copies */
+
+/* A run's frozen copy of a group, under its pipeline (section 6):
+ * "P<pipeline>/r/<run>/m/<group>/<device>" a member,
+ * "P<pipeline>/r/<run>/s/<group>" its progress and closing record, all
+ * under "P<pipeline>/r/<run>/", the active run's key and a '/': 152 bytes
+ * at most (the store's keys hold 400). */
+#define SR_GROUP_COPY_KEY_LEN (1 + 4 * SR_UUID_STR_LEN + 3 + 3 + 1)
+
+/** @brief "P<pipeline>/r/<run>/": the prefix of every copy of the run. */
+size_t sr_group_copy_prefix(const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                            char out[SR_GROUP_COPY_KEY_LEN]);
+/** @brief "P<pipeline>/r/<run>/m/<group>/" (@p device NULL) or with the
+ *  device: a member of the copy. */
+size_t sr_group_copy_member_key(const sr_uuid_t *pipeline,
+                                const sr_uuid_t *run, const sr_uuid_t *group,
+                                const sr_uuid_t *device,
+                                char out[SR_GROUP_COPY_KEY_LEN]);
+/** @brief "P<pipeline>/r/<run>/s/<group>": the copy's progress record. */
+size_t sr_group_copy_state_key(const sr_uuid_t *pipeline,
+                               const sr_uuid_t *run, const sr_uuid_t *group,
+                               char out[SR_GROUP_COPY_KEY_LEN]);
+
+/**
+ * @brief The digest of one GroupMembers chunk: SHA-256 over each member's
+ * device id (16 bytes), name and alias (each with its NUL), in order. Both
+ * owners compute it: the group's when it sends, the pipeline's when it
+ * stores, so the closing record's digest checks the copy.
+ */
+void sr_group_chunk_digest(const sr_def_group_member_t *items, uint32_t n,
+                           uint8_t out[SR_DIGEST_LEN]);
+
+/**
+ * @brief The distinct device groups linked to the GROUPS lists attached to
+ * stage @p stage of @p d (NULL: to any stage), in attachment order then
+ * link order, into a malloc'd array (free()). @returns their count;
+ * *groups NULL when none or out of memory (*nomem then set).
+ */
+uint32_t sr_defs_linked_groups(const sr_defs_t *d, const sr_uuid_t *stage,
+                               sr_uuid_t **groups, bool *nomem);
 
 /** @brief The reply's entity_type of a device group ("device_group"),
  *  beside sr_def_kind_t's (sr_reply_def_t.entity_kind). */

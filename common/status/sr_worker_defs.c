@@ -34,7 +34,10 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
         defs_load_t *dl = arg;
         sr_changelog_t cl;
 
-        (void)key;
+        /* "P<p>/r/<run>/...": a run's copies of its device groups, under
+         * the active run's key (sr_worker_snap.c), not the aggregate's */
+        if (key.len != SR_DEF_KEY_LEN)
+                return 0;
         dl->err = sr_codec_decode_changelog(dl->w->codec, value, &cl, &dl->ec);
         if (dl->err)
                 return 1;
@@ -54,9 +57,9 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
 
 /* The aggregate of @p pipeline: one scan per kind of entity it holds
  * ("P<pipeline>/<letter>/"), so the keys of its targets are never read. */
-static sr_err_t defs_load(sr_worker_t *w, int32_t part,
-                          const sr_uuid_t *pipeline, sr_defs_t *d,
-                          sr_errctx_t *ec)
+sr_err_t sr_worker__defs_load(sr_worker_t *w, int32_t part,
+                              const sr_uuid_t *pipeline, sr_defs_t *d,
+                              sr_errctx_t *ec)
 {
         defs_load_t dl = { w, d, SR_OK, { 0 } };
         char prefix[SR_DEF_KEY_LEN];
@@ -250,6 +253,25 @@ void sr_worker__def_changes(sr_worker_t *w, int32_t part, const sr_defs_t *d,
         }
 }
 
+bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key)
+{
+        sr_errctx_t ec = { 0 };
+        sr_changelog_t cl;
+        sr_slice_t prev;
+
+        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &prev,
+                         &ec) != SR_OK)
+                return false;
+        /* Seen before: the second delivery gets the first reply. */
+        if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) == SR_OK) {
+                if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
+                        sr_worker__emit_reply(w, part, &cl.u.dedupe.reply);
+                sr_changelog_fini(&cl);
+        }
+        w->bs.inputs[0][OUT_DUPLICATE]++;
+        return true;
+}
+
 /* The dedupe entry of a command, with its reply, under @p key (a
  * definition's or a device group's: SR_DEF_KEY_LEN bytes both). */
 void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
@@ -286,27 +308,14 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         sr_defs_targets_in_t tin;
         sr_defs_out_t out;
         sr_defs_t d;
-        sr_changelog_t cl;
         sr_reply_t reply;
-        sr_slice_t prev;
         sr_command_t create;
         bool has_create = false;
         sr_err_t err;
 
         sr_def_dedupe_key(&cmd->pipeline_run_id, &cmd->command_id, key);
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &prev,
-                         &ec) == SR_OK) {
-                /* Seen before: the second delivery gets the first reply. */
-                if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
-                    SR_OK) {
-                        if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
-                                sr_worker__emit_reply(w, part,
-                                                      &cl.u.dedupe.reply);
-                        sr_changelog_fini(&cl);
-                }
-                w->bs.inputs[0][OUT_DUPLICATE]++;
+        if (sr_worker__def_seen(w, part, key))
                 return;
-        }
         memset(&d, 0, sizeof(d));
         memset(&out, 0, sizeof(out));
         memset(&reply, 0, sizeof(reply));
@@ -319,7 +328,8 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
         reply.pipeline_run_id = cmd->pipeline_run_id;
         reply.occurred_at = in->timestamp;
         reply.has_def = true;
-        if (defs_load(w, part, &cmd->pipeline_run_id, &d, &ec) != SR_OK) {
+        if (sr_worker__defs_load(w, part, &cmd->pipeline_run_id, &d, &ec) !=
+            SR_OK) {
                 char op[96], pid[SR_UUID_STR_LEN + 1];
 
                 sr_uuid_fmt(&cmd->pipeline_run_id, pid);
@@ -362,9 +372,10 @@ void sr_worker__on_definition(sr_worker_t *w, const sr_inrec_t *in,
                 why = SR_REJECT_NONE;
                 if (sr_defs_resolve(&d, &spec, &why, msg, sizeof(msg))) {
                         has_create = true;
-                        if (!sr_worker__run_create(w, &d, dc, &spec,
-                                                   in->timestamp, &create,
-                                                   &out)) {
+                        if (!sr_worker__run_create(
+                                    w, &d, &dc->u.run.pipeline_run_id,
+                                    (int32_t)(d.p.runs_started + 1), &spec,
+                                    in->timestamp, &create, &out)) {
                                 out.entity_kind = SR_DEF_ACTIVE_RUN;
                                 out.entity_id = dc->u.run.pipeline_run_id;
                                 goto answer;
@@ -395,10 +406,19 @@ answer:
         if (out.accepted && out.n_changes)
                 sr_worker__def_changes(w, part, &d, &out, cmd,
                                        in->timestamp);
-        if (out.accepted && has_create && out.n_changes)
+        if (out.accepted && has_create && out.n_changes &&
+            !sr_worker__snap_start(w, part, &d, &dc->u.run.pipeline_run_id,
+                                   in->timestamp))
                 /* the CreateRun alone, to the run's owner: it sends the
-                 * fill's first step once it has created the run */
+                 * fill's first step once it has created the run (a run
+                 * linking device groups: once their copies are closed,
+                 * sr_worker_snap.c) */
                 sr_worker__emit_command(w, part, &create, -1);
+        if (out.accepted && dc->kind == SR_DEFCMD_RUN_ENDED)
+                /* the run's copies of its device groups go too */
+                sr_worker__drop_copies(w, part, &cmd->pipeline_run_id,
+                                       &dc->u.run.pipeline_run_id,
+                                       cmd->enterprise_id, 0, in->timestamp);
         if (out.accepted) {
                 w->bs.inputs[0][OUT_APPLIED]++;
         } else {

@@ -37,6 +37,7 @@
 #include "sr_budget.h"
 #include "sr_defs.h"
 #include "sr_digest.h"
+#include "sr_groups.h"
 #include "sr_log.h"
 #include "sr_sha256.h"
 #include "sr_utf8.h"
@@ -48,28 +49,36 @@
 
 /* ------------------------------------------------------------ ids */
 
+/* A group copy's source (> 0) is in the name: its first step has the
+ * nil cursor and the chunk the source before left. */
 static void fill_step_id(const sr_uuid_t *run, uint32_t stage,
                          const sr_uuid_t *after, uint32_t chunk,
-                         sr_uuid_t *out)
+                         uint32_t source, sr_uuid_t *out)
 {
         char rid[SR_UUID_STR_LEN + 1], aid[SR_UUID_STR_LEN + 1];
 
         sr_uuid_fmt(run, rid);
         sr_uuid_fmt(after, aid);
-        sr_uuid_v5(out, &sr_ns, "%s/fill/%" PRIu32 "/%s/%" PRIu32, rid, stage,
-                   aid, chunk);
+        if (source)
+                sr_uuid_v5(out, &sr_ns, "%s/fill/%" PRIu32 "/%s/%" PRIu32
+                           "/source/%" PRIu32, rid, stage, aid, chunk,
+                           source);
+        else
+                sr_uuid_v5(out, &sr_ns, "%s/fill/%" PRIu32 "/%s/%" PRIu32,
+                           rid, stage, aid, chunk);
 }
 
 /* ------------------------------------------------------------ sending */
 
-/* A FillStep of @p run at stage @p stage, cursor @p after, the stage's
- * @p chunk, @p count and digest in progress @p h, keyed by @p pipeline of
- * @p enterprise, to partition @p to (-1: the key's). */
+/* A FillStep of @p run at stage @p stage, source @p source, cursor
+ * @p after, the stage's @p chunk, @p count and digest in progress @p h,
+ * keyed by @p pipeline of @p enterprise, to partition @p to (-1: the
+ * key's). */
 static void send_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
                       const char *enterprise, const sr_uuid_t *run,
-                      uint32_t stage, const sr_uuid_t *after, uint32_t chunk,
-                      uint64_t count, const sr_sha256_ctx_t *h, int64_t ts,
-                      int32_t to)
+                      uint32_t stage, uint32_t source, const sr_uuid_t *after,
+                      uint32_t chunk, uint64_t count,
+                      const sr_sha256_ctx_t *h, int64_t ts, int32_t to)
 {
         sr_command_t c;
         sr_defcmd_t *f = calloc(1, sizeof(*f));
@@ -86,7 +95,7 @@ static void send_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
         c.pipeline_run_id = *pipeline; /* the key */
         snprintf(c.enterprise_id, sizeof(c.enterprise_id), "%s", enterprise);
         c.issued_at = ts;
-        fill_step_id(run, stage, after, chunk, &c.command_id);
+        fill_step_id(run, stage, after, chunk, source, &c.command_id);
         f->kind = SR_DEFCMD_FILL_STEP;
         f->command_id = c.command_id;
         memcpy(f->enterprise_id, c.enterprise_id, sizeof(f->enterprise_id));
@@ -97,6 +106,7 @@ static void send_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
         f->u.fill.after = *after;
         f->u.fill.chunk = chunk;
         f->u.fill.count = count;
+        f->u.fill.source = source;
         f->u.fill.seal_state_len = (uint32_t)sr_sha256_save(h, saved);
         memcpy(f->u.fill.seal_state, saved, f->u.fill.seal_state_len);
         c.u.def = f;
@@ -129,16 +139,16 @@ static void first_step(sr_worker_t *w, int32_t part, const sr_uuid_t *pipeline,
 
         memset(&nil, 0, sizeof(nil));
         sr_sha256_init(&h);
-        send_step(w, part, pipeline, enterprise, run, stage, &nil, 0, 0, &h,
-                  ts, to);
+        send_step(w, part, pipeline, enterprise, run, stage, 0, &nil, 0, 0,
+                  &h, ts, to);
 }
 
 /* ------------------------------------------------------------ start */
 
 bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
-                           const sr_defcmd_t *dc, sr_runspec_t *spec,
-                           int64_t ts, sr_command_t *create,
-                           sr_defs_out_t *out)
+                           const sr_uuid_t *run, int32_t run_number,
+                           sr_runspec_t *spec, int64_t ts,
+                           sr_command_t *create, sr_defs_out_t *out)
 {
         sr_errctx_t ec = { 0 };
         sr_buf_t val = { 0 };
@@ -146,15 +156,14 @@ bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
 
         memset(create, 0, sizeof(*create));
         create->kind = SR_CMD_CREATE_RUN;
-        sr_def_start_command_id(&d->p.id, &dc->u.run.pipeline_run_id,
-                                &create->command_id);
-        create->pipeline_run_id = dc->u.run.pipeline_run_id;
+        sr_def_start_command_id(&d->p.id, run, &create->command_id);
+        create->pipeline_run_id = *run;
         memcpy(create->enterprise_id, d->p.enterprise_id,
                sizeof(create->enterprise_id));
         create->issued_at = ts;
         create->u.create.spec = *spec; /* moved */
         memset(spec, 0, sizeof(*spec));
-        create->u.create.run_number = (int32_t)(d->p.runs_started + 1);
+        create->u.create.run_number = run_number;
         if (sr_codec_encode_command(w->codec, create, &val, &ec) != SR_OK) {
                 /* the rules keep names, types and args within the codec's
                  * bounds, so this is the skeleton's size or a defect */
@@ -209,6 +218,11 @@ typedef struct fill_scan {
         const sr_defs_t *d;
         sr_uuid_t *lists; /* owned: the stage's DEVICES lists, in order */
         uint32_t n_lists;
+        /* the stage's linked groups (owned) and the copy being passed
+         * (groups[source - 1]) of run */
+        sr_uuid_t *groups;
+        uint32_t n_groups, source;
+        const sr_uuid_t *run;
         sr_uuid_t after;
         uint32_t budget; /* keys left to examine */
         uint32_t max;    /* items per chunk */
@@ -242,33 +256,45 @@ static bool in_earlier_list(fill_scan_t *fs, uint32_t k,
         return false;
 }
 
+/* A source's key of @p len bytes ending in an id: -1 stop (a key of
+ * another form: fs->err; the chunk full or the step's keys spent:
+ * fs->more), 0 skip (the cursor itself, passed by the last step), 1 take
+ * it (fs->last) and decode its record into @p cl (-1 when it does not). */
+static int scan_key(fill_scan_t *fs, sr_slice_t key, sr_slice_t value,
+                    size_t len, sr_changelog_t *cl)
+{
+        sr_uuid_t id;
+
+        if (key.len != len ||
+            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
+                           SR_UUID_STR_LEN, &id)) {
+                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
+                                        "a key of another form among a "
+                                        "stage's source's keys");
+                return -1;
+        }
+        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
+                return 0;
+        if (fs->n == fs->max || fs->budget == 0) {
+                fs->more = true;
+                return -1;
+        }
+        fs->budget--;
+        fs->last = id;
+        fs->err = sr_codec_decode_changelog(fs->w->codec, value, cl, &fs->ec);
+        return fs->err ? -1 : 1;
+}
+
 static int scan_one(sr_slice_t key, sr_slice_t value, void *arg)
 {
         fill_scan_t *fs = arg;
         sr_changelog_t cl;
         const sr_def_target_t *t;
-        sr_uuid_t id;
         uint32_t k;
+        int r = scan_key(fs, key, value, SR_DEF_KEY_LEN, &cl);
 
-        if (key.len != SR_DEF_KEY_LEN ||
-            !sr_uuid_parse((const char *)key.ptr + key.len - SR_UUID_STR_LEN,
-                           SR_UUID_STR_LEN, &id)) {
-                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
-                                        "a key of another form among the "
-                                        "pipeline's targets");
-                return 1;
-        }
-        if (!sr_uuid_is_nil(&fs->after) && sr_uuid_eq(&id, &fs->after))
-                return 0; /* the cursor itself: passed by the last step */
-        if (fs->n == fs->max || fs->budget == 0) {
-                fs->more = true;
-                return 1;
-        }
-        fs->budget--;
-        fs->last = id;
-        fs->err = sr_codec_decode_changelog(fs->w->codec, value, &cl, &fs->ec);
-        if (fs->err)
-                return 1;
+        if (r <= 0)
+                return -r;
         if (cl.kind != SR_CL_DEF || cl.u.def.kind != SR_DEF_TARGET) {
                 sr_changelog_fini(&cl);
                 fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
@@ -288,6 +314,63 @@ static int scan_one(sr_slice_t key, sr_slice_t value, void *arg)
                 memcpy(it->device_name, t->device_name,
                        sizeof(it->device_name));
                 memcpy(it->device_alias, t->device_alias,
+                       sizeof(it->device_alias));
+        }
+        sr_changelog_fini(&cl);
+        return 0;
+}
+
+/* Is @p device in the copy of a group the stage passed before the one
+ * being passed? Then that copy gave it. */
+static bool in_earlier_copy(fill_scan_t *fs, const sr_uuid_t *device)
+{
+        char key[SR_GROUP_COPY_KEY_LEN];
+        sr_errctx_t ec = { 0 };
+        sr_slice_t v;
+
+        for (uint32_t j = 0; j + 1 < fs->source; j++)
+                if (sr_store_get(fs->w->txn, fs->part,
+                                 sr_slice(key, sr_group_copy_member_key(
+                                                       &fs->d->p.id, fs->run,
+                                                       &fs->groups[j], device,
+                                                       key)),
+                                 &v, &ec) == SR_OK)
+                        return true;
+        return false;
+}
+
+/* One member of the copy being passed: a target of the stage unless a
+ * DEVICES list of the stage (active there) or an earlier copy has it, so
+ * a DEVICES entry wins over a member. */
+static int scan_copy(sr_slice_t key, sr_slice_t value, void *arg)
+{
+        fill_scan_t *fs = arg;
+        const sr_def_group_member_t *m;
+        sr_changelog_t cl;
+        int r = scan_key(fs, key, value, SR_GROUP_COPY_KEY_LEN, &cl);
+
+        if (r <= 0)
+                return -r;
+        if (cl.kind != SR_CL_GROUP || cl.u.grp.kind != SR_GREC_COPY_MEMBER) {
+                sr_changelog_fini(&cl);
+                fs->err = sr_errctx_set(&fs->ec, SR_ERR_CORRUPT,
+                                        "not a copied member under a copy "
+                                        "key");
+                return 1;
+        }
+        m = &cl.u.grp.member;
+        if (!in_earlier_list(fs, fs->n_lists, &m->device_id) &&
+            !in_earlier_copy(fs, &m->device_id)) {
+                sr_spec_target_t *it = &fs->items[fs->n++];
+
+                /* the target's id: v5 of (group, device), as a DEVICES
+                 * target's is v5 of (list, device) */
+                sr_def_target_id(&m->group_id, &m->device_id,
+                                 &it->target_id);
+                it->device_id = m->device_id;
+                memcpy(it->device_name, m->device_name,
+                       sizeof(it->device_name));
+                memcpy(it->device_alias, m->device_alias,
                        sizeof(it->device_alias));
         }
         sr_changelog_fini(&cl);
@@ -364,6 +447,44 @@ static void send_seal(sr_worker_t *w, const sr_defs_t *d, const sr_uuid_t *run,
         sr_worker__emit_command(w, part, &c, -1);
 }
 
+/* Pass the source @p fs names from its cursor: the pipeline's targets
+ * ("P<p>/t/...", source 0) or the copy of the stage's groups[source - 1]
+ * ("P<p>/r/<run>/m/<group>/..."). */
+static sr_err_t scan_source(fill_scan_t *fs, sr_errctx_t *ec)
+{
+        char prefix[SR_GROUP_COPY_KEY_LEN], from[SR_GROUP_COPY_KEY_LEN];
+        const sr_defs_t *d = fs->d;
+        size_t np, nf;
+        sr_err_t err;
+
+        if (fs->source == 0) {
+                if (!fs->n_lists)
+                        return SR_OK;
+                nf = sr_def_key(SR_DEF_TARGET, &d->p.id, &fs->after, from);
+                np = sr_def_key_prefix(&d->p.id, prefix);
+                prefix[np] = sr_def_kind_letter(SR_DEF_TARGET);
+                prefix[np + 1] = '/';
+                np += 2;
+        } else {
+                const sr_uuid_t *g = &fs->groups[fs->source - 1];
+
+                np = sr_group_copy_member_key(&d->p.id, fs->run, g, NULL,
+                                              prefix);
+                nf = sr_group_copy_member_key(&d->p.id, fs->run, g,
+                                              &fs->after, from);
+        }
+        err = sr_store_scan_from(fs->w->txn, fs->part, sr_slice(prefix, np),
+                                 sr_uuid_is_nil(&fs->after) ?
+                                         sr_slice(prefix, np) :
+                                         sr_slice(from, nf),
+                                 fs->source ? scan_copy : scan_one, fs, ec);
+        if (!err && fs->err) {
+                *ec = fs->ec;
+                err = fs->err;
+        }
+        return err;
+}
+
 bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
                           const sr_defcmd_t *dc, const sr_command_t *cmd,
                           int64_t ts)
@@ -372,14 +493,14 @@ bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
         const sr_uuid_t *run = &dc->u.fill.pipeline_run_id;
         uint32_t si = dc->u.fill.stage_index, chunk = dc->u.fill.chunk;
         uint64_t count = dc->u.fill.count;
-        char prefix[SR_DEF_KEY_LEN], from[SR_DEF_KEY_LEN];
         uint8_t digest[SR_DIGEST_LEN];
         sr_errctx_t ec = { 0 };
+        sr_uuid_t nil = { { 0 } };
         sr_sha256_ctx_t h;
         sr_defs_out_t out;
         fill_scan_t fs;
-        size_t np;
         uint32_t next;
+        bool nomem;
         sr_err_t err;
 
         r = sr_defs_active_run(d, run);
@@ -393,37 +514,26 @@ bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
         fs.w = w;
         fs.part = part;
         fs.d = d;
+        fs.run = run;
+        fs.source = dc->u.fill.source;
         fs.after = dc->u.fill.after;
         fs.max = (uint32_t)w->conf->definition_chunk_targets;
         fs.budget = fs.max * FILL_SCAN_FACTOR;
         fs.lists = stage_lists(d, &r->stage_ids[si], &fs.n_lists);
         fs.items = calloc(fs.max ? fs.max : 1, sizeof(*fs.items));
-        if (!fs.lists || !fs.items) {
+        fs.n_groups = sr_defs_linked_groups(d, &r->stage_ids[si], &fs.groups,
+                                            &nomem);
+        if (!fs.lists || !fs.items || nomem) {
                 sr_errctx_set(&ec, SR_ERR_NOMEM, "fill step");
                 sr_worker__set_fatal(w, &ec, "run fill");
                 goto out;
         }
-        /* The pipeline's targets from the cursor on ("P<p>/t/<after>"),
-         * or from the first ("P<p>/t/"). */
-        sr_def_key(SR_DEF_TARGET, &d->p.id, &fs.after, from);
-        np = sr_def_key_prefix(&d->p.id, prefix);
-        prefix[np] = sr_def_kind_letter(SR_DEF_TARGET);
-        prefix[np + 1] = '/';
-        if (fs.n_lists) {
-                err = sr_store_scan_from(
-                        w->txn, part, sr_slice(prefix, np + 2),
-                        sr_uuid_is_nil(&fs.after) ?
-                                sr_slice(prefix, np + 2) :
-                                sr_slice(from, SR_DEF_KEY_LEN),
-                        scan_one, &fs, &ec);
-                if (!err && fs.err) {
-                        ec = fs.ec;
-                        err = fs.err;
-                }
-                if (err) {
-                        sr_worker__set_fatal(w, &ec, "run fill: targets");
-                        goto out;
-                }
+        if (fs.source > fs.n_groups)
+                goto out; /* no such source: not a step this owner sent */
+        err = scan_source(&fs, &ec);
+        if (err) {
+                sr_worker__set_fatal(w, &ec, "run fill: targets");
+                goto out;
         }
         if (fs.n) {
                 send_chunk(w, d, run, si, chunk, &fs, digest, ts, part);
@@ -433,7 +543,13 @@ bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
         }
         if (fs.more) {
                 send_step(w, part, &d->p.id, d->p.enterprise_id, run, si,
-                          &fs.last, chunk, count, &h, ts, part);
+                          fs.source, &fs.last, chunk, count, &h, ts, part);
+                goto out;
+        }
+        /* the stage's next source: the copy of its next linked group */
+        if (fs.source < fs.n_groups) {
+                send_step(w, part, &d->p.id, d->p.enterprise_id, run, si,
+                          fs.source + 1, &nil, chunk, count, &h, ts, part);
                 goto out;
         }
         send_seal(w, d, run, si, chunk, count, &h, ts, part);
@@ -455,15 +571,16 @@ bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
 out:
         free(fs.lists);
         free(fs.items);
+        free(fs.groups);
         return true;
 }
 
 /* ------------------------------------------------------------ ended */
 
-static void send_run_ended(sr_worker_t *w, int32_t part,
-                           const sr_uuid_t *pipeline, const sr_uuid_t *run,
-                           const char *enterprise, sr_status_t status,
-                           int64_t ts)
+void sr_worker__send_run_ended(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                               const char *enterprise, sr_status_t status,
+                               int64_t ts)
 {
         char rid[SR_UUID_STR_LEN + 1];
         sr_defcmd_t *f = calloc(1, sizeof(*f));
@@ -520,10 +637,10 @@ void sr_worker__stored_run_check(sr_worker_t *w, int32_t part,
                 if (o->has_reply && !o->reply.accepted && !o->applied) {
                         /* A run the pipeline's owner started that will
                          * never exist: its pin must go. */
-                        send_run_ended(w, part,
-                                       &cmd->u.create.spec.pipeline_id,
-                                       &cmd->pipeline_run_id,
-                                       cmd->enterprise_id, SR_ST_INVALID, ts);
+                        sr_worker__send_run_ended(
+                                w, part, &cmd->u.create.spec.pipeline_id,
+                                &cmd->pipeline_run_id, cmd->enterprise_id,
+                                SR_ST_INVALID, ts);
                         return;
                 }
                 if (o->applied)
@@ -541,10 +658,10 @@ void sr_worker__stored_run_check(sr_worker_t *w, int32_t part,
                     sr_status_is_terminal(ev->to_status) &&
                     !sr_status_is_terminal(ev->from_status)) {
                         if (from_stored(run))
-                                send_run_ended(w, part, &run->pr.pipeline_id,
-                                               &run->pr.m.id,
-                                               run->pr.enterprise_id,
-                                               ev->to_status, ts);
+                                sr_worker__send_run_ended(
+                                        w, part, &run->pr.pipeline_id,
+                                        &run->pr.m.id, run->pr.enterprise_id,
+                                        ev->to_status, ts);
                         return;
                 }
         }

@@ -24,8 +24,8 @@
 
 /* The record under @p key, decoded, of kind @p kind; false when there is
  * none (or another kind: a defect, read as none). */
-static bool group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
-                          sr_group_rec_kind_t kind, sr_group_record_t *r)
+bool sr_worker__group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              sr_group_rec_kind_t kind, sr_group_record_t *r)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
@@ -43,22 +43,23 @@ static bool group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
 }
 
 /* Group @p group from the directory (exists false when none). */
-static bool group_get(sr_worker_t *w, int32_t part, const sr_uuid_t *group,
-                      sr_group_t *g)
+bool sr_worker__group_get(sr_worker_t *w, int32_t part,
+                          const sr_uuid_t *group, sr_group_t *g)
 {
         char key[SR_GROUP_KEY_LEN];
         sr_group_record_t r;
 
         memset(g, 0, sizeof(*g));
-        if (!group_rec_get(w, part, sr_slice(key, sr_group_key(group, key)),
-                           SR_GREC_GROUP, &r))
+        if (!sr_worker__group_rec_get(w, part,
+                                      sr_slice(key, sr_group_key(group, key)),
+                                      SR_GREC_GROUP, &r))
                 return false;
         *g = r.group;
         return true;
 }
 
-static void put_group_rec(sr_worker_t *w, int32_t part, sr_slice_t key,
-                          const sr_group_record_t *r)
+void sr_worker__group_rec_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              const sr_group_record_t *r)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
@@ -87,13 +88,11 @@ static void group_changes(sr_worker_t *w, int32_t part, const sr_grpcmd_t *c,
         memcpy(r.enterprise_id, c->enterprise_id, sizeof(r.enterprise_id));
         r.kind = SR_GREC_MEMBER;
         for (uint32_t i = 0; i < o->n_put && !w->fatal && !w->redo; i++) {
+                size_t n = sr_group_member_key(&c->group_id,
+                                               &o->put[i].device_id, key);
+
                 r.member = o->put[i];
-                put_group_rec(w, part,
-                              sr_slice(key, sr_group_member_key(
-                                                    &c->group_id,
-                                                    &o->put[i].device_id,
-                                                    key)),
-                              &r);
+                sr_worker__group_rec_put(w, part, sr_slice(key, n), &r);
         }
         for (uint32_t i = 0; i < o->n_del && !w->fatal && !w->redo; i++)
                 sr_worker__changelog_del(
@@ -110,9 +109,9 @@ static void group_changes(sr_worker_t *w, int32_t part, const sr_grpcmd_t *c,
                 memset(&r.member, 0, sizeof(r.member));
                 r.kind = SR_GREC_GROUP;
                 r.group = *g;
-                put_group_rec(w, part,
-                              sr_slice(key, sr_group_key(&c->group_id, key)),
-                              &r);
+                sr_worker__group_rec_put(
+                        w, part, sr_slice(key, sr_group_key(&c->group_id,
+                                                            key)), &r);
         }
 }
 
@@ -143,8 +142,8 @@ static bool members_read(sr_worker_t *w, int32_t part, const sr_grpcmd_t *c,
                 size_t n = sr_group_member_key(&c->group_id,
                                                &c->items[i].device_id, key);
 
-                if (group_rec_get(w, part, sr_slice(key, n), SR_GREC_MEMBER,
-                                  &r)) {
+                if (sr_worker__group_rec_get(w, part, sr_slice(key, n),
+                                             SR_GREC_MEMBER, &r)) {
                         mr->got[i] = r.member;
                         mr->found[i] = &mr->got[i];
                 }
@@ -161,29 +160,16 @@ static void on_directory(sr_worker_t *w, const sr_inrec_t *in,
         sr_errctx_t ec = { 0 };
         members_read_t mr;
         sr_groups_out_t out;
-        sr_changelog_t cl;
         sr_reply_t reply;
-        sr_slice_t prev;
         sr_group_t g;
         sr_err_t err;
 
         sr_group_dedupe_key(&c->group_id, &cmd->command_id, key);
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_GROUP_KEY_LEN), &prev,
-                         &ec) == SR_OK) {
-                /* Seen before: the second delivery gets the first reply. */
-                if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
-                    SR_OK) {
-                        if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)
-                                sr_worker__emit_reply(w, part,
-                                                      &cl.u.dedupe.reply);
-                        sr_changelog_fini(&cl);
-                }
-                w->bs.inputs[0][OUT_DUPLICATE]++;
+        if (sr_worker__def_seen(w, part, key))
                 return;
-        }
         memset(&out, 0, sizeof(out));
         memset(&reply, 0, sizeof(reply));
-        group_get(w, part, &c->group_id, &g);
+        sr_worker__group_get(w, part, &c->group_id, &g);
         if (!members_read(w, part, c, &mr)) {
                 sr_errctx_set(&ec, SR_ERR_NOMEM, "group members");
                 sr_worker__set_fatal(w, &ec, "group command");
@@ -236,10 +222,21 @@ void sr_worker__on_group(sr_worker_t *w, const sr_inrec_t *in,
         case SR_GRPCMD_DELETE_GROUP:
                 on_directory(w, in, cmd);
                 return;
+        case SR_GRPCMD_SNAPSHOT:
+                sr_worker__on_snapshot(w, in, cmd);
+                return;
+        case SR_GRPCMD_MEMBERS:
+                sr_worker__on_group_members(w, in, cmd);
+                return;
+        case SR_GRPCMD_DROP_COPIES:
+                sr_worker__drop_copies(w, in->partition,
+                                       &cmd->u.grp->pipeline_id,
+                                       &cmd->u.grp->pipeline_run_id,
+                                       cmd->enterprise_id,
+                                       cmd->u.grp->chunk, in->timestamp);
+                w->bs.inputs[0][OUT_APPLIED]++;
+                return;
         default:
-                /* SnapshotGroup, GroupMembers: the run-start snapshot
-                 * (milestone 2 of phase C); until it is built they change
-                 * nothing. */
                 w->bs.inputs[0][OUT_STALE]++;
                 return;
         }

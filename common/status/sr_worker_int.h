@@ -345,6 +345,9 @@ bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
  * the snapshot and on the changelog; a command's dedupe entry with its
  * reply under @p key (SR_DEF_KEY_LEN = SR_GROUP_KEY_LEN bytes). */
 void sr_worker__changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key);
+/* A command met before under dedupe @p key (SR_DEF_KEY_LEN bytes): its
+ * first reply sent again, counted a duplicate; false when new. */
+bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key);
 void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
                            const sr_command_t *cmd, const sr_reply_t *reply);
 /* A device-group command (sr_worker_groups.c): the directory's commands
@@ -361,9 +364,48 @@ void sr_worker__on_group(sr_worker_t *w, const sr_inrec_t *in,
  * open stage, and RunEnded when such a run ended in this input or its
  * CreateRun was refused. */
 bool sr_worker__run_create(sr_worker_t *w, const sr_defs_t *d,
-                           const sr_defcmd_t *dc, sr_runspec_t *spec,
-                           int64_t ts, sr_command_t *create,
-                           sr_defs_out_t *out);
+                           const sr_uuid_t *run, int32_t run_number,
+                           sr_runspec_t *spec, int64_t ts,
+                           sr_command_t *create, sr_defs_out_t *out);
+/* sr_worker_fill.c: RunEnded of @p run, keyed by @p pipeline (id v5 of
+ * "<run>/ended"). */
+void sr_worker__send_run_ended(sr_worker_t *w, int32_t part,
+                               const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                               const char *enterprise, sr_status_t status,
+                               int64_t ts);
+/* sr_worker_snap.c: a run start's copies of its linked device groups
+ * (docs/definitions.md section 6). snap_start sends a SnapshotGroup per
+ * distinct linked group of an accepted start (false: none, the CreateRun
+ * goes now); on_snapshot is the group's owner's step, on_group_members
+ * the pipeline's owner's storing of a chunk or closing record (the
+ * CreateRun once every copy is closed); drop_copies one bounded step of
+ * the copies' deletion after RunEnded. */
+bool sr_worker__snap_start(sr_worker_t *w, int32_t part, const sr_defs_t *d,
+                           const sr_uuid_t *run, int64_t ts);
+void sr_worker__on_snapshot(sr_worker_t *w, const sr_inrec_t *in,
+                            const sr_command_t *cmd);
+void sr_worker__on_group_members(sr_worker_t *w, const sr_inrec_t *in,
+                                 const sr_command_t *cmd);
+void sr_worker__drop_copies(sr_worker_t *w, int32_t part,
+                            const sr_uuid_t *pipeline, const sr_uuid_t *run,
+                            const char *enterprise, uint32_t step,
+                            int64_t ts);
+/* sr_worker_groups.c: a group's or copy's record under @p key, of kind
+ * @p kind (false: none); a group of the directory (false, exists false:
+ * none). */
+bool sr_worker__group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              sr_group_rec_kind_t kind, sr_group_record_t *r);
+bool sr_worker__group_get(sr_worker_t *w, int32_t part,
+                          const sr_uuid_t *group, sr_group_t *g);
+/* The record @p r (SR_CL_GROUP) under @p key, in the snapshot and on the
+ * changelog. */
+void sr_worker__group_rec_put(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              const sr_group_record_t *r);
+/* sr_worker_defs.c: the aggregate of @p pipeline from the batch's
+ * transaction (sr_defs_fini() it). */
+sr_err_t sr_worker__defs_load(sr_worker_t *w, int32_t part,
+                              const sr_uuid_t *pipeline, sr_defs_t *d,
+                              sr_errctx_t *ec);
 bool sr_worker__fill_step(sr_worker_t *w, int32_t part, sr_defs_t *d,
                           const sr_defcmd_t *dc, const sr_command_t *cmd,
                           int64_t ts);

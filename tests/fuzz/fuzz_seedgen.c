@@ -895,8 +895,9 @@ static void group_command(sr_command_t *c, sr_grpcmd_t *g,
         g->kind = k;
         g->group_id = uuid_n(700);
         g->pipeline_id = uuid_n(701);
-        c->pipeline_run_id = k == SR_GRPCMD_MEMBERS ? g->pipeline_id :
-                                                      g->group_id;
+        c->pipeline_run_id = k == SR_GRPCMD_MEMBERS ||
+                                     k == SR_GRPCMD_DROP_COPIES ?
+                                     g->pipeline_id : g->group_id;
 }
 
 static void group_seeds(void)
@@ -905,6 +906,7 @@ static void group_seeds(void)
                 "command-group-put", "command-group-put-members",
                 "command-group-remove-members", "command-group-delete",
                 "command-group-snapshot", "command-group-members",
+                "command-group-drop-copies",
         };
         static const char *const recs[SR_GREC__COUNT] = {
                 "changelog-device-group", "changelog-device-group-member",
@@ -961,6 +963,8 @@ static void group_seeds(void)
                 cl.u.grp.group_id = uuid_n(700);
                 cl.u.grp.count = 2;
                 cl.u.grp.chunks = 1;
+                cl.u.grp.closed = true;
+                cl.u.grp.state_len = 32;
                 put_buf(recs[k], sr_codec_encode_changelog(codec, &cl, &buf,
                                                            &ec), &buf, &ec);
         }

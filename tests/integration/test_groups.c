@@ -57,12 +57,7 @@ static bool reply_for(kit_t *k, void *arg)
 {
         struct reply_arg *ra = arg;
 
-        ra->seen = 0;
-        for (int i = 0; i < k->n_replies; i++)
-                if (sr_uuid_eq(&k->replies[i].command_id, &ra->cmd)) {
-                        ra->r = &k->replies[i];
-                        ra->seen++;
-                }
+        ra->r = kit_reply_of(k, &ra->cmd, &ra->seen);
         return ra->r != NULL;
 }
 
@@ -193,25 +188,9 @@ static int read_record(const sr_inrec_t *in, void *arg)
 
 static void read_log(void)
 {
-        sr_errctx_t ec = { 0 };
-
         memset(&lg, 0, sizeof(lg));
         kit_pump_until(&kit, NULL, NULL, 300); /* the relay's phases */
-        for (int32_t p = 0; p < kit.parts; p++) {
-                int64_t lo, hi;
-
-                cr_assert(eq(int, sr_kafka_watermarks(kit.conf,
-                                                      SR_TOPIC_CHANGELOG, p,
-                                                      &lo, &hi, 5000, &ec),
-                             SR_OK), "%s", ec.msg);
-                if (hi > 0)
-                        cr_assert(eq(int, sr_kafka_read_partition(
-                                                  kit.conf,
-                                                  SR_TOPIC_CHANGELOG, p, hi,
-                                                  read_record, &lg, 10000,
-                                                  &ec),
-                                     SR_OK), "%s", ec.msg);
-        }
+        kit_read_topic(&kit, SR_TOPIC_CHANGELOG, read_record, &lg);
 }
 
 static int live(sr_group_rec_kind_t kind)

@@ -687,4 +687,42 @@ static inline uint64_t kit_check_seq(const kit_t *k, const sr_uuid_t *run)
         return n;
 }
 
+/* The last reply received for command @p cmd, NULL when none yet; *seen:
+ * how many came (NULL: not wanted). */
+static inline const sr_reply_t *kit_reply_of(const kit_t *k,
+                                             const sr_uuid_t *cmd, int *seen)
+{
+        const sr_reply_t *r = NULL;
+
+        if (seen)
+                *seen = 0;
+        for (int i = 0; i < k->n_replies; i++)
+                if (sr_uuid_eq(&k->replies[i].command_id, cmd)) {
+                        r = &k->replies[i];
+                        if (seen)
+                                (*seen)++;
+                }
+        return r;
+}
+
+/* Every record of topic @p t so far, partition by partition, to @p cb. */
+static inline void kit_read_topic(kit_t *k, sr_topic_kind_t t,
+                                  sr_kafka_read_cb cb, void *arg)
+{
+        sr_errctx_t ec = { 0 };
+
+        for (int32_t p = 0; p < k->parts; p++) {
+                int64_t lo, hi;
+
+                cr_assert(eq(int, sr_kafka_watermarks(k->conf, t, p, &lo,
+                                                      &hi, 5000, &ec),
+                             SR_OK), "%s", ec.msg);
+                if (hi > 0)
+                        cr_assert(eq(int, sr_kafka_read_partition(
+                                                  k->conf, t, p, hi, cb, arg,
+                                                  10000, &ec),
+                                     SR_OK), "%s", ec.msg);
+        }
+}
+
 #endif /* SR_TESTKIT_H */

@@ -789,10 +789,8 @@ class Pipelines:
         if r is not None:
             ctx["entity"] = ("active_run", rid, r["audit"][0])
             return
-        for a in d["attachments"]:
-            x = self.find(d["lists"], a["list"])
-            if x["type"] == "GROUPS" and x["n_groups"]:
-                raise Refused("not_supported")
+        # A GROUPS list's linked device groups are copied into the run
+        # before its CreateRun (docs/definitions.md section 6, phase C).
         for a in d["attachments"]:
             x = self.find(d["lists"], a["list"])
             if x["type"] == "COLLECTIONS":

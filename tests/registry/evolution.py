@@ -53,11 +53,13 @@ Cases, each a check that fails if the rule does not hold:
      round-trips in version 7 and is refused by the version 6 reader.
   6z-6c'. the commands' version 8 (command.avsc, id 17) against version 7
      (command.v7.avsc, id 16, frozen, sha256 pinned): version 7's records,
-     AddTargetRun included, read both ways; each of the 6 device-group
-     commands (PutGroup with and without a name, PutGroupMembers with and
-     without an alias, RemoveGroupMembers, DeleteGroup, SnapshotGroup,
-     GroupMembers as a chunk and as the closing record) round-trips in
-     version 8 and is refused by the version 7 reader.
+     AddTargetRun included, read both ways (a FillStep read by version 8
+     with source 0); each of the 7 device-group commands (PutGroup with
+     and without a name, PutGroupMembers with and without an alias,
+     RemoveGroupMembers, DeleteGroup, SnapshotGroup, GroupMembers as a
+     chunk and as the closing record, DropRunCopies) round-trips in
+     version 8 and is refused by the version 7 reader; a FillStep with
+     source 2 round-trips in version 8.
   7. the changelog's real version 2 (changelog.avsc, id 8) against
      version 1 (changelog.v1.avsc, id 4, frozen the same way): a version 1
      stage run (and every other branch) is read by the version 2 reader,
@@ -466,10 +468,19 @@ def commands_v8(v7, v7_payloads):
             ("GroupMembers", {"pipeline_id": p, "expected_version": None,
                               "pipeline_run_id": r, "group_id": g,
                               "chunk": 1, "items": [], "closing": True,
-                              "count": 2, "digest": bytes(range(32))})]
+                              "count": 2, "digest": bytes(range(32))}),
+            ("DropRunCopies", {"pipeline_id": p, "expected_version": None,
+                               "pipeline_run_id": r, "step": 3})]
     newer(v7, v8, v7_payloads,
           [("io.sr.v1." + n, rec) for n, rec in recs], 7, 8,
-          ["z", "a'", "b'"])
+          ["z", "a'", "b'"], {"io.sr.v1.FillStep": {"source": 0}})
+    step = {"pipeline_id": p, "expected_version": None,
+            "pipeline_run_id": r, "stage_index": 1, "after": g,
+            "chunk": 2, "count": 200, "seal_state": bytes(64), "source": 2}
+    data = enc(v8, command(("io.sr.v1.FillStep", step)))
+    expect(plain(dec(data, v8, v8))["payload"] == step,
+           "6c'. commands: a FillStep of a group copy (source 2) "
+           "round-trips in version 8 (source 0 is written in version 6)")
 
 
 def frozen(name, sha256, case, schema_id):
@@ -481,16 +492,20 @@ def frozen(name, sha256, case, schema_id):
            f"{digest[:16]}...)")
 
 
-def newer(old, new, old_payloads, branches, n_old, n_new, cases):
+def newer(old, new, old_payloads, branches, n_old, n_new, cases,
+          added=None):
     """Version n_new of the commands (a payload branch appended) against
     version n_old: the old branches' records read both ways, field for
-    field; each record of the new branch (`branches`: (name, record)
-    pairs) round-trips in n_new and is refused by n_old."""
+    field (`added`: branch name -> the fields n_new added to an old
+    branch, with the defaults the n_new reader fills in); each record of
+    the new branch (`branches`: (name, record) pairs) round-trips in n_new
+    and is refused by n_old."""
     ok = True
     for payload in old_payloads:
         r = command(payload)
+        want = dict(plain(payload[1]), **(added or {}).get(payload[0], {}))
         ok = ok and plain(dec(enc(old, r), old, new))["payload"] == \
-            plain(payload[1]) and \
+            want and \
             plain(dec(enc(new, r), new, old))["payload"] == plain(payload[1])
     expect(ok, f"6{cases[0]}. commands: version {n_old} and version {n_new} "
            f"read each other's records of version {n_old}'s branches, "

@@ -148,24 +148,11 @@ static void replies_from_starts(void *arg, const int32_t *parts, int n,
 static sr_grpcmd_t *new_cmd(struct cli *cli, sr_command_t *c,
                             const sr_uuid_t *group, sr_grpcmd_kind_t kind)
 {
-        sr_grpcmd_t *g = calloc(1, sizeof(*g));
+        sr_uuid_t id;
 
-        memset(c, 0, sizeof(*c));
-        if (!g)
-                return NULL;
-        c->kind = SR_CMD_GROUP;
-        c->u.grp = g;
-        sr_uuid_v4(&c->command_id);
-        c->pipeline_run_id = *group;
-        snprintf(c->enterprise_id, sizeof(c->enterprise_id), "%s",
-                 cli->enterprise);
-        c->issued_at = sr_clock_wall_ms();
-        g->kind = kind;
-        g->command_id = c->command_id;
-        memcpy(g->enterprise_id, c->enterprise_id, sizeof(g->enterprise_id));
-        g->issued_at = c->issued_at;
-        g->group_id = *group;
-        return g;
+        sr_uuid_v4(&id);
+        return sr_grpcmd_new(c, kind, group, &id, cli->enterprise,
+                             sr_clock_wall_ms());
 }
 
 /* Encode and send @p c (then freed), remembering its id. */

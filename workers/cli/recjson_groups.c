@@ -71,6 +71,12 @@ void sr_recjson__put_grpcmd(json_t *o, const sr_grpcmd_t *g, bool *oom)
                     members(g->items, g->n_items,
                             g->kind == SR_GRPCMD_REMOVE_MEMBERS), oom);
                 break;
+        case SR_GRPCMD_DROP_COPIES:
+                put(o, "pipeline_id", sr_recjson_uuid(&g->pipeline_id), oom);
+                put(o, "pipeline_run_id",
+                    sr_recjson_uuid(&g->pipeline_run_id), oom);
+                put(o, "step", json_integer(g->chunk), oom);
+                break;
         case SR_GRPCMD_SNAPSHOT:
         case SR_GRPCMD_MEMBERS:
                 put(o, "pipeline_id", sr_recjson_uuid(&g->pipeline_id), oom);
@@ -134,7 +140,8 @@ void sr_recjson__put_group_record(json_t *o, const sr_group_record_t *r,
                 put(o, "group_id", sr_recjson_uuid(&r->group_id), oom);
                 put(o, "count", json_integer((json_int_t)r->count), oom);
                 put(o, "chunks", json_integer(r->chunks), oom);
-                put(o, "digest", hex(r->digest, SR_DIGEST_LEN), oom);
+                put(o, "closed", json_boolean(r->closed), oom);
+                put(o, "state", hex(r->state, r->state_len), oom);
                 return;
         }
         put(o, "group_id", sr_recjson_uuid(&m->group_id), oom);

@@ -1320,7 +1320,7 @@ Test(sr_codec, enum_symbols_and_union_branches_follow_c_enum_order)
                 "DeleteOperation", "StartPipelineRun", "RunEnded",
                 "FillStep", "AddTargetRun", "PutGroup", "PutGroupMembers",
                 "RemoveGroupMembers", "DeleteGroup", "SnapshotGroup",
-                "GroupMembers",
+                "GroupMembers", "DropRunCopies",
         };
         static const char *const states[] = {
                 "PipelineRun", "StageRun", "StageRunOperation", "TargetRun",
@@ -3298,14 +3298,14 @@ Test(sr_codec, unknown_union_branch_is_schema_error)
         w_uuid(&w, 2);
         w_str(&w, "acme");
         w_long(&w, 1);
-        /* payload branch 37 of 37: DeleteRun's 10, then the 20
+        /* payload branch 38 of 38: DeleteRun's 10, then the 20
          * definition commands (FillStep the last), then AddTargetRun,
-         * then the 6 device-group commands */
+         * then the 7 device-group commands */
         w_long(&w, SR_CMD_DEFINITION + SR_DEFCMD__COUNT + 1 +
                        SR_GRPCMD__COUNT);
         cr_assert(eq(int, sr_codec_decode_command(codec, w_slice(&w), &out,
                                                   &ec), SR_ERR_SCHEMA));
-        assert_msg(ec, "field payload: unknown union branch 37");
+        assert_msg(ec, "field payload: unknown union branch 38");
 }
 
 /* A version 1 record has five branches: one carrying a version 2 branch

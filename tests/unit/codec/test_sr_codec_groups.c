@@ -59,8 +59,9 @@ static void fill(sr_command_t *c, sr_grpcmd_kind_t k, uint32_t n)
         g->issued_at = c->issued_at;
         g->group_id = uid("group", 1);
         g->pipeline_id = uid("pipeline", 1);
-        c->pipeline_run_id = k == SR_GRPCMD_MEMBERS ? g->pipeline_id :
-                                                      g->group_id;
+        c->pipeline_run_id = k == SR_GRPCMD_MEMBERS ||
+                                     k == SR_GRPCMD_DROP_COPIES ?
+                                     g->pipeline_id : g->group_id;
         if (k == SR_GRPCMD_PUT_GROUP) {
                 g->has_name = true;
                 snprintf(g->name, sizeof(g->name), "canaries");
@@ -88,6 +89,11 @@ static void fill(sr_command_t *c, sr_grpcmd_kind_t k, uint32_t n)
                                          sizeof(g->items[i].device_alias),
                                          "alias-%u", i);
                 }
+        }
+        if (k == SR_GRPCMD_DROP_COPIES) {
+                memset(&g->group_id, 0, sizeof(g->group_id));
+                g->pipeline_run_id = uid("run", 1);
+                g->chunk = 4;
         }
         if (k == SR_GRPCMD_SNAPSHOT || k == SR_GRPCMD_MEMBERS) {
                 g->pipeline_run_id = uid("run", 1);
@@ -248,10 +254,14 @@ Test(sr_codec_groups, every_group_record_round_trips_in_version_4)
                                 r->group_id = uid("group", 1);
                         }
                         if (k == SR_GREC_COPY_CLOSE) {
+                                /* closed (alias 1): the digest; open: the
+                                 * state in progress */
                                 memset(&r->member, 0, sizeof(r->member));
                                 r->count = 5;
                                 r->chunks = 2;
-                                memset(r->digest, 0x5a, sizeof(r->digest));
+                                r->closed = alias;
+                                r->state_len = alias ? 32 : 64;
+                                memset(r->state, 0x5a, r->state_len);
                         }
                         cr_assert(eq(int, sr_codec_encode_changelog(
                                                   codec, &in, &buf, &ec),
@@ -321,4 +331,42 @@ Test(sr_codec_groups, a_group_reply_names_device_group_in_version_2)
                      SR_REPLY_KIND_DEVICE_GROUP));
         sr_changelog_fini(&back);
         sr_buf_free(&buf);
+}
+
+/* FillStep's source (the stage's k-th linked group's copy) is version 8's:
+ * a FillStep of source 0 stays in version 6, one of another source takes
+ * version 8, and both read back. */
+Test(sr_codec_groups, a_fill_step_of_a_group_copy_is_written_in_version_8)
+{
+        for (uint32_t source = 0; source <= 2; source += 2) {
+                sr_errctx_t ec = { 0 };
+                sr_buf_t buf = { 0 };
+                sr_command_t in, out;
+                sr_defcmd_t *f = calloc(1, sizeof(*f));
+
+                memset(&in, 0, sizeof(in));
+                in.kind = SR_CMD_DEFINITION;
+                in.u.def = f;
+                in.command_id = uid("cmd", 9);
+                in.pipeline_run_id = uid("pipeline", 1);
+                snprintf(in.enterprise_id, sizeof(in.enterprise_id), "acme");
+                f->kind = SR_DEFCMD_FILL_STEP;
+                f->pipeline_id = in.pipeline_run_id;
+                f->u.fill.pipeline_run_id = uid("run", 1);
+                f->u.fill.stage_index = 1;
+                f->u.fill.seal_state_len = 32;
+                f->u.fill.source = source;
+                cr_assert(eq(int, sr_codec_encode_command(codec, &in, &buf,
+                                                          &ec), SR_OK),
+                          "%s", ec.msg);
+                cr_assert(eq(i32, id_of(&buf), source ? 17 : 15));
+                cr_assert(eq(int, sr_codec_decode_command(
+                                          codec, sr_buf_slice(&buf), &out,
+                                          &ec), SR_OK), "%s", ec.msg);
+                cr_assert(eq(u32, out.u.def->u.fill.source, source));
+                cr_assert(eq(u32, out.u.def->u.fill.stage_index, 1));
+                sr_command_fini(&out);
+                sr_command_fini(&in);
+                sr_buf_free(&buf);
+        }
 }

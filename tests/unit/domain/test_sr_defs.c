@@ -1495,6 +1495,37 @@ Test(sr_defs, group_links_link_once_and_unlink_what_is_linked)
         expect_refused(SR_REJECT_NOT_FOUND, "is not linked");
 }
 
+/* Phase C: a stage whose GROUPS list links a device group starts (the
+ * worker copies the group into the run before its CreateRun), its stage
+ * open; it was refused not_supported before. */
+Test(sr_defs, a_start_with_a_linked_group_is_accepted_and_its_stage_open)
+{
+        sr_runspec_t spec;
+        sr_reject_t why;
+        char msg[SR_NAME_MAX];
+        sr_defcmd_t c;
+        sr_uuid_t st, l, r1;
+
+        mk_pipeline();
+        st = mk_stage("edge", 0);
+        l = mk_list("l", SR_TL_GROUPS);
+        cmd_init(&c, SR_DEFCMD_LINK_DEVICE_GROUP);
+        c.u.group.target_list_id = l;
+        c.u.group.device_group_id = uid("grp");
+        cr_assert(eq(int, apply(&c), SR_OK));
+        expect_accepted();
+        attach(st, l);
+        cr_assert(sr_defs_resolve(&d, &spec, &why, msg, sizeof(msg)), "%s",
+                  msg);
+        cr_assert(eq(u32, spec.n_stages, 1));
+        cr_assert(spec.stages[0].append_targets);
+        sr_runspec_fini(&spec);
+        start_run("r1");
+        r1 = uid("r1");
+        cr_assert(not(eq(ptr, (void *)sr_defs_active_run(&d, &r1), NULL)));
+        cr_assert(sr_defs_active_run(&d, &r1)->filling);
+}
+
 /* ---------------------------------------------------------- operations */
 
 Test(sr_defs, operation_type_is_an_open_set_of_upper_case_words)

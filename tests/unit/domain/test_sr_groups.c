@@ -440,3 +440,114 @@ Test(sr_groups, keys_start_with_G_and_parse_back)
         cr_assert(not(sr_group_key_parse("P0000", 5, &a, &kind, &b)));
         cr_assert(lt(sz, (size_t)SR_GROUP_KEY_LEN, 96)); /* entity keys */
 }
+
+/* ---------------------------------------------------------- copies */
+
+Test(sr_groups, copy_keys_hang_under_the_active_run_key)
+{
+        char key[SR_GROUP_COPY_KEY_LEN], run_key[SR_DEF_KEY_LEN];
+        sr_uuid_t p = dev(100), run = dev(101), d3 = dev(3);
+        size_t n, np;
+
+        sr_def_key(SR_DEF_ACTIVE_RUN, &p, &run, run_key);
+        np = sr_group_copy_prefix(&p, &run, key);
+        cr_assert(eq(sz, np, SR_DEF_KEY_LEN + 1));
+        cr_assert(eq(int, memcmp(key, run_key, SR_DEF_KEY_LEN), 0));
+        cr_assert(eq(chr, key[SR_DEF_KEY_LEN], '/'));
+        n = sr_group_copy_member_key(&p, &run, &gid, &d3, key);
+        cr_assert(eq(sz, n, SR_GROUP_COPY_KEY_LEN));
+        cr_assert(eq(int, memcmp(key + np, "m/", 2), 0));
+        n = sr_group_copy_member_key(&p, &run, &gid, NULL, key);
+        cr_assert(eq(sz, n, SR_GROUP_COPY_KEY_LEN - SR_UUID_STR_LEN));
+        n = sr_group_copy_state_key(&p, &run, &gid, key);
+        cr_assert(eq(sz, n, np + 2 + SR_UUID_STR_LEN));
+        cr_assert(eq(int, memcmp(key + np, "s/", 2), 0));
+}
+
+Test(sr_groups, a_chunk_digest_covers_every_field_in_order)
+{
+        sr_def_group_member_t m[2];
+        uint8_t a[SR_DIGEST_LEN], b[SR_DIGEST_LEN];
+
+        memset(m, 0, sizeof(m));
+        m[0].device_id = dev(1);
+        m[1].device_id = dev(2);
+        strcpy(m[0].device_name, "a");
+        strcpy(m[1].device_name, "b");
+        sr_group_chunk_digest(m, 2, a);
+        sr_group_chunk_digest(m, 2, b);
+        cr_assert(eq(int, memcmp(a, b, sizeof(a)), 0));
+        strcpy(m[1].device_alias, "x");
+        sr_group_chunk_digest(m, 2, b);
+        cr_assert(not(eq(int, memcmp(a, b, sizeof(a)), 0)));
+        /* "a" + "" is not "" + "a": each text ends with its NUL */
+        m[1].device_alias[0] = '\0';
+        strcpy(m[0].device_name, "");
+        strcpy(m[0].device_alias, "a");
+        sr_group_chunk_digest(m, 2, b);
+        cr_assert(not(eq(int, memcmp(a, b, sizeof(a)), 0)));
+}
+
+Test(sr_groups, linked_groups_are_distinct_in_attachment_then_link_order)
+{
+        sr_def_target_list_t lists[3];
+        sr_def_attachment_t at[3];
+        sr_def_group_link_t links[4];
+        sr_uuid_t s1 = dev(200), s2 = dev(201), *lg = NULL;
+        sr_defs_t d;
+        bool oom;
+        uint32_t n;
+
+        memset(&d, 0, sizeof(d));
+        memset(lists, 0, sizeof(lists));
+        memset(at, 0, sizeof(at));
+        memset(links, 0, sizeof(links));
+        for (int i = 0; i < 3; i++) {
+                lists[i].id = dev(300 + i);
+                lists[i].type = i == 2 ? SR_TL_DEVICES : SR_TL_GROUPS;
+        }
+        /* stage 1: GROUPS list 1 (groups 12, 10), then DEVICES list 2;
+         * stage 2: GROUPS list 0 (groups 10, 11) */
+        at[0] = (sr_def_attachment_t){ .stage_id = s1,
+                                       .target_list_id = lists[1].id };
+        at[1] = (sr_def_attachment_t){ .stage_id = s1,
+                                       .target_list_id = lists[2].id };
+        at[2] = (sr_def_attachment_t){ .stage_id = s2,
+                                       .target_list_id = lists[0].id };
+        links[0] = (sr_def_group_link_t){ .target_list_id = lists[0].id,
+                                          .device_group_id = dev(10) };
+        links[1] = (sr_def_group_link_t){ .target_list_id = lists[1].id,
+                                          .device_group_id = dev(12) };
+        links[2] = (sr_def_group_link_t){ .target_list_id = lists[0].id,
+                                          .device_group_id = dev(11) };
+        links[3] = (sr_def_group_link_t){ .target_list_id = lists[1].id,
+                                          .device_group_id = dev(10) };
+        d.exists = true;
+        d.lists = lists;
+        d.n_lists = 3;
+        d.attachments = at;
+        d.n_attachments = 3;
+        d.group_links = links;
+        d.n_group_links = 4;
+        n = sr_defs_linked_groups(&d, NULL, &lg, &oom);
+        cr_assert(eq(u32, n, 3));
+        cr_assert(not(oom));
+        {
+                sr_uuid_t want[3] = { dev(12), dev(10), dev(11) };
+
+                for (int i = 0; i < 3; i++)
+                        cr_assert(sr_uuid_eq(&lg[i], &want[i]), "g[%d]", i);
+        }
+        free(lg);
+        n = sr_defs_linked_groups(&d, &s2, &lg, &oom);
+        cr_assert(eq(u32, n, 2));
+        {
+                sr_uuid_t want[2] = { dev(10), dev(11) };
+
+                for (int i = 0; i < 2; i++)
+                        cr_assert(sr_uuid_eq(&lg[i], &want[i]), "g[%d]", i);
+        }
+        free(lg);
+        cr_assert(eq(u32, sr_defs_linked_groups(&d, &gid, &lg, &oom), 0));
+        cr_assert(eq(ptr, lg, NULL));
+}
