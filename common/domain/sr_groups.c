@@ -298,18 +298,39 @@ static bool member_same(const sr_def_group_member_t *a,
                !strcmp(a->device_alias, b->device_alias);
 }
 
+/* What PutGroupMembers and RemoveGroupMembers check first, and their
+ * output array of n_items items of @p size. NULL with *err SR_OK:
+ * refused (out says why). */
+static void *members_begin(const sr_group_t *g, const sr_grpcmd_t *cmd,
+                           const void *found, uint32_t chunk_targets,
+                           sr_groups_out_t *o, size_t size, sr_err_t *err)
+{
+        void *arr;
+
+        *err = SR_OK;
+        if (!group_ok(g, cmd, o) || !items_ok(cmd, chunk_targets, o))
+                return NULL;
+        if (!found) {
+                *err = SR_ERR_INVALID;
+                return NULL;
+        }
+        arr = calloc(cmd->n_items, size);
+        if (!arr)
+                *err = SR_ERR_NOMEM;
+        return arr;
+}
+
 static sr_err_t put_members(sr_group_t *g, const sr_grpcmd_t *cmd,
                             const sr_def_group_member_t *const *found,
                             int64_t now, uint32_t chunk_targets,
                             sr_groups_out_t *o)
 {
-        if (!group_ok(g, cmd, o) || !items_ok(cmd, chunk_targets, o))
-                return SR_OK;
-        if (!found)
-                return SR_ERR_INVALID;
-        o->put = calloc(cmd->n_items, sizeof(*o->put));
+        sr_err_t err;
+
+        o->put = members_begin(g, cmd, found, chunk_targets, o,
+                               sizeof(*o->put), &err);
         if (!o->put)
-                return SR_ERR_NOMEM;
+                return err;
         for (uint32_t i = 0; i < cmd->n_items; i++) {
                 sr_def_group_member_t m = cmd->items[i];
 
@@ -339,13 +360,12 @@ static sr_err_t remove_members(sr_group_t *g, const sr_grpcmd_t *cmd,
                                int64_t now, uint32_t chunk_targets,
                                sr_groups_out_t *o)
 {
-        if (!group_ok(g, cmd, o) || !items_ok(cmd, chunk_targets, o))
-                return SR_OK;
-        if (!found)
-                return SR_ERR_INVALID;
-        o->del = calloc(cmd->n_items, sizeof(*o->del));
+        sr_err_t err;
+
+        o->del = members_begin(g, cmd, found, chunk_targets, o,
+                               sizeof(*o->del), &err);
         if (!o->del)
-                return SR_ERR_NOMEM;
+                return err;
         for (uint32_t i = 0; i < cmd->n_items; i++) {
                 if (!found[i]) {
                         o->skipped++;

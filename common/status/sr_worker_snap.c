@@ -335,6 +335,7 @@ static void create_run(sr_worker_t *w, int32_t part, sr_defs_t *d,
 
         /* resolve refuses a pipeline with a fill in progress: this run's
          * own (the aggregate is this input's copy, loaded for it) */
+        memset(&spec, 0, sizeof(spec));
         r->filling = false;
         ok = sr_defs_resolve(d, &spec, &reason, why, sizeof(why));
         r->filling = true;
@@ -347,9 +348,7 @@ static void create_run(sr_worker_t *w, int32_t part, sr_defs_t *d,
                 return;
         }
         if (ok)
-                sr_command_fini(&create);
-        else
-                sr_runspec_fini(&spec);
+                sr_command_fini(&create); /* it holds the spec */
         SR_WARN("STATUS", "run of a stored pipeline not created after its "
                 "device groups' copies: %s", ok ? out.message : why);
         sr_worker__send_run_ended(w, part, &d->p.id, &r->run_id,

@@ -401,3 +401,31 @@ Test(group_runs, a_worker_restarted_mid_snapshot_gives_the_same_targets)
         each_once(&run, 420);
         finish(&run);
 }
+
+/* A stage whose only source links a group the directory does not know:
+ * the group's owner answers an empty copy (a link may come before the
+ * feed), the run is created, its stage has no target (invalid, as a stage
+ * without targets), and the run's end leaves no copy key. */
+Test(group_runs, a_group_unknown_to_the_directory_contributes_nothing)
+{
+        sr_uuid_t g, run, sid;
+        kit_status_arg_t a;
+        int seen, waited;
+
+        sr_uuid_v4(&g);
+        sr_uuid_v4(&run);
+        kit_start_worker(&kit);
+        pipeline(0, &g, 1);
+        start_run(&run);
+        sid = kit_stage_id(&run, 0);
+        a = (kit_status_arg_t){ sid, SR_ST_INVALID };
+        cr_assert(kit_pump_until(&kit, kit_status_is, &a, 60000),
+                  "stage status %s", sr_status_name(kit_status(&kit, &sid)));
+        for (waited = 0; waited < 100; waited++) {
+                if (live_copies(&run, &seen) == 0 && seen == 1)
+                        break;
+                kit_drain(&kit, 100);
+        }
+        cr_assert(eq(int, live_copies(&run, &seen), 0));
+        cr_assert(eq(int, seen, 1), "the empty copy's progress record");
+}
