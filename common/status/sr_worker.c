@@ -51,6 +51,17 @@ void sr_worker__set_fatal(sr_worker_t *w, const sr_errctx_t *ec, const char *op)
         SR_ERROR("WORKER", "fatal: %s", w->fatal_msg);
 }
 
+sr_err_t sr_worker__store_get(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              sr_slice_t *v)
+{
+        sr_errctx_t ec = { 0 };
+        sr_err_t err = sr_store_get(w->txn, part, key, v, &ec);
+
+        if (err && err != SR_ERR_NOT_FOUND)
+                sr_worker__set_fatal(w, &ec, "store read");
+        return err;
+}
+
 sr_err_t sr_worker__grow_map(sr_worker_t *w, int *grows, const char *when,
                              sr_errctx_t *ec)
 {

@@ -96,9 +96,9 @@ bool sr_worker__def_target_get(sr_worker_t *w, int32_t part,
         sr_slice_t v;
 
         sr_def_key(SR_DEF_TARGET, pipeline, id, key);
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &v,
-                         &ec) != SR_OK)
-                return false;
+        if (sr_worker__store_get(w, part, sr_slice(key, SR_DEF_KEY_LEN),
+                                 &v) != SR_OK)
+                return false; /* none, or the batch is fatal */
         if (sr_codec_decode_changelog(w->codec, v, &cl, &ec) != SR_OK)
                 return false;
         if (cl.kind != SR_CL_DEF || cl.u.def.kind != SR_DEF_TARGET) {
@@ -259,9 +259,15 @@ bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key)
         sr_changelog_t cl;
         sr_slice_t prev;
 
-        if (sr_store_get(w->txn, part, sr_slice(key, SR_DEF_KEY_LEN), &prev,
-                         &ec) != SR_OK)
+        switch (sr_worker__store_get(w, part, sr_slice(key, SR_DEF_KEY_LEN),
+                                     &prev)) {
+        case SR_OK:
+                break;
+        case SR_ERR_NOT_FOUND:
                 return false;
+        default:
+                return true; /* the batch is fatal: apply nothing */
+        }
         /* Seen before: the second delivery gets the first reply. */
         if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) == SR_OK) {
                 if (cl.kind == SR_CL_DEDUPE && cl.u.dedupe.has_reply)

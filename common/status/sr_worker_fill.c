@@ -325,16 +325,17 @@ static int scan_one(sr_slice_t key, sr_slice_t value, void *arg)
 static bool in_earlier_copy(fill_scan_t *fs, const sr_uuid_t *device)
 {
         char key[SR_GROUP_COPY_KEY_LEN];
-        sr_errctx_t ec = { 0 };
         sr_slice_t v;
 
+        /* a read that failed makes the batch fatal: its answer is moot */
         for (uint32_t j = 0; j + 1 < fs->source; j++)
-                if (sr_store_get(fs->w->txn, fs->part,
-                                 sr_slice(key, sr_group_copy_member_key(
-                                                       &fs->d->p.id, fs->run,
-                                                       &fs->groups[j], device,
-                                                       key)),
-                                 &v, &ec) == SR_OK)
+                if (sr_worker__store_get(
+                            fs->w, fs->part,
+                            sr_slice(key, sr_group_copy_member_key(
+                                                  &fs->d->p.id, fs->run,
+                                                  &fs->groups[j], device,
+                                                  key)),
+                            &v) == SR_OK)
                         return true;
         return false;
 }

@@ -23,7 +23,8 @@
 #include "sr_worker_int.h"
 
 /* The record under @p key, decoded, of kind @p kind; false when there is
- * none (or another kind: a defect, read as none). */
+ * none (or another kind: a defect, read as none), or when the store
+ * failed to read it (the batch is then fatal: sr_worker__store_get()). */
 bool sr_worker__group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
                               sr_group_rec_kind_t kind, sr_group_record_t *r)
 {
@@ -31,7 +32,7 @@ bool sr_worker__group_rec_get(sr_worker_t *w, int32_t part, sr_slice_t key,
         sr_changelog_t cl;
         sr_slice_t v;
 
-        if (sr_store_get(w->txn, part, key, &v, &ec) != SR_OK ||
+        if (sr_worker__store_get(w, part, key, &v) != SR_OK ||
             sr_codec_decode_changelog(w->codec, v, &cl, &ec) != SR_OK)
                 return false;
         if (cl.kind != SR_CL_GROUP || cl.u.grp.kind != kind) {

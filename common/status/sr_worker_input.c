@@ -248,8 +248,11 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
                 goto out;
         }
         kn = sr_dedupe_key(&cmd.pipeline_run_id, &cmd.command_id, key);
-        if (sr_store_get(w->txn, in->partition, sr_slice(key, kn), &prev,
-                         &ec) == SR_OK) {
+        err = sr_worker__store_get(w, in->partition, sr_slice(key, kn),
+                                   &prev);
+        if (err && err != SR_ERR_NOT_FOUND)
+                goto out; /* the batch is fatal */
+        if (err == SR_OK) {
                 /* Seen before: the second delivery gets the first reply. */
                 if (sr_codec_decode_changelog(w->codec, prev, &cl, &ec) ==
                     SR_OK) {

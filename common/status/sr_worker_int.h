@@ -312,6 +312,15 @@ sr_err_t sr_worker__write_growing(sr_worker_t *w, sr_worker_write_fn write,
 void sr_worker__set_fatal(sr_worker_t *w, const sr_errctx_t *ec,
                           const char *op);
 
+/* Key @p key of partition @p part in the batch's transaction: SR_OK with
+ * *v (borrowed until the transaction changes), SR_ERR_NOT_FOUND when
+ * absent. Any other error of the store makes the batch fatal (nothing of
+ * it is committed) and is returned: a read that failed is never taken
+ * for an absent key (a dedupe entry, a group or a target the input would
+ * then create again). */
+sr_err_t sr_worker__store_get(sr_worker_t *w, int32_t part, sr_slice_t key,
+                              sr_slice_t *v);
+
 /* ------------------------------------------------------------ metrics */
 
 /* Register the worker's series (no-op without a registry). */
