@@ -31,6 +31,8 @@ TestSuite(group_runs, .init = setup, .fini = teardown, .timeout = 240.0);
 #define ENT "acme"
 
 static sr_uuid_t pid;
+static unsigned feed_chunk = 100; /* members a PutGroupMembers, at most
+                                     definition.chunk.targets */
 
 /* ---------------------------------------------------------- commands */
 
@@ -97,8 +99,8 @@ static void feed_group(const sr_uuid_t *g, unsigned from, unsigned to)
         c.u.grp->has_name = true;
         snprintf(c.u.grp->name, SR_NAME_MAX, "group");
         send_ok(&c);
-        for (unsigned at = from; at < to; at += 100) {
-                unsigned n = to - at < 100 ? to - at : 100;
+        for (unsigned at = from; at < to; at += feed_chunk) {
+                unsigned n = to - at < feed_chunk ? to - at : feed_chunk;
 
                 envelope(&c, SR_CMD_GROUP, g);
                 c.u.grp = calloc(1, sizeof(*c.u.grp));
@@ -428,4 +430,36 @@ Test(group_runs, a_group_unknown_to_the_directory_contributes_nothing)
         }
         cr_assert(eq(int, live_copies(&run, &seen), 0));
         cr_assert(eq(int, seen, 1), "the empty copy's progress record");
+}
+
+/* definition.chunk.targets 10: a group of 85 members and one of 50 reach
+ * the run in GroupMembers chunks of 10 (9 and 5 of them, each group's
+ * SnapshotGroup chain of steps), the fill passes the copies in FillSteps
+ * of 40 keys, and the run's end deletes the 137 copy keys in
+ * DropRunCopies steps of 40 (4 of them): a chain broken after its first
+ * step would leave keys behind. */
+Test(group_runs, a_large_groups_copy_arrives_in_chunks_and_leaves_in_steps)
+{
+        sr_uuid_t g[2], run;
+        int seen, waited;
+
+        kit_set(&kit, "definition.chunk.targets", "10");
+        feed_chunk = 10;
+        sr_uuid_v4(&g[0]);
+        sr_uuid_v4(&g[1]);
+        sr_uuid_v4(&run);
+        kit_start_worker(&kit);
+        feed_group(&g[0], 0, 85);
+        feed_group(&g[1], 80, 130);
+        pipeline(5, g, 2);
+        start_run(&run);
+        each_once(&run, 130);
+        finish(&run);
+        for (waited = 0; waited < 200; waited++) {
+                if (live_copies(&run, &seen) == 0)
+                        break;
+                kit_drain(&kit, 100);
+        }
+        cr_assert(eq(int, live_copies(&run, &seen), 0));
+        cr_assert(eq(int, seen, 85 + 50 + 2), "copy keys written: %d", seen);
 }
