@@ -360,7 +360,7 @@ Test(sr_h1_conn, content_length_over_the_limit_is_413_from_the_head)
 Test(sr_h1_conn, a_route_with_a_larger_limit_takes_a_body_over_the_connections)
 {
         char req[512];
-        out_t o;
+        out_t o = { 0 };
         int n;
 
         n = snprintf(req, sizeof(req), "PUT /big HTTP/1.1\r\nHost: h\r\n"
@@ -391,7 +391,7 @@ Test(sr_h1_conn, a_routes_own_limit_refuses_above_it_and_says_it)
 Test(sr_h1_conn, a_chunked_body_grows_to_its_routes_limit_not_further)
 {
         char req[1024];
-        out_t o;
+        out_t o = { 0 };
         int n;
 
         /* 180 bytes in two chunks: over the connection's 64, within 200 */
