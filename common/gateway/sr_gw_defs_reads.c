@@ -236,6 +236,35 @@ static void format_cursor(bool more, const sr_uuid_t *last,
         next[32] = '\0';
 }
 
+/* The JSON array of @p n items of @p size bytes at @p items, each as
+ * @p render gives it; NULL when out of memory or an item cannot be
+ * rendered. */
+static json_t *render_all(const void *items, size_t n, size_t size,
+                          json_t *(*render)(const void *item))
+{
+        json_t *arr = json_array();
+
+        for (size_t i = 0; arr && i < n; i++) {
+                json_t *j = render((const char *)items + i * size);
+
+                if (!j || json_array_append_new(arr, j)) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        return arr;
+}
+
+static json_t *render_entity(const void *item)
+{
+        return sr_gwdef__entity_json(item);
+}
+
+static json_t *render_device(const void *item)
+{
+        return sr_json_group_device(item);
+}
+
 /* A list's targets: keyset pages in target id order (the cursor is the
  * last id of the page before, 32 hex digits), or offset; the count is the
  * list's own (n_targets, kept by the owner). */
@@ -265,15 +294,7 @@ static void list_targets(sr_gw_ctx_t *c, const sr_http_query_t *q)
                                           ec.msg);
                 return;
         }
-        arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-                json_t *j = sr_gwdef__entity_json(&items[i]);
-
-                if (!j || json_array_append_new(arr, j)) {
-                        json_decref(arr);
-                        arr = NULL;
-                }
-        }
+        arr = render_all(items, n, sizeof(*items), render_entity);
         format_cursor(more, n ? &items[n - 1].u.target.id : NULL, next);
         sr_proj_def_free(items, n);
         if (!arr) {
@@ -296,7 +317,7 @@ void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr)
         sr_uuid_t pipeline;
         struct keep_ctx k;
         bool by_stage = c->route->id == SR_ROUTE_DEF_STAGE_TARGETLISTS_LIST;
-        size_t n = 0;
+        size_t n = 0, page;
         json_t *arr;
         sr_err_t err;
 
@@ -345,16 +366,12 @@ void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr)
                 qsort(items, n, sizeof(*items), cmp_stage_order);
         else if (!by_stage)
                 qsort(items, n, sizeof(*items), cmp_created);
-        arr = json_array();
-        for (uint64_t i = q.offset; arr && i < n && i - q.offset < q.limit;
-             i++) {
-                json_t *j = sr_gwdef__entity_json(&items[i]);
-
-                if (!j || json_array_append_new(arr, j)) {
-                        json_decref(arr);
-                        arr = NULL;
-                }
-        }
+        /* the page: limit items from offset */
+        page = q.offset < n ? n - (size_t)q.offset : 0;
+        if (page > q.limit)
+                page = q.limit;
+        arr = render_all(page ? items + q.offset : items, page,
+                         sizeof(*items), render_entity);
         sr_proj_def_free(items, n);
         if (!arr) {
                 sr_gateway__answer_status(c->resp, 500, "%s: out of memory "
@@ -446,15 +463,7 @@ void sr_gwdef__group_devices(sr_gw_ctx_t *c)
                                           ec.msg);
                 return;
         }
-        arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-                json_t *j = sr_json_group_device(&items[i]);
-
-                if (!j || json_array_append_new(arr, j)) {
-                        json_decref(arr);
-                        arr = NULL;
-                }
-        }
+        arr = render_all(items, n, sizeof(*items), render_device);
         format_cursor(more, n ? &items[n - 1].device_id : NULL, next);
         free(items);
         if (!arr) {
