@@ -288,8 +288,10 @@ bool sr_codec__cl_needs_v3(const sr_changelog_t *cl);
  * (SR_CL_GROUP; the avro-c path writes them). */
 bool sr_codec__cl_needs_v4(const sr_changelog_t *cl);
 
-/* sr_codec_defs.c's helpers: ["null", long], a long holding 0 ..
- * INT64_MAX, a FillStep's seal_state (32 or 64 bytes). */
+/* sr_codec_defs.c's field helpers, shared with sr_codec_defs_records.c
+ * and sr_codec_groups.c: ["null", long], a long holding 0 .. INT64_MAX, a
+ * FillStep's seal_state (32 or 64 bytes), a target list's type (its
+ * name; ["null", string] when @p opt, null when !@p has). */
 sr_err_t sr_codec__set_opt_long(avro_value_t *rec, const char *name,
                                 bool has, int64_t v, sr_errctx_t *ec);
 sr_err_t sr_codec__get_opt_long(avro_value_t *rec, const char *name,
@@ -304,6 +306,10 @@ sr_err_t sr_codec__set_seal_state(avro_value_t *rec, const char *name,
 sr_err_t sr_codec__get_seal_state(avro_value_t *rec, const char *name,
                                   uint8_t *dst, size_t cap, uint32_t *len,
                                   sr_errctx_t *ec);
+sr_err_t sr_codec__set_tl_type(avro_value_t *rec, const char *name, bool opt,
+                               bool has, sr_tl_type_t t, sr_errctx_t *ec);
+sr_err_t sr_codec__parse_tl_type(const char *name, const char *text,
+                                 sr_tl_type_t *out, sr_errctx_t *ec);
 
 /* A record's version, created_at and updated_at (sr_codec_defs.c). */
 sr_err_t sr_codec__audit_to(avro_value_t *b, const sr_def_audit_t *a,
