@@ -113,6 +113,10 @@ void sr_gateway__answer_text(sr_gw_response_t *resp, int status,
                              const char *ctype, const void *text,
                              size_t len);
 
+/** @brief The request's query, parsed for its route's list into @p q;
+ *  false after answering its problem (400). */
+bool sr_gateway__list_query(sr_gw_ctx_t *c, sr_http_query_t *q);
+
 /** @brief A list page of @p count matches; takes @p results.
  *  @p next_cursor (borrowed): see sr_http_page_keyset(); NULL: offset
  *  links. */

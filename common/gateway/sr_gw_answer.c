@@ -61,6 +61,18 @@ void sr_gateway__answer_text(sr_gw_response_t *resp, int status,
                 memcpy(resp->body.ptr, text, len);
 }
 
+bool sr_gateway__list_query(sr_gw_ctx_t *c, sr_http_query_t *q)
+{
+        const char *qs = strchr(c->req->target, '?');
+        sr_http_problem_t prob = { 0 };
+
+        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
+                                qs ? strlen(qs + 1) : 0, q, &prob) == SR_OK)
+                return true;
+        sr_gateway__answer_problem(c->resp, &prob);
+        return false;
+}
+
 void sr_gateway__answer_page(sr_gw_ctx_t *c, const sr_http_query_t *q,
                              uint64_t count, const char *next_cursor,
                              json_t *results)

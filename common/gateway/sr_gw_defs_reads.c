@@ -309,8 +309,6 @@ static void list_targets(sr_gw_ctx_t *c, const sr_http_query_t *q)
 
 void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr)
 {
-        const char *qs = strchr(c->req->target, '?');
-        sr_http_problem_t prob = { 0 };
         sr_def_record_t *items = NULL;
         sr_errctx_t ec = { 0 };
         sr_http_query_t q;
@@ -321,11 +319,8 @@ void sr_gwdef__list(sr_gw_ctx_t *c, const struct def_route *dr)
         json_t *arr;
         sr_err_t err;
 
-        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
-                                qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
-                sr_gateway__answer_problem(c->resp, &prob);
+        if (!sr_gateway__list_query(c, &q))
                 return;
-        }
         k.q = &q;
         k.r = c->route;
         if (dr->kind == SR_DEF_TARGET) {
@@ -417,8 +412,6 @@ void sr_gwdef__get(sr_gw_ctx_t *c, const struct def_route *dr)
  * snapshot of it is empty. */
 void sr_gwdef__group_devices(sr_gw_ctx_t *c)
 {
-        const char *qs = strchr(c->req->target, '?');
-        sr_http_problem_t prob = { 0 };
         sr_def_group_member_t *items = NULL;
         sr_def_record_t link;
         sr_errctx_t ec = { 0 };
@@ -431,11 +424,8 @@ void sr_gwdef__group_devices(sr_gw_ctx_t *c)
         json_t *arr;
         sr_err_t err;
 
-        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
-                                qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
-                sr_gateway__answer_problem(c->resp, &prob);
+        if (!sr_gateway__list_query(c, &q))
                 return;
-        }
         if ((q.cursor[0] && !parse_cursor(c, &q, &after)) ||
             !sr_gwdef__open_pipeline(c, &pipeline) ||
             !sr_gwdef__parent_list(

@@ -181,9 +181,6 @@ static sr_err_t list_pipeline_runs(sr_gw_ctx_t *c, sr_proj_query_t *pq,
 
 void sr_gateway__list(sr_gw_ctx_t *c)
 {
-        const sr_gw_request_t *req = c->req;
-        const char *qs = strchr(req->target, '?');
-        sr_http_problem_t prob = { 0 };
         sr_errctx_t ec = { 0 };
         sr_http_query_t q;
         sr_proj_query_t pq;
@@ -194,11 +191,8 @@ void sr_gateway__list(sr_gw_ctx_t *c)
         uint64_t count = 0;
         sr_err_t err;
 
-        if (sr_http_query_parse(c->route->id, qs ? qs + 1 : "",
-                                qs ? strlen(qs + 1) : 0, &q, &prob) != SR_OK) {
-                sr_gateway__answer_problem(c->resp, &prob);
+        if (!sr_gateway__list_query(c, &q))
                 return;
-        }
         to_proj_query(&q, &pq);
         pq.page = &page;
         switch (c->route->id) {

@@ -278,15 +278,23 @@ bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key)
         return true;
 }
 
-/* The dedupe entry of a command, with its reply, under @p key (a
- * definition's or a device group's: SR_DEF_KEY_LEN bytes both). */
-void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
+/* A command's outcome: counted applied or rejected, its reply sent, and
+ * its dedupe entry with that reply under @p key (a definition's or a
+ * device group's: SR_DEF_KEY_LEN bytes both). */
+void sr_worker__def_answer(sr_worker_t *w, int32_t part, const char *key,
                            const sr_command_t *cmd, const sr_reply_t *reply)
 {
         sr_errctx_t ec = { 0 };
         sr_changelog_t cl;
         sr_buf_t val = { 0 };
 
+        if (reply->accepted) {
+                w->bs.inputs[0][OUT_APPLIED]++;
+        } else {
+                w->bs.inputs[0][OUT_REJECTED]++;
+                w->bs.rejections[reply->reason]++;
+        }
+        sr_worker__emit_reply(w, part, reply);
         memset(&cl, 0, sizeof(cl));
         cl.kind = SR_CL_DEDUPE;
         cl.u.dedupe.input_id = cmd->command_id;
@@ -425,14 +433,7 @@ answer:
                 sr_worker__drop_copies(w, part, &cmd->pipeline_run_id,
                                        &dc->u.run.pipeline_run_id,
                                        cmd->enterprise_id, 0, in->timestamp);
-        if (out.accepted) {
-                w->bs.inputs[0][OUT_APPLIED]++;
-        } else {
-                w->bs.inputs[0][OUT_REJECTED]++;
-                w->bs.rejections[out.reason]++;
-        }
-        sr_worker__emit_reply(w, part, &reply);
-        sr_worker__def_dedupe(w, part, key, cmd, &reply);
+        sr_worker__def_answer(w, part, key, cmd, &reply);
 out:
         if (has_create)
                 sr_command_fini(&create);

@@ -199,14 +199,7 @@ static void on_directory(sr_worker_t *w, const sr_inrec_t *in,
         reply.def.skipped = out.skipped;
         if (out.accepted)
                 group_changes(w, part, c, &g, &out);
-        if (out.accepted) {
-                w->bs.inputs[0][OUT_APPLIED]++;
-        } else {
-                w->bs.inputs[0][OUT_REJECTED]++;
-                w->bs.rejections[out.reason]++;
-        }
-        sr_worker__emit_reply(w, part, &reply);
-        sr_worker__def_dedupe(w, part, key, cmd, &reply);
+        sr_worker__def_answer(w, part, key, cmd, &reply);
 out:
         free(mr.got);
         free(mr.found);

@@ -357,7 +357,9 @@ void sr_worker__changelog_del(sr_worker_t *w, int32_t part, sr_slice_t key);
 /* A command met before under dedupe @p key (SR_DEF_KEY_LEN bytes): its
  * first reply sent again, counted a duplicate; false when new. */
 bool sr_worker__def_seen(sr_worker_t *w, int32_t part, const char *key);
-void sr_worker__def_dedupe(sr_worker_t *w, int32_t part, const char *key,
+/* A command's outcome: counted applied or rejected, its reply sent, its
+ * dedupe entry with the reply written under @p key. */
+void sr_worker__def_answer(sr_worker_t *w, int32_t part, const char *key,
                            const sr_command_t *cmd, const sr_reply_t *reply);
 /* A device-group command (sr_worker_groups.c): the directory's commands
  * applied with the rules of sr_groups.h, a run-start snapshot's steps. */
