@@ -86,7 +86,9 @@ size_t sr_gateway_body_max(sr_gateway_t *gw, const char *method,
 {
         sr_route_t route;
 
-        if (sr_http_route(method, target, &route, NULL) != SR_OK)
+        /* only a POST can be the bulk's: no routing for the others */
+        if (strcmp(method, "POST") ||
+            sr_http_route(method, target, &route, NULL) != SR_OK)
                 return (size_t)gw->conf->gateway_body_max_bytes;
         return route_body_max(gw, route.id);
 }

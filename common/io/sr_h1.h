@@ -213,10 +213,10 @@ typedef struct sr_h1_app {
          * NULL: never answers, never blocking. */
         bool (*on_head)(void *arg, const sr_h1_request_t *req,
                         sr_h1_response_t *resp, bool *blocking);
-        /* Once the head is parsed, before on_head: the largest body this
-         * request may have (e.g. by its route), which body_too_large and
-         * the 413 of a body growing past it then use. NULL, or 0: the
-         * connection's body_max. */
+        /* Once the head of a request with a body is parsed, before
+         * on_head: the largest body it may have (e.g. by its route),
+         * which body_too_large and the 413 of a body growing past it
+         * then use. NULL, or 0: the connection's body_max. */
         size_t (*body_max)(void *arg, const sr_h1_request_t *req);
         /* The whole request, body included. */
         void (*on_request)(void *arg, const sr_h1_request_t *req,

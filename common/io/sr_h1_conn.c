@@ -404,7 +404,7 @@ static void begin_request(sr_h1_conn_t *c)
                                      h->content_length :
                                      0;
         r->body_max = c->body_max;
-        if (c->app->body_max) {
+        if (r->has_body && c->app->body_max) { /* none to bound else */
                 size_t m = c->app->body_max(c->app->arg, r);
 
                 if (m)
