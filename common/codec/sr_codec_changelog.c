@@ -872,8 +872,9 @@ void sr_changelog_fini(sr_changelog_t *cl)
                 sr_def_record_fini(&cl->u.def);
 }
 
-sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
-                                   sr_changelog_t *out, sr_errctx_t *ec)
+sr_err_t sr_codec__decode_changelog_avro(sr_codec_t *codec, sr_slice_t in,
+                                         sr_changelog_t *out,
+                                         sr_errctx_t *ec)
 {
         sr_changelog_t tmp;
         avro_value_t *v;
@@ -891,4 +892,25 @@ sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
         }
         *out = tmp;
         return SR_OK;
+}
+
+sr_err_t sr_codec_decode_changelog(sr_codec_t *codec, sr_slice_t in,
+                                   sr_changelog_t *out, sr_errctx_t *ec)
+{
+        int32_t ids[2] = { codec->ids.older[SR_OLDER_CHANGELOG_V1],
+                           codec->ids.older[SR_OLDER_CHANGELOG_V2] };
+        sr_changelog_t tmp;
+
+        /* the records of target runs (most of a run's), as written:
+         * without avro-c (a paged run reads them back one by one:
+         * sr_run_tr()) */
+        memset(&tmp, 0, sizeof(tmp));
+        if (sr_codec__decode_target_run_fast(in, ids, 2,
+                                             &tmp.u.entity.u.tr)) {
+                tmp.kind = SR_CL_ENTITY;
+                tmp.u.entity.type = SR_ENT_TARGET_RUN;
+                *out = tmp;
+                return SR_OK;
+        }
+        return sr_codec__decode_changelog_avro(codec, in, out, ec);
 }

@@ -711,6 +711,81 @@ bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
         return true;
 }
 
+/* ---------------------------------------------------------- target runs */
+
+/* A canonical varint within [0, max]. */
+static bool rd_u(struct rd *r, int64_t max, uint32_t *out)
+{
+        int64_t v;
+
+        if (!rd_long(r, &v) || v < 0 || v > max)
+                return false;
+        *out = (uint32_t)v;
+        return true;
+}
+
+/* val_status() with "none" allowed (meta.status). */
+static bool rd_status(struct rd *r, sr_status_t *st)
+{
+        const char *s;
+        size_t len;
+
+        if (!rd_bytes(r, &s, &len))
+                return false;
+        if (len == 4 && !strncasecmp(s, "none", 4)) {
+                *st = SR_ST_NONE;
+                return true;
+        }
+        return sr_status_parse(s, len, st);
+}
+
+bool sr_codec__decode_target_run_fast(sr_slice_t in, const int32_t *ids,
+                                      int n_ids, sr_target_run_t *out)
+{
+        const uint8_t *b = in.ptr;
+        uint32_t id, version;
+        int64_t br;
+        struct rd r;
+        sr_target_run_t t;
+        size_t len;
+        bool known = false;
+
+        if (in.len < SR_CODEC_HEADER + 1 || b[0] != 0)
+                return false;
+        id = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+             (uint32_t)b[3] << 8 | b[4];
+        for (int i = 0; i < n_ids && !known; i++)
+                known = ids[i] > 0 && (uint32_t)ids[i] == id;
+        r.p = b + SR_CODEC_HEADER;
+        r.end = b + in.len;
+        if (!known || !rd_long(&r, &br) || br != SR_ENT_TARGET_RUN)
+                return false;
+        memset(&t, 0, sizeof(t));
+        if (!rd_uuid(&r, &t.m.id) || !rd_status(&r, &t.m.status) ||
+            !rd_text(&r, t.m.reason, sizeof(t.m.reason), &len) ||
+            !rd_long(&r, &t.m.created_at) || !rd_long(&r, &t.m.updated_at) ||
+            !rd_long(&r, &t.m.started_at) || !rd_long(&r, &t.m.ended_at) ||
+            !rd_u(&r, UINT32_MAX, &version) || !rd_long(&r, &t.m.deadline) ||
+            !rd_uuid(&r, &t.pipeline_run_id) ||
+            !rd_uuid(&r, &t.stage_run_id) ||
+            !rd_uuid(&r, &t.stage_run_operation_id) ||
+            !rd_u(&r, INT32_MAX, &t.stage_index) ||
+            !rd_u(&r, INT32_MAX, &t.op_index) ||
+            !rd_u(&r, INT32_MAX, &t.target_index) ||
+            !rd_uuid(&r, &t.target_id) || !rd_uuid(&r, &t.device_id) ||
+            !rd_text(&r, t.device_name, sizeof(t.device_name), &len) ||
+            !rd_text(&r, t.device_alias, sizeof(t.device_alias), &len) ||
+            !rd_long(&r, &br) || (br != 0 && br != 1) ||
+            (br == 1 && !rd_uuid(&r, &t.command_id)) ||
+            !rd_text(&r, t.command_status, sizeof(t.command_status), &len) ||
+            r.end - r.p != 1 || *r.p > 1)
+                return false;
+        t.m.version = version;
+        t.cancel_requested = *r.p == 1;
+        *out = t;
+        return true;
+}
+
 sr_err_t sr_codec_decode_result(sr_codec_t *codec, sr_slice_t in,
                                 sr_result_t *out, sr_errctx_t *ec)
 {

@@ -249,6 +249,15 @@ sr_err_t sr_codec__decode_result_avro(sr_codec_t *codec, sr_slice_t in,
  * accept (non-canonical varints, say), which it then judges. */
 bool sr_codec__decode_result_fast(sr_slice_t in, int32_t wire_id,
                                   sr_result_t *out);
+/* The same for a changelog record of a target run framed with one of the
+ * @p n_ids wire ids @p ids (the versions whose TargetRun branch is the
+ * same): sr_codec_decode_changelog() tries it first. */
+bool sr_codec__decode_target_run_fast(sr_slice_t in, const int32_t *ids,
+                                      int n_ids, sr_target_run_t *out);
+/* sr_codec_decode_changelog() without the fast reader (tests compare). */
+sr_err_t sr_codec__decode_changelog_avro(sr_codec_t *codec, sr_slice_t in,
+                                         sr_changelog_t *out,
+                                         sr_errctx_t *ec);
 
 /* ---------------------------------------------------------- changelog
  * Union branches of ChangelogRecord.state: the four entity types in

@@ -382,7 +382,7 @@ static bool result_moves(sr_status_t cur, sr_cmdst_t cs)
 /* Apply a forward move to a target run; false when it is stale. */
 static bool advance_target(step_t *st, uint32_t ti, target_step_t ts)
 {
-        sr_target_run_t *t = &st->run->targets[ti];
+        sr_target_run_t *t = sr_run_tr(st->run, ti);
 
         if (!target_moves(t->m.status, ts.to))
                 return false;
@@ -400,7 +400,7 @@ static bool advance_target(step_t *st, uint32_t ti, target_step_t ts)
  * created, the target run cancelled, its stage rolled up. */
 static void cancel_by_user(step_t *st, uint32_t ti)
 {
-        sr_target_run_t *t = &st->run->targets[ti];
+        sr_target_run_t *t = sr_run_tr(st->run, ti);
         uint32_t si = t->stage_index;
 
         if (sr_fsm__target_has_command(t) && !t->cancel_requested)
@@ -428,7 +428,7 @@ static bool reach_target(step_t *st, const sr_command_t *cmd,
                              tid, rid);
                 return false;
         }
-        *ti = (uint32_t)(t - run->targets);
+        *ti = (uint32_t)sr_run_find_target_idx(run, id);
         sr_fsm__catch_up(st, *ti); /* a cascade in steps first */
         return true;
 }
@@ -448,7 +448,7 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
 
         if (!reach_target(st, cmd, &cmd->u.set.entity_id, &ti))
                 return;
-        t = &run->targets[ti];
+        t = sr_run_tr(run, ti);
         sr_uuid_fmt(&t->m.id, tid);
         sr_uuid_fmt(&t->command_id, cmdid);
         cur = sr_status_name(t->m.status);
@@ -480,7 +480,7 @@ static void set_target_run(step_t *st, const sr_command_t *cmd)
                         return;
                 }
                 cancel_by_user(st, ti);
-                t = &run->targets[ti];
+                t = sr_run_tr(run, ti);
                 break;
         case SR_ST_DISPATCHED:
                 ts = map_cmdst(SR_CMDST_QUEUED);
@@ -500,7 +500,7 @@ forward:
                         sr_run_mark_target(run, ti);
                 }
                 if (!advance_target(st, ti, ts)) {
-                        t = &run->targets[ti];
+                        t = sr_run_tr(run, ti);
                         sr_fsm__reply_reject(st, cmd, SR_REJECT_ILLEGAL_TRANSITION,
                                      "target run %s is %s: results only "
                                      "move it forward (processing < "
@@ -517,7 +517,7 @@ forward:
                              tid, cur, sr_status_name(to), allowed);
                 return;
         }
-        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &sr_run_tr(run, ti)->m);
 }
 
 /* TargetCommand: a client's write on a target run's device command
@@ -542,7 +542,7 @@ static void target_command(step_t *st, const sr_command_t *cmd)
 
         if (!reach_target(st, cmd, &cmd->u.tcmd.target_run_id, &ti))
                 return;
-        t = &run->targets[ti];
+        t = sr_run_tr(run, ti);
         sr_uuid_fmt(&t->m.id, tid);
         sr_uuid_fmt(&cmd->u.tcmd.command_id, want);
         cur = sr_status_name(t->m.status);
@@ -591,7 +591,7 @@ static void target_command(step_t *st, const sr_command_t *cmd)
                 /* not a status: no event, but a new version, so the
                  * client's read after the reply sees the request (as a
                  * chunk's append does for its stage run) */
-                t = &run->targets[ti];
+                t = sr_run_tr(run, ti);
                 t->m.version++;
                 t->m.updated_at = st->now;
         } else if (t->cancel_requested ||
@@ -609,7 +609,7 @@ static void target_command(step_t *st, const sr_command_t *cmd)
         } else {
                 sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
         }
-        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &run->targets[ti].m);
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &sr_run_tr(run, ti)->m);
 }
 
 /* The retirement instant @p at has come (docs/guarantee.md, "Retention"),
@@ -883,7 +883,7 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                 out->stale = true; /* a result of some other command */
                 return SR_OK;
         }
-        ti = (uint32_t)(t - run->targets);
+        ti = (uint32_t)sr_run_find_target_idx(run, &res->target_run_id);
         /* A cascade in steps that has not reached this target run yet
          * reaches it now, before the result: as if it had run at once. */
         sr_fsm__catch_up(&st, ti);

@@ -240,7 +240,7 @@ void sr_fsm__move_stage(step_t *st, uint32_t si, sr_status_t to,
 void sr_fsm__move_target(step_t *st, uint32_t ti, sr_status_t to,
                         const char *reason)
 {
-        sr_target_run_t *t = &st->run->targets[ti];
+        sr_target_run_t *t = sr_run_tr(st->run, ti);
         int64_t deadline = t->m.deadline;
         sr_status_t from;
 
@@ -255,7 +255,7 @@ void sr_fsm__move_target(step_t *st, uint32_t ti, sr_status_t to,
 void sr_fsm__dispatch(step_t *st, uint32_t ti, sr_dispatch_kind_t kind)
 {
         sr_run_t *run = st->run;
-        sr_target_run_t *t = &run->targets[ti];
+        sr_target_run_t *t = sr_run_tr(run, ti);
         const sr_stage_run_op_t *op;
         sr_fsm_out_t *out = st->out;
         sr_dispatch_t *d;
@@ -365,10 +365,13 @@ static void create_target(step_t *st, const char *rid, uint32_t si,
         sr_stage_run_t *s = &run->stages[si];
         sr_run_stage_idx_t *x = &run->sidx[si];
         uint32_t ti = run->n_targets;
-        sr_target_run_t *t = &run->targets[ti];
+        sr_target_run_t *t = sr_run_tr_new(run); /* zeroed */
         char tid[SR_UUID_STR_LEN + 1], dev[SR_UUID_STR_LEN + 1];
 
-        memset(t, 0, sizeof(*t));
+        if (!t) {
+                st->nomem = true;
+                return;
+        }
         /* An open stage's target runs are named by their device
          * (docs/targets.md section 3), not by a position that depends on
          * the chunks. */
@@ -396,7 +399,6 @@ static void create_target(step_t *st, const char *rid, uint32_t si,
         t->device_id = spec->device_id;
         memcpy(t->device_name, spec->device_name, sizeof(t->device_name));
         memcpy(t->device_alias, spec->device_alias, sizeof(t->device_alias));
-        run->target_dirty[ti] = false;
         sr_run_mark_target(run, ti);
         run->n_targets++;
         x->n_tr++;
@@ -475,7 +477,7 @@ void sr_fsm__fill_stage(step_t *st, uint32_t si)
          * + 7 days. Else each part is a deadline of its own, and every
          * time the last open target run of one ends, its stage's are
          * scanned for the next minimum (sr_run.c): O(stage) per part. */
-        since = from ? run->targets[x->first_tr].m.started_at : st->now;
+        since = from ? sr_run_tr(run, x->first_tr)->m.started_at : st->now;
         sr_uuid_fmt(&run->pr.m.id, rid);
         for (uint32_t n = from; n < to && !st->nomem; n++) {
                 uint32_t j = n / n_t, k = n % n_t;
@@ -547,7 +549,7 @@ bool sr_fsm__add_device(step_t *st, uint32_t si, const sr_spec_target_t *spec)
                 st->nomem = true;
                 return false;
         }
-        since = m ? run->targets[first].m.started_at : st->now;
+        since = m ? sr_run_tr(run, first)->m.started_at : st->now;
         sr_uuid_fmt(&run->pr.m.id, rid);
         for (uint32_t j = 0; j < n_ops && !st->nomem; j++)
                 create_target(st, rid, si, j, m, spec, true, since);
@@ -562,13 +564,17 @@ bool sr_fsm__add_device(step_t *st, uint32_t si, const sr_spec_target_t *spec)
                 st->nomem = true;
                 return false;
         }
+        /* every target run of the block resident (read back if paged
+         * out), then moved: the bodies and what the run keeps of each */
         for (uint32_t p = 0; p < n_block; p++) {
-                tmp[added_pos(p, n_ops, m)] = run->targets[first + p];
-                dtmp[added_pos(p, n_ops, m)] = run->target_dirty[first + p];
+                tmp[added_pos(p, n_ops, m)] = *sr_run_tr(run, first + p);
+                dtmp[added_pos(p, n_ops, m)] = run->tri[first + p].dirty;
         }
-        memcpy(run->targets + first, tmp, (size_t)n_block * sizeof(*tmp));
-        memcpy(run->target_dirty + first, dtmp,
-               (size_t)n_block * sizeof(*dtmp));
+        for (uint32_t p = 0; p < n_block; p++) {
+                *sr_run_tr(run, first + p) = tmp[p];
+                sr_run_tri_sync(run, first + p);
+                run->tri[first + p].dirty = dtmp[p];
+        }
         free(tmp);
         free(dtmp);
         for (uint32_t k = 0; k < run->n_dirty; k++) {
@@ -602,7 +608,7 @@ void sr_fsm__queue_stage(step_t *st, uint32_t si, const char *reason)
 void sr_fsm__cascade_target(step_t *st, uint32_t ti, sr_status_t to,
                            const char *reason)
 {
-        sr_target_run_t *t = &st->run->targets[ti];
+        sr_target_run_t *t = sr_run_tr(st->run, ti);
 
         if (sr_status_is_terminal(t->m.status))
                 return;
@@ -668,7 +674,7 @@ sr_status_t sr_fsm__stage_owes(const sr_run_t *run, uint32_t si)
 void sr_fsm__catch_up(step_t *st, uint32_t ti)
 {
         sr_run_t *run = st->run;
-        const sr_target_run_t *t = &run->targets[ti];
+        const sr_target_run_t *t = sr_run_tr(run, ti);
         const char *reason;
         sr_status_t to;
 
@@ -739,7 +745,7 @@ void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d)
 
                 /* a cascade in steps not there yet comes first */
                 sr_fsm__catch_up(st, i);
-                t = &run->targets[i];
+                t = sr_run_tr(run, i);
                 if (sr_status_is_terminal(t->m.status) || !t->m.deadline ||
                     t->m.deadline > d)
                         continue;

@@ -693,7 +693,7 @@ void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
         }
         m = x->n_tr / x->n_ops;
         for (uint32_t k = 0; k < m; k++)
-                if (sr_uuid_eq(&run->targets[x->first_tr + k].device_id,
+                if (sr_uuid_eq(&sr_run_tr(run, x->first_tr + k)->device_id,
                                &cmd->u.add.device_id)) {
                         sr_fsm__reply_reject(st, cmd,
                                              SR_REJECT_DUPLICATE_TARGET,
@@ -718,5 +718,5 @@ void sr_fsm__add_target_run(step_t *st, const sr_command_t *cmd)
         if (!sr_fsm__add_device(st, si, &spec))
                 return;
         sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN,
-                             &run->targets[run->n_targets - 1].m);
+                             &sr_run_tr(run, run->n_targets - 1)->m);
 }

@@ -31,8 +31,13 @@ void sr_run_fini(sr_run_t *run)
         free(run->stage_dirty);
         free(run->ops);
         free(run->op_dirty);
-        free(run->targets);
-        free(run->target_dirty);
+        for (uint32_t i = 0; i < run->cap_pages; i++)
+                free(run->pages[i]);
+        free(run->pages);
+        free(run->page_res);
+        free(run->page_used);
+        free(run->tri);
+        free(run->load_tr);
         free(run->dirty);
         free(run->sidx);
         free(run->tr_hash);
@@ -89,16 +94,190 @@ bool sr_run_reserve_ops(sr_run_t *run, uint32_t need)
         return reserve_dirty(run, run->pr.n_stages);
 }
 
+/* The page table for @p n target runs (entries zeroed: no page held). */
+static bool reserve_pages(sr_run_t *run, uint32_t n)
+{
+        uint32_t need = (n + SR_RUN_PAGE - 1) >> SR_RUN_PAGE_SHIFT;
+        uint32_t cap = run->cap_pages, c1 = cap, c2 = cap;
+
+        if (need <= cap)
+                return true;
+        if (!sr_array_grow((void **)&run->pages, &cap, need,
+                           sizeof(*run->pages)) ||
+            !sr_array_grow((void **)&run->page_res, &c1, need,
+                           sizeof(*run->page_res)) ||
+            !sr_array_grow((void **)&run->page_used, &c2, need,
+                           sizeof(*run->page_used)))
+                return false; /* cap_pages unchanged: grown again later */
+        memset(run->pages + run->cap_pages, 0,
+               (cap - run->cap_pages) * sizeof(*run->pages));
+        memset(run->page_res + run->cap_pages, 0,
+               (cap - run->cap_pages) * sizeof(*run->page_res));
+        memset(run->page_used + run->cap_pages, 0,
+               (cap - run->cap_pages) * sizeof(*run->page_used));
+        run->cap_pages = cap;
+        return true;
+}
+
 bool sr_run_reserve_targets(sr_run_t *run, uint32_t need)
 {
-        uint32_t cap = run->cap_targets, cap2 = run->cap_targets;
+        uint32_t cap = run->cap_targets;
 
-        if (!sr_array_grow((void **)&run->targets, &cap, need, sizeof(*run->targets)))
-                return false;
-        if (!sr_array_grow((void **)&run->target_dirty, &cap2, need, sizeof(bool)))
+        if (!sr_array_grow((void **)&run->tri, &cap, need, sizeof(*run->tri)))
                 return false;
         run->cap_targets = cap;
-        return reserve_dirty(run, run->pr.n_stages);
+        return reserve_pages(run, cap) &&
+               reserve_dirty(run, run->pr.n_stages);
+}
+
+void sr_run_tri_sync(sr_run_t *run, uint32_t ti)
+{
+        const sr_target_run_t *t = sr_run_tr(run, ti);
+        sr_run_tri_t *x = &run->tri[ti];
+
+        x->id = t->m.id;
+        x->deadline = t->m.deadline;
+        x->target_index = t->target_index;
+        x->stage_index = (uint16_t)t->stage_index;
+        x->op_index = (uint16_t)t->op_index;
+        x->status = (uint8_t)t->m.status;
+}
+
+/* Hold page @p pg (allocated, uninitialised slots). */
+static sr_target_run_t *page_get(sr_run_t *run, uint32_t pg)
+{
+        if (!run->pages[pg])
+                run->pages[pg] = malloc(SR_RUN_PAGE *
+                                        sizeof(sr_target_run_t));
+        return run->pages[pg];
+}
+
+static void make_resident(sr_run_t *run, uint32_t ti)
+{
+        run->tri[ti].resident = true;
+        run->page_res[ti >> SR_RUN_PAGE_SHIFT]++;
+        run->page_used[ti >> SR_RUN_PAGE_SHIFT] = run->tick;
+        run->n_resident++;
+}
+
+sr_target_run_t *sr_run_tr_new(sr_run_t *run)
+{
+        uint32_t ti = run->n_targets;
+        sr_target_run_t *pg, *t;
+
+        if (!reserve_pages(run, ti + 1) ||
+            !(pg = page_get(run, ti >> SR_RUN_PAGE_SHIFT)))
+                return NULL;
+        t = &pg[ti & (SR_RUN_PAGE - 1)];
+        memset(t, 0, sizeof(*t));
+        memset(&run->tri[ti], 0, sizeof(run->tri[ti]));
+        make_resident(run, ti);
+        return t;
+}
+
+static sr_target_run_t *fault(sr_run_t *run, sr_err_t err, const char *what,
+                              uint32_t ti)
+{
+        if (!run->fault) {
+                run->fault = true;
+                if (err)
+                        sr_errctx_set(&run->fault_ec, err,
+                                      "run: target run %u: %s", ti, what);
+        }
+        memset(&run->scratch, 0, sizeof(run->scratch));
+        return &run->scratch;
+}
+
+sr_target_run_t *sr_run__page_in(const sr_run_t *crun, uint32_t ti)
+{
+        sr_run_t *run = (sr_run_t *)crun; /* a cache: logically const */
+        sr_target_run_t *pg, *t;
+        sr_errctx_t ec = { 0 };
+        sr_err_t err;
+
+        if (!run->pager)
+                return fault(run, SR_ERR_INTERNAL, "not resident, no pager",
+                             ti);
+        if (!(pg = page_get(run, ti >> SR_RUN_PAGE_SHIFT)))
+                return fault(run, SR_ERR_NOMEM, "page", ti);
+        t = &pg[ti & (SR_RUN_PAGE - 1)];
+        err = run->pager(run, ti, t, run->pager_arg, &ec);
+        if (err) {
+                if (!run->fault) {
+                        run->fault = true;
+                        run->fault_ec = ec;
+                }
+                memset(&run->scratch, 0, sizeof(run->scratch));
+                return &run->scratch;
+        }
+        if (!sr_uuid_eq(&t->m.id, &run->tri[ti].id) ||
+            t->m.status != (sr_status_t)run->tri[ti].status ||
+            t->m.deadline != run->tri[ti].deadline)
+                return fault(run, SR_ERR_CORRUPT,
+                             "read back other than it was dropped", ti);
+        make_resident(run, ti);
+        return t;
+}
+
+void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn, void *arg)
+{
+        run->pager = fn;
+        run->pager_arg = arg;
+}
+
+typedef struct page_age {
+        uint64_t used;
+        uint32_t pg;
+} page_age_t;
+
+static int cmp_age(const void *a, const void *b)
+{
+        const page_age_t *x = a, *y = b;
+
+        if (x->used != y->used)
+                return x->used < y->used ? -1 : 1;
+        return x->pg < y->pg ? -1 : x->pg > y->pg;
+}
+
+uint32_t sr_run_evict(sr_run_t *run, uint32_t keep)
+{
+        uint32_t n_pages = (run->n_targets + SR_RUN_PAGE - 1) >>
+                           SR_RUN_PAGE_SHIFT;
+        uint32_t n = 0, dropped = 0;
+        page_age_t *ages;
+
+        if (!run->pager || run->n_resident <= keep)
+                return 0;
+        ages = malloc((size_t)(n_pages ? n_pages : 1) * sizeof(*ages));
+        if (!ages)
+                return 0; /* kept: memory, not correctness */
+        for (uint32_t pg = 0; pg < n_pages; pg++)
+                if (run->page_res[pg])
+                        ages[n++] = (page_age_t){ run->page_used[pg], pg };
+        qsort(ages, n, sizeof(*ages), cmp_age);
+        for (uint32_t k = 0; k < n && run->n_resident > keep; k++) {
+                uint32_t pg = ages[k].pg, first = pg << SR_RUN_PAGE_SHIFT;
+                uint32_t end = first + SR_RUN_PAGE;
+
+                if (end > run->n_targets)
+                        end = run->n_targets;
+                for (uint32_t ti = first; ti < end; ti++) {
+                        sr_run_tri_t *x = &run->tri[ti];
+
+                        if (!x->resident || x->dirty)
+                                continue;
+                        x->resident = false;
+                        run->page_res[pg]--;
+                        run->n_resident--;
+                        dropped++;
+                }
+                if (!run->page_res[pg]) {
+                        free(run->pages[pg]);
+                        run->pages[pg] = NULL;
+                }
+        }
+        free(ages);
+        return dropped;
 }
 
 /* Stage slots are filled as stage entities arrive; a zero id marks a hole. */
@@ -164,12 +343,40 @@ sr_err_t sr_run_add_entity(sr_run_t *run, sr_entity_t *e, sr_errctx_t *ec)
                 run->ops[run->n_ops] = e->u.op;
                 run->op_dirty[run->n_ops++] = false;
                 return SR_OK;
-        case SR_ENT_TARGET_RUN:
+        case SR_ENT_TARGET_RUN: {
+                const sr_target_run_t *t = &e->u.tr;
+                sr_run_tri_t *x;
+
                 if (!sr_run_reserve_targets(run, run->n_targets + 1))
                         return sr_errctx_set(ec, SR_ERR_NOMEM, "run: targets");
-                run->targets[run->n_targets] = e->u.tr;
-                run->target_dirty[run->n_targets++] = false;
+                if (t->stage_index > UINT16_MAX || t->op_index > UINT16_MAX)
+                        return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                             "run: target run of stage %u, "
+                                             "operation %u", t->stage_index,
+                                             t->op_index);
+                /* A lean load (a pager) keeps none of them. */
+                if (!run->pager) {
+                        if (!sr_array_grow((void **)&run->load_tr,
+                                           &run->cap_load, run->n_targets + 1,
+                                           sizeof(*run->load_tr)))
+                                return sr_errctx_set(ec, SR_ERR_NOMEM,
+                                                     "run: targets");
+                        run->load_tr[run->n_targets] = *t;
+                }
+                x = &run->tri[run->n_targets++];
+                memset(x, 0, sizeof(*x));
+                x->id = t->m.id;
+                x->deadline = t->m.deadline;
+                x->target_index = t->target_index;
+                x->stage_index = (uint16_t)t->stage_index;
+                x->op_index = (uint16_t)t->op_index;
+                /* out of range: refused by sr_run_index() */
+                x->status = (unsigned)t->m.status < SR_ST__COUNT ?
+                                    (uint8_t)t->m.status : UINT8_MAX;
+                if (t->m.ended_at > run->load_max_ended)
+                        run->load_max_ended = t->m.ended_at;
                 return SR_OK;
+        }
         default:
                 return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                      "run: unknown entity type %d", e->type);
@@ -185,9 +392,9 @@ static int cmp_op(const void *a, const void *b)
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int cmp_tr(const void *a, const void *b)
+static int cmp_tri(const void *a, const void *b)
 {
-        const sr_target_run_t *x = a, *y = b;
+        const sr_run_tri_t *x = a, *y = b;
 
         if (x->stage_index != y->stage_index)
                 return x->stage_index < y->stage_index ? -1 : 1;
@@ -195,6 +402,21 @@ static int cmp_tr(const void *a, const void *b)
                 return x->op_index < y->op_index ? -1 : 1;
         return x->target_index < y->target_index  ? -1 :
                x->target_index > y->target_index;
+}
+
+/* Sort positions @p perm by the tri they index (qsort_r: glibc). */
+static int cmp_perm(const void *a, const void *b, void *arg)
+{
+        const sr_run_tri_t *tri = arg;
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        int c = cmp_tri(&tri[x], &tri[y]);
+
+        return c ? c : (x > y) - (x < y);
+}
+
+void sr_run__sort_perm(uint32_t *perm, uint32_t n, const sr_run_tri_t *tri)
+{
+        qsort_r(perm, n, sizeof(*perm), cmp_perm, (void *)tri);
 }
 
 static uint32_t uuid_hash(const sr_uuid_t *u)
@@ -208,7 +430,7 @@ static uint32_t uuid_hash(const sr_uuid_t *u)
 static void hash_insert(sr_run_t *run, uint32_t ti)
 {
         uint32_t mask = run->tr_hash_cap - 1;
-        uint32_t h = uuid_hash(&run->targets[ti].m.id) & mask;
+        uint32_t h = uuid_hash(&run->tri[ti].id) & mask;
 
         while (run->tr_hash[h])
                 h = (h + 1) & mask;
@@ -270,18 +492,19 @@ static bool reindex(sr_run_t *run)
                 sidx[run->ops[i].stage_index].first_op = i;
                 sidx[run->ops[i].stage_index].n_ops++;
         }
+        if (run->load_max_ended > run->max_ended_at)
+                run->max_ended_at = run->load_max_ended;
+        run->load_max_ended = 0; /* a load's: used */
         for (uint32_t i = run->n_targets; i-- > 0;) {
-                const sr_target_run_t *t = &run->targets[i];
+                const sr_run_tri_t *t = &run->tri[i];
                 sr_run_stage_idx_t *x = &sidx[t->stage_index];
-                int64_t d = t->m.deadline;
+                int64_t d = t->deadline;
 
                 x->first_tr = i;
                 x->n_tr++;
-                x->n_tr_status[t->m.status]++;
-                run->n_tr_status[t->m.status]++;
-                if (t->m.ended_at > run->max_ended_at)
-                        run->max_ended_at = t->m.ended_at;
-                if (sr_status_is_terminal(t->m.status) || !d)
+                x->n_tr_status[t->status]++;
+                run->n_tr_status[t->status]++;
+                if (sr_status_is_terminal(t->status) || !d)
                         continue;
                 if (!x->tr_min_deadline || d < x->tr_min_deadline) {
                         x->tr_min_deadline = d;
@@ -293,6 +516,61 @@ static bool reindex(sr_run_t *run)
         free(run->sidx);
         run->sidx = sidx;
         return reserve_dirty(run, n) && sr_run_rehash(run);
+}
+
+/* Sort the loaded target runs (tri, and their bodies when kept) into
+ * (stage, op, target) order, and put the kept bodies in their pages. A
+ * store scan gives them in that order already (keys sort so): then
+ * nothing moves. */
+static bool place_targets(sr_run_t *run)
+{
+        uint32_t n = run->n_targets;
+        bool sorted = true;
+
+        for (uint32_t i = 1; i < n && sorted; i++)
+                sorted = cmp_tri(&run->tri[i - 1], &run->tri[i]) <= 0;
+        if (!sorted) {
+                uint32_t *perm = malloc((size_t)n * sizeof(*perm));
+                sr_run_tri_t *tri = malloc((size_t)n * sizeof(*tri));
+                sr_target_run_t *tr = NULL;
+
+                if (run->load_tr)
+                        tr = malloc((size_t)n * sizeof(*tr));
+                if (!perm || !tri || (run->load_tr && !tr)) {
+                        free(perm);
+                        free(tri);
+                        free(tr);
+                        return false;
+                }
+                memcpy(tri, run->tri, (size_t)n * sizeof(*tri));
+                for (uint32_t i = 0; i < n; i++)
+                        perm[i] = i;
+                sr_run__sort_perm(perm, n, run->tri);
+                for (uint32_t i = 0; i < n; i++) {
+                        run->tri[i] = tri[perm[i]];
+                        if (tr)
+                                tr[i] = run->load_tr[perm[i]];
+                }
+                if (tr) {
+                        free(run->load_tr);
+                        run->load_tr = tr;
+                        run->cap_load = n;
+                }
+                free(tri);
+                free(perm);
+        }
+        for (uint32_t i = 0; run->load_tr && i < n; i++) {
+                sr_target_run_t *pg = page_get(run, i >> SR_RUN_PAGE_SHIFT);
+
+                if (!pg)
+                        return false;
+                pg[i & (SR_RUN_PAGE - 1)] = run->load_tr[i];
+                make_resident(run, i);
+        }
+        free(run->load_tr);
+        run->load_tr = NULL;
+        run->cap_load = 0;
+        return true;
 }
 
 sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
@@ -310,10 +588,10 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
                                              "run: op of stage %u",
                                              run->ops[i].stage_index);
         for (uint32_t i = 0; i < run->n_targets; i++)
-                if (run->targets[i].stage_index >= run->pr.n_stages)
+                if (run->tri[i].stage_index >= run->pr.n_stages)
                         return sr_errctx_set(ec, SR_ERR_CORRUPT,
                                              "run: target of stage %u",
-                                             run->targets[i].stage_index);
+                                             run->tri[i].stage_index);
         /* The counts are indexed by status. */
         for (uint32_t i = 0; i < run->pr.n_stages; i++)
                 if ((unsigned)run->stages[i].m.status >= SR_ST__COUNT)
@@ -321,15 +599,14 @@ sr_err_t sr_run_index(sr_run_t *run, sr_errctx_t *ec)
                                              "run: stage run %u status %d", i,
                                              (int)run->stages[i].m.status);
         for (uint32_t i = 0; i < run->n_targets; i++)
-                if ((unsigned)run->targets[i].m.status >= SR_ST__COUNT)
+                if (run->tri[i].status >= SR_ST__COUNT)
                         return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                             "run: target run status %d",
-                                             (int)run->targets[i].m.status);
+                                             "run: target run status out of "
+                                             "range");
         if (run->n_ops)
                 qsort(run->ops, run->n_ops, sizeof(*run->ops), cmp_op);
-        if (run->n_targets)
-                qsort(run->targets, run->n_targets, sizeof(*run->targets),
-                      cmp_tr);
+        if (!place_targets(run))
+                return sr_errctx_set(ec, SR_ERR_NOMEM, "run: targets");
         if (!reindex(run))
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "run: index");
         return SR_OK;
@@ -345,7 +622,7 @@ static bool *dirty_flag(sr_run_t *run, uint64_t e)
         case SR_ENT_STAGE_RUN_OPERATION:
                 return &run->op_dirty[i];
         default:
-                return &run->target_dirty[i];
+                return &run->tri[i].dirty;
         }
 }
 
@@ -382,7 +659,8 @@ void sr_run_mark_op(sr_run_t *run, uint32_t oi)
 
 void sr_run_mark_target(sr_run_t *run, uint32_t ti)
 {
-        mark(run, &run->target_dirty[ti], SR_ENT_TARGET_RUN, ti);
+        (void)sr_run_tr(run, ti); /* changed, so resident: kept so */
+        mark(run, &run->tri[ti].dirty, SR_ENT_TARGET_RUN, ti);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -409,7 +687,7 @@ int sr_run_dirty_each(sr_run_t *run,
                 else if (e.type == SR_ENT_STAGE_RUN_OPERATION)
                         e.u.op = run->ops[i];
                 else
-                        e.u.tr = run->targets[i];
+                        e.u.tr = *sr_run_tr(run, i);
                 if ((rc = fn(&e, arg)))
                         return rc;
         }
@@ -431,7 +709,7 @@ static void min_remove(sr_run_t *run, sr_run_stage_idx_t *x, int64_t d)
                 return;
         x->tr_min_deadline = 0;
         for (uint32_t i = 0; i < x->n_tr; i++) {
-                const sr_meta_t *m = &run->targets[x->first_tr + i].m;
+                const sr_run_tri_t *m = &run->tri[x->first_tr + i];
 
                 if (sr_status_is_terminal(m->status) || !m->deadline)
                         continue;
@@ -457,8 +735,8 @@ static void min_add(sr_run_stage_idx_t *x, int64_t d)
 void sr_run_target_changed(sr_run_t *run, uint32_t ti, sr_status_t from,
                            int64_t old_deadline)
 {
-        const sr_meta_t *m = &run->targets[ti].m;
-        sr_run_stage_idx_t *x = &run->sidx[run->targets[ti].stage_index];
+        const sr_meta_t *m = &sr_run_tr(run, ti)->m;
+        sr_run_stage_idx_t *x = &run->sidx[run->tri[ti].stage_index];
         bool was_open = !sr_status_is_terminal(from) && old_deadline;
         bool is_open = !sr_status_is_terminal(m->status) && m->deadline;
 
@@ -468,6 +746,8 @@ void sr_run_target_changed(sr_run_t *run, uint32_t ti, sr_status_t from,
                 run->n_tr_status[from]--;
                 run->n_tr_status[m->status]++;
         }
+        run->tri[ti].status = (uint8_t)m->status;
+        run->tri[ti].deadline = m->deadline;
         if (m->ended_at > run->max_ended_at)
                 run->max_ended_at = m->ended_at;
         if (was_open && is_open && old_deadline == m->deadline)
@@ -492,8 +772,9 @@ void sr_run_stage_changed(sr_run_t *run, uint32_t si, sr_status_t from)
 
 void sr_run_target_added(sr_run_t *run, uint32_t ti)
 {
-        const sr_target_run_t *t = &run->targets[ti];
+        const sr_target_run_t *t = sr_run_tr(run, ti);
 
+        sr_run_tri_sync(run, ti);
         run->sidx[t->stage_index].n_tr_status[t->m.status]++;
         run->n_tr_status[t->m.status]++;
 }
@@ -550,20 +831,27 @@ int64_t sr_run_min_deadline(const sr_run_t *run)
         return d;
 }
 
-sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id)
+int64_t sr_run_find_target_idx(const sr_run_t *run, const sr_uuid_t *id)
 {
         uint32_t mask, h;
 
         if (!run->tr_hash_cap)
-                return NULL;
+                return -1;
         mask = run->tr_hash_cap - 1;
         for (h = uuid_hash(id) & mask; run->tr_hash[h]; h = (h + 1) & mask) {
-                sr_target_run_t *t = &run->targets[run->tr_hash[h] - 1];
+                uint32_t ti = run->tr_hash[h] - 1;
 
-                if (sr_uuid_eq(&t->m.id, id))
-                        return t;
+                if (sr_uuid_eq(&run->tri[ti].id, id))
+                        return ti;
         }
-        return NULL;
+        return -1;
+}
+
+sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id)
+{
+        int64_t ti = sr_run_find_target_idx(run, id);
+
+        return ti < 0 ? NULL : sr_run_tr(run, (uint32_t)ti);
 }
 
 sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id)

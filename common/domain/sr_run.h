@@ -43,6 +43,30 @@ typedef struct sr_run_stage_idx {
  * operations, target runs, each by index). */
 #define SR_RUN_DIRTY(kind, i) (((uint64_t)(kind) << 32) | (uint32_t)(i))
 
+/* What the run keeps of every target run, resident or not: what its
+ * bookkeeping (counts, deadlines, hash, dirty list) and a read back by
+ * key need. */
+typedef struct sr_run_tri {
+        sr_uuid_t id;
+        int64_t deadline;
+        uint32_t target_index;
+        uint16_t stage_index, op_index;
+        uint8_t status;
+        bool dirty;
+        bool resident;
+} sr_run_tri_t;
+
+#define SR_RUN_PAGE_SHIFT 6
+#define SR_RUN_PAGE (1u << SR_RUN_PAGE_SHIFT)
+
+struct sr_run;
+/* Reads target run @p ti (stage, op and target index in run->tri[ti])
+ * back from where the caller saved it. SR_OK and *out, or an error (the
+ * run records a fault). */
+typedef sr_err_t (*sr_run_pager_fn)(const struct sr_run *run, uint32_t ti,
+                                    sr_target_run_t *out, void *arg,
+                                    sr_errctx_t *ec);
+
 typedef struct sr_run {
         bool exists; /* false until the pipeline run is created/loaded */
         /* Only the marker of a retired run is left (exists is false). */
@@ -58,9 +82,40 @@ typedef struct sr_run {
         bool *op_dirty;
         uint32_t n_ops, cap_ops;
 
-        sr_target_run_t *targets; /* sorted by (stage, op, target); owned */
-        bool *target_dirty;
+        /* Target runs, sorted by (stage, op, target), in pages of
+         * SR_RUN_PAGE: target run ti is pages[ti >> SR_RUN_PAGE_SHIFT]
+         * [ti & (SR_RUN_PAGE - 1)], reached only through sr_run_tr().
+         * What the bookkeeping needs of each (id, status, deadline, key)
+         * is in tri[], always; the target run itself is resident or not
+         * (tri[ti].resident). Without a pager every target run is
+         * resident. With one (the worker: sr_run_set_pager()), a run
+         * loads lean (no target run resident), sr_run_tr() reads a
+         * missing one back through the pager, and sr_run_evict() drops
+         * clean ones: memory per target run not resident is
+         * sizeof(sr_run_tri_t) + the hash's, not sizeof(sr_target_run_t)
+         * (docs/targets.md section 6). Pages never move: a pointer from
+         * sr_run_tr() stays valid until the next sr_run_evict(). */
+        sr_run_tri_t *tri;               /* n_targets; owned */
         uint32_t n_targets, cap_targets;
+        sr_target_run_t **pages;         /* cap_pages; NULL = none held */
+        uint32_t *page_res;              /* resident target runs per page */
+        uint64_t *page_used;             /* the tick a page was last used */
+        uint32_t cap_pages;
+        uint32_t n_resident;             /* resident target runs */
+        uint64_t tick;                   /* set by the caller (LRU) */
+        sr_run_pager_fn pager;
+        void *pager_arg;
+        /* A pager read failed (or found another target run): the caller
+         * must not commit what the state machine did (sr_run_tr() gave
+         * it scratch). */
+        bool fault;
+        sr_errctx_t fault_ec;
+        sr_target_run_t scratch;
+        /* While loading (sr_run_add_entity, then sr_run_index): the
+         * target runs added, when no pager (a lean load keeps none). */
+        sr_target_run_t *load_tr;
+        uint32_t cap_load;
+        int64_t load_max_ended;
 
         /* The dirty stage runs, operations and target runs (each once,
          * SR_RUN_DIRTY entries, in marking order): what a save writes and
@@ -219,8 +274,61 @@ uint32_t sr_run_n_open(const sr_run_t *run);
  *  none: O(stages). */
 int64_t sr_run_min_deadline(const sr_run_t *run);
 
-/** @brief Target run by id, or NULL. */
+/** @brief Target run by id, or NULL (read back when not resident). */
 sr_target_run_t *sr_run_find_target(const sr_run_t *run, const sr_uuid_t *id);
+/** @brief Index of the target run @p id, or -1: O(1), nothing read. */
+int64_t sr_run_find_target_idx(const sr_run_t *run, const sr_uuid_t *id);
+
+/* ------------------------------------------------------------ pages */
+
+/** @brief Sort positions by the tri they index (internal). */
+void sr_run__sort_perm(uint32_t *perm, uint32_t n, const sr_run_tri_t *tri);
+/** @brief Read target run @p ti back (sr_run_tr()'s slow path). */
+sr_target_run_t *sr_run__page_in(const sr_run_t *run, uint32_t ti);
+
+/**
+ * @brief Target run @p ti (< n_targets). Resident: O(1); else read back
+ * through the pager, O(one read). The run is logically const: paging is
+ * a cache of what the caller saved. On a pager failure the run's fault
+ * is set and the result is scratch memory (see sr_run_t.fault).
+ */
+static inline sr_target_run_t *sr_run_tr(const sr_run_t *run, uint32_t ti)
+{
+        sr_run_t *r = (sr_run_t *)run;
+
+        if (__builtin_expect(!run->tri[ti].resident, 0))
+                return sr_run__page_in(run, ti);
+        r->page_used[ti >> SR_RUN_PAGE_SHIFT] = run->tick;
+        return &run->pages[ti >> SR_RUN_PAGE_SHIFT][ti & (SR_RUN_PAGE - 1)];
+}
+
+/**
+ * @brief Page target runs in and out through @p fn (NULL: every target
+ * run resident, the default). Set it on an empty run, before loading:
+ * the load is then lean (no target run resident until used).
+ */
+void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn, void *arg);
+
+/**
+ * @brief Drop clean resident target runs, least recently used pages
+ * first (run->tick), until at most @p keep are resident. Only with a
+ * pager; dirty target runs stay. Invalidates pointers from sr_run_tr().
+ * O(pages held log pages held) when over @p keep, else O(1).
+ * @returns the number dropped.
+ */
+uint32_t sr_run_evict(sr_run_t *run, uint32_t keep);
+
+/**
+ * @brief The next target run slot, index n_targets, zeroed and resident
+ * (room reserved by sr_run_reserve_targets()); the caller fills it, then
+ * counts it (n_targets++, sr_run_target_added()). NULL when out of
+ * memory (a page).
+ */
+sr_target_run_t *sr_run_tr_new(sr_run_t *run);
+
+/** @brief tri[ti] from the resident target run (after the caller
+ *  changed it in place beyond status and deadline, e.g. a permutation). */
+void sr_run_tri_sync(sr_run_t *run, uint32_t ti);
 /** @brief Stage run by id, or NULL. */
 sr_stage_run_t *sr_run_find_stage(const sr_run_t *run, const sr_uuid_t *id);
 

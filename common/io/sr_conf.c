@@ -135,6 +135,15 @@ static const struct conf_prop conf_props[] = {
                   "reloaded by every batch; docs/guarantee.md); 0 keeps "
                   "only that run. Two such runs busy at once evict each "
                   "other: size it to hold them." },
+        { .name = "cache.run.targets", .type = CONF_INT,
+          .offset = OFF(cache_run_targets), .min = 0, .max = 100000000,
+          .def = "16384",
+          .desc = "Most target runs of one cached run kept decoded between "
+                  "batches (about 0.8 KiB each); the others are dropped, "
+                  "least recently used first, and read back by key when an "
+                  "input needs them, so a run of a million target runs "
+                  "holds about 56 bytes for each of them, not 0.9 KiB "
+                  "(docs/targets.md section 6). 0 keeps none." },
         { .name = "cache.verify", .type = CONF_BOOL,
           .offset = OFF(cache_verify), .def = "false",
           .desc = "Compare every cached run with its LMDB copy before "

@@ -50,6 +50,7 @@ typedef struct sr_conf {
         int restore_batch_size;  /* restore.batch.size */
         sr_guarantee_t processing_guarantee; /* processing.guarantee */
         int cache_entities;      /* cache.entities: 0 = no run cache */
+        int cache_run_targets;   /* cache.run.targets */
         bool cache_verify;       /* cache.verify: check hits (tests) */
         int timer_resolution_ms; /* timer.resolution.ms */
         int agent_latency_ms;    /* agent.latency.ms */

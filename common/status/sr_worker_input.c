@@ -47,6 +47,16 @@ bool sr_worker__refuse_current(sr_worker_t *w, sr_reject_t reason,
  * defect, or a stored state it never makes). The input is refused and
  * dead-lettered, deterministically, instead of stopping the worker: every
  * owner of the partition would meet it again. */
+/* A target run the state machine needed could not be read back
+ * (sr_run_tr()): what it did is not committed, the worker stops. */
+static bool run_faulted(sr_worker_t *w, sr_run_t *run)
+{
+        if (!run->fault)
+                return false;
+        sr_worker__set_fatal(w, &run->fault_ec, "read back a target run");
+        return true;
+}
+
 static void fsm_refused(sr_worker_t *w, const char *illegal)
 {
         sr_errctx_t ec = { 0 };
@@ -270,6 +280,8 @@ void sr_worker__on_command(sr_worker_t *w, const sr_inrec_t *in)
                 goto out;
         err = sr_fsm_apply_command(run, &cmd, in->timestamp, &w->fsm_opts,
                                    &w->out);
+        if (run_faulted(w, run))
+                goto out;
         if (err == SR_ERR_INTERNAL) {
                 fsm_refused(w, w->out.illegal);
                 goto out;
@@ -335,6 +347,8 @@ static void apply_result(sr_worker_t *w, const sr_inrec_t *in)
                 return;
         err = sr_fsm_apply_result(run, &res, in->timestamp, &w->fsm_opts,
                                   &w->out);
+        if (run_faulted(w, run))
+                return;
         switch (err) {
         case SR_OK:
                 sr_worker__emit_outputs(w, in->partition);

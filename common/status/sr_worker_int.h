@@ -99,6 +99,7 @@ typedef struct restore_ctx restore_ctx_t;
  * written by this worker's batches, so a cached run equals its LMDB copy
  * after every committed batch; an aborted batch drops the cache. */
 typedef struct batch_run {
+        struct sr_worker *w; /* its pager's */
         int32_t partition;
         sr_uuid_t id;
         sr_run_t run;
@@ -153,6 +154,7 @@ typedef struct batch_stats {
         uint32_t rejections[SR_REJECT__COUNT];
         uint32_t dead_letters, events;
         uint32_t retired, forgotten, retired_inputs; /* retention */
+        uint32_t page_ins; /* target runs read back by key */
 } batch_stats_t;
 
 /* An input of the current poll refused after it was applied: a record it
@@ -179,6 +181,7 @@ typedef struct metrics {
         sr_series_t *timers_fired, *map_grows, *resends;
         sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
         sr_series_t *run_loads; /* the run cache's misses */
+        sr_series_t *page_ins;  /* target runs read back by key */
         sr_series_t *run_cache; /* entities the run cache holds */
         sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
 } metrics_t;

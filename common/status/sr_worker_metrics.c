@@ -144,6 +144,11 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 r, "sr_run_loads_total",
                 "Runs decoded whole from the snapshot: the run cache's "
                 "misses (cache.entities).", NULL);
+        w->m.page_ins = sr_metrics_counter(
+                r, "sr_run_target_reads_total",
+                "Target runs read back from the snapshot by key: a cached "
+                "run keeps at most cache.run.targets of its target runs "
+                "decoded between batches.", NULL);
         w->m.run_cache = sr_metrics_gauge(
                 r, "sr_run_cache_entities",
                 "Entities the run cache holds after the last batch: each "
@@ -196,6 +201,8 @@ void sr_worker__stats_flush(sr_worker_t *w)
                 sr_series_add(w->m.markers_forgotten, b->forgotten);
         if (b->retired_inputs)
                 sr_series_add(w->m.retired_inputs, b->retired_inputs);
+        if (b->page_ins)
+                sr_series_add(w->m.page_ins, b->page_ins);
 }
 
 /* An input's latency: from its timestamp to @p now_ms, when its outputs

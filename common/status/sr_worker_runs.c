@@ -52,8 +52,48 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
         return 0;
 }
 
+/* A target run read back by its key (sr_run_t's pager): the batch's
+ * transaction holds what the run dropped, clean. */
+static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
+                        sr_target_run_t *out, void *arg, sr_errctx_t *ec)
+{
+        batch_run_t *br = arg;
+        sr_worker_t *w = br->w;
+        const sr_run_tri_t *x = &run->tri[ti];
+        char key[SR_ENTITY_KEY_MAX];
+        sr_entity_t e;
+        sr_changelog_t cl;
+        sr_slice_t v;
+        sr_err_t err;
+        size_t n;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_TARGET_RUN;
+        e.u.tr.pipeline_run_id = run->pr.m.id;
+        e.u.tr.stage_index = x->stage_index;
+        e.u.tr.op_index = x->op_index;
+        e.u.tr.target_index = x->target_index;
+        n = sr_entity_key(&e, key);
+        err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
+        if (err)
+                return err; /* not found included: it was saved */
+        err = sr_codec_decode_changelog(w->codec, v, &cl, ec);
+        if (err)
+                return err;
+        if (cl.kind != SR_CL_ENTITY || cl.u.entity.type != SR_ENT_TARGET_RUN) {
+                sr_changelog_fini(&cl);
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "%s: not a target run", key);
+        }
+        *out = cl.u.entity.u.tr;
+        w->bs.page_ins++;
+        return SR_OK;
+}
+
+/* @p br: the cache entry to page through (its run is @p run), or NULL
+ * for a whole load (cache.verify's copy). */
 static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
-                         sr_run_t *run, sr_errctx_t *ec)
+                         sr_run_t *run, batch_run_t *br, sr_errctx_t *ec)
 {
         char prefix[SR_ENTITY_KEY_MAX];
         size_t n = sr_run_key_prefix(id, prefix);
@@ -61,6 +101,11 @@ static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
         sr_err_t err;
 
         sr_run_init(run);
+        if (br) {
+                br->w = w;
+                br->partition = part;
+                sr_run_set_pager(run, page_in, br);
+        }
         err = sr_store_scan(w->txn, part, sr_slice(prefix, n), load_one, &lc,
                             ec);
         if (!err && lc.err) {
@@ -89,7 +134,7 @@ static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)
  * large as a target run; sr_run_release_chunks() frees the others). */
 static uint32_t run_entities(const sr_run_t *run)
 {
-        uint32_t n = 1 + run->pr.n_stages + run->n_ops + run->n_targets;
+        uint32_t n = 1 + run->pr.n_stages + run->n_ops + run->n_resident;
 
         for (uint32_t i = 0; i < run->n_chunks; i++)
                 n += sr_chunk_held(&run->chunks[i]);
@@ -231,8 +276,10 @@ static sr_err_t encode_append(sr_worker_t *w, const sr_changelog_t *cl,
 }
 
 /* The run's entities and chunks exactly as they would be written to the
- * changelog. */
-static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
+ * changelog; a target run @p run does not hold is @p whole's (a run
+ * loaded whole), so that comparing reads nothing back. */
+static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run,
+                           const sr_run_t *whole, sr_buf_t *out,
                            sr_errctx_t *ec)
 {
         sr_changelog_t cl;
@@ -255,8 +302,14 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
                         cl.u.entity.type = SR_ENT_STAGE_RUN_OPERATION;
                         cl.u.entity.u.op = run->ops[i];
                 } else {
+                        uint32_t ti = i - run->n_ops;
+
                         cl.u.entity.type = SR_ENT_TARGET_RUN;
-                        cl.u.entity.u.tr = run->targets[i - run->n_ops];
+                        cl.u.entity.u.tr =
+                                run->tri[ti].resident || !whole ||
+                                                ti >= whole->n_targets ?
+                                        *sr_run_tr(run, ti) :
+                                        *sr_run_tr(whole, ti);
                 }
                 err = encode_append(w, &cl, out, ec);
         }
@@ -284,8 +337,28 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run, sr_buf_t *out,
         return err;
 }
 
+/* What @p a keeps of each target run (resident or not) equals what
+ * @p b does. */
+static bool tri_same(const sr_run_t *a, const sr_run_t *b)
+{
+        if (a->n_targets != b->n_targets)
+                return false;
+        for (uint32_t i = 0; i < a->n_targets; i++) {
+                const sr_run_tri_t *x = &a->tri[i], *y = &b->tri[i];
+
+                if (!sr_uuid_eq(&x->id, &y->id) ||
+                    x->deadline != y->deadline || x->status != y->status ||
+                    x->target_index != y->target_index ||
+                    x->stage_index != y->stage_index ||
+                    x->op_index != y->op_index)
+                        return false;
+        }
+        return true;
+}
+
 /* cache.verify: a cached run must equal its LMDB copy, entity by entity,
- * derived per-stage counters included. */
+ * derived per-stage counters included; its target runs not held are
+ * compared by what it keeps of them (nothing is read back). */
 static bool run_verify(sr_worker_t *w, const batch_run_t *br)
 {
         sr_errctx_t ec = { 0 };
@@ -293,7 +366,7 @@ static bool run_verify(sr_worker_t *w, const batch_run_t *br)
         sr_run_t disk;
         bool same;
 
-        if (run_load(w, br->partition, &br->id, &disk, &ec) != SR_OK) {
+        if (run_load(w, br->partition, &br->id, &disk, NULL, &ec) != SR_OK) {
                 char op[96], sid[SR_UUID_STR_LEN + 1];
 
                 sr_uuid_fmt(&br->id, sid);
@@ -303,8 +376,9 @@ static bool run_verify(sr_worker_t *w, const batch_run_t *br)
                 return false;
         }
         same = disk.exists == br->run.exists &&
-               run_encode(w, &br->run, &a, &ec) == SR_OK &&
-               run_encode(w, &disk, &b, &ec) == SR_OK && a.len == b.len &&
+               run_encode(w, &br->run, &disk, &a, &ec) == SR_OK &&
+               run_encode(w, &disk, NULL, &b, &ec) == SR_OK && a.len == b.len &&
+               tri_same(&br->run, &disk) &&
                (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len)) &&
                (!disk.exists ||
                 !memcmp(disk.sidx, br->run.sidx,
@@ -335,6 +409,7 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
              i = (i + 1) & (uint32_t)(w->runs_cap - 1))
                 if (br->partition == part && sr_uuid_eq(&br->id, id)) {
                         br->last_in = w->cur_in;
+                        br->run.tick = w->batch_no;
                         if (br->used_in != w->batch_no) {
                                 if (w->conf->cache_verify &&
                                     !run_verify(w, br))
@@ -350,7 +425,7 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
                 sr_worker__set_fatal(w, &ec, "load run");
                 return NULL;
         }
-        if (run_load(w, part, id, &br->run, &ec) != SR_OK) {
+        if (run_load(w, part, id, &br->run, br, &ec) != SR_OK) {
                 char op[80], sid[SR_UUID_STR_LEN + 1];
 
                 /* name the run and where it lives: the snapshot is what
@@ -367,6 +442,7 @@ sr_run_t *sr_worker__batch_run(sr_worker_t *w, int32_t part,
         br->id = *id;
         br->used_in = w->batch_no;
         br->last_in = w->cur_in;
+        br->run.tick = w->batch_no;
         br->loaded_deadline = br->run.exists ? br->run.pr.next_deadline : 0;
         br->entities = run_entities(&br->run);
         if (br->entities > (uint64_t)w->conf->cache_entities) {
@@ -466,6 +542,13 @@ static void save_batch(sr_worker_t *w)
                         w->released_bytes +=
                                 (size_t)sr_run_release_chunks(&br->run) *
                                 sizeof(sr_spec_target_t);
+                /* and the target runs beyond cache.run.targets: clean
+                 * now, read back by key when an input needs them */
+                if (!w->fatal)
+                        w->released_bytes +=
+                                (size_t)sr_run_evict(&br->run,
+                                        (uint32_t)w->conf->cache_run_targets) *
+                                sizeof(sr_target_run_t);
                 {
                         uint32_t n = run_entities(&br->run);
 

@@ -43,13 +43,18 @@
  * --step (stage.step.targets, default 1,000, also the cascade's part) target
  * runs per StageStep input, as the worker applies them.
  *
+ * --keep K pages the run as the worker does (cache.run.targets = K,
+ * docs/targets.md section 6): after each batch's commit at most K target
+ * runs stay decoded, the others are read back from LMDB by key when an
+ * input needs them (needs the store).
+ *
  * --store off leaves LMDB out (no gets, puts or transactions; the
  * records are still encoded): what the state machine and the codec cost
  * alone, to tell the store's share of a growth from the run's.
  *
  * Usage: bench_stage [--targets N[,N...]] [--repeat K] [--batch B]
  *                    [--store on|off] [--open] [--chunk C] [--step S]
- *                    [--dir PARENT]
+ *                    [--keep K] [--dir PARENT]
  * Default: --targets 1000,10000,100000 --repeat 3 --batch 2000.
  * Environment: BENCH_PERF_CTL=FIFO drives
  * `perf record --control=fifo:FIFO -D -1` so only the result phase is
@@ -103,6 +108,8 @@ typedef struct bench {
         uint32_t batch;
         size_t released; /* chunk target bytes freed, not yet trimmed */
         bool no_store; /* --store off */
+        int64_t keep;  /* --keep: target runs kept decoded, -1 = all */
+        uint64_t reads; /* target runs read back */
         /* --open: the stage created open, its targets appended in chunks
          * of --chunk, sealed, and filled --step target runs per input by
          * the StageSteps the run sends itself (docs/targets.md). */
@@ -131,6 +138,44 @@ static void txn_begin(bench_t *b)
                 return;
         if (sr_store_txn_begin(b->store, true, &b->txn, &ec))
                 DIE("txn begin: %s", ec.msg);
+}
+
+/* --keep: a target run read back by key, as the worker's page_in(). */
+static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
+                        sr_target_run_t *out, void *arg, sr_errctx_t *ec)
+{
+        bench_t *b = arg;
+        const sr_run_tri_t *x = &run->tri[ti];
+        char key[SR_ENTITY_KEY_MAX];
+        sr_entity_t e;
+        sr_changelog_t cl;
+        sr_slice_t v;
+        sr_err_t err;
+
+        memset(&e, 0, sizeof(e));
+        e.type = SR_ENT_TARGET_RUN;
+        e.u.tr.pipeline_run_id = run->pr.m.id;
+        e.u.tr.stage_index = x->stage_index;
+        e.u.tr.op_index = x->op_index;
+        e.u.tr.target_index = x->target_index;
+        err = sr_store_get(b->txn, 0, sr_slice(key, sr_entity_key(&e, key)),
+                           &v, ec);
+        if (!err)
+                err = sr_codec_decode_changelog(b->codec, v, &cl, ec);
+        if (err)
+                return err;
+        *out = cl.u.entity.u.tr;
+        b->reads++;
+        return SR_OK;
+}
+
+/* An empty run, paged when --keep says so. */
+static void run_reset(bench_t *b)
+{
+        sr_run_fini(&b->run);
+        sr_run_init(&b->run);
+        if (b->keep >= 0)
+                sr_run_set_pager(&b->run, page_in, b);
 }
 
 /* Put one encoded record under @p key and count it (the changelog's). */
@@ -193,6 +238,10 @@ static void txn_commit(bench_t *b)
         /* as save_batch() after a save, and its trim */
         b->released += (size_t)sr_run_release_chunks(&b->run) *
                        sizeof(sr_spec_target_t);
+        if (b->keep >= 0)
+                b->released += (size_t)sr_run_evict(&b->run,
+                                                    (uint32_t)b->keep) *
+                               sizeof(sr_target_run_t);
         if (b->released >= ((size_t)64 << 20)) {
                 malloc_trim(0);
                 b->released = 0;
@@ -421,6 +470,7 @@ typedef struct mode {
         uint32_t batch;
         bool no_store, open;
         uint32_t chunk, step;
+        int64_t keep;
 } mode_t_;
 
 static void bench_open(bench_t *b, const char *dir, uint32_t n,
@@ -436,6 +486,7 @@ static void bench_open(bench_t *b, const char *dir, uint32_t n,
         b->open = mo->open;
         b->chunk = mo->chunk;
         b->step = mo->step;
+        b->keep = mo->keep;
         b->opts.max.targets = 10000000;
         b->opts.chunk_targets = mo->chunk;
         b->opts.step_targets = mo->step;
@@ -444,6 +495,7 @@ static void bench_open(bench_t *b, const char *dir, uint32_t n,
                 DIE("open: %s", ec.msg);
         sr_fsm_out_init(&b->out);
         sr_run_init(&b->run);
+        run_reset(b);
 }
 
 static void bench_close(bench_t *b)
@@ -485,8 +537,7 @@ static void deadline_phase(bench_t *b, uint32_t n, figures_t *f, int64_t now)
         uint64_t seq = 1u << 30;
         double t0;
 
-        sr_run_fini(&b->run);
-        sr_run_init(&b->run);
+        run_reset(b);
         memset(&cmd, 0, sizeof(cmd));
         id_of(&cmd.pipeline_run_id, 5, 3);
         b->stage_timeout_s = 14 * 86400;
@@ -496,7 +547,7 @@ static void deadline_phase(bench_t *b, uint32_t n, figures_t *f, int64_t now)
         for (uint32_t ti = 0; ti < x->n_tr;) {
                 txn_begin(b);
                 for (uint32_t k = 0; k < b->batch && ti < x->n_tr; k++, ti++)
-                        one_result(b, &b->run.targets[x->first_tr + ti],
+                        one_result(b, sr_run_tr(&b->run, x->first_tr + ti),
                                    "INPROGRESS", ++seq, ++now);
                 txn_commit(b);
         }
@@ -505,7 +556,7 @@ static void deadline_phase(bench_t *b, uint32_t n, figures_t *f, int64_t now)
         snprintf(cmd.enterprise_id, sizeof(cmd.enterprise_id), "bench");
         cmd.u.timer.entity_type = SR_ENT_PIPELINE_RUN;
         cmd.u.timer.entity_id = cmd.pipeline_run_id;
-        cmd.u.timer.deadline = b->run.targets[x->first_tr].m.deadline;
+        cmd.u.timer.deadline = b->run.tri[x->first_tr].deadline;
         if (cmd.u.timer.deadline >= b->run.stages[0].m.deadline)
                 DIE("the target runs' deadline is not before the stage's");
         now = cmd.issued_at = cmd.u.timer.deadline;
@@ -557,7 +608,7 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
                         txn_begin(&b);
                         for (uint32_t k = 0; k < batch && ti < x->n_tr;
                              k++, ti++)
-                                one_result(&b, &b.run.targets[x->first_tr + ti],
+                                one_result(&b, sr_run_tr(&b.run, x->first_tr + ti),
                                            pass[p], ++seq, ++now);
                         txn_commit(&b);
                 }
@@ -574,8 +625,7 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
         f.cl_records_per_target = (double)b.cl_records / n;
         f.cl_bytes_per_target = (double)b.cl_bytes / n;
         /* The cancel cascade: a second run, its stage running. */
-        sr_run_fini(&b.run);
-        sr_run_init(&b.run);
+        run_reset(&b);
         id_of(&rid, 5, 2);
         create(&b, &rid, n, ++now);
         {
@@ -681,7 +731,8 @@ static void usage(void)
 {
         fprintf(stderr, "usage: bench_stage [--targets N[,N...]] "
                         "[--repeat K] [--batch B] [--store on|off] "
-                        "[--open] [--chunk C] [--step S] [--dir PARENT]\n");
+                        "[--open] [--chunk C] [--step S] [--keep K] "
+                        "[--dir PARENT]\n");
         exit(2);
 }
 
@@ -689,7 +740,7 @@ int main(int argc, char **argv)
 {
         uint32_t ns[MAX_NS] = { 1000, 10000, 100000 };
         int n_ns = 3, repeat = 3;
-        mode_t_ mo = { 2000, false, false, 1000, 1000 };
+        mode_t_ mo = { 2000, false, false, 1000, 1000, -1 };
         const char *parent = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
         for (int i = 1; i < argc; i++) {
@@ -732,6 +783,10 @@ int main(int argc, char **argv)
                         mo.step = (uint32_t)atoi(v);
                         if (mo.step < 1)
                                 usage();
+                } else if (!strcmp(a, "--keep")) {
+                        mo.keep = atoll(v);
+                        if (mo.keep < 0 || mo.keep > 100000000)
+                                usage();
                 } else if (!strcmp(a, "--store")) {
                         if (strcmp(v, "on") && strcmp(v, "off"))
                                 usage();
@@ -746,6 +801,12 @@ int main(int argc, char **argv)
                "INPROGRESS then SUCCESS per target; batch %" PRIu32
                "; LMDB %s; median of %d\n",
                mo.batch, mo.no_store ? "off" : "on", repeat);
+        if (mo.keep >= 0 && mo.no_store)
+                usage();
+        if (mo.keep >= 0)
+                printf("# paged: at most %" PRId64 " target runs decoded "
+                       "between batches, the others read back by key\n",
+                       mo.keep);
         if (mo.open)
                 printf("# open stage: chunks of %" PRIu32 ", sealed, filled "
                        "%" PRIu32 " target runs per StageStep\n", mo.chunk,

@@ -142,8 +142,12 @@ static void start_worker(int i, bool wipe)
                       "log.level=info", "-D", "poll.timeout.ms=50", "-D",
                       "batch.size=200", "-D", "cache.verify=true", "-D",
                       /* the second worker's tiny run cache evicts in
-                       * almost every batch */
+                       * almost every batch, and keeps no target run
+                       * decoded between batches (each read back by key
+                       * when an input needs it) */
                       i ? "cache.entities=60" : "cache.entities=200000",
+                      "-D",
+                      i ? "cache.run.targets=0" : "cache.run.targets=16384",
                       (char *)NULL);
                 _exit(127);
         }

@@ -363,3 +363,39 @@ Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the
         kit_stop_worker(&kit);
         sr_metrics_destroy(m);
 }
+
+/* A cached run keeps at most cache.run.targets of its target runs decoded
+ * between batches (docs/targets.md section 6): after the fill of 1,000
+ * target runs the cache holds the pipeline run, stage run, operation and
+ * at most 100 of them, and the 4,000 results of the run read the others
+ * back by key, to the same success and gapless events; cache.verify
+ * (on) compares each batch's cached run with the snapshot without
+ * reading anything back. */
+Test(open_stage, a_run_keeps_at_most_cache_run_targets_decoded_and_reads_the_rest_back)
+{
+        sr_metrics_t *m = restart_with("cache.run.targets", "100");
+        kit_count_arg_t all = { NULL, 1000 };
+        sr_uuid_t run;
+        double held, reads;
+
+        run = create_open();
+        all.run = &run;
+        fill_in_order(&run);
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000),
+                  "the fill did not dispatch its 1,000 target runs");
+        held = sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
+                                                "", NULL));
+        cr_assert(le(dbl, held, 103.0), "the cache holds %.0f entities",
+                  held);
+        run_to_success(&run, 1000);
+        held = sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
+                                                "", NULL));
+        reads = sr_series_value(sr_metrics_counter(
+                m, "sr_run_target_reads_total", "", NULL));
+        cr_assert(le(dbl, held, 103.0), "the cache holds %.0f entities",
+                  held);
+        cr_assert(ge(dbl, reads, 900.0), "%.0f target runs read back",
+                  reads);
+        kit_stop_worker(&kit);
+        sr_metrics_destroy(m);
+}

@@ -132,7 +132,7 @@ static void set_stage(uint32_t si, const char *status)
 
 static void set_target(uint32_t ti, const char *status)
 {
-        set_status(SR_CMD_SET_TARGET_RUN_STATUS, &run.targets[ti].m.id,
+        set_status(SR_CMD_SET_TARGET_RUN_STATUS, &sr_run_tr(&run, ti)->m.id,
                    status);
 }
 
@@ -149,9 +149,9 @@ static sr_result_t make_result(uint32_t ti, const char *cs)
         memset(&res, 0, sizeof(res));
         sr_uuid_v5(&res.result_id, &sr_ns, "res-%d", ++cmd_counter);
         res.pipeline_run_id = run_id();
-        res.stage_run_id = run.targets[ti].stage_run_id;
-        res.target_run_id = run.targets[ti].m.id;
-        res.command_id = run.targets[ti].command_id;
+        res.stage_run_id = sr_run_tr(&run, ti)->stage_run_id;
+        res.target_run_id = sr_run_tr(&run, ti)->m.id;
+        res.command_id = sr_run_tr(&run, ti)->command_id;
         snprintf(res.command_status, sizeof(res.command_status), "%s", cs);
         return res;
 }
@@ -203,7 +203,7 @@ static const char *describe(void)
                         if (sr_uuid_eq(&ev->entity_id, &run.stages[s].m.id))
                                 snprintf(ent, sizeof(ent), "s%u", s);
                 for (uint32_t t = 0; t < run.n_targets; t++)
-                        if (sr_uuid_eq(&ev->entity_id, &run.targets[t].m.id))
+                        if (sr_uuid_eq(&ev->entity_id, &sr_run_tr(&run, t)->m.id))
                                 snprintf(ent, sizeof(ent), "t%u", t);
                 n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s:%s",
                                       i ? " " : "", ent,
@@ -238,7 +238,7 @@ static uint32_t count_dispatch(sr_dispatch_kind_t kind)
 
 #define PR (run.pr.m.status)
 #define SR(i) (run.stages[i].m.status)
-#define TR(i) (run.targets[i].m.status)
+#define TR(i) (sr_run_tr(&run, i)->m.status)
 
 /* ---------------------------------------------------- pipeline run table */
 
@@ -258,8 +258,8 @@ Test(sr_fsm, create_runs_pending_queued_processing_running_with_stage_1)
         }
         cr_assert(eq(u64, run.pr.last_seq, out.n_events));
         cr_assert(eq(u32, run.pr.m.version, 4));
-        cr_assert(eq(u32, run.targets[0].m.version, 3));
-        cr_assert(not(sr_uuid_is_nil(&run.targets[0].command_id)));
+        cr_assert(eq(u32, sr_run_tr(&run, 0)->m.version, 3));
+        cr_assert(not(sr_uuid_is_nil(&sr_run_tr(&run, 0)->command_id)));
         cr_assert(eq(int, out.events[0].from_status, SR_ST_NONE));
         cr_assert(eq(str, out.events[0].enterprise_id, "acme"));
 }
@@ -353,7 +353,7 @@ Test(sr_fsm, pipeline_cancel_cascades_to_stages_and_targets)
                       "t1:cancelled");
         cr_assert(eq(int, TR(2), SR_ST_RUNNING));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 3));
-        cr_assert(run.targets[2].cancel_requested);
+        cr_assert(sr_run_tr(&run, 2)->cancel_requested);
         /* its own result ends the running target; nothing else moves */
         cr_assert(eq(int, result(2, "CANCELLED"), SR_OK));
         expect_events("t2:complete t2:failure");
@@ -635,9 +635,9 @@ Test(sr_fsm, chunks_in_any_order_then_the_seal_fill_the_stage_in_chunk_order)
                 sr_uuid_t dev;
 
                 sr_uuid_v5(&dev, &sr_ns, "open-%u", k);
-                cr_assert(sr_uuid_eq(&run.targets[k].device_id, &dev),
+                cr_assert(sr_uuid_eq(&sr_run_tr(&run, k)->device_id, &dev),
                           "target run %u is not chunk order's", k);
-                cr_assert(eq(u32, run.targets[k].target_index, k));
+                cr_assert(eq(u32, sr_run_tr(&run, k)->target_index, k));
                 /* named by its device, not its position: the same
                  * whatever order or chunks the devices came in */
                 {
@@ -651,8 +651,8 @@ Test(sr_fsm, chunks_in_any_order_then_the_seal_fill_the_stage_in_chunk_order)
                                    rid, ds);
                         sr_uuid_v5(&target, &sr_ns,
                                    "%s/stage/0/device/%s/target", rid, ds);
-                        cr_assert(sr_uuid_eq(&run.targets[k].m.id, &id));
-                        cr_assert(sr_uuid_eq(&run.targets[k].target_id,
+                        cr_assert(sr_uuid_eq(&sr_run_tr(&run, k)->m.id, &id));
+                        cr_assert(sr_uuid_eq(&sr_run_tr(&run, k)->target_id,
                                              &target));
                 }
         }
@@ -1042,7 +1042,7 @@ Test(sr_fsm, stage_with_two_operations_has_a_target_run_per_pair)
         create(1, 2, 3, false);
         cr_assert(eq(u32, run.n_targets, 6));
         cr_assert(eq(u32, run.n_ops, 2));
-        cr_assert(sr_uuid_eq(&run.targets[4].stage_run_operation_id,
+        cr_assert(sr_uuid_eq(&sr_run_tr(&run, 4)->stage_run_operation_id,
                              &run.ops[1].id));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 6));
 }
@@ -1249,7 +1249,7 @@ Test(sr_fsm, result_for_another_command_is_stale)
 
         create(1, 1, 1, false);
         memset(&res, 0, sizeof(res));
-        res.target_run_id = run.targets[0].m.id;
+        res.target_run_id = sr_run_tr(&run, 0)->m.id;
         sr_uuid_v5(&res.command_id, &sr_ns, "other-command");
         snprintf(res.command_status, sizeof(res.command_status), "SUCCESS");
         cr_assert(eq(int, sr_fsm_apply_result(&run, &res, now, &opts, &out),
@@ -1277,7 +1277,7 @@ Test(sr_fsm, client_cancel_of_dispatched_target_says_to_cancel_command)
         expect_reject(SR_REJECT_ILLEGAL_TRANSITION,
                       "cancel the command instead");
         /* and names the path that does (phase D) */
-        sr_uuid_fmt(&run.targets[0].command_id, cid);
+        sr_uuid_fmt(&sr_run_tr(&run, 0)->command_id, cid);
         snprintf(want, sizeof(want), "PUT .../command/%s/", cid);
         cr_assert(strstr(out.reply.message, want) != NULL, "%s",
                   out.reply.message);
@@ -1341,7 +1341,7 @@ Test(sr_fsm, dispatched_target_in_cascade_is_cancelled_with_request)
         cr_assert(eq(int, TR(0), SR_ST_CANCELLED));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
         cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
-                             &run.targets[0].command_id));
+                             &sr_run_tr(&run, 0)->command_id));
 }
 
 /* ---------------------------------------------------------- retention */
@@ -1398,7 +1398,7 @@ Test(sr_fsm, run_is_not_retired_before_every_child_is_final)
         cr_assert(eq(int, PR, SR_ST_CANCELLED));
         cr_assert(eq(int, TR(0), SR_ST_RUNNING)); /* ends by its result */
         cancelled_at = now;
-        target_deadline = run.targets[0].m.deadline;
+        target_deadline = sr_run_tr(&run, 0)->m.deadline;
         /* The open target's deadline, not a retirement. */
         cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
         now += 1000;
@@ -1435,13 +1435,13 @@ Test(sr_fsm, target_left_running_by_a_run_cancel_times_out_then_retires)
         set_pipeline("cancelled");
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
         cr_assert(eq(int, TR(0), SR_ST_RUNNING));
-        target_deadline = run.targets[0].m.deadline;
+        target_deadline = sr_run_tr(&run, 0)->m.deadline;
         cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
         now = target_deadline + 3000;
         timer(target_deadline);
         expect_events("t0:timeout");
-        cr_assert(eq(str, run.targets[0].m.reason, "timeout"));
-        cr_assert(eq(i64, run.targets[0].m.ended_at, now));
+        cr_assert(eq(str, sr_run_tr(&run, 0)->m.reason, "timeout"));
+        cr_assert(eq(i64, sr_run_tr(&run, 0)->m.ended_at, now));
         cr_assert(eq(u32, out.n_dispatches, 0)); /* cancel already sent */
         cr_assert(eq(int, PR, SR_ST_CANCELLED));
         cr_assert(eq(int, SR(0), SR_ST_CANCELLED));
@@ -1466,7 +1466,7 @@ Test(sr_fsm, target_left_running_by_a_stage_cancel_times_out_after_run_failed)
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(int, PR, SR_ST_FAILURE));
         cr_assert(eq(int, TR(0), SR_ST_RUNNING));
-        target_deadline = run.targets[0].m.deadline;
+        target_deadline = sr_run_tr(&run, 0)->m.deadline;
         cr_assert(eq(i64, run.pr.next_deadline, target_deadline));
         now = target_deadline;
         timer(target_deadline - 1);
@@ -1488,7 +1488,7 @@ Test(sr_fsm, running_or_waiting_run_is_never_retired_however_old)
         opts.retention_finished_ms = 1;
         create(2, 1, 1, false);
         cr_assert(eq(int, PR, SR_ST_RUNNING));
-        cr_assert(eq(i64, run.pr.next_deadline, run.targets[0].m.deadline));
+        cr_assert(eq(i64, run.pr.next_deadline, sr_run_tr(&run, 0)->m.deadline));
         now += 6 * 24 * HOUR_MS;
         timer(now - 1); /* before every deadline of the run */
         cr_assert(not(out.retire));
@@ -1771,7 +1771,7 @@ static void reload(void)
         /* targets and stages first: order must not matter */
         for (uint32_t i = 0; i < run.n_targets; i++) {
                 e.type = SR_ENT_TARGET_RUN;
-                e.u.tr = run.targets[i];
+                e.u.tr = (*sr_run_tr(&run, i));
                 cr_assert(eq(int, sr_run_add_entity(&fresh, &e, &ec), SR_OK),
                           "%s", ec.msg);
         }
@@ -1850,9 +1850,9 @@ Test(sr_fsm, entity_keys_sort_by_run_then_kind_and_position)
 
         create(1, 2, 11, false);
         e.type = SR_ENT_TARGET_RUN;
-        e.u.tr = run.targets[9];
+        e.u.tr = (*sr_run_tr(&run, 9));
         sr_entity_key(&e, k1);
-        e.u.tr = run.targets[10];
+        e.u.tr = (*sr_run_tr(&run, 10));
         sr_entity_key(&e, k2);
         cr_assert(lt(int, strcmp(k1, k2), 0), "%s vs %s", k1, k2);
         cr_assert(strstr(k2, "/t/0000/0000/000010") != NULL, "%s", k2);
@@ -2023,10 +2023,10 @@ Test(sr_fsm, an_open_stage_is_filled_in_parts_of_stage_step_targets)
         /* one deadline for the stage's target runs, the first part's:
          * a part of its own would cost a scan of the stage each time its
          * last open target run ends */
-        cr_assert(eq(i64, run.targets[5].m.started_at, now));
-        cr_assert(eq(i64, run.targets[5].m.deadline,
-                     run.targets[0].m.deadline));
-        cr_assert(eq(i64, run.targets[0].m.deadline,
+        cr_assert(eq(i64, sr_run_tr(&run, 5)->m.started_at, now));
+        cr_assert(eq(i64, sr_run_tr(&run, 5)->m.deadline,
+                     sr_run_tr(&run, 0)->m.deadline));
+        cr_assert(eq(i64, sr_run_tr(&run, 0)->m.deadline,
                      now - 5000 + SR_TARGET_RUN_TIMEOUT_MS));
         cr_assert(eq(u32, out.n_events, 3 * 3)); /* pending, queued, processing */
         c = take_step();
@@ -2041,9 +2041,9 @@ Test(sr_fsm, an_open_stage_is_filled_in_parts_of_stage_step_targets)
                 sr_uuid_t dev;
 
                 sr_uuid_v5(&dev, &sr_ns, "open-%u", k);
-                cr_assert(sr_uuid_eq(&run.targets[k].device_id, &dev),
+                cr_assert(sr_uuid_eq(&sr_run_tr(&run, k)->device_id, &dev),
                           "target run %u is not chunk order's", k);
-                cr_assert(eq(u32, run.targets[k].target_index, k));
+                cr_assert(eq(u32, sr_run_tr(&run, k)->target_index, k));
                 cr_assert(eq(int, TR(k), SR_ST_PROCESSING));
         }
         cr_assert(eq(u32, run.sidx[0].n_tr, 7));
@@ -2086,9 +2086,9 @@ Test(sr_fsm, a_stage_of_several_operations_fills_operation_major_across_parts)
                 sr_uuid_t dev;
 
                 sr_uuid_v5(&dev, &sr_ns, "open-%u", n % 5);
-                cr_assert(eq(u32, run.targets[n].op_index, n / 5));
-                cr_assert(eq(u32, run.targets[n].target_index, n % 5));
-                cr_assert(sr_uuid_eq(&run.targets[n].device_id, &dev));
+                cr_assert(eq(u32, sr_run_tr(&run, n)->op_index, n / 5));
+                cr_assert(eq(u32, sr_run_tr(&run, n)->target_index, n % 5));
+                cr_assert(sr_uuid_eq(&sr_run_tr(&run, n)->device_id, &dev));
         }
         finish_stage(0, "SUCCESS");
         cr_assert(eq(int, PR, SR_ST_SUCCESS));
@@ -2190,7 +2190,7 @@ static void note_out(void)
                 size_t cap = sizeof(casc_other);
 
                 for (uint32_t t = 0; t < run.n_targets && t < CASC_N; t++)
-                        if (sr_uuid_eq(&ev->entity_id, &run.targets[t].m.id)) {
+                        if (sr_uuid_eq(&ev->entity_id, &sr_run_tr(&run, t)->m.id)) {
                                 dst = casc[t];
                                 cap = sizeof(casc[t]);
                         }
@@ -2201,7 +2201,7 @@ static void note_out(void)
         for (uint32_t i = 0; i < out.n_dispatches; i++)
                 for (uint32_t t = 0; t < run.n_targets && t < CASC_N; t++)
                         if (sr_uuid_eq(&out.dispatches[i].target_run_id,
-                                       &run.targets[t].m.id))
+                                       &sr_run_tr(&run, t)->m.id))
                                 snprintf(casc_req[t] + strlen(casc_req[t]),
                                          sizeof(casc_req[t]) -
                                                  strlen(casc_req[t]),
@@ -2264,9 +2264,9 @@ static void casc_history(int how, uint32_t step)
                 timer(run.pr.m.deadline);
                 break;
         case END_TARGET_DEADLINE:
-                cr_assert(lt(i64, run.targets[0].m.deadline,
+                cr_assert(lt(i64, sr_run_tr(&run, 0)->m.deadline,
                              run.stages[0].m.deadline));
-                now = run.targets[0].m.deadline;
+                now = sr_run_tr(&run, 0)->m.deadline;
                 timer(now);
                 break;
         }
@@ -2334,7 +2334,7 @@ static void casc_same_as_at_once(int how)
         /* every target run of the stage was reached: nothing owed */
         for (uint32_t t = 0; t < CASC_N; t++)
                 cr_assert(sr_status_is_terminal(TR(t)) ||
-                          run.targets[t].cancel_requested);
+                          sr_run_tr(&run, t)->cancel_requested);
 }
 
 Test(sr_fsm, a_stage_cancel_in_steps_ends_each_target_run_as_at_once)
@@ -2366,7 +2366,7 @@ Test(sr_fsm, a_target_deadline_in_steps_ends_each_target_run_as_at_once)
         cr_assert(eq(int, SR(0), SR_ST_FAILURE));
         cr_assert(eq(str, run.stages[0].m.reason, "target_failed"));
         cr_assert(eq(int, TR(8), SR_ST_TIMEOUT));
-        cr_assert(eq(str, run.targets[8].m.reason, "timeout"));
+        cr_assert(eq(str, sr_run_tr(&run, 8)->m.reason, "timeout"));
 }
 
 /* Unlike a cascade, the deadline is owed by no status: a result that
@@ -2394,7 +2394,7 @@ Test(sr_fsm, a_stage_timing_out_with_its_target_runs_moves_one_part_per_input)
 
         opts.step_targets = 2;
         create(1, 1, 7, false);
-        cr_assert(eq(i64, run.targets[0].m.deadline, run.stages[0].m.deadline));
+        cr_assert(eq(i64, sr_run_tr(&run, 0)->m.deadline, run.stages[0].m.deadline));
         now = run.stages[0].m.deadline;
         timer(now);
         cr_assert(eq(int, SR(0), SR_ST_TIMEOUT));
@@ -2415,7 +2415,7 @@ Test(sr_fsm, a_stage_timing_out_with_its_target_runs_moves_one_part_per_input)
         cr_assert(eq(u32, inputs, 4));
         for (uint32_t t = 0; t < 7; t++) {
                 cr_assert(eq(int, TR(t), SR_ST_TIMEOUT));
-                cr_assert(eq(str, run.targets[t].m.reason,
+                cr_assert(eq(str, sr_run_tr(&run, t)->m.reason,
                              "stage_run_timeout"));
         }
 }
@@ -2432,7 +2432,7 @@ Test(sr_fsm, a_target_deadline_before_the_stage_s_moves_one_part_per_input)
         opts.step_targets = 2;
         spec_timeout_s = 30 * 86400;
         create(1, 1, 5, false);
-        now = run.targets[0].m.deadline;
+        now = sr_run_tr(&run, 0)->m.deadline;
         timer(now);
         expect_events("t0:timeout t1:timeout");
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 2));
@@ -2467,7 +2467,7 @@ Test(sr_fsm, running_target_runs_left_by_a_cancel_time_out_in_parts)
         cr_assert(eq(int, PR, SR_ST_CANCELLED));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 5));
         opts.step_targets = 2;
-        now = run.targets[0].m.deadline;
+        now = sr_run_tr(&run, 0)->m.deadline;
         timer(now);
         expect_events("t0:timeout t1:timeout");
         cr_assert(eq(u32, out.n_dispatches, 0)); /* cancels already sent */
@@ -2493,7 +2493,7 @@ Test(sr_fsm, a_deadline_step_with_nothing_due_or_owed_a_timeout_is_stale)
         opts.step_targets = 2;
         spec_timeout_s = 30 * 86400;
         create(1, 1, 5, false);
-        dl = run.targets[0].m.deadline;
+        dl = sr_run_tr(&run, 0)->m.deadline;
         now = dl;
         timer(now);
         c = take_step();
@@ -2597,8 +2597,8 @@ static void target_cmd(uint32_t ti, const char *action, bool other)
         sr_command_t cmd;
 
         base_cmd(&cmd, SR_CMD_TARGET_COMMAND);
-        cmd.u.tcmd.target_run_id = run.targets[ti].m.id;
-        cmd.u.tcmd.command_id = run.targets[ti].command_id;
+        cmd.u.tcmd.target_run_id = sr_run_tr(&run, ti)->m.id;
+        cmd.u.tcmd.command_id = sr_run_tr(&run, ti)->command_id;
         if (other)
                 sr_uuid_v5(&cmd.u.tcmd.command_id, &sr_ns, "other-command");
         snprintf(cmd.u.tcmd.action, sizeof(cmd.u.tcmd.action), "%s", action);
@@ -2614,7 +2614,7 @@ Test(sr_fsm, a_command_cancel_before_dispatch_cancels_the_target_run)
         target_cmd(0, "cancel", false);
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         expect_events("t0:cancelled");
-        cr_assert(eq(str, run.targets[0].m.reason, "cancelled_by_user"));
+        cr_assert(eq(str, sr_run_tr(&run, 0)->m.reason, "cancelled_by_user"));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
         cr_assert(eq(int, result(1, "SUCCESS"), SR_OK));
         cr_assert(eq(int, SR(0), SR_ST_FAILURE)); /* a target run cancelled */
@@ -2626,24 +2626,24 @@ Test(sr_fsm, a_command_cancel_after_dispatch_requests_the_cancel_once_and_the_re
 
         create(1, 1, 1, false);
         cr_assert(eq(int, result(0, "INPROGRESS"), SR_OK));
-        v = run.targets[0].m.version;
+        v = sr_run_tr(&run, 0)->m.version;
         target_cmd(0, "cancel", false);
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(u32, out.n_events, 0)); /* still running */
         /* a new version, named by the reply: a read after it sees it */
-        cr_assert(eq(u32, run.targets[0].m.version, v + 1));
+        cr_assert(eq(u32, sr_run_tr(&run, 0)->m.version, v + 1));
         cr_assert(eq(u32, out.reply.versions[1].version, v + 1));
         cr_assert(eq(int, TR(0), SR_ST_RUNNING));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_CANCEL), 1));
-        cr_assert(run.targets[0].cancel_requested);
+        cr_assert(sr_run_tr(&run, 0)->cancel_requested);
         cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
-                             &run.targets[0].command_id));
+                             &sr_run_tr(&run, 0)->command_id));
         /* again: accepted, no second request */
         target_cmd(0, "cancel", false);
         cr_assert(out.reply.accepted, "%s", out.reply.message);
         cr_assert(eq(u32, out.n_dispatches, 0));
         cr_assert(out.stale);
-        cr_assert(eq(u32, run.targets[0].m.version, v + 1));
+        cr_assert(eq(u32, sr_run_tr(&run, 0)->m.version, v + 1));
         cr_assert(eq(int, result(0, "CANCELLED"), SR_OK));
         cr_assert(eq(int, TR(0), SR_ST_FAILURE));
         cr_assert(eq(int, PR, SR_ST_FAILURE));
@@ -2660,7 +2660,7 @@ Test(sr_fsm, a_command_resend_publishes_the_same_command_while_processing_or_dis
         cr_assert(eq(u32, out.n_events, 0));
         cr_assert(eq(u32, count_dispatch(SR_DISPATCH_COMMAND), 1));
         cr_assert(sr_uuid_eq(&out.dispatches[0].command_id,
-                             &run.targets[0].command_id));
+                             &sr_run_tr(&run, 0)->command_id));
         cr_assert(eq(int, result(0, "QUEUED"), SR_OK));
         target_cmd(0, "resend", false);
         cr_assert(out.reply.accepted, "%s", out.reply.message);
@@ -2722,7 +2722,7 @@ static void add_device(uint32_t si, int n)
 static void expect_load_order(void)
 {
         for (uint32_t i = 0; i < run.n_targets; i++) {
-                const sr_target_run_t *t = &run.targets[i];
+                const sr_target_run_t *t = sr_run_tr(&run, i);
 
                 cr_assert(eq(ptr, sr_run_find_target(&run, &t->m.id),
                              (void *)t), "target run %u", i);
@@ -2756,7 +2756,7 @@ Test(sr_fsm, a_device_added_to_a_running_stage_gets_a_target_run_per_operation_d
         sr_uuid_fmt(&run.pr.m.id, rid);
         sr_uuid_fmt(&dev, d);
         for (uint32_t j = 0; j < 2; j++) {
-                const sr_target_run_t *t = &run.targets[j ? 5 : 2];
+                const sr_target_run_t *t = sr_run_tr(&run, j ? 5 : 2);
 
                 cr_assert(eq(u32, t->op_index, j));
                 cr_assert(eq(u32, t->target_index, 2));
@@ -2767,17 +2767,17 @@ Test(sr_fsm, a_device_added_to_a_running_stage_gets_a_target_run_per_operation_d
                            d, j);
                 cr_assert(sr_uuid_eq(&t->m.id, &want));
                 /* the stage's shared deadline */
-                cr_assert(eq(i64, t->m.deadline, run.targets[0].m.deadline));
+                cr_assert(eq(i64, t->m.deadline, sr_run_tr(&run, 0)->m.deadline));
         }
         cr_assert(sr_uuid_eq(&out.reply.versions[1].entity_id,
-                             &run.targets[5].m.id));
+                             &sr_run_tr(&run, 5)->m.id));
         cr_assert(eq(u32, run.n_tr_status[SR_ST_PROCESSING], 6));
         expect_load_order();
         /* a second device: target index 3 */
         add_device(0, 2);
         cr_assert(out.reply.accepted, "%s", out.reply.message);
-        cr_assert(eq(u32, run.targets[3].target_index, 3));
-        cr_assert(eq(u32, run.targets[7].target_index, 3));
+        cr_assert(eq(u32, sr_run_tr(&run, 3)->target_index, 3));
+        cr_assert(eq(u32, sr_run_tr(&run, 7)->target_index, 3));
         expect_load_order();
 }
 

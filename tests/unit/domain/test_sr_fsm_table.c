@@ -247,7 +247,7 @@ static void random_input(world_t *w)
         uint32_t k = rnd(23);
 
         if (k < 8 && run->n_targets) { /* a device result */
-                const sr_target_run_t *t = &run->targets[rnd(run->n_targets)];
+                const sr_target_run_t *t = sr_run_tr(run, rnd(run->n_targets));
                 sr_result_t res;
                 sr_err_t err;
 
@@ -265,7 +265,7 @@ static void random_input(world_t *w)
                 record(w);
         } else if (k < 11 && run->n_targets) { /* PUT on a target run */
                 base_cmd(w, &cmd, SR_CMD_SET_TARGET_RUN_STATUS);
-                cmd.u.set.entity_id = run->targets[rnd(run->n_targets)].m.id;
+                cmd.u.set.entity_id = sr_run_tr(run, rnd(run->n_targets))->m.id;
                 snprintf(cmd.u.set.status, sizeof(cmd.u.set.status), "%s",
                          target_set[rnd(5)]);
                 apply(w, &cmd);
@@ -350,7 +350,7 @@ Test(sr_fsm_table, a_move_outside_the_table_fails_the_step)
                 sr_run_fini(&w.run);
                 create(&w);
         } while (!w.run.n_targets);
-        t = &w.run.targets[0];
+        t = sr_run_tr(&w.run, 0);
         t->m.status = SR_ST_PENDING;
         memset(&res, 0, sizeof(res));
         sr_uuid_v5(&res.result_id, &sr_ns, "table-res-corrupt");

@@ -59,15 +59,78 @@ static uint32_t snap_n_stages, snap_n_targets, snap_n_ops;
                                  ##__VA_ARGS__);                          \
         } while (0)
 
+/* Paged histories (docs/targets.md section 6): the run keeps no clean
+ * target run decoded between inputs (sr_run_evict(0) after every save
+ * and every check) and reads each back from a store of what its saves
+ * wrote, keyed like the worker's (stage, operation, target); the twin
+ * gets every input too, holding every target run, and after each input
+ * the outputs and the state of the two must be the same. */
+static bool paged;
+static sr_run_t twin;
+static sr_fsm_out_t tout;
+static sr_target_run_t *store;
+static uint32_t n_store, cap_store;
+static uint64_t page_reads, page_drops;
+
+static sr_target_run_t *store_find(uint32_t si, uint32_t oi, uint32_t k)
+{
+        for (uint32_t i = 0; i < n_store; i++)
+                if (store[i].stage_index == si && store[i].op_index == oi &&
+                    store[i].target_index == k)
+                        return &store[i];
+        return NULL;
+}
+
+static void store_put(const sr_target_run_t *t)
+{
+        sr_target_run_t *at = store_find(t->stage_index, t->op_index,
+                                         t->target_index);
+
+        if (!at) {
+                cr_assert(sr_array_grow((void **)&store, &cap_store,
+                                        n_store + 1, sizeof(*store)));
+                at = &store[n_store++];
+        }
+        *at = *t;
+}
+
+static sr_err_t pager(const sr_run_t *r, uint32_t ti, sr_target_run_t *o,
+                      void *arg, sr_errctx_t *ec)
+{
+        const sr_run_tri_t *x = &r->tri[ti];
+        const sr_target_run_t *t = store_find(x->stage_index, x->op_index,
+                                              x->target_index);
+
+        (void)arg;
+        if (!t)
+                return sr_errctx_set(ec, SR_ERR_NOT_FOUND, "not stored");
+        *o = *t;
+        page_reads++;
+        return SR_OK;
+}
+
+static void drop_pages(void)
+{
+        if (paged && run.exists)
+                page_drops += sr_run_evict(&run, 0);
+}
+
 static void setup(void)
 {
         sr_run_init(&run);
+        sr_run_init(&twin);
         sr_fsm_out_init(&out);
+        sr_fsm_out_init(&tout);
 }
 
 static void teardown(void)
 {
         sr_run_fini(&run);
+        sr_run_fini(&twin);
+        sr_fsm_out_fini(&tout);
+        free(store);
+        store = NULL;
+        n_store = cap_store = 0;
         sr_fsm_out_fini(&out);
         free(snap_stages);
         free(snap_targets);
@@ -105,9 +168,114 @@ static void base_cmd(sr_command_t *cmd, sr_cmd_kind_t kind)
         cmd->issued_at = now;
 }
 
-static void apply_cmd(sr_command_t *cmd)
+static void same_outputs(sr_err_t e1, sr_err_t e2)
+{
+        CHECK(e1 == e2, "paged %s, whole %s", sr_err_name(e1),
+              sr_err_name(e2));
+        CHECK(!run.fault, "paged run faulted: %s", run.fault_ec.msg);
+        CHECK(out.n_events == tout.n_events &&
+                      out.n_dispatches == tout.n_dispatches &&
+                      out.n_steps == tout.n_steps &&
+                      out.applied == tout.applied &&
+                      out.stale == tout.stale &&
+                      out.retire == tout.retire &&
+                      out.has_reply == tout.has_reply &&
+                      (!out.has_reply ||
+                       (out.reply.accepted == tout.reply.accepted &&
+                        out.reply.reason == tout.reply.reason)),
+              "paged outputs differ: %u/%u events, %u/%u dispatches, "
+              "%u/%u steps", out.n_events, tout.n_events, out.n_dispatches,
+              tout.n_dispatches, out.n_steps, tout.n_steps);
+        for (uint32_t i = 0; i < out.n_events; i++) {
+                const sr_event_t *a = &out.events[i], *b = &tout.events[i];
+
+                CHECK(sr_uuid_eq(&a->event_id, &b->event_id) &&
+                              a->seq == b->seq &&
+                              sr_uuid_eq(&a->entity_id, &b->entity_id) &&
+                              a->from_status == b->from_status &&
+                              a->to_status == b->to_status &&
+                              !strcmp(a->reason, b->reason) &&
+                              a->occurred_at == b->occurred_at &&
+                              a->version == b->version,
+                      "paged event %u differs", i);
+        }
+        for (uint32_t i = 0; i < out.n_dispatches; i++)
+                CHECK(out.dispatches[i].kind == tout.dispatches[i].kind &&
+                              sr_uuid_eq(&out.dispatches[i].command_id,
+                                         &tout.dispatches[i].command_id) &&
+                              sr_uuid_eq(&out.dispatches[i].target_run_id,
+                                         &tout.dispatches[i].target_run_id),
+                      "paged dispatch %u differs", i);
+        for (uint32_t i = 0; i < out.n_steps; i++)
+                CHECK(sr_uuid_eq(&out.steps[i].command_id,
+                                 &tout.steps[i].command_id),
+                      "paged step %u differs", i);
+}
+
+/* The run and the twin the same: bookkeeping and every entity. */
+static void same_state(void)
+{
+        if (!paged)
+                return;
+        CHECK(run.exists == twin.exists && run.n_targets == twin.n_targets &&
+                      run.n_ops == twin.n_ops &&
+                      run.pr.m.status == twin.pr.m.status &&
+                      run.pr.m.version == twin.pr.m.version &&
+                      run.pr.next_deadline == twin.pr.next_deadline,
+              "paged run differs");
+        if (!run.exists)
+                return;
+        CHECK(!memcmp(run.sidx, twin.sidx,
+                      run.pr.n_stages * sizeof(*run.sidx)) &&
+                      !memcmp(run.n_tr_status, twin.n_tr_status,
+                              sizeof(run.n_tr_status)) &&
+                      run.max_ended_at == twin.max_ended_at,
+              "paged run's bookkeeping differs");
+        for (uint32_t i = 0; i < run.pr.n_stages; i++)
+                CHECK(run.stages[i].m.status == twin.stages[i].m.status &&
+                              run.stages[i].m.version ==
+                                      twin.stages[i].m.version,
+                      "paged stage run %u differs", i);
+        for (uint32_t i = 0; i < run.n_targets; i++) {
+                const sr_target_run_t *a = sr_run_tr(&run, i);
+                const sr_target_run_t *b = sr_run_tr(&twin, i);
+
+                CHECK(sr_uuid_eq(&a->m.id, &b->m.id) &&
+                              a->m.status == b->m.status &&
+                              a->m.version == b->m.version &&
+                              a->m.deadline == b->m.deadline &&
+                              a->m.ended_at == b->m.ended_at &&
+                              !strcmp(a->m.reason, b->m.reason) &&
+                              !strcmp(a->command_status, b->command_status) &&
+                              a->cancel_requested == b->cancel_requested &&
+                              sr_uuid_eq(&a->device_id, &b->device_id),
+                      "paged target run %u differs", i);
+        }
+}
+
+static sr_err_t fsm_cmd(const sr_command_t *cmd)
 {
         sr_err_t err = sr_fsm_apply_command(&run, cmd, now, &opts, &out);
+
+        if (paged)
+                same_outputs(err, sr_fsm_apply_command(&twin, cmd, now, &opts,
+                                                       &tout));
+        return err;
+}
+
+static sr_err_t fsm_res(const sr_result_t *res)
+{
+        sr_err_t err = sr_fsm_apply_result(&run, res, now, &opts, &out);
+
+        if (paged)
+                same_outputs(err, sr_fsm_apply_result(&twin, res, now, &opts,
+                                                      &tout));
+        return err;
+}
+
+static void apply_cmd(sr_command_t *cmd)
+{
+        sr_err_t err = fsm_cmd(cmd);
 
         CHECK(err == SR_OK, "%s %s", sr_err_name(err), out.illegal);
         keep_steps();
@@ -170,10 +338,10 @@ static bool scan_all_final(int64_t *ended)
                         e = run.stages[i].m.ended_at;
         }
         for (uint32_t i = 0; i < run.n_targets; i++) {
-                if (!sr_status_is_terminal(run.targets[i].m.status))
+                if (!sr_status_is_terminal(sr_run_tr(&run, i)->m.status))
                         return false;
-                if (run.targets[i].m.ended_at > e)
-                        e = run.targets[i].m.ended_at;
+                if (sr_run_tr(&run, i)->m.ended_at > e)
+                        e = sr_run_tr(&run, i)->m.ended_at;
         }
         *ended = e;
         return true;
@@ -194,7 +362,7 @@ static int64_t scan_next_deadline(void)
         for (uint32_t i = 0; i < run.pr.n_stages; i++)
                 consider(&d, &run.stages[i].m);
         for (uint32_t i = 0; i < run.n_targets; i++)
-                consider(&d, &run.targets[i].m);
+                consider(&d, &sr_run_tr(&run, i)->m);
         if (!d && opts.retention_finished_ms > 0 && scan_all_final(&ended))
                 d = ended + opts.retention_finished_ms;
         return d;
@@ -214,7 +382,7 @@ static void check_counts(void)
 
                 st_all[run.stages[si].m.status]++;
                 for (uint32_t i = 0; i < run.n_targets; i++) {
-                        const sr_target_run_t *t = &run.targets[i];
+                        const sr_target_run_t *t = sr_run_tr(&run, i);
 
                         if (t->stage_index != si)
                                 continue;
@@ -311,7 +479,7 @@ static void check_dirty(void)
         for (uint32_t i = 0; i < run.n_ops; i++)
                 flagged += run.op_dirty[i];
         for (uint32_t i = 0; i < run.n_targets; i++)
-                flagged += run.target_dirty[i];
+                flagged += run.tri[i].dirty;
         CHECK(flagged == run.n_dirty, "%u flagged, %u in the dirty list",
               flagged, run.n_dirty);
         for (uint32_t k = 0; k < run.n_dirty; k++) {
@@ -327,7 +495,7 @@ static void check_dirty(void)
                         f = i < run.n_ops ? &run.op_dirty[i] : NULL;
                         break;
                 case SR_ENT_TARGET_RUN:
-                        f = i < run.n_targets ? &run.target_dirty[i] : NULL;
+                        f = i < run.n_targets ? &run.tri[i].dirty : NULL;
                         break;
                 default:
                         break;
@@ -347,10 +515,10 @@ static void check_dirty(void)
                        !memcmp(&run.ops[i], &snap_ops[i], sizeof(run.ops[i]))),
                       "operation %u changed but is not dirty", i);
         for (uint32_t i = 0; i < run.n_targets; i++)
-                CHECK(run.target_dirty[i] ||
+                CHECK(run.tri[i].dirty ||
                       (i < snap_n_targets &&
-                       !memcmp(&run.targets[i], &snap_targets[i],
-                               sizeof(run.targets[i]))),
+                       !memcmp(sr_run_tr(&run, i), &snap_targets[i],
+                               sizeof(snap_targets[i]))),
                       "target run %u changed but is not dirty", i);
         CHECK(run.pr_dirty || !memcmp(&run.pr, &snap_pr, sizeof(run.pr)),
               "pipeline run changed but is not dirty");
@@ -377,8 +545,11 @@ static void snapshot(void)
         snap_n_targets = run.n_targets;
         snap_stages = dup_mem(run.stages, snap_n_stages * sizeof(*run.stages));
         snap_ops = dup_mem(run.ops, snap_n_ops * sizeof(*run.ops));
-        snap_targets = dup_mem(run.targets,
-                               snap_n_targets * sizeof(*run.targets));
+        snap_targets = calloc(snap_n_targets ? snap_n_targets : 1,
+                              sizeof(*snap_targets));
+        cr_assert(not(eq(ptr, snap_targets, NULL)));
+        for (uint32_t i = 0; i < snap_n_targets; i++)
+                snap_targets[i] = *sr_run_tr(&run, i);
 }
 
 typedef struct visit {
@@ -400,11 +571,12 @@ static int visit_one(const sr_entity_t *e, void *arg)
         }
         i = e->type == SR_ENT_STAGE_RUN ? e->u.sr.index :
             e->type == SR_ENT_TARGET_RUN ?
-                (uint32_t)(sr_run_find_target(&run, &e->u.tr.m.id) -
-                           run.targets) :
+                (uint32_t)sr_run_find_target_idx(&run, &e->u.tr.m.id) :
                 (uint32_t)(run.sidx[e->u.op.stage_index].first_op +
                            e->u.op.index);
         key = SR_RUN_DIRTY(e->type, i);
+        if (paged && e->type == SR_ENT_TARGET_RUN)
+                store_put(&e->u.tr);
         CHECK(v->n == 0 || key > v->last, "save order not by kind, index");
         v->last = key;
         v->n++;
@@ -426,7 +598,12 @@ static void save(void)
          * memory; a fill that still needed it would read freed targets
          * (ASan) or NULL */
         released += sr_run_release_chunks(&run);
+        if (paged) {
+                sr_run_clear_dirty(&twin);
+                (void)sr_run_release_chunks(&twin);
+        }
         snapshot();
+        drop_pages();
 }
 
 /* A reload: the run rebuilt from copies of its saved entities in random
@@ -463,7 +640,7 @@ static void reload(void)
         }
         for (uint32_t i = 0; i < run.n_targets; i++) {
                 es[k].type = SR_ENT_TARGET_RUN;
-                es[k++].u.tr = run.targets[i];
+                es[k++].u.tr = (*sr_run_tr(&run, i));
         }
         for (uint32_t i = n; i > 1; i--) {
                 uint32_t j = rnd(i);
@@ -473,6 +650,8 @@ static void reload(void)
                 es[j] = t;
         }
         sr_run_init(&fresh);
+        if (paged) /* a lean load: no target run decoded */
+                sr_run_set_pager(&fresh, pager, NULL);
         for (uint32_t i = 0; i < n; i++)
                 cr_assert(eq(int, sr_run_add_entity(&fresh, &es[i], &ec),
                              SR_OK), "%s", ec.msg);
@@ -529,9 +708,9 @@ static void step_result(void)
         sr_uuid_v5(&res.result_id, &sr_ns, "res-%d",
                    rnd(4) ? ++counter : counter);
         res.pipeline_run_id = run_id();
-        res.stage_run_id = run.targets[ti].stage_run_id;
-        res.target_run_id = run.targets[ti].m.id;
-        res.command_id = run.targets[ti].command_id;
+        res.stage_run_id = sr_run_tr(&run, ti)->stage_run_id;
+        res.target_run_id = sr_run_tr(&run, ti)->m.id;
+        res.command_id = sr_run_tr(&run, ti)->command_id;
         if (!rnd(8)) /* stale: another command's result */
                 sr_uuid_v5(&res.command_id, &sr_ns, "other-%d", counter);
         /* Mostly progress and success, so runs also get through their
@@ -540,7 +719,7 @@ static void step_result(void)
                  rnd(4) ? (rnd(3) ? "SUCCESS" : "INPROGRESS") :
                           results[rnd(sizeof(results) / sizeof(results[0]))]);
         res.reported_at = now;
-        err = sr_fsm_apply_result(&run, &res, now, &opts, &out);
+        err = fsm_res(&res);
         CHECK(err == SR_OK || err == SR_ERR_NOT_FOUND, "%s %s",
               sr_err_name(err), out.illegal);
         if (err == SR_OK)
@@ -561,7 +740,7 @@ static void step_deliver(void)
         cmd = steps[i];
         if (rnd(4))
                 steps[i] = steps[--n_steps];
-        err = sr_fsm_apply_command(&run, &cmd, now, &opts, &out);
+        err = fsm_cmd(&cmd);
         CHECK(err == SR_OK, "%s %s", sr_err_name(err), out.illegal);
         CHECK(!out.has_reply, "a step got a reply");
         if (out.applied)
@@ -591,7 +770,7 @@ static void step_set(void)
                 uint32_t ti = rnd(run.n_targets);
 
                 base_cmd(&cmd, SR_CMD_SET_TARGET_RUN_STATUS);
-                cmd.u.set.entity_id = run.targets[ti].m.id;
+                cmd.u.set.entity_id = sr_run_tr(&run, ti)->m.id;
         } else if (what < 9) {
                 base_cmd(&cmd, SR_CMD_SET_STAGE_RUN_STATUS);
                 cmd.u.set.entity_id = run.stages[rnd(run.pr.n_stages)].m.id;
@@ -689,9 +868,14 @@ static void history(unsigned s)
         opts.step_targets = rnd(4) ? 1 + rnd(2) : 0;
         n_steps = 0;
         sr_run_fini(&run);
+        sr_run_fini(&twin);
+        n_store = 0;
+        if (paged)
+                sr_run_set_pager(&run, pager, NULL);
         create();
         check_counts();
         check_dirty();
+        same_state();
         save();
         for (step_no = 1; step_no <= STEPS && run.exists; step_no++) {
                 uint32_t a = rnd(165);
@@ -716,6 +900,8 @@ static void history(unsigned s)
                         break; /* retired: only its marker is left */
                 check_counts();
                 check_dirty();
+                same_state();
+                drop_pages();
                 for (uint32_t i = 0; i < run.pr.n_stages && !filled; i++)
                         filled = run.stages[i].append_targets &&
                                  run.sidx[i].n_tr > 0;
@@ -739,6 +925,33 @@ Test(sr_run_rollup,
         cr_assert(gt(u32, open_filled, HISTORIES / 20), "%u filled",
                   open_filled);
         cr_assert(gt(u32, stepped, HISTORIES / 40), "%u parts by steps",
+                  stepped);
+}
+
+/* The same histories with the run paged (docs/targets.md section 6): no
+ * clean target run decoded between inputs, each read back from what the
+ * saves stored when an input needs it; the outputs of every input and
+ * the state after it equal those of a twin that holds every target run,
+ * and the bookkeeping still equals a full scan. */
+Test(sr_run_rollup, a_paged_run_reads_target_runs_back_and_behaves_as_a_whole_one)
+{
+        paged = true;
+        page_reads = page_drops = 0;
+        open_filled = 0;
+        stepped = 0;
+        for (unsigned s = 1; s <= HISTORIES / 2; s++)
+                history(s);
+        for (unsigned s = 1000; s < 1000 + HISTORIES / 4; s++)
+                history(s);
+        paged = false;
+        /* pages were dropped and read back, on every kind of history */
+        cr_assert(gt(u64, page_drops, HISTORIES * 10), "%" PRIu64
+                  " dropped", page_drops);
+        cr_assert(gt(u64, page_reads, HISTORIES * 10), "%" PRIu64
+                  " read back", page_reads);
+        cr_assert(gt(u32, open_filled, HISTORIES / 40), "%u filled",
+                  open_filled);
+        cr_assert(gt(u32, stepped, HISTORIES / 80), "%u parts by steps",
                   stepped);
 }
 
