@@ -503,7 +503,9 @@ void sr_fsm__chunks_seek(sr_fsm_chunks_t *f, uint32_t k)
 const sr_spec_target_t *sr_fsm__chunks_next(sr_fsm_chunks_t *f)
 {
         const sr_stage_chunk_t *c = &f->run->chunks[f->pos[f->c]];
-        const sr_spec_target_t *t = &c->targets[f->i];
+        /* read back when paged out (sr_run_chunk_targets()) */
+        const sr_spec_target_t *t =
+                &sr_run_chunk_targets(f->run, f->pos[f->c])[f->i];
 
         if (++f->i == c->n_targets && f->c + 1 < f->n_chunks) {
                 f->c++;

@@ -43,8 +43,12 @@ void sr_run_fini(sr_run_t *run)
         free(run->tr_hash);
         for (uint32_t i = 0; i < run->n_chunks; i++)
                 sr_stage_chunk_fini(&run->chunks[i]);
+        for (uint32_t i = 0; run->chunk_devs && i < run->n_chunks; i++)
+                free(run->chunk_devs[i]);
         free(run->chunks);
         free(run->chunk_dirty);
+        free(run->chunk_devs);
+        free(run->chunk_out);
         free(run->dev_hash);
         sr_run_init(run);
 }
@@ -219,10 +223,67 @@ sr_target_run_t *sr_run__page_in(const sr_run_t *crun, uint32_t ti)
         return t;
 }
 
-void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn, void *arg)
+void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn,
+                      sr_run_chunk_pager_fn chunk_fn, void *arg)
 {
         run->pager = fn;
+        run->chunk_pager = chunk_fn;
         run->pager_arg = arg;
+}
+
+/* Drop chunk @p p's targets, to be read back (clean, with a pager). */
+static uint32_t chunk_page_out(sr_run_t *run, uint32_t p)
+{
+        sr_stage_chunk_t *c = &run->chunks[p];
+
+        if (!sr_chunk_held(c) || run->chunk_dirty[p] || !run->chunk_pager)
+                return 0;
+        free(c->targets);
+        c->targets = NULL;
+        run->n_chunks_held--;
+        run->chunk_out[p] = true;
+        run->n_chunks_out++;
+        return c->n_targets;
+}
+
+const sr_spec_target_t *sr_run_chunk_targets(const sr_run_t *crun,
+                                             uint32_t pos)
+{
+        sr_run_t *run = (sr_run_t *)crun; /* a cache: logically const */
+        sr_stage_chunk_t *c = &run->chunks[pos];
+        sr_stage_chunk_t got;
+        sr_errctx_t ec = { 0 };
+        sr_err_t err = SR_OK;
+
+        if (c->targets || !run->chunk_out[pos])
+                return c->targets;
+        memset(&got, 0, sizeof(got));
+        err = run->chunk_pager(run, pos, &got, run->pager_arg, &ec);
+        if (!err && (got.stage_index != c->stage_index ||
+                     got.chunk != c->chunk || got.n_targets != c->n_targets ||
+                     memcmp(got.digest, c->digest, sizeof(c->digest)))) {
+                sr_stage_chunk_fini(&got);
+                err = sr_errctx_set(&ec, SR_ERR_CORRUPT,
+                                    "run: chunk %u of stage %u read back "
+                                    "other than it was dropped", c->chunk,
+                                    c->stage_index);
+        }
+        if (err) {
+                if (!run->fault) {
+                        run->fault = true;
+                        run->fault_ec = ec;
+                }
+                /* scratch the fill may read: the batch is not committed */
+                got.targets = calloc(c->n_targets ? c->n_targets : 1,
+                                     sizeof(*got.targets));
+                if (!got.targets)
+                        abort(); /* nothing safe to hand back */
+        }
+        c->targets = got.targets;
+        run->chunk_out[pos] = false;
+        run->n_chunks_out--;
+        run->n_chunks_held++;
+        return c->targets;
 }
 
 typedef struct page_age {
@@ -246,8 +307,10 @@ uint32_t sr_run_evict(sr_run_t *run, uint32_t keep)
         uint32_t n = 0, dropped = 0;
         page_age_t *ages;
 
+        for (uint32_t p = 0; run->n_chunks_held && p < run->n_chunks; p++)
+                dropped += chunk_page_out(run, p);
         if (!run->pager || run->n_resident <= keep)
-                return 0;
+                return dropped;
         ages = malloc((size_t)(n_pages ? n_pages : 1) * sizeof(*ages));
         if (!ages)
                 return 0; /* kept: memory, not correctness */
@@ -976,6 +1039,9 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                 sr_stage_chunk_t *cs;
                 bool *d;
 
+                sr_uuid_t **dv;
+                bool *o;
+
                 cs = realloc(run->chunks, cap * sizeof(*cs));
                 if (!cs)
                         return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
@@ -984,14 +1050,39 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                 if (!d)
                         return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
                 run->chunk_dirty = d;
+                dv = realloc(run->chunk_devs, cap * sizeof(*dv));
+                if (!dv)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
+                run->chunk_devs = dv;
+                o = realloc(run->chunk_out, cap * sizeof(*o));
+                if (!o)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
+                run->chunk_out = o;
                 run->cap_chunks = cap;
         }
+        /* its devices, for the duplicate check (a released chunk has
+         * none: it takes no part in it) */
+        run->chunk_devs[run->n_chunks] = NULL;
+        if (sr_chunk_held(c)) {
+                sr_uuid_t *dv = malloc(c->n_targets * sizeof(*dv));
+
+                if (!dv)
+                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
+                for (uint32_t k = 0; k < c->n_targets; k++)
+                        dv[k] = c->targets[k].device_id;
+                run->chunk_devs[run->n_chunks] = dv;
+        }
+        run->chunk_out[run->n_chunks] = false;
         run->chunk_dirty[run->n_chunks] = false;
         run->chunks[run->n_chunks++] = *c;
         if (sr_chunk_held(c))
                 run->n_chunks_held++;
         c->targets = NULL;
         c->n_targets = 0;
+        /* A lean load (a pager, before sr_run_index()) keeps no chunk's
+         * targets: they are read back when a fill needs them. */
+        if (run->chunk_pager && !run->sidx)
+                (void)chunk_page_out(run, run->n_chunks - 1);
         /* Positions never move (appended), so a built hash takes the new
          * devices; while loading it is not built yet. */
         if (run->dev_hash_ok && !index_chunk(run, run->n_chunks - 1))
@@ -1030,13 +1121,13 @@ static uint32_t dev_slot(uint32_t si, const sr_uuid_t *dev, uint32_t cap)
         return (uint32_t)(a ^ (a >> 32)) & (cap - 1);
 }
 
-static const sr_spec_target_t *dev_at(const sr_run_t *run, uint64_t e,
+static const sr_uuid_t *dev_at(const sr_run_t *run, uint64_t e,
                                       uint32_t *si)
 {
-        const sr_stage_chunk_t *c = &run->chunks[(e - 1) >> 32];
+        uint32_t p = (uint32_t)((e - 1) >> 32);
 
-        *si = c->stage_index;
-        return &c->targets[(uint32_t)(e - 1)];
+        *si = run->chunks[p].stage_index;
+        return &run->chunk_devs[p][(uint32_t)(e - 1)];
 }
 
 /* Enter one item; the hash has room. */
@@ -1044,7 +1135,8 @@ static void dev_put(sr_run_t *run, uint32_t pos, uint32_t item)
 {
         const sr_stage_chunk_t *c = &run->chunks[pos];
         uint32_t cap = run->dev_hash_cap;
-        uint32_t i = dev_slot(c->stage_index, &c->targets[item].device_id, cap);
+        uint32_t i = dev_slot(c->stage_index, &run->chunk_devs[pos][item],
+                              cap);
 
         while (run->dev_hash[i])
                 i = (i + 1) & (cap - 1);
@@ -1066,7 +1158,8 @@ static bool dev_rebuild(sr_run_t *run, uint32_t need)
         if (!run->dev_hash)
                 return false;
         for (uint32_t p = 0; p < run->n_chunks; p++)
-                for (uint32_t k = 0; k < sr_chunk_held(&run->chunks[p]); k++)
+                for (uint32_t k = 0; run->chunk_devs[p] &&
+                                     k < run->chunks[p].n_targets; k++)
                         dev_put(run, p, k);
         run->dev_hash_ok = true;
         return true;
@@ -1077,7 +1170,8 @@ static uint32_t chunk_items(const sr_run_t *run)
         uint32_t n = 0;
 
         for (uint32_t p = 0; p < run->n_chunks; p++)
-                n += sr_chunk_held(&run->chunks[p]);
+                if (run->chunk_devs[p])
+                        n += run->chunks[p].n_targets;
         return n;
 }
 
@@ -1097,13 +1191,27 @@ static bool chunks_done(const sr_run_t *run, uint32_t si)
 static uint32_t release_one(sr_run_t *run, uint32_t p)
 {
         sr_stage_chunk_t *c = &run->chunks[p];
+        uint32_t n = 0;
 
-        if (!sr_chunk_held(c) || run->chunk_dirty[p])
+        if (run->chunk_dirty[p] || (!sr_chunk_held(c) && !run->chunk_out[p]))
                 return 0;
-        free(c->targets);
-        c->targets = NULL;
-        run->n_chunks_held--;
-        return c->n_targets;
+        if (sr_chunk_held(c)) {
+                free(c->targets);
+                c->targets = NULL;
+                run->n_chunks_held--;
+                n = c->n_targets;
+        } else {
+                run->chunk_out[p] = false; /* never read back now */
+                run->n_chunks_out--;
+        }
+        free(run->chunk_devs[p]);
+        run->chunk_devs[p] = NULL;
+        /* its devices left the duplicate check: rebuilt on next use */
+        free(run->dev_hash);
+        run->dev_hash = NULL;
+        run->dev_hash_cap = run->dev_hash_n = 0;
+        run->dev_hash_ok = false;
+        return n;
 }
 
 /* A stage still filling (sealed, its operations made, not all its target
@@ -1146,16 +1254,19 @@ uint32_t sr_run_release_chunks(sr_run_t *run)
 {
         uint32_t freed = 0;
 
-        if (!run->n_chunks_held || !run->exists || !run->sidx)
+        if ((!run->n_chunks_held && !run->n_chunks_out) || !run->exists ||
+            !run->sidx)
                 return 0;
         for (uint32_t p = 0; p < run->n_chunks; p++) {
                 const sr_stage_chunk_t *c = &run->chunks[p];
 
-                if (sr_chunk_held(c) && c->stage_index < run->pr.n_stages &&
+                if ((sr_chunk_held(c) || run->chunk_out[p]) &&
+                    c->stage_index < run->pr.n_stages &&
                     chunks_done(run, c->stage_index))
                         freed += release_one(run, p);
         }
-        for (uint32_t si = 0; si < run->pr.n_stages && run->n_chunks_held;
+        for (uint32_t si = 0;
+             si < run->pr.n_stages && (run->n_chunks_held || run->n_chunks_out);
              si++)
                 if (!chunks_done(run, si))
                         freed += release_filled_part(run, si);
@@ -1192,10 +1303,9 @@ int sr_run_find_device(sr_run_t *run, uint32_t si, const sr_uuid_t *dev,
         for (i = dev_slot(si, dev, cap); run->dev_hash[i];
              i = (i + 1) & (cap - 1)) {
                 uint32_t esi;
-                const sr_spec_target_t *t =
-                        dev_at(run, run->dev_hash[i], &esi);
+                const sr_uuid_t *d = dev_at(run, run->dev_hash[i], &esi);
 
-                if (esi == si && sr_uuid_eq(&t->device_id, dev)) {
+                if (esi == si && sr_uuid_eq(d, dev)) {
                         *pos = (uint32_t)((run->dev_hash[i] - 1) >> 32);
                         *item = (uint32_t)(run->dev_hash[i] - 1);
                         return 1;

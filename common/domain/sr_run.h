@@ -66,6 +66,11 @@ struct sr_run;
 typedef sr_err_t (*sr_run_pager_fn)(const struct sr_run *run, uint32_t ti,
                                     sr_target_run_t *out, void *arg,
                                     sr_errctx_t *ec);
+/* Reads chunk @p pos (run->chunks[pos]: its stage and index) back: SR_OK
+ * and *out decoded (its targets owned by the caller), or an error. */
+typedef sr_err_t (*sr_run_chunk_pager_fn)(const struct sr_run *run,
+                                          uint32_t pos, sr_stage_chunk_t *out,
+                                          void *arg, sr_errctx_t *ec);
 
 typedef struct sr_run {
         bool exists; /* false until the pipeline run is created/loaded */
@@ -104,6 +109,7 @@ typedef struct sr_run {
         uint32_t n_resident;             /* resident target runs */
         uint64_t tick;                   /* set by the caller (LRU) */
         sr_run_pager_fn pager;
+        sr_run_chunk_pager_fn chunk_pager;
         void *pager_arg;
         /* A pager read failed (or found another target run): the caller
          * must not commit what the state machine did (sr_run_tr() gave
@@ -136,6 +142,16 @@ typedef struct sr_run {
          * them, then sr_run_release_chunks() frees them (a released
          * chunk has targets NULL, its n_targets kept). */
         uint32_t n_chunks_held;
+        /* Per chunk (cap_chunks): its devices while it is not released
+         * (the append's duplicate check: sr_run_find_device()), and
+         * whether its targets were dropped to be read back (paged out:
+         * sr_run_chunk_targets()) rather than released for good. With a
+         * pager a load keeps no chunk's targets and sr_run_evict() drops
+         * the clean ones: a sealed stage of a million targets holds 16
+         * bytes of each until its fill passes it, not 544. */
+        sr_uuid_t **chunk_devs;
+        bool *chunk_out;
+        uint32_t n_chunks_out;
         /* Devices of open stages' chunks: open addressing over (stage,
          * device id), entries (chunk position << 32 | item) + 1, 0 =
          * empty; built on first use after a load (dev_hash_ok). */
@@ -198,7 +214,16 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
  * @returns the number of targets freed.
  */
 uint32_t sr_run_release_chunks(sr_run_t *run);
-/** @brief Targets chunk @p c holds in memory (0 once released). */
+/**
+ * @brief The targets of chunk @p pos, read back through the chunk pager
+ * when paged out. NULL when released (no fill reads it again). On a
+ * pager failure the run's fault is set and the targets are zeroed
+ * scratch (see sr_run_t.fault).
+ */
+const sr_spec_target_t *sr_run_chunk_targets(const sr_run_t *run,
+                                             uint32_t pos);
+/** @brief Targets chunk @p c holds in memory (0 once released or while
+ *  paged out). */
 static inline uint32_t sr_chunk_held(const sr_stage_chunk_t *c)
 {
         return c->targets ? c->n_targets : 0;
@@ -307,14 +332,16 @@ static inline sr_target_run_t *sr_run_tr(const sr_run_t *run, uint32_t ti)
  * run resident, the default). Set it on an empty run, before loading:
  * the load is then lean (no target run resident until used).
  */
-void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn, void *arg);
+void sr_run_set_pager(sr_run_t *run, sr_run_pager_fn fn,
+                      sr_run_chunk_pager_fn chunk_fn, void *arg);
 
 /**
  * @brief Drop clean resident target runs, least recently used pages
- * first (run->tick), until at most @p keep are resident. Only with a
- * pager; dirty target runs stay. Invalidates pointers from sr_run_tr().
- * O(pages held log pages held) when over @p keep, else O(1).
- * @returns the number dropped.
+ * first (run->tick), until at most @p keep are resident, and the targets
+ * of every clean chunk. Only with a pager; dirty ones stay. Invalidates
+ * pointers from sr_run_tr() and sr_run_chunk_targets(). O(chunks) +
+ * O(pages held log pages held) when over @p keep.
+ * @returns the number of target runs and chunk targets dropped.
  */
 uint32_t sr_run_evict(sr_run_t *run, uint32_t keep);
 

@@ -154,7 +154,8 @@ typedef struct batch_stats {
         uint32_t rejections[SR_REJECT__COUNT];
         uint32_t dead_letters, events;
         uint32_t retired, forgotten, retired_inputs; /* retention */
-        uint32_t page_ins; /* target runs read back by key */
+        uint32_t page_ins;  /* target runs read back by key */
+        uint32_t chunk_ins; /* chunks read back by key */
 } batch_stats_t;
 
 /* An input of the current poll refused after it was applied: a record it
@@ -182,6 +183,7 @@ typedef struct metrics {
         sr_series_t *runs_retired, *markers_forgotten, *retired_inputs;
         sr_series_t *run_loads; /* the run cache's misses */
         sr_series_t *page_ins;  /* target runs read back by key */
+        sr_series_t *chunk_ins; /* chunks read back by key */
         sr_series_t *run_cache; /* entities the run cache holds */
         sr_mapuse_watch_t map_use; /* the store's map: gauges, warning */
 } metrics_t;

@@ -149,6 +149,11 @@ void sr_worker__metrics_init(sr_worker_t *w)
                 "Target runs read back from the snapshot by key: a cached "
                 "run keeps at most cache.run.targets of its target runs "
                 "decoded between batches.", NULL);
+        w->m.chunk_ins = sr_metrics_counter(
+                r, "sr_run_chunk_reads_total",
+                "Chunks of open stages read back from the snapshot by key "
+                "for a fill: a cached run keeps no clean chunk's targets "
+                "decoded between batches.", NULL);
         w->m.run_cache = sr_metrics_gauge(
                 r, "sr_run_cache_entities",
                 "Entities the run cache holds after the last batch: each "
@@ -203,6 +208,8 @@ void sr_worker__stats_flush(sr_worker_t *w)
                 sr_series_add(w->m.retired_inputs, b->retired_inputs);
         if (b->page_ins)
                 sr_series_add(w->m.page_ins, b->page_ins);
+        if (b->chunk_ins)
+                sr_series_add(w->m.chunk_ins, b->chunk_ins);
 }
 
 /* An input's latency: from its timestamp to @p now_ms, when its outputs

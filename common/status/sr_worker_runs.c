@@ -90,6 +90,34 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
         return SR_OK;
 }
 
+/* A chunk read back by its key (sr_run_t's chunk pager). */
+static sr_err_t chunk_in(const sr_run_t *run, uint32_t pos,
+                         sr_stage_chunk_t *out, void *arg, sr_errctx_t *ec)
+{
+        batch_run_t *br = arg;
+        sr_worker_t *w = br->w;
+        char key[SR_ENTITY_KEY_MAX];
+        sr_changelog_t cl;
+        sr_slice_t v;
+        sr_err_t err;
+        size_t n = sr_chunk_key(&run->chunks[pos], key);
+
+        err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
+        if (err)
+                return err;
+        err = sr_codec_decode_changelog(w->codec, v, &cl, ec);
+        if (err)
+                return err;
+        if (cl.kind != SR_CL_CHUNK) {
+                sr_changelog_fini(&cl);
+                return sr_errctx_set(ec, SR_ERR_CORRUPT,
+                                     "%s: not a chunk", key);
+        }
+        *out = cl.u.chunk;
+        w->bs.chunk_ins++;
+        return SR_OK;
+}
+
 /* @p br: the cache entry to page through (its run is @p run), or NULL
  * for a whole load (cache.verify's copy). */
 static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
@@ -104,7 +132,7 @@ static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
         if (br) {
                 br->w = w;
                 br->partition = part;
-                sr_run_set_pager(run, page_in, br);
+                sr_run_set_pager(run, page_in, chunk_in, br);
         }
         err = sr_store_scan(w->txn, part, sr_slice(prefix, n), load_one, &lc,
                             ec);
@@ -328,6 +356,15 @@ static sr_err_t run_encode(sr_worker_t *w, const sr_run_t *run,
                         memset(&cl, 0, sizeof(cl));
                         cl.kind = SR_CL_CHUNK;
                         cl.u.chunk = run->chunks[order[i]]; /* borrowed */
+                        /* paged out: the whole run's copy of it */
+                        if (whole && run->chunk_out[order[i]]) {
+                                int64_t at = sr_run_find_chunk(
+                                        whole, cl.u.chunk.stage_index,
+                                        cl.u.chunk.chunk);
+
+                                if (at >= 0)
+                                        cl.u.chunk = whole->chunks[at];
+                        }
                         /* a released chunk: its digest, not its targets */
                         cl.u.chunk.n_targets = sr_chunk_held(&cl.u.chunk);
                         err = encode_append(w, &cl, out, ec);

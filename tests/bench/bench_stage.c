@@ -169,13 +169,34 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
         return SR_OK;
 }
 
+/* --keep: a chunk read back by key, as the worker's chunk_in(). */
+static sr_err_t chunk_in(const sr_run_t *run, uint32_t pos,
+                         sr_stage_chunk_t *out, void *arg, sr_errctx_t *ec)
+{
+        bench_t *b = arg;
+        char key[SR_ENTITY_KEY_MAX];
+        sr_changelog_t cl;
+        sr_slice_t v;
+        sr_err_t err;
+
+        err = sr_store_get(b->txn, 0,
+                           sr_slice(key, sr_chunk_key(&run->chunks[pos], key)),
+                           &v, ec);
+        if (!err)
+                err = sr_codec_decode_changelog(b->codec, v, &cl, ec);
+        if (err)
+                return err;
+        *out = cl.u.chunk;
+        return SR_OK;
+}
+
 /* An empty run, paged when --keep says so. */
 static void run_reset(bench_t *b)
 {
         sr_run_fini(&b->run);
         sr_run_init(&b->run);
         if (b->keep >= 0)
-                sr_run_set_pager(&b->run, page_in, b);
+                sr_run_set_pager(&b->run, page_in, chunk_in, b);
 }
 
 /* Put one encoded record under @p key and count it (the changelog's). */

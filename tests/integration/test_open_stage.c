@@ -365,7 +365,8 @@ Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the
 }
 
 /* A cached run keeps at most cache.run.targets of its target runs decoded
- * between batches (docs/targets.md section 6): after the fill of 1,000
+ * between batches, and no clean chunk's targets (docs/targets.md section
+ * 6): after the fill of 1,000
  * target runs the cache holds the pipeline run, stage run, operation and
  * at most 100 of them, and the 4,000 results of the run read the others
  * back by key, to the same success and gapless events; cache.verify
@@ -376,7 +377,7 @@ Test(open_stage, a_run_keeps_at_most_cache_run_targets_decoded_and_reads_the_res
         sr_metrics_t *m = restart_with("cache.run.targets", "100");
         kit_count_arg_t all = { NULL, 1000 };
         sr_uuid_t run;
-        double held, reads;
+        double held, reads, chunks;
 
         run = create_open();
         all.run = &run;
@@ -396,6 +397,12 @@ Test(open_stage, a_run_keeps_at_most_cache_run_targets_decoded_and_reads_the_res
                   held);
         cr_assert(ge(dbl, reads, 900.0), "%.0f target runs read back",
                   reads);
+        /* and the fill read its chunks back: 7 parts of 150 over the 3
+         * chunks, each part a batch of its own after which the chunks
+         * are dropped again */
+        chunks = sr_series_value(sr_metrics_counter(
+                m, "sr_run_chunk_reads_total", "", NULL));
+        cr_assert(ge(dbl, chunks, 7.0), "%.0f chunks read back", chunks);
         kit_stop_worker(&kit);
         sr_metrics_destroy(m);
 }

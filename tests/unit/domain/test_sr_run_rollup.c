@@ -109,6 +109,59 @@ static sr_err_t pager(const sr_run_t *r, uint32_t ti, sr_target_run_t *o,
         return SR_OK;
 }
 
+/* The chunks the saves wrote, by (stage, chunk), owning their targets. */
+static sr_stage_chunk_t *cstore;
+static uint32_t n_cstore, cap_cstore;
+static uint64_t chunk_reads;
+
+static int store_chunk(const sr_stage_chunk_t *c, void *arg)
+{
+        sr_stage_chunk_t *at = NULL;
+
+        (void)arg;
+        for (uint32_t i = 0; i < n_cstore && !at; i++)
+                if (cstore[i].stage_index == c->stage_index &&
+                    cstore[i].chunk == c->chunk)
+                        at = &cstore[i];
+        if (at) /* written once: never changed */
+                return 0;
+        cr_assert(sr_array_grow((void **)&cstore, &cap_cstore, n_cstore + 1,
+                                sizeof(*cstore)));
+        at = &cstore[n_cstore++];
+        *at = *c;
+        at->targets = NULL;
+        cr_assert(sr_spec_targets_copy(&at->targets, c->targets,
+                                       c->n_targets));
+        return 0;
+}
+
+static sr_err_t chunk_pager(const sr_run_t *r, uint32_t pos,
+                            sr_stage_chunk_t *o, void *arg, sr_errctx_t *ec)
+{
+        const sr_stage_chunk_t *c = &r->chunks[pos];
+
+        (void)arg;
+        for (uint32_t i = 0; i < n_cstore; i++)
+                if (cstore[i].stage_index == c->stage_index &&
+                    cstore[i].chunk == c->chunk) {
+                        *o = cstore[i];
+                        o->targets = NULL;
+                        cr_assert(sr_spec_targets_copy(&o->targets,
+                                                       cstore[i].targets,
+                                                       cstore[i].n_targets));
+                        chunk_reads++;
+                        return SR_OK;
+                }
+        return sr_errctx_set(ec, SR_ERR_NOT_FOUND, "chunk not stored");
+}
+
+static void cstore_reset(void)
+{
+        for (uint32_t i = 0; i < n_cstore; i++)
+                sr_stage_chunk_fini(&cstore[i]);
+        n_cstore = 0;
+}
+
 static void drop_pages(void)
 {
         if (paged && run.exists)
@@ -131,6 +184,10 @@ static void teardown(void)
         free(store);
         store = NULL;
         n_store = cap_store = 0;
+        cstore_reset();
+        free(cstore);
+        cstore = NULL;
+        cap_cstore = 0;
         sr_fsm_out_fini(&out);
         free(snap_stages);
         free(snap_targets);
@@ -204,7 +261,11 @@ static void same_outputs(sr_err_t e1, sr_err_t e2)
                               sr_uuid_eq(&out.dispatches[i].command_id,
                                          &tout.dispatches[i].command_id) &&
                               sr_uuid_eq(&out.dispatches[i].target_run_id,
-                                         &tout.dispatches[i].target_run_id),
+                                         &tout.dispatches[i].target_run_id) &&
+                              sr_uuid_eq(&out.dispatches[i].device_id,
+                                         &tout.dispatches[i].device_id) &&
+                              !strcmp(out.dispatches[i].device_name,
+                                      tout.dispatches[i].device_name),
                       "paged dispatch %u differs", i);
         for (uint32_t i = 0; i < out.n_steps; i++)
                 CHECK(sr_uuid_eq(&out.steps[i].command_id,
@@ -248,7 +309,11 @@ static void same_state(void)
                               !strcmp(a->m.reason, b->m.reason) &&
                               !strcmp(a->command_status, b->command_status) &&
                               a->cancel_requested == b->cancel_requested &&
-                              sr_uuid_eq(&a->device_id, &b->device_id),
+                              sr_uuid_eq(&a->device_id, &b->device_id) &&
+                              sr_uuid_eq(&a->target_id, &b->target_id) &&
+                              !strcmp(a->device_name, b->device_name) &&
+                              !strcmp(a->device_alias, b->device_alias) &&
+                              sr_uuid_eq(&a->command_id, &b->command_id),
                       "paged target run %u differs", i);
         }
 }
@@ -436,6 +501,10 @@ static void check_counts(void)
                         uint64_t end = 0;
 
                         held += sr_chunk_held(c) > 0;
+                        /* paged out: dropped clean, read back when a fill
+                         * needs it */
+                        if (run.chunk_out && run.chunk_out[p])
+                                continue;
                         /* where the fill's last operation is past it */
                         for (uint32_t q = 0; q < run.n_chunks; q++)
                                 if (run.chunks[q].stage_index ==
@@ -589,6 +658,9 @@ static void save(void)
         visit_t v = { 0, 0, false };
         uint32_t n = run.n_dirty;
 
+        if (paged)
+                cr_assert(eq(int, sr_run_dirty_chunks_each(&run, store_chunk,
+                                                           NULL), 0));
         cr_assert(eq(int, sr_run_dirty_each(&run, visit_one, &v), 0));
         CHECK(v.n == n && v.pr_seen == run.pr_dirty,
               "save visited %u of %u dirty entities", v.n, n);
@@ -651,12 +723,15 @@ static void reload(void)
         }
         sr_run_init(&fresh);
         if (paged) /* a lean load: no target run decoded */
-                sr_run_set_pager(&fresh, pager, NULL);
+                sr_run_set_pager(&fresh, pager, chunk_pager, NULL);
         for (uint32_t i = 0; i < n; i++)
                 cr_assert(eq(int, sr_run_add_entity(&fresh, &es[i], &ec),
                              SR_OK), "%s", ec.msg);
         for (uint32_t i = run.n_chunks; i-- > 0;) { /* another order */
-                sr_stage_chunk_t c = run.chunks[i];
+                sr_stage_chunk_t c;
+
+                (void)sr_run_chunk_targets(&run, i); /* if paged out */
+                c = run.chunks[i];
 
                 /* a released chunk comes back released (the worker's load
                  * releases what its cached copy did) */
@@ -870,8 +945,9 @@ static void history(unsigned s)
         sr_run_fini(&run);
         sr_run_fini(&twin);
         n_store = 0;
+        cstore_reset();
         if (paged)
-                sr_run_set_pager(&run, pager, NULL);
+                sr_run_set_pager(&run, pager, chunk_pager, NULL);
         create();
         check_counts();
         check_dirty();
@@ -936,7 +1012,7 @@ Test(sr_run_rollup,
 Test(sr_run_rollup, a_paged_run_reads_target_runs_back_and_behaves_as_a_whole_one)
 {
         paged = true;
-        page_reads = page_drops = 0;
+        page_reads = page_drops = chunk_reads = 0;
         open_filled = 0;
         stepped = 0;
         for (unsigned s = 1; s <= HISTORIES / 2; s++)
@@ -944,6 +1020,8 @@ Test(sr_run_rollup, a_paged_run_reads_target_runs_back_and_behaves_as_a_whole_on
         for (unsigned s = 1000; s < 1000 + HISTORIES / 4; s++)
                 history(s);
         paged = false;
+        cr_assert(gt(u64, chunk_reads, HISTORIES / 20), "%" PRIu64
+                  " chunks read back", chunk_reads);
         /* pages were dropped and read back, on every kind of history */
         cr_assert(gt(u64, page_drops, HISTORIES * 10), "%" PRIu64
                   " dropped", page_drops);
