@@ -517,7 +517,8 @@ forward:
                              tid, cur, sr_status_name(to), allowed);
                 return;
         }
-        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &sr_run_tr(run, ti)->m);
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN,
+                             &sr_run_tr(run, ti)->m);
 }
 
 /* TargetCommand: a client's write on a target run's device command
@@ -609,7 +610,8 @@ static void target_command(step_t *st, const sr_command_t *cmd)
         } else {
                 sr_fsm__dispatch(st, ti, SR_DISPATCH_COMMAND);
         }
-        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN, &sr_run_tr(run, ti)->m);
+        sr_fsm__reply_accept(st, cmd, SR_ENT_TARGET_RUN,
+                             &sr_run_tr(run, ti)->m);
 }
 
 /* The retirement instant @p at has come (docs/guarantee.md, "Retention"),

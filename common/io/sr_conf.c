@@ -142,8 +142,9 @@ static const struct conf_prop conf_props[] = {
                   "batches (about 0.8 KiB each); the others are dropped, "
                   "least recently used first, and read back by key when an "
                   "input needs them, so a run of a million target runs "
-                  "holds about 56 bytes for each of them, not 0.9 KiB "
-                  "(docs/targets.md section 6). 0 keeps none." },
+                  "holds about 70 bytes for each of them, not 0.9 KiB, "
+                  "and none of a clean chunk's targets (docs/targets.md "
+                  "section 6). 0 keeps none." },
         { .name = "cache.verify", .type = CONF_BOOL,
           .offset = OFF(cache_verify), .def = "false",
           .desc = "Compare every cached run with its LMDB copy before "

@@ -629,7 +629,8 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
                         txn_begin(&b);
                         for (uint32_t k = 0; k < batch && ti < x->n_tr;
                              k++, ti++)
-                                one_result(&b, sr_run_tr(&b.run, x->first_tr + ti),
+                                one_result(&b,
+                                           sr_run_tr(&b.run, x->first_tr + ti),
                                            pass[p], ++seq, ++now);
                         txn_commit(&b);
                 }
