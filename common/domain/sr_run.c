@@ -980,6 +980,20 @@ size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX])
         return n;
 }
 
+size_t sr_run_tr_key(const sr_run_t *run, uint32_t ti,
+                     char out[SR_ENTITY_KEY_MAX])
+{
+        const sr_run_tri_t *x = &run->tri[ti];
+        sr_entity_t e;
+
+        e.type = SR_ENT_TARGET_RUN;
+        e.u.tr.pipeline_run_id = run->pr.m.id;
+        e.u.tr.stage_index = x->stage_index;
+        e.u.tr.op_index = x->op_index;
+        e.u.tr.target_index = x->target_index;
+        return sr_entity_key(&e, out);
+}
+
 size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
                      char out[SR_ENTITY_KEY_MAX])
 {

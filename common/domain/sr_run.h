@@ -372,6 +372,10 @@ size_t sr_entity_key(const sr_entity_t *e, char out[SR_ENTITY_KEY_MAX]);
 size_t sr_dedupe_key(const sr_uuid_t *run, const sr_uuid_t *input_id,
                      char out[SR_ENTITY_KEY_MAX]);
 size_t sr_retired_key(const sr_uuid_t *run, char out[SR_ENTITY_KEY_MAX]);
+/** @brief The key of target run @p ti from what the run keeps of it
+ *  (nothing read): what a pager reads it back by. */
+size_t sr_run_tr_key(const sr_run_t *run, uint32_t ti,
+                     char out[SR_ENTITY_KEY_MAX]);
 /** @brief "<run>/k/SSSS/CCCCCC": the key of an open stage's chunk. */
 size_t sr_chunk_key(const sr_stage_chunk_t *c, char out[SR_ENTITY_KEY_MAX]);
 /** @brief "<run>/" : the prefix of every key of a run. */

@@ -59,21 +59,12 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
 {
         batch_run_t *br = arg;
         sr_worker_t *w = br->w;
-        const sr_run_tri_t *x = &run->tri[ti];
         char key[SR_ENTITY_KEY_MAX];
-        sr_entity_t e;
         sr_changelog_t cl;
         sr_slice_t v;
         sr_err_t err;
-        size_t n;
+        size_t n = sr_run_tr_key(run, ti, key);
 
-        memset(&e, 0, sizeof(e));
-        e.type = SR_ENT_TARGET_RUN;
-        e.u.tr.pipeline_run_id = run->pr.m.id;
-        e.u.tr.stage_index = x->stage_index;
-        e.u.tr.op_index = x->op_index;
-        e.u.tr.target_index = x->target_index;
-        n = sr_entity_key(&e, key);
         err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
         if (err)
                 return err; /* not found included: it was saved */

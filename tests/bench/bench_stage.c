@@ -145,21 +145,14 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
                         sr_target_run_t *out, void *arg, sr_errctx_t *ec)
 {
         bench_t *b = arg;
-        const sr_run_tri_t *x = &run->tri[ti];
         char key[SR_ENTITY_KEY_MAX];
-        sr_entity_t e;
         sr_changelog_t cl;
         sr_slice_t v;
         sr_err_t err;
 
-        memset(&e, 0, sizeof(e));
-        e.type = SR_ENT_TARGET_RUN;
-        e.u.tr.pipeline_run_id = run->pr.m.id;
-        e.u.tr.stage_index = x->stage_index;
-        e.u.tr.op_index = x->op_index;
-        e.u.tr.target_index = x->target_index;
-        err = sr_store_get(b->txn, 0, sr_slice(key, sr_entity_key(&e, key)),
-                           &v, ec);
+        err = sr_store_get(b->txn, 0,
+                           sr_slice(key, sr_run_tr_key(run, ti, key)), &v,
+                           ec);
         if (!err)
                 err = sr_codec_decode_changelog(b->codec, v, &cl, ec);
         if (err)

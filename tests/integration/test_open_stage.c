@@ -343,20 +343,27 @@ Test(open_stage, a_run_larger_than_the_cache_stays_cached_between_batches)
  * every batch's first use of the cached run still equals the run loaded
  * from the snapshot, during the fill (the chunks ahead of it held on
  * both) and after it (released on both), to success. */
+/* An open stage of 1,000 created and filled in order until every target
+ * run is dispatched; @returns the entities the cache then holds. */
+static double fill_all(sr_metrics_t *m, sr_uuid_t *run)
+{
+        kit_count_arg_t all = { NULL, 1000 };
+
+        *run = create_open();
+        all.run = run;
+        fill_in_order(run);
+        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000),
+                  "the fill did not dispatch its 1,000 target runs");
+        return sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
+                                                "", NULL));
+}
+
 Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the_snapshot)
 {
         sr_metrics_t *m = restart_with("cache.verify", "true");
-        kit_count_arg_t all = { NULL, 1000 };
         sr_uuid_t run;
-        double held;
+        double held = fill_all(m, &run);
 
-        run = create_open();
-        all.run = &run;
-        fill_in_order(&run);
-        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000),
-                  "the fill did not dispatch its 1,000 target runs");
-        held = sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
-                                                "", NULL));
         cr_assert(eq(dbl, held, 1003.0), "the cache holds %.0f entities",
                   held);
         run_to_success(&run, 1000);
@@ -366,26 +373,17 @@ Test(open_stage, a_filled_stage_s_chunks_leave_the_cache_and_it_still_equals_the
 
 /* A cached run keeps at most cache.run.targets of its target runs decoded
  * between batches, and no clean chunk's targets (docs/targets.md section
- * 6): after the fill of 1,000
- * target runs the cache holds the pipeline run, stage run, operation and
- * at most 100 of them, and the 4,000 results of the run read the others
+ * 6): after the fill of 1,000 target runs the cache holds the pipeline
+ * run, stage run, operation and at most 100 of them, and the 4,000 results of the run read the others
  * back by key, to the same success and gapless events; cache.verify
  * (on) compares each batch's cached run with the snapshot without
  * reading anything back. */
 Test(open_stage, a_run_keeps_at_most_cache_run_targets_decoded_and_reads_the_rest_back)
 {
         sr_metrics_t *m = restart_with("cache.run.targets", "100");
-        kit_count_arg_t all = { NULL, 1000 };
         sr_uuid_t run;
-        double held, reads, chunks;
+        double held = fill_all(m, &run), reads, chunks;
 
-        run = create_open();
-        all.run = &run;
-        fill_in_order(&run);
-        cr_assert(kit_pump_until(&kit, kit_dispatches_at_least, &all, 60000),
-                  "the fill did not dispatch its 1,000 target runs");
-        held = sr_series_value(sr_metrics_gauge(m, "sr_run_cache_entities",
-                                                "", NULL));
         cr_assert(le(dbl, held, 103.0), "the cache holds %.0f entities",
                   held);
         run_to_success(&run, 1000);
