@@ -6,9 +6,7 @@
  * Every handle works on a rd_kafka_conf_dup() of the frozen conf->kafka.
  * Callbacks (delivery reports, rebalances, errors) run inside our own
  * poll calls on the owning thread, except the log callback, which
- * librdkafka may call from its internal threads (sr_log is thread-safe),
- * and a non-transactional producer's delivery reports and errors, served
- * by the producer's own thread (sr_kafka_producer.c).
+ * librdkafka may call from its internal threads (sr_log is thread-safe).
  */
 #include "sr_kafka_int.h"
 

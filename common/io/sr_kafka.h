@@ -86,9 +86,7 @@ void sr_producer_destroy(sr_producer_t *p);
 /**
  * @brief Enqueue one record to prefix+sr_topic_suffix(rec->topic).
  * The record's bytes are copied. Delivery is tracked: see sr_producer_wait().
- * Blocks (waiting for delivery reports) while the local queue is full.
- * A producer is used by one thread; its delivery reports are served by a
- * thread of its own (a transactional producer's: inside its calls).
+ * Blocks (serving delivery reports) while the local queue is full.
  * @returns SR_OK, SR_ERR_TOO_LARGE (over kafka.message.max.bytes:
  *          sr_budget_wire_size()), SR_ERR_KAFKA (another refusal),
  *          SR_ERR_FATAL.
@@ -125,8 +123,7 @@ int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,
 uint64_t sr_producer_acked_gaps(const sr_producer_t *p, sr_topic_kind_t t,
                                 int32_t partition);
 
-/** @brief Serve delivery reports without blocking: a transactional
- * producer's (the others' are served by a thread of their own). */
+/** @brief Serve delivery reports without blocking. */
 void sr_producer_poll(sr_producer_t *p);
 
 /** @brief Records sent and not yet reported. */

@@ -1,22 +1,10 @@
 /* common/io/sr_kafka_producer.c - the producer: sends with delivery
  * reports counted per topic and partition (acknowledged offsets), waits,
- * and the transactional calls of processing.guarantee=exactly_once.
- *
- * A producer's delivery reports are served by a thread of its own
- * (reports_thread()), which also frees each reported record and its
- * headers: a worker's thread spent ~10 % of its CPU there
- * (tests/bench/README.md, "Making it fast"). One thread serves them, so
- * one partition's reports are still counted in log order
- * (sr_producer_acked_gaps()). A transactional producer keeps them on the
- * caller's thread: librdkafka's commit and abort serve the same queue
- * (rd_kafka_flush()), and two servers could count one partition's reports
- * out of order. */
+ * and the transactional calls of processing.guarantee=exactly_once. */
 #include "sr_kafka_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,22 +25,17 @@ struct sr_producer {
          * partition (sr_producer_acked_gaps()) */
         uint64_t gaps[SR_TOPIC__COUNT][ACKED_PARTITIONS_MAX];
         bool txn; /* transactional.id set, transactions initialised */
-        /* The counters above are the reports' (mu); cv is signalled when
-         * nothing is outstanding, or on every report while a send waits
-         * for room (full_waits). */
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        unsigned full_waits;
-        pthread_t thread; /* reports_thread(), when threaded */
-        bool threaded;
-        atomic_bool stop;
 };
 
-/* One report, under p->mu. */
-static void report(sr_producer_t *p, const rd_kafka_message_t *m)
+/* Delivery reports run inside rd_kafka_poll()/flush() on our thread. The
+ * topic kind travels as the message's opaque. */
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                      void *opaque)
 {
+        sr_producer_t *p = opaque;
         intptr_t t = (intptr_t)m->_private;
 
+        (void)rk;
         if (p->outstanding)
                 p->outstanding--;
         if (m->err) {
@@ -85,68 +68,6 @@ static void report(sr_producer_t *p, const rd_kafka_message_t *m)
         }
 }
 
-/* Delivery reports run inside rd_kafka_poll()/flush(): on the reports'
- * thread, or the caller's (transactional). The topic kind travels as the
- * message's opaque. */
-static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                      void *opaque)
-{
-        sr_producer_t *p = opaque;
-
-        (void)rk;
-        pthread_mutex_lock(&p->mu);
-        report(p, m);
-        if (p->outstanding == 0 || p->full_waits)
-                pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-}
-
-/* The only server of the producer's queue while threaded. */
-static void *reports_thread(void *arg)
-{
-        sr_producer_t *p = arg;
-
-        while (!atomic_load(&p->stop))
-                rd_kafka_poll(p->rk, 50);
-        return NULL;
-}
-
-/* Up to @p ms for reports, p->mu held: waits for the reports' thread's
- * signal, or serves them here (unthreaded). */
-static void reports_wait(sr_producer_t *p, int ms)
-{
-        struct timespec ts;
-
-        if (!p->threaded) {
-                pthread_mutex_unlock(&p->mu);
-                rd_kafka_poll(p->rk, ms);
-                pthread_mutex_lock(&p->mu);
-                return;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
-        (void)pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-}
-
-static int cond_init_mono(pthread_cond_t *cv)
-{
-        pthread_condattr_t a;
-        int rc = pthread_condattr_init(&a);
-
-        if (rc)
-                return rc;
-        rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-        if (!rc)
-                rc = pthread_cond_init(cv, &a);
-        pthread_condattr_destroy(&a);
-        return rc;
-}
-
 static sr_err_t producer_new(const sr_conf_t *conf, const char *client_id,
                              const char *txn_id, sr_producer_t **pp,
                              sr_errctx_t *ec)
@@ -171,11 +92,6 @@ static sr_err_t producer_new(const sr_conf_t *conf, const char *client_id,
         p = calloc(1, sizeof(*p));
         if (!p)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: calloc");
-        if (cond_init_mono(&p->cv)) {
-                free(p);
-                return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: cond");
-        }
-        pthread_mutex_init(&p->mu, NULL);
         for (int t = 0; t < SR_TOPIC__COUNT; t++) {
                 sr_kafka_topic_name(conf, (sr_topic_kind_t)t, p->names[t],
                                     sizeof(p->names[t]));
@@ -212,26 +128,12 @@ static sr_err_t producer_new(const sr_conf_t *conf, const char *client_id,
         kc = NULL; /* taken by rd_kafka_new() or freed by handle_new() */
         if (err)
                 goto err_free;
-        if (!txn_id) {
-                int rc = pthread_create(&p->thread, NULL, reports_thread, p);
-
-                if (rc) {
-                        rd_kafka_destroy(p->rk);
-                        err = sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: "
-                                            "reports thread: %s",
-                                            strerror(rc));
-                        goto err_free;
-                }
-                p->threaded = true;
-        }
         *pp = p;
         return SR_OK;
 
 err_free:
         if (kc)
                 rd_kafka_conf_destroy(kc);
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
         free(p);
         return err;
 }
@@ -267,10 +169,8 @@ static rd_kafka_error_t *txn_call(rd_kafka_t *rk,
 static void txn_reports_done(sr_producer_t *p, int wait_ms)
 {
         (void)sr_producer_wait(p, wait_ms, NULL);
-        pthread_mutex_lock(&p->mu);
         p->failed = p->refused = 0;
         p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        pthread_mutex_unlock(&p->mu);
 }
 
 sr_err_t sr_producer_new_txn(const sr_conf_t *conf, const char *client_id,
@@ -394,9 +294,7 @@ sr_err_t sr_producer_txn_abort(sr_producer_t *p, int timeout_ms,
         /* Aborted records fail their delivery reports; they come soon (the
          * queue was purged). */
         txn_reports_done(p, 1000);
-        pthread_mutex_lock(&p->mu);
         p->outstanding = 0;
-        pthread_mutex_unlock(&p->mu);
         return SR_OK;
 }
 
@@ -406,19 +304,12 @@ void sr_producer_destroy(sr_producer_t *p)
 
         if (!p)
                 return;
-        if (p->threaded) { /* rd_kafka_flush() serves the reports now */
-                atomic_store(&p->stop, true);
-                pthread_join(p->thread, NULL);
-                p->threaded = false;
-        }
         err = rd_kafka_flush(p->rk, 10000);
         if (err)
                 SR_WARN("KAFKA", "producer closed with records unsent: %s "
                         "outstanding=%" PRIu64, rd_kafka_err2str(err),
                         p->outstanding);
         rd_kafka_destroy(p->rk);
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
         free(p);
 }
 
@@ -451,14 +342,6 @@ static sr_err_t make_headers(const sr_outrec_t *rec,
         }
         *hdrsp = hdrs;
         return SR_OK;
-}
-
-static void outstanding_add(sr_producer_t *p, int d)
-{
-        pthread_mutex_lock(&p->mu);
-        if (d > 0 || p->outstanding)
-                p->outstanding += (uint64_t)(int64_t)d;
-        pthread_mutex_unlock(&p->mu);
 }
 
 sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
@@ -505,27 +388,18 @@ sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
                 vus[n++].u.headers = hdrs;
         }
 
-        /* A full local queue is back-pressure: wait for delivery reports
-         * until there is room. On any failure the headers stay ours. The
-         * record is counted first: its report may come before produceva()
-         * returns. */
-        outstanding_add(p, 1);
+        /* A full local queue is back-pressure: serve delivery reports until
+         * there is room. On any failure the headers stay ours. */
         while ((error = rd_kafka_produceva(p->rk, vus, n)) &&
                rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_error_destroy(error);
                 if (rd_kafka_fatal_error(p->rk, NULL, 0)) {
-                        outstanding_add(p, -1);
                         rd_kafka_headers_destroy(hdrs);
                         return sr_kafka__fatal_err(ec, p->rk, "send");
                 }
-                pthread_mutex_lock(&p->mu);
-                p->full_waits++;
-                reports_wait(p, 100);
-                p->full_waits--;
-                pthread_mutex_unlock(&p->mu);
+                rd_kafka_poll(p->rk, 100);
         }
         if (error) {
-                outstanding_add(p, -1);
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 err = sr_kafka__kafka_error(ec, error, "send");
@@ -533,6 +407,7 @@ sr_err_t sr_producer_send(sr_producer_t *p, const sr_outrec_t *rec,
                                  p->names[rec->topic], (int)rec->partition);
                 return err;
         }
+        p->outstanding++;
         return SR_OK;
 }
 
@@ -540,99 +415,66 @@ sr_err_t sr_producer_wait(sr_producer_t *p, int timeout_ms, sr_errctx_t *ec)
 {
         int64_t deadline = sr_clock_mono_ms() +
                            (timeout_ms < 0 ? 0 : timeout_ms);
-        uint64_t failed, refused, outstanding;
-        rd_kafka_resp_err_t last_err;
-        int32_t last_partition;
-        sr_topic_kind_t last_topic;
+        uint64_t failed, refused;
         int left;
 
-        pthread_mutex_lock(&p->mu);
-        if (!p->threaded)
-                reports_wait(p, 0);
+        rd_kafka_poll(p->rk, 0);
         while (p->outstanding > 0 && !rd_kafka_fatal_error(p->rk, NULL, 0) &&
                (left = sr_kafka__remaining_ms(deadline)) > 0)
-                reports_wait(p, left < 100 ? left : 100);
+                rd_kafka_poll(p->rk, left < 100 ? left : 100);
 
         failed = p->failed;
         refused = p->refused;
         p->failed = p->refused = 0;
-        outstanding = p->outstanding;
-        last_err = p->last_err;
-        last_partition = p->last_err_partition;
-        last_topic = p->last_err_topic;
-        if (failed)
-                p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        pthread_mutex_unlock(&p->mu);
         if (rd_kafka_fatal_error(p->rk, NULL, 0))
                 return sr_kafka__fatal_err(ec, p->rk, "producer");
         if (failed) {
-                sr_err_t code = refused ? sr_kafka__err_class(last_err) :
+                sr_err_t code = refused ? sr_kafka__err_class(p->last_err) :
                                           SR_ERR_RETRY;
 
                 sr_errctx_set(ec, code,
                               "kafka produce: %" PRIu64 " record(s) failed, "
                               "last: %s: %s (topic %s partition %d)", failed,
-                              rd_kafka_err2name(last_err),
-                              rd_kafka_err2str(last_err),
-                              p->names[last_topic], (int)last_partition);
+                              rd_kafka_err2name(p->last_err),
+                              rd_kafka_err2str(p->last_err),
+                              p->names[p->last_err_topic],
+                              (int)p->last_err_partition);
+                p->last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
                 return code;
         }
-        if (outstanding)
+        if (p->outstanding)
                 return sr_errctx_set(ec, SR_ERR_RETRY,
                                      "kafka produce: timed out after %d ms "
                                      "with %" PRIu64 " record(s) "
                                      "unacknowledged", timeout_ms,
-                                     outstanding);
+                                     p->outstanding);
         return SR_OK;
-}
-
-/* The counters are written under p->mu by the reports' thread; their
- * readers take it too (the producer is const to them only). */
-static pthread_mutex_t *mu_of(const sr_producer_t *p)
-{
-        return (pthread_mutex_t *)&p->mu;
 }
 
 uint64_t sr_producer_acked_gaps(const sr_producer_t *p, sr_topic_kind_t t,
                                int32_t partition)
 {
-        uint64_t v;
-
         if ((unsigned)t >= SR_TOPIC__COUNT || partition < 0 ||
             partition >= ACKED_PARTITIONS_MAX)
                 return 0;
-        pthread_mutex_lock(mu_of(p));
-        v = p->gaps[t][partition];
-        pthread_mutex_unlock(mu_of(p));
-        return v;
+        return p->gaps[t][partition];
 }
 
 int64_t sr_producer_acked_offset(const sr_producer_t *p, sr_topic_kind_t t,
                                  int32_t partition)
 {
-        int64_t v;
-
         if ((unsigned)t >= SR_TOPIC__COUNT || partition < 0 ||
             partition >= ACKED_PARTITIONS_MAX)
                 return -1;
-        pthread_mutex_lock(mu_of(p));
-        v = p->acked[t][partition];
-        pthread_mutex_unlock(mu_of(p));
-        return v;
+        return p->acked[t][partition];
 }
 
 void sr_producer_poll(sr_producer_t *p)
 {
-        if (!p->threaded) /* the reports' thread serves them otherwise */
-                rd_kafka_poll(p->rk, 0);
+        rd_kafka_poll(p->rk, 0);
 }
 
 uint64_t sr_producer_outstanding(const sr_producer_t *p)
 {
-        uint64_t v;
-
-        pthread_mutex_lock(mu_of(p));
-        v = p->outstanding;
-        pthread_mutex_unlock(mu_of(p));
-        return v;
+        return p->outstanding;
 }
