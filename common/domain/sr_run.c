@@ -313,7 +313,7 @@ uint32_t sr_run_evict(sr_run_t *run, uint32_t keep)
                 return dropped;
         ages = malloc((size_t)(n_pages ? n_pages : 1) * sizeof(*ages));
         if (!ages)
-                return 0; /* kept: memory, not correctness */
+                return dropped; /* kept: memory, not correctness */
         for (uint32_t pg = 0; pg < n_pages; pg++)
                 if (run->page_res[pg])
                         ages[n++] = (page_age_t){ run->page_used[pg], pg };
