@@ -410,17 +410,17 @@ static void cancel_by_user(step_t *st, uint32_t ti)
 }
 
 /* The target run @p id a client's command names, caught up on any
- * cascade in steps: its index in *@p ti (an auto-promoted stage may grow,
- * and move, the targets array during the step: use the index). false
+ * cascade in steps: its index in *@p ti (the run's handle on a target
+ * run: sr_run_tr() reads it back if it was dropped). false
  * when it is not in the run (refused not_found). */
 static bool reach_target(step_t *st, const sr_command_t *cmd,
                          const sr_uuid_t *id, uint32_t *ti)
 {
         sr_run_t *run = st->run;
-        sr_target_run_t *t = sr_run_find_target(run, id);
+        int64_t at = sr_run_find_target_idx(run, id);
         char tid[SR_UUID_STR_LEN + 1], rid[SR_UUID_STR_LEN + 1];
 
-        if (!t) {
+        if (at < 0) {
                 sr_uuid_fmt(id, tid);
                 sr_uuid_fmt(&run->pr.m.id, rid);
                 sr_fsm__reply_reject(st, cmd, SR_REJECT_NOT_FOUND,
@@ -428,7 +428,7 @@ static bool reach_target(step_t *st, const sr_command_t *cmd,
                              tid, rid);
                 return false;
         }
-        *ti = (uint32_t)sr_run_find_target_idx(run, id);
+        *ti = (uint32_t)at;
         sr_fsm__catch_up(st, *ti); /* a cascade in steps first */
         return true;
 }
@@ -867,6 +867,7 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                       res->result_id, false, false };
         sr_target_run_t *t;
         sr_cmdst_t cs;
+        int64_t at;
         uint32_t ti;
 
         sr_fsm_out_reset(out);
@@ -877,15 +878,16 @@ sr_err_t sr_fsm_apply_result(sr_run_t *run, const sr_result_t *res,
                 out->for_retired = run->retired;
                 return SR_ERR_NOT_FOUND;
         }
-        t = sr_run_find_target(run, &res->target_run_id);
-        if (!t)
+        at = sr_run_find_target_idx(run, &res->target_run_id);
+        if (at < 0)
                 return SR_ERR_NOT_FOUND;
+        ti = (uint32_t)at;
+        t = sr_run_tr(run, ti);
         if (!sr_uuid_is_nil(&res->command_id) &&
             !sr_uuid_eq(&res->command_id, &t->command_id)) {
                 out->stale = true; /* a result of some other command */
                 return SR_OK;
         }
-        ti = (uint32_t)sr_run_find_target_idx(run, &res->target_run_id);
         /* A cascade in steps that has not reached this target run yet
          * reaches it now, before the result: as if it had run at once. */
         sr_fsm__catch_up(&st, ti);

@@ -750,7 +750,7 @@ void sr_fsm__deadline_from(step_t *st, uint32_t si, uint32_t from, int64_t d)
                     t->m.deadline > d)
                         continue;
                 sr_fsm__cascade_target(st, i, SR_ST_TIMEOUT, "timeout");
-                sr_fsm__rollup_stage(st, si); /* may move run->targets */
+                sr_fsm__rollup_stage(st, si);
         }
         if (end < x->n_tr && sr_fsm__deadline_due(run, si, d))
                 sr_fsm__send_step(st, si, "deadline", end);

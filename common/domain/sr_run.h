@@ -306,8 +306,6 @@ int64_t sr_run_find_target_idx(const sr_run_t *run, const sr_uuid_t *id);
 
 /* ------------------------------------------------------------ pages */
 
-/** @brief Sort positions by the tri they index (internal). */
-void sr_run__sort_perm(uint32_t *perm, uint32_t n, const sr_run_tri_t *tri);
 /** @brief Read target run @p ti back (sr_run_tr()'s slow path). */
 sr_target_run_t *sr_run__page_in(const sr_run_t *run, uint32_t ti);
 

@@ -52,60 +52,63 @@ static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
         return 0;
 }
 
-/* A target run read back by its key (sr_run_t's pager): the batch's
- * transaction holds what the run dropped, clean. */
+/* The record under @p key, read back from the batch's transaction (what
+ * a run dropped, clean: not found included is an error) and decoded;
+ * anything but a @p kind (and, for an entity, a target run) is corrupt. */
+static sr_err_t read_back(const batch_run_t *br, const char *key, size_t n,
+                          sr_cl_kind_t kind, sr_changelog_t *cl,
+                          sr_errctx_t *ec)
+{
+        sr_worker_t *w = br->w;
+        sr_slice_t v;
+        sr_err_t err;
+
+        err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
+        if (!err)
+                err = sr_codec_decode_changelog(w->codec, v, cl, ec);
+        if (err)
+                return err;
+        if (cl->kind != kind || (kind == SR_CL_ENTITY &&
+                                 cl->u.entity.type != SR_ENT_TARGET_RUN)) {
+                sr_changelog_fini(cl);
+                return sr_errctx_set(ec, SR_ERR_CORRUPT, "%s: not a %s", key,
+                                     kind == SR_CL_CHUNK ? "chunk" :
+                                                           "target run");
+        }
+        return SR_OK;
+}
+
+/* sr_run_t's pager: a target run read back by its key. */
 static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
                         sr_target_run_t *out, void *arg, sr_errctx_t *ec)
 {
         batch_run_t *br = arg;
-        sr_worker_t *w = br->w;
         char key[SR_ENTITY_KEY_MAX];
         sr_changelog_t cl;
-        sr_slice_t v;
-        sr_err_t err;
-        size_t n = sr_run_tr_key(run, ti, key);
+        sr_err_t err = read_back(br, key, sr_run_tr_key(run, ti, key),
+                                 SR_CL_ENTITY, &cl, ec);
 
-        err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
-        if (err)
-                return err; /* not found included: it was saved */
-        err = sr_codec_decode_changelog(w->codec, v, &cl, ec);
         if (err)
                 return err;
-        if (cl.kind != SR_CL_ENTITY || cl.u.entity.type != SR_ENT_TARGET_RUN) {
-                sr_changelog_fini(&cl);
-                return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                     "%s: not a target run", key);
-        }
         *out = cl.u.entity.u.tr;
-        w->bs.page_ins++;
+        br->w->bs.page_ins++;
         return SR_OK;
 }
 
-/* A chunk read back by its key (sr_run_t's chunk pager). */
+/* sr_run_t's chunk pager: a chunk read back by its key. */
 static sr_err_t chunk_in(const sr_run_t *run, uint32_t pos,
                          sr_stage_chunk_t *out, void *arg, sr_errctx_t *ec)
 {
         batch_run_t *br = arg;
-        sr_worker_t *w = br->w;
         char key[SR_ENTITY_KEY_MAX];
         sr_changelog_t cl;
-        sr_slice_t v;
-        sr_err_t err;
-        size_t n = sr_chunk_key(&run->chunks[pos], key);
+        sr_err_t err = read_back(br, key, sr_chunk_key(&run->chunks[pos], key),
+                                 SR_CL_CHUNK, &cl, ec);
 
-        err = sr_store_get(w->txn, br->partition, sr_slice(key, n), &v, ec);
         if (err)
                 return err;
-        err = sr_codec_decode_changelog(w->codec, v, &cl, ec);
-        if (err)
-                return err;
-        if (cl.kind != SR_CL_CHUNK) {
-                sr_changelog_fini(&cl);
-                return sr_errctx_set(ec, SR_ERR_CORRUPT,
-                                     "%s: not a chunk", key);
-        }
         *out = cl.u.chunk;
-        w->bs.chunk_ins++;
+        br->w->bs.chunk_ins++;
         return SR_OK;
 }
 

@@ -109,7 +109,6 @@ typedef struct bench {
         size_t released; /* chunk target bytes freed, not yet trimmed */
         bool no_store; /* --store off */
         int64_t keep;  /* --keep: target runs kept decoded, -1 = all */
-        uint64_t reads; /* target runs read back */
         /* --open: the stage created open, its targets appended in chunks
          * of --chunk, sealed, and filled --step target runs per input by
          * the StageSteps the run sends itself (docs/targets.md). */
@@ -140,6 +139,17 @@ static void txn_begin(bench_t *b)
                 DIE("txn begin: %s", ec.msg);
 }
 
+/* --keep: the record under @p key read back and decoded, as the
+ * worker's read_back(). */
+static sr_err_t read_back(bench_t *b, const char *key, size_t n,
+                          sr_changelog_t *cl, sr_errctx_t *ec)
+{
+        sr_slice_t v;
+        sr_err_t err = sr_store_get(b->txn, 0, sr_slice(key, n), &v, ec);
+
+        return err ? err : sr_codec_decode_changelog(b->codec, v, cl, ec);
+}
+
 /* --keep: a target run read back by key, as the worker's page_in(). */
 static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
                         sr_target_run_t *out, void *arg, sr_errctx_t *ec)
@@ -147,18 +157,12 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
         bench_t *b = arg;
         char key[SR_ENTITY_KEY_MAX];
         sr_changelog_t cl;
-        sr_slice_t v;
-        sr_err_t err;
+        sr_err_t err = read_back(b, key, sr_run_tr_key(run, ti, key), &cl,
+                                 ec);
 
-        err = sr_store_get(b->txn, 0,
-                           sr_slice(key, sr_run_tr_key(run, ti, key)), &v,
-                           ec);
-        if (!err)
-                err = sr_codec_decode_changelog(b->codec, v, &cl, ec);
         if (err)
                 return err;
         *out = cl.u.entity.u.tr;
-        b->reads++;
         return SR_OK;
 }
 
@@ -166,17 +170,12 @@ static sr_err_t page_in(const sr_run_t *run, uint32_t ti,
 static sr_err_t chunk_in(const sr_run_t *run, uint32_t pos,
                          sr_stage_chunk_t *out, void *arg, sr_errctx_t *ec)
 {
-        bench_t *b = arg;
         char key[SR_ENTITY_KEY_MAX];
         sr_changelog_t cl;
-        sr_slice_t v;
-        sr_err_t err;
+        sr_err_t err = read_back(arg, key,
+                                 sr_chunk_key(&run->chunks[pos], key), &cl,
+                                 ec);
 
-        err = sr_store_get(b->txn, 0,
-                           sr_slice(key, sr_chunk_key(&run->chunks[pos], key)),
-                           &v, ec);
-        if (!err)
-                err = sr_codec_decode_changelog(b->codec, v, &cl, ec);
         if (err)
                 return err;
         *out = cl.u.chunk;
