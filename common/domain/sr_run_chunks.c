@@ -315,12 +315,7 @@ uint32_t sr_run_release_chunks(sr_run_t *run)
              si++)
                 if (!chunks_done(run, si))
                         freed += release_filled_part(run, si);
-        if (freed) {
-                free(run->dev_hash);
-                run->dev_hash = NULL;
-                run->dev_hash_cap = run->dev_hash_n = 0;
-                run->dev_hash_ok = false;
-        }
+        /* (each release dropped the device hash: release_one()) */
         return freed;
 }
 
