@@ -233,6 +233,17 @@ sr_err_t sr_consumer_log_start(sr_consumer_t *c, sr_topic_kind_t topic,
                                int32_t part, int timeout_ms, int64_t *low,
                                sr_errctx_t *ec);
 
+/**
+ * @brief Input records deleted under this reader since the last call, by
+ * hook column (commands, results; a consumer without hooks: its first two
+ * topics), and zeroes them: offsets a record jumped past that the topic's
+ * log start had passed too (the reader lagged behind its retention and
+ * librdkafka went on from the log's start). Logged as an ERROR when seen.
+ * What a partition's start skips is not counted here (a partition just
+ * assigned or sought has no expected offset yet).
+ */
+void sr_consumer_take_lost(sr_consumer_t *c, uint64_t lost[2]);
+
 /** @brief Consumer lag of the assigned partitions (sum), or -1 unknown. */
 int64_t sr_consumer_lag(sr_consumer_t *c);
 

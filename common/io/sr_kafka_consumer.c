@@ -34,6 +34,17 @@ struct sr_consumer {
                 int64_t off;
         } *starts;
         int n_starts, cap_starts;
+        /* The offset each partition of the first two topics (by hook
+         * column: commands, results) should give next, -1 when unknown
+         * (assigned, sought or revoked since: the owner's start check
+         * covers what a start skips, sr_worker_restore.c). Indexed by
+         * partition number. A record past it with the log's start past it
+         * too means records deleted under a lagging reader: librdkafka
+         * went on from the log's start (auto.offset.reset) with a log line
+         * only. Counted in lost[] until sr_consumer_take_lost(). */
+        int64_t *next[2];
+        int32_t cap_next[2];
+        uint64_t lost[2];
 };
 
 static int64_t start_of(const sr_consumer_t *c, int kind, int32_t part)
@@ -73,6 +84,72 @@ static void starts_forget(sr_consumer_t *c, int32_t part)
                         c->starts[i] = c->starts[--c->n_starts];
                 else
                         i++;
+}
+
+/* Partition @p part's next offsets unknown again (both columns). */
+static void next_forget(sr_consumer_t *c, int32_t part)
+{
+        for (int col = 0; col < 2; col++)
+                if (part >= 0 && part < c->cap_next[col])
+                        c->next[col][part] = -1;
+}
+
+/* Room for partition @p part in column @p col. Best effort: without
+ * memory the partition goes unchecked. */
+static bool next_reserve(sr_consumer_t *c, int col, int32_t part)
+{
+        int32_t cap = c->cap_next[col] ? c->cap_next[col] : 16;
+        int64_t *n;
+
+        if (part < c->cap_next[col])
+                return true;
+        while (cap <= part && cap < INT32_MAX / 2)
+                cap *= 2;
+        if (cap <= part || !(n = realloc(c->next[col],
+                                         (size_t)cap * sizeof(*n))))
+                return false;
+        for (int32_t i = c->cap_next[col]; i < cap; i++)
+                n[i] = -1;
+        c->next[col] = n;
+        c->cap_next[col] = cap;
+        return true;
+}
+
+/* Record @p m of hook column @p col: a jump past the offset expected
+ * next, with the log's start (as the last fetch reported it, no request)
+ * past that offset too, skipped records the topic deleted before we read
+ * them. Transaction markers and aborted records make gaps as well, but
+ * below the log's start only deleted offsets lie. */
+static void gap_check(sr_consumer_t *c, int col, const rd_kafka_message_t *m)
+{
+        int64_t want, low, high, to;
+
+        if (!next_reserve(c, col, m->partition))
+                return;
+        want = c->next[col][m->partition];
+        c->next[col][m->partition] = m->offset + 1;
+        if (want < 0 || m->offset <= want)
+                return;
+        if (rd_kafka_get_watermark_offsets(c->rk, rd_kafka_topic_name(m->rkt),
+                                           m->partition, &low, &high) ||
+            low <= want)
+                return;
+        to = low < m->offset ? low : m->offset;
+        c->lost[col] += (uint64_t)(to - want);
+        SR_ERROR("KAFKA", "input records lost: deleted by the topic's "
+                 "retention while this reader lagged behind them; keep "
+                 "input topics longer than a reader can lag topic=%s "
+                 "partition=%d from=%" PRId64 " to=%" PRId64 " count=%"
+                 PRId64, rd_kafka_topic_name(m->rkt), (int)m->partition,
+                 want, to, to - want);
+}
+
+void sr_consumer_take_lost(sr_consumer_t *c, uint64_t lost[2])
+{
+        for (int col = 0; col < 2; col++) {
+                lost[col] = c->lost[col];
+                c->lost[col] = 0;
+        }
 }
 
 rd_kafka_t *sr_kafka__consumer_rk(struct sr_consumer *c)
@@ -180,6 +257,8 @@ static void on_assign(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
         int64_t *starts;
         int n;
 
+        for (int i = 0; i < list->cnt; i++)
+                next_forget(c, list->elems[i].partition);
         if (!c->have_hooks || !c->hooks.on_assign || list->cnt == 0) {
                 apply_assignment(c, list, true);
                 return;
@@ -253,8 +332,10 @@ static void on_revoke(sr_consumer_t *c, rd_kafka_topic_partition_list_t *list)
                                  "called");
                 }
         }
-        for (int i = 0; i < list->cnt; i++)
+        for (int i = 0; i < list->cnt; i++) {
                 starts_forget(c, list->elems[i].partition);
+                next_forget(c, list->elems[i].partition);
+        }
         apply_assignment(c, list, false);
 }
 
@@ -384,6 +465,8 @@ void sr_consumer_destroy(sr_consumer_t *c)
                 SR_WARN("KAFKA", "consumer close: %s", rd_kafka_err2str(err));
         rd_kafka_destroy(c->rk);
         free(c->starts);
+        free(c->next[0]);
+        free(c->next[1]);
         free(c);
 }
 
@@ -460,6 +543,8 @@ sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
                         rd_kafka_message_destroy(m);
                         continue;
                 }
+                if (hook_column(c, kind) >= 0 && m->partition >= 0)
+                        gap_check(c, hook_column(c, kind), m);
                 c->held[c->n_held++] = m;
                 sr_kafka__fill_inrec(&out[got++], m, kind);
         }
@@ -513,6 +598,7 @@ sr_err_t sr_consumer_start(sr_consumer_t *c, int32_t part,
         rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_error_t *error = NULL;
 
+        next_forget(c, part);
         for (int i = 0; i < c->n_topics; i++) {
                 int col = hook_column(c, (int)c->topics[i]);
 

@@ -263,6 +263,17 @@ sr_err_t sr_worker_poll(sr_worker_t *w, sr_errctx_t *ec)
                 return err == SR_ERR_AUTH ? err : SR_ERR_FATAL;
         if (w->fatal) /* set inside a rebalance hook */
                 return sr_errctx_set(ec, SR_ERR_FATAL, "%s", w->fatal_msg);
+        /* Input deleted under us while we lagged (the consumer logged it):
+         * counted beside what a partition's start check finds. */
+        {
+                uint64_t lost[2];
+
+                sr_consumer_take_lost(w->cons, lost);
+                for (int t = 0; t < 2; t++)
+                        if (lost[t])
+                                sr_series_add(w->m.inputs_lost[t],
+                                              (double)lost[t]);
+        }
         t0 = sr_worker__mono_s();
         w->polled_s = t0; /* the group had news of us just now */
         w->n_refused = 0;

@@ -54,7 +54,9 @@ void sr_worker__metrics_init(sr_worker_t *w)
                         "Input records deleted by the topic's retention "
                         "before any worker read them (found when a "
                         "partition's input starts past the snapshot's "
-                        "offset): accepted data lost, never expected.",
+                        "offset, or when a lagging reader's next record "
+                        "jumps past the log's start): accepted data lost, "
+                        "never expected.",
                         t == 0 ? "topic=\"commands\"" :
                                  "topic=\"results\"");
         w->m.events = sr_metrics_counter(r, "sr_events_total",
