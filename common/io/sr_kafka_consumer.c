@@ -497,7 +497,7 @@ sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
         int64_t deadline = sr_clock_mono_ms() +
                            (timeout_ms < 0 ? 0 : timeout_ms);
         rd_kafka_message_t *m;
-        int got = 0, kind;
+        int got = 0, kind, col;
 
         release_held(c);
         if (max > c->cap_held) {
@@ -543,8 +543,9 @@ sr_err_t sr_consumer_poll(sr_consumer_t *c, sr_inrec_t *out, int max,
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                if (hook_column(c, kind) >= 0 && m->partition >= 0)
-                        gap_check(c, hook_column(c, kind), m);
+                col = hook_column(c, kind);
+                if (col >= 0 && m->partition >= 0)
+                        gap_check(c, col, m);
                 c->held[c->n_held++] = m;
                 sr_kafka__fill_inrec(&out[got++], m, kind);
         }
