@@ -8,49 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sr_run_load.h"
 #include "sr_worker_int.h"
-
-typedef struct load_ctx {
-        sr_worker_t *w;
-        sr_run_t *run;
-        sr_err_t err;
-        sr_errctx_t ec;
-} load_ctx_t;
-
-static int load_one(sr_slice_t key, sr_slice_t value, void *arg)
-{
-        load_ctx_t *lc = arg;
-        sr_changelog_t cl;
-        const char *k = key.ptr;
-
-        /* "<run>/d/..." are dedupe entries, not entities. */
-        if (key.len > SR_UUID_STR_LEN + 2 && k[SR_UUID_STR_LEN + 1] == 'd')
-                return 0;
-        lc->err = sr_codec_decode_changelog(lc->w->codec, value, &cl, &lc->ec);
-        if (lc->err)
-                return 1;
-        if (cl.kind == SR_CL_RETIRED) {
-                lc->run->retired = true;
-                lc->run->ret = cl.u.retired;
-                return 0;
-        }
-        if (cl.kind == SR_CL_CHUNK) {
-                lc->err = sr_run_add_chunk(lc->run, &cl.u.chunk, &lc->ec);
-                if (lc->err) {
-                        sr_stage_chunk_fini(&cl.u.chunk);
-                        return 1;
-                }
-                return 0;
-        }
-        if (cl.kind != SR_CL_ENTITY)
-                return 0;
-        lc->err = sr_run_add_entity(lc->run, &cl.u.entity, &lc->ec);
-        if (lc->err) {
-                sr_entity_fini(&cl.u.entity);
-                return 1;
-        }
-        return 0;
-}
 
 /* The record under @p key, read back from the batch's transaction (what
  * a run dropped, clean: not found included is an error) and decoded;
@@ -117,30 +76,13 @@ static sr_err_t chunk_in(const sr_run_t *run, uint32_t pos,
 static sr_err_t run_load(sr_worker_t *w, int32_t part, const sr_uuid_t *id,
                          sr_run_t *run, batch_run_t *br, sr_errctx_t *ec)
 {
-        char prefix[SR_ENTITY_KEY_MAX];
-        size_t n = sr_run_key_prefix(id, prefix);
-        load_ctx_t lc = { w, run, SR_OK, { 0 } };
-        sr_err_t err;
-
         sr_run_init(run);
         if (br) {
                 br->w = w;
                 br->partition = part;
                 sr_run_set_pager(run, page_in, chunk_in, br);
         }
-        err = sr_store_scan(w->txn, part, sr_slice(prefix, n), load_one, &lc,
-                            ec);
-        if (!err && lc.err) {
-                *ec = lc.ec;
-                err = lc.err;
-        }
-        if (!err && (run->exists || run->pr.n_stages))
-                err = sr_run_index(run, ec);
-        if (err)
-                sr_run_fini(run);
-        else /* as the cached copy: save_batch() */
-                sr_run_release_chunks(run);
-        return err;
+        return sr_run_load(w->txn, part, w->codec, id, run, ec);
 }
 
 static uint32_t run_slot(int32_t part, const sr_uuid_t *id, size_t cap)

@@ -37,6 +37,12 @@
  *              at their 7-day deadline, then its StageSteps{deadline}
  *   dl_peak    the most events one input of that made
  *   dl_steps   StageSteps it took
+ *   load_s     wall time of a cache miss on the finished run: the run
+ *              loaded from LMDB as the worker's run cache does
+ *              (sr_run_load(): every record of the run decoded once; lean,
+ *              nothing resident, under --keep), in a fresh read of the
+ *              store (needs the store; 0 with --store off)
+ *   load_cpu   the process CPU time of that load
  *
  * --open creates the stage open: its targets appended in chunks of
  * --chunk (default 1,000), each an input and a batch, sealed, and filled
@@ -78,6 +84,7 @@
 #include "sr_digest.h"
 #include "sr_fsm.h"
 #include "sr_run.h"
+#include "sr_run_load.h"
 #include "sr_store.h"
 
 #define DIE(...)                                                          \
@@ -96,6 +103,7 @@ typedef struct figures {
         double peak_events; /* most events of one input (the fill's) */
         double cancel_steps; /* StageSteps of the cancel cascade */
         double deadline_s, deadline_peak_events, deadline_steps;
+        double load_s, load_cpu_s; /* a cache miss: the run loaded */
 } figures_t;
 
 typedef struct bench {
@@ -592,6 +600,37 @@ static void deadline_phase(bench_t *b, uint32_t n, figures_t *f, int64_t now)
                     sr_status_name(b->run.stages[0].m.status));
 }
 
+/* A cache miss on the finished run @p rid: loaded from the store as the
+ * worker loads it, timed, and checked (every target run, success). */
+static void load_phase(bench_t *b, const sr_uuid_t *rid, uint32_t n,
+                       figures_t *f)
+{
+        sr_errctx_t ec = { 0 };
+        sr_run_t run;
+        double t0, c0;
+
+        if (b->no_store)
+                return;
+        txn_begin(b);
+        sr_run_init(&run);
+        if (b->keep >= 0)
+                sr_run_set_pager(&run, page_in, chunk_in, b);
+        t0 = kit_mono_s();
+        c0 = kit_cpu_s();
+        if (sr_run_load(b->txn, 0, b->codec, rid, &run, &ec))
+                DIE("load: %s", ec.msg);
+        f->load_cpu_s = kit_cpu_s() - c0;
+        f->load_s = kit_mono_s() - t0;
+        if (!run.exists || run.pr.m.status != SR_ST_SUCCESS ||
+            run.n_targets != n || run.n_tr_status[SR_ST_SUCCESS] != n)
+                DIE("loaded run: %s, %" PRIu32 " target runs, %" PRIu32
+                    " success, of %" PRIu32, sr_status_name(run.pr.m.status),
+                    run.n_targets, run.n_tr_status[SR_ST_SUCCESS], n);
+        sr_run_fini(&run);
+        sr_store_txn_abort(b->txn);
+        b->txn = NULL;
+}
+
 static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
 {
         uint32_t batch = mo->batch;
@@ -638,6 +677,7 @@ static figures_t run_once(const char *parent, uint32_t n, const mode_t_ *mo)
         f.peak_events = b.peak_events;
         f.cl_records_per_target = (double)b.cl_records / n;
         f.cl_bytes_per_target = (double)b.cl_bytes / n;
+        load_phase(&b, &rid, n, &f);
         /* The cancel cascade: a second run, its stage running. */
         run_reset(&b);
         id_of(&rid, 5, 2);
@@ -733,11 +773,12 @@ static double median_of(const figures_t *v, int k, size_t off)
 static void print_row(const char *label, uint32_t n, const figures_t *f)
 {
         printf("%-7s %9" PRIu32 " %9.2f %8.2f %8.2f %8.1f %8.2f %8.0f %9.3f "
-               "%9.0f %8.0f %8.3f %8.0f %8.0f\n",
+               "%9.0f %8.0f %8.3f %8.0f %8.0f %8.3f %8.3f\n",
                label, n, f->cpu_us_per_result, f->wall_s, f->create_s,
                f->rss_mb, f->cl_records_per_target, f->cl_bytes_per_target,
                f->cancel_s, f->peak_events, f->cancel_steps, f->deadline_s,
-               f->deadline_peak_events, f->deadline_steps);
+               f->deadline_peak_events, f->deadline_steps, f->load_s,
+               f->load_cpu_s);
         fflush(stdout);
 }
 
@@ -828,10 +869,11 @@ int main(int argc, char **argv)
         else
                 printf("# inline stage: targets in the create, filled in "
                        "one input\n");
-        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s %8s %8s %8s %8s\n",
+        printf("%-7s %9s %9s %8s %8s %8s %8s %8s %9s %9s %8s %8s %8s %8s "
+               "%8s %8s\n",
                "", "targets", "cpu_us/r", "wall_s", "create_s", "rss_mb",
                "cl_rec/t", "cl_B/t", "cancel_s", "peak_ev", "c_steps", "dl_s",
-               "dl_peak", "dl_steps");
+               "dl_peak", "dl_steps", "load_s", "load_cpu");
         for (int i = 0; i < n_ns; i++) {
                 figures_t f[MAX_REPEAT], m;
 
@@ -852,6 +894,8 @@ int main(int argc, char **argv)
                 MED(deadline_s);
                 MED(deadline_peak_events);
                 MED(deadline_steps);
+                MED(load_s);
+                MED(load_cpu_s);
 #undef MED
                 print_row("median", ns[i], &m);
         }
