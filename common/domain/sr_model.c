@@ -40,54 +40,20 @@ bool sr_uuid_eq(const sr_uuid_t *a, const sr_uuid_t *b)
         return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+static const char hex_lower[16] = "0123456789abcdef";
+
 /* Byte i of the id is text[fmt_pos[i]], text[fmt_pos[i] + 1]. */
 static const uint8_t fmt_pos[16] = { 0,  2,  4,  6,  9,  11, 14, 16,
                                      19, 21, 24, 26, 28, 30, 32, 34 };
 
-/* The two lower-case hex digits of byte v at hex_pairs[2 * v]. */
-static const char hex_pairs[512] =
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
-/* Every Avro uuid and many keys go through here (1.6-3.8 % of the worker's
- * thread, self, as a loop over fmt_pos writing a digit a nibble): one table
- * load and one 2-byte store a byte at fixed offsets instead, ~3x faster in
- * isolation, 1.2-1.5x more encodes per CPU second in bench_codec
- * (tests/bench/README.md, "sr_uuid_hex"). */
-#define SR_UUID_PUT(pos, i) \
-        memcpy(out + (pos), hex_pairs + 2 * (size_t)u->b[i], 2)
-
 void sr_uuid_hex(const sr_uuid_t *u, char out[SR_UUID_STR_LEN])
 {
-        SR_UUID_PUT(0, 0);
-        SR_UUID_PUT(2, 1);
-        SR_UUID_PUT(4, 2);
-        SR_UUID_PUT(6, 3);
-        out[8] = '-';
-        SR_UUID_PUT(9, 4);
-        SR_UUID_PUT(11, 5);
-        out[13] = '-';
-        SR_UUID_PUT(14, 6);
-        SR_UUID_PUT(16, 7);
-        out[18] = '-';
-        SR_UUID_PUT(19, 8);
-        SR_UUID_PUT(21, 9);
-        out[23] = '-';
-        SR_UUID_PUT(24, 10);
-        SR_UUID_PUT(26, 11);
-        SR_UUID_PUT(28, 12);
-        SR_UUID_PUT(30, 13);
-        SR_UUID_PUT(32, 14);
-        SR_UUID_PUT(34, 15);
+        out[8] = out[13] = out[18] = out[23] = '-';
+        for (int i = 0; i < 16; i++) {
+                out[fmt_pos[i]] = hex_lower[u->b[i] >> 4];
+                out[fmt_pos[i] + 1] = hex_lower[u->b[i] & 15];
+        }
 }
-
-#undef SR_UUID_PUT
 
 void sr_uuid_fmt(const sr_uuid_t *u, char out[SR_UUID_STR_LEN + 1])
 {
