@@ -70,6 +70,51 @@ Test(sr_model, uuid_fmt_and_parse_agree_with_libuuid_and_round_trip)
         }
 }
 
+/* The reference: one digit a nibble, a dash before bytes 4, 6, 8 and 10. */
+static void uuid_hex_ref(const sr_uuid_t *u, char out[SR_UUID_STR_LEN])
+{
+        static const char digits[] = "0123456789abcdef";
+        size_t n = 0;
+
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        out[n++] = '-';
+                out[n++] = digits[u->b[i] >> 4];
+                out[n++] = digits[u->b[i] & 15];
+        }
+        cr_assert(eq(sz, n, SR_UUID_STR_LEN));
+}
+
+static void check_uuid_hex(const sr_uuid_t *u)
+{
+        char ours[SR_UUID_STR_LEN + 2], ref[SR_UUID_STR_LEN];
+
+        /* a canary on either side: exactly 36 bytes are written */
+        memset(ours, '#', sizeof(ours));
+        sr_uuid_hex(u, ours + 1);
+        uuid_hex_ref(u, ref);
+        cr_assert(ours[0] == '#' && ours[SR_UUID_STR_LEN + 1] == '#');
+        cr_assert(memcmp(ours + 1, ref, SR_UUID_STR_LEN) == 0,
+                  "%.36s, expected %.36s", ours + 1, ref);
+}
+
+Test(sr_model, uuid_hex_matches_a_digit_per_nibble_reference)
+{
+        sr_uuid_t u;
+
+        /* every byte value at every position */
+        for (int pos = 0; pos < 16; pos++)
+                for (int v = 0; v < 256; v++) {
+                        memset(u.b, 0, sizeof(u.b));
+                        u.b[pos] = (uint8_t)v;
+                        check_uuid_hex(&u);
+                }
+        for (int i = 0; i < 100000; i++) {
+                uuid_generate_random(u.b);
+                check_uuid_hex(&u);
+        }
+}
+
 /* Every position of a valid id: a dash where a digit belongs, a digit where
  * a dash belongs, and bytes that are no hex digit are all refused, and the
  * output is left alone. */
