@@ -72,6 +72,18 @@ int64_t sr_run_find_chunk(const sr_run_t *run, uint32_t si, uint32_t chunk)
         return -1;
 }
 
+/* *@p arr reallocated to @p cap elements of @p size bytes; unchanged
+ * (and still valid) when out of memory. */
+static bool grow_to(void **arr, uint32_t cap, size_t size)
+{
+        void *p = realloc(*arr, (size_t)cap * size);
+
+        if (!p)
+                return false;
+        *arr = p;
+        return true;
+}
+
 sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                           sr_errctx_t *ec)
 {
@@ -81,28 +93,17 @@ sr_err_t sr_run_add_chunk(sr_run_t *run, sr_stage_chunk_t *c,
                                      c->chunk, c->stage_index);
         if (run->n_chunks == run->cap_chunks) {
                 uint32_t cap = run->cap_chunks ? 2 * run->cap_chunks : 8;
-                sr_stage_chunk_t *cs;
-                bool *d;
 
-                sr_uuid_t **dv;
-                bool *o;
-
-                cs = realloc(run->chunks, cap * sizeof(*cs));
-                if (!cs)
+                /* the four arrays of a chunk, one capacity */
+                if (!grow_to((void **)&run->chunks, cap,
+                             sizeof(*run->chunks)) ||
+                    !grow_to((void **)&run->chunk_dirty, cap,
+                             sizeof(*run->chunk_dirty)) ||
+                    !grow_to((void **)&run->chunk_devs, cap,
+                             sizeof(*run->chunk_devs)) ||
+                    !grow_to((void **)&run->chunk_out, cap,
+                             sizeof(*run->chunk_out)))
                         return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
-                run->chunks = cs;
-                d = realloc(run->chunk_dirty, cap * sizeof(*d));
-                if (!d)
-                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
-                run->chunk_dirty = d;
-                dv = realloc(run->chunk_devs, cap * sizeof(*dv));
-                if (!dv)
-                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
-                run->chunk_devs = dv;
-                o = realloc(run->chunk_out, cap * sizeof(*o));
-                if (!o)
-                        return sr_errctx_set(ec, SR_ERR_NOMEM, "chunks");
-                run->chunk_out = o;
                 run->cap_chunks = cap;
         }
         /* its devices, for the duplicate check (a released chunk has

@@ -1,6 +1,7 @@
 /* common/status/sr_worker_runs.c - the runs a batch works on: the run
- * cache (decoded runs kept between batches), loading a run from the
- * snapshot and saving its changed entities, and the batch transaction
+ * cache (decoded runs kept between batches), loaded through sr_run_load()
+ * with a pager on the batch's transaction, saving their changed entities,
+ * and the batch transaction
  * (apply_batch: every polled input, the runs, the markers and the outbox in
  * one LMDB write transaction). */
 #include <inttypes.h>
