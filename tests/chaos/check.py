@@ -57,6 +57,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 
@@ -496,6 +497,95 @@ def sabotage(kind, events, dlq, figures, rng, changelog=None):
         sys.exit(f"check: unknown sabotage {kind}")
 
 
+# What the checker and the model hold together at their peaks, in bytes per
+# byte of the dumps they read (events + commands + changelog JSON),
+# measured 2026-12-07: 3.38 for the exactly_once scenario (dumps 1.46 GB,
+# peaks 2.25 + 2.69 GB) and 3.35 for the outbox one (5.32 GB, 8.79 + 8.99
+# GB). The model runs beside the other checks only when MemAvailable holds
+# that with a fifth to spare, else after them, alone (the outbox dir of
+# 5.32 GB: 139 s beside, about 227 alone after).
+BOTH_PER_DUMP_BYTE = 4.0
+
+
+def mem_available():
+    """/proc/meminfo's MemAvailable in bytes (0 if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class Model:
+    """The reference model's process (tests/model/check_stream.py)."""
+    proc = None
+    out = None
+    rc = None
+
+
+def plan_model(p):
+    """True when the model can run beside the other checks: MemAvailable
+    holds both with the margin of BOTH_PER_DUMP_BYTE (the two are
+    CPU-bound and independent: on two cores that saves the model's time).
+    Else it runs after them, alone, as the one big process."""
+    dumps = sum(os.path.getsize(p(n)) for n in
+                ("events.jsonl", "commands.jsonl", "changelog.jsonl")
+                if os.path.exists(p(n)))
+    need = BOTH_PER_DUMP_BYTE * dumps
+    avail = mem_available()
+    beside = avail > need
+    print(f"check: reference model "
+          f"{'beside the other checks' if beside else 'after them, alone'} "
+          f"(dumps {dumps / 1e9:.2f} GB, both need ~{need / 1e9:.1f} GB, "
+          f"{avail / 1e9:.1f} GB available)", flush=True)
+    return beside
+
+
+def start_model(a, p, dlq, c, beside):
+    """Start the reference model on the (possibly sabotaged) dumps."""
+    m = Model()
+    c.fig["model_beside_checks"] = beside
+    if a.sabotage:
+        # the model must see the damaged streams too
+        write_sabotaged_events(p("events.jsonl"), p("events.sabotaged.jsonl"))
+        with open(p("dlq.sabotaged.jsonl"), "w") as f:
+            for d in dlq:
+                f.write(json.dumps(d) + "\n")
+        ev, dl = p("events.sabotaged.jsonl"), p("dlq.sabotaged.jsonl")
+    else:
+        ev, dl = p("events.jsonl"), p("dlq.jsonl")
+    cmd = [sys.executable, a.model, "--commands", p("commands.jsonl"),
+           "--events", ev, "--dlq", dl,
+           "--retention-finished", str(a.retention_finished),
+           "--retention-inputs", str(a.retention_inputs)]
+    m.out = open(p("model.out"), "w+")
+    m.proc = subprocess.Popen(cmd, stdout=m.out, stderr=subprocess.STDOUT,
+                              text=True)
+    return m
+
+
+def wait_model(m, c):
+    """Wait for the model, print its first lines, fail on its failure."""
+    if m.rc is not None:
+        return
+    _, status, ru = os.wait4(m.proc.pid, 0)
+    m.rc = m.proc.returncode = os.waitstatus_to_exitcode(status)
+    c.fig["model_peak_rss_mb"] = ru.ru_maxrss // 1024
+    m.out.seek(0)
+    out = m.out.read().strip().splitlines()
+    m.out.close()
+    print(f"check: reference model (check_stream.py) exit {m.rc}:")
+    for line in out[:40]:
+        print("  " + line)
+    if len(out) > 40:
+        print(f"  ... {len(out) - 40} more lines")
+    if m.rc != 0:
+        c.fail(f"reference model disagrees (check_stream.py exit {m.rc})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dir", help="folder with the dumps and manifest.jsonl")
@@ -517,6 +607,15 @@ def main():
     a = ap.parse_args()
     p = lambda n: os.path.join(a.dir, n)  # noqa: E731
 
+    c = Checker()
+    # Without sabotage the model starts first, so that its reading of the
+    # dumps overlaps the checker's; with it, once the damage is known.
+    model = None
+    if not a.no_model and not os.path.exists(a.model):
+        c.fail(f"reference model checker {a.model} is missing")
+        a.no_model = True
+    if not a.no_model and not a.sabotage and plan_model(p):
+        model = start_model(a, p, None, c, True)
     events = load(p("events.jsonl"), slim_event)
     dlq = load(p("dlq.jsonl"))
     manifest = load(p("manifest.jsonl"))
@@ -529,7 +628,8 @@ def main():
     sabotage(a.sabotage, events, dlq, figures, random.Random(a.seed),
              changelog)
 
-    c = Checker()
+    if not a.no_model and a.sabotage:
+        model = start_model(a, p, dlq, c, True)
     c.retention = (a.retention_finished, a.retention_inputs)
     if changelog is not None:
         dead = check_stream.dead_letters(dlq)
@@ -541,50 +641,25 @@ def main():
     if replies is not None:
         c.check_replies(replies, manifest)
     c.check_outage(figures)
-    # the model runs in a process of its own: what is checked is freed
-    # first (the two together held ~9 GB at the scenario's load)
     del events, changelog
     c.markers = c.after_retirement = None
     gc.collect()
     c.fig["poison_injected"] = len(manifest)
     c.fig["poison_kinds"] = len({(m["kind"], m["topic"]) for m in manifest})
-
-    model_rc = None
-    if not a.no_model:
-        if not os.path.exists(a.model):
-            c.fail(f"reference model checker {a.model} is missing")
-        else:
-            if a.sabotage:
-                # the model must see the damaged streams too
-                write_sabotaged_events(p("events.jsonl"),
-                                       p("events.sabotaged.jsonl"))
-                with open(p("dlq.sabotaged.jsonl"), "w") as f:
-                    for d in dlq:
-                        f.write(json.dumps(d) + "\n")
-                ev, dl = p("events.sabotaged.jsonl"), p("dlq.sabotaged.jsonl")
-            else:
-                ev, dl = p("events.jsonl"), p("dlq.jsonl")
-            cmd = [sys.executable, a.model, "--commands", p("commands.jsonl"),
-                   "--events", ev, "--dlq", dl,
-                   "--retention-finished", str(a.retention_finished),
-                   "--retention-inputs", str(a.retention_inputs)]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            model_rc = r.returncode
-            out = (r.stdout + r.stderr).strip().splitlines()
-            print("check: reference model (check_stream.py) exit "
-                  f"{r.returncode}:")
-            for line in out[:40]:
-                print("  " + line)
-            if len(out) > 40:
-                print(f"  ... {len(out) - 40} more lines")
-            if r.returncode != 0:
-                c.fail(f"reference model disagrees (check_stream.py exit "
-                       f"{r.returncode})")
+    if not a.no_model and model is None:
+        # not enough memory for both at once: the model alone, after the
+        # other checks freed what they held
+        model = start_model(a, p, dlq, c, False)
+    if model is not None:
+        wait_model(model, c)
+    model_rc = model.rc if model is not None else None
     c.fig["model_exit"] = model_rc
     if a.exactly_once and c.fig.get("event_duplicates", 0):
         c.fail(f"exactly_once: {c.fig['event_duplicates']} duplicate "
                "event(s) visible to a read_committed reader")
 
+    c.fig["checker_peak_rss_mb"] = resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss // 1024
     figs = dict(figures)
     figs.update(c.fig)
     print("check: figures: " + json.dumps(figs, sort_keys=True))
