@@ -48,6 +48,7 @@ typedef struct sr_conf {
         int http_header_timeout_ms; /* http.header.timeout.ms */
         int http_body_timeout_ms;   /* http.body.timeout.ms */
         int restore_batch_size;  /* restore.batch.size */
+        int restore_buffer_mb;   /* restore.buffer.mb */
         sr_guarantee_t processing_guarantee; /* processing.guarantee */
         int cache_entities;      /* cache.entities: 0 = no run cache */
         int cache_run_targets;   /* cache.run.targets */

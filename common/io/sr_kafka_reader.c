@@ -118,7 +118,7 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
 {
         /* rd_kafka_assign() needs a group, not a membership: a random,
          * never-joined group id keeps readers from touching real groups. */
-        char group[64], id[SR_UUID_STR_LEN + 1];
+        char group[64], id[SR_UUID_STR_LEN + 1], kbytes[16];
         rd_kafka_topic_partition_list_t *list;
         rd_kafka_resp_err_t kerr;
         rd_kafka_conf_t *kc;
@@ -128,6 +128,7 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
         sr_uuid_v4(&u);
         sr_uuid_fmt(&u, id);
         snprintf(group, sizeof(group), "sr-reader-%s", id);
+        snprintf(kbytes, sizeof(kbytes), "%d", conf->restore_buffer_mb * 1024);
         kc = sr_kafka__conf_copy(conf, NULL);
         if (!kc)
                 return sr_errctx_set(ec, SR_ERR_NOMEM, "kafka: conf");
@@ -150,11 +151,18 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
              * look again the moment the reader drains it: a restore of a
              * 1M-record changelog partition ran in bursts, stalled about
              * half of the time, at ~160k records/s. The count no longer
-             * binds; queued.max.messages.kbytes (64 MB) still bounds the
+             * binds; queued.max.messages.kbytes still bounds the
              * memory (tests/bench/README.md, "Restore on the real
              * broker": 315k records/s). */
             (err = sr_kafka__conf_default(kc, "queued.min.messages",
-                                          "10000000", ec))) {
+                                          "10000000", ec)) ||
+            /* ...and the byte bound is its own: restore.buffer.mb, not
+             * the consumer's 64 MB, which stalled the restore next
+             * (332k-443k records/s against 531k-560k with 256 MB, same
+             * partition, ABBA: tests/bench/README.md). */
+            (conf->restore_buffer_mb > 0 &&
+             (err = sr_kafka__conf_put(kc, "queued.max.messages.kbytes",
+                                       kbytes, ec)))) {
                 rd_kafka_conf_destroy(kc);
                 return err;
         }
