@@ -46,7 +46,11 @@ system's processes (broker, sr-agent, gateway and load tools apart):
 sr-status's workers; sr-peer-pg and every PostgreSQL process (exited ones
 through the postmaster's cutime); the peer's JVM; the pass-through
 process. Peak RSS is the sum of the processes' VmHWM (PostgreSQL's shared
-buffers are counted once per backend that touched them).
+buffers are counted once per backend that touched them). Peak anon is
+the highest sum of their RssAnon, sampled every 100 ms: private memory
+only, without the files a process maps (the worker's LMDB map, RocksDB's
+files in the page cache, the binaries); the pass-through has none
+(it reports its own VmHWM).
 
 Output: the table on stdout, DIR/harness.json and DIR/harness.png
 (--out, default BUILD/bench-harness). --check exits 1 unless every row has
@@ -103,11 +107,41 @@ def hwm_mb(pid):
     return int(m.group(1)) / 1024 if m else 0.0
 
 
+def anon_mb(pid):
+    """RssAnon of @pid in MB: its private memory (heap, stacks, a JVM's
+    heap and code), without the files it maps (0 once gone)."""
+    try:
+        m = re.search(r"RssAnon:\s+(\d+) kB",
+                      open(f"/proc/{pid}/status").read())
+    except OSError:
+        return 0.0
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
 class System:
-    """The processes of a system under test: cpu() and rss() over them."""
+    """The processes of a system under test: cpu(), rss() and anon() over
+    them. The kernel keeps no peak of anonymous memory, so a thread samples
+    its sum over the processes every 100 ms while the object lives."""
 
     def __init__(self, pids, with_children=()):
         self.pids, self.with_children = list(pids), list(with_children)
+        self.anon_peak = 0.0
+        self.sampling = True
+        threading.Thread(target=self.sample_anon, daemon=True).start()
+
+    def sample_anon(self):
+        while self.sampling:
+            self.anon_peak = max(self.anon_peak,
+                                 sum(anon_mb(p) for p in self.all_pids()))
+            time.sleep(0.1)
+
+    def anon(self):
+        """Peak sum of RssAnon since construction, sampled; stops the
+        sampler."""
+        self.anon_peak = max(self.anon_peak,
+                             sum(anon_mb(p) for p in self.all_pids()))
+        self.sampling = False
+        return self.anon_peak
 
     def all_pids(self):
         out = list(self.pids)
@@ -356,11 +390,11 @@ class Bench:
         c0, t0 = system.cpu(), time.time()
         self.load(prefix)
         self.final(prefix)
-        c1, rss = system.cpu(), system.rss()
+        c1, rss, anon = system.cpu(), system.rss(), system.anon()
         t1 = self.k.last_write(prefix + "events")
         results = self.k.end(prefix + "results") - res0
         events = self.k.end(prefix + "events") - ev0
-        return figures(results, events, t1 - t0, c1 - c0, rss)
+        return figures(results, events, t1 - t0, c1 - c0, rss, anon)
 
     def measure_latency(self, rate, prefix, system, settle=3.0):
         """An open loop at @rate results/s on @prefix (its system running):
@@ -384,7 +418,7 @@ class Bench:
         c0, t0 = system.cpu(), time.time()
         self.load(prefix, runs, seed=3, interval_us=int(1e6 * per_run / rate))
         self.final(prefix, runs, seed=3)
-        c1, rss = system.cpu(), system.rss()
+        c1, rss, anon = system.cpu(), system.rss(), system.anon()
         t1 = k.last_write(prefix + "events")
         got = tail.stop()
         ts, at = {}, {}
@@ -413,7 +447,7 @@ class Bench:
                                f"matched result -> event")
         lat.sort()
         results = runs * per_run
-        f = figures(results, 0, t1 - t0, c1 - c0, rss)
+        f = figures(results, 0, t1 - t0, c1 - c0, rss, anon)
         f.update({"offered_results_per_s": rate, "matched": len(lat)})
         for q, name in ((0.5, "p50_ms"), (0.99, "p99_ms"),
                         (0.999, "p999_ms")):
@@ -511,12 +545,12 @@ class Bench:
                     os.kill(p, signal.SIGCONT)
             self.final(prefix)
             self.final(prefix, self.warm, seed=2)
-            c1, rss = system.cpu(), system.rss()
+            c1, rss, anon = system.cpu(), system.rss(), system.anon()
             t1 = self.k.last_write(prefix + "events")
             # every record of the results topic is the copied backlog
             results = self.k.end(prefix + "results")
             out = {t: self.k.end(prefix + t) - base[t] for t in OUT_TOPICS}
-            f = figures(results, out["events"], t1 - t0, c1 - c0, rss)
+            f = figures(results, out["events"], t1 - t0, c1 - c0, rss, anon)
             f["outputs_per_result"] = {t: out[t] / results for t in OUT_TOPICS
                                        if out[t]}
             f["value_bytes"] = {t: self.k.avg_value_bytes(prefix + t)
@@ -622,12 +656,12 @@ def quantile_ms(xs, q):
     return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def figures(results, events, wall, cpu, rss):
+def figures(results, events, wall, cpu, rss, anon=None):
     return {"results": results, "events": events, "wall_s": wall,
             "cpu_s": cpu, "results_per_s": results / wall if wall else 0,
             "events_per_s": events / wall if wall else 0,
             "cpu_s_per_1k": cpu / results * 1000 if results else 0,
-            "peak_rss_mb": rss}
+            "peak_rss_mb": rss, "peak_anon_mb": anon}
 
 
 # ------------------------------------------------------------ the table
@@ -635,7 +669,8 @@ def figures(results, events, wall, cpu, rss):
 METRICS = [("results_per_s", "results/s", "{:,.0f}"),
            ("events_per_s", "events/s", "{:,.0f}"),
            ("cpu_s_per_1k", "CPU-s/1k results", "{:.3f}"),
-           ("peak_rss_mb", "peak RSS MB", "{:,.0f}")]
+           ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+           ("peak_anon_mb", "peak anon MB", "{:,.0f}")]
 
 
 def summary(vals):
@@ -680,6 +715,10 @@ def ratios(rep):
                                                     "peak_rss_mb")
         if s and p:
             add("kstreams eos / sr-status 1w (peak RSS)", p / s)
+        s, p = g("sr-status 1w", "peak_anon_mb"), g("kstreams eos",
+                                                     "peak_anon_mb")
+        if s and p:
+            add("kstreams eos / sr-status 1w (peak anonymous RSS)", p / s)
         s, p = g("sr-status 1w", "results_per_s"), g("pg sync=on",
                                                       "results_per_s")
         if s and p:
