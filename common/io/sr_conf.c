@@ -121,7 +121,8 @@ static const struct conf_prop conf_props[] = {
           .desc = "Records librdkafka may hold fetched ahead for the one "
                   "changelog partition being restored (its reader's "
                   "queued.max.messages.kbytes; the consumer keeps "
-                  "kafka.queued.max.messages.kbytes). Taken only while a "
+                  "kafka.queued.max.messages.kbytes), and for each "
+                  "partition sr-cli dump reads. Taken only while a "
                   "restore runs; 256 restored a 1M-record partition about "
                   "1.3x as fast as 64 on the real broker "
                   "(tests/bench/README.md)." },
