@@ -216,6 +216,7 @@ def restore_once(a, boot, work, i, binary=None):
                                  f"{w.log}")
             time.sleep(0.05)
         wall = time.monotonic() - w.t_start
+        mem = proc_mem(w.proc.pid)
     finally:
         w.stop()
     read = sum(int(d[2]) for d in done)
@@ -230,7 +231,23 @@ def restore_once(a, boot, work, i, binary=None):
     shutil.rmtree(w.data, ignore_errors=True)
     return {"read": read, "applied": applied, "discarded": discarded,
             "seconds": secs, "records_per_s": read / secs,
-            "start_to_ready_s": wall, "series": series}
+            "start_to_ready_s": wall, "series": series, **mem}
+
+
+def proc_mem(pid):
+    """The worker's memory once ready: its peak RSS (VmHWM: the restore's
+    fetch buffer and the LMDB pages it wrote, mapped) and what it still
+    holds privately (RssAnon: whether the buffer went back), in MB."""
+    out = {}
+    try:
+        text = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return out
+    for key, name in (("VmHWM", "peak_rss_mb"), ("RssAnon", "anon_ready_mb")):
+        m = re.search(rf"{key}:\s+(\d+) kB", text)
+        if m:
+            out[name] = int(m.group(1)) // 1024
+    return out
 
 
 def print_series(series):
@@ -307,7 +324,9 @@ def main():
                     f"records (applied {rep['applied']}, discarded "
                     f"{rep['discarded']}) in {rep['seconds']:.3f} s = "
                     f"{rep['records_per_s']:,.0f} records/s; start to "
-                    f"ready {rep['start_to_ready_s']:.2f} s")
+                    f"ready {rep['start_to_ready_s']:.2f} s; peak RSS "
+                    f"{rep.get('peak_rss_mb', '?')} MB, anonymous once "
+                    f"ready {rep.get('anon_ready_mb', '?')} MB")
     finally:
         subprocess.run([KAFKA_SH, "stop", state])
     rates = [x["records_per_s"] for x in reps]
