@@ -160,9 +160,8 @@ static sr_err_t reader_new(const sr_conf_t *conf, const char *name,
              * the consumer's 64 MB, which stalled the restore next
              * (332k-443k records/s against 531k-560k with 256 MB, same
              * partition, ABBA: tests/bench/README.md). */
-            (conf->restore_buffer_mb > 0 &&
-             (err = sr_kafka__conf_put(kc, "queued.max.messages.kbytes",
-                                       kbytes, ec)))) {
+            (err = sr_kafka__conf_put(kc, "queued.max.messages.kbytes",
+                                      kbytes, ec))) {
                 rd_kafka_conf_destroy(kc);
                 return err;
         }

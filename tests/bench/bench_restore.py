@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
 from devfleet import clean_env, free_port, ready, stop  # noqa: E402
+from bench_stage_e2e import status_mb  # noqa: E402
 KAFKA_SH = os.path.join(SRC, "scripts", "kafka.sh")
 T0 = time.monotonic()
 RESTORED = re.compile(r'^ts=(\S+) .*msg="restored" partition=(\d+) read=(\d+) '
@@ -216,7 +217,11 @@ def restore_once(a, boot, work, i, binary=None):
                                  f"{w.log}")
             time.sleep(0.05)
         wall = time.monotonic() - w.t_start
-        mem = proc_mem(w.proc.pid)
+        # peak RSS (VmHWM: the restore's fetch buffer and the LMDB pages it
+        # wrote, mapped) and what it still holds privately once ready
+        # (RssAnon: whether the buffer went back)
+        mem = {"peak_rss_mb": round(status_mb(w.proc.pid)),
+               "anon_ready_mb": round(status_mb(w.proc.pid, "RssAnon"))}
     finally:
         w.stop()
     read = sum(int(d[2]) for d in done)
@@ -232,22 +237,6 @@ def restore_once(a, boot, work, i, binary=None):
     return {"read": read, "applied": applied, "discarded": discarded,
             "seconds": secs, "records_per_s": read / secs,
             "start_to_ready_s": wall, "series": series, **mem}
-
-
-def proc_mem(pid):
-    """The worker's memory once ready: its peak RSS (VmHWM: the restore's
-    fetch buffer and the LMDB pages it wrote, mapped) and what it still
-    holds privately (RssAnon: whether the buffer went back), in MB."""
-    out = {}
-    try:
-        text = open(f"/proc/{pid}/status").read()
-    except OSError:
-        return out
-    for key, name in (("VmHWM", "peak_rss_mb"), ("RssAnon", "anon_ready_mb")):
-        m = re.search(rf"{key}:\s+(\d+) kB", text)
-        if m:
-            out[name] = int(m.group(1)) // 1024
-    return out
 
 
 def print_series(series):
@@ -325,8 +314,8 @@ def main():
                     f"{rep['discarded']}) in {rep['seconds']:.3f} s = "
                     f"{rep['records_per_s']:,.0f} records/s; start to "
                     f"ready {rep['start_to_ready_s']:.2f} s; peak RSS "
-                    f"{rep.get('peak_rss_mb', '?')} MB, anonymous once "
-                    f"ready {rep.get('anon_ready_mb', '?')} MB")
+                    f"{rep['peak_rss_mb']} MB, anonymous once ready "
+                    f"{rep['anon_ready_mb']} MB")
     finally:
         subprocess.run([KAFKA_SH, "stop", state])
     rates = [x["records_per_s"] for x in reps]

@@ -99,20 +99,11 @@ def log(msg):
 
 # ------------------------------------------------------------ processes
 
-def hwm_mb(pid):
+def status_mb(pid, key):
+    """Field @key (VmHWM, RssAnon, ...) of /proc/@pid/status in MB (0 once
+    the process is gone)."""
     try:
-        m = re.search(r"VmHWM:\s+(\d+) kB", open(f"/proc/{pid}/status").read())
-    except OSError:
-        return 0.0
-    return int(m.group(1)) / 1024 if m else 0.0
-
-
-def anon_mb(pid):
-    """RssAnon of @pid in MB: its private memory (heap, stacks, a JVM's
-    heap and code), without the files it maps (0 once gone)."""
-    try:
-        m = re.search(r"RssAnon:\s+(\d+) kB",
-                      open(f"/proc/{pid}/status").read())
+        m = re.search(rf"{key}:\s+(\d+) kB", open(f"/proc/{pid}/status").read())
     except OSError:
         return 0.0
     return int(m.group(1)) / 1024 if m else 0.0
@@ -132,14 +123,14 @@ class System:
     def sample_anon(self):
         while self.sampling:
             self.anon_peak = max(self.anon_peak,
-                                 sum(anon_mb(p) for p in self.all_pids()))
+                                 sum(status_mb(p, "RssAnon") for p in self.all_pids()))
             time.sleep(0.1)
 
     def anon(self):
         """Peak sum of RssAnon since construction, sampled; stops the
         sampler."""
         self.anon_peak = max(self.anon_peak,
-                             sum(anon_mb(p) for p in self.all_pids()))
+                             sum(status_mb(p, "RssAnon") for p in self.all_pids()))
         self.sampling = False
         return self.anon_peak
 
@@ -157,7 +148,7 @@ class System:
         return t
 
     def rss(self):
-        return sum(hwm_mb(p) for p in self.all_pids())
+        return sum(status_mb(p, "VmHWM") for p in self.all_pids())
 
 
 # ------------------------------------------------------------ Kafka

@@ -569,8 +569,6 @@ def start_model(a, p, dlq, c, beside):
 
 def wait_model(m, c):
     """Wait for the model, print its first lines, fail on its failure."""
-    if m.rc is not None:
-        return
     _, status, ru = os.wait4(m.proc.pid, 0)
     m.rc = m.proc.returncode = os.waitstatus_to_exitcode(status)
     c.fig["model_peak_rss_mb"] = ru.ru_maxrss // 1024
